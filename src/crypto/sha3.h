@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* FIPS 202: Keccak-f[1600], SHA3-256, SHA3-512, SHAKE128, SHAKE256.
+ * Incremental: init, absorb any number of times, then squeeze any number of
+ * times (the first squeeze pads and permutes). Absorbing after squeezing is
+ * a programming error. The context holds no pointers; zero it with
+ * um_keccak_wipe() when it absorbed secrets. */
+#ifndef UM_CRYPTO_SHA3_H
+#define UM_CRYPTO_SHA3_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+	UM_SHA3_256_BYTES = 32,
+	UM_SHA3_512_BYTES = 64,
+	UM_SHAKE128_RATE = 168,
+	UM_SHAKE256_RATE = 136,
+	UM_SHA3_256_RATE = 136,
+	UM_SHA3_512_RATE = 72,
+};
+
+struct um_keccak {
+	uint64_t state[25];
+	unsigned rate;     /* bytes */
+	unsigned pos;      /* byte offset in the current block */
+	uint8_t suffix;    /* domain bits: 0x06 SHA3, 0x1f SHAKE */
+	uint8_t squeezing; /* 0 while absorbing */
+};
+
+void um_keccak_f1600(uint64_t state[25]);
+
+void um_sha3_256_init(struct um_keccak *ctx);
+void um_sha3_512_init(struct um_keccak *ctx);
+void um_shake128_init(struct um_keccak *ctx);
+void um_shake256_init(struct um_keccak *ctx);
+void um_keccak_absorb(struct um_keccak *ctx, const uint8_t *in, size_t len);
+void um_keccak_squeeze(struct um_keccak *ctx, uint8_t *out, size_t len);
+void um_keccak_wipe(struct um_keccak *ctx);
+
+/* One-shot helpers. */
+void um_sha3_256(uint8_t out[UM_SHA3_256_BYTES], const uint8_t *in, size_t len);
+void um_sha3_512(uint8_t out[UM_SHA3_512_BYTES], const uint8_t *in, size_t len);
+void um_shake128(uint8_t *out, size_t outlen, const uint8_t *in, size_t len);
+void um_shake256(uint8_t *out, size_t outlen, const uint8_t *in, size_t len);
+
+#endif
