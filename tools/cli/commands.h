@@ -15,5 +15,7 @@ struct um_cli_globals {
 extern struct um_cli_globals um_cli;
 
 int selftest_main(int argc, char **argv);
+int keygen_main(int argc, char **argv);
+int pubkey_main(int argc, char **argv);
 
 #endif

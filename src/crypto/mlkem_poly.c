@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: MIT */
+/* ML-KEM polynomial arithmetic, sampling and encodings (FIPS 203 §4).
+ * Constant time: no branch or table index depends on coefficient values;
+ * the only tables are indexed by loop counters. Reductions use Montgomery
+ * (R = 2^16) and Barrett multiplications; compression multiplies by a fixed
+ * reciprocal instead of dividing. Relies on gcc/clang semantics for
+ * narrowing conversions and arithmetic right shift of negative values. */
+#include <sodium.h>
+#include <string.h>
+
+#include "crypto/mlkem_internal.h"
+#include "crypto/sha3.h"
+
+enum {
+	MLKEM_QINV = -3327,          /* q^-1 mod 2^16, as a signed 16-bit value */
+	MLKEM_BARRETT = 20159,       /* round(2^26 / q) */
+	MLKEM_MONT_SQUARED = 1353,   /* 2^32 mod q */
+	MLKEM_INVNTT_SCALE = 1441,   /* 2^32 / 128 mod q */
+};
+
+/* 2^40 / q rounded up: (t * this) >> 40 equals t / q for all t < 2^23. */
+#define MLKEM_RECIPROCAL_40 330282857ULL
+
+/* zetas[i] = 17^BitRev7(i) * 2^16 mod q, centred. */
+static const int16_t mlkem_zetas[128] = {
+	-1044, -758, -359, -1517, 1493, 1422, 287, 202, -171, 622, 1577, 182,
+	962, -1202, -1474, 1468, 573, -1325, 264, 383, -829, 1458, -1602, -130,
+	-681, 1017, 732, 608, -1542, 411, -205, -1571, 1223, 652, -552, 1015,
+	-1293, 1491, -282, -1544, 516, -8, -320, -666, -1618, -1162, 126, 1469,
+	-853, -90, -271, 830, 107, -1421, -247, -951, -398, 961, -1508, -725,
+	448, -1065, 677, -1275, -1103, 430, 555, 843, -1251, 871, 1550, 105,
+	422, 587, 177, -235, -291, -460, 1574, 1653, -246, 778, 1159, -147,
+	-777, 1483, -602, 1119, -1590, 644, -872, 349, 418, 329, -156, -75,
+	817, 1097, 603, 610, 1322, -1285, -1465, 384, -1215, -136, 1218, -1335,
+	-874, 220, -1187, -1659, -1185, -1530, -1278, 794, -1510, -854, -870, 478,
+	-108, -308, 996, 991, 958, -1460, 1522, 1628,
+};
+
+/* gammas[i] = 17^(2 BitRev7(i) + 1) * 2^16 mod q, centred (Alg. 11). */
+static const int16_t mlkem_gammas[128] = {
+	-1103, 1103, 430, -430, 555, -555, 843, -843, -1251, 1251, 871, -871,
+	1550, -1550, 105, -105, 422, -422, 587, -587, 177, -177, -235, 235,
+	-291, 291, -460, 460, 1574, -1574, 1653, -1653, -246, 246, 778, -778,
+	1159, -1159, -147, 147, -777, 777, 1483, -1483, -602, 602, 1119, -1119,
+	-1590, 1590, 644, -644, -872, 872, 349, -349, 418, -418, 329, -329,
+	-156, 156, -75, 75, 817, -817, 1097, -1097, 603, -603, 610, -610,
+	1322, -1322, -1285, 1285, -1465, 1465, 384, -384, -1215, 1215, -136, 136,
+	1218, -1218, -1335, 1335, -874, 874, 220, -220, -1187, 1187, -1659, 1659,
+	-1185, 1185, -1530, 1530, -1278, 1278, 794, -794, -1510, 1510, -854, 854,
+	-870, 870, 478, -478, -108, 108, -308, 308, 996, -996, 991, -991,
+	958, -958, -1460, 1460, 1522, -1522, 1628, -1628,
+};
+
+static int16_t montgomery_reduce(int32_t a)
+{
+	/* t = a * q^-1 mod 2^16, so a - t q is divisible by 2^16. Valid for
+	 * |a| < q 2^15; the result lies in (-q, q). */
+	int16_t t = (int16_t)(uint16_t)((uint32_t)a * (uint32_t)(uint16_t)MLKEM_QINV);
+
+	return (int16_t)((a - (int32_t)t * MLKEM_Q) >> 16);
+}
+
+int16_t mlkem_fqmul(int16_t a, int16_t b)
+{
+	return montgomery_reduce((int32_t)a * b);
+}
+
+int16_t mlkem_barrett_reduce(int16_t a)
+{
+	int16_t t = (int16_t)(((int32_t)MLKEM_BARRETT * a + (1 << 25)) >> 26);
+
+	return (int16_t)(a - t * MLKEM_Q);
+}
+
+/* Centred or (-q, q) representative to [0, q): adds q when negative. */
+static uint16_t to_unsigned(int16_t a)
+{
+	a = mlkem_barrett_reduce(a);
+	return (uint16_t)(a + ((a >> 15) & MLKEM_Q));
+}
+
+uint16_t mlkem_compress(uint16_t x, unsigned d)
+{
+	/* round(2^d x / q) = floor((2^d x + (q-1)/2) / q); q is odd so no ties. */
+	uint64_t t = ((uint64_t)x << d) + (MLKEM_Q - 1) / 2;
+
+	return (uint16_t)(((t * MLKEM_RECIPROCAL_40) >> 40) & ((1u << d) - 1));
+}
+
+int16_t mlkem_decompress(uint16_t y, unsigned d)
+{
+	return (int16_t)(((uint32_t)y * MLKEM_Q + (1u << (d - 1))) >> d);
+}
+
+void mlkem_poly_ntt(struct mlkem_poly *p)
+{
+	int16_t *c = p->coeffs;
+	unsigned k = 1;
+
+	/* Each layer grows |c| by less than q: at most 8q after 7 layers. */
+	for (unsigned len = 128; len >= 2; len >>= 1) {
+		for (unsigned start = 0; start < MLKEM_N; start += 2 * len) {
+			int16_t zeta = mlkem_zetas[k++];
+
+			for (unsigned j = start; j < start + len; j++) {
+				int16_t t = mlkem_fqmul(zeta, c[j + len]);
+
+				c[j + len] = (int16_t)(c[j] - t);
+				c[j] = (int16_t)(c[j] + t);
+			}
+		}
+	}
+	mlkem_poly_reduce(p);
+}
+
+void mlkem_poly_invntt_from_basemul(struct mlkem_poly *p)
+{
+	int16_t *c = p->coeffs;
+	unsigned k = 127;
+
+	for (unsigned len = 2; len <= 128; len <<= 1) {
+		for (unsigned start = 0; start < MLKEM_N; start += 2 * len) {
+			int16_t zeta = mlkem_zetas[k--];
+
+			for (unsigned j = start; j < start + len; j++) {
+				int16_t t = c[j];
+
+				c[j] = mlkem_barrett_reduce((int16_t)(t + c[j + len]));
+				c[j + len] = mlkem_fqmul(zeta, (int16_t)(c[j + len] - t));
+			}
+		}
+	}
+	/* Times 128^-1 for the transform and 2^16 for the basemul factor. */
+	for (unsigned j = 0; j < MLKEM_N; j++)
+		c[j] = mlkem_fqmul(c[j], MLKEM_INVNTT_SCALE);
+}
+
+void mlkem_poly_basemul_acc(struct mlkem_poly *r, const struct mlkem_poly *a,
+			    const struct mlkem_poly *b)
+{
+	for (unsigned i = 0; i < MLKEM_N / 2; i++) {
+		int16_t a0 = a->coeffs[2 * i], a1 = a->coeffs[2 * i + 1];
+		int16_t b0 = b->coeffs[2 * i], b1 = b->coeffs[2 * i + 1];
+		int16_t c0 = mlkem_fqmul(mlkem_fqmul(a1, b1), mlkem_gammas[i]);
+		int16_t c1 = mlkem_fqmul(a0, b1);
+
+		c0 = (int16_t)(c0 + mlkem_fqmul(a0, b0));
+		c1 = (int16_t)(c1 + mlkem_fqmul(a1, b0));
+		r->coeffs[2 * i] = (int16_t)(r->coeffs[2 * i] + c0);
+		r->coeffs[2 * i + 1] = (int16_t)(r->coeffs[2 * i + 1] + c1);
+	}
+}
+
+void mlkem_poly_tomont(struct mlkem_poly *p)
+{
+	for (unsigned i = 0; i < MLKEM_N; i++)
+		p->coeffs[i] = mlkem_fqmul(p->coeffs[i], MLKEM_MONT_SQUARED);
+}
+
+void mlkem_poly_reduce(struct mlkem_poly *p)
+{
+	for (unsigned i = 0; i < MLKEM_N; i++)
+		p->coeffs[i] = mlkem_barrett_reduce(p->coeffs[i]);
+}
+
+void mlkem_poly_add(struct mlkem_poly *r, const struct mlkem_poly *a)
+{
+	for (unsigned i = 0; i < MLKEM_N; i++)
+		r->coeffs[i] = (int16_t)(r->coeffs[i] + a->coeffs[i]);
+}
+
+void mlkem_poly_sub(struct mlkem_poly *r, const struct mlkem_poly *a)
+{
+	for (unsigned i = 0; i < MLKEM_N; i++)
+		r->coeffs[i] = (int16_t)(r->coeffs[i] - a->coeffs[i]);
+}
+
+/* Little-endian bit packing of 256 values of d bits each (d <= 12). The
+ * loop shape depends only on d, never on the values. */
+static void pack_bits(uint8_t *out, const uint16_t values[MLKEM_N], unsigned d)
+{
+	uint32_t acc = 0;
+	unsigned bits = 0;
+
+	for (unsigned i = 0; i < MLKEM_N; i++) {
+		acc |= (uint32_t)values[i] << bits;
+		bits += d;
+		while (bits >= 8) {
+			*out++ = (uint8_t)acc;
+			acc >>= 8;
+			bits -= 8;
+		}
+	}
+}
+
+static void unpack_bits(uint16_t values[MLKEM_N], const uint8_t *in, unsigned d)
+{
+	uint32_t acc = 0;
+	unsigned bits = 0;
+
+	for (unsigned i = 0; i < MLKEM_N; i++) {
+		while (bits < d) {
+			acc |= (uint32_t)*in++ << bits;
+			bits += 8;
+		}
+		values[i] = (uint16_t)(acc & ((1u << d) - 1));
+		acc >>= d;
+		bits -= d;
+	}
+}
+
+void mlkem_poly_encode12(uint8_t out[MLKEM_POLY_BYTES], const struct mlkem_poly *p)
+{
+	uint16_t values[MLKEM_N];
+
+	for (unsigned i = 0; i < MLKEM_N; i++)
+		values[i] = to_unsigned(p->coeffs[i]);
+	pack_bits(out, values, 12);
+}
+
+unsigned mlkem_poly_decode12(struct mlkem_poly *p, const uint8_t in[MLKEM_POLY_BYTES])
+{
+	uint16_t values[MLKEM_N];
+	uint32_t unreduced = 0;
+
+	unpack_bits(values, in, 12);
+	for (unsigned i = 0; i < MLKEM_N; i++) {
+		/* ge_q is all ones when values[i] >= q (the subtraction does not borrow). */
+		uint32_t ge_q = ((uint32_t)values[i] - MLKEM_Q) >> 31;
+
+		ge_q = ge_q - 1;
+		unreduced |= ge_q;
+		p->coeffs[i] = (int16_t)(values[i] - (ge_q & MLKEM_Q));
+	}
+	return unreduced & 1;
+}
+
+void mlkem_poly_compress_encode(uint8_t *out, const struct mlkem_poly *p, unsigned d)
+{
+	uint16_t values[MLKEM_N];
+
+	for (unsigned i = 0; i < MLKEM_N; i++)
+		values[i] = mlkem_compress(to_unsigned(p->coeffs[i]), d);
+	pack_bits(out, values, d);
+}
+
+void mlkem_poly_decode_decompress(struct mlkem_poly *p, const uint8_t *in, unsigned d)
+{
+	uint16_t values[MLKEM_N];
+
+	unpack_bits(values, in, d);
+	for (unsigned i = 0; i < MLKEM_N; i++)
+		p->coeffs[i] = mlkem_decompress(values[i], d);
+}
+
+void mlkem_poly_from_message(struct mlkem_poly *p, const uint8_t m[32])
+{
+	for (unsigned i = 0; i < MLKEM_N; i++) {
+		int16_t bit = (int16_t)((m[i / 8] >> (i % 8)) & 1);
+
+		/* Decompress_1(1) = round(q / 2) = 1665, selected by a mask. */
+		p->coeffs[i] = (int16_t)(-bit & ((MLKEM_Q + 1) / 2));
+	}
+}
+
+void mlkem_poly_to_message(uint8_t m[32], const struct mlkem_poly *p)
+{
+	memset(m, 0, 32);
+	for (unsigned i = 0; i < MLKEM_N; i++)
+		m[i / 8] |= (uint8_t)(mlkem_compress(to_unsigned(p->coeffs[i]), 1) << (i % 8));
+}
+
+void mlkem_poly_sample_cbd2(struct mlkem_poly *p, const uint8_t seed[32], uint8_t nonce)
+{
+	struct um_keccak xof;
+	uint8_t buf[MLKEM_CBD_BYTES];
+
+	um_shake256_init(&xof);
+	um_keccak_absorb(&xof, seed, 32);
+	um_keccak_absorb(&xof, &nonce, 1);
+	um_keccak_squeeze(&xof, buf, sizeof(buf));
+	um_keccak_wipe(&xof);
+
+	/* Each coefficient takes 4 bits: (b0 + b1) - (b2 + b3). Summing the bit
+	 * pairs of a 32-bit word in parallel gives 2-bit counts per pair. */
+	for (unsigned w = 0; w < MLKEM_CBD_BYTES / 4; w++) {
+		uint32_t word = (uint32_t)buf[4 * w] | (uint32_t)buf[4 * w + 1] << 8 |
+				(uint32_t)buf[4 * w + 2] << 16 | (uint32_t)buf[4 * w + 3] << 24;
+		uint32_t sums = (word & 0x55555555u) + ((word >> 1) & 0x55555555u);
+
+		for (unsigned j = 0; j < 8; j++) {
+			int16_t x = (int16_t)((sums >> (4 * j)) & 3);
+			int16_t y = (int16_t)((sums >> (4 * j + 2)) & 3);
+
+			p->coeffs[8 * w + j] = (int16_t)(x - y);
+		}
+	}
+	sodium_memzero(buf, sizeof(buf));
+}
+
+void mlkem_poly_sample_ntt(struct mlkem_poly *p, const uint8_t rho[32], uint8_t b0, uint8_t b1)
+{
+	/* A is public: rejection sampling may branch on the XOF output. */
+	struct um_keccak xof;
+	uint8_t buf[3 * UM_SHAKE128_RATE];
+	uint8_t suffix[2] = { b0, b1 };
+	unsigned count = 0;
+	size_t avail = sizeof(buf);
+
+	um_shake128_init(&xof);
+	um_keccak_absorb(&xof, rho, 32);
+	um_keccak_absorb(&xof, suffix, 2);
+	um_keccak_squeeze(&xof, buf, sizeof(buf)); /* enough for 256 about 96% of the time */
+	for (;;) {
+		for (size_t pos = 0; pos + 3 <= avail && count < MLKEM_N; pos += 3) {
+			uint16_t d1 = (uint16_t)(buf[pos] | (buf[pos + 1] & 0x0f) << 8);
+			uint16_t d2 = (uint16_t)(buf[pos + 1] >> 4 | buf[pos + 2] << 4);
+
+			if (d1 < MLKEM_Q)
+				p->coeffs[count++] = (int16_t)d1;
+			if (d2 < MLKEM_Q && count < MLKEM_N)
+				p->coeffs[count++] = (int16_t)d2;
+		}
+		if (count == MLKEM_N)
+			break;
+		um_keccak_squeeze(&xof, buf, UM_SHAKE128_RATE);
+		avail = UM_SHAKE128_RATE;
+	}
+}

@@ -1,0 +1,674 @@
+/* SPDX-License-Identifier: MIT */
+/* The config parser: one table of keys drives everything; each line is
+ * handled on its own (no whole-file state but the current section), so the
+ * same code serves files, buffers and the fuzzer. */
+#include "ctl/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+
+void um_config_init(struct um_config *config)
+{
+	memset(config, 0, sizeof(*config));
+	snprintf(config->device, sizeof(config->device), "%s", UM_CONFIG_DEFAULT_DEVICE);
+	snprintf(config->control_socket, sizeof(config->control_socket), "%s", UM_CONFIG_DEFAULT_SOCKET);
+	config->mode = UM_MODE_TUN;
+	config->log_level = UM_LOG_INFO;
+	config->mtu = 1420;
+	config->heartbeat_ms = 15 * 1000;
+	config->rekey_ms = 120 * 1000;
+}
+
+void um_config_free(struct um_config *config)
+{
+	for (size_t i = 0; i < config->n_peers; i++)
+		free(config->peers[i].allowed_ips);
+	free(config->peers);
+	um_config_init(config);
+}
+
+/* ---- value parsers ---- */
+
+static int parse_uint(const char *text, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)text[0]))
+		return -UM_EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno == ERANGE || v > max)
+		return -UM_ERANGE;
+	if (*end)
+		return -UM_EINVAL;
+	*out = v;
+	return 0;
+}
+
+int um_duration_parse(const char *text, uint64_t *ms)
+{
+	char number[24];
+	size_t digits = strspn(text, "0123456789");
+	const char *unit = text + digits;
+	unsigned long long v, scale;
+
+	if (digits == 0 || digits >= sizeof(number))
+		return digits ? -UM_ERANGE : -UM_EINVAL;
+	memcpy(number, text, digits);
+	number[digits] = '\0';
+	if (!*unit || !strcmp(unit, "s"))
+		scale = 1000;
+	else if (!strcmp(unit, "ms"))
+		scale = 1;
+	else if (!strcmp(unit, "m"))
+		scale = 60 * 1000;
+	else
+		return -UM_EINVAL;
+	int r = parse_uint(number, 86400ULL * 1000, &v);
+	if (r)
+		return r;
+	if (v == 0 || v * scale > 86400ULL * 1000)
+		return -UM_ERANGE;
+	*ms = v * scale;
+	return 0;
+}
+
+int um_cidr_parse(struct um_cidr *cidr, const char *text)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	const char *slash = strchr(text, '/');
+	size_t addr_len = slash ? (size_t)(slash - text) : strlen(text);
+	unsigned long long prefix;
+
+	if (addr_len == 0 || addr_len >= INET6_ADDRSTRLEN)
+		return -UM_EINVAL;
+	memcpy(buf, text, addr_len);
+	buf[addr_len] = '\0';
+	memset(cidr, 0, sizeof(*cidr));
+	if (inet_pton(AF_INET, buf, cidr->addr) == 1)
+		cidr->family = AF_INET;
+	else if (inet_pton(AF_INET6, buf, cidr->addr) == 1)
+		cidr->family = AF_INET6;
+	else
+		return -UM_EINVAL;
+	unsigned max = cidr->family == AF_INET ? 32 : 128;
+	if (!slash) {
+		cidr->prefix = (uint8_t)max;
+		return 0;
+	}
+	int r = parse_uint(slash + 1, max, &prefix);
+	if (r)
+		return r;
+	if (strlen(slash + 1) > 3)
+		return -UM_EINVAL; /* no "/0032" */
+	cidr->prefix = (uint8_t)prefix;
+	return 0;
+}
+
+int um_cidr_format(const struct um_cidr *cidr, char *out, size_t out_size)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	if (!inet_ntop(cidr->family, cidr->addr, addr, sizeof(addr)))
+		return -UM_EINVAL;
+	int n = snprintf(out, out_size, "%s/%u", addr, cidr->prefix);
+	return n < 0 || (size_t)n >= out_size ? -UM_ERANGE : 0;
+}
+
+bool um_cidr_contains(const struct um_cidr *prefix, int family, const uint8_t *addr)
+{
+	unsigned bits = prefix->prefix, i = 0;
+
+	if (family != prefix->family)
+		return false;
+	for (; bits >= 8; bits -= 8, i++)
+		if (prefix->addr[i] != addr[i])
+			return false;
+	if (bits) {
+		uint8_t mask = (uint8_t)(0xff << (8 - bits));
+		if ((prefix->addr[i] ^ addr[i]) & mask)
+			return false;
+	}
+	return true;
+}
+
+/* Two prefixes name the same network (host bits ignored). */
+static bool cidr_same_network(const struct um_cidr *a, const struct um_cidr *b)
+{
+	return a->family == b->family && a->prefix == b->prefix && um_cidr_contains(a, b->family, b->addr);
+}
+
+int um_endpoint_parse(struct um_endpoint *endpoint, const char *text)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *port_text;
+	size_t host_len;
+	unsigned long long port;
+
+	memset(endpoint, 0, sizeof(*endpoint));
+	if (text[0] == '[') {
+		const char *close = strchr(text, ']');
+		if (!close || close[1] != ':')
+			return -UM_EINVAL;
+		host_len = (size_t)(close - text - 1);
+		text++;
+		port_text = close + 2;
+	} else {
+		const char *colon = strrchr(text, ':');
+		if (!colon || memchr(text, ':', (size_t)(colon - text)))
+			return -UM_EINVAL; /* bare IPv6 must be bracketed */
+		host_len = (size_t)(colon - text);
+		port_text = colon + 1;
+	}
+	if (host_len == 0 || host_len >= sizeof(host))
+		return -UM_EINVAL;
+	memcpy(host, text, host_len);
+	host[host_len] = '\0';
+	int r = parse_uint(port_text, 65535, &port);
+	if (r)
+		return r;
+	if (port == 0 || strlen(port_text) > 5)
+		return -UM_ERANGE;
+	if (inet_pton(AF_INET, host, &endpoint->in4.sin_addr) == 1) {
+		endpoint->in4.sin_family = AF_INET;
+		endpoint->in4.sin_port = htons((uint16_t)port);
+		endpoint->len = sizeof(endpoint->in4);
+	} else if (inet_pton(AF_INET6, host, &endpoint->in6.sin6_addr) == 1) {
+		endpoint->in6.sin6_family = AF_INET6;
+		endpoint->in6.sin6_port = htons((uint16_t)port);
+		endpoint->len = sizeof(endpoint->in6);
+	} else {
+		return -UM_EINVAL;
+	}
+	return 0;
+}
+
+int um_endpoint_format(const struct um_endpoint *endpoint, char *out, size_t out_size)
+{
+	char addr[INET6_ADDRSTRLEN];
+	int n;
+
+	if (endpoint->len == 0 || endpoint->sa.sa_family == AF_UNSPEC) {
+		n = snprintf(out, out_size, "(none)");
+	} else if (endpoint->sa.sa_family == AF_INET) {
+		inet_ntop(AF_INET, &endpoint->in4.sin_addr, addr, sizeof(addr));
+		n = snprintf(out, out_size, "%s:%u", addr, ntohs(endpoint->in4.sin_port));
+	} else if (endpoint->sa.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &endpoint->in6.sin6_addr, addr, sizeof(addr));
+		n = snprintf(out, out_size, "[%s]:%u", addr, ntohs(endpoint->in6.sin6_port));
+	} else {
+		return -UM_EINVAL;
+	}
+	return n < 0 || (size_t)n >= out_size ? -UM_ERANGE : 0;
+}
+
+/* ---- the key table ---- */
+
+struct key_handler;
+typedef int (*key_fn)(struct um_config_parser *p, const struct key_handler *k, const char *value);
+
+struct key_handler {
+	const char *name;
+	int section;
+	key_fn parse;
+	bool repeatable;
+};
+
+static __attribute__((format(printf, 3, 4))) int fail(struct um_config_parser *p, const char *key, const char *fmt, ...)
+{
+	char reason[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	if (key)
+		snprintf(p->error, sizeof(p->error), "%s:%u: key '%s': %s", p->file, p->line, key, reason);
+	else
+		snprintf(p->error, sizeof(p->error), "%s:%u: %s", p->file, p->line, reason);
+	return -UM_ECONFIG;
+}
+
+static struct um_config_peer *current_peer(struct um_config_parser *p)
+{
+	return &p->config->peers[p->config->n_peers - 1];
+}
+
+static int copy_string(struct um_config_parser *p, const struct key_handler *k, const char *value, char *dst,
+		       size_t size)
+{
+	if (!*value)
+		return fail(p, k->name, "empty value");
+	if (strlen(value) >= size)
+		return fail(p, k->name, "too long (at most %zu bytes)", size - 1);
+	memcpy(dst, value, strlen(value) + 1);
+	return 0;
+}
+
+static int key_identity(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	return copy_string(p, k, v, p->config->identity_path, sizeof(p->config->identity_path));
+}
+
+static int key_listen_port(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	unsigned long long port;
+
+	if (parse_uint(v, 65535, &port))
+		return fail(p, k->name, "'%s' is not a port number (0-65535)", v);
+	p->config->listen_port = (uint16_t)port;
+	return 0;
+}
+
+static int key_device(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	for (const char *c = v; *c; c++)
+		if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_' && *c != '.')
+			return fail(p, k->name, "interface names use letters, digits, '-', '_', '.'");
+	return copy_string(p, k, v, p->config->device, sizeof(p->config->device));
+}
+
+static int key_mode(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	if (!strcmp(v, "tun"))
+		p->config->mode = UM_MODE_TUN;
+	else if (!strcmp(v, "tap"))
+		p->config->mode = UM_MODE_TAP;
+	else
+		return fail(p, k->name, "'%s' is not tun or tap", v);
+	return 0;
+}
+
+static int key_address(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	if (um_cidr_parse(&p->config->address, v))
+		return fail(p, k->name, "'%s' is not an address/prefix", v);
+	p->config->has_address = true;
+	return 0;
+}
+
+static int key_control_socket(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	if (v[0] != '/')
+		return fail(p, k->name, "must be an absolute path");
+	return copy_string(p, k, v, p->config->control_socket, sizeof(p->config->control_socket));
+}
+
+static int key_log_level(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	if (um_log_level_parse(v, &p->config->log_level))
+		return fail(p, k->name, "'%s' is not error, warn, info or debug", v);
+	return 0;
+}
+
+static int key_mtu(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	unsigned long long mtu;
+
+	if (parse_uint(v, 65535, &mtu) || mtu < 576 || mtu > 9000)
+		return fail(p, k->name, "'%s' is not an MTU between 576 and 9000", v);
+	p->config->mtu = (unsigned)mtu;
+	return 0;
+}
+
+static int key_duration(struct um_config_parser *p, const struct key_handler *k, const char *v, uint64_t *out)
+{
+	if (um_duration_parse(v, out))
+		return fail(p, k->name, "'%s' is not a duration (e.g. 15, 15s, 500ms, 2m; at most 1 day)", v);
+	return 0;
+}
+
+static int key_heartbeat(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	return key_duration(p, k, v, &p->config->heartbeat_ms);
+}
+
+static int key_rekey(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	return key_duration(p, k, v, &p->config->rekey_ms);
+}
+
+static int key_id(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	struct um_config_peer *peer = current_peer(p);
+	int r = um_peer_id_parse(&peer->id, v);
+
+	if (r == -UM_ECHECKSUM)
+		return fail(p, k->name, "checksum mismatch (a typo in the peer ID?)");
+	if (r)
+		return fail(p, k->name, "not a peer ID (%s)", um_strerror(r));
+	for (size_t i = 0; i + 1 < p->config->n_peers; i++)
+		if (p->config->peers[i].seen & 1u && !memcmp(&p->config->peers[i].id, &peer->id, sizeof(peer->id)))
+			return fail(p, k->name, "same ID as peer \"%s\"", p->config->peers[i].name);
+	return 0;
+}
+
+static int key_endpoint(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	if (um_endpoint_parse(&current_peer(p)->endpoint, v))
+		return fail(p, k->name, "'%s' is not IPv4:port or [IPv6]:port", v);
+	return 0;
+}
+
+static int add_allowed(struct um_config_parser *p, const struct key_handler *k, const struct um_cidr *cidr,
+		       const char *text)
+{
+	struct um_config_peer *peer = current_peer(p);
+
+	for (size_t i = 0; i < p->config->n_peers; i++) {
+		const struct um_config_peer *other = &p->config->peers[i];
+		for (size_t j = 0; j < other->n_allowed_ips; j++) {
+			if (!cidr_same_network(&other->allowed_ips[j], cidr))
+				continue;
+			if (other == peer)
+				return fail(p, k->name, "'%s' listed twice", text);
+			return fail(p, k->name, "'%s' already belongs to peer \"%s\"", text, other->name);
+		}
+	}
+	if (peer->n_allowed_ips >= UM_CONFIG_ALLOWED_MAX)
+		return fail(p, k->name, "more than %d prefixes", UM_CONFIG_ALLOWED_MAX);
+	struct um_cidr *grown = realloc(peer->allowed_ips, (peer->n_allowed_ips + 1) * sizeof(*grown));
+	if (!grown)
+		return -UM_ENOMEM;
+	peer->allowed_ips = grown;
+	peer->allowed_ips[peer->n_allowed_ips++] = *cidr;
+	return 0;
+}
+
+static int key_allowed_ips(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	char item[INET6_ADDRSTRLEN + 8];
+
+	for (const char *s = v; *s;) {
+		const char *comma = strchr(s, ',');
+		size_t len = comma ? (size_t)(comma - s) : strlen(s);
+		while (len && isspace((unsigned char)*s))
+			s++, len--;
+		while (len && isspace((unsigned char)s[len - 1]))
+			len--;
+		if (len == 0 || len >= sizeof(item))
+			return fail(p, k->name, "empty or overlong entry in the list");
+		memcpy(item, s, len);
+		item[len] = '\0';
+		struct um_cidr cidr;
+		if (um_cidr_parse(&cidr, item))
+			return fail(p, k->name, "'%s' is not an address/prefix", item);
+		int r = add_allowed(p, k, &cidr, item);
+		if (r)
+			return r;
+		if (!comma)
+			break;
+		s = comma + 1;
+		if (!*s)
+			return fail(p, k->name, "trailing comma");
+	}
+	return 0;
+}
+
+static int key_keepalive(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	unsigned long long s;
+
+	if (parse_uint(v, 3600, &s))
+		return fail(p, k->name, "'%s' is not a number of seconds (0-3600)", v);
+	current_peer(p)->keepalive_s = (unsigned)s;
+	return 0;
+}
+
+/* Order matters for peer keys: bit 0 is 'id' (key_id and finish rely on it). */
+static const struct key_handler node_keys[] = {
+	{"identity", UM_SECTION_NODE, key_identity, false},
+	{"listen-port", UM_SECTION_NODE, key_listen_port, false},
+	{"device", UM_SECTION_NODE, key_device, false},
+	{"mode", UM_SECTION_NODE, key_mode, false},
+	{"address", UM_SECTION_NODE, key_address, false},
+	{"control-socket", UM_SECTION_NODE, key_control_socket, false},
+	{"log-level", UM_SECTION_NODE, key_log_level, false},
+	{"mtu", UM_SECTION_NODE, key_mtu, false},
+	{"heartbeat-interval", UM_SECTION_NODE, key_heartbeat, false},
+	{"rekey-interval", UM_SECTION_NODE, key_rekey, false},
+};
+static const struct key_handler peer_keys[] = {
+	{"id", UM_SECTION_PEER, key_id, false},
+	{"endpoint", UM_SECTION_PEER, key_endpoint, false},
+	{"allowed-ips", UM_SECTION_PEER, key_allowed_ips, true},
+	{"keepalive", UM_SECTION_PEER, key_keepalive, false},
+};
+
+/* ---- lines ---- */
+
+static void trim(const char **s, size_t *len)
+{
+	while (*len && isspace((unsigned char)**s))
+		(*s)++, (*len)--;
+	while (*len && isspace((unsigned char)(*s)[*len - 1]))
+		(*len)--;
+}
+
+void um_config_parser_init(struct um_config_parser *parser, struct um_config *config, const char *file)
+{
+	memset(parser, 0, sizeof(*parser));
+	parser->config = config;
+	parser->file = file ? file : "(config)";
+	parser->section = UM_SECTION_NONE;
+}
+
+static int begin_peer(struct um_config_parser *p, const char *name, size_t len)
+{
+	struct um_config *c = p->config;
+
+	if (len == 0)
+		return fail(p, NULL, "peer section needs a name: [peer \"name\"]");
+	if (len >= UM_CONFIG_NAME_MAX)
+		return fail(p, NULL, "peer name longer than %d bytes", UM_CONFIG_NAME_MAX - 1);
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)name[i]) && !strchr("-_.", name[i]))
+			return fail(p, NULL, "peer names use letters, digits, '-', '_', '.'");
+	for (size_t i = 0; i < c->n_peers; i++)
+		if (strlen(c->peers[i].name) == len && !memcmp(c->peers[i].name, name, len))
+			return fail(p, NULL, "duplicate peer \"%.*s\" (first at line %u)", (int)len, name,
+				    c->peers[i].line);
+	if (c->n_peers >= UM_CONFIG_PEERS_MAX)
+		return fail(p, NULL, "more than %d peers", UM_CONFIG_PEERS_MAX);
+	struct um_config_peer *grown = realloc(c->peers, (c->n_peers + 1) * sizeof(*grown));
+	if (!grown)
+		return -UM_ENOMEM;
+	c->peers = grown;
+	struct um_config_peer *peer = &c->peers[c->n_peers++];
+	memset(peer, 0, sizeof(*peer));
+	memcpy(peer->name, name, len);
+	peer->line = p->line;
+	p->section = UM_SECTION_PEER;
+	return 0;
+}
+
+static int parse_section(struct um_config_parser *p, const char *s, size_t len)
+{
+	if (len < 2 || s[len - 1] != ']')
+		return fail(p, NULL, "malformed section header (missing ']')");
+	s++, len -= 2;
+	trim(&s, &len);
+	if (len == 4 && !memcmp(s, "node", 4)) {
+		if (p->node_seen)
+			return fail(p, NULL, "duplicate [node] section");
+		p->node_seen = true;
+		p->section = UM_SECTION_NODE;
+		return 0;
+	}
+	if (len > 4 && !memcmp(s, "peer", 4) && isspace((unsigned char)s[4])) {
+		s += 4, len -= 4;
+		trim(&s, &len);
+		if (len < 2 || s[0] != '"' || s[len - 1] != '"')
+			return fail(p, NULL, "peer name must be quoted: [peer \"name\"]");
+		return begin_peer(p, s + 1, len - 2);
+	}
+	if (len == 4 && !memcmp(s, "peer", 4))
+		return fail(p, NULL, "peer section needs a name: [peer \"name\"]");
+	return fail(p, NULL, "unknown section [%.*s]", (int)(len > 40 ? 40 : len), s);
+}
+
+int um_config_parser_line(struct um_config_parser *p, const char *s, size_t len)
+{
+	char key[64], value[UM_CONFIG_LINE_MAX];
+
+	p->line++;
+	if (len && s[len - 1] == '\n')
+		len--;
+	if (memchr(s, '\0', len))
+		return fail(p, NULL, "NUL byte in line");
+	trim(&s, &len);
+	if (len == 0 || s[0] == '#' || s[0] == ';')
+		return 0;
+	if (len >= UM_CONFIG_LINE_MAX)
+		return fail(p, NULL, "line longer than %d bytes", UM_CONFIG_LINE_MAX - 1);
+	if (s[0] == '[')
+		return parse_section(p, s, len);
+
+	const char *eq = memchr(s, '=', len);
+	if (!eq)
+		return fail(p, NULL, "expected 'key = value' or '[section]'");
+	const char *k = s, *v = eq + 1;
+	size_t klen = (size_t)(eq - s), vlen = len - klen - 1;
+	trim(&k, &klen);
+	trim(&v, &vlen);
+	if (klen == 0)
+		return fail(p, NULL, "missing key before '='");
+	if (klen >= sizeof(key))
+		return fail(p, NULL, "key too long");
+	memcpy(key, k, klen);
+	key[klen] = '\0';
+	memcpy(value, v, vlen);
+	value[vlen] = '\0';
+
+	const struct key_handler *table;
+	size_t n;
+	uint32_t *seen;
+	switch (p->section) {
+	case UM_SECTION_NODE:
+		table = node_keys, n = sizeof(node_keys) / sizeof(node_keys[0]);
+		seen = &p->config->node_seen;
+		break;
+	case UM_SECTION_PEER:
+		table = peer_keys, n = sizeof(peer_keys) / sizeof(peer_keys[0]);
+		seen = &current_peer(p)->seen;
+		break;
+	default:
+		return fail(p, key, "outside any section (start with [node])");
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(table[i].name, key))
+			continue;
+		if (!table[i].repeatable && (*seen & (1u << i)))
+			return fail(p, key, "given twice in this section");
+		if (vlen == 0)
+			return fail(p, key, "empty value");
+		int r = table[i].parse(p, &table[i], value);
+		if (r == 0)
+			*seen |= 1u << i;
+		return r;
+	}
+	return fail(p, key, "unknown key in [%s]", p->section == UM_SECTION_NODE ? "node" : "peer");
+}
+
+int um_config_parser_finish(struct um_config_parser *p)
+{
+	struct um_config *c = p->config;
+
+	if (!p->node_seen) {
+		snprintf(p->error, sizeof(p->error), "%s: missing [node] section", p->file);
+		return -UM_ECONFIG;
+	}
+	if (!c->identity_path[0]) {
+		snprintf(p->error, sizeof(p->error), "%s: [node]: key 'identity': required", p->file);
+		return -UM_ECONFIG;
+	}
+	for (size_t i = 0; i < c->n_peers; i++) {
+		if (!(c->peers[i].seen & 1u)) {
+			snprintf(p->error, sizeof(p->error), "%s:%u: [peer \"%s\"]: key 'id': required", p->file,
+				 c->peers[i].line, c->peers[i].name);
+			return -UM_ECONFIG;
+		}
+	}
+	return 0;
+}
+
+static void report(const struct um_config_parser *p, int r, char *error, size_t error_size)
+{
+	if (!error || !error_size)
+		return;
+	if (r == -UM_ENOMEM)
+		snprintf(error, error_size, "%s:%u: out of memory", p->file, p->line);
+	else
+		snprintf(error, error_size, "%s", p->error);
+}
+
+int um_config_parse_buffer(struct um_config *config, const char *text, size_t len, const char *file,
+			   char *error, size_t error_size)
+{
+	struct um_config_parser p;
+	int r = 0;
+
+	um_config_init(config);
+	um_config_parser_init(&p, config, file);
+	while (len) {
+		const char *nl = memchr(text, '\n', len);
+		size_t line_len = nl ? (size_t)(nl - text) + 1 : len;
+		r = um_config_parser_line(&p, text, line_len);
+		if (r)
+			goto out;
+		text += line_len;
+		len -= line_len;
+	}
+	r = um_config_parser_finish(&p);
+out:
+	if (r) {
+		report(&p, r, error, error_size);
+		um_config_free(config);
+	}
+	return r;
+}
+
+int um_config_load(struct um_config *config, const char *path, char *error, size_t error_size)
+{
+	struct um_config_parser p;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int r = 0;
+
+	um_config_init(config);
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		r = -errno;
+		if (error)
+			snprintf(error, error_size, "%s: %s", path, strerror(errno));
+		return r;
+	}
+	um_config_parser_init(&p, config, path);
+	while ((n = getline(&line, &cap, f)) > 0) {
+		r = um_config_parser_line(&p, line, (size_t)n);
+		if (r)
+			goto out;
+	}
+	if (ferror(f)) {
+		r = -EIO;
+		snprintf(p.error, sizeof(p.error), "%s: read error", path);
+		goto out;
+	}
+	r = um_config_parser_finish(&p);
+out:
+	free(line);
+	fclose(f);
+	if (r) {
+		report(&p, r, error, error_size);
+		um_config_free(config);
+	}
+	return r;
+}

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/* umbrad's configuration file: a small INI dialect, parsed line by line.
+ *
+ *   # comment (also ';'); blank lines ignored; "key = value", spaces optional
+ *   [node]
+ *   identity = /etc/umbra/node.key     private identity file (required)
+ *   listen-port = 51820                 UDP port (0 = any)
+ *   device = um0                        TUN/TAP interface name
+ *   mode = tun | tap
+ *   address = 100.64.0.1/24             overlay address (CIDR), v4 or v6
+ *   control-socket = /run/umbra/umbrad.sock
+ *   log-level = error | warn | info | debug
+ *   mtu = 1420
+ *   heartbeat-interval = 15             seconds, or with a unit: 500ms, 15s, 2m
+ *   rekey-interval = 120                same units
+ *
+ *   [peer "name"]                       one section per peer, names unique
+ *   id = <textual peer ID>              required, checksummed
+ *   endpoint = 198.51.100.2:51820       or [2001:db8::2]:51820 (numeric only)
+ *   allowed-ips = 100.64.0.2/32, fd00::/64   repeatable: lists accumulate
+ *   keepalive = 25                      seconds (0 = off)
+ *
+ * Errors are reported as "FILE:LINE: key 'x': reason" (or without the key
+ * part for section-level errors). Unknown sections and keys are errors; a key
+ * given twice in one section is an error, except allowed-ips which appends;
+ * two [node] sections, two peers with the same name or ID, or the same
+ * allowed-ips prefix on two peers are errors. Endpoints are numeric: the
+ * parser never touches the network (so the fuzzer cannot either). */
+#ifndef UM_CTL_CONFIG_H
+#define UM_CTL_CONFIG_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "crypto/identity.h"
+#include "util/log.h"
+
+enum {
+	UM_CONFIG_NAME_MAX = 64,     /* peer name buffer, incl. NUL */
+	UM_CONFIG_PATH_MAX = 4096,   /* identity path buffer, incl. NUL */
+	UM_CONFIG_LINE_MAX = 4096,   /* longer lines are an error */
+	UM_CONFIG_PEERS_MAX = 4096,  /* peers per file */
+	UM_CONFIG_ALLOWED_MAX = 1024, /* allowed-ips prefixes per peer */
+	UM_CONFIG_ERROR_MAX = 512,   /* error message buffer */
+};
+
+#define UM_CONFIG_DEFAULT_SOCKET "/run/umbra/umbrad.sock"
+#define UM_CONFIG_DEFAULT_DEVICE "umbra0"
+
+enum um_device_mode {
+	UM_MODE_TUN = 0,
+	UM_MODE_TAP,
+};
+
+/* An address prefix. addr holds 4 (AF_INET) or 16 (AF_INET6) bytes in
+ * network order; host bits beyond prefix are kept as written (for the
+ * interface address) and ignored by um_cidr_contains(). */
+struct um_cidr {
+	int family;
+	uint8_t addr[16];
+	uint8_t prefix;
+};
+
+/* A numeric UDP endpoint. */
+struct um_endpoint {
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+	};
+	socklen_t len; /* 0 when not set */
+};
+
+struct um_config_peer {
+	char name[UM_CONFIG_NAME_MAX];
+	struct um_peer_id id;
+	struct um_endpoint endpoint;
+	struct um_cidr *allowed_ips; /* owned; n_allowed_ips entries */
+	size_t n_allowed_ips;
+	unsigned keepalive_s; /* 0 = off */
+	unsigned line;        /* where the section started, for messages */
+	uint32_t seen;        /* bit per key given (duplicate detection) */
+};
+
+struct um_config {
+	char identity_path[UM_CONFIG_PATH_MAX];
+	uint16_t listen_port;
+	char device[IFNAMSIZ];
+	enum um_device_mode mode;
+	struct um_cidr address;
+	bool has_address;
+	char control_socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	enum um_log_level log_level;
+	unsigned mtu;
+	uint64_t heartbeat_ms;
+	uint64_t rekey_ms;
+	struct um_config_peer *peers; /* owned; n_peers entries */
+	size_t n_peers;
+	uint32_t node_seen;
+};
+
+/* Streaming parser: feed one line at a time (with or without its '\n'). */
+struct um_config_parser {
+	struct um_config *config;
+	const char *file; /* name used in messages; borrowed */
+	unsigned line;
+	enum { UM_SECTION_NONE, UM_SECTION_NODE, UM_SECTION_PEER } section;
+	bool node_seen;
+	char error[UM_CONFIG_ERROR_MAX];
+};
+
+/* Defaults for every field; config owns nothing yet. */
+void um_config_init(struct um_config *config);
+/* Frees what config owns and resets it to defaults. */
+void um_config_free(struct um_config *config);
+
+void um_config_parser_init(struct um_config_parser *parser, struct um_config *config, const char *file);
+/* Parses one line (len bytes, NUL not needed). Returns 0, or -UM_ECONFIG with
+ * parser->error set, or -UM_ENOMEM. */
+int um_config_parser_line(struct um_config_parser *parser, const char *line, size_t len);
+/* End of input: checks required keys. Returns 0 or -UM_ECONFIG. */
+int um_config_parser_finish(struct um_config_parser *parser);
+
+/* Whole buffer / whole file. On error, error (size error_size, may be NULL)
+ * holds the message and config is freed back to defaults. On success the
+ * caller owns config's allocations (um_config_free). */
+int um_config_parse_buffer(struct um_config *config, const char *text, size_t len, const char *file,
+			   char *error, size_t error_size);
+int um_config_load(struct um_config *config, const char *path, char *error, size_t error_size);
+
+/* Small parsers, shared with the control protocol and tests. All return 0 or
+ * -UM_EINVAL / -UM_ERANGE and never touch the network. */
+int um_cidr_parse(struct um_cidr *cidr, const char *text);
+int um_cidr_format(const struct um_cidr *cidr, char *out, size_t out_size);
+bool um_cidr_contains(const struct um_cidr *prefix, int family, const uint8_t *addr);
+int um_endpoint_parse(struct um_endpoint *endpoint, const char *text);
+int um_endpoint_format(const struct um_endpoint *endpoint, char *out, size_t out_size);
+/* "15", "15s", "500ms", "2m" -> milliseconds, 0 < ms <= 1 day. */
+int um_duration_parse(const char *text, uint64_t *ms);
+
+#endif

@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: MIT */
+#include "net/loop.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "util/clock.h"
+#include "util/error.h"
+
+enum { UM_LOOP_BATCH = 64, UM_LOOP_MAX_SIGNALS = 8 };
+
+struct um_loop_signal {
+	int signo;
+	um_signal_fn fn;
+	void *arg;
+};
+
+struct um_loop {
+	int epoll_fd;
+	struct um_watch timer_watch;
+	struct um_watch signal_watch;
+	sigset_t signals;
+	struct um_loop_signal handlers[UM_LOOP_MAX_SIGNALS];
+	size_t handler_count;
+
+	/* Timers: binary min-heap on deadline_ns. */
+	struct um_timer **heap;
+	size_t heap_len;
+	size_t heap_cap;
+	uint64_t armed_deadline; /* what the timerfd is set to; 0 = disarmed */
+
+	/* The batch being dispatched, so um_loop_remove() can void its events. */
+	struct epoll_event batch[UM_LOOP_BATCH];
+	int batch_len;
+	bool stopping;
+};
+
+static void on_timerfd(struct um_loop *loop, struct um_watch *watch, uint32_t events);
+static void on_signalfd(struct um_loop *loop, struct um_watch *watch, uint32_t events);
+
+int um_loop_new(struct um_loop **out)
+{
+	struct um_loop *loop = calloc(1, sizeof(*loop));
+	int ret;
+
+	if (!loop)
+		return -ENOMEM;
+	loop->signal_watch.fd = -1;
+	loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (loop->epoll_fd < 0) {
+		ret = -errno;
+		goto err_loop;
+	}
+	loop->timer_watch.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (loop->timer_watch.fd < 0) {
+		ret = -errno;
+		goto err_epoll;
+	}
+	loop->timer_watch.events = EPOLLIN;
+	loop->timer_watch.fn = on_timerfd;
+	ret = um_loop_add(loop, &loop->timer_watch);
+	if (ret)
+		goto err_timerfd;
+	sigemptyset(&loop->signals);
+	*out = loop;
+	return 0;
+
+err_timerfd:
+	close(loop->timer_watch.fd);
+err_epoll:
+	close(loop->epoll_fd);
+err_loop:
+	free(loop);
+	return ret;
+}
+
+void um_loop_free(struct um_loop *loop)
+{
+	if (!loop)
+		return;
+	if (loop->signal_watch.fd >= 0) {
+		close(loop->signal_watch.fd);
+		sigprocmask(SIG_UNBLOCK, &loop->signals, NULL);
+	}
+	close(loop->timer_watch.fd);
+	close(loop->epoll_fd);
+	free(loop->heap);
+	free(loop);
+}
+
+int um_loop_add(struct um_loop *loop, struct um_watch *watch)
+{
+	struct epoll_event ev = {.events = watch->events, .data.ptr = watch};
+
+	if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, watch->fd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+int um_loop_modify(struct um_loop *loop, struct um_watch *watch, uint32_t events)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = watch};
+
+	if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_MOD, watch->fd, &ev) < 0)
+		return -errno;
+	watch->events = events;
+	return 0;
+}
+
+int um_loop_remove(struct um_loop *loop, struct um_watch *watch)
+{
+	int ret = 0;
+
+	if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, watch->fd, NULL) < 0)
+		ret = -errno;
+	/* The watch may be freed right after this returns: forget any event of
+	 * the current batch that still points at it. */
+	for (int i = 0; i < loop->batch_len; i++) {
+		if (loop->batch[i].data.ptr == watch)
+			loop->batch[i].data.ptr = NULL;
+	}
+	return ret;
+}
+
+/* ---- timers ---- */
+
+static bool heap_less(const struct um_timer *a, const struct um_timer *b)
+{
+	return a->deadline_ns < b->deadline_ns;
+}
+
+static void heap_place(struct um_loop *loop, size_t i, struct um_timer *t)
+{
+	loop->heap[i] = t;
+	t->heap_index = i;
+}
+
+static void heap_sift_up(struct um_loop *loop, size_t i)
+{
+	struct um_timer *t = loop->heap[i];
+
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+		if (!heap_less(t, loop->heap[parent]))
+			break;
+		heap_place(loop, i, loop->heap[parent]);
+		i = parent;
+	}
+	heap_place(loop, i, t);
+}
+
+static void heap_sift_down(struct um_loop *loop, size_t i)
+{
+	struct um_timer *t = loop->heap[i];
+
+	for (;;) {
+		size_t child = 2 * i + 1;
+		if (child >= loop->heap_len)
+			break;
+		if (child + 1 < loop->heap_len && heap_less(loop->heap[child + 1], loop->heap[child]))
+			child++;
+		if (!heap_less(loop->heap[child], t))
+			break;
+		heap_place(loop, i, loop->heap[child]);
+		i = child;
+	}
+	heap_place(loop, i, t);
+}
+
+static void heap_remove(struct um_loop *loop, struct um_timer *t)
+{
+	size_t i = t->heap_index;
+	struct um_timer *last = loop->heap[--loop->heap_len];
+
+	t->heap_index = SIZE_MAX;
+	if (i == loop->heap_len)
+		return;
+	heap_place(loop, i, last);
+	heap_sift_down(loop, i);
+	heap_sift_up(loop, last->heap_index);
+}
+
+/* Point the timerfd at the earliest deadline (only when it changed). */
+static void timerfd_update(struct um_loop *loop)
+{
+	uint64_t next = loop->heap_len ? loop->heap[0]->deadline_ns : 0;
+	struct itimerspec its = {0};
+
+	if (next == loop->armed_deadline)
+		return;
+	if (next) {
+		/* Absolute time: a deadline already past fires at once. */
+		its.it_value.tv_sec = (time_t)(next / UM_NSEC_PER_SEC);
+		its.it_value.tv_nsec = (long)(next % UM_NSEC_PER_SEC);
+	}
+	timerfd_settime(loop->timer_watch.fd, TFD_TIMER_ABSTIME, &its, NULL);
+	loop->armed_deadline = next;
+}
+
+void um_timer_init(struct um_timer *timer, um_timer_fn fn, void *arg)
+{
+	timer->deadline_ns = 0;
+	timer->heap_index = SIZE_MAX;
+	timer->fn = fn;
+	timer->arg = arg;
+}
+
+int um_timer_arm_at(struct um_loop *loop, struct um_timer *timer, uint64_t deadline_ns)
+{
+	if (deadline_ns == 0)
+		deadline_ns = 1;
+	if (um_timer_armed(timer)) {
+		timer->deadline_ns = deadline_ns;
+		heap_sift_down(loop, timer->heap_index);
+		heap_sift_up(loop, timer->heap_index);
+	} else {
+		if (loop->heap_len == loop->heap_cap) {
+			size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
+			struct um_timer **heap = realloc(loop->heap, cap * sizeof(*heap));
+			if (!heap)
+				return -ENOMEM;
+			loop->heap = heap;
+			loop->heap_cap = cap;
+		}
+		timer->deadline_ns = deadline_ns;
+		heap_place(loop, loop->heap_len++, timer);
+		heap_sift_up(loop, timer->heap_index);
+	}
+	timerfd_update(loop);
+	return 0;
+}
+
+int um_timer_arm_in(struct um_loop *loop, struct um_timer *timer, uint64_t delay_ns)
+{
+	return um_timer_arm_at(loop, timer, um_now_ns() + delay_ns);
+}
+
+void um_timer_cancel(struct um_loop *loop, struct um_timer *timer)
+{
+	if (!um_timer_armed(timer))
+		return;
+	heap_remove(loop, timer);
+	timerfd_update(loop);
+}
+
+static void on_timerfd(struct um_loop *loop, struct um_watch *watch, uint32_t events)
+{
+	uint64_t expirations;
+	uint64_t now = um_now_ns();
+
+	(void)events;
+	if (read(watch->fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		return;
+	loop->armed_deadline = 0;
+	/* Run every due timer; a callback may re-arm itself or others. Timers
+	 * armed for "now" inside a callback run on the next pass, not this one,
+	 * so a zero-delay re-arm cannot starve file descriptors. */
+	while (loop->heap_len && loop->heap[0]->deadline_ns <= now && !loop->stopping) {
+		struct um_timer *t = loop->heap[0];
+		heap_remove(loop, t);
+		t->fn(loop, t);
+	}
+	timerfd_update(loop);
+}
+
+/* ---- signals ---- */
+
+int um_loop_add_signal(struct um_loop *loop, int signo, um_signal_fn fn, void *arg)
+{
+	int fd;
+
+	if (loop->handler_count == UM_LOOP_MAX_SIGNALS)
+		return -UM_ELIMIT;
+	sigaddset(&loop->signals, signo);
+	if (sigprocmask(SIG_BLOCK, &loop->signals, NULL) < 0)
+		return -errno;
+	fd = signalfd(loop->signal_watch.fd, &loop->signals, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (loop->signal_watch.fd < 0) {
+		loop->signal_watch.fd = fd;
+		loop->signal_watch.events = EPOLLIN;
+		loop->signal_watch.fn = on_signalfd;
+		int ret = um_loop_add(loop, &loop->signal_watch);
+		if (ret)
+			return ret;
+	}
+	loop->handlers[loop->handler_count++] = (struct um_loop_signal){signo, fn, arg};
+	return 0;
+}
+
+static void on_signalfd(struct um_loop *loop, struct um_watch *watch, uint32_t events)
+{
+	struct signalfd_siginfo info;
+
+	(void)events;
+	while (read(watch->fd, &info, sizeof(info)) == (ssize_t)sizeof(info)) {
+		for (size_t i = 0; i < loop->handler_count; i++) {
+			if (loop->handlers[i].signo == (int)info.ssi_signo)
+				loop->handlers[i].fn(loop, (int)info.ssi_signo, loop->handlers[i].arg);
+		}
+	}
+}
+
+/* ---- running ---- */
+
+int um_loop_run_once(struct um_loop *loop, int timeout_ms)
+{
+	int n = epoll_wait(loop->epoll_fd, loop->batch, UM_LOOP_BATCH, timeout_ms);
+
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	loop->batch_len = n;
+	for (int i = 0; i < n && !loop->stopping; i++) {
+		struct um_watch *watch = loop->batch[i].data.ptr;
+		if (watch)
+			watch->fn(loop, watch, loop->batch[i].events);
+	}
+	loop->batch_len = 0;
+	return 0;
+}
+
+int um_loop_run(struct um_loop *loop)
+{
+	int ret = 0;
+
+	loop->stopping = false;
+	while (!loop->stopping && ret == 0)
+		ret = um_loop_run_once(loop, -1);
+	return ret;
+}
+
+void um_loop_stop(struct um_loop *loop)
+{
+	loop->stopping = true;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/* The event loop: epoll for file descriptors, one timerfd driving a binary
+ * min-heap of timers, signalfd for signals. Single-threaded: every callback
+ * runs on the thread that calls um_loop_run(). Watches and timers are
+ * embedded in the caller's structs (no allocation per registration); the
+ * caller owns them and must remove/cancel them before freeing. Removing a
+ * watch from inside any callback is safe, including pending events of the
+ * same epoll batch. */
+#ifndef UM_NET_LOOP_H
+#define UM_NET_LOOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct um_loop;
+struct um_watch;
+struct um_timer;
+
+typedef void (*um_watch_fn)(struct um_loop *loop, struct um_watch *watch, uint32_t events);
+typedef void (*um_timer_fn)(struct um_loop *loop, struct um_timer *timer);
+typedef void (*um_signal_fn)(struct um_loop *loop, int signo, void *arg);
+
+struct um_watch {
+	int fd;
+	uint32_t events; /* EPOLLIN | EPOLLOUT ... */
+	um_watch_fn fn;
+	void *arg;
+};
+
+struct um_timer {
+	uint64_t deadline_ns; /* CLOCK_MONOTONIC */
+	size_t heap_index;    /* position in the heap; SIZE_MAX when not armed */
+	um_timer_fn fn;
+	void *arg;
+};
+
+/* Allocates a loop; free with um_loop_free(). */
+int um_loop_new(struct um_loop **out);
+void um_loop_free(struct um_loop *loop);
+
+/* Register watch->fd for watch->events; the loop keeps the pointer. */
+int um_loop_add(struct um_loop *loop, struct um_watch *watch);
+int um_loop_modify(struct um_loop *loop, struct um_watch *watch, uint32_t events);
+int um_loop_remove(struct um_loop *loop, struct um_watch *watch);
+
+void um_timer_init(struct um_timer *timer, um_timer_fn fn, void *arg);
+/* Arm (or re-arm) at an absolute monotonic deadline or after a delay. */
+int um_timer_arm_at(struct um_loop *loop, struct um_timer *timer, uint64_t deadline_ns);
+int um_timer_arm_in(struct um_loop *loop, struct um_timer *timer, uint64_t delay_ns);
+void um_timer_cancel(struct um_loop *loop, struct um_timer *timer);
+static inline bool um_timer_armed(const struct um_timer *timer)
+{
+	return timer->heap_index != (size_t)-1;
+}
+
+/* Deliver signo through the loop (blocks it for the process's threads
+ * created afterwards; call before starting threads). One handler per signal. */
+int um_loop_add_signal(struct um_loop *loop, int signo, um_signal_fn fn, void *arg);
+
+/* Run until um_loop_stop(); returns 0 or a negative error. */
+int um_loop_run(struct um_loop *loop);
+/* One iteration: wait at most timeout_ms (-1 = until something happens). */
+int um_loop_run_once(struct um_loop *loop, int timeout_ms);
+void um_loop_stop(struct um_loop *loop);
+
+#endif

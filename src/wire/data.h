@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* DATA message framing (type 0x10). Wire layout, 16-byte header:
+ *   u8 type = 0x10 | u8 flags | u16 reserved (0) | u32 receiver_index (BE) | u64 counter (BE)
+ * followed by the ChaCha20-Poly1305 ciphertext of the inner packet and a 16-byte tag.
+ * The whole header is the AEAD associated data, so flags are authenticated.
+ * flags bits 0..3: number of zero padding bytes appended to the plaintext
+ * (0..15, used when padding to a multiple of 16 is on); bits 4..7 must be 0.
+ * An empty plaintext is a keepalive. */
+#ifndef UM_WIRE_DATA_H
+#define UM_WIRE_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UM_MSG_DATA 0x10
+#define UM_DATA_HEADER_LEN 16
+#define UM_DATA_TAG_LEN 16
+#define UM_DATA_OVERHEAD (UM_DATA_HEADER_LEN + UM_DATA_TAG_LEN)
+#define UM_DATA_PAD_MASK 0x0f
+
+struct um_data_header {
+	uint8_t flags;
+	uint32_t receiver_index;
+	uint64_t counter;
+};
+
+/* Write the 16-byte header into out (caller guarantees 16 bytes). */
+void um_data_header_encode(uint8_t out[UM_DATA_HEADER_LEN], const struct um_data_header *hdr);
+
+/* Parse a whole DATA datagram: checks type, reserved bits and that it is at
+ * least header + tag long. Returns 0, -UM_ETRUNC or -UM_EINVAL. */
+int um_data_header_decode(const uint8_t *msg, size_t len, struct um_data_header *hdr);
+
+#endif
