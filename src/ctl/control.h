@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/* The control socket: a Unix stream socket (mode 0600, owned by the daemon's
+ * user, root in production) speaking a line protocol in the spirit of the
+ * WireGuard UAPI. One request per connection:
+ *
+ *   request  = op-line *(arg-line) "\n"        (ends with an empty line)
+ *   op-line  = "get=1" | "up=1" | "down=1" | "rekey=" (peer-name | "*")
+ *   reply    = *(key "=" value "\n") "errno=" N "\n" "\n"
+ *
+ * The reply of get=1 is the node block, then one block per peer, each
+ * starting with "peer=<name>" (the keys are listed in docs and in
+ * um_node_control()); errno is 0 or a positive errno/UM_E* code. Requests
+ * are at most UM_CONTROL_REQUEST_MAX bytes, lines at most
+ * UM_CONTROL_LINE_MAX; anything else, a NUL, a missing '=', an unknown key
+ * or a repeated op is rejected with errno=EINVAL/EPROTO before any action.
+ * Only clients with the daemon's own uid (SO_PEERCRED) are served. */
+#ifndef UM_CTL_CONTROL_H
+#define UM_CTL_CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctl/config.h"
+#include "net/loop.h"
+
+enum {
+	UM_CONTROL_REQUEST_MAX = 4096,
+	UM_CONTROL_LINE_MAX = 256,
+	UM_CONTROL_REPLY_MAX = 4 << 20, /* a reply that grows beyond this fails with ENOBUFS */
+	UM_CONTROL_CLIENTS_MAX = 16,
+	UM_CONTROL_TIMEOUT_MS = 5000, /* a client must finish its request by then */
+};
+
+enum um_control_op {
+	UM_CONTROL_GET = 1,
+	UM_CONTROL_UP,
+	UM_CONTROL_DOWN,
+	UM_CONTROL_REKEY, /* test hook and admin action: rotate keys now */
+};
+
+struct um_control_request {
+	enum um_control_op op;
+	char peer[UM_CONFIG_NAME_MAX]; /* REKEY: peer name, or "*" for all */
+};
+
+/* Parses a complete request (including the final empty line) in buf[0..len).
+ * Untrusted input: never reads outside the buffer. Returns 0, -UM_ETRUNC if
+ * the terminating empty line has not arrived yet, or -UM_EINVAL. */
+int um_control_parse_request(struct um_control_request *req, const char *buf, size_t len);
+
+/* A reply under construction: the handler appends key=value lines. */
+struct um_control_reply {
+	char *data; /* owned by the server */
+	size_t len, cap;
+	bool overflow;
+};
+
+/* Appends "key=value\n" (value from printf format). Values must not contain
+ * '\n'; control characters are replaced with '?'. */
+void um_control_reply_add(struct um_control_reply *reply, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Runs a request; returns 0 or a negative error sent back as errno=N. */
+typedef int (*um_control_handler_fn)(void *arg, const struct um_control_request *req,
+				     struct um_control_reply *reply);
+
+struct um_control_client;
+
+struct um_control_server {
+	struct um_loop *loop;
+	struct um_watch watch;
+	char path[UM_CONFIG_PATH_MAX];
+	um_control_handler_fn handler;
+	void *handler_arg;
+	struct um_control_client *clients[UM_CONTROL_CLIENTS_MAX];
+};
+
+/* Creates the socket at path (creating its directory if missing, refusing to
+ * replace a socket another daemon answers on, removing a stale one) and
+ * starts accepting on loop. Returns 0 or a negative error. */
+int um_control_server_start(struct um_control_server *server, struct um_loop *loop, const char *path,
+			    um_control_handler_fn handler, void *arg);
+/* Closes every client, the socket, and removes the socket file. Safe to call
+ * on a server that failed to start or was already stopped. */
+void um_control_server_stop(struct um_control_server *server);
+
+#endif

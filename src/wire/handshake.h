@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/* Wire formats of the handshake messages (docs/PROTOCOL.md has the prose).
+ * Pure encoders/decoders: no crypto and no state here. Decoders
+ * check exact sizes and zero reserved fields and fill structs whose pointer
+ * fields borrow from the input buffer (valid while the datagram is).
+ * All multi-byte integers are big-endian. */
+#ifndef UM_WIRE_HANDSHAKE_H
+#define UM_WIRE_HANDSHAKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "crypto/hybrid.h"
+
+enum um_msg_type {
+	UM_MSG_HELLO = 0x01,
+	UM_MSG_CHALLENGE = 0x02,
+	UM_MSG_RESPONSE = 0x03,
+	UM_MSG_ESTABLISHED = 0x04,
+	UM_MSG_COOKIE_REPLY = 0x05,
+	UM_MSG_FRAGMENT = 0x06,
+	UM_MSG_DATA = 0x10,
+};
+
+enum um_hs_wire_sizes {
+	UM_HS_VERSION = 1,
+	/* Largest UDP payload of any handshake datagram: a 1280-byte IPv6
+	 * packet minus the 40-byte IPv6 and 8-byte UDP headers. */
+	UM_HS_MAX_DATAGRAM = 1232,
+	UM_HS_NONCE_BYTES = 16,
+	UM_HS_MAC_BYTES = 16,
+	UM_HS_TAG_BYTES = 16,
+	UM_HS_X25519_BYTES = 32,
+	UM_HS_SESSION_ID_BYTES = 16,
+	UM_HS_COOKIE_BYTES = 16,
+	UM_HS_COOKIE_NONCE_BYTES = 24,
+
+	/* HELLO is padded to a full datagram so the reply (a CHALLENGE of
+	 * ~9.7 KB) amplifies a spoofed HELLO at most ~8x, not ~100x. */
+	UM_HS_HELLO_BYTES = UM_HS_MAX_DATAGRAM,
+	UM_HS_HELLO_BODY_BYTES = 64, /* type..timestamp; rest is zero padding */
+	UM_HS_HELLO_MAC1_OFFSET = UM_HS_HELLO_BYTES - 2 * UM_HS_MAC_BYTES,
+	UM_HS_HELLO_MAC2_OFFSET = UM_HS_HELLO_BYTES - UM_HS_MAC_BYTES,
+
+	/* Sealed identity: hybrid public key || hybrid signature. */
+	UM_HS_IDENTITY_PLAIN_BYTES = UM_HSIG_PK_BYTES + UM_HSIG_BYTES,
+	UM_HS_IDENTITY_SEALED_BYTES = UM_HS_IDENTITY_PLAIN_BYTES + UM_HS_TAG_BYTES,
+
+	UM_HS_CHALLENGE_HEADER_BYTES = 12 + UM_HS_NONCE_BYTES + UM_HKEM_PK_BYTES,
+	UM_HS_CHALLENGE_BYTES = UM_HS_CHALLENGE_HEADER_BYTES + UM_HS_IDENTITY_SEALED_BYTES,
+	UM_HS_RESPONSE_HEADER_BYTES = 12 + UM_HKEM_CT_BYTES,
+	UM_HS_RESPONSE_BYTES = UM_HS_RESPONSE_HEADER_BYTES + UM_HS_IDENTITY_SEALED_BYTES,
+
+	UM_HS_ESTABLISHED_PLAIN_BYTES = UM_HS_SESSION_ID_BYTES + 2 + 2 + 4 + 1 + 1 + 2 + 16,
+	UM_HS_ESTABLISHED_HEADER_BYTES = 12,
+	UM_HS_ESTABLISHED_BYTES =
+		UM_HS_ESTABLISHED_HEADER_BYTES + UM_HS_ESTABLISHED_PLAIN_BYTES + UM_HS_TAG_BYTES,
+
+	UM_HS_COOKIE_REPLY_BYTES = 8 + UM_HS_COOKIE_NONCE_BYTES + UM_HS_COOKIE_BYTES + UM_HS_TAG_BYTES,
+};
+
+/* ESTABLISHED flags. */
+enum { UM_HS_FLAG_DIRECT_P2P = 0x01 };
+
+/* A UDP endpoint in a compact, comparable form (no padding bytes that vary):
+ * family is 4 or 6 (0 = unset), addr holds 4 or 16 bytes in network order. */
+struct um_wire_addr {
+	uint8_t family;
+	uint8_t addr[16];
+	uint16_t port; /* host order */
+};
+
+int um_wire_addr_from_sockaddr(struct um_wire_addr *out, const struct sockaddr *sa, socklen_t len);
+/* Fills a sockaddr_in/_in6 into storage; returns its length or a negative code. */
+int um_wire_addr_to_sockaddr(const struct um_wire_addr *addr, struct sockaddr_storage *out);
+bool um_wire_addr_equal(const struct um_wire_addr *a, const struct um_wire_addr *b);
+/* Canonical 19-byte serialisation (family, 16 addr bytes, port) used as MAC input. */
+enum { UM_WIRE_ADDR_BYTES = 19 };
+void um_wire_addr_serialise(const struct um_wire_addr *addr, uint8_t out[UM_WIRE_ADDR_BYTES]);
+
+/* HELLO: type | version | 0 0 | sender_index | ephemeral X25519 | nonce |
+ * timestamp_ms | zero padding | mac1 | mac2. */
+struct um_hs_hello {
+	uint32_t sender_index;
+	const uint8_t *ephemeral; /* 32 bytes */
+	const uint8_t *nonce;     /* 16 bytes */
+	uint64_t timestamp_ms;
+	const uint8_t *mac1, *mac2;
+};
+
+/* CHALLENGE: type | version | 0 0 | sender_index | receiver_index | nonce |
+ * hybrid KEM public key (ephemeral) | sealed responder identity. */
+struct um_hs_challenge {
+	uint32_t sender_index, receiver_index;
+	const uint8_t *nonce;       /* 16 */
+	const uint8_t *kem_public;  /* UM_HKEM_PK_BYTES */
+	const uint8_t *sealed;      /* UM_HS_IDENTITY_SEALED_BYTES */
+};
+
+/* RESPONSE: type | version | 0 0 | sender_index | receiver_index |
+ * hybrid KEM ciphertext | sealed initiator identity. */
+struct um_hs_response {
+	uint32_t sender_index, receiver_index;
+	const uint8_t *kem_ciphertext; /* UM_HKEM_CT_BYTES */
+	const uint8_t *sealed;         /* UM_HS_IDENTITY_SEALED_BYTES */
+};
+
+/* ESTABLISHED: type | version | 0 0 | receiver_index | sender_index | sealed params. */
+struct um_hs_established {
+	uint32_t receiver_index, sender_index;
+	const uint8_t *sealed; /* UM_HS_ESTABLISHED_PLAIN_BYTES + tag */
+};
+
+/* The session parameters inside ESTABLISHED (plaintext form). */
+struct um_hs_params {
+	uint8_t session_id[UM_HS_SESSION_ID_BYTES];
+	uint16_t mtu;
+	uint16_t heartbeat_s;
+	uint32_t rotation_s;
+	uint8_t flags;
+	struct um_wire_addr observed; /* the initiator's address as the responder saw it */
+};
+
+/* COOKIE_REPLY: type | 0 0 0 | receiver_index | nonce(24) | sealed cookie(16+16). */
+struct um_hs_cookie_reply {
+	uint32_t receiver_index;
+	const uint8_t *nonce;  /* 24 */
+	const uint8_t *sealed; /* 32 */
+};
+
+/* Encoders write exactly the message size into out (cap >= size) and
+ * return the size, or a negative code. Pointer fields must be non-NULL
+ * except mac1/mac2 in HELLO (NULL = zeros; the engine fills them after). */
+int um_hs_hello_encode(uint8_t *out, size_t cap, const struct um_hs_hello *m);
+int um_hs_challenge_encode(uint8_t *out, size_t cap, const struct um_hs_challenge *m);
+int um_hs_response_encode(uint8_t *out, size_t cap, const struct um_hs_response *m);
+int um_hs_established_encode(uint8_t *out, size_t cap, const struct um_hs_established *m);
+int um_hs_cookie_reply_encode(uint8_t *out, size_t cap, const struct um_hs_cookie_reply *m);
+
+/* Decoders: 0, -UM_ETRUNC (wrong size), -UM_EINVAL (bad type, version,
+ * reserved or padding bytes). */
+int um_hs_hello_decode(struct um_hs_hello *m, const uint8_t *in, size_t len);
+int um_hs_challenge_decode(struct um_hs_challenge *m, const uint8_t *in, size_t len);
+int um_hs_response_decode(struct um_hs_response *m, const uint8_t *in, size_t len);
+int um_hs_established_decode(struct um_hs_established *m, const uint8_t *in, size_t len);
+int um_hs_cookie_reply_decode(struct um_hs_cookie_reply *m, const uint8_t *in, size_t len);
+
+/* Session parameters, plaintext form. */
+void um_hs_params_encode(uint8_t out[UM_HS_ESTABLISHED_PLAIN_BYTES], const struct um_hs_params *p);
+int um_hs_params_decode(struct um_hs_params *p, const uint8_t in[UM_HS_ESTABLISHED_PLAIN_BYTES]);
+
+#endif
