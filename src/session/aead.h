@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/* ChaCha20-Poly1305 (IETF, RFC 8439) for DATA packets through OpenSSL's EVP
+ * interface, which is the fastest implementation on this CPU. One struct
+ * um_aead per thread: it holds preallocated EVP contexts and remembers which
+ * key each one holds (by key_id), so a batch under one key sets the key once
+ * and then only the nonce per packet. Nothing is allocated per packet.
+ * Nonce: 4 zero bytes followed by the 64-bit counter in little-endian order
+ * (as in WireGuard). Operates in place. */
+#ifndef UM_SESSION_AEAD_H
+#define UM_SESSION_AEAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UM_AEAD_KEY_LEN 32
+#define UM_AEAD_TAG_LEN 16
+
+struct evp_cipher_ctx_st;
+struct evp_cipher_st;
+
+struct um_aead {
+	struct evp_cipher_ctx_st *seal_ctx, *open_ctx;
+	struct evp_cipher_st *cipher;
+	uint64_t seal_key_id, open_key_id; /* 0: no key cached */
+};
+
+/* Allocate the contexts; free with um_aead_free (which also wipes them). */
+int um_aead_init(struct um_aead *aead);
+void um_aead_free(struct um_aead *aead);
+
+/* key_id names the key for caching: a nonzero id must always denote the same
+ * key bytes (the data plane gives every keypair a unique id); 0 = no cache.
+ * seal: encrypts buf[0..len) in place and writes the tag. Returns 0 or -UM_EINVAL. */
+int um_aead_seal(struct um_aead *aead, uint64_t key_id, const uint8_t key[UM_AEAD_KEY_LEN],
+		 uint64_t counter, const uint8_t *ad, size_t ad_len, uint8_t *buf, size_t len,
+		 uint8_t tag[UM_AEAD_TAG_LEN]);
+
+/* open: authenticates and decrypts buf in place. Returns 0 or -UM_EBADMSG
+ * (buf then holds garbage and must be discarded). */
+int um_aead_open(struct um_aead *aead, uint64_t key_id, const uint8_t key[UM_AEAD_KEY_LEN],
+		 uint64_t counter, const uint8_t *ad, size_t ad_len, uint8_t *buf, size_t len,
+		 const uint8_t tag[UM_AEAD_TAG_LEN]);
+
+/* Forget cached keys (call after a key was wiped). */
+void um_aead_forget(struct um_aead *aead);
+
+#endif
