@@ -22,8 +22,8 @@
  * of SHA3-256 of everything before the last space ("umbra-identity-1 <seed>").
  * The trailing newline is optional ("\r\n" accepted). Errors: -UM_ETRUNC for
  * a cut line, -UM_EVERSION for "umbra-identity-N" with N != 1, -UM_ECHECKSUM
- * for a line of the right shape whose content is damaged (bad base64, bad hex
- * or wrong checksum), -UM_EINVAL for anything else. */
+ * for a line of the right shape whose checksum field is not 8 lowercase hex
+ * digits or does not match, -UM_EINVAL for anything else. */
 #include "crypto/identity.h"
 
 #include <errno.h>
@@ -293,6 +293,8 @@ int um_identity_parse(struct um_identity *identity, const char *text, size_t len
 		len--;
 	if (len && text[len - 1] == '\r')
 		len--;
+	if (!len)
+		return -UM_ETRUNC;
 	if (len < magic_len)
 		return memcmp(text, file_magic, len) == 0 ? -UM_ETRUNC : -UM_EINVAL;
 	if (memcmp(text, file_magic, magic_len) != 0)
@@ -330,6 +332,8 @@ int um_identity_parse(struct um_identity *identity, const char *text, size_t len
 	}
 	if (sodium_memcmp(check, expect, FILE_CHECK_BYTES) != 0)
 		goto out;
+	/* The checksum matched, so bad base64 here was written that way. */
+	rc = -UM_EINVAL;
 	if (sodium_base642bin(seed, sizeof(seed), body, FILE_SEED_B64_LEN, NULL, &seed_len, &b64_end,
 			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    seed_len != sizeof(seed) || b64_end != body + FILE_SEED_B64_LEN)

@@ -8,7 +8,7 @@
  * public rho / tr / t1, the commitment hash c_tilde of each attempt, the
  * per-attempt accept/reject bit, and the signature once accepted.
  *
- * Stack use: signing holds A (56 KiB) plus about 70 KiB of vectors. */
+ * Stack use: signing holds A (56 KiB) plus about 75 KiB of vectors. */
 #include <string.h>
 
 #include <sodium.h>

@@ -64,14 +64,15 @@ void um_mldsa_poly_reduce(struct um_mldsa_poly *p);
 void um_mldsa_poly_add(struct um_mldsa_poly *r, const struct um_mldsa_poly *a, const struct um_mldsa_poly *b);
 void um_mldsa_poly_sub(struct um_mldsa_poly *r, const struct um_mldsa_poly *a, const struct um_mldsa_poly *b);
 
-/* Forward NTT (FIPS 204 Alg. 41), input |a| < q, output reduced (|a| < q). */
+/* Forward NTT (FIPS 204 Alg. 41), input |a| < q, output |a| < 9q. */
 void um_mldsa_ntt(struct um_mldsa_poly *p);
 /* Inverse NTT (Alg. 42) that also multiplies by 2^32 (undoing one
  * Montgomery factor of the pointwise product). Input |a| < q, output |a| < q. */
 void um_mldsa_invntt_tomont(struct um_mldsa_poly *p);
-/* r = a * b * 2^-32 pointwise (NTT domain). */
+/* r = a * b * 2^-32 pointwise (NTT domain); |a|, |b| < 9q, result |r| < q. */
 void um_mldsa_poly_pointwise(struct um_mldsa_poly *r, const struct um_mldsa_poly *a, const struct um_mldsa_poly *b);
-/* r = sum_i a[i] * b[i] * 2^-32 with one reduction per coefficient; count <= 8. */
+/* r = sum_i a[i] * b[i] * 2^-32 with one reduction per coefficient;
+ * count <= 8, |a| < q, |b| < 9q; result |r| < q. */
 void um_mldsa_poly_dot(struct um_mldsa_poly *r, const struct um_mldsa_poly *a, const struct um_mldsa_poly *b,
 		       size_t count);
 

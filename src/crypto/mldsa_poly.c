@@ -8,6 +8,9 @@
 enum {
 	MLDSA_QINV = 58728449, /* q^-1 mod 2^32 */
 	MLDSA_INV_F = 41978,   /* 2^64 / 256 mod q: 1/256, plus one Montgomery factor */
+	/* MLDSA_INV_F * -zetas[1] * 2^-32 mod q: the last inverse layer's
+	 * twiddle with the final scaling folded in. */
+	MLDSA_INV_F_ZETA = 3975713,
 };
 
 /* zeta^BitRev8(k) * 2^32 mod q, centered, zeta = 1753 (FIPS 204 Appendix B
@@ -110,7 +113,9 @@ void um_mldsa_ntt(struct um_mldsa_poly *p)
 	unsigned m = 0;
 
 	/* Each layer grows the bound by at most q (the Montgomery product is
-	 * below q), so 8 layers on |a| < q stay below 9q: no overflow. */
+	 * below q), so 8 layers on |a| < q stay below 9q. Left unreduced:
+	 * products of two such values (81 q^2), or sums of up to 8 products
+	 * with a reduced operand, stay below the q * 2^31 Montgomery limit. */
 	for (unsigned len = 128; len >= 1; len >>= 1) {
 		for (unsigned start = 0; start < UM_MLDSA_N; start += 2 * len) {
 			int64_t zeta = mldsa_zetas[++m];
@@ -121,7 +126,6 @@ void um_mldsa_ntt(struct um_mldsa_poly *p)
 			}
 		}
 	}
-	um_mldsa_poly_reduce(p);
 }
 
 void um_mldsa_invntt_tomont(struct um_mldsa_poly *p)
@@ -130,7 +134,7 @@ void um_mldsa_invntt_tomont(struct um_mldsa_poly *p)
 	unsigned m = UM_MLDSA_N;
 
 	/* The unreduced sums at most double per layer: 256 * (q - 1) < 2^31. */
-	for (unsigned len = 1; len < UM_MLDSA_N; len <<= 1) {
+	for (unsigned len = 1; len < UM_MLDSA_N / 2; len <<= 1) {
 		for (unsigned start = 0; start < UM_MLDSA_N; start += 2 * len) {
 			int64_t zeta = -mldsa_zetas[--m];
 			for (unsigned j = start; j < start + len; j++) {
@@ -140,8 +144,12 @@ void um_mldsa_invntt_tomont(struct um_mldsa_poly *p)
 			}
 		}
 	}
-	for (unsigned j = 0; j < UM_MLDSA_N; j++)
-		w[j] = um_mldsa_montgomery_reduce((int64_t)MLDSA_INV_F * w[j]);
+	/* Last layer (len 128, zeta index 1) fused with the scaling by 1/256. */
+	for (unsigned j = 0; j < UM_MLDSA_N / 2; j++) {
+		int32_t t = w[j];
+		w[j] = um_mldsa_montgomery_reduce((int64_t)MLDSA_INV_F * (t + w[j + 128]));
+		w[j + 128] = um_mldsa_montgomery_reduce((int64_t)MLDSA_INV_F_ZETA * (t - w[j + 128]));
+	}
 }
 
 void um_mldsa_poly_pointwise(struct um_mldsa_poly *r, const struct um_mldsa_poly *a, const struct um_mldsa_poly *b)
@@ -153,8 +161,8 @@ void um_mldsa_poly_pointwise(struct um_mldsa_poly *r, const struct um_mldsa_poly
 void um_mldsa_poly_dot(struct um_mldsa_poly *r, const struct um_mldsa_poly *a, const struct um_mldsa_poly *b,
 		       size_t count)
 {
-	/* Products of reduced values are below q^2 < 2^46; eight of them stay
-	 * far below the q * 2^31 input limit of the Montgomery reduction. */
+	/* Each product is below 9 q^2 (a reduced, b a raw NTT output); eight
+	 * of them, 72 q^2 < 2^53, stay under the q * 2^31 Montgomery limit. */
 	for (unsigned i = 0; i < UM_MLDSA_N; i++) {
 		int64_t acc = 0;
 		for (size_t j = 0; j < count; j++)

@@ -29,7 +29,9 @@ static void kpke_keygen(uint8_t ek[UM_MLKEM1024_EK_BYTES], uint8_t dk_pke[MLKEM_
 {
 	struct {
 		struct mlkem_poly s[MLKEM_K];
-		struct mlkem_poly acc, tmp;
+		struct mlkem_poly_mulcache s_cache[MLKEM_K];
+		struct mlkem_poly a_row[MLKEM_K];
+		struct mlkem_poly acc, e;
 		uint8_t seed[33];
 		uint8_t rho_sigma[64];
 	} w;
@@ -39,22 +41,23 @@ static void kpke_keygen(uint8_t ek[UM_MLKEM1024_EK_BYTES], uint8_t dk_pke[MLKEM_
 	memcpy(w.seed, d, 32);
 	w.seed[32] = MLKEM_K;
 	um_sha3_512(w.rho_sigma, w.seed, sizeof(w.seed));
+	/* rho is public (it ends up in ek); A's rejection sampling may branch on it. */
+	MLKEM_DECLASSIFY(w.rho_sigma, 32);
 
 	for (unsigned i = 0; i < MLKEM_K; i++) {
 		mlkem_poly_sample_cbd2(&w.s[i], sigma, (uint8_t)i);
 		mlkem_poly_ntt(&w.s[i]);
+		mlkem_poly_mulcache(&w.s_cache[i], &w.s[i]);
 	}
 	for (unsigned i = 0; i < MLKEM_K; i++) {
 		/* t_hat[i] = sum_j A[i][j] s_hat[j] + e_hat[i], A[i][j] = SampleNTT(rho || j || i). */
-		memset(&w.acc, 0, sizeof(w.acc));
-		for (unsigned j = 0; j < MLKEM_K; j++) {
-			mlkem_poly_sample_ntt(&w.tmp, rho, (uint8_t)j, (uint8_t)i);
-			mlkem_poly_basemul_acc(&w.acc, &w.tmp, &w.s[j]);
-		}
+		for (unsigned j = 0; j < MLKEM_K; j++)
+			mlkem_poly_sample_ntt(&w.a_row[j], rho, (uint8_t)j, (uint8_t)i);
+		mlkem_polyvec_basemul(&w.acc, w.a_row, w.s, w.s_cache);
 		mlkem_poly_tomont(&w.acc);
-		mlkem_poly_sample_cbd2(&w.tmp, sigma, (uint8_t)(MLKEM_K + i));
-		mlkem_poly_ntt(&w.tmp);
-		mlkem_poly_add(&w.acc, &w.tmp);
+		mlkem_poly_sample_cbd2(&w.e, sigma, (uint8_t)(MLKEM_K + i));
+		mlkem_poly_ntt(&w.e);
+		mlkem_poly_add(&w.acc, &w.e);
 		mlkem_poly_encode12(ek + i * MLKEM_POLY_BYTES, &w.acc);
 	}
 	memcpy(ek + EK_RHO_OFFSET, rho, 32);
@@ -63,46 +66,52 @@ static void kpke_keygen(uint8_t ek[UM_MLKEM1024_EK_BYTES], uint8_t dk_pke[MLKEM_
 	sodium_memzero(&w, sizeof(w));
 }
 
-/* K-PKE.Encrypt(ek, m, r). ek must already have passed the modulus check
- * (or come from dk, where the hash check vouches for it). */
-static void kpke_encrypt(uint8_t ct[UM_MLKEM1024_CT_BYTES], const uint8_t ek[UM_MLKEM1024_EK_BYTES],
-			 const uint8_t m[32], const uint8_t coins[32])
+/* ByteDecode12 of t_hat from ek; returns nonzero if the modulus check fails. */
+static unsigned decode_t_hat(struct mlkem_poly t_hat[MLKEM_K], const uint8_t ek[UM_MLKEM1024_EK_BYTES])
+{
+	unsigned unreduced = 0;
+
+	for (unsigned i = 0; i < MLKEM_K; i++)
+		unreduced |= mlkem_poly_decode12(&t_hat[i], ek + i * MLKEM_POLY_BYTES);
+	return unreduced;
+}
+
+/* K-PKE.Encrypt(ek, m, r), with t_hat already decoded from ek (so decoding
+ * and the modulus check happen once). */
+static void kpke_encrypt(uint8_t ct[UM_MLKEM1024_CT_BYTES], const struct mlkem_poly t_hat[MLKEM_K],
+			 const uint8_t ek[UM_MLKEM1024_EK_BYTES], const uint8_t m[32],
+			 const uint8_t coins[32])
 {
 	struct {
 		struct mlkem_poly r[MLKEM_K];
-		struct mlkem_poly acc, tmp;
+		struct mlkem_poly_mulcache r_cache[MLKEM_K];
+		struct mlkem_poly a_column[MLKEM_K];
+		struct mlkem_poly acc, noise;
 	} w;
 	const uint8_t *rho = ek + EK_RHO_OFFSET;
 
 	for (unsigned i = 0; i < MLKEM_K; i++) {
 		mlkem_poly_sample_cbd2(&w.r[i], coins, (uint8_t)i);
 		mlkem_poly_ntt(&w.r[i]);
+		mlkem_poly_mulcache(&w.r_cache[i], &w.r[i]);
 	}
 	for (unsigned i = 0; i < MLKEM_K; i++) {
 		/* u[i] = NTT^-1(sum_j A[j][i] r_hat[j]) + e1[i]; A[j][i] = SampleNTT(rho || i || j). */
-		memset(&w.acc, 0, sizeof(w.acc));
-		for (unsigned j = 0; j < MLKEM_K; j++) {
-			mlkem_poly_sample_ntt(&w.tmp, rho, (uint8_t)i, (uint8_t)j);
-			mlkem_poly_basemul_acc(&w.acc, &w.tmp, &w.r[j]);
-		}
-		mlkem_poly_reduce(&w.acc);
+		for (unsigned j = 0; j < MLKEM_K; j++)
+			mlkem_poly_sample_ntt(&w.a_column[j], rho, (uint8_t)i, (uint8_t)j);
+		mlkem_polyvec_basemul(&w.acc, w.a_column, w.r, w.r_cache);
 		mlkem_poly_invntt_from_basemul(&w.acc);
-		mlkem_poly_sample_cbd2(&w.tmp, coins, (uint8_t)(MLKEM_K + i));
-		mlkem_poly_add(&w.acc, &w.tmp);
+		mlkem_poly_sample_cbd2(&w.noise, coins, (uint8_t)(MLKEM_K + i));
+		mlkem_poly_add(&w.acc, &w.noise);
 		mlkem_poly_compress_encode(ct + i * MLKEM_POLY_DU_BYTES, &w.acc, MLKEM_DU);
 	}
 	/* v = NTT^-1(t_hat . r_hat) + e2 + Decompress_1(m). */
-	memset(&w.acc, 0, sizeof(w.acc));
-	for (unsigned i = 0; i < MLKEM_K; i++) {
-		(void)mlkem_poly_decode12(&w.tmp, ek + i * MLKEM_POLY_BYTES);
-		mlkem_poly_basemul_acc(&w.acc, &w.tmp, &w.r[i]);
-	}
-	mlkem_poly_reduce(&w.acc);
+	mlkem_polyvec_basemul(&w.acc, t_hat, w.r, w.r_cache);
 	mlkem_poly_invntt_from_basemul(&w.acc);
-	mlkem_poly_sample_cbd2(&w.tmp, coins, (uint8_t)(2 * MLKEM_K));
-	mlkem_poly_add(&w.acc, &w.tmp);
-	mlkem_poly_from_message(&w.tmp, m);
-	mlkem_poly_add(&w.acc, &w.tmp);
+	mlkem_poly_sample_cbd2(&w.noise, coins, (uint8_t)(2 * MLKEM_K));
+	mlkem_poly_add(&w.acc, &w.noise);
+	mlkem_poly_from_message(&w.noise, m);
+	mlkem_poly_add(&w.acc, &w.noise);
 	mlkem_poly_compress_encode(ct + CT_V_OFFSET, &w.acc, MLKEM_DV);
 	sodium_memzero(&w, sizeof(w));
 }
@@ -112,34 +121,32 @@ static void kpke_decrypt(uint8_t m[32], const uint8_t dk_pke[MLKEM_POLYVEC_BYTES
 			 const uint8_t ct[UM_MLKEM1024_CT_BYTES])
 {
 	struct {
-		struct mlkem_poly acc, u, s;
+		struct mlkem_poly u[MLKEM_K], s[MLKEM_K];
+		struct mlkem_poly_mulcache u_cache[MLKEM_K];
+		struct mlkem_poly acc, v;
 	} w;
 
-	memset(&w.acc, 0, sizeof(w.acc));
 	for (unsigned i = 0; i < MLKEM_K; i++) {
-		mlkem_poly_decode_decompress(&w.u, ct + i * MLKEM_POLY_DU_BYTES, MLKEM_DU);
-		mlkem_poly_ntt(&w.u);
-		(void)mlkem_poly_decode12(&w.s, dk_pke + i * MLKEM_POLY_BYTES);
-		mlkem_poly_basemul_acc(&w.acc, &w.s, &w.u);
+		mlkem_poly_decode_decompress(&w.u[i], ct + i * MLKEM_POLY_DU_BYTES, MLKEM_DU);
+		mlkem_poly_ntt(&w.u[i]);
+		mlkem_poly_mulcache(&w.u_cache[i], &w.u[i]);
+		(void)mlkem_poly_decode12(&w.s[i], dk_pke + i * MLKEM_POLY_BYTES);
 	}
-	mlkem_poly_reduce(&w.acc);
+	mlkem_polyvec_basemul(&w.acc, w.s, w.u, w.u_cache);
 	mlkem_poly_invntt_from_basemul(&w.acc);
 	/* w = v - NTT^-1(s_hat . NTT(u)); m = ByteEncode_1(Compress_1(w)). */
-	mlkem_poly_decode_decompress(&w.u, ct + CT_V_OFFSET, MLKEM_DV);
-	mlkem_poly_sub(&w.u, &w.acc);
-	mlkem_poly_to_message(m, &w.u);
+	mlkem_poly_decode_decompress(&w.v, ct + CT_V_OFFSET, MLKEM_DV);
+	mlkem_poly_sub(&w.v, &w.acc);
+	mlkem_poly_to_message(m, &w.v);
 	sodium_memzero(&w, sizeof(w));
 }
 
 int um_mlkem1024_check_ek(const uint8_t ek[UM_MLKEM1024_EK_BYTES])
 {
-	struct mlkem_poly p;
-	unsigned unreduced = 0;
+	struct mlkem_poly t_hat[MLKEM_K];
 
 	/* ByteEncode12(ByteDecode12(ek)) == ek exactly when every value is < q. */
-	for (unsigned i = 0; i < MLKEM_K; i++)
-		unreduced |= mlkem_poly_decode12(&p, ek + i * MLKEM_POLY_BYTES);
-	return unreduced ? -UM_EINVAL : 0;
+	return decode_t_hat(t_hat, ek) ? -UM_EINVAL : 0;
 }
 
 int um_mlkem1024_check_dk(const uint8_t dk[UM_MLKEM1024_DK_BYTES])
@@ -175,16 +182,16 @@ int um_mlkem1024_keygen(uint8_t ek[UM_MLKEM1024_EK_BYTES], uint8_t dk[UM_MLKEM10
 int um_mlkem1024_encaps_derand(uint8_t ct[UM_MLKEM1024_CT_BYTES], uint8_t ss[UM_MLKEM1024_SS_BYTES],
 			       const uint8_t ek[UM_MLKEM1024_EK_BYTES], const uint8_t m[32])
 {
+	struct mlkem_poly t_hat[MLKEM_K];
 	uint8_t m_hash[64]; /* m || H(ek) */
 	uint8_t key_coins[64]; /* (K, r) = G(m || H(ek)) */
-	int ret = um_mlkem1024_check_ek(ek);
 
-	if (ret < 0)
-		return ret;
+	if (decode_t_hat(t_hat, ek))
+		return -UM_EINVAL;
 	memcpy(m_hash, m, 32);
 	um_sha3_256(m_hash + 32, ek, UM_MLKEM1024_EK_BYTES);
 	um_sha3_512(key_coins, m_hash, sizeof(m_hash));
-	kpke_encrypt(ct, ek, m, key_coins + 32);
+	kpke_encrypt(ct, t_hat, ek, m, key_coins + 32);
 	memcpy(ss, key_coins, UM_MLKEM1024_SS_BYTES);
 	sodium_memzero(m_hash, sizeof(m_hash));
 	sodium_memzero(key_coins, sizeof(key_coins));
@@ -225,6 +232,7 @@ int um_mlkem1024_decaps(uint8_t ss[UM_MLKEM1024_SS_BYTES], const uint8_t ct[UM_M
 		uint8_t reject_key[32];
 		uint8_t ct_again[UM_MLKEM1024_CT_BYTES];
 		struct um_keccak j;
+		struct mlkem_poly t_hat[MLKEM_K];
 	} w;
 	uint8_t diff = 0, mask;
 	int ret = um_mlkem1024_check_dk(dk);
@@ -241,7 +249,9 @@ int um_mlkem1024_decaps(uint8_t ss[UM_MLKEM1024_SS_BYTES], const uint8_t ct[UM_M
 	um_keccak_absorb(&w.j, ct, UM_MLKEM1024_CT_BYTES);
 	um_keccak_squeeze(&w.j, w.reject_key, sizeof(w.reject_key));
 
-	kpke_encrypt(w.ct_again, dk + DK_EK_OFFSET, w.m_hash, w.key_coins + 32);
+	/* ek inside dk is vouched for by the hash check; decode reduces mod q. */
+	(void)decode_t_hat(w.t_hat, dk + DK_EK_OFFSET);
+	kpke_encrypt(w.ct_again, w.t_hat, dk + DK_EK_OFFSET, w.m_hash, w.key_coins + 32);
 	for (size_t i = 0; i < UM_MLKEM1024_CT_BYTES; i++)
 		diff |= (uint8_t)(ct[i] ^ w.ct_again[i]);
 	mask = mask_if_nonzero(diff);

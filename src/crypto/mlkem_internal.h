@@ -7,6 +7,15 @@
 
 #include <stdint.h>
 
+#ifdef UM_CTGRIND
+#include <valgrind/memcheck.h>
+/* Marks a value public for the valgrind constant-time test (tests/ct): used
+ * only where FIPS 203 makes the value public (rho, which ek carries). */
+#define MLKEM_DECLASSIFY(ptr, len) VALGRIND_MAKE_MEM_DEFINED((ptr), (len))
+#else
+#define MLKEM_DECLASSIFY(ptr, len) ((void)(ptr), (void)(len))
+#endif
+
 enum {
 	MLKEM_N = 256,
 	MLKEM_Q = 3329,
@@ -38,10 +47,18 @@ void mlkem_poly_ntt(struct mlkem_poly *p);
 /* Inverse NTT (Alg. 10) times 2^16: undoes the 2^-16 of a basemul product.
  * Input any int16_t with |c| <= 2q; output in (-q, q). */
 void mlkem_poly_invntt_from_basemul(struct mlkem_poly *p);
-/* r += a o b (MultiplyNTTs, Alg. 11) times 2^-16. Inputs |c| <= 4095 for a,
- * |c| <= q/2 for b (or the reverse); adds less than 2q per call to r. */
-void mlkem_poly_basemul_acc(struct mlkem_poly *r, const struct mlkem_poly *a,
-			    const struct mlkem_poly *b);
+/* b[2i+1] * gamma_i for the odd half of each degree-one product; computed
+ * once per vector b that is multiplied by several a. */
+struct mlkem_poly_mulcache {
+	int16_t coeffs[MLKEM_N / 2];
+};
+
+void mlkem_poly_mulcache(struct mlkem_poly_mulcache *cache, const struct mlkem_poly *b);
+/* r = sum_j a[j] o b[j] (MultiplyNTTs, Alg. 11, summed) times 2^-16, in
+ * (-q, q). Needs |a| < q and |b| <= q/2 (b Barrett-reduced or NTT output). */
+void mlkem_polyvec_basemul(struct mlkem_poly *r, const struct mlkem_poly a[MLKEM_K],
+			   const struct mlkem_poly b[MLKEM_K],
+			   const struct mlkem_poly_mulcache cache[MLKEM_K]);
 /* Multiplies every coefficient by 2^16 (cancels one basemul factor). */
 void mlkem_poly_tomont(struct mlkem_poly *p);
 void mlkem_poly_reduce(struct mlkem_poly *p);

@@ -125,29 +125,44 @@ void mlkem_poly_invntt_from_basemul(struct mlkem_poly *p)
 			for (unsigned j = start; j < start + len; j++) {
 				int16_t t = c[j];
 
-				c[j] = mlkem_barrett_reduce((int16_t)(t + c[j + len]));
+				c[j] = (int16_t)(t + c[j + len]);
 				c[j + len] = mlkem_fqmul(zeta, (int16_t)(c[j + len] - t));
 			}
 		}
+		/* Lower halves double per layer (upper ones stay below q); reducing
+		 * after the len = 8 and len = 64 layers keeps |c| < 8q < 2^15. */
+		if (len == 8 || len == 64)
+			mlkem_poly_reduce(p);
 	}
 	/* Times 128^-1 for the transform and 2^16 for the basemul factor. */
 	for (unsigned j = 0; j < MLKEM_N; j++)
 		c[j] = mlkem_fqmul(c[j], MLKEM_INVNTT_SCALE);
 }
 
-void mlkem_poly_basemul_acc(struct mlkem_poly *r, const struct mlkem_poly *a,
-			    const struct mlkem_poly *b)
+void mlkem_poly_mulcache(struct mlkem_poly_mulcache *cache, const struct mlkem_poly *b)
 {
-	for (unsigned i = 0; i < MLKEM_N / 2; i++) {
-		int16_t a0 = a->coeffs[2 * i], a1 = a->coeffs[2 * i + 1];
-		int16_t b0 = b->coeffs[2 * i], b1 = b->coeffs[2 * i + 1];
-		int16_t c0 = mlkem_fqmul(mlkem_fqmul(a1, b1), mlkem_gammas[i]);
-		int16_t c1 = mlkem_fqmul(a0, b1);
+	for (unsigned i = 0; i < MLKEM_N / 2; i++)
+		cache->coeffs[i] = mlkem_fqmul(b->coeffs[2 * i + 1], mlkem_gammas[i]);
+}
 
-		c0 = (int16_t)(c0 + mlkem_fqmul(a0, b0));
-		c1 = (int16_t)(c1 + mlkem_fqmul(a1, b0));
-		r->coeffs[2 * i] = (int16_t)(r->coeffs[2 * i] + c0);
-		r->coeffs[2 * i + 1] = (int16_t)(r->coeffs[2 * i + 1] + c1);
+void mlkem_polyvec_basemul(struct mlkem_poly *r, const struct mlkem_poly a[MLKEM_K],
+			   const struct mlkem_poly b[MLKEM_K],
+			   const struct mlkem_poly_mulcache cache[MLKEM_K])
+{
+	/* Sum the 32-bit products of all k pairs, then reduce once: each
+	 * product is below q^2 and 2k of them stay below q 2^15. */
+	for (unsigned i = 0; i < MLKEM_N / 2; i++) {
+		int32_t c0 = 0, c1 = 0;
+
+		for (unsigned j = 0; j < MLKEM_K; j++) {
+			int32_t a0 = a[j].coeffs[2 * i], a1 = a[j].coeffs[2 * i + 1];
+			int32_t b0 = b[j].coeffs[2 * i], b1 = b[j].coeffs[2 * i + 1];
+
+			c0 += a0 * b0 + a1 * cache[j].coeffs[i];
+			c1 += a0 * b1 + a1 * b0;
+		}
+		r->coeffs[2 * i] = montgomery_reduce(c0);
+		r->coeffs[2 * i + 1] = montgomery_reduce(c1);
 	}
 }
 
@@ -177,7 +192,7 @@ void mlkem_poly_sub(struct mlkem_poly *r, const struct mlkem_poly *a)
 
 /* Little-endian bit packing of 256 values of d bits each (d <= 12). The
  * loop shape depends only on d, never on the values. */
-static void pack_bits(uint8_t *out, const uint16_t values[MLKEM_N], unsigned d)
+static inline void pack_bits(uint8_t *out, const uint16_t values[MLKEM_N], unsigned d)
 {
 	uint32_t acc = 0;
 	unsigned bits = 0;
@@ -193,7 +208,7 @@ static void pack_bits(uint8_t *out, const uint16_t values[MLKEM_N], unsigned d)
 	}
 }
 
-static void unpack_bits(uint16_t values[MLKEM_N], const uint8_t *in, unsigned d)
+static inline void unpack_bits(uint16_t values[MLKEM_N], const uint8_t *in, unsigned d)
 {
 	uint32_t acc = 0;
 	unsigned bits = 0;
@@ -211,26 +226,36 @@ static void unpack_bits(uint16_t values[MLKEM_N], const uint8_t *in, unsigned d)
 
 void mlkem_poly_encode12(uint8_t out[MLKEM_POLY_BYTES], const struct mlkem_poly *p)
 {
-	uint16_t values[MLKEM_N];
+	for (unsigned i = 0; i < MLKEM_N / 2; i++) {
+		uint16_t v0 = to_unsigned(p->coeffs[2 * i]);
+		uint16_t v1 = to_unsigned(p->coeffs[2 * i + 1]);
 
-	for (unsigned i = 0; i < MLKEM_N; i++)
-		values[i] = to_unsigned(p->coeffs[i]);
-	pack_bits(out, values, 12);
+		out[3 * i] = (uint8_t)v0;
+		out[3 * i + 1] = (uint8_t)(v0 >> 8 | v1 << 4);
+		out[3 * i + 2] = (uint8_t)(v1 >> 4);
+	}
+}
+
+/* values - q if values >= q, else values; flags |= 1 when it was >= q. */
+static int16_t reduce_once_flag(uint16_t value, uint32_t *flags)
+{
+	/* ge_q is all ones when value >= q (the subtraction does not borrow). */
+	uint32_t ge_q = (((uint32_t)value - MLKEM_Q) >> 31) - 1;
+
+	*flags |= ge_q;
+	return (int16_t)(value - (ge_q & MLKEM_Q));
 }
 
 unsigned mlkem_poly_decode12(struct mlkem_poly *p, const uint8_t in[MLKEM_POLY_BYTES])
 {
-	uint16_t values[MLKEM_N];
 	uint32_t unreduced = 0;
 
-	unpack_bits(values, in, 12);
-	for (unsigned i = 0; i < MLKEM_N; i++) {
-		/* ge_q is all ones when values[i] >= q (the subtraction does not borrow). */
-		uint32_t ge_q = ((uint32_t)values[i] - MLKEM_Q) >> 31;
+	for (unsigned i = 0; i < MLKEM_N / 2; i++) {
+		uint16_t v0 = (uint16_t)(in[3 * i] | (in[3 * i + 1] & 0x0f) << 8);
+		uint16_t v1 = (uint16_t)(in[3 * i + 1] >> 4 | in[3 * i + 2] << 4);
 
-		ge_q = ge_q - 1;
-		unreduced |= ge_q;
-		p->coeffs[i] = (int16_t)(values[i] - (ge_q & MLKEM_Q));
+		p->coeffs[2 * i] = reduce_once_flag(v0, &unreduced);
+		p->coeffs[2 * i + 1] = reduce_once_flag(v1, &unreduced);
 	}
 	return unreduced & 1;
 }
@@ -241,14 +266,25 @@ void mlkem_poly_compress_encode(uint8_t *out, const struct mlkem_poly *p, unsign
 
 	for (unsigned i = 0; i < MLKEM_N; i++)
 		values[i] = mlkem_compress(to_unsigned(p->coeffs[i]), d);
-	pack_bits(out, values, d);
+	/* Constant d lets the compiler unroll the packing for the two hot sizes. */
+	if (d == MLKEM_DU)
+		pack_bits(out, values, MLKEM_DU);
+	else if (d == MLKEM_DV)
+		pack_bits(out, values, MLKEM_DV);
+	else
+		pack_bits(out, values, d);
 }
 
 void mlkem_poly_decode_decompress(struct mlkem_poly *p, const uint8_t *in, unsigned d)
 {
 	uint16_t values[MLKEM_N];
 
-	unpack_bits(values, in, d);
+	if (d == MLKEM_DU)
+		unpack_bits(values, in, MLKEM_DU);
+	else if (d == MLKEM_DV)
+		unpack_bits(values, in, MLKEM_DV);
+	else
+		unpack_bits(values, in, d);
 	for (unsigned i = 0; i < MLKEM_N; i++)
 		p->coeffs[i] = mlkem_decompress(values[i], d);
 }
@@ -300,10 +336,14 @@ void mlkem_poly_sample_cbd2(struct mlkem_poly *p, const uint8_t seed[32], uint8_
 
 void mlkem_poly_sample_ntt(struct mlkem_poly *p, const uint8_t rho[32], uint8_t b0, uint8_t b1)
 {
-	/* A is public: rejection sampling may branch on the XOF output. */
+	/* A is public: the rejection count may depend on the XOF output. The
+	 * loop writes every candidate and advances only on acceptance, which
+	 * avoids a hard-to-predict branch per candidate; out has room for the
+	 * one candidate that may land past the end. */
 	struct um_keccak xof;
 	uint8_t buf[3 * UM_SHAKE128_RATE];
 	uint8_t suffix[2] = { b0, b1 };
+	int16_t out[MLKEM_N + 2];
 	unsigned count = 0;
 	size_t avail = sizeof(buf);
 
@@ -316,14 +356,15 @@ void mlkem_poly_sample_ntt(struct mlkem_poly *p, const uint8_t rho[32], uint8_t 
 			uint16_t d1 = (uint16_t)(buf[pos] | (buf[pos + 1] & 0x0f) << 8);
 			uint16_t d2 = (uint16_t)(buf[pos + 1] >> 4 | buf[pos + 2] << 4);
 
-			if (d1 < MLKEM_Q)
-				p->coeffs[count++] = (int16_t)d1;
-			if (d2 < MLKEM_Q && count < MLKEM_N)
-				p->coeffs[count++] = (int16_t)d2;
+			out[count] = (int16_t)d1;
+			count += d1 < MLKEM_Q;
+			out[count] = (int16_t)d2;
+			count += d2 < MLKEM_Q;
 		}
-		if (count == MLKEM_N)
+		if (count >= MLKEM_N)
 			break;
 		um_keccak_squeeze(&xof, buf, UM_SHAKE128_RATE);
 		avail = UM_SHAKE128_RATE;
 	}
+	memcpy(p->coeffs, out, sizeof(p->coeffs));
 }

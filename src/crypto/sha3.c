@@ -149,19 +149,31 @@ void um_keccak_f1600(uint64_t state[25])
 	state[24] = a44;
 }
 
+/* Lanes are little endian; on little-endian hosts a memcpy is a plain load. */
 static uint64_t load64_le(const uint8_t *p)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+#else
 	uint64_t v = 0;
 
 	for (unsigned i = 0; i < 8; i++)
 		v |= (uint64_t)p[i] << (8 * i);
 	return v;
+#endif
 }
 
 static void store64_le(uint8_t *p, uint64_t v)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(p, &v, 8);
+#else
 	for (unsigned i = 0; i < 8; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
+#endif
 }
 
 static void keccak_init(struct um_keccak *ctx, unsigned rate, uint8_t suffix)

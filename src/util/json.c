@@ -429,6 +429,9 @@ static int json_keys_equal(const struct um_json_value *x, const struct um_json_v
 static int json_check_duplicates(struct json_parser *p, size_t base)
 {
 	size_t count = (p->stack_len - base) / 2;
+
+	if (count < 2)
+		return 0; /* also: the stack may not even be allocated yet */
 	const struct um_json_value *m = p->stack + base;
 
 	if (count <= JSON_SMALL_OBJECT) {

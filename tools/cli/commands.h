@@ -6,6 +6,8 @@
 #define UM_CLI_COMMANDS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 
 struct um_cli_globals {
 	const char *socket_path; /* --socket, or the default control socket */
@@ -17,5 +19,20 @@ extern struct um_cli_globals um_cli;
 int selftest_main(int argc, char **argv);
 int keygen_main(int argc, char **argv);
 int pubkey_main(int argc, char **argv);
+/* Control-plane commands (status.c holds the shared helpers). */
+int status_main(int argc, char **argv);
+int peers_main(int argc, char **argv);
+int up_main(int argc, char **argv);
+int down_main(int argc, char **argv);
+struct um_status;
+struct um_status_block;
+/* Sends a request to the daemon; prints the error and returns it on failure. */
+int um_cli_request(const char *request, char **reply);
+/* get=1 parsed into status; the caller frees reply and status. */
+int um_cli_fetch(struct um_status *status, char **reply);
+void um_cli_json_block(FILE *f, const struct um_status_block *block);
+void um_cli_json_peers(FILE *f, const struct um_status *status);
+void um_cli_format_age(char *out, size_t size, const struct um_status_block *block, const char *key);
+void um_cli_format_rtt(char *out, size_t size, const struct um_status_block *block);
 
 #endif

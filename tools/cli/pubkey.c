@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/commands.h"
 #include "crypto/identity.h"
@@ -66,7 +67,13 @@ int pubkey_main(int argc, char **argv)
 	}
 	rc = um_identity_load(identity, argv[1]);
 	if (rc < 0) {
-		fprintf(stderr, "umbra pubkey: %s: %s\n", argv[1], load_error_text(rc));
+		struct stat st;
+
+		if (rc == -UM_EPERM && stat(argv[1], &st) == 0)
+			fprintf(stderr, "umbra pubkey: %s: mode %04o is %s\n", argv[1], (unsigned)(st.st_mode & 07777),
+				load_error_text(rc));
+		else
+			fprintf(stderr, "umbra pubkey: %s: %s\n", argv[1], load_error_text(rc));
 		goto out;
 	}
 	um_peer_id_format(&identity->id, full, sizeof(full));

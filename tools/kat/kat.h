@@ -75,6 +75,12 @@ int kat_compare(struct kat_case *c, const char *name, const uint8_t *got, size_t
  * or 0 (failure recorded) if missing/unknown. */
 char kat_wycheproof_result(struct kat_case *c);
 
+/* Verdict for a Wycheproof case whose operation produces outputs: 'valid'
+ * must be accepted with matching outputs; 'invalid' must be rejected, or
+ * (ML-KEM decaps of a bad ciphertext) give exactly the expected output;
+ * 'acceptable' allows either. what names the operation for messages. */
+void kat_wycheproof_verdict(struct kat_case *c, char result, int accepted, int match, const char *what);
+
 /* Allocation tied to the case (zeroed); NULL (failure recorded) on OOM. */
 void *kat_alloc(struct kat_case *c, size_t size);
 

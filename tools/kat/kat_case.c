@@ -201,3 +201,27 @@ char kat_wycheproof_result(struct kat_case *c)
 	kat_fail(c, "missing or unknown 'result' (expected valid, invalid or acceptable)");
 	return 0;
 }
+
+/* Wycheproof: 'valid' must succeed with exactly the outputs; 'invalid' must
+ * be rejected, or (decaps of a bad ciphertext) give the expected K;
+ * 'acceptable' allows either. match: the outputs equal the expected ones. */
+void kat_wycheproof_verdict(struct kat_case *c, char result, int accepted, int match, const char *what)
+{
+	if (c->verdict == KAT_FAIL)
+		return;
+	if (!accepted) {
+		if (result == 'v')
+			kat_fail(c, "valid case rejected: %s", what);
+		else
+			kat_pass(c);
+		return;
+	}
+	if (match) {
+		kat_pass(c);
+		return;
+	}
+	if (result == 'i')
+		kat_fail(c, "invalid case accepted: %s", what);
+	else
+		kat_fail(c, "outputs differ: %s", what);
+}

@@ -1,0 +1,735 @@
+/* SPDX-License-Identifier: MIT */
+/* Control side of the data plane: setup, peers, keys, routes, rings.
+ * Shared state that workers read is replaced copy-on-write and published
+ * with an atomic pointer store; the old copy is freed after
+ * dp_synchronize() has seen every worker pass a quiescent point (the top of
+ * its event loop, where it holds no pointers). */
+#include "net/dataplane.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "net/dataplane_impl.h"
+#include "net/offload.h"
+#include "net/tun.h"
+#include "net/udp.h"
+#include "util/clock.h"
+#include "util/error.h"
+#include "wire/data.h"
+
+/* ---- quiescent-state synchronisation ---- */
+
+static void dp_synchronize(struct um_dataplane *dp)
+{
+	uint64_t target = atomic_fetch_add(&dp->epoch, 1) + 1;
+	for (unsigned i = 0; i < dp->worker_count; i++) {
+		struct dp_worker *w = &dp->workers[i];
+		if (!w->started)
+			continue;
+		while (atomic_load(&w->quiescent_epoch) < target) {
+			uint64_t one = 1;
+			ssize_t n = write(w->wake_fd, &one, sizeof(one));
+			(void)n;
+			usleep(50);
+		}
+	}
+}
+
+static void key_free(struct dp_key *key)
+{
+	if (!key)
+		return;
+	pthread_spin_destroy(&key->replay_lock);
+	sodium_memzero(key, sizeof(*key));
+	free(key);
+}
+
+/* ---- index map ---- */
+
+uint32_t um_dp_index_hash(uint32_t index)
+{
+	index ^= index >> 16;
+	index *= 0x7feb352dU;
+	index ^= index >> 15;
+	index *= 0x846ca68bU;
+	index ^= index >> 16;
+	return index;
+}
+
+struct dp_key *um_dp_index_lookup(const struct dp_index_map *map, uint32_t index)
+{
+	if (!map)
+		return NULL;
+	for (uint32_t i = um_dp_index_hash(index) & map->mask;; i = (i + 1) & map->mask) {
+		const struct dp_index_slot *s = &map->slots[i];
+		if (!s->key)
+			return NULL;
+		if (s->index == index)
+			return s->key;
+	}
+}
+
+/* Rebuild the map from every installed key (plus `extra`, not yet
+ * published); -UM_EINVAL if an index is used twice. */
+static int rebuild_index_map(struct um_dataplane *dp, struct dp_key *extra)
+{
+	size_t count = 1;
+	for (unsigned p = 0; p < dp->max_peers; p++)
+		for (int s = 0; s < DP_SLOTS; s++)
+			count += atomic_load(&dp->peers[p].keys[s]) != NULL;
+	uint32_t cap = 16;
+	while (cap < count * 4)
+		cap *= 2;
+	struct dp_index_map *map = calloc(1, sizeof(*map) + cap * sizeof(map->slots[0]));
+	if (!map)
+		return -UM_ENOMEM;
+	map->mask = cap - 1;
+	for (unsigned p = 0; p <= dp->max_peers; p++) {
+		for (int s = 0; s < DP_SLOTS; s++) {
+			struct dp_key *key = p < dp->max_peers ? atomic_load(&dp->peers[p].keys[s])
+							       : (s == 0 ? extra : NULL);
+			if (!key)
+				continue;
+			uint32_t i = um_dp_index_hash(key->local_index) & map->mask;
+			while (map->slots[i].key) {
+				if (map->slots[i].index == key->local_index && map->slots[i].key != key) {
+					free(map);
+					return -UM_EINVAL;
+				}
+				i = (i + 1) & map->mask;
+			}
+			map->slots[i].index = key->local_index;
+			map->slots[i].key = key;
+		}
+	}
+	struct dp_index_map *old = atomic_exchange(&dp->index_map, map);
+	dp_synchronize(dp);
+	free(old);
+	return 0;
+}
+
+/* ---- routes ---- */
+
+static int rebuild_routes(struct um_dataplane *dp)
+{
+	size_t count = 0, n = 0;
+	for (unsigned p = 0; p < dp->max_peers; p++)
+		if (atomic_load(&dp->peers[p].active))
+			count += dp->peers[p].allowed_count;
+	struct um_lpm_entry *entries = calloc(count ? count : 1, sizeof(*entries));
+	struct dp_routes *routes = calloc(1, sizeof(*routes));
+	int rc = -UM_ENOMEM;
+	if (!entries || !routes)
+		goto out;
+	for (unsigned p = 0; p < dp->max_peers; p++) {
+		if (!atomic_load(&dp->peers[p].active))
+			continue;
+		for (size_t i = 0; i < dp->peers[p].allowed_count; i++) {
+			entries[n].prefix = dp->peers[p].allowed[i];
+			entries[n].value = p;
+			n++;
+		}
+	}
+	if ((rc = um_lpm_build(entries, n, &routes->lpm)) < 0)
+		goto out;
+	routes->generation = ++dp->routes_generation;
+	struct dp_routes *old = atomic_exchange(&dp->routes, routes);
+	routes = NULL;
+	dp_synchronize(dp);
+	if (old) {
+		um_lpm_free(old->lpm);
+		free(old);
+	}
+	rc = 0;
+out:
+	free(entries);
+	free(routes);
+	return rc;
+}
+
+/* ---- setup ---- */
+
+static int worker_setup(struct um_dataplane *dp, struct dp_worker *w, unsigned offload)
+{
+	int rc;
+	char name[IFNAMSIZ];
+	w->dp = dp;
+	w->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->epoll_fd < 0 || w->wake_fd < 0)
+		return -errno;
+	const char *want = w->index == 0 ? dp->cfg.ifname : dp->ifname;
+	if ((rc = um_tun_open(want && *want ? want : NULL, dp->cfg.tap, offload, name, &w->tun_fd)) < 0)
+		return rc;
+	if (w->index == 0)
+		memcpy(dp->ifname, name, IFNAMSIZ);
+	if ((rc = um_udp_open(dp->socket_family, w->index == 0 ? dp->cfg.listen_port : dp->port,
+			      true, &w->udp_fd)) < 0)
+		return rc;
+	if (w->index == 0 && (rc = um_udp_local_port(w->udp_fd, &dp->port)) < 0)
+		return rc;
+	if ((rc = um_aead_init(&w->aead)) < 0)
+		return rc;
+	w->counters = aligned_alloc(64, dp->max_peers * sizeof(*w->counters));
+	w->ring.slots = calloc(DP_RING_SLOTS, sizeof(*w->ring.slots));
+	w->rx_bufs = malloc((size_t)DP_RX_BATCH * DP_RX_BUF);
+	w->rx_items = calloc(DP_RX_ITEMS, sizeof(*w->rx_items));
+	w->tun_buf = malloc(DP_TUN_BUF);
+	w->tx_arena = malloc(DP_TX_ARENA);
+	if (!w->counters || !w->ring.slots || !w->rx_bufs || !w->rx_items || !w->tun_buf ||
+	    !w->tx_arena)
+		return -UM_ENOMEM;
+	memset(w->counters, 0, dp->max_peers * sizeof(*w->counters));
+	struct epoll_event ev = {.events = EPOLLIN};
+	int fds[3] = {w->wake_fd, w->tun_fd, w->udp_fd};
+	for (int i = 0; i < 3; i++) {
+		ev.data.u32 = (uint32_t)i;
+		if (epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, fds[i], &ev) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+int um_dataplane_new(const struct um_dataplane_config *cfg, struct um_dataplane **out)
+{
+	int rc;
+	*out = NULL;
+	struct um_dataplane *dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return -UM_ENOMEM;
+	dp->cfg = *cfg;
+	dp->control_fd = -1;
+	for (unsigned i = 0; i < DP_MAX_WORKERS; i++) {
+		dp->workers[i].tun_fd = dp->workers[i].udp_fd = -1;
+		dp->workers[i].wake_fd = dp->workers[i].epoll_fd = -1;
+		dp->workers[i].index = i;
+	}
+	pthread_mutex_init(&dp->lock, NULL);
+	dp->socket_family = cfg->socket_family ? cfg->socket_family : AF_INET6;
+	dp->max_peers = cfg->max_peers ? cfg->max_peers : 256;
+	rc = -UM_EINVAL;
+	if (dp->max_peers > 65534)
+		goto fail;
+	dp->worker_count = cfg->workers;
+	if (dp->worker_count == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		dp->worker_count = n > 0 ? (unsigned)n : 1;
+	}
+	if (dp->worker_count > DP_MAX_WORKERS)
+		dp->worker_count = DP_MAX_WORKERS;
+	dp->peers = calloc(dp->max_peers, sizeof(*dp->peers));
+	if (!dp->peers) {
+		rc = -UM_ENOMEM;
+		goto fail;
+	}
+	if ((rc = um_aead_init(&dp->control_aead)) < 0)
+		goto fail;
+	dp->control_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (dp->control_fd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	unsigned offload = 0;
+	if (!cfg->tap && !cfg->no_offload)
+		offload = UM_TUN_F_CSUM | UM_TUN_F_TSO4 | UM_TUN_F_TSO6;
+	for (unsigned i = 0; i < dp->worker_count; i++)
+		if ((rc = worker_setup(dp, &dp->workers[i], offload)) < 0)
+			goto fail;
+	if ((rc = um_tun_set_mtu(dp->ifname, cfg->mtu ? cfg->mtu : 1420)) < 0 ||
+	    (rc = um_tun_set_txqueuelen(dp->ifname, 4000)) < 0 ||
+	    (rc = um_tun_set_up(dp->ifname, true)) < 0)
+		goto fail;
+	if ((rc = rebuild_routes(dp)) < 0 || (rc = rebuild_index_map(dp, NULL)) < 0)
+		goto fail;
+	*out = dp;
+	return 0;
+fail:
+	um_dataplane_free(dp);
+	return rc;
+}
+
+int um_dataplane_start(struct um_dataplane *dp)
+{
+	for (unsigned i = 0; i < dp->worker_count; i++) {
+		struct dp_worker *w = &dp->workers[i];
+		atomic_store(&w->quiescent_epoch, atomic_load(&dp->epoch));
+		int rc = pthread_create(&w->thread, NULL, um_dp_worker_main, w);
+		if (rc != 0)
+			return -rc;
+		w->started = true;
+	}
+	return 0;
+}
+
+void um_dataplane_free(struct um_dataplane *dp)
+{
+	if (!dp)
+		return;
+	atomic_store(&dp->stopping, true);
+	for (unsigned i = 0; i < DP_MAX_WORKERS; i++) {
+		struct dp_worker *w = &dp->workers[i];
+		if (w->started) {
+			uint64_t one = 1;
+			ssize_t n = write(w->wake_fd, &one, sizeof(one));
+			(void)n;
+			pthread_join(w->thread, NULL);
+			w->started = false;
+		}
+	}
+	for (unsigned i = 0; i < DP_MAX_WORKERS; i++) {
+		struct dp_worker *w = &dp->workers[i];
+		int fds[4] = {w->tun_fd, w->udp_fd, w->wake_fd, w->epoll_fd};
+		for (int f = 0; f < 4; f++)
+			if (fds[f] >= 0)
+				close(fds[f]);
+		if (w->dp)
+			um_aead_free(&w->aead);
+		free(w->counters);
+		free(w->ring.slots);
+		free(w->rx_bufs);
+		free(w->rx_items);
+		free(w->tun_buf);
+		free(w->tx_arena);
+	}
+	if (dp->peers) {
+		for (unsigned p = 0; p < dp->max_peers; p++) {
+			for (int s = 0; s < DP_SLOTS; s++)
+				key_free(atomic_load(&dp->peers[p].keys[s]));
+			free(atomic_load(&dp->peers[p].endpoint));
+			free(dp->peers[p].allowed);
+		}
+	}
+	struct dp_routes *routes = atomic_load(&dp->routes);
+	if (routes) {
+		um_lpm_free(routes->lpm);
+		free(routes);
+	}
+	free(atomic_load(&dp->index_map));
+	free(dp->peers);
+	um_aead_free(&dp->control_aead);
+	if (dp->control_fd >= 0)
+		close(dp->control_fd);
+	pthread_mutex_destroy(&dp->lock);
+	free(dp);
+}
+
+const char *um_dataplane_ifname(const struct um_dataplane *dp)
+{
+	return dp->ifname;
+}
+
+uint16_t um_dataplane_port(const struct um_dataplane *dp)
+{
+	return dp->port;
+}
+
+unsigned um_dataplane_workers(const struct um_dataplane *dp)
+{
+	return dp->worker_count;
+}
+
+int um_dataplane_control_fd(const struct um_dataplane *dp)
+{
+	return dp->control_fd;
+}
+
+static bool ring_pop(struct um_dataplane *dp, struct um_dp_control_msg *msg)
+{
+	for (unsigned k = 0; k < dp->worker_count; k++) {
+		unsigned i = (dp->ring_cursor + k) % dp->worker_count;
+		struct dp_ring *ring = &dp->workers[i].ring;
+		uint32_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+		uint32_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
+		if (tail == head)
+			continue;
+		const struct um_dp_control_msg *slot = &ring->slots[tail % DP_RING_SLOTS];
+		msg->kind = slot->kind;
+		msg->peer = slot->peer;
+		msg->from = slot->from;
+		msg->from_len = slot->from_len;
+		msg->len = slot->len;
+		memcpy(msg->data, slot->data, slot->len);
+		atomic_store_explicit(&ring->tail, tail + 1, memory_order_release);
+		dp->ring_cursor = i + 1;
+		return true;
+	}
+	return false;
+}
+
+int um_dataplane_recv_control(struct um_dataplane *dp, struct um_dp_control_msg *msg)
+{
+	if (ring_pop(dp, msg))
+		return 0;
+	/* Reset readiness, then look again: a worker pushes before it writes
+	 * the eventfd, so nothing is lost between the two checks. */
+	uint64_t value;
+	ssize_t n = read(dp->control_fd, &value, sizeof(value));
+	(void)n;
+	return ring_pop(dp, msg) ? 0 : -UM_EAGAIN;
+}
+
+int um_dataplane_send_datagram(struct um_dataplane *dp, const struct sockaddr *to,
+			       socklen_t to_len, const void *data, size_t len)
+{
+	struct sockaddr_storage addr;
+	int alen = um_udp_addr_for_socket(dp->socket_family, to, to_len, &addr);
+	if (alen < 0)
+		return alen;
+	if (sendto(dp->workers[0].udp_fd, data, len, 0, (struct sockaddr *)&addr, (socklen_t)alen) < 0)
+		return -errno;
+	return 0;
+}
+
+/* ---- peers ---- */
+
+static struct dp_peer *peer_get(struct um_dataplane *dp, uint32_t id)
+{
+	if (id >= dp->max_peers || !atomic_load(&dp->peers[id].active))
+		return NULL;
+	return &dp->peers[id];
+}
+
+static void update_peer_high(struct um_dataplane *dp)
+{
+	uint32_t high = 0;
+	for (unsigned p = 0; p < dp->max_peers; p++)
+		if (atomic_load(&dp->peers[p].active))
+			high = p + 1;
+	atomic_store(&dp->peer_high, high);
+}
+
+int um_dataplane_peer_add(struct um_dataplane *dp, uint32_t *peer_out)
+{
+	int rc = -UM_ELIMIT;
+	pthread_mutex_lock(&dp->lock);
+	for (uint32_t p = 0; p < dp->max_peers; p++) {
+		struct dp_peer *peer = &dp->peers[p];
+		if (atomic_load(&peer->active))
+			continue;
+		/* Workers touch a slot's counters only while it is active. */
+		for (unsigned i = 0; i < dp->worker_count; i++)
+			for (int s = 0; s < DP_STAT_COUNT; s++)
+				atomic_store(&dp->workers[i].counters[p].v[s], 0);
+		atomic_store(&peer->last_rx_ns, 0);
+		atomic_store(&peer->last_tx_ns, 0);
+		atomic_store(&peer->next_used_pending, false);
+		atomic_store(&peer->need_key_pending, false);
+		atomic_store(&peer->roam_pending, false);
+		atomic_store(&peer->active, true);
+		update_peer_high(dp);
+		*peer_out = p;
+		rc = 0;
+		break;
+	}
+	pthread_mutex_unlock(&dp->lock);
+	return rc;
+}
+
+/* Remove the keys in `mask` slots (bit per slot); caller holds the lock. */
+static int clear_slots(struct um_dataplane *dp, struct dp_peer *peer, unsigned mask)
+{
+	struct dp_key *old[DP_SLOTS] = {0};
+	bool any = false;
+	for (int s = 0; s < DP_SLOTS; s++) {
+		if (mask & (1u << s)) {
+			old[s] = atomic_exchange(&peer->keys[s], NULL);
+			any |= old[s] != NULL;
+		}
+	}
+	if (!any)
+		return 0;
+	int rc = rebuild_index_map(dp, NULL); /* synchronises */
+	if (rc < 0)
+		dp_synchronize(dp);
+	for (int s = 0; s < DP_SLOTS; s++)
+		key_free(old[s]);
+	return rc;
+}
+
+int um_dataplane_peer_remove(struct um_dataplane *dp, uint32_t id)
+{
+	int rc = -UM_ENOTFOUND;
+	pthread_mutex_lock(&dp->lock);
+	struct dp_peer *peer = peer_get(dp, id);
+	if (!peer)
+		goto out;
+	atomic_store(&peer->active, false);
+	update_peer_high(dp);
+	free(peer->allowed);
+	peer->allowed = NULL;
+	peer->allowed_count = 0;
+	rc = rebuild_routes(dp);
+	int rc2 = clear_slots(dp, peer, 7);
+	struct dp_endpoint *ep = atomic_exchange(&peer->endpoint, NULL);
+	dp_synchronize(dp);
+	free(ep);
+	for (unsigned i = 0; i < DP_MAC_TABLE; i++) {
+		uint64_t e = atomic_load(&dp->mac_table[i]);
+		if (e && (e & 0xffff) == id + 1)
+			atomic_compare_exchange_strong(&dp->mac_table[i], &e, 0);
+	}
+	if (rc == 0)
+		rc = rc2;
+out:
+	pthread_mutex_unlock(&dp->lock);
+	return rc;
+}
+
+int um_dataplane_peer_set_endpoint(struct um_dataplane *dp, uint32_t id,
+				   const struct sockaddr *addr, socklen_t len)
+{
+	int rc = -UM_ENOTFOUND;
+	struct dp_endpoint *ep = calloc(1, sizeof(*ep));
+	if (!ep)
+		return -UM_ENOMEM;
+	pthread_mutex_lock(&dp->lock);
+	struct dp_peer *peer = peer_get(dp, id);
+	if (!peer)
+		goto out;
+	rc = um_udp_addr_for_socket(dp->socket_family, addr, len, &ep->addr);
+	if (rc < 0)
+		goto out;
+	ep->len = (socklen_t)rc;
+	rc = 0;
+	ep = atomic_exchange(&peer->endpoint, ep);
+	atomic_store(&peer->roam_pending, false);
+	dp_synchronize(dp);
+out:
+	pthread_mutex_unlock(&dp->lock);
+	free(ep);
+	return rc;
+}
+
+int um_dataplane_peer_get_endpoint(struct um_dataplane *dp, uint32_t id,
+				   struct sockaddr_storage *addr, socklen_t *len)
+{
+	int rc = -UM_ENOTFOUND;
+	pthread_mutex_lock(&dp->lock);
+	struct dp_peer *peer = peer_get(dp, id);
+	struct dp_endpoint *ep = peer ? atomic_load(&peer->endpoint) : NULL;
+	if (ep) {
+		*len = um_udp_addr_unmap(&ep->addr, addr);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&dp->lock);
+	return rc;
+}
+
+int um_dataplane_peer_set_allowed_ips(struct um_dataplane *dp, uint32_t id,
+				      const struct um_prefix *prefixes, size_t count)
+{
+	int rc = -UM_ENOTFOUND;
+	struct um_prefix *copy = calloc(count ? count : 1, sizeof(*copy));
+	if (!copy)
+		return -UM_ENOMEM;
+	if (count)
+		memcpy(copy, prefixes, count * sizeof(*copy));
+	pthread_mutex_lock(&dp->lock);
+	struct dp_peer *peer = peer_get(dp, id);
+	if (!peer)
+		goto out;
+	struct um_prefix *old = peer->allowed;
+	size_t old_count = peer->allowed_count;
+	peer->allowed = copy;
+	peer->allowed_count = count;
+	copy = NULL;
+	rc = rebuild_routes(dp);
+	if (rc < 0) {
+		copy = peer->allowed;
+		peer->allowed = old;
+		peer->allowed_count = old_count;
+	} else {
+		free(old);
+	}
+out:
+	pthread_mutex_unlock(&dp->lock);
+	free(copy);
+	return rc;
+}
+
+int um_dataplane_peer_install_keypair(struct um_dataplane *dp, uint32_t id,
+				      const struct um_keypair *keypair, bool as_next)
+{
+	int rc = -UM_ENOTFOUND;
+	struct dp_key *key = aligned_alloc(64, sizeof(*key));
+	if (!key)
+		return -UM_ENOMEM;
+	memset(key, 0, sizeof(*key));
+	pthread_spin_init(&key->replay_lock, PTHREAD_PROCESS_PRIVATE);
+	um_replay_init(&key->replay);
+	memcpy(key->send_key, keypair->send_key, 32);
+	memcpy(key->recv_key, keypair->recv_key, 32);
+	key->local_index = keypair->local_index;
+	key->remote_index = keypair->remote_index;
+	key->created_ns = keypair->created_ns;
+	key->peer = id;
+	pthread_mutex_lock(&dp->lock);
+	key->id = ++dp->next_key_id;
+	struct dp_peer *peer = peer_get(dp, id);
+	if (!peer)
+		goto out;
+	/* Check index uniqueness before publishing anything. */
+	struct dp_index_map *map = atomic_load(&dp->index_map);
+	struct dp_key *clash = um_dp_index_lookup(map, key->local_index);
+	struct dp_key *retire[2] = {NULL, NULL};
+	if (as_next) {
+		retire[0] = atomic_load(&peer->keys[DP_SLOT_NEXT]);
+		if (clash && clash != retire[0]) {
+			rc = -UM_EINVAL;
+			goto out;
+		}
+		atomic_store(&peer->keys[DP_SLOT_NEXT], key);
+	} else {
+		retire[0] = atomic_load(&peer->keys[DP_SLOT_PREVIOUS]);
+		retire[1] = atomic_load(&peer->keys[DP_SLOT_NEXT]);
+		if (clash && clash != retire[0] && clash != retire[1]) {
+			rc = -UM_EINVAL;
+			goto out;
+		}
+		atomic_store(&peer->keys[DP_SLOT_NEXT], NULL);
+		atomic_store(&peer->keys[DP_SLOT_PREVIOUS], atomic_load(&peer->keys[DP_SLOT_CURRENT]));
+		atomic_store(&peer->keys[DP_SLOT_CURRENT], key);
+		atomic_store(&peer->need_key_pending, false);
+	}
+	atomic_store(&peer->next_used_pending, false);
+	key = NULL;
+	rc = rebuild_index_map(dp, NULL); /* synchronises */
+	if (rc < 0)
+		dp_synchronize(dp);
+	key_free(retire[0]);
+	key_free(retire[1]);
+out:
+	pthread_mutex_unlock(&dp->lock);
+	key_free(key);
+	return rc;
+}
+
+int um_dataplane_peer_promote_next(struct um_dataplane *dp, uint32_t id)
+{
+	int rc = -UM_ENOTFOUND;
+	pthread_mutex_lock(&dp->lock);
+	struct dp_peer *peer = peer_get(dp, id);
+	if (!peer)
+		goto out;
+	rc = -UM_ESTATE;
+	struct dp_key *next = atomic_load(&peer->keys[DP_SLOT_NEXT]);
+	if (!next)
+		goto out;
+	struct dp_key *old = atomic_load(&peer->keys[DP_SLOT_PREVIOUS]);
+	atomic_store(&peer->keys[DP_SLOT_PREVIOUS], atomic_load(&peer->keys[DP_SLOT_CURRENT]));
+	atomic_store(&peer->keys[DP_SLOT_CURRENT], next);
+	atomic_store(&peer->keys[DP_SLOT_NEXT], NULL);
+	atomic_store(&peer->next_used_pending, false);
+	atomic_store(&peer->need_key_pending, false);
+	rc = rebuild_index_map(dp, NULL);
+	if (rc < 0)
+		dp_synchronize(dp);
+	key_free(old);
+out:
+	pthread_mutex_unlock(&dp->lock);
+	return rc;
+}
+
+int um_dataplane_peer_drop_previous(struct um_dataplane *dp, uint32_t id)
+{
+	int rc = -UM_ENOTFOUND;
+	pthread_mutex_lock(&dp->lock);
+	struct dp_peer *peer = peer_get(dp, id);
+	if (peer)
+		rc = clear_slots(dp, peer, 1u << DP_SLOT_PREVIOUS);
+	pthread_mutex_unlock(&dp->lock);
+	return rc;
+}
+
+int um_dataplane_peer_clear_keys(struct um_dataplane *dp, uint32_t id)
+{
+	int rc = -UM_ENOTFOUND;
+	pthread_mutex_lock(&dp->lock);
+	struct dp_peer *peer = peer_get(dp, id);
+	if (peer)
+		rc = clear_slots(dp, peer, 7);
+	pthread_mutex_unlock(&dp->lock);
+	return rc;
+}
+
+int um_dataplane_peer_send_keepalive(struct um_dataplane *dp, uint32_t id)
+{
+	int rc = -UM_ENOTFOUND;
+	uint8_t packet[UM_DATA_OVERHEAD];
+	pthread_mutex_lock(&dp->lock);
+	struct dp_peer *peer = peer_get(dp, id);
+	if (!peer)
+		goto out;
+	struct dp_key *key = atomic_load(&peer->keys[DP_SLOT_CURRENT]);
+	struct dp_endpoint *ep = atomic_load(&peer->endpoint);
+	rc = -UM_ESTATE;
+	if (!key || !ep)
+		goto out;
+	uint64_t counter = atomic_fetch_add(&key->send_counter, 1);
+	if (counter >= DP_REJECT_AFTER_MESSAGES)
+		goto out;
+	struct um_data_header hdr = {.flags = 0, .receiver_index = key->remote_index, .counter = counter};
+	um_data_header_encode(packet, &hdr);
+	if ((rc = um_aead_seal(&dp->control_aead, key->id, key->send_key, counter, packet,
+			       UM_DATA_HEADER_LEN, packet + UM_DATA_HEADER_LEN, 0,
+			       packet + UM_DATA_HEADER_LEN)) < 0)
+		goto out;
+	rc = 0;
+	if (sendto(dp->workers[0].udp_fd, packet, sizeof(packet), 0, (struct sockaddr *)&ep->addr,
+		   ep->len) < 0)
+		rc = -errno;
+	else
+		atomic_store(&peer->last_tx_ns, um_now_ns());
+out:
+	pthread_mutex_unlock(&dp->lock);
+	return rc;
+}
+
+int um_dataplane_peer_stats(struct um_dataplane *dp, uint32_t id, struct um_dp_peer_stats *out)
+{
+	int rc = -UM_ENOTFOUND;
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&dp->lock);
+	struct dp_peer *peer = peer_get(dp, id);
+	if (!peer)
+		goto out;
+	uint64_t sum[DP_STAT_COUNT] = {0};
+	for (unsigned i = 0; i < dp->worker_count; i++)
+		for (int s = 0; s < DP_STAT_COUNT; s++)
+			sum[s] += atomic_load_explicit(&dp->workers[i].counters[id].v[s],
+						       memory_order_relaxed);
+	out->rx_bytes = sum[DP_STAT_RX_BYTES];
+	out->rx_packets = sum[DP_STAT_RX_PACKETS];
+	out->tx_bytes = sum[DP_STAT_TX_BYTES];
+	out->tx_packets = sum[DP_STAT_TX_PACKETS];
+	for (int d = 0; d < UM_DP_DROP_COUNT; d++)
+		out->drops[d] = sum[DP_STAT_DROP0 + d];
+	out->last_rx_ns = atomic_load(&peer->last_rx_ns);
+	out->last_tx_ns = atomic_load(&peer->last_tx_ns);
+	struct dp_key *current = atomic_load(&peer->keys[DP_SLOT_CURRENT]);
+	if (current) {
+		out->send_counter = atomic_load(&current->send_counter);
+		out->current_created_ns = current->created_ns;
+	}
+	out->has_current = current != NULL;
+	out->has_previous = atomic_load(&peer->keys[DP_SLOT_PREVIOUS]) != NULL;
+	out->has_next = atomic_load(&peer->keys[DP_SLOT_NEXT]) != NULL;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&dp->lock);
+	return rc;
+}
+
+void um_dataplane_global_stats(struct um_dataplane *dp, uint64_t out[UM_DP_GLOBAL_COUNT])
+{
+	memset(out, 0, sizeof(uint64_t) * UM_DP_GLOBAL_COUNT);
+	for (unsigned i = 0; i < dp->worker_count; i++)
+		for (int g = 0; g < UM_DP_GLOBAL_COUNT; g++)
+			out[g] += atomic_load_explicit(&dp->workers[i].global[g], memory_order_relaxed);
+}

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/* The data plane: worker threads moving packets between a TUN/TAP device and
+ * UDP, encrypting and decrypting DATA messages.
+ *
+ * Threads. um_dataplane_start() runs one worker per CPU (or cfg.workers).
+ * Each worker owns one TUN queue (IFF_MULTI_QUEUE) and one UDP socket bound
+ * to the shared port (SO_REUSEPORT), with its own buffers and AEAD contexts.
+ * Every other function here is for the control thread(s); they are
+ * serialised by an internal mutex, so any non-worker thread may call them.
+ *
+ * Fast path (TUN mode): a TSO super-packet read from the TUN is split into
+ * MSS segments, each encrypted into its own DATA message, and sent with UDP
+ * GSO (one message per <= 64 segments / 65507 bytes, sendmmsg per batch).
+ * Received UDP GRO batches are split by gso_size, decrypted, checked
+ * (replay window, allowed-ips source filter) and TCP segments of one flow are
+ * coalesced into one GSO_TCPV4/6 write. No allocation, lock or log per
+ * packet; the replay window takes one spinlock per received batch and key.
+ *
+ * Routing: TUN mode routes by destination address through the peers'
+ * allowed-ips (longest prefix match, IPv4 and IPv6) and drops received
+ * packets whose source is not in the sending peer's allowed-ips. TAP mode
+ * learns source MAC addresses of received frames (a 4096-entry direct-mapped
+ * table, newest wins) and floods broadcast, multicast and unknown
+ * destinations to every peer that has a key; allowed-ips are not used in TAP
+ * mode. TAP mode uses no offloads (the kernel hands over finished frames).
+ *
+ * Keys. Each peer has three keypair slots: current (used to send), previous
+ * (still accepted after a rotation) and next (installed by a responder before
+ * the initiator has used it). Receiving an authenticated packet under `next`
+ * raises UM_DP_EVENT_NEXT_KEY_USED; the node then calls
+ * um_dataplane_peer_promote_next(). Slots are published with atomic pointer
+ * swaps; retired keys are wiped and freed after every worker has passed a
+ * quiescent point (so calls that change keys, endpoints, peers or routes may
+ * block for up to a few milliseconds).
+ *
+ * Non-DATA datagrams (handshake) and events are handed to the control thread
+ * through bounded per-worker rings; um_dataplane_control_fd() becomes
+ * readable when something is pending (drain with um_dataplane_recv_control
+ * until -UM_EAGAIN). A full ring drops and counts (UM_DP_GLOBAL_RING_FULL). */
+#ifndef UM_NET_DATAPLANE_H
+#define UM_NET_DATAPLANE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "net/lpm.h"
+#include "session/keys.h"
+
+struct um_dataplane;
+
+struct um_dataplane_config {
+	const char *ifname;    /* device name; NULL/"" = kernel picks */
+	bool tap;              /* L2 (TAP) instead of L3 (TUN) */
+	uint16_t listen_port;  /* 0 = ephemeral */
+	int socket_family;     /* AF_INET6 (dual-stack, default when 0) or AF_INET */
+	unsigned workers;      /* 0 = online CPUs (at most 16) */
+	unsigned max_peers;    /* 0 = 256; at most 65534 */
+	unsigned mtu;          /* device MTU; 0 = 1420 */
+	bool pad;              /* pad plaintexts to a multiple of 16 bytes */
+	bool no_offload;       /* disable TSO/checksum offload (for comparisons) */
+};
+
+/* Per-peer drop reasons. */
+enum um_dp_drop {
+	UM_DP_DROP_BAD_MAC,     /* authentication failed */
+	UM_DP_DROP_REPLAY,      /* duplicate or too old counter */
+	UM_DP_DROP_MALFORMED,   /* bad DATA framing or inner packet */
+	UM_DP_DROP_NOT_ALLOWED, /* inner source outside the peer's allowed-ips */
+	UM_DP_DROP_NO_KEY,      /* packet for the peer but no usable send key */
+	UM_DP_DROP_SEND,        /* UDP send failed */
+	UM_DP_DROP_COUNT
+};
+
+/* Data-plane wide counters (not attributable to a peer). */
+enum um_dp_global {
+	UM_DP_GLOBAL_NO_ROUTE,      /* TUN packet matching no peer's allowed-ips */
+	UM_DP_GLOBAL_UNKNOWN_INDEX, /* DATA for an index we do not have */
+	UM_DP_GLOBAL_MALFORMED,     /* short/invalid datagram or TUN read */
+	UM_DP_GLOBAL_RING_FULL,     /* control ring full: datagram dropped */
+	UM_DP_GLOBAL_TUN_WRITE,     /* write to the device failed */
+	UM_DP_GLOBAL_TUN_READS,     /* statistics: reads from the device */
+	UM_DP_GLOBAL_TUN_WRITES,    /* statistics: writes to the device */
+	UM_DP_GLOBAL_UDP_SENDS,     /* statistics: UDP messages sent (one per GSO batch) */
+	UM_DP_GLOBAL_UDP_RECVS,     /* statistics: UDP messages received (one per GRO batch) */
+	UM_DP_GLOBAL_COUNT
+};
+
+struct um_dp_peer_stats {
+	uint64_t rx_bytes, rx_packets; /* inner bytes/packets delivered (keepalives count as packets) */
+	uint64_t tx_bytes, tx_packets; /* inner bytes/packets sent */
+	uint64_t drops[UM_DP_DROP_COUNT];
+	uint64_t last_rx_ns, last_tx_ns; /* monotonic (um_now_ns); 0 = never */
+	uint64_t send_counter;           /* messages sent under the current key */
+	uint64_t current_created_ns;     /* created_ns of the current key, 0 = none */
+	bool has_current, has_previous, has_next;
+};
+
+enum um_dp_control_kind {
+	UM_DP_CONTROL_DATAGRAM,       /* a non-DATA datagram: data/len/from */
+	UM_DP_EVENT_NEXT_KEY_USED,    /* peer: a packet authenticated under `next` */
+	UM_DP_EVENT_NEED_KEY,         /* peer: traffic to send but no current key */
+	UM_DP_EVENT_ENDPOINT_CHANGED, /* peer: authenticated DATA came from `from` */
+};
+
+#define UM_DP_CONTROL_MAX 1500 /* longer non-DATA datagrams are dropped */
+
+struct um_dp_control_msg {
+	enum um_dp_control_kind kind;
+	uint32_t peer; /* for events */
+	struct sockaddr_storage from; /* AF_INET or AF_INET6 (v4-mapped undone) */
+	socklen_t from_len;
+	size_t len;
+	uint8_t data[UM_DP_CONTROL_MAX];
+};
+
+/* Create the device (all queues), the sockets and the buffers; configure MTU,
+ * txqueuelen 4000 and bring the link up. *out is owned by the caller:
+ * um_dataplane_free(). Requires CAP_NET_ADMIN. */
+int um_dataplane_new(const struct um_dataplane_config *cfg, struct um_dataplane **out);
+/* Start the workers. */
+int um_dataplane_start(struct um_dataplane *dp);
+/* Stop workers, wipe keys, close everything (the device disappears). NULL ok. */
+void um_dataplane_free(struct um_dataplane *dp);
+
+const char *um_dataplane_ifname(const struct um_dataplane *dp);
+uint16_t um_dataplane_port(const struct um_dataplane *dp);
+unsigned um_dataplane_workers(const struct um_dataplane *dp);
+
+/* Control-thread side of the rings. */
+int um_dataplane_control_fd(const struct um_dataplane *dp);
+/* 0 with *msg filled, or -UM_EAGAIN when every ring is empty. */
+int um_dataplane_recv_control(struct um_dataplane *dp, struct um_dp_control_msg *msg);
+/* Send a datagram (handshake) from the shared port. */
+int um_dataplane_send_datagram(struct um_dataplane *dp, const struct sockaddr *to,
+			       socklen_t to_len, const void *data, size_t len);
+
+/* Peers: ids are small integers (slot numbers) reused after removal. */
+int um_dataplane_peer_add(struct um_dataplane *dp, uint32_t *peer_out);
+int um_dataplane_peer_remove(struct um_dataplane *dp, uint32_t peer);
+int um_dataplane_peer_set_endpoint(struct um_dataplane *dp, uint32_t peer,
+				   const struct sockaddr *addr, socklen_t len);
+/* Copies the endpoint (AF_INET or AF_INET6); -UM_ENOTFOUND if none. */
+int um_dataplane_peer_get_endpoint(struct um_dataplane *dp, uint32_t peer,
+				   struct sockaddr_storage *addr, socklen_t *len);
+/* Replace the peer's allowed-ips (routing and source filter). */
+int um_dataplane_peer_set_allowed_ips(struct um_dataplane *dp, uint32_t peer,
+				      const struct um_prefix *prefixes, size_t count);
+
+/* Install a keypair (copied; the caller wipes its copy). as_next=false: it
+ * becomes current and the old current becomes previous. as_next=true: it
+ * waits in `next` (accepted on receive, not used to send) until promoted.
+ * local_index must be unique across all installed keys (-UM_EINVAL). */
+int um_dataplane_peer_install_keypair(struct um_dataplane *dp, uint32_t peer,
+				      const struct um_keypair *keypair, bool as_next);
+/* next -> current -> previous; the old previous is wiped. -UM_ESTATE if no next. */
+int um_dataplane_peer_promote_next(struct um_dataplane *dp, uint32_t peer);
+/* Wipe the previous keypair (expired). */
+int um_dataplane_peer_drop_previous(struct um_dataplane *dp, uint32_t peer);
+/* Wipe all keys (session expired): traffic drops as NO_KEY until re-keyed. */
+int um_dataplane_peer_clear_keys(struct um_dataplane *dp, uint32_t peer);
+
+/* Send an empty DATA (keepalive) under the current key to the endpoint. */
+int um_dataplane_peer_send_keepalive(struct um_dataplane *dp, uint32_t peer);
+
+/* Counters summed over workers, timestamps, key state. */
+int um_dataplane_peer_stats(struct um_dataplane *dp, uint32_t peer, struct um_dp_peer_stats *out);
+void um_dataplane_global_stats(struct um_dataplane *dp, uint64_t out[UM_DP_GLOBAL_COUNT]);
+
+#endif

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal structures shared by dataplane.c (control side) and
+ * dataplane_worker.c (fast path). Not a public API. */
+#ifndef UM_NET_DATAPLANE_IMPL_H
+#define UM_NET_DATAPLANE_IMPL_H
+
+#include <net/if.h>
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "net/dataplane.h"
+#include "net/offload.h"
+#include "session/aead.h"
+#include "session/replay.h"
+
+#define DP_MAX_WORKERS 16
+#define DP_RX_BATCH 16                       /* recvmmsg messages per call */
+#define DP_RX_BUF (65536 + 64)               /* one GRO message */
+#define DP_RX_ITEMS (DP_RX_BATCH * 64)       /* decrypted segments per batch */
+#define DP_TX_ARENA (1024 * 1024)            /* encrypted output per batch */
+#define DP_TX_MSGS 256                       /* UDP messages per sendmmsg batch */
+#define DP_TUN_READS 16                      /* TUN reads per wake-up */
+#define DP_TUN_BUF (UM_VNET_HDR_LEN + 65536)
+#define DP_RING_SLOTS 256
+#define DP_MAC_TABLE 4096
+#define DP_REJECT_AFTER_MESSAGES (1ull << 60)
+
+enum { DP_SLOT_CURRENT, DP_SLOT_PREVIOUS, DP_SLOT_NEXT, DP_SLOTS };
+
+struct dp_key {
+	uint64_t id; /* unique, for the AEAD key cache */
+	uint8_t send_key[32], recv_key[32];
+	uint32_t local_index, remote_index;
+	uint64_t created_ns;
+	uint32_t peer;
+	alignas(64) _Atomic uint64_t send_counter;
+	alignas(64) pthread_spinlock_t replay_lock;
+	struct um_replay replay;
+};
+
+struct dp_endpoint {
+	struct sockaddr_storage addr; /* in the socket's family (v4-mapped for AF_INET6) */
+	socklen_t len;
+};
+
+struct dp_peer {
+	_Atomic bool active;
+	_Atomic(struct dp_key *) keys[DP_SLOTS];
+	_Atomic(struct dp_endpoint *) endpoint;
+	_Atomic uint64_t last_rx_ns, last_tx_ns;
+	_Atomic bool next_used_pending, need_key_pending, roam_pending;
+	/* control side only */
+	struct um_prefix *allowed;
+	size_t allowed_count;
+};
+
+/* local_index -> key, open addressing, rebuilt on every change. */
+struct dp_index_map {
+	uint32_t mask;
+	struct dp_index_slot {
+		uint32_t index;
+		struct dp_key *key; /* NULL = empty */
+	} slots[];
+};
+
+struct dp_routes {
+	struct um_lpm *lpm;
+	uint64_t generation;
+};
+
+enum {
+	DP_STAT_RX_BYTES,
+	DP_STAT_RX_PACKETS,
+	DP_STAT_TX_BYTES,
+	DP_STAT_TX_PACKETS,
+	DP_STAT_DROP0, /* + enum um_dp_drop */
+	DP_STAT_COUNT = DP_STAT_DROP0 + UM_DP_DROP_COUNT
+};
+
+struct dp_peer_counters {
+	alignas(64) _Atomic uint64_t v[DP_STAT_COUNT];
+};
+
+struct dp_ring {
+	alignas(64) _Atomic uint32_t head; /* written by the worker */
+	alignas(64) _Atomic uint32_t tail; /* written by the control thread */
+	struct um_dp_control_msg *slots;
+};
+
+struct dp_rx_item {
+	uint8_t *data; /* plaintext */
+	size_t len;
+	struct dp_key *key;
+	uint64_t counter;
+	uint16_t msg; /* index in the recvmmsg batch */
+	bool ok;
+};
+
+struct dp_worker {
+	struct um_dataplane *dp;
+	unsigned index;
+	pthread_t thread;
+	bool started;
+	int tun_fd, udp_fd, wake_fd, epoll_fd;
+	alignas(64) _Atomic uint64_t quiescent_epoch;
+	struct um_aead aead;
+	struct dp_peer_counters *counters; /* [max_peers] */
+	alignas(64) _Atomic uint64_t global[UM_DP_GLOBAL_COUNT];
+	struct dp_ring ring;
+	bool ring_pushed;
+	uint64_t now_ns;
+	/* allowed-ips source cache */
+	uint64_t cache_generation;
+	uint8_t cache_addr[16];
+	int cache_family;
+	uint32_t cache_peer;
+	/* receive */
+	uint8_t *rx_bufs;
+	struct mmsghdr rx_msgs[DP_RX_BATCH];
+	struct iovec rx_iov[DP_RX_BATCH];
+	struct sockaddr_storage rx_addr[DP_RX_BATCH];
+	uint8_t rx_cmsg[DP_RX_BATCH][64];
+	struct dp_rx_item *rx_items;
+	struct um_gro gro;
+	/* transmit */
+	uint8_t *tun_buf;
+	uint8_t *tx_arena;
+	size_t tx_used;
+	unsigned tx_count;
+	struct mmsghdr tx_msgs[DP_TX_MSGS];
+	struct iovec tx_iov[DP_TX_MSGS];
+	uint8_t tx_cmsg[DP_TX_MSGS][32];
+	uint32_t tx_peer[DP_TX_MSGS];
+	uint32_t tx_segments[DP_TX_MSGS];
+	size_t tx_inner_bytes[DP_TX_MSGS];
+};
+
+struct um_dataplane {
+	struct um_dataplane_config cfg;
+	char ifname[IFNAMSIZ];
+	uint16_t port;
+	int socket_family;
+	unsigned worker_count;
+	struct dp_worker workers[DP_MAX_WORKERS];
+	int control_fd; /* eventfd */
+	unsigned ring_cursor;
+	_Atomic bool stopping;
+	_Atomic uint64_t epoch;
+	pthread_mutex_t lock; /* serialises control calls */
+	uint64_t next_key_id;
+	struct dp_peer *peers;
+	unsigned max_peers;
+	_Atomic uint32_t peer_high; /* 1 + highest active slot */
+	_Atomic(struct dp_index_map *) index_map;
+	_Atomic(struct dp_routes *) routes;
+	uint64_t routes_generation;
+	_Atomic uint64_t mac_table[DP_MAC_TABLE];
+	struct um_aead control_aead; /* keepalives, under lock */
+};
+
+void *um_dp_worker_main(void *arg);
+struct dp_key *um_dp_index_lookup(const struct dp_index_map *map, uint32_t index);
+uint32_t um_dp_index_hash(uint32_t index);
+
+#endif

@@ -1,0 +1,553 @@
+/* SPDX-License-Identifier: MIT */
+/* The data-plane fast path: one instance per worker thread. Nothing here
+ * allocates, logs or takes a lock per packet. Pointers to shared state
+ * (keys, endpoints, routes, index map) are loaded once per batch and stay
+ * valid until the worker's next quiescent point at the top of its loop. */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "net/dataplane_impl.h"
+#include "net/udp.h"
+#include "util/clock.h"
+#include "wire/data.h"
+
+static inline void counter_add(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+static inline void peer_stat(struct dp_worker *w, uint32_t peer, int stat, uint64_t n)
+{
+	counter_add(&w->counters[peer].v[stat], n);
+}
+
+static inline void peer_drop(struct dp_worker *w, uint32_t peer, enum um_dp_drop reason)
+{
+	counter_add(&w->counters[peer].v[DP_STAT_DROP0 + reason], 1);
+}
+
+static inline void global_stat(struct dp_worker *w, enum um_dp_global g, uint64_t n)
+{
+	counter_add(&w->global[g], n);
+}
+
+static inline void stamp(_Atomic uint64_t *at, uint64_t now)
+{
+	if (atomic_load_explicit(at, memory_order_relaxed) != now)
+		atomic_store_explicit(at, now, memory_order_relaxed);
+}
+
+static inline uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)((uint16_t)p[0] << 8 | p[1]);
+}
+
+/* ---- control ring ---- */
+
+static void ring_push(struct dp_worker *w, enum um_dp_control_kind kind, uint32_t peer,
+		      const uint8_t *data, size_t len, const struct sockaddr_storage *from)
+{
+	struct dp_ring *ring = &w->ring;
+	uint32_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
+	uint32_t tail = atomic_load_explicit(&ring->tail, memory_order_acquire);
+	if (len > UM_DP_CONTROL_MAX) {
+		global_stat(w, UM_DP_GLOBAL_MALFORMED, 1);
+		return;
+	}
+	if (head - tail >= DP_RING_SLOTS) {
+		global_stat(w, UM_DP_GLOBAL_RING_FULL, 1);
+		return;
+	}
+	struct um_dp_control_msg *slot = &ring->slots[head % DP_RING_SLOTS];
+	slot->kind = kind;
+	slot->peer = peer;
+	if (from) {
+		slot->from_len = um_udp_addr_unmap(from, &slot->from);
+	} else {
+		memset(&slot->from, 0, sizeof(slot->from));
+		slot->from_len = 0;
+	}
+	slot->len = len;
+	if (len)
+		memcpy(slot->data, data, len);
+	atomic_store_explicit(&ring->head, head + 1, memory_order_release);
+	w->ring_pushed = true;
+}
+
+static void peer_event(struct dp_worker *w, _Atomic bool *pending, enum um_dp_control_kind kind,
+		       uint32_t peer, const struct sockaddr_storage *from)
+{
+	if (!atomic_load_explicit(pending, memory_order_relaxed) && !atomic_exchange(pending, true))
+		ring_push(w, kind, peer, NULL, 0, from);
+}
+
+/* ---- transmit: TUN -> UDP ---- */
+
+static void tx_flush(struct dp_worker *w)
+{
+	struct um_dataplane *dp = w->dp;
+	unsigned sent = 0;
+	while (sent < w->tx_count) {
+		int n = sendmmsg(w->udp_fd, w->tx_msgs + sent, w->tx_count - sent, 0);
+		if (n > 0) {
+			for (unsigned i = sent; i < sent + (unsigned)n; i++) {
+				uint32_t p = w->tx_peer[i];
+				peer_stat(w, p, DP_STAT_TX_PACKETS, w->tx_segments[i]);
+				peer_stat(w, p, DP_STAT_TX_BYTES, w->tx_inner_bytes[i]);
+				stamp(&dp->peers[p].last_tx_ns, w->now_ns);
+			}
+			global_stat(w, UM_DP_GLOBAL_UDP_SENDS, (uint64_t)n);
+			sent += (unsigned)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
+			/* Socket buffer full: wait briefly (backpressure) rather than drop. */
+			struct pollfd pfd = {.fd = w->udp_fd, .events = POLLOUT};
+			if (poll(&pfd, 1, 100) > 0 && !atomic_load(&dp->stopping))
+				continue;
+		}
+		/* This message cannot be sent (EMSGSIZE, unreachable...): skip it. */
+		peer_drop(w, w->tx_peer[sent], UM_DP_DROP_SEND);
+		sent++;
+	}
+	w->tx_count = 0;
+	w->tx_used = 0;
+}
+
+static void tx_add(struct dp_worker *w, uint32_t peer, const struct dp_endpoint *ep, size_t bytes,
+		   uint16_t gso_size, uint32_t segments, size_t inner)
+{
+	unsigned i = w->tx_count++;
+	struct msghdr *m = &w->tx_msgs[i].msg_hdr;
+	w->tx_iov[i].iov_base = w->tx_arena + w->tx_used;
+	w->tx_iov[i].iov_len = bytes;
+	memset(m, 0, sizeof(*m));
+	m->msg_name = (void *)&ep->addr;
+	m->msg_namelen = ep->len;
+	m->msg_iov = &w->tx_iov[i];
+	m->msg_iovlen = 1;
+	if (gso_size)
+		um_udp_set_gso(m, w->tx_cmsg[i], gso_size);
+	w->tx_peer[i] = peer;
+	w->tx_segments[i] = segments;
+	w->tx_inner_bytes[i] = inner;
+	w->tx_used += bytes;
+}
+
+static inline size_t pad_len(const struct dp_worker *w, size_t len)
+{
+	return w->dp->cfg.pad ? (16 - (len & 15)) & 15 : 0;
+}
+
+/* Frame and encrypt one message whose plaintext is already at msg + 16. */
+static size_t seal_one(struct dp_worker *w, struct dp_key *key, uint8_t *msg, size_t len,
+		       uint64_t counter)
+{
+	size_t pad = pad_len(w, len);
+	memset(msg + UM_DATA_HEADER_LEN + len, 0, pad);
+	struct um_data_header hdr = {.flags = (uint8_t)pad, .receiver_index = key->remote_index,
+				     .counter = counter};
+	um_data_header_encode(msg, &hdr);
+	len += pad;
+	um_aead_seal(&w->aead, key->id, key->send_key, counter, msg, UM_DATA_HEADER_LEN,
+		     msg + UM_DATA_HEADER_LEN, len, msg + UM_DATA_HEADER_LEN + len);
+	return UM_DATA_OVERHEAD + len;
+}
+
+static bool reserve_counters(struct dp_key *key, uint64_t count, uint64_t *first)
+{
+	*first = atomic_fetch_add_explicit(&key->send_counter, count, memory_order_relaxed);
+	return *first < DP_REJECT_AFTER_MESSAGES && count <= DP_REJECT_AFTER_MESSAGES - *first;
+}
+
+static void tx_to_peer(struct dp_worker *w, uint32_t p, const struct um_vnet_hdr *vh, uint8_t *pkt,
+		       size_t len)
+{
+	struct dp_peer *peer = &w->dp->peers[p];
+	struct dp_key *key = atomic_load_explicit(&peer->keys[DP_SLOT_CURRENT], memory_order_acquire);
+	struct dp_endpoint *ep = atomic_load_explicit(&peer->endpoint, memory_order_acquire);
+	if (!key || !ep) {
+		peer_drop(w, p, UM_DP_DROP_NO_KEY);
+		if (!key)
+			peer_event(w, &peer->need_key_pending, UM_DP_EVENT_NEED_KEY, p, NULL);
+		return;
+	}
+	uint64_t counter;
+	if (vh->gso_type != UM_VNET_GSO_NONE) {
+		struct um_tso_info info;
+		if (w->dp->cfg.tap || um_tso_parse(pkt, len, vh, &info) < 0) {
+			peer_drop(w, p, UM_DP_DROP_MALFORMED);
+			return;
+		}
+		size_t full = info.hdr_len + info.mss;
+		size_t stride = UM_DATA_OVERHEAD + full + pad_len(w, full);
+		if (stride > UM_UDP_GSO_MAX_BYTES) {
+			peer_drop(w, p, UM_DP_DROP_MALFORMED);
+			return;
+		}
+		size_t per_msg = UM_UDP_GSO_MAX_BYTES / stride;
+		if (per_msg > UM_UDP_GSO_MAX_SEGS)
+			per_msg = UM_UDP_GSO_MAX_SEGS;
+		for (size_t first = 0; first < info.segments; first += per_msg) {
+			size_t seg_len[UM_UDP_GSO_MAX_SEGS];
+			size_t count = info.segments - first < per_msg ? info.segments - first : per_msg;
+			if (w->tx_used + count * stride > DP_TX_ARENA || w->tx_count == DP_TX_MSGS)
+				tx_flush(w);
+			if (!reserve_counters(key, count, &counter)) {
+				peer_drop(w, p, UM_DP_DROP_NO_KEY);
+				peer_event(w, &peer->need_key_pending, UM_DP_EVENT_NEED_KEY, p, NULL);
+				return;
+			}
+			uint8_t *base = w->tx_arena + w->tx_used;
+			um_tso_split(pkt, &info, first, count, base + UM_DATA_HEADER_LEN, stride, seg_len);
+			size_t bytes = 0, inner = 0;
+			for (size_t k = 0; k < count; k++) {
+				bytes = k * stride + seal_one(w, key, base + k * stride, seg_len[k], counter + k);
+				inner += seg_len[k];
+			}
+			tx_add(w, p, ep, bytes, count > 1 ? (uint16_t)stride : 0, (uint32_t)count, inner);
+		}
+		return;
+	}
+	if (um_offload_finish_csum(pkt, len, vh) < 0) {
+		peer_drop(w, p, UM_DP_DROP_MALFORMED);
+		return;
+	}
+	size_t wire = UM_DATA_OVERHEAD + len + pad_len(w, len);
+	if (wire > UM_UDP_GSO_MAX_BYTES) {
+		peer_drop(w, p, UM_DP_DROP_MALFORMED);
+		return;
+	}
+	if (w->tx_used + wire > DP_TX_ARENA || w->tx_count == DP_TX_MSGS)
+		tx_flush(w);
+	if (!reserve_counters(key, 1, &counter)) {
+		peer_drop(w, p, UM_DP_DROP_NO_KEY);
+		peer_event(w, &peer->need_key_pending, UM_DP_EVENT_NEED_KEY, p, NULL);
+		return;
+	}
+	uint8_t *base = w->tx_arena + w->tx_used;
+	memcpy(base + UM_DATA_HEADER_LEN, pkt, len);
+	seal_one(w, key, base, len, counter);
+	tx_add(w, p, ep, wire, 0, 1, len);
+}
+
+static inline uint64_t mac_of(const uint8_t *p)
+{
+	return (uint64_t)p[0] << 40 | (uint64_t)p[1] << 32 | (uint64_t)p[2] << 24 |
+	       (uint64_t)p[3] << 16 | (uint64_t)p[4] << 8 | p[5];
+}
+
+static inline unsigned mac_slot(uint64_t mac)
+{
+	return (unsigned)((mac * 0x9E3779B97F4A7C15ull) >> 52) & (DP_MAC_TABLE - 1);
+}
+
+static void tx_tap(struct dp_worker *w, const struct um_vnet_hdr *vh, uint8_t *frame, size_t len)
+{
+	struct um_dataplane *dp = w->dp;
+	if (len < 14) {
+		global_stat(w, UM_DP_GLOBAL_MALFORMED, 1);
+		return;
+	}
+	if (!(frame[0] & 1)) {
+		uint64_t mac = mac_of(frame);
+		uint64_t e = atomic_load_explicit(&dp->mac_table[mac_slot(mac)], memory_order_relaxed);
+		if (e && (e >> 16) == mac) {
+			uint32_t p = (uint32_t)(e & 0xffff) - 1;
+			if (p < dp->max_peers && atomic_load(&dp->peers[p].active)) {
+				tx_to_peer(w, p, vh, frame, len);
+				return;
+			}
+		}
+	}
+	/* Broadcast, multicast or unknown: flood to every keyed peer. */
+	uint32_t high = atomic_load(&dp->peer_high);
+	for (uint32_t p = 0; p < high; p++) {
+		struct dp_peer *peer = &dp->peers[p];
+		if (atomic_load(&peer->active) && atomic_load(&peer->keys[DP_SLOT_CURRENT]))
+			tx_to_peer(w, p, vh, frame, len);
+	}
+}
+
+static void tx_from_tun(struct dp_worker *w)
+{
+	struct um_dataplane *dp = w->dp;
+	struct dp_routes *routes = atomic_load(&dp->routes);
+	for (int r = 0; r < DP_TUN_READS; r++) {
+		ssize_t n = read(w->tun_fd, w->tun_buf, DP_TUN_BUF);
+		if (n < 0)
+			break;
+		global_stat(w, UM_DP_GLOBAL_TUN_READS, 1);
+		if ((size_t)n <= UM_VNET_HDR_LEN) {
+			global_stat(w, UM_DP_GLOBAL_MALFORMED, 1);
+			continue;
+		}
+		struct um_vnet_hdr vh;
+		um_vnet_hdr_decode(w->tun_buf, &vh);
+		uint8_t *pkt = w->tun_buf + UM_VNET_HDR_LEN;
+		size_t len = (size_t)n - UM_VNET_HDR_LEN;
+		if (dp->cfg.tap) {
+			tx_tap(w, &vh, pkt, len);
+			continue;
+		}
+		uint32_t p = UM_LPM_NONE;
+		unsigned version = pkt[0] >> 4;
+		if (version == 4 && len >= 20)
+			p = um_lpm_lookup4(routes->lpm, pkt + 16);
+		else if (version == 6 && len >= 40)
+			p = um_lpm_lookup6(routes->lpm, pkt + 24);
+		if (p == UM_LPM_NONE || p >= dp->max_peers || !atomic_load(&dp->peers[p].active)) {
+			global_stat(w, UM_DP_GLOBAL_NO_ROUTE, 1);
+			continue;
+		}
+		tx_to_peer(w, p, &vh, pkt, len);
+	}
+	tx_flush(w);
+}
+
+/* ---- receive: UDP -> TUN ---- */
+
+static int tun_emit(const struct iovec *iov, int iovcnt, void *arg)
+{
+	struct dp_worker *w = arg;
+	global_stat(w, UM_DP_GLOBAL_TUN_WRITES, 1);
+	if (writev(w->tun_fd, iov, iovcnt) < 0)
+		global_stat(w, UM_DP_GLOBAL_TUN_WRITE, 1);
+	return 0;
+}
+
+static void deliver_tun(struct dp_worker *w, const struct dp_routes *routes, uint32_t p,
+			uint8_t *data, size_t len)
+{
+	const uint8_t *src;
+	int family;
+	unsigned version = data[0] >> 4;
+	if (version == 4 && len >= 20 && get16(data + 2) >= 20 && get16(data + 2) <= len) {
+		len = get16(data + 2); /* drop trailing bytes */
+		src = data + 12;
+		family = 4;
+	} else if (version == 6 && len >= 40 && (size_t)get16(data + 4) + 40 <= len) {
+		len = (size_t)get16(data + 4) + 40;
+		src = data + 8;
+		family = 6;
+	} else {
+		peer_drop(w, p, UM_DP_DROP_MALFORMED);
+		return;
+	}
+	size_t alen = family == 4 ? 4 : 16;
+	if (w->cache_generation != routes->generation || w->cache_family != family ||
+	    memcmp(w->cache_addr, src, alen) != 0) {
+		w->cache_peer = family == 4 ? um_lpm_lookup4(routes->lpm, src)
+					    : um_lpm_lookup6(routes->lpm, src);
+		w->cache_generation = routes->generation;
+		w->cache_family = family;
+		memcpy(w->cache_addr, src, alen);
+	}
+	if (w->cache_peer != p) {
+		peer_drop(w, p, UM_DP_DROP_NOT_ALLOWED);
+		return;
+	}
+	peer_stat(w, p, DP_STAT_RX_PACKETS, 1);
+	peer_stat(w, p, DP_STAT_RX_BYTES, len);
+	um_gro_add(&w->gro, data, len);
+}
+
+static void deliver_tap(struct dp_worker *w, uint32_t p, uint8_t *frame, size_t len)
+{
+	struct um_dataplane *dp = w->dp;
+	if (len < 14) {
+		peer_drop(w, p, UM_DP_DROP_MALFORMED);
+		return;
+	}
+	if (!(frame[6] & 1)) {
+		uint64_t mac = mac_of(frame + 6);
+		uint64_t entry = mac << 16 | (p + 1);
+		_Atomic uint64_t *slot = &dp->mac_table[mac_slot(mac)];
+		if (atomic_load_explicit(slot, memory_order_relaxed) != entry)
+			atomic_store_explicit(slot, entry, memory_order_relaxed);
+	}
+	peer_stat(w, p, DP_STAT_RX_PACKETS, 1);
+	peer_stat(w, p, DP_STAT_RX_BYTES, len);
+	static const uint8_t plain_vnet[UM_VNET_HDR_LEN];
+	struct iovec iov[2] = {{(void *)plain_vnet, UM_VNET_HDR_LEN}, {frame, len}};
+	tun_emit(iov, 2, w);
+}
+
+/* Replay check, filters and delivery of the decrypted items of a batch. */
+static void rx_commit(struct dp_worker *w, size_t items, const struct dp_routes *routes)
+{
+	struct um_dataplane *dp = w->dp;
+	/* Replay window: one lock per run of packets under the same key. */
+	for (size_t i = 0; i < items;) {
+		struct dp_key *key = w->rx_items[i].key;
+		pthread_spin_lock(&key->replay_lock);
+		for (; i < items && w->rx_items[i].key == key; i++) {
+			if (um_replay_update(&key->replay, w->rx_items[i].counter) < 0) {
+				w->rx_items[i].ok = false;
+				peer_drop(w, key->peer, UM_DP_DROP_REPLAY);
+			}
+		}
+		pthread_spin_unlock(&key->replay_lock);
+	}
+	int last_msg = -1;
+	for (size_t i = 0; i < items; i++) {
+		struct dp_rx_item *it = &w->rx_items[i];
+		if (!it->ok)
+			continue;
+		uint32_t p = it->key->peer;
+		struct dp_peer *peer = &dp->peers[p];
+		if (!atomic_load_explicit(&peer->active, memory_order_relaxed))
+			continue;
+		if (it->msg != last_msg) {
+			last_msg = it->msg;
+			stamp(&peer->last_rx_ns, w->now_ns);
+			if (it->key == atomic_load(&peer->keys[DP_SLOT_NEXT]))
+				peer_event(w, &peer->next_used_pending, UM_DP_EVENT_NEXT_KEY_USED, p, NULL);
+			struct dp_endpoint *ep = atomic_load(&peer->endpoint);
+			if (!ep || !um_udp_addr_equal(&ep->addr, &w->rx_addr[it->msg]))
+				peer_event(w, &peer->roam_pending, UM_DP_EVENT_ENDPOINT_CHANGED, p,
+					   &w->rx_addr[it->msg]);
+		}
+		if (it->len == 0) { /* keepalive */
+			peer_stat(w, p, DP_STAT_RX_PACKETS, 1);
+			continue;
+		}
+		if (dp->cfg.tap)
+			deliver_tap(w, p, it->data, it->len);
+		else
+			deliver_tun(w, routes, p, it->data, it->len);
+	}
+}
+
+static void rx_batch(struct dp_worker *w, unsigned count)
+{
+	struct um_dataplane *dp = w->dp;
+	const struct dp_index_map *map = atomic_load(&dp->index_map);
+	const struct dp_routes *routes = atomic_load(&dp->routes);
+	size_t items = 0;
+	for (unsigned m = 0; m < count; m++) {
+		struct msghdr *mh = &w->rx_msgs[m].msg_hdr;
+		size_t len = w->rx_msgs[m].msg_len;
+		uint8_t *buf = w->rx_bufs + (size_t)m * DP_RX_BUF;
+		global_stat(w, UM_DP_GLOBAL_UDP_RECVS, 1);
+		if (mh->msg_flags & MSG_TRUNC) {
+			global_stat(w, UM_DP_GLOBAL_MALFORMED, 1);
+			continue;
+		}
+		size_t gso = um_udp_gro_size(mh);
+		if (gso == 0)
+			gso = len;
+		for (size_t off = 0; off < len; off += gso) {
+			uint8_t *seg = buf + off;
+			size_t slen = len - off < gso ? len - off : gso;
+			if (seg[0] != UM_MSG_DATA) {
+				ring_push(w, UM_DP_CONTROL_DATAGRAM, 0, seg, slen, &w->rx_addr[m]);
+				continue;
+			}
+			struct um_data_header hdr;
+			if (um_data_header_decode(seg, slen, &hdr) < 0) {
+				global_stat(w, UM_DP_GLOBAL_MALFORMED, 1);
+				continue;
+			}
+			struct dp_key *key = um_dp_index_lookup(map, hdr.receiver_index);
+			if (!key) {
+				global_stat(w, UM_DP_GLOBAL_UNKNOWN_INDEX, 1);
+				continue;
+			}
+			size_t ct = slen - UM_DATA_OVERHEAD;
+			if (um_aead_open(&w->aead, key->id, key->recv_key, hdr.counter, seg,
+					 UM_DATA_HEADER_LEN, seg + UM_DATA_HEADER_LEN, ct,
+					 seg + UM_DATA_HEADER_LEN + ct) < 0) {
+				peer_drop(w, key->peer, UM_DP_DROP_BAD_MAC);
+				continue;
+			}
+			if (items == DP_RX_ITEMS) {
+				rx_commit(w, items, routes);
+				items = 0;
+			}
+			struct dp_rx_item *it = &w->rx_items[items++];
+			it->data = seg + UM_DATA_HEADER_LEN;
+			it->len = ct - (hdr.flags & UM_DATA_PAD_MASK);
+			it->key = key;
+			it->counter = hdr.counter;
+			it->msg = (uint16_t)m;
+			it->ok = true;
+		}
+	}
+	rx_commit(w, items, routes);
+	um_gro_flush(&w->gro);
+}
+
+static void rx_from_udp(struct dp_worker *w)
+{
+	for (int round = 0; round < 4; round++) {
+		for (unsigned i = 0; i < DP_RX_BATCH; i++) {
+			struct msghdr *mh = &w->rx_msgs[i].msg_hdr;
+			w->rx_iov[i].iov_base = w->rx_bufs + (size_t)i * DP_RX_BUF;
+			w->rx_iov[i].iov_len = DP_RX_BUF;
+			mh->msg_name = &w->rx_addr[i];
+			mh->msg_namelen = sizeof(w->rx_addr[i]);
+			mh->msg_iov = &w->rx_iov[i];
+			mh->msg_iovlen = 1;
+			mh->msg_control = w->rx_cmsg[i];
+			mh->msg_controllen = sizeof(w->rx_cmsg[i]);
+			mh->msg_flags = 0;
+		}
+		int n = recvmmsg(w->udp_fd, w->rx_msgs, DP_RX_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			break;
+		rx_batch(w, (unsigned)n);
+		if (n < DP_RX_BATCH)
+			break;
+	}
+}
+
+void *um_dp_worker_main(void *arg)
+{
+	struct dp_worker *w = arg;
+	struct um_dataplane *dp = w->dp;
+	struct epoll_event events[4];
+	um_gro_init(&w->gro, tun_emit, w);
+	for (;;) {
+		atomic_store(&w->quiescent_epoch, atomic_load(&dp->epoch));
+		if (atomic_load(&dp->stopping))
+			break;
+		int n = epoll_wait(w->epoll_fd, events, 4, -1);
+		atomic_store(&w->quiescent_epoch, atomic_load(&dp->epoch));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		w->now_ns = um_now_ns();
+		for (int i = 0; i < n; i++) {
+			switch (events[i].data.u32) {
+			case 0: {
+				uint64_t value;
+				ssize_t r = read(w->wake_fd, &value, sizeof(value));
+				(void)r;
+				break;
+			}
+			case 1:
+				tx_from_tun(w);
+				break;
+			case 2:
+				rx_from_udp(w);
+				break;
+			}
+		}
+		if (w->ring_pushed) {
+			uint64_t one = 1;
+			w->ring_pushed = false;
+			ssize_t r = write(dp->control_fd, &one, sizeof(one));
+			(void)r;
+		}
+	}
+	return NULL;
+}

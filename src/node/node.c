@@ -1,0 +1,530 @@
+/* SPDX-License-Identifier: MIT */
+/* Node lifecycle, handshake I/O and key installation. Timer policy lives in
+ * timers.c; this file only reports events to it. */
+#include "node/node.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include <sodium.h>
+
+#include "net/tun.h"
+#include "util/clock.h"
+#include "util/error.h"
+#include "util/log.h"
+
+enum { DRAIN_BATCH = 1024 };
+
+const char *um_peer_state_name(enum um_peer_state state)
+{
+	switch (state) {
+	case UM_PEER_IDLE:
+		return "idle";
+	case UM_PEER_HANDSHAKING:
+		return "handshaking";
+	case UM_PEER_ESTABLISHED:
+		return "established";
+	case UM_PEER_EXPIRED:
+		return "expired";
+	}
+	return "?";
+}
+
+static void cidr_to_prefix(const struct um_cidr *cidr, struct um_prefix *prefix, bool keep_host_bits)
+{
+	unsigned bytes = cidr->family == AF_INET ? 4 : 16;
+
+	memset(prefix, 0, sizeof(*prefix));
+	prefix->family = cidr->family;
+	prefix->len = cidr->prefix;
+	memcpy(prefix->addr, cidr->addr, bytes);
+	if (keep_host_bits)
+		return;
+	for (unsigned bit = cidr->prefix; bit < bytes * 8; bit++)
+		prefix->addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
+}
+
+static void peer_log_name(const struct um_node_peer *peer, char *out, size_t size)
+{
+	char id[UM_PEER_ID_SHORT_MAX];
+
+	if (um_peer_id_format_short(&peer->config->id, id, sizeof(id)))
+		snprintf(id, sizeof(id), "?");
+	snprintf(out, size, "\"%s\" (%s)", peer->config->name, id);
+}
+
+/* The engine must not hand out an index that a live keypair still uses. */
+static bool index_in_use(void *ctx, uint32_t index)
+{
+	struct um_node *node = ctx;
+
+	if (index == 0)
+		return true; /* 0 marks an empty slot in our mirror */
+	for (size_t i = 0; i < node->n_peers; i++) {
+		const struct um_node_peer *p = &node->peers[i];
+		if (p->index_current == index || p->index_previous == index || p->index_next == index)
+			return true;
+	}
+	return false;
+}
+
+/* ---- sending ---- */
+
+void um_node_flush_output(struct um_node *node)
+{
+	struct um_handshake_output *out = node->out;
+	struct sockaddr_storage to;
+
+	if (!out->n_datagrams)
+		return;
+	int len = um_wire_addr_to_sockaddr(&out->to, &to);
+	if (len < 0)
+		return;
+	for (unsigned i = 0; i < out->n_datagrams; i++) {
+		int r = um_dataplane_send_datagram(node->dataplane, (struct sockaddr *)&to, (socklen_t)len,
+						   out->datagrams[i], out->lengths[i]);
+		if (r)
+			um_log_debug("handshake send failed: %s", um_strerror(r));
+	}
+	out->n_datagrams = 0;
+}
+
+static void set_endpoint(struct um_node_peer *peer, const struct um_wire_addr *addr)
+{
+	struct sockaddr_storage ss;
+	int len;
+
+	if (addr->family == 0 || um_wire_addr_equal(&peer->endpoint, addr))
+		return;
+	len = um_wire_addr_to_sockaddr(addr, &ss);
+	if (len < 0)
+		return;
+	if (um_dataplane_peer_set_endpoint(peer->node->dataplane, peer->dp_peer, (struct sockaddr *)&ss,
+					   (socklen_t)len) == 0)
+		peer->endpoint = *addr;
+}
+
+/* ---- sessions ---- */
+
+void um_node_clear_session(struct um_node_peer *peer)
+{
+	um_dataplane_peer_clear_keys(peer->node->dataplane, peer->dp_peer);
+	peer->index_current = peer->index_previous = peer->index_next = 0;
+	peer->session_created_ns = 0;
+}
+
+static void install_session(struct um_node *node, struct um_node_peer *peer)
+{
+	struct um_handshake_output *out = node->out;
+	uint64_t now = um_now_ns();
+	char name[96];
+	bool as_next = !out->initiator;
+	bool rotation = peer->session_created_ns != 0;
+
+	peer_log_name(peer, name, sizeof(name));
+	out->keypair.created_ns = now;
+	int r = um_dataplane_peer_install_keypair(node->dataplane, peer->dp_peer, &out->keypair, as_next);
+	if (r) {
+		um_log_error("peer %s: installing keys failed: %s", name, um_strerror(r));
+		return;
+	}
+	/* The responder's keys wait in `next` until the initiator uses them:
+	 * until then the old current keeps carrying our traffic. */
+	if (as_next) {
+		peer->index_next = out->keypair.local_index;
+	} else {
+		peer->index_previous = peer->index_current;
+		peer->index_current = out->keypair.local_index;
+		peer->session_created_ns = now;
+	}
+	if (out->initiator && peer->initiated_ns && now - peer->initiated_ns < UM_NSEC_PER_SEC)
+		peer->rtt_ns = (now - peer->initiated_ns) / 2;
+	peer->session_initiator = out->initiator;
+	set_endpoint(peer, &out->peer_endpoint);
+	peer->last_handshake_ns = now;
+	peer->handshakes++;
+	if (rotation)
+		peer->rekeys++;
+	if (peer->state != UM_PEER_ESTABLISHED || !rotation)
+		um_log_info("peer %s: session established (%s)", name, out->initiator ? "initiator" : "responder");
+	else
+		um_log_debug("peer %s: keys rotated (%s)", name, out->initiator ? "initiator" : "responder");
+	peer->state = UM_PEER_ESTABLISHED;
+	/* Confirm the new keys at once so the responder promotes them. */
+	if (out->initiator)
+		um_dataplane_peer_send_keepalive(node->dataplane, peer->dp_peer);
+	um_timers_session_established(peer, out->initiator);
+}
+
+static void handle_output(struct um_node *node)
+{
+	struct um_handshake_output *out = node->out;
+	struct um_node_peer *peer = out->peer_user;
+
+	um_node_flush_output(node);
+	if (out->event == UM_HS_EVENT_ESTABLISHED && peer) {
+		if (node->up)
+			install_session(node, peer);
+	} else if (out->event == UM_HS_EVENT_FAILED && peer) {
+		char name[96];
+		peer_log_name(peer, name, sizeof(name));
+		um_log_info("peer %s: handshake timed out", name);
+		um_timers_handshake_failed(peer);
+	}
+	um_handshake_output_wipe(out);
+}
+
+int um_node_initiate(struct um_node_peer *peer)
+{
+	struct um_node *node = peer->node;
+
+	if (!node->up || peer->endpoint.family == 0)
+		return -UM_ESTATE;
+	int r = um_handshake_initiate(node->engine, peer->hs, &peer->endpoint, um_handshake_time_now(), node->out);
+	if (r) {
+		um_handshake_output_wipe(node->out);
+		return r;
+	}
+	um_timers_handshake_initiated(peer);
+	handle_output(node);
+	um_timers_engine_rearm(node);
+	return 0;
+}
+
+/* ---- receiving ---- */
+
+static struct um_node_peer *peer_by_slot(struct um_node *node, uint32_t slot)
+{
+	for (size_t i = 0; i < node->n_peers; i++)
+		if (node->peers[i].dp_peer == slot)
+			return &node->peers[i];
+	return NULL;
+}
+
+static void on_control_msg(struct um_node *node, struct um_dp_control_msg *msg)
+{
+	struct um_node_peer *peer;
+	struct um_wire_addr from;
+
+	if (msg->kind == UM_DP_CONTROL_DATAGRAM) {
+		if (um_wire_addr_from_sockaddr(&from, (struct sockaddr *)&msg->from, msg->from_len))
+			return;
+		int r = um_handshake_receive(node->engine, &from, msg->data, msg->len, um_handshake_time_now(),
+					     node->out);
+		if (r) {
+			um_handshake_output_wipe(node->out);
+			return; /* counted by the engine's stats */
+		}
+		handle_output(node);
+		return;
+	}
+	peer = peer_by_slot(node, msg->peer);
+	if (!peer)
+		return;
+	switch (msg->kind) {
+	case UM_DP_EVENT_NEXT_KEY_USED:
+		if (um_dataplane_peer_promote_next(node->dataplane, peer->dp_peer) == 0) {
+			peer->index_previous = peer->index_current;
+			peer->index_current = peer->index_next;
+			peer->index_next = 0;
+			peer->session_created_ns = um_now_ns();
+		}
+		break;
+	case UM_DP_EVENT_NEED_KEY:
+		um_timers_need_key(peer);
+		break;
+	case UM_DP_EVENT_ENDPOINT_CHANGED:
+		if (um_wire_addr_from_sockaddr(&from, (struct sockaddr *)&msg->from, msg->from_len) == 0)
+			set_endpoint(peer, &from);
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_dataplane(struct um_loop *loop, struct um_watch *watch, uint32_t events)
+{
+	struct um_node *node = watch->arg;
+	(void)loop;
+	(void)events;
+
+	/* Bounded per wakeup so a flood cannot starve timers and the control
+	 * socket; what is left keeps the fd readable for the next round. */
+	for (unsigned i = 0; i < DRAIN_BATCH; i++) {
+		if (um_dataplane_recv_control(node->dataplane, node->msg))
+			break;
+		on_control_msg(node, node->msg);
+	}
+	um_timers_engine_rearm(node);
+}
+
+static void on_engine_timer(struct um_loop *loop, struct um_timer *timer)
+{
+	struct um_node *node = timer->arg;
+	(void)loop;
+
+	for (unsigned i = 0; i < DRAIN_BATCH && um_handshake_tick(node->engine, um_handshake_time_now(), node->out) > 0;
+	     i++)
+		handle_output(node);
+	um_handshake_output_wipe(node->out);
+	um_timers_engine_rearm(node);
+}
+
+/* ---- up / down ---- */
+
+static void add_routes(struct um_node *node)
+{
+	if (node->config.mode != UM_MODE_TUN)
+		return; /* TAP: the overlay subnet on the device is enough */
+	for (size_t i = 0; i < node->n_peers; i++) {
+		const struct um_config_peer *cp = node->peers[i].config;
+		for (size_t j = 0; j < cp->n_allowed_ips; j++) {
+			struct um_prefix prefix;
+			char text[64];
+			cidr_to_prefix(&cp->allowed_ips[j], &prefix, false);
+			int r = um_tun_add_route(node->ifname, &prefix);
+			if (r) {
+				um_prefix_format(&prefix, text, sizeof(text));
+				um_log_warn("route %s via %s: %s", text, node->ifname, um_strerror(r));
+			}
+		}
+	}
+}
+
+int um_node_up(struct um_node *node)
+{
+	if (node->up)
+		return 0;
+	int r = um_tun_set_up(node->ifname, true);
+	if (r)
+		return r;
+	node->up = true;
+	add_routes(node);
+	for (size_t i = 0; i < node->n_peers; i++)
+		um_timers_up(&node->peers[i]);
+	um_log_info("%s up", node->ifname);
+	return 0;
+}
+
+int um_node_down(struct um_node *node)
+{
+	if (!node->up)
+		return 0;
+	node->up = false;
+	for (size_t i = 0; i < node->n_peers; i++) {
+		struct um_node_peer *peer = &node->peers[i];
+		um_timers_peer_cancel(peer);
+		um_node_clear_session(peer);
+		peer->state = UM_PEER_IDLE;
+		peer->attempts = 0;
+	}
+	int r = um_tun_set_up(node->ifname, false);
+	um_log_info("%s down", node->ifname);
+	return r;
+}
+
+/* ---- lifecycle ---- */
+
+static int add_peer(struct um_node *node, struct um_node_peer *peer, const struct um_config_peer *cp)
+{
+	struct um_prefix *prefixes = NULL;
+	int r;
+
+	if (!memcmp(&cp->id, &node->identity.id, sizeof(cp->id))) {
+		um_log_error("peer \"%s\": that is this node's own ID", cp->name);
+		return -UM_ECONFIG;
+	}
+	r = um_dataplane_peer_add(node->dataplane, &peer->dp_peer);
+	if (r)
+		return r;
+	if (cp->n_allowed_ips) {
+		prefixes = calloc(cp->n_allowed_ips, sizeof(*prefixes));
+		if (!prefixes)
+			return -ENOMEM;
+		for (size_t i = 0; i < cp->n_allowed_ips; i++)
+			cidr_to_prefix(&cp->allowed_ips[i], &prefixes[i], false);
+		r = um_dataplane_peer_set_allowed_ips(node->dataplane, peer->dp_peer, prefixes, cp->n_allowed_ips);
+		free(prefixes);
+		if (r)
+			return r;
+	}
+	if (cp->endpoint.len) {
+		struct um_wire_addr addr;
+		r = um_wire_addr_from_sockaddr(&addr, &cp->endpoint.sa, cp->endpoint.len);
+		if (r)
+			return r;
+		set_endpoint(peer, &addr);
+	}
+	return um_handshake_peer_add(node->engine, &cp->id, peer, &peer->hs);
+}
+
+int um_node_start(struct um_node *node, struct um_loop *loop, struct um_config *config)
+{
+	struct um_config *c = &node->config;
+	char id[UM_PEER_ID_TEXT_MAX];
+	int r;
+
+	memset(node, 0, sizeof(*node));
+	node->config = *config; /* take over the allocations */
+	um_config_init(config);
+	node->loop = loop;
+	node->started_ns = um_now_ns();
+	um_timer_init(&node->hs_timer, on_engine_timer, node);
+	um_log_set_level(c->log_level);
+
+	r = um_identity_load(&node->identity, c->identity_path);
+	if (r) {
+		um_log_error("identity %s: %s", c->identity_path, um_strerror(r));
+		goto err_config;
+	}
+	um_peer_id_format(&node->identity.id, id, sizeof(id));
+	um_log_info("node %s", id);
+
+	node->out = sodium_malloc(sizeof(*node->out));
+	node->msg = malloc(sizeof(*node->msg));
+	if (!node->out || !node->msg) {
+		r = -ENOMEM;
+		goto err_buffers;
+	}
+	memset(node->out, 0, sizeof(*node->out));
+
+	struct um_handshake_config hs_config = {
+		.identity = &node->identity,
+		.mtu = (uint16_t)c->mtu,
+		.heartbeat_s = (uint16_t)((c->heartbeat_ms + 999) / 1000),
+		.rotation_s = (uint32_t)((c->rekey_ms + 999) / 1000),
+		.index_in_use = index_in_use,
+		.index_ctx = node,
+	};
+	r = um_handshake_engine_new(&node->engine, &hs_config);
+	if (r) {
+		um_log_error("handshake engine: %s", um_strerror(r));
+		goto err_buffers;
+	}
+
+	struct um_dataplane_config dp_config = {
+		.ifname = c->device,
+		.tap = c->mode == UM_MODE_TAP,
+		.listen_port = c->listen_port,
+		.mtu = c->mtu,
+		.max_peers = c->n_peers > 256 ? (unsigned)c->n_peers : 0,
+	};
+	r = um_dataplane_new(&dp_config, &node->dataplane);
+	if (r) {
+		um_log_error("data plane (device %s, port %u): %s", c->device, c->listen_port, um_strerror(r));
+		goto err_engine;
+	}
+	snprintf(node->ifname, sizeof(node->ifname), "%s", um_dataplane_ifname(node->dataplane));
+	if (c->has_address) {
+		struct um_prefix address;
+		cidr_to_prefix(&c->address, &address, true);
+		r = um_tun_add_address(node->ifname, &address);
+		if (r) {
+			um_log_error("address on %s: %s", node->ifname, um_strerror(r));
+			goto err_dataplane;
+		}
+	}
+
+	node->peers = calloc(c->n_peers ? c->n_peers : 1, sizeof(*node->peers));
+	if (!node->peers) {
+		r = -ENOMEM;
+		goto err_dataplane;
+	}
+	node->n_peers = c->n_peers;
+	for (size_t i = 0; i < c->n_peers; i++) {
+		node->peers[i].node = node;
+		node->peers[i].config = &c->peers[i];
+		um_timers_peer_init(&node->peers[i]);
+	}
+	for (size_t i = 0; i < c->n_peers; i++) {
+		r = add_peer(node, &node->peers[i], &c->peers[i]);
+		if (r) {
+			um_log_error("peer \"%s\": %s", c->peers[i].name, um_strerror(r));
+			goto err_peers;
+		}
+	}
+
+	r = um_dataplane_start(node->dataplane);
+	if (r) {
+		um_log_error("starting data plane workers: %s", um_strerror(r));
+		goto err_peers;
+	}
+	node->dp_watch = (struct um_watch){
+		.fd = um_dataplane_control_fd(node->dataplane),
+		.events = EPOLLIN,
+		.fn = on_dataplane,
+		.arg = node,
+	};
+	r = um_loop_add(loop, &node->dp_watch);
+	if (r)
+		goto err_peers;
+
+	r = um_control_server_start(&node->control, loop, c->control_socket, um_node_control, node);
+	if (r) {
+		um_log_error("control socket %s: %s", c->control_socket, um_strerror(r));
+		goto err_watch;
+	}
+	node->control_started = true;
+
+	r = um_node_up(node);
+	if (r) {
+		um_log_error("bringing %s up: %s", node->ifname, um_strerror(r));
+		goto err_control;
+	}
+	um_log_info("listening on UDP port %u, device %s (%s), %zu peers", um_dataplane_port(node->dataplane),
+		    node->ifname, c->mode == UM_MODE_TAP ? "tap" : "tun", node->n_peers);
+	return 0;
+
+err_control:
+	um_control_server_stop(&node->control);
+	node->control_started = false;
+err_watch:
+	um_loop_remove(loop, &node->dp_watch);
+err_peers:
+	for (size_t i = 0; i < node->n_peers; i++)
+		um_timers_peer_cancel(&node->peers[i]);
+	free(node->peers);
+	node->peers = NULL;
+	node->n_peers = 0;
+err_dataplane:
+	um_dataplane_free(node->dataplane);
+	node->dataplane = NULL;
+err_engine:
+	um_handshake_engine_free(node->engine);
+	node->engine = NULL;
+err_buffers:
+	if (node->out)
+		sodium_free(node->out);
+	free(node->msg);
+	node->out = NULL;
+	node->msg = NULL;
+	um_identity_wipe(&node->identity);
+err_config:
+	um_config_free(c);
+	return r;
+}
+
+void um_node_stop(struct um_node *node)
+{
+	if (!node->loop)
+		return;
+	um_node_down(node);
+	if (node->control_started)
+		um_control_server_stop(&node->control);
+	node->control_started = false;
+	um_timer_cancel(node->loop, &node->hs_timer);
+	um_loop_remove(node->loop, &node->dp_watch);
+	for (size_t i = 0; i < node->n_peers; i++)
+		um_timers_peer_cancel(&node->peers[i]);
+	/* Freeing the data plane wipes every key and removes the device. */
+	um_dataplane_free(node->dataplane);
+	um_handshake_engine_free(node->engine);
+	free(node->peers);
+	sodium_free(node->out);
+	free(node->msg);
+	um_identity_wipe(&node->identity);
+	um_config_free(&node->config);
+	memset(node, 0, sizeof(*node));
+}

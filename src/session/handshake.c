@@ -1,0 +1,632 @@
+/* SPDX-License-Identifier: MIT */
+/* Engine plumbing: peers, the responder's pending table, datagram dispatch,
+ * the DoS gate in front of HELLO, and timers. The cryptographic message
+ * handling is in handshake_msgs.c. */
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/secmem.h"
+#include "crypto/sha3.h"
+#include "session/handshake_internal.h"
+#include "util/error.h"
+
+static void output_reset(struct um_handshake_output *out)
+{
+	/* Cheap reset (this runs for every flood datagram): the big datagram
+	 * area is left as is, the keypair is wiped only if it was filled. */
+	if (out->event == UM_HS_EVENT_ESTABLISHED)
+		sodium_memzero(&out->keypair, sizeof(out->keypair));
+	out->n_datagrams = 0;
+	out->event = UM_HS_EVENT_NONE;
+	out->peer = NULL;
+	out->peer_user = NULL;
+	memset(&out->to, 0, sizeof(out->to));
+}
+
+void um_handshake_output_wipe(struct um_handshake_output *out)
+{
+	sodium_memzero(out, sizeof(*out));
+}
+
+int um_hs_output_message(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index,
+			 uint32_t message_id, const uint8_t *msg, size_t len)
+{
+	if (len <= UM_HS_MAX_DATAGRAM) {
+		if (out->n_datagrams >= UM_HS_MAX_OUT_DATAGRAMS)
+			return -UM_ERANGE;
+		memcpy(out->datagrams[out->n_datagrams], msg, len);
+		out->lengths[out->n_datagrams++] = (uint16_t)len;
+		return 0;
+	}
+	unsigned count = um_fragment_count(len);
+	if (count == 0 || out->n_datagrams + count > UM_HS_MAX_OUT_DATAGRAMS)
+		return -UM_ERANGE;
+	for (unsigned i = 0; i < count; i++) {
+		int n = um_fragment_encode(out->datagrams[out->n_datagrams], UM_HS_MAX_DATAGRAM, type, receiver_index,
+					   message_id, msg, len, i);
+		if (n < 0)
+			return n;
+		out->lengths[out->n_datagrams++] = (uint16_t)n;
+	}
+	return 0;
+}
+
+/* ---- engine lifetime ---- */
+
+int um_handshake_engine_new(struct um_handshake_engine **out, const struct um_handshake_config *config)
+{
+	struct um_handshake_engine *e;
+	int ret;
+
+	*out = NULL;
+	if (!config || !config->identity)
+		return -UM_EINVAL;
+	if (!(e = calloc(1, sizeof(*e))))
+		return -UM_ENOMEM;
+	e->config = *config;
+	e->identity = config->identity;
+	if (!e->config.max_pending)
+		e->config.max_pending = 64;
+	if (!e->config.load_threshold)
+		e->config.load_threshold = 8;
+	if (!e->config.hello_per_second)
+		e->config.hello_per_second = 10;
+	if (!e->config.hello_burst)
+		e->config.hello_burst = 10;
+	if (!e->config.max_pending_per_source)
+		e->config.max_pending_per_source = 4;
+	if (!e->config.clock_window_ms)
+		e->config.clock_window_ms = 120000;
+	if (!e->config.mtu)
+		e->config.mtu = 1420;
+	if (!e->config.heartbeat_s)
+		e->config.heartbeat_s = 10;
+	if (!e->config.rotation_s)
+		e->config.rotation_s = 120;
+
+	ret = -UM_ENOMEM;
+	e->pending = um_secmem_alloc((size_t)e->config.max_pending * sizeof(*e->pending));
+	e->hello_seen = calloc(UM_HS_HELLO_FILTER_SLOTS, sizeof(*e->hello_seen));
+	if (!e->pending || !e->hello_seen)
+		goto out;
+	randombytes_buf(e->hello_seen_key, sizeof(e->hello_seen_key));
+	um_cookie_checker_init(&e->cookie, &e->identity->id);
+	if ((ret = um_ratelimit_init(&e->ratelimit, 4096, e->config.hello_per_second, e->config.hello_burst)) < 0)
+		goto out;
+	if ((ret = um_reasm_init(&e->reasm, NULL)) < 0)
+		goto out;
+	*out = e;
+	return 0;
+out:
+	um_handshake_engine_free(e);
+	return ret;
+}
+
+static void peer_free(struct um_handshake_peer *peer)
+{
+	um_hs_peer_reset(peer);
+	um_cookie_maker_wipe(&peer->cookie);
+	sodium_memzero(peer, sizeof(*peer));
+	free(peer);
+}
+
+void um_handshake_engine_free(struct um_handshake_engine *engine)
+{
+	if (!engine)
+		return;
+	for (size_t i = 0; i < engine->n_peers; i++)
+		peer_free(engine->peers[i]);
+	free(engine->peers);
+	if (engine->pending)
+		um_secmem_free(engine->pending); /* zeroes */
+	free(engine->hello_seen);
+	um_cookie_checker_wipe(&engine->cookie);
+	if (engine->ratelimit.entries)
+		um_ratelimit_destroy(&engine->ratelimit);
+	um_reasm_destroy(&engine->reasm);
+	sodium_memzero(engine, sizeof(*engine));
+	free(engine);
+}
+
+/* ---- peers ---- */
+
+struct um_handshake_peer *um_hs_find_peer_by_id(struct um_handshake_engine *engine, const struct um_peer_id *id)
+{
+	for (size_t i = 0; i < engine->n_peers; i++)
+		if (memcmp(engine->peers[i]->id.bytes, id->bytes, UM_PEER_ID_BYTES) == 0)
+			return engine->peers[i];
+	return NULL;
+}
+
+int um_handshake_peer_add(struct um_handshake_engine *engine, const struct um_peer_id *id, void *user,
+			  struct um_handshake_peer **out)
+{
+	if (out)
+		*out = NULL;
+	if (um_hs_find_peer_by_id(engine, id))
+		return -EEXIST;
+	if (engine->n_peers == engine->cap_peers) {
+		size_t cap = engine->cap_peers ? engine->cap_peers * 2 : 8;
+		struct um_handshake_peer **p = realloc(engine->peers, cap * sizeof(*p));
+		if (!p)
+			return -UM_ENOMEM;
+		engine->peers = p;
+		engine->cap_peers = cap;
+	}
+	struct um_handshake_peer *peer = calloc(1, sizeof(*peer));
+	if (!peer)
+		return -UM_ENOMEM;
+	peer->id = *id;
+	peer->user = user;
+	um_cookie_maker_init(&peer->cookie, id);
+	engine->peers[engine->n_peers++] = peer;
+	if (out)
+		*out = peer;
+	return 0;
+}
+
+void um_handshake_peer_remove(struct um_handshake_engine *engine, struct um_handshake_peer *peer)
+{
+	for (size_t i = 0; i < engine->n_peers; i++) {
+		if (engine->peers[i] != peer)
+			continue;
+		engine->peers[i] = engine->peers[--engine->n_peers];
+		peer_free(peer);
+		return;
+	}
+}
+
+bool um_handshake_peer_busy(const struct um_handshake_peer *peer)
+{
+	return peer->state != UM_HS_STATE_ZEROED;
+}
+
+void um_hs_peer_reset(struct um_handshake_peer *peer)
+{
+	free(peer->response);
+	peer->response = NULL;
+	peer->state = UM_HS_STATE_ZEROED;
+	peer->local_index = peer->remote_index = 0;
+	sodium_memzero(peer->ephemeral_secret, sizeof(peer->ephemeral_secret));
+	sodium_memzero(&peer->sym, sizeof(peer->sym));
+}
+
+void um_hs_pending_release(struct um_hs_pending *pending)
+{
+	sodium_memzero(pending, sizeof(*pending));
+}
+
+static unsigned pending_count(const struct um_handshake_engine *engine)
+{
+	/* Handshakes still waiting for RESPONSE; finished ones do not count. */
+	unsigned n = 0;
+	for (unsigned i = 0; i < engine->config.max_pending; i++)
+		n += engine->pending[i].state == UM_HS_STATE_CHALLENGE_SENT;
+	return n;
+}
+
+void um_handshake_set_under_load(struct um_handshake_engine *engine, bool under_load)
+{
+	engine->forced_load = under_load;
+}
+
+bool um_handshake_under_load(const struct um_handshake_engine *engine)
+{
+	return engine->forced_load || pending_count(engine) >= engine->config.load_threshold;
+}
+
+const struct um_handshake_stats *um_handshake_get_stats(const struct um_handshake_engine *engine)
+{
+	return &engine->stats;
+}
+
+static bool index_taken(struct um_handshake_engine *engine, uint32_t index)
+{
+	if (index == 0)
+		return true;
+	for (size_t i = 0; i < engine->n_peers; i++)
+		if (engine->peers[i]->state != UM_HS_STATE_ZEROED && engine->peers[i]->local_index == index)
+			return true;
+	for (unsigned i = 0; i < engine->config.max_pending; i++)
+		if (engine->pending[i].state != UM_HS_STATE_ZEROED && engine->pending[i].local_index == index)
+			return true;
+	return engine->config.index_in_use && engine->config.index_in_use(engine->config.index_ctx, index);
+}
+
+uint32_t um_hs_new_index(struct um_handshake_engine *engine)
+{
+	uint32_t index;
+	do
+		index = randombytes_random();
+	while (index_taken(engine, index));
+	return index;
+}
+
+/* ---- initiator ---- */
+
+int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshake_peer *peer,
+			  const struct um_wire_addr *to, struct um_handshake_time now, struct um_handshake_output *out)
+{
+	int ret;
+
+	output_reset(out);
+	um_hs_peer_reset(peer);
+	peer->local_index = um_hs_new_index(engine);
+	peer->to = *to;
+	peer->started_ns = now.mono_ns;
+	if ((ret = um_hs_create_hello(engine, peer, now)) < 0) {
+		um_hs_peer_reset(peer);
+		return ret;
+	}
+	out->to = *to;
+	out->peer = peer;
+	out->peer_user = peer->user;
+	return um_hs_output_message(out, UM_MSG_HELLO, 0, 0, peer->hello, sizeof(peer->hello));
+}
+
+static struct um_handshake_peer *find_initiation(struct um_handshake_engine *engine, uint32_t index,
+						 enum um_handshake_state state)
+{
+	for (size_t i = 0; i < engine->n_peers; i++) {
+		struct um_handshake_peer *p = engine->peers[i];
+		if (p->state == state && p->local_index == index)
+			return p;
+	}
+	return NULL;
+}
+
+static int handle_cookie_reply(struct um_handshake_engine *engine, const uint8_t *dgram, size_t len,
+			       struct um_handshake_time now, struct um_handshake_output *out)
+{
+	struct um_hs_cookie_reply reply;
+	struct um_handshake_peer *peer;
+	int ret;
+
+	if ((ret = um_hs_cookie_reply_decode(&reply, dgram, len)) < 0)
+		return ret;
+	if (!(peer = find_initiation(engine, reply.receiver_index, UM_HS_STATE_HELLO_SENT)))
+		return -UM_ENOTFOUND;
+	if ((ret = um_cookie_reply_consume(&peer->cookie, &reply, now.mono_ns)) < 0)
+		return ret;
+	/* Answer at once with a HELLO carrying mac2: one extra round trip. */
+	if ((ret = um_hs_create_hello(engine, peer, now)) < 0)
+		return ret;
+	out->to = peer->to;
+	out->peer = peer;
+	out->peer_user = peer->user;
+	return um_hs_output_message(out, UM_MSG_HELLO, 0, 0, peer->hello, sizeof(peer->hello));
+}
+
+static int handle_established(struct um_handshake_engine *engine, const uint8_t *dgram, size_t len,
+			      struct um_handshake_time now, struct um_handshake_output *out)
+{
+	struct um_hs_established est;
+	struct um_handshake_peer *peer;
+	int ret;
+
+	if ((ret = um_hs_established_decode(&est, dgram, len)) < 0)
+		return ret;
+	if (!(peer = find_initiation(engine, est.receiver_index, UM_HS_STATE_RESPONSE_SENT)))
+		return -UM_ENOTFOUND;
+	if ((ret = um_hs_consume_established(engine, peer, dgram, len, now, out)) < 0)
+		return ret;
+	engine->stats.established++;
+	return 0;
+}
+
+/* ---- responder ---- */
+
+static struct um_hs_pending *find_pending(struct um_handshake_engine *engine, uint32_t index,
+					  const struct um_wire_addr *source)
+{
+	for (unsigned i = 0; i < engine->config.max_pending; i++) {
+		struct um_hs_pending *p = &engine->pending[i];
+		if (p->state != UM_HS_STATE_ZEROED && p->local_index == index && um_wire_addr_equal(&p->source, source))
+			return p;
+	}
+	return NULL;
+}
+
+/* A free slot, or the oldest one when full: pending state is unauthenticated,
+ * so recycling the oldest keeps a flood from locking legitimate initiators
+ * out for the whole pending lifetime. */
+static struct um_hs_pending *claim_pending(struct um_handshake_engine *engine)
+{
+	struct um_hs_pending *oldest = NULL;
+	for (unsigned i = 0; i < engine->config.max_pending; i++) {
+		struct um_hs_pending *p = &engine->pending[i];
+		if (p->state == UM_HS_STATE_ZEROED)
+			return p;
+		if (!oldest || p->created_ns < oldest->created_ns)
+			oldest = p;
+	}
+	engine->stats.table_full++;
+	um_hs_pending_release(oldest);
+	return oldest;
+}
+
+static bool pending_expired(const struct um_hs_pending *p, uint64_t now_ns)
+{
+	uint64_t life = p->state == UM_HS_STATE_CHALLENGE_SENT ? UM_HS_PENDING_LIFE_NS : UM_HS_DONE_LIFE_NS;
+	return p->state != UM_HS_STATE_ZEROED && now_ns - p->created_ns >= life;
+}
+
+static bool same_host(const struct um_wire_addr *a, const struct um_wire_addr *b)
+{
+	return a->family == b->family && memcmp(a->addr, b->addr, a->family == 4 ? 4 : 16) == 0;
+}
+
+/* Recently seen HELLO bodies: a cheap early drop for replays. The real
+ * replay guarantee is the per-peer timestamp check once RESPONSE proves who
+ * the initiator is (an attacker can mint fresh anonymous HELLOs anyway). */
+static struct um_hs_hello_seen *hello_seen_slot(struct um_handshake_engine *engine, const uint8_t *body,
+						uint8_t digest[16])
+{
+	crypto_generichash(digest, 16, body, UM_HS_HELLO_BODY_BYTES, engine->hello_seen_key,
+			   sizeof(engine->hello_seen_key));
+	uint32_t slot;
+	memcpy(&slot, digest, sizeof(slot));
+	return &engine->hello_seen[slot % UM_HS_HELLO_FILTER_SLOTS];
+}
+
+static int handle_hello(struct um_handshake_engine *engine, const struct um_wire_addr *from, const uint8_t *dgram,
+			size_t len, struct um_handshake_time now, struct um_handshake_output *out)
+{
+	struct um_hs_hello hello;
+	int ret;
+
+	if ((ret = um_hs_hello_decode(&hello, dgram, len)) < 0) {
+		engine->stats.malformed++;
+		return ret;
+	}
+	/* 1. mac1: one BLAKE2b, rejects anything not meant for us. */
+	enum um_cookie_mac_state mac = um_cookie_validate(&engine->cookie, dgram, len, from, now.mono_ns);
+	if (mac == UM_COOKIE_MAC_INVALID) {
+		engine->stats.bad_mac++;
+		return -UM_EBADMSG;
+	}
+	/* Expired responder state no longer counts towards load (tick may lag). */
+	for (unsigned i = 0; i < engine->config.max_pending; i++)
+		if (pending_expired(&engine->pending[i], now.mono_ns))
+			um_hs_pending_release(&engine->pending[i]);
+	/* 2. Under load: prove the source address first (stateless). */
+	if (um_handshake_under_load(engine) && mac != UM_COOKIE_MAC_VALID_WITH_COOKIE) {
+		ret = um_cookie_reply_create(&engine->cookie, out->datagrams[0], UM_HS_MAX_DATAGRAM,
+					     hello.sender_index, hello.mac1, from, now.mono_ns);
+		if (ret < 0)
+			return ret;
+		out->lengths[0] = (uint16_t)ret;
+		out->n_datagrams = 1;
+		out->to = *from;
+		engine->stats.cookies_sent++;
+		return 0;
+	}
+	/* 3. Per-source token bucket. */
+	if (!um_ratelimit_allow(&engine->ratelimit, from, now.mono_ns)) {
+		engine->stats.rate_limited++;
+		return -UM_ELIMIT;
+	}
+	/* 4. Freshness window. */
+	uint64_t window = engine->config.clock_window_ms;
+	if (hello.timestamp_ms + window < now.wall_ms || hello.timestamp_ms > now.wall_ms + window) {
+		engine->stats.replays++;
+		return -UM_EREPLAY;
+	}
+	/* 5. A retransmitted HELLO for a handshake we hold: resend CHALLENGE. */
+	unsigned from_source = 0;
+	for (unsigned i = 0; i < engine->config.max_pending; i++) {
+		struct um_hs_pending *p = &engine->pending[i];
+		if (p->state == UM_HS_STATE_ZEROED)
+			continue;
+		if (p->state == UM_HS_STATE_CHALLENGE_SENT && same_host(&p->source, from))
+			from_source++;
+		if (p->state == UM_HS_STATE_CHALLENGE_SENT && um_wire_addr_equal(&p->source, from) &&
+		    memcmp(p->hello_ephemeral, hello.ephemeral, 32) == 0 &&
+		    memcmp(p->hello_nonce, hello.nonce, UM_HS_NONCE_BYTES) == 0) {
+			out->to = *from;
+			return um_hs_output_message(out, UM_MSG_CHALLENGE, p->remote_index, p->challenge_message_id,
+						    p->challenge, sizeof(p->challenge));
+		}
+	}
+	/* 6. Replay filter. */
+	uint8_t digest[16];
+	struct um_hs_hello_seen *seen = hello_seen_slot(engine, dgram, digest);
+	if (seen->expires_ns > now.mono_ns && memcmp(seen->digest, digest, sizeof(digest)) == 0) {
+		engine->stats.replays++;
+		return -UM_EREPLAY;
+	}
+	if (from_source >= engine->config.max_pending_per_source) {
+		engine->stats.rate_limited++;
+		return -UM_ELIMIT;
+	}
+	memcpy(seen->digest, digest, sizeof(digest));
+	seen->expires_ns = now.mono_ns + 2 * window * UM_NSEC_PER_MSEC;
+
+	/* 7. The expensive part: ML-KEM keygen, X25519, ML-DSA signature. */
+	struct um_hs_pending *pending = claim_pending(engine);
+	pending->remote_index = hello.sender_index;
+	pending->source = *from;
+	memcpy(pending->hello_ephemeral, hello.ephemeral, 32);
+	memcpy(pending->hello_nonce, hello.nonce, UM_HS_NONCE_BYTES);
+	pending->hello_ts_ms = hello.timestamp_ms;
+	pending->created_ns = now.mono_ns;
+	pending->local_index = um_hs_new_index(engine);
+	if ((ret = um_hs_create_challenge(engine, pending, &hello, dgram)) < 0) {
+		um_hs_pending_release(pending);
+		return ret;
+	}
+	engine->stats.hellos++;
+	engine->stats.challenges++;
+	out->to = *from;
+	return um_hs_output_message(out, UM_MSG_CHALLENGE, pending->remote_index, pending->challenge_message_id,
+				    pending->challenge, sizeof(pending->challenge));
+}
+
+/* ---- fragments ---- */
+
+static int handle_fragment(struct um_handshake_engine *engine, const struct um_wire_addr *from, const uint8_t *dgram,
+			   size_t len, struct um_handshake_time now, struct um_handshake_output *out)
+{
+	struct um_fragment frag;
+	struct um_handshake_peer *peer = NULL;
+	struct um_hs_pending *pending = NULL;
+	int ret;
+
+	if ((ret = um_fragment_decode(&frag, dgram, len)) < 0) {
+		engine->stats.malformed++;
+		return ret;
+	}
+	/* Admission: reassembly memory only for state we hold and expect this
+	 * message for. An off-path sender would have to guess a 32-bit index. */
+	if (frag.msg_type == UM_MSG_CHALLENGE)
+		peer = find_initiation(engine, frag.receiver_index, UM_HS_STATE_HELLO_SENT);
+	else if (frag.msg_type == UM_MSG_RESPONSE)
+		pending = find_pending(engine, frag.receiver_index, from);
+	if (!peer && !pending) {
+		engine->stats.unknown_index++;
+		return -UM_ENOTFOUND;
+	}
+	ret = um_reasm_add(&engine->reasm, from, &frag, now.mono_ns, engine->scratch, sizeof(engine->scratch));
+	if (ret <= 0)
+		return ret;
+	size_t msg_len = (size_t)ret;
+
+	if (peer) {
+		if ((ret = um_hs_consume_challenge(engine, peer, engine->scratch, msg_len)) < 0) {
+			engine->stats.auth_failed++;
+			return ret;
+		}
+		peer->to = *from; /* the responder answered from here */
+		peer->last_sent_ns = now.mono_ns;
+		out->to = *from;
+		out->peer = peer;
+		out->peer_user = peer->user;
+		engine->stats.responses++;
+		return um_hs_output_message(out, UM_MSG_RESPONSE, peer->remote_index, peer->response_message_id,
+					    peer->response, UM_HS_RESPONSE_BYTES);
+	}
+
+	if (pending->state == UM_HS_STATE_ESTABLISHED_SENT) {
+		/* ESTABLISHED was lost and the initiator resent RESPONSE. */
+		uint8_t digest[UM_HS_HASH_BYTES];
+		um_sha3_256(digest, engine->scratch, msg_len);
+		if (memcmp(digest, pending->response_digest, sizeof(digest)) != 0) {
+			engine->stats.replays++;
+			return -UM_EREPLAY;
+		}
+		out->to = *from;
+		return um_hs_output_message(out, UM_MSG_ESTABLISHED, 0, 0, pending->established,
+					    sizeof(pending->established));
+	}
+	ret = um_hs_consume_response(engine, pending, engine->scratch, msg_len, now, out);
+	if (ret < 0) {
+		if (ret == -UM_ENOTFOUND)
+			engine->stats.unknown_peer++;
+		else if (ret == -UM_EREPLAY)
+			engine->stats.replays++;
+		else
+			engine->stats.auth_failed++;
+		return ret;
+	}
+	engine->stats.established++;
+	out->to = *from;
+	return um_hs_output_message(out, UM_MSG_ESTABLISHED, 0, 0, pending->established,
+				    sizeof(pending->established));
+}
+
+int um_handshake_receive(struct um_handshake_engine *engine, const struct um_wire_addr *from,
+			 const uint8_t *datagram, size_t len, struct um_handshake_time now,
+			 struct um_handshake_output *out)
+{
+	int ret;
+
+	output_reset(out);
+	if (len == 0 || len > UM_HS_MAX_DATAGRAM) {
+		engine->stats.malformed++;
+		return -UM_EINVAL;
+	}
+	switch (datagram[0]) {
+	case UM_MSG_HELLO:
+		ret = handle_hello(engine, from, datagram, len, now, out);
+		break;
+	case UM_MSG_COOKIE_REPLY:
+		ret = handle_cookie_reply(engine, datagram, len, now, out);
+		break;
+	case UM_MSG_ESTABLISHED:
+		ret = handle_established(engine, datagram, len, now, out);
+		break;
+	case UM_MSG_FRAGMENT:
+		ret = handle_fragment(engine, from, datagram, len, now, out);
+		break;
+	default: /* CHALLENGE/RESPONSE never fit one datagram; DATA is not ours */
+		engine->stats.malformed++;
+		ret = -UM_EINVAL;
+		break;
+	}
+	if (ret < 0)
+		output_reset(out);
+	return ret;
+}
+
+/* ---- timers ---- */
+
+int um_handshake_tick(struct um_handshake_engine *engine, struct um_handshake_time now,
+		      struct um_handshake_output *out)
+{
+	output_reset(out);
+	for (size_t i = 0; i < engine->n_peers; i++) {
+		struct um_handshake_peer *p = engine->peers[i];
+		if (p->state == UM_HS_STATE_ZEROED)
+			continue;
+		if (now.mono_ns - p->started_ns >= UM_HS_INITIATE_TIMEOUT_NS) {
+			um_hs_peer_reset(p);
+			engine->stats.timeouts++;
+			out->event = UM_HS_EVENT_FAILED;
+			out->peer = p;
+			out->peer_user = p->user;
+			out->peer_id = p->id;
+			return 1;
+		}
+		if (now.mono_ns - p->last_sent_ns < UM_HS_RETRANSMIT_NS)
+			continue;
+		p->last_sent_ns = now.mono_ns;
+		out->to = p->to;
+		out->peer = p;
+		out->peer_user = p->user;
+		if (p->state == UM_HS_STATE_HELLO_SENT)
+			um_hs_output_message(out, UM_MSG_HELLO, 0, 0, p->hello, sizeof(p->hello));
+		else
+			um_hs_output_message(out, UM_MSG_RESPONSE, p->remote_index, p->response_message_id,
+					     p->response, UM_HS_RESPONSE_BYTES);
+		return 1;
+	}
+	for (unsigned i = 0; i < engine->config.max_pending; i++)
+		if (pending_expired(&engine->pending[i], now.mono_ns))
+			um_hs_pending_release(&engine->pending[i]);
+	um_reasm_expire(&engine->reasm, now.mono_ns);
+	return 0;
+}
+
+uint64_t um_handshake_next_deadline(const struct um_handshake_engine *engine)
+{
+	uint64_t next = UINT64_MAX;
+	for (size_t i = 0; i < engine->n_peers; i++) {
+		const struct um_handshake_peer *p = engine->peers[i];
+		if (p->state == UM_HS_STATE_ZEROED)
+			continue;
+		uint64_t t = p->last_sent_ns + UM_HS_RETRANSMIT_NS;
+		uint64_t timeout = p->started_ns + UM_HS_INITIATE_TIMEOUT_NS;
+		next = t < next ? t : next;
+		next = timeout < next ? timeout : next;
+	}
+	for (unsigned i = 0; i < engine->config.max_pending; i++) {
+		const struct um_hs_pending *p = &engine->pending[i];
+		if (p->state == UM_HS_STATE_ZEROED)
+			continue;
+		uint64_t t = p->created_ns + UM_HS_PENDING_LIFE_NS;
+		next = t < next ? t : next;
+	}
+	return next;
+}

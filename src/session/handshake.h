@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/* The hybrid post-quantum handshake engine (docs/PROTOCOL.md is the spec).
+ *
+ * I/O free: the caller feeds received datagrams and the clock in, and gets
+ * datagrams to send and events out. No sockets, threads, timers, globals or
+ * logging in here; one engine per node, used from one thread (the control
+ * thread). Typical use from an event loop:
+ *
+ *   um_handshake_engine_new(&hs, &config);
+ *   um_handshake_peer_add(hs, &peer_id, my_peer, &handle);   per config peer
+ *   um_handshake_initiate(hs, handle, &endpoint, now, out);   then send out
+ *   on every non-DATA datagram:
+ *       ret = um_handshake_receive(hs, &from, buf, len, now, out);
+ *       send out->datagrams to out->to; act on out->event; count ret < 0
+ *   on a timer at um_handshake_next_deadline():
+ *       while (um_handshake_tick(hs, now, out) > 0) { send; act on event; }
+ *
+ * `out` is a caller-owned struct um_handshake_output (about 18 KB: keep one
+ * around, not on a small stack); every call resets it. When out->event is
+ * UM_HS_EVENT_ESTABLISHED, out->keypair holds fresh session keys: install
+ * them, then call um_handshake_output_wipe(out).
+ *
+ * Roles: every peer can be initiator (um_handshake_initiate) and responder
+ * (any HELLO that passes the checks). HELLO is anonymous; the responder
+ * learns who the initiator is only from RESPONSE, and refuses it unless the
+ * initiator's public key hashes to a peer ID added with um_handshake_peer_add.
+ * Likewise the initiator refuses a CHALLENGE whose key does not hash to the
+ * ID it initiated to. */
+#ifndef UM_SESSION_HANDSHAKE_H
+#define UM_SESSION_HANDSHAKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/identity.h"
+#include "session/keys.h"
+#include "util/clock.h"
+#include "wire/fragment.h"
+#include "wire/handshake.h"
+
+enum {
+	UM_HS_MAX_OUT_DATAGRAMS = UM_FRAG_MAX_COUNT,
+};
+
+/* Monotonic time for timeouts and wall time for protocol timestamps; tests
+ * and the bench set both by hand. */
+struct um_handshake_time {
+	uint64_t mono_ns;
+	uint64_t wall_ms;
+};
+
+static inline struct um_handshake_time um_handshake_time_now(void)
+{
+	struct um_handshake_time t = {.mono_ns = um_now_ns(), .wall_ms = um_wall_ms()};
+	return t;
+}
+
+struct um_handshake_config {
+	/* Borrowed: must stay valid (and unchanged) while the engine lives. */
+	const struct um_identity *identity;
+	/* Announced in ESTABLISHED when we are the responder. */
+	uint16_t mtu;
+	uint16_t heartbeat_s;
+	uint32_t rotation_s;
+	bool direct_p2p;
+	/* 0 = default for each of these. */
+	unsigned max_pending;       /* responder handshakes in flight (64) */
+	unsigned load_threshold;    /* pending count that means "under load" (8) */
+	unsigned hello_per_second;  /* per-source HELLO token rate (10) */
+	unsigned hello_burst;       /* per-source HELLO burst (10) */
+	unsigned max_pending_per_source; /* (4) */
+	uint32_t clock_window_ms;   /* accepted |HELLO timestamp - now| (120000) */
+	/* Optional: lets the caller veto session indices still used by live
+	 * keypairs (the engine already avoids its own). NULL = none. */
+	bool (*index_in_use)(void *ctx, uint32_t index);
+	void *index_ctx;
+};
+
+enum um_handshake_event {
+	UM_HS_EVENT_NONE,
+	UM_HS_EVENT_ESTABLISHED, /* keypair, params, peer filled */
+	UM_HS_EVENT_FAILED,      /* our initiation to peer timed out */
+};
+
+struct um_handshake_peer; /* opaque handle, owned by the engine */
+struct um_handshake_engine;
+
+struct um_handshake_output {
+	struct um_wire_addr to; /* where to send every datagram below */
+	unsigned n_datagrams;
+	uint16_t lengths[UM_HS_MAX_OUT_DATAGRAMS];
+	uint8_t datagrams[UM_HS_MAX_OUT_DATAGRAMS][UM_HS_MAX_DATAGRAM];
+
+	enum um_handshake_event event;
+	struct um_handshake_peer *peer; /* the peer the event is about */
+	void *peer_user;                /* the `user` given to um_handshake_peer_add */
+	struct um_peer_id peer_id;
+	bool initiator;                 /* our role in the finished handshake */
+	struct um_keypair keypair;      /* SECRET: install, then um_handshake_output_wipe */
+	struct um_hs_params params;     /* session parameters (from the responder) */
+	/* Where the peer's datagrams came from (responder: the initiator's
+	 * source; initiator: the responder's source). */
+	struct um_wire_addr peer_endpoint;
+};
+
+/* Zeroes the output, keys included. */
+void um_handshake_output_wipe(struct um_handshake_output *out);
+
+/* Counters for `umbra status` (drops by reason). */
+struct um_handshake_stats {
+	uint64_t hellos, challenges, responses, established;
+	uint64_t bad_mac, cookies_sent, rate_limited, replays, malformed, auth_failed, unknown_peer,
+		unknown_index, table_full, timeouts;
+};
+
+/* Allocates an engine; *out is owned by the caller (um_handshake_engine_free).
+ * Requires sodium_init() to have succeeded. */
+int um_handshake_engine_new(struct um_handshake_engine **out, const struct um_handshake_config *config);
+/* Wipes every secret and frees everything, peers included. NULL is a no-op. */
+void um_handshake_engine_free(struct um_handshake_engine *engine);
+
+/* Registers a peer we accept and may initiate to. user is passed back in
+ * events. *out stays valid until um_handshake_peer_remove or engine free.
+ * -EEXIST if the ID is already registered. */
+int um_handshake_peer_add(struct um_handshake_engine *engine, const struct um_peer_id *id, void *user,
+			  struct um_handshake_peer **out);
+/* Forgets the peer (aborting any handshake with it). */
+void um_handshake_peer_remove(struct um_handshake_engine *engine, struct um_handshake_peer *peer);
+/* True while an initiation to peer is in flight. */
+bool um_handshake_peer_busy(const struct um_handshake_peer *peer);
+
+/* Forces (or stops forcing) the cookie path for every HELLO. The engine
+ * also switches it on by itself when load_threshold handshakes are pending. */
+void um_handshake_set_under_load(struct um_handshake_engine *engine, bool under_load);
+bool um_handshake_under_load(const struct um_handshake_engine *engine);
+
+/* Starts a handshake to peer at `to` (replacing any in flight); out gets
+ * the HELLO. 0 or a negative code. */
+int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshake_peer *peer,
+			  const struct um_wire_addr *to, struct um_handshake_time now, struct um_handshake_output *out);
+
+/* Consumes one received datagram (any handshake type: 0x01..0x06). The
+ * datagram is only read during the call. Returns 0 when it was accepted
+ * (out may hold datagrams and/or an event), or a negative code saying why
+ * it was dropped: -UM_EBADMSG (bad MAC or authentication), -UM_EREPLAY,
+ * -UM_ELIMIT (rate limit or table full), -UM_ENOTFOUND (unknown index or
+ * peer), -UM_EINVAL/-UM_ETRUNC (malformed), -UM_ESTATE (unexpected now).
+ * A dropped datagram never changes handshake state. */
+int um_handshake_receive(struct um_handshake_engine *engine, const struct um_wire_addr *from,
+			 const uint8_t *datagram, size_t len, struct um_handshake_time now,
+			 struct um_handshake_output *out);
+
+/* Timers: retransmissions, initiation timeouts, expiry of responder state
+ * and reassembly slots. Returns 1 when out holds something (call again),
+ * 0 when there is nothing more to do now. */
+int um_handshake_tick(struct um_handshake_engine *engine, struct um_handshake_time now,
+		      struct um_handshake_output *out);
+/* Monotonic time at which um_handshake_tick next has work (UINT64_MAX: none). */
+uint64_t um_handshake_next_deadline(const struct um_handshake_engine *engine);
+
+const struct um_handshake_stats *um_handshake_get_stats(const struct um_handshake_engine *engine);
+
+#endif

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/* Engine internals shared by handshake.c (tables, dispatch, timers) and
+ * handshake_msgs.c (the create/consume pairs and the key schedule). */
+#ifndef UM_SESSION_HANDSHAKE_INTERNAL_H
+#define UM_SESSION_HANDSHAKE_INTERNAL_H
+
+#include "session/cookie.h"
+#include "session/handshake.h"
+#include "session/ratelimit.h"
+#include "wire/fragment.h"
+
+#define UM_HS_RETRANSMIT_NS (1000ULL * UM_NSEC_PER_MSEC)
+#define UM_HS_INITIATE_TIMEOUT_NS (10ULL * UM_NSEC_PER_SEC)
+#define UM_HS_PENDING_LIFE_NS (5ULL * UM_NSEC_PER_SEC)
+#define UM_HS_DONE_LIFE_NS (5ULL * UM_NSEC_PER_SEC)
+enum {
+	UM_HS_HASH_BYTES = 32,
+	UM_HS_KEY_BYTES = 32,
+	UM_HS_MAX_RESPONSE_ATTEMPTS = 3, /* RESPONSE decapsulations per pending state */
+	UM_HS_HELLO_FILTER_SLOTS = 4096,
+};
+
+enum um_handshake_state {
+	UM_HS_STATE_ZEROED,
+	/* initiator */
+	UM_HS_STATE_HELLO_SENT,
+	UM_HS_STATE_RESPONSE_SENT,
+	/* responder */
+	UM_HS_STATE_CHALLENGE_SENT,
+	UM_HS_STATE_ESTABLISHED_SENT,
+};
+
+/* The running transcript hash and chaining key. */
+struct um_hs_symmetric {
+	uint8_t h[UM_HS_HASH_BYTES];
+	uint8_t ck[UM_HS_KEY_BYTES];
+};
+
+struct um_handshake_peer {
+	struct um_peer_id id;
+	void *user;
+	/* Responder side: newest HELLO timestamp accepted from this peer
+	 * (authenticated: it is under the peer's RESPONSE signature). */
+	uint64_t last_accepted_ts_ms;
+	/* Initiator side: keeps our timestamps strictly increasing. */
+	uint64_t last_sent_ts_ms;
+	struct um_cookie_maker cookie;
+
+	/* Our initiation (one at a time). */
+	enum um_handshake_state state;
+	uint32_t local_index, remote_index;
+	struct um_wire_addr to;
+	uint8_t ephemeral_secret[32], ephemeral_public[32];
+	struct um_hs_symmetric sym;
+	uint8_t hello[UM_HS_HELLO_BYTES];
+	uint8_t *response; /* owned, UM_HS_RESPONSE_BYTES when state == RESPONSE_SENT */
+	uint32_t response_message_id;
+	uint64_t started_ns, last_sent_ns;
+};
+
+struct um_hs_pending {
+	enum um_handshake_state state;
+	uint32_t local_index, remote_index;
+	struct um_wire_addr source;
+	uint8_t hello_ephemeral[32];
+	uint8_t hello_nonce[UM_HS_NONCE_BYTES];
+	uint64_t hello_ts_ms;
+	uint8_t kem_secret[UM_HKEM_SK_BYTES];
+	struct um_hs_symmetric sym;
+	uint8_t challenge[UM_HS_CHALLENGE_BYTES];
+	uint32_t challenge_message_id;
+	uint8_t response_digest[UM_HS_HASH_BYTES];
+	uint8_t established[UM_HS_ESTABLISHED_BYTES];
+	uint64_t created_ns;
+	unsigned attempts;
+};
+
+struct um_hs_hello_seen {
+	uint8_t digest[16];
+	uint64_t expires_ns;
+};
+
+struct um_handshake_engine {
+	struct um_handshake_config config;
+	const struct um_identity *identity;
+	struct um_handshake_peer **peers; /* owned array of owned peers */
+	size_t n_peers, cap_peers;
+	struct um_hs_pending *pending; /* secmem, config.max_pending entries */
+	struct um_hs_hello_seen *hello_seen; /* UM_HS_HELLO_FILTER_SLOTS */
+	uint8_t hello_seen_key[16];
+	struct um_cookie_checker cookie;
+	struct um_ratelimiter ratelimit;
+	struct um_reassembler reasm;
+	uint8_t scratch[UM_FRAG_MAX_MESSAGE]; /* reassembled messages */
+	bool forced_load;
+	struct um_handshake_stats stats;
+};
+
+/* Key schedule (handshake_msgs.c). */
+void um_hs_symmetric_init(struct um_hs_symmetric *sym, const struct um_peer_id *responder_id);
+void um_hs_mix_hash(uint8_t h[UM_HS_HASH_BYTES], const uint8_t *data, size_t len);
+
+/* Helpers in handshake.c used by the message code. */
+uint32_t um_hs_new_index(struct um_handshake_engine *engine);
+void um_hs_pending_release(struct um_hs_pending *pending);
+void um_hs_peer_reset(struct um_handshake_peer *peer);
+struct um_handshake_peer *um_hs_find_peer_by_id(struct um_handshake_engine *engine, const struct um_peer_id *id);
+/* Appends msg to out, fragmenting if needed. */
+int um_hs_output_message(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index,
+			 uint32_t message_id, const uint8_t *msg, size_t len);
+
+/* Create/consume pairs (handshake_msgs.c). Each leaves state untouched on
+ * failure and wipes its stack secrets on every path. */
+int um_hs_create_hello(struct um_handshake_engine *engine, struct um_handshake_peer *peer,
+		       struct um_handshake_time now);
+int um_hs_create_challenge(struct um_handshake_engine *engine, struct um_hs_pending *pending,
+			   const struct um_hs_hello *hello, const uint8_t *hello_bytes);
+int um_hs_consume_challenge(struct um_handshake_engine *engine, struct um_handshake_peer *peer,
+			    const uint8_t *msg, size_t len);
+int um_hs_consume_response(struct um_handshake_engine *engine, struct um_hs_pending *pending, const uint8_t *msg,
+			   size_t len, struct um_handshake_time now, struct um_handshake_output *out);
+int um_hs_consume_established(struct um_handshake_engine *engine, struct um_handshake_peer *peer,
+			      const uint8_t *msg, size_t len, struct um_handshake_time now,
+			      struct um_handshake_output *out);
+
+#endif

@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: MIT */
+/* The four handshake messages as create/consume pairs, and the key
+ * schedule. Each function works on copies of the symmetric state and
+ * commits only after every check passed, so a forged or tampered message
+ * leaves the handshake exactly as it was. Every exit goes through `out:`,
+ * which wipes the stack secrets. */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/sha3.h"
+#include "session/handshake_internal.h"
+#include "util/error.h"
+
+static const char CTX_CHALLENGE[] = "umbra-hs-v1 challenge";
+static const char CTX_RESPONSE[] = "umbra-hs-v1 response";
+
+/* Placeholder for the sealed part while the header is encoded and hashed. */
+static const uint8_t zero_sealed[UM_HS_IDENTITY_SEALED_BYTES];
+static const uint8_t zero_nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
+
+void um_hs_mix_hash(uint8_t h[UM_HS_HASH_BYTES], const uint8_t *data, size_t len)
+{
+	struct um_keccak k;
+	um_sha3_256_init(&k);
+	um_keccak_absorb(&k, h, UM_HS_HASH_BYTES);
+	um_keccak_absorb(&k, data, len);
+	um_keccak_squeeze(&k, h, UM_HS_HASH_BYTES);
+	um_keccak_wipe(&k);
+}
+
+/* out = SHAKE256("umbra-hs-v1 kdf" || len(label) || label || ck || ikm).
+ * SHAKE needs no HMAC wrapper (no length extension); the fixed-length ck
+ * and length-prefixed label make the input encoding unambiguous. */
+static void kdf(uint8_t *out, size_t out_len, const uint8_t ck[UM_HS_KEY_BYTES], const char *label,
+		const uint8_t *ikm, size_t ikm_len)
+{
+	static const char prefix[] = "umbra-hs-v1 kdf";
+	struct um_keccak k;
+	uint8_t label_len = (uint8_t)strlen(label);
+	um_shake256_init(&k);
+	um_keccak_absorb(&k, (const uint8_t *)prefix, sizeof(prefix) - 1);
+	um_keccak_absorb(&k, &label_len, 1);
+	um_keccak_absorb(&k, (const uint8_t *)label, label_len);
+	um_keccak_absorb(&k, ck, UM_HS_KEY_BYTES);
+	um_keccak_absorb(&k, ikm, ikm_len);
+	um_keccak_squeeze(&k, out, out_len);
+	um_keccak_wipe(&k);
+}
+
+static void mix_key(uint8_t ck[UM_HS_KEY_BYTES], const uint8_t *ikm, size_t len)
+{
+	uint8_t next[UM_HS_KEY_BYTES];
+	kdf(next, sizeof(next), ck, "chain", ikm, len);
+	memcpy(ck, next, sizeof(next));
+	sodium_memzero(next, sizeof(next));
+}
+
+void um_hs_symmetric_init(struct um_hs_symmetric *sym, const struct um_peer_id *responder_id)
+{
+	static const char protocol[] = "umbra-hs-v1 X25519+MLKEM1024 Ed25519+MLDSA87 SHA3";
+	um_sha3_256(sym->h, (const uint8_t *)protocol, sizeof(protocol) - 1);
+	memcpy(sym->ck, sym->h, UM_HS_KEY_BYTES);
+	/* Prologue: the initiator commits to whom it means to reach. */
+	um_hs_mix_hash(sym->h, responder_id->bytes, UM_PEER_ID_BYTES);
+}
+
+/* Session keys: initiator->responder, responder->initiator, and the one-shot
+ * key that seals ESTABLISHED (kept apart from the data keys so ESTABLISHED
+ * never shares a key/nonce pair with DATA). */
+struct session_keys {
+	uint8_t i2r[UM_HS_KEY_BYTES], r2i[UM_HS_KEY_BYTES], confirm[UM_HS_KEY_BYTES];
+};
+
+static void derive_session(struct session_keys *keys, const struct um_hs_symmetric *sym)
+{
+	kdf((uint8_t *)keys, sizeof(*keys), sym->ck, "session", sym->h, UM_HS_HASH_BYTES);
+}
+
+int um_hs_create_hello(struct um_handshake_engine *engine, struct um_handshake_peer *peer,
+		       struct um_handshake_time now)
+{
+	uint8_t nonce[UM_HS_NONCE_BYTES];
+	(void)engine;
+
+	randombytes_buf(peer->ephemeral_secret, sizeof(peer->ephemeral_secret));
+	crypto_scalarmult_base(peer->ephemeral_public, peer->ephemeral_secret);
+	randombytes_buf(nonce, sizeof(nonce));
+	/* Strictly increasing even if the wall clock stalls or steps back a little. */
+	uint64_t ts = now.wall_ms > peer->last_sent_ts_ms ? now.wall_ms : peer->last_sent_ts_ms + 1;
+	peer->last_sent_ts_ms = ts;
+
+	struct um_hs_hello hello = {
+		.sender_index = peer->local_index,
+		.ephemeral = peer->ephemeral_public,
+		.nonce = nonce,
+		.timestamp_ms = ts,
+	};
+	int ret = um_hs_hello_encode(peer->hello, sizeof(peer->hello), &hello);
+	if (ret < 0)
+		return ret;
+	um_cookie_add_macs(&peer->cookie, peer->hello, sizeof(peer->hello), now.mono_ns);
+	um_hs_symmetric_init(&peer->sym, &peer->id);
+	um_hs_mix_hash(peer->sym.h, peer->hello, UM_HS_HELLO_BODY_BYTES);
+	peer->state = UM_HS_STATE_HELLO_SENT;
+	peer->last_sent_ns = now.mono_ns;
+	return 0;
+}
+
+int um_hs_create_challenge(struct um_handshake_engine *engine, struct um_hs_pending *pending,
+			   const struct um_hs_hello *hello, const uint8_t *hello_bytes)
+{
+	struct um_hs_symmetric sym;
+	uint8_t kem_public[UM_HKEM_PK_BYTES];
+	uint8_t dh[32], key[UM_HS_KEY_BYTES], nonce[UM_HS_NONCE_BYTES];
+	uint8_t plain[UM_HS_IDENTITY_PLAIN_BYTES];
+	const struct um_identity *self = engine->identity;
+	int ret;
+
+	um_hs_symmetric_init(&sym, &self->id);
+	um_hs_mix_hash(sym.h, hello_bytes, UM_HS_HELLO_BODY_BYTES);
+
+	/* Fresh ephemeral hybrid KEM key per handshake (forward secrecy); its
+	 * X25519 half (sk = dk || x25519 sk || x25519 pk) also does the ee DH
+	 * that seals our identity from passive observers. */
+	if ((ret = um_hkem_keygen(kem_public, pending->kem_secret)) < 0)
+		goto out;
+	ret = -UM_EBADMSG;
+	if (crypto_scalarmult(dh, pending->kem_secret + UM_MLKEM1024_DK_BYTES, hello->ephemeral) != 0)
+		goto out; /* low-order point */
+	mix_key(sym.ck, dh, sizeof(dh));
+
+	randombytes_buf(nonce, sizeof(nonce));
+	struct um_hs_challenge msg = {
+		.sender_index = pending->local_index,
+		.receiver_index = pending->remote_index,
+		.nonce = nonce,
+		.kem_public = kem_public,
+		.sealed = zero_sealed,
+	};
+	if ((ret = um_hs_challenge_encode(pending->challenge, sizeof(pending->challenge), &msg)) < 0)
+		goto out;
+	um_hs_mix_hash(sym.h, pending->challenge, UM_HS_CHALLENGE_HEADER_BYTES);
+
+	memcpy(plain, self->public_key, UM_HSIG_PK_BYTES);
+	if ((ret = um_hsig_sign(plain + UM_HSIG_PK_BYTES, sym.h, UM_HS_HASH_BYTES, CTX_CHALLENGE, self->secret_key)) < 0)
+		goto out;
+	kdf(key, sizeof(key), sym.ck, "challenge", sym.h, UM_HS_HASH_BYTES);
+	uint8_t *sealed = pending->challenge + UM_HS_CHALLENGE_HEADER_BYTES;
+	crypto_aead_chacha20poly1305_ietf_encrypt(sealed, NULL, plain, sizeof(plain), sym.h, UM_HS_HASH_BYTES, NULL,
+						  zero_nonce, key);
+	um_hs_mix_hash(sym.h, sealed, UM_HS_IDENTITY_SEALED_BYTES);
+
+	pending->sym = sym;
+	randombytes_buf(&pending->challenge_message_id, sizeof(pending->challenge_message_id));
+	pending->state = UM_HS_STATE_CHALLENGE_SENT;
+	ret = 0;
+out:
+	sodium_memzero(&sym, sizeof(sym));
+	sodium_memzero(dh, sizeof(dh));
+	sodium_memzero(key, sizeof(key));
+	if (ret < 0)
+		sodium_memzero(pending->kem_secret, sizeof(pending->kem_secret));
+	return ret;
+}
+
+int um_hs_consume_challenge(struct um_handshake_engine *engine, struct um_handshake_peer *peer,
+			    const uint8_t *msg, size_t len)
+{
+	struct um_hs_challenge ch;
+	struct um_hs_symmetric sym;
+	struct um_peer_id claimed;
+	uint8_t dh[32], key[UM_HS_KEY_BYTES], shared[UM_HKEM_SS_BYTES];
+	uint8_t kem_ct[UM_HKEM_CT_BYTES];
+	uint8_t plain[UM_HS_IDENTITY_PLAIN_BYTES];
+	const struct um_identity *self = engine->identity;
+	int ret;
+
+	sym = peer->sym;
+	if ((ret = um_hs_challenge_decode(&ch, msg, len)) < 0)
+		goto out;
+	ret = -UM_ESTATE;
+	if (peer->state != UM_HS_STATE_HELLO_SENT || ch.receiver_index != peer->local_index)
+		goto out;
+
+	ret = -UM_EBADMSG;
+	if (crypto_scalarmult(dh, peer->ephemeral_secret, ch.kem_public + UM_MLKEM1024_EK_BYTES) != 0)
+		goto out;
+	mix_key(sym.ck, dh, sizeof(dh));
+	um_hs_mix_hash(sym.h, msg, UM_HS_CHALLENGE_HEADER_BYTES);
+	kdf(key, sizeof(key), sym.ck, "challenge", sym.h, UM_HS_HASH_BYTES);
+	if (crypto_aead_chacha20poly1305_ietf_decrypt(plain, NULL, NULL, ch.sealed, UM_HS_IDENTITY_SEALED_BYTES, sym.h,
+						      UM_HS_HASH_BYTES, zero_nonce, key) != 0)
+		goto out;
+	/* The key must hash to the ID we pinned; only then is the signature
+	 * worth checking (cheap check first). */
+	um_peer_id_from_public_key(&claimed, plain);
+	if (sodium_memcmp(claimed.bytes, peer->id.bytes, UM_PEER_ID_BYTES) != 0)
+		goto out;
+	if (um_hsig_verify(plain + UM_HSIG_PK_BYTES, sym.h, UM_HS_HASH_BYTES, CTX_CHALLENGE, plain) != 0)
+		goto out;
+	um_hs_mix_hash(sym.h, ch.sealed, UM_HS_IDENTITY_SEALED_BYTES);
+
+	/* Encapsulate to the responder's ephemeral hybrid key. */
+	if ((ret = um_hkem_encaps(kem_ct, shared, ch.kem_public)) < 0)
+		goto out;
+	mix_key(sym.ck, shared, sizeof(shared));
+
+	if (!peer->response && !(peer->response = malloc(UM_HS_RESPONSE_BYTES))) {
+		ret = -UM_ENOMEM;
+		goto out;
+	}
+	struct um_hs_response resp = {
+		.sender_index = peer->local_index,
+		.receiver_index = ch.sender_index,
+		.kem_ciphertext = kem_ct,
+		.sealed = zero_sealed,
+	};
+	if ((ret = um_hs_response_encode(peer->response, UM_HS_RESPONSE_BYTES, &resp)) < 0)
+		goto out;
+	um_hs_mix_hash(sym.h, peer->response, UM_HS_RESPONSE_HEADER_BYTES);
+	memcpy(plain, self->public_key, UM_HSIG_PK_BYTES);
+	if ((ret = um_hsig_sign(plain + UM_HSIG_PK_BYTES, sym.h, UM_HS_HASH_BYTES, CTX_RESPONSE, self->secret_key)) < 0)
+		goto out;
+	kdf(key, sizeof(key), sym.ck, "response", sym.h, UM_HS_HASH_BYTES);
+	uint8_t *sealed = peer->response + UM_HS_RESPONSE_HEADER_BYTES;
+	crypto_aead_chacha20poly1305_ietf_encrypt(sealed, NULL, plain, sizeof(plain), sym.h, UM_HS_HASH_BYTES, NULL,
+						  zero_nonce, key);
+	um_hs_mix_hash(sym.h, sealed, UM_HS_IDENTITY_SEALED_BYTES);
+
+	peer->sym = sym;
+	peer->remote_index = ch.sender_index;
+	peer->state = UM_HS_STATE_RESPONSE_SENT;
+	randombytes_buf(&peer->response_message_id, sizeof(peer->response_message_id));
+	/* The ephemeral DH key has done its job: drop it now. */
+	sodium_memzero(peer->ephemeral_secret, sizeof(peer->ephemeral_secret));
+	ret = 0;
+out:
+	sodium_memzero(&sym, sizeof(sym));
+	sodium_memzero(dh, sizeof(dh));
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(shared, sizeof(shared));
+	return ret;
+}
+
+static void established_ad(uint8_t ad[UM_HS_ESTABLISHED_HEADER_BYTES + UM_HS_HASH_BYTES], const uint8_t *header,
+			   const uint8_t h[UM_HS_HASH_BYTES])
+{
+	memcpy(ad, header, UM_HS_ESTABLISHED_HEADER_BYTES);
+	memcpy(ad + UM_HS_ESTABLISHED_HEADER_BYTES, h, UM_HS_HASH_BYTES);
+}
+
+int um_hs_consume_response(struct um_handshake_engine *engine, struct um_hs_pending *pending, const uint8_t *msg,
+			   size_t len, struct um_handshake_time now, struct um_handshake_output *out)
+{
+	struct um_hs_response resp;
+	struct um_hs_symmetric sym;
+	struct um_peer_id claimed;
+	struct session_keys keys;
+	struct um_hs_params params;
+	struct um_handshake_peer *peer;
+	uint8_t key[UM_HS_KEY_BYTES], shared[UM_HKEM_SS_BYTES];
+	uint8_t plain[UM_HS_IDENTITY_PLAIN_BYTES];
+	uint8_t params_plain[UM_HS_ESTABLISHED_PLAIN_BYTES];
+	uint8_t ad[UM_HS_ESTABLISHED_HEADER_BYTES + UM_HS_HASH_BYTES];
+	uint8_t sealed[UM_HS_ESTABLISHED_PLAIN_BYTES + UM_HS_TAG_BYTES];
+	int ret;
+
+	sym = pending->sym;
+	if ((ret = um_hs_response_decode(&resp, msg, len)) < 0)
+		goto out;
+	ret = -UM_ESTATE;
+	if (pending->state != UM_HS_STATE_CHALLENGE_SENT || resp.receiver_index != pending->local_index)
+		goto out;
+	ret = -UM_EBADMSG;
+	if (resp.sender_index != pending->remote_index)
+		goto out;
+	/* Bounds the decapsulations an on-path attacker can make us do. */
+	ret = -UM_ELIMIT;
+	if (++pending->attempts > UM_HS_MAX_RESPONSE_ATTEMPTS)
+		goto out;
+
+	if ((ret = um_hkem_decaps(shared, resp.kem_ciphertext, pending->kem_secret)) < 0)
+		goto out;
+	mix_key(sym.ck, shared, sizeof(shared));
+	um_hs_mix_hash(sym.h, msg, UM_HS_RESPONSE_HEADER_BYTES);
+	kdf(key, sizeof(key), sym.ck, "response", sym.h, UM_HS_HASH_BYTES);
+	ret = -UM_EBADMSG;
+	if (crypto_aead_chacha20poly1305_ietf_decrypt(plain, NULL, NULL, resp.sealed, UM_HS_IDENTITY_SEALED_BYTES,
+						      sym.h, UM_HS_HASH_BYTES, zero_nonce, key) != 0)
+		goto out;
+	um_peer_id_from_public_key(&claimed, plain);
+	ret = -UM_ENOTFOUND;
+	if (!(peer = um_hs_find_peer_by_id(engine, &claimed)))
+		goto out;
+	ret = -UM_EBADMSG;
+	if (um_hsig_verify(plain + UM_HSIG_PK_BYTES, sym.h, UM_HS_HASH_BYTES, CTX_RESPONSE, plain) != 0)
+		goto out;
+	/* Authenticated now: the HELLO timestamp is under the signature, so
+	 * this is the per-peer monotonic replay check. */
+	ret = -UM_EREPLAY;
+	if (pending->hello_ts_ms <= peer->last_accepted_ts_ms)
+		goto out;
+	um_hs_mix_hash(sym.h, resp.sealed, UM_HS_IDENTITY_SEALED_BYTES);
+	derive_session(&keys, &sym);
+
+	memset(&params, 0, sizeof(params));
+	randombytes_buf(params.session_id, sizeof(params.session_id));
+	params.mtu = engine->config.mtu;
+	params.heartbeat_s = engine->config.heartbeat_s;
+	params.rotation_s = engine->config.rotation_s;
+	params.flags = engine->config.direct_p2p ? UM_HS_FLAG_DIRECT_P2P : 0;
+	params.observed = pending->source;
+	um_hs_params_encode(params_plain, &params);
+	struct um_hs_established est = {
+		.receiver_index = pending->remote_index,
+		.sender_index = pending->local_index,
+		.sealed = sealed,
+	};
+	memset(sealed, 0, sizeof(sealed));
+	if ((ret = um_hs_established_encode(pending->established, sizeof(pending->established), &est)) < 0)
+		goto out;
+	established_ad(ad, pending->established, sym.h);
+	crypto_aead_chacha20poly1305_ietf_encrypt(pending->established + UM_HS_ESTABLISHED_HEADER_BYTES, NULL,
+						  params_plain, sizeof(params_plain), ad, sizeof(ad), NULL, zero_nonce,
+						  keys.confirm);
+
+	/* Commit. */
+	peer->last_accepted_ts_ms = pending->hello_ts_ms;
+	um_sha3_256(pending->response_digest, msg, len);
+	pending->state = UM_HS_STATE_ESTABLISHED_SENT;
+	pending->created_ns = now.mono_ns;
+	sodium_memzero(pending->kem_secret, sizeof(pending->kem_secret));
+	sodium_memzero(&pending->sym, sizeof(pending->sym));
+
+	out->event = UM_HS_EVENT_ESTABLISHED;
+	out->peer = peer;
+	out->peer_user = peer->user;
+	out->peer_id = peer->id;
+	out->initiator = false;
+	memcpy(out->keypair.send_key, keys.r2i, UM_KEY_LEN);
+	memcpy(out->keypair.recv_key, keys.i2r, UM_KEY_LEN);
+	out->keypair.local_index = pending->local_index;
+	out->keypair.remote_index = pending->remote_index;
+	out->keypair.created_ns = now.mono_ns;
+	out->keypair.initiator = false;
+	out->params = params;
+	out->peer_endpoint = pending->source;
+	ret = 0;
+out:
+	sodium_memzero(&sym, sizeof(sym));
+	sodium_memzero(&keys, sizeof(keys));
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(shared, sizeof(shared));
+	return ret;
+}
+
+int um_hs_consume_established(struct um_handshake_engine *engine, struct um_handshake_peer *peer,
+			      const uint8_t *msg, size_t len, struct um_handshake_time now,
+			      struct um_handshake_output *out)
+{
+	struct um_hs_established est;
+	struct session_keys keys;
+	struct um_hs_params params;
+	uint8_t params_plain[UM_HS_ESTABLISHED_PLAIN_BYTES];
+	uint8_t ad[UM_HS_ESTABLISHED_HEADER_BYTES + UM_HS_HASH_BYTES];
+	int ret;
+	(void)engine;
+
+	memset(&keys, 0, sizeof(keys));
+	if ((ret = um_hs_established_decode(&est, msg, len)) < 0)
+		goto out;
+	ret = -UM_ESTATE;
+	if (peer->state != UM_HS_STATE_RESPONSE_SENT || est.receiver_index != peer->local_index)
+		goto out;
+	ret = -UM_EBADMSG;
+	if (est.sender_index != peer->remote_index)
+		goto out;
+	derive_session(&keys, &peer->sym);
+	established_ad(ad, msg, peer->sym.h);
+	if (crypto_aead_chacha20poly1305_ietf_decrypt(params_plain, NULL, NULL, est.sealed,
+						      UM_HS_ESTABLISHED_PLAIN_BYTES + UM_HS_TAG_BYTES, ad, sizeof(ad),
+						      zero_nonce, keys.confirm) != 0)
+		goto out;
+	if ((ret = um_hs_params_decode(&params, params_plain)) < 0)
+		goto out;
+
+	out->event = UM_HS_EVENT_ESTABLISHED;
+	out->peer = peer;
+	out->peer_user = peer->user;
+	out->peer_id = peer->id;
+	out->initiator = true;
+	memcpy(out->keypair.send_key, keys.i2r, UM_KEY_LEN);
+	memcpy(out->keypair.recv_key, keys.r2i, UM_KEY_LEN);
+	out->keypair.local_index = peer->local_index;
+	out->keypair.remote_index = peer->remote_index;
+	out->keypair.created_ns = now.mono_ns;
+	out->keypair.initiator = true;
+	out->params = params;
+	out->peer_endpoint = peer->to;
+	um_hs_peer_reset(peer);
+	ret = 0;
+out:
+	sodium_memzero(&keys, sizeof(keys));
+	return ret;
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+#include "session/ratelimit.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+
+enum { WAYS = 4, KEY_BYTES = 9 };
+
+struct um_ratelimit_entry {
+	uint8_t key[KEY_BYTES]; /* family || 4 or 8 address bytes */
+	bool used;
+	uint64_t last_ns;
+	uint64_t credit_ns;
+};
+
+int um_ratelimit_init(struct um_ratelimiter *limiter, unsigned entries, unsigned per_second, unsigned burst)
+{
+	memset(limiter, 0, sizeof(*limiter));
+	if (per_second == 0 || burst == 0 || entries == 0 || entries > (1u << 24))
+		return -UM_EINVAL;
+	unsigned sets = 1;
+	while (sets * WAYS < entries)
+		sets <<= 1;
+	limiter->entries = calloc((size_t)sets * WAYS, sizeof(*limiter->entries));
+	if (!limiter->entries)
+		return -UM_ENOMEM;
+	limiter->sets = sets;
+	limiter->cost_ns = 1000000000ULL / per_second;
+	limiter->max_credit_ns = limiter->cost_ns * burst;
+	randombytes_buf(limiter->hash_key, sizeof(limiter->hash_key));
+	return 0;
+}
+
+void um_ratelimit_destroy(struct um_ratelimiter *limiter)
+{
+	free(limiter->entries);
+	memset(limiter, 0, sizeof(*limiter));
+}
+
+static void source_key(uint8_t key[KEY_BYTES], const struct um_wire_addr *source)
+{
+	memset(key, 0, KEY_BYTES);
+	key[0] = source->family;
+	memcpy(key + 1, source->addr, source->family == 4 ? 4 : 8);
+}
+
+bool um_ratelimit_allow(struct um_ratelimiter *limiter, const struct um_wire_addr *source, uint64_t now_ns)
+{
+	uint8_t key[KEY_BYTES], hash[crypto_shorthash_BYTES];
+	source_key(key, source);
+	crypto_shorthash(hash, key, sizeof(key), limiter->hash_key);
+	uint64_t h;
+	memcpy(&h, hash, sizeof(h));
+	struct um_ratelimit_entry *set = &limiter->entries[(size_t)(h & (limiter->sets - 1)) * WAYS];
+
+	struct um_ratelimit_entry *entry = NULL, *victim = &set[0];
+	for (unsigned i = 0; i < WAYS; i++) {
+		if (set[i].used && memcmp(set[i].key, key, KEY_BYTES) == 0) {
+			entry = &set[i];
+			break;
+		}
+		if (!set[i].used)
+			victim = &set[i];
+		else if (victim->used && set[i].last_ns < victim->last_ns)
+			victim = &set[i];
+	}
+	if (!entry) {
+		entry = victim;
+		memcpy(entry->key, key, KEY_BYTES);
+		entry->used = true;
+		entry->last_ns = now_ns;
+		entry->credit_ns = limiter->max_credit_ns;
+	}
+	/* Refill by elapsed time (clamped: a clock that went backwards adds nothing). */
+	if (now_ns > entry->last_ns) {
+		uint64_t elapsed = now_ns - entry->last_ns;
+		entry->credit_ns = elapsed >= limiter->max_credit_ns - entry->credit_ns ? limiter->max_credit_ns
+										     : entry->credit_ns + elapsed;
+	}
+	entry->last_ns = now_ns;
+	if (entry->credit_ns < limiter->cost_ns)
+		return false;
+	entry->credit_ns -= limiter->cost_ns;
+	return true;
+}

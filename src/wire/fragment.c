@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+#include "wire/fragment.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/buf.h"
+#include "util/error.h"
+
+struct um_reasm_slot {
+	bool used;
+	struct um_wire_addr source;
+	uint8_t msg_type;
+	uint8_t count;
+	uint16_t total_len;
+	uint32_t receiver_index;
+	uint32_t message_id;
+	uint32_t received; /* bit per fragment index */
+	uint64_t first_ns;
+	uint8_t *buf; /* owned, total_len bytes */
+};
+
+/* Count of pieces fits the 32-bit received mask. */
+_Static_assert(UM_FRAG_MAX_COUNT <= 32, "fragment mask too small");
+_Static_assert(UM_FRAG_MAX_MESSAGE <= UINT16_MAX, "total_len is 16 bits");
+
+unsigned um_fragment_count(size_t msg_len)
+{
+	if (msg_len == 0 || msg_len > UM_FRAG_MAX_MESSAGE)
+		return 0;
+	return (unsigned)((msg_len + UM_FRAG_CHUNK_BYTES - 1) / UM_FRAG_CHUNK_BYTES);
+}
+
+static size_t piece_len(size_t total, unsigned index, unsigned count)
+{
+	return index + 1 < count ? UM_FRAG_CHUNK_BYTES : total - (size_t)index * UM_FRAG_CHUNK_BYTES;
+}
+
+int um_fragment_encode(uint8_t *out, size_t cap, uint8_t msg_type, uint32_t receiver_index,
+		       uint32_t message_id, const uint8_t *msg, size_t msg_len, unsigned index)
+{
+	unsigned count = um_fragment_count(msg_len);
+	if (count == 0)
+		return -UM_ERANGE;
+	if (index >= count)
+		return -UM_EINVAL;
+	size_t n = piece_len(msg_len, index, count);
+	struct um_writer w;
+	um_writer_init(&w, out, cap);
+	um_write_u8(&w, UM_MSG_FRAGMENT);
+	um_write_u8(&w, msg_type);
+	um_write_u8(&w, (uint8_t)index);
+	um_write_u8(&w, (uint8_t)count);
+	um_write_u32(&w, receiver_index);
+	um_write_u32(&w, message_id);
+	um_write_u16(&w, (uint16_t)msg_len);
+	um_write_bytes(&w, msg + (size_t)index * UM_FRAG_CHUNK_BYTES, n);
+	if (um_writer_error(&w))
+		return -UM_ERANGE;
+	return (int)w.pos;
+}
+
+int um_fragment_decode(struct um_fragment *f, const uint8_t *in, size_t len)
+{
+	struct um_reader r;
+	memset(f, 0, sizeof(*f));
+	if (len > UM_HS_MAX_DATAGRAM)
+		return -UM_EINVAL;
+	um_reader_init(&r, in, len);
+	uint8_t type = um_read_u8(&r);
+	f->msg_type = um_read_u8(&r);
+	f->index = um_read_u8(&r);
+	f->count = um_read_u8(&r);
+	f->receiver_index = um_read_u32(&r);
+	f->message_id = um_read_u32(&r);
+	f->total_len = um_read_u16(&r);
+	if (um_reader_error(&r))
+		return -UM_ETRUNC;
+	f->payload_len = um_reader_left(&r);
+	f->payload = um_read_bytes(&r, f->payload_len);
+	if (type != UM_MSG_FRAGMENT || f->msg_type == UM_MSG_FRAGMENT || f->msg_type == 0)
+		return -UM_EINVAL;
+	unsigned count = um_fragment_count(f->total_len);
+	if (count == 0 || f->count != count || f->index >= count)
+		return -UM_EINVAL;
+	if (f->payload_len != piece_len(f->total_len, f->index, count))
+		return -UM_EINVAL;
+	return 0;
+}
+
+void um_reasm_default_limits(struct um_reasm_limits *limits)
+{
+	limits->max_message = UM_FRAG_MAX_MESSAGE;
+	limits->per_source_bytes = 64 * 1024;
+	limits->global_bytes = 2 * 1024 * 1024;
+	limits->max_slots = 256;
+	limits->timeout_ns = 5ULL * 1000000000ULL;
+}
+
+int um_reasm_init(struct um_reassembler *r, const struct um_reasm_limits *limits)
+{
+	memset(r, 0, sizeof(*r));
+	if (limits)
+		r->limits = *limits;
+	else
+		um_reasm_default_limits(&r->limits);
+	if (r->limits.max_slots == 0 || r->limits.max_message == 0 || r->limits.max_message > UM_FRAG_MAX_MESSAGE)
+		return -UM_EINVAL;
+	r->slots = calloc(r->limits.max_slots, sizeof(*r->slots));
+	return r->slots ? 0 : -UM_ENOMEM;
+}
+
+static void slot_free(struct um_reassembler *r, struct um_reasm_slot *s)
+{
+	if (!s->used)
+		return;
+	r->bytes_in_use -= s->total_len;
+	free(s->buf);
+	memset(s, 0, sizeof(*s));
+}
+
+void um_reasm_destroy(struct um_reassembler *r)
+{
+	if (!r->slots)
+		return;
+	for (unsigned i = 0; i < r->limits.max_slots; i++)
+		slot_free(r, &r->slots[i]);
+	free(r->slots);
+	r->slots = NULL;
+}
+
+void um_reasm_expire(struct um_reassembler *r, uint64_t now_ns)
+{
+	for (unsigned i = 0; i < r->limits.max_slots; i++) {
+		struct um_reasm_slot *s = &r->slots[i];
+		if (s->used && now_ns - s->first_ns >= r->limits.timeout_ns) {
+			r->stats.expired++;
+			slot_free(r, s);
+		}
+	}
+}
+
+unsigned um_reasm_pending(const struct um_reassembler *r)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < r->limits.max_slots; i++)
+		n += r->slots[i].used;
+	return n;
+}
+
+static bool same_host(const struct um_wire_addr *a, const struct um_wire_addr *b)
+{
+	return a->family == b->family && memcmp(a->addr, b->addr, a->family == 4 ? 4 : 16) == 0;
+}
+
+int um_reasm_add(struct um_reassembler *r, const struct um_wire_addr *source, const struct um_fragment *frag,
+		 uint64_t now_ns, uint8_t *out, size_t out_cap)
+{
+	struct um_reasm_slot *slot = NULL, *free_slot = NULL;
+	size_t source_bytes = 0;
+
+	if (frag->total_len > r->limits.max_message || frag->total_len > out_cap)
+		return -UM_ERANGE;
+	um_reasm_expire(r, now_ns);
+
+	for (unsigned i = 0; i < r->limits.max_slots; i++) {
+		struct um_reasm_slot *s = &r->slots[i];
+		if (!s->used) {
+			if (!free_slot)
+				free_slot = s;
+			continue;
+		}
+		if (same_host(&s->source, source))
+			source_bytes += s->total_len;
+		if (!slot && s->msg_type == frag->msg_type && s->receiver_index == frag->receiver_index &&
+		    um_wire_addr_equal(&s->source, source))
+			slot = s;
+	}
+
+	/* A new message id for the same state replaces the old attempt (the
+	 * sender started over); same id with different geometry is a conflict. */
+	if (slot && slot->message_id != frag->message_id) {
+		source_bytes -= slot->total_len;
+		slot_free(r, slot);
+		free_slot = free_slot ? free_slot : slot;
+		slot = NULL;
+	}
+	if (slot && (slot->total_len != frag->total_len || slot->count != frag->count)) {
+		r->stats.conflicts++;
+		slot_free(r, slot);
+		return -UM_EBADMSG;
+	}
+
+	if (!slot) {
+		if (!free_slot || source_bytes + frag->total_len > r->limits.per_source_bytes ||
+		    r->bytes_in_use + frag->total_len > r->limits.global_bytes) {
+			r->stats.cap_rejected++;
+			return -UM_ELIMIT;
+		}
+		slot = free_slot;
+		slot->buf = malloc(frag->total_len);
+		if (!slot->buf)
+			return -UM_ENOMEM;
+		slot->used = true;
+		slot->source = *source;
+		slot->msg_type = frag->msg_type;
+		slot->count = frag->count;
+		slot->total_len = frag->total_len;
+		slot->receiver_index = frag->receiver_index;
+		slot->message_id = frag->message_id;
+		slot->received = 0;
+		slot->first_ns = now_ns;
+		r->bytes_in_use += frag->total_len;
+	}
+
+	size_t offset = (size_t)frag->index * UM_FRAG_CHUNK_BYTES;
+	uint32_t bit = UINT32_C(1) << frag->index;
+	if (slot->received & bit) {
+		if (memcmp(slot->buf + offset, frag->payload, frag->payload_len) != 0) {
+			r->stats.conflicts++;
+			slot_free(r, slot);
+			return -UM_EBADMSG;
+		}
+		r->stats.duplicates++;
+		return 0;
+	}
+	memcpy(slot->buf + offset, frag->payload, frag->payload_len);
+	slot->received |= bit;
+
+	uint32_t all = frag->count == 32 ? UINT32_MAX : (UINT32_C(1) << frag->count) - 1;
+	if (slot->received != all)
+		return 0;
+	size_t n = slot->total_len;
+	memcpy(out, slot->buf, n);
+	r->stats.completed++;
+	slot_free(r, slot);
+	return (int)n;
+}

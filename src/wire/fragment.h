@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/* FRAGMENT (0x06): carries one piece of a handshake message larger than a
+ * datagram (CHALLENGE and RESPONSE, ~9 KB each).
+ *
+ *   u8 type=0x06 | u8 msg_type | u8 index | u8 count |
+ *   u32 receiver_index | u32 message_id | u16 total_len | payload
+ *
+ * Pieces have a fixed size: every fragment but the last carries exactly
+ * UM_FRAG_CHUNK_BYTES, the last carries the remainder, and count must be
+ * ceil(total_len / chunk). Offsets follow from the index, so fragments can
+ * never overlap; a decoder rejects any fragment whose length disagrees.
+ * receiver_index names the handshake state the message is for, so the
+ * engine can refuse fragments for state it does not hold before any
+ * reassembly memory is spent.
+ *
+ * The reassembler keeps a fixed number of slots, each keyed by (source
+ * address, msg_type, receiver_index). Memory is reserved for the whole
+ * message when its first fragment arrives and counted against a per-source
+ * (per IP address, ports ignored) cap and a global cap; a slot that does
+ * not complete within the timeout is dropped. */
+#ifndef UM_WIRE_FRAGMENT_H
+#define UM_WIRE_FRAGMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire/handshake.h"
+
+enum {
+	UM_FRAG_HEADER_BYTES = 14,
+	UM_FRAG_CHUNK_BYTES = UM_HS_MAX_DATAGRAM - UM_FRAG_HEADER_BYTES,
+	UM_FRAG_MAX_MESSAGE = 16384,
+	UM_FRAG_MAX_COUNT = (UM_FRAG_MAX_MESSAGE + UM_FRAG_CHUNK_BYTES - 1) / UM_FRAG_CHUNK_BYTES,
+};
+
+struct um_fragment {
+	uint8_t msg_type;
+	uint8_t index, count;
+	uint32_t receiver_index;
+	uint32_t message_id;
+	uint16_t total_len;
+	const uint8_t *payload; /* borrowed from the datagram */
+	size_t payload_len;
+};
+
+/* Number of fragments for a message of msg_len bytes (0 if too large or empty). */
+unsigned um_fragment_count(size_t msg_len);
+/* Writes fragment `index` of msg into out; returns the datagram length or a
+ * negative code. */
+int um_fragment_encode(uint8_t *out, size_t cap, uint8_t msg_type, uint32_t receiver_index,
+		       uint32_t message_id, const uint8_t *msg, size_t msg_len, unsigned index);
+/* Parses and checks self-consistency (sizes, count, index, payload length).
+ * 0, -UM_ETRUNC or -UM_EINVAL. */
+int um_fragment_decode(struct um_fragment *f, const uint8_t *in, size_t len);
+
+struct um_reasm_limits {
+	size_t max_message;      /* <= UM_FRAG_MAX_MESSAGE */
+	size_t per_source_bytes; /* per source IP address */
+	size_t global_bytes;
+	unsigned max_slots;
+	uint64_t timeout_ns;
+};
+
+/* Defaults: 16 KB messages, 64 KB per source, 2 MB global, 256 slots, 5 s. */
+void um_reasm_default_limits(struct um_reasm_limits *limits);
+
+struct um_reasm_slot;
+
+struct um_reasm_stats {
+	uint64_t completed, duplicates, conflicts, cap_rejected, expired;
+};
+
+struct um_reassembler {
+	struct um_reasm_limits limits;
+	struct um_reasm_slot *slots; /* owned: limits.max_slots entries */
+	size_t bytes_in_use;
+	struct um_reasm_stats stats;
+};
+
+/* limits NULL = defaults. Release with um_reasm_destroy(). */
+int um_reasm_init(struct um_reassembler *r, const struct um_reasm_limits *limits);
+void um_reasm_destroy(struct um_reassembler *r);
+
+/* Adds one decoded fragment from source. Returns:
+ *   0            stored (or an identical duplicate ignored), more needed;
+ *   n > 0        the message is complete: its n bytes were copied to out
+ *                (out_cap must be >= n) and the slot freed;
+ *   -UM_ELIMIT   a per-source/global/slot cap refused a new message;
+ *   -UM_EBADMSG  the fragment conflicts with what was stored (different
+ *                bytes for the same index, or a different length/count for
+ *                the same message): the whole slot is discarded;
+ *   -UM_ERANGE   message larger than limits.max_message or out_cap. */
+int um_reasm_add(struct um_reassembler *r, const struct um_wire_addr *source, const struct um_fragment *frag,
+		 uint64_t now_ns, uint8_t *out, size_t out_cap);
+/* Drops slots older than the timeout. um_reasm_add() also does this. */
+void um_reasm_expire(struct um_reassembler *r, uint64_t now_ns);
+/* Number of slots in use (for tests and status). */
+unsigned um_reasm_pending(const struct um_reassembler *r);
+
+#endif

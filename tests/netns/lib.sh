@@ -1,0 +1,234 @@
+# SPDX-License-Identifier: MIT
+# Helpers for umbra's network-namespace tests. Source it, then call um_init.
+#
+# Rules it enforces (a test must never disturb the host):
+#  - every namespace is named um-<PID>-<name> and only those are deleted;
+#  - every process it starts is recorded and only those PIDs are killed;
+#  - addresses come from the documentation/shared ranges only
+#    (198.51.100.0/24, 203.0.113.0/24, 100.64.0.0/10) and links join
+#    namespaces to each other, never to the host, so no route leads out;
+#  - teardown runs from an EXIT trap whatever happens;
+#  - exit 77 (skip) when not root, no /dev/net/tun or no netns support.
+#
+# Environment: UMBRAD, UMBRA (binaries), UM_BUILD (build root, for helpers).
+
+UM_PREFIX="um-$$"
+UM_NAMESPACES=()
+UM_PIDS=()
+UM_TMP=""
+UM_FAILED=0
+declare -A UM_NODE_NS UM_NODE_PID UM_NODE_CONF UM_NODE_ID UM_NODE_SOCK
+
+um_log() { printf '[%s] %s\n' "$(date +%T.%3N)" "$*" >&2; }
+
+um_skip() {
+	echo "SKIP: $*" >&2
+	exit 77
+}
+
+um_fail() {
+	um_log "FAIL: $*"
+	UM_FAILED=1
+	exit 1
+}
+
+um_teardown() {
+	local rc=$? pid ns i
+	trap - EXIT INT TERM
+	for pid in "${UM_PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null
+	done
+	# Give daemons up to 3 s to remove their devices and sockets.
+	for ((i = 0; i < 30; i++)); do
+		local alive=0
+		for pid in "${UM_PIDS[@]}"; do
+			kill -0 "$pid" 2>/dev/null && alive=1
+		done
+		((alive)) || break
+		sleep 0.1
+	done
+	for pid in "${UM_PIDS[@]}"; do
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	if ((rc != 0 && rc != 77)) && [ -n "$UM_TMP" ]; then
+		for f in "$UM_TMP"/*.log; do
+			[ -f "$f" ] || continue
+			echo "---- $f (last 40 lines)" >&2
+			tail -n 40 "$f" >&2
+		done
+	fi
+	for ns in "${UM_NAMESPACES[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	[ -n "$UM_TMP" ] && rm -rf "$UM_TMP"
+	exit "$rc"
+}
+
+um_init() {
+	[ "$(id -u)" = 0 ] || um_skip "needs root"
+	[ -c /dev/net/tun ] || um_skip "no /dev/net/tun"
+	command -v ip >/dev/null || um_skip "no ip(8)"
+	[ -x "${UMBRAD:-}" ] && [ -x "${UMBRA:-}" ] || um_skip "UMBRAD/UMBRA not set to binaries"
+	trap um_teardown EXIT
+	trap 'exit 130' INT TERM
+	UM_TMP=$(mktemp -d /tmp/umbra-netns.XXXXXX) || um_fail "mktemp"
+	ip netns add "$UM_PREFIX-probe" 2>/dev/null || um_skip "cannot create network namespaces"
+	ip netns del "$UM_PREFIX-probe"
+}
+
+# um_ns NAME: a fresh namespace with loopback up. Prints nothing; use
+# "$(um_nsname NAME)" to get the full name.
+um_nsname() { echo "$UM_PREFIX-$1"; }
+
+um_ns() {
+	local ns
+	ns=$(um_nsname "$1")
+	ip netns add "$ns" || um_fail "ip netns add $ns"
+	UM_NAMESPACES+=("$ns")
+	ip -n "$ns" link set lo up
+}
+
+# um_exec NAME CMD...: run a command inside namespace NAME.
+um_exec() {
+	local ns
+	ns=$(um_nsname "$1")
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+# um_link A IFA ADDRA B IFB ADDRB: a veth pair between namespaces A and B
+# with the given interface names and CIDR addresses (both up).
+um_link() {
+	local a b
+	a=$(um_nsname "$1") b=$(um_nsname "$4")
+	ip -n "$a" link add "$2" type veth peer name "$5" netns "$b" || um_fail "veth $2-$5"
+	ip -n "$a" addr add "$3" dev "$2"
+	ip -n "$b" addr add "$6" dev "$5"
+	ip -n "$a" link set "$2" up
+	ip -n "$b" link set "$5" up
+}
+
+# um_bg NAME LOG CMD...: start CMD in namespace NAME in the background,
+# output to $UM_TMP/LOG; records the PID and sets UM_LAST_PID.
+um_bg() {
+	local ns log
+	ns=$(um_nsname "$1") log="$UM_TMP/$2"
+	shift 2
+	ip netns exec "$ns" "$@" >"$log" 2>&1 &
+	UM_LAST_PID=$!
+	UM_PIDS+=("$UM_LAST_PID")
+}
+
+# um_wait TIMEOUT_S DESCRIPTION CMD...: retry CMD every 50 ms until it
+# succeeds; fail the test after TIMEOUT_S seconds.
+um_wait() {
+	local timeout=$1 what=$2 deadline
+	shift 2
+	deadline=$(($(date +%s%N) + timeout * 1000000000))
+	until "$@" >/dev/null 2>&1; do
+		(($(date +%s%N) < deadline)) || um_fail "timed out after ${timeout}s waiting for: $what"
+		sleep 0.05
+	done
+}
+
+# um_key NODE: generate NODE's identity, remember its peer ID.
+um_key() {
+	"$UMBRA" keygen -o "$UM_TMP/$1.key" >/dev/null || um_fail "keygen $1"
+	UM_NODE_ID[$1]=$("$UMBRA" pubkey "$UM_TMP/$1.key" | awk '/^peer_id/ {print $2}')
+	[ -n "${UM_NODE_ID[$1]}" ] || um_fail "no peer ID for $1"
+}
+
+# um_config NODE NS PORT ADDRESS [MODE] [EXTRA-NODE-LINES]: write the
+# [node] part of NODE's config (peers are added with um_peer). The node
+# runs in namespace NS, device "um0", control socket in UM_TMP.
+um_config() {
+	local node=$1 ns=$2 port=$3 address=$4 mode=${5:-tun} extra=${6:-}
+	[ -n "${UM_NODE_ID[$node]:-}" ] || um_key "$node"
+	UM_NODE_NS[$node]=$ns
+	UM_NODE_CONF[$node]="$UM_TMP/$node.conf"
+	UM_NODE_SOCK[$node]="$UM_TMP/$node.sock"
+	cat >"${UM_NODE_CONF[$node]}" <<EOF
+[node]
+identity = $UM_TMP/$node.key
+listen-port = $port
+device = um0
+mode = $mode
+address = $address
+control-socket = ${UM_NODE_SOCK[$node]}
+log-level = ${UM_LOG_LEVEL:-info}
+$extra
+EOF
+}
+
+# um_peer NODE PEER ENDPOINT ALLOWED [EXTRA]: NODE knows PEER (empty
+# ENDPOINT = wait for PEER to call).
+um_peer() {
+	local node=$1 peer=$2 endpoint=$3 allowed=$4 extra=${5:-}
+	{
+		echo "[peer \"$peer\"]"
+		echo "id = ${UM_NODE_ID[$peer]}"
+		[ -n "$endpoint" ] && echo "endpoint = $endpoint"
+		echo "allowed-ips = $allowed"
+		[ -n "$extra" ] && echo "$extra"
+	} >>"${UM_NODE_CONF[$node]}"
+}
+
+# um_start NODE: start umbrad for NODE and wait for its control socket.
+um_start() {
+	local node=$1
+	um_bg "${UM_NODE_NS[$node]}" "$node.log" "$UMBRAD" --config "${UM_NODE_CONF[$node]}"
+	UM_NODE_PID[$node]=$UM_LAST_PID
+	um_wait 10 "$node's control socket" test -S "${UM_NODE_SOCK[$node]}"
+}
+
+# um_stop NODE: SIGTERM, wait up to 5 s, check it left nothing behind.
+um_stop() {
+	local node=$1 pid=${UM_NODE_PID[$1]} i
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && um_fail "$node did not exit within 5 s of SIGTERM"
+	wait "$pid" 2>/dev/null
+	local rc=$?
+	((rc == 0)) || um_fail "$node exited with status $rc"
+	[ -e "${UM_NODE_SOCK[$node]}" ] && um_fail "$node left its control socket behind"
+	um_exec "${UM_NODE_NS[$node]}" ip link show um0 >/dev/null 2>&1 && um_fail "$node left device um0 behind"
+	return 0
+}
+
+# um_cli NODE ARGS...: the umbra CLI against NODE's daemon.
+um_cli() {
+	local node=$1
+	shift
+	"$UMBRA" --socket "${UM_NODE_SOCK[$node]}" "$@"
+}
+
+# um_peer_field NODE PEER FIELD: one field of `umbra peers --json`
+# ("dropped.replay" reaches into nested objects); empty if absent.
+um_peer_field() {
+	um_cli "$1" peers --json | python3 -c '
+import json, sys
+peer, path = sys.argv[1], sys.argv[2].split(".")
+for p in json.load(sys.stdin)["peers"]:
+    if p.get("name") == peer:
+        v = p
+        for k in path:
+            v = v.get(k) if isinstance(v, dict) else None
+        print("" if v is None else v)
+' "$2" "$3"
+}
+
+# um_established NODE PEER: true once NODE has a session with PEER.
+um_established() {
+	[ "$(um_peer_field "$1" "$2" state)" = established ]
+}
+
+# um_ping NS ADDRESS [ARGS]: quiet ping from namespace NS.
+um_ping() {
+	local ns=$1 addr=$2
+	shift 2
+	um_exec "$ns" ping -q -c 1 -W 1 "$@" "$addr" >/dev/null 2>&1
+}

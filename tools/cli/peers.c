@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/* umbra peers: everything the daemon knows about each peer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "ctl/client.h"
+
+static const char *or_dash(const char *s)
+{
+	return s ? s : "-";
+}
+
+static void print_peer(const struct um_status_block *p)
+{
+	char age[32], rtt[32];
+
+	um_cli_format_age(age, sizeof(age), p, "last_handshake_ms");
+	um_cli_format_rtt(rtt, sizeof(rtt), p);
+	printf("peer \"%s\"\n", or_dash(um_status_get(p, "peer")));
+	printf("  id:             %s\n", or_dash(um_status_get(p, "id")));
+	printf("  endpoint:       %s\n", or_dash(um_status_get(p, "endpoint")));
+	printf("  state:          %s\n", or_dash(um_status_get(p, "state")));
+	printf("  allowed ips:   ");
+	bool any = false;
+	for (size_t i = 0; i < p->n_fields; i++) {
+		if (!strcmp(p->fields[i].key, "allowed_ip")) {
+			printf("%s %s", any ? "," : "", p->fields[i].value);
+			any = true;
+		}
+	}
+	printf("%s\n", any ? "" : " (none)");
+	printf("  last handshake: %s (%llu completed, %llu key rotations)\n", age,
+	       um_status_u64(p, "handshakes", 0), um_status_u64(p, "rekeys", 0));
+	printf("  rtt:            %s\n", rtt);
+	printf("  transfer:       %llu B / %llu packets received, %llu B / %llu packets sent\n",
+	       um_status_u64(p, "rx_bytes", 0), um_status_u64(p, "rx_packets", 0), um_status_u64(p, "tx_bytes", 0),
+	       um_status_u64(p, "tx_packets", 0));
+	printf("  dropped:        bad MAC %llu, replay %llu, malformed %llu, not allowed %llu\n",
+	       um_status_u64(p, "drop_bad_mac", 0), um_status_u64(p, "drop_replay", 0),
+	       um_status_u64(p, "drop_malformed", 0), um_status_u64(p, "drop_not_allowed", 0));
+	if (um_status_u64(p, "keepalive", 0))
+		printf("  keepalive:      every %llu s\n", um_status_u64(p, "keepalive", 0));
+}
+
+int peers_main(int argc, char **argv)
+{
+	struct um_status s;
+	char *reply;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			um_cli.json = true;
+		} else {
+			fprintf(stderr, "usage: umbra [--socket PATH] peers [--json]\n");
+			return 2;
+		}
+	}
+	if (um_cli_fetch(&s, &reply))
+		return 1;
+	if (um_cli.json) {
+		printf("{\"peers\":");
+		um_cli_json_peers(stdout, &s);
+		printf("}\n");
+	} else {
+		for (size_t i = 0; i < s.n_peers; i++) {
+			if (i)
+				printf("\n");
+			print_peer(&s.peers[i]);
+		}
+		if (!s.n_peers)
+			printf("no peers configured\n");
+	}
+	um_status_free(&s);
+	free(reply);
+	return 0;
+}
