@@ -21,45 +21,87 @@ static uint8_t x_sk[32], x_pk[32], x_peer[32], ed_pk[32], ed_sk[64], ed_sig[64];
 static const uint8_t msg[32] = "a handshake transcript hash.....";
 static volatile int sink;
 
-static void op_mlkem_keygen(void) { sink += um_mlkem1024_keygen(ek, dk); }
-static void op_mlkem_encaps(void) { sink += um_mlkem1024_encaps(kem_ct, ss, ek); }
-static void op_mlkem_decaps(void) { sink += um_mlkem1024_decaps(ss, kem_ct, dk); }
-static void op_mldsa_keygen(void) { sink += um_mldsa87_keygen(dsa_pk, dsa_sk); }
-static void op_mldsa_sign(void) { sink += um_mldsa87_sign(dsa_sig, msg, sizeof(msg), NULL, 0, dsa_sk, 0); }
+static void op_mlkem_keygen(void)
+{
+	sink += um_mlkem1024_keygen(ek, dk);
+}
+static void op_mlkem_encaps(void)
+{
+	sink += um_mlkem1024_encaps(kem_ct, ss, ek);
+}
+static void op_mlkem_decaps(void)
+{
+	sink += um_mlkem1024_decaps(ss, kem_ct, dk);
+}
+static void op_mldsa_keygen(void)
+{
+	sink += um_mldsa87_keygen(dsa_pk, dsa_sk);
+}
+static void op_mldsa_sign(void)
+{
+	sink += um_mldsa87_sign(dsa_sig, msg, sizeof(msg), NULL, 0, dsa_sk, 0);
+}
 static void op_mldsa_verify(void)
 {
 	sink += um_mldsa87_verify(dsa_sig, sizeof(dsa_sig), msg, sizeof(msg), NULL, 0, dsa_pk);
 }
-static void op_hkem_keygen(void) { sink += um_hkem_keygen(hkem_pk, hkem_sk); }
-static void op_hkem_encaps(void) { sink += um_hkem_encaps(hkem_ct, ss, hkem_pk); }
-static void op_hkem_decaps(void) { sink += um_hkem_decaps(ss, hkem_ct, hkem_sk); }
-static void op_hsig_sign(void) { sink += um_hsig_sign(hsig, msg, sizeof(msg), "bench", hsig_sk); }
-static void op_hsig_verify(void) { sink += um_hsig_verify(hsig, msg, sizeof(msg), "bench", hsig_pk); }
-static void op_x25519_base(void) { sink += crypto_scalarmult_base(x_pk, x_sk); }
-static void op_x25519(void) { sink += crypto_scalarmult(ss, x_sk, x_peer); }
-static void op_ed25519_sign(void) { sink += crypto_sign_detached(ed_sig, NULL, msg, sizeof(msg), ed_sk); }
-static void op_ed25519_verify(void) { sink += crypto_sign_verify_detached(ed_sig, msg, sizeof(msg), ed_pk); }
+static void op_hkem_keygen(void)
+{
+	sink += um_hkem_keygen(hkem_pk, hkem_sk);
+}
+static void op_hkem_encaps(void)
+{
+	sink += um_hkem_encaps(hkem_ct, ss, hkem_pk);
+}
+static void op_hkem_decaps(void)
+{
+	sink += um_hkem_decaps(ss, hkem_ct, hkem_sk);
+}
+static void op_hsig_sign(void)
+{
+	sink += um_hsig_sign(hsig, msg, sizeof(msg), "bench", hsig_sk);
+}
+static void op_hsig_verify(void)
+{
+	sink += um_hsig_verify(hsig, msg, sizeof(msg), "bench", hsig_pk);
+}
+static void op_x25519_base(void)
+{
+	sink += crypto_scalarmult_base(x_pk, x_sk);
+}
+static void op_x25519(void)
+{
+	sink += crypto_scalarmult(ss, x_sk, x_peer);
+}
+static void op_ed25519_sign(void)
+{
+	sink += crypto_sign_detached(ed_sig, NULL, msg, sizeof(msg), ed_sk);
+}
+static void op_ed25519_verify(void)
+{
+	sink += crypto_sign_verify_detached(ed_sig, msg, sizeof(msg), ed_pk);
+}
 
 static const struct {
 	const char *name;
 	void (*run)(void);
 	int slow; /* run a quarter as many iterations */
 } operations[] = {
-	{"ML-KEM-1024 KeyGen", op_mlkem_keygen, 0},
-	{"ML-KEM-1024 Encaps", op_mlkem_encaps, 0},
-	{"ML-KEM-1024 Decaps", op_mlkem_decaps, 0},
-	{"ML-DSA-87 KeyGen", op_mldsa_keygen, 1},
-	{"ML-DSA-87 Sign", op_mldsa_sign, 1},
-	{"ML-DSA-87 Verify", op_mldsa_verify, 0},
-	{"Hybrid KEM KeyGen", op_hkem_keygen, 0},
-	{"Hybrid KEM Encaps", op_hkem_encaps, 0},
-	{"Hybrid KEM Decaps", op_hkem_decaps, 0},
-	{"Hybrid Sign", op_hsig_sign, 1},
-	{"Hybrid Verify", op_hsig_verify, 0},
-	{"X25519 base (libsodium)", op_x25519_base, 0},
-	{"X25519 (libsodium)", op_x25519, 0},
-	{"Ed25519 Sign (libsodium)", op_ed25519_sign, 0},
-	{"Ed25519 Verify (libsodium)", op_ed25519_verify, 0},
+    {"ML-KEM-1024 KeyGen", op_mlkem_keygen, 0},
+    {"ML-KEM-1024 Encaps", op_mlkem_encaps, 0},
+    {"ML-KEM-1024 Decaps", op_mlkem_decaps, 0},
+    {"ML-DSA-87 KeyGen", op_mldsa_keygen, 1},
+    {"ML-DSA-87 Sign", op_mldsa_sign, 1},
+    {"ML-DSA-87 Verify", op_mldsa_verify, 0},
+    {"Hybrid KEM KeyGen", op_hkem_keygen, 0},
+    {"Hybrid KEM Encaps", op_hkem_encaps, 0},
+    {"Hybrid KEM Decaps", op_hkem_decaps, 0},
+    {"Hybrid Sign", op_hsig_sign, 1},
+    {"Hybrid Verify", op_hsig_verify, 0},
+    {"X25519 base (libsodium)", op_x25519_base, 0},
+    {"X25519 (libsodium)", op_x25519, 0},
+    {"Ed25519 Sign (libsodium)", op_ed25519_sign, 0},
+    {"Ed25519 Verify (libsodium)", op_ed25519_verify, 0},
 };
 
 static double now_us(void)
@@ -87,10 +129,9 @@ static int setup(void)
 	crypto_sign_keypair(ed_pk, ed_sk);
 	crypto_sign_detached(ed_sig, NULL, msg, sizeof(msg), ed_sk);
 	return um_mlkem1024_keygen(ek, dk) || um_mlkem1024_encaps(kem_ct, ss, ek) ||
-	       um_mldsa87_keygen(dsa_pk, dsa_sk) ||
-	       um_mldsa87_sign(dsa_sig, msg, sizeof(msg), NULL, 0, dsa_sk, 0) || um_hkem_keygen(hkem_pk, hkem_sk) ||
-	       um_hkem_encaps(hkem_ct, ss, hkem_pk) || um_hsig_keygen_seed(hsig_pk, hsig_sk, seed) ||
-	       um_hsig_sign(hsig, msg, sizeof(msg), "bench", hsig_sk);
+	       um_mldsa87_keygen(dsa_pk, dsa_sk) || um_mldsa87_sign(dsa_sig, msg, sizeof(msg), NULL, 0, dsa_sk, 0) ||
+	       um_hkem_keygen(hkem_pk, hkem_sk) || um_hkem_encaps(hkem_ct, ss, hkem_pk) ||
+	       um_hsig_keygen_seed(hsig_pk, hsig_sk, seed) || um_hsig_sign(hsig, msg, sizeof(msg), "bench", hsig_sk);
 }
 
 int main(int argc, char **argv)

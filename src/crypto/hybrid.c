@@ -125,8 +125,7 @@ out:
 	return rc;
 }
 
-int um_hkem_decaps(uint8_t ss[UM_HKEM_SS_BYTES], const uint8_t ct[UM_HKEM_CT_BYTES],
-		   const uint8_t sk[UM_HKEM_SK_BYTES])
+int um_hkem_decaps(uint8_t ss[UM_HKEM_SS_BYTES], const uint8_t ct[UM_HKEM_CT_BYTES], const uint8_t sk[UM_HKEM_SK_BYTES])
 {
 	uint8_t ss_x25519[X25519_BYTES];
 	uint8_t ss_mlkem[UM_MLKEM1024_SS_BYTES];
@@ -211,8 +210,8 @@ int um_hsig_sign(uint8_t sig[UM_HSIG_BYTES], const uint8_t *msg, size_t msg_len,
 		goto out;
 	}
 	/* Hedged ML-DSA: fresh randomness mixed with the key, as FIPS 204 advises. */
-	rc = um_mldsa87_sign(sig + HSIG_ED_SIG_BYTES, m, m_len, (const uint8_t *)ctx, ctx_len, sk + HSIG_ED_SK_BYTES,
-			     0);
+	rc =
+	    um_mldsa87_sign(sig + HSIG_ED_SIG_BYTES, m, m_len, (const uint8_t *)ctx, ctx_len, sk + HSIG_ED_SK_BYTES, 0);
 out:
 	if (rc < 0)
 		sodium_memzero(sig, UM_HSIG_BYTES);

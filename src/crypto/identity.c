@@ -44,7 +44,7 @@ static const char file_magic[] = "umbra-identity-"; /* followed by the version *
 static const char file_tag[] = "umbra-identity-1 ";
 
 enum {
-	FILE_TAG_LEN = sizeof(file_tag) - 1,                         /* 17 */
+	FILE_TAG_LEN = sizeof(file_tag) - 1,                          /* 17 */
 	FILE_SEED_B64_LEN = 88,                                       /* base64 of 64 bytes */
 	FILE_CHECK_BYTES = 4,                                         /* 8 hex digits */
 	FILE_BODY_LEN = FILE_SEED_B64_LEN + 1 + 2 * FILE_CHECK_BYTES, /* after the tag: 97 */

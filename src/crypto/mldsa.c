@@ -2,13 +2,15 @@
 /* ML-DSA-87 (FIPS 204): KeyGen_internal (Alg. 6), Sign_internal (Alg. 7),
  * Verify_internal (Alg. 8) and the pure external interface (Alg. 2/3).
  *
- * Constant time: s1, s2, t0, K, rnd, rho' and y only meet branch-free
- * arithmetic. What FIPS 204 lets us reveal is marked UM_MLDSA_DECLASSIFY
- * (a no-op unless built with -DUM_CTGRIND for the valgrind test): the
- * public rho / tr / t1, the commitment hash c_tilde of each attempt, the
- * per-attempt accept/reject bit, and the signature once accepted.
+ * Constant time: s1, s2, t0, K, rnd, rho', rho'' and y only meet
+ * branch-free arithmetic. What FIPS 204 lets us reveal is marked
+ * UM_MLDSA_DECLASSIFY (a no-op unless built with -DUM_CTGRIND for the
+ * valgrind test): the public rho and t1, which nibbles RejBoundedPoly
+ * rejects (independent of the accepted values), the commitment hash c_tilde
+ * of each attempt, the per-attempt accept/reject bit (one branch, in
+ * mldsa_sign_attempt), and z / h once accepted.
  *
- * Stack use: signing holds A (56 KiB) plus about 75 KiB of vectors. */
+ * Stack use: signing holds A (56 KiB) plus about 57 KiB of vectors. */
 #include <string.h>
 
 #include <sodium.h>
@@ -234,22 +236,31 @@ int um_mldsa87_sign_mu(uint8_t sig[UM_MLDSA87_SIG_BYTES], const uint8_t mu[UM_ML
 	struct mldsa_sign_secret sec;
 	mldsa_poly a[UM_MLDSA_K][UM_MLDSA_L];
 	uint8_t rho[32];
-	int ret = -UM_ELIMIT;
+	int malformed = 0, ret = -UM_ELIMIT;
 
 	memcpy(rho, sk, sizeof rho);
 	UM_MLDSA_DECLASSIFY(rho, sizeof rho); /* also in pk */
+	/* A 3-bit field above 2 eta gives |s| > eta: not an skEncode output.
+	 * Checked branch-free; only the validity bit is revealed. */
 	for (unsigned r = 0; r < UM_MLDSA_L; r++) {
 		um_mldsa_unpack(&sec.s1hat[r], sk + MLDSA_SK_S1_OFFSET + r * UM_MLDSA_ETA_POLY_BYTES, 3, UM_MLDSA_ETA,
 				1);
+		malformed |= um_mldsa_poly_exceeds(&sec.s1hat[r], UM_MLDSA_ETA + 1);
 		um_mldsa_ntt(&sec.s1hat[r]);
 	}
 	for (unsigned i = 0; i < UM_MLDSA_K; i++) {
 		um_mldsa_unpack(&sec.s2hat[i], sk + MLDSA_SK_S2_OFFSET + i * UM_MLDSA_ETA_POLY_BYTES, 3, UM_MLDSA_ETA,
 				1);
+		malformed |= um_mldsa_poly_exceeds(&sec.s2hat[i], UM_MLDSA_ETA + 1);
 		um_mldsa_ntt(&sec.s2hat[i]);
 		um_mldsa_unpack(&sec.t0hat[i], sk + MLDSA_SK_T0_OFFSET + i * UM_MLDSA_T0_POLY_BYTES, UM_MLDSA_D,
 				MLDSA_T0_OFFSET, 1);
 		um_mldsa_ntt(&sec.t0hat[i]);
+	}
+	UM_MLDSA_DECLASSIFY(&malformed, sizeof malformed);
+	if (malformed) {
+		ret = -UM_EINVAL;
+		goto out;
 	}
 	um_mldsa_expand_a(a, rho);
 
@@ -266,6 +277,7 @@ int um_mldsa87_sign_mu(uint8_t sig[UM_MLDSA87_SIG_BYTES], const uint8_t mu[UM_ML
 			break;
 		}
 	}
+out:
 	sodium_memzero(&sec, sizeof sec);
 	return ret;
 }

@@ -2,10 +2,15 @@
 /* ML-DSA-87 (FIPS 204, final). Byte arrays use the standard's encodings.
  * Functions return 0 or a negative -UM_E* code: -UM_EBADMSG when a
  * signature does not verify, -UM_EINVAL for malformed arguments (context
- * longer than 255 bytes). Signing is hedged unless the caller asks for
+ * longer than 255 bytes, a secret key whose s1/s2 fields are out of
+ * range). Signing is hedged unless the caller asks for
  * determinism; the rejection loop is bounded (FIPS 204 permits a bound; we
  * give up with -UM_ELIMIT after UM_MLDSA87_MAX_ATTEMPTS, which is
- * astronomically unlikely). Secrets on the stack are zeroed before return. */
+ * astronomically unlikely). Secrets on the stack are zeroed before return.
+ * Constant-time testing: building the library with -DUM_CTGRIND turns the
+ * values FIPS 204 lets us reveal (per-attempt reject bit, c_tilde, outputs)
+ * into VALGRIND_MAKE_MEM_DEFINED calls; see UM_MLDSA_DECLASSIFY in
+ * mldsa_internal.h. Signing uses about 120 KiB of stack. */
 #ifndef UM_CRYPTO_MLDSA_H
 #define UM_CRYPTO_MLDSA_H
 

@@ -7,6 +7,8 @@
 #include "net/dataplane.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -165,8 +167,15 @@ static int worker_setup(struct um_dataplane *dp, struct dp_worker *w, unsigned o
 	if (w->epoll_fd < 0 || w->wake_fd < 0)
 		return -errno;
 	const char *want = w->index == 0 ? dp->cfg.ifname : dp->ifname;
-	if ((rc = um_tun_open(want && *want ? want : NULL, dp->cfg.tap, offload, name, &w->tun_fd)) < 0)
+	if (dp->cfg.use_device_fd) {
+		w->tun_fd = fcntl(dp->cfg.device_fd, F_DUPFD_CLOEXEC, 0);
+		if (w->tun_fd < 0 || fcntl(w->tun_fd, F_SETFL, O_NONBLOCK) < 0)
+			return -errno;
+		snprintf(name, sizeof(name), "fd%d", dp->cfg.device_fd);
+	} else if ((rc = um_tun_open(want && *want ? want : NULL, dp->cfg.tap, offload, name,
+				     &w->tun_fd)) < 0) {
 		return rc;
+	}
 	if (w->index == 0)
 		memcpy(dp->ifname, name, IFNAMSIZ);
 	if ((rc = um_udp_open(dp->socket_family, w->index == 0 ? dp->cfg.listen_port : dp->port,
@@ -223,6 +232,8 @@ int um_dataplane_new(const struct um_dataplane_config *cfg, struct um_dataplane 
 	}
 	if (dp->worker_count > DP_MAX_WORKERS)
 		dp->worker_count = DP_MAX_WORKERS;
+	if (cfg->use_device_fd)
+		dp->worker_count = 1;
 	dp->peers = calloc(dp->max_peers, sizeof(*dp->peers));
 	if (!dp->peers) {
 		rc = -UM_ENOMEM;
@@ -241,7 +252,9 @@ int um_dataplane_new(const struct um_dataplane_config *cfg, struct um_dataplane 
 	for (unsigned i = 0; i < dp->worker_count; i++)
 		if ((rc = worker_setup(dp, &dp->workers[i], offload)) < 0)
 			goto fail;
-	if ((rc = um_tun_set_mtu(dp->ifname, cfg->mtu ? cfg->mtu : 1420)) < 0 ||
+	if (cfg->use_device_fd)
+		rc = 0;
+	else if ((rc = um_tun_set_mtu(dp->ifname, cfg->mtu ? cfg->mtu : 1420)) < 0 ||
 	    (rc = um_tun_set_txqueuelen(dp->ifname, 4000)) < 0 ||
 	    (rc = um_tun_set_up(dp->ifname, true)) < 0)
 		goto fail;

@@ -60,6 +60,12 @@ struct um_dataplane_config {
 	unsigned mtu;          /* device MTU; 0 = 1420 */
 	bool pad;              /* pad plaintexts to a multiple of 16 bytes */
 	bool no_offload;       /* disable TSO/checksum offload (for comparisons) */
+	/* Tests without root: when use_device_fd, device_fd (a datagram socket,
+	 * duplicated; the caller keeps its own) stands in for the TUN/TAP device:
+	 * every message is a 10-byte vnet header followed by the packet. One
+	 * worker; no device configuration. */
+	bool use_device_fd;
+	int device_fd;
 };
 
 /* Per-peer drop reasons. */

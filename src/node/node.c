@@ -124,6 +124,15 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 	bool rotation = peer->session_created_ns != 0;
 
 	peer_log_name(peer, name, sizeof(name));
+	/* Crossed handshakes: both sides initiated at once. The session the
+	 * designated side (lower peer ID) initiated wins on both sides; we
+	 * are not it, and we already hold its keys in `next`, so ours goes. */
+	if (out->initiator && !peer->designated && peer->index_next &&
+	    now - peer->next_installed_ns < 5 * UM_NSEC_PER_SEC) {
+		um_log_debug("peer %s: crossed handshakes, keeping the peer's session", name);
+		um_timers_session_established(peer, false);
+		return;
+	}
 	out->keypair.created_ns = now;
 	int r = um_dataplane_peer_install_keypair(node->dataplane, peer->dp_peer, &out->keypair, as_next);
 	if (r) {
@@ -134,9 +143,11 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 	 * until then the old current keeps carrying our traffic. */
 	if (as_next) {
 		peer->index_next = out->keypair.local_index;
+		peer->next_installed_ns = now;
 	} else {
 		peer->index_previous = peer->index_current;
 		peer->index_current = out->keypair.local_index;
+		peer->index_next = 0; /* the data plane drops `next` too */
 		peer->session_created_ns = now;
 	}
 	if (out->initiator && peer->initiated_ns && now - peer->initiated_ns < UM_NSEC_PER_SEC)
@@ -163,10 +174,14 @@ static void handle_output(struct um_node *node)
 	struct um_handshake_output *out = node->out;
 	struct um_node_peer *peer = out->peer_user;
 
+	/* Keys first, then the datagrams: as responder the datagram is our
+	 * ESTABLISHED, and the initiator starts sending under the new keys the
+	 * moment it arrives, so they must already be installed. */
+	if (out->event == UM_HS_EVENT_ESTABLISHED && peer && node->up)
+		install_session(node, peer);
 	um_node_flush_output(node);
-	if (out->event == UM_HS_EVENT_ESTABLISHED && peer) {
-		if (node->up)
-			install_session(node, peer);
+	if (out->event == UM_HS_EVENT_ESTABLISHED) {
+		/* handled above */
 	} else if (out->event == UM_HS_EVENT_FAILED && peer) {
 		char name[96];
 		peer_log_name(peer, name, sizeof(name));
@@ -332,6 +347,7 @@ static int add_peer(struct um_node *node, struct um_node_peer *peer, const struc
 	struct um_prefix *prefixes = NULL;
 	int r;
 
+	peer->designated = memcmp(&node->identity.id, &cp->id, sizeof(cp->id)) < 0;
 	if (!memcmp(&cp->id, &node->identity.id, sizeof(cp->id))) {
 		um_log_error("peer \"%s\": that is this node's own ID", cp->name);
 		return -UM_ECONFIG;

@@ -7,6 +7,7 @@
  *          hs_cookies_sent hs_rate_limited hs_replays hs_malformed
  *          hs_auth_failed hs_unknown_peer hs_timeouts under_load
  *          dp_no_route dp_unknown_index dp_malformed dp_ring_full
+ *          dp_tun_write_errors
  *   peer:  peer(=name) id short_id endpoint state last_handshake_ms(age)
  *          handshakes rekeys rx_bytes rx_packets tx_bytes tx_packets
  *          drop_bad_mac drop_replay drop_malformed drop_not_allowed
@@ -58,6 +59,7 @@ static void reply_node(struct um_node *node, struct um_control_reply *reply)
 	um_control_reply_add(reply, "dp_unknown_index", "%llu", U64(global[UM_DP_GLOBAL_UNKNOWN_INDEX]));
 	um_control_reply_add(reply, "dp_malformed", "%llu", U64(global[UM_DP_GLOBAL_MALFORMED]));
 	um_control_reply_add(reply, "dp_ring_full", "%llu", U64(global[UM_DP_GLOBAL_RING_FULL]));
+	um_control_reply_add(reply, "dp_tun_write_errors", "%llu", U64(global[UM_DP_GLOBAL_TUN_WRITE]));
 }
 
 static void reply_peer(struct um_node *node, const struct um_node_peer *peer, struct um_control_reply *reply)

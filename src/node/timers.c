@@ -3,15 +3,18 @@
  * events (um_timers_*); this file decides what happens next and when.
  *
  * Per peer:
+ * Of two peers, the one whose peer ID sorts first is "designated": it
+ * initiates; the other only falls back, so the two rarely cross handshakes
+ * (crossed ones are resolved in node.c: the designated side's session wins).
  *  - retry_timer: starts an initiation. Armed at "up" for peers with an
- *    endpoint: at once if our peer ID sorts below theirs, after
- *    UM_TIMERS_DEFER_MS otherwise, so two nodes that start together rarely
- *    cross handshakes (either still works). After a failed initiation (the
- *    engine gave up, having retransmitted inside it) the next attempt waits
- *    500 ms * 2^n, at most 15 s, plus up to 25% jitter.
- *  - rekey_timer: the side that initiated the current session starts a new
- *    handshake after rekey-interval; the responder after 1.25x plus 1 s, so
- *    it takes over only when the initiator failed to. The old keys stay as
+ *    endpoint: at once if we are designated, otherwise after
+ *    UM_TIMERS_DEFER_MS unless a session came up meanwhile (a restarted
+ *    node thus reconnects within about a second either way). After a failed
+ *    initiation (the engine gave up, having retransmitted inside it) the
+ *    next attempt waits 500 ms * 2^n, at most 15 s, plus up to 25% jitter.
+ *  - rekey_timer: the designated side starts a new handshake rekey-interval
+ *    after the last one; the other side after 1.25x plus 1 s, so it takes
+ *    over only when the designated side failed to. The old keys stay as
  *    `previous` in the data plane, so nothing in flight is lost.
  *  - tick_timer: every heartbeat interval (or the peer's keepalive, if
  *    shorter): a keepalive if nothing was sent for that long; expiry of a
@@ -35,7 +38,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-#define UM_TIMERS_DEFER_MS 300ULL
+#define UM_TIMERS_DEFER_MS 1000ULL
 #define UM_TIMERS_RETRY_BASE_MS 500ULL
 #define UM_TIMERS_RETRY_MAX_MS 15000ULL
 #define UM_TIMERS_REKEY_AFTER_MESSAGES (1ULL << 40)
@@ -69,8 +72,12 @@ static void initiate(struct um_node_peer *peer)
 
 static void on_retry(struct um_loop *loop, struct um_timer *timer)
 {
+	struct um_node_peer *peer = timer->arg;
 	(void)loop;
-	initiate(timer->arg);
+
+	if (peer->state == UM_PEER_ESTABLISHED)
+		return; /* the peer called first */
+	initiate(peer);
 }
 
 static void on_rekey(struct um_loop *loop, struct um_timer *timer)
@@ -139,8 +146,8 @@ void um_timers_up(struct um_node_peer *peer)
 	um_timer_arm_in(loop, &peer->tick_timer, ms_to_ns(tick_interval_ms(peer)));
 	if (peer->endpoint.family == 0)
 		return; /* wait for the peer to call us */
-	bool first = memcmp(&node->identity.id, &peer->config->id, sizeof(peer->config->id)) < 0;
-	um_timer_arm_in(loop, &peer->retry_timer, first ? 0 : ms_to_ns(UM_TIMERS_DEFER_MS + jitter_ms(50)));
+	um_timer_arm_in(loop, &peer->retry_timer,
+			peer->designated ? 0 : ms_to_ns(UM_TIMERS_DEFER_MS + jitter_ms(100)));
 }
 
 void um_timers_handshake_initiated(struct um_node_peer *peer)
@@ -168,9 +175,10 @@ void um_timers_session_established(struct um_node_peer *peer, bool initiator)
 	struct um_node *node = peer->node;
 	uint64_t rekey = node->config.rekey_ms;
 
+	(void)initiator;
 	peer->attempts = 0;
 	um_timer_cancel(node->loop, &peer->retry_timer);
-	if (!initiator)
+	if (!peer->designated)
 		rekey = rekey + rekey / 4 + 1000;
 	um_timer_arm_in(node->loop, &peer->rekey_timer, ms_to_ns(rekey));
 	if (!um_timer_armed(&peer->tick_timer))

@@ -81,9 +81,9 @@ static const char *ct_random_name(void)
 }
 
 static struct randombytes_implementation ct_random_impl = {
-	.implementation_name = ct_random_name,
-	.random = ct_random,
-	.buf = ct_random_buf,
+    .implementation_name = ct_random_name,
+    .random = ct_random,
+    .buf = ct_random_buf,
 };
 
 /* Public test data: defined bytes. */
@@ -260,9 +260,9 @@ static const struct {
 	const char *name;
 	int (*run)(void);
 } operations[] = {
-	{"mlkem-keygen", op_mlkem_keygen}, {"mlkem-encaps", op_mlkem_encaps}, {"mlkem-decaps", op_mlkem_decaps},
-	{"mldsa-keygen", op_mldsa_keygen}, {"mldsa-sign", op_mldsa_sign},     {"hkem-encaps", op_hkem_encaps},
-	{"hkem-decaps", op_hkem_decaps},   {"hsig-sign", op_hsig_sign},
+    {"mlkem-keygen", op_mlkem_keygen}, {"mlkem-encaps", op_mlkem_encaps}, {"mlkem-decaps", op_mlkem_decaps},
+    {"mldsa-keygen", op_mldsa_keygen}, {"mldsa-sign", op_mldsa_sign},     {"hkem-encaps", op_hkem_encaps},
+    {"hkem-decaps", op_hkem_decaps},   {"hsig-sign", op_hsig_sign},
 };
 
 int main(int argc, char **argv)

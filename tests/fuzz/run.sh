@@ -2,7 +2,7 @@
 # run.sh FUZZER SEEDS_DIR SECONDS: a short libFuzzer run on a scratch copy of
 # the seeds, so the source tree is never written to.
 set -eu
-fuzzer=$1 seeds=$2 seconds=$3
+fuzzer=$(realpath "$1") seeds=$(realpath -m "$2") seconds=$3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/corpus"

@@ -84,7 +84,8 @@ int pubkey_main(int argc, char **argv)
 			fprintf(stderr, "umbra pubkey: out of memory\n");
 			goto out;
 		}
-		sodium_bin2base64(b64, b64_size, identity->public_key, UM_HSIG_PK_BYTES, sodium_base64_VARIANT_ORIGINAL);
+		sodium_bin2base64(b64, b64_size, identity->public_key, UM_HSIG_PK_BYTES,
+				  sodium_base64_VARIANT_ORIGINAL);
 		printf("{\"peer_id\":\"%s\",\"short_id\":\"%s\",\"public_key\":\"%s\"}\n", full, short_id, b64);
 	} else {
 		printf("peer_id  %s\nshort_id %s\n", full, short_id);

@@ -4,7 +4,8 @@
  * Each test case is bracketed by kat_case_begin() / kat_case_end(). A case
  * must reach an explicit verdict (kat_pass, kat_fail or kat_skip); one that
  * ends without a verdict counts as failed, so a forgotten check can never
- * pass silently. A failure overrides a pass. */
+ * pass silently. A failure overrides a pass; only a case's first failure is
+ * printed (one line per failing case). */
 #ifndef UM_TOOLS_KAT_H
 #define UM_TOOLS_KAT_H
 

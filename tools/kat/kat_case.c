@@ -69,6 +69,9 @@ void kat_fail(struct kat_case *c, const char *fmt, ...)
 {
 	va_list ap;
 
+	/* One line per failing case: the first failure is the informative one. */
+	if (c->verdict == KAT_FAIL)
+		return;
 	c->verdict = KAT_FAIL;
 	printf("%s: %s: ", c->ctx->file, c->label);
 	va_start(ap, fmt);

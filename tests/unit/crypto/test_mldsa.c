@@ -404,6 +404,21 @@ static void test_context_and_determinism(void)
 	CHECK_EQ(um_mldsa87_verify(sig2, sizeof sig2, msg, sizeof msg, NULL, 0, g_pk), 0);
 }
 
+/* An s1 field of 7 decodes to eta - 7 = -5: not a valid key, refused. */
+static void test_malformed_secret_key(void)
+{
+	static uint8_t sk[UM_MLDSA87_SK_BYTES], sig[UM_MLDSA87_SIG_BYTES];
+	uint8_t mu[64] = { 0 }, rnd[32] = { 0 };
+
+	memcpy(sk, g_sk, sizeof sk);
+	sk[128] |= 0x07; /* first 3-bit field of s1 */
+	CHECK_EQ(um_mldsa87_sign(sig, mu, sizeof mu, NULL, 0, sk, 1), -UM_EINVAL);
+	memcpy(sk, g_sk, sizeof sk);
+	sk[128 + 7 * 96 + 95] |= 0xe0; /* last field of s2[0] */
+	CHECK_EQ(um_mldsa87_sign_mu(sig, mu, sk, rnd), -UM_EINVAL);
+	CHECK_EQ(um_mldsa87_sign_mu(sig, mu, g_sk, rnd), 0);
+}
+
 static void test_mu_and_internal(void)
 {
 	static uint8_t sig[UM_MLDSA87_SIG_BYTES], sig2[UM_MLDSA87_SIG_BYTES];
@@ -539,6 +554,7 @@ int main(void)
 	RUN(test_kat_sign);
 	RUN(test_context_and_determinism);
 	RUN(test_mu_and_internal);
+	RUN(test_malformed_secret_key);
 	RUN(test_malformed_signatures);
 	RUN(test_round_trips);
 	return um_test_end();

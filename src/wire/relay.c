@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: MIT */
+#include "wire/relay.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#include "util/buf.h"
+#include "util/error.h"
+
+/* ---- endpoints ---------------------------------------------------------- */
+
+static void write_endpoint(struct um_writer *w, const struct um_wire_addr *a)
+{
+	uint8_t addr[16] = {0};
+	uint8_t family = a->family == 4 || a->family == 6 ? a->family : 0;
+	if (family)
+		memcpy(addr, a->addr, family == 4 ? 4 : 16);
+	um_write_u8(w, family);
+	um_write_u8(w, 0);
+	um_write_u16(w, family ? a->port : 0);
+	um_write_bytes(w, addr, 16);
+}
+
+/* allow_empty: an all-zero endpoint (family 0) is accepted. */
+static int read_endpoint(struct um_reader *r, struct um_wire_addr *a, bool allow_empty)
+{
+	static const uint8_t zero[16];
+	uint8_t family = um_read_u8(r);
+	uint8_t reserved = um_read_u8(r);
+	uint16_t port = um_read_u16(r);
+	const uint8_t *addr = um_read_bytes(r, 16);
+
+	memset(a, 0, sizeof(*a));
+	if (um_reader_error(r))
+		return -UM_ETRUNC;
+	if (reserved)
+		return -UM_EINVAL;
+	if (family == 0) {
+		if (!allow_empty || port || memcmp(addr, zero, 16))
+			return -UM_EINVAL;
+		return 0;
+	}
+	if (family == 4) {
+		if (memcmp(addr + 4, zero, 12))
+			return -UM_EINVAL;
+	} else if (family != 6) {
+		return -UM_EINVAL;
+	}
+	a->family = family;
+	a->port = port;
+	memcpy(a->addr, addr, family == 4 ? 4 : 16);
+	return 0;
+}
+
+/* ---- REGISTER ----------------------------------------------------------- */
+
+int um_relay_register_build(uint8_t *out, size_t cap, const struct um_identity *identity, uint64_t timestamp_ms,
+			    const uint8_t nonce[UM_RELAY_NONCE_BYTES], bool include_public_key,
+			    const uint8_t *admission_key)
+{
+	struct um_writer w;
+	uint8_t *tag;
+	int rc;
+
+	um_writer_init(&w, out, cap);
+	um_write_u8(&w, UM_MSG_RELAY_REGISTER);
+	um_write_u8(&w, UM_RELAY_VERSION);
+	um_write_u8(&w, include_public_key ? UM_RELAY_REGISTER_FLAG_PUBLIC_KEY : 0);
+	um_write_u8(&w, 0);
+	um_write_u64(&w, timestamp_ms);
+	um_write_bytes(&w, nonce, UM_RELAY_NONCE_BYTES);
+	um_write_bytes(&w, identity->id.bytes, UM_PEER_ID_BYTES);
+	if (include_public_key)
+		um_write_bytes(&w, identity->public_key, UM_HSIG_PK_BYTES);
+	size_t tagged_len = w.pos;
+	tag = um_write_reserve(&w, UM_RELAY_TAG_BYTES);
+	size_t signed_len = w.pos;
+	uint8_t *sig = um_write_reserve(&w, UM_HSIG_BYTES);
+	if (um_writer_error(&w))
+		return -UM_ERANGE;
+	if (admission_key)
+		crypto_generichash(tag, UM_RELAY_TAG_BYTES, out, tagged_len, admission_key,
+				   UM_RELAY_ADMISSION_KEY_BYTES);
+	else
+		memset(tag, 0, UM_RELAY_TAG_BYTES);
+	rc = um_hsig_sign(sig, out, signed_len, UM_RELAY_REGISTER_CONTEXT, identity->secret_key);
+	return rc < 0 ? rc : (int)w.pos;
+}
+
+int um_relay_register_decode(struct um_relay_register *m, const uint8_t *in, size_t len)
+{
+	struct um_reader r;
+
+	memset(m, 0, sizeof(*m));
+	um_reader_init(&r, in, len);
+	uint8_t type = um_read_u8(&r);
+	uint8_t version = um_read_u8(&r);
+	m->flags = um_read_u8(&r);
+	uint8_t reserved = um_read_u8(&r);
+	m->timestamp_ms = um_read_u64(&r);
+	um_read_copy(&r, m->nonce, UM_RELAY_NONCE_BYTES);
+	um_read_copy(&r, m->id.bytes, UM_PEER_ID_BYTES);
+	if (um_reader_error(&r))
+		return -UM_ETRUNC;
+	if (type != UM_MSG_RELAY_REGISTER || version != UM_RELAY_VERSION || reserved ||
+	    (m->flags & ~UM_RELAY_REGISTER_FLAG_PUBLIC_KEY))
+		return -UM_EINVAL;
+	if (m->flags & UM_RELAY_REGISTER_FLAG_PUBLIC_KEY)
+		m->public_key = um_read_bytes(&r, UM_HSIG_PK_BYTES);
+	m->tagged_len = r.pos;
+	m->admission_tag = um_read_bytes(&r, UM_RELAY_TAG_BYTES);
+	m->signed_len = r.pos;
+	m->signature = um_read_bytes(&r, UM_HSIG_BYTES);
+	if (um_reader_error(&r) || um_reader_left(&r) != 0)
+		return -UM_ETRUNC;
+	return 0;
+}
+
+int um_relay_register_verify(const struct um_relay_register *m, const uint8_t *in,
+			     const uint8_t public_key[UM_HSIG_PK_BYTES])
+{
+	struct um_peer_id id;
+
+	um_peer_id_from_public_key(&id, public_key);
+	if (sodium_memcmp(id.bytes, m->id.bytes, UM_PEER_ID_BYTES) != 0)
+		return -UM_EBADMSG;
+	if (um_hsig_verify(m->signature, in, m->signed_len, UM_RELAY_REGISTER_CONTEXT, public_key) != 0)
+		return -UM_EBADMSG;
+	return 0;
+}
+
+int um_relay_register_check_admission(const struct um_relay_register *m, const uint8_t *in,
+				      const uint8_t admission_key[UM_RELAY_ADMISSION_KEY_BYTES])
+{
+	uint8_t tag[UM_RELAY_TAG_BYTES];
+	crypto_generichash(tag, sizeof(tag), in, m->tagged_len, admission_key, UM_RELAY_ADMISSION_KEY_BYTES);
+	int rc = sodium_memcmp(tag, m->admission_tag, sizeof(tag)) == 0 ? 0 : -UM_EBADMSG;
+	sodium_memzero(tag, sizeof(tag));
+	return rc;
+}
+
+/* ---- REGISTER_ACK ------------------------------------------------------- */
+
+int um_relay_register_ack_encode(uint8_t *out, size_t cap, const struct um_relay_register_ack *m)
+{
+	struct um_writer w;
+	if (m->observed.family != 4 && m->observed.family != 6)
+		return -UM_EINVAL;
+	um_writer_init(&w, out, cap);
+	um_write_u8(&w, UM_MSG_RELAY_REGISTER_ACK);
+	um_write_u8(&w, UM_RELAY_VERSION);
+	um_write_u16(&w, m->keepalive_interval_s);
+	um_write_bytes(&w, m->nonce, UM_RELAY_NONCE_BYTES);
+	um_write_u64(&w, m->token);
+	write_endpoint(&w, &m->observed);
+	um_write_u16(&w, m->registration_timeout_s);
+	um_write_u16(&w, m->max_payload);
+	um_write_u32(&w, m->max_packets_per_s);
+	um_write_u32(&w, m->max_bytes_per_s);
+	return um_writer_error(&w) ? -UM_ERANGE : (int)w.pos;
+}
+
+int um_relay_register_ack_decode(struct um_relay_register_ack *m, const uint8_t *in, size_t len)
+{
+	struct um_reader r;
+
+	memset(m, 0, sizeof(*m));
+	if (len != UM_RELAY_REGISTER_ACK_BYTES)
+		return -UM_ETRUNC;
+	um_reader_init(&r, in, len);
+	uint8_t type = um_read_u8(&r);
+	uint8_t version = um_read_u8(&r);
+	m->keepalive_interval_s = um_read_u16(&r);
+	um_read_copy(&r, m->nonce, UM_RELAY_NONCE_BYTES);
+	m->token = um_read_u64(&r);
+	int rc = read_endpoint(&r, &m->observed, false);
+	m->registration_timeout_s = um_read_u16(&r);
+	m->max_payload = um_read_u16(&r);
+	m->max_packets_per_s = um_read_u32(&r);
+	m->max_bytes_per_s = um_read_u32(&r);
+	if (um_reader_error(&r))
+		return -UM_ETRUNC;
+	if (type != UM_MSG_RELAY_REGISTER_ACK || version != UM_RELAY_VERSION || rc < 0)
+		return -UM_EINVAL;
+	return 0;
+}
+
+/* ---- KEEPALIVE ---------------------------------------------------------- */
+
+int um_relay_keepalive_encode(uint8_t *out, size_t cap, const struct um_relay_keepalive *m)
+{
+	struct um_writer w;
+	if (m->flags & ~UM_RELAY_KEEPALIVE_FLAG_REPLY)
+		return -UM_EINVAL;
+	um_writer_init(&w, out, cap);
+	um_write_u8(&w, UM_MSG_RELAY_KEEPALIVE);
+	um_write_u8(&w, m->flags);
+	um_write_u16(&w, 0);
+	um_write_bytes(&w, m->id.bytes, UM_PEER_ID_BYTES);
+	um_write_u64(&w, m->token);
+	um_write_u64(&w, m->sequence);
+	write_endpoint(&w, &m->observed);
+	return um_writer_error(&w) ? -UM_ERANGE : (int)w.pos;
+}
+
+int um_relay_keepalive_decode(struct um_relay_keepalive *m, const uint8_t *in, size_t len)
+{
+	struct um_reader r;
+
+	memset(m, 0, sizeof(*m));
+	if (len != UM_RELAY_KEEPALIVE_BYTES)
+		return -UM_ETRUNC;
+	um_reader_init(&r, in, len);
+	uint8_t type = um_read_u8(&r);
+	m->flags = um_read_u8(&r);
+	uint16_t reserved = um_read_u16(&r);
+	um_read_copy(&r, m->id.bytes, UM_PEER_ID_BYTES);
+	m->token = um_read_u64(&r);
+	m->sequence = um_read_u64(&r);
+	int rc = read_endpoint(&r, &m->observed, true);
+	if (um_reader_error(&r))
+		return -UM_ETRUNC;
+	if (type != UM_MSG_RELAY_KEEPALIVE || reserved || (m->flags & ~UM_RELAY_KEEPALIVE_FLAG_REPLY) || rc < 0)
+		return -UM_EINVAL;
+	/* Requests carry no endpoint; replies always do. */
+	bool reply = m->flags & UM_RELAY_KEEPALIVE_FLAG_REPLY;
+	if (reply != (m->observed.family != 0))
+		return -UM_EINVAL;
+	return 0;
+}
+
+/* ---- FORWARD / FORWARDED ------------------------------------------------ */
+
+int um_relay_forward_encode(uint8_t *out, size_t cap, uint8_t type, const struct um_relay_forward *m)
+{
+	struct um_writer w;
+	if ((type != UM_MSG_RELAY_FORWARD && type != UM_MSG_RELAY_FORWARDED) || m->payload_len == 0 ||
+	    m->payload_len > UM_RELAY_MAX_PAYLOAD)
+		return -UM_EINVAL;
+	um_writer_init(&w, out, cap);
+	um_write_u8(&w, type);
+	um_write_u8(&w, 0);
+	um_write_u16(&w, 0);
+	um_write_bytes(&w, m->peer.bytes, UM_PEER_ID_BYTES);
+	um_write_bytes(&w, m->payload, m->payload_len);
+	return um_writer_error(&w) ? -UM_ERANGE : (int)w.pos;
+}
+
+int um_relay_forward_decode(struct um_relay_forward *m, uint8_t type, const uint8_t *in, size_t len)
+{
+	memset(m, 0, sizeof(*m));
+	if (len <= UM_RELAY_FORWARD_HEADER_BYTES)
+		return -UM_ETRUNC;
+	if (len > UM_RELAY_MAX_DATAGRAM)
+		return -UM_ERANGE;
+	if (in[0] != type || (type != UM_MSG_RELAY_FORWARD && type != UM_MSG_RELAY_FORWARDED) || in[1] || in[2] ||
+	    in[3])
+		return -UM_EINVAL;
+	memcpy(m->peer.bytes, in + 4, UM_PEER_ID_BYTES);
+	m->payload = in + UM_RELAY_FORWARD_HEADER_BYTES;
+	m->payload_len = len - UM_RELAY_FORWARD_HEADER_BYTES;
+	return 0;
+}
+
+/* ---- ERROR -------------------------------------------------------------- */
+
+static bool error_code_known(uint8_t code)
+{
+	return code >= UM_RELAY_ERR_UNKNOWN_PEER && code <= UM_RELAY_ERR_NEED_KEY;
+}
+
+int um_relay_error_encode(uint8_t *out, size_t cap, const struct um_relay_error *m)
+{
+	struct um_writer w;
+	if (!error_code_known(m->code))
+		return -UM_EINVAL;
+	um_writer_init(&w, out, cap);
+	um_write_u8(&w, UM_MSG_RELAY_ERROR);
+	um_write_u8(&w, m->code);
+	um_write_u16(&w, m->retry_after_s);
+	um_write_bytes(&w, m->ref, sizeof(m->ref));
+	return um_writer_error(&w) ? -UM_ERANGE : (int)w.pos;
+}
+
+int um_relay_error_decode(struct um_relay_error *m, const uint8_t *in, size_t len)
+{
+	memset(m, 0, sizeof(*m));
+	if (len != UM_RELAY_ERROR_BYTES)
+		return -UM_ETRUNC;
+	if (in[0] != UM_MSG_RELAY_ERROR || !error_code_known(in[1]))
+		return -UM_EINVAL;
+	m->code = in[1];
+	m->retry_after_s = (uint16_t)(in[2] << 8 | in[3]);
+	memcpy(m->ref, in + 4, sizeof(m->ref));
+	return 0;
+}

@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: MIT */
+/* End-to-end data plane without root: two data planes on loopback UDP, each
+ * with a datagram socketpair standing in for its TUN device. Covers plain and
+ * TSO forwarding, allowed-ips filtering, replay and tamper rejection (and
+ * their counters), control datagrams, roaming events, keepalives, key
+ * rotation through `next`, and missing keys. */
+#include <arpa/inet.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net/dataplane.h"
+#include "net/offload.h"
+#include "test.h"
+#include "util/clock.h"
+#include "util/error.h"
+#include "wire/data.h"
+
+struct side {
+	struct um_dataplane *dp;
+	int dev[2]; /* dev[0]: test end, dev[1]: data plane end */
+	uint32_t peer;
+	struct sockaddr_in addr;
+};
+
+static struct side A, B;
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static struct um_keypair keypair(uint8_t send, uint8_t recv, uint32_t local, uint32_t remote)
+{
+	struct um_keypair kp = {.local_index = local, .remote_index = remote, .created_ns = um_now_ns()};
+	memset(kp.send_key, send, 32);
+	memset(kp.recv_key, recv, 32);
+	return kp;
+}
+
+static int setup_side(struct side *s, const char *allowed)
+{
+	struct um_dataplane_config cfg = {.socket_family = AF_INET, .max_peers = 8};
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, s->dev) < 0)
+		return -1;
+	int big = 4 << 20;
+	setsockopt(s->dev[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	setsockopt(s->dev[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	setsockopt(s->dev[0], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	setsockopt(s->dev[1], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	cfg.use_device_fd = true;
+	cfg.device_fd = s->dev[1];
+	if (um_dataplane_new(&cfg, &s->dp) < 0)
+		return -1;
+	memset(&s->addr, 0, sizeof(s->addr));
+	s->addr.sin_family = AF_INET;
+	s->addr.sin_port = htons(um_dataplane_port(s->dp));
+	s->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	struct um_prefix p;
+	if (um_prefix_parse(allowed, 0, &p) < 0 || um_dataplane_peer_add(s->dp, &s->peer) < 0 ||
+	    um_dataplane_peer_set_allowed_ips(s->dp, s->peer, &p, 1) < 0)
+		return -1;
+	return 0;
+}
+
+static ssize_t read_dev(int fd, uint8_t *buf, size_t cap, int timeout_ms)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	if (poll(&pfd, 1, timeout_ms) <= 0)
+		return -1;
+	return recv(fd, buf, cap, 0);
+}
+
+/* IPv4/UDP packet behind a plain vnet header. */
+static size_t make_udp(uint8_t *buf, const char *src, const char *dst, size_t payload, uint8_t fill)
+{
+	memset(buf, 0, UM_VNET_HDR_LEN);
+	uint8_t *ip = buf + UM_VNET_HDR_LEN;
+	size_t total = 28 + payload;
+	memset(ip, 0, 28);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)total);
+	ip[8] = 64;
+	ip[9] = 17;
+	inet_pton(AF_INET, src, ip + 12);
+	inet_pton(AF_INET, dst, ip + 16);
+	uint16_t c = (uint16_t)~um_csum_fold(um_csum_add(0, ip, 20));
+	memcpy(ip + 10, &c, 2);
+	put16(ip + 20, 1234);
+	put16(ip + 22, 5678);
+	put16(ip + 24, (uint16_t)(8 + payload));
+	memset(ip + 28, fill, payload);
+	return UM_VNET_HDR_LEN + total;
+}
+
+static struct um_dp_peer_stats stats(struct side *s)
+{
+	struct um_dp_peer_stats st;
+	um_dataplane_peer_stats(s->dp, s->peer, &st);
+	return st;
+}
+
+/* Wait until the counter pointed into by `offset` reaches want. */
+static bool wait_drop(struct side *s, enum um_dp_drop reason, uint64_t want)
+{
+	for (int i = 0; i < 200; i++) {
+		if (stats(s).drops[reason] >= want)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static bool wait_control(struct side *s, enum um_dp_control_kind kind, struct um_dp_control_msg *msg)
+{
+	for (int i = 0; i < 200; i++) {
+		while (um_dataplane_recv_control(s->dp, msg) == 0)
+			if (msg->kind == kind)
+				return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static uint8_t buf[70000], got[70000];
+static struct um_dp_control_msg msg;
+
+static void test_plain_packet(void)
+{
+	size_t len = make_udp(buf, "100.64.0.1", "100.64.0.2", 1000, 0x5a);
+	CHECK_EQ(send(A.dev[0], buf, len, 0), (ssize_t)len);
+	ssize_t n = read_dev(B.dev[0], got, sizeof(got), 2000);
+	CHECK_EQ(n, (ssize_t)len);
+	CHECK_MEM(got + UM_VNET_HDR_LEN, buf + UM_VNET_HDR_LEN, len - UM_VNET_HDR_LEN);
+	/* And back. */
+	len = make_udp(buf, "100.64.0.2", "100.64.0.1", 10, 0x33);
+	CHECK_EQ(send(B.dev[0], buf, len, 0), (ssize_t)len);
+	n = read_dev(A.dev[0], got, sizeof(got), 2000);
+	CHECK_EQ(n, (ssize_t)len);
+	CHECK_MEM(got + UM_VNET_HDR_LEN, buf + UM_VNET_HDR_LEN, len - UM_VNET_HDR_LEN);
+	struct um_dp_peer_stats st = stats(&A);
+	CHECK_EQ(st.tx_packets, 1);
+	CHECK_EQ(st.rx_packets, 1);
+	CHECK(st.last_rx_ns > 0 && st.last_tx_ns > 0);
+}
+
+static void test_tso_packet(void)
+{
+	/* 20-segment TCP super-packet, NEEDS_CSUM like the TUN gives it. */
+	size_t payload = 1368 * 19 + 300, total = 52 + payload;
+	uint8_t *ip = buf + UM_VNET_HDR_LEN;
+	memset(ip, 0, 52);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)total);
+	ip[8] = 64;
+	ip[9] = 6;
+	inet_pton(AF_INET, "100.64.0.1", ip + 12);
+	inet_pton(AF_INET, "100.64.0.2", ip + 16);
+	uint16_t c = (uint16_t)~um_csum_fold(um_csum_add(0, ip, 20));
+	memcpy(ip + 10, &c, 2);
+	put16(ip + 20, 40000);
+	put16(ip + 22, 5201);
+	ip[32] = 8 << 4;
+	ip[33] = 0x18;
+	put16(ip + 34, 500);
+	for (size_t i = 0; i < payload; i++)
+		ip[52 + i] = (uint8_t)(i ^ (i >> 7));
+	uint16_t ps = um_csum_fold(um_csum_pseudo(ip + 12, ip + 16, 4, 6, (uint32_t)(32 + payload)));
+	memcpy(ip + 36, &ps, 2);
+	struct um_vnet_hdr vh = {.flags = UM_VNET_F_NEEDS_CSUM, .gso_type = UM_VNET_GSO_TCPV4,
+				 .hdr_len = 52, .gso_size = 1368, .csum_start = 20, .csum_offset = 16};
+	um_vnet_hdr_encode(buf, &vh);
+	CHECK_EQ(send(A.dev[0], buf, UM_VNET_HDR_LEN + total, 0), (ssize_t)(UM_VNET_HDR_LEN + total));
+	size_t received = 0;
+	int packets = 0;
+	static uint8_t joined[70000];
+	while (received < payload) {
+		ssize_t n = read_dev(B.dev[0], got, sizeof(got), 2000);
+		if (n <= 0)
+			break;
+		packets++;
+		struct um_vnet_hdr out;
+		um_vnet_hdr_decode(got, &out);
+		uint8_t *p = got + UM_VNET_HDR_LEN;
+		size_t plen = (size_t)n - UM_VNET_HDR_LEN;
+		CHECK_EQ(um_offload_finish_csum(p, plen, &out), 0);
+		uint64_t s = um_csum_pseudo(p + 12, p + 16, 4, 6, (uint32_t)(plen - 20));
+		CHECK_EQ(um_csum_fold(um_csum_add(s, p + 20, plen - 20)), 0xffff);
+		CHECK_EQ(um_csum_fold(um_csum_add(0, p, 20)), 0xffff);
+		memcpy(joined + received, p + 52, plen - 52);
+		received += plen - 52;
+	}
+	CHECK_EQ(received, payload);
+	CHECK_MEM(joined, ip + 52, payload);
+	CHECK(packets >= 1 && packets <= 2); /* coalesced again on the far side */
+	CHECK_EQ(stats(&B).rx_packets, 1 + 20);
+}
+
+static void test_not_allowed(void)
+{
+	size_t len = make_udp(buf, "100.64.0.9", "100.64.0.2", 100, 1);
+	send(A.dev[0], buf, len, 0);
+	CHECK(wait_drop(&B, UM_DP_DROP_NOT_ALLOWED, 1));
+	CHECK_EQ(read_dev(B.dev[0], got, sizeof(got), 50), -1);
+}
+
+static void test_replay_tamper_roaming(void)
+{
+	/* Point A at a socket of ours to capture one DATA datagram. */
+	int sniff = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	CHECK_EQ(bind(sniff, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	getsockname(sniff, (struct sockaddr *)&sa, &sl);
+	CHECK_EQ(um_dataplane_peer_set_endpoint(A.dp, A.peer, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	size_t len = make_udp(buf, "100.64.0.1", "100.64.0.2", 200, 7);
+	send(A.dev[0], buf, len, 0);
+	uint8_t dgram[2048];
+	ssize_t d = read_dev(sniff, dgram, sizeof(dgram), 2000);
+	CHECK_EQ(d, (ssize_t)(len - UM_VNET_HDR_LEN + UM_DATA_OVERHEAD));
+	CHECK_EQ(dgram[0], UM_MSG_DATA);
+
+	/* Delivered once... */
+	uint64_t before = stats(&B).rx_packets;
+	sendto(sniff, dgram, (size_t)d, 0, (struct sockaddr *)&B.addr, sizeof(B.addr));
+	CHECK(read_dev(B.dev[0], got, sizeof(got), 2000) > 0);
+	CHECK_EQ(stats(&B).rx_packets, before + 1);
+	/* ...from a new address: the node hears about it. */
+	CHECK(wait_control(&B, UM_DP_EVENT_ENDPOINT_CHANGED, &msg));
+	CHECK_EQ(msg.peer, B.peer);
+	CHECK_EQ(((struct sockaddr_in *)&msg.from)->sin_port, sa.sin_port);
+	/* ...a replay is dropped and counted... */
+	sendto(sniff, dgram, (size_t)d, 0, (struct sockaddr *)&B.addr, sizeof(B.addr));
+	CHECK(wait_drop(&B, UM_DP_DROP_REPLAY, 1));
+	/* ...and so is any flipped bit (header, ciphertext or tag). */
+	size_t positions[] = {5, 15, 16, 40, (size_t)d - 1};
+	for (size_t i = 0; i < 5; i++) {
+		dgram[positions[i]] ^= 0x04;
+		sendto(sniff, dgram, (size_t)d, 0, (struct sockaddr *)&B.addr, sizeof(B.addr));
+		dgram[positions[i]] ^= 0x04;
+	}
+	CHECK(wait_drop(&B, UM_DP_DROP_BAD_MAC, 4));
+	CHECK_EQ(read_dev(B.dev[0], got, sizeof(got), 50), -1);
+	uint64_t global[UM_DP_GLOBAL_COUNT];
+	um_dataplane_global_stats(B.dp, global);
+	CHECK_EQ(global[UM_DP_GLOBAL_UNKNOWN_INDEX], 1); /* the flip in the index */
+
+	/* A non-DATA datagram goes to the control ring with its source. */
+	const uint8_t hello[5] = {0x01, 1, 2, 3, 4};
+	sendto(sniff, hello, sizeof(hello), 0, (struct sockaddr *)&B.addr, sizeof(B.addr));
+	CHECK(wait_control(&B, UM_DP_CONTROL_DATAGRAM, &msg));
+	CHECK_EQ(msg.len, sizeof(hello));
+	CHECK_MEM(msg.data, hello, sizeof(hello));
+	CHECK_EQ(msg.from.ss_family, AF_INET);
+	/* The control thread can answer on the shared port. */
+	CHECK_EQ(um_dataplane_send_datagram(B.dp, (struct sockaddr *)&sa, sizeof(sa), hello, 5), 0);
+	CHECK_EQ(read_dev(sniff, got, sizeof(got), 2000), 5);
+
+	close(sniff);
+	CHECK_EQ(um_dataplane_peer_set_endpoint(A.dp, A.peer, (struct sockaddr *)&B.addr,
+						sizeof(B.addr)), 0);
+	CHECK_EQ(um_dataplane_peer_set_endpoint(B.dp, B.peer, (struct sockaddr *)&A.addr,
+						sizeof(A.addr)), 0);
+}
+
+static void test_keepalive(void)
+{
+	struct um_dp_peer_stats before = stats(&B);
+	CHECK_EQ(um_dataplane_peer_send_keepalive(A.dp, A.peer), 0);
+	for (int i = 0; i < 200 && stats(&B).rx_packets == before.rx_packets; i++)
+		usleep(10000);
+	struct um_dp_peer_stats after = stats(&B);
+	CHECK_EQ(after.rx_packets, before.rx_packets + 1);
+	CHECK_EQ(after.rx_bytes, before.rx_bytes);
+	CHECK(after.last_rx_ns >= before.last_rx_ns);
+	CHECK_EQ(read_dev(B.dev[0], got, sizeof(got), 50), -1); /* nothing delivered */
+}
+
+static void test_rotation(void)
+{
+	struct um_keypair ka = keypair(0x31, 0x32, 3, 4), kb = keypair(0x32, 0x31, 4, 3);
+	CHECK_EQ(um_dataplane_peer_install_keypair(A.dp, A.peer, &ka, false), 0);
+	CHECK_EQ(um_dataplane_peer_install_keypair(B.dp, B.peer, &kb, true), 0);
+	/* Index clash (with the current key, which would become previous) is refused. */
+	struct um_keypair clash = keypair(9, 9, 2, 99);
+	CHECK_EQ(um_dataplane_peer_install_keypair(B.dp, B.peer, &clash, false), -UM_EINVAL);
+	struct um_dp_peer_stats st = stats(&B);
+	CHECK(st.has_current && st.has_next);
+	size_t len = make_udp(buf, "100.64.0.1", "100.64.0.2", 300, 9);
+	send(A.dev[0], buf, len, 0);
+	CHECK_EQ(read_dev(B.dev[0], got, sizeof(got), 2000), (ssize_t)len);
+	CHECK(wait_control(&B, UM_DP_EVENT_NEXT_KEY_USED, &msg));
+	CHECK_EQ(um_dataplane_peer_promote_next(B.dp, B.peer), 0);
+	CHECK_EQ(um_dataplane_peer_promote_next(B.dp, B.peer), -UM_ESTATE);
+	st = stats(&B);
+	CHECK(st.has_current && st.has_previous && !st.has_next);
+	CHECK_EQ(st.send_counter, 0);
+	/* B now sends under the new key; A accepts it. */
+	len = make_udp(buf, "100.64.0.2", "100.64.0.1", 300, 10);
+	send(B.dev[0], buf, len, 0);
+	CHECK_EQ(read_dev(A.dev[0], got, sizeof(got), 2000), (ssize_t)len);
+	CHECK_EQ(stats(&B).send_counter, 1);
+	CHECK_EQ(um_dataplane_peer_drop_previous(B.dp, B.peer), 0);
+	CHECK(!stats(&B).has_previous);
+}
+
+static void test_no_key(void)
+{
+	CHECK_EQ(um_dataplane_peer_clear_keys(A.dp, A.peer), 0);
+	size_t len = make_udp(buf, "100.64.0.1", "100.64.0.2", 50, 1);
+	send(A.dev[0], buf, len, 0);
+	CHECK(wait_drop(&A, UM_DP_DROP_NO_KEY, 1));
+	CHECK(wait_control(&A, UM_DP_EVENT_NEED_KEY, &msg));
+	CHECK_EQ(msg.peer, A.peer);
+	/* No route at all: counted globally. */
+	len = make_udp(buf, "100.64.0.1", "192.0.2.1", 50, 1);
+	send(A.dev[0], buf, len, 0);
+	uint64_t g[UM_DP_GLOBAL_COUNT];
+	for (int i = 0; i < 200; i++) {
+		um_dataplane_global_stats(A.dp, g);
+		if (g[UM_DP_GLOBAL_NO_ROUTE])
+			break;
+		usleep(10000);
+	}
+	CHECK_EQ(g[UM_DP_GLOBAL_NO_ROUTE], 1);
+	CHECK_EQ(um_dataplane_peer_remove(A.dp, A.peer), 0);
+	CHECK_EQ(um_dataplane_peer_remove(A.dp, A.peer), -UM_ENOTFOUND);
+}
+
+int main(void)
+{
+	if (setup_side(&A, "100.64.0.2/32") < 0 || setup_side(&B, "100.64.0.1/32") < 0) {
+		fprintf(stderr, "setup failed\n");
+		return 1;
+	}
+	struct um_keypair ka = keypair(0xa1, 0xb2, 1, 2), kb = keypair(0xb2, 0xa1, 2, 1);
+	CHECK_EQ(um_dataplane_peer_set_endpoint(A.dp, A.peer, (struct sockaddr *)&B.addr, sizeof(B.addr)), 0);
+	CHECK_EQ(um_dataplane_peer_set_endpoint(B.dp, B.peer, (struct sockaddr *)&A.addr, sizeof(A.addr)), 0);
+	CHECK_EQ(um_dataplane_peer_install_keypair(A.dp, A.peer, &ka, false), 0);
+	CHECK_EQ(um_dataplane_peer_install_keypair(B.dp, B.peer, &kb, false), 0);
+	CHECK_EQ(um_dataplane_start(A.dp), 0);
+	CHECK_EQ(um_dataplane_start(B.dp), 0);
+	RUN(test_plain_packet);
+	RUN(test_tso_packet);
+	RUN(test_not_allowed);
+	RUN(test_replay_tamper_roaming);
+	RUN(test_keepalive);
+	RUN(test_rotation);
+	RUN(test_no_key);
+	um_dataplane_free(A.dp);
+	um_dataplane_free(B.dp);
+	close(A.dev[0]);
+	close(A.dev[1]);
+	close(B.dev[0]);
+	close(B.dev[1]);
+	return um_test_end();
+}

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/* Handshake message encoders/decoders: round trips, exact sizes, and
+ * rejection of every malformed shape. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sodium.h>
+
+#include "test.h"
+#include "util/error.h"
+#include "wire/handshake.h"
+
+static uint8_t a32[32], n16[16], kem_pk[UM_HKEM_PK_BYTES], kem_ct[UM_HKEM_CT_BYTES];
+static uint8_t sealed[UM_HS_IDENTITY_SEALED_BYTES];
+static uint8_t buf[UM_HS_CHALLENGE_BYTES + 16];
+
+static void test_sizes(void)
+{
+	CHECK_EQ(UM_HS_HELLO_BYTES, 1232);
+	CHECK(UM_HS_CHALLENGE_BYTES > UM_HS_MAX_DATAGRAM);
+	CHECK(UM_HS_RESPONSE_BYTES > UM_HS_MAX_DATAGRAM);
+	CHECK(UM_HS_ESTABLISHED_BYTES <= UM_HS_MAX_DATAGRAM);
+	CHECK(UM_HS_COOKIE_REPLY_BYTES < UM_HS_HELLO_BYTES);
+	/* HELLO fits in a 1280-byte IPv6 packet with its headers. */
+	CHECK(UM_HS_MAX_DATAGRAM + 40 + 8 <= 1280);
+}
+
+static void test_hello(void)
+{
+	struct um_hs_hello h = {.sender_index = 0xdeadbeef, .ephemeral = a32, .nonce = n16, .timestamp_ms = 1234567};
+	CHECK_EQ(um_hs_hello_encode(buf, sizeof(buf), &h), UM_HS_HELLO_BYTES);
+	CHECK_EQ(um_hs_hello_encode(buf, UM_HS_HELLO_BYTES - 1, &h), -UM_ERANGE);
+	struct um_hs_hello d;
+	CHECK_EQ(um_hs_hello_decode(&d, buf, UM_HS_HELLO_BYTES), 0);
+	CHECK_EQ(d.sender_index, 0xdeadbeef);
+	CHECK_EQ(d.timestamp_ms, 1234567);
+	CHECK_MEM(d.ephemeral, a32, 32);
+	CHECK_MEM(d.nonce, n16, 16);
+	CHECK_EQ(buf[0], UM_MSG_HELLO);
+	CHECK_EQ(buf[4], 0xde); /* big-endian */
+	CHECK_EQ(um_hs_hello_decode(&d, buf, UM_HS_HELLO_BYTES - 1), -UM_ETRUNC);
+	CHECK_EQ(um_hs_hello_decode(&d, buf, UM_HS_HELLO_BYTES + 1), -UM_ETRUNC);
+	buf[1] = 2; /* version */
+	CHECK_EQ(um_hs_hello_decode(&d, buf, UM_HS_HELLO_BYTES), -UM_EINVAL);
+	buf[1] = UM_HS_VERSION;
+	buf[2] = 1; /* reserved */
+	CHECK_EQ(um_hs_hello_decode(&d, buf, UM_HS_HELLO_BYTES), -UM_EINVAL);
+	buf[2] = 0;
+	buf[500] = 1; /* padding */
+	CHECK_EQ(um_hs_hello_decode(&d, buf, UM_HS_HELLO_BYTES), -UM_EINVAL);
+	buf[500] = 0;
+	buf[0] = UM_MSG_CHALLENGE;
+	CHECK_EQ(um_hs_hello_decode(&d, buf, UM_HS_HELLO_BYTES), -UM_EINVAL);
+}
+
+static void test_challenge_response(void)
+{
+	struct um_hs_challenge c = {.sender_index = 1, .receiver_index = 2, .nonce = n16, .kem_public = kem_pk,
+				    .sealed = sealed};
+	CHECK_EQ(um_hs_challenge_encode(buf, sizeof(buf), &c), UM_HS_CHALLENGE_BYTES);
+	struct um_hs_challenge cd;
+	CHECK_EQ(um_hs_challenge_decode(&cd, buf, UM_HS_CHALLENGE_BYTES), 0);
+	CHECK_EQ(cd.sender_index, 1);
+	CHECK_EQ(cd.receiver_index, 2);
+	CHECK_MEM(cd.kem_public, kem_pk, sizeof(kem_pk));
+	CHECK_MEM(cd.sealed, sealed, sizeof(sealed));
+	CHECK_EQ(um_hs_challenge_decode(&cd, buf, UM_HS_CHALLENGE_BYTES - 1), -UM_ETRUNC);
+	CHECK_EQ(um_hs_challenge_decode(&cd, buf, 3), -UM_ETRUNC);
+
+	struct um_hs_response r = {.sender_index = 3, .receiver_index = 4, .kem_ciphertext = kem_ct, .sealed = sealed};
+	CHECK_EQ(um_hs_response_encode(buf, sizeof(buf), &r), UM_HS_RESPONSE_BYTES);
+	struct um_hs_response rd;
+	CHECK_EQ(um_hs_response_decode(&rd, buf, UM_HS_RESPONSE_BYTES), 0);
+	CHECK_EQ(rd.sender_index, 3);
+	CHECK_EQ(rd.receiver_index, 4);
+	CHECK_MEM(rd.kem_ciphertext, kem_ct, sizeof(kem_ct));
+	CHECK_EQ(um_hs_challenge_decode(&cd, buf, UM_HS_RESPONSE_BYTES), -UM_ETRUNC);
+	CHECK_EQ(um_hs_response_encode(buf, 100, &r), -UM_ERANGE);
+}
+
+static void test_established_params(void)
+{
+	uint8_t plain[UM_HS_ESTABLISHED_PLAIN_BYTES];
+	struct um_hs_params p = {.mtu = 1420, .heartbeat_s = 10, .rotation_s = 120, .flags = UM_HS_FLAG_DIRECT_P2P,
+				 .observed = {.family = 6, .addr = {0x20, 0x01, 0x0d, 0xb8, [15] = 7}, .port = 51820}};
+	memset(p.session_id, 0xab, sizeof(p.session_id));
+	um_hs_params_encode(plain, &p);
+	struct um_hs_params q;
+	CHECK_EQ(um_hs_params_decode(&q, plain), 0);
+	CHECK_EQ(q.mtu, 1420);
+	CHECK_EQ(q.heartbeat_s, 10);
+	CHECK_EQ(q.rotation_s, 120);
+	CHECK_EQ(q.flags, UM_HS_FLAG_DIRECT_P2P);
+	CHECK(um_wire_addr_equal(&q.observed, &p.observed));
+	CHECK_MEM(q.session_id, p.session_id, 16);
+	plain[24] = 0x80; /* unknown flag */
+	CHECK_EQ(um_hs_params_decode(&q, plain), -UM_EINVAL);
+	plain[24] = 0;
+	plain[25] = 5; /* bad family */
+	CHECK_EQ(um_hs_params_decode(&q, plain), -UM_EINVAL);
+
+	uint8_t s[UM_HS_ESTABLISHED_PLAIN_BYTES + UM_HS_TAG_BYTES] = {0};
+	struct um_hs_established e = {.receiver_index = 9, .sender_index = 8, .sealed = s};
+	CHECK_EQ(um_hs_established_encode(buf, sizeof(buf), &e), UM_HS_ESTABLISHED_BYTES);
+	struct um_hs_established ed;
+	CHECK_EQ(um_hs_established_decode(&ed, buf, UM_HS_ESTABLISHED_BYTES), 0);
+	CHECK_EQ(ed.receiver_index, 9);
+	CHECK_EQ(ed.sender_index, 8);
+	CHECK_EQ(um_hs_established_decode(&ed, buf, UM_HS_ESTABLISHED_BYTES + 1), -UM_ETRUNC);
+}
+
+static void test_cookie_reply(void)
+{
+	uint8_t nonce[24] = {1}, s[32] = {2};
+	struct um_hs_cookie_reply c = {.receiver_index = 77, .nonce = nonce, .sealed = s};
+	CHECK_EQ(um_hs_cookie_reply_encode(buf, sizeof(buf), &c), UM_HS_COOKIE_REPLY_BYTES);
+	struct um_hs_cookie_reply d;
+	CHECK_EQ(um_hs_cookie_reply_decode(&d, buf, UM_HS_COOKIE_REPLY_BYTES), 0);
+	CHECK_EQ(d.receiver_index, 77);
+	CHECK_MEM(d.nonce, nonce, 24);
+	buf[1] = 1;
+	CHECK_EQ(um_hs_cookie_reply_decode(&d, buf, UM_HS_COOKIE_REPLY_BYTES), -UM_EINVAL);
+	CHECK_EQ(um_hs_cookie_reply_decode(&d, buf, UM_HS_COOKIE_REPLY_BYTES - 1), -UM_ETRUNC);
+}
+
+static void test_addresses(void)
+{
+	struct sockaddr_in in4 = {.sin_family = AF_INET, .sin_port = htons(4242)};
+	inet_pton(AF_INET, "198.51.100.7", &in4.sin_addr);
+	struct um_wire_addr w, w2;
+	CHECK_EQ(um_wire_addr_from_sockaddr(&w, (struct sockaddr *)&in4, sizeof(in4)), 0);
+	CHECK_EQ(w.family, 4);
+	CHECK_EQ(w.port, 4242);
+	CHECK_EQ(w.addr[0], 198);
+	struct sockaddr_storage ss;
+	CHECK_EQ(um_wire_addr_to_sockaddr(&w, &ss), (int)sizeof(struct sockaddr_in));
+	CHECK_MEM(&ss, &in4, sizeof(in4));
+	CHECK_EQ(um_wire_addr_from_sockaddr(&w2, (struct sockaddr *)&in4, 4), -UM_EINVAL);
+	struct sockaddr_in6 in6 = {.sin6_family = AF_INET6, .sin6_port = htons(1)};
+	inet_pton(AF_INET6, "2001:db8::1", &in6.sin6_addr);
+	CHECK_EQ(um_wire_addr_from_sockaddr(&w2, (struct sockaddr *)&in6, sizeof(in6)), 0);
+	CHECK_EQ(w2.family, 6);
+	CHECK(!um_wire_addr_equal(&w, &w2));
+	CHECK_EQ(um_wire_addr_to_sockaddr(&w2, &ss), (int)sizeof(struct sockaddr_in6));
+	w2.family = 0;
+	CHECK_EQ(um_wire_addr_to_sockaddr(&w2, &ss), -UM_EINVAL);
+	/* Junk beyond an IPv4 address does not change identity. */
+	w2 = w;
+	w2.addr[10] = 99;
+	CHECK(um_wire_addr_equal(&w, &w2));
+}
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		return 1;
+	randombytes_buf(a32, sizeof(a32));
+	randombytes_buf(n16, sizeof(n16));
+	randombytes_buf(kem_pk, sizeof(kem_pk));
+	randombytes_buf(kem_ct, sizeof(kem_ct));
+	randombytes_buf(sealed, sizeof(sealed));
+	RUN(test_sizes);
+	RUN(test_hello);
+	RUN(test_challenge_response);
+	RUN(test_established_params);
+	RUN(test_cookie_reply);
+	RUN(test_addresses);
+	return um_test_end();
+}
