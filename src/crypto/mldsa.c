@@ -67,10 +67,7 @@ int um_mldsa87_keygen_seed(uint8_t pk[UM_MLDSA87_PK_BYTES], uint8_t sk[UM_MLDSA8
 	UM_MLDSA_DECLASSIFY(sec.expanded, 32); /* rho goes into pk */
 
 	um_mldsa_expand_a(a, rho);
-	for (unsigned r = 0; r < UM_MLDSA_L; r++)
-		um_mldsa_rej_bounded(&sec.s1[r], rhoprime, (uint16_t)r);
-	for (unsigned r = 0; r < UM_MLDSA_K; r++)
-		um_mldsa_rej_bounded(&sec.s2[r], rhoprime, (uint16_t)(UM_MLDSA_L + r));
+	um_mldsa_expand_s(sec.s1, sec.s2, rhoprime);
 
 	memcpy(sec.s1hat, sec.s1, sizeof sec.s1hat);
 	for (unsigned r = 0; r < UM_MLDSA_L; r++)

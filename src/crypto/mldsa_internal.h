@@ -105,6 +105,10 @@ int um_mldsa_hint_unpack(struct um_mldsa_poly h[UM_MLDSA_K], const uint8_t in[UM
 void um_mldsa_expand_a(struct um_mldsa_poly a[UM_MLDSA_K][UM_MLDSA_L], const uint8_t rho[32]);
 /* RejBoundedPoly (Alg. 31) for eta = 2 from rho' (64 bytes) and a 16-bit nonce. */
 void um_mldsa_rej_bounded(struct um_mldsa_poly *p, const uint8_t rhoprime[64], uint16_t nonce);
+/* ExpandS (Alg. 33): s1[r] = RejBoundedPoly(rho' || r), s2[r] =
+ * RejBoundedPoly(rho' || l + r); four streams at a time. */
+void um_mldsa_expand_s(struct um_mldsa_poly s1[UM_MLDSA_L], struct um_mldsa_poly s2[UM_MLDSA_K],
+		       const uint8_t rhoprime[64]);
 /* ExpandMask (Alg. 34): y[r] for r < l, from rho'' and kappa. */
 void um_mldsa_expand_mask(struct um_mldsa_poly y[UM_MLDSA_L], const uint8_t rhopp[64], uint16_t kappa);
 /* SampleInBall (Alg. 29) from the public c_tilde. */

@@ -21,6 +21,8 @@ enum {
 
 _Static_assert(CT_V_OFFSET + MLKEM_POLY_DV_BYTES == UM_MLKEM1024_CT_BYTES, "ct layout");
 _Static_assert(DK_Z_OFFSET + 32 == UM_MLKEM1024_DK_BYTES, "dk layout");
+/* The 4-way samplers below fill exactly one vector of k polynomials. */
+_Static_assert(MLKEM_K == 4, "k = 4 for the 4-way sampling");
 _Static_assert(EK_RHO_OFFSET + 32 == UM_MLKEM1024_EK_BYTES, "ek layout");
 
 /* K-PKE.KeyGen(d): writes ek and dk_PKE = ByteEncode12(s_hat). */
@@ -31,7 +33,8 @@ static void kpke_keygen(uint8_t ek[UM_MLKEM1024_EK_BYTES], uint8_t dk_pke[MLKEM_
 		struct mlkem_poly s[MLKEM_K];
 		struct mlkem_poly_mulcache s_cache[MLKEM_K];
 		struct mlkem_poly a_row[MLKEM_K];
-		struct mlkem_poly acc, e;
+		struct mlkem_poly e[MLKEM_K];
+		struct mlkem_poly acc;
 		uint8_t seed[33];
 		uint8_t rho_sigma[64];
 	} w;
@@ -44,20 +47,23 @@ static void kpke_keygen(uint8_t ek[UM_MLKEM1024_EK_BYTES], uint8_t dk_pke[MLKEM_
 	/* rho is public (it ends up in ek); A's rejection sampling may branch on it. */
 	MLKEM_DECLASSIFY(w.rho_sigma, 32);
 
+	/* s[i] from nonce i, e[i] from nonce k + i: four PRF streams at a time. */
+	mlkem_poly_sample_cbd2_x4(w.s, sigma, 0);
+	mlkem_poly_sample_cbd2_x4(w.e, sigma, MLKEM_K);
 	for (unsigned i = 0; i < MLKEM_K; i++) {
-		mlkem_poly_sample_cbd2(&w.s[i], sigma, (uint8_t)i);
 		mlkem_poly_ntt(&w.s[i]);
 		mlkem_poly_mulcache(&w.s_cache[i], &w.s[i]);
 	}
 	for (unsigned i = 0; i < MLKEM_K; i++) {
 		/* t_hat[i] = sum_j A[i][j] s_hat[j] + e_hat[i], A[i][j] = SampleNTT(rho || j || i). */
-		for (unsigned j = 0; j < MLKEM_K; j++)
-			mlkem_poly_sample_ntt(&w.a_row[j], rho, (uint8_t)j, (uint8_t)i);
+		const uint8_t columns[MLKEM_K] = { 0, 1, 2, 3 };
+		const uint8_t rows[MLKEM_K] = { (uint8_t)i, (uint8_t)i, (uint8_t)i, (uint8_t)i };
+
+		mlkem_poly_sample_ntt_x4(w.a_row, rho, columns, rows);
 		mlkem_polyvec_basemul(&w.acc, w.a_row, w.s, w.s_cache);
 		mlkem_poly_tomont(&w.acc);
-		mlkem_poly_sample_cbd2(&w.e, sigma, (uint8_t)(MLKEM_K + i));
-		mlkem_poly_ntt(&w.e);
-		mlkem_poly_add(&w.acc, &w.e);
+		mlkem_poly_ntt(&w.e[i]);
+		mlkem_poly_add(&w.acc, &w.e[i]);
 		mlkem_poly_encode12(ek + i * MLKEM_POLY_BYTES, &w.acc);
 	}
 	memcpy(ek + EK_RHO_OFFSET, rho, 32);
@@ -86,23 +92,27 @@ static void kpke_encrypt(uint8_t ct[UM_MLKEM1024_CT_BYTES], const struct mlkem_p
 		struct mlkem_poly r[MLKEM_K];
 		struct mlkem_poly_mulcache r_cache[MLKEM_K];
 		struct mlkem_poly a_column[MLKEM_K];
+		struct mlkem_poly e1[MLKEM_K];
 		struct mlkem_poly acc, noise;
 	} w;
 	const uint8_t *rho = ek + EK_RHO_OFFSET;
 
+	/* r[i] from nonce i, e1[i] from nonce k + i: four PRF streams at a time. */
+	mlkem_poly_sample_cbd2_x4(w.r, coins, 0);
+	mlkem_poly_sample_cbd2_x4(w.e1, coins, MLKEM_K);
 	for (unsigned i = 0; i < MLKEM_K; i++) {
-		mlkem_poly_sample_cbd2(&w.r[i], coins, (uint8_t)i);
 		mlkem_poly_ntt(&w.r[i]);
 		mlkem_poly_mulcache(&w.r_cache[i], &w.r[i]);
 	}
 	for (unsigned i = 0; i < MLKEM_K; i++) {
 		/* u[i] = NTT^-1(sum_j A[j][i] r_hat[j]) + e1[i]; A[j][i] = SampleNTT(rho || i || j). */
-		for (unsigned j = 0; j < MLKEM_K; j++)
-			mlkem_poly_sample_ntt(&w.a_column[j], rho, (uint8_t)i, (uint8_t)j);
+		const uint8_t columns[MLKEM_K] = { (uint8_t)i, (uint8_t)i, (uint8_t)i, (uint8_t)i };
+		const uint8_t rows[MLKEM_K] = { 0, 1, 2, 3 };
+
+		mlkem_poly_sample_ntt_x4(w.a_column, rho, columns, rows);
 		mlkem_polyvec_basemul(&w.acc, w.a_column, w.r, w.r_cache);
 		mlkem_poly_invntt_from_basemul(&w.acc);
-		mlkem_poly_sample_cbd2(&w.noise, coins, (uint8_t)(MLKEM_K + i));
-		mlkem_poly_add(&w.acc, &w.noise);
+		mlkem_poly_add(&w.acc, &w.e1[i]);
 		mlkem_poly_compress_encode(ct + i * MLKEM_POLY_DU_BYTES, &w.acc, MLKEM_DU);
 	}
 	/* v = NTT^-1(t_hat . r_hat) + e2 + Decompress_1(m). */

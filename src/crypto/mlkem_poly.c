@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "crypto/mlkem_internal.h"
+#include "crypto/keccak4x.h"
 #include "crypto/sha3.h"
 
 enum {
@@ -306,17 +307,9 @@ void mlkem_poly_to_message(uint8_t m[32], const struct mlkem_poly *p)
 		m[i / 8] |= (uint8_t)(mlkem_compress(to_unsigned(p->coeffs[i]), 1) << (i % 8));
 }
 
-void mlkem_poly_sample_cbd2(struct mlkem_poly *p, const uint8_t seed[32], uint8_t nonce)
+/* SamplePolyCBD_2 of 128 PRF bytes. */
+static void cbd2(struct mlkem_poly *p, const uint8_t buf[MLKEM_CBD_BYTES])
 {
-	struct um_keccak xof;
-	uint8_t buf[MLKEM_CBD_BYTES];
-
-	um_shake256_init(&xof);
-	um_keccak_absorb(&xof, seed, 32);
-	um_keccak_absorb(&xof, &nonce, 1);
-	um_keccak_squeeze(&xof, buf, sizeof(buf));
-	um_keccak_wipe(&xof);
-
 	/* Each coefficient takes 4 bits: (b0 + b1) - (b2 + b3). Summing the bit
 	 * pairs of a 32-bit word in parallel gives 2-bit counts per pair. */
 	for (unsigned w = 0; w < MLKEM_CBD_BYTES / 4; w++) {
@@ -331,40 +324,113 @@ void mlkem_poly_sample_cbd2(struct mlkem_poly *p, const uint8_t seed[32], uint8_
 			p->coeffs[8 * w + j] = (int16_t)(x - y);
 		}
 	}
+}
+
+void mlkem_poly_sample_cbd2(struct mlkem_poly *p, const uint8_t seed[32], uint8_t nonce)
+{
+	struct um_keccak xof;
+	uint8_t buf[MLKEM_CBD_BYTES];
+
+	um_shake256_init(&xof);
+	um_keccak_absorb(&xof, seed, 32);
+	um_keccak_absorb(&xof, &nonce, 1);
+	um_keccak_squeeze(&xof, buf, sizeof(buf));
+	um_keccak_wipe(&xof);
+	cbd2(p, buf);
 	sodium_memzero(buf, sizeof(buf));
+}
+
+void mlkem_poly_sample_cbd2_x4(struct mlkem_poly p[4], const uint8_t seed[32], uint8_t nonce)
+{
+	struct {
+		struct um_keccak4x xof;
+		uint8_t in[4][33];
+		uint8_t buf[4][MLKEM_CBD_BYTES];
+	} w;
+	const uint8_t *const ins[4] = { w.in[0], w.in[1], w.in[2], w.in[3] };
+	uint8_t *const outs[4] = { w.buf[0], w.buf[1], w.buf[2], w.buf[3] };
+
+	for (unsigned j = 0; j < 4; j++) {
+		memcpy(w.in[j], seed, 32);
+		w.in[j][32] = (uint8_t)(nonce + j);
+	}
+	um_shake256x4_absorb_once(&w.xof, ins, 33);
+	um_keccak4x_squeeze(&w.xof, outs, MLKEM_CBD_BYTES);
+	for (unsigned j = 0; j < 4; j++)
+		cbd2(&p[j], w.buf[j]);
+	sodium_memzero(&w, sizeof(w));
+}
+
+/* Rejection sampling for SampleNTT: parses len bytes (a multiple of 3)
+ * into out from position *count, stopping at 256. out has room for the one
+ * candidate that may land past the end. */
+static void sample_ntt_parse(int16_t out[MLKEM_N + 2], unsigned *count, const uint8_t *buf, size_t len)
+{
+	unsigned n = *count;
+
+	for (size_t pos = 0; pos + 3 <= len && n < MLKEM_N; pos += 3) {
+		uint16_t d1 = (uint16_t)(buf[pos] | (buf[pos + 1] & 0x0f) << 8);
+		uint16_t d2 = (uint16_t)(buf[pos + 1] >> 4 | buf[pos + 2] << 4);
+
+		out[n] = (int16_t)d1;
+		n += d1 < MLKEM_Q;
+		out[n] = (int16_t)d2;
+		n += d2 < MLKEM_Q;
+	}
+	*count = n;
 }
 
 void mlkem_poly_sample_ntt(struct mlkem_poly *p, const uint8_t rho[32], uint8_t b0, uint8_t b1)
 {
 	/* A is public: the rejection count may depend on the XOF output. The
 	 * loop writes every candidate and advances only on acceptance, which
-	 * avoids a hard-to-predict branch per candidate; out has room for the
-	 * one candidate that may land past the end. */
+	 * avoids a hard-to-predict branch per candidate. */
 	struct um_keccak xof;
 	uint8_t buf[3 * UM_SHAKE128_RATE];
 	uint8_t suffix[2] = { b0, b1 };
 	int16_t out[MLKEM_N + 2];
 	unsigned count = 0;
-	size_t avail = sizeof(buf);
 
 	um_shake128_init(&xof);
 	um_keccak_absorb(&xof, rho, 32);
 	um_keccak_absorb(&xof, suffix, 2);
 	um_keccak_squeeze(&xof, buf, sizeof(buf)); /* enough for 256 about 96% of the time */
-	for (;;) {
-		for (size_t pos = 0; pos + 3 <= avail && count < MLKEM_N; pos += 3) {
-			uint16_t d1 = (uint16_t)(buf[pos] | (buf[pos + 1] & 0x0f) << 8);
-			uint16_t d2 = (uint16_t)(buf[pos + 1] >> 4 | buf[pos + 2] << 4);
-
-			out[count] = (int16_t)d1;
-			count += d1 < MLKEM_Q;
-			out[count] = (int16_t)d2;
-			count += d2 < MLKEM_Q;
-		}
-		if (count >= MLKEM_N)
-			break;
+	sample_ntt_parse(out, &count, buf, sizeof(buf));
+	while (count < MLKEM_N) {
 		um_keccak_squeeze(&xof, buf, UM_SHAKE128_RATE);
-		avail = UM_SHAKE128_RATE;
+		sample_ntt_parse(out, &count, buf, UM_SHAKE128_RATE);
 	}
 	memcpy(p->coeffs, out, sizeof(p->coeffs));
+}
+
+void mlkem_poly_sample_ntt_x4(struct mlkem_poly p[4], const uint8_t rho[32], const uint8_t b0[4],
+			      const uint8_t b1[4])
+{
+	/* As mlkem_poly_sample_ntt, four streams at once; when one stream
+	 * needs another block all four squeeze one (the others ignore it). */
+	struct um_keccak4x xof;
+	uint8_t in[4][34];
+	uint8_t buf[4][3 * UM_SHAKE128_RATE];
+	int16_t out[4][MLKEM_N + 2];
+	unsigned count[4] = { 0, 0, 0, 0 };
+	const uint8_t *const ins[4] = { in[0], in[1], in[2], in[3] };
+	uint8_t *const outs[4] = { buf[0], buf[1], buf[2], buf[3] };
+	size_t len = sizeof(buf[0]);
+
+	for (unsigned j = 0; j < 4; j++) {
+		memcpy(in[j], rho, 32);
+		in[j][32] = b0[j];
+		in[j][33] = b1[j];
+	}
+	um_shake128x4_absorb_once(&xof, ins, sizeof(in[0]));
+	for (;;) {
+		um_keccak4x_squeeze(&xof, outs, len);
+		for (unsigned j = 0; j < 4; j++)
+			sample_ntt_parse(out[j], &count[j], buf[j], len);
+		if (count[0] >= MLKEM_N && count[1] >= MLKEM_N && count[2] >= MLKEM_N && count[3] >= MLKEM_N)
+			break;
+		len = UM_SHAKE128_RATE;
+	}
+	for (unsigned j = 0; j < 4; j++)
+		memcpy(p[j].coeffs, out[j], sizeof(p[j].coeffs));
 }

@@ -165,8 +165,10 @@ static void client_run(struct um_control_client *c, int status)
 	struct um_control_server *s = c->server;
 	struct um_control_request req;
 
-	if (status == 0)
-		status = um_control_parse_request(&req, c->in, c->in_len);
+	/* Protocol errors are plain errnos (EINVAL, EMSGSIZE) like the
+	 * WireGuard UAPI; the handler's may be UM_E* codes (um_strerror). */
+	if (status == 0 && um_control_parse_request(&req, c->in, c->in_len))
+		status = -EINVAL;
 	if (status == 0) {
 		status = s->handler(s->handler_arg, &req, &c->reply);
 		if (c->reply.overflow) {

@@ -12,7 +12,8 @@
  * um_node_control()); errno is 0 or a positive errno/UM_E* code. Requests
  * are at most UM_CONTROL_REQUEST_MAX bytes, lines at most
  * UM_CONTROL_LINE_MAX; anything else, a NUL, a missing '=', an unknown key
- * or a repeated op is rejected with errno=EINVAL/EPROTO before any action.
+ * or a repeated op is rejected with errno=EINVAL (EMSGSIZE when too long)
+ * before any action.
  * Only clients with the daemon's own uid (SO_PEERCRED) are served. */
 #ifndef UM_CTL_CONTROL_H
 #define UM_CTL_CONTROL_H

@@ -381,10 +381,16 @@ int um_dataplane_recv_control(struct um_dataplane *dp, struct um_dp_control_msg 
 		return 0;
 	/* Reset readiness, then look again: a worker pushes before it writes
 	 * the eventfd, so nothing is lost between the two checks. */
-	uint64_t value;
+	uint64_t value = 1;
 	ssize_t n = read(dp->control_fd, &value, sizeof(value));
+	if (!ring_pop(dp, msg))
+		return -UM_EAGAIN;
+	/* More may follow: keep the fd readable for callers that drain in
+	 * bounded rounds. */
+	value = 1;
+	n = write(dp->control_fd, &value, sizeof(value));
 	(void)n;
-	return ring_pop(dp, msg) ? 0 : -UM_EAGAIN;
+	return 0;
 }
 
 int um_dataplane_send_datagram(struct um_dataplane *dp, const struct sockaddr *to,

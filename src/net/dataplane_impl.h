@@ -97,6 +97,7 @@ struct dp_rx_item {
 	uint64_t counter;
 	uint16_t msg; /* index in the recvmmsg batch */
 	bool ok;
+	bool partial; /* UM_DATA_F_CSUM_PARTIAL */
 };
 
 struct dp_worker {

@@ -219,6 +219,89 @@ size_t um_tso_split(const uint8_t *pkt, const struct um_tso_info *info, size_t f
 	return count;
 }
 
+size_t um_tso_split_partial(const uint8_t *pkt, const struct um_tso_info *info, size_t first,
+			    size_t count, uint8_t *out, size_t stride, size_t payload_off[],
+			    size_t payload_len[])
+{
+	if (first >= info->segments)
+		return 0;
+	if (count > info->segments - first)
+		count = info->segments - first;
+	const uint8_t *tcp = pkt + info->ip_hdr_len;
+	size_t addr_len = info->ipv6 ? 16 : 4;
+	size_t addr_off = info->ipv6 ? 8 : 12;
+	uint32_t seq = get32(tcp + 4);
+	uint16_t id = info->ipv6 ? 0 : get16(pkt + 4);
+	uint8_t flags = tcp[13];
+	/* Pseudo-header sum without the length, added per segment. */
+	uint64_t base = um_csum_pseudo(pkt + addr_off, pkt + addr_off + addr_len, addr_len,
+				       IPPROTO_TCP_NUM, 0);
+	for (size_t k = 0; k < count; k++) {
+		size_t i = first + k;
+		size_t off = i * info->mss;
+		size_t plen = info->payload_len - off < info->mss ? info->payload_len - off : info->mss;
+		if (info->payload_len == 0)
+			plen = 0;
+		size_t total = info->hdr_len + plen;
+		uint8_t *seg = out + k * stride;
+		memcpy(seg, pkt, info->hdr_len);
+		if (info->ipv6) {
+			put16(seg + 4, (uint16_t)(total - 40));
+		} else {
+			put16(seg + 2, (uint16_t)total);
+			put16(seg + 4, (uint16_t)(id + i));
+			seg[10] = seg[11] = 0;
+			store_csum(seg + 10, (uint16_t)~um_csum_fold(um_csum_add(0, seg, info->ip_hdr_len)));
+		}
+		uint8_t *t = seg + info->ip_hdr_len;
+		put32(t + 4, seq + (uint32_t)off);
+		uint8_t f = flags;
+		if (i + 1 != info->segments)
+			f &= (uint8_t)~(TCP_FIN | TCP_PSH);
+		if (i != 0)
+			f &= (uint8_t)~TCP_CWR;
+		t[13] = f;
+		uint8_t l4[4];
+		put32(l4, (uint32_t)(total - info->ip_hdr_len));
+		store_csum(t + 16, um_csum_fold(um_csum_add(base, l4, 4)));
+		payload_off[k] = info->hdr_len + off;
+		payload_len[k] = plen;
+	}
+	return count;
+}
+
+int um_offload_partial_hdr(const uint8_t *pkt, size_t len, struct um_vnet_hdr *hdr)
+{
+	size_t ip_hdr_len;
+	uint8_t proto;
+	memset(hdr, 0, sizeof(*hdr));
+	if (len < 20)
+		return -UM_EINVAL;
+	if ((pkt[0] >> 4) == 4) {
+		ip_hdr_len = (size_t)(pkt[0] & 15) * 4;
+		if (ip_hdr_len < 20 || (get16(pkt + 6) & 0x3fff) != 0)
+			return -UM_EINVAL;
+		proto = pkt[9];
+	} else if ((pkt[0] >> 4) == 6) {
+		ip_hdr_len = 40;
+		if (len < 40)
+			return -UM_EINVAL;
+		proto = pkt[6];
+	} else {
+		return -UM_EINVAL;
+	}
+	if (proto == IPPROTO_TCP_NUM && len >= ip_hdr_len + 20)
+		hdr->csum_offset = 16;
+	else if (proto == 17 && len >= ip_hdr_len + 8)
+		hdr->csum_offset = 6;
+	else
+		return -UM_EINVAL;
+	hdr->flags = UM_VNET_F_NEEDS_CSUM;
+	hdr->gso_type = UM_VNET_GSO_NONE;
+	hdr->csum_start = (uint16_t)ip_hdr_len;
+	return 0;
+}
+
 /* ---- receive-side coalescing ---- */
 
 void um_gro_init(struct um_gro *gro, um_gro_emit_fn emit, void *arg)
@@ -230,9 +313,17 @@ void um_gro_init(struct um_gro *gro, um_gro_emit_fn emit, void *arg)
 	um_vnet_hdr_encode(gro->single_vnet, &single);
 }
 
-static int emit_single(struct um_gro *gro, uint8_t *pkt, size_t len)
+static int emit_single(struct um_gro *gro, uint8_t *pkt, size_t len, bool partial)
 {
+	uint8_t vnet[UM_VNET_HDR_LEN];
 	struct iovec iov[2] = {{gro->single_vnet, UM_VNET_HDR_LEN}, {pkt, len}};
+	if (partial) {
+		struct um_vnet_hdr vh;
+		if (um_offload_partial_hdr(pkt, len, &vh) < 0)
+			return -UM_EINVAL;
+		um_vnet_hdr_encode(vnet, &vh);
+		iov[0].iov_base = vnet;
+	}
 	gro->emitted_packets++;
 	gro->emitted_segments++;
 	return gro->emit(iov, 2, gro->arg);
@@ -241,7 +332,7 @@ static int emit_single(struct um_gro *gro, uint8_t *pkt, size_t len)
 static int flush_flow(struct um_gro *gro, struct um_gro_flow *flow)
 {
 	if (flow->segments == 1)
-		return emit_single(gro, flow->head, flow->head_len);
+		return emit_single(gro, flow->head, flow->head_len, flow->partial);
 	uint8_t *ip = flow->head;
 	uint8_t *tcp = ip + flow->ip_hdr_len;
 	size_t addr_len = flow->ipv6 ? 16 : 4, addr_off = flow->ipv6 ? 8 : 12;
@@ -312,30 +403,30 @@ static bool headers_match(const struct um_gro_flow *flow, const uint8_t *pkt, si
 	return true;
 }
 
-int um_gro_add(struct um_gro *gro, uint8_t *pkt, size_t len)
+int um_gro_add(struct um_gro *gro, uint8_t *pkt, size_t len, bool partial)
 {
 	bool ipv6;
 	size_t ip_hdr_len;
 	if (len < 20)
-		return emit_single(gro, pkt, len);
+		return emit_single(gro, pkt, len, partial);
 	if ((pkt[0] >> 4) == 4) {
 		ipv6 = false;
 		ip_hdr_len = 20;
 		if ((pkt[0] & 15) != 5 || pkt[9] != IPPROTO_TCP_NUM || get16(pkt + 2) != len ||
 		    (get16(pkt + 6) & 0x3fff) != 0 || len < 40)
-			return emit_single(gro, pkt, len);
+			return emit_single(gro, pkt, len, partial);
 	} else if ((pkt[0] >> 4) == 6) {
 		ipv6 = true;
 		ip_hdr_len = 40;
 		if (len < 60 || pkt[6] != IPPROTO_TCP_NUM || (size_t)get16(pkt + 4) + 40 != len)
-			return emit_single(gro, pkt, len);
+			return emit_single(gro, pkt, len, partial);
 	} else {
-		return emit_single(gro, pkt, len);
+		return emit_single(gro, pkt, len, partial);
 	}
 	const uint8_t *tcp = pkt + ip_hdr_len;
 	size_t hdr_len = ip_hdr_len + (size_t)(tcp[12] >> 4) * 4;
 	if (hdr_len < ip_hdr_len + 20 || hdr_len > len)
-		return emit_single(gro, pkt, len);
+		return emit_single(gro, pkt, len, partial);
 	size_t payload = len - hdr_len;
 	uint8_t flags = tcp[13];
 	bool coalescable = payload > 0 && (flags & ~TCP_PSH) == TCP_ACK;
@@ -368,7 +459,7 @@ int um_gro_add(struct um_gro *gro, uint8_t *pkt, size_t len)
 		break;
 	}
 	if (!coalescable)
-		return emit_single(gro, pkt, len);
+		return emit_single(gro, pkt, len, partial);
 	if (gro->count == UM_GRO_MAX_FLOWS) {
 		int rc = flush_flow(gro, &gro->flows[0]);
 		remove_flow(gro, 0);
@@ -384,6 +475,7 @@ int um_gro_add(struct um_gro *gro, uint8_t *pkt, size_t len)
 	flow->segments = 1;
 	flow->ipv6 = ipv6;
 	flow->closed = (flags & TCP_PSH) != 0;
+	flow->partial = partial;
 	flow->ip_hdr_len = ip_hdr_len;
 	flow->hdr_len = hdr_len;
 	flow->iov[1].iov_base = pkt;

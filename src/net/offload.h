@@ -94,6 +94,22 @@ int um_tso_parse(const uint8_t *pkt, size_t len, const struct um_vnet_hdr *hdr,
 size_t um_tso_split(const uint8_t *pkt, const struct um_tso_info *info, size_t first,
 		    size_t count, uint8_t *out, size_t stride, size_t seg_len[]);
 
+/* Like um_tso_split, but writes only the headers of each segment (hdr_len
+ * bytes at out + k * stride) and reports where its payload lies in pkt
+ * (payload_off[k], payload_len[k]), so the caller can encrypt straight from
+ * the super-packet. The TCP checksum field gets the pseudo-header sum over
+ * the segment (CHECKSUM_PARTIAL form: csum_start = ip_hdr_len, offset 16),
+ * which the receiver completes or hands to its kernel as NEEDS_CSUM. */
+size_t um_tso_split_partial(const uint8_t *pkt, const struct um_tso_info *info, size_t first,
+			    size_t count, uint8_t *out, size_t stride, size_t payload_off[],
+			    size_t payload_len[]);
+
+/* For a packet whose TCP/UDP checksum field holds the pseudo-header sum:
+ * the vnet header that lets the kernel finish it. 0, or -UM_EINVAL unless the
+ * packet is IPv4 (no fragment) or IPv6 (no extension header) carrying a
+ * complete TCP or UDP header. */
+int um_offload_partial_hdr(const uint8_t *pkt, size_t len, struct um_vnet_hdr *hdr);
+
 /* Receive-side coalescing (pitfall 3). Segments stay where they are until
  * um_gro_flush; emit receives iovecs whose first element is the vnet header. */
 typedef int (*um_gro_emit_fn)(const struct iovec *iov, int iovcnt, void *arg);
@@ -107,7 +123,7 @@ struct um_gro_flow {
 	size_t mss;          /* payload length of the first segment */
 	uint32_t next_seq;
 	unsigned segments;
-	bool ipv6, closed;
+	bool ipv6, closed, partial;
 	size_t ip_hdr_len, hdr_len;
 	uint8_t vnet[UM_VNET_HDR_LEN];
 	struct iovec iov[UM_OFFLOAD_MAX_SEGS + 1];
@@ -125,9 +141,12 @@ struct um_gro {
 void um_gro_init(struct um_gro *gro, um_gro_emit_fn emit, void *arg);
 /* Offer one complete, authenticated IP packet (pkt stays valid and writable
  * until the next flush). Non-TCP or uncoalescable packets are emitted at once
- * (after flushing their own flow, to keep order within a flow). Returns 0 or
- * the first negative value returned by emit. */
-int um_gro_add(struct um_gro *gro, uint8_t *pkt, size_t len);
+ * (after flushing their own flow, to keep order within a flow). partial: the
+ * L4 checksum field holds only the pseudo-header sum (the packet must then
+ * pass um_offload_partial_hdr, else it is dropped with -UM_EINVAL); packets
+ * go out with NEEDS_CSUM, complete ones with DATA_VALID. Returns 0, -UM_EINVAL
+ * or the first negative value returned by emit. */
+int um_gro_add(struct um_gro *gro, uint8_t *pkt, size_t len, bool partial);
 /* Emit every pending flow. */
 int um_gro_flush(struct um_gro *gro);
 

@@ -111,6 +111,7 @@ static void set_endpoint(struct um_node_peer *peer, const struct um_wire_addr *a
 void um_node_clear_session(struct um_node_peer *peer)
 {
 	um_dataplane_peer_clear_keys(peer->node->dataplane, peer->dp_peer);
+	um_timers_next_promoted(peer); /* nothing left to promote */
 	peer->index_current = peer->index_previous = peer->index_next = 0;
 	peer->session_created_ns = 0;
 }
@@ -144,14 +145,16 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 	if (as_next) {
 		peer->index_next = out->keypair.local_index;
 		peer->next_installed_ns = now;
+		um_timers_next_installed(peer);
 	} else {
 		peer->index_previous = peer->index_current;
 		peer->index_current = out->keypair.local_index;
 		peer->index_next = 0; /* the data plane drops `next` too */
 		peer->session_created_ns = now;
 	}
-	if (out->initiator && peer->initiated_ns && now - peer->initiated_ns < UM_NSEC_PER_SEC)
-		peer->rtt_ns = (now - peer->initiated_ns) / 2;
+	if (out->initiator && peer->initiated_ns && now - peer->initiated_ns < UM_NSEC_PER_SEC &&
+	    (!peer->rtt_ns || peer->rtt_from_handshake))
+		peer->rtt_ns = (now - peer->initiated_ns) / 2, peer->rtt_from_handshake = true;
 	peer->session_initiator = out->initiator;
 	set_endpoint(peer, &out->peer_endpoint);
 	peer->last_handshake_ns = now;
@@ -210,6 +213,23 @@ int um_node_initiate(struct um_node_peer *peer)
 
 /* ---- receiving ---- */
 
+void um_node_promote_next(struct um_node_peer *peer, bool confirmed)
+{
+	uint64_t now = um_now_ns();
+
+	if (!peer->index_next || um_dataplane_peer_promote_next(peer->node->dataplane, peer->dp_peer))
+		return;
+	/* ESTABLISHED out, the initiator's first packet under the new keys
+	 * back: one round trip plus a symmetric decryption (see timers.c). */
+	if (confirmed && now - peer->next_installed_ns < UM_NSEC_PER_SEC)
+		peer->rtt_ns = now - peer->next_installed_ns, peer->rtt_from_handshake = false;
+	peer->index_previous = peer->index_current;
+	peer->index_current = peer->index_next;
+	peer->index_next = 0;
+	peer->session_created_ns = now;
+	um_timers_next_promoted(peer);
+}
+
 static struct um_node_peer *peer_by_slot(struct um_node *node, uint32_t slot)
 {
 	for (size_t i = 0; i < node->n_peers; i++)
@@ -240,12 +260,7 @@ static void on_control_msg(struct um_node *node, struct um_dp_control_msg *msg)
 		return;
 	switch (msg->kind) {
 	case UM_DP_EVENT_NEXT_KEY_USED:
-		if (um_dataplane_peer_promote_next(node->dataplane, peer->dp_peer) == 0) {
-			peer->index_previous = peer->index_current;
-			peer->index_current = peer->index_next;
-			peer->index_next = 0;
-			peer->session_created_ns = um_now_ns();
-		}
+		um_node_promote_next(peer, true);
 		break;
 	case UM_DP_EVENT_NEED_KEY:
 		um_timers_need_key(peer);

@@ -48,6 +48,7 @@ struct um_node_peer {
 	uint64_t last_handshake_ns;   /* any completed handshake; 0 = never */
 	uint64_t initiated_ns;        /* when our last HELLO went out */
 	uint64_t rtt_ns;              /* see timers.c: 0 = unknown */
+	bool rtt_from_handshake;      /* rtt_ns is the coarse handshake estimate */
 	uint64_t handshakes, rekeys;
 	unsigned attempts;            /* failed initiations in a row (backoff) */
 	uint64_t last_rx_seen_ns;     /* data plane's last_rx at the last tick */
@@ -56,6 +57,7 @@ struct um_node_peer {
 	struct um_timer retry_timer; /* start an initiation (first or retry) */
 	struct um_timer rekey_timer; /* rotate keys */
 	struct um_timer tick_timer;  /* keepalive, expiry, dead-peer checks */
+	struct um_timer promote_timer; /* responder: use `next` even unconfirmed */
 };
 
 struct um_node {
@@ -93,6 +95,8 @@ int um_node_down(struct um_node *node);
 int um_node_initiate(struct um_node_peer *peer);
 /* node.c: send what the engine left in node->out. */
 void um_node_flush_output(struct um_node *node);
+/* node.c: the responder's `next` keys become current. */
+void um_node_promote_next(struct um_node_peer *peer, bool confirmed);
 /* node.c: wipe the peer's keys in the data plane (session over). */
 void um_node_clear_session(struct um_node_peer *peer);
 
@@ -104,6 +108,8 @@ void um_timers_handshake_initiated(struct um_node_peer *peer);
 void um_timers_handshake_failed(struct um_node_peer *peer);
 void um_timers_session_established(struct um_node_peer *peer, bool initiator);
 void um_timers_need_key(struct um_node_peer *peer);
+void um_timers_next_installed(struct um_node_peer *peer);
+void um_timers_next_promoted(struct um_node_peer *peer);
 void um_timers_engine_rearm(struct um_node *node);
 
 /* control.c: the control socket handler. */

@@ -22,13 +22,25 @@
  *    rekey after 2^40 messages under one key; and dead-peer detection: no
  *    packet from an established peer for 3 heartbeats + 1 s means the peer
  *    lost its state (restart) or the path died, so we re-handshake.
+ *  - promote_timer: a responder's new keys wait in `next` until the
+ *    initiator's first packet under them (the data plane's NEXT_KEY_USED
+ *    event). That event can be lost when the control ring overflows (a
+ *    handshake flood), so after UM_TIMERS_PROMOTE_MS we promote anyway: by
+ *    then the initiator has had our ESTABLISHED for long enough.
  *  - need-key: the data plane has traffic for a peer without a key: initiate
  *    at once unless one is in flight or started less than a second ago.
  *
- * RTT: half the time from our HELLO to the ESTABLISHED that completes it
- * (two round trips). It includes both sides' handshake computation (about a
- * millisecond), so it is an upper bound; samples from handshakes that needed
- * a retransmission are discarded. */
+ * RTT (`rtt_us` in status): measured at each key rotation, so refreshed
+ * every rekey-interval. As responder: from sending ESTABLISHED to the
+ * initiator's first packet under the new keys (the data plane's
+ * NEXT_KEY_USED event): one round trip plus a symmetric decryption and a
+ * key install on the initiator, i.e. close to the true RTT (slightly above).
+ * As initiator we only have the handshake itself: half the time from HELLO
+ * to ESTABLISHED (two round trips plus both sides' public-key computation,
+ * about 1 ms in a release build), a coarse upper bound used only until a
+ * responder-side sample exists. Samples over 1 s (a retransmission) are
+ * discarded. Since the designated side always initiates, its peer shows the
+ * precise value and it shows the coarse one until it answers a handshake. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,11 +50,12 @@
 #include "util/clock.h"
 #include "util/log.h"
 
-#define UM_TIMERS_DEFER_MS 1000ULL
+#define UM_TIMERS_DEFER_MS 500ULL
 #define UM_TIMERS_RETRY_BASE_MS 500ULL
 #define UM_TIMERS_RETRY_MAX_MS 15000ULL
 #define UM_TIMERS_REKEY_AFTER_MESSAGES (1ULL << 40)
 #define UM_TIMERS_NEED_KEY_GAP_NS UM_NSEC_PER_SEC
+#define UM_TIMERS_PROMOTE_MS 1000ULL
 
 static uint64_t ms_to_ns(uint64_t ms)
 {
@@ -118,12 +131,31 @@ static void on_tick(struct um_loop *loop, struct um_timer *timer)
 	    !um_timer_armed(&peer->retry_timer)) {
 		um_log_info("peer \"%s\": nothing received for %llu ms, handshaking again", peer->config->name,
 			    (unsigned long long)((now - last_rx) / UM_NSEC_PER_MSEC));
+		/* The session is suspect: show it, and let retries proceed. */
+		peer->state = UM_PEER_HANDSHAKING;
 		initiate(peer);
 	}
 }
 
+static void on_promote(struct um_loop *loop, struct um_timer *timer)
+{
+	(void)loop;
+	um_node_promote_next(timer->arg, false);
+}
+
+void um_timers_next_installed(struct um_node_peer *peer)
+{
+	um_timer_arm_in(peer->node->loop, &peer->promote_timer, ms_to_ns(UM_TIMERS_PROMOTE_MS));
+}
+
+void um_timers_next_promoted(struct um_node_peer *peer)
+{
+	um_timer_cancel(peer->node->loop, &peer->promote_timer);
+}
+
 void um_timers_peer_init(struct um_node_peer *peer)
 {
+	um_timer_init(&peer->promote_timer, on_promote, peer);
 	um_timer_init(&peer->retry_timer, on_retry, peer);
 	um_timer_init(&peer->rekey_timer, on_rekey, peer);
 	um_timer_init(&peer->tick_timer, on_tick, peer);
@@ -136,6 +168,7 @@ void um_timers_peer_cancel(struct um_node_peer *peer)
 	um_timer_cancel(loop, &peer->retry_timer);
 	um_timer_cancel(loop, &peer->rekey_timer);
 	um_timer_cancel(loop, &peer->tick_timer);
+	um_timer_cancel(loop, &peer->promote_timer);
 }
 
 void um_timers_up(struct um_node_peer *peer)

@@ -1,7 +1,17 @@
 /* SPDX-License-Identifier: MIT */
+/* EVP usage notes (OpenSSL 3.0): a full EVP_EncryptInit_ex per packet costs
+ * a provider parameter lookup (EVP_CIPHER_CTX_get_iv_length) on top of the
+ * IV setup, and EVP_CIPHER_CTX_ctrl translates to parameters by name again.
+ * So the key is set once (cached by key_id), the 12-byte nonce is set with
+ * the cipher's AEAD_TLS1_IV_FIXED parameter (which for ChaCha20-Poly1305
+ * loads the whole nonce; the MAC state restarts after every Final anyway),
+ * and the tag moves through get/set_params. um_aead_init verifies that this
+ * fast path produces exactly what the plain EVP_EncryptInit path produces and
+ * falls back to the plain path otherwise. */
 #include "session/aead.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -17,6 +27,99 @@ static void make_nonce(uint8_t nonce[12], uint64_t counter)
 		nonce[4 + i] = (uint8_t)(counter >> (8 * i));
 }
 
+/* Load key (if not cached) and nonce into ctx; tag (decryption) too. */
+static int prepare(EVP_CIPHER_CTX *ctx, bool encrypt, bool fast, uint64_t *cached_id,
+		   uint64_t key_id, const uint8_t *key, uint64_t counter, const uint8_t *tag)
+{
+	uint8_t nonce[12];
+	make_nonce(nonce, counter);
+	bool need_key = key_id == 0 || key_id != *cached_id;
+	*cached_id = 0;
+	if (fast) {
+		if (need_key && EVP_CipherInit_ex(ctx, NULL, NULL, key, NULL, encrypt) != 1)
+			return -1;
+		OSSL_PARAM params[3] = {
+			OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED, nonce, 12),
+			OSSL_PARAM_construct_end(),
+			OSSL_PARAM_construct_end(),
+		};
+		if (tag)
+			params[1] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,
+								      (void *)tag, UM_AEAD_TAG_LEN);
+		if (EVP_CIPHER_CTX_set_params(ctx, params) != 1)
+			return -1;
+	} else {
+		if (EVP_CipherInit_ex(ctx, NULL, NULL, need_key ? key : NULL, nonce, encrypt) != 1)
+			return -1;
+		if (tag) {
+			OSSL_PARAM params[2] = {
+				OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,
+								  (void *)tag, UM_AEAD_TAG_LEN),
+				OSSL_PARAM_construct_end(),
+			};
+			if (EVP_CIPHER_CTX_set_params(ctx, params) != 1)
+				return -1;
+		}
+	}
+	*cached_id = key_id;
+	return 0;
+}
+
+static int seal_with(struct um_aead *aead, bool fast, uint64_t key_id, const uint8_t *key,
+		     uint64_t counter, const uint8_t *ad, size_t ad_len, const struct iovec *parts,
+		     int nparts, uint8_t *out, uint8_t *tag)
+{
+	EVP_CIPHER_CTX *ctx = aead->seal_ctx;
+	int n = 0;
+	if (ad_len > INT_MAX)
+		return -UM_EINVAL;
+	if (prepare(ctx, true, fast, &aead->seal_key_id, key_id, key, counter, NULL) < 0)
+		goto fail;
+	if (ad_len && EVP_EncryptUpdate(ctx, NULL, &n, ad, (int)ad_len) != 1)
+		goto fail;
+	size_t pos = 0;
+	for (int i = 0; i < nparts; i++) {
+		if (parts[i].iov_len > INT_MAX)
+			goto fail;
+		if (parts[i].iov_len &&
+		    EVP_EncryptUpdate(ctx, out + pos, &n, parts[i].iov_base, (int)parts[i].iov_len) != 1)
+			goto fail;
+		pos += parts[i].iov_len;
+	}
+	if (EVP_EncryptFinal_ex(ctx, out + pos, &n) != 1)
+		goto fail;
+	OSSL_PARAM params[2] = {
+		OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, UM_AEAD_TAG_LEN),
+		OSSL_PARAM_construct_end(),
+	};
+	if (EVP_CIPHER_CTX_get_params(ctx, params) != 1)
+		goto fail;
+	return 0;
+fail:
+	aead->seal_key_id = 0;
+	return -UM_EINVAL;
+}
+
+/* Does the fast nonce path give the same bytes as the plain one? */
+static bool fast_path_works(struct um_aead *aead)
+{
+	uint8_t key[32], msg[100], a[100], b[100], tag_a[16], tag_b[16], ad[16] = {1, 2, 3};
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i * 13 + 1);
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)i;
+	struct iovec part = {msg, sizeof(msg)};
+	uint64_t counters[2] = {0x0102030405060708ull, 77};
+	bool ok = true;
+	for (int i = 0; i < 2 && ok; i++) {
+		ok = seal_with(aead, true, 0, key, counters[i], ad, 16, &part, 1, a, tag_a) == 0 &&
+		     seal_with(aead, false, 0, key, counters[i], ad, 16, &part, 1, b, tag_b) == 0 &&
+		     memcmp(a, b, sizeof(a)) == 0 && memcmp(tag_a, tag_b, 16) == 0;
+	}
+	aead->seal_key_id = 0;
+	return ok;
+}
+
 int um_aead_init(struct um_aead *aead)
 {
 	memset(aead, 0, sizeof(*aead));
@@ -28,6 +131,7 @@ int um_aead_init(struct um_aead *aead)
 	if (EVP_EncryptInit_ex(aead->seal_ctx, aead->cipher, NULL, NULL, NULL) != 1 ||
 	    EVP_DecryptInit_ex(aead->open_ctx, aead->cipher, NULL, NULL, NULL) != 1)
 		goto fail;
+	aead->fast_nonce = fast_path_works(aead);
 	return 0;
 fail:
 	um_aead_free(aead);
@@ -48,67 +152,38 @@ void um_aead_forget(struct um_aead *aead)
 	aead->open_key_id = 0;
 }
 
+int um_aead_seal_parts(struct um_aead *aead, uint64_t key_id, const uint8_t key[UM_AEAD_KEY_LEN],
+		       uint64_t counter, const uint8_t *ad, size_t ad_len, const struct iovec *parts,
+		       int nparts, uint8_t *out, uint8_t tag[UM_AEAD_TAG_LEN])
+{
+	return seal_with(aead, aead->fast_nonce, key_id, key, counter, ad, ad_len, parts, nparts,
+			 out, tag);
+}
+
 int um_aead_seal(struct um_aead *aead, uint64_t key_id, const uint8_t key[UM_AEAD_KEY_LEN],
 		 uint64_t counter, const uint8_t *ad, size_t ad_len, uint8_t *buf, size_t len,
 		 uint8_t tag[UM_AEAD_TAG_LEN])
 {
-	uint8_t nonce[12];
-	int out_len = 0, final_len = 0;
-	const uint8_t *set_key = key;
-	if (len > INT_MAX || ad_len > INT_MAX)
-		return -UM_EINVAL;
-	if (key_id != 0 && key_id == aead->seal_key_id)
-		set_key = NULL;
-	make_nonce(nonce, counter);
-	if (EVP_EncryptInit_ex(aead->seal_ctx, NULL, NULL, set_key, nonce) != 1)
-		goto fail;
-	aead->seal_key_id = key_id;
-	if (ad_len && EVP_EncryptUpdate(aead->seal_ctx, NULL, &out_len, ad, (int)ad_len) != 1)
-		goto fail;
-	if (len && EVP_EncryptUpdate(aead->seal_ctx, buf, &out_len, buf, (int)len) != 1)
-		goto fail;
-	if (EVP_EncryptFinal_ex(aead->seal_ctx, buf + out_len, &final_len) != 1)
-		goto fail;
-	/* get_params directly: EVP_CIPHER_CTX_ctrl costs ~300 ns more per packet. */
-	OSSL_PARAM params[2] = {
-		OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, UM_AEAD_TAG_LEN),
-		OSSL_PARAM_construct_end(),
-	};
-	if (EVP_CIPHER_CTX_get_params(aead->seal_ctx, params) != 1)
-		goto fail;
-	return 0;
-fail:
-	aead->seal_key_id = 0;
-	return -UM_EINVAL;
+	struct iovec part = {buf, len};
+	return seal_with(aead, aead->fast_nonce, key_id, key, counter, ad, ad_len, &part, 1, buf,
+			 tag);
 }
 
 int um_aead_open(struct um_aead *aead, uint64_t key_id, const uint8_t key[UM_AEAD_KEY_LEN],
 		 uint64_t counter, const uint8_t *ad, size_t ad_len, uint8_t *buf, size_t len,
 		 const uint8_t tag[UM_AEAD_TAG_LEN])
 {
-	uint8_t nonce[12];
-	int out_len = 0, final_len = 0;
-	const uint8_t *set_key = key;
+	EVP_CIPHER_CTX *ctx = aead->open_ctx;
+	int n = 0, final_len = 0;
 	if (len > INT_MAX || ad_len > INT_MAX)
 		return -UM_EBADMSG;
-	if (key_id != 0 && key_id == aead->open_key_id)
-		set_key = NULL;
-	make_nonce(nonce, counter);
-	if (EVP_DecryptInit_ex(aead->open_ctx, NULL, NULL, set_key, nonce) != 1)
+	if (prepare(ctx, false, aead->fast_nonce, &aead->open_key_id, key_id, key, counter, tag) < 0)
 		goto fail;
-	aead->open_key_id = key_id;
-	if (ad_len && EVP_DecryptUpdate(aead->open_ctx, NULL, &out_len, ad, (int)ad_len) != 1)
+	if (ad_len && EVP_DecryptUpdate(ctx, NULL, &n, ad, (int)ad_len) != 1)
 		goto fail;
-	if (len && EVP_DecryptUpdate(aead->open_ctx, buf, &out_len, buf, (int)len) != 1)
+	if (len && EVP_DecryptUpdate(ctx, buf, &n, buf, (int)len) != 1)
 		goto fail;
-	OSSL_PARAM params[2] = {
-		OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, (void *)tag,
-						  UM_AEAD_TAG_LEN),
-		OSSL_PARAM_construct_end(),
-	};
-	if (EVP_CIPHER_CTX_set_params(aead->open_ctx, params) != 1)
-		goto fail;
-	if (EVP_DecryptFinal_ex(aead->open_ctx, buf + out_len, &final_len) != 1)
+	if (EVP_DecryptFinal_ex(ctx, buf + n, &final_len) != 1)
 		return -UM_EBADMSG;
 	return 0;
 fail:

@@ -10,7 +10,9 @@
 #define UM_SESSION_AEAD_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define UM_AEAD_KEY_LEN 32
 #define UM_AEAD_TAG_LEN 16
@@ -22,6 +24,7 @@ struct um_aead {
 	struct evp_cipher_ctx_st *seal_ctx, *open_ctx;
 	struct evp_cipher_st *cipher;
 	uint64_t seal_key_id, open_key_id; /* 0: no key cached */
+	bool fast_nonce; /* nonce through a parameter (verified at init) */
 };
 
 /* Allocate the contexts; free with um_aead_free (which also wipes them). */
@@ -34,6 +37,14 @@ void um_aead_free(struct um_aead *aead);
 int um_aead_seal(struct um_aead *aead, uint64_t key_id, const uint8_t key[UM_AEAD_KEY_LEN],
 		 uint64_t counter, const uint8_t *ad, size_t ad_len, uint8_t *buf, size_t len,
 		 uint8_t tag[UM_AEAD_TAG_LEN]);
+
+/* seal from several plaintext pieces into out (their total length); each
+ * piece either lies exactly in place (iov_base == out + its offset) or does
+ * not overlap out. Lets the data plane encrypt straight from a super-packet
+ * without copying the payload first. */
+int um_aead_seal_parts(struct um_aead *aead, uint64_t key_id, const uint8_t key[UM_AEAD_KEY_LEN],
+		       uint64_t counter, const uint8_t *ad, size_t ad_len, const struct iovec *parts,
+		       int nparts, uint8_t *out, uint8_t tag[UM_AEAD_TAG_LEN]);
 
 /* open: authenticates and decrypts buf in place. Returns 0 or -UM_EBADMSG
  * (buf then holds garbage and must be discarded). */

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "crypto/secmem.h"
-#include "crypto/sha3.h"
 #include "session/handshake_internal.h"
 #include "util/error.h"
 
@@ -511,7 +510,7 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_w
 	if (pending->state == UM_HS_STATE_ESTABLISHED_SENT) {
 		/* ESTABLISHED was lost and the initiator resent RESPONSE. */
 		uint8_t digest[UM_HS_HASH_BYTES];
-		um_sha3_256(digest, engine->scratch, msg_len);
+		crypto_generichash(digest, sizeof(digest), engine->scratch, msg_len, NULL, 0);
 		if (memcmp(digest, pending->response_digest, sizeof(digest)) != 0) {
 			engine->stats.replays++;
 			return -UM_EREPLAY;

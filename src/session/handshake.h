@@ -16,9 +16,11 @@
  *       while (um_handshake_tick(hs, now, out) > 0) { send; act on event; }
  *
  * `out` is a caller-owned struct um_handshake_output (about 18 KB: keep one
- * around, not on a small stack); every call resets it. When out->event is
- * UM_HS_EVENT_ESTABLISHED, out->keypair holds fresh session keys: install
- * them, then call um_handshake_output_wipe(out).
+ * around, zeroed once at allocation, not on a small stack); every call
+ * resets its header fields cheaply (the keypair is wiped if it was set).
+ * When out->event is UM_HS_EVENT_ESTABLISHED, out->keypair holds fresh
+ * session keys: install them, then call um_handshake_output_wipe(out) (a
+ * full wipe is only needed then; after drops nothing secret is in out).
  *
  * Roles: every peer can be initiator (um_handshake_initiate) and responder
  * (any HELLO that passes the checks). HELLO is anonymous; the responder

@@ -28,7 +28,7 @@ int um_data_header_decode(const uint8_t *msg, size_t len, struct um_data_header 
 	hdr->counter = um_read_u64(&r);
 	if (um_reader_error(&r))
 		return -UM_ETRUNC;
-	if (type != UM_MSG_DATA || reserved != 0 || (hdr->flags & ~UM_DATA_PAD_MASK) != 0)
+	if (type != UM_MSG_DATA || reserved != 0 || (hdr->flags & ~UM_DATA_FLAGS_KNOWN) != 0)
 		return -UM_EINVAL;
 	if ((size_t)(hdr->flags & UM_DATA_PAD_MASK) > len - UM_DATA_OVERHEAD)
 		return -UM_EINVAL;

@@ -4,7 +4,12 @@
  * followed by the ChaCha20-Poly1305 ciphertext of the inner packet and a 16-byte tag.
  * The whole header is the AEAD associated data, so flags are authenticated.
  * flags bits 0..3: number of zero padding bytes appended to the plaintext
- * (0..15, used when padding to a multiple of 16 is on); bits 4..7 must be 0.
+ * (0..15, used when padding to a multiple of 16 is on).
+ * flags bit 4 (UM_DATA_F_CSUM_PARTIAL): the inner packet is IPv4/IPv6 TCP or
+ * UDP whose checksum field holds only the pseudo-header sum (segments of a
+ * TSO split: the AEAD already protects the bytes, so the sender skips the
+ * checksum pass); the receiver lets its kernel complete it (NEEDS_CSUM).
+ * Bits 5..7 must be 0.
  * An empty plaintext is a keepalive. */
 #ifndef UM_WIRE_DATA_H
 #define UM_WIRE_DATA_H
@@ -17,6 +22,8 @@
 #define UM_DATA_TAG_LEN 16
 #define UM_DATA_OVERHEAD (UM_DATA_HEADER_LEN + UM_DATA_TAG_LEN)
 #define UM_DATA_PAD_MASK 0x0f
+#define UM_DATA_F_CSUM_PARTIAL 0x10
+#define UM_DATA_FLAGS_KNOWN (UM_DATA_PAD_MASK | UM_DATA_F_CSUM_PARTIAL)
 
 struct um_data_header {
 	uint8_t flags;

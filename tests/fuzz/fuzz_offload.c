@@ -56,14 +56,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				if (seg_len[k] > stride || seg_len[k] < info.hdr_len)
 					abort();
 				payload += seg_len[k] - info.hdr_len;
-				(void)um_gro_add(&gro, out + k * stride, seg_len[k]);
+				(void)um_gro_add(&gro, out + k * stride, seg_len[k], (first & 1) != 0);
 			}
 			(void)um_gro_flush(&gro); /* before `out` is reused */
 		}
 		if (limit == info.segments && payload != info.payload_len)
 			abort();
 	}
-	(void)um_gro_add(&gro, pkt, len);
+	(void)um_gro_add(&gro, pkt, len, (vh.flags & 1) != 0);
 	(void)um_gro_flush(&gro);
 	return 0;
 }

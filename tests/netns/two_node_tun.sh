@@ -42,6 +42,11 @@ rx=$(um_peer_field alpha beta rx_bytes)
 [ -n "$(um_peer_field alpha beta rtt_us)" ] || [ -n "$(um_peer_field beta alpha rtt_us)" ] || um_fail "no RTT on either side"
 um_log "status ok"
 
+# Hostile control clients: errors, no crash, still serving.
+python3 "$(dirname "$0")/control_abuse.py" "${UM_NODE_SOCK[alpha]}" >&2 || um_fail "control socket abuse"
+[ "$(stat -c %a "${UM_NODE_SOCK[alpha]}")" = 600 ] || um_fail "control socket mode is not 0600"
+um_log "control socket ok"
+
 # down/up through the daemon.
 um_cli alpha down || um_fail "umbra down"
 um_ping a 100.64.0.2 && um_fail "ping works while down"

@@ -176,7 +176,7 @@ static void roundtrip(bool v6, size_t payload, uint8_t flags)
 	memset(&sink, 0, sizeof(sink));
 	um_gro_init(&gro, collect, &sink);
 	for (size_t i = 0; i < info.segments; i++)
-		CHECK_EQ(um_gro_add(&gro, segs + i * stride, seg_len[i]), 0);
+		CHECK_EQ(um_gro_add(&gro, segs + i * stride, seg_len[i], false), 0);
 	CHECK_EQ(um_gro_flush(&gro), 0);
 	/* FIN is never coalesced: it comes out on its own. */
 	bool fin = (flags & 0x01) && info.segments > 1;
@@ -286,7 +286,7 @@ static void test_gro_rules(void)
 	memset(&sink, 0, sizeof(sink));
 	um_gro_init(&gro, collect, &sink);
 	for (int i = 0; i < 6; i++)
-		um_gro_add(&gro, a[i], len[i]);
+		um_gro_add(&gro, a[i], len[i], false);
 	um_gro_flush(&gro);
 	CHECK_EQ(sink.count, 2);
 	CHECK_EQ(sink.len[0], UM_VNET_HDR_LEN + 52 + 3000);
@@ -300,7 +300,7 @@ static void test_gro_rules(void)
 	memset(&sink, 0, sizeof(sink));
 	um_gro_init(&gro, collect, &sink);
 	for (int i = 0; i < 3; i++)
-		um_gro_add(&gro, a[i], len[i]);
+		um_gro_add(&gro, a[i], len[i], false);
 	um_gro_flush(&gro);
 	CHECK_EQ(sink.count, 3);
 	struct um_vnet_hdr vh;
@@ -317,7 +317,7 @@ static void test_gro_rules(void)
 	memset(&sink, 0, sizeof(sink));
 	um_gro_init(&gro, collect, &sink);
 	for (int i = 0; i < 5; i++)
-		um_gro_add(&gro, a[i], len[i]);
+		um_gro_add(&gro, a[i], len[i], false);
 	um_gro_flush(&gro);
 	CHECK_EQ(sink.count, 3); /* [0,1] [2,3 PSH] [4] */
 	CHECK_EQ(sink.len[0], UM_VNET_HDR_LEN + 52 + 1500);
@@ -328,14 +328,14 @@ static void test_gro_rules(void)
 	memset(&sink, 0, sizeof(sink));
 	um_gro_init(&gro, collect, &sink);
 	len[0] = make_super(a[0], false, 0, 0x10, 0);
-	um_gro_add(&gro, a[0], len[0]);
+	um_gro_add(&gro, a[0], len[0], false);
 	CHECK_EQ(sink.count, 1);
 	a[1][0] = 0x45;
 	a[1][9] = 17;
 	put16(a[1] + 2, 60);
-	um_gro_add(&gro, a[1], 60);
+	um_gro_add(&gro, a[1], 60, false);
 	CHECK_EQ(sink.count, 2);
-	um_gro_add(&gro, a[1], 3); /* runt */
+	um_gro_add(&gro, a[1], 3, false); /* runt */
 	CHECK_EQ(sink.count, 3);
 }
 

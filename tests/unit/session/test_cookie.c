@@ -153,6 +153,31 @@ static void test_engine_cookie_path(void)
 	CHECK_EQ(log.types[2], UM_MSG_HELLO);
 	CHECK_EQ(log.types[3], UM_MSG_CHALLENGE);
 	CHECK_EQ(um_handshake_get_stats(B.engine)->cookies_sent, 1);
+	/* Every byte of a COOKIE_REPLY is protected: a flipped one is refused
+	 * and A does not answer it. */
+	struct um_handshake_peer *c_peer;
+	struct hs_node C;
+	hs_node_init(&C, 3);
+	um_handshake_peer_add(C.engine, &B.identity.id, NULL, &c_peer);
+	struct um_handshake_time t = hs_time(0);
+	static uint8_t hello[UM_HS_HELLO_BYTES], reply[UM_HS_COOKIE_REPLY_BYTES];
+	CHECK_EQ(um_handshake_initiate(C.engine, c_peer, &B.addr, t, &hs_out), 0);
+	memcpy(hello, hs_out.datagrams[0], sizeof(hello));
+	CHECK_EQ(um_handshake_receive(B.engine, &C.addr, hello, sizeof(hello), t, &hs_out), 0);
+	CHECK_EQ(hs_out.lengths[0], UM_HS_COOKIE_REPLY_BYTES);
+	memcpy(reply, hs_out.datagrams[0], sizeof(reply));
+	int answered = 0;
+	for (size_t pos = 0; pos < sizeof(reply); pos++) {
+		reply[pos] ^= 0x20;
+		answered += um_handshake_receive(C.engine, &B.addr, reply, sizeof(reply), t, &hs_out) == 0;
+		reply[pos] ^= 0x20;
+	}
+	CHECK_EQ(answered, 0);
+	CHECK_EQ(um_handshake_receive(C.engine, &B.addr, reply, sizeof(reply), t, &hs_out), 0);
+	CHECK_EQ(hs_out.n_datagrams, 1); /* the HELLO with mac2 */
+	/* Replaying the same reply is refused (one reply per HELLO). */
+	CHECK(um_handshake_receive(C.engine, &B.addr, reply, sizeof(reply), t, &hs_out) < 0);
+	hs_node_free(&C);
 	/* The cookie is remembered: the next handshake needs no extra trip. */
 	log.n = 0;
 	CHECK_EQ(hs_run(&A, &B, hs_time(1), log_filter, &log), 0);

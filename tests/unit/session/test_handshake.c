@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Handshake engine: agreement, authentication, replay, retransmission. */
+#include <errno.h>
+
 #include "hs_harness.h"
 #include "session/handshake_internal.h"
 #include "test.h"
@@ -386,6 +388,42 @@ static void test_retransmission(void)
 	CHECK(um_handshake_next_deadline(A.engine) == UINT64_MAX);
 }
 
+static bool even_in_use(void *ctx, uint32_t index)
+{
+	(*(unsigned *)ctx)++;
+	return (index & 1) == 0;
+}
+
+/* The caller's index veto (live data-plane sessions) is honoured. */
+static void test_index_veto(void)
+{
+	struct hs_node X, Y;
+	unsigned calls = 0;
+	hs_node_init(&X, 7);
+	hs_node_init(&Y, 8);
+	um_handshake_engine_free(X.engine);
+	um_handshake_engine_free(Y.engine);
+	struct um_handshake_config cx = {.identity = &X.identity, .index_in_use = even_in_use, .index_ctx = &calls};
+	struct um_handshake_config cy = cx;
+	cy.identity = &Y.identity;
+	CHECK_EQ(um_handshake_engine_new(&X.engine, &cx), 0);
+	CHECK_EQ(um_handshake_engine_new(&Y.engine, &cy), 0);
+	hs_pair(&X, &Y);
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ(hs_run(&X, &Y, hs_time(500 + (uint64_t)i), NULL, NULL), 0);
+		CHECK(X.keypair.local_index & 1);
+		CHECK(Y.keypair.local_index & 1);
+	}
+	CHECK(calls >= 6);
+	/* Defaults announced when the config leaves them 0. */
+	CHECK_EQ(X.params.mtu, 1420);
+	CHECK_EQ(X.params.rotation_s, 120);
+	CHECK_EQ(X.params.flags, 0);
+	CHECK_EQ(um_handshake_peer_add(X.engine, &Y.identity.id, NULL, NULL), -EEXIST);
+	hs_node_free(&X);
+	hs_node_free(&Y);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -401,6 +439,7 @@ int main(void)
 	RUN(test_tamper_every_byte);
 	RUN(test_replay);
 	RUN(test_retransmission);
+	RUN(test_index_veto);
 	hs_node_free(&A);
 	hs_node_free(&B);
 	hs_node_free(&C);

@@ -33,6 +33,11 @@ static void test_rejects(void)
 	buf[2] = 0;
 	buf[1] = 0x20;
 	CHECK_EQ(um_data_header_decode(buf, 48, &out), -UM_EINVAL); /* unknown flag */
+	buf[1] = 0x80;
+	CHECK_EQ(um_data_header_decode(buf, 48, &out), -UM_EINVAL);
+	buf[1] = UM_DATA_F_CSUM_PARTIAL | 2;
+	CHECK_EQ(um_data_header_decode(buf, 48, &out), 0);
+	CHECK_EQ(out.flags & UM_DATA_PAD_MASK, 2);
 	buf[1] = 5;
 	CHECK_EQ(um_data_header_decode(buf, 36, &out), -UM_EINVAL); /* pad > plaintext */
 	CHECK_EQ(um_data_header_decode(buf, 37, &out), 0);

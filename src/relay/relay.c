@@ -1,0 +1,609 @@
+/* SPDX-License-Identifier: MIT */
+#include "relay/relay.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+
+#define NONE UINT32_MAX
+#define NSEC 1000000000ULL
+#define NONCE_PROBES 16
+
+struct um_relay_node {
+	struct um_peer_id id;
+	struct um_wire_addr endpoint; /* family 0 = not bound to any endpoint */
+	uint32_t next_by_id;          /* chain in by_id; free-list link when unused */
+	uint32_t next_by_endpoint;
+	uint64_t token;
+	uint64_t last_seen_ns;
+	uint64_t last_timestamp_ms; /* newest accepted registration */
+	uint64_t packet_tat, byte_tat; /* GCRA theoretical arrival times (ns) */
+	uint64_t forwarded_packets, forwarded_bytes, dropped;
+	bool used;
+};
+
+struct um_relay_nonce {
+	uint8_t nonce[UM_RELAY_NONCE_BYTES];
+	uint64_t expires_ms; /* 0 = empty slot */
+};
+
+void um_relay_default_config(struct um_relay_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->max_nodes = 65536;
+	c->registration_timeout_ns = 90 * NSEC;
+	c->keepalive_interval_s = 25;
+	c->timestamp_window_ms = 60000;
+	c->packets_per_s = 20000;
+	c->packet_burst = 2000;
+	c->bytes_per_s = 25000000;
+	c->byte_burst = 2500000;
+	c->verifications_per_s = 500; /* about half a core of hybrid verification */
+	c->verification_burst = 100;
+	c->errors_per_s = 10000;
+	c->error_burst = 1000;
+}
+
+/* ---- GCRA: a token bucket kept as one timestamp ----------------------- */
+
+/* Cost in ns of `units` at `rate` units/s; accept if the bucket, after
+ * charging, is at most `burst` units ahead of now. Commits only on accept. */
+static bool gcra_check(uint64_t tat, uint64_t now, uint64_t cost, uint64_t tolerance, uint64_t *new_tat)
+{
+	uint64_t start = tat > now ? tat : now;
+	if (start + cost > now + tolerance)
+		return false;
+	*new_tat = start + cost;
+	return true;
+}
+
+static uint64_t unit_cost(uint64_t units, uint32_t rate)
+{
+	return rate ? units * NSEC / rate : UINT64_MAX / 4;
+}
+
+static bool budget_take(uint64_t *tat, uint64_t now, uint32_t rate, uint32_t burst)
+{
+	uint64_t cost = unit_cost(1, rate), t;
+	if (!gcra_check(*tat, now, cost, cost * (burst ? burst : 1), &t))
+		return false;
+	*tat = t;
+	return true;
+}
+
+/* ---- hashing and the two indexes ----------------------------------- */
+
+static uint32_t hash_bytes(const struct um_relay *r, const void *data, size_t len)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	crypto_shorthash(h, data, len, r->hash_key);
+	uint32_t v;
+	memcpy(&v, h, sizeof(v));
+	return v & r->bucket_mask;
+}
+
+static uint32_t hash_id(const struct um_relay *r, const struct um_peer_id *id)
+{
+	return hash_bytes(r, id->bytes, UM_PEER_ID_BYTES);
+}
+
+static uint32_t hash_endpoint(const struct um_relay *r, const struct um_wire_addr *a)
+{
+	uint8_t s[UM_WIRE_ADDR_BYTES];
+	um_wire_addr_serialise(a, s);
+	return hash_bytes(r, s, sizeof(s));
+}
+
+static bool endpoint_equal(const struct um_wire_addr *a, const struct um_wire_addr *b)
+{
+	return a->family == b->family && a->port == b->port &&
+	       memcmp(a->addr, b->addr, a->family == 4 ? 4 : 16) == 0;
+}
+
+static uint32_t find_by_id(const struct um_relay *r, const struct um_peer_id *id)
+{
+	for (uint32_t i = r->by_id[hash_id(r, id)]; i != NONE; i = r->nodes[i].next_by_id)
+		if (memcmp(r->nodes[i].id.bytes, id->bytes, UM_PEER_ID_BYTES) == 0)
+			return i;
+	return NONE;
+}
+
+static uint32_t find_by_endpoint(const struct um_relay *r, const struct um_wire_addr *a)
+{
+	for (uint32_t i = r->by_endpoint[hash_endpoint(r, a)]; i != NONE; i = r->nodes[i].next_by_endpoint)
+		if (endpoint_equal(&r->nodes[i].endpoint, a))
+			return i;
+	return NONE;
+}
+
+static void unlink_endpoint(struct um_relay *r, uint32_t index)
+{
+	struct um_relay_node *n = &r->nodes[index];
+	if (n->endpoint.family == 0)
+		return;
+	uint32_t *link = &r->by_endpoint[hash_endpoint(r, &n->endpoint)];
+	while (*link != NONE && *link != index)
+		link = &r->nodes[*link].next_by_endpoint;
+	if (*link == index)
+		*link = n->next_by_endpoint;
+	n->next_by_endpoint = NONE;
+	memset(&n->endpoint, 0, sizeof(n->endpoint));
+}
+
+/* Binds node index to endpoint a, taking it from any other node. */
+static void bind_endpoint(struct um_relay *r, uint32_t index, const struct um_wire_addr *a)
+{
+	struct um_relay_node *n = &r->nodes[index];
+	if (n->endpoint.family && endpoint_equal(&n->endpoint, a))
+		return;
+	uint32_t other = find_by_endpoint(r, a);
+	if (other != NONE)
+		unlink_endpoint(r, other);
+	unlink_endpoint(r, index);
+	n->endpoint = *a;
+	uint32_t *head = &r->by_endpoint[hash_endpoint(r, a)];
+	n->next_by_endpoint = *head;
+	*head = index;
+}
+
+static void remove_node(struct um_relay *r, uint32_t index)
+{
+	struct um_relay_node *n = &r->nodes[index];
+	unlink_endpoint(r, index);
+	uint32_t *link = &r->by_id[hash_id(r, &n->id)];
+	while (*link != NONE && *link != index)
+		link = &r->nodes[*link].next_by_id;
+	if (*link == index)
+		*link = n->next_by_id;
+	memset(n, 0, sizeof(*n));
+	n->next_by_endpoint = NONE;
+	n->next_by_id = r->free_head;
+	r->free_head = index;
+	r->count--;
+	r->stats.registered = r->count;
+}
+
+static bool expired(const struct um_relay *r, const struct um_relay_node *n, uint64_t now)
+{
+	return now > n->last_seen_ns && now - n->last_seen_ns > r->config.registration_timeout_ns;
+}
+
+/* ---- replay cache --------------------------------------------------- */
+
+/* 1 = seen (replay), 0 = recorded, -1 = no room (cache full of live nonces). */
+static int nonce_check_and_record(struct um_relay *r, const uint8_t nonce[UM_RELAY_NONCE_BYTES], uint64_t wall_ms,
+				  bool record)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	crypto_shorthash(h, nonce, UM_RELAY_NONCE_BYTES, r->hash_key);
+	uint32_t start;
+	memcpy(&start, h + 4, sizeof(start));
+	uint32_t free_slot = NONE;
+	for (uint32_t p = 0; p < NONCE_PROBES; p++) {
+		struct um_relay_nonce *s = &r->nonces[(start + p) & r->nonce_mask];
+		bool live = s->expires_ms > wall_ms;
+		if (live && memcmp(s->nonce, nonce, UM_RELAY_NONCE_BYTES) == 0)
+			return 1;
+		if (!live && free_slot == NONE)
+			free_slot = (start + p) & r->nonce_mask;
+	}
+	if (!record)
+		return 0;
+	if (free_slot == NONE)
+		return -1;
+	memcpy(r->nonces[free_slot].nonce, nonce, UM_RELAY_NONCE_BYTES);
+	/* A registration is acceptable for window either side of its
+	 * timestamp, so remembering it for twice the window covers replays. */
+	r->nonces[free_slot].expires_ms = wall_ms + 2 * r->config.timestamp_window_ms + 1;
+	return 0;
+}
+
+/* ---- setup ---------------------------------------------------------- */
+
+static int compare_ids(const void *a, const void *b)
+{
+	return memcmp(a, b, UM_PEER_ID_BYTES);
+}
+
+int um_relay_init(struct um_relay *r, const struct um_relay_config *config)
+{
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (config)
+		r->config = *config;
+	else
+		um_relay_default_config(&r->config);
+	struct um_relay_config *c = &r->config;
+	if (c->max_nodes == 0 || c->max_nodes > (1u << 26))
+		return -UM_EINVAL;
+	uint32_t buckets = 1;
+	while (buckets < c->max_nodes)
+		buckets <<= 1;
+	r->bucket_mask = buckets - 1;
+	/* Replay cache: 2 slots per node, at least 1024. */
+	uint32_t nonce_slots = buckets * 2 < 1024 ? 1024 : buckets * 2;
+	r->nonce_mask = nonce_slots - 1;
+
+	r->nodes = calloc(c->max_nodes, sizeof(*r->nodes));
+	r->by_id = malloc(sizeof(uint32_t) * buckets);
+	r->by_endpoint = malloc(sizeof(uint32_t) * buckets);
+	r->nonces = calloc(nonce_slots, sizeof(*r->nonces));
+	if (c->allow_count) {
+		r->allow = malloc(sizeof(*r->allow) * c->allow_count);
+		if (r->allow) {
+			memcpy(r->allow, c->allow, sizeof(*r->allow) * c->allow_count);
+			qsort(r->allow, c->allow_count, sizeof(*r->allow), compare_ids);
+		}
+	}
+	c->allow = NULL; /* the caller's array is not kept */
+	if (!r->nodes || !r->by_id || !r->by_endpoint || !r->nonces || (c->allow_count && !r->allow)) {
+		rc = -UM_ENOMEM;
+		goto out;
+	}
+	memset(r->by_id, 0xff, sizeof(uint32_t) * buckets);
+	memset(r->by_endpoint, 0xff, sizeof(uint32_t) * buckets);
+	for (uint32_t i = 0; i < c->max_nodes; i++) {
+		r->nodes[i].next_by_id = i + 1 < c->max_nodes ? i + 1 : NONE;
+		r->nodes[i].next_by_endpoint = NONE;
+	}
+	r->free_head = 0;
+	if (c->admission_key) {
+		memcpy(r->admission_key, c->admission_key, sizeof(r->admission_key));
+		r->has_admission_key = true;
+		c->admission_key = NULL;
+	}
+	randombytes_buf(r->hash_key, sizeof(r->hash_key));
+	rc = um_reasm_init(&r->reasm, c->reassembly);
+	c->reassembly = NULL;
+out:
+	if (rc < 0)
+		um_relay_destroy(r);
+	return rc;
+}
+
+void um_relay_destroy(struct um_relay *r)
+{
+	free(r->nodes);
+	free(r->by_id);
+	free(r->by_endpoint);
+	free(r->nonces);
+	free(r->allow);
+	if (r->reasm.slots)
+		um_reasm_destroy(&r->reasm);
+	sodium_memzero(r->admission_key, sizeof(r->admission_key));
+	sodium_memzero(r->hash_key, sizeof(r->hash_key));
+	r->nodes = NULL;
+	r->by_id = r->by_endpoint = NULL;
+	r->nonces = NULL;
+	r->allow = NULL;
+}
+
+size_t um_relay_memory_bytes(const struct um_relay *r)
+{
+	size_t buckets = (size_t)r->bucket_mask + 1;
+	return (size_t)r->config.max_nodes * sizeof(struct um_relay_node) + 2 * buckets * sizeof(uint32_t) +
+	       ((size_t)r->nonce_mask + 1) * sizeof(struct um_relay_nonce) +
+	       r->config.allow_count * sizeof(struct um_peer_id) +
+	       r->reasm.limits.max_slots * 64 /* reassembler slot headers, approx. */;
+}
+
+/* ---- replies -------------------------------------------------------- */
+
+static int send_error(struct um_relay *r, const struct um_wire_addr *to, uint8_t code, const uint8_t *ref,
+		      size_t ref_len, uint64_t now, struct um_relay_output *out)
+{
+	struct um_relay_error e = {.code = code};
+	if (!budget_take(&r->error_tat, now, r->config.errors_per_s, r->config.error_burst)) {
+		r->stats.errors_suppressed++;
+		return 0;
+	}
+	if (ref)
+		memcpy(e.ref, ref, ref_len < sizeof(e.ref) ? ref_len : sizeof(e.ref));
+	if (code == UM_RELAY_ERR_RATE_LIMITED)
+		e.retry_after_s = 1;
+	int n = um_relay_error_encode(r->reply, sizeof(r->reply), &e);
+	if (n < 0)
+		return 0;
+	r->stats.errors_sent++;
+	out->to = *to;
+	out->data = r->reply;
+	out->len = (size_t)n;
+	return 1;
+}
+
+/* ---- REGISTER ------------------------------------------------------- */
+
+static bool admitted(const struct um_relay *r, const struct um_relay_register *m, const uint8_t *in)
+{
+	if (r->config.allow_count &&
+	    !bsearch(&m->id, r->allow, r->config.allow_count, sizeof(*r->allow), compare_ids))
+		return false;
+	if (r->has_admission_key && um_relay_register_check_admission(m, in, r->admission_key) != 0)
+		return false;
+	return true;
+}
+
+static int handle_register(struct um_relay *r, const struct um_wire_addr *from, const uint8_t *in, size_t len,
+			   uint64_t now, uint64_t wall_ms, struct um_relay_output *out)
+{
+	struct um_relay_register m;
+	uint8_t key_buf[UM_HSIG_PK_BYTES];
+	const uint8_t *key;
+
+	if (um_relay_register_decode(&m, in, len) != 0) {
+		r->stats.reg_malformed++;
+		return 0; /* garbage gets no answer */
+	}
+	uint64_t skew = m.timestamp_ms > wall_ms ? m.timestamp_ms - wall_ms : wall_ms - m.timestamp_ms;
+	if (skew > r->config.timestamp_window_ms) {
+		r->stats.reg_stale++;
+		return send_error(r, from, UM_RELAY_ERR_BAD_REGISTRATION, m.nonce, sizeof(m.nonce), now, out);
+	}
+	if (!admitted(r, &m, in)) {
+		r->stats.reg_not_admitted++;
+		return send_error(r, from, UM_RELAY_ERR_NOT_ADMITTED, m.nonce, sizeof(m.nonce), now, out);
+	}
+	uint32_t index = find_by_id(r, &m.id);
+	if (nonce_check_and_record(r, m.nonce, wall_ms, false) == 1 ||
+	    (index != NONE && m.timestamp_ms <= r->nodes[index].last_timestamp_ms)) {
+		r->stats.reg_replay++;
+		return send_error(r, from, UM_RELAY_ERR_BAD_REGISTRATION, m.nonce, sizeof(m.nonce), now, out);
+	}
+	if (index == NONE && r->count >= r->config.max_nodes) {
+		r->stats.reg_full++;
+		return send_error(r, from, UM_RELAY_ERR_FULL, m.nonce, sizeof(m.nonce), now, out);
+	}
+	if (m.public_key) {
+		key = m.public_key;
+	} else if (r->config.key_lookup && r->config.key_lookup(r->config.key_lookup_arg, &m.id, key_buf) == 0) {
+		key = key_buf;
+	} else {
+		r->stats.reg_need_key++;
+		return send_error(r, from, UM_RELAY_ERR_NEED_KEY, m.nonce, sizeof(m.nonce), now, out);
+	}
+	/* Everything cheap has passed; now the expensive part, budgeted. */
+	if (!budget_take(&r->verify_tat, now, r->config.verifications_per_s, r->config.verification_burst)) {
+		r->stats.reg_rate_limited++;
+		return send_error(r, from, UM_RELAY_ERR_RATE_LIMITED, m.nonce, sizeof(m.nonce), now, out);
+	}
+	if (um_relay_register_verify(&m, in, key) != 0) {
+		r->stats.reg_bad_signature++;
+		return send_error(r, from, UM_RELAY_ERR_BAD_REGISTRATION, m.nonce, sizeof(m.nonce), now, out);
+	}
+	if (nonce_check_and_record(r, m.nonce, wall_ms, true) != 0) {
+		r->stats.reg_replay_cache_full++;
+		return send_error(r, from, UM_RELAY_ERR_RATE_LIMITED, m.nonce, sizeof(m.nonce), now, out);
+	}
+
+	struct um_relay_node *n;
+	if (index == NONE) {
+		index = r->free_head;
+		n = &r->nodes[index];
+		r->free_head = n->next_by_id;
+		memset(n, 0, sizeof(*n));
+		n->used = true;
+		n->id = m.id;
+		n->next_by_endpoint = NONE;
+		uint32_t *head = &r->by_id[hash_id(r, &m.id)];
+		n->next_by_id = *head;
+		*head = index;
+		r->count++;
+		r->stats.registered = r->count;
+		r->stats.registrations++;
+	} else {
+		n = &r->nodes[index];
+		r->stats.reregistrations++;
+	}
+	bind_endpoint(r, index, from);
+	n->last_timestamp_ms = m.timestamp_ms;
+	n->last_seen_ns = now;
+	randombytes_buf(&n->token, sizeof(n->token));
+
+	struct um_relay_register_ack ack = {
+		.keepalive_interval_s = r->config.keepalive_interval_s,
+		.token = n->token,
+		.observed = *from,
+		.registration_timeout_s = (uint16_t)(r->config.registration_timeout_ns / NSEC),
+		.max_payload = UM_RELAY_MAX_PAYLOAD,
+		.max_packets_per_s = r->config.packets_per_s,
+		.max_bytes_per_s = r->config.bytes_per_s,
+	};
+	memcpy(ack.nonce, m.nonce, sizeof(ack.nonce));
+	int len_ack = um_relay_register_ack_encode(r->reply, sizeof(r->reply), &ack);
+	if (len_ack < 0)
+		return 0;
+	out->to = *from;
+	out->data = r->reply;
+	out->len = (size_t)len_ack;
+	return 1;
+}
+
+static int handle_fragment(struct um_relay *r, const struct um_wire_addr *from, const uint8_t *in, size_t len,
+			   uint64_t now, uint64_t wall_ms, struct um_relay_output *out)
+{
+	struct um_fragment frag;
+	if (um_fragment_decode(&frag, in, len) != 0 || frag.msg_type != UM_MSG_RELAY_REGISTER ||
+	    frag.total_len > UM_RELAY_REGISTER_MAX_BYTES) {
+		r->stats.fragments_rejected++;
+		return 0;
+	}
+	int n = um_reasm_add(&r->reasm, from, &frag, now, r->register_buf, sizeof(r->register_buf));
+	if (n < 0) {
+		r->stats.fragments_rejected++;
+		return 0;
+	}
+	r->stats.fragments_buffered++;
+	if (n == 0)
+		return 0;
+	return handle_register(r, from, r->register_buf, (size_t)n, now, wall_ms, out);
+}
+
+/* ---- KEEPALIVE ------------------------------------------------------ */
+
+static int handle_keepalive(struct um_relay *r, const struct um_wire_addr *from, const uint8_t *in, size_t len,
+			    uint64_t now, struct um_relay_output *out)
+{
+	struct um_relay_keepalive k;
+	if (um_relay_keepalive_decode(&k, in, len) != 0 || (k.flags & UM_RELAY_KEEPALIVE_FLAG_REPLY)) {
+		r->stats.drop_malformed++;
+		return 0;
+	}
+	uint32_t index = find_by_id(r, &k.id);
+	struct um_relay_node *n = index != NONE ? &r->nodes[index] : NULL;
+	if (n && expired(r, n, now)) {
+		remove_node(r, index);
+		r->stats.expired++;
+		n = NULL;
+	}
+	/* The token is a secret between node and relay: compare without
+	 * an early exit. */
+	if (!n || sodium_memcmp(&n->token, &k.token, sizeof(k.token)) != 0) {
+		r->stats.keepalive_unknown++;
+		return send_error(r, from, UM_RELAY_ERR_NOT_REGISTERED, k.id.bytes, sizeof(k.id.bytes), now, out);
+	}
+	uint64_t t;
+	if (!gcra_check(n->packet_tat, now, unit_cost(1, r->config.packets_per_s),
+			unit_cost(r->config.packet_burst, r->config.packets_per_s), &t)) {
+		r->stats.drop_rate_limited_packets++;
+		n->dropped++;
+		return 0;
+	}
+	n->packet_tat = t;
+	if (!n->endpoint.family || !endpoint_equal(&n->endpoint, from)) {
+		bind_endpoint(r, index, from);
+		r->stats.rebinds++;
+	}
+	n->last_seen_ns = now;
+	r->stats.keepalives++;
+	k.flags = UM_RELAY_KEEPALIVE_FLAG_REPLY;
+	k.observed = *from;
+	int m = um_relay_keepalive_encode(r->reply, sizeof(r->reply), &k);
+	if (m < 0)
+		return 0;
+	out->to = *from;
+	out->data = r->reply;
+	out->len = (size_t)m;
+	return 1;
+}
+
+/* ---- FORWARD: the hot path ----------------------------------------- */
+
+static int handle_forward(struct um_relay *r, const struct um_wire_addr *from, uint8_t *in, size_t len,
+			  uint64_t now, struct um_relay_output *out)
+{
+	if (len <= UM_RELAY_FORWARD_HEADER_BYTES || len > UM_RELAY_MAX_DATAGRAM || in[1] | in[2] | in[3]) {
+		r->stats.drop_malformed++;
+		return 0;
+	}
+	uint32_t src_index = find_by_endpoint(r, from);
+	if (src_index == NONE) {
+		r->stats.drop_not_registered++;
+		return send_error(r, from, UM_RELAY_ERR_NOT_REGISTERED, NULL, 0, now, out);
+	}
+	struct um_relay_node *src = &r->nodes[src_index];
+	uint64_t pt, bt;
+	if (!gcra_check(src->packet_tat, now, unit_cost(1, r->config.packets_per_s),
+			unit_cost(r->config.packet_burst, r->config.packets_per_s), &pt)) {
+		r->stats.drop_rate_limited_packets++;
+		src->dropped++;
+		return 0;
+	}
+	if (!gcra_check(src->byte_tat, now, unit_cost(len, r->config.bytes_per_s),
+			unit_cost(r->config.byte_burst, r->config.bytes_per_s), &bt)) {
+		r->stats.drop_rate_limited_bytes++;
+		src->dropped++;
+		return 0;
+	}
+	src->packet_tat = pt;
+	src->byte_tat = bt;
+	src->last_seen_ns = now;
+
+	struct um_peer_id dest_id;
+	memcpy(dest_id.bytes, in + 4, UM_PEER_ID_BYTES);
+	uint32_t dst_index = find_by_id(r, &dest_id);
+	struct um_relay_node *dst = dst_index != NONE ? &r->nodes[dst_index] : NULL;
+	if (dst && expired(r, dst, now)) {
+		remove_node(r, dst_index);
+		r->stats.expired++;
+		dst = NULL;
+	}
+	if (!dst || dst->endpoint.family == 0) {
+		r->stats.drop_unknown_peer++;
+		src->dropped++;
+		return send_error(r, from, UM_RELAY_ERR_UNKNOWN_PEER, dest_id.bytes, sizeof(dest_id.bytes), now, out);
+	}
+	if (dst == src) {
+		r->stats.drop_to_self++;
+		src->dropped++;
+		return 0;
+	}
+	/* FORWARD -> FORWARDED in place: same size, source ID instead. */
+	in[0] = UM_MSG_RELAY_FORWARDED;
+	memcpy(in + 4, src->id.bytes, UM_PEER_ID_BYTES);
+	src->forwarded_packets++;
+	src->forwarded_bytes += len;
+	r->stats.forwarded_packets++;
+	r->stats.forwarded_bytes += len;
+	out->to = dst->endpoint;
+	out->data = in;
+	out->len = len;
+	return 1;
+}
+
+int um_relay_input(struct um_relay *r, const struct um_wire_addr *from, uint8_t *datagram, size_t len,
+		   uint64_t now_ns, uint64_t wall_ms, struct um_relay_output *out)
+{
+	if (len == 0) {
+		r->stats.drop_malformed++;
+		return 0;
+	}
+	switch (datagram[0]) {
+	case UM_MSG_RELAY_FORWARD:
+		return handle_forward(r, from, datagram, len, now_ns, out);
+	case UM_MSG_RELAY_KEEPALIVE:
+		return handle_keepalive(r, from, datagram, len, now_ns, out);
+	case UM_MSG_FRAGMENT:
+		return handle_fragment(r, from, datagram, len, now_ns, wall_ms, out);
+	case UM_MSG_RELAY_REGISTER:
+		return handle_register(r, from, datagram, len, now_ns, wall_ms, out);
+	default:
+		r->stats.drop_unknown_type++;
+		return 0;
+	}
+}
+
+unsigned um_relay_expire(struct um_relay *r, uint64_t now_ns, uint32_t budget)
+{
+	unsigned removed = 0;
+	uint32_t total = r->config.max_nodes;
+	if (budget == 0 || budget > total)
+		budget = total;
+	for (uint32_t k = 0; k < budget; k++) {
+		uint32_t i = r->sweep_cursor;
+		r->sweep_cursor = i + 1 < total ? i + 1 : 0;
+		if (r->nodes[i].used && expired(r, &r->nodes[i], now_ns)) {
+			remove_node(r, i);
+			removed++;
+		}
+	}
+	r->stats.expired += removed;
+	um_reasm_expire(&r->reasm, now_ns);
+	return removed;
+}
+
+int um_relay_lookup(const struct um_relay *r, const struct um_peer_id *id, struct um_relay_node_info *info)
+{
+	uint32_t index = find_by_id(r, id);
+	if (index == NONE)
+		return -UM_ENOTFOUND;
+	const struct um_relay_node *n = &r->nodes[index];
+	info->endpoint = n->endpoint;
+	info->last_seen_ns = n->last_seen_ns;
+	info->forwarded_packets = n->forwarded_packets;
+	info->forwarded_bytes = n->forwarded_bytes;
+	info->dropped = n->dropped;
+	return 0;
+}

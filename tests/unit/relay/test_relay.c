@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: MIT */
+/* The relay forwarding core: registration (fragmented and whole), checks
+ * (timestamp, replay, admission, signature, key lookup, budgets, cap),
+ * forwarding, keepalive and rebinding, expiry, rate limits, and the memory
+ * cost of a registered node. */
+#include <sodium.h>
+#include <stdlib.h>
+
+#include "relay_harness.h"
+#include "test.h"
+#include "util/error.h"
+
+#define NS 1000000000ULL
+#define WALL 1700000000000ULL
+
+static struct um_identity ids[4];
+
+static void config_for_test(struct um_relay_config *c)
+{
+	um_relay_default_config(c);
+	c->max_nodes = 64;
+}
+
+/* Expects an ERROR with `code` in out. */
+static void check_error(int rc, const struct um_relay_output *out, uint8_t code)
+{
+	struct um_relay_error e;
+	CHECK_EQ(rc, 1);
+	if (rc != 1)
+		return;
+	CHECK_EQ(um_relay_error_decode(&e, out->data, out->len), 0);
+	CHECK_EQ(e.code, code);
+}
+
+static void check_ack(int rc, const struct um_relay_output *out, const struct um_wire_addr *from,
+		      struct um_relay_register_ack *ack)
+{
+	CHECK_EQ(rc, 1);
+	if (rc != 1)
+		return;
+	CHECK_EQ(um_relay_register_ack_decode(ack, out->data, out->len), 0);
+	CHECK(um_wire_addr_equal(&ack->observed, from));
+	CHECK(um_wire_addr_equal(&out->to, from));
+}
+
+/* Sends FORWARD from -> dest with a payload; returns input's result. */
+static int forward(struct um_relay *r, const struct um_wire_addr *from, const struct um_peer_id *dest, size_t payload,
+		   uint64_t now, uint8_t *buf, struct um_relay_output *out)
+{
+	uint8_t data[UM_RELAY_MAX_PAYLOAD];
+	for (size_t i = 0; i < payload; i++)
+		data[i] = (uint8_t)(i * 3);
+	struct um_relay_forward f = {.peer = *dest, .payload = data, .payload_len = payload};
+	int n = um_relay_forward_encode(buf, UM_RELAY_MAX_DATAGRAM, UM_MSG_RELAY_FORWARD, &f);
+	if (n < 0)
+		return n;
+	return um_relay_input(r, from, buf, (size_t)n, now, WALL, out);
+}
+
+static void test_register_and_forward(void)
+{
+	struct um_relay r;
+	struct um_relay_config c;
+	struct um_relay_output out;
+	struct um_relay_register_ack ack;
+	struct um_wire_addr a = harness_endpoint(2, 40000), b = harness_endpoint(3, 40001);
+	uint8_t buf[UM_RELAY_MAX_DATAGRAM];
+
+	config_for_test(&c);
+	CHECK_EQ(um_relay_init(&r, &c), 0);
+	/* Fragmented registration: nothing until the last piece, then an ACK. */
+	int rc = harness_register(&r, &ids[0], &a, 1 * NS, WALL, WALL, 1, true, NULL, false, &out);
+	check_ack(rc, &out, &a, &ack);
+	CHECK_EQ(ack.keepalive_interval_s, 25);
+	CHECK_EQ(ack.registration_timeout_s, 90);
+	CHECK_EQ(ack.max_payload, UM_RELAY_MAX_PAYLOAD);
+	/* Whole (unfragmented, as over a stream transport). */
+	rc = harness_register(&r, &ids[1], &b, 1 * NS, WALL, WALL + 5, 2, true, NULL, true, &out);
+	check_ack(rc, &out, &b, &ack);
+	CHECK_EQ(r.stats.registered, 2);
+	CHECK_EQ(r.stats.registrations, 2);
+
+	/* A -> B: FORWARDED to B's endpoint, source = A, payload intact. */
+	rc = forward(&r, &a, &ids[1].id, 100, 2 * NS, buf, &out);
+	CHECK_EQ(rc, 1);
+	CHECK(um_wire_addr_equal(&out.to, &b));
+	struct um_relay_forward f;
+	CHECK_EQ(um_relay_forward_decode(&f, UM_MSG_RELAY_FORWARDED, out.data, out.len), 0);
+	CHECK_MEM(f.peer.bytes, ids[0].id.bytes, 32);
+	CHECK_EQ(f.payload_len, 100);
+	CHECK_EQ(f.payload[99], (uint8_t)(99 * 3));
+	CHECK_EQ(r.stats.forwarded_packets, 1);
+	CHECK_EQ(r.stats.forwarded_bytes, 136);
+
+	/* Unknown destination, unregistered sender, to self, malformed, unknown type. */
+	rc = forward(&r, &a, &ids[2].id, 10, 2 * NS, buf, &out);
+	check_error(rc, &out, UM_RELAY_ERR_UNKNOWN_PEER);
+	CHECK_EQ(r.stats.drop_unknown_peer, 1);
+	struct um_wire_addr stranger = harness_endpoint(9, 1);
+	rc = forward(&r, &stranger, &ids[1].id, 10, 2 * NS, buf, &out);
+	check_error(rc, &out, UM_RELAY_ERR_NOT_REGISTERED);
+	CHECK(out.len <= 36 + 10);
+	CHECK_EQ(r.stats.drop_not_registered, 1);
+	CHECK_EQ(forward(&r, &a, &ids[0].id, 10, 2 * NS, buf, &out), 0);
+	CHECK_EQ(r.stats.drop_to_self, 1);
+	buf[0] = UM_MSG_RELAY_FORWARD;
+	CHECK_EQ(um_relay_input(&r, &a, buf, 36, 2 * NS, WALL, &out), 0);
+	CHECK_EQ(r.stats.drop_malformed, 1);
+	buf[0] = 0x7f;
+	CHECK_EQ(um_relay_input(&r, &a, buf, 50, 2 * NS, WALL, &out), 0);
+	CHECK_EQ(r.stats.drop_unknown_type, 1);
+	/* A non-REGISTER fragment is refused. */
+	uint8_t msg[2000] = {0}, piece[UM_HS_MAX_DATAGRAM];
+	int n = um_fragment_encode(piece, sizeof(piece), 0x02, 0, 1, msg, sizeof(msg), 0);
+	CHECK_EQ(um_relay_input(&r, &a, piece, (size_t)n, 2 * NS, WALL, &out), 0);
+	CHECK_EQ(r.stats.fragments_rejected, 1);
+	um_relay_destroy(&r);
+}
+
+static void test_registration_checks(void)
+{
+	struct um_relay r;
+	struct um_relay_config c;
+	struct um_relay_output out;
+	struct um_relay_register_ack ack;
+	struct um_wire_addr a = harness_endpoint(2, 40000);
+
+	config_for_test(&c);
+	CHECK_EQ(um_relay_init(&r, &c), 0);
+	/* Timestamp outside the window, either side. */
+	check_error(harness_register(&r, &ids[0], &a, NS, WALL, WALL - 60001, 1, true, NULL, false, &out), &out,
+		    UM_RELAY_ERR_BAD_REGISTRATION);
+	check_error(harness_register(&r, &ids[0], &a, NS, WALL, WALL + 60001, 2, true, NULL, false, &out), &out,
+		    UM_RELAY_ERR_BAD_REGISTRATION);
+	CHECK_EQ(r.stats.reg_stale, 2);
+	/* Accepted, then the same message again is a replay (nonce), and an
+	 * older timestamp with a fresh nonce is one too. */
+	check_ack(harness_register(&r, &ids[0], &a, NS, WALL, WALL, 3, true, NULL, false, &out), &out, &a, &ack);
+	check_error(harness_register(&r, &ids[0], &a, NS, WALL, WALL, 3, true, NULL, false, &out), &out,
+		    UM_RELAY_ERR_BAD_REGISTRATION);
+	check_error(harness_register(&r, &ids[0], &a, NS, WALL, WALL - 1, 4, true, NULL, false, &out), &out,
+		    UM_RELAY_ERR_BAD_REGISTRATION);
+	CHECK_EQ(r.stats.reg_replay, 2);
+	/* Newer timestamp, fresh nonce: re-registration, new token. */
+	uint64_t old_token = ack.token;
+	check_ack(harness_register(&r, &ids[0], &a, NS, WALL, WALL + 1, 5, true, NULL, false, &out), &out, &a, &ack);
+	CHECK(ack.token != old_token);
+	CHECK_EQ(r.stats.reregistrations, 1);
+
+	/* Corrupt signature: refused, counted. */
+	static uint8_t msg[UM_RELAY_REGISTER_MAX_BYTES];
+	uint8_t nonce[16] = {0x42};
+	int len = um_relay_register_build(msg, sizeof(msg), &ids[1], WALL, nonce, true, NULL);
+	msg[len - 100] ^= 1;
+	check_error(um_relay_input(&r, &a, msg, (size_t)len, NS, WALL, &out), &out, UM_RELAY_ERR_BAD_REGISTRATION);
+	CHECK_EQ(r.stats.reg_bad_signature, 1);
+	/* Garbage gets no answer. */
+	CHECK_EQ(um_relay_input(&r, &a, msg, 100, NS, WALL, &out), 0);
+	CHECK_EQ(r.stats.reg_malformed, 1);
+	/* Without the key and no lookup: NEED_KEY. */
+	check_error(harness_register(&r, &ids[1], &a, NS, WALL, WALL, 6, false, NULL, false, &out), &out,
+		    UM_RELAY_ERR_NEED_KEY);
+	CHECK_EQ(r.stats.reg_need_key, 1);
+	um_relay_destroy(&r);
+}
+
+static int lookup_key(void *arg, const struct um_peer_id *id, uint8_t public_key[UM_HSIG_PK_BYTES])
+{
+	(void)arg;
+	for (int i = 0; i < 4; i++)
+		if (!memcmp(ids[i].id.bytes, id->bytes, 32)) {
+			memcpy(public_key, ids[i].public_key, UM_HSIG_PK_BYTES);
+			return 0;
+		}
+	return -UM_ENOTFOUND;
+}
+
+static void test_admission(void)
+{
+	struct um_relay r;
+	struct um_relay_config c;
+	struct um_relay_output out;
+	struct um_relay_register_ack ack;
+	struct um_wire_addr a = harness_endpoint(2, 40000);
+	const uint8_t key[32] = {0xa1, 0xa2}, wrong[32] = {0xb1};
+
+	/* Allow-list: ids[1] and ids[2] only; key lookup for short registrations. */
+	struct um_peer_id allow[2] = {ids[2].id, ids[1].id};
+	config_for_test(&c);
+	c.allow = allow;
+	c.allow_count = 2;
+	c.key_lookup = lookup_key;
+	CHECK_EQ(um_relay_init(&r, &c), 0);
+	check_error(harness_register(&r, &ids[0], &a, NS, WALL, WALL, 1, true, NULL, false, &out), &out,
+		    UM_RELAY_ERR_NOT_ADMITTED);
+	check_ack(harness_register(&r, &ids[1], &a, NS, WALL, WALL, 2, false, NULL, false, &out), &out, &a, &ack);
+	CHECK_EQ(r.stats.reg_not_admitted, 1);
+	um_relay_destroy(&r);
+
+	/* Network admission key. */
+	config_for_test(&c);
+	c.admission_key = key;
+	CHECK_EQ(um_relay_init(&r, &c), 0);
+	check_error(harness_register(&r, &ids[0], &a, NS, WALL, WALL, 1, true, NULL, false, &out), &out,
+		    UM_RELAY_ERR_NOT_ADMITTED);
+	check_error(harness_register(&r, &ids[0], &a, NS, WALL, WALL, 2, true, wrong, false, &out), &out,
+		    UM_RELAY_ERR_NOT_ADMITTED);
+	check_ack(harness_register(&r, &ids[0], &a, NS, WALL, WALL, 3, true, key, false, &out), &out, &a, &ack);
+	CHECK_EQ(r.stats.reg_not_admitted, 2);
+	um_relay_destroy(&r);
+}
+
+static void test_caps_and_budgets(void)
+{
+	struct um_relay r;
+	struct um_relay_config c;
+	struct um_relay_output out;
+	struct um_relay_register_ack ack;
+
+	/* Node cap. */
+	config_for_test(&c);
+	c.max_nodes = 2;
+	CHECK_EQ(um_relay_init(&r, &c), 0);
+	for (unsigned i = 0; i < 2; i++) {
+		struct um_wire_addr a = harness_endpoint(10 + i, 1000);
+		check_ack(harness_register(&r, &ids[i], &a, NS, WALL, WALL, i, true, NULL, false, &out), &out, &a,
+			  &ack);
+	}
+	struct um_wire_addr a3 = harness_endpoint(12, 1000);
+	check_error(harness_register(&r, &ids[2], &a3, NS, WALL, WALL, 9, true, NULL, false, &out), &out,
+		    UM_RELAY_ERR_FULL);
+	CHECK_EQ(r.stats.reg_full, 1);
+	/* After expiry there is room again. */
+	CHECK_EQ(um_relay_expire(&r, NS + 91 * NS, 0), 2);
+	CHECK_EQ(r.stats.registered, 0);
+	check_ack(harness_register(&r, &ids[2], &a3, 92 * NS, WALL, WALL, 10, true, NULL, false, &out), &out, &a3,
+		  &ack);
+	um_relay_destroy(&r);
+
+	/* Verification budget: 1/s, burst 1. The error budget: 1/s, burst 2. */
+	config_for_test(&c);
+	c.verifications_per_s = 1;
+	c.verification_burst = 1;
+	c.errors_per_s = 1;
+	c.error_burst = 2;
+	CHECK_EQ(um_relay_init(&r, &c), 0);
+	struct um_wire_addr a = harness_endpoint(2, 1);
+	check_ack(harness_register(&r, &ids[0], &a, NS, WALL, WALL, 1, true, NULL, false, &out), &out, &a, &ack);
+	check_error(harness_register(&r, &ids[1], &a, NS, WALL, WALL, 2, true, NULL, false, &out), &out,
+		    UM_RELAY_ERR_RATE_LIMITED);
+	CHECK_EQ(r.stats.reg_rate_limited, 1);
+	/* One more error fits the burst, the next is suppressed. */
+	uint8_t buf[UM_RELAY_MAX_DATAGRAM];
+	struct um_wire_addr stranger = harness_endpoint(99, 1);
+	CHECK_EQ(forward(&r, &stranger, &ids[0].id, 10, NS, buf, &out), 1);
+	CHECK_EQ(forward(&r, &stranger, &ids[0].id, 10, NS, buf, &out), 0);
+	CHECK_EQ(r.stats.errors_suppressed, 1);
+	CHECK_EQ(r.stats.errors_sent, 2);
+	/* A second later the verification budget allows one more. */
+	check_ack(harness_register(&r, &ids[1], &a, 2 * NS, WALL, WALL, 3, true, NULL, false, &out), &out, &a, &ack);
+	um_relay_destroy(&r);
+}
+
+static void test_keepalive_rebind_expiry(void)
+{
+	struct um_relay r;
+	struct um_relay_config c;
+	struct um_relay_output out;
+	struct um_relay_register_ack ack;
+	struct um_wire_addr a = harness_endpoint(2, 40000), a2 = harness_endpoint(2, 40555),
+			    b = harness_endpoint(3, 40001);
+	uint8_t buf[UM_RELAY_MAX_DATAGRAM];
+
+	config_for_test(&c);
+	CHECK_EQ(um_relay_init(&r, &c), 0);
+	check_ack(harness_register(&r, &ids[0], &a, NS, WALL, WALL, 1, true, NULL, false, &out), &out, &a, &ack);
+	uint64_t token = ack.token;
+	check_ack(harness_register(&r, &ids[1], &b, NS, WALL, WALL, 2, true, NULL, false, &out), &out, &b, &ack);
+
+	/* Keepalive: echoed with the observed endpoint. */
+	struct um_relay_keepalive k = {.id = ids[0].id, .token = token, .sequence = 77}, reply;
+	int n = um_relay_keepalive_encode(buf, sizeof(buf), &k);
+	CHECK_EQ(um_relay_input(&r, &a, buf, (size_t)n, 50 * NS, WALL, &out), 1);
+	CHECK_EQ(um_relay_keepalive_decode(&reply, out.data, out.len), 0);
+	CHECK_EQ(reply.flags, UM_RELAY_KEEPALIVE_FLAG_REPLY);
+	CHECK_EQ(reply.sequence, 77);
+	CHECK(um_wire_addr_equal(&reply.observed, &a));
+	CHECK_EQ(r.stats.keepalives, 1);
+
+	/* NAT rebinding: the same keepalive from a new port moves the node. */
+	n = um_relay_keepalive_encode(buf, sizeof(buf), &k);
+	CHECK_EQ(um_relay_input(&r, &a2, buf, (size_t)n, 60 * NS, WALL, &out), 1);
+	CHECK_EQ(r.stats.rebinds, 1);
+	CHECK_EQ(forward(&r, &b, &ids[0].id, 20, 60 * NS, buf, &out), 1);
+	CHECK(um_wire_addr_equal(&out.to, &a2));
+	/* The old endpoint is no longer registered. */
+	check_error(forward(&r, &a, &ids[1].id, 20, 60 * NS, buf, &out), &out, UM_RELAY_ERR_NOT_REGISTERED);
+	/* A wrong token changes nothing. */
+	k.token ^= 1;
+	n = um_relay_keepalive_encode(buf, sizeof(buf), &k);
+	check_error(um_relay_input(&r, &a, buf, (size_t)n, 60 * NS, WALL, &out), &out, UM_RELAY_ERR_NOT_REGISTERED);
+	CHECK_EQ(r.stats.keepalive_unknown, 1);
+	struct um_relay_node_info info;
+	CHECK_EQ(um_relay_lookup(&r, &ids[0].id, &info), 0);
+	CHECK(um_wire_addr_equal(&info.endpoint, &a2));
+
+	/* Both were last heard at 60 s (A's keepalive, B's traffic): nothing
+	 * expires at 140 s, both after 150 s. */
+	CHECK_EQ(um_relay_expire(&r, 140 * NS, 0), 0);
+	CHECK_EQ(um_relay_expire(&r, 151 * NS, 10), 2); /* budget of 10 slots covers both */
+	CHECK_EQ(um_relay_lookup(&r, &ids[0].id, &info), -UM_ENOTFOUND);
+	CHECK_EQ(r.stats.registered, 0);
+	CHECK_EQ(r.stats.expired, 2);
+	/* Lazy expiry on the forwarding path: register again, let one go silent. */
+	check_ack(harness_register(&r, &ids[1], &b, 160 * NS, WALL, WALL + 10, 4, true, NULL, false, &out), &out, &b,
+		  &ack);
+	check_ack(harness_register(&r, &ids[0], &a, 200 * NS, WALL, WALL + 10, 3, true, NULL, false, &out), &out, &a,
+		  &ack);
+	CHECK_EQ(forward(&r, &a, &ids[1].id, 20, 200 * NS, buf, &out), 1);
+	check_error(forward(&r, &a, &ids[1].id, 20, 251 * NS, buf, &out), &out, UM_RELAY_ERR_UNKNOWN_PEER);
+	CHECK_EQ(r.stats.expired, 3);
+	um_relay_destroy(&r);
+}
+
+static void test_rate_limits(void)
+{
+	struct um_relay r;
+	struct um_relay_config c;
+	struct um_relay_output out;
+	struct um_relay_register_ack ack;
+	struct um_wire_addr a = harness_endpoint(2, 1), b = harness_endpoint(3, 1);
+	uint8_t buf[UM_RELAY_MAX_DATAGRAM];
+
+	config_for_test(&c);
+	c.packets_per_s = 100;
+	c.packet_burst = 10;
+	c.bytes_per_s = 100000;
+	c.byte_burst = 5000;
+	CHECK_EQ(um_relay_init(&r, &c), 0);
+	check_ack(harness_register(&r, &ids[0], &a, NS, WALL, WALL, 1, true, NULL, false, &out), &out, &a, &ack);
+	check_ack(harness_register(&r, &ids[1], &b, NS, WALL, WALL, 2, true, NULL, false, &out), &out, &b, &ack);
+	/* Packet burst: 10 small packets at once pass, the 11th does not. */
+	uint64_t t = 10 * NS;
+	unsigned passed = 0;
+	for (int i = 0; i < 20; i++)
+		passed += forward(&r, &a, &ids[1].id, 10, t, buf, &out) == 1;
+	CHECK_EQ(passed, 10);
+	CHECK_EQ(r.stats.drop_rate_limited_packets, 10);
+	/* 10 ms later one more packet's worth has accrued. */
+	CHECK_EQ(forward(&r, &a, &ids[1].id, 10, t + 10 * 1000000ULL, buf, &out), 1);
+	CHECK_EQ(forward(&r, &a, &ids[1].id, 10, t + 10 * 1000000ULL, buf, &out), 0);
+	/* Byte burst: 5000 bytes = 3 full datagrams of 1280 (the 4th exceeds). */
+	t = 20 * NS;
+	passed = 0;
+	for (int i = 0; i < 6; i++)
+		passed += forward(&r, &a, &ids[1].id, UM_RELAY_MAX_PAYLOAD, t, buf, &out) == 1;
+	CHECK_EQ(passed, 3);
+	CHECK(r.stats.drop_rate_limited_bytes >= 3);
+	struct um_relay_node_info info;
+	CHECK_EQ(um_relay_lookup(&r, &ids[0].id, &info), 0);
+	CHECK_EQ(info.forwarded_packets, 14);
+	CHECK(info.dropped >= 14);
+	/* B is not charged for what A sends. */
+	CHECK_EQ(forward(&r, &b, &ids[0].id, 10, t, buf, &out), 1);
+	um_relay_destroy(&r);
+}
+
+static void test_memory_per_node(void)
+{
+	struct um_relay r;
+	struct um_relay_config c;
+	um_relay_default_config(&c);
+	CHECK_EQ(um_relay_init(&r, &c), 0);
+	size_t bytes = um_relay_memory_bytes(&r);
+	double per_node = (double)bytes / c.max_nodes;
+	fprintf(stderr, "  relay tables for %u nodes: %zu bytes = %.0f bytes per registered node (goal <= 2048)\n",
+		c.max_nodes, bytes, per_node);
+	CHECK(per_node <= 2048);
+	um_relay_destroy(&r);
+}
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		return 1;
+	for (unsigned i = 0; i < 4; i++)
+		CHECK_EQ(harness_identity(&ids[i], i), 0);
+	RUN(test_register_and_forward);
+	RUN(test_registration_checks);
+	RUN(test_admission);
+	RUN(test_caps_and_budgets);
+	RUN(test_keepalive_rebind_expiry);
+	RUN(test_rate_limits);
+	RUN(test_memory_per_node);
+	for (unsigned i = 0; i < 4; i++)
+		um_identity_wipe(&ids[i]);
+	return um_test_end();
+}
