@@ -7,6 +7,7 @@
  *
  *   bench-dataplane --side a|b --dev NAME --addr 100.64.0.1/24 --port 51820
  *                   --peer 198.51.100.2:51820 --allowed 100.64.0.0/24
+ *                   (--addr and --allowed may repeat, e.g. fd00::1/64 and fd00::/64)
  *                   [--workers N] [--tap] [--pad] [--no-offload] [--mtu N] */
 #include <arpa/inet.h>
 #include <signal.h>
@@ -53,7 +54,9 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	struct um_dataplane_config cfg = {.socket_family = AF_INET6};
-	const char *side = NULL, *addr = NULL, *peer_text = NULL, *allowed = NULL;
+	const char *side = NULL, *peer_text = NULL;
+	const char *addrs[8], *alloweds[8];
+	size_t naddr = 0, nallowed = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -76,14 +79,14 @@ int main(int argc, char **argv)
 			side = v;
 		else if (!strcmp(a, "--dev"))
 			cfg.ifname = v;
-		else if (!strcmp(a, "--addr"))
-			addr = v;
+		else if (!strcmp(a, "--addr") && naddr < 8)
+			addrs[naddr++] = v;
 		else if (!strcmp(a, "--port"))
 			cfg.listen_port = (uint16_t)atoi(v);
 		else if (!strcmp(a, "--peer"))
 			peer_text = v;
-		else if (!strcmp(a, "--allowed"))
-			allowed = v;
+		else if (!strcmp(a, "--allowed") && nallowed < 8)
+			alloweds[nallowed++] = v;
 		else if (!strcmp(a, "--workers"))
 			cfg.workers = (unsigned)atoi(v);
 		else if (!strcmp(a, "--mtu"))
@@ -91,14 +94,19 @@ int main(int argc, char **argv)
 		else
 			usage();
 	}
-	if (!side || !addr || !peer_text || !allowed || (strcmp(side, "a") && strcmp(side, "b")))
+	if (!side || !naddr || !peer_text || !nallowed || (strcmp(side, "a") && strcmp(side, "b")))
 		usage();
 	bool is_a = !strcmp(side, "a");
 
-	struct um_prefix address, route;
+	struct um_prefix address[8], route[8];
 	struct sockaddr_in endpoint;
-	if (um_prefix_parse(addr, 1, &address) < 0 || um_prefix_parse(allowed, 0, &route) < 0 ||
-	    parse_endpoint(peer_text, &endpoint) < 0)
+	for (size_t i = 0; i < naddr; i++)
+		if (um_prefix_parse(addrs[i], 1, &address[i]) < 0)
+			usage();
+	for (size_t i = 0; i < nallowed; i++)
+		if (um_prefix_parse(alloweds[i], 0, &route[i]) < 0)
+			usage();
+	if (parse_endpoint(peer_text, &endpoint) < 0)
 		usage();
 
 	struct um_dataplane *dp = NULL;
@@ -108,11 +116,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dataplane: %s\n", um_strerror(rc));
 		return 1;
 	}
-	if ((rc = um_tun_add_address(um_dataplane_ifname(dp), &address)) < 0 ||
-	    (rc = um_dataplane_peer_add(dp, &peer)) < 0 ||
+	for (size_t i = 0; i < naddr; i++)
+		if ((rc = um_tun_add_address(um_dataplane_ifname(dp), &address[i])) < 0)
+			goto fail;
+	if ((rc = um_dataplane_peer_add(dp, &peer)) < 0 ||
 	    (rc = um_dataplane_peer_set_endpoint(dp, peer, (struct sockaddr *)&endpoint,
 						 sizeof(endpoint))) < 0 ||
-	    (rc = um_dataplane_peer_set_allowed_ips(dp, peer, &route, 1)) < 0)
+	    (rc = um_dataplane_peer_set_allowed_ips(dp, peer, route, nallowed)) < 0)
 		goto fail;
 	struct um_keypair kp = {.created_ns = um_now_ns(), .initiator = is_a};
 	memset(kp.send_key, is_a ? 0xa1 : 0xb2, 32);

@@ -54,7 +54,7 @@ __attribute__((target("avx2"))) static void keccak4x_f1600_avx2(uint64_t state[2
 	__m256i b32, b42, b03, b13, b23, b33, b43, b04, b14, b24, b34, b44;
 	__m256i c0, c1, c2, c3, c4, d0, d1, d2, d3, d4;
 
-#define LOAD(i) _mm256_load_si256((const __m256i *)state[i])
+#define LOAD(i) _mm256_loadu_si256((const __m256i *)state[i])
 	a00 = LOAD(0);
 	a10 = LOAD(1);
 	a20 = LOAD(2);
@@ -146,7 +146,7 @@ __attribute__((target("avx2"))) static void keccak4x_f1600_avx2(uint64_t state[2
 		a00 = V_XOR(a00, _mm256_set1_epi64x((long long)keccak4x_round_constants[round]));
 	}
 
-#define STORE(i, v) _mm256_store_si256((__m256i *)state[i], (v))
+#define STORE(i, v) _mm256_storeu_si256((__m256i *)state[i], (v))
 	STORE(0, a00);
 	STORE(1, a10);
 	STORE(2, a20);
@@ -205,19 +205,31 @@ void um_keccak4x_f1600(uint64_t state[25][4])
 	keccak4x_f1600_portable(state);
 }
 
+/* Lanes are little endian; on little-endian hosts a memcpy is a plain load. */
 static uint64_t load64_le(const uint8_t *p)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+#else
 	uint64_t v = 0;
 
 	for (unsigned i = 0; i < 8; i++)
 		v |= (uint64_t)p[i] << (8 * i);
 	return v;
+#endif
 }
 
 static void store64_le(uint8_t *p, uint64_t v)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(p, &v, 8);
+#else
 	for (unsigned i = 0; i < 8; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
+#endif
 }
 
 /* XOR byte b into lane byte pos of state j. */

@@ -43,6 +43,15 @@ static void dp_synchronize(struct um_dataplane *dp)
 	}
 }
 
+/* A key that could not be unpublished from the index map (allocation
+ * failure while rebuilding it) may still be reached by workers: wipe its
+ * secrets but keep the memory (a leak on ENOMEM, never a dangling pointer). */
+static void key_retire_failed(struct dp_key *key)
+{
+	if (key)
+		sodium_memzero(key->send_key, sizeof(key->send_key) + sizeof(key->recv_key));
+}
+
 static void key_free(struct dp_key *key)
 {
 	if (!key)
@@ -464,10 +473,12 @@ static int clear_slots(struct um_dataplane *dp, struct dp_peer *peer, unsigned m
 	if (!any)
 		return 0;
 	int rc = rebuild_index_map(dp, NULL); /* synchronises */
-	if (rc < 0)
-		dp_synchronize(dp);
-	for (int s = 0; s < DP_SLOTS; s++)
-		key_free(old[s]);
+	for (int s = 0; s < DP_SLOTS; s++) {
+		if (rc < 0)
+			key_retire_failed(old[s]);
+		else
+			key_free(old[s]);
+	}
 	return rc;
 }
 
@@ -619,10 +630,12 @@ int um_dataplane_peer_install_keypair(struct um_dataplane *dp, uint32_t id,
 	atomic_store(&peer->next_used_pending, false);
 	key = NULL;
 	rc = rebuild_index_map(dp, NULL); /* synchronises */
-	if (rc < 0)
-		dp_synchronize(dp);
-	key_free(retire[0]);
-	key_free(retire[1]);
+	for (int i = 0; i < 2; i++) {
+		if (rc < 0)
+			key_retire_failed(retire[i]);
+		else
+			key_free(retire[i]);
+	}
 out:
 	pthread_mutex_unlock(&dp->lock);
 	key_free(key);
@@ -648,8 +661,9 @@ int um_dataplane_peer_promote_next(struct um_dataplane *dp, uint32_t id)
 	atomic_store(&peer->need_key_pending, false);
 	rc = rebuild_index_map(dp, NULL);
 	if (rc < 0)
-		dp_synchronize(dp);
-	key_free(old);
+		key_retire_failed(old);
+	else
+		key_free(old);
 out:
 	pthread_mutex_unlock(&dp->lock);
 	return rc;

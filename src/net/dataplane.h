@@ -9,8 +9,11 @@
  * serialised by an internal mutex, so any non-worker thread may call them.
  *
  * Fast path (TUN mode): a TSO super-packet read from the TUN is split into
- * MSS segments, each encrypted into its own DATA message, and sent with UDP
- * GSO (one message per <= 64 segments / 65507 bytes, sendmmsg per batch).
+ * MSS segments, each encrypted into its own DATA message (flagged
+ * CSUM_PARTIAL: the sender skips the TCP checksum pass, the receiver's kernel
+ * completes it), and sent with UDP GSO (one message per <= 64 segments /
+ * 65507 bytes, sendmmsg per batch). Consecutive equal-sized single packets to
+ * one peer also share a GSO message.
  * Received UDP GRO batches are split by gso_size, decrypted, checked
  * (replay window, allowed-ips source filter) and TCP segments of one flow are
  * coalesced into one GSO_TCPV4/6 write. No allocation, lock or log per
@@ -134,7 +137,7 @@ const char *um_dataplane_ifname(const struct um_dataplane *dp);
 uint16_t um_dataplane_port(const struct um_dataplane *dp);
 unsigned um_dataplane_workers(const struct um_dataplane *dp);
 
-/* Control-thread side of the rings. */
+/* Control-thread side of the rings (one consumer thread). */
 int um_dataplane_control_fd(const struct um_dataplane *dp);
 /* 0 with *msg filled, or -UM_EAGAIN when every ring is empty. */
 int um_dataplane_recv_control(struct um_dataplane *dp, struct um_dp_control_msg *msg);

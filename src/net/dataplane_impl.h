@@ -22,7 +22,7 @@
 #define DP_RX_ITEMS (DP_RX_BATCH * 64)       /* decrypted segments per batch */
 #define DP_TX_ARENA (1024 * 1024)            /* encrypted output per batch */
 #define DP_TX_MSGS 256                       /* UDP messages per sendmmsg batch */
-#define DP_TUN_READS 16                      /* TUN reads per wake-up */
+#define DP_TUN_READS 8                      /* TUN reads per wake-up */
 #define DP_TUN_BUF (UM_VNET_HDR_LEN + 65536)
 #define DP_RING_SLOTS 256
 #define DP_MAC_TABLE 4096
@@ -137,6 +137,9 @@ struct dp_worker {
 	uint32_t tx_peer[DP_TX_MSGS];
 	uint32_t tx_segments[DP_TX_MSGS];
 	size_t tx_inner_bytes[DP_TX_MSGS];
+	size_t tx_gso[DP_TX_MSGS];      /* segment size of a growing message */
+	size_t tx_last_seg[DP_TX_MSGS]; /* size of its last segment */
+	bool tx_mergeable[DP_TX_MSGS];
 };
 
 struct um_dataplane {

@@ -88,6 +88,25 @@ static void peer_event(struct dp_worker *w, _Atomic bool *pending, enum um_dp_co
 
 /* ---- transmit: TUN -> UDP ---- */
 
+/* Send message i segment by segment (no GSO). 0 or -errno of the first failure. */
+static int tx_send_segments(struct dp_worker *w, unsigned i)
+{
+	struct msghdr *m = &w->tx_msgs[i].msg_hdr;
+	size_t gso = w->tx_gso[i];
+	uint8_t *p = w->tx_iov[i].iov_base;
+	size_t left = w->tx_iov[i].iov_len;
+	if (gso == 0)
+		return -EINVAL;
+	while (left > 0) {
+		size_t n = left < gso ? left : gso;
+		if (sendto(w->udp_fd, p, n, 0, m->msg_name, m->msg_namelen) < 0)
+			return -errno;
+		p += n;
+		left -= n;
+	}
+	return 0;
+}
+
 static void tx_flush(struct dp_worker *w)
 {
 	struct um_dataplane *dp = w->dp;
@@ -112,6 +131,16 @@ static void tx_flush(struct dp_worker *w)
 			struct pollfd pfd = {.fd = w->udp_fd, .events = POLLOUT};
 			if (poll(&pfd, 1, 100) > 0 && !atomic_load(&dp->stopping))
 				continue;
+		}
+		/* A GSO message the route cannot take (EIO/EINVAL from a device
+		 * without UDP segmentation): send its segments one by one. */
+		if (n < 0 && (errno == EIO || errno == EINVAL) && w->tx_segments[sent] > 1 &&
+		    tx_send_segments(w, sent) == 0) {
+			uint32_t p = w->tx_peer[sent];
+			peer_stat(w, p, DP_STAT_TX_PACKETS, w->tx_segments[sent]);
+			peer_stat(w, p, DP_STAT_TX_BYTES, w->tx_inner_bytes[sent]);
+			sent++;
+			continue;
 		}
 		/* This message cannot be sent (EMSGSIZE, unreachable...): skip it. */
 		peer_drop(w, w->tx_peer[sent], UM_DP_DROP_SEND);
@@ -139,6 +168,37 @@ static void tx_add(struct dp_worker *w, uint32_t peer, const struct dp_endpoint 
 	w->tx_segments[i] = segments;
 	w->tx_inner_bytes[i] = inner;
 	w->tx_used += bytes;
+	/* Only messages started by a single packet grow by tx_append. */
+	w->tx_mergeable[i] = segments == 1 && gso_size == 0;
+	w->tx_gso[i] = gso_size ? gso_size : bytes;
+	w->tx_last_seg[i] = bytes;
+}
+
+/* Try to send a single packet (just sealed at the end of the arena) as one
+ * more UDP GSO segment of the previous message: same peer and endpoint, all
+ * earlier segments of full size, this one no longer (pitfall 4). Streams of
+ * equal-sized packets (ACKs, UDP, TAP frames) then cost one send per batch. */
+static bool tx_append(struct dp_worker *w, uint32_t peer, const struct dp_endpoint *ep,
+		      size_t wire, size_t inner)
+{
+	if (w->tx_count == 0)
+		return false;
+	unsigned i = w->tx_count - 1;
+	struct msghdr *m = &w->tx_msgs[i].msg_hdr;
+	size_t gso = w->tx_gso[i];
+	if (!w->tx_mergeable[i] || w->tx_peer[i] != peer || m->msg_name != (void *)&ep->addr ||
+	    w->tx_last_seg[i] != gso || wire > gso || w->tx_segments[i] >= UM_UDP_GSO_MAX_SEGS ||
+	    w->tx_iov[i].iov_len + wire > UM_UDP_GSO_MAX_BYTES ||
+	    (uint8_t *)w->tx_iov[i].iov_base + w->tx_iov[i].iov_len != w->tx_arena + w->tx_used)
+		return false;
+	if (w->tx_segments[i] == 1)
+		um_udp_set_gso(m, w->tx_cmsg[i], (uint16_t)gso);
+	w->tx_iov[i].iov_len += wire;
+	w->tx_segments[i]++;
+	w->tx_inner_bytes[i] += inner;
+	w->tx_last_seg[i] = wire;
+	w->tx_used += wire;
+	return true;
 }
 
 static inline size_t pad_len(const struct dp_worker *w, size_t len)
@@ -256,7 +316,8 @@ static void tx_to_peer(struct dp_worker *w, uint32_t p, const struct um_vnet_hdr
 	uint8_t *base = w->tx_arena + w->tx_used;
 	memcpy(base + UM_DATA_HEADER_LEN, pkt, len);
 	seal_one(w, key, base, len, counter);
-	tx_add(w, p, ep, wire, 0, 1, len);
+	if (!tx_append(w, p, ep, wire, len))
+		tx_add(w, p, ep, wire, 0, 1, len);
 }
 
 static inline uint64_t mac_of(const uint8_t *p)

@@ -145,6 +145,7 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 	if (as_next) {
 		peer->index_next = out->keypair.local_index;
 		peer->next_installed_ns = now;
+		peer->next_ring_full = um_node_ring_full(node);
 		um_timers_next_installed(peer);
 	} else {
 		peer->index_previous = peer->index_current;
@@ -212,6 +213,14 @@ int um_node_initiate(struct um_node_peer *peer)
 }
 
 /* ---- receiving ---- */
+
+uint64_t um_node_ring_full(struct um_node *node)
+{
+	uint64_t global[UM_DP_GLOBAL_COUNT];
+
+	um_dataplane_global_stats(node->dataplane, global);
+	return global[UM_DP_GLOBAL_RING_FULL];
+}
 
 void um_node_promote_next(struct um_node_peer *peer, bool confirmed)
 {

@@ -43,6 +43,7 @@ struct um_node_peer {
 
 	uint64_t session_created_ns;  /* current keypair; 0 = none */
 	uint64_t next_installed_ns;   /* when index_next was installed */
+	uint64_t next_ring_full;      /* data plane's ring-full count at that time */
 	bool designated;              /* our ID sorts first: we initiate, the peer falls back */
 	bool session_initiator;       /* our role in the current session */
 	uint64_t last_handshake_ns;   /* any completed handshake; 0 = never */
@@ -97,6 +98,8 @@ int um_node_initiate(struct um_node_peer *peer);
 void um_node_flush_output(struct um_node *node);
 /* node.c: the responder's `next` keys become current. */
 void um_node_promote_next(struct um_node_peer *peer, bool confirmed);
+/* node.c: datagrams and events the data plane dropped on a full ring. */
+uint64_t um_node_ring_full(struct um_node *node);
 /* node.c: wipe the peer's keys in the data plane (session over). */
 void um_node_clear_session(struct um_node_peer *peer);
 

@@ -8,7 +8,7 @@
  *          hs_auth_failed hs_unknown_peer hs_timeouts under_load
  *          dp_no_route dp_unknown_index dp_malformed dp_ring_full
  *          dp_tun_write_errors
- *   peer:  peer(=name) id short_id endpoint state last_handshake_ms(age)
+ *   peer:  peer(=name) id short_id endpoint state last_handshake_age_ms
  *          handshakes rekeys rx_bytes rx_packets tx_bytes tx_packets
  *          drop_bad_mac drop_replay drop_malformed drop_not_allowed
  *          drop_no_key drop_send rtt_us keepalive allowed_ip(repeated)
@@ -84,7 +84,7 @@ static void reply_peer(struct um_node *node, const struct um_node_peer *peer, st
 	}
 	um_control_reply_add(reply, "state", "%s", um_peer_state_name(peer->state));
 	if (peer->last_handshake_ns)
-		um_control_reply_add(reply, "last_handshake_ms", "%llu",
+		um_control_reply_add(reply, "last_handshake_age_ms", "%llu",
 				     U64((now - peer->last_handshake_ns) / UM_NSEC_PER_MSEC));
 	um_control_reply_add(reply, "handshakes", "%llu", U64(peer->handshakes));
 	um_control_reply_add(reply, "rekeys", "%llu", U64(peer->rekeys));

@@ -24,9 +24,12 @@
  *    lost its state (restart) or the path died, so we re-handshake.
  *  - promote_timer: a responder's new keys wait in `next` until the
  *    initiator's first packet under them (the data plane's NEXT_KEY_USED
- *    event). That event can be lost when the control ring overflows (a
- *    handshake flood), so after UM_TIMERS_PROMOTE_MS we promote anyway: by
- *    then the initiator has had our ESTABLISHED for long enough.
+ *    event). That event is lost if the control ring overflowed (a
+ *    handshake flood), so if the ring dropped anything since the keys were
+ *    installed, we promote anyway after UM_TIMERS_PROMOTE_MS: by then the
+ *    initiator has had our ESTABLISHED for long enough. Without overflow
+ *    we never promote blindly: unconfirmed keys can also be the losing
+ *    side of crossed handshakes, which the peer threw away.
  *  - need-key: the data plane has traffic for a peer without a key: initiate
  *    at once unless one is in flight or started less than a second ago.
  *
@@ -139,8 +142,11 @@ static void on_tick(struct um_loop *loop, struct um_timer *timer)
 
 static void on_promote(struct um_loop *loop, struct um_timer *timer)
 {
+	struct um_node_peer *peer = timer->arg;
 	(void)loop;
-	um_node_promote_next(timer->arg, false);
+
+	if (um_node_ring_full(peer->node) != peer->next_ring_full)
+		um_node_promote_next(peer, false);
 }
 
 void um_timers_next_installed(struct um_node_peer *peer)

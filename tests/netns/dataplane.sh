@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Data plane through real TUN and TAP devices (root): two namespaces, a veth
 # pair, bench-dataplane with fixed test keys on each side (no handshake).
-# TUN: ping both ways, a 2 s iperf3 TCP stream (TSO/GRO path), counters show
+# TUN: ping both ways (IPv4 and IPv6 overlay), 2 s iperf3 TCP streams over
+# IPv4 and IPv6 (TSO/GRO paths), counters show
 # no authentication, replay or malformed drops. TAP: ping (ARP is flooded
 # and MAC addresses learned).
 set -u
@@ -36,11 +37,13 @@ ip -n "$ns_b" link set vtdpb$$ up
 start() { # mode(tun|tap)
 	local extra=()
 	[ "$1" = tap ] && extra=(--tap)
-	ip netns exec "$ns_a" "$bin" --side a --dev umt0 --addr 100.64.0.1/24 --port 51820 \
-		--peer 198.51.100.2:51820 --allowed 100.64.0.0/24 "${extra[@]}" 2>"$work/a-$1.log" &
+	ip netns exec "$ns_a" "$bin" --side a --dev umt0 --addr 100.64.0.1/24 --addr fd00:64::1/64 \
+		--port 51820 --peer 198.51.100.2:51820 --allowed 100.64.0.0/24 --allowed fd00:64::/64 \
+		"${extra[@]}" 2>"$work/a-$1.log" &
 	pid_a=$!
-	ip netns exec "$ns_b" "$bin" --side b --dev umt0 --addr 100.64.0.2/24 --port 51820 \
-		--peer 198.51.100.1:51820 --allowed 100.64.0.0/24 "${extra[@]}" 2>"$work/b-$1.log" &
+	ip netns exec "$ns_b" "$bin" --side b --dev umt0 --addr 100.64.0.2/24 --addr fd00:64::2/64 \
+		--port 51820 --peer 198.51.100.1:51820 --allowed 100.64.0.0/24 --allowed fd00:64::/64 \
+		"${extra[@]}" 2>"$work/b-$1.log" &
 	pid_b=$!
 	pids=("$pid_a" "$pid_b")
 	for _ in $(seq 50); do
@@ -71,6 +74,14 @@ if command -v iperf3 >/dev/null; then
 	srv=$!
 	sleep 0.3
 	out=$(ip netns exec "$ns_a" iperf3 -c 100.64.0.2 -t 2 2>&1) || fail "iperf3: $out"
+	wait "$srv" 2>/dev/null
+	echo "$out" | grep -E "receiver" | tail -1
+	# IPv6 overlay: TSO6 split and GSO_TCPV6 coalescing.
+	ip netns exec "$ns_a" ping -6 -c 2 -i 0.2 -W 2 fd00:64::2 >/dev/null || fail "tun ping6"
+	ip netns exec "$ns_b" iperf3 -s -1 >/dev/null 2>&1 &
+	srv=$!
+	sleep 0.3
+	out=$(ip netns exec "$ns_a" iperf3 -6 -c fd00:64::2 -t 2 2>&1) || fail "iperf3 -6: $out"
 	wait "$srv" 2>/dev/null
 	echo "$out" | grep -E "receiver" | tail -1
 fi

@@ -19,6 +19,7 @@ HEADER = 16  # DATA header; the AEAD tag (16) follows the ciphertext
 def capture(iface, port, count, path, timeout):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
     s.bind((iface, 0))
+    open(path + ".ready", "w").close()
     kept = []
     deadline = time.time() + timeout
     while len(kept) < count and time.time() < deadline:

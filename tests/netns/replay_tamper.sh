@@ -23,8 +23,8 @@ um_wait 5 "first packet" um_ping a 100.64.0.2
 # Capture 10 DATA datagrams alpha -> beta on beta's side of the wire.
 um_bg b capture.log python3 "$here/replay.py" capture veth0 51820 10 "$UM_TMP/captured" 10
 cap=$UM_LAST_PID
-sleep 0.3
-um_exec a ping -c 12 -i 0.05 100.64.0.2 >/dev/null
+um_wait 5 "capture socket" test -e "$UM_TMP/captured.ready"
+um_exec a ping -c 30 -i 0.02 100.64.0.2 >/dev/null
 wait "$cap" || um_fail "capture: $(cat "$UM_TMP/capture.log")"
 
 rx0=$(um_peer_field beta alpha rx_packets)

@@ -38,7 +38,7 @@ um_cli alpha status --json | python3 -c 'import json,sys; d=json.load(sys.stdin)
 	um_fail "status --json"
 rx=$(um_peer_field alpha beta rx_bytes)
 ((rx > 1000)) || um_fail "rx_bytes=$rx"
-[ -n "$(um_peer_field alpha beta last_handshake_ms)" ] || um_fail "no last handshake age"
+[ -n "$(um_peer_field alpha beta last_handshake_age_ms)" ] || um_fail "no last handshake age"
 [ -n "$(um_peer_field alpha beta rtt_us)" ] || [ -n "$(um_peer_field beta alpha rtt_us)" ] || um_fail "no RTT on either side"
 um_log "status ok"
 

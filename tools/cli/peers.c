@@ -16,7 +16,7 @@ static void print_peer(const struct um_status_block *p)
 {
 	char age[32], rtt[32];
 
-	um_cli_format_age(age, sizeof(age), p, "last_handshake_ms");
+	um_cli_format_age(age, sizeof(age), p, "last_handshake_age_ms");
 	um_cli_format_rtt(rtt, sizeof(rtt), p);
 	printf("peer \"%s\"\n", or_dash(um_status_get(p, "peer")));
 	printf("  id:             %s\n", or_dash(um_status_get(p, "id")));

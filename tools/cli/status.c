@@ -204,7 +204,7 @@ int status_main(int argc, char **argv)
 		for (size_t i = 0; i < s.n_peers; i++) {
 			const struct um_status_block *p = &s.peers[i];
 			char age[32], rtt[32];
-			um_cli_format_age(age, sizeof(age), p, "last_handshake_ms");
+			um_cli_format_age(age, sizeof(age), p, "last_handshake_age_ms");
 			um_cli_format_rtt(rtt, sizeof(rtt), p);
 			printf("  %-12s %-16s %-22s %-12s handshake %-12s rtt %s\n", or_dash(um_status_get(p, "peer")),
 			       or_dash(um_status_get(p, "short_id")), or_dash(um_status_get(p, "endpoint")),

@@ -101,6 +101,24 @@ static void test_key_cache(void)
 	um_aead_free(&b);
 }
 
+static void test_seal_parts(void)
+{
+	struct um_aead a;
+	uint8_t key[32] = {5}, msg[300], one[300], parts_out[300], t1[16], t2[16];
+	CHECK_EQ(um_aead_init(&a), 0);
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)(i * 11);
+	memcpy(one, msg, sizeof(one));
+	CHECK_EQ(um_aead_seal(&a, 3, key, 9, NULL, 0, one, sizeof(one), t1), 0);
+	/* Head in place, body elsewhere, odd split points. */
+	memcpy(parts_out, msg, 52);
+	struct iovec parts[3] = {{parts_out, 52}, {msg + 52, 100}, {msg + 152, 148}};
+	CHECK_EQ(um_aead_seal_parts(&a, 3, key, 9, NULL, 0, parts, 3, parts_out, t2), 0);
+	CHECK_MEM(parts_out, one, sizeof(one));
+	CHECK_MEM(t1, t2, 16);
+	um_aead_free(&a);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -108,5 +126,6 @@ int main(void)
 	RUN(test_matches_libsodium);
 	RUN(test_tamper_rejected);
 	RUN(test_key_cache);
+	RUN(test_seal_parts);
 	return um_test_end();
 }
