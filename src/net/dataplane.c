@@ -256,7 +256,7 @@ int um_dataplane_new(const struct um_dataplane_config *cfg, struct um_dataplane 
 		goto fail;
 	}
 	unsigned offload = 0;
-	if (!cfg->tap && !cfg->no_offload)
+	if (!cfg->no_offload)
 		offload = UM_TUN_F_CSUM | UM_TUN_F_TSO4 | UM_TUN_F_TSO6;
 	for (unsigned i = 0; i < dp->worker_count; i++)
 		if ((rc = worker_setup(dp, &dp->workers[i], offload)) < 0)

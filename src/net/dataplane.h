@@ -25,7 +25,8 @@
  * learns source MAC addresses of received frames (a 4096-entry direct-mapped
  * table, newest wins) and floods broadcast, multicast and unknown
  * destinations to every peer that has a key; allowed-ips are not used in TAP
- * mode. TAP mode uses no offloads (the kernel hands over finished frames).
+ * mode. TAP mode uses the same offloads on Ethernet frames carrying IPv4/IPv6
+ * (plain or one 802.1Q tag); other frames pass one by one.
  *
  * Keys. Each peer has three keypair slots: current (used to send), previous
  * (still accepted after a rotation) and next (installed by a responder before

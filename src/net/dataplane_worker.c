@@ -47,6 +47,21 @@ static inline uint16_t get16(const uint8_t *p)
 	return (uint16_t)((uint16_t)p[0] << 8 | p[1]);
 }
 
+/* Offset of the IP header in an Ethernet frame carrying IPv4/IPv6 (plain or
+ * with one 802.1Q tag), or 0 for anything else. */
+static size_t eth_ip_offset(const uint8_t *frame, size_t len)
+{
+	if (len < 14)
+		return 0;
+	uint16_t type = get16(frame + 12);
+	size_t off = 14;
+	if (type == 0x8100 && len >= 18) {
+		type = get16(frame + 16);
+		off = 18;
+	}
+	return (type == 0x0800 || type == 0x86dd) && len > off ? off : 0;
+}
+
 /* ---- control ring ---- */
 
 static void ring_push(struct dp_worker *w, enum um_dp_control_kind kind, uint32_t peer,
@@ -261,11 +276,12 @@ static void tx_to_peer(struct dp_worker *w, uint32_t p, const struct um_vnet_hdr
 	uint64_t counter;
 	if (vh->gso_type != UM_VNET_GSO_NONE) {
 		struct um_tso_info info;
-		if (w->dp->cfg.tap || um_tso_parse(pkt, len, vh, &info) < 0) {
+		size_t l2 = w->dp->cfg.tap ? eth_ip_offset(pkt, len) : 0;
+		if ((w->dp->cfg.tap && l2 == 0) || um_tso_parse(pkt + l2, len - l2, vh, &info) < 0) {
 			peer_drop(w, p, UM_DP_DROP_MALFORMED);
 			return;
 		}
-		size_t full = info.hdr_len + info.mss;
+		size_t hdr_len = l2 + info.hdr_len, full = hdr_len + info.mss;
 		size_t stride = UM_DATA_OVERHEAD + full + pad_len(w, full);
 		if (stride > UM_UDP_GSO_MAX_BYTES) {
 			peer_drop(w, p, UM_DP_DROP_MALFORMED);
@@ -285,13 +301,16 @@ static void tx_to_peer(struct dp_worker *w, uint32_t p, const struct um_vnet_hdr
 				return;
 			}
 			uint8_t *base = w->tx_arena + w->tx_used;
-			um_tso_split_partial(pkt, &info, first, count, base + UM_DATA_HEADER_LEN, stride,
-					     seg_off, seg_len);
+			um_tso_split_partial(pkt + l2, &info, first, count, base + UM_DATA_HEADER_LEN + l2,
+					     stride, seg_off, seg_len);
 			size_t bytes = 0, inner = 0;
 			for (size_t k = 0; k < count; k++) {
-				bytes = k * stride + seal_segment(w, key, base + k * stride, info.hdr_len,
-								  pkt + seg_off[k], seg_len[k], counter + k);
-				inner += info.hdr_len + seg_len[k];
+				uint8_t *msg = base + k * stride;
+				memcpy(msg + UM_DATA_HEADER_LEN, pkt, l2); /* link-layer header (TAP) */
+				bytes = k * stride + seal_segment(w, key, msg, hdr_len,
+								  pkt + l2 + seg_off[k], seg_len[k],
+								  counter + k);
+				inner += hdr_len + seg_len[k];
 			}
 			tx_add(w, p, ep, bytes, count > 1 ? (uint16_t)stride : 0, (uint32_t)count, inner);
 		}
@@ -376,6 +395,14 @@ static void tx_from_tun(struct dp_worker *w)
 		uint8_t *pkt = w->tun_buf + UM_VNET_HDR_LEN;
 		size_t len = (size_t)n - UM_VNET_HDR_LEN;
 		if (dp->cfg.tap) {
+			/* Complete a partial checksum once, not once per flooded peer. */
+			if (vh.gso_type == UM_VNET_GSO_NONE && (vh.flags & UM_VNET_F_NEEDS_CSUM)) {
+				if (um_offload_finish_csum(pkt, len, &vh) < 0) {
+					global_stat(w, UM_DP_GLOBAL_MALFORMED, 1);
+					continue;
+				}
+				vh.flags &= (uint8_t)~UM_VNET_F_NEEDS_CSUM;
+			}
 			tx_tap(w, &vh, pkt, len);
 			continue;
 		}
@@ -446,10 +473,16 @@ static void deliver_tun(struct dp_worker *w, const struct dp_routes *routes, uin
 	um_gro_add(&w->gro, data, len, partial);
 }
 
-static void deliver_tap(struct dp_worker *w, uint32_t p, uint8_t *frame, size_t len)
+static void deliver_tap(struct dp_worker *w, uint32_t p, uint8_t *frame, size_t len, bool partial)
 {
 	struct um_dataplane *dp = w->dp;
 	if (len < 14) {
+		peer_drop(w, p, UM_DP_DROP_MALFORMED);
+		return;
+	}
+	size_t l2 = eth_ip_offset(frame, len);
+	struct um_vnet_hdr check;
+	if (partial && (l2 == 0 || um_offload_partial_hdr(frame + l2, len - l2, &check) < 0)) {
 		peer_drop(w, p, UM_DP_DROP_MALFORMED);
 		return;
 	}
@@ -462,6 +495,11 @@ static void deliver_tap(struct dp_worker *w, uint32_t p, uint8_t *frame, size_t 
 	}
 	peer_stat(w, p, DP_STAT_RX_PACKETS, 1);
 	peer_stat(w, p, DP_STAT_RX_BYTES, len);
+	if (l2) {
+		/* IP frames: coalesced like TUN packets, Ethernet header kept. */
+		um_gro_add_frame(&w->gro, frame, len, l2, partial);
+		return;
+	}
 	static const uint8_t plain_vnet[UM_VNET_HDR_LEN];
 	struct iovec iov[2] = {{(void *)plain_vnet, UM_VNET_HDR_LEN}, {frame, len}};
 	tun_emit(iov, 2, w);
@@ -506,10 +544,8 @@ static void rx_commit(struct dp_worker *w, size_t items, const struct dp_routes 
 			peer_stat(w, p, DP_STAT_RX_PACKETS, 1);
 			continue;
 		}
-		if (dp->cfg.tap && it->partial)
-			peer_drop(w, p, UM_DP_DROP_MALFORMED);
-		else if (dp->cfg.tap)
-			deliver_tap(w, p, it->data, it->len);
+		if (dp->cfg.tap)
+			deliver_tap(w, p, it->data, it->len, it->partial);
 		else
 			deliver_tun(w, routes, p, it->data, it->len, it->partial);
 	}

@@ -313,14 +313,16 @@ void um_gro_init(struct um_gro *gro, um_gro_emit_fn emit, void *arg)
 	um_vnet_hdr_encode(gro->single_vnet, &single);
 }
 
-static int emit_single(struct um_gro *gro, uint8_t *pkt, size_t len, bool partial)
+/* pkt: the IP header; l2 bytes of link-layer header precede it. */
+static int emit_single(struct um_gro *gro, uint8_t *pkt, size_t len, size_t l2, bool partial)
 {
 	uint8_t vnet[UM_VNET_HDR_LEN];
-	struct iovec iov[2] = {{gro->single_vnet, UM_VNET_HDR_LEN}, {pkt, len}};
+	struct iovec iov[2] = {{gro->single_vnet, UM_VNET_HDR_LEN}, {pkt - l2, len + l2}};
 	if (partial) {
 		struct um_vnet_hdr vh;
 		if (um_offload_partial_hdr(pkt, len, &vh) < 0)
 			return -UM_EINVAL;
+		vh.csum_start = (uint16_t)(vh.csum_start + l2);
 		um_vnet_hdr_encode(vnet, &vh);
 		iov[0].iov_base = vnet;
 	}
@@ -332,7 +334,7 @@ static int emit_single(struct um_gro *gro, uint8_t *pkt, size_t len, bool partia
 static int flush_flow(struct um_gro *gro, struct um_gro_flow *flow)
 {
 	if (flow->segments == 1)
-		return emit_single(gro, flow->head, flow->head_len, flow->partial);
+		return emit_single(gro, flow->head, flow->head_len, flow->l2_len, flow->partial);
 	uint8_t *ip = flow->head;
 	uint8_t *tcp = ip + flow->ip_hdr_len;
 	size_t addr_len = flow->ipv6 ? 16 : 4, addr_off = flow->ipv6 ? 8 : 12;
@@ -350,9 +352,9 @@ static int flush_flow(struct um_gro *gro, struct um_gro_flow *flow)
 	struct um_vnet_hdr vh = {
 		.flags = UM_VNET_F_NEEDS_CSUM,
 		.gso_type = flow->ipv6 ? UM_VNET_GSO_TCPV6 : UM_VNET_GSO_TCPV4,
-		.hdr_len = (uint16_t)flow->hdr_len,
+		.hdr_len = (uint16_t)(flow->l2_len + flow->hdr_len),
 		.gso_size = (uint16_t)flow->mss,
-		.csum_start = (uint16_t)flow->ip_hdr_len,
+		.csum_start = (uint16_t)(flow->l2_len + flow->ip_hdr_len),
 		.csum_offset = 16,
 	};
 	um_vnet_hdr_encode(flow->vnet, &vh);
@@ -372,10 +374,12 @@ static void remove_flow(struct um_gro *gro, unsigned index)
 
 /* Same flow: addresses and ports. */
 static bool same_flow(const struct um_gro_flow *flow, const uint8_t *pkt, bool ipv6,
-		      size_t ip_hdr_len)
+		      size_t ip_hdr_len, size_t l2)
 {
 	const uint8_t *h = flow->head;
-	if (flow->ipv6 != ipv6 || flow->ip_hdr_len != ip_hdr_len)
+	if (flow->ipv6 != ipv6 || flow->ip_hdr_len != ip_hdr_len || flow->l2_len != l2)
+		return false;
+	if (l2 && memcmp(h - l2, pkt - l2, l2) != 0)
 		return false;
 	if (ipv6 ? memcmp(h + 8, pkt + 8, 32) : memcmp(h + 12, pkt + 12, 8))
 		return false;
@@ -405,28 +409,37 @@ static bool headers_match(const struct um_gro_flow *flow, const uint8_t *pkt, si
 
 int um_gro_add(struct um_gro *gro, uint8_t *pkt, size_t len, bool partial)
 {
+	return um_gro_add_frame(gro, pkt, len, 0, partial);
+}
+
+int um_gro_add_frame(struct um_gro *gro, uint8_t *frame, size_t len, size_t l2, bool partial)
+{
 	bool ipv6;
 	size_t ip_hdr_len;
+	if (l2 > len)
+		return -UM_EINVAL;
+	uint8_t *pkt = frame + l2;
+	len -= l2;
 	if (len < 20)
-		return emit_single(gro, pkt, len, partial);
+		return emit_single(gro, pkt, len, l2, partial);
 	if ((pkt[0] >> 4) == 4) {
 		ipv6 = false;
 		ip_hdr_len = 20;
 		if ((pkt[0] & 15) != 5 || pkt[9] != IPPROTO_TCP_NUM || get16(pkt + 2) != len ||
 		    (get16(pkt + 6) & 0x3fff) != 0 || len < 40)
-			return emit_single(gro, pkt, len, partial);
+			return emit_single(gro, pkt, len, l2, partial);
 	} else if ((pkt[0] >> 4) == 6) {
 		ipv6 = true;
 		ip_hdr_len = 40;
 		if (len < 60 || pkt[6] != IPPROTO_TCP_NUM || (size_t)get16(pkt + 4) + 40 != len)
-			return emit_single(gro, pkt, len, partial);
+			return emit_single(gro, pkt, len, l2, partial);
 	} else {
-		return emit_single(gro, pkt, len, partial);
+		return emit_single(gro, pkt, len, l2, partial);
 	}
 	const uint8_t *tcp = pkt + ip_hdr_len;
 	size_t hdr_len = ip_hdr_len + (size_t)(tcp[12] >> 4) * 4;
 	if (hdr_len < ip_hdr_len + 20 || hdr_len > len)
-		return emit_single(gro, pkt, len, partial);
+		return emit_single(gro, pkt, len, l2, partial);
 	size_t payload = len - hdr_len;
 	uint8_t flags = tcp[13];
 	bool coalescable = payload > 0 && (flags & ~TCP_PSH) == TCP_ACK;
@@ -434,7 +447,7 @@ int um_gro_add(struct um_gro *gro, uint8_t *pkt, size_t len, bool partial)
 
 	for (unsigned i = 0; i < gro->count; i++) {
 		struct um_gro_flow *flow = &gro->flows[i];
-		if (!same_flow(flow, pkt, ipv6, ip_hdr_len))
+		if (!same_flow(flow, pkt, ipv6, ip_hdr_len, l2))
 			continue;
 		if (coalescable && !flow->closed && seq == flow->next_seq && payload <= flow->mss &&
 		    flow->segments < UM_OFFLOAD_MAX_SEGS && flow->total_len + payload <= 65535 &&
@@ -459,7 +472,7 @@ int um_gro_add(struct um_gro *gro, uint8_t *pkt, size_t len, bool partial)
 		break;
 	}
 	if (!coalescable)
-		return emit_single(gro, pkt, len, partial);
+		return emit_single(gro, pkt, len, l2, partial);
 	if (gro->count == UM_GRO_MAX_FLOWS) {
 		int rc = flush_flow(gro, &gro->flows[0]);
 		remove_flow(gro, 0);
@@ -478,8 +491,9 @@ int um_gro_add(struct um_gro *gro, uint8_t *pkt, size_t len, bool partial)
 	flow->partial = partial;
 	flow->ip_hdr_len = ip_hdr_len;
 	flow->hdr_len = hdr_len;
-	flow->iov[1].iov_base = pkt;
-	flow->iov[1].iov_len = len;
+	flow->l2_len = l2;
+	flow->iov[1].iov_base = frame;
+	flow->iov[1].iov_len = len + l2;
 	return 0;
 }
 

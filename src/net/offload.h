@@ -124,7 +124,7 @@ struct um_gro_flow {
 	uint32_t next_seq;
 	unsigned segments;
 	bool ipv6, closed, partial;
-	size_t ip_hdr_len, hdr_len;
+	size_t ip_hdr_len, hdr_len, l2_len;
 	uint8_t vnet[UM_VNET_HDR_LEN];
 	struct iovec iov[UM_OFFLOAD_MAX_SEGS + 1];
 };
@@ -147,6 +147,10 @@ void um_gro_init(struct um_gro *gro, um_gro_emit_fn emit, void *arg);
  * go out with NEEDS_CSUM, complete ones with DATA_VALID. Returns 0, -UM_EINVAL
  * or the first negative value returned by emit. */
 int um_gro_add(struct um_gro *gro, uint8_t *pkt, size_t len, bool partial);
+/* The same for a link-layer frame (TAP): the IP header starts after l2
+ * bytes; segments coalesce only with identical link-layer headers, and the
+ * emitted frame keeps the header (csum_start/hdr_len count it). */
+int um_gro_add_frame(struct um_gro *gro, uint8_t *frame, size_t len, size_t l2, bool partial);
 /* Emit every pending flow. */
 int um_gro_flush(struct um_gro *gro);
 

@@ -11,7 +11,8 @@
  *   peer:  peer(=name) id short_id endpoint state last_handshake_age_ms
  *          handshakes rekeys rx_bytes rx_packets tx_bytes tx_packets
  *          drop_bad_mac drop_replay drop_malformed drop_not_allowed
- *          drop_no_key drop_send rtt_us keepalive allowed_ip(repeated)
+ *          drop_no_key drop_send rtt_us | rtt_bound_us keepalive
+ *          allowed_ip(repeated)
  *
  * Absent keys mean "unknown" (no handshake yet, no RTT sample). */
 #include <stdio.h>
@@ -100,8 +101,10 @@ static void reply_peer(struct um_node *node, const struct um_node_peer *peer, st
 		um_control_reply_add(reply, "drop_no_key", "%llu", U64(st.drops[UM_DP_DROP_NO_KEY]));
 		um_control_reply_add(reply, "drop_send", "%llu", U64(st.drops[UM_DP_DROP_SEND]));
 	}
+	/* The coarse handshake-based bound gets its own key (node/timers.c). */
 	if (peer->rtt_ns)
-		um_control_reply_add(reply, "rtt_us", "%llu", U64(peer->rtt_ns / 1000));
+		um_control_reply_add(reply, peer->rtt_from_handshake ? "rtt_bound_us" : "rtt_us", "%llu",
+				     U64(peer->rtt_ns / 1000));
 	um_control_reply_add(reply, "keepalive", "%u", cp->keepalive_s);
 	for (size_t i = 0; i < cp->n_allowed_ips; i++)
 		if (um_cidr_format(&cp->allowed_ips[i], text, sizeof(text)) == 0)

@@ -41,9 +41,10 @@
  * As initiator we only have the handshake itself: half the time from HELLO
  * to ESTABLISHED (two round trips plus both sides' public-key computation,
  * about 1 ms in a release build), a coarse upper bound used only until a
- * responder-side sample exists. Samples over 1 s (a retransmission) are
- * discarded. Since the designated side always initiates, its peer shows the
- * precise value and it shows the coarse one until it answers a handshake. */
+ * responder-side sample exists, and reported apart (`rtt_bound_us`, shown
+ * as "<N ms"). Samples over 1 s (a retransmission) are discarded. Since the
+ * designated side always initiates, its peer shows the precise value and it
+ * shows the bound until it answers a handshake. */
 #include <stdlib.h>
 #include <string.h>
 

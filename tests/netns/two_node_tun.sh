@@ -40,6 +40,8 @@ rx=$(um_peer_field alpha beta rx_bytes)
 ((rx > 1000)) || um_fail "rx_bytes=$rx"
 [ -n "$(um_peer_field alpha beta last_handshake_age_ms)" ] || um_fail "no last handshake age"
 [ -n "$(um_peer_field alpha beta rtt_us)" ] || [ -n "$(um_peer_field beta alpha rtt_us)" ] || um_fail "no RTT on either side"
+um_cli alpha status
+um_cli beta peers
 um_log "status ok"
 
 # Hostile control clients: errors, no crash, still serving.

@@ -156,11 +156,14 @@ void um_cli_format_age(char *out, size_t size, const struct um_status_block *b, 
 void um_cli_format_rtt(char *out, size_t size, const struct um_status_block *b)
 {
 	unsigned long long us = um_status_u64(b, "rtt_us", ~0ULL);
+	unsigned long long bound = um_status_u64(b, "rtt_bound_us", ~0ULL);
 
-	if (us == ~0ULL)
-		snprintf(out, size, "-");
-	else
+	if (us != ~0ULL)
 		snprintf(out, size, "%llu.%03llu ms", us / 1000, us % 1000);
+	else if (bound != ~0ULL)
+		snprintf(out, size, "<%llu.%llu ms", bound / 1000, bound % 1000 / 100);
+	else
+		snprintf(out, size, "-");
 }
 
 static const char *or_dash(const char *s)
