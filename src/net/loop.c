@@ -340,3 +340,8 @@ void um_loop_stop(struct um_loop *loop)
 {
 	loop->stopping = true;
 }
+
+int um_loop_fd(const struct um_loop *loop)
+{
+	return loop->epoll_fd;
+}

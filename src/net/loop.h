@@ -63,5 +63,8 @@ int um_loop_run(struct um_loop *loop);
 /* One iteration: wait at most timeout_ms (-1 = until something happens). */
 int um_loop_run_once(struct um_loop *loop, int timeout_ms);
 void um_loop_stop(struct um_loop *loop);
+/* The epoll descriptor: readable when the loop has work, so a program with
+ * its own loop can poll it and call um_loop_run_once(loop, 0). */
+int um_loop_fd(const struct um_loop *loop);
 
 #endif
