@@ -8,6 +8,7 @@
 #include "crypto/cpu.h"
 #include "crypto/keccak4x.h"
 #include "crypto/sha3.h"
+#include "util/bytes.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define KECCAK4X_HAVE_AVX2 1
@@ -205,32 +206,6 @@ void um_keccak4x_f1600(uint64_t state[25][4])
 	keccak4x_f1600_portable(state);
 }
 
-/* Lanes are little endian; on little-endian hosts a memcpy is a plain load. */
-static uint64_t load64_le(const uint8_t *p)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-#else
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-#endif
-}
-
-static void store64_le(uint8_t *p, uint64_t v)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	memcpy(p, &v, 8);
-#else
-	for (unsigned i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-#endif
-}
 
 /* XOR byte b into lane byte pos of state j. */
 static void xor_byte(struct um_keccak4x *ctx, unsigned j, unsigned pos, uint8_t b)
@@ -248,7 +223,7 @@ static void keccak4x_absorb_once(struct um_keccak4x *ctx, unsigned rate, uint8_t
 	for (; len - offset >= rate; offset += rate) {
 		for (unsigned i = 0; i < rate / 8; i++)
 			for (unsigned j = 0; j < 4; j++)
-				ctx->state[i][j] ^= load64_le(in[j] + offset + 8 * i);
+				ctx->state[i][j] ^= um_load64_le(in[j] + offset + 8 * i);
 		um_keccak4x_f1600(ctx->state);
 	}
 	for (unsigned j = 0; j < 4; j++) {
@@ -288,7 +263,7 @@ void um_keccak4x_squeeze(struct um_keccak4x *ctx, uint8_t *const out[4], size_t 
 				lanes = (unsigned)((len - done) / 8);
 			for (unsigned i = 0; i < lanes; i++)
 				for (unsigned j = 0; j < 4; j++)
-					store64_le(out[j] + done + 8 * i, ctx->state[ctx->pos / 8 + i][j]);
+					um_store64_le(out[j] + done + 8 * i, ctx->state[ctx->pos / 8 + i][j]);
 			done += 8 * (size_t)lanes;
 			ctx->pos += 8 * lanes;
 			continue;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "crypto/sha3.h"
+#include "util/bytes.h"
 
 #define ROL64(v, n) (((v) << (n)) | ((v) >> (64 - (n))))
 
@@ -149,32 +150,6 @@ void um_keccak_f1600(uint64_t state[25])
 	state[24] = a44;
 }
 
-/* Lanes are little endian; on little-endian hosts a memcpy is a plain load. */
-static uint64_t load64_le(const uint8_t *p)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-#else
-	uint64_t v = 0;
-
-	for (unsigned i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-#endif
-}
-
-static void store64_le(uint8_t *p, uint64_t v)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	memcpy(p, &v, 8);
-#else
-	for (unsigned i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-#endif
-}
 
 static void keccak_init(struct um_keccak *ctx, unsigned rate, uint8_t suffix)
 {
@@ -225,7 +200,7 @@ void um_keccak_absorb(struct um_keccak *ctx, const uint8_t *in, size_t len)
 	/* Whole blocks a lane at a time (every rate is a multiple of 8). */
 	while (len >= rate) {
 		for (unsigned i = 0; i < rate / 8; i++)
-			ctx->state[i] ^= load64_le(in + 8 * i);
+			ctx->state[i] ^= um_load64_le(in + 8 * i);
 		um_keccak_f1600(ctx->state);
 		in += rate;
 		len -= rate;
@@ -260,7 +235,7 @@ void um_keccak_squeeze(struct um_keccak *ctx, uint8_t *out, size_t len)
 			if (lanes > len / 8)
 				lanes = (unsigned)(len / 8);
 			for (unsigned i = 0; i < lanes; i++)
-				store64_le(out + 8 * i, ctx->state[ctx->pos / 8 + i]);
+				um_store64_le(out + 8 * i, ctx->state[ctx->pos / 8 + i]);
 			out += 8 * lanes;
 			len -= 8 * lanes;
 			ctx->pos += 8 * lanes;
