@@ -12,7 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
+#include "relay/relay.h"
 #include "util/error.h"
+#include "util/json.h"
 
 void um_config_init(struct um_config *config)
 {
@@ -24,6 +28,20 @@ void um_config_init(struct um_config *config)
 	config->mtu = 1420;
 	config->heartbeat_ms = 15 * 1000;
 	config->rekey_ms = 120 * 1000;
+
+	/* [relay] defaults are the relay core's. */
+	struct um_relay_config d;
+	um_relay_default_config(&d);
+	struct um_config_relay_server *r = &config->relay;
+	r->listen_port = UM_CONFIG_RELAY_PORT;
+	r->max_nodes = d.max_nodes;
+	r->registration_timeout_ms = d.registration_timeout_ns / 1000000;
+	r->keepalive_interval_ms = d.keepalive_interval_s * 1000ULL;
+	r->packets_per_s = d.packets_per_s;
+	r->packet_burst = d.packet_burst;
+	r->bytes_per_s = d.bytes_per_s;
+	r->byte_burst = d.byte_burst;
+	r->verifications_per_s = d.verifications_per_s;
 }
 
 void um_config_free(struct um_config *config)
@@ -31,6 +49,9 @@ void um_config_free(struct um_config *config)
 	for (size_t i = 0; i < config->n_peers; i++)
 		free(config->peers[i].allowed_ips);
 	free(config->peers);
+	free(config->relay.allow);
+	sodium_memzero(config->relay.admission_key, sizeof(config->relay.admission_key));
+	sodium_memzero(config->relay_admission_key, sizeof(config->relay_admission_key));
 	um_config_init(config);
 }
 
@@ -422,6 +443,187 @@ static int key_keepalive(struct um_config_parser *p, const struct key_handler *k
 	return 0;
 }
 
+/* ---- relays ([node] relay keys and the [relay] section) ---- */
+
+static int parse_key_hex(struct um_config_parser *p, const struct key_handler *k, const char *v, uint8_t *out)
+{
+	size_t len = 0;
+	uint8_t key[UM_CONFIG_KEY_BYTES];
+
+	if (strlen(v) != 2 * UM_CONFIG_KEY_BYTES || um_json_hex_decode(key, sizeof(key), &len, v, strlen(v)) ||
+	    len != sizeof(key)) {
+		sodium_memzero(key, sizeof(key));
+		return fail(p, k->name, "not a key of %d hex digits", 2 * UM_CONFIG_KEY_BYTES);
+	}
+	memcpy(out, key, sizeof(key));
+	sodium_memzero(key, sizeof(key));
+	return 0;
+}
+
+static int key_relay(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	struct um_config *c = p->config;
+
+	if (c->n_relays >= UM_CONFIG_RELAYS_MAX)
+		return fail(p, k->name, "more than %d relays", UM_CONFIG_RELAYS_MAX);
+	if (um_endpoint_parse(&c->relays[c->n_relays], v))
+		return fail(p, k->name, "'%s' is not IPv4:port or [IPv6]:port", v);
+	for (size_t i = 0; i < c->n_relays; i++)
+		if (c->relays[i].len == c->relays[c->n_relays].len &&
+		    !memcmp(&c->relays[i], &c->relays[c->n_relays], sizeof(c->relays[i])))
+			return fail(p, k->name, "'%s' listed twice", v);
+	c->n_relays++;
+	return 0;
+}
+
+static int key_relay_admission_key(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	int r = parse_key_hex(p, k, v, p->config->relay_admission_key);
+	if (r == 0)
+		p->config->has_relay_admission_key = true;
+	return r;
+}
+
+static int key_relay_keepalive(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	int r = key_duration(p, k, v, &p->config->relay_keepalive_ms);
+	if (r == 0 && p->config->relay_keepalive_ms < 1000)
+		return fail(p, k->name, "at least 1 s");
+	return r;
+}
+
+static int key_relay_listen(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	struct um_config_relay_server *r = &p->config->relay;
+
+	if (r->seen & (1u << 1))
+		return fail(p, k->name, "give either listen or listen-port");
+	if (um_endpoint_parse(&r->listen, v))
+		return fail(p, k->name, "'%s' is not IPv4:port or [IPv6]:port", v);
+	r->listen_port = ntohs(r->listen.sa.sa_family == AF_INET ? r->listen.in4.sin_port : r->listen.in6.sin6_port);
+	return 0;
+}
+
+static int key_relay_listen_port(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	unsigned long long port;
+
+	if (p->config->relay.seen & 1u)
+		return fail(p, k->name, "give either listen or listen-port");
+	if (parse_uint(v, 65535, &port) || port == 0)
+		return fail(p, k->name, "'%s' is not a port number (1-65535)", v);
+	p->config->relay.listen_port = (uint16_t)port;
+	return 0;
+}
+
+static int key_relay_allow(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	struct um_config_relay_server *r = &p->config->relay;
+	char item[UM_PEER_ID_TEXT_MAX + 1];
+
+	for (const char *s = v; *s;) {
+		const char *comma = strchr(s, ',');
+		size_t len = comma ? (size_t)(comma - s) : strlen(s);
+		while (len && isspace((unsigned char)*s))
+			s++, len--;
+		while (len && isspace((unsigned char)s[len - 1]))
+			len--;
+		if (len == 0 || len >= sizeof(item))
+			return fail(p, k->name, "empty or overlong entry in the list");
+		memcpy(item, s, len);
+		item[len] = '\0';
+		struct um_peer_id id;
+		int rc = um_peer_id_parse(&id, item);
+		if (rc == -UM_ECHECKSUM)
+			return fail(p, k->name, "'%s': checksum mismatch (a typo in the peer ID?)", item);
+		if (rc)
+			return fail(p, k->name, "'%s' is not a peer ID", item);
+		for (size_t i = 0; i < r->n_allow; i++)
+			if (!memcmp(&r->allow[i], &id, sizeof(id)))
+				return fail(p, k->name, "'%s' listed twice", item);
+		if (r->n_allow >= UM_CONFIG_ALLOW_MAX)
+			return fail(p, k->name, "more than %d entries", UM_CONFIG_ALLOW_MAX);
+		struct um_peer_id *grown = realloc(r->allow, (r->n_allow + 1) * sizeof(*grown));
+		if (!grown)
+			return -UM_ENOMEM;
+		r->allow = grown;
+		r->allow[r->n_allow++] = id;
+		if (!comma)
+			break;
+		s = comma + 1;
+		if (!*s)
+			return fail(p, k->name, "trailing comma");
+	}
+	return 0;
+}
+
+static int key_relay_admission(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	int r = parse_key_hex(p, k, v, p->config->relay.admission_key);
+	if (r == 0)
+		p->config->relay.has_admission_key = true;
+	return r;
+}
+
+static int relay_u32(struct um_config_parser *p, const struct key_handler *k, const char *v, unsigned long long min,
+		     unsigned long long max, uint32_t *out)
+{
+	unsigned long long n;
+
+	if (parse_uint(v, max, &n) || n < min)
+		return fail(p, k->name, "'%s' is not a number between %llu and %llu", v, min, max);
+	*out = (uint32_t)n;
+	return 0;
+}
+
+static int key_relay_max_nodes(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	return relay_u32(p, k, v, 1, 1u << 24, &p->config->relay.max_nodes);
+}
+
+static int key_relay_timeout(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	uint64_t *ms = &p->config->relay.registration_timeout_ms;
+	int r = key_duration(p, k, v, ms);
+	if (r == 0 && (*ms < 2000 || *ms > 65535000))
+		return fail(p, k->name, "between 2 s and 65535 s");
+	return r;
+}
+
+static int key_relay_keepalive_interval(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	uint64_t *ms = &p->config->relay.keepalive_interval_ms;
+	int r = key_duration(p, k, v, ms);
+	if (r == 0 && (*ms < 1000 || *ms > 3600000))
+		return fail(p, k->name, "between 1 s and 1 h");
+	return r;
+}
+
+static int key_relay_pps(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	return relay_u32(p, k, v, 1, 100000000, &p->config->relay.packets_per_s);
+}
+
+static int key_relay_packet_burst(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	return relay_u32(p, k, v, 1, 100000000, &p->config->relay.packet_burst);
+}
+
+static int key_relay_bps(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	return relay_u32(p, k, v, 1280, 4000000000ULL, &p->config->relay.bytes_per_s);
+}
+
+static int key_relay_byte_burst(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	return relay_u32(p, k, v, 1280, 4000000000ULL, &p->config->relay.byte_burst);
+}
+
+static int key_relay_verifications(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	return relay_u32(p, k, v, 1, 1000000, &p->config->relay.verifications_per_s);
+}
+
 /* Order matters for peer keys: bit 0 is 'id' (key_id and finish rely on it). */
 static const struct key_handler node_keys[] = {
 	{"identity", UM_SECTION_NODE, key_identity, false},
@@ -434,6 +636,27 @@ static const struct key_handler node_keys[] = {
 	{"mtu", UM_SECTION_NODE, key_mtu, false},
 	{"heartbeat-interval", UM_SECTION_NODE, key_heartbeat, false},
 	{"rekey-interval", UM_SECTION_NODE, key_rekey, false},
+	{"relay", UM_SECTION_NODE, key_relay, true},
+	{"relay-admission-key", UM_SECTION_NODE, key_relay_admission_key, false},
+	{"relay-keepalive", UM_SECTION_NODE, key_relay_keepalive, false},
+};
+/* Order matters: bit 0 is 'listen', bit 1 'listen-port' (they exclude each
+ * other). control-socket and log-level are shared with [node]. */
+static const struct key_handler relay_keys[] = {
+	{"listen", UM_SECTION_RELAY, key_relay_listen, false},
+	{"listen-port", UM_SECTION_RELAY, key_relay_listen_port, false},
+	{"allow", UM_SECTION_RELAY, key_relay_allow, true},
+	{"admission-key", UM_SECTION_RELAY, key_relay_admission, false},
+	{"max-nodes", UM_SECTION_RELAY, key_relay_max_nodes, false},
+	{"registration-timeout", UM_SECTION_RELAY, key_relay_timeout, false},
+	{"keepalive-interval", UM_SECTION_RELAY, key_relay_keepalive_interval, false},
+	{"packets-per-second", UM_SECTION_RELAY, key_relay_pps, false},
+	{"packet-burst", UM_SECTION_RELAY, key_relay_packet_burst, false},
+	{"bytes-per-second", UM_SECTION_RELAY, key_relay_bps, false},
+	{"byte-burst", UM_SECTION_RELAY, key_relay_byte_burst, false},
+	{"verifications-per-second", UM_SECTION_RELAY, key_relay_verifications, false},
+	{"control-socket", UM_SECTION_RELAY, key_control_socket, false},
+	{"log-level", UM_SECTION_RELAY, key_log_level, false},
 };
 static const struct key_handler peer_keys[] = {
 	{"id", UM_SECTION_PEER, key_id, false},
@@ -499,7 +722,16 @@ static int parse_section(struct um_config_parser *p, const char *s, size_t len)
 		if (p->node_seen)
 			return fail(p, NULL, "duplicate [node] section");
 		p->node_seen = true;
+		p->config->has_node = true;
 		p->section = UM_SECTION_NODE;
+		return 0;
+	}
+	if (len == 5 && !memcmp(s, "relay", 5)) {
+		if (p->relay_seen)
+			return fail(p, NULL, "duplicate [relay] section");
+		p->relay_seen = true;
+		p->config->relay.enabled = true;
+		p->section = UM_SECTION_RELAY;
 		return 0;
 	}
 	if (len > 4 && !memcmp(s, "peer", 4) && isspace((unsigned char)s[4])) {
@@ -559,8 +791,23 @@ int um_config_parser_line(struct um_config_parser *p, const char *s, size_t len)
 		table = peer_keys, n = sizeof(peer_keys) / sizeof(peer_keys[0]);
 		seen = &current_peer(p)->seen;
 		break;
+	case UM_SECTION_RELAY:
+		table = relay_keys, n = sizeof(relay_keys) / sizeof(relay_keys[0]);
+		seen = &p->config->relay.seen;
+		break;
 	default:
 		return fail(p, key, "outside any section (start with [node])");
+	}
+	if (p->section == UM_SECTION_NODE || p->section == UM_SECTION_RELAY) {
+		/* Keys both sections accept may be given in only one of them. */
+		bool node = p->section == UM_SECTION_NODE;
+		const struct key_handler *other = node ? relay_keys : node_keys;
+		size_t n_other = node ? sizeof(relay_keys) / sizeof(relay_keys[0])
+				      : sizeof(node_keys) / sizeof(node_keys[0]);
+		uint32_t other_seen = node ? p->config->relay.seen : p->config->node_seen;
+		for (size_t i = 0; i < n_other; i++)
+			if (!strcmp(other[i].name, key) && (other_seen & (1u << i)))
+				return fail(p, key, "already given in [%s]", node ? "relay" : "node");
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(table[i].name, key))
@@ -574,16 +821,26 @@ int um_config_parser_line(struct um_config_parser *p, const char *s, size_t len)
 			*seen |= 1u << i;
 		return r;
 	}
-	return fail(p, key, "unknown key in [%s]", p->section == UM_SECTION_NODE ? "node" : "peer");
+	return fail(p, key, "unknown key in [%s]",
+		    p->section == UM_SECTION_NODE ? "node" : p->section == UM_SECTION_RELAY ? "relay" : "peer");
 }
 
 int um_config_parser_finish(struct um_config_parser *p)
 {
 	struct um_config *c = p->config;
 
-	if (!p->node_seen) {
+	if (!p->node_seen && !p->relay_seen) {
 		snprintf(p->error, sizeof(p->error), "%s: missing [node] section", p->file);
 		return -UM_ECONFIG;
+	}
+	if (!p->node_seen) {
+		/* Relay-only: peers mean nothing without a node. */
+		if (c->n_peers) {
+			snprintf(p->error, sizeof(p->error), "%s:%u: [peer \"%s\"] needs a [node] section", p->file,
+				 c->peers[0].line, c->peers[0].name);
+			return -UM_ECONFIG;
+		}
+		return 0;
 	}
 	if (!c->identity_path[0]) {
 		snprintf(p->error, sizeof(p->error), "%s: [node]: key 'identity': required", p->file);

@@ -13,6 +13,26 @@
  *   mtu = 1420
  *   heartbeat-interval = 15             seconds, or with a unit: 500ms, 15s, 2m
  *   rekey-interval = 120                same units
+ *   relay = 203.0.113.2:51821           a relay to register with (numeric;
+ *                                       repeatable, at most UM_CONFIG_RELAYS_MAX)
+ *   relay-admission-key = <64 hex>      the relays' network admission key
+ *   relay-keepalive = 25                keepalive to the relays (default: what
+ *                                       the relay advertises, at most this)
+ *
+ *   [relay]                             makes umbrad a relay; without [node]
+ *                                       it is relay-only (no device, no identity)
+ *   listen = 203.0.113.2:51821          address and port (or listen-port = N:
+ *   listen-port = 51821                 any address; default 51821)
+ *   allow = <peer ID>[, <peer ID>...]   allow-list (repeatable; empty = anyone)
+ *   admission-key = <64 hex>            network admission key (both given:
+ *                                       both required)
+ *   max-nodes = 65536                   registered nodes cap
+ *   registration-timeout = 90s          expiry without keepalive/traffic
+ *   keepalive-interval = 25s            advertised to nodes (1 s..1 h)
+ *   packets-per-second = 20000          per node, with packet-burst = 2000
+ *   bytes-per-second = 25000000         per node, with byte-burst = 2500000
+ *   verifications-per-second = 500      global registration signature budget
+ *   control-socket, log-level           as in [node] (relay-only: here)
  *
  *   [peer "name"]                       one section per peer, names unique
  *   id = <textual peer ID>              required, checksummed
@@ -47,6 +67,10 @@ enum {
 	UM_CONFIG_PEERS_MAX = 4096,  /* peers per file */
 	UM_CONFIG_ALLOWED_MAX = 1024, /* allowed-ips prefixes per peer */
 	UM_CONFIG_ERROR_MAX = 512,   /* error message buffer */
+	UM_CONFIG_RELAYS_MAX = 8,    /* relay = lines per node */
+	UM_CONFIG_ALLOW_MAX = 65536, /* [relay] allow entries */
+	UM_CONFIG_KEY_BYTES = 32,    /* admission keys */
+	UM_CONFIG_RELAY_PORT = 51821, /* default relay port */
 };
 
 #define UM_CONFIG_DEFAULT_SOCKET "/run/umbra/umbrad.sock"
@@ -87,7 +111,24 @@ struct um_config_peer {
 	uint32_t seen;        /* bit per key given (duplicate detection) */
 };
 
+/* [relay]: the relay server (numbers as in relay/relay.h's config). */
+struct um_config_relay_server {
+	bool enabled;
+	struct um_endpoint listen; /* len 0: any address, port listen_port */
+	uint16_t listen_port;
+	struct um_peer_id *allow; /* owned; n_allow entries */
+	size_t n_allow;
+	uint8_t admission_key[UM_CONFIG_KEY_BYTES];
+	bool has_admission_key;
+	uint32_t max_nodes;
+	uint64_t registration_timeout_ms;
+	uint64_t keepalive_interval_ms;
+	uint32_t packets_per_s, packet_burst, bytes_per_s, byte_burst, verifications_per_s;
+	uint32_t seen;
+};
+
 struct um_config {
+	bool has_node; /* a [node] section (else relay-only) */
 	char identity_path[UM_CONFIG_PATH_MAX];
 	uint16_t listen_port;
 	char device[IFNAMSIZ];
@@ -101,6 +142,12 @@ struct um_config {
 	uint64_t rekey_ms;
 	struct um_config_peer *peers; /* owned; n_peers entries */
 	size_t n_peers;
+	struct um_endpoint relays[UM_CONFIG_RELAYS_MAX]; /* relay = lines */
+	size_t n_relays;
+	uint8_t relay_admission_key[UM_CONFIG_KEY_BYTES];
+	bool has_relay_admission_key;
+	uint64_t relay_keepalive_ms; /* 0 = what the relay advertises */
+	struct um_config_relay_server relay;
 	uint32_t node_seen;
 };
 
@@ -109,8 +156,8 @@ struct um_config_parser {
 	struct um_config *config;
 	const char *file; /* name used in messages; borrowed */
 	unsigned line;
-	enum { UM_SECTION_NONE, UM_SECTION_NODE, UM_SECTION_PEER } section;
-	bool node_seen;
+	enum { UM_SECTION_NONE, UM_SECTION_NODE, UM_SECTION_PEER, UM_SECTION_RELAY } section;
+	bool node_seen, relay_seen;
 	char error[UM_CONFIG_ERROR_MAX];
 };
 

@@ -2,7 +2,7 @@
 /* Control side of the data plane: setup, peers, keys, routes, rings.
  * Shared state that workers read is replaced copy-on-write and published
  * with an atomic pointer store; the old copy is freed after
- * dp_synchronize() has seen every worker pass a quiescent point (the top of
+ * um_dp_synchronize() has seen every worker pass a quiescent point (the top of
  * its event loop, where it holds no pointers). */
 #include "net/dataplane.h"
 
@@ -27,7 +27,7 @@
 
 /* ---- quiescent-state synchronisation ---- */
 
-static void dp_synchronize(struct um_dataplane *dp)
+void um_dp_synchronize(struct um_dataplane *dp)
 {
 	uint64_t target = atomic_fetch_add(&dp->epoch, 1) + 1;
 	for (unsigned i = 0; i < dp->worker_count; i++) {
@@ -46,13 +46,13 @@ static void dp_synchronize(struct um_dataplane *dp)
 /* A key that could not be unpublished from the index map (allocation
  * failure while rebuilding it) may still be reached by workers: wipe its
  * secrets but keep the memory (a leak on ENOMEM, never a dangling pointer). */
-static void key_retire_failed(struct dp_key *key)
+void um_dp_key_retire_failed(struct dp_key *key)
 {
 	if (key)
 		sodium_memzero(key->send_key, sizeof(key->send_key) + sizeof(key->recv_key));
 }
 
-static void key_free(struct dp_key *key)
+void um_dp_key_free(struct dp_key *key)
 {
 	if (!key)
 		return;
@@ -88,7 +88,7 @@ struct dp_key *um_dp_index_lookup(const struct dp_index_map *map, uint32_t index
 
 /* Rebuild the map from every installed key (plus `extra`, not yet
  * published); -UM_EINVAL if an index is used twice. */
-static int rebuild_index_map(struct um_dataplane *dp, struct dp_key *extra)
+int um_dp_rebuild_index_map(struct um_dataplane *dp, struct dp_key *extra)
 {
 	size_t count = 1;
 	for (unsigned p = 0; p < dp->max_peers; p++)
@@ -120,7 +120,7 @@ static int rebuild_index_map(struct um_dataplane *dp, struct dp_key *extra)
 		}
 	}
 	struct dp_index_map *old = atomic_exchange(&dp->index_map, map);
-	dp_synchronize(dp);
+	um_dp_synchronize(dp);
 	free(old);
 	return 0;
 }
@@ -152,7 +152,7 @@ static int rebuild_routes(struct um_dataplane *dp)
 	routes->generation = ++dp->routes_generation;
 	struct dp_routes *old = atomic_exchange(&dp->routes, routes);
 	routes = NULL;
-	dp_synchronize(dp);
+	um_dp_synchronize(dp);
 	if (old) {
 		um_lpm_free(old->lpm);
 		free(old);
@@ -196,11 +196,14 @@ static int worker_setup(struct um_dataplane *dp, struct dp_worker *w, unsigned o
 		return rc;
 	w->counters = aligned_alloc(64, dp->max_peers * sizeof(*w->counters));
 	w->ring.slots = calloc(DP_RING_SLOTS, sizeof(*w->ring.slots));
+	w->ring.size = DP_RING_SLOTS;
+	w->events.slots = calloc(DP_EVENT_SLOTS, sizeof(*w->events.slots));
+	w->events.size = DP_EVENT_SLOTS;
 	w->rx_bufs = malloc((size_t)DP_RX_BATCH * DP_RX_BUF);
 	w->rx_items = calloc(DP_RX_ITEMS, sizeof(*w->rx_items));
 	w->tun_buf = malloc(DP_TUN_BUF);
 	w->tx_arena = malloc(DP_TX_ARENA);
-	if (!w->counters || !w->ring.slots || !w->rx_bufs || !w->rx_items || !w->tun_buf ||
+	if (!w->counters || !w->ring.slots || !w->events.slots || !w->rx_bufs || !w->rx_items || !w->tun_buf ||
 	    !w->tx_arena)
 		return -UM_ENOMEM;
 	memset(w->counters, 0, dp->max_peers * sizeof(*w->counters));
@@ -267,7 +270,7 @@ int um_dataplane_new(const struct um_dataplane_config *cfg, struct um_dataplane 
 	    (rc = um_tun_set_txqueuelen(dp->ifname, 4000)) < 0 ||
 	    (rc = um_tun_set_up(dp->ifname, true)) < 0)
 		goto fail;
-	if ((rc = rebuild_routes(dp)) < 0 || (rc = rebuild_index_map(dp, NULL)) < 0)
+	if ((rc = rebuild_routes(dp)) < 0 || (rc = um_dp_rebuild_index_map(dp, NULL)) < 0)
 		goto fail;
 	*out = dp;
 	return 0;
@@ -314,6 +317,7 @@ void um_dataplane_free(struct um_dataplane *dp)
 			um_aead_free(&w->aead);
 		free(w->counters);
 		free(w->ring.slots);
+		free(w->events.slots);
 		free(w->rx_bufs);
 		free(w->rx_items);
 		free(w->tun_buf);
@@ -322,8 +326,9 @@ void um_dataplane_free(struct um_dataplane *dp)
 	if (dp->peers) {
 		for (unsigned p = 0; p < dp->max_peers; p++) {
 			for (int s = 0; s < DP_SLOTS; s++)
-				key_free(atomic_load(&dp->peers[p].keys[s]));
+				um_dp_key_free(atomic_load(&dp->peers[p].keys[s]));
 			free(atomic_load(&dp->peers[p].endpoint));
+			free(atomic_load(&dp->peers[p].relay));
 			free(dp->peers[p].allowed);
 		}
 	}
@@ -361,25 +366,38 @@ int um_dataplane_control_fd(const struct um_dataplane *dp)
 	return dp->control_fd;
 }
 
+static bool ring_take(struct dp_ring *ring, struct um_dp_control_msg *msg)
+{
+	uint32_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+	uint32_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
+	if (tail == head)
+		return false;
+	const struct um_dp_control_msg *slot = &ring->slots[tail % ring->size];
+	msg->kind = slot->kind;
+	msg->peer = slot->peer;
+	msg->from = slot->from;
+	msg->from_len = slot->from_len;
+	msg->via_relay = slot->via_relay;
+	memcpy(msg->relay_source, slot->relay_source, sizeof(msg->relay_source));
+	msg->len = slot->len;
+	memcpy(msg->data, slot->data, slot->len);
+	atomic_store_explicit(&ring->tail, tail + 1, memory_order_release);
+	return true;
+}
+
+/* Events first (key promotion must not wait behind a handshake flood),
+ * then datagrams round-robin over the workers. */
 static bool ring_pop(struct um_dataplane *dp, struct um_dp_control_msg *msg)
 {
+	for (unsigned i = 0; i < dp->worker_count; i++)
+		if (ring_take(&dp->workers[i].events, msg))
+			return true;
 	for (unsigned k = 0; k < dp->worker_count; k++) {
 		unsigned i = (dp->ring_cursor + k) % dp->worker_count;
-		struct dp_ring *ring = &dp->workers[i].ring;
-		uint32_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
-		uint32_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
-		if (tail == head)
-			continue;
-		const struct um_dp_control_msg *slot = &ring->slots[tail % DP_RING_SLOTS];
-		msg->kind = slot->kind;
-		msg->peer = slot->peer;
-		msg->from = slot->from;
-		msg->from_len = slot->from_len;
-		msg->len = slot->len;
-		memcpy(msg->data, slot->data, slot->len);
-		atomic_store_explicit(&ring->tail, tail + 1, memory_order_release);
-		dp->ring_cursor = i + 1;
-		return true;
+		if (ring_take(&dp->workers[i].ring, msg)) {
+			dp->ring_cursor = i + 1;
+			return true;
+		}
 	}
 	return false;
 }
@@ -416,7 +434,7 @@ int um_dataplane_send_datagram(struct um_dataplane *dp, const struct sockaddr *t
 
 /* ---- peers ---- */
 
-static struct dp_peer *peer_get(struct um_dataplane *dp, uint32_t id)
+struct dp_peer *um_dp_peer_get(struct um_dataplane *dp, uint32_t id)
 {
 	if (id >= dp->max_peers || !atomic_load(&dp->peers[id].active))
 		return NULL;
@@ -460,7 +478,7 @@ int um_dataplane_peer_add(struct um_dataplane *dp, uint32_t *peer_out)
 }
 
 /* Remove the keys in `mask` slots (bit per slot); caller holds the lock. */
-static int clear_slots(struct um_dataplane *dp, struct dp_peer *peer, unsigned mask)
+int um_dp_clear_slots(struct um_dataplane *dp, struct dp_peer *peer, unsigned mask)
 {
 	struct dp_key *old[DP_SLOTS] = {0};
 	bool any = false;
@@ -472,12 +490,12 @@ static int clear_slots(struct um_dataplane *dp, struct dp_peer *peer, unsigned m
 	}
 	if (!any)
 		return 0;
-	int rc = rebuild_index_map(dp, NULL); /* synchronises */
+	int rc = um_dp_rebuild_index_map(dp, NULL); /* synchronises */
 	for (int s = 0; s < DP_SLOTS; s++) {
 		if (rc < 0)
-			key_retire_failed(old[s]);
+			um_dp_key_retire_failed(old[s]);
 		else
-			key_free(old[s]);
+			um_dp_key_free(old[s]);
 	}
 	return rc;
 }
@@ -486,7 +504,7 @@ int um_dataplane_peer_remove(struct um_dataplane *dp, uint32_t id)
 {
 	int rc = -UM_ENOTFOUND;
 	pthread_mutex_lock(&dp->lock);
-	struct dp_peer *peer = peer_get(dp, id);
+	struct dp_peer *peer = um_dp_peer_get(dp, id);
 	if (!peer)
 		goto out;
 	atomic_store(&peer->active, false);
@@ -495,10 +513,12 @@ int um_dataplane_peer_remove(struct um_dataplane *dp, uint32_t id)
 	peer->allowed = NULL;
 	peer->allowed_count = 0;
 	rc = rebuild_routes(dp);
-	int rc2 = clear_slots(dp, peer, 7);
+	int rc2 = um_dp_clear_slots(dp, peer, 7);
 	struct dp_endpoint *ep = atomic_exchange(&peer->endpoint, NULL);
-	dp_synchronize(dp);
+	struct dp_endpoint *relay = atomic_exchange(&peer->relay, NULL);
+	um_dp_synchronize(dp);
 	free(ep);
+	free(relay);
 	for (unsigned i = 0; i < DP_MAC_TABLE; i++) {
 		uint64_t e = atomic_load(&dp->mac_table[i]);
 		if (e && (e & 0xffff) == id + 1)
@@ -519,7 +539,7 @@ int um_dataplane_peer_set_endpoint(struct um_dataplane *dp, uint32_t id,
 	if (!ep)
 		return -UM_ENOMEM;
 	pthread_mutex_lock(&dp->lock);
-	struct dp_peer *peer = peer_get(dp, id);
+	struct dp_peer *peer = um_dp_peer_get(dp, id);
 	if (!peer)
 		goto out;
 	rc = um_udp_addr_for_socket(dp->socket_family, addr, len, &ep->addr);
@@ -529,7 +549,7 @@ int um_dataplane_peer_set_endpoint(struct um_dataplane *dp, uint32_t id,
 	rc = 0;
 	ep = atomic_exchange(&peer->endpoint, ep);
 	atomic_store(&peer->roam_pending, false);
-	dp_synchronize(dp);
+	um_dp_synchronize(dp);
 out:
 	pthread_mutex_unlock(&dp->lock);
 	free(ep);
@@ -541,13 +561,45 @@ int um_dataplane_peer_get_endpoint(struct um_dataplane *dp, uint32_t id,
 {
 	int rc = -UM_ENOTFOUND;
 	pthread_mutex_lock(&dp->lock);
-	struct dp_peer *peer = peer_get(dp, id);
+	struct dp_peer *peer = um_dp_peer_get(dp, id);
 	struct dp_endpoint *ep = peer ? atomic_load(&peer->endpoint) : NULL;
 	if (ep) {
 		*len = um_udp_addr_unmap(&ep->addr, addr);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&dp->lock);
+	return rc;
+}
+
+int um_dataplane_peer_set_relay(struct um_dataplane *dp, uint32_t id,
+				const struct sockaddr_storage *relay, socklen_t len,
+				const uint8_t *header, size_t header_len)
+{
+	int rc = -UM_EINVAL;
+	struct dp_endpoint *ep = NULL;
+	if (header_len > UM_DP_RELAY_HEADER_MAX || (header_len && !header))
+		return rc;
+	if (relay && header_len) {
+		if (!(ep = calloc(1, sizeof(*ep))))
+			return -UM_ENOMEM;
+		rc = um_udp_addr_for_socket(dp->socket_family, (const struct sockaddr *)relay, len,
+					    &ep->addr);
+		if (rc < 0)
+			goto free;
+		ep->len = (socklen_t)rc;
+		ep->prefix_len = header_len;
+		memcpy(ep->prefix, header, header_len);
+	}
+	pthread_mutex_lock(&dp->lock);
+	rc = -UM_ENOTFOUND;
+	if (um_dp_peer_get(dp, id)) {
+		ep = atomic_exchange(&dp->peers[id].relay, ep);
+		um_dp_synchronize(dp);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&dp->lock);
+free:
+	free(ep);
 	return rc;
 }
 
@@ -561,7 +613,7 @@ int um_dataplane_peer_set_allowed_ips(struct um_dataplane *dp, uint32_t id,
 	if (count)
 		memcpy(copy, prefixes, count * sizeof(*copy));
 	pthread_mutex_lock(&dp->lock);
-	struct dp_peer *peer = peer_get(dp, id);
+	struct dp_peer *peer = um_dp_peer_get(dp, id);
 	if (!peer)
 		goto out;
 	struct um_prefix *old = peer->allowed;
@@ -583,153 +635,12 @@ out:
 	return rc;
 }
 
-int um_dataplane_peer_install_keypair(struct um_dataplane *dp, uint32_t id,
-				      const struct um_keypair *keypair, bool as_next)
-{
-	int rc = -UM_ENOTFOUND;
-	struct dp_key *key = aligned_alloc(64, sizeof(*key));
-	if (!key)
-		return -UM_ENOMEM;
-	memset(key, 0, sizeof(*key));
-	pthread_spin_init(&key->replay_lock, PTHREAD_PROCESS_PRIVATE);
-	um_replay_init(&key->replay);
-	memcpy(key->send_key, keypair->send_key, 32);
-	memcpy(key->recv_key, keypair->recv_key, 32);
-	key->local_index = keypair->local_index;
-	key->remote_index = keypair->remote_index;
-	key->created_ns = keypair->created_ns;
-	key->peer = id;
-	pthread_mutex_lock(&dp->lock);
-	key->id = ++dp->next_key_id;
-	struct dp_peer *peer = peer_get(dp, id);
-	if (!peer)
-		goto out;
-	/* Check index uniqueness before publishing anything. */
-	struct dp_index_map *map = atomic_load(&dp->index_map);
-	struct dp_key *clash = um_dp_index_lookup(map, key->local_index);
-	struct dp_key *retire[2] = {NULL, NULL};
-	if (as_next) {
-		retire[0] = atomic_load(&peer->keys[DP_SLOT_NEXT]);
-		if (clash && clash != retire[0]) {
-			rc = -UM_EINVAL;
-			goto out;
-		}
-		atomic_store(&peer->keys[DP_SLOT_NEXT], key);
-	} else {
-		retire[0] = atomic_load(&peer->keys[DP_SLOT_PREVIOUS]);
-		retire[1] = atomic_load(&peer->keys[DP_SLOT_NEXT]);
-		if (clash && clash != retire[0] && clash != retire[1]) {
-			rc = -UM_EINVAL;
-			goto out;
-		}
-		atomic_store(&peer->keys[DP_SLOT_NEXT], NULL);
-		atomic_store(&peer->keys[DP_SLOT_PREVIOUS], atomic_load(&peer->keys[DP_SLOT_CURRENT]));
-		atomic_store(&peer->keys[DP_SLOT_CURRENT], key);
-		atomic_store(&peer->need_key_pending, false);
-	}
-	atomic_store(&peer->next_used_pending, false);
-	key = NULL;
-	rc = rebuild_index_map(dp, NULL); /* synchronises */
-	for (int i = 0; i < 2; i++) {
-		if (rc < 0)
-			key_retire_failed(retire[i]);
-		else
-			key_free(retire[i]);
-	}
-out:
-	pthread_mutex_unlock(&dp->lock);
-	key_free(key);
-	return rc;
-}
-
-int um_dataplane_peer_promote_next(struct um_dataplane *dp, uint32_t id)
-{
-	int rc = -UM_ENOTFOUND;
-	pthread_mutex_lock(&dp->lock);
-	struct dp_peer *peer = peer_get(dp, id);
-	if (!peer)
-		goto out;
-	rc = -UM_ESTATE;
-	struct dp_key *next = atomic_load(&peer->keys[DP_SLOT_NEXT]);
-	if (!next)
-		goto out;
-	struct dp_key *old = atomic_load(&peer->keys[DP_SLOT_PREVIOUS]);
-	atomic_store(&peer->keys[DP_SLOT_PREVIOUS], atomic_load(&peer->keys[DP_SLOT_CURRENT]));
-	atomic_store(&peer->keys[DP_SLOT_CURRENT], next);
-	atomic_store(&peer->keys[DP_SLOT_NEXT], NULL);
-	atomic_store(&peer->next_used_pending, false);
-	atomic_store(&peer->need_key_pending, false);
-	rc = rebuild_index_map(dp, NULL);
-	if (rc < 0)
-		key_retire_failed(old);
-	else
-		key_free(old);
-out:
-	pthread_mutex_unlock(&dp->lock);
-	return rc;
-}
-
-int um_dataplane_peer_drop_previous(struct um_dataplane *dp, uint32_t id)
-{
-	int rc = -UM_ENOTFOUND;
-	pthread_mutex_lock(&dp->lock);
-	struct dp_peer *peer = peer_get(dp, id);
-	if (peer)
-		rc = clear_slots(dp, peer, 1u << DP_SLOT_PREVIOUS);
-	pthread_mutex_unlock(&dp->lock);
-	return rc;
-}
-
-int um_dataplane_peer_clear_keys(struct um_dataplane *dp, uint32_t id)
-{
-	int rc = -UM_ENOTFOUND;
-	pthread_mutex_lock(&dp->lock);
-	struct dp_peer *peer = peer_get(dp, id);
-	if (peer)
-		rc = clear_slots(dp, peer, 7);
-	pthread_mutex_unlock(&dp->lock);
-	return rc;
-}
-
-int um_dataplane_peer_send_keepalive(struct um_dataplane *dp, uint32_t id)
-{
-	int rc = -UM_ENOTFOUND;
-	uint8_t packet[UM_DATA_OVERHEAD];
-	pthread_mutex_lock(&dp->lock);
-	struct dp_peer *peer = peer_get(dp, id);
-	if (!peer)
-		goto out;
-	struct dp_key *key = atomic_load(&peer->keys[DP_SLOT_CURRENT]);
-	struct dp_endpoint *ep = atomic_load(&peer->endpoint);
-	rc = -UM_ESTATE;
-	if (!key || !ep)
-		goto out;
-	uint64_t counter = atomic_fetch_add(&key->send_counter, 1);
-	if (counter >= DP_REJECT_AFTER_MESSAGES)
-		goto out;
-	struct um_data_header hdr = {.flags = 0, .receiver_index = key->remote_index, .counter = counter};
-	um_data_header_encode(packet, &hdr);
-	if ((rc = um_aead_seal(&dp->control_aead, key->id, key->send_key, counter, packet,
-			       UM_DATA_HEADER_LEN, packet + UM_DATA_HEADER_LEN, 0,
-			       packet + UM_DATA_HEADER_LEN)) < 0)
-		goto out;
-	rc = 0;
-	if (sendto(dp->workers[0].udp_fd, packet, sizeof(packet), 0, (struct sockaddr *)&ep->addr,
-		   ep->len) < 0)
-		rc = -errno;
-	else
-		atomic_store(&peer->last_tx_ns, um_now_ns());
-out:
-	pthread_mutex_unlock(&dp->lock);
-	return rc;
-}
-
 int um_dataplane_peer_stats(struct um_dataplane *dp, uint32_t id, struct um_dp_peer_stats *out)
 {
 	int rc = -UM_ENOTFOUND;
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&dp->lock);
-	struct dp_peer *peer = peer_get(dp, id);
+	struct dp_peer *peer = um_dp_peer_get(dp, id);
 	if (!peer)
 		goto out;
 	uint64_t sum[DP_STAT_COUNT] = {0};
@@ -743,6 +654,10 @@ int um_dataplane_peer_stats(struct um_dataplane *dp, uint32_t id, struct um_dp_p
 	out->tx_packets = sum[DP_STAT_TX_PACKETS];
 	for (int d = 0; d < UM_DP_DROP_COUNT; d++)
 		out->drops[d] = sum[DP_STAT_DROP0 + d];
+	out->rx_relay_packets = sum[DP_STAT_RX_RELAY_PACKETS];
+	out->tx_relay_packets = sum[DP_STAT_TX_RELAY_PACKETS];
+	out->rx_direct_packets = out->rx_packets - out->rx_relay_packets;
+	out->tx_direct_packets = out->tx_packets - out->tx_relay_packets;
 	out->last_rx_ns = atomic_load(&peer->last_rx_ns);
 	out->last_tx_ns = atomic_load(&peer->last_tx_ns);
 	struct dp_key *current = atomic_load(&peer->keys[DP_SLOT_CURRENT]);

@@ -40,7 +40,15 @@
  * Non-DATA datagrams (handshake) and events are handed to the control thread
  * through bounded per-worker rings; um_dataplane_control_fd() becomes
  * readable when something is pending (drain with um_dataplane_recv_control
- * until -UM_EAGAIN). A full ring drops and counts (UM_DP_GLOBAL_RING_FULL). */
+ * until -UM_EAGAIN). A full ring drops and counts (UM_DP_GLOBAL_RING_FULL).
+ * Events have rings of their own, returned before any datagram, and at
+ * most one per peer and kind is in flight; if one cannot be queued it is
+ * raised again by the next packet that triggers it (never lost for good).
+ *
+ * Relays (issue 5): see um_dataplane_peer_set_relay. Received FORWARDED
+ * (0x24) datagrams are unwrapped: inner DATA is processed like direct DATA
+ * (the receiver index selects the key), anything else goes to the control
+ * thread with via_relay and relay_source set. */
 #ifndef UM_NET_DATAPLANE_H
 #define UM_NET_DATAPLANE_H
 
@@ -102,6 +110,10 @@ struct um_dp_peer_stats {
 	uint64_t tx_bytes, tx_packets; /* inner bytes/packets sent */
 	uint64_t drops[UM_DP_DROP_COUNT];
 	uint64_t last_rx_ns, last_tx_ns; /* monotonic (um_now_ns); 0 = never */
+	/* Inner packets by path (keepalives included on receive); together
+	 * they make rx_packets/tx_packets. */
+	uint64_t rx_relay_packets, rx_direct_packets;
+	uint64_t tx_relay_packets, tx_direct_packets;
 	uint64_t send_counter;           /* messages sent under the current key */
 	uint64_t current_created_ns;     /* created_ns of the current key, 0 = none */
 	bool has_current, has_previous, has_next;
@@ -121,6 +133,12 @@ struct um_dp_control_msg {
 	uint32_t peer; /* for events */
 	struct sockaddr_storage from; /* AF_INET or AF_INET6 (v4-mapped undone) */
 	socklen_t from_len;
+	/* Datagrams that arrived inside a relay's FORWARDED (0x24): data/len
+	 * is the inner payload (header stripped), `from` the relay's address
+	 * and relay_source the source peer ID the relay names (asserted by
+	 * the relay, not authenticated). */
+	bool via_relay;
+	uint8_t relay_source[32];
 	size_t len;
 	uint8_t data[UM_DP_CONTROL_MAX];
 };
@@ -158,9 +176,14 @@ int um_dataplane_peer_get_endpoint(struct um_dataplane *dp, uint32_t peer,
 int um_dataplane_peer_set_allowed_ips(struct um_dataplane *dp, uint32_t peer,
 				      const struct um_prefix *prefixes, size_t count);
 
-/* Install a keypair (copied; the caller wipes its copy). as_next=false: it
- * becomes current and the old current becomes previous. as_next=true: it
- * waits in `next` (accepted on receive, not used to send) until promoted.
+/* Install a keypair (copied; the caller wipes its copy). as_next=true
+ * (responder): it waits in `next` (accepted on receive, not used to send)
+ * until promoted, replacing any older next; current and previous stay.
+ * as_next=false (initiator, confirmed): it becomes current; the old current
+ * becomes previous, unless a next is pending: then that next (a session
+ * the peer initiated and already sends under, e.g. crossed handshakes)
+ * becomes previous so its packets are still accepted, and the old current
+ * is wiped. The next slot is empty afterwards either way.
  * local_index must be unique across all installed keys (-UM_EINVAL). */
 int um_dataplane_peer_install_keypair(struct um_dataplane *dp, uint32_t peer,
 				      const struct um_keypair *keypair, bool as_next);
@@ -170,6 +193,24 @@ int um_dataplane_peer_promote_next(struct um_dataplane *dp, uint32_t peer);
 int um_dataplane_peer_drop_previous(struct um_dataplane *dp, uint32_t peer);
 /* Wipe all keys (session expired): traffic drops as NO_KEY until re-keyed. */
 int um_dataplane_peer_clear_keys(struct um_dataplane *dp, uint32_t peer);
+
+/* Relay path (issue 5). While set, every datagram the data plane sends to
+ * this peer (DATA, keepalives) goes to `relay` with `header` (the FORWARD
+ * header naming the destination, 1..UM_DP_RELAY_HEADER_MAX bytes, copied)
+ * prepended; UDP GSO still applies (each segment is header + DATA). Such
+ * datagrams are kept within UM_DP_RELAY_MAX_DATAGRAM bytes: TCP (TSO
+ * super-packets and single packets alike) is cut into smaller segments;
+ * any other inner packet too large for the relay (above 1280 - header_len
+ * - 32 bytes) is dropped (UM_DP_DROP_SEND). relay ==
+ * NULL or header_len == 0: back to the direct endpoint. A FORWARD header's
+ * bytes 4..35 (the peer ID) are compared with the source ID of FORWARDED
+ * DATA from this peer; a mismatch is dropped as MALFORMED. Authenticated
+ * DATA arriving through a relay never raises ENDPOINT_CHANGED. */
+#define UM_DP_RELAY_HEADER_MAX 64
+#define UM_DP_RELAY_MAX_DATAGRAM 1280
+int um_dataplane_peer_set_relay(struct um_dataplane *dp, uint32_t peer,
+				const struct sockaddr_storage *relay, socklen_t len,
+				const uint8_t *header, size_t header_len);
 
 /* Send an empty DATA (keepalive) under the current key to the endpoint. */
 int um_dataplane_peer_send_keepalive(struct um_dataplane *dp, uint32_t peer);

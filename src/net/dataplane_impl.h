@@ -24,7 +24,8 @@
 #define DP_TX_MSGS 256                       /* UDP messages per sendmmsg batch */
 #define DP_TUN_READS 8                      /* TUN reads per wake-up */
 #define DP_TUN_BUF (UM_VNET_HDR_LEN + 65536)
-#define DP_RING_SLOTS 256
+#define DP_RING_SLOTS 256                   /* datagrams (handshakes) per worker */
+#define DP_EVENT_SLOTS 64                   /* events per worker, drained first */
 #define DP_MAC_TABLE 4096
 #define DP_REJECT_AFTER_MESSAGES (1ull << 60)
 
@@ -44,12 +45,16 @@ struct dp_key {
 struct dp_endpoint {
 	struct sockaddr_storage addr; /* in the socket's family (v4-mapped for AF_INET6) */
 	socklen_t len;
+	/* Relay path: FORWARD header prepended to every datagram (0 = direct). */
+	size_t prefix_len;
+	uint8_t prefix[UM_DP_RELAY_HEADER_MAX];
 };
 
 struct dp_peer {
 	_Atomic bool active;
 	_Atomic(struct dp_key *) keys[DP_SLOTS];
 	_Atomic(struct dp_endpoint *) endpoint;
+	_Atomic(struct dp_endpoint *) relay; /* when set, used instead of endpoint */
 	_Atomic uint64_t last_rx_ns, last_tx_ns;
 	_Atomic bool next_used_pending, need_key_pending, roam_pending;
 	/* control side only */
@@ -77,7 +82,9 @@ enum {
 	DP_STAT_TX_BYTES,
 	DP_STAT_TX_PACKETS,
 	DP_STAT_DROP0, /* + enum um_dp_drop */
-	DP_STAT_COUNT = DP_STAT_DROP0 + UM_DP_DROP_COUNT
+	DP_STAT_RX_RELAY_PACKETS = DP_STAT_DROP0 + UM_DP_DROP_COUNT,
+	DP_STAT_TX_RELAY_PACKETS,
+	DP_STAT_COUNT
 };
 
 struct dp_peer_counters {
@@ -88,6 +95,7 @@ struct dp_ring {
 	alignas(64) _Atomic uint32_t head; /* written by the worker */
 	alignas(64) _Atomic uint32_t tail; /* written by the control thread */
 	struct um_dp_control_msg *slots;
+	uint32_t size;
 };
 
 struct dp_rx_item {
@@ -97,7 +105,8 @@ struct dp_rx_item {
 	uint64_t counter;
 	uint16_t msg; /* index in the recvmmsg batch */
 	bool ok;
-	bool partial; /* UM_DATA_F_CSUM_PARTIAL */
+	bool partial;   /* UM_DATA_F_CSUM_PARTIAL */
+	bool via_relay; /* arrived inside FORWARDED */
 };
 
 struct dp_worker {
@@ -110,7 +119,8 @@ struct dp_worker {
 	struct um_aead aead;
 	struct dp_peer_counters *counters; /* [max_peers] */
 	alignas(64) _Atomic uint64_t global[UM_DP_GLOBAL_COUNT];
-	struct dp_ring ring;
+	struct dp_ring ring;   /* datagrams */
+	struct dp_ring events; /* peer events: separate, so a flood cannot crowd them out */
 	bool ring_pushed;
 	uint64_t now_ns;
 	/* allowed-ips source cache */
@@ -140,6 +150,7 @@ struct dp_worker {
 	size_t tx_gso[DP_TX_MSGS];      /* segment size of a growing message */
 	size_t tx_last_seg[DP_TX_MSGS]; /* size of its last segment */
 	bool tx_mergeable[DP_TX_MSGS];
+	bool tx_via_relay[DP_TX_MSGS];
 };
 
 struct um_dataplane {
@@ -166,6 +177,17 @@ struct um_dataplane {
 };
 
 void *um_dp_worker_main(void *arg);
+
+/* Control-side helpers shared by dataplane.c and dataplane_keys.c; the
+ * caller holds dp->lock. */
+void um_dp_synchronize(struct um_dataplane *dp);
+void um_dp_key_free(struct dp_key *key);
+/* Wipe the secrets of a key that may still be reachable (kept allocated). */
+void um_dp_key_retire_failed(struct dp_key *key);
+int um_dp_rebuild_index_map(struct um_dataplane *dp, struct dp_key *extra);
+struct dp_peer *um_dp_peer_get(struct um_dataplane *dp, uint32_t id);
+/* Remove the keys of the slots in mask (bit per slot) and free them. */
+int um_dp_clear_slots(struct um_dataplane *dp, struct dp_peer *peer, unsigned mask);
 struct dp_key *um_dp_index_lookup(const struct dp_index_map *map, uint32_t index);
 uint32_t um_dp_index_hash(uint32_t index);
 

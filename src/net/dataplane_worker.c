@@ -14,6 +14,7 @@
 #include "util/clock.h"
 #include "util/error.h"
 #include "wire/data.h"
+#include "wire/relay.h"
 
 static inline void counter_add(_Atomic uint64_t *c, uint64_t n)
 {
@@ -64,23 +65,30 @@ static size_t eth_ip_offset(const uint8_t *frame, size_t len)
 
 /* ---- control ring ---- */
 
-static void ring_push(struct dp_worker *w, enum um_dp_control_kind kind, uint32_t peer,
-		      const uint8_t *data, size_t len, const struct sockaddr_storage *from)
+/* Push onto `ring`; false when full (counted) or too long. relay_source:
+ * the FORWARDED source ID for datagrams that came through a relay. */
+static bool ring_push(struct dp_worker *w, struct dp_ring *ring, enum um_dp_control_kind kind,
+		      uint32_t peer, const uint8_t *data, size_t len,
+		      const struct sockaddr_storage *from, const uint8_t *relay_source)
 {
-	struct dp_ring *ring = &w->ring;
 	uint32_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
 	uint32_t tail = atomic_load_explicit(&ring->tail, memory_order_acquire);
 	if (len > UM_DP_CONTROL_MAX) {
 		global_stat(w, UM_DP_GLOBAL_MALFORMED, 1);
-		return;
+		return false;
 	}
-	if (head - tail >= DP_RING_SLOTS) {
+	if (head - tail >= ring->size) {
 		global_stat(w, UM_DP_GLOBAL_RING_FULL, 1);
-		return;
+		return false;
 	}
-	struct um_dp_control_msg *slot = &ring->slots[head % DP_RING_SLOTS];
+	struct um_dp_control_msg *slot = &ring->slots[head % ring->size];
 	slot->kind = kind;
 	slot->peer = peer;
+	slot->via_relay = relay_source != NULL;
+	if (relay_source)
+		memcpy(slot->relay_source, relay_source, sizeof(slot->relay_source));
+	else
+		memset(slot->relay_source, 0, sizeof(slot->relay_source));
 	if (from) {
 		slot->from_len = um_udp_addr_unmap(from, &slot->from);
 	} else {
@@ -92,13 +100,20 @@ static void ring_push(struct dp_worker *w, enum um_dp_control_kind kind, uint32_
 		memcpy(slot->data, data, len);
 	atomic_store_explicit(&ring->head, head + 1, memory_order_release);
 	w->ring_pushed = true;
+	return true;
 }
 
+/* One event per peer and kind in flight (the pending flag, cleared by the
+ * control side once handled). Events have their own ring, drained before
+ * datagrams; should even that be full, the flag is cleared again so the
+ * next packet that triggers the event retries it. */
 static void peer_event(struct dp_worker *w, _Atomic bool *pending, enum um_dp_control_kind kind,
 		       uint32_t peer, const struct sockaddr_storage *from)
 {
-	if (!atomic_load_explicit(pending, memory_order_relaxed) && !atomic_exchange(pending, true))
-		ring_push(w, kind, peer, NULL, 0, from);
+	if (atomic_load_explicit(pending, memory_order_relaxed) || atomic_exchange(pending, true))
+		return;
+	if (!ring_push(w, &w->events, kind, peer, NULL, 0, from, NULL))
+		atomic_store(pending, false);
 }
 
 /* ---- transmit: TUN -> UDP ---- */
@@ -122,6 +137,15 @@ static int tx_send_segments(struct dp_worker *w, unsigned i)
 	return 0;
 }
 
+static void tx_count_sent(struct dp_worker *w, unsigned i)
+{
+	uint32_t p = w->tx_peer[i];
+	peer_stat(w, p, DP_STAT_TX_PACKETS, w->tx_segments[i]);
+	peer_stat(w, p, DP_STAT_TX_BYTES, w->tx_inner_bytes[i]);
+	if (w->tx_via_relay[i])
+		peer_stat(w, p, DP_STAT_TX_RELAY_PACKETS, w->tx_segments[i]);
+}
+
 static void tx_flush(struct dp_worker *w)
 {
 	struct um_dataplane *dp = w->dp;
@@ -130,10 +154,8 @@ static void tx_flush(struct dp_worker *w)
 		int n = sendmmsg(w->udp_fd, w->tx_msgs + sent, w->tx_count - sent, 0);
 		if (n > 0) {
 			for (unsigned i = sent; i < sent + (unsigned)n; i++) {
-				uint32_t p = w->tx_peer[i];
-				peer_stat(w, p, DP_STAT_TX_PACKETS, w->tx_segments[i]);
-				peer_stat(w, p, DP_STAT_TX_BYTES, w->tx_inner_bytes[i]);
-				stamp(&dp->peers[p].last_tx_ns, w->now_ns);
+				tx_count_sent(w, i);
+				stamp(&dp->peers[w->tx_peer[i]].last_tx_ns, w->now_ns);
 			}
 			global_stat(w, UM_DP_GLOBAL_UDP_SENDS, (uint64_t)n);
 			sent += (unsigned)n;
@@ -151,9 +173,7 @@ static void tx_flush(struct dp_worker *w)
 		 * without UDP segmentation): send its segments one by one. */
 		if (n < 0 && (errno == EIO || errno == EINVAL) && w->tx_segments[sent] > 1 &&
 		    tx_send_segments(w, sent) == 0) {
-			uint32_t p = w->tx_peer[sent];
-			peer_stat(w, p, DP_STAT_TX_PACKETS, w->tx_segments[sent]);
-			peer_stat(w, p, DP_STAT_TX_BYTES, w->tx_inner_bytes[sent]);
+			tx_count_sent(w, sent);
 			sent++;
 			continue;
 		}
@@ -182,6 +202,7 @@ static void tx_add(struct dp_worker *w, uint32_t peer, const struct dp_endpoint 
 	w->tx_peer[i] = peer;
 	w->tx_segments[i] = segments;
 	w->tx_inner_bytes[i] = inner;
+	w->tx_via_relay[i] = ep->prefix_len != 0;
 	w->tx_used += bytes;
 	/* Only messages started by a single packet grow by tx_append. */
 	w->tx_mergeable[i] = segments == 1 && gso_size == 0;
@@ -261,18 +282,62 @@ static bool reserve_counters(struct dp_key *key, uint64_t count, uint64_t *first
 	return *first < DP_REJECT_AFTER_MESSAGES && count <= DP_REJECT_AFTER_MESSAGES - *first;
 }
 
+/* TSO segments for the relay path must fit UM_DP_RELAY_MAX_DATAGRAM: cut
+ * them smaller than the kernel's MSS (the TCP stream does not care how it
+ * is segmented). false if not even one payload byte fits. */
+static bool clamp_mss(const struct dp_worker *w, struct um_tso_info *info, size_t hdr_len,
+		      size_t prefix)
+{
+	size_t budget = UM_DP_RELAY_MAX_DATAGRAM - prefix - UM_DATA_OVERHEAD;
+	if (w->dp->cfg.pad)
+		budget &= ~(size_t)15;
+	if (budget <= hdr_len)
+		return false;
+	if (hdr_len + info->mss > budget) {
+		info->mss = budget - hdr_len;
+		info->segments = info->payload_len ? (info->payload_len + info->mss - 1) / info->mss : 1;
+	}
+	return true;
+}
+
+/* A vnet header presenting a single IPv4/IPv6 TCP packet (no GSO) as a
+ * one-segment TSO packet, so the TSO path can cut it smaller. The split
+ * rewrites every segment's checksum, so the original one does not matter. */
+static bool tcp_as_tso(const struct dp_worker *w, const struct um_vnet_hdr *vh, const uint8_t *pkt,
+		       size_t len, struct um_vnet_hdr *out)
+{
+	size_t l2 = w->dp->cfg.tap ? eth_ip_offset(pkt, len) : 0;
+	if ((w->dp->cfg.tap && l2 == 0) || len < l2 + 40 || len - l2 > 65535)
+		return false;
+	const uint8_t *ip = pkt + l2;
+	*out = *vh;
+	if (ip[0] >> 4 == 4 && ip[9] == 6)
+		out->gso_type = UM_VNET_GSO_TCPV4;
+	else if (ip[0] >> 4 == 6 && ip[6] == 6)
+		out->gso_type = UM_VNET_GSO_TCPV6;
+	else
+		return false;
+	out->gso_size = (uint16_t)(len - l2); /* clamp_mss picks the real size */
+	return true;
+}
+
 static void tx_to_peer(struct dp_worker *w, uint32_t p, const struct um_vnet_hdr *vh, uint8_t *pkt,
 		       size_t len)
 {
 	struct dp_peer *peer = &w->dp->peers[p];
 	struct dp_key *key = atomic_load_explicit(&peer->keys[DP_SLOT_CURRENT], memory_order_acquire);
-	struct dp_endpoint *ep = atomic_load_explicit(&peer->endpoint, memory_order_acquire);
+	struct dp_endpoint *ep = atomic_load_explicit(&peer->relay, memory_order_acquire);
+	if (!ep)
+		ep = atomic_load_explicit(&peer->endpoint, memory_order_acquire);
 	if (!key || !ep) {
 		peer_drop(w, p, UM_DP_DROP_NO_KEY);
 		if (!key)
 			peer_event(w, &peer->need_key_pending, UM_DP_EVENT_NEED_KEY, p, NULL);
 		return;
 	}
+	/* Relay path: every datagram is FORWARD header + DATA. */
+	size_t pre = ep->prefix_len;
+	size_t limit = pre ? UM_DP_RELAY_MAX_DATAGRAM : UM_UDP_GSO_MAX_BYTES;
 	uint64_t counter;
 	if (vh->gso_type != UM_VNET_GSO_NONE) {
 		struct um_tso_info info;
@@ -281,9 +346,14 @@ static void tx_to_peer(struct dp_worker *w, uint32_t p, const struct um_vnet_hdr
 			peer_drop(w, p, UM_DP_DROP_MALFORMED);
 			return;
 		}
-		size_t hdr_len = l2 + info.hdr_len, full = hdr_len + info.mss;
-		size_t stride = UM_DATA_OVERHEAD + full + pad_len(w, full);
-		if (stride > UM_UDP_GSO_MAX_BYTES) {
+		size_t hdr_len = l2 + info.hdr_len;
+		if (pre && !clamp_mss(w, &info, hdr_len, pre)) {
+			peer_drop(w, p, UM_DP_DROP_SEND);
+			return;
+		}
+		size_t full = hdr_len + info.mss;
+		size_t stride = pre + UM_DATA_OVERHEAD + full + pad_len(w, full);
+		if (stride > limit) {
 			peer_drop(w, p, UM_DP_DROP_MALFORMED);
 			return;
 		}
@@ -301,27 +371,41 @@ static void tx_to_peer(struct dp_worker *w, uint32_t p, const struct um_vnet_hdr
 				return;
 			}
 			uint8_t *base = w->tx_arena + w->tx_used;
-			um_tso_split_partial(pkt + l2, &info, first, count, base + UM_DATA_HEADER_LEN + l2,
-					     stride, seg_off, seg_len);
+			um_tso_split_partial(pkt + l2, &info, first, count,
+					     base + pre + UM_DATA_HEADER_LEN + l2, stride, seg_off, seg_len);
 			size_t bytes = 0, inner = 0;
 			for (size_t k = 0; k < count; k++) {
 				uint8_t *msg = base + k * stride;
+				memcpy(msg, ep->prefix, pre);
+				msg += pre;
 				memcpy(msg + UM_DATA_HEADER_LEN, pkt, l2); /* link-layer header (TAP) */
-				bytes = k * stride + seal_segment(w, key, msg, hdr_len,
-								  pkt + l2 + seg_off[k], seg_len[k],
-								  counter + k);
+				bytes = k * stride + pre +
+					seal_segment(w, key, msg, hdr_len, pkt + l2 + seg_off[k], seg_len[k],
+						     counter + k);
 				inner += hdr_len + seg_len[k];
 			}
 			tx_add(w, p, ep, bytes, count > 1 ? (uint16_t)stride : 0, (uint32_t)count, inner);
 		}
 		return;
 	}
+	size_t wire = pre + UM_DATA_OVERHEAD + len + pad_len(w, len);
+	if (pre && wire > limit) {
+		/* Too big for the relay: a TCP packet is cut into smaller
+		 * segments like a TSO one (no PMTU black hole for TCP); other
+		 * packets are dropped. */
+		struct um_vnet_hdr tso;
+		if (tcp_as_tso(w, vh, pkt, len, &tso)) {
+			tx_to_peer(w, p, &tso, pkt, len);
+			return;
+		}
+		peer_drop(w, p, UM_DP_DROP_SEND);
+		return;
+	}
 	if (um_offload_finish_csum(pkt, len, vh) < 0) {
 		peer_drop(w, p, UM_DP_DROP_MALFORMED);
 		return;
 	}
-	size_t wire = UM_DATA_OVERHEAD + len + pad_len(w, len);
-	if (wire > UM_UDP_GSO_MAX_BYTES) {
+	if (wire > limit) {
 		peer_drop(w, p, UM_DP_DROP_MALFORMED);
 		return;
 	}
@@ -333,8 +417,9 @@ static void tx_to_peer(struct dp_worker *w, uint32_t p, const struct um_vnet_hdr
 		return;
 	}
 	uint8_t *base = w->tx_arena + w->tx_used;
-	memcpy(base + UM_DATA_HEADER_LEN, pkt, len);
-	seal_one(w, key, base, len, counter);
+	memcpy(base, ep->prefix, pre);
+	memcpy(base + pre + UM_DATA_HEADER_LEN, pkt, len);
+	seal_one(w, key, base + pre, len, counter);
 	if (!tx_append(w, p, ep, wire, len))
 		tx_add(w, p, ep, wire, 0, 1, len);
 }
@@ -432,8 +517,16 @@ static int tun_emit(const struct iovec *iov, int iovcnt, void *arg)
 	return 0;
 }
 
+static void count_rx(struct dp_worker *w, uint32_t p, size_t len, bool via_relay)
+{
+	peer_stat(w, p, DP_STAT_RX_PACKETS, 1);
+	peer_stat(w, p, DP_STAT_RX_BYTES, len);
+	if (via_relay)
+		peer_stat(w, p, DP_STAT_RX_RELAY_PACKETS, 1);
+}
+
 static void deliver_tun(struct dp_worker *w, const struct dp_routes *routes, uint32_t p,
-			uint8_t *data, size_t len, bool partial)
+			uint8_t *data, size_t len, bool partial, bool via_relay)
 {
 	const uint8_t *src;
 	int family;
@@ -468,12 +561,12 @@ static void deliver_tun(struct dp_worker *w, const struct dp_routes *routes, uin
 		peer_drop(w, p, UM_DP_DROP_MALFORMED);
 		return;
 	}
-	peer_stat(w, p, DP_STAT_RX_PACKETS, 1);
-	peer_stat(w, p, DP_STAT_RX_BYTES, len);
+	count_rx(w, p, len, via_relay);
 	um_gro_add(&w->gro, data, len, partial);
 }
 
-static void deliver_tap(struct dp_worker *w, uint32_t p, uint8_t *frame, size_t len, bool partial)
+static void deliver_tap(struct dp_worker *w, uint32_t p, uint8_t *frame, size_t len, bool partial,
+			bool via_relay)
 {
 	struct um_dataplane *dp = w->dp;
 	if (len < 14) {
@@ -493,8 +586,7 @@ static void deliver_tap(struct dp_worker *w, uint32_t p, uint8_t *frame, size_t 
 		if (atomic_load_explicit(slot, memory_order_relaxed) != entry)
 			atomic_store_explicit(slot, entry, memory_order_relaxed);
 	}
-	peer_stat(w, p, DP_STAT_RX_PACKETS, 1);
-	peer_stat(w, p, DP_STAT_RX_BYTES, len);
+	count_rx(w, p, len, via_relay);
 	if (l2) {
 		/* IP frames: coalesced like TUN packets, Ethernet header kept. */
 		um_gro_add_frame(&w->gro, frame, len, l2, partial);
@@ -535,20 +627,75 @@ static void rx_commit(struct dp_worker *w, size_t items, const struct dp_routes 
 			stamp(&peer->last_rx_ns, w->now_ns);
 			if (it->key == atomic_load(&peer->keys[DP_SLOT_NEXT]))
 				peer_event(w, &peer->next_used_pending, UM_DP_EVENT_NEXT_KEY_USED, p, NULL);
+			/* The relay's address is never the peer's endpoint. */
 			struct dp_endpoint *ep = atomic_load(&peer->endpoint);
-			if (!ep || !um_udp_addr_equal(&ep->addr, &w->rx_addr[it->msg]))
+			if (!it->via_relay && (!ep || !um_udp_addr_equal(&ep->addr, &w->rx_addr[it->msg])))
 				peer_event(w, &peer->roam_pending, UM_DP_EVENT_ENDPOINT_CHANGED, p,
 					   &w->rx_addr[it->msg]);
 		}
 		if (it->len == 0) { /* keepalive */
-			peer_stat(w, p, DP_STAT_RX_PACKETS, 1);
+			count_rx(w, p, 0, it->via_relay);
 			continue;
 		}
 		if (dp->cfg.tap)
-			deliver_tap(w, p, it->data, it->len, it->partial);
+			deliver_tap(w, p, it->data, it->len, it->partial, it->via_relay);
 		else
-			deliver_tun(w, routes, p, it->data, it->len, it->partial);
+			deliver_tun(w, routes, p, it->data, it->len, it->partial, it->via_relay);
 	}
+}
+
+/* A FORWARDED datagram's source ID must name the peer whose key opened the
+ * DATA, when we know that peer's ID (the FORWARD header we send it through
+ * the relay carries it at bytes 4..35). The AEAD already proves the sender
+ * holds the peer's keys, so this only catches a confused or lying relay. */
+static bool relay_source_ok(struct dp_worker *w, const struct dp_key *key, const uint8_t *source)
+{
+	const struct dp_endpoint *relay = atomic_load_explicit(&w->dp->peers[key->peer].relay,
+							       memory_order_acquire);
+	if (!relay || relay->prefix_len < UM_RELAY_FORWARD_HEADER_BYTES)
+		return true;
+	return memcmp(relay->prefix + 4, source, UM_PEER_ID_BYTES) == 0;
+}
+
+/* Decrypt one DATA message into the next rx item. relay_source: the
+ * FORWARDED source ID when it came through a relay, else NULL. */
+static void rx_data(struct dp_worker *w, const struct dp_index_map *map,
+		    const struct dp_routes *routes, size_t *items, uint8_t *seg, size_t slen,
+		    unsigned m, const uint8_t *relay_source)
+{
+	struct um_data_header hdr;
+	if (um_data_header_decode(seg, slen, &hdr) < 0) {
+		global_stat(w, UM_DP_GLOBAL_MALFORMED, 1);
+		return;
+	}
+	struct dp_key *key = um_dp_index_lookup(map, hdr.receiver_index);
+	if (!key) {
+		global_stat(w, UM_DP_GLOBAL_UNKNOWN_INDEX, 1);
+		return;
+	}
+	if (relay_source && !relay_source_ok(w, key, relay_source)) {
+		peer_drop(w, key->peer, UM_DP_DROP_MALFORMED);
+		return;
+	}
+	size_t ct = slen - UM_DATA_OVERHEAD;
+	if (um_aead_open(&w->aead, key->id, key->recv_key, hdr.counter, seg, UM_DATA_HEADER_LEN,
+			 seg + UM_DATA_HEADER_LEN, ct, seg + UM_DATA_HEADER_LEN + ct) < 0) {
+		peer_drop(w, key->peer, UM_DP_DROP_BAD_MAC);
+		return;
+	}
+	if (*items == DP_RX_ITEMS) {
+		rx_commit(w, *items, routes);
+		*items = 0;
+	}
+	struct dp_rx_item *it = &w->rx_items[(*items)++];
+	it->data = seg + UM_DATA_HEADER_LEN;
+	it->len = ct - (hdr.flags & UM_DATA_PAD_MASK);
+	it->key = key;
+	it->counter = hdr.counter;
+	it->msg = (uint16_t)m;
+	it->ok = true;
+	it->partial = (hdr.flags & UM_DATA_F_CSUM_PARTIAL) != 0;
+	it->via_relay = relay_source != NULL;
 }
 
 static void rx_batch(struct dp_worker *w, unsigned count)
@@ -572,39 +719,27 @@ static void rx_batch(struct dp_worker *w, unsigned count)
 		for (size_t off = 0; off < len; off += gso) {
 			uint8_t *seg = buf + off;
 			size_t slen = len - off < gso ? len - off : gso;
-			if (seg[0] != UM_MSG_DATA) {
-				ring_push(w, UM_DP_CONTROL_DATAGRAM, 0, seg, slen, &w->rx_addr[m]);
+			if (seg[0] == UM_MSG_DATA) {
+				rx_data(w, map, routes, &items, seg, slen, m, NULL);
 				continue;
 			}
-			struct um_data_header hdr;
-			if (um_data_header_decode(seg, slen, &hdr) < 0) {
-				global_stat(w, UM_DP_GLOBAL_MALFORMED, 1);
+			if (seg[0] == UM_MSG_RELAY_FORWARDED) {
+				struct um_relay_forward fwd;
+				if (um_relay_forward_decode(&fwd, UM_MSG_RELAY_FORWARDED, seg, slen) < 0) {
+					global_stat(w, UM_DP_GLOBAL_MALFORMED, 1);
+					continue;
+				}
+				/* Writable: the payload lies in our receive buffer. */
+				uint8_t *inner = seg + (fwd.payload - seg);
+				const uint8_t *source = fwd.peer.bytes;
+				if (inner[0] == UM_MSG_DATA)
+					rx_data(w, map, routes, &items, inner, fwd.payload_len, m, source);
+				else
+					ring_push(w, &w->ring, UM_DP_CONTROL_DATAGRAM, 0, inner,
+						  fwd.payload_len, &w->rx_addr[m], source);
 				continue;
 			}
-			struct dp_key *key = um_dp_index_lookup(map, hdr.receiver_index);
-			if (!key) {
-				global_stat(w, UM_DP_GLOBAL_UNKNOWN_INDEX, 1);
-				continue;
-			}
-			size_t ct = slen - UM_DATA_OVERHEAD;
-			if (um_aead_open(&w->aead, key->id, key->recv_key, hdr.counter, seg,
-					 UM_DATA_HEADER_LEN, seg + UM_DATA_HEADER_LEN, ct,
-					 seg + UM_DATA_HEADER_LEN + ct) < 0) {
-				peer_drop(w, key->peer, UM_DP_DROP_BAD_MAC);
-				continue;
-			}
-			if (items == DP_RX_ITEMS) {
-				rx_commit(w, items, routes);
-				items = 0;
-			}
-			struct dp_rx_item *it = &w->rx_items[items++];
-			it->data = seg + UM_DATA_HEADER_LEN;
-			it->len = ct - (hdr.flags & UM_DATA_PAD_MASK);
-			it->key = key;
-			it->counter = hdr.counter;
-			it->msg = (uint16_t)m;
-			it->ok = true;
-			it->partial = (hdr.flags & UM_DATA_F_CSUM_PARTIAL) != 0;
+			ring_push(w, &w->ring, UM_DP_CONTROL_DATAGRAM, 0, seg, slen, &w->rx_addr[m], NULL);
 		}
 	}
 	rx_commit(w, items, routes);

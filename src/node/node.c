@@ -15,7 +15,7 @@
 #include "util/error.h"
 #include "util/log.h"
 
-enum { DRAIN_BATCH = 1024 };
+enum { DRAIN_BATCH = 1024, UM_NODE_DIRECT_TRIES = 1 };
 
 const char *um_peer_state_name(enum um_peer_state state)
 {
@@ -76,9 +76,22 @@ void um_node_flush_output(struct um_node *node)
 {
 	struct um_handshake_output *out = node->out;
 	struct sockaddr_storage to;
+	size_t slot;
+	unsigned uplink;
 
 	if (!out->n_datagrams)
 		return;
+	if (um_relay_addr_decode(node, &out->to, &slot, &uplink)) {
+		/* Through a relay: each datagram inside a FORWARD to the peer. */
+		for (unsigned i = 0; i < out->n_datagrams; i++) {
+			int r = um_uplink_forward(node, uplink, &node->peers[slot].config->id, out->datagrams[i],
+						  out->lengths[i]);
+			if (r)
+				um_log_debug("handshake send via relay failed: %s", um_strerror(r));
+		}
+		out->n_datagrams = 0;
+		return;
+	}
 	int len = um_wire_addr_to_sockaddr(&out->to, &to);
 	if (len < 0)
 		return;
@@ -94,16 +107,49 @@ void um_node_flush_output(struct um_node *node)
 static void set_endpoint(struct um_node_peer *peer, const struct um_wire_addr *addr)
 {
 	struct sockaddr_storage ss;
+	size_t slot;
+	unsigned uplink;
 	int len;
 
-	if (addr->family == 0 || um_wire_addr_equal(&peer->endpoint, addr))
-		return;
+	if (addr->family == 0 || um_wire_addr_equal(&peer->endpoint, addr) ||
+	    um_relay_addr_decode(peer->node, addr, &slot, &uplink))
+		return; /* relay placeholders are not endpoints */
 	len = um_wire_addr_to_sockaddr(addr, &ss);
 	if (len < 0)
 		return;
 	if (um_dataplane_peer_set_endpoint(peer->node->dataplane, peer->dp_peer, (struct sockaddr *)&ss,
 					   (socklen_t)len) == 0)
 		peer->endpoint = *addr;
+}
+
+/* The session's path follows where its handshake went: through a relay
+ * (placeholder address) or straight to the endpoint. */
+static void set_path(struct um_node_peer *peer, const struct um_wire_addr *addr)
+{
+	struct um_node *node = peer->node;
+	size_t slot;
+	unsigned uplink;
+
+	if (um_relay_addr_decode(node, addr, &slot, &uplink)) {
+		uint8_t header[UM_DP_RELAY_HEADER_MAX];
+		size_t header_len = um_uplink_forward_header(peer, header, sizeof(header));
+		struct um_node_uplink *u = &node->uplinks[uplink];
+		int r = um_dataplane_peer_set_relay(node->dataplane, peer->dp_peer, &u->sa, u->sa_len, header,
+						    header_len);
+		if (r) {
+			um_log_error("peer \"%s\": relay path: %s", peer->config->name, um_strerror(r));
+			return;
+		}
+		peer->via_relay = true;
+		peer->relay = (int)uplink;
+		return;
+	}
+	if (peer->via_relay) {
+		um_dataplane_peer_set_relay(node->dataplane, peer->dp_peer, NULL, 0, NULL, 0);
+		peer->via_relay = false;
+	}
+	peer->direct_failures = 0;
+	set_endpoint(peer, addr);
 }
 
 /* ---- sessions ---- */
@@ -157,7 +203,7 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 	    (!peer->rtt_ns || peer->rtt_from_handshake))
 		peer->rtt_ns = (now - peer->initiated_ns) / 2, peer->rtt_from_handshake = true;
 	peer->session_initiator = out->initiator;
-	set_endpoint(peer, &out->peer_endpoint);
+	set_path(peer, &out->peer_endpoint);
 	peer->last_handshake_ns = now;
 	peer->handshakes++;
 	if (rotation)
@@ -189,7 +235,9 @@ static void handle_output(struct um_node *node)
 	} else if (out->event == UM_HS_EVENT_FAILED && peer) {
 		char name[96];
 		peer_log_name(peer, name, sizeof(name));
-		um_log_info("peer %s: handshake timed out", name);
+		um_log_info("peer %s: handshake timed out%s", name, peer->attempt_via_relay ? " (via relay)" : "");
+		if (!peer->attempt_via_relay)
+			peer->direct_failures++;
 		um_timers_handshake_failed(peer);
 	}
 	um_handshake_output_wipe(out);
@@ -199,9 +247,23 @@ int um_node_initiate(struct um_node_peer *peer)
 {
 	struct um_node *node = peer->node;
 
-	if (!node->up || peer->endpoint.family == 0)
+	struct um_wire_addr to;
+	int uplink = um_uplink_for_peer(node, peer);
+
+	if (!node->up)
 		return -UM_ESTATE;
-	int r = um_handshake_initiate(node->engine, peer->hs, &peer->endpoint, um_handshake_time_now(), node->out);
+	/* Direct while the endpoint answers (or no relay is there to help);
+	 * through a relay after UM_NODE_DIRECT_TRIES timeouts or without one. */
+	if (peer->endpoint.family && (peer->direct_failures < UM_NODE_DIRECT_TRIES || uplink < 0)) {
+		to = peer->endpoint;
+		peer->attempt_via_relay = false;
+	} else if (uplink >= 0) {
+		um_relay_addr_encode(&to, (size_t)(peer - node->peers), (unsigned)uplink);
+		peer->attempt_via_relay = true;
+	} else {
+		return -UM_ESTATE;
+	}
+	int r = um_handshake_initiate(node->engine, peer->hs, &to, um_handshake_time_now(), node->out);
 	if (r) {
 		um_handshake_output_wipe(node->out);
 		return r;
@@ -255,6 +317,20 @@ static void on_control_msg(struct um_node *node, struct um_dp_control_msg *msg)
 	if (msg->kind == UM_DP_CONTROL_DATAGRAM) {
 		if (um_wire_addr_from_sockaddr(&from, (struct sockaddr *)&msg->from, msg->from_len))
 			return;
+		if (msg->via_relay) {
+			/* From a peer through one of our relays: only configured
+			 * peers, only our relays; the handshake authenticates. */
+			int uplink = um_uplink_find(node, &from);
+			size_t slot = node->n_peers;
+			for (size_t i = 0; i < node->n_peers; i++)
+				if (!memcmp(node->peers[i].config->id.bytes, msg->relay_source, UM_PEER_ID_BYTES))
+					slot = i;
+			if (uplink < 0 || slot == node->n_peers)
+				return;
+			um_relay_addr_encode(&from, slot, (unsigned)uplink);
+		} else if (um_uplinks_receive(node, &from, msg->data, msg->len)) {
+			return;
+		}
 		int r = um_handshake_receive(node->engine, &from, msg->data, msg->len, um_handshake_time_now(),
 					     node->out);
 		if (r) {
@@ -336,6 +412,8 @@ int um_node_up(struct um_node *node)
 {
 	if (node->up)
 		return 0;
+	if (!node->dataplane)
+		return -UM_ESTATE; /* relay-only */
 	int r = um_tun_set_up(node->ifname, true);
 	if (r)
 		return r;
@@ -372,6 +450,7 @@ static int add_peer(struct um_node *node, struct um_node_peer *peer, const struc
 	int r;
 
 	peer->designated = memcmp(&node->identity.id, &cp->id, sizeof(cp->id)) < 0;
+	peer->relay = -1;
 	if (!memcmp(&cp->id, &node->identity.id, sizeof(cp->id))) {
 		um_log_error("peer \"%s\": that is this node's own ID", cp->name);
 		return -UM_ECONFIG;
@@ -400,34 +479,100 @@ static int add_peer(struct um_node *node, struct um_node_peer *peer, const struc
 	return um_handshake_peer_add(node->engine, &cp->id, peer, &peer->hs);
 }
 
-int um_node_start(struct um_node *node, struct um_loop *loop, struct um_config *config)
+/* Undoes whatever part of um_node_start got done (every step checks). */
+static void teardown(struct um_node *node)
+{
+	if (node->up)
+		um_node_down(node);
+	if (node->control_started)
+		um_control_server_stop(&node->control);
+	node->control_started = false;
+	um_uplinks_stop(node);
+	if (node->relay_server) {
+		um_relay_server_stop(node->relay_server);
+		free(node->relay_server);
+		node->relay_server = NULL;
+	}
+	um_timer_cancel(node->loop, &node->hs_timer);
+	if (node->dp_watch.fn)
+		um_loop_remove(node->loop, &node->dp_watch);
+	for (size_t i = 0; i < node->n_peers; i++)
+		um_timers_peer_cancel(&node->peers[i]);
+	/* Freeing the data plane wipes every key and removes the device. */
+	um_dataplane_free(node->dataplane);
+	um_handshake_engine_free(node->engine);
+	free(node->peers);
+	if (node->out)
+		sodium_free(node->out);
+	free(node->msg);
+	um_identity_wipe(&node->identity);
+	um_config_free(&node->config);
+	memset(node, 0, sizeof(*node));
+}
+
+static int start_relay_server(struct um_node *node)
+{
+	const struct um_config_relay_server *rc = &node->config.relay;
+	struct um_relay_config core;
+	int r;
+
+	um_relay_default_config(&core);
+	core.max_nodes = rc->max_nodes;
+	core.registration_timeout_ns = rc->registration_timeout_ms * UM_NSEC_PER_MSEC;
+	core.keepalive_interval_s = (uint16_t)((rc->keepalive_interval_ms + 999) / 1000);
+	core.packets_per_s = rc->packets_per_s;
+	core.packet_burst = rc->packet_burst;
+	core.bytes_per_s = rc->bytes_per_s;
+	core.byte_burst = rc->byte_burst;
+	core.verifications_per_s = rc->verifications_per_s;
+	core.allow = rc->allow;
+	core.allow_count = rc->n_allow;
+	core.admission_key = rc->has_admission_key ? rc->admission_key : NULL;
+	struct um_relay_server_config sc = {
+		.listen = rc->listen.len ? &rc->listen.sa : NULL,
+		.listen_len = rc->listen.len,
+		.port = rc->listen_port,
+		.relay = &core,
+	};
+	node->relay_server = calloc(1, sizeof(*node->relay_server));
+	if (!node->relay_server)
+		return -ENOMEM;
+	r = um_relay_server_start(node->relay_server, node->loop, &sc);
+	if (r) {
+		char text[64] = "";
+		if (rc->listen.len)
+			um_endpoint_format(&rc->listen, text, sizeof(text));
+		else
+			snprintf(text, sizeof(text), "port %u", rc->listen_port);
+		um_log_error("relay on %s: %s", text, um_strerror(r));
+		free(node->relay_server);
+		node->relay_server = NULL;
+		return r;
+	}
+	um_log_info("relay listening on UDP port %u (%zu allowed IDs%s, at most %u nodes)", node->relay_server->port,
+		    rc->n_allow, rc->has_admission_key ? ", admission key" : "", rc->max_nodes);
+	return 0;
+}
+
+/* The node part: identity, engine, data plane, peers. */
+static int start_node(struct um_node *node)
 {
 	struct um_config *c = &node->config;
 	char id[UM_PEER_ID_TEXT_MAX];
 	int r;
 
-	memset(node, 0, sizeof(*node));
-	node->config = *config; /* take over the allocations */
-	um_config_init(config);
-	node->loop = loop;
-	node->started_ns = um_now_ns();
-	um_timer_init(&node->hs_timer, on_engine_timer, node);
-	um_log_set_level(c->log_level);
-
 	r = um_identity_load(&node->identity, c->identity_path);
 	if (r) {
 		um_log_error("identity %s: %s", c->identity_path, um_strerror(r));
-		goto err_config;
+		return r;
 	}
 	um_peer_id_format(&node->identity.id, id, sizeof(id));
 	um_log_info("node %s", id);
 
 	node->out = sodium_malloc(sizeof(*node->out));
 	node->msg = malloc(sizeof(*node->msg));
-	if (!node->out || !node->msg) {
-		r = -ENOMEM;
-		goto err_buffers;
-	}
+	if (!node->out || !node->msg)
+		return -ENOMEM;
 	memset(node->out, 0, sizeof(*node->out));
 
 	struct um_handshake_config hs_config = {
@@ -441,7 +586,7 @@ int um_node_start(struct um_node *node, struct um_loop *loop, struct um_config *
 	r = um_handshake_engine_new(&node->engine, &hs_config);
 	if (r) {
 		um_log_error("handshake engine: %s", um_strerror(r));
-		goto err_buffers;
+		return r;
 	}
 
 	struct um_dataplane_config dp_config = {
@@ -454,7 +599,7 @@ int um_node_start(struct um_node *node, struct um_loop *loop, struct um_config *
 	r = um_dataplane_new(&dp_config, &node->dataplane);
 	if (r) {
 		um_log_error("data plane (device %s, port %u): %s", c->device, c->listen_port, um_strerror(r));
-		goto err_engine;
+		return r;
 	}
 	snprintf(node->ifname, sizeof(node->ifname), "%s", um_dataplane_ifname(node->dataplane));
 	if (c->has_address) {
@@ -463,15 +608,13 @@ int um_node_start(struct um_node *node, struct um_loop *loop, struct um_config *
 		r = um_tun_add_address(node->ifname, &address);
 		if (r) {
 			um_log_error("address on %s: %s", node->ifname, um_strerror(r));
-			goto err_dataplane;
+			return r;
 		}
 	}
 
 	node->peers = calloc(c->n_peers ? c->n_peers : 1, sizeof(*node->peers));
-	if (!node->peers) {
-		r = -ENOMEM;
-		goto err_dataplane;
-	}
+	if (!node->peers)
+		return -ENOMEM;
 	node->n_peers = c->n_peers;
 	for (size_t i = 0; i < c->n_peers; i++) {
 		node->peers[i].node = node;
@@ -482,14 +625,14 @@ int um_node_start(struct um_node *node, struct um_loop *loop, struct um_config *
 		r = add_peer(node, &node->peers[i], &c->peers[i]);
 		if (r) {
 			um_log_error("peer \"%s\": %s", c->peers[i].name, um_strerror(r));
-			goto err_peers;
+			return r;
 		}
 	}
 
 	r = um_dataplane_start(node->dataplane);
 	if (r) {
 		um_log_error("starting data plane workers: %s", um_strerror(r));
-		goto err_peers;
+		return r;
 	}
 	node->dp_watch = (struct um_watch){
 		.fd = um_dataplane_control_fd(node->dataplane),
@@ -497,52 +640,57 @@ int um_node_start(struct um_node *node, struct um_loop *loop, struct um_config *
 		.fn = on_dataplane,
 		.arg = node,
 	};
-	r = um_loop_add(loop, &node->dp_watch);
+	r = um_loop_add(node->loop, &node->dp_watch);
 	if (r)
-		goto err_peers;
+		node->dp_watch.fn = NULL;
+	return r;
+}
+
+int um_node_start(struct um_node *node, struct um_loop *loop, struct um_config *config)
+{
+	struct um_config *c = &node->config;
+	int r;
+
+	memset(node, 0, sizeof(*node));
+	node->config = *config; /* take over the allocations */
+	um_config_init(config);
+	node->loop = loop;
+	node->started_ns = um_now_ns();
+	node->home = node->backup = -1;
+	um_timer_init(&node->hs_timer, on_engine_timer, node);
+	um_log_set_level(c->log_level);
+
+	if (c->has_node && (r = start_node(node)))
+		goto err;
+	if (c->relay.enabled && (r = start_relay_server(node)))
+		goto err;
 
 	r = um_control_server_start(&node->control, loop, c->control_socket, um_node_control, node);
 	if (r) {
 		um_log_error("control socket %s: %s", c->control_socket, um_strerror(r));
-		goto err_watch;
+		goto err;
 	}
 	node->control_started = true;
+	if (!c->has_node)
+		return 0; /* relay-only */
 
+	r = um_uplinks_start(node);
+	if (r) {
+		um_log_error("relays: %s", um_strerror(r));
+		goto err;
+	}
 	r = um_node_up(node);
 	if (r) {
 		um_log_error("bringing %s up: %s", node->ifname, um_strerror(r));
-		goto err_control;
+		goto err;
 	}
-	um_log_info("listening on UDP port %u, device %s (%s), %zu peers", um_dataplane_port(node->dataplane),
-		    node->ifname, c->mode == UM_MODE_TAP ? "tap" : "tun", node->n_peers);
+	um_log_info("listening on UDP port %u, device %s (%s), %zu peers, %zu relays",
+		    um_dataplane_port(node->dataplane), node->ifname, c->mode == UM_MODE_TAP ? "tap" : "tun",
+		    node->n_peers, node->n_uplinks);
 	return 0;
 
-err_control:
-	um_control_server_stop(&node->control);
-	node->control_started = false;
-err_watch:
-	um_loop_remove(loop, &node->dp_watch);
-err_peers:
-	for (size_t i = 0; i < node->n_peers; i++)
-		um_timers_peer_cancel(&node->peers[i]);
-	free(node->peers);
-	node->peers = NULL;
-	node->n_peers = 0;
-err_dataplane:
-	um_dataplane_free(node->dataplane);
-	node->dataplane = NULL;
-err_engine:
-	um_handshake_engine_free(node->engine);
-	node->engine = NULL;
-err_buffers:
-	if (node->out)
-		sodium_free(node->out);
-	free(node->msg);
-	node->out = NULL;
-	node->msg = NULL;
-	um_identity_wipe(&node->identity);
-err_config:
-	um_config_free(c);
+err:
+	teardown(node);
 	return r;
 }
 
@@ -550,21 +698,5 @@ void um_node_stop(struct um_node *node)
 {
 	if (!node->loop)
 		return;
-	um_node_down(node);
-	if (node->control_started)
-		um_control_server_stop(&node->control);
-	node->control_started = false;
-	um_timer_cancel(node->loop, &node->hs_timer);
-	um_loop_remove(node->loop, &node->dp_watch);
-	for (size_t i = 0; i < node->n_peers; i++)
-		um_timers_peer_cancel(&node->peers[i]);
-	/* Freeing the data plane wipes every key and removes the device. */
-	um_dataplane_free(node->dataplane);
-	um_handshake_engine_free(node->engine);
-	free(node->peers);
-	sodium_free(node->out);
-	free(node->msg);
-	um_identity_wipe(&node->identity);
-	um_config_free(&node->config);
-	memset(node, 0, sizeof(*node));
+	teardown(node);
 }

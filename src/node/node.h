@@ -5,7 +5,12 @@
  *
  * Files: node.c (lifecycle, handshake I/O, key installation), timers.c (ALL
  * timer policy: when to initiate, retry, rekey, send keepalives, expire),
- * control.c (the control-socket requests). */
+ * status.c (the control-socket requests), uplink.c (registration with
+ * relays and the relay path), relay/server.c (when umbrad is a relay).
+ *
+ * Relay-only (a config with [relay] and no [node]): no identity, engine,
+ * data plane or peers; the node only runs the relay server and the control
+ * socket. Everything below that touches peers checks node->dataplane. */
 #ifndef UM_NODE_NODE_H
 #define UM_NODE_NODE_H
 
@@ -17,6 +22,7 @@
 #include "ctl/control.h"
 #include "net/dataplane.h"
 #include "net/loop.h"
+#include "relay/server.h"
 #include "session/handshake.h"
 
 struct um_node;
@@ -54,11 +60,49 @@ struct um_node_peer {
 	unsigned attempts;            /* failed initiations in a row (backoff) */
 	uint64_t last_rx_seen_ns;     /* data plane's last_rx at the last tick */
 
+	/* Relay path (uplink.c). */
+	bool via_relay;          /* the data plane sends through uplink `relay` */
+	int relay;               /* uplink for the relay path; -1 = the home relay */
+	bool attempt_via_relay;  /* our last initiation went through a relay */
+	unsigned direct_failures; /* initiations to the endpoint that timed out */
+	unsigned relay_unknown;  /* ERROR "unknown peer" in a row (retry backoff) */
+	bool retry_replaces;     /* retry_timer restarts a handshake in flight */
+
 	/* timers.c */
 	struct um_timer retry_timer; /* start an initiation (first or retry) */
 	struct um_timer rekey_timer; /* rotate keys */
 	struct um_timer tick_timer;  /* keepalive, expiry, dead-peer checks */
 	struct um_timer promote_timer; /* responder: use `next` even unconfirmed */
+};
+
+enum um_uplink_state {
+	UM_UPLINK_REGISTERING, /* REGISTER sent (or waiting to retry) */
+	UM_UPLINK_REGISTERED,  /* acknowledged: keepalives running */
+	UM_UPLINK_STANDBY,     /* registered once, parked: not home or backup */
+};
+
+/* One configured relay, as seen by this node (uplink.c). */
+struct um_node_uplink {
+	struct um_node *node;
+	unsigned index;
+	struct um_wire_addr addr;
+	struct sockaddr_storage sa;
+	socklen_t sa_len;
+	enum um_uplink_state state;
+	uint8_t nonce[UM_RELAY_NONCE_BYTES]; /* of the REGISTER in flight */
+	uint64_t register_sent_ns;
+	unsigned register_attempts;
+	uint64_t token;
+	uint64_t keepalive_ns;      /* our keepalive period */
+	uint64_t ka_sequence, ka_sent_ns;
+	bool ka_outstanding;
+	unsigned ka_missed;
+	uint64_t last_reply_ns;     /* ACK or keepalive reply */
+	uint64_t registered_ns;
+	uint64_t rtt_ns;            /* smoothed; 0 = no sample */
+	struct um_wire_addr observed; /* our endpoint as the relay sees it */
+	uint64_t registrations, errors, unknown_peer;
+	struct um_timer timer;
 };
 
 struct um_node {
@@ -78,6 +122,12 @@ struct um_node {
 	bool up;
 	uint64_t started_ns;
 	char ifname[16];
+
+	struct um_relay_server *relay_server; /* owned; [relay] */
+	struct um_node_uplink *uplinks;       /* owned; one per relay = line */
+	size_t n_uplinks;
+	int home, backup;                     /* uplink indices, -1 = none */
+	uint8_t *register_buf;                /* REGISTER scratch (owned) */
 };
 
 /* Builds everything from config (taken over by the node: the caller must not
@@ -119,5 +169,38 @@ void um_timers_engine_rearm(struct um_node *node);
 int um_node_control(void *node, const struct um_control_request *req, struct um_control_reply *reply);
 
 const char *um_peer_state_name(enum um_peer_state state);
+
+/* uplink.c: registration with the configured relays. */
+int um_uplinks_start(struct um_node *node);
+void um_uplinks_stop(struct um_node *node);
+/* A datagram from the network: true when it was a relay's message to us
+ * (REGISTER_ACK, KEEPALIVE reply, ERROR from one of our relays). */
+bool um_uplinks_receive(struct um_node *node, const struct um_wire_addr *from, const uint8_t *data, size_t len);
+/* Index of the uplink at addr, or -1. */
+int um_uplink_find(const struct um_node *node, const struct um_wire_addr *addr);
+/* The registered uplink to reach peer through (its own choice, else the
+ * home relay), or -1 when none is registered. */
+int um_uplink_for_peer(const struct um_node *node, const struct um_node_peer *peer);
+/* Handshake datagrams to a peer through a relay use a placeholder
+ * address the engine can carry around: 100::/64 (RFC 6666, discard-only,
+ * never a real endpoint) with the peer slot inside and the uplink as port. */
+void um_relay_addr_encode(struct um_wire_addr *addr, size_t peer, unsigned uplink);
+bool um_relay_addr_decode(const struct um_node *node, const struct um_wire_addr *addr, size_t *peer,
+			  unsigned *uplink);
+/* Sends payload to peer `dest` through uplink (FORWARD). */
+int um_uplink_forward(struct um_node *node, unsigned uplink, const struct um_peer_id *dest, const uint8_t *payload,
+		      size_t len);
+/* The FORWARD header the data plane prepends for peer (36 bytes). */
+size_t um_uplink_forward_header(const struct um_node_peer *peer, uint8_t *out, size_t cap);
+void um_uplinks_status(struct um_node *node, struct um_control_reply *reply);
+/* "IPv4:port" or "[IPv6]:port". */
+int um_wire_addr_format(const struct um_wire_addr *addr, char *out, size_t size);
+
+/* timers.c: a relay became usable (registered): peers without a session
+ * that can go through it start (again). */
+void um_timers_relay_ready(struct um_node_peer *peer);
+/* timers.c: the relay does not know the peer (not registered yet): call
+ * again soon, backing off, instead of waiting for retransmissions. */
+void um_timers_relay_unknown_peer(struct um_node_peer *peer);
 
 #endif

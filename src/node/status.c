@@ -7,11 +7,19 @@
  *          hs_cookies_sent hs_rate_limited hs_replays hs_malformed
  *          hs_auth_failed hs_unknown_peer hs_timeouts under_load
  *          dp_no_route dp_unknown_index dp_malformed dp_ring_full
- *          dp_tun_write_errors
- *   peer:  peer(=name) id short_id endpoint state last_handshake_age_ms
+ *          dp_tun_write_errors, relays home_relay home_relay_rtt_us
+ *          observed_endpoint, then per relay uplink(=address) uplink_state
+ *          uplink_rtt_us uplink_observed uplink_last_reply_age_ms
+ *          uplink_registrations uplink_errors (uplink.c), then, when
+ *          umbrad is a relay, relay_* (the server's counters, below).
+ *          Relay-only: mode=relay, version, uptime_ms and relay_* only.
+ *   peer:  peer(=name) id short_id path(direct|relay) endpoint (in use:
+ *          the relay's address on the relay path) relay direct_endpoint
+ *          state last_handshake_age_ms
  *          handshakes rekeys rx_bytes rx_packets tx_bytes tx_packets
  *          drop_bad_mac drop_replay drop_malformed drop_not_allowed
  *          drop_no_key drop_send rtt_us | rtt_bound_us keepalive
+ *          rx_relay_packets rx_direct_packets tx_relay_packets tx_direct_packets
  *          allowed_ip(repeated)
  *
  * Absent keys mean "unknown" (no handshake yet, no RTT sample). */
@@ -25,12 +33,66 @@
 
 #define U64(x) ((unsigned long long)(x))
 
+static void reply_relay_server(const struct um_relay_server *server, struct um_control_reply *reply)
+{
+	const struct um_relay_stats *st = &server->core.stats;
+	const struct um_relay_server_stats *io = &server->stats;
+
+#define RELAY_KEY(name, value) um_control_reply_add(reply, "relay_" name, "%llu", U64(value))
+	RELAY_KEY("port", server->port);
+	RELAY_KEY("uptime_ms", (um_now_ns() - server->started_ns) / UM_NSEC_PER_MSEC);
+	RELAY_KEY("max_nodes", server->core.config.max_nodes);
+	RELAY_KEY("memory_bytes", um_relay_memory_bytes(&server->core));
+	RELAY_KEY("registered", st->registered);
+	RELAY_KEY("registrations", st->registrations);
+	RELAY_KEY("reregistrations", st->reregistrations);
+	RELAY_KEY("expired", st->expired);
+	RELAY_KEY("reg_malformed", st->reg_malformed);
+	RELAY_KEY("reg_stale", st->reg_stale);
+	RELAY_KEY("reg_not_admitted", st->reg_not_admitted);
+	RELAY_KEY("reg_replay", st->reg_replay);
+	RELAY_KEY("reg_need_key", st->reg_need_key);
+	RELAY_KEY("reg_rate_limited", st->reg_rate_limited);
+	RELAY_KEY("reg_bad_signature", st->reg_bad_signature);
+	RELAY_KEY("reg_full", st->reg_full);
+	RELAY_KEY("fragments_buffered", st->fragments_buffered);
+	RELAY_KEY("fragments_rejected", st->fragments_rejected);
+	RELAY_KEY("keepalives", st->keepalives);
+	RELAY_KEY("keepalive_unknown", st->keepalive_unknown);
+	RELAY_KEY("rebinds", st->rebinds);
+	RELAY_KEY("forwarded_packets", st->forwarded_packets);
+	RELAY_KEY("forwarded_bytes", st->forwarded_bytes);
+	RELAY_KEY("drop_malformed", st->drop_malformed);
+	RELAY_KEY("drop_unknown_type", st->drop_unknown_type);
+	RELAY_KEY("drop_not_registered", st->drop_not_registered);
+	RELAY_KEY("drop_rate_limited_packets", st->drop_rate_limited_packets);
+	RELAY_KEY("drop_rate_limited_bytes", st->drop_rate_limited_bytes);
+	RELAY_KEY("drop_unknown_peer", st->drop_unknown_peer);
+	RELAY_KEY("drop_to_self", st->drop_to_self);
+	RELAY_KEY("errors_sent", st->errors_sent);
+	RELAY_KEY("errors_suppressed", st->errors_suppressed);
+	RELAY_KEY("rx_datagrams", io->rx_datagrams);
+	RELAY_KEY("tx_datagrams", io->tx_datagrams);
+	RELAY_KEY("rx_truncated", io->rx_truncated);
+	RELAY_KEY("send_errors", io->send_errors);
+#undef RELAY_KEY
+}
+
 static void reply_node(struct um_node *node, struct um_control_reply *reply)
 {
 	char text[UM_PEER_ID_TEXT_MAX];
-	const struct um_handshake_stats *hs = um_handshake_get_stats(node->engine);
 	uint64_t global[UM_DP_GLOBAL_COUNT];
 
+	if (!node->dataplane) {
+		um_control_reply_add(reply, "mode", "relay");
+		um_control_reply_add(reply, "version", "%s", UM_VERSION);
+		um_control_reply_add(reply, "uptime_ms", "%llu",
+				     U64((um_now_ns() - node->started_ns) / UM_NSEC_PER_MSEC));
+		if (node->relay_server)
+			reply_relay_server(node->relay_server, reply);
+		return;
+	}
+	const struct um_handshake_stats *hs = um_handshake_get_stats(node->engine);
 	um_peer_id_format(&node->identity.id, text, sizeof(text));
 	um_control_reply_add(reply, "node_id", "%s", text);
 	um_peer_id_format_short(&node->identity.id, text, sizeof(text));
@@ -61,6 +123,17 @@ static void reply_node(struct um_node *node, struct um_control_reply *reply)
 	um_control_reply_add(reply, "dp_malformed", "%llu", U64(global[UM_DP_GLOBAL_MALFORMED]));
 	um_control_reply_add(reply, "dp_ring_full", "%llu", U64(global[UM_DP_GLOBAL_RING_FULL]));
 	um_control_reply_add(reply, "dp_tun_write_errors", "%llu", U64(global[UM_DP_GLOBAL_TUN_WRITE]));
+	um_uplinks_status(node, reply);
+	if (node->relay_server)
+		reply_relay_server(node->relay_server, reply);
+}
+
+static void add_endpoint(struct um_control_reply *reply, const char *key, const struct um_wire_addr *addr)
+{
+	char text[64];
+
+	if (addr->family && um_wire_addr_format(addr, text, sizeof(text)) == 0)
+		um_control_reply_add(reply, key, "%s", text);
 }
 
 static void reply_peer(struct um_node *node, const struct um_node_peer *peer, struct um_control_reply *reply)
@@ -68,7 +141,6 @@ static void reply_peer(struct um_node *node, const struct um_node_peer *peer, st
 	const struct um_config_peer *cp = peer->config;
 	char text[UM_PEER_ID_TEXT_MAX];
 	struct um_dp_peer_stats st;
-	struct sockaddr_storage ss;
 	uint64_t now = um_now_ns();
 
 	um_control_reply_add(reply, "peer", "%s", cp->name);
@@ -76,12 +148,15 @@ static void reply_peer(struct um_node *node, const struct um_node_peer *peer, st
 	um_control_reply_add(reply, "id", "%s", text);
 	um_peer_id_format_short(&cp->id, text, sizeof(text));
 	um_control_reply_add(reply, "short_id", "%s", text);
-	int len = peer->endpoint.family ? um_wire_addr_to_sockaddr(&peer->endpoint, &ss) : -1;
-	if (len > 0) {
-		struct um_endpoint ep = {.len = (socklen_t)len};
-		memcpy(&ep.in6, &ss, (size_t)len);
-		if (um_endpoint_format(&ep, text, sizeof(text)) == 0)
-			um_control_reply_add(reply, "endpoint", "%s", text);
+	if (peer->via_relay && peer->relay >= 0 && (size_t)peer->relay < node->n_uplinks) {
+		um_control_reply_add(reply, "path", "relay");
+		add_endpoint(reply, "endpoint", &node->uplinks[peer->relay].addr);
+		add_endpoint(reply, "relay", &node->uplinks[peer->relay].addr);
+		add_endpoint(reply, "direct_endpoint", &peer->endpoint);
+	} else {
+		if (peer->state == UM_PEER_ESTABLISHED)
+			um_control_reply_add(reply, "path", "direct");
+		add_endpoint(reply, "endpoint", &peer->endpoint);
 	}
 	um_control_reply_add(reply, "state", "%s", um_peer_state_name(peer->state));
 	if (peer->last_handshake_ns)
@@ -100,6 +175,10 @@ static void reply_peer(struct um_node *node, const struct um_node_peer *peer, st
 		um_control_reply_add(reply, "drop_not_allowed", "%llu", U64(st.drops[UM_DP_DROP_NOT_ALLOWED]));
 		um_control_reply_add(reply, "drop_no_key", "%llu", U64(st.drops[UM_DP_DROP_NO_KEY]));
 		um_control_reply_add(reply, "drop_send", "%llu", U64(st.drops[UM_DP_DROP_SEND]));
+		um_control_reply_add(reply, "rx_relay_packets", "%llu", U64(st.rx_relay_packets));
+		um_control_reply_add(reply, "rx_direct_packets", "%llu", U64(st.rx_direct_packets));
+		um_control_reply_add(reply, "tx_relay_packets", "%llu", U64(st.tx_relay_packets));
+		um_control_reply_add(reply, "tx_direct_packets", "%llu", U64(st.tx_direct_packets));
 	}
 	/* The coarse handshake-based bound gets its own key (node/timers.c). */
 	if (peer->rtt_ns)
@@ -122,7 +201,7 @@ static int rekey(struct um_node *node, const char *name)
 		if (!all && strcmp(peer->config->name, name))
 			continue;
 		found = true;
-		if (peer->endpoint.family == 0) {
+		if (peer->endpoint.family == 0 && um_uplink_for_peer(node, peer) < 0) {
 			if (!all)
 				return -UM_ESTATE; /* we cannot call a peer whose address we never learned */
 			continue;
@@ -143,13 +222,15 @@ int um_node_control(void *arg, const struct um_control_request *req, struct um_c
 	switch (req->op) {
 	case UM_CONTROL_GET:
 		reply_node(node, reply);
+		if (!node->dataplane)
+			return 0;
 		for (size_t i = 0; i < node->n_peers; i++)
 			reply_peer(node, &node->peers[i], reply);
 		return 0;
 	case UM_CONTROL_UP:
 		return um_node_up(node);
 	case UM_CONTROL_DOWN:
-		return um_node_down(node);
+		return node->dataplane ? um_node_down(node) : -UM_ESTATE;
 	case UM_CONTROL_REKEY:
 		return rekey(node, req->peer);
 	}

@@ -32,6 +32,14 @@
  *    side of crossed handshakes, which the peer threw away.
  *  - need-key: the data plane has traffic for a peer without a key: initiate
  *    at once unless one is in flight or started less than a second ago.
+ *  - relay ready (uplink.c registered with a relay): peers without a
+ *    session and without a working endpoint start as at "up".
+ *  - direct timeout: a direct initiation to a peer that a relay could also
+ *    reach gets UM_TIMERS_DIRECT_TIMEOUT_MS before the next one goes
+ *    through the relay (node.c: one failed direct attempt is enough).
+ *  - relay unknown peer (the relay answered our HELLO with "unknown peer":
+ *    the peer has not registered yet): a new initiation after 100 ms,
+ *    doubling up to 6.4 s, rather than the engine's 1 s retransmissions.
  *
  * RTT (`rtt_us` in status): measured at each key rotation, so refreshed
  * every rekey-interval. As responder: from sending ESTABLISHED to the
@@ -60,6 +68,8 @@
 #define UM_TIMERS_REKEY_AFTER_MESSAGES (1ULL << 40)
 #define UM_TIMERS_NEED_KEY_GAP_NS UM_NSEC_PER_SEC
 #define UM_TIMERS_PROMOTE_MS 1000ULL
+#define UM_TIMERS_DIRECT_TIMEOUT_MS 3000ULL
+#define UM_TIMERS_UNKNOWN_PEER_MS 100ULL
 
 static uint64_t ms_to_ns(uint64_t ms)
 {
@@ -92,8 +102,17 @@ static void on_retry(struct um_loop *loop, struct um_timer *timer)
 	struct um_node_peer *peer = timer->arg;
 	(void)loop;
 
-	if (peer->state == UM_PEER_ESTABLISHED)
+	if (peer->state == UM_PEER_ESTABLISHED) {
+		peer->retry_replaces = false;
 		return; /* the peer called first */
+	}
+	if (peer->retry_replaces) {
+		peer->retry_replaces = false;
+		if (!peer->attempt_via_relay)
+			peer->direct_failures++; /* the direct attempt timed out: relay next */
+		um_node_initiate(peer);
+		return;
+	}
 	initiate(peer);
 }
 
@@ -184,16 +203,49 @@ void um_timers_up(struct um_node_peer *peer)
 	struct um_loop *loop = node->loop;
 
 	um_timer_arm_in(loop, &peer->tick_timer, ms_to_ns(tick_interval_ms(peer)));
-	if (peer->endpoint.family == 0)
-		return; /* wait for the peer to call us */
+	if (peer->endpoint.family == 0 && um_uplink_for_peer(node, peer) < 0)
+		return; /* wait for the peer to call us, or for a relay */
 	um_timer_arm_in(loop, &peer->retry_timer,
 			peer->designated ? 0 : ms_to_ns(UM_TIMERS_DEFER_MS + jitter_ms(100)));
+}
+
+/* Same policy as "up": the designated side calls at once, the other one a
+ * little later unless the session came up meanwhile. Peers with a session,
+ * a handshake in flight or a direct endpoint still answering are left alone. */
+void um_timers_relay_ready(struct um_node_peer *peer)
+{
+	struct um_node *node = peer->node;
+
+	if (!node->up || peer->state == UM_PEER_ESTABLISHED || um_handshake_peer_busy(peer->hs) ||
+	    um_timer_armed(&peer->retry_timer))
+		return;
+	if (peer->endpoint.family && peer->direct_failures < 1)
+		return;
+	um_timer_arm_in(node->loop, &peer->retry_timer,
+			peer->designated ? 0 : ms_to_ns(UM_TIMERS_DEFER_MS + jitter_ms(100)));
+}
+
+void um_timers_relay_unknown_peer(struct um_node_peer *peer)
+{
+	unsigned n = peer->relay_unknown < 6 ? peer->relay_unknown : 6;
+
+	if (!peer->node->up || peer->state == UM_PEER_ESTABLISHED || um_timer_armed(&peer->retry_timer))
+		return;
+	peer->relay_unknown++;
+	peer->retry_replaces = true;
+	um_timer_arm_in(peer->node->loop, &peer->retry_timer, ms_to_ns((UM_TIMERS_UNKNOWN_PEER_MS << n) + jitter_ms(50)));
 }
 
 void um_timers_handshake_initiated(struct um_node_peer *peer)
 {
 	peer->initiated_ns = um_now_ns();
 	um_timer_cancel(peer->node->loop, &peer->retry_timer);
+	/* A direct attempt while a relay could carry the handshake: give the
+	 * endpoint UM_TIMERS_DIRECT_TIMEOUT_MS, then go through the relay. */
+	if (!peer->attempt_via_relay && um_uplink_for_peer(peer->node, peer) >= 0) {
+		peer->retry_replaces = true;
+		um_timer_arm_in(peer->node->loop, &peer->retry_timer, ms_to_ns(UM_TIMERS_DIRECT_TIMEOUT_MS));
+	}
 	if (peer->state != UM_PEER_ESTABLISHED)
 		peer->state = UM_PEER_HANDSHAKING;
 }
@@ -217,6 +269,8 @@ void um_timers_session_established(struct um_node_peer *peer, bool initiator)
 
 	(void)initiator;
 	peer->attempts = 0;
+	peer->relay_unknown = 0;
+	peer->retry_replaces = false;
 	um_timer_cancel(node->loop, &peer->retry_timer);
 	if (!peer->designated)
 		rekey = rekey + rekey / 4 + 1000;

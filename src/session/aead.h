@@ -25,6 +25,7 @@ struct um_aead {
 	struct evp_cipher_st *cipher;
 	uint64_t seal_key_id, open_key_id; /* 0: no key cached */
 	bool fast_nonce; /* nonce through a parameter (verified at init) */
+	struct um_aead_params *params; /* prebuilt OSSL_PARAM arrays (aead.c) */
 };
 
 /* Allocate the contexts; free with um_aead_free (which also wipes them). */

@@ -17,7 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define UM_MSG_DATA 0x10
+#include "wire/handshake.h" /* UM_MSG_DATA (one list of message types) */
+
 #define UM_DATA_HEADER_LEN 16
 #define UM_DATA_TAG_LEN 16
 #define UM_DATA_OVERHEAD (UM_DATA_HEADER_LEN + UM_DATA_TAG_LEN)

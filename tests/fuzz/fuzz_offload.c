@@ -65,5 +65,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	(void)um_gro_add(&gro, pkt, len, (vh.flags & 1) != 0);
 	(void)um_gro_flush(&gro);
+	/* The same bytes as an Ethernet frame (TAP): IP after 14 bytes. */
+	if (len >= 14) {
+		memcpy(pkt, data + UM_VNET_HDR_LEN, len);
+		(void)um_gro_add_frame(&gro, pkt, len, 14, (vh.flags & 2) != 0);
+		(void)um_gro_flush(&gro);
+	}
 	return 0;
 }

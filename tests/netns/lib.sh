@@ -232,3 +232,41 @@ um_ping() {
 	shift 2
 	um_exec "$ns" ping -q -c 1 -W 1 "$@" "$addr" >/dev/null 2>&1
 }
+
+# ---- relay / NAT helpers (relay.sh) ----
+
+# um_nat NAME WAN_IF: namespace NAME becomes a home router: forwarding on,
+# MASQUERADE out of WAN_IF, and nothing unsolicited comes in from WAN_IF
+# (only replies to what went out: port-restricted cone, like a CPE).
+um_nat() {
+	local ns
+	ns=$(um_nsname "$1")
+	ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
+	ip netns exec "$ns" iptables -t nat -A POSTROUTING -o "$2" -j MASQUERADE || um_fail "iptables in $1"
+	ip netns exec "$ns" iptables -A FORWARD -i "$2" -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+	ip netns exec "$ns" iptables -A FORWARD -i "$2" -j DROP
+	ip netns exec "$ns" iptables -A INPUT -i "$2" -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+	ip netns exec "$ns" iptables -A INPUT -i "$2" -j DROP
+}
+
+# um_relay_config NAME NS LISTEN [EXTRA-LINES]: a relay-only umbrad config
+# ([relay] section only); start and stop it with um_start / um_stop.
+um_relay_config() {
+	local node=$1 ns=$2 listen=$3 extra=${4:-}
+	UM_NODE_NS[$node]=$ns
+	UM_NODE_CONF[$node]="$UM_TMP/$node.conf"
+	UM_NODE_SOCK[$node]="$UM_TMP/$node.sock"
+	cat >"${UM_NODE_CONF[$node]}" <<EOC
+[relay]
+listen = $listen
+control-socket = ${UM_NODE_SOCK[$node]}
+log-level = ${UM_LOG_LEVEL:-info}
+$extra
+EOC
+}
+
+# um_json NODE COMMAND EXPR: evaluate a python expression on `umbra
+# COMMAND --json` (the parsed object is `d`); prints the result.
+um_json() {
+	um_cli "$1" "$2" --json | python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$3"
+}

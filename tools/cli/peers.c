@@ -21,6 +21,9 @@ static void print_peer(const struct um_status_block *p)
 	printf("peer \"%s\"\n", or_dash(um_status_get(p, "peer")));
 	printf("  id:             %s\n", or_dash(um_status_get(p, "id")));
 	printf("  endpoint:       %s\n", or_dash(um_status_get(p, "endpoint")));
+	if (um_status_get(p, "path"))
+		printf("  path:           %s%s%s\n", um_status_get(p, "path"), um_status_get(p, "relay") ? " via " : "",
+		       um_status_get(p, "relay") ? um_status_get(p, "relay") : "");
 	printf("  state:          %s\n", or_dash(um_status_get(p, "state")));
 	printf("  allowed ips:   ");
 	bool any = false;

@@ -73,7 +73,9 @@ static bool is_number(const char *s)
 static bool is_text_key(const char *key)
 {
 	static const char *const text[] = {"peer", "id", "node_id", "endpoint", "state", "device",
-					   "mode", "address", "version"};
+					   "mode", "address", "version", "path", "relay", "direct_endpoint",
+					   "home_relay", "observed_endpoint", "uplink", "uplink_state",
+					   "uplink_observed"};
 	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++)
 		if (!strcmp(key, text[i]))
 			return true;
@@ -89,7 +91,8 @@ void um_cli_json_block(FILE *f, const struct um_status_block *b)
 	fputc('{', f);
 	for (size_t i = 0; i < b->n_fields; i++) {
 		const char *k = b->fields[i].key, *v = b->fields[i].value;
-		if (!strncmp(k, "drop_", 5) || !strcmp(k, "allowed_ip"))
+		if (!strncmp(k, "drop_", 5) || !strcmp(k, "allowed_ip") || !strncmp(k, "relay_", 6) ||
+		    !strncmp(k, "uplink", 6))
 			continue;
 		fprintf(f, "%s", first ? "" : ",");
 		first = false;
@@ -171,10 +174,93 @@ static const char *or_dash(const char *s)
 	return s ? s : "-";
 }
 
+/* The node block's relay_* keys (umbrad is a relay) as a "relay" object and
+ * its uplink* groups (one per configured relay) as a "relays" array. They
+ * are walked in the raw reply: there can be more of them than a status
+ * block holds. */
+static void json_relays(FILE *f, char *raw)
+{
+	char *cursor = raw, *key, *value;
+	bool uplink_open = false;
+
+	fprintf(f, ",\"relays\":[");
+	while (um_control_next(&cursor, &key, &value) && strcmp(key, "peer") && strcmp(key, "errno")) {
+		if (strncmp(key, "uplink", 6))
+			continue;
+		if (!strcmp(key, "uplink")) {
+			fprintf(f, "%s{\"address\":", uplink_open ? "}," : "");
+			json_string(f, value);
+			uplink_open = true;
+			continue;
+		}
+		if (!uplink_open)
+			continue;
+		fputc(',', f);
+		json_string(f, key + 7);
+		fputc(':', f);
+		if (is_number(value))
+			fputs(value, f);
+		else
+			json_string(f, value);
+	}
+	fprintf(f, "%s]", uplink_open ? "}" : "");
+}
+
+static void json_relay_server(FILE *f, char *raw)
+{
+	char *cursor = raw, *key, *value;
+	bool any = false;
+
+	while (um_control_next(&cursor, &key, &value) && strcmp(key, "peer") && strcmp(key, "errno")) {
+		if (strncmp(key, "relay_", 6) || !is_number(value))
+			continue;
+		fprintf(f, "%s", any ? "," : ",\"relay\":{");
+		any = true;
+		json_string(f, key + 6);
+		fprintf(f, ":%s", value);
+	}
+	if (any)
+		fputc('}', f);
+}
+
+/* relay_* keys of the raw reply (modified in place) into block. */
+static void collect_relay(struct um_status_block *b, char *raw)
+{
+	char *cursor = raw, *key, *value;
+
+	b->n_fields = 0;
+	while (um_control_next(&cursor, &key, &value) && strcmp(key, "peer") && strcmp(key, "errno"))
+		if (!strncmp(key, "relay_", 6) && b->n_fields < UM_STATUS_FIELDS_MAX)
+			b->fields[b->n_fields++] = (struct um_status_field){key, value};
+}
+
+/* One line per configured relay (raw reply, modified in place). */
+static void print_uplinks(char *raw)
+{
+	char *cursor = raw, *key, *value;
+	bool open = false;
+
+	while (um_control_next(&cursor, &key, &value) && strcmp(key, "peer") && strcmp(key, "errno")) {
+		if (!strcmp(key, "uplink")) {
+			printf("%s  relay %-22s", open ? "\n" : "", value);
+			open = true;
+		} else if (open && !strcmp(key, "uplink_state")) {
+			printf(" %-12s", value);
+		} else if (open && !strcmp(key, "uplink_rtt_us")) {
+			unsigned long long us = strtoull(value, NULL, 10);
+			printf(" rtt %llu.%03llu ms", us / 1000, us % 1000);
+		} else if (open && !strcmp(key, "uplink_observed")) {
+			printf(" we are %s", value);
+		}
+	}
+	if (open)
+		printf("\n");
+}
+
 int status_main(int argc, char **argv)
 {
 	struct um_status s;
-	char *reply;
+	char *reply, *raw;
 	int r;
 
 	for (int i = 1; i < argc; i++) {
@@ -185,15 +271,52 @@ int status_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if ((r = um_cli_fetch(&s, &reply)))
+	if ((r = um_cli_request("get=1\n\n", &raw)))
 		return 1;
+	reply = strdup(raw);
+	if (!reply || um_status_parse(&s, reply)) {
+		fprintf(stderr, "umbra: out of memory\n");
+		free(reply);
+		free(raw);
+		return 1;
+	}
+	bool relay_only = !strcmp(or_dash(um_status_get(&s.node, "mode")), "relay");
 	if (um_cli.json) {
+		char *copy = strdup(raw);
 		printf("{\"node\":");
 		um_cli_json_block(stdout, &s.node);
 		printf(",\"peers\":");
 		um_cli_json_peers(stdout, &s);
+		if (copy) {
+			json_relays(stdout, raw);
+			json_relay_server(stdout, copy);
+		}
+		free(copy);
 		printf("}\n");
-	} else {
+	} else if (relay_only || strstr(raw, "\nrelay_port=")) {
+		struct um_status_block rb;
+		const struct um_status_block *n = &rb;
+		char *copy = strdup(raw);
+		if (!copy) {
+			fprintf(stderr, "umbra: out of memory\n");
+			goto out;
+		}
+		collect_relay(&rb, copy);
+		printf("relay on UDP port %s: %llu nodes registered (%llu registrations), %llu packets / %llu B "
+		       "forwarded\n",
+		       or_dash(um_status_get(n, "relay_port")), um_status_u64(n, "relay_registered", 0),
+		       um_status_u64(n, "relay_registrations", 0), um_status_u64(n, "relay_forwarded_packets", 0),
+		       um_status_u64(n, "relay_forwarded_bytes", 0));
+		printf("  dropped: not registered %llu, unknown peer %llu, rate limited %llu, malformed %llu; "
+		       "registrations refused: not admitted %llu, bad signature %llu, stale %llu\n",
+		       um_status_u64(n, "relay_drop_not_registered", 0), um_status_u64(n, "relay_drop_unknown_peer", 0),
+		       um_status_u64(n, "relay_drop_rate_limited_packets", 0) +
+			       um_status_u64(n, "relay_drop_rate_limited_bytes", 0),
+		       um_status_u64(n, "relay_drop_malformed", 0), um_status_u64(n, "relay_reg_not_admitted", 0),
+		       um_status_u64(n, "relay_reg_bad_signature", 0), um_status_u64(n, "relay_reg_stale", 0));
+		free(copy);
+	}
+	if (!um_cli.json && !relay_only) {
 		const struct um_status_block *n = &s.node;
 		size_t established = 0;
 		for (size_t i = 0; i < s.n_peers; i++)
@@ -204,6 +327,10 @@ int status_main(int argc, char **argv)
 		       um_status_u64(n, "up", 0) ? "up" : "down", or_dash(um_status_get(n, "address")),
 		       or_dash(um_status_get(n, "listen_port")));
 		printf("  peers: %zu configured, %zu established\n", s.n_peers, established);
+		char *copy = strdup(raw);
+		if (copy)
+			print_uplinks(copy);
+		free(copy);
 		for (size_t i = 0; i < s.n_peers; i++) {
 			const struct um_status_block *p = &s.peers[i];
 			char age[32], rtt[32];
@@ -214,7 +341,9 @@ int status_main(int argc, char **argv)
 			       or_dash(um_status_get(p, "state")), age, rtt);
 		}
 	}
+out:
 	um_status_free(&s);
 	free(reply);
+	free(raw);
 	return 0;
 }

@@ -169,10 +169,11 @@ static void test_burst(void)
 		(unsigned long long)(g1[UM_DP_GLOBAL_UDP_SENDS] - g0[UM_DP_GLOBAL_UDP_SENDS]));
 }
 
-static void test_tso_packet(void)
+/* 20-segment TCP super-packet (MSS 1368), NEEDS_CSUM like the TUN gives it;
+ * returns its length with the vnet header. */
+static size_t make_tso(size_t payload)
 {
-	/* 20-segment TCP super-packet, NEEDS_CSUM like the TUN gives it. */
-	size_t payload = 1368 * 19 + 300, total = 52 + payload;
+	size_t total = 52 + payload;
 	uint8_t *ip = buf + UM_VNET_HDR_LEN;
 	memset(ip, 0, 52);
 	ip[0] = 0x45;
@@ -195,12 +196,20 @@ static void test_tso_packet(void)
 	struct um_vnet_hdr vh = {.flags = UM_VNET_F_NEEDS_CSUM, .gso_type = UM_VNET_GSO_TCPV4,
 				 .hdr_len = 52, .gso_size = 1368, .csum_start = 20, .csum_offset = 16};
 	um_vnet_hdr_encode(buf, &vh);
-	CHECK_EQ(send(A.dev[0], buf, UM_VNET_HDR_LEN + total, 0), (ssize_t)(UM_VNET_HDR_LEN + total));
+	return UM_VNET_HDR_LEN + total;
+}
+
+/* Read segments from the device until `payload` TCP payload bytes came;
+ * checks checksums and content against the super-packet in buf. Returns
+ * the number of device writes. */
+static int receive_tso(int dev, size_t payload)
+{
+	uint8_t *ip = buf + UM_VNET_HDR_LEN;
 	size_t received = 0;
 	int packets = 0;
 	static uint8_t joined[70000];
 	while (received < payload) {
-		ssize_t n = read_dev(B.dev[0], got, sizeof(got), 2000);
+		ssize_t n = read_dev(dev, got, sizeof(got), 2000);
 		if (n <= 0)
 			break;
 		packets++;
@@ -217,6 +226,14 @@ static void test_tso_packet(void)
 	}
 	CHECK_EQ(received, payload);
 	CHECK_MEM(joined, ip + 52, payload);
+	return packets;
+}
+
+static void test_tso_packet(void)
+{
+	size_t payload = 1368 * 19 + 300, len = make_tso(payload);
+	CHECK_EQ(send(A.dev[0], buf, len, 0), (ssize_t)len);
+	int packets = receive_tso(B.dev[0], payload);
 	CHECK(packets >= 1 && packets <= 2); /* coalesced again on the far side */
 	CHECK_EQ(stats(&B).rx_packets, 1 + 40 + 20);
 }
@@ -304,11 +321,11 @@ static void test_keepalive(void)
 static void test_rotation(void)
 {
 	struct um_keypair ka = keypair(0x31, 0x32, 3, 4), kb = keypair(0x32, 0x31, 4, 3);
-	CHECK_EQ(um_dataplane_peer_install_keypair(A.dp, A.peer, &ka, false), 0);
-	CHECK_EQ(um_dataplane_peer_install_keypair(B.dp, B.peer, &kb, true), 0);
 	/* Index clash (with the current key, which would become previous) is refused. */
 	struct um_keypair clash = keypair(9, 9, 2, 99);
 	CHECK_EQ(um_dataplane_peer_install_keypair(B.dp, B.peer, &clash, false), -UM_EINVAL);
+	CHECK_EQ(um_dataplane_peer_install_keypair(A.dp, A.peer, &ka, false), 0);
+	CHECK_EQ(um_dataplane_peer_install_keypair(B.dp, B.peer, &kb, true), 0);
 	struct um_dp_peer_stats st = stats(&B);
 	CHECK(st.has_current && st.has_next);
 	size_t len = make_udp(buf, "100.64.0.1", "100.64.0.2", 300, 9);
@@ -327,6 +344,221 @@ static void test_rotation(void)
 	CHECK_EQ(stats(&B).send_counter, 1);
 	CHECK_EQ(um_dataplane_peer_drop_previous(B.dp, B.peer), 0);
 	CHECK(!stats(&B).has_previous);
+}
+
+/* One packet each way; true if both arrived. */
+static bool exchange(uint8_t fill)
+{
+	size_t len = make_udp(buf, "100.64.0.1", "100.64.0.2", 200, fill);
+	send(A.dev[0], buf, len, 0);
+	bool ok = read_dev(B.dev[0], got, sizeof(got), 1000) == (ssize_t)len;
+	len = make_udp(buf, "100.64.0.2", "100.64.0.1", 200, fill);
+	send(B.dev[0], buf, len, 0);
+	return read_dev(A.dev[0], got, sizeof(got), 1000) == (ssize_t)len && ok;
+}
+
+static void test_crossed_handshakes(void)
+{
+	/* Both sides initiate at once and both handshakes complete: each side
+	 * is responder of one (keys in `next`) and initiator of the other
+	 * (keys installed as current just after). K1: B initiated (A local
+	 * 11, B local 12). K2: A initiated (A local 13, B local 14). */
+	struct um_keypair a1 = keypair(0x41, 0x42, 11, 12), b1 = keypair(0x42, 0x41, 12, 11);
+	struct um_keypair a2 = keypair(0x43, 0x44, 13, 14), b2 = keypair(0x44, 0x43, 14, 13);
+	CHECK_EQ(um_dataplane_peer_install_keypair(A.dp, A.peer, &a1, true), 0);
+	CHECK_EQ(um_dataplane_peer_install_keypair(B.dp, B.peer, &b2, true), 0);
+	CHECK_EQ(um_dataplane_peer_install_keypair(A.dp, A.peer, &a2, false), 0);
+	CHECK_EQ(um_dataplane_peer_install_keypair(B.dp, B.peer, &b1, false), 0);
+	/* Each pending next survived as previous: A sends under K2, which B
+	 * holds as previous, and B under K1, which A holds as previous. */
+	struct um_dp_peer_stats st = stats(&A);
+	CHECK(st.has_current && st.has_previous && !st.has_next);
+	uint64_t bad = stats(&B).drops[UM_DP_DROP_BAD_MAC];
+	uint64_t g0[UM_DP_GLOBAL_COUNT], g1[UM_DP_GLOBAL_COUNT];
+	um_dataplane_global_stats(B.dp, g0);
+	CHECK(exchange(0x61));
+	um_dataplane_global_stats(B.dp, g1);
+	CHECK_EQ(g1[UM_DP_GLOBAL_UNKNOWN_INDEX], g0[UM_DP_GLOBAL_UNKNOWN_INDEX]);
+	CHECK_EQ(stats(&B).drops[UM_DP_DROP_BAD_MAC], bad);
+	/* The next rotation starts clean: B rekeys as initiator (K3). */
+	struct um_keypair a3 = keypair(0x45, 0x46, 15, 16), b3 = keypair(0x46, 0x45, 16, 15);
+	CHECK_EQ(um_dataplane_peer_install_keypair(A.dp, A.peer, &a3, true), 0);
+	CHECK_EQ(um_dataplane_peer_install_keypair(B.dp, B.peer, &b3, false), 0);
+	size_t len = make_udp(buf, "100.64.0.2", "100.64.0.1", 100, 0x62);
+	send(B.dev[0], buf, len, 0);
+	CHECK_EQ(read_dev(A.dev[0], got, sizeof(got), 1000), (ssize_t)len);
+	CHECK(wait_control(&A, UM_DP_EVENT_NEXT_KEY_USED, &msg));
+	CHECK_EQ(um_dataplane_peer_promote_next(A.dp, A.peer), 0);
+	CHECK(exchange(0x63));
+	/* A responder-only sequence keeps replacing `next` (the initiator
+	 * always uses its newest keys). */
+	struct um_keypair stale = keypair(0x47, 0x48, 17, 18);
+	CHECK_EQ(um_dataplane_peer_install_keypair(A.dp, A.peer, &stale, true), 0);
+	struct um_keypair a4 = keypair(0x49, 0x4a, 19, 20), b4 = keypair(0x4a, 0x49, 20, 19);
+	CHECK_EQ(um_dataplane_peer_install_keypair(A.dp, A.peer, &a4, true), 0);
+	CHECK_EQ(um_dataplane_peer_install_keypair(B.dp, B.peer, &b4, false), 0);
+	CHECK(exchange(0x64));
+	CHECK(wait_control(&A, UM_DP_EVENT_NEXT_KEY_USED, &msg));
+	CHECK_EQ(um_dataplane_peer_promote_next(A.dp, A.peer), 0);
+	CHECK(exchange(0x65));
+}
+
+static void test_event_priority(void)
+{
+	/* Flood B's datagram ring with fake HELLOs nobody drains... */
+	int flood = socket(AF_INET, SOCK_DGRAM, 0);
+	const uint8_t hello[8] = {0x01};
+	for (int i = 0; i < 400; i++)
+		sendto(flood, hello, sizeof(hello), 0, (struct sockaddr *)&B.addr, sizeof(B.addr));
+	uint64_t g[UM_DP_GLOBAL_COUNT] = {0};
+	for (int i = 0; i < 200 && !g[UM_DP_GLOBAL_RING_FULL]; i++) {
+		um_dataplane_global_stats(B.dp, g);
+		usleep(10000);
+	}
+	CHECK(g[UM_DP_GLOBAL_RING_FULL] > 0);
+	/* ...then a rotation: B's NEXT_KEY_USED still comes through, first. */
+	struct um_keypair a5 = keypair(0x51, 0x52, 21, 22), b5 = keypair(0x52, 0x51, 22, 21);
+	CHECK_EQ(um_dataplane_peer_install_keypair(B.dp, B.peer, &b5, true), 0);
+	CHECK_EQ(um_dataplane_peer_install_keypair(A.dp, A.peer, &a5, false), 0);
+	size_t len = make_udp(buf, "100.64.0.1", "100.64.0.2", 100, 0x71);
+	send(A.dev[0], buf, len, 0);
+	CHECK_EQ(read_dev(B.dev[0], got, sizeof(got), 1000), (ssize_t)len);
+	CHECK_EQ(um_dataplane_recv_control(B.dp, &msg), 0);
+	CHECK_EQ(msg.kind, UM_DP_EVENT_NEXT_KEY_USED);
+	CHECK_EQ(msg.peer, B.peer);
+	CHECK_EQ(um_dataplane_peer_promote_next(B.dp, B.peer), 0);
+	int drained = 0;
+	while (um_dataplane_recv_control(B.dp, &msg) == 0)
+		drained += msg.kind == UM_DP_CONTROL_DATAGRAM && !msg.via_relay;
+	CHECK(drained >= 200);
+	close(flood);
+	CHECK(exchange(0x72));
+}
+
+/* FORWARD header: type, three zero bytes, the peer ID. */
+static void forward_header(uint8_t out[36], uint8_t type, uint8_t id_fill)
+{
+	memset(out, 0, 36);
+	out[0] = type;
+	memset(out + 4, id_fill, 32);
+}
+
+static void test_relay(void)
+{
+	/* The test plays the relay: A sends to it, it hands B the FORWARDED. */
+	int relay = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_storage rs = {0};
+	struct sockaddr_in *ra = (struct sockaddr_in *)&rs;
+	ra->sin_family = AF_INET;
+	ra->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t rl = sizeof(*ra);
+	CHECK_EQ(bind(relay, (struct sockaddr *)ra, rl), 0);
+	getsockname(relay, (struct sockaddr *)ra, &rl);
+	uint8_t to_b[36], to_a[36];
+	forward_header(to_b, 0x23, 0xbb); /* A -> relay: destination B */
+	forward_header(to_a, 0x23, 0xaa);
+	CHECK_EQ(um_dataplane_peer_set_relay(A.dp, A.peer, &rs, rl, to_b, 65), -UM_EINVAL);
+	CHECK_EQ(um_dataplane_peer_set_relay(A.dp, A.peer, &rs, rl, to_b, 36), 0);
+	CHECK_EQ(um_dataplane_peer_set_relay(B.dp, B.peer, &rs, rl, to_a, 36), 0);
+	struct um_dp_peer_stats a0 = stats(&A), b0 = stats(&B);
+
+	/* One packet: header + DATA at the relay, delivered once rewritten. */
+	size_t len = make_udp(buf, "100.64.0.1", "100.64.0.2", 500, 0x81);
+	send(A.dev[0], buf, len, 0);
+	uint8_t dgram[2048];
+	ssize_t d = read_dev(relay, dgram, sizeof(dgram), 2000);
+	CHECK_EQ(d, (ssize_t)(36 + len - UM_VNET_HDR_LEN + UM_DATA_OVERHEAD));
+	CHECK_MEM(dgram, to_b, 36);
+	CHECK_EQ(dgram[36], UM_MSG_DATA);
+	dgram[0] = 0x24;
+	memset(dgram + 4, 0xaa, 32); /* source A */
+	sendto(relay, dgram, (size_t)d, 0, (struct sockaddr *)&B.addr, sizeof(B.addr));
+	CHECK_EQ(read_dev(B.dev[0], got, sizeof(got), 2000), (ssize_t)len);
+	CHECK_MEM(got + UM_VNET_HDR_LEN, buf + UM_VNET_HDR_LEN, len - UM_VNET_HDR_LEN);
+	/* A wrong source ID (the relay lies) is dropped, a replay too. */
+	sendto(relay, dgram, (size_t)d, 0, (struct sockaddr *)&B.addr, sizeof(B.addr));
+	CHECK(wait_drop(&B, UM_DP_DROP_REPLAY, b0.drops[UM_DP_DROP_REPLAY] + 1));
+	memset(dgram + 4, 0xcc, 32);
+	sendto(relay, dgram, (size_t)d, 0, (struct sockaddr *)&B.addr, sizeof(B.addr));
+	CHECK(wait_drop(&B, UM_DP_DROP_MALFORMED, b0.drops[UM_DP_DROP_MALFORMED] + 1));
+
+	/* A TSO super-packet: segments cut to fit 1280-byte relay datagrams. */
+	size_t payload = 1368 * 19 + 300;
+	len = make_tso(payload);
+	send(A.dev[0], buf, len, 0);
+	int datagrams = 0;
+	while ((d = read_dev(relay, dgram, sizeof(dgram), 500)) > 0) {
+		datagrams++;
+		CHECK(d <= 1280);
+		CHECK_MEM(dgram, to_b, 36);
+		dgram[0] = 0x24;
+		memset(dgram + 4, 0xaa, 32);
+		sendto(relay, dgram, (size_t)d, 0, (struct sockaddr *)&B.addr, sizeof(B.addr));
+	}
+	CHECK(datagrams > 20);
+	receive_tso(B.dev[0], payload);
+
+	/* A single full-sized TCP packet (no GSO) is cut to fit as well. */
+	payload = 1300;
+	len = make_tso(payload);
+	struct um_vnet_hdr plain = {.flags = UM_VNET_F_NEEDS_CSUM, .csum_start = 20, .csum_offset = 16};
+	um_vnet_hdr_encode(buf, &plain);
+	send(A.dev[0], buf, len, 0);
+	datagrams = 0;
+	while ((d = read_dev(relay, dgram, sizeof(dgram), 500)) > 0) {
+		datagrams++;
+		CHECK(d <= 1280);
+		dgram[0] = 0x24;
+		memset(dgram + 4, 0xaa, 32);
+		sendto(relay, dgram, (size_t)d, 0, (struct sockaddr *)&B.addr, sizeof(B.addr));
+	}
+	CHECK_EQ(datagrams, 2);
+	receive_tso(B.dev[0], payload);
+	/* A large UDP packet cannot be cut: dropped and counted. */
+	uint64_t send_drops = stats(&A).drops[UM_DP_DROP_SEND];
+	len = make_udp(buf, "100.64.0.1", "100.64.0.2", 1300, 0x83);
+	send(A.dev[0], buf, len, 0);
+	CHECK(wait_drop(&A, UM_DP_DROP_SEND, send_drops + 1));
+	CHECK_EQ(read_dev(relay, dgram, sizeof(dgram), 50), -1);
+
+	/* A keepalive goes through the relay as well. */
+	CHECK_EQ(um_dataplane_peer_send_keepalive(A.dp, A.peer), 0);
+	CHECK_EQ(read_dev(relay, dgram, sizeof(dgram), 2000), 36 + UM_DATA_OVERHEAD);
+	CHECK_MEM(dgram, to_b, 36);
+
+	/* Handshake datagrams inside FORWARDED go to the control thread. */
+	uint8_t hs[40];
+	forward_header(hs, 0x24, 0xaa);
+	hs[36] = 0x01;
+	hs[37] = 0x02;
+	hs[38] = 0x03;
+	hs[39] = 0x04;
+	sendto(relay, hs, sizeof(hs), 0, (struct sockaddr *)&B.addr, sizeof(B.addr));
+	CHECK(wait_control(&B, UM_DP_CONTROL_DATAGRAM, &msg));
+	CHECK(msg.via_relay);
+	CHECK_EQ(msg.len, 4);
+	CHECK_MEM(msg.data, hs + 36, 4);
+	CHECK_MEM(msg.relay_source, hs + 4, 32);
+	CHECK_EQ(((struct sockaddr_in *)&msg.from)->sin_port, ra->sin_port);
+	/* Truncated FORWARDED: malformed, nothing delivered. */
+	sendto(relay, hs, 36, 0, (struct sockaddr *)&B.addr, sizeof(B.addr));
+
+	/* Counters; relayed DATA never moved B's endpoint to the relay. */
+	struct um_dp_peer_stats a1 = stats(&A), b1 = stats(&B);
+	CHECK(a1.tx_relay_packets - a0.tx_relay_packets >= 23);
+	CHECK_EQ(a1.tx_direct_packets, a0.tx_direct_packets);
+	CHECK(b1.rx_relay_packets - b0.rx_relay_packets >= 21);
+	CHECK_EQ(b1.rx_direct_packets, b0.rx_direct_packets);
+	while (um_dataplane_recv_control(B.dp, &msg) == 0)
+		CHECK(msg.kind != UM_DP_EVENT_ENDPOINT_CHANGED);
+
+	/* Back to the direct path. */
+	CHECK_EQ(um_dataplane_peer_set_relay(A.dp, A.peer, NULL, 0, NULL, 0), 0);
+	CHECK_EQ(um_dataplane_peer_set_relay(B.dp, B.peer, &rs, rl, NULL, 0), 0);
+	CHECK(exchange(0x82));
+	CHECK_EQ(read_dev(relay, dgram, sizeof(dgram), 50), -1);
+	CHECK_EQ(stats(&A).tx_direct_packets, a1.tx_direct_packets + 1);
+	close(relay);
 }
 
 static void test_no_key(void)
@@ -372,6 +604,9 @@ int main(void)
 	RUN(test_replay_tamper_roaming);
 	RUN(test_keepalive);
 	RUN(test_rotation);
+	RUN(test_crossed_handshakes);
+	RUN(test_event_priority);
+	RUN(test_relay);
 	RUN(test_no_key);
 	um_dataplane_free(A.dp);
 	um_dataplane_free(B.dp);

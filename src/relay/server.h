@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* The relay server: the I/O around the forwarding core (relay.h). One UDP
+ * socket on the daemon's event loop (control thread): recvmmsg a batch,
+ * run each datagram through um_relay_input, sendmmsg what comes out; a
+ * timer expires silent registrations once a second. Single-threaded, like
+ * the core. The socket is dual-stack ([::]:port) unless an address is
+ * given; IPv4-mapped sources are normalised to IPv4 for the core. */
+#ifndef UM_RELAY_SERVER_H
+#define UM_RELAY_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "net/loop.h"
+#include "relay/relay.h"
+
+struct um_relay_server_config {
+	const struct sockaddr *listen; /* NULL: any address (dual-stack) */
+	socklen_t listen_len;
+	uint16_t port;                 /* used when listen is NULL */
+	const struct um_relay_config *relay; /* NULL = core defaults */
+};
+
+/* I/O counters (the core's own are in core.stats). */
+struct um_relay_server_stats {
+	uint64_t rx_datagrams, tx_datagrams, rx_truncated, send_errors, batches;
+};
+
+struct um_relay_server_batch;
+
+struct um_relay_server {
+	struct um_relay core;
+	struct um_loop *loop;
+	struct um_watch watch;
+	struct um_timer expire_timer;
+	int fd;
+	bool ipv6_socket;
+	uint16_t port;
+	uint64_t started_ns;
+	struct um_relay_server_stats stats;
+	struct um_relay_server_batch *batch; /* owned */
+};
+
+/* Opens the socket, initialises the core and starts serving on loop.
+ * Returns 0 or a negative code (nothing left open on failure). */
+int um_relay_server_start(struct um_relay_server *server, struct um_loop *loop,
+			  const struct um_relay_server_config *config);
+/* Stops serving and frees everything. Safe on a stopped/zeroed server. */
+void um_relay_server_stop(struct um_relay_server *server);
+
+/* One batch of pending datagrams (the loop calls it; tests may too).
+ * Returns the number of datagrams received, 0 when none, or < 0. */
+int um_relay_server_poll(struct um_relay_server *server);
+
+#endif

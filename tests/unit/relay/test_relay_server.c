@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/* The relay server's I/O over loopback (no root needed): registration in
+ * fragments, keepalive, FORWARD between two registered clients, ERROR for
+ * an unregistered sender, truncated datagrams, v4 on a dual-stack socket. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sodium.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net/loop.h"
+#include "relay/server.h"
+#include "relay_harness.h"
+#include "test.h"
+#include "util/clock.h"
+#include "wire/fragment.h"
+
+static int client_socket(struct sockaddr_in *self)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(*self);
+	CHECK(fd >= 0);
+	CHECK_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	CHECK_EQ(getsockname(fd, (struct sockaddr *)self, &len), 0);
+	return fd;
+}
+
+/* Runs the server until fd has a datagram (or 2 s); returns its length. */
+static ssize_t exchange(struct um_relay_server *server, int fd, uint8_t *buf, size_t cap)
+{
+	for (int i = 0; i < 200; i++) {
+		um_relay_server_poll(server);
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 10) == 1)
+			return recv(fd, buf, cap, 0);
+	}
+	return -1;
+}
+
+static void send_register(int fd, const struct sockaddr_in *to, const struct um_identity *id, uint8_t nonce[16])
+{
+	static uint8_t msg[UM_RELAY_REGISTER_MAX_BYTES];
+	uint8_t piece[UM_HS_MAX_DATAGRAM];
+
+	randombytes_buf(nonce, 16);
+	int len = um_relay_register_build(msg, sizeof(msg), id, um_wall_ms(), nonce, true, NULL);
+	CHECK(len > 0);
+	unsigned count = um_fragment_count((size_t)len);
+	CHECK(count > 1);
+	for (unsigned i = 0; i < count; i++) {
+		int n = um_fragment_encode(piece, sizeof(piece), UM_MSG_RELAY_REGISTER, 0, 7, msg, (size_t)len, i);
+		CHECK(n > 0);
+		CHECK_EQ(sendto(fd, piece, (size_t)n, 0, (const struct sockaddr *)to, sizeof(*to)), n);
+	}
+}
+
+static void test_server(void)
+{
+	struct um_loop *loop;
+	struct um_relay_server server;
+	struct um_identity alice, bob;
+	struct sockaddr_in a_addr, b_addr, relay_addr = {.sin_family = AF_INET};
+	uint8_t buf[2048], nonce[16];
+	struct um_relay_register_ack ack;
+
+	CHECK_EQ(um_loop_new(&loop), 0);
+	CHECK_EQ(harness_identity(&alice, 1), 0);
+	CHECK_EQ(harness_identity(&bob, 2), 0);
+	struct um_relay_server_config config = {.port = 0};
+	CHECK_EQ(um_relay_server_start(&server, loop, &config), 0);
+	CHECK(server.port != 0);
+	relay_addr.sin_port = htons(server.port);
+	relay_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int a = client_socket(&a_addr), b = client_socket(&b_addr);
+
+	/* FORWARD before registering: ERROR not registered. */
+	uint8_t fwd[100] = {UM_MSG_RELAY_FORWARD};
+	memcpy(fwd + 4, bob.id.bytes, 32);
+	memset(fwd + 36, 0x5a, sizeof(fwd) - 36);
+	CHECK_EQ(sendto(a, fwd, sizeof(fwd), 0, (struct sockaddr *)&relay_addr, sizeof(relay_addr)), sizeof(fwd));
+	CHECK_EQ(exchange(&server, a, buf, sizeof(buf)), UM_RELAY_ERROR_BYTES);
+	CHECK_EQ(buf[0], UM_MSG_RELAY_ERROR);
+	CHECK_EQ(buf[1], UM_RELAY_ERR_NOT_REGISTERED);
+
+	/* Both register; the ACK carries our nonce and observed endpoint. */
+	send_register(a, &relay_addr, &alice, nonce);
+	ssize_t n = exchange(&server, a, buf, sizeof(buf));
+	CHECK_EQ(n, UM_RELAY_REGISTER_ACK_BYTES);
+	CHECK_EQ(um_relay_register_ack_decode(&ack, buf, (size_t)n), 0);
+	CHECK_MEM(ack.nonce, nonce, 16);
+	CHECK_EQ(ack.observed.family, 4); /* v4-mapped undone */
+	CHECK_EQ(ack.observed.port, ntohs(a_addr.sin_port));
+	uint64_t token_a = ack.token;
+	send_register(b, &relay_addr, &bob, nonce);
+	CHECK_EQ(exchange(&server, b, buf, sizeof(buf)), UM_RELAY_REGISTER_ACK_BYTES);
+	CHECK_EQ(server.core.stats.registered, 2);
+
+	/* Keepalive answered with the sequence echoed. */
+	struct um_relay_keepalive k = {.id = alice.id, .token = token_a, .sequence = 42};
+	int kn = um_relay_keepalive_encode(buf, sizeof(buf), &k);
+	CHECK_EQ(sendto(a, buf, (size_t)kn, 0, (struct sockaddr *)&relay_addr, sizeof(relay_addr)), kn);
+	n = exchange(&server, a, buf, sizeof(buf));
+	CHECK_EQ(um_relay_keepalive_decode(&k, buf, (size_t)n), 0);
+	CHECK_EQ(k.sequence, 42);
+	CHECK(k.flags & UM_RELAY_KEEPALIVE_FLAG_REPLY);
+
+	/* alice -> bob: bob gets FORWARDED naming alice, payload untouched. */
+	CHECK_EQ(sendto(a, fwd, sizeof(fwd), 0, (struct sockaddr *)&relay_addr, sizeof(relay_addr)), sizeof(fwd));
+	n = exchange(&server, b, buf, sizeof(buf));
+	CHECK_EQ(n, sizeof(fwd));
+	CHECK_EQ(buf[0], UM_MSG_RELAY_FORWARDED);
+	CHECK_MEM(buf + 4, alice.id.bytes, 32);
+	CHECK_MEM(buf + 36, fwd + 36, sizeof(fwd) - 36);
+	CHECK_EQ(server.core.stats.forwarded_packets, 1);
+
+	/* Oversized datagrams are dropped as truncated, nothing sent. */
+	uint8_t big[1500] = {UM_MSG_RELAY_FORWARD};
+	CHECK_EQ(sendto(a, big, sizeof(big), 0, (struct sockaddr *)&relay_addr, sizeof(relay_addr)), sizeof(big));
+	usleep(20000);
+	um_relay_server_poll(&server);
+	CHECK_EQ(server.stats.rx_truncated, 1);
+
+	close(a);
+	close(b);
+	um_relay_server_stop(&server);
+	um_relay_server_stop(&server); /* idempotent */
+	um_identity_wipe(&alice);
+	um_identity_wipe(&bob);
+	um_loop_free(loop);
+}
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		return 1;
+	RUN(test_server);
+	return um_test_end();
+}
