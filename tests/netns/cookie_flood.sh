@@ -35,7 +35,7 @@ um_peer alpha beta 198.51.100.2:51820 100.64.0.2/32
 um_peer beta alpha "" 100.64.0.1/32
 um_start beta
 
-um_bg m flood.log "$flood" "${UM_NODE_ID[beta]}" 198.51.100.2:51820 "$rate" 12 203.0.113.10 64
+um_bg m flood.log "$flood" "${UM_NODE_ID[beta]}" 198.51.100.2:51820 "$rate" 25 203.0.113.10 64
 flood_pid=$UM_LAST_PID
 sleep 2
 under=$(um_cli beta status --json | python3 -c 'import json,sys; n=json.load(sys.stdin)["node"]; print(n["under_load"], n["hs_cookies_sent"])')
@@ -43,7 +43,7 @@ um_log "beta under flood: under_load, cookies sent = $under"
 
 start=$(date +%s%N)
 um_start alpha
-um_wait 9 "alpha's handshake with beta under the flood" um_established alpha beta
+um_wait 15 "alpha's handshake with beta under the flood" um_established alpha beta
 ms=$((($(date +%s%N) - start) / 1000000))
 # The flood overflows beta's control ring, so beta may only switch to the new
 # keys on its 1 s fallback (node/timers.c): allow a few seconds.
