@@ -157,6 +157,7 @@ static void set_path(struct um_node_peer *peer, const struct um_wire_addr *addr)
 void um_node_clear_session(struct um_node_peer *peer)
 {
 	um_dataplane_peer_clear_keys(peer->node->dataplane, peer->dp_peer);
+	um_path_session_cleared(peer);
 	um_timers_next_promoted(peer); /* nothing left to promote */
 	peer->index_current = peer->index_previous = peer->index_next = 0;
 	peer->session_created_ns = 0;
@@ -194,9 +195,11 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 		peer->next_ring_full = um_node_ring_full(node);
 		um_timers_next_installed(peer);
 	} else {
-		peer->index_previous = peer->index_current;
+		/* The data plane demotes a pending `next` to `previous` (it stays
+		 * accepted), otherwise the old current; mirror what it keeps. */
+		peer->index_previous = peer->index_next ? peer->index_next : peer->index_current;
 		peer->index_current = out->keypair.local_index;
-		peer->index_next = 0; /* the data plane drops `next` too */
+		peer->index_next = 0;
 		peer->session_created_ns = now;
 	}
 	if (out->initiator && peer->initiated_ns && now - peer->initiated_ns < UM_NSEC_PER_SEC &&
@@ -204,6 +207,7 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 		peer->rtt_ns = (now - peer->initiated_ns) / 2, peer->rtt_from_handshake = true;
 	peer->session_initiator = out->initiator;
 	set_path(peer, &out->peer_endpoint);
+	um_path_session_installed(peer, &out->keypair);
 	peer->last_handshake_ns = now;
 	peer->handshakes++;
 	if (rotation)
@@ -317,6 +321,13 @@ static void on_control_msg(struct um_node *node, struct um_dp_control_msg *msg)
 	if (msg->kind == UM_DP_CONTROL_DATAGRAM) {
 		if (um_wire_addr_from_sockaddr(&from, (struct sockaddr *)&msg->from, msg->from_len))
 			return;
+		if (um_path_is_path_msg(msg->data, msg->len)) {
+			/* Authenticated by the path key, not by the relay's word. */
+			int uplink = msg->via_relay ? um_uplink_find(node, &from) : -1;
+			if (!msg->via_relay || uplink >= 0)
+				um_path_receive(node, &from, msg->via_relay, uplink, msg->data, msg->len);
+			return;
+		}
 		if (msg->via_relay) {
 			/* From a peer through one of our relays: only configured
 			 * peers, only our relays; the handshake authenticates. */
@@ -496,8 +507,10 @@ static void teardown(struct um_node *node)
 	um_timer_cancel(node->loop, &node->hs_timer);
 	if (node->dp_watch.fn)
 		um_loop_remove(node->loop, &node->dp_watch);
-	for (size_t i = 0; i < node->n_peers; i++)
+	for (size_t i = 0; i < node->n_peers; i++) {
 		um_timers_peer_cancel(&node->peers[i]);
+		um_path_session_cleared(&node->peers[i]);
+	}
 	/* Freeing the data plane wipes every key and removes the device. */
 	um_dataplane_free(node->dataplane);
 	um_handshake_engine_free(node->engine);
@@ -620,6 +633,7 @@ static int start_node(struct um_node *node)
 		node->peers[i].node = node;
 		node->peers[i].config = &c->peers[i];
 		um_timers_peer_init(&node->peers[i]);
+		um_path_peer_init(&node->peers[i]);
 	}
 	for (size_t i = 0; i < c->n_peers; i++) {
 		r = add_peer(node, &node->peers[i], &c->peers[i]);
