@@ -28,6 +28,10 @@ void um_config_init(struct um_config *config)
 	config->mtu = 1420;
 	config->heartbeat_ms = 15 * 1000;
 	config->rekey_ms = 120 * 1000;
+	config->direct = false;
+	config->connect_timeout_ms = 5 * 1000;
+	config->health_interval_ms = 1000;
+	config->retry_interval_ms = 60 * 1000;
 
 	/* [relay] defaults are the relay core's. */
 	struct um_relay_config d;
@@ -492,6 +496,42 @@ static int key_relay_keepalive(struct um_config_parser *p, const struct key_hand
 	return r;
 }
 
+static int key_direct(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on"))
+		p->config->direct = true;
+	else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off"))
+		p->config->direct = false;
+	else
+		return fail(p, k->name, "'%s' is not true or false", v);
+	return 0;
+}
+
+/* The path timers need a floor (probes run at a quarter of health-interval). */
+static int key_path_duration(struct um_config_parser *p, const struct key_handler *k, const char *v, uint64_t *out,
+			     uint64_t min_ms)
+{
+	int r = key_duration(p, k, v, out);
+	if (r == 0 && *out < min_ms)
+		return fail(p, k->name, "at least %llu ms", (unsigned long long)min_ms);
+	return r;
+}
+
+static int key_connect_timeout(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	return key_path_duration(p, k, v, &p->config->connect_timeout_ms, 500);
+}
+
+static int key_health_interval(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	return key_path_duration(p, k, v, &p->config->health_interval_ms, 200);
+}
+
+static int key_retry_interval(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	return key_path_duration(p, k, v, &p->config->retry_interval_ms, 1000);
+}
+
 static int key_relay_listen(struct um_config_parser *p, const struct key_handler *k, const char *v)
 {
 	struct um_config_relay_server *r = &p->config->relay;
@@ -639,6 +679,10 @@ static const struct key_handler node_keys[] = {
 	{"relay", UM_SECTION_NODE, key_relay, true},
 	{"relay-admission-key", UM_SECTION_NODE, key_relay_admission_key, false},
 	{"relay-keepalive", UM_SECTION_NODE, key_relay_keepalive, false},
+	{"direct", UM_SECTION_NODE, key_direct, false},
+	{"connect-timeout", UM_SECTION_NODE, key_connect_timeout, false},
+	{"health-interval", UM_SECTION_NODE, key_health_interval, false},
+	{"retry-interval", UM_SECTION_NODE, key_retry_interval, false},
 };
 /* Order matters: bit 0 is 'listen', bit 1 'listen-port' (they exclude each
  * other). control-socket and log-level are shared with [node]. */

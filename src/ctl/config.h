@@ -18,6 +18,12 @@
  *   relay-admission-key = <64 hex>      the relays' network admission key
  *   relay-keepalive = 25                keepalive to the relays (default: what
  *                                       the relay advertises, at most this)
+ *   direct = false                      hole-punch a direct path to peers reached
+ *                                       through a relay (true | false)
+ *   connect-timeout = 5s                how long one hole-punching attempt probes
+ *   health-interval = 1s                a direct path silent this long falls
+ *                                       back to the relay (probes every 1/4)
+ *   retry-interval = 60s                a new direct attempt after a failure
  *
  *   [relay]                             makes umbrad a relay; without [node]
  *                                       it is relay-only (no device, no identity)
@@ -147,6 +153,8 @@ struct um_config {
 	uint8_t relay_admission_key[UM_CONFIG_KEY_BYTES];
 	bool has_relay_admission_key;
 	uint64_t relay_keepalive_ms; /* 0 = what the relay advertises */
+	bool direct;                 /* hole punching (node/path.c) */
+	uint64_t connect_timeout_ms, health_interval_ms, retry_interval_ms;
 	struct um_config_relay_server relay;
 	uint32_t node_seen;
 };

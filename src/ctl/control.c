@@ -70,11 +70,13 @@ int um_control_parse_request(struct um_control_request *req, const char *buf, si
 			req->op = UM_CONTROL_UP;
 		} else if (line_is(line, line_len, "down", &value, &vlen) && vlen == 1 && value[0] == '1') {
 			req->op = UM_CONTROL_DOWN;
-		} else if (line_is(line, line_len, "rekey", &value, &vlen) && vlen < sizeof(req->peer)) {
+		} else if ((line_is(line, line_len, "rekey", &value, &vlen) ||
+			    line_is(line, line_len, "ping", &value, &vlen)) &&
+			   vlen < sizeof(req->peer)) {
 			for (size_t i = 0; i < vlen; i++)
 				if ((unsigned char)value[i] <= ' ' || value[i] == 0x7f)
 					return -UM_EINVAL;
-			req->op = UM_CONTROL_REKEY;
+			req->op = line[0] == 'r' ? UM_CONTROL_REKEY : UM_CONTROL_PING;
 			memcpy(req->peer, value, vlen);
 			req->peer[vlen] = '\0';
 		} else {

@@ -5,6 +5,7 @@
  *
  *   request  = op-line *(arg-line) "\n"        (ends with an empty line)
  *   op-line  = "get=1" | "up=1" | "down=1" | "rekey=" (peer-name | "*")
+ *            | "ping=" peer-name
  *   reply    = *(key "=" value "\n") "errno=" N "\n" "\n"
  *
  * The reply of get=1 is the node block, then one block per peer, each
@@ -38,11 +39,12 @@ enum um_control_op {
 	UM_CONTROL_UP,
 	UM_CONTROL_DOWN,
 	UM_CONTROL_REKEY, /* test hook and admin action: rotate keys now */
+	UM_CONTROL_PING,  /* send a path probe to the peer (umbra ping) */
 };
 
 struct um_control_request {
 	enum um_control_op op;
-	char peer[UM_CONFIG_NAME_MAX]; /* REKEY: peer name, or "*" for all */
+	char peer[UM_CONFIG_NAME_MAX]; /* REKEY: peer name, or "*" for all; PING: name */
 };
 
 /* Parses a complete request (including the final empty line) in buf[0..len).

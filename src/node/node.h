@@ -24,8 +24,55 @@
 #include "net/loop.h"
 #include "relay/server.h"
 #include "session/handshake.h"
+#include "wire/path.h"
 
 struct um_node;
+
+enum um_path_state {
+	UM_PATH_NONE,     /* no direct path work (disabled, or no relay path) */
+	UM_PATH_PUNCHING, /* probing the peer's candidates */
+	UM_PATH_DIRECT,   /* a validated direct path carries the traffic */
+	UM_PATH_RELAY,    /* punching failed or the direct path died: waiting to retry */
+};
+
+enum { UM_PATH_KEYS = 3, UM_PATH_PROBES = 32 };
+
+/* An outstanding PATH_PROBE (node/path.c). */
+struct um_path_probe {
+	uint8_t nonce[UM_PATH_NONCE_BYTES];
+	struct um_wire_addr to; /* family 0 = through the relay */
+	uint64_t sent_ns;
+	bool ping, used;
+};
+
+/* Per-peer direct-path state (node/path.c). */
+struct um_node_path {
+	enum um_path_state state;
+	/* Path keys of the newest sessions (newest first), derived at key
+	 * installation; the DATA keys are never kept here. Wiped on session end. */
+	uint8_t keys[UM_PATH_KEYS][UM_PATH_KEY_BYTES];
+	unsigned n_keys;
+	uint64_t local_generation, remote_generation;
+	struct um_path_candidate remote[UM_PATH_MAX_CANDIDATES + 1]; /* + peer-reflexive */
+	unsigned n_remote;
+	struct um_path_probe probes[UM_PATH_PROBES];
+	unsigned next_probe;
+	struct um_wire_addr direct;   /* validated endpoint (DIRECT) */
+	uint64_t relay_since_ns;      /* the relay session came up (time to direct) */
+	uint64_t punch_started_ns, punch_rounds;
+	uint64_t direct_since_ns, last_direct_rx_ns, rx_direct_seen;
+	uint64_t time_to_direct_ns;   /* last relay -> direct switch; 0 = none */
+	uint64_t fallback_ns;         /* detection time of the last fallback */
+	uint64_t retry_at_ns;
+	uint64_t switches_direct, fallbacks, probes_sent, probes_answered, bad_mac;
+	uint64_t rtt_ns;              /* of the direct path, from probe replies */
+	/* umbra ping */
+	uint64_t ping_sequence, ping_answered;
+	uint64_t ping_rtt_ns;
+	bool ping_direct;
+	struct um_wire_addr ping_from;
+	struct um_timer timer;
+};
 
 enum um_peer_state {
 	UM_PEER_IDLE,        /* no session, not trying (no endpoint, or down) */
@@ -67,6 +114,8 @@ struct um_node_peer {
 	unsigned direct_failures; /* initiations to the endpoint that timed out */
 	unsigned relay_unknown;  /* ERROR "unknown peer" in a row (retry backoff) */
 	bool retry_replaces;     /* retry_timer restarts a handshake in flight */
+
+	struct um_node_path path; /* path.c */
 
 	/* timers.c */
 	struct um_timer retry_timer; /* start an initiation (first or retry) */
@@ -202,5 +251,19 @@ void um_timers_relay_ready(struct um_node_peer *peer);
 /* timers.c: the relay does not know the peer (not registered yet): call
  * again soon, backing off, instead of waiting for retransmissions. */
 void um_timers_relay_unknown_peer(struct um_node_peer *peer);
+
+/* path.c: direct paths (hole punching, validation, migration, fallback). */
+void um_path_peer_init(struct um_node_peer *peer);
+/* A keypair was installed (keys only read: the path key is derived here). */
+void um_path_session_installed(struct um_node_peer *peer, const struct um_keypair *keypair);
+/* Session over or node down: keys wiped, timers stopped, state reset. */
+void um_path_session_cleared(struct um_node_peer *peer);
+/* A path datagram (0x26..0x28) from `from`; via_relay: forwarded by uplink. */
+void um_path_receive(struct um_node *node, const struct um_wire_addr *from, bool via_relay, int uplink,
+		     const uint8_t *data, size_t len);
+bool um_path_is_path_msg(const uint8_t *data, size_t len);
+/* Sends a PING probe over the path in use; *sequence identifies the answer. */
+int um_path_ping(struct um_node_peer *peer, uint64_t *sequence);
+void um_path_status(const struct um_node_peer *peer, struct um_control_reply *reply);
 
 #endif

@@ -20,6 +20,10 @@
  *          drop_bad_mac drop_replay drop_malformed drop_not_allowed
  *          drop_no_key drop_send rtt_us | rtt_bound_us keepalive
  *          rx_relay_packets rx_direct_packets tx_relay_packets tx_direct_packets
+ *          path_state direct_path time_to_direct_ms direct_rtt_us
+ *          direct_switches fallbacks fallback_silence_ms path_candidates
+ *          path_probes_sent path_probes_answered path_bad_mac ping_sequence
+ *          ping_answered ping_path ping_rtt_us ping_from (node/path.c)
  *          allowed_ip(repeated)
  *
  * Absent keys mean "unknown" (no handshake yet, no RTT sample). */
@@ -185,6 +189,7 @@ static void reply_peer(struct um_node *node, const struct um_node_peer *peer, st
 		um_control_reply_add(reply, peer->rtt_from_handshake ? "rtt_bound_us" : "rtt_us", "%llu",
 				     U64(peer->rtt_ns / 1000));
 	um_control_reply_add(reply, "keepalive", "%u", cp->keepalive_s);
+	um_path_status(peer, reply);
 	for (size_t i = 0; i < cp->n_allowed_ips; i++)
 		if (um_cidr_format(&cp->allowed_ips[i], text, sizeof(text)) == 0)
 			um_control_reply_add(reply, "allowed_ip", "%s", text);
@@ -215,6 +220,27 @@ static int rekey(struct um_node *node, const char *name)
 	return found ? 0 : -UM_ENOTFOUND;
 }
 
+/* Sends the probe and returns at once with ping_sequence: the answer shows
+ * up in that peer's get=1 block (ping_answered, ping_path, ping_rtt_us). */
+static int ping(struct um_node *node, const char *name, struct um_control_reply *reply)
+{
+	uint64_t sequence = 0;
+
+	if (!node->dataplane)
+		return -UM_ESTATE;
+	for (size_t i = 0; i < node->n_peers; i++) {
+		struct um_node_peer *peer = &node->peers[i];
+		if (strcmp(peer->config->name, name))
+			continue;
+		int r = um_path_ping(peer, &sequence);
+		if (r)
+			return r;
+		um_control_reply_add(reply, "ping_sequence", "%llu", U64(sequence));
+		return 0;
+	}
+	return -UM_ENOTFOUND;
+}
+
 int um_node_control(void *arg, const struct um_control_request *req, struct um_control_reply *reply)
 {
 	struct um_node *node = arg;
@@ -233,6 +259,8 @@ int um_node_control(void *arg, const struct um_control_request *req, struct um_c
 		return node->dataplane ? um_node_down(node) : -UM_ESTATE;
 	case UM_CONTROL_REKEY:
 		return rekey(node, req->peer);
+	case UM_CONTROL_PING:
+		return ping(node, req->peer, reply);
 	}
 	return -UM_EINVAL;
 }
