@@ -28,7 +28,7 @@ void um_config_init(struct um_config *config)
 	config->mtu = 1420;
 	config->heartbeat_ms = 15 * 1000;
 	config->rekey_ms = 120 * 1000;
-	config->direct = false;
+	config->direct = true; /* hole-punch to a direct path whenever a relay session exists */
 	config->connect_timeout_ms = 5 * 1000;
 	config->health_interval_ms = 1000;
 	config->retry_interval_ms = 60 * 1000;

@@ -18,7 +18,7 @@
  *   relay-admission-key = <64 hex>      the relays' network admission key
  *   relay-keepalive = 25                keepalive to the relays (default: what
  *                                       the relay advertises, at most this)
- *   direct = false                      hole-punch a direct path to peers reached
+ *   direct = true                       hole-punch a direct path to peers reached
  *                                       through a relay (true | false)
  *   connect-timeout = 5s                how long one hole-punching attempt probes
  *   health-interval = 1s                a direct path silent this long falls

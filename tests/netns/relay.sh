@@ -40,8 +40,10 @@ um_key beta
 um_relay_config relay relay 203.0.113.2:51821 "allow = ${UM_NODE_ID[alpha]}, ${UM_NODE_ID[beta]}
 keepalive-interval = 2s
 registration-timeout = 10s"
-um_config alpha a 51820 100.96.0.1/24 tun "relay = 203.0.113.2:51821"
-um_config beta b 51820 100.96.0.2/24 tun "relay = 203.0.113.2:51821"
+um_config alpha a 51820 100.96.0.1/24 tun "relay = 203.0.113.2:51821
+direct = false"
+um_config beta b 51820 100.96.0.2/24 tun "relay = 203.0.113.2:51821
+direct = false"
 um_peer alpha beta "" 100.96.0.2/32
 um_peer beta alpha "" 100.96.0.1/32
 um_start relay
@@ -132,8 +134,10 @@ reg=$(um_json relay status 'd["relay"]["registered"]')
 # one direct attempt, then the relay.
 um_stop alpha
 um_stop beta
-um_config alpha a 51820 100.96.0.1/24 tun "relay = 203.0.113.2:51821"
-um_config beta b 51820 100.96.0.2/24 tun "relay = 203.0.113.2:51821"
+um_config alpha a 51820 100.96.0.1/24 tun "relay = 203.0.113.2:51821
+direct = false"
+um_config beta b 51820 100.96.0.2/24 tun "relay = 203.0.113.2:51821
+direct = false"
 um_peer alpha beta 198.51.100.6:40000 100.96.0.2/32
 um_peer beta alpha 198.51.100.2:40000 100.96.0.1/32
 start=$(date +%s%N)
@@ -151,8 +155,10 @@ um_start relay2
 um_stop alpha
 um_stop beta
 um_config alpha a 51820 100.96.0.1/24 tun "relay = 203.0.113.2:51821
-relay = 203.0.113.2:51822"
-um_config beta b 51820 100.96.0.2/24 tun "relay = 203.0.113.2:51822"
+relay = 203.0.113.2:51822
+direct = false"
+um_config beta b 51820 100.96.0.2/24 tun "relay = 203.0.113.2:51822
+direct = false"
 um_peer alpha beta "" 100.96.0.2/32
 um_peer beta alpha "" 100.96.0.1/32
 start=$(date +%s%N)
@@ -167,7 +173,8 @@ um_log "two relays: first ping after $t_two ms (alpha's relays: $states)"
 
 # A relay that does not admit a node: refused and counted.
 um_key mallory
-um_config mallory a 51830 100.96.0.9/24 tun "relay = 203.0.113.2:51821"
+um_config mallory a 51830 100.96.0.9/24 tun "relay = 203.0.113.2:51821
+direct = false"
 sed -i 's/^device = um0/device = um9/' "$UM_TMP/mallory.conf"
 um_start mallory
 refused() { (($(um_json relay status 'd["relay"]["reg_not_admitted"]') >= 1)); }
