@@ -11,6 +11,7 @@
 
 #include "net/dataplane_impl.h"
 #include "net/udp.h"
+#include "util/bytes.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "wire/data.h"
@@ -43,21 +44,16 @@ static inline void stamp(_Atomic uint64_t *at, uint64_t now)
 		atomic_store_explicit(at, now, memory_order_relaxed);
 }
 
-static inline uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)((uint16_t)p[0] << 8 | p[1]);
-}
-
 /* Offset of the IP header in an Ethernet frame carrying IPv4/IPv6 (plain or
  * with one 802.1Q tag), or 0 for anything else. */
 static size_t eth_ip_offset(const uint8_t *frame, size_t len)
 {
 	if (len < 14)
 		return 0;
-	uint16_t type = get16(frame + 12);
+	uint16_t type = um_load16_be(frame + 12);
 	size_t off = 14;
 	if (type == 0x8100 && len >= 18) {
-		type = get16(frame + 16);
+		type = um_load16_be(frame + 16);
 		off = 18;
 	}
 	return (type == 0x0800 || type == 0x86dd) && len > off ? off : 0;
@@ -531,12 +527,12 @@ static void deliver_tun(struct dp_worker *w, const struct dp_routes *routes, uin
 	const uint8_t *src;
 	int family;
 	unsigned version = data[0] >> 4;
-	if (version == 4 && len >= 20 && get16(data + 2) >= 20 && get16(data + 2) <= len) {
-		len = get16(data + 2); /* drop trailing bytes */
+	if (version == 4 && len >= 20 && um_load16_be(data + 2) >= 20 && um_load16_be(data + 2) <= len) {
+		len = um_load16_be(data + 2); /* drop trailing bytes */
 		src = data + 12;
 		family = 4;
-	} else if (version == 6 && len >= 40 && (size_t)get16(data + 4) + 40 <= len) {
-		len = (size_t)get16(data + 4) + 40;
+	} else if (version == 6 && len >= 40 && (size_t)um_load16_be(data + 4) + 40 <= len) {
+		len = (size_t)um_load16_be(data + 4) + 40;
 		src = data + 8;
 		family = 6;
 	} else {

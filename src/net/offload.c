@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "util/bytes.h"
 #include "util/error.h"
 
 #define TCP_FIN 0x01
@@ -11,29 +12,6 @@
 #define TCP_CWR 0x80
 #define IPPROTO_TCP_NUM 6
 
-static inline uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)((uint16_t)p[0] << 8 | p[1]);
-}
-
-static inline uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 void um_vnet_hdr_decode(const uint8_t in[UM_VNET_HDR_LEN], struct um_vnet_hdr *hdr)
 {
@@ -111,7 +89,7 @@ uint64_t um_csum_pseudo(const uint8_t *src, const uint8_t *dst, size_t addr_len,
 	uint8_t tail[8] = {0};
 	uint64_t sum = um_csum_add(0, src, addr_len);
 	sum = um_csum_add(sum, dst, addr_len);
-	put32(tail, l4_len);
+	um_store32_be(tail, l4_len);
 	tail[7] = proto;
 	return um_csum_add(sum, tail, sizeof(tail));
 }
@@ -147,11 +125,11 @@ int um_tso_parse(const uint8_t *pkt, size_t len, const struct um_vnet_hdr *hdr,
 		size_t ihl = (size_t)(pkt[0] & 15) * 4;
 		if (ihl < 20 || ihl + 20 > len || pkt[9] != IPPROTO_TCP_NUM)
 			return -UM_EINVAL;
-		if (get16(pkt + 2) != len || (get16(pkt + 6) & 0x3fff) != 0)
+		if (um_load16_be(pkt + 2) != len || (um_load16_be(pkt + 6) & 0x3fff) != 0)
 			return -UM_EINVAL;
 		info->ip_hdr_len = ihl;
 	} else if (type == UM_VNET_GSO_TCPV6 && version == 6) {
-		if (len < 60 || pkt[6] != IPPROTO_TCP_NUM || (size_t)get16(pkt + 4) + 40 != len)
+		if (len < 60 || pkt[6] != IPPROTO_TCP_NUM || (size_t)um_load16_be(pkt + 4) + 40 != len)
 			return -UM_EINVAL;
 		info->ipv6 = true;
 		info->ip_hdr_len = 40;
@@ -180,8 +158,8 @@ size_t um_tso_split(const uint8_t *pkt, const struct um_tso_info *info, size_t f
 	const uint8_t *tcp = pkt + info->ip_hdr_len;
 	size_t addr_len = info->ipv6 ? 16 : 4;
 	size_t addr_off = info->ipv6 ? 8 : 12;
-	uint32_t seq = get32(tcp + 4);
-	uint16_t id = info->ipv6 ? 0 : get16(pkt + 4);
+	uint32_t seq = um_load32_be(tcp + 4);
+	uint16_t id = info->ipv6 ? 0 : um_load16_be(pkt + 4);
 	uint8_t flags = tcp[13];
 	for (size_t k = 0; k < count; k++) {
 		size_t i = first + k;
@@ -194,15 +172,15 @@ size_t um_tso_split(const uint8_t *pkt, const struct um_tso_info *info, size_t f
 		memcpy(seg, pkt, info->hdr_len);
 		memcpy(seg + info->hdr_len, pkt + info->hdr_len + off, plen);
 		if (info->ipv6) {
-			put16(seg + 4, (uint16_t)(total - 40));
+			um_store16_be(seg + 4, (uint16_t)(total - 40));
 		} else {
-			put16(seg + 2, (uint16_t)total);
-			put16(seg + 4, (uint16_t)(id + i));
+			um_store16_be(seg + 2, (uint16_t)total);
+			um_store16_be(seg + 4, (uint16_t)(id + i));
 			seg[10] = seg[11] = 0;
 			store_csum(seg + 10, (uint16_t)~um_csum_fold(um_csum_add(0, seg, info->ip_hdr_len)));
 		}
 		uint8_t *t = seg + info->ip_hdr_len;
-		put32(t + 4, seq + (uint32_t)off);
+		um_store32_be(t + 4, seq + (uint32_t)off);
 		uint8_t f = flags;
 		if (i + 1 != info->segments)
 			f &= (uint8_t)~(TCP_FIN | TCP_PSH);
@@ -230,8 +208,8 @@ size_t um_tso_split_partial(const uint8_t *pkt, const struct um_tso_info *info, 
 	const uint8_t *tcp = pkt + info->ip_hdr_len;
 	size_t addr_len = info->ipv6 ? 16 : 4;
 	size_t addr_off = info->ipv6 ? 8 : 12;
-	uint32_t seq = get32(tcp + 4);
-	uint16_t id = info->ipv6 ? 0 : get16(pkt + 4);
+	uint32_t seq = um_load32_be(tcp + 4);
+	uint16_t id = info->ipv6 ? 0 : um_load16_be(pkt + 4);
 	uint8_t flags = tcp[13];
 	/* Pseudo-header sum without the length, added per segment. */
 	uint64_t base = um_csum_pseudo(pkt + addr_off, pkt + addr_off + addr_len, addr_len,
@@ -246,15 +224,15 @@ size_t um_tso_split_partial(const uint8_t *pkt, const struct um_tso_info *info, 
 		uint8_t *seg = out + k * stride;
 		memcpy(seg, pkt, info->hdr_len);
 		if (info->ipv6) {
-			put16(seg + 4, (uint16_t)(total - 40));
+			um_store16_be(seg + 4, (uint16_t)(total - 40));
 		} else {
-			put16(seg + 2, (uint16_t)total);
-			put16(seg + 4, (uint16_t)(id + i));
+			um_store16_be(seg + 2, (uint16_t)total);
+			um_store16_be(seg + 4, (uint16_t)(id + i));
 			seg[10] = seg[11] = 0;
 			store_csum(seg + 10, (uint16_t)~um_csum_fold(um_csum_add(0, seg, info->ip_hdr_len)));
 		}
 		uint8_t *t = seg + info->ip_hdr_len;
-		put32(t + 4, seq + (uint32_t)off);
+		um_store32_be(t + 4, seq + (uint32_t)off);
 		uint8_t f = flags;
 		if (i + 1 != info->segments)
 			f &= (uint8_t)~(TCP_FIN | TCP_PSH);
@@ -262,7 +240,7 @@ size_t um_tso_split_partial(const uint8_t *pkt, const struct um_tso_info *info, 
 			f &= (uint8_t)~TCP_CWR;
 		t[13] = f;
 		uint8_t l4[4];
-		put32(l4, (uint32_t)(total - info->ip_hdr_len));
+		um_store32_be(l4, (uint32_t)(total - info->ip_hdr_len));
 		store_csum(t + 16, um_csum_fold(um_csum_add(base, l4, 4)));
 		payload_off[k] = info->hdr_len + off;
 		payload_len[k] = plen;
@@ -279,7 +257,7 @@ int um_offload_partial_hdr(const uint8_t *pkt, size_t len, struct um_vnet_hdr *h
 		return -UM_EINVAL;
 	if ((pkt[0] >> 4) == 4) {
 		ip_hdr_len = (size_t)(pkt[0] & 15) * 4;
-		if (ip_hdr_len < 20 || (get16(pkt + 6) & 0x3fff) != 0)
+		if (ip_hdr_len < 20 || (um_load16_be(pkt + 6) & 0x3fff) != 0)
 			return -UM_EINVAL;
 		proto = pkt[9];
 	} else if ((pkt[0] >> 4) == 6) {
@@ -339,9 +317,9 @@ static int flush_flow(struct um_gro *gro, struct um_gro_flow *flow)
 	uint8_t *tcp = ip + flow->ip_hdr_len;
 	size_t addr_len = flow->ipv6 ? 16 : 4, addr_off = flow->ipv6 ? 8 : 12;
 	if (flow->ipv6) {
-		put16(ip + 4, (uint16_t)(flow->total_len - 40));
+		um_store16_be(ip + 4, (uint16_t)(flow->total_len - 40));
 	} else {
-		put16(ip + 2, (uint16_t)flow->total_len);
+		um_store16_be(ip + 2, (uint16_t)flow->total_len);
 		ip[10] = ip[11] = 0;
 		store_csum(ip + 10, (uint16_t)~um_csum_fold(um_csum_add(0, ip, flow->ip_hdr_len)));
 	}
@@ -425,13 +403,13 @@ int um_gro_add_frame(struct um_gro *gro, uint8_t *frame, size_t len, size_t l2, 
 	if ((pkt[0] >> 4) == 4) {
 		ipv6 = false;
 		ip_hdr_len = 20;
-		if ((pkt[0] & 15) != 5 || pkt[9] != IPPROTO_TCP_NUM || get16(pkt + 2) != len ||
-		    (get16(pkt + 6) & 0x3fff) != 0 || len < 40)
+		if ((pkt[0] & 15) != 5 || pkt[9] != IPPROTO_TCP_NUM || um_load16_be(pkt + 2) != len ||
+		    (um_load16_be(pkt + 6) & 0x3fff) != 0 || len < 40)
 			return emit_single(gro, pkt, len, l2, partial);
 	} else if ((pkt[0] >> 4) == 6) {
 		ipv6 = true;
 		ip_hdr_len = 40;
-		if (len < 60 || pkt[6] != IPPROTO_TCP_NUM || (size_t)get16(pkt + 4) + 40 != len)
+		if (len < 60 || pkt[6] != IPPROTO_TCP_NUM || (size_t)um_load16_be(pkt + 4) + 40 != len)
 			return emit_single(gro, pkt, len, l2, partial);
 	} else {
 		return emit_single(gro, pkt, len, l2, partial);
@@ -443,7 +421,7 @@ int um_gro_add_frame(struct um_gro *gro, uint8_t *frame, size_t len, size_t l2, 
 	size_t payload = len - hdr_len;
 	uint8_t flags = tcp[13];
 	bool coalescable = payload > 0 && (flags & ~TCP_PSH) == TCP_ACK;
-	uint32_t seq = get32(tcp + 4);
+	uint32_t seq = um_load32_be(tcp + 4);
 
 	for (unsigned i = 0; i < gro->count; i++) {
 		struct um_gro_flow *flow = &gro->flows[i];

@@ -158,7 +158,6 @@ void um_node_clear_session(struct um_node_peer *peer)
 {
 	um_dataplane_peer_clear_keys(peer->node->dataplane, peer->dp_peer);
 	um_path_session_cleared(peer);
-	um_timers_next_promoted(peer); /* nothing left to promote */
 	peer->index_current = peer->index_previous = peer->index_next = 0;
 	peer->session_created_ns = 0;
 }
@@ -192,8 +191,6 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 	if (as_next) {
 		peer->index_next = out->keypair.local_index;
 		peer->next_installed_ns = now;
-		peer->next_ring_full = um_node_ring_full(node);
-		um_timers_next_installed(peer);
 	} else {
 		/* The data plane demotes a pending `next` to `previous` (it stays
 		 * accepted), otherwise the old current; mirror what it keeps. */
@@ -280,14 +277,6 @@ int um_node_initiate(struct um_node_peer *peer)
 
 /* ---- receiving ---- */
 
-uint64_t um_node_ring_full(struct um_node *node)
-{
-	uint64_t global[UM_DP_GLOBAL_COUNT];
-
-	um_dataplane_global_stats(node->dataplane, global);
-	return global[UM_DP_GLOBAL_RING_FULL];
-}
-
 void um_node_promote_next(struct um_node_peer *peer, bool confirmed)
 {
 	uint64_t now = um_now_ns();
@@ -302,7 +291,6 @@ void um_node_promote_next(struct um_node_peer *peer, bool confirmed)
 	peer->index_current = peer->index_next;
 	peer->index_next = 0;
 	peer->session_created_ns = now;
-	um_timers_next_promoted(peer);
 }
 
 static struct um_node_peer *peer_by_slot(struct um_node *node, uint32_t slot)

@@ -96,7 +96,6 @@ struct um_node_peer {
 
 	uint64_t session_created_ns;  /* current keypair; 0 = none */
 	uint64_t next_installed_ns;   /* when index_next was installed */
-	uint64_t next_ring_full;      /* data plane's ring-full count at that time */
 	bool designated;              /* our ID sorts first: we initiate, the peer falls back */
 	bool session_initiator;       /* our role in the current session */
 	uint64_t last_handshake_ns;   /* any completed handshake; 0 = never */
@@ -121,7 +120,6 @@ struct um_node_peer {
 	struct um_timer retry_timer; /* start an initiation (first or retry) */
 	struct um_timer rekey_timer; /* rotate keys */
 	struct um_timer tick_timer;  /* keepalive, expiry, dead-peer checks */
-	struct um_timer promote_timer; /* responder: use `next` even unconfirmed */
 };
 
 enum um_uplink_state {
@@ -197,8 +195,6 @@ int um_node_initiate(struct um_node_peer *peer);
 void um_node_flush_output(struct um_node *node);
 /* node.c: the responder's `next` keys become current. */
 void um_node_promote_next(struct um_node_peer *peer, bool confirmed);
-/* node.c: datagrams and events the data plane dropped on a full ring. */
-uint64_t um_node_ring_full(struct um_node *node);
 /* node.c: wipe the peer's keys in the data plane (session over). */
 void um_node_clear_session(struct um_node_peer *peer);
 
@@ -210,8 +206,6 @@ void um_timers_handshake_initiated(struct um_node_peer *peer);
 void um_timers_handshake_failed(struct um_node_peer *peer);
 void um_timers_session_established(struct um_node_peer *peer, bool initiator);
 void um_timers_need_key(struct um_node_peer *peer);
-void um_timers_next_installed(struct um_node_peer *peer);
-void um_timers_next_promoted(struct um_node_peer *peer);
 void um_timers_engine_rearm(struct um_node *node);
 
 /* control.c: the control socket handler. */

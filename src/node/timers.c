@@ -22,14 +22,12 @@
  *    rekey after 2^40 messages under one key; and dead-peer detection: no
  *    packet from an established peer for 3 heartbeats + 1 s means the peer
  *    lost its state (restart) or the path died, so we re-handshake.
- *  - promote_timer: a responder's new keys wait in `next` until the
+ *  - no promotion timer: a responder's new keys wait in `next` until the
  *    initiator's first packet under them (the data plane's NEXT_KEY_USED
- *    event). That event is lost if the control ring overflowed (a
- *    handshake flood), so if the ring dropped anything since the keys were
- *    installed, we promote anyway after UM_TIMERS_PROMOTE_MS: by then the
- *    initiator has had our ESTABLISHED for long enough. Without overflow
- *    we never promote blindly: unconfirmed keys can also be the losing
- *    side of crossed handshakes, which the peer threw away.
+ *    event, which has its own ring and is raised again by the next packet
+ *    if it could not be queued). Keys are never promoted blindly:
+ *    unconfirmed keys can be the losing side of crossed handshakes, which
+ *    the peer threw away.
  *  - need-key: the data plane has traffic for a peer without a key: initiate
  *    at once unless one is in flight or started less than a second ago.
  *  - relay ready (uplink.c registered with a relay): peers without a
@@ -67,7 +65,6 @@
 #define UM_TIMERS_RETRY_MAX_MS 15000ULL
 #define UM_TIMERS_REKEY_AFTER_MESSAGES (1ULL << 40)
 #define UM_TIMERS_NEED_KEY_GAP_NS UM_NSEC_PER_SEC
-#define UM_TIMERS_PROMOTE_MS 1000ULL
 #define UM_TIMERS_DIRECT_TIMEOUT_MS 3000ULL
 #define UM_TIMERS_UNKNOWN_PEER_MS 100ULL
 
@@ -160,28 +157,8 @@ static void on_tick(struct um_loop *loop, struct um_timer *timer)
 	}
 }
 
-static void on_promote(struct um_loop *loop, struct um_timer *timer)
-{
-	struct um_node_peer *peer = timer->arg;
-	(void)loop;
-
-	if (um_node_ring_full(peer->node) != peer->next_ring_full)
-		um_node_promote_next(peer, false);
-}
-
-void um_timers_next_installed(struct um_node_peer *peer)
-{
-	um_timer_arm_in(peer->node->loop, &peer->promote_timer, ms_to_ns(UM_TIMERS_PROMOTE_MS));
-}
-
-void um_timers_next_promoted(struct um_node_peer *peer)
-{
-	um_timer_cancel(peer->node->loop, &peer->promote_timer);
-}
-
 void um_timers_peer_init(struct um_node_peer *peer)
 {
-	um_timer_init(&peer->promote_timer, on_promote, peer);
 	um_timer_init(&peer->retry_timer, on_retry, peer);
 	um_timer_init(&peer->rekey_timer, on_rekey, peer);
 	um_timer_init(&peer->tick_timer, on_tick, peer);
@@ -194,7 +171,6 @@ void um_timers_peer_cancel(struct um_node_peer *peer)
 	um_timer_cancel(loop, &peer->retry_timer);
 	um_timer_cancel(loop, &peer->rekey_timer);
 	um_timer_cancel(loop, &peer->tick_timer);
-	um_timer_cancel(loop, &peer->promote_timer);
 }
 
 void um_timers_up(struct um_node_peer *peer)
