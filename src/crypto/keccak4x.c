@@ -16,20 +16,6 @@
 #endif
 
 #ifdef KECCAK4X_HAVE_AVX2
-static const uint64_t keccak4x_round_constants[24] = {
-	0x0000000000000001ULL, 0x0000000000008082ULL,
-	0x800000000000808aULL, 0x8000000080008000ULL,
-	0x000000000000808bULL, 0x0000000080000001ULL,
-	0x8000000080008081ULL, 0x8000000000008009ULL,
-	0x000000000000008aULL, 0x0000000000000088ULL,
-	0x0000000080008009ULL, 0x000000008000000aULL,
-	0x000000008000808bULL, 0x800000000000008bULL,
-	0x8000000000008089ULL, 0x8000000000008003ULL,
-	0x8000000000008002ULL, 0x8000000000000080ULL,
-	0x000000000000800aULL, 0x800000008000000aULL,
-	0x8000000080008081ULL, 0x8000000000008080ULL,
-	0x0000000080000001ULL, 0x8000000080008008ULL,
-};
 
 /* Macros rather than helper functions: a helper taking __m256i would need
  * the avx2 target attribute too, and the rest of the file must stay generic. */
@@ -144,7 +130,7 @@ __attribute__((target("avx2"))) static void keccak4x_f1600_avx2(uint64_t state[2
 		a24 = V_XOR(b24, V_ANDN(b34, b44));
 		a34 = V_XOR(b34, V_ANDN(b44, b04));
 		a44 = V_XOR(b44, V_ANDN(b04, b14));
-		a00 = V_XOR(a00, _mm256_set1_epi64x((long long)keccak4x_round_constants[round]));
+		a00 = V_XOR(a00, _mm256_set1_epi64x((long long)um_keccak_round_constants[round]));
 	}
 
 #define STORE(i, v) _mm256_storeu_si256((__m256i *)state[i], (v))

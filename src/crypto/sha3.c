@@ -10,7 +10,7 @@
 
 #define ROL64(v, n) (((v) << (n)) | ((v) >> (64 - (n))))
 
-static const uint64_t keccak_round_constants[24] = {
+const uint64_t um_keccak_round_constants[24] = {
 	0x0000000000000001ULL, 0x0000000000008082ULL,
 	0x800000000000808aULL, 0x8000000080008000ULL,
 	0x000000000000808bULL, 0x0000000080000001ULL,
@@ -120,7 +120,7 @@ void um_keccak_f1600(uint64_t state[25])
 		a24 = b24 ^ (~b34 & b44);
 		a34 = b34 ^ (~b44 & b04);
 		a44 = b44 ^ (~b04 & b14);
-		a00 ^= keccak_round_constants[round];
+		a00 ^= um_keccak_round_constants[round];
 	}
 
 	state[0] = a00;

@@ -27,6 +27,10 @@ struct um_keccak {
 	uint8_t squeezing; /* 0 while absorbing */
 };
 
+/* The 24 round constants of Keccak-f[1600] (FIPS 202, 3.2.5), shared with
+ * the 4-way code in keccak4x.c. */
+extern const uint64_t um_keccak_round_constants[24];
+
 void um_keccak_f1600(uint64_t state[25]);
 
 void um_sha3_256_init(struct um_keccak *ctx);

@@ -148,6 +148,31 @@ int um_tso_parse(const uint8_t *pkt, size_t len, const struct um_vnet_hdr *hdr,
 	return 0;
 }
 
+/* Rewrites the copied IP and TCP headers of segment i (of total bytes,
+ * sequence number seq, IPv4 id id): lengths, the IPv4 header checksum, and
+ * the flags that belong only on the first (CWR) or last (FIN, PSH) segment.
+ * Returns the TCP header; its checksum is left to the caller. */
+static uint8_t *segment_headers(uint8_t *seg, const struct um_tso_info *info, size_t i, size_t total,
+				uint32_t seq, uint16_t id, uint8_t flags)
+{
+	if (info->ipv6) {
+		um_store16_be(seg + 4, (uint16_t)(total - 40));
+	} else {
+		um_store16_be(seg + 2, (uint16_t)total);
+		um_store16_be(seg + 4, id);
+		seg[10] = seg[11] = 0;
+		store_csum(seg + 10, (uint16_t)~um_csum_fold(um_csum_add(0, seg, info->ip_hdr_len)));
+	}
+	uint8_t *t = seg + info->ip_hdr_len;
+	um_store32_be(t + 4, seq);
+	if (i + 1 != info->segments)
+		flags &= (uint8_t)~(TCP_FIN | TCP_PSH);
+	if (i != 0)
+		flags &= (uint8_t)~TCP_CWR;
+	t[13] = flags;
+	return t;
+}
+
 size_t um_tso_split(const uint8_t *pkt, const struct um_tso_info *info, size_t first,
 		    size_t count, uint8_t *out, size_t stride, size_t seg_len[])
 {
@@ -171,22 +196,7 @@ size_t um_tso_split(const uint8_t *pkt, const struct um_tso_info *info, size_t f
 		uint8_t *seg = out + k * stride;
 		memcpy(seg, pkt, info->hdr_len);
 		memcpy(seg + info->hdr_len, pkt + info->hdr_len + off, plen);
-		if (info->ipv6) {
-			um_store16_be(seg + 4, (uint16_t)(total - 40));
-		} else {
-			um_store16_be(seg + 2, (uint16_t)total);
-			um_store16_be(seg + 4, (uint16_t)(id + i));
-			seg[10] = seg[11] = 0;
-			store_csum(seg + 10, (uint16_t)~um_csum_fold(um_csum_add(0, seg, info->ip_hdr_len)));
-		}
-		uint8_t *t = seg + info->ip_hdr_len;
-		um_store32_be(t + 4, seq + (uint32_t)off);
-		uint8_t f = flags;
-		if (i + 1 != info->segments)
-			f &= (uint8_t)~(TCP_FIN | TCP_PSH);
-		if (i != 0)
-			f &= (uint8_t)~TCP_CWR;
-		t[13] = f;
+		uint8_t *t = segment_headers(seg, info, i, total, seq + (uint32_t)off, (uint16_t)(id + i), flags);
 		t[16] = t[17] = 0;
 		size_t l4 = total - info->ip_hdr_len;
 		uint64_t sum = um_csum_pseudo(seg + addr_off, seg + addr_off + addr_len, addr_len,
@@ -223,22 +233,7 @@ size_t um_tso_split_partial(const uint8_t *pkt, const struct um_tso_info *info, 
 		size_t total = info->hdr_len + plen;
 		uint8_t *seg = out + k * stride;
 		memcpy(seg, pkt, info->hdr_len);
-		if (info->ipv6) {
-			um_store16_be(seg + 4, (uint16_t)(total - 40));
-		} else {
-			um_store16_be(seg + 2, (uint16_t)total);
-			um_store16_be(seg + 4, (uint16_t)(id + i));
-			seg[10] = seg[11] = 0;
-			store_csum(seg + 10, (uint16_t)~um_csum_fold(um_csum_add(0, seg, info->ip_hdr_len)));
-		}
-		uint8_t *t = seg + info->ip_hdr_len;
-		um_store32_be(t + 4, seq + (uint32_t)off);
-		uint8_t f = flags;
-		if (i + 1 != info->segments)
-			f &= (uint8_t)~(TCP_FIN | TCP_PSH);
-		if (i != 0)
-			f &= (uint8_t)~TCP_CWR;
-		t[13] = f;
+		uint8_t *t = segment_headers(seg, info, i, total, seq + (uint32_t)off, (uint16_t)(id + i), flags);
 		uint8_t l4[4];
 		um_store32_be(l4, (uint32_t)(total - info->ip_hdr_len));
 		store_csum(t + 16, um_csum_fold(um_csum_add(base, l4, 4)));
