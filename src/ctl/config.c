@@ -407,10 +407,13 @@ static int add_allowed(struct um_config_parser *p, const struct key_handler *k, 
 	return 0;
 }
 
-static int key_allowed_ips(struct um_config_parser *p, const struct key_handler *k, const char *v)
+/* Calls fn for each item of a comma-separated list (spaces around items
+ * ignored; empty items, overlong items and a trailing comma are errors
+ * naming the key). item is fn's scratch copy of size item_size. */
+static int for_each_list_item(struct um_config_parser *p, const struct key_handler *k, const char *v, char *item,
+			      size_t item_size,
+			      int (*fn)(struct um_config_parser *p, const struct key_handler *k, const char *item))
 {
-	char item[INET6_ADDRSTRLEN + 8];
-
 	for (const char *s = v; *s;) {
 		const char *comma = strchr(s, ',');
 		size_t len = comma ? (size_t)(comma - s) : strlen(s);
@@ -418,14 +421,11 @@ static int key_allowed_ips(struct um_config_parser *p, const struct key_handler 
 			s++, len--;
 		while (len && isspace((unsigned char)s[len - 1]))
 			len--;
-		if (len == 0 || len >= sizeof(item))
+		if (len == 0 || len >= item_size)
 			return fail(p, k->name, "empty or overlong entry in the list");
 		memcpy(item, s, len);
 		item[len] = '\0';
-		struct um_cidr cidr;
-		if (um_cidr_parse(&cidr, item))
-			return fail(p, k->name, "'%s' is not an address/prefix", item);
-		int r = add_allowed(p, k, &cidr, item);
+		int r = fn(p, k, item);
 		if (r)
 			return r;
 		if (!comma)
@@ -435,6 +435,22 @@ static int key_allowed_ips(struct um_config_parser *p, const struct key_handler 
 			return fail(p, k->name, "trailing comma");
 	}
 	return 0;
+}
+
+static int allowed_ip_item(struct um_config_parser *p, const struct key_handler *k, const char *item)
+{
+	struct um_cidr cidr;
+
+	if (um_cidr_parse(&cidr, item))
+		return fail(p, k->name, "'%s' is not an address/prefix", item);
+	return add_allowed(p, k, &cidr, item);
+}
+
+static int key_allowed_ips(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	char item[INET6_ADDRSTRLEN + 8];
+
+	return for_each_list_item(p, k, v, item, sizeof(item), allowed_ip_item);
 }
 
 static int key_keepalive(struct um_config_parser *p, const struct key_handler *k, const char *v)
@@ -556,45 +572,34 @@ static int key_relay_listen_port(struct um_config_parser *p, const struct key_ha
 	return 0;
 }
 
-static int key_relay_allow(struct um_config_parser *p, const struct key_handler *k, const char *v)
+static int relay_allow_item(struct um_config_parser *p, const struct key_handler *k, const char *item)
 {
 	struct um_config_relay_server *r = &p->config->relay;
+	struct um_peer_id id;
+	int rc = um_peer_id_parse(&id, item);
+
+	if (rc == -UM_ECHECKSUM)
+		return fail(p, k->name, "'%s': checksum mismatch (a typo in the peer ID?)", item);
+	if (rc)
+		return fail(p, k->name, "'%s' is not a peer ID", item);
+	for (size_t i = 0; i < r->n_allow; i++)
+		if (!memcmp(&r->allow[i], &id, sizeof(id)))
+			return fail(p, k->name, "'%s' listed twice", item);
+	if (r->n_allow >= UM_CONFIG_ALLOW_MAX)
+		return fail(p, k->name, "more than %d entries", UM_CONFIG_ALLOW_MAX);
+	struct um_peer_id *grown = realloc(r->allow, (r->n_allow + 1) * sizeof(*grown));
+	if (!grown)
+		return -UM_ENOMEM;
+	r->allow = grown;
+	r->allow[r->n_allow++] = id;
+	return 0;
+}
+
+static int key_relay_allow(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
 	char item[UM_PEER_ID_TEXT_MAX + 1];
 
-	for (const char *s = v; *s;) {
-		const char *comma = strchr(s, ',');
-		size_t len = comma ? (size_t)(comma - s) : strlen(s);
-		while (len && isspace((unsigned char)*s))
-			s++, len--;
-		while (len && isspace((unsigned char)s[len - 1]))
-			len--;
-		if (len == 0 || len >= sizeof(item))
-			return fail(p, k->name, "empty or overlong entry in the list");
-		memcpy(item, s, len);
-		item[len] = '\0';
-		struct um_peer_id id;
-		int rc = um_peer_id_parse(&id, item);
-		if (rc == -UM_ECHECKSUM)
-			return fail(p, k->name, "'%s': checksum mismatch (a typo in the peer ID?)", item);
-		if (rc)
-			return fail(p, k->name, "'%s' is not a peer ID", item);
-		for (size_t i = 0; i < r->n_allow; i++)
-			if (!memcmp(&r->allow[i], &id, sizeof(id)))
-				return fail(p, k->name, "'%s' listed twice", item);
-		if (r->n_allow >= UM_CONFIG_ALLOW_MAX)
-			return fail(p, k->name, "more than %d entries", UM_CONFIG_ALLOW_MAX);
-		struct um_peer_id *grown = realloc(r->allow, (r->n_allow + 1) * sizeof(*grown));
-		if (!grown)
-			return -UM_ENOMEM;
-		r->allow = grown;
-		r->allow[r->n_allow++] = id;
-		if (!comma)
-			break;
-		s = comma + 1;
-		if (!*s)
-			return fail(p, k->name, "trailing comma");
-	}
-	return 0;
+	return for_each_list_item(p, k, v, item, sizeof(item), relay_allow_item);
 }
 
 static int key_relay_admission(struct um_config_parser *p, const struct key_handler *k, const char *v)
