@@ -110,13 +110,35 @@ int um_hs_create_hello(struct um_handshake_engine *engine, struct um_handshake_p
 	return 0;
 }
 
+/* Seals our hybrid public key and our hybrid signature over the transcript
+ * so far (signature context ctx) under a key derived from the chaining key
+ * with label, the transcript hash as associated data; then mixes the sealed
+ * bytes into the transcript. Used by CHALLENGE and RESPONSE alike. */
+static int seal_identity(struct um_hs_symmetric *sym, const struct um_identity *self, const char *ctx,
+			 const char *label, uint8_t sealed[UM_HS_IDENTITY_SEALED_BYTES])
+{
+	uint8_t plain[UM_HS_IDENTITY_PLAIN_BYTES], key[UM_HS_KEY_BYTES];
+	int ret;
+
+	memcpy(plain, self->public_key, UM_HSIG_PK_BYTES);
+	ret = um_hsig_sign(plain + UM_HSIG_PK_BYTES, sym->h, UM_HS_HASH_BYTES, ctx, self->secret_key);
+	if (ret < 0)
+		goto out;
+	kdf(key, sizeof(key), sym->ck, label, sym->h, UM_HS_HASH_BYTES);
+	crypto_aead_chacha20poly1305_ietf_encrypt(sealed, NULL, plain, sizeof(plain), sym->h, UM_HS_HASH_BYTES, NULL,
+						  zero_nonce, key);
+	um_hs_mix_hash(sym->h, sealed, UM_HS_IDENTITY_SEALED_BYTES);
+out:
+	sodium_memzero(key, sizeof(key));
+	return ret;
+}
+
 int um_hs_create_challenge(struct um_handshake_engine *engine, struct um_hs_pending *pending,
 			   const struct um_hs_hello *hello, const uint8_t *hello_bytes)
 {
 	struct um_hs_symmetric sym;
 	uint8_t kem_public[UM_HKEM_PK_BYTES];
-	uint8_t dh[32], key[UM_HS_KEY_BYTES], nonce[UM_HS_NONCE_BYTES];
-	uint8_t plain[UM_HS_IDENTITY_PLAIN_BYTES];
+	uint8_t dh[32], nonce[UM_HS_NONCE_BYTES];
 	const struct um_identity *self = engine->identity;
 	int ret;
 
@@ -145,14 +167,10 @@ int um_hs_create_challenge(struct um_handshake_engine *engine, struct um_hs_pend
 		goto out;
 	um_hs_mix_hash(sym.h, pending->challenge, UM_HS_CHALLENGE_HEADER_BYTES);
 
-	memcpy(plain, self->public_key, UM_HSIG_PK_BYTES);
-	if ((ret = um_hsig_sign(plain + UM_HSIG_PK_BYTES, sym.h, UM_HS_HASH_BYTES, CTX_CHALLENGE, self->secret_key)) < 0)
+	ret = seal_identity(&sym, self, CTX_CHALLENGE, "challenge",
+			    pending->challenge + UM_HS_CHALLENGE_HEADER_BYTES);
+	if (ret < 0)
 		goto out;
-	kdf(key, sizeof(key), sym.ck, "challenge", sym.h, UM_HS_HASH_BYTES);
-	uint8_t *sealed = pending->challenge + UM_HS_CHALLENGE_HEADER_BYTES;
-	crypto_aead_chacha20poly1305_ietf_encrypt(sealed, NULL, plain, sizeof(plain), sym.h, UM_HS_HASH_BYTES, NULL,
-						  zero_nonce, key);
-	um_hs_mix_hash(sym.h, sealed, UM_HS_IDENTITY_SEALED_BYTES);
 
 	pending->sym = sym;
 	randombytes_buf(&pending->challenge_message_id, sizeof(pending->challenge_message_id));
@@ -161,7 +179,6 @@ int um_hs_create_challenge(struct um_handshake_engine *engine, struct um_hs_pend
 out:
 	sodium_memzero(&sym, sizeof(sym));
 	sodium_memzero(dh, sizeof(dh));
-	sodium_memzero(key, sizeof(key));
 	if (ret < 0)
 		sodium_memzero(pending->kem_secret, sizeof(pending->kem_secret));
 	return ret;
@@ -222,14 +239,9 @@ int um_hs_consume_challenge(struct um_handshake_engine *engine, struct um_handsh
 	if ((ret = um_hs_response_encode(peer->response, UM_HS_RESPONSE_BYTES, &resp)) < 0)
 		goto out;
 	um_hs_mix_hash(sym.h, peer->response, UM_HS_RESPONSE_HEADER_BYTES);
-	memcpy(plain, self->public_key, UM_HSIG_PK_BYTES);
-	if ((ret = um_hsig_sign(plain + UM_HSIG_PK_BYTES, sym.h, UM_HS_HASH_BYTES, CTX_RESPONSE, self->secret_key)) < 0)
+	ret = seal_identity(&sym, self, CTX_RESPONSE, "response", peer->response + UM_HS_RESPONSE_HEADER_BYTES);
+	if (ret < 0)
 		goto out;
-	kdf(key, sizeof(key), sym.ck, "response", sym.h, UM_HS_HASH_BYTES);
-	uint8_t *sealed = peer->response + UM_HS_RESPONSE_HEADER_BYTES;
-	crypto_aead_chacha20poly1305_ietf_encrypt(sealed, NULL, plain, sizeof(plain), sym.h, UM_HS_HASH_BYTES, NULL,
-						  zero_nonce, key);
-	um_hs_mix_hash(sym.h, sealed, UM_HS_IDENTITY_SEALED_BYTES);
 
 	peer->sym = sym;
 	peer->remote_index = ch.sender_index;
