@@ -16,8 +16,9 @@ UM_PREFIX="um-$$"
 UM_NAMESPACES=()
 UM_PIDS=()
 UM_TMP=""
+UM_NETNS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 UM_FAILED=0
-declare -A UM_NODE_NS UM_NODE_PID UM_NODE_CONF UM_NODE_ID UM_NODE_SOCK
+declare -A UM_NODE_NS UM_NODE_PID UM_NODE_CONF UM_NODE_ID UM_NODE_SOCK UM_STREAM_SENDER
 
 um_log() { printf '[%s] %s\n' "$(date +%T.%3N)" "$*" >&2; }
 
@@ -269,4 +270,25 @@ EOC
 # COMMAND --json` (the parsed object is `d`); prints the result.
 um_json() {
 	um_cli "$1" "$2" --json | python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$3"
+}
+
+# ---- sequence-numbered streams (seqstream.py) ----
+
+# um_stream_start NAME FROM_NS TO_NS DEST SECONDS: 200 datagrams/s from
+# FROM_NS to DEST:9000 (an address of TO_NS) for SECONDS.
+um_stream_start() {
+	local name=$1 from=$2 to=$3 dest=$4 seconds=$5
+	rm -f "$UM_TMP/$name.out" "$UM_TMP/$name.out.ready"
+	um_bg "$to" "$name-recv.log" python3 "$UM_NETNS_DIR/seqstream.py" recv "$dest" $((seconds + 10)) "$UM_TMP/$name.out"
+	um_wait 5 "stream receiver $name" test -e "$UM_TMP/$name.out.ready"
+	um_bg "$from" "$name-send.log" python3 "$UM_NETNS_DIR/seqstream.py" send "$dest" "$seconds"
+	UM_STREAM_SENDER[$name]=$UM_LAST_PID
+}
+
+# um_stream_result NAME: prints "sent received duplicates largest_gap_ms".
+# Waits for the sender too, so its end markers cannot reach the next stream.
+um_stream_result() {
+	um_wait 25 "stream result $1" test -s "$UM_TMP/$1.out"
+	um_wait 5 "stream sender $1 to exit" eval "! kill -0 ${UM_STREAM_SENDER[$1]} 2>/dev/null"
+	cat "$UM_TMP/$1.out"
 }

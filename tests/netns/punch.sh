@@ -92,69 +92,15 @@ echo "$out" | grep -q "via direct (198.51.100.6:51820)" || um_fail "umbra ping: 
 um_log "umbra ping: $(echo "$out" | tail -n 1)"
 um_cli alpha peers
 
-# ---- the stream: 200 packets/s of sequence numbers through the tunnel ----
-cat >"$UM_TMP/stream.py" <<'PY'
-import socket, struct, sys, time
-mode = sys.argv[1]
-if mode == "recv":
-    bind, seconds, out = sys.argv[2], float(sys.argv[3]), sys.argv[4]
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((bind, 9000))
-    s.settimeout(0.1)
-    open(out + ".ready", "w").close()
-    seen, dups, last, gap, top = set(), 0, None, 0.0, -1
-    end = time.time() + seconds
-    while time.time() < end:
-        try:
-            data = s.recv(2048)
-        except socket.timeout:
-            continue
-        (seq,) = struct.unpack("!q", data[:8])
-        if seq < 0:
-            break
-        now = time.time()
-        if last is not None:
-            gap = max(gap, now - last)
-        last = now
-        if seq in seen:
-            dups += 1
-        seen.add(seq)
-        top = max(top, seq)
-    with open(out, "w") as f:
-        f.write("%d %d %d %d\n" % (top + 1, len(seen), dups, int(gap * 1000)))
-else:
-    dest, seconds = sys.argv[2], float(sys.argv[3])
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    t0, seq = time.time(), 0
-    while time.time() - t0 < seconds:
-        s.sendto(struct.pack("!q", seq) + b"x" * 92, (dest, 9000))
-        seq += 1
-        time.sleep(max(0.0, t0 + seq * 0.005 - time.time()))
-    time.sleep(0.5)
-    for _ in range(5):
-        s.sendto(struct.pack("!q", -1), (dest, 9000))
-        time.sleep(0.05)
-PY
-stream_start() { # NAME SECONDS
-	rm -f "$UM_TMP/$1.out" "$UM_TMP/$1.out.ready"
-	um_bg b "$1-recv.log" python3 "$UM_TMP/stream.py" recv 100.96.0.2 $(($2 + 10)) "$UM_TMP/$1.out"
-	um_wait 5 "stream receiver" test -e "$UM_TMP/$1.out.ready"
-	um_bg a "$1-send.log" python3 "$UM_TMP/stream.py" send 100.96.0.2 "$2"
-}
-stream_result() { # NAME -> "sent received dups gap_ms"
-	um_wait 25 "stream result $1" test -s "$UM_TMP/$1.out"
-	cat "$UM_TMP/$1.out"
-}
-
 # ---- fallback: cut the direct path in the internet ----
 fb0=$(um_peer_field alpha beta fallbacks)
-stream_start fallback 6
+um_stream_start fallback a b 100.96.0.2 6
 sleep 1.5
 cut_add
 t_cut=$(date +%s%N)
 um_wait 5 "relay path on both sides after the cut" relay_both
 t_fb=$((($(date +%s%N) - t_cut) / 1000000))
-read -r sent got dups gap < <(stream_result fallback)
+read -r sent got dups gap < <(um_stream_result fallback)
 um_log "fallback: path relay on both after $t_fb ms; stream $got/$sent received, largest gap $gap ms, $dups duplicates"
 (($(um_peer_field alpha beta fallbacks) > fb0)) || um_fail "alpha counted no fallback"
 ((gap <= 2000)) || um_fail "stream gap of $gap ms on fallback"
@@ -163,13 +109,13 @@ um_log "fallback: path relay on both after $t_fb ms; stream $got/$sent received,
 um_ping a 100.96.0.2 -W 1 || um_fail "no traffic through the relay after the fallback"
 
 # ---- migration back to direct, with zero loss across the switch ----
-stream_start migrate 8
+um_stream_start migrate a b 100.96.0.2 8
 sleep 1
 cut -D
 t_restore=$(date +%s%N)
 um_wait 10 "direct again after the path came back" direct_both
 t_back=$((($(date +%s%N) - t_restore) / 1000000))
-read -r sent got dups gap < <(stream_result migrate)
+read -r sent got dups gap < <(um_stream_result migrate)
 um_log "migration: direct again $t_back ms after restoring (retry-interval 3 s); stream $got/$sent received, $((sent - got)) lost, largest gap $gap ms, $dups duplicates"
 ((sent >= 1400)) || um_fail "the stream sent only $sent packets"
 ((got == sent)) || um_fail "migration lost $((sent - got)) of $sent packets"

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# NAT rebinding and roaming (issue 5): two nodes behind port-restricted
+# NATs on a direct path, a relay on a public address (the punch.sh
+# topology, with room on a's WAN for a second address).
+#
+#   a (100.64.1.2) -- nat-a -- inet -- nat-b -- b (100.64.2.2)
+#              198.51.100.18/29  |  198.51.100.6/30
+#                          relay 203.0.113.2:51821
+#
+# 1. Rebinding: nat-a forgets its mappings (conntrack flushed) and maps a
+#    to a new port. Both old direct mappings are dead; a sequence-numbered
+#    stream must keep flowing (relay first, then direct on the new port)
+#    with a bounded gap and no duplicates, and no new handshake.
+# 2. Roaming: nat-a's public address changes (198.51.100.18 -> .19), as
+#    when an ISP renumbers a line; the same must hold.
+set -u
+. "$(dirname "$0")/lib.sh"
+um_init
+command -v conntrack >/dev/null || um_fail "conntrack missing (scripts/install-deps)"
+
+for n in a nat-a inet nat-b b relay; do um_ns $n; done
+um_link a eth0 100.64.1.2/24 nat-a lan0 100.64.1.1/24
+um_link nat-a wan0 198.51.100.18/29 inet ia 198.51.100.17/29
+um_link b eth0 100.64.2.2/24 nat-b lan0 100.64.2.1/24
+um_link nat-b wan0 198.51.100.6/30 inet ib 198.51.100.5/30
+um_link relay eth0 203.0.113.2/24 inet ir 203.0.113.1/24
+um_exec a ip route add default via 100.64.1.1
+um_exec b ip route add default via 100.64.2.1
+um_exec nat-a ip route add default via 198.51.100.17
+um_exec nat-b ip route add default via 198.51.100.5
+um_exec relay ip route add default via 203.0.113.1
+um_exec inet sysctl -qw net.ipv4.ip_forward=1
+# Removing the primary address must keep the secondary (the new one).
+um_exec nat-a sysctl -qw net.ipv4.conf.wan0.promote_secondaries=1
+um_nat nat-a wan0
+um_nat nat-b wan0
+
+um_key alpha
+um_key beta
+um_relay_config relay relay 203.0.113.2:51821 "allow = ${UM_NODE_ID[alpha]}, ${UM_NODE_ID[beta]}
+keepalive-interval = 2s"
+PATHCONF="relay = 203.0.113.2:51821
+direct = true
+retry-interval = 3s
+connect-timeout = 2s"
+um_config alpha a 51820 100.96.0.1/24 tun "$PATHCONF"
+um_config beta b 51820 100.96.0.2/24 tun "$PATHCONF"
+um_peer alpha beta "" 100.96.0.2/32
+um_peer beta alpha "" 100.96.0.1/32
+um_start relay
+um_start alpha
+um_start beta
+
+direct_both() {
+	[ "$(um_peer_field alpha beta path)" = direct ] && [ "$(um_peer_field beta alpha path)" = direct ]
+}
+# beta sees alpha directly at the given public address (and any port but the old one).
+beta_sees_alpha_at() { # ADDRESS OLD_ENDPOINT
+	local ep
+	[ "$(um_peer_field beta alpha path)" = direct ] || return 1
+	ep=$(um_peer_field beta alpha endpoint)
+	[ "${ep%:*}" = "$1" ] && [ "$ep" != "$2" ]
+}
+
+um_wait 10 "first ping (any path)" um_ping a 100.96.0.2 -W 0.2
+um_wait 10 "direct path on both sides" direct_both
+hs0=$(um_peer_field alpha beta handshakes)
+ep0=$(um_peer_field beta alpha endpoint)
+um_log "direct; beta sees alpha at $ep0"
+
+# check_stream NAME WHAT: the stream survived the change.
+check_stream() {
+	local sent got dups gap
+	read -r sent got dups gap < <(um_stream_result "$1")
+	um_log "$2: stream $got/$sent received, largest gap $gap ms, $dups duplicates"
+	((sent >= 1000)) || um_fail "$2: the stream sent only $sent packets"
+	((gap <= 4000)) || um_fail "$2: stream gap of $gap ms"
+	((sent - got <= 4 * 200)) || um_fail "$2: lost $((sent - got)) of $sent"
+	((dups == 0)) || um_fail "$2: $dups duplicates delivered"
+}
+
+# ---- 1. NAT rebinding: same address, new port ----
+um_stream_start rebind a b 100.96.0.2 12
+sleep 1
+um_exec nat-a iptables -t nat -I POSTROUTING 1 -o wan0 -p udp -j MASQUERADE --to-ports 40000-40999
+um_exec nat-a conntrack -F >/dev/null 2>&1
+t0=$(date +%s%N)
+um_wait 15 "beta sees alpha directly on a new port" beta_sees_alpha_at 198.51.100.18 "$ep0"
+t_rebind=$((($(date +%s%N) - t0) / 1000000))
+ep1=$(um_peer_field beta alpha endpoint)
+um_log "rebinding: direct again at $ep1 after $t_rebind ms"
+check_stream rebind "rebinding"
+um_ping a 100.96.0.2 -W 1 || um_fail "no traffic after rebinding"
+
+# ---- 2. Roaming: the public address changes ----
+um_stream_start roam a b 100.96.0.2 12
+sleep 1
+um_exec nat-a ip addr add 198.51.100.19/29 dev wan0
+um_exec nat-a ip addr del 198.51.100.18/29 dev wan0
+um_exec nat-a ip route replace default via 198.51.100.17
+um_exec nat-a conntrack -F >/dev/null 2>&1
+t0=$(date +%s%N)
+um_wait 15 "beta sees alpha directly at the new address" beta_sees_alpha_at 198.51.100.19 "$ep1"
+t_roam=$((($(date +%s%N) - t0) / 1000000))
+um_log "roaming: direct again at $(um_peer_field beta alpha endpoint) after $t_roam ms"
+check_stream roam "roaming"
+um_ping a 100.96.0.2 -W 1 || um_fail "no traffic after roaming"
+um_ping b 100.96.0.1 -W 1 || um_fail "no traffic b -> a after roaming"
+
+hs1=$(um_peer_field alpha beta handshakes)
+[ "$hs0" = "$hs1" ] || um_fail "handshakes went from $hs0 to $hs1: the path change needed a new handshake"
+um_stop alpha
+um_stop beta
+um_stop relay
+um_log "rebinding: direct again after $t_rebind ms; roaming: after $t_roam ms"
