@@ -10,6 +10,10 @@
 # Environment: UMBRA_BUILD (build dir holding umbrad and umbra),
 # UMBRA_RELAY_PORT (51821), UMBRA_NODE_PORT (51820), UMBRA_LOG_LEVEL (info),
 # UMBRA_RELAY_KEEPALIVE (relay's advertised keepalive, 25s).
+# The relay also serves TLS/WebSocket on the rendezvous host's second
+# address ($RDV_IP2:443; a socat echo holds $RDV_IP1:443) and nodes list it
+# as a second relay (wss://), used when UDP registration gets no answer
+# (mode e: only TCP 443 leaves the site).
 
 UMBRA_BUILD=${UMBRA_BUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}
 UMBRAD_BIN=${UMBRAD_BIN:-$UMBRA_BUILD/umbrad}
@@ -49,6 +53,7 @@ allow = $(_um_id a), $(_um_id b)
 keepalive-interval = $UMBRA_RELAY_KEEPALIVE
 control-socket = $UM_LAB_DIR/rdv.sock
 log-level = $UMBRA_LOG_LEVEL
+${RDV_IP2:+listen-tls = $RDV_IP2:443}
 EOC
 	rm -f "$UM_LAB_DIR/rdv.sock"
 	lab_spawn "$1" "$VPN_LOGDIR/umbra-rdv.log" "$UMBRAD_BIN" --config "$UM_LAB_DIR/rdv.conf"
@@ -71,6 +76,7 @@ address = $(vpn_overlay_ip "$side")/24
 control-socket = $UM_LAB_DIR/$side.sock
 log-level = $UMBRA_LOG_LEVEL
 relay = $RDV_IP1:$UMBRA_RELAY_PORT
+${RDV_IP2:+relay = wss://$RDV_IP2:443}
 
 [peer "$other"]
 id = $(_um_id "$other")
@@ -80,7 +86,8 @@ EOC
 	lab_spawn "$2" "$VPN_LOGDIR/umbra-$side.log" "$UMBRAD_BIN" --config "$UM_LAB_DIR/$side.conf"
 }
 
-# umbra's own view: "relayed via RELAY" or "direct ENDPOINT" for the other side.
+# umbra's own view: "relayed via RELAY", "relayed-tcp via wss://RELAY" or
+# "direct ENDPOINT" for the other side.
 vpn_path() { # SIDE NS
 	local other=b
 	[ "$1" = b ] && other=a
@@ -95,6 +102,8 @@ for p in peers:
     if p.get("name") == sys.argv[1]:
         if p.get("path") == "relay":
             print("relayed via %s" % p.get("relay"))
+        elif p.get("path") == "relay-tcp":
+            print("relayed-tcp via wss://%s" % p.get("relay"))
         elif p.get("path") == "direct":
             print("direct %s" % p.get("endpoint"))
         else:

@@ -46,6 +46,7 @@ void um_config_init(struct um_config *config)
 	r->bytes_per_s = d.bytes_per_s;
 	r->byte_burst = d.byte_burst;
 	r->verifications_per_s = d.verifications_per_s;
+	r->tls_max_connections = 1024;
 }
 
 void um_config_free(struct um_config *config)
@@ -484,12 +485,20 @@ static int key_relay(struct um_config_parser *p, const struct key_handler *k, co
 {
 	struct um_config *c = p->config;
 
+	static const char wss[] = "wss://";
+	bool tls = !strncmp(v, wss, sizeof(wss) - 1);
+
 	if (c->n_relays >= UM_CONFIG_RELAYS_MAX)
 		return fail(p, k->name, "more than %d relays", UM_CONFIG_RELAYS_MAX);
-	if (um_endpoint_parse(&c->relays[c->n_relays], v))
+	if (tls && (strchr(v + sizeof(wss) - 1, '/') || um_endpoint_parse(&c->relays[c->n_relays], v + sizeof(wss) - 1)))
+		return fail(p, k->name, "'%s' is not wss://IPv4:port or wss://[IPv6]:port", v);
+	if (!tls && strstr(v, "://"))
+		return fail(p, k->name, "'%s': only wss:// (TLS) or a plain UDP IPv4:port / [IPv6]:port", v);
+	if (!tls && um_endpoint_parse(&c->relays[c->n_relays], v))
 		return fail(p, k->name, "'%s' is not IPv4:port or [IPv6]:port", v);
+	c->relay_tls[c->n_relays] = tls;
 	for (size_t i = 0; i < c->n_relays; i++)
-		if (c->relays[i].len == c->relays[c->n_relays].len &&
+		if (c->relays[i].len == c->relays[c->n_relays].len && c->relay_tls[i] == tls &&
 		    !memcmp(&c->relays[i], &c->relays[c->n_relays], sizeof(c->relays[i])))
 			return fail(p, k->name, "'%s' listed twice", v);
 	c->n_relays++;
@@ -510,6 +519,11 @@ static int key_relay_keepalive(struct um_config_parser *p, const struct key_hand
 	if (r == 0 && p->config->relay_keepalive_ms < 1000)
 		return fail(p, k->name, "at least 1 s");
 	return r;
+}
+
+static int key_relay_ca(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	return copy_string(p, k, v, p->config->relay_ca, sizeof(p->config->relay_ca));
 }
 
 static int key_direct(struct um_config_parser *p, const struct key_handler *k, const char *v)
@@ -669,6 +683,29 @@ static int key_relay_verifications(struct um_config_parser *p, const struct key_
 	return relay_u32(p, k, v, 1, 1000000, &p->config->relay.verifications_per_s);
 }
 
+static int key_relay_listen_tls(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	/* um_endpoint_parse refuses port 0 already. */
+	if (um_endpoint_parse(&p->config->relay.listen_tls, v))
+		return fail(p, k->name, "'%s' is not IPv4:port or [IPv6]:port", v);
+	return 0;
+}
+
+static int key_relay_tls_certificate(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	return copy_string(p, k, v, p->config->relay.tls_certificate, sizeof(p->config->relay.tls_certificate));
+}
+
+static int key_relay_tls_key(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	return copy_string(p, k, v, p->config->relay.tls_key, sizeof(p->config->relay.tls_key));
+}
+
+static int key_relay_tls_max_connections(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	return relay_u32(p, k, v, 1, 1u << 20, &p->config->relay.tls_max_connections);
+}
+
 /* Order matters for peer keys: bit 0 is 'id' (key_id and finish rely on it). */
 static const struct key_handler node_keys[] = {
 	{"identity", UM_SECTION_NODE, key_identity, false},
@@ -688,6 +725,7 @@ static const struct key_handler node_keys[] = {
 	{"connect-timeout", UM_SECTION_NODE, key_connect_timeout, false},
 	{"health-interval", UM_SECTION_NODE, key_health_interval, false},
 	{"retry-interval", UM_SECTION_NODE, key_retry_interval, false},
+	{"relay-ca", UM_SECTION_NODE, key_relay_ca, false},
 };
 /* Order matters: bit 0 is 'listen', bit 1 'listen-port' (they exclude each
  * other). control-socket and log-level are shared with [node]. */
@@ -706,6 +744,10 @@ static const struct key_handler relay_keys[] = {
 	{"verifications-per-second", UM_SECTION_RELAY, key_relay_verifications, false},
 	{"control-socket", UM_SECTION_RELAY, key_control_socket, false},
 	{"log-level", UM_SECTION_RELAY, key_log_level, false},
+	{"listen-tls", UM_SECTION_RELAY, key_relay_listen_tls, false},
+	{"tls-certificate", UM_SECTION_RELAY, key_relay_tls_certificate, false},
+	{"tls-key", UM_SECTION_RELAY, key_relay_tls_key, false},
+	{"tls-max-connections", UM_SECTION_RELAY, key_relay_tls_max_connections, false},
 };
 static const struct key_handler peer_keys[] = {
 	{"id", UM_SECTION_PEER, key_id, false},
@@ -713,6 +755,14 @@ static const struct key_handler peer_keys[] = {
 	{"allowed-ips", UM_SECTION_PEER, key_allowed_ips, true},
 	{"keepalive", UM_SECTION_PEER, key_keepalive, false},
 };
+
+static unsigned relay_key_index(const char *name)
+{
+	for (unsigned i = 0; i < sizeof(relay_keys) / sizeof(relay_keys[0]); i++)
+		if (!strcmp(relay_keys[i].name, name))
+			return i;
+	return 31;
+}
 
 /* ---- lines ---- */
 
@@ -881,6 +931,22 @@ int um_config_parser_finish(struct um_config_parser *p)
 	if (!p->node_seen && !p->relay_seen) {
 		snprintf(p->error, sizeof(p->error), "%s: missing [node] section", p->file);
 		return -UM_ECONFIG;
+	}
+	if (p->relay_seen) {
+		/* The TLS keys go together, and only with a TLS listener. */
+		const struct um_config_relay_server *r = &c->relay;
+		const char *missing = NULL;
+		if (r->tls_certificate[0] && !r->tls_key[0])
+			missing = "tls-key";
+		else if (r->tls_key[0] && !r->tls_certificate[0])
+			missing = "tls-certificate";
+		else if ((r->tls_key[0] || r->seen & (1u << relay_key_index("tls-max-connections"))) && !r->listen_tls.len)
+			missing = "listen-tls";
+		if (missing) {
+			snprintf(p->error, sizeof(p->error), "%s: [relay]: key '%s': required with the other TLS keys",
+				 p->file, missing);
+			return -UM_ECONFIG;
+		}
 	}
 	if (!p->node_seen) {
 		/* Relay-only: peers mean nothing without a node. */

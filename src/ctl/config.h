@@ -15,6 +15,10 @@
  *   rekey-interval = 120                same units
  *   relay = 203.0.113.2:51821           a relay to register with (numeric;
  *                                       repeatable, at most UM_CONFIG_RELAYS_MAX)
+ *   relay = wss://203.0.113.3:443       the same protocol over TLS/WebSocket on
+ *                                       TCP; used only when no UDP relay answers
+ *   relay-ca = FILE                     verify wss:// relays' certificates against
+ *                                       this PEM bundle (default: not verified)
  *   relay-admission-key = <64 hex>      the relays' network admission key
  *   relay-keepalive = 25                keepalive to the relays (default: what
  *                                       the relay advertises, at most this)
@@ -38,6 +42,10 @@
  *   packets-per-second = 20000          per node, with packet-burst = 2000
  *   bytes-per-second = 25000000         per node, with byte-burst = 2500000
  *   verifications-per-second = 500      global registration signature budget
+ *   listen-tls = 203.0.113.3:443        also serve over TLS/WebSocket (TCP)
+ *   tls-certificate = FILE              PEM certificate (chain) and key; both
+ *   tls-key = FILE                      absent: a self-signed one at start-up
+ *   tls-max-connections = 1024          TLS connections cap
  *   control-socket, log-level           as in [node] (relay-only: here)
  *
  *   [peer "name"]                       one section per peer, names unique
@@ -130,6 +138,10 @@ struct um_config_relay_server {
 	uint64_t registration_timeout_ms;
 	uint64_t keepalive_interval_ms;
 	uint32_t packets_per_s, packet_burst, bytes_per_s, byte_burst, verifications_per_s;
+	struct um_endpoint listen_tls; /* len 0: no TLS listener */
+	char tls_certificate[UM_CONFIG_PATH_MAX]; /* "" = self-signed */
+	char tls_key[UM_CONFIG_PATH_MAX];
+	uint32_t tls_max_connections;
 	uint32_t seen;
 };
 
@@ -149,10 +161,12 @@ struct um_config {
 	struct um_config_peer *peers; /* owned; n_peers entries */
 	size_t n_peers;
 	struct um_endpoint relays[UM_CONFIG_RELAYS_MAX]; /* relay = lines */
+	bool relay_tls[UM_CONFIG_RELAYS_MAX];            /* wss:// (TLS on TCP) */
 	size_t n_relays;
 	uint8_t relay_admission_key[UM_CONFIG_KEY_BYTES];
 	bool has_relay_admission_key;
 	uint64_t relay_keepalive_ms; /* 0 = what the relay advertises */
+	char relay_ca[UM_CONFIG_PATH_MAX]; /* "" = wss:// relays not verified */
 	bool direct;                 /* hole punching (node/path.c) */
 	uint64_t connect_timeout_ms, health_interval_ms, retry_interval_ms;
 	struct um_config_relay_server relay;

@@ -529,11 +529,19 @@ static int start_relay_server(struct um_node *node)
 	core.allow = rc->allow;
 	core.allow_count = rc->n_allow;
 	core.admission_key = rc->has_admission_key ? rc->admission_key : NULL;
+	struct um_relay_stream_config tls = {
+		.listen = &rc->listen_tls.sa,
+		.listen_len = rc->listen_tls.len,
+		.certificate_file = rc->tls_certificate[0] ? rc->tls_certificate : NULL,
+		.key_file = rc->tls_key[0] ? rc->tls_key : NULL,
+		.max_connections = rc->tls_max_connections,
+	};
 	struct um_relay_server_config sc = {
 		.listen = rc->listen.len ? &rc->listen.sa : NULL,
 		.listen_len = rc->listen.len,
 		.port = rc->listen_port,
 		.relay = &core,
+		.stream = rc->listen_tls.len ? &tls : NULL,
 	};
 	node->relay_server = calloc(1, sizeof(*node->relay_server));
 	if (!node->relay_server)
@@ -552,6 +560,15 @@ static int start_relay_server(struct um_node *node)
 	}
 	um_log_info("relay listening on UDP port %u (%zu allowed IDs%s, at most %u nodes)", node->relay_server->port,
 		    rc->n_allow, rc->has_admission_key ? ", admission key" : "", rc->max_nodes);
+	if (node->relay_server->stream) {
+		uint8_t fingerprint[32];
+		char text[64], hex[65];
+		um_relay_stream_fingerprint(node->relay_server->stream, fingerprint);
+		sodium_bin2hex(hex, sizeof(hex), fingerprint, sizeof(fingerprint));
+		um_endpoint_format(&rc->listen_tls, text, sizeof(text));
+		um_log_info("relay listening on TLS/WebSocket %s (%s certificate, SHA-256 %s)", text,
+			    rc->tls_certificate[0] ? "configured" : "self-signed", hex);
+	}
 	return 0;
 }
 

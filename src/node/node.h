@@ -123,6 +123,8 @@ struct um_node_peer {
 };
 
 enum um_uplink_state {
+	UM_UPLINK_IDLE,        /* wss:// uplink without a connection (not needed yet,
+				* or reconnecting): nothing is sent */
 	UM_UPLINK_REGISTERING, /* REGISTER sent (or waiting to retry) */
 	UM_UPLINK_REGISTERED,  /* acknowledged: keepalives running */
 	UM_UPLINK_STANDBY,     /* registered once, parked: not home or backup */
@@ -150,6 +152,11 @@ struct um_node_uplink {
 	struct um_wire_addr observed; /* our endpoint as the relay sees it */
 	uint64_t registrations, errors, unknown_peer;
 	struct um_timer timer;
+	/* wss:// uplinks (uplink_stream.c): addr/sa above are then the loopback
+	 * proxy that carries datagrams over the TLS connection to `remote`. */
+	bool tls;
+	struct um_wire_addr remote;
+	struct um_uplink_stream *stream; /* owned */
 };
 
 struct um_node {
@@ -175,6 +182,7 @@ struct um_node {
 	size_t n_uplinks;
 	int home, backup;                     /* uplink indices, -1 = none */
 	uint8_t *register_buf;                /* REGISTER scratch (owned) */
+	struct um_timer fallback_timer;       /* wss:// uplinks when UDP gets no answer */
 };
 
 /* Builds everything from config (taken over by the node: the caller must not
@@ -236,6 +244,23 @@ int um_uplink_forward(struct um_node *node, unsigned uplink, const struct um_pee
 /* The FORWARD header the data plane prepends for peer (36 bytes). */
 size_t um_uplink_forward_header(const struct um_node_peer *peer, uint8_t *out, size_t cap);
 void um_uplinks_status(struct um_node *node, struct um_control_reply *reply);
+/* Whether peer's relay path goes through a wss:// uplink (path "relay-tcp"). */
+bool um_uplink_peer_tls(const struct um_node *node, const struct um_node_peer *peer);
+
+/* uplink_stream.c: the TLS/WebSocket transport of a wss:// uplink. open
+ * makes the loopback proxy (sets u->addr/sa) without connecting; connect
+ * starts (and keeps) the connection; reconnect drops it for a new one. */
+struct um_uplink_stream;
+int um_uplink_stream_open(struct um_node_uplink *u);
+void um_uplink_stream_connect(struct um_node_uplink *u);
+void um_uplink_stream_reconnect(struct um_node_uplink *u);
+void um_uplink_stream_close(struct um_node_uplink *u);
+bool um_uplink_stream_open_now(const struct um_node_uplink *u);
+void um_uplink_stream_status(const struct um_node_uplink *u, struct um_control_reply *reply);
+/* uplink.c, from uplink_stream.c: the connection is open (register over
+ * it) or lost (not usable until it is back). */
+void um_uplink_transport_up(struct um_node_uplink *u);
+void um_uplink_transport_down(struct um_node_uplink *u);
 /* "IPv4:port" or "[IPv6]:port". */
 int um_wire_addr_format(const struct um_wire_addr *addr, char *out, size_t size);
 

@@ -13,7 +13,7 @@
  *          uplink_registrations uplink_errors (uplink.c), then, when
  *          umbrad is a relay, relay_* (the server's counters, below).
  *          Relay-only: mode=relay, version, uptime_ms and relay_* only.
- *   peer:  peer(=name) id short_id path(direct|relay) endpoint (in use:
+ *   peer:  peer(=name) id short_id path(direct|relay|relay-tcp) endpoint (in use:
  *          the relay's address on the relay path) relay direct_endpoint
  *          state last_handshake_age_ms
  *          handshakes rekeys rx_bytes rx_packets tx_bytes tx_packets
@@ -79,6 +79,26 @@ static void reply_relay_server(const struct um_relay_server *server, struct um_c
 	RELAY_KEY("tx_datagrams", io->tx_datagrams);
 	RELAY_KEY("rx_truncated", io->rx_truncated);
 	RELAY_KEY("send_errors", io->send_errors);
+	RELAY_KEY("rx_spoofed_stream", io->rx_spoofed_stream);
+	if (server->stream) {
+		const struct um_relay_stream_stats *ts = um_relay_stream_get_stats(server->stream);
+		RELAY_KEY("tls_port", um_relay_stream_port(server->stream));
+		RELAY_KEY("tls_connections", ts->connections);
+		RELAY_KEY("tls_accepted", ts->accepted);
+		RELAY_KEY("tls_refused_full", ts->refused_full);
+		RELAY_KEY("tls_failures", ts->tls_failures);
+		RELAY_KEY("tls_upgrade_failures", ts->upgrade_failures);
+		RELAY_KEY("tls_handshake_timeouts", ts->handshake_timeouts);
+		RELAY_KEY("tls_idle_timeouts", ts->idle_timeouts);
+		RELAY_KEY("tls_protocol_errors", ts->protocol_errors);
+		RELAY_KEY("tls_closed", ts->closed);
+		RELAY_KEY("tls_rx_frames", ts->rx_frames);
+		RELAY_KEY("tls_rx_bytes", ts->rx_bytes);
+		RELAY_KEY("tls_tx_frames", ts->tx_frames);
+		RELAY_KEY("tls_tx_bytes", ts->tx_bytes);
+		RELAY_KEY("tls_tx_dropped_full", ts->tx_dropped_full);
+		RELAY_KEY("tls_tx_dropped_gone", ts->tx_dropped_gone);
+	}
 #undef RELAY_KEY
 }
 
@@ -153,9 +173,11 @@ static void reply_peer(struct um_node *node, const struct um_node_peer *peer, st
 	um_peer_id_format_short(&cp->id, text, sizeof(text));
 	um_control_reply_add(reply, "short_id", "%s", text);
 	if (peer->via_relay && peer->relay >= 0 && (size_t)peer->relay < node->n_uplinks) {
-		um_control_reply_add(reply, "path", "relay");
-		add_endpoint(reply, "endpoint", &node->uplinks[peer->relay].addr);
-		add_endpoint(reply, "relay", &node->uplinks[peer->relay].addr);
+		/* Over a wss:// uplink the relay is the TLS server, not the proxy. */
+		const struct um_node_uplink *u = &node->uplinks[peer->relay];
+		um_control_reply_add(reply, "path", "%s", u->tls ? "relay-tcp" : "relay");
+		add_endpoint(reply, "endpoint", u->tls ? &u->remote : &u->addr);
+		add_endpoint(reply, "relay", u->tls ? &u->remote : &u->addr);
 		add_endpoint(reply, "direct_endpoint", &peer->endpoint);
 	} else {
 		if (peer->state == UM_PEER_ESTABLISHED)

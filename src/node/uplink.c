@@ -20,7 +20,14 @@
  * is reached by wrapping handshake datagrams in FORWARD to the uplink; the
  * data plane then carries DATA the same way (um_dataplane_peer_set_relay).
  * A peer not registered at our home relay answers ERROR "unknown peer":
- * the peer then moves to the next registered uplink. */
+ * the peer then moves to the next registered uplink.
+ *
+ * wss:// uplinks (uplink_stream.c) carry the same protocol over TLS on
+ * TCP, through a loopback proxy socket that stands for the relay. They
+ * stay IDLE until no UDP uplink has registered FALLBACK_DELAY after start
+ * (at once without UDP relays; checked again every FALLBACK_CHECK), then
+ * connect and register like any other; once up they stay, as backup when
+ * UDP works (a UDP uplink always ranks before a TLS one as home). */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +44,12 @@
 #define REGISTER_RETRY_MAX_NS (8 * UM_NSEC_PER_SEC)
 #define REREGISTER_GAP_NS UM_NSEC_PER_SEC
 #define KEEPALIVE_MISSES 3
+/* A UDP registration is one round trip plus a signature check: 0.5 s covers
+ * relays up to ~400 ms away and keeps the first packet of a UDP-blocked
+ * node within about a second (TLS set-up and registration add ~4 RTTs). */
+#define FALLBACK_DELAY_NS (500 * UM_NSEC_PER_MSEC)
+#define FALLBACK_CHECK_NS (5 * UM_NSEC_PER_SEC)
+#define TLS_REGISTER_ATTEMPTS 4 /* then a new connection */
 
 static const uint8_t relay_addr_prefix[12] = {0x01, 0x00, 0, 0, 0, 0, 0, 0, 'u', 'm', 'r', 'l'};
 
@@ -138,7 +151,22 @@ size_t um_uplink_forward_header(const struct um_node_peer *peer, uint8_t *out, s
 
 static void log_name(const struct um_node_uplink *u, char *out, size_t size)
 {
+	if (u->tls) {
+		char text[64];
+		um_wire_addr_format(&u->remote, text, sizeof(text));
+		snprintf(out, size, "wss://%s", text);
+		return;
+	}
 	um_wire_addr_format(&u->addr, out, size);
+}
+
+/* Home order: any UDP uplink before a TLS one (TCP adds head-of-line
+ * blocking and overhead), then the lower RTT. */
+static bool ranks_before(const struct um_node_uplink *a, const struct um_node_uplink *b)
+{
+	if (a->tls != b->tls)
+		return !a->tls;
+	return a->rtt_ns < b->rtt_ns;
 }
 
 static void choose_home(struct um_node *node)
@@ -149,15 +177,16 @@ static void choose_home(struct um_node *node)
 		const struct um_node_uplink *u = &node->uplinks[i];
 		if (!usable(u))
 			continue;
-		if (home < 0 || u->rtt_ns < node->uplinks[home].rtt_ns) {
+		if (home < 0 || ranks_before(u, &node->uplinks[home])) {
 			backup = home;
 			home = (int)i;
-		} else if (backup < 0 || u->rtt_ns < node->uplinks[backup].rtt_ns) {
+		} else if (backup < 0 || ranks_before(u, &node->uplinks[backup])) {
 			backup = (int)i;
 		}
 	}
 	/* Hysteresis: a new home must be 20% faster, so close RTTs do not flap. */
 	if (old_home >= 0 && home >= 0 && home != old_home && usable(&node->uplinks[old_home]) &&
+	    node->uplinks[home].tls == node->uplinks[old_home].tls &&
 	    node->uplinks[home].rtt_ns * 5 / 4 >= node->uplinks[old_home].rtt_ns) {
 		if (backup == old_home)
 			backup = home;
@@ -179,8 +208,12 @@ static void choose_home(struct um_node *node)
 			u->state = UM_UPLINK_STANDBY;
 			um_timer_cancel(node->loop, &u->timer);
 		} else if (u->state == UM_UPLINK_STANDBY && backup < 0) {
-			u->state = UM_UPLINK_REGISTERING;
 			u->register_attempts = 0;
+			if (u->tls && !um_uplink_stream_open_now(u)) {
+				u->state = UM_UPLINK_IDLE; /* registers when connected */
+				continue;
+			}
+			u->state = UM_UPLINK_REGISTERING;
 			um_timer_arm_in(node->loop, &u->timer, 0);
 		}
 	}
@@ -248,7 +281,15 @@ static void on_timer(struct um_loop *loop, struct um_timer *timer)
 	char name[64];
 
 	switch (u->state) {
+	case UM_UPLINK_IDLE:
+		break;
 	case UM_UPLINK_REGISTERING: {
+		if (u->tls && u->register_attempts >= TLS_REGISTER_ATTEMPTS) {
+			/* Connected but unanswered: the connection may be dead. */
+			u->register_attempts = 0;
+			um_uplink_stream_reconnect(u);
+			return;
+		}
 		uint64_t delay = REGISTER_RETRY_BASE_NS << (u->register_attempts < 3 ? u->register_attempts : 3);
 		if (delay > REGISTER_RETRY_MAX_NS)
 			delay = REGISTER_RETRY_MAX_NS;
@@ -264,6 +305,10 @@ static void on_timer(struct um_loop *loop, struct um_timer *timer)
 		if (u->ka_outstanding && ++u->ka_missed >= KEEPALIVE_MISSES) {
 			log_name(u, name, sizeof(name));
 			um_log_info("relay %s: %u keepalives unanswered, registering again", name, u->ka_missed);
+			if (u->tls) {
+				um_uplink_stream_reconnect(u); /* registers when connected again */
+				return;
+			}
 			start_registration(u, true);
 			return;
 		}
@@ -294,7 +339,10 @@ static void on_ack(struct um_node *node, struct um_node_uplink *u, const uint8_t
 		u->rtt_ns = sample;
 	u->token = ack.token;
 	u->keepalive_ns = keepalive;
-	u->observed = ack.observed;
+	/* Over TLS the relay sees a name for the connection, not an endpoint
+	 * anyone could punch to: no reflexive candidate from it. */
+	if (!u->tls)
+		u->observed = ack.observed;
 	u->state = UM_UPLINK_REGISTERED;
 	u->registered_ns = u->last_reply_ns = now;
 	u->ka_outstanding = false;
@@ -327,7 +375,7 @@ static void on_keepalive(struct um_node *node, struct um_node_uplink *u, const u
 	u->ka_outstanding = false;
 	u->ka_missed = 0;
 	u->last_reply_ns = now;
-	if (!um_wire_addr_equal(&u->observed, &k.observed)) {
+	if (!u->tls && !um_wire_addr_equal(&u->observed, &k.observed)) {
 		char name[64], observed[64];
 		log_name(u, name, sizeof(name));
 		um_wire_addr_format(&k.observed, observed, sizeof(observed));
@@ -353,7 +401,7 @@ static void on_error(struct um_node *node, struct um_node_uplink *u, const uint8
 		 * so it costs at most one registration per second. */
 		if (u->state == UM_UPLINK_REGISTERING && now - u->register_sent_ns < REREGISTER_GAP_NS)
 			return;
-		if (u->state == UM_UPLINK_STANDBY)
+		if (u->state == UM_UPLINK_STANDBY || u->state == UM_UPLINK_IDLE)
 			return;
 		um_log_info("relay %s: not registered there (restart?), registering again", name);
 		start_registration(u, true);
@@ -411,9 +459,45 @@ bool um_uplinks_receive(struct um_node *node, const struct um_wire_addr *from, c
 
 /* ---- lifecycle and status ---- */
 
+void um_uplink_transport_up(struct um_node_uplink *u)
+{
+	start_registration(u, true);
+}
+
+void um_uplink_transport_down(struct um_node_uplink *u)
+{
+	bool was_usable = usable(u);
+
+	u->state = UM_UPLINK_IDLE;
+	u->ka_outstanding = false;
+	u->ka_missed = 0;
+	u->register_attempts = 0;
+	um_timer_cancel(u->node->loop, &u->timer);
+	if (was_usable)
+		choose_home(u->node);
+}
+
+static void on_fallback(struct um_loop *loop, struct um_timer *timer)
+{
+	struct um_node *node = timer->arg;
+
+	for (size_t i = 0; i < node->n_uplinks; i++) {
+		const struct um_node_uplink *u = &node->uplinks[i];
+		if (!u->tls && (u->state == UM_UPLINK_REGISTERED || u->state == UM_UPLINK_STANDBY)) {
+			um_timer_arm_in(loop, timer, FALLBACK_CHECK_NS);
+			return; /* UDP works */
+		}
+	}
+	for (size_t i = 0; i < node->n_uplinks; i++)
+		if (node->uplinks[i].tls)
+			um_uplink_stream_connect(&node->uplinks[i]);
+	/* Started for good: nothing left to check. */
+}
+
 int um_uplinks_start(struct um_node *node)
 {
 	const struct um_config *c = &node->config;
+	size_t n_tls = 0;
 
 	node->home = node->backup = -1;
 	if (!c->n_relays)
@@ -428,6 +512,7 @@ int um_uplinks_start(struct um_node *node)
 		return -UM_ENOMEM;
 	}
 	node->n_uplinks = c->n_relays;
+	um_timer_init(&node->fallback_timer, on_fallback, node);
 	for (size_t i = 0; i < c->n_relays; i++) {
 		struct um_node_uplink *u = &node->uplinks[i];
 		u->node = node;
@@ -436,6 +521,19 @@ int um_uplinks_start(struct um_node *node)
 	}
 	for (size_t i = 0; i < c->n_relays; i++) {
 		struct um_node_uplink *u = &node->uplinks[i];
+		if (c->relay_tls[i]) {
+			int r = um_wire_addr_from_sockaddr(&u->remote, &c->relays[i].sa, c->relays[i].len);
+			u->tls = true;
+			u->state = UM_UPLINK_IDLE;
+			if (r == 0)
+				r = um_uplink_stream_open(u);
+			if (r) {
+				um_uplinks_stop(node);
+				return r;
+			}
+			n_tls++;
+			continue;
+		}
 		if (um_wire_addr_from_sockaddr(&u->addr, &c->relays[i].sa, c->relays[i].len) ||
 		    um_wire_addr_to_sockaddr(&u->addr, &u->sa) < 0) {
 			um_uplinks_stop(node);
@@ -444,13 +542,19 @@ int um_uplinks_start(struct um_node *node)
 		u->sa_len = (socklen_t)um_wire_addr_to_sockaddr(&u->addr, &u->sa);
 		start_registration(u, true);
 	}
+	if (n_tls)
+		um_timer_arm_in(node->loop, &node->fallback_timer, n_tls == c->n_relays ? 0 : FALLBACK_DELAY_NS);
 	return 0;
 }
 
 void um_uplinks_stop(struct um_node *node)
 {
-	for (size_t i = 0; i < node->n_uplinks; i++)
+	for (size_t i = 0; i < node->n_uplinks; i++) {
 		um_timer_cancel(node->loop, &node->uplinks[i].timer);
+		um_uplink_stream_close(&node->uplinks[i]);
+	}
+	if (node->n_uplinks)
+		um_timer_cancel(node->loop, &node->fallback_timer);
 	free(node->uplinks);
 	free(node->register_buf);
 	node->uplinks = NULL;
@@ -462,6 +566,8 @@ void um_uplinks_stop(struct um_node *node)
 static const char *uplink_state_name(const struct um_node *node, size_t i)
 {
 	switch (node->uplinks[i].state) {
+	case UM_UPLINK_IDLE:
+		return um_uplink_stream_open_now(&node->uplinks[i]) ? "connected" : "idle";
 	case UM_UPLINK_REGISTERING:
 		return "registering";
 	case UM_UPLINK_REGISTERED:
@@ -482,7 +588,7 @@ void um_uplinks_status(struct um_node *node, struct um_control_reply *reply)
 	um_control_reply_add(reply, "relays", "%zu", node->n_uplinks);
 	if (node->home >= 0) {
 		const struct um_node_uplink *h = &node->uplinks[node->home];
-		um_wire_addr_format(&h->addr, text, sizeof(text));
+		log_name(h, text, sizeof(text));
 		um_control_reply_add(reply, "home_relay", "%s", text);
 		um_control_reply_add(reply, "home_relay_rtt_us", "%llu", (unsigned long long)(h->rtt_ns / 1000));
 		um_wire_addr_format(&h->observed, text, sizeof(text));
@@ -490,7 +596,7 @@ void um_uplinks_status(struct um_node *node, struct um_control_reply *reply)
 	}
 	for (size_t i = 0; i < node->n_uplinks; i++) {
 		const struct um_node_uplink *u = &node->uplinks[i];
-		um_wire_addr_format(&u->addr, text, sizeof(text));
+		log_name(u, text, sizeof(text));
 		um_control_reply_add(reply, "uplink", "%s", text);
 		um_control_reply_add(reply, "uplink_state", "%s", uplink_state_name(node, i));
 		if (u->rtt_ns)
@@ -504,5 +610,12 @@ void um_uplinks_status(struct um_node *node, struct um_control_reply *reply)
 					     (unsigned long long)((now - u->last_reply_ns) / UM_NSEC_PER_MSEC));
 		um_control_reply_add(reply, "uplink_registrations", "%llu", (unsigned long long)u->registrations);
 		um_control_reply_add(reply, "uplink_errors", "%llu", (unsigned long long)u->errors);
+		um_uplink_stream_status(u, reply);
 	}
+}
+
+bool um_uplink_peer_tls(const struct um_node *node, const struct um_node_peer *peer)
+{
+	return peer->via_relay && peer->relay >= 0 && (size_t)peer->relay < node->n_uplinks &&
+	       node->uplinks[peer->relay].tls;
 }

@@ -146,8 +146,19 @@ int um_relay_server_poll(struct um_relay_server *s)
 		}
 		if (addr_from_sockaddr(&from, &b->from[i], b->in_msg[i].msg_hdr.msg_namelen))
 			continue;
+		if (um_relay_stream_endpoint(&from)) {
+			/* Only TLS connections have those; a forged UDP source must
+			 * not act for one. */
+			s->stats.rx_spoofed_stream++;
+			continue;
+		}
 		if (um_relay_input(&s->core, &from, b->in[i], b->in_msg[i].msg_len, now, wall, &out) != 1)
 			continue;
+		if (um_relay_stream_endpoint(&out.to)) {
+			if (s->stream)
+				um_relay_stream_send(s->stream, &out.to, out.data, out.len);
+			continue;
+		}
 		const uint8_t *data = out.data;
 		if (data < b->in[i] || data >= b->in[i] + BUFFER_BYTES) {
 			/* A reply in the core's scratch: copy before the next call. */
@@ -180,6 +191,28 @@ int um_relay_server_poll(struct um_relay_server *s)
 		done += (unsigned)sent;
 	}
 	return n;
+}
+
+/* A binary frame from a TLS connection: same core, one output at a time. */
+static void on_stream_frame(void *arg, const struct um_wire_addr *from, uint8_t *data, size_t len)
+{
+	struct um_relay_server *s = arg;
+	struct um_relay_output out;
+	struct sockaddr_storage to;
+
+	if (um_relay_input(&s->core, from, data, len, um_now_ns(), um_wall_ms(), &out) != 1)
+		return;
+	if (um_relay_stream_endpoint(&out.to)) {
+		um_relay_stream_send(s->stream, &out.to, out.data, out.len);
+		return;
+	}
+	socklen_t to_len = addr_to_sockaddr(s, &out.to, &to);
+	if (!to_len)
+		return;
+	if (sendto(s->fd, out.data, out.len, MSG_DONTWAIT, (struct sockaddr *)&to, to_len) < 0)
+		s->stats.send_errors++;
+	else
+		s->stats.tx_datagrams++;
 }
 
 static void on_readable(struct um_loop *loop, struct um_watch *watch, uint32_t events)
@@ -224,6 +257,13 @@ int um_relay_server_start(struct um_relay_server *s, struct um_loop *loop, const
 	r = um_loop_add(loop, &s->watch);
 	if (r)
 		goto err_socket;
+	if (c->stream) {
+		r = um_relay_stream_start(&s->stream, loop, c->stream, on_stream_frame, s);
+		if (r) {
+			um_loop_remove(loop, &s->watch);
+			goto err_socket;
+		}
+	}
 	um_timer_arm_in(loop, &s->expire_timer, UM_NSEC_PER_SEC);
 	s->started_ns = um_now_ns();
 	return 0;
@@ -244,6 +284,8 @@ void um_relay_server_stop(struct um_relay_server *s)
 {
 	if (!s->loop)
 		return;
+	um_relay_stream_stop(s->stream);
+	s->stream = NULL;
 	um_timer_cancel(s->loop, &s->expire_timer);
 	um_loop_remove(s->loop, &s->watch);
 	close(s->fd);

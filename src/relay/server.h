@@ -4,7 +4,12 @@
  * run each datagram through um_relay_input, sendmmsg what comes out; a
  * timer expires silent registrations once a second. Single-threaded, like
  * the core. The socket is dual-stack ([::]:port) unless an address is
- * given; IPv4-mapped sources are normalised to IPv4 for the core. */
+ * given; IPv4-mapped sources are normalised to IPv4 for the core.
+ *
+ * With a TLS listener (stream.h) its frames go through the same core with
+ * synthetic source endpoints: a UDP node and a TCP node talk through one
+ * relay. Outputs to a stream endpoint are queued on that connection,
+ * everything else leaves by the UDP socket. */
 #ifndef UM_RELAY_SERVER_H
 #define UM_RELAY_SERVER_H
 
@@ -14,17 +19,21 @@
 
 #include "net/loop.h"
 #include "relay/relay.h"
+#include "relay/stream.h"
 
 struct um_relay_server_config {
 	const struct sockaddr *listen; /* NULL: any address (dual-stack) */
 	socklen_t listen_len;
 	uint16_t port;                 /* used when listen is NULL */
 	const struct um_relay_config *relay; /* NULL = core defaults */
+	/* The relay protocol over TLS/WebSocket (stream.h); NULL = UDP only. */
+	const struct um_relay_stream_config *stream;
 };
 
 /* I/O counters (the core's own are in core.stats). */
 struct um_relay_server_stats {
 	uint64_t rx_datagrams, tx_datagrams, rx_truncated, send_errors, batches;
+	uint64_t rx_spoofed_stream; /* UDP sources claiming a stream endpoint */
 };
 
 struct um_relay_server_batch;
@@ -40,6 +49,7 @@ struct um_relay_server {
 	uint64_t started_ns;
 	struct um_relay_server_stats stats;
 	struct um_relay_server_batch *batch; /* owned */
+	struct um_relay_stream *stream;      /* owned; NULL = no TLS listener */
 };
 
 /* Opens the socket, initialises the core and starts serving on loop.

@@ -29,7 +29,7 @@ for tool in turnserver socat iptables python3 flock; do
 	command -v $tool >/dev/null || { echo "FAIL: $tool missing (scripts/install-deps)"; exit 1; }
 done
 
-pairs=${UM_NAT_PAIRS:-"b:b d:d c:a a:b b:d f:f c:c g:g"}
+pairs=${UM_NAT_PAIRS:-"b:b d:d c:a a:b b:d f:f c:c g:g e:b"}
 results=$(mktemp -d -t um-natlab.XXXXXX)
 trap 'rm -rf "$results"' EXIT
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* umbra ping PEER [-c COUNT] [-i INTERVAL_MS] [-W TIMEOUT_MS]: path probes
  * to a peer over the path in use; each answer says which path carried it
- * (direct or relay) and its round-trip time. The daemon sends the probe
+ * (direct, relay or relay-tcp) and its round-trip time. The daemon sends the probe
  * (ping=PEER) and records the answer in the peer's status, polled here. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +42,12 @@ static int poll_answer(const char *name, unsigned long long sequence, unsigned c
 	} else if (um_status_u64(p, "ping_answered", 0) >= sequence) {
 		unsigned long long us = um_status_u64(p, "ping_rtt_us", 0);
 		const char *path = um_status_get(p, "ping_path"), *from = um_status_get(p, "ping_from");
+		const char *peer_path = um_status_get(p, "path");
+		if (path && !strcmp(path, "relay") && peer_path && !strcmp(peer_path, "relay-tcp")) {
+			/* Through a wss:// relay: the answer came via the local proxy. */
+			path = "relay-tcp";
+			from = um_status_get(p, "relay");
+		}
 		if (um_cli.json)
 			printf("{\"peer\":\"%s\",\"seq\":%u,\"path\":\"%s\",\"from\":\"%s\",\"rtt_us\":%llu}\n", name,
 			       count_done, path ? path : "?", from ? from : "?", us);

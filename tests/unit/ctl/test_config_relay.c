@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The relay keys: [relay] section (relay-only and node + relay), relay =
  * lines in [node], defaults, and error messages naming file, line, key. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -173,11 +174,79 @@ static void test_errors(void)
 	expect_error(many, "r.conf:11: key 'relay': more than 8 relays");
 }
 
+static void test_tls(void)
+{
+	char err[UM_CONFIG_ERROR_MAX];
+	struct um_config c;
+
+	CHECK_EQ(parse(&c,
+		       "[relay]\nlisten = 203.0.113.2:3479\nlisten-tls = 203.0.113.3:443\n"
+		       "tls-certificate = /etc/umbra/relay.crt\ntls-key = /etc/umbra/relay.key\n"
+		       "tls-max-connections = 64\n",
+		       err),
+		 0);
+	CHECK_EQ(c.relay.listen_tls.sa.sa_family, AF_INET);
+	CHECK_EQ(ntohs(c.relay.listen_tls.in4.sin_port), 443);
+	CHECK(!strcmp(c.relay.tls_certificate, "/etc/umbra/relay.crt"));
+	CHECK(!strcmp(c.relay.tls_key, "/etc/umbra/relay.key"));
+	CHECK_EQ(c.relay.tls_max_connections, 64);
+	um_config_free(&c);
+	/* Defaults: no TLS listener; with one and no files: self-signed. */
+	CHECK_EQ(parse(&c, "[relay]\n", err), 0);
+	CHECK_EQ(c.relay.listen_tls.len, 0);
+	CHECK_EQ(c.relay.tls_max_connections, 1024);
+	um_config_free(&c);
+	CHECK_EQ(parse(&c, "[relay]\nlisten-tls = [2001:db8::3]:8443\n", err), 0);
+	CHECK_EQ(c.relay.listen_tls.sa.sa_family, AF_INET6);
+	CHECK_EQ(c.relay.tls_certificate[0], 0);
+	um_config_free(&c);
+
+	/* Nodes: wss:// relays next to UDP ones, the same address on both. */
+	CHECK_EQ(parse(&c,
+		       "[node]\nidentity = /k\nrelay = 203.0.113.3:443\nrelay = wss://203.0.113.3:443\n"
+		       "relay = wss://[2001:db8::3]:443\nrelay-ca = /etc/umbra/relays.pem\n",
+		       err),
+		 0);
+	CHECK(!strcmp(c.relay_ca, "/etc/umbra/relays.pem"));
+	CHECK_EQ(c.n_relays, 3);
+	CHECK(!c.relay_tls[0]);
+	CHECK(c.relay_tls[1]);
+	CHECK(c.relay_tls[2]);
+	CHECK_EQ(ntohs(c.relays[1].in4.sin_port), 443);
+	CHECK_EQ(c.relays[2].sa.sa_family, AF_INET6);
+	um_config_free(&c);
+
+	expect_error("[node]\nidentity = /k\nrelay-ca = /a\nrelay-ca = /b\n",
+		     "r.conf:4: key 'relay-ca': given twice in this section");
+	expect_error("[relay]\nlisten-tls = 203.0.113.3\n",
+		     "r.conf:2: key 'listen-tls': '203.0.113.3' is not IPv4:port or [IPv6]:port");
+	expect_error("[relay]\nlisten-tls = 203.0.113.3:0\n", "r.conf:2: key 'listen-tls': '203.0.113.3:0' is not IPv4:port or [IPv6]:port");
+	expect_error("[relay]\nlisten-tls = 203.0.113.3:443\nlisten-tls = 203.0.113.3:444\n",
+		     "r.conf:3: key 'listen-tls': given twice in this section");
+	expect_error("[relay]\nlisten-tls = 203.0.113.3:443\ntls-certificate = /c\n",
+		     "r.conf: [relay]: key 'tls-key': required with the other TLS keys");
+	expect_error("[relay]\nlisten-tls = 203.0.113.3:443\ntls-key = /k\n",
+		     "r.conf: [relay]: key 'tls-certificate': required with the other TLS keys");
+	expect_error("[relay]\ntls-certificate = /c\ntls-key = /k\n",
+		     "r.conf: [relay]: key 'listen-tls': required with the other TLS keys");
+	expect_error("[relay]\ntls-max-connections = 0\n",
+		     "r.conf:2: key 'tls-max-connections': '0' is not a number between 1 and 1048576");
+	expect_error("[node]\nidentity = /k\nrelay = wss://203.0.113.3\n",
+		     "r.conf:3: key 'relay': 'wss://203.0.113.3' is not wss://IPv4:port or wss://[IPv6]:port");
+	expect_error("[node]\nidentity = /k\nrelay = wss://203.0.113.3:443/path\n",
+		     "r.conf:3: key 'relay': 'wss://203.0.113.3:443/path' is not wss://IPv4:port or wss://[IPv6]:port");
+	expect_error("[node]\nidentity = /k\nrelay = ws://203.0.113.3:80\n",
+		     "r.conf:3: key 'relay': 'ws://203.0.113.3:80': only wss:// (TLS) or a plain UDP IPv4:port / [IPv6]:port");
+	expect_error("[node]\nidentity = /k\nrelay = wss://203.0.113.3:443\nrelay = wss://203.0.113.3:443\n",
+		     "r.conf:4: key 'relay': 'wss://203.0.113.3:443' listed twice");
+}
+
 int main(void)
 {
 	make_ids();
 	RUN(test_relay_only);
 	RUN(test_node_relays);
 	RUN(test_errors);
+	RUN(test_tls);
 	return um_test_end();
 }
