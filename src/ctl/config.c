@@ -706,6 +706,21 @@ static int key_relay_tls_max_connections(struct um_config_parser *p, const struc
 	return relay_u32(p, k, v, 1, 1u << 20, &p->config->relay.tls_max_connections);
 }
 
+static int key_stun(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	struct um_config *c = p->config;
+
+	if (c->n_stun >= UM_CONFIG_STUN_MAX)
+		return fail(p, k->name, "more than %d STUN servers", UM_CONFIG_STUN_MAX);
+	if (um_endpoint_parse(&c->stun[c->n_stun], v))
+		return fail(p, k->name, "'%s' is not IPv4:port or [IPv6]:port", v);
+	for (size_t i = 0; i < c->n_stun; i++)
+		if (!memcmp(&c->stun[i], &c->stun[c->n_stun], sizeof(c->stun[i])))
+			return fail(p, k->name, "'%s' listed twice", v);
+	c->n_stun++;
+	return 0;
+}
+
 /* Order matters for peer keys: bit 0 is 'id' (key_id and finish rely on it). */
 static const struct key_handler node_keys[] = {
 	{"identity", UM_SECTION_NODE, key_identity, false},
@@ -726,6 +741,7 @@ static const struct key_handler node_keys[] = {
 	{"health-interval", UM_SECTION_NODE, key_health_interval, false},
 	{"retry-interval", UM_SECTION_NODE, key_retry_interval, false},
 	{"relay-ca", UM_SECTION_NODE, key_relay_ca, false},
+	{"stun", UM_SECTION_NODE, key_stun, true},
 };
 /* Order matters: bit 0 is 'listen', bit 1 'listen-port' (they exclude each
  * other). control-socket and log-level are shared with [node]. */

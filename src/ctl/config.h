@@ -28,6 +28,9 @@
  *   health-interval = 1s                a direct path silent this long falls
  *                                       back to the relay (probes every 1/4)
  *   retry-interval = 60s                a new direct attempt after a failure
+ *   stun = 203.0.113.9:3478             a STUN server (numeric; repeatable, at most
+ *                                       UM_CONFIG_STUN_MAX): the reflexive address
+ *                                       it reports becomes a path candidate
  *
  *   [relay]                             makes umbrad a relay; without [node]
  *                                       it is relay-only (no device, no identity)
@@ -82,6 +85,7 @@ enum {
 	UM_CONFIG_ALLOWED_MAX = 1024, /* allowed-ips prefixes per peer */
 	UM_CONFIG_ERROR_MAX = 512,   /* error message buffer */
 	UM_CONFIG_RELAYS_MAX = 8,    /* relay = lines per node */
+	UM_CONFIG_STUN_MAX = 4,      /* stun = lines per node */
 	UM_CONFIG_ALLOW_MAX = 65536, /* [relay] allow entries */
 	UM_CONFIG_KEY_BYTES = 32,    /* admission keys */
 	UM_CONFIG_RELAY_PORT = 51821, /* default relay port */
@@ -169,6 +173,8 @@ struct um_config {
 	char relay_ca[UM_CONFIG_PATH_MAX]; /* "" = wss:// relays not verified */
 	bool direct;                 /* hole punching (node/path.c) */
 	uint64_t connect_timeout_ms, health_interval_ms, retry_interval_ms;
+	struct um_endpoint stun[UM_CONFIG_STUN_MAX]; /* stun = lines */
+	size_t n_stun;
 	struct um_config_relay_server relay;
 	uint32_t node_seen;
 };

@@ -309,6 +309,11 @@ static void on_control_msg(struct um_node *node, struct um_dp_control_msg *msg)
 	if (msg->kind == UM_DP_CONTROL_DATAGRAM) {
 		if (um_wire_addr_from_sockaddr(&from, (struct sockaddr *)&msg->from, msg->from_len))
 			return;
+		/* A STUN answer can start like a HELLO (0x01): stun.c claims
+		 * only its own transactions, everything else goes on. */
+		if (!msg->via_relay &&
+		    um_node_stun_receive(node, (struct sockaddr *)&msg->from, msg->from_len, msg->data, msg->len))
+			return;
 		if (um_path_is_path_msg(msg->data, msg->len)) {
 			/* Authenticated by the path key, not by the relay's word. */
 			int uplink = msg->via_relay ? um_uplink_find(node, &from) : -1;
@@ -486,6 +491,7 @@ static void teardown(struct um_node *node)
 	if (node->control_started)
 		um_control_server_stop(&node->control);
 	node->control_started = false;
+	um_node_stun_stop(node);
 	um_uplinks_stop(node);
 	if (node->relay_server) {
 		um_relay_server_stop(node->relay_server);
@@ -698,14 +704,19 @@ int um_node_start(struct um_node *node, struct um_loop *loop, struct um_config *
 		um_log_error("relays: %s", um_strerror(r));
 		goto err;
 	}
+	r = um_node_stun_start(node);
+	if (r) {
+		um_log_error("stun: %s", um_strerror(r));
+		goto err;
+	}
 	r = um_node_up(node);
 	if (r) {
 		um_log_error("bringing %s up: %s", node->ifname, um_strerror(r));
 		goto err;
 	}
-	um_log_info("listening on UDP port %u, device %s (%s), %zu peers, %zu relays",
+	um_log_info("listening on UDP port %u, device %s (%s), %zu peers, %zu relays, %zu STUN servers",
 		    um_dataplane_port(node->dataplane), node->ifname, c->mode == UM_MODE_TAP ? "tap" : "tun",
-		    node->n_peers, node->n_uplinks);
+		    node->n_peers, node->n_uplinks, node->n_stun);
 	return 0;
 
 err:

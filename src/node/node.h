@@ -6,7 +6,9 @@
  * Files: node.c (lifecycle, handshake I/O, key installation), timers.c (ALL
  * timer policy: when to initiate, retry, rekey, send keepalives, expire),
  * status.c (the control-socket requests), uplink.c (registration with
- * relays and the relay path), relay/server.c (when umbrad is a relay).
+ * relays and the relay path), path.c (direct paths), stun.c (our
+ * reflexive address from STUN servers), relay/server.c (when umbrad is a
+ * relay).
  *
  * Relay-only (a config with [relay] and no [node]): no identity, engine,
  * data plane or peers; the node only runs the relay server and the control
@@ -22,6 +24,7 @@
 #include "ctl/control.h"
 #include "net/dataplane.h"
 #include "net/loop.h"
+#include "path/stun_client.h"
 #include "relay/server.h"
 #include "session/handshake.h"
 #include "wire/path.h"
@@ -159,6 +162,21 @@ struct um_node_uplink {
 	struct um_uplink_stream *stream; /* owned */
 };
 
+/* One configured STUN server (stun.c). */
+struct um_node_stun {
+	struct um_node *node;
+	struct um_wire_addr server;
+	struct sockaddr_storage sa;
+	socklen_t sa_len;
+	struct um_stun_client client; /* the transaction in flight (client.active) */
+	struct um_timer timer;        /* the next transaction */
+	struct um_wire_addr mapped;   /* our reflexive address there; family 0 = none */
+	uint64_t rtt_ns, last_answer_ns, started_ns;
+	uint64_t transactions, answers, failures;
+	unsigned failures_in_a_row;
+	int last_error;
+};
+
 struct um_node {
 	struct um_config config; /* owned */
 	struct um_identity identity;
@@ -183,6 +201,9 @@ struct um_node {
 	int home, backup;                     /* uplink indices, -1 = none */
 	uint8_t *register_buf;                /* REGISTER scratch (owned) */
 	struct um_timer fallback_timer;       /* wss:// uplinks when UDP gets no answer */
+
+	struct um_node_stun *stun;            /* owned; one per stun = line */
+	size_t n_stun;
 };
 
 /* Builds everything from config (taken over by the node: the caller must not
@@ -281,8 +302,29 @@ void um_path_session_cleared(struct um_node_peer *peer);
 void um_path_receive(struct um_node *node, const struct um_wire_addr *from, bool via_relay, int uplink,
 		     const uint8_t *data, size_t len);
 bool um_path_is_path_msg(const uint8_t *data, size_t len);
+/* Our candidates changed (a STUN server reported a new reflexive address):
+ * peers still on the relay get them (and a new attempt when the last one
+ * failed). */
+void um_path_local_candidates_changed(struct um_node *node);
 /* Sends a PING probe over the path in use; *sequence identifies the answer. */
 int um_path_ping(struct um_node_peer *peer, uint64_t *sequence);
 void um_path_status(const struct um_node_peer *peer, struct um_control_reply *reply);
+
+/* stun.c: Binding transactions from the data plane's port (so the mapping
+ * is the one peers reach), at start, every few minutes, and when a punch
+ * starts with an old answer. No-ops without stun = lines. */
+int um_node_stun_start(struct um_node *node);
+void um_node_stun_stop(struct um_node *node);
+/* A datagram from the network (not through a relay): true when it was the
+ * answer of one of our transactions (STUN magic cookie, a server of ours
+ * and our transaction ID), so it must go nowhere else. */
+bool um_node_stun_receive(struct um_node *node, const struct sockaddr *from, socklen_t from_len,
+			  const uint8_t *data, size_t len);
+/* Starts a transaction at every server whose last answer (or attempt) is
+ * older than max_age_ns, unless one is in flight. */
+void um_node_stun_refresh(struct um_node *node, uint64_t max_age_ns);
+/* Current reflexive addresses (answers not too old), at most cap. */
+size_t um_node_stun_candidates(const struct um_node *node, struct um_wire_addr *out, size_t cap);
+void um_node_stun_status(const struct um_node *node, struct um_control_reply *reply);
 
 #endif

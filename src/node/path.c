@@ -11,8 +11,11 @@
  * ends.
  *
  * Candidates. Once a session runs through a relay each side sends, through
- * the relay, PATH_CANDIDATES: the endpoints its relays observe (reflexive)
- * and the addresses of its interfaces with the data plane's port (local).
+ * the relay, PATH_CANDIDATES: the endpoints its relays observe and those its
+ * STUN servers report (reflexive; stun.c; one address is sent once) and the
+ * addresses of its interfaces with the data plane's port (local). A new
+ * STUN address goes out at once (um_path_local_candidates_changed), and a
+ * punch that starts with a STUN answer older than 30 s asks again.
  *
  * Punching. On the peer's candidates both sides probe every candidate at
  * once, then every 100 ms (250 ms after the first second) until
@@ -48,6 +51,7 @@
 #define PATH_ROUND_SLOW_NS (250 * UM_NSEC_PER_MSEC)
 #define PATH_FAST_ROUNDS 10
 #define PATH_PROBE_MAX_AGE_NS (10 * UM_NSEC_PER_SEC)
+#define PATH_STUN_MAX_AGE_NS (30 * UM_NSEC_PER_SEC)
 
 static uint64_t ms_ns(uint64_t ms)
 {
@@ -127,15 +131,20 @@ static bool add_candidate(struct um_path_msg *m, uint8_t kind, const struct um_w
 	return true;
 }
 
-/* Reflexive endpoints first (they work across NATs), then interfaces. */
+/* Reflexive endpoints first (they work across NATs): the relays' view, then
+ * the STUN servers' (the same address twice is sent once), then interfaces. */
 static void gather_candidates(struct um_node *node, struct um_path_msg *m)
 {
 	struct ifaddrs *ifa, *it;
+	struct um_wire_addr stun[UM_CONFIG_STUN_MAX];
 	uint16_t port = um_dataplane_port(node->dataplane);
 
 	for (size_t i = 0; i < node->n_uplinks; i++)
 		if (node->uplinks[i].state == UM_UPLINK_REGISTERED)
 			add_candidate(m, UM_PATH_CAND_REFLEXIVE, &node->uplinks[i].observed);
+	size_t n_stun = um_node_stun_candidates(node, stun, UM_CONFIG_STUN_MAX);
+	for (size_t i = 0; i < n_stun; i++)
+		add_candidate(m, UM_PATH_CAND_REFLEXIVE, &stun[i]);
 	if (getifaddrs(&ifa))
 		return;
 	for (it = ifa; it; it = it->ifa_next) {
@@ -229,6 +238,9 @@ static void start_punch(struct um_node_peer *peer, bool send_ours)
 		path->state = UM_PATH_PUNCHING;
 		path->punch_started_ns = um_now_ns();
 		path->punch_rounds = 0;
+		/* An old STUN answer may be stale (NAT rebinding): ask again;
+		 * a changed address reaches the peer while we punch. */
+		um_node_stun_refresh(peer->node, PATH_STUN_MAX_AGE_NS);
 	}
 	arm(peer, 0);
 }
@@ -410,6 +422,26 @@ void um_path_session_installed(struct um_node_peer *peer, const struct um_keypai
 	}
 }
 
+void um_path_local_candidates_changed(struct um_node *node)
+{
+	if (!node->up || !enabled(node))
+		return;
+	for (size_t i = 0; i < node->n_peers; i++) {
+		struct um_node_peer *peer = &node->peers[i];
+		switch (peer->path.state) {
+		case UM_PATH_PUNCHING:
+			send_candidates(peer, false); /* the peer probes the new one too */
+			break;
+		case UM_PATH_RELAY:
+			start_punch(peer, true); /* the last attempt lacked it */
+			break;
+		case UM_PATH_NONE:
+		case UM_PATH_DIRECT:
+			break;
+		}
+	}
+}
+
 void um_path_session_cleared(struct um_node_peer *peer)
 {
 	struct um_node_path *path = &peer->path;
@@ -429,6 +461,25 @@ bool um_path_is_path_msg(const uint8_t *data, size_t len)
 }
 
 /* ---- receiving ---- */
+
+/* "addr,addr,..." of the peer's candidates, as many as fit. */
+static void remote_list(const struct um_node_path *path, char *out, size_t size)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < path->n_remote; i++) {
+		char text[64];
+		if (um_wire_addr_format(&path->remote[i].addr, text, sizeof(text)))
+			continue;
+		int n = snprintf(out + used, size - used, "%s%s", used ? "," : "", text);
+		if (n < 0 || (size_t)n >= size - used) {
+			out[used] = '\0';
+			return;
+		}
+		used += (size_t)n;
+	}
+}
 
 static bool authentic(struct um_node_peer *peer, const uint8_t *data, size_t len)
 {
@@ -461,7 +512,9 @@ static void on_candidates(struct um_node_peer *peer, const struct um_path_msg *m
 	path->n_remote = 0;
 	for (unsigned i = 0; i < m->count; i++)
 		add_remote(path, m->candidates[i].kind, &m->candidates[i].addr);
-	um_log_debug("peer \"%s\": %u path candidates", peer->config->name, m->count);
+	char list[UM_CONTROL_LINE_MAX];
+	remote_list(path, list, sizeof(list));
+	um_log_debug("peer \"%s\": %u path candidates: %s", peer->config->name, m->count, list);
 	if (!enabled(peer->node))
 		return;
 	if (m->flags & UM_PATH_FLAG_NEED)
@@ -609,6 +662,12 @@ void um_path_status(const struct um_node_peer *peer, struct um_control_reply *re
 		um_control_reply_add(reply, "fallback_silence_ms", "%llu",
 				     (unsigned long long)(path->fallback_ns / UM_NSEC_PER_MSEC));
 	um_control_reply_add(reply, "path_candidates", "%u", path->n_remote);
+	if (path->n_remote) {
+		/* The value must fit in a control line with its key. */
+		char list[UM_CONTROL_LINE_MAX - 32];
+		remote_list(path, list, sizeof(list));
+		um_control_reply_add(reply, "path_remote_candidates", "%s", list);
+	}
 	um_control_reply_add(reply, "path_probes_sent", "%llu", (unsigned long long)path->probes_sent);
 	um_control_reply_add(reply, "path_probes_answered", "%llu", (unsigned long long)path->probes_answered);
 	um_control_reply_add(reply, "path_bad_mac", "%llu", (unsigned long long)path->bad_mac);

@@ -10,7 +10,10 @@
  *          dp_tun_write_errors, relays home_relay home_relay_rtt_us
  *          observed_endpoint, then per relay uplink(=address) uplink_state
  *          uplink_rtt_us uplink_observed uplink_last_reply_age_ms
- *          uplink_registrations uplink_errors (uplink.c), then, when
+ *          uplink_registrations uplink_errors (uplink.c), stun_servers
+ *          stun_server stun_mapped stun_rtt_us stun_last_answer_age_ms
+ *          stun_answers stun_failures stun_last_error (stun.c: the server
+ *          with the freshest answer; counters over all), then, when
  *          umbrad is a relay, relay_* (the server's counters, below).
  *          Relay-only: mode=relay, version, uptime_ms and relay_* only.
  *   peer:  peer(=name) id short_id path(direct|relay|relay-tcp) endpoint (in use:
@@ -22,7 +25,8 @@
  *          rx_relay_packets rx_direct_packets tx_relay_packets tx_direct_packets
  *          path_state direct_path time_to_direct_ms direct_rtt_us
  *          direct_switches fallbacks fallback_silence_ms path_candidates
- *          path_probes_sent path_probes_answered path_bad_mac ping_sequence
+ *          path_remote_candidates path_probes_sent path_probes_answered
+ *          path_bad_mac ping_sequence
  *          ping_answered ping_path ping_rtt_us ping_from (node/path.c)
  *          allowed_ip(repeated)
  *
@@ -148,6 +152,7 @@ static void reply_node(struct um_node *node, struct um_control_reply *reply)
 	um_control_reply_add(reply, "dp_ring_full", "%llu", U64(global[UM_DP_GLOBAL_RING_FULL]));
 	um_control_reply_add(reply, "dp_tun_write_errors", "%llu", U64(global[UM_DP_GLOBAL_TUN_WRITE]));
 	um_uplinks_status(node, reply);
+	um_node_stun_status(node, reply);
 	if (node->relay_server)
 		reply_relay_server(node->relay_server, reply);
 }

@@ -95,12 +95,28 @@ static int endpoint_of(struct um_wire_addr *out, const struct sockaddr *sa, sock
 	return rc;
 }
 
+/* A dropped send is just a lost packet: retransmission covers it. */
+static bool send_error_fatal(int err)
+{
+	return err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS;
+}
+
 static int send_request(int fd, const struct um_stun_transaction *t, const struct sockaddr *server, socklen_t len)
 {
 	ssize_t n = sendto(fd, t->request, sizeof(t->request), MSG_NOSIGNAL, server, len);
-	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)
+	if (n < 0 && send_error_fatal(errno))
 		return -errno;
-	return 0; /* a dropped send is just a lost packet: retransmission covers it */
+	return 0;
+}
+
+static int client_send(struct um_stun_client *c)
+{
+	const struct sockaddr *server = (const struct sockaddr *)&c->server;
+
+	if (!c->send)
+		return send_request(c->fd, &c->transaction, server, c->server_len);
+	int r = c->send(c->send_arg, server, c->server_len, c->transaction.request, sizeof(c->transaction.request));
+	return r < 0 && send_error_fatal(-r) ? r : 0;
 }
 
 static void client_finish(struct um_stun_client *c, int rc, const struct um_stun_result *result)
@@ -123,7 +139,7 @@ static void client_step(struct um_loop *loop, struct um_timer *timer)
 	int rc;
 
 	while ((rc = um_stun_transaction_poll(&c->transaction, um_now_ns(), &deadline)) == UM_STUN_SEND) {
-		int err = send_request(c->fd, &c->transaction, (const struct sockaddr *)&c->server, c->server_len);
+		int err = client_send(c);
 		if (err < 0) {
 			client_finish(c, err, NULL);
 			return;
@@ -156,6 +172,19 @@ int um_stun_client_start(struct um_stun_client *client, struct um_loop *loop, in
 	um_stun_transaction_begin(&client->transaction, options, um_now_ns());
 	/* The first poll sends immediately; errors come back through done(). */
 	return um_timer_arm_in(loop, &client->timer, 0);
+}
+
+int um_stun_client_start_send(struct um_stun_client *client, struct um_loop *loop, um_stun_send_fn send,
+			      void *send_arg, const struct sockaddr *server, socklen_t server_len,
+			      const struct um_stun_options *options, um_stun_done_fn done, void *arg)
+{
+	if (!send)
+		return -UM_EINVAL;
+	int r = um_stun_client_start(client, loop, -1, server, server_len, options, done, arg);
+	/* The first request goes out from the timer, so setting these now is in time. */
+	client->send = send;
+	client->send_arg = send_arg;
+	return r;
 }
 
 bool um_stun_client_input(struct um_stun_client *client, const uint8_t *in, size_t len,

@@ -62,6 +62,10 @@ int um_stun_transaction_input(struct um_stun_transaction *t, const uint8_t *in, 
  * until done() ran or um_stun_client_cancel() was called. */
 struct um_stun_client;
 typedef void (*um_stun_done_fn)(struct um_stun_client *client, int rc, const struct um_stun_result *result);
+/* Sends one request for a client that does not own a socket (the node sends
+ * through its data plane's shared port). 0 or -errno like sendto(2). */
+typedef int (*um_stun_send_fn)(void *arg, const struct sockaddr *to, socklen_t to_len, const uint8_t *data,
+			       size_t len);
 
 struct um_stun_client {
 	struct um_loop *loop;
@@ -72,6 +76,8 @@ struct um_stun_client {
 	socklen_t server_len;
 	um_stun_done_fn done;
 	void *arg;
+	um_stun_send_fn send; /* NULL: sendto(fd) */
+	void *send_arg;
 	bool active;
 };
 
@@ -81,6 +87,11 @@ struct um_stun_client {
 int um_stun_client_start(struct um_stun_client *client, struct um_loop *loop, int fd,
 			 const struct sockaddr *server, socklen_t server_len,
 			 const struct um_stun_options *options, um_stun_done_fn done, void *arg);
+/* The same without a socket: requests go out through send(send_arg, ...);
+ * replies still come in through um_stun_client_input. */
+int um_stun_client_start_send(struct um_stun_client *client, struct um_loop *loop, um_stun_send_fn send,
+			      void *send_arg, const struct sockaddr *server, socklen_t server_len,
+			      const struct um_stun_options *options, um_stun_done_fn done, void *arg);
 /* A datagram read from the client's socket. Returns true if it belonged to
  * the transaction (consumed; done() has run), false otherwise. */
 bool um_stun_client_input(struct um_stun_client *client, const uint8_t *in, size_t len,
