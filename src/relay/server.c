@@ -12,21 +12,47 @@
 #include "util/error.h"
 #include "util/log.h"
 
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
 enum {
-	BATCH = 64,
+	/* Receive slots per recvmmsg. With UDP_GRO the kernel hands a run of
+	 * same-sized datagrams from one source as one super-datagram, so a
+	 * slot holds up to 64 KB; FORWARDs of one flow are rewritten in place
+	 * and leave as one UDP_SEGMENT send: two syscalls per run of up to 64
+	 * packets instead of per packet. */
+	BATCH = 32,
+	SLOT_BYTES = 65535,
 	/* Anything longer than the relay protocol allows is not ours. */
-	BUFFER_BYTES = UM_RELAY_MAX_DATAGRAM + 64,
-	REPLY_BYTES = 128, /* ERROR 36, REGISTER_ACK 60, KEEPALIVE 72 */
+	MAX_DATAGRAM = UM_RELAY_MAX_DATAGRAM + 64,
+	OUT = 128,            /* output messages per sendmmsg */
+	GSO_MAX_SEGMENTS = 64, /* the kernel's UDP_MAX_SEGMENTS on older kernels */
+	REPLY_BYTES = 128,    /* ERROR 36, REGISTER_ACK 60, KEEPALIVE 72 */
 	BATCHES_PER_WAKEUP = 16,
 	SOCKET_BUFFER = 4 << 20,
 };
 
 struct um_relay_server_batch {
-	uint8_t in[BATCH][BUFFER_BYTES];
-	uint8_t reply[BATCH][REPLY_BYTES];
-	struct sockaddr_storage from[BATCH], to[BATCH];
-	struct iovec in_iov[BATCH], out_iov[BATCH];
-	struct mmsghdr in_msg[BATCH], out_msg[BATCH];
+	uint8_t in[BATCH][SLOT_BYTES];
+	char in_control[BATCH][CMSG_SPACE(sizeof(int))];
+	struct sockaddr_storage from[BATCH];
+	struct iovec in_iov[BATCH];
+	struct mmsghdr in_msg[BATCH];
+	/* Output: one message per destination run; count segments of
+	 * `segment` bytes each (the last may be shorter). */
+	unsigned n_out;
+	uint8_t reply[OUT][REPLY_BYTES];
+	char out_control[OUT][CMSG_SPACE(sizeof(uint16_t))];
+	struct sockaddr_storage to[OUT];
+	struct um_wire_addr to_addr[OUT];
+	uint16_t segment[OUT];
+	uint16_t count[OUT];
+	struct iovec out_iov[OUT];
+	struct mmsghdr out_msg[OUT];
 };
 
 /* IPv4-mapped IPv6 -> IPv4, so the core sees one form per host. */
@@ -102,6 +128,8 @@ static int open_socket(struct um_relay_server *s, const struct um_relay_server_c
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)))
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	/* Best effort too: without GRO every datagram is its own slot. */
+	setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, len)) {
 		int e = -errno;
 		close(fd);
@@ -117,18 +145,158 @@ static int open_socket(struct um_relay_server *s, const struct um_relay_server_c
 	return 0;
 }
 
+static bool addr_equal(const struct um_wire_addr *a, const struct um_wire_addr *b)
+{
+	return a->family == b->family && a->port == b->port && !memcmp(a->addr, b->addr, sizeof(a->addr));
+}
+
+/* A GSO send the kernel refused (e.g. a route MTU below the segment size,
+ * where plain sends would fragment): the segments one by one. */
+static void send_each(struct um_relay_server *s, unsigned k)
+{
+	struct um_relay_server_batch *b = s->batch;
+	const uint8_t *p = b->out_iov[k].iov_base;
+	size_t left = b->out_iov[k].iov_len;
+
+	while (left) {
+		size_t len = left < b->segment[k] ? left : b->segment[k];
+		if (sendto(s->fd, p, len, MSG_DONTWAIT, (struct sockaddr *)&b->to[k], b->out_msg[k].msg_hdr.msg_namelen) < 0)
+			s->stats.send_errors++;
+		else
+			s->stats.tx_datagrams++;
+		p += len;
+		left -= len;
+	}
+}
+
+static void flush(struct um_relay_server *s)
+{
+	struct um_relay_server_batch *b = s->batch;
+
+	for (unsigned k = 0; k < b->n_out; k++) {
+		struct msghdr *h = &b->out_msg[k].msg_hdr;
+		h->msg_control = NULL;
+		h->msg_controllen = 0;
+		if (b->count[k] > 1) {
+			h->msg_control = b->out_control[k];
+			h->msg_controllen = sizeof(b->out_control[k]);
+			struct cmsghdr *c = CMSG_FIRSTHDR(h);
+			c->cmsg_level = IPPROTO_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+			memcpy(CMSG_DATA(c), &b->segment[k], sizeof(uint16_t));
+		}
+	}
+	for (unsigned done = 0; done < b->n_out;) {
+		int sent = sendmmsg(s->fd, b->out_msg + done, b->n_out - done, MSG_DONTWAIT);
+		if (sent <= 0) {
+			/* One bad destination (unreachable) must not cost the rest. */
+			if (b->count[done] > 1)
+				send_each(s, done);
+			else
+				s->stats.send_errors++;
+			done++;
+			continue;
+		}
+		for (int k = 0; k < sent; k++)
+			s->stats.tx_datagrams += b->count[done + (unsigned)k];
+		s->stats.tx_messages += (uint64_t)sent;
+		done += (unsigned)sent;
+	}
+	b->n_out = 0;
+}
+
+/* Queues one datagram for `to`. in_place: data lies in a receive slot
+ * (valid until the next recvmmsg, which flush() precedes), so it joins the
+ * previous message when it continues that run to the same destination. */
+static void queue(struct um_relay_server *s, const struct um_wire_addr *to, const uint8_t *data, size_t len,
+		  bool in_place)
+{
+	struct um_relay_server_batch *b = s->batch;
+
+	if (in_place && b->n_out) {
+		unsigned k = b->n_out - 1;
+		struct iovec *v = &b->out_iov[k];
+		if (b->count[k] < GSO_MAX_SEGMENTS && (const uint8_t *)v->iov_base + v->iov_len == data &&
+		    v->iov_len == (size_t)b->count[k] * b->segment[k] && len <= b->segment[k] &&
+		    addr_equal(&b->to_addr[k], to)) {
+			v->iov_len += len;
+			b->count[k]++;
+			return;
+		}
+	}
+	if (b->n_out == OUT)
+		flush(s);
+	unsigned k = b->n_out;
+	if (!in_place) {
+		/* A reply in the core's scratch: copy before the next call. */
+		if (len > REPLY_BYTES)
+			return;
+		memcpy(b->reply[k], data, len);
+		data = b->reply[k];
+	}
+	socklen_t to_len = addr_to_sockaddr(s, to, &b->to[k]);
+	if (!to_len)
+		return;
+	b->to_addr[k] = *to;
+	b->segment[k] = (uint16_t)len;
+	b->count[k] = 1;
+	b->out_iov[k] = (struct iovec){(void *)data, len};
+	b->out_msg[k].msg_hdr = (struct msghdr){
+		.msg_name = &b->to[k],
+		.msg_namelen = to_len,
+		.msg_iov = &b->out_iov[k],
+		.msg_iovlen = 1,
+	};
+	b->n_out++;
+}
+
+/* One datagram through the core; its output queued or sent on a stream. */
+static void relay_one(struct um_relay_server *s, const struct um_wire_addr *from, uint8_t *data, size_t len,
+		      uint64_t now, uint64_t wall)
+{
+	struct um_relay_output out;
+
+	s->stats.rx_datagrams++;
+	if (len > MAX_DATAGRAM) {
+		s->stats.rx_truncated++;
+		return;
+	}
+	if (um_relay_input(&s->core, from, data, len, now, wall, &out) != 1)
+		return;
+	if (um_relay_stream_endpoint(&out.to)) {
+		if (s->stream)
+			um_relay_stream_send(s->stream, &out.to, out.data, out.len);
+		return;
+	}
+	queue(s, &out.to, out.data, out.len, out.data >= data && out.data < data + len);
+}
+
+/* The GRO segment size of a received slot; 0 = one plain datagram. */
+static size_t gro_segment(const struct msghdr *h)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR((struct msghdr *)h, c))
+		if (c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO) {
+			int size;
+			memcpy(&size, CMSG_DATA(c), sizeof(size));
+			return size > 0 ? (size_t)size : 0;
+		}
+	return 0;
+}
+
 int um_relay_server_poll(struct um_relay_server *s)
 {
 	struct um_relay_server_batch *b = s->batch;
-	unsigned n_out = 0;
 
 	for (unsigned i = 0; i < BATCH; i++) {
-		b->in_iov[i] = (struct iovec){b->in[i], BUFFER_BYTES};
+		b->in_iov[i] = (struct iovec){b->in[i], SLOT_BYTES};
 		b->in_msg[i].msg_hdr = (struct msghdr){
 			.msg_name = &b->from[i],
 			.msg_namelen = sizeof(b->from[i]),
 			.msg_iov = &b->in_iov[i],
 			.msg_iovlen = 1,
+			.msg_control = b->in_control[i],
+			.msg_controllen = sizeof(b->in_control[i]),
 		};
 	}
 	int n = recvmmsg(s->fd, b->in_msg, BATCH, MSG_DONTWAIT, NULL);
@@ -136,15 +304,17 @@ int um_relay_server_poll(struct um_relay_server *s)
 		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
 	s->stats.batches++;
 	uint64_t now = um_now_ns(), wall = um_wall_ms();
+	s->stats.rx_messages += (uint64_t)n;
 	for (int i = 0; i < n; i++) {
+		const struct msghdr *h = &b->in_msg[i].msg_hdr;
 		struct um_wire_addr from;
-		struct um_relay_output out;
-		s->stats.rx_datagrams++;
-		if (b->in_msg[i].msg_hdr.msg_flags & MSG_TRUNC) {
+		size_t total = b->in_msg[i].msg_len;
+		if (h->msg_flags & MSG_TRUNC) {
+			s->stats.rx_datagrams++;
 			s->stats.rx_truncated++;
 			continue;
 		}
-		if (addr_from_sockaddr(&from, &b->from[i], b->in_msg[i].msg_hdr.msg_namelen))
+		if (addr_from_sockaddr(&from, &b->from[i], h->msg_namelen))
 			continue;
 		if (um_relay_stream_endpoint(&from)) {
 			/* Only TLS connections have those; a forged UDP source must
@@ -152,44 +322,15 @@ int um_relay_server_poll(struct um_relay_server *s)
 			s->stats.rx_spoofed_stream++;
 			continue;
 		}
-		if (um_relay_input(&s->core, &from, b->in[i], b->in_msg[i].msg_len, now, wall, &out) != 1)
-			continue;
-		if (um_relay_stream_endpoint(&out.to)) {
-			if (s->stream)
-				um_relay_stream_send(s->stream, &out.to, out.data, out.len);
-			continue;
+		size_t segment = gro_segment(h);
+		if (!segment || segment > total)
+			segment = total;
+		for (size_t off = 0; off < total; off += segment) {
+			size_t len = total - off < segment ? total - off : segment;
+			relay_one(s, &from, b->in[i] + off, len, now, wall);
 		}
-		const uint8_t *data = out.data;
-		if (data < b->in[i] || data >= b->in[i] + BUFFER_BYTES) {
-			/* A reply in the core's scratch: copy before the next call. */
-			if (out.len > REPLY_BYTES)
-				continue;
-			memcpy(b->reply[n_out], out.data, out.len);
-			data = b->reply[n_out];
-		}
-		socklen_t to_len = addr_to_sockaddr(s, &out.to, &b->to[n_out]);
-		if (!to_len)
-			continue;
-		b->out_iov[n_out] = (struct iovec){(void *)data, out.len};
-		b->out_msg[n_out].msg_hdr = (struct msghdr){
-			.msg_name = &b->to[n_out],
-			.msg_namelen = to_len,
-			.msg_iov = &b->out_iov[n_out],
-			.msg_iovlen = 1,
-		};
-		n_out++;
 	}
-	for (unsigned done = 0; done < n_out;) {
-		int sent = sendmmsg(s->fd, b->out_msg + done, n_out - done, MSG_DONTWAIT);
-		if (sent <= 0) {
-			/* One bad destination (unreachable) must not cost the rest. */
-			s->stats.send_errors++;
-			done++;
-			continue;
-		}
-		s->stats.tx_datagrams += (uint64_t)sent;
-		done += (unsigned)sent;
-	}
+	flush(s);
 	return n;
 }
 

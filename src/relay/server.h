@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The relay server: the I/O around the forwarding core (relay.h). One UDP
- * socket on the daemon's event loop (control thread): recvmmsg a batch,
- * run each datagram through um_relay_input, sendmmsg what comes out; a
+ * socket on the daemon's event loop (control thread): recvmmsg a batch
+ * (with UDP GRO, a run of same-sized datagrams from one source arrives as
+ * one), run each datagram through um_relay_input, sendmmsg what comes out
+ * (consecutive in-place FORWARDEDs to one destination as one UDP_SEGMENT
+ * message, which the destination's GRO may keep whole); a
  * timer expires silent registrations once a second. Single-threaded, like
  * the core. The socket is dual-stack ([::]:port) unless an address is
  * given; IPv4-mapped sources are normalised to IPv4 for the core.
@@ -33,6 +36,8 @@ struct um_relay_server_config {
 /* I/O counters (the core's own are in core.stats). */
 struct um_relay_server_stats {
 	uint64_t rx_datagrams, tx_datagrams, rx_truncated, send_errors, batches;
+	uint64_t rx_messages; /* received messages: a GRO run of datagrams is one */
+	uint64_t tx_messages; /* sent messages: a run of datagrams to one destination is one */
 	uint64_t rx_spoofed_stream; /* UDP sources claiming a stream endpoint */
 };
 
