@@ -36,8 +36,10 @@
  *    reach gets UM_TIMERS_DIRECT_TIMEOUT_MS before the next one goes
  *    through the relay (node.c: one failed direct attempt is enough).
  *  - relay unknown peer (the relay answered our HELLO with "unknown peer":
- *    the peer has not registered yet): a new initiation after 100 ms,
- *    doubling up to 6.4 s, rather than the engine's 1 s retransmissions.
+ *    the peer has not registered yet): a new initiation after 100, 200,
+ *    then every 400 ms for the first ~5 s (a peer starting at the same
+ *    time registers within a second, later over TLS), then doubling up to
+ *    6.4 s, rather than the engine's 1 s retransmissions.
  *
  * RTT (`rtt_us` in status): measured at each key rotation, so refreshed
  * every rekey-interval. As responder: from sending ESTABLISHED to the
@@ -67,6 +69,7 @@
 #define UM_TIMERS_NEED_KEY_GAP_NS UM_NSEC_PER_SEC
 #define UM_TIMERS_DIRECT_TIMEOUT_MS 3000ULL
 #define UM_TIMERS_UNKNOWN_PEER_MS 100ULL
+#define UM_TIMERS_UNKNOWN_PEER_FAST 14u /* tries before backing off beyond 400 ms */
 
 static uint64_t ms_to_ns(uint64_t ms)
 {
@@ -203,7 +206,14 @@ void um_timers_relay_ready(struct um_node_peer *peer)
 
 void um_timers_relay_unknown_peer(struct um_node_peer *peer)
 {
-	unsigned n = peer->relay_unknown < 6 ? peer->relay_unknown : 6;
+	unsigned tries = peer->relay_unknown, n;
+
+	if (tries < UM_TIMERS_UNKNOWN_PEER_FAST) {
+		n = tries < 2 ? tries : 2;
+	} else {
+		n = 3 + tries - UM_TIMERS_UNKNOWN_PEER_FAST;
+		n = n < 6 ? n : 6;
+	}
 
 	if (!peer->node->up || peer->state == UM_PEER_ESTABLISHED || um_timer_armed(&peer->retry_timer))
 		return;
