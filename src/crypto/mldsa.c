@@ -3,14 +3,18 @@
  * Verify_internal (Alg. 8) and the pure external interface (Alg. 2/3).
  *
  * Constant time: s1, s2, t0, K, rnd, rho', rho'' and y only meet
- * branch-free arithmetic. What FIPS 204 lets us reveal is marked
- * UM_MLDSA_DECLASSIFY (a no-op unless built with -DUM_CTGRIND for the
- * valgrind test): the public rho and t1, which nibbles RejBoundedPoly
- * rejects (independent of the accepted values), the commitment hash c_tilde
- * of each attempt, the per-attempt accept/reject bit (one branch, in
+ * branch-free arithmetic (c s1, c s2 and c t0 are sums of rotations of the
+ * secrets whose offsets come from the public challenge c). What FIPS 204
+ * lets us reveal is marked UM_MLDSA_DECLASSIFY (a no-op unless built with
+ * -DUM_CTGRIND for the valgrind test): the public rho and t1, which nibbles
+ * RejBoundedPoly rejects (independent of the accepted values), the
+ * commitment hash c_tilde of each attempt, the per-attempt accept/reject bit (one branch, in
  * mldsa_sign_attempt), and z / h once accepted.
  *
- * Stack use: signing holds A (56 KiB) plus about 57 KiB of vectors. */
+ * Speed: signing expands A and the secrets once, outside the rejection
+ * loop; per attempt only y, w and the challenge products are computed, the
+ * latter without NTTs. Stack use: signing holds A (56 KiB) plus about
+ * 57 KiB of vectors. */
 #include <string.h>
 
 #include <sodium.h>
@@ -119,9 +123,10 @@ struct mldsa_sign_secret {
 	uint8_t hash_in[32 + 32 + UM_MLDSA87_MU_BYTES]; /* K || rnd || mu */
 	uint8_t rhopp[64];
 	uint8_t w1_bytes[MLDSA_W1_BYTES];
-	mldsa_poly s1hat[UM_MLDSA_L];
-	mldsa_poly s2hat[UM_MLDSA_K];
-	mldsa_poly t0hat[UM_MLDSA_K];
+	/* s1, s2, t0 as um_mldsa_small_extend / um_mldsa_t0_extend output. */
+	int8_t s1ext[UM_MLDSA_L][2 * UM_MLDSA_N];
+	int8_t s2ext[UM_MLDSA_K][2 * UM_MLDSA_N];
+	int32_t t0ext[UM_MLDSA_K][2 * UM_MLDSA_N];
 	mldsa_poly y[UM_MLDSA_L];
 	mldsa_poly z[UM_MLDSA_L];
 	mldsa_poly w[UM_MLDSA_K]; /* w, then w - cs2 */
@@ -149,7 +154,7 @@ static int mldsa_sign_attempt(uint8_t sig[UM_MLDSA87_SIG_BYTES], struct mldsa_si
 			      const mldsa_poly a[UM_MLDSA_K][UM_MLDSA_L], const uint8_t mu[UM_MLDSA87_MU_BYTES])
 {
 	uint8_t ctilde[UM_MLDSA_CTILDE_BYTES];
-	mldsa_poly c;
+	struct um_mldsa_challenge challenge;
 	int32_t hint_count = 0;
 	int reject = 0;
 
@@ -171,38 +176,35 @@ static int mldsa_sign_attempt(uint8_t sig[UM_MLDSA87_SIG_BYTES], struct mldsa_si
 	/* c_tilde is public: output on acceptance, a random-oracle value of an
 	 * unrevealed commitment on rejection (FIPS 204 lets it be revealed). */
 	UM_MLDSA_DECLASSIFY(ctilde, sizeof ctilde);
-	um_mldsa_sample_in_ball(&c, ctilde);
-	um_mldsa_ntt(&c);
+	/* c has only tau nonzero +-1 coefficients: c s1, c s2 and c t0 are
+	 * computed exactly as sums of rotations (no NTTs). s->tmp holds c. */
+	um_mldsa_sample_in_ball(&s->tmp, ctilde);
+	um_mldsa_challenge_from_poly(&challenge, &s->tmp);
 
 	/* z = y + c s1; reject when ||z|| >= gamma1 - beta. */
 	for (unsigned r = 0; r < UM_MLDSA_L; r++) {
-		um_mldsa_poly_pointwise(&s->z[r], &c, &s->s1hat[r]);
-		um_mldsa_invntt_tomont(&s->z[r]);
-		um_mldsa_poly_center(&s->z[r]);
+		um_mldsa_small_mul(&s->z[r], &challenge, s->s1ext[r]);
 		um_mldsa_poly_add(&s->z[r], &s->z[r], &s->y[r]);
 		reject |= um_mldsa_poly_exceeds(&s->z[r], UM_MLDSA_GAMMA1 - UM_MLDSA_BETA);
 	}
 
 	for (unsigned i = 0; i < UM_MLDSA_K; i++) {
 		/* w - c s2 and its low bits: ||r0|| >= gamma2 - beta rejects. */
-		um_mldsa_poly_pointwise(&s->tmp, &c, &s->s2hat[i]);
-		um_mldsa_invntt_tomont(&s->tmp);
-		um_mldsa_poly_center(&s->tmp);
+		um_mldsa_small_mul(&s->tmp, &challenge, s->s2ext[i]);
 		for (unsigned j = 0; j < UM_MLDSA_N; j++) {
 			s->w[i].coeffs[j] = um_mldsa_freeze(s->w[i].coeffs[j] - s->tmp.coeffs[j]);
-			(void)um_mldsa_decompose(&s->low.coeffs[j], s->w[i].coeffs[j]);
+			/* HighBits(w - c s2) parked in h for the hint below. */
+			s->h[i].coeffs[j] = um_mldsa_decompose(&s->low.coeffs[j], s->w[i].coeffs[j]);
 		}
 		reject |= um_mldsa_poly_exceeds(&s->low, UM_MLDSA_GAMMA2 - UM_MLDSA_BETA);
 
 		/* c t0: ||c t0|| >= gamma2 rejects; hint = MakeHint(-ct0,
 		 * w - cs2 + ct0), i.e. whether adding ct0 moves the high bits. */
-		um_mldsa_poly_pointwise(&s->tmp, &c, &s->t0hat[i]);
-		um_mldsa_invntt_tomont(&s->tmp);
-		um_mldsa_poly_center(&s->tmp);
+		um_mldsa_t0_mul(&s->tmp, &challenge, s->t0ext[i]);
 		reject |= um_mldsa_poly_exceeds(&s->tmp, UM_MLDSA_GAMMA2);
 		for (unsigned j = 0; j < UM_MLDSA_N; j++) {
 			int32_t low;
-			int32_t base = um_mldsa_decompose(&low, s->w[i].coeffs[j]);
+			int32_t base = s->h[i].coeffs[j];
 			int32_t moved = um_mldsa_decompose(&low, um_mldsa_freeze(s->w[i].coeffs[j] + s->tmp.coeffs[j]));
 			int32_t bit = (int32_t)((uint32_t)-(base ^ moved) >> 31);
 			s->h[i].coeffs[j] = bit;
@@ -240,19 +242,17 @@ int um_mldsa87_sign_mu(uint8_t sig[UM_MLDSA87_SIG_BYTES], const uint8_t mu[UM_ML
 	/* A 3-bit field above 2 eta gives |s| > eta: not an skEncode output.
 	 * Checked branch-free; only the validity bit is revealed. */
 	for (unsigned r = 0; r < UM_MLDSA_L; r++) {
-		um_mldsa_unpack(&sec.s1hat[r], sk + MLDSA_SK_S1_OFFSET + r * UM_MLDSA_ETA_POLY_BYTES, 3, UM_MLDSA_ETA,
-				1);
-		malformed |= um_mldsa_poly_exceeds(&sec.s1hat[r], UM_MLDSA_ETA + 1);
-		um_mldsa_ntt(&sec.s1hat[r]);
+		um_mldsa_unpack(&sec.tmp, sk + MLDSA_SK_S1_OFFSET + r * UM_MLDSA_ETA_POLY_BYTES, 3, UM_MLDSA_ETA, 1);
+		malformed |= um_mldsa_poly_exceeds(&sec.tmp, UM_MLDSA_ETA + 1);
+		um_mldsa_small_extend(sec.s1ext[r], &sec.tmp);
 	}
 	for (unsigned i = 0; i < UM_MLDSA_K; i++) {
-		um_mldsa_unpack(&sec.s2hat[i], sk + MLDSA_SK_S2_OFFSET + i * UM_MLDSA_ETA_POLY_BYTES, 3, UM_MLDSA_ETA,
-				1);
-		malformed |= um_mldsa_poly_exceeds(&sec.s2hat[i], UM_MLDSA_ETA + 1);
-		um_mldsa_ntt(&sec.s2hat[i]);
-		um_mldsa_unpack(&sec.t0hat[i], sk + MLDSA_SK_T0_OFFSET + i * UM_MLDSA_T0_POLY_BYTES, UM_MLDSA_D,
+		um_mldsa_unpack(&sec.tmp, sk + MLDSA_SK_S2_OFFSET + i * UM_MLDSA_ETA_POLY_BYTES, 3, UM_MLDSA_ETA, 1);
+		malformed |= um_mldsa_poly_exceeds(&sec.tmp, UM_MLDSA_ETA + 1);
+		um_mldsa_small_extend(sec.s2ext[i], &sec.tmp);
+		um_mldsa_unpack(&sec.tmp, sk + MLDSA_SK_T0_OFFSET + i * UM_MLDSA_T0_POLY_BYTES, UM_MLDSA_D,
 				MLDSA_T0_OFFSET, 1);
-		um_mldsa_ntt(&sec.t0hat[i]);
+		um_mldsa_t0_extend(sec.t0ext[i], &sec.tmp);
 	}
 	UM_MLDSA_DECLASSIFY(&malformed, sizeof malformed);
 	if (malformed) {
@@ -360,10 +360,7 @@ int um_mldsa87_verify_mu(const uint8_t *sig, size_t sig_len, const uint8_t mu[UM
 		for (unsigned j = 0; j < UM_MLDSA_N; j++)
 			t1.coeffs[j] *= 1 << UM_MLDSA_D;
 		um_mldsa_ntt(&t1);
-		um_mldsa_poly_pointwise(&t1, &c, &t1);
-		um_mldsa_poly_dot(&w, a[i], z, UM_MLDSA_L);
-		um_mldsa_poly_sub(&w, &w, &t1);
-		um_mldsa_poly_reduce(&w);
+		um_mldsa_poly_dot_minus(&w, a[i], z, UM_MLDSA_L, &c, &t1);
 		um_mldsa_invntt_tomont(&w);
 		um_mldsa_poly_caddq(&w);
 		for (unsigned j = 0; j < UM_MLDSA_N; j++)

@@ -76,6 +76,33 @@ void um_mldsa_poly_pointwise(struct um_mldsa_poly *r, const struct um_mldsa_poly
 void um_mldsa_poly_dot(struct um_mldsa_poly *r, const struct um_mldsa_poly *a, const struct um_mldsa_poly *b,
 		       size_t count);
 
+/* The challenge c (SampleInBall output: tau coefficients +-1, public) as
+ * the lists of its +1 and -1 positions, for multiplying it with the
+ * secrets s1, s2 and t0 directly instead of through the NTT. */
+struct um_mldsa_challenge {
+	uint8_t plus[UM_MLDSA_TAU], minus[UM_MLDSA_TAU];
+	unsigned plus_count, minus_count;
+};
+
+void um_mldsa_challenge_from_poly(struct um_mldsa_challenge *ch, const struct um_mldsa_poly *c);
+/* ext = (-s, s): the negacyclic extension whose 256-wide windows are the
+ * rotations X^p s. Bytes for |s| <= eta, int32 for t0. */
+void um_mldsa_small_extend(int8_t ext[2 * UM_MLDSA_N], const struct um_mldsa_poly *s);
+void um_mldsa_t0_extend(int32_t ext[2 * UM_MLDSA_N], const struct um_mldsa_poly *t0);
+/* r = c * s exactly (|r| <= tau * eta) and r = c * t0 exactly (|r| <=
+ * tau * 2^12), from the extensions above. Additions only, branching and
+ * indexing only on the public c. */
+void um_mldsa_small_mul(struct um_mldsa_poly *r, const struct um_mldsa_challenge *ch,
+			const int8_t ext[2 * UM_MLDSA_N]);
+void um_mldsa_t0_mul(struct um_mldsa_poly *r, const struct um_mldsa_challenge *ch,
+		     const int32_t ext[2 * UM_MLDSA_N]);
+
+/* r = (sum_i a[i] * b[i] - c * t) * 2^-32, one reduction per coefficient
+ * (verification's A z - c t1): count <= 7, |a| < q, |b|, |c|, |t| < 9q;
+ * result |r| < q. */
+void um_mldsa_poly_dot_minus(struct um_mldsa_poly *r, const struct um_mldsa_poly *a, const struct um_mldsa_poly *b,
+			     size_t count, const struct um_mldsa_poly *c, const struct um_mldsa_poly *t);
+
 /* Power2Round (Alg. 35) of r in [0, q): r1 to r1, r0 to r0. Branch-free. */
 void um_mldsa_power2round(int32_t *r1, int32_t *r0, int32_t r);
 /* Decompose (Alg. 36) of r in [0, q): returns r1 = HighBits, *r0 = LowBits.

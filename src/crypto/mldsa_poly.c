@@ -3,6 +3,8 @@
  * reduction (R = 2^32), NTT, rounding (Power2Round, Decompose, UseHint) and
  * the infinity-norm check. Everything that may touch secret data is
  * branch-free and uses no secret-dependent table index. */
+#include <string.h>
+
 #include "crypto/mldsa_internal.h"
 
 enum {
@@ -107,23 +109,49 @@ void um_mldsa_poly_sub(struct um_mldsa_poly *r, const struct um_mldsa_poly *a, c
 		r->coeffs[i] = a->coeffs[i] - b->coeffs[i];
 }
 
+/* One forward layer. Always inlined with a constant len, so each j loop
+ * has a fixed trip count the compiler unrolls and schedules (about a fifth
+ * faster than one loop over all layers). */
+static inline __attribute__((always_inline)) void mldsa_ntt_layer(int32_t w[UM_MLDSA_N], unsigned len, unsigned m)
+{
+	for (unsigned start = 0; start < UM_MLDSA_N; start += 2 * len) {
+		int64_t zeta = mldsa_zetas[++m];
+
+		for (unsigned j = start; j < start + len; j++) {
+			int32_t t = um_mldsa_montgomery_reduce(zeta * w[j + len]);
+			w[j + len] = w[j] - t;
+			w[j] = w[j] + t;
+		}
+	}
+}
+
 void um_mldsa_ntt(struct um_mldsa_poly *p)
 {
-	int32_t *w = p->coeffs;
-	unsigned m = 0;
-
 	/* Each layer grows the bound by at most q (the Montgomery product is
 	 * below q), so 8 layers on |a| < q stay below 9q. Left unreduced:
 	 * products of two such values (81 q^2), or sums of up to 8 products
-	 * with a reduced operand, stay below the q * 2^31 Montgomery limit. */
-	for (unsigned len = 128; len >= 1; len >>= 1) {
-		for (unsigned start = 0; start < UM_MLDSA_N; start += 2 * len) {
-			int64_t zeta = mldsa_zetas[++m];
-			for (unsigned j = start; j < start + len; j++) {
-				int32_t t = um_mldsa_montgomery_reduce(zeta * w[j + len]);
-				w[j + len] = w[j] - t;
-				w[j] = w[j] + t;
-			}
+	 * with a reduced operand, stay below the q * 2^31 Montgomery limit.
+	 * Layer len uses the zetas after index 128 / len - 1. */
+	mldsa_ntt_layer(p->coeffs, 128, 0);
+	mldsa_ntt_layer(p->coeffs, 64, 1);
+	mldsa_ntt_layer(p->coeffs, 32, 3);
+	mldsa_ntt_layer(p->coeffs, 16, 7);
+	mldsa_ntt_layer(p->coeffs, 8, 15);
+	mldsa_ntt_layer(p->coeffs, 4, 31);
+	mldsa_ntt_layer(p->coeffs, 2, 63);
+	mldsa_ntt_layer(p->coeffs, 1, 127);
+}
+
+/* One inverse layer, zetas taken downwards from index m - 1. */
+static inline __attribute__((always_inline)) void mldsa_invntt_layer(int32_t w[UM_MLDSA_N], unsigned len, unsigned m)
+{
+	for (unsigned start = 0; start < UM_MLDSA_N; start += 2 * len) {
+		int64_t zeta = -mldsa_zetas[--m];
+
+		for (unsigned j = start; j < start + len; j++) {
+			int32_t t = w[j];
+			w[j] = t + w[j + len];
+			w[j + len] = um_mldsa_montgomery_reduce(zeta * (t - w[j + len]));
 		}
 	}
 }
@@ -131,19 +159,15 @@ void um_mldsa_ntt(struct um_mldsa_poly *p)
 void um_mldsa_invntt_tomont(struct um_mldsa_poly *p)
 {
 	int32_t *w = p->coeffs;
-	unsigned m = UM_MLDSA_N;
 
 	/* The unreduced sums at most double per layer: 256 * (q - 1) < 2^31. */
-	for (unsigned len = 1; len < UM_MLDSA_N / 2; len <<= 1) {
-		for (unsigned start = 0; start < UM_MLDSA_N; start += 2 * len) {
-			int64_t zeta = -mldsa_zetas[--m];
-			for (unsigned j = start; j < start + len; j++) {
-				int32_t t = w[j];
-				w[j] = t + w[j + len];
-				w[j + len] = um_mldsa_montgomery_reduce(zeta * (t - w[j + len]));
-			}
-		}
-	}
+	mldsa_invntt_layer(w, 1, 256);
+	mldsa_invntt_layer(w, 2, 128);
+	mldsa_invntt_layer(w, 4, 64);
+	mldsa_invntt_layer(w, 8, 32);
+	mldsa_invntt_layer(w, 16, 16);
+	mldsa_invntt_layer(w, 32, 8);
+	mldsa_invntt_layer(w, 64, 4);
 	/* Last layer (len 128, zeta index 1) fused with the scaling by 1/256. */
 	for (unsigned j = 0; j < UM_MLDSA_N / 2; j++) {
 		int32_t t = w[j];
@@ -168,6 +192,114 @@ void um_mldsa_poly_dot(struct um_mldsa_poly *r, const struct um_mldsa_poly *a, c
 		for (size_t j = 0; j < count; j++)
 			acc += (int64_t)a[j].coeffs[i] * b[j].coeffs[i];
 		r->coeffs[i] = um_mldsa_montgomery_reduce(acc);
+	}
+}
+
+void um_mldsa_poly_dot_minus(struct um_mldsa_poly *r, const struct um_mldsa_poly *a, const struct um_mldsa_poly *b,
+			     size_t count, const struct um_mldsa_poly *c, const struct um_mldsa_poly *t)
+{
+	/* 7 * 9 q^2 + 81 q^2 = 144 q^2 < q * 2^31: one Montgomery reduction
+	 * covers the whole sum, with no separate product and subtraction. */
+	for (unsigned i = 0; i < UM_MLDSA_N; i++) {
+		int64_t acc = -(int64_t)c->coeffs[i] * t->coeffs[i];
+		for (size_t j = 0; j < count; j++)
+			acc += (int64_t)a[j].coeffs[i] * b[j].coeffs[i];
+		r->coeffs[i] = um_mldsa_montgomery_reduce(acc);
+	}
+}
+
+void um_mldsa_challenge_from_poly(struct um_mldsa_challenge *ch, const struct um_mldsa_poly *c)
+{
+	ch->plus_count = ch->minus_count = 0;
+	for (unsigned i = 0; i < UM_MLDSA_N; i++) {
+		if (c->coeffs[i] > 0 && ch->plus_count < UM_MLDSA_TAU)
+			ch->plus[ch->plus_count++] = (uint8_t)i;
+		else if (c->coeffs[i] < 0 && ch->minus_count < UM_MLDSA_TAU)
+			ch->minus[ch->minus_count++] = (uint8_t)i;
+	}
+}
+
+void um_mldsa_small_extend(int8_t ext[2 * UM_MLDSA_N], const struct um_mldsa_poly *s)
+{
+	for (unsigned i = 0; i < UM_MLDSA_N; i++) {
+		ext[i] = (int8_t)-s->coeffs[i];
+		ext[UM_MLDSA_N + i] = (int8_t)s->coeffs[i];
+	}
+}
+
+void um_mldsa_t0_extend(int32_t ext[2 * UM_MLDSA_N], const struct um_mldsa_poly *t0)
+{
+	for (unsigned i = 0; i < UM_MLDSA_N; i++) {
+		ext[i] = -t0->coeffs[i];
+		ext[UM_MLDSA_N + i] = t0->coeffs[i];
+	}
+}
+
+/* X^p s has coefficient j equal to s[j - p], negated when j < p (X^256 =
+ * -1): exactly ext[256 - p + j]. So c s is a sum of tau windows of ext,
+ * which needs no multiplier: several times cheaper than a pointwise
+ * product plus an inverse NTT. The sums run over chunks of 64 bytes that
+ * stay in vector registers while all windows are added in (16 bytes or 4
+ * words per operation, even on the baseline instruction set). In bytes the
+ * partial sums never overflow: |.| <= tau eta = 120. */
+enum { MLDSA_CHUNK_BYTES = 64 };
+
+static inline __attribute__((always_inline)) void add_windows8(int8_t *restrict acc, const int8_t *ext,
+							       const uint8_t *positions, unsigned count,
+							       unsigned base, int subtract)
+{
+	for (unsigned k = 0; k < count; k++) {
+		const int8_t *restrict window = ext + UM_MLDSA_N - positions[k] + base;
+		int8_t sum[MLDSA_CHUNK_BYTES];
+
+		/* Through a temporary: written as acc[j] += window[j], gcc 12's
+		 * unroll-and-jam fuses pairs of windows into a byte loop that it
+		 * then fails to vectorise. */
+		for (unsigned j = 0; j < MLDSA_CHUNK_BYTES; j++)
+			sum[j] = (int8_t)(subtract ? acc[j] - window[j] : acc[j] + window[j]);
+		memcpy(acc, sum, sizeof sum);
+	}
+}
+
+static inline __attribute__((always_inline)) void add_windows32(int32_t *restrict acc, const int32_t *ext,
+								const uint8_t *positions, unsigned count,
+								unsigned base, int subtract)
+{
+	for (unsigned k = 0; k < count; k++) {
+		const int32_t *restrict window = ext + UM_MLDSA_N - positions[k] + base;
+		int32_t sum[MLDSA_CHUNK_BYTES / 4];
+
+		for (unsigned j = 0; j < MLDSA_CHUNK_BYTES / 4; j++)
+			sum[j] = subtract ? acc[j] - window[j] : acc[j] + window[j];
+		memcpy(acc, sum, sizeof sum);
+	}
+}
+
+/* noinline: inlined into the signing loop (with LTO) gcc 12 no longer
+ * vectorises these, which made them several times slower. */
+__attribute__((noinline)) void um_mldsa_small_mul(struct um_mldsa_poly *r, const struct um_mldsa_challenge *ch,
+			const int8_t ext[2 * UM_MLDSA_N])
+{
+	for (unsigned base = 0; base < UM_MLDSA_N; base += MLDSA_CHUNK_BYTES) {
+		int8_t acc[MLDSA_CHUNK_BYTES] = { 0 };
+
+		add_windows8(acc, ext, ch->plus, ch->plus_count, base, 0);
+		add_windows8(acc, ext, ch->minus, ch->minus_count, base, 1);
+		for (unsigned j = 0; j < MLDSA_CHUNK_BYTES; j++)
+			r->coeffs[base + j] = acc[j];
+	}
+}
+
+__attribute__((noinline)) void um_mldsa_t0_mul(struct um_mldsa_poly *r, const struct um_mldsa_challenge *ch,
+		     const int32_t ext[2 * UM_MLDSA_N])
+{
+	for (unsigned base = 0; base < UM_MLDSA_N; base += MLDSA_CHUNK_BYTES / 4) {
+		int32_t acc[MLDSA_CHUNK_BYTES / 4] = { 0 };
+
+		add_windows32(acc, ext, ch->plus, ch->plus_count, base, 0);
+		add_windows32(acc, ext, ch->minus, ch->minus_count, base, 1);
+		for (unsigned j = 0; j < MLDSA_CHUNK_BYTES / 4; j++)
+			r->coeffs[base + j] = acc[j];
 	}
 }
 

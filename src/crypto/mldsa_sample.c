@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /* ML-DSA sampling from SHAKE: ExpandA / RejNTTPoly (public), RejBoundedPoly
  * (secret s1, s2), ExpandMask (secret y) and SampleInBall (public c).
- * ExpandA, ExpandS and ExpandMask run four independent SHAKE streams at a
- * time through crypto/keccak4x.h (AVX2 when available, same output). */
+ * With AVX2, ExpandA, ExpandS and ExpandMask run four independent SHAKE
+ * streams at a time through crypto/keccak4x.h; without it they run one
+ * scalar stream at a time (same output), which skips the lane shuffling
+ * and the streams or blocks that only the 4-way grouping needs. */
 #include <string.h>
 
 #include <sodium.h>
 
+#include "crypto/cpu.h"
 #include "crypto/mldsa_internal.h"
 #include "crypto/keccak4x.h"
 #include "crypto/sha3.h"
+#include "util/bytes.h"
 
 enum {
 	/* Five SHAKE128 blocks give 280 candidates: enough for 256
@@ -22,8 +26,20 @@ enum {
 static void rej_ntt_parse(struct um_mldsa_poly *p, unsigned *count, const uint8_t *buf, size_t len)
 {
 	unsigned n = *count;
+	size_t pos = 0;
 
-	for (size_t pos = 0; pos + 3 <= len && n < UM_MLDSA_N; pos += 3) {
+	/* Two candidates per 8-byte load while both have room (n <= 254):
+	 * every candidate is written, the count advances on acceptance. */
+	for (; pos + 8 <= len && n <= UM_MLDSA_N - 2; pos += 6) {
+		uint64_t w = um_load64_le(buf + pos);
+		uint32_t z0 = (uint32_t)w & 0x7fffff, z1 = (uint32_t)(w >> 24) & 0x7fffff;
+
+		p->coeffs[n] = (int32_t)z0;
+		n += z0 < UM_MLDSA_Q;
+		p->coeffs[n] = (int32_t)z1;
+		n += z1 < UM_MLDSA_Q;
+	}
+	for (; pos + 3 <= len && n < UM_MLDSA_N; pos += 3) {
 		/* CoeffFromThreeBytes: 23 bits, top bit of the third byte dropped. */
 		uint32_t z = (uint32_t)buf[pos] | (uint32_t)buf[pos + 1] << 8 | (uint32_t)(buf[pos + 2] & 0x7f) << 16;
 		if (z < UM_MLDSA_Q)
@@ -56,12 +72,30 @@ static void mldsa_rej_ntt_poly_x4(struct um_mldsa_poly *const p[4], const uint8_
 	}
 }
 
+/* RejNTTPoly for one seed rho || s || r (the portable path). */
+static void mldsa_rej_ntt_poly(struct um_mldsa_poly *p, const uint8_t seed[34])
+{
+	uint8_t buf[MLDSA_EXPAND_A_FIRST];
+	struct um_keccak xof;
+	unsigned count = 0;
+	size_t len = MLDSA_EXPAND_A_FIRST;
+
+	um_shake128_init(&xof);
+	um_keccak_absorb(&xof, seed, 34);
+	do {
+		um_keccak_squeeze(&xof, buf, len);
+		rej_ntt_parse(p, &count, buf, len);
+		len = UM_SHAKE128_RATE;
+	} while (count < UM_MLDSA_N);
+}
+
 /* The K * L = 56 entries in groups of four, row by row. */
 _Static_assert(UM_MLDSA_K * UM_MLDSA_L % 4 == 0, "ExpandA in groups of four");
 
 void um_mldsa_expand_a(struct um_mldsa_poly a[UM_MLDSA_K][UM_MLDSA_L], const uint8_t rho[32])
 {
 	uint8_t seed[4][34];
+	int wide = um_crypto_use_avx2();
 
 	for (unsigned j = 0; j < 4; j++)
 		memcpy(seed[j], rho, 32);
@@ -74,8 +108,11 @@ void um_mldsa_expand_a(struct um_mldsa_poly a[UM_MLDSA_K][UM_MLDSA_L], const uin
 			seed[j][32] = (uint8_t)s; /* column first, then row */
 			seed[j][33] = (uint8_t)r;
 			p[j] = &a[r][s];
+			if (!wide)
+				mldsa_rej_ntt_poly(p[j], seed[j]);
 		}
-		mldsa_rej_ntt_poly_x4(p, seed);
+		if (wide)
+			mldsa_rej_ntt_poly_x4(p, seed);
 	}
 }
 
@@ -161,6 +198,13 @@ void um_mldsa_expand_s(struct um_mldsa_poly s1[UM_MLDSA_L], struct um_mldsa_poly
 	 * one spare stream whose output lands in `spare` and is discarded. */
 	struct um_mldsa_poly spare;
 
+	if (!um_crypto_use_avx2()) {
+		for (unsigned r = 0; r < UM_MLDSA_L; r++)
+			um_mldsa_rej_bounded(&s1[r], rhoprime, (uint16_t)r);
+		for (unsigned r = 0; r < UM_MLDSA_K; r++)
+			um_mldsa_rej_bounded(&s2[r], rhoprime, (uint16_t)(UM_MLDSA_L + r));
+		return;
+	}
 	for (unsigned first = 0; first < UM_MLDSA_L + UM_MLDSA_K; first += 4) {
 		struct um_mldsa_poly *p[4];
 		uint16_t nonce[4];
@@ -192,6 +236,18 @@ void um_mldsa_expand_mask(struct um_mldsa_poly y[UM_MLDSA_L], const uint8_t rhop
 
 	for (unsigned j = 0; j < 4; j++)
 		memcpy(w.seed[j], rhopp, 64);
+	if (!um_crypto_use_avx2()) {
+		for (unsigned r = 0; r < UM_MLDSA_L; r++) {
+			uint16_t nonce = (uint16_t)(kappa + r);
+
+			w.seed[0][64] = (uint8_t)nonce;
+			w.seed[0][65] = (uint8_t)(nonce >> 8);
+			um_shake256(w.buf[0], UM_MLDSA_Z_POLY_BYTES, w.seed[0], sizeof w.seed[0]);
+			um_mldsa_unpack(&y[r], w.buf[0], 20, UM_MLDSA_GAMMA1, 1);
+		}
+		sodium_memzero(&w, sizeof w);
+		return;
+	}
 	for (unsigned first = 0; first < UM_MLDSA_L; first += 4) {
 		for (unsigned j = 0; j < 4; j++) {
 			uint16_t nonce = (uint16_t)(kappa + first + j);

@@ -8,9 +8,11 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "crypto/cpu.h"
 #include "crypto/mlkem_internal.h"
 #include "crypto/keccak4x.h"
 #include "crypto/sha3.h"
+#include "util/bytes.h"
 
 enum {
 	MLKEM_QINV = -3327,          /* q^-1 mod 2^16, as a signed 16-bit value */
@@ -61,16 +63,43 @@ static int16_t montgomery_reduce(int32_t a)
 	return (int16_t)((a - (int32_t)t * MLKEM_Q) >> 16);
 }
 
+/* High and low halves of a 16 x 16-bit product. Written this way the
+ * loops below vectorise to pmulhw / pmullw (or their NEON twins) even on
+ * the baseline instruction set. */
+static inline int16_t mulhi16(int16_t a, int16_t b)
+{
+	return (int16_t)(((int32_t)a * b) >> 16);
+}
+
+static inline int16_t mullo16(int16_t a, int16_t b)
+{
+	return (int16_t)((int32_t)a * b);
+}
+
+/* montgomery_reduce(a * b) for b_qinv = b q^-1 mod 2^16, exactly: the low
+ * halves of a b and t q agree, so the difference of the high halves is
+ * (a b - t q) / 2^16 with no borrow lost. */
+static inline int16_t fqmul_pre(int16_t a, int16_t b, int16_t b_qinv)
+{
+	int16_t t = mullo16(a, b_qinv);
+
+	return (int16_t)(mulhi16(a, b) - mulhi16(t, MLKEM_Q));
+}
+
 int16_t mlkem_fqmul(int16_t a, int16_t b)
 {
-	return montgomery_reduce((int32_t)a * b);
+	return fqmul_pre(a, b, mullo16(b, MLKEM_QINV));
 }
 
 int16_t mlkem_barrett_reduce(int16_t a)
 {
-	int16_t t = (int16_t)(((int32_t)MLKEM_BARRETT * a + (1 << 25)) >> 26);
+	/* round(a / q) as (BARRETT a + 2^25) >> 26; 2^25 is a multiple of
+	 * 2^16, so flooring the product to its high half first changes
+	 * nothing and keeps everything in 16-bit lanes. The final product
+	 * wraps mod 2^16 but the true result fits. */
+	int16_t t = (int16_t)((mulhi16(a, MLKEM_BARRETT) + (1 << 9)) >> 10);
 
-	return (int16_t)(a - t * MLKEM_Q);
+	return (int16_t)(a - mullo16(t, MLKEM_Q));
 }
 
 /* Centred or (-q, q) representative to [0, q): adds q when negative. */
@@ -93,51 +122,72 @@ int16_t mlkem_decompress(uint16_t y, unsigned d)
 	return (int16_t)(((uint32_t)y * MLKEM_Q + (1u << (d - 1))) >> d);
 }
 
-void mlkem_poly_ntt(struct mlkem_poly *p)
+/* One Cooley-Tukey layer; always inlined so len is a constant and the
+ * j loop has a fixed trip count the compiler vectorises. */
+static inline __attribute__((always_inline)) void ntt_layer(int16_t c[MLKEM_N], unsigned len, unsigned k)
 {
-	int16_t *c = p->coeffs;
-	unsigned k = 1;
+	for (unsigned start = 0; start < MLKEM_N; start += 2 * len) {
+		int16_t zeta = mlkem_zetas[k++];
+		int16_t zeta_qinv = mullo16(zeta, MLKEM_QINV);
 
-	/* Each layer grows |c| by less than q: at most 8q after 7 layers. */
-	for (unsigned len = 128; len >= 2; len >>= 1) {
-		for (unsigned start = 0; start < MLKEM_N; start += 2 * len) {
-			int16_t zeta = mlkem_zetas[k++];
+		for (unsigned j = start; j < start + len; j++) {
+			int16_t t = fqmul_pre(c[j + len], zeta, zeta_qinv);
 
-			for (unsigned j = start; j < start + len; j++) {
-				int16_t t = mlkem_fqmul(zeta, c[j + len]);
-
-				c[j + len] = (int16_t)(c[j] - t);
-				c[j] = (int16_t)(c[j] + t);
-			}
+			c[j + len] = (int16_t)(c[j] - t);
+			c[j] = (int16_t)(c[j] + t);
 		}
 	}
+}
+
+void mlkem_poly_ntt(struct mlkem_poly *p)
+{
+	/* Each layer grows |c| by less than q: at most 8q after 7 layers.
+	 * Layer len uses zetas from index 128 / len on. */
+	ntt_layer(p->coeffs, 128, 1);
+	ntt_layer(p->coeffs, 64, 2);
+	ntt_layer(p->coeffs, 32, 4);
+	ntt_layer(p->coeffs, 16, 8);
+	ntt_layer(p->coeffs, 8, 16);
+	ntt_layer(p->coeffs, 4, 32);
+	ntt_layer(p->coeffs, 2, 64);
 	mlkem_poly_reduce(p);
+}
+
+/* One Gentleman-Sande layer, zetas taken downwards from index k. */
+static inline __attribute__((always_inline)) void invntt_layer(int16_t c[MLKEM_N], unsigned len, unsigned k)
+{
+	for (unsigned start = 0; start < MLKEM_N; start += 2 * len) {
+		int16_t zeta = mlkem_zetas[k--];
+		int16_t zeta_qinv = mullo16(zeta, MLKEM_QINV);
+
+		for (unsigned j = start; j < start + len; j++) {
+			int16_t t = c[j];
+
+			c[j] = (int16_t)(t + c[j + len]);
+			c[j + len] = fqmul_pre((int16_t)(c[j + len] - t), zeta, zeta_qinv);
+		}
+	}
 }
 
 void mlkem_poly_invntt_from_basemul(struct mlkem_poly *p)
 {
 	int16_t *c = p->coeffs;
-	unsigned k = 127;
+	const int16_t scale_qinv = mullo16(MLKEM_INVNTT_SCALE, MLKEM_QINV);
 
-	for (unsigned len = 2; len <= 128; len <<= 1) {
-		for (unsigned start = 0; start < MLKEM_N; start += 2 * len) {
-			int16_t zeta = mlkem_zetas[k--];
-
-			for (unsigned j = start; j < start + len; j++) {
-				int16_t t = c[j];
-
-				c[j] = (int16_t)(t + c[j + len]);
-				c[j + len] = mlkem_fqmul(zeta, (int16_t)(c[j + len] - t));
-			}
-		}
-		/* Lower halves double per layer (upper ones stay below q); reducing
-		 * after the len = 8 and len = 64 layers keeps |c| < 8q < 2^15. */
-		if (len == 8 || len == 64)
-			mlkem_poly_reduce(p);
-	}
+	/* Lower halves double per layer (upper ones stay below q); reducing
+	 * after the len = 8 and len = 64 layers keeps |c| < 8q < 2^15. */
+	invntt_layer(c, 2, 127);
+	invntt_layer(c, 4, 63);
+	invntt_layer(c, 8, 31);
+	mlkem_poly_reduce(p);
+	invntt_layer(c, 16, 15);
+	invntt_layer(c, 32, 7);
+	invntt_layer(c, 64, 3);
+	mlkem_poly_reduce(p);
+	invntt_layer(c, 128, 1);
 	/* Times 128^-1 for the transform and 2^16 for the basemul factor. */
 	for (unsigned j = 0; j < MLKEM_N; j++)
-		c[j] = mlkem_fqmul(c[j], MLKEM_INVNTT_SCALE);
+		c[j] = fqmul_pre(c[j], MLKEM_INVNTT_SCALE, scale_qinv);
 }
 
 void mlkem_poly_mulcache(struct mlkem_poly_mulcache *cache, const struct mlkem_poly *b)
@@ -191,45 +241,58 @@ void mlkem_poly_sub(struct mlkem_poly *r, const struct mlkem_poly *a)
 		r->coeffs[i] = (int16_t)(r->coeffs[i] - a->coeffs[i]);
 }
 
-/* Little-endian bit packing of 256 values of d bits each (d <= 12). The
- * loop shape depends only on d, never on the values. */
-static inline void pack_bits(uint8_t *out, const uint16_t values[MLKEM_N], unsigned d)
+/* Little-endian bit packing of 256 values of d bits each (d <= 12), in
+ * groups of eight values (d bytes): with d constant the inner loops have
+ * fixed shapes and unroll into straight shifts and stores. The loop shape
+ * depends only on d, never on the values. */
+static inline __attribute__((always_inline)) void pack_bits(uint8_t *out, const uint16_t values[MLKEM_N],
+							    unsigned d)
 {
-	uint32_t acc = 0;
-	unsigned bits = 0;
+	for (unsigned group = 0; group < MLKEM_N / 8; group++) {
+		uint32_t acc = 0;
+		unsigned bits = 0;
 
-	for (unsigned i = 0; i < MLKEM_N; i++) {
-		acc |= (uint32_t)values[i] << bits;
-		bits += d;
-		while (bits >= 8) {
-			*out++ = (uint8_t)acc;
-			acc >>= 8;
-			bits -= 8;
+		for (unsigned k = 0; k < 8; k++) {
+			acc |= (uint32_t)values[8 * group + k] << bits;
+			bits += d;
+			while (bits >= 8) {
+				*out++ = (uint8_t)acc;
+				acc >>= 8;
+				bits -= 8;
+			}
 		}
 	}
 }
 
-static inline void unpack_bits(uint16_t values[MLKEM_N], const uint8_t *in, unsigned d)
+static inline __attribute__((always_inline)) void unpack_bits(uint16_t values[MLKEM_N], const uint8_t *in,
+							      unsigned d)
 {
-	uint32_t acc = 0;
-	unsigned bits = 0;
+	for (unsigned group = 0; group < MLKEM_N / 8; group++) {
+		uint32_t acc = 0;
+		unsigned bits = 0;
 
-	for (unsigned i = 0; i < MLKEM_N; i++) {
-		while (bits < d) {
-			acc |= (uint32_t)*in++ << bits;
-			bits += 8;
+		for (unsigned k = 0; k < 8; k++) {
+			while (bits < d) {
+				acc |= (uint32_t)*in++ << bits;
+				bits += 8;
+			}
+			values[8 * group + k] = (uint16_t)(acc & ((1u << d) - 1));
+			acc >>= d;
+			bits -= d;
 		}
-		values[i] = (uint16_t)(acc & ((1u << d) - 1));
-		acc >>= d;
-		bits -= d;
 	}
 }
 
 void mlkem_poly_encode12(uint8_t out[MLKEM_POLY_BYTES], const struct mlkem_poly *p)
 {
+	uint16_t values[MLKEM_N];
+
+	/* Reduce first in a loop of its own: that one vectorises. */
+	for (unsigned i = 0; i < MLKEM_N; i++)
+		values[i] = to_unsigned(p->coeffs[i]);
 	for (unsigned i = 0; i < MLKEM_N / 2; i++) {
-		uint16_t v0 = to_unsigned(p->coeffs[2 * i]);
-		uint16_t v1 = to_unsigned(p->coeffs[2 * i + 1]);
+		uint16_t v0 = values[2 * i];
+		uint16_t v1 = values[2 * i + 1];
 
 		out[3 * i] = (uint8_t)v0;
 		out[3 * i + 1] = (uint8_t)(v0 >> 8 | v1 << 4);
@@ -249,15 +312,16 @@ static int16_t reduce_once_flag(uint16_t value, uint32_t *flags)
 
 unsigned mlkem_poly_decode12(struct mlkem_poly *p, const uint8_t in[MLKEM_POLY_BYTES])
 {
+	uint16_t values[MLKEM_N];
 	uint32_t unreduced = 0;
 
 	for (unsigned i = 0; i < MLKEM_N / 2; i++) {
-		uint16_t v0 = (uint16_t)(in[3 * i] | (in[3 * i + 1] & 0x0f) << 8);
-		uint16_t v1 = (uint16_t)(in[3 * i + 1] >> 4 | in[3 * i + 2] << 4);
-
-		p->coeffs[2 * i] = reduce_once_flag(v0, &unreduced);
-		p->coeffs[2 * i + 1] = reduce_once_flag(v1, &unreduced);
+		values[2 * i] = (uint16_t)(in[3 * i] | (in[3 * i + 1] & 0x0f) << 8);
+		values[2 * i + 1] = (uint16_t)(in[3 * i + 1] >> 4 | in[3 * i + 2] << 4);
 	}
+	/* Separate loop: the reduction and the flag vectorise. */
+	for (unsigned i = 0; i < MLKEM_N; i++)
+		p->coeffs[i] = reduce_once_flag(values[i], &unreduced);
 	return unreduced & 1;
 }
 
@@ -350,6 +414,13 @@ void mlkem_poly_sample_cbd2_x4(struct mlkem_poly p[4], const uint8_t seed[32], u
 	const uint8_t *const ins[4] = { w.in[0], w.in[1], w.in[2], w.in[3] };
 	uint8_t *const outs[4] = { w.buf[0], w.buf[1], w.buf[2], w.buf[3] };
 
+	/* Without AVX2 the 4-way code would only run four scalar permutations
+	 * plus the lane (de)interleaving: go scalar directly. */
+	if (!um_crypto_use_avx2()) {
+		for (unsigned j = 0; j < 4; j++)
+			mlkem_poly_sample_cbd2(&p[j], seed, (uint8_t)(nonce + j));
+		return;
+	}
 	for (unsigned j = 0; j < 4; j++) {
 		memcpy(w.in[j], seed, 32);
 		w.in[j][32] = (uint8_t)(nonce + j);
@@ -362,13 +433,30 @@ void mlkem_poly_sample_cbd2_x4(struct mlkem_poly p[4], const uint8_t seed[32], u
 }
 
 /* Rejection sampling for SampleNTT: parses len bytes (a multiple of 3)
- * into out from position *count, stopping at 256. out has room for the one
- * candidate that may land past the end. */
-static void sample_ntt_parse(int16_t out[MLKEM_N + 2], unsigned *count, const uint8_t *buf, size_t len)
+ * into out from position *count, keeping the first 256 accepted values in
+ * order. Every candidate is written and the count advances only on
+ * acceptance, which avoids a hard-to-predict branch per candidate. out has
+ * room for the candidates that may land past the end. */
+static void sample_ntt_parse(int16_t out[MLKEM_N + 4], unsigned *count, const uint8_t *buf, size_t len)
 {
 	unsigned n = *count;
+	size_t pos = 0;
 
-	for (size_t pos = 0; pos + 3 <= len && n < MLKEM_N; pos += 3) {
+	/* Six bytes (of one 8-byte load) give four candidates; while n <= 252
+	 * all four fit, so the hot loop needs no per-candidate bound check. */
+	for (; pos + 8 <= len && n <= MLKEM_N - 4; pos += 6) {
+		uint64_t w = um_load64_le(buf + pos);
+		uint16_t d0 = (uint16_t)(w & 0xfff), d1 = (uint16_t)(w >> 12 & 0xfff);
+		uint16_t d2 = (uint16_t)(w >> 24 & 0xfff), d3 = (uint16_t)(w >> 36 & 0xfff);
+		unsigned a0 = d0 < MLKEM_Q, a1 = d1 < MLKEM_Q, a2 = d2 < MLKEM_Q, a3 = d3 < MLKEM_Q;
+
+		out[n] = (int16_t)d0;
+		out[n + a0] = (int16_t)d1;
+		out[n + a0 + a1] = (int16_t)d2;
+		out[n + a0 + a1 + a2] = (int16_t)d3;
+		n += a0 + a1 + a2 + a3;
+	}
+	for (; pos + 3 <= len && n < MLKEM_N; pos += 3) {
 		uint16_t d1 = (uint16_t)(buf[pos] | (buf[pos + 1] & 0x0f) << 8);
 		uint16_t d2 = (uint16_t)(buf[pos + 1] >> 4 | buf[pos + 2] << 4);
 
@@ -388,7 +476,7 @@ void mlkem_poly_sample_ntt(struct mlkem_poly *p, const uint8_t rho[32], uint8_t 
 	struct um_keccak xof;
 	uint8_t buf[3 * UM_SHAKE128_RATE];
 	uint8_t suffix[2] = { b0, b1 };
-	int16_t out[MLKEM_N + 2];
+	int16_t out[MLKEM_N + 4];
 	unsigned count = 0;
 
 	um_shake128_init(&xof);
@@ -411,12 +499,18 @@ void mlkem_poly_sample_ntt_x4(struct mlkem_poly p[4], const uint8_t rho[32], con
 	struct um_keccak4x xof;
 	uint8_t in[4][34];
 	uint8_t buf[4][3 * UM_SHAKE128_RATE];
-	int16_t out[4][MLKEM_N + 2];
+	int16_t out[4][MLKEM_N + 4];
 	unsigned count[4] = { 0, 0, 0, 0 };
 	const uint8_t *const ins[4] = { in[0], in[1], in[2], in[3] };
 	uint8_t *const outs[4] = { buf[0], buf[1], buf[2], buf[3] };
 	size_t len = sizeof(buf[0]);
 
+	/* Scalar streams each squeeze only the blocks they need. */
+	if (!um_crypto_use_avx2()) {
+		for (unsigned j = 0; j < 4; j++)
+			mlkem_poly_sample_ntt(&p[j], rho, b0[j], b1[j]);
+		return;
+	}
 	for (unsigned j = 0; j < 4; j++) {
 		memcpy(in[j], rho, 32);
 		in[j][32] = b0[j];

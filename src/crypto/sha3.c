@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* FIPS 202 Keccak-f[1600] and the SHA-3 / SHAKE sponge. Lanes are little
  * endian 64-bit words; lane (x, y) lives at state[x + 5y]. The permutation
- * is unrolled into locals (no table lookups, no data-dependent branches). */
+ * runs in locals (no table lookups, no data-dependent branches). */
 #include <sodium.h>
 #include <string.h>
 
@@ -25,131 +25,155 @@ const uint64_t um_keccak_round_constants[24] = {
 	0x0000000080000001ULL, 0x8000000080008008ULL,
 };
 
+/* One round from lanes A##xy to lanes E##xy (token-pasted prefixes), in the
+ * lane-complemented representation (see um_keccak_f1600). theta, then
+ * rho and pi one output plane at a time into b0..b4, then chi and iota.
+ * With some inputs and outputs stored inverted, chi's b ^ (~b' & b'') turns
+ * into b ^ (b' | b'') or b ^ (b' & b'') for most lanes (De Morgan); each
+ * plane still needs one inverted lane (nb), shared by two outputs, so a
+ * round costs five NOTs instead of twenty-five. The per-lane forms follow
+ * from the complemented set; the FIPS 202 vectors and the OpenSSL
+ * differential test check them. */
+#define KECCAK_ROUND(A, E, rc)                                                  \
+	do {                                                                    \
+		c0 = A##00 ^ A##01 ^ A##02 ^ A##03 ^ A##04;                     \
+		c1 = A##10 ^ A##11 ^ A##12 ^ A##13 ^ A##14;                     \
+		c2 = A##20 ^ A##21 ^ A##22 ^ A##23 ^ A##24;                     \
+		c3 = A##30 ^ A##31 ^ A##32 ^ A##33 ^ A##34;                     \
+		c4 = A##40 ^ A##41 ^ A##42 ^ A##43 ^ A##44;                     \
+		d0 = c4 ^ ROL64(c1, 1);                                         \
+		d1 = c0 ^ ROL64(c2, 1);                                         \
+		d2 = c1 ^ ROL64(c3, 1);                                         \
+		d3 = c2 ^ ROL64(c4, 1);                                         \
+		d4 = c3 ^ ROL64(c0, 1);                                         \
+		b0 = A##00 ^ d0;                                                \
+		b1 = ROL64(A##11 ^ d1, 44);                                     \
+		b2 = ROL64(A##22 ^ d2, 43);                                     \
+		b3 = ROL64(A##33 ^ d3, 21);                                     \
+		b4 = ROL64(A##44 ^ d4, 14);                                     \
+		nb = ~b2;                                                       \
+		E##00 = b0 ^ (b1 | b2) ^ (rc);                                  \
+		E##10 = b1 ^ (nb | b3);                                         \
+		E##20 = b2 ^ (b3 & b4);                                         \
+		E##30 = b3 ^ (b4 | b0);                                         \
+		E##40 = b4 ^ (b0 & b1);                                         \
+		b0 = ROL64(A##30 ^ d3, 28);                                     \
+		b1 = ROL64(A##41 ^ d4, 20);                                     \
+		b2 = ROL64(A##02 ^ d0, 3);                                      \
+		b3 = ROL64(A##13 ^ d1, 45);                                     \
+		b4 = ROL64(A##24 ^ d2, 61);                                     \
+		nb = ~b4;                                                       \
+		E##01 = b0 ^ (b1 | b2);                                         \
+		E##11 = b1 ^ (b2 & b3);                                         \
+		E##21 = b2 ^ (b3 | nb);                                         \
+		E##31 = b3 ^ (b4 | b0);                                         \
+		E##41 = b4 ^ (b0 & b1);                                         \
+		b0 = ROL64(A##10 ^ d1, 1);                                      \
+		b1 = ROL64(A##21 ^ d2, 6);                                      \
+		b2 = ROL64(A##32 ^ d3, 25);                                     \
+		b3 = ROL64(A##43 ^ d4, 8);                                      \
+		b4 = ROL64(A##04 ^ d0, 18);                                     \
+		nb = ~b3;                                                       \
+		E##02 = b0 ^ (b1 | b2);                                         \
+		E##12 = b1 ^ (b2 & b3);                                         \
+		E##22 = b2 ^ (nb & b4);                                         \
+		E##32 = nb ^ (b4 | b0);                                         \
+		E##42 = b4 ^ (b0 & b1);                                         \
+		b0 = ROL64(A##40 ^ d4, 27);                                     \
+		b1 = ROL64(A##01 ^ d0, 36);                                     \
+		b2 = ROL64(A##12 ^ d1, 10);                                     \
+		b3 = ROL64(A##23 ^ d2, 15);                                     \
+		b4 = ROL64(A##34 ^ d3, 56);                                     \
+		nb = ~b3;                                                       \
+		E##03 = b0 ^ (b1 & b2);                                         \
+		E##13 = b1 ^ (b2 | b3);                                         \
+		E##23 = b2 ^ (nb | b4);                                         \
+		E##33 = nb ^ (b4 & b0);                                         \
+		E##43 = b4 ^ (b0 | b1);                                         \
+		b0 = ROL64(A##20 ^ d2, 62);                                     \
+		b1 = ROL64(A##31 ^ d3, 55);                                     \
+		b2 = ROL64(A##42 ^ d4, 39);                                     \
+		b3 = ROL64(A##03 ^ d0, 41);                                     \
+		b4 = ROL64(A##14 ^ d1, 2);                                      \
+		nb = ~b1;                                                       \
+		E##04 = b0 ^ (nb & b2);                                         \
+		E##14 = nb ^ (b2 | b3);                                         \
+		E##24 = b2 ^ (b3 & b4);                                         \
+		E##34 = b3 ^ (b4 | b0);                                         \
+		E##44 = b4 ^ (b0 & b1);                                         \
+	} while (0)
+
 void um_keccak_f1600(uint64_t state[25])
 {
+	/* Lane complementing: the lanes at (1,0), (2,0), (3,1), (2,2), (2,3)
+	 * and (0,4) are kept inverted while in registers. Inverting them
+	 * turns most of chi's ~x & y into plain AND / OR with no NOT, and
+	 * the set stays the same from round to round. Two rounds per
+	 * iteration ping-pong between the a and e lanes, so no copies. */
 	uint64_t a00, a10, a20, a30, a40, a01, a11, a21, a31, a41, a02, a12, a22;
 	uint64_t a32, a42, a03, a13, a23, a33, a43, a04, a14, a24, a34, a44;
-	uint64_t b00, b10, b20, b30, b40, b01, b11, b21, b31, b41, b02, b12, b22;
-	uint64_t b32, b42, b03, b13, b23, b33, b43, b04, b14, b24, b34, b44;
-	uint64_t c0, c1, c2, c3, c4, d0, d1, d2, d3, d4;
+	uint64_t e00, e10, e20, e30, e40, e01, e11, e21, e31, e41, e02, e12, e22;
+	uint64_t e32, e42, e03, e13, e23, e33, e43, e04, e14, e24, e34, e44;
+	uint64_t b0, b1, b2, b3, b4, nb, c0, c1, c2, c3, c4, d0, d1, d2, d3, d4;
 
 	a00 = state[0];
-	a10 = state[1];
-	a20 = state[2];
+	a10 = ~state[1];
+	a20 = ~state[2];
 	a30 = state[3];
 	a40 = state[4];
 	a01 = state[5];
 	a11 = state[6];
 	a21 = state[7];
-	a31 = state[8];
+	a31 = ~state[8];
 	a41 = state[9];
 	a02 = state[10];
 	a12 = state[11];
-	a22 = state[12];
+	a22 = ~state[12];
 	a32 = state[13];
 	a42 = state[14];
 	a03 = state[15];
 	a13 = state[16];
-	a23 = state[17];
+	a23 = ~state[17];
 	a33 = state[18];
 	a43 = state[19];
-	a04 = state[20];
+	a04 = ~state[20];
 	a14 = state[21];
 	a24 = state[22];
 	a34 = state[23];
 	a44 = state[24];
 
-	for (unsigned round = 0; round < 24; round++) {
-		c0 = a00 ^ a01 ^ a02 ^ a03 ^ a04;
-		c1 = a10 ^ a11 ^ a12 ^ a13 ^ a14;
-		c2 = a20 ^ a21 ^ a22 ^ a23 ^ a24;
-		c3 = a30 ^ a31 ^ a32 ^ a33 ^ a34;
-		c4 = a40 ^ a41 ^ a42 ^ a43 ^ a44;
-		d0 = c4 ^ ROL64(c1, 1);
-		d1 = c0 ^ ROL64(c2, 1);
-		d2 = c1 ^ ROL64(c3, 1);
-		d3 = c2 ^ ROL64(c4, 1);
-		d4 = c3 ^ ROL64(c0, 1);
-		b00 = a00 ^ d0;
-		b13 = ROL64(a01 ^ d0, 36);
-		b21 = ROL64(a02 ^ d0, 3);
-		b34 = ROL64(a03 ^ d0, 41);
-		b42 = ROL64(a04 ^ d0, 18);
-		b02 = ROL64(a10 ^ d1, 1);
-		b10 = ROL64(a11 ^ d1, 44);
-		b23 = ROL64(a12 ^ d1, 10);
-		b31 = ROL64(a13 ^ d1, 45);
-		b44 = ROL64(a14 ^ d1, 2);
-		b04 = ROL64(a20 ^ d2, 62);
-		b12 = ROL64(a21 ^ d2, 6);
-		b20 = ROL64(a22 ^ d2, 43);
-		b33 = ROL64(a23 ^ d2, 15);
-		b41 = ROL64(a24 ^ d2, 61);
-		b01 = ROL64(a30 ^ d3, 28);
-		b14 = ROL64(a31 ^ d3, 55);
-		b22 = ROL64(a32 ^ d3, 25);
-		b30 = ROL64(a33 ^ d3, 21);
-		b43 = ROL64(a34 ^ d3, 56);
-		b03 = ROL64(a40 ^ d4, 27);
-		b11 = ROL64(a41 ^ d4, 20);
-		b24 = ROL64(a42 ^ d4, 39);
-		b32 = ROL64(a43 ^ d4, 8);
-		b40 = ROL64(a44 ^ d4, 14);
-		a00 = b00 ^ (~b10 & b20);
-		a10 = b10 ^ (~b20 & b30);
-		a20 = b20 ^ (~b30 & b40);
-		a30 = b30 ^ (~b40 & b00);
-		a40 = b40 ^ (~b00 & b10);
-		a01 = b01 ^ (~b11 & b21);
-		a11 = b11 ^ (~b21 & b31);
-		a21 = b21 ^ (~b31 & b41);
-		a31 = b31 ^ (~b41 & b01);
-		a41 = b41 ^ (~b01 & b11);
-		a02 = b02 ^ (~b12 & b22);
-		a12 = b12 ^ (~b22 & b32);
-		a22 = b22 ^ (~b32 & b42);
-		a32 = b32 ^ (~b42 & b02);
-		a42 = b42 ^ (~b02 & b12);
-		a03 = b03 ^ (~b13 & b23);
-		a13 = b13 ^ (~b23 & b33);
-		a23 = b23 ^ (~b33 & b43);
-		a33 = b33 ^ (~b43 & b03);
-		a43 = b43 ^ (~b03 & b13);
-		a04 = b04 ^ (~b14 & b24);
-		a14 = b14 ^ (~b24 & b34);
-		a24 = b24 ^ (~b34 & b44);
-		a34 = b34 ^ (~b44 & b04);
-		a44 = b44 ^ (~b04 & b14);
-		a00 ^= um_keccak_round_constants[round];
+	for (unsigned round = 0; round < 24; round += 2) {
+		KECCAK_ROUND(a, e, um_keccak_round_constants[round]);
+		KECCAK_ROUND(e, a, um_keccak_round_constants[round + 1]);
 	}
 
 	state[0] = a00;
-	state[1] = a10;
-	state[2] = a20;
+	state[1] = ~a10;
+	state[2] = ~a20;
 	state[3] = a30;
 	state[4] = a40;
 	state[5] = a01;
 	state[6] = a11;
 	state[7] = a21;
-	state[8] = a31;
+	state[8] = ~a31;
 	state[9] = a41;
 	state[10] = a02;
 	state[11] = a12;
-	state[12] = a22;
+	state[12] = ~a22;
 	state[13] = a32;
 	state[14] = a42;
 	state[15] = a03;
 	state[16] = a13;
-	state[17] = a23;
+	state[17] = ~a23;
 	state[18] = a33;
 	state[19] = a43;
-	state[20] = a04;
+	state[20] = ~a04;
 	state[21] = a14;
 	state[22] = a24;
 	state[23] = a34;
 	state[24] = a44;
 }
-
+#undef KECCAK_ROUND
 
 static void keccak_init(struct um_keccak *ctx, unsigned rate, uint8_t suffix)
 {
@@ -188,26 +212,28 @@ void um_keccak_absorb(struct um_keccak *ctx, const uint8_t *in, size_t len)
 {
 	unsigned rate = ctx->rate;
 
-	/* Finish a partial block byte by byte. */
-	while (len > 0 && ctx->pos != 0) {
-		keccak_xor_byte(ctx, ctx->pos, *in++);
-		len--;
-		if (++ctx->pos == rate) {
+	/* Whole lanes whenever pos is lane aligned (every rate is a multiple of
+	 * 8, so that includes inputs that continue an earlier 32-byte piece),
+	 * single bytes otherwise. */
+	while (len > 0) {
+		if (ctx->pos % 8 == 0 && len >= 8) {
+			unsigned lanes = (rate - ctx->pos) / 8;
+
+			if (lanes > len / 8)
+				lanes = (unsigned)(len / 8);
+			for (unsigned i = 0; i < lanes; i++)
+				ctx->state[ctx->pos / 8 + i] ^= um_load64_le(in + 8 * i);
+			in += 8 * lanes;
+			len -= 8 * lanes;
+			ctx->pos += 8 * lanes;
+		} else {
+			keccak_xor_byte(ctx, ctx->pos++, *in++);
+			len--;
+		}
+		if (ctx->pos == rate) {
 			um_keccak_f1600(ctx->state);
 			ctx->pos = 0;
 		}
-	}
-	/* Whole blocks a lane at a time (every rate is a multiple of 8). */
-	while (len >= rate) {
-		for (unsigned i = 0; i < rate / 8; i++)
-			ctx->state[i] ^= um_load64_le(in + 8 * i);
-		um_keccak_f1600(ctx->state);
-		in += rate;
-		len -= rate;
-	}
-	while (len > 0) {
-		keccak_xor_byte(ctx, ctx->pos++, *in++);
-		len--;
 	}
 }
 

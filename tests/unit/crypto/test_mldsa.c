@@ -149,6 +149,63 @@ static void test_ntt_multiply(void)
 	CHECK_EQ(bad, 0);
 }
 
+/* The sparse products c s (bytes) and c t0 (int32) used by signing equal
+ * the exact negacyclic schoolbook product, including the extreme inputs
+ * that push the byte sums to +-tau eta. */
+static void test_sparse_challenge_multiply(void)
+{
+	for (uint32_t iteration = 0; iteration < 40; iteration++) {
+		struct um_mldsa_poly c, s, t0, got;
+		struct um_mldsa_challenge ch;
+		int8_t s_ext[2 * UM_MLDSA_N];
+		int32_t t0_ext[2 * UM_MLDSA_N];
+		int64_t expect_s[UM_MLDSA_N] = { 0 }, expect_t0[UM_MLDSA_N] = { 0 };
+		uint8_t ctilde[UM_MLDSA_CTILDE_BYTES], buf[2 * UM_MLDSA_N];
+		int bad = 0, nonzero = 0;
+
+		test_bytes(ctilde, sizeof ctilde, 7, iteration);
+		test_bytes(buf, sizeof buf, 8, iteration);
+		um_mldsa_sample_in_ball(&c, ctilde);
+		for (int i = 0; i < UM_MLDSA_N; i++) {
+			int32_t t0_raw = (int32_t)(buf[2 * i] | buf[2 * i + 1] << 8) & 0x1fff;
+
+			s.coeffs[i] = (int32_t)(buf[i] % 5) - 2;
+			t0.coeffs[i] = (1 << 12) - t0_raw; /* (-2^12, 2^12] */
+			if (iteration == 1) { /* worst case for the byte sums */
+				s.coeffs[i] = 2 * (c.coeffs[i] >= 0 ? 1 : -1);
+				t0.coeffs[i] = 1 << 12;
+			} else if (iteration == 2) {
+				s.coeffs[i] = -2;
+				t0.coeffs[i] = -(1 << 12) + 1;
+			}
+		}
+		for (int i = 0; i < UM_MLDSA_N; i++) {
+			if (c.coeffs[i] == 0)
+				continue;
+			nonzero++;
+			for (int j = 0; j < UM_MLDSA_N; j++) {
+				int sign = i + j < UM_MLDSA_N ? 1 : -1;
+				int k = (i + j) % UM_MLDSA_N;
+
+				expect_s[k] += sign * c.coeffs[i] * s.coeffs[j];
+				expect_t0[k] += sign * c.coeffs[i] * t0.coeffs[j];
+			}
+		}
+		CHECK_EQ(nonzero, UM_MLDSA_TAU);
+		um_mldsa_challenge_from_poly(&ch, &c);
+		CHECK_EQ((int)(ch.plus_count + ch.minus_count), UM_MLDSA_TAU);
+		um_mldsa_small_extend(s_ext, &s);
+		um_mldsa_t0_extend(t0_ext, &t0);
+		um_mldsa_small_mul(&got, &ch, s_ext);
+		for (int i = 0; i < UM_MLDSA_N; i++)
+			bad += got.coeffs[i] != expect_s[i];
+		um_mldsa_t0_mul(&got, &ch, t0_ext);
+		for (int i = 0; i < UM_MLDSA_N; i++)
+			bad += got.coeffs[i] != expect_t0[i];
+		CHECK_EQ(bad, 0);
+	}
+}
+
 /* ACVP ML-DSA-87 keyGen (FIPS204), tcId 51 and 75: SHA3-256 of pk and sk. */
 static void test_kat_keygen(void)
 {
@@ -550,6 +607,7 @@ int main(void)
 	RUN(test_rounding_exhaustive);
 	RUN(test_reductions);
 	RUN(test_ntt_multiply);
+	RUN(test_sparse_challenge_multiply);
 	RUN(test_kat_keygen);
 	RUN(test_kat_sign);
 	RUN(test_context_and_determinism);
