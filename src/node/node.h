@@ -66,6 +66,7 @@ struct um_node_path {
 	uint64_t direct_since_ns, last_direct_rx_ns, rx_direct_seen;
 	uint64_t time_to_direct_ns;   /* last relay -> direct switch; 0 = none */
 	uint64_t fallback_ns;         /* detection time of the last fallback */
+	uint64_t quick_retry_ns;      /* when the last quick retry after a fallback was granted */
 	uint64_t retry_at_ns;
 	uint64_t switches_direct, fallbacks, probes_sent, probes_answered, bad_mac;
 	uint64_t rtt_ns;              /* of the direct path, from probe replies */

@@ -34,7 +34,9 @@
  * Health and fallback. On the direct path we probe every health-interval/4;
  * when neither a reply nor direct DATA arrived for health-interval the
  * relay path is set again (same session, no handshake) and a new attempt
- * starts retry-interval later. A failed punch waits retry-interval too. */
+ * starts retry-interval later (5 s after the first fallback in a minute: a
+ * path that just worked often works again). A failed punch waits
+ * retry-interval. */
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -51,6 +53,8 @@
 #define PATH_ROUND_SLOW_NS (250 * UM_NSEC_PER_MSEC)
 #define PATH_FAST_ROUNDS 10
 #define PATH_PROBE_MAX_AGE_NS (10 * UM_NSEC_PER_SEC)
+#define PATH_QUICK_RETRY_NS (5 * UM_NSEC_PER_SEC)
+#define PATH_QUICK_RETRY_EVERY_NS (60 * UM_NSEC_PER_SEC)
 #define PATH_STUN_MAX_AGE_NS (30 * UM_NSEC_PER_SEC)
 
 static uint64_t ms_ns(uint64_t ms)
@@ -314,11 +318,20 @@ static void fall_back(struct um_node_peer *peer, const char *why)
 	path->relay_since_ns = now;
 	path->fallback_ns = now - path->last_direct_rx_ns;
 	path->fallbacks++;
-	path->retry_at_ns = now + ms_ns(node->config.retry_interval_ms);
+	/* A path that just worked often works again (a burst of loss, a
+	 * stalled host): the first retry comes soon, at most once a minute so
+	 * a flapping path settles on the relay. */
+	uint64_t retry = ms_ns(node->config.retry_interval_ms);
+	if (retry > PATH_QUICK_RETRY_NS &&
+	    (!path->quick_retry_ns || now - path->quick_retry_ns >= PATH_QUICK_RETRY_EVERY_NS)) {
+		retry = PATH_QUICK_RETRY_NS;
+		path->quick_retry_ns = now;
+	}
+	path->retry_at_ns = now + retry;
 	um_log_info("peer \"%s\": %s, back to the relay (silent for %llu ms); direct again in %llu ms",
 		    peer->config->name, why, (unsigned long long)(path->fallback_ns / UM_NSEC_PER_MSEC),
-		    (unsigned long long)node->config.retry_interval_ms);
-	arm(peer, ms_ns(node->config.retry_interval_ms));
+		    (unsigned long long)(retry / UM_NSEC_PER_MSEC));
+	arm(peer, retry);
 }
 
 static void on_timer(struct um_loop *loop, struct um_timer *timer)
