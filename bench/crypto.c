@@ -37,6 +37,10 @@ static void op_mlkem_encaps(void)
 }
 static void op_mlkem_decaps(void)
 {
+	sink += um_mlkem1024_decaps_checked(ss, kem_ct, dk);
+}
+static void op_mlkem_decaps_check(void)
+{
 	sink += um_mlkem1024_decaps(ss, kem_ct, dk);
 }
 static void op_mldsa_keygen(void)
@@ -96,6 +100,7 @@ static const struct {
     {"ML-KEM-1024 KeyGen", op_mlkem_keygen, 0},
     {"ML-KEM-1024 Encaps", op_mlkem_encaps, 0},
     {"ML-KEM-1024 Decaps", op_mlkem_decaps, 0},
+    {"ML-KEM-1024 Decaps + dk check", op_mlkem_decaps_check, 0},
     {"ML-DSA-87 KeyGen", op_mldsa_keygen, 1},
     {"ML-DSA-87 Sign", op_mldsa_sign, 1},
     {"ML-DSA-87 Verify", op_mldsa_verify, 0},

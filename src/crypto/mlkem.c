@@ -236,6 +236,14 @@ static uint8_t mask_if_nonzero(uint8_t x)
 int um_mlkem1024_decaps(uint8_t ss[UM_MLKEM1024_SS_BYTES], const uint8_t ct[UM_MLKEM1024_CT_BYTES],
 			const uint8_t dk[UM_MLKEM1024_DK_BYTES])
 {
+	int ret = um_mlkem1024_check_dk(dk);
+
+	return ret < 0 ? ret : um_mlkem1024_decaps_checked(ss, ct, dk);
+}
+
+int um_mlkem1024_decaps_checked(uint8_t ss[UM_MLKEM1024_SS_BYTES], const uint8_t ct[UM_MLKEM1024_CT_BYTES],
+				const uint8_t dk[UM_MLKEM1024_DK_BYTES])
+{
 	struct {
 		uint8_t m_hash[64];    /* m' || h */
 		uint8_t key_coins[64]; /* (K', r') = G(m' || h) */
@@ -245,10 +253,7 @@ int um_mlkem1024_decaps(uint8_t ss[UM_MLKEM1024_SS_BYTES], const uint8_t ct[UM_M
 		struct mlkem_poly t_hat[MLKEM_K];
 	} w;
 	uint8_t diff = 0, mask;
-	int ret = um_mlkem1024_check_dk(dk);
 
-	if (ret < 0)
-		return ret;
 	kpke_decrypt(w.m_hash, dk, ct);
 	memcpy(w.m_hash + 32, dk + DK_HASH_OFFSET, 32);
 	um_sha3_512(w.key_coins, w.m_hash, sizeof(w.m_hash));

@@ -33,6 +33,12 @@ int um_mlkem1024_encaps(uint8_t ct[UM_MLKEM1024_CT_BYTES], uint8_t ss[UM_MLKEM10
  * returns -UM_EINVAL if H(ek) stored in dk does not match. */
 int um_mlkem1024_decaps(uint8_t ss[UM_MLKEM1024_SS_BYTES], const uint8_t ct[UM_MLKEM1024_CT_BYTES],
 			const uint8_t dk[UM_MLKEM1024_DK_BYTES]);
+/* FIPS 203 Algorithm 21 alone, for a dk that already passed
+ * um_mlkem1024_check_dk (or came from keygen in this process): §7.3 asks
+ * for checked inputs, not for re-hashing ek (12 Keccak permutations, about
+ * an eighth of Decaps) on every call with the same key. */
+int um_mlkem1024_decaps_checked(uint8_t ss[UM_MLKEM1024_SS_BYTES], const uint8_t ct[UM_MLKEM1024_CT_BYTES],
+				const uint8_t dk[UM_MLKEM1024_DK_BYTES]);
 
 /* Input checks alone (FIPS 203 §7.2, §7.3); 0 if the key passes. */
 int um_mlkem1024_check_ek(const uint8_t ek[UM_MLKEM1024_EK_BYTES]);
