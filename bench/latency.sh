@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Added-latency A/B harness (root): two umbrad nodes in two network
+# namespaces joined by a veth pair; ping through the tunnel and over the raw
+# veth in the same run, interleaved, and print min/avg/p50/p99 RTT of both
+# and the RTT umbra adds. Also reports the daemons' CPU while idle (must be
+# ~0: no busy polling without traffic).
+#   BUILDS="/work/build-lat /tmp/base" ROUNDS=3 bench/latency.sh
+# Environment:
+#   BUILDS    build dirs (or dirs holding umbrad + umbra) to compare; each
+#             round runs every build once, in order (A/B interleaved);
+#             DIR@VAR=x,VAR2=y sets umbrad's environment; "quicktun" runs
+#             the quicktun peer instead (reference)
+#   ROUNDS=3  rounds; a median over rounds is printed per build
+#   MODES="idle fast"  idle: COUNT_IDLE pings 0.1 s apart (like the peer
+#             lab: an idle tunnel); fast: COUNT_FAST pings INTERVAL_FAST apart
+#   COUNT_IDLE=40 COUNT_FAST=2000 INTERVAL_FAST=0.002 SIZE=56 CPUS=
+set -u
+[ "$(id -u)" = 0 ] || { echo "latency.sh: needs root" >&2; exit 77; }
+here=$(cd "$(dirname "$0")" && pwd)
+builds=${BUILDS:-$here/../build}
+rounds=${ROUNDS:-3}
+modes=${MODES:-idle fast}
+count_idle=${COUNT_IDLE:-40}
+count_fast=${COUNT_FAST:-2000}
+interval_fast=${INTERVAL_FAST:-0.002}
+size=${SIZE:-56}
+# CPUS=0: run daemons and ping on these CPUs only (taskset), to separate
+# scheduling effects from per-packet cost
+pin=${CPUS:+taskset -c $CPUS}
+
+ns_a=umlta$$ ns_b=umltb$$ veth_a=vlta$$ veth_b=vltb$$
+work=$(mktemp -d /tmp/umbra-lat.XXXXXX)
+pids=()
+stop_nodes() {
+	local pid
+	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+	pids=()
+}
+cleanup() {
+	stop_nodes
+	ip netns del "$ns_a" 2>/dev/null
+	ip netns del "$ns_b" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ip netns add "$ns_a" && ip netns add "$ns_b" || exit 1
+ip link add "$veth_a" netns "$ns_a" type veth peer name "$veth_b" netns "$ns_b" || exit 1
+ip -n "$ns_a" addr add 198.51.100.1/24 dev "$veth_a"
+ip -n "$ns_b" addr add 198.51.100.2/24 dev "$veth_b"
+for ns in "$ns_a" "$ns_b"; do ip -n "$ns" link set lo up; done
+ip -n "$ns_a" link set "$veth_a" up
+ip -n "$ns_b" link set "$veth_b" up
+
+# start_quicktun: the quicktun peer (nacltai) instead of umbra, for reference.
+start_quicktun() {
+	local x ns peer me y kp
+	kp=$(command -v quicktun.keypair || command -v keypair) || return 1
+	for x in a b; do
+		"$kp" </dev/null 2>/dev/null >"$work/$x.qk"
+		awk '/^SECRET:/{print $2}' "$work/$x.qk" >"$work/$x.qsec"
+		awk '/^PUBLIC:/{print $2}' "$work/$x.qk" >"$work/$x.qpub"
+	done
+	for x in a b; do
+		if [ $x = a ]; then ns=$ns_a me=198.51.100.1 peer=198.51.100.2 y=b
+		else ns=$ns_b me=198.51.100.2 peer=198.51.100.1 y=a; fi
+		ip netns exec "$ns" env IFACE=umlt0 IF_QT_TIME_WINDOW=5 IF_QT_TUN_MODE=1 IF_QT_PROTOCOL=nacltai \
+			IF_QT_LOCAL_ADDRESS=$me IF_QT_LOCAL_PORT=2998 IF_QT_REMOTE_ADDRESS=$peer IF_QT_REMOTE_PORT=2998 \
+			IF_QT_PRIVATE_KEY="$(cat "$work/$x.qsec")" IF_QT_PUBLIC_KEY="$(cat "$work/$y.qpub")" \
+			$pin quicktun >"$work/$x.log" 2>&1 </dev/null &
+		pids+=($!)
+		for i in $(seq 1 50); do ip -n "$ns" link show umlt0 >/dev/null 2>&1 && break; sleep 0.1; done
+	done
+	ip -n "$ns_a" addr add 100.64.7.1/24 dev umlt0 && ip -n "$ns_a" link set umlt0 mtu 1420 up
+	ip -n "$ns_b" addr add 100.64.7.2/24 dev umlt0 && ip -n "$ns_b" link set umlt0 mtu 1420 up
+	for i in $(seq 1 100); do
+		ip netns exec "$ns_a" ping -c1 -W1 100.64.7.2 >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# start_nodes BUILD: two nodes with fresh identities; waits for the session
+# (BUILD "quicktun": the quicktun peer instead).
+start_nodes() {
+	local b=${1%%@*} x ns port peer pe me y envs=()
+	[ "$b" = quicktun ] && { start_quicktun; return; }
+	# BUILD@VAR=1,VAR2=2: environment for umbrad (experiments)
+	[ "$1" != "$b" ] && IFS=, read -r -a envs <<<"${1#*@}"
+	for x in a b; do
+		[ -s "$work/$x.key" ] || "$b/umbra" keygen -o "$work/$x.key" >/dev/null 2>&1 || return 1
+		"$b/umbra" pubkey "$work/$x.key" | awk '/^peer_id/ {print $2}' >"$work/$x.id"
+	done
+	for x in a b; do
+		if [ $x = a ]; then ns=$ns_a peer=198.51.100.2 me=100.64.7.1 pe=100.64.7.2 y=b
+		else ns=$ns_b peer=198.51.100.1 me=100.64.7.2 pe=100.64.7.1 y=a; fi
+		cat >"$work/$x.conf" <<CONF
+[node]
+identity = $work/$x.key
+listen-port = 51820
+device = umlt0
+mode = tun
+address = $me/24
+control-socket = $work/$x.sock
+log-level = warn
+
+[peer "$y"]
+id = $(cat "$work/$y.id")
+endpoint = $peer:51820
+allowed-ips = $pe/32
+CONF
+		ip netns exec "$ns" env "${envs[@]}" $pin "$b/umbrad" --config "$work/$x.conf" >"$work/$x.log" 2>&1 &
+		pids+=($!)
+	done
+	local i
+	for i in $(seq 1 100); do
+		ip netns exec "$ns_a" ping -c1 -W1 100.64.7.2 >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "latency.sh: no tunnel with $b" >&2
+	cat "$work/a.log" "$work/b.log" >&2
+	return 1
+}
+
+# rtt FILE: "min avg p50 p99" in ms from ping's per-reply lines.
+rtt() {
+	sed -n 's/.*time=\([0-9.]*\) ms.*/\1/p' "$1" | sort -g | awk '
+		{ v[NR] = $1; s += $1 }
+		END {
+			if (NR == 0) { print "NA NA NA NA"; exit }
+			p50 = v[int((NR - 1) * 0.50) + 1]; p99 = v[int((NR - 1) * 0.99) + 1]
+			printf "%.3f %.3f %.3f %.3f\n", v[1], s / NR, p50, p99
+		}'
+}
+
+cpu_ticks() { local s=0 p v; for p in "${pids[@]}"; do v=$(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12+$13}'); s=$((s + v)); done; echo $s; }
+
+results=$work/results
+: >"$results"
+for r in $(seq 1 "$rounds"); do
+	for b in $builds; do
+		start_nodes "$b" || exit 1
+		sleep 0.5
+		c0=$(cpu_ticks)
+		sleep 2
+		c1=$(cpu_ticks)
+		idle_cpu=$(awk -v t=$((c1 - c0)) -v h="$(getconf CLK_TCK)" 'BEGIN{printf "%.1f", 100 * t / h / 2}')
+		for m in $modes; do
+			if [ "$m" = idle ]; then args="-c $count_idle -i 0.1"; else args="-c $count_fast -i $interval_fast"; fi
+			# raw and tunnel alternate within the round
+			ip netns exec "$ns_a" $pin ping $args -s "$size" 198.51.100.2 >"$work/raw.txt" 2>&1
+			ip netns exec "$ns_a" $pin ping $args -s "$size" 100.64.7.2 >"$work/tun.txt" 2>&1
+			read -r rmin ravg rp50 rp99 <<<"$(rtt "$work/raw.txt")"
+			read -r tmin tavg tp50 tp99 <<<"$(rtt "$work/tun.txt")"
+			echo "$b $m $r $rmin $ravg $rp50 $rp99 $tmin $tavg $tp50 $tp99 $idle_cpu" >>"$results"
+			printf '%-28s %-4s r%s raw min/avg/p50/p99 %s %s %s %s | umbra %s %s %s %s | idle CPU %s%%\n' \
+				"$b" "$m" "$r" "$rmin" "$ravg" "$rp50" "$rp99" "$tmin" "$tavg" "$tp50" "$tp99" "$idle_cpu"
+		done
+		stop_nodes
+	done
+done
+
+echo "median over $rounds rounds (ms): umbra min/avg/p50/p99, raw min/avg, added (umbra - raw) min/avg/p50/p99"
+for b in $builds; do
+	for m in $modes; do
+		awk -v b="$b" -v m="$m" '$1 == b && $2 == m' "$results" | python3 -c '
+import sys, statistics as st
+rows = [l.split() for l in sys.stdin if l.strip()]
+if not rows: sys.exit()
+col = lambda i: st.median(float(r[i]) for r in rows)
+b, m = rows[0][0], rows[0][1]
+t = [col(i) for i in (7, 8, 9, 10)]; raw = [col(i) for i in (3, 4, 5, 6)]
+add = [x - y for x, y in zip(t, raw)]
+print(f"{b:<28} {m:<4} umbra {t[0]:.3f} {t[1]:.3f} {t[2]:.3f} {t[3]:.3f}  raw {raw[0]:.3f} {raw[1]:.3f}  "
+      f"added {add[0]:.3f} {add[1]:.3f} {add[2]:.3f} {add[3]:.3f}  idle CPU {col(11):.1f}%")
+'
+	done
+done
