@@ -8,7 +8,9 @@
  * receives with UDP GRO so that it is not the bottleneck; the relay gets
  * ordinary datagrams either way (the kernel splits GSO batches for a
  * socket without UDP_GRO).
- *   bench-relay-socket [SECONDS=5] [PAIRS=8] [PAYLOAD=100]
+ *   bench-relay-socket [SECONDS=5] [PAIRS=8] [PAYLOAD=100] [gso|single]
+ * "single" sends every datagram as its own message instead (sendmmsg), the
+ * case of many interleaved small flows where nothing can be coalesced.
  * Prints forwarded packets/s, the relay thread's CPU use, and loss. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -146,6 +148,7 @@ int main(int argc, char **argv)
 	unsigned pairs = argc > 2 ? (unsigned)atoi(argv[2]) : 8;
 	size_t payload = argc > 3 ? (size_t)atoi(argv[3]) : 100;
 	size_t datagram = UM_RELAY_FORWARD_HEADER_BYTES + payload;
+	bool single = argc > 4 && !strcmp(argv[4], "single");
 	struct um_relay_config rc;
 	struct sockaddr_in listen = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 
@@ -189,7 +192,21 @@ int main(int argc, char **argv)
 	uint64_t forwarded0 = server.core.stats.forwarded_packets;
 	uint64_t t0 = um_now_ns(), end = t0 + (uint64_t)(seconds * 1e9);
 	while (um_now_ns() < end) {
-		for (unsigned i = 0; i < pairs; i++) {
+		for (unsigned i = 0; i < pairs && single; i++) {
+			struct iovec iov[SEGMENTS];
+			struct mmsghdr m[SEGMENTS];
+			for (unsigned k = 0; k < SEGMENTS; k++) {
+				iov[k] = (struct iovec){batch[i] + k * datagram, datagram};
+				m[k].msg_hdr = (struct msghdr){.msg_name = &listen, .msg_namelen = sizeof(listen),
+							       .msg_iov = &iov[k], .msg_iovlen = 1};
+			}
+			int r = sendmmsg(nodes[i].fd, m, SEGMENTS, MSG_DONTWAIT);
+			if (r > 0)
+				sent += (uint64_t)r;
+			if (r < SEGMENTS)
+				full++;
+		}
+		for (unsigned i = 0; i < pairs && !single; i++) {
 			struct iovec iov = {batch[i], SEGMENTS * datagram};
 			struct msghdr h = {.msg_name = &listen, .msg_namelen = sizeof(listen), .msg_iov = &iov,
 					   .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
@@ -220,8 +237,8 @@ int main(int argc, char **argv)
 	uint64_t forwarded = server.core.stats.forwarded_packets - forwarded0;
 	printf("relay over loopback UDP: %u pairs, %zu-byte datagrams (%zu payload), %.1f s\n", pairs, datagram,
 	       payload, wall);
-	printf("offered   %10.0f packets/s (generator, GSO x%d; %llu sends refused: socket full)\n",
-	       (double)sent / wall, SEGMENTS, (unsigned long long)full);
+	printf("offered   %10.0f packets/s (generator, %s x%d; %llu sends refused: socket full)\n",
+	       (double)sent / wall, single ? "sendmmsg" : "GSO", SEGMENTS, (unsigned long long)full);
 	printf("forwarded %10.0f packets/s by the relay (%.2f Gbit/s of datagrams)\n", (double)forwarded / wall,
 	       (double)forwarded * (double)datagram * 8 / wall / 1e9);
 	printf("received  %10.0f packets/s at the partners; lost in kernel buffers %.1f %%\n",

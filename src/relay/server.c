@@ -25,7 +25,7 @@ enum {
 	 * slot holds up to 64 KB; FORWARDs of one flow are rewritten in place
 	 * and leave as one UDP_SEGMENT send: two syscalls per run of up to 64
 	 * packets instead of per packet. */
-	BATCH = 32,
+	BATCH = 64,
 	SLOT_BYTES = 65535,
 	/* Anything longer than the relay protocol allows is not ours. */
 	MAX_DATAGRAM = UM_RELAY_MAX_DATAGRAM + 64,
