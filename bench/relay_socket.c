@@ -124,12 +124,15 @@ static int register_node(struct bench_node *n, const struct sockaddr_in *relay, 
 static void drain(struct bench_node *n, size_t datagram)
 {
 	static uint8_t buf[65536];
-	char control[64];
+	union {
+		char buf[64];
+		struct cmsghdr align;
+	} control;
 
 	for (;;) {
 		struct iovec iov = {buf, sizeof(buf)};
-		struct msghdr h = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-				   .msg_controllen = sizeof(control)};
+		struct msghdr h = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+				   .msg_controllen = sizeof(control.buf)};
 		ssize_t r = recvmsg(n->fd, &h, MSG_DONTWAIT);
 		if (r <= 0)
 			return;
@@ -187,7 +190,10 @@ int main(int argc, char **argv)
 		for (unsigned s = 0; s < SEGMENTS; s++)
 			um_relay_forward_encode(batch[i] + s * datagram, datagram, UM_MSG_RELAY_FORWARD, &f);
 	}
-	char control[CMSG_SPACE(sizeof(uint16_t))];
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} control;
 	uint64_t sent = 0, full = 0;
 	uint64_t forwarded0 = server.core.stats.forwarded_packets;
 	uint64_t t0 = um_now_ns(), end = t0 + (uint64_t)(seconds * 1e9);
@@ -209,7 +215,7 @@ int main(int argc, char **argv)
 		for (unsigned i = 0; i < pairs && !single; i++) {
 			struct iovec iov = {batch[i], SEGMENTS * datagram};
 			struct msghdr h = {.msg_name = &listen, .msg_namelen = sizeof(listen), .msg_iov = &iov,
-					   .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
+					   .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf)};
 			struct cmsghdr *c = CMSG_FIRSTHDR(&h);
 			c->cmsg_level = IPPROTO_UDP;
 			c->cmsg_type = UDP_SEGMENT;

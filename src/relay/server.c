@@ -36,9 +36,19 @@ enum {
 	SOCKET_BUFFER = 4 << 20,
 };
 
+/* Control buffers must be aligned for struct cmsghdr. */
+union um_relay_cmsg_int {
+	char buf[CMSG_SPACE(sizeof(int))];
+	struct cmsghdr align;
+};
+union um_relay_cmsg_u16 {
+	char buf[CMSG_SPACE(sizeof(uint16_t))];
+	struct cmsghdr align;
+};
+
 struct um_relay_server_batch {
 	uint8_t in[BATCH][SLOT_BYTES];
-	char in_control[BATCH][CMSG_SPACE(sizeof(int))];
+	union um_relay_cmsg_int in_control[BATCH];
 	struct sockaddr_storage from[BATCH];
 	struct iovec in_iov[BATCH];
 	struct mmsghdr in_msg[BATCH];
@@ -46,7 +56,7 @@ struct um_relay_server_batch {
 	 * `segment` bytes each (the last may be shorter). */
 	unsigned n_out;
 	uint8_t reply[OUT][REPLY_BYTES];
-	char out_control[OUT][CMSG_SPACE(sizeof(uint16_t))];
+	union um_relay_cmsg_u16 out_control[OUT];
 	struct sockaddr_storage to[OUT];
 	struct um_wire_addr to_addr[OUT];
 	uint16_t segment[OUT];
@@ -178,8 +188,8 @@ static void flush(struct um_relay_server *s)
 		h->msg_control = NULL;
 		h->msg_controllen = 0;
 		if (b->count[k] > 1) {
-			h->msg_control = b->out_control[k];
-			h->msg_controllen = sizeof(b->out_control[k]);
+			h->msg_control = b->out_control[k].buf;
+			h->msg_controllen = sizeof(b->out_control[k].buf);
 			struct cmsghdr *c = CMSG_FIRSTHDR(h);
 			c->cmsg_level = IPPROTO_UDP;
 			c->cmsg_type = UDP_SEGMENT;
@@ -295,8 +305,8 @@ int um_relay_server_poll(struct um_relay_server *s)
 			.msg_namelen = sizeof(b->from[i]),
 			.msg_iov = &b->in_iov[i],
 			.msg_iovlen = 1,
-			.msg_control = b->in_control[i],
-			.msg_controllen = sizeof(b->in_control[i]),
+			.msg_control = b->in_control[i].buf,
+			.msg_controllen = sizeof(b->in_control[i].buf),
 		};
 	}
 	int n = recvmmsg(s->fd, b->in_msg, BATCH, MSG_DONTWAIT, NULL);

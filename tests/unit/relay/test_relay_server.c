@@ -134,10 +134,13 @@ static void test_server(void)
 			memset(d + 4, 0xee, 32);
 		memset(d + 36, (int)(0x10 + i), len - 36);
 	}
-	char control[CMSG_SPACE(sizeof(uint16_t))] = {0};
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} control = {{0}};
 	struct iovec iov = {gso, sizeof(gso)};
 	struct msghdr h = {.msg_name = &relay_addr, .msg_namelen = sizeof(relay_addr), .msg_iov = &iov,
-			   .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
+			   .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf)};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&h);
 	c->cmsg_level = IPPROTO_UDP;
 	c->cmsg_type = UDP_SEGMENT;
