@@ -217,5 +217,9 @@ int um_endpoint_parse(struct um_endpoint *endpoint, const char *text);
 int um_endpoint_format(const struct um_endpoint *endpoint, char *out, size_t out_size);
 /* "15", "15s", "500ms", "2m" -> milliseconds, 0 < ms <= 1 day. */
 int um_duration_parse(const char *text, uint64_t *ms);
+/* A decimal number <= max, no sign, no trailing text. */
+int um_config_parse_uint(const char *text, unsigned long long max, unsigned long long *out);
+/* The same network: same family, prefix length and masked address. */
+bool um_cidr_same_network(const struct um_cidr *a, const struct um_cidr *b);
 
 #endif
