@@ -456,14 +456,22 @@ int um_identity_save(const struct um_identity *identity, const char *path)
 		return -UM_EINVAL;
 	if (lstat(path, &st) == 0)
 		return -EEXIST; /* early answer; rename_noreplace is the real guard */
-	if (asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0)
+	/* A random name beside the target (64 bits: no retry needed), created
+	 * exclusively, so nothing placed there beforehand is followed or reused. */
+	uint8_t salt[8];
+	char hex[2 * sizeof(salt) + 1];
+	randombytes_buf(salt, sizeof(salt));
+	sodium_bin2hex(hex, sizeof(hex), salt, sizeof(salt));
+	if (asprintf(&tmp, "%s.tmp-%s", path, hex) < 0)
 		return -UM_ENOMEM;
-	fd = mkostemp(tmp, O_CLOEXEC);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, S_IRUSR | S_IWUSR);
 	if (fd < 0) {
 		rc = -errno;
+		free(tmp);
+		tmp = NULL; /* not ours: never unlink it */
 		goto out;
 	}
-	/* mkostemp uses 0600 masked by umask; set it exactly whatever the umask. */
+	/* open() applies the umask; set 0600 exactly whatever it is. */
 	if (fchmod(fd, S_IRUSR | S_IWUSR) != 0) {
 		rc = -errno;
 		goto out;
