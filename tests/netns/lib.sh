@@ -250,6 +250,34 @@ um_nat() {
 	ip netns exec "$ns" iptables -A INPUT -i "$2" -j DROP
 }
 
+# um_two_sites [NAT_A_WAN [RELAY_PREFIX]]: the relay tests' internet. Sites
+# a (100.64.1.2) behind nat-a and b (100.64.2.2) behind nat-b (um_nat:
+# port-restricted cone), a relay host; all joined by router inet:
+#   a -- nat-a (NAT_A_WAN, default 198.51.100.2/30) -- inet -- nat-b (198.51.100.6/30) -- b
+#                     relay (RELAY_PREFIX, default 203.0.113.2/24) -- inet
+# The router's side of each link is the first address of its prefix.
+um_first_host() { # 198.51.100.18/29 -> 198.51.100.17/29
+	python3 -c 'import ipaddress, sys; i = ipaddress.ip_interface(sys.argv[1]); print("%s/%d" % (next(i.network.hosts()), i.network.prefixlen))' "$1"
+}
+um_two_sites() {
+	local wan_a=${1:-198.51.100.2/30} relay=${2:-203.0.113.2/24} n gw_a gw_relay
+	gw_a=$(um_first_host "$wan_a") gw_relay=$(um_first_host "$relay")
+	for n in a nat-a inet nat-b b relay; do um_ns $n; done
+	um_link a eth0 100.64.1.2/24 nat-a lan0 100.64.1.1/24
+	um_link nat-a wan0 "$wan_a" inet ia "$gw_a"
+	um_link b eth0 100.64.2.2/24 nat-b lan0 100.64.2.1/24
+	um_link nat-b wan0 198.51.100.6/30 inet ib 198.51.100.5/30
+	um_link relay eth0 "$relay" inet ir "$gw_relay"
+	um_exec a ip route add default via 100.64.1.1
+	um_exec b ip route add default via 100.64.2.1
+	um_exec nat-a ip route add default via "${gw_a%/*}"
+	um_exec nat-b ip route add default via 198.51.100.5
+	um_exec relay ip route add default via "${gw_relay%/*}"
+	um_exec inet sysctl -qw net.ipv4.ip_forward=1
+	um_nat nat-a wan0
+	um_nat nat-b wan0
+}
+
 # um_relay_config NAME NS LISTEN [EXTRA-LINES]: a relay-only umbrad config
 # ([relay] section only); start and stop it with um_start / um_stop.
 um_relay_config() {

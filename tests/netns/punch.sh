@@ -18,20 +18,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 um_init
 
-for n in a nat-a inet nat-b b relay; do um_ns $n; done
-um_link a eth0 100.64.1.2/24 nat-a lan0 100.64.1.1/24
-um_link nat-a wan0 198.51.100.2/30 inet ia 198.51.100.1/30
-um_link b eth0 100.64.2.2/24 nat-b lan0 100.64.2.1/24
-um_link nat-b wan0 198.51.100.6/30 inet ib 198.51.100.5/30
-um_link relay eth0 203.0.113.2/24 inet ir 203.0.113.1/24
-um_exec a ip route add default via 100.64.1.1
-um_exec b ip route add default via 100.64.2.1
-um_exec nat-a ip route add default via 198.51.100.1
-um_exec nat-b ip route add default via 198.51.100.5
-um_exec relay ip route add default via 203.0.113.1
-um_exec inet sysctl -qw net.ipv4.ip_forward=1
-um_nat nat-a wan0
-um_nat nat-b wan0
+um_two_sites
 um_exec inet iptables -A FORWARD -i ia -o ib -j ACCEPT
 um_exec inet iptables -A FORWARD -i ib -o ia -j ACCEPT
 

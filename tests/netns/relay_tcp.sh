@@ -20,21 +20,8 @@ set -u
 um_init
 command -v iptables >/dev/null || um_skip "no iptables"
 
-for n in a nat-a inet nat-b b relay; do um_ns $n; done
-um_link a eth0 100.64.1.2/24 nat-a lan0 100.64.1.1/24
-um_link nat-a wan0 198.51.100.2/30 inet ia 198.51.100.1/30
-um_link b eth0 100.64.2.2/24 nat-b lan0 100.64.2.1/24
-um_link nat-b wan0 198.51.100.6/30 inet ib 198.51.100.5/30
-um_link relay eth0 203.0.113.2/24 inet ir 203.0.113.1/24
+um_two_sites
 um_exec relay ip addr add 203.0.113.3/24 dev eth0
-um_exec a ip route add default via 100.64.1.1
-um_exec b ip route add default via 100.64.2.1
-um_exec nat-a ip route add default via 198.51.100.1
-um_exec nat-b ip route add default via 198.51.100.5
-um_exec relay ip route add default via 203.0.113.1
-um_exec inet sysctl -qw net.ipv4.ip_forward=1
-um_nat nat-a wan0
-um_nat nat-b wan0
 # a's own firewall: no UDP leaves but on loopback (the node's proxy socket)
 # and the tunnel device; TCP only to port 443. Counted, to prove it.
 um_exec a iptables -A OUTPUT -o lo -j ACCEPT

@@ -23,22 +23,10 @@ command -v iptables >/dev/null || um_skip "no iptables"
 command -v python3 >/dev/null || um_skip "no python3"
 um_init
 
-for n in a nat-a inet nat-b b relay stun; do um_ns $n; done
-um_link a eth0 100.64.1.2/24 nat-a lan0 100.64.1.1/24
-um_link nat-a wan0 198.51.100.2/30 inet ia 198.51.100.1/30
-um_link b eth0 100.64.2.2/24 nat-b lan0 100.64.2.1/24
-um_link nat-b wan0 198.51.100.6/30 inet ib 198.51.100.5/30
-um_link relay eth0 203.0.113.2/25 inet ir 203.0.113.1/25
+um_two_sites 198.51.100.2/30 203.0.113.2/25
+um_ns stun
 um_link stun eth0 203.0.113.130/25 inet is 203.0.113.129/25
-um_exec a ip route add default via 100.64.1.1
-um_exec b ip route add default via 100.64.2.1
-um_exec nat-a ip route add default via 198.51.100.1
-um_exec nat-b ip route add default via 198.51.100.5
-um_exec relay ip route add default via 203.0.113.1
 um_exec stun ip route add default via 203.0.113.129
-um_exec inet sysctl -qw net.ipv4.ip_forward=1
-um_nat nat-a wan0
-um_nat nat-b wan0
 # The relay's view of each node: the NAT's second address.
 um_exec nat-a ip addr add 198.51.100.65/32 dev wan0
 um_exec nat-b ip addr add 198.51.100.69/32 dev wan0
