@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include "util/bytes.h"
 #include "util/error.h"
 
 struct um_aead_params {
@@ -50,8 +51,7 @@ static void params_build(struct um_aead_params *p)
 static void make_nonce(uint8_t nonce[12], uint64_t counter)
 {
 	memset(nonce, 0, 4);
-	for (int i = 0; i < 8; i++)
-		nonce[4 + i] = (uint8_t)(counter >> (8 * i));
+	um_store64_le(nonce + 4, counter);
 }
 
 /* Load key (if not cached) and nonce into ctx; tag (decryption) too. */
