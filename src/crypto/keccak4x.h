@@ -3,9 +3,9 @@
  * ML-KEM and ML-DSA sample several independent SHAKE streams (matrix A,
  * secret and noise vectors, the signing mask). With AVX2 (chosen at run
  * time, see crypto/cpu.h) one permutation call advances all four states in
- * one pass; otherwise each state goes through the portable um_keccak_f1600
- * (the ML-KEM / ML-DSA samplers skip this API entirely on that path and run
- * scalar streams, which avoids the lane shuffling and unneeded blocks).
+ * one pass; otherwise two portable 2-way permutations (um_keccak_f1600_x2)
+ * do, which still beats four scalar ones (ML-DSA's secret samplers run
+ * scalar streams on that path anyway).
  * Outputs are bit-identical to four separate um_shake128/256 runs.
  *
  * Lane i of state j lives at state[i][j] (lane-interleaved, so that one AVX2

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* ML-DSA sampling from SHAKE: ExpandA / RejNTTPoly (public), RejBoundedPoly
  * (secret s1, s2), ExpandMask (secret y) and SampleInBall (public c).
- * With AVX2, ExpandA, ExpandS and ExpandMask run four independent SHAKE
- * streams at a time through crypto/keccak4x.h; without it they run one
- * scalar stream at a time (same output), which skips the lane shuffling
- * and the streams or blocks that only the 4-way grouping needs. */
+ * ExpandA always runs four independent SHAKE streams at a time through
+ * crypto/keccak4x.h (AVX2, or two 2-way portable permutations). With AVX2,
+ * ExpandS and ExpandMask do the same; without it they run one scalar
+ * stream at a time (same output), which skips the lane shuffling and the
+ * streams or blocks that only the 4-way grouping needs. */
 #include <string.h>
 
 #include <sodium.h>
@@ -72,31 +73,15 @@ static void mldsa_rej_ntt_poly_x4(struct um_mldsa_poly *const p[4], const uint8_
 	}
 }
 
-/* RejNTTPoly for one seed rho || s || r (the portable path). */
-static void mldsa_rej_ntt_poly(struct um_mldsa_poly *p, const uint8_t seed[34])
-{
-	uint8_t buf[MLDSA_EXPAND_A_FIRST];
-	struct um_keccak xof;
-	unsigned count = 0;
-	size_t len = MLDSA_EXPAND_A_FIRST;
-
-	um_shake128_init(&xof);
-	um_keccak_absorb(&xof, seed, 34);
-	do {
-		um_keccak_squeeze(&xof, buf, len);
-		rej_ntt_parse(p, &count, buf, len);
-		len = UM_SHAKE128_RATE;
-	} while (count < UM_MLDSA_N);
-}
-
 /* The K * L = 56 entries in groups of four, row by row. */
 _Static_assert(UM_MLDSA_K * UM_MLDSA_L % 4 == 0, "ExpandA in groups of four");
 
 void um_mldsa_expand_a(struct um_mldsa_poly a[UM_MLDSA_K][UM_MLDSA_L], const uint8_t rho[32])
 {
 	uint8_t seed[4][34];
-	int wide = um_crypto_use_avx2();
-
+	/* Always four streams at a time: even without AVX2 the 4-way Keccak
+	 * (two 2-way permutations) beats four scalar streams, although the
+	 * group squeezes a sixth block for all four when one needs it. */
 	for (unsigned j = 0; j < 4; j++)
 		memcpy(seed[j], rho, 32);
 	for (unsigned first = 0; first < UM_MLDSA_K * UM_MLDSA_L; first += 4) {
@@ -108,11 +93,8 @@ void um_mldsa_expand_a(struct um_mldsa_poly a[UM_MLDSA_K][UM_MLDSA_L], const uin
 			seed[j][32] = (uint8_t)s; /* column first, then row */
 			seed[j][33] = (uint8_t)r;
 			p[j] = &a[r][s];
-			if (!wide)
-				mldsa_rej_ntt_poly(p[j], seed[j]);
 		}
-		if (wide)
-			mldsa_rej_ntt_poly_x4(p, seed);
+		mldsa_rej_ntt_poly_x4(p, seed);
 	}
 }
 

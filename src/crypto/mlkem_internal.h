@@ -81,8 +81,8 @@ void mlkem_poly_to_message(uint8_t m[32], const struct mlkem_poly *p);
 void mlkem_poly_sample_cbd2(struct mlkem_poly *p, const uint8_t seed[32], uint8_t nonce);
 /* SampleNTT(rho || b0 || b1) (Alg. 7); coefficients in [0, q). */
 void mlkem_poly_sample_ntt(struct mlkem_poly *p, const uint8_t rho[32], uint8_t b0, uint8_t b1);
-/* Four at once (same results): with AVX2 through the 4-way Keccak, else as
- * four scalar streams, which squeeze only the blocks each one needs:
+/* Four at once (same results) through the 4-way Keccak (AVX2, or two
+ * 2-way portable permutations, faster than four scalar streams):
  * p[j] = SamplePolyCBD_2(PRF_2(seed, nonce + j)) and
  * p[j] = SampleNTT(rho || b0[j] || b1[j]). */
 void mlkem_poly_sample_cbd2_x4(struct mlkem_poly p[4], const uint8_t seed[32], uint8_t nonce);

@@ -8,7 +8,6 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "crypto/cpu.h"
 #include "crypto/mlkem_internal.h"
 #include "crypto/keccak4x.h"
 #include "crypto/sha3.h"
@@ -414,13 +413,6 @@ void mlkem_poly_sample_cbd2_x4(struct mlkem_poly p[4], const uint8_t seed[32], u
 	const uint8_t *const ins[4] = { w.in[0], w.in[1], w.in[2], w.in[3] };
 	uint8_t *const outs[4] = { w.buf[0], w.buf[1], w.buf[2], w.buf[3] };
 
-	/* Without AVX2 the 4-way code would only run four scalar permutations
-	 * plus the lane (de)interleaving: go scalar directly. */
-	if (!um_crypto_use_avx2()) {
-		for (unsigned j = 0; j < 4; j++)
-			mlkem_poly_sample_cbd2(&p[j], seed, (uint8_t)(nonce + j));
-		return;
-	}
 	for (unsigned j = 0; j < 4; j++) {
 		memcpy(w.in[j], seed, 32);
 		w.in[j][32] = (uint8_t)(nonce + j);
@@ -505,12 +497,6 @@ void mlkem_poly_sample_ntt_x4(struct mlkem_poly p[4], const uint8_t rho[32], con
 	uint8_t *const outs[4] = { buf[0], buf[1], buf[2], buf[3] };
 	size_t len = sizeof(buf[0]);
 
-	/* Scalar streams each squeeze only the blocks they need. */
-	if (!um_crypto_use_avx2()) {
-		for (unsigned j = 0; j < 4; j++)
-			mlkem_poly_sample_ntt(&p[j], rho, b0[j], b1[j]);
-		return;
-	}
 	for (unsigned j = 0; j < 4; j++) {
 		memcpy(in[j], rho, 32);
 		in[j][32] = b0[j];

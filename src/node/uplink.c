@@ -152,7 +152,9 @@ size_t um_uplink_forward_header(const struct um_node_peer *peer, uint8_t *out, s
 static void log_name(const struct um_node_uplink *u, char *out, size_t size)
 {
 	if (u->tls) {
-		char text[64];
+		/* "[v6 address]:port" needs at most 54 bytes; 56 keeps
+		 * "wss://" + text inside the callers' 64-byte names. */
+		char text[56];
 		um_wire_addr_format(&u->remote, text, sizeof(text));
 		snprintf(out, size, "wss://%s", text);
 		return;
