@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* ChaCha20-Poly1305 (IETF, RFC 8439) for DATA packets through OpenSSL's EVP
- * interface, which is the fastest implementation on this CPU. One struct
+ * interface, which is the fastest implementation on this CPU for all but
+ * small messages (UM_AEAD_SMALL_MAX). One struct
  * um_aead per thread: it holds preallocated EVP contexts and remembers which
  * key each one holds (by key_id), so a batch under one key sets the key once
  * and then only the nonce per packet. Nothing is allocated per packet.
@@ -13,6 +14,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
+
+/* Messages up to this many bytes (pings, TCP ACKs, keepalives, DNS) are
+ * sealed and opened with libsodium's ChaCha20-Poly1305 instead: the same
+ * bytes on the wire, from a much smaller code path than EVP's parameter
+ * plumbing. Warm, both cost the same at this size; on an idle tunnel
+ * every packet meets cold caches: an 84-byte seal after a cache flush took
+ * 11.5-12.6 us through EVP and 8.1-9.1 us here (four per ping round trip). */
+#define UM_AEAD_SMALL_MAX 128
 
 #define UM_AEAD_KEY_LEN 32
 #define UM_AEAD_TAG_LEN 16

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* ChaCha20-Poly1305 through EVP: cross-checked against libsodium's IETF
- * construction with the documented nonce layout, key caching, tampering. */
+/* ChaCha20-Poly1305 (EVP, and libsodium for small messages): cross-checked
+ * against libsodium's IETF construction with the documented nonce layout,
+ * key caching, tampering on both paths. */
 #include <sodium.h>
 #include <stdint.h>
 
@@ -24,7 +25,8 @@ static void test_matches_libsodium(void)
 	randombytes_buf(key, sizeof(key));
 	randombytes_buf(ad, sizeof(ad));
 	randombytes_buf(msg, sizeof(msg));
-	size_t lens[] = {0, 1, 15, 16, 17, 63, 64, 65, 1420, 1500};
+	size_t lens[] = {0, 1, 15, 16, 17, 63, 64, 65, UM_AEAD_SMALL_MAX, UM_AEAD_SMALL_MAX + 1,
+			 1420, 1500};
 	uint64_t counters[] = {0, 1, 255, 1ull << 32, UINT64_MAX};
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 		for (size_t j = 0; j < sizeof(counters) / sizeof(counters[0]); j++) {
@@ -45,39 +47,46 @@ static void test_matches_libsodium(void)
 	um_aead_free(&a);
 }
 
-static void test_tamper_rejected(void)
+/* len: 200 takes the EVP path, 100 the small-message path. */
+static void tamper_rejected(size_t len)
 {
 	struct um_aead a;
 	uint8_t key[32] = {1}, ad[16] = {0x10}, msg[200], buf[200], tag[16], t2[16];
 	CHECK_EQ(um_aead_init(&a), 0);
 	for (size_t i = 0; i < sizeof(msg); i++)
 		msg[i] = (uint8_t)i;
-	memcpy(buf, msg, sizeof(buf));
-	CHECK_EQ(um_aead_seal(&a, 1, key, 42, ad, 16, buf, sizeof(buf), tag), 0);
+	memcpy(buf, msg, len);
+	CHECK_EQ(um_aead_seal(&a, 1, key, 42, ad, 16, buf, len, tag), 0);
 	uint8_t sealed[200];
-	memcpy(sealed, buf, sizeof(sealed));
+	memcpy(sealed, buf, len);
 	/* Flip each bit position class: ciphertext, tag, associated data, counter. */
-	for (size_t bit = 0; bit < sizeof(sealed) * 8; bit += 37) {
-		memcpy(buf, sealed, sizeof(buf));
+	for (size_t bit = 0; bit < len * 8; bit += 37) {
+		memcpy(buf, sealed, len);
 		buf[bit / 8] ^= (uint8_t)(1 << (bit % 8));
-		CHECK_EQ(um_aead_open(&a, 1, key, 42, ad, 16, buf, sizeof(buf), tag), -UM_EBADMSG);
+		CHECK_EQ(um_aead_open(&a, 1, key, 42, ad, 16, buf, len, tag), -UM_EBADMSG);
 	}
 	memcpy(t2, tag, 16);
 	t2[15] ^= 0x80;
-	memcpy(buf, sealed, sizeof(buf));
-	CHECK_EQ(um_aead_open(&a, 1, key, 42, ad, 16, buf, sizeof(buf), t2), -UM_EBADMSG);
+	memcpy(buf, sealed, len);
+	CHECK_EQ(um_aead_open(&a, 1, key, 42, ad, 16, buf, len, t2), -UM_EBADMSG);
 	uint8_t ad2[16];
 	memcpy(ad2, ad, 16);
 	ad2[3] ^= 1;
-	memcpy(buf, sealed, sizeof(buf));
-	CHECK_EQ(um_aead_open(&a, 1, key, 42, ad2, 16, buf, sizeof(buf), tag), -UM_EBADMSG);
-	memcpy(buf, sealed, sizeof(buf));
-	CHECK_EQ(um_aead_open(&a, 1, key, 43, ad, 16, buf, sizeof(buf), tag), -UM_EBADMSG);
+	memcpy(buf, sealed, len);
+	CHECK_EQ(um_aead_open(&a, 1, key, 42, ad2, 16, buf, len, tag), -UM_EBADMSG);
+	memcpy(buf, sealed, len);
+	CHECK_EQ(um_aead_open(&a, 1, key, 43, ad, 16, buf, len, tag), -UM_EBADMSG);
 	/* After failures the context still works. */
-	memcpy(buf, sealed, sizeof(buf));
-	CHECK_EQ(um_aead_open(&a, 1, key, 42, ad, 16, buf, sizeof(buf), tag), 0);
-	CHECK_MEM(buf, msg, sizeof(msg));
+	memcpy(buf, sealed, len);
+	CHECK_EQ(um_aead_open(&a, 1, key, 42, ad, 16, buf, len, tag), 0);
+	CHECK_MEM(buf, msg, len);
 	um_aead_free(&a);
+}
+
+static void test_tamper_rejected(void)
+{
+	tamper_rejected(200);
+	tamper_rejected(100);
 }
 
 static void test_key_cache(void)
