@@ -742,25 +742,38 @@ static void rx_batch(struct dp_worker *w, unsigned count)
 	um_gro_flush(&w->gro);
 }
 
+/* Point receive slot i at its buffer, address and control space. */
+static void rx_slot_init(struct dp_worker *w, unsigned i)
+{
+	struct msghdr *mh = &w->rx_msgs[i].msg_hdr;
+	w->rx_iov[i].iov_base = w->rx_bufs + (size_t)i * DP_RX_BUF;
+	w->rx_iov[i].iov_len = DP_RX_BUF;
+	mh->msg_name = &w->rx_addr[i];
+	mh->msg_iov = &w->rx_iov[i];
+	mh->msg_iovlen = 1;
+	mh->msg_control = w->rx_cmsg[i];
+}
+
+/* recvmmsg writes back only the name length, control length and flags of
+ * the slots it filled: reset just those, so a lone packet on an idle
+ * tunnel touches one slot, not all DP_RX_BATCH (fewer cold cache lines). */
+static void rx_slot_reset(struct dp_worker *w, unsigned i)
+{
+	struct msghdr *mh = &w->rx_msgs[i].msg_hdr;
+	mh->msg_namelen = sizeof(w->rx_addr[i]);
+	mh->msg_controllen = sizeof(w->rx_cmsg[i]);
+	mh->msg_flags = 0;
+}
+
 static void rx_from_udp(struct dp_worker *w)
 {
 	for (int round = 0; round < 4; round++) {
-		for (unsigned i = 0; i < DP_RX_BATCH; i++) {
-			struct msghdr *mh = &w->rx_msgs[i].msg_hdr;
-			w->rx_iov[i].iov_base = w->rx_bufs + (size_t)i * DP_RX_BUF;
-			w->rx_iov[i].iov_len = DP_RX_BUF;
-			mh->msg_name = &w->rx_addr[i];
-			mh->msg_namelen = sizeof(w->rx_addr[i]);
-			mh->msg_iov = &w->rx_iov[i];
-			mh->msg_iovlen = 1;
-			mh->msg_control = w->rx_cmsg[i];
-			mh->msg_controllen = sizeof(w->rx_cmsg[i]);
-			mh->msg_flags = 0;
-		}
 		int n = recvmmsg(w->udp_fd, w->rx_msgs, DP_RX_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
 		rx_batch(w, (unsigned)n);
+		for (int i = 0; i < n; i++)
+			rx_slot_reset(w, (unsigned)i);
 		if (n < DP_RX_BATCH)
 			break;
 	}
@@ -772,6 +785,10 @@ void *um_dp_worker_main(void *arg)
 	struct um_dataplane *dp = w->dp;
 	struct epoll_event events[4];
 	um_gro_init(&w->gro, tun_emit, w);
+	for (unsigned i = 0; i < DP_RX_BATCH; i++) {
+		rx_slot_init(w, i);
+		rx_slot_reset(w, i);
+	}
 	for (;;) {
 		atomic_store(&w->quiescent_epoch, atomic_load(&dp->epoch));
 		if (atomic_load(&dp->stopping))
