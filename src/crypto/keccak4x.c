@@ -170,20 +170,8 @@ __attribute__((target("avx2"))) static void keccak4x_f1600_avx2(uint64_t state[2
  * um_keccak_f1600_x2), which beats four scalar ones by about 1.4x. */
 static void keccak4x_f1600_portable(uint64_t state[25][4])
 {
-	uint64_t pair[25][2];
-
-	for (unsigned half = 0; half < 4; half += 2) {
-		for (unsigned i = 0; i < 25; i++) {
-			pair[i][0] = state[i][half];
-			pair[i][1] = state[i][half + 1];
-		}
-		um_keccak_f1600_x2(pair);
-		for (unsigned i = 0; i < 25; i++) {
-			state[i][half] = pair[i][0];
-			state[i][half + 1] = pair[i][1];
-		}
-	}
-	sodium_memzero(pair, sizeof(pair));
+	um_keccak_f1600_x2(state, 0);
+	um_keccak_f1600_x2(state, 2);
 }
 
 void um_keccak4x_f1600(uint64_t state[25][4])
@@ -198,12 +186,6 @@ void um_keccak4x_f1600(uint64_t state[25][4])
 }
 
 
-/* XOR byte b into lane byte pos of state j. */
-static void xor_byte(struct um_keccak4x *ctx, unsigned j, unsigned pos, uint8_t b)
-{
-	ctx->state[pos / 8][j] ^= (uint64_t)b << (8 * (pos % 8));
-}
-
 static void keccak4x_absorb_once(struct um_keccak4x *ctx, unsigned rate, uint8_t suffix,
 				 const uint8_t *const in[4], size_t len)
 {
@@ -217,12 +199,23 @@ static void keccak4x_absorb_once(struct um_keccak4x *ctx, unsigned rate, uint8_t
 				ctx->state[i][j] ^= um_load64_le(in[j] + offset + 8 * i);
 		um_keccak4x_f1600(ctx->state);
 	}
+	/* The rest (< rate bytes) by whole lanes, its last partial lane and
+	 * the padding assembled in a register: XORing single bytes into the
+	 * state chains read-modify-writes on the same lane, which is slow. */
 	for (unsigned j = 0; j < 4; j++) {
-		for (unsigned k = 0; offset + k < len; k++)
-			xor_byte(ctx, j, k, in[j][offset + k]);
+		const uint8_t *rest = in[j] + offset;
+		size_t left = len - offset;
+		unsigned lane = 0;
+		uint64_t last = 0;
+
+		for (; left >= 8; left -= 8, rest += 8)
+			ctx->state[lane++][j] ^= um_load64_le(rest);
+		for (unsigned k = 0; k < left; k++)
+			last |= (uint64_t)rest[k] << (8 * k);
 		/* pad10*1 with the domain suffix, as in sha3.c. */
-		xor_byte(ctx, j, (unsigned)(len - offset), suffix);
-		xor_byte(ctx, j, rate - 1, 0x80);
+		last |= (uint64_t)suffix << (8 * left);
+		ctx->state[lane][j] ^= last;
+		ctx->state[rate / 8 - 1][j] ^= 0x80ULL << 56;
 	}
 	ctx->pos = rate; /* the first squeeze permutes */
 }
@@ -252,9 +245,21 @@ void um_keccak4x_squeeze(struct um_keccak4x *ctx, uint8_t *const out[4], size_t 
 
 			if (lanes > (len - done) / 8)
 				lanes = (unsigned)((len - done) / 8);
-			for (unsigned i = 0; i < lanes; i++)
-				for (unsigned j = 0; j < 4; j++)
-					um_store64_le(out[j] + done + 8 * i, ctx->state[ctx->pos / 8 + i][j]);
+			const uint64_t(*lane)[4] = &ctx->state[ctx->pos / 8];
+			uint8_t *o0 = out[0] + done, *o1 = out[1] + done;
+			uint8_t *o2 = out[2] + done, *o3 = out[3] + done;
+
+			/* Locals and all four loads before the stores: a byte
+			 * store may alias anything, so otherwise each one
+			 * forces the pointers and the lanes to be reloaded. */
+			for (unsigned i = 0; i < lanes; i++) {
+				uint64_t v0 = lane[i][0], v1 = lane[i][1], v2 = lane[i][2], v3 = lane[i][3];
+
+				um_store64_le(o0 + 8 * i, v0);
+				um_store64_le(o1 + 8 * i, v1);
+				um_store64_le(o2 + 8 * i, v2);
+				um_store64_le(o3 + 8 * i, v3);
+			}
 			done += 8 * (size_t)lanes;
 			ctx->pos += 8 * lanes;
 			continue;

@@ -35,10 +35,12 @@ static void rej_ntt_parse(struct um_mldsa_poly *p, unsigned *count, const uint8_
 		uint64_t w = um_load64_le(buf + pos);
 		uint32_t z0 = (uint32_t)w & 0x7fffff, z1 = (uint32_t)(w >> 24) & 0x7fffff;
 
+		/* Acceptance as the sign bit of z - q: fewer instructions than
+		 * a compare and set, and this loop is bound by their count. */
 		p->coeffs[n] = (int32_t)z0;
-		n += z0 < UM_MLDSA_Q;
+		n += (z0 - UM_MLDSA_Q) >> 31;
 		p->coeffs[n] = (int32_t)z1;
-		n += z1 < UM_MLDSA_Q;
+		n += (z1 - UM_MLDSA_Q) >> 31;
 	}
 	for (; pos + 3 <= len && n < UM_MLDSA_N; pos += 3) {
 		/* CoeffFromThreeBytes: 23 bits, top bit of the third byte dropped. */

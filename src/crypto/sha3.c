@@ -117,18 +117,70 @@ static void keccak_complement_lanes(uint64_t lanes[25])
 #if defined(__GNUC__)
 /* Two lanes in one 128-bit vector: GNU C vector extensions, which compile to
  * SSE2 on baseline x86-64 (NEON on arm64, plain scalar code elsewhere); no
- * intrinsics and no ISA beyond the baseline. */
+ * intrinsics and no ISA beyond the baseline. keccak_lane_pair_4x is the
+ * same for lanes inside the caller's 4-way array (8-byte alignment
+ * suffices, and it may alias the uint64_t lanes). */
 typedef uint64_t keccak_lane_pair __attribute__((vector_size(16)));
+typedef uint64_t keccak_lane_pair_4x __attribute__((vector_size(16), aligned(8), may_alias));
 
-static void keccak_complement_pairs(keccak_lane_pair lanes[25])
-{
-	lanes[1] = ~lanes[1];
-	lanes[2] = ~lanes[2];
-	lanes[8] = ~lanes[8];
-	lanes[12] = ~lanes[12];
-	lanes[17] = ~lanes[17];
-	lanes[20] = ~lanes[20];
-}
+/* One round for lane pairs, lane (x, y) of A at A[(x + 5y) * AS] (AS, ES:
+ * strides in pairs), same rho / pi order as KECCAK_ROUND. Plain chi: SSE2
+ * and NEON have and-not, so lane complementing would only add NOTs. */
+#define KECCAK_CHI_PLANE(E, ES, y)                                              \
+	do {                                                                    \
+		E[(5 * (y) + 0) * (ES)] = b0 ^ (~b1 & b2);                       \
+		E[(5 * (y) + 1) * (ES)] = b1 ^ (~b2 & b3);                       \
+		E[(5 * (y) + 2) * (ES)] = b2 ^ (~b3 & b4);                       \
+		E[(5 * (y) + 3) * (ES)] = b3 ^ (~b4 & b0);                       \
+		E[(5 * (y) + 4) * (ES)] = b4 ^ (~b0 & b1);                       \
+	} while (0)
+/* Rotation by one with an add instead of a left shift: on x86 vector adds
+ * issue on more ports than vector shifts, which this code saturates. */
+#define ROL1_PAIR(v) (((v) + (v)) | ((v) >> 63))
+#define KECCAK_ROUND_X2(A, AS, E, ES, rc)                                       \
+	do {                                                                    \
+		c0 = A[0 * (AS)] ^ A[5 * (AS)] ^ A[10 * (AS)] ^ A[15 * (AS)] ^ A[20 * (AS)]; \
+		c1 = A[1 * (AS)] ^ A[6 * (AS)] ^ A[11 * (AS)] ^ A[16 * (AS)] ^ A[21 * (AS)]; \
+		c2 = A[2 * (AS)] ^ A[7 * (AS)] ^ A[12 * (AS)] ^ A[17 * (AS)] ^ A[22 * (AS)]; \
+		c3 = A[3 * (AS)] ^ A[8 * (AS)] ^ A[13 * (AS)] ^ A[18 * (AS)] ^ A[23 * (AS)]; \
+		c4 = A[4 * (AS)] ^ A[9 * (AS)] ^ A[14 * (AS)] ^ A[19 * (AS)] ^ A[24 * (AS)]; \
+		d0 = c4 ^ ROL1_PAIR(c1);                                         \
+		d1 = c0 ^ ROL1_PAIR(c2);                                         \
+		d2 = c1 ^ ROL1_PAIR(c3);                                         \
+		d3 = c2 ^ ROL1_PAIR(c4);                                         \
+		d4 = c3 ^ ROL1_PAIR(c0);                                         \
+		b0 = A[0 * (AS)] ^ d0;                                          \
+		b1 = ROL64(A[6 * (AS)] ^ d1, 44);                               \
+		b2 = ROL64(A[12 * (AS)] ^ d2, 43);                              \
+		b3 = ROL64(A[18 * (AS)] ^ d3, 21);                              \
+		b4 = ROL64(A[24 * (AS)] ^ d4, 14);                              \
+		KECCAK_CHI_PLANE(E, ES, 0);                                     \
+		E[0] ^= (rc);                                                   \
+		b0 = ROL64(A[3 * (AS)] ^ d3, 28);                               \
+		b1 = ROL64(A[9 * (AS)] ^ d4, 20);                               \
+		b2 = ROL64(A[10 * (AS)] ^ d0, 3);                               \
+		b3 = ROL64(A[16 * (AS)] ^ d1, 45);                              \
+		b4 = ROL64(A[22 * (AS)] ^ d2, 61);                              \
+		KECCAK_CHI_PLANE(E, ES, 1);                                     \
+		b0 = ROL1_PAIR(A[1 * (AS)] ^ d1);                                \
+		b1 = ROL64(A[7 * (AS)] ^ d2, 6);                                \
+		b2 = ROL64(A[13 * (AS)] ^ d3, 25);                              \
+		b3 = ROL64(A[19 * (AS)] ^ d4, 8);                               \
+		b4 = ROL64(A[20 * (AS)] ^ d0, 18);                              \
+		KECCAK_CHI_PLANE(E, ES, 2);                                     \
+		b0 = ROL64(A[4 * (AS)] ^ d4, 27);                               \
+		b1 = ROL64(A[5 * (AS)] ^ d0, 36);                               \
+		b2 = ROL64(A[11 * (AS)] ^ d1, 10);                              \
+		b3 = ROL64(A[17 * (AS)] ^ d2, 15);                              \
+		b4 = ROL64(A[23 * (AS)] ^ d3, 56);                              \
+		KECCAK_CHI_PLANE(E, ES, 3);                                     \
+		b0 = ROL64(A[2 * (AS)] ^ d2, 62);                               \
+		b1 = ROL64(A[8 * (AS)] ^ d3, 55);                               \
+		b2 = ROL64(A[14 * (AS)] ^ d4, 39);                              \
+		b3 = ROL64(A[15 * (AS)] ^ d0, 41);                              \
+		b4 = ROL64(A[21 * (AS)] ^ d1, 2);                               \
+		KECCAK_CHI_PLANE(E, ES, 4);                                     \
+	} while (0)
 #endif
 
 /* Tells the compiler that memory may have changed (or be read) here, so it
@@ -175,39 +227,41 @@ void um_keccak_f1600(uint64_t state[25])
 }
 
 #if defined(__GNUC__)
-void um_keccak_f1600_x2(uint64_t state[25][2])
+void um_keccak_f1600_x2(uint64_t state[25][4], unsigned first)
 {
-	/* The same rounds as um_keccak_f1600 (the macro only uses operators
-	 * that work on vectors too) on two states at once: each operation
-	 * costs about what the scalar one does, rotations excepted (three
-	 * vector operations), so two permutations take about 1.5x the time
-	 * of one (measured with gcc 12 on SSE2). */
+	/* Each vector operation costs about what the scalar one does,
+	 * rotations excepted (three operations on SSE2), so two permutations
+	 * take about 1.5x the time of one (gcc 12, SSE2). The first round
+	 * reads the caller's array and the last writes it (no copies); in
+	 * between the rounds ping-pong between two local arrays with a
+	 * barrier, for the reason given in um_keccak_f1600. */
+	keccak_lane_pair_4x *io = (keccak_lane_pair_4x *)&state[0][first];
 	keccak_lane_pair lanes[25], scratch[25];
 	keccak_lane_pair *s = lanes, *t = scratch;
-	keccak_lane_pair b0, b1, b2, b3, b4, nb, c0, c1, c2, c3, c4, d0, d1, d2, d3, d4;
+	keccak_lane_pair b0, b1, b2, b3, b4, c0, c1, c2, c3, c4, d0, d1, d2, d3, d4;
 
 	KECCAK_HIDE_POINTER(s);
 	KECCAK_HIDE_POINTER(t);
-	memcpy(s, state, sizeof(lanes));
-	keccak_complement_pairs(s);
-	for (unsigned round = 0; round < 24; round += 2) {
-		KECCAK_ROUND(s, t, um_keccak_round_constants[round]);
+	KECCAK_ROUND_X2(io, 2, t, 1, um_keccak_round_constants[0]);
+	KECCAK_MEMORY_BARRIER();
+	for (unsigned round = 1; round < 23; round += 2) {
+		KECCAK_ROUND_X2(t, 1, s, 1, um_keccak_round_constants[round]);
 		KECCAK_MEMORY_BARRIER();
-		KECCAK_ROUND(t, s, um_keccak_round_constants[round + 1]);
+		KECCAK_ROUND_X2(s, 1, t, 1, um_keccak_round_constants[round + 1]);
 		KECCAK_MEMORY_BARRIER();
 	}
-	keccak_complement_pairs(s);
-	memcpy(state, s, sizeof(lanes));
+	KECCAK_ROUND_X2(t, 1, io, 2, um_keccak_round_constants[23]);
+	/* Both arrays hold earlier rounds of the state, as secret as it. */
 	memset(lanes, 0, sizeof(lanes));
 	memset(scratch, 0, sizeof(scratch));
 	KECCAK_MEMORY_BARRIER();
 }
 #else
-void um_keccak_f1600_x2(uint64_t state[25][2])
+void um_keccak_f1600_x2(uint64_t state[25][4], unsigned first)
 {
 	uint64_t one[25];
 
-	for (unsigned j = 0; j < 2; j++) {
+	for (unsigned j = first; j < first + 2; j++) {
 		for (unsigned i = 0; i < 25; i++)
 			one[i] = state[i][j];
 		um_keccak_f1600(one);
@@ -217,6 +271,9 @@ void um_keccak_f1600_x2(uint64_t state[25][2])
 	sodium_memzero(one, sizeof(one));
 }
 #endif
+#undef KECCAK_ROUND_X2
+#undef ROL1_PAIR
+#undef KECCAK_CHI_PLANE
 #undef KECCAK_ROUND
 #undef KECCAK_MEMORY_BARRIER
 #undef KECCAK_HIDE_POINTER

@@ -32,10 +32,11 @@ struct um_keccak {
 extern const uint64_t um_keccak_round_constants[24];
 
 void um_keccak_f1600(uint64_t state[25]);
-/* Keccak-f[1600] on two states at once, lane i of state j at state[i][j];
- * same results as two um_keccak_f1600 calls, faster (portable C, used by
- * the 4-way code in keccak4x.c when AVX2 is not available). */
-void um_keccak_f1600_x2(uint64_t state[25][2]);
+/* Keccak-f[1600] on states first and first + 1 (first is 0 or 2) of the
+ * 4-way layout of keccak4x.h, lane i of state j at state[i][j]; same
+ * results as two um_keccak_f1600 calls, faster (portable C, used by the
+ * 4-way code in keccak4x.c when AVX2 is not available). */
+void um_keccak_f1600_x2(uint64_t state[25][4], unsigned first);
 
 void um_sha3_256_init(struct um_keccak *ctx);
 void um_sha3_512_init(struct um_keccak *ctx);
