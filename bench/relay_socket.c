@@ -29,15 +29,10 @@
 #include <unistd.h>
 
 #include "../tests/unit/relay/relay_harness.h"
+#include "net/udp.h" /* UDP_SEGMENT, UDP_GRO */
 #include "relay/server.h"
 #include "util/clock.h"
 
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
 
 enum { MAX_PAIRS = 64, SEGMENTS = 32 };
 

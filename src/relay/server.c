@@ -8,16 +8,11 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "net/udp.h" /* UDP_SEGMENT, UDP_GRO */
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
 
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
 
 enum {
 	/* Receive slots per recvmmsg. With UDP_GRO the kernel hands a run of

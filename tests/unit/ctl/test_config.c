@@ -5,34 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "crypto/identity.h"
-#include "ctl/config.h"
 #include "ctl/control.h"
-#include "test.h"
-#include "util/error.h"
 
-static char id_a[UM_PEER_ID_TEXT_MAX], id_b[UM_PEER_ID_TEXT_MAX];
-
-static void make_ids(void)
-{
-	struct um_identity identity;
-	uint8_t seed[UM_HSIG_SEED_BYTES];
-
-	memset(seed, 1, sizeof(seed));
-	CHECK_EQ(um_identity_from_seed(&identity, seed), 0);
-	CHECK_EQ(um_peer_id_format(&identity.id, id_a, sizeof(id_a)), 0);
-	memset(seed, 2, sizeof(seed));
-	CHECK_EQ(um_identity_from_seed(&identity, seed), 0);
-	CHECK_EQ(um_peer_id_format(&identity.id, id_b, sizeof(id_b)), 0);
-	um_identity_wipe(&identity);
-}
-
-/* Parse text; on failure return the message in err. */
-static int parse(struct um_config *c, const char *text, char *err, size_t err_size)
-{
-	err[0] = '\0';
-	return um_config_parse_buffer(c, text, strlen(text), "t.conf", err, err_size);
-}
+#define CONFIG_TEST_FILE "t.conf"
+#include "config_harness.h"
 
 static void test_full(void)
 {
@@ -64,7 +40,7 @@ static void test_full(void)
 		 "id = %s\n"
 		 "endpoint = [2001:db8::1]:7\n",
 		 id_a, id_b);
-	CHECK_EQ(parse(&c, text, err, sizeof(err)), 0);
+	CHECK_EQ(parse(&c, text, err), 0);
 	CHECK(!strcmp(c.identity_path, "/etc/umbra/node.key"));
 	CHECK_EQ(c.listen_port, 51820);
 	CHECK(!strcmp(c.device, "um0"));
@@ -99,7 +75,7 @@ static void test_defaults(void)
 	char err[UM_CONFIG_ERROR_MAX];
 	struct um_config c;
 
-	CHECK_EQ(parse(&c, "[node]\nidentity=k", err, sizeof(err)), 0); /* no final newline */
+	CHECK_EQ(parse(&c, "[node]\nidentity=k", err), 0); /* no final newline */
 	CHECK_EQ(c.mode, UM_MODE_TUN);
 	CHECK_EQ(c.rekey_ms, 120000);
 	CHECK(!strcmp(c.control_socket, UM_CONFIG_DEFAULT_SOCKET));
@@ -107,19 +83,6 @@ static void test_defaults(void)
 }
 
 /* Each bad input must fail with exactly this message. */
-static void expect_error(const char *text, const char *message)
-{
-	char err[UM_CONFIG_ERROR_MAX];
-	struct um_config c;
-
-	CHECK_EQ(parse(&c, text, err, sizeof(err)), -UM_ECONFIG);
-	if (strcmp(err, message)) {
-		fprintf(stderr, "  got:    %s\n  wanted: %s\n", err, message);
-		CHECK(0);
-	}
-	CHECK_EQ(c.n_peers, 0);
-}
-
 static void test_errors(void)
 {
 	char text[1024], msg[512];

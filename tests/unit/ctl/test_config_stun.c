@@ -5,27 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ctl/config.h"
-#include "test.h"
-#include "util/error.h"
-
-static int parse(struct um_config *c, const char *text, char *err)
-{
-	err[0] = '\0';
-	return um_config_parse_buffer(c, text, strlen(text), "s.conf", err, UM_CONFIG_ERROR_MAX);
-}
-
-static void expect_error(const char *text, const char *message)
-{
-	struct um_config c;
-	char err[UM_CONFIG_ERROR_MAX];
-
-	CHECK_EQ(parse(&c, text, err), -UM_ECONFIG);
-	if (strcmp(err, message)) {
-		fprintf(stderr, "  got:      %s\n  expected: %s\n", err, message);
-		CHECK(0);
-	}
-}
+#define CONFIG_TEST_FILE "s.conf"
+#include "config_harness.h"
 
 static void test_servers(void)
 {
