@@ -47,13 +47,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ip netns add "$ns_a" && ip netns add "$ns_b" || exit 1
-ip link add "$veth_a" netns "$ns_a" type veth peer name "$veth_b" netns "$ns_b" || exit 1
-ip -n "$ns_a" addr add 198.51.100.1/24 dev "$veth_a"
-ip -n "$ns_b" addr add 198.51.100.2/24 dev "$veth_b"
-for ns in "$ns_a" "$ns_b"; do ip -n "$ns" link set lo up; done
-ip -n "$ns_a" link set "$veth_a" up
-ip -n "$ns_b" link set "$veth_b" up
+. "$here/veth.sh"
+bench_veth_pair "$ns_a" "$ns_b" "$veth_a" "$veth_b" || exit 1
 
 # start_quicktun: the quicktun peer (nacltai) instead of umbra, for reference.
 start_quicktun() {
