@@ -21,18 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/ct.h"
 #include "crypto/sha3.h"
 #include "util/error.h"
-
-#ifdef UM_CTGRIND
-#include <valgrind/memcheck.h>
-/* Constant-time test build: mark a value that is public by construction
- * (e.g. whether an X25519 output is all zero, which depends only on the
- * peer's public point) as defined so valgrind checks everything else. */
-#define UM_CT_DECLASSIFY(ptr, len) VALGRIND_MAKE_MEM_DEFINED((ptr), (len))
-#else
-#define UM_CT_DECLASSIFY(ptr, len) ((void)(ptr), (void)(len))
-#endif
 
 static const char hkem_label[] = "umbra-hkem-v1";
 static const char hsig_label[] = "umbra-hsig-v1";

@@ -35,6 +35,19 @@ static inline void um_store64_le(uint8_t *p, uint64_t v)
 #endif
 }
 
+static inline uint32_t um_load32_le(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline void um_store32_le(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
 static inline uint16_t um_load16_be(const uint8_t *p)
 {
 	return (uint16_t)((uint16_t)p[0] << 8 | p[1]);

@@ -23,9 +23,11 @@
 #include <string.h>
 #include <valgrind/memcheck.h>
 
+#include "crypto/chacha20poly1305.h"
 #include "crypto/hybrid.h"
 #include "crypto/mldsa.h"
 #include "crypto/mlkem.h"
+#include "util/error.h"
 
 static void mark_secret(const void *ptr, size_t len)
 {
@@ -256,6 +258,75 @@ static int op_hsig_sign(void)
 	return check_rc(um_hsig_verify(sig, msg, sizeof(msg), "ct", pk), "hybrid verify");
 }
 
+/* ChaCha20-Poly1305: lengths with empty, partial and whole 16- and 64-byte
+ * blocks, up to the data plane's small-message limit and past it. */
+static const size_t aead_lens[] = {0, 1, 15, 16, 63, 64, 84, 128, 200};
+
+/* Secret: key and plaintext. Public: nonce, ad, and the outputs. */
+static int op_aead_seal(void)
+{
+	uint8_t key[32], nonce[12], ad[13], buf[200], tag[16];
+
+	public_fill(nonce, sizeof(nonce), 1);
+	public_fill(ad, sizeof(ad), 2);
+	for (size_t i = 0; i < sizeof(aead_lens) / sizeof(aead_lens[0]); i++) {
+		ct_random_buf(key, sizeof(key));
+		ct_random_buf(buf, aead_lens[i]);
+		um_chacha20poly1305_seal(key, nonce, ad, i % 2 ? sizeof(ad) : 0, buf, aead_lens[i], tag);
+		declassify(buf, aead_lens[i]);
+		declassify(tag, sizeof(tag));
+	}
+	return 0;
+}
+
+/* Secret: key (and the plaintext open produces). Public: nonce, ad,
+ * ciphertext, tag, and whether the tag verified. */
+static int op_aead_open(void)
+{
+	uint8_t key[32], nonce[12], ad[13], buf[200], tag[16];
+
+	public_fill(nonce, sizeof(nonce), 3);
+	public_fill(ad, sizeof(ad), 4);
+	for (size_t i = 0; i < sizeof(aead_lens) / sizeof(aead_lens[0]); i++) {
+		size_t len = aead_lens[i], ad_len = i % 2 ? sizeof(ad) : 0;
+
+		rng_public = 1;
+		ct_random_buf(key, sizeof(key));
+		ct_random_buf(buf, len);
+		rng_public = 0;
+		um_chacha20poly1305_seal(key, nonce, ad, ad_len, buf, len, tag);
+		mark_secret(key, sizeof(key));
+		if (check_rc(um_chacha20poly1305_open(key, nonce, ad, ad_len, buf, len, tag), "AEAD open"))
+			return 1;
+		/* Failure path: the tag no longer verifies (buf is ciphertext again). */
+		declassify(key, sizeof(key));
+		um_chacha20poly1305_seal(key, nonce, ad, ad_len, buf, len, tag);
+		mark_secret(key, sizeof(key));
+		tag[i % 16] ^= 1;
+		int rc = um_chacha20poly1305_open(key, nonce, ad, ad_len, buf, len, tag);
+		declassify(&rc, sizeof(rc));
+		if (rc != -UM_EBADMSG) {
+			fprintf(stderr, "ct: AEAD open of a wrong tag returned %d\n", rc);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Secret: the one-time key and (here) the message too. */
+static int op_poly1305(void)
+{
+	uint8_t key[32], msg[200], tag[16];
+
+	for (size_t i = 0; i < sizeof(aead_lens) / sizeof(aead_lens[0]); i++) {
+		ct_random_buf(key, sizeof(key));
+		ct_random_buf(msg, aead_lens[i]);
+		um_poly1305(key, msg, aead_lens[i], tag);
+		declassify(tag, sizeof(tag));
+	}
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*run)(void);
@@ -263,6 +334,7 @@ static const struct {
     {"mlkem-keygen", op_mlkem_keygen}, {"mlkem-encaps", op_mlkem_encaps}, {"mlkem-decaps", op_mlkem_decaps},
     {"mldsa-keygen", op_mldsa_keygen}, {"mldsa-sign", op_mldsa_sign},     {"hkem-encaps", op_hkem_encaps},
     {"hkem-decaps", op_hkem_decaps},   {"hsig-sign", op_hsig_sign},
+    {"aead-seal", op_aead_seal},       {"aead-open", op_aead_open},       {"poly1305", op_poly1305},
 };
 
 int main(int argc, char **argv)
