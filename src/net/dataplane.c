@@ -210,7 +210,7 @@ static int worker_setup(struct um_dataplane *dp, struct dp_worker *w, unsigned o
 	struct epoll_event ev = {.events = EPOLLIN};
 	int fds[3] = {w->wake_fd, w->tun_fd, w->udp_fd};
 	for (int i = 0; i < 3; i++) {
-		ev.data.u32 = (uint32_t)i;
+		ev.data.u64 = (uint64_t)i; /* DP_EVENT_CONN (3) and up: dataplane_conn.c */
 		if (epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, fds[i], &ev) < 0)
 			return -errno;
 	}
@@ -251,6 +251,9 @@ int um_dataplane_new(const struct um_dataplane_config *cfg, struct um_dataplane 
 		rc = -UM_ENOMEM;
 		goto fail;
 	}
+	for (unsigned p = 0; p < dp->max_peers; p++)
+		for (unsigned i = 0; i < DP_MAX_WORKERS; i++)
+			atomic_init(&dp->peers[p].conn_fd[i], -1);
 	if ((rc = um_aead_init(&dp->control_aead)) < 0)
 		goto fail;
 	dp->control_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -325,6 +328,9 @@ void um_dataplane_free(struct um_dataplane *dp)
 	}
 	if (dp->peers) {
 		for (unsigned p = 0; p < dp->max_peers; p++) {
+			for (unsigned i = 0; i < DP_MAX_WORKERS; i++)
+				if (atomic_load(&dp->peers[p].conn_fd[i]) >= 0)
+					close(atomic_load(&dp->peers[p].conn_fd[i]));
 			for (int s = 0; s < DP_SLOTS; s++)
 				um_dp_key_free(atomic_load(&dp->peers[p].keys[s]));
 			free(atomic_load(&dp->peers[p].endpoint));
@@ -514,6 +520,7 @@ int um_dataplane_peer_remove(struct um_dataplane *dp, uint32_t id)
 	peer->allowed_count = 0;
 	rc = rebuild_routes(dp);
 	int rc2 = um_dp_clear_slots(dp, peer, 7);
+	um_dp_conn_close(dp, id);
 	struct dp_endpoint *ep = atomic_exchange(&peer->endpoint, NULL);
 	struct dp_endpoint *relay = atomic_exchange(&peer->relay, NULL);
 	um_dp_synchronize(dp);
@@ -547,6 +554,7 @@ int um_dataplane_peer_set_endpoint(struct um_dataplane *dp, uint32_t id,
 		goto out;
 	ep->len = (socklen_t)rc;
 	rc = 0;
+	um_dp_conn_follow(dp, id, ep);
 	ep = atomic_exchange(&peer->endpoint, ep);
 	atomic_store(&peer->roam_pending, false);
 	um_dp_synchronize(dp);

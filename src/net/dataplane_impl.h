@@ -28,6 +28,7 @@
 #define DP_EVENT_SLOTS 64                   /* events per worker, drained first */
 #define DP_MAC_TABLE 4096
 #define DP_REJECT_AFTER_MESSAGES (1ull << 60)
+#define DP_MAX_CONNECTED_PEERS 128          /* peers that get connected sockets */
 
 enum { DP_SLOT_CURRENT, DP_SLOT_PREVIOUS, DP_SLOT_NEXT, DP_SLOTS };
 
@@ -57,6 +58,9 @@ struct dp_peer {
 	_Atomic(struct dp_endpoint *) relay; /* when set, used instead of endpoint */
 	_Atomic uint64_t last_rx_ns, last_tx_ns;
 	_Atomic bool next_used_pending, need_key_pending, roam_pending;
+	/* Per worker, a UDP socket on our port connected to the direct
+	 * endpoint, or -1 (dataplane_conn.c). Written under dp->lock. */
+	_Atomic int conn_fd[DP_MAX_WORKERS];
 	/* control side only */
 	struct um_prefix *allowed;
 	size_t allowed_count;
@@ -151,6 +155,8 @@ struct dp_worker {
 	size_t tx_last_seg[DP_TX_MSGS]; /* size of its last segment */
 	bool tx_mergeable[DP_TX_MSGS];
 	bool tx_via_relay[DP_TX_MSGS];
+	int tx_fd[DP_TX_MSGS];                         /* socket it leaves by */
+	const struct dp_endpoint *tx_ep[DP_TX_MSGS];   /* where it goes */
 };
 
 struct um_dataplane {
@@ -174,6 +180,7 @@ struct um_dataplane {
 	uint64_t routes_generation;
 	_Atomic uint64_t mac_table[DP_MAC_TABLE];
 	struct um_aead control_aead; /* keepalives, under lock */
+	unsigned connected_peers;    /* peers with connected sockets, under lock */
 };
 
 void *um_dp_worker_main(void *arg);
@@ -188,6 +195,13 @@ int um_dp_rebuild_index_map(struct um_dataplane *dp, struct dp_key *extra);
 struct dp_peer *um_dp_peer_get(struct um_dataplane *dp, uint32_t id);
 /* Remove the keys of the slots in mask (bit per slot) and free them. */
 int um_dp_clear_slots(struct um_dataplane *dp, struct dp_peer *peer, unsigned mask);
+/* Connected sockets (dataplane_conn.c), caller holds the lock: point peer
+ * id's sockets at its direct endpoint ep, creating them if needed (best
+ * effort: a worker without one uses its shared socket); or close them. */
+void um_dp_conn_follow(struct um_dataplane *dp, uint32_t id, const struct dp_endpoint *ep);
+void um_dp_conn_close(struct um_dataplane *dp, uint32_t id);
+/* epoll tag of peer id's connected socket in a worker's set. */
+#define DP_EVENT_CONN 3
 struct dp_key *um_dp_index_lookup(const struct dp_index_map *map, uint32_t index);
 uint32_t um_dp_index_hash(uint32_t index);
 

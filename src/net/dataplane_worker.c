@@ -125,7 +125,7 @@ static int tx_send_segments(struct dp_worker *w, unsigned i)
 		return -EINVAL;
 	while (left > 0) {
 		size_t n = left < gso ? left : gso;
-		if (sendto(w->udp_fd, p, n, 0, m->msg_name, m->msg_namelen) < 0)
+		if (sendto(w->tx_fd[i], p, n, 0, m->msg_name, m->msg_namelen) < 0)
 			return -errno;
 		p += n;
 		left -= n;
@@ -147,7 +147,12 @@ static void tx_flush(struct dp_worker *w)
 	struct um_dataplane *dp = w->dp;
 	unsigned sent = 0;
 	while (sent < w->tx_count) {
-		int n = sendmmsg(w->udp_fd, w->tx_msgs + sent, w->tx_count - sent, 0);
+		/* One sendmmsg per run of messages leaving by the same socket. */
+		int fd = w->tx_fd[sent];
+		unsigned run = 1;
+		while (sent + run < w->tx_count && w->tx_fd[sent + run] == fd)
+			run++;
+		int n = sendmmsg(fd, w->tx_msgs + sent, run, 0);
 		if (n > 0) {
 			for (unsigned i = sent; i < sent + (unsigned)n; i++) {
 				tx_count_sent(w, i);
@@ -161,7 +166,7 @@ static void tx_flush(struct dp_worker *w)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
 			/* Socket buffer full: wait briefly (backpressure) rather than drop. */
-			struct pollfd pfd = {.fd = w->udp_fd, .events = POLLOUT};
+			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
 			if (poll(&pfd, 1, 100) > 0 && !atomic_load(&dp->stopping))
 				continue;
 		}
@@ -181,6 +186,19 @@ static void tx_flush(struct dp_worker *w)
 	w->tx_used = 0;
 }
 
+/* The socket for a datagram to ep: the peer's connected socket on the
+ * direct path (dataplane_conn.c), else the shared one. */
+static inline int tx_socket(const struct dp_worker *w, uint32_t peer, const struct dp_endpoint *ep)
+{
+	if (ep->prefix_len == 0) {
+		int fd = atomic_load_explicit(&w->dp->peers[peer].conn_fd[w->index],
+					      memory_order_relaxed);
+		if (fd >= 0)
+			return fd;
+	}
+	return w->udp_fd;
+}
+
 static void tx_add(struct dp_worker *w, uint32_t peer, const struct dp_endpoint *ep, size_t bytes,
 		   uint16_t gso_size, uint32_t segments, size_t inner)
 {
@@ -189,8 +207,12 @@ static void tx_add(struct dp_worker *w, uint32_t peer, const struct dp_endpoint 
 	w->tx_iov[i].iov_base = w->tx_arena + w->tx_used;
 	w->tx_iov[i].iov_len = bytes;
 	memset(m, 0, sizeof(*m));
-	m->msg_name = (void *)&ep->addr;
-	m->msg_namelen = ep->len;
+	w->tx_fd[i] = tx_socket(w, peer, ep);
+	w->tx_ep[i] = ep;
+	if (w->tx_fd[i] == w->udp_fd) { /* a connected socket takes no address */
+		m->msg_name = (void *)&ep->addr;
+		m->msg_namelen = ep->len;
+	}
 	m->msg_iov = &w->tx_iov[i];
 	m->msg_iovlen = 1;
 	if (gso_size)
@@ -218,7 +240,7 @@ static bool tx_append(struct dp_worker *w, uint32_t peer, const struct dp_endpoi
 	unsigned i = w->tx_count - 1;
 	struct msghdr *m = &w->tx_msgs[i].msg_hdr;
 	size_t gso = w->tx_gso[i];
-	if (!w->tx_mergeable[i] || w->tx_peer[i] != peer || m->msg_name != (void *)&ep->addr ||
+	if (!w->tx_mergeable[i] || w->tx_peer[i] != peer || w->tx_ep[i] != ep ||
 	    w->tx_last_seg[i] != gso || wire > gso || w->tx_segments[i] >= UM_UDP_GSO_MAX_SEGS ||
 	    w->tx_iov[i].iov_len + wire > UM_UDP_GSO_MAX_BYTES ||
 	    (uint8_t *)w->tx_iov[i].iov_base + w->tx_iov[i].iov_len != w->tx_arena + w->tx_used)
@@ -485,6 +507,8 @@ static void tx_from_tun(struct dp_worker *w)
 				vh.flags &= (uint8_t)~UM_VNET_F_NEEDS_CSUM;
 			}
 			tx_tap(w, &vh, pkt, len);
+			if (r == 0 && vh.gso_type == UM_VNET_GSO_NONE)
+				tx_flush(w); /* as below */
 			continue;
 		}
 		uint32_t p = UM_LPM_NONE;
@@ -498,6 +522,13 @@ static void tx_from_tun(struct dp_worker *w)
 			continue;
 		}
 		tx_to_peer(w, p, &vh, pkt, len);
+		/* The wake-up's first packet, when not a super-packet, leaves at
+		 * once: on an idle tunnel it is the only one, and the read that
+		 * finds the queue empty then happens after the send instead of
+		 * before it (a few us off every ping). Bulk TCP comes as TSO
+		 * super-packets and keeps its batches. */
+		if (r == 0 && vh.gso_type == UM_VNET_GSO_NONE)
+			tx_flush(w);
 	}
 	tx_flush(w);
 }
@@ -765,10 +796,10 @@ static void rx_slot_reset(struct dp_worker *w, unsigned i)
 	mh->msg_flags = 0;
 }
 
-static void rx_from_udp(struct dp_worker *w)
+static void rx_from_udp(struct dp_worker *w, int fd)
 {
 	for (int round = 0; round < 4; round++) {
-		int n = recvmmsg(w->udp_fd, w->rx_msgs, DP_RX_BATCH, MSG_DONTWAIT, NULL);
+		int n = recvmmsg(fd, w->rx_msgs, DP_RX_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
 		rx_batch(w, (unsigned)n);
@@ -802,7 +833,8 @@ void *um_dp_worker_main(void *arg)
 		}
 		w->now_ns = um_now_ns();
 		for (int i = 0; i < n; i++) {
-			switch (events[i].data.u32) {
+			uint64_t tag = events[i].data.u64;
+			switch ((uint32_t)tag) {
 			case 0: {
 				uint64_t value;
 				ssize_t r = read(w->wake_fd, &value, sizeof(value));
@@ -813,8 +845,17 @@ void *um_dp_worker_main(void *arg)
 				tx_from_tun(w);
 				break;
 			case 2:
-				rx_from_udp(w);
+				rx_from_udp(w, w->udp_fd);
 				break;
+			case DP_EVENT_CONN: {
+				uint32_t peer = (uint32_t)(tag >> 32);
+				int fd = peer < dp->max_peers
+						 ? atomic_load(&dp->peers[peer].conn_fd[w->index])
+						 : -1;
+				if (fd >= 0) /* -1: closed since epoll_wait returned */
+					rx_from_udp(w, fd);
+				break;
+			}
 			}
 		}
 		if (w->ring_pushed) {

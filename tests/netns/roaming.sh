@@ -97,6 +97,12 @@ um_log "roaming: direct again at $(um_peer_field beta alpha endpoint) after $t_r
 check_stream roam "roaming"
 um_ping a 100.96.0.2 -W 1 || um_fail "no traffic after roaming"
 um_ping b 100.96.0.1 -W 1 || um_fail "no traffic b -> a after roaming"
+# beta's per-peer connected sockets (src/net/dataplane_conn.c, one per
+# worker) must have followed alpha to its new endpoint.
+ep2=$(um_peer_field beta alpha endpoint)
+conns=$(um_exec b ss -Hun state established | awk '{print $NF}' | sed 's/^\[::ffff:\(.*\)\]/\1/' | sort -u | tr '\n' ' ')
+um_log "beta's connected sockets: $conns"
+[ "$conns" = "$ep2 " ] || um_fail "beta's connected sockets point at '$conns', not at alpha's endpoint $ep2"
 
 hs1=$(um_peer_field alpha beta handshakes)
 [ "$hs0" = "$hs1" ] || um_fail "handshakes went from $hs0 to $hs1: the path change needed a new handshake"
