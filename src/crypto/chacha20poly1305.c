@@ -4,6 +4,7 @@
  * that each block costs nine 64x64->128 multiplies and no carries leave a
  * 64-bit word between blocks. */
 #include "crypto/chacha20poly1305.h"
+#include "util/compiler.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -33,7 +34,7 @@ static inline void wipe(void *p, size_t n)
 	} while (0)
 
 /* state: constants, key, block counter (word 12), nonce. */
-static void chacha20_init(uint32_t state[16], const uint8_t key[32], const uint8_t nonce[12],
+UM_HOT static void chacha20_init(uint32_t state[16], const uint8_t key[32], const uint8_t nonce[12],
 			  uint32_t counter)
 {
 	state[0] = 0x61707865; /* "expand 32-byte k" */
@@ -47,7 +48,7 @@ static void chacha20_init(uint32_t state[16], const uint8_t key[32], const uint8
 		state[13 + i] = um_load32_le(nonce + 4 * i);
 }
 
-static void chacha20_block(const uint32_t state[16], uint8_t out[64])
+UM_HOT static void chacha20_block(const uint32_t state[16], uint8_t out[64])
 {
 	uint32_t x[16];
 	memcpy(x, state, sizeof(x));
@@ -67,7 +68,7 @@ static void chacha20_block(const uint32_t state[16], uint8_t out[64])
 }
 
 /* XOR the keystream from state's counter on; advances the counter. */
-static void chacha20_stream(uint32_t state[16], const uint8_t *in, uint8_t *out, size_t len)
+UM_HOT static void chacha20_stream(uint32_t state[16], const uint8_t *in, uint8_t *out, size_t len)
 {
 	uint8_t block[64];
 	while (len > 0) {
@@ -108,7 +109,7 @@ struct poly1305 {
 	uint8_t pad[16];
 };
 
-static void poly1305_init(struct poly1305 *p, const uint8_t key[32])
+UM_HOT static void poly1305_init(struct poly1305 *p, const uint8_t key[32])
 {
 	uint64_t t0 = um_load64_le(key), t1 = um_load64_le(key + 8);
 	/* r with the clamping of RFC 8439 2.5 folded into the limb masks. */
@@ -122,7 +123,7 @@ static void poly1305_init(struct poly1305 *p, const uint8_t key[32])
 }
 
 /* h = (h + block + hibit * 2^128) * r for each 16-byte block. */
-static void poly1305_blocks(struct poly1305 *p, const uint8_t *m, size_t blocks, uint64_t hibit)
+UM_HOT static void poly1305_blocks(struct poly1305 *p, const uint8_t *m, size_t blocks, uint64_t hibit)
 {
 	uint64_t r0 = p->r[0], r1 = p->r[1], r2 = p->r[2], s1 = p->s[0], s2 = p->s[1];
 	uint64_t h0 = p->h[0], h1 = p->h[1], h2 = p->h[2];
@@ -153,7 +154,7 @@ static void poly1305_blocks(struct poly1305 *p, const uint8_t *m, size_t blocks,
 }
 
 /* Message bytes zero-padded to a block boundary (the AEAD's pad16). */
-static void poly1305_padded(struct poly1305 *p, const uint8_t *m, size_t len)
+UM_HOT static void poly1305_padded(struct poly1305 *p, const uint8_t *m, size_t len)
 {
 	size_t full = len / 16;
 	poly1305_blocks(p, m, full, 1);
@@ -165,7 +166,7 @@ static void poly1305_padded(struct poly1305 *p, const uint8_t *m, size_t len)
 }
 
 /* tag = (h mod p) + s mod 2^128; wipes the state. */
-static void poly1305_finish(struct poly1305 *p, uint8_t tag[16])
+UM_HOT static void poly1305_finish(struct poly1305 *p, uint8_t tag[16])
 {
 	uint64_t h0 = p->h[0], h1 = p->h[1], h2 = p->h[2], c;
 	/* Two carry passes leave h fully reduced into its limbs, h < 2^130 + small. */
@@ -225,7 +226,7 @@ void um_poly1305(const uint8_t key[32], const uint8_t *msg, size_t len, uint8_t 
 
 /* Poly1305 over pad16(ad) | pad16(ct) | le64(ad_len) | le64(ct_len), with
  * the one-time key from block 0 of state; leaves state at block 1. */
-static void aead_tag(uint32_t state[16], const uint8_t *ad, size_t ad_len, const uint8_t *ct,
+UM_HOT static void aead_tag(uint32_t state[16], const uint8_t *ad, size_t ad_len, const uint8_t *ct,
 		     size_t len, uint8_t tag[16])
 {
 	uint8_t block0[64], lengths[16];
@@ -242,7 +243,7 @@ static void aead_tag(uint32_t state[16], const uint8_t *ad, size_t ad_len, const
 	poly1305_finish(&p, tag);
 }
 
-void um_chacha20poly1305_seal(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *ad,
+UM_HOT void um_chacha20poly1305_seal(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *ad,
 			      size_t ad_len, uint8_t *buf, size_t len, uint8_t tag[16])
 {
 	uint32_t state[16];
@@ -253,7 +254,7 @@ void um_chacha20poly1305_seal(const uint8_t key[32], const uint8_t nonce[12], co
 	wipe(state, sizeof(state));
 }
 
-int um_chacha20poly1305_open(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *ad,
+UM_HOT int um_chacha20poly1305_open(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *ad,
 			     size_t ad_len, uint8_t *buf, size_t len, const uint8_t tag[16])
 {
 	uint32_t state[16];

@@ -5,6 +5,7 @@
  * um_dp_synchronize() has seen every worker pass a quiescent point (the top of
  * its event loop, where it holds no pointers). */
 #include "net/dataplane.h"
+#include "util/compiler.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,7 +64,7 @@ void um_dp_key_free(struct dp_key *key)
 
 /* ---- index map ---- */
 
-uint32_t um_dp_index_hash(uint32_t index)
+UM_HOT uint32_t um_dp_index_hash(uint32_t index)
 {
 	index ^= index >> 16;
 	index *= 0x7feb352dU;
@@ -73,7 +74,7 @@ uint32_t um_dp_index_hash(uint32_t index)
 	return index;
 }
 
-struct dp_key *um_dp_index_lookup(const struct dp_index_map *map, uint32_t index)
+UM_HOT struct dp_key *um_dp_index_lookup(const struct dp_index_map *map, uint32_t index)
 {
 	if (!map)
 		return NULL;

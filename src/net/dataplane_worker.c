@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "net/dataplane_impl.h"
+#include "util/compiler.h"
 #include "net/udp.h"
 #include "util/bytes.h"
 #include "util/clock.h"
@@ -133,7 +134,7 @@ static int tx_send_segments(struct dp_worker *w, unsigned i)
 	return 0;
 }
 
-static void tx_count_sent(struct dp_worker *w, unsigned i)
+UM_HOT static void tx_count_sent(struct dp_worker *w, unsigned i)
 {
 	uint32_t p = w->tx_peer[i];
 	peer_stat(w, p, DP_STAT_TX_PACKETS, w->tx_segments[i]);
@@ -142,7 +143,7 @@ static void tx_count_sent(struct dp_worker *w, unsigned i)
 		peer_stat(w, p, DP_STAT_TX_RELAY_PACKETS, w->tx_segments[i]);
 }
 
-static void tx_flush(struct dp_worker *w)
+UM_HOT static void tx_flush(struct dp_worker *w)
 {
 	struct um_dataplane *dp = w->dp;
 	unsigned sent = 0;
@@ -199,7 +200,7 @@ static inline int tx_socket(const struct dp_worker *w, uint32_t peer, const stru
 	return w->udp_fd;
 }
 
-static void tx_add(struct dp_worker *w, uint32_t peer, const struct dp_endpoint *ep, size_t bytes,
+UM_HOT static void tx_add(struct dp_worker *w, uint32_t peer, const struct dp_endpoint *ep, size_t bytes,
 		   uint16_t gso_size, uint32_t segments, size_t inner)
 {
 	unsigned i = w->tx_count++;
@@ -232,7 +233,7 @@ static void tx_add(struct dp_worker *w, uint32_t peer, const struct dp_endpoint 
  * more UDP GSO segment of the previous message: same peer and endpoint, all
  * earlier segments of full size, this one no longer (pitfall 4). Streams of
  * equal-sized packets (ACKs, UDP, TAP frames) then cost one send per batch. */
-static bool tx_append(struct dp_worker *w, uint32_t peer, const struct dp_endpoint *ep,
+UM_HOT static bool tx_append(struct dp_worker *w, uint32_t peer, const struct dp_endpoint *ep,
 		      size_t wire, size_t inner)
 {
 	if (w->tx_count == 0)
@@ -264,7 +265,7 @@ static inline size_t pad_len(const struct dp_worker *w, size_t len)
  * left partial), payload copied from the super-packet. Copy + one in-place
  * pass measured ~15 % cheaper than encrypting from two places (one more
  * ChaCha20 call per packet). */
-static size_t seal_segment(struct dp_worker *w, struct dp_key *key, uint8_t *msg, size_t hdr_len,
+UM_HOT static size_t seal_segment(struct dp_worker *w, struct dp_key *key, uint8_t *msg, size_t hdr_len,
 			   const uint8_t *payload, size_t payload_len, uint64_t counter)
 {
 	size_t len = hdr_len + payload_len, pad = pad_len(w, len);
@@ -280,7 +281,7 @@ static size_t seal_segment(struct dp_worker *w, struct dp_key *key, uint8_t *msg
 }
 
 /* Frame and encrypt one message whose plaintext is already at msg + 16. */
-static size_t seal_one(struct dp_worker *w, struct dp_key *key, uint8_t *msg, size_t len,
+UM_HOT static size_t seal_one(struct dp_worker *w, struct dp_key *key, uint8_t *msg, size_t len,
 		       uint64_t counter)
 {
 	size_t pad = pad_len(w, len);
@@ -339,7 +340,7 @@ static bool tcp_as_tso(const struct dp_worker *w, const struct um_vnet_hdr *vh, 
 	return true;
 }
 
-static void tx_to_peer(struct dp_worker *w, uint32_t p, const struct um_vnet_hdr *vh, uint8_t *pkt,
+UM_HOT static void tx_to_peer(struct dp_worker *w, uint32_t p, const struct um_vnet_hdr *vh, uint8_t *pkt,
 		       size_t len)
 {
 	struct dp_peer *peer = &w->dp->peers[p];
@@ -453,7 +454,7 @@ static inline unsigned mac_slot(uint64_t mac)
 	return (unsigned)((mac * 0x9E3779B97F4A7C15ull) >> 52) & (DP_MAC_TABLE - 1);
 }
 
-static void tx_tap(struct dp_worker *w, const struct um_vnet_hdr *vh, uint8_t *frame, size_t len)
+UM_HOT static void tx_tap(struct dp_worker *w, const struct um_vnet_hdr *vh, uint8_t *frame, size_t len)
 {
 	struct um_dataplane *dp = w->dp;
 	if (len < 14) {
@@ -480,7 +481,7 @@ static void tx_tap(struct dp_worker *w, const struct um_vnet_hdr *vh, uint8_t *f
 	}
 }
 
-static void tx_from_tun(struct dp_worker *w)
+UM_HOT static void tx_from_tun(struct dp_worker *w)
 {
 	struct um_dataplane *dp = w->dp;
 	struct dp_routes *routes = atomic_load(&dp->routes);
@@ -535,7 +536,7 @@ static void tx_from_tun(struct dp_worker *w)
 
 /* ---- receive: UDP -> TUN ---- */
 
-static int tun_emit(const struct iovec *iov, int iovcnt, void *arg)
+UM_HOT static int tun_emit(const struct iovec *iov, int iovcnt, void *arg)
 {
 	struct dp_worker *w = arg;
 	global_stat(w, UM_DP_GLOBAL_TUN_WRITES, 1);
@@ -552,7 +553,7 @@ static void count_rx(struct dp_worker *w, uint32_t p, size_t len, bool via_relay
 		peer_stat(w, p, DP_STAT_RX_RELAY_PACKETS, 1);
 }
 
-static void deliver_tun(struct dp_worker *w, const struct dp_routes *routes, uint32_t p,
+UM_HOT static void deliver_tun(struct dp_worker *w, const struct dp_routes *routes, uint32_t p,
 			uint8_t *data, size_t len, bool partial, bool via_relay)
 {
 	const uint8_t *src;
@@ -592,7 +593,7 @@ static void deliver_tun(struct dp_worker *w, const struct dp_routes *routes, uin
 	um_gro_add(&w->gro, data, len, partial);
 }
 
-static void deliver_tap(struct dp_worker *w, uint32_t p, uint8_t *frame, size_t len, bool partial,
+UM_HOT static void deliver_tap(struct dp_worker *w, uint32_t p, uint8_t *frame, size_t len, bool partial,
 			bool via_relay)
 {
 	struct um_dataplane *dp = w->dp;
@@ -625,7 +626,7 @@ static void deliver_tap(struct dp_worker *w, uint32_t p, uint8_t *frame, size_t 
 }
 
 /* Replay check, filters and delivery of the decrypted items of a batch. */
-static void rx_commit(struct dp_worker *w, size_t items, const struct dp_routes *routes)
+UM_HOT static void rx_commit(struct dp_worker *w, size_t items, const struct dp_routes *routes)
 {
 	struct um_dataplane *dp = w->dp;
 	/* Replay window: one lock per run of packets under the same key. */
@@ -686,7 +687,7 @@ static bool relay_source_ok(struct dp_worker *w, const struct dp_key *key, const
 
 /* Decrypt one DATA message into the next rx item. relay_source: the
  * FORWARDED source ID when it came through a relay, else NULL. */
-static void rx_data(struct dp_worker *w, const struct dp_index_map *map,
+UM_HOT static void rx_data(struct dp_worker *w, const struct dp_index_map *map,
 		    const struct dp_routes *routes, size_t *items, uint8_t *seg, size_t slen,
 		    unsigned m, const uint8_t *relay_source)
 {
@@ -725,7 +726,7 @@ static void rx_data(struct dp_worker *w, const struct dp_index_map *map,
 	it->via_relay = relay_source != NULL;
 }
 
-static void rx_batch(struct dp_worker *w, unsigned count)
+UM_HOT static void rx_batch(struct dp_worker *w, unsigned count)
 {
 	struct um_dataplane *dp = w->dp;
 	const struct dp_index_map *map = atomic_load(&dp->index_map);
@@ -796,7 +797,7 @@ static void rx_slot_reset(struct dp_worker *w, unsigned i)
 	mh->msg_flags = 0;
 }
 
-static void rx_from_udp(struct dp_worker *w, int fd)
+UM_HOT static void rx_from_udp(struct dp_worker *w, int fd)
 {
 	for (int round = 0; round < 4; round++) {
 		int n = recvmmsg(fd, w->rx_msgs, DP_RX_BATCH, MSG_DONTWAIT, NULL);
@@ -810,7 +811,7 @@ static void rx_from_udp(struct dp_worker *w, int fd)
 	}
 }
 
-void *um_dp_worker_main(void *arg)
+UM_HOT void *um_dp_worker_main(void *arg)
 {
 	struct dp_worker *w = arg;
 	struct um_dataplane *dp = w->dp;

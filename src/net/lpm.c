@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "net/lpm.h"
+#include "util/compiler.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -107,7 +108,7 @@ static int trie_insert(struct lpm_trie *trie, const uint8_t *addr, unsigned len,
 	return 0;
 }
 
-static uint32_t trie_lookup(const struct lpm_trie *trie, const uint8_t *addr, unsigned bits)
+UM_HOT static uint32_t trie_lookup(const struct lpm_trie *trie, const uint8_t *addr, unsigned bits)
 {
 	uint32_t node = 0, best = trie->nodes[0].value;
 	for (unsigned bit = 0; bit < bits; bit++) {
@@ -157,12 +158,12 @@ out:
 	return rc;
 }
 
-uint32_t um_lpm_lookup4(const struct um_lpm *lpm, const uint8_t addr[4])
+UM_HOT uint32_t um_lpm_lookup4(const struct um_lpm *lpm, const uint8_t addr[4])
 {
 	return trie_lookup(&lpm->v4, addr, 32);
 }
 
-uint32_t um_lpm_lookup6(const struct um_lpm *lpm, const uint8_t addr[16])
+UM_HOT uint32_t um_lpm_lookup6(const struct um_lpm *lpm, const uint8_t addr[16])
 {
 	return trie_lookup(&lpm->v6, addr, 128);
 }

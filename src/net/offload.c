@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "net/offload.h"
+#include "util/compiler.h"
 
 #include <string.h>
 
@@ -13,7 +14,7 @@
 #define IPPROTO_TCP_NUM 6
 
 
-void um_vnet_hdr_decode(const uint8_t in[UM_VNET_HDR_LEN], struct um_vnet_hdr *hdr)
+UM_HOT void um_vnet_hdr_decode(const uint8_t in[UM_VNET_HDR_LEN], struct um_vnet_hdr *hdr)
 {
 	hdr->flags = in[0];
 	hdr->gso_type = in[1];
@@ -36,7 +37,7 @@ void um_vnet_hdr_encode(uint8_t out[UM_VNET_HDR_LEN], const struct um_vnet_hdr *
 /* Sums 32-bit words in memory order into 64 bits: since 2^16 == 1 modulo
  * 0xffff, folding gives the one's complement sum of the 16-bit words in the
  * same (memory) order, which is what memcpy stores back. */
-uint64_t um_csum_add(uint64_t sum, const void *data, size_t len)
+UM_HOT uint64_t um_csum_add(uint64_t sum, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 	uint64_t a = 0, b = 0;
@@ -73,7 +74,7 @@ uint64_t um_csum_add(uint64_t sum, const void *data, size_t len)
 	return sum;
 }
 
-uint16_t um_csum_fold(uint64_t sum)
+UM_HOT uint16_t um_csum_fold(uint64_t sum)
 {
 	sum = (sum & 0xffffffffu) + (sum >> 32);
 	sum = (sum & 0xffffffffu) + (sum >> 32);
@@ -83,7 +84,7 @@ uint16_t um_csum_fold(uint64_t sum)
 	return (uint16_t)sum;
 }
 
-uint64_t um_csum_pseudo(const uint8_t *src, const uint8_t *dst, size_t addr_len, uint8_t proto,
+UM_HOT uint64_t um_csum_pseudo(const uint8_t *src, const uint8_t *dst, size_t addr_len, uint8_t proto,
 			uint32_t l4_len)
 {
 	uint8_t tail[8] = {0};
@@ -99,7 +100,7 @@ static void store_csum(uint8_t *at, uint16_t value)
 	memcpy(at, &value, 2);
 }
 
-int um_offload_finish_csum(uint8_t *pkt, size_t len, const struct um_vnet_hdr *hdr)
+UM_HOT int um_offload_finish_csum(uint8_t *pkt, size_t len, const struct um_vnet_hdr *hdr)
 {
 	if (!(hdr->flags & UM_VNET_F_NEEDS_CSUM))
 		return 0;
@@ -287,7 +288,7 @@ void um_gro_init(struct um_gro *gro, um_gro_emit_fn emit, void *arg)
 }
 
 /* pkt: the IP header; l2 bytes of link-layer header precede it. */
-static int emit_single(struct um_gro *gro, uint8_t *pkt, size_t len, size_t l2, bool partial)
+UM_HOT static int emit_single(struct um_gro *gro, uint8_t *pkt, size_t len, size_t l2, bool partial)
 {
 	uint8_t vnet[UM_VNET_HDR_LEN];
 	struct iovec iov[2] = {{gro->single_vnet, UM_VNET_HDR_LEN}, {pkt - l2, len + l2}};
@@ -304,7 +305,7 @@ static int emit_single(struct um_gro *gro, uint8_t *pkt, size_t len, size_t l2, 
 	return gro->emit(iov, 2, gro->arg);
 }
 
-static int flush_flow(struct um_gro *gro, struct um_gro_flow *flow)
+UM_HOT static int flush_flow(struct um_gro *gro, struct um_gro_flow *flow)
 {
 	if (flow->segments == 1)
 		return emit_single(gro, flow->head, flow->head_len, flow->l2_len, flow->partial);
@@ -380,12 +381,12 @@ static bool headers_match(const struct um_gro_flow *flow, const uint8_t *pkt, si
 	return true;
 }
 
-int um_gro_add(struct um_gro *gro, uint8_t *pkt, size_t len, bool partial)
+UM_HOT int um_gro_add(struct um_gro *gro, uint8_t *pkt, size_t len, bool partial)
 {
 	return um_gro_add_frame(gro, pkt, len, 0, partial);
 }
 
-int um_gro_add_frame(struct um_gro *gro, uint8_t *frame, size_t len, size_t l2, bool partial)
+UM_HOT int um_gro_add_frame(struct um_gro *gro, uint8_t *frame, size_t len, size_t l2, bool partial)
 {
 	bool ipv6;
 	size_t ip_hdr_len;
@@ -470,7 +471,7 @@ int um_gro_add_frame(struct um_gro *gro, uint8_t *frame, size_t len, size_t l2, 
 	return 0;
 }
 
-int um_gro_flush(struct um_gro *gro)
+UM_HOT int um_gro_flush(struct um_gro *gro)
 {
 	int result = 0;
 	for (unsigned i = 0; i < gro->count; i++) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "net/udp.h"
+#include "util/compiler.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -151,7 +152,7 @@ void um_udp_set_gso(struct msghdr *msg, uint8_t *cbuf, uint16_t gso_size)
 	memcpy(CMSG_DATA(cm), &gso_size, sizeof(gso_size));
 }
 
-uint16_t um_udp_gro_size(struct msghdr *msg)
+UM_HOT uint16_t um_udp_gro_size(struct msghdr *msg)
 {
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
 		if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO &&

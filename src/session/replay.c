@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "session/replay.h"
+#include "util/compiler.h"
 
 #include <string.h>
 
@@ -21,7 +22,7 @@ int um_replay_check(const struct um_replay *replay, uint64_t counter)
 	return (replay->bitmap[word] & bit) ? -UM_EREPLAY : 0;
 }
 
-int um_replay_update(struct um_replay *replay, uint64_t counter)
+UM_HOT int um_replay_update(struct um_replay *replay, uint64_t counter)
 {
 	uint64_t word = counter >> 6;
 	if (counter > replay->highest) {

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include "wire/data.h"
+#include "util/compiler.h"
 
 #include "util/bytes.h"
 #include "util/error.h"
 
-void um_data_header_encode(uint8_t out[UM_DATA_HEADER_LEN], const struct um_data_header *hdr)
+UM_HOT void um_data_header_encode(uint8_t out[UM_DATA_HEADER_LEN], const struct um_data_header *hdr)
 {
 	/* Fixed offsets, no cursor: this runs once per packet on the data path. */
 	out[0] = UM_MSG_DATA;
@@ -15,7 +16,7 @@ void um_data_header_encode(uint8_t out[UM_DATA_HEADER_LEN], const struct um_data
 	um_store32_be(out + 12, (uint32_t)hdr->counter);
 }
 
-int um_data_header_decode(const uint8_t *msg, size_t len, struct um_data_header *hdr)
+UM_HOT int um_data_header_decode(const uint8_t *msg, size_t len, struct um_data_header *hdr)
 {
 	if (len < UM_DATA_OVERHEAD)
 		return -UM_ETRUNC;
