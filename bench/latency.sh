@@ -50,75 +50,8 @@ trap 'exit 130' INT TERM
 . "$here/veth.sh"
 bench_veth_pair "$ns_a" "$ns_b" "$veth_a" "$veth_b" || exit 1
 
-# start_quicktun: the quicktun peer (nacltai) instead of umbra, for reference.
-start_quicktun() {
-	local x ns peer me y kp
-	kp=$(command -v quicktun.keypair || command -v keypair) || return 1
-	for x in a b; do
-		"$kp" </dev/null 2>/dev/null >"$work/$x.qk"
-		awk '/^SECRET:/{print $2}' "$work/$x.qk" >"$work/$x.qsec"
-		awk '/^PUBLIC:/{print $2}' "$work/$x.qk" >"$work/$x.qpub"
-	done
-	for x in a b; do
-		if [ $x = a ]; then ns=$ns_a me=198.51.100.1 peer=198.51.100.2 y=b
-		else ns=$ns_b me=198.51.100.2 peer=198.51.100.1 y=a; fi
-		ip netns exec "$ns" env IFACE=umlt0 IF_QT_TIME_WINDOW=5 IF_QT_TUN_MODE=1 IF_QT_PROTOCOL=nacltai \
-			IF_QT_LOCAL_ADDRESS=$me IF_QT_LOCAL_PORT=2998 IF_QT_REMOTE_ADDRESS=$peer IF_QT_REMOTE_PORT=2998 \
-			IF_QT_PRIVATE_KEY="$(cat "$work/$x.qsec")" IF_QT_PUBLIC_KEY="$(cat "$work/$y.qpub")" \
-			$pin quicktun >"$work/$x.log" 2>&1 </dev/null &
-		pids+=($!)
-		for i in $(seq 1 50); do ip -n "$ns" link show umlt0 >/dev/null 2>&1 && break; sleep 0.1; done
-	done
-	ip -n "$ns_a" addr add 100.64.7.1/24 dev umlt0 && ip -n "$ns_a" link set umlt0 mtu 1420 up
-	ip -n "$ns_b" addr add 100.64.7.2/24 dev umlt0 && ip -n "$ns_b" link set umlt0 mtu 1420 up
-	for i in $(seq 1 100); do
-		ip netns exec "$ns_a" ping -c1 -W1 100.64.7.2 >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# start_nodes BUILD: two nodes with fresh identities; waits for the session
-# (BUILD "quicktun": the quicktun peer instead).
-start_nodes() {
-	local b=${1%%@*} x ns port peer pe me y envs=()
-	[ "$b" = quicktun ] && { start_quicktun; return; }
-	# BUILD@VAR=1,VAR2=2: environment for umbrad (experiments)
-	[ "$1" != "$b" ] && IFS=, read -r -a envs <<<"${1#*@}"
-	for x in a b; do
-		[ -s "$work/$x.key" ] || "$b/umbra" keygen -o "$work/$x.key" >/dev/null 2>&1 || return 1
-		"$b/umbra" pubkey "$work/$x.key" | awk '/^peer_id/ {print $2}' >"$work/$x.id"
-	done
-	for x in a b; do
-		if [ $x = a ]; then ns=$ns_a peer=198.51.100.2 me=100.64.7.1 pe=100.64.7.2 y=b
-		else ns=$ns_b peer=198.51.100.1 me=100.64.7.2 pe=100.64.7.1 y=a; fi
-		cat >"$work/$x.conf" <<CONF
-[node]
-identity = $work/$x.key
-listen-port = 51820
-device = umlt0
-mode = tun
-address = $me/24
-control-socket = $work/$x.sock
-log-level = warn
-
-[peer "$y"]
-id = $(cat "$work/$y.id")
-endpoint = $peer:51820
-allowed-ips = $pe/32
-CONF
-		ip netns exec "$ns" env "${envs[@]}" $pin "$b/umbrad" --config "$work/$x.conf" >"$work/$x.log" 2>&1 &
-		pids+=($!)
-	done
-	local i
-	for i in $(seq 1 100); do
-		ip netns exec "$ns_a" ping -c1 -W1 100.64.7.2 >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "latency.sh: no tunnel with $b" >&2
-	cat "$work/a.log" "$work/b.log" >&2
-	return 1
-}
+. "$here/nodes.sh"
+start_nodes() { bench_start_tunnel "$1" 0; }
 
 # rtt FILE: "min avg p50 p99" in ms from ping's per-reply lines.
 rtt() {

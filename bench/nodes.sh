@@ -1,0 +1,81 @@
+# SPDX-License-Identifier: MIT
+# Sourced by the bench scripts after veth.sh: tunnels between the two
+# namespaces $ns_a and $ns_b. Tunnel K uses device umlt$K, addresses
+# 100.64.(7+K).1 and .2, UDP port 51820+K (quicktun: 2998+K), so several
+# run side by side. Uses $work (scratch dir), $pin (optional taskset
+# prefix) and appends the daemons' PIDs to the array pids.
+#   bench_start_tunnel SPEC K   SPEC: a build dir (holding umbrad and umbra),
+#                               DIR@VAR=x,VAR2=y (umbrad's environment), or
+#                               "quicktun" (the quicktun peer, nacltai)
+#   bench_tunnel_dst K          the far end's tunnel address
+
+bench_tunnel_dst() { echo "100.64.$((7 + $1)).2"; }
+
+# bench_wait_tunnel K: 0 once a ping crosses tunnel K (10 s at most).
+bench_wait_tunnel() {
+	local i
+	for i in $(seq 1 100); do
+		ip netns exec "$ns_a" ping -c1 -W1 "$(bench_tunnel_dst "$1")" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+bench_start_quicktun() {
+	local k=$1 x ns peer me y kp dev=umlt$1 net=100.64.$((7 + $1))
+	kp=$(command -v quicktun.keypair || command -v keypair) || return 1
+	for x in a b; do
+		"$kp" </dev/null 2>/dev/null >"$work/$x$k.qk"
+		awk '/^SECRET:/{print $2}' "$work/$x$k.qk" >"$work/$x$k.qsec"
+		awk '/^PUBLIC:/{print $2}' "$work/$x$k.qk" >"$work/$x$k.qpub"
+	done
+	for x in a b; do
+		if [ $x = a ]; then ns=$ns_a me=198.51.100.1 peer=198.51.100.2 y=b
+		else ns=$ns_b me=198.51.100.2 peer=198.51.100.1 y=a; fi
+		ip netns exec "$ns" env IFACE=$dev IF_QT_TIME_WINDOW=5 IF_QT_TUN_MODE=1 IF_QT_PROTOCOL=nacltai \
+			IF_QT_LOCAL_ADDRESS=$me IF_QT_LOCAL_PORT=$((2998 + k)) IF_QT_REMOTE_ADDRESS=$peer \
+			IF_QT_REMOTE_PORT=$((2998 + k)) IF_QT_PRIVATE_KEY="$(cat "$work/$x$k.qsec")" \
+			IF_QT_PUBLIC_KEY="$(cat "$work/$y$k.qpub")" \
+			$pin quicktun >"$work/$x$k.log" 2>&1 </dev/null &
+		pids+=($!)
+		for i in $(seq 1 50); do ip -n "$ns" link show $dev >/dev/null 2>&1 && break; sleep 0.1; done
+	done
+	ip -n "$ns_a" addr add $net.1/24 dev $dev && ip -n "$ns_a" link set $dev mtu 1420 up
+	ip -n "$ns_b" addr add $net.2/24 dev $dev && ip -n "$ns_b" link set $dev mtu 1420 up
+	bench_wait_tunnel "$k"
+}
+
+bench_start_tunnel() {
+	local b=${1%%@*} k=$2 x ns peer pe me y envs=() net=100.64.$((7 + $2))
+	[ "$b" = quicktun ] && { bench_start_quicktun "$k"; return; }
+	[ "$1" != "$b" ] && IFS=, read -r -a envs <<<"${1#*@}"
+	for x in a b; do
+		[ -s "$work/$x.key" ] || "$b/umbra" keygen -o "$work/$x.key" >/dev/null 2>&1 || return 1
+		"$b/umbra" pubkey "$work/$x.key" | awk '/^peer_id/ {print $2}' >"$work/$x.id"
+	done
+	for x in a b; do
+		if [ $x = a ]; then ns=$ns_a peer=198.51.100.2 me=1 pe=2 y=b
+		else ns=$ns_b peer=198.51.100.1 me=2 pe=1 y=a; fi
+		cat >"$work/$x$k.conf" <<CONF
+[node]
+identity = $work/$x.key
+listen-port = $((51820 + k))
+device = umlt$k
+mode = tun
+address = $net.$me/24
+control-socket = $work/$x$k.sock
+log-level = warn
+
+[peer "$y"]
+id = $(cat "$work/$y.id")
+endpoint = $peer:$((51820 + k))
+allowed-ips = $net.$pe/32
+CONF
+		ip netns exec "$ns" env "${envs[@]}" $pin "$b/umbrad" --config "$work/$x$k.conf" >"$work/$x$k.log" 2>&1 &
+		pids+=($!)
+	done
+	bench_wait_tunnel "$k" && return 0
+	echo "bench: no tunnel with $1" >&2
+	cat "$work/a$k.log" "$work/b$k.log" >&2
+	return 1
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Idle-RTT A/B with all candidates running at once (root): two namespaces
+# joined by a veth pair, one tunnel per SPEC side by side (see nodes.sh:
+# a build dir, DIR@VAR=x,... for umbrad's environment, or "quicktun"), then
+# bench-ping-interleaved pings the tunnels in rotation, COUNT pings each,
+# INTERVAL seconds apart per tunnel (the peer lab's 0.1 s: every ping meets
+# an idle tunnel). Because the candidates share every moment of the run,
+# the VM's drift cancels out; run it twice with the order reversed to
+# check that position does not matter.
+#   bench/rtt_interleaved.sh SPEC...     e.g. build /tmp/old-build quicktun
+# Environment: COUNT=300 INTERVAL=0.1 PINGER=<build>/bench/bench-ping-interleaved
+set -u
+[ "$(id -u)" = 0 ] || { echo "rtt_interleaved.sh: needs root" >&2; exit 77; }
+[ $# -ge 1 ] || { echo "usage: rtt_interleaved.sh SPEC..." >&2; exit 2; }
+here=$(cd "$(dirname "$0")" && pwd)
+pinger=${PINGER:-$here/../build/bench/bench-ping-interleaved}
+[ -x "$pinger" ] || { echo "rtt_interleaved.sh: $pinger missing (ninja -C build)" >&2; exit 1; }
+ns_a=umrta$$ ns_b=umrtb$$
+work=$(mktemp -d /tmp/umbra-rtt.XXXXXX)
+pin=
+pids=()
+cleanup() {
+	local pid
+	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+	ip netns del "$ns_a" 2>/dev/null
+	ip netns del "$ns_b" 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+. "$here/veth.sh"
+. "$here/nodes.sh"
+bench_veth_pair "$ns_a" "$ns_b" vrta$$ vrtb$$ || exit 1
+dsts=()
+k=0
+for spec in "$@"; do
+	bench_start_tunnel "$spec" "$k" || exit 1
+	dsts+=("$(bench_tunnel_dst "$k")")
+	k=$((k + 1))
+done
+sleep 1
+out=$(ip netns exec "$ns_a" "$pinger" "${COUNT:-300}" "${INTERVAL:-0.1}" "${dsts[@]}") || exit 1
+k=0
+for spec in "$@"; do
+	printf '%-36s %s\n' "$spec" "$(grep "^$(bench_tunnel_dst "$k") " <<<"$out" | cut -c17-)"
+	k=$((k + 1))
+done
