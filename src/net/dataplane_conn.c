@@ -8,8 +8,9 @@
  * route instead of a FIB lookup per datagram, and delivers the peer's
  * datagrams to the connected socket (a full 4-tuple match outranks the
  * wildcard sockets) through early demux, again without a route lookup.
- * Measured on an idle tunnel: 11 us less per ping round trip (p50, 300
- * interleaved pings, docs/BENCHMARKS.md).
+ * Measured on an idle tunnel: 11-13 us less per ping round trip, and 8-10
+ * more with the socket in the peer's own family (p50 of 300 interleaved
+ * pings, bench/rtt_interleaved.sh, docs/BENCHMARKS.md).
  *
  * Relayed traffic, handshakes and datagrams from unknown or roaming
  * addresses keep using the shared sockets; a peer that roams is picked up
