@@ -3,7 +3,7 @@
  * with a datagram socketpair standing in for its TUN device. Covers plain and
  * TSO forwarding, allowed-ips filtering, replay and tamper rejection (and
  * their counters), control datagrams, roaming events, keepalives, key
- * rotation through `next`, and missing keys. */
+ * rotation through `next`, missing keys, and per-peer connected sockets. */
 #include <arpa/inet.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -584,6 +584,74 @@ static void test_no_key(void)
 	CHECK_EQ(um_dataplane_peer_remove(A.dp, A.peer), -UM_ENOTFOUND);
 }
 
+/* UDP sockets of this process bound to `port` and connected, and the peer
+ * address of the last one found. */
+static int connected_sockets(uint16_t port, struct sockaddr_storage *peer)
+{
+	int count = 0;
+	for (int fd = 0; fd < 1024; fd++) {
+		int type = 0;
+		socklen_t tl = sizeof(type);
+		struct sockaddr_storage local, remote;
+		socklen_t ll = sizeof(local), rl = sizeof(remote);
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_DGRAM ||
+		    getsockname(fd, (struct sockaddr *)&local, &ll) < 0 || local.ss_family != AF_INET ||
+		    ((struct sockaddr_in *)&local)->sin_port != htons(port) ||
+		    getpeername(fd, (struct sockaddr *)&remote, &rl) < 0)
+			continue;
+		*peer = remote;
+		count++;
+	}
+	return count;
+}
+
+static bool same_address(const struct sockaddr_storage *a, const struct sockaddr_in *b)
+{
+	const struct sockaddr_in *x = (const struct sockaddr_in *)a;
+	return x->sin_family == AF_INET && x->sin_port == b->sin_port &&
+	       x->sin_addr.s_addr == b->sin_addr.s_addr;
+}
+
+/* Each worker has a socket connected to a direct peer's endpoint
+ * (dataplane_conn.c); it follows the endpoint and goes with the peer. */
+static void test_connected_sockets(void)
+{
+	struct sockaddr_storage peer;
+	int workers = (int)um_dataplane_workers(A.dp);
+	CHECK_EQ(connected_sockets(um_dataplane_port(A.dp), &peer), workers);
+	CHECK(same_address(&peer, &B.addr));
+
+	/* A new endpoint re-points the same sockets, and traffic follows. */
+	int sink = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	CHECK_EQ(bind(sink, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	getsockname(sink, (struct sockaddr *)&sa, &sl);
+	CHECK_EQ(um_dataplane_peer_set_endpoint(A.dp, A.peer, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	CHECK_EQ(connected_sockets(um_dataplane_port(A.dp), &peer), workers);
+	CHECK(same_address(&peer, &sa));
+	size_t len = make_udp(buf, "100.64.0.1", "100.64.0.2", 100, 9);
+	send(A.dev[0], buf, len, 0);
+	CHECK_EQ(read_dev(sink, got, sizeof(got), 2000),
+		 (ssize_t)(len - UM_VNET_HDR_LEN + UM_DATA_OVERHEAD));
+	close(sink);
+	CHECK_EQ(um_dataplane_peer_set_endpoint(A.dp, A.peer, (struct sockaddr *)&B.addr,
+						sizeof(B.addr)), 0);
+	CHECK(exchange(10));
+
+	/* A second peer gets its own; removing it closes them. */
+	uint32_t extra;
+	struct sockaddr_in far = {.sin_family = AF_INET, .sin_port = htons(9),
+				  .sin_addr.s_addr = htonl(0x7f000002)};
+	CHECK_EQ(um_dataplane_peer_add(A.dp, &extra), 0);
+	CHECK_EQ(um_dataplane_peer_set_endpoint(A.dp, extra, (struct sockaddr *)&far, sizeof(far)), 0);
+	CHECK_EQ(connected_sockets(um_dataplane_port(A.dp), &peer), 2 * workers);
+	CHECK_EQ(um_dataplane_peer_remove(A.dp, extra), 0);
+	CHECK_EQ(connected_sockets(um_dataplane_port(A.dp), &peer), workers);
+	CHECK(same_address(&peer, &B.addr));
+	CHECK(exchange(11));
+}
+
 int main(void)
 {
 	if (setup_side(&A, "100.64.0.2/32") < 0 || setup_side(&B, "100.64.0.1/32") < 0) {
@@ -607,6 +675,7 @@ int main(void)
 	RUN(test_crossed_handshakes);
 	RUN(test_event_priority);
 	RUN(test_relay);
+	RUN(test_connected_sockets);
 	RUN(test_no_key);
 	um_dataplane_free(A.dp);
 	um_dataplane_free(B.dp);
