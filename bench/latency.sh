@@ -32,14 +32,9 @@ pin=${CPUS:+taskset -c $CPUS}
 ns_a=umlta$$ ns_b=umltb$$ veth_a=vlta$$ veth_b=vltb$$
 work=$(mktemp -d /tmp/umbra-lat.XXXXXX)
 pids=()
-stop_nodes() {
-	local pid
-	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-	pids=()
-}
+. "$here/nodes.sh"
 cleanup() {
-	stop_nodes
+	bench_stop_tunnels
 	ip netns del "$ns_a" 2>/dev/null
 	ip netns del "$ns_b" 2>/dev/null
 	rm -rf "$work"
@@ -50,7 +45,6 @@ trap 'exit 130' INT TERM
 . "$here/veth.sh"
 bench_veth_pair "$ns_a" "$ns_b" "$veth_a" "$veth_b" || exit 1
 
-. "$here/nodes.sh"
 start_nodes() { bench_start_tunnel "$1" 0; }
 
 # rtt FILE: "min avg p50 p99" in ms from ping's per-reply lines.
@@ -87,7 +81,7 @@ for r in $(seq 1 "$rounds"); do
 			printf '%-28s %-4s r%s raw min/avg/p50/p99 %s %s %s %s | umbra %s %s %s %s | idle CPU %s%%\n' \
 				"$b" "$m" "$r" "$rmin" "$ravg" "$rp50" "$rp99" "$tmin" "$tavg" "$tp50" "$tp99" "$idle_cpu"
 		done
-		stop_nodes
+		bench_stop_tunnels
 	done
 done
 

@@ -8,8 +8,16 @@
 #                               DIR@VAR=x,VAR2=y (umbrad's environment), or
 #                               "quicktun" (the quicktun peer, nacltai)
 #   bench_tunnel_dst K          the far end's tunnel address
+#   bench_stop_tunnels          SIGTERM every daemon in pids, wait, empty pids
 
 bench_tunnel_dst() { echo "100.64.$((7 + $1)).2"; }
+
+bench_stop_tunnels() {
+	local pid
+	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+	pids=()
+}
 
 # bench_wait_tunnel K: 0 once a ping crosses tunnel K (10 s at most).
 bench_wait_tunnel() {

@@ -20,10 +20,9 @@ ns_a=umrta$$ ns_b=umrtb$$
 work=$(mktemp -d /tmp/umbra-rtt.XXXXXX)
 pin=
 pids=()
+. "$here/nodes.sh"
 cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+	bench_stop_tunnels
 	ip netns del "$ns_a" 2>/dev/null
 	ip netns del "$ns_b" 2>/dev/null
 	rm -rf "$work"
@@ -31,7 +30,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 . "$here/veth.sh"
-. "$here/nodes.sh"
 bench_veth_pair "$ns_a" "$ns_b" vrta$$ vrtb$$ || exit 1
 dsts=()
 k=0

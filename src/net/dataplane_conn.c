@@ -22,7 +22,6 @@
  * their next quiescent point, so a socket is closed only after the fd was
  * replaced by -1, removed from the worker's epoll set and the workers
  * synchronised. */
-#include <errno.h>
 #include <stdbool.h>
 #include <sys/epoll.h>
 #include <unistd.h>

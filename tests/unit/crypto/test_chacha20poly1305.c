@@ -13,6 +13,7 @@
 #include "crypto/chacha20poly1305.h"
 #include "test.h"
 #include "util/error.h"
+#include "util/json.h"
 
 enum { MAX_MSG = 600, MAX_AD = 40, MAX_VECTOR = 400 };
 
@@ -35,37 +36,21 @@ static void prng_fill(uint8_t *buf, size_t len)
 		buf[i] = (uint8_t)prng_next();
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Hex text (spaces allowed between bytes) to bytes; returns the count. A
  * malformed literal aborts: it is a bug in this file, not in the code. */
 static size_t unhex(const char *hex, uint8_t *out, size_t cap)
 {
-	size_t n = 0;
+	char digits[2 * MAX_VECTOR + 1];
+	size_t n = 0, len = 0;
 
-	while (*hex) {
-		if (*hex == ' ') {
-			hex++;
-			continue;
-		}
-		int hi = hex_digit(hex[0]), lo = hex[1] ? hex_digit(hex[1]) : -1;
-		if (hi < 0 || lo < 0 || n == cap) {
-			fprintf(stderr, "bad hex literal near '%.8s'\n", hex);
-			abort();
-		}
-		out[n++] = (uint8_t)(hi << 4 | lo);
-		hex += 2;
+	for (; *hex && n < sizeof(digits); hex++)
+		if (*hex != ' ')
+			digits[n++] = *hex;
+	if (*hex || um_json_hex_decode(out, cap, &len, digits, n) < 0) {
+		fprintf(stderr, "bad hex literal '%.16s'\n", digits);
+		abort();
 	}
-	return n;
+	return len;
 }
 
 /* ---- RFC 8439 texts (ASCII, typed from the RFC) ---- */
