@@ -5,12 +5,18 @@
 # run side by side. Uses $work (scratch dir), $pin (optional taskset
 # prefix) and appends the daemons' PIDs to the array pids.
 #   bench_start_tunnel SPEC K   SPEC: a build dir (holding umbrad and umbra),
-#                               DIR@VAR=x,VAR2=y (umbrad's environment), or
-#                               "quicktun" (the quicktun peer, nacltai)
-#   bench_tunnel_dst K          the far end's tunnel address
+#                               DIR@VAR=x,VAR2=y (umbrad's environment),
+#                               DIR#key=x,key2=y (more [node] settings; after
+#                               any @...), or
+#                               "quicktun" (the quicktun peer, nacltai), or
+#                               "raw" (no tunnel: the veth itself, the
+#                               baseline the tunnels add their RTT to)
+#   bench_tunnel_dst SPEC K     the far end's address in tunnel K
 #   bench_stop_tunnels          SIGTERM every daemon in pids, wait, empty pids
 
-bench_tunnel_dst() { echo "100.64.$((7 + $1)).2"; }
+bench_tunnel_dst() {
+	if [ "$1" = raw ]; then echo 198.51.100.2; else echo "100.64.$((7 + $2)).2"; fi
+}
 
 bench_stop_tunnels() {
 	local pid
@@ -23,7 +29,7 @@ bench_stop_tunnels() {
 bench_wait_tunnel() {
 	local i
 	for i in $(seq 1 100); do
-		ip netns exec "$ns_a" ping -c1 -W1 "$(bench_tunnel_dst "$1")" >/dev/null 2>&1 && return 0
+		ip netns exec "$ns_a" ping -c1 -W1 "$(bench_tunnel_dst tunnel "$1")" >/dev/null 2>&1 && return 0
 		sleep 0.1
 	done
 	return 1
@@ -54,9 +60,12 @@ bench_start_quicktun() {
 }
 
 bench_start_tunnel() {
-	local b=${1%%@*} k=$2 x ns peer pe me y envs=() net=100.64.$((7 + $2))
+	local spec=${1%%#*} b k=$2 x ns peer pe me y envs=() keys=() net=100.64.$((7 + $2))
+	b=${spec%%@*}
 	[ "$b" = quicktun ] && { bench_start_quicktun "$k"; return; }
-	[ "$1" != "$b" ] && IFS=, read -r -a envs <<<"${1#*@}"
+	[ "$b" = raw ] && return 0
+	[ "$spec" != "$b" ] && IFS=, read -r -a envs <<<"${spec#*@}"
+	[ "$1" != "$spec" ] && IFS=, read -r -a keys <<<"${1#*#}"
 	for x in a b; do
 		[ -s "$work/$x.key" ] || "$b/umbra" keygen -o "$work/$x.key" >/dev/null 2>&1 || return 1
 		"$b/umbra" pubkey "$work/$x.key" | awk '/^peer_id/ {print $2}' >"$work/$x.id"
@@ -73,6 +82,7 @@ mode = tun
 address = $net.$me/24
 control-socket = $work/$x$k.sock
 log-level = warn
+$(printf '%s\n' "${keys[@]}")
 
 [peer "$y"]
 id = $(cat "$work/$y.id")

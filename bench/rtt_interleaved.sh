@@ -8,7 +8,7 @@
 # an idle tunnel). Because the candidates share every moment of the run,
 # the VM's drift cancels out; run it twice with the order reversed to
 # check that position does not matter.
-#   bench/rtt_interleaved.sh SPEC...     e.g. build /tmp/old-build quicktun
+#   bench/rtt_interleaved.sh SPEC...     e.g. raw build /tmp/old-build quicktun
 # Environment: COUNT=300 INTERVAL=0.1 PINGER=<build>/bench/bench-ping-interleaved
 set -u
 [ "$(id -u)" = 0 ] || { echo "rtt_interleaved.sh: needs root" >&2; exit 77; }
@@ -35,13 +35,13 @@ dsts=()
 k=0
 for spec in "$@"; do
 	bench_start_tunnel "$spec" "$k" || exit 1
-	dsts+=("$(bench_tunnel_dst "$k")")
+	dsts+=("$(bench_tunnel_dst "$spec" "$k")")
 	k=$((k + 1))
 done
 sleep 1
 out=$(ip netns exec "$ns_a" "$pinger" "${COUNT:-300}" "${INTERVAL:-0.1}" "${dsts[@]}") || exit 1
 k=0
 for spec in "$@"; do
-	printf '%-36s %s\n' "$spec" "$(grep "^$(bench_tunnel_dst "$k") " <<<"$out" | cut -c17-)"
+	printf '%-36s %s\n' "$spec" "$(grep "^$(bench_tunnel_dst "$spec" "$k") " <<<"$out" | cut -c17-)"
 	k=$((k + 1))
 done

@@ -28,6 +28,8 @@ void um_config_init(struct um_config *config)
 	config->mtu = 1420;
 	config->heartbeat_ms = 15 * 1000;
 	config->rekey_ms = 120 * 1000;
+	config->busy_poll_us = UM_CONFIG_DEFAULT_BUSY_POLL_US;
+	config->gather_cpu_plus_one = 1; /* CPU 0, or the lowest allowed */
 	config->direct = true; /* hole-punch to a direct path whenever a relay session exists */
 	config->connect_timeout_ms = 5 * 1000;
 	config->health_interval_ms = 1000;
@@ -166,6 +168,31 @@ static int key_mtu(struct um_config_parser *p, const struct key_handler *k, cons
 	if (um_config_parse_uint(v, 65535, &mtu) || mtu < 576 || mtu > 9000)
 		return fail(p, k->name, "'%s' is not an MTU between 576 and 9000", v);
 	p->config->mtu = (unsigned)mtu;
+	return 0;
+}
+
+static int key_busy_poll(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	unsigned long long us;
+
+	if (um_config_parse_uint(v, UM_CONFIG_BUSY_POLL_MAX_US, &us))
+		return fail(p, k->name, "'%s' is not a number of microseconds from 0 to %u", v,
+			    UM_CONFIG_BUSY_POLL_MAX_US);
+	p->config->busy_poll_us = (unsigned)us;
+	return 0;
+}
+
+static int key_quiet_cpu(struct um_config_parser *p, const struct key_handler *k, const char *v)
+{
+	unsigned long long cpu;
+
+	if (strcmp(v, "none") == 0) {
+		p->config->gather_cpu_plus_one = 0;
+		return 0;
+	}
+	if (um_config_parse_uint(v, 1023, &cpu))
+		return fail(p, k->name, "'%s' is not a CPU number (0-1023) or none", v);
+	p->config->gather_cpu_plus_one = (unsigned)cpu + 1;
 	return 0;
 }
 
@@ -567,6 +594,8 @@ static const struct key_handler node_keys[] = {
 	{"retry-interval", UM_SECTION_NODE, key_retry_interval, false},
 	{"relay-ca", UM_SECTION_NODE, key_relay_ca, false},
 	{"stun", UM_SECTION_NODE, key_stun, true},
+	{"busy-poll-us", UM_SECTION_NODE, key_busy_poll, false},
+	{"quiet-cpu", UM_SECTION_NODE, key_quiet_cpu, false},
 };
 /* Order matters: bit 0 is 'listen', bit 1 'listen-port' (they exclude each
  * other). control-socket and log-level are shared with [node]. */

@@ -31,6 +31,12 @@
  *   stun = 203.0.113.9:3478             a STUN server (numeric; repeatable, at most
  *                                       UM_CONFIG_STUN_MAX): the reflexive address
  *                                       it reports becomes a path candidate
+ *   busy-poll-us = 500                  after an idle spell, a worker that sent a
+ *                                       packet polls this long for the reply
+ *                                       instead of sleeping (0 = off, at most 2000)
+ *   quiet-cpu = 0                       the CPU quiet workers gather on (none:
+ *                                       never pin; a CPU the daemon may not use:
+ *                                       the lowest one it may)
  *
  *   [relay]                             makes umbrad a relay; without [node]
  *                                       it is relay-only (no device, no identity)
@@ -93,6 +99,8 @@ enum {
 
 #define UM_CONFIG_DEFAULT_SOCKET "/run/umbra/umbrad.sock"
 #define UM_CONFIG_DEFAULT_DEVICE "umbra0"
+#define UM_CONFIG_DEFAULT_BUSY_POLL_US 500
+#define UM_CONFIG_BUSY_POLL_MAX_US 2000 /* = UM_BUSY_POLL_MAX_US (net/quiet.h) */
 
 enum um_device_mode {
 	UM_MODE_TUN = 0,
@@ -160,6 +168,8 @@ struct um_config {
 	char control_socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	enum um_log_level log_level;
 	unsigned mtu;
+	unsigned busy_poll_us; /* net/quiet.h; 0 = off */
+	unsigned gather_cpu_plus_one; /* quiet-cpu: CPU + 1; 0 = none */
 	uint64_t heartbeat_ms;
 	uint64_t rekey_ms;
 	struct um_config_peer *peers; /* owned; n_peers entries */

@@ -18,6 +18,7 @@
 
 #include <sodium.h>
 
+#include "net/quiet.h"
 #include "net/dataplane_impl.h"
 #include "net/offload.h"
 #include "net/tun.h"
@@ -238,6 +239,8 @@ int um_dataplane_new(const struct um_dataplane_config *cfg, struct um_dataplane 
 	rc = -UM_EINVAL;
 	if (dp->max_peers > 65534)
 		goto fail;
+	if (um_dataplane_set_busy_poll(dp, cfg->busy_poll_us))
+		goto fail;
 	dp->worker_count = cfg->workers;
 	if (dp->worker_count == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -283,8 +286,28 @@ fail:
 	return rc;
 }
 
+/* Where quiet workers gather: the configured CPU if the process may run
+ * there, else the lowest CPU it may run on. */
+static void choose_gather_cpu(struct um_dataplane *dp)
+{
+	dp->gather_cpu = -1;
+	if (!dp->cfg.gather_cpu_plus_one || sched_getaffinity(0, sizeof(dp->spread_cpus), &dp->spread_cpus))
+		return;
+	int want = (int)dp->cfg.gather_cpu_plus_one - 1;
+	if (want < CPU_SETSIZE && CPU_ISSET(want, &dp->spread_cpus)) {
+		dp->gather_cpu = want;
+		return;
+	}
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &dp->spread_cpus)) {
+			dp->gather_cpu = cpu;
+			return;
+		}
+}
+
 int um_dataplane_start(struct um_dataplane *dp)
 {
+	choose_gather_cpu(dp);
 	for (unsigned i = 0; i < dp->worker_count; i++) {
 		struct dp_worker *w = &dp->workers[i];
 		atomic_store(&w->quiescent_epoch, atomic_load(&dp->epoch));
@@ -366,6 +389,14 @@ uint16_t um_dataplane_port(const struct um_dataplane *dp)
 unsigned um_dataplane_workers(const struct um_dataplane *dp)
 {
 	return dp->worker_count;
+}
+
+int um_dataplane_set_busy_poll(struct um_dataplane *dp, unsigned us)
+{
+	if (us > UM_BUSY_POLL_MAX_US)
+		return -UM_EINVAL;
+	atomic_store_explicit(&dp->busy_poll_ns, (uint64_t)us * 1000, memory_order_relaxed);
+	return 0;
 }
 
 int um_dataplane_control_fd(const struct um_dataplane *dp)

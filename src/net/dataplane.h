@@ -72,6 +72,14 @@ struct um_dataplane_config {
 	unsigned mtu;          /* device MTU; 0 = 1420 */
 	bool pad;              /* pad plaintexts to a multiple of 16 bytes */
 	bool no_offload;       /* disable TSO/checksum offload (for comparisons) */
+	/* After a packet that ends an idle spell, a worker that sent something
+	 * polls this long for the reply instead of sleeping (net/quiet.h);
+	 * 0 = never; at most UM_BUSY_POLL_MAX_US. */
+	unsigned busy_poll_us;
+	/* Quiet workers gather on one CPU (net/quiet.h): gather_cpu + 1, or 0 =
+	 * stay spread. The CPU must be one the process may run on, else the
+	 * lowest such CPU is used. */
+	unsigned gather_cpu_plus_one;
 	/* Tests without root: when use_device_fd, device_fd (a datagram socket,
 	 * duplicated; the caller keeps its own) stands in for the TUN/TAP device:
 	 * every message is a 10-byte vnet header followed by the packet. One
@@ -102,6 +110,10 @@ enum um_dp_global {
 	UM_DP_GLOBAL_TUN_WRITES,    /* statistics: writes to the device */
 	UM_DP_GLOBAL_UDP_SENDS,     /* statistics: UDP messages sent (one per GSO batch) */
 	UM_DP_GLOBAL_UDP_RECVS,     /* statistics: UDP messages received (one per GRO batch) */
+	UM_DP_GLOBAL_BUSY_POLL_HITS,   /* statistics: busy polls that caught a packet */
+	UM_DP_GLOBAL_BUSY_POLL_MISSES, /* statistics: busy polls that timed out */
+	UM_DP_GLOBAL_GATHERS,          /* statistics: a quiet worker pinned itself */
+	UM_DP_GLOBAL_SPREADS,          /* statistics: a busy worker spread again */
 	UM_DP_GLOBAL_COUNT
 };
 
@@ -155,6 +167,9 @@ void um_dataplane_free(struct um_dataplane *dp);
 const char *um_dataplane_ifname(const struct um_dataplane *dp);
 uint16_t um_dataplane_port(const struct um_dataplane *dp);
 unsigned um_dataplane_workers(const struct um_dataplane *dp);
+/* Change the busy-poll window (cfg.busy_poll_us) while running: 0 or
+ * -UM_EINVAL above UM_BUSY_POLL_MAX_US. */
+int um_dataplane_set_busy_poll(struct um_dataplane *dp, unsigned us);
 
 /* Control-thread side of the rings (one consumer thread). */
 int um_dataplane_control_fd(const struct um_dataplane *dp);

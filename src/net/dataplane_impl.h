@@ -6,6 +6,7 @@
 
 #include <net/if.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
@@ -126,6 +127,8 @@ struct dp_worker {
 	struct dp_ring ring;   /* datagrams */
 	struct dp_ring events; /* peer events: separate, so a flood cannot crowd them out */
 	bool ring_pushed;
+	bool round_sent;      /* this wake-up sent a datagram (busy polling) */
+	bool round_wrote_tun; /* this wake-up wrote to the device */
 	uint64_t now_ns;
 	/* allowed-ips source cache */
 	uint64_t cache_generation;
@@ -181,6 +184,9 @@ struct um_dataplane {
 	_Atomic uint64_t mac_table[DP_MAC_TABLE];
 	struct um_aead control_aead; /* keepalives, under lock */
 	unsigned connected_peers;    /* peers with connected sockets, under lock */
+	_Atomic uint64_t busy_poll_ns; /* workers' busy-poll window (0 = off) */
+	int gather_cpu;                /* -1: workers stay spread */
+	cpu_set_t spread_cpus;         /* the process's CPUs at start */
 };
 
 void *um_dp_worker_main(void *arg);

@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "net/quiet.h"
 #include "net/dataplane_impl.h"
 #include "util/compiler.h"
 #include "net/udp.h"
@@ -170,6 +171,7 @@ UM_HOT static void tx_flush(struct dp_worker *w)
 				stamp(&dp->peers[w->tx_peer[i]].last_tx_ns, w->now_ns);
 			}
 			global_stat(w, UM_DP_GLOBAL_UDP_SENDS, (uint64_t)n);
+			w->round_sent = true;
 			sent += (unsigned)n;
 			continue;
 		}
@@ -491,11 +493,11 @@ UM_HOT static void tx_tap(struct dp_worker *w, const struct um_vnet_hdr *vh, uin
 	}
 }
 
-UM_HOT static void tx_from_tun(struct dp_worker *w)
+UM_HOT static void tx_from_tun(struct dp_worker *w, int reads)
 {
 	struct um_dataplane *dp = w->dp;
 	struct dp_routes *routes = atomic_load(&dp->routes);
-	for (int r = 0; r < DP_TUN_READS; r++) {
+	for (int r = 0; r < reads; r++) {
 		ssize_t n = read(w->tun_fd, w->tun_buf, DP_TUN_BUF);
 		if (n < 0)
 			break;
@@ -550,6 +552,7 @@ UM_HOT static int tun_emit(const struct iovec *iov, int iovcnt, void *arg)
 {
 	struct dp_worker *w = arg;
 	global_stat(w, UM_DP_GLOBAL_TUN_WRITES, 1);
+	w->round_wrote_tun = true;
 	if (writev(w->tun_fd, iov, iovcnt) < 0)
 		global_stat(w, UM_DP_GLOBAL_TUN_WRITE, 1);
 	return 0;
@@ -821,11 +824,53 @@ UM_HOT static void rx_from_udp(struct dp_worker *w, int fd)
 	}
 }
 
+/* Poll without sleeping for up to window_ns (net/quiet.h). Returns what
+ * epoll_wait returned last: > 0 when something arrived. */
+static int busy_poll(struct dp_worker *w, struct um_busy_poll *bp, struct epoll_event *events,
+		     int max, uint64_t window_ns, bool yield)
+{
+	uint64_t start = um_now_ns(), now = start;
+	int n = 0;
+	while (n == 0 && now - start < window_ns && !atomic_load_explicit(&w->dp->stopping, memory_order_relaxed)) {
+		n = epoll_wait(w->epoll_fd, events, max, 0);
+		if (n == 0 && yield)
+			sched_yield();
+		now = um_now_ns();
+	}
+	um_busy_poll_spun(bp, now - start, n > 0);
+	global_stat(w, n > 0 ? UM_DP_GLOBAL_BUSY_POLL_HITS : UM_DP_GLOBAL_BUSY_POLL_MISSES, 1);
+	return n;
+}
+
+/* Pin the calling worker to the gathering CPU, or spread it again. Best
+ * effort: a failure leaves the affinity as it was. */
+static void gather(struct dp_worker *w, enum um_gather_action action)
+{
+	struct um_dataplane *dp = w->dp;
+	if (action == UM_GATHER_STAY || dp->gather_cpu < 0)
+		return;
+	cpu_set_t one;
+	const cpu_set_t *set = &dp->spread_cpus;
+	if (action == UM_GATHER_PIN) {
+		CPU_ZERO(&one);
+		CPU_SET(dp->gather_cpu, &one);
+		set = &one;
+	}
+	if (pthread_setaffinity_np(pthread_self(), sizeof(*set), set) == 0)
+		global_stat(w, action == UM_GATHER_PIN ? UM_DP_GLOBAL_GATHERS : UM_DP_GLOBAL_SPREADS, 1);
+}
+
 UM_HOT void *um_dp_worker_main(void *arg)
 {
 	struct dp_worker *w = arg;
 	struct um_dataplane *dp = w->dp;
 	struct epoll_event events[4];
+	struct um_busy_poll bp;
+	struct um_gather gathering;
+	bool spin = false;
+	um_busy_poll_init(&bp);
+	um_gather_init(&gathering);
+	gather(w, UM_GATHER_PIN);
 	um_gro_init(&w->gro, tun_emit, w);
 	for (unsigned i = 0; i < DP_RX_BATCH; i++) {
 		rx_slot_init(w, i);
@@ -835,14 +880,29 @@ UM_HOT void *um_dp_worker_main(void *arg)
 		atomic_store(&w->quiescent_epoch, atomic_load(&dp->epoch));
 		if (atomic_load(&dp->stopping))
 			break;
-		int n = epoll_wait(w->epoll_fd, events, 4, -1);
+		uint64_t window_ns = atomic_load_explicit(&dp->busy_poll_ns, memory_order_relaxed);
+		int n = spin ? busy_poll(w, &bp, events, 4, window_ns, gathering.gathered && dp->gather_cpu >= 0) : 0;
+		if (n == 0) {
+			uint64_t before = um_now_ns();
+			n = epoll_wait(w->epoll_fd, events, 4, -1);
+			w->now_ns = um_now_ns();
+			um_busy_poll_woke(&bp, w->now_ns, w->now_ns - before, window_ns);
+			gather(w, um_gather_woke(&gathering, w->now_ns - before));
+		} else {
+			w->now_ns = um_now_ns();
+		}
 		atomic_store(&w->quiescent_epoch, atomic_load(&dp->epoch));
 		if (n < 0) {
+			spin = false;
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		w->now_ns = um_now_ns();
+		w->round_sent = w->round_wrote_tun = false;
+		/* The first wake-up after an idle spell is most likely a lone
+		 * packet: read the device once and let epoll report what else
+		 * is queued, rather than pay a read that finds it empty. */
+		bool quiet = bp.after_idle, tun_done = false;
 		for (int i = 0; i < n; i++) {
 			uint64_t tag = events[i].data.u64;
 			switch ((uint32_t)tag) {
@@ -853,7 +913,8 @@ UM_HOT void *um_dp_worker_main(void *arg)
 				break;
 			}
 			case 1:
-				tx_from_tun(w);
+				if (!tun_done)
+					tx_from_tun(w, quiet ? 1 : DP_TUN_READS);
 				break;
 			case 2:
 				rx_from_udp(w, w->udp_fd);
@@ -868,6 +929,14 @@ UM_HOT void *um_dp_worker_main(void *arg)
 				break;
 			}
 			}
+			/* What a quiet tunnel delivers to the device often has its
+			 * answer queued before writev returns (ICMP echo, a TCP
+			 * ACK or RST, an ARP reply): take it now, not after
+			 * another epoll_wait. */
+			if (quiet && w->round_wrote_tun && !tun_done) {
+				tun_done = true;
+				tx_from_tun(w, 1);
+			}
 		}
 		if (w->ring_pushed) {
 			uint64_t one = 1;
@@ -875,6 +944,7 @@ UM_HOT void *um_dp_worker_main(void *arg)
 			ssize_t r = write(dp->control_fd, &one, sizeof(one));
 			(void)r;
 		}
+		spin = um_busy_poll_arm(&bp, w->now_ns, w->round_sent, window_ns);
 	}
 	return NULL;
 }

@@ -618,6 +618,8 @@ static int start_node(struct um_node *node)
 		.tap = c->mode == UM_MODE_TAP,
 		.listen_port = c->listen_port,
 		.mtu = c->mtu,
+		.busy_poll_us = c->busy_poll_us,
+		.gather_cpu_plus_one = c->gather_cpu_plus_one,
 		.max_peers = c->n_peers > 256 ? (unsigned)c->n_peers : 0,
 	};
 	r = um_dataplane_new(&dp_config, &node->dataplane);

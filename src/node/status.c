@@ -151,6 +151,10 @@ static void reply_node(struct um_node *node, struct um_control_reply *reply)
 	um_control_reply_add(reply, "dp_malformed", "%llu", U64(global[UM_DP_GLOBAL_MALFORMED]));
 	um_control_reply_add(reply, "dp_ring_full", "%llu", U64(global[UM_DP_GLOBAL_RING_FULL]));
 	um_control_reply_add(reply, "dp_tun_write_errors", "%llu", U64(global[UM_DP_GLOBAL_TUN_WRITE]));
+	um_control_reply_add(reply, "dp_busy_poll_hits", "%llu", U64(global[UM_DP_GLOBAL_BUSY_POLL_HITS]));
+	um_control_reply_add(reply, "dp_busy_poll_misses", "%llu", U64(global[UM_DP_GLOBAL_BUSY_POLL_MISSES]));
+	um_control_reply_add(reply, "dp_gathers", "%llu", U64(global[UM_DP_GLOBAL_GATHERS]));
+	um_control_reply_add(reply, "dp_spreads", "%llu", U64(global[UM_DP_GLOBAL_SPREADS]));
 	um_uplinks_status(node, reply);
 	um_node_stun_status(node, reply);
 	if (node->relay_server)

@@ -3,15 +3,20 @@
  * with a datagram socketpair standing in for its TUN device. Covers plain and
  * TSO forwarding, allowed-ips filtering, replay and tamper rejection (and
  * their counters), control datagrams, roaming events, keepalives, key
- * rotation through `next`, missing keys, and per-peer connected sockets. */
+ * rotation through `next`, missing keys, per-peer connected sockets, and
+ * what a quiet worker does (busy polling, gathering on one CPU). Side A
+ * gathers its worker on one CPU throughout; B stays spread. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "net/dataplane.h"
 #include "net/offload.h"
+#include "net/quiet.h"
 #include "test.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -40,9 +45,10 @@ static struct um_keypair keypair(uint8_t send, uint8_t recv, uint32_t local, uin
 	return kp;
 }
 
-static int setup_side(struct side *s, const char *allowed)
+static int setup_side(struct side *s, const char *allowed, bool gather)
 {
 	struct um_dataplane_config cfg = {.socket_family = AF_INET, .max_peers = 8};
+	cfg.gather_cpu_plus_one = gather ? 1 : 0;
 	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, s->dev) < 0)
 		return -1;
 	int big = 4 << 20;
@@ -561,6 +567,119 @@ static void test_relay(void)
 	close(relay);
 }
 
+static uint64_t global(struct side *s, enum um_dp_global g)
+{
+	uint64_t all[UM_DP_GLOBAL_COUNT];
+	um_dataplane_global_stats(s->dp, all);
+	return all[g];
+}
+
+/* Threads of this process allowed on exactly one CPU. */
+static int pinned_threads(void)
+{
+	DIR *dir = opendir("/proc/self/task");
+	int pinned = 0;
+	struct dirent *e;
+	while (dir && (e = readdir(dir))) {
+		char path[300], line[256];
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status", e->d_name);
+		FILE *f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (!strncmp(line, "Cpus_allowed_list:", 18) && !strpbrk(line + 18, "-,"))
+				pinned++;
+		if (f)
+			fclose(f);
+	}
+	if (dir)
+		closedir(dir);
+	return pinned;
+}
+
+/* n packets A -> B as fast as the socket takes them; all arrive. */
+static bool a_to_b(int n, size_t payload)
+{
+	size_t len = make_udp(buf, "100.64.0.1", "100.64.0.2", payload, 7);
+	for (int i = 0; i < n; i++)
+		if (send(A.dev[0], buf, len, 0) != (ssize_t)len)
+			return false;
+	for (int i = 0; i < n; i++)
+		if (read_dev(B.dev[0], got, sizeof(got), 2000) != (ssize_t)len)
+			return false;
+	return true;
+}
+
+static void test_gather(void)
+{
+	cpu_set_t all;
+	CHECK_EQ(sched_getaffinity(0, sizeof(all), &all), 0);
+	bool several = CPU_COUNT(&all) > 1;
+	/* A's worker pinned itself when it started (and maybe again after
+	 * the lulls between earlier tests); B's, spread, never did. After a
+	 * lull, A's worker is pinned. */
+	usleep(UM_QUIET_GATHER_AFTER_NS / 1000 + 10000);
+	CHECK(a_to_b(1, 100));
+	CHECK(global(&A, UM_DP_GLOBAL_GATHERS) >= 1);
+	if (several)
+		CHECK_EQ(pinned_threads(), 1);
+	/* Sustained traffic spreads it over every CPU... */
+	uint64_t spreads = global(&A, UM_DP_GLOBAL_SPREADS), gathers = global(&A, UM_DP_GLOBAL_GATHERS);
+	CHECK(a_to_b(400, 100));
+	CHECK_EQ(global(&A, UM_DP_GLOBAL_SPREADS) - spreads, 1);
+	if (several)
+		CHECK_EQ(pinned_threads(), 0);
+	/* ...and a lull gathers it again when traffic resumes. */
+	usleep(UM_QUIET_GATHER_AFTER_NS / 1000 + 10000);
+	CHECK(a_to_b(1, 100));
+	CHECK_EQ(global(&A, UM_DP_GLOBAL_GATHERS) - gathers, 1);
+	if (several)
+		CHECK_EQ(pinned_threads(), 1);
+	CHECK_EQ(global(&B, UM_DP_GLOBAL_GATHERS) + global(&B, UM_DP_GLOBAL_SPREADS), 0);
+}
+
+/* After 25 ms of quiet, a packet A -> B, and B's device answers at once
+ * (reply) or not. True when the answer came back through A. */
+static bool quiet_exchange(bool reply)
+{
+	usleep(25000);
+	if (!a_to_b(1, 60))
+		return false;
+	if (!reply)
+		return true;
+	size_t len = make_udp(buf, "100.64.0.2", "100.64.0.1", 60, 9);
+	return send(B.dev[0], buf, len, 0) == (ssize_t)len &&
+	       read_dev(A.dev[0], got, sizeof(got), 2000) == (ssize_t)len;
+}
+
+static void test_busy_poll(void)
+{
+	const enum um_dp_global HITS = UM_DP_GLOBAL_BUSY_POLL_HITS, MISSES = UM_DP_GLOBAL_BUSY_POLL_MISSES;
+	CHECK_EQ(um_dataplane_set_busy_poll(A.dp, UM_BUSY_POLL_MAX_US + 1), -UM_EINVAL);
+	/* Off (the default here): nothing spins. */
+	CHECK(quiet_exchange(true));
+	CHECK_EQ(global(&A, HITS) + global(&A, MISSES), 0);
+	CHECK_EQ(um_dataplane_set_busy_poll(A.dp, UM_BUSY_POLL_MAX_US), 0);
+	/* A quiet request: A polls for the answer and takes it without sleeping. */
+	uint64_t hits = global(&A, HITS);
+	for (int i = 0; i < 10 && global(&A, HITS) == hits; i++)
+		CHECK(quiet_exchange(true));
+	CHECK(global(&A, HITS) > hits);
+	/* Packets that get no answer: UM_BUSY_POLL_MISS_LIMIT misses, then A
+	 * stops polling. */
+	uint64_t misses = global(&A, MISSES);
+	hits = global(&A, HITS);
+	for (int i = 0; i < UM_BUSY_POLL_MISS_LIMIT + 3; i++)
+		CHECK(quiet_exchange(false));
+	CHECK_EQ(global(&A, MISSES) - misses, UM_BUSY_POLL_MISS_LIMIT);
+	CHECK_EQ(global(&A, HITS), hits);
+	/* An answer that a poll would have caught brings polling back. */
+	for (int i = 0; i < 10 && global(&A, HITS) == hits; i++)
+		CHECK(quiet_exchange(true));
+	CHECK(global(&A, HITS) > hits);
+	/* B sent nothing of its own after a quiet spell: it never polled. */
+	CHECK_EQ(global(&B, HITS) + global(&B, MISSES), 0);
+	CHECK_EQ(um_dataplane_set_busy_poll(A.dp, 0), 0);
+}
+
 static void test_no_key(void)
 {
 	CHECK_EQ(um_dataplane_peer_clear_keys(A.dp, A.peer), 0);
@@ -654,7 +773,7 @@ static void test_connected_sockets(void)
 
 int main(void)
 {
-	if (setup_side(&A, "100.64.0.2/32") < 0 || setup_side(&B, "100.64.0.1/32") < 0) {
+	if (setup_side(&A, "100.64.0.2/32", true) < 0 || setup_side(&B, "100.64.0.1/32", false) < 0) {
 		fprintf(stderr, "setup failed\n");
 		return 1;
 	}
@@ -676,6 +795,8 @@ int main(void)
 	RUN(test_event_priority);
 	RUN(test_relay);
 	RUN(test_connected_sockets);
+	RUN(test_gather);
+	RUN(test_busy_poll);
 	RUN(test_no_key);
 	um_dataplane_free(A.dp);
 	um_dataplane_free(B.dp);
