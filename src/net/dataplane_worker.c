@@ -9,8 +9,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "net/quiet.h"
 #include "net/dataplane_impl.h"
+#include "net/quiet.h"
 #include "util/compiler.h"
 #include "net/udp.h"
 #include "util/bytes.h"
@@ -824,11 +824,20 @@ UM_HOT static void rx_from_udp(struct dp_worker *w, int fd)
 	}
 }
 
-/* Poll without sleeping for up to window_ns (net/quiet.h). Returns what
- * epoll_wait returned last: > 0 when something arrived. */
-static int busy_poll(struct dp_worker *w, struct um_busy_poll *bp, struct epoll_event *events,
-		     int max, uint64_t window_ns, bool yield)
+/* What the worker does while its tunnel is quiet (net/quiet.h). */
+struct dp_quiet {
+	struct um_busy_poll poll;
+	struct um_gather gather;
+	bool spin; /* the last round armed a busy poll */
+};
+
+/* Poll without sleeping for up to window_ns. Returns what epoll_wait
+ * returned last: > 0 when something arrived. While gathered, the poll
+ * yields the CPU each turn: what it waits for may need this very CPU. */
+static int busy_poll(struct dp_worker *w, struct dp_quiet *q, struct epoll_event *events, int max,
+		     uint64_t window_ns)
 {
+	bool yield = q->gather.gathered && w->dp->gather_cpu >= 0;
 	uint64_t start = um_now_ns(), now = start;
 	int n = 0;
 	while (n == 0 && now - start < window_ns && !atomic_load_explicit(&w->dp->stopping, memory_order_relaxed)) {
@@ -837,7 +846,7 @@ static int busy_poll(struct dp_worker *w, struct um_busy_poll *bp, struct epoll_
 			sched_yield();
 		now = um_now_ns();
 	}
-	um_busy_poll_spun(bp, now - start, n > 0);
+	um_busy_poll_spun(&q->poll, now - start, n > 0);
 	global_stat(w, n > 0 ? UM_DP_GLOBAL_BUSY_POLL_HITS : UM_DP_GLOBAL_BUSY_POLL_MISSES, 1);
 	return n;
 }
@@ -860,16 +869,33 @@ static void gather(struct dp_worker *w, enum um_gather_action action)
 		global_stat(w, action == UM_GATHER_PIN ? UM_DP_GLOBAL_GATHERS : UM_DP_GLOBAL_SPREADS, 1);
 }
 
+/* Wait for work: busy-poll when the last round armed it, else sleep in
+ * epoll_wait. Sets w->now_ns. */
+static int wait_for_work(struct dp_worker *w, struct dp_quiet *q, struct epoll_event *events, int max)
+{
+	uint64_t window_ns = atomic_load_explicit(&w->dp->busy_poll_ns, memory_order_relaxed);
+	int n = q->spin ? busy_poll(w, q, events, max, window_ns) : 0;
+	q->spin = false;
+	if (n != 0) {
+		w->now_ns = um_now_ns();
+		return n;
+	}
+	uint64_t before = um_now_ns();
+	n = epoll_wait(w->epoll_fd, events, max, -1);
+	w->now_ns = um_now_ns();
+	um_busy_poll_woke(&q->poll, w->now_ns, w->now_ns - before, window_ns);
+	gather(w, um_gather_woke(&q->gather, w->now_ns - before));
+	return n;
+}
+
 UM_HOT void *um_dp_worker_main(void *arg)
 {
 	struct dp_worker *w = arg;
 	struct um_dataplane *dp = w->dp;
 	struct epoll_event events[4];
-	struct um_busy_poll bp;
-	struct um_gather gathering;
-	bool spin = false;
-	um_busy_poll_init(&bp);
-	um_gather_init(&gathering);
+	struct dp_quiet q = {.spin = false};
+	um_busy_poll_init(&q.poll);
+	um_gather_init(&q.gather);
 	gather(w, UM_GATHER_PIN);
 	um_gro_init(&w->gro, tun_emit, w);
 	for (unsigned i = 0; i < DP_RX_BATCH; i++) {
@@ -880,20 +906,9 @@ UM_HOT void *um_dp_worker_main(void *arg)
 		atomic_store(&w->quiescent_epoch, atomic_load(&dp->epoch));
 		if (atomic_load(&dp->stopping))
 			break;
-		uint64_t window_ns = atomic_load_explicit(&dp->busy_poll_ns, memory_order_relaxed);
-		int n = spin ? busy_poll(w, &bp, events, 4, window_ns, gathering.gathered && dp->gather_cpu >= 0) : 0;
-		if (n == 0) {
-			uint64_t before = um_now_ns();
-			n = epoll_wait(w->epoll_fd, events, 4, -1);
-			w->now_ns = um_now_ns();
-			um_busy_poll_woke(&bp, w->now_ns, w->now_ns - before, window_ns);
-			gather(w, um_gather_woke(&gathering, w->now_ns - before));
-		} else {
-			w->now_ns = um_now_ns();
-		}
+		int n = wait_for_work(w, &q, events, 4);
 		atomic_store(&w->quiescent_epoch, atomic_load(&dp->epoch));
 		if (n < 0) {
-			spin = false;
 			if (errno == EINTR)
 				continue;
 			break;
@@ -902,7 +917,7 @@ UM_HOT void *um_dp_worker_main(void *arg)
 		/* The first wake-up after an idle spell is most likely a lone
 		 * packet: read the device once and let epoll report what else
 		 * is queued, rather than pay a read that finds it empty. */
-		bool quiet = bp.after_idle, tun_done = false;
+		bool quiet = q.poll.after_idle, tun_done = false;
 		for (int i = 0; i < n; i++) {
 			uint64_t tag = events[i].data.u64;
 			switch ((uint32_t)tag) {
@@ -944,7 +959,8 @@ UM_HOT void *um_dp_worker_main(void *arg)
 			ssize_t r = write(dp->control_fd, &one, sizeof(one));
 			(void)r;
 		}
-		spin = um_busy_poll_arm(&bp, w->now_ns, w->round_sent, window_ns);
+		q.spin = um_busy_poll_arm(&q.poll, w->now_ns, w->round_sent,
+					  atomic_load_explicit(&dp->busy_poll_ns, memory_order_relaxed));
 	}
 	return NULL;
 }

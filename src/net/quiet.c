@@ -60,7 +60,7 @@ void um_gather_init(struct um_gather *g)
 
 enum um_gather_action um_gather_woke(struct um_gather *g, uint64_t waited_ns)
 {
-	g->short_waits = waited_ns < UM_BUSY_POLL_IDLE_NS ? g->short_waits + 1 : 0;
+	g->short_waits = waited_ns < UM_QUIET_SHORT_WAIT_NS ? g->short_waits + 1 : 0;
 	if (g->gathered && g->short_waits >= UM_QUIET_SPREAD_AFTER) {
 		g->gathered = false;
 		return UM_GATHER_SPREAD;

@@ -37,7 +37,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define UM_BUSY_POLL_IDLE_NS 1000000ull /* a wait this long counts as idle */
+#define UM_BUSY_POLL_IDLE_NS 10000000ull /* a 10 ms wait: the tunnel was idle */
 #define UM_BUSY_POLL_MISS_LIMIT 4
 #define UM_BUSY_POLL_SHARE 10           /* at most 1/10 of wall time */
 #define UM_BUSY_POLL_MAX_US 2000        /* largest window accepted */
@@ -50,11 +50,12 @@ struct um_busy_poll {
 	bool judging;          /* a spin was suppressed: judge the next wait */
 };
 
-#define UM_QUIET_SPREAD_AFTER 32               /* short waits in a row */
+#define UM_QUIET_SHORT_WAIT_NS 1000000ull     /* a wait shorter than 1 ms... */
+#define UM_QUIET_SPREAD_AFTER 32               /* ...this many times in a row */
 #define UM_QUIET_GATHER_AFTER_NS 20000000ull  /* a 20 ms lull */
 
 struct um_gather {
-	unsigned short_waits; /* waits shorter than UM_BUSY_POLL_IDLE_NS in a row */
+	unsigned short_waits; /* waits shorter than UM_QUIET_SHORT_WAIT_NS in a row */
 	bool gathered;        /* pinned to the quiet CPU */
 };
 

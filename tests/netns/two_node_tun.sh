@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Two nodes, TUN mode: handshake, ping and TCP through the tunnel, status
-# and peers output, up/down, clean shutdown (no device or socket left).
+# and peers output, quiet-tunnel behaviour (busy polling, workers gathered
+# on one CPU), up/down, clean shutdown (no device or socket left).
 set -u
 . "$(dirname "$0")/lib.sh"
 um_init
@@ -9,7 +10,7 @@ um_init
 um_ns a
 um_ns b
 um_link a veth0 198.51.100.1/24 b veth0 198.51.100.2/24
-um_config alpha a 51820 100.64.0.1/24 tun
+um_config alpha a 51820 100.64.0.1/24 tun "busy-poll-us = 2000"
 um_config beta b 51820 100.64.0.2/24 tun
 um_peer alpha beta 198.51.100.2:51820 100.64.0.2/32
 um_peer beta alpha 198.51.100.1:51820 100.64.0.1/32
@@ -22,6 +23,16 @@ um_log "handshake done"
 um_exec a ping -c 3 -i 0.2 -W 1 100.64.0.2 >/dev/null || um_fail "ping a->b"
 um_exec b ping -c 3 -i 0.2 -W 1 100.64.0.1 >/dev/null || um_fail "ping b->a"
 um_log "ping ok"
+
+# Quiet tunnel: alpha's pings leave after an idle spell, so its worker
+# polls for the answer (a 2 ms window here) and takes it without sleeping;
+# its workers pinned themselves to one CPU when they started.
+um_exec a ping -c 5 -i 0.2 -W 1 100.64.0.2 >/dev/null || um_fail "quiet pings a->b"
+hits=$(um_json alpha status 'd["node"]["dp_busy_poll_hits"]')
+gathers=$(um_json alpha status 'd["node"]["dp_gathers"]')
+((hits >= 1)) || um_fail "no busy-poll hit after 5 quiet pings (hits=$hits)"
+((gathers >= 1)) || um_fail "workers never gathered (gathers=$gathers)"
+um_log "quiet tunnel ok (busy-poll hits $hits, gathers $gathers)"
 
 # TCP: 1 MB through the tunnel, checked end to end.
 head -c 1000000 /dev/urandom >"$UM_TMP/blob"

@@ -28,6 +28,8 @@ static void test_full(void)
 		 "mtu = 1400\n"
 		 "heartbeat-interval = 500ms\n"
 		 "rekey-interval = 2\n"
+		 "busy-poll-us = 0\n"
+		 "quiet-cpu = 1\n"
 		 "\n"
 		 "; another comment\n"
 		 "[peer \"alpha\"]\n"
@@ -51,6 +53,8 @@ static void test_full(void)
 	CHECK_EQ(c.mtu, 1400);
 	CHECK_EQ(c.heartbeat_ms, 500);
 	CHECK_EQ(c.rekey_ms, 2000);
+	CHECK_EQ(c.busy_poll_us, 0);
+	CHECK_EQ(c.gather_cpu_plus_one, 2);
 	CHECK_EQ(c.n_peers, 2);
 	if (c.n_peers == 2) {
 		struct um_peer_id expect;
@@ -79,6 +83,12 @@ static void test_defaults(void)
 	CHECK_EQ(c.mode, UM_MODE_TUN);
 	CHECK_EQ(c.rekey_ms, 120000);
 	CHECK(!strcmp(c.control_socket, UM_CONFIG_DEFAULT_SOCKET));
+	CHECK_EQ(c.busy_poll_us, UM_CONFIG_DEFAULT_BUSY_POLL_US);
+	CHECK_EQ(c.gather_cpu_plus_one, 1); /* CPU 0 */
+	um_config_free(&c);
+	CHECK_EQ(parse(&c, "[node]\nidentity=k\nquiet-cpu = none\nbusy-poll-us = 2000\n", err), 0);
+	CHECK_EQ(c.gather_cpu_plus_one, 0);
+	CHECK_EQ(c.busy_poll_us, 2000);
 	um_config_free(&c);
 }
 
@@ -101,6 +111,13 @@ static void test_errors(void)
 		     "t.conf:2: key 'rekey-interval': '0' is not a duration (e.g. 15, 15s, 500ms, 2m; at most 1 day)");
 	expect_error("[node]\ncontrol-socket = rel.sock\n", "t.conf:2: key 'control-socket': must be an absolute path");
 	expect_error("[node]\nmtu =\n", "t.conf:2: key 'mtu': empty value");
+	expect_error("[node]\nbusy-poll-us = 2001\n",
+		     "t.conf:2: key 'busy-poll-us': '2001' is not a number of microseconds from 0 to 2000");
+	expect_error("[node]\nbusy-poll-us = 5ms\n",
+		     "t.conf:2: key 'busy-poll-us': '5ms' is not a number of microseconds from 0 to 2000");
+	expect_error("[node]\nquiet-cpu = -1\n", "t.conf:2: key 'quiet-cpu': '-1' is not a CPU number (0-1023) or none");
+	expect_error("[node]\nquiet-cpu = 1024\n",
+		     "t.conf:2: key 'quiet-cpu': '1024' is not a CPU number (0-1023) or none");
 	expect_error("[node]\njust text\n", "t.conf:2: expected 'key = value' or '[section]'");
 	expect_error("[node]\n", "t.conf: [node]: key 'identity': required");
 	expect_error("", "t.conf: missing [node] section");

@@ -10,13 +10,18 @@
 
 static uint64_t now = 1000 * MS;
 
-/* An idle wait of `wait`, then a round that sends (or not): armed? */
-static bool idle_round(struct um_busy_poll *bp, uint64_t wait, bool sent)
+/* A wait of `wait`, then a round that sends (or not): armed? */
+static bool round_with_window(struct um_busy_poll *bp, uint64_t wait, bool sent, uint64_t window)
 {
 	now += wait;
-	um_busy_poll_woke(bp, now, wait, WINDOW);
+	um_busy_poll_woke(bp, now, wait, window);
 	now += 20 * US;
-	return um_busy_poll_arm(bp, now, sent, WINDOW);
+	return um_busy_poll_arm(bp, now, sent, window);
+}
+
+static bool idle_round(struct um_busy_poll *bp, uint64_t wait, bool sent)
+{
+	return round_with_window(bp, wait, sent, WINDOW);
 }
 
 static void test_only_after_idle_and_send(void)
@@ -25,6 +30,7 @@ static void test_only_after_idle_and_send(void)
 	um_busy_poll_init(&bp);
 	CHECK(!idle_round(&bp, 100 * MS, false)); /* nothing sent: no reply expected */
 	CHECK(!idle_round(&bp, 200 * US, true));  /* not idle: bulk traffic */
+	CHECK(!idle_round(&bp, UM_BUSY_POLL_IDLE_NS - 1, true));
 	CHECK(!um_busy_poll_arm(&bp, now, true, WINDOW)); /* one arm per wake-up */
 	CHECK(idle_round(&bp, 100 * MS, true));
 	um_busy_poll_spun(&bp, 250 * US, true);
@@ -73,23 +79,24 @@ static void test_misses_stop_and_a_would_be_hit_resumes(void)
 
 static void test_budget_caps_the_share(void)
 {
-	/* Exchanges every 1.2 ms that each spin the whole window would spin
-	 * 40% of the time; the budget holds it to 1/UM_BUSY_POLL_SHARE. */
+	/* Exchanges after each idle spell that each spin a whole 2 ms window
+	 * would spin 1/6 of the time; the budget holds it to 1/UM_BUSY_POLL_SHARE. */
+	const uint64_t window = 2 * MS;
 	struct um_busy_poll bp;
 	um_busy_poll_init(&bp);
 	uint64_t start = now, spun = 0;
 	for (int i = 0; i < 10000; i++) {
-		if (idle_round(&bp, UM_BUSY_POLL_IDLE_NS, true)) {
+		if (round_with_window(&bp, UM_BUSY_POLL_IDLE_NS, true, window)) {
 			/* hits at the very end of the window: never "misses" */
-			um_busy_poll_spun(&bp, WINDOW, true);
-			now += WINDOW;
-			spun += WINDOW;
+			um_busy_poll_spun(&bp, window, true);
+			now += window;
+			spun += window;
 		}
 	}
 	uint64_t wall = now - start;
 	fprintf(stderr, "  spun %.1f%% of %.1f s\n", 100.0 * (double)spun / (double)wall, (double)wall / 1e9);
 	CHECK(spun > 0);
-	CHECK(spun <= wall / UM_BUSY_POLL_SHARE + 4 * WINDOW);
+	CHECK(spun <= wall / UM_BUSY_POLL_SHARE + 4 * window);
 	CHECK(spun >= wall / UM_BUSY_POLL_SHARE / 2);
 }
 
