@@ -29,7 +29,7 @@ void um_config_init(struct um_config *config)
 	config->heartbeat_ms = 15 * 1000;
 	config->rekey_ms = 120 * 1000;
 	config->busy_poll_us = UM_CONFIG_DEFAULT_BUSY_POLL_US;
-	config->gather_cpu_plus_one = 1; /* CPU 0, or the lowest allowed */
+	config->gather = true; /* on CPU 0, or the lowest the daemon may use */
 	config->direct = true; /* hole-punch to a direct path whenever a relay session exists */
 	config->connect_timeout_ms = 5 * 1000;
 	config->health_interval_ms = 1000;
@@ -187,12 +187,13 @@ static int key_quiet_cpu(struct um_config_parser *p, const struct key_handler *k
 	unsigned long long cpu;
 
 	if (strcmp(v, "none") == 0) {
-		p->config->gather_cpu_plus_one = 0;
+		p->config->gather = false;
 		return 0;
 	}
 	if (um_config_parse_uint(v, 1023, &cpu))
 		return fail(p, k->name, "'%s' is not a CPU number (0-1023) or none", v);
-	p->config->gather_cpu_plus_one = (unsigned)cpu + 1;
+	p->config->gather = true;
+	p->config->gather_cpu = (unsigned)cpu;
 	return 0;
 }
 

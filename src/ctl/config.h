@@ -169,7 +169,8 @@ struct um_config {
 	enum um_log_level log_level;
 	unsigned mtu;
 	unsigned busy_poll_us; /* net/quiet.h; 0 = off */
-	unsigned gather_cpu_plus_one; /* quiet-cpu: CPU + 1; 0 = none */
+	bool gather;           /* quiet-cpu: false = none */
+	unsigned gather_cpu;
 	uint64_t heartbeat_ms;
 	uint64_t rekey_ms;
 	struct um_config_peer *peers; /* owned; n_peers entries */

@@ -18,9 +18,9 @@
 
 #include <sodium.h>
 
-#include "net/quiet.h"
 #include "net/dataplane_impl.h"
 #include "net/offload.h"
+#include "net/quiet.h"
 #include "net/tun.h"
 #include "net/udp.h"
 #include "util/clock.h"
@@ -291,11 +291,10 @@ fail:
 static void choose_gather_cpu(struct um_dataplane *dp)
 {
 	dp->gather_cpu = -1;
-	if (!dp->cfg.gather_cpu_plus_one || sched_getaffinity(0, sizeof(dp->spread_cpus), &dp->spread_cpus))
+	if (!dp->cfg.gather || sched_getaffinity(0, sizeof(dp->spread_cpus), &dp->spread_cpus))
 		return;
-	int want = (int)dp->cfg.gather_cpu_plus_one - 1;
-	if (want < CPU_SETSIZE && CPU_ISSET(want, &dp->spread_cpus)) {
-		dp->gather_cpu = want;
+	if (dp->cfg.gather_cpu < CPU_SETSIZE && CPU_ISSET(dp->cfg.gather_cpu, &dp->spread_cpus)) {
+		dp->gather_cpu = (int)dp->cfg.gather_cpu;
 		return;
 	}
 	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)

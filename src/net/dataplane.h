@@ -76,10 +76,10 @@ struct um_dataplane_config {
 	 * polls this long for the reply instead of sleeping (net/quiet.h);
 	 * 0 = never; at most UM_BUSY_POLL_MAX_US. */
 	unsigned busy_poll_us;
-	/* Quiet workers gather on one CPU (net/quiet.h): gather_cpu + 1, or 0 =
-	 * stay spread. The CPU must be one the process may run on, else the
-	 * lowest such CPU is used. */
-	unsigned gather_cpu_plus_one;
+	/* Quiet workers gather on gather_cpu (net/quiet.h); false: they stay
+	 * spread. A CPU the process may not run on means the lowest it may. */
+	bool gather;
+	unsigned gather_cpu;
 	/* Tests without root: when use_device_fd, device_fd (a datagram socket,
 	 * duplicated; the caller keeps its own) stands in for the TUN/TAP device:
 	 * every message is a 10-byte vnet header followed by the packet. One

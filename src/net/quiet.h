@@ -50,6 +50,20 @@ struct um_busy_poll {
 	bool judging;          /* a spin was suppressed: judge the next wait */
 };
 
+/* Zeroes bp: spinning allowed once the budget has been earned. */
+void um_busy_poll_init(struct um_busy_poll *bp);
+
+/* The worker woke from a blocking wait of waited_ns at now_ns. */
+void um_busy_poll_woke(struct um_busy_poll *bp, uint64_t now_ns, uint64_t waited_ns,
+		       uint64_t window_ns);
+
+/* End of a round at now_ns; sent: it sent at least one datagram. True: poll
+ * (without sleeping) for up to window_ns, then report with spun(). */
+bool um_busy_poll_arm(struct um_busy_poll *bp, uint64_t now_ns, bool sent, uint64_t window_ns);
+
+/* A spin of spun_ns ended; hit: something arrived during it. */
+void um_busy_poll_spun(struct um_busy_poll *bp, uint64_t spun_ns, bool hit);
+
 #define UM_QUIET_SHORT_WAIT_NS 1000000ull     /* a wait shorter than 1 ms... */
 #define UM_QUIET_SPREAD_AFTER 32               /* ...this many times in a row */
 #define UM_QUIET_GATHER_AFTER_NS 20000000ull  /* a 20 ms lull */
@@ -66,19 +80,5 @@ void um_gather_init(struct um_gather *g);
 
 /* After a blocking wait of waited_ns: what to do with the affinity. */
 enum um_gather_action um_gather_woke(struct um_gather *g, uint64_t waited_ns);
-
-/* Zeroes bp: spinning allowed once the budget has been earned. */
-void um_busy_poll_init(struct um_busy_poll *bp);
-
-/* The worker woke from a blocking wait of waited_ns at now_ns. */
-void um_busy_poll_woke(struct um_busy_poll *bp, uint64_t now_ns, uint64_t waited_ns,
-		       uint64_t window_ns);
-
-/* End of a round at now_ns; sent: it sent at least one datagram. True: poll
- * (without sleeping) for up to window_ns, then report with spun(). */
-bool um_busy_poll_arm(struct um_busy_poll *bp, uint64_t now_ns, bool sent, uint64_t window_ns);
-
-/* A spin of spun_ns ended; hit: something arrived during it. */
-void um_busy_poll_spun(struct um_busy_poll *bp, uint64_t spun_ns, bool hit);
 
 #endif

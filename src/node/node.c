@@ -10,10 +10,13 @@
 
 #include <sodium.h>
 
+#include "net/quiet.h"
 #include "net/tun.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
+
+_Static_assert(UM_CONFIG_BUSY_POLL_MAX_US == UM_BUSY_POLL_MAX_US, "busy-poll-us bound = the data plane's");
 
 enum { DRAIN_BATCH = 1024, UM_NODE_DIRECT_TRIES = 1 };
 
@@ -619,7 +622,8 @@ static int start_node(struct um_node *node)
 		.listen_port = c->listen_port,
 		.mtu = c->mtu,
 		.busy_poll_us = c->busy_poll_us,
-		.gather_cpu_plus_one = c->gather_cpu_plus_one,
+		.gather = c->gather,
+		.gather_cpu = c->gather_cpu,
 		.max_peers = c->n_peers > 256 ? (unsigned)c->n_peers : 0,
 	};
 	r = um_dataplane_new(&dp_config, &node->dataplane);

@@ -54,7 +54,8 @@ static void test_full(void)
 	CHECK_EQ(c.heartbeat_ms, 500);
 	CHECK_EQ(c.rekey_ms, 2000);
 	CHECK_EQ(c.busy_poll_us, 0);
-	CHECK_EQ(c.gather_cpu_plus_one, 2);
+	CHECK(c.gather);
+	CHECK_EQ(c.gather_cpu, 1);
 	CHECK_EQ(c.n_peers, 2);
 	if (c.n_peers == 2) {
 		struct um_peer_id expect;
@@ -84,10 +85,11 @@ static void test_defaults(void)
 	CHECK_EQ(c.rekey_ms, 120000);
 	CHECK(!strcmp(c.control_socket, UM_CONFIG_DEFAULT_SOCKET));
 	CHECK_EQ(c.busy_poll_us, UM_CONFIG_DEFAULT_BUSY_POLL_US);
-	CHECK_EQ(c.gather_cpu_plus_one, 1); /* CPU 0 */
+	CHECK(c.gather);
+	CHECK_EQ(c.gather_cpu, 0);
 	um_config_free(&c);
 	CHECK_EQ(parse(&c, "[node]\nidentity=k\nquiet-cpu = none\nbusy-poll-us = 2000\n", err), 0);
-	CHECK_EQ(c.gather_cpu_plus_one, 0);
+	CHECK(!c.gather);
 	CHECK_EQ(c.busy_poll_us, 2000);
 	um_config_free(&c);
 }

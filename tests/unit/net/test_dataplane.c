@@ -48,7 +48,7 @@ static struct um_keypair keypair(uint8_t send, uint8_t recv, uint32_t local, uin
 static int setup_side(struct side *s, const char *allowed, bool gather)
 {
 	struct um_dataplane_config cfg = {.socket_family = AF_INET, .max_peers = 8};
-	cfg.gather_cpu_plus_one = gather ? 1 : 0;
+	cfg.gather = gather; /* on CPU 0 */
 	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, s->dev) < 0)
 		return -1;
 	int big = 4 << 20;
