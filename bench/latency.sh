@@ -29,21 +29,8 @@ size=${SIZE:-56}
 # scheduling effects from per-packet cost
 pin=${CPUS:+taskset -c $CPUS}
 
-ns_a=umlta$$ ns_b=umltb$$ veth_a=vlta$$ veth_b=vltb$$
-work=$(mktemp -d /tmp/umbra-lat.XXXXXX)
-pids=()
 . "$here/nodes.sh"
-cleanup() {
-	bench_stop_tunnels
-	ip netns del "$ns_a" 2>/dev/null
-	ip netns del "$ns_b" 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-. "$here/veth.sh"
-bench_veth_pair "$ns_a" "$ns_b" "$veth_a" "$veth_b" || exit 1
+bench_setup lt || exit 1
 
 start_nodes() { bench_start_tunnel "$1" 0; }
 
@@ -73,8 +60,8 @@ for r in $(seq 1 "$rounds"); do
 		for m in $modes; do
 			if [ "$m" = idle ]; then args="-c $count_idle -i 0.1"; else args="-c $count_fast -i $interval_fast"; fi
 			# raw and tunnel alternate within the round
-			ip netns exec "$ns_a" $pin ping $args -s "$size" 198.51.100.2 >"$work/raw.txt" 2>&1
-			ip netns exec "$ns_a" $pin ping $args -s "$size" 100.64.7.2 >"$work/tun.txt" 2>&1
+			ip netns exec "$ns_a" $pin ping $args -s "$size" "$(bench_tunnel_dst raw 0)" >"$work/raw.txt" 2>&1
+			ip netns exec "$ns_a" $pin ping $args -s "$size" "$(bench_tunnel_dst tunnel 0)" >"$work/tun.txt" 2>&1
 			read -r rmin ravg rp50 rp99 <<<"$(rtt "$work/raw.txt")"
 			read -r tmin tavg tp50 tp99 <<<"$(rtt "$work/tun.txt")"
 			echo "$b $m $r $rmin $ravg $rp50 $rp99 $tmin $tavg $tp50 $tp99 $idle_cpu" >>"$results"

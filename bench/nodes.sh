@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
-# Sourced by the bench scripts after veth.sh: tunnels between the two
-# namespaces $ns_a and $ns_b. Tunnel K uses device umlt$K, addresses
+# Sourced by the bench scripts: tunnels between two namespaces $ns_a and
+# $ns_b (bench_setup makes them). Tunnel K uses device umlt$K, addresses
 # 100.64.(7+K).1 and .2, UDP port 51820+K (quicktun: 2998+K), so several
 # run side by side. Uses $work (scratch dir), $pin (optional taskset
 # prefix) and appends the daemons' PIDs to the array pids.
@@ -11,8 +11,30 @@
 #                               "quicktun" (the quicktun peer, nacltai), or
 #                               "raw" (no tunnel: the veth itself, the
 #                               baseline the tunnels add their RTT to)
+#   bench_setup TAG             namespaces umTAGa$$ / umTAGb$$ joined by a
+#                               veth pair (veth.sh), scratch dir $work, pids
+#                               emptied; on exit the tunnels stop and all of
+#                               it goes. Nonzero if the namespaces failed.
 #   bench_tunnel_dst SPEC K     the far end's address in tunnel K
 #   bench_stop_tunnels          SIGTERM every daemon in pids, wait, empty pids
+
+. "$(dirname "${BASH_SOURCE[0]}")/veth.sh"
+
+bench_cleanup() {
+	bench_stop_tunnels
+	ip netns del "$ns_a" 2>/dev/null
+	ip netns del "$ns_b" 2>/dev/null
+	rm -rf "$work"
+}
+
+bench_setup() {
+	ns_a=um${1}a$$ ns_b=um${1}b$$
+	work=$(mktemp -d "/tmp/umbra-$1.XXXXXX")
+	pids=()
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT TERM
+	bench_veth_pair "$ns_a" "$ns_b" "v${1}a$$" "v${1}b$$"
+}
 
 bench_tunnel_dst() {
 	if [ "$1" = raw ]; then echo 198.51.100.2; else echo "100.64.$((7 + $2)).2"; fi

@@ -16,21 +16,9 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 pinger=${PINGER:-$here/../build/bench/bench-ping-interleaved}
 [ -x "$pinger" ] || { echo "rtt_interleaved.sh: $pinger missing (ninja -C build)" >&2; exit 1; }
-ns_a=umrta$$ ns_b=umrtb$$
-work=$(mktemp -d /tmp/umbra-rtt.XXXXXX)
 pin=
-pids=()
 . "$here/nodes.sh"
-cleanup() {
-	bench_stop_tunnels
-	ip netns del "$ns_a" 2>/dev/null
-	ip netns del "$ns_b" 2>/dev/null
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-. "$here/veth.sh"
-bench_veth_pair "$ns_a" "$ns_b" vrta$$ vrtb$$ || exit 1
+bench_setup rt || exit 1
 dsts=()
 k=0
 for spec in "$@"; do

@@ -252,15 +252,24 @@ static void test_not_allowed(void)
 	CHECK_EQ(read_dev(B.dev[0], got, sizeof(got), 50), -1);
 }
 
+/* A loopback UDP socket of the test's (returned; the caller closes it)
+ * becomes A's endpoint for its peer; *sa gets its address. */
+static int redirect_a(struct sockaddr_in *sa)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	*sa = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(*sa);
+	CHECK_EQ(bind(fd, (struct sockaddr *)sa, sizeof(*sa)), 0);
+	getsockname(fd, (struct sockaddr *)sa, &sl);
+	CHECK_EQ(um_dataplane_peer_set_endpoint(A.dp, A.peer, (struct sockaddr *)sa, sizeof(*sa)), 0);
+	return fd;
+}
+
 static void test_replay_tamper_roaming(void)
 {
 	/* Point A at a socket of ours to capture one DATA datagram. */
-	int sniff = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t sl = sizeof(sa);
-	CHECK_EQ(bind(sniff, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	getsockname(sniff, (struct sockaddr *)&sa, &sl);
-	CHECK_EQ(um_dataplane_peer_set_endpoint(A.dp, A.peer, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	struct sockaddr_in sa;
+	int sniff = redirect_a(&sa);
 	size_t len = make_udp(buf, "100.64.0.1", "100.64.0.2", 200, 7);
 	send(A.dev[0], buf, len, 0);
 	uint8_t dgram[2048];
@@ -741,12 +750,8 @@ static void test_connected_sockets(void)
 	CHECK(same_address(&peer, &B.addr));
 
 	/* A new endpoint re-points the same sockets, and traffic follows. */
-	int sink = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t sl = sizeof(sa);
-	CHECK_EQ(bind(sink, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	getsockname(sink, (struct sockaddr *)&sa, &sl);
-	CHECK_EQ(um_dataplane_peer_set_endpoint(A.dp, A.peer, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	struct sockaddr_in sa;
+	int sink = redirect_a(&sa);
 	CHECK_EQ(connected_sockets(um_dataplane_port(A.dp), &peer), workers);
 	CHECK(same_address(&peer, &sa));
 	size_t len = make_udp(buf, "100.64.0.1", "100.64.0.2", 100, 9);
