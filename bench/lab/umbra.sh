@@ -56,3 +56,11 @@ CONF
 	DST=$OB; TIF="pb-uma$ID"
 	CONF="umbra $("$umbrad" --version 2>/dev/null | awk 'NR==1{print $NF}') TUN, ChaCha20-Poly1305 (OpenSSL EVP), TSO/GRO + UDP GSO/GRO, $(nproc) workers, mtu $OVL_MTU"
 }
+
+# umbra_before: the same two nodes from another build (UMBRA_BUILD_BEFORE),
+# so a change is measured against its parent in one interleaved run:
+#   UMBRA_BUILD=build UMBRA_BUILD_BEFORE=/tmp/build-parent PEERS="raw umbra_before umbra" ...
+setup_umbra_before() {
+	[ -n "${UMBRA_BUILD_BEFORE:-}" ] || { FAIL="umbra_before: UMBRA_BUILD_BEFORE is not set"; return 1; }
+	UMBRA_BUILD=$UMBRA_BUILD_BEFORE setup_umbra "$@"
+}
