@@ -710,7 +710,6 @@ int um_stream_tls_client(SSL_CTX **out, const char *ca_file)
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	if (ca_file && ca_file[0]) {
 		if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
-			um_log_error("CA %s: cannot load it", ca_file);
 			ERR_clear_error();
 			SSL_CTX_free(ctx);
 			return -UM_EINVAL;

@@ -110,7 +110,8 @@ const char *um_stream_tls_version(const struct um_stream *stream);
  * checked: relays are named by address). Server: certificate and key files
  * (PEM), or both NULL for a fresh self-signed P-256 certificate with common
  * name cn; fingerprint (may be NULL) gets the certificate's SHA-256. The
- * caller owns *out (SSL_CTX_free). Return 0 or a negative code (logged). */
+ * caller owns *out (SSL_CTX_free). Return 0 or a negative code: -UM_EINVAL
+ * when a file cannot be used (the server logs OpenSSL's reason). */
 int um_stream_tls_client(SSL_CTX **out, const char *ca_file);
 int um_stream_tls_server(SSL_CTX **out, const char *certificate_file, const char *key_file, const char *cn,
 			 uint8_t fingerprint[32]);

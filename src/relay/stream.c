@@ -172,12 +172,12 @@ static void on_accept(struct um_loop *loop, struct um_watch *watch, uint32_t eve
 		c->generation = s->generations[slot];
 		c->deadline_ns = um_now_ns() + s->config.handshake_timeout_ns;
 		struct um_stream_config sc = {
-			.tls = s->ctx,
-			.output_bytes = s->config.output_buffer_bytes,
-			.counters = &s->counters,
-			.on_message = on_message,
-			.on_close = on_close,
-			.arg = c,
+		    .tls = s->ctx,
+		    .output_bytes = s->config.output_buffer_bytes,
+		    .counters = &s->counters,
+		    .on_message = on_message,
+		    .on_close = on_close,
+		    .arg = c,
 		};
 		if (um_stream_accept(&c->stream, loop, &sc, fd)) { /* fd is closed */
 			free(c);
@@ -210,7 +210,8 @@ static void on_sweep(struct um_loop *loop, struct um_timer *timer)
 		} else if (state != UM_STREAM_OPEN && now > c->deadline_ns) {
 			s->stats.handshake_timeouts++;
 			conn_close(c);
-		} else if (state == UM_STREAM_OPEN && now - um_stream_last_rx_ns(c->stream) > s->config.idle_timeout_ns) {
+		} else if (state == UM_STREAM_OPEN &&
+			   now - um_stream_last_rx_ns(c->stream) > s->config.idle_timeout_ns) {
 			s->stats.idle_timeouts++;
 			conn_close(c);
 		}
