@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -536,6 +537,17 @@ static void on_kick(struct um_loop *loop, struct um_timer *timer)
 
 /* ---- making and freeing ---- */
 
+/* OpenSSL writes to the socket with write(2): a peer that is gone would
+ * raise SIGPIPE and kill the process instead of failing the write (EPIPE,
+ * handled as a lost connection). Unless the program chose a handler. */
+static void ignore_sigpipe(void)
+{
+	struct sigaction old;
+
+	if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
+}
+
 static struct um_stream *stream_new(struct um_loop *loop, const struct um_stream_config *config, bool server)
 {
 	uint32_t cap = config->output_bytes ? config->output_bytes : DEFAULT_OUTPUT_BYTES;
@@ -545,6 +557,7 @@ static struct um_stream *stream_new(struct um_loop *loop, const struct um_stream
 	struct um_stream *st = calloc(1, sizeof(*st) + cap);
 	if (!st)
 		return NULL;
+	ignore_sigpipe();
 	st->loop = loop;
 	st->config = *config;
 	st->counters = config->counters ? config->counters : &st->own;

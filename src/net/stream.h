@@ -16,7 +16,8 @@
  * Ending: whatever ends the connection (the peer, an error, a malformed
  * frame, um_stream_close), the socket is released at once and on_close
  * follows from the loop (never from inside a call into this module), once.
- * Policy stays with the owner: timeouts (um_stream_last_rx_ns,
+ * Making a stream sets SIGPIPE to ignored unless the program handles it (a
+ * write to a vanished peer must fail, not kill). Policy stays with the owner: timeouts (um_stream_last_rx_ns,
  * um_stream_get_state), reconnects, admission. */
 #ifndef UM_NET_STREAM_H
 #define UM_NET_STREAM_H
