@@ -11,10 +11,10 @@
  * see ordinary datagrams "from the relay". The node's UDP socket is always
  * bound to the wildcard address (dual-stack), so loopback reaches it.
  *
- * Connection: non-blocking TCP connect, TLS (the certificate chain is only
- * checked with relay-ca: what travels inside is end-to-end encrypted and
- * registrations are signed, so TLS only has to get through), the Upgrade,
- * then frames. connect-timeout bounds the whole set-up. When it fails or
+ * Connection (net/stream.h, client role): non-blocking TCP connect, TLS
+ * (the certificate chain is only checked with relay-ca: what travels
+ * inside is end-to-end encrypted and registrations are signed, so TLS only
+ * has to get through), the Upgrade, then frames. connect-timeout bounds the whole set-up. When it fails or
  * drops, a new attempt follows after 1 s, doubling up to 30 s; uplink.c
  * registers again over each new connection. Output is a bounded buffer:
  * what does not fit is dropped (like a full UDP socket buffer would). */
