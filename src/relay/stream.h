@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The relay protocol over TLS on TCP (WebSocket framing, wire/websocket.h)
  * for nodes whose network blocks UDP. A non-blocking TLS listener on the
- * daemon's event loop (control thread); each connection goes TLS accept ->
- * HTTP Upgrade -> frames, and every binary frame is handed to a callback
+ * daemon's event loop (control thread); each connection (net/stream.h)
+ * goes TLS accept -> HTTP Upgrade -> frames, and every binary frame is handed to a callback
  * (the relay server, which runs it through the same forwarding core as its
  * UDP datagrams) with a synthetic source endpoint naming the connection:
  *
