@@ -23,8 +23,8 @@ static struct um_config_peer *current_peer(struct um_config_parser *p)
 /* Calls fn for each item of a comma-separated list (spaces around items
  * ignored; empty items, overlong items and a trailing comma are errors
  * naming the key). item is fn's scratch copy of size item_size. */
-static int for_each_list_item(struct um_config_parser *p, const struct um_config_row *row, const char *v,
-			      char *item, size_t item_size,
+static int for_each_list_item(struct um_config_parser *p, const struct um_config_row *row, const char *v, char *item,
+			      size_t item_size,
 			      int (*fn)(struct um_config_parser *p, const struct um_config_row *row, const char *item))
 {
 	for (const char *s = v; *s;) {
@@ -111,7 +111,8 @@ static int parse_relay(struct um_config_parser *p, const struct um_config_row *r
 
 	if (c->n_relays >= UM_CONFIG_RELAYS_MAX)
 		return um_config_fail(p, row->name, "more than %d relays", UM_CONFIG_RELAYS_MAX);
-	if (tls && (strchr(v + sizeof(wss) - 1, '/') || um_endpoint_parse(&c->relays[c->n_relays], v + sizeof(wss) - 1)))
+	if (tls &&
+	    (strchr(v + sizeof(wss) - 1, '/') || um_endpoint_parse(&c->relays[c->n_relays], v + sizeof(wss) - 1)))
 		return um_config_fail(p, row->name, "'%s' is not wss://IPv4:port or wss://[IPv6]:port", v);
 	if (!tls && strstr(v, "://"))
 		return um_config_fail(p, row->name, "'%s': only wss:// (TLS) or a plain UDP IPv4:port / [IPv6]:port",
@@ -186,21 +187,24 @@ static int parse_relay_allow(struct um_config_parser *p, const struct um_config_
 
 /* ---- the rows ---- */
 
-static const char *const mode_names[] = {"tun", "tap", NULL};          /* enum um_device_mode */
+static const char *const mode_names[] = {"tun", "tap", NULL};                    /* enum um_device_mode */
 static const char *const log_names[] = {"error", "warn", "info", "debug", NULL}; /* enum um_log_level */
 
-#define FIELD(sec, f) .section = sec, .offset = offsetof(struct um_config, f), \
-		      .size = sizeof(((struct um_config *)0)->f)
-#define NODE(f) FIELD(UM_SECTION_NODE, f)
+#define FIELD(sec, f)                                                                                                  \
+	.section = sec, .offset = offsetof(struct um_config, f), .size = sizeof(((struct um_config *)0)->f)
+#define NODE(f)  FIELD(UM_SECTION_NODE, f)
 #define RELAY(f) FIELD(UM_SECTION_RELAY, relay.f)
-#define PEER(f) .section = UM_SECTION_PEER, .offset = offsetof(struct um_config_peer, f), \
-		.size = sizeof(((struct um_config_peer *)0)->f)
-#define NODE_FLAG(f) .has_flag = true, .flag = offsetof(struct um_config, f)
-#define RELAY_FLAG(f) .has_flag = true, .flag = offsetof(struct um_config, relay.f)
-#define CUSTOM(fn) .type = UM_CONFIG_CUSTOM, .parse = fn, .optional = true
+#define PEER(f)                                                                                                        \
+	.section = UM_SECTION_PEER, .offset = offsetof(struct um_config_peer, f),                                      \
+	.size = sizeof(((struct um_config_peer *)0)->f)
+#define NODE_FLAG(f)        .has_flag = true, .flag = offsetof(struct um_config, f)
+#define RELAY_FLAG(f)       .has_flag = true, .flag = offsetof(struct um_config, relay.f)
+#define CUSTOM(fn)          .type = UM_CONFIG_CUSTOM, .parse = fn, .optional = true
 #define DURATION(d, lo, hi) .type = UM_CONFIG_DURATION, .def = d, .min = lo, .max = hi
-#define MS_MAX UM_CONFIG_DURATION_MAX_MS
+#define MS_MAX              UM_CONFIG_DURATION_MAX_MS
 
+/* One key per row (or two lines): clang-format would spread each over ten. */
+/* clang-format off */
 /* The rows of one section are numbered in table order for its `seen` mask:
  * reordering is harmless, but keep at most 32 per section. control-socket
  * and log-level are in both [node] and [relay] (given in one of them). */
@@ -277,3 +281,4 @@ const struct um_config_row um_config_rows[] = {
 	 .what = "a number of seconds"},
 };
 const size_t um_config_rows_count = sizeof(um_config_rows) / sizeof(um_config_rows[0]);
+/* clang-format on */

@@ -45,8 +45,7 @@ enum um_config_range_words {
 struct um_config_row;
 /* A custom row's parser: value is non-empty and NUL-terminated; errors via
  * um_config_fail(). Returns 0, -UM_ECONFIG or -UM_ENOMEM. */
-typedef int (*um_config_row_parse_fn)(struct um_config_parser *p, const struct um_config_row *row,
-				      const char *value);
+typedef int (*um_config_row_parse_fn)(struct um_config_parser *p, const struct um_config_row *row, const char *value);
 
 struct um_config_row {
 	const char *name;
@@ -99,7 +98,7 @@ int um_config_row_render(const struct um_config_row *row, const void *base, char
 
 /* Sets p->error to "FILE:LINE: key 'KEY': reason" (or "FILE:LINE: reason"
  * when key is NULL). Returns -UM_ECONFIG. */
-__attribute__((format(printf, 3, 4))) int um_config_fail(struct um_config_parser *p, const char *key,
-							 const char *fmt, ...);
+__attribute__((format(printf, 3, 4))) int um_config_fail(struct um_config_parser *p, const char *key, const char *fmt,
+							 ...);
 
 #endif

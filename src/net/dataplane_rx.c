@@ -33,8 +33,8 @@ static void count_rx(struct dp_worker *w, uint32_t p, size_t len, bool via_relay
 		peer_stat(w, p, DP_STAT_RX_RELAY_PACKETS, 1);
 }
 
-UM_HOT static void deliver_tun(struct dp_worker *w, const struct dp_routes *routes, uint32_t p,
-			uint8_t *data, size_t len, bool partial, bool via_relay)
+UM_HOT static void deliver_tun(struct dp_worker *w, const struct dp_routes *routes, uint32_t p, uint8_t *data,
+			       size_t len, bool partial, bool via_relay)
 {
 	const uint8_t *src;
 	int family;
@@ -54,8 +54,7 @@ UM_HOT static void deliver_tun(struct dp_worker *w, const struct dp_routes *rout
 	size_t alen = family == 4 ? 4 : 16;
 	if (w->cache_generation != routes->generation || w->cache_family != family ||
 	    memcmp(w->cache_addr, src, alen) != 0) {
-		w->cache_peer = family == 4 ? um_lpm_lookup4(routes->lpm, src)
-					    : um_lpm_lookup6(routes->lpm, src);
+		w->cache_peer = family == 4 ? um_lpm_lookup4(routes->lpm, src) : um_lpm_lookup6(routes->lpm, src);
 		w->cache_generation = routes->generation;
 		w->cache_family = family;
 		memcpy(w->cache_addr, src, alen);
@@ -74,7 +73,7 @@ UM_HOT static void deliver_tun(struct dp_worker *w, const struct dp_routes *rout
 }
 
 UM_HOT static void deliver_tap(struct dp_worker *w, uint32_t p, uint8_t *frame, size_t len, bool partial,
-			bool via_relay)
+			       bool via_relay)
 {
 	struct um_dataplane *dp = w->dp;
 	if (len < 14) {
@@ -158,8 +157,7 @@ UM_HOT static void rx_commit(struct dp_worker *w, size_t items, const struct dp_
  * holds the peer's keys, so this only catches a confused or lying relay. */
 static bool relay_source_ok(struct dp_worker *w, const struct dp_key *key, const uint8_t *source)
 {
-	const struct dp_endpoint *relay = atomic_load_explicit(&w->dp->peers[key->peer].relay,
-							       memory_order_acquire);
+	const struct dp_endpoint *relay = atomic_load_explicit(&w->dp->peers[key->peer].relay, memory_order_acquire);
 	if (!relay || relay->prefix_len < UM_RELAY_FORWARD_HEADER_BYTES)
 		return true;
 	return memcmp(relay->prefix + 4, source, UM_PEER_ID_BYTES) == 0;
@@ -167,9 +165,8 @@ static bool relay_source_ok(struct dp_worker *w, const struct dp_key *key, const
 
 /* Decrypt one DATA message into the next rx item. relay_source: the
  * FORWARDED source ID when it came through a relay, else NULL. */
-UM_HOT static void rx_data(struct dp_worker *w, const struct dp_index_map *map,
-		    const struct dp_routes *routes, size_t *items, uint8_t *seg, size_t slen,
-		    unsigned m, const uint8_t *relay_source)
+UM_HOT static void rx_data(struct dp_worker *w, const struct dp_index_map *map, const struct dp_routes *routes,
+			   size_t *items, uint8_t *seg, size_t slen, unsigned m, const uint8_t *relay_source)
 {
 	struct um_data_header hdr;
 	if (um_data_header_decode(seg, slen, &hdr) < 0) {
@@ -243,8 +240,8 @@ UM_HOT static void rx_batch(struct dp_worker *w, unsigned count)
 				if (inner[0] == UM_MSG_DATA)
 					rx_data(w, map, routes, &items, inner, fwd.payload_len, m, source);
 				else
-					um_dp_ring_push(w, &w->ring, UM_DP_CONTROL_DATAGRAM, 0, inner,
-						  fwd.payload_len, &w->rx_addr[m], source);
+					um_dp_ring_push(w, &w->ring, UM_DP_CONTROL_DATAGRAM, 0, inner, fwd.payload_len,
+							&w->rx_addr[m], source);
 				continue;
 			}
 			um_dp_ring_push(w, &w->ring, UM_DP_CONTROL_DATAGRAM, 0, seg, slen, &w->rx_addr[m], NULL);

@@ -58,8 +58,8 @@ UM_HOT static void tx_flush(struct dp_worker *w)
 		if (run == 1 && first->msg_controllen == 0) {
 			/* A lone datagram (an idle tunnel): sendto skips copying in
 			 * and walking the message header (-4 us per round trip). */
-			ssize_t r = sendto(fd, w->tx_iov[sent].iov_base, w->tx_iov[sent].iov_len, 0,
-					   first->msg_name, first->msg_namelen);
+			ssize_t r = sendto(fd, w->tx_iov[sent].iov_base, w->tx_iov[sent].iov_len, 0, first->msg_name,
+					   first->msg_namelen);
 			n = r < 0 ? -1 : 1;
 		} else {
 			n = sendmmsg(fd, w->tx_msgs + sent, run, 0);
@@ -103,8 +103,7 @@ UM_HOT static void tx_flush(struct dp_worker *w)
 static inline int tx_socket(const struct dp_worker *w, uint32_t peer, const struct dp_endpoint *ep)
 {
 	if (ep->prefix_len == 0) {
-		int fd = atomic_load_explicit(&w->dp->peers[peer].conn_fd[w->index],
-					      memory_order_relaxed);
+		int fd = atomic_load_explicit(&w->dp->peers[peer].conn_fd[w->index], memory_order_relaxed);
 		if (fd >= 0)
 			return fd;
 	}
@@ -112,7 +111,7 @@ static inline int tx_socket(const struct dp_worker *w, uint32_t peer, const stru
 }
 
 UM_HOT static void tx_add(struct dp_worker *w, uint32_t peer, const struct dp_endpoint *ep, size_t bytes,
-		   uint16_t gso_size, uint32_t segments, size_t inner)
+			  uint16_t gso_size, uint32_t segments, size_t inner)
 {
 	unsigned i = w->tx_count++;
 	struct msghdr *m = &w->tx_msgs[i].msg_hdr;
@@ -144,16 +143,16 @@ UM_HOT static void tx_add(struct dp_worker *w, uint32_t peer, const struct dp_en
  * more UDP GSO segment of the previous message: same peer and endpoint, all
  * earlier segments of full size, this one no longer (pitfall 4). Streams of
  * equal-sized packets (ACKs, UDP, TAP frames) then cost one send per batch. */
-UM_HOT static bool tx_append(struct dp_worker *w, uint32_t peer, const struct dp_endpoint *ep,
-		      size_t wire, size_t inner)
+UM_HOT static bool tx_append(struct dp_worker *w, uint32_t peer, const struct dp_endpoint *ep, size_t wire,
+			     size_t inner)
 {
 	if (w->tx_count == 0)
 		return false;
 	unsigned i = w->tx_count - 1;
 	struct msghdr *m = &w->tx_msgs[i].msg_hdr;
 	size_t gso = w->tx_gso[i];
-	if (!w->tx_mergeable[i] || w->tx_peer[i] != peer || w->tx_ep[i] != ep ||
-	    w->tx_last_seg[i] != gso || wire > gso || w->tx_segments[i] >= UM_UDP_GSO_MAX_SEGS ||
+	if (!w->tx_mergeable[i] || w->tx_peer[i] != peer || w->tx_ep[i] != ep || w->tx_last_seg[i] != gso ||
+	    wire > gso || w->tx_segments[i] >= UM_UDP_GSO_MAX_SEGS ||
 	    w->tx_iov[i].iov_len + wire > UM_UDP_GSO_MAX_BYTES ||
 	    (uint8_t *)w->tx_iov[i].iov_base + w->tx_iov[i].iov_len != w->tx_arena + w->tx_used)
 		return false;
@@ -177,32 +176,30 @@ static inline size_t pad_len(const struct dp_worker *w, size_t len)
  * pass measured ~15 % cheaper than encrypting from two places (one more
  * ChaCha20 call per packet). */
 UM_HOT static size_t seal_segment(struct dp_worker *w, struct dp_key *key, uint8_t *msg, size_t hdr_len,
-			   const uint8_t *payload, size_t payload_len, uint64_t counter)
+				  const uint8_t *payload, size_t payload_len, uint64_t counter)
 {
 	size_t len = hdr_len + payload_len, pad = pad_len(w, len);
 	uint8_t *out = msg + UM_DATA_HEADER_LEN;
 	memcpy(out + hdr_len, payload, payload_len);
 	memset(out + len, 0, pad);
-	struct um_data_header hdr = {.flags = (uint8_t)(pad | UM_DATA_F_CSUM_PARTIAL),
-				     .receiver_index = key->remote_index, .counter = counter};
+	struct um_data_header hdr = {
+	    .flags = (uint8_t)(pad | UM_DATA_F_CSUM_PARTIAL), .receiver_index = key->remote_index, .counter = counter};
 	um_data_header_encode(msg, &hdr);
-	um_aead_seal(&w->aead, key->id, key->send_key, counter, msg, UM_DATA_HEADER_LEN, out,
-		     len + pad, out + len + pad);
+	um_aead_seal(&w->aead, key->id, key->send_key, counter, msg, UM_DATA_HEADER_LEN, out, len + pad,
+		     out + len + pad);
 	return UM_DATA_OVERHEAD + len + pad;
 }
 
 /* Frame and encrypt one message whose plaintext is already at msg + 16. */
-UM_HOT static size_t seal_one(struct dp_worker *w, struct dp_key *key, uint8_t *msg, size_t len,
-		       uint64_t counter)
+UM_HOT static size_t seal_one(struct dp_worker *w, struct dp_key *key, uint8_t *msg, size_t len, uint64_t counter)
 {
 	size_t pad = pad_len(w, len);
 	memset(msg + UM_DATA_HEADER_LEN + len, 0, pad);
-	struct um_data_header hdr = {.flags = (uint8_t)pad, .receiver_index = key->remote_index,
-				     .counter = counter};
+	struct um_data_header hdr = {.flags = (uint8_t)pad, .receiver_index = key->remote_index, .counter = counter};
 	um_data_header_encode(msg, &hdr);
 	len += pad;
-	um_aead_seal(&w->aead, key->id, key->send_key, counter, msg, UM_DATA_HEADER_LEN,
-		     msg + UM_DATA_HEADER_LEN, len, msg + UM_DATA_HEADER_LEN + len);
+	um_aead_seal(&w->aead, key->id, key->send_key, counter, msg, UM_DATA_HEADER_LEN, msg + UM_DATA_HEADER_LEN, len,
+		     msg + UM_DATA_HEADER_LEN + len);
 	return UM_DATA_OVERHEAD + len;
 }
 
@@ -215,8 +212,7 @@ static bool reserve_counters(struct dp_key *key, uint64_t count, uint64_t *first
 /* TSO segments for the relay path must fit UM_DP_RELAY_MAX_DATAGRAM: cut
  * them smaller than the kernel's MSS (the TCP stream does not care how it
  * is segmented). false if not even one payload byte fits. */
-static bool clamp_mss(const struct dp_worker *w, struct um_tso_info *info, size_t hdr_len,
-		      size_t prefix)
+static bool clamp_mss(const struct dp_worker *w, struct um_tso_info *info, size_t hdr_len, size_t prefix)
 {
 	size_t budget = UM_DP_RELAY_MAX_DATAGRAM - prefix - UM_DATA_OVERHEAD;
 	if (w->dp->cfg.pad)
@@ -233,8 +229,8 @@ static bool clamp_mss(const struct dp_worker *w, struct um_tso_info *info, size_
 /* A vnet header presenting a single IPv4/IPv6 TCP packet (no GSO) as a
  * one-segment TSO packet, so the TSO path can cut it smaller. The split
  * rewrites every segment's checksum, so the original one does not matter. */
-static bool tcp_as_tso(const struct dp_worker *w, const struct um_vnet_hdr *vh, const uint8_t *pkt,
-		       size_t len, struct um_vnet_hdr *out)
+static bool tcp_as_tso(const struct dp_worker *w, const struct um_vnet_hdr *vh, const uint8_t *pkt, size_t len,
+		       struct um_vnet_hdr *out)
 {
 	size_t l2 = w->dp->cfg.tap ? eth_ip_offset(pkt, len) : 0;
 	if ((w->dp->cfg.tap && l2 == 0) || len < l2 + 40 || len - l2 > 65535)
@@ -251,8 +247,7 @@ static bool tcp_as_tso(const struct dp_worker *w, const struct um_vnet_hdr *vh, 
 	return true;
 }
 
-UM_HOT static void tx_to_peer(struct dp_worker *w, uint32_t p, const struct um_vnet_hdr *vh, uint8_t *pkt,
-		       size_t len)
+UM_HOT static void tx_to_peer(struct dp_worker *w, uint32_t p, const struct um_vnet_hdr *vh, uint8_t *pkt, size_t len)
 {
 	struct dp_peer *peer = &w->dp->peers[p];
 	struct dp_key *key = atomic_load_explicit(&peer->keys[DP_SLOT_CURRENT], memory_order_acquire);
@@ -301,17 +296,17 @@ UM_HOT static void tx_to_peer(struct dp_worker *w, uint32_t p, const struct um_v
 				return;
 			}
 			uint8_t *base = w->tx_arena + w->tx_used;
-			um_tso_split_partial(pkt + l2, &info, first, count,
-					     base + pre + UM_DATA_HEADER_LEN + l2, stride, seg_off, seg_len);
+			um_tso_split_partial(pkt + l2, &info, first, count, base + pre + UM_DATA_HEADER_LEN + l2,
+					     stride, seg_off, seg_len);
 			size_t bytes = 0, inner = 0;
 			for (size_t k = 0; k < count; k++) {
 				uint8_t *msg = base + k * stride;
 				memcpy(msg, ep->prefix, pre);
 				msg += pre;
 				memcpy(msg + UM_DATA_HEADER_LEN, pkt, l2); /* link-layer header (TAP) */
-				bytes = k * stride + pre +
-					seal_segment(w, key, msg, hdr_len, pkt + l2 + seg_off[k], seg_len[k],
-						     counter + k);
+				bytes =
+				    k * stride + pre +
+				    seal_segment(w, key, msg, hdr_len, pkt + l2 + seg_off[k], seg_len[k], counter + k);
 				inner += hdr_len + seg_len[k];
 			}
 			tx_add(w, p, ep, bytes, count > 1 ? (uint16_t)stride : 0, (uint32_t)count, inner);

@@ -15,8 +15,7 @@
 
 static inline void counter_add(_Atomic uint64_t *c, uint64_t n)
 {
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
-			      memory_order_relaxed);
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
 }
 
 static inline void peer_stat(struct dp_worker *w, uint32_t peer, int stat, uint64_t n)
@@ -57,8 +56,8 @@ static inline size_t eth_ip_offset(const uint8_t *frame, size_t len)
 
 static inline uint64_t mac_of(const uint8_t *p)
 {
-	return (uint64_t)p[0] << 40 | (uint64_t)p[1] << 32 | (uint64_t)p[2] << 24 |
-	       (uint64_t)p[3] << 16 | (uint64_t)p[4] << 8 | p[5];
+	return (uint64_t)p[0] << 40 | (uint64_t)p[1] << 32 | (uint64_t)p[2] << 24 | (uint64_t)p[3] << 16 |
+	       (uint64_t)p[4] << 8 | p[5];
 }
 
 static inline unsigned mac_slot(uint64_t mac)
@@ -69,16 +68,15 @@ static inline unsigned mac_slot(uint64_t mac)
 /* Push onto `ring`; false when full (counted) or too long. relay_source:
  * the FORWARDED source ID for datagrams that came through a relay.
  * data and from are copied; nothing is kept. (dataplane_worker.c) */
-bool um_dp_ring_push(struct dp_worker *w, struct dp_ring *ring, enum um_dp_control_kind kind,
-		     uint32_t peer, const uint8_t *data, size_t len,
-		     const struct sockaddr_storage *from, const uint8_t *relay_source);
+bool um_dp_ring_push(struct dp_worker *w, struct dp_ring *ring, enum um_dp_control_kind kind, uint32_t peer,
+		     const uint8_t *data, size_t len, const struct sockaddr_storage *from, const uint8_t *relay_source);
 
 /* One event per peer and kind in flight (the pending flag, cleared by the
  * control side once handled). Events have their own ring, drained before
  * datagrams; should even that be full, the flag is cleared again so the
  * next packet that triggers the event retries it. */
-static inline void peer_event(struct dp_worker *w, _Atomic bool *pending, enum um_dp_control_kind kind,
-		       uint32_t peer, const struct sockaddr_storage *from)
+static inline void peer_event(struct dp_worker *w, _Atomic bool *pending, enum um_dp_control_kind kind, uint32_t peer,
+			      const struct sockaddr_storage *from)
 {
 	if (atomic_load_explicit(pending, memory_order_relaxed) || atomic_exchange(pending, true))
 		return;
