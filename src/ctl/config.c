@@ -54,9 +54,6 @@ int um_config_fail(struct um_config_parser *p, const char *key, const char *fmt,
 	return -UM_ECONFIG;
 }
 
-/* Short name for this file. */
-#define fail um_config_fail
-
 /* ---- rows ---- */
 
 const struct um_config_row *um_config_row_find(int section, const char *name)
@@ -115,7 +112,7 @@ static int parse_key(struct um_config_parser *p, const char *key, const char *va
 	int section = p->section;
 
 	if (section == UM_SECTION_NONE)
-		return fail(p, key, "outside any section (start with [node])");
+		return um_config_fail(p, key, "outside any section (start with [node])");
 	const struct um_config_row *row = um_config_row_find(section, key);
 	uint32_t *seen = section_seen(c, section);
 	if (section == UM_SECTION_NODE || section == UM_SECTION_RELAY) {
@@ -124,21 +121,22 @@ static int parse_key(struct um_config_parser *p, const char *key, const char *va
 		int other = section == UM_SECTION_NODE ? UM_SECTION_RELAY : UM_SECTION_NODE;
 		const struct um_config_row *twin = um_config_row_find(other, key);
 		if (row && twin && twin->offset == row->offset && row_given(twin, *section_seen(c, other)))
-			return fail(p, key, "already given in [%s]", section_name(other));
+			return um_config_fail(p, key, "already given in [%s]", section_name(other));
 	}
 	if (!row)
-		return fail(p, key, "unknown key in [%s]", section_name(section));
+		return um_config_fail(p, key, "unknown key in [%s]", section_name(section));
 	if (!row->repeatable && row_given(row, *seen))
-		return fail(p, key, "given twice in this section");
+		return um_config_fail(p, key, "given twice in this section");
 	if (row->conflict) {
 		const struct um_config_row *other = um_config_row_find(section, row->conflict);
 		if (row_given(other, *seen)) {
 			const struct um_config_row *first = other < row ? other : row;
-			return fail(p, key, "give either %s or %s", first->name, first == row ? other->name : row->name);
+			return um_config_fail(p, key, "give either %s or %s", first->name,
+					      first == row ? other->name : row->name);
 		}
 	}
 	if (!*value)
-		return fail(p, key, "empty value");
+		return um_config_fail(p, key, "empty value");
 	int r = um_config_row_set(p, row, um_config_row_base(p, section), value);
 	if (r == 0)
 		*seen |= 1u << um_config_row_bit(row);
@@ -168,18 +166,18 @@ static int begin_peer(struct um_config_parser *p, const char *name, size_t len)
 	struct um_config *c = p->config;
 
 	if (len == 0)
-		return fail(p, NULL, "peer section needs a name: [peer \"name\"]");
+		return um_config_fail(p, NULL, "peer section needs a name: [peer \"name\"]");
 	if (len >= UM_CONFIG_NAME_MAX)
-		return fail(p, NULL, "peer name longer than %d bytes", UM_CONFIG_NAME_MAX - 1);
+		return um_config_fail(p, NULL, "peer name longer than %d bytes", UM_CONFIG_NAME_MAX - 1);
 	for (size_t i = 0; i < len; i++)
 		if (!isalnum((unsigned char)name[i]) && !strchr("-_.", name[i]))
-			return fail(p, NULL, "peer names use letters, digits, '-', '_', '.'");
+			return um_config_fail(p, NULL, "peer names use letters, digits, '-', '_', '.'");
 	for (size_t i = 0; i < c->n_peers; i++)
 		if (strlen(c->peers[i].name) == len && !memcmp(c->peers[i].name, name, len))
-			return fail(p, NULL, "duplicate peer \"%.*s\" (first at line %u)", (int)len, name,
-				    c->peers[i].line);
+			return um_config_fail(p, NULL, "duplicate peer \"%.*s\" (first at line %u)", (int)len, name,
+					      c->peers[i].line);
 	if (c->n_peers >= UM_CONFIG_PEERS_MAX)
-		return fail(p, NULL, "more than %d peers", UM_CONFIG_PEERS_MAX);
+		return um_config_fail(p, NULL, "more than %d peers", UM_CONFIG_PEERS_MAX);
 	struct um_config_peer *grown = realloc(c->peers, (c->n_peers + 1) * sizeof(*grown));
 	if (!grown)
 		return -UM_ENOMEM;
@@ -198,12 +196,12 @@ static int begin_peer(struct um_config_parser *p, const char *name, size_t len)
 static int parse_section(struct um_config_parser *p, const char *s, size_t len)
 {
 	if (len < 2 || s[len - 1] != ']')
-		return fail(p, NULL, "malformed section header (missing ']')");
+		return um_config_fail(p, NULL, "malformed section header (missing ']')");
 	s++, len -= 2;
 	trim(&s, &len);
 	if (len == 4 && !memcmp(s, "node", 4)) {
 		if (p->node_seen)
-			return fail(p, NULL, "duplicate [node] section");
+			return um_config_fail(p, NULL, "duplicate [node] section");
 		p->node_seen = true;
 		p->config->has_node = true;
 		p->section = UM_SECTION_NODE;
@@ -211,7 +209,7 @@ static int parse_section(struct um_config_parser *p, const char *s, size_t len)
 	}
 	if (len == 5 && !memcmp(s, "relay", 5)) {
 		if (p->relay_seen)
-			return fail(p, NULL, "duplicate [relay] section");
+			return um_config_fail(p, NULL, "duplicate [relay] section");
 		p->relay_seen = true;
 		p->config->relay.enabled = true;
 		p->section = UM_SECTION_RELAY;
@@ -221,12 +219,12 @@ static int parse_section(struct um_config_parser *p, const char *s, size_t len)
 		s += 4, len -= 4;
 		trim(&s, &len);
 		if (len < 2 || s[0] != '"' || s[len - 1] != '"')
-			return fail(p, NULL, "peer name must be quoted: [peer \"name\"]");
+			return um_config_fail(p, NULL, "peer name must be quoted: [peer \"name\"]");
 		return begin_peer(p, s + 1, len - 2);
 	}
 	if (len == 4 && !memcmp(s, "peer", 4))
-		return fail(p, NULL, "peer section needs a name: [peer \"name\"]");
-	return fail(p, NULL, "unknown section [%.*s]", (int)(len > 40 ? 40 : len), s);
+		return um_config_fail(p, NULL, "peer section needs a name: [peer \"name\"]");
+	return um_config_fail(p, NULL, "unknown section [%.*s]", (int)(len > 40 ? 40 : len), s);
 }
 
 int um_config_parser_line(struct um_config_parser *p, const char *s, size_t len)
@@ -237,26 +235,26 @@ int um_config_parser_line(struct um_config_parser *p, const char *s, size_t len)
 	if (len && s[len - 1] == '\n')
 		len--;
 	if (memchr(s, '\0', len))
-		return fail(p, NULL, "NUL byte in line");
+		return um_config_fail(p, NULL, "NUL byte in line");
 	trim(&s, &len);
 	if (len == 0 || s[0] == '#' || s[0] == ';')
 		return 0;
 	if (len >= UM_CONFIG_LINE_MAX)
-		return fail(p, NULL, "line longer than %d bytes", UM_CONFIG_LINE_MAX - 1);
+		return um_config_fail(p, NULL, "line longer than %d bytes", UM_CONFIG_LINE_MAX - 1);
 	if (s[0] == '[')
 		return parse_section(p, s, len);
 
 	const char *eq = memchr(s, '=', len);
 	if (!eq)
-		return fail(p, NULL, "expected 'key = value' or '[section]'");
+		return um_config_fail(p, NULL, "expected 'key = value' or '[section]'");
 	const char *k = s, *v = eq + 1;
 	size_t klen = (size_t)(eq - s), vlen = len - klen - 1;
 	trim(&k, &klen);
 	trim(&v, &vlen);
 	if (klen == 0)
-		return fail(p, NULL, "missing key before '='");
+		return um_config_fail(p, NULL, "missing key before '='");
 	if (klen >= sizeof(key))
-		return fail(p, NULL, "key too long");
+		return um_config_fail(p, NULL, "key too long");
 	memcpy(key, k, klen);
 	key[klen] = '\0';
 	memcpy(value, v, vlen);
@@ -280,7 +278,8 @@ int um_config_parser_finish(struct um_config_parser *p)
 			missing = "tls-key";
 		else if (r->tls_key[0] && !r->tls_certificate[0])
 			missing = "tls-certificate";
-		else if ((r->tls_key[0] || row_given(um_config_row_find(UM_SECTION_RELAY, "tls-max-connections"), r->seen)) &&
+		else if ((r->tls_key[0] ||
+			  row_given(um_config_row_find(UM_SECTION_RELAY, "tls-max-connections"), r->seen)) &&
 			 !r->listen_tls.len)
 			missing = "listen-tls";
 		if (missing) {
@@ -310,8 +309,8 @@ int um_config_parser_finish(struct um_config_parser *p)
 			continue;
 		for (size_t j = 0; j < c->n_peers; j++) {
 			if (!row_given(row, c->peers[j].seen)) {
-				snprintf(p->error, sizeof(p->error), "%s:%u: [peer \"%s\"]: key '%s': required", p->file,
-					 c->peers[j].line, c->peers[j].name, row->name);
+				snprintf(p->error, sizeof(p->error), "%s:%u: [peer \"%s\"]: key '%s': required",
+					 p->file, c->peers[j].line, c->peers[j].name, row->name);
 				return -UM_ECONFIG;
 			}
 		}
@@ -329,8 +328,8 @@ static void report(const struct um_config_parser *p, int r, char *error, size_t 
 		snprintf(error, error_size, "%s", p->error);
 }
 
-int um_config_parse_buffer(struct um_config *config, const char *text, size_t len, const char *file,
-			   char *error, size_t error_size)
+int um_config_parse_buffer(struct um_config *config, const char *text, size_t len, const char *file, char *error,
+			   size_t error_size)
 {
 	struct um_config_parser p;
 	int r = 0;
