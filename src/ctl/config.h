@@ -68,7 +68,11 @@
  * given twice in one section is an error, except allowed-ips which appends;
  * two [node] sections, two peers with the same name or ID, or the same
  * allowed-ips prefix on two peers are errors. Endpoints are numeric: the
- * parser never touches the network (so the fuzzer cannot either). */
+ * parser never touches the network (so the fuzzer cannot either).
+ *
+ * Each key above is one typed row (type, field, default, bounds) in
+ * config_keys.c; ctl/config_rows.h describes the rows. A new key is a new
+ * row (and, if no type fits, a small parser next to it). */
 #ifndef UM_CTL_CONFIG_H
 #define UM_CTL_CONFIG_H
 

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/* Every config key as a typed row (ctl/config_rows.h), and the few small
+ * parsers the types cannot express: repeatable relay/stun lines, the peer
+ * and allow lists, a peer ID unique across peers, and [relay] listen (which
+ * also sets the port). Defaults live here and nowhere else; the [relay]
+ * numbers are the relay core's (um_relay_default_config, checked by
+ * tests/unit/ctl/test_config_rows.c). */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/config_rows.h"
+#include "util/error.h"
+
+/* ---- custom parsers ---- */
+
+static struct um_config_peer *current_peer(struct um_config_parser *p)
+{
+	return um_config_row_base(p, UM_SECTION_PEER);
+}
+
+/* Calls fn for each item of a comma-separated list (spaces around items
+ * ignored; empty items, overlong items and a trailing comma are errors
+ * naming the key). item is fn's scratch copy of size item_size. */
+static int for_each_list_item(struct um_config_parser *p, const struct um_config_row *row, const char *v, char *item,
+			      size_t item_size,
+			      int (*fn)(struct um_config_parser *p, const struct um_config_row *row, const char *item))
+{
+	for (const char *s = v; *s;) {
+		const char *comma = strchr(s, ',');
+		size_t len = comma ? (size_t)(comma - s) : strlen(s);
+		while (len && isspace((unsigned char)*s))
+			s++, len--;
+		while (len && isspace((unsigned char)s[len - 1]))
+			len--;
+		if (len == 0 || len >= item_size)
+			return um_config_fail(p, row->name, "empty or overlong entry in the list");
+		memcpy(item, s, len);
+		item[len] = '\0';
+		int r = fn(p, row, item);
+		if (r)
+			return r;
+		if (!comma)
+			break;
+		s = comma + 1;
+		if (!*s)
+			return um_config_fail(p, row->name, "trailing comma");
+	}
+	return 0;
+}
+
+static int parse_peer_id(struct um_config_parser *p, const struct um_config_row *row, const char *v)
+{
+	struct um_config_peer *peer = current_peer(p);
+	unsigned id_bit = um_config_row_bit(row);
+	int r = um_peer_id_parse(&peer->id, v);
+
+	if (r == -UM_ECHECKSUM)
+		return um_config_fail(p, row->name, "checksum mismatch (a typo in the peer ID?)");
+	if (r)
+		return um_config_fail(p, row->name, "not a peer ID (%s)", um_strerror(r));
+	for (size_t i = 0; i + 1 < p->config->n_peers; i++)
+		if (p->config->peers[i].seen & (1u << id_bit) &&
+		    !memcmp(&p->config->peers[i].id, &peer->id, sizeof(peer->id)))
+			return um_config_fail(p, row->name, "same ID as peer \"%s\"", p->config->peers[i].name);
+	return 0;
+}
+
+static int allowed_ip_item(struct um_config_parser *p, const struct um_config_row *row, const char *item)
+{
+	struct um_config_peer *peer = current_peer(p);
+	struct um_cidr cidr;
+
+	if (um_cidr_parse(&cidr, item))
+		return um_config_fail(p, row->name, "'%s' is not an address/prefix", item);
+	for (size_t i = 0; i < p->config->n_peers; i++) {
+		const struct um_config_peer *other = &p->config->peers[i];
+		for (size_t j = 0; j < other->n_allowed_ips; j++) {
+			if (!um_cidr_same_network(&other->allowed_ips[j], &cidr))
+				continue;
+			if (other == peer)
+				return um_config_fail(p, row->name, "'%s' listed twice", item);
+			return um_config_fail(p, row->name, "'%s' already belongs to peer \"%s\"", item, other->name);
+		}
+	}
+	if (peer->n_allowed_ips >= UM_CONFIG_ALLOWED_MAX)
+		return um_config_fail(p, row->name, "more than %d prefixes", UM_CONFIG_ALLOWED_MAX);
+	struct um_cidr *grown = realloc(peer->allowed_ips, (peer->n_allowed_ips + 1) * sizeof(*grown));
+	if (!grown)
+		return -UM_ENOMEM;
+	peer->allowed_ips = grown;
+	peer->allowed_ips[peer->n_allowed_ips++] = cidr;
+	return 0;
+}
+
+static int parse_allowed_ips(struct um_config_parser *p, const struct um_config_row *row, const char *v)
+{
+	char item[INET6_ADDRSTRLEN + 8];
+
+	return for_each_list_item(p, row, v, item, sizeof(item), allowed_ip_item);
+}
+
+/* relay = IP:port (UDP) or wss://IP:port (TLS on TCP); at most
+ * UM_CONFIG_RELAYS_MAX, no two alike. */
+static int parse_relay(struct um_config_parser *p, const struct um_config_row *row, const char *v)
+{
+	struct um_config *c = p->config;
+	static const char wss[] = "wss://";
+	bool tls = !strncmp(v, wss, sizeof(wss) - 1);
+
+	if (c->n_relays >= UM_CONFIG_RELAYS_MAX)
+		return um_config_fail(p, row->name, "more than %d relays", UM_CONFIG_RELAYS_MAX);
+	if (tls &&
+	    (strchr(v + sizeof(wss) - 1, '/') || um_endpoint_parse(&c->relays[c->n_relays], v + sizeof(wss) - 1)))
+		return um_config_fail(p, row->name, "'%s' is not wss://IPv4:port or wss://[IPv6]:port", v);
+	if (!tls && strstr(v, "://"))
+		return um_config_fail(p, row->name, "'%s': only wss:// (TLS) or a plain UDP IPv4:port / [IPv6]:port",
+				      v);
+	if (!tls && um_endpoint_parse(&c->relays[c->n_relays], v))
+		return um_config_fail(p, row->name, "'%s' is not IPv4:port or [IPv6]:port", v);
+	c->relay_tls[c->n_relays] = tls;
+	for (size_t i = 0; i < c->n_relays; i++)
+		if (c->relays[i].len == c->relays[c->n_relays].len && c->relay_tls[i] == tls &&
+		    !memcmp(&c->relays[i], &c->relays[c->n_relays], sizeof(c->relays[i])))
+			return um_config_fail(p, row->name, "'%s' listed twice", v);
+	c->n_relays++;
+	return 0;
+}
+
+static int parse_stun(struct um_config_parser *p, const struct um_config_row *row, const char *v)
+{
+	struct um_config *c = p->config;
+
+	if (c->n_stun >= UM_CONFIG_STUN_MAX)
+		return um_config_fail(p, row->name, "more than %d STUN servers", UM_CONFIG_STUN_MAX);
+	if (um_endpoint_parse(&c->stun[c->n_stun], v))
+		return um_config_fail(p, row->name, "'%s' is not IPv4:port or [IPv6]:port", v);
+	for (size_t i = 0; i < c->n_stun; i++)
+		if (!memcmp(&c->stun[i], &c->stun[c->n_stun], sizeof(c->stun[i])))
+			return um_config_fail(p, row->name, "'%s' listed twice", v);
+	c->n_stun++;
+	return 0;
+}
+
+/* [relay] listen = IP:port also sets listen_port (what a listen-port line
+ * would have set; the two exclude each other, see the rows). */
+static int parse_relay_listen(struct um_config_parser *p, const struct um_config_row *row, const char *v)
+{
+	struct um_config_relay_server *r = &p->config->relay;
+
+	if (um_endpoint_parse(&r->listen, v))
+		return um_config_fail(p, row->name, "'%s' is not IPv4:port or [IPv6]:port", v);
+	r->listen_port = ntohs(r->listen.sa.sa_family == AF_INET ? r->listen.in4.sin_port : r->listen.in6.sin6_port);
+	return 0;
+}
+
+static int relay_allow_item(struct um_config_parser *p, const struct um_config_row *row, const char *item)
+{
+	struct um_config_relay_server *r = &p->config->relay;
+	struct um_peer_id id;
+	int rc = um_peer_id_parse(&id, item);
+
+	if (rc == -UM_ECHECKSUM)
+		return um_config_fail(p, row->name, "'%s': checksum mismatch (a typo in the peer ID?)", item);
+	if (rc)
+		return um_config_fail(p, row->name, "'%s' is not a peer ID", item);
+	for (size_t i = 0; i < r->n_allow; i++)
+		if (!memcmp(&r->allow[i], &id, sizeof(id)))
+			return um_config_fail(p, row->name, "'%s' listed twice", item);
+	if (r->n_allow >= UM_CONFIG_ALLOW_MAX)
+		return um_config_fail(p, row->name, "more than %d entries", UM_CONFIG_ALLOW_MAX);
+	struct um_peer_id *grown = realloc(r->allow, (r->n_allow + 1) * sizeof(*grown));
+	if (!grown)
+		return -UM_ENOMEM;
+	r->allow = grown;
+	r->allow[r->n_allow++] = id;
+	return 0;
+}
+
+static int parse_relay_allow(struct um_config_parser *p, const struct um_config_row *row, const char *v)
+{
+	char item[UM_PEER_ID_TEXT_MAX + 1];
+
+	return for_each_list_item(p, row, v, item, sizeof(item), relay_allow_item);
+}
+
+/* ---- the rows ---- */
+
+static const char *const mode_names[] = {"tun", "tap", NULL};                    /* enum um_device_mode */
+static const char *const log_names[] = {"error", "warn", "info", "debug", NULL}; /* enum um_log_level */
+
+#define FIELD(sec, f)                                                                                                  \
+	.section = sec, .offset = offsetof(struct um_config, f), .size = sizeof(((struct um_config *)0)->f)
+#define NODE(f)  FIELD(UM_SECTION_NODE, f)
+#define RELAY(f) FIELD(UM_SECTION_RELAY, relay.f)
+#define PEER(f)                                                                                                        \
+	.section = UM_SECTION_PEER, .offset = offsetof(struct um_config_peer, f),                                      \
+	.size = sizeof(((struct um_config_peer *)0)->f)
+#define NODE_FLAG(f)        .has_flag = true, .flag = offsetof(struct um_config, f)
+#define RELAY_FLAG(f)       .has_flag = true, .flag = offsetof(struct um_config, relay.f)
+#define CUSTOM(fn)          .type = UM_CONFIG_CUSTOM, .parse = fn, .optional = true
+#define DURATION(d, lo, hi) .type = UM_CONFIG_DURATION, .def = d, .min = lo, .max = hi
+#define MS_MAX              UM_CONFIG_DURATION_MAX_MS
+
+/* One key per row (or two lines): clang-format would spread each over ten. */
+/* clang-format off */
+/* The rows of one section are numbered in table order for its `seen` mask:
+ * reordering is harmless, but keep at most 32 per section. control-socket
+ * and log-level are in both [node] and [relay] (given in one of them). */
+const struct um_config_row um_config_rows[] = {
+	/* [node] */
+	{.name = "identity", NODE(identity_path), .type = UM_CONFIG_STRING, .optional = true, .required = true},
+	{.name = "listen-port", NODE(listen_port), .type = UM_CONFIG_UINT, .def = 0, .min = 0, .max = 65535,
+	 .what = "a port number"},
+	{.name = "device", NODE(device), .type = UM_CONFIG_IFNAME, .def_text = UM_CONFIG_DEFAULT_DEVICE},
+	{.name = "mode", NODE(mode), .type = UM_CONFIG_ENUM, .names = mode_names, .def = UM_MODE_TUN},
+	{.name = "address", NODE(address), .type = UM_CONFIG_CIDR, .optional = true, NODE_FLAG(has_address)},
+	{.name = "control-socket", NODE(control_socket), .type = UM_CONFIG_PATH, .def_text = UM_CONFIG_DEFAULT_SOCKET},
+	{.name = "log-level", NODE(log_level), .type = UM_CONFIG_ENUM, .names = log_names, .def = UM_LOG_INFO},
+	{.name = "mtu", NODE(mtu), .type = UM_CONFIG_UINT, .def = 1420, .min = 576, .max = 9000, .what = "an MTU",
+	 .words = UM_CONFIG_WORDS_BETWEEN},
+	{.name = "heartbeat-interval", NODE(heartbeat_ms), DURATION(15000, 1, MS_MAX)},
+	{.name = "rekey-interval", NODE(rekey_ms), DURATION(120000, 1, MS_MAX)},
+	{.name = "relay", NODE(relays), CUSTOM(parse_relay), .repeatable = true},
+	{.name = "relay-admission-key", NODE(relay_admission_key), .type = UM_CONFIG_KEY, .optional = true,
+	 NODE_FLAG(has_relay_admission_key)},
+	/* 0 (unset): what the relay advertises. */
+	{.name = "relay-keepalive", NODE(relay_keepalive_ms), DURATION(0, 1000, MS_MAX), .optional = true},
+	{.name = "direct", NODE(direct), .type = UM_CONFIG_BOOL, .def = true},
+	/* The path timers need a floor (probes run at a quarter of health-interval). */
+	{.name = "connect-timeout", NODE(connect_timeout_ms), DURATION(5000, 500, MS_MAX)},
+	{.name = "health-interval", NODE(health_interval_ms), DURATION(1000, 200, MS_MAX)},
+	{.name = "retry-interval", NODE(retry_interval_ms), DURATION(60000, 1000, MS_MAX)},
+	{.name = "relay-ca", NODE(relay_ca), .type = UM_CONFIG_STRING, .optional = true},
+	{.name = "stun", NODE(stun), CUSTOM(parse_stun), .repeatable = true},
+	{.name = "busy-poll-us", NODE(busy_poll_us), .type = UM_CONFIG_UINT, .def = UM_CONFIG_DEFAULT_BUSY_POLL_US,
+	 .min = 0, .max = UM_CONFIG_BUSY_POLL_MAX_US, .what = "a number of microseconds",
+	 .words = UM_CONFIG_WORDS_FROM_TO},
+	/* Gather on CPU 0, or the lowest the daemon may use. */
+	{.name = "quiet-cpu", NODE(gather_cpu), .type = UM_CONFIG_CPU, .def = 0, .min = 0, .max = 1023,
+	 .what = "a CPU number", NODE_FLAG(gather)},
+
+	/* [relay] */
+	{.name = "listen", RELAY(listen), CUSTOM(parse_relay_listen), .conflict = "listen-port"},
+	{.name = "listen-port", RELAY(listen_port), .type = UM_CONFIG_UINT, .def = UM_CONFIG_RELAY_PORT, .min = 1,
+	 .max = 65535, .what = "a port number", .conflict = "listen"},
+	{.name = "allow", RELAY(allow), CUSTOM(parse_relay_allow), .repeatable = true},
+	{.name = "admission-key", RELAY(admission_key), .type = UM_CONFIG_KEY, .optional = true,
+	 RELAY_FLAG(has_admission_key)},
+	{.name = "max-nodes", RELAY(max_nodes), .type = UM_CONFIG_UINT, .def = 65536, .min = 1, .max = 1u << 24,
+	 .what = "a number", .words = UM_CONFIG_WORDS_BETWEEN},
+	{.name = "registration-timeout", RELAY(registration_timeout_ms), DURATION(90000, 2000, 65535000)},
+	{.name = "keepalive-interval", RELAY(keepalive_interval_ms), DURATION(25000, 1000, 3600000)},
+	{.name = "packets-per-second", RELAY(packets_per_s), .type = UM_CONFIG_UINT, .def = 20000, .min = 1,
+	 .max = 100000000, .what = "a number", .words = UM_CONFIG_WORDS_BETWEEN},
+	{.name = "packet-burst", RELAY(packet_burst), .type = UM_CONFIG_UINT, .def = 2000, .min = 1,
+	 .max = 100000000, .what = "a number", .words = UM_CONFIG_WORDS_BETWEEN},
+	{.name = "bytes-per-second", RELAY(bytes_per_s), .type = UM_CONFIG_UINT, .def = 25000000, .min = 1280,
+	 .max = 4000000000ULL, .what = "a number", .words = UM_CONFIG_WORDS_BETWEEN},
+	{.name = "byte-burst", RELAY(byte_burst), .type = UM_CONFIG_UINT, .def = 2500000, .min = 1280,
+	 .max = 4000000000ULL, .what = "a number", .words = UM_CONFIG_WORDS_BETWEEN},
+	{.name = "verifications-per-second", RELAY(verifications_per_s), .type = UM_CONFIG_UINT, .def = 500,
+	 .min = 1, .max = 1000000, .what = "a number", .words = UM_CONFIG_WORDS_BETWEEN},
+	{.name = "control-socket", FIELD(UM_SECTION_RELAY, control_socket), .type = UM_CONFIG_PATH,
+	 .def_text = UM_CONFIG_DEFAULT_SOCKET},
+	{.name = "log-level", FIELD(UM_SECTION_RELAY, log_level), .type = UM_CONFIG_ENUM,
+	 .names = log_names, .def = UM_LOG_INFO},
+	/* um_endpoint_parse refuses port 0. */
+	{.name = "listen-tls", RELAY(listen_tls), .type = UM_CONFIG_ENDPOINT, .optional = true},
+	{.name = "tls-certificate", RELAY(tls_certificate), .type = UM_CONFIG_STRING, .optional = true},
+	{.name = "tls-key", RELAY(tls_key), .type = UM_CONFIG_STRING, .optional = true},
+	{.name = "tls-max-connections", RELAY(tls_max_connections), .type = UM_CONFIG_UINT, .def = 1024, .min = 1,
+	 .max = 1u << 20, .what = "a number", .words = UM_CONFIG_WORDS_BETWEEN},
+
+	/* [peer "name"] */
+	{.name = "id", PEER(id), CUSTOM(parse_peer_id), .required = true},
+	{.name = "endpoint", PEER(endpoint), .type = UM_CONFIG_ENDPOINT, .optional = true},
+	{.name = "allowed-ips", PEER(allowed_ips), CUSTOM(parse_allowed_ips), .repeatable = true},
+	{.name = "keepalive", PEER(keepalive_s), .type = UM_CONFIG_UINT, .def = 0, .min = 0, .max = 3600,
+	 .what = "a number of seconds"},
+};
+const size_t um_config_rows_count = sizeof(um_config_rows) / sizeof(um_config_rows[0]);
+/* clang-format on */
