@@ -162,61 +162,103 @@ struct counter_key {
 	size_t offset;
 };
 
-#define KEY(name, type, field) {name, offsetof(type, field)}
+#define KEY(name, type, field)                                                                                         \
+	{                                                                                                              \
+		name, offsetof(type, field)                                                                            \
+	}
 
 static const struct counter_key handshake_keys[] = {
-	KEY("hs_hellos", struct um_handshake_status, hellos),
-	KEY("hs_established", struct um_handshake_status, established),
-	KEY("hs_bad_mac", struct um_handshake_status, bad_mac),
-	KEY("hs_cookies_sent", struct um_handshake_status, cookies_sent),
-	KEY("hs_rate_limited", struct um_handshake_status, rate_limited),
-	KEY("hs_replays", struct um_handshake_status, replays),
-	KEY("hs_malformed", struct um_handshake_status, malformed),
-	KEY("hs_auth_failed", struct um_handshake_status, auth_failed),
-	KEY("hs_unknown_peer", struct um_handshake_status, unknown_peer),
-	KEY("hs_timeouts", struct um_handshake_status, timeouts),
+    KEY("hs_hellos", struct um_handshake_status, hellos),
+    KEY("hs_established", struct um_handshake_status, established),
+    KEY("hs_bad_mac", struct um_handshake_status, bad_mac),
+    KEY("hs_cookies_sent", struct um_handshake_status, cookies_sent),
+    KEY("hs_rate_limited", struct um_handshake_status, rate_limited),
+    KEY("hs_replays", struct um_handshake_status, replays),
+    KEY("hs_malformed", struct um_handshake_status, malformed),
+    KEY("hs_auth_failed", struct um_handshake_status, auth_failed),
+    KEY("hs_unknown_peer", struct um_handshake_status, unknown_peer),
+    KEY("hs_timeouts", struct um_handshake_status, timeouts),
 };
 
 static const struct counter_key dataplane_keys[] = {
-	KEY("dp_no_route", struct um_dataplane_status, no_route),
-	KEY("dp_unknown_index", struct um_dataplane_status, unknown_index),
-	KEY("dp_malformed", struct um_dataplane_status, malformed),
-	KEY("dp_ring_full", struct um_dataplane_status, ring_full),
-	KEY("dp_tun_write_errors", struct um_dataplane_status, tun_write_errors),
-	KEY("dp_busy_poll_hits", struct um_dataplane_status, busy_poll_hits),
-	KEY("dp_busy_poll_misses", struct um_dataplane_status, busy_poll_misses),
-	KEY("dp_gathers", struct um_dataplane_status, gathers),
-	KEY("dp_spreads", struct um_dataplane_status, spreads),
+    KEY("dp_no_route", struct um_dataplane_status, no_route),
+    KEY("dp_unknown_index", struct um_dataplane_status, unknown_index),
+    KEY("dp_malformed", struct um_dataplane_status, malformed),
+    KEY("dp_ring_full", struct um_dataplane_status, ring_full),
+    KEY("dp_tun_write_errors", struct um_dataplane_status, tun_write_errors),
+    KEY("dp_busy_poll_hits", struct um_dataplane_status, busy_poll_hits),
+    KEY("dp_busy_poll_misses", struct um_dataplane_status, busy_poll_misses),
+    KEY("dp_gathers", struct um_dataplane_status, gathers),
+    KEY("dp_spreads", struct um_dataplane_status, spreads),
 };
 
 #define RELAY(field) KEY(#field, struct um_relay_server_status, field)
 static const struct counter_key relay_keys[] = {
-	RELAY(port), RELAY(uptime_ms), RELAY(max_nodes), RELAY(memory_bytes), RELAY(registered),
-	RELAY(registrations), RELAY(reregistrations), RELAY(expired), RELAY(reg_malformed), RELAY(reg_stale),
-	RELAY(reg_not_admitted), RELAY(reg_replay), RELAY(reg_need_key), RELAY(reg_rate_limited),
-	RELAY(reg_bad_signature), RELAY(reg_full), RELAY(fragments_buffered), RELAY(fragments_rejected),
-	RELAY(keepalives), RELAY(keepalive_unknown), RELAY(rebinds), RELAY(forwarded_packets),
-	RELAY(forwarded_bytes), RELAY(drop_malformed), RELAY(drop_unknown_type), RELAY(drop_not_registered),
-	RELAY(drop_rate_limited_packets), RELAY(drop_rate_limited_bytes), RELAY(drop_unknown_peer),
-	RELAY(drop_to_self), RELAY(errors_sent), RELAY(errors_suppressed), RELAY(rx_datagrams),
-	RELAY(tx_datagrams), RELAY(rx_truncated), RELAY(send_errors), RELAY(rx_spoofed_stream),
+    RELAY(port),
+    RELAY(uptime_ms),
+    RELAY(max_nodes),
+    RELAY(memory_bytes),
+    RELAY(registered),
+    RELAY(registrations),
+    RELAY(reregistrations),
+    RELAY(expired),
+    RELAY(reg_malformed),
+    RELAY(reg_stale),
+    RELAY(reg_not_admitted),
+    RELAY(reg_replay),
+    RELAY(reg_need_key),
+    RELAY(reg_rate_limited),
+    RELAY(reg_bad_signature),
+    RELAY(reg_full),
+    RELAY(fragments_buffered),
+    RELAY(fragments_rejected),
+    RELAY(keepalives),
+    RELAY(keepalive_unknown),
+    RELAY(rebinds),
+    RELAY(forwarded_packets),
+    RELAY(forwarded_bytes),
+    RELAY(drop_malformed),
+    RELAY(drop_unknown_type),
+    RELAY(drop_not_registered),
+    RELAY(drop_rate_limited_packets),
+    RELAY(drop_rate_limited_bytes),
+    RELAY(drop_unknown_peer),
+    RELAY(drop_to_self),
+    RELAY(errors_sent),
+    RELAY(errors_suppressed),
+    RELAY(rx_datagrams),
+    RELAY(tx_datagrams),
+    RELAY(rx_truncated),
+    RELAY(send_errors),
+    RELAY(rx_spoofed_stream),
 };
 static const struct counter_key relay_tls_keys[] = {
-	RELAY(tls_port), RELAY(tls_connections), RELAY(tls_accepted), RELAY(tls_refused_full),
-	RELAY(tls_failures), RELAY(tls_upgrade_failures), RELAY(tls_handshake_timeouts),
-	RELAY(tls_idle_timeouts), RELAY(tls_protocol_errors), RELAY(tls_closed), RELAY(tls_rx_frames),
-	RELAY(tls_rx_bytes), RELAY(tls_tx_frames), RELAY(tls_tx_bytes), RELAY(tls_tx_dropped_full),
-	RELAY(tls_tx_dropped_gone),
+    RELAY(tls_port),
+    RELAY(tls_connections),
+    RELAY(tls_accepted),
+    RELAY(tls_refused_full),
+    RELAY(tls_failures),
+    RELAY(tls_upgrade_failures),
+    RELAY(tls_handshake_timeouts),
+    RELAY(tls_idle_timeouts),
+    RELAY(tls_protocol_errors),
+    RELAY(tls_closed),
+    RELAY(tls_rx_frames),
+    RELAY(tls_rx_bytes),
+    RELAY(tls_tx_frames),
+    RELAY(tls_tx_bytes),
+    RELAY(tls_tx_dropped_full),
+    RELAY(tls_tx_dropped_gone),
 };
 #undef RELAY
 
 #define TRAFFIC(field) KEY(#field, struct um_traffic_status, field)
 /* Text order; the drop_ ones go into "dropped" in JSON. */
 static const struct counter_key traffic_keys[] = {
-	TRAFFIC(rx_bytes), TRAFFIC(rx_packets), TRAFFIC(tx_bytes), TRAFFIC(tx_packets),
-	TRAFFIC(drop_bad_mac), TRAFFIC(drop_replay), TRAFFIC(drop_malformed), TRAFFIC(drop_not_allowed),
-	TRAFFIC(drop_no_key), TRAFFIC(drop_send), TRAFFIC(rx_relay_packets), TRAFFIC(rx_direct_packets),
-	TRAFFIC(tx_relay_packets), TRAFFIC(tx_direct_packets),
+    TRAFFIC(rx_bytes),         TRAFFIC(rx_packets),        TRAFFIC(tx_bytes),         TRAFFIC(tx_packets),
+    TRAFFIC(drop_bad_mac),     TRAFFIC(drop_replay),       TRAFFIC(drop_malformed),   TRAFFIC(drop_not_allowed),
+    TRAFFIC(drop_no_key),      TRAFFIC(drop_send),         TRAFFIC(rx_relay_packets), TRAFFIC(rx_direct_packets),
+    TRAFFIC(tx_relay_packets), TRAFFIC(tx_direct_packets),
 };
 #undef TRAFFIC
 #undef KEY
@@ -508,8 +550,7 @@ static void json_peers(struct sink *s, const struct um_node_status *st)
 	json_close(s->json, ']');
 }
 
-int um_status_render_json(const struct um_node_status *st, enum um_status_json_view view, char **out,
-			  size_t *out_len)
+int um_status_render_json(const struct um_node_status *st, enum um_status_json_view view, char **out, size_t *out_len)
 {
 	struct json j = {0};
 	struct sink s = {.json = &j, .prefix = ""};

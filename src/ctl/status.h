@@ -61,35 +61,35 @@
 
 struct um_handshake_status {
 	uint64_t hellos, established, bad_mac, cookies_sent, rate_limited, replays, malformed, auth_failed,
-		unknown_peer, timeouts;
+	    unknown_peer, timeouts;
 };
 
 struct um_dataplane_status {
 	uint64_t no_route, unknown_index, malformed, ring_full, tun_write_errors, busy_poll_hits, busy_poll_misses,
-		gathers, spreads;
+	    gathers, spreads;
 };
 
 /* One configured relay as this node sees it (node/uplink.c). */
 struct um_uplink_status {
-	struct um_addr address; /* the relay (the TLS server for wss://) */
-	bool tls;               /* wss://: shown as "wss://" + address */
-	const char *state;      /* static text: idle, connected, registering, home... */
-	uint64_t rtt_us;        /* UM_STATUS_NONE: no sample */
-	struct um_addr observed; /* our endpoint as the relay sees it; unset = none */
+	struct um_addr address;     /* the relay (the TLS server for wss://) */
+	bool tls;                   /* wss://: shown as "wss://" + address */
+	const char *state;          /* static text: idle, connected, registering, home... */
+	uint64_t rtt_us;            /* UM_STATUS_NONE: no sample */
+	struct um_addr observed;    /* our endpoint as the relay sees it; unset = none */
 	uint64_t last_reply_age_ms; /* UM_STATUS_NONE: never */
 	uint64_t registrations, errors;
 	/* tls only (node/uplink_stream.c): */
-	bool tls_stream;      /* a stream exists: the uplink_tls_* keys are shown */
+	bool tls_stream;       /* a stream exists: the uplink_tls_* keys are shown */
 	const char *tls_state; /* static text */
-	struct um_addr proxy; /* the loopback proxy carrying its datagrams */
+	struct um_addr proxy;  /* the loopback proxy carrying its datagrams */
 	uint64_t tls_connects, tls_disconnects, tls_tx_frames, tls_rx_frames, tls_tx_dropped, tls_rx_dropped;
 };
 
 /* STUN (node/stun.c): the server with the freshest answer stands for all;
  * answers and failures are summed over every server. */
 struct um_stun_status {
-	size_t servers; /* 0: no stun_* keys at all */
-	struct um_addr server, mapped; /* mapped unset: no answer */
+	size_t servers;                      /* 0: no stun_* keys at all */
+	struct um_addr server, mapped;       /* mapped unset: no answer */
 	uint64_t rtt_us, last_answer_age_ms; /* UM_STATUS_NONE: never answered */
 	uint64_t answers, failures;
 	int last_error; /* 0 or a negative code, shown as text */
@@ -98,15 +98,15 @@ struct um_stun_status {
 /* The relay server when umbrad is one (relay/server.c), in key order. */
 struct um_relay_server_status {
 	uint64_t port, uptime_ms, max_nodes, memory_bytes, registered, registrations, reregistrations, expired,
-		reg_malformed, reg_stale, reg_not_admitted, reg_replay, reg_need_key, reg_rate_limited,
-		reg_bad_signature, reg_full, fragments_buffered, fragments_rejected, keepalives, keepalive_unknown,
-		rebinds, forwarded_packets, forwarded_bytes, drop_malformed, drop_unknown_type, drop_not_registered,
-		drop_rate_limited_packets, drop_rate_limited_bytes, drop_unknown_peer, drop_to_self, errors_sent,
-		errors_suppressed, rx_datagrams, tx_datagrams, rx_truncated, send_errors, rx_spoofed_stream;
+	    reg_malformed, reg_stale, reg_not_admitted, reg_replay, reg_need_key, reg_rate_limited, reg_bad_signature,
+	    reg_full, fragments_buffered, fragments_rejected, keepalives, keepalive_unknown, rebinds, forwarded_packets,
+	    forwarded_bytes, drop_malformed, drop_unknown_type, drop_not_registered, drop_rate_limited_packets,
+	    drop_rate_limited_bytes, drop_unknown_peer, drop_to_self, errors_sent, errors_suppressed, rx_datagrams,
+	    tx_datagrams, rx_truncated, send_errors, rx_spoofed_stream;
 	bool tls; /* a TLS listener: the tls_* keys are shown */
 	uint64_t tls_port, tls_connections, tls_accepted, tls_refused_full, tls_failures, tls_upgrade_failures,
-		tls_handshake_timeouts, tls_idle_timeouts, tls_protocol_errors, tls_closed, tls_rx_frames,
-		tls_rx_bytes, tls_tx_frames, tls_tx_bytes, tls_tx_dropped_full, tls_tx_dropped_gone;
+	    tls_handshake_timeouts, tls_idle_timeouts, tls_protocol_errors, tls_closed, tls_rx_frames, tls_rx_bytes,
+	    tls_tx_frames, tls_tx_bytes, tls_tx_dropped_full, tls_tx_dropped_gone;
 };
 
 /* Per-peer data-plane counters (net/dataplane.h um_dp_peer_stats). */
@@ -118,11 +118,11 @@ struct um_traffic_status {
 
 /* Hole punching / migration (node/path.c, later path/). */
 struct um_path_status {
-	const char *state;     /* static text: none, punching, direct, relay */
-	struct um_addr direct; /* direct_path: set only while direct */
+	const char *state;                         /* static text: none, punching, direct, relay */
+	struct um_addr direct;                     /* direct_path: set only while direct */
 	uint64_t time_to_direct_ms, direct_rtt_us; /* UM_STATUS_NONE: unknown */
 	uint64_t direct_switches, fallbacks;
-	uint64_t fallback_silence_ms; /* UM_STATUS_NONE: no fallback yet */
+	uint64_t fallback_silence_ms;            /* UM_STATUS_NONE: no fallback yet */
 	const struct um_addr *remote_candidates; /* borrowed; n_remote_candidates */
 	size_t n_remote_candidates;
 	uint64_t probes_sent, probes_answered, bad_mac;
@@ -152,7 +152,7 @@ struct um_peer_status {
 	uint64_t handshakes, rekeys;
 	bool has_traffic; /* the data plane answered: traffic is shown */
 	struct um_traffic_status traffic;
-	uint64_t rtt_us; /* UM_STATUS_NONE: no sample */
+	uint64_t rtt_us;   /* UM_STATUS_NONE: no sample */
 	bool rtt_is_bound; /* only a handshake-based bound: shown as rtt_bound_us */
 	unsigned keepalive_s;
 	struct um_path_status path;

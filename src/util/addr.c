@@ -360,7 +360,8 @@ int um_addr_prefix_format(const struct um_addr_prefix *p, char *out, size_t size
 {
 	char text[INET6_ADDRSTRLEN];
 
-	if (!um_addr_family_bytes(p->family) || !inet_ntop(um_addr_family_to_af(p->family), p->addr, text, sizeof(text)))
+	if (!um_addr_family_bytes(p->family) ||
+	    !inet_ntop(um_addr_family_to_af(p->family), p->addr, text, sizeof(text)))
 		return -UM_EINVAL;
 	return finish(snprintf(out, size, "%s/%u", text, p->len), size);
 }
@@ -371,7 +372,7 @@ void um_addr_prefix_mask(struct um_addr_prefix *p)
 	unsigned len = p->len < width ? p->len : width;
 
 	for (unsigned bit = len; bit < 128; bit++)
-		p->addr[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+		p->addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
 }
 
 bool um_addr_prefix_contains_bytes(const struct um_addr_prefix *p, uint8_t family, const uint8_t *bytes)

@@ -149,8 +149,7 @@ bool um_addr_equal(const struct um_addr *a, const struct um_addr *b);
 bool um_addr_same_host(const struct um_addr *a, const struct um_addr *b);
 /* Same family and the first v4_bits (IPv4) or v6_bits (IPv6) of the address
  * equal: UM_ADDR_SUBSCRIBER_V4_BITS / _V6_BITS for "same subscriber". */
-bool um_addr_same_network(const struct um_addr *a, const struct um_addr *b, unsigned v4_bits,
-			  unsigned v6_bits);
+bool um_addr_same_network(const struct um_addr *a, const struct um_addr *b, unsigned v4_bits, unsigned v6_bits);
 /* The network of a (host bits cleared, unused bytes zero: usable as a hash or
  * table key). Bits are capped at the family's width. -UM_EINVAL if unset. */
 int um_addr_network(const struct um_addr *a, unsigned v4_bits, unsigned v6_bits, struct um_addr_prefix *out);

@@ -62,33 +62,33 @@ static void test_parse_malformed(void)
 		const char *text;
 		int error;
 	} bad[] = {
-		{"", -UM_EINVAL},
-		{"1.2.3.4", -UM_EINVAL},         /* no port */
-		{"1.2.3.4:", -UM_EINVAL},        /* empty port */
-		{":80", -UM_EINVAL},             /* empty host */
-		{"1.2.3.4:0", -UM_ERANGE},       /* port 0 */
-		{"1.2.3.4:65536", -UM_ERANGE},   /* port too large */
-		{"1.2.3.4:000080", -UM_ERANGE},  /* more than 5 digits */
-		{"1.2.3.4:8o", -UM_EINVAL},      /* not a number */
-		{"1.2.3.4:+80", -UM_EINVAL},     /* sign */
-		{"1.2.3.4:-1", -UM_EINVAL},
-		{"1.2.3.4: 80", -UM_EINVAL},     /* whitespace */
-		{" 1.2.3.4:80", -UM_EINVAL},
-		{"1.2.3:80", -UM_EINVAL},        /* short IPv4 */
-		{"1.2.3.256:80", -UM_EINVAL},    /* octet out of range */
-		{"01.2.3.4:80", -UM_EINVAL},     /* leading zero octet (inet_pton) */
-		{"host.example:80", -UM_EINVAL}, /* names are not resolved */
-		{"2001:db8::1:80", -UM_EINVAL},  /* IPv6 without brackets */
-		{"[2001:db8::1]80", -UM_EINVAL}, /* no colon after bracket */
-		{"[2001:db8::1]", -UM_EINVAL},   /* no port */
-		{"[2001:db8::1:80", -UM_EINVAL}, /* unclosed bracket */
-		{"[1.2.3.4]:80", -UM_EINVAL},    /* brackets are for IPv6 */
-		{"[]:80", -UM_EINVAL},
-		{"[fe80::1%eth0]:80", -UM_EINVAL}, /* no scope ids */
-		{"[2001:db8::1]:80x", -UM_EINVAL},
-		{"[2001:db8:::1]:80", -UM_EINVAL},
-		{"[2001:db8::1]:65536", -UM_ERANGE},
-		{"[0000:0000:0000:0000:0000:0000:0000:0000:1]:1", -UM_EINVAL}, /* too long */
+	    {"", -UM_EINVAL},
+	    {"1.2.3.4", -UM_EINVAL},        /* no port */
+	    {"1.2.3.4:", -UM_EINVAL},       /* empty port */
+	    {":80", -UM_EINVAL},            /* empty host */
+	    {"1.2.3.4:0", -UM_ERANGE},      /* port 0 */
+	    {"1.2.3.4:65536", -UM_ERANGE},  /* port too large */
+	    {"1.2.3.4:000080", -UM_ERANGE}, /* more than 5 digits */
+	    {"1.2.3.4:8o", -UM_EINVAL},     /* not a number */
+	    {"1.2.3.4:+80", -UM_EINVAL},    /* sign */
+	    {"1.2.3.4:-1", -UM_EINVAL},
+	    {"1.2.3.4: 80", -UM_EINVAL}, /* whitespace */
+	    {" 1.2.3.4:80", -UM_EINVAL},
+	    {"1.2.3:80", -UM_EINVAL},        /* short IPv4 */
+	    {"1.2.3.256:80", -UM_EINVAL},    /* octet out of range */
+	    {"01.2.3.4:80", -UM_EINVAL},     /* leading zero octet (inet_pton) */
+	    {"host.example:80", -UM_EINVAL}, /* names are not resolved */
+	    {"2001:db8::1:80", -UM_EINVAL},  /* IPv6 without brackets */
+	    {"[2001:db8::1]80", -UM_EINVAL}, /* no colon after bracket */
+	    {"[2001:db8::1]", -UM_EINVAL},   /* no port */
+	    {"[2001:db8::1:80", -UM_EINVAL}, /* unclosed bracket */
+	    {"[1.2.3.4]:80", -UM_EINVAL},    /* brackets are for IPv6 */
+	    {"[]:80", -UM_EINVAL},
+	    {"[fe80::1%eth0]:80", -UM_EINVAL}, /* no scope ids */
+	    {"[2001:db8::1]:80x", -UM_EINVAL},
+	    {"[2001:db8:::1]:80", -UM_EINVAL},
+	    {"[2001:db8::1]:65536", -UM_ERANGE},
+	    {"[0000:0000:0000:0000:0000:0000:0000:0000:1]:1", -UM_EINVAL}, /* too long */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct um_addr a;
@@ -180,7 +180,7 @@ static void test_compare(void)
 	CHECK(um_addr_same_network(&v6a, &v6b, 24, UM_ADDR_SUBSCRIBER_V6_BITS));
 	CHECK(!um_addr_same_network(&v6a, &v6c, 24, UM_ADDR_SUBSCRIBER_V6_BITS));
 	CHECK(!um_addr_same_host(&v6a, &v6b));
-	CHECK(!um_addr_same_network(&a, &v6a, 0, 0)); /* families differ */
+	CHECK(!um_addr_same_network(&a, &v6a, 0, 0));     /* families differ */
 	CHECK(um_addr_same_network(&v6a, &v6c, 200, 63)); /* bits capped at width; 63 covers ...:2/...:3 */
 
 	memset(&none1, 0, sizeof(none1));
@@ -370,7 +370,8 @@ static void test_wire_malformed(void)
 	 * decoder does not rewrite); senders never produce it because
 	 * um_addr_from_sockaddr and the parsers unmap. Port 0 is accepted. */
 	CHECK_EQ(um_addr_parse_host(&a, "2001:db8::1"), 0);
-	static const uint8_t mapped[UM_ADDR_WIRE_BYTES] = {6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4};
+	static const uint8_t mapped[UM_ADDR_WIRE_BYTES] = {6, 0, 0, 0, 0,    0,    0, 0, 0, 0,
+							   0, 0, 0, 0, 0xff, 0xff, 1, 2, 3, 4};
 	struct um_reader r;
 	um_reader_init(&r, mapped, sizeof(mapped));
 	CHECK_EQ(um_addr_read(&r, &a, false), 0);
@@ -418,23 +419,23 @@ static void test_prefix_parse(void)
 		bool host_bits;
 		int error;
 	} bad[] = {
-		{"", true, -UM_EINVAL},
-		{"/8", true, -UM_EINVAL},
-		{"10.0.0.0/", true, -UM_EINVAL},
-		{"10.0.0.0/33", true, -UM_ERANGE},
-		{"2001:db8::/129", true, -UM_ERANGE},
-		{"10.0.0.0/0032", true, -UM_ERANGE},
-		{"10.0.0.0/-1", true, -UM_EINVAL},
-		{"10.0.0.0/8/8", true, -UM_EINVAL},
-		{"10.0.0.0/ 8", true, -UM_EINVAL},
-		{"10.0.0/8", true, -UM_EINVAL},
-		{"10.0.0.1/8", false, -UM_EINVAL}, /* host bits */
-		{"10.0.0.1/31", false, -UM_EINVAL},
-		{"2001:db8::1/64", false, -UM_EINVAL},
-		{"::1/0", false, -UM_EINVAL},
-		{"[::1]/64", true, -UM_EINVAL},
-		{"1.2.3.4:5/8", true, -UM_EINVAL},
-		{"example.com/8", true, -UM_EINVAL},
+	    {"", true, -UM_EINVAL},
+	    {"/8", true, -UM_EINVAL},
+	    {"10.0.0.0/", true, -UM_EINVAL},
+	    {"10.0.0.0/33", true, -UM_ERANGE},
+	    {"2001:db8::/129", true, -UM_ERANGE},
+	    {"10.0.0.0/0032", true, -UM_ERANGE},
+	    {"10.0.0.0/-1", true, -UM_EINVAL},
+	    {"10.0.0.0/8/8", true, -UM_EINVAL},
+	    {"10.0.0.0/ 8", true, -UM_EINVAL},
+	    {"10.0.0/8", true, -UM_EINVAL},
+	    {"10.0.0.1/8", false, -UM_EINVAL}, /* host bits */
+	    {"10.0.0.1/31", false, -UM_EINVAL},
+	    {"2001:db8::1/64", false, -UM_EINVAL},
+	    {"::1/0", false, -UM_EINVAL},
+	    {"[::1]/64", true, -UM_EINVAL},
+	    {"1.2.3.4:5/8", true, -UM_EINVAL},
+	    {"example.com/8", true, -UM_EINVAL},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct um_addr_prefix p;
