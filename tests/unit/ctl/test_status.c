@@ -580,6 +580,62 @@ static void test_empty_node(void)
 	um_node_status_free(&st);
 }
 
+static void test_direct_peer(void)
+{
+	struct um_node_status st;
+	struct um_control_reply reply = {0};
+	struct um_json_doc *doc = NULL;
+	struct lines l;
+	char *text = NULL;
+	size_t len;
+
+	CHECK_EQ(um_node_status_init(&st, 1, 0), 0);
+	struct um_peer_status *p = &st.peers[0];
+	p->name = "alpha";
+	p->route = UM_ROUTE_STATUS_DIRECT;
+	p->endpoint = addr("[2001:db8::6]:51820");
+	p->direct_endpoint = addr("198.51.100.9:1"); /* not shown on a direct route */
+	p->state = "established";
+	p->last_handshake_age_ms = 0; /* known and zero: shown */
+	p->path.state = "direct";
+	p->path.direct = addr("[2001:db8::6]:51820");
+	p->path.time_to_direct_ms = 420;
+	p->path.direct_rtt_us = 310;
+	p->path.direct_switches = 1;
+	p->path.ping_sequence = 2; /* pinged, no answer yet */
+	um_status_render_text(&st, &reply);
+	lines_split(&l, &reply);
+	static const char *const expect[] = {
+	    "peer=alpha",
+	    "path=direct",
+	    "endpoint=[2001:db8::6]:51820",
+	    "state=established",
+	    "last_handshake_age_ms=0",
+	    "path_state=direct",
+	    "direct_path=[2001:db8::6]:51820",
+	    "time_to_direct_ms=420",
+	    "direct_rtt_us=310",
+	    "direct_switches=1",
+	    "ping_sequence=2",
+	    "ping_answered=0",
+	};
+	expect_in_order(&l, expect, sizeof(expect) / sizeof(expect[0]));
+	CHECK_EQ(find_key(&l, 0, "relay"), -1);
+	CHECK_EQ(find_key(&l, 0, "direct_endpoint"), -1);
+	CHECK_EQ(find_key(&l, 0, "ping_path"), -1);
+	CHECK_EQ(find_key(&l, 0, "fallback_silence_ms"), -1);
+	CHECK_EQ(um_status_render_json(&st, UM_STATUS_JSON_PEERS, &text, &len), 0);
+	const struct um_json_value *peer = um_json_index(um_json_get(parse_json(&doc, text, len), "peers"), 0);
+	CHECK(um_json_string_is(um_json_get(peer, "path"), "direct"));
+	CHECK_EQ(json_int(um_json_get(peer, "time_to_direct_ms")), 420);
+	CHECK(um_json_string_is(um_json_get(peer, "endpoint"), "[2001:db8::6]:51820"));
+	um_json_free(doc);
+	free(text);
+	free(l.text);
+	free(reply.data);
+	um_node_status_free(&st);
+}
+
 int main(void)
 {
 	RUN(test_text);
@@ -587,5 +643,6 @@ int main(void)
 	RUN(test_text_json_agree);
 	RUN(test_relay_only);
 	RUN(test_empty_node);
+	RUN(test_direct_peer);
 	return um_test_end();
 }
