@@ -396,7 +396,7 @@ static void candidate_list(const struct um_path_status *p, char *out, size_t siz
 	size_t used = 0;
 
 	out[0] = '\0';
-	for (size_t i = 0; i < p->n_remote_candidates; i++) {
+	for (size_t i = 0; i < p->n_remote_candidates && i < UM_STATUS_CANDIDATES_MAX; i++) {
 		char text[UM_ADDR_TEXT_MAX];
 		if (um_addr_format(&p->remote_candidates[i], text, sizeof(text)))
 			continue;

@@ -58,6 +58,9 @@
 
 /* "Unknown": the key is left out (no RTT sample, never answered...). */
 #define UM_STATUS_NONE UINT64_MAX
+/* Remote path candidates kept per peer (the path engine holds at most
+ * UM_PATH_MAX_CANDIDATES + 1 = 9 today). */
+#define UM_STATUS_CANDIDATES_MAX 16
 
 struct um_handshake_status {
 	uint64_t hellos, established, bad_mac, cookies_sent, rate_limited, replays, malformed, auth_failed,
@@ -122,9 +125,9 @@ struct um_path_status {
 	struct um_addr direct;                     /* direct_path: set only while direct */
 	uint64_t time_to_direct_ms, direct_rtt_us; /* UM_STATUS_NONE: unknown */
 	uint64_t direct_switches, fallbacks;
-	uint64_t fallback_silence_ms;            /* UM_STATUS_NONE: no fallback yet */
-	const struct um_addr *remote_candidates; /* borrowed; n_remote_candidates */
-	size_t n_remote_candidates;
+	uint64_t fallback_silence_ms;                               /* UM_STATUS_NONE: no fallback yet */
+	size_t n_remote_candidates;                                 /* path_candidates (may exceed the array) */
+	struct um_addr remote_candidates[UM_STATUS_CANDIDATES_MAX]; /* the first ones */
 	uint64_t probes_sent, probes_answered, bad_mac;
 	uint64_t ping_sequence; /* 0: never pinged (no ping_* keys) */
 	uint64_t ping_answered; /* 0: no answer yet (no ping_path/rtt/from) */

@@ -15,7 +15,6 @@
 struct fixture {
 	struct um_node_status st;
 	struct um_addr_prefix allowed[2];
-	struct um_addr candidates[3];
 };
 
 static struct um_addr addr(const char *text)
@@ -91,9 +90,6 @@ static void fixture_fill(struct fixture *f)
 
 	CHECK_EQ(um_addr_prefix_parse(&f->allowed[0], "10.1.0.0/16", false), 0);
 	CHECK_EQ(um_addr_prefix_parse(&f->allowed[1], "fd00::/64", false), 0);
-	f->candidates[0] = addr("192.168.1.5:51820");
-	f->candidates[1] = addr("[2001:db8::5]:51820");
-	f->candidates[2] = addr("198.51.100.6:51820");
 
 	struct um_peer_status *p = &st->peers[0];
 	p->name = "beta";
@@ -119,7 +115,9 @@ static void fixture_fill(struct fixture *f)
 	p->path.state = "punching";
 	p->path.fallbacks = 2;
 	p->path.fallback_silence_ms = 3000;
-	p->path.remote_candidates = f->candidates;
+	p->path.remote_candidates[0] = addr("192.168.1.5:51820");
+	p->path.remote_candidates[1] = addr("[2001:db8::5]:51820");
+	p->path.remote_candidates[2] = addr("198.51.100.6:51820");
 	p->path.n_remote_candidates = 3;
 	p->path.probes_sent = 30;
 	p->path.ping_sequence = 4;
@@ -636,6 +634,44 @@ static void test_direct_peer(void)
 	um_node_status_free(&st);
 }
 
+/* Many long candidates: the list is cut after the last whole address that
+ * fits one control line; path_candidates still counts them all. */
+static void test_candidate_list_cut(void)
+{
+	struct um_node_status st;
+	struct um_control_reply reply = {0};
+	struct lines l;
+
+	CHECK_EQ(um_node_status_init(&st, 1, 0), 0);
+	struct um_peer_status *p = &st.peers[0];
+	p->name = "many";
+	p->state = "established";
+	p->path.state = "punching";
+	for (size_t i = 0; i < UM_STATUS_CANDIDATES_MAX; i++) {
+		char text[UM_ADDR_TEXT_MAX];
+		snprintf(text, sizeof(text), "[2001:db8:ffff:ffff:ffff:ffff:ffff:%zx]:65535", i + 0x1000);
+		p->path.remote_candidates[i] = addr(text);
+	}
+	p->path.n_remote_candidates = UM_STATUS_CANDIDATES_MAX + 4;
+	um_status_render_text(&st, &reply);
+	lines_split(&l, &reply);
+	char count[32];
+	snprintf(count, sizeof(count), "path_candidates=%d", UM_STATUS_CANDIDATES_MAX + 4);
+	CHECK(find_line(&l, 0, count) >= 0);
+	long i = find_key(&l, 0, "path_remote_candidates");
+	CHECK(i >= 0);
+	if (i >= 0) {
+		const char *list = strchr(l.line[i], '=') + 1;
+		size_t n = strlen(list);
+		CHECK(strlen(l.line[i]) < UM_CONTROL_LINE_MAX);
+		CHECK(n > 0 && list[n - 1] == '5'); /* ends on a whole ":65535" */
+		CHECK(strncmp(list, "[2001:db8:ffff:ffff:ffff:ffff:ffff:1000]:65535,", 47) == 0);
+	}
+	free(l.text);
+	free(reply.data);
+	um_node_status_free(&st);
+}
+
 int main(void)
 {
 	RUN(test_text);
@@ -644,5 +680,6 @@ int main(void)
 	RUN(test_relay_only);
 	RUN(test_empty_node);
 	RUN(test_direct_peer);
+	RUN(test_candidate_list_cut);
 	return um_test_end();
 }
