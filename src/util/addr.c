@@ -339,7 +339,9 @@ int um_addr_prefix_parse(struct um_addr_prefix *out, const char *text, bool allo
 		goto fail;
 	width = (unsigned)um_addr_family_bytes(out->family) * 8;
 	len = width;
-	if (slash && (r = parse_decimal(slash + 1, 3, width, &len)))
+	/* More than 3 digits ("/0008") is malformed, as both old parsers said. */
+	r = slash && strlen(slash + 1) > 3 ? -UM_EINVAL : 0;
+	if (r || (slash && (r = parse_decimal(slash + 1, 3, width, &len))))
 		goto fail;
 	out->len = (uint8_t)len;
 	if (!allow_host_bits) {

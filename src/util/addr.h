@@ -183,8 +183,8 @@ void um_addr_encode(const struct um_addr *a, uint8_t out[UM_ADDR_WIRE_BYTES]);
 /* "10.0.0.0/8", "fd00::/64", or a bare address (full length). The length is
  * 1 to 3 decimal digits, at most 32 / 128. Host bits set beyond the length
  * are refused (-UM_EINVAL) unless allow_host_bits, and then kept. Returns 0,
- * -UM_EINVAL (malformed) or -UM_ERANGE (length too long); *out zeroed on
- * error. A v4-mapped IPv6 prefix stays IPv6 (it names IPv6 space). */
+ * -UM_EINVAL (malformed, or more than 3 digits) or -UM_ERANGE (length above
+ * 32 / 128); *out zeroed on error. A v4-mapped IPv6 prefix stays IPv6 (it names IPv6 space). */
 int um_addr_prefix_parse(struct um_addr_prefix *out, const char *text, bool allow_host_bits);
 /* "addr/len" (host bits as stored). 0, -UM_ERANGE (out too small: size
  * UM_ADDR_PREFIX_TEXT_MAX always suffices) or -UM_EINVAL (bad family). */

@@ -424,7 +424,7 @@ static void test_prefix_parse(void)
 	    {"10.0.0.0/", true, -UM_EINVAL},
 	    {"10.0.0.0/33", true, -UM_ERANGE},
 	    {"2001:db8::/129", true, -UM_ERANGE},
-	    {"10.0.0.0/0032", true, -UM_ERANGE},
+	    {"10.0.0.0/0032", true, -UM_EINVAL},
 	    {"10.0.0.0/-1", true, -UM_EINVAL},
 	    {"10.0.0.0/8/8", true, -UM_EINVAL},
 	    {"10.0.0.0/ 8", true, -UM_EINVAL},
