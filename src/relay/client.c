@@ -12,7 +12,7 @@
 #define REGISTER_WARN_ATTEMPTS 3
 #define REREGISTER_GAP_NS      UM_NSEC_PER_SEC
 #define KEEPALIVE_DEFAULT_S    25
-#define KEEPALIVE_MISSES 4
+#define KEEPALIVE_MISSES       3
 /* A UDP registration is one round trip plus a signature check: 0.5 s covers
  * relays up to ~400 ms away and keeps the first packet of a UDP-blocked
  * node within about a second (TLS set-up and registration add ~4 RTTs). */
