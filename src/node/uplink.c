@@ -54,8 +54,7 @@ void um_relay_addr_encode(struct um_wire_addr *addr, size_t peer, unsigned uplin
 	addr->port = (uint16_t)(uplink + 1);
 }
 
-bool um_relay_addr_decode(const struct um_node *node, const struct um_wire_addr *addr, size_t *peer,
-			  unsigned *uplink)
+bool um_relay_addr_decode(const struct um_node *node, const struct um_wire_addr *addr, size_t *peer, unsigned *uplink)
 {
 	uint32_t slot;
 
@@ -136,20 +135,21 @@ static void log_name(const struct um_node_uplink *u, char *out, size_t size)
 
 /* ---- the engine's events ---- */
 
+/* The relay does not know the peer: try it through our next registered
+ * relay, and again soon when a handshake is waiting on it. */
 static void on_unknown_peer(struct um_node *node, unsigned uplink, const struct um_peer_id *id, const char *name)
 {
+	int next = um_relay_client_next_registered(&node->uplinks_engine->client, uplink);
+
 	for (size_t i = 0; i < node->n_peers; i++) {
 		struct um_node_peer *peer = &node->peers[i];
 		if (memcmp(peer->config->id.bytes, id->bytes, UM_PEER_ID_BYTES))
 			continue;
-		/* Not there: try the peer through our next registered relay. */
-		int next = um_relay_client_next_registered(&node->uplinks_engine->client, uplink);
-		if (next >= 0) {
-			if ((unsigned)next != uplink)
-				um_log_debug("peer \"%s\" unknown at relay %s, trying relay %d", peer->config->name, name,
-					     next);
+		if (next >= 0 && (unsigned)next != uplink)
+			um_log_debug("peer \"%s\" unknown at relay %s, trying relay %d", peer->config->name, name,
+				     next);
+		if (next >= 0)
 			peer->relay = next;
-		}
 		if (peer->attempt_via_relay && um_handshake_peer_busy(peer->hs))
 			um_timers_relay_unknown_peer(peer);
 	}
@@ -158,17 +158,16 @@ static void on_unknown_peer(struct um_node *node, unsigned uplink, const struct 
 static void apply_event(struct um_node *node, const struct um_relay_client_event_entry *e)
 {
 	const struct um_relay_client_uplink *cu = &node->uplinks_engine->client.uplinks[e->uplink];
-	struct um_node_uplink *u = &node->uplinks[e->uplink];
 	char name[64], text[64];
 
-	log_name(u, name, sizeof(name));
+	log_name(&node->uplinks[e->uplink], name, sizeof(name));
+	um_wire_addr_format(&e->observed, text, sizeof(text));
 	switch (e->type) {
 	case UM_RELAY_CLIENT_EVENT_STATE:
 		um_log_debug("relay %s: %s -> %s", name, um_relay_client_state_name(e->old_state),
 			     um_relay_client_state_name(e->new_state));
 		break;
 	case UM_RELAY_CLIENT_EVENT_REGISTERED:
-		um_wire_addr_format(&e->observed, text, sizeof(text));
 		um_log_info("relay %s: registered (we are %s there, keepalive %llu ms)", name, text,
 			    (unsigned long long)(e->keepalive_ns / UM_NSEC_PER_MSEC));
 		for (size_t i = 0; i < node->n_peers; i++)
@@ -194,7 +193,6 @@ static void apply_event(struct um_node *node, const struct um_relay_client_event
 		um_log_warn("relay %s: error %u (retry after %u s)", name, e->code, e->retry_after_s);
 		break;
 	case UM_RELAY_CLIENT_EVENT_OBSERVED:
-		um_wire_addr_format(&e->observed, text, sizeof(text));
 		um_log_info("relay %s: our endpoint there is now %s", name, text);
 		break;
 	case UM_RELAY_CLIENT_EVENT_OPEN_STREAMS:
@@ -203,13 +201,14 @@ static void apply_event(struct um_node *node, const struct um_relay_client_event
 				um_uplink_stream_connect(&node->uplinks[i]);
 		break;
 	case UM_RELAY_CLIENT_EVENT_RECONNECT:
-		um_uplink_stream_reconnect(u); /* transport_up registers over the new one */
+		um_uplink_stream_reconnect(&node->uplinks[e->uplink]); /* transport_up registers again */
 		break;
 	case UM_RELAY_CLIENT_EVENT_NONE:
 		break;
 	}
 }
 
+/* Copies of the engine's view that path.c and status.c read. */
 static void copy_view(struct um_node *node)
 {
 	const struct um_relay_client *client = &node->uplinks_engine->client;
@@ -285,10 +284,10 @@ int um_uplinks_start(struct um_node *node)
 {
 	const struct um_config *c = &node->config;
 	struct um_relay_client_config rc = {
-		.identity = &node->identity,
-		.admission_key = c->has_relay_admission_key ? c->relay_admission_key : NULL,
-		.keepalive_max_ns = c->relay_keepalive_ms * UM_NSEC_PER_MSEC,
-		.n_uplinks = (unsigned)c->n_relays,
+	    .identity = &node->identity,
+	    .admission_key = c->has_relay_admission_key ? c->relay_admission_key : NULL,
+	    .keepalive_max_ns = c->relay_keepalive_ms * UM_NSEC_PER_MSEC,
+	    .n_uplinks = (unsigned)c->n_relays,
 	};
 	int r;
 
@@ -328,7 +327,7 @@ int um_uplinks_start(struct um_node *node)
 	if (r)
 		goto out;
 	um_relay_client_start(&node->uplinks_engine->client, um_now_ns());
-	drain(node);
+	um_timer_arm_in(node->loop, &node->uplinks_engine->timer, 0); /* first REGISTERs from the loop */
 	return 0;
 out:
 	um_uplinks_stop(node);

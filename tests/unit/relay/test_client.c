@@ -46,6 +46,7 @@ struct world {
 	uint64_t register_times[MAX_RELAYS][16]; /* first fragment of each REGISTER */
 	unsigned n_registers[MAX_RELAYS];
 	unsigned keepalives_sent[MAX_RELAYS];
+	unsigned keepalives_at_lost[MAX_RELAYS]; /* keepalives_sent when RELAY_LOST came */
 };
 
 static struct world *w;
@@ -125,6 +126,8 @@ static void drain(void)
 	while (um_relay_client_tick(&w->client, w->now, WALL + (w->now - T0) / MS, &w->out) > 0) {
 		for (unsigned k = 0; k < w->out.n_datagrams; k++)
 			to_relay(w->out.uplink, w->out.datagrams[k], w->out.lengths[k]);
+		if (w->out.event == UM_RELAY_CLIENT_EVENT_RELAY_LOST)
+			w->keepalives_at_lost[w->out.uplink] = w->keepalives_sent[w->out.uplink];
 		if (w->out.event != UM_RELAY_CLIENT_EVENT_NONE && w->n_events < MAX_EVENTS)
 			w->events[w->n_events++] = w->out.detail;
 	}
@@ -263,8 +266,13 @@ static void test_standby_and_relay_lost(void)
 	 * again; the backup becomes home and the parked one wakes as backup. */
 	w->relay_silent[0] = true;
 	uint64_t silent_at = w->now;
+	unsigned answered = w->keepalives_sent[0];
 	run_until(silent_at + 5 * SEC);
 	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_RELAY_LOST, 0), 1);
+	CHECK_EQ(w->keepalives_at_lost[0] - answered, 3);
+	for (unsigned k = 0; k < w->n_events; k++)
+		if (w->events[k].type == UM_RELAY_CLIENT_EVENT_RELAY_LOST)
+			CHECK_EQ(w->events[k].missed, 3);
 	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERING);
 	CHECK_EQ(w->client.home, 1);
 	CHECK_EQ(w->client.backup, 2);
