@@ -21,6 +21,8 @@
 #include "util/error.h"
 #include "util/log.h"
 
+_Static_assert(UM_CONFIG_RELAYS_MAX <= UM_RELAY_CLIENT_MAX_UPLINKS, "one engine uplink per relay = line");
+
 struct um_uplinks_engine {
 	struct um_relay_client client;
 	struct um_relay_client_output out; /* tick scratch (large) */
@@ -230,7 +232,6 @@ static void drain(struct um_node *node)
 	if (e->draining)
 		return;
 	e->draining = true;
-	copy_view(node);
 	while (um_relay_client_tick(&e->client, um_now_ns(), um_wall_ms(), &e->out) > 0) {
 		copy_view(node);
 		for (unsigned k = 0; k < e->out.n_datagrams; k++)
