@@ -21,7 +21,7 @@
 #include "util/error.h"
 #include "util/log.h"
 
-_Static_assert(UM_CONFIG_RELAYS_MAX <= UM_RELAY_CLIENT_MAX_UPLINKS, "one engine uplink per relay = line");
+_Static_assert((int)UM_CONFIG_RELAYS_MAX <= (int)UM_RELAY_CLIENT_MAX_UPLINKS, "one engine uplink per relay = line");
 
 struct um_uplinks_engine {
 	struct um_relay_client client;
