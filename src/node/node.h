@@ -25,6 +25,7 @@
 #include "net/dataplane.h"
 #include "net/loop.h"
 #include "path/stun_client.h"
+#include "relay/client.h"
 #include "relay/server.h"
 #include "session/handshake.h"
 #include "wire/path.h"
@@ -126,36 +127,27 @@ struct um_node_peer {
 	struct um_timer tick_timer;  /* keepalive, expiry, dead-peer checks */
 };
 
+/* The relay client's uplink states (relay/client.h), under the names
+ * path.c and status.c use. */
 enum um_uplink_state {
-	UM_UPLINK_IDLE,        /* wss:// uplink without a connection (not needed yet,
-				* or reconnecting): nothing is sent */
-	UM_UPLINK_REGISTERING, /* REGISTER sent (or waiting to retry) */
-	UM_UPLINK_REGISTERED,  /* acknowledged: keepalives running */
-	UM_UPLINK_STANDBY,     /* registered once, parked: not home or backup */
+	UM_UPLINK_IDLE = UM_RELAY_CLIENT_IDLE,               /* wss:// uplink without a connection */
+	UM_UPLINK_REGISTERING = UM_RELAY_CLIENT_REGISTERING, /* REGISTER sent (or waiting to retry) */
+	UM_UPLINK_REGISTERED = UM_RELAY_CLIENT_REGISTERED,   /* acknowledged: keepalives running */
+	UM_UPLINK_STANDBY = UM_RELAY_CLIENT_STANDBY,         /* registered once, parked */
 };
 
-/* One configured relay, as seen by this node (uplink.c). */
+/* One configured relay, as seen by this node (uplink.c): where its
+ * datagrams go. The protocol state lives in the relay client engine. */
 struct um_node_uplink {
 	struct um_node *node;
 	unsigned index;
 	struct um_wire_addr addr;
 	struct sockaddr_storage sa;
 	socklen_t sa_len;
+	/* Read-only copies of the engine's view for path.c and status.c;
+	 * uplink.c refreshes them after every engine call. */
 	enum um_uplink_state state;
-	uint8_t nonce[UM_RELAY_NONCE_BYTES]; /* of the REGISTER in flight */
-	uint64_t register_sent_ns;
-	unsigned register_attempts;
-	uint64_t token;
-	uint64_t keepalive_ns;      /* our keepalive period */
-	uint64_t ka_sequence, ka_sent_ns;
-	bool ka_outstanding;
-	unsigned ka_missed;
-	uint64_t last_reply_ns;     /* ACK or keepalive reply */
-	uint64_t registered_ns;
-	uint64_t rtt_ns;            /* smoothed; 0 = no sample */
 	struct um_wire_addr observed; /* our endpoint as the relay sees it */
-	uint64_t registrations, errors, unknown_peer;
-	struct um_timer timer;
 	/* wss:// uplinks (uplink_stream.c): addr/sa above are then the loopback
 	 * proxy that carries datagrams over the TLS connection to `remote`. */
 	bool tls;
@@ -199,9 +191,8 @@ struct um_node {
 	struct um_relay_server *relay_server; /* owned; [relay] */
 	struct um_node_uplink *uplinks;       /* owned; one per relay = line */
 	size_t n_uplinks;
-	int home, backup;                     /* uplink indices, -1 = none */
-	uint8_t *register_buf;                /* REGISTER scratch (owned) */
-	struct um_timer fallback_timer;       /* wss:// uplinks when UDP gets no answer */
+	int home, backup;                     /* copies of the relay client's, -1 = none */
+	struct um_uplinks_engine *uplinks_engine; /* owned: relay client, its output and timer */
 
 	struct um_node_stun *stun;            /* owned; one per stun = line */
 	size_t n_stun;

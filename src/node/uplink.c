@@ -1,55 +1,34 @@
 /* SPDX-License-Identifier: MIT */
-/* Uplinks: this node's registrations with the relays of its config, and the
- * relay path to peers.
- *
- * Registration: a signed REGISTER (public key included, so relays need no
- * key store; ~7.4 KB, sent as FRAGMENT pieces from the data plane's port so
- * the relay binds the same endpoint DATA comes from). Retried after 1 s,
- * doubling up to 8 s, until the REGISTER_ACK with our nonce arrives. Then a
- * KEEPALIVE every keepalive period (the relay's advertised interval, or
- * relay-keepalive if shorter), which holds the NAT mapping open, tells us
- * our observed endpoint and measures the RTT. Three unanswered keepalives,
- * or an ERROR "not registered" (the relay restarted or expired us), start a
- * new registration at once (at most one per second).
- *
- * Home and backup: among registered uplinks the lowest smoothed RTT is home,
- * the next is the backup; with more than two relays the others are parked
- * (STANDBY, no keepalives) until home or backup fails.
+/* Uplinks: glue between the relay client engine (relay/client.h: REGISTER,
+ * keepalives, RTT, home and backup, standby, re-registration, the wss://
+ * fallback policy) and this node: its datagrams go out on the data plane's
+ * socket (a wss:// uplink's to its loopback proxy, uplink_stream.c), one
+ * timer follows the engine's deadline, and its events reach the peers
+ * (timers.c) and the log.
  *
  * Relay path: a peer without endpoint (or whose endpoint stopped answering)
  * is reached by wrapping handshake datagrams in FORWARD to the uplink; the
  * data plane then carries DATA the same way (um_dataplane_peer_set_relay).
  * A peer not registered at our home relay answers ERROR "unknown peer":
- * the peer then moves to the next registered uplink.
- *
- * wss:// uplinks (uplink_stream.c) carry the same protocol over TLS on
- * TCP, through a loopback proxy socket that stands for the relay. They
- * stay IDLE until no UDP uplink has registered FALLBACK_DELAY after start
- * (at once without UDP relays; checked again every FALLBACK_CHECK), then
- * connect and register like any other; once up they stay, as backup when
- * UDP works (a UDP uplink always ranks before a TLS one as home). */
+ * the peer then moves to the next registered uplink. */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-
-#include <sodium.h>
 
 #include "node/node.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
-#include "wire/fragment.h"
 
-#define REGISTER_RETRY_BASE_NS (1 * UM_NSEC_PER_SEC)
-#define REGISTER_RETRY_MAX_NS (8 * UM_NSEC_PER_SEC)
-#define REREGISTER_GAP_NS UM_NSEC_PER_SEC
-#define KEEPALIVE_MISSES 3
-/* A UDP registration is one round trip plus a signature check: 0.5 s covers
- * relays up to ~400 ms away and keeps the first packet of a UDP-blocked
- * node within about a second (TLS set-up and registration add ~4 RTTs). */
-#define FALLBACK_DELAY_NS (500 * UM_NSEC_PER_MSEC)
-#define FALLBACK_CHECK_NS (5 * UM_NSEC_PER_SEC)
-#define TLS_REGISTER_ATTEMPTS 4 /* then a new connection */
+_Static_assert((int)UM_CONFIG_RELAYS_MAX <= (int)UM_RELAY_CLIENT_MAX_UPLINKS, "one engine uplink per relay = line");
+
+struct um_uplinks_engine {
+	struct um_relay_client client;
+	struct um_relay_client_output out; /* tick scratch (large) */
+	struct um_timer timer;             /* at the engine's deadline */
+	bool draining;                     /* in drain(): nested calls leave the work to it */
+};
 
 static const uint8_t relay_addr_prefix[12] = {0x01, 0x00, 0, 0, 0, 0, 0, 0, 'u', 'm', 'r', 'l'};
 
@@ -77,8 +56,7 @@ void um_relay_addr_encode(struct um_wire_addr *addr, size_t peer, unsigned uplin
 	addr->port = (uint16_t)(uplink + 1);
 }
 
-bool um_relay_addr_decode(const struct um_node *node, const struct um_wire_addr *addr, size_t *peer,
-			  unsigned *uplink)
+bool um_relay_addr_decode(const struct um_node *node, const struct um_wire_addr *addr, size_t *peer, unsigned *uplink)
 {
 	uint32_t slot;
 
@@ -101,18 +79,15 @@ int um_uplink_find(const struct um_node *node, const struct um_wire_addr *addr)
 	return -1;
 }
 
-static bool usable(const struct um_node_uplink *u)
-{
-	return u->state == UM_UPLINK_REGISTERED;
-}
-
 int um_uplink_for_peer(const struct um_node *node, const struct um_node_peer *peer)
 {
-	if (peer->relay >= 0 && (size_t)peer->relay < node->n_uplinks && usable(&node->uplinks[peer->relay]))
+	const struct um_relay_client *client = node->uplinks_engine ? &node->uplinks_engine->client : NULL;
+
+	if (!client)
+		return -1;
+	if (peer->relay >= 0 && um_relay_client_usable(client, (unsigned)peer->relay))
 		return peer->relay;
-	if (node->home >= 0)
-		return node->home;
-	return -1;
+	return client->home;
 }
 
 static void send_to(struct um_node_uplink *u, const uint8_t *data, size_t len)
@@ -147,8 +122,6 @@ size_t um_uplink_forward_header(const struct um_node_peer *peer, uint8_t *out, s
 	return UM_RELAY_FORWARD_HEADER_BYTES;
 }
 
-/* ---- home selection ---- */
-
 static void log_name(const struct um_node_uplink *u, char *out, size_t size)
 {
 	if (u->tls) {
@@ -162,277 +135,123 @@ static void log_name(const struct um_node_uplink *u, char *out, size_t size)
 	um_wire_addr_format(&u->addr, out, size);
 }
 
-/* Home order: any UDP uplink before a TLS one (TCP adds head-of-line
- * blocking and overhead), then the lower RTT. */
-static bool ranks_before(const struct um_node_uplink *a, const struct um_node_uplink *b)
-{
-	if (a->tls != b->tls)
-		return !a->tls;
-	return a->rtt_ns < b->rtt_ns;
-}
+/* ---- the engine's events ---- */
 
-static void choose_home(struct um_node *node)
+/* The relay does not know the peer: try it through our next registered
+ * relay, and again soon when a handshake is waiting on it. */
+static void on_unknown_peer(struct um_node *node, unsigned uplink, const struct um_peer_id *id, const char *name)
 {
-	int home = -1, backup = -1, old_home = node->home;
+	int next = um_relay_client_next_registered(&node->uplinks_engine->client, uplink);
 
-	for (size_t i = 0; i < node->n_uplinks; i++) {
-		const struct um_node_uplink *u = &node->uplinks[i];
-		if (!usable(u))
+	for (size_t i = 0; i < node->n_peers; i++) {
+		struct um_node_peer *peer = &node->peers[i];
+		if (memcmp(peer->config->id.bytes, id->bytes, UM_PEER_ID_BYTES))
 			continue;
-		if (home < 0 || ranks_before(u, &node->uplinks[home])) {
-			backup = home;
-			home = (int)i;
-		} else if (backup < 0 || ranks_before(u, &node->uplinks[backup])) {
-			backup = (int)i;
-		}
+		if (next >= 0 && (unsigned)next != uplink)
+			um_log_debug("peer \"%s\" unknown at relay %s, trying relay %d", peer->config->name, name,
+				     next);
+		if (next >= 0)
+			peer->relay = next;
+		if (peer->attempt_via_relay && um_handshake_peer_busy(peer->hs))
+			um_timers_relay_unknown_peer(peer);
 	}
-	/* Hysteresis: a new home must be 20% faster, so close RTTs do not flap. */
-	if (old_home >= 0 && home >= 0 && home != old_home && usable(&node->uplinks[old_home]) &&
-	    node->uplinks[home].tls == node->uplinks[old_home].tls &&
-	    node->uplinks[home].rtt_ns * 5 / 4 >= node->uplinks[old_home].rtt_ns) {
-		if (backup == old_home)
-			backup = home;
-		home = old_home;
+}
+
+static void apply_event(struct um_node *node, const struct um_relay_client_event_entry *e)
+{
+	const struct um_relay_client_uplink *cu = &node->uplinks_engine->client.uplinks[e->uplink];
+	char name[64], text[64];
+
+	log_name(&node->uplinks[e->uplink], name, sizeof(name));
+	um_wire_addr_format(&e->observed, text, sizeof(text));
+	switch (e->type) {
+	case UM_RELAY_CLIENT_EVENT_STATE:
+		um_log_debug("relay %s: %s -> %s", name, um_relay_client_state_name(e->old_state),
+			     um_relay_client_state_name(e->new_state));
+		break;
+	case UM_RELAY_CLIENT_EVENT_REGISTERED:
+		um_log_info("relay %s: registered (we are %s there, keepalive %llu ms)", name, text,
+			    (unsigned long long)(e->keepalive_ns / UM_NSEC_PER_MSEC));
+		for (size_t i = 0; i < node->n_peers; i++)
+			um_timers_relay_ready(&node->peers[i]);
+		break;
+	case UM_RELAY_CLIENT_EVENT_HOME:
+		if (e->home >= 0 && e->home != e->old_home)
+			um_log_info("home relay %s (rtt %llu us)", name, (unsigned long long)(cu->rtt_ns / 1000));
+		break;
+	case UM_RELAY_CLIENT_EVENT_NO_ANSWER:
+		um_log_warn("relay %s: no answer to registration, still trying", name);
+		break;
+	case UM_RELAY_CLIENT_EVENT_RELAY_LOST:
+		um_log_info("relay %s: %u keepalives unanswered, registering again", name, e->missed);
+		break;
+	case UM_RELAY_CLIENT_EVENT_NOT_REGISTERED:
+		um_log_info("relay %s: not registered there (restart?), registering again", name);
+		break;
+	case UM_RELAY_CLIENT_EVENT_UNKNOWN_PEER:
+		on_unknown_peer(node, e->uplink, &e->peer, name);
+		break;
+	case UM_RELAY_CLIENT_EVENT_RELAY_ERROR:
+		um_log_warn("relay %s: error %u (retry after %u s)", name, e->code, e->retry_after_s);
+		break;
+	case UM_RELAY_CLIENT_EVENT_OBSERVED:
+		um_log_info("relay %s: our endpoint there is now %s", name, text);
+		break;
+	case UM_RELAY_CLIENT_EVENT_OPEN_STREAMS:
+		for (size_t i = 0; i < node->n_uplinks; i++)
+			if (node->uplinks[i].tls)
+				um_uplink_stream_connect(&node->uplinks[i]);
+		break;
+	case UM_RELAY_CLIENT_EVENT_RECONNECT:
+		um_uplink_stream_reconnect(&node->uplinks[e->uplink]); /* transport_up registers again */
+		break;
+	case UM_RELAY_CLIENT_EVENT_NONE:
+		break;
 	}
-	node->home = home;
-	node->backup = backup;
-	if (home != old_home && home >= 0) {
-		char name[64];
-		log_name(&node->uplinks[home], name, sizeof(name));
-		um_log_info("home relay %s (rtt %llu us)", name,
-			    (unsigned long long)(node->uplinks[home].rtt_ns / 1000));
-	}
-	/* Park what is neither home nor backup once both exist; wake the
-	 * parked ones when either is missing. */
+}
+
+/* Copies of the engine's view that path.c and status.c read. */
+static void copy_view(struct um_node *node)
+{
+	const struct um_relay_client *client = &node->uplinks_engine->client;
+
 	for (size_t i = 0; i < node->n_uplinks; i++) {
-		struct um_node_uplink *u = &node->uplinks[i];
-		if (u->state == UM_UPLINK_REGISTERED && backup >= 0 && (int)i != home && (int)i != backup) {
-			u->state = UM_UPLINK_STANDBY;
-			um_timer_cancel(node->loop, &u->timer);
-		} else if (u->state == UM_UPLINK_STANDBY && backup < 0) {
-			u->register_attempts = 0;
-			if (u->tls && !um_uplink_stream_open_now(u)) {
-				u->state = UM_UPLINK_IDLE; /* registers when connected */
-				continue;
-			}
-			u->state = UM_UPLINK_REGISTERING;
-			um_timer_arm_in(node->loop, &u->timer, 0);
-		}
+		node->uplinks[i].state = (enum um_uplink_state)client->uplinks[i].state;
+		node->uplinks[i].observed = client->uplinks[i].observed;
 	}
+	node->home = client->home;
+	node->backup = client->backup;
 }
 
-/* ---- registration ---- */
-
-static void send_register(struct um_node_uplink *u)
+/* After every engine input and on the timer: send what the engine has,
+ * apply its events, re-arm the timer at its deadline. */
+static void drain(struct um_node *node)
 {
-	struct um_node *node = u->node;
-	uint8_t frag[UM_HS_MAX_DATAGRAM];
-	uint32_t message_id;
+	struct um_uplinks_engine *e = node->uplinks_engine;
 
-	randombytes_buf(u->nonce, sizeof(u->nonce));
-	int len = um_relay_register_build(node->register_buf, UM_RELAY_REGISTER_MAX_BYTES, &node->identity, um_wall_ms(),
-					  u->nonce, true,
-					  node->config.has_relay_admission_key ? node->config.relay_admission_key : NULL);
-	if (len < 0) {
-		um_log_error("relay %u: building REGISTER: %s", u->index, um_strerror(len));
+	if (e->draining)
 		return;
+	e->draining = true;
+	while (um_relay_client_tick(&e->client, um_now_ns(), um_wall_ms(), &e->out) > 0) {
+		copy_view(node);
+		for (unsigned k = 0; k < e->out.n_datagrams; k++)
+			send_to(&node->uplinks[e->out.uplink], e->out.datagrams[k], e->out.lengths[k]);
+		if (e->out.event != UM_RELAY_CLIENT_EVENT_NONE)
+			apply_event(node, &e->out.detail);
 	}
-	randombytes_buf(&message_id, sizeof(message_id));
-	u->register_sent_ns = um_now_ns(); /* after signing: the RTT excludes it */
-	unsigned count = um_fragment_count((size_t)len);
-	for (unsigned i = 0; i < count; i++) {
-		int n = um_fragment_encode(frag, sizeof(frag), UM_MSG_RELAY_REGISTER, 0, message_id, node->register_buf,
-					   (size_t)len, i);
-		if (n < 0)
-			return;
-		send_to(u, frag, (size_t)n);
-	}
-	u->register_attempts++;
-}
-
-static void start_registration(struct um_node_uplink *u, bool now)
-{
-	struct um_node *node = u->node;
-	bool was_usable = usable(u);
-
-	u->state = UM_UPLINK_REGISTERING;
-	u->ka_outstanding = false;
-	u->ka_missed = 0;
-	u->register_attempts = 0;
-	um_timer_arm_in(node->loop, &u->timer, now ? 0 : REGISTER_RETRY_BASE_NS);
-	if (was_usable)
-		choose_home(node);
-}
-
-static void send_keepalive(struct um_node_uplink *u)
-{
-	uint8_t buf[UM_RELAY_KEEPALIVE_BYTES];
-	struct um_relay_keepalive k = {.id = u->node->identity.id, .token = u->token, .sequence = ++u->ka_sequence};
-
-	int n = um_relay_keepalive_encode(buf, sizeof(buf), &k);
-	if (n < 0)
-		return;
-	send_to(u, buf, (size_t)n);
-	u->ka_sent_ns = um_now_ns();
-	u->ka_outstanding = true;
+	copy_view(node);
+	uint64_t deadline = um_relay_client_next_deadline(&e->client);
+	if (deadline == UINT64_MAX)
+		um_timer_cancel(node->loop, &e->timer);
+	else
+		um_timer_arm_at(node->loop, &e->timer, deadline);
+	e->draining = false;
 }
 
 static void on_timer(struct um_loop *loop, struct um_timer *timer)
 {
-	struct um_node_uplink *u = timer->arg;
-	char name[64];
-
-	switch (u->state) {
-	case UM_UPLINK_IDLE:
-		break;
-	case UM_UPLINK_REGISTERING: {
-		if (u->tls && u->register_attempts >= TLS_REGISTER_ATTEMPTS) {
-			/* Connected but unanswered: the connection may be dead. */
-			u->register_attempts = 0;
-			um_uplink_stream_reconnect(u);
-			return;
-		}
-		uint64_t delay = REGISTER_RETRY_BASE_NS << (u->register_attempts < 3 ? u->register_attempts : 3);
-		if (delay > REGISTER_RETRY_MAX_NS)
-			delay = REGISTER_RETRY_MAX_NS;
-		if (u->register_attempts == 3) {
-			log_name(u, name, sizeof(name));
-			um_log_warn("relay %s: no answer to registration, still trying", name);
-		}
-		send_register(u);
-		um_timer_arm_in(loop, timer, delay + randombytes_uniform((uint32_t)(delay / 8 / 1000)) * 1000ULL);
-		break;
-	}
-	case UM_UPLINK_REGISTERED:
-		if (u->ka_outstanding && ++u->ka_missed >= KEEPALIVE_MISSES) {
-			log_name(u, name, sizeof(name));
-			um_log_info("relay %s: %u keepalives unanswered, registering again", name, u->ka_missed);
-			if (u->tls) {
-				um_uplink_stream_reconnect(u); /* registers when connected again */
-				return;
-			}
-			start_registration(u, true);
-			return;
-		}
-		send_keepalive(u);
-		um_timer_arm_in(loop, timer, u->keepalive_ns);
-		break;
-	case UM_UPLINK_STANDBY:
-		break;
-	}
-}
-
-static void on_ack(struct um_node *node, struct um_node_uplink *u, const uint8_t *data, size_t len)
-{
-	struct um_relay_register_ack ack;
-	char name[64], observed[64];
-	uint64_t now = um_now_ns();
-
-	if (um_relay_register_ack_decode(&ack, data, len) || u->state != UM_UPLINK_REGISTERING ||
-	    sodium_memcmp(ack.nonce, u->nonce, sizeof(u->nonce)))
-		return; /* stale or forged */
-	uint64_t keepalive = (ack.keepalive_interval_s ? ack.keepalive_interval_s : 25) * UM_NSEC_PER_SEC;
-	if (node->config.relay_keepalive_ms && node->config.relay_keepalive_ms * UM_NSEC_PER_MSEC < keepalive)
-		keepalive = node->config.relay_keepalive_ms * UM_NSEC_PER_MSEC;
-	/* The registration's round trip includes the relay's signature check,
-	 * so it is only a first estimate; keepalives refine it. */
-	uint64_t sample = now - u->register_sent_ns;
-	if (!u->rtt_ns || sample < u->rtt_ns)
-		u->rtt_ns = sample;
-	u->token = ack.token;
-	u->keepalive_ns = keepalive;
-	/* Over TLS the relay sees a name for the connection, not an endpoint
-	 * anyone could punch to: no reflexive candidate from it. */
-	if (!u->tls)
-		u->observed = ack.observed;
-	u->state = UM_UPLINK_REGISTERED;
-	u->registered_ns = u->last_reply_ns = now;
-	u->ka_outstanding = false;
-	u->ka_missed = 0;
-	u->registrations++;
-	log_name(u, name, sizeof(name));
-	um_wire_addr_format(&ack.observed, observed, sizeof(observed));
-	um_log_info("relay %s: registered (we are %s there, keepalive %llu ms)", name, observed,
-		    (unsigned long long)(keepalive / UM_NSEC_PER_MSEC));
-	/* A keepalive right away gives a clean RTT sample. */
-	send_keepalive(u);
-	um_timer_arm_in(node->loop, &u->timer, keepalive);
-	choose_home(node);
-	for (size_t i = 0; i < node->n_peers; i++)
-		um_timers_relay_ready(&node->peers[i]);
-}
-
-static void on_keepalive(struct um_node *node, struct um_node_uplink *u, const uint8_t *data, size_t len)
-{
-	struct um_relay_keepalive k;
-	uint64_t now = um_now_ns();
-
-	if (um_relay_keepalive_decode(&k, data, len) || !(k.flags & UM_RELAY_KEEPALIVE_FLAG_REPLY) ||
-	    u->state != UM_UPLINK_REGISTERED || !u->ka_outstanding || k.sequence != u->ka_sequence ||
-	    sodium_memcmp(&k.token, &u->token, sizeof(k.token)) ||
-	    memcmp(k.id.bytes, node->identity.id.bytes, UM_PEER_ID_BYTES))
-		return;
-	uint64_t sample = now - u->ka_sent_ns;
-	u->rtt_ns = u->rtt_ns ? (u->rtt_ns * 7 + sample) / 8 : sample;
-	u->ka_outstanding = false;
-	u->ka_missed = 0;
-	u->last_reply_ns = now;
-	if (!u->tls && !um_wire_addr_equal(&u->observed, &k.observed)) {
-		char name[64], observed[64];
-		log_name(u, name, sizeof(name));
-		um_wire_addr_format(&k.observed, observed, sizeof(observed));
-		um_log_info("relay %s: our endpoint there is now %s", name, observed);
-		u->observed = k.observed;
-	}
-	choose_home(node);
-}
-
-static void on_error(struct um_node *node, struct um_node_uplink *u, const uint8_t *data, size_t len)
-{
-	struct um_relay_error e;
-	char name[64];
-	uint64_t now = um_now_ns();
-
-	if (um_relay_error_decode(&e, data, len))
-		return;
-	u->errors++;
-	log_name(u, name, sizeof(name));
-	switch (e.code) {
-	case UM_RELAY_ERR_NOT_REGISTERED:
-		/* Relay restarted or expired us. Anyone on the path can send this,
-		 * so it costs at most one registration per second. */
-		if (u->state == UM_UPLINK_REGISTERING && now - u->register_sent_ns < REREGISTER_GAP_NS)
-			return;
-		if (u->state == UM_UPLINK_STANDBY || u->state == UM_UPLINK_IDLE)
-			return;
-		um_log_info("relay %s: not registered there (restart?), registering again", name);
-		start_registration(u, true);
-		break;
-	case UM_RELAY_ERR_UNKNOWN_PEER:
-		u->unknown_peer++;
-		for (size_t i = 0; i < node->n_peers; i++) {
-			struct um_node_peer *peer = &node->peers[i];
-			if (memcmp(peer->config->id.bytes, e.ref, UM_PEER_ID_BYTES))
-				continue;
-			/* Not there: try the peer through our next registered relay. */
-			for (size_t step = 1; step <= node->n_uplinks; step++) {
-				size_t next = (u->index + step) % node->n_uplinks;
-				if (usable(&node->uplinks[next])) {
-					if (next != u->index)
-						um_log_debug("peer \"%s\" unknown at relay %s, trying relay %zu",
-							     peer->config->name, name, next);
-					peer->relay = (int)next;
-					break;
-				}
-			}
-			if (peer->attempt_via_relay && um_handshake_peer_busy(peer->hs))
-				um_timers_relay_unknown_peer(peer);
-		}
-		break;
-	default:
-		um_log_warn("relay %s: error %u (retry after %u s)", name, e.code, e.retry_after_s);
-		break;
-	}
+	(void)loop;
+	drain(timer->arg);
 }
 
 bool um_uplinks_receive(struct um_node *node, const struct um_wire_addr *from, const uint8_t *data, size_t len)
@@ -442,20 +261,9 @@ bool um_uplinks_receive(struct um_node *node, const struct um_wire_addr *from, c
 	int i = um_uplink_find(node, from);
 	if (i < 0)
 		return true; /* relay messages from strangers: dropped */
-	struct um_node_uplink *u = &node->uplinks[i];
-	switch (data[0]) {
-	case UM_MSG_RELAY_REGISTER_ACK:
-		on_ack(node, u, data, len);
-		break;
-	case UM_MSG_RELAY_KEEPALIVE:
-		on_keepalive(node, u, data, len);
-		break;
-	case UM_MSG_RELAY_ERROR:
-		on_error(node, u, data, len);
-		break;
-	default:
-		break;
-	}
+	/* A drop (stale, forged, unexpected) is counted by the engine. */
+	um_relay_client_input(&node->uplinks_engine->client, (unsigned)i, data, len, um_now_ns());
+	drain(node);
 	return true;
 }
 
@@ -463,121 +271,94 @@ bool um_uplinks_receive(struct um_node *node, const struct um_wire_addr *from, c
 
 void um_uplink_transport_up(struct um_node_uplink *u)
 {
-	start_registration(u, true);
+	um_relay_client_transport_up(&u->node->uplinks_engine->client, u->index, um_now_ns());
+	drain(u->node);
 }
 
 void um_uplink_transport_down(struct um_node_uplink *u)
 {
-	bool was_usable = usable(u);
-
-	u->state = UM_UPLINK_IDLE;
-	u->ka_outstanding = false;
-	u->ka_missed = 0;
-	u->register_attempts = 0;
-	um_timer_cancel(u->node->loop, &u->timer);
-	if (was_usable)
-		choose_home(u->node);
-}
-
-static void on_fallback(struct um_loop *loop, struct um_timer *timer)
-{
-	struct um_node *node = timer->arg;
-
-	for (size_t i = 0; i < node->n_uplinks; i++) {
-		const struct um_node_uplink *u = &node->uplinks[i];
-		if (!u->tls && (u->state == UM_UPLINK_REGISTERED || u->state == UM_UPLINK_STANDBY)) {
-			um_timer_arm_in(loop, timer, FALLBACK_CHECK_NS);
-			return; /* UDP works */
-		}
-	}
-	for (size_t i = 0; i < node->n_uplinks; i++)
-		if (node->uplinks[i].tls)
-			um_uplink_stream_connect(&node->uplinks[i]);
-	/* Started for good: nothing left to check. */
+	um_relay_client_transport_down(&u->node->uplinks_engine->client, u->index, um_now_ns());
+	drain(u->node);
 }
 
 int um_uplinks_start(struct um_node *node)
 {
 	const struct um_config *c = &node->config;
-	size_t n_tls = 0;
+	struct um_relay_client_config rc = {
+	    .identity = &node->identity,
+	    .admission_key = c->has_relay_admission_key ? c->relay_admission_key : NULL,
+	    .keepalive_max_ns = c->relay_keepalive_ms * UM_NSEC_PER_MSEC,
+	    .n_uplinks = (unsigned)c->n_relays,
+	};
+	int r;
 
 	node->home = node->backup = -1;
 	if (!c->n_relays)
 		return 0;
-	node->register_buf = malloc(UM_RELAY_REGISTER_MAX_BYTES);
+	node->uplinks_engine = calloc(1, sizeof(*node->uplinks_engine));
 	node->uplinks = calloc(c->n_relays, sizeof(*node->uplinks));
-	if (!node->register_buf || !node->uplinks) {
-		free(node->register_buf);
-		free(node->uplinks);
-		node->register_buf = NULL;
-		node->uplinks = NULL;
-		return -UM_ENOMEM;
+	if (!node->uplinks_engine || !node->uplinks) {
+		r = -UM_ENOMEM;
+		goto out;
 	}
 	node->n_uplinks = c->n_relays;
-	um_timer_init(&node->fallback_timer, on_fallback, node);
+	um_timer_init(&node->uplinks_engine->timer, on_timer, node);
 	for (size_t i = 0; i < c->n_relays; i++) {
 		struct um_node_uplink *u = &node->uplinks[i];
 		u->node = node;
 		u->index = (unsigned)i;
-		um_timer_init(&u->timer, on_timer, u);
-	}
-	for (size_t i = 0; i < c->n_relays; i++) {
-		struct um_node_uplink *u = &node->uplinks[i];
-		if (c->relay_tls[i]) {
-			int r = um_wire_addr_from_sockaddr(&u->remote, &c->relays[i].sa, c->relays[i].len);
-			u->tls = true;
-			u->state = UM_UPLINK_IDLE;
+		rc.stream[i] = u->tls = c->relay_tls[i];
+		if (u->tls) {
+			r = um_wire_addr_from_sockaddr(&u->remote, &c->relays[i].sa, c->relays[i].len);
 			if (r == 0)
-				r = um_uplink_stream_open(u);
-			if (r) {
-				um_uplinks_stop(node);
-				return r;
-			}
-			n_tls++;
+				r = um_uplink_stream_open(u); /* sets addr/sa to the proxy */
+			if (r)
+				goto out;
 			continue;
 		}
+		int sa_len;
 		if (um_wire_addr_from_sockaddr(&u->addr, &c->relays[i].sa, c->relays[i].len) ||
-		    um_wire_addr_to_sockaddr(&u->addr, &u->sa) < 0) {
-			um_uplinks_stop(node);
-			return -UM_EINVAL;
+		    (sa_len = um_wire_addr_to_sockaddr(&u->addr, &u->sa)) < 0) {
+			r = -UM_EINVAL;
+			goto out;
 		}
-		u->sa_len = (socklen_t)um_wire_addr_to_sockaddr(&u->addr, &u->sa);
-		start_registration(u, true);
+		u->sa_len = (socklen_t)sa_len;
 	}
-	if (n_tls)
-		um_timer_arm_in(node->loop, &node->fallback_timer, n_tls == c->n_relays ? 0 : FALLBACK_DELAY_NS);
+	r = um_relay_client_init(&node->uplinks_engine->client, &rc);
+	if (r)
+		goto out;
+	um_relay_client_start(&node->uplinks_engine->client, um_now_ns());
+	um_timer_arm_in(node->loop, &node->uplinks_engine->timer, 0); /* first REGISTERs from the loop */
 	return 0;
+out:
+	um_uplinks_stop(node);
+	return r;
 }
 
 void um_uplinks_stop(struct um_node *node)
 {
-	for (size_t i = 0; i < node->n_uplinks; i++) {
-		um_timer_cancel(node->loop, &node->uplinks[i].timer);
+	for (size_t i = 0; node->uplinks && i < node->n_uplinks; i++)
 		um_uplink_stream_close(&node->uplinks[i]);
-	}
-	if (node->n_uplinks)
-		um_timer_cancel(node->loop, &node->fallback_timer);
+	if (node->uplinks_engine)
+		um_timer_cancel(node->loop, &node->uplinks_engine->timer);
 	free(node->uplinks);
-	free(node->register_buf);
+	free(node->uplinks_engine);
 	node->uplinks = NULL;
-	node->register_buf = NULL;
+	node->uplinks_engine = NULL;
 	node->n_uplinks = 0;
 	node->home = node->backup = -1;
 }
 
 static const char *uplink_state_name(const struct um_node *node, size_t i)
 {
-	switch (node->uplinks[i].state) {
-	case UM_UPLINK_IDLE:
+	switch (node->uplinks_engine->client.uplinks[i].state) {
+	case UM_RELAY_CLIENT_IDLE:
 		return um_uplink_stream_open_now(&node->uplinks[i]) ? "connected" : "idle";
-	case UM_UPLINK_REGISTERING:
-		return "registering";
-	case UM_UPLINK_REGISTERED:
+	case UM_RELAY_CLIENT_REGISTERED:
 		return (int)i == node->home ? "home" : (int)i == node->backup ? "backup" : "registered";
-	case UM_UPLINK_STANDBY:
-		return "standby";
+	default:
+		return um_relay_client_state_name(node->uplinks_engine->client.uplinks[i].state);
 	}
-	return "?";
 }
 
 /* Node-level keys: relays, home_relay, home_relay_rtt_us, observed_endpoint;
@@ -589,16 +370,16 @@ void um_uplinks_status(struct um_node *node, struct um_control_reply *reply)
 
 	um_control_reply_add(reply, "relays", "%zu", node->n_uplinks);
 	if (node->home >= 0) {
-		const struct um_node_uplink *h = &node->uplinks[node->home];
-		log_name(h, text, sizeof(text));
+		const struct um_relay_client_uplink *h = &node->uplinks_engine->client.uplinks[node->home];
+		log_name(&node->uplinks[node->home], text, sizeof(text));
 		um_control_reply_add(reply, "home_relay", "%s", text);
 		um_control_reply_add(reply, "home_relay_rtt_us", "%llu", (unsigned long long)(h->rtt_ns / 1000));
 		um_wire_addr_format(&h->observed, text, sizeof(text));
 		um_control_reply_add(reply, "observed_endpoint", "%s", text);
 	}
 	for (size_t i = 0; i < node->n_uplinks; i++) {
-		const struct um_node_uplink *u = &node->uplinks[i];
-		log_name(u, text, sizeof(text));
+		const struct um_relay_client_uplink *u = &node->uplinks_engine->client.uplinks[i];
+		log_name(&node->uplinks[i], text, sizeof(text));
 		um_control_reply_add(reply, "uplink", "%s", text);
 		um_control_reply_add(reply, "uplink_state", "%s", uplink_state_name(node, i));
 		if (u->rtt_ns)
@@ -612,7 +393,7 @@ void um_uplinks_status(struct um_node *node, struct um_control_reply *reply)
 					     (unsigned long long)((now - u->last_reply_ns) / UM_NSEC_PER_MSEC));
 		um_control_reply_add(reply, "uplink_registrations", "%llu", (unsigned long long)u->registrations);
 		um_control_reply_add(reply, "uplink_errors", "%llu", (unsigned long long)u->errors);
-		um_uplink_stream_status(u, reply);
+		um_uplink_stream_status(&node->uplinks[i], reply);
 	}
 }
 

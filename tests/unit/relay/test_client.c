@@ -1,0 +1,543 @@
+/* SPDX-License-Identifier: MIT */
+/* The relay client engine on a fake clock, against real relay cores
+ * (relay/relay.c) in memory as the far end: registration, keepalive RTT,
+ * home and backup by RTT, standby, relay lost, "not registered" (rate
+ * limited), retry backoff, the wss:// fallback, the state setter, and
+ * replies that do not match what was sent. Each case builds its own world. */
+#include <sodium.h>
+#include <stdlib.h>
+
+#include "relay/client.h"
+#include "relay_harness.h"
+#include "test.h"
+#include "util/error.h"
+
+#define MS          1000000ULL
+#define SEC         1000000000ULL
+#define T0          (1000 * SEC) /* monotonic start: far from 0, as on a real host */
+#define WALL        1700000000000ULL
+#define MAX_RELAYS  3
+#define MAX_PENDING 64
+#define MAX_EVENTS  256
+
+static struct um_identity identity;
+
+struct pending {
+	unsigned uplink;
+	uint64_t at;
+	size_t len;
+	uint8_t data[UM_RELAY_REGISTER_ACK_BYTES + UM_RELAY_KEEPALIVE_BYTES];
+};
+
+/* The world: the engine, one relay core per uplink, replies in flight. */
+struct world {
+	struct um_relay_client client;
+	struct um_relay_client_output out;
+	struct um_relay relays[MAX_RELAYS];
+	bool relay_up[MAX_RELAYS];
+	bool relay_silent[MAX_RELAYS]; /* takes datagrams, answers nothing */
+	uint64_t delay[MAX_RELAYS];    /* one way */
+	unsigned n;
+	uint64_t now;
+	struct pending pending[MAX_PENDING];
+	unsigned n_pending;
+	struct um_relay_client_event_entry events[MAX_EVENTS];
+	unsigned n_events;
+	uint64_t register_times[MAX_RELAYS][16]; /* first fragment of each REGISTER */
+	unsigned n_registers[MAX_RELAYS];
+	unsigned keepalives_sent[MAX_RELAYS];
+	unsigned keepalives_at_lost[MAX_RELAYS]; /* keepalives_sent when RELAY_LOST came */
+};
+
+static struct world *w;
+
+static struct um_wire_addr node_addr(void)
+{
+	return harness_endpoint(2, 40000);
+}
+
+static void world_new(unsigned n, const bool *stream, uint64_t keepalive_max_ns)
+{
+	struct um_relay_client_config cc = {
+	    .identity = &identity, .keepalive_max_ns = keepalive_max_ns, .n_uplinks = n};
+	struct um_relay_config rc;
+
+	w = calloc(1, sizeof(*w));
+	w->n = n;
+	w->now = T0;
+	for (unsigned i = 0; i < n; i++) {
+		cc.stream[i] = stream ? stream[i] : false;
+		um_relay_default_config(&rc);
+		rc.max_nodes = 16;
+		CHECK_EQ(um_relay_init(&w->relays[i], &rc), 0);
+		w->relay_up[i] = true;
+		w->delay[i] = 5 * MS;
+	}
+	CHECK_EQ(um_relay_client_init(&w->client, &cc), 0);
+}
+
+static void world_free(void)
+{
+	for (unsigned i = 0; i < w->n; i++)
+		if (w->relay_up[i])
+			um_relay_destroy(&w->relays[i]);
+	free(w);
+	w = NULL;
+}
+
+/* A relay restart: it forgets every registration. */
+static void relay_restart(unsigned i)
+{
+	struct um_relay_config rc;
+	um_relay_destroy(&w->relays[i]);
+	um_relay_default_config(&rc);
+	rc.max_nodes = 16;
+	CHECK_EQ(um_relay_init(&w->relays[i], &rc), 0);
+}
+
+static void to_relay(unsigned i, const uint8_t *data, size_t len)
+{
+	struct um_wire_addr from = node_addr();
+	struct um_relay_output ro;
+	uint8_t copy[UM_HS_MAX_DATAGRAM];
+
+	if (data[0] == UM_MSG_FRAGMENT && data[1] == UM_MSG_RELAY_REGISTER && data[2] == 0 && w->n_registers[i] < 16)
+		w->register_times[i][w->n_registers[i]++] = w->now;
+	if (data[0] == UM_MSG_RELAY_KEEPALIVE)
+		w->keepalives_sent[i]++;
+	if (!w->relay_up[i])
+		return;
+	memcpy(copy, data, len);
+	uint64_t arrive = w->now + w->delay[i];
+	int rc = um_relay_input(&w->relays[i], &from, copy, len, arrive, WALL + (arrive - T0) / MS, &ro);
+	if (rc != 1 || w->relay_silent[i] || w->n_pending == MAX_PENDING || ro.len > sizeof(w->pending[0].data))
+		return;
+	CHECK(um_wire_addr_equal(&ro.to, &from));
+	struct pending *p = &w->pending[w->n_pending++];
+	p->uplink = i;
+	p->at = arrive + w->delay[i];
+	p->len = ro.len;
+	memcpy(p->data, ro.data, ro.len);
+}
+
+/* What a glue does after every input: tick until nothing is left. */
+static void drain(void)
+{
+	while (um_relay_client_tick(&w->client, w->now, WALL + (w->now - T0) / MS, &w->out) > 0) {
+		for (unsigned k = 0; k < w->out.n_datagrams; k++)
+			to_relay(w->out.uplink, w->out.datagrams[k], w->out.lengths[k]);
+		if (w->out.event == UM_RELAY_CLIENT_EVENT_RELAY_LOST)
+			w->keepalives_at_lost[w->out.uplink] = w->keepalives_sent[w->out.uplink];
+		if (w->out.event != UM_RELAY_CLIENT_EVENT_NONE && w->n_events < MAX_EVENTS)
+			w->events[w->n_events++] = w->out.detail;
+	}
+}
+
+/* Runs the world (replies delivered in order of arrival) up to `until`. */
+static void run_until(uint64_t until)
+{
+	for (;;) {
+		uint64_t next = um_relay_client_next_deadline(&w->client);
+		unsigned first = MAX_PENDING;
+		for (unsigned k = 0; k < w->n_pending; k++)
+			if (first == MAX_PENDING || w->pending[k].at < w->pending[first].at)
+				first = k;
+		if (first != MAX_PENDING && w->pending[first].at < next)
+			next = w->pending[first].at;
+		if (next > until)
+			break;
+		if (next > w->now)
+			w->now = next;
+		if (first != MAX_PENDING && w->pending[first].at <= w->now) {
+			struct pending p = w->pending[first];
+			w->pending[first] = w->pending[--w->n_pending];
+			um_relay_client_input(&w->client, p.uplink, p.data, p.len, w->now);
+		}
+		drain();
+	}
+	w->now = until;
+}
+
+static void start(void)
+{
+	um_relay_client_start(&w->client, w->now);
+	drain();
+}
+
+static unsigned count_events(enum um_relay_client_event type, int uplink)
+{
+	unsigned n = 0;
+	for (unsigned k = 0; k < w->n_events; k++)
+		if (w->events[k].type == type && (uplink < 0 || w->events[k].uplink == (unsigned)uplink))
+			n++;
+	return n;
+}
+
+static enum um_relay_client_state state(unsigned i)
+{
+	return w->client.uplinks[i].state;
+}
+
+/* ---- cases ---- */
+
+static void test_register_and_keepalive(void)
+{
+	world_new(1, NULL, 2 * SEC);
+	w->delay[0] = 10 * MS;
+	start();
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERING);
+	CHECK_EQ(w->n_registers[0], 1);
+	run_until(T0 + 100 * MS);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	CHECK_EQ(w->client.home, 0);
+	CHECK_EQ(w->client.backup, -1);
+	CHECK_EQ(w->relays[0].stats.registered, 1);
+	CHECK_EQ(w->client.uplinks[0].registrations, 1);
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_REGISTERED, 0), 1);
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_HOME, -1), 1);
+	/* idle -> registering -> registered, reported in that order. */
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_STATE, 0), 2);
+	CHECK_EQ(w->events[0].type, UM_RELAY_CLIENT_EVENT_STATE);
+	CHECK_EQ(w->events[0].old_state, UM_RELAY_CLIENT_IDLE);
+	CHECK_EQ(w->events[0].new_state, UM_RELAY_CLIENT_REGISTERING);
+	struct um_wire_addr me = node_addr();
+	CHECK(um_wire_addr_equal(&w->client.uplinks[0].observed, &me));
+	/* Keepalive capped by config (the relay advertises 25 s). */
+	CHECK_EQ(w->client.uplinks[0].keepalive_ns, 2 * SEC);
+	/* One keepalive right after the ACK, answered: RTT 20 ms (slack 2 ms). */
+	CHECK_EQ(w->keepalives_sent[0], 1);
+	uint64_t rtt = w->client.uplinks[0].rtt_ns;
+	CHECK(rtt >= 18 * MS && rtt <= 22 * MS);
+	/* Then one per period, each answered. */
+	run_until(T0 + 100 * MS + 10 * SEC);
+	CHECK(w->keepalives_sent[0] >= 5 && w->keepalives_sent[0] <= 6);
+	CHECK_EQ(w->client.uplinks[0].ka_missed, 0);
+	CHECK_EQ(w->relays[0].stats.keepalives, w->keepalives_sent[0]);
+	CHECK_EQ(w->n_registers[0], 1);
+	CHECK_EQ(w->client.stats.illegal_transitions, 0);
+	world_free();
+}
+
+static void test_home_by_rtt(void)
+{
+	world_new(2, NULL, 1 * SEC);
+	w->delay[0] = 5 * MS;
+	w->delay[1] = 15 * MS;
+	start();
+	run_until(T0 + 200 * MS);
+	CHECK_EQ(w->client.home, 0);
+	CHECK_EQ(w->client.backup, 1);
+	CHECK_EQ(state(1), UM_RELAY_CLIENT_REGISTERED); /* the backup keeps its keepalives */
+	/* Close RTTs (within 20%) do not move home. */
+	w->delay[0] = 16 * MS;
+	run_until(T0 + 30 * SEC);
+	CHECK_EQ(w->client.home, 0);
+	/* Relay 0 becomes much slower: home moves to relay 1, 0 is backup. */
+	w->delay[0] = 60 * MS;
+	run_until(T0 + 60 * SEC);
+	CHECK_EQ(w->client.home, 1);
+	CHECK_EQ(w->client.backup, 0);
+	bool moved = false;
+	for (unsigned k = 0; k < w->n_events; k++)
+		if (w->events[k].type == UM_RELAY_CLIENT_EVENT_HOME && w->events[k].home == 1 &&
+		    w->events[k].old_home == 0)
+			moved = true;
+	CHECK(moved);
+	CHECK(w->client.uplinks[0].rtt_ns > w->client.uplinks[1].rtt_ns * 5 / 4);
+	world_free();
+}
+
+static void test_standby_and_relay_lost(void)
+{
+	world_new(3, NULL, 1 * SEC);
+	w->delay[0] = 5 * MS;
+	w->delay[1] = 10 * MS;
+	w->delay[2] = 20 * MS;
+	start();
+	run_until(T0 + 500 * MS);
+	CHECK_EQ(w->client.home, 0);
+	CHECK_EQ(w->client.backup, 1);
+	CHECK_EQ(state(2), UM_RELAY_CLIENT_STANDBY);
+	unsigned parked = w->keepalives_sent[2];
+	run_until(T0 + 10 * SEC);
+	CHECK_EQ(w->keepalives_sent[2], parked); /* parked: no keepalives */
+
+	/* Home goes silent: three unanswered keepalives, then it registers
+	 * again; the backup becomes home and the parked one wakes as backup. */
+	w->relay_silent[0] = true;
+	uint64_t silent_at = w->now;
+	unsigned answered = w->keepalives_sent[0];
+	run_until(silent_at + 5 * SEC);
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_RELAY_LOST, 0), 1);
+	CHECK_EQ(w->keepalives_at_lost[0] - answered, 3);
+	for (unsigned k = 0; k < w->n_events; k++)
+		if (w->events[k].type == UM_RELAY_CLIENT_EVENT_RELAY_LOST)
+			CHECK_EQ(w->events[k].missed, 3);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERING);
+	CHECK_EQ(w->client.home, 1);
+	CHECK_EQ(w->client.backup, 2);
+	CHECK_EQ(state(2), UM_RELAY_CLIENT_REGISTERED);
+	CHECK(w->n_registers[0] >= 2);
+	CHECK_EQ(w->client.uplinks[2].registrations, 2);
+	/* Relay 0 answers again: registered, faster, but home stays put unless
+	 * 20% faster; either way all three are used as home/backup/standby. */
+	w->relay_silent[0] = false;
+	run_until(w->now + 20 * SEC);
+	CHECK_EQ(state(0) == UM_RELAY_CLIENT_REGISTERED || state(0) == UM_RELAY_CLIENT_STANDBY, 1);
+	unsigned registered = 0, standby = 0;
+	for (unsigned i = 0; i < 3; i++) {
+		registered += state(i) == UM_RELAY_CLIENT_REGISTERED;
+		standby += state(i) == UM_RELAY_CLIENT_STANDBY;
+	}
+	CHECK_EQ(registered, 2);
+	CHECK_EQ(standby, 1);
+	CHECK_EQ(w->client.stats.illegal_transitions, 0);
+	world_free();
+}
+
+static void test_not_registered(void)
+{
+	world_new(1, NULL, 1 * SEC);
+	start();
+	run_until(T0 + 100 * MS);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	/* The relay restarts: the next keepalive gets "not registered", and the
+	 * client registers again at once (not after three lost keepalives). */
+	relay_restart(0);
+	uint64_t restart = w->now;
+	run_until(restart + 1100 * MS);
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_NOT_REGISTERED, 0), 1);
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_RELAY_LOST, 0), 0);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	CHECK_EQ(w->client.uplinks[0].registrations, 2);
+	CHECK_EQ(w->relays[0].stats.registered, 1);
+
+	/* Anyone on the path can send the error: at most one registration a second. */
+	struct um_relay_error e = {.code = UM_RELAY_ERR_NOT_REGISTERED};
+	uint8_t buf[UM_RELAY_ERROR_BYTES];
+	CHECK_EQ(um_relay_error_encode(buf, sizeof(buf), &e), UM_RELAY_ERROR_BYTES);
+	unsigned registers = w->n_registers[0];
+	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now), 0);
+	drain();
+	CHECK_EQ(w->n_registers[0], registers + 1);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERING);
+	w->now += 500 * MS;
+	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now), -UM_ELIMIT);
+	drain();
+	CHECK_EQ(w->n_registers[0], registers + 1);
+	/* The registration completes meanwhile; one second later, another. */
+	run_until(w->now + 600 * MS);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now), 0);
+	drain();
+	CHECK_EQ(w->n_registers[0], registers + 2);
+	world_free();
+}
+
+static void test_retry_backoff(void)
+{
+	world_new(1, NULL, 0);
+	w->relay_up[0] = false;
+	um_relay_destroy(&w->relays[0]);
+	start();
+	run_until(T0 + 40 * SEC);
+	/* Sent at 0, then after 1, 2, 4, 8, 8 ... s, each with up to 1/8 jitter. */
+	static const uint64_t gaps[] = {1, 2, 4, 8, 8};
+	CHECK(w->n_registers[0] >= 6);
+	CHECK_EQ(w->register_times[0][0], T0);
+	for (unsigned k = 0; k < 5 && k + 1 < w->n_registers[0]; k++) {
+		uint64_t gap = w->register_times[0][k + 1] - w->register_times[0][k];
+		CHECK(gap >= gaps[k] * SEC && gap <= gaps[k] * SEC + gaps[k] * SEC / 8);
+	}
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_NO_ANSWER, 0), 1);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERING);
+	CHECK_EQ(w->client.home, -1);
+	/* Every REGISTER is a whole message in fragments, fresh nonce each. */
+	CHECK(um_fragment_count(UM_RELAY_REGISTER_MAX_BYTES) > 1);
+	w->relay_up[0] = true; /* the relay comes (back) up */
+	relay_restart(0);
+	run_until(w->now + 10 * SEC);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	world_free();
+}
+
+static void test_wss_fallback(void)
+{
+	const bool stream[2] = {false, true};
+
+	/* UDP gets no answer: OPEN_STREAMS after 0.5 s, not before. */
+	world_new(2, stream, 1 * SEC);
+	w->relay_silent[0] = true;
+	start();
+	CHECK_EQ(state(1), UM_RELAY_CLIENT_IDLE);
+	run_until(T0 + 490 * MS);
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_OPEN_STREAMS, -1), 0);
+	run_until(T0 + 510 * MS);
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_OPEN_STREAMS, -1), 1);
+	CHECK_EQ(w->n_registers[1], 0); /* nothing over a connection that is not there */
+	/* The glue connects; the stream uplink registers and becomes home. */
+	CHECK_EQ(um_relay_client_transport_up(&w->client, 1, w->now), 0);
+	drain();
+	run_until(w->now + 200 * MS);
+	CHECK_EQ(state(1), UM_RELAY_CLIENT_REGISTERED);
+	CHECK_EQ(w->client.home, 1);
+	CHECK_EQ(w->client.uplinks[1].observed.family, 0); /* no reflexive candidate over TLS */
+	/* UDP answers after all: a UDP uplink ranks first, whatever the RTT. */
+	w->relay_silent[0] = false;
+	w->delay[0] = 50 * MS;
+	run_until(w->now + 10 * SEC);
+	CHECK_EQ(w->client.home, 0);
+	CHECK_EQ(w->client.backup, 1);
+	/* The connection drops: not usable until it is back. */
+	CHECK_EQ(um_relay_client_transport_down(&w->client, 1, w->now), 0);
+	drain();
+	CHECK_EQ(state(1), UM_RELAY_CLIENT_IDLE);
+	CHECK_EQ(w->client.backup, -1);
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_OPEN_STREAMS, -1), 1); /* opened for good */
+	world_free();
+
+	/* UDP works: no fallback at 0.5 s, nor at the later checks. */
+	world_new(2, stream, 1 * SEC);
+	start();
+	run_until(T0 + 20 * SEC);
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_OPEN_STREAMS, -1), 0);
+	world_free();
+
+	/* Only wss:// relays: at once. A relay that never answers over the
+	 * connection: four REGISTERs, then a new connection. */
+	const bool only[1] = {true};
+	world_new(1, only, 1 * SEC);
+	w->relay_silent[0] = true;
+	start();
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_OPEN_STREAMS, -1), 1);
+	CHECK_EQ(um_relay_client_transport_up(&w->client, 0, w->now), 0);
+	drain();
+	run_until(w->now + 30 * SEC);
+	CHECK_EQ(w->n_registers[0], 4);
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_RECONNECT, 0), 1);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_IDLE);
+	CHECK(!w->client.uplinks[0].transport_open);
+	/* The caller drops the connection (transport_down: already idle). */
+	CHECK_EQ(um_relay_client_transport_down(&w->client, 0, w->now), 0);
+	CHECK_EQ(w->client.stats.illegal_transitions, 0);
+	world_free();
+}
+
+static void test_illegal_transition(void)
+{
+	world_new(1, NULL, 1 * SEC);
+	start();
+	run_until(T0 + 100 * MS);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	uint64_t transitions = w->client.uplinks[0].transitions;
+	unsigned events = w->n_events;
+	/* A UDP uplink has no transport to lose or gain. */
+	CHECK_EQ(um_relay_client_transport_down(&w->client, 0, w->now), -UM_EINVAL);
+	CHECK_EQ(um_relay_client_transport_up(&w->client, 0, w->now), -UM_EINVAL);
+	drain();
+	CHECK_EQ(w->client.stats.illegal_transitions, 2);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	CHECK_EQ(w->client.uplinks[0].transitions, transitions);
+	CHECK_EQ(w->n_events, events);
+	CHECK_EQ(um_relay_client_transport_down(&w->client, 5, w->now), -UM_EINVAL);
+	world_free();
+}
+
+static void test_mismatched_replies(void)
+{
+	world_new(1, NULL, 1 * SEC);
+	w->relay_silent[0] = true; /* replies taken by hand below */
+	start();
+	/* Build the ACK the relay would send, with the client's nonce. */
+	struct um_relay_register_ack ack = {.keepalive_interval_s = 25, .token = 77, .observed = node_addr()};
+	uint8_t buf[UM_RELAY_KEEPALIVE_BYTES];
+	memcpy(ack.nonce, w->client.uplinks[0].nonce, sizeof(ack.nonce));
+	ack.nonce[3] ^= 1;
+	CHECK_EQ(um_relay_register_ack_encode(buf, sizeof(buf), &ack), UM_RELAY_REGISTER_ACK_BYTES);
+	w->now += 10 * MS;
+	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, UM_RELAY_REGISTER_ACK_BYTES, w->now), -UM_EBADMSG);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERING);
+	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, 10, w->now), -UM_ETRUNC);
+	ack.nonce[3] ^= 1;
+	CHECK_EQ(um_relay_register_ack_encode(buf, sizeof(buf), &ack), UM_RELAY_REGISTER_ACK_BYTES);
+	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, UM_RELAY_REGISTER_ACK_BYTES, w->now), 0);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, UM_RELAY_REGISTER_ACK_BYTES, w->now), -UM_ESTATE);
+	drain(); /* the first keepalive goes out */
+	CHECK(w->client.uplinks[0].ka_outstanding);
+
+	/* Keepalive replies: wrong token, wrong sequence, not a reply, another
+	 * node's ID are ignored; the right one is taken. */
+	struct um_relay_keepalive k = {.flags = UM_RELAY_KEEPALIVE_FLAG_REPLY,
+				       .id = identity.id,
+				       .token = 78,
+				       .sequence = w->client.uplinks[0].ka_sequence,
+				       .observed = node_addr()};
+	CHECK_EQ(um_relay_keepalive_encode(buf, sizeof(buf), &k), UM_RELAY_KEEPALIVE_BYTES);
+	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now), -UM_EBADMSG);
+	k.token = 77;
+	k.sequence++;
+	um_relay_keepalive_encode(buf, sizeof(buf), &k);
+	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now), -UM_EBADMSG);
+	k.sequence--;
+	k.id.bytes[0] ^= 1;
+	um_relay_keepalive_encode(buf, sizeof(buf), &k);
+	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now), -UM_EBADMSG);
+	k.id.bytes[0] ^= 1;
+	k.flags = 0;
+	um_relay_keepalive_encode(buf, sizeof(buf), &k);
+	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now), -UM_EINVAL);
+	CHECK(w->client.uplinks[0].ka_outstanding);
+	CHECK_EQ(w->client.uplinks[0].ignored, 5);
+	/* A new observed endpoint in the right reply: reported once. */
+	k.flags = UM_RELAY_KEEPALIVE_FLAG_REPLY;
+	k.observed = harness_endpoint(7, 1234);
+	um_relay_keepalive_encode(buf, sizeof(buf), &k);
+	w->now += 20 * MS;
+	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now), 0);
+	CHECK(!w->client.uplinks[0].ka_outstanding);
+	drain();
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_OBSERVED, 0), 1);
+	CHECK(um_wire_addr_equal(&w->client.uplinks[0].observed, &k.observed));
+	/* Not a message for the client at all. */
+	buf[0] = UM_MSG_RELAY_FORWARDED;
+	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now), -UM_EINVAL);
+	world_free();
+}
+
+static void test_unknown_peer(void)
+{
+	world_new(3, NULL, 1 * SEC);
+	start();
+	run_until(T0 + 100 * MS);
+	struct um_relay_error e = {.code = UM_RELAY_ERR_UNKNOWN_PEER};
+	uint8_t buf[UM_RELAY_ERROR_BYTES];
+	memset(e.ref, 0xab, sizeof(e.ref));
+	um_relay_error_encode(buf, sizeof(buf), &e);
+	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now), 0);
+	drain();
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_UNKNOWN_PEER, 0), 1);
+	CHECK_EQ(w->events[w->n_events - 1].peer.bytes[31], 0xab);
+	CHECK_EQ(w->client.uplinks[0].unknown_peer, 1);
+	/* Next registered after 0 skips the parked one (2 is standby). */
+	CHECK_EQ(state(2), UM_RELAY_CLIENT_STANDBY);
+	CHECK_EQ(um_relay_client_next_registered(&w->client, 0), 1);
+	CHECK_EQ(um_relay_client_next_registered(&w->client, 1), 0);
+	world_free();
+}
+
+int main(void)
+{
+	if (sodium_init() < 0 || harness_identity(&identity, 1))
+		return 1;
+	RUN(test_register_and_keepalive);
+	RUN(test_home_by_rtt);
+	RUN(test_standby_and_relay_lost);
+	RUN(test_not_registered);
+	RUN(test_retry_backoff);
+	RUN(test_wss_fallback);
+	RUN(test_illegal_transition);
+	RUN(test_mismatched_replies);
+	RUN(test_unknown_peer);
+	return um_test_end();
+}
