@@ -62,15 +62,36 @@ static void on_path(struct um_node *node, const struct demux_datagram *d)
 		um_path_receive(node, &d->from, msg->via_relay, uplink, msg->data, msg->len);
 }
 
-static const struct {
+struct demux_row {
 	uint8_t first, last;
 	demux_handler *handler;
 	bool through_relay;
-} demux_table[] = {
-    {UM_TYPE_HELLO, UM_TYPE_FRAGMENT, on_handshake, true},
-    {UM_TYPE_RELAY_FIRST, UM_TYPE_RELAY_LAST, on_relay, false},
-    {UM_TYPE_PATH_FIRST, UM_TYPE_PATH_LAST, on_path, true},
+	const char *name;
 };
+
+static const struct demux_row demux_table[] = {
+    {UM_TYPE_HELLO, UM_TYPE_FRAGMENT, on_handshake, true, "handshake"},
+    {UM_TYPE_RELAY_FIRST, UM_TYPE_RELAY_LAST, on_relay, false, "relay"},
+    {UM_TYPE_PATH_FIRST, UM_TYPE_PATH_LAST, on_path, true, "path"},
+};
+
+/* The row for a datagram of this type that came this route, or NULL. */
+static const struct demux_row *demux_lookup(uint8_t type, bool via_relay)
+{
+	for (size_t i = 0; i < sizeof(demux_table) / sizeof(demux_table[0]); i++) {
+		const struct demux_row *row = &demux_table[i];
+		if (type >= row->first && type <= row->last)
+			return via_relay && !row->through_relay ? NULL : row;
+	}
+	return NULL;
+}
+
+const char *um_node_demux_route(uint8_t type, bool via_relay)
+{
+	const struct demux_row *row = demux_lookup(type, via_relay);
+
+	return row ? row->name : NULL;
+}
 
 void um_node_demux(struct um_node *node, const struct um_dp_control_msg *msg)
 {
@@ -81,15 +102,10 @@ void um_node_demux(struct um_node *node, const struct um_dp_control_msg *msg)
 	if (!msg->via_relay && um_stun_looks_like(msg->data, msg->len) &&
 	    um_node_stun_receive(node, (const struct sockaddr *)&msg->from, msg->from_len, msg->data, msg->len))
 		return;
-	if (msg->len) {
-		for (size_t i = 0; i < sizeof(demux_table) / sizeof(demux_table[0]); i++) {
-			if (msg->data[0] < demux_table[i].first || msg->data[0] > demux_table[i].last)
-				continue;
-			if (msg->via_relay && !demux_table[i].through_relay)
-				break;
-			demux_table[i].handler(node, &d);
-			return;
-		}
+	const struct demux_row *row = msg->len ? demux_lookup(msg->data[0], msg->via_relay) : NULL;
+	if (!row) {
+		node->demux_dropped++;
+		return;
 	}
-	node->demux_dropped++;
+	row->handler(node, &d);
 }

@@ -272,6 +272,9 @@ const char *um_peer_state_name(enum um_peer_state state);
 /* demux.c: a datagram the data plane passed up (not DATA), to the handler
  * of its type; STUN answers are recognised before the table. */
 void um_node_demux(struct um_node *node, const struct um_dp_control_msg *msg);
+/* The name of the table row ("handshake", "relay", "path") that takes a
+ * datagram of this first byte arriving this way, or NULL: dropped. */
+const char *um_node_demux_route(uint8_t type, bool via_relay);
 /* node.c, for demux.c: a handshake datagram (types 0x01..0x06) into the
  * engine; `from` is the sender, or the relay placeholder of a peer. */
 void um_node_handshake_input(struct um_node *node, const struct um_wire_addr *from, const uint8_t *data,
