@@ -419,6 +419,7 @@ int um_node_down(struct um_node *node)
 static int add_peer(struct um_node *node, struct um_node_peer *peer, const struct um_config_peer *cp)
 {
 	struct um_prefix *prefixes = NULL;
+	uint32_t slot;
 	int r;
 
 	peer->designated = memcmp(&node->identity.id, &cp->id, sizeof(cp->id)) < 0;
@@ -427,7 +428,6 @@ static int add_peer(struct um_node *node, struct um_node_peer *peer, const struc
 		um_log_error("peer \"%s\": that is this node's own ID", cp->name);
 		return -UM_ECONFIG;
 	}
-	uint32_t slot;
 	r = um_dataplane_peer_add(node->dataplane, &slot);
 	if (r)
 		return r;
