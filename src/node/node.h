@@ -242,7 +242,7 @@ void um_timers_peer_cancel(struct um_node_peer *peer);
 void um_timers_up(struct um_node_peer *peer);
 void um_timers_handshake_initiated(struct um_node_peer *peer);
 void um_timers_handshake_failed(struct um_node_peer *peer);
-/* Either role: the rekey timer's period depends on `designated`, not on it. */
+/* Either role (initiator or responder): the rekey period follows `designated`. */
 void um_timers_session_established(struct um_node_peer *peer);
 void um_timers_need_key(struct um_node_peer *peer);
 void um_timers_engine_rearm(struct um_node *node);
