@@ -20,20 +20,11 @@ _Static_assert(UM_CONFIG_BUSY_POLL_MAX_US == UM_BUSY_POLL_MAX_US, "busy-poll-us 
 
 enum { DRAIN_BATCH = 1024, UM_NODE_DIRECT_TRIES = 1 };
 
-const char *um_peer_state_name(enum um_peer_state state)
-{
-	switch (state) {
-	case UM_PEER_IDLE:
-		return "idle";
-	case UM_PEER_HANDSHAKING:
-		return "handshaking";
-	case UM_PEER_ESTABLISHED:
-		return "established";
-	case UM_PEER_EXPIRED:
-		return "expired";
-	}
-	return "?";
-}
+/* Crossed handshakes (install_session): the peer's keys waiting in `next`
+ * count as the other half of a crossing only when installed this recently.
+ * A handshake, retransmissions included, ends well within it; older `next`
+ * keys are from an earlier exchange, not from one that crossed ours. */
+#define UM_NODE_CROSSED_WINDOW_NS (5 * UM_NSEC_PER_SEC)
 
 static void cidr_to_prefix(const struct um_cidr *cidr, struct um_prefix *prefix, bool keep_host_bits)
 {
@@ -178,9 +169,9 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 	 * designated side (lower peer ID) initiated wins on both sides; we
 	 * are not it, and we already hold its keys in `next`, so ours goes. */
 	if (out->initiator && !peer->designated && peer->index_next &&
-	    now - peer->next_installed_ns < 5 * UM_NSEC_PER_SEC) {
+	    now - peer->next_installed_ns < UM_NODE_CROSSED_WINDOW_NS) {
 		um_log_debug("peer %s: crossed handshakes, keeping the peer's session", name);
-		um_timers_session_established(peer, false);
+		um_timers_session_established(peer);
 		return;
 	}
 	out->keypair.created_ns = now;
@@ -203,8 +194,10 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 		peer->session_created_ns = now;
 	}
 	if (out->initiator && peer->initiated_ns && now - peer->initiated_ns < UM_NSEC_PER_SEC &&
-	    (!peer->rtt_ns || peer->rtt_from_handshake))
-		peer->rtt_ns = (now - peer->initiated_ns) / 2, peer->rtt_from_handshake = true;
+	    (!peer->rtt_ns || peer->rtt_from_handshake)) {
+		peer->rtt_ns = (now - peer->initiated_ns) / 2;
+		peer->rtt_from_handshake = true;
+	}
 	peer->session_initiator = out->initiator;
 	set_path(peer, &out->peer_endpoint);
 	um_path_session_installed(peer, &out->keypair);
@@ -216,11 +209,11 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 		um_log_info("peer %s: session established (%s)", name, out->initiator ? "initiator" : "responder");
 	else
 		um_log_debug("peer %s: keys rotated (%s)", name, out->initiator ? "initiator" : "responder");
-	peer->state = UM_PEER_ESTABLISHED;
+	um_peer_set_state(peer, UM_PEER_ESTABLISHED, "keys installed");
 	/* Confirm the new keys at once so the responder promotes them. */
 	if (out->initiator)
 		um_dataplane_peer_send_keepalive(node->dataplane, peer->dp_peer);
-	um_timers_session_established(peer, out->initiator);
+	um_timers_session_established(peer);
 }
 
 static void handle_output(struct um_node *node)
@@ -288,20 +281,26 @@ void um_node_promote_next(struct um_node_peer *peer, bool confirmed)
 		return;
 	/* ESTABLISHED out, the initiator's first packet under the new keys
 	 * back: one round trip plus a symmetric decryption (see timers.c). */
-	if (confirmed && now - peer->next_installed_ns < UM_NSEC_PER_SEC)
-		peer->rtt_ns = now - peer->next_installed_ns, peer->rtt_from_handshake = false;
+	if (confirmed && now - peer->next_installed_ns < UM_NSEC_PER_SEC) {
+		peer->rtt_ns = now - peer->next_installed_ns;
+		peer->rtt_from_handshake = false;
+	}
 	peer->index_previous = peer->index_current;
 	peer->index_current = peer->index_next;
 	peer->index_next = 0;
 	peer->session_created_ns = now;
 }
 
-static struct um_node_peer *peer_by_slot(struct um_node *node, uint32_t slot)
+void um_node_handshake_input(struct um_node *node, const struct um_wire_addr *from, const uint8_t *data,
+			     size_t len)
 {
-	for (size_t i = 0; i < node->n_peers; i++)
-		if (node->peers[i].dp_peer == slot)
-			return &node->peers[i];
-	return NULL;
+	int r = um_handshake_receive(node->engine, from, data, len, um_handshake_time_now(), node->out);
+
+	if (r) {
+		um_handshake_output_wipe(node->out);
+		return; /* counted by the engine's stats */
+	}
+	handle_output(node);
 }
 
 static void on_control_msg(struct um_node *node, struct um_dp_control_msg *msg)
@@ -310,44 +309,10 @@ static void on_control_msg(struct um_node *node, struct um_dp_control_msg *msg)
 	struct um_wire_addr from;
 
 	if (msg->kind == UM_DP_CONTROL_DATAGRAM) {
-		if (um_wire_addr_from_sockaddr(&from, (struct sockaddr *)&msg->from, msg->from_len))
-			return;
-		/* A STUN answer can start like a HELLO (0x01): stun.c claims
-		 * only its own transactions, everything else goes on. */
-		if (!msg->via_relay &&
-		    um_node_stun_receive(node, (struct sockaddr *)&msg->from, msg->from_len, msg->data, msg->len))
-			return;
-		if (um_path_is_path_msg(msg->data, msg->len)) {
-			/* Authenticated by the path key, not by the relay's word. */
-			int uplink = msg->via_relay ? um_uplink_find(node, &from) : -1;
-			if (!msg->via_relay || uplink >= 0)
-				um_path_receive(node, &from, msg->via_relay, uplink, msg->data, msg->len);
-			return;
-		}
-		if (msg->via_relay) {
-			/* From a peer through one of our relays: only configured
-			 * peers, only our relays; the handshake authenticates. */
-			int uplink = um_uplink_find(node, &from);
-			size_t slot = node->n_peers;
-			for (size_t i = 0; i < node->n_peers; i++)
-				if (!memcmp(node->peers[i].config->id.bytes, msg->relay_source, UM_PEER_ID_BYTES))
-					slot = i;
-			if (uplink < 0 || slot == node->n_peers)
-				return;
-			um_relay_addr_encode(&from, slot, (unsigned)uplink);
-		} else if (um_uplinks_receive(node, &from, msg->data, msg->len)) {
-			return;
-		}
-		int r = um_handshake_receive(node->engine, &from, msg->data, msg->len, um_handshake_time_now(),
-					     node->out);
-		if (r) {
-			um_handshake_output_wipe(node->out);
-			return; /* counted by the engine's stats */
-		}
-		handle_output(node);
+		um_node_demux(node, msg);
 		return;
 	}
-	peer = peer_by_slot(node, msg->peer);
+	peer = um_node_peer_by_slot(node, msg->peer);
 	if (!peer)
 		return;
 	switch (msg->kind) {
@@ -441,7 +406,7 @@ int um_node_down(struct um_node *node)
 		struct um_node_peer *peer = &node->peers[i];
 		um_timers_peer_cancel(peer);
 		um_node_clear_session(peer);
-		peer->state = UM_PEER_IDLE;
+		um_peer_set_state(peer, UM_PEER_IDLE, "node down");
 		peer->attempts = 0;
 	}
 	int r = um_tun_set_up(node->ifname, false);
@@ -454,6 +419,7 @@ int um_node_down(struct um_node *node)
 static int add_peer(struct um_node *node, struct um_node_peer *peer, const struct um_config_peer *cp)
 {
 	struct um_prefix *prefixes = NULL;
+	uint32_t slot;
 	int r;
 
 	peer->designated = memcmp(&node->identity.id, &cp->id, sizeof(cp->id)) < 0;
@@ -462,7 +428,10 @@ static int add_peer(struct um_node *node, struct um_node_peer *peer, const struc
 		um_log_error("peer \"%s\": that is this node's own ID", cp->name);
 		return -UM_ECONFIG;
 	}
-	r = um_dataplane_peer_add(node->dataplane, &peer->dp_peer);
+	r = um_dataplane_peer_add(node->dataplane, &slot);
+	if (r)
+		return r;
+	r = um_node_peer_set_slot(peer, slot);
 	if (r)
 		return r;
 	if (cp->n_allowed_ips) {
@@ -511,7 +480,7 @@ static void teardown(struct um_node *node)
 	/* Freeing the data plane wipes every key and removes the device. */
 	um_dataplane_free(node->dataplane);
 	um_handshake_engine_free(node->engine);
-	free(node->peers);
+	um_node_peers_free(node);
 	if (node->out)
 		sodium_free(node->out);
 	free(node->msg);
@@ -642,13 +611,10 @@ static int start_node(struct um_node *node)
 		}
 	}
 
-	node->peers = calloc(c->n_peers ? c->n_peers : 1, sizeof(*node->peers));
-	if (!node->peers)
-		return -ENOMEM;
-	node->n_peers = c->n_peers;
+	r = um_node_peers_create(node);
+	if (r)
+		return r;
 	for (size_t i = 0; i < c->n_peers; i++) {
-		node->peers[i].node = node;
-		node->peers[i].config = &c->peers[i];
 		um_timers_peer_init(&node->peers[i]);
 		um_path_peer_init(&node->peers[i]);
 	}

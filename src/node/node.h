@@ -3,12 +3,14 @@
  * data plane (net/), the control socket (ctl/) and the event loop. It runs on
  * the control thread; the data plane's workers never call into it.
  *
- * Files: node.c (lifecycle, handshake I/O, key installation), timers.c (ALL
- * timer policy: when to initiate, retry, rekey, send keepalives, expire),
- * status.c (the control-socket requests), uplink.c (registration with
- * relays and the relay path), path.c (direct paths), stun.c (our
- * reflexive address from STUN servers), relay/server.c (when umbrad is a
- * relay).
+ * Files: node.c (lifecycle, handshake I/O, key installation), peer.c (the
+ * peer table: lookups by ID and data-plane slot, the peer state setter),
+ * demux.c (incoming control datagrams to their handler by type), timers.c
+ * (ALL timer policy: when to initiate, retry, rekey, send keepalives,
+ * expire), status.c (the control-socket requests), uplink.c and
+ * uplink_stream.c (registration with relays and the relay path), path.c
+ * (direct paths), stun.c (our reflexive address from STUN servers). When
+ * umbrad is also a relay, node.c starts relay/server.c.
  *
  * Relay-only (a config with [relay] and no [node]): no identity, engine,
  * data plane or peers; the node only runs the relay server and the control
@@ -28,6 +30,7 @@
 #include "relay/client.h"
 #include "relay/server.h"
 #include "session/handshake.h"
+#include "util/idmap.h"
 #include "wire/path.h"
 
 struct um_node;
@@ -84,6 +87,7 @@ enum um_peer_state {
 	UM_PEER_HANDSHAKING, /* initiation in flight or waiting to retry */
 	UM_PEER_ESTABLISHED, /* a current keypair is installed */
 	UM_PEER_EXPIRED,     /* the session aged out; waiting for a new one */
+	UM_PEER_STATES
 };
 
 struct um_node_peer {
@@ -91,7 +95,8 @@ struct um_node_peer {
 	const struct um_config_peer *config; /* borrowed from node->config */
 	struct um_handshake_peer *hs;        /* owned by the engine */
 	uint32_t dp_peer;                    /* data-plane slot */
-	enum um_peer_state state;
+	enum um_peer_state state;            /* only via um_peer_set_state */
+	uint64_t state_changes;              /* transitions so far */
 
 	struct um_wire_addr endpoint; /* family 0 = unknown */
 
@@ -182,8 +187,11 @@ struct um_node {
 	struct um_timer hs_timer;   /* engine deadline */
 	struct um_handshake_output *out; /* scratch for engine calls (large) */
 	struct um_dp_control_msg *msg;   /* scratch for data-plane messages */
-	struct um_node_peer *peers; /* n config.n_peers entries */
+	struct um_node_peer *peers; /* n config.n_peers entries (peer.c) */
 	size_t n_peers;
+	struct um_idmap peer_ids;   /* peer ID -> index in peers */
+	struct um_idmap peer_slots; /* data-plane slot -> index in peers */
+	uint64_t demux_dropped;     /* datagrams of a type (or route) nobody handles (demux.c) */
 	bool up;
 	uint64_t started_ns;
 	char ifname[16];
@@ -225,14 +233,43 @@ void um_timers_peer_cancel(struct um_node_peer *peer);
 void um_timers_up(struct um_node_peer *peer);
 void um_timers_handshake_initiated(struct um_node_peer *peer);
 void um_timers_handshake_failed(struct um_node_peer *peer);
-void um_timers_session_established(struct um_node_peer *peer, bool initiator);
+/* Either role (initiator or responder): the rekey period follows `designated`. */
+void um_timers_session_established(struct um_node_peer *peer);
 void um_timers_need_key(struct um_node_peer *peer);
 void um_timers_engine_rearm(struct um_node *node);
 
-/* control.c: the control socket handler. */
+/* status.c: the control socket handler. */
 int um_node_control(void *node, const struct um_control_request *req, struct um_control_reply *reply);
 
+/* peer.c: the peer table. create allocates node->peers from node->config
+ * (owned by the node until um_node_peers_free) and indexes them by ID;
+ * set_slot records the peer's data-plane slot and indexes it. */
+int um_node_peers_create(struct um_node *node);
+int um_node_peer_set_slot(struct um_node_peer *peer, uint32_t slot);
+void um_node_peers_free(struct um_node *node);
+/* The configured peer with this ID (or data-plane slot), or NULL. The
+ * pointer is borrowed: valid while the node runs. */
+struct um_node_peer *um_node_peer_find(struct um_node *node, const struct um_peer_id *id);
+struct um_node_peer *um_node_peer_by_slot(struct um_node *node, uint32_t slot);
+
+/* peer.c: the one setter of peer->state. Refuses (-UM_ESTATE, logged) a
+ * transition that um_peer_state_legal forbids; otherwise counts it in
+ * peer->state_changes and logs old -> new and why (a static string) at
+ * debug. Setting the current state is a no-op. */
+int um_peer_set_state(struct um_node_peer *peer, enum um_peer_state state, const char *why);
+bool um_peer_state_legal(enum um_peer_state from, enum um_peer_state to);
 const char *um_peer_state_name(enum um_peer_state state);
+
+/* demux.c: a datagram the data plane passed up (not DATA), to the handler
+ * of its type; STUN answers are recognised before the table. */
+void um_node_demux(struct um_node *node, const struct um_dp_control_msg *msg);
+/* The name of the table row ("handshake", "relay", "path") that takes a
+ * datagram of this first byte arriving this way, or NULL: dropped. */
+const char *um_node_demux_route(uint8_t type, bool via_relay);
+/* node.c, for demux.c: a handshake datagram (types 0x01..0x06) into the
+ * engine; `from` is the sender, or the relay placeholder of a peer. */
+void um_node_handshake_input(struct um_node *node, const struct um_wire_addr *from, const uint8_t *data,
+			     size_t len);
 
 /* uplink.c: registration with the configured relays. */
 int um_uplinks_start(struct um_node *node);

@@ -6,6 +6,7 @@
  *          uptime_ms peers hs_hellos hs_established hs_bad_mac
  *          hs_cookies_sent hs_rate_limited hs_replays hs_malformed
  *          hs_auth_failed hs_unknown_peer hs_timeouts under_load
+ *          demux_dropped (datagrams of no known type or route)
  *          dp_no_route dp_unknown_index dp_malformed dp_ring_full
  *          dp_tun_write_errors, relays home_relay home_relay_rtt_us
  *          observed_endpoint, then per relay uplink(=address) uplink_state
@@ -18,7 +19,7 @@
  *          Relay-only: mode=relay, version, uptime_ms and relay_* only.
  *   peer:  peer(=name) id short_id path(direct|relay|relay-tcp) endpoint (in use:
  *          the relay's address on the relay path) relay direct_endpoint
- *          state last_handshake_age_ms
+ *          state state_changes last_handshake_age_ms
  *          handshakes rekeys rx_bytes rx_packets tx_bytes tx_packets
  *          drop_bad_mac drop_replay drop_malformed drop_not_allowed
  *          drop_no_key drop_send rtt_us | rtt_bound_us keepalive
@@ -145,6 +146,7 @@ static void reply_node(struct um_node *node, struct um_control_reply *reply)
 	um_control_reply_add(reply, "hs_unknown_peer", "%llu", U64(hs->unknown_peer));
 	um_control_reply_add(reply, "hs_timeouts", "%llu", U64(hs->timeouts));
 	um_control_reply_add(reply, "under_load", "%d", um_handshake_under_load(node->engine));
+	um_control_reply_add(reply, "demux_dropped", "%llu", U64(node->demux_dropped));
 	um_dataplane_global_stats(node->dataplane, global);
 	um_control_reply_add(reply, "dp_no_route", "%llu", U64(global[UM_DP_GLOBAL_NO_ROUTE]));
 	um_control_reply_add(reply, "dp_unknown_index", "%llu", U64(global[UM_DP_GLOBAL_UNKNOWN_INDEX]));
@@ -194,6 +196,7 @@ static void reply_peer(struct um_node *node, const struct um_node_peer *peer, st
 		add_endpoint(reply, "endpoint", &peer->endpoint);
 	}
 	um_control_reply_add(reply, "state", "%s", um_peer_state_name(peer->state));
+	um_control_reply_add(reply, "state_changes", "%llu", U64(peer->state_changes));
 	if (peer->last_handshake_ns)
 		um_control_reply_add(reply, "last_handshake_age_ms", "%llu",
 				     U64((now - peer->last_handshake_ns) / UM_NSEC_PER_MSEC));

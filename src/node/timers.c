@@ -137,7 +137,7 @@ static void on_tick(struct um_loop *loop, struct um_timer *timer)
 	    now - peer->session_created_ns > 3 * ms_to_ns(node->config.rekey_ms)) {
 		um_log_info("peer \"%s\": session expired", peer->config->name);
 		um_node_clear_session(peer);
-		peer->state = UM_PEER_EXPIRED;
+		um_peer_set_state(peer, UM_PEER_EXPIRED, "session aged out");
 		initiate(peer);
 		return;
 	}
@@ -155,7 +155,7 @@ static void on_tick(struct um_loop *loop, struct um_timer *timer)
 		um_log_info("peer \"%s\": nothing received for %llu ms, handshaking again", peer->config->name,
 			    (unsigned long long)((now - last_rx) / UM_NSEC_PER_MSEC));
 		/* The session is suspect: show it, and let retries proceed. */
-		peer->state = UM_PEER_HANDSHAKING;
+		um_peer_set_state(peer, UM_PEER_HANDSHAKING, "nothing received");
 		initiate(peer);
 	}
 }
@@ -233,7 +233,7 @@ void um_timers_handshake_initiated(struct um_node_peer *peer)
 		um_timer_arm_in(peer->node->loop, &peer->retry_timer, ms_to_ns(UM_TIMERS_DIRECT_TIMEOUT_MS));
 	}
 	if (peer->state != UM_PEER_ESTABLISHED)
-		peer->state = UM_PEER_HANDSHAKING;
+		um_peer_set_state(peer, UM_PEER_HANDSHAKING, "initiated");
 }
 
 void um_timers_handshake_failed(struct um_node_peer *peer)
@@ -248,12 +248,11 @@ void um_timers_handshake_failed(struct um_node_peer *peer)
 	um_timer_arm_in(peer->node->loop, &peer->retry_timer, ms_to_ns(delay + jitter_ms(delay / 4)));
 }
 
-void um_timers_session_established(struct um_node_peer *peer, bool initiator)
+void um_timers_session_established(struct um_node_peer *peer)
 {
 	struct um_node *node = peer->node;
 	uint64_t rekey = node->config.rekey_ms;
 
-	(void)initiator;
 	peer->attempts = 0;
 	peer->relay_unknown = 0;
 	peer->retry_replaces = false;

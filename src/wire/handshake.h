@@ -13,15 +13,17 @@
 #include <sys/socket.h>
 
 #include "crypto/hybrid.h"
+#include "wire/types.h"
 
+/* Aliases of the registry (wire/types.h), kept for the code that uses them. */
 enum um_msg_type {
-	UM_MSG_HELLO = 0x01,
-	UM_MSG_CHALLENGE = 0x02,
-	UM_MSG_RESPONSE = 0x03,
-	UM_MSG_ESTABLISHED = 0x04,
-	UM_MSG_COOKIE_REPLY = 0x05,
-	UM_MSG_FRAGMENT = 0x06,
-	UM_MSG_DATA = 0x10,
+	UM_MSG_HELLO = UM_TYPE_HELLO,
+	UM_MSG_CHALLENGE = UM_TYPE_CHALLENGE,
+	UM_MSG_RESPONSE = UM_TYPE_RESPONSE,
+	UM_MSG_ESTABLISHED = UM_TYPE_ESTABLISHED,
+	UM_MSG_COOKIE_REPLY = UM_TYPE_COOKIE_REPLY,
+	UM_MSG_FRAGMENT = UM_TYPE_FRAGMENT,
+	UM_MSG_DATA = UM_TYPE_DATA,
 };
 
 enum um_hs_wire_sizes {

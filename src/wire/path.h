@@ -23,10 +23,11 @@
 #include "crypto/identity.h"
 #include "wire/handshake.h"
 
+/* Aliases of the registry (wire/types.h). */
 enum um_path_msg_type {
-	UM_MSG_PATH_CANDIDATES = 0x26,
-	UM_MSG_PATH_PROBE = 0x27,
-	UM_MSG_PATH_PROBE_REPLY = 0x28,
+	UM_MSG_PATH_CANDIDATES = UM_TYPE_PATH_CANDIDATES,
+	UM_MSG_PATH_PROBE = UM_TYPE_PATH_PROBE,
+	UM_MSG_PATH_PROBE_REPLY = UM_TYPE_PATH_PROBE_REPLY,
 };
 
 enum um_path_candidate_kind {

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Relay protocol wire formats (issue 5). Pure codecs; the only crypto here
  * is building and checking the registration's signature and admission tag.
- * Type bytes come from the 0x20..0x3f range reserved for relay/path
- * messages; 0x26..0x3f stay free for path messages (probes, resume).
+ * Type bytes come from the 0x20..0x2f range of wire/types.h shared with
+ * path messages (0x26..0x28); 0x29..0x2f stay free for either.
  * All integers big-endian; reserved bytes are zero and checked.
  *
  * REGISTER 0x20 (node -> relay; larger than a datagram, so it travels in
@@ -57,13 +57,14 @@
 #include "crypto/identity.h"
 #include "wire/handshake.h"
 
+/* Aliases of the registry (wire/types.h). */
 enum um_relay_msg_type {
-	UM_MSG_RELAY_REGISTER = 0x20,
-	UM_MSG_RELAY_REGISTER_ACK = 0x21,
-	UM_MSG_RELAY_KEEPALIVE = 0x22,
-	UM_MSG_RELAY_FORWARD = 0x23,
-	UM_MSG_RELAY_FORWARDED = 0x24,
-	UM_MSG_RELAY_ERROR = 0x25,
+	UM_MSG_RELAY_REGISTER = UM_TYPE_RELAY_REGISTER,
+	UM_MSG_RELAY_REGISTER_ACK = UM_TYPE_RELAY_REGISTER_ACK,
+	UM_MSG_RELAY_KEEPALIVE = UM_TYPE_RELAY_KEEPALIVE,
+	UM_MSG_RELAY_FORWARD = UM_TYPE_RELAY_FORWARD,
+	UM_MSG_RELAY_FORWARDED = UM_TYPE_RELAY_FORWARDED,
+	UM_MSG_RELAY_ERROR = UM_TYPE_RELAY_ERROR,
 };
 
 enum um_relay_error_code {
