@@ -130,8 +130,9 @@ struct um_node_stun {
 	struct um_wire_addr server;
 	struct sockaddr_storage sa;
 	socklen_t sa_len;
-	struct um_stun_client client; /* the transaction in flight (client.active) */
-	struct um_timer timer;        /* the next transaction */
+	struct um_stun_transaction transaction; /* in flight (active) or the last one */
+	bool active;
+	struct um_timer timer; /* retransmissions while active, else the next transaction */
 	struct um_wire_addr mapped;   /* our reflexive address there; family 0 = none */
 	uint64_t rtt_ns, last_answer_ns, started_ns;
 	uint64_t transactions, answers, failures;
