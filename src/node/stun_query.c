@@ -17,8 +17,8 @@ static int send_request(int fd, const struct um_stun_transaction *t, const struc
 	return 0;
 }
 
-int um_stun_query(int fd, const struct sockaddr *server, socklen_t server_len,
-		  const struct um_stun_options *options, struct um_stun_result *result)
+int um_stun_query(int fd, const struct sockaddr *server, socklen_t server_len, const struct um_stun_options *options,
+		  struct um_stun_result *result)
 {
 	struct um_stun_transaction t;
 	struct um_wire_addr want, got;

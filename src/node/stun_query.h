@@ -12,7 +12,7 @@
 /* Blocking query on fd (any UDP socket, blocking or not; borrowed): sends,
  * waits with poll(), retransmits, ignores unrelated datagrams. 0 or a
  * negative code (-ETIMEDOUT, -EPROTO, -errno). */
-int um_stun_query(int fd, const struct sockaddr *server, socklen_t server_len,
-		  const struct um_stun_options *options, struct um_stun_result *result);
+int um_stun_query(int fd, const struct sockaddr *server, socklen_t server_len, const struct um_stun_options *options,
+		  struct um_stun_result *result);
 
 #endif

@@ -31,11 +31,11 @@
 #include "util/clock.h"
 #include "util/error.h"
 
-#define ROUND_FAST_NS (100 * UM_NSEC_PER_MSEC)
-#define ROUND_SLOW_NS (250 * UM_NSEC_PER_MSEC)
-#define FAST_ROUNDS 10
-#define PROBE_MAX_AGE_NS (10 * UM_NSEC_PER_SEC)
-#define QUICK_RETRY_NS (5 * UM_NSEC_PER_SEC)
+#define ROUND_FAST_NS        (100 * UM_NSEC_PER_MSEC)
+#define ROUND_SLOW_NS        (250 * UM_NSEC_PER_MSEC)
+#define FAST_ROUNDS          10
+#define PROBE_MAX_AGE_NS     (10 * UM_NSEC_PER_SEC)
+#define QUICK_RETRY_NS       (5 * UM_NSEC_PER_SEC)
 #define QUICK_RETRY_EVERY_NS (60 * UM_NSEC_PER_SEC)
 
 const char *um_punch_state_name(enum um_punch_state state)
@@ -141,8 +141,7 @@ static struct um_punch_datagram *datagram(struct um_punch_output *out)
 
 /* Encodes m under the newest path key into out, to `to` (NULL: through the
  * relay). */
-static int emit(struct um_punch *p, struct um_path_msg *m, const struct um_wire_addr *to,
-		struct um_punch_output *out)
+static int emit(struct um_punch *p, struct um_path_msg *m, const struct um_wire_addr *to, struct um_punch_output *out)
 {
 	if (!p->n_keys)
 		return -UM_ESTATE;
@@ -232,8 +231,7 @@ static int send_probe(struct um_punch *p, const struct um_wire_addr *to, bool pi
 
 /* ---- state changes ---- */
 
-static void start_punch(struct um_punch *p, bool send_ours, const struct um_punch_env *env,
-			struct um_punch_output *out)
+static void start_punch(struct um_punch *p, bool send_ours, const struct um_punch_env *env, struct um_punch_output *out)
 {
 	if (!env->enabled || !p->n_keys || p->state == UM_PUNCH_DIRECT)
 		return;
@@ -417,8 +415,7 @@ void um_punch_session_installed(struct um_punch *p, const uint8_t send_key[32], 
 	}
 }
 
-void um_punch_local_candidates_changed(struct um_punch *p, const struct um_punch_env *env,
-				       struct um_punch_output *out)
+void um_punch_local_candidates_changed(struct um_punch *p, const struct um_punch_env *env, struct um_punch_output *out)
 {
 	um_punch_output_reset(out);
 	if (!env->enabled)
@@ -491,8 +488,8 @@ static void on_candidates(struct um_punch *p, const struct um_path_msg *m, const
 		start_punch(p, false, env, out);
 }
 
-static void on_probe(struct um_punch *p, const struct um_path_msg *m, const struct um_wire_addr *from,
-		     bool via_relay, const struct um_punch_env *env, struct um_punch_output *out)
+static void on_probe(struct um_punch *p, const struct um_path_msg *m, const struct um_wire_addr *from, bool via_relay,
+		     const struct um_punch_env *env, struct um_punch_output *out)
 {
 	struct um_path_msg reply = {.type = UM_MSG_PATH_PROBE_REPLY, .flags = m->flags};
 
@@ -510,8 +507,8 @@ static void on_probe(struct um_punch *p, const struct um_path_msg *m, const stru
 		start_punch(p, false, env, out);
 }
 
-static void on_reply(struct um_punch *p, const struct um_path_msg *m, const struct um_wire_addr *from,
-		     bool via_relay, const struct um_punch_env *env, struct um_punch_output *out)
+static void on_reply(struct um_punch *p, const struct um_path_msg *m, const struct um_wire_addr *from, bool via_relay,
+		     const struct um_punch_env *env, struct um_punch_output *out)
 {
 	uint64_t now = env->now;
 	struct um_punch_probe *probe = NULL;
@@ -557,8 +554,8 @@ static void on_reply(struct um_punch *p, const struct um_path_msg *m, const stru
 		go_direct(p, from, rtt, env, out);
 }
 
-int um_punch_input(struct um_punch *p, const uint8_t *data, size_t len, const struct um_wire_addr *from,
-		   bool via_relay, const struct um_punch_env *env, struct um_punch_output *out)
+int um_punch_input(struct um_punch *p, const uint8_t *data, size_t len, const struct um_wire_addr *from, bool via_relay,
+		   const struct um_punch_env *env, struct um_punch_output *out)
 {
 	struct um_path_msg m;
 
@@ -588,8 +585,7 @@ int um_punch_input(struct um_punch *p, const uint8_t *data, size_t len, const st
 	return 0;
 }
 
-int um_punch_ping(struct um_punch *p, const struct um_punch_env *env, uint64_t *sequence,
-		  struct um_punch_output *out)
+int um_punch_ping(struct um_punch *p, const struct um_punch_env *env, uint64_t *sequence, struct um_punch_output *out)
 {
 	int r;
 

@@ -39,8 +39,8 @@ enum um_punch_state {
 };
 
 enum {
-	UM_PUNCH_KEYS = 3,    /* path keys of the newest sessions kept */
-	UM_PUNCH_PROBES = 32, /* outstanding probes remembered */
+	UM_PUNCH_KEYS = 3,                                /* path keys of the newest sessions kept */
+	UM_PUNCH_PROBES = 32,                             /* outstanding probes remembered */
 	UM_PUNCH_REMOTE_MAX = UM_PATH_MAX_CANDIDATES + 1, /* + one peer-reflexive */
 	UM_PUNCH_OUT_DATAGRAMS = UM_PUNCH_REMOTE_MAX + 4,
 	UM_PUNCH_OUT_EVENTS = 8,
@@ -123,7 +123,7 @@ struct um_punch_event {
 };
 
 struct um_punch_datagram {
-	bool via_relay;         /* through the relay; else to `to` */
+	bool via_relay; /* through the relay; else to `to` */
 	struct um_wire_addr to;
 	uint16_t len;
 	uint8_t data[UM_PATH_CANDIDATES_MAX_BYTES];
@@ -161,13 +161,12 @@ void um_punch_session_cleared(struct um_punch *p);
 /* A path datagram from `from` (via_relay: forwarded by our relay, `from`
  * is the relay). 0 when it was accepted, -UM_EBADMSG (bad MAC, counted in
  * bad_mac), -UM_EINVAL/-UM_ETRUNC (malformed), -UM_ESTATE (no keys). */
-int um_punch_input(struct um_punch *p, const uint8_t *data, size_t len, const struct um_wire_addr *from,
-		   bool via_relay, const struct um_punch_env *env, struct um_punch_output *out);
+int um_punch_input(struct um_punch *p, const uint8_t *data, size_t len, const struct um_wire_addr *from, bool via_relay,
+		   const struct um_punch_env *env, struct um_punch_output *out);
 
 /* Our candidates changed (a new STUN answer): send them while punching,
  * start a new attempt after a failed one. */
-void um_punch_local_candidates_changed(struct um_punch *p, const struct um_punch_env *env,
-				       struct um_punch_output *out);
+void um_punch_local_candidates_changed(struct um_punch *p, const struct um_punch_env *env, struct um_punch_output *out);
 
 /* After out->candidates_wanted: encodes our candidates (reflexive first;
  * duplicates and family 0 skipped, at most UM_PATH_MAX_CANDIDATES) into
@@ -177,8 +176,7 @@ void um_punch_candidates_send(struct um_punch *p, const struct um_path_candidate
 
 /* `umbra ping`: one PING probe over the path in use. 0 with *sequence set,
  * or -UM_ESTATE (no session, no path). */
-int um_punch_ping(struct um_punch *p, const struct um_punch_env *env, uint64_t *sequence,
-		  struct um_punch_output *out);
+int um_punch_ping(struct um_punch *p, const struct um_punch_env *env, uint64_t *sequence, struct um_punch_output *out);
 
 /* Timers: probe rounds, punch timeout, health probes, fallback, retry.
  * Call at (or after) um_punch_next_deadline(). */

@@ -13,7 +13,7 @@
 #include "path/punch.h"
 #include "util/clock.h"
 
-#define MS (UM_NSEC_PER_MSEC)
+#define MS  (UM_NSEC_PER_MSEC)
 #define SEC (UM_NSEC_PER_SEC)
 
 enum { SIM_QUEUE = 512, SIM_LATENCY_NS = 1000000 };
@@ -65,8 +65,8 @@ static inline void sim_env_refresh(struct sim *s, int i)
 /* Both sides with a session through the relay; no keys yet. */
 static inline void sim_init(struct sim *s, uint64_t connect_timeout, uint64_t retry, uint64_t health)
 {
-	struct um_punch_config c = {.connect_timeout_ns = connect_timeout, .retry_interval_ns = retry,
-				    .health_interval_ns = health};
+	struct um_punch_config c = {
+	    .connect_timeout_ns = connect_timeout, .retry_interval_ns = retry, .health_interval_ns = health};
 
 	memset(s, 0, sizeof(*s));
 	s->now = 1000 * SEC;
@@ -80,7 +80,7 @@ static inline void sim_init(struct sim *s, uint64_t connect_timeout, uint64_t re
 		x->addr = x->seen_as = sim_addr(198, 51, 100, i ? 6 : 2, 51820);
 		x->local[0] = (struct um_path_candidate){.kind = UM_PATH_CAND_REFLEXIVE, .addr = x->addr};
 		x->local[1] = (struct um_path_candidate){.kind = UM_PATH_CAND_LOCAL,
-							.addr = sim_addr(100, 64, i ? 2 : 1, 2, 51820)};
+							 .addr = sim_addr(100, 64, i ? 2 : 1, 2, 51820)};
 		x->n_local = 2;
 		x->env.enabled = true;
 		x->env.relay_ready = true;

@@ -11,8 +11,8 @@
 #include "util/error.h"
 
 #define CONNECT_TIMEOUT (2 * SEC)
-#define RETRY (3 * SEC)
-#define HEALTH (1 * SEC)
+#define RETRY           (3 * SEC)
+#define HEALTH          (1 * SEC)
 
 static struct sim s;
 static struct um_punch_output out;
@@ -330,6 +330,48 @@ static void test_direct_refused(void)
 	CHECK_EQ(um_punch_next_deadline(&A->p), s.now);
 }
 
+/* A handshake that went direct proves that path at once; a later one
+ * through the relay (the data plane moved) starts a new attempt. */
+static void test_session_direct_then_relay(void)
+{
+	setup(RETRY);
+	for (int i = 0; i < 2; i++) {
+		s.side[i].env.via_relay = false;
+		s.side[i].env.endpoint = s.side[1 - i].addr;
+	}
+	sim_install(&s);
+	CHECK_EQ(A->p.state, UM_PUNCH_DIRECT);
+	CHECK(um_wire_addr_equal(&A->p.direct, &B->addr));
+	CHECK_EQ(A->p.switches_direct, 0);
+	CHECK_EQ(um_punch_next_deadline(&A->p), s.now + HEALTH / 4);
+	/* The handshake engine moved A to the relay: the next tick notices. */
+	A->env.via_relay = true;
+	sim_run(&s, s.now + HEALTH / 4 + 50 * MS);
+	CHECK_EQ(A->events[UM_PUNCH_EVENT_PUNCH_STARTED], 1);
+	CHECK(A->p.relay_since_ns > 0);
+	sim_run(&s, s.now + 1 * SEC);
+	CHECK_EQ(A->p.state, UM_PUNCH_DIRECT);
+	CHECK_EQ(A->p.switches_direct, 1);
+}
+
+/* A replayed or reordered CANDIDATES (generation not newer) changes
+ * nothing. */
+static void test_candidates_replay(void)
+{
+	setup(RETRY);
+	s.direct_open = false;
+	sim_install(&s);
+	struct sim_packet q = s.queue[0]; /* A's candidates to B */
+	sim_run(&s, s.now + 10 * MS);
+	CHECK_EQ(B->p.n_remote, A->n_local);
+	CHECK(B->events[UM_PUNCH_EVENT_CANDIDATES] >= 1); /* its NEED is answered too */
+	B->p.n_remote = 0;
+	sim_env_refresh(&s, 1);
+	CHECK_EQ(um_punch_input(&B->p, q.data, q.len, &q.from, q.via_relay, &B->env, &out), 0);
+	CHECK_EQ(out.n_events, 0);
+	CHECK_EQ(B->p.n_remote, 0);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -344,5 +386,7 @@ int main(void)
 	RUN(test_bad_mac);
 	RUN(test_illegal_transition);
 	RUN(test_direct_refused);
+	RUN(test_session_direct_then_relay);
+	RUN(test_candidates_replay);
 	return um_test_end();
 }
