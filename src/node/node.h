@@ -255,7 +255,8 @@ void um_timers_relay_ready(struct um_node_peer *peer);
  * again soon, backing off, instead of waiting for retransmissions. */
 void um_timers_relay_unknown_peer(struct um_node_peer *peer);
 
-/* path.c: direct paths (hole punching, validation, migration, fallback). */
+/* path.c: glue of the direct-path engine (path/punch.h: hole punching,
+ * validation, migration, fallback). */
 void um_path_peer_init(struct um_node_peer *peer);
 /* A keypair was installed (keys only read: the path key is derived here). */
 void um_path_session_installed(struct um_node_peer *peer, const struct um_keypair *keypair);
@@ -273,7 +274,7 @@ void um_path_local_candidates_changed(struct um_node *node);
 int um_path_ping(struct um_node_peer *peer, uint64_t *sequence);
 void um_path_status(const struct um_node_peer *peer, struct um_control_reply *reply);
 
-/* stun.c: Binding transactions from the data plane's port (so the mapping
+/* stun.c: Binding transactions (path/stun_client.h) from the data plane's port (so the mapping
  * is the one peers reach), at start, every few minutes, and when a punch
  * starts with an old answer. No-ops without stun = lines. */
 int um_node_stun_start(struct um_node *node);

@@ -23,7 +23,7 @@
 #include "util/log.h"
 
 #define PATH_STUN_MAX_AGE_NS (30 * UM_NSEC_PER_SEC)
-#define PATH_LOCAL_MAX 32
+#define PATH_LOCAL_MAX       32
 
 static bool enabled(const struct um_node *node)
 {
@@ -72,11 +72,12 @@ static size_t gather_candidates(struct um_node *node, struct um_path_candidate *
 		    !strcmp(it->ifa_name, node->ifname))
 			continue;
 		int family = it->ifa_addr->sa_family;
-		if (family == AF_INET6 && IN6_IS_ADDR_LINKLOCAL(&((const struct sockaddr_in6 *)it->ifa_addr)->sin6_addr))
+		if (family == AF_INET6 &&
+		    IN6_IS_ADDR_LINKLOCAL(&((const struct sockaddr_in6 *)it->ifa_addr)->sin6_addr))
 			continue;
 		if ((family != AF_INET && family != AF_INET6) ||
-		    um_wire_addr_from_sockaddr(&a, it->ifa_addr,
-					       family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)))
+		    um_wire_addr_from_sockaddr(
+			&a, it->ifa_addr, family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)))
 			continue;
 		a.port = um_dataplane_port(node->dataplane);
 		n = add_local(out, n, UM_PATH_CAND_LOCAL, &a);
@@ -219,7 +220,8 @@ static int flush(struct um_node_peer *peer, struct um_punch_output *out)
 			break;
 		case UM_PUNCH_EVENT_GAVE_UP:
 			um_log_info("peer \"%s\": no direct path after %llu ms (%u candidates), staying on the relay",
-				    peer->config->name, (unsigned long long)node->config.connect_timeout_ms, p->n_remote);
+				    peer->config->name, (unsigned long long)node->config.connect_timeout_ms,
+				    p->n_remote);
 			break;
 		case UM_PUNCH_EVENT_CANDIDATES:
 			remote_list(p, list, sizeof(list));
