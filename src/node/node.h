@@ -26,6 +26,7 @@
 #include "ctl/control.h"
 #include "net/dataplane.h"
 #include "net/loop.h"
+#include "path/punch.h"
 #include "path/stun_client.h"
 #include "relay/client.h"
 #include "relay/server.h"
@@ -35,50 +36,10 @@
 
 struct um_node;
 
-enum um_path_state {
-	UM_PATH_NONE,     /* no direct path work (disabled, or no relay path) */
-	UM_PATH_PUNCHING, /* probing the peer's candidates */
-	UM_PATH_DIRECT,   /* a validated direct path carries the traffic */
-	UM_PATH_RELAY,    /* punching failed or the direct path died: waiting to retry */
-};
-
-enum { UM_PATH_KEYS = 3, UM_PATH_PROBES = 32 };
-
-/* An outstanding PATH_PROBE (node/path.c). */
-struct um_path_probe {
-	uint8_t nonce[UM_PATH_NONCE_BYTES];
-	struct um_wire_addr to; /* family 0 = through the relay */
-	uint64_t sent_ns;
-	bool ping, used;
-};
-
-/* Per-peer direct-path state (node/path.c). */
+/* Per-peer direct-path state: the engine's (path/punch.h) and its one
+ * timer, armed at the engine's next deadline (node/path.c). */
 struct um_node_path {
-	enum um_path_state state;
-	/* Path keys of the newest sessions (newest first), derived at key
-	 * installation; the DATA keys are never kept here. Wiped on session end. */
-	uint8_t keys[UM_PATH_KEYS][UM_PATH_KEY_BYTES];
-	unsigned n_keys;
-	uint64_t local_generation, remote_generation;
-	struct um_path_candidate remote[UM_PATH_MAX_CANDIDATES + 1]; /* + peer-reflexive */
-	unsigned n_remote;
-	struct um_path_probe probes[UM_PATH_PROBES];
-	unsigned next_probe;
-	struct um_wire_addr direct;   /* validated endpoint (DIRECT) */
-	uint64_t relay_since_ns;      /* the relay session came up (time to direct) */
-	uint64_t punch_started_ns, punch_rounds;
-	uint64_t direct_since_ns, last_direct_rx_ns, rx_direct_seen;
-	uint64_t time_to_direct_ns;   /* last relay -> direct switch; 0 = none */
-	uint64_t fallback_ns;         /* detection time of the last fallback */
-	uint64_t quick_retry_ns;      /* when the last quick retry after a fallback was granted */
-	uint64_t retry_at_ns;
-	uint64_t switches_direct, fallbacks, probes_sent, probes_answered, bad_mac;
-	uint64_t rtt_ns;              /* of the direct path, from probe replies */
-	/* umbra ping */
-	uint64_t ping_sequence, ping_answered;
-	uint64_t ping_rtt_ns;
-	bool ping_direct;
-	struct um_wire_addr ping_from;
+	struct um_punch punch;
 	struct um_timer timer;
 };
 
@@ -166,8 +127,9 @@ struct um_node_stun {
 	struct um_wire_addr server;
 	struct sockaddr_storage sa;
 	socklen_t sa_len;
-	struct um_stun_client client; /* the transaction in flight (client.active) */
-	struct um_timer timer;        /* the next transaction */
+	struct um_stun_transaction transaction; /* in flight (active) or the last one */
+	bool active;
+	struct um_timer timer; /* retransmissions while active, else the next transaction */
 	struct um_wire_addr mapped;   /* our reflexive address there; family 0 = none */
 	uint64_t rtt_ns, last_answer_ns, started_ns;
 	uint64_t transactions, answers, failures;
@@ -321,7 +283,8 @@ void um_timers_relay_ready(struct um_node_peer *peer);
  * again soon, backing off, instead of waiting for retransmissions. */
 void um_timers_relay_unknown_peer(struct um_node_peer *peer);
 
-/* path.c: direct paths (hole punching, validation, migration, fallback). */
+/* path.c: glue of the direct-path engine (path/punch.h: hole punching,
+ * validation, migration, fallback). */
 void um_path_peer_init(struct um_node_peer *peer);
 /* A keypair was installed (keys only read: the path key is derived here). */
 void um_path_session_installed(struct um_node_peer *peer, const struct um_keypair *keypair);
@@ -339,7 +302,7 @@ void um_path_local_candidates_changed(struct um_node *node);
 int um_path_ping(struct um_node_peer *peer, uint64_t *sequence);
 void um_path_status(const struct um_node_peer *peer, struct um_control_reply *reply);
 
-/* stun.c: Binding transactions from the data plane's port (so the mapping
+/* stun.c: Binding transactions (path/stun_client.h) from the data plane's port (so the mapping
  * is the one peers reach), at start, every few minutes, and when a punch
  * starts with an old answer. No-ops without stun = lines. */
 int um_node_stun_start(struct um_node *node);

@@ -8,8 +8,11 @@
  * non-DATA datagrams through the control ring (node.c hands them here
  * before anything else). A Binding success response starts with 0x01 like
  * a HELLO: it is ours only with the magic cookie, from one of our servers,
- * carrying the transaction ID of our request (um_stun_client_input checks
+ * carrying the transaction ID of our request (transaction_input checks
  * the last two); anything else goes on to the handshake unchanged.
+ *
+ * Transactions. path/stun_client.h's state machine, driven here: one timer
+ * per server for its retransmissions and then the next transaction.
  *
  * Schedule. A transaction at start, then every STUN_REFRESH_NS; after a
  * failure sooner (STUN_RETRY_NS doubling up to the refresh period); and
@@ -29,16 +32,6 @@
 #define STUN_RETRY_NS (5 * UM_NSEC_PER_SEC)
 #define STUN_MAPPED_TTL_NS (900 * UM_NSEC_PER_SEC)
 
-static int send_via_dataplane(void *arg, const struct sockaddr *to, socklen_t to_len, const uint8_t *data,
-			      size_t len)
-{
-	struct um_node *node = arg;
-
-	return um_dataplane_send_datagram(node->dataplane, to, to_len, data, len);
-}
-
-static void on_done(struct um_stun_client *client, int rc, const struct um_stun_result *result);
-
 /* Shorter than the RFC's 39.5 s: a daemon retries on its own schedule. */
 static void transaction_options(struct um_stun_options *o)
 {
@@ -47,38 +40,75 @@ static void transaction_options(struct um_stun_options *o)
 	o->rm = 4; /* give up at 9.5 s */
 }
 
+static void on_done(struct um_node_stun *s, int rc, const struct um_stun_result *result);
+
+/* The transaction is over (answer, error response, timeout, send error). */
+static void finish(struct um_node_stun *s, int rc, const struct um_stun_result *result)
+{
+	struct um_stun_result empty;
+
+	if (!result) {
+		memset(&empty, 0, sizeof(empty));
+		empty.requests_sent = s->transaction.sent;
+		result = &empty;
+	}
+	s->active = false;
+	um_timer_cancel(s->node->loop, &s->timer);
+	on_done(s, rc, result);
+}
+
+/* Sends what the transaction's schedule asks for, then waits for its next
+ * deadline. Requests leave through the data plane's shared port. */
+static void step(struct um_node_stun *s)
+{
+	uint64_t deadline = 0;
+	int rc;
+
+	while ((rc = um_stun_transaction_poll(&s->transaction, um_now_ns(), &deadline)) == UM_STUN_SEND) {
+		int r = um_dataplane_send_datagram(s->node->dataplane, (const struct sockaddr *)&s->sa, s->sa_len,
+						   s->transaction.request, sizeof(s->transaction.request));
+		if (r < 0 && um_stun_send_error_fatal(-r)) {
+			finish(s, r, NULL);
+			return;
+		}
+	}
+	if (rc < 0) {
+		finish(s, rc, NULL);
+		return;
+	}
+	(void)um_timer_arm_at(s->node->loop, &s->timer, deadline);
+}
+
 static void start_transaction(struct um_node_stun *s)
 {
 	struct um_stun_options options;
-	char text[64];
 
-	if (s->client.active)
+	if (s->active)
 		return;
-	um_timer_cancel(s->node->loop, &s->timer);
 	transaction_options(&options);
 	s->started_ns = um_now_ns();
 	s->transactions++;
-	int r = um_stun_client_start_send(&s->client, s->node->loop, send_via_dataplane, s->node,
-					  (const struct sockaddr *)&s->sa, s->sa_len, &options, on_done, s);
-	if (r) {
-		um_wire_addr_format(&s->server, text, sizeof(text));
-		um_log_warn("stun %s: %s", text, um_strerror(r));
-		s->client.active = false;
-		s->failures++;
-		s->last_error = r;
-		um_timer_arm_in(s->node->loop, &s->timer, STUN_RETRY_NS);
-	}
+	um_stun_transaction_begin(&s->transaction, &options, s->started_ns);
+	s->active = true;
+	/* The first request goes out from the timer, as every later one. */
+	(void)um_timer_arm_in(s->node->loop, &s->timer, 0);
 }
 
+/* One timer per server: retransmissions while a transaction runs, else
+ * the next transaction. */
 static void on_timer(struct um_loop *loop, struct um_timer *timer)
 {
+	struct um_node_stun *s = timer->arg;
 	(void)loop;
-	start_transaction(timer->arg);
+
+	if (s->active)
+		step(s);
+	else
+		start_transaction(s);
 }
 
-static void on_done(struct um_stun_client *client, int rc, const struct um_stun_result *result)
+static void on_done(struct um_node_stun *s, int rc, const struct um_stun_result *result)
 {
-	struct um_node_stun *s = client->arg;
 	struct um_node *node = s->node;
 	char server[64], mapped[64];
 	uint64_t now = um_now_ns();
@@ -146,7 +176,7 @@ int um_node_stun_start(struct um_node *node)
 void um_node_stun_stop(struct um_node *node)
 {
 	for (size_t i = 0; i < node->n_stun; i++) {
-		um_stun_client_cancel(&node->stun[i].client);
+		node->stun[i].active = false;
 		um_timer_cancel(node->loop, &node->stun[i].timer);
 	}
 	free(node->stun);
@@ -162,10 +192,30 @@ static bool finished_transaction(const struct um_node_stun *s, const struct sock
 {
 	struct um_wire_addr a;
 
-	if (s->client.active || !s->client.transaction.sent ||
-	    memcmp(data + 8, s->client.transaction.request + 8, UM_STUN_TXID_BYTES))
+	if (s->active || !s->transaction.sent || memcmp(data + 8, s->transaction.request + 8, UM_STUN_TXID_BYTES))
 		return false;
 	return um_wire_addr_from_sockaddr(&a, from, from_len) == 0 && um_wire_addr_equal(&a, &s->server);
+}
+
+/* The answer of s's transaction in flight: true when it was ours (then
+ * the transaction is over unless the answer was malformed). */
+static bool transaction_input(struct um_node_stun *s, const struct sockaddr *from, socklen_t from_len,
+			      const uint8_t *data, size_t len)
+{
+	struct um_wire_addr a, b;
+	struct um_stun_result result;
+
+	if (!s->active || um_stun_endpoint_from_sockaddr(&a, from, from_len) < 0 ||
+	    um_stun_endpoint_from_sockaddr(&b, (const struct sockaddr *)&s->sa, s->sa_len) < 0 ||
+	    !um_wire_addr_equal(&a, &b))
+		return false;
+	int rc = um_stun_transaction_input(&s->transaction, data, len, um_now_ns(), &result);
+	if (rc == -UM_ENOTFOUND)
+		return false;
+	if (rc < 0 && rc != -EPROTO)
+		return true; /* ours but malformed: drop it and keep waiting */
+	finish(s, rc, &result);
+	return true;
 }
 
 bool um_node_stun_receive(struct um_node *node, const struct sockaddr *from, socklen_t from_len,
@@ -176,7 +226,7 @@ bool um_node_stun_receive(struct um_node *node, const struct sockaddr *from, soc
 		return false;
 	for (size_t i = 0; i < node->n_stun; i++) {
 		struct um_node_stun *s = &node->stun[i];
-		if (um_stun_client_input(&s->client, data, len, from, from_len) ||
+		if (transaction_input(s, from, from_len, data, len) ||
 		    finished_transaction(s, from, from_len, data))
 			return true;
 	}
@@ -189,7 +239,7 @@ void um_node_stun_refresh(struct um_node *node, uint64_t max_age_ns)
 
 	for (size_t i = 0; i < node->n_stun; i++) {
 		struct um_node_stun *s = &node->stun[i];
-		if (s->client.active || now - s->started_ns < max_age_ns ||
+		if (s->active || now - s->started_ns < max_age_ns ||
 		    (s->last_answer_ns && now - s->last_answer_ns < max_age_ns))
 			continue;
 		start_transaction(s);

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* Path message codecs (layouts in path.h). Untrusted input: every read is
- * bounds-checked; reserved bytes and unknown flags are rejected. */
+/* Path message codecs (layouts in path.h). Untrusted input: every read goes
+ * through a util/buf.h cursor; reserved bytes, unknown flags and other
+ * versions are rejected. */
 #include "wire/path.h"
 
 #include <string.h>
 
 #include <sodium.h>
 
-#include "util/bytes.h"
+#include "util/buf.h"
 #include "util/error.h"
 
 static const char key_label[] = "umbra path key v1";
@@ -28,31 +29,37 @@ static void mac(uint8_t out[UM_PATH_MAC_BYTES], const uint8_t *in, size_t len, c
 	crypto_generichash(out, UM_PATH_MAC_BYTES, in, len, key, UM_PATH_KEY_BYTES);
 }
 
-static int put_addr(uint8_t *p, uint8_t kind, const struct um_wire_addr *a)
+static int put_addr(struct um_writer *w, uint8_t kind, const struct um_wire_addr *a)
 {
+	static const uint8_t zero[16];
+
 	if (a->family != 4 && a->family != 6)
 		return -UM_EINVAL;
-	p[0] = kind;
-	p[1] = a->family;
-	um_store16_be(p + 2, a->port);
-	memset(p + 4, 0, 16);
-	memcpy(p + 4, a->addr, a->family == 4 ? 4 : 16);
+	um_write_u8(w, kind);
+	um_write_u8(w, a->family);
+	um_write_u16(w, a->port);
+	um_write_bytes(w, a->addr, a->family == 4 ? 4 : 16);
+	if (a->family == 4)
+		um_write_bytes(w, zero, 12);
 	return 0;
 }
 
-static int get_addr(const uint8_t *p, uint8_t *kind, struct um_wire_addr *a)
+static int get_addr(struct um_reader *r, uint8_t *kind, struct um_wire_addr *a)
 {
 	memset(a, 0, sizeof(*a));
-	*kind = p[0];
-	a->family = p[1];
-	a->port = um_load16_be(p + 2);
+	*kind = um_read_u8(r);
+	a->family = um_read_u8(r);
+	a->port = um_read_u16(r);
+	const uint8_t *p = um_read_bytes(r, 16);
+	if (!p)
+		return -UM_ETRUNC;
 	if (a->family == 4) {
-		for (size_t i = 8; i < 20; i++)
+		for (size_t i = 4; i < 16; i++)
 			if (p[i])
 				return -UM_EINVAL; /* IPv4 is zero-padded */
-		memcpy(a->addr, p + 4, 4);
+		memcpy(a->addr, p, 4);
 	} else if (a->family == 6) {
-		memcpy(a->addr, p + 4, 16);
+		memcpy(a->addr, p, 16);
 	} else {
 		return -UM_EINVAL;
 	}
@@ -76,63 +83,84 @@ static size_t body_len(const struct um_path_msg *m)
 int um_path_encode(uint8_t *out, size_t cap, const struct um_path_msg *m, const uint8_t key[UM_PATH_KEY_BYTES])
 {
 	size_t body = body_len(m), len;
-	uint8_t *p;
+	struct um_writer w;
 
 	if (!body || m->count > UM_PATH_MAX_CANDIDATES || (m->flags & ~UM_PATH_FLAGS))
 		return -UM_EINVAL;
 	len = UM_PATH_HEADER_BYTES + body + UM_PATH_MAC_BYTES;
 	if (cap < len)
 		return -UM_ETRUNC;
-	out[0] = m->type;
-	out[1] = m->flags;
-	out[2] = out[3] = 0;
-	memcpy(out + 4, m->sender.bytes, UM_PEER_ID_BYTES);
-	p = out + UM_PATH_HEADER_BYTES;
+	um_writer_init(&w, out, len - UM_PATH_MAC_BYTES);
+	um_write_u8(&w, m->type);
+	um_write_u8(&w, m->flags);
+	um_write_u8(&w, UM_PATH_VERSION);
+	um_write_u8(&w, 0);
+	um_write_bytes(&w, m->sender.bytes, UM_PEER_ID_BYTES);
 	switch (m->type) {
 	case UM_MSG_PATH_CANDIDATES:
-		um_store64_le(p, m->generation);
-		p[8] = m->count;
-		p[9] = p[10] = p[11] = 0;
+		um_write_u64(&w, m->generation);
+		um_write_u8(&w, m->count);
+		um_write_u8(&w, 0);
+		um_write_u16(&w, 0);
 		for (unsigned i = 0; i < m->count; i++)
-			if (put_addr(p + 12 + i * UM_PATH_CANDIDATE_BYTES, m->candidates[i].kind, &m->candidates[i].addr))
+			if (put_addr(&w, m->candidates[i].kind, &m->candidates[i].addr))
 				return -UM_EINVAL;
 		break;
 	case UM_MSG_PATH_PROBE:
-		memcpy(p, m->nonce, UM_PATH_NONCE_BYTES);
+		um_write_bytes(&w, m->nonce, UM_PATH_NONCE_BYTES);
 		break;
 	default: /* PROBE_REPLY */
-		memcpy(p, m->nonce, UM_PATH_NONCE_BYTES);
-		if (put_addr(p + UM_PATH_NONCE_BYTES, 0, &m->observed))
+		um_write_bytes(&w, m->nonce, UM_PATH_NONCE_BYTES);
+		if (put_addr(&w, 0, &m->observed))
 			return -UM_EINVAL;
 		break;
 	}
+	if (um_writer_error(&w) || w.pos != len - UM_PATH_MAC_BYTES)
+		return -UM_EINVAL; /* cannot happen: body_len sized the writer */
 	mac(out + len - UM_PATH_MAC_BYTES, out, len - UM_PATH_MAC_BYTES, key);
 	return (int)len;
 }
 
+int um_path_peek_sender(const uint8_t *in, size_t len, struct um_peer_id *sender)
+{
+	struct um_reader r;
+
+	if (len < UM_PATH_HEADER_BYTES + UM_PATH_MAC_BYTES)
+		return -UM_ETRUNC;
+	um_reader_init(&r, in, len);
+	(void)um_read_bytes(&r, 4);
+	um_read_copy(&r, sender->bytes, UM_PEER_ID_BYTES);
+	return um_reader_error(&r) ? -UM_ETRUNC : 0;
+}
+
 int um_path_decode(struct um_path_msg *m, const uint8_t *in, size_t len)
 {
-	const uint8_t *p;
+	struct um_reader r;
 	uint8_t kind;
 
 	memset(m, 0, sizeof(*m));
 	if (len < UM_PATH_HEADER_BYTES + UM_PATH_MAC_BYTES)
 		return -UM_ETRUNC;
-	m->type = in[0];
-	m->flags = in[1];
-	if (in[2] || in[3] || (m->flags & ~UM_PATH_FLAGS))
+	/* The MAC is not part of the structure: read up to it. */
+	um_reader_init(&r, in, len - UM_PATH_MAC_BYTES);
+	m->type = um_read_u8(&r);
+	m->flags = um_read_u8(&r);
+	uint8_t version = um_read_u8(&r), reserved = um_read_u8(&r);
+	if (version != UM_PATH_VERSION || reserved || (m->flags & ~UM_PATH_FLAGS))
 		return -UM_EINVAL;
-	memcpy(m->sender.bytes, in + 4, UM_PEER_ID_BYTES);
-	p = in + UM_PATH_HEADER_BYTES;
+	um_read_copy(&r, m->sender.bytes, UM_PEER_ID_BYTES);
 	switch (m->type) {
-	case UM_MSG_PATH_CANDIDATES:
-		if (len < UM_PATH_CANDIDATES_MIN_BYTES)
+	case UM_MSG_PATH_CANDIDATES: {
+		m->generation = um_read_u64(&r);
+		m->count = um_read_u8(&r);
+		uint8_t pad8 = um_read_u8(&r);
+		uint16_t pad16 = um_read_u16(&r);
+		if (um_reader_error(&r))
 			return -UM_ETRUNC;
-		m->generation = um_load64_le(p);
-		m->count = p[8];
-		if (p[9] || p[10] || p[11] || m->count > UM_PATH_MAX_CANDIDATES)
+		if (pad8 || pad16 || m->count > UM_PATH_MAX_CANDIDATES)
 			return -UM_EINVAL;
 		break;
+	}
 	case UM_MSG_PATH_PROBE:
 	case UM_MSG_PATH_PROBE_REPLY:
 		break;
@@ -147,7 +175,7 @@ int um_path_decode(struct um_path_msg *m, const uint8_t *in, size_t len)
 	switch (m->type) {
 	case UM_MSG_PATH_CANDIDATES:
 		for (unsigned i = 0; i < m->count; i++) {
-			if (get_addr(p + 12 + i * UM_PATH_CANDIDATE_BYTES, &kind, &m->candidates[i].addr))
+			if (get_addr(&r, &kind, &m->candidates[i].addr))
 				return -UM_EINVAL;
 			if (kind != UM_PATH_CAND_LOCAL && kind != UM_PATH_CAND_REFLEXIVE)
 				return -UM_EINVAL;
@@ -155,14 +183,17 @@ int um_path_decode(struct um_path_msg *m, const uint8_t *in, size_t len)
 		}
 		break;
 	case UM_MSG_PATH_PROBE:
-		memcpy(m->nonce, p, UM_PATH_NONCE_BYTES);
+		um_read_copy(&r, m->nonce, UM_PATH_NONCE_BYTES);
 		break;
 	default:
-		memcpy(m->nonce, p, UM_PATH_NONCE_BYTES);
-		if (get_addr(p + UM_PATH_NONCE_BYTES, &kind, &m->observed) || kind != 0)
+		um_read_copy(&r, m->nonce, UM_PATH_NONCE_BYTES);
+		if (get_addr(&r, &kind, &m->observed) || kind != 0)
 			return -UM_EINVAL;
 		break;
 	}
+	/* The lengths were checked above, so the cursor ends at the MAC. */
+	if (um_reader_error(&r) || um_reader_left(&r))
+		return -UM_EINVAL;
 	return 0;
 }
 

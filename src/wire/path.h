@@ -3,12 +3,15 @@
  * two peers that share a session. Pure codecs; the node derives the path
  * key from the session keys (um_path_key_derive) and keeps only that.
  *
- * Every message: type | flags | 0 0 | sender peer ID (32) | body | mac (16)
- * where mac = BLAKE2b-128 keyed with the 32-byte path key over everything
- * before it. Integers are little-endian, ports big-endian (as on the wire).
+ * Every message: type | flags | version (1) | 0 | sender peer ID (32) | body |
+ * mac (16) where mac = BLAKE2b-128 keyed with the 32-byte path key over
+ * everything before it. Integers are big-endian (network order), encoded
+ * with util/buf.h like every other message. Version 0 (no version byte,
+ * little-endian generation) is refused: docs/PROTOCOL.md "Direct paths".
  *
  * CANDIDATES 0x26: body = generation u64 | count u8 | 0 0 0 |
- *   count x candidate (kind u8 | family u8 (4/6) | port u16 | addr 16).
+ *   count x candidate (kind u8 | family u8 (4/6) | port u16 | addr 16,
+ *   IPv4 zero-padded).
  *   At most UM_PATH_MAX_CANDIDATES. generation only grows (replay guard).
  *   flags: NEED (the sender wants the receiver's candidates in return).
  * PROBE 0x27: body = nonce (16). flags: PING (measure only, never migrate).
@@ -36,6 +39,7 @@ enum um_path_candidate_kind {
 };
 
 enum {
+	UM_PATH_VERSION = 1,
 	UM_PATH_KEY_BYTES = 32,
 	UM_PATH_MAC_BYTES = 16,
 	UM_PATH_NONCE_BYTES = 16,
@@ -79,6 +83,9 @@ void um_path_key_derive(uint8_t out[UM_PATH_KEY_BYTES], const uint8_t send_key[3
 int um_path_encode(uint8_t *out, size_t cap, const struct um_path_msg *m, const uint8_t key[UM_PATH_KEY_BYTES]);
 /* Structure only (no MAC check): 0, -UM_ETRUNC or -UM_EINVAL/-UM_EBADMSG. */
 int um_path_decode(struct um_path_msg *m, const uint8_t *in, size_t len);
+/* The sender peer ID of a path message (header only, no MAC check), to
+ * find whose path key verifies it: 0 or -UM_ETRUNC. */
+int um_path_peek_sender(const uint8_t *in, size_t len, struct um_peer_id *sender);
 /* MAC check in constant time: 0 or -UM_EBADMSG. */
 int um_path_verify(const uint8_t *in, size_t len, const uint8_t key[UM_PATH_KEY_BYTES]);
 

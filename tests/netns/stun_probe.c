@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* stun_probe HOST PORT [LOCAL_PORT]: one STUN Binding transaction with
- * umbra's client (src/path/stun_client.h); prints the reflexive address as
+ * umbra's client (src/node/stun_query.h); prints the reflexive address as
  * "mapped ADDRESS PORT requests N rtt_us N" and exits 0, or exits 1. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "path/stun_client.h"
+#include "node/stun_query.h"
 #include "util/error.h"
 
 int main(int argc, char **argv)

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* STUN codec against the RFC 5769 test vectors, the RFC 8489 retransmission
- * schedule, the transaction state machine, and the blocking and loop-driven
- * clients against a loopback responder that drops the first request. */
+ * schedule, the transaction state machine, source matching, and the
+ * blocking query against a loopback responder that drops the first
+ * request. (The loop-driven driver is node/stun.c, covered by the netns
+ * tests stun.sh and stun_candidates.sh.) */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -11,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net/loop.h"
+#include "node/stun_query.h"
 #include "path/stun.h"
 #include "path/stun_client.h"
 #include "test.h"
@@ -356,68 +358,27 @@ static void test_blocking_query(void)
 	close(s.fd);
 }
 
-struct loop_ctx {
-	struct um_stun_client client;
-	struct um_watch watch;
-	int rc;
-	bool finished;
-	struct um_stun_result result;
-};
-
-static void on_done(struct um_stun_client *client, int rc, const struct um_stun_result *result)
+/* v4-mapped sources match a server given as IPv4; other families fail. */
+static void test_endpoint_from_sockaddr(void)
 {
-	struct loop_ctx *ctx = client->arg;
-	ctx->rc = rc;
-	ctx->result = *result;
-	ctx->finished = true;
-	um_loop_stop(client->loop);
-}
+	struct sockaddr_in6 s6 = {.sin6_family = AF_INET6, .sin6_port = htons(3478)};
+	struct sockaddr_in s4 = {.sin_family = AF_INET, .sin_port = htons(3478)};
+	struct um_wire_addr a, b;
 
-static void on_readable(struct um_loop *loop, struct um_watch *watch, uint32_t events)
-{
-	struct loop_ctx *ctx = watch->arg;
-	uint8_t buf[2048];
-	struct sockaddr_storage from;
-	socklen_t fl = sizeof(from);
-	(void)loop;
-	(void)events;
-	ssize_t n = recvfrom(watch->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
-	if (n > 0)
-		(void)um_stun_client_input(&ctx->client, buf, (size_t)n, (struct sockaddr *)&from, fl);
-}
-
-static void test_loop_client(void)
-{
-	struct sockaddr_in server, client;
-	struct responder s = {.drop = 2};
-	pthread_t thread;
-	struct um_stun_options o;
-	struct um_loop *loop;
-	struct loop_ctx ctx = {0};
-
-	s.fd = loopback_socket(&server);
-	int fd = loopback_socket(&client);
-	CHECK_EQ(um_loop_new(&loop), 0);
-	ctx.watch = (struct um_watch){.fd = fd, .events = POLLIN, .fn = on_readable, .arg = &ctx};
-	CHECK_EQ(um_loop_add(loop, &ctx.watch), 0);
-	CHECK_EQ(pthread_create(&thread, NULL, responder_main, &s), 0);
-	um_stun_default_options(&o);
-	o.rto_ns = 10 * UM_NSEC_PER_MSEC;
-	CHECK_EQ(um_stun_client_start(&ctx.client, loop, fd, (struct sockaddr *)&server, sizeof(server), &o, on_done,
-				      &ctx),
-		 0);
-	uint64_t give_up = um_now_ns() + 5 * UM_NSEC_PER_SEC;
-	while (!ctx.finished && um_now_ns() < give_up)
-		um_loop_run_once(loop, 100);
-	pthread_join(thread, NULL);
-	CHECK(ctx.finished);
-	CHECK_EQ(ctx.rc, 0);
-	CHECK_EQ(ctx.result.requests_sent, 3);
-	CHECK_EQ(ctx.result.mapped.port, ntohs(client.sin_port));
-	um_loop_remove(loop, &ctx.watch);
-	um_loop_free(loop);
-	close(fd);
-	close(s.fd);
+	inet_pton(AF_INET6, "::ffff:192.0.2.1", &s6.sin6_addr);
+	inet_pton(AF_INET, "192.0.2.1", &s4.sin_addr);
+	CHECK_EQ(um_stun_endpoint_from_sockaddr(&a, (struct sockaddr *)&s6, sizeof(s6)), 0);
+	CHECK_EQ(um_stun_endpoint_from_sockaddr(&b, (struct sockaddr *)&s4, sizeof(s4)), 0);
+	CHECK_EQ(a.family, 4);
+	CHECK(um_wire_addr_equal(&a, &b));
+	inet_pton(AF_INET6, "2001:db8::1", &s6.sin6_addr);
+	CHECK_EQ(um_stun_endpoint_from_sockaddr(&a, (struct sockaddr *)&s6, sizeof(s6)), 0);
+	CHECK_EQ(a.family, 6);
+	CHECK(!um_wire_addr_equal(&a, &b));
+	struct sockaddr bad = {.sa_family = AF_UNIX};
+	CHECK(um_stun_endpoint_from_sockaddr(&a, &bad, sizeof(bad)) < 0);
+	CHECK(um_stun_send_error_fatal(EPERM));
+	CHECK(!um_stun_send_error_fatal(EAGAIN));
 }
 
 int main(void)
@@ -431,6 +392,6 @@ int main(void)
 	RUN(test_schedule);
 	RUN(test_transaction_matching);
 	RUN(test_blocking_query);
-	RUN(test_loop_client);
+	RUN(test_endpoint_from_sockaddr);
 	return um_test_end();
 }

@@ -64,9 +64,20 @@ static void test_candidates(void)
 	memcpy(longer, buf, (size_t)n);
 	longer[n] = 0;
 	CHECK_EQ(um_path_decode(&d, longer, (size_t)n + 1), -UM_EINVAL);
-	buf[2] = 1;
+	/* Version 1, big-endian generation (docs/PROTOCOL.md "Direct paths"). */
+	CHECK_EQ(buf[2], UM_PATH_VERSION);
+	CHECK_EQ(buf[UM_PATH_HEADER_BYTES + 7], 77);
+	CHECK_EQ(buf[UM_PATH_HEADER_BYTES], 0);
+	buf[2] = 0; /* the little-endian version-0 layout */
 	CHECK_EQ(um_path_decode(&d, buf, (size_t)n), -UM_EINVAL);
-	buf[2] = 0;
+	buf[2] = UM_PATH_VERSION;
+	buf[3] = 1;
+	CHECK_EQ(um_path_decode(&d, buf, (size_t)n), -UM_EINVAL);
+	buf[3] = 0;
+	struct um_peer_id sender;
+	CHECK_EQ(um_path_peek_sender(buf, (size_t)n, &sender), 0);
+	CHECK_MEM(sender.bytes, m.sender.bytes, 32);
+	CHECK_EQ(um_path_peek_sender(buf, UM_PATH_HEADER_BYTES, &sender), -UM_ETRUNC);
 	buf[UM_PATH_HEADER_BYTES + 8] = UM_PATH_MAX_CANDIDATES + 1;
 	CHECK(um_path_decode(&d, buf, (size_t)n) < 0);
 	buf[UM_PATH_HEADER_BYTES + 8] = 2;

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+/* A simulated network for path-engine tests: two engines (A and B) on a
+ * fake clock, a relay that always delivers, and a direct path the test
+ * opens and closes. Datagrams take 1 ms either way. Events are applied the
+ * way node/path.c applies them (DIRECT sets the endpoint and leaves the
+ * relay, FALLBACK goes back to it) and counted per side. */
+#ifndef UM_TEST_PUNCH_HARNESS_H
+#define UM_TEST_PUNCH_HARNESS_H
+
+#include <sodium.h>
+#include <string.h>
+
+#include "path/punch.h"
+#include "util/clock.h"
+
+#define MS  (UM_NSEC_PER_MSEC)
+#define SEC (UM_NSEC_PER_SEC)
+
+enum { SIM_QUEUE = 512, SIM_LATENCY_NS = 1000000 };
+
+struct sim_side {
+	struct um_punch p;
+	struct um_punch_env env;
+	struct um_wire_addr addr;    /* where it receives direct datagrams */
+	struct um_wire_addr seen_as; /* the source its direct datagrams carry */
+	struct um_path_candidate local[4];
+	size_t n_local;
+	uint64_t events[UM_PUNCH_EVENT_PING + 1];
+	uint64_t direct_at, fallback_at, gave_up_at, started_at; /* last time of each event */
+	uint64_t dropped_inputs;
+};
+
+struct sim_packet {
+	uint64_t at;
+	int to; /* side index */
+	bool via_relay;
+	struct um_wire_addr from;
+	uint16_t len;
+	uint8_t data[UM_PATH_CANDIDATES_MAX_BYTES];
+};
+
+struct sim {
+	uint64_t now;
+	struct sim_side side[2];
+	struct um_wire_addr relay;
+	bool direct_open; /* the internet lets direct datagrams through */
+	bool rx_counts;   /* direct datagrams count as DATA received (a busy tunnel) */
+	struct sim_packet queue[SIM_QUEUE];
+	unsigned n_queue;
+	uint64_t lost;
+};
+
+static inline struct um_wire_addr sim_addr(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port)
+{
+	struct um_wire_addr x = {.family = 4, .addr = {a, b, c, d}, .port = port};
+	return x;
+}
+
+static inline void sim_env_refresh(struct sim *s, int i)
+{
+	s->side[i].env.now = s->now;
+	s->side[i].env.wall_ms = 1700000000000ULL + s->now / MS;
+}
+
+/* Both sides with a session through the relay; no keys yet. */
+static inline void sim_init(struct sim *s, uint64_t connect_timeout, uint64_t retry, uint64_t health)
+{
+	struct um_punch_config c = {
+	    .connect_timeout_ns = connect_timeout, .retry_interval_ns = retry, .health_interval_ns = health};
+
+	memset(s, 0, sizeof(*s));
+	s->now = 1000 * SEC;
+	s->relay = sim_addr(203, 0, 113, 2, 51821);
+	s->direct_open = true;
+	for (int i = 0; i < 2; i++) {
+		struct sim_side *x = &s->side[i];
+		memset(c.self.bytes, i ? 0xbb : 0xaa, UM_PEER_ID_BYTES);
+		memset(c.peer.bytes, i ? 0xaa : 0xbb, UM_PEER_ID_BYTES);
+		um_punch_init(&x->p, &c);
+		x->addr = x->seen_as = sim_addr(198, 51, 100, i ? 6 : 2, 51820);
+		x->local[0] = (struct um_path_candidate){.kind = UM_PATH_CAND_REFLEXIVE, .addr = x->addr};
+		x->local[1] = (struct um_path_candidate){.kind = UM_PATH_CAND_LOCAL,
+							 .addr = sim_addr(100, 64, i ? 2 : 1, 2, 51820)};
+		x->n_local = 2;
+		x->env.enabled = true;
+		x->env.relay_ready = true;
+		x->env.via_relay = true;
+		sim_env_refresh(s, i);
+	}
+}
+
+static inline int sim_side_at(const struct sim *s, const struct um_wire_addr *to)
+{
+	for (int i = 0; i < 2; i++)
+		if (um_wire_addr_equal(&s->side[i].addr, to) || um_wire_addr_equal(&s->side[i].seen_as, to))
+			return i;
+	return -1;
+}
+
+/* Queues i's datagrams, applies its events (as node/path.c does). */
+static inline void sim_take(struct sim *s, int i, struct um_punch_output *out)
+{
+	struct sim_side *x = &s->side[i];
+
+	if (out->candidates_wanted)
+		um_punch_candidates_send(&x->p, x->local, x->n_local, &x->env, out);
+	for (unsigned k = 0; k < out->n_datagrams; k++) {
+		const struct um_punch_datagram *d = &out->datagrams[k];
+		int to = 1 - i;
+		if (!d->via_relay && (!s->direct_open || sim_side_at(s, &d->to) != to)) {
+			s->lost++;
+			continue;
+		}
+		if (s->n_queue >= SIM_QUEUE) {
+			s->lost++;
+			continue;
+		}
+		struct sim_packet *q = &s->queue[s->n_queue++];
+		q->at = s->now + SIM_LATENCY_NS;
+		q->to = to;
+		q->via_relay = d->via_relay;
+		q->from = d->via_relay ? s->relay : x->seen_as;
+		q->len = d->len;
+		memcpy(q->data, d->data, d->len);
+	}
+	for (unsigned k = 0; k < out->n_events; k++) {
+		const struct um_punch_event *e = &out->events[k];
+		x->events[e->kind]++;
+		switch (e->kind) {
+		case UM_PUNCH_EVENT_DIRECT:
+			x->env.via_relay = false;
+			x->env.endpoint = e->addr;
+			x->direct_at = s->now;
+			break;
+		case UM_PUNCH_EVENT_FALLBACK:
+			x->env.via_relay = true;
+			x->fallback_at = s->now;
+			break;
+		case UM_PUNCH_EVENT_GAVE_UP:
+			x->gave_up_at = s->now;
+			break;
+		case UM_PUNCH_EVENT_PUNCH_STARTED:
+			x->started_at = s->now;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static inline void sim_install(struct sim *s)
+{
+	static struct um_punch_output out;
+	uint8_t k1[32], k2[32];
+
+	memset(k1, 0x11, sizeof(k1));
+	memset(k2, 0x22, sizeof(k2));
+	for (int i = 0; i < 2; i++) {
+		sim_env_refresh(s, i);
+		um_punch_session_installed(&s->side[i].p, i ? k2 : k1, i ? k1 : k2, &s->side[i].env, &out);
+		sim_take(s, i, &out);
+	}
+}
+
+/* Runs the network and both engines' deadlines until `until`. */
+static inline void sim_run(struct sim *s, uint64_t until)
+{
+	static struct um_punch_output out;
+
+	for (;;) {
+		uint64_t next = UINT64_MAX;
+		unsigned pick = SIM_QUEUE;
+		for (unsigned k = 0; k < s->n_queue; k++)
+			if (s->queue[k].at < next)
+				next = s->queue[k].at, pick = k;
+		for (int i = 0; i < 2; i++)
+			if (um_punch_next_deadline(&s->side[i].p) < next)
+				next = um_punch_next_deadline(&s->side[i].p), pick = SIM_QUEUE;
+		if (next > until) {
+			s->now = until;
+			return;
+		}
+		if (next > s->now)
+			s->now = next;
+		if (pick < SIM_QUEUE) {
+			struct sim_packet q = s->queue[pick];
+			s->queue[pick] = s->queue[--s->n_queue];
+			struct sim_side *x = &s->side[q.to];
+			if (!q.via_relay && s->rx_counts)
+				x->env.rx_direct++;
+			sim_env_refresh(s, q.to);
+			if (um_punch_input(&x->p, q.data, q.len, &q.from, q.via_relay, &x->env, &out))
+				x->dropped_inputs++;
+			else
+				sim_take(s, q.to, &out);
+			continue;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (um_punch_next_deadline(&s->side[i].p) > s->now)
+				continue;
+			sim_env_refresh(s, i);
+			um_punch_tick(&s->side[i].p, &s->side[i].env, &out);
+			sim_take(s, i, &out);
+		}
+	}
+}
+
+#endif
