@@ -149,9 +149,7 @@ static void client_step(struct um_loop *loop, struct um_timer *timer)
 		client_finish(c, rc, NULL);
 		return;
 	}
-	rc = um_timer_arm_at(loop, &c->timer, deadline);
-	if (rc < 0)
-		client_finish(c, rc, NULL);
+	um_timer_arm_at(loop, &c->timer, deadline);
 }
 
 int um_stun_client_start(struct um_stun_client *client, struct um_loop *loop, int fd,
@@ -171,7 +169,8 @@ int um_stun_client_start(struct um_stun_client *client, struct um_loop *loop, in
 	um_timer_init(&client->timer, client_step, client);
 	um_stun_transaction_begin(&client->transaction, options, um_now_ns());
 	/* The first poll sends immediately; errors come back through done(). */
-	return um_timer_arm_in(loop, &client->timer, 0);
+	um_timer_arm_in(loop, &client->timer, 0);
+	return 0;
 }
 
 int um_stun_client_start_send(struct um_stun_client *client, struct um_loop *loop, um_stun_send_fn send,
