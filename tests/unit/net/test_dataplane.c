@@ -5,7 +5,10 @@
  * their counters), control datagrams, roaming events, keepalives, key
  * rotation through `next`, missing keys, per-peer connected sockets, and
  * what a quiet worker does (busy polling, gathering on one CPU). Side A
- * gathers its worker on one CPU throughout; B stays spread. */
+ * gathers its worker on one CPU throughout; B stays spread. Every case gets
+ * a fresh pair of data planes (fixture_up/fixture_down), so no case depends
+ * on the counters or keys another left behind; waits on the machine's
+ * timing retry or bound their counts instead of expecting exact ones. */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <poll.h>
@@ -241,7 +244,7 @@ static void test_tso_packet(void)
 	CHECK_EQ(send(A.dev[0], buf, len, 0), (ssize_t)len);
 	int packets = receive_tso(B.dev[0], payload);
 	CHECK(packets >= 1 && packets <= 2); /* coalesced again on the far side */
-	CHECK_EQ(stats(&B).rx_packets, 1 + 40 + 20);
+	CHECK_EQ(stats(&B).rx_packets, 20); /* one per segment on the wire */
 }
 
 static void test_not_allowed(void)
@@ -622,24 +625,25 @@ static void test_gather(void)
 	cpu_set_t all;
 	CHECK_EQ(sched_getaffinity(0, sizeof(all), &all), 0);
 	bool several = CPU_COUNT(&all) > 1;
-	/* A's worker pinned itself when it started (and maybe again after
-	 * the lulls between earlier tests); B's, spread, never did. After a
-	 * lull, A's worker is pinned. */
+	/* A's worker pinned itself when it started; B's, spread, never did.
+	 * After a lull, A's worker is pinned. */
 	usleep(UM_QUIET_GATHER_AFTER_NS / 1000 + 10000);
 	CHECK(a_to_b(1, 100));
 	CHECK(global(&A, UM_DP_GLOBAL_GATHERS) >= 1);
 	if (several)
 		CHECK_EQ(pinned_threads(), 1);
-	/* Sustained traffic spreads it over every CPU... */
+	/* Sustained traffic spreads it over every CPU. "Sustained" is
+	 * UM_QUIET_SPREAD_AFTER short waits in a row, which a loaded machine
+	 * may interrupt: retry a few bursts before calling it a failure. */
 	uint64_t spreads = global(&A, UM_DP_GLOBAL_SPREADS), gathers = global(&A, UM_DP_GLOBAL_GATHERS);
-	CHECK(a_to_b(400, 100));
-	CHECK_EQ(global(&A, UM_DP_GLOBAL_SPREADS) - spreads, 1);
-	if (several)
-		CHECK_EQ(pinned_threads(), 0);
-	/* ...and a lull gathers it again when traffic resumes. */
+	for (int i = 0; i < 10 && global(&A, UM_DP_GLOBAL_SPREADS) == spreads; i++)
+		CHECK(a_to_b(400, 100));
+	CHECK(global(&A, UM_DP_GLOBAL_SPREADS) > spreads);
+	/* ...and a lull gathers it again when traffic resumes (a stall inside
+	 * the bursts may have gathered and spread it more than once). */
 	usleep(UM_QUIET_GATHER_AFTER_NS / 1000 + 10000);
 	CHECK(a_to_b(1, 100));
-	CHECK_EQ(global(&A, UM_DP_GLOBAL_GATHERS) - gathers, 1);
+	CHECK(global(&A, UM_DP_GLOBAL_GATHERS) > gathers);
 	if (several)
 		CHECK_EQ(pinned_threads(), 1);
 	CHECK_EQ(global(&B, UM_DP_GLOBAL_GATHERS) + global(&B, UM_DP_GLOBAL_SPREADS), 0);
@@ -672,13 +676,18 @@ static void test_busy_poll(void)
 	for (int i = 0; i < 10 && global(&A, HITS) == hits; i++)
 		CHECK(quiet_exchange(true));
 	CHECK(global(&A, HITS) > hits);
-	/* Packets that get no answer: UM_BUSY_POLL_MISS_LIMIT misses, then A
-	 * stops polling. */
+	/* Packets that get no answer: at most UM_BUSY_POLL_MISS_LIMIT misses
+	 * (fewer if answers above came too late for a loaded machine's poll and
+	 * already counted), then A stops polling: more quiet packets add none. */
 	uint64_t misses = global(&A, MISSES);
 	hits = global(&A, HITS);
 	for (int i = 0; i < UM_BUSY_POLL_MISS_LIMIT + 3; i++)
 		CHECK(quiet_exchange(false));
-	CHECK_EQ(global(&A, MISSES) - misses, UM_BUSY_POLL_MISS_LIMIT);
+	CHECK(global(&A, MISSES) - misses <= UM_BUSY_POLL_MISS_LIMIT);
+	misses = global(&A, MISSES);
+	for (int i = 0; i < 3; i++)
+		CHECK(quiet_exchange(false));
+	CHECK_EQ(global(&A, MISSES), misses);
 	CHECK_EQ(global(&A, HITS), hits);
 	/* An answer that a poll would have caught brings polling back. */
 	for (int i = 0; i < 10 && global(&A, HITS) == hits; i++)
@@ -776,38 +785,59 @@ static void test_connected_sockets(void)
 	CHECK(exchange(11));
 }
 
-int main(void)
+/* A fresh pair of data planes per case: keys 1/2 installed, endpoints set,
+ * workers running. */
+static void fixture_up(void)
 {
+	struct um_keypair ka = keypair(0xa1, 0xb2, 1, 2), kb = keypair(0xb2, 0xa1, 2, 1);
+
+	memset(&A, 0, sizeof(A));
+	memset(&B, 0, sizeof(B));
+	memset(&msg, 0, sizeof(msg));
 	if (setup_side(&A, "100.64.0.2/32", true) < 0 || setup_side(&B, "100.64.0.1/32", false) < 0) {
 		fprintf(stderr, "setup failed\n");
-		return 1;
+		exit(1);
 	}
-	struct um_keypair ka = keypair(0xa1, 0xb2, 1, 2), kb = keypair(0xb2, 0xa1, 2, 1);
 	CHECK_EQ(um_dataplane_peer_set_endpoint(A.dp, A.peer, (struct sockaddr *)&B.addr, sizeof(B.addr)), 0);
 	CHECK_EQ(um_dataplane_peer_set_endpoint(B.dp, B.peer, (struct sockaddr *)&A.addr, sizeof(A.addr)), 0);
 	CHECK_EQ(um_dataplane_peer_install_keypair(A.dp, A.peer, &ka, false), 0);
 	CHECK_EQ(um_dataplane_peer_install_keypair(B.dp, B.peer, &kb, false), 0);
 	CHECK_EQ(um_dataplane_start(A.dp), 0);
 	CHECK_EQ(um_dataplane_start(B.dp), 0);
-	RUN(test_plain_packet);
-	RUN(test_burst);
-	RUN(test_tso_packet);
-	RUN(test_not_allowed);
-	RUN(test_replay_tamper_roaming);
-	RUN(test_keepalive);
-	RUN(test_rotation);
-	RUN(test_crossed_handshakes);
-	RUN(test_event_priority);
-	RUN(test_relay);
-	RUN(test_connected_sockets);
-	RUN(test_gather);
-	RUN(test_busy_poll);
-	RUN(test_no_key);
+}
+
+static void fixture_down(void)
+{
 	um_dataplane_free(A.dp);
 	um_dataplane_free(B.dp);
 	close(A.dev[0]);
 	close(A.dev[1]);
 	close(B.dev[0]);
 	close(B.dev[1]);
+}
+
+#define RUN_CASE(fn)           \
+	do {                   \
+		fixture_up();  \
+		RUN(fn);       \
+		fixture_down(); \
+	} while (0)
+
+int main(void)
+{
+	RUN_CASE(test_plain_packet);
+	RUN_CASE(test_burst);
+	RUN_CASE(test_tso_packet);
+	RUN_CASE(test_not_allowed);
+	RUN_CASE(test_replay_tamper_roaming);
+	RUN_CASE(test_keepalive);
+	RUN_CASE(test_rotation);
+	RUN_CASE(test_crossed_handshakes);
+	RUN_CASE(test_event_priority);
+	RUN_CASE(test_relay);
+	RUN_CASE(test_connected_sockets);
+	RUN_CASE(test_gather);
+	RUN_CASE(test_busy_poll);
+	RUN_CASE(test_no_key);
 	return um_test_end();
 }
