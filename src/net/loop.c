@@ -29,10 +29,10 @@ struct um_loop {
 	struct um_loop_signal handlers[UM_LOOP_MAX_SIGNALS];
 	size_t handler_count;
 
-	/* Timers: binary min-heap on deadline_ns. */
-	struct um_timer **heap;
-	size_t heap_len;
-	size_t heap_cap;
+	/* Timers: intrusive binary min-heap on (deadline_ns, sequence). */
+	struct um_timer *timer_root;
+	size_t timer_count;
+	uint64_t timer_sequence;
 	uint64_t armed_deadline; /* what the timerfd is set to; 0 = disarmed */
 
 	/* The batch being dispatched, so um_loop_remove() can void its events. */
@@ -90,7 +90,6 @@ void um_loop_free(struct um_loop *loop)
 	}
 	close(loop->timer_watch.fd);
 	close(loop->epoll_fd);
-	free(loop->heap);
 	free(loop);
 }
 
@@ -130,66 +129,136 @@ int um_loop_remove(struct um_loop *loop, struct um_watch *watch)
 
 /* ---- timers ---- */
 
+/* An intrusive binary min-heap: each timer holds its parent and children, so
+ * the heap is a complete binary tree of the armed timers and needs no array.
+ * Node n (1-based, breadth-first) is reached from the root by the bits of n
+ * below its leading one, most significant first: 0 = left, 1 = right. */
+
 static bool heap_less(const struct um_timer *a, const struct um_timer *b)
 {
-	return a->deadline_ns < b->deadline_ns;
+	if (a->deadline_ns != b->deadline_ns)
+		return a->deadline_ns < b->deadline_ns;
+	return a->sequence < b->sequence;
 }
 
-static void heap_place(struct um_loop *loop, size_t i, struct um_timer *t)
+/* The link that holds (or will hold) node n: &root, or a parent's left/right. */
+static struct um_timer **heap_slot(struct um_loop *loop, size_t n, struct um_timer **parent)
 {
-	loop->heap[i] = t;
-	t->heap_index = i;
-}
+	struct um_timer **slot = &loop->timer_root;
+	size_t path = 0, depth = 0;
 
-static void heap_sift_up(struct um_loop *loop, size_t i)
-{
-	struct um_timer *t = loop->heap[i];
-
-	while (i > 0) {
-		size_t parent = (i - 1) / 2;
-		if (!heap_less(t, loop->heap[parent]))
-			break;
-		heap_place(loop, i, loop->heap[parent]);
-		i = parent;
+	*parent = NULL;
+	for (; n >= 2; n /= 2, depth++)
+		path = (path << 1) | (n & 1);
+	for (; depth > 0; depth--, path >>= 1) {
+		*parent = *slot;
+		slot = (path & 1) ? &(*slot)->right : &(*slot)->left;
 	}
-	heap_place(loop, i, t);
+	return slot;
 }
 
-static void heap_sift_down(struct um_loop *loop, size_t i)
+/* Exchange child with its parent in the tree (links only; values stay). */
+static void heap_swap(struct um_loop *loop, struct um_timer *parent, struct um_timer *child)
 {
-	struct um_timer *t = loop->heap[i];
+	struct um_timer *grand = parent->parent;
+	struct um_timer *child_left = child->left, *child_right = child->right;
+	struct um_timer *sibling;
 
+	if (parent->left == child) {
+		sibling = parent->right;
+		child->left = parent;
+		child->right = sibling;
+	} else {
+		sibling = parent->left;
+		child->left = sibling;
+		child->right = parent;
+	}
+	if (sibling)
+		sibling->parent = child;
+	child->parent = grand;
+	if (!grand)
+		loop->timer_root = child;
+	else if (grand->left == parent)
+		grand->left = child;
+	else
+		grand->right = child;
+	parent->parent = child;
+	parent->left = child_left;
+	parent->right = child_right;
+	if (child_left)
+		child_left->parent = parent;
+	if (child_right)
+		child_right->parent = parent;
+}
+
+static void heap_sift_up(struct um_loop *loop, struct um_timer *t)
+{
+	while (t->parent && heap_less(t, t->parent))
+		heap_swap(loop, t->parent, t);
+}
+
+static void heap_sift_down(struct um_loop *loop, struct um_timer *t)
+{
 	for (;;) {
-		size_t child = 2 * i + 1;
-		if (child >= loop->heap_len)
-			break;
-		if (child + 1 < loop->heap_len && heap_less(loop->heap[child + 1], loop->heap[child]))
-			child++;
-		if (!heap_less(loop->heap[child], t))
-			break;
-		heap_place(loop, i, loop->heap[child]);
-		i = child;
+		struct um_timer *least = t;
+		if (t->left && heap_less(t->left, least))
+			least = t->left;
+		if (t->right && heap_less(t->right, least))
+			least = t->right;
+		if (least == t)
+			return;
+		heap_swap(loop, t, least);
 	}
-	heap_place(loop, i, t);
 }
 
+static void heap_insert(struct um_loop *loop, struct um_timer *t)
+{
+	struct um_timer *parent;
+	struct um_timer **slot = heap_slot(loop, loop->timer_count + 1, &parent);
+
+	t->left = t->right = NULL;
+	t->parent = parent;
+	*slot = t;
+	loop->timer_count++;
+	t->armed = true;
+	heap_sift_up(loop, t);
+}
+
+/* Unlink t: the last node takes its place, then moves up or down. */
 static void heap_remove(struct um_loop *loop, struct um_timer *t)
 {
-	size_t i = t->heap_index;
-	struct um_timer *last = loop->heap[--loop->heap_len];
+	struct um_timer *parent;
+	struct um_timer **slot = heap_slot(loop, loop->timer_count, &parent);
+	struct um_timer *last = *slot;
 
-	t->heap_index = SIZE_MAX;
-	if (i == loop->heap_len)
-		return;
-	heap_place(loop, i, last);
-	heap_sift_down(loop, i);
-	heap_sift_up(loop, last->heap_index);
+	/* Detach the last node first: it may be one of t's children. */
+	*slot = NULL;
+	loop->timer_count--;
+	t->armed = false;
+	if (last != t) {
+		last->left = t->left;
+		last->right = t->right;
+		last->parent = t->parent;
+		if (last->left)
+			last->left->parent = last;
+		if (last->right)
+			last->right->parent = last;
+		if (!t->parent)
+			loop->timer_root = last;
+		else if (t->parent->left == t)
+			t->parent->left = last;
+		else
+			t->parent->right = last;
+		heap_sift_down(loop, last);
+		heap_sift_up(loop, last);
+	}
+	t->parent = t->left = t->right = NULL;
 }
 
 /* Point the timerfd at the earliest deadline (only when it changed). */
 static void timerfd_update(struct um_loop *loop)
 {
-	uint64_t next = loop->heap_len ? loop->heap[0]->deadline_ns : 0;
+	uint64_t next = loop->timer_root ? loop->timer_root->deadline_ns : 0;
 	struct itimerspec its = {0};
 
 	if (next == loop->armed_deadline)
@@ -205,45 +274,29 @@ static void timerfd_update(struct um_loop *loop)
 
 void um_timer_init(struct um_timer *timer, um_timer_fn fn, void *arg)
 {
-	timer->deadline_ns = 0;
-	timer->heap_index = SIZE_MAX;
-	timer->fn = fn;
-	timer->arg = arg;
+	*timer = (struct um_timer){.fn = fn, .arg = arg};
 }
 
-int um_timer_arm_at(struct um_loop *loop, struct um_timer *timer, uint64_t deadline_ns)
+void um_timer_arm_at(struct um_loop *loop, struct um_timer *timer, uint64_t deadline_ns)
 {
 	if (deadline_ns == 0)
 		deadline_ns = 1;
-	if (um_timer_armed(timer)) {
-		timer->deadline_ns = deadline_ns;
-		heap_sift_down(loop, timer->heap_index);
-		heap_sift_up(loop, timer->heap_index);
-	} else {
-		if (loop->heap_len == loop->heap_cap) {
-			size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
-			struct um_timer **heap = realloc(loop->heap, cap * sizeof(*heap));
-			if (!heap)
-				return -ENOMEM;
-			loop->heap = heap;
-			loop->heap_cap = cap;
-		}
-		timer->deadline_ns = deadline_ns;
-		heap_place(loop, loop->heap_len++, timer);
-		heap_sift_up(loop, timer->heap_index);
-	}
+	if (timer->armed)
+		heap_remove(loop, timer);
+	timer->deadline_ns = deadline_ns;
+	timer->sequence = loop->timer_sequence++;
+	heap_insert(loop, timer);
 	timerfd_update(loop);
-	return 0;
 }
 
-int um_timer_arm_in(struct um_loop *loop, struct um_timer *timer, uint64_t delay_ns)
+void um_timer_arm_in(struct um_loop *loop, struct um_timer *timer, uint64_t delay_ns)
 {
-	return um_timer_arm_at(loop, timer, um_now_ns() + delay_ns);
+	um_timer_arm_at(loop, timer, um_now_ns() + delay_ns);
 }
 
 void um_timer_cancel(struct um_loop *loop, struct um_timer *timer)
 {
-	if (!um_timer_armed(timer))
+	if (!timer->armed)
 		return;
 	heap_remove(loop, timer);
 	timerfd_update(loop);
@@ -261,8 +314,8 @@ static void on_timerfd(struct um_loop *loop, struct um_watch *watch, uint32_t ev
 	/* Run every due timer; a callback may re-arm itself or others. Timers
 	 * armed for "now" inside a callback run on the next pass, not this one,
 	 * so a zero-delay re-arm cannot starve file descriptors. */
-	while (loop->heap_len && loop->heap[0]->deadline_ns <= now && !loop->stopping) {
-		struct um_timer *t = loop->heap[0];
+	while (loop->timer_root && loop->timer_root->deadline_ns <= now && !loop->stopping) {
+		struct um_timer *t = loop->timer_root;
 		heap_remove(loop, t);
 		t->fn(loop, t);
 	}

@@ -28,9 +28,13 @@ struct um_watch {
 	void *arg;
 };
 
+/* The heap is intrusive (the links live here, as in libuv's heap-inl.h), so
+ * arming a timer never allocates and cannot fail. */
 struct um_timer {
 	uint64_t deadline_ns; /* CLOCK_MONOTONIC */
-	size_t heap_index;    /* position in the heap; SIZE_MAX when not armed */
+	uint64_t sequence;    /* arming order: equal deadlines fire first-armed first */
+	struct um_timer *parent, *left, *right;
+	bool armed;
 	um_timer_fn fn;
 	void *arg;
 };
@@ -45,13 +49,16 @@ int um_loop_modify(struct um_loop *loop, struct um_watch *watch, uint32_t events
 int um_loop_remove(struct um_loop *loop, struct um_watch *watch);
 
 void um_timer_init(struct um_timer *timer, um_timer_fn fn, void *arg);
-/* Arm (or re-arm) at an absolute monotonic deadline or after a delay. */
-int um_timer_arm_at(struct um_loop *loop, struct um_timer *timer, uint64_t deadline_ns);
-int um_timer_arm_in(struct um_loop *loop, struct um_timer *timer, uint64_t delay_ns);
+/* Arm (or re-arm) at an absolute monotonic deadline or after a delay. Never
+ * fails: the timer is linked into the heap through its own fields. Safe from
+ * any callback, including the timer's own. */
+void um_timer_arm_at(struct um_loop *loop, struct um_timer *timer, uint64_t deadline_ns);
+void um_timer_arm_in(struct um_loop *loop, struct um_timer *timer, uint64_t delay_ns);
+/* No-op when not armed; safe from any callback. */
 void um_timer_cancel(struct um_loop *loop, struct um_timer *timer);
 static inline bool um_timer_armed(const struct um_timer *timer)
 {
-	return timer->heap_index != (size_t)-1;
+	return timer->armed;
 }
 
 /* Deliver signo through the loop (blocks it for the process's threads

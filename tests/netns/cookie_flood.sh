@@ -8,7 +8,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 um_init
 flood=${UM_BUILD:-}/tests/netns/um_flood
-[ -x "$flood" ] || um_skip "um_flood not built ($flood)"
+[ -x "$flood" ] || um_fail "um_flood not built ($flood)"
 rate=${UM_FLOOD_RATE:-50000}
 
 um_ns sw

@@ -69,7 +69,7 @@ um_teardown() {
 um_init() {
 	[ "$(id -u)" = 0 ] || um_skip "needs root"
 	[ -c /dev/net/tun ] || um_skip "no /dev/net/tun"
-	command -v ip >/dev/null || um_skip "no ip(8)"
+	command -v ip >/dev/null || um_fail "ip(8) missing (iproute2, scripts/install-deps)"
 	[ -x "${UMBRAD:-}" ] && [ -x "${UMBRA:-}" ] || um_skip "UMBRAD/UMBRA not set to binaries"
 	trap um_teardown EXIT
 	trap 'exit 130' INT TERM

@@ -42,13 +42,9 @@ direct_both() {
 relay_both() {
 	[ "$(um_peer_field alpha beta path)" = relay ] && [ "$(um_peer_field beta alpha path)" = relay ]
 }
-cut() { # add/remove the drop rules for the direct path (relay traffic unaffected)
+direct_cut() { # -I|-D: insert (first in FORWARD) or delete the drop rules for the direct path (relay traffic unaffected)
 	um_exec inet iptables "$1" FORWARD -i ia -o ib -j DROP
 	um_exec inet iptables "$1" FORWARD -i ib -o ia -j DROP
-}
-cut_add() {
-	um_exec inet iptables -I FORWARD 1 -i ia -o ib -j DROP
-	um_exec inet iptables -I FORWARD 1 -i ib -o ia -j DROP
 }
 
 # ---- relay first, then direct ----
@@ -83,7 +79,7 @@ um_cli alpha peers
 fb0=$(um_peer_field alpha beta fallbacks)
 um_stream_start fallback a b 100.96.0.2 6
 sleep 1.5
-cut_add
+direct_cut -I
 t_cut=$(date +%s%N)
 um_wait 5 "relay path on both sides after the cut" relay_both
 t_fb=$((($(date +%s%N) - t_cut) / 1000000))
@@ -98,7 +94,7 @@ um_ping a 100.96.0.2 -W 1 || um_fail "no traffic through the relay after the fal
 # ---- migration back to direct, with zero loss across the switch ----
 um_stream_start migrate a b 100.96.0.2 8
 sleep 1
-cut -D
+direct_cut -D
 t_restore=$(date +%s%N)
 um_wait 10 "direct again after the path came back" direct_both
 t_back=$((($(date +%s%N) - t_restore) / 1000000))

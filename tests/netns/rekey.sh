@@ -59,40 +59,40 @@ print(sum(l["stats64"]["rx"]["dropped"] + l["stats64"]["tx"]["dropped"] for l in
 	echo "$total"
 }
 
-if command -v iperf3 >/dev/null; then
-	um_bg b iperf3-server.log iperf3 -s -B 100.64.0.2 -p 5201
-	um_wait 5 "iperf3 server" um_exec b sh -c 'ss -ltn | grep -q 100.64.0.2:5201'
-	before=$after
-	kernel_before=$(kernel_drops)
-	um_exec a iperf3 -c 100.64.0.2 -p 5201 -u -b "${UM_UDP_RATE:-30M}" -l 1200 -t 7 -J >"$UM_TMP/iperf3.json" ||
-		um_fail "iperf3 UDP run"
-	lost=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["end"]["sum"]; print(s["lost_packets"], s["packets"])' "$UM_TMP/iperf3.json")
-	after=$(( $(um_peer_field alpha beta rekeys) + $(um_peer_field beta alpha rekeys) ))
-	read -r lost total <<<"$lost"
-	# Key-related drops must be zero whatever else happens.
-	for side in "alpha beta" "beta alpha"; do
-		set -- $side
-		for reason in no_key replay bad_mac; do
-			n=$(um_peer_field "$1" "$2" dropped.$reason)
-			[ "$n" = 0 ] || um_fail "$1 dropped $n packets from $2 for reason $reason"
-		done
-		n=$(um_cli "$1" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["node"]["dp_unknown_index"])')
-		[ "$n" = 0 ] || um_fail "$1 dropped $n packets with an unknown session index"
+# iperf3 comes with scripts/install-deps: missing is a failure, not a skip.
+command -v iperf3 >/dev/null || um_fail "iperf3 missing (scripts/install-deps)"
+um_bg b iperf3-server.log iperf3 -s -B 100.64.0.2 -p 5201
+um_wait 5 "iperf3 server" um_exec b sh -c 'ss -ltn | grep -q 100.64.0.2:5201'
+before=$after
+kernel_before=$(kernel_drops)
+um_exec a iperf3 -c 100.64.0.2 -p 5201 -u -b "${UM_UDP_RATE:-30M}" -l 1200 -t 7 -J >"$UM_TMP/iperf3.json" ||
+	um_fail "iperf3 UDP run"
+lost=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["end"]["sum"]; print(s["lost_packets"], s["packets"])' "$UM_TMP/iperf3.json")
+after=$(( $(um_peer_field alpha beta rekeys) + $(um_peer_field beta alpha rekeys) ))
+read -r lost total <<<"$lost"
+# Key-related drops must be zero whatever else happens.
+for side in "alpha beta" "beta alpha"; do
+	set -- $side
+	for reason in no_key replay bad_mac; do
+		n=$(um_peer_field "$1" "$2" dropped.$reason)
+		[ "$n" = 0 ] || um_fail "$1 dropped $n packets from $2 for reason $reason"
 	done
-	um_log "iperf3 UDP ${UM_UDP_RATE:-30M}: $lost of $total datagrams lost over $((after - before)) rotations"
-	# Every lost datagram must be one the kernel counted as dropped (socket
-	# buffer or device queue overflow on a busy machine): loss that no
-	# counter explains would be the tunnel's, and fails the test.
-	kernel=$(($(kernel_drops) - kernel_before))
-	if ((lost > kernel)); then
-		for n in alpha beta; do
-			um_exec "${UM_NODE_NS[$n]}" nstat -az UdpRcvbufErrors UdpSndbufErrors Udp6RcvbufErrors Udp6SndbufErrors >&2
-		done
-		um_fail "UDP stream lost $lost datagrams across rotations, only $kernel counted as kernel drops"
-	elif ((lost != 0)); then
-		um_log "note: $lost datagrams lost, all counted as kernel socket/queue drops ($kernel) on this busy machine"
-	fi
-	((after - before >= 2)) || um_fail "only $((after - before)) rotations during the UDP stream"
+	n=$(um_cli "$1" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["node"]["dp_unknown_index"])')
+	[ "$n" = 0 ] || um_fail "$1 dropped $n packets with an unknown session index"
+done
+um_log "iperf3 UDP ${UM_UDP_RATE:-30M}: $lost of $total datagrams lost over $((after - before)) rotations"
+# Every lost datagram must be one the kernel counted as dropped (socket
+# buffer or device queue overflow on a busy machine): loss that no
+# counter explains would be the tunnel's, and fails the test.
+kernel=$(($(kernel_drops) - kernel_before))
+if ((lost > kernel)); then
+	for n in alpha beta; do
+		um_exec "${UM_NODE_NS[$n]}" nstat -az UdpRcvbufErrors UdpSndbufErrors Udp6RcvbufErrors Udp6SndbufErrors >&2
+	done
+	um_fail "UDP stream lost $lost datagrams across rotations, only $kernel counted as kernel drops"
+elif ((lost != 0)); then
+	um_log "note: $lost datagrams lost, all counted as kernel socket/queue drops ($kernel) on this busy machine"
 fi
+((after - before >= 2)) || um_fail "only $((after - before)) rotations during the UDP stream"
 um_stop alpha
 um_stop beta

@@ -18,7 +18,7 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 um_init
-command -v iptables >/dev/null || um_skip "no iptables"
+command -v iptables >/dev/null || um_fail "iptables missing (scripts/install-deps)"
 
 um_two_sites
 um_exec relay ip addr add 203.0.113.3/24 dev eth0
@@ -55,15 +55,15 @@ um_log "first ping a->b through the TLS relay after $t_first ms (both nodes star
 um_exec a ping -c 10 -i 0.1 -W 1 100.96.0.2 >/dev/null || um_fail "ping a->b"
 um_exec b ping -c 10 -i 0.1 -W 1 100.96.0.1 >/dev/null || um_fail "ping b->a"
 um_log "ping both ways ok"
-if command -v iperf3 >/dev/null; then
-	# A figure for the log (TCP inside the tunnel inside TCP): a floor only.
-	um_bg b iperf3.log iperf3 -s -1 -B 100.96.0.2
-	sleep 0.3
-	mbps=$(um_exec a iperf3 -c 100.96.0.2 -t 2 -J 2>/dev/null |
-		python3 -c 'import json, sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))' 2>/dev/null)
-	((${mbps:-0} >= 5)) || um_fail "iperf3 through the TLS relay: ${mbps:-no result} Mbit/s"
-	um_log "iperf3 a->b through the TLS relay: $mbps Mbit/s"
-fi
+# iperf3 and openssl come with scripts/install-deps: missing is a failure.
+command -v iperf3 >/dev/null || um_fail "iperf3 missing (scripts/install-deps)"
+# A figure for the log (TCP inside the tunnel inside TCP): a floor only.
+um_bg b iperf3.log iperf3 -s -1 -B 100.96.0.2
+sleep 0.3
+mbps=$(um_exec a iperf3 -c 100.96.0.2 -t 2 -J 2>/dev/null |
+	python3 -c 'import json, sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))' 2>/dev/null)
+((${mbps:-0} >= 5)) || um_fail "iperf3 through the TLS relay: ${mbps:-no result} Mbit/s"
+um_log "iperf3 a->b through the TLS relay: $mbps Mbit/s"
 
 path_a=$(um_peer_field alpha beta path)
 path_b=$(um_peer_field beta alpha path)
@@ -117,40 +117,39 @@ um_log "relay restarted: traffic resumed after $t_restart ms"
 
 # A configured certificate (tls-certificate/tls-key), verified by the node
 # against relay-ca; a node trusting another CA refuses the relay.
-if command -v openssl >/dev/null; then
-	for c in relay other; do
-		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=umbra-$c" \
-			-keyout "$UM_TMP/$c.pem.key" -out "$UM_TMP/$c.pem" >/dev/null 2>&1 || um_fail "openssl req"
-	done
-	um_stop alpha
-	um_stop relay
-	um_relay_config relay relay 203.0.113.2:51821 "allow = ${UM_NODE_ID[alpha]}, ${UM_NODE_ID[beta]}
+command -v openssl >/dev/null || um_fail "openssl missing (scripts/install-deps)"
+for c in relay other; do
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=umbra-$c" \
+		-keyout "$UM_TMP/$c.pem.key" -out "$UM_TMP/$c.pem" >/dev/null 2>&1 || um_fail "openssl req"
+done
+um_stop alpha
+um_stop relay
+um_relay_config relay relay 203.0.113.2:51821 "allow = ${UM_NODE_ID[alpha]}, ${UM_NODE_ID[beta]}
 listen-tls = 203.0.113.3:443
 tls-certificate = $UM_TMP/relay.pem
 tls-key = $UM_TMP/relay.pem.key
 keepalive-interval = 2s
 registration-timeout = 10s"
-	um_config alpha a 51820 100.96.0.1/24 tun "relay = 203.0.113.2:51821
+um_config alpha a 51820 100.96.0.1/24 tun "relay = 203.0.113.2:51821
 relay = wss://203.0.113.3:443
 relay-ca = $UM_TMP/relay.pem
 connect-timeout = 2s"
-	um_peer alpha beta "" 100.96.0.2/32
-	um_start relay
-	grep -q "configured certificate" "$UM_TMP/relay.log" || um_fail "relay does not use the configured certificate"
-	um_start alpha
-	um_wait 20 "ping with a verified relay certificate" um_ping a 100.96.0.2 -W 0.3
-	um_stop alpha
-	um_config alpha a 51820 100.96.0.1/24 tun "relay = 203.0.113.2:51821
+um_peer alpha beta "" 100.96.0.2/32
+um_start relay
+grep -q "configured certificate" "$UM_TMP/relay.log" || um_fail "relay does not use the configured certificate"
+um_start alpha
+um_wait 20 "ping with a verified relay certificate" um_ping a 100.96.0.2 -W 0.3
+um_stop alpha
+um_config alpha a 51820 100.96.0.1/24 tun "relay = 203.0.113.2:51821
 relay = wss://203.0.113.3:443
 relay-ca = $UM_TMP/other.pem
 connect-timeout = 2s"
-	um_peer alpha beta "" 100.96.0.2/32
-	um_start alpha
-	refused_cert() { grep -q "wss://203.0.113.3:443: .*certificate" "$UM_TMP/alpha.log"; }
-	um_wait 10 "alpha refuses a relay certificate from another CA" refused_cert
-	um_ping a 100.96.0.2 -W 0.5 && um_fail "ping worked through an unverified relay"
-	um_log "relay-ca: verified certificate accepted, another CA's refused ($(grep -o 'wss://203.0.113.3:443: .*certificate.*' "$UM_TMP/alpha.log" | head -1))"
-fi
+um_peer alpha beta "" 100.96.0.2/32
+um_start alpha
+refused_cert() { grep -q "wss://203.0.113.3:443: .*certificate" "$UM_TMP/alpha.log"; }
+um_wait 10 "alpha refuses a relay certificate from another CA" refused_cert
+um_ping a 100.96.0.2 -W 0.5 && um_fail "ping worked through an unverified relay"
+um_log "relay-ca: verified certificate accepted, another CA's refused ($(grep -o 'wss://203.0.113.3:443: .*certificate.*' "$UM_TMP/alpha.log" | head -1))"
 
 # A client that speaks TLS but not our upgrade is refused and counted.
 cat >"$UM_TMP/bad_client.py" <<'PY'

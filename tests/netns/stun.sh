@@ -11,9 +11,9 @@ set -u
 . "$(dirname "$0")/lib.sh"
 
 PROBE="${UM_BUILD:-}/tests/netns/stun_probe"
-command -v turnserver >/dev/null || um_skip "no turnserver (coturn)"
-command -v iptables >/dev/null || um_skip "no iptables"
-[ -x "$PROBE" ] || um_skip "stun_probe not built ($PROBE)"
+command -v turnserver >/dev/null || um_fail "turnserver missing (coturn, scripts/install-deps)"
+command -v iptables >/dev/null || um_fail "iptables missing (scripts/install-deps)"
+[ -x "$PROBE" ] || um_fail "stun_probe not built ($PROBE)"
 um_init
 
 um_ns stun

@@ -18,9 +18,9 @@
 # without stun = lines the same pair stays on the relay.
 set -u
 . "$(dirname "$0")/lib.sh"
-command -v turnserver >/dev/null || um_skip "no turnserver (coturn)"
-command -v iptables >/dev/null || um_skip "no iptables"
-command -v python3 >/dev/null || um_skip "no python3"
+command -v turnserver >/dev/null || um_fail "turnserver missing (coturn, scripts/install-deps)"
+command -v iptables >/dev/null || um_fail "iptables missing (scripts/install-deps)"
+command -v python3 >/dev/null || um_fail "python3 missing (scripts/install-deps)"
 um_init
 
 um_two_sites 198.51.100.2/30 203.0.113.2/25

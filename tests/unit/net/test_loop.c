@@ -49,11 +49,11 @@ static void test_timer_order(void)
 		perm[j] = tmp;
 	}
 	for (int i = 0; i < N; i++)
-		CHECK_EQ(um_timer_arm_at(loop, &timers[perm[i]].timer, base + (uint64_t)perm[i] * 100000ULL), 0);
+		um_timer_arm_at(loop, &timers[perm[i]].timer, base + (uint64_t)perm[i] * 100000ULL);
 	/* Cancel every 10th; move timer 5 to the very end. */
 	for (int i = 0; i < N; i += 10)
 		um_timer_cancel(loop, &timers[i].timer);
-	CHECK_EQ(um_timer_arm_at(loop, &timers[5].timer, base + (uint64_t)N * 100000ULL), 0);
+	um_timer_arm_at(loop, &timers[5].timer, base + (uint64_t)N * 100000ULL);
 	uint64_t give_up = um_now_ns() + 2 * UM_NSEC_PER_SEC;
 	while (log_len < N - N / 10 && um_now_ns() < give_up)
 		CHECK_EQ(um_loop_run_once(loop, 100), 0);
@@ -143,7 +143,7 @@ static void test_signal(void)
 	CHECK_EQ(um_loop_new(&loop), 0);
 	CHECK_EQ(um_loop_add_signal(loop, SIGUSR1, on_signal, NULL), 0);
 	um_timer_init(&safety, stop_timer, NULL);
-	CHECK_EQ(um_timer_arm_in(loop, &safety, 2 * UM_NSEC_PER_SEC), 0);
+	um_timer_arm_in(loop, &safety, 2 * UM_NSEC_PER_SEC);
 	CHECK_EQ(kill(getpid(), SIGUSR1), 0);
 	CHECK_EQ(um_loop_run(loop), 0);
 	CHECK_EQ(got_signal, SIGUSR1);
