@@ -94,7 +94,12 @@ int um_handshake_engine_new(struct um_handshake_engine **out, const struct um_ha
 	um_cookie_checker_init(&e->cookie, &e->identity->id);
 	if ((ret = um_ratelimit_init(&e->ratelimit, 4096, e->config.hello_per_second, e->config.hello_burst)) < 0)
 		goto out;
-	if ((ret = um_reasm_init(&e->reasm, NULL)) < 0)
+	/* Handshake messages have fixed sizes and one sender per state: one
+	 * slot per state (released with it), each exactly one message long. */
+	struct um_reasm_limits limits;
+	um_reasm_default_limits(&limits);
+	limits.one_slot_per_index = true;
+	if ((ret = um_reasm_init(&e->reasm, &limits)) < 0)
 		goto out;
 	*out = e;
 	return 0;
@@ -103,9 +108,9 @@ out:
 	return ret;
 }
 
-static void peer_free(struct um_handshake_peer *peer)
+static void peer_free(struct um_handshake_engine *engine, struct um_handshake_peer *peer)
 {
-	um_hs_peer_reset(peer);
+	um_hs_peer_reset(engine, peer);
 	um_cookie_maker_wipe(&peer->cookie);
 	sodium_memzero(peer, sizeof(*peer));
 	free(peer);
@@ -116,7 +121,7 @@ void um_handshake_engine_free(struct um_handshake_engine *engine)
 	if (!engine)
 		return;
 	for (size_t i = 0; i < engine->n_peers; i++)
-		peer_free(engine->peers[i]);
+		peer_free(engine, engine->peers[i]);
 	free(engine->peers);
 	if (engine->pending)
 		um_secmem_free(engine->pending); /* zeroes */
@@ -172,7 +177,7 @@ void um_handshake_peer_remove(struct um_handshake_engine *engine, struct um_hand
 		if (engine->peers[i] != peer)
 			continue;
 		engine->peers[i] = engine->peers[--engine->n_peers];
-		peer_free(peer);
+		peer_free(engine, peer);
 		return;
 	}
 }
@@ -182,8 +187,11 @@ bool um_handshake_peer_busy(const struct um_handshake_peer *peer)
 	return peer->state != UM_HS_STATE_ZEROED;
 }
 
-void um_hs_peer_reset(struct um_handshake_peer *peer)
+void um_hs_peer_reset(struct um_handshake_engine *engine, struct um_handshake_peer *peer)
 {
+	/* Its reassembly slot goes with it (a CHALLENGE in pieces). */
+	if (peer->state != UM_HS_STATE_ZEROED)
+		um_reasm_release(&engine->reasm, UM_MSG_CHALLENGE, peer->local_index);
 	free(peer->response);
 	peer->response = NULL;
 	peer->state = UM_HS_STATE_ZEROED;
@@ -192,8 +200,10 @@ void um_hs_peer_reset(struct um_handshake_peer *peer)
 	sodium_memzero(&peer->sym, sizeof(peer->sym));
 }
 
-void um_hs_pending_release(struct um_hs_pending *pending)
+void um_hs_pending_release(struct um_handshake_engine *engine, struct um_hs_pending *pending)
 {
+	if (pending->state != UM_HS_STATE_ZEROED)
+		um_reasm_release(&engine->reasm, UM_MSG_RESPONSE, pending->local_index);
 	sodium_memzero(pending, sizeof(*pending));
 }
 
@@ -251,12 +261,12 @@ int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshak
 	int ret;
 
 	output_reset(out);
-	um_hs_peer_reset(peer);
+	um_hs_peer_reset(engine, peer);
 	peer->local_index = um_hs_new_index(engine);
 	peer->to = *to;
 	peer->started_ns = now.mono_ns;
 	if ((ret = um_hs_create_hello(engine, peer, now)) < 0) {
-		um_hs_peer_reset(peer);
+		um_hs_peer_reset(engine, peer);
 		return ret;
 	}
 	out->to = *to;
@@ -342,7 +352,7 @@ static struct um_hs_pending *claim_pending(struct um_handshake_engine *engine)
 			oldest = p;
 	}
 	engine->stats.table_full++;
-	um_hs_pending_release(oldest);
+	um_hs_pending_release(engine, oldest);
 	return oldest;
 }
 
@@ -389,7 +399,7 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_wire
 	/* Expired responder state no longer counts towards load (tick may lag). */
 	for (unsigned i = 0; i < engine->config.max_pending; i++)
 		if (pending_expired(&engine->pending[i], now.mono_ns))
-			um_hs_pending_release(&engine->pending[i]);
+			um_hs_pending_release(engine, &engine->pending[i]);
 	/* 2. Under load: prove the source address first (stateless). */
 	if (um_handshake_under_load(engine) && mac != UM_COOKIE_MAC_VALID_WITH_COOKIE) {
 		ret = um_cookie_reply_create(&engine->cookie, out->datagrams[0], UM_HS_MAX_DATAGRAM,
@@ -453,7 +463,7 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_wire
 	pending->created_ns = now.mono_ns;
 	pending->local_index = um_hs_new_index(engine);
 	if ((ret = um_hs_create_challenge(engine, pending, &hello, dgram)) < 0) {
-		um_hs_pending_release(pending);
+		um_hs_pending_release(engine, pending);
 		return ret;
 	}
 	engine->stats.hellos++;
@@ -477,8 +487,14 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_w
 		engine->stats.malformed++;
 		return ret;
 	}
-	/* Admission: reassembly memory only for state we hold and expect this
-	 * message for. An off-path sender would have to guess a 32-bit index. */
+	/* Admission: reassembly memory only for the exact size of a message we
+	 * expect, for state we hold. A sender may own that state (its own
+	 * HELLO), so the state's single slot is also freed with the state. */
+	if ((frag.msg_type == UM_MSG_CHALLENGE && frag.total_len != UM_HS_CHALLENGE_BYTES) ||
+	    (frag.msg_type == UM_MSG_RESPONSE && frag.total_len != UM_HS_RESPONSE_BYTES)) {
+		engine->stats.malformed++;
+		return -UM_EINVAL;
+	}
 	if (frag.msg_type == UM_MSG_CHALLENGE)
 		peer = find_initiation(engine, frag.receiver_index, UM_HS_STATE_HELLO_SENT);
 	else if (frag.msg_type == UM_MSG_RESPONSE)
@@ -580,7 +596,7 @@ int um_handshake_tick(struct um_handshake_engine *engine, struct um_handshake_ti
 		if (p->state == UM_HS_STATE_ZEROED)
 			continue;
 		if (now.mono_ns - p->started_ns >= UM_HS_INITIATE_TIMEOUT_NS) {
-			um_hs_peer_reset(p);
+			um_hs_peer_reset(engine, p);
 			engine->stats.timeouts++;
 			out->event = UM_HS_EVENT_FAILED;
 			out->peer = p;
@@ -603,7 +619,7 @@ int um_handshake_tick(struct um_handshake_engine *engine, struct um_handshake_ti
 	}
 	for (unsigned i = 0; i < engine->config.max_pending; i++)
 		if (pending_expired(&engine->pending[i], now.mono_ns))
-			um_hs_pending_release(&engine->pending[i]);
+			um_hs_pending_release(engine, &engine->pending[i]);
 	um_reasm_expire(&engine->reasm, now.mono_ns);
 	return 0;
 }

@@ -102,8 +102,9 @@ void um_hs_mix_hash(uint8_t h[UM_HS_HASH_BYTES], const uint8_t *data, size_t len
 
 /* Helpers in handshake.c used by the message code. */
 uint32_t um_hs_new_index(struct um_handshake_engine *engine);
-void um_hs_pending_release(struct um_hs_pending *pending);
-void um_hs_peer_reset(struct um_handshake_peer *peer);
+/* Both also free the state's reassembly slot. */
+void um_hs_pending_release(struct um_handshake_engine *engine, struct um_hs_pending *pending);
+void um_hs_peer_reset(struct um_handshake_engine *engine, struct um_handshake_peer *peer);
 struct um_handshake_peer *um_hs_find_peer_by_id(struct um_handshake_engine *engine, const struct um_peer_id *id);
 /* Appends msg to out, fragmenting if needed. */
 int um_hs_output_message(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index,

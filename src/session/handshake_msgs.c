@@ -413,7 +413,7 @@ int um_hs_consume_established(struct um_handshake_engine *engine, struct um_hand
 	out->keypair.initiator = true;
 	out->params = params;
 	out->peer_endpoint = peer->to;
-	um_hs_peer_reset(peer);
+	um_hs_peer_reset(engine, peer);
 	ret = 0;
 out:
 	sodium_memzero(&keys, sizeof(keys));

@@ -95,6 +95,10 @@ void um_reasm_default_limits(struct um_reasm_limits *limits)
 	limits->per_source_bytes = 64 * 1024;
 	limits->global_bytes = 2 * 1024 * 1024;
 	limits->max_slots = 256;
+	limits->per_prefix_slots = 16;
+	limits->one_slot_per_index = false;
+	limits->first_piece_only = false;
+	limits->evict_when_full = false;
 	limits->timeout_ns = 5ULL * 1000000000ULL;
 }
 
@@ -154,11 +158,70 @@ static bool same_host(const struct um_wire_addr *a, const struct um_wire_addr *b
 	return a->family == b->family && memcmp(a->addr, b->addr, a->family == 4 ? 4 : 16) == 0;
 }
 
+/* IPv4 /24 or IPv6 /64: what one site can usually send from. */
+static bool same_prefix(const struct um_wire_addr *a, const struct um_wire_addr *b)
+{
+	return a->family == b->family && memcmp(a->addr, b->addr, a->family == 4 ? 3 : 8) == 0;
+}
+
+void um_reasm_release(struct um_reassembler *r, uint8_t msg_type, uint32_t receiver_index)
+{
+	if (!r->slots)
+		return;
+	for (unsigned i = 0; i < r->limits.max_slots; i++) {
+		struct um_reasm_slot *s = &r->slots[i];
+		if (s->used && s->msg_type == msg_type && s->receiver_index == receiver_index) {
+			r->stats.released++;
+			slot_free(r, s);
+		}
+	}
+}
+
+static unsigned prefix_slots(const struct um_reassembler *r, const struct um_wire_addr *source)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < r->limits.max_slots; i++)
+		n += r->slots[i].used && same_prefix(&r->slots[i].source, source);
+	return n;
+}
+
+/* The oldest slot of the prefix holding the most slots, unless that is the
+ * newcomer's own prefix (a flooder must not evict itself into a loop, nor
+ * can it push out a sender that holds fewer slots than it does). O(n^2) in
+ * slots, but only when the table is full. */
+static struct um_reasm_slot *eviction_victim(struct um_reassembler *r, const struct um_wire_addr *source)
+{
+	struct um_reasm_slot *victim = NULL;
+	unsigned most = 0;
+	for (unsigned i = 0; i < r->limits.max_slots; i++) {
+		struct um_reasm_slot *s = &r->slots[i];
+		if (!s->used)
+			continue;
+		unsigned n = prefix_slots(r, &s->source);
+		if (n > most || (n == most && victim && s->first_ns < victim->first_ns)) {
+			most = n;
+			victim = s;
+		}
+	}
+	if (!victim || same_prefix(&victim->source, source) || most <= prefix_slots(r, source) + 1)
+		return NULL;
+	return victim;
+}
+
+static bool slot_matches(const struct um_reassembler *r, const struct um_reasm_slot *s,
+			 const struct um_wire_addr *source, const struct um_fragment *frag)
+{
+	if (s->msg_type != frag->msg_type || s->receiver_index != frag->receiver_index)
+		return false;
+	return r->limits.one_slot_per_index || um_wire_addr_equal(&s->source, source);
+}
+
 int um_reasm_add(struct um_reassembler *r, const struct um_wire_addr *source, const struct um_fragment *frag,
 		 uint64_t now_ns, uint8_t *out, size_t out_cap)
 {
 	struct um_reasm_slot *slot = NULL, *free_slot = NULL;
 	size_t source_bytes = 0;
+	unsigned prefix_count = 0;
 
 	if (frag->total_len > r->limits.max_message || frag->total_len > out_cap)
 		return -UM_ERANGE;
@@ -173,15 +236,20 @@ int um_reasm_add(struct um_reassembler *r, const struct um_wire_addr *source, co
 		}
 		if (same_host(&s->source, source))
 			source_bytes += s->total_len;
-		if (!slot && s->msg_type == frag->msg_type && s->receiver_index == frag->receiver_index &&
-		    um_wire_addr_equal(&s->source, source))
+		if (same_prefix(&s->source, source))
+			prefix_count++;
+		if (!slot && slot_matches(r, s, source, frag))
 			slot = s;
 	}
 
-	/* A new message id for the same state replaces the old attempt (the
-	 * sender started over); same id with different geometry is a conflict. */
-	if (slot && slot->message_id != frag->message_id) {
-		source_bytes -= slot->total_len;
+	/* A new message id (or, keyed per index, a new source) for the same
+	 * state replaces the old attempt (the sender started over); same id
+	 * with different geometry is a conflict. */
+	if (slot && (slot->message_id != frag->message_id || !um_wire_addr_equal(&slot->source, source))) {
+		if (same_host(&slot->source, source))
+			source_bytes -= slot->total_len;
+		if (same_prefix(&slot->source, source))
+			prefix_count--;
 		slot_free(r, slot);
 		free_slot = free_slot ? free_slot : slot;
 		slot = NULL;
@@ -193,8 +261,26 @@ int um_reasm_add(struct um_reassembler *r, const struct um_wire_addr *source, co
 	}
 
 	if (!slot) {
-		if (!free_slot || source_bytes + frag->total_len > r->limits.per_source_bytes ||
-		    r->bytes_in_use + frag->total_len > r->limits.global_bytes) {
+		if (r->limits.first_piece_only && frag->index != 0) {
+			r->stats.cap_rejected++;
+			return -UM_ELIMIT;
+		}
+		if (source_bytes + frag->total_len > r->limits.per_source_bytes ||
+		    (r->limits.per_prefix_slots && prefix_count >= r->limits.per_prefix_slots)) {
+			r->stats.cap_rejected++;
+			return -UM_ELIMIT;
+		}
+		/* Full: make room at the expense of the greediest prefix. */
+		while (r->limits.evict_when_full &&
+		       (!free_slot || r->bytes_in_use + frag->total_len > r->limits.global_bytes)) {
+			struct um_reasm_slot *victim = eviction_victim(r, source);
+			if (!victim)
+				break;
+			r->stats.evicted++;
+			slot_free(r, victim);
+			free_slot = free_slot ? free_slot : victim;
+		}
+		if (!free_slot || r->bytes_in_use + frag->total_len > r->limits.global_bytes) {
 			r->stats.cap_rejected++;
 			return -UM_ELIMIT;
 		}
