@@ -17,6 +17,7 @@ struct um_reasm_slot {
 	uint32_t receiver_index;
 	uint32_t message_id;
 	uint32_t received; /* bit per fragment index */
+	unsigned prefix_slots; /* used slots of this source's prefix, this one included */
 	uint64_t first_ns;
 	uint8_t *buf; /* owned, total_len bytes */
 };
@@ -115,10 +116,24 @@ int um_reasm_init(struct um_reassembler *r, const struct um_reasm_limits *limits
 	return r->slots ? 0 : -UM_ENOMEM;
 }
 
+static bool same_host(const struct um_wire_addr *a, const struct um_wire_addr *b)
+{
+	return a->family == b->family && memcmp(a->addr, b->addr, a->family == 4 ? 4 : 16) == 0;
+}
+
+/* IPv4 /24 or IPv6 /64: what one site can usually send from. */
+static bool same_prefix(const struct um_wire_addr *a, const struct um_wire_addr *b)
+{
+	return a->family == b->family && memcmp(a->addr, b->addr, a->family == 4 ? 3 : 8) == 0;
+}
+
 static void slot_free(struct um_reassembler *r, struct um_reasm_slot *s)
 {
 	if (!s->used)
 		return;
+	for (unsigned i = 0; i < r->limits.max_slots; i++)
+		if (r->slots[i].used && same_prefix(&r->slots[i].source, &s->source))
+			r->slots[i].prefix_slots--;
 	r->bytes_in_use -= s->total_len;
 	free(s->buf);
 	memset(s, 0, sizeof(*s));
@@ -153,17 +168,6 @@ unsigned um_reasm_pending(const struct um_reassembler *r)
 	return n;
 }
 
-static bool same_host(const struct um_wire_addr *a, const struct um_wire_addr *b)
-{
-	return a->family == b->family && memcmp(a->addr, b->addr, a->family == 4 ? 4 : 16) == 0;
-}
-
-/* IPv4 /24 or IPv6 /64: what one site can usually send from. */
-static bool same_prefix(const struct um_wire_addr *a, const struct um_wire_addr *b)
-{
-	return a->family == b->family && memcmp(a->addr, b->addr, a->family == 4 ? 3 : 8) == 0;
-}
-
 void um_reasm_release(struct um_reassembler *r, uint8_t msg_type, uint32_t receiver_index)
 {
 	if (!r->slots)
@@ -177,33 +181,21 @@ void um_reasm_release(struct um_reassembler *r, uint8_t msg_type, uint32_t recei
 	}
 }
 
-static unsigned prefix_slots(const struct um_reassembler *r, const struct um_wire_addr *source)
-{
-	unsigned n = 0;
-	for (unsigned i = 0; i < r->limits.max_slots; i++)
-		n += r->slots[i].used && same_prefix(&r->slots[i].source, source);
-	return n;
-}
-
-/* The oldest slot of the prefix holding the most slots, unless that is the
- * newcomer's own prefix (a flooder must not evict itself into a loop, nor
- * can it push out a sender that holds fewer slots than it does). O(n^2) in
- * slots, but only when the table is full. */
-static struct um_reasm_slot *eviction_victim(struct um_reassembler *r, const struct um_wire_addr *source)
+/* The oldest slot of the prefix holding the most slots, unless that prefix
+ * holds no more than the newcomer's would after adding (a flooder cannot
+ * evict itself in a loop, nor push out a sender holding fewer slots). */
+static struct um_reasm_slot *eviction_victim(struct um_reassembler *r, unsigned newcomer_prefix_slots)
 {
 	struct um_reasm_slot *victim = NULL;
-	unsigned most = 0;
 	for (unsigned i = 0; i < r->limits.max_slots; i++) {
 		struct um_reasm_slot *s = &r->slots[i];
 		if (!s->used)
 			continue;
-		unsigned n = prefix_slots(r, &s->source);
-		if (n > most || (n == most && victim && s->first_ns < victim->first_ns)) {
-			most = n;
+		if (!victim || s->prefix_slots > victim->prefix_slots ||
+		    (s->prefix_slots == victim->prefix_slots && s->first_ns < victim->first_ns))
 			victim = s;
-		}
 	}
-	if (!victim || same_prefix(&victim->source, source) || most <= prefix_slots(r, source) + 1)
+	if (!victim || victim->prefix_slots <= newcomer_prefix_slots + 1)
 		return NULL;
 	return victim;
 }
@@ -273,7 +265,7 @@ int um_reasm_add(struct um_reassembler *r, const struct um_wire_addr *source, co
 		/* Full: make room at the expense of the greediest prefix. */
 		while (r->limits.evict_when_full &&
 		       (!free_slot || r->bytes_in_use + frag->total_len > r->limits.global_bytes)) {
-			struct um_reasm_slot *victim = eviction_victim(r, source);
+			struct um_reasm_slot *victim = eviction_victim(r, prefix_count);
 			if (!victim)
 				break;
 			r->stats.evicted++;
@@ -297,6 +289,14 @@ int um_reasm_add(struct um_reassembler *r, const struct um_wire_addr *source, co
 		slot->message_id = frag->message_id;
 		slot->received = 0;
 		slot->first_ns = now_ns;
+		slot->prefix_slots = 1;
+		for (unsigned i = 0; i < r->limits.max_slots; i++) {
+			struct um_reasm_slot *s = &r->slots[i];
+			if (s != slot && s->used && same_prefix(&s->source, source)) {
+				s->prefix_slots++;
+				slot->prefix_slots++;
+			}
+		}
 		r->bytes_in_use += frag->total_len;
 	}
 
