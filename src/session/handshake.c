@@ -76,6 +76,14 @@ int um_handshake_engine_new(struct um_handshake_engine **out, const struct um_ha
 		e->config.hello_burst = 10;
 	if (!e->config.max_pending_per_source)
 		e->config.max_pending_per_source = 4;
+	if (!e->config.prefix_hello_per_second)
+		e->config.prefix_hello_per_second = 40;
+	if (!e->config.prefix_hello_burst)
+		e->config.prefix_hello_burst = 40;
+	if (!e->config.challenges_per_second)
+		e->config.challenges_per_second = 200;
+	if (!e->config.challenge_burst)
+		e->config.challenge_burst = 50;
 	if (!e->config.clock_window_ms)
 		e->config.clock_window_ms = 120000;
 	if (!e->config.mtu)
@@ -93,6 +101,15 @@ int um_handshake_engine_new(struct um_handshake_engine **out, const struct um_ha
 	randombytes_buf(e->hello_seen_key, sizeof(e->hello_seen_key));
 	um_cookie_checker_init(&e->cookie, &e->identity->id);
 	if ((ret = um_ratelimit_init(&e->ratelimit, 4096, e->config.hello_per_second, e->config.hello_burst)) < 0)
+		goto out;
+	if ((ret = um_ratelimit_init_prefix(&e->prefix_ratelimit, 4096, e->config.prefix_hello_per_second,
+					    e->config.prefix_hello_burst, 3, 6)) < 0)
+		goto out;
+	if ((ret = um_token_bucket_init(&e->challenge_budget, e->config.challenges_per_second,
+					e->config.challenge_burst)) < 0)
+		goto out;
+	unsigned reserve = e->config.challenges_per_second / 4;
+	if ((ret = um_token_bucket_init(&e->challenge_reserve, reserve ? reserve : 1, 10)) < 0)
 		goto out;
 	/* Handshake messages have fixed sizes and one sender per state: one
 	 * slot per state (released with it), each exactly one message long. */
@@ -129,6 +146,8 @@ void um_handshake_engine_free(struct um_handshake_engine *engine)
 	um_cookie_checker_wipe(&engine->cookie);
 	if (engine->ratelimit.entries)
 		um_ratelimit_destroy(&engine->ratelimit);
+	if (engine->prefix_ratelimit.entries)
+		um_ratelimit_destroy(&engine->prefix_ratelimit);
 	um_reasm_destroy(&engine->reasm);
 	sodium_memzero(engine, sizeof(*engine));
 	free(engine);
@@ -338,22 +357,47 @@ static struct um_hs_pending *find_pending(struct um_handshake_engine *engine, ui
 	return NULL;
 }
 
-/* A free slot, or the oldest one when full: pending state is unauthenticated,
- * so recycling the oldest keeps a flood from locking legitimate initiators
- * out for the whole pending lifetime. */
+/* IPv4 /24 or IPv6 /48: the unit an attacker with real addresses has many
+ * hosts in, and the key of the aggregate HELLO bucket. */
+static bool same_site(const struct um_wire_addr *a, const struct um_wire_addr *b)
+{
+	return a->family == b->family && memcmp(a->addr, b->addr, a->family == 4 ? 3 : 6) == 0;
+}
+
+/* A free slot, or when full one chosen at random among the entries of the
+ * most-represented /24 or /48. Recycling the oldest would let a flood from
+ * real addresses turn the table over before a legitimate RESPONSE arrives
+ * (64 entries at a few hundred CHALLENGEs/s); this way a flood mostly
+ * recycles its own entries, and a lone initiator's entry is at risk only
+ * when every site holds one. */
 static struct um_hs_pending *claim_pending(struct um_handshake_engine *engine)
 {
-	struct um_hs_pending *oldest = NULL;
-	for (unsigned i = 0; i < engine->config.max_pending; i++) {
-		struct um_hs_pending *p = &engine->pending[i];
-		if (p->state == UM_HS_STATE_ZEROED)
-			return p;
-		if (!oldest || p->created_ns < oldest->created_ns)
-			oldest = p;
+	unsigned n = engine->config.max_pending, most = 0, candidates = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (engine->pending[i].state == UM_HS_STATE_ZEROED)
+			return &engine->pending[i];
+	for (unsigned i = 0; i < n; i++) {
+		unsigned count = 0;
+		for (unsigned j = 0; j < n; j++)
+			count += same_site(&engine->pending[i].source, &engine->pending[j].source);
+		if (count > most) {
+			most = count;
+			candidates = 0;
+		}
+		candidates += count == most;
+	}
+	uint32_t pick = randombytes_uniform(candidates);
+	struct um_hs_pending *victim = NULL;
+	for (unsigned i = 0; i < n && !victim; i++) {
+		unsigned count = 0;
+		for (unsigned j = 0; j < n; j++)
+			count += same_site(&engine->pending[i].source, &engine->pending[j].source);
+		if (count == most && pick-- == 0)
+			victim = &engine->pending[i];
 	}
 	engine->stats.table_full++;
-	um_hs_pending_release(engine, oldest);
-	return oldest;
+	um_hs_pending_release(engine, victim);
+	return victim;
 }
 
 static bool pending_expired(const struct um_hs_pending *p, uint64_t now_ns)
@@ -412,8 +456,10 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_wire
 		engine->stats.cookies_sent++;
 		return 0;
 	}
-	/* 3. Per-source token bucket. */
-	if (!um_ratelimit_allow(&engine->ratelimit, from, now.mono_ns)) {
+	/* 3. Per-source token bucket, then the aggregate one of its site. */
+	uint64_t site_idle_ns;
+	if (!um_ratelimit_allow(&engine->ratelimit, from, now.mono_ns) ||
+	    !um_ratelimit_allow_idle(&engine->prefix_ratelimit, from, now.mono_ns, &site_idle_ns)) {
 		engine->stats.rate_limited++;
 		return -UM_ELIMIT;
 	}
@@ -448,6 +494,15 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_wire
 	}
 	if (from_source >= engine->config.max_pending_per_source) {
 		engine->stats.rate_limited++;
+		return -UM_ELIMIT;
+	}
+	/* 6b. The global CHALLENGE budget bounds the CPU a flood from many real
+	 * addresses can take; a site idle for a while may use the reserve.
+	 * Before the filter records the HELLO, so its retransmission counts. */
+	if (!um_token_bucket_take(&engine->challenge_budget, now.mono_ns) &&
+	    !(site_idle_ns >= UM_HS_PREFIX_IDLE_MS * UM_NSEC_PER_MSEC &&
+	      um_token_bucket_take(&engine->challenge_reserve, now.mono_ns))) {
+		engine->stats.challenge_budget++;
 		return -UM_ELIMIT;
 	}
 	memcpy(seen->digest, digest, sizeof(digest));

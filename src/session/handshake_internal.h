@@ -18,6 +18,7 @@ enum {
 	UM_HS_KEY_BYTES = 32,
 	UM_HS_MAX_RESPONSE_ATTEMPTS = 3, /* RESPONSE decapsulations per pending state */
 	UM_HS_HELLO_FILTER_SLOTS = 4096,
+	UM_HS_PREFIX_IDLE_MS = 900, /* idle this long: the reserve budget applies */
 };
 
 enum um_handshake_state {
@@ -89,7 +90,9 @@ struct um_handshake_engine {
 	struct um_hs_hello_seen *hello_seen; /* UM_HS_HELLO_FILTER_SLOTS */
 	uint8_t hello_seen_key[16];
 	struct um_cookie_checker cookie;
-	struct um_ratelimiter ratelimit;
+	struct um_ratelimiter ratelimit;        /* per source (IPv4 address, IPv6 /64) */
+	struct um_ratelimiter prefix_ratelimit; /* per IPv4 /24, IPv6 /48 */
+	struct um_token_bucket challenge_budget, challenge_reserve;
 	struct um_reassembler reasm;
 	uint8_t scratch[UM_FRAG_MAX_MESSAGE]; /* reassembled messages */
 	bool forced_load;

@@ -43,9 +43,9 @@ static struct um_wire_addr attacker_addr(unsigned prefix, unsigned host)
  * follows any cookie round trip until it holds V's CHALLENGE. On success
  * out_x holds the RESPONSE it would send, in pieces, addressed to V's
  * pending index; returns 0. -1 when V created no CHALLENGE. */
-static int attacker_open_state(const struct um_wire_addr *src, struct um_handshake_time now)
+static int open_state(struct hs_node *ini, const struct um_wire_addr *src, struct um_handshake_time now)
 {
-	if (um_handshake_initiate(X.engine, X.peer, &V.addr, now, &out_x) < 0)
+	if (um_handshake_initiate(ini->engine, ini->peer, &V.addr, now, &out_x) < 0)
 		return -1;
 	for (int round = 0; round < 3; round++) {
 		if (out_x.n_datagrams != 1)
@@ -62,11 +62,30 @@ static int attacker_open_state(const struct um_wire_addr *src, struct um_handsha
 			lengths[i] = out_v.lengths[i];
 		}
 		for (unsigned i = 0; i < n; i++)
-			um_handshake_receive(X.engine, &V.addr, replies[i], lengths[i], now, &out_x);
+			um_handshake_receive(ini->engine, &V.addr, replies[i], lengths[i], now, &out_x);
 		if (out_x.n_datagrams > 1 && out_x.datagrams[0][0] == UM_MSG_FRAGMENT)
 			return 0;
 	}
 	return -1;
+}
+
+static int attacker_open_state(const struct um_wire_addr *src, struct um_handshake_time now)
+{
+	return open_state(&X, src, now);
+}
+
+/* One attacker HELLO from src, through the cookie round trip if V asks for
+ * it; V's CHALLENGE is not answered (that would cost the attacker). */
+static void attacker_hello(const struct um_wire_addr *src, struct um_handshake_time now)
+{
+	if (um_handshake_initiate(X.engine, X.peer, &V.addr, now, &out_x) < 0)
+		return;
+	for (int round = 0; round < 2 && out_x.n_datagrams == 1; round++) {
+		um_handshake_receive(V.engine, src, out_x.datagrams[0], out_x.lengths[0], now, &out_v);
+		if (out_v.n_datagrams != 1 || out_v.datagrams[0][0] != UM_MSG_COOKIE_REPLY)
+			return;
+		um_handshake_receive(X.engine, &V.addr, out_v.datagrams[0], out_v.lengths[0], now, &out_x);
+	}
 }
 
 /* Review #2: 32 addresses (distinct /24s, so per-prefix caps alone do not
@@ -139,6 +158,82 @@ static void test_slot_freed_with_state(void)
 	CHECK_EQ(um_reasm_pending(&V.engine->reasm), 0);
 }
 
+/* Review #3: HELLOs from 100 /24s (2 hosts each) at 20 per second per host,
+ * for 3 s. CHALLENGEs created per second stay within the global budget
+ * (plus the reserve), and a legitimate handshake in the middle of the
+ * flood completes. Before the fix every host got its own 10/s. */
+static void test_hello_flood_budget(void)
+{
+	fresh_nodes();
+	const struct um_handshake_config *cfg = &V.engine->config;
+	uint64_t per_window[3] = {0};
+	int legit = -1;
+	uint64_t t = 0;
+	for (unsigned round = 0; round < 60; round++) { /* 60 rounds of 50 ms */
+		uint64_t before = V.engine->stats.challenges;
+		for (unsigned p = 0; p < 100; p++)
+			for (unsigned h = 0; h < 2; h++) {
+				struct um_wire_addr src = attacker_addr(p, (uint8_t)(10 + h));
+				attacker_hello(&src, at_ms(t + (p * 2 + h) / 4));
+			}
+		per_window[(t / 1000) % 3] += V.engine->stats.challenges - before;
+		t += 50;
+		if (round == 30)
+			legit = hs_run(&L, &V, at_ms(t), NULL, NULL);
+	}
+	uint64_t cap = cfg->challenges_per_second + cfg->challenge_burst + cfg->challenges_per_second / 4 + 10 + 2;
+	for (unsigned w = 0; w < 3; w++) {
+		fprintf(stderr, "HELLO flood, second %u: %llu CHALLENGEs (cap %llu)\n", w,
+			(unsigned long long)per_window[w], (unsigned long long)cap);
+		CHECK(per_window[w] > 0);
+		CHECK(per_window[w] <= cap);
+	}
+	CHECK(V.engine->stats.challenge_budget > 0);
+	CHECK_EQ(legit, 0);
+	fprintf(stderr, "HELLO flood: legitimate handshake %s\n", legit == 0 ? "established" : "FAILED");
+}
+
+/* Review #3: a full pending table recycles an entry of the most-represented
+ * site, not the oldest. One /24 holds the whole table; a legitimate
+ * initiator from elsewhere gets a CHALLENGE, then 64 more attacker states
+ * are created before its RESPONSE arrives. Before the fix its state was the
+ * oldest by then and was recycled (RESPONSE: unknown index). */
+static void test_pending_eviction(void)
+{
+	fresh_nodes();
+	uint64_t t = 0;
+	for (unsigned h = 0; h < 16; h++)
+		for (unsigned k = 0; k < 4; k++, t += 30) {
+			struct um_wire_addr src = attacker_addr(5, (uint8_t)(1 + h));
+			attacker_hello(&src, at_ms(t));
+		}
+	CHECK_EQ(V.engine->stats.challenges, 64);
+	/* L: HELLO (cookie), CHALLENGE; its RESPONSE is held back. */
+	CHECK_EQ(open_state(&L, &L.addr, at_ms(t)), 0);
+	static uint8_t response[UM_HS_MAX_OUT_DATAGRAMS][UM_HS_MAX_DATAGRAM];
+	static uint16_t response_len[UM_HS_MAX_OUT_DATAGRAMS];
+	unsigned pieces = out_x.n_datagrams;
+	for (unsigned i = 0; i < pieces; i++) {
+		memcpy(response[i], out_x.datagrams[i], out_x.lengths[i]);
+		response_len[i] = out_x.lengths[i];
+	}
+	uint64_t before = V.engine->stats.challenges;
+	for (unsigned h = 16; h < 32; h++)
+		for (unsigned k = 0; k < 4; k++, t += 30) {
+			struct um_wire_addr src = attacker_addr(5, (uint8_t)(1 + h));
+			attacker_hello(&src, at_ms(t));
+		}
+	CHECK_EQ(V.engine->stats.challenges - before, 64);
+	int established = 0;
+	for (unsigned i = 0; i < pieces; i++) {
+		um_handshake_receive(V.engine, &L.addr, response[i], response_len[i], at_ms(t), &out_v);
+		established += out_v.event == UM_HS_EVENT_ESTABLISHED;
+	}
+	CHECK_EQ(established, 1);
+	fprintf(stderr, "pending eviction: legitimate RESPONSE after 64 more CHALLENGEs %s\n",
+		established ? "accepted" : "REFUSED");
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -148,6 +243,8 @@ int main(void)
 	hs_node_init(&X, 3);
 	RUN(test_reassembly_flood);
 	RUN(test_slot_freed_with_state);
+	RUN(test_hello_flood_budget);
+	RUN(test_pending_eviction);
 	hs_node_free(&V);
 	hs_node_free(&L);
 	hs_node_free(&X);
