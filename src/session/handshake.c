@@ -215,6 +215,7 @@ void um_hs_peer_reset(struct um_handshake_engine *engine, struct um_handshake_pe
 	peer->response = NULL;
 	peer->state = UM_HS_STATE_ZEROED;
 	peer->local_index = peer->remote_index = 0;
+	peer->challenge_attempts = 0;
 	sodium_memzero(peer->ephemeral_secret, sizeof(peer->ephemeral_secret));
 	sodium_memzero(&peer->sym, sizeof(peer->sym));
 }
@@ -558,12 +559,19 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_w
 		engine->stats.unknown_index++;
 		return -UM_ENOTFOUND;
 	}
+	/* Like the responder's decapsulations: a few CHALLENGEs per initiation,
+	 * then it waits for its timeout (no reassembly, no verification). */
+	if (peer && peer->challenge_attempts >= UM_HS_MAX_CHALLENGE_ATTEMPTS) {
+		engine->stats.challenge_attempts_exceeded++;
+		return -UM_ELIMIT;
+	}
 	ret = um_reasm_add(&engine->reasm, from, &frag, now.mono_ns, engine->scratch, sizeof(engine->scratch));
 	if (ret <= 0)
 		return ret;
 	size_t msg_len = (size_t)ret;
 
 	if (peer) {
+		peer->challenge_attempts++;
 		if ((ret = um_hs_consume_challenge(engine, peer, engine->scratch, msg_len)) < 0) {
 			engine->stats.auth_failed++;
 			return ret;

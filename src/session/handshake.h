@@ -119,7 +119,8 @@ void um_handshake_output_wipe(struct um_handshake_output *out);
 struct um_handshake_stats {
 	uint64_t hellos, challenges, responses, established;
 	uint64_t bad_mac, cookies_sent, rate_limited, replays, malformed, auth_failed, unknown_peer,
-		unknown_index, table_full, timeouts, challenge_budget;
+		unknown_index, table_full, timeouts, challenge_budget,
+		challenge_attempts_exceeded;
 };
 
 /* Allocates an engine; *out is owned by the caller (um_handshake_engine_free).

@@ -17,6 +17,7 @@ enum {
 	UM_HS_HASH_BYTES = 32,
 	UM_HS_KEY_BYTES = 32,
 	UM_HS_MAX_RESPONSE_ATTEMPTS = 3, /* RESPONSE decapsulations per pending state */
+	UM_HS_MAX_CHALLENGE_ATTEMPTS = 3, /* CHALLENGEs opened per initiation */
 	UM_HS_HELLO_FILTER_SLOTS = 4096,
 	UM_HS_PREFIX_IDLE_MS = 900, /* idle this long: the reserve budget applies */
 };
@@ -57,6 +58,10 @@ struct um_handshake_peer {
 	uint8_t *response; /* owned, UM_HS_RESPONSE_BYTES when state == RESPONSE_SENT */
 	uint32_t response_message_id;
 	uint64_t started_ns, last_sent_ns;
+	/* CHALLENGEs opened for this initiation: an on-path party that saw the
+	 * HELLO can build ones that open and carry the pinned key with a bad
+	 * signature, each costing a hybrid verification. */
+	unsigned challenge_attempts;
 };
 
 struct um_hs_pending {

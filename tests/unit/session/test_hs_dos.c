@@ -234,6 +234,45 @@ static void test_pending_eviction(void)
 		established ? "accepted" : "REFUSED");
 }
 
+/* Review #11: an on-path party that saw V's HELLO to L answers with
+ * CHALLENGEs that open and carry L's real key, signed with another key.
+ * V verifies at most UM_HS_MAX_CHALLENGE_ATTEMPTS of them per initiation
+ * (before: every one); a new initiation works. */
+static void test_forged_challenge_cap(void)
+{
+	fresh_nodes();
+	static struct um_identity forged;
+	forged = L.identity;
+	memcpy(forged.secret_key, X.identity.secret_key, sizeof(forged.secret_key));
+	memcpy(forged.seed, X.identity.seed, sizeof(forged.seed));
+	struct um_handshake_engine *forger = NULL;
+	struct um_handshake_config cfg = {.identity = &forged};
+	CHECK_EQ(um_handshake_engine_new(&forger, &cfg), 0);
+	if (!forger)
+		return;
+	CHECK_EQ(um_handshake_initiate(V.engine, V.peer, &L.addr, at_ms(0), &out_v), 0);
+	CHECK_EQ(um_handshake_receive(forger, &V.addr, out_v.datagrams[0], out_v.lengths[0], at_ms(0), &out_x), 0);
+	CHECK(out_x.n_datagrams > 1);
+	unsigned pieces = out_x.n_datagrams;
+	static uint8_t forgery[UM_HS_MAX_OUT_DATAGRAMS][UM_HS_MAX_DATAGRAM];
+	static uint16_t forgery_len[UM_HS_MAX_OUT_DATAGRAMS];
+	for (unsigned i = 0; i < pieces; i++) {
+		memcpy(forgery[i], out_x.datagrams[i], out_x.lengths[i]);
+		forgery_len[i] = out_x.lengths[i];
+	}
+	for (unsigned k = 0; k < 10; k++)
+		for (unsigned i = 0; i < pieces; i++)
+			um_handshake_receive(V.engine, &L.addr, forgery[i], forgery_len[i], at_ms(1 + k), &out_v);
+	const struct um_handshake_stats *st = um_handshake_get_stats(V.engine);
+	fprintf(stderr, "forged CHALLENGEs: 10 sent, %llu verified and refused\n",
+		(unsigned long long)st->auth_failed);
+	CHECK_EQ(st->auth_failed, UM_HS_MAX_CHALLENGE_ATTEMPTS);
+	CHECK(um_handshake_peer_busy(V.peer)); /* the initiation itself goes on */
+	CHECK_EQ(hs_run(&V, &L, at_ms(100), NULL, NULL), 0); /* a new one works */
+	um_handshake_engine_free(forger);
+	sodium_memzero(&forged, sizeof(forged));
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -245,6 +284,7 @@ int main(void)
 	RUN(test_slot_freed_with_state);
 	RUN(test_hello_flood_budget);
 	RUN(test_pending_eviction);
+	RUN(test_forged_challenge_cap);
 	hs_node_free(&V);
 	hs_node_free(&L);
 	hs_node_free(&X);
