@@ -432,7 +432,13 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_wire
 	int ret;
 
 	if ((ret = um_hs_hello_decode(&hello, dgram, len)) < 0) {
-		engine->stats.malformed++;
+		/* Another protocol version with a valid mac1: a real node that
+		 * runs an incompatible release. Counted apart so it is visible. */
+		if (ret == -UM_EVERSION &&
+		    um_cookie_validate(&engine->cookie, dgram, len, from, now.mono_ns) != UM_COOKIE_MAC_INVALID)
+			engine->stats.version_mismatch++;
+		else
+			engine->stats.malformed++;
 		return ret;
 	}
 	/* 1. mac1: one BLAKE2b, rejects anything not meant for us. */

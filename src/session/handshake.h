@@ -120,7 +120,8 @@ struct um_handshake_stats {
 	uint64_t hellos, challenges, responses, established;
 	uint64_t bad_mac, cookies_sent, rate_limited, replays, malformed, auth_failed, unknown_peer,
 		unknown_index, table_full, timeouts, challenge_budget,
-		challenge_attempts_exceeded;
+		challenge_attempts_exceeded,
+		version_mismatch; /* HELLO of another protocol version (valid mac1) */
 };
 
 /* Allocates an engine; *out is owned by the caller (um_handshake_engine_free).
@@ -154,7 +155,9 @@ int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshak
  * (out may hold datagrams and/or an event), or a negative code saying why
  * it was dropped: -UM_EBADMSG (bad MAC or authentication), -UM_EREPLAY,
  * -UM_ELIMIT (rate limit or table full), -UM_ENOTFOUND (unknown index or
- * peer), -UM_EINVAL/-UM_ETRUNC (malformed), -UM_ESTATE (unexpected now).
+ * peer), -UM_EINVAL/-UM_ETRUNC (malformed), -UM_ESTATE (unexpected now),
+ * -UM_EVERSION (a HELLO of another protocol version: the sender runs an
+ * incompatible release; stats.version_mismatch counts those with a valid mac1).
  * A dropped datagram never changes handshake state. */
 int um_handshake_receive(struct um_handshake_engine *engine, const struct um_wire_addr *from,
 			 const uint8_t *datagram, size_t len, struct um_handshake_time now,
