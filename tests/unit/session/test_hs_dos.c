@@ -264,10 +264,9 @@ static void test_forged_challenge_cap(void)
 		for (unsigned i = 0; i < pieces; i++)
 			um_handshake_receive(V.engine, &L.addr, forgery[i], forgery_len[i], at_ms(1 + k), &out_v);
 	const struct um_handshake_stats *st = um_handshake_get_stats(V.engine);
-	fprintf(stderr, "forged CHALLENGEs: 10 sent, %llu verified and refused\n",
-		(unsigned long long)st->auth_failed);
+	fprintf(stderr, "forged CHALLENGEs: 10 sent, %llu verified and refused\n", (unsigned long long)st->auth_failed);
 	CHECK_EQ(st->auth_failed, UM_HS_MAX_CHALLENGE_ATTEMPTS);
-	CHECK(um_handshake_peer_busy(V.peer)); /* the initiation itself goes on */
+	CHECK(um_handshake_peer_busy(V.peer));               /* the initiation itself goes on */
 	CHECK_EQ(hs_run(&V, &L, at_ms(100), NULL, NULL), 0); /* a new one works */
 	um_handshake_engine_free(forger);
 	sodium_memzero(&forged, sizeof(forged));
