@@ -170,6 +170,10 @@ int main(int argc, char **argv)
 	/* One source sends all the handshakes here: lift the per-source rate. */
 	ca.hello_per_second = cb.hello_per_second = 1000000;
 	ca.hello_burst = cb.hello_burst = 1000000;
+	ca.prefix_hello_per_second = cb.prefix_hello_per_second = 1000000;
+	ca.prefix_hello_burst = cb.prefix_hello_burst = 1000000;
+	ca.challenges_per_second = cb.challenges_per_second = 1000000;
+	ca.challenge_burst = cb.challenge_burst = 1000000;
 	if (um_handshake_engine_new(&a.engine, &ca) < 0 || um_handshake_engine_new(&b.engine, &cb) < 0)
 		return 1;
 	um_handshake_peer_add(a.engine, &b.identity.id, &b, &a.peer);

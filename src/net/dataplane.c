@@ -29,6 +29,26 @@
 
 /* ---- quiescent-state synchronisation ---- */
 
+/* A worker's quiescent point (it holds no key pointers and is not inside
+ * seal/open): if a synchronisation was requested since it last looked, wipe
+ * its cipher contexts, which may still hold a key being retired (an idle
+ * worker would otherwise keep the last key it used indefinitely), then
+ * announce the epoch. The epoch is read first: seeing the new epoch implies
+ * seeing the wipe request made before it. */
+void um_dp_worker_quiescent(struct dp_worker *w)
+{
+	uint64_t epoch = atomic_load(&w->dp->epoch);
+	if (epoch != w->wiped_epoch) {
+		um_aead_wipe(&w->aead);
+		w->wiped_epoch = epoch;
+	}
+	atomic_store(&w->quiescent_epoch, epoch);
+}
+
+/* Every retirement of a data key (install, promote, drop, remove) frees the
+ * key only after this returns, so wiping the workers' contexts here, at
+ * their quiescent point, covers all of them. Synchronisations are control
+ * events (a few per handshake), so the cost is one key setup per worker. */
 void um_dp_synchronize(struct um_dataplane *dp)
 {
 	uint64_t target = atomic_fetch_add(&dp->epoch, 1) + 1;
@@ -122,6 +142,9 @@ int um_dp_rebuild_index_map(struct um_dataplane *dp, struct dp_key *extra)
 		}
 	}
 	struct dp_index_map *old = atomic_exchange(&dp->index_map, map);
+	/* Keys change with the map: the keepalive context may hold one being
+	 * retired (the workers' contexts are wiped in synchronize). */
+	um_aead_wipe(&dp->control_aead);
 	um_dp_synchronize(dp);
 	free(old);
 	return 0;

@@ -121,6 +121,7 @@ struct dp_worker {
 	bool started;
 	int tun_fd, udp_fd, wake_fd, epoll_fd;
 	alignas(64) _Atomic uint64_t quiescent_epoch;
+	uint64_t wiped_epoch; /* epoch at which aead was last wiped (worker only) */
 	struct um_aead aead;
 	struct dp_peer_counters *counters; /* [max_peers] */
 	alignas(64) _Atomic uint64_t global[UM_DP_GLOBAL_COUNT];
@@ -197,6 +198,8 @@ void um_dp_synchronize(struct um_dataplane *dp);
 void um_dp_key_free(struct dp_key *key);
 /* Wipe the secrets of a key that may still be reachable (kept allocated). */
 void um_dp_key_retire_failed(struct dp_key *key);
+/* Called by a worker at the top of its loop (dataplane.c). */
+void um_dp_worker_quiescent(struct dp_worker *w);
 int um_dp_rebuild_index_map(struct um_dataplane *dp, struct dp_key *extra);
 struct dp_peer *um_dp_peer_get(struct um_dataplane *dp, uint32_t id);
 /* Remove the keys of the slots in mask (bit per slot) and free them. */

@@ -134,11 +134,11 @@ UM_HOT void *um_dp_worker_main(void *arg)
 		um_dp_rx_slot_reset(w, i);
 	}
 	for (;;) {
-		atomic_store(&w->quiescent_epoch, atomic_load(&dp->epoch));
+		um_dp_worker_quiescent(w);
 		if (atomic_load(&dp->stopping))
 			break;
 		int n = wait_for_work(w, &q, events, 4);
-		atomic_store(&w->quiescent_epoch, atomic_load(&dp->epoch));
+		um_dp_worker_quiescent(w);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -42,6 +42,8 @@ void um_relay_default_config(struct um_relay_config *c)
 	c->byte_burst = 2500000;
 	c->verifications_per_s = 500; /* about half a core of hybrid verification */
 	c->verification_burst = 100;
+	c->prefix_verifications_per_s = 20;
+	c->prefix_verification_burst = 20;
 	c->errors_per_s = 10000;
 	c->error_burst = 1000;
 }
@@ -231,6 +233,7 @@ int um_relay_init(struct um_relay *r, const struct um_relay_config *config)
 	r->by_id = malloc(sizeof(uint32_t) * buckets);
 	r->by_endpoint = malloc(sizeof(uint32_t) * buckets);
 	r->nonces = calloc(nonce_slots, sizeof(*r->nonces));
+	r->prefix_verify_tat = calloc(UM_RELAY_PREFIX_BUDGETS, sizeof(*r->prefix_verify_tat));
 	if (c->allow_count) {
 		r->allow = malloc(sizeof(*r->allow) * c->allow_count);
 		if (r->allow) {
@@ -239,7 +242,8 @@ int um_relay_init(struct um_relay *r, const struct um_relay_config *config)
 		}
 	}
 	c->allow = NULL; /* the caller's array is not kept */
-	if (!r->nodes || !r->by_id || !r->by_endpoint || !r->nonces || (c->allow_count && !r->allow)) {
+	if (!r->nodes || !r->by_id || !r->by_endpoint || !r->nonces || !r->prefix_verify_tat ||
+	    (c->allow_count && !r->allow)) {
 		rc = -UM_ENOMEM;
 		goto out;
 	}
@@ -256,7 +260,16 @@ int um_relay_init(struct um_relay *r, const struct um_relay_config *config)
 		c->admission_key = NULL;
 	}
 	randombytes_buf(r->hash_key, sizeof(r->hash_key));
-	rc = um_reasm_init(&r->reasm, c->reassembly);
+	/* REGISTER pieces come in order from one sender: only a first piece
+	 * opens a slot, and a full table makes room at the greediest prefix. */
+	struct um_reasm_limits limits;
+	if (c->reassembly)
+		limits = *c->reassembly;
+	else
+		um_reasm_default_limits(&limits);
+	limits.first_piece_only = true;
+	limits.evict_when_full = true;
+	rc = um_reasm_init(&r->reasm, &limits);
 	c->reassembly = NULL;
 out:
 	if (rc < 0)
@@ -270,6 +283,8 @@ void um_relay_destroy(struct um_relay *r)
 	free(r->by_id);
 	free(r->by_endpoint);
 	free(r->nonces);
+	free(r->prefix_verify_tat);
+	r->prefix_verify_tat = NULL;
 	free(r->allow);
 	if (r->reasm.slots)
 		um_reasm_destroy(&r->reasm);
@@ -286,7 +301,7 @@ size_t um_relay_memory_bytes(const struct um_relay *r)
 	size_t buckets = (size_t)r->bucket_mask + 1;
 	return (size_t)r->config.max_nodes * sizeof(struct um_relay_node) + 2 * buckets * sizeof(uint32_t) +
 	       ((size_t)r->nonce_mask + 1) * sizeof(struct um_relay_nonce) +
-	       r->config.allow_count * sizeof(struct um_peer_id) +
+	       r->config.allow_count * sizeof(struct um_peer_id) + UM_RELAY_PREFIX_BUDGETS * sizeof(uint64_t) +
 	       r->reasm.limits.max_slots * 64 /* reassembler slot headers, approx. */;
 }
 
@@ -315,6 +330,18 @@ static int send_error(struct um_relay *r, const struct um_wire_addr *to, uint8_t
 }
 
 /* ---- REGISTER ------------------------------------------------------- */
+
+/* The verification budget of from's IPv4 /24 or IPv6 /64. */
+static uint64_t *prefix_budget(struct um_relay *r, const struct um_wire_addr *from)
+{
+	uint8_t key[9] = {from->family};
+	memcpy(key + 1, from->addr, from->family == 4 ? 3 : 8);
+	uint8_t h[crypto_shorthash_BYTES];
+	crypto_shorthash(h, key, sizeof(key), r->hash_key);
+	uint32_t v;
+	memcpy(&v, h, sizeof(v));
+	return &r->prefix_verify_tat[v % UM_RELAY_PREFIX_BUDGETS];
+}
 
 static bool admitted(const struct um_relay *r, const struct um_relay_register *m, const uint8_t *in)
 {
@@ -364,7 +391,22 @@ static int handle_register(struct um_relay *r, const struct um_wire_addr *from, 
 		r->stats.reg_need_key++;
 		return send_error(r, from, UM_RELAY_ERR_NEED_KEY, m.nonce, sizeof(m.nonce), now, out);
 	}
-	/* Everything cheap has passed; now the expensive part, budgeted. */
+	/* The ID must be the key's hash before any budget is spent: a forged
+	 * ID (an allow-listed one with the sender's own key) costs one hash. */
+	struct um_peer_id key_id;
+	um_peer_id_from_public_key(&key_id, key);
+	if (sodium_memcmp(key_id.bytes, m.id.bytes, UM_PEER_ID_BYTES) != 0) {
+		r->stats.reg_bad_id++;
+		return send_error(r, from, UM_RELAY_ERR_BAD_REGISTRATION, m.nonce, sizeof(m.nonce), now, out);
+	}
+	/* Everything cheap has passed; now the expensive part, budgeted per
+	 * source prefix first (so one site cannot drain the global budget). */
+	if (!budget_take(prefix_budget(r, from), now, r->config.prefix_verifications_per_s,
+			 r->config.prefix_verification_burst)) {
+		r->stats.reg_prefix_rate_limited++;
+		r->stats.reg_rate_limited++;
+		return send_error(r, from, UM_RELAY_ERR_RATE_LIMITED, m.nonce, sizeof(m.nonce), now, out);
+	}
 	if (!budget_take(&r->verify_tat, now, r->config.verifications_per_s, r->config.verification_burst)) {
 		r->stats.reg_rate_limited++;
 		return send_error(r, from, UM_RELAY_ERR_RATE_LIMITED, m.nonce, sizeof(m.nonce), now, out);
@@ -425,8 +467,11 @@ static int handle_fragment(struct um_relay *r, const struct um_wire_addr *from, 
 			   uint64_t now, uint64_t wall_ms, struct um_relay_output *out)
 {
 	struct um_fragment frag;
+	/* A REGISTER is one of two exact sizes (with or without the public
+	 * key) and is addressed to no state (receiver index 0). */
 	if (um_fragment_decode(&frag, in, len) != 0 || frag.msg_type != UM_MSG_RELAY_REGISTER ||
-	    frag.total_len > UM_RELAY_REGISTER_MAX_BYTES) {
+	    frag.receiver_index != 0 ||
+	    (frag.total_len != UM_RELAY_REGISTER_MIN_BYTES && frag.total_len != UM_RELAY_REGISTER_MAX_BYTES)) {
 		r->stats.fragments_rejected++;
 		return 0;
 	}

@@ -12,8 +12,11 @@
  *
  * Registration: structure, timestamp window, admission (allow-list and/or
  * network admission key), replay (nonce seen, or a timestamp not newer
- * than the node's last), a global budget of signature verifications, then
- * the hybrid signature. Nodes expire when neither keepalives nor traffic
+ * than the node's last), ID == H(public key), a per-prefix and a global
+ * budget of signature verifications, then the hybrid signature. REGISTER
+ * FRAGMENTs must carry receiver index 0 and the exact length of a
+ * REGISTER; only a first piece opens a reassembly slot, and a full
+ * reassembler evicts from the prefix holding the most slots. Nodes expire when neither keepalives nor traffic
  * arrive for registration_timeout. Each node has GCRA (token-bucket
  * equivalent) packet and byte limits on what it sends; every drop has a
  * counter. Replies (errors) are never larger than the datagram causing
@@ -38,6 +41,10 @@ struct um_relay_config {
 	uint32_t packets_per_s, packet_burst; /* per node, what it sends */
 	uint32_t bytes_per_s, byte_burst;
 	uint32_t verifications_per_s, verification_burst; /* global signature budget */
+	/* The same per IPv4 /24 or IPv6 /64 source prefix, so one site cannot
+	 * drain the global budget (hashed into a fixed table: prefixes that
+	 * collide share a budget). */
+	uint32_t prefix_verifications_per_s, prefix_verification_burst;
 	uint32_t errors_per_s, error_burst;               /* global ERROR reply budget */
 	/* Admission: when allow_count > 0 only those IDs; when admission_key is
 	 * set the registration's tag must verify. Both set: both required. */
@@ -52,14 +59,15 @@ struct um_relay_config {
 
 /* Defaults: 65536 nodes, 90 s timeout, keepalive 25 s, window 60 s,
  * 20000 packets/s (burst 2000), 25 MB/s (burst 2.5 MB), 500 verifications/s
- * (burst 100), 10000 errors/s (burst 1000), open admission. */
+ * (burst 100), 20 per prefix (burst 20), 10000 errors/s (burst 1000), open
+ * admission. */
 void um_relay_default_config(struct um_relay_config *config);
 
 struct um_relay_stats {
 	uint64_t registered; /* gauge */
 	uint64_t registrations, reregistrations, expired;
 	uint64_t reg_malformed, reg_stale, reg_not_admitted, reg_replay, reg_need_key, reg_rate_limited,
-		reg_bad_signature, reg_full, reg_replay_cache_full;
+		reg_prefix_rate_limited, reg_bad_id, reg_bad_signature, reg_full, reg_replay_cache_full;
 	uint64_t fragments_buffered, fragments_rejected;
 	uint64_t keepalives, keepalive_unknown, rebinds;
 	uint64_t forwarded_packets, forwarded_bytes;
@@ -70,6 +78,8 @@ struct um_relay_stats {
 
 struct um_relay_node;
 struct um_relay_nonce;
+
+enum { UM_RELAY_PREFIX_BUDGETS = 4096 };
 
 struct um_relay {
 	struct um_relay_config config;
@@ -85,6 +95,7 @@ struct um_relay {
 	bool has_admission_key;
 	uint8_t hash_key[16];
 	uint64_t verify_tat, error_tat; /* global GCRA state */
+	uint64_t *prefix_verify_tat;    /* UM_RELAY_PREFIX_BUDGETS entries */
 	struct um_reassembler reasm;
 	struct um_relay_stats stats;
 	uint8_t reply[UM_RELAY_REGISTER_MAX_BYTES]; /* replies and reassembled REGISTERs */

@@ -179,6 +179,19 @@ void um_aead_forget(struct um_aead *aead)
 	aead->open_key_id = 0;
 }
 
+void um_aead_wipe(struct um_aead *aead)
+{
+	/* Loading an all-zero key and nonce overwrites the key schedule (and
+	 * the Poly1305 key derived from it) inside the provider context in
+	 * place: no allocation, the contexts stay usable. */
+	static const uint8_t zero_key[UM_AEAD_KEY_LEN], zero_nonce[12];
+	if (aead->seal_ctx)
+		EVP_EncryptInit_ex(aead->seal_ctx, NULL, NULL, zero_key, zero_nonce);
+	if (aead->open_ctx)
+		EVP_DecryptInit_ex(aead->open_ctx, NULL, NULL, zero_key, zero_nonce);
+	um_aead_forget(aead);
+}
+
 int um_aead_seal_parts(struct um_aead *aead, uint64_t key_id, const uint8_t key[UM_AEAD_KEY_LEN],
 		       uint64_t counter, const uint8_t *ad, size_t ad_len, const struct iovec *parts,
 		       int nparts, uint8_t *out, uint8_t tag[UM_AEAD_TAG_LEN])

@@ -66,5 +66,9 @@ int um_aead_open(struct um_aead *aead, uint64_t key_id, const uint8_t key[UM_AEA
 
 /* Forget cached keys (call after a key was wiped). */
 void um_aead_forget(struct um_aead *aead);
+/* Forget cached keys and overwrite the key material the cipher contexts
+ * still hold (a retired key must not outlive its wipe in an idle thread's
+ * context). Only from the thread that owns aead, outside seal/open. */
+void um_aead_wipe(struct um_aead *aead);
 
 #endif

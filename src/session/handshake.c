@@ -76,6 +76,14 @@ int um_handshake_engine_new(struct um_handshake_engine **out, const struct um_ha
 		e->config.hello_burst = 10;
 	if (!e->config.max_pending_per_source)
 		e->config.max_pending_per_source = 4;
+	if (!e->config.prefix_hello_per_second)
+		e->config.prefix_hello_per_second = 40;
+	if (!e->config.prefix_hello_burst)
+		e->config.prefix_hello_burst = 40;
+	if (!e->config.challenges_per_second)
+		e->config.challenges_per_second = 200;
+	if (!e->config.challenge_burst)
+		e->config.challenge_burst = 50;
 	if (!e->config.clock_window_ms)
 		e->config.clock_window_ms = 120000;
 	if (!e->config.mtu)
@@ -94,7 +102,21 @@ int um_handshake_engine_new(struct um_handshake_engine **out, const struct um_ha
 	um_cookie_checker_init(&e->cookie, &e->identity->id);
 	if ((ret = um_ratelimit_init(&e->ratelimit, 4096, e->config.hello_per_second, e->config.hello_burst)) < 0)
 		goto out;
-	if ((ret = um_reasm_init(&e->reasm, NULL)) < 0)
+	if ((ret = um_ratelimit_init_prefix(&e->prefix_ratelimit, 4096, e->config.prefix_hello_per_second,
+					    e->config.prefix_hello_burst, 3, 6)) < 0)
+		goto out;
+	if ((ret = um_token_bucket_init(&e->challenge_budget, e->config.challenges_per_second,
+					e->config.challenge_burst)) < 0)
+		goto out;
+	unsigned reserve = e->config.challenges_per_second / 4;
+	if ((ret = um_token_bucket_init(&e->challenge_reserve, reserve ? reserve : 1, 10)) < 0)
+		goto out;
+	/* Handshake messages have fixed sizes and one sender per state: one
+	 * slot per state (released with it), each exactly one message long. */
+	struct um_reasm_limits limits;
+	um_reasm_default_limits(&limits);
+	limits.one_slot_per_index = true;
+	if ((ret = um_reasm_init(&e->reasm, &limits)) < 0)
 		goto out;
 	*out = e;
 	return 0;
@@ -103,9 +125,9 @@ out:
 	return ret;
 }
 
-static void peer_free(struct um_handshake_peer *peer)
+static void peer_free(struct um_handshake_engine *engine, struct um_handshake_peer *peer)
 {
-	um_hs_peer_reset(peer);
+	um_hs_peer_reset(engine, peer);
 	um_cookie_maker_wipe(&peer->cookie);
 	sodium_memzero(peer, sizeof(*peer));
 	free(peer);
@@ -116,7 +138,7 @@ void um_handshake_engine_free(struct um_handshake_engine *engine)
 	if (!engine)
 		return;
 	for (size_t i = 0; i < engine->n_peers; i++)
-		peer_free(engine->peers[i]);
+		peer_free(engine, engine->peers[i]);
 	free(engine->peers);
 	if (engine->pending)
 		um_secmem_free(engine->pending); /* zeroes */
@@ -124,6 +146,8 @@ void um_handshake_engine_free(struct um_handshake_engine *engine)
 	um_cookie_checker_wipe(&engine->cookie);
 	if (engine->ratelimit.entries)
 		um_ratelimit_destroy(&engine->ratelimit);
+	if (engine->prefix_ratelimit.entries)
+		um_ratelimit_destroy(&engine->prefix_ratelimit);
 	um_reasm_destroy(&engine->reasm);
 	sodium_memzero(engine, sizeof(*engine));
 	free(engine);
@@ -172,7 +196,7 @@ void um_handshake_peer_remove(struct um_handshake_engine *engine, struct um_hand
 		if (engine->peers[i] != peer)
 			continue;
 		engine->peers[i] = engine->peers[--engine->n_peers];
-		peer_free(peer);
+		peer_free(engine, peer);
 		return;
 	}
 }
@@ -182,18 +206,24 @@ bool um_handshake_peer_busy(const struct um_handshake_peer *peer)
 	return peer->state != UM_HS_STATE_ZEROED;
 }
 
-void um_hs_peer_reset(struct um_handshake_peer *peer)
+void um_hs_peer_reset(struct um_handshake_engine *engine, struct um_handshake_peer *peer)
 {
+	/* Its reassembly slot goes with it (a CHALLENGE in pieces). */
+	if (peer->state != UM_HS_STATE_ZEROED)
+		um_reasm_release(&engine->reasm, UM_MSG_CHALLENGE, peer->local_index);
 	free(peer->response);
 	peer->response = NULL;
 	peer->state = UM_HS_STATE_ZEROED;
 	peer->local_index = peer->remote_index = 0;
+	peer->challenge_attempts = 0;
 	sodium_memzero(peer->ephemeral_secret, sizeof(peer->ephemeral_secret));
 	sodium_memzero(&peer->sym, sizeof(peer->sym));
 }
 
-void um_hs_pending_release(struct um_hs_pending *pending)
+void um_hs_pending_release(struct um_handshake_engine *engine, struct um_hs_pending *pending)
 {
+	if (pending->state != UM_HS_STATE_ZEROED)
+		um_reasm_release(&engine->reasm, UM_MSG_RESPONSE, pending->local_index);
 	sodium_memzero(pending, sizeof(*pending));
 }
 
@@ -251,12 +281,12 @@ int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshak
 	int ret;
 
 	output_reset(out);
-	um_hs_peer_reset(peer);
+	um_hs_peer_reset(engine, peer);
 	peer->local_index = um_hs_new_index(engine);
 	peer->to = *to;
 	peer->started_ns = now.mono_ns;
 	if ((ret = um_hs_create_hello(engine, peer, now)) < 0) {
-		um_hs_peer_reset(peer);
+		um_hs_peer_reset(engine, peer);
 		return ret;
 	}
 	out->to = *to;
@@ -328,22 +358,47 @@ static struct um_hs_pending *find_pending(struct um_handshake_engine *engine, ui
 	return NULL;
 }
 
-/* A free slot, or the oldest one when full: pending state is unauthenticated,
- * so recycling the oldest keeps a flood from locking legitimate initiators
- * out for the whole pending lifetime. */
+/* IPv4 /24 or IPv6 /48: the unit an attacker with real addresses has many
+ * hosts in, and the key of the aggregate HELLO bucket. */
+static bool same_site(const struct um_wire_addr *a, const struct um_wire_addr *b)
+{
+	return a->family == b->family && memcmp(a->addr, b->addr, a->family == 4 ? 3 : 6) == 0;
+}
+
+/* A free slot, or when full one chosen at random among the entries of the
+ * most-represented /24 or /48. Recycling the oldest would let a flood from
+ * real addresses turn the table over before a legitimate RESPONSE arrives
+ * (64 entries at a few hundred CHALLENGEs/s); this way a flood mostly
+ * recycles its own entries, and a lone initiator's entry is at risk only
+ * when every site holds one. */
 static struct um_hs_pending *claim_pending(struct um_handshake_engine *engine)
 {
-	struct um_hs_pending *oldest = NULL;
-	for (unsigned i = 0; i < engine->config.max_pending; i++) {
-		struct um_hs_pending *p = &engine->pending[i];
-		if (p->state == UM_HS_STATE_ZEROED)
-			return p;
-		if (!oldest || p->created_ns < oldest->created_ns)
-			oldest = p;
+	unsigned n = engine->config.max_pending, most = 0, candidates = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (engine->pending[i].state == UM_HS_STATE_ZEROED)
+			return &engine->pending[i];
+	for (unsigned i = 0; i < n; i++) {
+		unsigned count = 0;
+		for (unsigned j = 0; j < n; j++)
+			count += same_site(&engine->pending[i].source, &engine->pending[j].source);
+		if (count > most) {
+			most = count;
+			candidates = 0;
+		}
+		candidates += count == most;
+	}
+	uint32_t pick = randombytes_uniform(candidates);
+	struct um_hs_pending *victim = NULL;
+	for (unsigned i = 0; i < n && !victim; i++) {
+		unsigned count = 0;
+		for (unsigned j = 0; j < n; j++)
+			count += same_site(&engine->pending[i].source, &engine->pending[j].source);
+		if (count == most && pick-- == 0)
+			victim = &engine->pending[i];
 	}
 	engine->stats.table_full++;
-	um_hs_pending_release(oldest);
-	return oldest;
+	um_hs_pending_release(engine, victim);
+	return victim;
 }
 
 static bool pending_expired(const struct um_hs_pending *p, uint64_t now_ns)
@@ -377,7 +432,13 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_wire
 	int ret;
 
 	if ((ret = um_hs_hello_decode(&hello, dgram, len)) < 0) {
-		engine->stats.malformed++;
+		/* Another protocol version with a valid mac1: a real node that
+		 * runs an incompatible release. Counted apart so it is visible. */
+		if (ret == -UM_EVERSION &&
+		    um_cookie_validate(&engine->cookie, dgram, len, from, now.mono_ns) != UM_COOKIE_MAC_INVALID)
+			engine->stats.version_mismatch++;
+		else
+			engine->stats.malformed++;
 		return ret;
 	}
 	/* 1. mac1: one BLAKE2b, rejects anything not meant for us. */
@@ -389,7 +450,7 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_wire
 	/* Expired responder state no longer counts towards load (tick may lag). */
 	for (unsigned i = 0; i < engine->config.max_pending; i++)
 		if (pending_expired(&engine->pending[i], now.mono_ns))
-			um_hs_pending_release(&engine->pending[i]);
+			um_hs_pending_release(engine, &engine->pending[i]);
 	/* 2. Under load: prove the source address first (stateless). */
 	if (um_handshake_under_load(engine) && mac != UM_COOKIE_MAC_VALID_WITH_COOKIE) {
 		ret = um_cookie_reply_create(&engine->cookie, out->datagrams[0], UM_HS_MAX_DATAGRAM,
@@ -402,8 +463,10 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_wire
 		engine->stats.cookies_sent++;
 		return 0;
 	}
-	/* 3. Per-source token bucket. */
-	if (!um_ratelimit_allow(&engine->ratelimit, from, now.mono_ns)) {
+	/* 3. Per-source token bucket, then the aggregate one of its site. */
+	uint64_t site_idle_ns;
+	if (!um_ratelimit_allow(&engine->ratelimit, from, now.mono_ns) ||
+	    !um_ratelimit_allow_idle(&engine->prefix_ratelimit, from, now.mono_ns, &site_idle_ns)) {
 		engine->stats.rate_limited++;
 		return -UM_ELIMIT;
 	}
@@ -440,6 +503,15 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_wire
 		engine->stats.rate_limited++;
 		return -UM_ELIMIT;
 	}
+	/* 6b. The global CHALLENGE budget bounds the CPU a flood from many real
+	 * addresses can take; a site idle for a while may use the reserve.
+	 * Before the filter records the HELLO, so its retransmission counts. */
+	if (!um_token_bucket_take(&engine->challenge_budget, now.mono_ns) &&
+	    !(site_idle_ns >= UM_HS_PREFIX_IDLE_MS * UM_NSEC_PER_MSEC &&
+	      um_token_bucket_take(&engine->challenge_reserve, now.mono_ns))) {
+		engine->stats.challenge_budget++;
+		return -UM_ELIMIT;
+	}
 	memcpy(seen->digest, digest, sizeof(digest));
 	seen->expires_ns = now.mono_ns + 2 * window * UM_NSEC_PER_MSEC;
 
@@ -453,7 +525,7 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_wire
 	pending->created_ns = now.mono_ns;
 	pending->local_index = um_hs_new_index(engine);
 	if ((ret = um_hs_create_challenge(engine, pending, &hello, dgram)) < 0) {
-		um_hs_pending_release(pending);
+		um_hs_pending_release(engine, pending);
 		return ret;
 	}
 	engine->stats.hellos++;
@@ -477,8 +549,14 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_w
 		engine->stats.malformed++;
 		return ret;
 	}
-	/* Admission: reassembly memory only for state we hold and expect this
-	 * message for. An off-path sender would have to guess a 32-bit index. */
+	/* Admission: reassembly memory only for the exact size of a message we
+	 * expect, for state we hold. A sender may own that state (its own
+	 * HELLO), so the state's single slot is also freed with the state. */
+	if ((frag.msg_type == UM_MSG_CHALLENGE && frag.total_len != UM_HS_CHALLENGE_BYTES) ||
+	    (frag.msg_type == UM_MSG_RESPONSE && frag.total_len != UM_HS_RESPONSE_BYTES)) {
+		engine->stats.malformed++;
+		return -UM_EINVAL;
+	}
 	if (frag.msg_type == UM_MSG_CHALLENGE)
 		peer = find_initiation(engine, frag.receiver_index, UM_HS_STATE_HELLO_SENT);
 	else if (frag.msg_type == UM_MSG_RESPONSE)
@@ -487,12 +565,19 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_w
 		engine->stats.unknown_index++;
 		return -UM_ENOTFOUND;
 	}
+	/* Like the responder's decapsulations: a few CHALLENGEs per initiation,
+	 * then it waits for its timeout (no reassembly, no verification). */
+	if (peer && peer->challenge_attempts >= UM_HS_MAX_CHALLENGE_ATTEMPTS) {
+		engine->stats.challenge_attempts_exceeded++;
+		return -UM_ELIMIT;
+	}
 	ret = um_reasm_add(&engine->reasm, from, &frag, now.mono_ns, engine->scratch, sizeof(engine->scratch));
 	if (ret <= 0)
 		return ret;
 	size_t msg_len = (size_t)ret;
 
 	if (peer) {
+		peer->challenge_attempts++;
 		if ((ret = um_hs_consume_challenge(engine, peer, engine->scratch, msg_len)) < 0) {
 			engine->stats.auth_failed++;
 			return ret;
@@ -580,7 +665,7 @@ int um_handshake_tick(struct um_handshake_engine *engine, struct um_handshake_ti
 		if (p->state == UM_HS_STATE_ZEROED)
 			continue;
 		if (now.mono_ns - p->started_ns >= UM_HS_INITIATE_TIMEOUT_NS) {
-			um_hs_peer_reset(p);
+			um_hs_peer_reset(engine, p);
 			engine->stats.timeouts++;
 			out->event = UM_HS_EVENT_FAILED;
 			out->peer = p;
@@ -603,7 +688,7 @@ int um_handshake_tick(struct um_handshake_engine *engine, struct um_handshake_ti
 	}
 	for (unsigned i = 0; i < engine->config.max_pending; i++)
 		if (pending_expired(&engine->pending[i], now.mono_ns))
-			um_hs_pending_release(&engine->pending[i]);
+			um_hs_pending_release(engine, &engine->pending[i]);
 	um_reasm_expire(&engine->reasm, now.mono_ns);
 	return 0;
 }

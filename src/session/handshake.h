@@ -72,6 +72,12 @@ struct um_handshake_config {
 	unsigned hello_per_second;  /* per-source HELLO token rate (10) */
 	unsigned hello_burst;       /* per-source HELLO burst (10) */
 	unsigned max_pending_per_source; /* (4) */
+	/* Aggregate HELLO bucket per IPv4 /24 or IPv6 /48 (40/s, burst 40). */
+	unsigned prefix_hello_per_second, prefix_hello_burst;
+	/* Global budget of CHALLENGEs (a KEM keygen and a signature each):
+	 * 200/s, burst 50; a quarter more is kept for prefixes idle >= 0.9 s,
+	 * so a flood from busy prefixes cannot lock out a fresh initiator. */
+	unsigned challenges_per_second, challenge_burst;
 	uint32_t clock_window_ms;   /* accepted |HELLO timestamp - now| (120000) */
 	/* Optional: lets the caller veto session indices still used by live
 	 * keypairs (the engine already avoids its own). NULL = none. */
@@ -113,7 +119,9 @@ void um_handshake_output_wipe(struct um_handshake_output *out);
 struct um_handshake_stats {
 	uint64_t hellos, challenges, responses, established;
 	uint64_t bad_mac, cookies_sent, rate_limited, replays, malformed, auth_failed, unknown_peer,
-		unknown_index, table_full, timeouts;
+		unknown_index, table_full, timeouts, challenge_budget,
+		challenge_attempts_exceeded,
+		version_mismatch; /* HELLO of another protocol version (valid mac1) */
 };
 
 /* Allocates an engine; *out is owned by the caller (um_handshake_engine_free).
@@ -147,7 +155,9 @@ int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshak
  * (out may hold datagrams and/or an event), or a negative code saying why
  * it was dropped: -UM_EBADMSG (bad MAC or authentication), -UM_EREPLAY,
  * -UM_ELIMIT (rate limit or table full), -UM_ENOTFOUND (unknown index or
- * peer), -UM_EINVAL/-UM_ETRUNC (malformed), -UM_ESTATE (unexpected now).
+ * peer), -UM_EINVAL/-UM_ETRUNC (malformed), -UM_ESTATE (unexpected now),
+ * -UM_EVERSION (a HELLO of another protocol version: the sender runs an
+ * incompatible release; stats.version_mismatch counts those with a valid mac1).
  * A dropped datagram never changes handshake state. */
 int um_handshake_receive(struct um_handshake_engine *engine, const struct um_wire_addr *from,
 			 const uint8_t *datagram, size_t len, struct um_handshake_time now,

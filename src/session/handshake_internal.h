@@ -17,7 +17,9 @@ enum {
 	UM_HS_HASH_BYTES = 32,
 	UM_HS_KEY_BYTES = 32,
 	UM_HS_MAX_RESPONSE_ATTEMPTS = 3, /* RESPONSE decapsulations per pending state */
+	UM_HS_MAX_CHALLENGE_ATTEMPTS = 3, /* CHALLENGEs opened per initiation */
 	UM_HS_HELLO_FILTER_SLOTS = 4096,
+	UM_HS_PREFIX_IDLE_MS = 900, /* idle this long: the reserve budget applies */
 };
 
 enum um_handshake_state {
@@ -56,6 +58,10 @@ struct um_handshake_peer {
 	uint8_t *response; /* owned, UM_HS_RESPONSE_BYTES when state == RESPONSE_SENT */
 	uint32_t response_message_id;
 	uint64_t started_ns, last_sent_ns;
+	/* CHALLENGEs opened for this initiation: an on-path party that saw the
+	 * HELLO can build ones that open and carry the pinned key with a bad
+	 * signature, each costing a hybrid verification. */
+	unsigned challenge_attempts;
 };
 
 struct um_hs_pending {
@@ -89,7 +95,9 @@ struct um_handshake_engine {
 	struct um_hs_hello_seen *hello_seen; /* UM_HS_HELLO_FILTER_SLOTS */
 	uint8_t hello_seen_key[16];
 	struct um_cookie_checker cookie;
-	struct um_ratelimiter ratelimit;
+	struct um_ratelimiter ratelimit;        /* per source (IPv4 address, IPv6 /64) */
+	struct um_ratelimiter prefix_ratelimit; /* per IPv4 /24, IPv6 /48 */
+	struct um_token_bucket challenge_budget, challenge_reserve;
 	struct um_reassembler reasm;
 	uint8_t scratch[UM_FRAG_MAX_MESSAGE]; /* reassembled messages */
 	bool forced_load;
@@ -102,8 +110,9 @@ void um_hs_mix_hash(uint8_t h[UM_HS_HASH_BYTES], const uint8_t *data, size_t len
 
 /* Helpers in handshake.c used by the message code. */
 uint32_t um_hs_new_index(struct um_handshake_engine *engine);
-void um_hs_pending_release(struct um_hs_pending *pending);
-void um_hs_peer_reset(struct um_handshake_peer *peer);
+/* Both also free the state's reassembly slot. */
+void um_hs_pending_release(struct um_handshake_engine *engine, struct um_hs_pending *pending);
+void um_hs_peer_reset(struct um_handshake_engine *engine, struct um_handshake_peer *peer);
 struct um_handshake_peer *um_hs_find_peer_by_id(struct um_handshake_engine *engine, const struct um_peer_id *id);
 /* Appends msg to out, fragmenting if needed. */
 int um_hs_output_message(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index,

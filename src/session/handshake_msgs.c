@@ -16,7 +16,7 @@ static const char CTX_CHALLENGE[] = "umbra-hs-v1 challenge";
 static const char CTX_RESPONSE[] = "umbra-hs-v1 response";
 
 /* Placeholder for the sealed part while the header is encoded and hashed. */
-static const uint8_t zero_sealed[UM_HS_IDENTITY_SEALED_BYTES];
+static const uint8_t zero_sealed[UM_HS_RESPONSE_SEALED_BYTES];
 static const uint8_t zero_nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
 
 /* h = BLAKE2b-256(h || data). BLAKE2b rather than SHA3 for the transcript
@@ -93,11 +93,13 @@ int um_hs_create_hello(struct um_handshake_engine *engine, struct um_handshake_p
 	uint64_t ts = now.wall_ms > peer->last_sent_ts_ms ? now.wall_ms : peer->last_sent_ts_ms + 1;
 	peer->last_sent_ts_ms = ts;
 
+	/* In clear only whole seconds (no clock fingerprint); the exact,
+	 * strictly increasing value goes sealed into RESPONSE. */
 	struct um_hs_hello hello = {
 		.sender_index = peer->local_index,
 		.ephemeral = peer->ephemeral_public,
 		.nonce = nonce,
-		.timestamp_ms = ts,
+		.timestamp_ms = ts - ts % 1000,
 	};
 	int ret = um_hs_hello_encode(peer->hello, sizeof(peer->hello), &hello);
 	if (ret < 0)
@@ -111,23 +113,30 @@ int um_hs_create_hello(struct um_handshake_engine *engine, struct um_handshake_p
 }
 
 /* Seals our hybrid public key and our hybrid signature over the transcript
- * so far (signature context ctx) under a key derived from the chaining key
+ * so far (signature context ctx), then `extra_len` bytes of extra (RESPONSE:
+ * the exact HELLO timestamp), under a key derived from the chaining key
  * with label, the transcript hash as associated data; then mixes the sealed
- * bytes into the transcript. Used by CHALLENGE and RESPONSE alike. */
+ * bytes (UM_HS_IDENTITY_SEALED_BYTES + extra_len) into the transcript. Used
+ * by CHALLENGE and RESPONSE alike. */
 static int seal_identity(struct um_hs_symmetric *sym, const struct um_identity *self, const char *ctx,
-			 const char *label, uint8_t sealed[UM_HS_IDENTITY_SEALED_BYTES])
+			 const char *label, const uint8_t *extra, size_t extra_len, uint8_t *sealed)
 {
-	uint8_t plain[UM_HS_IDENTITY_PLAIN_BYTES], key[UM_HS_KEY_BYTES];
+	uint8_t plain[UM_HS_RESPONSE_PLAIN_BYTES], key[UM_HS_KEY_BYTES];
+	size_t plain_len = UM_HS_IDENTITY_PLAIN_BYTES + extra_len;
 	int ret;
 
+	if (plain_len > sizeof(plain))
+		return -UM_ERANGE;
 	memcpy(plain, self->public_key, UM_HSIG_PK_BYTES);
+	if (extra_len)
+		memcpy(plain + UM_HS_IDENTITY_PLAIN_BYTES, extra, extra_len);
 	ret = um_hsig_sign(plain + UM_HSIG_PK_BYTES, sym->h, UM_HS_HASH_BYTES, ctx, self->secret_key);
 	if (ret < 0)
 		goto out;
 	kdf(key, sizeof(key), sym->ck, label, sym->h, UM_HS_HASH_BYTES);
-	crypto_aead_chacha20poly1305_ietf_encrypt(sealed, NULL, plain, sizeof(plain), sym->h, UM_HS_HASH_BYTES, NULL,
+	crypto_aead_chacha20poly1305_ietf_encrypt(sealed, NULL, plain, plain_len, sym->h, UM_HS_HASH_BYTES, NULL,
 						  zero_nonce, key);
-	um_hs_mix_hash(sym->h, sealed, UM_HS_IDENTITY_SEALED_BYTES);
+	um_hs_mix_hash(sym->h, sealed, plain_len + UM_HS_TAG_BYTES);
 out:
 	sodium_memzero(key, sizeof(key));
 	return ret;
@@ -167,7 +176,7 @@ int um_hs_create_challenge(struct um_handshake_engine *engine, struct um_hs_pend
 		goto out;
 	um_hs_mix_hash(sym.h, pending->challenge, UM_HS_CHALLENGE_HEADER_BYTES);
 
-	ret = seal_identity(&sym, self, CTX_CHALLENGE, "challenge",
+	ret = seal_identity(&sym, self, CTX_CHALLENGE, "challenge", NULL, 0,
 			    pending->challenge + UM_HS_CHALLENGE_HEADER_BYTES);
 	if (ret < 0)
 		goto out;
@@ -239,7 +248,11 @@ int um_hs_consume_challenge(struct um_handshake_engine *engine, struct um_handsh
 	if ((ret = um_hs_response_encode(peer->response, UM_HS_RESPONSE_BYTES, &resp)) < 0)
 		goto out;
 	um_hs_mix_hash(sym.h, peer->response, UM_HS_RESPONSE_HEADER_BYTES);
-	ret = seal_identity(&sym, self, CTX_RESPONSE, "response", peer->response + UM_HS_RESPONSE_HEADER_BYTES);
+	uint8_t exact_ts[8];
+	for (unsigned i = 0; i < 8; i++)
+		exact_ts[i] = (uint8_t)(peer->last_sent_ts_ms >> (56 - 8 * i));
+	ret = seal_identity(&sym, self, CTX_RESPONSE, "response", exact_ts, sizeof(exact_ts),
+			    peer->response + UM_HS_RESPONSE_HEADER_BYTES);
 	if (ret < 0)
 		goto out;
 
@@ -275,7 +288,7 @@ int um_hs_consume_response(struct um_handshake_engine *engine, struct um_hs_pend
 	struct um_hs_params params;
 	struct um_handshake_peer *peer;
 	uint8_t key[UM_HS_KEY_BYTES], shared[UM_HKEM_SS_BYTES];
-	uint8_t plain[UM_HS_IDENTITY_PLAIN_BYTES];
+	uint8_t plain[UM_HS_RESPONSE_PLAIN_BYTES];
 	uint8_t params_plain[UM_HS_ESTABLISHED_PLAIN_BYTES];
 	uint8_t ad[UM_HS_ESTABLISHED_HEADER_BYTES + UM_HS_HASH_BYTES];
 	uint8_t sealed[UM_HS_ESTABLISHED_PLAIN_BYTES + UM_HS_TAG_BYTES];
@@ -301,7 +314,7 @@ int um_hs_consume_response(struct um_handshake_engine *engine, struct um_hs_pend
 	um_hs_mix_hash(sym.h, msg, UM_HS_RESPONSE_HEADER_BYTES);
 	kdf(key, sizeof(key), sym.ck, "response", sym.h, UM_HS_HASH_BYTES);
 	ret = -UM_EBADMSG;
-	if (crypto_aead_chacha20poly1305_ietf_decrypt(plain, NULL, NULL, resp.sealed, UM_HS_IDENTITY_SEALED_BYTES,
+	if (crypto_aead_chacha20poly1305_ietf_decrypt(plain, NULL, NULL, resp.sealed, UM_HS_RESPONSE_SEALED_BYTES,
 						      sym.h, UM_HS_HASH_BYTES, zero_nonce, key) != 0)
 		goto out;
 	um_peer_id_from_public_key(&claimed, plain);
@@ -311,12 +324,20 @@ int um_hs_consume_response(struct um_handshake_engine *engine, struct um_hs_pend
 	ret = -UM_EBADMSG;
 	if (um_hsig_verify(plain + UM_HSIG_PK_BYTES, sym.h, UM_HS_HASH_BYTES, CTX_RESPONSE, plain) != 0)
 		goto out;
-	/* Authenticated now: the HELLO timestamp is under the signature, so
-	 * this is the per-peer monotonic replay check. */
-	ret = -UM_EREPLAY;
-	if (pending->hello_ts_ms <= peer->last_accepted_ts_ms)
+	/* Authenticated now: the exact HELLO timestamp is sealed under a key
+	 * only the signer of this transcript holds, and must agree with the
+	 * whole seconds in the HELLO (which the signature covers); this is the
+	 * per-peer monotonic replay check. */
+	uint64_t exact_ts = 0;
+	for (unsigned i = 0; i < 8; i++)
+		exact_ts = exact_ts << 8 | plain[UM_HS_IDENTITY_PLAIN_BYTES + i];
+	ret = -UM_EBADMSG;
+	if (exact_ts - exact_ts % 1000 != pending->hello_ts_ms)
 		goto out;
-	um_hs_mix_hash(sym.h, resp.sealed, UM_HS_IDENTITY_SEALED_BYTES);
+	ret = -UM_EREPLAY;
+	if (exact_ts <= peer->last_accepted_ts_ms)
+		goto out;
+	um_hs_mix_hash(sym.h, resp.sealed, UM_HS_RESPONSE_SEALED_BYTES);
 	derive_session(&keys, &sym);
 
 	memset(&params, 0, sizeof(params));
@@ -341,7 +362,7 @@ int um_hs_consume_response(struct um_handshake_engine *engine, struct um_hs_pend
 						  keys.confirm);
 
 	/* Commit. */
-	peer->last_accepted_ts_ms = pending->hello_ts_ms;
+	peer->last_accepted_ts_ms = exact_ts;
 	crypto_generichash(pending->response_digest, sizeof(pending->response_digest), msg, len, NULL, 0);
 	pending->state = UM_HS_STATE_ESTABLISHED_SENT;
 	pending->created_ns = now.mono_ns;
@@ -413,7 +434,7 @@ int um_hs_consume_established(struct um_handshake_engine *engine, struct um_hand
 	out->keypair.initiator = true;
 	out->params = params;
 	out->peer_endpoint = peer->to;
-	um_hs_peer_reset(peer);
+	um_hs_peer_reset(engine, peer);
 	ret = 0;
 out:
 	sodium_memzero(&keys, sizeof(keys));

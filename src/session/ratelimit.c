@@ -16,11 +16,52 @@ struct um_ratelimit_entry {
 	uint64_t credit_ns;
 };
 
+int um_token_bucket_init(struct um_token_bucket *bucket, unsigned per_second, unsigned burst)
+{
+	memset(bucket, 0, sizeof(*bucket));
+	if (per_second == 0 || burst == 0)
+		return -UM_EINVAL;
+	bucket->cost_ns = 1000000000ULL / per_second;
+	bucket->max_credit_ns = bucket->cost_ns * burst;
+	bucket->credit_ns = bucket->max_credit_ns;
+	return 0;
+}
+
+/* Refill by elapsed time (clamped: a clock that went backwards adds nothing). */
+static void refill(uint64_t *credit_ns, uint64_t *last_ns, uint64_t max_credit_ns, uint64_t now_ns)
+{
+	if (now_ns > *last_ns) {
+		uint64_t elapsed = now_ns - *last_ns;
+		*credit_ns = elapsed >= max_credit_ns - *credit_ns ? max_credit_ns : *credit_ns + elapsed;
+	}
+	*last_ns = now_ns;
+}
+
+bool um_token_bucket_take(struct um_token_bucket *bucket, uint64_t now_ns)
+{
+	if (bucket->last_ns == 0)
+		bucket->last_ns = now_ns;
+	refill(&bucket->credit_ns, &bucket->last_ns, bucket->max_credit_ns, now_ns);
+	if (bucket->credit_ns < bucket->cost_ns)
+		return false;
+	bucket->credit_ns -= bucket->cost_ns;
+	return true;
+}
+
 int um_ratelimit_init(struct um_ratelimiter *limiter, unsigned entries, unsigned per_second, unsigned burst)
 {
+	return um_ratelimit_init_prefix(limiter, entries, per_second, burst, 4, 8);
+}
+
+int um_ratelimit_init_prefix(struct um_ratelimiter *limiter, unsigned entries, unsigned per_second, unsigned burst,
+			     unsigned v4_bytes, unsigned v6_bytes)
+{
 	memset(limiter, 0, sizeof(*limiter));
-	if (per_second == 0 || burst == 0 || entries == 0 || entries > (1u << 24))
+	if (per_second == 0 || burst == 0 || entries == 0 || entries > (1u << 24) || v4_bytes == 0 ||
+	    v4_bytes > 4 || v6_bytes == 0 || v6_bytes > 8)
 		return -UM_EINVAL;
+	limiter->v4_bytes = (uint8_t)v4_bytes;
+	limiter->v6_bytes = (uint8_t)v6_bytes;
 	unsigned sets = 1;
 	while (sets * WAYS < entries)
 		sets <<= 1;
@@ -40,17 +81,25 @@ void um_ratelimit_destroy(struct um_ratelimiter *limiter)
 	memset(limiter, 0, sizeof(*limiter));
 }
 
-static void source_key(uint8_t key[KEY_BYTES], const struct um_wire_addr *source)
+static void source_key(const struct um_ratelimiter *limiter, uint8_t key[KEY_BYTES],
+		       const struct um_wire_addr *source)
 {
 	memset(key, 0, KEY_BYTES);
 	key[0] = source->family;
-	memcpy(key + 1, source->addr, source->family == 4 ? 4 : 8);
+	memcpy(key + 1, source->addr, source->family == 4 ? limiter->v4_bytes : limiter->v6_bytes);
 }
 
 bool um_ratelimit_allow(struct um_ratelimiter *limiter, const struct um_wire_addr *source, uint64_t now_ns)
 {
+	uint64_t idle_ns;
+	return um_ratelimit_allow_idle(limiter, source, now_ns, &idle_ns);
+}
+
+bool um_ratelimit_allow_idle(struct um_ratelimiter *limiter, const struct um_wire_addr *source, uint64_t now_ns,
+			     uint64_t *idle_ns)
+{
 	uint8_t key[KEY_BYTES], hash[crypto_shorthash_BYTES];
-	source_key(key, source);
+	source_key(limiter, key, source);
 	crypto_shorthash(hash, key, sizeof(key), limiter->hash_key);
 	uint64_t h;
 	memcpy(&h, hash, sizeof(h));
@@ -67,6 +116,9 @@ bool um_ratelimit_allow(struct um_ratelimiter *limiter, const struct um_wire_add
 		else if (victim->used && set[i].last_ns < victim->last_ns)
 			victim = &set[i];
 	}
+	*idle_ns = UINT64_MAX;
+	if (entry)
+		*idle_ns = now_ns > entry->last_ns ? now_ns - entry->last_ns : 0;
 	if (!entry) {
 		entry = victim;
 		memcpy(entry->key, key, KEY_BYTES);
@@ -74,13 +126,7 @@ bool um_ratelimit_allow(struct um_ratelimiter *limiter, const struct um_wire_add
 		entry->last_ns = now_ns;
 		entry->credit_ns = limiter->max_credit_ns;
 	}
-	/* Refill by elapsed time (clamped: a clock that went backwards adds nothing). */
-	if (now_ns > entry->last_ns) {
-		uint64_t elapsed = now_ns - entry->last_ns;
-		entry->credit_ns = elapsed >= limiter->max_credit_ns - entry->credit_ns ? limiter->max_credit_ns
-										     : entry->credit_ns + elapsed;
-	}
-	entry->last_ns = now_ns;
+	refill(&entry->credit_ns, &entry->last_ns, limiter->max_credit_ns, now_ns);
 	if (entry->credit_ns < limiter->cost_ns)
 		return false;
 	entry->credit_ns -= limiter->cost_ns;

@@ -17,6 +17,7 @@ struct um_reasm_slot {
 	uint32_t receiver_index;
 	uint32_t message_id;
 	uint32_t received; /* bit per fragment index */
+	unsigned prefix_slots; /* used slots of this source's prefix, this one included */
 	uint64_t first_ns;
 	uint8_t *buf; /* owned, total_len bytes */
 };
@@ -95,6 +96,10 @@ void um_reasm_default_limits(struct um_reasm_limits *limits)
 	limits->per_source_bytes = 64 * 1024;
 	limits->global_bytes = 2 * 1024 * 1024;
 	limits->max_slots = 256;
+	limits->per_prefix_slots = 16;
+	limits->one_slot_per_index = false;
+	limits->first_piece_only = false;
+	limits->evict_when_full = false;
 	limits->timeout_ns = 5ULL * 1000000000ULL;
 }
 
@@ -111,10 +116,24 @@ int um_reasm_init(struct um_reassembler *r, const struct um_reasm_limits *limits
 	return r->slots ? 0 : -UM_ENOMEM;
 }
 
+static bool same_host(const struct um_wire_addr *a, const struct um_wire_addr *b)
+{
+	return a->family == b->family && memcmp(a->addr, b->addr, a->family == 4 ? 4 : 16) == 0;
+}
+
+/* IPv4 /24 or IPv6 /64: what one site can usually send from. */
+static bool same_prefix(const struct um_wire_addr *a, const struct um_wire_addr *b)
+{
+	return a->family == b->family && memcmp(a->addr, b->addr, a->family == 4 ? 3 : 8) == 0;
+}
+
 static void slot_free(struct um_reassembler *r, struct um_reasm_slot *s)
 {
 	if (!s->used)
 		return;
+	for (unsigned i = 0; i < r->limits.max_slots; i++)
+		if (r->slots[i].used && same_prefix(&r->slots[i].source, &s->source))
+			r->slots[i].prefix_slots--;
 	r->bytes_in_use -= s->total_len;
 	free(s->buf);
 	memset(s, 0, sizeof(*s));
@@ -149,9 +168,44 @@ unsigned um_reasm_pending(const struct um_reassembler *r)
 	return n;
 }
 
-static bool same_host(const struct um_wire_addr *a, const struct um_wire_addr *b)
+void um_reasm_release(struct um_reassembler *r, uint8_t msg_type, uint32_t receiver_index)
 {
-	return a->family == b->family && memcmp(a->addr, b->addr, a->family == 4 ? 4 : 16) == 0;
+	if (!r->slots)
+		return;
+	for (unsigned i = 0; i < r->limits.max_slots; i++) {
+		struct um_reasm_slot *s = &r->slots[i];
+		if (s->used && s->msg_type == msg_type && s->receiver_index == receiver_index) {
+			r->stats.released++;
+			slot_free(r, s);
+		}
+	}
+}
+
+/* The oldest slot of the prefix holding the most slots, unless that prefix
+ * holds no more than the newcomer's would after adding (a flooder cannot
+ * evict itself in a loop, nor push out a sender holding fewer slots). */
+static struct um_reasm_slot *eviction_victim(struct um_reassembler *r, unsigned newcomer_prefix_slots)
+{
+	struct um_reasm_slot *victim = NULL;
+	for (unsigned i = 0; i < r->limits.max_slots; i++) {
+		struct um_reasm_slot *s = &r->slots[i];
+		if (!s->used)
+			continue;
+		if (!victim || s->prefix_slots > victim->prefix_slots ||
+		    (s->prefix_slots == victim->prefix_slots && s->first_ns < victim->first_ns))
+			victim = s;
+	}
+	if (!victim || victim->prefix_slots <= newcomer_prefix_slots + 1)
+		return NULL;
+	return victim;
+}
+
+static bool slot_matches(const struct um_reassembler *r, const struct um_reasm_slot *s,
+			 const struct um_wire_addr *source, const struct um_fragment *frag)
+{
+	if (s->msg_type != frag->msg_type || s->receiver_index != frag->receiver_index)
+		return false;
+	return r->limits.one_slot_per_index || um_wire_addr_equal(&s->source, source);
 }
 
 int um_reasm_add(struct um_reassembler *r, const struct um_wire_addr *source, const struct um_fragment *frag,
@@ -159,6 +213,7 @@ int um_reasm_add(struct um_reassembler *r, const struct um_wire_addr *source, co
 {
 	struct um_reasm_slot *slot = NULL, *free_slot = NULL;
 	size_t source_bytes = 0;
+	unsigned prefix_count = 0;
 
 	if (frag->total_len > r->limits.max_message || frag->total_len > out_cap)
 		return -UM_ERANGE;
@@ -173,15 +228,20 @@ int um_reasm_add(struct um_reassembler *r, const struct um_wire_addr *source, co
 		}
 		if (same_host(&s->source, source))
 			source_bytes += s->total_len;
-		if (!slot && s->msg_type == frag->msg_type && s->receiver_index == frag->receiver_index &&
-		    um_wire_addr_equal(&s->source, source))
+		if (same_prefix(&s->source, source))
+			prefix_count++;
+		if (!slot && slot_matches(r, s, source, frag))
 			slot = s;
 	}
 
-	/* A new message id for the same state replaces the old attempt (the
-	 * sender started over); same id with different geometry is a conflict. */
-	if (slot && slot->message_id != frag->message_id) {
-		source_bytes -= slot->total_len;
+	/* A new message id (or, keyed per index, a new source) for the same
+	 * state replaces the old attempt (the sender started over); same id
+	 * with different geometry is a conflict. */
+	if (slot && (slot->message_id != frag->message_id || !um_wire_addr_equal(&slot->source, source))) {
+		if (same_host(&slot->source, source))
+			source_bytes -= slot->total_len;
+		if (same_prefix(&slot->source, source))
+			prefix_count--;
 		slot_free(r, slot);
 		free_slot = free_slot ? free_slot : slot;
 		slot = NULL;
@@ -193,8 +253,26 @@ int um_reasm_add(struct um_reassembler *r, const struct um_wire_addr *source, co
 	}
 
 	if (!slot) {
-		if (!free_slot || source_bytes + frag->total_len > r->limits.per_source_bytes ||
-		    r->bytes_in_use + frag->total_len > r->limits.global_bytes) {
+		if (r->limits.first_piece_only && frag->index != 0) {
+			r->stats.cap_rejected++;
+			return -UM_ELIMIT;
+		}
+		if (source_bytes + frag->total_len > r->limits.per_source_bytes ||
+		    (r->limits.per_prefix_slots && prefix_count >= r->limits.per_prefix_slots)) {
+			r->stats.cap_rejected++;
+			return -UM_ELIMIT;
+		}
+		/* Full: make room at the expense of the greediest prefix. */
+		while (r->limits.evict_when_full &&
+		       (!free_slot || r->bytes_in_use + frag->total_len > r->limits.global_bytes)) {
+			struct um_reasm_slot *victim = eviction_victim(r, prefix_count);
+			if (!victim)
+				break;
+			r->stats.evicted++;
+			slot_free(r, victim);
+			free_slot = free_slot ? free_slot : victim;
+		}
+		if (!free_slot || r->bytes_in_use + frag->total_len > r->limits.global_bytes) {
 			r->stats.cap_rejected++;
 			return -UM_ELIMIT;
 		}
@@ -211,6 +289,14 @@ int um_reasm_add(struct um_reassembler *r, const struct um_wire_addr *source, co
 		slot->message_id = frag->message_id;
 		slot->received = 0;
 		slot->first_ns = now_ns;
+		slot->prefix_slots = 1;
+		for (unsigned i = 0; i < r->limits.max_slots; i++) {
+			struct um_reasm_slot *s = &r->slots[i];
+			if (s != slot && s->used && same_prefix(&s->source, source)) {
+				s->prefix_slots++;
+				slot->prefix_slots++;
+			}
+		}
 		r->bytes_in_use += frag->total_len;
 	}
 

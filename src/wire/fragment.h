@@ -16,11 +16,18 @@
  * The reassembler keeps a fixed number of slots, each keyed by (source
  * address, msg_type, receiver_index). Memory is reserved for the whole
  * message when its first fragment arrives and counted against a per-source
- * (per IP address, ports ignored) cap and a global cap; a slot that does
- * not complete within the timeout is dropped. */
+ * (per IP address, ports ignored) byte cap, a per-prefix (IPv4 /24, IPv6
+ * /64: one host or site usually owns the whole prefix) slot cap and a
+ * global cap; a slot that does not complete within the timeout is dropped.
+ * The handshake engine also keys slots by (msg_type, receiver_index) alone
+ * (one slot per handshake state, released with it); the relay reserves a
+ * slot only for a first piece and, when full, evicts from the prefix that
+ * holds the most slots, so a flood from many addresses cannot lock out one
+ * legitimate sender. */
 #ifndef UM_WIRE_FRAGMENT_H
 #define UM_WIRE_FRAGMENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,16 +65,26 @@ struct um_reasm_limits {
 	size_t per_source_bytes; /* per source IP address */
 	size_t global_bytes;
 	unsigned max_slots;
+	unsigned per_prefix_slots; /* per IPv4 /24 or IPv6 /64; 0 = no cap */
 	uint64_t timeout_ns;
+	/* One slot per (msg_type, receiver_index) whatever the source: a
+	 * fragment from another source or with another message id replaces it. */
+	bool one_slot_per_index;
+	/* Only an index-0 piece opens a slot (senders send pieces in order). */
+	bool first_piece_only;
+	/* When no slot or memory is free, evict the oldest slot of the prefix
+	 * holding the most slots (if that is not the new piece's prefix). */
+	bool evict_when_full;
 };
 
-/* Defaults: 16 KB messages, 64 KB per source, 2 MB global, 256 slots, 5 s. */
+/* Defaults: 16 KB messages, 64 KB per source, 2 MB global, 256 slots, 16
+ * slots per prefix, 5 s, no per-index keying, any piece opens, no eviction. */
 void um_reasm_default_limits(struct um_reasm_limits *limits);
 
 struct um_reasm_slot;
 
 struct um_reasm_stats {
-	uint64_t completed, duplicates, conflicts, cap_rejected, expired;
+	uint64_t completed, duplicates, conflicts, cap_rejected, expired, evicted, released;
 };
 
 struct um_reassembler {
@@ -92,6 +109,9 @@ void um_reasm_destroy(struct um_reassembler *r);
  *   -UM_ERANGE   message larger than limits.max_message or out_cap. */
 int um_reasm_add(struct um_reassembler *r, const struct um_wire_addr *source, const struct um_fragment *frag,
 		 uint64_t now_ns, uint8_t *out, size_t out_cap);
+/* Frees the slot(s) of (msg_type, receiver_index) from any source: the
+ * owner calls it when the handshake state the slot was for goes away. */
+void um_reasm_release(struct um_reassembler *r, uint8_t msg_type, uint32_t receiver_index);
 /* Drops slots older than the timeout. um_reasm_add() also does this. */
 void um_reasm_expire(struct um_reassembler *r, uint64_t now_ns);
 /* Number of slots in use (for tests and status). */

@@ -84,8 +84,12 @@ static int read_prefix(struct um_reader *r, uint8_t type)
 	uint16_t reserved = um_read_u16(r);
 	if (um_reader_error(r))
 		return -UM_ETRUNC;
-	if (t != type || v != UM_HS_VERSION || reserved != 0)
+	if (t != type || reserved != 0)
 		return -UM_EINVAL;
+	/* A node speaking another version: say so (the engine counts it), so
+	 * mixed versions fail loudly instead of as "malformed". */
+	if (v != UM_HS_VERSION)
+		return -UM_EVERSION;
 	return 0;
 }
 
@@ -181,7 +185,7 @@ int um_hs_response_encode(uint8_t *out, size_t cap, const struct um_hs_response 
 	um_write_u32(&w, m->sender_index);
 	um_write_u32(&w, m->receiver_index);
 	um_write_bytes(&w, m->kem_ciphertext, UM_HKEM_CT_BYTES);
-	um_write_bytes(&w, m->sealed, UM_HS_IDENTITY_SEALED_BYTES);
+	um_write_bytes(&w, m->sealed, UM_HS_RESPONSE_SEALED_BYTES);
 	return finish(&w, UM_HS_RESPONSE_BYTES);
 }
 
@@ -198,7 +202,7 @@ int um_hs_response_decode(struct um_hs_response *m, const uint8_t *in, size_t le
 	m->sender_index = um_read_u32(&r);
 	m->receiver_index = um_read_u32(&r);
 	m->kem_ciphertext = um_read_bytes(&r, UM_HKEM_CT_BYTES);
-	m->sealed = um_read_bytes(&r, UM_HS_IDENTITY_SEALED_BYTES);
+	m->sealed = um_read_bytes(&r, UM_HS_RESPONSE_SEALED_BYTES);
 	if (um_reader_error(&r) || um_reader_left(&r) != 0)
 		return -UM_ETRUNC;
 	return 0;

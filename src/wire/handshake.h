@@ -27,7 +27,7 @@ enum um_msg_type {
 };
 
 enum um_hs_wire_sizes {
-	UM_HS_VERSION = 1,
+	UM_HS_VERSION = 2, /* 2: whole-second HELLO timestamp, exact one sealed in RESPONSE */
 	/* Largest UDP payload of any handshake datagram: a 1280-byte IPv6
 	 * packet minus the 40-byte IPv6 and 8-byte UDP headers. */
 	UM_HS_MAX_DATAGRAM = 1232,
@@ -53,7 +53,11 @@ enum um_hs_wire_sizes {
 	UM_HS_CHALLENGE_HEADER_BYTES = 12 + UM_HS_NONCE_BYTES + UM_HKEM_PK_BYTES,
 	UM_HS_CHALLENGE_BYTES = UM_HS_CHALLENGE_HEADER_BYTES + UM_HS_IDENTITY_SEALED_BYTES,
 	UM_HS_RESPONSE_HEADER_BYTES = 12 + UM_HKEM_CT_BYTES,
-	UM_HS_RESPONSE_BYTES = UM_HS_RESPONSE_HEADER_BYTES + UM_HS_IDENTITY_SEALED_BYTES,
+	/* The initiator's sealed identity also carries its exact HELLO
+	 * timestamp (u64 ms): the clear one in HELLO is whole seconds. */
+	UM_HS_RESPONSE_PLAIN_BYTES = UM_HS_IDENTITY_PLAIN_BYTES + 8,
+	UM_HS_RESPONSE_SEALED_BYTES = UM_HS_RESPONSE_PLAIN_BYTES + UM_HS_TAG_BYTES,
+	UM_HS_RESPONSE_BYTES = UM_HS_RESPONSE_HEADER_BYTES + UM_HS_RESPONSE_SEALED_BYTES,
 
 	UM_HS_ESTABLISHED_PLAIN_BYTES = UM_HS_SESSION_ID_BYTES + 2 + 2 + 4 + 1 + 1 + 2 + 16,
 	UM_HS_ESTABLISHED_HEADER_BYTES = 12,
@@ -83,7 +87,10 @@ enum { UM_WIRE_ADDR_BYTES = 19 };
 void um_wire_addr_serialise(const struct um_wire_addr *addr, uint8_t out[UM_WIRE_ADDR_BYTES]);
 
 /* HELLO: type | version | 0 0 | sender_index | ephemeral X25519 | nonce |
- * timestamp_ms | zero padding | mac1 | mac2. */
+ * timestamp_ms | zero padding | mac1 | mac2. Since version 2 the sender
+ * puts whole seconds in timestamp_ms (a multiple of 1000): it is in clear,
+ * and exact milliseconds would let an observer fingerprint the sender's
+ * clock; the exact value travels sealed in RESPONSE. */
 struct um_hs_hello {
 	uint32_t sender_index;
 	const uint8_t *ephemeral; /* 32 bytes */
@@ -102,11 +109,11 @@ struct um_hs_challenge {
 };
 
 /* RESPONSE: type | version | 0 0 | sender_index | receiver_index |
- * hybrid KEM ciphertext | sealed initiator identity. */
+ * hybrid KEM ciphertext | sealed (initiator identity | exact timestamp_ms). */
 struct um_hs_response {
 	uint32_t sender_index, receiver_index;
 	const uint8_t *kem_ciphertext; /* UM_HKEM_CT_BYTES */
-	const uint8_t *sealed;         /* UM_HS_IDENTITY_SEALED_BYTES */
+	const uint8_t *sealed;         /* UM_HS_RESPONSE_SEALED_BYTES */
 };
 
 /* ESTABLISHED: type | version | 0 0 | receiver_index | sender_index | sealed params. */

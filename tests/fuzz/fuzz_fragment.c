@@ -51,6 +51,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lim.per_source_bytes = 20000;
 	lim.global_bytes = 40000;
 	lim.max_slots = 6;
+	lim.per_prefix_slots = 4;
+	/* The engine's and the relay's modes, chosen by the first byte. */
+	uint8_t mode = size ? data[0] : 0;
+	lim.one_slot_per_index = mode & 1;
+	lim.first_piece_only = mode & 2;
+	lim.evict_when_full = mode & 4;
 	if (um_reasm_init(&r, &lim) != 0)
 		return 0;
 	um_reader_init(&rd, data, size);
@@ -64,15 +70,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!bytes)
 			break;
 		now += (uint64_t)step * 100000000ULL; /* 0.1 s units */
-		struct um_wire_addr src = {.family = 4, .addr = {10, 0, 0, (uint8_t)(source & 7)},
-					   .port = (uint16_t)(source >> 3)};
+		struct um_wire_addr src = {.family = 4, .addr = {10, 0, (uint8_t)((source >> 3) & 3), (uint8_t)(source & 7)},
+					   .port = (uint16_t)(source >> 5)};
 		struct um_fragment f;
-		if (um_fragment_decode(&f, bytes, len) != 0)
+		if (um_fragment_decode(&f, bytes, len) != 0) {
+			if (len >= 5 && bytes[0] == 0xff) /* the owner's state went away */
+				um_reasm_release(&r, bytes[1], (uint32_t)bytes[2] << 24 | (uint32_t)bytes[3] << 16 |
+									(uint32_t)bytes[4] << 8);
 			continue;
+		}
 		int ret = um_reasm_add(&r, &src, &f, now, out, sizeof(out));
 		if (ret > 0 && ret != f.total_len)
 			abort();
-		if (r.bytes_in_use > lim.global_bytes)
+		if (r.bytes_in_use > lim.global_bytes || um_reasm_pending(&r) > lim.max_slots)
 			abort();
 	}
 	um_reasm_destroy(&r);

@@ -7,7 +7,8 @@
  *   records: u8 ctl | u16 len | bytes
  *     ctl bit0: deliver to A (else B)
  *     ctl bit1: recompute HELLO mac1 (so the fuzzer gets past it)
- *     ctl bit2: patch a FRAGMENT's receiver_index to live state
+ *     ctl bit2: patch a FRAGMENT's receiver_index to live state, and its
+ *               total_len/count/index to the exact message size
  *     ctl bit3: bounce the replies between the engines (real messages)
  * Everything must be rejected or handled without a crash or leak, and no
  * event may claim a peer other than the registered one. */
@@ -137,6 +138,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			buf[5] = (uint8_t)(index >> 16);
 			buf[6] = (uint8_t)(index >> 8);
 			buf[7] = (uint8_t)index;
+			/* The engine only takes the exact message size: fix it up
+			 * (and the count) so the fuzzer reaches reassembly. */
+			size_t total = buf[1] == UM_MSG_CHALLENGE  ? UM_HS_CHALLENGE_BYTES
+				       : buf[1] == UM_MSG_RESPONSE ? UM_HS_RESPONSE_BYTES
+								   : 0;
+			if (total) {
+				buf[3] = (uint8_t)um_fragment_count(total);
+				buf[2] = (uint8_t)(buf[2] % buf[3]);
+				buf[12] = (uint8_t)(total >> 8);
+				buf[13] = (uint8_t)total;
+			}
 		}
 		um_handshake_receive(to, src, buf, len, now, &out);
 		check_event(&out);

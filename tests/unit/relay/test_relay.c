@@ -379,6 +379,99 @@ static void test_memory_per_node(void)
 	um_relay_destroy(&r);
 }
 
+static struct um_wire_addr flood_endpoint(unsigned prefix, uint16_t port)
+{
+	struct um_wire_addr a = {.family = 4, .addr = {203, (uint8_t)(prefix >> 8), (uint8_t)prefix, 7}, .port = port};
+	return a;
+}
+
+/* Review #7 (b): REGISTERs claiming an allow-listed (public) ID with the
+ * sender's own key, from 32 addresses, then the same drain with a valid
+ * identity of the attacker's from one /24. Before the fix the forged ones
+ * spent the global verification burst (100) and the real node got
+ * RATE_LIMITED; now a forged ID costs a hash, and a valid flooder only
+ * spends its prefix's budget. */
+static void test_verification_drain(void)
+{
+	struct um_relay r;
+	struct um_relay_config c;
+	struct um_relay_output out;
+	struct um_relay_register_ack ack;
+	config_for_test(&c);
+	c.allow = &ids[0].id;
+	c.allow_count = 1;
+	CHECK_EQ(um_relay_init(&r, &c), 0);
+	static struct um_identity forger;
+	forger = ids[1];
+	forger.id = ids[0].id; /* the victim's ID, the attacker's key */
+	for (unsigned i = 0; i < 160; i++) {
+		struct um_wire_addr from = flood_endpoint(i % 32, (uint16_t)(1000 + i));
+		harness_register(&r, &forger, &from, NS, WALL, WALL, 100 + i, true, NULL, false, &out);
+	}
+	uint64_t forged_verifications = r.stats.reg_bad_signature;
+	struct um_wire_addr home = harness_endpoint(1, 4000);
+	int rc = harness_register(&r, &ids[0], &home, NS, WALL, WALL, 1, true, NULL, false, &out);
+	check_ack(rc, &out, &home, &ack);
+	CHECK_EQ(forged_verifications, 0);
+	fprintf(stderr, "forged-ID drain: %llu signatures verified for 160 forgeries, legitimate REGISTER %s\n",
+		(unsigned long long)forged_verifications, rc == 1 && out.len == UM_RELAY_REGISTER_ACK_BYTES ? "acked" : "refused");
+	um_relay_destroy(&r);
+
+	/* A valid identity re-registering from one /24 as fast as it can. */
+	config_for_test(&c);
+	CHECK_EQ(um_relay_init(&r, &c), 0);
+	for (unsigned i = 0; i < 150; i++) {
+		struct um_wire_addr from = flood_endpoint(9, (uint16_t)(1000 + i));
+		from.addr[3] = (uint8_t)(i % 200);
+		harness_register(&r, &ids[2], &from, NS, WALL, WALL + 1 + i, 500 + i, true, NULL, false, &out);
+	}
+	CHECK(r.stats.reg_rate_limited > 0);
+	CHECK(r.stats.registrations + r.stats.reregistrations <= c.prefix_verification_burst + 1);
+	rc = harness_register(&r, &ids[0], &home, NS, WALL, WALL, 2, true, NULL, false, &out);
+	check_ack(rc, &out, &home, &ack);
+	um_relay_destroy(&r);
+}
+
+/* Review #7 (a): first pieces from 32 addresses (8 ports each) fill all 256
+ * reassembly slots; a node must still register. Before the fix the table
+ * stayed full for 5 s. */
+static void test_first_piece_flood(void)
+{
+	struct um_relay r;
+	struct um_relay_config c;
+	struct um_relay_output out;
+	struct um_relay_register_ack ack;
+	config_for_test(&c);
+	CHECK_EQ(um_relay_init(&r, &c), 0);
+	static uint8_t junk[UM_RELAY_REGISTER_MAX_BYTES];
+	randombytes_buf(junk, sizeof(junk));
+	uint8_t piece[UM_HS_MAX_DATAGRAM];
+	for (unsigned i = 0; i < 256; i++) {
+		struct um_wire_addr from = flood_endpoint(i / 8, (uint16_t)(2000 + i % 8));
+		int n = um_fragment_encode(piece, sizeof(piece), UM_MSG_RELAY_REGISTER, 0, i, junk, sizeof(junk), 0);
+		CHECK(n > 0);
+		um_relay_input(&r, &from, piece, (size_t)n, NS, WALL, &out);
+	}
+	CHECK_EQ(um_reasm_pending(&r.reasm), 256);
+	/* Pieces that are not first, not index 0, or not a REGISTER's size get
+	 * no slot. */
+	struct um_wire_addr odd = flood_endpoint(200, 1);
+	unsigned before = um_reasm_pending(&r.reasm);
+	int n = um_fragment_encode(piece, sizeof(piece), UM_MSG_RELAY_REGISTER, 0, 1, junk, sizeof(junk), 1);
+	um_relay_input(&r, &odd, piece, (size_t)n, NS, WALL, &out);
+	n = um_fragment_encode(piece, sizeof(piece), UM_MSG_RELAY_REGISTER, 77, 1, junk, sizeof(junk), 0);
+	um_relay_input(&r, &odd, piece, (size_t)n, NS, WALL, &out);
+	n = um_fragment_encode(piece, sizeof(piece), UM_MSG_RELAY_REGISTER, 0, 1, junk, sizeof(junk) - 1, 0);
+	um_relay_input(&r, &odd, piece, (size_t)n, NS, WALL, &out);
+	CHECK_EQ(um_reasm_pending(&r.reasm), before);
+	struct um_wire_addr home = harness_endpoint(1, 4000);
+	int rc = harness_register(&r, &ids[0], &home, NS + 1000, WALL, WALL, 1, true, NULL, false, &out);
+	check_ack(rc, &out, &home, &ack);
+	fprintf(stderr, "first-piece flood: 256 slots held, legitimate REGISTER %s\n",
+		rc == 1 && out.len == UM_RELAY_REGISTER_ACK_BYTES ? "acked" : "refused");
+	um_relay_destroy(&r);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -392,6 +485,8 @@ int main(void)
 	RUN(test_keepalive_rebind_expiry);
 	RUN(test_rate_limits);
 	RUN(test_memory_per_node);
+	RUN(test_verification_drain);
+	RUN(test_first_piece_flood);
 	for (unsigned i = 0; i < 4; i++)
 		um_identity_wipe(&ids[i]);
 	return um_test_end();

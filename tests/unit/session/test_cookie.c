@@ -119,6 +119,35 @@ static void test_ratelimit(void)
 	CHECK(um_ratelimit_allow(&rl, &fresh, t));
 	um_ratelimit_destroy(&rl);
 	CHECK_EQ(um_ratelimit_init(&rl, 64, 0, 5), -UM_EINVAL);
+
+	/* Site buckets (IPv4 /24, IPv6 /48): hosts of one site share one. */
+	CHECK_EQ(um_ratelimit_init_prefix(&rl, 64, 10, 4, 3, 6), 0);
+	uint64_t idle;
+	allowed = 0;
+	for (uint8_t h = 1; h <= 8; h++) {
+		struct um_wire_addr x = addr4(203, 0, 113, h, 1);
+		allowed += um_ratelimit_allow_idle(&rl, &x, t, &idle);
+	}
+	CHECK_EQ(allowed, 4);
+	CHECK_EQ(idle, 0);
+	struct um_wire_addr other_site = addr4(203, 0, 114, 1, 1);
+	CHECK(um_ratelimit_allow_idle(&rl, &other_site, t, &idle));
+	CHECK_EQ(idle, UINT64_MAX); /* not seen before */
+	CHECK(um_ratelimit_allow_idle(&rl, &other_site, t + UM_NSEC_PER_SEC, &idle));
+	CHECK_EQ(idle, UM_NSEC_PER_SEC);
+	um_ratelimit_destroy(&rl);
+	CHECK_EQ(um_ratelimit_init_prefix(&rl, 64, 10, 4, 5, 6), -UM_EINVAL);
+
+	/* The global token bucket. */
+	struct um_token_bucket tb;
+	CHECK_EQ(um_token_bucket_init(&tb, 100, 3), 0);
+	allowed = 0;
+	for (int i = 0; i < 10; i++)
+		allowed += um_token_bucket_take(&tb, t);
+	CHECK_EQ(allowed, 3);
+	CHECK(um_token_bucket_take(&tb, t + 10 * UM_NSEC_PER_MSEC)); /* one per 10 ms */
+	CHECK(!um_token_bucket_take(&tb, t + 10 * UM_NSEC_PER_MSEC));
+	CHECK_EQ(um_token_bucket_init(&tb, 0, 3), -UM_EINVAL);
 }
 
 static struct hs_node A, B;

@@ -185,6 +185,9 @@ static void test_tamper_every_byte(void)
 		for (size_t pos = 0; pos < run.len[1 + f]; pos++) {
 			struct um_handshake_time tt = t;
 			tt.mono_ns = base + (uint64_t)(++tries) * 6 * UM_NSEC_PER_SEC;
+			/* Each try stands for a separate initiation: lift the
+			 * per-initiation cap on CHALLENGEs opened. */
+			A.peer->challenge_attempts = 0;
 			accepted += feed(&A, &B, &run, 1, ch_frags, 1 + f, pos, tt, &ev);
 		}
 	}
@@ -199,6 +202,7 @@ static void test_tamper_every_byte(void)
 	t2.mono_ns = base + (uint64_t)(++tries) * 6 * UM_NSEC_PER_SEC;
 	/* A's initiation has a 10 s timeout enforced by tick (not called here);
 	 * B's pending state was created at t and is expired by tick only too. */
+	A.peer->challenge_attempts = 0;
 	int produced = feed(&A, &B, &run, 1, ch_frags, UINT32_MAX, 0, t2, &ev);
 	CHECK_EQ(produced, 1);
 	CHECK_EQ(hs_out.n_datagrams, resp_frags);
@@ -424,6 +428,45 @@ static void test_index_veto(void)
 	hs_node_free(&Y);
 }
 
+/* Review #12: the HELLO shows only whole seconds in clear (the exact
+ * milliseconds would fingerprint the initiator's clock), handshakes within
+ * one second still pass the per-peer monotonic check (the exact value is
+ * sealed in RESPONSE), and a HELLO of protocol version 1 is refused as such
+ * (-UM_EVERSION, counted), not as malformed. */
+static void test_hello_timestamp_and_version(void)
+{
+	reset_nodes();
+	struct um_handshake_time t = hs_time(1000) /* after every earlier test */;
+	t.wall_ms += 123; /* not on a second */
+	CHECK_EQ(um_handshake_initiate(A.engine, A.peer, &B.addr, t, &hs_out), 0);
+	struct um_hs_hello h;
+	CHECK_EQ(um_hs_hello_decode(&h, hs_out.datagrams[0], hs_out.lengths[0]), 0);
+	CHECK_EQ(h.timestamp_ms % 1000, 0);
+	CHECK(h.timestamp_ms + 1000 > t.wall_ms && h.timestamp_ms <= t.wall_ms);
+	fprintf(stderr, "HELLO clear timestamp %llu for wall clock %llu\n", (unsigned long long)h.timestamp_ms,
+		(unsigned long long)t.wall_ms);
+	/* Three handshakes inside one second: all established. */
+	for (unsigned i = 0; i < 3; i++) {
+		struct um_handshake_time ti = t;
+		ti.mono_ns += (uint64_t)(i + 1) * 100 * UM_NSEC_PER_MSEC;
+		ti.wall_ms += 100 * (i + 1);
+		CHECK_EQ(hs_run(&A, &B, ti, NULL, NULL), 0);
+	}
+	/* A version-1 HELLO with a valid mac1. */
+	CHECK_EQ(um_handshake_initiate(A.engine, A.peer, &B.addr, t, &hs_out), 0);
+	uint8_t old[UM_HS_HELLO_BYTES];
+	memcpy(old, hs_out.datagrams[0], sizeof(old));
+	old[1] = 1;
+	struct um_cookie_maker maker;
+	um_cookie_maker_init(&maker, &B.identity.id);
+	um_cookie_add_macs(&maker, old, sizeof(old), t.mono_ns);
+	uint64_t before = um_handshake_get_stats(B.engine)->version_mismatch;
+	CHECK_EQ(um_handshake_receive(B.engine, &A.addr, old, sizeof(old), t, &hs_out), -UM_EVERSION);
+	CHECK_EQ(hs_out.n_datagrams, 0);
+	CHECK_EQ(um_handshake_get_stats(B.engine)->version_mismatch, before + 1);
+	um_cookie_maker_wipe(&maker);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -440,6 +483,7 @@ int main(void)
 	RUN(test_replay);
 	RUN(test_retransmission);
 	RUN(test_index_veto);
+	RUN(test_hello_timestamp_and_version);
 	hs_node_free(&A);
 	hs_node_free(&B);
 	hs_node_free(&C);

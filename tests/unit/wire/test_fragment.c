@@ -290,6 +290,78 @@ static void test_random_storm(void)
 	um_reasm_destroy(&r);
 }
 
+static struct um_wire_addr prefix_addr(uint8_t prefix, uint8_t host)
+{
+	struct um_wire_addr a = {.family = 4, .addr = {198, 18, prefix, host}, .port = 1000};
+	return a;
+}
+
+/* Per-prefix slot cap, per-index keying, release, first-piece-only and
+ * eviction from the greediest prefix. */
+static void test_prefix_caps_and_eviction(void)
+{
+	struct um_reassembler r;
+	struct um_reasm_limits lim;
+	um_reasm_default_limits(&lim);
+	lim.per_prefix_slots = 3;
+	lim.max_slots = 6;
+	CHECK_EQ(um_reasm_init(&r, &lim), 0);
+	split(3000, 1, 1);
+	for (uint8_t h = 1; h <= 3; h++) {
+		struct um_wire_addr a = prefix_addr(1, h);
+		CHECK_EQ(add(&r, &a, 0, SEC), 0);
+	}
+	struct um_wire_addr a4 = prefix_addr(1, 4), other = prefix_addr(2, 1);
+	CHECK_EQ(add(&r, &a4, 0, SEC), -UM_ELIMIT); /* the /24 holds 3 */
+	CHECK_EQ(add(&r, &other, 0, SEC), 0);
+	/* Release frees every source's slot for (type, index). */
+	um_reasm_release(&r, UM_MSG_CHALLENGE, 1);
+	CHECK_EQ(um_reasm_pending(&r), 0);
+	um_reasm_destroy(&r);
+
+	/* Per index: a second source replaces the first. */
+	lim.one_slot_per_index = true;
+	CHECK_EQ(um_reasm_init(&r, &lim), 0);
+	split(2000, 1, 1);
+	CHECK_EQ(add(&r, &src1, 0, SEC), 0);
+	CHECK_EQ(add(&r, &other, 0, SEC), 0);
+	CHECK_EQ(um_reasm_pending(&r), 1);
+	CHECK(add(&r, &other, 1, SEC) > 0); /* completes from the new source */
+	um_reasm_destroy(&r);
+
+	/* Relay mode: first pieces only; when full, the greediest prefix pays. */
+	lim.one_slot_per_index = false;
+	lim.first_piece_only = true;
+	lim.evict_when_full = true;
+	CHECK_EQ(um_reasm_init(&r, &lim), 0);
+	CHECK_EQ(add(&r, &src1, 1, SEC), -UM_ELIMIT);
+	for (uint8_t h = 1; h <= 3; h++) {
+		struct um_wire_addr a = prefix_addr(1, h);
+		split(3000, h, 1);
+		CHECK_EQ(add(&r, &a, 0, SEC + h), 0);
+	}
+	for (uint8_t h = 1; h <= 2; h++) {
+		struct um_wire_addr a = prefix_addr(2, h);
+		split(3000, h, 1);
+		CHECK_EQ(add(&r, &a, 0, SEC + 10), 0);
+	}
+	split(3000, 9, 1);
+	CHECK_EQ(add(&r, &src1, 0, SEC + 10), 0); /* the 6th slot */
+	CHECK_EQ(um_reasm_pending(&r), 6);
+	/* Full. Prefix 2 (2 slots) cannot evict prefix 1 (3): 3 <= 2 + 1. */
+	struct um_wire_addr p2 = prefix_addr(2, 9);
+	CHECK_EQ(add(&r, &p2, 0, SEC + 10), -UM_ELIMIT);
+	/* A newcomer with none evicts the oldest slot of prefix 1. */
+	struct um_wire_addr fresh = prefix_addr(3, 1);
+	CHECK_EQ(add(&r, &fresh, 0, SEC + 10), 0);
+	CHECK_EQ(r.stats.evicted, 1);
+	CHECK_EQ(um_reasm_pending(&r), 6);
+	struct um_wire_addr first = prefix_addr(1, 1);
+	split(3000, 1, 1);
+	CHECK_EQ(add(&r, &first, 1, SEC + 10), -UM_ELIMIT); /* its slot was the one evicted */
+	um_reasm_destroy(&r);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -300,5 +372,6 @@ int main(void)
 	RUN(test_missing_and_timeout);
 	RUN(test_caps);
 	RUN(test_random_storm);
+	RUN(test_prefix_caps_and_eviction);
 	return um_test_end();
 }

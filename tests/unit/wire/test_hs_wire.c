@@ -10,7 +10,7 @@
 #include "wire/handshake.h"
 
 static uint8_t a32[32], n16[16], kem_pk[UM_HKEM_PK_BYTES], kem_ct[UM_HKEM_CT_BYTES];
-static uint8_t sealed[UM_HS_IDENTITY_SEALED_BYTES];
+static uint8_t sealed[UM_HS_RESPONSE_SEALED_BYTES];
 static uint8_t buf[UM_HS_CHALLENGE_BYTES + 16];
 
 static void test_sizes(void)
@@ -39,8 +39,8 @@ static void test_hello(void)
 	CHECK_EQ(buf[4], 0xde); /* big-endian */
 	CHECK_EQ(um_hs_hello_decode(&d, buf, UM_HS_HELLO_BYTES - 1), -UM_ETRUNC);
 	CHECK_EQ(um_hs_hello_decode(&d, buf, UM_HS_HELLO_BYTES + 1), -UM_ETRUNC);
-	buf[1] = 2; /* version */
-	CHECK_EQ(um_hs_hello_decode(&d, buf, UM_HS_HELLO_BYTES), -UM_EINVAL);
+	buf[1] = 1; /* a version-1 node */
+	CHECK_EQ(um_hs_hello_decode(&d, buf, UM_HS_HELLO_BYTES), -UM_EVERSION);
 	buf[1] = UM_HS_VERSION;
 	buf[2] = 1; /* reserved */
 	CHECK_EQ(um_hs_hello_decode(&d, buf, UM_HS_HELLO_BYTES), -UM_EINVAL);
@@ -62,7 +62,7 @@ static void test_challenge_response(void)
 	CHECK_EQ(cd.sender_index, 1);
 	CHECK_EQ(cd.receiver_index, 2);
 	CHECK_MEM(cd.kem_public, kem_pk, sizeof(kem_pk));
-	CHECK_MEM(cd.sealed, sealed, sizeof(sealed));
+	CHECK_MEM(cd.sealed, sealed, UM_HS_IDENTITY_SEALED_BYTES);
 	CHECK_EQ(um_hs_challenge_decode(&cd, buf, UM_HS_CHALLENGE_BYTES - 1), -UM_ETRUNC);
 	CHECK_EQ(um_hs_challenge_decode(&cd, buf, 3), -UM_ETRUNC);
 
