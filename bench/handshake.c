@@ -21,7 +21,7 @@ struct side {
 	struct um_identity identity;
 	struct um_handshake_engine *engine;
 	struct um_handshake_peer *peer;
-	struct um_wire_addr addr;
+	struct um_addr addr;
 	int fd;
 	int established;
 };
@@ -78,7 +78,7 @@ static int handshake_memory(void)
 	return a.established == ea + 1 && b.established == eb + 1 ? 0 : -1;
 }
 
-static int udp_socket(struct um_wire_addr *addr)
+static int udp_socket(struct um_addr *addr)
 {
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -86,14 +86,14 @@ static int udp_socket(struct um_wire_addr *addr)
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
 		return -1;
-	um_wire_addr_from_sockaddr(addr, (struct sockaddr *)&sin, len);
+	um_addr_from_sockaddr(addr, (struct sockaddr *)&sin, len);
 	return fd;
 }
 
 static void send_out(struct side *self)
 {
 	struct sockaddr_storage ss;
-	int sl = um_wire_addr_to_sockaddr(&out.to, &ss);
+	int sl = um_addr_to_sockaddr(&out.to, &ss);
 	for (unsigned i = 0; i < out.n_datagrams; i++)
 		sendto(self->fd, out.datagrams[i], out.lengths[i], 0, (struct sockaddr *)&ss, (socklen_t)sl);
 	if (out.event == UM_HS_EVENT_ESTABLISHED) {
@@ -123,8 +123,8 @@ static int handshake_udp(void)
 			ssize_t n = recvfrom(s->fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
 			if (n <= 0)
 				continue;
-			struct um_wire_addr src;
-			um_wire_addr_from_sockaddr(&src, (struct sockaddr *)&from, fl);
+			struct um_addr src;
+			um_addr_from_sockaddr(&src, (struct sockaddr *)&from, fl);
 			if (um_handshake_receive(s->engine, &src, buf, (size_t)n, um_handshake_time_now(), &out) == 0)
 				send_out(s);
 		}
@@ -178,8 +178,8 @@ int main(int argc, char **argv)
 		return 1;
 	um_handshake_peer_add(a.engine, &b.identity.id, &b, &a.peer);
 	um_handshake_peer_add(b.engine, &a.identity.id, &a, &b.peer);
-	a.addr = (struct um_wire_addr){.family = 4, .addr = {10, 0, 0, 1}, .port = 1};
-	b.addr = (struct um_wire_addr){.family = 4, .addr = {10, 0, 0, 2}, .port = 2};
+	a.addr = (struct um_addr){.family = 4, .addr = {10, 0, 0, 1}, .port = 1};
+	b.addr = (struct um_addr){.family = 4, .addr = {10, 0, 0, 2}, .port = 2};
 
 	printf("message sizes: HELLO %d, CHALLENGE %d (%u datagrams), RESPONSE %d (%u), ESTABLISHED %d bytes\n",
 	       UM_HS_HELLO_BYTES, UM_HS_CHALLENGE_BYTES, um_fragment_count(UM_HS_CHALLENGE_BYTES),

@@ -18,7 +18,7 @@ int main(int argc, char **argv)
 	struct um_relay_config c;
 	struct um_relay_output out;
 	struct um_identity *ids = calloc(NODES, sizeof(*ids));
-	struct um_wire_addr *endpoints = calloc(NODES, sizeof(*endpoints));
+	struct um_addr *endpoints = calloc(NODES, sizeof(*endpoints));
 	uint64_t packets = argc > 1 ? strtoull(argv[1], NULL, 10) : 20000000ULL;
 	uint64_t wall = um_wall_ms();
 

@@ -141,7 +141,7 @@ static struct um_punch_datagram *datagram(struct um_punch_output *out)
 
 /* Encodes m under the newest path key into out, to `to` (NULL: through the
  * relay). */
-static int emit(struct um_punch *p, struct um_path_msg *m, const struct um_wire_addr *to, struct um_punch_output *out)
+static int emit(struct um_punch *p, struct um_path_msg *m, const struct um_addr *to, struct um_punch_output *out)
 {
 	if (!p->n_keys)
 		return -UM_ESTATE;
@@ -168,12 +168,12 @@ static void want_candidates(struct um_punch_output *out, bool need)
 	out->candidates_need |= need;
 }
 
-static bool add_candidate(struct um_path_msg *m, uint8_t kind, const struct um_wire_addr *addr)
+static bool add_candidate(struct um_path_msg *m, uint8_t kind, const struct um_addr *addr)
 {
 	if (!addr->family || m->count >= UM_PATH_MAX_CANDIDATES)
 		return false;
 	for (unsigned i = 0; i < m->count; i++)
-		if (um_wire_addr_equal(&m->candidates[i].addr, addr))
+		if (um_addr_equal(&m->candidates[i].addr, addr))
 			return false;
 	m->candidates[m->count].kind = kind;
 	m->candidates[m->count].addr = *addr;
@@ -208,7 +208,7 @@ void um_punch_candidates_send(struct um_punch *p, const struct um_path_candidate
 }
 
 /* to == NULL: through the relay. */
-static int send_probe(struct um_punch *p, const struct um_wire_addr *to, bool ping, const struct um_punch_env *env,
+static int send_probe(struct um_punch *p, const struct um_addr *to, bool ping, const struct um_punch_env *env,
 		      struct um_punch_output *out)
 {
 	struct um_path_msg m = {.type = UM_MSG_PATH_PROBE, .flags = ping ? UM_PATH_FLAG_PING : 0};
@@ -250,7 +250,7 @@ static void start_punch(struct um_punch *p, bool send_ours, const struct um_punc
 }
 
 /* Direct with a path proven at `addr` (a probe reply, or the handshake). */
-static void enter_direct(struct um_punch *p, const struct um_wire_addr *addr, const struct um_punch_env *env,
+static void enter_direct(struct um_punch *p, const struct um_addr *addr, const struct um_punch_env *env,
 			 struct um_punch_output *out)
 {
 	if (um_punch_set_state(p, UM_PUNCH_DIRECT, out))
@@ -261,7 +261,7 @@ static void enter_direct(struct um_punch *p, const struct um_wire_addr *addr, co
 	arm(p, env, p->config.health_interval_ns / 4);
 }
 
-static void go_direct(struct um_punch *p, const struct um_wire_addr *addr, uint64_t rtt_ns,
+static void go_direct(struct um_punch *p, const struct um_addr *addr, uint64_t rtt_ns,
 		      const struct um_punch_env *env, struct um_punch_output *out)
 {
 	enter_direct(p, addr, env, out);
@@ -457,10 +457,10 @@ static bool authentic(struct um_punch *p, const uint8_t *data, size_t len)
 	return false;
 }
 
-static void add_remote(struct um_punch *p, uint8_t kind, const struct um_wire_addr *addr)
+static void add_remote(struct um_punch *p, uint8_t kind, const struct um_addr *addr)
 {
 	for (unsigned i = 0; i < p->n_remote; i++)
-		if (um_wire_addr_equal(&p->remote[i].addr, addr))
+		if (um_addr_equal(&p->remote[i].addr, addr))
 			return;
 	if (p->n_remote >= UM_PUNCH_REMOTE_MAX)
 		return;
@@ -488,7 +488,7 @@ static void on_candidates(struct um_punch *p, const struct um_path_msg *m, const
 		start_punch(p, false, env, out);
 }
 
-static void on_probe(struct um_punch *p, const struct um_path_msg *m, const struct um_wire_addr *from, bool via_relay,
+static void on_probe(struct um_punch *p, const struct um_path_msg *m, const struct um_addr *from, bool via_relay,
 		     const struct um_punch_env *env, struct um_punch_output *out)
 {
 	struct um_path_msg reply = {.type = UM_MSG_PATH_PROBE_REPLY, .flags = m->flags};
@@ -507,7 +507,7 @@ static void on_probe(struct um_punch *p, const struct um_path_msg *m, const stru
 		start_punch(p, false, env, out);
 }
 
-static void on_reply(struct um_punch *p, const struct um_path_msg *m, const struct um_wire_addr *from, bool via_relay,
+static void on_reply(struct um_punch *p, const struct um_path_msg *m, const struct um_addr *from, bool via_relay,
 		     const struct um_punch_env *env, struct um_punch_output *out)
 {
 	uint64_t now = env->now;
@@ -523,7 +523,7 @@ static void on_reply(struct um_punch *p, const struct um_path_msg *m, const stru
 	if (!probe || now - probe->sent_ns > PROBE_MAX_AGE_NS)
 		return;
 	/* The reply must come back the way the probe went. */
-	if (via_relay != (probe->to.family == 0) || (!via_relay && !um_wire_addr_equal(&probe->to, from)))
+	if (via_relay != (probe->to.family == 0) || (!via_relay && !um_addr_equal(&probe->to, from)))
 		return;
 	probe->used = true;
 	p->probes_answered++;
@@ -544,7 +544,7 @@ static void on_reply(struct um_punch *p, const struct um_path_msg *m, const stru
 	if (via_relay)
 		return;
 	if (p->state == UM_PUNCH_DIRECT) {
-		if (um_wire_addr_equal(&p->direct, from)) {
+		if (um_addr_equal(&p->direct, from)) {
 			p->last_direct_rx_ns = now;
 			p->rtt_ns = p->rtt_ns ? (p->rtt_ns * 7 + rtt) / 8 : rtt;
 		}
@@ -554,7 +554,7 @@ static void on_reply(struct um_punch *p, const struct um_path_msg *m, const stru
 		go_direct(p, from, rtt, env, out);
 }
 
-int um_punch_input(struct um_punch *p, const uint8_t *data, size_t len, const struct um_wire_addr *from, bool via_relay,
+int um_punch_input(struct um_punch *p, const uint8_t *data, size_t len, const struct um_addr *from, bool via_relay,
 		   const struct um_punch_env *env, struct um_punch_output *out)
 {
 	struct um_path_msg m;

@@ -59,14 +59,14 @@ struct um_punch_env {
 	bool enabled;                 /* direct = true and a relay is configured */
 	bool relay_ready;             /* a registered relay can carry the peer now */
 	bool via_relay;               /* the data plane sends to the peer through a relay */
-	struct um_wire_addr endpoint; /* the data plane's direct endpoint; family 0 = none */
+	struct um_addr endpoint; /* the data plane's direct endpoint; family 0 = none */
 	uint64_t rx_direct;           /* DATA packets received directly so far */
 };
 
 /* An outstanding PATH_PROBE. */
 struct um_punch_probe {
 	uint8_t nonce[UM_PATH_NONCE_BYTES];
-	struct um_wire_addr to; /* family 0 = through the relay */
+	struct um_addr to; /* family 0 = through the relay */
 	uint64_t sent_ns;
 	bool ping, used;
 };
@@ -85,7 +85,7 @@ struct um_punch {
 	unsigned n_remote;
 	struct um_punch_probe probes[UM_PUNCH_PROBES];
 	unsigned next_probe;
-	struct um_wire_addr direct; /* validated endpoint (DIRECT) */
+	struct um_addr direct; /* validated endpoint (DIRECT) */
 	uint64_t relay_since_ns;    /* the relay session came up (time to direct) */
 	uint64_t punch_started_ns, punch_rounds;
 	uint64_t direct_since_ns, last_direct_rx_ns, rx_direct_seen;
@@ -99,7 +99,7 @@ struct um_punch {
 	/* umbra ping */
 	uint64_t ping_sequence, ping_answered, ping_rtt_ns;
 	bool ping_direct;
-	struct um_wire_addr ping_from;
+	struct um_addr ping_from;
 };
 
 enum um_punch_event_kind {
@@ -115,7 +115,7 @@ enum um_punch_event_kind {
 struct um_punch_event {
 	enum um_punch_event_kind kind;
 	enum um_punch_state from, to; /* STATE */
-	struct um_wire_addr addr;     /* DIRECT: the path; PING: where the reply came from */
+	struct um_addr addr;     /* DIRECT: the path; PING: where the reply came from */
 	uint64_t rtt_ns;              /* DIRECT, PING */
 	uint64_t silence_ns;          /* FALLBACK */
 	uint64_t retry_ns;            /* FALLBACK, GAVE_UP: next attempt in */
@@ -124,7 +124,7 @@ struct um_punch_event {
 
 struct um_punch_datagram {
 	bool via_relay; /* through the relay; else to `to` */
-	struct um_wire_addr to;
+	struct um_addr to;
 	uint16_t len;
 	uint8_t data[UM_PATH_CANDIDATES_MAX_BYTES];
 };
@@ -161,7 +161,7 @@ void um_punch_session_cleared(struct um_punch *p);
 /* A path datagram from `from` (via_relay: forwarded by our relay, `from`
  * is the relay). 0 when it was accepted, -UM_EBADMSG (bad MAC, counted in
  * bad_mac), -UM_EINVAL/-UM_ETRUNC (malformed), -UM_ESTATE (no keys). */
-int um_punch_input(struct um_punch *p, const uint8_t *data, size_t len, const struct um_wire_addr *from, bool via_relay,
+int um_punch_input(struct um_punch *p, const uint8_t *data, size_t len, const struct um_addr *from, bool via_relay,
 		   const struct um_punch_env *env, struct um_punch_output *out);
 
 /* Our candidates changed (a new STUN answer): send them while punching,

@@ -35,7 +35,7 @@ bool um_stun_looks_like(const uint8_t *in, size_t len)
 }
 
 /* MAPPED-ADDRESS / XOR-MAPPED-ADDRESS value; xor_key NULL for the plain form. */
-static int parse_address(struct um_wire_addr *out, const uint8_t *value, size_t len, const uint8_t *xor_key)
+static int parse_address(struct um_addr *out, const uint8_t *value, size_t len, const uint8_t *xor_key)
 {
 	struct um_reader r;
 	um_reader_init(&r, value, len);
@@ -151,7 +151,7 @@ int um_stun_parse(struct um_stun_message *m, const uint8_t *in, size_t len)
 	return 0;
 }
 
-int um_stun_mapped_address(const struct um_stun_message *m, struct um_wire_addr *out)
+int um_stun_mapped_address(const struct um_stun_message *m, struct um_addr *out)
 {
 	if (m->has_xor_mapped)
 		*out = m->xor_mapped;
@@ -215,7 +215,7 @@ int um_stun_encode_request(uint8_t *out, size_t cap, const uint8_t txid[UM_STUN_
 }
 
 int um_stun_encode_response(uint8_t *out, size_t cap, const uint8_t txid[UM_STUN_TXID_BYTES],
-			    const struct um_wire_addr *mapped)
+			    const struct um_addr *mapped)
 {
 	struct um_writer w;
 	uint8_t key[16];

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "wire/handshake.h" /* struct um_wire_addr */
+#include "util/addr.h"
 
 enum {
 	UM_STUN_HEADER_BYTES = 20,
@@ -57,7 +57,7 @@ struct um_stun_message {
 	uint16_t type;
 	uint8_t txid[UM_STUN_TXID_BYTES];
 	bool has_xor_mapped, has_mapped, has_fingerprint, has_integrity;
-	struct um_wire_addr xor_mapped, mapped;
+	struct um_addr xor_mapped, mapped;
 	uint16_t error_code;       /* class*100 + number from ERROR-CODE, 0 if absent */
 	size_t integrity_offset;   /* offset of the MESSAGE-INTEGRITY attribute header */
 	unsigned unknown_required; /* comprehension-required attributes (< 0x8000) we do not know */
@@ -74,7 +74,7 @@ int um_stun_parse(struct um_stun_message *m, const uint8_t *in, size_t len);
 
 /* The reflexive address of a success response: XOR-MAPPED-ADDRESS, else
  * MAPPED-ADDRESS (RFC 3489 servers). -UM_ENOTFOUND if neither is present. */
-int um_stun_mapped_address(const struct um_stun_message *m, struct um_wire_addr *out);
+int um_stun_mapped_address(const struct um_stun_message *m, struct um_addr *out);
 
 /* Checks MESSAGE-INTEGRITY (HMAC-SHA1, RFC 8489 section 14.5) of a parsed
  * message with a short-term key (the password). 0, -UM_ENOTFOUND (no such
@@ -89,7 +89,7 @@ int um_stun_encode_request(uint8_t *out, size_t cap, const uint8_t txid[UM_STUN_
 /* Binding success response carrying XOR-MAPPED-ADDRESS for `mapped` and
  * FINGERPRINT. Returns the length or -UM_ERANGE / -UM_EINVAL. */
 int um_stun_encode_response(uint8_t *out, size_t cap, const uint8_t txid[UM_STUN_TXID_BYTES],
-			    const struct um_wire_addr *mapped);
+			    const struct um_addr *mapped);
 
 /* CRC-32 (IEEE 802.3, as FINGERPRINT uses before its xor). */
 uint32_t um_stun_crc32(const uint8_t *data, size_t len);

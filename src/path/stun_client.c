@@ -81,18 +81,6 @@ int um_stun_transaction_input(struct um_stun_transaction *t, const uint8_t *in, 
 	return um_stun_mapped_address(&m, &result->mapped) < 0 ? -UM_EINVAL : 0;
 }
 
-int um_stun_endpoint_from_sockaddr(struct um_wire_addr *out, const struct sockaddr *sa, socklen_t len)
-{
-	static const uint8_t mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	int rc = um_wire_addr_from_sockaddr(out, sa, len);
-	if (rc == 0 && out->family == 6 && memcmp(out->addr, mapped_prefix, 12) == 0) {
-		memmove(out->addr, out->addr + 12, 4);
-		memset(out->addr + 4, 0, 12);
-		out->family = 4;
-	}
-	return rc;
-}
-
 bool um_stun_send_error_fatal(int err)
 {
 	return err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS;

@@ -26,7 +26,7 @@ struct um_stun_options {
 void um_stun_default_options(struct um_stun_options *options);
 
 struct um_stun_result {
-	struct um_wire_addr mapped; /* our server-reflexive address */
+	struct um_addr mapped; /* our server-reflexive address */
 	uint64_t rtt_ns;            /* from the latest request sent to the answer */
 	unsigned requests_sent;
 	uint16_t error_code;        /* set when the server answered with an error */
@@ -55,11 +55,6 @@ int um_stun_transaction_poll(struct um_stun_transaction *t, uint64_t now_ns, uin
  * response (result->error_code set); other negative: ours but malformed. */
 int um_stun_transaction_input(struct um_stun_transaction *t, const uint8_t *in, size_t len, uint64_t now_ns,
 			      struct um_stun_result *result);
-
-/* A datagram's source as a comparable endpoint, v4-mapped IPv6 turned into
- * IPv4 so a dual-stack socket matches a server given as IPv4. 0 or
- * -UM_EINVAL. */
-int um_stun_endpoint_from_sockaddr(struct um_wire_addr *out, const struct sockaddr *sa, socklen_t len);
 
 /* A send error that only loses the datagram (retransmission covers it). */
 bool um_stun_send_error_fatal(int err);

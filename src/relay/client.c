@@ -400,7 +400,7 @@ static int on_keepalive(struct um_relay_client *c, unsigned i, const uint8_t *da
 	u->ka_outstanding = false;
 	u->ka_missed = 0;
 	u->last_reply_ns = now;
-	if (!u->stream && !um_wire_addr_equal(&u->observed, &k.observed)) {
+	if (!u->stream && !um_addr_equal(&u->observed, &k.observed)) {
 		u->observed = k.observed;
 		push_event(c, UM_RELAY_CLIENT_EVENT_OBSERVED, i)->observed = k.observed;
 	}

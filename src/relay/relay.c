@@ -13,7 +13,7 @@
 
 struct um_relay_node {
 	struct um_peer_id id;
-	struct um_wire_addr endpoint; /* family 0 = not bound to any endpoint */
+	struct um_addr endpoint; /* family 0 = not bound to any endpoint */
 	uint32_t next_by_id;          /* chain in by_id; free-list link when unused */
 	uint32_t next_by_endpoint;
 	uint64_t token;
@@ -91,17 +91,11 @@ static uint32_t hash_id(const struct um_relay *r, const struct um_peer_id *id)
 	return hash_bytes(r, id->bytes, UM_PEER_ID_BYTES);
 }
 
-static uint32_t hash_endpoint(const struct um_relay *r, const struct um_wire_addr *a)
+static uint32_t hash_endpoint(const struct um_relay *r, const struct um_addr *a)
 {
-	uint8_t s[UM_WIRE_ADDR_BYTES];
-	um_wire_addr_serialise(a, s);
+	uint8_t s[UM_ADDR_WIRE_BYTES];
+	um_addr_encode(a, s);
 	return hash_bytes(r, s, sizeof(s));
-}
-
-static bool endpoint_equal(const struct um_wire_addr *a, const struct um_wire_addr *b)
-{
-	return a->family == b->family && a->port == b->port &&
-	       memcmp(a->addr, b->addr, a->family == 4 ? 4 : 16) == 0;
 }
 
 static uint32_t find_by_id(const struct um_relay *r, const struct um_peer_id *id)
@@ -112,10 +106,10 @@ static uint32_t find_by_id(const struct um_relay *r, const struct um_peer_id *id
 	return NONE;
 }
 
-static uint32_t find_by_endpoint(const struct um_relay *r, const struct um_wire_addr *a)
+static uint32_t find_by_endpoint(const struct um_relay *r, const struct um_addr *a)
 {
 	for (uint32_t i = r->by_endpoint[hash_endpoint(r, a)]; i != NONE; i = r->nodes[i].next_by_endpoint)
-		if (endpoint_equal(&r->nodes[i].endpoint, a))
+		if (um_addr_equal(&r->nodes[i].endpoint, a))
 			return i;
 	return NONE;
 }
@@ -135,10 +129,10 @@ static void unlink_endpoint(struct um_relay *r, uint32_t index)
 }
 
 /* Binds node index to endpoint a, taking it from any other node. */
-static void bind_endpoint(struct um_relay *r, uint32_t index, const struct um_wire_addr *a)
+static void bind_endpoint(struct um_relay *r, uint32_t index, const struct um_addr *a)
 {
 	struct um_relay_node *n = &r->nodes[index];
-	if (n->endpoint.family && endpoint_equal(&n->endpoint, a))
+	if (n->endpoint.family && um_addr_equal(&n->endpoint, a))
 		return;
 	uint32_t other = find_by_endpoint(r, a);
 	if (other != NONE)
@@ -307,7 +301,7 @@ size_t um_relay_memory_bytes(const struct um_relay *r)
 
 /* ---- replies -------------------------------------------------------- */
 
-static int send_error(struct um_relay *r, const struct um_wire_addr *to, uint8_t code, const uint8_t *ref,
+static int send_error(struct um_relay *r, const struct um_addr *to, uint8_t code, const uint8_t *ref,
 		      size_t ref_len, uint64_t now, struct um_relay_output *out)
 {
 	struct um_relay_error e = {.code = code};
@@ -332,7 +326,7 @@ static int send_error(struct um_relay *r, const struct um_wire_addr *to, uint8_t
 /* ---- REGISTER ------------------------------------------------------- */
 
 /* The verification budget of from's IPv4 /24 or IPv6 /64. */
-static uint64_t *prefix_budget(struct um_relay *r, const struct um_wire_addr *from)
+static uint64_t *prefix_budget(struct um_relay *r, const struct um_addr *from)
 {
 	uint8_t key[9] = {from->family};
 	memcpy(key + 1, from->addr, from->family == 4 ? 3 : 8);
@@ -353,7 +347,7 @@ static bool admitted(const struct um_relay *r, const struct um_relay_register *m
 	return true;
 }
 
-static int handle_register(struct um_relay *r, const struct um_wire_addr *from, const uint8_t *in, size_t len,
+static int handle_register(struct um_relay *r, const struct um_addr *from, const uint8_t *in, size_t len,
 			   uint64_t now, uint64_t wall_ms, struct um_relay_output *out)
 {
 	struct um_relay_register m;
@@ -463,7 +457,7 @@ static int handle_register(struct um_relay *r, const struct um_wire_addr *from, 
 	return 1;
 }
 
-static int handle_fragment(struct um_relay *r, const struct um_wire_addr *from, const uint8_t *in, size_t len,
+static int handle_fragment(struct um_relay *r, const struct um_addr *from, const uint8_t *in, size_t len,
 			   uint64_t now, uint64_t wall_ms, struct um_relay_output *out)
 {
 	struct um_fragment frag;
@@ -488,7 +482,7 @@ static int handle_fragment(struct um_relay *r, const struct um_wire_addr *from, 
 
 /* ---- KEEPALIVE ------------------------------------------------------ */
 
-static int handle_keepalive(struct um_relay *r, const struct um_wire_addr *from, const uint8_t *in, size_t len,
+static int handle_keepalive(struct um_relay *r, const struct um_addr *from, const uint8_t *in, size_t len,
 			    uint64_t now, struct um_relay_output *out)
 {
 	struct um_relay_keepalive k;
@@ -517,7 +511,7 @@ static int handle_keepalive(struct um_relay *r, const struct um_wire_addr *from,
 		return 0;
 	}
 	n->packet_tat = t;
-	if (!n->endpoint.family || !endpoint_equal(&n->endpoint, from)) {
+	if (!n->endpoint.family || !um_addr_equal(&n->endpoint, from)) {
 		bind_endpoint(r, index, from);
 		r->stats.rebinds++;
 	}
@@ -536,7 +530,7 @@ static int handle_keepalive(struct um_relay *r, const struct um_wire_addr *from,
 
 /* ---- FORWARD: the hot path ----------------------------------------- */
 
-static int handle_forward(struct um_relay *r, const struct um_wire_addr *from, uint8_t *in, size_t len,
+static int handle_forward(struct um_relay *r, const struct um_addr *from, uint8_t *in, size_t len,
 			  uint64_t now, struct um_relay_output *out)
 {
 	if (len <= UM_RELAY_FORWARD_HEADER_BYTES || len > UM_RELAY_MAX_DATAGRAM || in[1] | in[2] | in[3]) {
@@ -598,7 +592,7 @@ static int handle_forward(struct um_relay *r, const struct um_wire_addr *from, u
 	return 1;
 }
 
-int um_relay_input(struct um_relay *r, const struct um_wire_addr *from, uint8_t *datagram, size_t len,
+int um_relay_input(struct um_relay *r, const struct um_addr *from, uint8_t *datagram, size_t len,
 		   uint64_t now_ns, uint64_t wall_ms, struct um_relay_output *out)
 {
 	if (len == 0) {

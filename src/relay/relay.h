@@ -105,7 +105,7 @@ struct um_relay {
 /* A datagram to send: data points into the input datagram (FORWARDED,
  * rewritten in place) or into relay->reply (valid until the next call). */
 struct um_relay_output {
-	struct um_wire_addr to;
+	struct um_addr to;
 	const uint8_t *data;
 	size_t len;
 };
@@ -118,7 +118,7 @@ void um_relay_destroy(struct um_relay *relay);
  * must be normalised (IPv4 as family 4, not v4-mapped). now_ns is
  * monotonic, wall_ms the wall clock for registration timestamps. Returns 1
  * with *out set when something must be sent, else 0. */
-int um_relay_input(struct um_relay *relay, const struct um_wire_addr *from, uint8_t *datagram, size_t len,
+int um_relay_input(struct um_relay *relay, const struct um_addr *from, uint8_t *datagram, size_t len,
 		   uint64_t now_ns, uint64_t wall_ms, struct um_relay_output *out);
 
 /* Expires silent nodes, looking at up to `budget` table slots from where
@@ -127,7 +127,7 @@ unsigned um_relay_expire(struct um_relay *relay, uint64_t now_ns, uint32_t budge
 
 /* Read-only view of a registered node, for status and tests. */
 struct um_relay_node_info {
-	struct um_wire_addr endpoint;
+	struct um_addr endpoint;
 	uint64_t last_seen_ns;
 	uint64_t forwarded_packets, forwarded_bytes, dropped;
 };

@@ -53,43 +53,12 @@ struct um_relay_server_batch {
 	uint8_t reply[OUT][REPLY_BYTES];
 	union um_relay_cmsg_u16 out_control[OUT];
 	struct sockaddr_storage to[OUT];
-	struct um_wire_addr to_addr[OUT];
+	struct um_addr to_addr[OUT];
 	uint16_t segment[OUT];
 	uint16_t count[OUT];
 	struct iovec out_iov[OUT];
 	struct mmsghdr out_msg[OUT];
 };
-
-/* IPv4-mapped IPv6 -> IPv4, so the core sees one form per host. */
-static int addr_from_sockaddr(struct um_wire_addr *out, const struct sockaddr_storage *ss, socklen_t len)
-{
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	int r = um_wire_addr_from_sockaddr(out, (const struct sockaddr *)ss, len);
-
-	if (r == 0 && out->family == 6 && !memcmp(out->addr, mapped, 12)) {
-		memmove(out->addr, out->addr + 12, 4);
-		memset(out->addr + 4, 0, 12);
-		out->family = 4;
-	}
-	return r;
-}
-
-static socklen_t addr_to_sockaddr(const struct um_relay_server *s, const struct um_wire_addr *a,
-				  struct sockaddr_storage *ss)
-{
-	if (s->ipv6_socket && a->family == 4) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-		memset(ss, 0, sizeof(*ss));
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(a->port);
-		in6->sin6_addr.s6_addr[10] = 0xff;
-		in6->sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&in6->sin6_addr.s6_addr[12], a->addr, 4);
-		return sizeof(*in6);
-	}
-	int len = um_wire_addr_to_sockaddr(a, ss);
-	return len < 0 ? 0 : (socklen_t)len;
-}
 
 static int open_socket(struct um_relay_server *s, const struct um_relay_server_config *c)
 {
@@ -148,11 +117,6 @@ static int open_socket(struct um_relay_server *s, const struct um_relay_server_c
 	s->ipv6_socket = family == AF_INET6;
 	s->fd = fd;
 	return 0;
-}
-
-static bool addr_equal(const struct um_wire_addr *a, const struct um_wire_addr *b)
-{
-	return a->family == b->family && a->port == b->port && !memcmp(a->addr, b->addr, sizeof(a->addr));
 }
 
 /* A GSO send the kernel refused (e.g. a route MTU below the segment size,
@@ -214,7 +178,7 @@ static void flush(struct um_relay_server *s)
 /* Queues one datagram for `to`. in_place: data lies in a receive slot
  * (valid until the next recvmmsg, which flush() precedes), so it joins the
  * previous message when it continues that run to the same destination. */
-static void queue(struct um_relay_server *s, const struct um_wire_addr *to, const uint8_t *data, size_t len,
+static void queue(struct um_relay_server *s, const struct um_addr *to, const uint8_t *data, size_t len,
 		  bool in_place)
 {
 	struct um_relay_server_batch *b = s->batch;
@@ -224,7 +188,7 @@ static void queue(struct um_relay_server *s, const struct um_wire_addr *to, cons
 		struct iovec *v = &b->out_iov[k];
 		if (b->count[k] < GSO_MAX_SEGMENTS && (const uint8_t *)v->iov_base + v->iov_len == data &&
 		    v->iov_len == (size_t)b->count[k] * b->segment[k] && len <= b->segment[k] &&
-		    addr_equal(&b->to_addr[k], to)) {
+		    um_addr_equal(&b->to_addr[k], to)) {
 			v->iov_len += len;
 			b->count[k]++;
 			return;
@@ -240,8 +204,9 @@ static void queue(struct um_relay_server *s, const struct um_wire_addr *to, cons
 		memcpy(b->reply[k], data, len);
 		data = b->reply[k];
 	}
-	socklen_t to_len = addr_to_sockaddr(s, to, &b->to[k]);
-	if (!to_len)
+	/* v4-mapped on a dual-stack socket */
+	int to_len = um_addr_to_sockaddr_for(to, s->ipv6_socket ? AF_INET6 : AF_INET, &b->to[k]);
+	if (to_len < 0)
 		return;
 	b->to_addr[k] = *to;
 	b->segment[k] = (uint16_t)len;
@@ -249,7 +214,7 @@ static void queue(struct um_relay_server *s, const struct um_wire_addr *to, cons
 	b->out_iov[k] = (struct iovec){(void *)data, len};
 	b->out_msg[k].msg_hdr = (struct msghdr){
 		.msg_name = &b->to[k],
-		.msg_namelen = to_len,
+		.msg_namelen = (socklen_t)to_len,
 		.msg_iov = &b->out_iov[k],
 		.msg_iovlen = 1,
 	};
@@ -257,7 +222,7 @@ static void queue(struct um_relay_server *s, const struct um_wire_addr *to, cons
 }
 
 /* One datagram through the core; its output queued or sent on a stream. */
-static void relay_one(struct um_relay_server *s, const struct um_wire_addr *from, uint8_t *data, size_t len,
+static void relay_one(struct um_relay_server *s, const struct um_addr *from, uint8_t *data, size_t len,
 		      uint64_t now, uint64_t wall)
 {
 	struct um_relay_output out;
@@ -312,14 +277,14 @@ int um_relay_server_poll(struct um_relay_server *s)
 	s->stats.rx_messages += (uint64_t)n;
 	for (int i = 0; i < n; i++) {
 		const struct msghdr *h = &b->in_msg[i].msg_hdr;
-		struct um_wire_addr from;
+		struct um_addr from;
 		size_t total = b->in_msg[i].msg_len;
 		if (h->msg_flags & MSG_TRUNC) {
 			s->stats.rx_datagrams++;
 			s->stats.rx_truncated++;
 			continue;
 		}
-		if (addr_from_sockaddr(&from, &b->from[i], h->msg_namelen))
+		if (um_addr_from_sockaddr(&from, (const struct sockaddr *)&b->from[i], h->msg_namelen))
 			continue;
 		if (um_relay_stream_endpoint(&from)) {
 			/* Only TLS connections have those; a forged UDP source must
@@ -340,7 +305,7 @@ int um_relay_server_poll(struct um_relay_server *s)
 }
 
 /* A binary frame from a TLS connection: same core, one output at a time. */
-static void on_stream_frame(void *arg, const struct um_wire_addr *from, uint8_t *data, size_t len)
+static void on_stream_frame(void *arg, const struct um_addr *from, uint8_t *data, size_t len)
 {
 	struct um_relay_server *s = arg;
 	struct um_relay_output out;
@@ -352,10 +317,10 @@ static void on_stream_frame(void *arg, const struct um_wire_addr *from, uint8_t 
 		um_relay_stream_send(s->stream, &out.to, out.data, out.len);
 		return;
 	}
-	socklen_t to_len = addr_to_sockaddr(s, &out.to, &to);
-	if (!to_len)
+	int to_len = um_addr_to_sockaddr_for(&out.to, s->ipv6_socket ? AF_INET6 : AF_INET, &to);
+	if (to_len < 0)
 		return;
-	if (sendto(s->fd, out.data, out.len, MSG_DONTWAIT, (struct sockaddr *)&to, to_len) < 0)
+	if (sendto(s->fd, out.data, out.len, MSG_DONTWAIT, (struct sockaddr *)&to, (socklen_t)to_len) < 0)
 		s->stats.send_errors++;
 	else
 		s->stats.tx_datagrams++;

@@ -51,12 +51,12 @@ struct um_relay_stream {
 	struct um_relay_stream_stats stats;
 };
 
-bool um_relay_stream_endpoint(const struct um_wire_addr *addr)
+bool um_relay_stream_endpoint(const struct um_addr *addr)
 {
 	return addr->family == 6 && !memcmp(addr->addr, stream_prefix, sizeof(stream_prefix));
 }
 
-static void endpoint_of(const struct conn *c, struct um_wire_addr *addr)
+static void endpoint_of(const struct conn *c, struct um_addr *addr)
 {
 	uint32_t slot = htonl(c->slot);
 
@@ -67,7 +67,7 @@ static void endpoint_of(const struct conn *c, struct um_wire_addr *addr)
 	addr->port = c->generation;
 }
 
-static struct conn *conn_by_endpoint(struct um_relay_stream *s, const struct um_wire_addr *addr)
+static struct conn *conn_by_endpoint(struct um_relay_stream *s, const struct um_addr *addr)
 {
 	uint32_t slot;
 
@@ -94,7 +94,7 @@ static void conn_close(struct conn *c)
 	free(c);
 }
 
-int um_relay_stream_send(struct um_relay_stream *s, const struct um_wire_addr *to, const uint8_t *data, size_t len)
+int um_relay_stream_send(struct um_relay_stream *s, const struct um_addr *to, const uint8_t *data, size_t len)
 {
 	struct conn *c = conn_by_endpoint(s, to);
 
@@ -117,7 +117,7 @@ static void on_message(void *arg, struct um_stream *stream, uint8_t *data, size_
 {
 	struct conn *c = arg;
 	struct um_relay_stream *s = c->relay;
-	struct um_wire_addr from;
+	struct um_addr from;
 	(void)stream;
 
 	s->stats.rx_frames++;

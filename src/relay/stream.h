@@ -24,7 +24,7 @@
 #include <sys/socket.h>
 
 #include "net/loop.h"
-#include "wire/handshake.h"
+#include "util/addr.h"
 
 struct um_relay_stream_config {
 	const struct sockaddr *listen; /* required */
@@ -45,7 +45,7 @@ struct um_relay_stream_stats {
 };
 
 /* A binary frame from connection `from` (data writable, valid during the call). */
-typedef void (*um_relay_stream_frame_fn)(void *arg, const struct um_wire_addr *from, uint8_t *data, size_t len);
+typedef void (*um_relay_stream_frame_fn)(void *arg, const struct um_addr *from, uint8_t *data, size_t len);
 
 struct um_relay_stream;
 
@@ -57,11 +57,11 @@ int um_relay_stream_start(struct um_relay_stream **out, struct um_loop *loop,
 void um_relay_stream_stop(struct um_relay_stream *stream);
 
 /* Whether addr is a stream connection's synthetic endpoint. */
-bool um_relay_stream_endpoint(const struct um_wire_addr *addr);
+bool um_relay_stream_endpoint(const struct um_addr *addr);
 
 /* Queues data as one frame on the connection named by to. 0, or a negative
  * code when the connection is gone or its buffer is full (counted). */
-int um_relay_stream_send(struct um_relay_stream *stream, const struct um_wire_addr *to, const uint8_t *data,
+int um_relay_stream_send(struct um_relay_stream *stream, const struct um_addr *to, const uint8_t *data,
 			 size_t len);
 
 const struct um_relay_stream_stats *um_relay_stream_get_stats(const struct um_relay_stream *stream);

@@ -33,20 +33,20 @@ void um_cookie_checker_wipe(struct um_cookie_checker *checker)
 }
 
 static void make_cookie(struct um_cookie_checker *checker, uint8_t cookie[UM_HS_COOKIE_BYTES],
-			const struct um_wire_addr *source, uint64_t now_ns)
+			const struct um_addr *source, uint64_t now_ns)
 {
 	if (!checker->secret_set || now_ns - checker->secret_birth_ns >= UM_COOKIE_SECRET_LIFE_NS) {
 		randombytes_buf(checker->secret, sizeof(checker->secret));
 		checker->secret_birth_ns = now_ns;
 		checker->secret_set = true;
 	}
-	uint8_t addr[UM_WIRE_ADDR_BYTES];
-	um_wire_addr_serialise(source, addr);
+	uint8_t addr[UM_ADDR_WIRE_BYTES];
+	um_addr_encode(source, addr);
 	mac(cookie, checker->secret, sizeof(checker->secret), addr, sizeof(addr));
 }
 
 enum um_cookie_mac_state um_cookie_validate(struct um_cookie_checker *checker, const uint8_t *msg, size_t len,
-					    const struct um_wire_addr *source, uint64_t now_ns)
+					    const struct um_addr *source, uint64_t now_ns)
 {
 	uint8_t computed[UM_HS_MAC_BYTES], cookie[UM_HS_COOKIE_BYTES];
 	enum um_cookie_mac_state state = UM_COOKIE_MAC_INVALID;
@@ -68,7 +68,7 @@ out:
 }
 
 int um_cookie_reply_create(struct um_cookie_checker *checker, uint8_t *out, size_t cap, uint32_t receiver_index,
-			   const uint8_t mac1[UM_HS_MAC_BYTES], const struct um_wire_addr *source, uint64_t now_ns)
+			   const uint8_t mac1[UM_HS_MAC_BYTES], const struct um_addr *source, uint64_t now_ns)
 {
 	uint8_t cookie[UM_HS_COOKIE_BYTES];
 	uint8_t nonce[UM_HS_COOKIE_NONCE_BYTES];

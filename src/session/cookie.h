@@ -53,12 +53,12 @@ void um_cookie_checker_wipe(struct um_cookie_checker *checker);
 /* msg is a whole message whose last 32 bytes are mac1 || mac2. mac2 is only
  * checked when mac1 is valid. */
 enum um_cookie_mac_state um_cookie_validate(struct um_cookie_checker *checker, const uint8_t *msg, size_t len,
-					    const struct um_wire_addr *source, uint64_t now_ns);
+					    const struct um_addr *source, uint64_t now_ns);
 
 /* Builds a COOKIE_REPLY for a HELLO (its sender_index and mac1) from source.
  * Returns the reply length or a negative code. */
 int um_cookie_reply_create(struct um_cookie_checker *checker, uint8_t *out, size_t cap, uint32_t receiver_index,
-			   const uint8_t mac1[UM_HS_MAC_BYTES], const struct um_wire_addr *source, uint64_t now_ns);
+			   const uint8_t mac1[UM_HS_MAC_BYTES], const struct um_addr *source, uint64_t now_ns);
 
 /* Initiator side: one per peer we initiate to. */
 struct um_cookie_maker {

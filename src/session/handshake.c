@@ -276,7 +276,7 @@ uint32_t um_hs_new_index(struct um_handshake_engine *engine)
 /* ---- initiator ---- */
 
 int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshake_peer *peer,
-			  const struct um_wire_addr *to, struct um_handshake_time now, struct um_handshake_output *out)
+			  const struct um_addr *to, struct um_handshake_time now, struct um_handshake_output *out)
 {
 	int ret;
 
@@ -348,11 +348,11 @@ static int handle_established(struct um_handshake_engine *engine, const uint8_t 
 /* ---- responder ---- */
 
 static struct um_hs_pending *find_pending(struct um_handshake_engine *engine, uint32_t index,
-					  const struct um_wire_addr *source)
+					  const struct um_addr *source)
 {
 	for (unsigned i = 0; i < engine->config.max_pending; i++) {
 		struct um_hs_pending *p = &engine->pending[i];
-		if (p->state != UM_HS_STATE_ZEROED && p->local_index == index && um_wire_addr_equal(&p->source, source))
+		if (p->state != UM_HS_STATE_ZEROED && p->local_index == index && um_addr_equal(&p->source, source))
 			return p;
 	}
 	return NULL;
@@ -360,9 +360,9 @@ static struct um_hs_pending *find_pending(struct um_handshake_engine *engine, ui
 
 /* IPv4 /24 or IPv6 /48: the unit an attacker with real addresses has many
  * hosts in, and the key of the aggregate HELLO bucket. */
-static bool same_site(const struct um_wire_addr *a, const struct um_wire_addr *b)
+static bool same_site(const struct um_addr *a, const struct um_addr *b)
 {
-	return a->family == b->family && memcmp(a->addr, b->addr, a->family == 4 ? 3 : 6) == 0;
+	return um_addr_same_network(a, b, 24, 48);
 }
 
 /* A free slot, or when full one chosen at random among the entries of the
@@ -407,11 +407,6 @@ static bool pending_expired(const struct um_hs_pending *p, uint64_t now_ns)
 	return p->state != UM_HS_STATE_ZEROED && now_ns - p->created_ns >= life;
 }
 
-static bool same_host(const struct um_wire_addr *a, const struct um_wire_addr *b)
-{
-	return a->family == b->family && memcmp(a->addr, b->addr, a->family == 4 ? 4 : 16) == 0;
-}
-
 /* Recently seen HELLO bodies: a cheap early drop for replays. The real
  * replay guarantee is the per-peer timestamp check once RESPONSE proves who
  * the initiator is (an attacker can mint fresh anonymous HELLOs anyway). */
@@ -425,7 +420,7 @@ static struct um_hs_hello_seen *hello_seen_slot(struct um_handshake_engine *engi
 	return &engine->hello_seen[slot % UM_HS_HELLO_FILTER_SLOTS];
 }
 
-static int handle_hello(struct um_handshake_engine *engine, const struct um_wire_addr *from, const uint8_t *dgram,
+static int handle_hello(struct um_handshake_engine *engine, const struct um_addr *from, const uint8_t *dgram,
 			size_t len, struct um_handshake_time now, struct um_handshake_output *out)
 {
 	struct um_hs_hello hello;
@@ -482,9 +477,9 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_wire
 		struct um_hs_pending *p = &engine->pending[i];
 		if (p->state == UM_HS_STATE_ZEROED)
 			continue;
-		if (p->state == UM_HS_STATE_CHALLENGE_SENT && same_host(&p->source, from))
+		if (p->state == UM_HS_STATE_CHALLENGE_SENT && um_addr_same_host(&p->source, from))
 			from_source++;
-		if (p->state == UM_HS_STATE_CHALLENGE_SENT && um_wire_addr_equal(&p->source, from) &&
+		if (p->state == UM_HS_STATE_CHALLENGE_SENT && um_addr_equal(&p->source, from) &&
 		    memcmp(p->hello_ephemeral, hello.ephemeral, 32) == 0 &&
 		    memcmp(p->hello_nonce, hello.nonce, UM_HS_NONCE_BYTES) == 0) {
 			out->to = *from;
@@ -537,7 +532,7 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_wire
 
 /* ---- fragments ---- */
 
-static int handle_fragment(struct um_handshake_engine *engine, const struct um_wire_addr *from, const uint8_t *dgram,
+static int handle_fragment(struct um_handshake_engine *engine, const struct um_addr *from, const uint8_t *dgram,
 			   size_t len, struct um_handshake_time now, struct um_handshake_output *out)
 {
 	struct um_fragment frag;
@@ -620,7 +615,7 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_w
 				    sizeof(pending->established));
 }
 
-int um_handshake_receive(struct um_handshake_engine *engine, const struct um_wire_addr *from,
+int um_handshake_receive(struct um_handshake_engine *engine, const struct um_addr *from,
 			 const uint8_t *datagram, size_t len, struct um_handshake_time now,
 			 struct um_handshake_output *out)
 {

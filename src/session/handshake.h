@@ -95,7 +95,7 @@ struct um_handshake_peer; /* opaque handle, owned by the engine */
 struct um_handshake_engine;
 
 struct um_handshake_output {
-	struct um_wire_addr to; /* where to send every datagram below */
+	struct um_addr to; /* where to send every datagram below */
 	unsigned n_datagrams;
 	uint16_t lengths[UM_HS_MAX_OUT_DATAGRAMS];
 	uint8_t datagrams[UM_HS_MAX_OUT_DATAGRAMS][UM_HS_MAX_DATAGRAM];
@@ -109,7 +109,7 @@ struct um_handshake_output {
 	struct um_hs_params params;     /* session parameters (from the responder) */
 	/* Where the peer's datagrams came from (responder: the initiator's
 	 * source; initiator: the responder's source). */
-	struct um_wire_addr peer_endpoint;
+	struct um_addr peer_endpoint;
 };
 
 /* Zeroes the output, keys included. */
@@ -148,7 +148,7 @@ bool um_handshake_under_load(const struct um_handshake_engine *engine);
 /* Starts a handshake to peer at `to` (replacing any in flight); out gets
  * the HELLO. 0 or a negative code. */
 int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshake_peer *peer,
-			  const struct um_wire_addr *to, struct um_handshake_time now, struct um_handshake_output *out);
+			  const struct um_addr *to, struct um_handshake_time now, struct um_handshake_output *out);
 
 /* Consumes one received datagram (any handshake type: 0x01..0x06). The
  * datagram is only read during the call. Returns 0 when it was accepted
@@ -159,7 +159,7 @@ int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshak
  * -UM_EVERSION (a HELLO of another protocol version: the sender runs an
  * incompatible release; stats.version_mismatch counts those with a valid mac1).
  * A dropped datagram never changes handshake state. */
-int um_handshake_receive(struct um_handshake_engine *engine, const struct um_wire_addr *from,
+int um_handshake_receive(struct um_handshake_engine *engine, const struct um_addr *from,
 			 const uint8_t *datagram, size_t len, struct um_handshake_time now,
 			 struct um_handshake_output *out);
 

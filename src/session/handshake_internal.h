@@ -51,7 +51,7 @@ struct um_handshake_peer {
 	/* Our initiation (one at a time). */
 	enum um_handshake_state state;
 	uint32_t local_index, remote_index;
-	struct um_wire_addr to;
+	struct um_addr to;
 	uint8_t ephemeral_secret[32], ephemeral_public[32];
 	struct um_hs_symmetric sym;
 	uint8_t hello[UM_HS_HELLO_BYTES];
@@ -67,7 +67,7 @@ struct um_handshake_peer {
 struct um_hs_pending {
 	enum um_handshake_state state;
 	uint32_t local_index, remote_index;
-	struct um_wire_addr source;
+	struct um_addr source;
 	uint8_t hello_ephemeral[32];
 	uint8_t hello_nonce[UM_HS_NONCE_BYTES];
 	uint64_t hello_ts_ms;

@@ -81,21 +81,24 @@ void um_ratelimit_destroy(struct um_ratelimiter *limiter)
 	memset(limiter, 0, sizeof(*limiter));
 }
 
-static void source_key(const struct um_ratelimiter *limiter, uint8_t key[KEY_BYTES],
-		       const struct um_wire_addr *source)
+/* family || the first v4_bytes / v6_bytes of the address (the rest zero). An
+ * unset source gives the all-zero key (um_addr_network clears the prefix). */
+static void source_key(const struct um_ratelimiter *limiter, uint8_t key[KEY_BYTES], const struct um_addr *source)
 {
-	memset(key, 0, KEY_BYTES);
-	key[0] = source->family;
-	memcpy(key + 1, source->addr, source->family == 4 ? limiter->v4_bytes : limiter->v6_bytes);
+	struct um_addr_prefix net;
+
+	(void)um_addr_network(source, limiter->v4_bytes * 8u, limiter->v6_bytes * 8u, &net);
+	key[0] = net.family;
+	memcpy(key + 1, net.addr, KEY_BYTES - 1);
 }
 
-bool um_ratelimit_allow(struct um_ratelimiter *limiter, const struct um_wire_addr *source, uint64_t now_ns)
+bool um_ratelimit_allow(struct um_ratelimiter *limiter, const struct um_addr *source, uint64_t now_ns)
 {
 	uint64_t idle_ns;
 	return um_ratelimit_allow_idle(limiter, source, now_ns, &idle_ns);
 }
 
-bool um_ratelimit_allow_idle(struct um_ratelimiter *limiter, const struct um_wire_addr *source, uint64_t now_ns,
+bool um_ratelimit_allow_idle(struct um_ratelimiter *limiter, const struct um_addr *source, uint64_t now_ns,
 			     uint64_t *idle_ns)
 {
 	uint8_t key[KEY_BYTES], hash[crypto_shorthash_BYTES];

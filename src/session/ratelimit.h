@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "wire/handshake.h"
+#include "util/addr.h"
 
 struct um_ratelimit_entry;
 
@@ -42,13 +42,13 @@ bool um_token_bucket_take(struct um_token_bucket *bucket, uint64_t now_ns);
 int um_ratelimit_init(struct um_ratelimiter *limiter, unsigned entries, unsigned per_second, unsigned burst);
 void um_ratelimit_destroy(struct um_ratelimiter *limiter);
 /* true if the source may send one more packet now (and charges it). */
-bool um_ratelimit_allow(struct um_ratelimiter *limiter, const struct um_wire_addr *source, uint64_t now_ns);
+bool um_ratelimit_allow(struct um_ratelimiter *limiter, const struct um_addr *source, uint64_t now_ns);
 /* The same, keyed by the first v4_bytes (1..4) or v6_bytes (1..8) address bytes. */
 int um_ratelimit_init_prefix(struct um_ratelimiter *limiter, unsigned entries, unsigned per_second, unsigned burst,
 			     unsigned v4_bytes, unsigned v6_bytes);
 /* um_ratelimit_allow that also reports how long the key had been idle
  * before this packet (UINT64_MAX when it was not in the table). */
-bool um_ratelimit_allow_idle(struct um_ratelimiter *limiter, const struct um_wire_addr *source, uint64_t now_ns,
+bool um_ratelimit_allow_idle(struct um_ratelimiter *limiter, const struct um_addr *source, uint64_t now_ns,
 			     uint64_t *idle_ns);
 
 #endif

@@ -10,7 +10,7 @@
 
 struct um_reasm_slot {
 	bool used;
-	struct um_wire_addr source;
+	struct um_addr source;
 	uint8_t msg_type;
 	uint8_t count;
 	uint16_t total_len;
@@ -116,15 +116,10 @@ int um_reasm_init(struct um_reassembler *r, const struct um_reasm_limits *limits
 	return r->slots ? 0 : -UM_ENOMEM;
 }
 
-static bool same_host(const struct um_wire_addr *a, const struct um_wire_addr *b)
-{
-	return a->family == b->family && memcmp(a->addr, b->addr, a->family == 4 ? 4 : 16) == 0;
-}
-
 /* IPv4 /24 or IPv6 /64: what one site can usually send from. */
-static bool same_prefix(const struct um_wire_addr *a, const struct um_wire_addr *b)
+static bool same_prefix(const struct um_addr *a, const struct um_addr *b)
 {
-	return a->family == b->family && memcmp(a->addr, b->addr, a->family == 4 ? 3 : 8) == 0;
+	return um_addr_same_network(a, b, UM_ADDR_SUBSCRIBER_V4_BITS, UM_ADDR_SUBSCRIBER_V6_BITS);
 }
 
 static void slot_free(struct um_reassembler *r, struct um_reasm_slot *s)
@@ -201,14 +196,14 @@ static struct um_reasm_slot *eviction_victim(struct um_reassembler *r, unsigned 
 }
 
 static bool slot_matches(const struct um_reassembler *r, const struct um_reasm_slot *s,
-			 const struct um_wire_addr *source, const struct um_fragment *frag)
+			 const struct um_addr *source, const struct um_fragment *frag)
 {
 	if (s->msg_type != frag->msg_type || s->receiver_index != frag->receiver_index)
 		return false;
-	return r->limits.one_slot_per_index || um_wire_addr_equal(&s->source, source);
+	return r->limits.one_slot_per_index || um_addr_equal(&s->source, source);
 }
 
-int um_reasm_add(struct um_reassembler *r, const struct um_wire_addr *source, const struct um_fragment *frag,
+int um_reasm_add(struct um_reassembler *r, const struct um_addr *source, const struct um_fragment *frag,
 		 uint64_t now_ns, uint8_t *out, size_t out_cap)
 {
 	struct um_reasm_slot *slot = NULL, *free_slot = NULL;
@@ -226,7 +221,7 @@ int um_reasm_add(struct um_reassembler *r, const struct um_wire_addr *source, co
 				free_slot = s;
 			continue;
 		}
-		if (same_host(&s->source, source))
+		if (um_addr_same_host(&s->source, source))
 			source_bytes += s->total_len;
 		if (same_prefix(&s->source, source))
 			prefix_count++;
@@ -237,8 +232,8 @@ int um_reasm_add(struct um_reassembler *r, const struct um_wire_addr *source, co
 	/* A new message id (or, keyed per index, a new source) for the same
 	 * state replaces the old attempt (the sender started over); same id
 	 * with different geometry is a conflict. */
-	if (slot && (slot->message_id != frag->message_id || !um_wire_addr_equal(&slot->source, source))) {
-		if (same_host(&slot->source, source))
+	if (slot && (slot->message_id != frag->message_id || !um_addr_equal(&slot->source, source))) {
+		if (um_addr_same_host(&slot->source, source))
 			source_bytes -= slot->total_len;
 		if (same_prefix(&slot->source, source))
 			prefix_count--;

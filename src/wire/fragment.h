@@ -107,7 +107,7 @@ void um_reasm_destroy(struct um_reassembler *r);
  *                bytes for the same index, or a different length/count for
  *                the same message): the whole slot is discarded;
  *   -UM_ERANGE   message larger than limits.max_message or out_cap. */
-int um_reasm_add(struct um_reassembler *r, const struct um_wire_addr *source, const struct um_fragment *frag,
+int um_reasm_add(struct um_reassembler *r, const struct um_addr *source, const struct um_fragment *frag,
 		 uint64_t now_ns, uint8_t *out, size_t out_cap);
 /* Frees the slot(s) of (msg_type, receiver_index) from any source: the
  * owner calls it when the handshake state the slot was for goes away. */

@@ -1,73 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include "wire/handshake.h"
 
-#include <netinet/in.h>
 #include <string.h>
 
 #include "util/buf.h"
 #include "util/error.h"
-
-int um_wire_addr_from_sockaddr(struct um_wire_addr *out, const struct sockaddr *sa, socklen_t len)
-{
-	memset(out, 0, sizeof(*out));
-	if (!sa)
-		return -UM_EINVAL;
-	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
-		const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
-		out->family = 4;
-		memcpy(out->addr, &in4->sin_addr, 4);
-		out->port = ntohs(in4->sin_port);
-		return 0;
-	}
-	if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-		out->family = 6;
-		memcpy(out->addr, &in6->sin6_addr, 16);
-		out->port = ntohs(in6->sin6_port);
-		return 0;
-	}
-	return -UM_EINVAL;
-}
-
-int um_wire_addr_to_sockaddr(const struct um_wire_addr *addr, struct sockaddr_storage *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (addr->family == 4) {
-		struct sockaddr_in *in4 = (struct sockaddr_in *)out;
-		in4->sin_family = AF_INET;
-		memcpy(&in4->sin_addr, addr->addr, 4);
-		in4->sin_port = htons(addr->port);
-		return (int)sizeof(*in4);
-	}
-	if (addr->family == 6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
-		in6->sin6_family = AF_INET6;
-		memcpy(&in6->sin6_addr, addr->addr, 16);
-		in6->sin6_port = htons(addr->port);
-		return (int)sizeof(*in6);
-	}
-	return -UM_EINVAL;
-}
-
-void um_wire_addr_serialise(const struct um_wire_addr *addr, uint8_t out[UM_WIRE_ADDR_BYTES])
-{
-	struct um_writer w;
-	um_writer_init(&w, out, UM_WIRE_ADDR_BYTES);
-	um_write_u8(&w, addr->family);
-	/* Only the significant bytes: an IPv4 address never has junk in 4..15. */
-	uint8_t a[16] = {0};
-	memcpy(a, addr->addr, addr->family == 4 ? 4 : 16);
-	um_write_bytes(&w, a, 16);
-	um_write_u16(&w, addr->port);
-}
-
-bool um_wire_addr_equal(const struct um_wire_addr *a, const struct um_wire_addr *b)
-{
-	uint8_t sa[UM_WIRE_ADDR_BYTES], sb[UM_WIRE_ADDR_BYTES];
-	um_wire_addr_serialise(a, sa);
-	um_wire_addr_serialise(b, sb);
-	return memcmp(sa, sb, sizeof(sa)) == 0;
-}
 
 /* type | version | 0 0 */
 static void write_prefix(struct um_writer *w, uint8_t type)

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "crypto/hybrid.h"
+#include "util/addr.h" /* struct um_addr */
 #include "wire/types.h"
 
 /* Aliases of the registry (wire/types.h), kept for the code that uses them. */
@@ -70,22 +71,6 @@ enum um_hs_wire_sizes {
 /* ESTABLISHED flags. */
 enum { UM_HS_FLAG_DIRECT_P2P = 0x01 };
 
-/* A UDP endpoint in a compact, comparable form (no padding bytes that vary):
- * family is 4 or 6 (0 = unset), addr holds 4 or 16 bytes in network order. */
-struct um_wire_addr {
-	uint8_t family;
-	uint8_t addr[16];
-	uint16_t port; /* host order */
-};
-
-int um_wire_addr_from_sockaddr(struct um_wire_addr *out, const struct sockaddr *sa, socklen_t len);
-/* Fills a sockaddr_in/_in6 into storage; returns its length or a negative code. */
-int um_wire_addr_to_sockaddr(const struct um_wire_addr *addr, struct sockaddr_storage *out);
-bool um_wire_addr_equal(const struct um_wire_addr *a, const struct um_wire_addr *b);
-/* Canonical 19-byte serialisation (family, 16 addr bytes, port) used as MAC input. */
-enum { UM_WIRE_ADDR_BYTES = 19 };
-void um_wire_addr_serialise(const struct um_wire_addr *addr, uint8_t out[UM_WIRE_ADDR_BYTES]);
-
 /* HELLO: type | version | 0 0 | sender_index | ephemeral X25519 | nonce |
  * timestamp_ms | zero padding | mac1 | mac2. Since version 2 the sender
  * puts whole seconds in timestamp_ms (a multiple of 1000): it is in clear,
@@ -129,7 +114,7 @@ struct um_hs_params {
 	uint16_t heartbeat_s;
 	uint32_t rotation_s;
 	uint8_t flags;
-	struct um_wire_addr observed; /* the initiator's address as the responder saw it */
+	struct um_addr observed; /* the initiator's address as the responder saw it */
 };
 
 /* COOKIE_REPLY: type | 0 0 0 | receiver_index | nonce(24) | sealed cookie(16+16). */

@@ -29,7 +29,7 @@ static void mac(uint8_t out[UM_PATH_MAC_BYTES], const uint8_t *in, size_t len, c
 	crypto_generichash(out, UM_PATH_MAC_BYTES, in, len, key, UM_PATH_KEY_BYTES);
 }
 
-static int put_addr(struct um_writer *w, uint8_t kind, const struct um_wire_addr *a)
+static int put_addr(struct um_writer *w, uint8_t kind, const struct um_addr *a)
 {
 	static const uint8_t zero[16];
 
@@ -44,7 +44,7 @@ static int put_addr(struct um_writer *w, uint8_t kind, const struct um_wire_addr
 	return 0;
 }
 
-static int get_addr(struct um_reader *r, uint8_t *kind, struct um_wire_addr *a)
+static int get_addr(struct um_reader *r, uint8_t *kind, struct um_addr *a)
 {
 	memset(a, 0, sizeof(*a));
 	*kind = um_read_u8(r);

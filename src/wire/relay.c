@@ -7,51 +7,6 @@
 #include "util/buf.h"
 #include "util/error.h"
 
-/* ---- endpoints ---------------------------------------------------------- */
-
-static void write_endpoint(struct um_writer *w, const struct um_wire_addr *a)
-{
-	uint8_t addr[16] = {0};
-	uint8_t family = a->family == 4 || a->family == 6 ? a->family : 0;
-	if (family)
-		memcpy(addr, a->addr, family == 4 ? 4 : 16);
-	um_write_u8(w, family);
-	um_write_u8(w, 0);
-	um_write_u16(w, family ? a->port : 0);
-	um_write_bytes(w, addr, 16);
-}
-
-/* allow_empty: an all-zero endpoint (family 0) is accepted. */
-static int read_endpoint(struct um_reader *r, struct um_wire_addr *a, bool allow_empty)
-{
-	static const uint8_t zero[16];
-	uint8_t family = um_read_u8(r);
-	uint8_t reserved = um_read_u8(r);
-	uint16_t port = um_read_u16(r);
-	const uint8_t *addr = um_read_bytes(r, 16);
-
-	memset(a, 0, sizeof(*a));
-	if (um_reader_error(r))
-		return -UM_ETRUNC;
-	if (reserved)
-		return -UM_EINVAL;
-	if (family == 0) {
-		if (!allow_empty || port || memcmp(addr, zero, 16))
-			return -UM_EINVAL;
-		return 0;
-	}
-	if (family == 4) {
-		if (memcmp(addr + 4, zero, 12))
-			return -UM_EINVAL;
-	} else if (family != 6) {
-		return -UM_EINVAL;
-	}
-	a->family = family;
-	a->port = port;
-	memcpy(a->addr, addr, family == 4 ? 4 : 16);
-	return 0;
-}
-
 /* ---- REGISTER ----------------------------------------------------------- */
 
 int um_relay_register_build(uint8_t *out, size_t cap, const struct um_identity *identity, uint64_t timestamp_ms,
@@ -152,7 +107,7 @@ int um_relay_register_ack_encode(uint8_t *out, size_t cap, const struct um_relay
 	um_write_u16(&w, m->keepalive_interval_s);
 	um_write_bytes(&w, m->nonce, UM_RELAY_NONCE_BYTES);
 	um_write_u64(&w, m->token);
-	write_endpoint(&w, &m->observed);
+	um_addr_write(&w, &m->observed);
 	um_write_u16(&w, m->registration_timeout_s);
 	um_write_u16(&w, m->max_payload);
 	um_write_u32(&w, m->max_packets_per_s);
@@ -173,7 +128,7 @@ int um_relay_register_ack_decode(struct um_relay_register_ack *m, const uint8_t 
 	m->keepalive_interval_s = um_read_u16(&r);
 	um_read_copy(&r, m->nonce, UM_RELAY_NONCE_BYTES);
 	m->token = um_read_u64(&r);
-	int rc = read_endpoint(&r, &m->observed, false);
+	int rc = um_addr_read(&r, &m->observed, false);
 	m->registration_timeout_s = um_read_u16(&r);
 	m->max_payload = um_read_u16(&r);
 	m->max_packets_per_s = um_read_u32(&r);
@@ -199,7 +154,7 @@ int um_relay_keepalive_encode(uint8_t *out, size_t cap, const struct um_relay_ke
 	um_write_bytes(&w, m->id.bytes, UM_PEER_ID_BYTES);
 	um_write_u64(&w, m->token);
 	um_write_u64(&w, m->sequence);
-	write_endpoint(&w, &m->observed);
+	um_addr_write(&w, &m->observed);
 	return um_writer_error(&w) ? -UM_ERANGE : (int)w.pos;
 }
 
@@ -217,7 +172,7 @@ int um_relay_keepalive_decode(struct um_relay_keepalive *m, const uint8_t *in, s
 	um_read_copy(&r, m->id.bytes, UM_PEER_ID_BYTES);
 	m->token = um_read_u64(&r);
 	m->sequence = um_read_u64(&r);
-	int rc = read_endpoint(&r, &m->observed, true);
+	int rc = um_addr_read(&r, &m->observed, true);
 	if (um_reader_error(&r))
 		return -UM_ETRUNC;
 	if (type != UM_MSG_RELAY_KEEPALIVE || reserved || (m->flags & ~UM_RELAY_KEEPALIVE_FLAG_REPLY) || rc < 0)

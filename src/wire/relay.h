@@ -118,7 +118,7 @@ struct um_relay_register_ack {
 	uint16_t keepalive_interval_s;
 	uint8_t nonce[UM_RELAY_NONCE_BYTES];
 	uint64_t token;
-	struct um_wire_addr observed;
+	struct um_addr observed;
 	uint16_t registration_timeout_s;
 	uint16_t max_payload;
 	uint32_t max_packets_per_s;
@@ -130,7 +130,7 @@ struct um_relay_keepalive {
 	struct um_peer_id id;
 	uint64_t token;
 	uint64_t sequence;
-	struct um_wire_addr observed; /* family 0 in requests */
+	struct um_addr observed; /* family 0 in requests */
 };
 
 /* FORWARD and FORWARDED share this form. */

@@ -19,7 +19,7 @@ static uint8_t dgram[UM_HS_MAX_DATAGRAM];
 static void roundtrip(const uint8_t *msg, size_t len)
 {
 	struct um_reassembler r;
-	struct um_wire_addr src = {.family = 4, .addr = {1, 2, 3, 4}, .port = 5};
+	struct um_addr src = {.family = 4, .addr = {1, 2, 3, 4}, .port = 5};
 	unsigned count = um_fragment_count(len);
 	if (count == 0 || um_reasm_init(&r, NULL) != 0)
 		return;
@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!bytes)
 			break;
 		now += (uint64_t)step * 100000000ULL; /* 0.1 s units */
-		struct um_wire_addr src = {.family = 4, .addr = {10, 0, (uint8_t)((source >> 3) & 3), (uint8_t)(source & 7)},
+		struct um_addr src = {.family = 4, .addr = {10, 0, (uint8_t)((source >> 3) & 3), (uint8_t)(source & 7)},
 					   .port = (uint16_t)(source >> 5)};
 		struct um_fragment f;
 		if (um_fragment_decode(&f, bytes, len) != 0) {

@@ -27,8 +27,8 @@ static struct um_handshake_engine *eng_a, *eng_b;
 static struct um_handshake_peer *peer_ab, *peer_ba;
 static struct um_cookie_maker mac_maker;
 static struct um_handshake_output out, out2;
-static const struct um_wire_addr addr_a = {.family = 4, .addr = {10, 0, 0, 1}, .port = 1};
-static const struct um_wire_addr addr_b = {.family = 4, .addr = {10, 0, 0, 2}, .port = 2};
+static const struct um_addr addr_a = {.family = 4, .addr = {10, 0, 0, 1}, .port = 1};
+static const struct um_addr addr_b = {.family = 4, .addr = {10, 0, 0, 2}, .port = 2};
 static uint64_t clock_s = 1000;
 static uint8_t buf[UM_HS_MAX_DATAGRAM];
 
@@ -66,7 +66,7 @@ static void bounce(struct um_handshake_engine *from, struct um_handshake_time no
 {
 	for (int round = 0; round < 4 && out.n_datagrams; round++) {
 		struct um_handshake_engine *to = from == eng_a ? eng_b : eng_a;
-		const struct um_wire_addr *src = from == eng_a ? &addr_a : &addr_b;
+		const struct um_addr *src = from == eng_a ? &addr_a : &addr_b;
 		memset(&out2, 0, sizeof(out2));
 		unsigned produced = 0;
 		static struct um_handshake_output acc;
@@ -123,7 +123,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len = sizeof(buf);
 		um_read_copy(&r, buf, len);
 		struct um_handshake_engine *to = (ctl & 1) ? eng_a : eng_b;
-		const struct um_wire_addr *src = (ctl & 1) ? &addr_b : &addr_a;
+		const struct um_addr *src = (ctl & 1) ? &addr_b : &addr_a;
 		if ((ctl & 2) && len == UM_HS_HELLO_BYTES)
 			um_cookie_add_macs(&mac_maker, buf, len, now.mono_ns);
 		if ((ctl & 4) && len >= UM_FRAG_HEADER_BYTES && buf[0] == UM_MSG_FRAGMENT) {

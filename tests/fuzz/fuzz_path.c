@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	p.n_keys = 1;
 	struct um_punch_env env = {.now = 1000000000000ULL, .wall_ms = 1700000000000ULL, .enabled = true,
 				   .relay_ready = true, .via_relay = size & 1};
-	struct um_wire_addr from = {.family = 4, .addr = {198, 51, 100, 6}, .port = 51820};
+	struct um_addr from = {.family = 4, .addr = {198, 51, 100, 6}, .port = 51820};
 	if (um_punch_input(&p, data, size, &from, size & 2, &env, &po) == 0 && po.candidates_wanted)
 		um_punch_candidates_send(&p, NULL, 0, &env, &po);
 	env.now = um_punch_next_deadline(&p) == UINT64_MAX ? env.now : um_punch_next_deadline(&p);

@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!copy)
 		return 0;
 	memcpy(copy, data, size);
-	struct um_wire_addr from = {.family = 4, .addr = {198, 51, 100, data[0]}, .port = 4000};
+	struct um_addr from = {.family = 4, .addr = {198, 51, 100, data[0]}, .port = 4000};
 	now += 1000000;
 	if (um_relay_input(&relay, &from, copy, size, now, 1700000000000ULL, &out) == 1) {
 		/* (A FRAGMENT completing a REGISTER may be smaller than its answer.) */

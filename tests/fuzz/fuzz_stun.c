@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct um_stun_message m, again;
-	struct um_wire_addr mapped;
+	struct um_addr mapped;
 	uint8_t out[UM_STUN_RESPONSE_MAX_BYTES];
 
 	int rc = um_stun_parse(&m, data, size);
@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (um_stun_mapped_address(&m, &mapped) == 0) {
 			int n = um_stun_encode_response(out, sizeof(out), m.txid, &mapped);
 			if (n < 0 || um_stun_parse(&again, out, (size_t)n) != 0 ||
-			    !um_wire_addr_equal(&again.xor_mapped, &mapped))
+			    !um_addr_equal(&again.xor_mapped, &mapped))
 				abort();
 		}
 	}

@@ -21,8 +21,8 @@ enum { SIM_QUEUE = 512, SIM_LATENCY_NS = 1000000 };
 struct sim_side {
 	struct um_punch p;
 	struct um_punch_env env;
-	struct um_wire_addr addr;    /* where it receives direct datagrams */
-	struct um_wire_addr seen_as; /* the source its direct datagrams carry */
+	struct um_addr addr;    /* where it receives direct datagrams */
+	struct um_addr seen_as; /* the source its direct datagrams carry */
 	struct um_path_candidate local[4];
 	size_t n_local;
 	uint64_t events[UM_PUNCH_EVENT_PING + 1];
@@ -34,7 +34,7 @@ struct sim_packet {
 	uint64_t at;
 	int to; /* side index */
 	bool via_relay;
-	struct um_wire_addr from;
+	struct um_addr from;
 	uint16_t len;
 	uint8_t data[UM_PATH_CANDIDATES_MAX_BYTES];
 };
@@ -42,7 +42,7 @@ struct sim_packet {
 struct sim {
 	uint64_t now;
 	struct sim_side side[2];
-	struct um_wire_addr relay;
+	struct um_addr relay;
 	bool direct_open; /* the internet lets direct datagrams through */
 	bool rx_counts;   /* direct datagrams count as DATA received (a busy tunnel) */
 	struct sim_packet queue[SIM_QUEUE];
@@ -50,9 +50,9 @@ struct sim {
 	uint64_t lost;
 };
 
-static inline struct um_wire_addr sim_addr(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port)
+static inline struct um_addr sim_addr(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port)
 {
-	struct um_wire_addr x = {.family = 4, .addr = {a, b, c, d}, .port = port};
+	struct um_addr x = {.family = 4, .addr = {a, b, c, d}, .port = port};
 	return x;
 }
 
@@ -89,10 +89,10 @@ static inline void sim_init(struct sim *s, uint64_t connect_timeout, uint64_t re
 	}
 }
 
-static inline int sim_side_at(const struct sim *s, const struct um_wire_addr *to)
+static inline int sim_side_at(const struct sim *s, const struct um_addr *to)
 {
 	for (int i = 0; i < 2; i++)
-		if (um_wire_addr_equal(&s->side[i].addr, to) || um_wire_addr_equal(&s->side[i].seen_as, to))
+		if (um_addr_equal(&s->side[i].addr, to) || um_addr_equal(&s->side[i].seen_as, to))
 			return i;
 	return -1;
 }

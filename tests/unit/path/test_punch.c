@@ -40,8 +40,8 @@ static void test_punch_succeeds(void)
 		CHECK_EQ(x->p.state, UM_PUNCH_DIRECT);
 		CHECK_EQ(x->events[UM_PUNCH_EVENT_DIRECT], 1);
 		CHECK(!x->env.via_relay);
-		CHECK(um_wire_addr_equal(&x->p.direct, &y->addr));
-		CHECK(um_wire_addr_equal(&x->env.endpoint, &y->addr));
+		CHECK(um_addr_equal(&x->p.direct, &y->addr));
+		CHECK(um_addr_equal(&x->env.endpoint, &y->addr));
 		CHECK_EQ(x->p.switches_direct, 1);
 		/* A few rounds of 100 ms at most, with slack. */
 		CHECK(x->direct_at - t0 < 500 * MS);
@@ -170,7 +170,7 @@ static void test_new_candidates_new_attempt(void)
 	sim_take(&s, 1, &out);
 	sim_run(&s, t + 1 * SEC);
 	CHECK_EQ(A->p.state, UM_PUNCH_DIRECT);
-	CHECK(um_wire_addr_equal(&A->p.direct, &B->addr));
+	CHECK(um_addr_equal(&A->p.direct, &B->addr));
 	CHECK(A->direct_at - t < 500 * MS);
 	CHECK_EQ(B->p.state, UM_PUNCH_DIRECT);
 }
@@ -195,7 +195,7 @@ static void test_ping(void)
 	CHECK_EQ(A->events[UM_PUNCH_EVENT_PING], 1);
 	CHECK_EQ(A->p.ping_answered, 1);
 	CHECK(!A->p.ping_direct);
-	CHECK(um_wire_addr_equal(&A->p.ping_from, &s.relay));
+	CHECK(um_addr_equal(&A->p.ping_from, &s.relay));
 	CHECK(A->p.ping_rtt_ns >= 2 * SIM_LATENCY_NS && A->p.ping_rtt_ns < 10 * MS);
 	CHECK_EQ(B->p.state, UM_PUNCH_NONE); /* a ping never starts anything */
 
@@ -205,12 +205,12 @@ static void test_ping(void)
 	CHECK_EQ(um_punch_ping(&A->p, &A->env, &seq, &out), 0);
 	CHECK_EQ(seq, 1);
 	CHECK(!out.datagrams[0].via_relay);
-	CHECK(um_wire_addr_equal(&out.datagrams[0].to, &B->addr));
+	CHECK(um_addr_equal(&out.datagrams[0].to, &B->addr));
 	sim_take(&s, 0, &out);
 	sim_run(&s, s.now + 100 * MS);
 	CHECK_EQ(A->p.ping_answered, 1);
 	CHECK(A->p.ping_direct);
-	CHECK(um_wire_addr_equal(&A->p.ping_from, &B->addr));
+	CHECK(um_addr_equal(&A->p.ping_from, &B->addr));
 
 	/* No session: no ping. */
 	um_punch_session_cleared(&A->p);
@@ -240,7 +240,7 @@ static void test_reply_from_other_address(void)
 	B->seen_as = B->addr;
 	sim_run(&s, s.now + 1 * SEC);
 	CHECK_EQ(A->p.state, UM_PUNCH_DIRECT);
-	CHECK(um_wire_addr_equal(&A->p.direct, &B->addr));
+	CHECK(um_addr_equal(&A->p.direct, &B->addr));
 }
 
 /* A datagram with a broken MAC (or under another session's key) is
@@ -341,7 +341,7 @@ static void test_session_direct_then_relay(void)
 	}
 	sim_install(&s);
 	CHECK_EQ(A->p.state, UM_PUNCH_DIRECT);
-	CHECK(um_wire_addr_equal(&A->p.direct, &B->addr));
+	CHECK(um_addr_equal(&A->p.direct, &B->addr));
 	CHECK_EQ(A->p.switches_direct, 0);
 	CHECK_EQ(um_punch_next_deadline(&A->p), s.now + HEALTH / 4);
 	/* The handshake engine moved A to the relay: the next tick notices. */

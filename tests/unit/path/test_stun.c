@@ -96,7 +96,7 @@ static void test_rfc5769_ipv4(void)
 {
 	uint8_t msg[256];
 	struct um_stun_message m;
-	struct um_wire_addr a;
+	struct um_addr a;
 	size_t len = unhex(msg, sizeof(msg), sample_ipv4);
 	static const uint8_t want[4] = {192, 0, 2, 1};
 
@@ -130,7 +130,7 @@ static void test_rfc5769_ipv6(void)
 {
 	uint8_t msg[256];
 	struct um_stun_message m;
-	struct um_wire_addr a;
+	struct um_addr a;
 	size_t len = unhex(msg, sizeof(msg), sample_ipv6);
 	static const uint8_t want[16] = {0x20, 0x01, 0x0d, 0xb8, 0x12, 0x34, 0x56, 0x78,
 					 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77};
@@ -158,7 +158,7 @@ static void test_mapped_fallback_and_errors(void)
 	/* An RFC 3489-style answer: MAPPED-ADDRESS only, no FINGERPRINT. */
 	uint8_t msg[64] = {0x01, 0x01, 0x00, 0x0c, 0x21, 0x12, 0xa4, 0x42};
 	struct um_stun_message m;
-	struct um_wire_addr a;
+	struct um_addr a;
 	memcpy(msg + 8, vector_txid, 12);
 	uint8_t attr[12] = {0x00, 0x01, 0x00, 0x08, 0x00, 0x01, 0x12, 0x34, 203, 0, 113, 9};
 	memcpy(msg + 20, attr, sizeof(attr));
@@ -249,7 +249,7 @@ static void test_transaction_matching(void)
 	struct um_stun_result r;
 	uint8_t resp[UM_STUN_RESPONSE_MAX_BYTES];
 	uint64_t deadline;
-	struct um_wire_addr a = {.family = 4, .addr = {198, 51, 100, 7}, .port = 40000};
+	struct um_addr a = {.family = 4, .addr = {198, 51, 100, 7}, .port = 40000};
 
 	um_stun_transaction_begin(&t, NULL, 0);
 	int n = um_stun_encode_response(resp, sizeof(resp), t.request + 8, &a);
@@ -266,7 +266,7 @@ static void test_transaction_matching(void)
 	uint8_t hello[64] = {0x01};
 	CHECK_EQ(um_stun_transaction_input(&t, hello, sizeof(hello), 5, &r), -UM_ENOTFOUND);
 	CHECK_EQ(um_stun_transaction_input(&t, resp, (size_t)n, 7, &r), 0);
-	CHECK(um_wire_addr_equal(&r.mapped, &a));
+	CHECK(um_addr_equal(&r.mapped, &a));
 	CHECK_EQ(r.rtt_ns, 7);
 	CHECK_EQ(r.requests_sent, 1);
 	/* Done: a duplicate answer is not consumed again. */
@@ -296,8 +296,8 @@ static void *responder_main(void *arg)
 			continue;
 		if (seen++ < s->drop)
 			continue;
-		struct um_wire_addr a;
-		um_wire_addr_from_sockaddr(&a, (struct sockaddr *)&from, fl);
+		struct um_addr a;
+		um_addr_from_sockaddr(&a, (struct sockaddr *)&from, fl);
 		int len = um_stun_encode_response(out, sizeof(out), m.txid, &a);
 		/* Some noise first: a non-STUN datagram and a wrong transaction. */
 		sendto(s->fd, "junk", 4, 0, (struct sockaddr *)&from, fl);
@@ -363,20 +363,20 @@ static void test_endpoint_from_sockaddr(void)
 {
 	struct sockaddr_in6 s6 = {.sin6_family = AF_INET6, .sin6_port = htons(3478)};
 	struct sockaddr_in s4 = {.sin_family = AF_INET, .sin_port = htons(3478)};
-	struct um_wire_addr a, b;
+	struct um_addr a, b;
 
 	inet_pton(AF_INET6, "::ffff:192.0.2.1", &s6.sin6_addr);
 	inet_pton(AF_INET, "192.0.2.1", &s4.sin_addr);
-	CHECK_EQ(um_stun_endpoint_from_sockaddr(&a, (struct sockaddr *)&s6, sizeof(s6)), 0);
-	CHECK_EQ(um_stun_endpoint_from_sockaddr(&b, (struct sockaddr *)&s4, sizeof(s4)), 0);
+	CHECK_EQ(um_addr_from_sockaddr(&a, (struct sockaddr *)&s6, sizeof(s6)), 0);
+	CHECK_EQ(um_addr_from_sockaddr(&b, (struct sockaddr *)&s4, sizeof(s4)), 0);
 	CHECK_EQ(a.family, 4);
-	CHECK(um_wire_addr_equal(&a, &b));
+	CHECK(um_addr_equal(&a, &b));
 	inet_pton(AF_INET6, "2001:db8::1", &s6.sin6_addr);
-	CHECK_EQ(um_stun_endpoint_from_sockaddr(&a, (struct sockaddr *)&s6, sizeof(s6)), 0);
+	CHECK_EQ(um_addr_from_sockaddr(&a, (struct sockaddr *)&s6, sizeof(s6)), 0);
 	CHECK_EQ(a.family, 6);
-	CHECK(!um_wire_addr_equal(&a, &b));
+	CHECK(!um_addr_equal(&a, &b));
 	struct sockaddr bad = {.sa_family = AF_UNIX};
-	CHECK(um_stun_endpoint_from_sockaddr(&a, &bad, sizeof(bad)) < 0);
+	CHECK(um_addr_from_sockaddr(&a, &bad, sizeof(bad)) < 0);
 	CHECK(um_stun_send_error_fatal(EPERM));
 	CHECK(!um_stun_send_error_fatal(EAGAIN));
 }

@@ -21,16 +21,16 @@ static inline int harness_identity(struct um_identity *identity, unsigned n)
 	return um_identity_from_seed(identity, seed);
 }
 
-static inline struct um_wire_addr harness_endpoint(unsigned host, uint16_t port)
+static inline struct um_addr harness_endpoint(unsigned host, uint16_t port)
 {
-	struct um_wire_addr a = {.family = 4, .addr = {198, 51, (uint8_t)(100 + (host >> 8)), (uint8_t)host}, .port = port};
+	struct um_addr a = {.family = 4, .addr = {198, 51, (uint8_t)(100 + (host >> 8)), (uint8_t)host}, .port = port};
 	return a;
 }
 
 /* Sends the registration of `identity` from `from` in FRAGMENTs (or whole
  * when whole is true); returns what the last input returned, out set. */
 static inline int harness_register(struct um_relay *relay, const struct um_identity *identity,
-				   const struct um_wire_addr *from, uint64_t now_ns, uint64_t wall_ms,
+				   const struct um_addr *from, uint64_t now_ns, uint64_t wall_ms,
 				   uint64_t timestamp_ms, unsigned nonce_seed, bool include_key,
 				   const uint8_t *admission_key, bool whole, struct um_relay_output *out)
 {

@@ -51,7 +51,7 @@ struct world {
 
 static struct world *w;
 
-static struct um_wire_addr node_addr(void)
+static struct um_addr node_addr(void)
 {
 	return harness_endpoint(2, 40000);
 }
@@ -97,7 +97,7 @@ static void relay_restart(unsigned i)
 
 static void to_relay(unsigned i, const uint8_t *data, size_t len)
 {
-	struct um_wire_addr from = node_addr();
+	struct um_addr from = node_addr();
 	struct um_relay_output ro;
 	uint8_t copy[UM_HS_MAX_DATAGRAM];
 
@@ -112,7 +112,7 @@ static void to_relay(unsigned i, const uint8_t *data, size_t len)
 	int rc = um_relay_input(&w->relays[i], &from, copy, len, arrive, WALL + (arrive - T0) / MS, &ro);
 	if (rc != 1 || w->relay_silent[i] || w->n_pending == MAX_PENDING || ro.len > sizeof(w->pending[0].data))
 		return;
-	CHECK(um_wire_addr_equal(&ro.to, &from));
+	CHECK(um_addr_equal(&ro.to, &from));
 	struct pending *p = &w->pending[w->n_pending++];
 	p->uplink = i;
 	p->at = arrive + w->delay[i];
@@ -200,8 +200,8 @@ static void test_register_and_keepalive(void)
 	CHECK_EQ(w->events[0].type, UM_RELAY_CLIENT_EVENT_STATE);
 	CHECK_EQ(w->events[0].old_state, UM_RELAY_CLIENT_IDLE);
 	CHECK_EQ(w->events[0].new_state, UM_RELAY_CLIENT_REGISTERING);
-	struct um_wire_addr me = node_addr();
-	CHECK(um_wire_addr_equal(&w->client.uplinks[0].observed, &me));
+	struct um_addr me = node_addr();
+	CHECK(um_addr_equal(&w->client.uplinks[0].observed, &me));
 	/* Keepalive capped by config (the relay advertises 25 s). */
 	CHECK_EQ(w->client.uplinks[0].keepalive_ns, 2 * SEC);
 	/* One keepalive right after the ACK, answered: RTT 20 ms (slack 2 ms). */
@@ -498,7 +498,7 @@ static void test_mismatched_replies(void)
 	CHECK(!w->client.uplinks[0].ka_outstanding);
 	drain();
 	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_OBSERVED, 0), 1);
-	CHECK(um_wire_addr_equal(&w->client.uplinks[0].observed, &k.observed));
+	CHECK(um_addr_equal(&w->client.uplinks[0].observed, &k.observed));
 	/* Not a message for the client at all. */
 	buf[0] = UM_MSG_RELAY_FORWARDED;
 	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now), -UM_EINVAL);

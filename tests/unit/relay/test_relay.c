@@ -32,19 +32,19 @@ static void check_error(int rc, const struct um_relay_output *out, uint8_t code)
 	CHECK_EQ(e.code, code);
 }
 
-static void check_ack(int rc, const struct um_relay_output *out, const struct um_wire_addr *from,
+static void check_ack(int rc, const struct um_relay_output *out, const struct um_addr *from,
 		      struct um_relay_register_ack *ack)
 {
 	CHECK_EQ(rc, 1);
 	if (rc != 1)
 		return;
 	CHECK_EQ(um_relay_register_ack_decode(ack, out->data, out->len), 0);
-	CHECK(um_wire_addr_equal(&ack->observed, from));
-	CHECK(um_wire_addr_equal(&out->to, from));
+	CHECK(um_addr_equal(&ack->observed, from));
+	CHECK(um_addr_equal(&out->to, from));
 }
 
 /* Sends FORWARD from -> dest with a payload; returns input's result. */
-static int forward(struct um_relay *r, const struct um_wire_addr *from, const struct um_peer_id *dest, size_t payload,
+static int forward(struct um_relay *r, const struct um_addr *from, const struct um_peer_id *dest, size_t payload,
 		   uint64_t now, uint8_t *buf, struct um_relay_output *out)
 {
 	uint8_t data[UM_RELAY_MAX_PAYLOAD];
@@ -63,7 +63,7 @@ static void test_register_and_forward(void)
 	struct um_relay_config c;
 	struct um_relay_output out;
 	struct um_relay_register_ack ack;
-	struct um_wire_addr a = harness_endpoint(2, 40000), b = harness_endpoint(3, 40001);
+	struct um_addr a = harness_endpoint(2, 40000), b = harness_endpoint(3, 40001);
 	uint8_t buf[UM_RELAY_MAX_DATAGRAM];
 
 	config_for_test(&c);
@@ -83,7 +83,7 @@ static void test_register_and_forward(void)
 	/* A -> B: FORWARDED to B's endpoint, source = A, payload intact. */
 	rc = forward(&r, &a, &ids[1].id, 100, 2 * NS, buf, &out);
 	CHECK_EQ(rc, 1);
-	CHECK(um_wire_addr_equal(&out.to, &b));
+	CHECK(um_addr_equal(&out.to, &b));
 	struct um_relay_forward f;
 	CHECK_EQ(um_relay_forward_decode(&f, UM_MSG_RELAY_FORWARDED, out.data, out.len), 0);
 	CHECK_MEM(f.peer.bytes, ids[0].id.bytes, 32);
@@ -96,7 +96,7 @@ static void test_register_and_forward(void)
 	rc = forward(&r, &a, &ids[2].id, 10, 2 * NS, buf, &out);
 	check_error(rc, &out, UM_RELAY_ERR_UNKNOWN_PEER);
 	CHECK_EQ(r.stats.drop_unknown_peer, 1);
-	struct um_wire_addr stranger = harness_endpoint(9, 1);
+	struct um_addr stranger = harness_endpoint(9, 1);
 	rc = forward(&r, &stranger, &ids[1].id, 10, 2 * NS, buf, &out);
 	check_error(rc, &out, UM_RELAY_ERR_NOT_REGISTERED);
 	CHECK(out.len <= 36 + 10);
@@ -123,7 +123,7 @@ static void test_registration_checks(void)
 	struct um_relay_config c;
 	struct um_relay_output out;
 	struct um_relay_register_ack ack;
-	struct um_wire_addr a = harness_endpoint(2, 40000);
+	struct um_addr a = harness_endpoint(2, 40000);
 
 	config_for_test(&c);
 	CHECK_EQ(um_relay_init(&r, &c), 0);
@@ -181,7 +181,7 @@ static void test_admission(void)
 	struct um_relay_config c;
 	struct um_relay_output out;
 	struct um_relay_register_ack ack;
-	struct um_wire_addr a = harness_endpoint(2, 40000);
+	struct um_addr a = harness_endpoint(2, 40000);
 	const uint8_t key[32] = {0xa1, 0xa2}, wrong[32] = {0xb1};
 
 	/* Allow-list: ids[1] and ids[2] only; key lookup for short registrations. */
@@ -222,11 +222,11 @@ static void test_caps_and_budgets(void)
 	c.max_nodes = 2;
 	CHECK_EQ(um_relay_init(&r, &c), 0);
 	for (unsigned i = 0; i < 2; i++) {
-		struct um_wire_addr a = harness_endpoint(10 + i, 1000);
+		struct um_addr a = harness_endpoint(10 + i, 1000);
 		check_ack(harness_register(&r, &ids[i], &a, NS, WALL, WALL, i, true, NULL, false, &out), &out, &a,
 			  &ack);
 	}
-	struct um_wire_addr a3 = harness_endpoint(12, 1000);
+	struct um_addr a3 = harness_endpoint(12, 1000);
 	check_error(harness_register(&r, &ids[2], &a3, NS, WALL, WALL, 9, true, NULL, false, &out), &out,
 		    UM_RELAY_ERR_FULL);
 	CHECK_EQ(r.stats.reg_full, 1);
@@ -244,14 +244,14 @@ static void test_caps_and_budgets(void)
 	c.errors_per_s = 1;
 	c.error_burst = 2;
 	CHECK_EQ(um_relay_init(&r, &c), 0);
-	struct um_wire_addr a = harness_endpoint(2, 1);
+	struct um_addr a = harness_endpoint(2, 1);
 	check_ack(harness_register(&r, &ids[0], &a, NS, WALL, WALL, 1, true, NULL, false, &out), &out, &a, &ack);
 	check_error(harness_register(&r, &ids[1], &a, NS, WALL, WALL, 2, true, NULL, false, &out), &out,
 		    UM_RELAY_ERR_RATE_LIMITED);
 	CHECK_EQ(r.stats.reg_rate_limited, 1);
 	/* One more error fits the burst, the next is suppressed. */
 	uint8_t buf[UM_RELAY_MAX_DATAGRAM];
-	struct um_wire_addr stranger = harness_endpoint(99, 1);
+	struct um_addr stranger = harness_endpoint(99, 1);
 	CHECK_EQ(forward(&r, &stranger, &ids[0].id, 10, NS, buf, &out), 1);
 	CHECK_EQ(forward(&r, &stranger, &ids[0].id, 10, NS, buf, &out), 0);
 	CHECK_EQ(r.stats.errors_suppressed, 1);
@@ -267,7 +267,7 @@ static void test_keepalive_rebind_expiry(void)
 	struct um_relay_config c;
 	struct um_relay_output out;
 	struct um_relay_register_ack ack;
-	struct um_wire_addr a = harness_endpoint(2, 40000), a2 = harness_endpoint(2, 40555),
+	struct um_addr a = harness_endpoint(2, 40000), a2 = harness_endpoint(2, 40555),
 			    b = harness_endpoint(3, 40001);
 	uint8_t buf[UM_RELAY_MAX_DATAGRAM];
 
@@ -284,7 +284,7 @@ static void test_keepalive_rebind_expiry(void)
 	CHECK_EQ(um_relay_keepalive_decode(&reply, out.data, out.len), 0);
 	CHECK_EQ(reply.flags, UM_RELAY_KEEPALIVE_FLAG_REPLY);
 	CHECK_EQ(reply.sequence, 77);
-	CHECK(um_wire_addr_equal(&reply.observed, &a));
+	CHECK(um_addr_equal(&reply.observed, &a));
 	CHECK_EQ(r.stats.keepalives, 1);
 
 	/* NAT rebinding: the same keepalive from a new port moves the node. */
@@ -292,7 +292,7 @@ static void test_keepalive_rebind_expiry(void)
 	CHECK_EQ(um_relay_input(&r, &a2, buf, (size_t)n, 60 * NS, WALL, &out), 1);
 	CHECK_EQ(r.stats.rebinds, 1);
 	CHECK_EQ(forward(&r, &b, &ids[0].id, 20, 60 * NS, buf, &out), 1);
-	CHECK(um_wire_addr_equal(&out.to, &a2));
+	CHECK(um_addr_equal(&out.to, &a2));
 	/* The old endpoint is no longer registered. */
 	check_error(forward(&r, &a, &ids[1].id, 20, 60 * NS, buf, &out), &out, UM_RELAY_ERR_NOT_REGISTERED);
 	/* A wrong token changes nothing. */
@@ -302,7 +302,7 @@ static void test_keepalive_rebind_expiry(void)
 	CHECK_EQ(r.stats.keepalive_unknown, 1);
 	struct um_relay_node_info info;
 	CHECK_EQ(um_relay_lookup(&r, &ids[0].id, &info), 0);
-	CHECK(um_wire_addr_equal(&info.endpoint, &a2));
+	CHECK(um_addr_equal(&info.endpoint, &a2));
 
 	/* Both were last heard at 60 s (A's keepalive, B's traffic): nothing
 	 * expires at 140 s, both after 150 s. */
@@ -328,7 +328,7 @@ static void test_rate_limits(void)
 	struct um_relay_config c;
 	struct um_relay_output out;
 	struct um_relay_register_ack ack;
-	struct um_wire_addr a = harness_endpoint(2, 1), b = harness_endpoint(3, 1);
+	struct um_addr a = harness_endpoint(2, 1), b = harness_endpoint(3, 1);
 	uint8_t buf[UM_RELAY_MAX_DATAGRAM];
 
 	config_for_test(&c);
@@ -379,9 +379,9 @@ static void test_memory_per_node(void)
 	um_relay_destroy(&r);
 }
 
-static struct um_wire_addr flood_endpoint(unsigned prefix, uint16_t port)
+static struct um_addr flood_endpoint(unsigned prefix, uint16_t port)
 {
-	struct um_wire_addr a = {.family = 4, .addr = {203, (uint8_t)(prefix >> 8), (uint8_t)prefix, 7}, .port = port};
+	struct um_addr a = {.family = 4, .addr = {203, (uint8_t)(prefix >> 8), (uint8_t)prefix, 7}, .port = port};
 	return a;
 }
 
@@ -405,11 +405,11 @@ static void test_verification_drain(void)
 	forger = ids[1];
 	forger.id = ids[0].id; /* the victim's ID, the attacker's key */
 	for (unsigned i = 0; i < 160; i++) {
-		struct um_wire_addr from = flood_endpoint(i % 32, (uint16_t)(1000 + i));
+		struct um_addr from = flood_endpoint(i % 32, (uint16_t)(1000 + i));
 		harness_register(&r, &forger, &from, NS, WALL, WALL, 100 + i, true, NULL, false, &out);
 	}
 	uint64_t forged_verifications = r.stats.reg_bad_signature;
-	struct um_wire_addr home = harness_endpoint(1, 4000);
+	struct um_addr home = harness_endpoint(1, 4000);
 	int rc = harness_register(&r, &ids[0], &home, NS, WALL, WALL, 1, true, NULL, false, &out);
 	check_ack(rc, &out, &home, &ack);
 	CHECK_EQ(forged_verifications, 0);
@@ -421,7 +421,7 @@ static void test_verification_drain(void)
 	config_for_test(&c);
 	CHECK_EQ(um_relay_init(&r, &c), 0);
 	for (unsigned i = 0; i < 150; i++) {
-		struct um_wire_addr from = flood_endpoint(9, (uint16_t)(1000 + i));
+		struct um_addr from = flood_endpoint(9, (uint16_t)(1000 + i));
 		from.addr[3] = (uint8_t)(i % 200);
 		harness_register(&r, &ids[2], &from, NS, WALL, WALL + 1 + i, 500 + i, true, NULL, false, &out);
 	}
@@ -447,7 +447,7 @@ static void test_first_piece_flood(void)
 	randombytes_buf(junk, sizeof(junk));
 	uint8_t piece[UM_HS_MAX_DATAGRAM];
 	for (unsigned i = 0; i < 256; i++) {
-		struct um_wire_addr from = flood_endpoint(i / 8, (uint16_t)(2000 + i % 8));
+		struct um_addr from = flood_endpoint(i / 8, (uint16_t)(2000 + i % 8));
 		int n = um_fragment_encode(piece, sizeof(piece), UM_MSG_RELAY_REGISTER, 0, i, junk, sizeof(junk), 0);
 		CHECK(n > 0);
 		um_relay_input(&r, &from, piece, (size_t)n, NS, WALL, &out);
@@ -455,7 +455,7 @@ static void test_first_piece_flood(void)
 	CHECK_EQ(um_reasm_pending(&r.reasm), 256);
 	/* Pieces that are not first, not index 0, or not a REGISTER's size get
 	 * no slot. */
-	struct um_wire_addr odd = flood_endpoint(200, 1);
+	struct um_addr odd = flood_endpoint(200, 1);
 	unsigned before = um_reasm_pending(&r.reasm);
 	int n = um_fragment_encode(piece, sizeof(piece), UM_MSG_RELAY_REGISTER, 0, 1, junk, sizeof(junk), 1);
 	um_relay_input(&r, &odd, piece, (size_t)n, NS, WALL, &out);
@@ -464,7 +464,7 @@ static void test_first_piece_flood(void)
 	n = um_fragment_encode(piece, sizeof(piece), UM_MSG_RELAY_REGISTER, 0, 1, junk, sizeof(junk) - 1, 0);
 	um_relay_input(&r, &odd, piece, (size_t)n, NS, WALL, &out);
 	CHECK_EQ(um_reasm_pending(&r.reasm), before);
-	struct um_wire_addr home = harness_endpoint(1, 4000);
+	struct um_addr home = harness_endpoint(1, 4000);
 	int rc = harness_register(&r, &ids[0], &home, NS + 1000, WALL, WALL, 1, true, NULL, false, &out);
 	check_ack(rc, &out, &home, &ack);
 	fprintf(stderr, "first-piece flood: 256 slots held, legitimate REGISTER %s\n",

@@ -160,7 +160,7 @@ static int error_decode(const uint8_t *in, size_t len)
 static bool ack_equal(const struct um_relay_register_ack *a, const struct um_relay_register_ack *b)
 {
 	return a->keepalive_interval_s == b->keepalive_interval_s && !memcmp(a->nonce, b->nonce, 16) &&
-	       a->token == b->token && um_wire_addr_equal(&a->observed, &b->observed) &&
+	       a->token == b->token && um_addr_equal(&a->observed, &b->observed) &&
 	       a->registration_timeout_s == b->registration_timeout_s && a->max_payload == b->max_payload &&
 	       a->max_packets_per_s == b->max_packets_per_s && a->max_bytes_per_s == b->max_bytes_per_s;
 }
@@ -169,7 +169,7 @@ static bool keepalive_equal(const struct um_relay_keepalive *a, const struct um_
 {
 	return a->flags == b->flags && !memcmp(a->id.bytes, b->id.bytes, 32) && a->token == b->token &&
 	       a->sequence == b->sequence && a->observed.family == b->observed.family &&
-	       (a->observed.family == 0 || um_wire_addr_equal(&a->observed, &b->observed));
+	       (a->observed.family == 0 || um_addr_equal(&a->observed, &b->observed));
 }
 
 static void test_ack(void)
@@ -192,10 +192,10 @@ static void test_ack(void)
 	buf[28] = 5; /* family */
 	CHECK_EQ(um_relay_register_ack_decode(&b, buf, (size_t)n), -UM_EINVAL);
 	/* IPv4 with junk after the 4 address bytes. */
-	a.observed = (struct um_wire_addr){.family = 4, .addr = {203, 0, 113, 5}, .port = 1};
+	a.observed = (struct um_addr){.family = 4, .addr = {203, 0, 113, 5}, .port = 1};
 	n = um_relay_register_ack_encode(buf, sizeof(buf), &a);
 	CHECK_EQ(um_relay_register_ack_decode(&b, buf, (size_t)n), 0);
-	CHECK(um_wire_addr_equal(&a.observed, &b.observed));
+	CHECK(um_addr_equal(&a.observed, &b.observed));
 	buf[32 + 5] = 1;
 	CHECK_EQ(um_relay_register_ack_decode(&b, buf, (size_t)n), -UM_EINVAL);
 	a.observed.family = 0;
@@ -216,7 +216,7 @@ static void test_keepalive(void)
 	buf[1] = UM_RELAY_KEEPALIVE_FLAG_REPLY;
 	CHECK_EQ(um_relay_keepalive_decode(&r, buf, (size_t)n), -UM_EINVAL);
 	k.flags = UM_RELAY_KEEPALIVE_FLAG_REPLY;
-	k.observed = (struct um_wire_addr){.family = 4, .addr = {198, 51, 100, 2}, .port = 4000};
+	k.observed = (struct um_addr){.family = 4, .addr = {198, 51, 100, 2}, .port = 4000};
 	n = um_relay_keepalive_encode(buf, sizeof(buf), &k);
 	CHECK_EQ(um_relay_keepalive_decode(&r, buf, (size_t)n), 0);
 	CHECK(keepalive_equal(&k, &r));

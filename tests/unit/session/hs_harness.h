@@ -13,12 +13,12 @@
 struct hs_node {
 	struct um_identity identity;
 	struct um_handshake_engine *engine;
-	struct um_wire_addr addr;
+	struct um_addr addr;
 	struct um_handshake_peer *peer; /* handle for the other node */
 	int established;
 	struct um_keypair keypair;
 	struct um_hs_params params;
-	struct um_wire_addr peer_endpoint;
+	struct um_addr peer_endpoint;
 	int failed;
 	int last_error;
 };

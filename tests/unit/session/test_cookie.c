@@ -9,9 +9,9 @@
 
 static struct um_peer_id id_b, id_c;
 
-static struct um_wire_addr addr4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port)
+static struct um_addr addr4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port)
 {
-	struct um_wire_addr w = {.family = 4, .addr = {a, b, c, d}, .port = port};
+	struct um_addr w = {.family = 4, .addr = {a, b, c, d}, .port = port};
 	return w;
 }
 
@@ -33,7 +33,7 @@ static void test_macs_and_reply(void)
 	struct um_cookie_checker checker;
 	struct um_cookie_maker maker, wrong;
 	uint8_t msg[UM_HS_HELLO_BYTES], reply_buf[UM_HS_COOKIE_REPLY_BYTES];
-	struct um_wire_addr src = addr4(192, 0, 2, 1, 4000), other = addr4(192, 0, 2, 2, 4000);
+	struct um_addr src = addr4(192, 0, 2, 1, 4000), other = addr4(192, 0, 2, 2, 4000);
 	uint64_t now = 1000 * UM_NSEC_PER_SEC;
 
 	um_cookie_checker_init(&checker, &id_b);
@@ -90,7 +90,7 @@ static void test_ratelimit(void)
 {
 	struct um_ratelimiter rl;
 	CHECK_EQ(um_ratelimit_init(&rl, 64, 10, 5), 0);
-	struct um_wire_addr a = addr4(198, 51, 100, 1, 1), a2 = addr4(198, 51, 100, 1, 2), b = addr4(198, 51, 100, 2, 1);
+	struct um_addr a = addr4(198, 51, 100, 1, 1), a2 = addr4(198, 51, 100, 1, 2), b = addr4(198, 51, 100, 2, 1);
 	uint64_t t = 5 * UM_NSEC_PER_SEC;
 	int allowed = 0;
 	for (int i = 0; i < 20; i++)
@@ -101,8 +101,8 @@ static void test_ratelimit(void)
 	CHECK(um_ratelimit_allow(&rl, &a, t + 100 * UM_NSEC_PER_MSEC)); /* refills at 10/s */
 	CHECK(!um_ratelimit_allow(&rl, &a, t + 100 * UM_NSEC_PER_MSEC));
 	/* IPv6: one /64 is one source. */
-	struct um_wire_addr v6a = {.family = 6, .addr = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1}};
-	struct um_wire_addr v6b = v6a;
+	struct um_addr v6a = {.family = 6, .addr = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1}};
+	struct um_addr v6b = v6a;
 	v6b.addr[15] = 2;
 	allowed = 0;
 	for (int i = 0; i < 10; i++) {
@@ -112,10 +112,10 @@ static void test_ratelimit(void)
 	CHECK_EQ(allowed, 5);
 	/* Many sources: the table stays bounded and new ones still get a bucket. */
 	for (unsigned i = 0; i < 5000; i++) {
-		struct um_wire_addr x = addr4(10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i, 1);
+		struct um_addr x = addr4(10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i, 1);
 		um_ratelimit_allow(&rl, &x, t);
 	}
-	struct um_wire_addr fresh = addr4(172, 16, 0, 1, 1);
+	struct um_addr fresh = addr4(172, 16, 0, 1, 1);
 	CHECK(um_ratelimit_allow(&rl, &fresh, t));
 	um_ratelimit_destroy(&rl);
 	CHECK_EQ(um_ratelimit_init(&rl, 64, 0, 5), -UM_EINVAL);
@@ -125,12 +125,12 @@ static void test_ratelimit(void)
 	uint64_t idle;
 	allowed = 0;
 	for (uint8_t h = 1; h <= 8; h++) {
-		struct um_wire_addr x = addr4(203, 0, 113, h, 1);
+		struct um_addr x = addr4(203, 0, 113, h, 1);
 		allowed += um_ratelimit_allow_idle(&rl, &x, t, &idle);
 	}
 	CHECK_EQ(allowed, 4);
 	CHECK_EQ(idle, 0);
-	struct um_wire_addr other_site = addr4(203, 0, 114, 1, 1);
+	struct um_addr other_site = addr4(203, 0, 114, 1, 1);
 	CHECK(um_ratelimit_allow_idle(&rl, &other_site, t, &idle));
 	CHECK_EQ(idle, UINT64_MAX); /* not seen before */
 	CHECK(um_ratelimit_allow_idle(&rl, &other_site, t + UM_NSEC_PER_SEC, &idle));
@@ -227,7 +227,7 @@ static void test_engine_flood(void)
 
 	um_handshake_set_under_load(B.engine, true);
 	for (unsigned i = 0; i < 2000; i++) {
-		struct um_wire_addr spoofed = addr4(203, 0, (uint8_t)(i >> 8), (uint8_t)i, 9999);
+		struct um_addr spoofed = addr4(203, 0, (uint8_t)(i >> 8), (uint8_t)i, 9999);
 		make_hello(msg, &attacker, t.wall_ms, t.mono_ns);
 		CHECK_EQ(um_handshake_receive(B.engine, &spoofed, msg, sizeof(msg), t, &hs_out), 0);
 		CHECK(hs_out.n_datagrams == 1 && hs_out.lengths[0] == UM_HS_COOKIE_REPLY_BYTES);
@@ -236,7 +236,7 @@ static void test_engine_flood(void)
 	CHECK_EQ(st->cookies_sent, cookies + 2000);
 	/* Junk (bad mac1) is dropped silently, loaded or not. */
 	for (unsigned i = 0; i < 100; i++) {
-		struct um_wire_addr spoofed = addr4(203, 1, 0, (uint8_t)i, 9999);
+		struct um_addr spoofed = addr4(203, 1, 0, (uint8_t)i, 9999);
 		randombytes_buf(msg + 8, 56);
 		msg[0] = UM_MSG_HELLO;
 		CHECK_EQ(um_handshake_receive(B.engine, &spoofed, msg, sizeof(msg), t, &hs_out), -UM_EBADMSG);
@@ -252,7 +252,7 @@ static void test_engine_flood(void)
 	 * handshakes hang. */
 	challenges = st->challenges;
 	uint64_t limited = st->rate_limited;
-	struct um_wire_addr one = addr4(203, 0, 113, 7, 1234);
+	struct um_addr one = addr4(203, 0, 113, 7, 1234);
 	struct um_handshake_time t2 = hs_time(20);
 	for (unsigned i = 0; i < 40; i++) {
 		make_hello(msg, &attacker, t2.wall_ms, t2.mono_ns);
@@ -261,7 +261,7 @@ static void test_engine_flood(void)
 	CHECK(st->challenges - challenges <= 4); /* per-source pending cap */
 	CHECK(st->rate_limited > limited);
 	for (unsigned i = 0; i < 12; i++) {
-		struct um_wire_addr src = addr4(203, 0, 114, (uint8_t)i, 1234);
+		struct um_addr src = addr4(203, 0, 114, (uint8_t)i, 1234);
 		make_hello(msg, &attacker, t2.wall_ms, t2.mono_ns);
 		um_handshake_receive(B.engine, &src, msg, sizeof(msg), t2, &hs_out);
 	}

@@ -32,10 +32,10 @@ static void test_full_handshake(void)
 	CHECK_EQ(A.params.heartbeat_s, 15);
 	CHECK_EQ(A.params.rotation_s, 120);
 	CHECK_EQ(A.params.flags, UM_HS_FLAG_DIRECT_P2P);
-	CHECK(um_wire_addr_equal(&A.params.observed, &A.addr));
+	CHECK(um_addr_equal(&A.params.observed, &A.addr));
 	CHECK_MEM(A.params.session_id, B.params.session_id, UM_HS_SESSION_ID_BYTES);
-	CHECK(um_wire_addr_equal(&B.peer_endpoint, &A.addr));
-	CHECK(um_wire_addr_equal(&A.peer_endpoint, &B.addr));
+	CHECK(um_addr_equal(&B.peer_endpoint, &A.addr));
+	CHECK(um_addr_equal(&A.peer_endpoint, &B.addr));
 	CHECK(!um_handshake_peer_busy(A.peer));
 	/* And the other direction works with the same engines. */
 	struct um_keypair first = A.keypair;

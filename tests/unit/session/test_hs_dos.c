@@ -29,9 +29,9 @@ static void fresh_nodes(void)
 	um_handshake_peer_add(X.engine, &V.identity.id, &X, &X.peer);
 }
 
-static struct um_wire_addr attacker_addr(unsigned prefix, unsigned host)
+static struct um_addr attacker_addr(unsigned prefix, unsigned host)
 {
-	struct um_wire_addr a = {.family = 4, .port = 40000};
+	struct um_addr a = {.family = 4, .port = 40000};
 	a.addr[0] = 100;
 	a.addr[1] = (uint8_t)(64 + prefix / 256);
 	a.addr[2] = (uint8_t)prefix;
@@ -43,7 +43,7 @@ static struct um_wire_addr attacker_addr(unsigned prefix, unsigned host)
  * follows any cookie round trip until it holds V's CHALLENGE. On success
  * out_x holds the RESPONSE it would send, in pieces, addressed to V's
  * pending index; returns 0. -1 when V created no CHALLENGE. */
-static int open_state(struct hs_node *ini, const struct um_wire_addr *src, struct um_handshake_time now)
+static int open_state(struct hs_node *ini, const struct um_addr *src, struct um_handshake_time now)
 {
 	if (um_handshake_initiate(ini->engine, ini->peer, &V.addr, now, &out_x) < 0)
 		return -1;
@@ -69,14 +69,14 @@ static int open_state(struct hs_node *ini, const struct um_wire_addr *src, struc
 	return -1;
 }
 
-static int attacker_open_state(const struct um_wire_addr *src, struct um_handshake_time now)
+static int attacker_open_state(const struct um_addr *src, struct um_handshake_time now)
 {
 	return open_state(&X, src, now);
 }
 
 /* One attacker HELLO from src, through the cookie round trip if V asks for
  * it; V's CHALLENGE is not answered (that would cost the attacker). */
-static void attacker_hello(const struct um_wire_addr *src, struct um_handshake_time now)
+static void attacker_hello(const struct um_addr *src, struct um_handshake_time now)
 {
 	if (um_handshake_initiate(X.engine, X.peer, &V.addr, now, &out_x) < 0)
 		return;
@@ -99,7 +99,7 @@ static void test_reassembly_flood(void)
 	uint64_t t = 0;
 	unsigned opened = 0;
 	for (unsigned a = 0; a < 32; a++) {
-		struct um_wire_addr src = attacker_addr(a, 7);
+		struct um_addr src = attacker_addr(a, 7);
 		for (unsigned k = 0; k < 4; k++, t += 15) {
 			if (attacker_open_state(&src, at_ms(t)) < 0)
 				continue;
@@ -148,7 +148,7 @@ static void test_slot_freed_with_state(void)
 
 	/* Responder side: one piece for the state, then the state is removed
 	 * (its initiator's source holds the only slot). */
-	struct um_wire_addr src = attacker_addr(1, 1);
+	struct um_addr src = attacker_addr(1, 1);
 	CHECK_EQ(attacker_open_state(&src, at_ms(20)), 0);
 	CHECK_EQ(um_handshake_receive(V.engine, &src, out_x.datagrams[0], out_x.lengths[0], at_ms(20), &out_v), 0);
 	CHECK_EQ(um_reasm_pending(&V.engine->reasm), 1);
@@ -173,7 +173,7 @@ static void test_hello_flood_budget(void)
 		uint64_t before = V.engine->stats.challenges;
 		for (unsigned p = 0; p < 100; p++)
 			for (unsigned h = 0; h < 2; h++) {
-				struct um_wire_addr src = attacker_addr(p, (uint8_t)(10 + h));
+				struct um_addr src = attacker_addr(p, (uint8_t)(10 + h));
 				attacker_hello(&src, at_ms(t + (p * 2 + h) / 4));
 			}
 		per_window[(t / 1000) % 3] += V.engine->stats.challenges - before;
@@ -204,7 +204,7 @@ static void test_pending_eviction(void)
 	uint64_t t = 0;
 	for (unsigned h = 0; h < 16; h++)
 		for (unsigned k = 0; k < 4; k++, t += 30) {
-			struct um_wire_addr src = attacker_addr(5, (uint8_t)(1 + h));
+			struct um_addr src = attacker_addr(5, (uint8_t)(1 + h));
 			attacker_hello(&src, at_ms(t));
 		}
 	CHECK_EQ(V.engine->stats.challenges, 64);
@@ -220,7 +220,7 @@ static void test_pending_eviction(void)
 	uint64_t before = V.engine->stats.challenges;
 	for (unsigned h = 16; h < 32; h++)
 		for (unsigned k = 0; k < 4; k++, t += 30) {
-			struct um_wire_addr src = attacker_addr(5, (uint8_t)(1 + h));
+			struct um_addr src = attacker_addr(5, (uint8_t)(1 + h));
 			attacker_hello(&src, at_ms(t));
 		}
 	CHECK_EQ(V.engine->stats.challenges - before, 64);

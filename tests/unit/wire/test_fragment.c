@@ -14,9 +14,9 @@ static uint8_t out[UM_FRAG_MAX_MESSAGE];
 static uint8_t frags[UM_FRAG_MAX_COUNT][UM_HS_MAX_DATAGRAM];
 static int frag_len[UM_FRAG_MAX_COUNT];
 
-static const struct um_wire_addr src1 = {.family = 4, .addr = {192, 0, 2, 1}, .port = 1000};
-static const struct um_wire_addr src1b = {.family = 4, .addr = {192, 0, 2, 1}, .port = 1001};
-static const struct um_wire_addr src2 = {.family = 4, .addr = {192, 0, 2, 2}, .port = 1000};
+static const struct um_addr src1 = {.family = 4, .addr = {192, 0, 2, 1}, .port = 1000};
+static const struct um_addr src1b = {.family = 4, .addr = {192, 0, 2, 1}, .port = 1001};
+static const struct um_addr src2 = {.family = 4, .addr = {192, 0, 2, 2}, .port = 1000};
 
 static unsigned split(size_t len, uint32_t rx, uint32_t id)
 {
@@ -26,7 +26,7 @@ static unsigned split(size_t len, uint32_t rx, uint32_t id)
 	return count;
 }
 
-static int add(struct um_reassembler *r, const struct um_wire_addr *src, unsigned i, uint64_t now)
+static int add(struct um_reassembler *r, const struct um_addr *src, unsigned i, uint64_t now)
 {
 	struct um_fragment f;
 	int ret = um_fragment_decode(&f, frags[i], (size_t)frag_len[i]);
@@ -218,7 +218,7 @@ static void test_caps(void)
 	f.receiver_index = 6;
 	CHECK_EQ(um_reasm_add(&r, &src2, &f, SEC, out, sizeof(out)), 0);
 	f.receiver_index = 7;
-	struct um_wire_addr src3 = {.family = 6, .addr = {0x20, 1}, .port = 5};
+	struct um_addr src3 = {.family = 6, .addr = {0x20, 1}, .port = 5};
 	CHECK_EQ(um_reasm_add(&r, &src3, &f, SEC, out, sizeof(out)), -UM_ELIMIT);
 	CHECK(r.bytes_in_use <= lim.global_bytes);
 	CHECK_EQ(r.stats.cap_rejected, 2);
@@ -266,7 +266,7 @@ static void test_random_storm(void)
 	um_reasm_init(&r, NULL);
 	uint8_t b[UM_HS_MAX_DATAGRAM];
 	for (int i = 0; i < 20000; i++) {
-		struct um_wire_addr s = src1;
+		struct um_addr s = src1;
 		s.addr[3] = (uint8_t)randombytes_uniform(40);
 		size_t total = 1 + randombytes_uniform(UM_FRAG_MAX_MESSAGE);
 		unsigned count = um_fragment_count(total);
@@ -290,9 +290,9 @@ static void test_random_storm(void)
 	um_reasm_destroy(&r);
 }
 
-static struct um_wire_addr prefix_addr(uint8_t prefix, uint8_t host)
+static struct um_addr prefix_addr(uint8_t prefix, uint8_t host)
 {
-	struct um_wire_addr a = {.family = 4, .addr = {198, 18, prefix, host}, .port = 1000};
+	struct um_addr a = {.family = 4, .addr = {198, 18, prefix, host}, .port = 1000};
 	return a;
 }
 
@@ -308,10 +308,10 @@ static void test_prefix_caps_and_eviction(void)
 	CHECK_EQ(um_reasm_init(&r, &lim), 0);
 	split(3000, 1, 1);
 	for (uint8_t h = 1; h <= 3; h++) {
-		struct um_wire_addr a = prefix_addr(1, h);
+		struct um_addr a = prefix_addr(1, h);
 		CHECK_EQ(add(&r, &a, 0, SEC), 0);
 	}
-	struct um_wire_addr a4 = prefix_addr(1, 4), other = prefix_addr(2, 1);
+	struct um_addr a4 = prefix_addr(1, 4), other = prefix_addr(2, 1);
 	CHECK_EQ(add(&r, &a4, 0, SEC), -UM_ELIMIT); /* the /24 holds 3 */
 	CHECK_EQ(add(&r, &other, 0, SEC), 0);
 	/* Release frees every source's slot for (type, index). */
@@ -336,12 +336,12 @@ static void test_prefix_caps_and_eviction(void)
 	CHECK_EQ(um_reasm_init(&r, &lim), 0);
 	CHECK_EQ(add(&r, &src1, 1, SEC), -UM_ELIMIT);
 	for (uint8_t h = 1; h <= 3; h++) {
-		struct um_wire_addr a = prefix_addr(1, h);
+		struct um_addr a = prefix_addr(1, h);
 		split(3000, h, 1);
 		CHECK_EQ(add(&r, &a, 0, SEC + h), 0);
 	}
 	for (uint8_t h = 1; h <= 2; h++) {
-		struct um_wire_addr a = prefix_addr(2, h);
+		struct um_addr a = prefix_addr(2, h);
 		split(3000, h, 1);
 		CHECK_EQ(add(&r, &a, 0, SEC + 10), 0);
 	}
@@ -349,14 +349,14 @@ static void test_prefix_caps_and_eviction(void)
 	CHECK_EQ(add(&r, &src1, 0, SEC + 10), 0); /* the 6th slot */
 	CHECK_EQ(um_reasm_pending(&r), 6);
 	/* Full. Prefix 2 (2 slots) cannot evict prefix 1 (3): 3 <= 2 + 1. */
-	struct um_wire_addr p2 = prefix_addr(2, 9);
+	struct um_addr p2 = prefix_addr(2, 9);
 	CHECK_EQ(add(&r, &p2, 0, SEC + 10), -UM_ELIMIT);
 	/* A newcomer with none evicts the oldest slot of prefix 1. */
-	struct um_wire_addr fresh = prefix_addr(3, 1);
+	struct um_addr fresh = prefix_addr(3, 1);
 	CHECK_EQ(add(&r, &fresh, 0, SEC + 10), 0);
 	CHECK_EQ(r.stats.evicted, 1);
 	CHECK_EQ(um_reasm_pending(&r), 6);
-	struct um_wire_addr first = prefix_addr(1, 1);
+	struct um_addr first = prefix_addr(1, 1);
 	split(3000, 1, 1);
 	CHECK_EQ(add(&r, &first, 1, SEC + 10), -UM_ELIMIT); /* its slot was the one evicted */
 	um_reasm_destroy(&r);

@@ -45,8 +45,8 @@ static void test_candidates(void)
 	CHECK_EQ(d.flags, UM_PATH_FLAG_NEED);
 	CHECK_EQ(d.generation, 77);
 	CHECK_EQ(d.count, 2);
-	CHECK(um_wire_addr_equal(&d.candidates[0].addr, &m.candidates[0].addr));
-	CHECK(um_wire_addr_equal(&d.candidates[1].addr, &m.candidates[1].addr));
+	CHECK(um_addr_equal(&d.candidates[0].addr, &m.candidates[0].addr));
+	CHECK(um_addr_equal(&d.candidates[1].addr, &m.candidates[1].addr));
 	CHECK_EQ(d.candidates[1].kind, UM_PATH_CAND_LOCAL);
 	CHECK_MEM(d.sender.bytes, m.sender.bytes, 32);
 	/* Every bit is covered by the MAC. */
@@ -109,10 +109,10 @@ static void test_probe(void)
 
 	m.type = UM_MSG_PATH_PROBE_REPLY;
 	m.flags = 0;
-	m.observed = (struct um_wire_addr){.family = 4, .addr = {203, 0, 113, 7}, .port = 4500};
+	m.observed = (struct um_addr){.family = 4, .addr = {203, 0, 113, 7}, .port = 4500};
 	CHECK_EQ(um_path_encode(buf, sizeof(buf), &m, key), UM_PATH_PROBE_REPLY_BYTES);
 	CHECK_EQ(um_path_decode(&d, buf, UM_PATH_PROBE_REPLY_BYTES), 0);
-	CHECK(um_wire_addr_equal(&d.observed, &m.observed));
+	CHECK(um_addr_equal(&d.observed, &m.observed));
 	CHECK_EQ(um_path_decode(&d, buf, UM_PATH_PROBE_BYTES), -UM_ETRUNC);
 	m.observed.family = 5;
 	CHECK_EQ(um_path_encode(buf, sizeof(buf), &m, key), -UM_EINVAL);
