@@ -98,13 +98,13 @@ int main(int argc, char **argv)
 		usage();
 	bool is_a = !strcmp(side, "a");
 
-	struct um_prefix address[8], route[8];
+	struct um_addr_prefix address[8], route[8];
 	struct sockaddr_in endpoint;
 	for (size_t i = 0; i < naddr; i++)
-		if (um_prefix_parse(addrs[i], 1, &address[i]) < 0)
+		if (um_addr_prefix_parse(&address[i], addrs[i], true) < 0)
 			usage();
 	for (size_t i = 0; i < nallowed; i++)
-		if (um_prefix_parse(alloweds[i], 0, &route[i]) < 0)
+		if (um_addr_prefix_parse(&route[i], alloweds[i], false) < 0)
 			usage();
 	if (parse_endpoint(peer_text, &endpoint) < 0)
 		usage();

@@ -280,7 +280,7 @@ int um_config_parser_finish(struct um_config_parser *p)
 			missing = "tls-certificate";
 		else if ((r->tls_key[0] ||
 			  row_given(um_config_row_find(UM_SECTION_RELAY, "tls-max-connections"), r->seen)) &&
-			 !r->listen_tls.len)
+			 r->listen_tls.family == UM_ADDR_NONE)
 			missing = "listen-tls";
 		if (missing) {
 			snprintf(p->error, sizeof(p->error), "%s: [relay]: key '%s': required with the other TLS keys",

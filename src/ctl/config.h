@@ -85,6 +85,7 @@
 #include <sys/un.h>
 
 #include "crypto/identity.h"
+#include "util/addr.h" /* endpoints and prefixes: um_addr_parse, um_addr_prefix_parse */
 #include "util/log.h"
 
 enum {
@@ -111,30 +112,11 @@ enum um_device_mode {
 	UM_MODE_TAP,
 };
 
-/* An address prefix. addr holds 4 (AF_INET) or 16 (AF_INET6) bytes in
- * network order; host bits beyond prefix are kept as written (for the
- * interface address) and ignored by um_cidr_contains(). */
-struct um_cidr {
-	int family;
-	uint8_t addr[16];
-	uint8_t prefix;
-};
-
-/* A numeric UDP endpoint. */
-struct um_endpoint {
-	union {
-		struct sockaddr sa;
-		struct sockaddr_in in4;
-		struct sockaddr_in6 in6;
-	};
-	socklen_t len; /* 0 when not set */
-};
-
 struct um_config_peer {
 	char name[UM_CONFIG_NAME_MAX];
 	struct um_peer_id id;
-	struct um_endpoint endpoint;
-	struct um_cidr *allowed_ips; /* owned; n_allowed_ips entries */
+	struct um_addr endpoint;                 /* family 0: none (through a relay) */
+	struct um_addr_prefix *allowed_ips; /* owned; n_allowed_ips entries */
 	size_t n_allowed_ips;
 	unsigned keepalive_s; /* 0 = off */
 	unsigned line;        /* where the section started, for messages */
@@ -144,7 +126,7 @@ struct um_config_peer {
 /* [relay]: the relay server (numbers as in relay/relay.h's config). */
 struct um_config_relay_server {
 	bool enabled;
-	struct um_endpoint listen; /* len 0: any address, port listen_port */
+	struct um_addr listen; /* family 0: any address, port listen_port */
 	uint16_t listen_port;
 	struct um_peer_id *allow; /* owned; n_allow entries */
 	size_t n_allow;
@@ -154,7 +136,7 @@ struct um_config_relay_server {
 	uint64_t registration_timeout_ms;
 	uint64_t keepalive_interval_ms;
 	uint32_t packets_per_s, packet_burst, bytes_per_s, byte_burst, verifications_per_s;
-	struct um_endpoint listen_tls; /* len 0: no TLS listener */
+	struct um_addr listen_tls; /* family 0: no TLS listener */
 	char tls_certificate[UM_CONFIG_PATH_MAX]; /* "" = self-signed */
 	char tls_key[UM_CONFIG_PATH_MAX];
 	uint32_t tls_max_connections;
@@ -167,7 +149,7 @@ struct um_config {
 	uint16_t listen_port;
 	char device[IFNAMSIZ];
 	enum um_device_mode mode;
-	struct um_cidr address;
+	struct um_addr_prefix address; /* host bits kept (the interface address) */
 	bool has_address;
 	char control_socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	enum um_log_level log_level;
@@ -179,7 +161,7 @@ struct um_config {
 	uint64_t rekey_ms;
 	struct um_config_peer *peers; /* owned; n_peers entries */
 	size_t n_peers;
-	struct um_endpoint relays[UM_CONFIG_RELAYS_MAX]; /* relay = lines */
+	struct um_addr relays[UM_CONFIG_RELAYS_MAX];     /* relay = lines */
 	bool relay_tls[UM_CONFIG_RELAYS_MAX];            /* wss:// (TLS on TCP) */
 	size_t n_relays;
 	uint8_t relay_admission_key[UM_CONFIG_KEY_BYTES];
@@ -188,7 +170,7 @@ struct um_config {
 	char relay_ca[UM_CONFIG_PATH_MAX]; /* "" = wss:// relays not verified */
 	bool direct;                 /* hole punching (node/path.c) */
 	uint64_t connect_timeout_ms, health_interval_ms, retry_interval_ms;
-	struct um_endpoint stun[UM_CONFIG_STUN_MAX]; /* stun = lines */
+	struct um_addr stun[UM_CONFIG_STUN_MAX]; /* stun = lines */
 	size_t n_stun;
 	struct um_config_relay_server relay;
 	uint32_t node_seen;
@@ -224,17 +206,11 @@ int um_config_parse_buffer(struct um_config *config, const char *text, size_t le
 int um_config_load(struct um_config *config, const char *path, char *error, size_t error_size);
 
 /* Small parsers, shared with the control protocol and tests. All return 0 or
- * -UM_EINVAL / -UM_ERANGE and never touch the network. */
-int um_cidr_parse(struct um_cidr *cidr, const char *text);
-int um_cidr_format(const struct um_cidr *cidr, char *out, size_t out_size);
-bool um_cidr_contains(const struct um_cidr *prefix, int family, const uint8_t *addr);
-int um_endpoint_parse(struct um_endpoint *endpoint, const char *text);
-int um_endpoint_format(const struct um_endpoint *endpoint, char *out, size_t out_size);
+ * -UM_EINVAL / -UM_ERANGE and never touch the network. Endpoints and
+ * prefixes: util/addr.h. */
 /* "15", "15s", "500ms", "2m" -> milliseconds, 0 < ms <= 1 day. */
 int um_duration_parse(const char *text, uint64_t *ms);
 /* A decimal number <= max, no sign, no trailing text. */
 int um_config_parse_uint(const char *text, unsigned long long max, unsigned long long *out);
-/* The same network: same family, prefix length and masked address. */
-bool um_cidr_same_network(const struct um_cidr *a, const struct um_cidr *b);
 
 #endif

@@ -70,14 +70,14 @@ static int parse_peer_id(struct um_config_parser *p, const struct um_config_row 
 static int allowed_ip_item(struct um_config_parser *p, const struct um_config_row *row, const char *item)
 {
 	struct um_config_peer *peer = current_peer(p);
-	struct um_cidr cidr;
+	struct um_addr_prefix cidr;
 
-	if (um_cidr_parse(&cidr, item))
+	if (um_addr_prefix_parse(&cidr, item, true))
 		return um_config_fail(p, row->name, "'%s' is not an address/prefix", item);
 	for (size_t i = 0; i < p->config->n_peers; i++) {
 		const struct um_config_peer *other = &p->config->peers[i];
 		for (size_t j = 0; j < other->n_allowed_ips; j++) {
-			if (!um_cidr_same_network(&other->allowed_ips[j], &cidr))
+			if (!um_addr_prefix_equal(&other->allowed_ips[j], &cidr))
 				continue;
 			if (other == peer)
 				return um_config_fail(p, row->name, "'%s' listed twice", item);
@@ -86,7 +86,7 @@ static int allowed_ip_item(struct um_config_parser *p, const struct um_config_ro
 	}
 	if (peer->n_allowed_ips >= UM_CONFIG_ALLOWED_MAX)
 		return um_config_fail(p, row->name, "more than %d prefixes", UM_CONFIG_ALLOWED_MAX);
-	struct um_cidr *grown = realloc(peer->allowed_ips, (peer->n_allowed_ips + 1) * sizeof(*grown));
+	struct um_addr_prefix *grown = realloc(peer->allowed_ips, (peer->n_allowed_ips + 1) * sizeof(*grown));
 	if (!grown)
 		return -UM_ENOMEM;
 	peer->allowed_ips = grown;
@@ -112,17 +112,16 @@ static int parse_relay(struct um_config_parser *p, const struct um_config_row *r
 	if (c->n_relays >= UM_CONFIG_RELAYS_MAX)
 		return um_config_fail(p, row->name, "more than %d relays", UM_CONFIG_RELAYS_MAX);
 	if (tls &&
-	    (strchr(v + sizeof(wss) - 1, '/') || um_endpoint_parse(&c->relays[c->n_relays], v + sizeof(wss) - 1)))
+	    (strchr(v + sizeof(wss) - 1, '/') || um_addr_parse(&c->relays[c->n_relays], v + sizeof(wss) - 1)))
 		return um_config_fail(p, row->name, "'%s' is not wss://IPv4:port or wss://[IPv6]:port", v);
 	if (!tls && strstr(v, "://"))
 		return um_config_fail(p, row->name, "'%s': only wss:// (TLS) or a plain UDP IPv4:port / [IPv6]:port",
 				      v);
-	if (!tls && um_endpoint_parse(&c->relays[c->n_relays], v))
+	if (!tls && um_addr_parse(&c->relays[c->n_relays], v))
 		return um_config_fail(p, row->name, "'%s' is not IPv4:port or [IPv6]:port", v);
 	c->relay_tls[c->n_relays] = tls;
 	for (size_t i = 0; i < c->n_relays; i++)
-		if (c->relays[i].len == c->relays[c->n_relays].len && c->relay_tls[i] == tls &&
-		    !memcmp(&c->relays[i], &c->relays[c->n_relays], sizeof(c->relays[i])))
+		if (c->relay_tls[i] == tls && um_addr_equal(&c->relays[i], &c->relays[c->n_relays]))
 			return um_config_fail(p, row->name, "'%s' listed twice", v);
 	c->n_relays++;
 	return 0;
@@ -134,10 +133,10 @@ static int parse_stun(struct um_config_parser *p, const struct um_config_row *ro
 
 	if (c->n_stun >= UM_CONFIG_STUN_MAX)
 		return um_config_fail(p, row->name, "more than %d STUN servers", UM_CONFIG_STUN_MAX);
-	if (um_endpoint_parse(&c->stun[c->n_stun], v))
+	if (um_addr_parse(&c->stun[c->n_stun], v))
 		return um_config_fail(p, row->name, "'%s' is not IPv4:port or [IPv6]:port", v);
 	for (size_t i = 0; i < c->n_stun; i++)
-		if (!memcmp(&c->stun[i], &c->stun[c->n_stun], sizeof(c->stun[i])))
+		if (um_addr_equal(&c->stun[i], &c->stun[c->n_stun]))
 			return um_config_fail(p, row->name, "'%s' listed twice", v);
 	c->n_stun++;
 	return 0;
@@ -149,9 +148,9 @@ static int parse_relay_listen(struct um_config_parser *p, const struct um_config
 {
 	struct um_config_relay_server *r = &p->config->relay;
 
-	if (um_endpoint_parse(&r->listen, v))
+	if (um_addr_parse(&r->listen, v))
 		return um_config_fail(p, row->name, "'%s' is not IPv4:port or [IPv6]:port", v);
-	r->listen_port = ntohs(r->listen.sa.sa_family == AF_INET ? r->listen.in4.sin_port : r->listen.in6.sin6_port);
+	r->listen_port = r->listen.port;
 	return 0;
 }
 
@@ -266,7 +265,7 @@ const struct um_config_row um_config_rows[] = {
 	 .def_text = UM_CONFIG_DEFAULT_SOCKET},
 	{.name = "log-level", FIELD(UM_SECTION_RELAY, log_level), .type = UM_CONFIG_ENUM,
 	 .names = log_names, .def = UM_LOG_INFO},
-	/* um_endpoint_parse refuses port 0. */
+	/* um_addr_parse refuses port 0. */
 	{.name = "listen-tls", RELAY(listen_tls), .type = UM_CONFIG_ENDPOINT, .optional = true},
 	{.name = "tls-certificate", RELAY(tls_certificate), .type = UM_CONFIG_STRING, .optional = true},
 	{.name = "tls-key", RELAY(tls_key), .type = UM_CONFIG_STRING, .optional = true},

@@ -25,8 +25,8 @@ enum um_config_type {
 	UM_CONFIG_PATH,     /* a STRING that must be an absolute path */
 	UM_CONFIG_IFNAME,   /* a STRING of interface-name characters */
 	UM_CONFIG_ENUM,     /* one of names[] (value = index); an enum field */
-	UM_CONFIG_CIDR,     /* struct um_cidr */
-	UM_CONFIG_ENDPOINT, /* struct um_endpoint (numeric, port > 0) */
+	UM_CONFIG_CIDR,     /* struct um_addr_prefix (host bits kept) */
+	UM_CONFIG_ENDPOINT, /* struct um_addr (numeric, port > 0) */
 	UM_CONFIG_KEY,      /* 2 * UM_CONFIG_KEY_BYTES hex digits; a secret, never rendered */
 	UM_CONFIG_CPU,      /* a CPU number in [min, max] or "none" (flag false); unsigned */
 	UM_CONFIG_CUSTOM,   /* row->parse does it all */

@@ -666,10 +666,10 @@ free:
 }
 
 int um_dataplane_peer_set_allowed_ips(struct um_dataplane *dp, uint32_t id,
-				      const struct um_prefix *prefixes, size_t count)
+				      const struct um_addr_prefix *prefixes, size_t count)
 {
 	int rc = -UM_ENOTFOUND;
-	struct um_prefix *copy = calloc(count ? count : 1, sizeof(*copy));
+	struct um_addr_prefix *copy = calloc(count ? count : 1, sizeof(*copy));
 	if (!copy)
 		return -UM_ENOMEM;
 	if (count)
@@ -678,7 +678,7 @@ int um_dataplane_peer_set_allowed_ips(struct um_dataplane *dp, uint32_t id,
 	struct dp_peer *peer = um_dp_peer_get(dp, id);
 	if (!peer)
 		goto out;
-	struct um_prefix *old = peer->allowed;
+	struct um_addr_prefix *old = peer->allowed;
 	size_t old_count = peer->allowed_count;
 	peer->allowed = copy;
 	peer->allowed_count = count;

@@ -63,7 +63,7 @@ struct dp_peer {
 	 * endpoint, or -1 (dataplane_conn.c). Written under dp->lock. */
 	_Atomic int conn_fd[DP_MAX_WORKERS];
 	/* control side only */
-	struct um_prefix *allowed;
+	struct um_addr_prefix *allowed;
 	size_t allowed_count;
 };
 

@@ -2,11 +2,8 @@
 #include "net/lpm.h"
 #include "util/compiler.h"
 
-#include <arpa/inet.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "util/error.h"
 
@@ -23,57 +20,6 @@ struct lpm_trie {
 struct um_lpm {
 	struct lpm_trie v4, v6;
 };
-
-int um_prefix_parse(const char *text, int allow_host_bits, struct um_prefix *out)
-{
-	char addr[64];
-	const char *slash = strchr(text, '/');
-	size_t alen = slash ? (size_t)(slash - text) : strlen(text);
-	memset(out, 0, sizeof(*out));
-	if (alen == 0 || alen >= sizeof(addr))
-		return -UM_EINVAL;
-	memcpy(addr, text, alen);
-	addr[alen] = 0;
-	unsigned max;
-	if (inet_pton(AF_INET, addr, out->addr) == 1) {
-		out->family = AF_INET;
-		max = 32;
-	} else if (inet_pton(AF_INET6, addr, out->addr) == 1) {
-		out->family = AF_INET6;
-		max = 128;
-	} else {
-		return -UM_EINVAL;
-	}
-	unsigned len = max;
-	if (slash) {
-		const char *p = slash + 1;
-		if (*p == 0 || strlen(p) > 3)
-			return -UM_EINVAL;
-		len = 0;
-		for (; *p; p++) {
-			if (*p < '0' || *p > '9')
-				return -UM_EINVAL;
-			len = len * 10 + (unsigned)(*p - '0');
-		}
-		if (len > max)
-			return -UM_EINVAL;
-	}
-	out->len = (uint8_t)len;
-	for (unsigned bit = len; bit < max; bit++) {
-		if (out->addr[bit / 8] & (0x80 >> (bit % 8))) {
-			if (!allow_host_bits)
-				return -UM_EINVAL;
-		}
-	}
-	return 0;
-}
-
-void um_prefix_format(const struct um_prefix *prefix, char *buf, size_t size)
-{
-	char addr[INET6_ADDRSTRLEN] = "?";
-	inet_ntop(prefix->family, prefix->addr, addr, sizeof(addr));
-	snprintf(buf, size, "%s/%u", addr, prefix->len);
-}
 
 static int trie_node(struct lpm_trie *trie, uint32_t *index)
 {
@@ -141,10 +87,10 @@ int um_lpm_build(const struct um_lpm_entry *entries, size_t count, struct um_lpm
 	if ((rc = trie_node(&lpm->v4, &root)) < 0 || (rc = trie_node(&lpm->v6, &root)) < 0)
 		goto out;
 	for (size_t i = 0; i < count; i++) {
-		const struct um_prefix *p = &entries[i].prefix;
-		if (p->family == AF_INET && p->len <= 32)
+		const struct um_addr_prefix *p = &entries[i].prefix;
+		if (p->family == UM_ADDR_IPV4 && p->len <= 32)
 			rc = trie_insert(&lpm->v4, p->addr, p->len, entries[i].value);
-		else if (p->family == AF_INET6 && p->len <= 128)
+		else if (p->family == UM_ADDR_IPV6 && p->len <= 128)
 			rc = trie_insert(&lpm->v6, p->addr, p->len, entries[i].value);
 		else
 			rc = -UM_EINVAL;

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* IP prefixes ("10.0.0.0/8", "fd00::/64") and a longest-prefix-match table
- * mapping prefixes to peer slots (allowed-ips). The table is a binary trie in
- * one flat array: lookups walk at most 32 (IPv4) or 128 (IPv6) nodes, never
+/* A longest-prefix-match table mapping IP prefixes (util/addr.h) to peer
+ * slots (allowed-ips). The table is a binary trie in one flat array: lookups walk at most 32 (IPv4) or 128 (IPv6) nodes, never
  * allocate and never write, so readers may run concurrently with each other.
  * A table is built once from a list and then only read; to change it, build a
  * new one and swap the pointer (the data plane does this). */
@@ -11,21 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct um_prefix {
-	int family; /* AF_INET or AF_INET6 */
-	uint8_t addr[16];
-	uint8_t len; /* prefix length in bits */
-};
-
-/* Parse "ADDR/LEN" or a bare address (full length). Host bits must be zero
- * unless allow_host_bits (e.g. an interface address "100.64.0.1/10").
- * 0 or -UM_EINVAL. */
-int um_prefix_parse(const char *text, int allow_host_bits, struct um_prefix *out);
-/* Format into buf (at least 50 bytes). */
-void um_prefix_format(const struct um_prefix *prefix, char *buf, size_t size);
+#include "util/addr.h" /* struct um_addr_prefix */
 
 struct um_lpm_entry {
-	struct um_prefix prefix;
+	struct um_addr_prefix prefix; /* host bits beyond len ignored */
 	uint32_t value;
 };
 

@@ -151,20 +151,20 @@ out:
 	return rc;
 }
 
-static int address_or_route(const char *ifname, const struct um_prefix *p, uint16_t type,
+static int address_or_route(const char *ifname, const struct um_addr_prefix *p, uint16_t type,
 			    uint16_t flags, bool route)
 {
 	struct nl_request req;
 	unsigned index = if_nametoindex(ifname);
 	if (index == 0)
 		return -errno;
-	size_t alen = p->family == AF_INET ? 4 : 16;
+	size_t alen = um_addr_family_bytes(p->family);
 	memset(&req, 0, sizeof(req));
 	req.nh.nlmsg_type = type;
 	req.nh.nlmsg_flags = flags;
 	if (route) {
 		req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg));
-		req.rt.rtm_family = (unsigned char)p->family;
+		req.rt.rtm_family = (unsigned char)um_addr_family_to_af(p->family);
 		req.rt.rtm_dst_len = p->len;
 		req.rt.rtm_table = RT_TABLE_MAIN;
 		req.rt.rtm_protocol = RTPROT_STATIC;
@@ -175,7 +175,7 @@ static int address_or_route(const char *ifname, const struct um_prefix *p, uint1
 		nl_attr(&req, RTA_OIF, &oif, sizeof(oif));
 	} else {
 		req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg));
-		req.ifa.ifa_family = (unsigned char)p->family;
+		req.ifa.ifa_family = (unsigned char)um_addr_family_to_af(p->family);
 		req.ifa.ifa_prefixlen = p->len;
 		req.ifa.ifa_index = index;
 		nl_attr(&req, IFA_LOCAL, p->addr, alen);
@@ -184,23 +184,23 @@ static int address_or_route(const char *ifname, const struct um_prefix *p, uint1
 	return nl_talk(&req);
 }
 
-int um_tun_add_address(const char *ifname, const struct um_prefix *address)
+int um_tun_add_address(const char *ifname, const struct um_addr_prefix *address)
 {
-	if (address->family != AF_INET && address->family != AF_INET6)
+	if (!um_addr_family_bytes(address->family))
 		return -UM_EINVAL;
 	return address_or_route(ifname, address, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, false);
 }
 
-int um_tun_add_route(const char *ifname, const struct um_prefix *prefix)
+int um_tun_add_route(const char *ifname, const struct um_addr_prefix *prefix)
 {
-	if (prefix->family != AF_INET && prefix->family != AF_INET6)
+	if (!um_addr_family_bytes(prefix->family))
 		return -UM_EINVAL;
 	return address_or_route(ifname, prefix, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, true);
 }
 
-int um_tun_del_route(const char *ifname, const struct um_prefix *prefix)
+int um_tun_del_route(const char *ifname, const struct um_addr_prefix *prefix)
 {
-	if (prefix->family != AF_INET && prefix->family != AF_INET6)
+	if (!um_addr_family_bytes(prefix->family))
 		return -UM_EINVAL;
 	return address_or_route(ifname, prefix, RTM_DELROUTE, 0, true);
 }

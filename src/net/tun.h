@@ -12,7 +12,7 @@
 #include <net/if.h>
 #include <stdbool.h>
 
-#include "net/lpm.h"
+#include "util/addr.h" /* struct um_addr_prefix */
 
 /* Open one queue of device name (created if absent; "" or NULL lets the
  * kernel pick "tunN"/"tapN"). offload: UM_TUN_F_* flags for TUNSETOFFLOAD
@@ -24,9 +24,9 @@ int um_tun_set_mtu(const char *ifname, unsigned mtu);
 int um_tun_set_txqueuelen(const char *ifname, unsigned qlen);
 int um_tun_set_up(const char *ifname, bool up);
 /* Interface address with its prefix length ("100.64.0.1/10", "fd00::1/64"). */
-int um_tun_add_address(const char *ifname, const struct um_prefix *address);
+int um_tun_add_address(const char *ifname, const struct um_addr_prefix *address);
 /* Route prefix to the device (main table, replaces an existing route). */
-int um_tun_add_route(const char *ifname, const struct um_prefix *prefix);
-int um_tun_del_route(const char *ifname, const struct um_prefix *prefix);
+int um_tun_add_route(const char *ifname, const struct um_addr_prefix *prefix);
+int um_tun_del_route(const char *ifname, const struct um_addr_prefix *prefix);
 
 #endif

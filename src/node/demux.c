@@ -17,7 +17,7 @@
 
 struct demux_datagram {
 	const struct um_dp_control_msg *msg;
-	struct um_wire_addr from; /* the sender; the relay when via_relay */
+	struct um_addr from; /* the sender; the relay when via_relay */
 };
 
 typedef void demux_handler(struct um_node *node, const struct demux_datagram *d);
@@ -28,7 +28,7 @@ typedef void demux_handler(struct um_node *node, const struct demux_datagram *d)
 static void on_handshake(struct um_node *node, const struct demux_datagram *d)
 {
 	const struct um_dp_control_msg *msg = d->msg;
-	struct um_wire_addr from = d->from;
+	struct um_addr from = d->from;
 
 	if (msg->via_relay) {
 		struct um_peer_id id;
@@ -97,7 +97,7 @@ void um_node_demux(struct um_node *node, const struct um_dp_control_msg *msg)
 {
 	struct demux_datagram d = {.msg = msg};
 
-	if (um_wire_addr_from_sockaddr(&d.from, (const struct sockaddr *)&msg->from, msg->from_len))
+	if (um_addr_from_sockaddr(&d.from, (const struct sockaddr *)&msg->from, msg->from_len))
 		return;
 	if (!msg->via_relay && um_stun_looks_like(msg->data, msg->len) &&
 	    um_node_stun_receive(node, (const struct sockaddr *)&msg->from, msg->from_len, msg->data, msg->len))

@@ -26,20 +26,6 @@ enum { DRAIN_BATCH = 1024, UM_NODE_DIRECT_TRIES = 1 };
  * keys are from an earlier exchange, not from one that crossed ours. */
 #define UM_NODE_CROSSED_WINDOW_NS (5 * UM_NSEC_PER_SEC)
 
-static void cidr_to_prefix(const struct um_cidr *cidr, struct um_prefix *prefix, bool keep_host_bits)
-{
-	unsigned bytes = cidr->family == AF_INET ? 4 : 16;
-
-	memset(prefix, 0, sizeof(*prefix));
-	prefix->family = cidr->family;
-	prefix->len = cidr->prefix;
-	memcpy(prefix->addr, cidr->addr, bytes);
-	if (keep_host_bits)
-		return;
-	for (unsigned bit = cidr->prefix; bit < bytes * 8; bit++)
-		prefix->addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
-}
-
 static void peer_log_name(const struct um_node_peer *peer, char *out, size_t size)
 {
 	char id[UM_PEER_ID_SHORT_MAX];
@@ -86,7 +72,7 @@ void um_node_flush_output(struct um_node *node)
 		out->n_datagrams = 0;
 		return;
 	}
-	int len = um_wire_addr_to_sockaddr(&out->to, &to);
+	int len = um_addr_to_sockaddr(&out->to, &to);
 	if (len < 0)
 		return;
 	for (unsigned i = 0; i < out->n_datagrams; i++) {
@@ -98,17 +84,17 @@ void um_node_flush_output(struct um_node *node)
 	out->n_datagrams = 0;
 }
 
-static void set_endpoint(struct um_node_peer *peer, const struct um_wire_addr *addr)
+static void set_endpoint(struct um_node_peer *peer, const struct um_addr *addr)
 {
 	struct sockaddr_storage ss;
 	size_t slot;
 	unsigned uplink;
 	int len;
 
-	if (addr->family == 0 || um_wire_addr_equal(&peer->endpoint, addr) ||
+	if (addr->family == 0 || um_addr_equal(&peer->endpoint, addr) ||
 	    um_relay_addr_decode(peer->node, addr, &slot, &uplink))
 		return; /* relay placeholders are not endpoints */
-	len = um_wire_addr_to_sockaddr(addr, &ss);
+	len = um_addr_to_sockaddr(addr, &ss);
 	if (len < 0)
 		return;
 	if (um_dataplane_peer_set_endpoint(peer->node->dataplane, peer->dp_peer, (struct sockaddr *)&ss,
@@ -118,7 +104,7 @@ static void set_endpoint(struct um_node_peer *peer, const struct um_wire_addr *a
 
 /* The session's path follows where its handshake went: through a relay
  * (placeholder address) or straight to the endpoint. */
-static void set_path(struct um_node_peer *peer, const struct um_wire_addr *addr)
+static void set_path(struct um_node_peer *peer, const struct um_addr *addr)
 {
 	struct um_node *node = peer->node;
 	size_t slot;
@@ -127,9 +113,11 @@ static void set_path(struct um_node_peer *peer, const struct um_wire_addr *addr)
 	if (um_relay_addr_decode(node, addr, &slot, &uplink)) {
 		uint8_t header[UM_DP_RELAY_HEADER_MAX];
 		size_t header_len = um_uplink_forward_header(peer, header, sizeof(header));
-		struct um_node_uplink *u = &node->uplinks[uplink];
-		int r = um_dataplane_peer_set_relay(node->dataplane, peer->dp_peer, &u->sa, u->sa_len, header,
-						    header_len);
+		struct sockaddr_storage ss;
+		int len = um_addr_to_sockaddr(&node->uplinks[uplink].addr, &ss);
+		int r = len < 0 ? len
+				: um_dataplane_peer_set_relay(node->dataplane, peer->dp_peer, &ss, (socklen_t)len, header,
+							      header_len);
 		if (r) {
 			um_log_error("peer \"%s\": relay path: %s", peer->config->name, um_strerror(r));
 			return;
@@ -244,7 +232,7 @@ int um_node_initiate(struct um_node_peer *peer)
 {
 	struct um_node *node = peer->node;
 
-	struct um_wire_addr to;
+	struct um_addr to;
 	int uplink = um_uplink_for_peer(node, peer);
 
 	if (!node->up)
@@ -291,7 +279,7 @@ void um_node_promote_next(struct um_node_peer *peer, bool confirmed)
 	peer->session_created_ns = now;
 }
 
-void um_node_handshake_input(struct um_node *node, const struct um_wire_addr *from, const uint8_t *data,
+void um_node_handshake_input(struct um_node *node, const struct um_addr *from, const uint8_t *data,
 			     size_t len)
 {
 	int r = um_handshake_receive(node->engine, from, data, len, um_handshake_time_now(), node->out);
@@ -306,7 +294,7 @@ void um_node_handshake_input(struct um_node *node, const struct um_wire_addr *fr
 static void on_control_msg(struct um_node *node, struct um_dp_control_msg *msg)
 {
 	struct um_node_peer *peer;
-	struct um_wire_addr from;
+	struct um_addr from;
 
 	if (msg->kind == UM_DP_CONTROL_DATAGRAM) {
 		um_node_demux(node, msg);
@@ -323,7 +311,7 @@ static void on_control_msg(struct um_node *node, struct um_dp_control_msg *msg)
 		um_timers_need_key(peer);
 		break;
 	case UM_DP_EVENT_ENDPOINT_CHANGED:
-		if (um_wire_addr_from_sockaddr(&from, (struct sockaddr *)&msg->from, msg->from_len) == 0)
+		if (um_addr_from_sockaddr(&from, (struct sockaddr *)&msg->from, msg->from_len) == 0)
 			set_endpoint(peer, &from);
 		break;
 	default:
@@ -368,12 +356,12 @@ static void add_routes(struct um_node *node)
 	for (size_t i = 0; i < node->n_peers; i++) {
 		const struct um_config_peer *cp = node->peers[i].config;
 		for (size_t j = 0; j < cp->n_allowed_ips; j++) {
-			struct um_prefix prefix;
-			char text[64];
-			cidr_to_prefix(&cp->allowed_ips[j], &prefix, false);
+			struct um_addr_prefix prefix = cp->allowed_ips[j];
+			char text[UM_ADDR_PREFIX_TEXT_MAX];
+			um_addr_prefix_mask(&prefix);
 			int r = um_tun_add_route(node->ifname, &prefix);
 			if (r) {
-				um_prefix_format(&prefix, text, sizeof(text));
+				um_addr_prefix_format(&prefix, text, sizeof(text));
 				um_log_warn("route %s via %s: %s", text, node->ifname, um_strerror(r));
 			}
 		}
@@ -418,7 +406,7 @@ int um_node_down(struct um_node *node)
 
 static int add_peer(struct um_node *node, struct um_node_peer *peer, const struct um_config_peer *cp)
 {
-	struct um_prefix *prefixes = NULL;
+	struct um_addr_prefix *prefixes = NULL;
 	uint32_t slot;
 	int r;
 
@@ -438,20 +426,17 @@ static int add_peer(struct um_node *node, struct um_node_peer *peer, const struc
 		prefixes = calloc(cp->n_allowed_ips, sizeof(*prefixes));
 		if (!prefixes)
 			return -ENOMEM;
-		for (size_t i = 0; i < cp->n_allowed_ips; i++)
-			cidr_to_prefix(&cp->allowed_ips[i], &prefixes[i], false);
+		for (size_t i = 0; i < cp->n_allowed_ips; i++) {
+			prefixes[i] = cp->allowed_ips[i];
+			um_addr_prefix_mask(&prefixes[i]);
+		}
 		r = um_dataplane_peer_set_allowed_ips(node->dataplane, peer->dp_peer, prefixes, cp->n_allowed_ips);
 		free(prefixes);
 		if (r)
 			return r;
 	}
-	if (cp->endpoint.len) {
-		struct um_wire_addr addr;
-		r = um_wire_addr_from_sockaddr(&addr, &cp->endpoint.sa, cp->endpoint.len);
-		if (r)
-			return r;
-		set_endpoint(peer, &addr);
-	}
+	if (cp->endpoint.family)
+		set_endpoint(peer, &cp->endpoint);
 	return um_handshake_peer_add(node->engine, &cp->id, peer, &peer->hs);
 }
 
@@ -507,28 +492,31 @@ static int start_relay_server(struct um_node *node)
 	core.allow = rc->allow;
 	core.allow_count = rc->n_allow;
 	core.admission_key = rc->has_admission_key ? rc->admission_key : NULL;
+	struct sockaddr_storage listen_udp, listen_tls;
+	int listen_len = um_addr_to_sockaddr(&rc->listen, &listen_udp);
+	int listen_tls_len = um_addr_to_sockaddr(&rc->listen_tls, &listen_tls);
 	struct um_relay_stream_config tls = {
-		.listen = &rc->listen_tls.sa,
-		.listen_len = rc->listen_tls.len,
+		.listen = (const struct sockaddr *)&listen_tls,
+		.listen_len = listen_tls_len > 0 ? (socklen_t)listen_tls_len : 0,
 		.certificate_file = rc->tls_certificate[0] ? rc->tls_certificate : NULL,
 		.key_file = rc->tls_key[0] ? rc->tls_key : NULL,
 		.max_connections = rc->tls_max_connections,
 	};
 	struct um_relay_server_config sc = {
-		.listen = rc->listen.len ? &rc->listen.sa : NULL,
-		.listen_len = rc->listen.len,
+		.listen = listen_len > 0 ? (const struct sockaddr *)&listen_udp : NULL,
+		.listen_len = listen_len > 0 ? (socklen_t)listen_len : 0,
 		.port = rc->listen_port,
 		.relay = &core,
-		.stream = rc->listen_tls.len ? &tls : NULL,
+		.stream = listen_tls_len > 0 ? &tls : NULL,
 	};
 	node->relay_server = calloc(1, sizeof(*node->relay_server));
 	if (!node->relay_server)
 		return -ENOMEM;
 	r = um_relay_server_start(node->relay_server, node->loop, &sc);
 	if (r) {
-		char text[64] = "";
-		if (rc->listen.len)
-			um_endpoint_format(&rc->listen, text, sizeof(text));
+		char text[UM_ADDR_TEXT_MAX] = "";
+		if (rc->listen.family)
+			um_addr_format(&rc->listen, text, sizeof(text));
 		else
 			snprintf(text, sizeof(text), "port %u", rc->listen_port);
 		um_log_error("relay on %s: %s", text, um_strerror(r));
@@ -543,7 +531,7 @@ static int start_relay_server(struct um_node *node)
 		char text[64], hex[65];
 		um_relay_stream_fingerprint(node->relay_server->stream, fingerprint);
 		sodium_bin2hex(hex, sizeof(hex), fingerprint, sizeof(fingerprint));
-		um_endpoint_format(&rc->listen_tls, text, sizeof(text));
+		um_addr_format(&rc->listen_tls, text, sizeof(text));
 		um_log_info("relay listening on TLS/WebSocket %s (%s certificate, SHA-256 %s)", text,
 			    rc->tls_certificate[0] ? "configured" : "self-signed", hex);
 	}
@@ -602,9 +590,7 @@ static int start_node(struct um_node *node)
 	}
 	snprintf(node->ifname, sizeof(node->ifname), "%s", um_dataplane_ifname(node->dataplane));
 	if (c->has_address) {
-		struct um_prefix address;
-		cidr_to_prefix(&c->address, &address, true);
-		r = um_tun_add_address(node->ifname, &address);
+		r = um_tun_add_address(node->ifname, &c->address); /* host bits kept */
 		if (r) {
 			um_log_error("address on %s: %s", node->ifname, um_strerror(r));
 			return r;

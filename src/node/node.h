@@ -59,7 +59,7 @@ struct um_node_peer {
 	enum um_peer_state state;            /* only via um_peer_set_state */
 	uint64_t state_changes;              /* transitions so far */
 
-	struct um_wire_addr endpoint; /* family 0 = unknown */
+	struct um_addr endpoint; /* family 0 = unknown */
 
 	/* Local indices of the data plane's key slots, mirrored so new
 	 * handshakes never reuse one that is still installed. 0 = empty. */
@@ -107,30 +107,26 @@ enum um_uplink_state {
 struct um_node_uplink {
 	struct um_node *node;
 	unsigned index;
-	struct um_wire_addr addr;
-	struct sockaddr_storage sa;
-	socklen_t sa_len;
+	struct um_addr addr; /* where its datagrams go */
 	/* Read-only copies of the engine's view for path.c and status.c;
 	 * uplink.c refreshes them after every engine call. */
 	enum um_uplink_state state;
-	struct um_wire_addr observed; /* our endpoint as the relay sees it */
-	/* wss:// uplinks (uplink_stream.c): addr/sa above are then the loopback
+	struct um_addr observed; /* our endpoint as the relay sees it */
+	/* wss:// uplinks (uplink_stream.c): addr above is then the loopback
 	 * proxy that carries datagrams over the TLS connection to `remote`. */
 	bool tls;
-	struct um_wire_addr remote;
+	struct um_addr remote;
 	struct um_uplink_stream *stream; /* owned */
 };
 
 /* One configured STUN server (stun.c). */
 struct um_node_stun {
 	struct um_node *node;
-	struct um_wire_addr server;
-	struct sockaddr_storage sa;
-	socklen_t sa_len;
+	struct um_addr server;
 	struct um_stun_transaction transaction; /* in flight (active) or the last one */
 	bool active;
 	struct um_timer timer; /* retransmissions while active, else the next transaction */
-	struct um_wire_addr mapped;   /* our reflexive address there; family 0 = none */
+	struct um_addr mapped;   /* our reflexive address there; family 0 = none */
 	uint64_t rtt_ns, last_answer_ns, started_ns;
 	uint64_t transactions, answers, failures;
 	unsigned failures_in_a_row;
@@ -230,7 +226,7 @@ void um_node_demux(struct um_node *node, const struct um_dp_control_msg *msg);
 const char *um_node_demux_route(uint8_t type, bool via_relay);
 /* node.c, for demux.c: a handshake datagram (types 0x01..0x06) into the
  * engine; `from` is the sender, or the relay placeholder of a peer. */
-void um_node_handshake_input(struct um_node *node, const struct um_wire_addr *from, const uint8_t *data,
+void um_node_handshake_input(struct um_node *node, const struct um_addr *from, const uint8_t *data,
 			     size_t len);
 
 /* uplink.c: registration with the configured relays. */
@@ -238,17 +234,17 @@ int um_uplinks_start(struct um_node *node);
 void um_uplinks_stop(struct um_node *node);
 /* A datagram from the network: true when it was a relay's message to us
  * (REGISTER_ACK, KEEPALIVE reply, ERROR from one of our relays). */
-bool um_uplinks_receive(struct um_node *node, const struct um_wire_addr *from, const uint8_t *data, size_t len);
+bool um_uplinks_receive(struct um_node *node, const struct um_addr *from, const uint8_t *data, size_t len);
 /* Index of the uplink at addr, or -1. */
-int um_uplink_find(const struct um_node *node, const struct um_wire_addr *addr);
+int um_uplink_find(const struct um_node *node, const struct um_addr *addr);
 /* The registered uplink to reach peer through (its own choice, else the
  * home relay), or -1 when none is registered. */
 int um_uplink_for_peer(const struct um_node *node, const struct um_node_peer *peer);
 /* Handshake datagrams to a peer through a relay use a placeholder
  * address the engine can carry around: 100::/64 (RFC 6666, discard-only,
  * never a real endpoint) with the peer slot inside and the uplink as port. */
-void um_relay_addr_encode(struct um_wire_addr *addr, size_t peer, unsigned uplink);
-bool um_relay_addr_decode(const struct um_node *node, const struct um_wire_addr *addr, size_t *peer,
+void um_relay_addr_encode(struct um_addr *addr, size_t peer, unsigned uplink);
+bool um_relay_addr_decode(const struct um_node *node, const struct um_addr *addr, size_t *peer,
 			  unsigned *uplink);
 /* Sends payload to peer `dest` through uplink (FORWARD). */
 int um_uplink_forward(struct um_node *node, unsigned uplink, const struct um_peer_id *dest, const uint8_t *payload,
@@ -273,8 +269,6 @@ void um_uplink_stream_status(const struct um_node_uplink *u, struct um_control_r
  * it) or lost (not usable until it is back). */
 void um_uplink_transport_up(struct um_node_uplink *u);
 void um_uplink_transport_down(struct um_node_uplink *u);
-/* "IPv4:port" or "[IPv6]:port". */
-int um_wire_addr_format(const struct um_wire_addr *addr, char *out, size_t size);
 
 /* timers.c: a relay became usable (registered): peers without a session
  * that can go through it start (again). */
@@ -291,7 +285,7 @@ void um_path_session_installed(struct um_node_peer *peer, const struct um_keypai
 /* Session over or node down: keys wiped, timers stopped, state reset. */
 void um_path_session_cleared(struct um_node_peer *peer);
 /* A path datagram (0x26..0x28) from `from`; via_relay: forwarded by uplink. */
-void um_path_receive(struct um_node *node, const struct um_wire_addr *from, bool via_relay, int uplink,
+void um_path_receive(struct um_node *node, const struct um_addr *from, bool via_relay, int uplink,
 		     const uint8_t *data, size_t len);
 bool um_path_is_path_msg(const uint8_t *data, size_t len);
 /* Our candidates changed (a STUN server reported a new reflexive address):
@@ -316,7 +310,7 @@ bool um_node_stun_receive(struct um_node *node, const struct sockaddr *from, soc
  * older than max_age_ns, unless one is in flight. */
 void um_node_stun_refresh(struct um_node *node, uint64_t max_age_ns);
 /* Current reflexive addresses (answers not too old), at most cap. */
-size_t um_node_stun_candidates(const struct um_node *node, struct um_wire_addr *out, size_t cap);
+size_t um_node_stun_candidates(const struct um_node *node, struct um_addr *out, size_t cap);
 void um_node_stun_status(const struct um_node *node, struct um_control_reply *reply);
 
 #endif

@@ -45,7 +45,7 @@ static void env_of(struct um_node_peer *peer, struct um_punch_env *env)
 		env->rx_direct = st.rx_direct_packets;
 }
 
-static size_t add_local(struct um_path_candidate *out, size_t n, uint8_t kind, const struct um_wire_addr *addr)
+static size_t add_local(struct um_path_candidate *out, size_t n, uint8_t kind, const struct um_addr *addr)
 {
 	if (n < PATH_LOCAL_MAX && addr->family)
 		out[n++] = (struct um_path_candidate){.kind = kind, .addr = *addr};
@@ -57,7 +57,7 @@ static size_t add_local(struct um_path_candidate *out, size_t n, uint8_t kind, c
 static size_t gather_candidates(struct um_node *node, struct um_path_candidate *out)
 {
 	struct ifaddrs *ifa, *it;
-	struct um_wire_addr stun[UM_CONFIG_STUN_MAX], a;
+	struct um_addr stun[UM_CONFIG_STUN_MAX], a;
 	size_t n = 0, n_stun = um_node_stun_candidates(node, stun, UM_CONFIG_STUN_MAX);
 
 	for (size_t i = 0; i < node->n_uplinks; i++)
@@ -76,7 +76,7 @@ static size_t gather_candidates(struct um_node *node, struct um_path_candidate *
 		    IN6_IS_ADDR_LINKLOCAL(&((const struct sockaddr_in6 *)it->ifa_addr)->sin6_addr))
 			continue;
 		if ((family != AF_INET && family != AF_INET6) ||
-		    um_wire_addr_from_sockaddr(
+		    um_addr_from_sockaddr(
 			&a, it->ifa_addr, family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)))
 			continue;
 		a.port = um_dataplane_port(node->dataplane);
@@ -94,7 +94,7 @@ static void remote_list(const struct um_punch *p, char *out, size_t size)
 	out[0] = '\0';
 	for (unsigned i = 0; i < p->n_remote; i++) {
 		char text[64];
-		if (um_wire_addr_format(&p->remote[i].addr, text, sizeof(text)))
+		if (um_addr_format(&p->remote[i].addr, text, sizeof(text)))
 			continue;
 		int n = snprintf(out + used, size - used, "%s%s", used ? "," : "", text);
 		if (n < 0 || (size_t)n >= size - used) {
@@ -116,7 +116,7 @@ static int send_datagram(struct um_node_peer *peer, const struct um_punch_datagr
 			return -UM_ESTATE;
 		return um_uplink_forward(node, (unsigned)uplink, &peer->config->id, d->data, d->len);
 	}
-	int sl = um_wire_addr_to_sockaddr(&d->to, &ss);
+	int sl = um_addr_to_sockaddr(&d->to, &ss);
 	if (sl < 0)
 		return 0;
 	int r = um_dataplane_send_datagram(node->dataplane, (struct sockaddr *)&ss, (socklen_t)sl, d->data, d->len);
@@ -131,7 +131,7 @@ static int apply_direct(struct um_node_peer *peer, const struct um_punch_event *
 	struct um_node *node = peer->node;
 	struct sockaddr_storage ss;
 	char text[64];
-	int sl = um_wire_addr_to_sockaddr(&e->addr, &ss);
+	int sl = um_addr_to_sockaddr(&e->addr, &ss);
 
 	if (sl < 0)
 		return sl;
@@ -142,7 +142,7 @@ static int apply_direct(struct um_node_peer *peer, const struct um_punch_event *
 	if (peer->via_relay && um_dataplane_peer_set_relay(node->dataplane, peer->dp_peer, NULL, 0, NULL, 0) == 0)
 		peer->via_relay = false;
 	peer->direct_failures = 0;
-	um_wire_addr_format(&e->addr, text, sizeof(text));
+	um_addr_format(&e->addr, text, sizeof(text));
 	um_log_info("peer \"%s\": direct path %s (rtt %llu us, %llu ms after the relay path, %llu probe rounds)",
 		    peer->config->name, text, (unsigned long long)(e->rtt_ns / 1000),
 		    (unsigned long long)(peer->path.punch.time_to_direct_ns / UM_NSEC_PER_MSEC),
@@ -159,9 +159,12 @@ static int apply_fallback(struct um_node_peer *peer, const struct um_punch_event
 
 	if (uplink < 0)
 		return -UM_ESTATE;
-	struct um_node_uplink *u = &node->uplinks[uplink];
+	struct sockaddr_storage ss;
+	int len = um_addr_to_sockaddr(&node->uplinks[uplink].addr, &ss);
 	size_t header_len = um_uplink_forward_header(peer, header, sizeof(header));
-	int r = um_dataplane_peer_set_relay(node->dataplane, peer->dp_peer, &u->sa, u->sa_len, header, header_len);
+	int r = len < 0 ? len
+			: um_dataplane_peer_set_relay(node->dataplane, peer->dp_peer, &ss, (socklen_t)len, header,
+						      header_len);
 	if (r) {
 		um_log_error("peer \"%s\": back to the relay: %s", peer->config->name, um_strerror(r));
 		return r;
@@ -303,7 +306,7 @@ bool um_path_is_path_msg(const uint8_t *data, size_t len)
 	return len > 0 && data[0] >= UM_MSG_PATH_CANDIDATES && data[0] <= UM_MSG_PATH_PROBE_REPLY;
 }
 
-void um_path_receive(struct um_node *node, const struct um_wire_addr *from, bool via_relay, int uplink,
+void um_path_receive(struct um_node *node, const struct um_addr *from, bool via_relay, int uplink,
 		     const uint8_t *data, size_t len)
 {
 	struct um_punch_output out;
@@ -348,7 +351,7 @@ void um_path_status(const struct um_node_peer *peer, struct um_control_reply *re
 	char text[64];
 
 	um_control_reply_add(reply, "path_state", "%s", um_punch_state_name(p->state));
-	if (p->state == UM_PUNCH_DIRECT && um_wire_addr_format(&p->direct, text, sizeof(text)) == 0)
+	if (p->state == UM_PUNCH_DIRECT && um_addr_format(&p->direct, text, sizeof(text)) == 0)
 		um_control_reply_add(reply, "direct_path", "%s", text);
 	if (p->time_to_direct_ns)
 		um_control_reply_add(reply, "time_to_direct_ms", "%llu", U64(p->time_to_direct_ns / UM_NSEC_PER_MSEC));
@@ -375,7 +378,7 @@ void um_path_status(const struct um_node_peer *peer, struct um_control_reply *re
 	if (p->ping_answered) {
 		um_control_reply_add(reply, "ping_path", "%s", p->ping_direct ? "direct" : "relay");
 		um_control_reply_add(reply, "ping_rtt_us", "%llu", U64(p->ping_rtt_ns / 1000));
-		if (um_wire_addr_format(&p->ping_from, text, sizeof(text)) == 0)
+		if (um_addr_format(&p->ping_from, text, sizeof(text)) == 0)
 			um_control_reply_add(reply, "ping_from", "%s", text);
 	}
 }

@@ -129,7 +129,7 @@ static void reply_node(struct um_node *node, struct um_control_reply *reply)
 	um_control_reply_add(reply, "version", "%s", UM_VERSION);
 	um_control_reply_add(reply, "device", "%s", node->ifname);
 	um_control_reply_add(reply, "mode", "%s", node->config.mode == UM_MODE_TAP ? "tap" : "tun");
-	if (node->config.has_address && um_cidr_format(&node->config.address, text, sizeof(text)) == 0)
+	if (node->config.has_address && um_addr_prefix_format(&node->config.address, text, sizeof(text)) == 0)
 		um_control_reply_add(reply, "address", "%s", text);
 	um_control_reply_add(reply, "listen_port", "%u", um_dataplane_port(node->dataplane));
 	um_control_reply_add(reply, "up", "%d", node->up);
@@ -163,11 +163,11 @@ static void reply_node(struct um_node *node, struct um_control_reply *reply)
 		reply_relay_server(node->relay_server, reply);
 }
 
-static void add_endpoint(struct um_control_reply *reply, const char *key, const struct um_wire_addr *addr)
+static void add_endpoint(struct um_control_reply *reply, const char *key, const struct um_addr *addr)
 {
 	char text[64];
 
-	if (addr->family && um_wire_addr_format(addr, text, sizeof(text)) == 0)
+	if (addr->family && um_addr_format(addr, text, sizeof(text)) == 0)
 		um_control_reply_add(reply, key, "%s", text);
 }
 
@@ -225,7 +225,7 @@ static void reply_peer(struct um_node *node, const struct um_node_peer *peer, st
 	um_control_reply_add(reply, "keepalive", "%u", cp->keepalive_s);
 	um_path_status(peer, reply);
 	for (size_t i = 0; i < cp->n_allowed_ips; i++)
-		if (um_cidr_format(&cp->allowed_ips[i], text, sizeof(text)) == 0)
+		if (um_addr_prefix_format(&cp->allowed_ips[i], text, sizeof(text)) == 0)
 			um_control_reply_add(reply, "allowed_ip", "%s", text);
 }
 

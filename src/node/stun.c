@@ -65,8 +65,12 @@ static void step(struct um_node_stun *s)
 	int rc;
 
 	while ((rc = um_stun_transaction_poll(&s->transaction, um_now_ns(), &deadline)) == UM_STUN_SEND) {
-		int r = um_dataplane_send_datagram(s->node->dataplane, (const struct sockaddr *)&s->sa, s->sa_len,
-						   s->transaction.request, sizeof(s->transaction.request));
+		struct sockaddr_storage to;
+		int to_len = um_addr_to_sockaddr(&s->server, &to);
+		int r = to_len < 0 ? to_len
+				   : um_dataplane_send_datagram(s->node->dataplane, (const struct sockaddr *)&to,
+								(socklen_t)to_len, s->transaction.request,
+								sizeof(s->transaction.request));
 		if (r < 0 && um_stun_send_error_fatal(-r)) {
 			finish(s, r, NULL);
 			return;
@@ -113,7 +117,7 @@ static void on_done(struct um_node_stun *s, int rc, const struct um_stun_result 
 	char server[64], mapped[64];
 	uint64_t now = um_now_ns();
 
-	um_wire_addr_format(&s->server, server, sizeof(server));
+	um_addr_format(&s->server, server, sizeof(server));
 	if (rc) {
 		s->failures++;
 		s->failures_in_a_row++;
@@ -131,7 +135,7 @@ static void on_done(struct um_node_stun *s, int rc, const struct um_stun_result 
 		return;
 	}
 	bool changed = !s->mapped.family || now - s->last_answer_ns > STUN_MAPPED_TTL_NS ||
-		       !um_wire_addr_equal(&s->mapped, &result->mapped);
+		       !um_addr_equal(&s->mapped, &result->mapped);
 	s->mapped = result->mapped;
 	s->rtt_ns = result->rtt_ns;
 	s->last_answer_ns = now;
@@ -139,7 +143,7 @@ static void on_done(struct um_node_stun *s, int rc, const struct um_stun_result 
 	s->failures_in_a_row = 0;
 	s->last_error = 0;
 	um_timer_arm_in(node->loop, &s->timer, STUN_REFRESH_NS);
-	um_wire_addr_format(&s->mapped, mapped, sizeof(mapped));
+	um_addr_format(&s->mapped, mapped, sizeof(mapped));
 	if (!changed) {
 		um_log_debug("stun %s: still %s (rtt %llu us)", server, mapped,
 			     (unsigned long long)(s->rtt_ns / 1000));
@@ -161,11 +165,7 @@ int um_node_stun_start(struct um_node *node)
 	node->n_stun = c->n_stun;
 	for (size_t i = 0; i < c->n_stun; i++) {
 		struct um_node_stun *s = &node->stun[i];
-		int r = um_wire_addr_from_sockaddr(&s->server, &c->stun[i].sa, c->stun[i].len);
-		if (r)
-			return r;
-		memcpy(&s->sa, &c->stun[i].sa, c->stun[i].len);
-		s->sa_len = c->stun[i].len;
+		s->server = c->stun[i];
 		s->node = node;
 		um_timer_init(&s->timer, on_timer, s);
 		start_transaction(s);
@@ -190,11 +190,11 @@ void um_node_stun_stop(struct um_node *node)
 static bool finished_transaction(const struct um_node_stun *s, const struct sockaddr *from, socklen_t from_len,
 				 const uint8_t *data)
 {
-	struct um_wire_addr a;
+	struct um_addr a;
 
 	if (s->active || !s->transaction.sent || memcmp(data + 8, s->transaction.request + 8, UM_STUN_TXID_BYTES))
 		return false;
-	return um_wire_addr_from_sockaddr(&a, from, from_len) == 0 && um_wire_addr_equal(&a, &s->server);
+	return um_addr_from_sockaddr(&a, from, from_len) == 0 && um_addr_equal(&a, &s->server);
 }
 
 /* The answer of s's transaction in flight: true when it was ours (then
@@ -202,12 +202,10 @@ static bool finished_transaction(const struct um_node_stun *s, const struct sock
 static bool transaction_input(struct um_node_stun *s, const struct sockaddr *from, socklen_t from_len,
 			      const uint8_t *data, size_t len)
 {
-	struct um_wire_addr a, b;
+	struct um_addr a;
 	struct um_stun_result result;
 
-	if (!s->active || um_stun_endpoint_from_sockaddr(&a, from, from_len) < 0 ||
-	    um_stun_endpoint_from_sockaddr(&b, (const struct sockaddr *)&s->sa, s->sa_len) < 0 ||
-	    !um_wire_addr_equal(&a, &b))
+	if (!s->active || um_addr_from_sockaddr(&a, from, from_len) < 0 || !um_addr_equal(&a, &s->server))
 		return false;
 	int rc = um_stun_transaction_input(&s->transaction, data, len, um_now_ns(), &result);
 	if (rc == -UM_ENOTFOUND)
@@ -246,7 +244,7 @@ void um_node_stun_refresh(struct um_node *node, uint64_t max_age_ns)
 	}
 }
 
-size_t um_node_stun_candidates(const struct um_node *node, struct um_wire_addr *out, size_t cap)
+size_t um_node_stun_candidates(const struct um_node *node, struct um_addr *out, size_t cap)
 {
 	uint64_t now = um_now_ns();
 	size_t n = 0;
@@ -279,9 +277,9 @@ void um_node_stun_status(const struct um_node *node, struct um_control_reply *re
 	if (!best)
 		best = &node->stun[0];
 	um_control_reply_add(reply, "stun_servers", "%zu", node->n_stun);
-	if (um_wire_addr_format(&best->server, text, sizeof(text)) == 0)
+	if (um_addr_format(&best->server, text, sizeof(text)) == 0)
 		um_control_reply_add(reply, "stun_server", "%s", text);
-	if (best->mapped.family && um_wire_addr_format(&best->mapped, text, sizeof(text)) == 0)
+	if (best->mapped.family && um_addr_format(&best->mapped, text, sizeof(text)) == 0)
 		um_control_reply_add(reply, "stun_mapped", "%s", text);
 	if (best->last_answer_ns) {
 		um_control_reply_add(reply, "stun_rtt_us", "%llu", (unsigned long long)(best->rtt_ns / 1000));

@@ -21,13 +21,13 @@ int um_stun_query(int fd, const struct sockaddr *server, socklen_t server_len, c
 		  struct um_stun_result *result)
 {
 	struct um_stun_transaction t;
-	struct um_wire_addr want, got;
+	struct um_addr want, got;
 	uint8_t buf[UM_STUN_MAX_MESSAGE + 1];
 	uint64_t deadline = 0;
 	int rc;
 
 	memset(result, 0, sizeof(*result));
-	if (um_stun_endpoint_from_sockaddr(&want, server, server_len) < 0)
+	if (um_addr_from_sockaddr(&want, server, server_len) < 0)
 		return -UM_EINVAL;
 	um_stun_transaction_begin(&t, options, um_now_ns());
 	for (;;) {
@@ -56,8 +56,8 @@ int um_stun_query(int fd, const struct sockaddr *server, socklen_t server_len, c
 				continue;
 			return -errno;
 		}
-		if (um_stun_endpoint_from_sockaddr(&got, (const struct sockaddr *)&from, from_len) < 0 ||
-		    !um_wire_addr_equal(&got, &want))
+		if (um_addr_from_sockaddr(&got, (const struct sockaddr *)&from, from_len) < 0 ||
+		    !um_addr_equal(&got, &want))
 			continue;
 		rc = um_stun_transaction_input(&t, buf, (size_t)len, um_now_ns(), result);
 		if (rc == 0 || rc == -EPROTO)

@@ -32,21 +32,7 @@ struct um_uplinks_engine {
 
 static const uint8_t relay_addr_prefix[12] = {0x01, 0x00, 0, 0, 0, 0, 0, 0, 'u', 'm', 'r', 'l'};
 
-int um_wire_addr_format(const struct um_wire_addr *a, char *out, size_t size)
-{
-	char text[INET6_ADDRSTRLEN];
-	int n;
-
-	if (a->family == 4 && inet_ntop(AF_INET, a->addr, text, sizeof(text)))
-		n = snprintf(out, size, "%s:%u", text, a->port);
-	else if (a->family == 6 && inet_ntop(AF_INET6, a->addr, text, sizeof(text)))
-		n = snprintf(out, size, "[%s]:%u", text, a->port);
-	else
-		n = snprintf(out, size, "(none)");
-	return n < 0 || (size_t)n >= size ? -UM_ERANGE : 0;
-}
-
-void um_relay_addr_encode(struct um_wire_addr *addr, size_t peer, unsigned uplink)
+void um_relay_addr_encode(struct um_addr *addr, size_t peer, unsigned uplink)
 {
 	memset(addr, 0, sizeof(*addr));
 	addr->family = 6;
@@ -56,7 +42,7 @@ void um_relay_addr_encode(struct um_wire_addr *addr, size_t peer, unsigned uplin
 	addr->port = (uint16_t)(uplink + 1);
 }
 
-bool um_relay_addr_decode(const struct um_node *node, const struct um_wire_addr *addr, size_t *peer, unsigned *uplink)
+bool um_relay_addr_decode(const struct um_node *node, const struct um_addr *addr, size_t *peer, unsigned *uplink)
 {
 	uint32_t slot;
 
@@ -71,10 +57,10 @@ bool um_relay_addr_decode(const struct um_node *node, const struct um_wire_addr 
 	return true;
 }
 
-int um_uplink_find(const struct um_node *node, const struct um_wire_addr *addr)
+int um_uplink_find(const struct um_node *node, const struct um_addr *addr)
 {
 	for (size_t i = 0; i < node->n_uplinks; i++)
-		if (um_wire_addr_equal(&node->uplinks[i].addr, addr))
+		if (um_addr_equal(&node->uplinks[i].addr, addr))
 			return (int)i;
 	return -1;
 }
@@ -92,7 +78,11 @@ int um_uplink_for_peer(const struct um_node *node, const struct um_node_peer *pe
 
 static void send_to(struct um_node_uplink *u, const uint8_t *data, size_t len)
 {
-	int r = um_dataplane_send_datagram(u->node->dataplane, (struct sockaddr *)&u->sa, u->sa_len, data, len);
+	struct sockaddr_storage to;
+	int to_len = um_addr_to_sockaddr(&u->addr, &to);
+	int r = to_len < 0 ? to_len
+			   : um_dataplane_send_datagram(u->node->dataplane, (struct sockaddr *)&to, (socklen_t)to_len,
+							data, len);
 	if (r)
 		um_log_debug("relay %u: send failed: %s", u->index, um_strerror(r));
 }
@@ -128,11 +118,11 @@ static void log_name(const struct um_node_uplink *u, char *out, size_t size)
 		/* "[v6 address]:port" needs at most 54 bytes; 56 keeps
 		 * "wss://" + text inside the callers' 64-byte names. */
 		char text[56];
-		um_wire_addr_format(&u->remote, text, sizeof(text));
+		um_addr_format(&u->remote, text, sizeof(text));
 		snprintf(out, size, "wss://%s", text);
 		return;
 	}
-	um_wire_addr_format(&u->addr, out, size);
+	um_addr_format(&u->addr, out, size);
 }
 
 /* ---- the engine's events ---- */
@@ -163,7 +153,7 @@ static void apply_event(struct um_node *node, const struct um_relay_client_event
 	char name[64], text[64];
 
 	log_name(&node->uplinks[e->uplink], name, sizeof(name));
-	um_wire_addr_format(&e->observed, text, sizeof(text));
+	um_addr_format(&e->observed, text, sizeof(text));
 	switch (e->type) {
 	case UM_RELAY_CLIENT_EVENT_STATE:
 		um_log_debug("relay %s: %s -> %s", name, um_relay_client_state_name(e->old_state),
@@ -254,7 +244,7 @@ static void on_timer(struct um_loop *loop, struct um_timer *timer)
 	drain(timer->arg);
 }
 
-bool um_uplinks_receive(struct um_node *node, const struct um_wire_addr *from, const uint8_t *data, size_t len)
+bool um_uplinks_receive(struct um_node *node, const struct um_addr *from, const uint8_t *data, size_t len)
 {
 	if (len == 0 || data[0] < UM_MSG_RELAY_REGISTER || data[0] > UM_MSG_RELAY_ERROR)
 		return false;
@@ -309,20 +299,13 @@ int um_uplinks_start(struct um_node *node)
 		u->index = (unsigned)i;
 		rc.stream[i] = u->tls = c->relay_tls[i];
 		if (u->tls) {
-			r = um_wire_addr_from_sockaddr(&u->remote, &c->relays[i].sa, c->relays[i].len);
-			if (r == 0)
-				r = um_uplink_stream_open(u); /* sets addr/sa to the proxy */
+			u->remote = c->relays[i];
+			r = um_uplink_stream_open(u); /* sets addr to the proxy */
 			if (r)
 				goto out;
 			continue;
 		}
-		int sa_len;
-		if (um_wire_addr_from_sockaddr(&u->addr, &c->relays[i].sa, c->relays[i].len) ||
-		    (sa_len = um_wire_addr_to_sockaddr(&u->addr, &u->sa)) < 0) {
-			r = -UM_EINVAL;
-			goto out;
-		}
-		u->sa_len = (socklen_t)sa_len;
+		u->addr = c->relays[i];
 	}
 	r = um_relay_client_init(&node->uplinks_engine->client, &rc);
 	if (r)
@@ -374,7 +357,7 @@ void um_uplinks_status(struct um_node *node, struct um_control_reply *reply)
 		log_name(&node->uplinks[node->home], text, sizeof(text));
 		um_control_reply_add(reply, "home_relay", "%s", text);
 		um_control_reply_add(reply, "home_relay_rtt_us", "%llu", (unsigned long long)(h->rtt_ns / 1000));
-		um_wire_addr_format(&h->observed, text, sizeof(text));
+		um_addr_format(&h->observed, text, sizeof(text));
 		um_control_reply_add(reply, "observed_endpoint", "%s", text);
 	}
 	for (size_t i = 0; i < node->n_uplinks; i++) {
@@ -385,7 +368,7 @@ void um_uplinks_status(struct um_node *node, struct um_control_reply *reply)
 		if (u->rtt_ns)
 			um_control_reply_add(reply, "uplink_rtt_us", "%llu", (unsigned long long)(u->rtt_ns / 1000));
 		if (u->observed.family) {
-			um_wire_addr_format(&u->observed, text, sizeof(text));
+			um_addr_format(&u->observed, text, sizeof(text));
 			um_control_reply_add(reply, "uplink_observed", "%s", text);
 		}
 		if (u->last_reply_ns)

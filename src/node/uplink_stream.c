@@ -68,7 +68,7 @@ static void describe(const struct um_node_uplink *u, char *out, size_t size)
 {
 	char text[64];
 
-	um_wire_addr_format(&u->remote, text, sizeof(text));
+	um_addr_format(&u->remote, text, sizeof(text));
 	snprintf(out, size, "wss://%s", text);
 }
 
@@ -177,7 +177,7 @@ static void start_connect(struct um_uplink_stream *st)
 	struct sockaddr_storage sa;
 	char host[64];
 
-	um_wire_addr_format(&st->uplink->remote, host, sizeof(host));
+	um_addr_format(&st->uplink->remote, host, sizeof(host));
 	struct um_stream_config config = {
 	    .tls = st->ctx,
 	    .host = host,
@@ -187,7 +187,7 @@ static void start_connect(struct um_uplink_stream *st)
 	    .on_close = on_close,
 	    .arg = st,
 	};
-	int len = um_wire_addr_to_sockaddr(&st->uplink->remote, &sa);
+	int len = um_addr_to_sockaddr(&st->uplink->remote, &sa);
 	int r =
 	    len < 0 ? len : um_stream_connect(&st->conn, node->loop, &config, (struct sockaddr *)&sa, (socklen_t)len);
 	if (r) {
@@ -259,8 +259,7 @@ int um_uplink_stream_open(struct um_node_uplink *u)
 		return r;
 	}
 	/* The uplink's relay address, for uplink.c and the data plane. */
-	um_wire_addr_from_sockaddr(&u->addr, (struct sockaddr *)&proxy, proxy_len);
-	u->sa_len = (socklen_t)um_wire_addr_to_sockaddr(&u->addr, &u->sa);
+	um_addr_from_sockaddr(&u->addr, (struct sockaddr *)&proxy, proxy_len);
 	u->stream = st;
 	return 0;
 }
@@ -320,7 +319,7 @@ void um_uplink_stream_status(const struct um_node_uplink *u, struct um_control_r
 			     !st->wanted ? "standby"
 			     : st->conn  ? um_stream_state_name(um_stream_get_state(st->conn))
 					 : "idle");
-	um_wire_addr_format(&u->addr, text, sizeof(text));
+	um_addr_format(&u->addr, text, sizeof(text));
 	um_control_reply_add(reply, "uplink_proxy", "%s", text);
 	um_control_reply_add(reply, "uplink_tls_connects", "%llu", (unsigned long long)st->connects);
 	um_control_reply_add(reply, "uplink_tls_disconnects", "%llu", (unsigned long long)st->disconnects);

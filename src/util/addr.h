@@ -197,12 +197,4 @@ bool um_addr_prefix_contains(const struct um_addr_prefix *p, const struct um_add
 /* The same network: same family and length, equal bits up to len. */
 bool um_addr_prefix_equal(const struct um_addr_prefix *a, const struct um_addr_prefix *b);
 
-/* TRANSITIONAL (addr-convert): the old endpoint names for src/node/ until it
- * is converted to util/addr.h; removed in the same branch. */
-#define um_wire_addr um_addr
-#define um_wire_addr_equal um_addr_equal
-#define um_wire_addr_from_sockaddr um_addr_from_sockaddr
-#define um_wire_addr_to_sockaddr um_addr_to_sockaddr
-#define um_stun_endpoint_from_sockaddr um_addr_from_sockaddr
-
 #endif

@@ -23,8 +23,8 @@
 #include <sodium.h>
 
 #include "crypto/identity.h"
-#include "ctl/config.h"
 #include "session/cookie.h"
+#include "util/addr.h"
 #include "util/clock.h"
 #include "wire/handshake.h"
 
@@ -58,15 +58,17 @@ static int make_hello(struct um_cookie_maker *maker, uint8_t *out, uint64_t now)
 int main(int argc, char **argv)
 {
 	struct um_peer_id id;
-	struct um_endpoint to;
+	struct um_addr to_addr;
+	struct sockaddr_storage to;
+	int to_len;
 	struct um_cookie_maker maker;
 	int fds[MAX_SOURCES], n_fds = 0;
 	static uint8_t packets[BATCH][UM_HS_HELLO_BYTES];
 
 	if (argc != 5 && argc != 7)
 		return usage();
-	if (sodium_init() < 0 || um_peer_id_parse(&id, argv[1]) || um_endpoint_parse(&to, argv[2]) ||
-	    to.sa.sa_family != AF_INET)
+	if (sodium_init() < 0 || um_peer_id_parse(&id, argv[1]) || um_addr_parse(&to_addr, argv[2]) ||
+	    to_addr.family != UM_ADDR_IPV4 || (to_len = um_addr_to_sockaddr(&to_addr, &to)) < 0)
 		return usage();
 	long rate = atol(argv[3]), seconds = atol(argv[4]);
 	if (rate <= 0 || seconds <= 0)
@@ -118,8 +120,8 @@ int main(int argc, char **argv)
 			iov[i] = (struct iovec){packets[i], (size_t)n};
 			msgs[i].msg_hdr.msg_iov = &iov[i];
 			msgs[i].msg_hdr.msg_iovlen = 1;
-			msgs[i].msg_hdr.msg_name = &to.sa;
-			msgs[i].msg_hdr.msg_namelen = to.len;
+			msgs[i].msg_hdr.msg_name = &to;
+			msgs[i].msg_hdr.msg_namelen = (socklen_t)to_len;
 		}
 		int r = sendmmsg(fds[next_fd], msgs, batch, 0);
 		next_fd = (next_fd + 1) % n_fds;

@@ -47,7 +47,7 @@ static void test_full(void)
 	CHECK_EQ(c.listen_port, 51820);
 	CHECK(!strcmp(c.device, "um0"));
 	CHECK_EQ(c.mode, UM_MODE_TAP);
-	CHECK(c.has_address && c.address.family == AF_INET && c.address.prefix == 24);
+	CHECK(c.has_address && c.address.family == UM_ADDR_IPV4 && c.address.len == 24);
 	CHECK(!strcmp(c.control_socket, "/run/um/test.sock"));
 	CHECK_EQ(c.log_level, UM_LOG_DEBUG);
 	CHECK_EQ(c.mtu, 1400);
@@ -65,9 +65,9 @@ static void test_full(void)
 		CHECK_MEM(&c.peers[0].id, &expect, sizeof(expect));
 		CHECK_EQ(c.peers[0].n_allowed_ips, 3);
 		CHECK_EQ(c.peers[0].keepalive_s, 25);
-		CHECK_EQ(um_endpoint_format(&c.peers[0].endpoint, ep, sizeof(ep)), 0);
+		CHECK_EQ(um_addr_format(&c.peers[0].endpoint, ep, sizeof(ep)), 0);
 		CHECK(!strcmp(ep, "198.51.100.2:51821"));
-		CHECK_EQ(um_endpoint_format(&c.peers[1].endpoint, ep, sizeof(ep)), 0);
+		CHECK_EQ(um_addr_format(&c.peers[1].endpoint, ep, sizeof(ep)), 0);
 		CHECK(!strcmp(ep, "[2001:db8::1]:7"));
 		CHECK_EQ(c.peers[1].n_allowed_ips, 0);
 	}
@@ -167,25 +167,25 @@ static void test_errors(void)
 
 static void test_small_parsers(void)
 {
-	struct um_cidr cidr;
+	struct um_addr_prefix cidr;
 	uint64_t ms;
 	uint8_t a[4] = {10, 1, 2, 3};
 	char out[64];
 
-	CHECK_EQ(um_cidr_parse(&cidr, "10.1.0.0/16"), 0);
-	CHECK(um_cidr_contains(&cidr, AF_INET, a));
+	CHECK_EQ(um_addr_prefix_parse(&cidr, "10.1.0.0/16", true), 0);
+	CHECK(um_addr_prefix_contains_bytes(&cidr, UM_ADDR_IPV4, a));
 	a[1] = 2;
-	CHECK(!um_cidr_contains(&cidr, AF_INET, a));
-	CHECK_EQ(um_cidr_parse(&cidr, "0.0.0.0/0"), 0);
-	CHECK(um_cidr_contains(&cidr, AF_INET, a));
-	CHECK_EQ(um_cidr_parse(&cidr, "10.1.0.7/13"), 0);
-	CHECK_EQ(um_cidr_format(&cidr, out, sizeof(out)), 0);
+	CHECK(!um_addr_prefix_contains_bytes(&cidr, UM_ADDR_IPV4, a));
+	CHECK_EQ(um_addr_prefix_parse(&cidr, "0.0.0.0/0", true), 0);
+	CHECK(um_addr_prefix_contains_bytes(&cidr, UM_ADDR_IPV4, a));
+	CHECK_EQ(um_addr_prefix_parse(&cidr, "10.1.0.7/13", true), 0);
+	CHECK_EQ(um_addr_prefix_format(&cidr, out, sizeof(out)), 0);
 	CHECK(!strcmp(out, "10.1.0.7/13"));
-	CHECK(um_cidr_parse(&cidr, "10.1.0.0/") != 0);
-	CHECK(um_cidr_parse(&cidr, "/8") != 0);
-	CHECK(um_cidr_parse(&cidr, "fd00::/129") != 0);
-	CHECK_EQ(um_cidr_parse(&cidr, "fd00::1"), 0);
-	CHECK_EQ(cidr.prefix, 128);
+	CHECK(um_addr_prefix_parse(&cidr, "10.1.0.0/", true) != 0);
+	CHECK(um_addr_prefix_parse(&cidr, "/8", true) != 0);
+	CHECK(um_addr_prefix_parse(&cidr, "fd00::/129", true) != 0);
+	CHECK_EQ(um_addr_prefix_parse(&cidr, "fd00::1", true), 0);
+	CHECK_EQ(cidr.len, 128);
 	CHECK_EQ(um_duration_parse("2m", &ms), 0);
 	CHECK_EQ(ms, 120000);
 	CHECK(um_duration_parse("2h", &ms) != 0);

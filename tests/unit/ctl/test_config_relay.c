@@ -33,7 +33,7 @@ static void test_relay_only(void)
 	CHECK(!c.has_node);
 	CHECK(c.relay.enabled);
 	CHECK_EQ(c.relay.listen_port, 3479);
-	CHECK_EQ(c.relay.listen.sa.sa_family, AF_INET);
+	CHECK_EQ(c.relay.listen.family, UM_ADDR_IPV4);
 	CHECK_EQ(c.relay.n_allow, 2);
 	CHECK(c.relay.has_admission_key);
 	CHECK_EQ(c.relay.admission_key[31], 0x1f);
@@ -52,7 +52,7 @@ static void test_relay_only(void)
 
 	/* Defaults: any address, port 51821, the core's limits, open admission. */
 	CHECK_EQ(parse(&c, "[relay]\n", err), 0);
-	CHECK_EQ(c.relay.listen.len, 0);
+	CHECK_EQ(c.relay.listen.family, UM_ADDR_NONE);
 	CHECK_EQ(c.relay.listen_port, UM_CONFIG_RELAY_PORT);
 	CHECK_EQ(c.relay.max_nodes, 65536);
 	CHECK_EQ(c.relay.keepalive_interval_ms, 25000);
@@ -84,10 +84,10 @@ static void test_node_relays(void)
 	CHECK(c.relay.enabled);
 	CHECK_EQ(c.relay.listen_port, 4000);
 	CHECK_EQ(c.n_relays, 2);
-	CHECK_EQ(c.relays[1].sa.sa_family, AF_INET6);
+	CHECK_EQ(c.relays[1].family, UM_ADDR_IPV6);
 	CHECK(c.has_relay_admission_key);
 	CHECK_EQ(c.relay_keepalive_ms, 10000);
-	CHECK_EQ(c.peers[0].endpoint.len, 0); /* reached through a relay */
+	CHECK_EQ(c.peers[0].endpoint.family, UM_ADDR_NONE); /* reached through a relay */
 	um_config_free(&c);
 	/* Without [relay], a node is no relay. */
 	CHECK_EQ(parse(&c, "[node]\nidentity = /k\n", err), 0);
@@ -149,19 +149,19 @@ static void test_tls(void)
 		       "tls-max-connections = 64\n",
 		       err),
 		 0);
-	CHECK_EQ(c.relay.listen_tls.sa.sa_family, AF_INET);
-	CHECK_EQ(ntohs(c.relay.listen_tls.in4.sin_port), 443);
+	CHECK_EQ(c.relay.listen_tls.family, UM_ADDR_IPV4);
+	CHECK_EQ(c.relay.listen_tls.port, 443);
 	CHECK(!strcmp(c.relay.tls_certificate, "/etc/umbra/relay.crt"));
 	CHECK(!strcmp(c.relay.tls_key, "/etc/umbra/relay.key"));
 	CHECK_EQ(c.relay.tls_max_connections, 64);
 	um_config_free(&c);
 	/* Defaults: no TLS listener; with one and no files: self-signed. */
 	CHECK_EQ(parse(&c, "[relay]\n", err), 0);
-	CHECK_EQ(c.relay.listen_tls.len, 0);
+	CHECK_EQ(c.relay.listen_tls.family, UM_ADDR_NONE);
 	CHECK_EQ(c.relay.tls_max_connections, 1024);
 	um_config_free(&c);
 	CHECK_EQ(parse(&c, "[relay]\nlisten-tls = [2001:db8::3]:8443\n", err), 0);
-	CHECK_EQ(c.relay.listen_tls.sa.sa_family, AF_INET6);
+	CHECK_EQ(c.relay.listen_tls.family, UM_ADDR_IPV6);
 	CHECK_EQ(c.relay.tls_certificate[0], 0);
 	um_config_free(&c);
 
@@ -176,8 +176,8 @@ static void test_tls(void)
 	CHECK(!c.relay_tls[0]);
 	CHECK(c.relay_tls[1]);
 	CHECK(c.relay_tls[2]);
-	CHECK_EQ(ntohs(c.relays[1].in4.sin_port), 443);
-	CHECK_EQ(c.relays[2].sa.sa_family, AF_INET6);
+	CHECK_EQ(c.relays[1].port, 443);
+	CHECK_EQ(c.relays[2].family, UM_ADDR_IPV6);
 	um_config_free(&c);
 
 	expect_error("[node]\nidentity = /k\nrelay-ca = /a\nrelay-ca = /b\n",

@@ -22,11 +22,11 @@ static void test_servers(void)
 		       err),
 		 0);
 	CHECK_EQ(c.n_stun, 2);
-	CHECK_EQ(c.stun[0].sa.sa_family, AF_INET);
-	CHECK_EQ(ntohs(c.stun[0].in4.sin_port), 3478);
-	CHECK_EQ(ntohl(c.stun[0].in4.sin_addr.s_addr), 0xCB007109u);
-	CHECK_EQ(c.stun[1].sa.sa_family, AF_INET6);
-	CHECK_EQ(ntohs(c.stun[1].in6.sin6_port), 3479);
+	CHECK_EQ(c.stun[0].family, UM_ADDR_IPV4);
+	CHECK_EQ(c.stun[0].port, 3478);
+	CHECK_MEM(c.stun[0].addr, ((const uint8_t[]){0xCB, 0x00, 0x71, 0x09}), 4);
+	CHECK_EQ(c.stun[1].family, UM_ADDR_IPV6);
+	CHECK_EQ(c.stun[1].port, 3479);
 	CHECK_EQ(c.n_relays, 1);
 	um_config_free(&c);
 	/* None by default; um_config_free resets. */

@@ -47,8 +47,8 @@ static int setup_side(struct side *s, const char *allowed, bool gather)
 	s->addr.sin_family = AF_INET;
 	s->addr.sin_port = htons(um_dataplane_port(s->dp));
 	s->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	struct um_prefix p;
-	if (um_prefix_parse(allowed, 0, &p) < 0 || um_dataplane_peer_add(s->dp, &s->peer) < 0 ||
+	struct um_addr_prefix p;
+	if (um_addr_prefix_parse(&p, allowed, false) < 0 || um_dataplane_peer_add(s->dp, &s->peer) < 0 ||
 	    um_dataplane_peer_set_allowed_ips(s->dp, s->peer, &p, 1) < 0)
 		return -1;
 	return 0;

@@ -8,25 +8,27 @@
 
 static void test_prefix_parse(void)
 {
-	struct um_prefix p;
+	struct um_addr_prefix p;
 	char buf[64];
-	CHECK_EQ(um_prefix_parse("10.0.0.0/8", 0, &p), 0);
-	CHECK_EQ(p.family, AF_INET);
+	CHECK_EQ(um_addr_prefix_parse(&p, "10.0.0.0/8", false), 0);
+	CHECK_EQ(p.family, UM_ADDR_IPV4);
 	CHECK_EQ(p.len, 8);
-	um_prefix_format(&p, buf, sizeof(buf));
+	um_addr_prefix_format(&p, buf, sizeof(buf));
 	CHECK(strcmp(buf, "10.0.0.0/8") == 0);
-	CHECK_EQ(um_prefix_parse("10.0.0.1/8", 0, &p), -UM_EINVAL); /* host bits */
-	CHECK_EQ(um_prefix_parse("10.0.0.1/8", 1, &p), 0);
-	CHECK_EQ(um_prefix_parse("10.0.0.1", 0, &p), 0);
+	CHECK_EQ(um_addr_prefix_parse(&p, "10.0.0.1/8", false), -UM_EINVAL); /* host bits */
+	CHECK_EQ(um_addr_prefix_parse(&p, "10.0.0.1/8", true), 0);
+	CHECK_EQ(um_addr_prefix_parse(&p, "10.0.0.1", false), 0);
 	CHECK_EQ(p.len, 32);
-	CHECK_EQ(um_prefix_parse("fd00::/64", 0, &p), 0);
-	CHECK_EQ(p.family, AF_INET6);
+	CHECK_EQ(um_addr_prefix_parse(&p, "fd00::/64", false), 0);
+	CHECK_EQ(p.family, UM_ADDR_IPV6);
 	CHECK_EQ(p.len, 64);
-	CHECK_EQ(um_prefix_parse("::/0", 0, &p), 0);
-	const char *bad[] = {"", "/8", "10.0.0.0/33", "fd00::/129", "10.0.0.0/", "10.0.0.0/x",
-			     "10.0.0.0/8/8", "300.0.0.0/8", "10.0.0.0/0008", "host"};
+	CHECK_EQ(um_addr_prefix_parse(&p, "::/0", false), 0);
+	const char *bad[] = {"", "/8", "10.0.0.0/", "10.0.0.0/x", "10.0.0.0/8/8", "300.0.0.0/8", "10.0.0.0/0008", "host"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		CHECK_EQ(um_prefix_parse(bad[i], 1, &p), -UM_EINVAL);
+		CHECK_EQ(um_addr_prefix_parse(&p, bad[i], true), -UM_EINVAL);
+	/* A length beyond the family's width is out of range, not malformed. */
+	CHECK_EQ(um_addr_prefix_parse(&p, "10.0.0.0/33", true), -UM_ERANGE);
+	CHECK_EQ(um_addr_prefix_parse(&p, "fd00::/129", true), -UM_ERANGE);
 }
 
 static uint32_t look4(const struct um_lpm *lpm, const char *text)
@@ -49,7 +51,7 @@ static void test_longest_match(void)
 				  "0.0.0.0/0", "fd00::/8", "fd00:1::/32", "fd00:1::5/128", "2001:db8::/32"};
 	struct um_lpm_entry e[9];
 	for (uint32_t i = 0; i < 9; i++) {
-		CHECK_EQ(um_prefix_parse(prefixes[i], 0, &e[i].prefix), 0);
+		CHECK_EQ(um_addr_prefix_parse(&e[i].prefix, prefixes[i], false), 0);
 		e[i].value = i;
 	}
 	struct um_lpm *lpm;
@@ -80,7 +82,7 @@ static void test_many_prefixes(void)
 	/* 1000 /24s: each address maps to its own prefix. */
 	static struct um_lpm_entry e[1000];
 	for (uint32_t i = 0; i < 1000; i++) {
-		e[i].prefix.family = AF_INET;
+		e[i].prefix.family = UM_ADDR_IPV4;
 		e[i].prefix.len = 24;
 		e[i].prefix.addr[0] = 10;
 		e[i].prefix.addr[1] = (uint8_t)(i >> 8);
