@@ -115,7 +115,7 @@ enum um_device_mode {
 struct um_config_peer {
 	char name[UM_CONFIG_NAME_MAX];
 	struct um_peer_id id;
-	struct um_addr endpoint;                 /* family 0: none (through a relay) */
+	struct um_addr endpoint;            /* family 0: none (through a relay) */
 	struct um_addr_prefix *allowed_ips; /* owned; n_allowed_ips entries */
 	size_t n_allowed_ips;
 	unsigned keepalive_s; /* 0 = off */
@@ -136,7 +136,7 @@ struct um_config_relay_server {
 	uint64_t registration_timeout_ms;
 	uint64_t keepalive_interval_ms;
 	uint32_t packets_per_s, packet_burst, bytes_per_s, byte_burst, verifications_per_s;
-	struct um_addr listen_tls; /* family 0: no TLS listener */
+	struct um_addr listen_tls;                /* family 0: no TLS listener */
 	char tls_certificate[UM_CONFIG_PATH_MAX]; /* "" = self-signed */
 	char tls_key[UM_CONFIG_PATH_MAX];
 	uint32_t tls_max_connections;

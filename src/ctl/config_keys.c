@@ -111,8 +111,7 @@ static int parse_relay(struct um_config_parser *p, const struct um_config_row *r
 
 	if (c->n_relays >= UM_CONFIG_RELAYS_MAX)
 		return um_config_fail(p, row->name, "more than %d relays", UM_CONFIG_RELAYS_MAX);
-	if (tls &&
-	    (strchr(v + sizeof(wss) - 1, '/') || um_addr_parse(&c->relays[c->n_relays], v + sizeof(wss) - 1)))
+	if (tls && (strchr(v + sizeof(wss) - 1, '/') || um_addr_parse(&c->relays[c->n_relays], v + sizeof(wss) - 1)))
 		return um_config_fail(p, row->name, "'%s' is not wss://IPv4:port or wss://[IPv6]:port", v);
 	if (!tls && strstr(v, "://"))
 		return um_config_fail(p, row->name, "'%s': only wss:// (TLS) or a plain UDP IPv4:port / [IPv6]:port",

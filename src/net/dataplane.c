@@ -665,8 +665,8 @@ free:
 	return rc;
 }
 
-int um_dataplane_peer_set_allowed_ips(struct um_dataplane *dp, uint32_t id,
-				      const struct um_addr_prefix *prefixes, size_t count)
+int um_dataplane_peer_set_allowed_ips(struct um_dataplane *dp, uint32_t id, const struct um_addr_prefix *prefixes,
+				      size_t count)
 {
 	int rc = -UM_ENOTFOUND;
 	struct um_addr_prefix *copy = calloc(count ? count : 1, sizeof(*copy));

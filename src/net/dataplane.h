@@ -188,8 +188,8 @@ int um_dataplane_peer_set_endpoint(struct um_dataplane *dp, uint32_t peer,
 int um_dataplane_peer_get_endpoint(struct um_dataplane *dp, uint32_t peer,
 				   struct sockaddr_storage *addr, socklen_t *len);
 /* Replace the peer's allowed-ips (routing and source filter). */
-int um_dataplane_peer_set_allowed_ips(struct um_dataplane *dp, uint32_t peer,
-				      const struct um_addr_prefix *prefixes, size_t count);
+int um_dataplane_peer_set_allowed_ips(struct um_dataplane *dp, uint32_t peer, const struct um_addr_prefix *prefixes,
+				      size_t count);
 
 /* Install a keypair (copied; the caller wipes its copy). as_next=true
  * (responder): it waits in `next` (accepted on receive, not used to send)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* A longest-prefix-match table mapping IP prefixes (util/addr.h) to peer
- * slots (allowed-ips). The table is a binary trie in one flat array: lookups walk at most 32 (IPv4) or 128 (IPv6) nodes, never
- * allocate and never write, so readers may run concurrently with each other.
- * A table is built once from a list and then only read; to change it, build a
- * new one and swap the pointer (the data plane does this). */
+ * slots (allowed-ips). The table is a binary trie in one flat array: lookups
+ * walk at most 32 (IPv4) or 128 (IPv6) nodes, never allocate and never write,
+ * so readers may run concurrently with each other. A table is built once from
+ * a list and then only read; to change it, build a new one and swap the
+ * pointer (the data plane does this). */
 #ifndef UM_NET_LPM_H
 #define UM_NET_LPM_H
 

@@ -151,8 +151,8 @@ out:
 	return rc;
 }
 
-static int address_or_route(const char *ifname, const struct um_addr_prefix *p, uint16_t type,
-			    uint16_t flags, bool route)
+static int address_or_route(const char *ifname, const struct um_addr_prefix *p, uint16_t type, uint16_t flags,
+			    bool route)
 {
 	struct nl_request req;
 	unsigned index = if_nametoindex(ifname);

@@ -261,8 +261,8 @@ static void enter_direct(struct um_punch *p, const struct um_addr *addr, const s
 	arm(p, env, p->config.health_interval_ns / 4);
 }
 
-static void go_direct(struct um_punch *p, const struct um_addr *addr, uint64_t rtt_ns,
-		      const struct um_punch_env *env, struct um_punch_output *out)
+static void go_direct(struct um_punch *p, const struct um_addr *addr, uint64_t rtt_ns, const struct um_punch_env *env,
+		      struct um_punch_output *out)
 {
 	enter_direct(p, addr, env, out);
 	if (p->state != UM_PUNCH_DIRECT)

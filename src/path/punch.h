@@ -59,7 +59,7 @@ struct um_punch_env {
 	bool enabled;                 /* direct = true and a relay is configured */
 	bool relay_ready;             /* a registered relay can carry the peer now */
 	bool via_relay;               /* the data plane sends to the peer through a relay */
-	struct um_addr endpoint; /* the data plane's direct endpoint; family 0 = none */
+	struct um_addr endpoint;      /* the data plane's direct endpoint; family 0 = none */
 	uint64_t rx_direct;           /* DATA packets received directly so far */
 };
 
@@ -85,7 +85,7 @@ struct um_punch {
 	unsigned n_remote;
 	struct um_punch_probe probes[UM_PUNCH_PROBES];
 	unsigned next_probe;
-	struct um_addr direct; /* validated endpoint (DIRECT) */
+	struct um_addr direct;      /* validated endpoint (DIRECT) */
 	uint64_t relay_since_ns;    /* the relay session came up (time to direct) */
 	uint64_t punch_started_ns, punch_rounds;
 	uint64_t direct_since_ns, last_direct_rx_ns, rx_direct_seen;
@@ -115,7 +115,7 @@ enum um_punch_event_kind {
 struct um_punch_event {
 	enum um_punch_event_kind kind;
 	enum um_punch_state from, to; /* STATE */
-	struct um_addr addr;     /* DIRECT: the path; PING: where the reply came from */
+	struct um_addr addr;          /* DIRECT: the path; PING: where the reply came from */
 	uint64_t rtt_ns;              /* DIRECT, PING */
 	uint64_t silence_ns;          /* FALLBACK */
 	uint64_t retry_ns;            /* FALLBACK, GAVE_UP: next attempt in */

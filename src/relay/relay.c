@@ -13,7 +13,7 @@
 
 struct um_relay_node {
 	struct um_peer_id id;
-	struct um_addr endpoint; /* family 0 = not bound to any endpoint */
+	struct um_addr endpoint;      /* family 0 = not bound to any endpoint */
 	uint32_t next_by_id;          /* chain in by_id; free-list link when unused */
 	uint32_t next_by_endpoint;
 	uint64_t token;
@@ -301,8 +301,8 @@ size_t um_relay_memory_bytes(const struct um_relay *r)
 
 /* ---- replies -------------------------------------------------------- */
 
-static int send_error(struct um_relay *r, const struct um_addr *to, uint8_t code, const uint8_t *ref,
-		      size_t ref_len, uint64_t now, struct um_relay_output *out)
+static int send_error(struct um_relay *r, const struct um_addr *to, uint8_t code, const uint8_t *ref, size_t ref_len,
+		      uint64_t now, struct um_relay_output *out)
 {
 	struct um_relay_error e = {.code = code};
 	if (!budget_take(&r->error_tat, now, r->config.errors_per_s, r->config.error_burst)) {
@@ -347,8 +347,8 @@ static bool admitted(const struct um_relay *r, const struct um_relay_register *m
 	return true;
 }
 
-static int handle_register(struct um_relay *r, const struct um_addr *from, const uint8_t *in, size_t len,
-			   uint64_t now, uint64_t wall_ms, struct um_relay_output *out)
+static int handle_register(struct um_relay *r, const struct um_addr *from, const uint8_t *in, size_t len, uint64_t now,
+			   uint64_t wall_ms, struct um_relay_output *out)
 {
 	struct um_relay_register m;
 	uint8_t key_buf[UM_HSIG_PK_BYTES];
@@ -457,8 +457,8 @@ static int handle_register(struct um_relay *r, const struct um_addr *from, const
 	return 1;
 }
 
-static int handle_fragment(struct um_relay *r, const struct um_addr *from, const uint8_t *in, size_t len,
-			   uint64_t now, uint64_t wall_ms, struct um_relay_output *out)
+static int handle_fragment(struct um_relay *r, const struct um_addr *from, const uint8_t *in, size_t len, uint64_t now,
+			   uint64_t wall_ms, struct um_relay_output *out)
 {
 	struct um_fragment frag;
 	/* A REGISTER is one of two exact sizes (with or without the public
@@ -482,8 +482,8 @@ static int handle_fragment(struct um_relay *r, const struct um_addr *from, const
 
 /* ---- KEEPALIVE ------------------------------------------------------ */
 
-static int handle_keepalive(struct um_relay *r, const struct um_addr *from, const uint8_t *in, size_t len,
-			    uint64_t now, struct um_relay_output *out)
+static int handle_keepalive(struct um_relay *r, const struct um_addr *from, const uint8_t *in, size_t len, uint64_t now,
+			    struct um_relay_output *out)
 {
 	struct um_relay_keepalive k;
 	if (um_relay_keepalive_decode(&k, in, len) != 0 || (k.flags & UM_RELAY_KEEPALIVE_FLAG_REPLY)) {
@@ -530,8 +530,8 @@ static int handle_keepalive(struct um_relay *r, const struct um_addr *from, cons
 
 /* ---- FORWARD: the hot path ----------------------------------------- */
 
-static int handle_forward(struct um_relay *r, const struct um_addr *from, uint8_t *in, size_t len,
-			  uint64_t now, struct um_relay_output *out)
+static int handle_forward(struct um_relay *r, const struct um_addr *from, uint8_t *in, size_t len, uint64_t now,
+			  struct um_relay_output *out)
 {
 	if (len <= UM_RELAY_FORWARD_HEADER_BYTES || len > UM_RELAY_MAX_DATAGRAM || in[1] | in[2] | in[3]) {
 		r->stats.drop_malformed++;
@@ -592,8 +592,8 @@ static int handle_forward(struct um_relay *r, const struct um_addr *from, uint8_
 	return 1;
 }
 
-int um_relay_input(struct um_relay *r, const struct um_addr *from, uint8_t *datagram, size_t len,
-		   uint64_t now_ns, uint64_t wall_ms, struct um_relay_output *out)
+int um_relay_input(struct um_relay *r, const struct um_addr *from, uint8_t *datagram, size_t len, uint64_t now_ns,
+		   uint64_t wall_ms, struct um_relay_output *out)
 {
 	if (len == 0) {
 		r->stats.drop_malformed++;

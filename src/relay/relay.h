@@ -118,8 +118,8 @@ void um_relay_destroy(struct um_relay *relay);
  * must be normalised (IPv4 as family 4, not v4-mapped). now_ns is
  * monotonic, wall_ms the wall clock for registration timestamps. Returns 1
  * with *out set when something must be sent, else 0. */
-int um_relay_input(struct um_relay *relay, const struct um_addr *from, uint8_t *datagram, size_t len,
-		   uint64_t now_ns, uint64_t wall_ms, struct um_relay_output *out);
+int um_relay_input(struct um_relay *relay, const struct um_addr *from, uint8_t *datagram, size_t len, uint64_t now_ns,
+		   uint64_t wall_ms, struct um_relay_output *out);
 
 /* Expires silent nodes, looking at up to `budget` table slots from where
  * the last call stopped (0 = all). Returns the number expired. */

@@ -178,8 +178,7 @@ static void flush(struct um_relay_server *s)
 /* Queues one datagram for `to`. in_place: data lies in a receive slot
  * (valid until the next recvmmsg, which flush() precedes), so it joins the
  * previous message when it continues that run to the same destination. */
-static void queue(struct um_relay_server *s, const struct um_addr *to, const uint8_t *data, size_t len,
-		  bool in_place)
+static void queue(struct um_relay_server *s, const struct um_addr *to, const uint8_t *data, size_t len, bool in_place)
 {
 	struct um_relay_server_batch *b = s->batch;
 
@@ -213,17 +212,17 @@ static void queue(struct um_relay_server *s, const struct um_addr *to, const uin
 	b->count[k] = 1;
 	b->out_iov[k] = (struct iovec){(void *)data, len};
 	b->out_msg[k].msg_hdr = (struct msghdr){
-		.msg_name = &b->to[k],
-		.msg_namelen = (socklen_t)to_len,
-		.msg_iov = &b->out_iov[k],
-		.msg_iovlen = 1,
+	    .msg_name = &b->to[k],
+	    .msg_namelen = (socklen_t)to_len,
+	    .msg_iov = &b->out_iov[k],
+	    .msg_iovlen = 1,
 	};
 	b->n_out++;
 }
 
 /* One datagram through the core; its output queued or sent on a stream. */
-static void relay_one(struct um_relay_server *s, const struct um_addr *from, uint8_t *data, size_t len,
-		      uint64_t now, uint64_t wall)
+static void relay_one(struct um_relay_server *s, const struct um_addr *from, uint8_t *data, size_t len, uint64_t now,
+		      uint64_t wall)
 {
 	struct um_relay_output out;
 

@@ -61,8 +61,7 @@ bool um_relay_stream_endpoint(const struct um_addr *addr);
 
 /* Queues data as one frame on the connection named by to. 0, or a negative
  * code when the connection is gone or its buffer is full (counted). */
-int um_relay_stream_send(struct um_relay_stream *stream, const struct um_addr *to, const uint8_t *data,
-			 size_t len);
+int um_relay_stream_send(struct um_relay_stream *stream, const struct um_addr *to, const uint8_t *data, size_t len);
 
 const struct um_relay_stream_stats *um_relay_stream_get_stats(const struct um_relay_stream *stream);
 uint16_t um_relay_stream_port(const struct um_relay_stream *stream);

@@ -275,8 +275,8 @@ uint32_t um_hs_new_index(struct um_handshake_engine *engine)
 
 /* ---- initiator ---- */
 
-int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshake_peer *peer,
-			  const struct um_addr *to, struct um_handshake_time now, struct um_handshake_output *out)
+int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshake_peer *peer, const struct um_addr *to,
+			  struct um_handshake_time now, struct um_handshake_output *out)
 {
 	int ret;
 
@@ -615,9 +615,8 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 				    sizeof(pending->established));
 }
 
-int um_handshake_receive(struct um_handshake_engine *engine, const struct um_addr *from,
-			 const uint8_t *datagram, size_t len, struct um_handshake_time now,
-			 struct um_handshake_output *out)
+int um_handshake_receive(struct um_handshake_engine *engine, const struct um_addr *from, const uint8_t *datagram,
+			 size_t len, struct um_handshake_time now, struct um_handshake_output *out)
 {
 	int ret;
 

@@ -147,8 +147,8 @@ bool um_handshake_under_load(const struct um_handshake_engine *engine);
 
 /* Starts a handshake to peer at `to` (replacing any in flight); out gets
  * the HELLO. 0 or a negative code. */
-int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshake_peer *peer,
-			  const struct um_addr *to, struct um_handshake_time now, struct um_handshake_output *out);
+int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshake_peer *peer, const struct um_addr *to,
+			  struct um_handshake_time now, struct um_handshake_output *out);
 
 /* Consumes one received datagram (any handshake type: 0x01..0x06). The
  * datagram is only read during the call. Returns 0 when it was accepted
@@ -159,9 +159,8 @@ int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshak
  * -UM_EVERSION (a HELLO of another protocol version: the sender runs an
  * incompatible release; stats.version_mismatch counts those with a valid mac1).
  * A dropped datagram never changes handshake state. */
-int um_handshake_receive(struct um_handshake_engine *engine, const struct um_addr *from,
-			 const uint8_t *datagram, size_t len, struct um_handshake_time now,
-			 struct um_handshake_output *out);
+int um_handshake_receive(struct um_handshake_engine *engine, const struct um_addr *from, const uint8_t *datagram,
+			 size_t len, struct um_handshake_time now, struct um_handshake_output *out);
 
 /* Timers: retransmissions, initiation timeouts, expiry of responder state
  * and reassembly slots. Returns 1 when out holds something (call again),

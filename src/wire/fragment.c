@@ -195,8 +195,8 @@ static struct um_reasm_slot *eviction_victim(struct um_reassembler *r, unsigned 
 	return victim;
 }
 
-static bool slot_matches(const struct um_reassembler *r, const struct um_reasm_slot *s,
-			 const struct um_addr *source, const struct um_fragment *frag)
+static bool slot_matches(const struct um_reassembler *r, const struct um_reasm_slot *s, const struct um_addr *source,
+			 const struct um_fragment *frag)
 {
 	if (s->msg_type != frag->msg_type || s->receiver_index != frag->receiver_index)
 		return false;

@@ -217,6 +217,8 @@ void um_hs_params_encode(uint8_t out[UM_HS_ESTABLISHED_PLAIN_BYTES], const struc
 	um_write_u16(&w, p->heartbeat_s);
 	um_write_u32(&w, p->rotation_s);
 	um_write_u8(&w, p->flags);
+	/* observed: family | port | address[16], 19 bytes (ESTABLISHED's own
+	 * layout, not um_addr_write's 20). */
 	um_write_u8(&w, p->observed.family);
 	um_write_u16(&w, p->observed.port);
 	memcpy(addr, p->observed.addr, p->observed.family == 4 ? 4 : 16);

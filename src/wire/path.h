@@ -69,7 +69,7 @@ struct um_path_msg {
 	uint8_t count;                         /* CANDIDATES */
 	struct um_path_candidate candidates[UM_PATH_MAX_CANDIDATES];
 	uint8_t nonce[UM_PATH_NONCE_BYTES];    /* PROBE, PROBE_REPLY */
-	struct um_addr observed;          /* PROBE_REPLY */
+	struct um_addr observed;               /* PROBE_REPLY */
 };
 
 /* path_key = BLAKE2b-256(key = send_key XOR recv_key, "umbra path key v1"):

@@ -70,8 +70,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!bytes)
 			break;
 		now += (uint64_t)step * 100000000ULL; /* 0.1 s units */
-		struct um_addr src = {.family = 4, .addr = {10, 0, (uint8_t)((source >> 3) & 3), (uint8_t)(source & 7)},
-					   .port = (uint16_t)(source >> 5)};
+		struct um_addr src = {.family = 4,
+				      .addr = {10, 0, (uint8_t)((source >> 3) & 3), (uint8_t)(source & 7)},
+				      .port = (uint16_t)(source >> 5)};
 		struct um_fragment f;
 		if (um_fragment_decode(&f, bytes, len) != 0) {
 			if (len >= 5 && bytes[0] == 0xff) /* the owner's state went away */

@@ -23,7 +23,8 @@ static void test_prefix_parse(void)
 	CHECK_EQ(p.family, UM_ADDR_IPV6);
 	CHECK_EQ(p.len, 64);
 	CHECK_EQ(um_addr_prefix_parse(&p, "::/0", false), 0);
-	const char *bad[] = {"", "/8", "10.0.0.0/", "10.0.0.0/x", "10.0.0.0/8/8", "300.0.0.0/8", "10.0.0.0/0008", "host"};
+	const char *bad[] = {"",    "/8", "10.0.0.0/", "10.0.0.0/x", "10.0.0.0/8/8", "300.0.0.0/8", "10.0.0.0/0008",
+			     "host"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK_EQ(um_addr_prefix_parse(&p, bad[i], true), -UM_EINVAL);
 	/* A length beyond the family's width is out of range, not malformed. */

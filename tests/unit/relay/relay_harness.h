@@ -30,9 +30,9 @@ static inline struct um_addr harness_endpoint(unsigned host, uint16_t port)
 /* Sends the registration of `identity` from `from` in FRAGMENTs (or whole
  * when whole is true); returns what the last input returned, out set. */
 static inline int harness_register(struct um_relay *relay, const struct um_identity *identity,
-				   const struct um_addr *from, uint64_t now_ns, uint64_t wall_ms,
-				   uint64_t timestamp_ms, unsigned nonce_seed, bool include_key,
-				   const uint8_t *admission_key, bool whole, struct um_relay_output *out)
+				   const struct um_addr *from, uint64_t now_ns, uint64_t wall_ms, uint64_t timestamp_ms,
+				   unsigned nonce_seed, bool include_key, const uint8_t *admission_key, bool whole,
+				   struct um_relay_output *out)
 {
 	static uint8_t msg[UM_RELAY_REGISTER_MAX_BYTES];
 	uint8_t piece[UM_HS_MAX_DATAGRAM];

@@ -267,8 +267,7 @@ static void test_keepalive_rebind_expiry(void)
 	struct um_relay_config c;
 	struct um_relay_output out;
 	struct um_relay_register_ack ack;
-	struct um_addr a = harness_endpoint(2, 40000), a2 = harness_endpoint(2, 40555),
-			    b = harness_endpoint(3, 40001);
+	struct um_addr a = harness_endpoint(2, 40000), a2 = harness_endpoint(2, 40555), b = harness_endpoint(3, 40001);
 	uint8_t buf[UM_RELAY_MAX_DATAGRAM];
 
 	config_for_test(&c);
