@@ -72,7 +72,7 @@ struct um_control_reply {
 /* Appends "key=value\n" (value from printf format). Values must not contain
  * '\n'; control characters are replaced with '?'. */
 void um_control_reply_add(struct um_control_reply *reply, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Appends "key=" value[0..len) "\n" with no length limit other than
  * UM_CONTROL_REPLY_MAX (for one long value such as a JSON document, which
@@ -81,8 +81,7 @@ void um_control_reply_add(struct um_control_reply *reply, const char *key, const
 void um_control_reply_add_raw(struct um_control_reply *reply, const char *key, const char *value, size_t len);
 
 /* Runs a request; returns 0 or a negative error sent back as errno=N. */
-typedef int (*um_control_handler_fn)(void *arg, const struct um_control_request *req,
-				     struct um_control_reply *reply);
+typedef int (*um_control_handler_fn)(void *arg, const struct um_control_request *req, struct um_control_reply *reply);
 
 struct um_control_client;
 

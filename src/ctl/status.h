@@ -37,7 +37,9 @@
  *           path_bad_mac [ping_sequence ping_answered] [ping_path
  *           ping_rtt_us ping_from] allowed_ip (repeated)
  *
- * JSON (what tools/cli printed from the text until now, same names):
+ * JSON (the control reply of get=json / get=json-peers, printed by `umbra
+ * status --json` / `umbra peers --json`; the names and shape the CLI's
+ * former text-to-JSON re-parse printed):
  *   {"node": {node keys except uplink* and relay_*},
  *    "peers": [{"name": .., the peer keys except drop_* and allowed_ip,
  *               "dropped": {"bad_mac": .., ...}, "allowed_ips": [..]}],

@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "node/node.h"
+#include "um_config.h"
 #include "util/clock.h"
 #include "util/error.h"
-#include "um_config.h"
 
 void um_status_addr_from_wire(struct um_addr *out, const struct um_wire_addr *in)
 {

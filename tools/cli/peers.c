@@ -29,8 +29,8 @@ static void print_peer(const struct um_status_block *p)
 		}
 	}
 	printf("%s\n", any ? "" : " (none)");
-	printf("  last handshake: %s (%llu completed, %llu key rotations)\n", age,
-	       um_status_u64(p, "handshakes", 0), um_status_u64(p, "rekeys", 0));
+	printf("  last handshake: %s (%llu completed, %llu key rotations)\n", age, um_status_u64(p, "handshakes", 0),
+	       um_status_u64(p, "rekeys", 0));
 	printf("  rtt:            %s\n", rtt);
 	printf("  transfer:       %llu B / %llu packets received, %llu B / %llu packets sent\n",
 	       um_status_u64(p, "rx_bytes", 0), um_status_u64(p, "rx_packets", 0), um_status_u64(p, "tx_bytes", 0),

@@ -86,7 +86,7 @@ int status_main(int argc, char **argv)
 		       "registrations refused: not admitted %llu, bad signature %llu, stale %llu\n",
 		       um_status_u64(n, "relay_drop_not_registered", 0), um_status_u64(n, "relay_drop_unknown_peer", 0),
 		       um_status_u64(n, "relay_drop_rate_limited_packets", 0) +
-			       um_status_u64(n, "relay_drop_rate_limited_bytes", 0),
+			   um_status_u64(n, "relay_drop_rate_limited_bytes", 0),
 		       um_status_u64(n, "relay_drop_malformed", 0), um_status_u64(n, "relay_reg_not_admitted", 0),
 		       um_status_u64(n, "relay_reg_bad_signature", 0), um_status_u64(n, "relay_reg_stale", 0));
 		free(copy);
@@ -111,9 +111,10 @@ int status_main(int argc, char **argv)
 			char age[32], rtt[32];
 			um_cli_format_age(age, sizeof(age), p, "last_handshake_age_ms");
 			um_cli_format_rtt(rtt, sizeof(rtt), p);
-			printf("  %-12s %-16s %-22s %-12s handshake %-12s rtt %s\n", um_cli_or_dash(um_status_get(p, "peer")),
-			       um_cli_or_dash(um_status_get(p, "short_id")), um_cli_or_dash(um_status_get(p, "endpoint")),
-			       um_cli_or_dash(um_status_get(p, "state")), age, rtt);
+			printf("  %-12s %-16s %-22s %-12s handshake %-12s rtt %s\n",
+			       um_cli_or_dash(um_status_get(p, "peer")), um_cli_or_dash(um_status_get(p, "short_id")),
+			       um_cli_or_dash(um_status_get(p, "endpoint")), um_cli_or_dash(um_status_get(p, "state")),
+			       age, rtt);
 		}
 	}
 out:

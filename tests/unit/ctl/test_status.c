@@ -694,8 +694,8 @@ static void test_control_get_formats(void)
 	CHECK_EQ(req.format, UM_CONTROL_FORMAT_JSON_PEERS);
 	CHECK_EQ(um_control_parse_request(&req, "up=1\n\n", 6), 0);
 	CHECK_EQ(req.format, UM_CONTROL_FORMAT_TEXT);
-	static const char *const bad[] = {"get=jso\n\n", "get=jsonx\n\n", "get=JSON\n\n", "get=json-peer\n\n",
-					  "get=json\nget=1\n\n", "get=json-peers\nup=1\n\n"};
+	static const char *const bad[] = {"get=jso\n\n",       "get=jsonx\n\n",       "get=JSON\n\n",
+					  "get=json-peer\n\n", "get=json\nget=1\n\n", "get=json-peers\nup=1\n\n"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		CHECK_EQ(um_control_parse_request(&req, bad[i], strlen(bad[i])), -UM_EINVAL);
 }
