@@ -66,6 +66,13 @@ int um_control_parse_request(struct um_control_request *req, const char *buf, si
 			return -UM_EINVAL; /* no request takes arguments yet */
 		if (line_is(line, line_len, "get", &value, &vlen) && vlen == 1 && value[0] == '1') {
 			req->op = UM_CONTROL_GET;
+		} else if (line_is(line, line_len, "get", &value, &vlen) && vlen == 4 && !memcmp(value, "json", 4)) {
+			req->op = UM_CONTROL_GET;
+			req->format = UM_CONTROL_FORMAT_JSON;
+		} else if (line_is(line, line_len, "get", &value, &vlen) && vlen == 10 &&
+			   !memcmp(value, "json-peers", 10)) {
+			req->op = UM_CONTROL_GET;
+			req->format = UM_CONTROL_FORMAT_JSON_PEERS;
 		} else if (line_is(line, line_len, "up", &value, &vlen) && vlen == 1 && value[0] == '1') {
 			req->op = UM_CONTROL_UP;
 		} else if (line_is(line, line_len, "down", &value, &vlen) && vlen == 1 && value[0] == '1') {
@@ -111,6 +118,24 @@ static bool reply_reserve(struct um_control_reply *reply, size_t n)
 	return true;
 }
 
+void um_control_reply_add_raw(struct um_control_reply *reply, const char *key, const char *value, size_t vlen)
+{
+	size_t klen = strlen(key);
+
+	if (vlen > UM_CONTROL_REPLY_MAX || !reply_reserve(reply, klen + vlen + 2))
+		return;
+	char *out = reply->data + reply->len;
+	memcpy(out, key, klen);
+	out[klen] = '=';
+	out += klen + 1;
+	for (size_t i = 0; i < vlen; i++) {
+		unsigned char c = (unsigned char)value[i];
+		out[i] = c < ' ' || c == 0x7f ? '?' : (char)c;
+	}
+	out[vlen] = '\n';
+	reply->len += klen + vlen + 2;
+}
+
 void um_control_reply_add(struct um_control_reply *reply, const char *key, const char *fmt, ...)
 {
 	char value[1024];
@@ -121,17 +146,7 @@ void um_control_reply_add(struct um_control_reply *reply, const char *key, const
 	va_end(ap);
 	if (n < 0)
 		return;
-	size_t vlen = strlen(value), klen = strlen(key);
-	for (size_t i = 0; i < vlen; i++)
-		if ((unsigned char)value[i] < ' ' || value[i] == 0x7f)
-			value[i] = '?';
-	if (!reply_reserve(reply, klen + vlen + 2))
-		return;
-	memcpy(reply->data + reply->len, key, klen);
-	reply->data[reply->len + klen] = '=';
-	memcpy(reply->data + reply->len + klen + 1, value, vlen);
-	reply->data[reply->len + klen + 1 + vlen] = '\n';
-	reply->len += klen + vlen + 2;
+	um_control_reply_add_raw(reply, key, value, strlen(value));
 }
 
 /* ---- clients ---- */

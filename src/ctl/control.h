@@ -4,13 +4,15 @@
  * WireGuard UAPI. One request per connection:
  *
  *   request  = op-line *(arg-line) "\n"        (ends with an empty line)
- *   op-line  = "get=1" | "up=1" | "down=1" | "rekey=" (peer-name | "*")
- *            | "ping=" peer-name
+ *   op-line  = "get=1" | "get=json" | "get=json-peers" | "up=1" | "down=1"
+ *            | "rekey=" (peer-name | "*") | "ping=" peer-name
  *   reply    = *(key "=" value "\n") "errno=" N "\n" "\n"
  *
  * The reply of get=1 is the node block, then one block per peer, each
- * starting with "peer=<name>" (the keys are listed in docs and in
- * um_node_control()); errno is 0 or a positive errno/UM_E* code. Requests
+ * starting with "peer=<name>" (the keys are listed in ctl/status.h); the
+ * reply of get=json is one line "json=<document>" (ctl/status.h: what
+ * `umbra status --json` prints), of get=json-peers the same with only the
+ * peers (`umbra peers --json`). errno is 0 or a positive errno/UM_E* code. Requests
  * are at most UM_CONTROL_REQUEST_MAX bytes, lines at most
  * UM_CONTROL_LINE_MAX; anything else, a NUL, a missing '=', an unknown key
  * or a repeated op is rejected with errno=EINVAL (EMSGSIZE when too long)
@@ -42,8 +44,16 @@ enum um_control_op {
 	UM_CONTROL_PING,  /* send a path probe to the peer (umbra ping) */
 };
 
+/* What a GET returns. */
+enum um_control_format {
+	UM_CONTROL_FORMAT_TEXT = 0,   /* get=1: key=value lines */
+	UM_CONTROL_FORMAT_JSON,       /* get=json: json=<the whole status> */
+	UM_CONTROL_FORMAT_JSON_PEERS, /* get=json-peers: json=<the peers only> */
+};
+
 struct um_control_request {
 	enum um_control_op op;
+	enum um_control_format format; /* GET only */
 	char peer[UM_CONFIG_NAME_MAX]; /* REKEY: peer name, or "*" for all; PING: name */
 };
 
@@ -62,11 +72,16 @@ struct um_control_reply {
 /* Appends "key=value\n" (value from printf format). Values must not contain
  * '\n'; control characters are replaced with '?'. */
 void um_control_reply_add(struct um_control_reply *reply, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
+
+/* Appends "key=" value[0..len) "\n" with no length limit other than
+ * UM_CONTROL_REPLY_MAX (for one long value such as a JSON document, which
+ * does not fit um_control_reply_add's 1024 bytes). Control characters
+ * (including '\n') are replaced with '?' as there. */
+void um_control_reply_add_raw(struct um_control_reply *reply, const char *key, const char *value, size_t len);
 
 /* Runs a request; returns 0 or a negative error sent back as errno=N. */
-typedef int (*um_control_handler_fn)(void *arg, const struct um_control_request *req,
-				     struct um_control_reply *reply);
+typedef int (*um_control_handler_fn)(void *arg, const struct um_control_request *req, struct um_control_reply *reply);
 
 struct um_control_client;
 

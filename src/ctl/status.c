@@ -315,6 +315,7 @@ static void node_head(struct sink *s, const struct um_node_status *st)
 	put_u64(s, "peers", st->n_peers);
 	put_counters(s, &st->handshake, handshake_keys, COUNT(handshake_keys));
 	put_u64(s, "under_load", st->under_load);
+	put_u64(s, "demux_dropped", st->demux_dropped);
 	put_counters(s, &st->dataplane, dataplane_keys, COUNT(dataplane_keys));
 	put_u64(s, "relays", st->n_uplinks);
 	if (st->home >= 0 && (size_t)st->home < st->n_uplinks) {
@@ -462,6 +463,7 @@ static void peer_keys(struct sink *s, const struct um_peer_status *p)
 			put_addr(s, "direct_endpoint", &p->direct_endpoint);
 	}
 	put_str(s, "state", p->state ? p->state : "?");
+	put_u64(s, "state_changes", p->state_changes);
 	put_known(s, "last_handshake_age_ms", p->last_handshake_age_ms);
 	put_u64(s, "handshakes", p->handshakes);
 	put_u64(s, "rekeys", p->rekeys);

@@ -11,7 +11,7 @@
  *           uptime_ms peers hs_hellos hs_established hs_bad_mac
  *           hs_cookies_sent hs_rate_limited hs_replays hs_malformed
  *           hs_auth_failed hs_unknown_peer hs_timeouts under_load
- *           dp_no_route dp_unknown_index dp_malformed dp_ring_full
+ *           demux_dropped dp_no_route dp_unknown_index dp_malformed dp_ring_full
  *           dp_tun_write_errors dp_busy_poll_hits dp_busy_poll_misses
  *           dp_gathers dp_spreads relays [home_relay home_relay_rtt_us
  *           observed_endpoint], per relay: uplink uplink_state
@@ -26,7 +26,7 @@
  *           relay_* (struct um_relay_server_status, in its order).
  *           A relay-only daemon: mode=relay version uptime_ms relay_*.
  *   peer:   peer(=name) id short_id [path] [endpoint] [relay]
- *           [direct_endpoint] state [last_handshake_age_ms] handshakes
+ *           [direct_endpoint] state state_changes [last_handshake_age_ms] handshakes
  *           rekeys [rx_bytes rx_packets tx_bytes tx_packets drop_bad_mac
  *           drop_replay drop_malformed drop_not_allowed drop_no_key
  *           drop_send rx_relay_packets rx_direct_packets tx_relay_packets
@@ -37,7 +37,9 @@
  *           path_bad_mac [ping_sequence ping_answered] [ping_path
  *           ping_rtt_us ping_from] allowed_ip (repeated)
  *
- * JSON (what tools/cli printed from the text until now, same names):
+ * JSON (the control reply of get=json / get=json-peers, printed by `umbra
+ * status --json` / `umbra peers --json`; the names and shape the CLI's
+ * former text-to-JSON re-parse printed):
  *   {"node": {node keys except uplink* and relay_*},
  *    "peers": [{"name": .., the peer keys except drop_* and allowed_ip,
  *               "dropped": {"bad_mac": .., ...}, "allowed_ips": [..]}],
@@ -151,6 +153,7 @@ struct um_peer_status {
 	struct um_addr relay;           /* relay routes only */
 	struct um_addr direct_endpoint; /* relay routes only: the peer's own endpoint, if known */
 	const char *state;              /* static text: idle, handshaking, established, expired */
+	uint64_t state_changes;
 	uint64_t last_handshake_age_ms; /* UM_STATUS_NONE: never */
 	uint64_t handshakes, rekeys;
 	bool has_traffic; /* the data plane answered: traffic is shown */
@@ -177,6 +180,7 @@ struct um_node_status {
 	bool up;
 	struct um_handshake_status handshake;
 	bool under_load;
+	uint64_t demux_dropped; /* datagrams of no known type or route */
 	struct um_dataplane_status dataplane;
 	struct um_peer_status *peers; /* owned: um_node_status_init/_free */
 	size_t n_peers;

@@ -24,6 +24,7 @@
 #include "crypto/identity.h"
 #include "ctl/config.h"
 #include "ctl/control.h"
+#include "ctl/status.h"
 #include "net/dataplane.h"
 #include "net/loop.h"
 #include "path/punch.h"
@@ -196,7 +197,9 @@ void um_timers_session_established(struct um_node_peer *peer);
 void um_timers_need_key(struct um_node_peer *peer);
 void um_timers_engine_rearm(struct um_node *node);
 
-/* status.c: the control socket handler. */
+/* status.c: the control socket handler. get fills one status snapshot
+ * (ctl/status.h: each glue file its part, the *_status_fill functions) and
+ * has ctl/ render it as text or JSON. */
 int um_node_control(void *node, const struct um_control_request *req, struct um_control_reply *reply);
 
 /* peer.c: the peer table. create allocates node->peers from node->config
@@ -251,7 +254,9 @@ int um_uplink_forward(struct um_node *node, unsigned uplink, const struct um_pee
 		      size_t len);
 /* The FORWARD header the data plane prepends for peer (36 bytes). */
 size_t um_uplink_forward_header(const struct um_node_peer *peer, uint8_t *out, size_t cap);
-void um_uplinks_status(struct um_node *node, struct um_control_reply *reply);
+/* Fills status->uplinks (n_uplinks == node->n_uplinks entries, from
+ * um_node_status_init) and status->home. */
+void um_uplinks_status_fill(const struct um_node *node, struct um_node_status *status);
 /* Whether peer's relay path goes through a wss:// uplink (path "relay-tcp"). */
 bool um_uplink_peer_tls(const struct um_node *node, const struct um_node_peer *peer);
 
@@ -264,7 +269,8 @@ void um_uplink_stream_connect(struct um_node_uplink *u);
 void um_uplink_stream_reconnect(struct um_node_uplink *u);
 void um_uplink_stream_close(struct um_node_uplink *u);
 bool um_uplink_stream_open_now(const struct um_node_uplink *u);
-void um_uplink_stream_status(const struct um_node_uplink *u, struct um_control_reply *reply);
+/* The tls_* part of a wss:// uplink's status (nothing without a stream). */
+void um_uplink_stream_status_fill(const struct um_node_uplink *u, struct um_uplink_status *out);
 /* uplink.c, from uplink_stream.c: the connection is open (register over
  * it) or lost (not usable until it is back). */
 void um_uplink_transport_up(struct um_node_uplink *u);
@@ -294,7 +300,7 @@ bool um_path_is_path_msg(const uint8_t *data, size_t len);
 void um_path_local_candidates_changed(struct um_node *node);
 /* Sends a PING probe over the path in use; *sequence identifies the answer. */
 int um_path_ping(struct um_node_peer *peer, uint64_t *sequence);
-void um_path_status(const struct um_node_peer *peer, struct um_control_reply *reply);
+void um_path_status_fill(const struct um_node_peer *peer, struct um_path_status *out);
 
 /* stun.c: Binding transactions (path/stun_client.h) from the data plane's port (so the mapping
  * is the one peers reach), at start, every few minutes, and when a punch
@@ -311,6 +317,6 @@ bool um_node_stun_receive(struct um_node *node, const struct sockaddr *from, soc
 void um_node_stun_refresh(struct um_node *node, uint64_t max_age_ns);
 /* Current reflexive addresses (answers not too old), at most cap. */
 size_t um_node_stun_candidates(const struct um_node *node, struct um_addr *out, size_t cap);
-void um_node_stun_status(const struct um_node *node, struct um_control_reply *reply);
+void um_node_stun_status_fill(const struct um_node *node, struct um_stun_status *out);
 
 #endif

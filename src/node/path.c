@@ -343,42 +343,30 @@ int um_path_ping(struct um_node_peer *peer, uint64_t *sequence)
 	return flush(peer, &out);
 }
 
-#define U64(x) ((unsigned long long)(x))
-
-void um_path_status(const struct um_node_peer *peer, struct um_control_reply *reply)
+void um_path_status_fill(const struct um_node_peer *peer, struct um_path_status *out)
 {
 	const struct um_punch *p = &peer->path.punch;
-	char text[64];
 
-	um_control_reply_add(reply, "path_state", "%s", um_punch_state_name(p->state));
-	if (p->state == UM_PUNCH_DIRECT && um_addr_format(&p->direct, text, sizeof(text)) == 0)
-		um_control_reply_add(reply, "direct_path", "%s", text);
+	out->state = um_punch_state_name(p->state);
+	if (p->state == UM_PUNCH_DIRECT)
+		out->direct = p->direct;
 	if (p->time_to_direct_ns)
-		um_control_reply_add(reply, "time_to_direct_ms", "%llu", U64(p->time_to_direct_ns / UM_NSEC_PER_MSEC));
+		out->time_to_direct_ms = p->time_to_direct_ns / UM_NSEC_PER_MSEC;
 	if (p->rtt_ns)
-		um_control_reply_add(reply, "direct_rtt_us", "%llu", U64(p->rtt_ns / 1000));
-	um_control_reply_add(reply, "direct_switches", "%llu", U64(p->switches_direct));
-	um_control_reply_add(reply, "fallbacks", "%llu", U64(p->fallbacks));
+		out->direct_rtt_us = p->rtt_ns / 1000;
+	out->direct_switches = p->switches_direct;
+	out->fallbacks = p->fallbacks;
 	if (p->fallbacks)
-		um_control_reply_add(reply, "fallback_silence_ms", "%llu", U64(p->fallback_ns / UM_NSEC_PER_MSEC));
-	um_control_reply_add(reply, "path_candidates", "%u", p->n_remote);
-	if (p->n_remote) {
-		/* The value must fit in a control line with its key. */
-		char list[UM_CONTROL_LINE_MAX - 32];
-		remote_list(p, list, sizeof(list));
-		um_control_reply_add(reply, "path_remote_candidates", "%s", list);
-	}
-	um_control_reply_add(reply, "path_probes_sent", "%llu", U64(p->probes_sent));
-	um_control_reply_add(reply, "path_probes_answered", "%llu", U64(p->probes_answered));
-	um_control_reply_add(reply, "path_bad_mac", "%llu", U64(p->bad_mac));
-	if (p->ping_sequence) {
-		um_control_reply_add(reply, "ping_sequence", "%llu", U64(p->ping_sequence));
-		um_control_reply_add(reply, "ping_answered", "%llu", U64(p->ping_answered));
-	}
-	if (p->ping_answered) {
-		um_control_reply_add(reply, "ping_path", "%s", p->ping_direct ? "direct" : "relay");
-		um_control_reply_add(reply, "ping_rtt_us", "%llu", U64(p->ping_rtt_ns / 1000));
-		if (um_addr_format(&p->ping_from, text, sizeof(text)) == 0)
-			um_control_reply_add(reply, "ping_from", "%s", text);
-	}
+		out->fallback_silence_ms = p->fallback_ns / UM_NSEC_PER_MSEC;
+	out->n_remote_candidates = p->n_remote;
+	for (unsigned i = 0; i < p->n_remote && i < UM_STATUS_CANDIDATES_MAX; i++)
+		out->remote_candidates[i] = p->remote[i].addr;
+	out->probes_sent = p->probes_sent;
+	out->probes_answered = p->probes_answered;
+	out->bad_mac = p->bad_mac;
+	out->ping_sequence = p->ping_sequence;
+	out->ping_answered = p->ping_answered;
+	out->ping_direct = p->ping_direct;
+	out->ping_rtt_us = p->ping_rtt_ns / 1000;
+	out->ping_from = p->ping_from;
 }

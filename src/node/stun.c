@@ -259,35 +259,28 @@ size_t um_node_stun_candidates(const struct um_node *node, struct um_addr *out, 
 
 /* The server with the freshest answer (else the first) stands for all in
  * the flat status keys; the counters add up over every server. */
-void um_node_stun_status(const struct um_node *node, struct um_control_reply *reply)
+void um_node_stun_status_fill(const struct um_node *node, struct um_stun_status *out)
 {
 	const struct um_node_stun *best = NULL;
-	uint64_t answers = 0, failures = 0, now = um_now_ns();
-	char text[64];
+	uint64_t now = um_now_ns();
 
+	out->servers = node->n_stun;
 	if (!node->n_stun)
 		return;
 	for (size_t i = 0; i < node->n_stun; i++) {
 		const struct um_node_stun *s = &node->stun[i];
-		answers += s->answers;
-		failures += s->failures;
+		out->answers += s->answers;
+		out->failures += s->failures;
 		if (s->last_answer_ns && (!best || s->last_answer_ns > best->last_answer_ns))
 			best = s;
 	}
 	if (!best)
 		best = &node->stun[0];
-	um_control_reply_add(reply, "stun_servers", "%zu", node->n_stun);
-	if (um_addr_format(&best->server, text, sizeof(text)) == 0)
-		um_control_reply_add(reply, "stun_server", "%s", text);
-	if (best->mapped.family && um_addr_format(&best->mapped, text, sizeof(text)) == 0)
-		um_control_reply_add(reply, "stun_mapped", "%s", text);
+	out->server = best->server;
+	out->mapped = best->mapped;
 	if (best->last_answer_ns) {
-		um_control_reply_add(reply, "stun_rtt_us", "%llu", (unsigned long long)(best->rtt_ns / 1000));
-		um_control_reply_add(reply, "stun_last_answer_age_ms", "%llu",
-				     (unsigned long long)((now - best->last_answer_ns) / UM_NSEC_PER_MSEC));
+		out->rtt_us = best->rtt_ns / 1000;
+		out->last_answer_age_ms = (now - best->last_answer_ns) / UM_NSEC_PER_MSEC;
 	}
-	um_control_reply_add(reply, "stun_answers", "%llu", (unsigned long long)answers);
-	um_control_reply_add(reply, "stun_failures", "%llu", (unsigned long long)failures);
-	if (best->last_error)
-		um_control_reply_add(reply, "stun_last_error", "%s", um_strerror(best->last_error));
+	out->last_error = best->last_error;
 }

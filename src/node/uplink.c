@@ -344,39 +344,27 @@ static const char *uplink_state_name(const struct um_node *node, size_t i)
 	}
 }
 
-/* Node-level keys: relays, home_relay, home_relay_rtt_us, observed_endpoint;
- * then per relay a block of uplink* keys (the CLI groups them). */
-void um_uplinks_status(struct um_node *node, struct um_control_reply *reply)
+void um_uplinks_status_fill(const struct um_node *node, struct um_node_status *status)
 {
-	char text[64];
 	uint64_t now = um_now_ns();
 
-	um_control_reply_add(reply, "relays", "%zu", node->n_uplinks);
-	if (node->home >= 0) {
-		const struct um_relay_client_uplink *h = &node->uplinks_engine->client.uplinks[node->home];
-		log_name(&node->uplinks[node->home], text, sizeof(text));
-		um_control_reply_add(reply, "home_relay", "%s", text);
-		um_control_reply_add(reply, "home_relay_rtt_us", "%llu", (unsigned long long)(h->rtt_ns / 1000));
-		um_addr_format(&h->observed, text, sizeof(text));
-		um_control_reply_add(reply, "observed_endpoint", "%s", text);
-	}
-	for (size_t i = 0; i < node->n_uplinks; i++) {
+	status->home = node->home;
+	for (size_t i = 0; i < node->n_uplinks && i < status->n_uplinks; i++) {
+		const struct um_node_uplink *nu = &node->uplinks[i];
 		const struct um_relay_client_uplink *u = &node->uplinks_engine->client.uplinks[i];
-		log_name(&node->uplinks[i], text, sizeof(text));
-		um_control_reply_add(reply, "uplink", "%s", text);
-		um_control_reply_add(reply, "uplink_state", "%s", uplink_state_name(node, i));
+		struct um_uplink_status *out = &status->uplinks[i];
+		/* Over wss:// the relay is the TLS server, not the loopback proxy. */
+		out->tls = nu->tls;
+		out->address = nu->tls ? nu->remote : nu->addr;
+		out->state = uplink_state_name(node, i);
 		if (u->rtt_ns)
-			um_control_reply_add(reply, "uplink_rtt_us", "%llu", (unsigned long long)(u->rtt_ns / 1000));
-		if (u->observed.family) {
-			um_addr_format(&u->observed, text, sizeof(text));
-			um_control_reply_add(reply, "uplink_observed", "%s", text);
-		}
+			out->rtt_us = u->rtt_ns / 1000;
+		out->observed = u->observed;
 		if (u->last_reply_ns)
-			um_control_reply_add(reply, "uplink_last_reply_age_ms", "%llu",
-					     (unsigned long long)((now - u->last_reply_ns) / UM_NSEC_PER_MSEC));
-		um_control_reply_add(reply, "uplink_registrations", "%llu", (unsigned long long)u->registrations);
-		um_control_reply_add(reply, "uplink_errors", "%llu", (unsigned long long)u->errors);
-		um_uplink_stream_status(&node->uplinks[i], reply);
+			out->last_reply_age_ms = (now - u->last_reply_ns) / UM_NSEC_PER_MSEC;
+		out->registrations = u->registrations;
+		out->errors = u->errors;
+		um_uplink_stream_status_fill(nu, out);
 	}
 }
 

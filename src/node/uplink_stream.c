@@ -307,24 +307,21 @@ bool um_uplink_stream_open_now(const struct um_node_uplink *u)
 	return u->stream && is_open(u->stream);
 }
 
-void um_uplink_stream_status(const struct um_node_uplink *u, struct um_control_reply *reply)
+void um_uplink_stream_status_fill(const struct um_node_uplink *u, struct um_uplink_status *out)
 {
 	const struct um_uplink_stream *st = u->stream;
-	char text[64];
 
 	if (!st)
 		return;
-	um_control_reply_add(reply, "uplink_transport", "tls");
-	um_control_reply_add(reply, "uplink_tls_state", "%s",
-			     !st->wanted ? "standby"
-			     : st->conn  ? um_stream_state_name(um_stream_get_state(st->conn))
-					 : "idle");
-	um_addr_format(&u->addr, text, sizeof(text));
-	um_control_reply_add(reply, "uplink_proxy", "%s", text);
-	um_control_reply_add(reply, "uplink_tls_connects", "%llu", (unsigned long long)st->connects);
-	um_control_reply_add(reply, "uplink_tls_disconnects", "%llu", (unsigned long long)st->disconnects);
-	um_control_reply_add(reply, "uplink_tls_tx_frames", "%llu", (unsigned long long)st->tx_frames);
-	um_control_reply_add(reply, "uplink_tls_rx_frames", "%llu", (unsigned long long)st->rx_frames);
-	um_control_reply_add(reply, "uplink_tls_tx_dropped", "%llu", (unsigned long long)st->tx_dropped);
-	um_control_reply_add(reply, "uplink_tls_rx_dropped", "%llu", (unsigned long long)st->rx_dropped);
+	out->tls_stream = true;
+	out->tls_state = !st->wanted ? "standby"
+			 : st->conn  ? um_stream_state_name(um_stream_get_state(st->conn))
+				     : "idle";
+	out->proxy = u->addr;
+	out->tls_connects = st->connects;
+	out->tls_disconnects = st->disconnects;
+	out->tls_tx_frames = st->tx_frames;
+	out->tls_rx_frames = st->rx_frames;
+	out->tls_tx_dropped = st->tx_dropped;
+	out->tls_rx_dropped = st->rx_dropped;
 }

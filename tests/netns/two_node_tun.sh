@@ -55,6 +55,39 @@ um_cli alpha status
 um_cli beta peers
 um_log "status ok"
 
+# The JSON the daemon renders (get=json, get=json-peers) carries the same
+# values as its key=value reply (get=1) and the human output: both come
+# from one snapshot, so any mismatch means the JSON path broke.
+kv=$(printf 'get=1\n\n' | socat -t 2 - UNIX-CONNECT:"${UM_NODE_SOCK[alpha]}") || um_fail "get=1 over the socket"
+status_json=$(um_cli alpha status --json) || um_fail "status --json"
+peers_json=$(um_cli alpha peers --json) || um_fail "peers --json"
+node_kv() { awk -v k="$1" '{ key = substr($0, 1, index($0, "=") - 1) } key == "peer" { exit } key == k { print substr($0, length(k) + 2); exit }' <<<"$kv"; }
+peer_kv() { # peer_kv PEER KEY: every value of KEY in PEER's block, comma-joined
+	awk -v p="$1" -v k="$2" '{ key = substr($0, 1, index($0, "=") - 1) } key == "peer" { in_p = ($0 == "peer=" p) }
+		in_p && key == k { out = out (n++ ? "," : "") substr($0, length(k) + 2) } END { print out }' <<<"$kv"
+}
+for k in node_id short_id version device mode address listen_port up peers relays; do
+	j=$(jq -r --arg k "$k" '.node[$k]' <<<"$status_json")
+	[ "$j" = "$(node_kv "$k")" ] || um_fail "status --json .node.$k=$j, get=1 says $(node_kv "$k")"
+done
+for k in id short_id path endpoint state keepalive path_state handshakes; do
+	j=$(jq -r --arg k "$k" '.peers[] | select(.name == "beta") | .[$k]' <<<"$status_json")
+	[ "$j" = "$(peer_kv beta "$k")" ] || um_fail "status --json beta.$k=$j, get=1 says $(peer_kv beta "$k")"
+done
+j=$(jq -r '.peers[] | select(.name == "beta") | .allowed_ips | join(",")' <<<"$status_json")
+[ "$j" = "$(peer_kv beta allowed_ip)" ] || um_fail "allowed_ips: JSON $j, get=1 $(peer_kv beta allowed_ip)"
+jq -e '(.node.listen_port | type) == "number" and (.node.node_id | type) == "string" and
+	(.peers[0].dropped.replay | type) == "number" and (.relays | type) == "array" and .peers[0].state == "established"' \
+	<<<"$status_json" >/dev/null || um_fail "status --json types: $status_json"
+[ "$(jq -c '.peers | map({name, id, state, endpoint, allowed_ips})' <<<"$peers_json")" = \
+	"$(jq -c '.peers | map({name, id, state, endpoint, allowed_ips})' <<<"$status_json")" ] ||
+	um_fail "peers --json and status --json disagree"
+[ "$(jq -r 'keys | join(",")' <<<"$peers_json")" = peers ] || um_fail "peers --json holds more than peers"
+um_cli alpha status | grep -qx "node $(jq -r .node.node_id <<<"$status_json")" || um_fail "status text vs JSON node_id"
+um_cli alpha peers | grep -q "id: *$(jq -r '.peers[0].id' <<<"$peers_json")\$" || um_fail "peers text vs JSON id"
+um_cli alpha peers | grep -q "endpoint: *$(jq -r '.peers[0].endpoint' <<<"$peers_json")\$" || um_fail "peers text vs JSON endpoint"
+um_log "status/peers JSON match the text"
+
 # Hostile control clients: errors, no crash, still serving.
 python3 "$(dirname "$0")/control_abuse.py" "${UM_NODE_SOCK[alpha]}" >&2 || um_fail "control socket abuse"
 [ "$(stat -c %a "${UM_NODE_SOCK[alpha]}")" = 600 ] || um_fail "control socket mode is not 0600"

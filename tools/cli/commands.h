@@ -19,7 +19,7 @@ extern struct um_cli_globals um_cli;
 int selftest_main(int argc, char **argv);
 int keygen_main(int argc, char **argv);
 int pubkey_main(int argc, char **argv);
-/* Control-plane commands (status.c holds the shared helpers). */
+/* Control-plane commands; common.c holds what they share. */
 int status_main(int argc, char **argv);
 int peers_main(int argc, char **argv);
 int up_main(int argc, char **argv);
@@ -27,12 +27,17 @@ int down_main(int argc, char **argv);
 int ping_main(int argc, char **argv);
 struct um_status;
 struct um_status_block;
-/* Sends a request to the daemon; prints the error and returns it on failure. */
+/* Sends a request to the daemon; prints the error and returns it on failure.
+ * On success *reply is the daemon's reply (the caller frees it). */
 int um_cli_request(const char *request, char **reply);
 /* get=1 parsed into status; the caller frees reply and status. */
 int um_cli_fetch(struct um_status *status, char **reply);
-void um_cli_json_block(FILE *f, const struct um_status_block *block);
-void um_cli_json_peers(FILE *f, const struct um_status *status);
+/* Sends request (get=json or get=json-peers) and prints the JSON document
+ * the daemon rendered (ctl/status.h), one line. 0 or a negative error
+ * (printed). */
+int um_cli_print_json(const char *request);
+/* s, or "-" for NULL. */
+const char *um_cli_or_dash(const char *s);
 void um_cli_format_age(char *out, size_t size, const struct um_status_block *block, const char *key);
 void um_cli_format_rtt(char *out, size_t size, const struct um_status_block *block);
 

@@ -7,24 +7,19 @@
 #include "cli/commands.h"
 #include "ctl/client.h"
 
-static const char *or_dash(const char *s)
-{
-	return s ? s : "-";
-}
-
 static void print_peer(const struct um_status_block *p)
 {
 	char age[32], rtt[32];
 
 	um_cli_format_age(age, sizeof(age), p, "last_handshake_age_ms");
 	um_cli_format_rtt(rtt, sizeof(rtt), p);
-	printf("peer \"%s\"\n", or_dash(um_status_get(p, "peer")));
-	printf("  id:             %s\n", or_dash(um_status_get(p, "id")));
-	printf("  endpoint:       %s\n", or_dash(um_status_get(p, "endpoint")));
+	printf("peer \"%s\"\n", um_cli_or_dash(um_status_get(p, "peer")));
+	printf("  id:             %s\n", um_cli_or_dash(um_status_get(p, "id")));
+	printf("  endpoint:       %s\n", um_cli_or_dash(um_status_get(p, "endpoint")));
 	if (um_status_get(p, "path"))
 		printf("  path:           %s%s%s\n", um_status_get(p, "path"), um_status_get(p, "relay") ? " via " : "",
 		       um_status_get(p, "relay") ? um_status_get(p, "relay") : "");
-	printf("  state:          %s\n", or_dash(um_status_get(p, "state")));
+	printf("  state:          %s\n", um_cli_or_dash(um_status_get(p, "state")));
 	printf("  allowed ips:   ");
 	bool any = false;
 	for (size_t i = 0; i < p->n_fields; i++) {
@@ -34,8 +29,8 @@ static void print_peer(const struct um_status_block *p)
 		}
 	}
 	printf("%s\n", any ? "" : " (none)");
-	printf("  last handshake: %s (%llu completed, %llu key rotations)\n", age,
-	       um_status_u64(p, "handshakes", 0), um_status_u64(p, "rekeys", 0));
+	printf("  last handshake: %s (%llu completed, %llu key rotations)\n", age, um_status_u64(p, "handshakes", 0),
+	       um_status_u64(p, "rekeys", 0));
 	printf("  rtt:            %s\n", rtt);
 	printf("  transfer:       %llu B / %llu packets received, %llu B / %llu packets sent\n",
 	       um_status_u64(p, "rx_bytes", 0), um_status_u64(p, "rx_packets", 0), um_status_u64(p, "tx_bytes", 0),
@@ -60,21 +55,17 @@ int peers_main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (um_cli.json)
+		return um_cli_print_json("get=json-peers\n\n") ? 1 : 0;
 	if (um_cli_fetch(&s, &reply))
 		return 1;
-	if (um_cli.json) {
-		printf("{\"peers\":");
-		um_cli_json_peers(stdout, &s);
-		printf("}\n");
-	} else {
-		for (size_t i = 0; i < s.n_peers; i++) {
-			if (i)
-				printf("\n");
-			print_peer(&s.peers[i]);
-		}
-		if (!s.n_peers)
-			printf("no peers configured\n");
+	for (size_t i = 0; i < s.n_peers; i++) {
+		if (i)
+			printf("\n");
+		print_peer(&s.peers[i]);
 	}
+	if (!s.n_peers)
+		printf("no peers configured\n");
 	um_status_free(&s);
 	free(reply);
 	return 0;

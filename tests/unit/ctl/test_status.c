@@ -47,6 +47,7 @@ static void fixture_fill(struct fixture *f)
 	st->handshake.unknown_peer = 2;
 	st->handshake.auth_failed = 5;
 	st->under_load = true;
+	st->demux_dropped = 6;
 	st->dataplane.unknown_index = 17;
 	st->dataplane.busy_poll_hits = 9;
 
@@ -100,6 +101,7 @@ static void fixture_fill(struct fixture *f)
 	p->relay = addr("203.0.113.2:51821");
 	p->direct_endpoint = addr("198.51.100.6:51820");
 	p->state = "established";
+	p->state_changes = 3;
 	p->last_handshake_age_ms = 3200;
 	p->handshakes = 2;
 	p->rekeys = 1;
@@ -224,6 +226,7 @@ static void test_text(void)
 	    "hs_unknown_peer=2",
 	    "hs_timeouts=0",
 	    "under_load=1",
+	    "demux_dropped=6",
 	    "dp_no_route=0",
 	    "dp_unknown_index=17",
 	    "dp_busy_poll_hits=9",
@@ -271,6 +274,7 @@ static void test_text(void)
 	    "relay=203.0.113.2:51821",
 	    "direct_endpoint=198.51.100.6:51820",
 	    "state=established",
+	    "state_changes=3",
 	    "last_handshake_age_ms=3200",
 	    "handshakes=2",
 	    "rekeys=1",
@@ -305,6 +309,7 @@ static void test_text(void)
 	    /* peer 2 */
 	    "peer=gamma \"quoted\"",
 	    "state=idle",
+	    "state_changes=0",
 	    "handshakes=0",
 	    "rtt_bound_us=90000",
 	    "keepalive=0",
@@ -672,6 +677,55 @@ static void test_candidate_list_cut(void)
 	um_node_status_free(&st);
 }
 
+/* The requests that ask for the snapshot: get=1 (text), get=json,
+ * get=json-peers; nothing near them is taken. */
+static void test_control_get_formats(void)
+{
+	struct um_control_request req;
+
+	CHECK_EQ(um_control_parse_request(&req, "get=1\n\n", 7), 0);
+	CHECK_EQ(req.op, UM_CONTROL_GET);
+	CHECK_EQ(req.format, UM_CONTROL_FORMAT_TEXT);
+	CHECK_EQ(um_control_parse_request(&req, "get=json\n\n", 10), 0);
+	CHECK_EQ(req.op, UM_CONTROL_GET);
+	CHECK_EQ(req.format, UM_CONTROL_FORMAT_JSON);
+	CHECK_EQ(um_control_parse_request(&req, "get=json-peers\n\n", 16), 0);
+	CHECK_EQ(req.op, UM_CONTROL_GET);
+	CHECK_EQ(req.format, UM_CONTROL_FORMAT_JSON_PEERS);
+	CHECK_EQ(um_control_parse_request(&req, "up=1\n\n", 6), 0);
+	CHECK_EQ(req.format, UM_CONTROL_FORMAT_TEXT);
+	static const char *const bad[] = {"get=jso\n\n",       "get=jsonx\n\n",       "get=JSON\n\n",
+					  "get=json-peer\n\n", "get=json\nget=1\n\n", "get=json-peers\nup=1\n\n"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_EQ(um_control_parse_request(&req, bad[i], strlen(bad[i])), -UM_EINVAL);
+}
+
+/* A JSON document far longer than um_control_reply_add's 1024-byte value
+ * goes out whole on one line; control characters cannot break the line. */
+static void test_control_reply_raw(void)
+{
+	struct fixture f;
+	struct um_control_reply reply = {0};
+	char *json = NULL;
+	size_t len = 0;
+
+	fixture_fill(&f);
+	CHECK_EQ(um_status_render_json(&f.st, UM_STATUS_JSON_FULL, &json, &len), 0);
+	CHECK(len > 2048);
+	um_control_reply_add_raw(&reply, "json", json, len - 1); /* without its '\n' */
+	CHECK(!reply.overflow);
+	CHECK_EQ(reply.len, len - 1 + 6);
+	CHECK(reply.data && !memcmp(reply.data, "json=", 5) && !memcmp(reply.data + 5, json, len - 1));
+	CHECK(reply.data && reply.data[reply.len - 1] == '\n');
+	CHECK(reply.data && !memchr(reply.data, '\n', reply.len - 1));
+	um_control_reply_add_raw(&reply, "x", "a\nb\x7f", 4);
+	CHECK_EQ(reply.len, len - 1 + 6 + 7);
+	CHECK(reply.data && !memcmp(reply.data + reply.len - 7, "x=a?b?\n", 7));
+	free(reply.data);
+	free(json);
+	um_node_status_free(&f.st);
+}
+
 int main(void)
 {
 	RUN(test_text);
@@ -681,5 +735,7 @@ int main(void)
 	RUN(test_empty_node);
 	RUN(test_direct_peer);
 	RUN(test_candidate_list_cut);
+	RUN(test_control_get_formats);
+	RUN(test_control_reply_raw);
 	return um_test_end();
 }
