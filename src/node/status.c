@@ -35,7 +35,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "node/node.h"
+#include "node/status.h"
+
+#include "node/internal.h"
+#include "node/path.h"
+#include "node/session.h"
+#include "node/stun.h"
+#include "node/uplink.h"
+#include "util/addr.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "um_config.h"
@@ -167,7 +174,7 @@ static void add_endpoint(struct um_control_reply *reply, const char *key, const 
 {
 	char text[64];
 
-	if (addr->family && um_wire_addr_format(addr, text, sizeof(text)) == 0)
+	if (addr->family && um_addr_format((const struct um_addr *)addr, text, sizeof(text)) == 0)
 		um_control_reply_add(reply, key, "%s", text);
 }
 

@@ -50,6 +50,7 @@ struct um_handshake_peer {
 	enum um_handshake_state state;
 	uint32_t local_index, remote_index;
 	struct um_wire_addr to;
+	uint32_t to_route; /* the caller's route tag of `to` (handshake.h) */
 	uint8_t ephemeral_secret[32], ephemeral_public[32];
 	struct um_hs_symmetric sym;
 	uint8_t hello[UM_HS_HELLO_BYTES];
@@ -62,6 +63,7 @@ struct um_hs_pending {
 	enum um_handshake_state state;
 	uint32_t local_index, remote_index;
 	struct um_wire_addr source;
+	uint32_t source_route; /* the caller's route tag of `source` */
 	uint8_t hello_ephemeral[32];
 	uint8_t hello_nonce[UM_HS_NONCE_BYTES];
 	uint64_t hello_ts_ms;
@@ -91,6 +93,7 @@ struct um_handshake_engine {
 	struct um_cookie_checker cookie;
 	struct um_ratelimiter ratelimit;
 	struct um_reassembler reasm;
+	uint32_t from_route; /* route tag of the datagram being received */
 	uint8_t scratch[UM_FRAG_MAX_MESSAGE]; /* reassembled messages */
 	bool forced_load;
 	struct um_handshake_stats stats;

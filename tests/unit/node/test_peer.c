@@ -4,7 +4,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 
-#include "node/node.h"
+#include "node/internal.h"
 #include "test.h"
 #include "util/error.h"
 
