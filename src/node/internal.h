@@ -62,8 +62,8 @@ struct um_node {
 	uint64_t started_ns;
 	char ifname[16];
 
-	struct um_relay_server *relay_server;     /* owned; [relay] */
-	struct um_node_uplink *uplinks;           /* owned; one per relay = line */
+	struct um_relay_server *relay_server; /* owned; [relay] */
+	struct um_node_uplink *uplinks;       /* owned; one per relay = line */
 	size_t n_uplinks;
 	int home, backup;                         /* copies of the relay client's, -1 = none */
 	struct um_uplinks_engine *uplinks_engine; /* owned: relay client, its output and timer */

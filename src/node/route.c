@@ -92,12 +92,13 @@ static int set_relay(struct um_node_peer *peer, unsigned uplink)
 {
 	struct um_node *node = peer->node;
 	uint8_t header[UM_DP_RELAY_HEADER_MAX];
-	size_t header_len = um_route_forward_header(peer, header, sizeof(header));
+	size_t header_len;
 	struct um_node_uplink *u;
 	int r;
 
 	if (uplink >= node->n_uplinks)
 		return -UM_EINVAL;
+	header_len = um_route_forward_header(peer, header, sizeof(header));
 	u = &node->uplinks[uplink];
 	r = um_dataplane_peer_set_relay(node->dataplane, peer->dp_peer, &u->sa, u->sa_len, header, header_len);
 	if (r)

@@ -27,19 +27,19 @@ enum um_route_kind {
 
 struct um_route {
 	enum um_route_kind kind;
-	unsigned uplink;             /* relay kinds */
+	unsigned uplink;              /* relay kinds */
 	struct um_wire_addr endpoint; /* direct; family 0 = unknown */
 };
 
 /* Why a route changes; each has its rule in um_peer_route_set. */
 enum um_route_why {
-	UM_ROUTE_WHY_CONFIG,      /* the configured endpoint (route->endpoint) */
-	UM_ROUTE_WHY_ROAMED,      /* the data plane saw the peer at route->endpoint */
-	UM_ROUTE_WHY_HANDSHAKE,   /* a session came up over route: its data follows */
-	UM_ROUTE_WHY_DIRECT,      /* the path engine proved route->endpoint */
-	UM_ROUTE_WHY_FALLBACK,    /* the direct path went silent: back to relay route->uplink */
+	UM_ROUTE_WHY_CONFIG,        /* the configured endpoint (route->endpoint) */
+	UM_ROUTE_WHY_ROAMED,        /* the data plane saw the peer at route->endpoint */
+	UM_ROUTE_WHY_HANDSHAKE,     /* a session came up over route: its data follows */
+	UM_ROUTE_WHY_DIRECT,        /* the path engine proved route->endpoint */
+	UM_ROUTE_WHY_FALLBACK,      /* the direct path went silent: back to relay route->uplink */
 	UM_ROUTE_WHY_DIRECT_FAILED, /* an initiation to the endpoint timed out (route unused) */
-	UM_ROUTE_WHY_RELAY_NEXT,  /* the relay to try the peer at next (route->uplink) */
+	UM_ROUTE_WHY_RELAY_NEXT,    /* the relay to try the peer at next (route->uplink) */
 };
 
 /* The peer's current route for data. */

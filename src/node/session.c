@@ -238,8 +238,8 @@ void um_node_promote_next(struct um_node_peer *peer, bool confirmed)
 	peer->session_created_ns = now;
 }
 
-void um_node_handshake_input(struct um_node *node, const struct um_wire_addr *from, uint32_t route,
-			     const uint8_t *data, size_t len)
+void um_node_handshake_input(struct um_node *node, const struct um_wire_addr *from, uint32_t route, const uint8_t *data,
+			     size_t len)
 {
 	int r = um_handshake_receive_via(node->engine, from, route, data, len, um_handshake_time_now(), node->out);
 

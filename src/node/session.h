@@ -40,8 +40,8 @@ void um_node_clear_session(struct um_node_peer *peer);
 /* A handshake datagram (types 0x01..0x06) into the engine. from: the
  * sender; route: 0, or um_route_tag() of the peer and uplink it came
  * through (from is then the relay). */
-void um_node_handshake_input(struct um_node *node, const struct um_wire_addr *from, uint32_t route,
-			     const uint8_t *data, size_t len);
+void um_node_handshake_input(struct um_node *node, const struct um_wire_addr *from, uint32_t route, const uint8_t *data,
+			     size_t len);
 /* The handshake engine's timer (node->hs_timer) and its re-arming. */
 void um_session_engine_timer(struct um_loop *loop, struct um_timer *timer);
 void um_session_engine_rearm(struct um_node *node);

@@ -27,7 +27,7 @@ struct um_node_stun {
 	socklen_t sa_len;
 	struct um_stun_transaction transaction; /* in flight (active) or the last one */
 	bool active;
-	struct um_timer timer; /* retransmissions while active, else the next transaction */
+	struct um_timer timer;      /* retransmissions while active, else the next transaction */
 	struct um_wire_addr mapped; /* our reflexive address there; family 0 = none */
 	uint64_t rtt_ns, last_answer_ns, started_ns;
 	uint64_t transactions, answers, failures;
@@ -40,8 +40,8 @@ void um_node_stun_stop(struct um_node *node);
 /* A datagram from the network (not through a relay): true when it was the
  * answer of one of our transactions (STUN magic cookie, a server of ours
  * and our transaction ID), so it must go nowhere else. */
-bool um_node_stun_receive(struct um_node *node, const struct sockaddr *from, socklen_t from_len,
-			  const uint8_t *data, size_t len);
+bool um_node_stun_receive(struct um_node *node, const struct sockaddr *from, socklen_t from_len, const uint8_t *data,
+			  size_t len);
 /* Starts a transaction at every server whose last answer (or attempt) is
  * older than max_age_ns, unless one is in flight. */
 void um_node_stun_refresh(struct um_node *node, uint64_t max_age_ns);
