@@ -225,7 +225,7 @@ static void reply_peer(struct um_node *node, const struct um_node_peer *peer, st
 		um_control_reply_add(reply, "tx_relay_packets", "%llu", U64(st.tx_relay_packets));
 		um_control_reply_add(reply, "tx_direct_packets", "%llu", U64(st.tx_direct_packets));
 	}
-	/* The coarse handshake-based bound gets its own key (node/timers.c). */
+	/* The coarse handshake-based bound gets its own key (node/session.h). */
 	if (peer->rtt_ns)
 		um_control_reply_add(reply, peer->rtt_from_handshake ? "rtt_bound_us" : "rtt_us", "%llu",
 				     U64(peer->rtt_ns / 1000));
