@@ -19,8 +19,7 @@ struct um_node;
  * control, e.g. um_node_control of node/status.h) on loop. *out is owned
  * by the caller until um_node_stop. On failure everything done so far is
  * undone and config is freed. */
-int um_node_start(struct um_node **out, struct um_loop *loop, struct um_config *config,
-		  um_control_handler_fn control);
+int um_node_start(struct um_node **out, struct um_loop *loop, struct um_config *config, um_control_handler_fn control);
 /* Undoes um_node_start in reverse: no device, socket file or key left;
  * frees node. NULL is a no-op. */
 void um_node_stop(struct um_node *node);
