@@ -8,18 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/node.h"
+#include "node/status.h"
+
+#include "node/internal.h"
+#include "node/path.h"
+#include "node/session.h"
+#include "node/stun.h"
+#include "node/uplink.h"
 #include "um_config.h"
+#include "util/addr.h"
 #include "util/clock.h"
 #include "util/error.h"
-
-void um_status_addr_from_wire(struct um_addr *out, const struct um_wire_addr *in)
-{
-	memset(out, 0, sizeof(*out));
-	out->family = in->family;
-	memcpy(out->addr, in->addr, sizeof(out->addr));
-	out->port = in->port;
-}
 
 static void prefix_from_cidr(struct um_addr_prefix *out, const struct um_cidr *in)
 {
@@ -194,7 +193,7 @@ static void fill_peer(struct um_node *node, const struct um_node_peer *peer, str
 		    .tx_direct_packets = st.tx_direct_packets,
 		};
 	}
-	/* The coarse handshake-based bound gets its own key (node/timers.c). */
+	/* The coarse handshake-based bound gets its own key (node/session.h). */
 	if (peer->rtt_ns) {
 		out->rtt_us = peer->rtt_ns / 1000;
 		out->rtt_is_bound = peer->rtt_from_handshake;
