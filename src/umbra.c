@@ -12,6 +12,7 @@
 #include "ctl/config.h"
 #include "net/loop.h"
 #include "node/node.h"
+#include "node/status.h"
 #include "um_config.h"
 #include "util/error.h"
 
@@ -21,7 +22,7 @@ struct umbra_identity {
 
 struct umbra_node {
 	struct um_loop *loop;
-	struct um_node node;
+	struct um_node *node;
 };
 
 const char *umbra_version(void)
@@ -124,7 +125,7 @@ int umbra_node_open(struct umbra_node **out, const char *config_path, char *erro
 	ret = um_loop_new(&node->loop);
 	if (ret)
 		goto err_node;
-	ret = um_node_start(&node->node, node->loop, &config); /* takes config */
+	ret = um_node_start(&node->node, node->loop, &config, um_node_control); /* takes config */
 	if (ret) {
 		if (error && error_size)
 			snprintf(error, error_size, "%s: node failed to start: %s", config_path, um_strerror(ret));
@@ -158,7 +159,7 @@ void umbra_node_close(struct umbra_node *node)
 {
 	if (!node)
 		return;
-	um_node_stop(&node->node);
+	um_node_stop(node->node);
 	um_loop_free(node->loop);
 	free(node);
 }

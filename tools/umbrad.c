@@ -14,6 +14,7 @@
 #include "ctl/config.h"
 #include "net/loop.h"
 #include "node/node.h"
+#include "node/status.h"
 #include "um_config.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -55,7 +56,7 @@ int main(int argc, char **argv)
 	char error[UM_CONFIG_ERROR_MAX];
 	struct um_config config;
 	struct um_loop *loop;
-	struct um_node node;
+	struct um_node *node;
 	int opt, r, status = 1;
 
 	while ((opt = getopt_long(argc, argv, "c:fVh", options, NULL)) != -1) {
@@ -104,7 +105,7 @@ int main(int argc, char **argv)
 		goto err_loop;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	r = um_node_start(&node, loop, &config); /* takes config, even on failure */
+	r = um_node_start(&node, loop, &config, um_node_control); /* takes config, even on failure */
 	if (r)
 		goto err_loop;
 	r = um_loop_run(loop);
@@ -112,7 +113,7 @@ int main(int argc, char **argv)
 		um_log_error("event loop: %s", um_strerror(r));
 	else
 		status = 0;
-	um_node_stop(&node);
+	um_node_stop(node);
 	um_log_info("stopped");
 err_loop:
 	um_loop_free(loop);

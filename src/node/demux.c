@@ -10,9 +10,16 @@
  * the type may arrive inside a relay's FORWARDED from a peer. A type with no
  * row, or a row that refuses the route it came by, is counted
  * (node->demux_dropped) and dropped. */
+#include "node/demux.h"
+
 #include <string.h>
 
-#include "node/node.h"
+#include "node/internal.h"
+#include "node/path.h"
+#include "node/route.h"
+#include "node/session.h"
+#include "node/stun.h"
+#include "node/uplink.h"
 #include "path/stun.h"
 
 struct demux_datagram {
@@ -24,11 +31,11 @@ typedef void demux_handler(struct um_node *node, const struct demux_datagram *d)
 
 /* Handshake: straight from the peer, or from a configured peer through one
  * of our relays (the relay's word for the source; the handshake
- * authenticates), then carried as the relay placeholder address. */
+ * authenticates), then carried with the route tag of (peer, uplink). */
 static void on_handshake(struct um_node *node, const struct demux_datagram *d)
 {
 	const struct um_dp_control_msg *msg = d->msg;
-	struct um_addr from = d->from;
+	uint32_t route = 0;
 
 	if (msg->via_relay) {
 		struct um_peer_id id;
@@ -39,9 +46,9 @@ static void on_handshake(struct um_node *node, const struct demux_datagram *d)
 		peer = um_node_peer_find(node, &id);
 		if (uplink < 0 || !peer)
 			return;
-		um_relay_addr_encode(&from, (size_t)(peer - node->peers), (unsigned)uplink);
+		route = um_route_tag((size_t)(peer - node->peers), (unsigned)uplink);
 	}
-	um_node_handshake_input(node, &from, msg->data, msg->len);
+	um_node_handshake_input(node, &d->from, route, msg->data, msg->len);
 }
 
 /* Relay messages to us (REGISTER_ACK, KEEPALIVE, ERROR): uplink.c drops

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Node lifecycle, handshake I/O and key installation. Timer policy lives in
- * timers.c; this file only reports events to it. */
+/* The composition root (node.h): the start/stop ladder, up/down, the data
+ * plane's messages to their file, and the hooks through which lower files
+ * report upwards (node/internal.h has the order of the files). */
 #include "node/node.h"
 
 #include <errno.h>
@@ -11,6 +12,13 @@
 #include <sodium.h>
 
 #include "net/quiet.h"
+#include "node/demux.h"
+#include "node/internal.h"
+#include "node/path.h"
+#include "node/route.h"
+#include "node/session.h"
+#include "node/stun.h"
+#include "node/uplink.h"
 #include "net/tun.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -18,22 +26,7 @@
 
 _Static_assert(UM_CONFIG_BUSY_POLL_MAX_US == UM_BUSY_POLL_MAX_US, "busy-poll-us bound = the data plane's");
 
-enum { DRAIN_BATCH = 1024, UM_NODE_DIRECT_TRIES = 1 };
-
-/* Crossed handshakes (install_session): the peer's keys waiting in `next`
- * count as the other half of a crossing only when installed this recently.
- * A handshake, retransmissions included, ends well within it; older `next`
- * keys are from an earlier exchange, not from one that crossed ours. */
-#define UM_NODE_CROSSED_WINDOW_NS (5 * UM_NSEC_PER_SEC)
-
-static void peer_log_name(const struct um_node_peer *peer, char *out, size_t size)
-{
-	char id[UM_PEER_ID_SHORT_MAX];
-
-	if (um_peer_id_format_short(&peer->config->id, id, sizeof(id)))
-		snprintf(id, sizeof(id), "?");
-	snprintf(out, size, "\"%s\" (%s)", peer->config->name, id);
-}
+enum { DRAIN_BATCH = 1024 };
 
 /* The engine must not hand out an index that a live keypair still uses. */
 static bool index_in_use(void *ctx, uint32_t index)
@@ -50,251 +43,12 @@ static bool index_in_use(void *ctx, uint32_t index)
 	return false;
 }
 
-/* ---- sending ---- */
-
-void um_node_flush_output(struct um_node *node)
-{
-	struct um_handshake_output *out = node->out;
-	struct sockaddr_storage to;
-	size_t slot;
-	unsigned uplink;
-
-	if (!out->n_datagrams)
-		return;
-	if (um_relay_addr_decode(node, &out->to, &slot, &uplink)) {
-		/* Through a relay: each datagram inside a FORWARD to the peer. */
-		for (unsigned i = 0; i < out->n_datagrams; i++) {
-			int r = um_uplink_forward(node, uplink, &node->peers[slot].config->id, out->datagrams[i],
-						  out->lengths[i]);
-			if (r)
-				um_log_debug("handshake send via relay failed: %s", um_strerror(r));
-		}
-		out->n_datagrams = 0;
-		return;
-	}
-	int len = um_addr_to_sockaddr(&out->to, &to);
-	if (len < 0)
-		return;
-	for (unsigned i = 0; i < out->n_datagrams; i++) {
-		int r = um_dataplane_send_datagram(node->dataplane, (struct sockaddr *)&to, (socklen_t)len,
-						   out->datagrams[i], out->lengths[i]);
-		if (r)
-			um_log_debug("handshake send failed: %s", um_strerror(r));
-	}
-	out->n_datagrams = 0;
-}
-
-static void set_endpoint(struct um_node_peer *peer, const struct um_addr *addr)
-{
-	struct sockaddr_storage ss;
-	size_t slot;
-	unsigned uplink;
-	int len;
-
-	if (addr->family == 0 || um_addr_equal(&peer->endpoint, addr) ||
-	    um_relay_addr_decode(peer->node, addr, &slot, &uplink))
-		return; /* relay placeholders are not endpoints */
-	len = um_addr_to_sockaddr(addr, &ss);
-	if (len < 0)
-		return;
-	if (um_dataplane_peer_set_endpoint(peer->node->dataplane, peer->dp_peer, (struct sockaddr *)&ss,
-					   (socklen_t)len) == 0)
-		peer->endpoint = *addr;
-}
-
-/* The session's path follows where its handshake went: through a relay
- * (placeholder address) or straight to the endpoint. */
-static void set_path(struct um_node_peer *peer, const struct um_addr *addr)
-{
-	struct um_node *node = peer->node;
-	size_t slot;
-	unsigned uplink;
-
-	if (um_relay_addr_decode(node, addr, &slot, &uplink)) {
-		uint8_t header[UM_DP_RELAY_HEADER_MAX];
-		size_t header_len = um_uplink_forward_header(peer, header, sizeof(header));
-		struct sockaddr_storage ss;
-		int len = um_addr_to_sockaddr(&node->uplinks[uplink].addr, &ss);
-		int r = len < 0 ? len
-				: um_dataplane_peer_set_relay(node->dataplane, peer->dp_peer, &ss, (socklen_t)len, header,
-							      header_len);
-		if (r) {
-			um_log_error("peer \"%s\": relay path: %s", peer->config->name, um_strerror(r));
-			return;
-		}
-		peer->via_relay = true;
-		peer->relay = (int)uplink;
-		return;
-	}
-	if (peer->via_relay) {
-		um_dataplane_peer_set_relay(node->dataplane, peer->dp_peer, NULL, 0, NULL, 0);
-		peer->via_relay = false;
-	}
-	peer->direct_failures = 0;
-	set_endpoint(peer, addr);
-}
-
-/* ---- sessions ---- */
-
-void um_node_clear_session(struct um_node_peer *peer)
-{
-	um_dataplane_peer_clear_keys(peer->node->dataplane, peer->dp_peer);
-	um_path_session_cleared(peer);
-	peer->index_current = peer->index_previous = peer->index_next = 0;
-	peer->session_created_ns = 0;
-}
-
-static void install_session(struct um_node *node, struct um_node_peer *peer)
-{
-	struct um_handshake_output *out = node->out;
-	uint64_t now = um_now_ns();
-	char name[96];
-	bool as_next = !out->initiator;
-	bool rotation = peer->session_created_ns != 0;
-
-	peer_log_name(peer, name, sizeof(name));
-	/* Crossed handshakes: both sides initiated at once. The session the
-	 * designated side (lower peer ID) initiated wins on both sides; we
-	 * are not it, and we already hold its keys in `next`, so ours goes. */
-	if (out->initiator && !peer->designated && peer->index_next &&
-	    now - peer->next_installed_ns < UM_NODE_CROSSED_WINDOW_NS) {
-		um_log_debug("peer %s: crossed handshakes, keeping the peer's session", name);
-		um_timers_session_established(peer);
-		return;
-	}
-	out->keypair.created_ns = now;
-	int r = um_dataplane_peer_install_keypair(node->dataplane, peer->dp_peer, &out->keypair, as_next);
-	if (r) {
-		um_log_error("peer %s: installing keys failed: %s", name, um_strerror(r));
-		return;
-	}
-	/* The responder's keys wait in `next` until the initiator uses them:
-	 * until then the old current keeps carrying our traffic. */
-	if (as_next) {
-		peer->index_next = out->keypair.local_index;
-		peer->next_installed_ns = now;
-	} else {
-		/* The data plane demotes a pending `next` to `previous` (it stays
-		 * accepted), otherwise the old current; mirror what it keeps. */
-		peer->index_previous = peer->index_next ? peer->index_next : peer->index_current;
-		peer->index_current = out->keypair.local_index;
-		peer->index_next = 0;
-		peer->session_created_ns = now;
-	}
-	if (out->initiator && peer->initiated_ns && now - peer->initiated_ns < UM_NSEC_PER_SEC &&
-	    (!peer->rtt_ns || peer->rtt_from_handshake)) {
-		peer->rtt_ns = (now - peer->initiated_ns) / 2;
-		peer->rtt_from_handshake = true;
-	}
-	peer->session_initiator = out->initiator;
-	set_path(peer, &out->peer_endpoint);
-	um_path_session_installed(peer, &out->keypair);
-	peer->last_handshake_ns = now;
-	peer->handshakes++;
-	if (rotation)
-		peer->rekeys++;
-	if (peer->state != UM_PEER_ESTABLISHED || !rotation)
-		um_log_info("peer %s: session established (%s)", name, out->initiator ? "initiator" : "responder");
-	else
-		um_log_debug("peer %s: keys rotated (%s)", name, out->initiator ? "initiator" : "responder");
-	um_peer_set_state(peer, UM_PEER_ESTABLISHED, "keys installed");
-	/* Confirm the new keys at once so the responder promotes them. */
-	if (out->initiator)
-		um_dataplane_peer_send_keepalive(node->dataplane, peer->dp_peer);
-	um_timers_session_established(peer);
-}
-
-static void handle_output(struct um_node *node)
-{
-	struct um_handshake_output *out = node->out;
-	struct um_node_peer *peer = out->peer_user;
-
-	/* Keys first, then the datagrams: as responder the datagram is our
-	 * ESTABLISHED, and the initiator starts sending under the new keys the
-	 * moment it arrives, so they must already be installed. */
-	if (out->event == UM_HS_EVENT_ESTABLISHED && peer && node->up)
-		install_session(node, peer);
-	um_node_flush_output(node);
-	if (out->event == UM_HS_EVENT_ESTABLISHED) {
-		/* handled above */
-	} else if (out->event == UM_HS_EVENT_FAILED && peer) {
-		char name[96];
-		peer_log_name(peer, name, sizeof(name));
-		um_log_info("peer %s: handshake timed out%s", name, peer->attempt_via_relay ? " (via relay)" : "");
-		if (!peer->attempt_via_relay)
-			peer->direct_failures++;
-		um_timers_handshake_failed(peer);
-	}
-	um_handshake_output_wipe(out);
-}
-
-int um_node_initiate(struct um_node_peer *peer)
-{
-	struct um_node *node = peer->node;
-
-	struct um_addr to;
-	int uplink = um_uplink_for_peer(node, peer);
-
-	if (!node->up)
-		return -UM_ESTATE;
-	/* Direct while the endpoint answers (or no relay is there to help);
-	 * through a relay after UM_NODE_DIRECT_TRIES timeouts or without one. */
-	if (peer->endpoint.family && (peer->direct_failures < UM_NODE_DIRECT_TRIES || uplink < 0)) {
-		to = peer->endpoint;
-		peer->attempt_via_relay = false;
-	} else if (uplink >= 0) {
-		um_relay_addr_encode(&to, (size_t)(peer - node->peers), (unsigned)uplink);
-		peer->attempt_via_relay = true;
-	} else {
-		return -UM_ESTATE;
-	}
-	int r = um_handshake_initiate(node->engine, peer->hs, &to, um_handshake_time_now(), node->out);
-	if (r) {
-		um_handshake_output_wipe(node->out);
-		return r;
-	}
-	um_timers_handshake_initiated(peer);
-	handle_output(node);
-	um_timers_engine_rearm(node);
-	return 0;
-}
-
-/* ---- receiving ---- */
-
-void um_node_promote_next(struct um_node_peer *peer, bool confirmed)
-{
-	uint64_t now = um_now_ns();
-
-	if (!peer->index_next || um_dataplane_peer_promote_next(peer->node->dataplane, peer->dp_peer))
-		return;
-	/* ESTABLISHED out, the initiator's first packet under the new keys
-	 * back: one round trip plus a symmetric decryption (see timers.c). */
-	if (confirmed && now - peer->next_installed_ns < UM_NSEC_PER_SEC) {
-		peer->rtt_ns = now - peer->next_installed_ns;
-		peer->rtt_from_handshake = false;
-	}
-	peer->index_previous = peer->index_current;
-	peer->index_current = peer->index_next;
-	peer->index_next = 0;
-	peer->session_created_ns = now;
-}
-
-void um_node_handshake_input(struct um_node *node, const struct um_addr *from, const uint8_t *data,
-			     size_t len)
-{
-	int r = um_handshake_receive(node->engine, from, data, len, um_handshake_time_now(), node->out);
-
-	if (r) {
-		um_handshake_output_wipe(node->out);
-		return; /* counted by the engine's stats */
-	}
-	handle_output(node);
-}
+/* ---- the data plane's messages ---- */
 
 static void on_control_msg(struct um_node *node, struct um_dp_control_msg *msg)
 {
 	struct um_node_peer *peer;
-	struct um_addr from;
+	struct um_route route = {.kind = UM_ROUTE_DIRECT};
 
 	if (msg->kind == UM_DP_CONTROL_DATAGRAM) {
 		um_node_demux(node, msg);
@@ -308,11 +62,11 @@ static void on_control_msg(struct um_node *node, struct um_dp_control_msg *msg)
 		um_node_promote_next(peer, true);
 		break;
 	case UM_DP_EVENT_NEED_KEY:
-		um_timers_need_key(peer);
+		um_session_need_key(peer);
 		break;
 	case UM_DP_EVENT_ENDPOINT_CHANGED:
-		if (um_addr_from_sockaddr(&from, (struct sockaddr *)&msg->from, msg->from_len) == 0)
-			set_endpoint(peer, &from);
+		if (um_addr_from_sockaddr(&route.endpoint, (struct sockaddr *)&msg->from, msg->from_len) == 0)
+			um_peer_route_set(peer, &route, UM_ROUTE_WHY_ROAMED);
 		break;
 	default:
 		break;
@@ -332,19 +86,7 @@ static void on_dataplane(struct um_loop *loop, struct um_watch *watch, uint32_t 
 			break;
 		on_control_msg(node, node->msg);
 	}
-	um_timers_engine_rearm(node);
-}
-
-static void on_engine_timer(struct um_loop *loop, struct um_timer *timer)
-{
-	struct um_node *node = timer->arg;
-	(void)loop;
-
-	for (unsigned i = 0; i < DRAIN_BATCH && um_handshake_tick(node->engine, um_handshake_time_now(), node->out) > 0;
-	     i++)
-		handle_output(node);
-	um_handshake_output_wipe(node->out);
-	um_timers_engine_rearm(node);
+	um_session_engine_rearm(node);
 }
 
 /* ---- up / down ---- */
@@ -380,7 +122,7 @@ int um_node_up(struct um_node *node)
 	node->up = true;
 	add_routes(node);
 	for (size_t i = 0; i < node->n_peers; i++)
-		um_timers_up(&node->peers[i]);
+		um_session_up(&node->peers[i]);
 	um_log_info("%s up", node->ifname);
 	return 0;
 }
@@ -392,10 +134,9 @@ int um_node_down(struct um_node *node)
 	node->up = false;
 	for (size_t i = 0; i < node->n_peers; i++) {
 		struct um_node_peer *peer = &node->peers[i];
-		um_timers_peer_cancel(peer);
+		um_session_peer_down(peer);
 		um_node_clear_session(peer);
 		um_peer_set_state(peer, UM_PEER_IDLE, "node down");
-		peer->attempts = 0;
 	}
 	int r = um_tun_set_up(node->ifname, false);
 	um_log_info("%s down", node->ifname);
@@ -410,8 +151,6 @@ static int add_peer(struct um_node *node, struct um_node_peer *peer, const struc
 	uint32_t slot;
 	int r;
 
-	peer->designated = memcmp(&node->identity.id, &cp->id, sizeof(cp->id)) < 0;
-	peer->relay = -1;
 	if (!memcmp(&cp->id, &node->identity.id, sizeof(cp->id))) {
 		um_log_error("peer \"%s\": that is this node's own ID", cp->name);
 		return -UM_ECONFIG;
@@ -435,8 +174,10 @@ static int add_peer(struct um_node *node, struct um_node_peer *peer, const struc
 		if (r)
 			return r;
 	}
-	if (cp->endpoint.family)
-		set_endpoint(peer, &cp->endpoint);
+	if (cp->endpoint.family) {
+		struct um_route route = {.kind = UM_ROUTE_DIRECT, .endpoint = cp->endpoint};
+		um_peer_route_set(peer, &route, UM_ROUTE_WHY_CONFIG);
+	}
 	return um_handshake_peer_add(node->engine, &cp->id, peer, &peer->hs);
 }
 
@@ -459,7 +200,7 @@ static void teardown(struct um_node *node)
 	if (node->dp_watch.fn)
 		um_loop_remove(node->loop, &node->dp_watch);
 	for (size_t i = 0; i < node->n_peers; i++) {
-		um_timers_peer_cancel(&node->peers[i]);
+		um_session_peer_down(&node->peers[i]);
 		um_path_session_cleared(&node->peers[i]);
 	}
 	/* Freeing the data plane wipes every key and removes the device. */
@@ -601,8 +342,10 @@ static int start_node(struct um_node *node)
 	if (r)
 		return r;
 	for (size_t i = 0; i < c->n_peers; i++) {
-		um_timers_peer_init(&node->peers[i]);
-		um_path_peer_init(&node->peers[i]);
+		struct um_node_peer *peer = &node->peers[i];
+		peer->designated = memcmp(&node->identity.id, &peer->config->id, sizeof(peer->config->id)) < 0;
+		um_session_peer_init(peer);
+		um_path_peer_init(peer);
 	}
 	for (size_t i = 0; i < c->n_peers; i++) {
 		r = add_peer(node, &node->peers[i], &c->peers[i]);
@@ -629,18 +372,30 @@ static int start_node(struct um_node *node)
 	return r;
 }
 
-int um_node_start(struct um_node *node, struct um_loop *loop, struct um_config *config)
+int um_node_start(struct um_node **out, struct um_loop *loop, struct um_config *config,
+		  um_control_handler_fn control)
 {
-	struct um_config *c = &node->config;
+	struct um_node *node = calloc(1, sizeof(*node));
+	struct um_config *c;
 	int r;
 
-	memset(node, 0, sizeof(*node));
+	*out = NULL;
+	if (!node) {
+		um_config_free(config);
+		return -UM_ENOMEM;
+	}
+	c = &node->config;
 	node->config = *config; /* take over the allocations */
 	um_config_init(config);
 	node->loop = loop;
 	node->started_ns = um_now_ns();
 	node->home = node->backup = -1;
-	um_timer_init(&node->hs_timer, on_engine_timer, node);
+	node->hooks = (struct um_node_hooks){
+	    .relay_ready = um_session_relay_ready,
+	    .relay_unknown_peer = um_session_relay_unknown_peer,
+	    .candidates_changed = um_path_local_candidates_changed,
+	};
+	um_timer_init(&node->hs_timer, um_session_engine_timer, node);
 	um_log_set_level(c->log_level);
 
 	if (c->has_node && (r = start_node(node)))
@@ -648,12 +403,13 @@ int um_node_start(struct um_node *node, struct um_loop *loop, struct um_config *
 	if (c->relay.enabled && (r = start_relay_server(node)))
 		goto err;
 
-	r = um_control_server_start(&node->control, loop, c->control_socket, um_node_control, node);
+	r = um_control_server_start(&node->control, loop, c->control_socket, control, node);
 	if (r) {
 		um_log_error("control socket %s: %s", c->control_socket, um_strerror(r));
 		goto err;
 	}
 	node->control_started = true;
+	*out = node;
 	if (!c->has_node)
 		return 0; /* relay-only */
 
@@ -678,13 +434,16 @@ int um_node_start(struct um_node *node, struct um_loop *loop, struct um_config *
 	return 0;
 
 err:
+	*out = NULL;
 	teardown(node);
+	free(node);
 	return r;
 }
 
 void um_node_stop(struct um_node *node)
 {
-	if (!node->loop)
+	if (!node)
 		return;
 	teardown(node);
+	free(node);
 }

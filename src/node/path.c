@@ -11,13 +11,19 @@
  * port, or FORWARDed by the relay), applying its events (endpoint set and
  * relay header cleared on DIRECT, relay header back on FALLBACK) and one
  * timer at its next deadline. */
+#include "node/path.h"
+
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "node/node.h"
+#include "node/internal.h"
+#include "node/route.h"
+#include "node/stun.h"
+#include "node/uplink.h"
+#include "util/addr.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -94,7 +100,7 @@ static void remote_list(const struct um_punch *p, char *out, size_t size)
 	out[0] = '\0';
 	for (unsigned i = 0; i < p->n_remote; i++) {
 		char text[64];
-		if (um_addr_format(&p->remote[i].addr, text, sizeof(text)))
+		if (um_addr_format((const struct um_addr *)&p->remote[i].addr, text, sizeof(text)))
 			continue;
 		int n = snprintf(out + used, size - used, "%s%s", used ? "," : "", text);
 		if (n < 0 || (size_t)n >= size - used) {
@@ -128,21 +134,13 @@ static int send_datagram(struct um_node_peer *peer, const struct um_punch_datagr
 /* DIRECT: the proven address becomes the endpoint, the relay path goes. */
 static int apply_direct(struct um_node_peer *peer, const struct um_punch_event *e)
 {
-	struct um_node *node = peer->node;
-	struct sockaddr_storage ss;
+	struct um_route route = {.kind = UM_ROUTE_DIRECT, .endpoint = e->addr};
 	char text[64];
-	int sl = um_addr_to_sockaddr(&e->addr, &ss);
+	int r = um_peer_route_set(peer, &route, UM_ROUTE_WHY_DIRECT);
 
-	if (sl < 0)
-		return sl;
-	int r = um_dataplane_peer_set_endpoint(node->dataplane, peer->dp_peer, (struct sockaddr *)&ss, (socklen_t)sl);
 	if (r)
 		return r;
-	peer->endpoint = e->addr;
-	if (peer->via_relay && um_dataplane_peer_set_relay(node->dataplane, peer->dp_peer, NULL, 0, NULL, 0) == 0)
-		peer->via_relay = false;
-	peer->direct_failures = 0;
-	um_addr_format(&e->addr, text, sizeof(text));
+	um_addr_format((const struct um_addr *)&e->addr, text, sizeof(text));
 	um_log_info("peer \"%s\": direct path %s (rtt %llu us, %llu ms after the relay path, %llu probe rounds)",
 		    peer->config->name, text, (unsigned long long)(e->rtt_ns / 1000),
 		    (unsigned long long)(peer->path.punch.time_to_direct_ns / UM_NSEC_PER_MSEC),
@@ -153,25 +151,16 @@ static int apply_direct(struct um_node_peer *peer, const struct um_punch_event *
 /* FALLBACK: the relay header goes back (same session, no handshake). */
 static int apply_fallback(struct um_node_peer *peer, const struct um_punch_event *e)
 {
-	struct um_node *node = peer->node;
-	uint8_t header[UM_DP_RELAY_HEADER_MAX];
-	int uplink = um_uplink_for_peer(node, peer);
+	int uplink = um_uplink_for_peer(peer->node, peer);
 
 	if (uplink < 0)
 		return -UM_ESTATE;
-	struct sockaddr_storage ss;
-	int len = um_addr_to_sockaddr(&node->uplinks[uplink].addr, &ss);
-	size_t header_len = um_uplink_forward_header(peer, header, sizeof(header));
-	int r = len < 0 ? len
-			: um_dataplane_peer_set_relay(node->dataplane, peer->dp_peer, &ss, (socklen_t)len, header,
-						      header_len);
+	struct um_route route = {.kind = UM_ROUTE_RELAY, .uplink = (unsigned)uplink};
+	int r = um_peer_route_set(peer, &route, UM_ROUTE_WHY_FALLBACK);
 	if (r) {
 		um_log_error("peer \"%s\": back to the relay: %s", peer->config->name, um_strerror(r));
 		return r;
 	}
-	peer->via_relay = true;
-	peer->relay = uplink;
-	peer->direct_failures = 1; /* handshakes go through the relay too */
 	um_log_info("peer \"%s\": direct path silent, back to the relay (silent for %llu ms); direct again in %llu ms",
 		    peer->config->name, (unsigned long long)(e->silence_ns / UM_NSEC_PER_MSEC),
 		    (unsigned long long)(e->retry_ns / UM_NSEC_PER_MSEC));

@@ -15,10 +15,12 @@
  * IDLE -> EXPIRED is the one move refused: an IDLE peer has no session
  * that could age out. Setting the state a peer is already in is no change
  * (a rekey installs keys into an ESTABLISHED peer). */
+#include "node/peer.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/node.h"
+#include "node/internal.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -89,6 +91,7 @@ int um_node_peers_create(struct um_node *node)
 		struct um_node_peer *peer = &node->peers[i];
 		peer->node = node;
 		peer->config = &c->peers[i];
+		peer->relay = -1; /* the home relay, until one is chosen */
 		/* Duplicate IDs: the config refuses them; the last one would win. */
 		r = um_idmap_put(&node->peer_ids, peer->config->id.bytes, (uint32_t)i);
 		if (r)

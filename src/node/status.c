@@ -8,8 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/node.h"
+#include "node/status.h"
+
+#include "node/internal.h"
+#include "node/path.h"
+#include "node/session.h"
+#include "node/stun.h"
+#include "node/uplink.h"
 #include "um_config.h"
+#include "util/addr.h"
 #include "util/clock.h"
 #include "util/error.h"
 
@@ -178,7 +185,7 @@ static void fill_peer(struct um_node *node, const struct um_node_peer *peer, str
 		    .tx_direct_packets = st.tx_direct_packets,
 		};
 	}
-	/* The coarse handshake-based bound gets its own key (node/timers.c). */
+	/* The coarse handshake-based bound gets its own key (node/session.h). */
 	if (peer->rtt_ns) {
 		out->rtt_us = peer->rtt_ns / 1000;
 		out->rtt_is_bound = peer->rtt_from_handshake;

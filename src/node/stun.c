@@ -23,7 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/node.h"
+#include "node/internal.h"
+#include "node/stun.h"
+#include "util/addr.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -117,7 +119,7 @@ static void on_done(struct um_node_stun *s, int rc, const struct um_stun_result 
 	char server[64], mapped[64];
 	uint64_t now = um_now_ns();
 
-	um_addr_format(&s->server, server, sizeof(server));
+	um_addr_format((const struct um_addr *)&s->server, server, sizeof(server));
 	if (rc) {
 		s->failures++;
 		s->failures_in_a_row++;
@@ -143,14 +145,15 @@ static void on_done(struct um_node_stun *s, int rc, const struct um_stun_result 
 	s->failures_in_a_row = 0;
 	s->last_error = 0;
 	um_timer_arm_in(node->loop, &s->timer, STUN_REFRESH_NS);
-	um_addr_format(&s->mapped, mapped, sizeof(mapped));
+	um_addr_format((const struct um_addr *)&s->mapped, mapped, sizeof(mapped));
 	if (!changed) {
 		um_log_debug("stun %s: still %s (rtt %llu us)", server, mapped,
 			     (unsigned long long)(s->rtt_ns / 1000));
 		return;
 	}
 	um_log_info("stun %s: we are %s there (rtt %llu us)", server, mapped, (unsigned long long)(s->rtt_ns / 1000));
-	um_path_local_candidates_changed(node);
+	if (node->hooks.candidates_changed)
+		node->hooks.candidates_changed(node);
 }
 
 int um_node_stun_start(struct um_node *node)

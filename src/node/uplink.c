@@ -4,19 +4,22 @@
  * fallback policy) and this node: its datagrams go out on the data plane's
  * socket (a wss:// uplink's to its loopback proxy, uplink_stream.c), one
  * timer follows the engine's deadline, and its events reach the peers
- * (timers.c) and the log.
+ * (through the hooks node.c installs: session.c) and the log.
  *
  * Relay path: a peer without endpoint (or whose endpoint stopped answering)
  * is reached by wrapping handshake datagrams in FORWARD to the uplink; the
  * data plane then carries DATA the same way (um_dataplane_peer_set_relay).
  * A peer not registered at our home relay answers ERROR "unknown peer":
  * the peer then moves to the next registered uplink. */
-#include <arpa/inet.h>
+#include "node/uplink.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/node.h"
+#include "node/internal.h"
+#include "node/route.h"
+#include "util/addr.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -29,33 +32,6 @@ struct um_uplinks_engine {
 	struct um_timer timer;             /* at the engine's deadline */
 	bool draining;                     /* in drain(): nested calls leave the work to it */
 };
-
-static const uint8_t relay_addr_prefix[12] = {0x01, 0x00, 0, 0, 0, 0, 0, 0, 'u', 'm', 'r', 'l'};
-
-void um_relay_addr_encode(struct um_addr *addr, size_t peer, unsigned uplink)
-{
-	memset(addr, 0, sizeof(*addr));
-	addr->family = 6;
-	memcpy(addr->addr, relay_addr_prefix, sizeof(relay_addr_prefix));
-	uint32_t slot = htonl((uint32_t)peer);
-	memcpy(addr->addr + 12, &slot, 4);
-	addr->port = (uint16_t)(uplink + 1);
-}
-
-bool um_relay_addr_decode(const struct um_node *node, const struct um_addr *addr, size_t *peer, unsigned *uplink)
-{
-	uint32_t slot;
-
-	if (addr->family != 6 || memcmp(addr->addr, relay_addr_prefix, sizeof(relay_addr_prefix)))
-		return false;
-	memcpy(&slot, addr->addr + 12, 4);
-	slot = ntohl(slot);
-	if (slot >= node->n_peers || addr->port == 0 || addr->port > node->n_uplinks)
-		return false;
-	*peer = slot;
-	*uplink = addr->port - 1u;
-	return true;
-}
 
 int um_uplink_find(const struct um_node *node, const struct um_addr *addr)
 {
@@ -102,16 +78,6 @@ int um_uplink_forward(struct um_node *node, unsigned uplink, const struct um_pee
 	return 0;
 }
 
-size_t um_uplink_forward_header(const struct um_node_peer *peer, uint8_t *out, size_t cap)
-{
-	if (cap < UM_RELAY_FORWARD_HEADER_BYTES)
-		return 0;
-	out[0] = UM_MSG_RELAY_FORWARD;
-	out[1] = out[2] = out[3] = 0;
-	memcpy(out + 4, peer->config->id.bytes, UM_PEER_ID_BYTES);
-	return UM_RELAY_FORWARD_HEADER_BYTES;
-}
-
 static void log_name(const struct um_node_uplink *u, char *out, size_t size)
 {
 	if (u->tls) {
@@ -141,9 +107,9 @@ static void on_unknown_peer(struct um_node *node, unsigned uplink, const struct 
 			um_log_debug("peer \"%s\" unknown at relay %s, trying relay %d", peer->config->name, name,
 				     next);
 		if (next >= 0)
-			peer->relay = next;
-		if (peer->attempt_via_relay && um_handshake_peer_busy(peer->hs))
-			um_timers_relay_unknown_peer(peer);
+			um_peer_route_set(peer, &(struct um_route){.uplink = (unsigned)next}, UM_ROUTE_WHY_RELAY_NEXT);
+		if (peer->attempt_via_relay && um_handshake_peer_busy(peer->hs) && node->hooks.relay_unknown_peer)
+			node->hooks.relay_unknown_peer(peer);
 	}
 }
 
@@ -162,8 +128,8 @@ static void apply_event(struct um_node *node, const struct um_relay_client_event
 	case UM_RELAY_CLIENT_EVENT_REGISTERED:
 		um_log_info("relay %s: registered (we are %s there, keepalive %llu ms)", name, text,
 			    (unsigned long long)(e->keepalive_ns / UM_NSEC_PER_MSEC));
-		for (size_t i = 0; i < node->n_peers; i++)
-			um_timers_relay_ready(&node->peers[i]);
+		for (size_t i = 0; node->hooks.relay_ready && i < node->n_peers; i++)
+			node->hooks.relay_ready(&node->peers[i]);
 		break;
 	case UM_RELAY_CLIENT_EVENT_HOME:
 		if (e->home >= 0 && e->home != e->old_home)
@@ -259,15 +225,14 @@ bool um_uplinks_receive(struct um_node *node, const struct um_addr *from, const 
 
 /* ---- lifecycle and status ---- */
 
-void um_uplink_transport_up(struct um_node_uplink *u)
+/* From uplink_stream.c (u->transport): the connection is open (register
+ * over it) or lost (not usable until it is back). */
+static void on_transport(struct um_node_uplink *u, bool up)
 {
-	um_relay_client_transport_up(&u->node->uplinks_engine->client, u->index, um_now_ns());
-	drain(u->node);
-}
-
-void um_uplink_transport_down(struct um_node_uplink *u)
-{
-	um_relay_client_transport_down(&u->node->uplinks_engine->client, u->index, um_now_ns());
+	if (up)
+		um_relay_client_transport_up(&u->node->uplinks_engine->client, u->index, um_now_ns());
+	else
+		um_relay_client_transport_down(&u->node->uplinks_engine->client, u->index, um_now_ns());
 	drain(u->node);
 }
 
@@ -297,6 +262,7 @@ int um_uplinks_start(struct um_node *node)
 		struct um_node_uplink *u = &node->uplinks[i];
 		u->node = node;
 		u->index = (unsigned)i;
+		u->transport = on_transport;
 		rc.stream[i] = u->tls = c->relay_tls[i];
 		if (u->tls) {
 			u->remote = c->relays[i];

@@ -30,7 +30,9 @@
 #include <sodium.h>
 
 #include "net/stream.h"
-#include "node/node.h"
+#include "node/internal.h"
+#include "node/uplink.h"
+#include "util/addr.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -68,7 +70,7 @@ static void describe(const struct um_node_uplink *u, char *out, size_t size)
 {
 	char text[64];
 
-	um_addr_format(&u->remote, text, sizeof(text));
+	um_addr_format((const struct um_addr *)&u->remote, text, sizeof(text));
 	snprintf(out, size, "wss://%s", text);
 }
 
@@ -93,7 +95,7 @@ static void disconnect(struct um_uplink_stream *st, const char *why)
 		if (um_now_ns() - st->connected_ns > RECONNECT_MAX_NS)
 			st->failures = 0;
 		st->connected_ns = 0;
-		um_uplink_transport_down(st->uplink);
+		st->uplink->transport(st->uplink, false);
 	}
 	if (!st->wanted)
 		return;
@@ -153,7 +155,7 @@ static void on_open(void *arg, struct um_stream *conn)
 	um_timer_cancel(st->uplink->node->loop, &st->timer);
 	describe(st->uplink, name, sizeof(name));
 	um_log_info("relay %s: connected (%s)", name, um_stream_tls_version(conn));
-	um_uplink_transport_up(st->uplink);
+	st->uplink->transport(st->uplink, true);
 }
 
 static void on_close(void *arg, struct um_stream *conn, enum um_stream_end end, const char *text)
@@ -177,7 +179,7 @@ static void start_connect(struct um_uplink_stream *st)
 	struct sockaddr_storage sa;
 	char host[64];
 
-	um_addr_format(&st->uplink->remote, host, sizeof(host));
+	um_addr_format((const struct um_addr *)&st->uplink->remote, host, sizeof(host));
 	struct um_stream_config config = {
 	    .tls = st->ctx,
 	    .host = host,

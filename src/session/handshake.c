@@ -22,6 +22,7 @@ static void output_reset(struct um_handshake_output *out)
 	out->peer = NULL;
 	out->peer_user = NULL;
 	memset(&out->to, 0, sizeof(out->to));
+	out->route = 0;
 }
 
 void um_handshake_output_wipe(struct um_handshake_output *out)
@@ -275,8 +276,15 @@ uint32_t um_hs_new_index(struct um_handshake_engine *engine)
 
 /* ---- initiator ---- */
 
-int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshake_peer *peer, const struct um_addr *to,
-			  struct um_handshake_time now, struct um_handshake_output *out)
+int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshake_peer *peer,
+			  const struct um_addr *to, struct um_handshake_time now, struct um_handshake_output *out)
+{
+	return um_handshake_initiate_via(engine, peer, to, 0, now, out);
+}
+
+int um_handshake_initiate_via(struct um_handshake_engine *engine, struct um_handshake_peer *peer,
+			      const struct um_addr *to, uint32_t route, struct um_handshake_time now,
+			      struct um_handshake_output *out)
 {
 	int ret;
 
@@ -284,12 +292,14 @@ int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshak
 	um_hs_peer_reset(engine, peer);
 	peer->local_index = um_hs_new_index(engine);
 	peer->to = *to;
+	peer->to_route = route;
 	peer->started_ns = now.mono_ns;
 	if ((ret = um_hs_create_hello(engine, peer, now)) < 0) {
 		um_hs_peer_reset(engine, peer);
 		return ret;
 	}
 	out->to = *to;
+	out->route = route;
 	out->peer = peer;
 	out->peer_user = peer->user;
 	return um_hs_output_message(out, UM_MSG_HELLO, 0, 0, peer->hello, sizeof(peer->hello));
@@ -323,6 +333,7 @@ static int handle_cookie_reply(struct um_handshake_engine *engine, const uint8_t
 	if ((ret = um_hs_create_hello(engine, peer, now)) < 0)
 		return ret;
 	out->to = peer->to;
+	out->route = peer->to_route;
 	out->peer = peer;
 	out->peer_user = peer->user;
 	return um_hs_output_message(out, UM_MSG_HELLO, 0, 0, peer->hello, sizeof(peer->hello));
@@ -352,7 +363,8 @@ static struct um_hs_pending *find_pending(struct um_handshake_engine *engine, ui
 {
 	for (unsigned i = 0; i < engine->config.max_pending; i++) {
 		struct um_hs_pending *p = &engine->pending[i];
-		if (p->state != UM_HS_STATE_ZEROED && p->local_index == index && um_addr_equal(&p->source, source))
+		if (p->state != UM_HS_STATE_ZEROED && p->local_index == index && um_addr_equal(&p->source, source) &&
+		    p->source_route == engine->from_route)
 			return p;
 	}
 	return NULL;
@@ -455,6 +467,7 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_addr
 		out->lengths[0] = (uint16_t)ret;
 		out->n_datagrams = 1;
 		out->to = *from;
+		out->route = engine->from_route;
 		engine->stats.cookies_sent++;
 		return 0;
 	}
@@ -477,12 +490,15 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_addr
 		struct um_hs_pending *p = &engine->pending[i];
 		if (p->state == UM_HS_STATE_ZEROED)
 			continue;
-		if (p->state == UM_HS_STATE_CHALLENGE_SENT && um_addr_same_host(&p->source, from))
+		if (p->state == UM_HS_STATE_CHALLENGE_SENT && um_addr_same_host(&p->source, from) &&
+		    p->source_route == engine->from_route)
 			from_source++;
 		if (p->state == UM_HS_STATE_CHALLENGE_SENT && um_addr_equal(&p->source, from) &&
+		    p->source_route == engine->from_route &&
 		    memcmp(p->hello_ephemeral, hello.ephemeral, 32) == 0 &&
 		    memcmp(p->hello_nonce, hello.nonce, UM_HS_NONCE_BYTES) == 0) {
 			out->to = *from;
+			out->route = engine->from_route;
 			return um_hs_output_message(out, UM_MSG_CHALLENGE, p->remote_index, p->challenge_message_id,
 						    p->challenge, sizeof(p->challenge));
 		}
@@ -514,6 +530,7 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_addr
 	struct um_hs_pending *pending = claim_pending(engine);
 	pending->remote_index = hello.sender_index;
 	pending->source = *from;
+	pending->source_route = engine->from_route;
 	memcpy(pending->hello_ephemeral, hello.ephemeral, 32);
 	memcpy(pending->hello_nonce, hello.nonce, UM_HS_NONCE_BYTES);
 	pending->hello_ts_ms = hello.timestamp_ms;
@@ -526,6 +543,7 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_addr
 	engine->stats.hellos++;
 	engine->stats.challenges++;
 	out->to = *from;
+	out->route = engine->from_route;
 	return um_hs_output_message(out, UM_MSG_CHALLENGE, pending->remote_index, pending->challenge_message_id,
 				    pending->challenge, sizeof(pending->challenge));
 }
@@ -578,8 +596,10 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 			return ret;
 		}
 		peer->to = *from; /* the responder answered from here */
+		peer->to_route = engine->from_route;
 		peer->last_sent_ns = now.mono_ns;
 		out->to = *from;
+		out->route = engine->from_route;
 		out->peer = peer;
 		out->peer_user = peer->user;
 		engine->stats.responses++;
@@ -596,6 +616,7 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 			return -UM_EREPLAY;
 		}
 		out->to = *from;
+		out->route = engine->from_route;
 		return um_hs_output_message(out, UM_MSG_ESTABLISHED, 0, 0, pending->established,
 					    sizeof(pending->established));
 	}
@@ -611,16 +632,26 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 	}
 	engine->stats.established++;
 	out->to = *from;
+	out->route = engine->from_route;
 	return um_hs_output_message(out, UM_MSG_ESTABLISHED, 0, 0, pending->established,
 				    sizeof(pending->established));
 }
 
-int um_handshake_receive(struct um_handshake_engine *engine, const struct um_addr *from, const uint8_t *datagram,
-			 size_t len, struct um_handshake_time now, struct um_handshake_output *out)
+int um_handshake_receive(struct um_handshake_engine *engine, const struct um_addr *from,
+			 const uint8_t *datagram, size_t len, struct um_handshake_time now,
+			 struct um_handshake_output *out)
+{
+	return um_handshake_receive_via(engine, from, 0, datagram, len, now, out);
+}
+
+int um_handshake_receive_via(struct um_handshake_engine *engine, const struct um_addr *from, uint32_t route,
+			     const uint8_t *datagram, size_t len, struct um_handshake_time now,
+			     struct um_handshake_output *out)
 {
 	int ret;
 
 	output_reset(out);
+	engine->from_route = route;
 	if (len == 0 || len > UM_HS_MAX_DATAGRAM) {
 		engine->stats.malformed++;
 		return -UM_EINVAL;
@@ -671,6 +702,7 @@ int um_handshake_tick(struct um_handshake_engine *engine, struct um_handshake_ti
 			continue;
 		p->last_sent_ns = now.mono_ns;
 		out->to = p->to;
+		out->route = p->to_route;
 		out->peer = p;
 		out->peer_user = p->user;
 		if (p->state == UM_HS_STATE_HELLO_SENT)

@@ -96,6 +96,7 @@ struct um_handshake_engine;
 
 struct um_handshake_output {
 	struct um_addr to; /* where to send every datagram below */
+	uint32_t route;         /* the caller's route tag for `to` (0 = none) */
 	unsigned n_datagrams;
 	uint16_t lengths[UM_HS_MAX_OUT_DATAGRAMS];
 	uint8_t datagrams[UM_HS_MAX_OUT_DATAGRAMS][UM_HS_MAX_DATAGRAM];
@@ -110,6 +111,7 @@ struct um_handshake_output {
 	/* Where the peer's datagrams came from (responder: the initiator's
 	 * source; initiator: the responder's source). */
 	struct um_addr peer_endpoint;
+	uint32_t peer_route; /* the route tag peer_endpoint came with */
 };
 
 /* Zeroes the output, keys included. */
@@ -147,8 +149,23 @@ bool um_handshake_under_load(const struct um_handshake_engine *engine);
 
 /* Starts a handshake to peer at `to` (replacing any in flight); out gets
  * the HELLO. 0 or a negative code. */
-int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshake_peer *peer, const struct um_addr *to,
-			  struct um_handshake_time now, struct um_handshake_output *out);
+int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshake_peer *peer,
+			  const struct um_addr *to, struct um_handshake_time now, struct um_handshake_output *out);
+
+/* Route tags: the caller's name for a path that an address alone does not
+ * tell apart (the node: one peer through one relay, whose address is the
+ * relay's). The engine treats (address, route) as the source: handshake
+ * state, the retransmission check and the per-source pending count keep
+ * sources with different tags apart, and every output to it carries the
+ * tag back in out->route (out->peer_route for peer_endpoint). 0 = plain
+ * address; um_handshake_initiate/receive pass 0. (Rate limiting, cookies
+ * and reassembly still key on the address alone.) */
+int um_handshake_initiate_via(struct um_handshake_engine *engine, struct um_handshake_peer *peer,
+			      const struct um_addr *to, uint32_t route, struct um_handshake_time now,
+			      struct um_handshake_output *out);
+int um_handshake_receive_via(struct um_handshake_engine *engine, const struct um_addr *from, uint32_t route,
+			     const uint8_t *datagram, size_t len, struct um_handshake_time now,
+			     struct um_handshake_output *out);
 
 /* Consumes one received datagram (any handshake type: 0x01..0x06). The
  * datagram is only read during the call. Returns 0 when it was accepted
@@ -159,8 +176,9 @@ int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshak
  * -UM_EVERSION (a HELLO of another protocol version: the sender runs an
  * incompatible release; stats.version_mismatch counts those with a valid mac1).
  * A dropped datagram never changes handshake state. */
-int um_handshake_receive(struct um_handshake_engine *engine, const struct um_addr *from, const uint8_t *datagram,
-			 size_t len, struct um_handshake_time now, struct um_handshake_output *out);
+int um_handshake_receive(struct um_handshake_engine *engine, const struct um_addr *from,
+			 const uint8_t *datagram, size_t len, struct um_handshake_time now,
+			 struct um_handshake_output *out);
 
 /* Timers: retransmissions, initiation timeouts, expiry of responder state
  * and reassembly slots. Returns 1 when out holds something (call again),

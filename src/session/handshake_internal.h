@@ -52,6 +52,7 @@ struct um_handshake_peer {
 	enum um_handshake_state state;
 	uint32_t local_index, remote_index;
 	struct um_addr to;
+	uint32_t to_route; /* the caller's route tag of `to` (handshake.h) */
 	uint8_t ephemeral_secret[32], ephemeral_public[32];
 	struct um_hs_symmetric sym;
 	uint8_t hello[UM_HS_HELLO_BYTES];
@@ -68,6 +69,7 @@ struct um_hs_pending {
 	enum um_handshake_state state;
 	uint32_t local_index, remote_index;
 	struct um_addr source;
+	uint32_t source_route; /* the caller's route tag of `source` */
 	uint8_t hello_ephemeral[32];
 	uint8_t hello_nonce[UM_HS_NONCE_BYTES];
 	uint64_t hello_ts_ms;
@@ -99,6 +101,7 @@ struct um_handshake_engine {
 	struct um_ratelimiter prefix_ratelimit; /* per IPv4 /24, IPv6 /48 */
 	struct um_token_bucket challenge_budget, challenge_reserve;
 	struct um_reassembler reasm;
+	uint32_t from_route; /* route tag of the datagram being received */
 	uint8_t scratch[UM_FRAG_MAX_MESSAGE]; /* reassembled messages */
 	bool forced_load;
 	struct um_handshake_stats stats;

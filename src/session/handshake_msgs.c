@@ -382,6 +382,7 @@ int um_hs_consume_response(struct um_handshake_engine *engine, struct um_hs_pend
 	out->keypair.initiator = false;
 	out->params = params;
 	out->peer_endpoint = pending->source;
+	out->peer_route = pending->source_route;
 	ret = 0;
 out:
 	sodium_memzero(&sym, sizeof(sym));
@@ -434,6 +435,7 @@ int um_hs_consume_established(struct um_handshake_engine *engine, struct um_hand
 	out->keypair.initiator = true;
 	out->params = params;
 	out->peer_endpoint = peer->to;
+	out->peer_route = peer->to_route;
 	um_hs_peer_reset(engine, peer);
 	ret = 0;
 out:

@@ -6,7 +6,7 @@
  * to do (a set of UM_SESSION_DO_* bits). No timers, sockets or globals here;
  * one struct per peer, owned by the caller.
  *
- * The policy (moved unchanged from node/timers.c):
+ * The policy (moved unchanged from node/timers.c; node/session.c applies it):
  * Of two peers, the one whose peer ID sorts first is "designated": it
  * initiates; the other only falls back, so the two rarely cross handshakes.
  *  - retry: armed at "up" for peers that can be reached (an endpoint or a

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* node/demux.c: which handler each first byte reaches, by route, for all
  * 256 values, against the registry in wire/types.h. */
-#include "node/node.h"
+#include "node/demux.h"
 #include "test.h"
 #include "wire/types.h"
 

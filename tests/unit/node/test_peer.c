@@ -4,7 +4,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 
-#include "node/node.h"
+#include "node/internal.h"
 #include "test.h"
 #include "util/error.h"
 
@@ -64,7 +64,7 @@ static void test_setter_applies_and_counts(void)
 		}
 }
 
-/* A peer's life as node.c and timers.c drive it. */
+/* A peer's life as node.c and session.c drive it. */
 static void test_lifecycle(void)
 {
 	static const enum um_peer_state steps[] = {H, E, H, E, X, H, E, I, E, X, E, I};

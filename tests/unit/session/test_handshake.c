@@ -467,25 +467,42 @@ static void test_hello_timestamp_and_version(void)
 	um_cookie_maker_wipe(&maker);
 }
 
-int main(void)
+/* Every case gets fresh engines and identities: no rate-limit bucket, replay
+ * timestamp or pending state carries over from the case before. */
+static void fixture_up(void)
 {
-	if (sodium_init() < 0)
-		return 1;
 	hs_node_init(&A, 1);
 	hs_node_init(&B, 2);
 	hs_node_init(&C, 3);
 	hs_pair(&A, &B);
-	RUN(test_full_handshake);
-	RUN(test_keys_differ_per_handshake);
-	RUN(test_wrong_responder_refused);
-	RUN(test_unknown_initiator_refused);
-	RUN(test_tamper_every_byte);
-	RUN(test_replay);
-	RUN(test_retransmission);
-	RUN(test_index_veto);
-	RUN(test_hello_timestamp_and_version);
+}
+
+static void fixture_down(void)
+{
 	hs_node_free(&A);
 	hs_node_free(&B);
 	hs_node_free(&C);
+}
+
+#define RUN_FRESH(fn)                                                                                                  \
+	do {                                                                                                           \
+		fixture_up();                                                                                          \
+		RUN(fn);                                                                                               \
+		fixture_down();                                                                                        \
+	} while (0)
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		return 1;
+	RUN_FRESH(test_full_handshake);
+	RUN_FRESH(test_keys_differ_per_handshake);
+	RUN_FRESH(test_wrong_responder_refused);
+	RUN_FRESH(test_unknown_initiator_refused);
+	RUN_FRESH(test_tamper_every_byte);
+	RUN_FRESH(test_replay);
+	RUN_FRESH(test_retransmission);
+	RUN_FRESH(test_index_veto);
+	RUN_FRESH(test_hello_timestamp_and_version);
 	return um_test_end();
 }

@@ -1,0 +1,419 @@
+/* SPDX-License-Identifier: MIT */
+/* Sessions (session.h): handshake I/O, key installation, and the glue of
+ * the per-peer timer policy (session/timers.h). Moved from node.c (handshake
+ * I/O, keys) and node/timers.c (the policy now lives in session/timers.c;
+ * what is left here applies its answers). */
+#include "node/session.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "node/internal.h"
+#include "node/path.h"
+#include "node/route.h"
+#include "node/uplink.h"
+#include "util/clock.h"
+#include "util/error.h"
+#include "util/log.h"
+
+enum { DRAIN_BATCH = 1024, UM_NODE_DIRECT_TRIES = 1 };
+
+/* Crossed handshakes (install_session): the peer's keys waiting in `next`
+ * count as the other half of a crossing only when installed this recently.
+ * A handshake, retransmissions included, ends well within it; older `next`
+ * keys are from an earlier exchange, not from one that crossed ours. */
+#define UM_NODE_CROSSED_WINDOW_NS (5 * UM_NSEC_PER_SEC)
+
+static void session_established(struct um_node_peer *peer);
+static void handshake_initiated(struct um_node_peer *peer);
+static void handshake_failed(struct um_node_peer *peer);
+
+static void peer_log_name(const struct um_node_peer *peer, char *out, size_t size)
+{
+	char id[UM_PEER_ID_SHORT_MAX];
+
+	if (um_peer_id_format_short(&peer->config->id, id, sizeof(id)))
+		snprintf(id, sizeof(id), "?");
+	snprintf(out, size, "\"%s\" (%s)", peer->config->name, id);
+}
+
+/* ---- sending ---- */
+
+/* Sends what the engine left in node->out: through a relay (FORWARD to the
+ * peer) when its route tag says so, else straight to out->to. */
+static void flush_output(struct um_node *node)
+{
+	struct um_handshake_output *out = node->out;
+	struct sockaddr_storage to;
+	size_t slot;
+	unsigned uplink;
+
+	if (!out->n_datagrams)
+		return;
+	if (out->route) {
+		if (!um_route_tag_decode(node, out->route, &slot, &uplink)) {
+			out->n_datagrams = 0;
+			return;
+		}
+		for (unsigned i = 0; i < out->n_datagrams; i++) {
+			int r = um_uplink_forward(node, uplink, &node->peers[slot].config->id, out->datagrams[i],
+						  out->lengths[i]);
+			if (r)
+				um_log_debug("handshake send via relay failed: %s", um_strerror(r));
+		}
+		out->n_datagrams = 0;
+		return;
+	}
+	int len = um_addr_to_sockaddr(&out->to, &to);
+	if (len < 0)
+		return;
+	for (unsigned i = 0; i < out->n_datagrams; i++) {
+		int r = um_dataplane_send_datagram(node->dataplane, (struct sockaddr *)&to, (socklen_t)len,
+						   out->datagrams[i], out->lengths[i]);
+		if (r)
+			um_log_debug("handshake send failed: %s", um_strerror(r));
+	}
+	out->n_datagrams = 0;
+}
+
+/* The route the finished handshake came over. */
+static void handshake_route(struct um_node *node, const struct um_handshake_output *out, struct um_route *route)
+{
+	size_t slot;
+	unsigned uplink;
+
+	memset(route, 0, sizeof(*route));
+	if (out->peer_route && um_route_tag_decode(node, out->peer_route, &slot, &uplink)) {
+		route->kind = node->uplinks[uplink].tls ? UM_ROUTE_RELAY_TCP : UM_ROUTE_RELAY;
+		route->uplink = uplink;
+		return;
+	}
+	route->kind = UM_ROUTE_DIRECT;
+	route->endpoint = out->peer_endpoint;
+}
+
+/* ---- sessions ---- */
+
+void um_node_clear_session(struct um_node_peer *peer)
+{
+	um_dataplane_peer_clear_keys(peer->node->dataplane, peer->dp_peer);
+	um_path_session_cleared(peer);
+	peer->index_current = peer->index_previous = peer->index_next = 0;
+	peer->session_created_ns = 0;
+}
+
+static void install_session(struct um_node *node, struct um_node_peer *peer)
+{
+	struct um_handshake_output *out = node->out;
+	uint64_t now = um_now_ns(), initiated = peer->timers.initiated_ns;
+	struct um_route route;
+	char name[96];
+	bool as_next = !out->initiator;
+	bool rotation = peer->session_created_ns != 0;
+
+	peer_log_name(peer, name, sizeof(name));
+	/* Crossed handshakes: both sides initiated at once. The session the
+	 * designated side (lower peer ID) initiated wins on both sides; we
+	 * are not it, and we already hold its keys in `next`, so ours goes. */
+	if (out->initiator && !peer->designated && peer->index_next &&
+	    now - peer->next_installed_ns < UM_NODE_CROSSED_WINDOW_NS) {
+		um_log_debug("peer %s: crossed handshakes, keeping the peer's session", name);
+		session_established(peer);
+		return;
+	}
+	out->keypair.created_ns = now;
+	int r = um_dataplane_peer_install_keypair(node->dataplane, peer->dp_peer, &out->keypair, as_next);
+	if (r) {
+		um_log_error("peer %s: installing keys failed: %s", name, um_strerror(r));
+		return;
+	}
+	/* The responder's keys wait in `next` until the initiator uses them:
+	 * until then the old current keeps carrying our traffic. */
+	if (as_next) {
+		peer->index_next = out->keypair.local_index;
+		peer->next_installed_ns = now;
+	} else {
+		/* The data plane demotes a pending `next` to `previous` (it stays
+		 * accepted), otherwise the old current; mirror what it keeps. */
+		peer->index_previous = peer->index_next ? peer->index_next : peer->index_current;
+		peer->index_current = out->keypair.local_index;
+		peer->index_next = 0;
+		peer->session_created_ns = now;
+	}
+	if (out->initiator && initiated && now - initiated < UM_NSEC_PER_SEC &&
+	    (!peer->rtt_ns || peer->rtt_from_handshake)) {
+		peer->rtt_ns = (now - initiated) / 2;
+		peer->rtt_from_handshake = true;
+	}
+	peer->session_initiator = out->initiator;
+	handshake_route(node, out, &route);
+	um_peer_route_set(peer, &route, UM_ROUTE_WHY_HANDSHAKE);
+	um_path_session_installed(peer, &out->keypair);
+	peer->last_handshake_ns = now;
+	peer->handshakes++;
+	if (rotation)
+		peer->rekeys++;
+	if (peer->state != UM_PEER_ESTABLISHED || !rotation)
+		um_log_info("peer %s: session established (%s)", name, out->initiator ? "initiator" : "responder");
+	else
+		um_log_debug("peer %s: keys rotated (%s)", name, out->initiator ? "initiator" : "responder");
+	um_peer_set_state(peer, UM_PEER_ESTABLISHED, "keys installed");
+	/* Confirm the new keys at once so the responder promotes them. */
+	if (out->initiator)
+		um_dataplane_peer_send_keepalive(node->dataplane, peer->dp_peer);
+	session_established(peer);
+}
+
+static void handle_output(struct um_node *node)
+{
+	struct um_handshake_output *out = node->out;
+	struct um_node_peer *peer = out->peer_user;
+
+	/* Keys first, then the datagrams: as responder the datagram is our
+	 * ESTABLISHED, and the initiator starts sending under the new keys the
+	 * moment it arrives, so they must already be installed. */
+	if (out->event == UM_HS_EVENT_ESTABLISHED && peer && node->up)
+		install_session(node, peer);
+	flush_output(node);
+	if (out->event == UM_HS_EVENT_FAILED && peer) {
+		char name[96];
+		peer_log_name(peer, name, sizeof(name));
+		um_log_info("peer %s: handshake timed out%s", name, peer->attempt_via_relay ? " (via relay)" : "");
+		if (!peer->attempt_via_relay)
+			um_peer_route_set(peer, &(struct um_route){0}, UM_ROUTE_WHY_DIRECT_FAILED);
+		handshake_failed(peer);
+	}
+	um_handshake_output_wipe(out);
+}
+
+int um_node_initiate(struct um_node_peer *peer)
+{
+	struct um_node *node = peer->node;
+	struct um_addr to;
+	uint32_t route = 0;
+	int uplink = um_uplink_for_peer(node, peer);
+
+	if (!node->up)
+		return -UM_ESTATE;
+	/* Direct while the endpoint answers (or no relay is there to help);
+	 * through a relay after UM_NODE_DIRECT_TRIES timeouts or without one. */
+	if (peer->endpoint.family && (peer->direct_failures < UM_NODE_DIRECT_TRIES || uplink < 0)) {
+		to = peer->endpoint;
+		peer->attempt_via_relay = false;
+	} else if (uplink >= 0) {
+		to = node->uplinks[uplink].addr;
+		route = um_route_tag((size_t)(peer - node->peers), (unsigned)uplink);
+		peer->attempt_via_relay = true;
+	} else {
+		return -UM_ESTATE;
+	}
+	int r = um_handshake_initiate_via(node->engine, peer->hs, &to, route, um_handshake_time_now(), node->out);
+	if (r) {
+		um_handshake_output_wipe(node->out);
+		return r;
+	}
+	handshake_initiated(peer);
+	handle_output(node);
+	um_session_engine_rearm(node);
+	return 0;
+}
+
+/* ---- receiving ---- */
+
+void um_node_promote_next(struct um_node_peer *peer, bool confirmed)
+{
+	uint64_t now = um_now_ns();
+
+	if (!peer->index_next || um_dataplane_peer_promote_next(peer->node->dataplane, peer->dp_peer))
+		return;
+	/* ESTABLISHED out, the initiator's first packet under the new keys
+	 * back: one round trip plus a symmetric decryption (see session.h). */
+	if (confirmed && now - peer->next_installed_ns < UM_NSEC_PER_SEC) {
+		peer->rtt_ns = now - peer->next_installed_ns;
+		peer->rtt_from_handshake = false;
+	}
+	peer->index_previous = peer->index_current;
+	peer->index_current = peer->index_next;
+	peer->index_next = 0;
+	peer->session_created_ns = now;
+}
+
+void um_node_handshake_input(struct um_node *node, const struct um_addr *from, uint32_t route, const uint8_t *data,
+			     size_t len)
+{
+	int r = um_handshake_receive_via(node->engine, from, route, data, len, um_handshake_time_now(), node->out);
+
+	if (r) {
+		um_handshake_output_wipe(node->out);
+		return; /* counted by the engine's stats */
+	}
+	handle_output(node);
+}
+
+void um_session_engine_timer(struct um_loop *loop, struct um_timer *timer)
+{
+	struct um_node *node = timer->arg;
+	(void)loop;
+
+	for (unsigned i = 0; i < DRAIN_BATCH && um_handshake_tick(node->engine, um_handshake_time_now(), node->out) > 0;
+	     i++)
+		handle_output(node);
+	um_handshake_output_wipe(node->out);
+	um_session_engine_rearm(node);
+}
+
+void um_session_engine_rearm(struct um_node *node)
+{
+	uint64_t deadline = um_handshake_next_deadline(node->engine);
+
+	if (deadline == UINT64_MAX)
+		um_timer_cancel(node->loop, &node->hs_timer);
+	else
+		um_timer_arm_at(node->loop, &node->hs_timer, deadline);
+}
+
+/* ---- the timer policy's glue ---- */
+
+static void rearm(struct um_node_peer *peer)
+{
+	uint64_t deadline = um_session_timers_next_deadline(&peer->timers);
+
+	if (deadline == UINT64_MAX)
+		um_timer_cancel(peer->node->loop, &peer->session_timer);
+	else
+		um_timer_arm_at(peer->node->loop, &peer->session_timer, deadline);
+}
+
+/* Unless a handshake is in flight. */
+static void initiate(struct um_node_peer *peer)
+{
+	if (um_handshake_peer_busy(peer->hs))
+		return;
+	um_node_initiate(peer);
+}
+
+static void view_of(struct um_node_peer *peer, struct um_session_view *view)
+{
+	struct um_node *node = peer->node;
+	struct um_dp_peer_stats stats;
+
+	memset(view, 0, sizeof(*view));
+	view->up = node->up;
+	view->established = peer->state == UM_PEER_ESTABLISHED;
+	view->session_created_ns = peer->session_created_ns;
+	view->last_handshake_ns = peer->last_handshake_ns;
+	if (!node->up || um_dataplane_peer_stats(node->dataplane, peer->dp_peer, &stats))
+		return;
+	view->stats_valid = true;
+	view->has_current = stats.has_current;
+	view->last_tx_ns = stats.last_tx_ns;
+	view->last_rx_ns = stats.last_rx_ns;
+	view->send_counter = stats.send_counter;
+}
+
+static void on_timer(struct um_loop *loop, struct um_timer *timer)
+{
+	struct um_node_peer *peer = timer->arg;
+	struct um_session_view view;
+	uint64_t now = um_now_ns();
+	unsigned todo;
+	(void)loop;
+
+	view_of(peer, &view);
+	todo = um_session_timers_run(&peer->timers, now, &view);
+	if (todo & UM_SESSION_DO_EXPIRE) {
+		um_log_info("peer \"%s\": session expired", peer->config->name);
+		um_node_clear_session(peer);
+		um_peer_set_state(peer, UM_PEER_EXPIRED, "session aged out");
+		initiate(peer);
+	}
+	if (todo & UM_SESSION_DO_KEEPALIVE)
+		um_dataplane_peer_send_keepalive(peer->node->dataplane, peer->dp_peer);
+	if (todo & UM_SESSION_DO_RESTART) {
+		if (!peer->attempt_via_relay) /* the direct attempt timed out: relay next */
+			um_peer_route_set(peer, &(struct um_route){0}, UM_ROUTE_WHY_DIRECT_FAILED);
+		um_node_initiate(peer);
+	} else if (todo & UM_SESSION_DO_INITIATE) {
+		initiate(peer);
+	}
+	if (todo & UM_SESSION_DO_SUSPECT) {
+		uint64_t last_rx = view.last_rx_ns > view.last_handshake_ns ? view.last_rx_ns : view.last_handshake_ns;
+		um_log_info("peer \"%s\": nothing received for %llu ms, handshaking again", peer->config->name,
+			    (unsigned long long)((now - last_rx) / UM_NSEC_PER_MSEC));
+		/* The session is suspect: show it, and let retries proceed. */
+		um_peer_set_state(peer, UM_PEER_HANDSHAKING, "nothing received");
+		initiate(peer);
+	}
+	rearm(peer);
+}
+
+void um_session_peer_init(struct um_node_peer *peer)
+{
+	const struct um_config *c = &peer->node->config;
+	uint64_t tick_ms = c->heartbeat_ms;
+
+	if (peer->config->keepalive_s && peer->config->keepalive_s * 1000ULL < tick_ms)
+		tick_ms = peer->config->keepalive_s * 1000ULL;
+	um_session_timers_init(&peer->timers, tick_ms * UM_NSEC_PER_MSEC, c->rekey_ms * UM_NSEC_PER_MSEC,
+			       peer->designated);
+	um_timer_init(&peer->session_timer, on_timer, peer);
+}
+
+void um_session_peer_down(struct um_node_peer *peer)
+{
+	um_session_timers_down(&peer->timers);
+	peer->timers.attempts = 0;
+	um_timer_cancel(peer->node->loop, &peer->session_timer);
+}
+
+void um_session_up(struct um_node_peer *peer)
+{
+	bool reachable = peer->endpoint.family || um_uplink_for_peer(peer->node, peer) >= 0;
+
+	um_session_timers_up(&peer->timers, um_now_ns(), reachable);
+	rearm(peer);
+}
+
+void um_session_relay_ready(struct um_node_peer *peer)
+{
+	um_session_timers_relay_ready(&peer->timers, um_now_ns(), peer->node->up, peer->state == UM_PEER_ESTABLISHED,
+				      um_handshake_peer_busy(peer->hs),
+				      peer->endpoint.family && peer->direct_failures < 1);
+	rearm(peer);
+}
+
+void um_session_relay_unknown_peer(struct um_node_peer *peer)
+{
+	um_session_timers_relay_unknown_peer(&peer->timers, um_now_ns(), peer->node->up,
+					     peer->state == UM_PEER_ESTABLISHED);
+	rearm(peer);
+}
+
+static void handshake_initiated(struct um_node_peer *peer)
+{
+	um_session_timers_initiated(&peer->timers, um_now_ns(), peer->attempt_via_relay,
+				    um_uplink_for_peer(peer->node, peer) >= 0);
+	if (peer->state != UM_PEER_ESTABLISHED)
+		um_peer_set_state(peer, UM_PEER_HANDSHAKING, "initiated");
+	rearm(peer);
+}
+
+static void handshake_failed(struct um_node_peer *peer)
+{
+	um_session_timers_failed(&peer->timers, um_now_ns(), peer->node->up);
+	rearm(peer);
+}
+
+/* Either role (initiator or responder): the rekey period follows `designated`. */
+static void session_established(struct um_node_peer *peer)
+{
+	um_session_timers_established(&peer->timers, um_now_ns());
+	rearm(peer);
+}
+
+void um_session_need_key(struct um_node_peer *peer)
+{
+	if (um_session_timers_need_key(&peer->timers, um_now_ns()) & UM_SESSION_DO_INITIATE)
+		initiate(peer);
+	rearm(peer);
+}

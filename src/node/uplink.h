@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/* Uplinks (uplink.c): glue of the relay client engine (relay/client.h), and
+ * the TLS/WebSocket transport of wss:// uplinks (uplink_stream.c, below
+ * uplink.c: it reports its connection through a callback). */
+#ifndef UM_NODE_UPLINK_H
+#define UM_NODE_UPLINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "ctl/status.h"
+#include "node/peer.h"
+#include "relay/client.h"
+#include "wire/handshake.h"
+
+struct um_node;
+struct um_uplink_stream;
+
+/* The relay client's uplink states (relay/client.h), under the names
+ * path.c and status.c use. */
+enum um_uplink_state {
+	UM_UPLINK_IDLE = UM_RELAY_CLIENT_IDLE,               /* wss:// uplink without a connection */
+	UM_UPLINK_REGISTERING = UM_RELAY_CLIENT_REGISTERING, /* REGISTER sent (or waiting to retry) */
+	UM_UPLINK_REGISTERED = UM_RELAY_CLIENT_REGISTERED,   /* acknowledged: keepalives running */
+	UM_UPLINK_STANDBY = UM_RELAY_CLIENT_STANDBY,         /* registered once, parked */
+};
+
+/* One configured relay, as seen by this node (uplink.c): where its
+ * datagrams go. The protocol state lives in the relay client engine. */
+struct um_node_uplink {
+	struct um_node *node;
+	unsigned index;
+	struct um_addr addr; /* where its datagrams go */
+	/* Read-only copies of the engine's view for path.c and status.c;
+	 * uplink.c refreshes them after every engine call. */
+	enum um_uplink_state state;
+	struct um_addr observed; /* our endpoint as the relay sees it */
+	/* wss:// uplinks (uplink_stream.c): addr above is then the loopback
+	 * proxy that carries datagrams over the TLS connection to `remote`. */
+	bool tls;
+	struct um_addr remote;
+	struct um_uplink_stream *stream; /* owned */
+	/* Set by uplink.c before um_uplink_stream_open: the stream's
+	 * connection is open (up: register over it) or lost. */
+	void (*transport)(struct um_node_uplink *u, bool up);
+};
+
+/* uplink.c: registration with the configured relays. */
+int um_uplinks_start(struct um_node *node);
+void um_uplinks_stop(struct um_node *node);
+/* A datagram from the network: true when it was a relay's message to us
+ * (REGISTER_ACK, KEEPALIVE reply, ERROR from one of our relays). */
+bool um_uplinks_receive(struct um_node *node, const struct um_addr *from, const uint8_t *data, size_t len);
+/* Index of the uplink at addr, or -1. */
+int um_uplink_find(const struct um_node *node, const struct um_addr *addr);
+/* The registered uplink to reach peer through (its own choice, else the
+ * home relay), or -1 when none is registered. */
+int um_uplink_for_peer(const struct um_node *node, const struct um_node_peer *peer);
+/* Sends payload to peer `dest` through uplink (FORWARD). */
+int um_uplink_forward(struct um_node *node, unsigned uplink, const struct um_peer_id *dest, const uint8_t *payload,
+		      size_t len);
+/* Fills status->uplinks (n_uplinks == node->n_uplinks entries, from
+ * um_node_status_init) and status->home. */
+void um_uplinks_status_fill(const struct um_node *node, struct um_node_status *status);
+/* Whether peer's relay path goes through a wss:// uplink (path "relay-tcp"). */
+bool um_uplink_peer_tls(const struct um_node *node, const struct um_node_peer *peer);
+
+/* uplink_stream.c: open makes the loopback proxy (sets u->addr/sa) without
+ * connecting; connect starts (and keeps) the connection; reconnect drops it
+ * for a new one. The stream calls u->transport when the connection opens
+ * or is lost. */
+int um_uplink_stream_open(struct um_node_uplink *u);
+void um_uplink_stream_connect(struct um_node_uplink *u);
+void um_uplink_stream_reconnect(struct um_node_uplink *u);
+void um_uplink_stream_close(struct um_node_uplink *u);
+bool um_uplink_stream_open_now(const struct um_node_uplink *u);
+/* The tls_* part of a wss:// uplink's status (nothing without a stream). */
+void um_uplink_stream_status_fill(const struct um_node_uplink *u, struct um_uplink_status *out);
+
+#endif
