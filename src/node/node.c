@@ -237,18 +237,18 @@ static int start_relay_server(struct um_node *node)
 	int listen_len = um_addr_to_sockaddr(&rc->listen, &listen_udp);
 	int listen_tls_len = um_addr_to_sockaddr(&rc->listen_tls, &listen_tls);
 	struct um_relay_stream_config tls = {
-		.listen = (const struct sockaddr *)&listen_tls,
-		.listen_len = listen_tls_len > 0 ? (socklen_t)listen_tls_len : 0,
-		.certificate_file = rc->tls_certificate[0] ? rc->tls_certificate : NULL,
-		.key_file = rc->tls_key[0] ? rc->tls_key : NULL,
-		.max_connections = rc->tls_max_connections,
+	    .listen = (const struct sockaddr *)&listen_tls,
+	    .listen_len = listen_tls_len > 0 ? (socklen_t)listen_tls_len : 0,
+	    .certificate_file = rc->tls_certificate[0] ? rc->tls_certificate : NULL,
+	    .key_file = rc->tls_key[0] ? rc->tls_key : NULL,
+	    .max_connections = rc->tls_max_connections,
 	};
 	struct um_relay_server_config sc = {
-		.listen = listen_len > 0 ? (const struct sockaddr *)&listen_udp : NULL,
-		.listen_len = listen_len > 0 ? (socklen_t)listen_len : 0,
-		.port = rc->listen_port,
-		.relay = &core,
-		.stream = listen_tls_len > 0 ? &tls : NULL,
+	    .listen = listen_len > 0 ? (const struct sockaddr *)&listen_udp : NULL,
+	    .listen_len = listen_len > 0 ? (socklen_t)listen_len : 0,
+	    .port = rc->listen_port,
+	    .relay = &core,
+	    .stream = listen_tls_len > 0 ? &tls : NULL,
 	};
 	node->relay_server = calloc(1, sizeof(*node->relay_server));
 	if (!node->relay_server)

@@ -82,8 +82,8 @@ static size_t gather_candidates(struct um_node *node, struct um_path_candidate *
 		    IN6_IS_ADDR_LINKLOCAL(&((const struct sockaddr_in6 *)it->ifa_addr)->sin6_addr))
 			continue;
 		if ((family != AF_INET && family != AF_INET6) ||
-		    um_addr_from_sockaddr(
-			&a, it->ifa_addr, family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)))
+		    um_addr_from_sockaddr(&a, it->ifa_addr,
+					  family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)))
 			continue;
 		a.port = um_dataplane_port(node->dataplane);
 		n = add_local(out, n, UM_PATH_CAND_LOCAL, &a);
@@ -295,8 +295,8 @@ bool um_path_is_path_msg(const uint8_t *data, size_t len)
 	return len > 0 && data[0] >= UM_MSG_PATH_CANDIDATES && data[0] <= UM_MSG_PATH_PROBE_REPLY;
 }
 
-void um_path_receive(struct um_node *node, const struct um_addr *from, bool via_relay, int uplink,
-		     const uint8_t *data, size_t len)
+void um_path_receive(struct um_node *node, const struct um_addr *from, bool via_relay, int uplink, const uint8_t *data,
+		     size_t len)
 {
 	struct um_punch_output out;
 	struct um_punch_env env;

@@ -21,8 +21,8 @@ void um_path_session_installed(struct um_node_peer *peer, const struct um_keypai
 /* Session over or node down: keys wiped, timers stopped, state reset. */
 void um_path_session_cleared(struct um_node_peer *peer);
 /* A path datagram (0x26..0x28) from `from`; via_relay: forwarded by uplink. */
-void um_path_receive(struct um_node *node, const struct um_addr *from, bool via_relay, int uplink,
-		     const uint8_t *data, size_t len);
+void um_path_receive(struct um_node *node, const struct um_addr *from, bool via_relay, int uplink, const uint8_t *data,
+		     size_t len);
 bool um_path_is_path_msg(const uint8_t *data, size_t len);
 /* Our candidates changed (a STUN server reported a new reflexive address):
  * peers still on the relay get them (and a new attempt when the last one

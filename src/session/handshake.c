@@ -276,8 +276,8 @@ uint32_t um_hs_new_index(struct um_handshake_engine *engine)
 
 /* ---- initiator ---- */
 
-int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshake_peer *peer,
-			  const struct um_addr *to, struct um_handshake_time now, struct um_handshake_output *out)
+int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshake_peer *peer, const struct um_addr *to,
+			  struct um_handshake_time now, struct um_handshake_output *out)
 {
 	return um_handshake_initiate_via(engine, peer, to, 0, now, out);
 }
@@ -494,8 +494,7 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_addr
 		    p->source_route == engine->from_route)
 			from_source++;
 		if (p->state == UM_HS_STATE_CHALLENGE_SENT && um_addr_equal(&p->source, from) &&
-		    p->source_route == engine->from_route &&
-		    memcmp(p->hello_ephemeral, hello.ephemeral, 32) == 0 &&
+		    p->source_route == engine->from_route && memcmp(p->hello_ephemeral, hello.ephemeral, 32) == 0 &&
 		    memcmp(p->hello_nonce, hello.nonce, UM_HS_NONCE_BYTES) == 0) {
 			out->to = *from;
 			out->route = engine->from_route;
@@ -637,9 +636,8 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 				    sizeof(pending->established));
 }
 
-int um_handshake_receive(struct um_handshake_engine *engine, const struct um_addr *from,
-			 const uint8_t *datagram, size_t len, struct um_handshake_time now,
-			 struct um_handshake_output *out)
+int um_handshake_receive(struct um_handshake_engine *engine, const struct um_addr *from, const uint8_t *datagram,
+			 size_t len, struct um_handshake_time now, struct um_handshake_output *out)
 {
 	return um_handshake_receive_via(engine, from, 0, datagram, len, now, out);
 }

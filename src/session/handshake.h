@@ -95,7 +95,7 @@ struct um_handshake_peer; /* opaque handle, owned by the engine */
 struct um_handshake_engine;
 
 struct um_handshake_output {
-	struct um_addr to; /* where to send every datagram below */
+	struct um_addr to;      /* where to send every datagram below */
 	uint32_t route;         /* the caller's route tag for `to` (0 = none) */
 	unsigned n_datagrams;
 	uint16_t lengths[UM_HS_MAX_OUT_DATAGRAMS];
@@ -149,8 +149,8 @@ bool um_handshake_under_load(const struct um_handshake_engine *engine);
 
 /* Starts a handshake to peer at `to` (replacing any in flight); out gets
  * the HELLO. 0 or a negative code. */
-int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshake_peer *peer,
-			  const struct um_addr *to, struct um_handshake_time now, struct um_handshake_output *out);
+int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshake_peer *peer, const struct um_addr *to,
+			  struct um_handshake_time now, struct um_handshake_output *out);
 
 /* Route tags: the caller's name for a path that an address alone does not
  * tell apart (the node: one peer through one relay, whose address is the
@@ -176,9 +176,8 @@ int um_handshake_receive_via(struct um_handshake_engine *engine, const struct um
  * -UM_EVERSION (a HELLO of another protocol version: the sender runs an
  * incompatible release; stats.version_mismatch counts those with a valid mac1).
  * A dropped datagram never changes handshake state. */
-int um_handshake_receive(struct um_handshake_engine *engine, const struct um_addr *from,
-			 const uint8_t *datagram, size_t len, struct um_handshake_time now,
-			 struct um_handshake_output *out);
+int um_handshake_receive(struct um_handshake_engine *engine, const struct um_addr *from, const uint8_t *datagram,
+			 size_t len, struct um_handshake_time now, struct um_handshake_output *out);
 
 /* Timers: retransmissions, initiation timeouts, expiry of responder state
  * and reassembly slots. Returns 1 when out holds something (call again),
