@@ -28,8 +28,8 @@ static void seal(enum impl impl, size_t len, uint64_t counter)
 		um_chacha20poly1305_seal(key, nonce, ad, sizeof(ad), msg, len, tag);
 		break;
 	case IMPL_SODIUM:
-		crypto_aead_chacha20poly1305_ietf_encrypt_detached(msg, tag, NULL, msg, len, ad,
-								   sizeof(ad), NULL, nonce, key);
+		crypto_aead_chacha20poly1305_ietf_encrypt_detached(msg, tag, NULL, msg, len, ad, sizeof(ad), NULL,
+								   nonce, key);
 		break;
 	default: {
 		/* um_aead_seal_parts always takes the EVP path, whatever the size. */
@@ -61,8 +61,7 @@ int main(int argc, char **argv)
 		return 1;
 	memset((void *)flush, 1, flush_len);
 	static const size_t sizes[] = {64, 84, 128, 256, 512, 1400};
-	printf("%-10s %6s %10s %12s %12s\n", "impl", "bytes", "warm ns", "cold p50 ns",
-	       "cold p90 ns");
+	printf("%-10s %6s %10s %12s %12s\n", "impl", "bytes", "warm ns", "cold p50 ns", "cold p90 ns");
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		for (int impl = 0; impl < IMPL_COUNT; impl++) {
 			size_t len = sizes[s];

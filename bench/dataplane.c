@@ -120,8 +120,7 @@ int main(int argc, char **argv)
 		if ((rc = um_tun_add_address(um_dataplane_ifname(dp), &address[i])) < 0)
 			goto fail;
 	if ((rc = um_dataplane_peer_add(dp, &peer)) < 0 ||
-	    (rc = um_dataplane_peer_set_endpoint(dp, peer, (struct sockaddr *)&endpoint,
-						 sizeof(endpoint))) < 0 ||
+	    (rc = um_dataplane_peer_set_endpoint(dp, peer, (struct sockaddr *)&endpoint, sizeof(endpoint))) < 0 ||
 	    (rc = um_dataplane_peer_set_allowed_ips(dp, peer, route, nallowed)) < 0)
 		goto fail;
 	struct um_keypair kp = {.created_ns = um_now_ns(), .initiator = is_a};
@@ -129,15 +128,14 @@ int main(int argc, char **argv)
 	memset(kp.recv_key, is_a ? 0xb2 : 0xa1, 32);
 	kp.local_index = is_a ? 0x0a0a0a0a : 0x0b0b0b0b;
 	kp.remote_index = is_a ? 0x0b0b0b0b : 0x0a0a0a0a;
-	if ((rc = um_dataplane_peer_install_keypair(dp, peer, &kp, false)) < 0 ||
-	    (rc = um_dataplane_start(dp)) < 0)
+	if ((rc = um_dataplane_peer_install_keypair(dp, peer, &kp, false)) < 0 || (rc = um_dataplane_start(dp)) < 0)
 		goto fail;
 
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	fprintf(stderr, "bench-dataplane %s: %s port %u, %u workers\n", side,
-		um_dataplane_ifname(dp), um_dataplane_port(dp), um_dataplane_workers(dp));
+	fprintf(stderr, "bench-dataplane %s: %s port %u, %u workers\n", side, um_dataplane_ifname(dp),
+		um_dataplane_port(dp), um_dataplane_workers(dp));
 	while (!stop) {
 		/* Drain the control ring so it never fills (nothing to do with it). */
 		struct um_dp_control_msg *msg = malloc(sizeof(*msg));
@@ -156,23 +154,17 @@ int main(int argc, char **argv)
 		"malformed %llu notallowed %llu nokey %llu send %llu\n",
 		side, (unsigned long long)st.rx_packets, (unsigned long long)st.rx_bytes,
 		(unsigned long long)st.tx_packets, (unsigned long long)st.tx_bytes,
-		(unsigned long long)st.drops[UM_DP_DROP_BAD_MAC],
-		(unsigned long long)st.drops[UM_DP_DROP_REPLAY],
+		(unsigned long long)st.drops[UM_DP_DROP_BAD_MAC], (unsigned long long)st.drops[UM_DP_DROP_REPLAY],
 		(unsigned long long)st.drops[UM_DP_DROP_MALFORMED],
-		(unsigned long long)st.drops[UM_DP_DROP_NOT_ALLOWED],
-		(unsigned long long)st.drops[UM_DP_DROP_NO_KEY],
+		(unsigned long long)st.drops[UM_DP_DROP_NOT_ALLOWED], (unsigned long long)st.drops[UM_DP_DROP_NO_KEY],
 		(unsigned long long)st.drops[UM_DP_DROP_SEND]);
 	fprintf(stderr,
 		"side %s: tun reads %llu writes %llu (write errors %llu), udp sends %llu recvs %llu, "
 		"no-route %llu unknown-index %llu malformed %llu ring-full %llu\n",
-		side, (unsigned long long)g[UM_DP_GLOBAL_TUN_READS],
-		(unsigned long long)g[UM_DP_GLOBAL_TUN_WRITES],
-		(unsigned long long)g[UM_DP_GLOBAL_TUN_WRITE],
-		(unsigned long long)g[UM_DP_GLOBAL_UDP_SENDS],
-		(unsigned long long)g[UM_DP_GLOBAL_UDP_RECVS],
-		(unsigned long long)g[UM_DP_GLOBAL_NO_ROUTE],
-		(unsigned long long)g[UM_DP_GLOBAL_UNKNOWN_INDEX],
-		(unsigned long long)g[UM_DP_GLOBAL_MALFORMED],
+		side, (unsigned long long)g[UM_DP_GLOBAL_TUN_READS], (unsigned long long)g[UM_DP_GLOBAL_TUN_WRITES],
+		(unsigned long long)g[UM_DP_GLOBAL_TUN_WRITE], (unsigned long long)g[UM_DP_GLOBAL_UDP_SENDS],
+		(unsigned long long)g[UM_DP_GLOBAL_UDP_RECVS], (unsigned long long)g[UM_DP_GLOBAL_NO_ROUTE],
+		(unsigned long long)g[UM_DP_GLOBAL_UNKNOWN_INDEX], (unsigned long long)g[UM_DP_GLOBAL_MALFORMED],
 		(unsigned long long)g[UM_DP_GLOBAL_RING_FULL]);
 	um_dataplane_free(dp);
 	return 0;

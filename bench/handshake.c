@@ -65,7 +65,8 @@ static int handshake_memory(void)
 		uint64_t t0 = um_now_ns();
 		next.n = 0;
 		for (unsigned i = 0; i < q.n; i++) {
-			um_handshake_receive(to->engine, &from->addr, q.data[i], q.len[i], um_handshake_time_now(), &out);
+			um_handshake_receive(to->engine, &from->addr, q.data[i], q.len[i], um_handshake_time_now(),
+					     &out);
 			if (out.n_datagrams || out.event)
 				take(to, &next);
 		}
@@ -182,8 +183,8 @@ int main(int argc, char **argv)
 	b.addr = (struct um_addr){.family = 4, .addr = {10, 0, 0, 2}, .port = 2};
 
 	printf("message sizes: HELLO %d, CHALLENGE %d (%u datagrams), RESPONSE %d (%u), ESTABLISHED %d bytes\n",
-	       UM_HS_HELLO_BYTES, UM_HS_CHALLENGE_BYTES, um_fragment_count(UM_HS_CHALLENGE_BYTES),
-	       UM_HS_RESPONSE_BYTES, um_fragment_count(UM_HS_RESPONSE_BYTES), UM_HS_ESTABLISHED_BYTES);
+	       UM_HS_HELLO_BYTES, UM_HS_CHALLENGE_BYTES, um_fragment_count(UM_HS_CHALLENGE_BYTES), UM_HS_RESPONSE_BYTES,
+	       um_fragment_count(UM_HS_RESPONSE_BYTES), UM_HS_ESTABLISHED_BYTES);
 
 	int failures = 0;
 	for (int i = 0; i < iterations; i++) {

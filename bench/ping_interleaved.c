@@ -61,8 +61,8 @@ static double ping_once(int fd, const struct sockaddr_in *to, uint16_t id, uint1
 			return -1;
 		uint8_t reply[256], control[256];
 		struct iovec iov = {reply, sizeof(reply)};
-		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-				     .msg_controllen = sizeof(control)};
+		struct msghdr msg = {
+		    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof(control)};
 		ssize_t n = recvmsg(fd, &msg, 0);
 		if (n < (ssize_t)sizeof(struct iphdr))
 			continue;
@@ -70,8 +70,7 @@ static double ping_once(int fd, const struct sockaddr_in *to, uint16_t id, uint1
 		if ((size_t)n < ihl + sizeof(struct icmphdr))
 			continue;
 		const struct icmphdr *r = (const struct icmphdr *)(reply + ihl);
-		if (r->type != ICMP_ECHOREPLY || r->un.echo.id != htons(id) ||
-		    r->un.echo.sequence != htons(seq))
+		if (r->type != ICMP_ECHOREPLY || r->un.echo.id != htons(id) || r->un.echo.sequence != htons(seq))
 			continue;
 		struct timespec received;
 		clock_gettime(CLOCK_REALTIME, &received);
@@ -94,8 +93,7 @@ int main(int argc, char **argv)
 	double *rtt = calloc((size_t)count * (size_t)targets, sizeof(*rtt));
 	int *got = calloc((size_t)targets, sizeof(*got));
 	int fd = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP);
-	if (!to || !rtt || !got || fd < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) < 0) {
+	if (!to || !rtt || !got || fd < 0 || setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on)) < 0) {
 		perror("bench-ping-interleaved");
 		return 1;
 	}
@@ -125,8 +123,8 @@ int main(int argc, char **argv)
 		qsort(v, (size_t)n, sizeof(*v), compare);
 		for (int i = 0; i < n; i++)
 			sum += v[i];
-		printf("%-15s n %4d min %5.0f p10 %5.0f p50 %5.0f p90 %5.0f mean %5.0f us\n", argv[3 + t],
-		       n, v[0], v[n / 10], v[n / 2], v[n * 9 / 10], sum / n);
+		printf("%-15s n %4d min %5.0f p10 %5.0f p50 %5.0f p90 %5.0f mean %5.0f us\n", argv[3 + t], n, v[0],
+		       v[n / 10], v[n / 2], v[n * 9 / 10], sum / n);
 	}
 	close(fd);
 	free(to);

@@ -55,8 +55,8 @@ int main(int argc, char **argv)
 	static uint8_t datagrams[NODES][UM_RELAY_FORWARD_HEADER_BYTES + PAYLOAD];
 	for (unsigned i = 0; i < NODES; i++) {
 		uint8_t payload[PAYLOAD] = {0};
-		struct um_relay_forward f = {.peer = ids[(i * 7 + 1) % NODES].id, .payload = payload,
-					     .payload_len = PAYLOAD};
+		struct um_relay_forward f = {
+		    .peer = ids[(i * 7 + 1) % NODES].id, .payload = payload, .payload_len = PAYLOAD};
 		um_relay_forward_encode(datagrams[i], sizeof(datagrams[i]), UM_MSG_RELAY_FORWARD, &f);
 	}
 	uint64_t forwarded = 0, now = um_now_ns();
@@ -73,9 +73,10 @@ int main(int argc, char **argv)
 	}
 	t1 = um_now_ns();
 	double secs = (double)(t1 - t0) / 1e9;
-	printf("forwarding core: %llu packets in %.2f s = %.2f M decisions/s on one core (%llu forwarded, %.0f ns each)\n",
-	       (unsigned long long)packets, secs, (double)packets / secs / 1e6, (unsigned long long)forwarded,
-	       secs * 1e9 / (double)packets);
+	printf(
+	    "forwarding core: %llu packets in %.2f s = %.2f M decisions/s on one core (%llu forwarded, %.0f ns each)\n",
+	    (unsigned long long)packets, secs, (double)packets / secs / 1e6, (unsigned long long)forwarded,
+	    secs * 1e9 / (double)packets);
 	printf("memory: %zu bytes of tables for %u node slots = %zu bytes per registered node (goal <= 2048)\n",
 	       um_relay_memory_bytes(&relay), c.max_nodes, um_relay_memory_bytes(&relay) / c.max_nodes);
 	printf("drops: rate %llu/%llu unknown %llu not-registered %llu\n",

@@ -33,7 +33,6 @@
 #include "relay/server.h"
 #include "util/clock.h"
 
-
 enum { MAX_PAIRS = 64, SEGMENTS = 32 };
 
 struct bench_node {
@@ -126,7 +125,9 @@ static void drain(struct bench_node *n, size_t datagram)
 
 	for (;;) {
 		struct iovec iov = {buf, sizeof(buf)};
-		struct msghdr h = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+		struct msghdr h = {.msg_iov = &iov,
+				   .msg_iovlen = 1,
+				   .msg_control = control.buf,
 				   .msg_controllen = sizeof(control.buf)};
 		ssize_t r = recvmsg(n->fd, &h, MSG_DONTWAIT);
 		if (r <= 0)
@@ -160,8 +161,8 @@ int main(int argc, char **argv)
 	rc.packet_burst = 10000000u;
 	rc.bytes_per_s = 4000000000u;
 	rc.byte_burst = 1000000000u;
-	struct um_relay_server_config sc = {.listen = (struct sockaddr *)&listen, .listen_len = sizeof(listen),
-					    .relay = &rc};
+	struct um_relay_server_config sc = {
+	    .listen = (struct sockaddr *)&listen, .listen_len = sizeof(listen), .relay = &rc};
 	if (um_loop_new(&relay_loop) < 0 || um_relay_server_start(&server, relay_loop, &sc) < 0) {
 		fprintf(stderr, "relay server: cannot start\n");
 		return 1;
@@ -198,8 +199,10 @@ int main(int argc, char **argv)
 			struct mmsghdr m[SEGMENTS];
 			for (unsigned k = 0; k < SEGMENTS; k++) {
 				iov[k] = (struct iovec){batch[i] + k * datagram, datagram};
-				m[k].msg_hdr = (struct msghdr){.msg_name = &listen, .msg_namelen = sizeof(listen),
-							       .msg_iov = &iov[k], .msg_iovlen = 1};
+				m[k].msg_hdr = (struct msghdr){.msg_name = &listen,
+							       .msg_namelen = sizeof(listen),
+							       .msg_iov = &iov[k],
+							       .msg_iovlen = 1};
 			}
 			int r = sendmmsg(nodes[i].fd, m, SEGMENTS, MSG_DONTWAIT);
 			if (r > 0)
@@ -209,8 +212,12 @@ int main(int argc, char **argv)
 		}
 		for (unsigned i = 0; i < pairs && !single; i++) {
 			struct iovec iov = {batch[i], SEGMENTS * datagram};
-			struct msghdr h = {.msg_name = &listen, .msg_namelen = sizeof(listen), .msg_iov = &iov,
-					   .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf)};
+			struct msghdr h = {.msg_name = &listen,
+					   .msg_namelen = sizeof(listen),
+					   .msg_iov = &iov,
+					   .msg_iovlen = 1,
+					   .msg_control = control.buf,
+					   .msg_controllen = sizeof(control.buf)};
 			struct cmsghdr *c = CMSG_FIRSTHDR(&h);
 			c->cmsg_level = IPPROTO_UDP;
 			c->cmsg_type = UDP_SEGMENT;
@@ -238,16 +245,15 @@ int main(int argc, char **argv)
 	uint64_t forwarded = server.core.stats.forwarded_packets - forwarded0;
 	printf("relay over loopback UDP: %u pairs, %zu-byte datagrams (%zu payload), %.1f s\n", pairs, datagram,
 	       payload, wall);
-	printf("offered   %10.0f packets/s (generator, %s x%d; %llu sends refused: socket full)\n",
-	       (double)sent / wall, single ? "sendmmsg" : "GSO", SEGMENTS, (unsigned long long)full);
+	printf("offered   %10.0f packets/s (generator, %s x%d; %llu sends refused: socket full)\n", (double)sent / wall,
+	       single ? "sendmmsg" : "GSO", SEGMENTS, (unsigned long long)full);
 	printf("forwarded %10.0f packets/s by the relay (%.2f Gbit/s of datagrams)\n", (double)forwarded / wall,
 	       (double)forwarded * (double)datagram * 8 / wall / 1e9);
-	printf("received  %10.0f packets/s at the partners; lost in kernel buffers %.1f %%\n",
-	       (double)received / wall, sent ? 100.0 * (double)(sent - received) / (double)sent : 0.0);
+	printf("received  %10.0f packets/s at the partners; lost in kernel buffers %.1f %%\n", (double)received / wall,
+	       sent ? 100.0 * (double)(sent - received) / (double)sent : 0.0);
 	printf("relay thread CPU %.2f s of %.2f s: %.0f packets per relay CPU-second\n", relay_cpu_s, wall,
 	       relay_cpu_s > 0 ? (double)forwarded / relay_cpu_s : 0.0);
-	printf("relay I/O: %llu batches, %.1f datagrams per recvmmsg\n",
-	       (unsigned long long)server.stats.batches,
+	printf("relay I/O: %llu batches, %.1f datagrams per recvmmsg\n", (unsigned long long)server.stats.batches,
 	       server.stats.batches ? (double)server.stats.rx_datagrams / (double)server.stats.batches : 0.0);
 	um_relay_server_stop(&server);
 	um_loop_free(relay_loop);

@@ -17,14 +17,14 @@ static const struct {
 	int (*main)(int argc, char **argv);
 	const char *description;
 } subcommands[] = {
-	{"selftest", selftest_main, "Run the built-in crypto self-test"},
-	{"status", status_main, "Show the node and a summary of its peers"},
-	{"peers", peers_main, "Show every peer in detail (counters, drops, RTT)"},
-	{"up", up_main, "Bring the device and tunnels up"},
-	{"down", down_main, "Close the tunnels and take the device down"},
-	{"ping", ping_main, "Probe a peer: which path answers (direct or relay) and the RTT"},
-	{"keygen", keygen_main, "Generate a private identity file"},
-	{"pubkey", pubkey_main, "Print the public identity and peer ID of an identity file"},
+    {"selftest", selftest_main, "Run the built-in crypto self-test"},
+    {"status", status_main, "Show the node and a summary of its peers"},
+    {"peers", peers_main, "Show every peer in detail (counters, drops, RTT)"},
+    {"up", up_main, "Bring the device and tunnels up"},
+    {"down", down_main, "Close the tunnels and take the device down"},
+    {"ping", ping_main, "Probe a peer: which path answers (direct or relay) and the RTT"},
+    {"keygen", keygen_main, "Generate a private identity file"},
+    {"pubkey", pubkey_main, "Print the public identity and peer ID of an identity file"},
 };
 
 static void usage(FILE *f)

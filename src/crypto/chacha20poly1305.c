@@ -25,17 +25,24 @@ static inline void wipe(void *p, size_t n)
 /* ---- ChaCha20 ---- */
 
 #define ROTL32(v, n) (((v) << (n)) | ((v) >> (32 - (n))))
-#define QUARTER(a, b, c, d)                                                                        \
-	do {                                                                                       \
-		a += b; d ^= a; d = ROTL32(d, 16);                                                 \
-		c += d; b ^= c; b = ROTL32(b, 12);                                                 \
-		a += b; d ^= a; d = ROTL32(d, 8);                                                  \
-		c += d; b ^= c; b = ROTL32(b, 7);                                                  \
+#define QUARTER(a, b, c, d)                                                                                            \
+	do {                                                                                                           \
+		a += b;                                                                                                \
+		d ^= a;                                                                                                \
+		d = ROTL32(d, 16);                                                                                     \
+		c += d;                                                                                                \
+		b ^= c;                                                                                                \
+		b = ROTL32(b, 12);                                                                                     \
+		a += b;                                                                                                \
+		d ^= a;                                                                                                \
+		d = ROTL32(d, 8);                                                                                      \
+		c += d;                                                                                                \
+		b ^= c;                                                                                                \
+		b = ROTL32(b, 7);                                                                                      \
 	} while (0)
 
 /* state: constants, key, block counter (word 12), nonce. */
-UM_HOT static void chacha20_init(uint32_t state[16], const uint8_t key[32], const uint8_t nonce[12],
-			  uint32_t counter)
+UM_HOT static void chacha20_init(uint32_t state[16], const uint8_t key[32], const uint8_t nonce[12], uint32_t counter)
 {
 	state[0] = 0x61707865; /* "expand 32-byte k" */
 	state[1] = 0x3320646e;
@@ -87,8 +94,8 @@ UM_HOT static void chacha20_stream(uint32_t state[16], const uint8_t *in, uint8_
 	wipe(block, sizeof(block));
 }
 
-void um_chacha20_xor(const uint8_t key[32], const uint8_t nonce[12], uint32_t counter,
-		     const uint8_t *in, uint8_t *out, size_t len)
+void um_chacha20_xor(const uint8_t key[32], const uint8_t nonce[12], uint32_t counter, const uint8_t *in, uint8_t *out,
+		     size_t len)
 {
 	uint32_t state[16];
 	chacha20_init(state, key, nonce, counter);
@@ -226,8 +233,8 @@ void um_poly1305(const uint8_t key[32], const uint8_t *msg, size_t len, uint8_t 
 
 /* Poly1305 over pad16(ad) | pad16(ct) | le64(ad_len) | le64(ct_len), with
  * the one-time key from block 0 of state; leaves state at block 1. */
-UM_HOT static void aead_tag(uint32_t state[16], const uint8_t *ad, size_t ad_len, const uint8_t *ct,
-		     size_t len, uint8_t tag[16])
+UM_HOT static void aead_tag(uint32_t state[16], const uint8_t *ad, size_t ad_len, const uint8_t *ct, size_t len,
+			    uint8_t tag[16])
 {
 	uint8_t block0[64], lengths[16];
 	struct poly1305 p;
@@ -243,8 +250,8 @@ UM_HOT static void aead_tag(uint32_t state[16], const uint8_t *ad, size_t ad_len
 	poly1305_finish(&p, tag);
 }
 
-UM_HOT void um_chacha20poly1305_seal(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *ad,
-			      size_t ad_len, uint8_t *buf, size_t len, uint8_t tag[16])
+UM_HOT void um_chacha20poly1305_seal(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *ad, size_t ad_len,
+				     uint8_t *buf, size_t len, uint8_t tag[16])
 {
 	uint32_t state[16];
 	chacha20_init(state, key, nonce, 1);
@@ -254,8 +261,8 @@ UM_HOT void um_chacha20poly1305_seal(const uint8_t key[32], const uint8_t nonce[
 	wipe(state, sizeof(state));
 }
 
-UM_HOT int um_chacha20poly1305_open(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *ad,
-			     size_t ad_len, uint8_t *buf, size_t len, const uint8_t tag[16])
+UM_HOT int um_chacha20poly1305_open(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *ad, size_t ad_len,
+				    uint8_t *buf, size_t len, const uint8_t tag[16])
 {
 	uint32_t state[16];
 	uint8_t expect[16];

@@ -38,6 +38,5 @@ bool um_crypto_use_avx2(void)
 
 void um_crypto_force_portable(bool portable)
 {
-	atomic_store_explicit(&cpu_choice, portable || !cpu_has_avx2() ? CPU_PORTABLE : CPU_AVX2,
-			      memory_order_relaxed);
+	atomic_store_explicit(&cpu_choice, portable || !cpu_has_avx2() ? CPU_PORTABLE : CPU_AVX2, memory_order_relaxed);
 }

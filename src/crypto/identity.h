@@ -17,8 +17,8 @@
 
 enum {
 	UM_PEER_ID_BYTES = 32,
-	UM_PEER_ID_TEXT_MAX = 80,  /* buffer size for the full text form, incl. NUL */
-	UM_PEER_ID_SHORT_MAX = 16, /* buffer size for the short form, incl. NUL */
+	UM_PEER_ID_TEXT_MAX = 80,   /* buffer size for the full text form, incl. NUL */
+	UM_PEER_ID_SHORT_MAX = 16,  /* buffer size for the short form, incl. NUL */
 	UM_IDENTITY_TEXT_MAX = 128, /* buffer size for the private file line, incl. newline and NUL */
 };
 

@@ -19,22 +19,22 @@
 
 /* Macros rather than helper functions: a helper taking __m256i would need
  * the avx2 target attribute too, and the rest of the file must stay generic. */
-#define V_XOR(a, b) _mm256_xor_si256((a), (b))
+#define V_XOR(a, b)  _mm256_xor_si256((a), (b))
 #define V_ANDN(a, b) _mm256_andnot_si256((a), (b)) /* ~a & b */
 /* Rotations by 8 and 56 are byte shuffles, one instruction instead of three. */
-#define V_ROL(v, n)                                                                               \
-	((n) == 8    ? _mm256_shuffle_epi8((v), rot8)                                             \
-	 : (n) == 56 ? _mm256_shuffle_epi8((v), rot56)                                            \
+#define V_ROL(v, n)                                                                                                    \
+	((n) == 8    ? _mm256_shuffle_epi8((v), rot8)                                                                  \
+	 : (n) == 56 ? _mm256_shuffle_epi8((v), rot56)                                                                 \
 		     : _mm256_or_si256(_mm256_slli_epi64((v), (n)), _mm256_srli_epi64((v), 64 - (n))))
 
 /* Same round structure and lane names as um_keccak_f1600 in sha3.c: aXY is
  * lane (x, y); bXY the lane after rho and pi. */
 __attribute__((target("avx2"))) static void keccak4x_f1600_avx2(uint64_t state[25][4])
 {
-	const __m256i rot8 = _mm256_setr_epi8(7, 0, 1, 2, 3, 4, 5, 6, 15, 8, 9, 10, 11, 12, 13, 14,
-					      7, 0, 1, 2, 3, 4, 5, 6, 15, 8, 9, 10, 11, 12, 13, 14);
-	const __m256i rot56 = _mm256_setr_epi8(1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8,
-					       1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8);
+	const __m256i rot8 = _mm256_setr_epi8(7, 0, 1, 2, 3, 4, 5, 6, 15, 8, 9, 10, 11, 12, 13, 14, 7, 0, 1, 2, 3, 4, 5,
+					      6, 15, 8, 9, 10, 11, 12, 13, 14);
+	const __m256i rot56 = _mm256_setr_epi8(1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 15, 8, 1, 2, 3, 4, 5, 6,
+					       7, 0, 9, 10, 11, 12, 13, 14, 15, 8);
 	__m256i a00, a10, a20, a30, a40, a01, a11, a21, a31, a41, a02, a12, a22;
 	__m256i a32, a42, a03, a13, a23, a33, a43, a04, a14, a24, a34, a44;
 	__m256i b00, b10, b20, b30, b40, b01, b11, b21, b31, b41, b02, b12, b22;
@@ -185,9 +185,8 @@ void um_keccak4x_f1600(uint64_t state[25][4])
 	keccak4x_f1600_portable(state);
 }
 
-
-static void keccak4x_absorb_once(struct um_keccak4x *ctx, unsigned rate, uint8_t suffix,
-				 const uint8_t *const in[4], size_t len)
+static void keccak4x_absorb_once(struct um_keccak4x *ctx, unsigned rate, uint8_t suffix, const uint8_t *const in[4],
+				 size_t len)
 {
 	size_t offset = 0;
 

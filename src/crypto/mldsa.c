@@ -206,7 +206,7 @@ static int mldsa_sign_attempt(uint8_t sig[UM_MLDSA87_SIG_BYTES], struct mldsa_si
 			int32_t low;
 			int32_t base = s->h[i].coeffs[j];
 			int32_t moved = um_mldsa_decompose(&low, um_mldsa_freeze(s->w[i].coeffs[j] + s->tmp.coeffs[j]));
-			int32_t bit = (int32_t)((uint32_t)-(base ^ moved) >> 31);
+			int32_t bit = (int32_t)((uint32_t) - (base ^ moved) >> 31);
 			s->h[i].coeffs[j] = bit;
 			hint_count += bit;
 		}
@@ -311,7 +311,7 @@ int um_mldsa87_sign(uint8_t sig[UM_MLDSA87_SIG_BYTES], const uint8_t *msg, size_
 		    size_t ctx_len, const uint8_t sk[UM_MLDSA87_SK_BYTES], int deterministic)
 {
 	uint8_t mu[UM_MLDSA87_MU_BYTES];
-	uint8_t rnd[32] = { 0 };
+	uint8_t rnd[32] = {0};
 	uint8_t prefix[2];
 	int ret;
 

@@ -36,11 +36,11 @@ enum {
 	UM_MLDSA_TR_BYTES = 64,
 
 	/* Packed sizes. */
-	UM_MLDSA_T1_POLY_BYTES = 320,  /* 10 bits per coefficient */
-	UM_MLDSA_ETA_POLY_BYTES = 96,  /* 3 bits */
-	UM_MLDSA_T0_POLY_BYTES = 416,  /* 13 bits */
-	UM_MLDSA_Z_POLY_BYTES = 640,   /* 20 bits */
-	UM_MLDSA_W1_POLY_BYTES = 128,  /* 4 bits */
+	UM_MLDSA_T1_POLY_BYTES = 320, /* 10 bits per coefficient */
+	UM_MLDSA_ETA_POLY_BYTES = 96, /* 3 bits */
+	UM_MLDSA_T0_POLY_BYTES = 416, /* 13 bits */
+	UM_MLDSA_Z_POLY_BYTES = 640,  /* 20 bits */
+	UM_MLDSA_W1_POLY_BYTES = 128, /* 4 bits */
 	UM_MLDSA_HINT_BYTES = UM_MLDSA_OMEGA + UM_MLDSA_K,
 };
 
@@ -92,10 +92,8 @@ void um_mldsa_t0_extend(int32_t ext[2 * UM_MLDSA_N], const struct um_mldsa_poly 
 /* r = c * s exactly (|r| <= tau * eta) and r = c * t0 exactly (|r| <=
  * tau * 2^12), from the extensions above. Additions only, branching and
  * indexing only on the public c. */
-void um_mldsa_small_mul(struct um_mldsa_poly *r, const struct um_mldsa_challenge *ch,
-			const int8_t ext[2 * UM_MLDSA_N]);
-void um_mldsa_t0_mul(struct um_mldsa_poly *r, const struct um_mldsa_challenge *ch,
-		     const int32_t ext[2 * UM_MLDSA_N]);
+void um_mldsa_small_mul(struct um_mldsa_poly *r, const struct um_mldsa_challenge *ch, const int8_t ext[2 * UM_MLDSA_N]);
+void um_mldsa_t0_mul(struct um_mldsa_poly *r, const struct um_mldsa_challenge *ch, const int32_t ext[2 * UM_MLDSA_N]);
 
 /* r = (sum_i a[i] * b[i] - c * t) * 2^-32, one reduction per coefficient
  * (verification's A z - c t1): count <= 7, |a| < q, |b|, |c|, |t| < 9q;

@@ -13,8 +13,8 @@
  * fill exactly `bits` bytes, so with bits constant the per-group loops
  * have fixed shapes and unroll into plain shifts (the generic loop cost a
  * few percent of signing). */
-static inline __attribute__((always_inline)) void pack_bits(uint8_t *out, const struct um_mldsa_poly *p,
-							    unsigned bits, int32_t offset, int negate)
+static inline __attribute__((always_inline)) void pack_bits(uint8_t *out, const struct um_mldsa_poly *p, unsigned bits,
+							    int32_t offset, int negate)
 {
 	uint32_t mask = (1u << bits) - 1;
 
@@ -37,8 +37,8 @@ static inline __attribute__((always_inline)) void pack_bits(uint8_t *out, const 
 	}
 }
 
-static inline __attribute__((always_inline)) void unpack_bits(struct um_mldsa_poly *p, const uint8_t *in,
-							      unsigned bits, int32_t offset, int negate)
+static inline __attribute__((always_inline)) void unpack_bits(struct um_mldsa_poly *p, const uint8_t *in, unsigned bits,
+							      int32_t offset, int negate)
 {
 	uint32_t mask = (1u << bits) - 1;
 

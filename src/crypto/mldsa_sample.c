@@ -11,8 +11,8 @@
 #include <sodium.h>
 
 #include "crypto/cpu.h"
-#include "crypto/mldsa_internal.h"
 #include "crypto/keccak4x.h"
+#include "crypto/mldsa_internal.h"
 #include "crypto/sha3.h"
 #include "util/bytes.h"
 
@@ -57,10 +57,10 @@ static void rej_ntt_parse(struct um_mldsa_poly *p, unsigned *count, const uint8_
 static void mldsa_rej_ntt_poly_x4(struct um_mldsa_poly *const p[4], const uint8_t seed[4][34])
 {
 	uint8_t buf[4][MLDSA_EXPAND_A_FIRST];
-	uint8_t *const outs[4] = { buf[0], buf[1], buf[2], buf[3] };
-	const uint8_t *const ins[4] = { seed[0], seed[1], seed[2], seed[3] };
+	uint8_t *const outs[4] = {buf[0], buf[1], buf[2], buf[3]};
+	const uint8_t *const ins[4] = {seed[0], seed[1], seed[2], seed[3]};
 	struct um_keccak4x xof;
-	unsigned count[4] = { 0, 0, 0, 0 };
+	unsigned count[4] = {0, 0, 0, 0};
 	size_t len = MLDSA_EXPAND_A_FIRST;
 
 	um_shake128x4_absorb_once(&xof, ins, 34);
@@ -76,7 +76,7 @@ static void mldsa_rej_ntt_poly_x4(struct um_mldsa_poly *const p[4], const uint8_
 }
 
 /* The K * L = 56 entries in groups of four, row by row. */
-_Static_assert(UM_MLDSA_K * UM_MLDSA_L % 4 == 0, "ExpandA in groups of four");
+_Static_assert(UM_MLDSA_K *UM_MLDSA_L % 4 == 0, "ExpandA in groups of four");
 
 void um_mldsa_expand_a(struct um_mldsa_poly a[UM_MLDSA_K][UM_MLDSA_L], const uint8_t rho[32])
 {
@@ -148,17 +148,16 @@ void um_mldsa_rej_bounded(struct um_mldsa_poly *p, const uint8_t rhoprime[64], u
 
 /* RejBoundedPoly for four nonces at once, a block at a time; a finished
  * stream ignores the blocks the others still need. */
-static void mldsa_rej_bounded_x4(struct um_mldsa_poly *const p[4], const uint8_t rhoprime[64],
-				 const uint16_t nonce[4])
+static void mldsa_rej_bounded_x4(struct um_mldsa_poly *const p[4], const uint8_t rhoprime[64], const uint16_t nonce[4])
 {
 	struct {
 		uint8_t seed[4][66];
 		uint8_t buf[4][UM_SHAKE256_RATE];
 		struct um_keccak4x xof;
 	} w;
-	uint8_t *const outs[4] = { w.buf[0], w.buf[1], w.buf[2], w.buf[3] };
-	const uint8_t *const ins[4] = { w.seed[0], w.seed[1], w.seed[2], w.seed[3] };
-	unsigned count[4] = { 0, 0, 0, 0 };
+	uint8_t *const outs[4] = {w.buf[0], w.buf[1], w.buf[2], w.buf[3]};
+	const uint8_t *const ins[4] = {w.seed[0], w.seed[1], w.seed[2], w.seed[3]};
+	unsigned count[4] = {0, 0, 0, 0};
 
 	for (unsigned j = 0; j < 4; j++) {
 		memcpy(w.seed[j], rhoprime, 64);
@@ -197,7 +196,7 @@ void um_mldsa_expand_s(struct um_mldsa_poly s1[UM_MLDSA_L], struct um_mldsa_poly
 			unsigned index = first + j;
 
 			nonce[j] = (uint16_t)index;
-			p[j] = index < UM_MLDSA_L			 ? &s1[index]
+			p[j] = index < UM_MLDSA_L                ? &s1[index]
 			       : index < UM_MLDSA_L + UM_MLDSA_K ? &s2[index - UM_MLDSA_L]
 								 : &spare;
 		}
@@ -215,8 +214,8 @@ void um_mldsa_expand_mask(struct um_mldsa_poly y[UM_MLDSA_L], const uint8_t rhop
 		uint8_t buf[4][UM_MLDSA_Z_POLY_BYTES];
 		struct um_keccak4x xof;
 	} w;
-	uint8_t *const outs[4] = { w.buf[0], w.buf[1], w.buf[2], w.buf[3] };
-	const uint8_t *const ins[4] = { w.seed[0], w.seed[1], w.seed[2], w.seed[3] };
+	uint8_t *const outs[4] = {w.buf[0], w.buf[1], w.buf[2], w.buf[3]};
+	const uint8_t *const ins[4] = {w.seed[0], w.seed[1], w.seed[2], w.seed[3]};
 
 	for (unsigned j = 0; j < 4; j++)
 		memcpy(w.seed[j], rhopp, 64);

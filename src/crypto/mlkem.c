@@ -12,11 +12,11 @@
 #include "util/error.h"
 
 enum {
-	EK_RHO_OFFSET = MLKEM_POLYVEC_BYTES,                          /* rho in ek */
-	DK_EK_OFFSET = MLKEM_POLYVEC_BYTES,                           /* ek in dk */
-	DK_HASH_OFFSET = DK_EK_OFFSET + UM_MLKEM1024_EK_BYTES,        /* H(ek) in dk */
-	DK_Z_OFFSET = DK_HASH_OFFSET + 32,                            /* z in dk */
-	CT_V_OFFSET = MLKEM_K * MLKEM_POLY_DU_BYTES,                  /* c2 in ct */
+	EK_RHO_OFFSET = MLKEM_POLYVEC_BYTES,                   /* rho in ek */
+	DK_EK_OFFSET = MLKEM_POLYVEC_BYTES,                    /* ek in dk */
+	DK_HASH_OFFSET = DK_EK_OFFSET + UM_MLKEM1024_EK_BYTES, /* H(ek) in dk */
+	DK_Z_OFFSET = DK_HASH_OFFSET + 32,                     /* z in dk */
+	CT_V_OFFSET = MLKEM_K * MLKEM_POLY_DU_BYTES,           /* c2 in ct */
 };
 
 _Static_assert(CT_V_OFFSET + MLKEM_POLY_DV_BYTES == UM_MLKEM1024_CT_BYTES, "ct layout");
@@ -26,8 +26,7 @@ _Static_assert(MLKEM_K == 4, "k = 4 for the 4-way sampling");
 _Static_assert(EK_RHO_OFFSET + 32 == UM_MLKEM1024_EK_BYTES, "ek layout");
 
 /* K-PKE.KeyGen(d): writes ek and dk_PKE = ByteEncode12(s_hat). */
-static void kpke_keygen(uint8_t ek[UM_MLKEM1024_EK_BYTES], uint8_t dk_pke[MLKEM_POLYVEC_BYTES],
-			const uint8_t d[32])
+static void kpke_keygen(uint8_t ek[UM_MLKEM1024_EK_BYTES], uint8_t dk_pke[MLKEM_POLYVEC_BYTES], const uint8_t d[32])
 {
 	struct {
 		struct mlkem_poly s[MLKEM_K];
@@ -56,8 +55,8 @@ static void kpke_keygen(uint8_t ek[UM_MLKEM1024_EK_BYTES], uint8_t dk_pke[MLKEM_
 	}
 	for (unsigned i = 0; i < MLKEM_K; i++) {
 		/* t_hat[i] = sum_j A[i][j] s_hat[j] + e_hat[i], A[i][j] = SampleNTT(rho || j || i). */
-		const uint8_t columns[MLKEM_K] = { 0, 1, 2, 3 };
-		const uint8_t rows[MLKEM_K] = { (uint8_t)i, (uint8_t)i, (uint8_t)i, (uint8_t)i };
+		const uint8_t columns[MLKEM_K] = {0, 1, 2, 3};
+		const uint8_t rows[MLKEM_K] = {(uint8_t)i, (uint8_t)i, (uint8_t)i, (uint8_t)i};
 
 		mlkem_poly_sample_ntt_x4(w.a_row, rho, columns, rows);
 		mlkem_polyvec_basemul(&w.acc, w.a_row, w.s, w.s_cache);
@@ -85,8 +84,7 @@ static unsigned decode_t_hat(struct mlkem_poly t_hat[MLKEM_K], const uint8_t ek[
 /* K-PKE.Encrypt(ek, m, r), with t_hat already decoded from ek (so decoding
  * and the modulus check happen once). */
 static void kpke_encrypt(uint8_t ct[UM_MLKEM1024_CT_BYTES], const struct mlkem_poly t_hat[MLKEM_K],
-			 const uint8_t ek[UM_MLKEM1024_EK_BYTES], const uint8_t m[32],
-			 const uint8_t coins[32])
+			 const uint8_t ek[UM_MLKEM1024_EK_BYTES], const uint8_t m[32], const uint8_t coins[32])
 {
 	struct {
 		struct mlkem_poly r[MLKEM_K];
@@ -106,8 +104,8 @@ static void kpke_encrypt(uint8_t ct[UM_MLKEM1024_CT_BYTES], const struct mlkem_p
 	}
 	for (unsigned i = 0; i < MLKEM_K; i++) {
 		/* u[i] = NTT^-1(sum_j A[j][i] r_hat[j]) + e1[i]; A[j][i] = SampleNTT(rho || i || j). */
-		const uint8_t columns[MLKEM_K] = { (uint8_t)i, (uint8_t)i, (uint8_t)i, (uint8_t)i };
-		const uint8_t rows[MLKEM_K] = { 0, 1, 2, 3 };
+		const uint8_t columns[MLKEM_K] = {(uint8_t)i, (uint8_t)i, (uint8_t)i, (uint8_t)i};
+		const uint8_t rows[MLKEM_K] = {0, 1, 2, 3};
 
 		mlkem_poly_sample_ntt_x4(w.a_column, rho, columns, rows);
 		mlkem_polyvec_basemul(&w.acc, w.a_column, w.r, w.r_cache);
@@ -193,7 +191,7 @@ int um_mlkem1024_encaps_derand(uint8_t ct[UM_MLKEM1024_CT_BYTES], uint8_t ss[UM_
 			       const uint8_t ek[UM_MLKEM1024_EK_BYTES], const uint8_t m[32])
 {
 	struct mlkem_poly t_hat[MLKEM_K];
-	uint8_t m_hash[64]; /* m || H(ek) */
+	uint8_t m_hash[64];    /* m || H(ek) */
 	uint8_t key_coins[64]; /* (K, r) = G(m || H(ek)) */
 
 	if (decode_t_hat(t_hat, ek))

@@ -22,11 +22,11 @@ enum {
 	MLKEM_K = 4,
 	MLKEM_DU = 11,
 	MLKEM_DV = 5,
-	MLKEM_POLY_BYTES = 384,                                /* ByteEncode12 of one poly */
-	MLKEM_POLYVEC_BYTES = MLKEM_K * MLKEM_POLY_BYTES,      /* 1536 */
-	MLKEM_POLY_DU_BYTES = 32 * MLKEM_DU,                   /* 352 */
-	MLKEM_POLY_DV_BYTES = 32 * MLKEM_DV,                   /* 160 */
-	MLKEM_CBD_BYTES = 128,                                 /* PRF output for eta = 2 */
+	MLKEM_POLY_BYTES = 384,                           /* ByteEncode12 of one poly */
+	MLKEM_POLYVEC_BYTES = MLKEM_K * MLKEM_POLY_BYTES, /* 1536 */
+	MLKEM_POLY_DU_BYTES = 32 * MLKEM_DU,              /* 352 */
+	MLKEM_POLY_DV_BYTES = 32 * MLKEM_DV,              /* 160 */
+	MLKEM_CBD_BYTES = 128,                            /* PRF output for eta = 2 */
 };
 
 struct mlkem_poly {
@@ -56,8 +56,7 @@ struct mlkem_poly_mulcache {
 void mlkem_poly_mulcache(struct mlkem_poly_mulcache *cache, const struct mlkem_poly *b);
 /* r = sum_j a[j] o b[j] (MultiplyNTTs, Alg. 11, summed) times 2^-16, in
  * (-q, q). Needs |a| < q and |b| <= q/2 (b Barrett-reduced or NTT output). */
-void mlkem_polyvec_basemul(struct mlkem_poly *r, const struct mlkem_poly a[MLKEM_K],
-			   const struct mlkem_poly b[MLKEM_K],
+void mlkem_polyvec_basemul(struct mlkem_poly *r, const struct mlkem_poly a[MLKEM_K], const struct mlkem_poly b[MLKEM_K],
 			   const struct mlkem_poly_mulcache cache[MLKEM_K]);
 /* Multiplies every coefficient by 2^16 (cancels one basemul factor). */
 void mlkem_poly_tomont(struct mlkem_poly *p);
@@ -86,7 +85,6 @@ void mlkem_poly_sample_ntt(struct mlkem_poly *p, const uint8_t rho[32], uint8_t 
  * p[j] = SamplePolyCBD_2(PRF_2(seed, nonce + j)) and
  * p[j] = SampleNTT(rho || b0[j] || b1[j]). */
 void mlkem_poly_sample_cbd2_x4(struct mlkem_poly p[4], const uint8_t seed[32], uint8_t nonce);
-void mlkem_poly_sample_ntt_x4(struct mlkem_poly p[4], const uint8_t rho[32], const uint8_t b0[4],
-			      const uint8_t b1[4]);
+void mlkem_poly_sample_ntt_x4(struct mlkem_poly p[4], const uint8_t rho[32], const uint8_t b0[4], const uint8_t b1[4]);
 
 #endif

@@ -11,18 +11,11 @@
 #define ROL64(v, n) (((v) << (n)) | ((v) >> (64 - (n))))
 
 const uint64_t um_keccak_round_constants[24] = {
-	0x0000000000000001ULL, 0x0000000000008082ULL,
-	0x800000000000808aULL, 0x8000000080008000ULL,
-	0x000000000000808bULL, 0x0000000080000001ULL,
-	0x8000000080008081ULL, 0x8000000000008009ULL,
-	0x000000000000008aULL, 0x0000000000000088ULL,
-	0x0000000080008009ULL, 0x000000008000000aULL,
-	0x000000008000808bULL, 0x800000000000008bULL,
-	0x8000000000008089ULL, 0x8000000000008003ULL,
-	0x8000000000008002ULL, 0x8000000000000080ULL,
-	0x000000000000800aULL, 0x800000008000000aULL,
-	0x8000000080008081ULL, 0x8000000000008080ULL,
-	0x0000000080000001ULL, 0x8000000080008008ULL,
+    0x0000000000000001ULL, 0x0000000000008082ULL, 0x800000000000808aULL, 0x8000000080008000ULL, 0x000000000000808bULL,
+    0x0000000080000001ULL, 0x8000000080008081ULL, 0x8000000000008009ULL, 0x000000000000008aULL, 0x0000000000000088ULL,
+    0x0000000080008009ULL, 0x000000008000000aULL, 0x000000008000808bULL, 0x800000000000008bULL, 0x8000000000008089ULL,
+    0x8000000000008003ULL, 0x8000000000008002ULL, 0x8000000000000080ULL, 0x000000000000800aULL, 0x800000008000000aULL,
+    0x8000000080008081ULL, 0x8000000000008080ULL, 0x0000000080000001ULL, 0x8000000080008008ULL,
 };
 
 /* One round from the lane array A to the lane array E (lane (x, y) at
@@ -34,73 +27,73 @@ const uint64_t um_keccak_round_constants[24] = {
  * by two outputs, so a round costs five NOTs instead of twenty-five. The
  * per-lane forms follow from the complemented set; the FIPS 202 vectors and
  * the OpenSSL differential test check them. */
-#define KECCAK_ROUND(A, E, rc)                                                  \
-	do {                                                                    \
-		c0 = A[0] ^ A[5] ^ A[10] ^ A[15] ^ A[20];                       \
-		c1 = A[1] ^ A[6] ^ A[11] ^ A[16] ^ A[21];                       \
-		c2 = A[2] ^ A[7] ^ A[12] ^ A[17] ^ A[22];                       \
-		c3 = A[3] ^ A[8] ^ A[13] ^ A[18] ^ A[23];                       \
-		c4 = A[4] ^ A[9] ^ A[14] ^ A[19] ^ A[24];                       \
-		d0 = c4 ^ ROL64(c1, 1);                                         \
-		d1 = c0 ^ ROL64(c2, 1);                                         \
-		d2 = c1 ^ ROL64(c3, 1);                                         \
-		d3 = c2 ^ ROL64(c4, 1);                                         \
-		d4 = c3 ^ ROL64(c0, 1);                                         \
-		b0 = A[0] ^ d0;                                                 \
-		b1 = ROL64(A[6] ^ d1, 44);                                      \
-		b2 = ROL64(A[12] ^ d2, 43);                                     \
-		b3 = ROL64(A[18] ^ d3, 21);                                     \
-		b4 = ROL64(A[24] ^ d4, 14);                                     \
-		nb = ~b2;                                                       \
-		E[0] = b0 ^ (b1 | b2) ^ (rc);                                   \
-		E[1] = b1 ^ (nb | b3);                                          \
-		E[2] = b2 ^ (b3 & b4);                                          \
-		E[3] = b3 ^ (b4 | b0);                                          \
-		E[4] = b4 ^ (b0 & b1);                                          \
-		b0 = ROL64(A[3] ^ d3, 28);                                      \
-		b1 = ROL64(A[9] ^ d4, 20);                                      \
-		b2 = ROL64(A[10] ^ d0, 3);                                      \
-		b3 = ROL64(A[16] ^ d1, 45);                                     \
-		b4 = ROL64(A[22] ^ d2, 61);                                     \
-		nb = ~b4;                                                       \
-		E[5] = b0 ^ (b1 | b2);                                          \
-		E[6] = b1 ^ (b2 & b3);                                          \
-		E[7] = b2 ^ (b3 | nb);                                          \
-		E[8] = b3 ^ (b4 | b0);                                          \
-		E[9] = b4 ^ (b0 & b1);                                          \
-		b0 = ROL64(A[1] ^ d1, 1);                                       \
-		b1 = ROL64(A[7] ^ d2, 6);                                       \
-		b2 = ROL64(A[13] ^ d3, 25);                                     \
-		b3 = ROL64(A[19] ^ d4, 8);                                      \
-		b4 = ROL64(A[20] ^ d0, 18);                                     \
-		nb = ~b3;                                                       \
-		E[10] = b0 ^ (b1 | b2);                                         \
-		E[11] = b1 ^ (b2 & b3);                                         \
-		E[12] = b2 ^ (nb & b4);                                         \
-		E[13] = nb ^ (b4 | b0);                                         \
-		E[14] = b4 ^ (b0 & b1);                                         \
-		b0 = ROL64(A[4] ^ d4, 27);                                      \
-		b1 = ROL64(A[5] ^ d0, 36);                                      \
-		b2 = ROL64(A[11] ^ d1, 10);                                     \
-		b3 = ROL64(A[17] ^ d2, 15);                                     \
-		b4 = ROL64(A[23] ^ d3, 56);                                     \
-		nb = ~b3;                                                       \
-		E[15] = b0 ^ (b1 & b2);                                         \
-		E[16] = b1 ^ (b2 | b3);                                         \
-		E[17] = b2 ^ (nb | b4);                                         \
-		E[18] = nb ^ (b4 & b0);                                         \
-		E[19] = b4 ^ (b0 | b1);                                         \
-		b0 = ROL64(A[2] ^ d2, 62);                                      \
-		b1 = ROL64(A[8] ^ d3, 55);                                      \
-		b2 = ROL64(A[14] ^ d4, 39);                                     \
-		b3 = ROL64(A[15] ^ d0, 41);                                     \
-		b4 = ROL64(A[21] ^ d1, 2);                                      \
-		nb = ~b1;                                                       \
-		E[20] = b0 ^ (nb & b2);                                         \
-		E[21] = nb ^ (b2 | b3);                                         \
-		E[22] = b2 ^ (b3 & b4);                                         \
-		E[23] = b3 ^ (b4 | b0);                                         \
-		E[24] = b4 ^ (b0 & b1);                                         \
+#define KECCAK_ROUND(A, E, rc)                                                                                         \
+	do {                                                                                                           \
+		c0 = A[0] ^ A[5] ^ A[10] ^ A[15] ^ A[20];                                                              \
+		c1 = A[1] ^ A[6] ^ A[11] ^ A[16] ^ A[21];                                                              \
+		c2 = A[2] ^ A[7] ^ A[12] ^ A[17] ^ A[22];                                                              \
+		c3 = A[3] ^ A[8] ^ A[13] ^ A[18] ^ A[23];                                                              \
+		c4 = A[4] ^ A[9] ^ A[14] ^ A[19] ^ A[24];                                                              \
+		d0 = c4 ^ ROL64(c1, 1);                                                                                \
+		d1 = c0 ^ ROL64(c2, 1);                                                                                \
+		d2 = c1 ^ ROL64(c3, 1);                                                                                \
+		d3 = c2 ^ ROL64(c4, 1);                                                                                \
+		d4 = c3 ^ ROL64(c0, 1);                                                                                \
+		b0 = A[0] ^ d0;                                                                                        \
+		b1 = ROL64(A[6] ^ d1, 44);                                                                             \
+		b2 = ROL64(A[12] ^ d2, 43);                                                                            \
+		b3 = ROL64(A[18] ^ d3, 21);                                                                            \
+		b4 = ROL64(A[24] ^ d4, 14);                                                                            \
+		nb = ~b2;                                                                                              \
+		E[0] = b0 ^ (b1 | b2) ^ (rc);                                                                          \
+		E[1] = b1 ^ (nb | b3);                                                                                 \
+		E[2] = b2 ^ (b3 & b4);                                                                                 \
+		E[3] = b3 ^ (b4 | b0);                                                                                 \
+		E[4] = b4 ^ (b0 & b1);                                                                                 \
+		b0 = ROL64(A[3] ^ d3, 28);                                                                             \
+		b1 = ROL64(A[9] ^ d4, 20);                                                                             \
+		b2 = ROL64(A[10] ^ d0, 3);                                                                             \
+		b3 = ROL64(A[16] ^ d1, 45);                                                                            \
+		b4 = ROL64(A[22] ^ d2, 61);                                                                            \
+		nb = ~b4;                                                                                              \
+		E[5] = b0 ^ (b1 | b2);                                                                                 \
+		E[6] = b1 ^ (b2 & b3);                                                                                 \
+		E[7] = b2 ^ (b3 | nb);                                                                                 \
+		E[8] = b3 ^ (b4 | b0);                                                                                 \
+		E[9] = b4 ^ (b0 & b1);                                                                                 \
+		b0 = ROL64(A[1] ^ d1, 1);                                                                              \
+		b1 = ROL64(A[7] ^ d2, 6);                                                                              \
+		b2 = ROL64(A[13] ^ d3, 25);                                                                            \
+		b3 = ROL64(A[19] ^ d4, 8);                                                                             \
+		b4 = ROL64(A[20] ^ d0, 18);                                                                            \
+		nb = ~b3;                                                                                              \
+		E[10] = b0 ^ (b1 | b2);                                                                                \
+		E[11] = b1 ^ (b2 & b3);                                                                                \
+		E[12] = b2 ^ (nb & b4);                                                                                \
+		E[13] = nb ^ (b4 | b0);                                                                                \
+		E[14] = b4 ^ (b0 & b1);                                                                                \
+		b0 = ROL64(A[4] ^ d4, 27);                                                                             \
+		b1 = ROL64(A[5] ^ d0, 36);                                                                             \
+		b2 = ROL64(A[11] ^ d1, 10);                                                                            \
+		b3 = ROL64(A[17] ^ d2, 15);                                                                            \
+		b4 = ROL64(A[23] ^ d3, 56);                                                                            \
+		nb = ~b3;                                                                                              \
+		E[15] = b0 ^ (b1 & b2);                                                                                \
+		E[16] = b1 ^ (b2 | b3);                                                                                \
+		E[17] = b2 ^ (nb | b4);                                                                                \
+		E[18] = nb ^ (b4 & b0);                                                                                \
+		E[19] = b4 ^ (b0 | b1);                                                                                \
+		b0 = ROL64(A[2] ^ d2, 62);                                                                             \
+		b1 = ROL64(A[8] ^ d3, 55);                                                                             \
+		b2 = ROL64(A[14] ^ d4, 39);                                                                            \
+		b3 = ROL64(A[15] ^ d0, 41);                                                                            \
+		b4 = ROL64(A[21] ^ d1, 2);                                                                             \
+		nb = ~b1;                                                                                              \
+		E[20] = b0 ^ (nb & b2);                                                                                \
+		E[21] = nb ^ (b2 | b3);                                                                                \
+		E[22] = b2 ^ (b3 & b4);                                                                                \
+		E[23] = b3 ^ (b4 | b0);                                                                                \
+		E[24] = b4 ^ (b0 & b1);                                                                                \
 	} while (0)
 
 /* Lanes kept inverted between rounds (see um_keccak_f1600). */
@@ -126,60 +119,60 @@ typedef uint64_t keccak_lane_pair_4x __attribute__((vector_size(16), aligned(8),
 /* One round for lane pairs, lane (x, y) of A at A[(x + 5y) * AS] (AS, ES:
  * strides in pairs), same rho / pi order as KECCAK_ROUND. Plain chi: SSE2
  * and NEON have and-not, so lane complementing would only add NOTs. */
-#define KECCAK_CHI_PLANE(E, ES, y)                                              \
-	do {                                                                    \
-		E[(5 * (y) + 0) * (ES)] = b0 ^ (~b1 & b2);                       \
-		E[(5 * (y) + 1) * (ES)] = b1 ^ (~b2 & b3);                       \
-		E[(5 * (y) + 2) * (ES)] = b2 ^ (~b3 & b4);                       \
-		E[(5 * (y) + 3) * (ES)] = b3 ^ (~b4 & b0);                       \
-		E[(5 * (y) + 4) * (ES)] = b4 ^ (~b0 & b1);                       \
+#define KECCAK_CHI_PLANE(E, ES, y)                                                                                     \
+	do {                                                                                                           \
+		E[(5 * (y) + 0) * (ES)] = b0 ^ (~b1 & b2);                                                             \
+		E[(5 * (y) + 1) * (ES)] = b1 ^ (~b2 & b3);                                                             \
+		E[(5 * (y) + 2) * (ES)] = b2 ^ (~b3 & b4);                                                             \
+		E[(5 * (y) + 3) * (ES)] = b3 ^ (~b4 & b0);                                                             \
+		E[(5 * (y) + 4) * (ES)] = b4 ^ (~b0 & b1);                                                             \
 	} while (0)
 /* Rotation by one with an add instead of a left shift: on x86 vector adds
  * issue on more ports than vector shifts, which this code saturates. */
 #define ROL1_PAIR(v) (((v) + (v)) | ((v) >> 63))
-#define KECCAK_ROUND_X2(A, AS, E, ES, rc)                                       \
-	do {                                                                    \
-		c0 = A[0 * (AS)] ^ A[5 * (AS)] ^ A[10 * (AS)] ^ A[15 * (AS)] ^ A[20 * (AS)]; \
-		c1 = A[1 * (AS)] ^ A[6 * (AS)] ^ A[11 * (AS)] ^ A[16 * (AS)] ^ A[21 * (AS)]; \
-		c2 = A[2 * (AS)] ^ A[7 * (AS)] ^ A[12 * (AS)] ^ A[17 * (AS)] ^ A[22 * (AS)]; \
-		c3 = A[3 * (AS)] ^ A[8 * (AS)] ^ A[13 * (AS)] ^ A[18 * (AS)] ^ A[23 * (AS)]; \
-		c4 = A[4 * (AS)] ^ A[9 * (AS)] ^ A[14 * (AS)] ^ A[19 * (AS)] ^ A[24 * (AS)]; \
-		d0 = c4 ^ ROL1_PAIR(c1);                                         \
-		d1 = c0 ^ ROL1_PAIR(c2);                                         \
-		d2 = c1 ^ ROL1_PAIR(c3);                                         \
-		d3 = c2 ^ ROL1_PAIR(c4);                                         \
-		d4 = c3 ^ ROL1_PAIR(c0);                                         \
-		b0 = A[0 * (AS)] ^ d0;                                          \
-		b1 = ROL64(A[6 * (AS)] ^ d1, 44);                               \
-		b2 = ROL64(A[12 * (AS)] ^ d2, 43);                              \
-		b3 = ROL64(A[18 * (AS)] ^ d3, 21);                              \
-		b4 = ROL64(A[24 * (AS)] ^ d4, 14);                              \
-		KECCAK_CHI_PLANE(E, ES, 0);                                     \
-		E[0] ^= (rc);                                                   \
-		b0 = ROL64(A[3 * (AS)] ^ d3, 28);                               \
-		b1 = ROL64(A[9 * (AS)] ^ d4, 20);                               \
-		b2 = ROL64(A[10 * (AS)] ^ d0, 3);                               \
-		b3 = ROL64(A[16 * (AS)] ^ d1, 45);                              \
-		b4 = ROL64(A[22 * (AS)] ^ d2, 61);                              \
-		KECCAK_CHI_PLANE(E, ES, 1);                                     \
-		b0 = ROL1_PAIR(A[1 * (AS)] ^ d1);                                \
-		b1 = ROL64(A[7 * (AS)] ^ d2, 6);                                \
-		b2 = ROL64(A[13 * (AS)] ^ d3, 25);                              \
-		b3 = ROL64(A[19 * (AS)] ^ d4, 8);                               \
-		b4 = ROL64(A[20 * (AS)] ^ d0, 18);                              \
-		KECCAK_CHI_PLANE(E, ES, 2);                                     \
-		b0 = ROL64(A[4 * (AS)] ^ d4, 27);                               \
-		b1 = ROL64(A[5 * (AS)] ^ d0, 36);                               \
-		b2 = ROL64(A[11 * (AS)] ^ d1, 10);                              \
-		b3 = ROL64(A[17 * (AS)] ^ d2, 15);                              \
-		b4 = ROL64(A[23 * (AS)] ^ d3, 56);                              \
-		KECCAK_CHI_PLANE(E, ES, 3);                                     \
-		b0 = ROL64(A[2 * (AS)] ^ d2, 62);                               \
-		b1 = ROL64(A[8 * (AS)] ^ d3, 55);                               \
-		b2 = ROL64(A[14 * (AS)] ^ d4, 39);                              \
-		b3 = ROL64(A[15 * (AS)] ^ d0, 41);                              \
-		b4 = ROL64(A[21 * (AS)] ^ d1, 2);                               \
-		KECCAK_CHI_PLANE(E, ES, 4);                                     \
+#define KECCAK_ROUND_X2(A, AS, E, ES, rc)                                                                              \
+	do {                                                                                                           \
+		c0 = A[0 * (AS)] ^ A[5 * (AS)] ^ A[10 * (AS)] ^ A[15 * (AS)] ^ A[20 * (AS)];                           \
+		c1 = A[1 * (AS)] ^ A[6 * (AS)] ^ A[11 * (AS)] ^ A[16 * (AS)] ^ A[21 * (AS)];                           \
+		c2 = A[2 * (AS)] ^ A[7 * (AS)] ^ A[12 * (AS)] ^ A[17 * (AS)] ^ A[22 * (AS)];                           \
+		c3 = A[3 * (AS)] ^ A[8 * (AS)] ^ A[13 * (AS)] ^ A[18 * (AS)] ^ A[23 * (AS)];                           \
+		c4 = A[4 * (AS)] ^ A[9 * (AS)] ^ A[14 * (AS)] ^ A[19 * (AS)] ^ A[24 * (AS)];                           \
+		d0 = c4 ^ ROL1_PAIR(c1);                                                                               \
+		d1 = c0 ^ ROL1_PAIR(c2);                                                                               \
+		d2 = c1 ^ ROL1_PAIR(c3);                                                                               \
+		d3 = c2 ^ ROL1_PAIR(c4);                                                                               \
+		d4 = c3 ^ ROL1_PAIR(c0);                                                                               \
+		b0 = A[0 * (AS)] ^ d0;                                                                                 \
+		b1 = ROL64(A[6 * (AS)] ^ d1, 44);                                                                      \
+		b2 = ROL64(A[12 * (AS)] ^ d2, 43);                                                                     \
+		b3 = ROL64(A[18 * (AS)] ^ d3, 21);                                                                     \
+		b4 = ROL64(A[24 * (AS)] ^ d4, 14);                                                                     \
+		KECCAK_CHI_PLANE(E, ES, 0);                                                                            \
+		E[0] ^= (rc);                                                                                          \
+		b0 = ROL64(A[3 * (AS)] ^ d3, 28);                                                                      \
+		b1 = ROL64(A[9 * (AS)] ^ d4, 20);                                                                      \
+		b2 = ROL64(A[10 * (AS)] ^ d0, 3);                                                                      \
+		b3 = ROL64(A[16 * (AS)] ^ d1, 45);                                                                     \
+		b4 = ROL64(A[22 * (AS)] ^ d2, 61);                                                                     \
+		KECCAK_CHI_PLANE(E, ES, 1);                                                                            \
+		b0 = ROL1_PAIR(A[1 * (AS)] ^ d1);                                                                      \
+		b1 = ROL64(A[7 * (AS)] ^ d2, 6);                                                                       \
+		b2 = ROL64(A[13 * (AS)] ^ d3, 25);                                                                     \
+		b3 = ROL64(A[19 * (AS)] ^ d4, 8);                                                                      \
+		b4 = ROL64(A[20 * (AS)] ^ d0, 18);                                                                     \
+		KECCAK_CHI_PLANE(E, ES, 2);                                                                            \
+		b0 = ROL64(A[4 * (AS)] ^ d4, 27);                                                                      \
+		b1 = ROL64(A[5 * (AS)] ^ d0, 36);                                                                      \
+		b2 = ROL64(A[11 * (AS)] ^ d1, 10);                                                                     \
+		b3 = ROL64(A[17 * (AS)] ^ d2, 15);                                                                     \
+		b4 = ROL64(A[23 * (AS)] ^ d3, 56);                                                                     \
+		KECCAK_CHI_PLANE(E, ES, 3);                                                                            \
+		b0 = ROL64(A[2 * (AS)] ^ d2, 62);                                                                      \
+		b1 = ROL64(A[8 * (AS)] ^ d3, 55);                                                                      \
+		b2 = ROL64(A[14 * (AS)] ^ d4, 39);                                                                     \
+		b3 = ROL64(A[15 * (AS)] ^ d0, 41);                                                                     \
+		b4 = ROL64(A[21 * (AS)] ^ d1, 2);                                                                      \
+		KECCAK_CHI_PLANE(E, ES, 4);                                                                            \
 	} while (0)
 #endif
 
@@ -187,10 +180,10 @@ typedef uint64_t keccak_lane_pair_4x __attribute__((vector_size(16), aligned(8),
  * keeps the lanes in memory instead of caching them in registers. */
 #if defined(__GNUC__)
 #define KECCAK_MEMORY_BARRIER() __asm__ volatile("" ::: "memory")
-#define KECCAK_HIDE_POINTER(p) __asm__("" : "+r"(p))
+#define KECCAK_HIDE_POINTER(p)  __asm__("" : "+r"(p))
 #else
 #define KECCAK_MEMORY_BARRIER() ((void)0)
-#define KECCAK_HIDE_POINTER(p) ((void)(p))
+#define KECCAK_HIDE_POINTER(p)  ((void)(p))
 #endif
 
 void um_keccak_f1600(uint64_t state[25])
@@ -381,8 +374,7 @@ void um_keccak_wipe(struct um_keccak *ctx)
 	sodium_memzero(ctx, sizeof(*ctx));
 }
 
-static void keccak_oneshot(struct um_keccak *ctx, uint8_t *out, size_t outlen, const uint8_t *in,
-			   size_t len)
+static void keccak_oneshot(struct um_keccak *ctx, uint8_t *out, size_t outlen, const uint8_t *in, size_t len)
 {
 	um_keccak_absorb(ctx, in, len);
 	um_keccak_squeeze(ctx, out, outlen);

@@ -44,8 +44,7 @@ static int reply_status(const char *data, size_t len, int *status)
 	return 0;
 }
 
-int um_control_call(const char *socket_path, const char *request, int timeout_ms, char **reply_out,
-		    int *status)
+int um_control_call(const char *socket_path, const char *request, int timeout_ms, char **reply_out, int *status)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	uint64_t deadline = um_now_ns() + (uint64_t)timeout_ms * UM_NSEC_PER_MSEC;
@@ -151,8 +150,7 @@ int um_status_parse(struct um_status *status, char *reply)
 		if (!strcmp(key, "errno"))
 			break;
 		if (!strcmp(key, "peer")) {
-			struct um_status_block *grown =
-				realloc(status->peers, (status->n_peers + 1) * sizeof(*grown));
+			struct um_status_block *grown = realloc(status->peers, (status->n_peers + 1) * sizeof(*grown));
 			if (!grown) {
 				um_status_free(status);
 				return -ENOMEM;

@@ -13,8 +13,7 @@
  * *status is N (0 = the daemon did it). Returns 0 or a negative error
  * (-ENOENT / -ECONNREFUSED when no daemon listens, -UM_EINVAL for a reply
  * without the errno line, -ETIMEDOUT after timeout_ms). */
-int um_control_call(const char *socket_path, const char *request, int timeout_ms, char **reply_out,
-		    int *status);
+int um_control_call(const char *socket_path, const char *request, int timeout_ms, char **reply_out, int *status);
 
 /* Iterates over "key=value" lines of a reply in place (it writes NULs into
  * the buffer). Returns 1 with *key and *value set, 0 at the end. Lines
@@ -48,7 +47,6 @@ void um_status_free(struct um_status *status);
 /* Value of key in block (first occurrence), or NULL. */
 const char *um_status_get(const struct um_status_block *block, const char *key);
 /* Same, as an unsigned number; fallback if absent or not a number. */
-unsigned long long um_status_u64(const struct um_status_block *block, const char *key,
-				 unsigned long long fallback);
+unsigned long long um_status_u64(const struct um_status_block *block, const char *key, unsigned long long fallback);
 
 #endif

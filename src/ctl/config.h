@@ -89,23 +89,23 @@
 #include "util/log.h"
 
 enum {
-	UM_CONFIG_NAME_MAX = 64,     /* peer name buffer, incl. NUL */
-	UM_CONFIG_PATH_MAX = 4096,   /* identity path buffer, incl. NUL */
-	UM_CONFIG_LINE_MAX = 4096,   /* longer lines are an error */
-	UM_CONFIG_PEERS_MAX = 4096,  /* peers per file */
+	UM_CONFIG_NAME_MAX = 64,      /* peer name buffer, incl. NUL */
+	UM_CONFIG_PATH_MAX = 4096,    /* identity path buffer, incl. NUL */
+	UM_CONFIG_LINE_MAX = 4096,    /* longer lines are an error */
+	UM_CONFIG_PEERS_MAX = 4096,   /* peers per file */
 	UM_CONFIG_ALLOWED_MAX = 1024, /* allowed-ips prefixes per peer */
-	UM_CONFIG_ERROR_MAX = 512,   /* error message buffer */
-	UM_CONFIG_RELAYS_MAX = 8,    /* relay = lines per node */
-	UM_CONFIG_STUN_MAX = 4,      /* stun = lines per node */
-	UM_CONFIG_ALLOW_MAX = 65536, /* [relay] allow entries */
-	UM_CONFIG_KEY_BYTES = 32,    /* admission keys */
+	UM_CONFIG_ERROR_MAX = 512,    /* error message buffer */
+	UM_CONFIG_RELAYS_MAX = 8,     /* relay = lines per node */
+	UM_CONFIG_STUN_MAX = 4,       /* stun = lines per node */
+	UM_CONFIG_ALLOW_MAX = 65536,  /* [relay] allow entries */
+	UM_CONFIG_KEY_BYTES = 32,     /* admission keys */
 	UM_CONFIG_RELAY_PORT = 51821, /* default relay port */
 };
 
-#define UM_CONFIG_DEFAULT_SOCKET "/run/umbra/umbrad.sock"
-#define UM_CONFIG_DEFAULT_DEVICE "umbra0"
+#define UM_CONFIG_DEFAULT_SOCKET       "/run/umbra/umbrad.sock"
+#define UM_CONFIG_DEFAULT_DEVICE       "umbra0"
 #define UM_CONFIG_DEFAULT_BUSY_POLL_US 500
-#define UM_CONFIG_BUSY_POLL_MAX_US 2000 /* = UM_BUSY_POLL_MAX_US (net/quiet.h) */
+#define UM_CONFIG_BUSY_POLL_MAX_US     2000 /* = UM_BUSY_POLL_MAX_US (net/quiet.h) */
 
 enum um_device_mode {
 	UM_MODE_TUN = 0,
@@ -161,14 +161,14 @@ struct um_config {
 	uint64_t rekey_ms;
 	struct um_config_peer *peers; /* owned; n_peers entries */
 	size_t n_peers;
-	struct um_addr relays[UM_CONFIG_RELAYS_MAX];     /* relay = lines */
-	bool relay_tls[UM_CONFIG_RELAYS_MAX];            /* wss:// (TLS on TCP) */
+	struct um_addr relays[UM_CONFIG_RELAYS_MAX]; /* relay = lines */
+	bool relay_tls[UM_CONFIG_RELAYS_MAX];        /* wss:// (TLS on TCP) */
 	size_t n_relays;
 	uint8_t relay_admission_key[UM_CONFIG_KEY_BYTES];
 	bool has_relay_admission_key;
-	uint64_t relay_keepalive_ms; /* 0 = what the relay advertises */
+	uint64_t relay_keepalive_ms;       /* 0 = what the relay advertises */
 	char relay_ca[UM_CONFIG_PATH_MAX]; /* "" = wss:// relays not verified */
-	bool direct;                 /* hole punching (node/path.c) */
+	bool direct;                       /* hole punching (node/path.c) */
 	uint64_t connect_timeout_ms, health_interval_ms, retry_interval_ms;
 	struct um_addr stun[UM_CONFIG_STUN_MAX]; /* stun = lines */
 	size_t n_stun;
@@ -201,8 +201,8 @@ int um_config_parser_finish(struct um_config_parser *parser);
 /* Whole buffer / whole file. On error, error (size error_size, may be NULL)
  * holds the message and config is freed back to defaults. On success the
  * caller owns config's allocations (um_config_free). */
-int um_config_parse_buffer(struct um_config *config, const char *text, size_t len, const char *file,
-			   char *error, size_t error_size);
+int um_config_parse_buffer(struct um_config *config, const char *text, size_t len, const char *file, char *error,
+			   size_t error_size);
 int um_config_load(struct um_config *config, const char *path, char *error, size_t error_size);
 
 /* Small parsers, shared with the control protocol and tests. All return 0 or

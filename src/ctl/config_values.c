@@ -179,8 +179,8 @@ static int set_duration(struct um_config_parser *p, const struct um_config_row *
 	char low[32], high[32];
 
 	if (um_duration_parse(v, &ms))
-		return um_config_fail(p, row->name,
-				      "'%s' is not a duration (e.g. 15, 15s, 500ms, 2m; at most 1 day)", v);
+		return um_config_fail(p, row->name, "'%s' is not a duration (e.g. 15, 15s, 500ms, 2m; at most 1 day)",
+				      v);
 	if (ms < row->min || ms > row->max) {
 		duration_words(row->min, low, sizeof(low));
 		duration_words(row->max, high, sizeof(high));
@@ -222,7 +222,10 @@ static int set_enum(struct um_config_parser *p, const struct um_config_row *row,
 	}
 	/* "a, b, c or d" */
 	for (size_t i = 0; i < n && used < sizeof(list); i++) {
-		int w = snprintf(list + used, sizeof(list) - used, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ",
+		int w = snprintf(list + used, sizeof(list) - used, "%s%s",
+				 i == 0       ? ""
+				 : i + 1 == n ? " or "
+					      : ", ",
 				 row->names[i]);
 		if (w < 0)
 			break;

@@ -125,8 +125,8 @@ int um_dp_rebuild_index_map(struct um_dataplane *dp, struct dp_key *extra)
 	map->mask = cap - 1;
 	for (unsigned p = 0; p <= dp->max_peers; p++) {
 		for (int s = 0; s < DP_SLOTS; s++) {
-			struct dp_key *key = p < dp->max_peers ? atomic_load(&dp->peers[p].keys[s])
-							       : (s == 0 ? extra : NULL);
+			struct dp_key *key =
+			    p < dp->max_peers ? atomic_load(&dp->peers[p].keys[s]) : (s == 0 ? extra : NULL);
 			if (!key)
 				continue;
 			uint32_t i = um_dp_index_hash(key->local_index) & map->mask;
@@ -206,14 +206,12 @@ static int worker_setup(struct um_dataplane *dp, struct dp_worker *w, unsigned o
 		if (w->tun_fd < 0 || fcntl(w->tun_fd, F_SETFL, O_NONBLOCK) < 0)
 			return -errno;
 		snprintf(name, sizeof(name), "fd%d", dp->cfg.device_fd);
-	} else if ((rc = um_tun_open(want && *want ? want : NULL, dp->cfg.tap, offload, name,
-				     &w->tun_fd)) < 0) {
+	} else if ((rc = um_tun_open(want && *want ? want : NULL, dp->cfg.tap, offload, name, &w->tun_fd)) < 0) {
 		return rc;
 	}
 	if (w->index == 0)
 		memcpy(dp->ifname, name, IFNAMSIZ);
-	if ((rc = um_udp_open(dp->socket_family, w->index == 0 ? dp->cfg.listen_port : dp->port,
-			      true, &w->udp_fd)) < 0)
+	if ((rc = um_udp_open(dp->socket_family, w->index == 0 ? dp->cfg.listen_port : dp->port, true, &w->udp_fd)) < 0)
 		return rc;
 	if (w->index == 0 && (rc = um_udp_local_port(w->udp_fd, &dp->port)) < 0)
 		return rc;
@@ -297,8 +295,7 @@ int um_dataplane_new(const struct um_dataplane_config *cfg, struct um_dataplane 
 	if (cfg->use_device_fd)
 		rc = 0;
 	else if ((rc = um_tun_set_mtu(dp->ifname, cfg->mtu ? cfg->mtu : 1420)) < 0 ||
-	    (rc = um_tun_set_txqueuelen(dp->ifname, 4000)) < 0 ||
-	    (rc = um_tun_set_up(dp->ifname, true)) < 0)
+		 (rc = um_tun_set_txqueuelen(dp->ifname, 4000)) < 0 || (rc = um_tun_set_up(dp->ifname, true)) < 0)
 		goto fail;
 	if ((rc = rebuild_routes(dp)) < 0 || (rc = um_dp_rebuild_index_map(dp, NULL)) < 0)
 		goto fail;
@@ -480,8 +477,8 @@ int um_dataplane_recv_control(struct um_dataplane *dp, struct um_dp_control_msg 
 	return 0;
 }
 
-int um_dataplane_send_datagram(struct um_dataplane *dp, const struct sockaddr *to,
-			       socklen_t to_len, const void *data, size_t len)
+int um_dataplane_send_datagram(struct um_dataplane *dp, const struct sockaddr *to, socklen_t to_len, const void *data,
+			       size_t len)
 {
 	struct sockaddr_storage addr;
 	int alen = um_udp_addr_for_socket(dp->socket_family, to, to_len, &addr);
@@ -592,8 +589,7 @@ out:
 	return rc;
 }
 
-int um_dataplane_peer_set_endpoint(struct um_dataplane *dp, uint32_t id,
-				   const struct sockaddr *addr, socklen_t len)
+int um_dataplane_peer_set_endpoint(struct um_dataplane *dp, uint32_t id, const struct sockaddr *addr, socklen_t len)
 {
 	int rc = -UM_ENOTFOUND;
 	struct dp_endpoint *ep = calloc(1, sizeof(*ep));
@@ -618,8 +614,7 @@ out:
 	return rc;
 }
 
-int um_dataplane_peer_get_endpoint(struct um_dataplane *dp, uint32_t id,
-				   struct sockaddr_storage *addr, socklen_t *len)
+int um_dataplane_peer_get_endpoint(struct um_dataplane *dp, uint32_t id, struct sockaddr_storage *addr, socklen_t *len)
 {
 	int rc = -UM_ENOTFOUND;
 	pthread_mutex_lock(&dp->lock);
@@ -633,9 +628,8 @@ int um_dataplane_peer_get_endpoint(struct um_dataplane *dp, uint32_t id,
 	return rc;
 }
 
-int um_dataplane_peer_set_relay(struct um_dataplane *dp, uint32_t id,
-				const struct sockaddr_storage *relay, socklen_t len,
-				const uint8_t *header, size_t header_len)
+int um_dataplane_peer_set_relay(struct um_dataplane *dp, uint32_t id, const struct sockaddr_storage *relay,
+				socklen_t len, const uint8_t *header, size_t header_len)
 {
 	int rc = -UM_EINVAL;
 	struct dp_endpoint *ep = NULL;
@@ -644,8 +638,7 @@ int um_dataplane_peer_set_relay(struct um_dataplane *dp, uint32_t id,
 	if (relay && header_len) {
 		if (!(ep = calloc(1, sizeof(*ep))))
 			return -UM_ENOMEM;
-		rc = um_udp_addr_for_socket(dp->socket_family, (const struct sockaddr *)relay, len,
-					    &ep->addr);
+		rc = um_udp_addr_for_socket(dp->socket_family, (const struct sockaddr *)relay, len, &ep->addr);
 		if (rc < 0)
 			goto free;
 		ep->len = (socklen_t)rc;
@@ -708,8 +701,7 @@ int um_dataplane_peer_stats(struct um_dataplane *dp, uint32_t id, struct um_dp_p
 	uint64_t sum[DP_STAT_COUNT] = {0};
 	for (unsigned i = 0; i < dp->worker_count; i++)
 		for (int s = 0; s < DP_STAT_COUNT; s++)
-			sum[s] += atomic_load_explicit(&dp->workers[i].counters[id].v[s],
-						       memory_order_relaxed);
+			sum[s] += atomic_load_explicit(&dp->workers[i].counters[id].v[s], memory_order_relaxed);
 	out->rx_bytes = sum[DP_STAT_RX_BYTES];
 	out->rx_packets = sum[DP_STAT_RX_PACKETS];
 	out->tx_bytes = sum[DP_STAT_TX_BYTES];

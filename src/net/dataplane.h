@@ -63,15 +63,15 @@
 struct um_dataplane;
 
 struct um_dataplane_config {
-	const char *ifname;    /* device name; NULL/"" = kernel picks */
-	bool tap;              /* L2 (TAP) instead of L3 (TUN) */
-	uint16_t listen_port;  /* 0 = ephemeral */
-	int socket_family;     /* AF_INET6 (dual-stack, default when 0) or AF_INET */
-	unsigned workers;      /* 0 = online CPUs (at most 16) */
-	unsigned max_peers;    /* 0 = 256; at most 65534 */
-	unsigned mtu;          /* device MTU; 0 = 1420 */
-	bool pad;              /* pad plaintexts to a multiple of 16 bytes */
-	bool no_offload;       /* disable TSO/checksum offload (for comparisons) */
+	const char *ifname;   /* device name; NULL/"" = kernel picks */
+	bool tap;             /* L2 (TAP) instead of L3 (TUN) */
+	uint16_t listen_port; /* 0 = ephemeral */
+	int socket_family;    /* AF_INET6 (dual-stack, default when 0) or AF_INET */
+	unsigned workers;     /* 0 = online CPUs (at most 16) */
+	unsigned max_peers;   /* 0 = 256; at most 65534 */
+	unsigned mtu;         /* device MTU; 0 = 1420 */
+	bool pad;             /* pad plaintexts to a multiple of 16 bytes */
+	bool no_offload;      /* disable TSO/checksum offload (for comparisons) */
 	/* After a packet that ends an idle spell, a worker that sent something
 	 * polls this long for the reply instead of sleeping (net/quiet.h);
 	 * 0 = never; at most UM_BUSY_POLL_MAX_US. */
@@ -101,15 +101,15 @@ enum um_dp_drop {
 
 /* Data-plane wide counters (not attributable to a peer). */
 enum um_dp_global {
-	UM_DP_GLOBAL_NO_ROUTE,      /* TUN packet matching no peer's allowed-ips */
-	UM_DP_GLOBAL_UNKNOWN_INDEX, /* DATA for an index we do not have */
-	UM_DP_GLOBAL_MALFORMED,     /* short/invalid datagram or TUN read */
-	UM_DP_GLOBAL_RING_FULL,     /* control ring full: datagram dropped */
-	UM_DP_GLOBAL_TUN_WRITE,     /* write to the device failed */
-	UM_DP_GLOBAL_TUN_READS,     /* statistics: reads from the device */
-	UM_DP_GLOBAL_TUN_WRITES,    /* statistics: writes to the device */
-	UM_DP_GLOBAL_UDP_SENDS,     /* statistics: UDP messages sent (one per GSO batch) */
-	UM_DP_GLOBAL_UDP_RECVS,     /* statistics: UDP messages received (one per GRO batch) */
+	UM_DP_GLOBAL_NO_ROUTE,         /* TUN packet matching no peer's allowed-ips */
+	UM_DP_GLOBAL_UNKNOWN_INDEX,    /* DATA for an index we do not have */
+	UM_DP_GLOBAL_MALFORMED,        /* short/invalid datagram or TUN read */
+	UM_DP_GLOBAL_RING_FULL,        /* control ring full: datagram dropped */
+	UM_DP_GLOBAL_TUN_WRITE,        /* write to the device failed */
+	UM_DP_GLOBAL_TUN_READS,        /* statistics: reads from the device */
+	UM_DP_GLOBAL_TUN_WRITES,       /* statistics: writes to the device */
+	UM_DP_GLOBAL_UDP_SENDS,        /* statistics: UDP messages sent (one per GSO batch) */
+	UM_DP_GLOBAL_UDP_RECVS,        /* statistics: UDP messages received (one per GRO batch) */
 	UM_DP_GLOBAL_BUSY_POLL_HITS,   /* statistics: busy polls that caught a packet */
 	UM_DP_GLOBAL_BUSY_POLL_MISSES, /* statistics: busy polls that timed out */
 	UM_DP_GLOBAL_GATHERS,          /* statistics: a quiet worker pinned itself */
@@ -126,8 +126,8 @@ struct um_dp_peer_stats {
 	 * they make rx_packets/tx_packets. */
 	uint64_t rx_relay_packets, rx_direct_packets;
 	uint64_t tx_relay_packets, tx_direct_packets;
-	uint64_t send_counter;           /* messages sent under the current key */
-	uint64_t current_created_ns;     /* created_ns of the current key, 0 = none */
+	uint64_t send_counter;       /* messages sent under the current key */
+	uint64_t current_created_ns; /* created_ns of the current key, 0 = none */
 	bool has_current, has_previous, has_next;
 };
 
@@ -142,7 +142,7 @@ enum um_dp_control_kind {
 
 struct um_dp_control_msg {
 	enum um_dp_control_kind kind;
-	uint32_t peer; /* for events */
+	uint32_t peer;                /* for events */
 	struct sockaddr_storage from; /* AF_INET or AF_INET6 (v4-mapped undone) */
 	socklen_t from_len;
 	/* Datagrams that arrived inside a relay's FORWARDED (0x24): data/len
@@ -176,17 +176,16 @@ int um_dataplane_control_fd(const struct um_dataplane *dp);
 /* 0 with *msg filled, or -UM_EAGAIN when every ring is empty. */
 int um_dataplane_recv_control(struct um_dataplane *dp, struct um_dp_control_msg *msg);
 /* Send a datagram (handshake) from the shared port. */
-int um_dataplane_send_datagram(struct um_dataplane *dp, const struct sockaddr *to,
-			       socklen_t to_len, const void *data, size_t len);
+int um_dataplane_send_datagram(struct um_dataplane *dp, const struct sockaddr *to, socklen_t to_len, const void *data,
+			       size_t len);
 
 /* Peers: ids are small integers (slot numbers) reused after removal. */
 int um_dataplane_peer_add(struct um_dataplane *dp, uint32_t *peer_out);
 int um_dataplane_peer_remove(struct um_dataplane *dp, uint32_t peer);
-int um_dataplane_peer_set_endpoint(struct um_dataplane *dp, uint32_t peer,
-				   const struct sockaddr *addr, socklen_t len);
+int um_dataplane_peer_set_endpoint(struct um_dataplane *dp, uint32_t peer, const struct sockaddr *addr, socklen_t len);
 /* Copies the endpoint (AF_INET or AF_INET6); -UM_ENOTFOUND if none. */
-int um_dataplane_peer_get_endpoint(struct um_dataplane *dp, uint32_t peer,
-				   struct sockaddr_storage *addr, socklen_t *len);
+int um_dataplane_peer_get_endpoint(struct um_dataplane *dp, uint32_t peer, struct sockaddr_storage *addr,
+				   socklen_t *len);
 /* Replace the peer's allowed-ips (routing and source filter). */
 int um_dataplane_peer_set_allowed_ips(struct um_dataplane *dp, uint32_t peer, const struct um_addr_prefix *prefixes,
 				      size_t count);
@@ -200,8 +199,8 @@ int um_dataplane_peer_set_allowed_ips(struct um_dataplane *dp, uint32_t peer, co
  * becomes previous so its packets are still accepted, and the old current
  * is wiped. The next slot is empty afterwards either way.
  * local_index must be unique across all installed keys (-UM_EINVAL). */
-int um_dataplane_peer_install_keypair(struct um_dataplane *dp, uint32_t peer,
-				      const struct um_keypair *keypair, bool as_next);
+int um_dataplane_peer_install_keypair(struct um_dataplane *dp, uint32_t peer, const struct um_keypair *keypair,
+				      bool as_next);
 /* next -> current -> previous; the old previous is wiped. -UM_ESTATE if no next. */
 int um_dataplane_peer_promote_next(struct um_dataplane *dp, uint32_t peer);
 /* Wipe the previous keypair (expired). */
@@ -221,11 +220,10 @@ int um_dataplane_peer_clear_keys(struct um_dataplane *dp, uint32_t peer);
  * bytes 4..35 (the peer ID) are compared with the source ID of FORWARDED
  * DATA from this peer; a mismatch is dropped as MALFORMED. Authenticated
  * DATA arriving through a relay never raises ENDPOINT_CHANGED. */
-#define UM_DP_RELAY_HEADER_MAX 64
+#define UM_DP_RELAY_HEADER_MAX   64
 #define UM_DP_RELAY_MAX_DATAGRAM 1280
-int um_dataplane_peer_set_relay(struct um_dataplane *dp, uint32_t peer,
-				const struct sockaddr_storage *relay, socklen_t len,
-				const uint8_t *header, size_t header_len);
+int um_dataplane_peer_set_relay(struct um_dataplane *dp, uint32_t peer, const struct sockaddr_storage *relay,
+				socklen_t len, const uint8_t *header, size_t header_len);
 
 /* Send an empty DATA (keepalive) under the current key to the endpoint. */
 int um_dataplane_peer_send_keepalive(struct um_dataplane *dp, uint32_t peer);

@@ -37,8 +37,7 @@ static socklen_t conn_address(const struct dp_endpoint *ep, struct sockaddr_stor
 	return um_udp_addr_unmap(&ep->addr, out);
 }
 
-static int conn_open(struct um_dataplane *dp, struct dp_worker *w, uint32_t id,
-		     const struct dp_endpoint *ep)
+static int conn_open(struct um_dataplane *dp, struct dp_worker *w, uint32_t id, const struct dp_endpoint *ep)
 {
 	int fd = -1;
 	struct sockaddr_storage to;

@@ -17,19 +17,19 @@
 #include "session/aead.h"
 #include "session/replay.h"
 
-#define DP_MAX_WORKERS 16
-#define DP_RX_BATCH 16                       /* recvmmsg messages per call */
-#define DP_RX_BUF (65536 + 64)               /* one GRO message */
-#define DP_RX_ITEMS (DP_RX_BATCH * 64)       /* decrypted segments per batch */
-#define DP_TX_ARENA (1024 * 1024)            /* encrypted output per batch */
-#define DP_TX_MSGS 256                       /* UDP messages per sendmmsg batch */
-#define DP_TUN_READS 8                      /* TUN reads per wake-up */
-#define DP_TUN_BUF (UM_VNET_HDR_LEN + 65536)
-#define DP_RING_SLOTS 256                   /* datagrams (handshakes) per worker */
-#define DP_EVENT_SLOTS 64                   /* events per worker, drained first */
-#define DP_MAC_TABLE 4096
+#define DP_MAX_WORKERS           16
+#define DP_RX_BATCH              16                 /* recvmmsg messages per call */
+#define DP_RX_BUF                (65536 + 64)       /* one GRO message */
+#define DP_RX_ITEMS              (DP_RX_BATCH * 64) /* decrypted segments per batch */
+#define DP_TX_ARENA              (1024 * 1024)      /* encrypted output per batch */
+#define DP_TX_MSGS               256                /* UDP messages per sendmmsg batch */
+#define DP_TUN_READS             8                  /* TUN reads per wake-up */
+#define DP_TUN_BUF               (UM_VNET_HDR_LEN + 65536)
+#define DP_RING_SLOTS            256 /* datagrams (handshakes) per worker */
+#define DP_EVENT_SLOTS           64  /* events per worker, drained first */
+#define DP_MAC_TABLE             4096
 #define DP_REJECT_AFTER_MESSAGES (1ull << 60)
-#define DP_MAX_CONNECTED_PEERS 128          /* peers that get connected sockets */
+#define DP_MAX_CONNECTED_PEERS   128 /* peers that get connected sockets */
 
 enum { DP_SLOT_CURRENT, DP_SLOT_PREVIOUS, DP_SLOT_NEXT, DP_SLOTS };
 
@@ -159,8 +159,8 @@ struct dp_worker {
 	size_t tx_last_seg[DP_TX_MSGS]; /* size of its last segment */
 	bool tx_mergeable[DP_TX_MSGS];
 	bool tx_via_relay[DP_TX_MSGS];
-	int tx_fd[DP_TX_MSGS];                         /* socket it leaves by */
-	const struct dp_endpoint *tx_ep[DP_TX_MSGS];   /* where it goes */
+	int tx_fd[DP_TX_MSGS];                       /* socket it leaves by */
+	const struct dp_endpoint *tx_ep[DP_TX_MSGS]; /* where it goes */
 };
 
 struct um_dataplane {
@@ -183,8 +183,8 @@ struct um_dataplane {
 	_Atomic(struct dp_routes *) routes;
 	uint64_t routes_generation;
 	_Atomic uint64_t mac_table[DP_MAC_TABLE];
-	struct um_aead control_aead; /* keepalives, under lock */
-	unsigned connected_peers;    /* peers with connected sockets, under lock */
+	struct um_aead control_aead;   /* keepalives, under lock */
+	unsigned connected_peers;      /* peers with connected sockets, under lock */
 	_Atomic uint64_t busy_poll_ns; /* workers' busy-poll window (0 = off) */
 	int gather_cpu;                /* -1: workers stay spread */
 	cpu_set_t spread_cpus;         /* the process's CPUs at start */

@@ -6,9 +6,9 @@
  * point (um_dp_rebuild_index_map synchronises). */
 #include "net/dataplane.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
 
 #include <sodium.h>
 
@@ -17,8 +17,8 @@
 #include "util/error.h"
 #include "wire/data.h"
 
-int um_dataplane_peer_install_keypair(struct um_dataplane *dp, uint32_t id,
-				      const struct um_keypair *keypair, bool as_next)
+int um_dataplane_peer_install_keypair(struct um_dataplane *dp, uint32_t id, const struct um_keypair *keypair,
+				      bool as_next)
 {
 	int rc = -UM_ENOTFOUND;
 	struct dp_key *key = aligned_alloc(64, sizeof(*key));
@@ -157,13 +157,12 @@ int um_dataplane_peer_send_keepalive(struct um_dataplane *dp, uint32_t id)
 	uint8_t *packet = datagram + ep->prefix_len;
 	struct um_data_header hdr = {.flags = 0, .receiver_index = key->remote_index, .counter = counter};
 	um_data_header_encode(packet, &hdr);
-	if ((rc = um_aead_seal(&dp->control_aead, key->id, key->send_key, counter, packet,
-			       UM_DATA_HEADER_LEN, packet + UM_DATA_HEADER_LEN, 0,
-			       packet + UM_DATA_HEADER_LEN)) < 0)
+	if ((rc = um_aead_seal(&dp->control_aead, key->id, key->send_key, counter, packet, UM_DATA_HEADER_LEN,
+			       packet + UM_DATA_HEADER_LEN, 0, packet + UM_DATA_HEADER_LEN)) < 0)
 		goto out;
 	rc = 0;
-	if (sendto(dp->workers[0].udp_fd, datagram, ep->prefix_len + UM_DATA_OVERHEAD, 0,
-		   (struct sockaddr *)&ep->addr, ep->len) < 0)
+	if (sendto(dp->workers[0].udp_fd, datagram, ep->prefix_len + UM_DATA_OVERHEAD, 0, (struct sockaddr *)&ep->addr,
+		   ep->len) < 0)
 		rc = -errno;
 	else
 		atomic_store(&peer->last_tx_ns, um_now_ns());

@@ -19,9 +19,8 @@
 /* ---- control ring ---- */
 
 /* Declared in dataplane_worker.h. */
-bool um_dp_ring_push(struct dp_worker *w, struct dp_ring *ring, enum um_dp_control_kind kind,
-		     uint32_t peer, const uint8_t *data, size_t len,
-		     const struct sockaddr_storage *from, const uint8_t *relay_source)
+bool um_dp_ring_push(struct dp_worker *w, struct dp_ring *ring, enum um_dp_control_kind kind, uint32_t peer,
+		     const uint8_t *data, size_t len, const struct sockaddr_storage *from, const uint8_t *relay_source)
 {
 	uint32_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
 	uint32_t tail = atomic_load_explicit(&ring->tail, memory_order_acquire);
@@ -65,8 +64,7 @@ struct dp_quiet {
 /* Poll without sleeping for up to window_ns. Returns what epoll_wait
  * returned last: > 0 when something arrived. While gathered, the poll
  * yields the CPU each turn: what it waits for may need this very CPU. */
-static int busy_poll(struct dp_worker *w, struct dp_quiet *q, struct epoll_event *events, int max,
-		     uint64_t window_ns)
+static int busy_poll(struct dp_worker *w, struct dp_quiet *q, struct epoll_event *events, int max, uint64_t window_ns)
 {
 	bool yield = q->gather.gathered && w->dp->gather_cpu >= 0;
 	uint64_t start = um_now_ns(), now = start;
@@ -167,9 +165,7 @@ UM_HOT void *um_dp_worker_main(void *arg)
 				break;
 			case DP_EVENT_CONN: {
 				uint32_t peer = (uint32_t)(tag >> 32);
-				int fd = peer < dp->max_peers
-						 ? atomic_load(&dp->peers[peer].conn_fd[w->index])
-						 : -1;
+				int fd = peer < dp->max_peers ? atomic_load(&dp->peers[peer].conn_fd[w->index]) : -1;
 				if (fd >= 0) /* -1: closed since epoll_wait returned */
 					um_dp_rx_from_udp(w, fd);
 				break;

@@ -7,12 +7,11 @@
 #include "util/bytes.h"
 #include "util/error.h"
 
-#define TCP_FIN 0x01
-#define TCP_PSH 0x08
-#define TCP_ACK 0x10
-#define TCP_CWR 0x80
+#define TCP_FIN         0x01
+#define TCP_PSH         0x08
+#define TCP_ACK         0x10
+#define TCP_CWR         0x80
 #define IPPROTO_TCP_NUM 6
-
 
 UM_HOT void um_vnet_hdr_decode(const uint8_t in[UM_VNET_HDR_LEN], struct um_vnet_hdr *hdr)
 {
@@ -84,8 +83,7 @@ UM_HOT uint16_t um_csum_fold(uint64_t sum)
 	return (uint16_t)sum;
 }
 
-UM_HOT uint64_t um_csum_pseudo(const uint8_t *src, const uint8_t *dst, size_t addr_len, uint8_t proto,
-			uint32_t l4_len)
+UM_HOT uint64_t um_csum_pseudo(const uint8_t *src, const uint8_t *dst, size_t addr_len, uint8_t proto, uint32_t l4_len)
 {
 	uint8_t tail[8] = {0};
 	uint64_t sum = um_csum_add(0, src, addr_len);
@@ -114,8 +112,7 @@ UM_HOT int um_offload_finish_csum(uint8_t *pkt, size_t len, const struct um_vnet
 	return 0;
 }
 
-int um_tso_parse(const uint8_t *pkt, size_t len, const struct um_vnet_hdr *hdr,
-		 struct um_tso_info *info)
+int um_tso_parse(const uint8_t *pkt, size_t len, const struct um_vnet_hdr *hdr, struct um_tso_info *info)
 {
 	memset(info, 0, sizeof(*info));
 	if (len < 40 || len > UM_OFFLOAD_MAX_PACKET)
@@ -153,8 +150,8 @@ int um_tso_parse(const uint8_t *pkt, size_t len, const struct um_vnet_hdr *hdr,
  * sequence number seq, IPv4 id id): lengths, the IPv4 header checksum, and
  * the flags that belong only on the first (CWR) or last (FIN, PSH) segment.
  * Returns the TCP header; its checksum is left to the caller. */
-static uint8_t *segment_headers(uint8_t *seg, const struct um_tso_info *info, size_t i, size_t total,
-				uint32_t seq, uint16_t id, uint8_t flags)
+static uint8_t *segment_headers(uint8_t *seg, const struct um_tso_info *info, size_t i, size_t total, uint32_t seq,
+				uint16_t id, uint8_t flags)
 {
 	if (info->ipv6) {
 		um_store16_be(seg + 4, (uint16_t)(total - 40));
@@ -167,15 +164,15 @@ static uint8_t *segment_headers(uint8_t *seg, const struct um_tso_info *info, si
 	uint8_t *t = seg + info->ip_hdr_len;
 	um_store32_be(t + 4, seq);
 	if (i + 1 != info->segments)
-		flags &= (uint8_t)~(TCP_FIN | TCP_PSH);
+		flags &= (uint8_t) ~(TCP_FIN | TCP_PSH);
 	if (i != 0)
 		flags &= (uint8_t)~TCP_CWR;
 	t[13] = flags;
 	return t;
 }
 
-size_t um_tso_split(const uint8_t *pkt, const struct um_tso_info *info, size_t first,
-		    size_t count, uint8_t *out, size_t stride, size_t seg_len[])
+size_t um_tso_split(const uint8_t *pkt, const struct um_tso_info *info, size_t first, size_t count, uint8_t *out,
+		    size_t stride, size_t seg_len[])
 {
 	if (first >= info->segments)
 		return 0;
@@ -200,17 +197,16 @@ size_t um_tso_split(const uint8_t *pkt, const struct um_tso_info *info, size_t f
 		uint8_t *t = segment_headers(seg, info, i, total, seq + (uint32_t)off, (uint16_t)(id + i), flags);
 		t[16] = t[17] = 0;
 		size_t l4 = total - info->ip_hdr_len;
-		uint64_t sum = um_csum_pseudo(seg + addr_off, seg + addr_off + addr_len, addr_len,
-					      IPPROTO_TCP_NUM, (uint32_t)l4);
+		uint64_t sum =
+		    um_csum_pseudo(seg + addr_off, seg + addr_off + addr_len, addr_len, IPPROTO_TCP_NUM, (uint32_t)l4);
 		store_csum(t + 16, (uint16_t)~um_csum_fold(um_csum_add(sum, t, l4)));
 		seg_len[k] = total;
 	}
 	return count;
 }
 
-size_t um_tso_split_partial(const uint8_t *pkt, const struct um_tso_info *info, size_t first,
-			    size_t count, uint8_t *out, size_t stride, size_t payload_off[],
-			    size_t payload_len[])
+size_t um_tso_split_partial(const uint8_t *pkt, const struct um_tso_info *info, size_t first, size_t count,
+			    uint8_t *out, size_t stride, size_t payload_off[], size_t payload_len[])
 {
 	if (first >= info->segments)
 		return 0;
@@ -223,8 +219,7 @@ size_t um_tso_split_partial(const uint8_t *pkt, const struct um_tso_info *info, 
 	uint16_t id = info->ipv6 ? 0 : um_load16_be(pkt + 4);
 	uint8_t flags = tcp[13];
 	/* Pseudo-header sum without the length, added per segment. */
-	uint64_t base = um_csum_pseudo(pkt + addr_off, pkt + addr_off + addr_len, addr_len,
-				       IPPROTO_TCP_NUM, 0);
+	uint64_t base = um_csum_pseudo(pkt + addr_off, pkt + addr_off + addr_len, addr_len, IPPROTO_TCP_NUM, 0);
 	for (size_t k = 0; k < count; k++) {
 		size_t i = first + k;
 		size_t off = i * info->mss;
@@ -320,16 +315,16 @@ UM_HOT static int flush_flow(struct um_gro *gro, struct um_gro_flow *flow)
 		store_csum(ip + 10, (uint16_t)~um_csum_fold(um_csum_add(0, ip, flow->ip_hdr_len)));
 	}
 	/* CHECKSUM_PARTIAL: the field holds the non-inverted pseudo-header sum. */
-	uint64_t sum = um_csum_pseudo(ip + addr_off, ip + addr_off + addr_len, addr_len,
-				      IPPROTO_TCP_NUM, (uint32_t)(flow->total_len - flow->ip_hdr_len));
+	uint64_t sum = um_csum_pseudo(ip + addr_off, ip + addr_off + addr_len, addr_len, IPPROTO_TCP_NUM,
+				      (uint32_t)(flow->total_len - flow->ip_hdr_len));
 	store_csum(tcp + 16, um_csum_fold(sum));
 	struct um_vnet_hdr vh = {
-		.flags = UM_VNET_F_NEEDS_CSUM,
-		.gso_type = flow->ipv6 ? UM_VNET_GSO_TCPV6 : UM_VNET_GSO_TCPV4,
-		.hdr_len = (uint16_t)(flow->l2_len + flow->hdr_len),
-		.gso_size = (uint16_t)flow->mss,
-		.csum_start = (uint16_t)(flow->l2_len + flow->ip_hdr_len),
-		.csum_offset = 16,
+	    .flags = UM_VNET_F_NEEDS_CSUM,
+	    .gso_type = flow->ipv6 ? UM_VNET_GSO_TCPV6 : UM_VNET_GSO_TCPV4,
+	    .hdr_len = (uint16_t)(flow->l2_len + flow->hdr_len),
+	    .gso_size = (uint16_t)flow->mss,
+	    .csum_start = (uint16_t)(flow->l2_len + flow->ip_hdr_len),
+	    .csum_offset = 16,
 	};
 	um_vnet_hdr_encode(flow->vnet, &vh);
 	flow->iov[0].iov_base = flow->vnet;
@@ -341,14 +336,12 @@ UM_HOT static int flush_flow(struct um_gro *gro, struct um_gro_flow *flow)
 
 static void remove_flow(struct um_gro *gro, unsigned index)
 {
-	memmove(&gro->flows[index], &gro->flows[index + 1],
-		(gro->count - index - 1) * sizeof(gro->flows[0]));
+	memmove(&gro->flows[index], &gro->flows[index + 1], (gro->count - index - 1) * sizeof(gro->flows[0]));
 	gro->count--;
 }
 
 /* Same flow: addresses and ports. */
-static bool same_flow(const struct um_gro_flow *flow, const uint8_t *pkt, bool ipv6,
-		      size_t ip_hdr_len, size_t l2)
+static bool same_flow(const struct um_gro_flow *flow, const uint8_t *pkt, bool ipv6, size_t ip_hdr_len, size_t l2)
 {
 	const uint8_t *h = flow->head;
 	if (flow->ipv6 != ipv6 || flow->ip_hdr_len != ip_hdr_len || flow->l2_len != l2)

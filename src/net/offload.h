@@ -17,22 +17,22 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#define UM_TUN_F_CSUM 0x01
-#define UM_TUN_F_TSO4 0x02
-#define UM_TUN_F_TSO6 0x04
+#define UM_TUN_F_CSUM    0x01
+#define UM_TUN_F_TSO4    0x02
+#define UM_TUN_F_TSO6    0x04
 #define UM_TUN_F_TSO_ECN 0x08
-#define UM_TUN_F_UFO 0x10
-#define UM_TUN_F_USO4 0x20
-#define UM_TUN_F_USO6 0x40
+#define UM_TUN_F_UFO     0x10
+#define UM_TUN_F_USO4    0x20
+#define UM_TUN_F_USO6    0x40
 
 #define UM_VNET_F_NEEDS_CSUM 1
 #define UM_VNET_F_DATA_VALID 2
-#define UM_VNET_GSO_NONE 0
-#define UM_VNET_GSO_TCPV4 1
-#define UM_VNET_GSO_UDP 3
-#define UM_VNET_GSO_TCPV6 4
-#define UM_VNET_GSO_UDP_L4 5
-#define UM_VNET_GSO_ECN 0x80
+#define UM_VNET_GSO_NONE     0
+#define UM_VNET_GSO_TCPV4    1
+#define UM_VNET_GSO_UDP      3
+#define UM_VNET_GSO_TCPV6    4
+#define UM_VNET_GSO_UDP_L4   5
+#define UM_VNET_GSO_ECN      0x80
 
 #define UM_VNET_HDR_LEN 10
 /* Largest packet a TUN read can return after the vnet header. */
@@ -59,8 +59,7 @@ void um_vnet_hdr_encode(uint8_t out[UM_VNET_HDR_LEN], const struct um_vnet_hdr *
 uint64_t um_csum_add(uint64_t sum, const void *data, size_t len);
 uint16_t um_csum_fold(uint64_t sum);
 /* Pseudo-header sum for TCP/UDP over IPv4 (addr_len 4) or IPv6 (16). */
-uint64_t um_csum_pseudo(const uint8_t *src, const uint8_t *dst, size_t addr_len, uint8_t proto,
-			uint32_t l4_len);
+uint64_t um_csum_pseudo(const uint8_t *src, const uint8_t *dst, size_t addr_len, uint8_t proto, uint32_t l4_len);
 
 /* Complete a NEEDS_CSUM packet in place (pitfall 1: sum from csum_start to
  * the end, store ~fold, 0 becomes 0xffff). No-op without the flag.
@@ -81,8 +80,7 @@ struct um_tso_info {
  * packet itself; hdr->hdr_len is ignored). 0, or -UM_EINVAL (not a TSO packet
  * we can split: bad headers, IPv6 extension headers, fragments, too many
  * segments). */
-int um_tso_parse(const uint8_t *pkt, size_t len, const struct um_vnet_hdr *hdr,
-		 struct um_tso_info *info);
+int um_tso_parse(const uint8_t *pkt, size_t len, const struct um_vnet_hdr *hdr, struct um_tso_info *info);
 
 /* Write segments first .. first+count-1 of a parsed super-packet (count is
  * clipped to the segments left): segment first+k goes to out + k * stride,
@@ -91,8 +89,8 @@ int um_tso_parse(const uint8_t *pkt, size_t len, const struct um_vnet_hdr *hdr,
  * tot_len/payload_len, IPv4 id+i and header checksum, seq advanced, FIN/PSH
  * only on the last, CWR only on the first, and a full TCP checksum
  * (pitfall 2). Returns the number of segments written. */
-size_t um_tso_split(const uint8_t *pkt, const struct um_tso_info *info, size_t first,
-		    size_t count, uint8_t *out, size_t stride, size_t seg_len[]);
+size_t um_tso_split(const uint8_t *pkt, const struct um_tso_info *info, size_t first, size_t count, uint8_t *out,
+		    size_t stride, size_t seg_len[]);
 
 /* Like um_tso_split, but writes only the headers of each segment (hdr_len
  * bytes at out + k * stride) and reports where its payload lies in pkt
@@ -100,9 +98,8 @@ size_t um_tso_split(const uint8_t *pkt, const struct um_tso_info *info, size_t f
  * the super-packet. The TCP checksum field gets the pseudo-header sum over
  * the segment (CHECKSUM_PARTIAL form: csum_start = ip_hdr_len, offset 16),
  * which the receiver completes or hands to its kernel as NEEDS_CSUM. */
-size_t um_tso_split_partial(const uint8_t *pkt, const struct um_tso_info *info, size_t first,
-			    size_t count, uint8_t *out, size_t stride, size_t payload_off[],
-			    size_t payload_len[]);
+size_t um_tso_split_partial(const uint8_t *pkt, const struct um_tso_info *info, size_t first, size_t count,
+			    uint8_t *out, size_t stride, size_t payload_off[], size_t payload_len[]);
 
 /* For a packet whose TCP/UDP checksum field holds the pseudo-header sum:
  * the vnet header that lets the kernel finish it. 0, or -UM_EINVAL unless the
@@ -117,10 +114,10 @@ typedef int (*um_gro_emit_fn)(const struct iovec *iov, int iovcnt, void *arg);
 #define UM_GRO_MAX_FLOWS 8
 
 struct um_gro_flow {
-	uint8_t *head;       /* first segment; its headers are rewritten at flush */
+	uint8_t *head; /* first segment; its headers are rewritten at flush */
 	size_t head_len;
-	size_t total_len;    /* IP total length so far */
-	size_t mss;          /* payload length of the first segment */
+	size_t total_len; /* IP total length so far */
+	size_t mss;       /* payload length of the first segment */
 	uint32_t next_seq;
 	unsigned segments;
 	bool ipv6, closed, partial;

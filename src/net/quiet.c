@@ -19,8 +19,7 @@ static void top_up(struct um_busy_poll *bp, uint64_t now_ns, uint64_t window_ns)
 	bp->budget_at_ns = now_ns;
 }
 
-void um_busy_poll_woke(struct um_busy_poll *bp, uint64_t now_ns, uint64_t waited_ns,
-		       uint64_t window_ns)
+void um_busy_poll_woke(struct um_busy_poll *bp, uint64_t now_ns, uint64_t waited_ns, uint64_t window_ns)
 {
 	/* A spin was due but suppressed: had it run, would it have caught
 	 * this wake-up? Then spinning pays again. */

@@ -37,10 +37,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define UM_BUSY_POLL_IDLE_NS 10000000ull /* a 10 ms wait: the tunnel was idle */
+#define UM_BUSY_POLL_IDLE_NS    10000000ull /* a 10 ms wait: the tunnel was idle */
 #define UM_BUSY_POLL_MISS_LIMIT 4
-#define UM_BUSY_POLL_SHARE 10           /* at most 1/10 of wall time */
-#define UM_BUSY_POLL_MAX_US 2000        /* largest window accepted */
+#define UM_BUSY_POLL_SHARE      10   /* at most 1/10 of wall time */
+#define UM_BUSY_POLL_MAX_US     2000 /* largest window accepted */
 
 struct um_busy_poll {
 	uint64_t budget_ns;    /* spin time available */
@@ -54,8 +54,7 @@ struct um_busy_poll {
 void um_busy_poll_init(struct um_busy_poll *bp);
 
 /* The worker woke from a blocking wait of waited_ns at now_ns. */
-void um_busy_poll_woke(struct um_busy_poll *bp, uint64_t now_ns, uint64_t waited_ns,
-		       uint64_t window_ns);
+void um_busy_poll_woke(struct um_busy_poll *bp, uint64_t now_ns, uint64_t waited_ns, uint64_t window_ns);
 
 /* End of a round at now_ns; sent: it sent at least one datagram. True: poll
  * (without sleeping) for up to window_ns, then report with spun(). */
@@ -64,9 +63,9 @@ bool um_busy_poll_arm(struct um_busy_poll *bp, uint64_t now_ns, bool sent, uint6
 /* A spin of spun_ns ended; hit: something arrived during it. */
 void um_busy_poll_spun(struct um_busy_poll *bp, uint64_t spun_ns, bool hit);
 
-#define UM_QUIET_SHORT_WAIT_NS 1000000ull     /* a wait shorter than 1 ms... */
-#define UM_QUIET_SPREAD_AFTER 32               /* ...this many times in a row */
-#define UM_QUIET_GATHER_AFTER_NS 20000000ull  /* a 20 ms lull */
+#define UM_QUIET_SHORT_WAIT_NS   1000000ull  /* a wait shorter than 1 ms... */
+#define UM_QUIET_SPREAD_AFTER    32          /* ...this many times in a row */
+#define UM_QUIET_GATHER_AFTER_NS 20000000ull /* a 20 ms lull */
 
 struct um_gather {
 	unsigned short_waits; /* waits shorter than UM_QUIET_SHORT_WAIT_NS in a row */

@@ -74,8 +74,7 @@ int um_udp_local_port(int fd, uint16_t *port)
 	return 0;
 }
 
-int um_udp_addr_for_socket(int socket_family, const struct sockaddr *in, socklen_t in_len,
-			   struct sockaddr_storage *out)
+int um_udp_addr_for_socket(int socket_family, const struct sockaddr *in, socklen_t in_len, struct sockaddr_storage *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (in->sa_family == AF_INET && in_len >= (socklen_t)sizeof(struct sockaddr_in)) {
@@ -134,8 +133,7 @@ bool um_udp_addr_equal(const struct sockaddr_storage *a, const struct sockaddr_s
 	}
 	if (a->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-		return x->sin6_port == y->sin6_port &&
-		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+		return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 	}
 	return false;
 }
@@ -155,8 +153,7 @@ void um_udp_set_gso(struct msghdr *msg, uint8_t *cbuf, uint16_t gso_size)
 UM_HOT uint16_t um_udp_gro_size(struct msghdr *msg)
 {
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
-		if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO &&
-		    cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
+		if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO && cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
 			int size;
 			memcpy(&size, CMSG_DATA(cm), sizeof(size));
 			return size > 0 && size <= 65535 ? (uint16_t)size : 0;

@@ -25,7 +25,7 @@
 
 /* Per-send limits (pitfall 4): payload per GSO send and segments per send. */
 #define UM_UDP_GSO_MAX_BYTES 65507u
-#define UM_UDP_GSO_MAX_SEGS 64u
+#define UM_UDP_GSO_MAX_SEGS  64u
 
 /* Control-buffer space for one UDP_SEGMENT or UDP_GRO cmsg. */
 #define UM_UDP_CMSG_SPACE 32

@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "net/quiet.h"
+#include "net/tun.h"
 #include "node/demux.h"
 #include "node/internal.h"
 #include "node/path.h"
@@ -19,7 +20,6 @@
 #include "node/session.h"
 #include "node/stun.h"
 #include "node/uplink.h"
-#include "net/tun.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -301,12 +301,12 @@ static int start_node(struct um_node *node)
 	memset(node->out, 0, sizeof(*node->out));
 
 	struct um_handshake_config hs_config = {
-		.identity = &node->identity,
-		.mtu = (uint16_t)c->mtu,
-		.heartbeat_s = (uint16_t)((c->heartbeat_ms + 999) / 1000),
-		.rotation_s = (uint32_t)((c->rekey_ms + 999) / 1000),
-		.index_in_use = index_in_use,
-		.index_ctx = node,
+	    .identity = &node->identity,
+	    .mtu = (uint16_t)c->mtu,
+	    .heartbeat_s = (uint16_t)((c->heartbeat_ms + 999) / 1000),
+	    .rotation_s = (uint32_t)((c->rekey_ms + 999) / 1000),
+	    .index_in_use = index_in_use,
+	    .index_ctx = node,
 	};
 	r = um_handshake_engine_new(&node->engine, &hs_config);
 	if (r) {
@@ -315,14 +315,14 @@ static int start_node(struct um_node *node)
 	}
 
 	struct um_dataplane_config dp_config = {
-		.ifname = c->device,
-		.tap = c->mode == UM_MODE_TAP,
-		.listen_port = c->listen_port,
-		.mtu = c->mtu,
-		.busy_poll_us = c->busy_poll_us,
-		.gather = c->gather,
-		.gather_cpu = c->gather_cpu,
-		.max_peers = c->n_peers > 256 ? (unsigned)c->n_peers : 0,
+	    .ifname = c->device,
+	    .tap = c->mode == UM_MODE_TAP,
+	    .listen_port = c->listen_port,
+	    .mtu = c->mtu,
+	    .busy_poll_us = c->busy_poll_us,
+	    .gather = c->gather,
+	    .gather_cpu = c->gather_cpu,
+	    .max_peers = c->n_peers > 256 ? (unsigned)c->n_peers : 0,
 	};
 	r = um_dataplane_new(&dp_config, &node->dataplane);
 	if (r) {
@@ -361,10 +361,10 @@ static int start_node(struct um_node *node)
 		return r;
 	}
 	node->dp_watch = (struct um_watch){
-		.fd = um_dataplane_control_fd(node->dataplane),
-		.events = EPOLLIN,
-		.fn = on_dataplane,
-		.arg = node,
+	    .fd = um_dataplane_control_fd(node->dataplane),
+	    .events = EPOLLIN,
+	    .fn = on_dataplane,
+	    .arg = node,
 	};
 	r = um_loop_add(node->loop, &node->dp_watch);
 	if (r)
@@ -372,8 +372,7 @@ static int start_node(struct um_node *node)
 	return r;
 }
 
-int um_node_start(struct um_node **out, struct um_loop *loop, struct um_config *config,
-		  um_control_handler_fn control)
+int um_node_start(struct um_node **out, struct um_loop *loop, struct um_config *config, um_control_handler_fn control)
 {
 	struct um_node *node = calloc(1, sizeof(*node));
 	struct um_config *c;

@@ -27,8 +27,8 @@ enum um_route_kind {
 
 struct um_route {
 	enum um_route_kind kind;
-	unsigned uplink;              /* relay kinds */
-	struct um_addr endpoint;      /* direct; family 0 = unknown */
+	unsigned uplink;         /* relay kinds */
+	struct um_addr endpoint; /* direct; family 0 = unknown */
 };
 
 /* Why a route changes; each has its rule in um_peer_route_set. */

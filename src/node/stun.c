@@ -30,8 +30,8 @@
 #include "util/error.h"
 #include "util/log.h"
 
-#define STUN_REFRESH_NS (300 * UM_NSEC_PER_SEC)
-#define STUN_RETRY_NS (5 * UM_NSEC_PER_SEC)
+#define STUN_REFRESH_NS    (300 * UM_NSEC_PER_SEC)
+#define STUN_RETRY_NS      (5 * UM_NSEC_PER_SEC)
 #define STUN_MAPPED_TTL_NS (900 * UM_NSEC_PER_SEC)
 
 /* Shorter than the RFC's 39.5 s: a daemon retries on its own schedule. */
@@ -147,8 +147,7 @@ static void on_done(struct um_node_stun *s, int rc, const struct um_stun_result 
 	um_timer_arm_in(node->loop, &s->timer, STUN_REFRESH_NS);
 	um_addr_format((const struct um_addr *)&s->mapped, mapped, sizeof(mapped));
 	if (!changed) {
-		um_log_debug("stun %s: still %s (rtt %llu us)", server, mapped,
-			     (unsigned long long)(s->rtt_ns / 1000));
+		um_log_debug("stun %s: still %s (rtt %llu us)", server, mapped, (unsigned long long)(s->rtt_ns / 1000));
 		return;
 	}
 	um_log_info("stun %s: we are %s there (rtt %llu us)", server, mapped, (unsigned long long)(s->rtt_ns / 1000));
@@ -219,16 +218,15 @@ static bool transaction_input(struct um_node_stun *s, const struct sockaddr *fro
 	return true;
 }
 
-bool um_node_stun_receive(struct um_node *node, const struct sockaddr *from, socklen_t from_len,
-			  const uint8_t *data, size_t len)
+bool um_node_stun_receive(struct um_node *node, const struct sockaddr *from, socklen_t from_len, const uint8_t *data,
+			  size_t len)
 {
 	/* Cheap first: no servers, or not even the cookie, is not STUN. */
 	if (!node->n_stun || !um_stun_looks_like(data, len))
 		return false;
 	for (size_t i = 0; i < node->n_stun; i++) {
 		struct um_node_stun *s = &node->stun[i];
-		if (transaction_input(s, from, from_len, data, len) ||
-		    finished_transaction(s, from, from_len, data))
+		if (transaction_input(s, from, from_len, data, len) || finished_transaction(s, from, from_len, data))
 			return true;
 	}
 	return false;

@@ -25,8 +25,8 @@ struct um_node_stun {
 	struct um_addr server;
 	struct um_stun_transaction transaction; /* in flight (active) or the last one */
 	bool active;
-	struct um_timer timer;      /* retransmissions while active, else the next transaction */
-	struct um_addr mapped;      /* our reflexive address there; family 0 = none */
+	struct um_timer timer; /* retransmissions while active, else the next transaction */
+	struct um_addr mapped; /* our reflexive address there; family 0 = none */
 	uint64_t rtt_ns, last_answer_ns, started_ns;
 	uint64_t transactions, answers, failures;
 	unsigned failures_in_a_row;

@@ -54,13 +54,13 @@ struct um_punch_config {
 
 /* What the caller knows about the world at the time of a call. */
 struct um_punch_env {
-	uint64_t now;                 /* monotonic ns */
-	uint64_t wall_ms;             /* wall clock (CANDIDATES generations) */
-	bool enabled;                 /* direct = true and a relay is configured */
-	bool relay_ready;             /* a registered relay can carry the peer now */
-	bool via_relay;               /* the data plane sends to the peer through a relay */
-	struct um_addr endpoint;      /* the data plane's direct endpoint; family 0 = none */
-	uint64_t rx_direct;           /* DATA packets received directly so far */
+	uint64_t now;            /* monotonic ns */
+	uint64_t wall_ms;        /* wall clock (CANDIDATES generations) */
+	bool enabled;            /* direct = true and a relay is configured */
+	bool relay_ready;        /* a registered relay can carry the peer now */
+	bool via_relay;          /* the data plane sends to the peer through a relay */
+	struct um_addr endpoint; /* the data plane's direct endpoint; family 0 = none */
+	uint64_t rx_direct;      /* DATA packets received directly so far */
 };
 
 /* An outstanding PATH_PROBE. */
@@ -85,8 +85,8 @@ struct um_punch {
 	unsigned n_remote;
 	struct um_punch_probe probes[UM_PUNCH_PROBES];
 	unsigned next_probe;
-	struct um_addr direct;      /* validated endpoint (DIRECT) */
-	uint64_t relay_since_ns;    /* the relay session came up (time to direct) */
+	struct um_addr direct;   /* validated endpoint (DIRECT) */
+	uint64_t relay_since_ns; /* the relay session came up (time to direct) */
 	uint64_t punch_started_ns, punch_rounds;
 	uint64_t direct_since_ns, last_direct_rx_ns, rx_direct_seen;
 	uint64_t time_to_direct_ns; /* last relay -> direct switch; 0 = none */

@@ -97,8 +97,8 @@ int um_stun_parse(struct um_stun_message *m, const uint8_t *in, size_t len)
 		if (type == UM_STUN_ATTR_FINGERPRINT) {
 			if (alen != 4)
 				return -UM_EINVAL;
-			uint32_t want = (uint32_t)value[0] << 24 | (uint32_t)value[1] << 16 |
-					(uint32_t)value[2] << 8 | value[3];
+			uint32_t want =
+			    (uint32_t)value[0] << 24 | (uint32_t)value[1] << 16 | (uint32_t)value[2] << 8 | value[3];
 			if ((um_stun_crc32(in, offset) ^ UM_STUN_FINGERPRINT_XOR) != want)
 				return -UM_EBADMSG;
 			m->has_fingerprint = true;
@@ -162,8 +162,8 @@ int um_stun_mapped_address(const struct um_stun_message *m, struct um_addr *out)
 	return 0;
 }
 
-int um_stun_check_integrity(const struct um_stun_message *m, const uint8_t *in, size_t len,
-			    const uint8_t *key, size_t key_len)
+int um_stun_check_integrity(const struct um_stun_message *m, const uint8_t *in, size_t len, const uint8_t *key,
+			    size_t key_len)
 {
 	uint8_t copy[UM_STUN_MAX_MESSAGE];
 	uint8_t mac[EVP_MAX_MD_SIZE];

@@ -79,8 +79,8 @@ int um_stun_mapped_address(const struct um_stun_message *m, struct um_addr *out)
 /* Checks MESSAGE-INTEGRITY (HMAC-SHA1, RFC 8489 section 14.5) of a parsed
  * message with a short-term key (the password). 0, -UM_ENOTFOUND (no such
  * attribute) or -UM_EBADMSG. Constant-time comparison. */
-int um_stun_check_integrity(const struct um_stun_message *m, const uint8_t *in, size_t len,
-			    const uint8_t *key, size_t key_len);
+int um_stun_check_integrity(const struct um_stun_message *m, const uint8_t *in, size_t len, const uint8_t *key,
+			    size_t key_len);
 
 /* Binding request with FINGERPRINT and no other attribute. Returns the
  * length (UM_STUN_REQUEST_BYTES) or -UM_ERANGE if cap is too small. */

@@ -26,10 +26,10 @@ struct um_stun_options {
 void um_stun_default_options(struct um_stun_options *options);
 
 struct um_stun_result {
-	struct um_addr mapped;      /* our server-reflexive address */
-	uint64_t rtt_ns;            /* from the latest request sent to the answer */
+	struct um_addr mapped; /* our server-reflexive address */
+	uint64_t rtt_ns;       /* from the latest request sent to the answer */
 	unsigned requests_sent;
-	uint16_t error_code;        /* set when the server answered with an error */
+	uint16_t error_code; /* set when the server answered with an error */
 };
 
 struct um_stun_transaction {

@@ -99,9 +99,9 @@ struct um_relay_client_uplink {
 	unsigned ka_missed;
 	uint64_t last_reply_ns; /* ACK or keepalive reply; 0 = none */
 	uint64_t registered_ns;
-	uint64_t rtt_ns;              /* smoothed; 0 = no sample */
-	struct um_addr observed;      /* our endpoint as the relay sees it (UDP only) */
-	uint64_t due_ns;              /* next timed work; UINT64_MAX = none */
+	uint64_t rtt_ns;         /* smoothed; 0 = no sample */
+	struct um_addr observed; /* our endpoint as the relay sees it (UDP only) */
+	uint64_t due_ns;         /* next timed work; UINT64_MAX = none */
 	uint64_t registrations, errors, unknown_peer, transitions, ignored;
 };
 

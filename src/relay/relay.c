@@ -7,18 +7,18 @@
 
 #include "util/error.h"
 
-#define NONE UINT32_MAX
-#define NSEC 1000000000ULL
+#define NONE         UINT32_MAX
+#define NSEC         1000000000ULL
 #define NONCE_PROBES 16
 
 struct um_relay_node {
 	struct um_peer_id id;
-	struct um_addr endpoint;      /* family 0 = not bound to any endpoint */
-	uint32_t next_by_id;          /* chain in by_id; free-list link when unused */
+	struct um_addr endpoint; /* family 0 = not bound to any endpoint */
+	uint32_t next_by_id;     /* chain in by_id; free-list link when unused */
 	uint32_t next_by_endpoint;
 	uint64_t token;
 	uint64_t last_seen_ns;
-	uint64_t last_timestamp_ms; /* newest accepted registration */
+	uint64_t last_timestamp_ms;    /* newest accepted registration */
 	uint64_t packet_tat, byte_tat; /* GCRA theoretical arrival times (ns) */
 	uint64_t forwarded_packets, forwarded_bytes, dropped;
 	bool used;
@@ -339,8 +339,7 @@ static uint64_t *prefix_budget(struct um_relay *r, const struct um_addr *from)
 
 static bool admitted(const struct um_relay *r, const struct um_relay_register *m, const uint8_t *in)
 {
-	if (r->config.allow_count &&
-	    !bsearch(&m->id, r->allow, r->config.allow_count, sizeof(*r->allow), compare_ids))
+	if (r->config.allow_count && !bsearch(&m->id, r->allow, r->config.allow_count, sizeof(*r->allow), compare_ids))
 		return false;
 	if (r->has_admission_key && um_relay_register_check_admission(m, in, r->admission_key) != 0)
 		return false;
@@ -439,13 +438,13 @@ static int handle_register(struct um_relay *r, const struct um_addr *from, const
 	randombytes_buf(&n->token, sizeof(n->token));
 
 	struct um_relay_register_ack ack = {
-		.keepalive_interval_s = r->config.keepalive_interval_s,
-		.token = n->token,
-		.observed = *from,
-		.registration_timeout_s = (uint16_t)(r->config.registration_timeout_ns / NSEC),
-		.max_payload = UM_RELAY_MAX_PAYLOAD,
-		.max_packets_per_s = r->config.packets_per_s,
-		.max_bytes_per_s = r->config.bytes_per_s,
+	    .keepalive_interval_s = r->config.keepalive_interval_s,
+	    .token = n->token,
+	    .observed = *from,
+	    .registration_timeout_s = (uint16_t)(r->config.registration_timeout_ns / NSEC),
+	    .max_payload = UM_RELAY_MAX_PAYLOAD,
+	    .max_packets_per_s = r->config.packets_per_s,
+	    .max_bytes_per_s = r->config.bytes_per_s,
 	};
 	memcpy(ack.nonce, m.nonce, sizeof(ack.nonce));
 	int len_ack = um_relay_register_ack_encode(r->reply, sizeof(r->reply), &ack);

@@ -35,9 +35,9 @@ typedef int (*um_relay_key_lookup_fn)(void *arg, const struct um_peer_id *id, ui
 
 struct um_relay_config {
 	uint32_t max_nodes;
-	uint64_t registration_timeout_ns; /* expiry without keepalive/traffic */
-	uint16_t keepalive_interval_s;    /* advertised in REGISTER_ACK */
-	uint64_t timestamp_window_ms;     /* accepted |wall clock - timestamp| */
+	uint64_t registration_timeout_ns;     /* expiry without keepalive/traffic */
+	uint16_t keepalive_interval_s;        /* advertised in REGISTER_ACK */
+	uint64_t timestamp_window_ms;         /* accepted |wall clock - timestamp| */
 	uint32_t packets_per_s, packet_burst; /* per node, what it sends */
 	uint32_t bytes_per_s, byte_burst;
 	uint32_t verifications_per_s, verification_burst; /* global signature budget */
@@ -45,7 +45,7 @@ struct um_relay_config {
 	 * drain the global budget (hashed into a fixed table: prefixes that
 	 * collide share a budget). */
 	uint32_t prefix_verifications_per_s, prefix_verification_burst;
-	uint32_t errors_per_s, error_burst;               /* global ERROR reply budget */
+	uint32_t errors_per_s, error_burst; /* global ERROR reply budget */
 	/* Admission: when allow_count > 0 only those IDs; when admission_key is
 	 * set the registration's tag must verify. Both set: both required. */
 	const struct um_peer_id *allow; /* copied at init */
@@ -67,12 +67,12 @@ struct um_relay_stats {
 	uint64_t registered; /* gauge */
 	uint64_t registrations, reregistrations, expired;
 	uint64_t reg_malformed, reg_stale, reg_not_admitted, reg_replay, reg_need_key, reg_rate_limited,
-		reg_prefix_rate_limited, reg_bad_id, reg_bad_signature, reg_full, reg_replay_cache_full;
+	    reg_prefix_rate_limited, reg_bad_id, reg_bad_signature, reg_full, reg_replay_cache_full;
 	uint64_t fragments_buffered, fragments_rejected;
 	uint64_t keepalives, keepalive_unknown, rebinds;
 	uint64_t forwarded_packets, forwarded_bytes;
 	uint64_t drop_malformed, drop_unknown_type, drop_not_registered, drop_rate_limited_packets,
-		drop_rate_limited_bytes, drop_unknown_peer, drop_to_self;
+	    drop_rate_limited_bytes, drop_unknown_peer, drop_to_self;
 	uint64_t errors_sent, errors_suppressed;
 };
 
@@ -83,7 +83,7 @@ enum { UM_RELAY_PREFIX_BUDGETS = 4096 };
 
 struct um_relay {
 	struct um_relay_config config;
-	struct um_relay_node *nodes;  /* max_nodes entries */
+	struct um_relay_node *nodes;   /* max_nodes entries */
 	uint32_t *by_id, *by_endpoint; /* bucket heads, bucket_mask + 1 each */
 	uint32_t bucket_mask;
 	uint32_t free_head, count;

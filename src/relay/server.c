@@ -13,7 +13,6 @@
 #include "util/error.h"
 #include "util/log.h"
 
-
 enum {
 	/* Receive slots per recvmmsg. With UDP_GRO the kernel hands a run of
 	 * same-sized datagrams from one source as one super-datagram, so a
@@ -24,9 +23,9 @@ enum {
 	SLOT_BYTES = 65535,
 	/* Anything longer than the relay protocol allows is not ours. */
 	MAX_DATAGRAM = UM_RELAY_MAX_DATAGRAM + 64,
-	OUT = 128,            /* output messages per sendmmsg */
+	OUT = 128,             /* output messages per sendmmsg */
 	GSO_MAX_SEGMENTS = 64, /* the kernel's UDP_MAX_SEGMENTS on older kernels */
-	REPLY_BYTES = 128,    /* ERROR 36, REGISTER_ACK 60, KEEPALIVE 72 */
+	REPLY_BYTES = 128,     /* ERROR 36, REGISTER_ACK 60, KEEPALIVE 72 */
 	BATCHES_PER_WAKEUP = 16,
 	SOCKET_BUFFER = 4 << 20,
 };
@@ -129,7 +128,8 @@ static void send_each(struct um_relay_server *s, unsigned k)
 
 	while (left) {
 		size_t len = left < b->segment[k] ? left : b->segment[k];
-		if (sendto(s->fd, p, len, MSG_DONTWAIT, (struct sockaddr *)&b->to[k], b->out_msg[k].msg_hdr.msg_namelen) < 0)
+		if (sendto(s->fd, p, len, MSG_DONTWAIT, (struct sockaddr *)&b->to[k],
+			   b->out_msg[k].msg_hdr.msg_namelen) < 0)
 			s->stats.send_errors++;
 		else
 			s->stats.tx_datagrams++;
@@ -260,12 +260,12 @@ int um_relay_server_poll(struct um_relay_server *s)
 	for (unsigned i = 0; i < BATCH; i++) {
 		b->in_iov[i] = (struct iovec){b->in[i], SLOT_BYTES};
 		b->in_msg[i].msg_hdr = (struct msghdr){
-			.msg_name = &b->from[i],
-			.msg_namelen = sizeof(b->from[i]),
-			.msg_iov = &b->in_iov[i],
-			.msg_iovlen = 1,
-			.msg_control = b->in_control[i].buf,
-			.msg_controllen = sizeof(b->in_control[i].buf),
+		    .msg_name = &b->from[i],
+		    .msg_namelen = sizeof(b->from[i]),
+		    .msg_iov = &b->in_iov[i],
+		    .msg_iovlen = 1,
+		    .msg_control = b->in_control[i].buf,
+		    .msg_controllen = sizeof(b->in_control[i].buf),
 		};
 	}
 	int n = recvmmsg(s->fd, b->in_msg, BATCH, MSG_DONTWAIT, NULL);

@@ -27,7 +27,7 @@
 struct um_relay_server_config {
 	const struct sockaddr *listen; /* NULL: any address (dual-stack) */
 	socklen_t listen_len;
-	uint16_t port;                 /* used when listen is NULL */
+	uint16_t port;                       /* used when listen is NULL */
 	const struct um_relay_config *relay; /* NULL = core defaults */
 	/* The relay protocol over TLS/WebSocket (stream.h); NULL = UDP only. */
 	const struct um_relay_stream_config *stream;
@@ -36,8 +36,8 @@ struct um_relay_server_config {
 /* I/O counters (the core's own are in core.stats). */
 struct um_relay_server_stats {
 	uint64_t rx_datagrams, tx_datagrams, rx_truncated, send_errors, batches;
-	uint64_t rx_messages; /* received messages: a GRO run of datagrams is one */
-	uint64_t tx_messages; /* sent messages: a run of datagrams to one destination is one */
+	uint64_t rx_messages;       /* received messages: a GRO run of datagrams is one */
+	uint64_t tx_messages;       /* sent messages: a run of datagrams to one destination is one */
 	uint64_t rx_spoofed_stream; /* UDP sources claiming a stream endpoint */
 };
 

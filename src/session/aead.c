@@ -38,12 +38,11 @@ struct um_aead_params {
 
 static void params_build(struct um_aead_params *p)
 {
-	p->set_nonce[0] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED,
-							    p->nonce, sizeof(p->nonce));
+	p->set_nonce[0] =
+	    OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_IV_FIXED, p->nonce, sizeof(p->nonce));
 	p->set_nonce[1] = OSSL_PARAM_construct_end();
 	p->set_nonce_tag[0] = p->set_nonce[0];
-	p->set_nonce_tag[1] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, NULL,
-								UM_AEAD_TAG_LEN);
+	p->set_nonce_tag[1] = OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, NULL, UM_AEAD_TAG_LEN);
 	p->set_nonce_tag[2] = OSSL_PARAM_construct_end();
 	p->set_tag[0] = p->set_nonce_tag[1];
 	p->set_tag[1] = OSSL_PARAM_construct_end();
@@ -58,9 +57,8 @@ static void make_nonce(uint8_t nonce[12], uint64_t counter)
 }
 
 /* Load key (if not cached) and nonce into ctx; tag (decryption) too. */
-static int prepare(struct um_aead_params *p, EVP_CIPHER_CTX *ctx, bool encrypt, bool fast,
-		   uint64_t *cached_id, uint64_t key_id, const uint8_t *key, uint64_t counter,
-		   const uint8_t *tag)
+static int prepare(struct um_aead_params *p, EVP_CIPHER_CTX *ctx, bool encrypt, bool fast, uint64_t *cached_id,
+		   uint64_t key_id, const uint8_t *key, uint64_t counter, const uint8_t *tag)
 {
 	make_nonce(p->nonce, counter);
 	bool need_key = key_id == 0 || key_id != *cached_id;
@@ -88,9 +86,9 @@ static int prepare(struct um_aead_params *p, EVP_CIPHER_CTX *ctx, bool encrypt, 
 	return 0;
 }
 
-static int seal_with(struct um_aead *aead, bool fast, uint64_t key_id, const uint8_t *key,
-		     uint64_t counter, const uint8_t *ad, size_t ad_len, const struct iovec *parts,
-		     int nparts, uint8_t *out, uint8_t *tag)
+static int seal_with(struct um_aead *aead, bool fast, uint64_t key_id, const uint8_t *key, uint64_t counter,
+		     const uint8_t *ad, size_t ad_len, const struct iovec *parts, int nparts, uint8_t *out,
+		     uint8_t *tag)
 {
 	EVP_CIPHER_CTX *ctx = aead->seal_ctx;
 	int n = 0;
@@ -192,17 +190,15 @@ void um_aead_wipe(struct um_aead *aead)
 	um_aead_forget(aead);
 }
 
-int um_aead_seal_parts(struct um_aead *aead, uint64_t key_id, const uint8_t key[UM_AEAD_KEY_LEN],
-		       uint64_t counter, const uint8_t *ad, size_t ad_len, const struct iovec *parts,
-		       int nparts, uint8_t *out, uint8_t tag[UM_AEAD_TAG_LEN])
+int um_aead_seal_parts(struct um_aead *aead, uint64_t key_id, const uint8_t key[UM_AEAD_KEY_LEN], uint64_t counter,
+		       const uint8_t *ad, size_t ad_len, const struct iovec *parts, int nparts, uint8_t *out,
+		       uint8_t tag[UM_AEAD_TAG_LEN])
 {
-	return seal_with(aead, aead->fast_nonce, key_id, key, counter, ad, ad_len, parts, nparts,
-			 out, tag);
+	return seal_with(aead, aead->fast_nonce, key_id, key, counter, ad, ad_len, parts, nparts, out, tag);
 }
 
-UM_HOT int um_aead_seal(struct um_aead *aead, uint64_t key_id, const uint8_t key[UM_AEAD_KEY_LEN],
-		 uint64_t counter, const uint8_t *ad, size_t ad_len, uint8_t *buf, size_t len,
-		 uint8_t tag[UM_AEAD_TAG_LEN])
+UM_HOT int um_aead_seal(struct um_aead *aead, uint64_t key_id, const uint8_t key[UM_AEAD_KEY_LEN], uint64_t counter,
+			const uint8_t *ad, size_t ad_len, uint8_t *buf, size_t len, uint8_t tag[UM_AEAD_TAG_LEN])
 {
 	if (len <= UM_AEAD_SMALL_MAX) {
 		uint8_t nonce[12];
@@ -211,13 +207,11 @@ UM_HOT int um_aead_seal(struct um_aead *aead, uint64_t key_id, const uint8_t key
 		return 0;
 	}
 	struct iovec part = {buf, len};
-	return seal_with(aead, aead->fast_nonce, key_id, key, counter, ad, ad_len, &part, 1, buf,
-			 tag);
+	return seal_with(aead, aead->fast_nonce, key_id, key, counter, ad, ad_len, &part, 1, buf, tag);
 }
 
-UM_HOT int um_aead_open(struct um_aead *aead, uint64_t key_id, const uint8_t key[UM_AEAD_KEY_LEN],
-		 uint64_t counter, const uint8_t *ad, size_t ad_len, uint8_t *buf, size_t len,
-		 const uint8_t tag[UM_AEAD_TAG_LEN])
+UM_HOT int um_aead_open(struct um_aead *aead, uint64_t key_id, const uint8_t key[UM_AEAD_KEY_LEN], uint64_t counter,
+			const uint8_t *ad, size_t ad_len, uint8_t *buf, size_t len, const uint8_t tag[UM_AEAD_TAG_LEN])
 {
 	EVP_CIPHER_CTX *ctx = aead->open_ctx;
 	int n = 0, final_len = 0;
@@ -229,8 +223,7 @@ UM_HOT int um_aead_open(struct um_aead *aead, uint64_t key_id, const uint8_t key
 	}
 	if (len > INT_MAX || ad_len > INT_MAX)
 		return -UM_EBADMSG;
-	if (prepare(aead->params, ctx, false, aead->fast_nonce, &aead->open_key_id, key_id, key,
-		    counter, tag) < 0)
+	if (prepare(aead->params, ctx, false, aead->fast_nonce, &aead->open_key_id, key_id, key, counter, tag) < 0)
 		goto fail;
 	if (ad_len && EVP_DecryptUpdate(ctx, NULL, &n, ad, (int)ad_len) != 1)
 		goto fail;

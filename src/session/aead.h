@@ -10,8 +10,8 @@
 #ifndef UM_SESSION_AEAD_H
 #define UM_SESSION_AEAD_H
 
-#include <stddef.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -35,8 +35,8 @@ struct um_aead {
 	struct evp_cipher_ctx_st *seal_ctx, *open_ctx;
 	struct evp_cipher_st *cipher;
 	uint64_t seal_key_id, open_key_id; /* 0: no key cached */
-	bool fast_nonce; /* nonce through a parameter (verified at init) */
-	struct um_aead_params *params; /* prebuilt OSSL_PARAM arrays (aead.c) */
+	bool fast_nonce;                   /* nonce through a parameter (verified at init) */
+	struct um_aead_params *params;     /* prebuilt OSSL_PARAM arrays (aead.c) */
 };
 
 /* Allocate the contexts; free with um_aead_free (which also wipes them). */
@@ -46,23 +46,21 @@ void um_aead_free(struct um_aead *aead);
 /* key_id names the key for caching: a nonzero id must always denote the same
  * key bytes (the data plane gives every keypair a unique id); 0 = no cache.
  * seal: encrypts buf[0..len) in place and writes the tag. Returns 0 or -UM_EINVAL. */
-int um_aead_seal(struct um_aead *aead, uint64_t key_id, const uint8_t key[UM_AEAD_KEY_LEN],
-		 uint64_t counter, const uint8_t *ad, size_t ad_len, uint8_t *buf, size_t len,
-		 uint8_t tag[UM_AEAD_TAG_LEN]);
+int um_aead_seal(struct um_aead *aead, uint64_t key_id, const uint8_t key[UM_AEAD_KEY_LEN], uint64_t counter,
+		 const uint8_t *ad, size_t ad_len, uint8_t *buf, size_t len, uint8_t tag[UM_AEAD_TAG_LEN]);
 
 /* seal from several plaintext pieces into out (their total length); each
  * piece either lies exactly in place (iov_base == out + its offset) or does
  * not overlap out. Lets the data plane encrypt straight from a super-packet
  * without copying the payload first. */
-int um_aead_seal_parts(struct um_aead *aead, uint64_t key_id, const uint8_t key[UM_AEAD_KEY_LEN],
-		       uint64_t counter, const uint8_t *ad, size_t ad_len, const struct iovec *parts,
-		       int nparts, uint8_t *out, uint8_t tag[UM_AEAD_TAG_LEN]);
+int um_aead_seal_parts(struct um_aead *aead, uint64_t key_id, const uint8_t key[UM_AEAD_KEY_LEN], uint64_t counter,
+		       const uint8_t *ad, size_t ad_len, const struct iovec *parts, int nparts, uint8_t *out,
+		       uint8_t tag[UM_AEAD_TAG_LEN]);
 
 /* open: authenticates and decrypts buf in place. Returns 0 or -UM_EBADMSG
  * (buf then holds garbage and must be discarded). */
-int um_aead_open(struct um_aead *aead, uint64_t key_id, const uint8_t key[UM_AEAD_KEY_LEN],
-		 uint64_t counter, const uint8_t *ad, size_t ad_len, uint8_t *buf, size_t len,
-		 const uint8_t tag[UM_AEAD_TAG_LEN]);
+int um_aead_open(struct um_aead *aead, uint64_t key_id, const uint8_t key[UM_AEAD_KEY_LEN], uint64_t counter,
+		 const uint8_t *ad, size_t ad_len, uint8_t *buf, size_t len, const uint8_t tag[UM_AEAD_TAG_LEN]);
 
 /* Forget cached keys (call after a key was wiped). */
 void um_aead_forget(struct um_aead *aead);

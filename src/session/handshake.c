@@ -30,8 +30,8 @@ void um_handshake_output_wipe(struct um_handshake_output *out)
 	sodium_memzero(out, sizeof(*out));
 }
 
-int um_hs_output_message(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index,
-			 uint32_t message_id, const uint8_t *msg, size_t len)
+int um_hs_output_message(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index, uint32_t message_id,
+			 const uint8_t *msg, size_t len)
 {
 	if (len <= UM_HS_MAX_DATAGRAM) {
 		if (out->n_datagrams >= UM_HS_MAX_OUT_DATAGRAMS)
@@ -460,8 +460,8 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_addr
 			um_hs_pending_release(engine, &engine->pending[i]);
 	/* 2. Under load: prove the source address first (stateless). */
 	if (um_handshake_under_load(engine) && mac != UM_COOKIE_MAC_VALID_WITH_COOKIE) {
-		ret = um_cookie_reply_create(&engine->cookie, out->datagrams[0], UM_HS_MAX_DATAGRAM,
-					     hello.sender_index, hello.mac1, from, now.mono_ns);
+		ret = um_cookie_reply_create(&engine->cookie, out->datagrams[0], UM_HS_MAX_DATAGRAM, hello.sender_index,
+					     hello.mac1, from, now.mono_ns);
 		if (ret < 0)
 			return ret;
 		out->lengths[0] = (uint16_t)ret;
@@ -632,8 +632,7 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 	engine->stats.established++;
 	out->to = *from;
 	out->route = engine->from_route;
-	return um_hs_output_message(out, UM_MSG_ESTABLISHED, 0, 0, pending->established,
-				    sizeof(pending->established));
+	return um_hs_output_message(out, UM_MSG_ESTABLISHED, 0, 0, pending->established, sizeof(pending->established));
 }
 
 int um_handshake_receive(struct um_handshake_engine *engine, const struct um_addr *from, const uint8_t *datagram,
@@ -679,8 +678,7 @@ int um_handshake_receive_via(struct um_handshake_engine *engine, const struct um
 
 /* ---- timers ---- */
 
-int um_handshake_tick(struct um_handshake_engine *engine, struct um_handshake_time now,
-		      struct um_handshake_output *out)
+int um_handshake_tick(struct um_handshake_engine *engine, struct um_handshake_time now, struct um_handshake_output *out)
 {
 	output_reset(out);
 	for (size_t i = 0; i < engine->n_peers; i++) {
@@ -706,8 +704,8 @@ int um_handshake_tick(struct um_handshake_engine *engine, struct um_handshake_ti
 		if (p->state == UM_HS_STATE_HELLO_SENT)
 			um_hs_output_message(out, UM_MSG_HELLO, 0, 0, p->hello, sizeof(p->hello));
 		else
-			um_hs_output_message(out, UM_MSG_RESPONSE, p->remote_index, p->response_message_id,
-					     p->response, UM_HS_RESPONSE_BYTES);
+			um_hs_output_message(out, UM_MSG_RESPONSE, p->remote_index, p->response_message_id, p->response,
+					     UM_HS_RESPONSE_BYTES);
 		return 1;
 	}
 	for (unsigned i = 0; i < engine->config.max_pending; i++)

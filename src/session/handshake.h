@@ -67,10 +67,10 @@ struct um_handshake_config {
 	uint32_t rotation_s;
 	bool direct_p2p;
 	/* 0 = default for each of these. */
-	unsigned max_pending;       /* responder handshakes in flight (64) */
-	unsigned load_threshold;    /* pending count that means "under load" (8) */
-	unsigned hello_per_second;  /* per-source HELLO token rate (10) */
-	unsigned hello_burst;       /* per-source HELLO burst (10) */
+	unsigned max_pending;            /* responder handshakes in flight (64) */
+	unsigned load_threshold;         /* pending count that means "under load" (8) */
+	unsigned hello_per_second;       /* per-source HELLO token rate (10) */
+	unsigned hello_burst;            /* per-source HELLO burst (10) */
 	unsigned max_pending_per_source; /* (4) */
 	/* Aggregate HELLO bucket per IPv4 /24 or IPv6 /48 (40/s, burst 40). */
 	unsigned prefix_hello_per_second, prefix_hello_burst;
@@ -78,7 +78,7 @@ struct um_handshake_config {
 	 * 200/s, burst 50; a quarter more is kept for prefixes idle >= 0.9 s,
 	 * so a flood from busy prefixes cannot lock out a fresh initiator. */
 	unsigned challenges_per_second, challenge_burst;
-	uint32_t clock_window_ms;   /* accepted |HELLO timestamp - now| (120000) */
+	uint32_t clock_window_ms; /* accepted |HELLO timestamp - now| (120000) */
 	/* Optional: lets the caller veto session indices still used by live
 	 * keypairs (the engine already avoids its own). NULL = none. */
 	bool (*index_in_use)(void *ctx, uint32_t index);
@@ -95,8 +95,8 @@ struct um_handshake_peer; /* opaque handle, owned by the engine */
 struct um_handshake_engine;
 
 struct um_handshake_output {
-	struct um_addr to;      /* where to send every datagram below */
-	uint32_t route;         /* the caller's route tag for `to` (0 = none) */
+	struct um_addr to; /* where to send every datagram below */
+	uint32_t route;    /* the caller's route tag for `to` (0 = none) */
 	unsigned n_datagrams;
 	uint16_t lengths[UM_HS_MAX_OUT_DATAGRAMS];
 	uint8_t datagrams[UM_HS_MAX_OUT_DATAGRAMS][UM_HS_MAX_DATAGRAM];
@@ -105,9 +105,9 @@ struct um_handshake_output {
 	struct um_handshake_peer *peer; /* the peer the event is about */
 	void *peer_user;                /* the `user` given to um_handshake_peer_add */
 	struct um_peer_id peer_id;
-	bool initiator;                 /* our role in the finished handshake */
-	struct um_keypair keypair;      /* SECRET: install, then um_handshake_output_wipe */
-	struct um_hs_params params;     /* session parameters (from the responder) */
+	bool initiator;             /* our role in the finished handshake */
+	struct um_keypair keypair;  /* SECRET: install, then um_handshake_output_wipe */
+	struct um_hs_params params; /* session parameters (from the responder) */
 	/* Where the peer's datagrams came from (responder: the initiator's
 	 * source; initiator: the responder's source). */
 	struct um_addr peer_endpoint;
@@ -120,10 +120,9 @@ void um_handshake_output_wipe(struct um_handshake_output *out);
 /* Counters for `umbra status` (drops by reason). */
 struct um_handshake_stats {
 	uint64_t hellos, challenges, responses, established;
-	uint64_t bad_mac, cookies_sent, rate_limited, replays, malformed, auth_failed, unknown_peer,
-		unknown_index, table_full, timeouts, challenge_budget,
-		challenge_attempts_exceeded,
-		version_mismatch; /* HELLO of another protocol version (valid mac1) */
+	uint64_t bad_mac, cookies_sent, rate_limited, replays, malformed, auth_failed, unknown_peer, unknown_index,
+	    table_full, timeouts, challenge_budget, challenge_attempts_exceeded,
+	    version_mismatch; /* HELLO of another protocol version (valid mac1) */
 };
 
 /* Allocates an engine; *out is owned by the caller (um_handshake_engine_free).

@@ -9,14 +9,14 @@
 #include "session/ratelimit.h"
 #include "wire/fragment.h"
 
-#define UM_HS_RETRANSMIT_NS (1000ULL * UM_NSEC_PER_MSEC)
+#define UM_HS_RETRANSMIT_NS       (1000ULL * UM_NSEC_PER_MSEC)
 #define UM_HS_INITIATE_TIMEOUT_NS (10ULL * UM_NSEC_PER_SEC)
-#define UM_HS_PENDING_LIFE_NS (5ULL * UM_NSEC_PER_SEC)
-#define UM_HS_DONE_LIFE_NS (5ULL * UM_NSEC_PER_SEC)
+#define UM_HS_PENDING_LIFE_NS     (5ULL * UM_NSEC_PER_SEC)
+#define UM_HS_DONE_LIFE_NS        (5ULL * UM_NSEC_PER_SEC)
 enum {
 	UM_HS_HASH_BYTES = 32,
 	UM_HS_KEY_BYTES = 32,
-	UM_HS_MAX_RESPONSE_ATTEMPTS = 3, /* RESPONSE decapsulations per pending state */
+	UM_HS_MAX_RESPONSE_ATTEMPTS = 3,  /* RESPONSE decapsulations per pending state */
 	UM_HS_MAX_CHALLENGE_ATTEMPTS = 3, /* CHALLENGEs opened per initiation */
 	UM_HS_HELLO_FILTER_SLOTS = 4096,
 	UM_HS_PREFIX_IDLE_MS = 900, /* idle this long: the reserve budget applies */
@@ -93,7 +93,7 @@ struct um_handshake_engine {
 	const struct um_identity *identity;
 	struct um_handshake_peer **peers; /* owned array of owned peers */
 	size_t n_peers, cap_peers;
-	struct um_hs_pending *pending; /* secmem, config.max_pending entries */
+	struct um_hs_pending *pending;       /* secmem, config.max_pending entries */
 	struct um_hs_hello_seen *hello_seen; /* UM_HS_HELLO_FILTER_SLOTS */
 	uint8_t hello_seen_key[16];
 	struct um_cookie_checker cookie;
@@ -101,7 +101,7 @@ struct um_handshake_engine {
 	struct um_ratelimiter prefix_ratelimit; /* per IPv4 /24, IPv6 /48 */
 	struct um_token_bucket challenge_budget, challenge_reserve;
 	struct um_reassembler reasm;
-	uint32_t from_route; /* route tag of the datagram being received */
+	uint32_t from_route;                  /* route tag of the datagram being received */
 	uint8_t scratch[UM_FRAG_MAX_MESSAGE]; /* reassembled messages */
 	bool forced_load;
 	struct um_handshake_stats stats;
@@ -118,8 +118,8 @@ void um_hs_pending_release(struct um_handshake_engine *engine, struct um_hs_pend
 void um_hs_peer_reset(struct um_handshake_engine *engine, struct um_handshake_peer *peer);
 struct um_handshake_peer *um_hs_find_peer_by_id(struct um_handshake_engine *engine, const struct um_peer_id *id);
 /* Appends msg to out, fragmenting if needed. */
-int um_hs_output_message(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index,
-			 uint32_t message_id, const uint8_t *msg, size_t len);
+int um_hs_output_message(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index, uint32_t message_id,
+			 const uint8_t *msg, size_t len);
 
 /* Create/consume pairs (handshake_msgs.c). Each leaves state untouched on
  * failure and wipes its stack secrets on every path. */
@@ -127,12 +127,11 @@ int um_hs_create_hello(struct um_handshake_engine *engine, struct um_handshake_p
 		       struct um_handshake_time now);
 int um_hs_create_challenge(struct um_handshake_engine *engine, struct um_hs_pending *pending,
 			   const struct um_hs_hello *hello, const uint8_t *hello_bytes);
-int um_hs_consume_challenge(struct um_handshake_engine *engine, struct um_handshake_peer *peer,
-			    const uint8_t *msg, size_t len);
+int um_hs_consume_challenge(struct um_handshake_engine *engine, struct um_handshake_peer *peer, const uint8_t *msg,
+			    size_t len);
 int um_hs_consume_response(struct um_handshake_engine *engine, struct um_hs_pending *pending, const uint8_t *msg,
 			   size_t len, struct um_handshake_time now, struct um_handshake_output *out);
-int um_hs_consume_established(struct um_handshake_engine *engine, struct um_handshake_peer *peer,
-			      const uint8_t *msg, size_t len, struct um_handshake_time now,
-			      struct um_handshake_output *out);
+int um_hs_consume_established(struct um_handshake_engine *engine, struct um_handshake_peer *peer, const uint8_t *msg,
+			      size_t len, struct um_handshake_time now, struct um_handshake_output *out);
 
 #endif

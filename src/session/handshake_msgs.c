@@ -35,8 +35,8 @@ void um_hs_mix_hash(uint8_t h[UM_HS_HASH_BYTES], const uint8_t *data, size_t len
 /* out = SHAKE256("umbra-hs-v1 kdf" || len(label) || label || ck || ikm).
  * SHAKE needs no HMAC wrapper (no length extension); the fixed-length ck
  * and length-prefixed label make the input encoding unambiguous. */
-static void kdf(uint8_t *out, size_t out_len, const uint8_t ck[UM_HS_KEY_BYTES], const char *label,
-		const uint8_t *ikm, size_t ikm_len)
+static void kdf(uint8_t *out, size_t out_len, const uint8_t ck[UM_HS_KEY_BYTES], const char *label, const uint8_t *ikm,
+		size_t ikm_len)
 {
 	static const char prefix[] = "umbra-hs-v1 kdf";
 	struct um_keccak k;
@@ -80,8 +80,7 @@ static void derive_session(struct session_keys *keys, const struct um_hs_symmetr
 	kdf((uint8_t *)keys, sizeof(*keys), sym->ck, "session", sym->h, UM_HS_HASH_BYTES);
 }
 
-int um_hs_create_hello(struct um_handshake_engine *engine, struct um_handshake_peer *peer,
-		       struct um_handshake_time now)
+int um_hs_create_hello(struct um_handshake_engine *engine, struct um_handshake_peer *peer, struct um_handshake_time now)
 {
 	uint8_t nonce[UM_HS_NONCE_BYTES];
 	(void)engine;
@@ -96,10 +95,10 @@ int um_hs_create_hello(struct um_handshake_engine *engine, struct um_handshake_p
 	/* In clear only whole seconds (no clock fingerprint); the exact,
 	 * strictly increasing value goes sealed into RESPONSE. */
 	struct um_hs_hello hello = {
-		.sender_index = peer->local_index,
-		.ephemeral = peer->ephemeral_public,
-		.nonce = nonce,
-		.timestamp_ms = ts - ts % 1000,
+	    .sender_index = peer->local_index,
+	    .ephemeral = peer->ephemeral_public,
+	    .nonce = nonce,
+	    .timestamp_ms = ts - ts % 1000,
 	};
 	int ret = um_hs_hello_encode(peer->hello, sizeof(peer->hello), &hello);
 	if (ret < 0)
@@ -166,11 +165,11 @@ int um_hs_create_challenge(struct um_handshake_engine *engine, struct um_hs_pend
 
 	randombytes_buf(nonce, sizeof(nonce));
 	struct um_hs_challenge msg = {
-		.sender_index = pending->local_index,
-		.receiver_index = pending->remote_index,
-		.nonce = nonce,
-		.kem_public = kem_public,
-		.sealed = zero_sealed,
+	    .sender_index = pending->local_index,
+	    .receiver_index = pending->remote_index,
+	    .nonce = nonce,
+	    .kem_public = kem_public,
+	    .sealed = zero_sealed,
 	};
 	if ((ret = um_hs_challenge_encode(pending->challenge, sizeof(pending->challenge), &msg)) < 0)
 		goto out;
@@ -193,8 +192,8 @@ out:
 	return ret;
 }
 
-int um_hs_consume_challenge(struct um_handshake_engine *engine, struct um_handshake_peer *peer,
-			    const uint8_t *msg, size_t len)
+int um_hs_consume_challenge(struct um_handshake_engine *engine, struct um_handshake_peer *peer, const uint8_t *msg,
+			    size_t len)
 {
 	struct um_hs_challenge ch;
 	struct um_hs_symmetric sym;
@@ -240,10 +239,10 @@ int um_hs_consume_challenge(struct um_handshake_engine *engine, struct um_handsh
 		goto out;
 	}
 	struct um_hs_response resp = {
-		.sender_index = peer->local_index,
-		.receiver_index = ch.sender_index,
-		.kem_ciphertext = kem_ct,
-		.sealed = zero_sealed,
+	    .sender_index = peer->local_index,
+	    .receiver_index = ch.sender_index,
+	    .kem_ciphertext = kem_ct,
+	    .sealed = zero_sealed,
 	};
 	if ((ret = um_hs_response_encode(peer->response, UM_HS_RESPONSE_BYTES, &resp)) < 0)
 		goto out;
@@ -349,9 +348,9 @@ int um_hs_consume_response(struct um_handshake_engine *engine, struct um_hs_pend
 	params.observed = pending->source;
 	um_hs_params_encode(params_plain, &params);
 	struct um_hs_established est = {
-		.receiver_index = pending->remote_index,
-		.sender_index = pending->local_index,
-		.sealed = sealed,
+	    .receiver_index = pending->remote_index,
+	    .sender_index = pending->local_index,
+	    .sealed = sealed,
 	};
 	memset(sealed, 0, sizeof(sealed));
 	if ((ret = um_hs_established_encode(pending->established, sizeof(pending->established), &est)) < 0)
@@ -392,9 +391,8 @@ out:
 	return ret;
 }
 
-int um_hs_consume_established(struct um_handshake_engine *engine, struct um_handshake_peer *peer,
-			      const uint8_t *msg, size_t len, struct um_handshake_time now,
-			      struct um_handshake_output *out)
+int um_hs_consume_established(struct um_handshake_engine *engine, struct um_handshake_peer *peer, const uint8_t *msg,
+			      size_t len, struct um_handshake_time now, struct um_handshake_output *out)
 {
 	struct um_hs_established est;
 	struct session_keys keys;

@@ -57,8 +57,8 @@ int um_ratelimit_init_prefix(struct um_ratelimiter *limiter, unsigned entries, u
 			     unsigned v4_bytes, unsigned v6_bytes)
 {
 	memset(limiter, 0, sizeof(*limiter));
-	if (per_second == 0 || burst == 0 || entries == 0 || entries > (1u << 24) || v4_bytes == 0 ||
-	    v4_bytes > 4 || v6_bytes == 0 || v6_bytes > 8)
+	if (per_second == 0 || burst == 0 || entries == 0 || entries > (1u << 24) || v4_bytes == 0 || v4_bytes > 4 ||
+	    v6_bytes == 0 || v6_bytes > 8)
 		return -UM_EINVAL;
 	limiter->v4_bytes = (uint8_t)v4_bytes;
 	limiter->v6_bytes = (uint8_t)v6_bytes;

@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define UM_REPLAY_WORDS 64u
-#define UM_REPLAY_BITS (UM_REPLAY_WORDS * 64u)
+#define UM_REPLAY_WORDS  64u
+#define UM_REPLAY_BITS   (UM_REPLAY_WORDS * 64u)
 #define UM_REPLAY_WINDOW (UM_REPLAY_BITS - 64u) /* 4032 counters */
 
 struct um_replay {

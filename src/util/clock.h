@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#define UM_NSEC_PER_SEC 1000000000ULL
+#define UM_NSEC_PER_SEC  1000000000ULL
 #define UM_NSEC_PER_MSEC 1000000ULL
 
 static inline uint64_t um_now_ns(void)

@@ -7,20 +7,20 @@
 
 enum um_error {
 	UM_EBASE = 4096,
-	UM_EINVAL,      /* invalid argument or malformed input */
-	UM_EBADMSG,     /* authentication / verification failed */
-	UM_ETRUNC,      /* input shorter than its format requires */
-	UM_ERANGE,      /* value outside its permitted range */
-	UM_ENOMEM,      /* allocation failed or a memory cap was hit */
-	UM_EPERM,       /* file permissions unsafe (e.g. key readable by others) */
-	UM_ECHECKSUM,   /* checksum mismatch (corrupted or mistyped text) */
-	UM_EVERSION,    /* unsupported format version */
-	UM_ECONFIG,     /* configuration error (details logged at the boundary) */
-	UM_EREPLAY,     /* replayed or too-old message */
-	UM_ELIMIT,      /* a rate limit or cap rejected the request */
-	UM_EAGAIN,      /* try again later (not an error of the input) */
-	UM_ENOTFOUND,   /* no such peer/entry */
-	UM_ESTATE,      /* operation not valid in the current state */
+	UM_EINVAL,    /* invalid argument or malformed input */
+	UM_EBADMSG,   /* authentication / verification failed */
+	UM_ETRUNC,    /* input shorter than its format requires */
+	UM_ERANGE,    /* value outside its permitted range */
+	UM_ENOMEM,    /* allocation failed or a memory cap was hit */
+	UM_EPERM,     /* file permissions unsafe (e.g. key readable by others) */
+	UM_ECHECKSUM, /* checksum mismatch (corrupted or mistyped text) */
+	UM_EVERSION,  /* unsupported format version */
+	UM_ECONFIG,   /* configuration error (details logged at the boundary) */
+	UM_EREPLAY,   /* replayed or too-old message */
+	UM_ELIMIT,    /* a rate limit or cap rejected the request */
+	UM_EAGAIN,    /* try again later (not an error of the input) */
+	UM_ENOTFOUND, /* no such peer/entry */
+	UM_ESTATE,    /* operation not valid in the current state */
 	UM_ELAST
 };
 

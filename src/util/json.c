@@ -273,14 +273,30 @@ static int json_parse_string(struct json_parser *p, struct um_json_value *v)
 		/* end - p->pos >= 1 here: the scan above skipped the escaped byte. */
 		c = p->text[p->pos++];
 		switch (c) {
-		case '"': out[n++] = '"'; break;
-		case '\\': out[n++] = '\\'; break;
-		case '/': out[n++] = '/'; break;
-		case 'b': out[n++] = '\b'; break;
-		case 'f': out[n++] = '\f'; break;
-		case 'n': out[n++] = '\n'; break;
-		case 'r': out[n++] = '\r'; break;
-		case 't': out[n++] = '\t'; break;
+		case '"':
+			out[n++] = '"';
+			break;
+		case '\\':
+			out[n++] = '\\';
+			break;
+		case '/':
+			out[n++] = '/';
+			break;
+		case 'b':
+			out[n++] = '\b';
+			break;
+		case 'f':
+			out[n++] = '\f';
+			break;
+		case 'n':
+			out[n++] = '\n';
+			break;
+		case 'r':
+			out[n++] = '\r';
+			break;
+		case 't':
+			out[n++] = '\t';
+			break;
 		case 'u': {
 			unsigned cp, low;
 
@@ -389,15 +405,14 @@ static int json_parse_number(struct json_parser *p, struct um_json_value *v)
 		}
 		if (fits) {
 			v->has_integer = 1;
-			v->integer = negative ? (mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag)
-					      : (int64_t)mag;
+			v->integer =
+			    negative ? (mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag) : (int64_t)mag;
 		}
 	}
 	return 0;
 }
 
-static int json_parse_literal(struct json_parser *p, const char *word, enum um_json_type type,
-			      struct um_json_value *v)
+static int json_parse_literal(struct json_parser *p, const char *word, enum um_json_type type, struct um_json_value *v)
 {
 	size_t n = strlen(word);
 
@@ -475,7 +490,7 @@ static int json_parse_container(struct json_parser *p, struct um_json_value *v, 
 		goto done;
 	}
 	for (;;) {
-		struct um_json_value item = { 0 };
+		struct um_json_value item = {0};
 
 		json_skip_ws(p);
 		if (is_object) {
@@ -568,10 +583,10 @@ int um_json_parse(struct um_json_doc **doc_out, const char *text, size_t len, co
 		  struct um_json_error *err)
 {
 	struct json_parser p = {
-		.text = (const unsigned char *)text,
-		.len = len,
-		.max_depth = limits && limits->max_depth ? limits->max_depth : JSON_DEFAULT_DEPTH,
-		.max_memory = limits && limits->max_memory ? limits->max_memory : JSON_DEFAULT_MEMORY,
+	    .text = (const unsigned char *)text,
+	    .len = len,
+	    .max_depth = limits && limits->max_depth ? limits->max_depth : JSON_DEFAULT_DEPTH,
+	    .max_memory = limits && limits->max_memory ? limits->max_memory : JSON_DEFAULT_MEMORY,
 	};
 	int rc;
 
@@ -711,8 +726,8 @@ int um_json_hex_decode(uint8_t *out, size_t out_size, size_t *out_len, const cha
 			return -UM_EINVAL;
 	}
 	for (size_t i = 0; i < hex_len; i += 2)
-		out[i / 2] = (uint8_t)(json_hex_digit((unsigned char)hex[i]) << 4 |
-				       json_hex_digit((unsigned char)hex[i + 1]));
+		out[i / 2] =
+		    (uint8_t)(json_hex_digit((unsigned char)hex[i]) << 4 | json_hex_digit((unsigned char)hex[i + 1]));
 	*out_len = hex_len / 2;
 	return 0;
 }

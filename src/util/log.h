@@ -23,8 +23,8 @@ int um_log_level_parse(const char *text, enum um_log_level *level);
 void um_log(enum um_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define um_log_error(...) um_log(UM_LOG_ERROR, __VA_ARGS__)
-#define um_log_warn(...) um_log(UM_LOG_WARN, __VA_ARGS__)
-#define um_log_info(...) um_log(UM_LOG_INFO, __VA_ARGS__)
+#define um_log_warn(...)  um_log(UM_LOG_WARN, __VA_ARGS__)
+#define um_log_info(...)  um_log(UM_LOG_INFO, __VA_ARGS__)
 #define um_log_debug(...) um_log(UM_LOG_DEBUG, __VA_ARGS__)
 
 #endif

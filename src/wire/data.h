@@ -19,12 +19,12 @@
 
 #include "wire/handshake.h" /* UM_MSG_DATA (one list of message types) */
 
-#define UM_DATA_HEADER_LEN 16
-#define UM_DATA_TAG_LEN 16
-#define UM_DATA_OVERHEAD (UM_DATA_HEADER_LEN + UM_DATA_TAG_LEN)
-#define UM_DATA_PAD_MASK 0x0f
+#define UM_DATA_HEADER_LEN     16
+#define UM_DATA_TAG_LEN        16
+#define UM_DATA_OVERHEAD       (UM_DATA_HEADER_LEN + UM_DATA_TAG_LEN)
+#define UM_DATA_PAD_MASK       0x0f
 #define UM_DATA_F_CSUM_PARTIAL 0x10
-#define UM_DATA_FLAGS_KNOWN (UM_DATA_PAD_MASK | UM_DATA_F_CSUM_PARTIAL)
+#define UM_DATA_FLAGS_KNOWN    (UM_DATA_PAD_MASK | UM_DATA_F_CSUM_PARTIAL)
 
 struct um_data_header {
 	uint8_t flags;

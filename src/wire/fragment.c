@@ -16,7 +16,7 @@ struct um_reasm_slot {
 	uint16_t total_len;
 	uint32_t receiver_index;
 	uint32_t message_id;
-	uint32_t received; /* bit per fragment index */
+	uint32_t received;     /* bit per fragment index */
 	unsigned prefix_slots; /* used slots of this source's prefix, this one included */
 	uint64_t first_ns;
 	uint8_t *buf; /* owned, total_len bytes */
@@ -38,8 +38,8 @@ static size_t piece_len(size_t total, unsigned index, unsigned count)
 	return index + 1 < count ? UM_FRAG_CHUNK_BYTES : total - (size_t)index * UM_FRAG_CHUNK_BYTES;
 }
 
-int um_fragment_encode(uint8_t *out, size_t cap, uint8_t msg_type, uint32_t receiver_index,
-		       uint32_t message_id, const uint8_t *msg, size_t msg_len, unsigned index)
+int um_fragment_encode(uint8_t *out, size_t cap, uint8_t msg_type, uint32_t receiver_index, uint32_t message_id,
+		       const uint8_t *msg, size_t msg_len, unsigned index)
 {
 	unsigned count = um_fragment_count(msg_len);
 	if (count == 0)

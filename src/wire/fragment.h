@@ -54,8 +54,8 @@ struct um_fragment {
 unsigned um_fragment_count(size_t msg_len);
 /* Writes fragment `index` of msg into out; returns the datagram length or a
  * negative code. */
-int um_fragment_encode(uint8_t *out, size_t cap, uint8_t msg_type, uint32_t receiver_index,
-		       uint32_t message_id, const uint8_t *msg, size_t msg_len, unsigned index);
+int um_fragment_encode(uint8_t *out, size_t cap, uint8_t msg_type, uint32_t receiver_index, uint32_t message_id,
+		       const uint8_t *msg, size_t msg_len, unsigned index);
 /* Parses and checks self-consistency (sizes, count, index, payload length).
  * 0, -UM_ETRUNC or -UM_EINVAL. */
 int um_fragment_decode(struct um_fragment *f, const uint8_t *in, size_t len);

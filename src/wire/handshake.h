@@ -62,8 +62,7 @@ enum um_hs_wire_sizes {
 
 	UM_HS_ESTABLISHED_PLAIN_BYTES = UM_HS_SESSION_ID_BYTES + 2 + 2 + 4 + 1 + 1 + 2 + 16,
 	UM_HS_ESTABLISHED_HEADER_BYTES = 12,
-	UM_HS_ESTABLISHED_BYTES =
-		UM_HS_ESTABLISHED_HEADER_BYTES + UM_HS_ESTABLISHED_PLAIN_BYTES + UM_HS_TAG_BYTES,
+	UM_HS_ESTABLISHED_BYTES = UM_HS_ESTABLISHED_HEADER_BYTES + UM_HS_ESTABLISHED_PLAIN_BYTES + UM_HS_TAG_BYTES,
 
 	UM_HS_COOKIE_REPLY_BYTES = 8 + UM_HS_COOKIE_NONCE_BYTES + UM_HS_COOKIE_BYTES + UM_HS_TAG_BYTES,
 };
@@ -88,9 +87,9 @@ struct um_hs_hello {
  * hybrid KEM public key (ephemeral) | sealed responder identity. */
 struct um_hs_challenge {
 	uint32_t sender_index, receiver_index;
-	const uint8_t *nonce;       /* 16 */
-	const uint8_t *kem_public;  /* UM_HKEM_PK_BYTES */
-	const uint8_t *sealed;      /* UM_HS_IDENTITY_SEALED_BYTES */
+	const uint8_t *nonce;      /* 16 */
+	const uint8_t *kem_public; /* UM_HKEM_PK_BYTES */
+	const uint8_t *sealed;     /* UM_HS_IDENTITY_SEALED_BYTES */
 };
 
 /* RESPONSE: type | version | 0 0 | sender_index | receiver_index |

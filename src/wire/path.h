@@ -52,8 +52,7 @@ enum {
 	UM_PATH_PROBE_BYTES = UM_PATH_HEADER_BYTES + UM_PATH_NONCE_BYTES + UM_PATH_MAC_BYTES,
 	UM_PATH_PROBE_REPLY_BYTES = UM_PATH_PROBE_BYTES + UM_PATH_CANDIDATE_BYTES,
 	UM_PATH_CANDIDATES_MIN_BYTES = UM_PATH_HEADER_BYTES + 12 + UM_PATH_MAC_BYTES,
-	UM_PATH_CANDIDATES_MAX_BYTES =
-		UM_PATH_CANDIDATES_MIN_BYTES + UM_PATH_MAX_CANDIDATES * UM_PATH_CANDIDATE_BYTES,
+	UM_PATH_CANDIDATES_MAX_BYTES = UM_PATH_CANDIDATES_MIN_BYTES + UM_PATH_MAX_CANDIDATES * UM_PATH_CANDIDATE_BYTES,
 };
 
 struct um_path_candidate {
@@ -65,11 +64,11 @@ struct um_path_candidate {
 struct um_path_msg {
 	uint8_t type, flags;
 	struct um_peer_id sender;
-	uint64_t generation;                   /* CANDIDATES */
-	uint8_t count;                         /* CANDIDATES */
+	uint64_t generation; /* CANDIDATES */
+	uint8_t count;       /* CANDIDATES */
 	struct um_path_candidate candidates[UM_PATH_MAX_CANDIDATES];
-	uint8_t nonce[UM_PATH_NONCE_BYTES];    /* PROBE, PROBE_REPLY */
-	struct um_addr observed;               /* PROBE_REPLY */
+	uint8_t nonce[UM_PATH_NONCE_BYTES]; /* PROBE, PROBE_REPLY */
+	struct um_addr observed;            /* PROBE_REPLY */
 };
 
 /* path_key = BLAKE2b-256(key = send_key XOR recv_key, "umbra path key v1"):

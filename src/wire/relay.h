@@ -68,13 +68,13 @@ enum um_relay_msg_type {
 };
 
 enum um_relay_error_code {
-	UM_RELAY_ERR_UNKNOWN_PEER = 1,   /* FORWARD to a peer not registered here */
-	UM_RELAY_ERR_RATE_LIMITED = 2,   /* packet or byte budget exceeded */
-	UM_RELAY_ERR_NOT_ADMITTED = 3,   /* not on the allow-list / bad admission tag */
-	UM_RELAY_ERR_NOT_REGISTERED = 4, /* sender endpoint unknown: register again */
+	UM_RELAY_ERR_UNKNOWN_PEER = 1,     /* FORWARD to a peer not registered here */
+	UM_RELAY_ERR_RATE_LIMITED = 2,     /* packet or byte budget exceeded */
+	UM_RELAY_ERR_NOT_ADMITTED = 3,     /* not on the allow-list / bad admission tag */
+	UM_RELAY_ERR_NOT_REGISTERED = 4,   /* sender endpoint unknown: register again */
 	UM_RELAY_ERR_BAD_REGISTRATION = 5, /* signature, timestamp or replay */
-	UM_RELAY_ERR_FULL = 6,           /* node cap reached */
-	UM_RELAY_ERR_NEED_KEY = 7,       /* send the registration with the public key */
+	UM_RELAY_ERR_FULL = 6,             /* node cap reached */
+	UM_RELAY_ERR_NEED_KEY = 7,         /* send the registration with the public key */
 };
 
 enum {

@@ -333,8 +333,8 @@ static const struct {
 } operations[] = {
     {"mlkem-keygen", op_mlkem_keygen}, {"mlkem-encaps", op_mlkem_encaps}, {"mlkem-decaps", op_mlkem_decaps},
     {"mldsa-keygen", op_mldsa_keygen}, {"mldsa-sign", op_mldsa_sign},     {"hkem-encaps", op_hkem_encaps},
-    {"hkem-decaps", op_hkem_decaps},   {"hsig-sign", op_hsig_sign},
-    {"aead-seal", op_aead_seal},       {"aead-open", op_aead_open},       {"poly1305", op_poly1305},
+    {"hkem-decaps", op_hkem_decaps},   {"hsig-sign", op_hsig_sign},       {"aead-seal", op_aead_seal},
+    {"aead-open", op_aead_open},       {"poly1305", op_poly1305},
 };
 
 int main(int argc, char **argv)

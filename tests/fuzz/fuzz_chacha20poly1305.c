@@ -35,26 +35,26 @@ static void check(int ok)
 }
 
 /* seal / open round trip against libsodium. */
-static void check_seal(const uint8_t *key, const uint8_t *nonce, const uint8_t *ad, size_t ad_len,
-		       const uint8_t *body, size_t len)
+static void check_seal(const uint8_t *key, const uint8_t *nonce, const uint8_t *ad, size_t ad_len, const uint8_t *body,
+		       size_t len)
 {
 	uint8_t tag[16], ref_tag[16];
 	unsigned long long ref_tag_len = 0;
 
 	memcpy(buf, body, len);
 	um_chacha20poly1305_seal(key, nonce, ad, ad_len, buf, len, tag);
-	check(crypto_aead_chacha20poly1305_ietf_encrypt_detached(ref, ref_tag, &ref_tag_len, body, len, ad,
-								  ad_len, NULL, nonce, key) == 0);
+	check(crypto_aead_chacha20poly1305_ietf_encrypt_detached(ref, ref_tag, &ref_tag_len, body, len, ad, ad_len,
+								 NULL, nonce, key) == 0);
 	check(memcmp(buf, ref, len) == 0 && memcmp(tag, ref_tag, 16) == 0);
-	check(crypto_aead_chacha20poly1305_ietf_decrypt_detached(back, NULL, buf, len, tag, ad, ad_len,
-								  nonce, key) == 0);
+	check(crypto_aead_chacha20poly1305_ietf_decrypt_detached(back, NULL, buf, len, tag, ad, ad_len, nonce, key) ==
+	      0);
 	check(um_chacha20poly1305_open(key, nonce, ad, ad_len, buf, len, tag) == 0);
 	check(memcmp(buf, body, len) == 0);
 }
 
 /* body as ciphertext | tag: the verdict and plaintext must match libsodium. */
-static void check_open(const uint8_t *key, const uint8_t *nonce, const uint8_t *ad, size_t ad_len,
-		       const uint8_t *body, size_t len, int tag_is_delta)
+static void check_open(const uint8_t *key, const uint8_t *nonce, const uint8_t *ad, size_t ad_len, const uint8_t *body,
+		       size_t len, int tag_is_delta)
 {
 	uint8_t tag[16];
 
@@ -69,16 +69,16 @@ static void check_open(const uint8_t *key, const uint8_t *nonce, const uint8_t *
 		unsigned long long right_len = 0;
 
 		crypto_stream_chacha20_ietf_xor_ic(back, body, len, nonce, 1, key);
-		check(crypto_aead_chacha20poly1305_ietf_encrypt_detached(ref, right, &right_len, back, len, ad,
-									  ad_len, NULL, nonce, key) == 0);
+		check(crypto_aead_chacha20poly1305_ietf_encrypt_detached(ref, right, &right_len, back, len, ad, ad_len,
+									 NULL, nonce, key) == 0);
 		check(memcmp(ref, body, len) == 0);
 		for (int i = 0; i < 16; i++)
 			tag[i] ^= right[i];
 	}
 	memcpy(buf, body, len);
 	int rc = um_chacha20poly1305_open(key, nonce, ad, ad_len, buf, len, tag);
-	int ref_rc = crypto_aead_chacha20poly1305_ietf_decrypt_detached(ref, NULL, body, len, tag, ad, ad_len,
-									 nonce, key);
+	int ref_rc =
+	    crypto_aead_chacha20poly1305_ietf_decrypt_detached(ref, NULL, body, len, tag, ad, ad_len, nonce, key);
 	check(rc == 0 || rc == -UM_EBADMSG);
 	check((rc == 0) == (ref_rc == 0));
 	check(memcmp(buf, rc == 0 ? ref : body, len) == 0);

@@ -50,8 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t ct = size - UM_DATA_OVERHEAD;
 	if (um_replay_check(&replay, hdr.counter) != 0)
 		return 0;
-	if (um_aead_open(&aead, 1, key, hdr.counter, buf, UM_DATA_HEADER_LEN, buf + UM_DATA_HEADER_LEN,
-			 ct, buf + UM_DATA_HEADER_LEN + ct) != 0)
+	if (um_aead_open(&aead, 1, key, hdr.counter, buf, UM_DATA_HEADER_LEN, buf + UM_DATA_HEADER_LEN, ct,
+			 buf + UM_DATA_HEADER_LEN + ct) != 0)
 		return 0;
 	(void)um_replay_update(&replay, hdr.counter);
 	return 0;

@@ -76,8 +76,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct um_fragment f;
 		if (um_fragment_decode(&f, bytes, len) != 0) {
 			if (len >= 5 && bytes[0] == 0xff) /* the owner's state went away */
-				um_reasm_release(&r, bytes[1], (uint32_t)bytes[2] << 24 | (uint32_t)bytes[3] << 16 |
-									(uint32_t)bytes[4] << 8);
+				um_reasm_release(&r, bytes[1],
+						 (uint32_t)bytes[2] << 24 | (uint32_t)bytes[3] << 16 |
+						     (uint32_t)bytes[4] << 8);
 			continue;
 		}
 		int ret = um_reasm_add(&r, &src, &f, now, out, sizeof(out));

@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct um_json_doc *doc = NULL;
 	struct um_json_error err;
-	struct um_json_limits limits = { .max_depth = 64, .max_memory = 64u << 20 };
+	struct um_json_limits limits = {.max_depth = 64, .max_memory = 64u << 20};
 	volatile size_t sink;
 
 	if (um_json_parse(&doc, (const char *)data, size, &limits, &err) == 0)

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/error.h"
 #include "path/punch.h"
+#include "util/error.h"
 #include "wire/path.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -38,15 +38,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The engine, keyed like the seeds (sender 0x17...), on this input. */
 	static struct um_punch p;
 	static struct um_punch_output po;
-	struct um_punch_config c = {.connect_timeout_ns = 5000000000ULL, .retry_interval_ns = 60000000000ULL,
+	struct um_punch_config c = {.connect_timeout_ns = 5000000000ULL,
+				    .retry_interval_ns = 60000000000ULL,
 				    .health_interval_ns = 1000000000ULL};
 	memset(c.self.bytes, 0x18, sizeof(c.self.bytes));
 	memset(c.peer.bytes, 0x17, sizeof(c.peer.bytes));
 	um_punch_init(&p, &c);
 	memcpy(p.keys[0], key, sizeof(key));
 	p.n_keys = 1;
-	struct um_punch_env env = {.now = 1000000000000ULL, .wall_ms = 1700000000000ULL, .enabled = true,
-				   .relay_ready = true, .via_relay = size & 1};
+	struct um_punch_env env = {.now = 1000000000000ULL,
+				   .wall_ms = 1700000000000ULL,
+				   .enabled = true,
+				   .relay_ready = true,
+				   .via_relay = size & 1};
 	struct um_addr from = {.family = 4, .addr = {198, 51, 100, 6}, .port = 51820};
 	if (um_punch_input(&p, data, size, &from, size & 2, &env, &po) == 0 && po.candidates_wanted)
 		um_punch_candidates_send(&p, NULL, 0, &env, &po);

@@ -40,10 +40,10 @@ static int make_hello(struct um_cookie_maker *maker, uint8_t *out, uint64_t now)
 {
 	uint8_t ephemeral[UM_HS_X25519_BYTES], nonce[UM_HS_NONCE_BYTES];
 	struct um_hs_hello hello = {
-		.sender_index = randombytes_random(),
-		.ephemeral = ephemeral,
-		.nonce = nonce,
-		.timestamp_ms = um_wall_ms(),
+	    .sender_index = randombytes_random(),
+	    .ephemeral = ephemeral,
+	    .nonce = nonce,
+	    .timestamp_ms = um_wall_ms(),
 	};
 
 	randombytes_buf(ephemeral, sizeof(ephemeral));
@@ -103,7 +103,8 @@ int main(int argc, char **argv)
 		uint64_t now = um_now_ns();
 		if (now >= end)
 			break;
-		unsigned long long due = (unsigned long long)((now - start) * (unsigned long long)rate / UM_NSEC_PER_SEC);
+		unsigned long long due =
+		    (unsigned long long)((now - start) * (unsigned long long)rate / UM_NSEC_PER_SEC);
 		if (sent + errors >= due) {
 			struct timespec ts = {0, 200000};
 			nanosleep(&ts, NULL);
@@ -133,8 +134,7 @@ int main(int argc, char **argv)
 		errors += batch - (unsigned)r;
 	}
 	double elapsed = (double)(um_now_ns() - start) / 1e9;
-	printf("sent %llu hellos in %.2f s (%.0f/s), %llu not sent\n", sent, elapsed, (double)sent / elapsed,
-	       errors);
+	printf("sent %llu hellos in %.2f s (%.0f/s), %llu not sent\n", sent, elapsed, (double)sent / elapsed, errors);
 	um_cookie_maker_wipe(&maker);
 	for (int i = 0; i < n_fds; i++)
 		close(fds[i]);

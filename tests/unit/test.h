@@ -10,33 +10,33 @@
 static int um_test_checks;
 static int um_test_failures;
 
-#define CHECK(cond)                                                                   \
-	do {                                                                          \
-		um_test_checks++;                                                     \
-		if (!(cond)) {                                                        \
-			um_test_failures++;                                           \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-		}                                                                     \
+#define CHECK(cond)                                                                                                    \
+	do {                                                                                                           \
+		um_test_checks++;                                                                                      \
+		if (!(cond)) {                                                                                         \
+			um_test_failures++;                                                                            \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);                       \
+		}                                                                                                      \
 	} while (0)
 
-#define CHECK_EQ(a, b)                                                                  \
-	do {                                                                            \
-		long long um_a_ = (long long)(a), um_b_ = (long long)(b);               \
-		um_test_checks++;                                                       \
-		if (um_a_ != um_b_) {                                                   \
-			um_test_failures++;                                             \
-			fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%lld != %lld)\n", \
-				__FILE__, __LINE__, #a, #b, um_a_, um_b_);              \
-		}                                                                       \
+#define CHECK_EQ(a, b)                                                                                                 \
+	do {                                                                                                           \
+		long long um_a_ = (long long)(a), um_b_ = (long long)(b);                                              \
+		um_test_checks++;                                                                                      \
+		if (um_a_ != um_b_) {                                                                                  \
+			um_test_failures++;                                                                            \
+			fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%lld != %lld)\n", __FILE__, __LINE__, #a,   \
+				#b, um_a_, um_b_);                                                                     \
+		}                                                                                                      \
 	} while (0)
 
 #define CHECK_MEM(a, b, n) CHECK(memcmp((a), (b), (n)) == 0)
 
-#define RUN(fn)                                                  \
-	do {                                                     \
-		int um_before_ = um_test_failures;               \
-		fn();                                            \
-		fprintf(stderr, "%s %s\n", um_test_failures == um_before_ ? "ok  " : "FAIL", #fn); \
+#define RUN(fn)                                                                                                        \
+	do {                                                                                                           \
+		int um_before_ = um_test_failures;                                                                     \
+		fn();                                                                                                  \
+		fprintf(stderr, "%s %s\n", um_test_failures == um_before_ ? "ok  " : "FAIL", #fn);                     \
 	} while (0)
 
 static inline int um_test_end(void)

@@ -38,8 +38,8 @@ struct kat_case {
 
 /* group_index is used when the group has no tgId (Wycheproof). test may be
  * NULL for cases that are not a testGroups[].tests[] entry. */
-void kat_case_begin(struct kat_case *c, struct kat_ctx *ctx, const struct um_json_value *group,
-		    size_t group_index, const struct um_json_value *test, size_t test_index);
+void kat_case_begin(struct kat_case *c, struct kat_ctx *ctx, const struct um_json_value *group, size_t group_index,
+		    const struct um_json_value *test, size_t test_index);
 void kat_case_end(struct kat_case *c);
 
 void kat_pass(struct kat_case *c);

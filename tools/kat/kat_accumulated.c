@@ -124,7 +124,8 @@ int kat_run_accumulated(struct kat_ctx *ctx, const struct um_json_value *root)
 		if (um_json_int64(um_json_get(entry, "iterations"), &iterations) < 0 || iterations < 0 ||
 		    iterations > KAT_ACC_MAX_ITERATIONS)
 			kat_fail(&c, "'iterations' missing or out of range");
-		else if (want && (is_kem ? kat_acc_mlkem(&c, iterations, got) : kat_acc_mldsa(&c, iterations, got)) == 0 &&
+		else if (want &&
+			 (is_kem ? kat_acc_mlkem(&c, iterations, got) : kat_acc_mldsa(&c, iterations, got)) == 0 &&
 			 kat_compare(&c, "accumulated hash", got, sizeof(got), want, want_len))
 			kat_pass(&c);
 		kat_case_end(&c);

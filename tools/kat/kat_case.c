@@ -8,8 +8,8 @@
 
 #include "kat/kat.h"
 
-void kat_case_begin(struct kat_case *c, struct kat_ctx *ctx, const struct um_json_value *group,
-		    size_t group_index, const struct um_json_value *test, size_t test_index)
+void kat_case_begin(struct kat_case *c, struct kat_ctx *ctx, const struct um_json_value *group, size_t group_index,
+		    const struct um_json_value *test, size_t test_index)
 {
 	int64_t tg, tc;
 	char gpart[48], tpart[48];

@@ -118,7 +118,7 @@ static int kat_run_doc(struct kat_ctx *ctx, const struct um_json_value *root)
 static int kat_run_file(struct kat_ctx *ctx)
 {
 	struct um_json_doc *doc = NULL;
-	struct um_json_error err = { 0 };
+	struct um_json_error err = {0};
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
@@ -172,7 +172,7 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-v") == 0)
 			continue;
-		struct kat_ctx ctx = { .file = argv[i], .verbose = verbose };
+		struct kat_ctx ctx = {.file = argv[i], .verbose = verbose};
 
 		nfiles++;
 		if (kat_run_file(&ctx) < 0)

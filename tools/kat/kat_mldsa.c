@@ -108,8 +108,7 @@ static int kat_dsa_is_prehash(struct kat_case *c)
 	const char *pre = kat_str(c, "preHash");
 	const char *type = um_json_string(um_json_get(c->group, "type"), NULL);
 
-	if (kat_str_ieq(pre, "preHash") || (type && strcasestr(type, "hash")) ||
-	    (!pre && kat_field(c, "hashAlg"))) {
+	if (kat_str_ieq(pre, "preHash") || (type && strcasestr(type, "hash")) || (!pre && kat_field(c, "hashAlg"))) {
 		kat_skip(c, "HashML-DSA (pre-hash) is not supported");
 		return 1;
 	}
@@ -298,7 +297,7 @@ static void kat_dsa_wp_sign(struct kat_case *c)
 	size_t mu_len;
 	const uint8_t *mu = m.kind == KAT_DSA_MU ? NULL : kat_hex(c, "mu", &mu_len, NULL);
 	if (mu) {
-		struct kat_dsa_msg mm = { .kind = KAT_DSA_MU, .msg = mu, .msg_len = mu_len };
+		struct kat_dsa_msg mm = {.kind = KAT_DSA_MU, .msg = mu, .msg_len = mu_len};
 		uint8_t *sig2 = kat_alloc(c, UM_MLDSA87_SIG_BYTES);
 
 		if (!sig2)
@@ -337,8 +336,8 @@ static void kat_dsa_wp_verify(struct kat_case *c)
 		kat_pass(c);
 }
 
-static int kat_dsa_group_op(struct kat_ctx *ctx, const struct um_json_value *group, size_t g,
-			    const char *operation, enum kat_dsa_op *op)
+static int kat_dsa_group_op(struct kat_ctx *ctx, const struct um_json_value *group, size_t g, const char *operation,
+			    enum kat_dsa_op *op)
 {
 	const char *type = um_json_string(um_json_get(group, "type"), NULL);
 

@@ -183,8 +183,7 @@ static void kat_kem_wp_keygen(struct kat_case *c)
 		return;
 	}
 	int rc = um_mlkem1024_keygen_derand(k->ek, k->dk, seed, seed + 32);
-	int match = rc == 0 && kat_same(k->ek, sizeof(k->ek), ek, ek_len) &&
-		    kat_same(k->dk, sizeof(k->dk), dk, dk_len);
+	int match = rc == 0 && kat_same(k->ek, sizeof(k->ek), ek, ek_len) && kat_same(k->dk, sizeof(k->dk), dk, dk_len);
 	kat_wycheproof_verdict(c, result, rc == 0, match, "keygen ek/dk");
 }
 
@@ -245,8 +244,8 @@ static void kat_kem_wp_decaps(struct kat_case *c, int from_seed)
 	kat_wycheproof_verdict(c, result, rc == 0, match, ek_ok ? "decaps K" : "ek derived from seed");
 }
 
-static int kat_kem_group_op(struct kat_ctx *ctx, const struct um_json_value *group, size_t g,
-			    const char *operation, enum kat_mlkem_op *op)
+static int kat_kem_group_op(struct kat_ctx *ctx, const struct um_json_value *group, size_t g, const char *operation,
+			    enum kat_mlkem_op *op)
 {
 	const char *type = um_json_string(um_json_get(group, "type"), NULL);
 

@@ -137,8 +137,8 @@ static void kat_sha3_mct(struct kat_case *c, enum kat_hash h)
 			kat_hash(h, md, md_len, md, md_len);
 		/* Entries are the digest itself or an object {"md": ...}. */
 		const struct um_json_value *entry = um_json_index(results, round);
-		hex = um_json_string(um_json_type(entry) == UM_JSON_STRING ? entry : um_json_get(entry, "md"),
-				     &hex_len);
+		hex =
+		    um_json_string(um_json_type(entry) == UM_JSON_STRING ? entry : um_json_get(entry, "md"), &hex_len);
 		if (!hex || um_json_hex_decode(want, sizeof(want), &want_len, hex, hex_len) < 0) {
 			kat_fail(c, "resultsArray[%zu].md missing or not valid hex", round);
 			return;

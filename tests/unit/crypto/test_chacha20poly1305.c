@@ -116,8 +116,7 @@ static const struct chacha_vector chacha_vectors[] = {
     {"A.1 #3", zero31_one, "000000000000000000000000", 1, NULL,
      "3aeb5224ecf849929b9d828db1ced4dd832025e8018b8160b82284f3c949aa5a"
      "8eca00bbb4a73bdad192b5c42f73f2fd4e273644c8b36125a64addeb006c13a0"},
-    {"A.1 #4", "00ff000000000000000000000000000000000000000000000000000000000000",
-     "000000000000000000000000", 2, NULL,
+    {"A.1 #4", "00ff000000000000000000000000000000000000000000000000000000000000", "000000000000000000000000", 2, NULL,
      "72d54dfbf12ec44b362692df94137f328fea8da73990265ec1bbbea1ae9af0ca"
      "13b25aa26cb4a648cb9b9d1be65b2c0924a66c54d545ec1b7374f4872e99f096"},
     {"A.1 #5", zero32, "000000000000000000000002", 0, NULL,
@@ -179,14 +178,14 @@ static void test_chacha20_vectors(void)
 
 struct poly_vector {
 	const char *name, *key;
-	const char *text;    /* ASCII, or NULL to use hex */
-	const char *hex;     /* message as hex when text is NULL */
+	const char *text; /* ASCII, or NULL to use hex */
+	const char *hex;  /* message as hex when text is NULL */
 	const char *tag;
 };
 
 static const struct poly_vector poly_vectors[] = {
-    {"2.5.2", "85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b",
-     "Cryptographic Forum Research Group", NULL, "a8061dc1305136c6c22b8baf0c0127a9"},
+    {"2.5.2", "85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b", "Cryptographic Forum Research Group",
+     NULL, "a8061dc1305136c6c22b8baf0c0127a9"},
     {"A.3 #1", zero32, NULL,
      "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
      "000000000000000000000000000000000000",
@@ -389,9 +388,8 @@ static void test_chacha20_differential(void)
 /* Flip bits of the region [at, at + n) of the sealed message one at a time
  * (ad, ciphertext or tag): open must refuse and leave buf unchanged. With
  * every_bit, all of them; otherwise two random bits. */
-static void tamper_region(const uint8_t key[32], const uint8_t nonce[12], uint8_t *ad, size_t ad_len,
-			  uint8_t *ct, size_t len, uint8_t tag[16], uint8_t *region, size_t n,
-			  int every_bit)
+static void tamper_region(const uint8_t key[32], const uint8_t nonce[12], uint8_t *ad, size_t ad_len, uint8_t *ct,
+			  size_t len, uint8_t tag[16], uint8_t *region, size_t n, int every_bit)
 {
 	static uint8_t buf[MAX_MSG];
 	size_t tries = every_bit ? n * 8 : (n ? 2 : 0);
@@ -409,8 +407,8 @@ static void tamper_region(const uint8_t key[32], const uint8_t nonce[12], uint8_
 		if (rc != -UM_EBADMSG || changed) {
 			CHECK_EQ(rc, -UM_EBADMSG);
 			CHECK(!changed);
-			fprintf(stderr, "  tampered bit %zu of a %zu-byte region (ad %zu, len %zu)\n", bit,
-				n, ad_len, len);
+			fprintf(stderr, "  tampered bit %zu of a %zu-byte region (ad %zu, len %zu)\n", bit, n, ad_len,
+				len);
 			return;
 		}
 	}
@@ -450,8 +448,8 @@ static void test_aead_differential(void)
 
 				memcpy(buf, msg, len);
 				um_chacha20poly1305_seal(key, nonce, ad, ad_len, buf, len, tag);
-				crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-				    ref, ref_tag, &ref_tag_len, msg, len, ad, ad_len, NULL, nonce, key);
+				crypto_aead_chacha20poly1305_ietf_encrypt_detached(ref, ref_tag, &ref_tag_len, msg, len,
+										   ad, ad_len, NULL, nonce, key);
 				if (memcmp(buf, ref, len) != 0 || memcmp(tag, ref_tag, 16) != 0) {
 					CHECK_MEM(buf, ref, len);
 					CHECK_MEM(tag, ref_tag, 16);
@@ -459,8 +457,8 @@ static void test_aead_differential(void)
 				sealed++;
 
 				/* libsodium opens what we sealed, and we open it too. */
-				if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-					back, NULL, buf, len, tag, ad, ad_len, nonce, key) != 0 ||
+				if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(back, NULL, buf, len, tag, ad,
+										       ad_len, nonce, key) != 0 ||
 				    memcmp(back, msg, len) != 0)
 					CHECK(!"libsodium refuses or misdecrypts our seal");
 				memcpy(back, buf, len);
@@ -473,8 +471,8 @@ static void test_aead_differential(void)
 				tamper_region(key, nonce, ad, ad_len, buf, len, tag, buf, len, every_bit);
 				tamper_region(key, nonce, ad, ad_len, buf, len, tag, tag, 16, every_bit);
 				if (um_test_failures != before) {
-					fprintf(stderr, "  AEAD differential: pattern %d, len %zu, ad %zu\n",
-						pattern, len, ad_len);
+					fprintf(stderr, "  AEAD differential: pattern %d, len %zu, ad %zu\n", pattern,
+						len, ad_len);
 					return;
 				}
 			}
@@ -494,8 +492,8 @@ static void test_aead_misc(void)
 	prng_fill(msg, sizeof(msg));
 	memcpy(buf, msg, sizeof(buf));
 	um_chacha20poly1305_seal(key, nonce, NULL, 0, buf, sizeof(buf), tag);
-	crypto_aead_chacha20poly1305_ietf_encrypt_detached(ref, ref_tag, &ref_tag_len, msg, sizeof(msg),
-							   NULL, 0, NULL, nonce, key);
+	crypto_aead_chacha20poly1305_ietf_encrypt_detached(ref, ref_tag, &ref_tag_len, msg, sizeof(msg), NULL, 0, NULL,
+							   nonce, key);
 	CHECK_MEM(buf, ref, sizeof(buf));
 	CHECK_MEM(tag, ref_tag, 16);
 
@@ -508,8 +506,7 @@ static void test_aead_misc(void)
 	CHECK_MEM(buf, ref, sizeof(buf));
 	key[31] ^= 0x40;
 	/* Same bytes moved from ciphertext to ad: the lengths block tells them apart. */
-	CHECK_EQ(um_chacha20poly1305_open(key, nonce, buf, 16, buf + 16, sizeof(buf) - 16, tag),
-		 -UM_EBADMSG);
+	CHECK_EQ(um_chacha20poly1305_open(key, nonce, buf, 16, buf + 16, sizeof(buf) - 16, tag), -UM_EBADMSG);
 	CHECK_EQ(um_chacha20poly1305_open(key, nonce, NULL, 0, buf, sizeof(buf), tag), 0);
 	CHECK_MEM(buf, msg, sizeof(buf));
 }

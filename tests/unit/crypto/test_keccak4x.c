@@ -46,7 +46,7 @@ enum { MAX_IN = 700, MAX_OUT = 1200 };
 static void check_shake_case(int wide, size_t inlen, size_t outlen, size_t chunk)
 {
 	static uint8_t in[4][MAX_IN], out[4][MAX_OUT], expect[MAX_OUT];
-	const uint8_t *const ins[4] = { in[0], in[1], in[2], in[3] };
+	const uint8_t *const ins[4] = {in[0], in[1], in[2], in[3]};
 	struct um_keccak4x ctx;
 	size_t done = 0;
 
@@ -58,7 +58,7 @@ static void check_shake_case(int wide, size_t inlen, size_t outlen, size_t chunk
 		um_shake128x4_absorb_once(&ctx, ins, inlen);
 	while (done < outlen) {
 		size_t n = chunk == 0 || outlen - done < chunk ? outlen - done : chunk;
-		uint8_t *const outs[4] = { out[0] + done, out[1] + done, out[2] + done, out[3] + done };
+		uint8_t *const outs[4] = {out[0] + done, out[1] + done, out[2] + done, out[3] + done};
 
 		um_keccak4x_squeeze(&ctx, outs, n);
 		done += n;
@@ -81,10 +81,10 @@ static void check_shake_case(int wide, size_t inlen, size_t outlen, size_t chunk
 
 static void check_shake(void)
 {
-	static const size_t inlens[] = { 0, 1, 7, 8, 31, 32, 33, 34, 66, 135, 136, 137, 167, 168, 169,
-					 271, 272, 273, 335, 336, 337, 500, 680 };
-	static const size_t outlens[] = { 1, 8, 32, 128, 135, 136, 137, 167, 168, 169, 504, 640, 1100 };
-	static const size_t chunks[] = { 0, 1, 3, 8, 13, 136, 168 };
+	static const size_t inlens[] = {0,   1,   7,   8,   31,  32,  33,  34,  66,  135, 136, 137,
+					167, 168, 169, 271, 272, 273, 335, 336, 337, 500, 680};
+	static const size_t outlens[] = {1, 8, 32, 128, 135, 136, 137, 167, 168, 169, 504, 640, 1100};
+	static const size_t chunks[] = {0, 1, 3, 8, 13, 136, 168};
 
 	for (int wide = 0; wide < 2; wide++)
 		for (size_t a = 0; a < sizeof(inlens) / sizeof(inlens[0]); a++)
@@ -150,8 +150,7 @@ struct dsa_run {
 	int verified, tampered;
 };
 
-static void dsa_run(struct dsa_run *r, const uint8_t seed[32], const uint8_t rnd[32], const uint8_t *msg,
-		    size_t len)
+static void dsa_run(struct dsa_run *r, const uint8_t seed[32], const uint8_t rnd[32], const uint8_t *msg, size_t len)
 {
 	CHECK_EQ(um_mldsa87_keygen_seed(r->pk, r->sk, seed), 0);
 	CHECK_EQ(um_mldsa87_sign_internal(r->sig, msg, len, r->sk, rnd), 0);

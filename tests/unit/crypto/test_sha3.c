@@ -45,19 +45,17 @@ struct algorithm {
 };
 
 static const struct algorithm algorithms[] = {
-	{ "SHA3-256", um_sha3_256_init, EVP_sha3_256, 0, UM_SHA3_256_BYTES },
-	{ "SHA3-512", um_sha3_512_init, EVP_sha3_512, 0, UM_SHA3_512_BYTES },
-	{ "SHAKE128", um_shake128_init, EVP_shake128, 1, 0 },
-	{ "SHAKE256", um_shake256_init, EVP_shake256, 1, 0 },
+    {"SHA3-256", um_sha3_256_init, EVP_sha3_256, 0, UM_SHA3_256_BYTES},
+    {"SHA3-512", um_sha3_512_init, EVP_sha3_512, 0, UM_SHA3_512_BYTES},
+    {"SHAKE128", um_shake128_init, EVP_shake128, 1, 0},
+    {"SHAKE256", um_shake256_init, EVP_shake256, 1, 0},
 };
 
-static int openssl_hash(const struct algorithm *alg, const uint8_t *in, size_t len, uint8_t *out,
-			size_t outlen)
+static int openssl_hash(const struct algorithm *alg, const uint8_t *in, size_t len, uint8_t *out, size_t outlen)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	unsigned int got = 0;
-	int ok = md && EVP_DigestInit_ex(md, alg->evp(), NULL) == 1 &&
-		 EVP_DigestUpdate(md, in, len) == 1;
+	int ok = md && EVP_DigestInit_ex(md, alg->evp(), NULL) == 1 && EVP_DigestUpdate(md, in, len) == 1;
 
 	if (ok && alg->xof)
 		ok = EVP_DigestFinalXOF(md, out, outlen) == 1;
@@ -68,8 +66,7 @@ static int openssl_hash(const struct algorithm *alg, const uint8_t *in, size_t l
 }
 
 /* Absorbs in random chunks (sometimes empty) and squeezes in random chunks. */
-static void chunked_hash(const struct algorithm *alg, const uint8_t *in, size_t len, uint8_t *out,
-			 size_t outlen)
+static void chunked_hash(const struct algorithm *alg, const uint8_t *in, size_t len, uint8_t *out, size_t outlen)
 {
 	struct um_keccak ctx;
 	size_t done = 0;
@@ -101,15 +98,14 @@ static uint8_t expect[TEST_MAX_OUTPUT], got[TEST_MAX_OUTPUT];
 static void test_every_length_against_openssl(void)
 {
 	/* SHAKE output lengths around the rates, and several blocks long. */
-	static const size_t xof_lengths[] = { 1, 16, 32, 64, 135, 136, 137, 167, 168, 169, 300, 1100 };
+	static const size_t xof_lengths[] = {1, 16, 32, 64, 135, 136, 137, 167, 168, 169, 300, 1100};
 
 	for (size_t a = 0; a < sizeof(algorithms) / sizeof(algorithms[0]); a++) {
 		const struct algorithm *alg = &algorithms[a];
 		int mismatches = 0;
 
 		for (size_t len = 0; len <= TEST_MAX_INPUT; len++) {
-			size_t outlen = alg->xof ? xof_lengths[len % (sizeof(xof_lengths) /
-								      sizeof(xof_lengths[0]))]
+			size_t outlen = alg->xof ? xof_lengths[len % (sizeof(xof_lengths) / sizeof(xof_lengths[0]))]
 						 : alg->digest_len;
 
 			prng_fill(input, len);
@@ -117,8 +113,8 @@ static void test_every_length_against_openssl(void)
 			chunked_hash(alg, input, len, got, outlen);
 			if (memcmp(expect, got, outlen) != 0) {
 				if (mismatches++ < 5)
-					fprintf(stderr, "%s mismatch at input length %zu, output %zu\n",
-						alg->name, len, outlen);
+					fprintf(stderr, "%s mismatch at input length %zu, output %zu\n", alg->name, len,
+						outlen);
 			}
 		}
 		CHECK_EQ(mismatches, 0);
@@ -128,8 +124,8 @@ static void test_every_length_against_openssl(void)
 static void test_oneshot_helpers(void)
 {
 	static const uint8_t abc_sha3_256[32] = {
-		0x3a, 0x98, 0x5d, 0xa7, 0x4f, 0xe2, 0x25, 0xb2, 0x04, 0x5c, 0x17, 0x2d, 0x6b, 0xd3, 0x90, 0xbd,
-		0x85, 0x5f, 0x08, 0x6e, 0x3e, 0x9d, 0x52, 0x5b, 0x46, 0xbf, 0xe2, 0x45, 0x11, 0x43, 0x15, 0x32,
+	    0x3a, 0x98, 0x5d, 0xa7, 0x4f, 0xe2, 0x25, 0xb2, 0x04, 0x5c, 0x17, 0x2d, 0x6b, 0xd3, 0x90, 0xbd,
+	    0x85, 0x5f, 0x08, 0x6e, 0x3e, 0x9d, 0x52, 0x5b, 0x46, 0xbf, 0xe2, 0x45, 0x11, 0x43, 0x15, 0x32,
 	};
 	uint8_t out[64];
 
@@ -185,7 +181,7 @@ static void test_wipe_zeroes(void)
 static void test_permutation_zero_state(void)
 {
 	/* Keccak-f[1600] on the all-zero state: first lane of the known result. */
-	uint64_t state[25] = { 0 };
+	uint64_t state[25] = {0};
 
 	um_keccak_f1600(state);
 	CHECK(state[0] == 0xf1258f7940e1dde7ULL);

@@ -33,8 +33,7 @@ static inline void make_ids(void)
 static inline int parse(struct um_config *c, const char *text, char *err)
 {
 	err[0] = '\0';
-	return um_config_parse_buffer(c, text, strlen(text), CONFIG_TEST_FILE, err,
-				      UM_CONFIG_ERROR_MAX);
+	return um_config_parse_buffer(c, text, strlen(text), CONFIG_TEST_FILE, err, UM_CONFIG_ERROR_MAX);
 }
 
 /* The text is refused with exactly this message and leaves no peers. */

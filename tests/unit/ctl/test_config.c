@@ -105,10 +105,12 @@ static void test_errors(void)
 	expect_error("identity=k\n", "t.conf:1: key 'identity': outside any section (start with [node])");
 	expect_error("[node]\nidentity=k\nidentity=j\n", "t.conf:3: key 'identity': given twice in this section");
 	expect_error("[node]\nidentity=k\n[node]\n", "t.conf:3: duplicate [node] section");
-	expect_error("[node]\nlisten-port = 70000\n", "t.conf:2: key 'listen-port': '70000' is not a port number (0-65535)");
+	expect_error("[node]\nlisten-port = 70000\n",
+		     "t.conf:2: key 'listen-port': '70000' is not a port number (0-65535)");
 	expect_error("[node]\nlisten-port = -1\n", "t.conf:2: key 'listen-port': '-1' is not a port number (0-65535)");
 	expect_error("[node]\nmode = tan\n", "t.conf:2: key 'mode': 'tan' is not tun or tap");
-	expect_error("[node]\naddress = 10.0.0.1/33\n", "t.conf:2: key 'address': '10.0.0.1/33' is not an address/prefix");
+	expect_error("[node]\naddress = 10.0.0.1/33\n",
+		     "t.conf:2: key 'address': '10.0.0.1/33' is not an address/prefix");
 	expect_error("[node]\nrekey-interval = 0\n",
 		     "t.conf:2: key 'rekey-interval': '0' is not a duration (e.g. 15, 15s, 500ms, 2m; at most 1 day)");
 	expect_error("[node]\ncontrol-socket = rel.sock\n", "t.conf:2: key 'control-socket': must be an absolute path");
@@ -117,7 +119,8 @@ static void test_errors(void)
 		     "t.conf:2: key 'busy-poll-us': '2001' is not a number of microseconds from 0 to 2000");
 	expect_error("[node]\nbusy-poll-us = 5ms\n",
 		     "t.conf:2: key 'busy-poll-us': '5ms' is not a number of microseconds from 0 to 2000");
-	expect_error("[node]\nquiet-cpu = -1\n", "t.conf:2: key 'quiet-cpu': '-1' is not a CPU number (0-1023) or none");
+	expect_error("[node]\nquiet-cpu = -1\n",
+		     "t.conf:2: key 'quiet-cpu': '-1' is not a CPU number (0-1023) or none");
 	expect_error("[node]\nquiet-cpu = 1024\n",
 		     "t.conf:2: key 'quiet-cpu': '1024' is not a CPU number (0-1023) or none");
 	expect_error("[node]\njust text\n", "t.conf:2: expected 'key = value' or '[section]'");
@@ -146,8 +149,9 @@ static void test_errors(void)
 		     "t.conf:4: key 'allowed-ips': '10.1.0.0/8' listed twice");
 	expect_error("[node]\nidentity=k\n[peer \"a\"]\nallowed-ips = 10.0.0.0/8,\n",
 		     "t.conf:4: key 'allowed-ips': trailing comma");
-	expect_error("[node]\nidentity=k\n[peer \"a\"]\nallowed-ips = 10.0.0.0/8\n[peer \"b\"]\nallowed-ips=10.0.0.0/8\n",
-		     "t.conf:6: key 'allowed-ips': '10.0.0.0/8' already belongs to peer \"a\"");
+	expect_error(
+	    "[node]\nidentity=k\n[peer \"a\"]\nallowed-ips = 10.0.0.0/8\n[peer \"b\"]\nallowed-ips=10.0.0.0/8\n",
+	    "t.conf:6: key 'allowed-ips': '10.0.0.0/8' already belongs to peer \"a\"");
 	expect_error("[node]\nidentity=k\n[peer \"a\"]\nendpoint = ::1:5\n",
 		     "t.conf:4: key 'endpoint': '::1:5' is not IPv4:port or [IPv6]:port");
 	expect_error("[node]\nidentity=k\n[peer \"a\"]\nendpoint = 1.2.3.4:0\n",
@@ -156,7 +160,8 @@ static void test_errors(void)
 		     "t.conf:4: key 'endpoint': 'host.example:5' is not IPv4:port or [IPv6]:port");
 	expect_error("[node]\nidentity=k\n[peer \"a\"]\nkeepalive = 1e3\n",
 		     "t.conf:4: key 'keepalive': '1e3' is not a number of seconds (0-3600)");
-	expect_error("[node]\nid\0entity=k\n", "t.conf:2: expected 'key = value' or '[section]'"); /* strlen stops at NUL */
+	expect_error("[node]\nid\0entity=k\n",
+		     "t.conf:2: expected 'key = value' or '[section]'"); /* strlen stops at NUL */
 	{
 		static const char nul[] = "[node]\nid\0x=k\n";
 		struct um_config c;

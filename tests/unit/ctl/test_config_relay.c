@@ -110,8 +110,10 @@ static void test_errors(void)
 	snprintf(msg, sizeof(msg), "r.conf:3: key 'allow': '%s' listed twice", id_a);
 	expect_error(text, msg);
 	expect_error("[relay]\nadmission-key = 00ff\n", "r.conf:2: key 'admission-key': not a key of 64 hex digits");
-	expect_error("[relay]\nmax-nodes = 0\n", "r.conf:2: key 'max-nodes': '0' is not a number between 1 and 16777216");
-	expect_error("[relay]\nkeepalive-interval = 500ms\n", "r.conf:2: key 'keepalive-interval': between 1 s and 1 h");
+	expect_error("[relay]\nmax-nodes = 0\n",
+		     "r.conf:2: key 'max-nodes': '0' is not a number between 1 and 16777216");
+	expect_error("[relay]\nkeepalive-interval = 500ms\n",
+		     "r.conf:2: key 'keepalive-interval': between 1 s and 1 h");
 	expect_error("[relay]\nregistration-timeout = 1s\n",
 		     "r.conf:2: key 'registration-timeout': between 2 s and 65535 s");
 	expect_error("[relay]\nbogus = 1\n", "r.conf:2: key 'bogus': unknown key in [relay]");
@@ -124,7 +126,8 @@ static void test_errors(void)
 		     "r.conf:3: key 'relay': '203.0.113.2' is not IPv4:port or [IPv6]:port");
 	expect_error("[node]\nidentity = /k\nrelay = 203.0.113.2:1\nrelay = 203.0.113.2:1\n",
 		     "r.conf:4: key 'relay': '203.0.113.2:1' listed twice");
-	expect_error("[node]\nidentity = /k\nrelay-keepalive = 100ms\n", "r.conf:3: key 'relay-keepalive': at least 1 s");
+	expect_error("[node]\nidentity = /k\nrelay-keepalive = 100ms\n",
+		     "r.conf:3: key 'relay-keepalive': at least 1 s");
 	snprintf(text, sizeof(text), "[relay]\n[peer \"x\"]\nid = %s\n", id_a);
 	expect_error(text, "r.conf:2: [peer \"x\"] needs a [node] section");
 	expect_error("", "r.conf: missing [node] section");
@@ -184,7 +187,8 @@ static void test_tls(void)
 		     "r.conf:4: key 'relay-ca': given twice in this section");
 	expect_error("[relay]\nlisten-tls = 203.0.113.3\n",
 		     "r.conf:2: key 'listen-tls': '203.0.113.3' is not IPv4:port or [IPv6]:port");
-	expect_error("[relay]\nlisten-tls = 203.0.113.3:0\n", "r.conf:2: key 'listen-tls': '203.0.113.3:0' is not IPv4:port or [IPv6]:port");
+	expect_error("[relay]\nlisten-tls = 203.0.113.3:0\n",
+		     "r.conf:2: key 'listen-tls': '203.0.113.3:0' is not IPv4:port or [IPv6]:port");
 	expect_error("[relay]\nlisten-tls = 203.0.113.3:443\nlisten-tls = 203.0.113.3:444\n",
 		     "r.conf:3: key 'listen-tls': given twice in this section");
 	expect_error("[relay]\nlisten-tls = 203.0.113.3:443\ntls-certificate = /c\n",
@@ -199,8 +203,9 @@ static void test_tls(void)
 		     "r.conf:3: key 'relay': 'wss://203.0.113.3' is not wss://IPv4:port or wss://[IPv6]:port");
 	expect_error("[node]\nidentity = /k\nrelay = wss://203.0.113.3:443/path\n",
 		     "r.conf:3: key 'relay': 'wss://203.0.113.3:443/path' is not wss://IPv4:port or wss://[IPv6]:port");
-	expect_error("[node]\nidentity = /k\nrelay = ws://203.0.113.3:80\n",
-		     "r.conf:3: key 'relay': 'ws://203.0.113.3:80': only wss:// (TLS) or a plain UDP IPv4:port / [IPv6]:port");
+	expect_error(
+	    "[node]\nidentity = /k\nrelay = ws://203.0.113.3:80\n",
+	    "r.conf:3: key 'relay': 'ws://203.0.113.3:80': only wss:// (TLS) or a plain UDP IPv4:port / [IPv6]:port");
 	expect_error("[node]\nidentity = /k\nrelay = wss://203.0.113.3:443\nrelay = wss://203.0.113.3:443\n",
 		     "r.conf:4: key 'relay': 'wss://203.0.113.3:443' listed twice");
 }

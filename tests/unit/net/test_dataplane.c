@@ -21,7 +21,6 @@
 #include "util/error.h"
 #include "wire/data.h"
 
-
 static void test_plain_packet(void)
 {
 	size_t len = make_udp(buf, "100.64.0.1", "100.64.0.2", 1000, 0x5a);
@@ -88,8 +87,12 @@ static size_t make_tso(size_t payload)
 		ip[52 + i] = (uint8_t)(i ^ (i >> 7));
 	uint16_t ps = um_csum_fold(um_csum_pseudo(ip + 12, ip + 16, 4, 6, (uint32_t)(32 + payload)));
 	memcpy(ip + 36, &ps, 2);
-	struct um_vnet_hdr vh = {.flags = UM_VNET_F_NEEDS_CSUM, .gso_type = UM_VNET_GSO_TCPV4,
-				 .hdr_len = 52, .gso_size = 1368, .csum_start = 20, .csum_offset = 16};
+	struct um_vnet_hdr vh = {.flags = UM_VNET_F_NEEDS_CSUM,
+				 .gso_type = UM_VNET_GSO_TCPV4,
+				 .hdr_len = 52,
+				 .gso_size = 1368,
+				 .csum_start = 20,
+				 .csum_offset = 16};
 	um_vnet_hdr_encode(buf, &vh);
 	return UM_VNET_HDR_LEN + total;
 }
@@ -130,7 +133,7 @@ static void test_tso_packet(void)
 	CHECK_EQ(send(A.dev[0], buf, len, 0), (ssize_t)len);
 	int packets = receive_tso(B.dev[0], payload);
 	CHECK(packets >= 1 && packets <= 2); /* coalesced again on the far side */
-	CHECK_EQ(stats(&B).rx_packets, 20); /* one per segment on the wire */
+	CHECK_EQ(stats(&B).rx_packets, 20);  /* one per segment on the wire */
 }
 
 static void test_not_allowed(void)
@@ -203,10 +206,8 @@ static void test_replay_tamper_roaming(void)
 	CHECK_EQ(read_dev(sniff, got, sizeof(got), 2000), 5);
 
 	close(sniff);
-	CHECK_EQ(um_dataplane_peer_set_endpoint(A.dp, A.peer, (struct sockaddr *)&B.addr,
-						sizeof(B.addr)), 0);
-	CHECK_EQ(um_dataplane_peer_set_endpoint(B.dp, B.peer, (struct sockaddr *)&A.addr,
-						sizeof(A.addr)), 0);
+	CHECK_EQ(um_dataplane_peer_set_endpoint(A.dp, A.peer, (struct sockaddr *)&B.addr, sizeof(B.addr)), 0);
+	CHECK_EQ(um_dataplane_peer_set_endpoint(B.dp, B.peer, (struct sockaddr *)&A.addr, sizeof(A.addr)), 0);
 }
 
 static void test_keepalive(void)
@@ -465,7 +466,6 @@ static void test_relay(void)
 	close(relay);
 }
 
-
 static void test_no_key(void)
 {
 	CHECK_EQ(um_dataplane_peer_clear_keys(A.dp, A.peer), 0);
@@ -513,8 +513,7 @@ static int connected_sockets(uint16_t port, struct sockaddr_storage *peer)
 static bool same_address(const struct sockaddr_storage *a, const struct sockaddr_in *b)
 {
 	const struct sockaddr_in *x = (const struct sockaddr_in *)a;
-	return x->sin_family == AF_INET && x->sin_port == b->sin_port &&
-	       x->sin_addr.s_addr == b->sin_addr.s_addr;
+	return x->sin_family == AF_INET && x->sin_port == b->sin_port && x->sin_addr.s_addr == b->sin_addr.s_addr;
 }
 
 /* Each worker has a socket connected to a direct peer's endpoint
@@ -533,17 +532,14 @@ static void test_connected_sockets(void)
 	CHECK(same_address(&peer, &sa));
 	size_t len = make_udp(buf, "100.64.0.1", "100.64.0.2", 100, 9);
 	send(A.dev[0], buf, len, 0);
-	CHECK_EQ(read_dev(sink, got, sizeof(got), 2000),
-		 (ssize_t)(len - UM_VNET_HDR_LEN + UM_DATA_OVERHEAD));
+	CHECK_EQ(read_dev(sink, got, sizeof(got), 2000), (ssize_t)(len - UM_VNET_HDR_LEN + UM_DATA_OVERHEAD));
 	close(sink);
-	CHECK_EQ(um_dataplane_peer_set_endpoint(A.dp, A.peer, (struct sockaddr *)&B.addr,
-						sizeof(B.addr)), 0);
+	CHECK_EQ(um_dataplane_peer_set_endpoint(A.dp, A.peer, (struct sockaddr *)&B.addr, sizeof(B.addr)), 0);
 	CHECK(exchange(10));
 
 	/* A second peer gets its own; removing it closes them. */
 	uint32_t extra;
-	struct sockaddr_in far = {.sin_family = AF_INET, .sin_port = htons(9),
-				  .sin_addr.s_addr = htonl(0x7f000002)};
+	struct sockaddr_in far = {.sin_family = AF_INET, .sin_port = htons(9), .sin_addr.s_addr = htonl(0x7f000002)};
 	CHECK_EQ(um_dataplane_peer_add(A.dp, &extra), 0);
 	CHECK_EQ(um_dataplane_peer_set_endpoint(A.dp, extra, (struct sockaddr *)&far, sizeof(far)), 0);
 	CHECK_EQ(connected_sockets(um_dataplane_port(A.dp), &peer), 2 * workers);

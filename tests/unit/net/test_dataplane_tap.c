@@ -110,8 +110,12 @@ static void test_tso_frame(void)
 		ip[52 + i] = (uint8_t)(i * 3 + (i >> 9));
 	uint16_t ps = um_csum_fold(um_csum_pseudo(ip + 12, ip + 16, 4, 6, (uint32_t)(32 + payload)));
 	memcpy(ip + 36, &ps, 2);
-	struct um_vnet_hdr vh = {.flags = UM_VNET_F_NEEDS_CSUM, .gso_type = UM_VNET_GSO_TCPV4,
-				 .hdr_len = 14 + 52, .gso_size = 1368, .csum_start = 34, .csum_offset = 16};
+	struct um_vnet_hdr vh = {.flags = UM_VNET_F_NEEDS_CSUM,
+				 .gso_type = UM_VNET_GSO_TCPV4,
+				 .hdr_len = 14 + 52,
+				 .gso_size = 1368,
+				 .csum_start = 34,
+				 .csum_offset = 16};
 	um_vnet_hdr_encode(buf, &vh);
 	size_t len = UM_VNET_HDR_LEN + 14 + ip_total;
 	CHECK_EQ(send(A.dev[0], buf, len, 0), (ssize_t)len);

@@ -48,8 +48,8 @@ static uint32_t look6(const struct um_lpm *lpm, const char *text)
 
 static void test_longest_match(void)
 {
-	const char *prefixes[] = {"10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "10.1.2.3/32",
-				  "0.0.0.0/0", "fd00::/8", "fd00:1::/32", "fd00:1::5/128", "2001:db8::/32"};
+	const char *prefixes[] = {"10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24",   "10.1.2.3/32",  "0.0.0.0/0",
+				  "fd00::/8",   "fd00:1::/32", "fd00:1::5/128", "2001:db8::/32"};
 	struct um_lpm_entry e[9];
 	for (uint32_t i = 0; i < 9; i++) {
 		CHECK_EQ(um_addr_prefix_parse(&e[i].prefix, prefixes[i], false), 0);

@@ -34,8 +34,7 @@ static void test_checksum_known(void)
 	CHECK_EQ(out[0], 0xdd);
 	CHECK_EQ(out[1], 0xf2);
 	/* A well-known IPv4 header whose checksum is 0xb861. */
-	uint8_t ip[20] = {0x45, 0, 0, 0x73, 0, 0, 0x40, 0, 0x40, 0x11, 0, 0,
-			  0xc0, 0xa8, 0, 1, 0xc0, 0xa8, 0, 0xc7};
+	uint8_t ip[20] = {0x45, 0, 0, 0x73, 0, 0, 0x40, 0, 0x40, 0x11, 0, 0, 0xc0, 0xa8, 0, 1, 0xc0, 0xa8, 0, 0xc7};
 	uint16_t c = (uint16_t)~um_csum_fold(um_csum_add(0, ip, 20));
 	memcpy(ip + 10, &c, 2);
 	CHECK_EQ(be16(ip + 10), 0xb861);
@@ -94,8 +93,7 @@ static size_t make_super(uint8_t *pkt, bool v6, size_t payload, uint8_t flags, u
 	for (size_t i = 0; i < payload; i++)
 		pkt[ip_len + tcp_len + i] = (uint8_t)(i * 31 + (i >> 8));
 	size_t al = v6 ? 16 : 4, off = v6 ? 8 : 12;
-	uint16_t ps = um_csum_fold(um_csum_pseudo(pkt + off, pkt + off + al, al, 6,
-						   (uint32_t)(tcp_len + payload)));
+	uint16_t ps = um_csum_fold(um_csum_pseudo(pkt + off, pkt + off + al, al, 6, (uint32_t)(tcp_len + payload)));
 	memcpy(t + 16, &ps, 2);
 	return total;
 }
@@ -139,8 +137,10 @@ static void roundtrip(bool v6, size_t payload, uint8_t flags)
 	size_t ip_len = v6 ? 40 : 20, hdr = ip_len + 32;
 	struct um_vnet_hdr vh = {.flags = UM_VNET_F_NEEDS_CSUM,
 				 .gso_type = v6 ? UM_VNET_GSO_TCPV6 : UM_VNET_GSO_TCPV4,
-				 .hdr_len = (uint16_t)hdr, .gso_size = 1368,
-				 .csum_start = (uint16_t)ip_len, .csum_offset = 16};
+				 .hdr_len = (uint16_t)hdr,
+				 .gso_size = 1368,
+				 .csum_start = (uint16_t)ip_len,
+				 .csum_offset = 16};
 	struct um_tso_info info;
 	CHECK_EQ(um_tso_parse(super, len, &vh, &info), 0);
 	CHECK_EQ(info.hdr_len, hdr);
@@ -233,7 +233,9 @@ static void partial_roundtrip(bool v6, size_t payload, uint8_t flags)
 	size_t ip_len = v6 ? 40 : 20, hdr = ip_len + 32;
 	struct um_vnet_hdr vh = {.flags = UM_VNET_F_NEEDS_CSUM,
 				 .gso_type = v6 ? UM_VNET_GSO_TCPV6 : UM_VNET_GSO_TCPV4,
-				 .gso_size = 1368, .csum_start = (uint16_t)ip_len, .csum_offset = 16};
+				 .gso_size = 1368,
+				 .csum_start = (uint16_t)ip_len,
+				 .csum_offset = 16};
 	struct um_tso_info info;
 	CHECK_EQ(um_tso_parse(super, len, &vh, &info), 0);
 	size_t off[64], plen[64], stride = 2048;

@@ -4,8 +4,8 @@
 #include "net/quiet.h"
 #include "test.h"
 
-#define US 1000ull
-#define MS 1000000ull
+#define US     1000ull
+#define MS     1000000ull
 #define WINDOW (500 * US)
 
 static uint64_t now = 1000 * MS;

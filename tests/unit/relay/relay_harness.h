@@ -47,7 +47,8 @@ static inline int harness_register(struct um_relay *relay, const struct um_ident
 	unsigned count = um_fragment_count((size_t)len);
 	int rc = 0;
 	for (unsigned i = 0; i < count; i++) {
-		int n = um_fragment_encode(piece, sizeof(piece), UM_MSG_RELAY_REGISTER, 0, nonce_seed, msg, (size_t)len, i);
+		int n =
+		    um_fragment_encode(piece, sizeof(piece), UM_MSG_RELAY_REGISTER, 0, nonce_seed, msg, (size_t)len, i);
 		if (n < 0)
 			return n;
 		rc = um_relay_input(relay, from, piece, (size_t)n, now_ns, wall_ms, out);

@@ -10,7 +10,7 @@
 #include "test.h"
 #include "util/error.h"
 
-#define NS 1000000000ULL
+#define NS   1000000000ULL
 #define WALL 1700000000000ULL
 
 static struct um_identity ids[4];
@@ -413,7 +413,8 @@ static void test_verification_drain(void)
 	check_ack(rc, &out, &home, &ack);
 	CHECK_EQ(forged_verifications, 0);
 	fprintf(stderr, "forged-ID drain: %llu signatures verified for 160 forgeries, legitimate REGISTER %s\n",
-		(unsigned long long)forged_verifications, rc == 1 && out.len == UM_RELAY_REGISTER_ACK_BYTES ? "acked" : "refused");
+		(unsigned long long)forged_verifications,
+		rc == 1 && out.len == UM_RELAY_REGISTER_ACK_BYTES ? "acked" : "refused");
 	um_relay_destroy(&r);
 
 	/* A valid identity re-registering from one /24 as fast as it can. */

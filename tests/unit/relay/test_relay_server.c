@@ -139,8 +139,12 @@ static void test_server(void)
 		struct cmsghdr align;
 	} control = {{0}};
 	struct iovec iov = {gso, sizeof(gso)};
-	struct msghdr h = {.msg_name = &relay_addr, .msg_namelen = sizeof(relay_addr), .msg_iov = &iov,
-			   .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof(control.buf)};
+	struct msghdr h = {.msg_name = &relay_addr,
+			   .msg_namelen = sizeof(relay_addr),
+			   .msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = control.buf,
+			   .msg_controllen = sizeof(control.buf)};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&h);
 	c->cmsg_level = IPPROTO_UDP;
 	c->cmsg_type = UDP_SEGMENT;

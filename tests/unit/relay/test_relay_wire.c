@@ -174,11 +174,17 @@ static bool keepalive_equal(const struct um_relay_keepalive *a, const struct um_
 
 static void test_ack(void)
 {
-	struct um_relay_register_ack a = {
-		.keepalive_interval_s = 25, .nonce = {1, 2, 3}, .token = 0x0102030405060708ULL,
-		.observed = {.family = 6, .addr = {0x20, 0x01, 0x0d, 0xb8, [15] = 9}, .port = 51820},
-		.registration_timeout_s = 90, .max_payload = 1244, .max_packets_per_s = 5000,
-		.max_bytes_per_s = 4000000}, b;
+	struct um_relay_register_ack a = {.keepalive_interval_s = 25,
+					  .nonce = {1, 2, 3},
+					  .token = 0x0102030405060708ULL,
+					  .observed = {.family = 6,
+						       .addr = {0x20, 0x01, 0x0d, 0xb8, [15] = 9},
+						       .port = 51820},
+					  .registration_timeout_s = 90,
+					  .max_payload = 1244,
+					  .max_packets_per_s = 5000,
+					  .max_bytes_per_s = 4000000},
+				     b;
 	uint8_t buf[128];
 	int n = um_relay_register_ack_encode(buf, sizeof(buf), &a);
 	CHECK_EQ(n, UM_RELAY_REGISTER_ACK_BYTES);

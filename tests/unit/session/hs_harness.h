@@ -40,8 +40,8 @@ static inline void hs_node_init(struct hs_node *n, uint8_t last_octet)
 {
 	memset(n, 0, sizeof(*n));
 	um_identity_generate(&n->identity);
-	struct um_handshake_config cfg = {.identity = &n->identity, .mtu = 1400, .heartbeat_s = 15, .rotation_s = 120,
-					  .direct_p2p = true};
+	struct um_handshake_config cfg = {
+	    .identity = &n->identity, .mtu = 1400, .heartbeat_s = 15, .rotation_s = 120, .direct_p2p = true};
 	um_handshake_engine_new(&n->engine, &cfg);
 	n->addr.family = 4;
 	n->addr.addr[0] = 10;
@@ -79,8 +79,8 @@ static inline void hs_take_output(struct hs_node *self, struct hs_queue *q)
 }
 
 /* Delivers q from `from` to `to` and keeps bouncing replies until silence. */
-static inline void hs_pump(struct hs_node *from, struct hs_node *to, struct hs_queue *q,
-			   struct um_handshake_time now, hs_filter_fn filter, void *ctx, unsigned *seq)
+static inline void hs_pump(struct hs_node *from, struct hs_node *to, struct hs_queue *q, struct um_handshake_time now,
+			   hs_filter_fn filter, void *ctx, unsigned *seq)
 {
 	static struct hs_queue next;
 	for (int round = 0; round < 16 && q->n; round++) {
@@ -122,7 +122,8 @@ static inline int hs_run(struct hs_node *a, struct hs_node *b, struct um_handsha
 
 static inline struct um_handshake_time hs_time(uint64_t sec)
 {
-	struct um_handshake_time t = {.mono_ns = 1000000000ULL * (sec + 1000), .wall_ms = 1700000000000ULL + sec * 1000};
+	struct um_handshake_time t = {.mono_ns = 1000000000ULL * (sec + 1000),
+				      .wall_ms = 1700000000000ULL + sec * 1000};
 	return t;
 }
 

@@ -25,8 +25,7 @@ static void test_matches_libsodium(void)
 	randombytes_buf(key, sizeof(key));
 	randombytes_buf(ad, sizeof(ad));
 	randombytes_buf(msg, sizeof(msg));
-	size_t lens[] = {0, 1, 15, 16, 17, 63, 64, 65, UM_AEAD_SMALL_MAX, UM_AEAD_SMALL_MAX + 1,
-			 1420, 1500};
+	size_t lens[] = {0, 1, 15, 16, 17, 63, 64, 65, UM_AEAD_SMALL_MAX, UM_AEAD_SMALL_MAX + 1, 1420, 1500};
 	uint64_t counters[] = {0, 1, 255, 1ull << 32, UINT64_MAX};
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 		for (size_t j = 0; j < sizeof(counters) / sizeof(counters[0]); j++) {
@@ -34,8 +33,7 @@ static void test_matches_libsodium(void)
 			uint8_t nonce[12];
 			unsigned long long ref_len;
 			nonce_for(nonce, counters[j]);
-			crypto_aead_chacha20poly1305_ietf_encrypt(ref, &ref_len, msg, len, ad, 16, NULL,
-								  nonce, key);
+			crypto_aead_chacha20poly1305_ietf_encrypt(ref, &ref_len, msg, len, ad, 16, NULL, nonce, key);
 			memcpy(buf, msg, len);
 			CHECK_EQ(um_aead_seal(&a, 7, key, counters[j], ad, 16, buf, len, tag), 0);
 			CHECK_MEM(buf, ref, len);

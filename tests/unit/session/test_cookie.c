@@ -22,8 +22,8 @@ static void make_hello(uint8_t msg[UM_HS_HELLO_BYTES], struct um_cookie_maker *m
 	uint8_t eph[32], nonce[16];
 	randombytes_buf(eph, sizeof(eph));
 	randombytes_buf(nonce, sizeof(nonce));
-	struct um_hs_hello h = {.sender_index = randombytes_random() | 1, .ephemeral = eph, .nonce = nonce,
-				.timestamp_ms = wall_ms};
+	struct um_hs_hello h = {
+	    .sender_index = randombytes_random() | 1, .ephemeral = eph, .nonce = nonce, .timestamp_ms = wall_ms};
 	um_hs_hello_encode(msg, UM_HS_HELLO_BYTES, &h);
 	um_cookie_add_macs(maker, msg, UM_HS_HELLO_BYTES, mono_ns);
 }
@@ -48,8 +48,8 @@ static void test_macs_and_reply(void)
 
 	/* Round trip. */
 	make_hello(msg, &maker, 1, now);
-	int n = um_cookie_reply_create(&checker, reply_buf, sizeof(reply_buf), 7, msg + UM_HS_HELLO_MAC1_OFFSET, &src,
-				       now);
+	int n =
+	    um_cookie_reply_create(&checker, reply_buf, sizeof(reply_buf), 7, msg + UM_HS_HELLO_MAC1_OFFSET, &src, now);
 	CHECK_EQ(n, UM_HS_COOKIE_REPLY_BYTES);
 	CHECK(n < UM_HS_HELLO_BYTES); /* never amplifies */
 	struct um_hs_cookie_reply reply;
@@ -96,8 +96,8 @@ static void test_ratelimit(void)
 	for (int i = 0; i < 20; i++)
 		allowed += um_ratelimit_allow(&rl, &a, t);
 	CHECK_EQ(allowed, 5);
-	CHECK(!um_ratelimit_allow(&rl, &a2, t)); /* ports do not matter */
-	CHECK(um_ratelimit_allow(&rl, &b, t));   /* other sources unaffected */
+	CHECK(!um_ratelimit_allow(&rl, &a2, t));                        /* ports do not matter */
+	CHECK(um_ratelimit_allow(&rl, &b, t));                          /* other sources unaffected */
 	CHECK(um_ratelimit_allow(&rl, &a, t + 100 * UM_NSEC_PER_MSEC)); /* refills at 10/s */
 	CHECK(!um_ratelimit_allow(&rl, &a, t + 100 * UM_NSEC_PER_MSEC));
 	/* IPv6: one /64 is one source. */

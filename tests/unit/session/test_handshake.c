@@ -117,8 +117,8 @@ static int capture_filter(void *ctx, unsigned seq, const struct hs_node *from, u
 /* Feeds the datagrams [first, first+count) of a capture to node `to`, with
  * byte `pos` of datagram `which` flipped. Returns how many were accepted
  * and whether an event came out. */
-static int feed(struct hs_node *to, const struct hs_node *from, const struct capture *c, unsigned first,
-		unsigned count, unsigned which, size_t pos, struct um_handshake_time now, int *event)
+static int feed(struct hs_node *to, const struct hs_node *from, const struct capture *c, unsigned first, unsigned count,
+		unsigned which, size_t pos, struct um_handshake_time now, int *event)
 {
 	static uint8_t buf[UM_HS_MAX_DATAGRAM];
 	int produced = 0;
@@ -326,8 +326,8 @@ static void test_replay(void)
 /* ---- loss and retransmission ---- */
 
 struct drop_ctx {
-	int drop_type;  /* first byte (or fragment msg_type) to drop */
-	int remaining;  /* how many to drop */
+	int drop_type; /* first byte (or fragment msg_type) to drop */
+	int remaining; /* how many to drop */
 };
 
 static int drop_filter(void *ctx, unsigned seq, const struct hs_node *from, uint8_t *dgram, uint16_t *len)

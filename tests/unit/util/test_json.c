@@ -87,7 +87,7 @@ static void test_scalars_at_top(void)
 static void test_strings(void)
 {
 	struct um_json_doc *doc =
-		parse("[\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\", \"\\u00e9\\u20ac\\ud83d\\ude00\", \"\\u0000z\", \"\xc3\xa9\"]");
+	    parse("[\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\", \"\\u00e9\\u20ac\\ud83d\\ude00\", \"\\u0000z\", \"\xc3\xa9\"]");
 	const struct um_json_value *root = um_json_root(doc);
 	size_t len;
 	const char *s;
@@ -107,11 +107,44 @@ static void test_strings(void)
 static void test_rejects(void)
 {
 	static const char *const bad[] = {
-		"", " ", "{", "}", "[1,]", "[,1]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "[1 2]", "01", "-", "1.",
-		".5", "1e", "+1", "0x10", "[1]x", "nul", "tru", "NaN", "Infinity", "1e999", "\"abc", "\"a\\x\"",
-		"\"\\u12\"", "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"a\tb\"", "\"\xff\"",
-		"\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\"\xe2\x82\"", "\xef\xbb\xbf{}",
-		"{\"a\":1,\"a\":2}", "// c\n1",
+	    "",
+	    " ",
+	    "{",
+	    "}",
+	    "[1,]",
+	    "[,1]",
+	    "{\"a\":1,}",
+	    "{\"a\" 1}",
+	    "{a:1}",
+	    "[1 2]",
+	    "01",
+	    "-",
+	    "1.",
+	    ".5",
+	    "1e",
+	    "+1",
+	    "0x10",
+	    "[1]x",
+	    "nul",
+	    "tru",
+	    "NaN",
+	    "Infinity",
+	    "1e999",
+	    "\"abc",
+	    "\"a\\x\"",
+	    "\"\\u12\"",
+	    "\"\\ud800\"",
+	    "\"\\udc00\"",
+	    "\"\\ud800\\u0041\"",
+	    "\"a\tb\"",
+	    "\"\xff\"",
+	    "\"\xc0\xaf\"",
+	    "\"\xed\xa0\x80\"",
+	    "\"\xf4\x90\x80\x80\"",
+	    "\"\xe2\x82\"",
+	    "\xef\xbb\xbf{}",
+	    "{\"a\":1,\"a\":2}",
+	    "// c\n1",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int rc = parse_rc(bad[i]);
@@ -137,7 +170,7 @@ static void test_rejects(void)
 static void test_error_position(void)
 {
 	struct um_json_doc *doc = NULL;
-	struct um_json_error err = { 0 };
+	struct um_json_error err = {0};
 	const char *text = "{\n  \"a\": [1,\n  2,]\n}";
 
 	CHECK_EQ(um_json_parse(&doc, text, strlen(text), NULL, &err), -UM_EINVAL);
@@ -148,7 +181,7 @@ static void test_error_position(void)
 static void test_limits(void)
 {
 	struct um_json_doc *doc = NULL;
-	struct um_json_limits lim = { .max_depth = 4 };
+	struct um_json_limits lim = {.max_depth = 4};
 	char deep[200001];
 
 	CHECK_EQ(um_json_parse(&doc, "[[[[1]]]]", 9, &lim, NULL), 0);
@@ -161,7 +194,7 @@ static void test_limits(void)
 	deep[sizeof(deep) - 1] = '\0';
 	CHECK_EQ(parse_rc(deep), -UM_ELIMIT);
 
-	struct um_json_limits small = { .max_memory = 1000 };
+	struct um_json_limits small = {.max_memory = 1000};
 	const char *text = "[\"0123456789\", \"0123456789\"]";
 	CHECK_EQ(um_json_parse(&doc, text, strlen(text), &small, NULL), -UM_ELIMIT);
 }

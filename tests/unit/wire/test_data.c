@@ -24,7 +24,7 @@ static void test_rejects(void)
 	um_data_header_encode(buf, &h);
 	CHECK_EQ(um_data_header_decode(buf, 31, &out), -UM_ETRUNC); /* no room for the tag */
 	CHECK_EQ(um_data_header_decode(buf, 0, &out), -UM_ETRUNC);
-	CHECK_EQ(um_data_header_decode(buf, 32, &out), 0);          /* keepalive */
+	CHECK_EQ(um_data_header_decode(buf, 32, &out), 0); /* keepalive */
 	buf[0] = 0x01;
 	CHECK_EQ(um_data_header_decode(buf, 32, &out), -UM_EINVAL);
 	buf[0] = 0x10;

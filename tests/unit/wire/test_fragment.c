@@ -65,7 +65,7 @@ static void test_encode_decode(void)
 	memcpy(b, frags[0], (size_t)frag_len[0]);
 	CHECK_EQ(um_fragment_decode(&f, b, 5), -UM_ETRUNC);
 	CHECK_EQ(um_fragment_decode(&f, b, (size_t)frag_len[0] - 1), -UM_EINVAL); /* short piece */
-	b[3] = 9; /* count disagrees with total_len */
+	b[3] = 9;                                                                 /* count disagrees with total_len */
 	CHECK_EQ(um_fragment_decode(&f, b, (size_t)frag_len[0]), -UM_EINVAL);
 	b[3] = 8;
 	b[2] = 8; /* index >= count */

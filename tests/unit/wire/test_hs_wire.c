@@ -52,8 +52,8 @@ static void test_hello(void)
 
 static void test_challenge_response(void)
 {
-	struct um_hs_challenge c = {.sender_index = 1, .receiver_index = 2, .nonce = n16, .kem_public = kem_pk,
-				    .sealed = sealed};
+	struct um_hs_challenge c = {
+	    .sender_index = 1, .receiver_index = 2, .nonce = n16, .kem_public = kem_pk, .sealed = sealed};
 	CHECK_EQ(um_hs_challenge_encode(buf, sizeof(buf), &c), UM_HS_CHALLENGE_BYTES);
 	struct um_hs_challenge cd;
 	CHECK_EQ(um_hs_challenge_decode(&cd, buf, UM_HS_CHALLENGE_BYTES), 0);
@@ -78,7 +78,10 @@ static void test_challenge_response(void)
 static void test_established_params(void)
 {
 	uint8_t plain[UM_HS_ESTABLISHED_PLAIN_BYTES];
-	struct um_hs_params p = {.mtu = 1420, .heartbeat_s = 10, .rotation_s = 120, .flags = UM_HS_FLAG_DIRECT_P2P,
+	struct um_hs_params p = {.mtu = 1420,
+				 .heartbeat_s = 10,
+				 .rotation_s = 120,
+				 .flags = UM_HS_FLAG_DIRECT_P2P,
 				 .observed = {.family = 6, .addr = {0x20, 0x01, 0x0d, 0xb8, [15] = 7}, .port = 51820}};
 	memset(p.session_id, 0xab, sizeof(p.session_id));
 	um_hs_params_encode(plain, &p);

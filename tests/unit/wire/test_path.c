@@ -28,15 +28,16 @@ static void test_key_derive(void)
 
 static void test_candidates(void)
 {
-	struct um_path_msg m = {.type = UM_MSG_PATH_CANDIDATES, .flags = UM_PATH_FLAG_NEED, .generation = 77, .count = 2};
+	struct um_path_msg m = {
+	    .type = UM_MSG_PATH_CANDIDATES, .flags = UM_PATH_FLAG_NEED, .generation = 77, .count = 2};
 	struct um_path_msg d;
 	uint8_t buf[UM_PATH_CANDIDATES_MAX_BYTES];
 
 	memset(m.sender.bytes, 0xab, sizeof(m.sender.bytes));
 	m.candidates[0] = (struct um_path_candidate){.kind = UM_PATH_CAND_REFLEXIVE,
 						     .addr = {.family = 4, .addr = {198, 51, 100, 2}, .port = 51820}};
-	m.candidates[1] = (struct um_path_candidate){.kind = UM_PATH_CAND_LOCAL,
-						     .addr = {.family = 6, .addr = {0x20, 0x01, 0x0d, 0xb8, [15] = 1}, .port = 9}};
+	m.candidates[1] = (struct um_path_candidate){
+	    .kind = UM_PATH_CAND_LOCAL, .addr = {.family = 6, .addr = {0x20, 0x01, 0x0d, 0xb8, [15] = 1}, .port = 9}};
 	int n = um_path_encode(buf, sizeof(buf), &m, key);
 	CHECK_EQ(n, UM_PATH_CANDIDATES_MIN_BYTES + 2 * UM_PATH_CANDIDATE_BYTES);
 	CHECK_EQ(um_path_verify(buf, (size_t)n, key), 0);
