@@ -432,6 +432,36 @@ static struct um_hs_hello_seen *hello_seen_slot(struct um_handshake_engine *engi
 	return &engine->hello_seen[slot % UM_HS_HELLO_FILTER_SLOTS];
 }
 
+/* The key a HELLO is rate-limited under. Handshakes through a relay all
+ * arrive from the relay's address; the caller's route tag (a configured
+ * peer behind one of its relays) tells them apart, so each (relay, route)
+ * gets its own buckets and one peer behind a relay cannot starve the others
+ * (protocol review #9). The tag goes into the bytes the buckets key on (an
+ * IPv6 /48 and /64), the relay's address is folded in after it. Tags come
+ * only from the caller's table of configured peers and relays, so this adds
+ * at most peers x relays keys. */
+static struct um_addr rate_limit_source(const struct um_addr *from, uint32_t route)
+{
+	struct um_addr key;
+	uint16_t fold = 0;
+
+	if (!route)
+		return *from;
+	for (unsigned i = 0; i < sizeof(from->addr); i++)
+		fold = (uint16_t)((fold << 5 | fold >> 11) ^ from->addr[i]);
+	memset(&key, 0, sizeof(key));
+	key.family = UM_ADDR_IPV6;
+	key.addr[0] = 0xfd; /* never a relay's own address: those are global */
+	key.addr[1] = (uint8_t)(route >> 24);
+	key.addr[2] = (uint8_t)(route >> 16);
+	key.addr[3] = (uint8_t)(route >> 8);
+	key.addr[4] = (uint8_t)route;
+	key.addr[5] = (uint8_t)(fold >> 8);
+	key.addr[6] = (uint8_t)fold;
+	key.port = from->port;
+	return key;
+}
+
 static int handle_hello(struct um_handshake_engine *engine, const struct um_addr *from, const uint8_t *dgram,
 			size_t len, struct um_handshake_time now, struct um_handshake_output *out)
 {
@@ -473,8 +503,9 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_addr
 	}
 	/* 3. Per-source token bucket, then the aggregate one of its site. */
 	uint64_t site_idle_ns;
-	if (!um_ratelimit_allow(&engine->ratelimit, from, now.mono_ns) ||
-	    !um_ratelimit_allow_idle(&engine->prefix_ratelimit, from, now.mono_ns, &site_idle_ns)) {
+	struct um_addr limited = rate_limit_source(from, engine->from_route);
+	if (!um_ratelimit_allow(&engine->ratelimit, &limited, now.mono_ns) ||
+	    !um_ratelimit_allow_idle(&engine->prefix_ratelimit, &limited, now.mono_ns, &site_idle_ns)) {
 		engine->stats.rate_limited++;
 		return -UM_ELIMIT;
 	}

@@ -140,6 +140,31 @@ static void test_two_peers_behind_one_relay(void)
 	teardown();
 }
 
+/* Review #9: one peer behind a relay exhausting its HELLO bucket (its HELLO
+ * sent again and again) leaves another peer behind the same relay alone:
+ * each (relay, route) has its own buckets. */
+static void test_buckets_per_route(void)
+{
+	static struct hs_queue hello_a, hello_c;
+	struct um_handshake_time now = hs_time(0);
+	int limited = 0;
+
+	setup();
+	CHECK_EQ(um_handshake_initiate_via(A.engine, A.peer, &relay, 0x21, now, &hs_out), 0);
+	hs_take_output(&A, &hello_a);
+	CHECK_EQ(um_handshake_initiate_via(C.engine, C.peer, &relay, 0x22, now, &hs_out), 0);
+	hs_take_output(&C, &hello_c);
+	for (int i = 0; i < 40; i++)
+		if (um_handshake_receive_via(B.engine, &relay, 0x35, hello_a.data[0], hello_a.len[0], now, &hs_out) ==
+		    -UM_ELIMIT)
+			limited++;
+	CHECK(limited > 20); /* A's bucket (burst 10) ran dry */
+	CHECK_EQ(um_handshake_receive_via(B.engine, &relay, 0x36, hello_c.data[0], hello_c.len[0], now, &hs_out), 0);
+	CHECK(hs_out.n_datagrams > 0); /* C's CHALLENGE */
+	CHECK_EQ(hs_out.route, 0x36);
+	teardown();
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -148,5 +173,6 @@ int main(void)
 	RUN(test_plain_calls_are_tag_zero);
 	RUN(test_same_address_other_tag_is_other_source);
 	RUN(test_two_peers_behind_one_relay);
+	RUN(test_buckets_per_route);
 	return um_test_end();
 }
