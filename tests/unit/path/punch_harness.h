@@ -52,6 +52,8 @@ struct sim {
 	 * and PROBE_REPLY it sent (delivered or lost) and the last ones it
 	 * received (delivered). .to is the receiving side. */
 	struct sim_packet sent_probe[2], sent_reply[2], got_probe[2], got_reply[2];
+	struct um_addr watch; /* datagrams each side sends there are counted */
+	uint64_t to_watch[2];
 };
 
 static inline struct um_addr sim_addr(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port)
@@ -114,6 +116,8 @@ static inline void sim_take(struct sim *s, int i, struct um_punch_output *out)
 		struct sim_packet *rec = d->data[0] == UM_MSG_PATH_PROBE	 ? &s->sent_probe[i]
 					 : d->data[0] == UM_MSG_PATH_PROBE_REPLY ? &s->sent_reply[i]
 										 : NULL;
+		if (s->watch.family && !d->via_relay && um_addr_equal(&d->to, &s->watch))
+			s->to_watch[i]++;
 		if (rec) {
 			rec->at = s->now;
 			rec->to = to;
