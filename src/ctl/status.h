@@ -132,8 +132,8 @@ struct um_path_status {
 	struct um_addr remote_candidates[UM_STATUS_CANDIDATES_MAX]; /* the first ones */
 	uint64_t probes_sent, probes_answered, bad_mac;
 	uint64_t replays, replies_limited; /* path_replays, path_replies_limited */
-	uint64_t ping_sequence; /* 0: never pinged (no ping_* keys) */
-	uint64_t ping_answered; /* 0: no answer yet (no ping_path/rtt/from) */
+	uint64_t ping_sequence;            /* 0: never pinged (no ping_* keys) */
+	uint64_t ping_answered;            /* 0: no answer yet (no ping_path/rtt/from) */
 	bool ping_direct;
 	uint64_t ping_rtt_us;
 	struct um_addr ping_from;

@@ -113,7 +113,7 @@ static inline void sim_take(struct sim *s, int i, struct um_punch_output *out)
 	for (unsigned k = 0; k < out->n_datagrams; k++) {
 		const struct um_punch_datagram *d = &out->datagrams[k];
 		int to = 1 - i;
-		struct sim_packet *rec = d->data[0] == UM_MSG_PATH_PROBE	 ? &s->sent_probe[i]
+		struct sim_packet *rec = d->data[0] == UM_MSG_PATH_PROBE         ? &s->sent_probe[i]
 					 : d->data[0] == UM_MSG_PATH_PROBE_REPLY ? &s->sent_reply[i]
 										 : NULL;
 		if (s->watch.family && !d->via_relay && um_addr_equal(&d->to, &s->watch))

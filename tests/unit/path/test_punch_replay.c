@@ -49,7 +49,8 @@ static bool knows(const struct um_punch *p, const struct um_addr *a)
 static const struct um_punch_datagram *find(const struct um_punch_output *o, uint8_t type, const struct um_addr *to)
 {
 	for (unsigned k = 0; k < o->n_datagrams; k++)
-		if (o->datagrams[k].data[0] == type && !o->datagrams[k].via_relay && um_addr_equal(&o->datagrams[k].to, to))
+		if (o->datagrams[k].data[0] == type && !o->datagrams[k].via_relay &&
+		    um_addr_equal(&o->datagrams[k].to, to))
 			return &o->datagrams[k];
 	return NULL;
 }

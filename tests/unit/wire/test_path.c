@@ -32,9 +32,11 @@ static void test_key_derive(void)
 
 static void test_candidates(void)
 {
-	struct um_path_msg m = {
-	    .type = UM_MSG_PATH_CANDIDATES, .flags = UM_PATH_FLAG_NEED, .counter = 0x0102030405060708ULL,
-	    .generation = 77, .count = 2};
+	struct um_path_msg m = {.type = UM_MSG_PATH_CANDIDATES,
+				.flags = UM_PATH_FLAG_NEED,
+				.counter = 0x0102030405060708ULL,
+				.generation = 77,
+				.count = 2};
 	struct um_path_msg d;
 	uint8_t buf[UM_PATH_CANDIDATES_MAX_BYTES];
 
@@ -171,7 +173,8 @@ static void test_fuzz_seeds(void)
 	      .count = 3,
 	      .candidates = {{UM_PATH_CAND_REFLEXIVE, {.family = 4, .addr = {198, 51, 100, 6}, .port = 51820}},
 			     {UM_PATH_CAND_LOCAL, {.family = 4, .addr = {100, 64, 1, 2}, .port = 51820}},
-			     {UM_PATH_CAND_LOCAL, {.family = 6, .addr = {0x20, 0x01, 0x0d, 0xb8, [15] = 2}, .port = 51820}}}}},
+			     {UM_PATH_CAND_LOCAL,
+			      {.family = 6, .addr = {0x20, 0x01, 0x0d, 0xb8, [15] = 2}, .port = 51820}}}}},
 	    {"candidates-empty",
 	     {.type = UM_MSG_PATH_CANDIDATES, .counter = 4, .generation = 1763000000001ULL, .count = 0}},
 	    {"probe", {.type = UM_MSG_PATH_PROBE, .counter = 5, .nonce = {0xc3, 0xc3, 0xc3, 0xc3}}},
