@@ -429,6 +429,8 @@ static void peer_path(struct sink *s, const struct um_path_status *p)
 	put_u64(s, "path_probes_sent", p->probes_sent);
 	put_u64(s, "path_probes_answered", p->probes_answered);
 	put_u64(s, "path_bad_mac", p->bad_mac);
+	put_u64(s, "path_replays", p->replays);
+	put_u64(s, "path_replies_limited", p->replies_limited);
 	if (p->ping_sequence) {
 		put_u64(s, "ping_sequence", p->ping_sequence);
 		put_u64(s, "ping_answered", p->ping_answered);

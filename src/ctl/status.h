@@ -34,7 +34,7 @@
  *           [direct_path] [time_to_direct_ms] [direct_rtt_us]
  *           direct_switches fallbacks [fallback_silence_ms] path_candidates
  *           [path_remote_candidates] path_probes_sent path_probes_answered
- *           path_bad_mac [ping_sequence ping_answered] [ping_path
+ *           path_bad_mac path_replays path_replies_limited [ping_sequence ping_answered] [ping_path
  *           ping_rtt_us ping_from] allowed_ip (repeated)
  *
  * JSON (the control reply of get=json / get=json-peers, printed by `umbra
@@ -131,8 +131,9 @@ struct um_path_status {
 	size_t n_remote_candidates;                                 /* path_candidates (may exceed the array) */
 	struct um_addr remote_candidates[UM_STATUS_CANDIDATES_MAX]; /* the first ones */
 	uint64_t probes_sent, probes_answered, bad_mac;
-	uint64_t ping_sequence; /* 0: never pinged (no ping_* keys) */
-	uint64_t ping_answered; /* 0: no answer yet (no ping_path/rtt/from) */
+	uint64_t replays, replies_limited; /* path_replays, path_replies_limited */
+	uint64_t ping_sequence;            /* 0: never pinged (no ping_* keys) */
+	uint64_t ping_answered;            /* 0: no answer yet (no ping_path/rtt/from) */
 	bool ping_direct;
 	uint64_t ping_rtt_us;
 	struct um_addr ping_from;

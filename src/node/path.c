@@ -310,8 +310,13 @@ void um_path_receive(struct um_node *node, const struct um_addr *from, bool via_
 		if (memcmp(peer->config->id.bytes, sender.bytes, UM_PEER_ID_BYTES))
 			continue;
 		env_of(peer, &env);
-		if (um_punch_input(&peer->path.punch, data, len, from, via_relay, &env, &out) == 0)
+		int r = um_punch_input(&peer->path.punch, data, len, from, via_relay, &env, &out);
+		if (r == 0)
 			flush(peer, &out);
+		else if (r == -UM_EVERSION && peer->path.punch.version_refused == 1)
+			um_log_warn("peer \"%s\": path messages of another version (an incompatible umbra release): "
+				    "refused, no direct path until both sides upgrade",
+				    peer->config->name);
 		return;
 	}
 }
@@ -353,6 +358,8 @@ void um_path_status_fill(const struct um_node_peer *peer, struct um_path_status 
 	out->probes_sent = p->probes_sent;
 	out->probes_answered = p->probes_answered;
 	out->bad_mac = p->bad_mac;
+	out->replays = p->replays;
+	out->replies_limited = p->replies_limited;
 	out->ping_sequence = p->ping_sequence;
 	out->ping_answered = p->ping_answered;
 	out->ping_direct = p->ping_direct;

@@ -10,12 +10,20 @@
  * once, then every 100 ms (250 ms after the first second) until
  * connect-timeout. A probe opens our NAT's mapping towards the candidate, so
  * the other side's probes get in; each PATH_PROBE is answered with a
- * PATH_PROBE_REPLY echoing its nonce under the path key. A probe from an
- * address we did not know (the peer's NAT chose another port) is answered
- * and probed back at once (peer-reflexive candidate).
+ * PATH_PROBE_REPLY echoing its nonce under the path key. While we punch, a
+ * probe from an address we did not know (the peer's NAT chose another
+ * port) is also probed back at once (peer-reflexive candidate).
  *
- * Migration. The first reply from the very address we probed makes it the
- * direct path (event DIRECT).
+ * Freshness (review #4). Every message carries the sender's counter under
+ * the MAC and is accepted once (a replay window per path key), so a
+ * recorded probe replayed from a third address is dropped before anything
+ * answers it. Fresh probes are answered within a small per-source budget,
+ * and a probe never starts an attempt or teaches a candidate outside
+ * PUNCHING: whoever holds a probe cannot make us probe an address of its
+ * choice, which is what made us an echo oracle for a path hijack.
+ *
+ * Migration. The first fresh reply from the very address we probed makes
+ * it the direct path (event DIRECT).
  *
  * Health and fallback. On the direct path we probe every health-interval/4;
  * when neither a reply nor direct DATA arrived for health-interval the
@@ -37,6 +45,11 @@
 #define PROBE_MAX_AGE_NS     (10 * UM_NSEC_PER_SEC)
 #define QUICK_RETRY_NS       (5 * UM_NSEC_PER_SEC)
 #define QUICK_RETRY_EVERY_NS (60 * UM_NSEC_PER_SEC)
+/* Replies per source: a burst of REPLY_BURST, then one per REPLY_EVERY_NS.
+ * A punching peer probes each of our candidates every 100 ms from one
+ * address, plus health probes and pings: well below that. */
+#define REPLY_EVERY_NS (25 * UM_NSEC_PER_MSEC)
+#define REPLY_BURST    16
 
 const char *um_punch_state_name(enum um_punch_state state)
 {
@@ -149,11 +162,13 @@ static int emit(struct um_punch *p, struct um_path_msg *m, const struct um_addr 
 	if (!d)
 		return -UM_ELIMIT;
 	m->sender = p->config.self;
+	m->counter = p->send_counter;
 	int n = um_path_encode(d->data, sizeof(d->data), m, p->keys[0]);
 	if (n < 0) {
 		out->n_datagrams--;
 		return n;
 	}
+	p->send_counter++;
 	d->len = (uint16_t)n;
 	d->via_relay = to == NULL;
 	memset(&d->to, 0, sizeof(d->to));
@@ -388,7 +403,9 @@ void um_punch_session_installed(struct um_punch *p, const uint8_t send_key[32], 
 {
 	um_punch_output_reset(out);
 	memmove(p->keys[1], p->keys[0], (UM_PUNCH_KEYS - 1) * UM_PATH_KEY_BYTES);
+	memmove(&p->windows[1], &p->windows[0], (UM_PUNCH_KEYS - 1) * sizeof(p->windows[0]));
 	um_path_key_derive(p->keys[0], send_key, recv_key);
+	um_replay_init(&p->windows[0]);
 	if (p->n_keys < UM_PUNCH_KEYS)
 		p->n_keys++;
 	if (!env->enabled)
@@ -444,17 +461,49 @@ void um_punch_session_cleared(struct um_punch *p)
 	p->n_remote = 0;
 	p->remote_generation = 0;
 	memset(p->probes, 0, sizeof(p->probes));
+	memset(p->windows, 0, sizeof(p->windows));
+	memset(p->sources, 0, sizeof(p->sources));
 }
 
 /* ---- receiving ---- */
 
-static bool authentic(struct um_punch *p, const uint8_t *data, size_t len)
+/* The index of the path key data verifies under, or -1 (counted). */
+static int authentic(struct um_punch *p, const uint8_t *data, size_t len)
 {
 	for (unsigned i = 0; i < p->n_keys; i++)
 		if (um_path_verify(data, len, p->keys[i]) == 0)
-			return true;
+			return (int)i;
 	p->bad_mac++;
-	return false;
+	return -1;
+}
+
+/* May we answer one more probe from `from` now? A GCRA bucket per source;
+ * an unknown source takes the slot that has been idle longest, so a few
+ * sources cannot lock out the peer's real one. */
+static bool reply_allowed(struct um_punch *p, const struct um_addr *from, uint64_t now)
+{
+	struct um_punch_source *slot = &p->sources[0];
+
+	for (unsigned i = 0; i < UM_PUNCH_REPLY_SOURCES; i++) {
+		struct um_punch_source *q = &p->sources[i];
+		if (q->addr.family && um_addr_equal(&q->addr, from)) {
+			slot = q;
+			goto found;
+		}
+		if (q->tat < slot->tat)
+			slot = q;
+	}
+	slot->addr = *from;
+	slot->tat = 0;
+found:
+	if (slot->tat < now)
+		slot->tat = now;
+	if (slot->tat - now > (uint64_t)(REPLY_BURST - 1) * REPLY_EVERY_NS) {
+		p->replies_limited++;
+		return false;
+	}
+	slot->tat += REPLY_EVERY_NS;
+	return true;
 }
 
 static void add_remote(struct um_punch *p, uint8_t kind, const struct um_addr *addr)
@@ -493,18 +542,21 @@ static void on_probe(struct um_punch *p, const struct um_path_msg *m, const stru
 {
 	struct um_path_msg reply = {.type = UM_MSG_PATH_PROBE_REPLY, .flags = m->flags};
 
+	if (!reply_allowed(p, from, env->now))
+		return;
 	memcpy(reply.nonce, m->nonce, sizeof(reply.nonce));
 	reply.observed = *from;
 	if (emit(p, &reply, via_relay ? NULL : from, out) || via_relay)
 		return;
-	if ((m->flags & UM_PATH_FLAG_PING) || !env->enabled || p->state == UM_PUNCH_DIRECT)
+	/* Only while we punch ourselves: outside an attempt a probe must not
+	 * make us probe (or later migrate to) an address its sender chose.
+	 * The peer's CANDIDATES, through the relay, start attempts. */
+	if ((m->flags & UM_PATH_FLAG_PING) || !env->enabled || p->state != UM_PUNCH_PUNCHING)
 		return;
 	/* Triggered check: the peer's probe got through to us, so ours to
 	 * its source should too (its NAT mapping is open towards us). */
 	add_remote(p, UM_PATH_CAND_REFLEXIVE, from);
 	send_probe(p, from, false, env, out);
-	if (p->state != UM_PUNCH_PUNCHING)
-		start_punch(p, false, env, out);
 }
 
 static void on_reply(struct um_punch *p, const struct um_path_msg *m, const struct um_addr *from, bool via_relay,
@@ -561,14 +613,22 @@ int um_punch_input(struct um_punch *p, const uint8_t *data, size_t len, const st
 
 	um_punch_output_reset(out);
 	int r = um_path_decode(&m, data, len);
+	if (r == -UM_EVERSION)
+		p->version_refused++;
 	if (r)
 		return r;
 	if (!p->n_keys)
 		return -UM_ESTATE;
 	if (memcmp(m.sender.bytes, p->config.peer.bytes, UM_PEER_ID_BYTES))
 		return -UM_ENOTFOUND;
-	if (!authentic(p, data, len))
+	int key = authentic(p, data, len);
+	if (key < 0)
 		return -UM_EBADMSG;
+	/* After the MAC, so a forged counter cannot advance the window. */
+	if (um_replay_update(&p->windows[key], m.counter)) {
+		p->replays++;
+		return -UM_EREPLAY;
+	}
 	switch (m.type) {
 	case UM_MSG_PATH_CANDIDATES:
 		on_candidates(p, &m, env, out);

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "crypto/identity.h"
+#include "session/replay.h"
 #include "wire/path.h"
 
 enum um_punch_state {
@@ -44,6 +45,7 @@ enum {
 	UM_PUNCH_REMOTE_MAX = UM_PATH_MAX_CANDIDATES + 1, /* + one peer-reflexive */
 	UM_PUNCH_OUT_DATAGRAMS = UM_PUNCH_REMOTE_MAX + 4,
 	UM_PUNCH_OUT_EVENTS = 8,
+	UM_PUNCH_REPLY_SOURCES = 4, /* sources with their own reply budget */
 };
 
 struct um_punch_config {
@@ -71,6 +73,13 @@ struct um_punch_probe {
 	bool ping, used;
 };
 
+/* The reply budget of one source address (GCRA: tat is the theoretical
+ * arrival time of the next reply). */
+struct um_punch_source {
+	struct um_addr addr; /* family 0 = free slot */
+	uint64_t tat;
+};
+
 /* Per-peer state; read-only for the caller (status). */
 struct um_punch {
 	struct um_punch_config config;
@@ -80,6 +89,12 @@ struct um_punch {
 	 * installation; the DATA keys are never kept here. Wiped on session end. */
 	uint8_t keys[UM_PUNCH_KEYS][UM_PATH_KEY_BYTES];
 	unsigned n_keys;
+	/* The peer's counters seen under each key (same order as keys): a
+	 * message is accepted once, so a recorded probe or reply replayed
+	 * from anywhere is dropped (counted in replays). */
+	struct um_replay windows[UM_PUNCH_KEYS];
+	uint64_t send_counter; /* our next message counter (never reused) */
+	struct um_punch_source sources[UM_PUNCH_REPLY_SOURCES];
 	uint64_t local_generation, remote_generation;
 	struct um_path_candidate remote[UM_PUNCH_REMOTE_MAX];
 	unsigned n_remote;
@@ -94,6 +109,9 @@ struct um_punch {
 	uint64_t quick_retry_ns;    /* when the last quick retry after a fallback was granted */
 	uint64_t retry_at_ns;
 	uint64_t switches_direct, fallbacks, probes_sent, probes_answered, bad_mac;
+	uint64_t replays;         /* authentic but seen before or too old: dropped */
+	uint64_t replies_limited; /* fresh probes left unanswered by the per-source budget */
+	uint64_t version_refused; /* path messages of another version (an incompatible peer) */
 	uint64_t transitions, transitions_refused;
 	uint64_t rtt_ns; /* of the direct path, from probe replies */
 	/* umbra ping */
@@ -160,7 +178,14 @@ void um_punch_session_cleared(struct um_punch *p);
 
 /* A path datagram from `from` (via_relay: forwarded by our relay, `from`
  * is the relay). 0 when it was accepted, -UM_EBADMSG (bad MAC, counted in
- * bad_mac), -UM_EINVAL/-UM_ETRUNC (malformed), -UM_ESTATE (no keys). */
+ * bad_mac), -UM_EREPLAY (authentic but not fresh, counted in replays),
+ * -UM_EVERSION (another message version, counted in version_refused),
+ * -UM_EINVAL/-UM_ETRUNC (malformed), -UM_ESTATE (no keys).
+ * Rules (review #4): only a fresh PROBE is answered, and at most a small
+ * burst per source address (replies_limited); a probe teaches a
+ * peer-reflexive candidate only while PUNCHING and never starts an
+ * attempt; a PROBE_REPLY migrates only when it is fresh and comes from the
+ * very address its probe went to. */
 int um_punch_input(struct um_punch *p, const uint8_t *data, size_t len, const struct um_addr *from, bool via_relay,
 		   const struct um_punch_env *env, struct um_punch_output *out);
 

@@ -99,6 +99,7 @@ int um_path_encode(uint8_t *out, size_t cap, const struct um_path_msg *m, const 
 	um_write_u8(&w, UM_PATH_VERSION);
 	um_write_u8(&w, 0);
 	um_write_bytes(&w, m->sender.bytes, UM_PEER_ID_BYTES);
+	um_write_u64(&w, m->counter);
 	switch (m->type) {
 	case UM_MSG_PATH_CANDIDATES:
 		um_write_u64(&w, m->generation);
@@ -149,9 +150,12 @@ int um_path_decode(struct um_path_msg *m, const uint8_t *in, size_t len)
 	m->type = um_read_u8(&r);
 	m->flags = um_read_u8(&r);
 	uint8_t version = um_read_u8(&r), reserved = um_read_u8(&r);
-	if (version != UM_PATH_VERSION || reserved || (m->flags & ~UM_PATH_FLAGS))
+	if (version != UM_PATH_VERSION)
+		return -UM_EVERSION;
+	if (reserved || (m->flags & ~UM_PATH_FLAGS))
 		return -UM_EINVAL;
 	um_read_copy(&r, m->sender.bytes, UM_PEER_ID_BYTES);
+	m->counter = um_read_u64(&r);
 	switch (m->type) {
 	case UM_MSG_PATH_CANDIDATES: {
 		m->generation = um_read_u64(&r);

@@ -3,11 +3,16 @@
  * two peers that share a session. Pure codecs; the node derives the path
  * key from the session keys (um_path_key_derive) and keeps only that.
  *
- * Every message: type | flags | version (1) | 0 | sender peer ID (32) | body |
- * mac (16) where mac = BLAKE2b-128 keyed with the 32-byte path key over
- * everything before it. Integers are big-endian (network order), encoded
- * with util/buf.h like every other message. Version 0 (no version byte,
- * little-endian generation) is refused: docs/PROTOCOL.md "Direct paths".
+ * Every message: type | flags | version (2) | 0 | sender peer ID (32) |
+ * counter u64 | body | mac (16) where mac = BLAKE2b-128 keyed with the
+ * 32-byte path key over everything before it. counter grows by one with
+ * every path message the sender sends (any type, for the life of its
+ * engine); the receiver keeps a replay window per path key and drops a
+ * counter it has seen or that is too old (review #4: a probe cannot be
+ * replayed). Integers are big-endian (network order), encoded with
+ * util/buf.h like every other message. Versions 0 and 1 (no counter) are
+ * refused with -UM_EVERSION, and a version-1 node refuses version 2:
+ * docs/PROTOCOL.md §13.
  *
  * CANDIDATES 0x26: body = generation u64 | count u8 | 0 0 0 |
  *   count x candidate (kind u8 | family u8 (4/6) | port u16 | addr 16,
@@ -39,11 +44,11 @@ enum um_path_candidate_kind {
 };
 
 enum {
-	UM_PATH_VERSION = 1,
+	UM_PATH_VERSION = 2,
 	UM_PATH_KEY_BYTES = 32,
 	UM_PATH_MAC_BYTES = 16,
 	UM_PATH_NONCE_BYTES = 16,
-	UM_PATH_HEADER_BYTES = 36,
+	UM_PATH_HEADER_BYTES = 44,
 	UM_PATH_CANDIDATE_BYTES = 20,
 	UM_PATH_MAX_CANDIDATES = 8,
 	UM_PATH_FLAG_PING = 0x01, /* PROBE/PROBE_REPLY: measure only */
@@ -64,6 +69,7 @@ struct um_path_candidate {
 struct um_path_msg {
 	uint8_t type, flags;
 	struct um_peer_id sender;
+	uint64_t counter;    /* the sender's message counter (freshness) */
 	uint64_t generation; /* CANDIDATES */
 	uint8_t count;       /* CANDIDATES */
 	struct um_path_candidate candidates[UM_PATH_MAX_CANDIDATES];
@@ -80,7 +86,8 @@ void um_path_key_derive(uint8_t out[UM_PATH_KEY_BYTES], const uint8_t send_key[3
  * Returns the length, -UM_ETRUNC when cap is too small, or
  * -UM_EINVAL for a bad type, count or address family. */
 int um_path_encode(uint8_t *out, size_t cap, const struct um_path_msg *m, const uint8_t key[UM_PATH_KEY_BYTES]);
-/* Structure only (no MAC check): 0, -UM_ETRUNC or -UM_EINVAL/-UM_EBADMSG. */
+/* Structure only (no MAC check): 0, -UM_ETRUNC, -UM_EVERSION (another
+ * version: the peer runs an incompatible release) or -UM_EINVAL. */
 int um_path_decode(struct um_path_msg *m, const uint8_t *in, size_t len);
 /* The sender peer ID of a path message (header only, no MAC check), to
  * find whose path key verifies it: 0 or -UM_ETRUNC. */

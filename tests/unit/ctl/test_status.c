@@ -122,6 +122,8 @@ static void fixture_fill(struct fixture *f)
 	p->path.remote_candidates[2] = addr("198.51.100.6:51820");
 	p->path.n_remote_candidates = 3;
 	p->path.probes_sent = 30;
+	p->path.replays = 7;
+	p->path.replies_limited = 11;
 	p->path.ping_sequence = 4;
 	p->path.ping_answered = 3;
 	p->path.ping_direct = false;
@@ -299,6 +301,8 @@ static void test_text(void)
 	    "path_probes_sent=30",
 	    "path_probes_answered=0",
 	    "path_bad_mac=0",
+	    "path_replays=7",
+	    "path_replies_limited=11",
 	    "ping_sequence=4",
 	    "ping_answered=3",
 	    "ping_path=relay",
@@ -421,6 +425,8 @@ static void test_json(void)
 	CHECK(um_json_string_is(um_json_get(beta, "state"), "established"));
 	CHECK_EQ(json_int(um_json_get(beta, "rekeys")), 1);
 	CHECK_EQ(json_int(um_json_get(beta, "fallbacks")), 2);
+	CHECK_EQ(json_int(um_json_get(beta, "path_replays")), 7);
+	CHECK_EQ(json_int(um_json_get(beta, "path_replies_limited")), 11);
 	CHECK_EQ(json_int(um_json_get(beta, "tx_relay_packets")), 12);
 	CHECK(!um_json_get(beta, "drop_replay"));
 	const struct um_json_value *dropped = um_json_get(beta, "dropped");

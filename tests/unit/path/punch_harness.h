@@ -48,6 +48,12 @@ struct sim {
 	struct sim_packet queue[SIM_QUEUE];
 	unsigned n_queue;
 	uint64_t lost;
+	/* What an observer of the network records: per side, the last PROBE
+	 * and PROBE_REPLY it sent (delivered or lost) and the last ones it
+	 * received (delivered). .to is the receiving side. */
+	struct sim_packet sent_probe[2], sent_reply[2], got_probe[2], got_reply[2];
+	struct um_addr watch; /* datagrams each side sends there are counted */
+	uint64_t to_watch[2];
 };
 
 static inline struct um_addr sim_addr(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port)
@@ -107,6 +113,19 @@ static inline void sim_take(struct sim *s, int i, struct um_punch_output *out)
 	for (unsigned k = 0; k < out->n_datagrams; k++) {
 		const struct um_punch_datagram *d = &out->datagrams[k];
 		int to = 1 - i;
+		struct sim_packet *rec = d->data[0] == UM_MSG_PATH_PROBE         ? &s->sent_probe[i]
+					 : d->data[0] == UM_MSG_PATH_PROBE_REPLY ? &s->sent_reply[i]
+										 : NULL;
+		if (s->watch.family && !d->via_relay && um_addr_equal(&d->to, &s->watch))
+			s->to_watch[i]++;
+		if (rec) {
+			rec->at = s->now;
+			rec->to = to;
+			rec->via_relay = d->via_relay;
+			rec->from = d->via_relay ? s->relay : x->seen_as;
+			rec->len = d->len;
+			memcpy(rec->data, d->data, d->len);
+		}
 		if (!d->via_relay && (!s->direct_open || sim_side_at(s, &d->to) != to)) {
 			s->lost++;
 			continue;
@@ -148,6 +167,16 @@ static inline void sim_take(struct sim *s, int i, struct um_punch_output *out)
 	}
 }
 
+/* An attacker's datagram to side i from `from` (not through the relay):
+ * the engine's output is left in *out for the test to look at, and is
+ * not applied. Returns um_punch_input's result. */
+static inline int sim_inject(struct sim *s, int i, const uint8_t *data, size_t len, const struct um_addr *from,
+			     struct um_punch_output *out)
+{
+	sim_env_refresh(s, i);
+	return um_punch_input(&s->side[i].p, data, len, from, false, &s->side[i].env, out);
+}
+
 static inline void sim_install(struct sim *s)
 {
 	static struct um_punch_output out;
@@ -186,6 +215,10 @@ static inline void sim_run(struct sim *s, uint64_t until)
 			struct sim_packet q = s->queue[pick];
 			s->queue[pick] = s->queue[--s->n_queue];
 			struct sim_side *x = &s->side[q.to];
+			if (q.data[0] == UM_MSG_PATH_PROBE)
+				s->got_probe[q.to] = q;
+			else if (q.data[0] == UM_MSG_PATH_PROBE_REPLY)
+				s->got_reply[q.to] = q;
 			if (!q.via_relay && s->rx_counts)
 				x->env.rx_direct++;
 			sim_env_refresh(s, q.to);

@@ -48,6 +48,8 @@ static void test_punch_succeeds(void)
 		CHECK(x->p.time_to_direct_ns > 0 && x->p.time_to_direct_ns < 500 * MS);
 		CHECK(x->p.rtt_ns >= 2 * SIM_LATENCY_NS);
 		CHECK_EQ(x->p.bad_mac, 0);
+		CHECK_EQ(x->p.replays, 0);
+		CHECK_EQ(x->p.replies_limited, 0);
 		CHECK_EQ(x->dropped_inputs, 0);
 		/* The peer's candidates arrived through the relay. */
 		CHECK(x->p.n_remote >= 2);
@@ -58,6 +60,12 @@ static void test_punch_succeeds(void)
 	sim_run(&s, s.now + 10 * SEC);
 	CHECK_EQ(A->p.state, UM_PUNCH_DIRECT);
 	CHECK_EQ(A->p.fallbacks, 0);
+	/* ... and the real peer's probes are never limited nor replays. */
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ(s.side[i].p.replies_limited, 0);
+		CHECK_EQ(s.side[i].p.replays, 0);
+		CHECK_EQ(s.side[i].dropped_inputs, 0);
+	}
 }
 
 /* A closed internet: after connect-timeout the relay stays, and the next
@@ -354,8 +362,8 @@ static void test_session_direct_then_relay(void)
 	CHECK_EQ(A->p.switches_direct, 1);
 }
 
-/* A replayed or reordered CANDIDATES (generation not newer) changes
- * nothing. */
+/* A replayed CANDIDATES is dropped by the replay window (counted); a
+ * reordered one (fresh counter, generation not newer) changes nothing. */
 static void test_candidates_replay(void)
 {
 	setup(RETRY);
@@ -367,7 +375,19 @@ static void test_candidates_replay(void)
 	CHECK(B->events[UM_PUNCH_EVENT_CANDIDATES] >= 1); /* its NEED is answered too */
 	B->p.n_remote = 0;
 	sim_env_refresh(&s, 1);
-	CHECK_EQ(um_punch_input(&B->p, q.data, q.len, &q.from, q.via_relay, &B->env, &out), 0);
+	CHECK_EQ(um_punch_input(&B->p, q.data, q.len, &q.from, q.via_relay, &B->env, &out), -UM_EREPLAY);
+	CHECK_EQ(B->p.replays, 1);
+	CHECK_EQ(out.n_events, 0);
+	CHECK_EQ(B->p.n_remote, 0);
+	/* An old generation under a fresh counter: ignored by generation. */
+	A->p.local_generation = 1;
+	A->env.wall_ms = 0;
+	sim_env_refresh(&s, 0);
+	A->env.wall_ms = 0;
+	um_punch_output_reset(&out);
+	um_punch_candidates_send(&A->p, A->local, A->n_local, &A->env, &out);
+	CHECK_EQ(out.n_datagrams, 1);
+	CHECK_EQ(um_punch_input(&B->p, out.datagrams[0].data, out.datagrams[0].len, &s.relay, true, &B->env, &out), 0);
 	CHECK_EQ(out.n_events, 0);
 	CHECK_EQ(B->p.n_remote, 0);
 }
