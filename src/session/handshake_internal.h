@@ -71,6 +71,10 @@ struct um_handshake_peer {
 	/* Round-trip estimate, kept across initiations (handshake_timers.c). */
 	uint64_t srtt_ns, rttvar_ns, rtt_samples;
 	uint64_t rtt_hint_ns; /* from the caller; used while rtt_samples == 0 */
+	/* Doublings kept from an exchange answered only after retransmissions
+	 * (RFC 6298, 5.7): until a clean sample, the next exchange starts
+	 * with the timeout that worked. 0 after every sample. */
+	unsigned rto_backoff;
 	uint64_t retransmissions, retransmitted_datagrams;
 	/* CHALLENGEs opened for this initiation: an on-path party that saw the
 	 * HELLO can build ones that open and carry the pinned key with a bad

@@ -18,7 +18,7 @@ static uint64_t clamp_rto(uint64_t rto)
 	return rto > UM_HS_RTO_MAX_NS ? UM_HS_RTO_MAX_NS : rto;
 }
 
-uint64_t um_hs_rto(const struct um_handshake_peer *peer)
+static uint64_t estimate_rto(const struct um_handshake_peer *peer)
 {
 	if (peer->rtt_samples)
 		return clamp_rto(peer->srtt_ns + 4 * peer->rttvar_ns);
@@ -26,6 +26,17 @@ uint64_t um_hs_rto(const struct um_handshake_peer *peer)
 	if (peer->rtt_hint_ns)
 		return clamp_rto(3 * peer->rtt_hint_ns);
 	return UM_HS_RTO_INITIAL_NS;
+}
+
+uint64_t um_hs_rto(const struct um_handshake_peer *peer)
+{
+	/* A stale estimate (the route changed: the peer is now reached through
+	 * a relay) yields no samples under Karn's rule, so the backoff that
+	 * got an answer is kept until a clean sample arrives. */
+	uint64_t rto = estimate_rto(peer);
+	for (unsigned i = 0; i < peer->rto_backoff && rto < UM_HS_RTO_MAX_NS; i++)
+		rto *= 2;
+	return rto < UM_HS_RTO_MAX_NS ? rto : UM_HS_RTO_MAX_NS;
 }
 
 /* The wait before retransmission number n + 1 of the message in flight:
@@ -54,6 +65,8 @@ void um_hs_exchange_answered(struct um_handshake_peer *peer, uint64_t now_ns)
 {
 	if (peer->retransmits == 0 && now_ns >= peer->exchange_sent_ns)
 		um_hs_rtt_sample(peer, now_ns - peer->exchange_sent_ns);
+	else if (peer->retransmits > 0)
+		peer->rto_backoff = peer->retransmits < 4 ? peer->retransmits : 4;
 }
 
 void um_hs_rtt_sample(struct um_handshake_peer *peer, uint64_t sample_ns)
@@ -67,6 +80,7 @@ void um_hs_rtt_sample(struct um_handshake_peer *peer, uint64_t sample_ns)
 		peer->srtt_ns = (7 * peer->srtt_ns + sample_ns) / 8;
 	}
 	peer->rtt_samples++;
+	peer->rto_backoff = 0;
 }
 
 void um_handshake_peer_set_rtt_hint(struct um_handshake_peer *peer, uint64_t rtt_ns)

@@ -205,7 +205,7 @@ static void test_karn(void)
 	deliver(&B, &A, &reply, at(u, 20 * MS), &q);
 	CHECK_EQ(A.established, 1);
 	CHECK_EQ(timing(&A).samples, 0u);
-	CHECK_EQ(timing(&A).rto_ns, 1000 * MS);
+	CHECK_EQ(timing(&A).rto_ns, 2000 * MS); /* the backoff that got an answer is kept */
 	CHECK_EQ(timing(&A).retransmissions, 2u);
 	CHECK_EQ(timing(&A).retransmitted_datagrams, 1 + um_fragment_count(UM_HS_RESPONSE_BYTES));
 
@@ -214,6 +214,37 @@ static void test_karn(void)
 	CHECK_EQ(timing(&A).samples, 2u);
 	CHECK_EQ(timing(&A).srtt_ns, 40 * MS);
 	CHECK_EQ(timing(&B).samples, 1u);
+}
+
+static void test_karn_keeps_backoff(void)
+{
+	/* The estimate says 20 ms, the route now takes 600 ms (a relay far
+	 * away): HELLO is resent needlessly, its answer is no sample, and the
+	 * RESPONSE starts with the doubled timeout, not the stale one. */
+	struct um_handshake_time s = hs_time(70);
+	handshake_with_rtt(20 * MS, s);
+	s = at(s, 2000 * MS);
+	CHECK_EQ(um_handshake_initiate(A.engine, A.peer, &B.addr, s, &hs_out), 0);
+	hs_take_output(&A, &q);
+	deliver(&A, &B, &q, at(s, 300 * MS), &reply);
+	uint64_t d = um_handshake_next_deadline(A.engine) - s.mono_ns;
+	CHECK(d < 300 * MS);
+	tick(&A, at(s, d), &q); /* resent HELLO, dropped */
+	CHECK_EQ(q.n, 1u);
+	deliver(&B, &A, &reply, at(s, 600 * MS), &q);
+	CHECK(q.n > 1); /* RESPONSE */
+	CHECK_EQ(timing(&A).samples, 2u);
+	CHECK_EQ(timing(&A).rto_ns, 400 * MS);
+	d = um_handshake_next_deadline(A.engine) - s.mono_ns;
+	CHECK(d >= 1000 * MS && d < 1100 * MS);
+	/* A clean sample (RESPONSE -> ESTABLISHED) ends the carried backoff. */
+	deliver(&A, &B, &q, at(s, 700 * MS), &reply);
+	deliver(&B, &A, &reply, at(s, 800 * MS), &q);
+	CHECK_EQ(A.established, 2);
+	struct um_handshake_peer_timing t = timing(&A);
+	CHECK_EQ(t.samples, 3u);
+	CHECK_EQ(t.srtt_ns, (7 * 20 * MS + 200 * MS) / 8);
+	CHECK_EQ(t.rto_ns, t.srtt_ns + 4 * t.rttvar_ns);
 }
 
 static uint64_t first_wait_with_hint(uint64_t hint_ns, struct um_handshake_time s)
@@ -255,6 +286,7 @@ int main(void)
 	RUN_FRESH(test_backoff_initial);
 	RUN_FRESH(test_backoff_measured);
 	RUN_FRESH(test_karn);
+	RUN_FRESH(test_karn_keeps_backoff);
 	RUN_FRESH(test_hint);
 	return um_test_end();
 }
