@@ -342,5 +342,7 @@ bool um_uplink_peer_tls(const struct um_node *node, const struct um_node_peer *p
 
 uint64_t um_uplink_rtt_ns(const struct um_node *node, unsigned uplink)
 {
-	return uplink < node->n_uplinks ? node->uplinks_engine->client.uplinks[uplink].rtt_ns : 0;
+	if (uplink >= node->n_uplinks || !node->uplinks_engine)
+		return 0;
+	return node->uplinks_engine->client.uplinks[uplink].rtt_ns;
 }
