@@ -469,6 +469,9 @@ static void peer_keys(struct sink *s, const struct um_peer_status *p)
 	put_known(s, "last_handshake_age_ms", p->last_handshake_age_ms);
 	put_u64(s, "handshakes", p->handshakes);
 	put_u64(s, "rekeys", p->rekeys);
+	put_known(s, "handshake_srtt_us", p->handshake_srtt_us);
+	put_u64(s, "handshake_rto_ms", p->handshake_rto_ms);
+	put_u64(s, "handshake_retransmitted_datagrams", p->handshake_retransmitted_datagrams);
 	for (size_t i = 0; p->has_traffic && i < COUNT(traffic_keys); i++)
 		if (!s->json || strncmp(traffic_keys[i].key, "drop_", 5))
 			put_u64(s, traffic_keys[i].key, counter(&p->traffic, &traffic_keys[i]));
@@ -608,6 +611,7 @@ void um_peer_status_reset(struct um_peer_status *peer)
 	memset(peer, 0, sizeof(*peer));
 	peer->last_handshake_age_ms = UM_STATUS_NONE;
 	peer->rtt_us = UM_STATUS_NONE;
+	peer->handshake_srtt_us = UM_STATUS_NONE;
 	peer->path.time_to_direct_ms = UM_STATUS_NONE;
 	peer->path.direct_rtt_us = UM_STATUS_NONE;
 	peer->path.fallback_silence_ms = UM_STATUS_NONE;

@@ -157,6 +157,12 @@ struct um_peer_status {
 	uint64_t state_changes;
 	uint64_t last_handshake_age_ms; /* UM_STATUS_NONE: never */
 	uint64_t handshakes, rekeys;
+	/* Handshake retransmission (session/handshake.h): the smoothed RTT of
+	 * the handshakes with this peer, the timeout the next one starts with,
+	 * and the datagrams the timer has resent (fragments count one each). */
+	uint64_t handshake_srtt_us; /* UM_STATUS_NONE: no sample */
+	uint64_t handshake_rto_ms;
+	uint64_t handshake_retransmitted_datagrams;
 	bool has_traffic; /* the data plane answered: traffic is shown */
 	struct um_traffic_status traffic;
 	uint64_t rtt_us;   /* UM_STATUS_NONE: no sample */

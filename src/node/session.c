@@ -186,6 +186,21 @@ static void handle_output(struct um_node *node)
 	um_handshake_output_wipe(out);
 }
 
+/* What the handshake engine may assume for the round trip until it has
+ * measured one itself (session/handshake.h): the peer's RTT from the data
+ * plane or an earlier handshake; through a relay at least twice our
+ * keepalive RTT to it (the relay's leg to the peer is not known: assumed
+ * alike). 0 = nothing known (the engine's initial 1 s). */
+static uint64_t handshake_rtt_hint(const struct um_node_peer *peer, int uplink)
+{
+	uint64_t hint = peer->rtt_ns;
+	if (uplink >= 0) {
+		uint64_t relay = 2 * um_uplink_rtt_ns(peer->node, (unsigned)uplink);
+		hint = relay > hint ? relay : hint;
+	}
+	return hint;
+}
+
 int um_node_initiate(struct um_node_peer *peer)
 {
 	struct um_node *node = peer->node;
@@ -207,6 +222,7 @@ int um_node_initiate(struct um_node_peer *peer)
 	} else {
 		return -UM_ESTATE;
 	}
+	um_handshake_peer_set_rtt_hint(peer->hs, handshake_rtt_hint(peer, route ? uplink : -1));
 	int r = um_handshake_initiate_via(node->engine, peer->hs, &to, route, um_handshake_time_now(), node->out);
 	if (r) {
 		um_handshake_output_wipe(node->out);

@@ -166,6 +166,14 @@ static void fill_peer(struct um_node *node, const struct um_node_peer *peer, str
 		out->last_handshake_age_ms = (now - peer->last_handshake_ns) / UM_NSEC_PER_MSEC;
 	out->handshakes = peer->handshakes;
 	out->rekeys = peer->rekeys;
+	if (peer->hs) {
+		struct um_handshake_peer_timing hs;
+		um_handshake_peer_get_timing(peer->hs, &hs);
+		if (hs.samples)
+			out->handshake_srtt_us = hs.srtt_ns / 1000;
+		out->handshake_rto_ms = hs.rto_ns / UM_NSEC_PER_MSEC;
+		out->handshake_retransmitted_datagrams = hs.retransmitted_datagrams;
+	}
 	if (um_dataplane_peer_stats(node->dataplane, peer->dp_peer, &st) == 0) {
 		out->has_traffic = true;
 		out->traffic = (struct um_traffic_status){

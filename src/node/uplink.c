@@ -339,3 +339,10 @@ bool um_uplink_peer_tls(const struct um_node *node, const struct um_node_peer *p
 	return peer->via_relay && peer->relay >= 0 && (size_t)peer->relay < node->n_uplinks &&
 	       node->uplinks[peer->relay].tls;
 }
+
+uint64_t um_uplink_rtt_ns(const struct um_node *node, unsigned uplink)
+{
+	if (uplink >= node->n_uplinks || !node->uplinks_engine)
+		return 0;
+	return node->uplinks_engine->client.uplinks[uplink].rtt_ns;
+}

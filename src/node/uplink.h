@@ -66,6 +66,8 @@ int um_uplink_forward(struct um_node *node, unsigned uplink, const struct um_pee
 void um_uplinks_status_fill(const struct um_node *node, struct um_node_status *status);
 /* Whether peer's relay path goes through a wss:// uplink (path "relay-tcp"). */
 bool um_uplink_peer_tls(const struct um_node *node, const struct um_node_peer *peer);
+/* The smoothed keepalive RTT to uplink (0: no sample yet). */
+uint64_t um_uplink_rtt_ns(const struct um_node *node, unsigned uplink);
 
 /* uplink_stream.c: open makes the loopback proxy (sets u->addr/sa) without
  * connecting; connect starts (and keeps) the connection; reconnect drops it

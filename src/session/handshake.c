@@ -11,7 +11,7 @@
 #include "session/handshake_internal.h"
 #include "util/error.h"
 
-static void output_reset(struct um_handshake_output *out)
+void um_hs_output_reset(struct um_handshake_output *out)
 {
 	/* Cheap reset (this runs for every flood datagram): the big datagram
 	 * area is left as is, the keypair is wiped only if it was filled. */
@@ -288,7 +288,7 @@ int um_handshake_initiate_via(struct um_handshake_engine *engine, struct um_hand
 {
 	int ret;
 
-	output_reset(out);
+	um_hs_output_reset(out);
 	um_hs_peer_reset(engine, peer);
 	peer->local_index = um_hs_new_index(engine);
 	peer->to = *to;
@@ -352,6 +352,7 @@ static int handle_established(struct um_handshake_engine *engine, const uint8_t 
 		return -UM_ENOTFOUND;
 	if ((ret = um_hs_consume_established(engine, peer, dgram, len, now, out)) < 0)
 		return ret;
+	um_hs_exchange_answered(peer, now.mono_ns); /* RESPONSE -> ESTABLISHED */
 	engine->stats.established++;
 	return 0;
 }
@@ -413,7 +414,7 @@ static struct um_hs_pending *claim_pending(struct um_handshake_engine *engine)
 	return victim;
 }
 
-static bool pending_expired(const struct um_hs_pending *p, uint64_t now_ns)
+bool um_hs_pending_expired(const struct um_hs_pending *p, uint64_t now_ns)
 {
 	uint64_t life = p->state == UM_HS_STATE_CHALLENGE_SENT ? UM_HS_PENDING_LIFE_NS : UM_HS_DONE_LIFE_NS;
 	return p->state != UM_HS_STATE_ZEROED && now_ns - p->created_ns >= life;
@@ -486,7 +487,7 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_addr
 	}
 	/* Expired responder state no longer counts towards load (tick may lag). */
 	for (unsigned i = 0; i < engine->config.max_pending; i++)
-		if (pending_expired(&engine->pending[i], now.mono_ns))
+		if (um_hs_pending_expired(&engine->pending[i], now.mono_ns))
 			um_hs_pending_release(engine, &engine->pending[i]);
 	/* 2. Under load: prove the source address first (stateless). */
 	if (um_handshake_under_load(engine) && mac != UM_COOKIE_MAC_VALID_WITH_COOKIE) {
@@ -527,6 +528,7 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_addr
 		if (p->state == UM_HS_STATE_CHALLENGE_SENT && um_addr_equal(&p->source, from) &&
 		    p->source_route == engine->from_route && memcmp(p->hello_ephemeral, hello.ephemeral, 32) == 0 &&
 		    memcmp(p->hello_nonce, hello.nonce, UM_HS_NONCE_BYTES) == 0) {
+			p->challenge_resent = true;
 			out->to = *from;
 			out->route = engine->from_route;
 			return um_hs_output_message(out, UM_MSG_CHALLENGE, p->remote_index, p->challenge_message_id,
@@ -627,7 +629,8 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 		}
 		peer->to = *from; /* the responder answered from here */
 		peer->to_route = engine->from_route;
-		peer->last_sent_ns = now.mono_ns;
+		um_hs_exchange_answered(peer, now.mono_ns); /* HELLO -> CHALLENGE */
+		um_hs_exchange_start(peer, now.mono_ns);
 		out->to = *from;
 		out->route = engine->from_route;
 		out->peer = peer;
@@ -650,7 +653,13 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 		return um_hs_output_message(out, UM_MSG_ESTABLISHED, 0, 0, pending->established,
 					    sizeof(pending->established));
 	}
+	/* CHALLENGE -> RESPONSE is an RTT sample (read before the state moves
+	 * on; Karn's rule: not when we resent the CHALLENGE). */
+	uint64_t challenge_ns = pending->created_ns;
+	bool resent = pending->challenge_resent;
 	ret = um_hs_consume_response(engine, pending, engine->scratch, msg_len, now, out);
+	if (ret == 0 && !resent && out->peer)
+		um_hs_rtt_sample(out->peer, now.mono_ns - challenge_ns);
 	if (ret < 0) {
 		if (ret == -UM_ENOTFOUND)
 			engine->stats.unknown_peer++;
@@ -678,7 +687,7 @@ int um_handshake_receive_via(struct um_handshake_engine *engine, const struct um
 {
 	int ret;
 
-	output_reset(out);
+	um_hs_output_reset(out);
 	engine->from_route = route;
 	if (len == 0 || len > UM_HS_MAX_DATAGRAM) {
 		engine->stats.malformed++;
@@ -703,67 +712,6 @@ int um_handshake_receive_via(struct um_handshake_engine *engine, const struct um
 		break;
 	}
 	if (ret < 0)
-		output_reset(out);
+		um_hs_output_reset(out);
 	return ret;
-}
-
-/* ---- timers ---- */
-
-int um_handshake_tick(struct um_handshake_engine *engine, struct um_handshake_time now, struct um_handshake_output *out)
-{
-	output_reset(out);
-	for (size_t i = 0; i < engine->n_peers; i++) {
-		struct um_handshake_peer *p = engine->peers[i];
-		if (p->state == UM_HS_STATE_ZEROED)
-			continue;
-		if (now.mono_ns - p->started_ns >= UM_HS_INITIATE_TIMEOUT_NS) {
-			um_hs_peer_reset(engine, p);
-			engine->stats.timeouts++;
-			out->event = UM_HS_EVENT_FAILED;
-			out->peer = p;
-			out->peer_user = p->user;
-			out->peer_id = p->id;
-			return 1;
-		}
-		if (now.mono_ns - p->last_sent_ns < UM_HS_RETRANSMIT_NS)
-			continue;
-		p->last_sent_ns = now.mono_ns;
-		out->to = p->to;
-		out->route = p->to_route;
-		out->peer = p;
-		out->peer_user = p->user;
-		if (p->state == UM_HS_STATE_HELLO_SENT)
-			um_hs_output_message(out, UM_MSG_HELLO, 0, 0, p->hello, sizeof(p->hello));
-		else
-			um_hs_output_message(out, UM_MSG_RESPONSE, p->remote_index, p->response_message_id, p->response,
-					     UM_HS_RESPONSE_BYTES);
-		return 1;
-	}
-	for (unsigned i = 0; i < engine->config.max_pending; i++)
-		if (pending_expired(&engine->pending[i], now.mono_ns))
-			um_hs_pending_release(engine, &engine->pending[i]);
-	um_reasm_expire(&engine->reasm, now.mono_ns);
-	return 0;
-}
-
-uint64_t um_handshake_next_deadline(const struct um_handshake_engine *engine)
-{
-	uint64_t next = UINT64_MAX;
-	for (size_t i = 0; i < engine->n_peers; i++) {
-		const struct um_handshake_peer *p = engine->peers[i];
-		if (p->state == UM_HS_STATE_ZEROED)
-			continue;
-		uint64_t t = p->last_sent_ns + UM_HS_RETRANSMIT_NS;
-		uint64_t timeout = p->started_ns + UM_HS_INITIATE_TIMEOUT_NS;
-		next = t < next ? t : next;
-		next = timeout < next ? timeout : next;
-	}
-	for (unsigned i = 0; i < engine->config.max_pending; i++) {
-		const struct um_hs_pending *p = &engine->pending[i];
-		if (p->state == UM_HS_STATE_ZEROED)
-			continue;
-		uint64_t t = p->created_ns + UM_HS_PENDING_LIFE_NS;
-		next = t < next ? t : next;
-	}
-	return next;
 }

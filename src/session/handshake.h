@@ -141,6 +141,28 @@ void um_handshake_peer_remove(struct um_handshake_engine *engine, struct um_hand
 /* True while an initiation to peer is in flight. */
 bool um_handshake_peer_busy(const struct um_handshake_peer *peer);
 
+/* Retransmission timing (docs/PROTOCOL.md, "Retransmission"). The engine
+ * keeps per peer a smoothed RTT (RFC 6298) from its own exchanges: as
+ * initiator HELLO -> CHALLENGE and RESPONSE -> ESTABLISHED, as responder
+ * CHALLENGE -> RESPONSE, never from a retransmitted message (Karn's rule).
+ * A sample includes the other side's work for the answer (the CHALLENGE:
+ * an ML-KEM keygen and an ML-DSA signature, ~1-2 ms; the RESPONSE: a
+ * verification, an encapsulation and a signature) and, as responder, our
+ * own CHALLENGE computation, since `now` is read before it.
+ * Until the first sample the caller's hint stands in for one: an RTT the
+ * caller measured otherwise (the data plane, a relay keepalive), used as a
+ * first sample would be (RTO = 3 x hint). rtt_ns 0 clears the hint. */
+void um_handshake_peer_set_rtt_hint(struct um_handshake_peer *peer, uint64_t rtt_ns);
+
+struct um_handshake_peer_timing {
+	uint64_t srtt_ns, rttvar_ns; /* 0 while samples == 0 */
+	uint64_t samples;
+	uint64_t rto_ns;                  /* the next exchange's first timeout (no backoff, no jitter) */
+	uint64_t retransmissions;         /* messages resent by the timer, all initiations */
+	uint64_t retransmitted_datagrams; /* their datagrams (a RESPONSE is several fragments) */
+};
+void um_handshake_peer_get_timing(const struct um_handshake_peer *peer, struct um_handshake_peer_timing *out);
+
 /* Forces (or stops forcing) the cookie path for every HELLO. The engine
  * also switches it on by itself when load_threshold handshakes are pending. */
 void um_handshake_set_under_load(struct um_handshake_engine *engine, bool under_load);

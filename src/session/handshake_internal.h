@@ -9,7 +9,12 @@
 #include "session/ratelimit.h"
 #include "wire/fragment.h"
 
-#define UM_HS_RETRANSMIT_NS       (1000ULL * UM_NSEC_PER_MSEC)
+/* Retransmission (handshake_timers.c, docs/PROTOCOL.md): RTO from the
+ * peer's smoothed RTT, clamped; without any estimate the initial value;
+ * doubled per retransmission (capped), plus 0..25% jitter. */
+#define UM_HS_RTO_INITIAL_NS      (1000ULL * UM_NSEC_PER_MSEC)
+#define UM_HS_RTO_MIN_NS          (200ULL * UM_NSEC_PER_MSEC)
+#define UM_HS_RTO_MAX_NS          (3000ULL * UM_NSEC_PER_MSEC)
 #define UM_HS_INITIATE_TIMEOUT_NS (10ULL * UM_NSEC_PER_SEC)
 #define UM_HS_PENDING_LIFE_NS     (5ULL * UM_NSEC_PER_SEC)
 #define UM_HS_DONE_LIFE_NS        (5ULL * UM_NSEC_PER_SEC)
@@ -58,7 +63,19 @@ struct um_handshake_peer {
 	uint8_t hello[UM_HS_HELLO_BYTES];
 	uint8_t *response; /* owned, UM_HS_RESPONSE_BYTES when state == RESPONSE_SENT */
 	uint32_t response_message_id;
-	uint64_t started_ns, last_sent_ns;
+	uint64_t started_ns;
+	/* The message in flight (HELLO, then RESPONSE): when it was first
+	 * sent, how often the timer resent it, when it resends it next. */
+	uint64_t exchange_sent_ns, next_retransmit_ns;
+	unsigned retransmits;
+	/* Round-trip estimate, kept across initiations (handshake_timers.c). */
+	uint64_t srtt_ns, rttvar_ns, rtt_samples;
+	uint64_t rtt_hint_ns; /* from the caller; used while rtt_samples == 0 */
+	/* Doublings kept from an exchange answered only after retransmissions
+	 * (RFC 6298, 5.7): until a clean sample, the next exchange starts
+	 * with the timeout that worked. 0 after every sample. */
+	unsigned rto_backoff;
+	uint64_t retransmissions, retransmitted_datagrams;
 	/* CHALLENGEs opened for this initiation: an on-path party that saw the
 	 * HELLO can build ones that open and carry the pinned key with a bad
 	 * signature, each costing a hybrid verification. */
@@ -81,6 +98,7 @@ struct um_hs_pending {
 	uint8_t established[UM_HS_ESTABLISHED_BYTES];
 	uint64_t created_ns;
 	unsigned attempts;
+	bool challenge_resent; /* Karn's rule: then RESPONSE yields no RTT sample */
 };
 
 struct um_hs_hello_seen {
@@ -111,7 +129,9 @@ struct um_handshake_engine {
 void um_hs_symmetric_init(struct um_hs_symmetric *sym, const struct um_peer_id *responder_id);
 void um_hs_mix_hash(uint8_t h[UM_HS_HASH_BYTES], const uint8_t *data, size_t len);
 
-/* Helpers in handshake.c used by the message code. */
+/* Helpers in handshake.c used by the message code and the timers. */
+void um_hs_output_reset(struct um_handshake_output *out);
+bool um_hs_pending_expired(const struct um_hs_pending *p, uint64_t now_ns);
 uint32_t um_hs_new_index(struct um_handshake_engine *engine);
 /* Both also free the state's reassembly slot. */
 void um_hs_pending_release(struct um_handshake_engine *engine, struct um_hs_pending *pending);
@@ -120,6 +140,18 @@ struct um_handshake_peer *um_hs_find_peer_by_id(struct um_handshake_engine *engi
 /* Appends msg to out, fragmenting if needed. */
 int um_hs_output_message(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index, uint32_t message_id,
 			 const uint8_t *msg, size_t len);
+
+/* Retransmission timing (handshake_timers.c). */
+/* A message of the initiation was just sent for the first time: a new
+ * exchange (backoff and Karn's rule start over). */
+void um_hs_exchange_start(struct um_handshake_peer *peer, uint64_t now_ns);
+/* The answer to the exchange in flight arrived and was authenticated:
+ * an RTT sample unless the message was retransmitted (Karn's rule). */
+void um_hs_exchange_answered(struct um_handshake_peer *peer, uint64_t now_ns);
+/* Feeds one RTT sample into the peer's SRTT/RTTVAR (RFC 6298, 2.2/2.3). */
+void um_hs_rtt_sample(struct um_handshake_peer *peer, uint64_t sample_ns);
+/* The peer's current RTO, before backoff and jitter. */
+uint64_t um_hs_rto(const struct um_handshake_peer *peer);
 
 /* Create/consume pairs (handshake_msgs.c). Each leaves state untouched on
  * failure and wipes its stack secrets on every path. */

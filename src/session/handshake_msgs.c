@@ -107,7 +107,7 @@ int um_hs_create_hello(struct um_handshake_engine *engine, struct um_handshake_p
 	um_hs_symmetric_init(&peer->sym, &peer->id);
 	um_hs_mix_hash(peer->sym.h, peer->hello, UM_HS_HELLO_BODY_BYTES);
 	peer->state = UM_HS_STATE_HELLO_SENT;
-	peer->last_sent_ns = now.mono_ns;
+	um_hs_exchange_start(peer, now.mono_ns);
 	return 0;
 }
 

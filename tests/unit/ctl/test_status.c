@@ -105,6 +105,9 @@ static void fixture_fill(struct fixture *f)
 	p->last_handshake_age_ms = 3200;
 	p->handshakes = 2;
 	p->rekeys = 1;
+	p->handshake_srtt_us = 21500;
+	p->handshake_rto_ms = 200;
+	p->handshake_retransmitted_datagrams = 9;
 	p->has_traffic = true;
 	p->traffic.rx_bytes = 1000;
 	p->traffic.rx_packets = 10;
@@ -280,6 +283,9 @@ static void test_text(void)
 	    "last_handshake_age_ms=3200",
 	    "handshakes=2",
 	    "rekeys=1",
+	    "handshake_srtt_us=21500",
+	    "handshake_rto_ms=200",
+	    "handshake_retransmitted_datagrams=9",
 	    "rx_bytes=1000",
 	    "rx_packets=10",
 	    "tx_bytes=0",
@@ -330,6 +336,7 @@ static void test_text(void)
 	if (gamma > 0) {
 		CHECK_EQ(find_key(&l, (size_t)gamma, "last_handshake_age_ms"), -1);
 		CHECK_EQ(find_key(&l, (size_t)gamma, "rtt_us"), -1);
+		CHECK_EQ(find_key(&l, (size_t)gamma, "handshake_srtt_us"), -1);
 		CHECK_EQ(find_key(&l, (size_t)gamma, "path"), -1);
 		CHECK_EQ(find_key(&l, (size_t)gamma, "endpoint"), -1);
 		CHECK_EQ(find_key(&l, (size_t)gamma, "rx_bytes"), -1);
@@ -424,6 +431,10 @@ static void test_json(void)
 	CHECK(um_json_string_is(um_json_get(beta, "endpoint"), "203.0.113.2:51821"));
 	CHECK(um_json_string_is(um_json_get(beta, "state"), "established"));
 	CHECK_EQ(json_int(um_json_get(beta, "rekeys")), 1);
+	CHECK_EQ(json_int(um_json_get(beta, "handshake_srtt_us")), 21500);
+	CHECK_EQ(json_int(um_json_get(beta, "handshake_rto_ms")), 200);
+	CHECK_EQ(json_int(um_json_get(beta, "handshake_retransmitted_datagrams")), 9);
+	CHECK(!um_json_get(gamma, "handshake_srtt_us"));
 	CHECK_EQ(json_int(um_json_get(beta, "fallbacks")), 2);
 	CHECK_EQ(json_int(um_json_get(beta, "path_replays")), 7);
 	CHECK_EQ(json_int(um_json_get(beta, "path_replies_limited")), 11);
