@@ -32,7 +32,8 @@
  *  - relay unknown peer (the relay answered our HELLO with "unknown peer":
  *    the peer has not registered yet): a new initiation after 100, 200, then
  *    every 400 ms for the first ~5 s, then doubling up to 6.4 s, rather than
- *    the engine's 1 s retransmissions. */
+ *    the engine's own retransmissions (an RTO of at least 200 ms, 1 s
+ *    before any RTT sample). */
 #ifndef UM_SESSION_TIMERS_H
 #define UM_SESSION_TIMERS_H
 
