@@ -39,6 +39,17 @@ struct harness_registration {
 	uint64_t sequence;
 };
 static struct harness_registration harness_last;
+/* When set, harness_register also completes an accepted registration (the
+ * first keepalive echoing the ACK's challenge, from the same endpoint, at
+ * the same time) and leaves the ACK in out; the registration's keys are
+ * kept in harness_regs (see harness_reg_of). */
+static bool harness_auto_confirm;
+enum { HARNESS_REGS = 8 };
+static struct harness_registration harness_regs[HARNESS_REGS];
+static uint8_t harness_ack_copy[UM_RELAY_REGISTER_ACK_BYTES];
+
+static inline int harness_finish(struct um_relay *relay, const struct um_addr *from, uint64_t now_ns, uint64_t wall_ms,
+				 int rc, struct um_relay_output *out);
 
 /* Sends the registration of `identity` from `from` in FRAGMENTs (or whole
  * when whole is true); returns what the last input returned, out set. */
@@ -62,7 +73,8 @@ static inline int harness_register(struct um_relay *relay, const struct um_ident
 	if (len < 0)
 		return len;
 	if (whole)
-		return um_relay_input(relay, from, msg, (size_t)len, now_ns, wall_ms, out);
+		return harness_finish(relay, from, now_ns, wall_ms,
+				      um_relay_input(relay, from, msg, (size_t)len, now_ns, wall_ms, out), out);
 	unsigned count = um_fragment_count((size_t)len);
 	int rc = 0;
 	for (unsigned i = 0; i < count; i++) {
@@ -72,7 +84,7 @@ static inline int harness_register(struct um_relay *relay, const struct um_ident
 			return n;
 		rc = um_relay_input(relay, from, piece, (size_t)n, now_ns, wall_ms, out);
 	}
-	return rc;
+	return harness_finish(relay, from, now_ns, wall_ms, rc, out);
 }
 
 /* Checks an ACK for the last registration and derives its key (into reg,
@@ -119,6 +131,36 @@ static inline int harness_confirm(struct um_relay *relay, struct harness_registr
 	if (n < 0)
 		return n;
 	return um_relay_input(relay, from, buf, (size_t)n, now_ns, wall_ms, out);
+}
+
+/* The registration slot of a peer ID (the first free one when new). */
+static inline struct harness_registration *harness_reg_of(const struct um_peer_id *id)
+{
+	for (unsigned i = 0; i < HARNESS_REGS; i++)
+		if (!memcmp(harness_regs[i].id.bytes, id->bytes, UM_PEER_ID_BYTES))
+			return &harness_regs[i];
+	static const struct um_peer_id none;
+	for (unsigned i = 0; i < HARNESS_REGS; i++)
+		if (!memcmp(harness_regs[i].id.bytes, none.bytes, UM_PEER_ID_BYTES))
+			return &harness_regs[i];
+	return &harness_regs[0];
+}
+
+static inline int harness_finish(struct um_relay *relay, const struct um_addr *from, uint64_t now_ns, uint64_t wall_ms,
+				 int rc, struct um_relay_output *out)
+{
+	if (!harness_auto_confirm || rc != 1 || out->data[0] != UM_MSG_RELAY_REGISTER_ACK ||
+	    out->len != sizeof(harness_ack_copy))
+		return rc;
+	memcpy(harness_ack_copy, out->data, out->len);
+	struct harness_registration *reg = harness_reg_of(&harness_last.id);
+	*reg = harness_last;
+	if (harness_confirm(relay, reg, from, now_ns, wall_ms, out) != 1)
+		return -1;
+	out->to = *from;
+	out->data = harness_ack_copy;
+	out->len = sizeof(harness_ack_copy);
+	return 1;
 }
 
 #endif

@@ -142,15 +142,16 @@ static void test_registration_checks(void)
 		    UM_RELAY_ERR_BAD_REGISTRATION);
 	CHECK_EQ(r.stats.reg_replay, 2);
 	/* Newer timestamp, fresh nonce: re-registration, new token. */
-	uint64_t old_token = ack.token;
+	uint8_t old_ephemeral[32];
+	memcpy(old_ephemeral, ack.ephemeral, 32);
 	check_ack(harness_register(&r, &ids[0], &a, NS, WALL, WALL + 1, 5, true, NULL, false, &out), &out, &a, &ack);
-	CHECK(ack.token != old_token);
+	CHECK(memcmp(ack.ephemeral, old_ephemeral, 32) != 0);
 	CHECK_EQ(r.stats.reregistrations, 1);
 
 	/* Corrupt signature: refused, counted. */
 	static uint8_t msg[UM_RELAY_REGISTER_MAX_BYTES];
 	uint8_t nonce[16] = {0x42};
-	int len = um_relay_register_build(msg, sizeof(msg), &ids[1], WALL, nonce, true, NULL);
+	int len = um_relay_register_build(msg, sizeof(msg), &ids[1], WALL, nonce, harness_last.ephemeral, true, NULL);
 	msg[len - 100] ^= 1;
 	check_error(um_relay_input(&r, &a, msg, (size_t)len, NS, WALL, &out), &out, UM_RELAY_ERR_BAD_REGISTRATION);
 	CHECK_EQ(r.stats.reg_bad_signature, 1);
@@ -273,33 +274,49 @@ static void test_keepalive_rebind_expiry(void)
 	config_for_test(&c);
 	CHECK_EQ(um_relay_init(&r, &c), 0);
 	check_ack(harness_register(&r, &ids[0], &a, NS, WALL, WALL, 1, true, NULL, false, &out), &out, &a, &ack);
-	uint64_t token = ack.token;
 	check_ack(harness_register(&r, &ids[1], &b, NS, WALL, WALL, 2, true, NULL, false, &out), &out, &b, &ack);
+	struct harness_registration *ra = harness_reg_of(&ids[0].id);
+	uint64_t keepalives = r.stats.keepalives;
 
-	/* Keepalive: echoed with the observed endpoint. */
-	struct um_relay_keepalive k = {.id = ids[0].id, .token = token, .sequence = 77}, reply;
-	int n = um_relay_keepalive_encode(buf, sizeof(buf), &k);
+	/* Keepalive: answered with the observed endpoint, under the MAC. */
+	struct um_relay_keepalive reply;
+	int n = harness_keepalive(ra, false, buf, sizeof(buf));
 	CHECK_EQ(um_relay_input(&r, &a, buf, (size_t)n, 50 * NS, WALL, &out), 1);
 	CHECK_EQ(um_relay_keepalive_decode(&reply, out.data, out.len), 0);
+	CHECK_EQ(um_relay_mac_check(out.data, out.len, ra->key), 0);
 	CHECK_EQ(reply.flags, UM_RELAY_KEEPALIVE_FLAG_REPLY);
-	CHECK_EQ(reply.sequence, 77);
+	CHECK_EQ(reply.sequence, ra->sequence);
 	CHECK(um_addr_equal(&reply.observed, &a));
-	CHECK_EQ(r.stats.keepalives, 1);
+	CHECK_EQ(r.stats.keepalives, keepalives + 1);
 
-	/* NAT rebinding: the same keepalive from a new port moves the node. */
-	n = um_relay_keepalive_encode(buf, sizeof(buf), &k);
+	/* NAT rebinding: a fresh keepalive from a new port is challenged
+	 * there; the node moves only when the echo comes back from there. */
+	n = harness_keepalive(ra, false, buf, sizeof(buf));
 	CHECK_EQ(um_relay_input(&r, &a2, buf, (size_t)n, 60 * NS, WALL, &out), 1);
+	CHECK(um_addr_equal(&out.to, &a2));
+	CHECK_EQ(um_relay_keepalive_decode(&reply, out.data, out.len), 0);
+	CHECK_EQ(reply.flags, UM_RELAY_KEEPALIVE_FLAG_REPLY | UM_RELAY_KEEPALIVE_FLAG_CHALLENGE);
+	struct um_relay_node_info info;
+	CHECK_EQ(um_relay_lookup(&r, &ids[0].id, &info), 0);
+	CHECK(um_addr_equal(&info.endpoint, &a));
+	CHECK(um_addr_equal(&info.pending, &a2));
+	CHECK_EQ(r.stats.rebinds, 0);
+	memcpy(ra->challenge, reply.challenge, sizeof(ra->challenge));
+	n = harness_keepalive(ra, true, buf, sizeof(buf));
+	CHECK_EQ(um_relay_input(&r, &a2, buf, (size_t)n, 60 * NS, WALL, &out), 1);
+	CHECK_EQ(um_relay_keepalive_decode(&reply, out.data, out.len), 0);
+	CHECK_EQ(reply.flags, UM_RELAY_KEEPALIVE_FLAG_REPLY);
 	CHECK_EQ(r.stats.rebinds, 1);
 	CHECK_EQ(forward(&r, &b, &ids[0].id, 20, 60 * NS, buf, &out), 1);
 	CHECK(um_addr_equal(&out.to, &a2));
 	/* The old endpoint is no longer registered. */
 	check_error(forward(&r, &a, &ids[1].id, 20, 60 * NS, buf, &out), &out, UM_RELAY_ERR_NOT_REGISTERED);
-	/* A wrong token changes nothing. */
-	k.token ^= 1;
-	n = um_relay_keepalive_encode(buf, sizeof(buf), &k);
-	check_error(um_relay_input(&r, &a, buf, (size_t)n, 60 * NS, WALL, &out), &out, UM_RELAY_ERR_NOT_REGISTERED);
-	CHECK_EQ(r.stats.keepalive_unknown, 1);
-	struct um_relay_node_info info;
+	/* A keepalive under another key changes nothing and gets no answer. */
+	struct harness_registration forged = *ra;
+	forged.key[0] ^= 1;
+	n = harness_keepalive(&forged, false, buf, sizeof(buf));
+	CHECK_EQ(um_relay_input(&r, &a, buf, (size_t)n, 60 * NS, WALL, &out), 0);
+	CHECK_EQ(r.stats.keepalive_bad_mac, 1);
 	CHECK_EQ(um_relay_lookup(&r, &ids[0].id, &info), 0);
 	CHECK(um_addr_equal(&info.endpoint, &a2));
 
@@ -478,6 +495,7 @@ int main(void)
 		return 1;
 	for (unsigned i = 0; i < 4; i++)
 		CHECK_EQ(harness_identity(&ids[i], i), 0);
+	harness_auto_confirm = true;
 	RUN(test_register_and_forward);
 	RUN(test_registration_checks);
 	RUN(test_admission);
