@@ -47,13 +47,15 @@ struct world {
 	unsigned n_registers[MAX_RELAYS];
 	unsigned keepalives_sent[MAX_RELAYS];
 	unsigned keepalives_at_lost[MAX_RELAYS]; /* keepalives_sent when RELAY_LOST came */
+	struct um_addr node;                     /* family 0: the default */
 };
 
 static struct world *w;
 
+/* Where the node's datagrams come from (a NAT may change it). */
 static struct um_addr node_addr(void)
 {
-	return harness_endpoint(2, 40000);
+	return w && w->node.family ? w->node : harness_endpoint(2, 40000);
 }
 
 static void world_new(unsigned n, const bool *stream, uint64_t keepalive_max_ns)
@@ -380,6 +382,36 @@ static void test_reregister_rate(void)
 	world_free();
 }
 
+/* A real NAT rebinding still moves the registration: the relay challenges
+ * the new endpoint, the client echoes at once, and only then traffic for
+ * the node goes there. */
+static void test_nat_rebinding(void)
+{
+	struct um_relay_node_info info;
+	world_new(1, NULL, 1 * SEC);
+	start();
+	run_until(T0 + 100 * MS);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	CHECK_EQ(um_relay_lookup(&w->relays[0], &identity.id, &info), 0);
+	struct um_addr first = node_addr();
+	CHECK(um_addr_equal(&info.endpoint, &first));
+	w->node = harness_endpoint(2, 50123);
+	unsigned keepalives = w->keepalives_sent[0];
+	run_until(w->now + 1100 * MS);
+	/* The keepalive from the new port drew a challenge; its echo moved us. */
+	CHECK_EQ(w->keepalives_sent[0], keepalives + 2);
+	CHECK_EQ(w->relays[0].stats.challenges_sent, 1);
+	CHECK_EQ(w->relays[0].stats.rebinds, 1);
+	CHECK_EQ(um_relay_lookup(&w->relays[0], &identity.id, &info), 0);
+	CHECK(um_addr_equal(&info.endpoint, &w->node));
+	CHECK_EQ(info.pending.family, 0);
+	CHECK(um_addr_equal(&w->client.uplinks[0].observed, &w->node));
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_OBSERVED, 0), 1);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	CHECK_EQ(w->client.uplinks[0].registrations, 1);
+	world_free();
+}
+
 static void test_retry_backoff(void)
 {
 	world_new(1, NULL, 0);
@@ -593,6 +625,7 @@ int main(void)
 	RUN(test_not_registered);
 	RUN(test_spoofed_not_registered);
 	RUN(test_reregister_rate);
+	RUN(test_nat_rebinding);
 	RUN(test_retry_backoff);
 	RUN(test_wss_fallback);
 	RUN(test_illegal_transition);
