@@ -535,7 +535,11 @@ static int handle_keepalive(struct um_relay *r, const struct um_addr *from, cons
 	struct um_relay_keepalive k;
 	int rc = um_relay_keepalive_decode(&k, in, len);
 	if (rc == -UM_EVERSION) {
+		/* Told only at version 1's size (72 bytes): never a reply
+		 * larger than its cause. */
 		r->stats.drop_malformed++;
+		if (len != UM_RELAY_V1_KEEPALIVE_BYTES)
+			return 0;
 		return send_error(r, from, UM_RELAY_ERR_VERSION, NULL, 0, now, out);
 	}
 	if (rc != 0 || (k.flags & UM_RELAY_KEEPALIVE_FLAG_REPLY)) {
