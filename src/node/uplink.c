@@ -149,8 +149,8 @@ static void apply_event(struct um_node *node, const struct um_relay_client_event
 		break;
 	case UM_RELAY_CLIENT_EVENT_RELAY_ERROR:
 		if (e->code == UM_RELAY_ERR_VERSION)
-			um_log_warn("relay %s: speaks another relay protocol version (we speak %u): upgrade one side", name,
-				    UM_RELAY_VERSION);
+			um_log_warn("relay %s: speaks another relay protocol version (we speak %u): upgrade one side",
+				    name, UM_RELAY_VERSION);
 		else
 			um_log_warn("relay %s: error %u (retry after %u s)", name, e->code, e->retry_after_s);
 		break;

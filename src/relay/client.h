@@ -105,7 +105,7 @@ struct um_relay_client_uplink {
 	uint8_t echo[UM_RELAY_CHALLENGE_BYTES]; /* the relay's challenge to echo */
 	bool echo_due;                          /* send a keepalive echoing it now */
 	uint8_t ka_hash[UM_RELAY_HASH_BYTES];   /* of the last keepalive: authenticates NOT_REGISTERED */
-	uint64_t keepalive_ns; /* our keepalive period */
+	uint64_t keepalive_ns;                  /* our keepalive period */
 	uint64_t ka_sequence, ka_sent_ns;
 	bool ka_outstanding;
 	unsigned ka_missed;

@@ -61,8 +61,7 @@ int um_relay_register_decode(struct um_relay_register *m, const uint8_t *in, siz
 	um_read_copy(&r, m->ephemeral, UM_RELAY_X25519_BYTES);
 	if (um_reader_error(&r))
 		return -UM_ETRUNC;
-	if (type != UM_MSG_RELAY_REGISTER || reserved ||
-	    (m->flags & ~UM_RELAY_REGISTER_FLAG_PUBLIC_KEY))
+	if (type != UM_MSG_RELAY_REGISTER || reserved || (m->flags & ~UM_RELAY_REGISTER_FLAG_PUBLIC_KEY))
 		return -UM_EINVAL;
 	if (m->flags & UM_RELAY_REGISTER_FLAG_PUBLIC_KEY)
 		m->public_key = um_read_bytes(&r, UM_HSIG_PK_BYTES);

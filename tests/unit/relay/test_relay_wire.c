@@ -54,7 +54,8 @@ static void test_register_round_trip(void)
 	uint8_t nonce[16] = {0xaa, 0xbb};
 	struct um_relay_register m;
 
-	int n = um_relay_register_build(buf, sizeof(buf), &identity, 1700000000123ULL, nonce, ephemeral, true, admission_key);
+	int n = um_relay_register_build(buf, sizeof(buf), &identity, 1700000000123ULL, nonce, ephemeral, true,
+					admission_key);
 	CHECK_EQ(n, UM_RELAY_REGISTER_MAX_BYTES);
 	CHECK_EQ(um_relay_register_decode(&m, buf, (size_t)n), 0);
 	CHECK_EQ(m.timestamp_ms, 1700000000123ULL);
@@ -169,15 +170,16 @@ static bool ack_equal(const struct um_relay_register_ack *a, const struct um_rel
 {
 	return a->keepalive_interval_s == b->keepalive_interval_s && !memcmp(a->nonce, b->nonce, 16) &&
 	       !memcmp(a->ephemeral, b->ephemeral, 32) && !memcmp(a->challenge, b->challenge, 16) &&
-	       um_addr_equal(&a->observed, &b->observed) &&
-	       a->registration_timeout_s == b->registration_timeout_s && a->max_payload == b->max_payload &&
-	       a->max_packets_per_s == b->max_packets_per_s && a->max_bytes_per_s == b->max_bytes_per_s;
+	       um_addr_equal(&a->observed, &b->observed) && a->registration_timeout_s == b->registration_timeout_s &&
+	       a->max_payload == b->max_payload && a->max_packets_per_s == b->max_packets_per_s &&
+	       a->max_bytes_per_s == b->max_bytes_per_s;
 }
 
 static bool keepalive_equal(const struct um_relay_keepalive *a, const struct um_relay_keepalive *b)
 {
-	return a->flags == b->flags && !memcmp(a->id.bytes, b->id.bytes, 32) && !memcmp(a->challenge, b->challenge, 16) &&
-	       a->sequence == b->sequence && a->observed.family == b->observed.family &&
+	return a->flags == b->flags && !memcmp(a->id.bytes, b->id.bytes, 32) &&
+	       !memcmp(a->challenge, b->challenge, 16) && a->sequence == b->sequence &&
+	       a->observed.family == b->observed.family &&
 	       (a->observed.family == 0 || um_addr_equal(&a->observed, &b->observed));
 }
 
