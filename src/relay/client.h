@@ -172,7 +172,7 @@ void um_relay_client_start(struct um_relay_client *client, uint64_t now);
 /* A datagram from uplink's relay (REGISTER_ACK, KEEPALIVE reply, ERROR);
  * only read during the call. 0 when taken, -UM_EINVAL/-UM_ETRUNC when
  * malformed or not a relay-to-node message, -UM_ESTATE when unexpected now,
- * -UM_EBADMSG when it does not match what we sent (nonce, token, sequence:
+ * -UM_EBADMSG when it does not match what we sent (nonce, MAC, sequence, NOT_REGISTERED ref:
  * stale or forged). A dropped datagram changes no state. */
 int um_relay_client_input(struct um_relay_client *client, unsigned uplink, const uint8_t *data, size_t len,
 			  uint64_t now);

@@ -141,7 +141,7 @@ static void test_registration_checks(void)
 	check_error(harness_register(&r, &ids[0], &a, NS, WALL, WALL - 1, 4, true, NULL, false, &out), &out,
 		    UM_RELAY_ERR_BAD_REGISTRATION);
 	CHECK_EQ(r.stats.reg_replay, 2);
-	/* Newer timestamp, fresh nonce: re-registration, new token. */
+	/* Newer timestamp, fresh nonce: re-registration, new relay ephemeral key (so a new MAC key). */
 	uint8_t old_ephemeral[32];
 	memcpy(old_ephemeral, ack.ephemeral, 32);
 	check_ack(harness_register(&r, &ids[0], &a, NS, WALL, WALL + 1, 5, true, NULL, false, &out), &out, &a, &ack);
