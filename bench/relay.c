@@ -31,6 +31,8 @@ int main(int argc, char **argv)
 	c.byte_burst = 100000000u;
 	c.verifications_per_s = 1000000u;
 	c.verification_burst = 1000000u;
+	c.prefix_verifications_per_s = 1000000u; /* every node is in one /24 */
+	c.prefix_verification_burst = 1000000u;
 	if (um_relay_init(&relay, &c) < 0)
 		return 1;
 
