@@ -463,8 +463,8 @@ static int on_error(struct um_relay_client *c, unsigned i, const uint8_t *data, 
 		/* Relay restarted or expired us. Only an answer to our last
 		 * keepalive counts: its ref is that keepalive's hash, which an
 		 * off-path sender never saw. (uplink_due spaces REGISTERs by 1 s.) */
-		if (u->state != UM_RELAY_CLIENT_REGISTERED)
-			return -UM_ESTATE;
+		if (u->state != UM_RELAY_CLIENT_REGISTERED || !u->ka_outstanding)
+			return -UM_ESTATE; /* no keepalive of ours it could answer */
 		if (sodium_memcmp(err.ref, u->ka_hash, sizeof(u->ka_hash)) != 0)
 			return -UM_EBADMSG;
 		push_event(c, UM_RELAY_CLIENT_EVENT_NOT_REGISTERED, i);
