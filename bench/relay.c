@@ -31,6 +31,8 @@ int main(int argc, char **argv)
 	c.byte_burst = 100000000u;
 	c.verifications_per_s = 1000000u;
 	c.verification_burst = 1000000u;
+	c.prefix_verifications_per_s = 1000000u; /* every node is in one /24 */
+	c.prefix_verification_burst = 1000000u;
 	if (um_relay_init(&relay, &c) < 0)
 		return 1;
 
@@ -41,7 +43,8 @@ int main(int argc, char **argv)
 		endpoints[i] = harness_endpoint(i, (uint16_t)(20000 + i));
 		if (harness_register(&relay, &ids[i], &endpoints[i], um_now_ns(), wall, wall, i, true, NULL, false,
 				     &out) != 1 ||
-		    out.data[0] != UM_MSG_RELAY_REGISTER_ACK) {
+		    out.data[0] != UM_MSG_RELAY_REGISTER_ACK ||
+		    harness_confirm(&relay, &harness_last, &endpoints[i], um_now_ns(), wall, &out) != 1) {
 			fprintf(stderr, "registration %u failed\n", i);
 			return 1;
 		}

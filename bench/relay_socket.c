@@ -90,14 +90,19 @@ static int open_node(struct bench_node *n, unsigned index, bool gro)
 	return 0;
 }
 
-/* Sends the signed REGISTER in fragments and waits for the ACK. */
+/* Sends the signed REGISTER in fragments, waits for the ACK, then binds
+ * the endpoint with the first keepalive (echoing the ACK's challenge). */
 static int register_node(struct bench_node *n, const struct sockaddr_in *relay, unsigned index)
 {
 	static uint8_t msg[UM_RELAY_REGISTER_MAX_BYTES];
 	uint8_t piece[UM_HS_MAX_DATAGRAM], nonce[UM_RELAY_NONCE_BYTES] = {0}, reply[2048];
+	uint8_t secret[UM_RELAY_X25519_BYTES], ephemeral[UM_RELAY_X25519_BYTES], key[UM_RELAY_KEY_BYTES];
+	struct um_relay_register_ack ack;
 	memcpy(nonce, &index, sizeof(index));
 	randombytes_buf(nonce + 8, 8);
-	int len = um_relay_register_build(msg, sizeof(msg), &n->id, um_wall_ms(), nonce, true, NULL);
+	randombytes_buf(secret, sizeof(secret));
+	crypto_scalarmult_base(ephemeral, secret);
+	int len = um_relay_register_build(msg, sizeof(msg), &n->id, um_wall_ms(), nonce, ephemeral, true, NULL);
 	if (len < 0)
 		return -1;
 	for (unsigned i = 0; i < um_fragment_count((size_t)len); i++) {
@@ -108,8 +113,23 @@ static int register_node(struct bench_node *n, const struct sockaddr_in *relay, 
 	struct pollfd p = {.fd = n->fd, .events = POLLIN};
 	while (poll(&p, 1, 2000) == 1) {
 		ssize_t r = recv(n->fd, reply, sizeof(reply), 0);
-		if (r > 0 && reply[0] == UM_MSG_RELAY_REGISTER_ACK)
-			return 0;
+		if (r <= 0 || reply[0] != UM_MSG_RELAY_REGISTER_ACK ||
+		    um_relay_register_ack_decode(&ack, reply, (size_t)r) != 0 ||
+		    um_relay_registration_key(key, secret, ack.ephemeral, ephemeral, ack.ephemeral, nonce, &n->id.id) !=
+			0)
+			continue;
+		struct um_relay_keepalive k = {
+		    .flags = UM_RELAY_KEEPALIVE_FLAG_CHALLENGE, .id = n->id.id, .sequence = 1};
+		memcpy(k.challenge, ack.challenge, sizeof(k.challenge));
+		int m = um_relay_keepalive_encode(piece, sizeof(piece), &k, key);
+		if (m < 0 || sendto(n->fd, piece, (size_t)m, 0, (const struct sockaddr *)relay, sizeof(*relay)) != m)
+			return -1;
+		while (poll(&p, 1, 2000) == 1) {
+			r = recv(n->fd, reply, sizeof(reply), 0);
+			if (r > 0 && reply[0] == UM_MSG_RELAY_KEEPALIVE)
+				return 0;
+		}
+		return -1;
 	}
 	return -1;
 }

@@ -148,7 +148,11 @@ static void apply_event(struct um_node *node, const struct um_relay_client_event
 		on_unknown_peer(node, e->uplink, &e->peer, name);
 		break;
 	case UM_RELAY_CLIENT_EVENT_RELAY_ERROR:
-		um_log_warn("relay %s: error %u (retry after %u s)", name, e->code, e->retry_after_s);
+		if (e->code == UM_RELAY_ERR_VERSION)
+			um_log_warn("relay %s: speaks another relay protocol version (we speak %u): upgrade one side",
+				    name, UM_RELAY_VERSION);
+		else
+			um_log_warn("relay %s: error %u (retry after %u s)", name, e->code, e->retry_after_s);
 		break;
 	case UM_RELAY_CLIENT_EVENT_OBSERVED:
 		um_log_info("relay %s: our endpoint there is now %s", name, text);

@@ -222,14 +222,19 @@ static void reconnect(struct um_relay_client *c, unsigned i, uint64_t now)
 		choose_home(c, now);
 }
 
-static void send_register(struct um_relay_client *c, unsigned i, uint64_t wall_ms, struct um_relay_client_output *out)
+static void send_register(struct um_relay_client *c, unsigned i, uint64_t now, uint64_t wall_ms,
+			  struct um_relay_client_output *out)
 {
 	struct um_relay_client_uplink *u = &c->uplinks[i];
 	uint32_t message_id;
 
 	randombytes_buf(u->nonce, sizeof(u->nonce));
+	randombytes_buf(u->ephemeral_secret, sizeof(u->ephemeral_secret));
+	crypto_scalarmult_base(u->ephemeral_public, u->ephemeral_secret);
+	u->last_register_ns = now;
+	u->registered_before = true;
 	int len = um_relay_register_build(c->register_buf, sizeof(c->register_buf), c->identity, wall_ms, u->nonce,
-					  true, c->has_admission_key ? c->admission_key : NULL);
+					  u->ephemeral_public, true, c->has_admission_key ? c->admission_key : NULL);
 	if (len < 0) {
 		c->stats.register_failures++;
 		return;
@@ -255,11 +260,17 @@ static void send_register(struct um_relay_client *c, unsigned i, uint64_t wall_m
 static void send_keepalive(struct um_relay_client *c, unsigned i, uint64_t now, struct um_relay_client_output *out)
 {
 	struct um_relay_client_uplink *u = &c->uplinks[i];
-	struct um_relay_keepalive k = {.id = c->identity->id, .token = u->token, .sequence = ++u->ka_sequence};
+	struct um_relay_keepalive k = {.id = c->identity->id, .sequence = ++u->ka_sequence};
 
-	int n = um_relay_keepalive_encode(out->datagrams[0], sizeof(out->datagrams[0]), &k);
+	if (u->echo_due) {
+		k.flags = UM_RELAY_KEEPALIVE_FLAG_CHALLENGE;
+		memcpy(k.challenge, u->echo, sizeof(k.challenge));
+		u->echo_due = false;
+	}
+	int n = um_relay_keepalive_encode(out->datagrams[0], sizeof(out->datagrams[0]), &k, u->key);
 	if (n < 0)
 		return;
+	um_relay_datagram_hash(u->ka_hash, out->datagrams[0], (size_t)n);
 	out->lengths[0] = (uint16_t)n;
 	out->n_datagrams = 1;
 	out->uplink = i;
@@ -276,6 +287,12 @@ static void uplink_due(struct um_relay_client *c, unsigned i, uint64_t now, uint
 	u->due_ns = NEVER;
 	switch (u->state) {
 	case UM_RELAY_CLIENT_REGISTERING: {
+		/* At most one REGISTER per second, whatever started it (each
+		 * costs a signature here and a verification at the relay). */
+		if (u->registered_before && now - u->last_register_ns < REREGISTER_GAP_NS) {
+			u->due_ns = u->last_register_ns + REREGISTER_GAP_NS;
+			return;
+		}
 		if (u->stream && u->register_attempts >= STREAM_REGISTER_ATTEMPTS) {
 			reconnect(c, i, now);
 			return;
@@ -286,7 +303,7 @@ static void uplink_due(struct um_relay_client *c, unsigned i, uint64_t now, uint
 			delay = REGISTER_RETRY_MAX_NS;
 		if (u->register_attempts == REGISTER_WARN_ATTEMPTS)
 			push_event(c, UM_RELAY_CLIENT_EVENT_NO_ANSWER, i);
-		send_register(c, i, wall_ms, out);
+		send_register(c, i, now, wall_ms, out);
 		/* Jitter (up to 1/8) so nodes restarted together spread out. */
 		u->due_ns = now + delay + randombytes_uniform((uint32_t)(delay / 8 / 1000)) * 1000ULL;
 		return;
@@ -351,6 +368,19 @@ static int on_ack(struct um_relay_client *c, unsigned i, const uint8_t *data, si
 		return -UM_ESTATE;
 	if (sodium_memcmp(ack.nonce, u->nonce, sizeof(u->nonce)))
 		return -UM_EBADMSG; /* stale or forged */
+	uint8_t key[UM_RELAY_KEY_BYTES];
+	if (um_relay_registration_key(key, u->ephemeral_secret, ack.ephemeral, u->ephemeral_public, ack.ephemeral,
+				      u->nonce, &c->identity->id) != 0 ||
+	    um_relay_mac_check(data, len, key) != 0) {
+		sodium_memzero(key, sizeof(key));
+		return -UM_EBADMSG; /* not from the relay that took our REGISTER */
+	}
+	memcpy(u->key, key, sizeof(u->key));
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(u->ephemeral_secret, sizeof(u->ephemeral_secret));
+	memcpy(u->echo, ack.challenge, sizeof(u->echo));
+	u->echo_due = true;
+	u->ka_sequence = 0;
 	uint64_t keepalive =
 	    (ack.keepalive_interval_s ? ack.keepalive_interval_s : KEEPALIVE_DEFAULT_S) * UM_NSEC_PER_SEC;
 	if (c->keepalive_max_ns && c->keepalive_max_ns < keepalive)
@@ -360,7 +390,6 @@ static int on_ack(struct um_relay_client *c, unsigned i, const uint8_t *data, si
 	uint64_t sample = now - u->register_sent_ns;
 	if (!u->rtt_ns || sample < u->rtt_ns)
 		u->rtt_ns = sample;
-	u->token = ack.token;
 	u->keepalive_ns = keepalive;
 	/* Over TLS the relay sees a name for the connection, not an endpoint
 	 * anyone could punch to: no reflexive candidate from it. */
@@ -374,8 +403,9 @@ static int on_ack(struct um_relay_client *c, unsigned i, const uint8_t *data, si
 	struct um_relay_client_event_entry *e = push_event(c, UM_RELAY_CLIENT_EVENT_REGISTERED, i);
 	e->observed = ack.observed;
 	e->keepalive_ns = keepalive;
-	/* A keepalive right away gives a clean RTT sample. */
-	u->due_ns = now;
+	/* The echo goes out at the next tick, before the events (so the
+	 * relay binds us before we forward anything). */
+	u->due_ns = now + keepalive;
 	choose_home(c, now);
 	return 0;
 }
@@ -392,9 +422,14 @@ static int on_keepalive(struct um_relay_client *c, unsigned i, const uint8_t *da
 		return -UM_EINVAL;
 	if (u->state != UM_RELAY_CLIENT_REGISTERED || !u->ka_outstanding)
 		return -UM_ESTATE;
-	if (k.sequence != u->ka_sequence || sodium_memcmp(&k.token, &u->token, sizeof(k.token)) ||
-	    memcmp(k.id.bytes, c->identity->id.bytes, UM_PEER_ID_BYTES))
+	if (k.sequence != u->ka_sequence || memcmp(k.id.bytes, c->identity->id.bytes, UM_PEER_ID_BYTES) ||
+	    um_relay_mac_check(data, len, u->key) != 0)
 		return -UM_EBADMSG;
+	if (k.flags & UM_RELAY_KEEPALIVE_FLAG_CHALLENGE) {
+		/* The relay saw us at a new endpoint: echo from there. */
+		memcpy(u->echo, k.challenge, sizeof(u->echo));
+		u->echo_due = true;
+	}
 	uint64_t sample = now - u->ka_sent_ns;
 	u->rtt_ns = u->rtt_ns ? (u->rtt_ns * 7 + sample) / 8 : sample;
 	u->ka_outstanding = false;
@@ -419,13 +454,19 @@ static int on_error(struct um_relay_client *c, unsigned i, const uint8_t *data, 
 		return r;
 	u->errors++;
 	switch (err.code) {
+	case UM_RELAY_ERR_VERSION:
+		/* Also unauthenticated; it changes no state, only tells the user. */
+		e = push_event(c, UM_RELAY_CLIENT_EVENT_RELAY_ERROR, i);
+		e->code = err.code;
+		return 0;
 	case UM_RELAY_ERR_NOT_REGISTERED:
-		/* Relay restarted or expired us. Anyone on the path can send this,
-		 * so it costs at most one registration per second. */
-		if (u->state == UM_RELAY_CLIENT_REGISTERING && now - u->register_sent_ns < REREGISTER_GAP_NS)
-			return -UM_ELIMIT;
-		if (u->state == UM_RELAY_CLIENT_STANDBY || u->state == UM_RELAY_CLIENT_IDLE)
-			return -UM_ESTATE;
+		/* Relay restarted or expired us. Only an answer to our last
+		 * keepalive counts: its ref is that keepalive's hash, which an
+		 * off-path sender never saw. (uplink_due spaces REGISTERs by 1 s.) */
+		if (u->state != UM_RELAY_CLIENT_REGISTERED || !u->ka_outstanding)
+			return -UM_ESTATE; /* no keepalive of ours it could answer */
+		if (sodium_memcmp(err.ref, u->ka_hash, sizeof(u->ka_hash)) != 0)
+			return -UM_EBADMSG;
 		push_event(c, UM_RELAY_CLIENT_EVENT_NOT_REGISTERED, i);
 		start_registration(c, i, now); /* when registering already: over again now, fresh backoff */
 		return 0;
@@ -546,6 +587,15 @@ int um_relay_client_tick(struct um_relay_client *c, uint64_t now, uint64_t wall_
 	out->n_datagrams = 0;
 	out->event = UM_RELAY_CLIENT_EVENT_NONE;
 	stamp_registers(c, now);
+	/* Challenge echoes first: they bind our endpoint at the relay, and
+	 * REGISTERED events make the caller forward through it. */
+	for (unsigned i = 0; i < c->n_uplinks; i++) {
+		if (c->uplinks[i].echo_due && c->uplinks[i].state == UM_RELAY_CLIENT_REGISTERED) {
+			send_keepalive(c, i, now, out);
+			if (out->n_datagrams)
+				return 1;
+		}
+	}
 	if (pop_event(c, out))
 		return 1;
 	if (c->fallback_due_ns <= now)
@@ -567,7 +617,8 @@ uint64_t um_relay_client_next_deadline(const struct um_relay_client *c)
 	if (c->event_count)
 		return 0;
 	for (unsigned i = 0; i < c->n_uplinks; i++) {
-		if (c->uplinks[i].register_unstamped)
+		if (c->uplinks[i].register_unstamped ||
+		    (c->uplinks[i].echo_due && c->uplinks[i].state == UM_RELAY_CLIENT_REGISTERED))
 			return 0;
 		if (c->uplinks[i].due_ns < next)
 			next = c->uplinks[i].due_ns;

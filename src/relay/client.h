@@ -18,11 +18,15 @@
  *
  * Per uplink: REGISTER (signed, sent in FRAGMENTs) retried after 1 s,
  * doubling up to 8 s with up to 1/8 jitter, until the REGISTER_ACK with our
- * nonce arrives; then a KEEPALIVE right away (a clean RTT sample) and every
- * keepalive period (the relay's advertised interval, at most
- * config.keepalive_max_ns). Three unanswered keepalives (RELAY_LOST) or an
- * ERROR "not registered" (NOT_REGISTERED; at most one per second, since
- * anyone on the path can send it) start a new registration at once. A
+ * nonce and a valid MAC arrives; then a KEEPALIVE right away, before any
+ * event (it echoes the ACK's challenge, which binds our endpoint at the
+ * relay, and gives a clean RTT sample) and every keepalive period (the
+ * relay's advertised interval, at most config.keepalive_max_ns). A reply
+ * carrying a challenge (the relay saw us at a new endpoint) is echoed at
+ * once. Three unanswered keepalives (RELAY_LOST) or an ERROR "not
+ * registered" whose ref is the hash of our last keepalive (NOT_REGISTERED;
+ * others are ignored) start a new registration. Whatever the cause, an
+ * uplink sends at most one REGISTER per second. A
  * wss:// uplink whose relay does not answer (4 REGISTERs, or lost) asks
  * for a new connection instead (RECONNECT) and waits for transport_up.
  *
@@ -92,8 +96,16 @@ struct um_relay_client_uplink {
 	uint64_t register_sent_ns;
 	bool register_unstamped;
 	unsigned register_attempts;
-	uint64_t token;
-	uint64_t keepalive_ns; /* our keepalive period */
+	uint64_t last_register_ns; /* tick that built the last REGISTER */
+	bool registered_before;    /* last_register_ns is set */
+	/* The registration's X25519 key pair (secret wiped once the ACK is
+	 * taken) and the MAC key both sides derive: it never travels. */
+	uint8_t ephemeral_secret[UM_RELAY_X25519_BYTES], ephemeral_public[UM_RELAY_X25519_BYTES];
+	uint8_t key[UM_RELAY_KEY_BYTES];
+	uint8_t echo[UM_RELAY_CHALLENGE_BYTES]; /* the relay's challenge to echo */
+	bool echo_due;                          /* send a keepalive echoing it now */
+	uint8_t ka_hash[UM_RELAY_HASH_BYTES];   /* of the last keepalive: authenticates NOT_REGISTERED */
+	uint64_t keepalive_ns;                  /* our keepalive period */
 	uint64_t ka_sequence, ka_sent_ns;
 	bool ka_outstanding;
 	unsigned ka_missed;
@@ -160,7 +172,7 @@ void um_relay_client_start(struct um_relay_client *client, uint64_t now);
 /* A datagram from uplink's relay (REGISTER_ACK, KEEPALIVE reply, ERROR);
  * only read during the call. 0 when taken, -UM_EINVAL/-UM_ETRUNC when
  * malformed or not a relay-to-node message, -UM_ESTATE when unexpected now,
- * -UM_EBADMSG when it does not match what we sent (nonce, token, sequence:
+ * -UM_EBADMSG when it does not match what we sent (nonce, MAC, sequence, NOT_REGISTERED ref:
  * stale or forged). A dropped datagram changes no state. */
 int um_relay_client_input(struct um_relay_client *client, unsigned uplink, const uint8_t *data, size_t len,
 			  uint64_t now);

@@ -16,7 +16,12 @@ struct um_relay_node {
 	struct um_addr endpoint; /* family 0 = not bound to any endpoint */
 	uint32_t next_by_id;     /* chain in by_id; free-list link when unused */
 	uint32_t next_by_endpoint;
-	uint64_t token;
+	uint8_t key[UM_RELAY_KEY_BYTES]; /* registration MAC key: never on the wire */
+	uint64_t last_sequence;          /* newest accepted KEEPALIVE */
+	/* Return routability: the endpoint a fresh KEEPALIVE came from and the
+	 * challenge sent there; the binding moves only on its MACed echo. */
+	struct um_addr pending; /* family 0 = none */
+	uint8_t challenge[UM_RELAY_CHALLENGE_BYTES];
 	uint64_t last_seen_ns;
 	uint64_t last_timestamp_ms;    /* newest accepted registration */
 	uint64_t packet_tat, byte_tat; /* GCRA theoretical arrival times (ns) */
@@ -153,7 +158,7 @@ static void remove_node(struct um_relay *r, uint32_t index)
 		link = &r->nodes[*link].next_by_id;
 	if (*link == index)
 		*link = n->next_by_id;
-	memset(n, 0, sizeof(*n));
+	sodium_memzero(n, sizeof(*n));
 	n->next_by_endpoint = NONE;
 	n->next_by_id = r->free_head;
 	r->free_head = index;
@@ -353,7 +358,13 @@ static int handle_register(struct um_relay *r, const struct um_addr *from, const
 	uint8_t key_buf[UM_HSIG_PK_BYTES];
 	const uint8_t *key;
 
-	if (um_relay_register_decode(&m, in, len) != 0) {
+	int rc = um_relay_register_decode(&m, in, len);
+	if (rc == -UM_EVERSION) {
+		/* An old (or newer) node: say so rather than stay silent. */
+		r->stats.reg_version++;
+		return send_error(r, from, UM_RELAY_ERR_VERSION, m.nonce, sizeof(m.nonce), now, out);
+	}
+	if (rc != 0) {
 		r->stats.reg_malformed++;
 		return 0; /* garbage gets no answer */
 	}
@@ -412,6 +423,25 @@ static int handle_register(struct um_relay *r, const struct um_addr *from, const
 		r->stats.reg_replay_cache_full++;
 		return send_error(r, from, UM_RELAY_ERR_RATE_LIMITED, m.nonce, sizeof(m.nonce), now, out);
 	}
+	/* Our half of the key exchange; the secret lives only for this call. */
+	uint8_t secret[UM_RELAY_X25519_BYTES], mac_key[UM_RELAY_KEY_BYTES];
+	struct um_relay_register_ack ack = {
+	    .keepalive_interval_s = r->config.keepalive_interval_s,
+	    .observed = *from,
+	    .registration_timeout_s = (uint16_t)(r->config.registration_timeout_ns / NSEC),
+	    .max_payload = UM_RELAY_MAX_PAYLOAD,
+	    .max_packets_per_s = r->config.packets_per_s,
+	    .max_bytes_per_s = r->config.bytes_per_s,
+	};
+	randombytes_buf(secret, sizeof(secret));
+	crypto_scalarmult_base(ack.ephemeral, secret);
+	rc = um_relay_registration_key(mac_key, secret, m.ephemeral, m.ephemeral, ack.ephemeral, m.nonce, &m.id);
+	sodium_memzero(secret, sizeof(secret));
+	if (rc != 0) {
+		sodium_memzero(mac_key, sizeof(mac_key));
+		r->stats.reg_bad_signature++; /* signed, but a low-order key */
+		return send_error(r, from, UM_RELAY_ERR_BAD_REGISTRATION, m.nonce, sizeof(m.nonce), now, out);
+	}
 
 	struct um_relay_node *n;
 	if (index == NONE) {
@@ -432,22 +462,20 @@ static int handle_register(struct um_relay *r, const struct um_addr *from, const
 		n = &r->nodes[index];
 		r->stats.reregistrations++;
 	}
-	bind_endpoint(r, index, from);
+	/* A REGISTER does not prove its source address (it may be spoofed
+	 * with any admitted identity): a live binding stays where it is, and
+	 * the source is only a candidate until the first KEEPALIVE from there
+	 * echoes the ACK's challenge. */
+	memcpy(n->key, mac_key, sizeof(n->key));
+	sodium_memzero(mac_key, sizeof(mac_key));
+	n->last_sequence = 0;
+	n->pending = *from;
+	randombytes_buf(n->challenge, sizeof(n->challenge));
 	n->last_timestamp_ms = m.timestamp_ms;
 	n->last_seen_ns = now;
-	randombytes_buf(&n->token, sizeof(n->token));
-
-	struct um_relay_register_ack ack = {
-	    .keepalive_interval_s = r->config.keepalive_interval_s,
-	    .token = n->token,
-	    .observed = *from,
-	    .registration_timeout_s = (uint16_t)(r->config.registration_timeout_ns / NSEC),
-	    .max_payload = UM_RELAY_MAX_PAYLOAD,
-	    .max_packets_per_s = r->config.packets_per_s,
-	    .max_bytes_per_s = r->config.bytes_per_s,
-	};
+	memcpy(ack.challenge, n->challenge, sizeof(ack.challenge));
 	memcpy(ack.nonce, m.nonce, sizeof(ack.nonce));
-	int len_ack = um_relay_register_ack_encode(r->reply, sizeof(r->reply), &ack);
+	int len_ack = um_relay_register_ack_encode(r->reply, sizeof(r->reply), &ack, n->key);
 	if (len_ack < 0)
 		return 0;
 	out->to = *from;
@@ -464,7 +492,8 @@ static int handle_fragment(struct um_relay *r, const struct um_addr *from, const
 	 * key) and is addressed to no state (receiver index 0). */
 	if (um_fragment_decode(&frag, in, len) != 0 || frag.msg_type != UM_MSG_RELAY_REGISTER ||
 	    frag.receiver_index != 0 ||
-	    (frag.total_len != UM_RELAY_REGISTER_MIN_BYTES && frag.total_len != UM_RELAY_REGISTER_MAX_BYTES)) {
+	    (frag.total_len != UM_RELAY_REGISTER_MIN_BYTES && frag.total_len != UM_RELAY_REGISTER_MAX_BYTES &&
+	     frag.total_len != UM_RELAY_V1_REGISTER_MIN_BYTES && frag.total_len != UM_RELAY_V1_REGISTER_MAX_BYTES)) {
 		r->stats.fragments_rejected++;
 		return 0;
 	}
@@ -481,11 +510,39 @@ static int handle_fragment(struct um_relay *r, const struct um_addr *from, const
 
 /* ---- KEEPALIVE ------------------------------------------------------ */
 
+static int reply_keepalive(struct um_relay *r, struct um_relay_node *n, struct um_relay_keepalive *k,
+			   const struct um_addr *from, bool challenge, struct um_relay_output *out)
+{
+	k->flags = UM_RELAY_KEEPALIVE_FLAG_REPLY;
+	memset(k->challenge, 0, sizeof(k->challenge));
+	if (challenge) {
+		k->flags |= UM_RELAY_KEEPALIVE_FLAG_CHALLENGE;
+		memcpy(k->challenge, n->challenge, sizeof(k->challenge));
+	}
+	k->observed = *from;
+	int m = um_relay_keepalive_encode(r->reply, sizeof(r->reply), k, n->key);
+	if (m < 0)
+		return 0;
+	out->to = *from;
+	out->data = r->reply;
+	out->len = (size_t)m;
+	return 1;
+}
+
 static int handle_keepalive(struct um_relay *r, const struct um_addr *from, const uint8_t *in, size_t len, uint64_t now,
 			    struct um_relay_output *out)
 {
 	struct um_relay_keepalive k;
-	if (um_relay_keepalive_decode(&k, in, len) != 0 || (k.flags & UM_RELAY_KEEPALIVE_FLAG_REPLY)) {
+	int rc = um_relay_keepalive_decode(&k, in, len);
+	if (rc == -UM_EVERSION) {
+		/* Told only at version 1's size (72 bytes): never a reply
+		 * larger than its cause. */
+		r->stats.drop_malformed++;
+		if (len != UM_RELAY_V1_KEEPALIVE_BYTES)
+			return 0;
+		return send_error(r, from, UM_RELAY_ERR_VERSION, NULL, 0, now, out);
+	}
+	if (rc != 0 || (k.flags & UM_RELAY_KEEPALIVE_FLAG_REPLY)) {
 		r->stats.drop_malformed++;
 		return 0;
 	}
@@ -496,11 +553,23 @@ static int handle_keepalive(struct um_relay *r, const struct um_addr *from, cons
 		r->stats.expired++;
 		n = NULL;
 	}
-	/* The token is a secret between node and relay: compare without
-	 * an early exit. */
-	if (!n || sodium_memcmp(&n->token, &k.token, sizeof(k.token)) != 0) {
+	if (!n) {
+		/* The ref proves to the node that we saw its keepalive, which an
+		 * off-path sender of a forged NOT_REGISTERED cannot. */
+		uint8_t hash[UM_RELAY_HASH_BYTES];
+		um_relay_datagram_hash(hash, in, len);
 		r->stats.keepalive_unknown++;
-		return send_error(r, from, UM_RELAY_ERR_NOT_REGISTERED, k.id.bytes, sizeof(k.id.bytes), now, out);
+		return send_error(r, from, UM_RELAY_ERR_NOT_REGISTERED, hash, sizeof(hash), now, out);
+	}
+	/* Forged, or for an older registration: silence (the node notices
+	 * missing replies and registers again). Replays are not fresh. */
+	if (um_relay_mac_check(in, len, n->key) != 0) {
+		r->stats.keepalive_bad_mac++;
+		return 0;
+	}
+	if (k.sequence <= n->last_sequence) {
+		r->stats.keepalive_stale++;
+		return 0;
 	}
 	uint64_t t;
 	if (!gcra_check(n->packet_tat, now, unit_cost(1, r->config.packets_per_s),
@@ -510,21 +579,27 @@ static int handle_keepalive(struct um_relay *r, const struct um_addr *from, cons
 		return 0;
 	}
 	n->packet_tat = t;
-	if (!n->endpoint.family || !um_addr_equal(&n->endpoint, from)) {
-		bind_endpoint(r, index, from);
-		r->stats.rebinds++;
-	}
+	n->last_sequence = k.sequence;
 	n->last_seen_ns = now;
 	r->stats.keepalives++;
-	k.flags = UM_RELAY_KEEPALIVE_FLAG_REPLY;
-	k.observed = *from;
-	int m = um_relay_keepalive_encode(r->reply, sizeof(r->reply), &k);
-	if (m < 0)
-		return 0;
-	out->to = *from;
-	out->data = r->reply;
-	out->len = (size_t)m;
-	return 1;
+	if (n->endpoint.family && um_addr_equal(&n->endpoint, from))
+		return reply_keepalive(r, n, &k, from, false, out);
+	/* From elsewhere: move only when this is the echo of the challenge
+	 * sent to exactly this endpoint, else challenge it (the reply goes
+	 * there, so only a node receiving there can echo). */
+	if (n->pending.family && um_addr_equal(&n->pending, from) && (k.flags & UM_RELAY_KEEPALIVE_FLAG_CHALLENGE) &&
+	    sodium_memcmp(k.challenge, n->challenge, sizeof(k.challenge)) == 0) {
+		if (n->endpoint.family)
+			r->stats.rebinds++;
+		bind_endpoint(r, index, from);
+		memset(&n->pending, 0, sizeof(n->pending));
+		randombytes_buf(n->challenge, sizeof(n->challenge)); /* single use */
+		return reply_keepalive(r, n, &k, from, false, out);
+	}
+	n->pending = *from;
+	randombytes_buf(n->challenge, sizeof(n->challenge));
+	r->stats.challenges_sent++;
+	return reply_keepalive(r, n, &k, from, true, out);
 }
 
 /* ---- FORWARD: the hot path ----------------------------------------- */
@@ -639,6 +714,7 @@ int um_relay_lookup(const struct um_relay *r, const struct um_peer_id *id, struc
 		return -UM_ENOTFOUND;
 	const struct um_relay_node *n = &r->nodes[index];
 	info->endpoint = n->endpoint;
+	info->pending = n->pending;
 	info->last_seen_ns = n->last_seen_ns;
 	info->forwarded_packets = n->forwarded_packets;
 	info->forwarded_bytes = n->forwarded_bytes;

@@ -10,13 +10,17 @@
  * with a random key, so chains cannot be steered), a replay cache of
  * registration nonces, and the fragment reassembler for REGISTER.
  *
- * Registration: structure, timestamp window, admission (allow-list and/or
+ * Registration (wire version 2): structure, timestamp window, admission (allow-list and/or
  * network admission key), replay (nonce seen, or a timestamp not newer
  * than the node's last), ID == H(public key), a per-prefix and a global
  * budget of signature verifications, then the hybrid signature. REGISTER
  * FRAGMENTs must carry receiver index 0 and the exact length of a
  * REGISTER; only a first piece opens a reassembly slot, and a full
- * reassembler evicts from the prefix holding the most slots. Nodes expire when neither keepalives nor traffic
+ * reassembler evicts from the prefix holding the most slots. A verified
+ * REGISTER yields a MAC key (X25519 with the node's ephemeral key) and a
+ * challenge, but no endpoint: a registration binds or moves to an endpoint
+ * only when a fresh (sequence above the last), MACed KEEPALIVE from there
+ * echoes the challenge sent there. Nodes expire when neither keepalives nor traffic
  * arrive for registration_timeout. Each node has GCRA (token-bucket
  * equivalent) packet and byte limits on what it sends; every drop has a
  * counter. Replies (errors) are never larger than the datagram causing
@@ -69,7 +73,8 @@ struct um_relay_stats {
 	uint64_t reg_malformed, reg_stale, reg_not_admitted, reg_replay, reg_need_key, reg_rate_limited,
 	    reg_prefix_rate_limited, reg_bad_id, reg_bad_signature, reg_full, reg_replay_cache_full;
 	uint64_t fragments_buffered, fragments_rejected;
-	uint64_t keepalives, keepalive_unknown, rebinds;
+	uint64_t reg_version; /* REGISTER of another protocol version */
+	uint64_t keepalives, keepalive_unknown, keepalive_bad_mac, keepalive_stale, challenges_sent, rebinds;
 	uint64_t forwarded_packets, forwarded_bytes;
 	uint64_t drop_malformed, drop_unknown_type, drop_not_registered, drop_rate_limited_packets,
 	    drop_rate_limited_bytes, drop_unknown_peer, drop_to_self;
@@ -127,7 +132,8 @@ unsigned um_relay_expire(struct um_relay *relay, uint64_t now_ns, uint32_t budge
 
 /* Read-only view of a registered node, for status and tests. */
 struct um_relay_node_info {
-	struct um_addr endpoint;
+	struct um_addr endpoint; /* family 0 = not bound (yet) */
+	struct um_addr pending;  /* challenged, not yet echoed (family 0 = none) */
 	uint64_t last_seen_ns;
 	uint64_t forwarded_packets, forwarded_bytes, dropped;
 };

@@ -25,10 +25,14 @@ enum {
 	MAX_DATAGRAM = UM_RELAY_MAX_DATAGRAM + 64,
 	OUT = 128,             /* output messages per sendmmsg */
 	GSO_MAX_SEGMENTS = 64, /* the kernel's UDP_MAX_SEGMENTS on older kernels */
-	REPLY_BYTES = 128,     /* ERROR 36, REGISTER_ACK 60, KEEPALIVE 72 */
+	REPLY_BYTES = 128,     /* ERROR 36, REGISTER_ACK 116, KEEPALIVE 96 (wire v2) */
 	BATCHES_PER_WAKEUP = 16,
 	SOCKET_BUFFER = 4 << 20,
 };
+
+_Static_assert((int)UM_RELAY_REGISTER_ACK_BYTES <= (int)REPLY_BYTES &&
+		   (int)UM_RELAY_KEEPALIVE_BYTES <= (int)REPLY_BYTES,
+	       "relay replies fit the reply slots");
 
 /* Control buffers must be aligned for struct cmsghdr. */
 union um_relay_cmsg_int {

@@ -28,12 +28,12 @@ static void round_trips(const uint8_t *data, size_t size)
 
 	(void)um_relay_register_decode(&reg, data, size);
 	if (um_relay_register_ack_decode(&ack, data, size) == 0) {
-		n = um_relay_register_ack_encode(out, sizeof(out), &ack);
+		n = um_relay_register_ack_encode(out, sizeof(out), &ack, NULL);
 		if (n != (int)size || memcmp(out, data, size))
 			abort();
 	}
 	if (um_relay_keepalive_decode(&k, data, size) == 0) {
-		n = um_relay_keepalive_encode(out, sizeof(out), &k);
+		n = um_relay_keepalive_encode(out, sizeof(out), &k, NULL);
 		if (n != (int)size || memcmp(out, data, size))
 			abort();
 	}

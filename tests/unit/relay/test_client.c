@@ -47,13 +47,15 @@ struct world {
 	unsigned n_registers[MAX_RELAYS];
 	unsigned keepalives_sent[MAX_RELAYS];
 	unsigned keepalives_at_lost[MAX_RELAYS]; /* keepalives_sent when RELAY_LOST came */
+	struct um_addr node;                     /* family 0: the default */
 };
 
 static struct world *w;
 
+/* Where the node's datagrams come from (a NAT may change it). */
 static struct um_addr node_addr(void)
 {
-	return harness_endpoint(2, 40000);
+	return w && w->node.family ? w->node : harness_endpoint(2, 40000);
 }
 
 static void world_new(unsigned n, const bool *stream, uint64_t keepalive_max_ns)
@@ -312,25 +314,108 @@ static void test_not_registered(void)
 	CHECK_EQ(w->client.uplinks[0].registrations, 2);
 	CHECK_EQ(w->relays[0].stats.registered, 1);
 
-	/* Anyone on the path can send the error: at most one registration a second. */
+	world_free();
+}
+
+/* review #8: an ERROR NOT_REGISTERED that does not carry the hash of our
+ * last keepalive (anyone can send one from the relay's address) is
+ * ignored: no new registration. Before: every such ERROR restarted it. */
+static void test_spoofed_not_registered(void)
+{
+	world_new(1, NULL, 1 * SEC);
+	start();
+	run_until(T0 + 100 * MS);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	/* A keepalive in flight (the relay keeps quiet), over a second after
+	 * the REGISTER: a NOT_REGISTERED taken now would register at once. */
+	w->relay_silent[0] = true;
+	unsigned keepalives = w->keepalives_sent[0];
+	while (w->keepalives_sent[0] == keepalives)
+		run_until(w->now + 1 * MS);
+	CHECK(w->client.uplinks[0].ka_outstanding);
+	unsigned registers = w->n_registers[0];
 	struct um_relay_error e = {.code = UM_RELAY_ERR_NOT_REGISTERED};
 	uint8_t buf[UM_RELAY_ERROR_BYTES];
-	CHECK_EQ(um_relay_error_encode(buf, sizeof(buf), &e), UM_RELAY_ERROR_BYTES);
-	unsigned registers = w->n_registers[0];
-	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now), 0);
-	drain();
-	CHECK_EQ(w->n_registers[0], registers + 1);
-	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERING);
-	w->now += 500 * MS;
-	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now), -UM_ELIMIT);
-	drain();
-	CHECK_EQ(w->n_registers[0], registers + 1);
-	/* The registration completes meanwhile; one second later, another. */
-	run_until(w->now + 600 * MS);
+	/* No ref (as answers to FORWARDs carry), our peer ID, a wrong hash. */
+	for (int variant = 0; variant < 3; variant++) {
+		if (variant == 1)
+			memcpy(e.ref, identity.id.bytes, sizeof(e.ref));
+		if (variant == 2) {
+			memcpy(e.ref, w->client.uplinks[0].ka_hash, sizeof(e.ref));
+			e.ref[31] ^= 1;
+		}
+		CHECK_EQ(um_relay_error_encode(buf, sizeof(buf), &e), UM_RELAY_ERROR_BYTES);
+		CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now), -UM_EBADMSG);
+		drain();
+	}
+	run_until(w->now + 10 * MS);
+	CHECK_EQ(w->n_registers[0], registers);
 	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
-	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now), 0);
-	drain();
-	CHECK_EQ(w->n_registers[0], registers + 2);
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_NOT_REGISTERED, 0), 0);
+	CHECK_EQ(w->client.uplinks[0].registrations, 1);
+	world_free();
+}
+
+/* review #8: re-registration is limited by time in every state. The relay
+ * forgets us twice in a row (restarts after taking the REGISTER, before the
+ * first keepalive arrives): the genuine NOT_REGISTERED comes 10 ms after
+ * the REGISTER, yet the next REGISTER waits a full second. Before: it went
+ * out at once (one per RTT). */
+static void test_reregister_rate(void)
+{
+	world_new(1, NULL, 1 * SEC);
+	start();
+	run_until(T0 + 100 * MS);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	relay_restart(0);
+	/* The next keepalive (at most 1 s away) gets NOT_REGISTERED: REGISTER. */
+	unsigned first = w->n_registers[0];
+	while (w->n_registers[0] == first && w->now < T0 + 3 * SEC)
+		run_until(w->now + 1 * MS);
+	CHECK_EQ(w->n_registers[0], first + 1);
+	uint64_t sent = w->register_times[0][first];
+	/* The relay took the REGISTER (the world delivers at send time); the
+	 * ACK is on its way back (+10 ms): forget us before the echo. */
+	run_until(sent + 5 * MS);
+	relay_restart(0);
+	run_until(sent + 900 * MS);
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_NOT_REGISTERED, 0), 2);
+	CHECK_EQ(w->n_registers[0], first + 1); /* held back */
+	run_until(sent + 1100 * MS);
+	CHECK_EQ(w->n_registers[0], first + 2);
+	CHECK(w->register_times[0][first + 1] - sent >= 1 * SEC);
+	run_until(sent + 1300 * MS);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	world_free();
+}
+
+/* A real NAT rebinding still moves the registration: the relay challenges
+ * the new endpoint, the client echoes at once, and only then traffic for
+ * the node goes there. */
+static void test_nat_rebinding(void)
+{
+	struct um_relay_node_info info;
+	world_new(1, NULL, 1 * SEC);
+	start();
+	run_until(T0 + 100 * MS);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	CHECK_EQ(um_relay_lookup(&w->relays[0], &identity.id, &info), 0);
+	struct um_addr first = node_addr();
+	CHECK(um_addr_equal(&info.endpoint, &first));
+	w->node = harness_endpoint(2, 50123);
+	unsigned keepalives = w->keepalives_sent[0];
+	run_until(w->now + 1100 * MS);
+	/* The keepalive from the new port drew a challenge; its echo moved us. */
+	CHECK_EQ(w->keepalives_sent[0], keepalives + 2);
+	CHECK_EQ(w->relays[0].stats.challenges_sent, 1);
+	CHECK_EQ(w->relays[0].stats.rebinds, 1);
+	CHECK_EQ(um_relay_lookup(&w->relays[0], &identity.id, &info), 0);
+	CHECK(um_addr_equal(&info.endpoint, &w->node));
+	CHECK_EQ(info.pending.family, 0);
+	CHECK(um_addr_equal(&w->client.uplinks[0].observed, &w->node));
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_OBSERVED, 0), 1);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	CHECK_EQ(w->client.uplinks[0].registrations, 1);
 	world_free();
 }
 
@@ -448,60 +533,71 @@ static void test_mismatched_replies(void)
 	world_new(1, NULL, 1 * SEC);
 	w->relay_silent[0] = true; /* replies taken by hand below */
 	start();
-	/* Build the ACK the relay would send, with the client's nonce. */
-	struct um_relay_register_ack ack = {.keepalive_interval_s = 25, .token = 77, .observed = node_addr()};
-	uint8_t buf[UM_RELAY_KEEPALIVE_BYTES];
-	memcpy(ack.nonce, w->client.uplinks[0].nonce, sizeof(ack.nonce));
+	/* Build the ACK the relay would send, with the client's nonce and
+	 * the key a relay derives from the client's ephemeral key. */
+	struct um_relay_client_uplink *u = &w->client.uplinks[0];
+	struct um_relay_register_ack ack = {.keepalive_interval_s = 25, .observed = node_addr()};
+	uint8_t buf[UM_RELAY_REGISTER_ACK_BYTES], secret[32], key[UM_RELAY_KEY_BYTES], wrong[UM_RELAY_KEY_BYTES];
+	randombytes_buf(secret, sizeof(secret));
+	crypto_scalarmult_base(ack.ephemeral, secret);
+	CHECK_EQ(um_relay_registration_key(key, secret, u->ephemeral_public, u->ephemeral_public, ack.ephemeral,
+					   u->nonce, &identity.id),
+		 0);
+	memcpy(wrong, key, sizeof(wrong));
+	wrong[0] ^= 1;
+	memcpy(ack.nonce, u->nonce, sizeof(ack.nonce));
+	/* The right nonce under a key the client does not share: refused. */
+	CHECK_EQ(um_relay_register_ack_encode(buf, sizeof(buf), &ack, wrong), UM_RELAY_REGISTER_ACK_BYTES);
+	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, UM_RELAY_REGISTER_ACK_BYTES, w->now), -UM_EBADMSG);
 	ack.nonce[3] ^= 1;
-	CHECK_EQ(um_relay_register_ack_encode(buf, sizeof(buf), &ack), UM_RELAY_REGISTER_ACK_BYTES);
+	CHECK_EQ(um_relay_register_ack_encode(buf, sizeof(buf), &ack, key), UM_RELAY_REGISTER_ACK_BYTES);
 	w->now += 10 * MS;
 	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, UM_RELAY_REGISTER_ACK_BYTES, w->now), -UM_EBADMSG);
 	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERING);
 	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, 10, w->now), -UM_ETRUNC);
 	ack.nonce[3] ^= 1;
-	CHECK_EQ(um_relay_register_ack_encode(buf, sizeof(buf), &ack), UM_RELAY_REGISTER_ACK_BYTES);
+	CHECK_EQ(um_relay_register_ack_encode(buf, sizeof(buf), &ack, key), UM_RELAY_REGISTER_ACK_BYTES);
 	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, UM_RELAY_REGISTER_ACK_BYTES, w->now), 0);
 	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
 	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, UM_RELAY_REGISTER_ACK_BYTES, w->now), -UM_ESTATE);
 	drain(); /* the first keepalive goes out */
 	CHECK(w->client.uplinks[0].ka_outstanding);
 
-	/* Keepalive replies: wrong token, wrong sequence, not a reply, another
+	/* Keepalive replies: wrong key, wrong sequence, not a reply, another
 	 * node's ID are ignored; the right one is taken. */
+	uint8_t kbuf[UM_RELAY_KEEPALIVE_BYTES];
 	struct um_relay_keepalive k = {.flags = UM_RELAY_KEEPALIVE_FLAG_REPLY,
 				       .id = identity.id,
-				       .token = 78,
 				       .sequence = w->client.uplinks[0].ka_sequence,
 				       .observed = node_addr()};
-	CHECK_EQ(um_relay_keepalive_encode(buf, sizeof(buf), &k), UM_RELAY_KEEPALIVE_BYTES);
-	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now), -UM_EBADMSG);
-	k.token = 77;
+	CHECK_EQ(um_relay_keepalive_encode(kbuf, sizeof(kbuf), &k, wrong), UM_RELAY_KEEPALIVE_BYTES);
+	CHECK_EQ(um_relay_client_input(&w->client, 0, kbuf, sizeof(kbuf), w->now), -UM_EBADMSG);
 	k.sequence++;
-	um_relay_keepalive_encode(buf, sizeof(buf), &k);
-	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now), -UM_EBADMSG);
+	um_relay_keepalive_encode(kbuf, sizeof(kbuf), &k, key);
+	CHECK_EQ(um_relay_client_input(&w->client, 0, kbuf, sizeof(kbuf), w->now), -UM_EBADMSG);
 	k.sequence--;
 	k.id.bytes[0] ^= 1;
-	um_relay_keepalive_encode(buf, sizeof(buf), &k);
-	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now), -UM_EBADMSG);
+	um_relay_keepalive_encode(kbuf, sizeof(kbuf), &k, key);
+	CHECK_EQ(um_relay_client_input(&w->client, 0, kbuf, sizeof(kbuf), w->now), -UM_EBADMSG);
 	k.id.bytes[0] ^= 1;
 	k.flags = 0;
-	um_relay_keepalive_encode(buf, sizeof(buf), &k);
-	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now), -UM_EINVAL);
+	um_relay_keepalive_encode(kbuf, sizeof(kbuf), &k, key);
+	CHECK_EQ(um_relay_client_input(&w->client, 0, kbuf, sizeof(kbuf), w->now), -UM_EINVAL);
 	CHECK(w->client.uplinks[0].ka_outstanding);
-	CHECK_EQ(w->client.uplinks[0].ignored, 5);
+	CHECK_EQ(w->client.uplinks[0].ignored, 6);
 	/* A new observed endpoint in the right reply: reported once. */
 	k.flags = UM_RELAY_KEEPALIVE_FLAG_REPLY;
 	k.observed = harness_endpoint(7, 1234);
-	um_relay_keepalive_encode(buf, sizeof(buf), &k);
+	um_relay_keepalive_encode(kbuf, sizeof(kbuf), &k, key);
 	w->now += 20 * MS;
-	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now), 0);
+	CHECK_EQ(um_relay_client_input(&w->client, 0, kbuf, sizeof(kbuf), w->now), 0);
 	CHECK(!w->client.uplinks[0].ka_outstanding);
 	drain();
 	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_OBSERVED, 0), 1);
 	CHECK(um_addr_equal(&w->client.uplinks[0].observed, &k.observed));
 	/* Not a message for the client at all. */
-	buf[0] = UM_MSG_RELAY_FORWARDED;
-	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now), -UM_EINVAL);
+	kbuf[0] = UM_MSG_RELAY_FORWARDED;
+	CHECK_EQ(um_relay_client_input(&w->client, 0, kbuf, sizeof(kbuf), w->now), -UM_EINVAL);
 	world_free();
 }
 
@@ -534,6 +630,9 @@ int main(void)
 	RUN(test_home_by_rtt);
 	RUN(test_standby_and_relay_lost);
 	RUN(test_not_registered);
+	RUN(test_spoofed_not_registered);
+	RUN(test_reregister_rate);
+	RUN(test_nat_rebinding);
 	RUN(test_retry_backoff);
 	RUN(test_wss_fallback);
 	RUN(test_illegal_transition);

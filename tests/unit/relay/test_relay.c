@@ -141,16 +141,17 @@ static void test_registration_checks(void)
 	check_error(harness_register(&r, &ids[0], &a, NS, WALL, WALL - 1, 4, true, NULL, false, &out), &out,
 		    UM_RELAY_ERR_BAD_REGISTRATION);
 	CHECK_EQ(r.stats.reg_replay, 2);
-	/* Newer timestamp, fresh nonce: re-registration, new token. */
-	uint64_t old_token = ack.token;
+	/* Newer timestamp, fresh nonce: re-registration, new relay ephemeral key (so a new MAC key). */
+	uint8_t old_ephemeral[32];
+	memcpy(old_ephemeral, ack.ephemeral, 32);
 	check_ack(harness_register(&r, &ids[0], &a, NS, WALL, WALL + 1, 5, true, NULL, false, &out), &out, &a, &ack);
-	CHECK(ack.token != old_token);
+	CHECK(memcmp(ack.ephemeral, old_ephemeral, 32) != 0);
 	CHECK_EQ(r.stats.reregistrations, 1);
 
 	/* Corrupt signature: refused, counted. */
 	static uint8_t msg[UM_RELAY_REGISTER_MAX_BYTES];
 	uint8_t nonce[16] = {0x42};
-	int len = um_relay_register_build(msg, sizeof(msg), &ids[1], WALL, nonce, true, NULL);
+	int len = um_relay_register_build(msg, sizeof(msg), &ids[1], WALL, nonce, harness_last.ephemeral, true, NULL);
 	msg[len - 100] ^= 1;
 	check_error(um_relay_input(&r, &a, msg, (size_t)len, NS, WALL, &out), &out, UM_RELAY_ERR_BAD_REGISTRATION);
 	CHECK_EQ(r.stats.reg_bad_signature, 1);
@@ -273,33 +274,49 @@ static void test_keepalive_rebind_expiry(void)
 	config_for_test(&c);
 	CHECK_EQ(um_relay_init(&r, &c), 0);
 	check_ack(harness_register(&r, &ids[0], &a, NS, WALL, WALL, 1, true, NULL, false, &out), &out, &a, &ack);
-	uint64_t token = ack.token;
 	check_ack(harness_register(&r, &ids[1], &b, NS, WALL, WALL, 2, true, NULL, false, &out), &out, &b, &ack);
+	struct harness_registration *ra = harness_reg_of(&ids[0].id);
+	uint64_t keepalives = r.stats.keepalives;
 
-	/* Keepalive: echoed with the observed endpoint. */
-	struct um_relay_keepalive k = {.id = ids[0].id, .token = token, .sequence = 77}, reply;
-	int n = um_relay_keepalive_encode(buf, sizeof(buf), &k);
+	/* Keepalive: answered with the observed endpoint, under the MAC. */
+	struct um_relay_keepalive reply;
+	int n = harness_keepalive(ra, false, buf, sizeof(buf));
 	CHECK_EQ(um_relay_input(&r, &a, buf, (size_t)n, 50 * NS, WALL, &out), 1);
 	CHECK_EQ(um_relay_keepalive_decode(&reply, out.data, out.len), 0);
+	CHECK_EQ(um_relay_mac_check(out.data, out.len, ra->key), 0);
 	CHECK_EQ(reply.flags, UM_RELAY_KEEPALIVE_FLAG_REPLY);
-	CHECK_EQ(reply.sequence, 77);
+	CHECK_EQ(reply.sequence, ra->sequence);
 	CHECK(um_addr_equal(&reply.observed, &a));
-	CHECK_EQ(r.stats.keepalives, 1);
+	CHECK_EQ(r.stats.keepalives, keepalives + 1);
 
-	/* NAT rebinding: the same keepalive from a new port moves the node. */
-	n = um_relay_keepalive_encode(buf, sizeof(buf), &k);
+	/* NAT rebinding: a fresh keepalive from a new port is challenged
+	 * there; the node moves only when the echo comes back from there. */
+	n = harness_keepalive(ra, false, buf, sizeof(buf));
 	CHECK_EQ(um_relay_input(&r, &a2, buf, (size_t)n, 60 * NS, WALL, &out), 1);
+	CHECK(um_addr_equal(&out.to, &a2));
+	CHECK_EQ(um_relay_keepalive_decode(&reply, out.data, out.len), 0);
+	CHECK_EQ(reply.flags, UM_RELAY_KEEPALIVE_FLAG_REPLY | UM_RELAY_KEEPALIVE_FLAG_CHALLENGE);
+	struct um_relay_node_info info;
+	CHECK_EQ(um_relay_lookup(&r, &ids[0].id, &info), 0);
+	CHECK(um_addr_equal(&info.endpoint, &a));
+	CHECK(um_addr_equal(&info.pending, &a2));
+	CHECK_EQ(r.stats.rebinds, 0);
+	memcpy(ra->challenge, reply.challenge, sizeof(ra->challenge));
+	n = harness_keepalive(ra, true, buf, sizeof(buf));
+	CHECK_EQ(um_relay_input(&r, &a2, buf, (size_t)n, 60 * NS, WALL, &out), 1);
+	CHECK_EQ(um_relay_keepalive_decode(&reply, out.data, out.len), 0);
+	CHECK_EQ(reply.flags, UM_RELAY_KEEPALIVE_FLAG_REPLY);
 	CHECK_EQ(r.stats.rebinds, 1);
 	CHECK_EQ(forward(&r, &b, &ids[0].id, 20, 60 * NS, buf, &out), 1);
 	CHECK(um_addr_equal(&out.to, &a2));
 	/* The old endpoint is no longer registered. */
 	check_error(forward(&r, &a, &ids[1].id, 20, 60 * NS, buf, &out), &out, UM_RELAY_ERR_NOT_REGISTERED);
-	/* A wrong token changes nothing. */
-	k.token ^= 1;
-	n = um_relay_keepalive_encode(buf, sizeof(buf), &k);
-	check_error(um_relay_input(&r, &a, buf, (size_t)n, 60 * NS, WALL, &out), &out, UM_RELAY_ERR_NOT_REGISTERED);
-	CHECK_EQ(r.stats.keepalive_unknown, 1);
-	struct um_relay_node_info info;
+	/* A keepalive under another key changes nothing and gets no answer. */
+	struct harness_registration forged = *ra;
+	forged.key[0] ^= 1;
+	n = harness_keepalive(&forged, false, buf, sizeof(buf));
+	CHECK_EQ(um_relay_input(&r, &a, buf, (size_t)n, 60 * NS, WALL, &out), 0);
+	CHECK_EQ(r.stats.keepalive_bad_mac, 1);
 	CHECK_EQ(um_relay_lookup(&r, &ids[0].id, &info), 0);
 	CHECK(um_addr_equal(&info.endpoint, &a2));
 
@@ -472,12 +489,189 @@ static void test_first_piece_flood(void)
 	um_relay_destroy(&r);
 }
 
+/* review #5: a KEEPALIVE sniffed on the way (here: N's own, already
+ * delivered) and replayed from another address V does not move N's
+ * binding: not fresh. Nor does one raced ahead of N's from V: V gets a
+ * challenge it cannot echo under N's key, and N's echo of it from N's
+ * address does not count for V. Before: either moved N to V. */
+static void test_sniffed_keepalive_replay(void)
+{
+	struct um_relay r;
+	struct um_relay_config c;
+	struct um_relay_output out;
+	struct um_relay_register_ack ack;
+	struct um_addr a = harness_endpoint(2, 40000), b = harness_endpoint(3, 40001), v = harness_endpoint(66, 6666);
+	uint8_t buf[UM_RELAY_MAX_DATAGRAM], sniffed[UM_RELAY_KEEPALIVE_BYTES];
+	struct um_relay_node_info info;
+
+	config_for_test(&c);
+	CHECK_EQ(um_relay_init(&r, &c), 0);
+	check_ack(harness_register(&r, &ids[0], &a, NS, WALL, WALL, 1, true, NULL, false, &out), &out, &a, &ack);
+	check_ack(harness_register(&r, &ids[1], &b, NS, WALL, WALL, 2, true, NULL, false, &out), &out, &b, &ack);
+	struct harness_registration *rn = harness_reg_of(&ids[0].id);
+
+	int n = harness_keepalive(rn, false, sniffed, sizeof(sniffed));
+	CHECK_EQ(um_relay_input(&r, &a, memcpy(buf, sniffed, (size_t)n), (size_t)n, 2 * NS, WALL, &out), 1);
+	CHECK_EQ(um_relay_input(&r, &v, memcpy(buf, sniffed, (size_t)n), (size_t)n, 3 * NS, WALL, &out), 0);
+	CHECK_EQ(r.stats.keepalive_stale, 1);
+	CHECK_EQ(um_relay_lookup(&r, &ids[0].id, &info), 0);
+	CHECK(um_addr_equal(&info.endpoint, &a));
+	CHECK_EQ(info.pending.family, 0);
+
+	/* Raced: the attacker's copy from V arrives first. */
+	n = harness_keepalive(rn, false, sniffed, sizeof(sniffed));
+	CHECK_EQ(um_relay_input(&r, &v, memcpy(buf, sniffed, (size_t)n), (size_t)n, 4 * NS, WALL, &out), 1);
+	CHECK(um_addr_equal(&out.to, &v)); /* the challenge goes to V only */
+	struct um_relay_keepalive reply;
+	CHECK_EQ(um_relay_keepalive_decode(&reply, out.data, out.len), 0);
+	CHECK(reply.flags & UM_RELAY_KEEPALIVE_FLAG_CHALLENGE);
+	/* N's own copy is now stale; N's echo of V's challenge (relayed to N
+	 * by the attacker) comes from N's address, not V's. */
+	CHECK_EQ(um_relay_input(&r, &a, memcpy(buf, sniffed, (size_t)n), (size_t)n, 4 * NS, WALL, &out), 0);
+	memcpy(rn->challenge, reply.challenge, sizeof(rn->challenge));
+	n = harness_keepalive(rn, true, buf, sizeof(buf));
+	CHECK_EQ(um_relay_input(&r, &a, buf, (size_t)n, 4 * NS, WALL, &out), 1);
+	CHECK(um_addr_equal(&out.to, &a));
+	/* The attacker's echo from V, without N's key. */
+	struct harness_registration forged = *rn;
+	randombytes_buf(forged.key, sizeof(forged.key));
+	n = harness_keepalive(&forged, true, buf, sizeof(buf));
+	CHECK_EQ(um_relay_input(&r, &v, buf, (size_t)n, 4 * NS, WALL, &out), 0);
+	CHECK_EQ(r.stats.rebinds, 0);
+	CHECK_EQ(um_relay_lookup(&r, &ids[0].id, &info), 0);
+	CHECK(um_addr_equal(&info.endpoint, &a));
+	/* B -> N still reaches N at a. */
+	CHECK_EQ(forward(&r, &b, &ids[0].id, 20, 5 * NS, buf, &out), 1);
+	CHECK(um_addr_equal(&out.to, &a));
+	um_relay_destroy(&r);
+}
+
+/* review #5: only fresh, authentic keepalives count: an old sequence, the
+ * same sequence again, and a forged MAC are dropped without an answer and
+ * change nothing. Before: any keepalive with the token was answered. */
+static void test_keepalive_sequence_and_mac(void)
+{
+	struct um_relay r;
+	struct um_relay_config c;
+	struct um_relay_output out;
+	struct um_relay_register_ack ack;
+	struct um_addr a = harness_endpoint(2, 40000);
+	uint8_t buf[UM_RELAY_KEEPALIVE_BYTES];
+
+	config_for_test(&c);
+	CHECK_EQ(um_relay_init(&r, &c), 0);
+	check_ack(harness_register(&r, &ids[0], &a, NS, WALL, WALL, 1, true, NULL, false, &out), &out, &a, &ack);
+	struct harness_registration *rn = harness_reg_of(&ids[0].id);
+	rn->sequence = 100;
+	int n = harness_keepalive(rn, false, buf, sizeof(buf)); /* 101 */
+	CHECK_EQ(um_relay_input(&r, &a, buf, (size_t)n, 2 * NS, WALL, &out), 1);
+	uint64_t answered = r.stats.keepalives;
+	/* Same sequence, then an older one, both correctly MACed. */
+	rn->sequence = 100;
+	n = harness_keepalive(rn, false, buf, sizeof(buf));
+	CHECK_EQ(um_relay_input(&r, &a, buf, (size_t)n, 3 * NS, WALL, &out), 0);
+	rn->sequence = 5;
+	n = harness_keepalive(rn, false, buf, sizeof(buf));
+	CHECK_EQ(um_relay_input(&r, &a, buf, (size_t)n, 3 * NS, WALL, &out), 0);
+	CHECK_EQ(r.stats.keepalive_stale, 2);
+	/* A newer sequence with a forged MAC (one bit off, or all zero). */
+	rn->sequence = 1000;
+	n = harness_keepalive(rn, false, buf, sizeof(buf));
+	buf[n - 1] ^= 1;
+	CHECK_EQ(um_relay_input(&r, &a, buf, (size_t)n, 3 * NS, WALL, &out), 0);
+	memset(buf + n - UM_RELAY_MAC_BYTES, 0, UM_RELAY_MAC_BYTES);
+	CHECK_EQ(um_relay_input(&r, &a, buf, (size_t)n, 3 * NS, WALL, &out), 0);
+	CHECK_EQ(r.stats.keepalive_bad_mac, 2);
+	CHECK_EQ(r.stats.keepalives, answered);
+	/* The forged one did not advance the sequence: 102 is still fresh. */
+	rn->sequence = 101;
+	n = harness_keepalive(rn, false, buf, sizeof(buf));
+	CHECK_EQ(um_relay_input(&r, &a, buf, (size_t)n, 4 * NS, WALL, &out), 1);
+	CHECK_EQ(r.stats.keepalives, answered + 1);
+	um_relay_destroy(&r);
+}
+
+/* review #6: a valid REGISTER of another admitted identity X, spoofed
+ * from N's endpoint, does not take N's binding: X stays unbound (its ACK
+ * went to N, who cannot echo under X's key), N's FORWARDs are still
+ * delivered as N's and traffic to N still reaches N. Before: X took the
+ * endpoint, N was unbound and its FORWARDs were labelled X. */
+static void test_spoofed_register(void)
+{
+	struct um_relay r;
+	struct um_relay_config c;
+	struct um_relay_output out;
+	struct um_relay_register_ack ack;
+	struct um_addr a = harness_endpoint(2, 40000), b = harness_endpoint(3, 40001);
+	uint8_t buf[UM_RELAY_MAX_DATAGRAM];
+	struct um_relay_node_info info;
+
+	config_for_test(&c);
+	CHECK_EQ(um_relay_init(&r, &c), 0);
+	check_ack(harness_register(&r, &ids[0], &a, NS, WALL, WALL, 1, true, NULL, false, &out), &out, &a, &ack);
+	check_ack(harness_register(&r, &ids[1], &b, NS, WALL, WALL, 2, true, NULL, false, &out), &out, &b, &ack);
+	/* X = ids[2], spoofed from a: accepted as a registration (the ACK goes
+	 * to a), but without the echo. */
+	harness_auto_confirm = false;
+	check_ack(harness_register(&r, &ids[2], &a, 2 * NS, WALL, WALL, 3, true, NULL, false, &out), &out, &a, &ack);
+	harness_auto_confirm = true;
+	CHECK_EQ(um_relay_lookup(&r, &ids[2].id, &info), 0);
+	CHECK_EQ(info.endpoint.family, 0);
+	CHECK_EQ(um_relay_lookup(&r, &ids[0].id, &info), 0);
+	CHECK(um_addr_equal(&info.endpoint, &a));
+	/* N -> B: labelled N. B -> N: reaches a. B -> X: X is not reachable. */
+	CHECK_EQ(forward(&r, &a, &ids[1].id, 30, 3 * NS, buf, &out), 1);
+	CHECK(um_addr_equal(&out.to, &b));
+	CHECK_MEM(out.data + 4, ids[0].id.bytes, 32);
+	CHECK_EQ(forward(&r, &b, &ids[0].id, 30, 3 * NS, buf, &out), 1);
+	CHECK(um_addr_equal(&out.to, &a));
+	check_error(forward(&r, &b, &ids[2].id, 30, 3 * NS, buf, &out), &out, UM_RELAY_ERR_UNKNOWN_PEER);
+	/* N keeps its keepalives going as before. */
+	struct harness_registration *rn = harness_reg_of(&ids[0].id);
+	int n = harness_keepalive(rn, false, buf, sizeof(buf));
+	CHECK_EQ(um_relay_input(&r, &a, buf, (size_t)n, 4 * NS, WALL, &out), 1);
+	CHECK_EQ(um_relay_mac_check(out.data, out.len, rn->key), 0);
+	um_relay_destroy(&r);
+}
+
+/* Version 1 nodes are told, not ignored: ERROR VERSION. */
+static void test_old_version(void)
+{
+	struct um_relay r;
+	struct um_relay_config c;
+	struct um_relay_output out;
+	struct um_addr a = harness_endpoint(2, 40000);
+	static uint8_t msg[UM_RELAY_REGISTER_MAX_BYTES];
+	uint8_t piece[UM_HS_MAX_DATAGRAM];
+
+	config_for_test(&c);
+	CHECK_EQ(um_relay_init(&r, &c), 0);
+	/* A v1 REGISTER: same head, version 1, the v1 size, in fragments. */
+	int len = um_relay_register_build(msg, sizeof(msg), &ids[0], WALL, (uint8_t[16]){7}, harness_last.ephemeral,
+					  true, NULL);
+	CHECK(len > 0);
+	msg[1] = 1;
+	size_t v1_len = UM_RELAY_V1_REGISTER_MAX_BYTES;
+	int rc = 0;
+	for (unsigned i = 0; i < um_fragment_count(v1_len); i++) {
+		int n = um_fragment_encode(piece, sizeof(piece), UM_MSG_RELAY_REGISTER, 0, 9, msg, v1_len, i);
+		rc = um_relay_input(&r, &a, piece, (size_t)n, NS, WALL, &out);
+	}
+	check_error(rc, &out, UM_RELAY_ERR_VERSION);
+	CHECK_EQ(r.stats.reg_version, 1);
+	/* A v1 KEEPALIVE (72 bytes, zero version byte). */
+	uint8_t old[72] = {UM_MSG_RELAY_KEEPALIVE};
+	check_error(um_relay_input(&r, &a, old, sizeof(old), NS, WALL, &out), &out, UM_RELAY_ERR_VERSION);
+	um_relay_destroy(&r);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
 		return 1;
 	for (unsigned i = 0; i < 4; i++)
 		CHECK_EQ(harness_identity(&ids[i], i), 0);
+	harness_auto_confirm = true;
 	RUN(test_register_and_forward);
 	RUN(test_registration_checks);
 	RUN(test_admission);
@@ -487,6 +681,10 @@ int main(void)
 	RUN(test_memory_per_node);
 	RUN(test_verification_drain);
 	RUN(test_first_piece_flood);
+	RUN(test_sniffed_keepalive_replay);
+	RUN(test_keepalive_sequence_and_mac);
+	RUN(test_spoofed_register);
+	RUN(test_old_version);
 	for (unsigned i = 0; i < 4; i++)
 		um_identity_wipe(&ids[i]);
 	return um_test_end();

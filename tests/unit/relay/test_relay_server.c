@@ -46,13 +46,18 @@ static ssize_t exchange(struct um_relay_server *server, int fd, uint8_t *buf, si
 	return -1;
 }
 
-static void send_register(int fd, const struct sockaddr_in *to, const struct um_identity *id, uint8_t nonce[16])
+static void send_register(int fd, const struct sockaddr_in *to, const struct um_identity *id,
+			  struct harness_registration *reg)
 {
 	static uint8_t msg[UM_RELAY_REGISTER_MAX_BYTES];
 	uint8_t piece[UM_HS_MAX_DATAGRAM];
 
-	randombytes_buf(nonce, 16);
-	int len = um_relay_register_build(msg, sizeof(msg), id, um_wall_ms(), nonce, true, NULL);
+	memset(reg, 0, sizeof(*reg));
+	reg->id = id->id;
+	randombytes_buf(reg->nonce, 16);
+	randombytes_buf(reg->secret, sizeof(reg->secret));
+	crypto_scalarmult_base(reg->ephemeral, reg->secret);
+	int len = um_relay_register_build(msg, sizeof(msg), id, um_wall_ms(), reg->nonce, reg->ephemeral, true, NULL);
 	CHECK(len > 0);
 	unsigned count = um_fragment_count((size_t)len);
 	CHECK(count > 1);
@@ -69,7 +74,8 @@ static void test_server(void)
 	struct um_relay_server server;
 	struct um_identity alice, bob;
 	struct sockaddr_in a_addr, b_addr, relay_addr = {.sin_family = AF_INET};
-	uint8_t buf[2048], nonce[16];
+	uint8_t buf[2048];
+	struct harness_registration reg_a, reg_b;
 	struct um_relay_register_ack ack;
 
 	CHECK_EQ(um_loop_new(&loop), 0);
@@ -92,25 +98,32 @@ static void test_server(void)
 	CHECK_EQ(buf[1], UM_RELAY_ERR_NOT_REGISTERED);
 
 	/* Both register; the ACK carries our nonce and observed endpoint. */
-	send_register(a, &relay_addr, &alice, nonce);
+	send_register(a, &relay_addr, &alice, &reg_a);
 	ssize_t n = exchange(&server, a, buf, sizeof(buf));
 	CHECK_EQ(n, UM_RELAY_REGISTER_ACK_BYTES);
 	CHECK_EQ(um_relay_register_ack_decode(&ack, buf, (size_t)n), 0);
-	CHECK_MEM(ack.nonce, nonce, 16);
+	CHECK_MEM(ack.nonce, reg_a.nonce, 16);
 	CHECK_EQ(ack.observed.family, 4); /* v4-mapped undone */
 	CHECK_EQ(ack.observed.port, ntohs(a_addr.sin_port));
-	uint64_t token_a = ack.token;
-	send_register(b, &relay_addr, &bob, nonce);
-	CHECK_EQ(exchange(&server, b, buf, sizeof(buf)), UM_RELAY_REGISTER_ACK_BYTES);
+	CHECK_EQ(harness_take_ack(&reg_a, buf, (size_t)n), 0);
+	send_register(b, &relay_addr, &bob, &reg_b);
+	n = exchange(&server, b, buf, sizeof(buf));
+	CHECK_EQ(n, UM_RELAY_REGISTER_ACK_BYTES);
+	CHECK_EQ(harness_take_ack(&reg_b, buf, (size_t)n), 0);
 	CHECK_EQ(server.core.stats.registered, 2);
 
-	/* Keepalive answered with the sequence echoed. */
-	struct um_relay_keepalive k = {.id = alice.id, .token = token_a, .sequence = 42};
-	int kn = um_relay_keepalive_encode(buf, sizeof(buf), &k);
+	/* The first keepalives echo the challenges (binding both endpoints),
+	 * answered with the sequence echoed under the MAC. */
+	struct um_relay_keepalive k;
+	int kn = harness_keepalive(&reg_b, true, buf, sizeof(buf));
+	CHECK_EQ(sendto(b, buf, (size_t)kn, 0, (struct sockaddr *)&relay_addr, sizeof(relay_addr)), kn);
+	CHECK_EQ(exchange(&server, b, buf, sizeof(buf)), UM_RELAY_KEEPALIVE_BYTES);
+	kn = harness_keepalive(&reg_a, true, buf, sizeof(buf));
 	CHECK_EQ(sendto(a, buf, (size_t)kn, 0, (struct sockaddr *)&relay_addr, sizeof(relay_addr)), kn);
 	n = exchange(&server, a, buf, sizeof(buf));
 	CHECK_EQ(um_relay_keepalive_decode(&k, buf, (size_t)n), 0);
-	CHECK_EQ(k.sequence, 42);
+	CHECK_EQ(um_relay_mac_check(buf, (size_t)n, reg_a.key), 0);
+	CHECK_EQ(k.sequence, 1);
 	CHECK(k.flags & UM_RELAY_KEEPALIVE_FLAG_REPLY);
 
 	/* alice -> bob: bob gets FORWARDED naming alice, payload untouched. */

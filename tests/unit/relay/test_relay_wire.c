@@ -46,29 +46,38 @@ static int accept_register(const uint8_t *in, size_t len, const uint8_t *known_k
 	return um_relay_register_verify(&m, in, m.public_key ? m.public_key : known_key);
 }
 
+static const uint8_t ephemeral[UM_RELAY_X25519_BYTES] = {9, 8, 7};
+
 static void test_register_round_trip(void)
 {
 	static uint8_t buf[UM_RELAY_REGISTER_MAX_BYTES + 8];
 	uint8_t nonce[16] = {0xaa, 0xbb};
 	struct um_relay_register m;
 
-	int n = um_relay_register_build(buf, sizeof(buf), &identity, 1700000000123ULL, nonce, true, admission_key);
+	int n = um_relay_register_build(buf, sizeof(buf), &identity, 1700000000123ULL, nonce, ephemeral, true,
+					admission_key);
 	CHECK_EQ(n, UM_RELAY_REGISTER_MAX_BYTES);
 	CHECK_EQ(um_relay_register_decode(&m, buf, (size_t)n), 0);
 	CHECK_EQ(m.timestamp_ms, 1700000000123ULL);
 	CHECK_MEM(m.nonce, nonce, 16);
 	CHECK_MEM(m.id.bytes, identity.id.bytes, 32);
+	CHECK_MEM(m.ephemeral, ephemeral, 32);
 	CHECK(m.public_key != NULL);
+	/* Version 1 (and any other) is refused as such, not as garbage. */
+	buf[1] = 1;
+	CHECK_EQ(um_relay_register_decode(&m, buf, (size_t)n), -UM_EVERSION);
+	CHECK_MEM(m.nonce, nonce, 16); /* for the relay's ERROR VERSION */
+	buf[1] = UM_RELAY_VERSION;
 	CHECK_EQ(accept_register(buf, (size_t)n, NULL), 0);
 	/* A trailing byte, and every truncation, are rejected. */
 	CHECK_EQ(um_relay_register_decode(&m, buf, (size_t)n + 1), -UM_ETRUNC);
 	for (int l = 0; l < n; l++)
 		CHECK(um_relay_register_decode(&m, buf, (size_t)l) < 0);
 	/* Too small an output buffer. */
-	CHECK_EQ(um_relay_register_build(buf, (size_t)n - 1, &identity, 1, nonce, true, NULL), -UM_ERANGE);
+	CHECK_EQ(um_relay_register_build(buf, (size_t)n - 1, &identity, 1, nonce, ephemeral, true, NULL), -UM_ERANGE);
 
 	/* Without the key: verifies with a known key only, and not with another's. */
-	n = um_relay_register_build(buf, sizeof(buf), &identity, 5, nonce, false, admission_key);
+	n = um_relay_register_build(buf, sizeof(buf), &identity, 5, nonce, ephemeral, false, admission_key);
 	CHECK_EQ(n, UM_RELAY_REGISTER_MIN_BYTES);
 	CHECK_EQ(um_relay_register_decode(&m, buf, (size_t)n), 0);
 	CHECK(m.public_key == NULL);
@@ -79,7 +88,7 @@ static void test_register_round_trip(void)
 	um_identity_wipe(&other);
 
 	/* No admission key: zero tag, which a keyed relay refuses. */
-	n = um_relay_register_build(buf, sizeof(buf), &identity, 5, nonce, true, NULL);
+	n = um_relay_register_build(buf, sizeof(buf), &identity, 5, nonce, ephemeral, true, NULL);
 	CHECK_EQ(um_relay_register_decode(&m, buf, (size_t)n), 0);
 	static const uint8_t zero[32];
 	CHECK_MEM(m.admission_tag, zero, 32);
@@ -96,7 +105,7 @@ static void test_register_bit_flips(void)
 {
 	static uint8_t buf[UM_RELAY_REGISTER_MAX_BYTES];
 	uint8_t nonce[16] = {9};
-	int n = um_relay_register_build(buf, sizeof(buf), &identity, 77, nonce, false, admission_key);
+	int n = um_relay_register_build(buf, sizeof(buf), &identity, 77, nonce, ephemeral, false, admission_key);
 	size_t bits = (size_t)n * 8, tested = 0, rejected = 0;
 	size_t cheap_end = (UM_RELAY_REGISTER_HEADER_BYTES + UM_RELAY_TAG_BYTES) * 8;
 
@@ -114,7 +123,7 @@ static void test_register_bit_flips(void)
 
 	/* With the public key included: flips in the key fail the peer-ID
 	 * binding before any signature work; sample them. */
-	n = um_relay_register_build(buf, sizeof(buf), &identity, 77, nonce, true, admission_key);
+	n = um_relay_register_build(buf, sizeof(buf), &identity, 77, nonce, ephemeral, true, admission_key);
 	tested = rejected = 0;
 	for (size_t i = 0; i < (size_t)n * 8; i += SANITIZED ? 509 : 61) {
 		buf[i / 8] ^= (uint8_t)(1u << (i % 8));
@@ -160,15 +169,17 @@ static int error_decode(const uint8_t *in, size_t len)
 static bool ack_equal(const struct um_relay_register_ack *a, const struct um_relay_register_ack *b)
 {
 	return a->keepalive_interval_s == b->keepalive_interval_s && !memcmp(a->nonce, b->nonce, 16) &&
-	       a->token == b->token && um_addr_equal(&a->observed, &b->observed) &&
-	       a->registration_timeout_s == b->registration_timeout_s && a->max_payload == b->max_payload &&
-	       a->max_packets_per_s == b->max_packets_per_s && a->max_bytes_per_s == b->max_bytes_per_s;
+	       !memcmp(a->ephemeral, b->ephemeral, 32) && !memcmp(a->challenge, b->challenge, 16) &&
+	       um_addr_equal(&a->observed, &b->observed) && a->registration_timeout_s == b->registration_timeout_s &&
+	       a->max_payload == b->max_payload && a->max_packets_per_s == b->max_packets_per_s &&
+	       a->max_bytes_per_s == b->max_bytes_per_s;
 }
 
 static bool keepalive_equal(const struct um_relay_keepalive *a, const struct um_relay_keepalive *b)
 {
-	return a->flags == b->flags && !memcmp(a->id.bytes, b->id.bytes, 32) && a->token == b->token &&
-	       a->sequence == b->sequence && a->observed.family == b->observed.family &&
+	return a->flags == b->flags && !memcmp(a->id.bytes, b->id.bytes, 32) &&
+	       !memcmp(a->challenge, b->challenge, 16) && a->sequence == b->sequence &&
+	       a->observed.family == b->observed.family &&
 	       (a->observed.family == 0 || um_addr_equal(&a->observed, &b->observed));
 }
 
@@ -176,7 +187,8 @@ static void test_ack(void)
 {
 	struct um_relay_register_ack a = {.keepalive_interval_s = 25,
 					  .nonce = {1, 2, 3},
-					  .token = 0x0102030405060708ULL,
+					  .ephemeral = {4, 5, 6},
+					  .challenge = {7, 8},
 					  .observed = {.family = 6,
 						       .addr = {0x20, 0x01, 0x0d, 0xb8, [15] = 9},
 						       .port = 51820},
@@ -185,53 +197,84 @@ static void test_ack(void)
 					  .max_packets_per_s = 5000,
 					  .max_bytes_per_s = 4000000},
 				     b;
-	uint8_t buf[128];
-	int n = um_relay_register_ack_encode(buf, sizeof(buf), &a);
+	uint8_t buf[160], key[UM_RELAY_KEY_BYTES] = {1}, other[UM_RELAY_KEY_BYTES] = {2};
+	int n = um_relay_register_ack_encode(buf, sizeof(buf), &a, key);
 	CHECK_EQ(n, UM_RELAY_REGISTER_ACK_BYTES);
 	CHECK_EQ(um_relay_register_ack_decode(&b, buf, (size_t)n), 0);
 	CHECK(ack_equal(&a, &b));
+	/* The MAC holds under the key only, and over every byte. */
+	CHECK_EQ(um_relay_mac_check(buf, (size_t)n, key), 0);
+	CHECK_EQ(um_relay_mac_check(buf, (size_t)n, other), -UM_EBADMSG);
+	for (int i = 0; i < n; i++) {
+		buf[i] ^= 0x10;
+		CHECK_EQ(um_relay_mac_check(buf, (size_t)n, key), -UM_EBADMSG);
+		buf[i] ^= 0x10;
+	}
+	/* Round trip without a key keeps the decoded MAC. */
+	uint8_t again[160];
+	CHECK_EQ(um_relay_register_ack_encode(again, sizeof(again), &b, NULL), n);
+	CHECK_MEM(again, buf, (size_t)n);
 	check_truncations(buf, (size_t)n, ack_decode);
 	CHECK_EQ(um_relay_register_ack_decode(&b, buf, (size_t)n + 1), -UM_ETRUNC);
-	buf[29] = 1; /* endpoint reserved byte */
+	buf[1] = 1; /* a version 1 ACK */
+	CHECK_EQ(um_relay_register_ack_decode(&b, buf, 60), -UM_EVERSION);
+	buf[1] = UM_RELAY_VERSION;
+	buf[69] = 1; /* endpoint reserved byte */
 	CHECK_EQ(um_relay_register_ack_decode(&b, buf, (size_t)n), -UM_EINVAL);
-	buf[29] = 0;
-	buf[28] = 5; /* family */
+	buf[69] = 0;
+	buf[68] = 5; /* family */
 	CHECK_EQ(um_relay_register_ack_decode(&b, buf, (size_t)n), -UM_EINVAL);
 	/* IPv4 with junk after the 4 address bytes. */
 	a.observed = (struct um_addr){.family = 4, .addr = {203, 0, 113, 5}, .port = 1};
-	n = um_relay_register_ack_encode(buf, sizeof(buf), &a);
+	n = um_relay_register_ack_encode(buf, sizeof(buf), &a, key);
 	CHECK_EQ(um_relay_register_ack_decode(&b, buf, (size_t)n), 0);
 	CHECK(um_addr_equal(&a.observed, &b.observed));
-	buf[32 + 5] = 1;
+	buf[72 + 5] = 1;
 	CHECK_EQ(um_relay_register_ack_decode(&b, buf, (size_t)n), -UM_EINVAL);
 	a.observed.family = 0;
-	CHECK_EQ(um_relay_register_ack_encode(buf, sizeof(buf), &a), -UM_EINVAL);
+	CHECK_EQ(um_relay_register_ack_encode(buf, sizeof(buf), &a, key), -UM_EINVAL);
 }
 
 static void test_keepalive(void)
 {
-	struct um_relay_keepalive k = {.flags = 0, .token = 42, .sequence = 7}, r;
-	uint8_t buf[128];
+	struct um_relay_keepalive k = {.flags = 0, .sequence = 7}, r;
+	uint8_t buf[128], key[UM_RELAY_KEY_BYTES] = {3};
 	memset(k.id.bytes, 0x5a, 32);
-	int n = um_relay_keepalive_encode(buf, sizeof(buf), &k);
+	memset(k.challenge, 0x77, 16); /* not written without the flag */
+	int n = um_relay_keepalive_encode(buf, sizeof(buf), &k, key);
 	CHECK_EQ(n, UM_RELAY_KEEPALIVE_BYTES);
 	CHECK_EQ(um_relay_keepalive_decode(&r, buf, (size_t)n), 0);
+	CHECK_EQ(um_relay_mac_check(buf, (size_t)n, key), 0);
+	memset(k.challenge, 0, 16);
 	CHECK(keepalive_equal(&k, &r));
+	/* Challenge bytes without the flag are refused; with it, kept. */
+	buf[44] = 1;
+	CHECK_EQ(um_relay_keepalive_decode(&r, buf, (size_t)n), -UM_EINVAL);
+	buf[1] = UM_RELAY_KEEPALIVE_FLAG_CHALLENGE;
+	CHECK_EQ(um_relay_keepalive_decode(&r, buf, (size_t)n), 0);
+	CHECK_EQ(r.challenge[0], 1);
+	CHECK_EQ(um_relay_mac_check(buf, (size_t)n, key), -UM_EBADMSG);
+	buf[1] = 0;
+	buf[44] = 0;
+	/* A version 1 keepalive (zero byte 2, 72 bytes) is refused as such. */
+	buf[2] = 0;
+	CHECK_EQ(um_relay_keepalive_decode(&r, buf, 72), -UM_EVERSION);
+	buf[2] = UM_RELAY_VERSION;
 	check_truncations(buf, (size_t)n, keepalive_decode);
 	/* A reply must carry an endpoint, a request must not. */
 	buf[1] = UM_RELAY_KEEPALIVE_FLAG_REPLY;
 	CHECK_EQ(um_relay_keepalive_decode(&r, buf, (size_t)n), -UM_EINVAL);
 	k.flags = UM_RELAY_KEEPALIVE_FLAG_REPLY;
 	k.observed = (struct um_addr){.family = 4, .addr = {198, 51, 100, 2}, .port = 4000};
-	n = um_relay_keepalive_encode(buf, sizeof(buf), &k);
+	n = um_relay_keepalive_encode(buf, sizeof(buf), &k, key);
 	CHECK_EQ(um_relay_keepalive_decode(&r, buf, (size_t)n), 0);
 	CHECK(keepalive_equal(&k, &r));
 	buf[1] = 0;
 	CHECK_EQ(um_relay_keepalive_decode(&r, buf, (size_t)n), -UM_EINVAL);
-	buf[1] = 3;
+	buf[1] = 4;
 	CHECK_EQ(um_relay_keepalive_decode(&r, buf, (size_t)n), -UM_EINVAL);
 	buf[1] = 1;
-	buf[2] = 1;
+	buf[3] = 1;
 	CHECK_EQ(um_relay_keepalive_decode(&r, buf, (size_t)n), -UM_EINVAL);
 }
 
