@@ -178,6 +178,8 @@ static const struct counter_key handshake_keys[] = {
     KEY("hs_auth_failed", struct um_handshake_status, auth_failed),
     KEY("hs_unknown_peer", struct um_handshake_status, unknown_peer),
     KEY("hs_timeouts", struct um_handshake_status, timeouts),
+    KEY("hs_version_mismatch", struct um_handshake_status, version_mismatch),
+    KEY("hs_challenge_budget", struct um_handshake_status, challenge_budget),
 };
 
 static const struct counter_key dataplane_keys[] = {

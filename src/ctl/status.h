@@ -10,7 +10,8 @@
  *   node:   node_id short_id version device mode [address] listen_port up
  *           uptime_ms peers hs_hellos hs_established hs_bad_mac
  *           hs_cookies_sent hs_rate_limited hs_replays hs_malformed
- *           hs_auth_failed hs_unknown_peer hs_timeouts under_load
+ *           hs_auth_failed hs_unknown_peer hs_timeouts hs_version_mismatch
+ *           hs_challenge_budget under_load
  *           demux_dropped dp_no_route dp_unknown_index dp_malformed dp_ring_full
  *           dp_tun_write_errors dp_busy_poll_hits dp_busy_poll_misses
  *           dp_gathers dp_spreads relays [home_relay home_relay_rtt_us
@@ -66,7 +67,8 @@
 
 struct um_handshake_status {
 	uint64_t hellos, established, bad_mac, cookies_sent, rate_limited, replays, malformed, auth_failed,
-	    unknown_peer, timeouts;
+	    unknown_peer, timeouts, version_mismatch, /* HELLOs of another protocol version with a valid mac1 */
+	    challenge_budget;                         /* HELLOs refused by the global CHALLENGE budget */
 };
 
 struct um_dataplane_status {

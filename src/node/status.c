@@ -118,6 +118,8 @@ static void fill_node(struct um_node *node, struct um_node_status *out)
 	    .auth_failed = hs->auth_failed,
 	    .unknown_peer = hs->unknown_peer,
 	    .timeouts = hs->timeouts,
+	    .version_mismatch = hs->version_mismatch,
+	    .challenge_budget = hs->challenge_budget,
 	};
 	out->under_load = um_handshake_under_load(node->engine);
 	out->demux_dropped = node->demux_dropped;

@@ -44,6 +44,7 @@ static void fixture_fill(struct fixture *f)
 	st->up = true;
 	st->handshake.hellos = 11;
 	st->handshake.cookies_sent = 3;
+	st->handshake.version_mismatch = 4;
 	st->handshake.unknown_peer = 2;
 	st->handshake.auth_failed = 5;
 	st->under_load = true;
@@ -230,6 +231,8 @@ static void test_text(void)
 	    "hs_auth_failed=5",
 	    "hs_unknown_peer=2",
 	    "hs_timeouts=0",
+	    "hs_version_mismatch=4",
+	    "hs_challenge_budget=0",
 	    "under_load=1",
 	    "demux_dropped=6",
 	    "dp_no_route=0",
