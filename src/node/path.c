@@ -227,7 +227,7 @@ static int flush(struct um_node_peer *peer, struct um_punch_output *out)
 	if (deadline == UINT64_MAX)
 		um_timer_cancel(node->loop, &peer->path.timer);
 	else
-		(void)um_timer_arm_at(node->loop, &peer->path.timer, deadline);
+		um_timer_arm_at(node->loop, &peer->path.timer, deadline);
 	return result;
 }
 

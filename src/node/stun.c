@@ -82,7 +82,7 @@ static void step(struct um_node_stun *s)
 		finish(s, rc, NULL);
 		return;
 	}
-	(void)um_timer_arm_at(s->node->loop, &s->timer, deadline);
+	um_timer_arm_at(s->node->loop, &s->timer, deadline);
 }
 
 static void start_transaction(struct um_node_stun *s)
@@ -97,7 +97,7 @@ static void start_transaction(struct um_node_stun *s)
 	um_stun_transaction_begin(&s->transaction, &options, s->started_ns);
 	s->active = true;
 	/* The first request goes out from the timer, as every later one. */
-	(void)um_timer_arm_in(s->node->loop, &s->timer, 0);
+	um_timer_arm_in(s->node->loop, &s->timer, 0);
 }
 
 /* One timer per server: retransmissions while a transaction runs, else

@@ -127,4 +127,14 @@ static inline struct um_handshake_time hs_time(uint64_t sec)
 	return t;
 }
 
+/* A case with fresh nodes: the test file defines fixture_up() and
+ * fixture_down() (which nodes, how they are paired) and runs each case with
+ * RUN_FRESH, so no engine state carries over from the case before. */
+#define RUN_FRESH(fn)                                                                                                  \
+	do {                                                                                                           \
+		fixture_up();                                                                                          \
+		RUN(fn);                                                                                               \
+		fixture_down();                                                                                        \
+	} while (0)
+
 #endif

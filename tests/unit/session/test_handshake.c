@@ -484,13 +484,6 @@ static void fixture_down(void)
 	hs_node_free(&C);
 }
 
-#define RUN_FRESH(fn)                                                                                                  \
-	do {                                                                                                           \
-		fixture_up();                                                                                          \
-		RUN(fn);                                                                                               \
-		fixture_down();                                                                                        \
-	} while (0)
-
 int main(void)
 {
 	if (sodium_init() < 0)

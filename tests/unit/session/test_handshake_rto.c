@@ -270,13 +270,6 @@ static void test_hint(void)
 	CHECK_EQ(timing(&A).rto_ns, 100 * MS + 4 * 100 * MS * 3 / 8);
 }
 
-#define RUN_FRESH(fn)                                                                                                  \
-	do {                                                                                                           \
-		fixture_up();                                                                                          \
-		RUN(fn);                                                                                               \
-		fixture_down();                                                                                        \
-	} while (0)
-
 int main(void)
 {
 	if (sodium_init() < 0)
