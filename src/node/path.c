@@ -250,9 +250,7 @@ static void on_timer(struct um_loop *loop, struct um_timer *timer)
 void um_path_peer_init(struct um_node_peer *peer)
 {
 	const struct um_config *c = &peer->node->config;
-	struct um_punch_config config = {.self = peer->node->identity.id,
-					 .peer = peer->config->id,
-					 .connect_timeout_ns = c->connect_timeout_ms * UM_NSEC_PER_MSEC,
+	struct um_punch_config config = {.connect_timeout_ns = c->connect_timeout_ms * UM_NSEC_PER_MSEC,
 					 .retry_interval_ns = c->retry_interval_ms * UM_NSEC_PER_MSEC,
 					 .health_interval_ns = c->health_interval_ms * UM_NSEC_PER_MSEC};
 
@@ -266,7 +264,8 @@ void um_path_session_installed(struct um_node_peer *peer, const struct um_keypai
 	struct um_punch_env env;
 
 	env_of(peer, &env);
-	um_punch_session_installed(&peer->path.punch, keypair->send_key, keypair->recv_key, &env, &out);
+	um_punch_session_installed(&peer->path.punch, keypair->send_key, keypair->recv_key, keypair->local_index,
+				   keypair->remote_index, &env, &out);
 	flush(peer, &out);
 }
 
@@ -295,30 +294,51 @@ bool um_path_is_path_msg(const uint8_t *data, size_t len)
 	return len > 0 && data[0] >= UM_MSG_PATH_CANDIDATES && data[0] <= UM_MSG_PATH_PROBE_REPLY;
 }
 
+/* The peer one of whose live keypairs (current, previous, next: what the
+ * data plane accepts DATA under) has our local index `index`, or NULL. A
+ * scan like node.c's index_in_use: path messages are few, and an index
+ * costs three comparisons per peer. */
+static struct um_node_peer *peer_by_local_index(struct um_node *node, uint32_t index)
+{
+	if (!index)
+		return NULL;
+	for (size_t i = 0; i < node->n_peers; i++) {
+		struct um_node_peer *p = &node->peers[i];
+		if (p->index_current == index || p->index_previous == index || p->index_next == index)
+			return p;
+	}
+	return NULL;
+}
+
 void um_path_receive(struct um_node *node, const struct um_addr *from, bool via_relay, int uplink, const uint8_t *data,
 		     size_t len)
 {
 	struct um_punch_output out;
 	struct um_punch_env env;
+	struct um_path_header h;
+	struct um_node_peer *peer = NULL;
 	struct um_peer_id sender;
 	(void)uplink;
 
-	if (!node->up || um_path_peek_sender(data, len, &sender))
+	if (!node->up)
 		return;
-	for (size_t i = 0; i < node->n_peers; i++) {
-		struct um_node_peer *peer = &node->peers[i];
-		if (memcmp(peer->config->id.bytes, sender.bytes, UM_PEER_ID_BYTES))
-			continue;
-		env_of(peer, &env);
-		int r = um_punch_input(&peer->path.punch, data, len, from, via_relay, &env, &out);
-		if (r == 0)
-			flush(peer, &out);
-		else if (r == -UM_EVERSION && peer->path.punch.version_refused == 1)
-			um_log_warn("peer \"%s\": path messages of another version (an incompatible umbra release): "
-				    "refused, no direct path until both sides upgrade",
-				    peer->config->name);
+	int r = um_path_header_decode(&h, data, len);
+	if (r == 0)
+		peer = peer_by_local_index(node, h.receiver_index);
+	else if (r == -UM_EVERSION && um_path_legacy_sender(data, len, &sender) == 0)
+		peer = um_node_peer_find(node, &sender); /* an old release names itself: say so */
+	if (!peer) {
+		node->path_dropped++;
 		return;
 	}
+	env_of(peer, &env);
+	r = um_punch_input(&peer->path.punch, data, len, from, via_relay, &env, &out);
+	if (r == 0)
+		flush(peer, &out);
+	else if (r == -UM_EVERSION && peer->path.punch.version_refused == 1)
+		um_log_warn("peer \"%s\": path messages of another version (an incompatible umbra release): "
+			    "refused, no direct path until both sides upgrade",
+			    peer->config->name);
 }
 
 /* ---- control socket ---- */

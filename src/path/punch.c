@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Direct paths to one peer (punch.h; why in docs/ARCHITECTURE.md).
  *
- * Keys. When a keypair is installed we derive the path key from it
- * (wire/path.h) and keep the newest UM_PUNCH_KEYS of them: the two sides
- * install a rotation at slightly different times, so a message verifies
- * under any of them and we send under the newest.
+ * Keys. When a keypair is installed we derive its two path keys (one per
+ * direction, wire/path.h) and keep the newest UM_PUNCH_KEYS pairs with the
+ * keypair's session indices: the two sides install a rotation at slightly
+ * different times, so we accept under any of them and send under the
+ * newest. A message names the receiver's local index in clear, as DATA
+ * does, so the receiver finds the key without trying each; nothing in it
+ * names either peer.
  *
  * Punching. On the peer's candidates both sides probe every candidate at
  * once, then every 100 ms (250 ms after the first second) until
@@ -14,8 +17,9 @@
  * probe from an address we did not know (the peer's NAT chose another
  * port) is also probed back at once (peer-reflexive candidate).
  *
- * Freshness (review #4). Every message carries the sender's counter under
- * the MAC and is accepted once (a replay window per path key), so a
+ * Freshness (review #4). Every message carries the sender's counter (the
+ * AEAD nonce, authenticated) and is accepted once (a replay window per
+ * path key), so a
  * recorded probe replayed from a third address is dropped before anything
  * answers it. Fresh probes are answered within a small per-source budget,
  * and a probe never starts an attempt or teaches a candidate outside
@@ -152,8 +156,8 @@ static struct um_punch_datagram *datagram(struct um_punch_output *out)
 	return &out->datagrams[out->n_datagrams++];
 }
 
-/* Encodes m under the newest path key into out, to `to` (NULL: through the
- * relay). */
+/* Seals m under the newest send path key into out, to `to` (NULL: through
+ * the relay). */
 static int emit(struct um_punch *p, struct um_path_msg *m, const struct um_addr *to, struct um_punch_output *out)
 {
 	if (!p->n_keys)
@@ -161,9 +165,9 @@ static int emit(struct um_punch *p, struct um_path_msg *m, const struct um_addr 
 	struct um_punch_datagram *d = datagram(out);
 	if (!d)
 		return -UM_ELIMIT;
-	m->sender = p->config.self;
+	m->receiver_index = p->keys[0].remote_index;
 	m->counter = p->send_counter;
-	int n = um_path_encode(d->data, sizeof(d->data), m, p->keys[0]);
+	int n = um_path_seal(d->data, sizeof(d->data), m, p->keys[0].send);
 	if (n < 0) {
 		out->n_datagrams--;
 		return n;
@@ -399,13 +403,18 @@ void um_punch_tick(struct um_punch *p, const struct um_punch_env *env, struct um
 /* ---- events from the caller ---- */
 
 void um_punch_session_installed(struct um_punch *p, const uint8_t send_key[32], const uint8_t recv_key[32],
-				const struct um_punch_env *env, struct um_punch_output *out)
+				uint32_t local_index, uint32_t remote_index, const struct um_punch_env *env,
+				struct um_punch_output *out)
 {
+	struct um_punch_key *k = &p->keys[0];
+
 	um_punch_output_reset(out);
-	memmove(p->keys[1], p->keys[0], (UM_PUNCH_KEYS - 1) * UM_PATH_KEY_BYTES);
-	memmove(&p->windows[1], &p->windows[0], (UM_PUNCH_KEYS - 1) * sizeof(p->windows[0]));
-	um_path_key_derive(p->keys[0], send_key, recv_key);
-	um_replay_init(&p->windows[0]);
+	/* The oldest pair is overwritten by the move: no copy of it remains. */
+	memmove(&p->keys[1], &p->keys[0], (UM_PUNCH_KEYS - 1) * sizeof(p->keys[0]));
+	um_path_keys_derive(k->send, k->recv, send_key, recv_key);
+	k->local_index = local_index;
+	k->remote_index = remote_index;
+	um_replay_init(&k->window);
 	if (p->n_keys < UM_PUNCH_KEYS)
 		p->n_keys++;
 	if (!env->enabled)
@@ -461,20 +470,18 @@ void um_punch_session_cleared(struct um_punch *p)
 	p->n_remote = 0;
 	p->remote_generation = 0;
 	memset(p->probes, 0, sizeof(p->probes));
-	memset(p->windows, 0, sizeof(p->windows));
 	memset(p->sources, 0, sizeof(p->sources));
 }
 
 /* ---- receiving ---- */
 
-/* The index of the path key data verifies under, or -1 (counted). */
-static int authentic(struct um_punch *p, const uint8_t *data, size_t len)
+/* The kept keys addressed by our local index `index`, or NULL. */
+static struct um_punch_key *key_for(struct um_punch *p, uint32_t index)
 {
 	for (unsigned i = 0; i < p->n_keys; i++)
-		if (um_path_verify(data, len, p->keys[i]) == 0)
-			return (int)i;
-	p->bad_mac++;
-	return -1;
+		if (p->keys[i].local_index == index)
+			return &p->keys[i];
+	return NULL;
 }
 
 /* May we answer one more probe from `from` now? A GCRA bucket per source;
@@ -609,23 +616,34 @@ static void on_reply(struct um_punch *p, const struct um_path_msg *m, const stru
 int um_punch_input(struct um_punch *p, const uint8_t *data, size_t len, const struct um_addr *from, bool via_relay,
 		   const struct um_punch_env *env, struct um_punch_output *out)
 {
+	struct um_path_header h;
 	struct um_path_msg m;
 
 	um_punch_output_reset(out);
-	int r = um_path_decode(&m, data, len);
+	int r = um_path_header_decode(&h, data, len);
 	if (r == -UM_EVERSION)
 		p->version_refused++;
 	if (r)
 		return r;
 	if (!p->n_keys)
 		return -UM_ESTATE;
-	if (memcmp(m.sender.bytes, p->config.peer.bytes, UM_PEER_ID_BYTES))
+	struct um_punch_key *key = key_for(p, h.receiver_index);
+	if (!key) {
+		p->unknown_index++;
 		return -UM_ENOTFOUND;
-	int key = authentic(p, data, len);
-	if (key < 0)
-		return -UM_EBADMSG;
-	/* After the MAC, so a forged counter cannot advance the window. */
-	if (um_replay_update(&p->windows[key], m.counter)) {
+	}
+	/* A cheap look first (a replay costs no AEAD); the window moves only
+	 * after the tag verified, so a forged counter cannot advance it. */
+	if (um_replay_check(&key->window, h.counter)) {
+		p->replays++;
+		return -UM_EREPLAY;
+	}
+	r = um_path_open(&m, data, len, key->recv);
+	if (r == -UM_EBADMSG)
+		p->bad_mac++;
+	if (r)
+		return r;
+	if (um_replay_update(&key->window, m.counter)) {
 		p->replays++;
 		return -UM_EREPLAY;
 	}

@@ -28,7 +28,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "crypto/identity.h"
 #include "session/replay.h"
 #include "wire/path.h"
 
@@ -49,9 +48,20 @@ enum {
 };
 
 struct um_punch_config {
-	struct um_peer_id self; /* our ID: the sender of our messages */
-	struct um_peer_id peer; /* the peer's ID: the sender we accept */
 	uint64_t connect_timeout_ns, retry_interval_ns, health_interval_ns;
+};
+
+/* The path keys of one keypair and the session indices that address what
+ * is sealed under them (wire/path.h). */
+struct um_punch_key {
+	uint8_t send[UM_PATH_KEY_BYTES]; /* we seal under it ... */
+	uint32_t remote_index;           /* ... to this index of the peer's */
+	uint8_t recv[UM_PATH_KEY_BYTES]; /* the peer seals under it ... */
+	uint32_t local_index;            /* ... to this index of ours */
+	/* The peer's counters seen under recv: a message is accepted once, so
+	 * a recorded probe or reply replayed from anywhere is dropped
+	 * (counted in replays). */
+	struct um_replay window;
 };
 
 /* What the caller knows about the world at the time of a call. */
@@ -85,15 +95,11 @@ struct um_punch {
 	struct um_punch_config config;
 	enum um_punch_state state;
 	uint64_t deadline; /* UINT64_MAX = none */
-	/* Path keys of the newest sessions (newest first), derived at key
+	/* Path keys of the newest keypairs (newest first), derived at key
 	 * installation; the DATA keys are never kept here. Wiped on session end. */
-	uint8_t keys[UM_PUNCH_KEYS][UM_PATH_KEY_BYTES];
+	struct um_punch_key keys[UM_PUNCH_KEYS];
 	unsigned n_keys;
-	/* The peer's counters seen under each key (same order as keys): a
-	 * message is accepted once, so a recorded probe or reply replayed
-	 * from anywhere is dropped (counted in replays). */
-	struct um_replay windows[UM_PUNCH_KEYS];
-	uint64_t send_counter; /* our next message counter (never reused) */
+	uint64_t send_counter; /* our next message counter (the nonce: never reused) */
 	struct um_punch_source sources[UM_PUNCH_REPLY_SOURCES];
 	uint64_t local_generation, remote_generation;
 	struct um_path_candidate remote[UM_PUNCH_REMOTE_MAX];
@@ -108,7 +114,9 @@ struct um_punch {
 	uint64_t fallback_ns;       /* detection time of the last fallback */
 	uint64_t quick_retry_ns;    /* when the last quick retry after a fallback was granted */
 	uint64_t retry_at_ns;
-	uint64_t switches_direct, fallbacks, probes_sent, probes_answered, bad_mac;
+	uint64_t switches_direct, fallbacks, probes_sent, probes_answered;
+	uint64_t bad_mac;         /* sealed under none of our keys, or tampered: dropped */
+	uint64_t unknown_index;   /* addressed to an index none of our keys has: dropped */
 	uint64_t replays;         /* authentic but seen before or too old: dropped */
 	uint64_t replies_limited; /* fresh probes left unanswered by the per-source budget */
 	uint64_t version_refused; /* path messages of another version (an incompatible peer) */
@@ -169,18 +177,24 @@ void um_punch_init(struct um_punch *p, const struct um_punch_config *config);
  * other state -> NONE. Reports old -> new in out (may be NULL). */
 int um_punch_set_state(struct um_punch *p, enum um_punch_state to, struct um_punch_output *out);
 
-/* A keypair was installed: derives the path key (keys only read) and
+/* A keypair was installed: derives its path keys (keys only read) and
+ * keeps them with its indices (local_index: what the peer puts in the
+ * messages it sends us; remote_index: what we put in ours, as in DATA);
  * starts an attempt when the session runs through a relay. */
 void um_punch_session_installed(struct um_punch *p, const uint8_t send_key[32], const uint8_t recv_key[32],
-				const struct um_punch_env *env, struct um_punch_output *out);
+				uint32_t local_index, uint32_t remote_index, const struct um_punch_env *env,
+				struct um_punch_output *out);
 /* Session over or node down: keys wiped, state NONE, no deadline. */
 void um_punch_session_cleared(struct um_punch *p);
 
 /* A path datagram from `from` (via_relay: forwarded by our relay, `from`
- * is the relay). 0 when it was accepted, -UM_EBADMSG (bad MAC, counted in
- * bad_mac), -UM_EREPLAY (authentic but not fresh, counted in replays),
- * -UM_EVERSION (another message version, counted in version_refused),
- * -UM_EINVAL/-UM_ETRUNC (malformed), -UM_ESTATE (no keys).
+ * is the relay). Its receiver index picks the key, then the replay window,
+ * then the AEAD. 0 when it was accepted, -UM_ENOTFOUND (an index of none
+ * of our keys, counted in unknown_index), -UM_EREPLAY (seen before or too
+ * old, counted in replays), -UM_EBADMSG (does not open, counted in
+ * bad_mac), -UM_EVERSION (another message version, counted in
+ * version_refused), -UM_EINVAL/-UM_ETRUNC (malformed), -UM_ESTATE (no
+ * keys). Nothing but these counters changes unless it returns 0.
  * Rules (review #4): only a fresh PROBE is answered, and at most a small
  * burst per source address (replies_limited); a probe teaches a
  * peer-reflexive candidate only while PUNCHING and never starts an
