@@ -3,7 +3,10 @@
  * fake clock, a relay that always delivers, and a direct path the test
  * opens and closes. Datagrams take 1 ms either way. Events are applied the
  * way node/path.c applies them (DIRECT sets the endpoint and leaves the
- * relay, FALLBACK goes back to it) and counted per side. */
+ * relay, FALLBACK goes back to it) and counted per side. Every datagram
+ * sent is searched, as a passive observer would, for either peer's ID and
+ * public key and for any candidate address as path messages encode it
+ * (s.leaks). */
 #ifndef UM_TEST_PUNCH_HARNESS_H
 #define UM_TEST_PUNCH_HARNESS_H
 
@@ -20,6 +23,8 @@ enum { SIM_QUEUE = 512, SIM_LATENCY_NS = 1000000 };
 
 struct sim_side {
 	struct um_punch p;
+	struct um_peer_id id;   /* what the node would be known by ... */
+	uint8_t public_key[64]; /* ... (a prefix of its key; the engine never has either) */
 	struct um_punch_env env;
 	struct um_addr addr;    /* where it receives direct datagrams */
 	struct um_addr seen_as; /* the source its direct datagrams carry */
@@ -54,7 +59,53 @@ struct sim {
 	struct sim_packet sent_probe[2], sent_reply[2], got_probe[2], got_reply[2];
 	struct um_addr watch; /* datagrams each side sends there are counted */
 	uint64_t to_watch[2];
+	uint64_t sent[UM_MSG_PATH_PROBE_REPLY + 1]; /* datagrams sent, by type */
+	uint64_t leaks;                             /* datagrams with an ID, key or address in them */
+	unsigned installs;
 };
+
+/* The session indices of install k: side i receives at sim_index(i, k). */
+static inline uint32_t sim_index(int i, unsigned k)
+{
+	return (i ? 0xb0000000u : 0xa0000000u) + k;
+}
+
+/* An address as path messages encode it: family | port | address. */
+static inline size_t sim_addr_bytes(const struct um_addr *a, uint8_t *out)
+{
+	out[0] = a->family;
+	out[1] = (uint8_t)(a->port >> 8);
+	out[2] = (uint8_t)a->port;
+	memcpy(out + 3, a->addr, a->family == 4 ? 4 : 16);
+	return a->family == 4 ? 7 : 19;
+}
+
+static inline bool sim_contains(const uint8_t *data, size_t len, const uint8_t *what, size_t n)
+{
+	for (size_t k = 0; k + n <= len; k++)
+		if (!memcmp(data + k, what, n))
+			return true;
+	return false;
+}
+
+/* Would these bytes show an observer either side's ID, key or addresses? */
+static inline bool sim_leaks(const struct sim *s, const uint8_t *data, size_t len)
+{
+	uint8_t enc[19];
+
+	for (int i = 0; i < 2; i++) {
+		const struct sim_side *x = &s->side[i];
+		if (sim_contains(data, len, x->id.bytes, sizeof(x->id.bytes)) ||
+		    sim_contains(data, len, x->public_key, sizeof(x->public_key)))
+			return true;
+		for (size_t k = 0; k < x->n_local; k++)
+			if (sim_contains(data, len, enc, sim_addr_bytes(&x->local[k].addr, enc)))
+				return true;
+		if (sim_contains(data, len, enc, sim_addr_bytes(&x->seen_as, enc)))
+			return true;
+	}
+	return false;
+}
 
 static inline struct um_addr sim_addr(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port)
 {
@@ -80,8 +131,10 @@ static inline void sim_init(struct sim *s, uint64_t connect_timeout, uint64_t re
 	s->direct_open = true;
 	for (int i = 0; i < 2; i++) {
 		struct sim_side *x = &s->side[i];
-		memset(c.self.bytes, i ? 0xbb : 0xaa, UM_PEER_ID_BYTES);
-		memset(c.peer.bytes, i ? 0xaa : 0xbb, UM_PEER_ID_BYTES);
+		for (size_t k = 0; k < sizeof(x->id.bytes); k++)
+			x->id.bytes[k] = (uint8_t)(k * 7 + (i ? 0xb1 : 0xa1));
+		for (size_t k = 0; k < sizeof(x->public_key); k++)
+			x->public_key[k] = (uint8_t)(k * 13 + (i ? 0x3b : 0x3a));
 		um_punch_init(&x->p, &c);
 		x->addr = x->seen_as = sim_addr(198, 51, 100, i ? 6 : 2, 51820);
 		x->local[0] = (struct um_path_candidate){.kind = UM_PATH_CAND_REFLEXIVE, .addr = x->addr};
@@ -118,6 +171,10 @@ static inline void sim_take(struct sim *s, int i, struct um_punch_output *out)
 										 : NULL;
 		if (s->watch.family && !d->via_relay && um_addr_equal(&d->to, &s->watch))
 			s->to_watch[i]++;
+		if (d->data[0] <= UM_MSG_PATH_PROBE_REPLY)
+			s->sent[d->data[0]]++;
+		if (sim_leaks(s, d->data, d->len))
+			s->leaks++;
 		if (rec) {
 			rec->at = s->now;
 			rec->to = to;
@@ -177,16 +234,20 @@ static inline int sim_inject(struct sim *s, int i, const uint8_t *data, size_t l
 	return um_punch_input(&s->side[i].p, data, len, from, false, &s->side[i].env, out);
 }
 
+/* Both sides install a new keypair (each call: the next rekey). */
 static inline void sim_install(struct sim *s)
 {
 	static struct um_punch_output out;
 	uint8_t k1[32], k2[32];
 
-	memset(k1, 0x11, sizeof(k1));
-	memset(k2, 0x22, sizeof(k2));
+	/* A's send key is B's receive key and the other way round. */
+	memset(k1, 0x11 + s->installs, sizeof(k1));
+	memset(k2, 0x22 + s->installs, sizeof(k2));
+	s->installs++;
 	for (int i = 0; i < 2; i++) {
 		sim_env_refresh(s, i);
-		um_punch_session_installed(&s->side[i].p, i ? k2 : k1, i ? k1 : k2, &s->side[i].env, &out);
+		um_punch_session_installed(&s->side[i].p, i ? k2 : k1, i ? k1 : k2, sim_index(i, s->installs),
+					   sim_index(1 - i, s->installs), &s->side[i].env, &out);
 		sim_take(s, i, &out);
 	}
 }

@@ -8,6 +8,7 @@
 
 #include "../test.h"
 #include "punch_harness.h"
+#include "util/bytes.h"
 #include "util/error.h"
 
 #define CONNECT_TIMEOUT (2 * SEC)
@@ -278,15 +279,22 @@ static void test_bad_mac(void)
 	q.data[40] ^= 0x10;
 	CHECK_EQ(um_punch_input(&B->p, q.data, q.len, &q.from, q.via_relay, &B->env, &out), -UM_EBADMSG);
 	CHECK_EQ(B->p.bad_mac, 2);
-	/* The intact one is accepted. */
+	/* A header byte (the counter, moved far ahead): it is associated
+	 * data, so the tag fails, and the window does not move. */
 	q.data[40] ^= 0x10;
+	q.data[13] ^= 0x40;
+	CHECK_EQ(um_punch_input(&B->p, q.data, q.len, &q.from, q.via_relay, &B->env, &out), -UM_EBADMSG);
+	CHECK_EQ(B->p.bad_mac, 3);
+	CHECK_EQ(B->p.replays, 0);
+	q.data[13] ^= 0x40;
+	/* The intact one is accepted. */
 	CHECK_EQ(um_punch_input(&B->p, q.data, q.len, &q.from, q.via_relay, &B->env, &out), 0);
-	CHECK_EQ(B->p.bad_mac, 2);
+	CHECK_EQ(B->p.bad_mac, 3);
 	CHECK(B->p.n_remote >= 2);
 	/* After the session is gone nothing verifies (no keys: not counted). */
 	um_punch_session_cleared(&B->p);
 	CHECK_EQ(um_punch_input(&B->p, q.data, q.len, &q.from, q.via_relay, &B->env, &out), -UM_ESTATE);
-	uint8_t zero[UM_PUNCH_KEYS][UM_PATH_KEY_BYTES] = {{0}};
+	static const struct um_punch_key zero[UM_PUNCH_KEYS];
 	CHECK_MEM(B->p.keys, zero, sizeof(zero));
 	CHECK_EQ(um_punch_next_deadline(&B->p), UINT64_MAX);
 	/* Truncated input is malformed, not a MAC failure. */
@@ -392,6 +400,126 @@ static void test_candidates_replay(void)
 	CHECK_EQ(B->p.n_remote, 0);
 }
 
+/* What a passive observer of the relay link and the direct path sees:
+ * punching, health probes, pings both ways, a fallback, a rekey and a
+ * second attempt, and never either peer's ID or public key, nor any
+ * candidate or observed address as the messages encode them. Version 2
+ * carried the sender's ID in every message and the addresses in clear;
+ * the harness's detector flags such a datagram (checked first). */
+static void test_nothing_in_clear(void)
+{
+	uint8_t v2[44 + UM_PATH_NONCE_BYTES + 16] = {UM_MSG_PATH_PROBE, 0, 2, 0};
+	uint8_t v2_candidates[44 + 12 + UM_PATH_CANDIDATE_BYTES + 16] = {UM_MSG_PATH_CANDIDATES, 0, 2, 0};
+	uint64_t seq;
+
+	setup(RETRY);
+	memcpy(v2 + 4, B->id.bytes, UM_PEER_ID_BYTES);
+	CHECK(sim_leaks(&s, v2, sizeof(v2)));
+	sim_addr_bytes(&A->local[1].addr, v2_candidates + 44 + 12 + 1);
+	CHECK(sim_leaks(&s, v2_candidates, sizeof(v2_candidates)));
+
+	go_direct();
+	for (int i = 0; i < 2; i++) {
+		sim_env_refresh(&s, i);
+		CHECK_EQ(um_punch_ping(&s.side[i].p, &s.side[i].env, &seq, &out), 0);
+		sim_take(&s, i, &out);
+	}
+	sim_run(&s, s.now + 2 * SEC);
+	CHECK_EQ(A->p.ping_answered, 1);
+	CHECK(A->p.ping_direct);
+	s.direct_open = false;
+	sim_run(&s, s.now + 3 * HEALTH);
+	CHECK_EQ(A->p.state, UM_PUNCH_RELAY);
+	sim_env_refresh(&s, 0);
+	CHECK_EQ(um_punch_ping(&A->p, &A->env, &seq, &out), 0);
+	sim_take(&s, 0, &out);
+	s.direct_open = true;
+	sim_install(&s); /* a rekey */
+	sim_run(&s, s.now + RETRY + 2 * SEC);
+	CHECK_EQ(A->p.ping_answered, 2);
+	CHECK(!A->p.ping_direct);
+	CHECK_EQ(A->p.state, UM_PUNCH_DIRECT);
+	CHECK(s.sent[UM_MSG_PATH_CANDIDATES] >= 4);
+	CHECK(s.sent[UM_MSG_PATH_PROBE] >= 10);
+	CHECK(s.sent[UM_MSG_PATH_PROBE_REPLY] >= 10);
+	CHECK_EQ(s.leaks, 0);
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ(s.side[i].dropped_inputs, 0);
+		CHECK_EQ(s.side[i].p.bad_mac, 0);
+		CHECK_EQ(s.side[i].p.unknown_index, 0);
+	}
+}
+
+/* The receiver index picks the key: an index we never gave out is dropped
+ * as unknown, the index of another kept key does not open (the tag covers
+ * the header, and the key differs), our own message reflected back to us
+ * names the peer's index. None of them changes anything. */
+static void test_receiver_index(void)
+{
+	setup(RETRY);
+	s.direct_open = false;
+	sim_install(&s);
+	sim_install(&s); /* B keeps two keys; A's messages go under the newest */
+	struct sim_packet q = {0};
+	for (unsigned k = 0; k < s.n_queue; k++)
+		if (s.queue[k].to == 1 && s.queue[k].data[0] == UM_MSG_PATH_CANDIDATES)
+			q = s.queue[k];
+	CHECK(q.len > 0);
+	s.n_queue = 0;
+	CHECK_EQ(um_load32_be(q.data + 4), sim_index(1, 2));
+	unsigned n_remote = B->p.n_remote;
+	enum um_punch_state state = B->p.state;
+
+	struct sim_packet bad = q;
+	um_store32_be(bad.data + 4, 0x12345678);
+	sim_env_refresh(&s, 1);
+	CHECK_EQ(um_punch_input(&B->p, bad.data, bad.len, &bad.from, true, &B->env, &out), -UM_ENOTFOUND);
+	CHECK_EQ(B->p.unknown_index, 1);
+	CHECK_EQ(out.n_datagrams + out.n_events, 0);
+	um_store32_be(bad.data + 4, sim_index(1, 1)); /* B's older key */
+	CHECK_EQ(um_punch_input(&B->p, bad.data, bad.len, &bad.from, true, &B->env, &out), -UM_EBADMSG);
+	CHECK_EQ(B->p.bad_mac, 1);
+	CHECK_EQ(out.n_datagrams + out.n_events, 0);
+	/* Reflected to its sender. */
+	sim_env_refresh(&s, 0);
+	CHECK_EQ(um_punch_input(&A->p, q.data, q.len, &q.from, true, &A->env, &out), -UM_ENOTFOUND);
+	CHECK_EQ(A->p.unknown_index, 1);
+	CHECK_EQ(B->p.n_remote, n_remote);
+	CHECK_EQ(B->p.state, state);
+	CHECK_EQ(B->p.replays, 0);
+	/* The real one still opens (the window did not move). */
+	CHECK_EQ(um_punch_input(&B->p, q.data, q.len, &q.from, true, &B->env, &out), 0);
+	CHECK(B->p.n_remote >= 2);
+}
+
+/* Rekeys: a message under a key the receiver still keeps (among the
+ * newest UM_PUNCH_KEYS) opens, one under a key it dropped names an index
+ * it no longer knows. */
+static void test_rekey_keeps_newest(void)
+{
+	struct sim_packet held[UM_PUNCH_KEYS + 1];
+	uint64_t seq;
+
+	setup(RETRY);
+	A->env.enabled = B->env.enabled = false; /* pings only */
+	for (unsigned k = 0; k <= UM_PUNCH_KEYS; k++) {
+		sim_install(&s);
+		sim_env_refresh(&s, 1);
+		CHECK_EQ(um_punch_ping(&B->p, &B->env, &seq, &out), 0);
+		held[k].len = out.datagrams[0].len;
+		memcpy(held[k].data, out.datagrams[0].data, held[k].len);
+	}
+	sim_env_refresh(&s, 0);
+	CHECK_EQ(sim_inject(&s, 0, held[0].data, held[0].len, &B->addr, &out), -UM_ENOTFOUND);
+	CHECK_EQ(A->p.unknown_index, 1);
+	for (unsigned k = 1; k <= UM_PUNCH_KEYS; k++) {
+		CHECK_EQ(sim_inject(&s, 0, held[k].data, held[k].len, &B->addr, &out), 0);
+		CHECK_EQ(out.n_datagrams, 1); /* answered, under A's newest key */
+		CHECK_EQ(um_load32_be(out.datagrams[0].data + 4), sim_index(1, UM_PUNCH_KEYS + 1));
+	}
+	CHECK_EQ(A->p.bad_mac, 0);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -408,5 +536,8 @@ int main(void)
 	RUN(test_direct_refused);
 	RUN(test_session_direct_then_relay);
 	RUN(test_candidates_replay);
+	RUN(test_nothing_in_clear);
+	RUN(test_receiver_index);
+	RUN(test_rekey_keeps_newest);
 	return um_test_end();
 }

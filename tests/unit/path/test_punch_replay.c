@@ -303,24 +303,32 @@ static void test_reply_budget(void)
 	CHECK_EQ(A->p.replies_limited, BURST - replies);
 }
 
-/* A node of the previous release (path messages version 1, no counter)
- * sends a valid probe under the session's path key: refused as another
- * version and counted, never answered. */
-static void test_version1_refused(void)
+/* Nodes of earlier releases (path messages version 1, no counter, and
+ * version 2, sender ID in clear and a BLAKE2b MAC) send a valid probe:
+ * refused as another version and counted, never answered, no tag tried. */
+static void test_old_versions_refused(void)
 {
-	uint8_t v1[36 + UM_PATH_NONCE_BYTES + UM_PATH_MAC_BYTES] = {UM_MSG_PATH_PROBE, 0, 1, 0};
+	uint8_t v1[36 + UM_PATH_NONCE_BYTES + 16] = {UM_MSG_PATH_PROBE, 0, 1, 0};
+	uint8_t v2[44 + UM_PATH_NONCE_BYTES + 16] = {UM_MSG_PATH_PROBE, 0, 2, 0};
 
 	setup();
 	sim_install(&s);
-	memset(v1 + 4, 0xbb, UM_PEER_ID_BYTES); /* B's ID */
+	memcpy(v1 + 4, B->id.bytes, UM_PEER_ID_BYTES);
 	memset(v1 + 36, 0x5a, UM_PATH_NONCE_BYTES);
-	crypto_generichash(v1 + 36 + UM_PATH_NONCE_BYTES, UM_PATH_MAC_BYTES, v1, 36 + UM_PATH_NONCE_BYTES, A->p.keys[0],
+	crypto_generichash(v1 + 36 + UM_PATH_NONCE_BYTES, 16, v1, 36 + UM_PATH_NONCE_BYTES, A->p.keys[0].recv,
 			   UM_PATH_KEY_BYTES);
-	CHECK_EQ(um_path_verify(v1, sizeof(v1), A->p.keys[0]), 0);
+	memcpy(v2 + 4, B->id.bytes, UM_PEER_ID_BYTES);
+	v2[43] = 1;
+	memset(v2 + 44, 0x5a, UM_PATH_NONCE_BYTES);
+	crypto_generichash(v2 + 44 + UM_PATH_NONCE_BYTES, 16, v2, 44 + UM_PATH_NONCE_BYTES, A->p.keys[0].recv,
+			   UM_PATH_KEY_BYTES);
 	CHECK_EQ(sim_inject(&s, 0, v1, sizeof(v1), &B->addr, &out), -UM_EVERSION);
-	CHECK_EQ(A->p.version_refused, 1);
 	CHECK_EQ(out.n_datagrams, 0);
+	CHECK_EQ(sim_inject(&s, 0, v2, sizeof(v2), &B->addr, &out), -UM_EVERSION);
+	CHECK_EQ(out.n_datagrams, 0);
+	CHECK_EQ(A->p.version_refused, 2);
 	CHECK_EQ(A->p.bad_mac, 0);
+	CHECK_EQ(A->p.replays, 0);
 }
 
 int main(void)
@@ -333,6 +341,6 @@ int main(void)
 	RUN(test_reply_replay);
 	RUN(test_oracle_hijack);
 	RUN(test_reply_budget);
-	RUN(test_version1_refused);
+	RUN(test_old_versions_refused);
 	return um_test_end();
 }
