@@ -2,7 +2,7 @@
 /* Direct paths (issue 5): glue between the node and the path engine
  * (path/punch.h, which holds the state machine and its reasons). Only with
  * `direct = true` and at least one relay; otherwise the engine does nothing
- * but derive the path key and answer `umbra ping`.
+ * but derive the path keys and answer `umbra ping`.
  *
  * Here: the engine's view of the peer (struct um_punch_env, from the data
  * plane and the uplinks), our candidates when the engine asks (relays'
@@ -10,7 +10,8 @@
  * plane's port), sending its datagrams (direct through the data plane's
  * port, or FORWARDed by the relay), applying its events (endpoint set and
  * relay header cleared on DIRECT, relay header back on FALLBACK) and one
- * timer at its next deadline. */
+ * timer at its next deadline. A received path message names no peer: it
+ * is found by the session index in its clear header (peer_by_local_index). */
 #include "node/path.h"
 
 #include <ifaddrs.h>

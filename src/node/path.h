@@ -16,11 +16,13 @@
 struct um_node;
 
 void um_path_peer_init(struct um_node_peer *peer);
-/* A keypair was installed (keys only read: the path key is derived here). */
+/* A keypair was installed (keys only read: its path keys and session
+ * indices go to the engine). */
 void um_path_session_installed(struct um_node_peer *peer, const struct um_keypair *keypair);
 /* Session over or node down: keys wiped, timers stopped, state reset. */
 void um_path_session_cleared(struct um_node_peer *peer);
-/* A path datagram (0x26..0x28) from `from`; via_relay: forwarded by uplink. */
+/* A path datagram (0x26..0x28) from `from`; via_relay: forwarded by uplink.
+ * The peer is the one whose live keypair has the message's receiver index. */
 void um_path_receive(struct um_node *node, const struct um_addr *from, bool via_relay, int uplink, const uint8_t *data,
 		     size_t len);
 bool um_path_is_path_msg(const uint8_t *data, size_t len);

@@ -13,7 +13,7 @@
  * once, then every 100 ms (250 ms after the first second) until
  * connect-timeout. A probe opens our NAT's mapping towards the candidate, so
  * the other side's probes get in; each PATH_PROBE is answered with a
- * PATH_PROBE_REPLY echoing its nonce under the path key. While we punch, a
+ * PATH_PROBE_REPLY echoing its nonce, sealed under the path keys. While we punch, a
  * probe from an address we did not know (the peer's NAT chose another
  * port) is also probed back at once (peer-reflexive candidate).
  *
