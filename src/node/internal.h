@@ -58,7 +58,7 @@ struct um_node {
 	struct um_idmap peer_ids;   /* peer ID -> index in peers */
 	struct um_idmap peer_slots; /* data-plane slot -> index in peers */
 	uint64_t demux_dropped;     /* datagrams of a type (or route) nobody handles (demux.c) */
-	uint64_t path_dropped;      /* path messages for no live session index of ours (path.c) */
+	uint64_t path_dropped;      /* path messages malformed or for no live session index of ours (path.c) */
 	bool up;
 	uint64_t started_ns;
 	char ifname[16];
