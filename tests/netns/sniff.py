@@ -15,6 +15,14 @@
 #       Prints one line per hit group: needle, protocol, first byte (the
 #       umbra message type; "0x06/0x20" = a FRAGMENT carrying msg_type
 #       0x20), source and destination, count. Exit 1 if anything was found.
+#   sniff.py select CAPTURE OUT HOST_A HOST_B [TYPES [MAX_SIZE]]
+#       the UDP datagrams between HOST_A and HOST_B (either way, each once:
+#       as received on the first interface), whose first byte is in TYPES
+#       (hex list "27,28"; "any" = all) and no larger than MAX_SIZE; writes
+#       "dst payload-hex" lines to OUT and prints the count per first byte.
+#   sniff.py send SELECTED HOST:PORT [REPEAT [GAP_MS]]
+#       sends every selected payload REPEAT times to HOST:PORT from an
+#       ephemeral socket (the caller's own address), GAP_MS apart.
 import signal
 import socket
 import struct
@@ -115,7 +123,49 @@ def search(capture_path, needles_path):
     return 1 if hits else 0
 
 
-if sys.argv[1] == "capture":
+def select(capture_path, out, host_a, host_b, types, max_size):
+    wanted = None if types == "any" else {int(t, 16) for t in types.split(",")}
+    kept, counts = [], {}
+    for line in open(capture_path):
+        proto, src, dst, iface, direction, hexdata = line.split()
+        if proto != "udp" or direction != "in":
+            continue
+        hosts = {src.split(":")[0], dst.split(":")[0]}
+        if hosts != {host_a, host_b}:
+            continue
+        payload = bytes.fromhex(hexdata)
+        if (wanted is not None and payload[0] not in wanted) or len(payload) > max_size:
+            continue
+        kept.append("%s %s\n" % (dst, hexdata))
+        counts["0x%02x" % payload[0]] = counts.get("0x%02x" % payload[0], 0) + 1
+    with open(out, "w") as f:
+        f.writelines(kept)
+    print("selected %d datagrams %s" % (len(kept), " ".join("%s:%d" % kv for kv in sorted(counts.items()))))
+    return 0 if kept else 1
+
+
+def send(selected, target, repeat, gap_ms):
+    host, port = target.rsplit(":", 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    n = 0
+    payloads = [bytes.fromhex(line.split()[1]) for line in open(selected) if line.strip()]
+    for _ in range(repeat):
+        for p in payloads:
+            s.sendto(p, (host, int(port)))
+            n += 1
+            if gap_ms:
+                time.sleep(gap_ms / 1000.0)
+    print("sent %d datagrams to %s" % (n, target))
+    return 0
+
+
+if sys.argv[1] == "select":
+    sys.exit(select(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6] if len(sys.argv) > 6 else "any",
+                    int(sys.argv[7]) if len(sys.argv) > 7 else 65535))
+elif sys.argv[1] == "send":
+    sys.exit(send(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 1,
+                  float(sys.argv[5]) if len(sys.argv) > 5 else 0))
+elif sys.argv[1] == "capture":
     sys.exit(capture(sys.argv[2], float(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else None))
 else:
     sys.exit(search(sys.argv[2], sys.argv[3]))
