@@ -20,10 +20,10 @@
  * node's own initiations). Only first pieces: the memory stays reserved.
  *
  * relay: REGISTER first pieces (receiver index 0 and random, largest and
- * exact total length), and forged registrations: complete, validly signed
+ * exact total length), and forged registrations: complete
  * REGISTERs by a throw-away identity that claim PEER_ID (an admitted ID)
  * with the attacker's own key, to drain the relay's verification budget
- * (a pool is signed in advance, each with a fresh nonce).
+ * (signed once, then sent with a fresh nonce each time).
  *
  * Prints what it sent and received. */
 #include <arpa/inet.h>
@@ -47,7 +47,14 @@
 #include "wire/relay.h"
 #include "wire/types.h"
 
-enum { MAX_SOURCES = 256, FORGED_POOL = 600 };
+enum {
+	MAX_SOURCES = 256,
+	/* REGISTER: type | version | flags | 0 | timestamp u64 | nonce[16]: a
+	 * fresh timestamp and nonce per copy get it past the relay's replay
+	 * checks (nonce cache, newer than the victim's last registration). */
+	REGISTER_TIMESTAMP_OFFSET = 4,
+	REGISTER_NONCE_OFFSET = 12,
+};
 
 struct source {
 	int fd;
@@ -131,34 +138,30 @@ static void drain(struct counts *c, struct source *s, uint64_t now)
 	}
 }
 
-/* Signs n REGISTERs by a fresh identity that claim victim's ID. Returns
- * the pool (malloc'd, n * UM_RELAY_REGISTER_MAX_BYTES) and their lengths. */
-static uint8_t *forge_pool(const struct um_peer_id *victim, size_t n, int *lengths)
+/* A REGISTER signed by a fresh identity that claims victim's ID (an
+ * admitted one) with the attacker's own key. Returns its length or a
+ * negative code. */
+static int forge_register(const struct um_peer_id *victim, uint8_t *out, size_t cap)
 {
 	struct um_identity attacker;
-	uint8_t *pool = malloc(n * UM_RELAY_REGISTER_MAX_BYTES);
+	uint8_t nonce[UM_RELAY_NONCE_BYTES], ephemeral[UM_RELAY_X25519_BYTES];
+	int len;
 
-	if (!pool || um_identity_generate(&attacker)) {
-		free(pool);
-		return NULL;
-	}
+	if (um_identity_generate(&attacker))
+		return -1;
 	attacker.id = *victim; /* claim the victim's ID, sign with our key */
-	for (size_t i = 0; i < n; i++) {
-		uint8_t nonce[UM_RELAY_NONCE_BYTES], ephemeral[UM_RELAY_X25519_BYTES];
-		randombytes_buf(nonce, sizeof(nonce));
-		randombytes_buf(ephemeral, sizeof(ephemeral));
-		lengths[i] =
-		    um_relay_register_build(pool + i * UM_RELAY_REGISTER_MAX_BYTES, UM_RELAY_REGISTER_MAX_BYTES,
-					    &attacker, um_wall_ms(), nonce, ephemeral, true, NULL);
-	}
+	randombytes_buf(nonce, sizeof(nonce));
+	randombytes_buf(ephemeral, sizeof(ephemeral));
+	len = um_relay_register_build(out, cap, &attacker, um_wall_ms(), nonce, ephemeral, true, NULL);
 	um_identity_wipe(&attacker);
-	return pool;
+	return len;
 }
 
 int main(int argc, char **argv)
 {
 	static struct source sources[MAX_SOURCES];
-	static int forged_len[FORGED_POOL];
+	static uint8_t forged[UM_RELAY_REGISTER_MAX_BYTES];
+	int forged_len = 0;
 	struct counts c = {0};
 	struct um_peer_id id;
 	struct um_addr to_addr;
@@ -185,13 +188,8 @@ int main(int argc, char **argv)
 			return perror("socket/bind"), 1;
 		um_cookie_maker_init(&sources[i].maker, &id);
 	}
-	uint8_t *forged = NULL;
-	size_t n_forged = 0, next_forged = 0;
-	if (relay) {
-		n_forged = FORGED_POOL;
-		if (!(forged = forge_pool(&id, n_forged, forged_len)))
-			return fprintf(stderr, "cannot forge registrations\n"), 1;
-	}
+	if (relay && (forged_len = forge_register(&id, forged, sizeof(forged))) <= REGISTER_NONCE_OFFSET + 16)
+		return fprintf(stderr, "cannot forge a registration\n"), 1;
 
 	uint64_t start = um_now_ns(), end = start + (uint64_t)seconds * UM_NSEC_PER_SEC;
 	unsigned long long due_done = 0, step = 0;
@@ -229,11 +227,15 @@ int main(int argc, char **argv)
 						 to_len);
 				continue;
 			}
-			const uint8_t *msg = forged + next_forged * UM_RELAY_REGISTER_MAX_BYTES;
-			int len = forged_len[next_forged];
-			next_forged = (next_forged + 1) % n_forged;
-			if (len <= 0)
-				continue;
+			/* The signature no longer covers the new nonce: a relay that
+			 * checks ID == H(key) first refuses it for one hash; one that
+			 * spends its verification budget first pays a verification. */
+			const uint8_t *msg = forged;
+			int len = forged_len;
+			uint64_t wall = um_wall_ms();
+			for (int b = 0; b < 8; b++)
+				forged[REGISTER_TIMESTAMP_OFFSET + b] = (uint8_t)(wall >> (56 - 8 * b));
+			randombytes_buf(forged + REGISTER_NONCE_OFFSET, 16);
 			uint32_t message_id = randombytes_random();
 			for (unsigned k = 0; k < um_fragment_count((size_t)len); k++) {
 				uint8_t out[UM_HS_MAX_DATAGRAM];
@@ -253,7 +255,6 @@ int main(int argc, char **argv)
 		um_cookie_maker_wipe(&sources[i].maker);
 		close(sources[i].fd);
 	}
-	free(forged);
 	printf("%s: %llu first pieces, %llu hellos, %llu cookies taken, %llu challenges (pending states owned), "
 	       "%llu forged registrations (%llu datagrams), %llu datagrams received, %llu send errors\n",
 	       argv[1], c.pieces, c.hellos, c.cookies, c.challenges, c.forged, c.forged_datagrams, c.received,
