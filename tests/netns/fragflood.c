@@ -9,7 +9,8 @@
  *
  * Sources: COUNT IPv4 addresses from FIRST_SOURCE, STRIDE apart (256 = one
  * per /24), configured on a local interface. RATE first pieces per second
- * in all, spread over the sources.
+ * in all, spread over the sources (relay: half of them are forged
+ * registrations instead).
  *
  * node: each source behaves like a real initiator as far as it must: it
  * sends HELLOs (valid mac1 for PEER_ID, the cookie on them once it holds
@@ -220,9 +221,9 @@ int main(int argc, char **argv)
 							 UM_FRAG_MAX_MESSAGE, &to, to_len);
 				continue;
 			}
-			/* relay: three first pieces, then one forged registration (all its pieces). */
-			if (step % 4 != 3) {
-				send_first_piece(&c, s->fd, UM_TYPE_RELAY_REGISTER, step % 2 ? randombytes_random() : 0,
+			/* relay: a first piece, then a forged registration (all its pieces). */
+			if (step % 2 == 0) {
+				send_first_piece(&c, s->fd, UM_TYPE_RELAY_REGISTER, step % 4 ? randombytes_random() : 0,
 						 step % 8 < 4 ? UM_FRAG_MAX_MESSAGE : UM_RELAY_REGISTER_MAX_BYTES, &to,
 						 to_len);
 				continue;
