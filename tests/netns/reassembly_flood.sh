@@ -95,6 +95,8 @@ sleep 4 # the slots fill (the old code's 5 s reassembly timeout)
 measure
 reg1=$REG hs1=$HS
 um_log "under the flood: alpha registered with the relay after $reg1 ms, handshake with beta after $hs1 ms"
+refused1=$(um_json alpha status 'd["relays"][0]["errors"]')
+um_log "alpha's relay uplink under the flood: $(um_json alpha status '" ".join("%s=%s" % kv for kv in d["relays"][0].items())')"
 um_ping a 100.96.0.2 -W 1 || um_fail "no traffic through the tunnel under the flood"
 kill -0 "$node_flood" 2>/dev/null && kill -0 "$relay_flood" 2>/dev/null || um_fail "a flooder stopped early"
 wait "$node_flood" "$relay_flood"
@@ -109,6 +111,9 @@ forged=$(sed -n 's/.* \([0-9]*\) forged registrations.*/\1/p' "$UM_TMP/flood-rel
 ((${pieces:-0} >= rate * seconds / 2)) || um_fail "the node flooder sent only ${pieces:-0} pieces"
 ((${owned:-0} >= 32)) || um_fail "the flooder owned only ${owned:-0} pending states at beta"
 ((${forged:-0} >= relay_rate * seconds / 4)) || um_fail "only ${forged:-0} forged registrations sent"
+# The relay never refused alpha (RATE_LIMITED is what a drained
+# verification budget answers; nothing else sends alpha an error here).
+((refused1 == 0)) || um_fail "the relay answered alpha's registration with $refused1 error(s) under the flood"
 ((reg1 > 0 && reg1 < reg_bound_ms)) || um_fail "alpha's registration with the relay took ${reg1} ms under the flood (0 = > 10 s)"
 ((hs1 > 0 && hs1 < bound_ms)) || um_fail "alpha's handshake with beta took ${hs1} ms under the flood (0 = > 10 s)"
 um_log "registration $reg0 -> $reg1 ms, handshake $hs0 -> $hs1 ms (without -> with the flood)"
