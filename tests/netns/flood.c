@@ -63,7 +63,8 @@ static void drain(int epoll_fd, struct um_cookie_maker *makers, const int *fds, 
 		ssize_t len;
 		while ((len = recv(fds[slot], buf, sizeof(buf), 0)) > 0) {
 			struct um_hs_cookie_reply reply;
-			if (buf[0] == UM_TYPE_COOKIE_REPLY && um_hs_cookie_reply_decode(&reply, buf, (size_t)len) == 0 &&
+			if (buf[0] == UM_TYPE_COOKIE_REPLY &&
+			    um_hs_cookie_reply_decode(&reply, buf, (size_t)len) == 0 &&
 			    um_cookie_reply_consume(&makers[slot], &reply, now) == 0)
 				r->cookies++;
 			else if (buf[0] >= UM_TYPE_HANDSHAKE_FIRST && buf[0] <= UM_TYPE_HANDSHAKE_LAST)
