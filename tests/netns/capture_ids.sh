@@ -16,8 +16,8 @@
 # then migrate back. The captures are searched byte for byte for each
 # node's peer ID and hybrid public key (whole, and in 16-byte windows,
 # since a key in handshake FRAGMENTs is split) and case-insensitively for
-# the text forms of the ID (`umbra pubkey`: full and short). Any hit fails,
-# naming the message type that carried it. A marker datagram sent through
+# the text forms of the ID (`umbra pubkey`: full and short; hex; base64).
+# Any hit fails, naming the message type that carried it. A marker datagram sent through
 # the same links must be found (the capture and the search work).
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -55,8 +55,9 @@ for n in alpha beta; do
 	# The ID in hex (as a log or a debugger would print it), too.
 	id_hex=$(awk -v n="$n.id" '$1 == n {print $3}' "$UM_TMP/needles")
 	echo "$n.hex text $id_hex" >>"$UM_TMP/needles"
+	echo "$n.base64 text $(python3 -c 'import base64, sys; print(base64.b64encode(bytes.fromhex(sys.argv[1])).decode())' "$id_hex")" >>"$UM_TMP/needles"
 done
-(($(wc -l <"$UM_TMP/needles") == 10)) || um_fail "expected 5 needles per node, got: $(cut -c1-60 "$UM_TMP/needles")"
+(($(wc -l <"$UM_TMP/needles") == 12)) || um_fail "expected 6 needles per node, got: $(cut -c1-60 "$UM_TMP/needles")"
 MARKER=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 echo "marker bytes $MARKER" >>"$UM_TMP/needles"
 
