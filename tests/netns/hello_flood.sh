@@ -9,10 +9,11 @@
 #  - alpha's legitimate handshake with beta completes (twice: at start and
 #    after alpha restarts), each within a generous bound;
 #  - beta's control-thread timers stay on time: its timer lateness
-#    (loop_timer_late_max_us / _p99_us in `umbra status`) is printed and
-#    the maximum stays under UM_LATE_MAX_MS (200 ms). Both nodes use a
-#    relay and direct paths, so beta's loop has real timers to run: relay
-#    keepalives and the direct path's health probes (4 per second).
+#    (loop_timer_late_max_us / _p99_us in `umbra status`) is printed, the
+#    99th percentile stays under UM_LATE_P99_MS (200 ms) and the maximum
+#    under UM_LATE_MAX_MS (1 s). Both nodes use a relay and direct paths,
+#    so beta's loop has real timers to run: relay keepalives and the
+#    direct path's health probes (health-interval 200 ms: 20 per second).
 #
 #   a 198.51.100.1 --+
 #   b 198.51.100.2 --+-- sw (bridge)
@@ -40,7 +41,11 @@ PY
 flood=${UM_BUILD:-}/tests/netns/um_flood
 [ -x "$flood" ] || um_fail "um_flood not built ($flood)"
 rate=${UM_FLOOD_RATE:-2000}
-late_max_ms=${UM_LATE_MAX_MS:-200}
+# The 99th percentile must stay under 200 ms; the maximum (one callback
+# waiting behind a batch of CHALLENGEs signed on the control thread, worse
+# when the machine is shared) under 1 s.
+late_p99_ms=${UM_LATE_P99_MS:-200}
+late_max_ms=${UM_LATE_MAX_MS:-1000}
 seconds=16
 
 um_ns sw
@@ -66,7 +71,8 @@ um_key beta
 um_relay_config relay r 198.51.100.4:51821 "allow = ${UM_NODE_ID[alpha]}, ${UM_NODE_ID[beta]}
 keepalive-interval = 2s"
 PATHCONF="relay = 198.51.100.4:51821
-direct = true"
+direct = true
+health-interval = 200ms"
 um_config alpha a 51820 100.96.0.1/24 tun "$PATHCONF"
 um_config beta b 51820 100.96.0.2/24 tun "$PATHCONF"
 um_peer alpha beta 198.51.100.2:51820 100.96.0.2/32
@@ -111,20 +117,23 @@ for round in 1 2; do
 	um_log "round $round: alpha established with beta after $ms ms under the flood"
 	((round == 2)) || um_stop alpha # the second session stays, with its path timers
 done
+# The direct path's health probes are most of the timers measured below.
+direct_path() { [ "$(um_peer_field beta alpha path_state)" = direct ]; }
+um_wait 8 "beta's direct path to alpha under the flood" direct_path
 um_log "path alpha->beta: $(um_peer_field alpha beta path) $(um_peer_field alpha beta path_state)"
 
 # Lateness while the flood runs: sample every second until it ends (the
 # window covers 10-20 s, so the worst moment of the flood is in one of them).
-worst_max=0 worst_p99=0 samples=0
+worst_max=0 worst_p99=0 samples=0 readings=()
 while kill -0 "$flood_pid" 2>/dev/null && (($(date +%s%N) - t_flood < (seconds - 1) * 1000000000)); do
 	read -r s m p < <(late)
+	readings+=("$m/$p")
 	((m > worst_max)) && worst_max=$m
 	((p > worst_p99)) && worst_p99=$p
 	samples=$s
 	sleep 1
 done
-kill -0 "$flood_pid" 2>/dev/null || um_fail "the flooder stopped early: $(cat "$UM_TMP/flood.log")"
-wait "$flood_pid"
+wait "$flood_pid" || um_fail "the flooder failed: $(cat "$UM_TMP/flood.log")"
 um_log "flooder: $(cat "$UM_TMP/flood.log")"
 stats=$(um_cli beta status --json)
 read -r hellos budget cookies limited < <(echo "$stats" | python3 -c '
@@ -132,15 +141,18 @@ import json, sys
 n = json.load(sys.stdin)["node"]
 print(n["hs_hellos"], n["hs_challenge_budget"], n["hs_cookies_sent"], n["hs_rate_limited"])')
 um_log "beta: hs_hellos $hellos, hs_challenge_budget $budget, hs_cookies_sent $cookies, hs_rate_limited $limited"
-um_log "beta's timer lateness under the flood: max $worst_max us, p99 $worst_p99 us ($samples callbacks in the window)"
+um_log "beta's timer lateness under the flood: max $worst_max us, p99 $worst_p99 us ($samples callbacks in the window; max/p99 us once a second: ${readings[*]})"
 um_log "handshake times under the flood: ${times[*]} ms"
+sent=$(sed -n 's/^sent \([0-9]*\) hellos.*/\1/p' "$UM_TMP/flood.log")
+((${sent:-0} >= rate * seconds * 9 / 10)) || um_fail "the flooder sent only ${sent:-0} HELLOs"
 taken=$(sed -n 's/.*cookies taken \([0-9]*\).*/\1/p' "$UM_TMP/flood.log")
 replies=$(sed -n 's/.*handshake replies \([0-9]*\).*/\1/p' "$UM_TMP/flood.log")
 # The flood must have been real work for beta, or the test proves nothing.
 ((${taken:-0} >= 50)) || um_fail "the flooder took only ${taken:-0} cookies: the flood did not get past the cookie check"
 ((${replies:-0} >= 100)) || um_fail "beta answered only ${replies:-0} handshake datagrams to the flood"
+((samples >= 100)) || um_fail "only $samples timer callbacks measured in the window"
+((worst_p99 < late_p99_ms * 1000)) || um_fail "beta's timers ran $worst_p99 us late at the 99th percentile under the flood (bound $late_p99_ms ms)"
 ((worst_max < late_max_ms * 1000)) || um_fail "beta's timers ran up to $worst_max us late under the flood (bound $late_max_ms ms)"
-((samples >= 10)) || um_fail "only $samples timer callbacks measured in the window"
 for ms in "${times[@]}"; do
 	((ms < 5000)) || um_fail "a legitimate handshake took $ms ms under the flood"
 done
