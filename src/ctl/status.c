@@ -368,6 +368,14 @@ static void node_stun(struct sink *s, const struct um_stun_status *stun)
 		put_str(s, "stun_last_error", um_strerror(stun->last_error));
 }
 
+/* The control thread's timer lateness, last in the node's own keys. */
+static void node_loop(struct sink *s, const struct um_node_status *st)
+{
+	put_u64(s, "loop_timer_late_samples", st->loop_timer_late_samples);
+	put_u64(s, "loop_timer_late_max_us", st->loop_timer_late_max_us);
+	put_u64(s, "loop_timer_late_p99_us", st->loop_timer_late_p99_us);
+}
+
 static void relay_server(struct sink *s, const struct um_relay_server_status *r)
 {
 	put_counters(s, r, relay_keys, COUNT(relay_keys));
@@ -538,6 +546,7 @@ void um_status_render_text(const struct um_node_status *st, struct um_control_re
 		}
 		s.prefix = "";
 		node_stun(&s, &st->stun);
+		node_loop(&s, st);
 	}
 	if (st->has_relay_server) {
 		s.prefix = "relay_";
@@ -575,8 +584,10 @@ int um_status_render_json(const struct um_node_status *st, enum um_status_json_v
 	json_next(&j, "node");
 	json_open(&j, '{');
 	node_head(&s, st);
-	if (!st->relay_only)
+	if (!st->relay_only) {
 		node_stun(&s, &st->stun);
+		node_loop(&s, st);
+	}
 	json_close(&j, '}');
 	json_peers(&s, st);
 	json_next(&j, "relays");

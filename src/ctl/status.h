@@ -26,6 +26,9 @@
  *           stun_failures [stun_last_error], then when umbrad is a relay:
  *           relay_* (struct um_relay_server_status, in its order).
  *           A relay-only daemon: mode=relay version uptime_ms relay_*.
+ *           A node, after the STUN keys: loop_timer_late_samples
+ *           loop_timer_late_max_us loop_timer_late_p99_us (the control
+ *           thread's timer lateness over the last 10-20 s).
  *   peer:   peer(=name) id short_id [path] [endpoint] [relay]
  *           [direct_endpoint] state state_changes [last_handshake_age_ms] handshakes
  *           rekeys [rx_bytes rx_packets tx_bytes tx_packets drop_bad_mac
@@ -199,6 +202,10 @@ struct um_node_status {
 	struct um_stun_status stun;
 	bool has_relay_server;
 	struct um_relay_server_status relay_server;
+	/* The control thread's timer lateness (net/loop.h struct um_lateness):
+	 * callbacks measured in the window, its maximum and 99th percentile.
+	 * Shown for nodes (not relay-only daemons), last in the node section. */
+	uint64_t loop_timer_late_samples, loop_timer_late_max_us, loop_timer_late_p99_us;
 };
 
 /* Zeroes *status and allocates n_peers peer and n_uplinks uplink entries

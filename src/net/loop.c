@@ -34,6 +34,7 @@ struct um_loop {
 	size_t timer_count;
 	uint64_t timer_sequence;
 	uint64_t armed_deadline; /* what the timerfd is set to; 0 = disarmed */
+	struct um_lateness lateness;
 
 	/* The batch being dispatched, so um_loop_remove() can void its events. */
 	struct epoll_event batch[UM_LOOP_BATCH];
@@ -316,10 +317,113 @@ static void on_timerfd(struct um_loop *loop, struct um_watch *watch, uint32_t ev
 	 * so a zero-delay re-arm cannot starve file descriptors. */
 	while (loop->timer_root && loop->timer_root->deadline_ns <= now && !loop->stopping) {
 		struct um_timer *t = loop->timer_root;
+		/* Measured per callback: an earlier callback of this pass that
+		 * ran long makes the later ones late, and that must show. */
+		uint64_t started = um_now_ns();
+		um_lateness_add(&loop->lateness, started, started > t->deadline_ns ? started - t->deadline_ns : 0);
 		heap_remove(loop, t);
 		t->fn(loop, t);
 	}
 	timerfd_update(loop);
+}
+
+/* ---- timer lateness ---- */
+
+/* Bucket of a lateness in microseconds: exact below 8, then the power of two
+ * and the next two bits below it (four buckets per octave). */
+static size_t lateness_bucket(uint64_t us)
+{
+	if (us < 8)
+		return (size_t)us;
+	unsigned octave = 63u - (unsigned)__builtin_clzll(us); /* >= 3 */
+	size_t index = 8 + (size_t)(octave - 3) * 4 + (size_t)((us >> (octave - 2)) & 3);
+	return index < UM_LATENESS_BUCKETS ? index : UM_LATENESS_BUCKETS - 1;
+}
+
+/* The largest value that falls in bucket index. */
+static uint64_t lateness_bucket_top(size_t index)
+{
+	if (index < 8)
+		return index;
+	unsigned octave = (unsigned)(index - 8) / 4 + 3, sub = (unsigned)(index - 8) % 4;
+	return ((uint64_t)(4 + sub + 1) << (octave - 2)) - 1;
+}
+
+/* Moves the window forward to now: the current half becomes the previous
+ * one, or both are cleared after a silence longer than a half. */
+static void lateness_rotate(struct um_lateness *l, uint64_t now_ns)
+{
+	if (!l->half_start_ns) {
+		l->half_start_ns = now_ns ? now_ns : 1;
+		return;
+	}
+	if (now_ns < l->half_start_ns + UM_LATENESS_HALF_NS)
+		return;
+	if (now_ns < l->half_start_ns + 2 * UM_LATENESS_HALF_NS) {
+		memcpy(l->buckets[1], l->buckets[0], sizeof(l->buckets[0]));
+		l->max_ns[1] = l->max_ns[0];
+		l->half_start_ns += UM_LATENESS_HALF_NS;
+	} else {
+		memset(l->buckets[1], 0, sizeof(l->buckets[1]));
+		l->max_ns[1] = 0;
+		l->half_start_ns = now_ns;
+	}
+	memset(l->buckets[0], 0, sizeof(l->buckets[0]));
+	l->max_ns[0] = 0;
+}
+
+void um_lateness_reset(struct um_lateness *lateness)
+{
+	memset(lateness, 0, sizeof(*lateness));
+}
+
+void um_lateness_add(struct um_lateness *lateness, uint64_t now_ns, uint64_t late_ns)
+{
+	uint32_t *bucket;
+
+	lateness_rotate(lateness, now_ns);
+	lateness->total++;
+	if (late_ns > lateness->max_ns[0])
+		lateness->max_ns[0] = late_ns;
+	bucket = &lateness->buckets[0][lateness_bucket(late_ns / 1000)];
+	if (*bucket < UINT32_MAX)
+		(*bucket)++;
+}
+
+void um_lateness_summarize(struct um_lateness *lateness, uint64_t now_ns, struct um_lateness_summary *out)
+{
+	uint64_t counts[UM_LATENESS_BUCKETS], samples = 0, max_ns;
+
+	lateness_rotate(lateness, now_ns);
+	for (size_t i = 0; i < UM_LATENESS_BUCKETS; i++) {
+		counts[i] = (uint64_t)lateness->buckets[0][i] + lateness->buckets[1][i];
+		samples += counts[i];
+	}
+	max_ns = lateness->max_ns[0] > lateness->max_ns[1] ? lateness->max_ns[0] : lateness->max_ns[1];
+	*out = (struct um_lateness_summary){.total = lateness->total, .samples = samples, .max_us = max_ns / 1000};
+	if (!samples)
+		return;
+	/* The smallest bucket with at least 99% of the samples at or below it. */
+	uint64_t need = samples - samples / 100, seen = 0;
+	for (size_t i = 0; i < UM_LATENESS_BUCKETS; i++) {
+		seen += counts[i];
+		if (seen >= need) {
+			uint64_t top = lateness_bucket_top(i);
+			out->p99_us = top < out->max_us ? top : out->max_us;
+			return;
+		}
+	}
+	out->p99_us = out->max_us;
+}
+
+void um_loop_timer_lateness(struct um_loop *loop, struct um_lateness_summary *out)
+{
+	um_lateness_summarize(&loop->lateness, um_now_ns(), out);
+}
+
+void um_loop_timer_lateness_reset(struct um_loop *loop)
+{
+	um_lateness_reset(&loop->lateness);
 }
 
 /* ---- signals ---- */

@@ -39,6 +39,39 @@ struct um_timer {
 	void *arg;
 };
 
+/* Timer lateness: how long after its deadline each timer callback started
+ * (now - deadline_ns). A control thread starved by CPU work (signing under a
+ * HELLO flood) shows here first. The figures cover a rolling window of two
+ * halves of UM_LATENESS_HALF_NS each, so they describe the last 10 to 20
+ * seconds, not the whole life of the daemon (its start-up would dominate
+ * a lifetime maximum). The histogram is log-linear in microseconds: exact
+ * below 8 us, then four buckets per power of two (at most 25% too high). */
+enum {
+	UM_LATENESS_BUCKETS = 160,
+};
+#define UM_LATENESS_HALF_NS (10ULL * 1000000000ULL)
+
+struct um_lateness {
+	uint64_t half_start_ns; /* start of the current half; 0 = nothing yet */
+	uint64_t total;         /* samples since init or the last reset (all halves) */
+	uint64_t max_ns[2];     /* [0] current half, [1] previous half */
+	uint32_t buckets[2][UM_LATENESS_BUCKETS];
+};
+
+/* A summary of the window (both halves). */
+struct um_lateness_summary {
+	uint64_t total;   /* timer callbacks since init or the last reset */
+	uint64_t samples; /* in the window */
+	uint64_t max_us;  /* 0 when samples is 0 */
+	uint64_t p99_us;  /* the upper bound of the bucket holding the 99th percentile, at most max_us */
+};
+
+/* Pure functions on a caller-owned struct (the loop embeds one; tests drive
+ * them with their own clock). reset zeroes everything. */
+void um_lateness_reset(struct um_lateness *lateness);
+void um_lateness_add(struct um_lateness *lateness, uint64_t now_ns, uint64_t late_ns);
+void um_lateness_summarize(struct um_lateness *lateness, uint64_t now_ns, struct um_lateness_summary *out);
+
 /* Allocates a loop; free with um_loop_free(). */
 int um_loop_new(struct um_loop **out);
 void um_loop_free(struct um_loop *loop);
@@ -73,5 +106,10 @@ void um_loop_stop(struct um_loop *loop);
 /* The epoll descriptor: readable when the loop has work, so a program with
  * its own loop can poll it and call um_loop_run_once(loop, 0). */
 int um_loop_fd(const struct um_loop *loop);
+
+/* The lateness of this loop's timer callbacks (see struct um_lateness), as
+ * of now; reset starts the counters over (e.g. before a measurement). */
+void um_loop_timer_lateness(struct um_loop *loop, struct um_lateness_summary *out);
+void um_loop_timer_lateness_reset(struct um_loop *loop);
 
 #endif

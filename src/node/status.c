@@ -90,6 +90,11 @@ static void fill_node(struct um_node *node, struct um_node_status *out)
 
 	out->version = UM_VERSION;
 	out->uptime_ms = (um_now_ns() - node->started_ns) / UM_NSEC_PER_MSEC;
+	struct um_lateness_summary late;
+	um_loop_timer_lateness(node->loop, &late);
+	out->loop_timer_late_samples = late.samples;
+	out->loop_timer_late_max_us = late.max_us;
+	out->loop_timer_late_p99_us = late.p99_us;
 	if (node->relay_server) {
 		out->has_relay_server = true;
 		fill_relay_server(node->relay_server, &out->relay_server);
