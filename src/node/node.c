@@ -26,7 +26,11 @@
 
 _Static_assert(UM_CONFIG_BUSY_POLL_MAX_US == UM_BUSY_POLL_MAX_US, "busy-poll-us bound = the data plane's");
 
+/* A wakeup handles at most DRAIN_BATCH control datagrams and stops after
+ * DRAIN_BUDGET_NS: a burst of handshakes that each cost a signature (~1 ms)
+ * must not hold back the timers queued behind it (hello_flood measures it). */
 enum { DRAIN_BATCH = 1024 };
+#define DRAIN_BUDGET_NS (5 * UM_NSEC_PER_MSEC)
 
 /* The engine must not hand out an index that a live keypair still uses. */
 static bool index_in_use(void *ctx, uint32_t index)
@@ -81,7 +85,8 @@ static void on_dataplane(struct um_loop *loop, struct um_watch *watch, uint32_t 
 
 	/* Bounded per wakeup so a flood cannot starve timers and the control
 	 * socket; what is left keeps the fd readable for the next round. */
-	for (unsigned i = 0; i < DRAIN_BATCH; i++) {
+	uint64_t started = um_now_ns();
+	for (unsigned i = 0; i < DRAIN_BATCH && um_now_ns() - started < DRAIN_BUDGET_NS; i++) {
 		if (um_dataplane_recv_control(node->dataplane, node->msg))
 			break;
 		on_control_msg(node, node->msg);
