@@ -540,7 +540,7 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_addr
 			/* Only the pieces the initiator did not acknowledge. */
 			ret = um_hs_output_pieces(out, UM_MSG_CHALLENGE, p->remote_index, p->challenge_message_id,
 						  p->challenge, sizeof(p->challenge),
-						  um_frag_sender_on_timer(&p->challenge_sender));
+						  um_frag_sender_on_timer(&p->challenge_sender, now.mono_ns));
 			engine->stats.fragments_retransmitted += out->n_datagrams;
 			return ret;
 		}

@@ -90,7 +90,7 @@ static int ack_for_response(struct um_handshake_engine *engine, const struct um_
 		engine->stats.acks_dropped++;
 		return -UM_ENOTFOUND;
 	}
-	if ((ret = um_frag_sender_on_ack(&peer->response_sender, ack, &pieces)) < 0)
+	if ((ret = um_frag_sender_on_ack(&peer->response_sender, ack, now.mono_ns, um_hs_rto(peer), &pieces)) < 0)
 		return ret;
 	engine->stats.acks_received++;
 	if (!pieces)
@@ -127,7 +127,10 @@ static int ack_for_challenge(struct um_handshake_engine *engine, const struct um
 		engine->stats.acks_dropped++;
 		return -UM_ELIMIT;
 	}
-	if ((ret = um_frag_sender_on_ack(&pending->challenge_sender, ack, &pieces)) < 0)
+	/* The responder has no timer: a window of the shortest timeout the
+	 * initiator's timer (whose ACKs end a stall) could have. */
+	if ((ret = um_frag_sender_on_ack(&pending->challenge_sender, ack, now.mono_ns, UM_HS_RTO_MIN_NS, &pieces)) <
+	    0)
 		return ret;
 	engine->stats.acks_received++;
 	if (!pieces)

@@ -233,7 +233,14 @@ static bool ack_due(const struct um_reasm_slot *s, unsigned index, bool duplicat
 	unsigned last = 31;
 	while (last > 0 && !(expected & (UINT32_C(1) << last)))
 		last--;
-	if (!duplicate && index < last)
+	/* A duplicate matters only as the highest piece held: the sender is
+	 * repeating a round we answered (our ACK was lost) or our slot is
+	 * younger than the sender thinks; lower duplicates come before the
+	 * end of a round that will be answered anyway. */
+	unsigned top = 31;
+	while (top > 0 && !(s->received & (UINT32_C(1) << top)))
+		top--;
+	if (index < last && !(duplicate && index == top))
 		return false;
 	if (s->acks_sent >= UM_REASM_ACKS_PER_SLOT)
 		return false;

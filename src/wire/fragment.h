@@ -119,7 +119,8 @@ int um_reasm_add(struct um_reassembler *r, const struct um_addr *source, const s
  *     its current round (the last piece of the message until an ACK was
  *     sent, then the highest piece that ACK did not cover: senders send in
  *     ascending order), or
- *   - the piece was already held (a retransmission: our ACK went astray);
+ *   - the piece was already held and is the highest held (a repeated
+ *     round: our ACK went astray, or the slot was lost and reopened);
  * but never the same bitmap again within UM_REASM_ACK_GAP_NS, and at most
  * UM_REASM_ACKS_PER_SLOT times per slot. An ACK is smaller than the piece
  * that caused it. */

@@ -60,9 +60,10 @@ int um_fragment_ack_decode(struct um_fragment_ack *ack, const uint8_t *in, size_
 }
 
 void um_frag_sender_start(struct um_frag_sender *s, uint8_t msg_type, uint32_t receiver_index, uint32_t message_id,
-			  size_t msg_len)
+			  size_t msg_len, uint64_t now_ns)
 {
 	memset(s, 0, sizeof(*s));
+	s->window_start_ns = now_ns;
 	s->count = (uint8_t)um_fragment_count(msg_len);
 	s->active = s->count > 0;
 	s->msg_type = msg_type;
@@ -84,12 +85,23 @@ static unsigned popcount32(uint32_t v)
 	return n;
 }
 
-int um_frag_sender_on_ack(struct um_frag_sender *s, const struct um_fragment_ack *ack, uint32_t *resend)
+static void window_open(struct um_frag_sender *s, uint64_t now_ns)
+{
+	s->window_rounds = 0;
+	s->window_pieces = 0;
+	s->last_answer = 0;
+	s->window_start_ns = now_ns;
+}
+
+int um_frag_sender_on_ack(struct um_frag_sender *s, const struct um_fragment_ack *ack, uint64_t now_ns,
+			  uint64_t window_ns, uint32_t *resend)
 {
 	*resend = 0;
 	if (!um_frag_sender_matches(s, ack))
 		return -UM_ENOTFOUND;
 	s->acks++;
+	if (now_ns - s->window_start_ns >= window_ns)
+		window_open(s, now_ns);
 	s->acked = ack->received;
 	uint32_t missing = um_frag_all(s->count) & ~ack->received;
 	/* The receiver repeats an ACK when a retransmitted piece reaches it;
@@ -117,11 +129,9 @@ int um_frag_sender_on_ack(struct um_frag_sender *s, const struct um_fragment_ack
 	return 0;
 }
 
-uint32_t um_frag_sender_on_timer(struct um_frag_sender *s)
+uint32_t um_frag_sender_on_timer(struct um_frag_sender *s, uint64_t now_ns)
 {
-	s->window_rounds = 0;
-	s->window_pieces = 0;
-	s->last_answer = 0;
+	window_open(s, now_ns);
 	/* acked is never complete (the decoder refuses that), so this is
 	 * never empty: the timer always sends something. */
 	uint32_t pieces = um_frag_all(s->count) & ~s->acked;

@@ -69,22 +69,28 @@ struct um_frag_sender {
 			       * lost its slot says so) */
 	uint32_t last_answer; /* pieces resent for the last ACK answered in this window */
 	uint8_t window_rounds, window_pieces;
+	uint64_t window_start_ns;
 	uint64_t acks, ack_resent_pieces; /* ACKs accepted, pieces resent on them */
 };
 
 /* A message of msg_len bytes went out in full: remember it. */
 void um_frag_sender_start(struct um_frag_sender *s, uint8_t msg_type, uint32_t receiver_index, uint32_t message_id,
-			  size_t msg_len);
+			  size_t msg_len, uint64_t now_ns);
 /* The ACK is for this message (type, index, id and count agree)? */
 bool um_frag_sender_matches(const struct um_frag_sender *s, const struct um_fragment_ack *ack);
 /* Takes an ACK for this message (the caller checked its source) and sets
  * *resend to the pieces to send again now: the missing ones, unless the
  * window's budget (UM_FRAG_ACK_ROUNDS rounds, count pieces, lowest indices
  * first) is spent or the same pieces were already resent for an identical
- * ACK in this window (0 then). -UM_ENOTFOUND if the ACK is not for it. */
-int um_frag_sender_on_ack(struct um_frag_sender *s, const struct um_fragment_ack *ack, uint32_t *resend);
+ * ACK in this window (0 then). A window lasts from the timer's last
+ * resend, or the first ACK answered after window_ns had passed, for
+ * window_ns (the owner's retransmission timeout; an owner without a timer
+ * passes the shortest one it would use). -UM_ENOTFOUND if the ACK is not
+ * for this message. */
+int um_frag_sender_on_ack(struct um_frag_sender *s, const struct um_fragment_ack *ack, uint64_t now_ns,
+			  uint64_t window_ns, uint32_t *resend);
 /* The retransmission timer fired: a new window; returns the pieces to
  * resend (those not acknowledged: all when no ACK came; never none). */
-uint32_t um_frag_sender_on_timer(struct um_frag_sender *s);
+uint32_t um_frag_sender_on_timer(struct um_frag_sender *s, uint64_t now_ns);
 
 #endif
