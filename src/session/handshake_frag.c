@@ -129,8 +129,7 @@ static int ack_for_challenge(struct um_handshake_engine *engine, const struct um
 	}
 	/* The responder has no timer: a window of the shortest timeout the
 	 * initiator's timer (whose ACKs end a stall) could have. */
-	if ((ret = um_frag_sender_on_ack(&pending->challenge_sender, ack, now.mono_ns, UM_HS_RTO_MIN_NS, &pieces)) <
-	    0)
+	if ((ret = um_frag_sender_on_ack(&pending->challenge_sender, ack, now.mono_ns, UM_HS_RTO_MIN_NS, &pieces)) < 0)
 		return ret;
 	engine->stats.acks_received++;
 	if (!pieces)
@@ -201,4 +200,42 @@ int um_hs_timer_ack_challenge(struct um_handshake_engine *engine, struct um_hand
 		return 0;
 	peer->timer_sent_ack = true;
 	return 1;
+}
+
+int um_hs_tick_acks(struct um_handshake_engine *engine, uint64_t now_ns, struct um_handshake_output *out)
+{
+	struct um_fragment_ack ack;
+	struct um_addr source;
+
+	while (!engine->acks_disabled &&
+	       um_reasm_ack_quiet(&engine->reasm, now_ns, UM_HS_ACK_QUIET_NS, &source, &ack) == 0) {
+		/* The route tag the pieces came with is the state's. */
+		uint32_t route = 0;
+		bool found = false;
+		for (size_t i = 0; i < engine->n_peers && !found && ack.msg_type == UM_MSG_CHALLENGE; i++) {
+			struct um_handshake_peer *p = engine->peers[i];
+			if (p->state == UM_HS_STATE_HELLO_SENT && p->local_index == ack.receiver_index) {
+				route = p->to_route;
+				um_hs_exchange_repaired(p, now_ns);
+				found = true;
+			}
+		}
+		for (unsigned i = 0; i < engine->config.max_pending && !found && ack.msg_type == UM_MSG_RESPONSE; i++) {
+			struct um_hs_pending *p = &engine->pending[i];
+			if (p->state == UM_HS_STATE_CHALLENGE_SENT && p->local_index == ack.receiver_index &&
+			    um_addr_equal(&p->source, &source)) {
+				route = p->source_route;
+				p->challenge_resent = true;
+				found = true;
+			}
+		}
+		if (!found)
+			continue;
+		out->to = source;
+		out->route = route;
+		if (um_hs_output_ack(out, &ack) < 0)
+			return 0;
+		return 1;
+	}
+	return 0;
 }

@@ -182,6 +182,13 @@ int um_hs_resend_established(struct um_handshake_engine *engine, struct um_hs_pe
 int um_hs_timer_ack_challenge(struct um_handshake_engine *engine, struct um_handshake_peer *peer, uint64_t now_ns,
 			      struct um_handshake_output *out);
 
+/* A slot whose sender went quiet this long (since a piece that called for
+ * no ACK) gets an ACK: the round's last piece was lost. A round's pieces
+ * leave back to back; 100 ms covers their spread on a ~1 Mbit/s path. */
+#define UM_HS_ACK_QUIET_NS (100ULL * UM_NSEC_PER_MSEC)
+/* From the timers: one such ACK into out; 1 if it did. */
+int um_hs_tick_acks(struct um_handshake_engine *engine, uint64_t now_ns, struct um_handshake_output *out);
+
 /* Retransmission timing (handshake_timers.c). */
 /* A message of the initiation was just sent for the first time: a new
  * exchange (backoff and Karn's rule start over). */

@@ -150,6 +150,10 @@ int um_handshake_tick(struct um_handshake_engine *engine, struct um_handshake_ti
 		um_hs_count_output(engine, out);
 		return 1;
 	}
+	if (um_hs_tick_acks(engine, now.mono_ns, out)) {
+		um_hs_count_output(engine, out);
+		return 1;
+	}
 	for (unsigned i = 0; i < engine->config.max_pending; i++)
 		if (um_hs_pending_expired(&engine->pending[i], now.mono_ns))
 			um_hs_pending_release(engine, &engine->pending[i]);
@@ -174,6 +178,10 @@ uint64_t um_handshake_next_deadline(const struct um_handshake_engine *engine)
 			continue;
 		uint64_t t = p->created_ns + UM_HS_PENDING_LIFE_NS;
 		next = t < next ? t : next;
+	}
+	if (!engine->acks_disabled) {
+		uint64_t quiet = um_reasm_quiet_deadline(&engine->reasm, UM_HS_ACK_QUIET_NS);
+		next = quiet < next ? quiet : next;
 	}
 	return next;
 }

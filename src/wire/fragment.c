@@ -26,6 +26,10 @@ struct um_reasm_slot {
 	uint32_t acked;
 	uint64_t acked_ns;
 	uint8_t acks_sent;
+	/* A piece came after the last ACK: if no other follows within the
+	 * quiet time, the sender's round has ended short of its last piece. */
+	bool quiet_armed;
+	uint64_t last_ns;
 };
 
 /* Count of pieces fits the 32-bit received mask. */
@@ -252,6 +256,41 @@ static void ack_record(struct um_reasm_slot *s, uint64_t now_ns, struct um_fragm
 	ack_fill(s, ack);
 	s->acked = s->received;
 	s->acked_ns = now_ns;
+	s->quiet_armed = false;
+}
+
+/* After a piece that called for no ACK (um_reasm_add_ack only). */
+static void quiet_arm(struct um_reasm_slot *s, uint64_t now_ns)
+{
+	s->quiet_armed = s->acks_sent < UM_REASM_ACKS_PER_SLOT;
+	s->last_ns = now_ns;
+}
+
+uint64_t um_reasm_quiet_deadline(const struct um_reassembler *r, uint64_t quiet_ns)
+{
+	uint64_t next = UINT64_MAX;
+	for (unsigned i = 0; r->slots && i < r->limits.max_slots; i++) {
+		const struct um_reasm_slot *s = &r->slots[i];
+		if (s->used && s->quiet_armed && s->last_ns + quiet_ns < next)
+			next = s->last_ns + quiet_ns;
+	}
+	return next;
+}
+
+int um_reasm_ack_quiet(struct um_reassembler *r, uint64_t now_ns, uint64_t quiet_ns, struct um_addr *source,
+		       struct um_fragment_ack *ack)
+{
+	memset(ack, 0, sizeof(*ack));
+	for (unsigned i = 0; r->slots && i < r->limits.max_slots; i++) {
+		struct um_reasm_slot *s = &r->slots[i];
+		if (!s->used || !s->quiet_armed || now_ns - s->last_ns < quiet_ns)
+			continue;
+		ack_record(s, now_ns, ack);
+		s->acks_sent++;
+		*source = s->source;
+		return 0;
+	}
+	return -UM_ENOTFOUND;
 }
 
 int um_reasm_ack_now(struct um_reassembler *r, uint8_t msg_type, uint32_t receiver_index,
@@ -361,6 +400,8 @@ int um_reasm_add_ack(struct um_reassembler *r, const struct um_addr *source, con
 		slot->acked = 0;
 		slot->acked_ns = 0;
 		slot->acks_sent = 0;
+		slot->quiet_armed = false;
+		slot->last_ns = now_ns;
 		slot->first_ns = now_ns;
 		slot->prefix_slots = 1;
 		for (unsigned i = 0; i < r->limits.max_slots; i++) {
@@ -385,6 +426,8 @@ int um_reasm_add_ack(struct um_reassembler *r, const struct um_addr *source, con
 		if (ack && ack_due(slot, frag->index, true, now_ns)) {
 			ack_record(slot, now_ns, ack);
 			slot->acks_sent++;
+		} else if (ack) {
+			quiet_arm(slot, now_ns);
 		}
 		return 0;
 	}
@@ -395,6 +438,8 @@ int um_reasm_add_ack(struct um_reassembler *r, const struct um_addr *source, con
 		if (ack && ack_due(slot, frag->index, false, now_ns)) {
 			ack_record(slot, now_ns, ack);
 			slot->acks_sent++;
+		} else if (ack) {
+			quiet_arm(slot, now_ns);
 		}
 		return 0;
 	}

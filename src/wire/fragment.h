@@ -123,12 +123,23 @@ int um_reasm_add(struct um_reassembler *r, const struct um_addr *source, const s
  *     round: our ACK went astray, or the slot was lost and reopened);
  * but never the same bitmap again within UM_REASM_ACK_GAP_NS, and at most
  * UM_REASM_ACKS_PER_SLOT times per slot. An ACK is smaller than the piece
- * that caused it. */
+ * that caused it. When the piece that ends a round is lost, nothing of the
+ * above fires: the owner's timer asks for the slots whose sender has been
+ * quiet for a while since a piece that called for no ACK
+ * (um_reasm_quiet_deadline, um_reasm_ack_quiet). */
 #define UM_REASM_ACK_GAP_NS (100ULL * 1000000ULL)
 enum { UM_REASM_ACKS_PER_SLOT = 16 };
 struct um_fragment_ack;
 int um_reasm_add_ack(struct um_reassembler *r, const struct um_addr *source, const struct um_fragment *frag,
 		     uint64_t now_ns, uint8_t *out, size_t out_cap, struct um_fragment_ack *ack);
+/* The earliest time a slot filled by um_reasm_add_ack has been quiet for
+ * quiet_ns since a piece that called for no ACK (UINT64_MAX: none). */
+uint64_t um_reasm_quiet_deadline(const struct um_reassembler *r, uint64_t quiet_ns);
+/* One such slot whose time has come: fills *ack (recorded as sent, counted
+ * against the per-slot cap) and *source (where to send it); 0, or
+ * -UM_ENOTFOUND when none is due. Call until it returns nonzero. */
+int um_reasm_ack_quiet(struct um_reassembler *r, uint64_t now_ns, uint64_t quiet_ns, struct um_addr *source,
+		       struct um_fragment_ack *ack);
 /* For the owner's retransmission timer: when an incomplete slot of
  * (msg_type, receiver_index) from exactly `source` exists, fills *ack with
  * what it holds, records it as sent and returns 0; else -UM_ENOTFOUND. */

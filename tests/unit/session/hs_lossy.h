@@ -58,8 +58,8 @@ static inline void lossy_take(struct lossy_net *net, int from)
 		int dropped = net->drop && net->drop(net, from, d, q.len[i]);
 		if (net->trace)
 			fprintf(stderr, "  %7.1f ms %c -> type %u msg %u piece %u/%u rx %08x%s\n",
-				(double)(net->now_ns - net->base_ns) / 1e6, from ? 'B' : 'A', d[0], q.len[i] > 1 ? d[1] : 0,
-				q.len[i] > 2 ? d[2] : 0, q.len[i] > 3 ? d[3] : 0,
+				(double)(net->now_ns - net->base_ns) / 1e6, from ? 'B' : 'A', d[0],
+				q.len[i] > 1 ? d[1] : 0, q.len[i] > 2 ? d[2] : 0, q.len[i] > 3 ? d[3] : 0,
 				q.len[i] >= 8 ? (unsigned)(d[4] << 24 | d[5] << 16 | d[6] << 8 | d[7]) : 0u,
 				dropped ? " DROPPED" : "");
 		if (dropped) {

@@ -73,6 +73,7 @@ static int run_with_rules(void)
 {
 	lossy_init(&net, &A, &B, 10 * MS, hs_time(10));
 	net.drop = drop_by_rule;
+	net.trace = getenv("LOSS_TRACE") != NULL;
 	return lossy_run(&net, 10000 * MS);
 }
 
@@ -143,7 +144,8 @@ static void test_lost_challenge_pieces_and_ack(void)
 
 static void test_lost_last_challenge_piece(void)
 {
-	/* Nothing tells A the CHALLENGE is over: its timer asks for the rest. */
+	/* Nothing tells A the CHALLENGE is over: after UM_HS_ACK_QUIET_NS
+	 * without a piece its timers ask for the rest (not the 1 s RTO). */
 	n_rules = 0;
 	drop_first(1, UM_TYPE_FRAGMENT, UM_MSG_CHALLENGE, (int)ch_frags - 1, 1);
 	CHECK_EQ(run_with_rules(), 0);
@@ -151,6 +153,20 @@ static void test_lost_last_challenge_piece(void)
 	CHECK_EQ(net.sent_type[0][UM_TYPE_FRAGMENT_ACK], 1);
 	CHECK_EQ(stats(&B)->fragments_retransmitted, 1);
 	CHECK_EQ(net.sent_piece[1][UM_MSG_CHALLENGE][ch_frags - 1], 2);
+	CHECK_EQ(net.done_ns - net.base_ns, 20 * MS + UM_HS_ACK_QUIET_NS + 40 * MS);
+	CHECK_EQ(timing(&A).retransmissions, 0);
+}
+
+static void test_lost_last_response_piece(void)
+{
+	n_rules = 0;
+	drop_first(0, UM_TYPE_FRAGMENT, UM_MSG_RESPONSE, (int)resp_frags - 1, 1);
+	CHECK_EQ(run_with_rules(), 0);
+	CHECK_EQ(net.sent_type[1][UM_TYPE_FRAGMENT_ACK], 1);
+	CHECK_EQ(net.sent_type[0][UM_TYPE_FRAGMENT], resp_frags + 1);
+	CHECK_EQ(timing(&A).retransmissions, 0);
+	CHECK_EQ(timing(&A).ack_resent_datagrams, 1);
+	CHECK_EQ(net.done_ns - net.base_ns, 30 * MS + UM_HS_ACK_QUIET_NS + 30 * MS);
 }
 
 static void test_lost_response_piece(void)
@@ -466,6 +482,7 @@ int main(void)
 	RUN_FRESH(test_lost_challenge_piece);
 	RUN_FRESH(test_lost_challenge_pieces_and_ack);
 	RUN_FRESH(test_lost_last_challenge_piece);
+	RUN_FRESH(test_lost_last_response_piece);
 	RUN_FRESH(test_lost_response_piece);
 	RUN_FRESH(test_lost_response_piece_twice);
 	RUN_FRESH(test_lost_established);

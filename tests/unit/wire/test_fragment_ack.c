@@ -213,6 +213,45 @@ static void test_ack_now(void)
 	um_reasm_destroy(&r);
 }
 
+static void test_quiet(void)
+{
+	/* The last piece of the round is lost: nothing arrives that calls for
+	 * an ACK, so the owner asks once the sender has been quiet. */
+	struct um_fragment_ack ack;
+	struct um_addr from;
+	int64_t acked;
+	const uint64_t quiet = 100 * MS;
+	setup();
+	CHECK_EQ(um_reasm_quiet_deadline(&r, quiet), UINT64_MAX);
+	for (unsigned i = 0; i + 1 < count; i++)
+		add(&src1, i, i * MS, &acked);
+	CHECK_EQ(acked, -1);
+	CHECK_EQ(um_reasm_quiet_deadline(&r, quiet), (count - 2) * MS + quiet);
+	CHECK_EQ(um_reasm_ack_quiet(&r, (count - 2) * MS + quiet - 1, quiet, &from, &ack), -UM_ENOTFOUND);
+	CHECK_EQ(um_reasm_ack_quiet(&r, (count - 2) * MS + quiet, quiet, &from, &ack), 0);
+	CHECK(um_addr_equal(&from, &src1));
+	CHECK_EQ(ack.received, um_frag_all(count) >> 1);
+	CHECK_EQ(ack.message_id, 99);
+	/* Once: until another piece comes. */
+	CHECK_EQ(um_reasm_quiet_deadline(&r, quiet), UINT64_MAX);
+	CHECK_EQ(um_reasm_ack_quiet(&r, 10000 * MS, quiet, &from, &ack), -UM_ENOTFOUND);
+	/* A piece that calls for an ACK itself leaves nothing to the timer. */
+	CHECK_EQ(add(&src1, count - 2, 500 * MS, &acked), 0); /* the highest held, again */
+	CHECK(acked >= 0);
+	CHECK_EQ(um_reasm_quiet_deadline(&r, quiet), UINT64_MAX);
+	CHECK_EQ(add(&src1, count - 1, 600 * MS, &acked), UM_HS_RESPONSE_BYTES);
+	CHECK_EQ(um_reasm_pending(&r), 0);
+	um_reasm_destroy(&r);
+
+	/* um_reasm_add (no ACKs) never arms it. */
+	struct um_fragment f;
+	setup();
+	um_fragment_decode(&f, frags[0], (size_t)frag_len[0]);
+	CHECK_EQ(um_reasm_add(&r, &src1, &f, 0, out, sizeof(out)), 0);
+	CHECK_EQ(um_reasm_quiet_deadline(&r, quiet), UINT64_MAX);
+	um_reasm_destroy(&r);
+}
+
 static void test_plain_add_sends_nothing(void)
 {
 	/* um_reasm_add (the relay's) keeps no ACK state and behaves as before. */
@@ -302,6 +341,7 @@ int main(void)
 	RUN(test_ack_rounds);
 	RUN(test_slot_reopened);
 	RUN(test_ack_now);
+	RUN(test_quiet);
 	RUN(test_plain_add_sends_nothing);
 	RUN(test_sender);
 	return um_test_end();
