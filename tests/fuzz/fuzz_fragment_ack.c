@@ -71,6 +71,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					abort();
 				continue;
 			}
+			if (op & 4) { /* the owner's timers: a quiet sender */
+				struct um_addr from;
+				uint64_t due = um_reasm_quiet_deadline(&r, 100000000ULL);
+				int q = um_reasm_ack_quiet(&r, now, 100000000ULL, &from, &ack);
+				if ((q == 0) != (due <= now) ||
+				    (q == 0 && (ack.received == 0 || ack.received == um_frag_all(count))))
+					abort();
+				continue;
+			}
 			int ret = um_reasm_add_ack(&r, &src, &f, now, out, sizeof(out), &ack);
 			if (ret != 0 && ack.count)
 				abort(); /* complete, refused or conflicting: nothing to acknowledge */
