@@ -77,7 +77,7 @@ struct demux_row {
 };
 
 static const struct demux_row demux_table[] = {
-    {UM_TYPE_HELLO, UM_TYPE_FRAGMENT, on_handshake, true, "handshake"},
+    {UM_TYPE_HELLO, UM_TYPE_FRAGMENT_ACK, on_handshake, true, "handshake"},
     {UM_TYPE_RELAY_FIRST, UM_TYPE_RELAY_LAST, on_relay, false, "relay"},
     {UM_TYPE_PATH_FIRST, UM_TYPE_PATH_LAST, on_path, true, "path"},
 };

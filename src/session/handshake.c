@@ -217,6 +217,7 @@ void um_hs_peer_reset(struct um_handshake_engine *engine, struct um_handshake_pe
 	peer->state = UM_HS_STATE_ZEROED;
 	peer->local_index = peer->remote_index = 0;
 	peer->challenge_attempts = 0;
+	memset(&peer->response_sender, 0, sizeof(peer->response_sender));
 	sodium_memzero(peer->ephemeral_secret, sizeof(peer->ephemeral_secret));
 	sodium_memzero(&peer->sym, sizeof(peer->sym));
 }
@@ -463,6 +464,11 @@ static struct um_addr rate_limit_source(const struct um_addr *from, uint32_t rou
 	return key;
 }
 
+struct um_addr um_hs_rate_limit_source(const struct um_addr *from, uint32_t route)
+{
+	return rate_limit_source(from, route);
+}
+
 static int handle_hello(struct um_handshake_engine *engine, const struct um_addr *from, const uint8_t *dgram,
 			size_t len, struct um_handshake_time now, struct um_handshake_output *out)
 {
@@ -531,8 +537,12 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_addr
 			p->challenge_resent = true;
 			out->to = *from;
 			out->route = engine->from_route;
-			return um_hs_output_message(out, UM_MSG_CHALLENGE, p->remote_index, p->challenge_message_id,
-						    p->challenge, sizeof(p->challenge));
+			/* Only the pieces the initiator did not acknowledge. */
+			ret = um_hs_output_pieces(out, UM_MSG_CHALLENGE, p->remote_index, p->challenge_message_id,
+						  p->challenge, sizeof(p->challenge),
+						  um_frag_sender_on_timer(&p->challenge_sender, now.mono_ns));
+			engine->stats.fragments_retransmitted += out->n_datagrams;
+			return ret;
 		}
 	}
 	/* 6. Replay filter. */
@@ -586,6 +596,7 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 			   size_t len, struct um_handshake_time now, struct um_handshake_output *out)
 {
 	struct um_fragment frag;
+	struct um_fragment_ack ack;
 	struct um_handshake_peer *peer = NULL;
 	struct um_hs_pending *pending = NULL;
 	int ret;
@@ -616,7 +627,22 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 		engine->stats.challenge_attempts_exceeded++;
 		return -UM_ELIMIT;
 	}
-	ret = um_reasm_add(&engine->reasm, from, &frag, now.mono_ns, engine->scratch, sizeof(engine->scratch));
+	/* A piece of the RESPONSE we answered: ESTABLISHED was lost. */
+	if (pending && pending->state == UM_HS_STATE_ESTABLISHED_SENT && frag.message_id == pending->response_message_id)
+		return um_hs_resend_established(engine, pending, from, now.mono_ns, out);
+	ret = um_reasm_add_ack(&engine->reasm, from, &frag, now.mono_ns, engine->scratch, sizeof(engine->scratch),
+			       engine->acks_disabled ? NULL : &ack);
+	if (ret == 0 && !engine->acks_disabled && ack.count) {
+		/* Incomplete: tell the sender what is missing. The answer now
+		 * takes an extra round (no RTT sample from it). */
+		if (peer)
+			um_hs_exchange_repaired(peer, now.mono_ns);
+		else
+			pending->challenge_resent = true;
+		out->to = *from;
+		out->route = engine->from_route;
+		return um_hs_output_ack(out, &ack);
+	}
 	if (ret <= 0)
 		return ret;
 	size_t msg_len = (size_t)ret;
@@ -669,6 +695,8 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 			engine->stats.auth_failed++;
 		return ret;
 	}
+	pending->response_message_id = frag.message_id;
+	pending->established_resent_ns = now.mono_ns;
 	engine->stats.established++;
 	out->to = *from;
 	out->route = engine->from_route;
@@ -706,6 +734,9 @@ int um_handshake_receive_via(struct um_handshake_engine *engine, const struct um
 	case UM_MSG_FRAGMENT:
 		ret = handle_fragment(engine, from, datagram, len, now, out);
 		break;
+	case UM_TYPE_FRAGMENT_ACK:
+		ret = um_hs_receive_fragment_ack(engine, from, datagram, len, now, out);
+		break;
 	default: /* CHALLENGE/RESPONSE never fit one datagram; DATA is not ours */
 		engine->stats.malformed++;
 		ret = -UM_EINVAL;
@@ -713,5 +744,6 @@ int um_handshake_receive_via(struct um_handshake_engine *engine, const struct um
 	}
 	if (ret < 0)
 		um_hs_output_reset(out);
+	um_hs_count_output(engine, out);
 	return ret;
 }

@@ -123,6 +123,12 @@ struct um_handshake_stats {
 	uint64_t bad_mac, cookies_sent, rate_limited, replays, malformed, auth_failed, unknown_peer, unknown_index,
 	    table_full, timeouts, challenge_budget, challenge_attempts_exceeded,
 	    version_mismatch; /* HELLO of another protocol version (valid mac1) */
+	/* Large messages (docs/PROTOCOL.md section 7): FRAGMENT datagrams sent
+	 * (first sends and resends), of which resends (timer, ACK, HELLO
+	 * retransmission); FRAGMENT_ACKs sent, accepted (for a message in
+	 * flight, from where it went) and dropped (malformed, unknown message,
+	 * wrong source, rate limit). */
+	uint64_t fragments_sent, fragments_retransmitted, acks_sent, acks_received, acks_dropped;
 };
 
 /* Allocates an engine; *out is owned by the caller (um_handshake_engine_free).
@@ -159,7 +165,8 @@ struct um_handshake_peer_timing {
 	uint64_t samples;
 	uint64_t rto_ns;                  /* the next exchange's first timeout (no backoff, no jitter) */
 	uint64_t retransmissions;         /* messages resent by the timer, all initiations */
-	uint64_t retransmitted_datagrams; /* their datagrams (a RESPONSE is several fragments) */
+	uint64_t retransmitted_datagrams; /* their datagrams (only the RESPONSE pieces not acknowledged) */
+	uint64_t ack_resent_datagrams;    /* RESPONSE pieces resent because an ACK said they were missing */
 };
 void um_handshake_peer_get_timing(const struct um_handshake_peer *peer, struct um_handshake_peer_timing *out);
 
@@ -188,7 +195,7 @@ int um_handshake_receive_via(struct um_handshake_engine *engine, const struct um
 			     const uint8_t *datagram, size_t len, struct um_handshake_time now,
 			     struct um_handshake_output *out);
 
-/* Consumes one received datagram (any handshake type: 0x01..0x06). The
+/* Consumes one received datagram (any handshake type: 0x01..0x07). The
  * datagram is only read during the call. Returns 0 when it was accepted
  * (out may hold datagrams and/or an event), or a negative code saying why
  * it was dropped: -UM_EBADMSG (bad MAC or authentication), -UM_EREPLAY,

@@ -8,6 +8,7 @@
 #include "session/handshake.h"
 #include "session/ratelimit.h"
 #include "wire/fragment.h"
+#include "wire/fragment_ack.h"
 
 /* Retransmission (handshake_timers.c, docs/PROTOCOL.md): RTO from the
  * peer's smoothed RTT, clamped; without any estimate the initial value;
@@ -80,6 +81,14 @@ struct um_handshake_peer {
 	 * HELLO can build ones that open and carry the pinned key with a bad
 	 * signature, each costing a hybrid verification. */
 	unsigned challenge_attempts;
+	/* Loss-tolerant fragments (handshake_frag.c): the RESPONSE in flight
+	 * as the ACKs describe it; whether this exchange was repaired (an ACK
+	 * sent for the CHALLENGE, pieces resent on an ACK: no RTT sample, the
+	 * answer took an extra round); whether the timer's last action was an
+	 * ACK (it alternates with the HELLO, which an older responder needs). */
+	struct um_frag_sender response_sender;
+	bool exchange_repaired, timer_sent_ack;
+	uint64_t ack_resent_datagrams;
 };
 
 struct um_hs_pending {
@@ -99,6 +108,13 @@ struct um_hs_pending {
 	uint64_t created_ns;
 	unsigned attempts;
 	bool challenge_resent; /* Karn's rule: then RESPONSE yields no RTT sample */
+	/* The CHALLENGE in flight as the ACKs describe it; once ESTABLISHED
+	 * was sent, the RESPONSE's message id (a piece of it, resent because
+	 * ESTABLISHED was lost, is answered from the cache) and when
+	 * ESTABLISHED was last resent. */
+	struct um_frag_sender challenge_sender;
+	uint32_t response_message_id;
+	uint64_t established_resent_ns;
 };
 
 struct um_hs_hello_seen {
@@ -123,6 +139,7 @@ struct um_handshake_engine {
 	uint8_t scratch[UM_FRAG_MAX_MESSAGE]; /* reassembled messages */
 	bool forced_load;
 	struct um_handshake_stats stats;
+	bool acks_disabled; /* tests and the bench: behave like a node without FRAGMENT_ACK */
 };
 
 /* Key schedule (handshake_msgs.c). */
@@ -141,6 +158,37 @@ struct um_handshake_peer *um_hs_find_peer_by_id(struct um_handshake_engine *engi
 int um_hs_output_message(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index, uint32_t message_id,
 			 const uint8_t *msg, size_t len);
 
+/* Loss-tolerant fragments (handshake_frag.c). */
+/* Appends the pieces in `pieces` (bitmap) of msg to out. */
+int um_hs_output_pieces(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index, uint32_t message_id,
+			const uint8_t *msg, size_t len, uint32_t pieces);
+/* Appends a FRAGMENT_ACK to out. */
+int um_hs_output_ack(struct um_handshake_output *out, const struct um_fragment_ack *ack);
+/* Counts the FRAGMENTs and ACKs in out into the stats (every exit of
+ * receive and tick that may send calls it). */
+void um_hs_count_output(struct um_handshake_engine *engine, const struct um_handshake_output *out);
+/* The key a HELLO (and an ACK for a CHALLENGE) is rate-limited under. */
+struct um_addr um_hs_rate_limit_source(const struct um_addr *from, uint32_t route);
+/* A received FRAGMENT_ACK (dispatch from handshake.c). */
+int um_hs_receive_fragment_ack(struct um_handshake_engine *engine, const struct um_addr *from, const uint8_t *dgram,
+			       size_t len, struct um_handshake_time now, struct um_handshake_output *out);
+/* A piece of the RESPONSE that pending already accepted: ESTABLISHED was
+ * lost; resend it (at most once per UM_REASM_ACK_GAP_NS). */
+int um_hs_resend_established(struct um_handshake_engine *engine, struct um_hs_pending *pending,
+			     const struct um_addr *from, uint64_t now_ns, struct um_handshake_output *out);
+/* The timer of an initiation in HELLO_SENT: when part of the CHALLENGE
+ * arrived from where the HELLO went, every other round an ACK replaces the
+ * HELLO (the responder resends the missing pieces); 1 if it did. */
+int um_hs_timer_ack_challenge(struct um_handshake_engine *engine, struct um_handshake_peer *peer, uint64_t now_ns,
+			      struct um_handshake_output *out);
+
+/* A slot whose sender went quiet this long (since a piece that called for
+ * no ACK) gets an ACK: the round's last piece was lost. A round's pieces
+ * leave back to back; 100 ms covers their spread on a ~1 Mbit/s path. */
+#define UM_HS_ACK_QUIET_NS (100ULL * UM_NSEC_PER_MSEC)
+/* From the timers: one such ACK into out; 1 if it did. */
+int um_hs_tick_acks(struct um_handshake_engine *engine, uint64_t now_ns, struct um_handshake_output *out);
+
 /* Retransmission timing (handshake_timers.c). */
 /* A message of the initiation was just sent for the first time: a new
  * exchange (backoff and Karn's rule start over). */
@@ -148,6 +196,10 @@ void um_hs_exchange_start(struct um_handshake_peer *peer, uint64_t now_ns);
 /* The answer to the exchange in flight arrived and was authenticated:
  * an RTT sample unless the message was retransmitted (Karn's rule). */
 void um_hs_exchange_answered(struct um_handshake_peer *peer, uint64_t now_ns);
+/* An ACK showed the answer is under way (pieces were resent on it): no
+ * RTT sample from this exchange, and the timer restarts from now (RFC
+ * 6298, 5.3) so the repair is not overtaken by a full retransmission. */
+void um_hs_exchange_repaired(struct um_handshake_peer *peer, uint64_t now_ns);
 /* Feeds one RTT sample into the peer's SRTT/RTTVAR (RFC 6298, 2.2/2.3). */
 void um_hs_rtt_sample(struct um_handshake_peer *peer, uint64_t sample_ns);
 /* The peer's current RTO, before backoff and jitter. */

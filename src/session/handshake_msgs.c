@@ -182,6 +182,8 @@ int um_hs_create_challenge(struct um_handshake_engine *engine, struct um_hs_pend
 
 	pending->sym = sym;
 	randombytes_buf(&pending->challenge_message_id, sizeof(pending->challenge_message_id));
+	um_frag_sender_start(&pending->challenge_sender, UM_MSG_CHALLENGE, pending->remote_index,
+			     pending->challenge_message_id, sizeof(pending->challenge), pending->created_ns);
 	pending->state = UM_HS_STATE_CHALLENGE_SENT;
 	ret = 0;
 out:
@@ -259,6 +261,9 @@ int um_hs_consume_challenge(struct um_handshake_engine *engine, struct um_handsh
 	peer->remote_index = ch.sender_index;
 	peer->state = UM_HS_STATE_RESPONSE_SENT;
 	randombytes_buf(&peer->response_message_id, sizeof(peer->response_message_id));
+	/* Time 0: the first ACK opens the sender's first window. */
+	um_frag_sender_start(&peer->response_sender, UM_MSG_RESPONSE, peer->remote_index, peer->response_message_id,
+			     UM_HS_RESPONSE_BYTES, 0);
 	/* The ephemeral DH key has done its job: drop it now. */
 	sodium_memzero(peer->ephemeral_secret, sizeof(peer->ephemeral_secret));
 	ret = 0;

@@ -58,15 +58,25 @@ void um_hs_exchange_start(struct um_handshake_peer *peer, uint64_t now_ns)
 {
 	peer->exchange_sent_ns = now_ns;
 	peer->retransmits = 0;
+	peer->exchange_repaired = false;
+	peer->timer_sent_ack = false;
 	peer->next_retransmit_ns = now_ns + retransmit_interval(peer, 0);
 }
 
 void um_hs_exchange_answered(struct um_handshake_peer *peer, uint64_t now_ns)
 {
-	if (peer->retransmits == 0 && now_ns >= peer->exchange_sent_ns)
+	if (peer->retransmits == 0 && !peer->exchange_repaired && now_ns >= peer->exchange_sent_ns)
 		um_hs_rtt_sample(peer, now_ns - peer->exchange_sent_ns);
 	else if (peer->retransmits > 0)
 		peer->rto_backoff = peer->retransmits < 4 ? peer->retransmits : 4;
+}
+
+void um_hs_exchange_repaired(struct um_handshake_peer *peer, uint64_t now_ns)
+{
+	peer->exchange_repaired = true;
+	uint64_t next = now_ns + retransmit_interval(peer, peer->retransmits);
+	if (next > peer->next_retransmit_ns)
+		peer->next_retransmit_ns = next;
 }
 
 void um_hs_rtt_sample(struct um_handshake_peer *peer, uint64_t sample_ns)
@@ -96,6 +106,7 @@ void um_handshake_peer_get_timing(const struct um_handshake_peer *peer, struct u
 	out->rto_ns = um_hs_rto(peer);
 	out->retransmissions = peer->retransmissions;
 	out->retransmitted_datagrams = peer->retransmitted_datagrams;
+	out->ack_resent_datagrams = peer->ack_resent_datagrams;
 }
 
 int um_handshake_tick(struct um_handshake_engine *engine, struct um_handshake_time now, struct um_handshake_output *out)
@@ -124,13 +135,23 @@ int um_handshake_tick(struct um_handshake_engine *engine, struct um_handshake_ti
 		out->route = p->to_route;
 		out->peer = p;
 		out->peer_user = p->user;
-		if (p->state == UM_HS_STATE_HELLO_SENT)
-			um_hs_output_message(out, UM_MSG_HELLO, 0, 0, p->hello, sizeof(p->hello));
-		else
-			um_hs_output_message(out, UM_MSG_RESPONSE, p->remote_index, p->response_message_id, p->response,
-					     UM_HS_RESPONSE_BYTES);
+		if (p->state == UM_HS_STATE_HELLO_SENT) {
+			/* Part of the CHALLENGE is here: ask for the rest. */
+			if (!um_hs_timer_ack_challenge(engine, p, now.mono_ns, out))
+				um_hs_output_message(out, UM_MSG_HELLO, 0, 0, p->hello, sizeof(p->hello));
+		} else {
+			/* Only the pieces not acknowledged (all without an ACK). */
+			um_hs_output_pieces(out, UM_MSG_RESPONSE, p->remote_index, p->response_message_id, p->response,
+					    UM_HS_RESPONSE_BYTES, um_frag_sender_on_timer(&p->response_sender, now.mono_ns));
+			engine->stats.fragments_retransmitted += out->n_datagrams;
+		}
 		p->retransmissions++;
 		p->retransmitted_datagrams += out->n_datagrams;
+		um_hs_count_output(engine, out);
+		return 1;
+	}
+	if (um_hs_tick_acks(engine, now.mono_ns, out)) {
+		um_hs_count_output(engine, out);
 		return 1;
 	}
 	for (unsigned i = 0; i < engine->config.max_pending; i++)
@@ -157,6 +178,10 @@ uint64_t um_handshake_next_deadline(const struct um_handshake_engine *engine)
 			continue;
 		uint64_t t = p->created_ns + UM_HS_PENDING_LIFE_NS;
 		next = t < next ? t : next;
+	}
+	if (!engine->acks_disabled) {
+		uint64_t quiet = um_reasm_quiet_deadline(&engine->reasm, UM_HS_ACK_QUIET_NS);
+		next = quiet < next ? quiet : next;
 	}
 	return next;
 }

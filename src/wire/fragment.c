@@ -7,6 +7,7 @@
 
 #include "util/buf.h"
 #include "util/error.h"
+#include "wire/fragment_ack.h"
 
 struct um_reasm_slot {
 	bool used;
@@ -20,6 +21,15 @@ struct um_reasm_slot {
 	unsigned prefix_slots; /* used slots of this source's prefix, this one included */
 	uint64_t first_ns;
 	uint8_t *buf; /* owned, total_len bytes */
+	/* The last ACK sent for this slot (um_reasm_add_ack): its bitmap,
+	 * when, and how many were sent. */
+	uint32_t acked;
+	uint64_t acked_ns;
+	uint8_t acks_sent;
+	/* A piece came after the last ACK: if no other follows within the
+	 * quiet time, the sender's round has ended short of its last piece. */
+	bool quiet_armed;
+	uint64_t last_ns;
 };
 
 /* Count of pieces fits the 32-bit received mask. */
@@ -206,10 +216,114 @@ static bool slot_matches(const struct um_reassembler *r, const struct um_reasm_s
 int um_reasm_add(struct um_reassembler *r, const struct um_addr *source, const struct um_fragment *frag,
 		 uint64_t now_ns, uint8_t *out, size_t out_cap)
 {
+	return um_reasm_add_ack(r, source, frag, now_ns, out, out_cap, NULL);
+}
+
+static void ack_fill(const struct um_reasm_slot *s, struct um_fragment_ack *ack)
+{
+	ack->msg_type = s->msg_type;
+	ack->count = s->count;
+	ack->receiver_index = s->receiver_index;
+	ack->message_id = s->message_id;
+	ack->received = s->received;
+}
+
+/* The rule in fragment.h, for a slot still incomplete after piece index. */
+static bool ack_due(const struct um_reasm_slot *s, unsigned index, bool duplicate, uint64_t now_ns)
+{
+	/* What the sender sends next: what our last ACK lacked (all of it
+	 * before any ACK); its highest index ends the sender's round. */
+	uint32_t expected = um_frag_all(s->count) & ~(s->acks_sent ? s->acked : 0);
+	unsigned last = 31;
+	while (last > 0 && !(expected & (UINT32_C(1) << last)))
+		last--;
+	/* A duplicate matters only as the highest piece held: the sender is
+	 * repeating a round we answered (our ACK was lost) or our slot is
+	 * younger than the sender thinks; lower duplicates come before the
+	 * end of a round that will be answered anyway. */
+	unsigned top = 31;
+	while (top > 0 && !(s->received & (UINT32_C(1) << top)))
+		top--;
+	if (index < last && !(duplicate && index == top))
+		return false;
+	if (s->acks_sent >= UM_REASM_ACKS_PER_SLOT)
+		return false;
+	return !(s->acks_sent && s->received == s->acked && now_ns - s->acked_ns < UM_REASM_ACK_GAP_NS);
+}
+
+static void ack_record(struct um_reasm_slot *s, uint64_t now_ns, struct um_fragment_ack *ack)
+{
+	ack_fill(s, ack);
+	s->acked = s->received;
+	s->acked_ns = now_ns;
+	s->quiet_armed = false;
+}
+
+/* After a piece that called for no ACK (um_reasm_add_ack only). */
+static void quiet_arm(struct um_reasm_slot *s, uint64_t now_ns)
+{
+	s->quiet_armed = s->acks_sent < UM_REASM_ACKS_PER_SLOT;
+	s->last_ns = now_ns;
+}
+
+uint64_t um_reasm_quiet_deadline(const struct um_reassembler *r, uint64_t quiet_ns)
+{
+	uint64_t next = UINT64_MAX;
+	for (unsigned i = 0; r->slots && i < r->limits.max_slots; i++) {
+		const struct um_reasm_slot *s = &r->slots[i];
+		if (s->used && s->quiet_armed && s->last_ns + quiet_ns < next)
+			next = s->last_ns + quiet_ns;
+	}
+	return next;
+}
+
+int um_reasm_ack_quiet(struct um_reassembler *r, uint64_t now_ns, uint64_t quiet_ns, struct um_addr *source,
+		       struct um_fragment_ack *ack)
+{
+	memset(ack, 0, sizeof(*ack));
+	for (unsigned i = 0; r->slots && i < r->limits.max_slots; i++) {
+		struct um_reasm_slot *s = &r->slots[i];
+		if (!s->used || !s->quiet_armed || now_ns - s->last_ns < quiet_ns)
+			continue;
+		ack_record(s, now_ns, ack);
+		s->acks_sent++;
+		*source = s->source;
+		return 0;
+	}
+	return -UM_ENOTFOUND;
+}
+
+int um_reasm_ack_now(struct um_reassembler *r, uint8_t msg_type, uint32_t receiver_index,
+		     const struct um_addr *source, uint64_t now_ns, struct um_fragment_ack *ack)
+{
+	memset(ack, 0, sizeof(*ack));
+	if (!r->slots)
+		return -UM_ENOTFOUND;
+	for (unsigned i = 0; i < r->limits.max_slots; i++) {
+		struct um_reasm_slot *s = &r->slots[i];
+		if (!s->used || s->msg_type != msg_type || s->receiver_index != receiver_index ||
+		    !um_addr_equal(&s->source, source))
+			continue;
+		/* The timer's ACK counts as sent (it moves the expected end of
+		 * the sender's round) but not against the per-slot cap, which
+		 * bounds ACKs that incoming pieces can cause. */
+		ack_record(s, now_ns, ack);
+		if (!s->acks_sent)
+			s->acks_sent = 1;
+		return 0;
+	}
+	return -UM_ENOTFOUND;
+}
+
+int um_reasm_add_ack(struct um_reassembler *r, const struct um_addr *source, const struct um_fragment *frag,
+		     uint64_t now_ns, uint8_t *out, size_t out_cap, struct um_fragment_ack *ack)
+{
 	struct um_reasm_slot *slot = NULL, *free_slot = NULL;
 	size_t source_bytes = 0;
 	unsigned prefix_count = 0;
 
+	if (ack)
+		memset(ack, 0, sizeof(*ack));
 	if (frag->total_len > r->limits.max_message || frag->total_len > out_cap)
 		return -UM_ERANGE;
 	um_reasm_expire(r, now_ns);
@@ -283,6 +397,11 @@ int um_reasm_add(struct um_reassembler *r, const struct um_addr *source, const s
 		slot->receiver_index = frag->receiver_index;
 		slot->message_id = frag->message_id;
 		slot->received = 0;
+		slot->acked = 0;
+		slot->acked_ns = 0;
+		slot->acks_sent = 0;
+		slot->quiet_armed = false;
+		slot->last_ns = now_ns;
 		slot->first_ns = now_ns;
 		slot->prefix_slots = 1;
 		for (unsigned i = 0; i < r->limits.max_slots; i++) {
@@ -304,14 +423,26 @@ int um_reasm_add(struct um_reassembler *r, const struct um_addr *source, const s
 			return -UM_EBADMSG;
 		}
 		r->stats.duplicates++;
+		if (ack && ack_due(slot, frag->index, true, now_ns)) {
+			ack_record(slot, now_ns, ack);
+			slot->acks_sent++;
+		} else if (ack) {
+			quiet_arm(slot, now_ns);
+		}
 		return 0;
 	}
 	memcpy(slot->buf + offset, frag->payload, frag->payload_len);
 	slot->received |= bit;
 
-	uint32_t all = frag->count == 32 ? UINT32_MAX : (UINT32_C(1) << frag->count) - 1;
-	if (slot->received != all)
+	if (slot->received != um_frag_all(frag->count)) {
+		if (ack && ack_due(slot, frag->index, false, now_ns)) {
+			ack_record(slot, now_ns, ack);
+			slot->acks_sent++;
+		} else if (ack) {
+			quiet_arm(slot, now_ns);
+		}
 		return 0;
+	}
 	size_t n = slot->total_len;
 	memcpy(out, slot->buf, n);
 	r->stats.completed++;

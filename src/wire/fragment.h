@@ -109,6 +109,43 @@ void um_reasm_destroy(struct um_reassembler *r);
  *   -UM_ERANGE   message larger than limits.max_message or out_cap. */
 int um_reasm_add(struct um_reassembler *r, const struct um_addr *source, const struct um_fragment *frag,
 		 uint64_t now_ns, uint8_t *out, size_t out_cap);
+/* Acknowledgements (FRAGMENT_ACK, wire/fragment_ack.h). The receiver of a
+ * message that stays incomplete says which pieces it holds, so the sender
+ * resends only the others. um_reasm_add_ack() is um_reasm_add() that also
+ * decides whether this piece calls for an ACK: ack->count is 0 when not,
+ * else *ack is the ACK to send back to the source. It does when the slot
+ * is incomplete after the piece and either
+ *   - the piece has the highest index the sender is expected to send in
+ *     its current round (the last piece of the message until an ACK was
+ *     sent, then the highest piece that ACK did not cover: senders send in
+ *     ascending order), or
+ *   - the piece was already held and is the highest held (a repeated
+ *     round: our ACK went astray, or the slot was lost and reopened);
+ * but never the same bitmap again within UM_REASM_ACK_GAP_NS, and at most
+ * UM_REASM_ACKS_PER_SLOT times per slot. An ACK is smaller than the piece
+ * that caused it. When the piece that ends a round is lost, nothing of the
+ * above fires: the owner's timer asks for the slots whose sender has been
+ * quiet for a while since a piece that called for no ACK
+ * (um_reasm_quiet_deadline, um_reasm_ack_quiet). */
+#define UM_REASM_ACK_GAP_NS (100ULL * 1000000ULL)
+enum { UM_REASM_ACKS_PER_SLOT = 16 };
+struct um_fragment_ack;
+int um_reasm_add_ack(struct um_reassembler *r, const struct um_addr *source, const struct um_fragment *frag,
+		     uint64_t now_ns, uint8_t *out, size_t out_cap, struct um_fragment_ack *ack);
+/* The earliest time a slot filled by um_reasm_add_ack has been quiet for
+ * quiet_ns since a piece that called for no ACK (UINT64_MAX: none). */
+uint64_t um_reasm_quiet_deadline(const struct um_reassembler *r, uint64_t quiet_ns);
+/* One such slot whose time has come: fills *ack (recorded as sent, counted
+ * against the per-slot cap) and *source (where to send it); 0, or
+ * -UM_ENOTFOUND when none is due. Call until it returns nonzero. */
+int um_reasm_ack_quiet(struct um_reassembler *r, uint64_t now_ns, uint64_t quiet_ns, struct um_addr *source,
+		       struct um_fragment_ack *ack);
+/* For the owner's retransmission timer: when an incomplete slot of
+ * (msg_type, receiver_index) from exactly `source` exists, fills *ack with
+ * what it holds, records it as sent and returns 0; else -UM_ENOTFOUND. */
+int um_reasm_ack_now(struct um_reassembler *r, uint8_t msg_type, uint32_t receiver_index,
+		     const struct um_addr *source, uint64_t now_ns, struct um_fragment_ack *ack);
+
 /* Frees the slot(s) of (msg_type, receiver_index) from any source: the
  * owner calls it when the handshake state the slot was for goes away. */
 void um_reasm_release(struct um_reassembler *r, uint8_t msg_type, uint32_t receiver_index);

@@ -23,9 +23,10 @@ enum um_wire_type {
 	UM_TYPE_RESPONSE = 0x03,
 	UM_TYPE_ESTABLISHED = 0x04,
 	UM_TYPE_COOKIE_REPLY = 0x05,
-	UM_TYPE_FRAGMENT = 0x06, /* pieces of a larger message of any type */
+	UM_TYPE_FRAGMENT = 0x06,     /* pieces of a larger message of any type */
+	UM_TYPE_FRAGMENT_ACK = 0x07, /* which pieces arrived (wire/fragment_ack.h) */
 	UM_TYPE_HANDSHAKE_FIRST = 0x01,
-	UM_TYPE_HANDSHAKE_LAST = 0x0f, /* 0x07..0x0f reserved for the handshake */
+	UM_TYPE_HANDSHAKE_LAST = 0x0f, /* 0x08..0x0f reserved for the handshake */
 
 	/* Data plane (wire/data.h), 0x10..0x1f. */
 	UM_TYPE_DATA = 0x10,

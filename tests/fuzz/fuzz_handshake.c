@@ -150,6 +150,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				buf[13] = (uint8_t)total;
 			}
 		}
+		if ((ctl & 4) && len == UM_FRAG_ACK_BYTES && buf[0] == UM_TYPE_FRAGMENT_ACK) {
+			/* Name the message in flight, so ACKs reach the senders:
+			 * A's RESPONSE, or B's CHALLENGE. */
+			uint32_t index = 0, id = 0;
+			if (to == eng_a && peer_ab->state == UM_HS_STATE_RESPONSE_SENT) {
+				index = peer_ab->remote_index;
+				id = peer_ab->response_message_id;
+				buf[1] = UM_MSG_RESPONSE;
+				buf[3] = (uint8_t)um_fragment_count(UM_HS_RESPONSE_BYTES);
+			} else if (to == eng_b) {
+				for (unsigned i = 0; i < eng_b->config.max_pending; i++)
+					if (eng_b->pending[i].state == UM_HS_STATE_CHALLENGE_SENT) {
+						index = eng_b->pending[i].remote_index;
+						id = eng_b->pending[i].challenge_message_id;
+					}
+				buf[1] = UM_MSG_CHALLENGE;
+				buf[3] = (uint8_t)um_fragment_count(UM_HS_CHALLENGE_BYTES);
+			}
+			for (unsigned k = 0; k < 4; k++) {
+				buf[4 + k] = (uint8_t)(index >> (24 - 8 * k));
+				buf[8 + k] = (uint8_t)(id >> (24 - 8 * k));
+			}
+		}
 		um_handshake_receive(to, src, buf, len, now, &out);
 		check_event(&out);
 		if (ctl & 8)

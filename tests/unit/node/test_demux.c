@@ -7,7 +7,7 @@
 
 static const char *expected(unsigned type, bool via_relay)
 {
-	if (type >= UM_TYPE_HELLO && type <= UM_TYPE_FRAGMENT)
+	if (type >= UM_TYPE_HELLO && type <= UM_TYPE_FRAGMENT_ACK)
 		return "handshake";
 	if (type >= UM_TYPE_RELAY_FIRST && type <= UM_TYPE_RELAY_LAST)
 		return via_relay ? NULL : "relay"; /* a peer cannot speak for a relay */

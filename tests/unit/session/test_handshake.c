@@ -128,7 +128,9 @@ static int feed(struct hs_node *to, const struct hs_node *from, const struct cap
 		if (i == which)
 			buf[pos] ^= 0x01;
 		int r = um_handshake_receive(to->engine, &from->addr, buf, c->len[i], now, &hs_out);
-		if (r == 0 && hs_out.n_datagrams)
+		/* A FRAGMENT_ACK is the answer to a message left incomplete (a
+		 * damaged header moved or dropped a piece), not acceptance. */
+		if (r == 0 && hs_out.n_datagrams && hs_out.datagrams[0][0] != UM_TYPE_FRAGMENT_ACK)
 			produced++;
 		if (hs_out.event != UM_HS_EVENT_NONE)
 			*event = 1;
