@@ -41,11 +41,13 @@ PY
 flood=${UM_BUILD:-}/tests/netns/um_flood
 [ -x "$flood" ] || um_fail "um_flood not built ($flood)"
 rate=${UM_FLOOD_RATE:-2000}
-# The 99th percentile must stay under 200 ms; the maximum (one callback
-# waiting behind a batch of CHALLENGEs signed on the control thread, worse
-# when the machine is shared) under 1 s.
-late_p99_ms=${UM_LATE_P99_MS:-200}
-late_max_ms=${UM_LATE_MAX_MS:-1000}
+# The 99th percentile must stay under 100 ms and the maximum under 500 ms.
+# A control wakeup stops after 5 ms of work (node/node.c), so a callback
+# waits behind at most that plus one CHALLENGE; measured 9-91 ms max and
+# 7-20 ms p99 on a shared 2-vCPU machine (before that bound: up to 460 ms).
+# The slack is for CI running other tests beside this one.
+late_p99_ms=${UM_LATE_P99_MS:-100}
+late_max_ms=${UM_LATE_MAX_MS:-500}
 seconds=16
 
 um_ns sw
