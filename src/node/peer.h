@@ -35,6 +35,19 @@ enum um_peer_state {
 	UM_PEER_STATES
 };
 
+/* How long connection setup took (session.c, for status): times of our
+ * initiation in flight, and what the handshake that produced the current
+ * session measured. */
+struct um_node_setup {
+	uint64_t hello_ns;    /* our initiation in flight: its first HELLO; 0 = none */
+	uint64_t reply_ns;    /* its first answer the engine took; 0 = none yet */
+	unsigned initiations; /* initiations since the last session came up */
+	/* The current session's handshake (valid once has_session): */
+	bool has_session, initiator;
+	uint64_t took_ns, reply_took_ns; /* initiator only; UINT64_MAX = unknown */
+	unsigned took_initiations;       /* ours it took, this one included */
+};
+
 struct um_node_peer {
 	struct um_node *node;
 	const struct um_config_peer *config; /* borrowed from node->config */
@@ -71,6 +84,7 @@ struct um_node_peer {
 	 * armed at the policy's next deadline. */
 	struct um_session_timers timers;
 	struct um_timer session_timer;
+	struct um_node_setup setup; /* session.c */
 };
 
 /* create allocates node->peers from node->config (owned by the node until

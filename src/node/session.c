@@ -97,9 +97,32 @@ static void handshake_route(struct um_node *node, const struct um_handshake_outp
 void um_node_clear_session(struct um_node_peer *peer)
 {
 	um_dataplane_peer_clear_keys(peer->node->dataplane, peer->dp_peer);
+	peer->setup.has_session = false;
 	um_path_session_cleared(peer);
 	peer->index_current = peer->index_previous = peer->index_next = 0;
 	peer->session_created_ns = 0;
+}
+
+/* What the handshake that produced the session took (status: setup_*).
+ * As responder we cannot tell when the peer's first HELLO left (HELLO is
+ * anonymous, and it may have been one of several): only our role and our
+ * own initiations that went nowhere meanwhile are known. */
+static void setup_record(struct um_node_peer *peer, bool initiator, uint64_t now)
+{
+	struct um_node_setup *setup = &peer->setup;
+
+	setup->has_session = true;
+	setup->initiator = initiator;
+	setup->took_ns = setup->reply_took_ns = UINT64_MAX;
+	if (initiator && setup->hello_ns) {
+		setup->took_ns = now - setup->hello_ns;
+		if (setup->reply_ns)
+			setup->reply_took_ns = setup->reply_ns - setup->hello_ns;
+	}
+	setup->took_initiations = setup->initiations;
+	if (initiator)
+		setup->hello_ns = setup->reply_ns = 0;
+	setup->initiations = setup->hello_ns ? 1 : 0; /* ours still in flight (crossed) counts on */
 }
 
 static void install_session(struct um_node *node, struct um_node_peer *peer)
@@ -118,6 +141,7 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 	if (out->initiator && !peer->designated && peer->index_next &&
 	    now - peer->next_installed_ns < UM_NODE_CROSSED_WINDOW_NS) {
 		um_log_debug("peer %s: crossed handshakes, keeping the peer's session", name);
+		peer->setup.hello_ns = peer->setup.reply_ns = 0; /* ours is over; the setup_* are the peer's */
 		session_established(peer);
 		return;
 	}
@@ -146,6 +170,7 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 		peer->rtt_from_handshake = true;
 	}
 	peer->session_initiator = out->initiator;
+	setup_record(peer, out->initiator, now);
 	handshake_route(node, out, &route);
 	um_peer_route_set(peer, &route, UM_ROUTE_WHY_HANDSHAKE);
 	um_path_session_installed(peer, &out->keypair);
@@ -181,6 +206,7 @@ static void handle_output(struct um_node *node)
 		um_log_info("peer %s: handshake timed out%s", name, peer->attempt_via_relay ? " (via relay)" : "");
 		if (!peer->attempt_via_relay)
 			um_peer_route_set(peer, &(struct um_route){0}, UM_ROUTE_WHY_DIRECT_FAILED);
+		peer->setup.hello_ns = peer->setup.reply_ns = 0;
 		handshake_failed(peer);
 	}
 	um_handshake_output_wipe(out);
@@ -223,11 +249,17 @@ int um_node_initiate(struct um_node_peer *peer)
 		return -UM_ESTATE;
 	}
 	um_handshake_peer_set_rtt_hint(peer->hs, handshake_rtt_hint(peer, route ? uplink : -1));
-	int r = um_handshake_initiate_via(node->engine, peer->hs, &to, route, um_handshake_time_now(), node->out);
+	struct um_handshake_time now = um_handshake_time_now();
+	int r = um_handshake_initiate_via(node->engine, peer->hs, &to, route, now, node->out);
 	if (r) {
 		um_handshake_output_wipe(node->out);
 		return r;
 	}
+	/* A new handshake (the engine dropped any in flight): setup time
+	 * counts from its first HELLO, retransmissions included. */
+	peer->setup.hello_ns = now.mono_ns;
+	peer->setup.reply_ns = 0;
+	peer->setup.initiations++;
 	handshake_initiated(peer);
 	handle_output(node);
 	um_session_engine_rearm(node);
@@ -257,12 +289,21 @@ void um_node_promote_next(struct um_node_peer *peer, bool confirmed)
 void um_node_handshake_input(struct um_node *node, const struct um_addr *from, uint32_t route, const uint8_t *data,
 			     size_t len)
 {
-	int r = um_handshake_receive_via(node->engine, from, route, data, len, um_handshake_time_now(), node->out);
+	struct um_handshake_time now = um_handshake_time_now();
+	int r = um_handshake_receive_via(node->engine, from, route, data, len, now, node->out);
+	struct um_node_peer *peer = node->out->peer_user;
 
 	if (r) {
 		um_handshake_output_wipe(node->out);
 		return; /* counted by the engine's stats */
 	}
+	/* The engine names the peer only for an answer to our initiation (a
+	 * cookie reply, a whole CHALLENGE, ESTABLISHED) or for the RESPONSE
+	 * that completes the peer's (an ESTABLISHED event as responder). */
+	if (peer && peer->setup.hello_ns && !peer->setup.reply_ns &&
+	    (node->out->event == UM_HS_EVENT_NONE ||
+	     (node->out->event == UM_HS_EVENT_ESTABLISHED && node->out->initiator)))
+		peer->setup.reply_ns = now.mono_ns;
 	handle_output(node);
 }
 
