@@ -227,6 +227,12 @@ int um_relay_transport_udp_answered(struct um_relay_transport *p, unsigned slot,
 		break;
 	}
 	case UM_RELAY_TRANSPORT_ON_UDP:
+		/* Only direct paths answered so far: peers without one need a
+		 * UDP relay, and now there is one. */
+		if (p->udp_uplink == UM_RELAY_TRANSPORT_DIRECT && slot != UM_RELAY_TRANSPORT_DIRECT) {
+			p->udp_uplink = (int)slot;
+			push(p, UM_RELAY_TRANSPORT_USE_UDP, slot);
+		}
 		break;
 	}
 	return 0;

@@ -513,6 +513,13 @@ static void test_slots(void)
 	CHECK_EQ(um_relay_transport_tick(&p, T0 + 9500 * MS, &out), 1);
 	CHECK_EQ(out.decision, UM_RELAY_TRANSPORT_USE_UDP);
 	CHECK_EQ(out.uplink, UM_RELAY_TRANSPORT_DIRECT);
+	/* A UDP relay answering later takes the peers that have no direct path. */
+	CHECK_EQ(um_relay_transport_udp_answered(&p, 0, 30 * MS, T0 + 10 * SEC), 0);
+	CHECK_EQ(um_relay_transport_tick(&p, T0 + 10 * SEC, &out), 1);
+	CHECK_EQ(out.decision, UM_RELAY_TRANSPORT_USE_UDP);
+	CHECK_EQ(out.uplink, 0);
+	CHECK_EQ(um_relay_transport_udp_answered(&p, 1, 30 * MS, T0 + 11 * SEC), 0);
+	CHECK_EQ(um_relay_transport_tick(&p, T0 + 11 * SEC, &out), 0); /* already on a UDP relay */
 	CHECK(!strcmp(um_relay_transport_decision_name(UM_RELAY_TRANSPORT_PROBE_UDP), "probe-udp"));
 	CHECK(!strcmp(um_relay_transport_mode_name(p.mode), "udp"));
 
