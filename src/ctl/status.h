@@ -169,10 +169,12 @@ struct um_peer_status {
 	uint64_t handshake_retransmitted_datagrams;
 	/* Connection setup (node/session.c), of the handshake that produced
 	 * the current session: setup_ms from its first HELLO (retransmissions
-	 * included) to ESTABLISHED, setup_first_reply_ms to the first answer
-	 * the engine took (cookie reply or whole CHALLENGE); both known only
-	 * when we initiated it. setup_initiations: our handshakes it took
-	 * (a timed-out direct try, then the relay: 2). */
+	 * included) to ESTABLISHED; as responder from the first HELLO we
+	 * received from the peer (its lost ones not counted; unknown when it
+	 * came from an endpoint we did not know). setup_first_reply_ms (as
+	 * initiator only) to the first answer the engine took (cookie reply
+	 * or whole CHALLENGE). setup_initiations: our handshakes it took (a
+	 * timed-out direct try, then the relay: 2). */
 	const char *setup_role; /* static "initiator"/"responder"; NULL = no session, no setup_* keys */
 	uint64_t setup_ms, setup_first_reply_ms; /* UM_STATUS_NONE: unknown */
 	uint64_t setup_initiations;

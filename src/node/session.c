@@ -23,6 +23,9 @@ enum { DRAIN_BATCH = 1024, UM_NODE_DIRECT_TRIES = 1 };
  * A handshake, retransmissions included, ends well within it; older `next`
  * keys are from an earlier exchange, not from one that crossed ours. */
 #define UM_NODE_CROSSED_WINDOW_NS (5 * UM_NSEC_PER_SEC)
+/* An initiator gives up on a handshake after 10 s (session/handshake.h):
+ * a HELLO older than that did not start the handshake completing now. */
+#define UM_NODE_HELLO_WINDOW_NS (10 * UM_NSEC_PER_SEC)
 
 static void session_established(struct um_node_peer *peer);
 static void handshake_initiated(struct um_node_peer *peer);
@@ -105,8 +108,8 @@ void um_node_clear_session(struct um_node_peer *peer)
 
 /* What the handshake that produced the session took (status: setup_*).
  * As responder we cannot tell when the peer's first HELLO left (HELLO is
- * anonymous, and it may have been one of several): only our role and our
- * own initiations that went nowhere meanwhile are known. */
+ * anonymous, and the first may have been lost): setup counts from the
+ * first one we answered from the peer's route (hello_received). */
 static void setup_record(struct um_node_peer *peer, bool initiator, uint64_t now)
 {
 	struct um_node_setup *setup = &peer->setup;
@@ -118,7 +121,11 @@ static void setup_record(struct um_node_peer *peer, bool initiator, uint64_t now
 		setup->took_ns = now - setup->hello_ns;
 		if (setup->reply_ns)
 			setup->reply_took_ns = setup->reply_ns - setup->hello_ns;
+	} else if (!initiator && setup->hello_in_ns && now - setup->hello_in_ns <= UM_NODE_HELLO_WINDOW_NS) {
+		setup->took_ns = now - setup->hello_in_ns;
 	}
+	if (!initiator)
+		setup->hello_in_ns = 0;
 	setup->took_initiations = setup->initiations;
 	if (initiator)
 		setup->hello_ns = setup->reply_ns = 0;
@@ -286,6 +293,27 @@ void um_node_promote_next(struct um_node_peer *peer, bool confirmed)
 	peer->session_created_ns = now;
 }
 
+/* A HELLO the engine answered (rate limits passed: no flood gets here):
+ * whose it is shows only in where it came from, the peer's relay route
+ * or its known endpoint. The first of a handshake starts its setup time. */
+static void hello_received(struct um_node *node, const struct um_addr *from, uint32_t route, uint64_t now)
+{
+	struct um_node_peer *peer = NULL;
+	size_t slot;
+	unsigned uplink;
+
+	if (route) {
+		if (um_route_tag_decode(node, route, &slot, &uplink))
+			peer = &node->peers[slot];
+	} else {
+		for (size_t i = 0; i < node->n_peers && !peer; i++)
+			if (um_addr_equal(&node->peers[i].endpoint, from))
+				peer = &node->peers[i];
+	}
+	if (peer && (!peer->setup.hello_in_ns || now - peer->setup.hello_in_ns > UM_NODE_HELLO_WINDOW_NS))
+		peer->setup.hello_in_ns = now;
+}
+
 void um_node_handshake_input(struct um_node *node, const struct um_addr *from, uint32_t route, const uint8_t *data,
 			     size_t len)
 {
@@ -297,6 +325,8 @@ void um_node_handshake_input(struct um_node *node, const struct um_addr *from, u
 		um_handshake_output_wipe(node->out);
 		return; /* counted by the engine's stats */
 	}
+	if (len && data[0] == UM_MSG_HELLO && node->out->n_datagrams)
+		hello_received(node, from, route, now.mono_ns);
 	/* The engine names the peer only for an answer to our initiation (a
 	 * cookie reply, a whole CHALLENGE, ESTABLISHED) or for the RESPONSE
 	 * that completes the peer's (an ESTABLISHED event as responder). */
