@@ -18,13 +18,17 @@
 # Phase 1: direct = false and no endpoints: both nodes register with the
 # relay (REGISTER, ~7 fragments) and handshake through it. Phase 2: the
 # nodes know each other's endpoints and no relay: a direct handshake.
-# Each must complete within LOSSY_BOUND_S (20 s); the times, the setup_*
+# Each must complete within LOSSY_BOUND_S (20 s; measured on today's code
+# over ~35 runs: relayed 1.0-7.8 s from start to both established,
+# registration included, direct 0.3-4.5 s); the times, the setup_*
 # keys of the status and the fragments each node sent against those one
 # message needs (counted on its own interface by fragcount.py, before the
 # loss) are printed. Today a lost fragment costs the whole message again.
 set -u
 . "$(dirname "$0")/lib.sh"
 um_init
+# LOSSY_KEEP=DIR: a copy of the logs and counts there, whatever the outcome.
+trap '_rc=$?; [ -n "${LOSSY_KEEP:-}" ] && cp -r "$UM_TMP" "$LOSSY_KEEP"; (exit $_rc); um_teardown' EXIT
 
 DELAY_MS=${LOSSY_DELAY_MS:-20}
 LOSS_PCT=${LOSSY_LOSS_PCT:-5}
@@ -79,8 +83,8 @@ um_exec a ip route add default via 198.51.100.1
 um_exec b ip route add default via 198.51.100.5
 um_exec relay ip route add default via 203.0.113.1
 um_exec inet sysctl -qw net.ipv4.ip_forward=1
-um_exec a ping -c 1 -W 2 203.0.113.2 >/dev/null || um_fail "a cannot reach the relay"
-um_exec a ping -c 1 -W 2 198.51.100.6 >/dev/null || um_fail "a cannot reach b"
+um_exec a ping -c 3 -i 0.2 -W 2 203.0.113.2 >/dev/null || um_fail "a cannot reach the relay"
+um_exec a ping -c 3 -i 0.2 -W 2 198.51.100.6 >/dev/null || um_fail "a cannot reach b"
 p=$(awk -v l="$LOSS_PCT" 'BEGIN { printf "%.4f", l / 100 }')
 lossy=(ia ib)
 [ "${LOSSY_RELAY_LOSS:-0}" = 1 ] && lossy+=(ir)
