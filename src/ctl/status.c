@@ -479,6 +479,7 @@ static void peer_keys(struct sink *s, const struct um_peer_status *p)
 		put_known(s, "setup_ms", p->setup_ms);
 		put_known(s, "setup_first_reply_ms", p->setup_first_reply_ms);
 		put_u64(s, "setup_initiations", p->setup_initiations);
+		put_known(s, "setup_total_ms", p->setup_total_ms);
 	}
 	if (route_name(p->transport))
 		put_str(s, "transport", route_name(p->transport));
@@ -624,6 +625,7 @@ void um_peer_status_reset(struct um_peer_status *peer)
 	peer->handshake_srtt_us = UM_STATUS_NONE;
 	peer->setup_ms = UM_STATUS_NONE;
 	peer->setup_first_reply_ms = UM_STATUS_NONE;
+	peer->setup_total_ms = UM_STATUS_NONE;
 	peer->path.time_to_direct_ms = UM_STATUS_NONE;
 	peer->path.direct_rtt_us = UM_STATUS_NONE;
 	peer->path.fallback_silence_ms = UM_STATUS_NONE;

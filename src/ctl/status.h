@@ -30,7 +30,8 @@
  *           [direct_endpoint] state state_changes [last_handshake_age_ms] handshakes
  *           rekeys [handshake_srtt_us] handshake_rto_ms
  *           handshake_retransmitted_datagrams [setup_role [setup_ms]
- *           [setup_first_reply_ms] setup_initiations] [transport] [rx_bytes rx_packets tx_bytes tx_packets drop_bad_mac
+ *           [setup_first_reply_ms] setup_initiations [setup_total_ms]]
+ *           [transport] [rx_bytes rx_packets tx_bytes tx_packets drop_bad_mac
  *           drop_replay drop_malformed drop_not_allowed drop_no_key
  *           drop_send rx_relay_packets rx_direct_packets tx_relay_packets
  *           tx_direct_packets] [rtt_us | rtt_bound_us] keepalive path_state
@@ -174,9 +175,10 @@ struct um_peer_status {
 	 * came from an endpoint we did not know). setup_first_reply_ms (as
 	 * initiator only) to the first answer the engine took (cookie reply
 	 * or whole CHALLENGE). setup_initiations: our handshakes it took (a
-	 * timed-out direct try, then the relay: 2). */
+	 * timed-out direct try, then the relay: 2), setup_total_ms from the
+	 * first HELLO of the first of them (none: = setup_ms). */
 	const char *setup_role; /* static "initiator"/"responder"; NULL = no session, no setup_* keys */
-	uint64_t setup_ms, setup_first_reply_ms; /* UM_STATUS_NONE: unknown */
+	uint64_t setup_ms, setup_first_reply_ms, setup_total_ms; /* UM_STATUS_NONE: unknown */
 	uint64_t setup_initiations;
 	/* What carries the session's data now (node/route.c); NONE = no
 	 * session: no "transport" key. */

@@ -42,11 +42,13 @@ struct um_node_setup {
 	uint64_t hello_ns;    /* our initiation in flight: its first HELLO; 0 = none */
 	uint64_t reply_ns;    /* its first answer the engine took; 0 = none yet */
 	uint64_t hello_in_ns; /* the first HELLO from the peer we answered lately; 0 = none */
+	uint64_t first_ns;    /* the first HELLO of the first of `initiations`; 0 = none */
 	unsigned initiations; /* initiations since the last session came up */
 	/* The current session's handshake (valid once has_session): */
 	bool has_session, initiator;
 	uint64_t took_ns;       /* responder: from hello_in_ns; UINT64_MAX = unknown */
 	uint64_t reply_took_ns; /* initiator only; UINT64_MAX = unknown */
+	uint64_t total_ns;      /* from first_ns (else took_ns); UINT64_MAX = unknown */
 	unsigned took_initiations;       /* ours it took, this one included */
 };
 

@@ -126,10 +126,13 @@ static void setup_record(struct um_node_peer *peer, bool initiator, uint64_t now
 	}
 	if (!initiator)
 		setup->hello_in_ns = 0;
+	setup->total_ns = setup->first_ns ? now - setup->first_ns : setup->took_ns;
 	setup->took_initiations = setup->initiations;
 	if (initiator)
 		setup->hello_ns = setup->reply_ns = 0;
-	setup->initiations = setup->hello_ns ? 1 : 0; /* ours still in flight (crossed) counts on */
+	/* Ours still in flight (crossed) counts on. */
+	setup->initiations = setup->hello_ns ? 1 : 0;
+	setup->first_ns = setup->hello_ns;
 }
 
 static void install_session(struct um_node *node, struct um_node_peer *peer)
@@ -266,7 +269,8 @@ int um_node_initiate(struct um_node_peer *peer)
 	 * counts from its first HELLO, retransmissions included. */
 	peer->setup.hello_ns = now.mono_ns;
 	peer->setup.reply_ns = 0;
-	peer->setup.initiations++;
+	if (!peer->setup.initiations++)
+		peer->setup.first_ns = now.mono_ns;
 	handshake_initiated(peer);
 	handle_output(node);
 	um_session_engine_rearm(node);

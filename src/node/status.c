@@ -199,6 +199,8 @@ static void fill_peer(struct um_node *node, const struct um_node_peer *peer, str
 			out->setup_ms = setup->took_ns / UM_NSEC_PER_MSEC;
 		if (setup->reply_took_ns != UINT64_MAX)
 			out->setup_first_reply_ms = setup->reply_took_ns / UM_NSEC_PER_MSEC;
+		if (setup->total_ns != UINT64_MAX)
+			out->setup_total_ms = setup->total_ns / UM_NSEC_PER_MSEC;
 		out->setup_initiations = setup->took_initiations;
 	}
 	if (peer->state == UM_PEER_ESTABLISHED)

@@ -133,7 +133,7 @@ setup_report() {
 	j=$(um_cli "$1" peers --json | jq -c --arg p "$2" '.peers[] | select(.name == $p)')
 	jq -e '.transport != null and (.handshake_retransmitted_datagrams | type) == "number" and .setup_role != null' \
 		<<<"$j" >/dev/null || um_fail "$1: no setup keys for $2: $j"
-	um_log "  $1 -> $2: $(jq -r '"transport \(.transport), \(.setup_role), setup \(.setup_ms // "?") ms, first reply \(.setup_first_reply_ms // "?") ms, \(.setup_initiations) initiation(s), \(.handshake_retransmitted_datagrams) handshake datagrams resent, rto \(.handshake_rto_ms) ms"' <<<"$j")"
+	um_log "  $1 -> $2: $(jq -r '"transport \(.transport), \(.setup_role), setup \(.setup_ms // "?") ms, first reply \(.setup_first_reply_ms // "?") ms, \(.setup_initiations) initiation(s) (\(.setup_total_ms // "?") ms in all), \(.handshake_retransmitted_datagrams) handshake datagrams resent, rto \(.handshake_rto_ms) ms"' <<<"$j")"
 }
 home() { [ "$(um_json "$1" status 'd["relays"][0]["state"]')" = home ]; }
 both_established() { um_established alpha beta && um_established beta alpha; }

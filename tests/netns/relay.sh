@@ -142,7 +142,9 @@ for pair in "alpha beta" "beta alpha"; do
 	[ "$(um_peer_field "$1" "$2" setup_role)" = initiator ] || continue
 	n=$(um_peer_field "$1" "$2" setup_initiations)
 	((n >= 2)) || um_fail "$1: setup_initiations=$n for $2 after a failed direct try"
-	um_log "$1 -> $2: setup $(um_peer_field "$1" "$2" setup_ms) ms over $n initiations"
+	took=$(um_peer_field "$1" "$2" setup_ms) total=$(um_peer_field "$1" "$2" setup_total_ms)
+	((total >= took)) || um_fail "$1: setup_total_ms=$total < setup_ms=$took"
+	um_log "$1 -> $2: setup $took ms, $total ms in all over $n initiations"
 done
 um_log "unreachable endpoints: first ping through the relay after $t_fallback ms"
 

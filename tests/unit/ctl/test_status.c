@@ -113,6 +113,7 @@ static void fixture_fill(struct fixture *f)
 	p->setup_ms = 2350;
 	p->setup_first_reply_ms = 1200;
 	p->setup_initiations = 2;
+	p->setup_total_ms = 5400;
 	p->transport = UM_ROUTE_STATUS_RELAY_TCP;
 	p->has_traffic = true;
 	p->traffic.rx_bytes = 1000;
@@ -298,6 +299,7 @@ static void test_text(void)
 	    "setup_ms=2350",
 	    "setup_first_reply_ms=1200",
 	    "setup_initiations=2",
+	    "setup_total_ms=5400",
 	    "transport=relay-tcp",
 	    "rx_bytes=1000",
 	    "rx_packets=10",
@@ -457,6 +459,7 @@ static void test_json(void)
 	CHECK_EQ(json_int(um_json_get(beta, "setup_ms")), 2350);
 	CHECK_EQ(json_int(um_json_get(beta, "setup_first_reply_ms")), 1200);
 	CHECK_EQ(json_int(um_json_get(beta, "setup_initiations")), 2);
+	CHECK_EQ(json_int(um_json_get(beta, "setup_total_ms")), 5400);
 	CHECK(um_json_string_is(um_json_get(beta, "transport"), "relay-tcp"));
 	CHECK(!um_json_get(gamma, "setup_role"));
 	CHECK(!um_json_get(gamma, "setup_ms"));
@@ -677,6 +680,7 @@ static void test_direct_peer(void)
 	CHECK_EQ(find_key(&l, 0, "fallback_silence_ms"), -1);
 	CHECK_EQ(find_key(&l, 0, "setup_ms"), -1);
 	CHECK_EQ(find_key(&l, 0, "setup_first_reply_ms"), -1);
+	CHECK_EQ(find_key(&l, 0, "setup_total_ms"), -1);
 	CHECK_EQ(um_status_render_json(&st, UM_STATUS_JSON_PEERS, &text, &len), 0);
 	const struct um_json_value *peer = um_json_index(um_json_get(parse_json(&doc, text, len), "peers"), 0);
 	CHECK(um_json_string_is(um_json_get(peer, "path"), "direct"));
