@@ -89,6 +89,12 @@ struct um_node_peer {
 	struct um_session_timers timers;
 	struct um_timer session_timer;
 	struct um_node_setup setup; /* session.c */
+	/* session.c: the keepalive that confirms a session we initiated,
+	 * repeated while nothing came back (a lost one leaves a first-time
+	 * responder without keys to send with). */
+	struct um_timer confirm_timer;
+	unsigned confirm_left;
+	uint32_t confirm_index; /* index_current it confirms */
 };
 
 /* create allocates node->peers from node->config (owned by the node until

@@ -16,7 +16,7 @@
 #include "util/error.h"
 #include "util/log.h"
 
-enum { DRAIN_BATCH = 1024, UM_NODE_DIRECT_TRIES = 1 };
+enum { DRAIN_BATCH = 1024, UM_NODE_DIRECT_TRIES = 1, UM_NODE_CONFIRM_REPEATS = 2 };
 
 /* Crossed handshakes (install_session): the peer's keys waiting in `next`
  * count as the other half of a crossing only when installed this recently.
@@ -30,6 +30,7 @@ enum { DRAIN_BATCH = 1024, UM_NODE_DIRECT_TRIES = 1 };
 static void session_established(struct um_node_peer *peer);
 static void handshake_initiated(struct um_node_peer *peer);
 static void handshake_failed(struct um_node_peer *peer);
+static void confirm_start(struct um_node_peer *peer, uint64_t now);
 
 static void peer_log_name(const struct um_node_peer *peer, char *out, size_t size)
 {
@@ -194,8 +195,10 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 		um_log_debug("peer %s: keys rotated (%s)", name, out->initiator ? "initiator" : "responder");
 	um_peer_set_state(peer, UM_PEER_ESTABLISHED, "keys installed");
 	/* Confirm the new keys at once so the responder promotes them. */
-	if (out->initiator)
+	if (out->initiator) {
 		um_dataplane_peer_send_keepalive(node->dataplane, peer->dp_peer);
+		confirm_start(peer, now);
+	}
 	session_established(peer);
 }
 
@@ -438,6 +441,52 @@ static void on_timer(struct um_loop *loop, struct um_timer *timer)
 	rearm(peer);
 }
 
+/* ---- confirming a session we initiated ---- */
+
+/* A responder holds new keys in `next` until the initiator's first packet
+ * under them arrives; on a first session it has nothing else to send with,
+ * and its own need-key initiation is held back for a second after its
+ * last one (session/timers.h), so a lost confirming keepalive stalled it
+ * until our next heartbeat keepalive (~13 s). The keepalive is repeated
+ * twice, two handshake RTTs apart (100 ms .. 1 s), until the peer is heard
+ * from after the install: a few dozen bytes per handshake. */
+static uint64_t confirm_interval(const struct um_node_peer *peer)
+{
+	struct um_handshake_peer_timing timing;
+	uint64_t interval = 250 * UM_NSEC_PER_MSEC;
+
+	um_handshake_peer_get_timing(peer->hs, &timing);
+	if (timing.samples)
+		interval = 2 * timing.srtt_ns;
+	if (interval < 100 * UM_NSEC_PER_MSEC)
+		return 100 * UM_NSEC_PER_MSEC;
+	return interval > UM_NSEC_PER_SEC ? UM_NSEC_PER_SEC : interval;
+}
+
+static void confirm_start(struct um_node_peer *peer, uint64_t now)
+{
+	peer->confirm_left = UM_NODE_CONFIRM_REPEATS;
+	peer->confirm_index = peer->index_current;
+	um_timer_arm_at(peer->node->loop, &peer->confirm_timer, now + confirm_interval(peer));
+}
+
+static void on_confirm(struct um_loop *loop, struct um_timer *timer)
+{
+	struct um_node_peer *peer = timer->arg;
+	struct um_node *node = peer->node;
+	struct um_dp_peer_stats stats;
+	(void)loop;
+
+	if (!node->up || !peer->confirm_left || peer->index_current != peer->confirm_index ||
+	    um_dataplane_peer_stats(node->dataplane, peer->dp_peer, &stats))
+		return;
+	if (stats.last_rx_ns >= peer->session_created_ns)
+		return; /* heard from since: the keys are in use */
+	um_dataplane_peer_send_keepalive(node->dataplane, peer->dp_peer);
+	if (--peer->confirm_left)
+		um_timer_arm_at(node->loop, &peer->confirm_timer, um_now_ns() + confirm_interval(peer));
+}
+
 void um_session_peer_init(struct um_node_peer *peer)
 {
 	const struct um_config *c = &peer->node->config;
@@ -448,6 +497,7 @@ void um_session_peer_init(struct um_node_peer *peer)
 	um_session_timers_init(&peer->timers, tick_ms * UM_NSEC_PER_MSEC, c->rekey_ms * UM_NSEC_PER_MSEC,
 			       peer->designated);
 	um_timer_init(&peer->session_timer, on_timer, peer);
+	um_timer_init(&peer->confirm_timer, on_confirm, peer);
 }
 
 void um_session_peer_down(struct um_node_peer *peer)
@@ -455,6 +505,8 @@ void um_session_peer_down(struct um_node_peer *peer)
 	um_session_timers_down(&peer->timers);
 	peer->timers.attempts = 0;
 	um_timer_cancel(peer->node->loop, &peer->session_timer);
+	um_timer_cancel(peer->node->loop, &peer->confirm_timer);
+	peer->confirm_left = 0;
 }
 
 void um_session_up(struct um_node_peer *peer)
