@@ -482,6 +482,15 @@ static void peer_keys(struct sink *s, const struct um_peer_status *p)
 	put_known(s, "handshake_srtt_us", p->handshake_srtt_us);
 	put_u64(s, "handshake_rto_ms", p->handshake_rto_ms);
 	put_u64(s, "handshake_retransmitted_datagrams", p->handshake_retransmitted_datagrams);
+	if (p->setup_role) {
+		put_str(s, "setup_role", p->setup_role);
+		put_known(s, "setup_ms", p->setup_ms);
+		put_known(s, "setup_first_reply_ms", p->setup_first_reply_ms);
+		put_u64(s, "setup_initiations", p->setup_initiations);
+		put_known(s, "setup_total_ms", p->setup_total_ms);
+	}
+	if (route_name(p->transport))
+		put_str(s, "transport", route_name(p->transport));
 	for (size_t i = 0; p->has_traffic && i < COUNT(traffic_keys); i++)
 		if (!s->json || strncmp(traffic_keys[i].key, "drop_", 5))
 			put_u64(s, traffic_keys[i].key, counter(&p->traffic, &traffic_keys[i]));
@@ -625,6 +634,9 @@ void um_peer_status_reset(struct um_peer_status *peer)
 	peer->last_handshake_age_ms = UM_STATUS_NONE;
 	peer->rtt_us = UM_STATUS_NONE;
 	peer->handshake_srtt_us = UM_STATUS_NONE;
+	peer->setup_ms = UM_STATUS_NONE;
+	peer->setup_first_reply_ms = UM_STATUS_NONE;
+	peer->setup_total_ms = UM_STATUS_NONE;
 	peer->path.time_to_direct_ms = UM_STATUS_NONE;
 	peer->path.direct_rtt_us = UM_STATUS_NONE;
 	peer->path.fallback_silence_ms = UM_STATUS_NONE;

@@ -31,7 +31,10 @@
  *           thread's timer lateness over the last 10-20 s).
  *   peer:   peer(=name) id short_id [path] [endpoint] [relay]
  *           [direct_endpoint] state state_changes [last_handshake_age_ms] handshakes
- *           rekeys [rx_bytes rx_packets tx_bytes tx_packets drop_bad_mac
+ *           rekeys [handshake_srtt_us] handshake_rto_ms
+ *           handshake_retransmitted_datagrams [setup_role [setup_ms]
+ *           [setup_first_reply_ms] setup_initiations [setup_total_ms]]
+ *           [transport] [rx_bytes rx_packets tx_bytes tx_packets drop_bad_mac
  *           drop_replay drop_malformed drop_not_allowed drop_no_key
  *           drop_send rx_relay_packets rx_direct_packets tx_relay_packets
  *           tx_direct_packets] [rtt_us | rtt_bound_us] keepalive path_state
@@ -168,6 +171,21 @@ struct um_peer_status {
 	uint64_t handshake_srtt_us; /* UM_STATUS_NONE: no sample */
 	uint64_t handshake_rto_ms;
 	uint64_t handshake_retransmitted_datagrams;
+	/* Connection setup (node/session.c), of the handshake that produced
+	 * the current session: setup_ms from its first HELLO (retransmissions
+	 * included) to ESTABLISHED; as responder from the first HELLO we
+	 * received from the peer (its lost ones not counted; unknown when it
+	 * came from an endpoint we did not know). setup_first_reply_ms (as
+	 * initiator only) to the first answer the engine took (cookie reply
+	 * or whole CHALLENGE). setup_initiations: our handshakes it took (a
+	 * timed-out direct try, then the relay: 2), setup_total_ms from the
+	 * first HELLO of the first of them (none: = setup_ms). */
+	const char *setup_role; /* static "initiator"/"responder"; NULL = no session, no setup_* keys */
+	uint64_t setup_ms, setup_first_reply_ms, setup_total_ms; /* UM_STATUS_NONE: unknown */
+	uint64_t setup_initiations;
+	/* What carries the session's data now (node/route.c); NONE = no
+	 * session: no "transport" key. */
+	enum um_route_status transport;
 	bool has_traffic; /* the data plane answered: traffic is shown */
 	struct um_traffic_status traffic;
 	uint64_t rtt_us;   /* UM_STATUS_NONE: no sample */

@@ -35,6 +35,23 @@ enum um_peer_state {
 	UM_PEER_STATES
 };
 
+/* How long connection setup took (session.c, for status): times of our
+ * initiation in flight, and what the handshake that produced the current
+ * session measured. */
+struct um_node_setup {
+	uint64_t hello_ns;    /* our initiation in flight: its first HELLO; 0 = none */
+	uint64_t reply_ns;    /* its first answer the engine took; 0 = none yet */
+	uint64_t hello_in_ns; /* the first HELLO from the peer we answered lately; 0 = none */
+	uint64_t first_ns;    /* the first HELLO of the first of `initiations`; 0 = none */
+	unsigned initiations; /* initiations since the last session came up */
+	/* The current session's handshake (valid once has_session): */
+	bool has_session, initiator;
+	uint64_t took_ns;       /* responder: from hello_in_ns; UINT64_MAX = unknown */
+	uint64_t reply_took_ns; /* initiator only; UINT64_MAX = unknown */
+	uint64_t total_ns;      /* from first_ns (else took_ns); UINT64_MAX = unknown */
+	unsigned took_initiations;       /* ours it took, this one included */
+};
+
 struct um_node_peer {
 	struct um_node *node;
 	const struct um_config_peer *config; /* borrowed from node->config */
@@ -71,6 +88,13 @@ struct um_node_peer {
 	 * armed at the policy's next deadline. */
 	struct um_session_timers timers;
 	struct um_timer session_timer;
+	struct um_node_setup setup; /* session.c */
+	/* session.c: the keepalive that confirms a session we initiated,
+	 * repeated while nothing came back (a lost one leaves a first-time
+	 * responder without keys to send with). */
+	struct um_timer confirm_timer;
+	unsigned confirm_left;
+	uint32_t confirm_index; /* index_current it confirms */
 };
 
 /* create allocates node->peers from node->config (owned by the node until

@@ -16,17 +16,21 @@
 #include "util/error.h"
 #include "util/log.h"
 
-enum { DRAIN_BATCH = 1024, UM_NODE_DIRECT_TRIES = 1 };
+enum { DRAIN_BATCH = 1024, UM_NODE_DIRECT_TRIES = 1, UM_NODE_CONFIRM_REPEATS = 2 };
 
 /* Crossed handshakes (install_session): the peer's keys waiting in `next`
  * count as the other half of a crossing only when installed this recently.
  * A handshake, retransmissions included, ends well within it; older `next`
  * keys are from an earlier exchange, not from one that crossed ours. */
 #define UM_NODE_CROSSED_WINDOW_NS (5 * UM_NSEC_PER_SEC)
+/* An initiator gives up on a handshake after 10 s (session/handshake.h):
+ * a HELLO older than that did not start the handshake completing now. */
+#define UM_NODE_HELLO_WINDOW_NS (10 * UM_NSEC_PER_SEC)
 
 static void session_established(struct um_node_peer *peer);
 static void handshake_initiated(struct um_node_peer *peer);
 static void handshake_failed(struct um_node_peer *peer);
+static void confirm_start(struct um_node_peer *peer, uint64_t now);
 
 static void peer_log_name(const struct um_node_peer *peer, char *out, size_t size)
 {
@@ -97,9 +101,39 @@ static void handshake_route(struct um_node *node, const struct um_handshake_outp
 void um_node_clear_session(struct um_node_peer *peer)
 {
 	um_dataplane_peer_clear_keys(peer->node->dataplane, peer->dp_peer);
+	peer->setup.has_session = false;
 	um_path_session_cleared(peer);
 	peer->index_current = peer->index_previous = peer->index_next = 0;
 	peer->session_created_ns = 0;
+}
+
+/* What the handshake that produced the session took (status: setup_*).
+ * As responder we cannot tell when the peer's first HELLO left (HELLO is
+ * anonymous, and the first may have been lost): setup counts from the
+ * first one we answered from the peer's route (hello_received). */
+static void setup_record(struct um_node_peer *peer, bool initiator, uint64_t now)
+{
+	struct um_node_setup *setup = &peer->setup;
+
+	setup->has_session = true;
+	setup->initiator = initiator;
+	setup->took_ns = setup->reply_took_ns = UINT64_MAX;
+	if (initiator && setup->hello_ns) {
+		setup->took_ns = now - setup->hello_ns;
+		if (setup->reply_ns)
+			setup->reply_took_ns = setup->reply_ns - setup->hello_ns;
+	} else if (!initiator && setup->hello_in_ns && now - setup->hello_in_ns <= UM_NODE_HELLO_WINDOW_NS) {
+		setup->took_ns = now - setup->hello_in_ns;
+	}
+	if (!initiator)
+		setup->hello_in_ns = 0;
+	setup->total_ns = setup->first_ns ? now - setup->first_ns : setup->took_ns;
+	setup->took_initiations = setup->initiations;
+	if (initiator)
+		setup->hello_ns = setup->reply_ns = 0;
+	/* Ours still in flight (crossed) counts on. */
+	setup->initiations = setup->hello_ns ? 1 : 0;
+	setup->first_ns = setup->hello_ns;
 }
 
 static void install_session(struct um_node *node, struct um_node_peer *peer)
@@ -118,6 +152,7 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 	if (out->initiator && !peer->designated && peer->index_next &&
 	    now - peer->next_installed_ns < UM_NODE_CROSSED_WINDOW_NS) {
 		um_log_debug("peer %s: crossed handshakes, keeping the peer's session", name);
+		peer->setup.hello_ns = peer->setup.reply_ns = 0; /* ours is over; the setup_* are the peer's */
 		session_established(peer);
 		return;
 	}
@@ -146,6 +181,7 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 		peer->rtt_from_handshake = true;
 	}
 	peer->session_initiator = out->initiator;
+	setup_record(peer, out->initiator, now);
 	handshake_route(node, out, &route);
 	um_peer_route_set(peer, &route, UM_ROUTE_WHY_HANDSHAKE);
 	um_path_session_installed(peer, &out->keypair);
@@ -159,8 +195,10 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 		um_log_debug("peer %s: keys rotated (%s)", name, out->initiator ? "initiator" : "responder");
 	um_peer_set_state(peer, UM_PEER_ESTABLISHED, "keys installed");
 	/* Confirm the new keys at once so the responder promotes them. */
-	if (out->initiator)
+	if (out->initiator) {
 		um_dataplane_peer_send_keepalive(node->dataplane, peer->dp_peer);
+		confirm_start(peer, now);
+	}
 	session_established(peer);
 }
 
@@ -181,6 +219,7 @@ static void handle_output(struct um_node *node)
 		um_log_info("peer %s: handshake timed out%s", name, peer->attempt_via_relay ? " (via relay)" : "");
 		if (!peer->attempt_via_relay)
 			um_peer_route_set(peer, &(struct um_route){0}, UM_ROUTE_WHY_DIRECT_FAILED);
+		peer->setup.hello_ns = peer->setup.reply_ns = 0;
 		handshake_failed(peer);
 	}
 	um_handshake_output_wipe(out);
@@ -223,11 +262,18 @@ int um_node_initiate(struct um_node_peer *peer)
 		return -UM_ESTATE;
 	}
 	um_handshake_peer_set_rtt_hint(peer->hs, handshake_rtt_hint(peer, route ? uplink : -1));
-	int r = um_handshake_initiate_via(node->engine, peer->hs, &to, route, um_handshake_time_now(), node->out);
+	struct um_handshake_time now = um_handshake_time_now();
+	int r = um_handshake_initiate_via(node->engine, peer->hs, &to, route, now, node->out);
 	if (r) {
 		um_handshake_output_wipe(node->out);
 		return r;
 	}
+	/* A new handshake (the engine dropped any in flight): setup time
+	 * counts from its first HELLO, retransmissions included. */
+	peer->setup.hello_ns = now.mono_ns;
+	peer->setup.reply_ns = 0;
+	if (!peer->setup.initiations++)
+		peer->setup.first_ns = now.mono_ns;
 	handshake_initiated(peer);
 	handle_output(node);
 	um_session_engine_rearm(node);
@@ -254,15 +300,47 @@ void um_node_promote_next(struct um_node_peer *peer, bool confirmed)
 	peer->session_created_ns = now;
 }
 
+/* A HELLO the engine answered (rate limits passed: no flood gets here):
+ * whose it is shows only in where it came from, the peer's relay route
+ * or its known endpoint. The first of a handshake starts its setup time. */
+static void hello_received(struct um_node *node, const struct um_addr *from, uint32_t route, uint64_t now)
+{
+	struct um_node_peer *peer = NULL;
+	size_t slot;
+	unsigned uplink;
+
+	if (route) {
+		if (um_route_tag_decode(node, route, &slot, &uplink))
+			peer = &node->peers[slot];
+	} else {
+		for (size_t i = 0; i < node->n_peers && !peer; i++)
+			if (um_addr_equal(&node->peers[i].endpoint, from))
+				peer = &node->peers[i];
+	}
+	if (peer && (!peer->setup.hello_in_ns || now - peer->setup.hello_in_ns > UM_NODE_HELLO_WINDOW_NS))
+		peer->setup.hello_in_ns = now;
+}
+
 void um_node_handshake_input(struct um_node *node, const struct um_addr *from, uint32_t route, const uint8_t *data,
 			     size_t len)
 {
-	int r = um_handshake_receive_via(node->engine, from, route, data, len, um_handshake_time_now(), node->out);
+	struct um_handshake_time now = um_handshake_time_now();
+	int r = um_handshake_receive_via(node->engine, from, route, data, len, now, node->out);
+	struct um_node_peer *peer = node->out->peer_user;
 
 	if (r) {
 		um_handshake_output_wipe(node->out);
 		return; /* counted by the engine's stats */
 	}
+	if (len && data[0] == UM_MSG_HELLO && node->out->n_datagrams)
+		hello_received(node, from, route, now.mono_ns);
+	/* The engine names the peer only for an answer to our initiation (a
+	 * cookie reply, a whole CHALLENGE, ESTABLISHED) or for the RESPONSE
+	 * that completes the peer's (an ESTABLISHED event as responder). */
+	if (peer && peer->setup.hello_ns && !peer->setup.reply_ns &&
+	    (node->out->event == UM_HS_EVENT_NONE ||
+	     (node->out->event == UM_HS_EVENT_ESTABLISHED && node->out->initiator)))
+		peer->setup.reply_ns = now.mono_ns;
 	handle_output(node);
 }
 
@@ -363,6 +441,52 @@ static void on_timer(struct um_loop *loop, struct um_timer *timer)
 	rearm(peer);
 }
 
+/* ---- confirming a session we initiated ---- */
+
+/* A responder holds new keys in `next` until the initiator's first packet
+ * under them arrives; on a first session it has nothing else to send with,
+ * and its own need-key initiation is held back for a second after its
+ * last one (session/timers.h), so a lost confirming keepalive stalled it
+ * until our next heartbeat keepalive (~13 s). The keepalive is repeated
+ * twice, two handshake RTTs apart (100 ms .. 1 s), until the peer is heard
+ * from after the install: a few dozen bytes per handshake. */
+static uint64_t confirm_interval(const struct um_node_peer *peer)
+{
+	struct um_handshake_peer_timing timing;
+	uint64_t interval = 250 * UM_NSEC_PER_MSEC;
+
+	um_handshake_peer_get_timing(peer->hs, &timing);
+	if (timing.samples)
+		interval = 2 * timing.srtt_ns;
+	if (interval < 100 * UM_NSEC_PER_MSEC)
+		return 100 * UM_NSEC_PER_MSEC;
+	return interval > UM_NSEC_PER_SEC ? UM_NSEC_PER_SEC : interval;
+}
+
+static void confirm_start(struct um_node_peer *peer, uint64_t now)
+{
+	peer->confirm_left = UM_NODE_CONFIRM_REPEATS;
+	peer->confirm_index = peer->index_current;
+	um_timer_arm_at(peer->node->loop, &peer->confirm_timer, now + confirm_interval(peer));
+}
+
+static void on_confirm(struct um_loop *loop, struct um_timer *timer)
+{
+	struct um_node_peer *peer = timer->arg;
+	struct um_node *node = peer->node;
+	struct um_dp_peer_stats stats;
+	(void)loop;
+
+	if (!node->up || !peer->confirm_left || peer->index_current != peer->confirm_index ||
+	    um_dataplane_peer_stats(node->dataplane, peer->dp_peer, &stats))
+		return;
+	if (stats.last_rx_ns >= peer->session_created_ns)
+		return; /* heard from since: the keys are in use */
+	um_dataplane_peer_send_keepalive(node->dataplane, peer->dp_peer);
+	if (--peer->confirm_left)
+		um_timer_arm_at(node->loop, &peer->confirm_timer, um_now_ns() + confirm_interval(peer));
+}
+
 void um_session_peer_init(struct um_node_peer *peer)
 {
 	const struct um_config *c = &peer->node->config;
@@ -373,6 +497,7 @@ void um_session_peer_init(struct um_node_peer *peer)
 	um_session_timers_init(&peer->timers, tick_ms * UM_NSEC_PER_MSEC, c->rekey_ms * UM_NSEC_PER_MSEC,
 			       peer->designated);
 	um_timer_init(&peer->session_timer, on_timer, peer);
+	um_timer_init(&peer->confirm_timer, on_confirm, peer);
 }
 
 void um_session_peer_down(struct um_node_peer *peer)
@@ -380,6 +505,8 @@ void um_session_peer_down(struct um_node_peer *peer)
 	um_session_timers_down(&peer->timers);
 	peer->timers.attempts = 0;
 	um_timer_cancel(peer->node->loop, &peer->session_timer);
+	um_timer_cancel(peer->node->loop, &peer->confirm_timer);
+	peer->confirm_left = 0;
 }
 
 void um_session_up(struct um_node_peer *peer)

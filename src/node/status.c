@@ -12,6 +12,7 @@
 
 #include "node/internal.h"
 #include "node/path.h"
+#include "node/route.h"
 #include "node/session.h"
 #include "node/stun.h"
 #include "node/uplink.h"
@@ -144,6 +145,21 @@ static void fill_node(struct um_node *node, struct um_node_status *out)
 	um_node_stun_status_fill(node, &out->stun);
 }
 
+static enum um_route_status route_status(enum um_route_kind kind)
+{
+	switch (kind) {
+	case UM_ROUTE_DIRECT:
+		return UM_ROUTE_STATUS_DIRECT;
+	case UM_ROUTE_RELAY:
+		return UM_ROUTE_STATUS_RELAY;
+	case UM_ROUTE_RELAY_TCP:
+		return UM_ROUTE_STATUS_RELAY_TCP;
+	case UM_ROUTE_NONE:
+		break;
+	}
+	return UM_ROUTE_STATUS_NONE;
+}
+
 /* allowed_ips: this peer's prefixes, converted into space the caller owns
  * (cp->n_allowed_ips entries). */
 static void fill_peer(struct um_node *node, const struct um_node_peer *peer, struct um_addr_prefix *allowed_ips,
@@ -181,6 +197,19 @@ static void fill_peer(struct um_node *node, const struct um_node_peer *peer, str
 		out->handshake_rto_ms = hs.rto_ns / UM_NSEC_PER_MSEC;
 		out->handshake_retransmitted_datagrams = hs.retransmitted_datagrams;
 	}
+	if (peer->setup.has_session) {
+		const struct um_node_setup *setup = &peer->setup;
+		out->setup_role = setup->initiator ? "initiator" : "responder";
+		if (setup->took_ns != UINT64_MAX)
+			out->setup_ms = setup->took_ns / UM_NSEC_PER_MSEC;
+		if (setup->reply_took_ns != UINT64_MAX)
+			out->setup_first_reply_ms = setup->reply_took_ns / UM_NSEC_PER_MSEC;
+		if (setup->total_ns != UINT64_MAX)
+			out->setup_total_ms = setup->total_ns / UM_NSEC_PER_MSEC;
+		out->setup_initiations = setup->took_initiations;
+	}
+	if (peer->state == UM_PEER_ESTABLISHED)
+		out->transport = route_status(um_peer_route(peer).kind);
 	if (um_dataplane_peer_stats(node->dataplane, peer->dp_peer, &st) == 0) {
 		out->has_traffic = true;
 		out->traffic = (struct um_traffic_status){

@@ -81,6 +81,8 @@ read -r frames hits <"$UM_TMP/sniff-tun.out"
 [ "$(um_peer_field alpha beta path)" = relay ] || um_fail "alpha: path to beta is not relay"
 [ "$(um_peer_field beta alpha path)" = relay ] || um_fail "beta: path to alpha is not relay"
 [ "$(um_peer_field alpha beta endpoint)" = 203.0.113.2:51821 ] || um_fail "alpha: endpoint is not the relay"
+[ "$(um_peer_field alpha beta transport)" = relay ] || um_fail "alpha: transport to beta is not relay"
+[ "$(um_peer_field beta alpha transport)" = relay ] || um_fail "beta: transport to alpha is not relay"
 txr=$(um_peer_field alpha beta tx_relay_packets)
 ((txr >= 10)) || um_fail "alpha sent only $txr packets via the relay"
 [ "$(um_json alpha status 'd["relays"][0]["state"]')" = home ] || um_fail "alpha: relay is not home"
@@ -133,6 +135,17 @@ um_start beta
 um_wait 10 "ping via the relay after failed direct attempts" um_ping a 100.96.0.2 -W 0.2
 t_fallback=$((($(date +%s%N) - start) / 1000000))
 [ "$(um_peer_field alpha beta path)" = relay ] || um_fail "alpha: path to beta is not relay after fallback"
+# The direct try timed out, then the relay: whoever initiated the session
+# took at least two initiations for it (each side tries its dead endpoint first).
+for pair in "alpha beta" "beta alpha"; do
+	set -- $pair
+	[ "$(um_peer_field "$1" "$2" setup_role)" = initiator ] || continue
+	n=$(um_peer_field "$1" "$2" setup_initiations)
+	((n >= 2)) || um_fail "$1: setup_initiations=$n for $2 after a failed direct try"
+	took=$(um_peer_field "$1" "$2" setup_ms) total=$(um_peer_field "$1" "$2" setup_total_ms)
+	((total >= took)) || um_fail "$1: setup_total_ms=$total < setup_ms=$took"
+	um_log "$1 -> $2: setup $took ms, $total ms in all over $n initiations"
+done
 um_log "unreachable endpoints: first ping through the relay after $t_fallback ms"
 
 # Two relays: alpha registers with both (home + backup), beta only with the

@@ -51,6 +51,30 @@ rx=$(um_peer_field alpha beta rx_bytes)
 ((rx > 1000)) || um_fail "rx_bytes=$rx"
 [ -n "$(um_peer_field alpha beta last_handshake_age_ms)" ] || um_fail "no last handshake age"
 [ -n "$(um_peer_field alpha beta rtt_us)" ] || [ -n "$(um_peer_field beta alpha rtt_us)" ] || um_fail "no RTT on either side"
+# Setup visibility: both ends show the transport, the retransmission count
+# and the setup time (the responder's from the first HELLO it received, the
+# endpoints being known); the initiator also the first reply, no later.
+for pair in "alpha beta" "beta alpha"; do
+	set -- $pair
+	j=$(um_cli "$1" peers --json) || um_fail "peers --json on $1"
+	jq -e --arg p "$2" '.peers[] | select(.name == $p) | .transport == "direct" and
+		(.handshake_retransmitted_datagrams | type) == "number" and .setup_ms >= 0 and .setup_ms < 5000 and
+		(.setup_role == "initiator" or .setup_role == "responder") and .setup_initiations >= 0' <<<"$j" >/dev/null ||
+		um_fail "$1: setup/transport keys for $2: $j"
+done
+initiators=0
+for pair in "alpha beta" "beta alpha"; do
+	set -- $pair
+	j=$(um_cli "$1" peers --json | jq -c --arg p "$2" '.peers[] | select(.name == $p)')
+	[ "$(jq -r .setup_role <<<"$j")" = initiator ] || continue
+	initiators=$((initiators + 1))
+	jq -e '.setup_ms >= 0 and .setup_ms < 5000 and .setup_first_reply_ms <= .setup_ms and .setup_initiations >= 1' \
+		<<<"$j" >/dev/null || um_fail "$1: setup times for $2: $j"
+	um_log "$1 -> $2: setup $(jq .setup_ms <<<"$j") ms, first reply $(jq .setup_first_reply_ms <<<"$j") ms, \
+$(jq .handshake_retransmitted_datagrams <<<"$j") datagrams resent"
+done
+((initiators >= 1)) || um_fail "neither side shows itself as the initiator of the session"
+um_cli alpha peers | grep -q 'transport: *direct' || um_fail "peers text: no transport line"
 um_cli alpha status
 um_cli beta peers
 um_log "status ok"

@@ -32,6 +32,21 @@ static void print_peer(const struct um_status_block *p)
 	printf("  last handshake: %s (%llu completed, %llu key rotations)\n", age, um_status_u64(p, "handshakes", 0),
 	       um_status_u64(p, "rekeys", 0));
 	printf("  rtt:            %s\n", rtt);
+	if (um_status_get(p, "setup_role")) {
+		char took[48] = "", reply[48] = "", total[48] = "";
+		if (um_status_get(p, "setup_ms"))
+			snprintf(took, sizeof(took), "%llu ms, ", um_status_u64(p, "setup_ms", 0));
+		if (um_status_get(p, "setup_total_ms") && um_status_u64(p, "setup_initiations", 0) > 1)
+			snprintf(total, sizeof(total), " (%llu ms in all)", um_status_u64(p, "setup_total_ms", 0));
+		if (um_status_get(p, "setup_first_reply_ms"))
+			snprintf(reply, sizeof(reply), "first reply %llu ms, ",
+				 um_status_u64(p, "setup_first_reply_ms", 0));
+		printf("  setup:          %s%sas %s, %llu initiation(s) of ours%s, %llu handshake datagrams resent\n",
+		       took, reply, um_status_get(p, "setup_role"), um_status_u64(p, "setup_initiations", 0), total,
+		       um_status_u64(p, "handshake_retransmitted_datagrams", 0));
+	}
+	if (um_status_get(p, "transport"))
+		printf("  transport:      %s\n", um_status_get(p, "transport"));
 	printf("  transfer:       %llu B / %llu packets received, %llu B / %llu packets sent\n",
 	       um_status_u64(p, "rx_bytes", 0), um_status_u64(p, "rx_packets", 0), um_status_u64(p, "tx_bytes", 0),
 	       um_status_u64(p, "tx_packets", 0));

@@ -109,6 +109,12 @@ static void fixture_fill(struct fixture *f)
 	p->handshake_srtt_us = 21500;
 	p->handshake_rto_ms = 200;
 	p->handshake_retransmitted_datagrams = 9;
+	p->setup_role = "initiator";
+	p->setup_ms = 2350;
+	p->setup_first_reply_ms = 1200;
+	p->setup_initiations = 2;
+	p->setup_total_ms = 5400;
+	p->transport = UM_ROUTE_STATUS_RELAY_TCP;
 	p->has_traffic = true;
 	p->traffic.rx_bytes = 1000;
 	p->traffic.rx_packets = 10;
@@ -289,6 +295,12 @@ static void test_text(void)
 	    "handshake_srtt_us=21500",
 	    "handshake_rto_ms=200",
 	    "handshake_retransmitted_datagrams=9",
+	    "setup_role=initiator",
+	    "setup_ms=2350",
+	    "setup_first_reply_ms=1200",
+	    "setup_initiations=2",
+	    "setup_total_ms=5400",
+	    "transport=relay-tcp",
 	    "rx_bytes=1000",
 	    "rx_packets=10",
 	    "tx_bytes=0",
@@ -346,6 +358,11 @@ static void test_text(void)
 		CHECK_EQ(find_key(&l, (size_t)gamma, "time_to_direct_ms"), -1);
 		CHECK_EQ(find_key(&l, (size_t)gamma, "ping_sequence"), -1);
 		CHECK_EQ(find_key(&l, (size_t)gamma, "allowed_ip"), -1);
+		/* No session: no setup or transport keys. */
+		CHECK_EQ(find_key(&l, (size_t)gamma, "setup_role"), -1);
+		CHECK_EQ(find_key(&l, (size_t)gamma, "setup_ms"), -1);
+		CHECK_EQ(find_key(&l, (size_t)gamma, "setup_initiations"), -1);
+		CHECK_EQ(find_key(&l, (size_t)gamma, "transport"), -1);
 	}
 	long beta = find_line(&l, 0, "peer=beta");
 	CHECK_EQ(find_key(&l, (size_t)beta, "time_to_direct_ms"), -1);
@@ -438,6 +455,15 @@ static void test_json(void)
 	CHECK_EQ(json_int(um_json_get(beta, "handshake_rto_ms")), 200);
 	CHECK_EQ(json_int(um_json_get(beta, "handshake_retransmitted_datagrams")), 9);
 	CHECK(!um_json_get(gamma, "handshake_srtt_us"));
+	CHECK(um_json_string_is(um_json_get(beta, "setup_role"), "initiator"));
+	CHECK_EQ(json_int(um_json_get(beta, "setup_ms")), 2350);
+	CHECK_EQ(json_int(um_json_get(beta, "setup_first_reply_ms")), 1200);
+	CHECK_EQ(json_int(um_json_get(beta, "setup_initiations")), 2);
+	CHECK_EQ(json_int(um_json_get(beta, "setup_total_ms")), 5400);
+	CHECK(um_json_string_is(um_json_get(beta, "transport"), "relay-tcp"));
+	CHECK(!um_json_get(gamma, "setup_role"));
+	CHECK(!um_json_get(gamma, "setup_ms"));
+	CHECK(!um_json_get(gamma, "transport"));
 	CHECK_EQ(json_int(um_json_get(beta, "fallbacks")), 2);
 	CHECK_EQ(json_int(um_json_get(beta, "path_replays")), 7);
 	CHECK_EQ(json_int(um_json_get(beta, "path_replies_limited")), 11);
@@ -625,7 +651,9 @@ static void test_direct_peer(void)
 	p->path.time_to_direct_ms = 420;
 	p->path.direct_rtt_us = 310;
 	p->path.direct_switches = 1;
-	p->path.ping_sequence = 2; /* pinged, no answer yet */
+	p->path.ping_sequence = 2;   /* pinged, no answer yet */
+	p->setup_role = "responder"; /* the peer's handshake: its times are unknown here */
+	p->transport = UM_ROUTE_STATUS_DIRECT;
 	um_status_render_text(&st, &reply);
 	lines_split(&l, &reply);
 	static const char *const expect[] = {
@@ -634,6 +662,9 @@ static void test_direct_peer(void)
 	    "endpoint=[2001:db8::6]:51820",
 	    "state=established",
 	    "last_handshake_age_ms=0",
+	    "setup_role=responder",
+	    "setup_initiations=0",
+	    "transport=direct",
 	    "path_state=direct",
 	    "direct_path=[2001:db8::6]:51820",
 	    "time_to_direct_ms=420",
@@ -647,10 +678,16 @@ static void test_direct_peer(void)
 	CHECK_EQ(find_key(&l, 0, "direct_endpoint"), -1);
 	CHECK_EQ(find_key(&l, 0, "ping_path"), -1);
 	CHECK_EQ(find_key(&l, 0, "fallback_silence_ms"), -1);
+	CHECK_EQ(find_key(&l, 0, "setup_ms"), -1);
+	CHECK_EQ(find_key(&l, 0, "setup_first_reply_ms"), -1);
+	CHECK_EQ(find_key(&l, 0, "setup_total_ms"), -1);
 	CHECK_EQ(um_status_render_json(&st, UM_STATUS_JSON_PEERS, &text, &len), 0);
 	const struct um_json_value *peer = um_json_index(um_json_get(parse_json(&doc, text, len), "peers"), 0);
 	CHECK(um_json_string_is(um_json_get(peer, "path"), "direct"));
 	CHECK_EQ(json_int(um_json_get(peer, "time_to_direct_ms")), 420);
+	CHECK(um_json_string_is(um_json_get(peer, "transport"), "direct"));
+	CHECK(um_json_string_is(um_json_get(peer, "setup_role"), "responder"));
+	CHECK(!um_json_get(peer, "setup_ms"));
 	CHECK(um_json_string_is(um_json_get(peer, "endpoint"), "[2001:db8::6]:51820"));
 	um_json_free(doc);
 	free(text);
