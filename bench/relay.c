@@ -33,24 +33,31 @@ int main(int argc, char **argv)
 	c.verification_burst = 1000000u;
 	c.prefix_verifications_per_s = 1000000u; /* every node is in one /24 */
 	c.prefix_verification_burst = 1000000u;
+	static struct um_identity relay_identity;
+	if (harness_identity(&relay_identity, 60000) < 0)
+		return 1;
+	c.identity = &relay_identity;
 	if (um_relay_init(&relay, &c) < 0)
 		return 1;
 
+	/* Registrations are handshakes: the relay's part (a CHALLENGE: KEM
+	 * keygen and signature; a RESPONSE: decapsulation and verification)
+	 * is what the rate measures, plus the node's half, which runs here
+	 * too (the same thread), so the relay alone does about twice this. */
 	uint64_t t0 = um_now_ns();
 	for (unsigned i = 0; i < NODES; i++) {
 		if (harness_identity(&ids[i], i) < 0)
 			return 1;
 		endpoints[i] = harness_endpoint(i, (uint16_t)(20000 + i));
-		if (harness_register(&relay, &ids[i], &endpoints[i], um_now_ns(), wall, wall, i, true, NULL, false,
-				     &out) != 1 ||
-		    out.data[0] != UM_MSG_RELAY_REGISTER_ACK ||
-		    harness_confirm(&relay, &harness_last, &endpoints[i], um_now_ns(), wall, &out) != 1) {
+		struct harness_node *n = harness_node_new(&ids[i], &relay_identity.id, &endpoints[i], NULL);
+		if (!n || harness_register(&relay, n, um_now_ns(), um_wall_ms()) != 0) {
 			fprintf(stderr, "registration %u failed\n", i);
 			return 1;
 		}
+		harness_node_free(n);
 	}
 	uint64_t t1 = um_now_ns();
-	printf("registered %u nodes (fragmented REGISTER, hybrid signature verified) in %.2f s: %.0f registrations/s\n",
+	printf("registered %u nodes (handshake with the relay, node side included) in %.2f s: %.0f registrations/s\n",
 	       NODES, (double)(t1 - t0) / 1e9, NODES / ((double)(t1 - t0) / 1e9));
 
 	/* Pre-built FORWARDs, one per source; the core rewrites the header in

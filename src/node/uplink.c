@@ -116,7 +116,7 @@ static void on_unknown_peer(struct um_node *node, unsigned uplink, const struct 
 static void apply_event(struct um_node *node, const struct um_relay_client_event_entry *e)
 {
 	const struct um_relay_client_uplink *cu = &node->uplinks_engine->client.uplinks[e->uplink];
-	char name[64], text[64];
+	char name[64], text[UM_PEER_ID_TEXT_MAX], id_text[UM_PEER_ID_TEXT_MAX];
 
 	log_name(&node->uplinks[e->uplink], name, sizeof(name));
 	um_addr_format(&e->observed, text, sizeof(text));
@@ -147,10 +147,27 @@ static void apply_event(struct um_node *node, const struct um_relay_client_event
 	case UM_RELAY_CLIENT_EVENT_UNKNOWN_PEER:
 		on_unknown_peer(node, e->uplink, &e->peer, name);
 		break;
+	case UM_RELAY_CLIENT_EVENT_ID_LEARNED:
+		/* Trust on first use: said once per relay and process (warn
+		 * stands in for a notice level the logger does not have). */
+		um_peer_id_format(&e->relay_id, id_text, sizeof(id_text));
+		um_log_warn("relay %s: learned identity %s on first contact; pin it with relay = %s%s@%s", name, id_text,
+			    node->uplinks[e->uplink].tls ? "wss://" : "", id_text,
+			    node->uplinks[e->uplink].tls ? name + 6 : name);
+		break;
+	case UM_RELAY_CLIENT_EVENT_ID_REFUSED:
+		um_peer_id_format(&e->relay_id, id_text, sizeof(id_text));
+		um_peer_id_format(&cu->relay_id, text, sizeof(text));
+		um_log_error("relay %s: now answers as %s, not %s (%s): refused", name, id_text, text,
+			     cu->relay_id_pinned ? "pinned" : "learned on first contact");
+		break;
+	case UM_RELAY_CLIENT_EVENT_REFRESH:
+		um_log_info("relay %s: does not know our session (restart?), registering again", name);
+		break;
 	case UM_RELAY_CLIENT_EVENT_RELAY_ERROR:
 		if (e->code == UM_RELAY_ERR_VERSION)
-			um_log_warn("relay %s: speaks another relay protocol version (we speak %u): upgrade one side",
-				    name, UM_RELAY_VERSION);
+			um_log_error("relay %s: speaks another relay protocol version (we speak %u): upgrade one side",
+				     name, UM_RELAY_VERSION);
 		else
 			um_log_warn("relay %s: error %u (retry after %u s)", name, e->code, e->retry_after_s);
 		break;
@@ -216,13 +233,13 @@ static void on_timer(struct um_loop *loop, struct um_timer *timer)
 
 bool um_uplinks_receive(struct um_node *node, const struct um_addr *from, const uint8_t *data, size_t len)
 {
-	if (len == 0 || data[0] < UM_MSG_RELAY_REGISTER || data[0] > UM_MSG_RELAY_ERROR)
+	if (len == 0 || data[0] < UM_TYPE_RELAY_FIRST || data[0] > UM_TYPE_RELAY_LAST)
 		return false;
 	int i = um_uplink_find(node, from);
 	if (i < 0)
 		return true; /* relay messages from strangers: dropped */
 	/* A drop (stale, forged, unexpected) is counted by the engine. */
-	um_relay_client_input(&node->uplinks_engine->client, (unsigned)i, data, len, um_now_ns());
+	um_relay_client_input(&node->uplinks_engine->client, (unsigned)i, data, len, um_now_ns(), um_wall_ms());
 	drain(node);
 	return true;
 }
@@ -268,6 +285,8 @@ int um_uplinks_start(struct um_node *node)
 		u->index = (unsigned)i;
 		u->transport = on_transport;
 		rc.stream[i] = u->tls = c->relay_tls[i];
+		rc.has_relay_id[i] = c->relay_has_id[i];
+		rc.relay_id[i] = c->relay_ids[i];
 		if (u->tls) {
 			u->remote = c->relays[i];
 			r = um_uplink_stream_open(u); /* sets addr to the proxy */
@@ -292,8 +311,10 @@ void um_uplinks_stop(struct um_node *node)
 {
 	for (size_t i = 0; node->uplinks && i < node->n_uplinks; i++)
 		um_uplink_stream_close(&node->uplinks[i]);
-	if (node->uplinks_engine)
+	if (node->uplinks_engine) {
 		um_timer_cancel(node->loop, &node->uplinks_engine->timer);
+		um_relay_client_destroy(&node->uplinks_engine->client);
+	}
 	free(node->uplinks);
 	free(node->uplinks_engine);
 	node->uplinks = NULL;

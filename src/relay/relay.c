@@ -5,33 +5,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "session/handshake.h"
 #include "util/error.h"
 
-#define NONE         UINT32_MAX
-#define NSEC         1000000000ULL
-#define NONCE_PROBES 16
+#define NONE UINT32_MAX
+#define NSEC 1000000000ULL
 
 struct um_relay_node {
 	struct um_peer_id id;
 	struct um_addr endpoint; /* family 0 = not bound to any endpoint */
 	uint32_t next_by_id;     /* chain in by_id; free-list link when unused */
 	uint32_t next_by_endpoint;
-	uint8_t key[UM_RELAY_KEY_BYTES]; /* registration MAC key: never on the wire */
-	uint64_t last_sequence;          /* newest accepted KEEPALIVE */
+	uint32_t next_by_index;
+	struct um_handshake_peer *hs_peer; /* the engine's entry for this node */
+	/* The session of the node's last handshake: sealed control messages. */
+	bool has_session, registered;
+	uint32_t local_index, remote_index;
+	uint8_t send_key[UM_RELAY_KEY_BYTES], recv_key[UM_RELAY_KEY_BYTES];
+	uint64_t send_counter;
+	struct um_relay_window window;
+	uint64_t last_sequence; /* newest accepted KEEPALIVE */
 	/* Return routability: the endpoint a fresh KEEPALIVE came from and the
-	 * challenge sent there; the binding moves only on its MACed echo. */
+	 * challenge sent there; the binding moves only on its sealed echo. */
 	struct um_addr pending; /* family 0 = none */
 	uint8_t challenge[UM_RELAY_CHALLENGE_BYTES];
 	uint64_t last_seen_ns;
-	uint64_t last_timestamp_ms;    /* newest accepted registration */
 	uint64_t packet_tat, byte_tat; /* GCRA theoretical arrival times (ns) */
 	uint64_t forwarded_packets, forwarded_bytes, dropped;
 	bool used;
-};
-
-struct um_relay_nonce {
-	uint8_t nonce[UM_RELAY_NONCE_BYTES];
-	uint64_t expires_ms; /* 0 = empty slot */
 };
 
 void um_relay_default_config(struct um_relay_config *c)
@@ -40,15 +41,14 @@ void um_relay_default_config(struct um_relay_config *c)
 	c->max_nodes = 65536;
 	c->registration_timeout_ns = 90 * NSEC;
 	c->keepalive_interval_s = 25;
-	c->timestamp_window_ms = 60000;
 	c->packets_per_s = 20000;
 	c->packet_burst = 2000;
 	c->bytes_per_s = 25000000;
 	c->byte_burst = 2500000;
 	c->verifications_per_s = 500; /* about half a core of hybrid verification */
 	c->verification_burst = 100;
-	c->prefix_verifications_per_s = 20;
-	c->prefix_verification_burst = 20;
+	c->prefix_verifications_per_s = 40;
+	c->prefix_verification_burst = 40;
 	c->errors_per_s = 10000;
 	c->error_burst = 1000;
 }
@@ -103,6 +103,33 @@ static uint32_t hash_endpoint(const struct um_relay *r, const struct um_addr *a)
 	return hash_bytes(r, s, sizeof(s));
 }
 
+static uint32_t hash_index(const struct um_relay *r, uint32_t index)
+{
+	return hash_bytes(r, &index, sizeof(index));
+}
+
+static uint32_t find_by_index(const struct um_relay *r, uint32_t session_index)
+{
+	for (uint32_t i = r->by_index[hash_index(r, session_index)]; i != NONE; i = r->nodes[i].next_by_index)
+		if (r->nodes[i].has_session && r->nodes[i].local_index == session_index)
+			return i;
+	return NONE;
+}
+
+static void unlink_index(struct um_relay *r, uint32_t index)
+{
+	struct um_relay_node *n = &r->nodes[index];
+	if (!n->has_session)
+		return;
+	uint32_t *link = &r->by_index[hash_index(r, n->local_index)];
+	while (*link != NONE && *link != index)
+		link = &r->nodes[*link].next_by_index;
+	if (*link == index)
+		*link = n->next_by_index;
+	n->next_by_index = NONE;
+	n->has_session = false;
+}
+
 static uint32_t find_by_id(const struct um_relay *r, const struct um_peer_id *id)
 {
 	for (uint32_t i = r->by_id[hash_id(r, id)]; i != NONE; i = r->nodes[i].next_by_id)
@@ -153,13 +180,16 @@ static void remove_node(struct um_relay *r, uint32_t index)
 {
 	struct um_relay_node *n = &r->nodes[index];
 	unlink_endpoint(r, index);
+	unlink_index(r, index);
+	if (n->hs_peer)
+		um_handshake_peer_remove(r->hs, n->hs_peer);
 	uint32_t *link = &r->by_id[hash_id(r, &n->id)];
 	while (*link != NONE && *link != index)
 		link = &r->nodes[*link].next_by_id;
 	if (*link == index)
 		*link = n->next_by_id;
 	sodium_memzero(n, sizeof(*n));
-	n->next_by_endpoint = NONE;
+	n->next_by_endpoint = n->next_by_index = NONE;
 	n->next_by_id = r->free_head;
 	r->free_head = index;
 	r->count--;
@@ -171,42 +201,14 @@ static bool expired(const struct um_relay *r, const struct um_relay_node *n, uin
 	return now > n->last_seen_ns && now - n->last_seen_ns > r->config.registration_timeout_ns;
 }
 
-/* ---- replay cache --------------------------------------------------- */
-
-/* 1 = seen (replay), 0 = recorded, -1 = no room (cache full of live nonces). */
-static int nonce_check_and_record(struct um_relay *r, const uint8_t nonce[UM_RELAY_NONCE_BYTES], uint64_t wall_ms,
-				  bool record)
-{
-	uint8_t h[crypto_shorthash_BYTES];
-	crypto_shorthash(h, nonce, UM_RELAY_NONCE_BYTES, r->hash_key);
-	uint32_t start;
-	memcpy(&start, h + 4, sizeof(start));
-	uint32_t free_slot = NONE;
-	for (uint32_t p = 0; p < NONCE_PROBES; p++) {
-		struct um_relay_nonce *s = &r->nonces[(start + p) & r->nonce_mask];
-		bool live = s->expires_ms > wall_ms;
-		if (live && memcmp(s->nonce, nonce, UM_RELAY_NONCE_BYTES) == 0)
-			return 1;
-		if (!live && free_slot == NONE)
-			free_slot = (start + p) & r->nonce_mask;
-	}
-	if (!record)
-		return 0;
-	if (free_slot == NONE)
-		return -1;
-	memcpy(r->nonces[free_slot].nonce, nonce, UM_RELAY_NONCE_BYTES);
-	/* A registration is acceptable for window either side of its
-	 * timestamp, so remembering it for twice the window covers replays. */
-	r->nonces[free_slot].expires_ms = wall_ms + 2 * r->config.timestamp_window_ms + 1;
-	return 0;
-}
-
 /* ---- setup ---------------------------------------------------------- */
 
 static int compare_ids(const void *a, const void *b)
 {
 	return memcmp(a, b, UM_PEER_ID_BYTES);
 }
+
+static int admit(void *ctx, const struct um_peer_id *id, struct um_handshake_peer *peer, void **user);
 
 int um_relay_init(struct um_relay *r, const struct um_relay_config *config)
 {
@@ -218,21 +220,18 @@ int um_relay_init(struct um_relay *r, const struct um_relay_config *config)
 	else
 		um_relay_default_config(&r->config);
 	struct um_relay_config *c = &r->config;
-	if (c->max_nodes == 0 || c->max_nodes > (1u << 26))
+	if (c->max_nodes == 0 || c->max_nodes > (1u << 26) || !c->identity)
 		return -UM_EINVAL;
 	uint32_t buckets = 1;
 	while (buckets < c->max_nodes)
 		buckets <<= 1;
 	r->bucket_mask = buckets - 1;
-	/* Replay cache: 2 slots per node, at least 1024. */
-	uint32_t nonce_slots = buckets * 2 < 1024 ? 1024 : buckets * 2;
-	r->nonce_mask = nonce_slots - 1;
 
 	r->nodes = calloc(c->max_nodes, sizeof(*r->nodes));
 	r->by_id = malloc(sizeof(uint32_t) * buckets);
 	r->by_endpoint = malloc(sizeof(uint32_t) * buckets);
-	r->nonces = calloc(nonce_slots, sizeof(*r->nonces));
-	r->prefix_verify_tat = calloc(UM_RELAY_PREFIX_BUDGETS, sizeof(*r->prefix_verify_tat));
+	r->by_index = malloc(sizeof(uint32_t) * buckets);
+	r->hs_out = calloc(1, sizeof(*r->hs_out));
 	if (c->allow_count) {
 		r->allow = malloc(sizeof(*r->allow) * c->allow_count);
 		if (r->allow) {
@@ -241,16 +240,17 @@ int um_relay_init(struct um_relay *r, const struct um_relay_config *config)
 		}
 	}
 	c->allow = NULL; /* the caller's array is not kept */
-	if (!r->nodes || !r->by_id || !r->by_endpoint || !r->nonces || !r->prefix_verify_tat ||
+	if (!r->nodes || !r->by_id || !r->by_endpoint || !r->by_index || !r->hs_out ||
 	    (c->allow_count && !r->allow)) {
 		rc = -UM_ENOMEM;
 		goto out;
 	}
 	memset(r->by_id, 0xff, sizeof(uint32_t) * buckets);
 	memset(r->by_endpoint, 0xff, sizeof(uint32_t) * buckets);
+	memset(r->by_index, 0xff, sizeof(uint32_t) * buckets);
 	for (uint32_t i = 0; i < c->max_nodes; i++) {
 		r->nodes[i].next_by_id = i + 1 < c->max_nodes ? i + 1 : NONE;
-		r->nodes[i].next_by_endpoint = NONE;
+		r->nodes[i].next_by_endpoint = r->nodes[i].next_by_index = NONE;
 	}
 	r->free_head = 0;
 	if (c->admission_key) {
@@ -259,17 +259,25 @@ int um_relay_init(struct um_relay *r, const struct um_relay_config *config)
 		c->admission_key = NULL;
 	}
 	randombytes_buf(r->hash_key, sizeof(r->hash_key));
-	/* REGISTER pieces come in order from one sender: only a first piece
-	 * opens a slot, and a full table makes room at the greediest prefix. */
-	struct um_reasm_limits limits;
-	if (c->reassembly)
-		limits = *c->reassembly;
-	else
-		um_reasm_default_limits(&limits);
-	limits.first_piece_only = true;
-	limits.evict_when_full = true;
-	rc = um_reasm_init(&r->reasm, &limits);
-	c->reassembly = NULL;
+	/* Registrations are handshakes with the relay as responder; nodes it
+	 * has never seen are admitted by admit() below. */
+	struct um_handshake_config hc = {
+	    .identity = c->identity,
+	    /* Done states linger 5 s (a lost ESTABLISHED is resent from them):
+	     * room for ~50 registrations a second before recycling. */
+	    .max_pending = 256,
+	    .load_threshold = 32,
+	    .challenges_per_second = c->verifications_per_s,
+	    .challenge_burst = c->verification_burst,
+	    .prefix_hello_per_second = c->prefix_verifications_per_s,
+	    .prefix_hello_burst = c->prefix_verification_burst,
+	    .admit = admit,
+	    .admit_ctx = r,
+	    /* The node cap is admit()'s to enforce (and count); the engine's
+	     * own cap only backs it up. */
+	    .max_admitted = c->max_nodes + 16,
+	};
+	rc = um_handshake_engine_new(&r->hs, &hc);
 out:
 	if (rc < 0)
 		um_relay_destroy(r);
@@ -278,33 +286,46 @@ out:
 
 void um_relay_destroy(struct um_relay *r)
 {
+	if (r->nodes)
+		sodium_memzero(r->nodes, sizeof(*r->nodes) * r->config.max_nodes); /* session keys */
 	free(r->nodes);
 	free(r->by_id);
 	free(r->by_endpoint);
-	free(r->nonces);
-	free(r->prefix_verify_tat);
-	r->prefix_verify_tat = NULL;
+	free(r->by_index);
 	free(r->allow);
-	if (r->reasm.slots)
-		um_reasm_destroy(&r->reasm);
+	um_handshake_engine_free(r->hs);
+	if (r->hs_out) {
+		um_handshake_output_wipe(r->hs_out);
+		free(r->hs_out);
+	}
 	sodium_memzero(r->admission_key, sizeof(r->admission_key));
 	sodium_memzero(r->hash_key, sizeof(r->hash_key));
 	r->nodes = NULL;
-	r->by_id = r->by_endpoint = NULL;
-	r->nonces = NULL;
+	r->by_id = r->by_endpoint = r->by_index = NULL;
 	r->allow = NULL;
+	r->hs = NULL;
+	r->hs_out = NULL;
 }
 
 size_t um_relay_memory_bytes(const struct um_relay *r)
 {
 	size_t buckets = (size_t)r->bucket_mask + 1;
-	return (size_t)r->config.max_nodes * sizeof(struct um_relay_node) + 2 * buckets * sizeof(uint32_t) +
-	       ((size_t)r->nonce_mask + 1) * sizeof(struct um_relay_nonce) +
-	       r->config.allow_count * sizeof(struct um_peer_id) + UM_RELAY_PREFIX_BUDGETS * sizeof(uint64_t) +
-	       r->reasm.limits.max_slots * 64 /* reassembler slot headers, approx. */;
+	/* The handshake engine: its pending table and one peer entry (~200
+	 * bytes) per registered node, approximately. */
+	return (size_t)r->config.max_nodes * sizeof(struct um_relay_node) + 3 * buckets * sizeof(uint32_t) +
+	       r->config.allow_count * sizeof(struct um_peer_id) + (size_t)r->count * 256 + 64 * 13000;
 }
 
 /* ---- replies -------------------------------------------------------- */
+
+static int output_one(struct um_relay_output *out, const struct um_addr *to, const uint8_t *data, size_t len)
+{
+	out->to = *to;
+	out->data = out->datagrams[0] = data;
+	out->len = out->lengths[0] = len;
+	out->count = 1;
+	return 1;
+}
 
 static int send_error(struct um_relay *r, const struct um_addr *to, uint8_t code, const uint8_t *ref, size_t ref_len,
 		      uint64_t now, struct um_relay_output *out)
@@ -322,110 +343,190 @@ static int send_error(struct um_relay *r, const struct um_addr *to, uint8_t code
 	if (n < 0)
 		return 0;
 	r->stats.errors_sent++;
-	out->to = *to;
-	out->data = r->reply;
-	out->len = (size_t)n;
+	return output_one(out, to, r->reply, (size_t)n);
+}
+
+/* ---- RELAY_ID: who we are, for a node that did not pin us ---------- */
+
+static int handle_id(struct um_relay *r, const struct um_addr *from, const uint8_t *in, size_t len, uint64_t now,
+		     struct um_relay_output *out)
+{
+	struct um_relay_id_msg m;
+	int rc = um_relay_id_decode(&m, in, len);
+
+	if (rc == -UM_EVERSION) {
+		/* A version 2 REGISTER piece or whole message: say so. */
+		r->stats.reg_version++;
+		return len >= UM_RELAY_ERROR_BYTES ? send_error(r, from, UM_RELAY_ERR_VERSION, NULL, 0, now, out) : 0;
+	}
+	if (rc != 0 || m.reply) {
+		r->stats.drop_malformed++;
+		return 0;
+	}
+	/* The reply is the request's size: no amplification; the error budget
+	 * bounds how many we answer. */
+	if (!budget_take(&r->error_tat, now, r->config.errors_per_s, r->config.error_burst)) {
+		r->stats.errors_suppressed++;
+		return 0;
+	}
+	r->stats.id_requests++;
+	m.reply = true;
+	m.id = r->config.identity->id;
+	int n = um_relay_id_encode(r->reply, sizeof(r->reply), &m);
+	return n < 0 ? 0 : output_one(out, from, r->reply, (size_t)n);
+}
+
+/* ---- registration handshakes ------------------------------------------ */
+
+/* The engine met an initiator it does not know, with a verified signature:
+ * admit it when the allow-list and the node cap let us, opening its table
+ * entry now (unbound, no session yet), so an entry and the engine's peer
+ * always come and go together. */
+static int admit(void *ctx, const struct um_peer_id *id, struct um_handshake_peer *peer, void **user)
+{
+	struct um_relay *r = ctx;
+
+	if (r->config.allow_count && !bsearch(id, r->allow, r->config.allow_count, sizeof(*r->allow), compare_ids)) {
+		r->stats.reg_not_admitted++;
+		return -UM_EPERM;
+	}
+	if (r->count >= r->config.max_nodes || r->free_head == NONE || find_by_id(r, id) != NONE) {
+		r->stats.reg_full++;
+		return -UM_ELIMIT;
+	}
+	uint32_t index = r->free_head;
+	struct um_relay_node *n = &r->nodes[index];
+	r->free_head = n->next_by_id;
+	memset(n, 0, sizeof(*n));
+	n->used = true;
+	n->id = *id;
+	n->hs_peer = peer;
+	n->next_by_endpoint = n->next_by_index = NONE;
+	n->last_seen_ns = r->now_ns;
+	uint32_t *head = &r->by_id[hash_id(r, id)];
+	n->next_by_id = *head;
+	*head = index;
+	r->count++;
+	r->stats.registered = r->count;
+	r->stats.registrations++;
+	*user = (void *)(uintptr_t)(index + 1);
+	return 0;
+}
+
+/* A handshake finished: the node's new session replaces its old one. Its
+ * endpoint binding stays; the sealed REGISTER that follows under the new
+ * keys renews the registration. */
+static void on_established(struct um_relay *r, const struct um_handshake_output *o)
+{
+	uintptr_t user = (uintptr_t)o->peer_user;
+	if (user == 0 || user > r->config.max_nodes)
+		return;
+	uint32_t index = (uint32_t)(user - 1);
+	struct um_relay_node *n = &r->nodes[index];
+	if (!n->used || n->hs_peer != o->peer)
+		return;
+	if (n->has_session)
+		r->stats.reregistrations++;
+	unlink_index(r, index);
+	memcpy(n->send_key, o->keypair.send_key, sizeof(n->send_key));
+	memcpy(n->recv_key, o->keypair.recv_key, sizeof(n->recv_key));
+	n->local_index = o->keypair.local_index;
+	n->remote_index = o->keypair.remote_index;
+	n->send_counter = 0;
+	memset(&n->window, 0, sizeof(n->window));
+	n->last_sequence = 0;
+	n->registered = false;
+	n->has_session = true;
+	n->last_seen_ns = r->now_ns;
+	uint32_t *head = &r->by_index[hash_index(r, n->local_index)];
+	n->next_by_index = *head;
+	*head = index;
+}
+
+/* Only what a responder takes: HELLO, and RESPONSE pieces. */
+static bool responder_message(const uint8_t *in, size_t len)
+{
+	return len >= 2 && (in[0] == UM_MSG_HELLO || (in[0] == UM_MSG_FRAGMENT && in[1] == UM_MSG_RESPONSE));
+}
+
+static int handle_handshake(struct um_relay *r, const struct um_addr *from, const uint8_t *in, size_t len,
+			    uint64_t now, uint64_t wall_ms, struct um_relay_output *out)
+{
+	struct um_handshake_output *o = r->hs_out;
+	struct um_handshake_time t = {.mono_ns = now, .wall_ms = wall_ms};
+
+	if (len < 2 || len > UM_RELAY_HANDSHAKE_MAX_BYTES || !responder_message(in + 1, len - 1)) {
+		r->stats.drop_malformed++;
+		return 0;
+	}
+	r->stats.handshakes++;
+	if (um_handshake_receive(r->hs, from, in + 1, len - 1, t, o) < 0)
+		return 0; /* counted by the engine (um_relay_sync_stats) */
+	if (o->event == UM_HS_EVENT_ESTABLISHED)
+		on_established(r, o);
+	out->count = 0;
+	for (unsigned k = 0; k < o->n_datagrams && k < UM_RELAY_OUTPUT_MAX; k++) {
+		r->hs_reply[k][0] = UM_MSG_RELAY_HANDSHAKE;
+		memcpy(r->hs_reply[k] + 1, o->datagrams[k], o->lengths[k]);
+		out->datagrams[k] = r->hs_reply[k];
+		out->lengths[k] = o->lengths[k] + 1u;
+		out->count = k + 1;
+	}
+	um_handshake_output_wipe(o); /* session keys, if any */
+	if (!out->count)
+		return 0;
+	out->to = *from;
+	out->data = out->datagrams[0];
+	out->len = out->lengths[0];
 	return 1;
 }
 
-/* ---- REGISTER ------------------------------------------------------- */
+/* ---- sealed control messages ------------------------------------------ */
 
-/* The verification budget of from's IPv4 /24 or IPv6 /64. */
-static uint64_t *prefix_budget(struct um_relay *r, const struct um_addr *from)
+static int send_sealed(struct um_relay *r, struct um_relay_node *n, const struct um_addr *to,
+		       const struct um_relay_control *m, struct um_relay_output *out)
 {
-	uint8_t key[9] = {from->family};
-	memcpy(key + 1, from->addr, from->family == 4 ? 3 : 8);
-	uint8_t h[crypto_shorthash_BYTES];
-	crypto_shorthash(h, key, sizeof(key), r->hash_key);
-	uint32_t v;
-	memcpy(&v, h, sizeof(v));
-	return &r->prefix_verify_tat[v % UM_RELAY_PREFIX_BUDGETS];
+	int len = um_relay_sealed_encode(r->reply, sizeof(r->reply), n->remote_index, n->send_counter++, n->send_key,
+					 m);
+	return len < 0 ? 0 : output_one(out, to, r->reply, (size_t)len);
 }
 
-static bool admitted(const struct um_relay *r, const struct um_relay_register *m, const uint8_t *in)
+static int sealed_error(struct um_relay *r, struct um_relay_node *n, const struct um_addr *to, uint8_t code,
+			const uint8_t *ref, uint64_t now, struct um_relay_output *out)
 {
-	if (r->config.allow_count && !bsearch(&m->id, r->allow, r->config.allow_count, sizeof(*r->allow), compare_ids))
-		return false;
-	if (r->has_admission_key && um_relay_register_check_admission(m, in, r->admission_key) != 0)
-		return false;
-	return true;
+	struct um_relay_control m = {.kind = UM_RELAY_CTL_ERROR, .code = code};
+	if (!budget_take(&r->error_tat, now, r->config.errors_per_s, r->config.error_burst)) {
+		r->stats.errors_suppressed++;
+		return 0;
+	}
+	if (ref)
+		memcpy(m.tag, ref, sizeof(m.tag));
+	if (code == UM_RELAY_ERR_RATE_LIMITED)
+		m.retry_after_s = 1;
+	r->stats.errors_sent++;
+	return send_sealed(r, n, to, &m, out);
 }
 
-static int handle_register(struct um_relay *r, const struct um_addr *from, const uint8_t *in, size_t len, uint64_t now,
-			   uint64_t wall_ms, struct um_relay_output *out)
+static int on_register(struct um_relay *r, struct um_relay_node *n, const struct um_addr *from,
+		       const struct um_relay_control *m, uint64_t now, struct um_relay_output *out)
 {
-	struct um_relay_register m;
-	uint8_t key_buf[UM_HSIG_PK_BYTES];
-	const uint8_t *key;
-
-	int rc = um_relay_register_decode(&m, in, len);
-	if (rc == -UM_EVERSION) {
-		/* An old (or newer) node: say so rather than stay silent. */
-		r->stats.reg_version++;
-		return send_error(r, from, UM_RELAY_ERR_VERSION, m.nonce, sizeof(m.nonce), now, out);
+	if (r->has_admission_key) {
+		uint8_t tag[UM_RELAY_TAG_BYTES];
+		um_relay_admission_tag(tag, r->admission_key, &n->id, &r->config.identity->id);
+		bool ok = sodium_memcmp(tag, m->tag, sizeof(tag)) == 0;
+		sodium_memzero(tag, sizeof(tag));
+		if (!ok) {
+			r->stats.reg_not_admitted++;
+			return sealed_error(r, n, from, UM_RELAY_ERR_NOT_ADMITTED, NULL, now, out);
+		}
 	}
-	if (rc != 0) {
-		r->stats.reg_malformed++;
-		return 0; /* garbage gets no answer */
-	}
-	uint64_t skew = m.timestamp_ms > wall_ms ? m.timestamp_ms - wall_ms : wall_ms - m.timestamp_ms;
-	if (skew > r->config.timestamp_window_ms) {
-		r->stats.reg_stale++;
-		return send_error(r, from, UM_RELAY_ERR_BAD_REGISTRATION, m.nonce, sizeof(m.nonce), now, out);
-	}
-	if (!admitted(r, &m, in)) {
-		r->stats.reg_not_admitted++;
-		return send_error(r, from, UM_RELAY_ERR_NOT_ADMITTED, m.nonce, sizeof(m.nonce), now, out);
-	}
-	uint32_t index = find_by_id(r, &m.id);
-	if (nonce_check_and_record(r, m.nonce, wall_ms, false) == 1 ||
-	    (index != NONE && m.timestamp_ms <= r->nodes[index].last_timestamp_ms)) {
-		r->stats.reg_replay++;
-		return send_error(r, from, UM_RELAY_ERR_BAD_REGISTRATION, m.nonce, sizeof(m.nonce), now, out);
-	}
-	if (index == NONE && r->count >= r->config.max_nodes) {
-		r->stats.reg_full++;
-		return send_error(r, from, UM_RELAY_ERR_FULL, m.nonce, sizeof(m.nonce), now, out);
-	}
-	if (m.public_key) {
-		key = m.public_key;
-	} else if (r->config.key_lookup && r->config.key_lookup(r->config.key_lookup_arg, &m.id, key_buf) == 0) {
-		key = key_buf;
-	} else {
-		r->stats.reg_need_key++;
-		return send_error(r, from, UM_RELAY_ERR_NEED_KEY, m.nonce, sizeof(m.nonce), now, out);
-	}
-	/* The ID must be the key's hash before any budget is spent: a forged
-	 * ID (an allow-listed one with the sender's own key) costs one hash. */
-	struct um_peer_id key_id;
-	um_peer_id_from_public_key(&key_id, key);
-	if (sodium_memcmp(key_id.bytes, m.id.bytes, UM_PEER_ID_BYTES) != 0) {
-		r->stats.reg_bad_id++;
-		return send_error(r, from, UM_RELAY_ERR_BAD_REGISTRATION, m.nonce, sizeof(m.nonce), now, out);
-	}
-	/* Everything cheap has passed; now the expensive part, budgeted per
-	 * source prefix first (so one site cannot drain the global budget). */
-	if (!budget_take(prefix_budget(r, from), now, r->config.prefix_verifications_per_s,
-			 r->config.prefix_verification_burst)) {
-		r->stats.reg_prefix_rate_limited++;
-		r->stats.reg_rate_limited++;
-		return send_error(r, from, UM_RELAY_ERR_RATE_LIMITED, m.nonce, sizeof(m.nonce), now, out);
-	}
-	if (!budget_take(&r->verify_tat, now, r->config.verifications_per_s, r->config.verification_burst)) {
-		r->stats.reg_rate_limited++;
-		return send_error(r, from, UM_RELAY_ERR_RATE_LIMITED, m.nonce, sizeof(m.nonce), now, out);
-	}
-	if (um_relay_register_verify(&m, in, key) != 0) {
-		r->stats.reg_bad_signature++;
-		return send_error(r, from, UM_RELAY_ERR_BAD_REGISTRATION, m.nonce, sizeof(m.nonce), now, out);
-	}
-	if (nonce_check_and_record(r, m.nonce, wall_ms, true) != 0) {
-		r->stats.reg_replay_cache_full++;
-		return send_error(r, from, UM_RELAY_ERR_RATE_LIMITED, m.nonce, sizeof(m.nonce), now, out);
-	}
-	/* Our half of the key exchange; the secret lives only for this call. */
-	uint8_t secret[UM_RELAY_X25519_BYTES], mac_key[UM_RELAY_KEY_BYTES];
-	struct um_relay_register_ack ack = {
+	/* The handshake proved the node receives at `from`, but a binding
+	 * moves only by the one rule: a sealed echo from there. */
+	n->registered = true;
+	n->pending = *from;
+	randombytes_buf(n->challenge, sizeof(n->challenge));
+	struct um_relay_control ack = {
+	    .kind = UM_RELAY_CTL_ACK,
 	    .keepalive_interval_s = r->config.keepalive_interval_s,
 	    .observed = *from,
 	    .registration_timeout_s = (uint16_t)(r->config.registration_timeout_ns / NSEC),
@@ -433,141 +534,20 @@ static int handle_register(struct um_relay *r, const struct um_addr *from, const
 	    .max_packets_per_s = r->config.packets_per_s,
 	    .max_bytes_per_s = r->config.bytes_per_s,
 	};
-	randombytes_buf(secret, sizeof(secret));
-	crypto_scalarmult_base(ack.ephemeral, secret);
-	rc = um_relay_registration_key(mac_key, secret, m.ephemeral, m.ephemeral, ack.ephemeral, m.nonce, &m.id);
-	sodium_memzero(secret, sizeof(secret));
-	if (rc != 0) {
-		sodium_memzero(mac_key, sizeof(mac_key));
-		r->stats.reg_bad_signature++; /* signed, but a low-order key */
-		return send_error(r, from, UM_RELAY_ERR_BAD_REGISTRATION, m.nonce, sizeof(m.nonce), now, out);
-	}
-
-	struct um_relay_node *n;
-	if (index == NONE) {
-		index = r->free_head;
-		n = &r->nodes[index];
-		r->free_head = n->next_by_id;
-		memset(n, 0, sizeof(*n));
-		n->used = true;
-		n->id = m.id;
-		n->next_by_endpoint = NONE;
-		uint32_t *head = &r->by_id[hash_id(r, &m.id)];
-		n->next_by_id = *head;
-		*head = index;
-		r->count++;
-		r->stats.registered = r->count;
-		r->stats.registrations++;
-	} else {
-		n = &r->nodes[index];
-		r->stats.reregistrations++;
-	}
-	/* A REGISTER does not prove its source address (it may be spoofed
-	 * with any admitted identity): a live binding stays where it is, and
-	 * the source is only a candidate until the first KEEPALIVE from there
-	 * echoes the ACK's challenge. */
-	memcpy(n->key, mac_key, sizeof(n->key));
-	sodium_memzero(mac_key, sizeof(mac_key));
-	n->last_sequence = 0;
-	n->pending = *from;
-	randombytes_buf(n->challenge, sizeof(n->challenge));
-	n->last_timestamp_ms = m.timestamp_ms;
-	n->last_seen_ns = now;
 	memcpy(ack.challenge, n->challenge, sizeof(ack.challenge));
-	memcpy(ack.nonce, m.nonce, sizeof(ack.nonce));
-	int len_ack = um_relay_register_ack_encode(r->reply, sizeof(r->reply), &ack, n->key);
-	if (len_ack < 0)
-		return 0;
-	out->to = *from;
-	out->data = r->reply;
-	out->len = (size_t)len_ack;
-	return 1;
+	return send_sealed(r, n, from, &ack, out);
 }
 
-static int handle_fragment(struct um_relay *r, const struct um_addr *from, const uint8_t *in, size_t len, uint64_t now,
-			   uint64_t wall_ms, struct um_relay_output *out)
+static int on_keepalive(struct um_relay *r, uint32_t index, const struct um_addr *from, struct um_relay_control *k,
+			uint64_t now, struct um_relay_output *out)
 {
-	struct um_fragment frag;
-	/* A REGISTER is one of two exact sizes (with or without the public
-	 * key) and is addressed to no state (receiver index 0). */
-	if (um_fragment_decode(&frag, in, len) != 0 || frag.msg_type != UM_MSG_RELAY_REGISTER ||
-	    frag.receiver_index != 0 ||
-	    (frag.total_len != UM_RELAY_REGISTER_MIN_BYTES && frag.total_len != UM_RELAY_REGISTER_MAX_BYTES &&
-	     frag.total_len != UM_RELAY_V1_REGISTER_MIN_BYTES && frag.total_len != UM_RELAY_V1_REGISTER_MAX_BYTES)) {
-		r->stats.fragments_rejected++;
-		return 0;
-	}
-	int n = um_reasm_add(&r->reasm, from, &frag, now, r->register_buf, sizeof(r->register_buf));
-	if (n < 0) {
-		r->stats.fragments_rejected++;
-		return 0;
-	}
-	r->stats.fragments_buffered++;
-	if (n == 0)
-		return 0;
-	return handle_register(r, from, r->register_buf, (size_t)n, now, wall_ms, out);
-}
+	struct um_relay_node *n = &r->nodes[index];
 
-/* ---- KEEPALIVE ------------------------------------------------------ */
-
-static int reply_keepalive(struct um_relay *r, struct um_relay_node *n, struct um_relay_keepalive *k,
-			   const struct um_addr *from, bool challenge, struct um_relay_output *out)
-{
-	k->flags = UM_RELAY_KEEPALIVE_FLAG_REPLY;
-	memset(k->challenge, 0, sizeof(k->challenge));
-	if (challenge) {
-		k->flags |= UM_RELAY_KEEPALIVE_FLAG_CHALLENGE;
-		memcpy(k->challenge, n->challenge, sizeof(k->challenge));
-	}
-	k->observed = *from;
-	int m = um_relay_keepalive_encode(r->reply, sizeof(r->reply), k, n->key);
-	if (m < 0)
-		return 0;
-	out->to = *from;
-	out->data = r->reply;
-	out->len = (size_t)m;
-	return 1;
-}
-
-static int handle_keepalive(struct um_relay *r, const struct um_addr *from, const uint8_t *in, size_t len, uint64_t now,
-			    struct um_relay_output *out)
-{
-	struct um_relay_keepalive k;
-	int rc = um_relay_keepalive_decode(&k, in, len);
-	if (rc == -UM_EVERSION) {
-		/* Told only at version 1's size (72 bytes): never a reply
-		 * larger than its cause. */
-		r->stats.drop_malformed++;
-		if (len != UM_RELAY_V1_KEEPALIVE_BYTES)
-			return 0;
-		return send_error(r, from, UM_RELAY_ERR_VERSION, NULL, 0, now, out);
-	}
-	if (rc != 0 || (k.flags & UM_RELAY_KEEPALIVE_FLAG_REPLY)) {
-		r->stats.drop_malformed++;
-		return 0;
-	}
-	uint32_t index = find_by_id(r, &k.id);
-	struct um_relay_node *n = index != NONE ? &r->nodes[index] : NULL;
-	if (n && expired(r, n, now)) {
-		remove_node(r, index);
-		r->stats.expired++;
-		n = NULL;
-	}
-	if (!n) {
-		/* The ref proves to the node that we saw its keepalive, which an
-		 * off-path sender of a forged NOT_REGISTERED cannot. */
-		uint8_t hash[UM_RELAY_HASH_BYTES];
-		um_relay_datagram_hash(hash, in, len);
+	if (!n->registered) {
 		r->stats.keepalive_unknown++;
-		return send_error(r, from, UM_RELAY_ERR_NOT_REGISTERED, hash, sizeof(hash), now, out);
+		return sealed_error(r, n, from, UM_RELAY_ERR_NOT_REGISTERED, NULL, now, out);
 	}
-	/* Forged, or for an older registration: silence (the node notices
-	 * missing replies and registers again). Replays are not fresh. */
-	if (um_relay_mac_check(in, len, n->key) != 0) {
-		r->stats.keepalive_bad_mac++;
-		return 0;
-	}
-	if (k.sequence <= n->last_sequence) {
+	if (k->sequence <= n->last_sequence) {
 		r->stats.keepalive_stale++;
 		return 0;
 	}
@@ -579,27 +559,98 @@ static int handle_keepalive(struct um_relay *r, const struct um_addr *from, cons
 		return 0;
 	}
 	n->packet_tat = t;
-	n->last_sequence = k.sequence;
-	n->last_seen_ns = now;
+	n->last_sequence = k->sequence;
 	r->stats.keepalives++;
+	bool echo = (k->flags & UM_RELAY_KEEPALIVE_FLAG_CHALLENGE) && n->pending.family &&
+		    um_addr_equal(&n->pending, from) && sodium_memcmp(k->challenge, n->challenge, sizeof(k->challenge)) == 0;
+	k->kind = UM_RELAY_CTL_KEEPALIVE_REPLY;
+	k->flags = 0;
+	memset(k->challenge, 0, sizeof(k->challenge));
+	k->observed = *from;
 	if (n->endpoint.family && um_addr_equal(&n->endpoint, from))
-		return reply_keepalive(r, n, &k, from, false, out);
+		return send_sealed(r, n, from, k, out);
 	/* From elsewhere: move only when this is the echo of the challenge
 	 * sent to exactly this endpoint, else challenge it (the reply goes
 	 * there, so only a node receiving there can echo). */
-	if (n->pending.family && um_addr_equal(&n->pending, from) && (k.flags & UM_RELAY_KEEPALIVE_FLAG_CHALLENGE) &&
-	    sodium_memcmp(k.challenge, n->challenge, sizeof(k.challenge)) == 0) {
+	if (echo) {
 		if (n->endpoint.family)
 			r->stats.rebinds++;
 		bind_endpoint(r, index, from);
 		memset(&n->pending, 0, sizeof(n->pending));
 		randombytes_buf(n->challenge, sizeof(n->challenge)); /* single use */
-		return reply_keepalive(r, n, &k, from, false, out);
+		return send_sealed(r, n, from, k, out);
 	}
 	n->pending = *from;
 	randombytes_buf(n->challenge, sizeof(n->challenge));
 	r->stats.challenges_sent++;
-	return reply_keepalive(r, n, &k, from, true, out);
+	k->flags = UM_RELAY_KEEPALIVE_FLAG_CHALLENGE;
+	memcpy(k->challenge, n->challenge, sizeof(k->challenge));
+	return send_sealed(r, n, from, k, out);
+}
+
+static int handle_sealed(struct um_relay *r, const struct um_addr *from, const uint8_t *in, size_t len, uint64_t now,
+			 struct um_relay_output *out)
+{
+	struct um_relay_control m;
+	uint32_t session;
+	uint64_t counter;
+	int rc = um_relay_sealed_header(in, len, &session, &counter);
+
+	if (rc == -UM_EVERSION) {
+		/* A version 2 KEEPALIVE (same type byte and size): tell it. */
+		r->stats.reg_version++;
+		return send_error(r, from, UM_RELAY_ERR_VERSION, NULL, 0, now, out);
+	}
+	if (rc != 0) {
+		r->stats.drop_malformed++;
+		return 0;
+	}
+	uint32_t index = find_by_index(r, session);
+	struct um_relay_node *n = index != NONE ? &r->nodes[index] : NULL;
+	if (n && expired(r, n, now)) {
+		remove_node(r, index);
+		r->stats.expired++;
+		n = NULL;
+	}
+	if (!n) {
+		/* We cannot seal to a session we do not know: a hint whose ref
+		 * proves we saw this datagram (an off-path sender did not). */
+		uint8_t hash[UM_RELAY_HASH_BYTES];
+		um_relay_datagram_hash(hash, in, len);
+		r->stats.sealed_unknown++;
+		return send_error(r, from, UM_RELAY_ERR_NOT_REGISTERED, hash, sizeof(hash), now, out);
+	}
+	if (um_relay_window_check(&n->window, counter) != 0) {
+		r->stats.sealed_replay++;
+		return 0;
+	}
+	if (um_relay_sealed_open(&m, in, len, n->recv_key) != 0) {
+		r->stats.sealed_bad++;
+		return 0;
+	}
+	um_relay_window_update(&n->window, counter);
+	n->last_seen_ns = now;
+	switch (m.kind) {
+	case UM_RELAY_CTL_REGISTER:
+		return on_register(r, n, from, &m, now, out);
+	case UM_RELAY_CTL_KEEPALIVE:
+		return on_keepalive(r, index, from, &m, now, out);
+	default:
+		r->stats.drop_malformed++; /* relay-to-node kinds */
+		return 0;
+	}
+}
+
+/* A version 2 REGISTER travelled in FRAGMENTs with msg_type 0x20. */
+static int handle_old_fragment(struct um_relay *r, const struct um_addr *from, const uint8_t *in, size_t len,
+			       uint64_t now, struct um_relay_output *out)
+{
+	if (len < UM_RELAY_ERROR_BYTES || in[1] != 0x20) {
+		r->stats.fragments_rejected++;
+		return 0;
+	}
+	r->stats.reg_version++;
+	return send_error(r, from, UM_RELAY_ERR_VERSION, NULL, 0, now, out);
 }
 
 /* ---- FORWARD: the hot path ----------------------------------------- */
@@ -646,7 +697,10 @@ static int handle_forward(struct um_relay *r, const struct um_addr *from, uint8_
 	if (!dst || dst->endpoint.family == 0) {
 		r->stats.drop_unknown_peer++;
 		src->dropped++;
-		return send_error(r, from, UM_RELAY_ERR_UNKNOWN_PEER, dest_id.bytes, sizeof(dest_id.bytes), now, out);
+		/* Sealed: the peer ID must not cross the link in clear. */
+		if (!src->has_session)
+			return 0;
+		return sealed_error(r, src, from, UM_RELAY_ERR_UNKNOWN_PEER, dest_id.bytes, now, out);
 	}
 	if (dst == src) {
 		r->stats.drop_to_self++;
@@ -660,10 +714,7 @@ static int handle_forward(struct um_relay *r, const struct um_addr *from, uint8_
 	src->forwarded_bytes += len;
 	r->stats.forwarded_packets++;
 	r->stats.forwarded_bytes += len;
-	out->to = dst->endpoint;
-	out->data = in;
-	out->len = len;
-	return 1;
+	return output_one(out, &dst->endpoint, in, len);
 }
 
 int um_relay_input(struct um_relay *r, const struct um_addr *from, uint8_t *datagram, size_t len, uint64_t now_ns,
@@ -673,23 +724,27 @@ int um_relay_input(struct um_relay *r, const struct um_addr *from, uint8_t *data
 		r->stats.drop_malformed++;
 		return 0;
 	}
+	r->now_ns = now_ns;
 	switch (datagram[0]) {
 	case UM_MSG_RELAY_FORWARD:
 		return handle_forward(r, from, datagram, len, now_ns, out);
-	case UM_MSG_RELAY_KEEPALIVE:
-		return handle_keepalive(r, from, datagram, len, now_ns, out);
+	case UM_MSG_RELAY_SEALED:
+		return handle_sealed(r, from, datagram, len, now_ns, out);
+	case UM_MSG_RELAY_HANDSHAKE:
+		return handle_handshake(r, from, datagram, len, now_ns, wall_ms, out);
+	case UM_MSG_RELAY_ID:
+		return handle_id(r, from, datagram, len, now_ns, out);
 	case UM_MSG_FRAGMENT:
-		return handle_fragment(r, from, datagram, len, now_ns, wall_ms, out);
-	case UM_MSG_RELAY_REGISTER:
-		return handle_register(r, from, datagram, len, now_ns, wall_ms, out);
+		return handle_old_fragment(r, from, datagram, len, now_ns, out);
 	default:
 		r->stats.drop_unknown_type++;
 		return 0;
 	}
 }
 
-unsigned um_relay_expire(struct um_relay *r, uint64_t now_ns, uint32_t budget)
+unsigned um_relay_expire(struct um_relay *r, uint64_t now_ns, uint64_t wall_ms, uint32_t budget)
 {
+	struct um_handshake_time t = {.mono_ns = now_ns, .wall_ms = wall_ms};
 	unsigned removed = 0;
 	uint32_t total = r->config.max_nodes;
 	if (budget == 0 || budget > total)
@@ -703,8 +758,22 @@ unsigned um_relay_expire(struct um_relay *r, uint64_t now_ns, uint32_t budget)
 		}
 	}
 	r->stats.expired += removed;
-	um_reasm_expire(&r->reasm, now_ns);
+	/* Stale pending handshakes and reassembly slots. A responder sends
+	 * nothing on its own (initiators retransmit), so any output is dropped. */
+	while (um_handshake_tick(r->hs, t, r->hs_out) > 0)
+		um_handshake_output_wipe(r->hs_out);
 	return removed;
+}
+
+void um_relay_sync_stats(struct um_relay *r)
+{
+	const struct um_handshake_stats *h = um_handshake_get_stats(r->hs);
+
+	r->stats.reg_malformed = h->malformed;
+	r->stats.reg_rate_limited = h->rate_limited + h->challenge_budget;
+	r->stats.reg_bad_signature = h->auth_failed;
+	r->stats.reg_replay = h->replays;
+	r->stats.fragments_rejected = h->unknown_index;
 }
 
 int um_relay_lookup(const struct um_relay *r, const struct um_peer_id *id, struct um_relay_node_info *info)
@@ -713,6 +782,7 @@ int um_relay_lookup(const struct um_relay *r, const struct um_peer_id *id, struc
 	if (index == NONE)
 		return -UM_ENOTFOUND;
 	const struct um_relay_node *n = &r->nodes[index];
+	info->registered = n->registered;
 	info->endpoint = n->endpoint;
 	info->pending = n->pending;
 	info->last_seen_ns = n->last_seen_ns;

@@ -24,10 +24,15 @@ um_exec a ping -c 1 -W 2 203.0.113.2 >/dev/null || um_fail "a cannot reach the r
 
 um_key alpha
 um_key beta
-um_relay_config relay relay 203.0.113.2:51821 "allow = ${UM_NODE_ID[alpha]}, ${UM_NODE_ID[beta]}
+# The relay's identity (kept across its restart below): alpha pins it,
+# beta learns it on first contact (and says so in its log).
+um_key relayid
+RELAY_ID=${UM_NODE_ID[relayid]}
+um_relay_config relay relay 203.0.113.2:51821 "identity = $UM_TMP/relayid.key
+allow = ${UM_NODE_ID[alpha]}, ${UM_NODE_ID[beta]}
 keepalive-interval = 2s
 registration-timeout = 10s"
-um_config alpha a 51820 100.96.0.1/24 tun "relay = 203.0.113.2:51821
+um_config alpha a 51820 100.96.0.1/24 tun "relay = $RELAY_ID@203.0.113.2:51821
 direct = false"
 um_config beta b 51820 100.96.0.2/24 tun "relay = 203.0.113.2:51821
 direct = false"
@@ -70,6 +75,9 @@ um_log "first ping through the relay after $t_first ms (both nodes started, rela
 um_exec a ping -c 10 -i 0.1 -W 1 -p "$PATTERN" 100.96.0.2 >/dev/null || um_fail "ping a->b"
 um_exec b ping -c 10 -i 0.1 -W 1 -p "$PATTERN" 100.96.0.1 >/dev/null || um_fail "ping b->a"
 um_log "ping through the relay ok"
+grep -q "learned identity $RELAY_ID on first contact; pin it with relay = $RELAY_ID@203.0.113.2:51821" \
+	"$UM_TMP/beta.log" || um_fail "beta did not log the relay identity it learned"
+grep -q "learned identity" "$UM_TMP/alpha.log" && um_fail "alpha pinned the relay, yet learned it"
 # Positive control: the same sniffer on alpha's TUN device sees the pattern.
 um_bg a sniff-tun.log python3 "$UM_TMP/sniff.py" um0 "$PATTERN" 3 "$UM_TMP/sniff-tun.out"
 um_wait 5 "TUN sniffer" test -e "$UM_TMP/sniff-tun.out.ready"
