@@ -63,11 +63,12 @@ int main(int argc, char **argv)
 	/* Pre-built FORWARDs, one per source; the core rewrites the header in
 	 * place, so restore type and destination before each use. */
 	static uint8_t datagrams[NODES][UM_RELAY_FORWARD_HEADER_BYTES + PAYLOAD];
+	static uint64_t handles[NODES]; /* each source's handle for its destination */
 	for (unsigned i = 0; i < NODES; i++) {
 		uint8_t payload[PAYLOAD] = {0};
-		struct um_relay_forward f = {
-		    .peer = ids[(i * 7 + 1) % NODES].id, .payload = payload, .payload_len = PAYLOAD};
-		um_relay_forward_encode(datagrams[i], sizeof(datagrams[i]), UM_MSG_RELAY_FORWARD, &f);
+		handles[i] = harness_handle(&relay, &ids[i].id, &ids[(i * 7 + 1) % NODES].id);
+		if (!handles[i] || harness_forward(datagrams[i], sizeof(datagrams[i]), handles[i], payload, PAYLOAD) < 0)
+			return 1;
 	}
 	uint64_t forwarded = 0, now = um_now_ns();
 	t0 = now;
@@ -75,7 +76,9 @@ int main(int argc, char **argv)
 		unsigned src = (unsigned)(p * 2654435761u) % NODES;
 		uint8_t *d = datagrams[src];
 		d[0] = UM_MSG_RELAY_FORWARD;
-		memcpy(d + 4, ids[(src * 7 + 1) % NODES].id.bytes, UM_PEER_ID_BYTES);
+		struct um_peer_id route;
+		um_relay_route_set(&route, handles[src]);
+		memcpy(d + 4, route.bytes, UM_PEER_ID_BYTES);
 		if ((p & 63) == 0)
 			now = um_now_ns();
 		forwarded += um_relay_input(&relay, &endpoints[src], d, sizeof(datagrams[src]), now, wall, &out) == 1 &&

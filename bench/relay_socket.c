@@ -198,7 +198,15 @@ int main(int argc, char **argv)
 	static uint8_t batch[MAX_PAIRS][SEGMENTS * UM_RELAY_MAX_DATAGRAM];
 	for (unsigned i = 0; i < pairs; i++) {
 		uint8_t body[UM_RELAY_MAX_PAYLOAD] = {0};
-		struct um_relay_forward f = {.peer = nodes[pairs + i].id.id, .payload = body, .payload_len = payload};
+		/* The routing handle, taken from the core's table directly: the
+		 * relay thread is idle between the registrations and the run. */
+		struct um_relay_forward f = {.payload = body, .payload_len = payload};
+		uint64_t handle = harness_handle(&server.core, &nodes[i].id.id, &nodes[pairs + i].id.id);
+		if (!handle) {
+			fprintf(stderr, "pair %u: no handle\n", i);
+			return 1;
+		}
+		um_relay_route_set(&f.peer, handle);
 		for (unsigned s = 0; s < SEGMENTS; s++)
 			um_relay_forward_encode(batch[i] + s * datagram, datagram, UM_MSG_RELAY_FORWARD, &f);
 	}

@@ -58,9 +58,17 @@ int um_uplink_find(const struct um_node *node, const struct um_addr *addr);
 /* The registered uplink to reach peer through (its own choice, else the
  * home relay), or -1 when none is registered. */
 int um_uplink_for_peer(const struct um_node *node, const struct um_node_peer *peer);
-/* Sends payload to peer `dest` through uplink (FORWARD). */
+/* Sends payload to peer `dest` (configured) through uplink: FORWARD with
+ * the peer's routing handle there, or, while that is being asked for, the
+ * datagram waits (one per peer). */
 int um_uplink_forward(struct um_node *node, unsigned uplink, const struct um_peer_id *dest, const uint8_t *payload,
 		      size_t len);
+/* The peer's routing handle at uplink's relay; 0 while unknown (then it is
+ * asked for, at most once a second). */
+uint64_t um_uplink_handle(struct um_node *node, unsigned uplink, const struct um_node_peer *peer);
+/* The peer a FORWARDED's route field (32 bytes) names at uplink, or NULL
+ * (then the relay is asked, at most once a second per uplink). */
+struct um_node_peer *um_uplink_peer_by_route(struct um_node *node, unsigned uplink, const uint8_t route[32]);
 /* Fills status->uplinks (n_uplinks == node->n_uplinks entries, from
  * um_node_status_init) and status->home. */
 void um_uplinks_status_fill(const struct um_node *node, struct um_node_status *status);

@@ -383,6 +383,50 @@ static void attempt(struct um_relay_client *c, unsigned i, uint64_t now, uint64_
 	start_handshake(c, i, now, wall_ms, out);
 }
 
+static int queue_request(struct um_relay_client *c, unsigned i, const struct um_relay_client_request *q)
+{
+	struct um_relay_client_uplink *u;
+
+	if (i >= c->n_uplinks)
+		return -UM_EINVAL;
+	u = &c->uplinks[i];
+	if (u->state != UM_RELAY_CLIENT_REGISTERED || !u->cur.valid)
+		return -UM_ESTATE;
+	for (unsigned k = 0; k < u->n_requests; k++)
+		if (u->requests[k].kind == q->kind && u->requests[k].handle == q->handle &&
+		    !memcmp(u->requests[k].peer.bytes, q->peer.bytes, UM_PEER_ID_BYTES))
+			return 0;
+	if (u->n_requests == UM_RELAY_CLIENT_MAX_REQUESTS)
+		return -UM_ELIMIT;
+	u->requests[u->n_requests++] = *q;
+	return 0;
+}
+
+int um_relay_client_lookup(struct um_relay_client *c, unsigned i, const struct um_peer_id *peer)
+{
+	struct um_relay_client_request q = {.kind = UM_RELAY_CTL_LOOKUP, .peer = *peer};
+	return queue_request(c, i, &q);
+}
+
+int um_relay_client_resolve(struct um_relay_client *c, unsigned i, uint64_t handle)
+{
+	struct um_relay_client_request q = {.kind = UM_RELAY_CTL_RESOLVE, .handle = handle};
+	return handle ? queue_request(c, i, &q) : -UM_EINVAL;
+}
+
+/* The oldest queued request of uplink i, sealed. */
+static void send_request(struct um_relay_client *c, unsigned i, struct um_relay_client_output *out)
+{
+	struct um_relay_client_uplink *u = &c->uplinks[i];
+	struct um_relay_control m = {.kind = u->requests[0].kind, .peer = u->requests[0].peer,
+				     .handle = u->requests[0].handle};
+
+	memmove(u->requests, u->requests + 1, sizeof(u->requests[0]) * --u->n_requests);
+	if (m.kind == UM_RELAY_CTL_LOOKUP)
+		u->lookups++;
+	send_sealed(c, i, &u->cur, &m, out);
+}
+
 /* Uplink i's timed work is due. */
 static void uplink_due(struct um_relay_client *c, unsigned i, uint64_t now, uint64_t wall_ms,
 		       struct um_relay_client_output *out)
@@ -613,6 +657,11 @@ int um_relay_client_tick(struct um_relay_client *c, uint64_t now, uint64_t wall_
 			if (out->n_datagrams)
 				return 1;
 		}
+		if (u->n_requests && u->state == UM_RELAY_CLIENT_REGISTERED && u->cur.valid) {
+			send_request(c, i, out);
+			if (out->n_datagrams)
+				return 1;
+		}
 		if (refresh_due(u, now)) {
 			start_handshake(c, i, now, wall_ms, out);
 			if (!u->hs_running)
@@ -652,7 +701,8 @@ uint64_t um_relay_client_next_deadline(const struct um_relay_client *c)
 		return 0;
 	for (unsigned i = 0; i < c->n_uplinks; i++) {
 		const struct um_relay_client_uplink *u = &c->uplinks[i];
-		if ((u->register_due && u->next.valid) || (u->echo_due && u->state == UM_RELAY_CLIENT_REGISTERED))
+		if ((u->register_due && u->next.valid) ||
+		    ((u->echo_due || u->n_requests) && u->state == UM_RELAY_CLIENT_REGISTERED))
 			return 0;
 		if (u->state == UM_RELAY_CLIENT_REGISTERED && u->refreshing && !u->hs_running && !u->next.valid) {
 			uint64_t at = u->registered_before ? u->last_register_ns + REREGISTER_GAP_NS : 0;

@@ -62,6 +62,7 @@ enum {
 	UM_RELAY_CLIENT_MAX_DATAGRAMS = UM_FRAG_MAX_COUNT,
 	UM_RELAY_CLIENT_DATAGRAM_BYTES = UM_RELAY_HANDSHAKE_MAX_BYTES,
 	UM_RELAY_CLIENT_MAX_EVENTS = 32, /* queued between two ticks */
+	UM_RELAY_CLIENT_MAX_REQUESTS = 8, /* LOOKUP/RESOLVE queued per uplink */
 };
 
 enum um_relay_client_state {
@@ -87,6 +88,9 @@ enum um_relay_client_event {
 	UM_RELAY_CLIENT_EVENT_ID_LEARNED,     /* no pinned ID: the relay said `relay_id` (first contact) */
 	UM_RELAY_CLIENT_EVENT_ID_REFUSED,     /* the relay now says `relay_id`, not the ID we hold: refused */
 	UM_RELAY_CLIENT_EVENT_REFRESH,        /* a NOT_REGISTERED hint: re-registering in the background */
+	UM_RELAY_CLIENT_EVENT_HANDLE,         /* LOOKUP answered: `peer` is `handle` there (found), or not there */
+	UM_RELAY_CLIENT_EVENT_ANNOUNCE,       /* the relay says `handle` names `peer` (it will send from it) */
+	UM_RELAY_CLIENT_EVENT_UNKNOWN_HANDLE, /* the relay does not know `handle` (any more): look up again */
 };
 
 struct um_relay_client_config {
@@ -108,6 +112,13 @@ struct um_relay_client_session {
 	uint8_t send_key[UM_RELAY_KEY_BYTES], recv_key[UM_RELAY_KEY_BYTES];
 	uint64_t send_counter;
 	struct um_relay_window window;
+};
+
+/* A LOOKUP or RESOLVE waiting for the next tick. */
+struct um_relay_client_request {
+	uint8_t kind; /* UM_RELAY_CTL_LOOKUP or _RESOLVE */
+	struct um_peer_id peer;
+	uint64_t handle;
 };
 
 /* One uplink's state; read-only outside client.c (status, tests). */
@@ -145,7 +156,10 @@ struct um_relay_client_uplink {
 	uint64_t rtt_ns;         /* smoothed; 0 = no sample */
 	struct um_addr observed; /* our endpoint as the relay sees it (UDP only) */
 	uint64_t due_ns;         /* next timed work; UINT64_MAX = none */
+	struct um_relay_client_request requests[UM_RELAY_CLIENT_MAX_REQUESTS];
+	unsigned n_requests;
 	uint64_t registrations, errors, unknown_peer, transitions, ignored, hints, id_refused, version_errors;
+	uint64_t lookups, announces, unknown_handles;
 };
 
 struct um_relay_client_event_entry {
@@ -157,7 +171,8 @@ struct um_relay_client_event_entry {
 	uint16_t retry_after_s;
 	unsigned missed;
 	uint64_t keepalive_ns;
-	struct um_peer_id peer;     /* UNKNOWN_PEER */
+	struct um_peer_id peer;     /* UNKNOWN_PEER, HANDLE, ANNOUNCE */
+	uint64_t handle;            /* HANDLE (0: not found), ANNOUNCE, UNKNOWN_HANDLE */
 	struct um_peer_id relay_id; /* ID_LEARNED, ID_REFUSED */
 	struct um_addr observed;
 };
@@ -238,6 +253,13 @@ uint64_t um_relay_client_next_deadline(const struct um_relay_client *client);
  * last), or -1: where to try a peer the relay does not know. */
 int um_relay_client_next_registered(const struct um_relay_client *client, unsigned uplink);
 bool um_relay_client_usable(const struct um_relay_client *client, unsigned uplink);
+/* Routing handles (wire/relay.h): asks uplink's relay, sealed, for peer's
+ * handle (LOOKUP; EVENT_HANDLE answers) or whom a handle names (RESOLVE;
+ * EVENT_ANNOUNCE answers), at the next tick. A request already queued is
+ * not queued twice. 0, -UM_ESTATE when not registered, -UM_ELIMIT when
+ * UM_RELAY_CLIENT_MAX_REQUESTS are queued. */
+int um_relay_client_lookup(struct um_relay_client *client, unsigned uplink, const struct um_peer_id *peer);
+int um_relay_client_resolve(struct um_relay_client *client, unsigned uplink, uint64_t handle);
 const char *um_relay_client_state_name(enum um_relay_client_state state);
 
 #endif

@@ -166,6 +166,16 @@ static int on_sealed_error(struct um_relay_client *c, unsigned i, const struct u
 		e = um_relay_client_push_event(c, UM_RELAY_CLIENT_EVENT_UNKNOWN_PEER, i);
 		memcpy(e->peer.bytes, m->tag, UM_PEER_ID_BYTES);
 		return 0;
+	case UM_RELAY_ERR_UNKNOWN_HANDLE: {
+		struct um_peer_id route;
+		uint64_t handle;
+		memcpy(route.bytes, m->tag, UM_PEER_ID_BYTES);
+		if (um_relay_route_handle(&route, &handle) < 0)
+			return -UM_EINVAL;
+		u->unknown_handles++;
+		um_relay_client_push_event(c, UM_RELAY_CLIENT_EVENT_UNKNOWN_HANDLE, i)->handle = handle;
+		return 0;
+	}
 	default:
 		e = um_relay_client_push_event(c, UM_RELAY_CLIENT_EVENT_RELAY_ERROR, i);
 		e->code = m->code;
@@ -206,6 +216,22 @@ static int on_sealed(struct um_relay_client *c, unsigned i, const uint8_t *data,
 	case UM_RELAY_CTL_ERROR:
 		r = on_sealed_error(c, i, &m, now);
 		break;
+	case UM_RELAY_CTL_HANDLE:
+	case UM_RELAY_CTL_ANNOUNCE: {
+		if (s != &u->cur) {
+			r = -UM_ESTATE;
+			break;
+		}
+		bool announce = m.kind == UM_RELAY_CTL_ANNOUNCE;
+		struct um_relay_client_event_entry *e = um_relay_client_push_event(
+		    c, announce ? UM_RELAY_CLIENT_EVENT_ANNOUNCE : UM_RELAY_CLIENT_EVENT_HANDLE, i);
+		e->peer = m.peer;
+		e->handle = m.handle;
+		if (announce)
+			u->announces++;
+		r = 0;
+		break;
+	}
 	default:
 		r = -UM_EINVAL; /* node-to-relay kinds */
 		break;

@@ -163,7 +163,9 @@ void um_relay_remove_node(struct um_relay *r, uint32_t index)
 		link = &r->nodes[*link].next_by_id;
 	if (*link == index)
 		*link = n->next_by_id;
+	uint32_t gen = n->gen;
 	sodium_memzero(n, sizeof(*n));
+	n->gen = gen + 1; /* its handles, and handles naming it, are stale now */
 	n->next_by_endpoint = n->next_by_index = NONE;
 	n->next_by_id = r->free_head;
 	r->free_head = index;
@@ -250,7 +252,9 @@ int um_relay_init(struct um_relay *r, const struct um_relay_config *config)
 	     * own cap only backs it up. */
 	    .max_admitted = c->max_nodes + 16,
 	};
-	rc = um_handshake_engine_new(&r->hs, &hc);
+	if ((rc = um_handshake_engine_new(&r->hs, &hc)) < 0)
+		goto out;
+	rc = um_relay_handles_init(r);
 out:
 	if (rc < 0)
 		um_relay_destroy(r);
@@ -267,6 +271,7 @@ void um_relay_destroy(struct um_relay *r)
 	free(r->by_index);
 	free(r->allow);
 	um_handshake_engine_free(r->hs);
+	um_relay_handles_destroy(r);
 	if (r->hs_out) {
 		um_handshake_output_wipe(r->hs_out);
 		free(r->hs_out);
@@ -285,7 +290,9 @@ size_t um_relay_memory_bytes(const struct um_relay *r)
 	size_t buckets = (size_t)r->bucket_mask + 1;
 	/* The handshake engine: its pending table and one peer entry (~200
 	 * bytes) per registered node, approximately. */
+	size_t handle_buckets = (size_t)r->handle_mask + 1;
 	return (size_t)r->config.max_nodes * sizeof(struct um_relay_node) + 3 * buckets * sizeof(uint32_t) +
+	       (size_t)r->config.max_handles * sizeof(struct um_relay_handle) + 2 * handle_buckets * sizeof(uint32_t) +
 	       r->config.allow_count * sizeof(struct um_peer_id) + (size_t)r->count * 256 + 64 * 13000;
 }
 
@@ -351,11 +358,22 @@ static int handle_forward(struct um_relay *r, const struct um_addr *from, uint8_
 	src->byte_tat = bt;
 	src->last_seen_ns = now;
 
-	struct um_peer_id dest_id;
-	memcpy(dest_id.bytes, in + 4, UM_PEER_ID_BYTES);
-	uint32_t dst_index = um_relay_find_by_id(r, &dest_id);
-	struct um_relay_node *dst = dst_index != NONE ? &r->nodes[dst_index] : NULL;
-	if (dst && um_relay_node_expired(r, dst, now)) {
+	/* The destination is what this handle names in the sender's
+	 * registration. */
+	struct um_peer_id route;
+	uint64_t handle;
+	memcpy(route.bytes, in + 4, UM_PEER_ID_BYTES);
+	uint32_t entry = um_relay_route_handle(&route, &handle) == 0 ? um_relay_handle_find(r, src_index, handle) : NONE;
+	if (entry == NONE) {
+		r->stats.drop_unknown_handle++;
+		src->dropped++;
+		if (!src->has_session)
+			return 0;
+		return um_relay_sealed_error(r, src, from, UM_RELAY_ERR_UNKNOWN_HANDLE, route.bytes, now, out);
+	}
+	uint32_t dst_index = r->handles[entry].target;
+	struct um_relay_node *dst = &r->nodes[dst_index];
+	if (um_relay_node_expired(r, dst, now)) {
 		um_relay_remove_node(r, dst_index);
 		r->stats.expired++;
 		dst = NULL;
@@ -364,23 +382,46 @@ static int handle_forward(struct um_relay *r, const struct um_addr *from, uint8_
 		r->stats.drop_unknown_peer++;
 		src->dropped++;
 		/* Sealed: the peer ID must not cross the link in clear. */
-		if (!src->has_session)
+		if (!src->has_session || !dst)
 			return 0;
-		return um_relay_sealed_error(r, src, from, UM_RELAY_ERR_UNKNOWN_PEER, dest_id.bytes, now, out);
+		return um_relay_sealed_error(r, src, from, UM_RELAY_ERR_UNKNOWN_PEER, dst->id.bytes, now, out);
 	}
 	if (dst == src) {
 		r->stats.drop_to_self++;
 		src->dropped++;
 		return 0;
 	}
-	/* FORWARD -> FORWARDED in place: same size, source ID instead. */
+	/* The same pair the other way: the handle the receiver knows us by. */
+	uint32_t back = um_relay_handle_for(r, dst_index, src_index);
+	if (back == NONE) {
+		src->dropped++;
+		return 0;
+	}
+	struct um_relay_handle *b = &r->handles[back];
+	out->count = 0;
+	if (!b->announced && dst->has_session) {
+		/* First use: tell the receiver whom the handle names (sealed,
+		 * just before the FORWARDED, to the same endpoint). */
+		struct um_relay_control m = {.kind = UM_RELAY_CTL_ANNOUNCE, .peer = src->id, .handle = b->handle};
+		if (um_relay_send_sealed(r, dst, &dst->endpoint, &m, out) == 1) {
+			b->announced = true;
+			r->stats.announces++;
+		}
+	}
+	/* FORWARD -> FORWARDED in place: same size, the receiver's handle. */
 	in[0] = UM_MSG_RELAY_FORWARDED;
-	memcpy(in + 4, src->id.bytes, UM_PEER_ID_BYTES);
+	um_relay_route_set(&route, b->handle);
+	memcpy(in + 4, route.bytes, UM_PEER_ID_BYTES);
 	src->forwarded_packets++;
 	src->forwarded_bytes += len;
 	r->stats.forwarded_packets++;
 	r->stats.forwarded_bytes += len;
-	return um_relay_output_one(out, &dst->endpoint, in, len);
+	if (out->count == 0)
+		return um_relay_output_one(out, &dst->endpoint, in, len);
+	out->datagrams[out->count] = in;
+	out->lengths[out->count] = len;
+	out->count++;
+	return 1;
 }
 
 int um_relay_input(struct um_relay *r, const struct um_addr *from, uint8_t *datagram, size_t len, uint64_t now_ns,
@@ -424,6 +465,7 @@ unsigned um_relay_expire(struct um_relay *r, uint64_t now_ns, uint64_t wall_ms, 
 		}
 	}
 	r->stats.expired += removed;
+	um_relay_handles_sweep(r, budget);
 	/* Stale pending handshakes and reassembly slots. A responder sends
 	 * nothing on its own (initiators retransmit), so any output is dropped. */
 	while (um_handshake_tick(r->hs, t, r->hs_out) > 0)

@@ -55,6 +55,9 @@ struct um_relay_config {
 	/* Its aggregate HELLO budget per IPv4 /24 or IPv6 /48. */
 	uint32_t prefix_verifications_per_s, prefix_verification_burst;
 	uint32_t errors_per_s, error_burst; /* global ERROR reply budget */
+	/* Routing handles in all (one per pair of nodes that talk, each way);
+	 * 0 = 8 per node slot, at least 1024. */
+	uint32_t max_handles;
 	/* Admission: when allow_count > 0 only those IDs; when admission_key is
 	 * set the registration's tag must verify. Both set: both required. */
 	const struct um_peer_id *allow; /* copied at init */
@@ -80,6 +83,8 @@ struct um_relay_stats {
 	uint64_t fragments_buffered, fragments_rejected;
 	uint64_t reg_version; /* messages of another relay protocol version (answered ERROR VERSION) */
 	uint64_t id_requests, handshakes, sealed_bad, sealed_replay, sealed_unknown;
+	uint64_t handles; /* gauge */
+	uint64_t lookups, lookup_misses, resolves, announces, handles_full, drop_unknown_handle;
 	uint64_t keepalives, keepalive_unknown, keepalive_bad_mac, keepalive_stale, challenges_sent, rebinds;
 	uint64_t forwarded_packets, forwarded_bytes;
 	uint64_t drop_malformed, drop_unknown_type, drop_not_registered, drop_rate_limited_packets,
@@ -88,6 +93,7 @@ struct um_relay_stats {
 };
 
 struct um_relay_node;
+struct um_relay_handle;
 struct um_handshake_engine;
 struct um_handshake_output;
 
@@ -107,6 +113,12 @@ struct um_relay {
 	bool has_admission_key;
 	uint8_t hash_key[16];
 	uint64_t error_tat; /* global GCRA state */
+	/* Routing handles (relay_handles.c): a fixed table, chained from two
+	 * indexes: (owner, handle) for FORWARD, (owner, target) for LOOKUP and
+	 * the way back. */
+	struct um_relay_handle *handles;
+	uint32_t *by_handle, *by_pair;
+	uint32_t handle_mask, handle_free, handle_count, handle_sweep;
 	struct um_handshake_engine *hs;  /* owned: responder mode */
 	struct um_handshake_output *hs_out; /* owned scratch (large, holds keys briefly) */
 	uint64_t now_ns;                    /* of the call in progress (admit callback) */

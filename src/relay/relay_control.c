@@ -62,7 +62,9 @@ int um_relay_admit(void *ctx, const struct um_peer_id *id, struct um_handshake_p
 	uint32_t index = r->free_head;
 	struct um_relay_node *n = &r->nodes[index];
 	r->free_head = n->next_by_id;
+	uint32_t gen = n->gen;
 	memset(n, 0, sizeof(*n));
+	n->gen = gen;
 	n->used = true;
 	n->id = *id;
 	n->hs_peer = peer;
@@ -254,6 +256,61 @@ static int on_keepalive(struct um_relay *r, uint32_t index, const struct um_addr
 	return um_relay_send_sealed(r, n, from, k, out);
 }
 
+/* LOOKUP (a peer's handle in this registration) and RESOLVE (whom a
+ * handle names), both answered sealed; the answers are no larger than the
+ * requests and cost the node's packet budget. */
+static int on_handle_request(struct um_relay *r, uint32_t index, const struct um_addr *from,
+			     const struct um_relay_control *m, uint64_t now, struct um_relay_output *out)
+{
+	struct um_relay_node *n = &r->nodes[index];
+	uint64_t t;
+
+	if (!n->registered) {
+		r->stats.keepalive_unknown++;
+		return um_relay_sealed_error(r, n, from, UM_RELAY_ERR_NOT_REGISTERED, NULL, now, out);
+	}
+	if (!um_relay_gcra_check(n->packet_tat, now, um_relay_unit_cost(1, r->config.packets_per_s),
+				 um_relay_unit_cost(r->config.packet_burst, r->config.packets_per_s), &t)) {
+		r->stats.drop_rate_limited_packets++;
+		n->dropped++;
+		return 0;
+	}
+	n->packet_tat = t;
+	struct um_relay_control a = {.kind = UM_RELAY_CTL_HANDLE, .peer = m->peer};
+	if (m->kind == UM_RELAY_CTL_RESOLVE) {
+		r->stats.resolves++;
+		uint32_t e = um_relay_handle_find(r, index, m->handle);
+		if (e == NONE) {
+			struct um_peer_id route;
+			um_relay_route_set(&route, m->handle);
+			return um_relay_sealed_error(r, n, from, UM_RELAY_ERR_UNKNOWN_HANDLE, route.bytes, now, out);
+		}
+		r->handles[e].announced = true;
+		a.kind = UM_RELAY_CTL_ANNOUNCE;
+		a.peer = r->nodes[r->handles[e].target].id;
+		a.handle = m->handle;
+		return um_relay_send_sealed(r, n, from, &a, out);
+	}
+	r->stats.lookups++;
+	uint32_t target = um_relay_find_by_id(r, &m->peer);
+	if (target != NONE && um_relay_node_expired(r, &r->nodes[target], now)) {
+		um_relay_remove_node(r, target);
+		r->stats.expired++;
+		target = NONE;
+	}
+	uint32_t e = target == NONE || target == index || r->nodes[target].endpoint.family == 0
+			 ? NONE
+			 : um_relay_handle_for(r, index, target);
+	if (e == NONE) {
+		r->stats.lookup_misses++;
+		return um_relay_send_sealed(r, n, from, &a, out); /* not found */
+	}
+	r->handles[e].announced = true;
+	a.flags = UM_RELAY_HANDLE_FLAG_FOUND;
+	a.handle = r->handles[e].handle;
+	return um_relay_send_sealed(r, n, from, &a, out);
+}
+
 int um_relay_handle_sealed(struct um_relay *r, const struct um_addr *from, const uint8_t *in, size_t len, uint64_t now,
 			   struct um_relay_output *out)
 {
@@ -301,6 +358,9 @@ int um_relay_handle_sealed(struct um_relay *r, const struct um_addr *from, const
 		return on_register(r, n, from, &m, now, out);
 	case UM_RELAY_CTL_KEEPALIVE:
 		return on_keepalive(r, index, from, &m, now, out);
+	case UM_RELAY_CTL_LOOKUP:
+	case UM_RELAY_CTL_RESOLVE:
+		return on_handle_request(r, index, from, &m, now, out);
 	default:
 		r->stats.drop_malformed++; /* relay-to-node kinds */
 		return 0;

@@ -32,7 +32,17 @@ struct um_relay_node {
 	uint64_t last_seen_ns;
 	uint64_t packet_tat, byte_tat; /* GCRA theoretical arrival times (ns) */
 	uint64_t forwarded_packets, forwarded_bytes, dropped;
+	uint32_t gen;       /* bumped each time the slot is freed: stale handles see it */
+	uint32_t n_handles; /* handles it owns */
 	bool used;
+};
+
+/* A routing handle: `handle` names `target` in `owner`'s registration. */
+struct um_relay_handle {
+	uint64_t handle; /* 0 = free */
+	uint32_t owner, target, owner_gen, target_gen;
+	uint32_t next_by_handle, next_by_pair; /* free-list link in next_by_handle */
+	bool announced; /* the owner has been told what it names */
 };
 
 /* GCRA (relay.c): a token bucket kept as one timestamp. */
@@ -57,6 +67,17 @@ int um_relay_compare_ids(const void *a, const void *b);
 int um_relay_output_one(struct um_relay_output *out, const struct um_addr *to, const uint8_t *data, size_t len);
 int um_relay_send_error(struct um_relay *r, const struct um_addr *to, uint8_t code, const uint8_t *ref, size_t ref_len,
 			uint64_t now, struct um_relay_output *out);
+
+/* relay_handles.c. */
+int um_relay_handles_init(struct um_relay *r);
+void um_relay_handles_destroy(struct um_relay *r);
+/* The live entry of (owner, handle), or NONE (a stale one is freed). */
+uint32_t um_relay_handle_find(struct um_relay *r, uint32_t owner, uint64_t handle);
+/* owner's entry naming target, made when missing (NONE when the table or
+ * the owner's share is full). */
+uint32_t um_relay_handle_for(struct um_relay *r, uint32_t owner, uint32_t target);
+/* Frees up to budget entries whose owner or target is gone. */
+void um_relay_handles_sweep(struct um_relay *r, uint32_t budget);
 
 /* relay_control.c: the input handlers by type, and sealing. */
 int um_relay_handle_id(struct um_relay *r, const struct um_addr *from, const uint8_t *in, size_t len, uint64_t now,

@@ -122,6 +122,24 @@ int um_relay_control_encode(uint8_t out[UM_RELAY_CONTROL_BYTES], const struct um
 		um_write_u16(&w, m->retry_after_s);
 		um_write_bytes(&w, m->tag, UM_RELAY_TAG_BYTES);
 		break;
+	case UM_RELAY_CTL_LOOKUP:
+	case UM_RELAY_CTL_HANDLE:
+	case UM_RELAY_CTL_ANNOUNCE:
+		if (m->kind != UM_RELAY_CTL_HANDLE && m->flags)
+			return -UM_EINVAL;
+		if (m->flags & ~UM_RELAY_HANDLE_FLAG_FOUND)
+			return -UM_EINVAL;
+		um_write_u8(&w, m->flags);
+		um_write_u16(&w, 0);
+		um_write_bytes(&w, m->peer.bytes, UM_PEER_ID_BYTES);
+		if (m->kind != UM_RELAY_CTL_LOOKUP)
+			um_write_u64(&w, m->handle);
+		break;
+	case UM_RELAY_CTL_RESOLVE:
+		um_write_u8(&w, 0);
+		um_write_u16(&w, 0);
+		um_write_u64(&w, m->handle);
+		break;
 	default:
 		return -UM_EINVAL;
 	}
@@ -171,6 +189,29 @@ int um_relay_control_decode(struct um_relay_control *m, const uint8_t in[UM_RELA
 		m->code = um_read_u8(&r);
 		m->retry_after_s = um_read_u16(&r);
 		um_read_copy(&r, m->tag, UM_RELAY_TAG_BYTES);
+		break;
+	case UM_RELAY_CTL_LOOKUP:
+	case UM_RELAY_CTL_HANDLE:
+	case UM_RELAY_CTL_ANNOUNCE:
+		m->flags = um_read_u8(&r);
+		if (um_read_u16(&r) || (m->flags & ~UM_RELAY_HANDLE_FLAG_FOUND) ||
+		    (m->kind != UM_RELAY_CTL_HANDLE && m->flags))
+			return -UM_EINVAL;
+		um_read_copy(&r, m->peer.bytes, UM_PEER_ID_BYTES);
+		if (m->kind != UM_RELAY_CTL_LOOKUP) {
+			m->handle = um_read_u64(&r);
+			/* A handle is never 0; HANDLE "not found" carries none. */
+			bool found = m->kind == UM_RELAY_CTL_ANNOUNCE || (m->flags & UM_RELAY_HANDLE_FLAG_FOUND);
+			if (found != (m->handle != 0))
+				return -UM_EINVAL;
+		}
+		break;
+	case UM_RELAY_CTL_RESOLVE:
+		if (um_read_u8(&r) || um_read_u16(&r))
+			return -UM_EINVAL;
+		m->handle = um_read_u64(&r);
+		if (!m->handle)
+			return -UM_EINVAL;
 		break;
 	default:
 		return -UM_EINVAL;
@@ -271,6 +312,26 @@ void um_relay_datagram_hash(uint8_t hash[UM_RELAY_HASH_BYTES], const uint8_t *in
 	crypto_generichash(hash, UM_RELAY_HASH_BYTES, in, len, NULL, 0);
 }
 
+/* ---- routing handles ---------------------------------------------------- */
+
+void um_relay_route_set(struct um_peer_id *route, uint64_t handle)
+{
+	memset(route, 0, sizeof(*route));
+	for (unsigned i = 0; i < 8; i++)
+		route->bytes[i] = (uint8_t)(handle >> (56 - 8 * i));
+}
+
+int um_relay_route_handle(const struct um_peer_id *route, uint64_t *handle)
+{
+	uint64_t h = 0;
+	for (unsigned i = 0; i < 8; i++)
+		h = h << 8 | route->bytes[i];
+	*handle = h;
+	if (!h || !sodium_is_zero(route->bytes + 8, UM_PEER_ID_BYTES - 8))
+		return -UM_EINVAL;
+	return 0;
+}
+
 /* ---- FORWARD / FORWARDED ------------------------------------------------ */
 
 int um_relay_forward_encode(uint8_t *out, size_t cap, uint8_t type, const struct um_relay_forward *m)
@@ -308,7 +369,7 @@ int um_relay_forward_decode(struct um_relay_forward *m, uint8_t type, const uint
 
 static bool error_code_known(uint8_t code)
 {
-	return code >= UM_RELAY_ERR_UNKNOWN_PEER && code <= UM_RELAY_ERR_VERSION;
+	return code >= UM_RELAY_ERR_UNKNOWN_PEER && code <= UM_RELAY_ERR_UNKNOWN_HANDLE;
 }
 
 int um_relay_error_encode(uint8_t *out, size_t cap, const struct um_relay_error *m)

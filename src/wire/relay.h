@@ -42,16 +42,32 @@
  *   KEEPALIVE_REPLY (relay -> node)  u8 kind=4 | u8 flags | u16 0 | u64 sequence | challenge[16] |
  *                                    endpoint[20]
  *   ERROR (relay -> node)            u8 kind=5 | u8 code | u16 retry_after_s | ref[32]
+ *   LOOKUP (node -> relay)           u8 kind=6 | u8 0 | u16 0 | peer_id[32]
+ *   HANDLE (relay -> node)           u8 kind=7 | u8 flags (bit0: found) | u16 0 | peer_id[32] | u64 handle
+ *   ANNOUNCE (relay -> node)         u8 kind=8 | u8 0 | u16 0 | peer_id[32] | u64 handle
+ *   RESOLVE (node -> relay)          u8 kind=9 | u8 0 | u16 0 | u64 handle
  *   flags bit1 (CHALLENGE): in a reply, a challenge for the new source
  *   endpoint; in a request, the echo of the last challenge. A
  *   registration binds or moves to an endpoint only when a fresh sealed
  *   KEEPALIVE from there echoes the challenge the relay sent there.
  *
+ * Routing handles: a node asks (LOOKUP) for the handle of a peer; the
+ * relay answers (HANDLE) with a random 64-bit handle, valid while the
+ * node's registration lives, one per (registration, other peer), the same
+ * in both directions: a node sends to its peer with it and receives from
+ * it with it, and the same peer has another handle at every other node.
+ * Before the first FORWARDED with a handle the node never asked for, the
+ * relay sends it ANNOUNCE (handle -> peer ID); a node that missed it asks
+ * with RESOLVE. A FORWARD with a handle the relay does not know gets a
+ * sealed ERROR UNKNOWN_HANDLE (ref: the handle, big-endian, zero padded).
+ *
  * FORWARD 0x23 (node -> relay) and FORWARDED 0x24 (relay -> node):
  *   0  u8 type | u8 0 | u16 0
- *   4  peer_id[32]: destination in FORWARD, source in FORWARDED
+ *   4  route[32]: u64 handle | zero[24] (the handle of the other peer in
+ *      this node's registration: destination in FORWARD, source in
+ *      FORWARDED; the 32 bytes keep the version 2 layout, so FORWARD is
+ *      rewritten into FORWARDED in place)
  *  36  payload (1..UM_RELAY_MAX_PAYLOAD bytes, opaque, end-to-end sealed)
- *   (Unchanged from version 2: routing handles are still to come.)
  *
  * ERROR 0x25 (relay -> node), 36 bytes, unsealed: only a hint (the node
  *   never tears a registration down on one):
@@ -89,6 +105,7 @@ enum um_relay_error_code {
 	UM_RELAY_ERR_FULL = 6,             /* node cap reached */
 	UM_RELAY_ERR_NEED_KEY = 7,         /* (version 2) */
 	UM_RELAY_ERR_VERSION = 8,          /* relay protocol version not supported */
+	UM_RELAY_ERR_UNKNOWN_HANDLE = 9,   /* FORWARD with a handle this registration does not have */
 };
 
 enum um_relay_control_kind {
@@ -97,6 +114,10 @@ enum um_relay_control_kind {
 	UM_RELAY_CTL_KEEPALIVE = 3,
 	UM_RELAY_CTL_KEEPALIVE_REPLY = 4,
 	UM_RELAY_CTL_ERROR = 5,
+	UM_RELAY_CTL_LOOKUP = 6,
+	UM_RELAY_CTL_HANDLE = 7,
+	UM_RELAY_CTL_ANNOUNCE = 8,
+	UM_RELAY_CTL_RESOLVE = 9,
 };
 
 enum {
@@ -111,6 +132,7 @@ enum {
 	UM_RELAY_ENDPOINT_BYTES = 20,
 	UM_RELAY_ID_FLAG_REPLY = 0x01,
 	UM_RELAY_KEEPALIVE_FLAG_CHALLENGE = 0x02,
+	UM_RELAY_HANDLE_FLAG_FOUND = 0x01,
 
 	UM_RELAY_ID_BYTES = 64,
 	UM_RELAY_HANDSHAKE_MAX_BYTES = 1 + UM_HS_MAX_DATAGRAM,
@@ -149,11 +171,13 @@ struct um_relay_control {
 	uint16_t keepalive_interval_s, registration_timeout_s, max_payload;
 	uint32_t max_packets_per_s, max_bytes_per_s;
 	uint8_t tag[UM_RELAY_TAG_BYTES]; /* REGISTER: admission tag; ERROR: ref */
+	struct um_peer_id peer;          /* LOOKUP, HANDLE, ANNOUNCE */
+	uint64_t handle;                 /* HANDLE, ANNOUNCE, RESOLVE (never 0) */
 };
 
 /* FORWARD and FORWARDED share this form. */
 struct um_relay_forward {
-	struct um_peer_id peer; /* destination (FORWARD) or source (FORWARDED) */
+	struct um_peer_id peer; /* the route field: a handle (um_relay_route_*) */
 	const uint8_t *payload;
 	size_t payload_len;
 };
@@ -204,6 +228,11 @@ void um_relay_admission_tag(uint8_t tag[UM_RELAY_TAG_BYTES], const uint8_t key[U
 
 /* BLAKE2b-256 of a datagram: the ref of a NOT_REGISTERED hint. */
 void um_relay_datagram_hash(uint8_t hash[UM_RELAY_HASH_BYTES], const uint8_t *in, size_t len);
+
+/* The route field of FORWARD(ED) for a handle, and back: -UM_EINVAL for a
+ * zero handle or padding that is not zero. */
+void um_relay_route_set(struct um_peer_id *route, uint64_t handle);
+int um_relay_route_handle(const struct um_peer_id *route, uint64_t *handle);
 
 /* type is UM_MSG_RELAY_FORWARD or UM_MSG_RELAY_FORWARDED. */
 int um_relay_forward_encode(uint8_t *out, size_t cap, uint8_t type, const struct um_relay_forward *m);

@@ -14,6 +14,7 @@
 #include "crypto/identity.h"
 #include "relay/client.h"
 #include "relay/relay.h"
+#include "relay/relay_internal.h"
 #include "wire/fragment.h"
 #include "wire/relay.h"
 
@@ -43,6 +44,8 @@ struct harness_node {
 	void (*tap)(void *arg, bool to_relay, const uint8_t *data, size_t len);
 	void *tap_arg;
 	uint64_t delivered; /* datagrams into the relay */
+	/* The last HANDLE / ANNOUNCE / UNKNOWN_HANDLE event the pump saw. */
+	struct um_relay_client_event_entry handle_event, announce_event, unknown_handle_event;
 };
 
 /* relay_id NULL: learn it on first contact. Allocated: free with
@@ -109,9 +112,16 @@ static inline int harness_deliver(struct um_relay *relay, struct harness_node *n
 static inline unsigned harness_pump(struct um_relay *relay, struct harness_node *n, uint64_t now, uint64_t wall)
 {
 	unsigned sent = 0;
-	for (unsigned guard = 0; guard < 256 && um_relay_client_tick(&n->client, now, wall, &n->out) > 0; guard++)
+	for (unsigned guard = 0; guard < 256 && um_relay_client_tick(&n->client, now, wall, &n->out) > 0; guard++) {
 		for (unsigned k = 0; k < n->out.n_datagrams; k++, sent++)
 			harness_deliver(relay, n, n->out.datagrams[k], n->out.lengths[k], now, wall);
+		if (n->out.event == UM_RELAY_CLIENT_EVENT_HANDLE)
+			n->handle_event = n->out.detail;
+		if (n->out.event == UM_RELAY_CLIENT_EVENT_ANNOUNCE)
+			n->announce_event = n->out.detail;
+		if (n->out.event == UM_RELAY_CLIENT_EVENT_UNKNOWN_HANDLE)
+			n->unknown_handle_event = n->out.detail;
+	}
 	return sent;
 }
 
@@ -132,6 +142,43 @@ static inline int harness_register(struct um_relay *relay, struct harness_node *
 			now = next;
 	}
 	return -1;
+}
+
+/* The node's handle for peer at the relay, asked with a sealed LOOKUP
+ * (0: not found there). */
+static inline uint64_t harness_lookup(struct um_relay *relay, struct harness_node *n, const struct um_peer_id *peer,
+				      uint64_t now, uint64_t wall)
+{
+	memset(&n->handle_event, 0, sizeof(n->handle_event));
+	if (um_relay_client_lookup(&n->client, 0, peer) != 0)
+		return 0;
+	harness_pump(relay, n, now, wall);
+	return n->handle_event.type == UM_RELAY_CLIENT_EVENT_HANDLE ? n->handle_event.handle : 0;
+}
+
+/* For benchmarks that register and then forget the clients: the handle
+ * `owner` has for `target` in the core's table, made at once and marked
+ * announced (so forwarding stays on its fast path). 0 when either is not
+ * registered. */
+static inline uint64_t harness_handle(struct um_relay *relay, const struct um_peer_id *owner,
+				      const struct um_peer_id *target)
+{
+	uint32_t o = um_relay_find_by_id(relay, owner), t = um_relay_find_by_id(relay, target);
+	if (o == NONE || t == NONE)
+		return 0;
+	uint32_t e = um_relay_handle_for(relay, o, t);
+	if (e == NONE)
+		return 0;
+	relay->handles[e].announced = true;
+	return relay->handles[e].handle;
+}
+
+/* A FORWARD with handle and payload into buf; returns its length. */
+static inline int harness_forward(uint8_t *buf, size_t cap, uint64_t handle, const uint8_t *payload, size_t len)
+{
+	struct um_relay_forward f = {.payload = payload, .payload_len = len};
+	um_relay_route_set(&f.peer, handle);
+	return um_relay_forward_encode(buf, cap, UM_MSG_RELAY_FORWARD, &f);
 }
 
 #endif

@@ -652,18 +652,31 @@ static void test_unknown_peer(void)
 	memset(e.ref, 0xab, sizeof(e.ref));
 	um_relay_error_encode(buf, sizeof(buf), &e);
 	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, UM_RELAY_ERROR_BYTES, w->now, WALL), -UM_ESTATE);
-	/* Sealed by the relay, in answer to a FORWARD to a peer it lacks. */
+	/* A LOOKUP of a peer the relay lacks: HANDLE "not found", sealed. */
+	CHECK_EQ(um_relay_client_lookup(&w->client, 0, &other_identity.id), 0);
+	drain();
+	run_until(w->now + 50 * MS);
+	bool answered = false;
+	for (unsigned k = 0; k < w->n_events; k++)
+		if (w->events[k].type == UM_RELAY_CLIENT_EVENT_HANDLE && w->events[k].uplink == 0) {
+			answered = true;
+			CHECK_EQ(w->events[k].handle, 0);
+			CHECK_MEM(w->events[k].peer.bytes, other_identity.id.bytes, UM_PEER_ID_BYTES);
+		}
+	CHECK(answered);
+	CHECK_EQ(w->client.uplinks[0].lookups, 1);
+	/* A FORWARD with a handle we were never given: UNKNOWN_HANDLE, sealed. */
 	uint8_t payload[8] = {1};
-	struct um_relay_forward f = {.peer = other_identity.id, .payload = payload, .payload_len = sizeof(payload)};
 	struct um_relay_output o;
 	struct um_addr from = node_addr();
-	int n = um_relay_forward_encode(buf, sizeof(buf), UM_MSG_RELAY_FORWARD, &f);
+	int n = harness_forward(buf, sizeof(buf), 0x1234, payload, sizeof(payload));
 	CHECK_EQ(um_relay_input(&w->relays[0], &from, buf, (size_t)n, w->now, WALL, &o), 1);
 	CHECK_EQ(um_relay_client_input(&w->client, 0, o.data, o.len, w->now, WALL), 0);
 	drain();
-	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_UNKNOWN_PEER, 0), 1);
-	CHECK_MEM(w->events[w->n_events - 1].peer.bytes, other_identity.id.bytes, UM_PEER_ID_BYTES);
-	CHECK_EQ(w->client.uplinks[0].unknown_peer, 1);
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_UNKNOWN_HANDLE, 0), 1);
+	CHECK_EQ(w->events[w->n_events - 1].handle, 0x1234);
+	/* Not registered: no lookups. */
+	CHECK_EQ(um_relay_client_lookup(&w->client, 2, &other_identity.id), -UM_ESTATE);
 	/* Next registered after 0 skips the parked one (2 is standby). */
 	CHECK_EQ(state(2), UM_RELAY_CLIENT_STANDBY);
 	CHECK_EQ(um_relay_client_next_registered(&w->client, 0), 1);

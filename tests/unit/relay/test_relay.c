@@ -103,31 +103,68 @@ static void test_forward(void)
 	struct harness_node *a = node(0, true, NULL), *b = node(1, true, NULL);
 	CHECK_EQ(harness_register(&relay, a, NS, WALL), 0);
 	CHECK_EQ(harness_register(&relay, b, NS, WALL), 0);
+	uint64_t ab = harness_lookup(&relay, a, &ids[1].id, NS, WALL);
+	CHECK(ab != 0);
+	CHECK_EQ(relay.stats.lookups, 1);
+	/* Asked again: the same handle (one per pair). */
+	CHECK_EQ(harness_lookup(&relay, a, &ids[1].id, NS, WALL), ab);
 	uint8_t buf[UM_RELAY_MAX_DATAGRAM], payload[100] = {1, 2, 3};
-	struct um_relay_forward f = {.peer = ids[1].id, .payload = payload, .payload_len = sizeof(payload)}, g;
+	struct um_relay_forward g;
 	struct um_relay_output o;
-	int n = um_relay_forward_encode(buf, sizeof(buf), UM_MSG_RELAY_FORWARD, &f);
+	int n = harness_forward(buf, sizeof(buf), ab, payload, sizeof(payload));
 	CHECK_EQ(um_relay_input(&relay, &a->from, buf, (size_t)n, 2 * NS, WALL, &o), 1);
 	CHECK(um_addr_equal(&o.to, &b->from));
+	/* First use of the way back: a sealed ANNOUNCE, then the FORWARDED. */
+	CHECK_EQ(o.count, 2);
+	CHECK_EQ(o.datagrams[0][0], UM_MSG_RELAY_SEALED);
+	CHECK_EQ(um_relay_client_input(&b->client, 0, o.datagrams[0], o.lengths[0], 2 * NS, WALL), 0);
+	CHECK_EQ(um_relay_client_tick(&b->client, 2 * NS, WALL, &b->out), 1);
+	CHECK_EQ(b->out.event, UM_RELAY_CLIENT_EVENT_ANNOUNCE);
+	CHECK_MEM(b->out.detail.peer.bytes, ids[0].id.bytes, UM_PEER_ID_BYTES);
+	uint64_t ba = b->out.detail.handle, route;
+	CHECK_EQ(um_relay_forward_decode(&g, UM_MSG_RELAY_FORWARDED, o.datagrams[1], o.lengths[1]), 0);
+	CHECK_EQ(um_relay_route_handle(&g.peer, &route), 0);
+	CHECK_EQ(route, ba);
+	CHECK_MEM(g.payload, payload, sizeof(payload));
+	/* The same peer has another handle at each node. */
+	CHECK(ba != ab);
+	/* B's LOOKUP of A gives what the ANNOUNCE said; its FORWARD reaches A
+	 * named by A's handle for B, now without an ANNOUNCE. */
+	CHECK_EQ(harness_lookup(&relay, b, &ids[0].id, 2 * NS, WALL), ba);
+	n = harness_forward(buf, sizeof(buf), ba, payload, sizeof(payload));
+	CHECK_EQ(um_relay_input(&relay, &b->from, buf, (size_t)n, 2 * NS, WALL, &o), 1);
+	CHECK_EQ(o.count, 1);
 	CHECK_EQ(um_relay_forward_decode(&g, UM_MSG_RELAY_FORWARDED, o.data, o.len), 0);
-	CHECK_MEM(g.peer.bytes, ids[0].id.bytes, UM_PEER_ID_BYTES);
-	/* To an unknown peer: a sealed UNKNOWN_PEER (the ID stays off the
-	 * wire), which the sender's client opens. */
-	f.peer = ids[3].id;
-	n = um_relay_forward_encode(buf, sizeof(buf), UM_MSG_RELAY_FORWARD, &f);
+	CHECK_EQ(um_relay_route_handle(&g.peer, &route), 0);
+	CHECK_EQ(route, ab);
+	CHECK_EQ(relay.stats.announces, 1);
+	/* A peer not registered here: HANDLE "not found". */
+	CHECK_EQ(harness_lookup(&relay, a, &ids[3].id, 2 * NS, WALL), 0);
+	CHECK_EQ(a->handle_event.type, UM_RELAY_CLIENT_EVENT_HANDLE);
+	CHECK_EQ(relay.stats.lookup_misses, 1);
+	/* A handle this registration does not have: a sealed UNKNOWN_HANDLE,
+	 * which the sender's client opens. */
+	n = harness_forward(buf, sizeof(buf), ab ^ 1, payload, sizeof(payload));
 	CHECK_EQ(um_relay_input(&relay, &a->from, buf, (size_t)n, 2 * NS, WALL, &o), 1);
 	CHECK_EQ(o.data[0], UM_MSG_RELAY_SEALED);
-	CHECK(!memmem(o.data, o.len, ids[3].id.bytes, UM_PEER_ID_BYTES));
 	CHECK_EQ(um_relay_client_input(&a->client, 0, o.data, o.len, 2 * NS, WALL), 0);
-	CHECK_EQ(a->client.uplinks[0].unknown_peer, 1);
+	CHECK_EQ(a->client.uplinks[0].unknown_handles, 1);
+	/* B's handle is not A's: used by A, it is unknown too. */
+	n = harness_forward(buf, sizeof(buf), ba, payload, sizeof(payload));
+	CHECK_EQ(um_relay_input(&relay, &a->from, buf, (size_t)n, 2 * NS, WALL, &o), 1);
+	CHECK_EQ(relay.stats.drop_unknown_handle, 2);
 	/* From an unbound endpoint: an unsealed hint only. */
 	struct um_addr stranger = harness_endpoint(77, 7);
-	n = um_relay_forward_encode(buf, sizeof(buf), UM_MSG_RELAY_FORWARD, &f);
+	n = harness_forward(buf, sizeof(buf), ab, payload, sizeof(payload));
 	CHECK_EQ(um_relay_input(&relay, &stranger, buf, (size_t)n, 2 * NS, WALL, &o), 1);
 	CHECK_EQ(o.data[0], UM_MSG_RELAY_ERROR);
 	CHECK_EQ(relay.stats.drop_not_registered, 1);
-	harness_node_free(a);
+	/* B goes: A's handle for it is stale, its FORWARD gets UNKNOWN_HANDLE
+	 * (the sweep frees the entries). */
 	harness_node_free(b);
+	CHECK_EQ(um_relay_expire(&relay, 2 * NS + 95 * NS, WALL, 0), 2);
+	harness_node_free(a);
+	CHECK_EQ(relay.stats.handles, 0);
 	um_relay_destroy(&relay);
 }
 
@@ -197,12 +234,17 @@ static void test_spoofed_registration(void)
 	CHECK_EQ(um_relay_lookup(&relay, &ids[0].id, &info), 0);
 	CHECK(um_addr_equal(&info.endpoint, &a->from));
 	uint8_t buf[UM_RELAY_MAX_DATAGRAM], payload[10] = {1};
-	struct um_relay_forward f = {.peer = ids[1].id, .payload = payload, .payload_len = sizeof(payload)}, g;
 	struct um_relay_output o;
-	int n = um_relay_forward_encode(buf, sizeof(buf), UM_MSG_RELAY_FORWARD, &f);
+	uint64_t ab = harness_lookup(&relay, a, &ids[1].id, 2 * NS, WALL);
+	CHECK(ab != 0);
+	int n = harness_forward(buf, sizeof(buf), ab, payload, sizeof(payload));
 	CHECK_EQ(um_relay_input(&relay, &a->from, buf, (size_t)n, 2 * NS, WALL, &o), 1);
-	CHECK_EQ(um_relay_forward_decode(&g, UM_MSG_RELAY_FORWARDED, o.data, o.len), 0);
-	CHECK_MEM(g.peer.bytes, ids[0].id.bytes, UM_PEER_ID_BYTES);
+	CHECK(um_addr_equal(&o.to, &b->from));
+	/* The ANNOUNCE B gets names A. */
+	CHECK_EQ(o.count, 2);
+	CHECK_EQ(um_relay_client_input(&b->client, 0, o.datagrams[0], o.lengths[0], 2 * NS, WALL), 0);
+	CHECK_EQ(um_relay_client_tick(&b->client, 2 * NS, WALL, &b->out), 1);
+	CHECK_MEM(b->out.detail.peer.bytes, ids[0].id.bytes, UM_PEER_ID_BYTES);
 	harness_node_free(a);
 	harness_node_free(b);
 	harness_node_free(m);
@@ -324,14 +366,28 @@ static void test_observer_learns_no_identity(void)
 	CHECK_EQ(harness_register(&relay, a, NS, WALL), 0);
 	uint64_t t = a->client.uplinks[0].due_ns;
 	harness_pump(&relay, a, t, WALL); /* a keepalive */
+	/* A LOOKUP of a peer not here, and of one that is, and traffic. */
+	struct harness_node *b = node(3, true, NULL);
+	CHECK_EQ(harness_lookup(&relay, a, &ids[3].id, t, WALL), 0);
+	CHECK_EQ(harness_register(&relay, b, t, WALL), 0);
+	uint64_t h = harness_lookup(&relay, a, &ids[3].id, t, WALL);
+	CHECK(h != 0);
 	uint8_t buf[UM_RELAY_MAX_DATAGRAM], payload[10] = {1};
-	struct um_relay_forward f = {.peer = ids[3].id, .payload = payload, .payload_len = sizeof(payload)};
 	struct um_relay_output o;
-	int n = um_relay_forward_encode(buf, sizeof(buf), UM_MSG_RELAY_FORWARD, &f);
+	int n = harness_forward(buf, sizeof(buf), h, payload, sizeof(payload));
+	capture_tap(&cap, true, buf, (size_t)n);
 	CHECK_EQ(um_relay_input(&relay, &a->from, buf, (size_t)n, t, WALL, &o), 1);
-	capture_tap(&cap, false, o.data, o.len); /* the relay's UNKNOWN_PEER */
-	CHECK(cap.seen >= 10);
+	for (unsigned k = 0; k < o.count; k++) /* what B's link carries: ANNOUNCE, FORWARDED */
+		capture_tap(&cap, false, o.datagrams[k], o.lengths[k]);
+	CHECK(cap.seen >= 14);
 	CHECK_EQ(cap.leaks, 0);
+	/* The check itself catches a version 2 style header (control). */
+	unsigned before = cap.leaks;
+	uint8_t v2[36 + 10] = {UM_MSG_RELAY_FORWARD};
+	memcpy(v2 + 4, ids[3].id.bytes, UM_PEER_ID_BYTES);
+	capture_tap(&cap, true, v2, sizeof(v2));
+	CHECK_EQ(cap.leaks, before + 1);
+	harness_node_free(b);
 	harness_node_free(a);
 	um_relay_destroy(&relay);
 }

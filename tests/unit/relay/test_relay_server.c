@@ -105,7 +105,9 @@ static void test_server(void)
 
 	/* FORWARD before registering: ERROR not registered. */
 	uint8_t fwd[100] = {UM_MSG_RELAY_FORWARD};
-	memcpy(fwd + 4, bob.id.bytes, 32);
+	struct um_peer_id to_bob, to_alice; /* route fields: handles */
+	um_relay_route_set(&to_bob, 0x0102030405060708ULL);
+	memcpy(fwd + 4, to_bob.bytes, 32);
 	memset(fwd + 36, 0x5a, sizeof(fwd) - 36);
 	CHECK_EQ(sendto(a, fwd, sizeof(fwd), 0, (struct sockaddr *)&relay_addr, sizeof(relay_addr)), sizeof(fwd));
 	CHECK_EQ(exchange(&server, a, buf, sizeof(buf)), UM_RELAY_ERROR_BYTES);
@@ -121,26 +123,31 @@ static void test_server(void)
 	CHECK_EQ(register_over(&server, b, &relay_addr, &bob, &observed), 0);
 	CHECK_EQ(server.core.stats.registered, 2);
 	CHECK_EQ(server.core.stats.keepalives, 2);
+	/* Routing handles, each way (normally LOOKUP and ANNOUNCE; taken from
+	 * the table here, marked announced: this test is about the I/O). */
+	um_relay_route_set(&to_bob, harness_handle(&server.core, &alice.id, &bob.id));
+	um_relay_route_set(&to_alice, harness_handle(&server.core, &bob.id, &alice.id));
+	memcpy(fwd + 4, to_bob.bytes, 32);
 
 	/* alice -> bob: bob gets FORWARDED naming alice, payload untouched. */
 	CHECK_EQ(sendto(a, fwd, sizeof(fwd), 0, (struct sockaddr *)&relay_addr, sizeof(relay_addr)), sizeof(fwd));
 	ssize_t n = exchange(&server, b, buf, sizeof(buf));
 	CHECK_EQ(n, sizeof(fwd));
 	CHECK_EQ(buf[0], UM_MSG_RELAY_FORWARDED);
-	CHECK_MEM(buf + 4, alice.id.bytes, 32);
+	CHECK_MEM(buf + 4, to_alice.bytes, 32); /* the handle bob knows alice by */
 	CHECK_MEM(buf + 36, fwd + 36, sizeof(fwd) - 36);
 	CHECK_EQ(server.core.stats.forwarded_packets, 1);
 
 	/* One GSO send of 10 FORWARDs (100 bytes, the last 60): 0-4 to bob,
-	 * 5 to an unknown peer (ERROR back to alice), 6-9 to bob. */
+	 * 5 with an unknown handle (sealed ERROR back to alice), 6-9 to bob. */
 	static uint8_t gso[960];
 	for (unsigned i = 0; i < 10; i++) {
 		uint8_t *d = gso + i * 100;
 		size_t len = i == 9 ? 60 : 100;
 		d[0] = UM_MSG_RELAY_FORWARD;
-		memcpy(d + 4, bob.id.bytes, 32);
+		memcpy(d + 4, to_bob.bytes, 32);
 		if (i == 5)
-			memset(d + 4, 0xee, 32);
+			d[5] ^= 0xee; /* a handle alice does not have */
 		memset(d + 36, (int)(0x10 + i), len - 36);
 	}
 	union {
@@ -169,7 +176,7 @@ static void test_server(void)
 		n = exchange(&server, b, buf, sizeof(buf));
 		CHECK_EQ(n, i == 9 ? 60 : 100);
 		CHECK_EQ(buf[0], UM_MSG_RELAY_FORWARDED);
-		CHECK_MEM(buf + 4, alice.id.bytes, 32);
+		CHECK_MEM(buf + 4, to_alice.bytes, 32);
 		CHECK_EQ(buf[36], 0x10 + i);
 		CHECK_EQ(buf[n - 1], 0x10 + i);
 	}
