@@ -320,8 +320,11 @@ int um_relay_handle_sealed(struct um_relay *r, const struct um_addr *from, const
 	int rc = um_relay_sealed_header(in, len, &session, &counter);
 
 	if (rc == -UM_EVERSION) {
-		/* A version 2 KEEPALIVE (same type byte and size): tell it. */
+		/* A version 2 KEEPALIVE (same type byte and size): tell it, but
+		 * never with more bytes than it had (no amplification). */
 		r->stats.reg_version++;
+		if (len != UM_RELAY_V2_KEEPALIVE_BYTES)
+			return 0;
 		return um_relay_send_error(r, from, UM_RELAY_ERR_VERSION, NULL, 0, now, out);
 	}
 	if (rc != 0) {

@@ -326,7 +326,11 @@ static void test_version_2(void)
 	uint8_t ka[UM_RELAY_V2_KEEPALIVE_BYTES] = {UM_MSG_RELAY_SEALED, 0, UM_RELAY_V2, 0};
 	CHECK_EQ(um_relay_input(&relay, &from, ka, sizeof(ka), NS, WALL, &o), 1);
 	CHECK(o.len <= sizeof(ka));
-	CHECK_EQ(relay.stats.reg_version, 2);
+	/* Shorter than an ERROR: no answer at all (found by fuzz_relay). */
+	CHECK_EQ(um_relay_input(&relay, &from, ka, 27, NS, WALL, &o), 0);
+	uint8_t id[20] = {UM_MSG_RELAY_ID, UM_RELAY_V2};
+	CHECK_EQ(um_relay_input(&relay, &from, id, sizeof(id), NS, WALL, &o), 0);
+	CHECK_EQ(relay.stats.reg_version, 4);
 	um_relay_destroy(&relay);
 }
 
