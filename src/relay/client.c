@@ -147,12 +147,30 @@ static bool ranks_before(const struct um_relay_client_uplink *a, const struct um
 	return a->rtt_ns < b->rtt_ns;
 }
 
+/* Another registered uplink reaches the same relay (the same relay ID,
+ * e.g. its UDP and wss:// lines) and goes first (UDP, else the lower
+ * index). The relay holds one registration per node, so two uplinks to it
+ * would replace each other's session: the second one stays parked. */
+static bool twin_registered(const struct um_relay_client *c, unsigned i)
+{
+	const struct um_relay_client_uplink *u = &c->uplinks[i];
+	for (unsigned j = 0; j < c->n_uplinks && u->has_relay_id; j++) {
+		const struct um_relay_client_uplink *t = &c->uplinks[j];
+		if (j == i || t->state != UM_RELAY_CLIENT_REGISTERED || !t->has_relay_id ||
+		    memcmp(t->relay_id.bytes, u->relay_id.bytes, UM_PEER_ID_BYTES))
+			continue;
+		if ((!t->stream && u->stream) || (t->stream == u->stream && j < i))
+			return true;
+	}
+	return false;
+}
+
 void um_relay_client_choose_home(struct um_relay_client *c, uint64_t now)
 {
 	int home = -1, backup = -1, old_home = c->home, old_backup = c->backup;
 
 	for (unsigned i = 0; i < c->n_uplinks; i++) {
-		if (!um_relay_client_usable(c, i))
+		if (!um_relay_client_usable(c, i) || twin_registered(c, i))
 			continue;
 		if (home < 0 || ranks_before(&c->uplinks[i], &c->uplinks[home])) {
 			backup = home;
@@ -182,10 +200,12 @@ void um_relay_client_choose_home(struct um_relay_client *c, uint64_t now)
 	 * parked ones when either is missing. */
 	for (unsigned i = 0; i < c->n_uplinks; i++) {
 		struct um_relay_client_uplink *u = &c->uplinks[i];
-		if (u->state == UM_RELAY_CLIENT_REGISTERED && backup >= 0 && (int)i != home && (int)i != backup) {
+		bool twin = twin_registered(c, i);
+		if (u->state == UM_RELAY_CLIENT_REGISTERED && (int)i != home && (int)i != backup &&
+		    (backup >= 0 || twin)) {
 			um_relay_client_set_state(c, i, UM_RELAY_CLIENT_STANDBY);
 			u->due_ns = NEVER;
-		} else if (u->state == UM_RELAY_CLIENT_STANDBY && backup < 0) {
+		} else if (u->state == UM_RELAY_CLIENT_STANDBY && backup < 0 && !twin) {
 			u->register_attempts = 0;
 			if (u->stream && !u->transport_open) {
 				um_relay_client_set_state(c, i, UM_RELAY_CLIENT_IDLE); /* registers when connected */

@@ -51,6 +51,7 @@ struct world {
 	unsigned keepalives_at_lost[MAX_RELAYS]; /* keepalives_sent when RELAY_LOST came */
 	struct pending last_in[MAX_RELAYS];      /* the last datagram delivered to the client */
 	struct um_addr node;                     /* family 0: the default */
+	unsigned target[MAX_RELAYS];             /* the relay core uplink i reaches (default i) */
 };
 
 static struct world *w;
@@ -84,6 +85,7 @@ static void world_new_ids(unsigned n, const bool *stream, uint64_t keepalive_max
 		cc.has_relay_id[i] = pinned;
 		cc.relay_id[i] = relay_identity[i].id;
 		relay_init(i, &relay_identity[i]);
+		w->target[i] = i;
 		w->relay_up[i] = true;
 		w->delay[i] = 5 * MS;
 	}
@@ -126,13 +128,17 @@ static void to_relay(unsigned i, const uint8_t *data, size_t len)
 
 	if (len >= 2 && data[0] == UM_MSG_RELAY_HANDSHAKE && data[1] == UM_MSG_HELLO)
 		w->hellos[i]++;
-	if (!w->relay_up[i])
+	unsigned r = w->target[i];
+	if (!w->relay_up[r])
 		return;
 	memcpy(copy, data, len);
 	uint64_t arrive = w->now + w->delay[i];
-	int rc = um_relay_input(&w->relays[i], &from, copy, len, arrive, WALL + (arrive - T0) / MS, &ro);
+	if (w->client.uplinks[i].stream) /* over TLS the relay sees a connection, not our address */
+		from = harness_endpoint(200 + i, 443);
+	int rc = um_relay_input(&w->relays[r], &from, copy, len, arrive, WALL + (arrive - T0) / MS, &ro);
 	if (rc != 1 || w->relay_silent[i])
 		return;
+	ro.to = from;
 	CHECK(um_addr_equal(&ro.to, &from));
 	for (unsigned k = 0; k < ro.count && w->n_pending < MAX_PENDING; k++) {
 		struct pending *p = &w->pending[w->n_pending++];
@@ -684,6 +690,48 @@ static void test_unknown_peer(void)
 	world_free();
 }
 
+/* The same relay on a UDP and a wss:// line (README's example): once UDP
+ * registers, the wss:// uplink is parked, so the two do not replace each
+ * other's registration at the relay over and over. */
+static void test_same_relay_twice(void)
+{
+	const bool stream[2] = {false, true};
+	struct um_relay_client_config cc = {.identity = &identity, .keepalive_max_ns = SEC, .n_uplinks = 2,
+					    .stream = {false, true}, .has_relay_id = {true, true}};
+	(void)stream;
+	cc.relay_id[0] = cc.relay_id[1] = relay_identity[0].id;
+	w = calloc(1, sizeof(*w));
+	w->n = 2;
+	w->now = T0;
+	relay_init(0, &relay_identity[0]);
+	w->relay_up[0] = true;
+	w->target[0] = w->target[1] = 0;
+	w->delay[0] = w->delay[1] = 5 * MS;
+	CHECK_EQ(um_relay_client_init(&w->client, &cc), 0);
+	w->relay_silent[0] = true; /* UDP gets no answer at first */
+	start();
+	run_until(T0 + 600 * MS);
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_OPEN_STREAMS, -1), 1);
+	CHECK_EQ(um_relay_client_transport_up(&w->client, 1, w->now), 0);
+	drain();
+	run_until(w->now + 500 * MS);
+	CHECK_EQ(state(1), UM_RELAY_CLIENT_REGISTERED);
+	w->relay_silent[0] = false; /* UDP works after all */
+	run_until(w->now + 15 * SEC);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	CHECK_EQ(state(1), UM_RELAY_CLIENT_STANDBY);
+	CHECK_EQ(w->client.home, 0);
+	unsigned handshakes[2] = {w->n_registers[0], w->n_registers[1]};
+	run_until(w->now + 30 * SEC);
+	CHECK_EQ(w->n_registers[0], handshakes[0]); /* stable: no ping-pong */
+	CHECK_EQ(w->n_registers[1], handshakes[1]);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	CHECK_EQ(w->relays[0].stats.registered, 1);
+	um_relay_destroy(&w->relays[0]);
+	w->relay_up[0] = false;
+	world_free();
+}
+
 /* No pinned ID: learned on first contact (one event), kept; a relay that
  * comes back with another identity is refused (never registered with),
  * and said so once its ID is asked again. */
@@ -726,5 +774,6 @@ int main(void)
 	RUN(test_mismatched_replies);
 	RUN(test_unknown_peer);
 	RUN(test_trust_on_first_use);
+	RUN(test_same_relay_twice);
 	return um_test_end();
 }
