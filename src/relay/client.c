@@ -241,12 +241,28 @@ void um_relay_client_restart(struct um_relay_client *c, unsigned i, uint64_t now
 	um_relay_client_session_wipe(&u->cur);
 	um_relay_client_session_wipe(&u->next);
 	u->refreshing = u->register_due = false;
+	u->n_requests = 0;
 	u->ka_outstanding = false;
 	u->ka_missed = 0;
 	u->register_attempts = 0;
 	u->due_ns = now;
 	if (was_usable)
 		um_relay_client_choose_home(c, now);
+}
+
+/* Drops an initiation in flight: its retransmissions would go out over a
+ * connection that is gone. The peer entry is made anew (its RTT history
+ * goes with it). */
+static void abort_handshake(struct um_relay_client *c, unsigned i)
+{
+	struct um_relay_client_uplink *u = &c->uplinks[i];
+
+	if (!u->hs_running || !u->hs_peer)
+		return;
+	um_handshake_peer_remove(u->hs, u->hs_peer);
+	if (um_handshake_peer_add(u->hs, &u->relay_id, NULL, &u->hs_peer) < 0)
+		u->hs_peer = NULL; /* start_handshake tries again */
+	u->hs_running = false;
 }
 
 /* Not answered over a wss:// connection: the connection may be dead. The
@@ -264,6 +280,8 @@ static void reconnect(struct um_relay_client *c, unsigned i, uint64_t now)
 	um_relay_client_session_wipe(&u->cur);
 	um_relay_client_session_wipe(&u->next);
 	u->refreshing = u->register_due = false;
+	u->n_requests = 0;
+	abort_handshake(c, i);
 	um_relay_client_set_state(c, i, UM_RELAY_CLIENT_IDLE);
 	um_relay_client_push_event(c, UM_RELAY_CLIENT_EVENT_RECONNECT, i);
 	if (was_usable)
@@ -639,6 +657,8 @@ int um_relay_client_transport_down(struct um_relay_client *c, unsigned i, uint64
 	um_relay_client_session_wipe(&u->cur);
 	um_relay_client_session_wipe(&u->next);
 	u->refreshing = u->register_due = false;
+	u->n_requests = 0;
+	abort_handshake(c, i);
 	if (was_usable)
 		um_relay_client_choose_home(c, now);
 	return 0;
