@@ -292,7 +292,7 @@ size_t um_relay_memory_bytes(const struct um_relay *r)
 	 * bytes) per registered node, approximately. */
 	size_t handle_buckets = (size_t)r->handle_mask + 1;
 	return (size_t)r->config.max_nodes * sizeof(struct um_relay_node) + 3 * buckets * sizeof(uint32_t) +
-	       (size_t)r->config.max_handles * sizeof(struct um_relay_handle) + 2 * handle_buckets * sizeof(uint32_t) +
+	       (size_t)r->config.max_handles * sizeof(struct um_relay_handle) + handle_buckets * sizeof(uint32_t) +
 	       r->config.allow_count * sizeof(struct um_peer_id) + (size_t)r->count * 256 + 64 * 13000;
 }
 
@@ -392,7 +392,7 @@ static int handle_forward(struct um_relay *r, const struct um_addr *from, uint8_
 		return 0;
 	}
 	/* The same pair the other way: the handle the receiver knows us by. */
-	uint32_t back = um_relay_handle_for(r, dst_index, src_index);
+	uint32_t back = um_relay_handle_back(r, entry);
 	if (back == NONE) {
 		src->dropped++;
 		return 0;

@@ -113,11 +113,10 @@ struct um_relay {
 	bool has_admission_key;
 	uint8_t hash_key[16];
 	uint64_t error_tat; /* global GCRA state */
-	/* Routing handles (relay_handles.c): a fixed table, chained from two
-	 * indexes: (owner, handle) for FORWARD, (owner, target) for LOOKUP and
-	 * the way back. */
+	/* Routing handles (relay_handles.c): a fixed table (a handle holds
+	 * its entry's index) and an (owner, target) index for LOOKUP. */
 	struct um_relay_handle *handles;
-	uint32_t *by_handle, *by_pair;
+	uint32_t *by_pair;
 	uint32_t handle_mask, handle_free, handle_count, handle_sweep;
 	struct um_handshake_engine *hs;  /* owned: responder mode */
 	struct um_handshake_output *hs_out; /* owned scratch (large, holds keys briefly) */

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Routing handles (wire/relay.h): what a registration calls each peer it
  * talks to through the relay, so no peer ID crosses the node<->relay link
- * in clear. Fixed memory: a table of config.max_handles entries and two
- * SipHash-keyed indexes; each node may own at most a fair share of it.
+ * in clear. Fixed memory: a table of config.max_handles entries and a
+ * SipHash-keyed (owner, target) index for LOOKUP; each node may own at
+ * most a fair share of it. A handle is 32 random bits above the entry's
+ * table index, so FORWARD finds its entry without hashing (and a guessed
+ * handle also needs the right random half and the owner's endpoint).
  * Entries are not freed when their nodes go: a node slot's generation
  * changes when it is freed, and an entry whose owner or target generation
  * no longer matches is stale (freed when met, or by the sweep). */
@@ -42,14 +45,12 @@ int um_relay_handles_init(struct um_relay *r)
 		buckets <<= 1;
 	r->handle_mask = buckets - 1;
 	r->handles = calloc(c->max_handles, sizeof(*r->handles));
-	r->by_handle = malloc(sizeof(uint32_t) * buckets);
 	r->by_pair = malloc(sizeof(uint32_t) * buckets);
-	if (!r->handles || !r->by_handle || !r->by_pair)
+	if (!r->handles || !r->by_pair)
 		return -UM_ENOMEM;
-	memset(r->by_handle, 0xff, sizeof(uint32_t) * buckets);
 	memset(r->by_pair, 0xff, sizeof(uint32_t) * buckets);
 	for (uint32_t i = 0; i < c->max_handles; i++) {
-		r->handles[i].next_by_handle = i + 1 < c->max_handles ? i + 1 : NONE;
+		r->handles[i].next_free = i + 1 < c->max_handles ? i + 1 : NONE;
 		r->handles[i].next_by_pair = NONE;
 	}
 	r->handle_free = 0;
@@ -59,10 +60,9 @@ int um_relay_handles_init(struct um_relay *r)
 void um_relay_handles_destroy(struct um_relay *r)
 {
 	free(r->handles);
-	free(r->by_handle);
 	free(r->by_pair);
 	r->handles = NULL;
-	r->by_handle = r->by_pair = NULL;
+	r->by_pair = NULL;
 }
 
 static bool live(const struct um_relay *r, const struct um_relay_handle *h)
@@ -71,26 +71,25 @@ static bool live(const struct um_relay *r, const struct um_relay_handle *h)
 	return h->handle && o->used && o->gen == h->owner_gen && t->used && t->gen == h->target_gen;
 }
 
-static void unlink_chain(struct um_relay *r, uint32_t *head, uint32_t index, bool pair)
+static void unlink_chain(struct um_relay *r, uint32_t *head, uint32_t index)
 {
 	uint32_t *link = head;
 	while (*link != NONE && *link != index)
-		link = pair ? &r->handles[*link].next_by_pair : &r->handles[*link].next_by_handle;
+		link = &r->handles[*link].next_by_pair;
 	if (*link == index)
-		*link = pair ? r->handles[index].next_by_pair : r->handles[index].next_by_handle;
+		*link = r->handles[index].next_by_pair;
 }
 
 static void free_entry(struct um_relay *r, uint32_t index)
 {
 	struct um_relay_handle *h = &r->handles[index];
-	unlink_chain(r, &r->by_handle[bucket(r, h->owner, h->handle)], index, false);
-	unlink_chain(r, &r->by_pair[bucket(r, h->owner, h->target)], index, true);
+	unlink_chain(r, &r->by_pair[bucket(r, h->owner, h->target)], index);
 	struct um_relay_node *o = &r->nodes[h->owner];
 	if (o->used && o->gen == h->owner_gen && o->n_handles)
 		o->n_handles--;
 	memset(h, 0, sizeof(*h));
 	h->next_by_pair = NONE;
-	h->next_by_handle = r->handle_free;
+	h->next_free = r->handle_free;
 	r->handle_free = index;
 	r->handle_count--;
 	r->stats.handles = r->handle_count;
@@ -98,15 +97,15 @@ static void free_entry(struct um_relay *r, uint32_t index)
 
 uint32_t um_relay_handle_find(struct um_relay *r, uint32_t owner, uint64_t handle)
 {
-	for (uint32_t i = r->by_handle[bucket(r, owner, handle)]; i != NONE; i = r->handles[i].next_by_handle) {
-		struct um_relay_handle *h = &r->handles[i];
-		if (h->handle != handle || h->owner != owner)
-			continue;
-		if (live(r, h) && r->nodes[owner].gen == h->owner_gen)
-			return i;
-		free_entry(r, i);
+	uint32_t i = (uint32_t)handle;
+	if (i >= r->config.max_handles)
 		return NONE;
-	}
+	struct um_relay_handle *h = &r->handles[i];
+	if (h->handle != handle || h->owner != owner)
+		return NONE;
+	if (live(r, h))
+		return i;
+	free_entry(r, i);
 	return NONE;
 }
 
@@ -126,30 +125,42 @@ uint32_t um_relay_handle_for(struct um_relay *r, uint32_t owner, uint32_t target
 		r->stats.handles_full++;
 		return NONE;
 	}
-	uint64_t value;
-	do /* random, non-zero, unique within the owner's registration */
-		randombytes_buf(&value, sizeof(value));
-	while (!value || um_relay_handle_find(r, owner, value) != NONE);
 	uint32_t index = r->handle_free;
 	struct um_relay_handle *h = &r->handles[index];
-	r->handle_free = h->next_by_handle;
+	r->handle_free = h->next_free;
+	uint32_t random = 1 + randombytes_uniform(UINT32_MAX); /* never 0: nor is the handle */
+	uint64_t value = (uint64_t)random << 32 | index;
 	*h = (struct um_relay_handle){
 	    .handle = value,
 	    .owner = owner,
 	    .target = target,
 	    .owner_gen = o->gen,
 	    .target_gen = r->nodes[target].gen,
+	    .back = NONE,
 	};
-	uint32_t *head = &r->by_handle[bucket(r, owner, value)];
-	h->next_by_handle = *head;
-	*head = index;
-	head = &r->by_pair[bucket(r, owner, target)];
+	uint32_t *head = &r->by_pair[bucket(r, owner, target)];
 	h->next_by_pair = *head;
 	*head = index;
 	o->n_handles++;
 	r->handle_count++;
 	r->stats.handles = r->handle_count;
 	return index;
+}
+
+uint32_t um_relay_handle_back(struct um_relay *r, uint32_t entry)
+{
+	struct um_relay_handle *h = &r->handles[entry];
+	uint32_t b = h->back;
+	/* The hint holds while that entry still pairs the same two live slots. */
+	if (b != NONE && r->handles[b].owner == h->target && r->handles[b].target == h->owner &&
+	    r->handles[b].owner_gen == h->target_gen && r->handles[b].target_gen == h->owner_gen &&
+	    live(r, &r->handles[b]))
+		return b;
+	b = um_relay_handle_for(r, h->target, h->owner);
+	h->back = b;
+	if (b != NONE)
+		r->handles[b].back = entry;
+	return b;
 }
 
 void um_relay_handles_sweep(struct um_relay *r, uint32_t budget)

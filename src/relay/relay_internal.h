@@ -41,7 +41,8 @@ struct um_relay_node {
 struct um_relay_handle {
 	uint64_t handle; /* 0 = free */
 	uint32_t owner, target, owner_gen, target_gen;
-	uint32_t next_by_handle, next_by_pair; /* free-list link in next_by_handle */
+	uint32_t next_by_pair, next_free;
+	uint32_t back; /* the entry of the same pair the other way (a hint: checked), or NONE */
 	bool announced; /* the owner has been told what it names */
 };
 
@@ -76,6 +77,9 @@ uint32_t um_relay_handle_find(struct um_relay *r, uint32_t owner, uint64_t handl
 /* owner's entry naming target, made when missing (NONE when the table or
  * the owner's share is full). */
 uint32_t um_relay_handle_for(struct um_relay *r, uint32_t owner, uint32_t target);
+/* The entry of the same pair the other way (target's handle for owner),
+ * made when missing; remembered in both entries for the next packet. */
+uint32_t um_relay_handle_back(struct um_relay *r, uint32_t entry);
 /* Frees up to budget entries whose owner or target is gone. */
 void um_relay_handles_sweep(struct um_relay *r, uint32_t budget);
 

@@ -52,7 +52,8 @@
  *   KEEPALIVE from there echoes the challenge the relay sent there.
  *
  * Routing handles: a node asks (LOOKUP) for the handle of a peer; the
- * relay answers (HANDLE) with a random 64-bit handle, valid while the
+ * relay answers (HANDLE) with a 64-bit handle (random in its upper half,
+ * the relay's table index below: opaque to the node), valid while the
  * node's registration lives, one per (registration, other peer), the same
  * in both directions: a node sends to its peer with it and receives from
  * it with it, and the same peer has another handle at every other node.
