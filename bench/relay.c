@@ -69,7 +69,8 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < NODES; i++) {
 		uint8_t payload[PAYLOAD] = {0};
 		handles[i] = harness_handle(&relay, &ids[i].id, &ids[(i * 7 + 1) % NODES].id);
-		if (!handles[i] || harness_forward(datagrams[i], sizeof(datagrams[i]), handles[i], payload, PAYLOAD) < 0)
+		if (!handles[i] ||
+		    harness_forward(datagrams[i], sizeof(datagrams[i]), handles[i], payload, PAYLOAD) < 0)
 			return 1;
 	}
 	uint64_t forwarded = 0, now = um_now_ns();

@@ -133,7 +133,7 @@ struct um_config_peer {
 struct um_config_relay_server {
 	bool enabled;
 	char identity_path[UM_CONFIG_PATH_MAX]; /* "" = a new identity each start */
-	struct um_addr listen; /* family 0: any address, port listen_port */
+	struct um_addr listen;                  /* family 0: any address, port listen_port */
 	uint16_t listen_port;
 	struct um_peer_id *allow; /* owned; n_allow entries */
 	size_t n_allow;

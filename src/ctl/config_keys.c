@@ -103,8 +103,7 @@ static int parse_allowed_ips(struct um_config_parser *p, const struct um_config_
 
 /* The optional "RELAY-PEER-ID@" before a relay's address: the relay's
  * pinned identity. *rest is set past it. */
-static int parse_relay_id(struct um_config_parser *p, const struct um_config_row *row, const char *v,
-			  const char **rest)
+static int parse_relay_id(struct um_config_parser *p, const struct um_config_row *row, const char *v, const char **rest)
 {
 	struct um_config *c = p->config;
 	const char *at = strchr(v, '@');
@@ -140,8 +139,8 @@ static int parse_relay(struct um_config_parser *p, const struct um_config_row *r
 	if (c->n_relays >= UM_CONFIG_RELAYS_MAX)
 		return um_config_fail(p, row->name, "more than %d relays", UM_CONFIG_RELAYS_MAX);
 	if (!tls && strstr(v, "://"))
-		return um_config_fail(p, row->name,
-				      "'%s': only wss:// (TLS) or a plain UDP IPv4:port / [IPv6]:port", v);
+		return um_config_fail(p, row->name, "'%s': only wss:// (TLS) or a plain UDP IPv4:port / [IPv6]:port",
+				      v);
 	if (parse_relay_id(p, row, tls ? v + sizeof(wss) - 1 : v, &addr))
 		return -UM_ECONFIG;
 	if (tls && (strchr(addr, '/') || um_addr_parse(&c->relays[c->n_relays], addr)))

@@ -123,8 +123,7 @@ struct um_node_peer *um_uplink_peer_by_route(struct um_node *node, unsigned upli
 			return &node->peers[i];
 	/* Its ANNOUNCE was lost (or not sent yet): ask, at most once a second. */
 	uint64_t now = um_now_ns();
-	if (now - e->resolve_ns[uplink] >= ASK_GAP_NS &&
-	    um_relay_client_resolve(&e->client, uplink, handle) == 0) {
+	if (now - e->resolve_ns[uplink] >= ASK_GAP_NS && um_relay_client_resolve(&e->client, uplink, handle) == 0) {
 		e->resolve_ns[uplink] = now;
 		drain(node);
 	}
@@ -286,8 +285,8 @@ static void apply_event(struct um_node *node, const struct um_relay_client_event
 		/* Trust on first use: said once per relay and process (warn
 		 * stands in for a notice level the logger does not have). */
 		um_peer_id_format(&e->relay_id, id_text, sizeof(id_text));
-		um_log_warn("relay %s: learned identity %s on first contact; pin it with relay = %s%s@%s", name, id_text,
-			    node->uplinks[e->uplink].tls ? "wss://" : "", id_text,
+		um_log_warn("relay %s: learned identity %s on first contact; pin it with relay = %s%s@%s", name,
+			    id_text, node->uplinks[e->uplink].tls ? "wss://" : "", id_text,
 			    node->uplinks[e->uplink].tls ? name + 6 : name);
 		break;
 	case UM_RELAY_CLIENT_EVENT_ID_REFUSED:

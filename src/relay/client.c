@@ -19,7 +19,7 @@ void um_relay_client_session_wipe(struct um_relay_client_session *s)
 #define REGISTER_WARN_ATTEMPTS 3
 #define REREGISTER_GAP_NS      UM_NSEC_PER_SEC
 #define REGISTER_RESEND_NS     UM_NSEC_PER_SEC
-#define REGISTER_SENDS         3 /* sealed REGISTERs per handshake, then a new handshake */
+#define REGISTER_SENDS         3                      /* sealed REGISTERs per handshake, then a new handshake */
 #define HANDSHAKE_WAIT_NS      (11 * UM_NSEC_PER_SEC) /* the engine gives up after 10 s */
 #define KEEPALIVE_DEFAULT_S    25
 #define KEEPALIVE_MISSES       3
@@ -51,8 +51,8 @@ const char *um_relay_client_state_name(enum um_relay_client_state state)
 
 /* Queues an event for the next tick; the entry is returned for details
  * (the overflow entry when the queue is full: the event is counted and lost). */
-struct um_relay_client_event_entry *um_relay_client_push_event(struct um_relay_client *c, enum um_relay_client_event type,
-						      unsigned uplink)
+struct um_relay_client_event_entry *um_relay_client_push_event(struct um_relay_client *c,
+							       enum um_relay_client_event type, unsigned uplink)
 {
 	struct um_relay_client_event_entry *e = &c->event_overflow;
 
@@ -290,7 +290,7 @@ static void reconnect(struct um_relay_client *c, unsigned i, uint64_t now)
 
 /* Copies the engine's datagrams, each wrapped in RELAY_HANDSHAKE. */
 unsigned um_relay_client_wrap(const struct um_handshake_output *o, uint8_t (*dst)[UM_RELAY_CLIENT_DATAGRAM_BYTES],
-		     uint16_t *lengths)
+			      uint16_t *lengths)
 {
 	unsigned n = 0;
 	for (; n < o->n_datagrams && n < UM_RELAY_CLIENT_MAX_DATAGRAMS; n++) {
@@ -365,8 +365,8 @@ static void send_sealed(struct um_relay_client *c, unsigned i, struct um_relay_c
 			const struct um_relay_control *m, struct um_relay_client_output *out)
 {
 	struct um_relay_client_uplink *u = &c->uplinks[i];
-	int n = um_relay_sealed_encode(out->datagrams[0], sizeof(out->datagrams[0]), s->remote_index,
-				       s->send_counter++, s->send_key, m);
+	int n = um_relay_sealed_encode(out->datagrams[0], sizeof(out->datagrams[0]), s->remote_index, s->send_counter++,
+				       s->send_key, m);
 	if (n < 0)
 		return;
 	um_relay_datagram_hash(u->last_hash, out->datagrams[0], (size_t)n);
@@ -456,8 +456,8 @@ int um_relay_client_resolve(struct um_relay_client *c, unsigned i, uint64_t hand
 static void send_request(struct um_relay_client *c, unsigned i, struct um_relay_client_output *out)
 {
 	struct um_relay_client_uplink *u = &c->uplinks[i];
-	struct um_relay_control m = {.kind = u->requests[0].kind, .peer = u->requests[0].peer,
-				     .handle = u->requests[0].handle};
+	struct um_relay_control m = {
+	    .kind = u->requests[0].kind, .peer = u->requests[0].peer, .handle = u->requests[0].handle};
 
 	memmove(u->requests, u->requests + 1, sizeof(u->requests[0]) * --u->n_requests);
 	if (m.kind == UM_RELAY_CTL_LOOKUP)
@@ -508,7 +508,8 @@ static void uplink_due(struct um_relay_client *c, unsigned i, uint64_t now, uint
 	}
 	case UM_RELAY_CLIENT_REGISTERED:
 		if (u->ka_outstanding && ++u->ka_missed >= KEEPALIVE_MISSES) {
-			struct um_relay_client_event_entry *e = um_relay_client_push_event(c, UM_RELAY_CLIENT_EVENT_RELAY_LOST, i);
+			struct um_relay_client_event_entry *e =
+			    um_relay_client_push_event(c, UM_RELAY_CLIENT_EVENT_RELAY_LOST, i);
 			e->missed = u->ka_missed;
 			if (u->stream)
 				reconnect(c, i, now); /* registers when connected again */
@@ -686,7 +687,8 @@ int um_relay_client_tick(struct um_relay_client *c, uint64_t now, uint64_t wall_
 		 * our endpoint at the relay, and REGISTERED events make the
 		 * caller forward through it. */
 		if (u->register_due && u->next.valid &&
-		    (u->state == UM_RELAY_CLIENT_REGISTERING || (u->state == UM_RELAY_CLIENT_REGISTERED && u->refreshing))) {
+		    (u->state == UM_RELAY_CLIENT_REGISTERING ||
+		     (u->state == UM_RELAY_CLIENT_REGISTERED && u->refreshing))) {
 			send_register(c, i, now, out);
 			if (u->state == UM_RELAY_CLIENT_REGISTERING)
 				u->due_ns = now + REGISTER_RESEND_NS;

@@ -61,7 +61,7 @@ enum {
 	UM_RELAY_CLIENT_MAX_UPLINKS = 8,
 	UM_RELAY_CLIENT_MAX_DATAGRAMS = UM_FRAG_MAX_COUNT,
 	UM_RELAY_CLIENT_DATAGRAM_BYTES = UM_RELAY_HANDSHAKE_MAX_BYTES,
-	UM_RELAY_CLIENT_MAX_EVENTS = 32, /* queued between two ticks */
+	UM_RELAY_CLIENT_MAX_EVENTS = 32,  /* queued between two ticks */
 	UM_RELAY_CLIENT_MAX_REQUESTS = 8, /* LOOKUP/RESOLVE queued per uplink */
 };
 
@@ -142,8 +142,8 @@ struct um_relay_client_uplink {
 	unsigned register_sends;
 	uint64_t register_sent_ns; /* of the first sealed REGISTER (RTT sample to the ACK) */
 	unsigned register_attempts;
-	uint64_t last_register_ns; /* last handshake started (or ID asked) */
-	bool registered_before;    /* last_register_ns is set */
+	uint64_t last_register_ns;              /* last handshake started (or ID asked) */
+	bool registered_before;                 /* last_register_ns is set */
 	uint8_t echo[UM_RELAY_CHALLENGE_BYTES]; /* the relay's challenge to echo */
 	bool echo_due;                          /* send a keepalive echoing it now */
 	uint8_t last_hash[UM_RELAY_HASH_BYTES]; /* of our last sealed datagram: matches a NOT_REGISTERED hint */
@@ -204,7 +204,7 @@ struct um_relay_client {
 	unsigned event_head, event_count;
 	struct um_relay_client_event_entry event_overflow; /* scratch for a lost event */
 	struct um_relay_client_stats stats;
-	struct um_handshake_output *hs_out; /* owned scratch (holds keys briefly) */
+	struct um_handshake_output *hs_out;  /* owned scratch (holds keys briefly) */
 	struct um_relay_client_queue *queue; /* owned */
 };
 

@@ -9,7 +9,6 @@
 #include "session/handshake.h"
 #include "util/error.h"
 
-
 void um_relay_default_config(struct um_relay_config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -215,8 +214,7 @@ int um_relay_init(struct um_relay *r, const struct um_relay_config *config)
 		}
 	}
 	c->allow = NULL; /* the caller's array is not kept */
-	if (!r->nodes || !r->by_id || !r->by_endpoint || !r->by_index || !r->hs_out ||
-	    (c->allow_count && !r->allow)) {
+	if (!r->nodes || !r->by_id || !r->by_endpoint || !r->by_index || !r->hs_out || (c->allow_count && !r->allow)) {
 		rc = -UM_ENOMEM;
 		goto out;
 	}
@@ -308,7 +306,7 @@ int um_relay_output_one(struct um_relay_output *out, const struct um_addr *to, c
 }
 
 int um_relay_send_error(struct um_relay *r, const struct um_addr *to, uint8_t code, const uint8_t *ref, size_t ref_len,
-		      uint64_t now, struct um_relay_output *out)
+			uint64_t now, struct um_relay_output *out)
 {
 	struct um_relay_error e = {.code = code};
 	if (!um_relay_budget_take(&r->error_tat, now, r->config.errors_per_s, r->config.error_burst)) {
@@ -343,13 +341,13 @@ static int handle_forward(struct um_relay *r, const struct um_addr *from, uint8_
 	struct um_relay_node *src = &r->nodes[src_index];
 	uint64_t pt, bt;
 	if (!um_relay_gcra_check(src->packet_tat, now, um_relay_unit_cost(1, r->config.packets_per_s),
-			um_relay_unit_cost(r->config.packet_burst, r->config.packets_per_s), &pt)) {
+				 um_relay_unit_cost(r->config.packet_burst, r->config.packets_per_s), &pt)) {
 		r->stats.drop_rate_limited_packets++;
 		src->dropped++;
 		return 0;
 	}
 	if (!um_relay_gcra_check(src->byte_tat, now, um_relay_unit_cost(len, r->config.bytes_per_s),
-			um_relay_unit_cost(r->config.byte_burst, r->config.bytes_per_s), &bt)) {
+				 um_relay_unit_cost(r->config.byte_burst, r->config.bytes_per_s), &bt)) {
 		r->stats.drop_rate_limited_bytes++;
 		src->dropped++;
 		return 0;
@@ -363,7 +361,8 @@ static int handle_forward(struct um_relay *r, const struct um_addr *from, uint8_
 	struct um_peer_id route;
 	uint64_t handle;
 	memcpy(route.bytes, in + 4, UM_PEER_ID_BYTES);
-	uint32_t entry = um_relay_route_handle(&route, &handle) == 0 ? um_relay_handle_find(r, src_index, handle) : NONE;
+	uint32_t entry =
+	    um_relay_route_handle(&route, &handle) == 0 ? um_relay_handle_find(r, src_index, handle) : NONE;
 	if (entry == NONE) {
 		r->stats.drop_unknown_handle++;
 		src->dropped++;

@@ -103,7 +103,7 @@ enum {
 
 struct um_relay {
 	struct um_relay_config config;
-	struct um_relay_node *nodes;             /* max_nodes entries */
+	struct um_relay_node *nodes;              /* max_nodes entries */
 	uint32_t *by_id, *by_endpoint, *by_index; /* bucket heads, bucket_mask + 1 each */
 	uint32_t bucket_mask;
 	uint32_t free_head, count;
@@ -118,7 +118,7 @@ struct um_relay {
 	struct um_relay_handle *handles;
 	uint32_t *by_pair;
 	uint32_t handle_mask, handle_free, handle_count, handle_sweep;
-	struct um_handshake_engine *hs;  /* owned: responder mode */
+	struct um_handshake_engine *hs;     /* owned: responder mode */
 	struct um_handshake_output *hs_out; /* owned scratch (large, holds keys briefly) */
 	uint64_t now_ns;                    /* of the call in progress (admit callback) */
 	struct um_relay_stats stats;

@@ -51,7 +51,8 @@ int um_relay_admit(void *ctx, const struct um_peer_id *id, struct um_handshake_p
 {
 	struct um_relay *r = ctx;
 
-	if (r->config.allow_count && !bsearch(id, r->allow, r->config.allow_count, sizeof(*r->allow), um_relay_compare_ids)) {
+	if (r->config.allow_count &&
+	    !bsearch(id, r->allow, r->config.allow_count, sizeof(*r->allow), um_relay_compare_ids)) {
 		r->stats.reg_not_admitted++;
 		return -UM_EPERM;
 	}

@@ -42,7 +42,7 @@ struct um_relay_handle {
 	uint64_t handle; /* 0 = free */
 	uint32_t owner, target, owner_gen, target_gen;
 	uint32_t next_by_pair, next_free;
-	uint32_t back; /* the entry of the same pair the other way (a hint: checked), or NONE */
+	uint32_t back;  /* the entry of the same pair the other way (a hint: checked), or NONE */
 	bool announced; /* the owner has been told what it names */
 };
 

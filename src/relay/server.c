@@ -8,8 +8,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "net/udp.h" /* UDP_SEGMENT, UDP_GRO */
 #include "crypto/secmem.h"
+#include "net/udp.h" /* UDP_SEGMENT, UDP_GRO */
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"

@@ -60,8 +60,7 @@ static inline struct harness_node *harness_node_new(const struct um_identity *id
 						    const uint8_t *admission_key)
 {
 	struct harness_node *n = calloc(1, sizeof(*n));
-	struct um_relay_client_config cc = {
-	    .identity = identity, .admission_key = admission_key, .n_uplinks = 1};
+	struct um_relay_client_config cc = {.identity = identity, .admission_key = admission_key, .n_uplinks = 1};
 	if (!n)
 		return NULL;
 	if (relay_id) {
@@ -104,7 +103,8 @@ static inline int harness_deliver(struct um_relay *relay, struct harness_node *n
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int in = um_relay_input(relay, &n->from, copy, len, now, wall, &o);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	harness_relay_ns += (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ULL + (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+	harness_relay_ns +=
+	    (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ULL + (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
 	if (in != 1)
 		return 1;
 	if (!um_addr_equal(&o.to, &n->from))

@@ -696,8 +696,11 @@ static void test_unknown_peer(void)
 static void test_same_relay_twice(void)
 {
 	const bool stream[2] = {false, true};
-	struct um_relay_client_config cc = {.identity = &identity, .keepalive_max_ns = SEC, .n_uplinks = 2,
-					    .stream = {false, true}, .has_relay_id = {true, true}};
+	struct um_relay_client_config cc = {.identity = &identity,
+					    .keepalive_max_ns = SEC,
+					    .n_uplinks = 2,
+					    .stream = {false, true},
+					    .has_relay_id = {true, true}};
 	(void)stream;
 	cc.relay_id[0] = cc.relay_id[1] = relay_identity[0].id;
 	w = calloc(1, sizeof(*w));

@@ -355,7 +355,8 @@ static void capture_tap(void *arg, bool to_relay, const uint8_t *d, size_t n)
 	c->seen++;
 	um_peer_id_format(&c->node->id, text, sizeof(text));
 	if (contains(d, n, c->node->id.bytes, UM_PEER_ID_BYTES) || contains(d, n, text, strlen(text)) ||
-	    contains(d, n, c->node->public_key, 32) || contains(d, n, c->node->public_key + UM_HSIG_PK_BYTES - 32, 32) ||
+	    contains(d, n, c->node->public_key, 32) ||
+	    contains(d, n, c->node->public_key + UM_HSIG_PK_BYTES - 32, 32) ||
 	    contains(d, n, c->peer->bytes, UM_PEER_ID_BYTES))
 		c->leaks++;
 }

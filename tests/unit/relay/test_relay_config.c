@@ -54,8 +54,8 @@ static void test_bad_ids(void)
 	typo[10] = typo[10] == 'q' ? 'p' : 'q';
 	snprintf(text, sizeof(text), "[node]\nidentity = /k\nrelay = %s@203.0.113.2:51821\n", typo);
 	char expected[512];
-	snprintf(expected, sizeof(expected),
-		 "r.conf:3: key 'relay': relay peer ID '%s': checksum mismatch (a typo?)", typo);
+	snprintf(expected, sizeof(expected), "r.conf:3: key 'relay': relay peer ID '%s': checksum mismatch (a typo?)",
+		 typo);
 	expect_error(text, expected);
 	snprintf(text, sizeof(text), "[node]\nidentity = /k\nrelay = wss://%s@203.0.113.2:443\n", typo);
 	expect_error(text, expected);

@@ -100,8 +100,10 @@ static void test_sealed(void)
 				       .max_packets_per_s = 20000,
 				       .max_bytes_per_s = 25000000};
 	struct um_relay_control ka = {.kind = UM_RELAY_CTL_KEEPALIVE, .sequence = 9};
-	struct um_relay_control echo = {
-	    .kind = UM_RELAY_CTL_KEEPALIVE, .flags = UM_RELAY_KEEPALIVE_FLAG_CHALLENGE, .sequence = 10, .challenge = {7}};
+	struct um_relay_control echo = {.kind = UM_RELAY_CTL_KEEPALIVE,
+					.flags = UM_RELAY_KEEPALIVE_FLAG_CHALLENGE,
+					.sequence = 10,
+					.challenge = {7}};
 	struct um_relay_control reply = {.kind = UM_RELAY_CTL_KEEPALIVE_REPLY, .sequence = 9, .observed = ep};
 	struct um_relay_control err = {.kind = UM_RELAY_CTL_ERROR, .code = UM_RELAY_ERR_UNKNOWN_PEER, .tag = {0xaa}};
 	roundtrip(&reg);
@@ -151,7 +153,7 @@ static void test_window(void)
 	CHECK_EQ(um_relay_window_check(&w, 3), -UM_EREPLAY);
 	CHECK_EQ(um_relay_window_check(&w, 5), -UM_EREPLAY);
 	um_relay_window_update(&w, 200);
-	CHECK_EQ(um_relay_window_check(&w, 137), 0);              /* the oldest still in the window */
+	CHECK_EQ(um_relay_window_check(&w, 137), 0);           /* the oldest still in the window */
 	CHECK_EQ(um_relay_window_check(&w, 136), -UM_EREPLAY); /* fell out of it */
 	CHECK_EQ(um_relay_window_check(&w, UINT64_MAX), -UM_EREPLAY);
 }
