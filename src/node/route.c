@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "node/internal.h"
-#include "node/uplink.h"
+#include "node/uplink.h" /* struct um_node_uplink */
 #include "util/error.h"
 #include "util/log.h"
 
@@ -67,7 +67,8 @@ size_t um_route_forward_header(struct um_node_peer *peer, unsigned uplink, uint8
 		return 0;
 	/* Handle 0 (not known yet: being asked for) makes a header the relay
 	 * drops; um_route_relay_refresh puts the real one in when it comes. */
-	um_relay_route_set(&route, um_uplink_handle(peer->node, uplink, peer));
+	const struct um_node_uplink *u = uplink < peer->node->n_uplinks ? &peer->node->uplinks[uplink] : NULL;
+	um_relay_route_set(&route, u && u->handle_of ? u->handle_of(peer->node, uplink, peer) : 0);
 	out[0] = UM_MSG_RELAY_FORWARD;
 	out[1] = out[2] = out[3] = 0;
 	memcpy(out + 4, route.bytes, UM_PEER_ID_BYTES);

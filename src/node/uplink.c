@@ -427,6 +427,7 @@ int um_uplinks_start(struct um_node *node)
 		u->node = node;
 		u->index = (unsigned)i;
 		u->transport = on_transport;
+		u->handle_of = um_uplink_handle;
 		rc.stream[i] = u->tls = c->relay_tls[i];
 		rc.has_relay_id[i] = c->relay_has_id[i];
 		rc.relay_id[i] = c->relay_ids[i];

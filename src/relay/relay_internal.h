@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Shared by the relay core's files: relay.c (tables, setup, FORWARD,
- * expiry) and relay_control.c (RELAY_ID, registration handshakes, sealed
- * control messages, routing handles). */
+/* Shared by the relay core's files, in call order: relay.c (setup,
+ * FORWARD, expiry) -> relay_control.c (RELAY_ID, registration handshakes,
+ * sealed control messages) -> relay_handles.c (routing handles) and
+ * relay_table.c (budgets, node indexes, unsealed replies). */
 #ifndef UM_RELAY_RELAY_INTERNAL_H
 #define UM_RELAY_RELAY_INTERNAL_H
 
@@ -46,16 +47,17 @@ struct um_relay_handle {
 	bool announced; /* the owner has been told what it names */
 };
 
-/* GCRA (relay.c): a token bucket kept as one timestamp. */
+/* GCRA (relay_table.c): a token bucket kept as one timestamp. */
 bool um_relay_gcra_check(uint64_t tat, uint64_t now, uint64_t cost, uint64_t tolerance, uint64_t *new_tat);
 uint64_t um_relay_unit_cost(uint64_t units, uint32_t rate);
 bool um_relay_budget_take(uint64_t *tat, uint64_t now, uint32_t rate, uint32_t burst);
 
-/* Tables (relay.c). */
+/* Tables (relay_table.c). */
 uint32_t um_relay_hash_id(const struct um_relay *r, const struct um_peer_id *id);
 uint32_t um_relay_hash_index(const struct um_relay *r, uint32_t index);
 uint32_t um_relay_find_by_id(const struct um_relay *r, const struct um_peer_id *id);
 uint32_t um_relay_find_by_index(const struct um_relay *r, uint32_t session_index);
+uint32_t um_relay_find_by_endpoint(const struct um_relay *r, const struct um_addr *a);
 void um_relay_unlink_index(struct um_relay *r, uint32_t index);
 /* Binds node index to endpoint a, taking it from any other node. */
 void um_relay_bind_endpoint(struct um_relay *r, uint32_t index, const struct um_addr *a);
@@ -63,7 +65,7 @@ void um_relay_remove_node(struct um_relay *r, uint32_t index);
 bool um_relay_node_expired(const struct um_relay *r, const struct um_relay_node *n, uint64_t now);
 int um_relay_compare_ids(const void *a, const void *b);
 
-/* Replies (relay.c): one datagram to `to`; an unsealed ERROR under the
+/* Replies (relay_table.c): one datagram to `to`; an unsealed ERROR under the
  * global budget. Both return 1 when out holds something. */
 int um_relay_output_one(struct um_relay_output *out, const struct um_addr *to, const uint8_t *data, size_t len);
 int um_relay_send_error(struct um_relay *r, const struct um_addr *to, uint8_t code, const uint8_t *ref, size_t ref_len,
