@@ -16,11 +16,17 @@
 static struct um_identity relay_id, ids[4];
 static struct um_relay relay;
 
+static uint32_t packets_per_s, packet_burst; /* 0 = defaults */
+
 static void setup(uint32_t max_nodes, const struct um_peer_id *allow, size_t allow_count, const uint8_t *key)
 {
 	struct um_relay_config c;
 	um_relay_default_config(&c);
 	c.identity = &relay_id;
+	if (packets_per_s) {
+		c.packets_per_s = packets_per_s;
+		c.packet_burst = packet_burst;
+	}
 	c.max_nodes = max_nodes;
 	c.allow = allow;
 	c.allow_count = allow_count;
@@ -282,6 +288,77 @@ static void test_restart_hint(void)
 	um_relay_destroy(&relay);
 }
 
+/* Each node's sends are limited (GCRA): a burst, then the rate. */
+static void test_rate_limit(void)
+{
+	packets_per_s = 100;
+	packet_burst = 10;
+	setup(16, NULL, 0, NULL);
+	struct harness_node *a = node(0, true, NULL), *b = node(1, true, NULL);
+	CHECK_EQ(harness_register(&relay, a, NS, WALL), 0);
+	CHECK_EQ(harness_register(&relay, b, NS, WALL), 0);
+	uint64_t ab = harness_lookup(&relay, a, &ids[1].id, 10 * NS, WALL);
+	CHECK(ab != 0);
+	uint8_t buf[UM_RELAY_MAX_DATAGRAM], payload[64] = {1};
+	struct um_relay_output o;
+	unsigned forwarded = 0;
+	for (unsigned k = 0; k < 50; k++) { /* 50 at one instant */
+		int n = harness_forward(buf, sizeof(buf), ab, payload, sizeof(payload));
+		forwarded += um_relay_input(&relay, &a->from, buf, (size_t)n, 20 * NS, WALL, &o) == 1;
+	}
+	CHECK(forwarded >= 10 && forwarded <= 11);
+	CHECK_EQ(relay.stats.drop_rate_limited_packets, 50 - forwarded);
+	/* 100 ms later: 10 more tokens. */
+	unsigned later = 0;
+	for (unsigned k = 0; k < 50; k++) {
+		int n = harness_forward(buf, sizeof(buf), ab, payload, sizeof(payload));
+		later += um_relay_input(&relay, &a->from, buf, (size_t)n, 20 * NS + NS / 10, WALL, &o) == 1;
+	}
+	CHECK(later >= 9 && later <= 11);
+	harness_node_free(a);
+	harness_node_free(b);
+	um_relay_destroy(&relay);
+	packets_per_s = packet_burst = 0;
+}
+
+/* A second handshake replaces the session: the old one's sealed messages
+ * are refused, and the registration's binding and handles stay. */
+static void test_new_session(void)
+{
+	setup(16, NULL, 0, NULL);
+	struct harness_node *a = node(0, true, NULL), *b = node(1, true, NULL);
+	CHECK_EQ(harness_register(&relay, a, NS, WALL), 0);
+	CHECK_EQ(harness_register(&relay, b, NS, WALL), 0);
+	uint64_t ab = harness_lookup(&relay, a, &ids[1].id, NS, WALL);
+	CHECK(ab != 0);
+	a->tap = keep_keepalive;
+	uint64_t t = a->client.uplinks[0].due_ns;
+	harness_pump(&relay, a, t, WALL); /* a keepalive under the first session */
+	uint8_t old[UM_RELAY_SEALED_BYTES];
+	memcpy(old, last_keepalive, sizeof(old));
+	a->tap = NULL;
+	/* The same identity registers again (a restarted node). */
+	struct harness_node *a2 = node(0, true, NULL);
+	a2->from = a->from;
+	CHECK_EQ(harness_register(&relay, a2, t + NS, WALL), 0);
+	CHECK_EQ(relay.stats.reregistrations, 1);
+	CHECK_EQ(relay.stats.registered, 2);
+	t = a2->client.uplinks[0].last_reply_ns; /* the harness's clock went on */
+	struct um_relay_output o;
+	old[8] ^= 0x7f; /* a counter the new window has not seen: only the index decides */
+	CHECK_EQ(um_relay_input(&relay, &a->from, old, sizeof(old), t + NS, WALL, &o), 1);
+	CHECK_EQ(o.data[0], UM_MSG_RELAY_ERROR); /* unknown session: the hint */
+	/* The handle A had still works. */
+	uint8_t buf[UM_RELAY_MAX_DATAGRAM], payload[8] = {1};
+	int n = harness_forward(buf, sizeof(buf), ab, payload, sizeof(payload));
+	CHECK_EQ(um_relay_input(&relay, &a->from, buf, (size_t)n, t + NS, WALL, &o), 1);
+	CHECK(um_addr_equal(&o.to, &b->from));
+	harness_node_free(a);
+	harness_node_free(a2);
+	harness_node_free(b);
+	um_relay_destroy(&relay);
+}
+
 static void test_expire(void)
 {
 	setup(16, NULL, 0, NULL);
@@ -412,6 +489,8 @@ int main(void)
 	RUN(test_replay_and_rebind);
 	RUN(test_spoofed_registration);
 	RUN(test_restart_hint);
+	RUN(test_rate_limit);
+	RUN(test_new_session);
 	RUN(test_expire);
 	RUN(test_full);
 	RUN(test_version_2);
