@@ -22,7 +22,7 @@ struct um_uplink_stream;
  * path.c and status.c use. */
 enum um_uplink_state {
 	UM_UPLINK_IDLE = UM_RELAY_CLIENT_IDLE,               /* wss:// uplink without a connection */
-	UM_UPLINK_REGISTERING = UM_RELAY_CLIENT_REGISTERING, /* REGISTER sent (or waiting to retry) */
+	UM_UPLINK_REGISTERING = UM_RELAY_CLIENT_REGISTERING, /* ID, handshake, REGISTER (or waiting to retry) */
 	UM_UPLINK_REGISTERED = UM_RELAY_CLIENT_REGISTERED,   /* acknowledged: keepalives running */
 	UM_UPLINK_STANDBY = UM_RELAY_CLIENT_STANDBY,         /* registered once, parked */
 };
@@ -54,7 +54,7 @@ struct um_node_uplink {
 int um_uplinks_start(struct um_node *node);
 void um_uplinks_stop(struct um_node *node);
 /* A datagram from the network: true when it was a relay's message to us
- * (REGISTER_ACK, KEEPALIVE reply, ERROR from one of our relays). */
+ * (RELAY_ID, RELAY_HANDSHAKE, RELAY_SEALED, ERROR from one of our relays). */
 bool um_uplinks_receive(struct um_node *node, const struct um_addr *from, const uint8_t *data, size_t len);
 /* Index of the uplink at addr, or -1. */
 int um_uplink_find(const struct um_node *node, const struct um_addr *addr);

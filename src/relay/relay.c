@@ -9,6 +9,11 @@
 #include "session/handshake.h"
 #include "util/error.h"
 
+/* Handshakes in flight at the relay: done states linger 5 s (a lost
+ * ESTABLISHED is resent from them), so ~50 registrations a second fit
+ * before states are recycled. */
+#define RELAY_HS_PENDING 256
+
 void um_relay_default_config(struct um_relay_config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -81,9 +86,7 @@ int um_relay_init(struct um_relay *r, const struct um_relay_config *config)
 	 * has never seen are admitted by um_relay_admit() below. */
 	struct um_handshake_config hc = {
 	    .identity = c->identity,
-	    /* Done states linger 5 s (a lost ESTABLISHED is resent from them):
-	     * room for ~50 registrations a second before recycling. */
-	    .max_pending = 256,
+	    .max_pending = RELAY_HS_PENDING,
 	    .load_threshold = 32,
 	    .challenges_per_second = c->verifications_per_s,
 	    .challenge_burst = c->verification_burst,
@@ -136,7 +139,8 @@ size_t um_relay_memory_bytes(const struct um_relay *r)
 	size_t handle_buckets = (size_t)r->handle_mask + 1;
 	return (size_t)r->config.max_nodes * sizeof(struct um_relay_node) + 3 * buckets * sizeof(uint32_t) +
 	       (size_t)r->config.max_handles * sizeof(struct um_relay_handle) + handle_buckets * sizeof(uint32_t) +
-	       r->config.allow_count * sizeof(struct um_peer_id) + (size_t)r->count * 256 + 64 * 13000;
+	       r->config.allow_count * sizeof(struct um_peer_id) + (size_t)r->count * 256 +
+	       RELAY_HS_PENDING * 13000 /* the engine's pending table (locked memory) */;
 }
 
 /* ---- FORWARD: the hot path ----------------------------------------- */

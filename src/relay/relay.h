@@ -46,7 +46,7 @@ struct um_relay_config {
 	const struct um_identity *identity;
 	uint32_t max_nodes;
 	uint64_t registration_timeout_ns;     /* expiry without keepalive/traffic */
-	uint16_t keepalive_interval_s;        /* advertised in REGISTER_ACK */
+	uint16_t keepalive_interval_s;        /* advertised in the sealed ACK */
 	uint32_t packets_per_s, packet_burst; /* per node, what it sends */
 	uint32_t bytes_per_s, byte_burst;
 	/* The handshake engine's global CHALLENGE budget (a KEM keygen and a
