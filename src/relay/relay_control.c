@@ -111,6 +111,20 @@ static void on_established(struct um_relay *r, const struct um_handshake_output 
 	*head = index;
 }
 
+/* TLS connections reach the core from synthetic sources in the discard
+ * prefix 100::/64 (relay/stream.c; UDP sources there are dropped by the
+ * server), all in one /64: the connection slot (bytes 12..15) as the
+ * handshake's route tag gives each connection its own HELLO budgets. */
+static uint32_t stream_route(const struct um_addr *from)
+{
+	static const uint8_t discard[8] = {0x01, 0x00};
+	if (from->family != UM_ADDR_IPV6 || memcmp(from->addr, discard, sizeof(discard)))
+		return 0;
+	uint32_t slot = (uint32_t)from->addr[12] << 24 | (uint32_t)from->addr[13] << 16 |
+			(uint32_t)from->addr[14] << 8 | from->addr[15];
+	return slot + 1 ? slot + 1 : 1;
+}
+
 /* Only what a responder takes: HELLO, and RESPONSE pieces. */
 static bool responder_message(const uint8_t *in, size_t len)
 {
@@ -128,7 +142,7 @@ int um_relay_handle_handshake(struct um_relay *r, const struct um_addr *from, co
 		return 0;
 	}
 	r->stats.handshakes++;
-	if (um_handshake_receive(r->hs, from, in + 1, len - 1, t, o) < 0)
+	if (um_handshake_receive_via(r->hs, from, stream_route(from), in + 1, len - 1, t, o) < 0)
 		return 0; /* counted by the engine (um_relay_sync_stats) */
 	if (o->event == UM_HS_EVENT_ESTABLISHED)
 		on_established(r, o);

@@ -55,6 +55,26 @@ static void test_register_pinned(void)
 	um_relay_destroy(&relay);
 }
 
+/* Over TLS the core sees a synthetic source per connection in 100::/64
+ * (relay/stream.c); registration works from there (the handshake runs
+ * with the connection as its route tag), for two connections at once. */
+static void test_register_stream_sources(void)
+{
+	setup(16, NULL, 0, NULL);
+	struct harness_node *a = node(0, true, NULL), *b = node(1, true, NULL);
+	struct um_addr conn = {
+	    .family = UM_ADDR_IPV6, .addr = {0x01, 0, 0, 0, 0, 0, 0, 0, 'u', 'm', 't', 'c', 0, 0, 0, 7}, .port = 1};
+	a->from = conn;
+	conn.addr[15] = 8;
+	b->from = conn;
+	CHECK_EQ(harness_register(&relay, a, NS, WALL), 0);
+	CHECK_EQ(harness_register(&relay, b, NS, WALL), 0);
+	CHECK_EQ(relay.stats.registered, 2);
+	harness_node_free(a);
+	harness_node_free(b);
+	um_relay_destroy(&relay);
+}
+
 static void test_register_tofu(void)
 {
 	setup(16, NULL, 0, NULL);
@@ -483,6 +503,7 @@ int main(void)
 		CHECK_EQ(harness_identity(&ids[i], i), 0);
 	RUN(test_register_pinned);
 	RUN(test_register_tofu);
+	RUN(test_register_stream_sources);
 	RUN(test_wrong_pin);
 	RUN(test_allow_and_admission);
 	RUN(test_forward);
