@@ -187,16 +187,37 @@ static void learn_handle(struct um_node *node, unsigned uplink, const struct um_
 		um_route_relay_refresh(peer);
 }
 
+/* The relay does not know a handle we used: forget it (whichever peer had
+ * it) and ask again for every peer routed through this uplink whose handle
+ * is unknown; the asking is rate-limited per peer, and DATA with a stale
+ * handle keeps bringing us here until the answer is in. */
 static void forget_handle(struct um_node *node, unsigned uplink, uint64_t handle)
 {
 	struct um_uplinks_engine *e = node->uplinks_engine;
 	for (size_t i = 0; i < e->n_peers; i++) {
 		uint64_t *h = &e->handles[uplink * e->n_peers + i];
-		if (*h != handle)
-			continue;
-		*h = 0;
+		if (*h == handle) {
+			*h = 0;
+			e->asked_ns[uplink * e->n_peers + i] = 0;
+		}
+		struct um_node_peer *peer = &node->peers[i];
+		if (!*h && peer->via_relay && peer->relay == (int)uplink)
+			um_uplink_handle(node, uplink, peer);
+	}
+}
+
+/* A registration (new, or refreshed after the relay forgot us) may have
+ * new handles: ask again for the peers routed through it; the answers
+ * re-point the data plane (learn_handle). */
+static void refresh_handles(struct um_node *node, unsigned uplink)
+{
+	struct um_uplinks_engine *e = node->uplinks_engine;
+	for (size_t i = 0; i < e->n_peers; i++) {
+		e->handles[uplink * e->n_peers + i] = 0;
 		e->asked_ns[uplink * e->n_peers + i] = 0;
-		um_uplink_handle(node, uplink, &node->peers[i]); /* ask again */
+		struct um_node_peer *peer = &node->peers[i];
+		if (peer->via_relay && peer->relay == (int)uplink)
+			um_uplink_handle(node, uplink, peer);
 	}
 }
 
@@ -248,8 +269,14 @@ static void apply_event(struct um_node *node, const struct um_relay_client_event
 			     um_relay_client_state_name(e->new_state));
 		break;
 	case UM_RELAY_CLIENT_EVENT_REGISTERED:
+		if (e->refreshed) {
+			um_log_info("relay %s: registered again (new session)", name);
+			refresh_handles(node, e->uplink);
+			break;
+		}
 		um_log_info("relay %s: registered (we are %s there, keepalive %llu ms)", name, text,
 			    (unsigned long long)(e->keepalive_ns / UM_NSEC_PER_MSEC));
+		refresh_handles(node, e->uplink);
 		for (size_t i = 0; node->hooks.relay_ready && i < node->n_peers; i++)
 			node->hooks.relay_ready(&node->peers[i]);
 		break;

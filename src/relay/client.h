@@ -75,7 +75,7 @@ enum um_relay_client_state {
 enum um_relay_client_event {
 	UM_RELAY_CLIENT_EVENT_NONE,
 	UM_RELAY_CLIENT_EVENT_STATE,          /* uplink's state: old_state -> new_state */
-	UM_RELAY_CLIENT_EVENT_REGISTERED,     /* ACK taken: observed (as the ACK says), keepalive_ns */
+	UM_RELAY_CLIENT_EVENT_REGISTERED,     /* ACK taken: observed (as the ACK says), keepalive_ns; refreshed */
 	UM_RELAY_CLIENT_EVENT_HOME,           /* home and/or backup changed (old_home was before) */
 	UM_RELAY_CLIENT_EVENT_NO_ANSWER,      /* 3 attempts unanswered, still trying */
 	UM_RELAY_CLIENT_EVENT_RELAY_LOST,     /* `missed` keepalives unanswered: registering again */
@@ -173,6 +173,7 @@ struct um_relay_client_event_entry {
 	uint64_t keepalive_ns;
 	struct um_peer_id peer;     /* UNKNOWN_PEER, HANDLE, ANNOUNCE */
 	uint64_t handle;            /* HANDLE (0: not found), ANNOUNCE, UNKNOWN_HANDLE */
+	bool refreshed;             /* REGISTERED: a new session beside a live registration */
 	struct um_peer_id relay_id; /* ID_LEARNED, ID_REFUSED */
 	struct um_addr observed;
 };

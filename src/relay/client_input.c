@@ -106,8 +106,15 @@ static int on_ack(struct um_relay_client *c, unsigned i, const struct um_relay_c
 	u->last_reply_ns = now;
 	u->registrations++;
 	u->due_ns = now + keepalive;
-	if (refresh)
+	if (refresh) {
+		/* The relay may have forgotten our handles with our session. */
+		struct um_relay_client_event_entry *e =
+		    um_relay_client_push_event(c, UM_RELAY_CLIENT_EVENT_REGISTERED, i);
+		e->observed = ack->observed;
+		e->keepalive_ns = keepalive;
+		e->refreshed = true;
 		return 0;
+	}
 	/* Over TLS the relay sees a name for the connection, not an endpoint
 	 * anyone could punch to: no reflexive candidate from it. */
 	if (!u->stream)
@@ -218,10 +225,8 @@ static int on_sealed(struct um_relay_client *c, unsigned i, const uint8_t *data,
 		break;
 	case UM_RELAY_CTL_HANDLE:
 	case UM_RELAY_CTL_ANNOUNCE: {
-		if (s != &u->cur) {
-			r = -UM_ESTATE;
-			break;
-		}
+		/* Under `next` too: the relay announces under the newest session,
+		 * which may be one whose ACK has not reached us yet. */
 		bool announce = m.kind == UM_RELAY_CTL_ANNOUNCE;
 		struct um_relay_client_event_entry *e = um_relay_client_push_event(
 		    c, announce ? UM_RELAY_CLIENT_EVENT_ANNOUNCE : UM_RELAY_CLIENT_EVENT_HANDLE, i);

@@ -217,12 +217,14 @@ static int handle_forward(struct um_relay *r, const struct um_addr *from, uint8_
 	}
 	struct um_relay_handle *b = &r->handles[back];
 	out->count = 0;
-	if (!b->announced && dst->has_session) {
-		/* First use: tell the receiver whom the handle names (sealed,
-		 * just before the FORWARDED, to the same endpoint). */
+	if ((!b->announced_ns || (now > b->announced_ns && now - b->announced_ns > ANNOUNCE_REFRESH_NS)) &&
+	    dst->has_session) {
+		/* First use (and again now and then: an ANNOUNCE may be lost):
+		 * tell the receiver whom the handle names (sealed, just before
+		 * the FORWARDED, to the same endpoint). */
 		struct um_relay_control m = {.kind = UM_RELAY_CTL_ANNOUNCE, .peer = src->id, .handle = b->handle};
 		if (um_relay_send_sealed(r, dst, &dst->endpoint, &m, out) == 1) {
-			b->announced = true;
+			b->announced_ns = now;
 			r->stats.announces++;
 		}
 	}

@@ -300,7 +300,7 @@ static int on_handle_request(struct um_relay *r, uint32_t index, const struct um
 			um_relay_route_set(&route, m->handle);
 			return um_relay_sealed_error(r, n, from, UM_RELAY_ERR_UNKNOWN_HANDLE, route.bytes, now, out);
 		}
-		r->handles[e].announced = true;
+		r->handles[e].announced_ns = now;
 		a.kind = UM_RELAY_CTL_ANNOUNCE;
 		a.peer = r->nodes[r->handles[e].target].id;
 		a.handle = m->handle;
@@ -320,7 +320,7 @@ static int on_handle_request(struct um_relay *r, uint32_t index, const struct um
 		r->stats.lookup_misses++;
 		return um_relay_send_sealed(r, n, from, &a, out); /* not found */
 	}
-	r->handles[e].announced = true;
+	r->handles[e].announced_ns = now;
 	a.flags = UM_RELAY_HANDLE_FLAG_FOUND;
 	a.handle = r->handles[e].handle;
 	return um_relay_send_sealed(r, n, from, &a, out);

@@ -11,6 +11,9 @@
 
 #define NONE UINT32_MAX
 #define NSEC 1000000000ULL
+/* While a pair's traffic flows, its receiver is told what the handle
+ * names again this often, so a lost ANNOUNCE costs at most this long. */
+#define ANNOUNCE_REFRESH_NS (10 * NSEC)
 
 struct um_relay_node {
 	struct um_peer_id id;
@@ -44,7 +47,9 @@ struct um_relay_handle {
 	uint32_t owner, target, owner_gen, target_gen;
 	uint32_t next_by_pair, next_free;
 	uint32_t back;  /* the entry of the same pair the other way (a hint: checked), or NONE */
-	bool announced; /* the owner has been told what it names */
+	/* When the owner was last told what it names (ANNOUNCE, or the answer
+	 * to its LOOKUP/RESOLVE); 0 = never. */
+	uint64_t announced_ns;
 };
 
 /* GCRA (relay_table.c): a token bucket kept as one timestamp. */

@@ -179,7 +179,7 @@ static inline uint64_t harness_handle(struct um_relay *relay, const struct um_pe
 	uint32_t e = um_relay_handle_for(relay, o, t);
 	if (e == NONE)
 		return 0;
-	relay->handles[e].announced = true;
+	relay->handles[e].announced_ns = UINT64_MAX; /* never again */
 	return relay->handles[e].handle;
 }
 

@@ -185,10 +185,18 @@ static void test_forward(void)
 	CHECK_EQ(um_relay_input(&relay, &stranger, buf, (size_t)n, 2 * NS, WALL, &o), 1);
 	CHECK_EQ(o.data[0], UM_MSG_RELAY_ERROR);
 	CHECK_EQ(relay.stats.drop_not_registered, 1);
+	/* Told again while traffic flows, 10 s on (an ANNOUNCE may be lost). */
+	n = harness_forward(buf, sizeof(buf), ab, payload, sizeof(payload));
+	CHECK_EQ(um_relay_input(&relay, &a->from, buf, (size_t)n, 2 * NS + 11 * NS, WALL, &o), 1);
+	CHECK_EQ(o.count, 2);
+	CHECK_EQ(relay.stats.announces, 2);
+	n = harness_forward(buf, sizeof(buf), ab, payload, sizeof(payload));
+	CHECK_EQ(um_relay_input(&relay, &a->from, buf, (size_t)n, 2 * NS + 12 * NS, WALL, &o), 1);
+	CHECK_EQ(o.count, 1);
 	/* B goes: A's handle for it is stale, its FORWARD gets UNKNOWN_HANDLE
 	 * (the sweep frees the entries). */
 	harness_node_free(b);
-	CHECK_EQ(um_relay_expire(&relay, 2 * NS + 95 * NS, WALL, 0), 2);
+	CHECK_EQ(um_relay_expire(&relay, 14 * NS + 95 * NS, WALL, 0), 2);
 	harness_node_free(a);
 	CHECK_EQ(relay.stats.handles, 0);
 	um_relay_destroy(&relay);
