@@ -57,9 +57,9 @@
  * node's registration lives, one per (registration, other peer), the same
  * in both directions: a node sends to its peer with it and receives from
  * it with it, and the same peer has another handle at every other node.
- * Before the first FORWARDED with a handle the node never asked for, the
- * relay sends it ANNOUNCE (handle -> peer ID); a node that missed it asks
- * with RESOLVE. A FORWARD with a handle the relay does not know gets a
+ * Before the first FORWARDED with a handle the node never asked for (and
+ * every 10 s while the pair's traffic flows), the relay sends it ANNOUNCE
+ * (handle -> peer ID); a node that missed it asks with RESOLVE. A FORWARD with a handle the relay does not know gets a
  * sealed ERROR UNKNOWN_HANDLE (ref: the handle, big-endian, zero padded).
  *
  * FORWARD 0x23 (node -> relay) and FORWARDED 0x24 (relay -> node):
