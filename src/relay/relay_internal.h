@@ -46,7 +46,7 @@ struct um_relay_handle {
 	uint64_t handle; /* 0 = free */
 	uint32_t owner, target, owner_gen, target_gen;
 	uint32_t next_by_pair, next_free;
-	uint32_t back;  /* the entry of the same pair the other way (a hint: checked), or NONE */
+	uint32_t back; /* the entry of the same pair the other way (a hint: checked), or NONE */
 	/* When the owner was last told what it names (ANNOUNCE, or the answer
 	 * to its LOOKUP/RESOLVE); 0 = never. */
 	uint64_t announced_ns;
