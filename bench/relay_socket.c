@@ -90,48 +90,44 @@ static int open_node(struct bench_node *n, unsigned index, bool gro)
 	return 0;
 }
 
-/* Sends the signed REGISTER in fragments, waits for the ACK, then binds
- * the endpoint with the first keepalive (echoing the ACK's challenge). */
+/* Registers through a relay client engine (relay/client.h) over the
+ * node's socket: the handshake with the relay, the sealed REGISTER, and
+ * the first keepalive echoing the ACK's challenge (which binds). */
 static int register_node(struct bench_node *n, const struct sockaddr_in *relay, unsigned index)
 {
-	static uint8_t msg[UM_RELAY_REGISTER_MAX_BYTES];
-	uint8_t piece[UM_HS_MAX_DATAGRAM], nonce[UM_RELAY_NONCE_BYTES] = {0}, reply[2048];
-	uint8_t secret[UM_RELAY_X25519_BYTES], ephemeral[UM_RELAY_X25519_BYTES], key[UM_RELAY_KEY_BYTES];
-	struct um_relay_register_ack ack;
-	memcpy(nonce, &index, sizeof(index));
-	randombytes_buf(nonce + 8, 8);
-	randombytes_buf(secret, sizeof(secret));
-	crypto_scalarmult_base(ephemeral, secret);
-	int len = um_relay_register_build(msg, sizeof(msg), &n->id, um_wall_ms(), nonce, ephemeral, true, NULL);
-	if (len < 0)
+	static struct um_relay_client client;
+	static struct um_relay_client_output out;
+	struct um_relay_client_config cc = {.identity = &n->id, .n_uplinks = 1, .has_relay_id = {true}};
+	uint8_t reply[2048];
+	int rc = -1;
+
+	(void)index;
+	cc.relay_id[0] = server.identity->id;
+	if (um_relay_client_init(&client, &cc) < 0)
 		return -1;
-	for (unsigned i = 0; i < um_fragment_count((size_t)len); i++) {
-		int m = um_fragment_encode(piece, sizeof(piece), UM_MSG_RELAY_REGISTER, 0, index, msg, (size_t)len, i);
-		if (m < 0 || sendto(n->fd, piece, (size_t)m, 0, (const struct sockaddr *)relay, sizeof(*relay)) != m)
-			return -1;
-	}
-	struct pollfd p = {.fd = n->fd, .events = POLLIN};
-	while (poll(&p, 1, 2000) == 1) {
-		ssize_t r = recv(n->fd, reply, sizeof(reply), 0);
-		if (r <= 0 || reply[0] != UM_MSG_RELAY_REGISTER_ACK ||
-		    um_relay_register_ack_decode(&ack, reply, (size_t)r) != 0 ||
-		    um_relay_registration_key(key, secret, ack.ephemeral, ephemeral, ack.ephemeral, nonce, &n->id.id) !=
-			0)
-			continue;
-		struct um_relay_keepalive k = {
-		    .flags = UM_RELAY_KEEPALIVE_FLAG_CHALLENGE, .id = n->id.id, .sequence = 1};
-		memcpy(k.challenge, ack.challenge, sizeof(k.challenge));
-		int m = um_relay_keepalive_encode(piece, sizeof(piece), &k, key);
-		if (m < 0 || sendto(n->fd, piece, (size_t)m, 0, (const struct sockaddr *)relay, sizeof(*relay)) != m)
-			return -1;
-		while (poll(&p, 1, 2000) == 1) {
-			r = recv(n->fd, reply, sizeof(reply), 0);
-			if (r > 0 && reply[0] == UM_MSG_RELAY_KEEPALIVE)
-				return 0;
+	um_relay_client_start(&client, um_now_ns());
+	uint64_t deadline = um_now_ns() + 5 * UM_NSEC_PER_SEC;
+	while (um_now_ns() < deadline) {
+		while (um_relay_client_tick(&client, um_now_ns(), um_wall_ms(), &out) > 0)
+			for (unsigned k = 0; k < out.n_datagrams; k++)
+				if (sendto(n->fd, out.datagrams[k], out.lengths[k], 0, (const struct sockaddr *)relay,
+					   sizeof(*relay)) != out.lengths[k])
+					goto out;
+		if (client.uplinks[0].state == UM_RELAY_CLIENT_REGISTERED && !client.uplinks[0].echo_due &&
+		    !client.uplinks[0].ka_outstanding && client.uplinks[0].ka_sequence > 0) {
+			rc = 0; /* the echo was answered: bound */
+			break;
 		}
-		return -1;
+		struct pollfd p = {.fd = n->fd, .events = POLLIN};
+		if (poll(&p, 1, 50) == 1) {
+			ssize_t r = recv(n->fd, reply, sizeof(reply), 0);
+			if (r > 0)
+				um_relay_client_input(&client, 0, reply, (size_t)r, um_now_ns(), um_wall_ms());
+		}
 	}
-	return -1;
+out:
+	um_relay_client_destroy(&client);
+	return rc;
 }
 
 /* Drains one receiver; GRO hands several datagrams in one read. */
@@ -202,7 +198,15 @@ int main(int argc, char **argv)
 	static uint8_t batch[MAX_PAIRS][SEGMENTS * UM_RELAY_MAX_DATAGRAM];
 	for (unsigned i = 0; i < pairs; i++) {
 		uint8_t body[UM_RELAY_MAX_PAYLOAD] = {0};
-		struct um_relay_forward f = {.peer = nodes[pairs + i].id.id, .payload = body, .payload_len = payload};
+		/* The routing handle, taken from the core's table directly: the
+		 * relay thread is idle between the registrations and the run. */
+		struct um_relay_forward f = {.payload = body, .payload_len = payload};
+		uint64_t handle = harness_handle(&server.core, &nodes[i].id.id, &nodes[pairs + i].id.id);
+		if (!handle) {
+			fprintf(stderr, "pair %u: no handle\n", i);
+			return 1;
+		}
+		um_relay_route_set(&f.peer, handle);
 		for (unsigned s = 0; s < SEGMENTS; s++)
 			um_relay_forward_encode(batch[i] + s * datagram, datagram, UM_MSG_RELAY_FORWARD, &f);
 	}

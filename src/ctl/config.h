@@ -13,9 +13,12 @@
  *   mtu = 1420
  *   heartbeat-interval = 15             seconds, or with a unit: 500ms, 15s, 2m
  *   rekey-interval = 120                same units
- *   relay = 203.0.113.2:51821           a relay to register with (numeric;
+ *   relay = [ID@]203.0.113.2:51821      a relay to register with (numeric;
+ *                                       ID: the relay's peer ID, pinned; without
+ *                                       it the node learns it on first contact
+ *                                       and logs it;
  *                                       repeatable, at most UM_CONFIG_RELAYS_MAX)
- *   relay = wss://203.0.113.3:443       the same protocol over TLS/WebSocket on
+ *   relay = wss://[ID@]203.0.113.3:443  the same protocol over TLS/WebSocket on
  *                                       TCP; used only when no UDP relay answers
  *   relay-ca = FILE                     verify wss:// relays' certificates against
  *                                       this PEM bundle (default: not verified)
@@ -40,6 +43,9 @@
  *
  *   [relay]                             makes umbrad a relay; without [node]
  *                                       it is relay-only (no device, no identity)
+ *   identity = /etc/umbra/relay.key     the relay's identity (node format, 0600;
+ *                                       absent: a new one each start, so nodes
+ *                                       can only learn it, not pin it)
  *   listen = 203.0.113.2:51821          address and port (or listen-port = N:
  *   listen-port = 51821                 any address; default 51821)
  *   allow = <peer ID>[, <peer ID>...]   allow-list (repeatable; empty = anyone)
@@ -126,7 +132,8 @@ struct um_config_peer {
 /* [relay]: the relay server (numbers as in relay/relay.h's config). */
 struct um_config_relay_server {
 	bool enabled;
-	struct um_addr listen; /* family 0: any address, port listen_port */
+	char identity_path[UM_CONFIG_PATH_MAX]; /* "" = a new identity each start */
+	struct um_addr listen;                  /* family 0: any address, port listen_port */
 	uint16_t listen_port;
 	struct um_peer_id *allow; /* owned; n_allow entries */
 	size_t n_allow;
@@ -163,6 +170,8 @@ struct um_config {
 	size_t n_peers;
 	struct um_addr relays[UM_CONFIG_RELAYS_MAX]; /* relay = lines */
 	bool relay_tls[UM_CONFIG_RELAYS_MAX];        /* wss:// (TLS on TCP) */
+	bool relay_has_id[UM_CONFIG_RELAYS_MAX];     /* ID@ given: the relay's pinned peer ID */
+	struct um_peer_id relay_ids[UM_CONFIG_RELAYS_MAX];
 	size_t n_relays;
 	uint8_t relay_admission_key[UM_CONFIG_KEY_BYTES];
 	bool has_relay_admission_key;

@@ -101,22 +101,51 @@ static int parse_allowed_ips(struct um_config_parser *p, const struct um_config_
 	return for_each_list_item(p, row, v, item, sizeof(item), allowed_ip_item);
 }
 
-/* relay = IP:port (UDP) or wss://IP:port (TLS on TCP); at most
+/* The optional "RELAY-PEER-ID@" before a relay's address: the relay's
+ * pinned identity. *rest is set past it. */
+static int parse_relay_id(struct um_config_parser *p, const struct um_config_row *row, const char *v, const char **rest)
+{
+	struct um_config *c = p->config;
+	const char *at = strchr(v, '@');
+	char text[UM_PEER_ID_TEXT_MAX];
+
+	*rest = v;
+	c->relay_has_id[c->n_relays] = false;
+	if (!at)
+		return 0; /* learned on first contact (node/uplink.c logs it) */
+	if ((size_t)(at - v) >= sizeof(text))
+		return um_config_fail(p, row->name, "'%.*s' is not a relay peer ID (too long)", (int)(at - v), v);
+	memcpy(text, v, (size_t)(at - v));
+	text[at - v] = 0;
+	int r = um_peer_id_parse(&c->relay_ids[c->n_relays], text);
+	if (r == -UM_ECHECKSUM)
+		return um_config_fail(p, row->name, "relay peer ID '%s': checksum mismatch (a typo?)", text);
+	if (r)
+		return um_config_fail(p, row->name, "'%s' is not a relay peer ID (%s)", text, um_strerror(r));
+	c->relay_has_id[c->n_relays] = true;
+	*rest = at + 1;
+	return 0;
+}
+
+/* relay = [ID@]IP:port (UDP) or wss://[ID@]IP:port (TLS on TCP); at most
  * UM_CONFIG_RELAYS_MAX, no two alike. */
 static int parse_relay(struct um_config_parser *p, const struct um_config_row *row, const char *v)
 {
 	struct um_config *c = p->config;
 	static const char wss[] = "wss://";
 	bool tls = !strncmp(v, wss, sizeof(wss) - 1);
+	const char *addr;
 
 	if (c->n_relays >= UM_CONFIG_RELAYS_MAX)
 		return um_config_fail(p, row->name, "more than %d relays", UM_CONFIG_RELAYS_MAX);
-	if (tls && (strchr(v + sizeof(wss) - 1, '/') || um_addr_parse(&c->relays[c->n_relays], v + sizeof(wss) - 1)))
-		return um_config_fail(p, row->name, "'%s' is not wss://IPv4:port or wss://[IPv6]:port", v);
 	if (!tls && strstr(v, "://"))
 		return um_config_fail(p, row->name, "'%s': only wss:// (TLS) or a plain UDP IPv4:port / [IPv6]:port",
 				      v);
-	if (!tls && um_addr_parse(&c->relays[c->n_relays], v))
+	if (parse_relay_id(p, row, tls ? v + sizeof(wss) - 1 : v, &addr))
+		return -UM_ECONFIG;
+	if (tls && (strchr(addr, '/') || um_addr_parse(&c->relays[c->n_relays], addr)))
+		return um_config_fail(p, row->name, "'%s' is not wss://IPv4:port or wss://[IPv6]:port", v);
+	if (!tls && um_addr_parse(&c->relays[c->n_relays], addr))
 		return um_config_fail(p, row->name, "'%s' is not IPv4:port or [IPv6]:port", v);
 	c->relay_tls[c->n_relays] = tls;
 	for (size_t i = 0; i < c->n_relays; i++)
@@ -240,6 +269,8 @@ const struct um_config_row um_config_rows[] = {
 	 .what = "a CPU number", NODE_FLAG(gather)},
 
 	/* [relay] */
+	/* The relay's identity file (the node's format; none: a new one per run). */
+	{.name = "identity", RELAY(identity_path), .type = UM_CONFIG_STRING, .optional = true},
 	{.name = "listen", RELAY(listen), CUSTOM(parse_relay_listen), .conflict = "listen-port"},
 	{.name = "listen-port", RELAY(listen_port), .type = UM_CONFIG_UINT, .def = UM_CONFIG_RELAY_PORT, .min = 1,
 	 .max = 65535, .what = "a port number", .conflict = "listen"},

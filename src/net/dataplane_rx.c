@@ -151,14 +151,18 @@ UM_HOT static void rx_commit(struct dp_worker *w, size_t items, const struct dp_
 	}
 }
 
-/* A FORWARDED datagram's source ID must name the peer whose key opened the
- * DATA, when we know that peer's ID (the FORWARD header we send it through
- * the relay carries it at bytes 4..35). The AEAD already proves the sender
- * holds the peer's keys, so this only catches a confused or lying relay. */
-static bool relay_source_ok(struct dp_worker *w, const struct dp_key *key, const uint8_t *source)
+/* A FORWARDED datagram's source field must name the peer whose key opened
+ * the DATA: it is that peer's routing handle at the relay, the same both
+ * ways (relay version 3), so it equals bytes 4..35 of the FORWARD header
+ * we send it through that relay. Handles differ between relays, so only
+ * a datagram from the relay we send through is compared. The AEAD already
+ * proves the sender holds the peer's keys, so this only catches a confused
+ * or lying relay. */
+static bool relay_source_ok(struct dp_worker *w, const struct dp_key *key, const uint8_t *source,
+			    const struct sockaddr_storage *from)
 {
 	const struct dp_endpoint *relay = atomic_load_explicit(&w->dp->peers[key->peer].relay, memory_order_acquire);
-	if (!relay || relay->prefix_len < UM_RELAY_FORWARD_HEADER_BYTES)
+	if (!relay || relay->prefix_len < UM_RELAY_FORWARD_HEADER_BYTES || !um_udp_addr_equal(&relay->addr, from))
 		return true;
 	return memcmp(relay->prefix + 4, source, UM_PEER_ID_BYTES) == 0;
 }
@@ -178,7 +182,7 @@ UM_HOT static void rx_data(struct dp_worker *w, const struct dp_index_map *map, 
 		global_stat(w, UM_DP_GLOBAL_UNKNOWN_INDEX, 1);
 		return;
 	}
-	if (relay_source && !relay_source_ok(w, key, relay_source)) {
+	if (relay_source && !relay_source_ok(w, key, relay_source, &w->rx_addr[m])) {
 		peer_drop(w, key->peer, UM_DP_DROP_MALFORMED);
 		return;
 	}

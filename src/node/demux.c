@@ -38,13 +38,11 @@ static void on_handshake(struct um_node *node, const struct demux_datagram *d)
 	uint32_t route = 0;
 
 	if (msg->via_relay) {
-		struct um_peer_id id;
-		struct um_node_peer *peer;
 		int uplink = um_uplink_find(node, &d->from);
-
-		memcpy(id.bytes, msg->relay_source, sizeof(id.bytes));
-		peer = um_node_peer_find(node, &id);
-		if (uplink < 0 || !peer)
+		/* The relay names the source by its routing handle. */
+		struct um_node_peer *peer =
+		    uplink < 0 ? NULL : um_uplink_peer_by_route(node, (unsigned)uplink, msg->relay_source);
+		if (!peer)
 			return;
 		route = um_route_tag((size_t)(peer - node->peers), (unsigned)uplink);
 	}

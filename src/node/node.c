@@ -253,6 +253,7 @@ static int start_relay_server(struct um_node *node)
 	    .listen_len = listen_len > 0 ? (socklen_t)listen_len : 0,
 	    .port = rc->listen_port,
 	    .relay = &core,
+	    .identity_path = rc->identity_path[0] ? rc->identity_path : NULL,
 	    .stream = listen_tls_len > 0 ? &tls : NULL,
 	};
 	node->relay_server = calloc(1, sizeof(*node->relay_server));

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "node/internal.h"
+#include "node/uplink.h" /* struct um_node_uplink */
 #include "util/error.h"
 #include "util/log.h"
 
@@ -58,13 +59,19 @@ bool um_route_tag_decode(const struct um_node *node, uint32_t tag, size_t *peer,
 	return true;
 }
 
-size_t um_route_forward_header(const struct um_node_peer *peer, uint8_t *out, size_t cap)
+size_t um_route_forward_header(struct um_node_peer *peer, unsigned uplink, uint8_t *out, size_t cap)
 {
+	struct um_peer_id route;
+
 	if (cap < UM_RELAY_FORWARD_HEADER_BYTES)
 		return 0;
+	/* Handle 0 (not known yet: being asked for) makes a header the relay
+	 * drops; um_route_relay_refresh puts the real one in when it comes. */
+	const struct um_node_uplink *u = uplink < peer->node->n_uplinks ? &peer->node->uplinks[uplink] : NULL;
+	um_relay_route_set(&route, u && u->handle_of ? u->handle_of(peer->node, uplink, peer) : 0);
 	out[0] = UM_MSG_RELAY_FORWARD;
 	out[1] = out[2] = out[3] = 0;
-	memcpy(out + 4, peer->config->id.bytes, UM_PEER_ID_BYTES);
+	memcpy(out + 4, route.bytes, UM_PEER_ID_BYTES);
 	return UM_RELAY_FORWARD_HEADER_BYTES;
 }
 
@@ -98,7 +105,7 @@ static int set_relay(struct um_node_peer *peer, unsigned uplink)
 
 	if (uplink >= node->n_uplinks)
 		return -UM_EINVAL;
-	header_len = um_route_forward_header(peer, header, sizeof(header));
+	header_len = um_route_forward_header(peer, uplink, header, sizeof(header));
 	r = um_addr_to_sockaddr(&node->uplinks[uplink].addr, &ss);
 	if (r < 0)
 		return r;
@@ -108,6 +115,13 @@ static int set_relay(struct um_node_peer *peer, unsigned uplink)
 	peer->via_relay = true;
 	peer->relay = (int)uplink;
 	return 0;
+}
+
+int um_route_relay_refresh(struct um_node_peer *peer)
+{
+	if (!peer->via_relay || peer->relay < 0)
+		return 0;
+	return set_relay(peer, (unsigned)peer->relay);
 }
 
 static int clear_relay(struct um_node_peer *peer)

@@ -56,7 +56,11 @@ const char *um_route_kind_name(enum um_route_kind kind);
 uint32_t um_route_tag(size_t peer, unsigned uplink);
 bool um_route_tag_decode(const struct um_node *node, uint32_t tag, size_t *peer, unsigned *uplink);
 
-/* The FORWARD header the data plane prepends for peer (36 bytes). */
-size_t um_route_forward_header(const struct um_node_peer *peer, uint8_t *out, size_t cap);
+/* The FORWARD header the data plane prepends for peer through uplink (36
+ * bytes): the peer's routing handle there (asked for when not known yet). */
+size_t um_route_forward_header(struct um_node_peer *peer, unsigned uplink, uint8_t *out, size_t cap);
+/* Rewrites the data plane's relay header of a peer on a relay route (its
+ * handle there changed). 0 or a negative code. */
+int um_route_relay_refresh(struct um_node_peer *peer);
 
 #endif

@@ -9,8 +9,11 @@
  * Relay path: a peer without endpoint (or whose endpoint stopped answering)
  * is reached by wrapping handshake datagrams in FORWARD to the uplink; the
  * data plane then carries DATA the same way (um_dataplane_peer_set_relay).
- * A peer not registered at our home relay answers ERROR "unknown peer":
- * the peer then moves to the next registered uplink. */
+ * FORWARDs name the peer by its routing handle at that relay (asked for
+ * with a sealed LOOKUP, or announced by the relay), never by its ID; a
+ * datagram for a peer whose handle is still unknown waits for it. A peer
+ * not registered at our home relay is "unknown" there: it then moves to
+ * the next registered uplink. */
 #include "node/uplink.h"
 
 #include <stdio.h>
@@ -26,12 +29,32 @@
 
 _Static_assert((int)UM_CONFIG_RELAYS_MAX <= (int)UM_RELAY_CLIENT_MAX_UPLINKS, "one engine uplink per relay = line");
 
+/* A datagram for a peer whose handle at that relay we are still asking
+ * for (one per peer: the handshake engine resends anyway). */
+struct um_uplink_wait {
+	bool used;
+	unsigned uplink;
+	uint16_t len;
+	uint8_t data[UM_RELAY_MAX_PAYLOAD];
+};
+
 struct um_uplinks_engine {
 	struct um_relay_client client;
 	struct um_relay_client_output out; /* tick scratch (large) */
 	struct um_timer timer;             /* at the engine's deadline */
 	bool draining;                     /* in drain(): nested calls leave the work to it */
+	/* Routing handles (wire/relay.h), [uplink * n_peers + peer]: what each
+	 * relay calls each peer in our registration (0 = not known yet), and
+	 * when we last asked. */
+	uint64_t *handles, *asked_ns;
+	size_t n_peers;
+	struct um_uplink_wait *waiting; /* n_peers */
+	uint64_t resolve_ns[UM_RELAY_CLIENT_MAX_UPLINKS];
 };
+
+#define ASK_GAP_NS UM_NSEC_PER_SEC /* LOOKUP per (relay, peer), RESOLVE per relay */
+
+static void drain(struct um_node *node);
 
 int um_uplink_find(const struct um_node *node, const struct um_addr *addr)
 {
@@ -63,19 +86,139 @@ static void send_to(struct um_node_uplink *u, const uint8_t *data, size_t len)
 		um_log_debug("relay %u: send failed: %s", u->index, um_strerror(r));
 }
 
+static size_t peer_slot(const struct um_node *node, const struct um_node_peer *peer)
+{
+	return (size_t)(peer - node->peers);
+}
+
+uint64_t um_uplink_handle(struct um_node *node, unsigned uplink, const struct um_node_peer *peer)
+{
+	struct um_uplinks_engine *e = node->uplinks_engine;
+	if (!e || uplink >= node->n_uplinks || peer_slot(node, peer) >= e->n_peers)
+		return 0;
+	size_t k = uplink * e->n_peers + peer_slot(node, peer);
+	if (e->handles[k])
+		return e->handles[k];
+	uint64_t now = um_now_ns();
+	if (!e->asked_ns[k] || now - e->asked_ns[k] >= ASK_GAP_NS) {
+		if (um_relay_client_lookup(&e->client, uplink, &peer->config->id) == 0) {
+			e->asked_ns[k] = now;
+			drain(node);
+		}
+	}
+	return 0;
+}
+
+struct um_node_peer *um_uplink_peer_by_route(struct um_node *node, unsigned uplink, const uint8_t route[32])
+{
+	struct um_uplinks_engine *e = node->uplinks_engine;
+	struct um_peer_id field;
+	uint64_t handle;
+
+	memcpy(field.bytes, route, sizeof(field.bytes));
+	if (!e || uplink >= node->n_uplinks || um_relay_route_handle(&field, &handle) < 0)
+		return NULL;
+	for (size_t i = 0; i < e->n_peers; i++)
+		if (e->handles[uplink * e->n_peers + i] == handle)
+			return &node->peers[i];
+	/* Its ANNOUNCE was lost (or not sent yet): ask, at most once a second. */
+	uint64_t now = um_now_ns();
+	if (now - e->resolve_ns[uplink] >= ASK_GAP_NS && um_relay_client_resolve(&e->client, uplink, handle) == 0) {
+		e->resolve_ns[uplink] = now;
+		drain(node);
+	}
+	return NULL;
+}
+
+static void send_forward(struct um_node *node, unsigned uplink, uint64_t handle, const uint8_t *payload, size_t len)
+{
+	uint8_t buf[UM_RELAY_MAX_DATAGRAM];
+	struct um_relay_forward m = {.payload = payload, .payload_len = len};
+
+	um_relay_route_set(&m.peer, handle);
+	int n = um_relay_forward_encode(buf, sizeof(buf), UM_MSG_RELAY_FORWARD, &m);
+	if (n > 0)
+		send_to(&node->uplinks[uplink], buf, (size_t)n);
+}
+
 int um_uplink_forward(struct um_node *node, unsigned uplink, const struct um_peer_id *dest, const uint8_t *payload,
 		      size_t len)
 {
-	uint8_t buf[UM_RELAY_MAX_DATAGRAM];
-	struct um_relay_forward m = {.peer = *dest, .payload = payload, .payload_len = len};
+	struct um_node_peer *peer = um_node_peer_find(node, dest);
+	struct um_uplinks_engine *e = node->uplinks_engine;
 
-	if (uplink >= node->n_uplinks)
+	if (uplink >= node->n_uplinks || !peer || !e)
 		return -UM_EINVAL;
-	int n = um_relay_forward_encode(buf, sizeof(buf), UM_MSG_RELAY_FORWARD, &m);
-	if (n < 0)
-		return n;
-	send_to(&node->uplinks[uplink], buf, (size_t)n);
+	if (len == 0 || len > UM_RELAY_MAX_PAYLOAD)
+		return -UM_EINVAL;
+	uint64_t handle = um_uplink_handle(node, uplink, peer);
+	if (handle) {
+		send_forward(node, uplink, handle, payload, len);
+		return 0;
+	}
+	/* Sent when the relay tells us the handle (the latest one waits). */
+	struct um_uplink_wait *w = &e->waiting[peer_slot(node, peer)];
+	w->used = true;
+	w->uplink = uplink;
+	w->len = (uint16_t)len;
+	memcpy(w->data, payload, len);
 	return 0;
+}
+
+/* The relay named a peer's handle: keep it, send what waited for it, and
+ * point the data plane's relay header at it. */
+static void learn_handle(struct um_node *node, unsigned uplink, const struct um_peer_id *id, uint64_t handle)
+{
+	struct um_uplinks_engine *e = node->uplinks_engine;
+	struct um_node_peer *peer = um_node_peer_find(node, id);
+	if (!peer)
+		return; /* not one of ours: nothing to route */
+	size_t slot = peer_slot(node, peer);
+	uint64_t *h = &e->handles[uplink * e->n_peers + slot];
+	if (*h == handle)
+		return;
+	*h = handle;
+	struct um_uplink_wait *w = &e->waiting[slot];
+	if (w->used && w->uplink == uplink) {
+		send_forward(node, uplink, handle, w->data, w->len);
+		w->used = false;
+	}
+	if (peer->via_relay && peer->relay == (int)uplink)
+		um_route_relay_refresh(peer);
+}
+
+/* The relay does not know a handle we used: forget it (whichever peer had
+ * it) and ask again for every peer routed through this uplink whose handle
+ * is unknown; the asking is rate-limited per peer, and DATA with a stale
+ * handle keeps bringing us here until the answer is in. */
+static void forget_handle(struct um_node *node, unsigned uplink, uint64_t handle)
+{
+	struct um_uplinks_engine *e = node->uplinks_engine;
+	for (size_t i = 0; i < e->n_peers; i++) {
+		uint64_t *h = &e->handles[uplink * e->n_peers + i];
+		if (*h == handle) {
+			*h = 0;
+			e->asked_ns[uplink * e->n_peers + i] = 0;
+		}
+		struct um_node_peer *peer = &node->peers[i];
+		if (!*h && peer->via_relay && peer->relay == (int)uplink)
+			um_uplink_handle(node, uplink, peer);
+	}
+}
+
+/* A registration (new, or refreshed after the relay forgot us) may have
+ * new handles: ask again for the peers routed through it; the answers
+ * re-point the data plane (learn_handle). */
+static void refresh_handles(struct um_node *node, unsigned uplink)
+{
+	struct um_uplinks_engine *e = node->uplinks_engine;
+	for (size_t i = 0; i < e->n_peers; i++) {
+		e->handles[uplink * e->n_peers + i] = 0;
+		e->asked_ns[uplink * e->n_peers + i] = 0;
+		struct um_node_peer *peer = &node->peers[i];
+		if (peer->via_relay && peer->relay == (int)uplink)
+			um_uplink_handle(node, uplink, peer);
+	}
 }
 
 static void log_name(const struct um_node_uplink *u, char *out, size_t size)
@@ -116,7 +259,7 @@ static void on_unknown_peer(struct um_node *node, unsigned uplink, const struct 
 static void apply_event(struct um_node *node, const struct um_relay_client_event_entry *e)
 {
 	const struct um_relay_client_uplink *cu = &node->uplinks_engine->client.uplinks[e->uplink];
-	char name[64], text[64];
+	char name[64], text[UM_PEER_ID_TEXT_MAX], id_text[UM_PEER_ID_TEXT_MAX];
 
 	log_name(&node->uplinks[e->uplink], name, sizeof(name));
 	um_addr_format(&e->observed, text, sizeof(text));
@@ -126,8 +269,14 @@ static void apply_event(struct um_node *node, const struct um_relay_client_event
 			     um_relay_client_state_name(e->new_state));
 		break;
 	case UM_RELAY_CLIENT_EVENT_REGISTERED:
+		if (e->refreshed) {
+			um_log_info("relay %s: registered again (new session)", name);
+			refresh_handles(node, e->uplink);
+			break;
+		}
 		um_log_info("relay %s: registered (we are %s there, keepalive %llu ms)", name, text,
 			    (unsigned long long)(e->keepalive_ns / UM_NSEC_PER_MSEC));
+		refresh_handles(node, e->uplink);
 		for (size_t i = 0; node->hooks.relay_ready && i < node->n_peers; i++)
 			node->hooks.relay_ready(&node->peers[i]);
 		break;
@@ -147,10 +296,39 @@ static void apply_event(struct um_node *node, const struct um_relay_client_event
 	case UM_RELAY_CLIENT_EVENT_UNKNOWN_PEER:
 		on_unknown_peer(node, e->uplink, &e->peer, name);
 		break;
+	case UM_RELAY_CLIENT_EVENT_HANDLE:
+		if (e->handle)
+			learn_handle(node, e->uplink, &e->peer, e->handle);
+		else
+			on_unknown_peer(node, e->uplink, &e->peer, name);
+		break;
+	case UM_RELAY_CLIENT_EVENT_ANNOUNCE:
+		learn_handle(node, e->uplink, &e->peer, e->handle);
+		break;
+	case UM_RELAY_CLIENT_EVENT_UNKNOWN_HANDLE:
+		forget_handle(node, e->uplink, e->handle);
+		break;
+	case UM_RELAY_CLIENT_EVENT_ID_LEARNED:
+		/* Trust on first use: said once per relay and process (warn
+		 * stands in for a notice level the logger does not have). */
+		um_peer_id_format(&e->relay_id, id_text, sizeof(id_text));
+		um_log_warn("relay %s: learned identity %s on first contact; pin it with relay = %s%s@%s", name,
+			    id_text, node->uplinks[e->uplink].tls ? "wss://" : "", id_text,
+			    node->uplinks[e->uplink].tls ? name + 6 : name);
+		break;
+	case UM_RELAY_CLIENT_EVENT_ID_REFUSED:
+		um_peer_id_format(&e->relay_id, id_text, sizeof(id_text));
+		um_peer_id_format(&cu->relay_id, text, sizeof(text));
+		um_log_error("relay %s: now answers as %s, not %s (%s): refused", name, id_text, text,
+			     cu->relay_id_pinned ? "pinned" : "learned on first contact");
+		break;
+	case UM_RELAY_CLIENT_EVENT_REFRESH:
+		um_log_info("relay %s: does not know our session (restart?), registering again", name);
+		break;
 	case UM_RELAY_CLIENT_EVENT_RELAY_ERROR:
 		if (e->code == UM_RELAY_ERR_VERSION)
-			um_log_warn("relay %s: speaks another relay protocol version (we speak %u): upgrade one side",
-				    name, UM_RELAY_VERSION);
+			um_log_error("relay %s: speaks another relay protocol version (we speak %u): upgrade one side",
+				     name, UM_RELAY_VERSION);
 		else
 			um_log_warn("relay %s: error %u (retry after %u s)", name, e->code, e->retry_after_s);
 		break;
@@ -216,13 +394,13 @@ static void on_timer(struct um_loop *loop, struct um_timer *timer)
 
 bool um_uplinks_receive(struct um_node *node, const struct um_addr *from, const uint8_t *data, size_t len)
 {
-	if (len == 0 || data[0] < UM_MSG_RELAY_REGISTER || data[0] > UM_MSG_RELAY_ERROR)
+	if (len == 0 || data[0] < UM_TYPE_RELAY_FIRST || data[0] > UM_TYPE_RELAY_LAST)
 		return false;
 	int i = um_uplink_find(node, from);
 	if (i < 0)
 		return true; /* relay messages from strangers: dropped */
 	/* A drop (stale, forged, unexpected) is counted by the engine. */
-	um_relay_client_input(&node->uplinks_engine->client, (unsigned)i, data, len, um_now_ns());
+	um_relay_client_input(&node->uplinks_engine->client, (unsigned)i, data, len, um_now_ns(), um_wall_ms());
 	drain(node);
 	return true;
 }
@@ -260,6 +438,15 @@ int um_uplinks_start(struct um_node *node)
 		r = -UM_ENOMEM;
 		goto out;
 	}
+	struct um_uplinks_engine *e = node->uplinks_engine;
+	e->n_peers = node->n_peers;
+	e->handles = calloc(c->n_relays * (node->n_peers ? node->n_peers : 1), sizeof(*e->handles));
+	e->asked_ns = calloc(c->n_relays * (node->n_peers ? node->n_peers : 1), sizeof(*e->asked_ns));
+	e->waiting = calloc(node->n_peers ? node->n_peers : 1, sizeof(*e->waiting));
+	if (!e->handles || !e->asked_ns || !e->waiting) {
+		r = -UM_ENOMEM;
+		goto out;
+	}
 	node->n_uplinks = c->n_relays;
 	um_timer_init(&node->uplinks_engine->timer, on_timer, node);
 	for (size_t i = 0; i < c->n_relays; i++) {
@@ -267,7 +454,10 @@ int um_uplinks_start(struct um_node *node)
 		u->node = node;
 		u->index = (unsigned)i;
 		u->transport = on_transport;
+		u->handle_of = um_uplink_handle;
 		rc.stream[i] = u->tls = c->relay_tls[i];
+		rc.has_relay_id[i] = c->relay_has_id[i];
+		rc.relay_id[i] = c->relay_ids[i];
 		if (u->tls) {
 			u->remote = c->relays[i];
 			r = um_uplink_stream_open(u); /* sets addr to the proxy */
@@ -292,8 +482,13 @@ void um_uplinks_stop(struct um_node *node)
 {
 	for (size_t i = 0; node->uplinks && i < node->n_uplinks; i++)
 		um_uplink_stream_close(&node->uplinks[i]);
-	if (node->uplinks_engine)
+	if (node->uplinks_engine) {
 		um_timer_cancel(node->loop, &node->uplinks_engine->timer);
+		um_relay_client_destroy(&node->uplinks_engine->client);
+		free(node->uplinks_engine->handles);
+		free(node->uplinks_engine->asked_ns);
+		free(node->uplinks_engine->waiting);
+	}
 	free(node->uplinks);
 	free(node->uplinks_engine);
 	node->uplinks = NULL;

@@ -22,7 +22,7 @@ struct um_uplink_stream;
  * path.c and status.c use. */
 enum um_uplink_state {
 	UM_UPLINK_IDLE = UM_RELAY_CLIENT_IDLE,               /* wss:// uplink without a connection */
-	UM_UPLINK_REGISTERING = UM_RELAY_CLIENT_REGISTERING, /* REGISTER sent (or waiting to retry) */
+	UM_UPLINK_REGISTERING = UM_RELAY_CLIENT_REGISTERING, /* ID, handshake, REGISTER (or waiting to retry) */
 	UM_UPLINK_REGISTERED = UM_RELAY_CLIENT_REGISTERED,   /* acknowledged: keepalives running */
 	UM_UPLINK_STANDBY = UM_RELAY_CLIENT_STANDBY,         /* registered once, parked */
 };
@@ -45,22 +45,33 @@ struct um_node_uplink {
 	/* Set by uplink.c before um_uplink_stream_open: the stream's
 	 * connection is open (up: register over it) or lost. */
 	void (*transport)(struct um_node_uplink *u, bool up);
+	/* Set by uplink.c: um_uplink_handle, for route.c (which uplink.c calls,
+	 * so route.c reaches back only through this pointer). */
+	uint64_t (*handle_of)(struct um_node *node, unsigned uplink, const struct um_node_peer *peer);
 };
 
 /* uplink.c: registration with the configured relays. */
 int um_uplinks_start(struct um_node *node);
 void um_uplinks_stop(struct um_node *node);
 /* A datagram from the network: true when it was a relay's message to us
- * (REGISTER_ACK, KEEPALIVE reply, ERROR from one of our relays). */
+ * (RELAY_ID, RELAY_HANDSHAKE, RELAY_SEALED, ERROR from one of our relays). */
 bool um_uplinks_receive(struct um_node *node, const struct um_addr *from, const uint8_t *data, size_t len);
 /* Index of the uplink at addr, or -1. */
 int um_uplink_find(const struct um_node *node, const struct um_addr *addr);
 /* The registered uplink to reach peer through (its own choice, else the
  * home relay), or -1 when none is registered. */
 int um_uplink_for_peer(const struct um_node *node, const struct um_node_peer *peer);
-/* Sends payload to peer `dest` through uplink (FORWARD). */
+/* Sends payload to peer `dest` (configured) through uplink: FORWARD with
+ * the peer's routing handle there, or, while that is being asked for, the
+ * datagram waits (one per peer). */
 int um_uplink_forward(struct um_node *node, unsigned uplink, const struct um_peer_id *dest, const uint8_t *payload,
 		      size_t len);
+/* The peer's routing handle at uplink's relay; 0 while unknown (then it is
+ * asked for, at most once a second). */
+uint64_t um_uplink_handle(struct um_node *node, unsigned uplink, const struct um_node_peer *peer);
+/* The peer a FORWARDED's route field (32 bytes) names at uplink, or NULL
+ * (then the relay is asked, at most once a second per uplink). */
+struct um_node_peer *um_uplink_peer_by_route(struct um_node *node, unsigned uplink, const uint8_t route[32]);
 /* Fills status->uplinks (n_uplinks == node->n_uplinks entries, from
  * um_node_status_init) and status->home. */
 void um_uplinks_status_fill(const struct um_node *node, struct um_node_status *status);

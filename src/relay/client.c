@@ -1,24 +1,35 @@
 /* SPDX-License-Identifier: MIT */
 #include "relay/client.h"
+#include "relay/client_internal.h"
 
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/clock.h"
 #include "util/error.h"
 
+void um_relay_client_session_wipe(struct um_relay_client_session *s)
+{
+	sodium_memzero(s, sizeof(*s));
+}
+
 #define REGISTER_RETRY_BASE_NS (1 * UM_NSEC_PER_SEC)
 #define REGISTER_RETRY_MAX_NS  (8 * UM_NSEC_PER_SEC)
 #define REGISTER_WARN_ATTEMPTS 3
 #define REREGISTER_GAP_NS      UM_NSEC_PER_SEC
+#define REGISTER_RESEND_NS     UM_NSEC_PER_SEC
+#define REGISTER_SENDS         3                      /* sealed REGISTERs per handshake, then a new handshake */
+#define HANDSHAKE_WAIT_NS      (11 * UM_NSEC_PER_SEC) /* the engine gives up after 10 s */
 #define KEEPALIVE_DEFAULT_S    25
 #define KEEPALIVE_MISSES       3
-/* A UDP registration is one round trip plus a signature check: 0.5 s covers
- * relays up to ~400 ms away and keeps the first packet of a UDP-blocked
- * node within about a second (TLS set-up and registration add ~4 RTTs). */
+/* A UDP registration is two round trips of handshake (a signature and a
+ * verification on each side) plus one for REGISTER: 0.5 s covers relays up
+ * to ~150 ms away; a UDP-blocked node still reaches wss:// within about a
+ * second or two (TLS set-up adds ~3 RTTs). */
 #define FALLBACK_DELAY_NS        (500 * UM_NSEC_PER_MSEC)
 #define FALLBACK_CHECK_NS        (5 * UM_NSEC_PER_SEC)
-#define STREAM_REGISTER_ATTEMPTS 4 /* then a new connection */
+#define STREAM_REGISTER_ATTEMPTS 2 /* handshakes (each resends its HELLO), then a new connection */
 #define NEVER                    UINT64_MAX
 
 const char *um_relay_client_state_name(enum um_relay_client_state state)
@@ -40,8 +51,8 @@ const char *um_relay_client_state_name(enum um_relay_client_state state)
 
 /* Queues an event for the next tick; the entry is returned for details
  * (the overflow entry when the queue is full: the event is counted and lost). */
-static struct um_relay_client_event_entry *push_event(struct um_relay_client *c, enum um_relay_client_event type,
-						      unsigned uplink)
+struct um_relay_client_event_entry *um_relay_client_push_event(struct um_relay_client *c,
+							       enum um_relay_client_event type, unsigned uplink)
 {
 	struct um_relay_client_event_entry *e = &c->event_overflow;
 
@@ -91,7 +102,7 @@ static bool transition_allowed(const struct um_relay_client_uplink *u, enum um_r
 /* Every change of an uplink's state goes through here: an illegal one is
  * refused (-UM_ESTATE) and counted, a legal one counted and reported as
  * old -> new. Setting the current state again is a no-op. */
-static int set_state(struct um_relay_client *c, unsigned i, enum um_relay_client_state to)
+int um_relay_client_set_state(struct um_relay_client *c, unsigned i, enum um_relay_client_state to)
 {
 	struct um_relay_client_uplink *u = &c->uplinks[i];
 	enum um_relay_client_state from = u->state;
@@ -104,7 +115,7 @@ static int set_state(struct um_relay_client *c, unsigned i, enum um_relay_client
 	}
 	u->state = to;
 	u->transitions++;
-	struct um_relay_client_event_entry *e = push_event(c, UM_RELAY_CLIENT_EVENT_STATE, i);
+	struct um_relay_client_event_entry *e = um_relay_client_push_event(c, UM_RELAY_CLIENT_EVENT_STATE, i);
 	e->old_state = from;
 	e->new_state = to;
 	return 0;
@@ -136,12 +147,30 @@ static bool ranks_before(const struct um_relay_client_uplink *a, const struct um
 	return a->rtt_ns < b->rtt_ns;
 }
 
-static void choose_home(struct um_relay_client *c, uint64_t now)
+/* Another registered uplink reaches the same relay (the same relay ID,
+ * e.g. its UDP and wss:// lines) and goes first (UDP, else the lower
+ * index). The relay holds one registration per node, so two uplinks to it
+ * would replace each other's session: the second one stays parked. */
+static bool twin_registered(const struct um_relay_client *c, unsigned i)
+{
+	const struct um_relay_client_uplink *u = &c->uplinks[i];
+	for (unsigned j = 0; j < c->n_uplinks && u->has_relay_id; j++) {
+		const struct um_relay_client_uplink *t = &c->uplinks[j];
+		if (j == i || t->state != UM_RELAY_CLIENT_REGISTERED || !t->has_relay_id ||
+		    memcmp(t->relay_id.bytes, u->relay_id.bytes, UM_PEER_ID_BYTES))
+			continue;
+		if ((!t->stream && u->stream) || (t->stream == u->stream && j < i))
+			return true;
+	}
+	return false;
+}
+
+void um_relay_client_choose_home(struct um_relay_client *c, uint64_t now)
 {
 	int home = -1, backup = -1, old_home = c->home, old_backup = c->backup;
 
 	for (unsigned i = 0; i < c->n_uplinks; i++) {
-		if (!um_relay_client_usable(c, i))
+		if (!um_relay_client_usable(c, i) || twin_registered(c, i))
 			continue;
 		if (home < 0 || ranks_before(&c->uplinks[i], &c->uplinks[home])) {
 			backup = home;
@@ -162,7 +191,7 @@ static void choose_home(struct um_relay_client *c, uint64_t now)
 	c->backup = backup;
 	if (home != old_home || backup != old_backup) {
 		struct um_relay_client_event_entry *e =
-		    push_event(c, UM_RELAY_CLIENT_EVENT_HOME, home >= 0 ? (unsigned)home : 0);
+		    um_relay_client_push_event(c, UM_RELAY_CLIENT_EVENT_HOME, home >= 0 ? (unsigned)home : 0);
 		e->home = home;
 		e->backup = backup;
 		e->old_home = old_home;
@@ -171,17 +200,19 @@ static void choose_home(struct um_relay_client *c, uint64_t now)
 	 * parked ones when either is missing. */
 	for (unsigned i = 0; i < c->n_uplinks; i++) {
 		struct um_relay_client_uplink *u = &c->uplinks[i];
-		if (u->state == UM_RELAY_CLIENT_REGISTERED && backup >= 0 && (int)i != home && (int)i != backup) {
-			set_state(c, i, UM_RELAY_CLIENT_STANDBY);
+		bool twin = twin_registered(c, i);
+		if (u->state == UM_RELAY_CLIENT_REGISTERED && (int)i != home && (int)i != backup &&
+		    (backup >= 0 || twin)) {
+			um_relay_client_set_state(c, i, UM_RELAY_CLIENT_STANDBY);
 			u->due_ns = NEVER;
-		} else if (u->state == UM_RELAY_CLIENT_STANDBY && backup < 0) {
+		} else if (u->state == UM_RELAY_CLIENT_STANDBY && backup < 0 && !twin) {
 			u->register_attempts = 0;
 			if (u->stream && !u->transport_open) {
-				set_state(c, i, UM_RELAY_CLIENT_IDLE); /* registers when connected */
+				um_relay_client_set_state(c, i, UM_RELAY_CLIENT_IDLE); /* registers when connected */
 				u->due_ns = NEVER;
 				continue;
 			}
-			set_state(c, i, UM_RELAY_CLIENT_REGISTERING);
+			um_relay_client_set_state(c, i, UM_RELAY_CLIENT_REGISTERING);
 			u->due_ns = now;
 		}
 	}
@@ -189,19 +220,49 @@ static void choose_home(struct um_relay_client *c, uint64_t now)
 
 /* ---- registration and keepalives ---- */
 
-static void start_registration(struct um_relay_client *c, unsigned i, uint64_t now)
+/* The handshake engine's name for uplink i's relay: addresses mean
+ * nothing to the caller here, so any fixed, distinct one does. */
+void um_relay_client_uplink_addr(unsigned i, struct um_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = 6;
+	a->addr[0] = 0xfd;
+	a->addr[15] = (uint8_t)(i + 1);
+	a->port = 1;
+}
+
+void um_relay_client_restart(struct um_relay_client *c, unsigned i, uint64_t now)
 {
 	struct um_relay_client_uplink *u = &c->uplinks[i];
 	bool was_usable = um_relay_client_usable(c, i);
 
-	if (set_state(c, i, UM_RELAY_CLIENT_REGISTERING))
+	if (um_relay_client_set_state(c, i, UM_RELAY_CLIENT_REGISTERING))
 		return;
+	um_relay_client_session_wipe(&u->cur);
+	um_relay_client_session_wipe(&u->next);
+	u->refreshing = u->register_due = false;
+	u->n_requests = 0;
 	u->ka_outstanding = false;
 	u->ka_missed = 0;
 	u->register_attempts = 0;
 	u->due_ns = now;
 	if (was_usable)
-		choose_home(c, now);
+		um_relay_client_choose_home(c, now);
+}
+
+/* Drops an initiation in flight: its retransmissions would go out over a
+ * connection that is gone. The peer entry is made anew (its RTT history
+ * goes with it). */
+static void abort_handshake(struct um_relay_client *c, unsigned i)
+{
+	struct um_relay_client_uplink *u = &c->uplinks[i];
+
+	if (!u->hs_running || !u->hs_peer)
+		return;
+	um_handshake_peer_remove(u->hs, u->hs_peer);
+	if (um_handshake_peer_add(u->hs, &u->relay_id, NULL, &u->hs_peer) < 0)
+		u->hs_peer = NULL; /* start_handshake tries again */
+	u->hs_running = false;
 }
 
 /* Not answered over a wss:// connection: the connection may be dead. The
@@ -216,66 +277,192 @@ static void reconnect(struct um_relay_client *c, unsigned i, uint64_t now)
 	u->ka_outstanding = false;
 	u->ka_missed = 0;
 	u->due_ns = NEVER;
-	set_state(c, i, UM_RELAY_CLIENT_IDLE);
-	push_event(c, UM_RELAY_CLIENT_EVENT_RECONNECT, i);
+	um_relay_client_session_wipe(&u->cur);
+	um_relay_client_session_wipe(&u->next);
+	u->refreshing = u->register_due = false;
+	u->n_requests = 0;
+	abort_handshake(c, i);
+	um_relay_client_set_state(c, i, UM_RELAY_CLIENT_IDLE);
+	um_relay_client_push_event(c, UM_RELAY_CLIENT_EVENT_RECONNECT, i);
 	if (was_usable)
-		choose_home(c, now);
+		um_relay_client_choose_home(c, now);
 }
 
-static void send_register(struct um_relay_client *c, unsigned i, uint64_t now, uint64_t wall_ms,
-			  struct um_relay_client_output *out)
+/* Copies the engine's datagrams, each wrapped in RELAY_HANDSHAKE. */
+unsigned um_relay_client_wrap(const struct um_handshake_output *o, uint8_t (*dst)[UM_RELAY_CLIENT_DATAGRAM_BYTES],
+			      uint16_t *lengths)
+{
+	unsigned n = 0;
+	for (; n < o->n_datagrams && n < UM_RELAY_CLIENT_MAX_DATAGRAMS; n++) {
+		dst[n][0] = UM_MSG_RELAY_HANDSHAKE;
+		memcpy(dst[n] + 1, o->datagrams[n], o->lengths[n]);
+		lengths[n] = (uint16_t)(o->lengths[n] + 1);
+	}
+	return n;
+}
+
+/* The handshake engine reported something for uplink i (c->hs_out). */
+void um_relay_client_hs_event(struct um_relay_client *c, unsigned i)
 {
 	struct um_relay_client_uplink *u = &c->uplinks[i];
-	uint32_t message_id;
+	const struct um_handshake_output *o = c->hs_out;
 
-	randombytes_buf(u->nonce, sizeof(u->nonce));
-	randombytes_buf(u->ephemeral_secret, sizeof(u->ephemeral_secret));
-	crypto_scalarmult_base(u->ephemeral_public, u->ephemeral_secret);
+	if (o->event == UM_HS_EVENT_ESTABLISHED && o->peer == u->hs_peer) {
+		u->hs_running = false;
+		um_relay_client_session_wipe(&u->next);
+		u->next.valid = true;
+		u->next.local_index = o->keypair.local_index;
+		u->next.remote_index = o->keypair.remote_index;
+		memcpy(u->next.send_key, o->keypair.send_key, sizeof(u->next.send_key));
+		memcpy(u->next.recv_key, o->keypair.recv_key, sizeof(u->next.recv_key));
+		u->register_sends = 0;
+		u->register_due = true;
+	} else if (o->event == UM_HS_EVENT_FAILED) {
+		u->hs_running = false;
+		u->refreshing = false;
+		if (u->state == UM_RELAY_CLIENT_REGISTERING)
+			u->due_ns = 0; /* the next attempt, now (the engine waited 10 s) */
+	}
+}
+
+static void send_id_request(struct um_relay_client *c, unsigned i, struct um_relay_client_output *out)
+{
+	struct um_relay_client_uplink *u = &c->uplinks[i];
+	struct um_relay_id_msg m = {.reply = false};
+
+	randombytes_buf(u->id_nonce, sizeof(u->id_nonce));
+	memcpy(m.nonce, u->id_nonce, sizeof(m.nonce));
+	int n = um_relay_id_encode(out->datagrams[0], sizeof(out->datagrams[0]), &m);
+	if (n < 0)
+		return;
+	out->lengths[0] = (uint16_t)n;
+	out->n_datagrams = 1;
+	out->uplink = i;
+	u->id_outstanding = true;
+}
+
+static void start_handshake(struct um_relay_client *c, unsigned i, uint64_t now, uint64_t wall_ms,
+			    struct um_relay_client_output *out)
+{
+	struct um_relay_client_uplink *u = &c->uplinks[i];
+	struct um_handshake_time t = {.mono_ns = now, .wall_ms = wall_ms};
+	struct um_addr to;
+
+	um_relay_client_uplink_addr(i, &to);
 	u->last_register_ns = now;
 	u->registered_before = true;
-	int len = um_relay_register_build(c->register_buf, sizeof(c->register_buf), c->identity, wall_ms, u->nonce,
-					  u->ephemeral_public, true, c->has_admission_key ? c->admission_key : NULL);
-	if (len < 0) {
+	if (um_handshake_initiate(u->hs, u->hs_peer, &to, t, c->hs_out) < 0) {
 		c->stats.register_failures++;
 		return;
 	}
-	randombytes_buf(&message_id, sizeof(message_id));
-	unsigned count = um_fragment_count((size_t)len);
-	for (unsigned k = 0; k < count && k < UM_RELAY_CLIENT_MAX_DATAGRAMS; k++) {
-		int n = um_fragment_encode(out->datagrams[k], sizeof(out->datagrams[k]), UM_MSG_RELAY_REGISTER, 0,
-					   message_id, c->register_buf, (size_t)len, k);
-		if (n < 0) {
-			out->n_datagrams = 0;
-			c->stats.register_failures++;
-			return;
-		}
-		out->lengths[k] = (uint16_t)n;
-		out->n_datagrams = k + 1;
-	}
+	out->n_datagrams = um_relay_client_wrap(c->hs_out, out->datagrams, out->lengths);
 	out->uplink = i;
-	u->register_unstamped = true;
-	u->register_attempts++;
+	u->hs_running = true;
+	um_relay_client_session_wipe(&u->next);
+}
+
+static void send_sealed(struct um_relay_client *c, unsigned i, struct um_relay_client_session *s,
+			const struct um_relay_control *m, struct um_relay_client_output *out)
+{
+	struct um_relay_client_uplink *u = &c->uplinks[i];
+	int n = um_relay_sealed_encode(out->datagrams[0], sizeof(out->datagrams[0]), s->remote_index, s->send_counter++,
+				       s->send_key, m);
+	if (n < 0)
+		return;
+	um_relay_datagram_hash(u->last_hash, out->datagrams[0], (size_t)n);
+	out->lengths[0] = (uint16_t)n;
+	out->n_datagrams = 1;
+	out->uplink = i;
+}
+
+static void send_register(struct um_relay_client *c, unsigned i, uint64_t now, struct um_relay_client_output *out)
+{
+	struct um_relay_client_uplink *u = &c->uplinks[i];
+	struct um_relay_control m = {.kind = UM_RELAY_CTL_REGISTER};
+
+	if (c->has_admission_key)
+		um_relay_admission_tag(m.tag, c->admission_key, &c->identity->id, &u->relay_id);
+	if (u->register_sends++ == 0)
+		u->register_sent_ns = now;
+	u->register_due = false;
+	send_sealed(c, i, &u->next, &m, out);
+	sodium_memzero(&m, sizeof(m));
 }
 
 static void send_keepalive(struct um_relay_client *c, unsigned i, uint64_t now, struct um_relay_client_output *out)
 {
 	struct um_relay_client_uplink *u = &c->uplinks[i];
-	struct um_relay_keepalive k = {.id = c->identity->id, .sequence = ++u->ka_sequence};
+	struct um_relay_control k = {.kind = UM_RELAY_CTL_KEEPALIVE, .sequence = ++u->ka_sequence};
 
 	if (u->echo_due) {
 		k.flags = UM_RELAY_KEEPALIVE_FLAG_CHALLENGE;
 		memcpy(k.challenge, u->echo, sizeof(k.challenge));
 		u->echo_due = false;
 	}
-	int n = um_relay_keepalive_encode(out->datagrams[0], sizeof(out->datagrams[0]), &k, u->key);
-	if (n < 0)
-		return;
-	um_relay_datagram_hash(u->ka_hash, out->datagrams[0], (size_t)n);
-	out->lengths[0] = (uint16_t)n;
-	out->n_datagrams = 1;
-	out->uplink = i;
+	send_sealed(c, i, &u->cur, &k, out);
 	u->ka_sent_ns = now;
 	u->ka_outstanding = true;
+}
+
+/* One registration attempt: ask the relay's ID (unknown, or now and then
+ * when a learned one stops working: has it changed?), else a handshake. */
+static void attempt(struct um_relay_client *c, unsigned i, uint64_t now, uint64_t wall_ms,
+		    struct um_relay_client_output *out)
+{
+	struct um_relay_client_uplink *u = &c->uplinks[i];
+
+	u->register_attempts++;
+	if (!u->has_relay_id || (!u->relay_id_pinned && u->register_attempts % 4 == 0)) {
+		u->last_register_ns = now;
+		u->registered_before = true;
+		send_id_request(c, i, out);
+		return;
+	}
+	start_handshake(c, i, now, wall_ms, out);
+}
+
+static int queue_request(struct um_relay_client *c, unsigned i, const struct um_relay_client_request *q)
+{
+	struct um_relay_client_uplink *u;
+
+	if (i >= c->n_uplinks)
+		return -UM_EINVAL;
+	u = &c->uplinks[i];
+	if (u->state != UM_RELAY_CLIENT_REGISTERED || !u->cur.valid)
+		return -UM_ESTATE;
+	for (unsigned k = 0; k < u->n_requests; k++)
+		if (u->requests[k].kind == q->kind && u->requests[k].handle == q->handle &&
+		    !memcmp(u->requests[k].peer.bytes, q->peer.bytes, UM_PEER_ID_BYTES))
+			return 0;
+	if (u->n_requests == UM_RELAY_CLIENT_MAX_REQUESTS)
+		return -UM_ELIMIT;
+	u->requests[u->n_requests++] = *q;
+	return 0;
+}
+
+int um_relay_client_lookup(struct um_relay_client *c, unsigned i, const struct um_peer_id *peer)
+{
+	struct um_relay_client_request q = {.kind = UM_RELAY_CTL_LOOKUP, .peer = *peer};
+	return queue_request(c, i, &q);
+}
+
+int um_relay_client_resolve(struct um_relay_client *c, unsigned i, uint64_t handle)
+{
+	struct um_relay_client_request q = {.kind = UM_RELAY_CTL_RESOLVE, .handle = handle};
+	return handle ? queue_request(c, i, &q) : -UM_EINVAL;
+}
+
+/* The oldest queued request of uplink i, sealed. */
+static void send_request(struct um_relay_client *c, unsigned i, struct um_relay_client_output *out)
+{
+	struct um_relay_client_uplink *u = &c->uplinks[i];
+	struct um_relay_control m = {
+	    .kind = u->requests[0].kind, .peer = u->requests[0].peer, .handle = u->requests[0].handle};
+
+	memmove(u->requests, u->requests + 1, sizeof(u->requests[0]) * --u->n_requests);
+	if (m.kind == UM_RELAY_CTL_LOOKUP)
+		u->lookups++;
+	send_sealed(c, i, &u->cur, &m, out);
 }
 
 /* Uplink i's timed work is due. */
@@ -287,8 +474,15 @@ static void uplink_due(struct um_relay_client *c, unsigned i, uint64_t now, uint
 	u->due_ns = NEVER;
 	switch (u->state) {
 	case UM_RELAY_CLIENT_REGISTERING: {
-		/* At most one REGISTER per second, whatever started it (each
-		 * costs a signature here and a verification at the relay). */
+		/* Handshake done, REGISTER unacknowledged: resend it a few times. */
+		if (u->next.valid && u->register_sends < REGISTER_SENDS) {
+			send_register(c, i, now, out);
+			u->due_ns = now + REGISTER_RESEND_NS;
+			return;
+		}
+		um_relay_client_session_wipe(&u->next);
+		/* At most one handshake per second, whatever started it (each
+		 * costs a signature here and one at the relay). */
 		if (u->registered_before && now - u->last_register_ns < REREGISTER_GAP_NS) {
 			u->due_ns = u->last_register_ns + REREGISTER_GAP_NS;
 			return;
@@ -302,20 +496,25 @@ static void uplink_due(struct um_relay_client *c, unsigned i, uint64_t now, uint
 		if (delay > REGISTER_RETRY_MAX_NS)
 			delay = REGISTER_RETRY_MAX_NS;
 		if (u->register_attempts == REGISTER_WARN_ATTEMPTS)
-			push_event(c, UM_RELAY_CLIENT_EVENT_NO_ANSWER, i);
-		send_register(c, i, now, wall_ms, out);
-		/* Jitter (up to 1/8) so nodes restarted together spread out. */
+			um_relay_client_push_event(c, UM_RELAY_CLIENT_EVENT_NO_ANSWER, i);
+		attempt(c, i, now, wall_ms, out);
+		/* A handshake ends by itself (ESTABLISHED or FAILED after 10 s);
+		 * an ID request is retried with backoff and jitter (up to 1/8),
+		 * so nodes restarted together spread out. */
+		if (u->hs_running)
+			delay = HANDSHAKE_WAIT_NS;
 		u->due_ns = now + delay + randombytes_uniform((uint32_t)(delay / 8 / 1000)) * 1000ULL;
 		return;
 	}
 	case UM_RELAY_CLIENT_REGISTERED:
 		if (u->ka_outstanding && ++u->ka_missed >= KEEPALIVE_MISSES) {
-			struct um_relay_client_event_entry *e = push_event(c, UM_RELAY_CLIENT_EVENT_RELAY_LOST, i);
+			struct um_relay_client_event_entry *e =
+			    um_relay_client_push_event(c, UM_RELAY_CLIENT_EVENT_RELAY_LOST, i);
 			e->missed = u->ka_missed;
 			if (u->stream)
 				reconnect(c, i, now); /* registers when connected again */
 			else
-				start_registration(c, i, now);
+				um_relay_client_restart(c, i, now);
 			return;
 		}
 		send_keepalive(c, i, now, out);
@@ -339,183 +538,25 @@ static void fallback_check(struct um_relay_client *c, uint64_t now)
 		}
 	}
 	/* Opened for good: nothing left to check. */
-	push_event(c, UM_RELAY_CLIENT_EVENT_OPEN_STREAMS, 0);
+	um_relay_client_push_event(c, UM_RELAY_CLIENT_EVENT_OPEN_STREAMS, 0);
 }
 
-/* A REGISTER returned by the previous tick has been sent by now. */
-static void stamp_registers(struct um_relay_client *c, uint64_t now)
+/* A refresh (a NOT_REGISTERED hint while registered) waits for its turn. */
+static bool refresh_due(const struct um_relay_client_uplink *u, uint64_t now)
 {
-	for (unsigned i = 0; i < c->n_uplinks; i++) {
-		struct um_relay_client_uplink *u = &c->uplinks[i];
-		if (u->register_unstamped) {
-			u->register_sent_ns = now;
-			u->register_unstamped = false;
-		}
-	}
-}
-
-/* ---- input ---- */
-
-static int on_ack(struct um_relay_client *c, unsigned i, const uint8_t *data, size_t len, uint64_t now)
-{
-	struct um_relay_client_uplink *u = &c->uplinks[i];
-	struct um_relay_register_ack ack;
-
-	int r = um_relay_register_ack_decode(&ack, data, len);
-	if (r)
-		return r;
-	if (u->state != UM_RELAY_CLIENT_REGISTERING)
-		return -UM_ESTATE;
-	if (sodium_memcmp(ack.nonce, u->nonce, sizeof(u->nonce)))
-		return -UM_EBADMSG; /* stale or forged */
-	uint8_t key[UM_RELAY_KEY_BYTES];
-	if (um_relay_registration_key(key, u->ephemeral_secret, ack.ephemeral, u->ephemeral_public, ack.ephemeral,
-				      u->nonce, &c->identity->id) != 0 ||
-	    um_relay_mac_check(data, len, key) != 0) {
-		sodium_memzero(key, sizeof(key));
-		return -UM_EBADMSG; /* not from the relay that took our REGISTER */
-	}
-	memcpy(u->key, key, sizeof(u->key));
-	sodium_memzero(key, sizeof(key));
-	sodium_memzero(u->ephemeral_secret, sizeof(u->ephemeral_secret));
-	memcpy(u->echo, ack.challenge, sizeof(u->echo));
-	u->echo_due = true;
-	u->ka_sequence = 0;
-	uint64_t keepalive =
-	    (ack.keepalive_interval_s ? ack.keepalive_interval_s : KEEPALIVE_DEFAULT_S) * UM_NSEC_PER_SEC;
-	if (c->keepalive_max_ns && c->keepalive_max_ns < keepalive)
-		keepalive = c->keepalive_max_ns;
-	/* The registration's round trip includes the relay's signature check,
-	 * so it is only a first estimate; keepalives refine it. */
-	uint64_t sample = now - u->register_sent_ns;
-	if (!u->rtt_ns || sample < u->rtt_ns)
-		u->rtt_ns = sample;
-	u->keepalive_ns = keepalive;
-	/* Over TLS the relay sees a name for the connection, not an endpoint
-	 * anyone could punch to: no reflexive candidate from it. */
-	if (!u->stream)
-		u->observed = ack.observed;
-	set_state(c, i, UM_RELAY_CLIENT_REGISTERED);
-	u->registered_ns = u->last_reply_ns = now;
-	u->ka_outstanding = false;
-	u->ka_missed = 0;
-	u->registrations++;
-	struct um_relay_client_event_entry *e = push_event(c, UM_RELAY_CLIENT_EVENT_REGISTERED, i);
-	e->observed = ack.observed;
-	e->keepalive_ns = keepalive;
-	/* The echo goes out at the next tick, before the events (so the
-	 * relay binds us before we forward anything). */
-	u->due_ns = now + keepalive;
-	choose_home(c, now);
-	return 0;
-}
-
-static int on_keepalive(struct um_relay_client *c, unsigned i, const uint8_t *data, size_t len, uint64_t now)
-{
-	struct um_relay_client_uplink *u = &c->uplinks[i];
-	struct um_relay_keepalive k;
-
-	int r = um_relay_keepalive_decode(&k, data, len);
-	if (r)
-		return r;
-	if (!(k.flags & UM_RELAY_KEEPALIVE_FLAG_REPLY))
-		return -UM_EINVAL;
-	if (u->state != UM_RELAY_CLIENT_REGISTERED || !u->ka_outstanding)
-		return -UM_ESTATE;
-	if (k.sequence != u->ka_sequence || memcmp(k.id.bytes, c->identity->id.bytes, UM_PEER_ID_BYTES) ||
-	    um_relay_mac_check(data, len, u->key) != 0)
-		return -UM_EBADMSG;
-	if (k.flags & UM_RELAY_KEEPALIVE_FLAG_CHALLENGE) {
-		/* The relay saw us at a new endpoint: echo from there. */
-		memcpy(u->echo, k.challenge, sizeof(u->echo));
-		u->echo_due = true;
-	}
-	uint64_t sample = now - u->ka_sent_ns;
-	u->rtt_ns = u->rtt_ns ? (u->rtt_ns * 7 + sample) / 8 : sample;
-	u->ka_outstanding = false;
-	u->ka_missed = 0;
-	u->last_reply_ns = now;
-	if (!u->stream && !um_addr_equal(&u->observed, &k.observed)) {
-		u->observed = k.observed;
-		push_event(c, UM_RELAY_CLIENT_EVENT_OBSERVED, i)->observed = k.observed;
-	}
-	choose_home(c, now);
-	return 0;
-}
-
-static int on_error(struct um_relay_client *c, unsigned i, const uint8_t *data, size_t len, uint64_t now)
-{
-	struct um_relay_client_uplink *u = &c->uplinks[i];
-	struct um_relay_error err;
-	struct um_relay_client_event_entry *e;
-
-	int r = um_relay_error_decode(&err, data, len);
-	if (r)
-		return r;
-	u->errors++;
-	switch (err.code) {
-	case UM_RELAY_ERR_VERSION:
-		/* Also unauthenticated; it changes no state, only tells the user. */
-		e = push_event(c, UM_RELAY_CLIENT_EVENT_RELAY_ERROR, i);
-		e->code = err.code;
-		return 0;
-	case UM_RELAY_ERR_NOT_REGISTERED:
-		/* Relay restarted or expired us. Only an answer to our last
-		 * keepalive counts: its ref is that keepalive's hash, which an
-		 * off-path sender never saw. (uplink_due spaces REGISTERs by 1 s.) */
-		if (u->state != UM_RELAY_CLIENT_REGISTERED || !u->ka_outstanding)
-			return -UM_ESTATE; /* no keepalive of ours it could answer */
-		if (sodium_memcmp(err.ref, u->ka_hash, sizeof(u->ka_hash)) != 0)
-			return -UM_EBADMSG;
-		push_event(c, UM_RELAY_CLIENT_EVENT_NOT_REGISTERED, i);
-		start_registration(c, i, now); /* when registering already: over again now, fresh backoff */
-		return 0;
-	case UM_RELAY_ERR_UNKNOWN_PEER:
-		u->unknown_peer++;
-		e = push_event(c, UM_RELAY_CLIENT_EVENT_UNKNOWN_PEER, i);
-		memcpy(e->peer.bytes, err.ref, UM_PEER_ID_BYTES);
-		return 0;
-	default:
-		e = push_event(c, UM_RELAY_CLIENT_EVENT_RELAY_ERROR, i);
-		e->code = err.code;
-		e->retry_after_s = err.retry_after_s;
-		return 0;
-	}
-}
-
-int um_relay_client_input(struct um_relay_client *c, unsigned i, const uint8_t *data, size_t len, uint64_t now)
-{
-	int r;
-
-	if (i >= c->n_uplinks || len == 0)
-		return -UM_EINVAL;
-	stamp_registers(c, now);
-	switch (data[0]) {
-	case UM_MSG_RELAY_REGISTER_ACK:
-		r = on_ack(c, i, data, len, now);
-		break;
-	case UM_MSG_RELAY_KEEPALIVE:
-		r = on_keepalive(c, i, data, len, now);
-		break;
-	case UM_MSG_RELAY_ERROR:
-		r = on_error(c, i, data, len, now);
-		break;
-	default:
-		r = -UM_EINVAL; /* REGISTER, FORWARD(ED): not ours to handle */
-		break;
-	}
-	if (r == -UM_EBADMSG || r == -UM_ESTATE)
-		c->uplinks[i].ignored++;
-	return r;
+	return u->state == UM_RELAY_CLIENT_REGISTERED && u->refreshing && !u->hs_running && !u->next.valid &&
+	       (!u->registered_before || now - u->last_register_ns >= REREGISTER_GAP_NS);
 }
 
 /* ---- lifecycle ---- */
 
 int um_relay_client_init(struct um_relay_client *c, const struct um_relay_client_config *config)
 {
+	int r = -UM_EINVAL;
+
+	memset(c, 0, sizeof(*c));
 	if (!config->identity || config->n_uplinks > UM_RELAY_CLIENT_MAX_UPLINKS)
 		return -UM_EINVAL;
-	memset(c, 0, sizeof(*c));
 	c->identity = config->identity;
 	if (config->admission_key) {
 		memcpy(c->admission_key, config->admission_key, sizeof(c->admission_key));
@@ -525,12 +566,51 @@ int um_relay_client_init(struct um_relay_client *c, const struct um_relay_client
 	c->n_uplinks = config->n_uplinks;
 	c->home = c->backup = -1;
 	c->fallback_due_ns = NEVER;
+	r = -UM_ENOMEM;
+	c->hs_out = calloc(1, sizeof(*c->hs_out));
+	c->queue = calloc(1, sizeof(*c->queue));
+	if (!c->hs_out || !c->queue)
+		goto out;
+	/* Initiator only: one pending slot is plenty (we answer no HELLO). */
+	struct um_handshake_config hc = {.identity = c->identity, .max_pending = 1};
 	for (unsigned i = 0; i < c->n_uplinks; i++) {
-		c->uplinks[i].state = UM_RELAY_CLIENT_IDLE;
-		c->uplinks[i].stream = config->stream[i];
-		c->uplinks[i].due_ns = NEVER;
+		struct um_relay_client_uplink *u = &c->uplinks[i];
+		u->state = UM_RELAY_CLIENT_IDLE;
+		u->stream = config->stream[i];
+		u->due_ns = NEVER;
+		if ((r = um_handshake_engine_new(&u->hs, &hc)) < 0)
+			goto out;
+		if (config->has_relay_id[i]) {
+			u->relay_id = config->relay_id[i];
+			u->has_relay_id = u->relay_id_pinned = true;
+			if ((r = um_handshake_peer_add(u->hs, &u->relay_id, NULL, &u->hs_peer)) < 0)
+				goto out;
+		}
 	}
-	return 0;
+	r = 0;
+out:
+	if (r < 0)
+		um_relay_client_destroy(c);
+	return r;
+}
+
+void um_relay_client_destroy(struct um_relay_client *c)
+{
+	for (unsigned i = 0; i < c->n_uplinks && i < UM_RELAY_CLIENT_MAX_UPLINKS; i++) {
+		um_handshake_engine_free(c->uplinks[i].hs);
+		c->uplinks[i].hs = NULL;
+		c->uplinks[i].hs_peer = NULL;
+		um_relay_client_session_wipe(&c->uplinks[i].cur);
+		um_relay_client_session_wipe(&c->uplinks[i].next);
+	}
+	if (c->hs_out) {
+		um_handshake_output_wipe(c->hs_out);
+		free(c->hs_out);
+	}
+	free(c->queue);
+	c->hs_out = NULL;
+	c->queue = NULL;
+	sodium_memzero(c->admission_key, sizeof(c->admission_key));
 }
 
 void um_relay_client_start(struct um_relay_client *c, uint64_t now)
@@ -541,7 +621,7 @@ void um_relay_client_start(struct um_relay_client *c, uint64_t now)
 		if (c->uplinks[i].stream)
 			n_stream++;
 		else
-			start_registration(c, i, now);
+			um_relay_client_restart(c, i, now);
 	}
 	if (n_stream)
 		c->fallback_due_ns = n_stream == c->n_uplinks ? now : now + FALLBACK_DELAY_NS;
@@ -551,13 +631,12 @@ int um_relay_client_transport_up(struct um_relay_client *c, unsigned i, uint64_t
 {
 	if (i >= c->n_uplinks)
 		return -UM_EINVAL;
-	stamp_registers(c, now);
 	if (!c->uplinks[i].stream) {
 		c->stats.illegal_transitions++;
 		return -UM_EINVAL;
 	}
 	c->uplinks[i].transport_open = true;
-	start_registration(c, i, now);
+	um_relay_client_restart(c, i, now);
 	return 0;
 }
 
@@ -568,8 +647,7 @@ int um_relay_client_transport_down(struct um_relay_client *c, unsigned i, uint64
 	struct um_relay_client_uplink *u = &c->uplinks[i];
 	bool was_usable = um_relay_client_usable(c, i);
 
-	stamp_registers(c, now);
-	int r = set_state(c, i, UM_RELAY_CLIENT_IDLE);
+	int r = um_relay_client_set_state(c, i, UM_RELAY_CLIENT_IDLE);
 	if (r)
 		return -UM_EINVAL; /* a UDP uplink has no transport to lose */
 	u->transport_open = false;
@@ -577,21 +655,68 @@ int um_relay_client_transport_down(struct um_relay_client *c, unsigned i, uint64
 	u->ka_missed = 0;
 	u->register_attempts = 0;
 	u->due_ns = NEVER;
+	um_relay_client_session_wipe(&u->cur);
+	um_relay_client_session_wipe(&u->next);
+	u->refreshing = u->register_due = false;
+	u->n_requests = 0;
+	abort_handshake(c, i);
 	if (was_usable)
-		choose_home(c, now);
+		um_relay_client_choose_home(c, now);
 	return 0;
 }
 
 int um_relay_client_tick(struct um_relay_client *c, uint64_t now, uint64_t wall_ms, struct um_relay_client_output *out)
 {
+	struct um_handshake_time t = {.mono_ns = now, .wall_ms = wall_ms};
+
 	out->n_datagrams = 0;
 	out->event = UM_RELAY_CLIENT_EVENT_NONE;
-	stamp_registers(c, now);
-	/* Challenge echoes first: they bind our endpoint at the relay, and
-	 * REGISTERED events make the caller forward through it. */
+	if (c->queue->n) {
+		struct um_relay_client_queue *q = c->queue;
+		out->uplink = q->uplink;
+		out->n_datagrams = q->n;
+		memcpy(out->lengths, q->lengths, sizeof(q->lengths[0]) * q->n);
+		for (unsigned k = 0; k < q->n; k++)
+			memcpy(out->datagrams[k], q->datagrams[k], q->lengths[k]);
+		q->n = 0;
+		return 1;
+	}
 	for (unsigned i = 0; i < c->n_uplinks; i++) {
-		if (c->uplinks[i].echo_due && c->uplinks[i].state == UM_RELAY_CLIENT_REGISTERED) {
+		struct um_relay_client_uplink *u = &c->uplinks[i];
+		/* A fresh session's REGISTER, then challenge echoes: they bind
+		 * our endpoint at the relay, and REGISTERED events make the
+		 * caller forward through it. */
+		if (u->register_due && u->next.valid &&
+		    (u->state == UM_RELAY_CLIENT_REGISTERING ||
+		     (u->state == UM_RELAY_CLIENT_REGISTERED && u->refreshing))) {
+			send_register(c, i, now, out);
+			if (u->state == UM_RELAY_CLIENT_REGISTERING)
+				u->due_ns = now + REGISTER_RESEND_NS;
+			return 1;
+		}
+		if (u->echo_due && u->state == UM_RELAY_CLIENT_REGISTERED) {
 			send_keepalive(c, i, now, out);
+			if (out->n_datagrams)
+				return 1;
+		}
+		if (u->n_requests && u->state == UM_RELAY_CLIENT_REGISTERED && u->cur.valid) {
+			send_request(c, i, out);
+			if (out->n_datagrams)
+				return 1;
+		}
+		if (refresh_due(u, now)) {
+			start_handshake(c, i, now, wall_ms, out);
+			if (!u->hs_running)
+				u->refreshing = false;
+			if (out->n_datagrams)
+				return 1;
+		}
+		/* The handshake engine's own timers (retransmissions, timeout). */
+		while (um_handshake_tick(u->hs, t, c->hs_out) > 0) {
+			out->n_datagrams = um_relay_client_wrap(c->hs_out, out->datagrams, out->lengths);
+			out->uplink = i;
+			um_relay_client_hs_event(c, i);
+			um_handshake_output_wipe(c->hs_out);
 			if (out->n_datagrams)
 				return 1;
 		}
@@ -614,14 +739,23 @@ uint64_t um_relay_client_next_deadline(const struct um_relay_client *c)
 {
 	uint64_t next = c->fallback_due_ns;
 
-	if (c->event_count)
+	if (c->event_count || c->queue->n)
 		return 0;
 	for (unsigned i = 0; i < c->n_uplinks; i++) {
-		if (c->uplinks[i].register_unstamped ||
-		    (c->uplinks[i].echo_due && c->uplinks[i].state == UM_RELAY_CLIENT_REGISTERED))
+		const struct um_relay_client_uplink *u = &c->uplinks[i];
+		if ((u->register_due && u->next.valid) ||
+		    ((u->echo_due || u->n_requests) && u->state == UM_RELAY_CLIENT_REGISTERED))
 			return 0;
-		if (c->uplinks[i].due_ns < next)
-			next = c->uplinks[i].due_ns;
+		if (u->state == UM_RELAY_CLIENT_REGISTERED && u->refreshing && !u->hs_running && !u->next.valid) {
+			uint64_t at = u->registered_before ? u->last_register_ns + REREGISTER_GAP_NS : 0;
+			if (at < next)
+				next = at;
+		}
+		if (u->due_ns < next)
+			next = u->due_ns;
+		uint64_t hs = um_handshake_next_deadline(u->hs);
+		if (hs < next)
+			next = hs;
 	}
 	return next;
 }

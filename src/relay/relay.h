@@ -1,30 +1,35 @@
 /* SPDX-License-Identifier: MIT */
 /* The relay's forwarding core, free of I/O: (source endpoint, datagram,
- * now) in, at most one datagram to send out. The daemon owns sockets and
- * clocks and calls um_relay_input() for every datagram, um_relay_expire()
- * about once a second. Single-threaded: one core per struct um_relay.
+ * now) in, datagrams to send out. The daemon owns sockets and clocks and
+ * calls um_relay_input() for every datagram, um_relay_expire() about once a
+ * second. Single-threaded: one core per struct um_relay.
  *
  * State: a fixed table of registered nodes (allocated once for max_nodes,
- * so memory never grows with traffic), two chained hash indexes into it
- * (peer ID -> node for destinations, endpoint -> node for senders; SipHash
- * with a random key, so chains cannot be steered), a replay cache of
- * registration nonces, and the fragment reassembler for REGISTER.
+ * so memory never grows with traffic), three chained hash indexes into it
+ * (peer ID -> node for destinations, endpoint -> node for senders, session
+ * index -> node for sealed control messages; SipHash with a random key, so
+ * chains cannot be steered), and one handshake engine (session/
+ * handshake.h) in responder mode with the relay's identity.
  *
- * Registration (wire version 2): structure, timestamp window, admission (allow-list and/or
- * network admission key), replay (nonce seen, or a timestamp not newer
- * than the node's last), ID == H(public key), a per-prefix and a global
- * budget of signature verifications, then the hybrid signature. REGISTER
- * FRAGMENTs must carry receiver index 0 and the exact length of a
- * REGISTER; only a first piece opens a reassembly slot, and a full
- * reassembler evicts from the prefix holding the most slots. A verified
- * REGISTER yields a MAC key (X25519 with the node's ephemeral key) and a
- * challenge, but no endpoint: a registration binds or moves to an endpoint
- * only when a fresh (sequence above the last), MACed KEEPALIVE from there
- * echoes the challenge sent there. Nodes expire when neither keepalives nor traffic
- * arrive for registration_timeout. Each node has GCRA (token-bucket
- * equivalent) packet and byte limits on what it sends; every drop has a
- * counter. Replies (errors) are never larger than the datagram causing
- * them and share a global budget, so the relay cannot amplify. */
+ * Registration (wire version 3, wire/relay.h): a node asks for the relay's
+ * ID (RELAY_ID) unless it pinned it, then runs an umbra handshake with the
+ * relay as responder (RELAY_HANDSHAKE). The engine's cookies, per-source
+ * and per-prefix HELLO budgets and global CHALLENGE budget bound the CPU a
+ * flood costs; its round trips prove the node's address, and its identity
+ * hiding keeps the node's ID and key from anyone but the relay. An unknown
+ * initiator with a verified signature is admitted (allow-list, node cap)
+ * through the engine's admit callback, which opens its table entry. Then,
+ * sealed with the session's keys (RELAY_SEALED, a counter and a replay
+ * window): REGISTER (admission tag under the network key) -> ACK (limits,
+ * observed endpoint, challenge); KEEPALIVE -> KEEPALIVE_REPLY. A
+ * registration binds or moves to an endpoint only when a fresh sealed
+ * KEEPALIVE from there echoes the challenge sent there, so neither a
+ * replayed keepalive nor a spoofed registration takes a binding. Nodes
+ * expire when neither keepalives nor traffic arrive for
+ * registration_timeout. Each node has GCRA (token-bucket equivalent)
+ * packet and byte limits on what it sends; every drop has a counter.
+ * Unsealed replies (RELAY_ID, ERROR) are never larger than the datagram
+ * causing them and share a global budget, so the relay cannot amplify. */
 #ifndef UM_RELAY_RELAY_H
 #define UM_RELAY_RELAY_H
 
@@ -32,48 +37,54 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto/identity.h"
 #include "wire/fragment.h"
 #include "wire/relay.h"
 
-typedef int (*um_relay_key_lookup_fn)(void *arg, const struct um_peer_id *id, uint8_t public_key[UM_HSIG_PK_BYTES]);
-
 struct um_relay_config {
+	/* The relay's identity (borrowed: valid while the relay lives). */
+	const struct um_identity *identity;
 	uint32_t max_nodes;
 	uint64_t registration_timeout_ns;     /* expiry without keepalive/traffic */
-	uint16_t keepalive_interval_s;        /* advertised in REGISTER_ACK */
-	uint64_t timestamp_window_ms;         /* accepted |wall clock - timestamp| */
+	uint16_t keepalive_interval_s;        /* advertised in the sealed ACK */
 	uint32_t packets_per_s, packet_burst; /* per node, what it sends */
 	uint32_t bytes_per_s, byte_burst;
-	uint32_t verifications_per_s, verification_burst; /* global signature budget */
-	/* The same per IPv4 /24 or IPv6 /64 source prefix, so one site cannot
-	 * drain the global budget (hashed into a fixed table: prefixes that
-	 * collide share a budget). */
+	/* The handshake engine's global CHALLENGE budget (a KEM keygen and a
+	 * signature each, then a verification per RESPONSE). */
+	uint32_t verifications_per_s, verification_burst;
+	/* Its aggregate HELLO budget per IPv4 /24 or IPv6 /48. */
 	uint32_t prefix_verifications_per_s, prefix_verification_burst;
 	uint32_t errors_per_s, error_burst; /* global ERROR reply budget */
+	/* Routing handles in all (one per pair of nodes that talk, each way);
+	 * 0 = 8 per node slot, at least 1024. */
+	uint32_t max_handles;
 	/* Admission: when allow_count > 0 only those IDs; when admission_key is
 	 * set the registration's tag must verify. Both set: both required. */
 	const struct um_peer_id *allow; /* copied at init */
 	size_t allow_count;
 	const uint8_t *admission_key; /* 32 bytes, copied; NULL = none */
-	/* For registrations without the public key; NULL = refuse them. */
-	um_relay_key_lookup_fn key_lookup;
-	void *key_lookup_arg;
-	const struct um_reasm_limits *reassembly; /* NULL = fragment.h defaults */
 };
 
-/* Defaults: 65536 nodes, 90 s timeout, keepalive 25 s, window 60 s,
- * 20000 packets/s (burst 2000), 25 MB/s (burst 2.5 MB), 500 verifications/s
- * (burst 100), 20 per prefix (burst 20), 10000 errors/s (burst 1000), open
- * admission. */
+/* Defaults: 65536 nodes, 90 s timeout, keepalive 25 s, 20000 packets/s
+ * (burst 2000), 25 MB/s (burst 2.5 MB), 500 handshakes/s (burst 100), 40
+ * HELLOs/s per prefix (burst 40), 10000 errors/s (burst 1000), open
+ * admission; identity NULL (the caller sets it). */
 void um_relay_default_config(struct um_relay_config *config);
 
 struct um_relay_stats {
 	uint64_t registered; /* gauge */
 	uint64_t registrations, reregistrations, expired;
+	/* reg_malformed: handshake datagrams the engine refused as malformed;
+	 * reg_bad_signature: handshakes that failed authentication;
+	 * reg_rate_limited: HELLOs refused by its budgets. Read from the
+	 * engine by um_relay_sync_stats. */
 	uint64_t reg_malformed, reg_stale, reg_not_admitted, reg_replay, reg_need_key, reg_rate_limited,
 	    reg_prefix_rate_limited, reg_bad_id, reg_bad_signature, reg_full, reg_replay_cache_full;
 	uint64_t fragments_buffered, fragments_rejected;
-	uint64_t reg_version; /* REGISTER of another protocol version */
+	uint64_t reg_version; /* messages of another relay protocol version (answered ERROR VERSION) */
+	uint64_t id_requests, handshakes, sealed_bad, sealed_replay, sealed_unknown;
+	uint64_t handles; /* gauge */
+	uint64_t lookups, lookup_misses, resolves, announces, handles_full, drop_unknown_handle;
 	uint64_t keepalives, keepalive_unknown, keepalive_bad_mac, keepalive_stale, challenges_sent, rebinds;
 	uint64_t forwarded_packets, forwarded_bytes;
 	uint64_t drop_malformed, drop_unknown_type, drop_not_registered, drop_rate_limited_packets,
@@ -82,56 +93,73 @@ struct um_relay_stats {
 };
 
 struct um_relay_node;
-struct um_relay_nonce;
+struct um_relay_handle;
+struct um_handshake_engine;
+struct um_handshake_output;
 
-enum { UM_RELAY_PREFIX_BUDGETS = 4096 };
+enum {
+	UM_RELAY_OUTPUT_MAX = UM_FRAG_MAX_COUNT, /* datagrams one input can cause (a CHALLENGE) */
+};
 
 struct um_relay {
 	struct um_relay_config config;
-	struct um_relay_node *nodes;   /* max_nodes entries */
-	uint32_t *by_id, *by_endpoint; /* bucket heads, bucket_mask + 1 each */
+	struct um_relay_node *nodes;              /* max_nodes entries */
+	uint32_t *by_id, *by_endpoint, *by_index; /* bucket heads, bucket_mask + 1 each */
 	uint32_t bucket_mask;
 	uint32_t free_head, count;
 	uint32_t sweep_cursor;
-	struct um_relay_nonce *nonces; /* replay cache, nonce_mask + 1 slots */
-	uint32_t nonce_mask;
 	struct um_peer_id *allow; /* sorted copy */
 	uint8_t admission_key[UM_RELAY_ADMISSION_KEY_BYTES];
 	bool has_admission_key;
 	uint8_t hash_key[16];
-	uint64_t verify_tat, error_tat; /* global GCRA state */
-	uint64_t *prefix_verify_tat;    /* UM_RELAY_PREFIX_BUDGETS entries */
-	struct um_reassembler reasm;
+	uint64_t error_tat; /* global GCRA state */
+	/* Routing handles (relay_handles.c): a fixed table (a handle holds
+	 * its entry's index) and an (owner, target) index for LOOKUP. */
+	struct um_relay_handle *handles;
+	uint32_t *by_pair;
+	uint32_t handle_mask, handle_free, handle_count, handle_sweep;
+	struct um_handshake_engine *hs;     /* owned: responder mode */
+	struct um_handshake_output *hs_out; /* owned scratch (large, holds keys briefly) */
+	uint64_t now_ns;                    /* of the call in progress (admit callback) */
 	struct um_relay_stats stats;
-	uint8_t reply[UM_RELAY_REGISTER_MAX_BYTES]; /* replies and reassembled REGISTERs */
-	uint8_t register_buf[UM_RELAY_REGISTER_MAX_BYTES];
+	uint8_t reply[UM_RELAY_SEALED_BYTES]; /* replies (valid until the next call) */
+	uint8_t hs_reply[UM_RELAY_OUTPUT_MAX][UM_RELAY_HANDSHAKE_MAX_BYTES];
 };
 
-/* A datagram to send: data points into the input datagram (FORWARDED,
- * rewritten in place) or into relay->reply (valid until the next call). */
+/* Datagrams to send, all to `to`: data points into the input datagram
+ * (FORWARDED, rewritten in place), into relay->reply or relay->hs_reply
+ * (valid until the next call). count >= 1 when the call returned 1. */
 struct um_relay_output {
 	struct um_addr to;
-	const uint8_t *data;
-	size_t len;
+	const uint8_t *data; /* = datagrams[0] */
+	size_t len;          /* = lengths[0] */
+	unsigned count;
+	const uint8_t *datagrams[UM_RELAY_OUTPUT_MAX];
+	size_t lengths[UM_RELAY_OUTPUT_MAX];
 };
 
-/* Allocates the tables. config NULL = defaults. Free with um_relay_destroy. */
+/* Allocates the tables and the handshake engine. config->identity is
+ * required (-UM_EINVAL without). Free with um_relay_destroy. */
 int um_relay_init(struct um_relay *relay, const struct um_relay_config *config);
 void um_relay_destroy(struct um_relay *relay);
 
 /* One received datagram (writable: FORWARD is rewritten in place). from
  * must be normalised (IPv4 as family 4, not v4-mapped). now_ns is
- * monotonic, wall_ms the wall clock for registration timestamps. Returns 1
+ * monotonic, wall_ms the wall clock for handshake timestamps. Returns 1
  * with *out set when something must be sent, else 0. */
 int um_relay_input(struct um_relay *relay, const struct um_addr *from, uint8_t *datagram, size_t len, uint64_t now_ns,
 		   uint64_t wall_ms, struct um_relay_output *out);
 
 /* Expires silent nodes, looking at up to `budget` table slots from where
- * the last call stopped (0 = all). Returns the number expired. */
-unsigned um_relay_expire(struct um_relay *relay, uint64_t now_ns, uint32_t budget);
+ * the last call stopped (0 = all), and the handshake engine's stale
+ * state. Returns the number expired. */
+unsigned um_relay_expire(struct um_relay *relay, uint64_t now_ns, uint64_t wall_ms, uint32_t budget);
+/* Copies the handshake engine's counters into relay->stats (reg_*). */
+void um_relay_sync_stats(struct um_relay *relay);
 
 /* Read-only view of a registered node, for status and tests. */
 struct um_relay_node_info {
+	bool registered;         /* a sealed REGISTER was accepted under the current session */
 	struct um_addr endpoint; /* family 0 = not bound (yet) */
 	struct um_addr pending;  /* challenged, not yet echoed (family 0 = none) */
 	uint64_t last_seen_ns;

@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "crypto/secmem.h"
 #include "net/udp.h" /* UDP_SEGMENT, UDP_GRO */
 #include "util/clock.h"
 #include "util/error.h"
@@ -25,13 +26,12 @@ enum {
 	MAX_DATAGRAM = UM_RELAY_MAX_DATAGRAM + 64,
 	OUT = 128,             /* output messages per sendmmsg */
 	GSO_MAX_SEGMENTS = 64, /* the kernel's UDP_MAX_SEGMENTS on older kernels */
-	REPLY_BYTES = 128,     /* ERROR 36, REGISTER_ACK 116, KEEPALIVE 96 (wire v2) */
+	REPLY_BYTES = 128,     /* ERROR 36, RELAY_ID 64, RELAY_SEALED 96 (wire v3) */
 	BATCHES_PER_WAKEUP = 16,
 	SOCKET_BUFFER = 4 << 20,
 };
 
-_Static_assert((int)UM_RELAY_REGISTER_ACK_BYTES <= (int)REPLY_BYTES &&
-		   (int)UM_RELAY_KEEPALIVE_BYTES <= (int)REPLY_BYTES,
+_Static_assert((int)UM_RELAY_SEALED_BYTES <= (int)REPLY_BYTES && (int)UM_RELAY_ID_BYTES <= (int)REPLY_BYTES,
 	       "relay replies fit the reply slots");
 
 /* Control buffers must be aligned for struct cmsghdr. */
@@ -224,6 +224,20 @@ static void queue(struct um_relay_server *s, const struct um_addr *to, const uin
 	b->n_out++;
 }
 
+/* Registration handshake datagrams (a CHALLENGE in pieces) are rare and
+ * large: sent at once, not batched. */
+static void send_now(struct um_relay_server *s, const struct um_addr *to, const uint8_t *data, size_t len)
+{
+	struct sockaddr_storage ss;
+	int to_len = um_addr_to_sockaddr_for(to, s->ipv6_socket ? AF_INET6 : AF_INET, &ss);
+	if (to_len < 0)
+		return;
+	if (sendto(s->fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, (socklen_t)to_len) < 0)
+		s->stats.send_errors++;
+	else
+		s->stats.tx_datagrams++;
+}
+
 /* One datagram through the core; its output queued or sent on a stream. */
 static void relay_one(struct um_relay_server *s, const struct um_addr *from, uint8_t *data, size_t len, uint64_t now,
 		      uint64_t wall)
@@ -238,8 +252,13 @@ static void relay_one(struct um_relay_server *s, const struct um_addr *from, uin
 	if (um_relay_input(&s->core, from, data, len, now, wall, &out) != 1)
 		return;
 	if (um_relay_stream_endpoint(&out.to)) {
-		if (s->stream)
-			um_relay_stream_send(s->stream, &out.to, out.data, out.len);
+		for (unsigned k = 0; s->stream && k < out.count; k++)
+			um_relay_stream_send(s->stream, &out.to, out.datagrams[k], out.lengths[k]);
+		return;
+	}
+	if (out.count > 1 || out.len > REPLY_BYTES) {
+		for (unsigned k = 0; k < out.count; k++)
+			send_now(s, &out.to, out.datagrams[k], out.lengths[k]);
 		return;
 	}
 	queue(s, &out.to, out.data, out.len, out.data >= data && out.data < data + len);
@@ -312,21 +331,15 @@ static void on_stream_frame(void *arg, const struct um_addr *from, uint8_t *data
 {
 	struct um_relay_server *s = arg;
 	struct um_relay_output out;
-	struct sockaddr_storage to;
 
 	if (um_relay_input(&s->core, from, data, len, um_now_ns(), um_wall_ms(), &out) != 1)
 		return;
-	if (um_relay_stream_endpoint(&out.to)) {
-		um_relay_stream_send(s->stream, &out.to, out.data, out.len);
-		return;
+	for (unsigned k = 0; k < out.count; k++) {
+		if (um_relay_stream_endpoint(&out.to))
+			um_relay_stream_send(s->stream, &out.to, out.datagrams[k], out.lengths[k]);
+		else
+			send_now(s, &out.to, out.datagrams[k], out.lengths[k]);
 	}
-	int to_len = um_addr_to_sockaddr_for(&out.to, s->ipv6_socket ? AF_INET6 : AF_INET, &to);
-	if (to_len < 0)
-		return;
-	if (sendto(s->fd, out.data, out.len, MSG_DONTWAIT, (struct sockaddr *)&to, (socklen_t)to_len) < 0)
-		s->stats.send_errors++;
-	else
-		s->stats.tx_datagrams++;
 }
 
 static void on_readable(struct um_loop *loop, struct um_watch *watch, uint32_t events)
@@ -346,12 +359,42 @@ static void on_expire(struct um_loop *loop, struct um_timer *timer)
 	struct um_relay_server *s = timer->arg;
 	uint32_t budget = s->core.config.max_nodes / 8;
 
-	um_relay_expire(&s->core, um_now_ns(), budget < 1024 ? 1024 : budget);
+	um_relay_expire(&s->core, um_now_ns(), um_wall_ms(), budget < 1024 ? 1024 : budget);
+	um_relay_sync_stats(&s->core);
 	um_timer_arm_in(loop, timer, UM_NSEC_PER_SEC);
+}
+
+/* The relay's identity: the file (the node's format and rules, 0600), or
+ * without one a fresh identity for this run (nodes must then learn it on
+ * first contact, and again after every restart). */
+static int load_identity(struct um_relay_server *s, const struct um_relay_server_config *c)
+{
+	char text[UM_PEER_ID_TEXT_MAX];
+	int r;
+
+	s->identity = um_secmem_alloc(sizeof(*s->identity));
+	if (!s->identity)
+		return -UM_ENOMEM;
+	if (c->identity_path) {
+		r = um_identity_load(s->identity, c->identity_path);
+		if (r) {
+			um_log_error("relay identity %s: %s", c->identity_path, um_strerror(r));
+			return r;
+		}
+	} else if ((r = um_identity_generate(s->identity)) < 0) {
+		return r;
+	}
+	um_peer_id_format(&s->identity->id, text, sizeof(text));
+	if (c->identity_path)
+		um_log_info("relay identity %s (nodes pin it with relay = %s@HOST:PORT)", text, text);
+	else
+		um_log_warn("relay: no [relay] identity file, using a new identity for this run: %s", text);
+	return 0;
 }
 
 int um_relay_server_start(struct um_relay_server *s, struct um_loop *loop, const struct um_relay_server_config *c)
 {
+	struct um_relay_config core;
 	int r;
 
 	memset(s, 0, sizeof(*s));
@@ -360,7 +403,15 @@ int um_relay_server_start(struct um_relay_server *s, struct um_loop *loop, const
 	s->batch = calloc(1, sizeof(*s->batch));
 	if (!s->batch)
 		return -UM_ENOMEM;
-	r = um_relay_init(&s->core, c->relay);
+	r = load_identity(s, c);
+	if (r)
+		goto err_batch;
+	if (c->relay)
+		core = *c->relay;
+	else
+		um_relay_default_config(&core);
+	core.identity = s->identity;
+	r = um_relay_init(&s->core, &core);
 	if (r)
 		goto err_batch;
 	r = open_socket(s, c);
@@ -391,6 +442,11 @@ err_batch:
 	free(s->batch);
 	s->batch = NULL;
 	s->loop = NULL;
+	if (s->identity) {
+		um_identity_wipe(s->identity);
+		um_secmem_free(s->identity);
+		s->identity = NULL;
+	}
 	return r;
 }
 
@@ -408,4 +464,7 @@ void um_relay_server_stop(struct um_relay_server *s)
 	free(s->batch);
 	s->batch = NULL;
 	s->loop = NULL;
+	um_identity_wipe(s->identity);
+	um_secmem_free(s->identity);
+	s->identity = NULL;
 }

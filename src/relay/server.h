@@ -28,7 +28,10 @@ struct um_relay_server_config {
 	const struct sockaddr *listen; /* NULL: any address (dual-stack) */
 	socklen_t listen_len;
 	uint16_t port;                       /* used when listen is NULL */
-	const struct um_relay_config *relay; /* NULL = core defaults */
+	const struct um_relay_config *relay; /* NULL = core defaults (its identity is set here) */
+	/* The relay's identity file (the node's format, mode 0600); NULL: a
+	 * new identity each start (nodes can then only learn it, not pin it). */
+	const char *identity_path;
 	/* The relay protocol over TLS/WebSocket (stream.h); NULL = UDP only. */
 	const struct um_relay_stream_config *stream;
 };
@@ -55,6 +58,7 @@ struct um_relay_server {
 	struct um_relay_server_stats stats;
 	struct um_relay_server_batch *batch; /* owned */
 	struct um_relay_stream *stream;      /* owned; NULL = no TLS listener */
+	struct um_identity *identity;        /* owned, locked memory */
 };
 
 /* Opens the socket, initialises the core and starts serving on loop.

@@ -58,6 +58,8 @@ static inline struct um_handshake_time um_handshake_time_now(void)
 	return t;
 }
 
+struct um_handshake_peer; /* opaque handle, owned by the engine */
+
 struct um_handshake_config {
 	/* Borrowed: must stay valid (and unchanged) while the engine lives. */
 	const struct um_identity *identity;
@@ -83,6 +85,16 @@ struct um_handshake_config {
 	 * keypairs (the engine already avoids its own). NULL = none. */
 	bool (*index_in_use)(void *ctx, uint32_t index);
 	void *index_ctx;
+	/* Responder mode for initiators nobody added beforehand (a relay's
+	 * registrations; handshake_admit.c). NULL = refuse them (a node). When
+	 * a RESPONSE names an unknown ID and its signature verifies, the
+	 * engine adds the peer (while it has fewer than max_admitted peers in
+	 * all; 0 = 1024) and asks admit: 0 keeps it (*user becomes its user
+	 * pointer), < 0 removes it again and drops the RESPONSE. The handle
+	 * stays valid until the caller removes it (um_handshake_peer_remove). */
+	int (*admit)(void *ctx, const struct um_peer_id *id, struct um_handshake_peer *peer, void **user);
+	void *admit_ctx;
+	unsigned max_admitted;
 };
 
 enum um_handshake_event {
@@ -91,7 +103,6 @@ enum um_handshake_event {
 	UM_HS_EVENT_FAILED,      /* our initiation to peer timed out */
 };
 
-struct um_handshake_peer; /* opaque handle, owned by the engine */
 struct um_handshake_engine;
 
 struct um_handshake_output {

@@ -154,6 +154,10 @@ uint32_t um_hs_new_index(struct um_handshake_engine *engine);
 void um_hs_pending_release(struct um_handshake_engine *engine, struct um_hs_pending *pending);
 void um_hs_peer_reset(struct um_handshake_engine *engine, struct um_handshake_peer *peer);
 struct um_handshake_peer *um_hs_find_peer_by_id(struct um_handshake_engine *engine, const struct um_peer_id *id);
+/* handshake_admit.c: a peer for an unknown initiator whose RESPONSE
+ * signature verified, when config.admit allows it; NULL otherwise
+ * (*err: -UM_ENOTFOUND without admit, -UM_ELIMIT when full, else admit's). */
+struct um_handshake_peer *um_hs_admit(struct um_handshake_engine *engine, const struct um_peer_id *id, int *err);
 /* Appends msg to out, fragmenting if needed. */
 int um_hs_output_message(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index, uint32_t message_id,
 			 const uint8_t *msg, size_t len);

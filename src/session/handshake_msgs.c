@@ -323,10 +323,13 @@ int um_hs_consume_response(struct um_handshake_engine *engine, struct um_hs_pend
 		goto out;
 	um_peer_id_from_public_key(&claimed, plain);
 	ret = -UM_ENOTFOUND;
-	if (!(peer = um_hs_find_peer_by_id(engine, &claimed)))
+	if (!(peer = um_hs_find_peer_by_id(engine, &claimed)) && !engine->config.admit)
 		goto out;
 	ret = -UM_EBADMSG;
 	if (um_hsig_verify(plain + UM_HSIG_PK_BYTES, sym.h, UM_HS_HASH_BYTES, CTX_RESPONSE, plain) != 0)
+		goto out;
+	/* Responder mode (a relay): admitted only with a verified signature. */
+	if (!peer && !(peer = um_hs_admit(engine, &claimed, &ret)))
 		goto out;
 	/* Authenticated now: the exact HELLO timestamp is sealed under a key
 	 * only the signer of this transcript holds, and must agree with the

@@ -33,10 +33,13 @@ enum um_wire_type {
 	UM_TYPE_DATA_FIRST = 0x10,
 	UM_TYPE_DATA_LAST = 0x1f, /* 0x11..0x1f reserved */
 
-	/* Relay registration and forwarding (wire/relay.h), 0x20..0x25. */
-	UM_TYPE_RELAY_REGISTER = 0x20,
-	UM_TYPE_RELAY_REGISTER_ACK = 0x21,
-	UM_TYPE_RELAY_KEEPALIVE = 0x22,
+	/* Relay registration and forwarding (wire/relay.h, version 3),
+	 * 0x20..0x25. Version 2 used 0x20 REGISTER, 0x21 REGISTER_ACK and
+	 * 0x22 KEEPALIVE; the bytes were reused, the version fields tell them
+	 * apart. */
+	UM_TYPE_RELAY_ID = 0x20,        /* the relay's peer ID, for nodes without a pinned one */
+	UM_TYPE_RELAY_HANDSHAKE = 0x21, /* a handshake datagram between a node and the relay itself */
+	UM_TYPE_RELAY_SEALED = 0x22,    /* control messages sealed with that handshake's keys */
 	UM_TYPE_RELAY_FORWARD = 0x23,
 	UM_TYPE_RELAY_FORWARDED = 0x24,
 	UM_TYPE_RELAY_ERROR = 0x25,

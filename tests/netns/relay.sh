@@ -24,10 +24,15 @@ um_exec a ping -c 1 -W 2 203.0.113.2 >/dev/null || um_fail "a cannot reach the r
 
 um_key alpha
 um_key beta
-um_relay_config relay relay 203.0.113.2:51821 "allow = ${UM_NODE_ID[alpha]}, ${UM_NODE_ID[beta]}
+# The relay's identity (kept across its restart below): alpha pins it,
+# beta learns it on first contact (and says so in its log).
+um_key relayid
+RELAY_ID=${UM_NODE_ID[relayid]}
+um_relay_config relay relay 203.0.113.2:51821 "identity = $UM_TMP/relayid.key
+allow = ${UM_NODE_ID[alpha]}, ${UM_NODE_ID[beta]}
 keepalive-interval = 2s
 registration-timeout = 10s"
-um_config alpha a 51820 100.96.0.1/24 tun "relay = 203.0.113.2:51821
+um_config alpha a 51820 100.96.0.1/24 tun "relay = $RELAY_ID@203.0.113.2:51821
 direct = false"
 um_config beta b 51820 100.96.0.2/24 tun "relay = 203.0.113.2:51821
 direct = false"
@@ -40,10 +45,11 @@ PATTERN=5ec7e75ec7e75ec7e75ec7e75ec7e75e
 cat >"$UM_TMP/sniff.py" <<'PY'
 import socket, sys, time
 iface, pattern, seconds, out = sys.argv[1], bytes.fromhex(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+secrets = [bytes.fromhex(h) for h in sys.argv[5:]]  # identities that must never appear
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
 s.bind((iface, 0))
 s.settimeout(0.2)
-frames = hits = 0
+frames = hits = leaks = 0
 end = time.time() + seconds
 open(out + ".ready", "w").close()
 while time.time() < end:
@@ -54,10 +60,32 @@ while time.time() < end:
     frames += 1
     if pattern[:8] in data:
         hits += 1
+    icmp = len(data) > 23 and data[12:14] == b"\x08\x00" and data[23] == 1  # quotes a datagram
+    if not icmp and any(x in data for x in secrets):
+        leaks += 1
 with open(out, "w") as f:
-    f.write("%d %d\n" % (frames, hits))
+    f.write("%d %d %d\n" % (frames, hits, leaks))
 PY
-um_bg relay sniff.log python3 "$UM_TMP/sniff.py" eth0 "$PATTERN" 14 "$UM_TMP/sniff.out"
+# What must never cross the node<->relay link (review #1): each node's
+# peer ID (raw bytes and text) and its public key (both halves' first 32
+# bytes), in hex for the sniffer.
+cat >"$UM_TMP/idhex.py" <<'PY'
+import base64, json, sys
+alphabet = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+info = json.load(sys.stdin)
+data = info["peer_id"].split("1", 1)[1][:-6]
+bits = "".join(format(alphabet.index(c), "05b") for c in data)
+raw = bytes(int(bits[i:i + 8], 2) for i in range(0, 256, 8))
+pk = base64.b64decode(info["public_key"])
+print(raw.hex(), info["peer_id"].encode().hex(), pk[:32].hex(), pk[32:64].hex(), pk[-32:].hex())
+PY
+SECRETS=""
+for n in alpha beta; do
+	SECRETS="$SECRETS $("$UMBRA" --json pubkey "$UM_TMP/$n.key" | python3 "$UM_TMP/idhex.py")" ||
+		um_fail "identity bytes of $n"
+done
+# shellcheck disable=SC2086 # SECRETS: one argument per hex string
+um_bg relay sniff.log python3 "$UM_TMP/sniff.py" eth0 "$PATTERN" 14 "$UM_TMP/sniff.out" $SECRETS
 um_wait 5 "sniffer" test -e "$UM_TMP/sniff.out.ready"
 
 start=$(date +%s%N)
@@ -68,14 +96,22 @@ t_first=$((($(date +%s%N) - start) / 1000000))
 um_log "first ping through the relay after $t_first ms (both nodes started, relay up)"
 
 um_exec a ping -c 10 -i 0.1 -W 1 -p "$PATTERN" 100.96.0.2 >/dev/null || um_fail "ping a->b"
+# Positive control for the identity search: one datagram carrying alpha's
+# raw peer ID, sent on purpose to a closed port of the relay's host.
+alpha_raw=${SECRETS# }
+alpha_raw=${alpha_raw%% *}
+um_exec a python3 -c "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(bytes.fromhex('$alpha_raw'), ('203.0.113.2', 9))"
 um_exec b ping -c 10 -i 0.1 -W 1 -p "$PATTERN" 100.96.0.1 >/dev/null || um_fail "ping b->a"
 um_log "ping through the relay ok"
+grep -q "learned identity $RELAY_ID on first contact; pin it with relay = $RELAY_ID@203.0.113.2:51821" \
+	"$UM_TMP/beta.log" || um_fail "beta did not log the relay identity it learned"
+grep -q "learned identity" "$UM_TMP/alpha.log" && um_fail "alpha pinned the relay, yet learned it"
 # Positive control: the same sniffer on alpha's TUN device sees the pattern.
 um_bg a sniff-tun.log python3 "$UM_TMP/sniff.py" um0 "$PATTERN" 3 "$UM_TMP/sniff-tun.out"
 um_wait 5 "TUN sniffer" test -e "$UM_TMP/sniff-tun.out.ready"
 um_exec a ping -c 3 -i 0.1 -W 1 -p "$PATTERN" 100.96.0.2 >/dev/null || um_fail "ping a->b (control)"
 um_wait 10 "TUN sniffer result" test -s "$UM_TMP/sniff-tun.out"
-read -r frames hits <"$UM_TMP/sniff-tun.out"
+read -r frames hits _ <"$UM_TMP/sniff-tun.out"
 ((hits >= 3)) || um_fail "the sniffer does not see the pattern even on the TUN ($hits)"
 
 [ "$(um_peer_field alpha beta path)" = relay ] || um_fail "alpha: path to beta is not relay"
@@ -101,10 +137,13 @@ um_cli alpha peers
 
 # The relay never saw the plaintext.
 um_wait 15 "sniffer result" test -s "$UM_TMP/sniff.out"
-read -r frames hits <"$UM_TMP/sniff.out"
+read -r frames hits leaks <"$UM_TMP/sniff.out"
 ((frames >= 40)) || um_fail "sniffer saw only $frames frames"
 ((hits == 0)) || um_fail "plaintext ping pattern seen $hits times at the relay"
-um_log "relay capture: $frames frames, plaintext pattern 0 times"
+# Registration, keepalives, lookups and relayed traffic of both nodes were
+# in the capture: none carried a node's ID or public key.
+((leaks == 1)) || um_fail "$((leaks - 1)) frames at the relay carried a node's peer ID or public key (control: 1 expected)"
+um_log "relay capture: $frames frames, plaintext pattern 0 times, node IDs and keys 0 times (+1 control)"
 
 # Relay restart: nodes re-register, the session survives, traffic resumes.
 hs0=$(um_peer_field alpha beta handshakes)

@@ -32,12 +32,17 @@ um_exec a iptables -A OUTPUT -j DROP
 
 um_key alpha
 um_key beta
-um_relay_config relay relay 203.0.113.2:51821 "allow = ${UM_NODE_ID[alpha]}, ${UM_NODE_ID[beta]}
+# The relay keeps its identity across the restart below; alpha pins it on
+# its wss:// line (the TLS certificate is not what authenticates it).
+um_key relayid
+RELAY_ID=${UM_NODE_ID[relayid]}
+um_relay_config relay relay 203.0.113.2:51821 "identity = $UM_TMP/relayid.key
+allow = ${UM_NODE_ID[alpha]}, ${UM_NODE_ID[beta]}
 listen-tls = 203.0.113.3:443
 keepalive-interval = 2s
 registration-timeout = 10s"
 um_config alpha a 51820 100.96.0.1/24 tun "relay = 203.0.113.2:51821
-relay = wss://203.0.113.3:443
+relay = wss://$RELAY_ID@203.0.113.3:443
 connect-timeout = 2s"
 um_config beta b 51820 100.96.0.2/24 tun "relay = 203.0.113.2:51821
 connect-timeout = 2s"
@@ -124,7 +129,8 @@ for c in relay other; do
 done
 um_stop alpha
 um_stop relay
-um_relay_config relay relay 203.0.113.2:51821 "allow = ${UM_NODE_ID[alpha]}, ${UM_NODE_ID[beta]}
+um_relay_config relay relay 203.0.113.2:51821 "identity = $UM_TMP/relayid.key
+allow = ${UM_NODE_ID[alpha]}, ${UM_NODE_ID[beta]}
 listen-tls = 203.0.113.3:443
 tls-certificate = $UM_TMP/relay.pem
 tls-key = $UM_TMP/relay.pem.key

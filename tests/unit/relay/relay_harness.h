@@ -1,14 +1,21 @@
 /* SPDX-License-Identifier: MIT */
-/* Shared by the relay core test and benchmark: deterministic identities and
- * a helper that sends a (fragmented) REGISTER through the core. */
+/* Shared by the relay tests and benchmarks: deterministic identities, and
+ * nodes that register with a relay core in memory through a real relay
+ * client engine (relay/client.h): every datagram the client emits goes
+ * through um_relay_input from the node's endpoint, every answer back
+ * through um_relay_client_input. */
 #ifndef UM_TEST_RELAY_HARNESS_H
 #define UM_TEST_RELAY_HARNESS_H
 
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crypto/identity.h"
+#include "relay/client.h"
 #include "relay/relay.h"
+#include "relay/relay_internal.h"
 #include "wire/fragment.h"
 #include "wire/relay.h"
 
@@ -28,139 +35,160 @@ static inline struct um_addr harness_endpoint(unsigned host, uint16_t port)
 	return a;
 }
 
-/* What the last harness_register sent: enough to derive the key from the
- * ACK (harness_take_ack) and to MAC keepalives (harness_keepalive). */
-struct harness_registration {
-	uint8_t secret[UM_RELAY_X25519_BYTES], ephemeral[UM_RELAY_X25519_BYTES];
-	uint8_t nonce[UM_RELAY_NONCE_BYTES];
-	struct um_peer_id id;
-	uint8_t key[UM_RELAY_KEY_BYTES];
-	uint8_t challenge[UM_RELAY_CHALLENGE_BYTES];
-	uint64_t sequence;
+/* Time spent inside um_relay_input by harness_deliver (the relay's share
+ * of a registration, for benchmarks). */
+static uint64_t harness_relay_ns __attribute__((unused));
+
+/* A node with one uplink to the relay under test. */
+struct harness_node {
+	struct um_relay_client client;
+	struct um_relay_client_output out; /* large */
+	struct um_addr from;               /* its endpoint as the relay sees it */
+	/* Optional tap on every datagram either way (to_relay: emitted by
+	 * the client); tests search them. */
+	void (*tap)(void *arg, bool to_relay, const uint8_t *data, size_t len);
+	void *tap_arg;
+	uint64_t delivered; /* datagrams into the relay */
+	/* The last HANDLE / ANNOUNCE / UNKNOWN_HANDLE event the pump saw. */
+	struct um_relay_client_event_entry handle_event, announce_event, unknown_handle_event;
 };
-static struct harness_registration harness_last;
-/* When set, harness_register also completes an accepted registration (the
- * first keepalive echoing the ACK's challenge, from the same endpoint, at
- * the same time) and leaves the ACK in out; the registration's keys are
- * kept in harness_regs (see harness_reg_of). */
-static bool harness_auto_confirm;
-enum { HARNESS_REGS = 8 };
-static struct harness_registration harness_regs[HARNESS_REGS];
-static uint8_t harness_ack_copy[UM_RELAY_REGISTER_ACK_BYTES];
 
-static inline int harness_finish(struct um_relay *relay, const struct um_addr *from, uint64_t now_ns, uint64_t wall_ms,
-				 int rc, struct um_relay_output *out);
-
-/* Sends the registration of `identity` from `from` in FRAGMENTs (or whole
- * when whole is true); returns what the last input returned, out set. */
-static inline int harness_register(struct um_relay *relay, const struct um_identity *identity,
-				   const struct um_addr *from, uint64_t now_ns, uint64_t wall_ms, uint64_t timestamp_ms,
-				   unsigned nonce_seed, bool include_key, const uint8_t *admission_key, bool whole,
-				   struct um_relay_output *out)
+/* relay_id NULL: learn it on first contact. Allocated: free with
+ * harness_node_free. */
+static inline struct harness_node *harness_node_new(const struct um_identity *identity,
+						    const struct um_peer_id *relay_id, const struct um_addr *from,
+						    const uint8_t *admission_key)
 {
-	static uint8_t msg[UM_RELAY_REGISTER_MAX_BYTES];
-	uint8_t piece[UM_HS_MAX_DATAGRAM];
-	uint8_t nonce[UM_RELAY_NONCE_BYTES] = {0};
-	memcpy(nonce, &nonce_seed, sizeof(nonce_seed));
-	memcpy(nonce + 8, identity->id.bytes, 8);
-	randombytes_buf(harness_last.secret, sizeof(harness_last.secret));
-	crypto_scalarmult_base(harness_last.ephemeral, harness_last.secret);
-	memcpy(harness_last.nonce, nonce, sizeof(nonce));
-	harness_last.id = identity->id;
-	harness_last.sequence = 0;
-	int len = um_relay_register_build(msg, sizeof(msg), identity, timestamp_ms, nonce, harness_last.ephemeral,
-					  include_key, admission_key);
-	if (len < 0)
-		return len;
-	if (whole)
-		return harness_finish(relay, from, now_ns, wall_ms,
-				      um_relay_input(relay, from, msg, (size_t)len, now_ns, wall_ms, out), out);
-	unsigned count = um_fragment_count((size_t)len);
-	int rc = 0;
-	for (unsigned i = 0; i < count; i++) {
-		int n =
-		    um_fragment_encode(piece, sizeof(piece), UM_MSG_RELAY_REGISTER, 0, nonce_seed, msg, (size_t)len, i);
-		if (n < 0)
-			return n;
-		rc = um_relay_input(relay, from, piece, (size_t)n, now_ns, wall_ms, out);
+	struct harness_node *n = calloc(1, sizeof(*n));
+	struct um_relay_client_config cc = {.identity = identity, .admission_key = admission_key, .n_uplinks = 1};
+	if (!n)
+		return NULL;
+	if (relay_id) {
+		cc.has_relay_id[0] = true;
+		cc.relay_id[0] = *relay_id;
 	}
-	return harness_finish(relay, from, now_ns, wall_ms, rc, out);
-}
-
-/* Checks an ACK for the last registration and derives its key (into reg,
- * which must be a copy of harness_last taken right after the register
- * call). 0 or negative. */
-static inline int harness_take_ack(struct harness_registration *reg, const uint8_t *data, size_t len)
-{
-	struct um_relay_register_ack ack;
-	int rc = um_relay_register_ack_decode(&ack, data, len);
-	if (rc)
-		return rc;
-	if (memcmp(ack.nonce, reg->nonce, sizeof(reg->nonce)))
-		return -1;
-	rc = um_relay_registration_key(reg->key, reg->secret, ack.ephemeral, reg->ephemeral, ack.ephemeral, reg->nonce,
-				       &reg->id);
-	if (rc)
-		return rc;
-	memcpy(reg->challenge, ack.challenge, sizeof(reg->challenge));
-	return um_relay_mac_check(data, len, reg->key);
-}
-
-/* Builds a KEEPALIVE request for reg (next sequence; echoing its
- * challenge when echo). Returns the length. */
-static inline int harness_keepalive(struct harness_registration *reg, bool echo, uint8_t *buf, size_t cap)
-{
-	struct um_relay_keepalive k = {.id = reg->id, .sequence = ++reg->sequence};
-	if (echo) {
-		k.flags = UM_RELAY_KEEPALIVE_FLAG_CHALLENGE;
-		memcpy(k.challenge, reg->challenge, sizeof(k.challenge));
+	if (um_relay_client_init(&n->client, &cc) < 0) {
+		free(n);
+		return NULL;
 	}
-	return um_relay_keepalive_encode(buf, cap, &k, reg->key);
+	n->from = *from;
+	return n;
 }
 
-/* The rest of a registration after harness_register's ACK (in out): the
- * first keepalive, from the same endpoint, echoing the challenge, which
- * binds the endpoint. Returns the relay's answer (1 = a reply in out). */
-static inline int harness_confirm(struct um_relay *relay, struct harness_registration *reg, const struct um_addr *from,
-				  uint64_t now_ns, uint64_t wall_ms, struct um_relay_output *out)
+static inline void harness_node_free(struct harness_node *n)
 {
-	uint8_t buf[UM_RELAY_KEEPALIVE_BYTES];
-	if (harness_take_ack(reg, out->data, out->len) != 0)
+	if (!n)
+		return;
+	um_relay_client_destroy(&n->client);
+	free(n);
+}
+
+/* One client datagram into the relay; the relay's answers (to the node's
+ * endpoint only) back into the client. Returns the client's input result
+ * of the last answer, or 1 when the relay answered nothing. */
+static inline int harness_deliver(struct um_relay *relay, struct harness_node *n, const uint8_t *data, size_t len,
+				  uint64_t now, uint64_t wall)
+{
+	static uint8_t copy[UM_RELAY_MAX_DATAGRAM + 64];
+	struct um_relay_output o;
+	int rc = 1;
+
+	if (len > sizeof(copy))
 		return -1;
-	int n = harness_keepalive(reg, true, buf, sizeof(buf));
-	if (n < 0)
-		return n;
-	return um_relay_input(relay, from, buf, (size_t)n, now_ns, wall_ms, out);
+	memcpy(copy, data, len);
+	if (n->tap)
+		n->tap(n->tap_arg, true, copy, len);
+	n->delivered++;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int in = um_relay_input(relay, &n->from, copy, len, now, wall, &o);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	harness_relay_ns +=
+	    (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ULL + (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+	if (in != 1)
+		return 1;
+	if (!um_addr_equal(&o.to, &n->from))
+		return 1;
+	for (unsigned k = 0; k < o.count; k++) {
+		if (n->tap)
+			n->tap(n->tap_arg, false, o.datagrams[k], o.lengths[k]);
+		rc = um_relay_client_input(&n->client, 0, o.datagrams[k], o.lengths[k], now, wall);
+	}
+	return rc;
 }
 
-/* The registration slot of a peer ID (the first free one when new). */
-static inline struct harness_registration *harness_reg_of(const struct um_peer_id *id)
+/* Runs the client's ticks at `now` until nothing is due, delivering each
+ * datagram. Returns the number of datagrams it sent. */
+static inline unsigned harness_pump(struct um_relay *relay, struct harness_node *n, uint64_t now, uint64_t wall)
 {
-	for (unsigned i = 0; i < HARNESS_REGS; i++)
-		if (!memcmp(harness_regs[i].id.bytes, id->bytes, UM_PEER_ID_BYTES))
-			return &harness_regs[i];
-	static const struct um_peer_id none;
-	for (unsigned i = 0; i < HARNESS_REGS; i++)
-		if (!memcmp(harness_regs[i].id.bytes, none.bytes, UM_PEER_ID_BYTES))
-			return &harness_regs[i];
-	return &harness_regs[0];
+	unsigned sent = 0;
+	for (unsigned guard = 0; guard < 256 && um_relay_client_tick(&n->client, now, wall, &n->out) > 0; guard++) {
+		for (unsigned k = 0; k < n->out.n_datagrams; k++, sent++)
+			harness_deliver(relay, n, n->out.datagrams[k], n->out.lengths[k], now, wall);
+		if (n->out.event == UM_RELAY_CLIENT_EVENT_HANDLE)
+			n->handle_event = n->out.detail;
+		if (n->out.event == UM_RELAY_CLIENT_EVENT_ANNOUNCE)
+			n->announce_event = n->out.detail;
+		if (n->out.event == UM_RELAY_CLIENT_EVENT_UNKNOWN_HANDLE)
+			n->unknown_handle_event = n->out.detail;
+	}
+	return sent;
 }
 
-static inline int harness_finish(struct um_relay *relay, const struct um_addr *from, uint64_t now_ns, uint64_t wall_ms,
-				 int rc, struct um_relay_output *out)
+/* Starts the client and pumps until its uplink is registered (and the
+ * challenge echo has bound its endpoint). 0, or -1 when it did not get
+ * there. */
+static inline int harness_register(struct um_relay *relay, struct harness_node *n, uint64_t now, uint64_t wall)
 {
-	if (!harness_auto_confirm || rc != 1 || out->data[0] != UM_MSG_RELAY_REGISTER_ACK ||
-	    out->len != sizeof(harness_ack_copy))
-		return rc;
-	memcpy(harness_ack_copy, out->data, out->len);
-	struct harness_registration *reg = harness_reg_of(&harness_last.id);
-	*reg = harness_last;
-	if (harness_confirm(relay, reg, from, now_ns, wall_ms, out) != 1)
-		return -1;
-	out->to = *from;
-	out->data = harness_ack_copy;
-	out->len = sizeof(harness_ack_copy);
-	return 1;
+	um_relay_client_start(&n->client, now);
+	for (unsigned round = 0; round < 8; round++) {
+		harness_pump(relay, n, now, wall);
+		if (n->client.uplinks[0].state == UM_RELAY_CLIENT_REGISTERED)
+			return 0;
+		uint64_t next = um_relay_client_next_deadline(&n->client);
+		if (next == UINT64_MAX)
+			return -1;
+		if (next > now)
+			now = next;
+	}
+	return -1;
+}
+
+/* The node's handle for peer at the relay, asked with a sealed LOOKUP
+ * (0: not found there). */
+static inline uint64_t harness_lookup(struct um_relay *relay, struct harness_node *n, const struct um_peer_id *peer,
+				      uint64_t now, uint64_t wall)
+{
+	memset(&n->handle_event, 0, sizeof(n->handle_event));
+	if (um_relay_client_lookup(&n->client, 0, peer) != 0)
+		return 0;
+	harness_pump(relay, n, now, wall);
+	return n->handle_event.type == UM_RELAY_CLIENT_EVENT_HANDLE ? n->handle_event.handle : 0;
+}
+
+/* For benchmarks that register and then forget the clients: the handle
+ * `owner` has for `target` in the core's table, made at once and marked
+ * announced (so forwarding stays on its fast path). 0 when either is not
+ * registered. */
+static inline uint64_t harness_handle(struct um_relay *relay, const struct um_peer_id *owner,
+				      const struct um_peer_id *target)
+{
+	uint32_t o = um_relay_find_by_id(relay, owner), t = um_relay_find_by_id(relay, target);
+	if (o == NONE || t == NONE)
+		return 0;
+	uint32_t e = um_relay_handle_for(relay, o, t);
+	if (e == NONE)
+		return 0;
+	relay->handles[e].announced_ns = UINT64_MAX; /* never again */
+	return relay->handles[e].handle;
+}
+
+/* A FORWARD with handle and payload into buf; returns its length. */
+static inline int harness_forward(uint8_t *buf, size_t cap, uint64_t handle, const uint8_t *payload, size_t len)
+{
+	struct um_relay_forward f = {.payload = payload, .payload_len = len};
+	um_relay_route_set(&f.peer, handle);
+	return um_relay_forward_encode(buf, cap, UM_MSG_RELAY_FORWARD, &f);
 }
 
 #endif
