@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* um_fragflood: a reassembly flood for the reassembly_flood test (issue 13,
  * review #2 and #7). Every message is built with the library's public
- * codecs (wire/fragment.h, wire/handshake.h, wire/relay.h), so the tool
+ * codecs (wire/fragment.h, wire/handshake.h, session/cookie.h), so the tool
  * follows the formats as they change.
  *
  *   um_fragflood node  PEER_ID IPV4:PORT RATE SECONDS FIRST_SOURCE COUNT STRIDE
@@ -9,8 +9,7 @@
  *
  * Sources: COUNT IPv4 addresses from FIRST_SOURCE, STRIDE apart (256 = one
  * per /24), configured on a local interface. RATE first pieces per second
- * in all, spread over the sources (relay: half of them are forged
- * registrations instead).
+ * in all, spread over the sources.
  *
  * node: each source behaves like a real initiator as far as it must: it
  * sends HELLOs (valid mac1 for PEER_ID, the cookie on them once it holds
@@ -20,11 +19,12 @@
  * exact one in turn, plus CHALLENGE first pieces for random indexes (the
  * node's own initiations). Only first pieces: the memory stays reserved.
  *
- * relay: REGISTER first pieces (receiver index 0 and random, largest and
- * exact total length), and forged registrations: complete
- * REGISTERs by a throw-away identity that claim PEER_ID (an admitted ID)
- * with the attacker's own key, to drain the relay's verification budget
- * (signed once, then sent with a fresh nonce each time).
+ * relay: the same against a relay's registration engine (relay version 3:
+ * registration is a handshake with the relay, each of its datagrams behind
+ * the one-byte RELAY_HANDSHAKE type): PEER_ID is then the relay's ID, every
+ * HELLO that passes the cookie check costs the relay a CHALLENGE (an
+ * ML-KEM keygen and a signature, from its verification budget), and the
+ * first pieces reserve its reassembly memory.
  *
  * Prints what it sent and received. */
 #include <arpa/inet.h>
@@ -45,17 +45,9 @@
 #include "util/clock.h"
 #include "wire/fragment.h"
 #include "wire/handshake.h"
-#include "wire/relay.h"
 #include "wire/types.h"
 
-enum {
-	MAX_SOURCES = 256,
-	/* REGISTER: type | version | flags | 0 | timestamp u64 | nonce[16]: a
-	 * fresh timestamp and nonce per copy get it past the relay's replay
-	 * checks (nonce cache, newer than the victim's last registration). */
-	REGISTER_TIMESTAMP_OFFSET = 4,
-	REGISTER_NONCE_OFFSET = 12,
-};
+enum { MAX_SOURCES = 256 };
 
 struct source {
 	int fd;
@@ -65,8 +57,11 @@ struct source {
 };
 
 struct counts {
-	unsigned long long hellos, cookies, challenges, pieces, forged_datagrams, forged, received, send_errors;
+	unsigned long long hellos, cookies, challenges, pieces, received, send_errors;
 };
+
+/* Relay mode: every datagram travels behind UM_TYPE_RELAY_HANDSHAKE. */
+static bool wrap;
 
 static uint8_t junk[UM_FRAG_MAX_MESSAGE];
 
@@ -79,6 +74,14 @@ static int usage(void)
 static void send_to(struct counts *c, int fd, const uint8_t *buf, size_t len, const struct sockaddr_storage *to,
 		    int to_len)
 {
+	uint8_t wrapped[1 + UM_HS_MAX_DATAGRAM];
+
+	if (wrap && len < sizeof(wrapped)) {
+		wrapped[0] = UM_TYPE_RELAY_HANDSHAKE;
+		memcpy(wrapped + 1, buf, len);
+		buf = wrapped;
+		len++;
+	}
 	if (sendto(fd, buf, len, 0, (const struct sockaddr *)to, (socklen_t)to_len) < 0)
 		c->send_errors++;
 }
@@ -126,6 +129,11 @@ static void drain(struct counts *c, struct source *s, uint64_t now)
 		struct um_hs_cookie_reply reply;
 		struct um_fragment f;
 		c->received++;
+		if (wrap) {
+			if (len < 2 || buf[0] != UM_TYPE_RELAY_HANDSHAKE)
+				continue;
+			memmove(buf, buf + 1, (size_t)--len);
+		}
 		if (buf[0] == UM_TYPE_COOKIE_REPLY && um_hs_cookie_reply_decode(&reply, buf, (size_t)len) == 0 &&
 		    um_cookie_reply_consume(&s->maker, &reply, now) == 0) {
 			c->cookies++;
@@ -139,30 +147,9 @@ static void drain(struct counts *c, struct source *s, uint64_t now)
 	}
 }
 
-/* A REGISTER signed by a fresh identity that claims victim's ID (an
- * admitted one) with the attacker's own key. Returns its length or a
- * negative code. */
-static int forge_register(const struct um_peer_id *victim, uint8_t *out, size_t cap)
-{
-	struct um_identity attacker;
-	uint8_t nonce[UM_RELAY_NONCE_BYTES], ephemeral[UM_RELAY_X25519_BYTES];
-	int len;
-
-	if (um_identity_generate(&attacker))
-		return -1;
-	attacker.id = *victim; /* claim the victim's ID, sign with our key */
-	randombytes_buf(nonce, sizeof(nonce));
-	randombytes_buf(ephemeral, sizeof(ephemeral));
-	len = um_relay_register_build(out, cap, &attacker, um_wall_ms(), nonce, ephemeral, true, NULL);
-	um_identity_wipe(&attacker);
-	return len;
-}
-
 int main(int argc, char **argv)
 {
 	static struct source sources[MAX_SOURCES];
-	static uint8_t forged[UM_RELAY_REGISTER_MAX_BYTES];
-	int forged_len = 0;
 	struct counts c = {0};
 	struct um_peer_id id;
 	struct um_addr to_addr;
@@ -174,6 +161,7 @@ int main(int argc, char **argv)
 	if (argc != 9 || (strcmp(argv[1], "node") && strcmp(argv[1], "relay")))
 		return usage();
 	relay = !strcmp(argv[1], "relay");
+	wrap = relay;
 	long rate = atol(argv[4]), seconds = atol(argv[5]), count = atol(argv[7]), stride = atol(argv[8]);
 	if (sodium_init() < 0 || um_peer_id_parse(&id, argv[2]) || um_addr_parse(&to_addr, argv[3]) ||
 	    to_addr.family != UM_ADDR_IPV4 || (to_len = um_addr_to_sockaddr(&to_addr, &to)) < 0 ||
@@ -189,15 +177,13 @@ int main(int argc, char **argv)
 			return perror("socket/bind"), 1;
 		um_cookie_maker_init(&sources[i].maker, &id);
 	}
-	if (relay && (forged_len = forge_register(&id, forged, sizeof(forged))) <= REGISTER_NONCE_OFFSET + 16)
-		return fprintf(stderr, "cannot forge a registration\n"), 1;
 
 	uint64_t start = um_now_ns(), end = start + (uint64_t)seconds * UM_NSEC_PER_SEC;
 	unsigned long long due_done = 0, step = 0;
 	while (um_now_ns() < end) {
 		uint64_t now = um_now_ns();
 		unsigned long long due = (now - start) * (unsigned long long)rate / UM_NSEC_PER_SEC;
-		for (long i = 0; i < count && !relay; i++)
+		for (long i = 0; i < count; i++)
 			drain(&c, &sources[i], now);
 		if (due_done >= due) {
 			struct timespec ts = {0, 500000};
@@ -206,59 +192,26 @@ int main(int argc, char **argv)
 		}
 		for (; due_done < due; due_done++, step++) {
 			struct source *s = &sources[step % (unsigned long long)count];
-			if (!relay) {
-				/* Ten HELLOs a second per source: what its bucket lets through. */
-				if (now >= s->next_hello_ns) {
-					send_hello(&c, s, &to, to_len, now);
-					s->next_hello_ns = now + UM_NSEC_PER_SEC / 10;
-				}
-				if (s->responder_index && step % 2 == 0)
-					send_first_piece(&c, s->fd, UM_TYPE_RESPONSE, s->responder_index,
-							 step % 4 ? UM_HS_RESPONSE_BYTES : UM_FRAG_MAX_MESSAGE, &to,
-							 to_len);
-				else
-					send_first_piece(&c, s->fd, UM_TYPE_CHALLENGE, randombytes_random(),
-							 UM_FRAG_MAX_MESSAGE, &to, to_len);
-				continue;
+			/* Ten HELLOs a second per source: what its bucket lets through. */
+			if (now >= s->next_hello_ns) {
+				send_hello(&c, s, &to, to_len, now);
+				s->next_hello_ns = now + UM_NSEC_PER_SEC / 10;
 			}
-			/* relay: a first piece, then a forged registration (all its pieces). */
-			if (step % 2 == 0) {
-				send_first_piece(&c, s->fd, UM_TYPE_RELAY_REGISTER, step % 4 ? randombytes_random() : 0,
-						 step % 8 < 4 ? UM_FRAG_MAX_MESSAGE : UM_RELAY_REGISTER_MAX_BYTES, &to,
-						 to_len);
-				continue;
-			}
-			/* The signature no longer covers the new nonce: a relay that
-			 * checks ID == H(key) first refuses it for one hash; one that
-			 * spends its verification budget first pays a verification. */
-			const uint8_t *msg = forged;
-			int len = forged_len;
-			uint64_t wall = um_wall_ms();
-			for (int b = 0; b < 8; b++)
-				forged[REGISTER_TIMESTAMP_OFFSET + b] = (uint8_t)(wall >> (56 - 8 * b));
-			randombytes_buf(forged + REGISTER_NONCE_OFFSET, 16);
-			uint32_t message_id = randombytes_random();
-			for (unsigned k = 0; k < um_fragment_count((size_t)len); k++) {
-				uint8_t out[UM_HS_MAX_DATAGRAM];
-				int n = um_fragment_encode(out, sizeof(out), UM_TYPE_RELAY_REGISTER, 0, message_id, msg,
-							   (size_t)len, k);
-				if (n > 0) {
-					send_to(&c, s->fd, out, (size_t)n, &to, to_len);
-					c.forged_datagrams++;
-				}
-			}
-			c.forged++;
+			if (s->responder_index && step % 2 == 0)
+				send_first_piece(&c, s->fd, UM_TYPE_RESPONSE, s->responder_index,
+						 step % 4 ? UM_HS_RESPONSE_BYTES : UM_FRAG_MAX_MESSAGE, &to, to_len);
+			else
+				send_first_piece(&c, s->fd, UM_TYPE_CHALLENGE, randombytes_random(), UM_FRAG_MAX_MESSAGE,
+						 &to, to_len);
 		}
 	}
 	for (long i = 0; i < count; i++) {
-		if (!relay)
-			drain(&c, &sources[i], um_now_ns());
+		drain(&c, &sources[i], um_now_ns());
 		um_cookie_maker_wipe(&sources[i].maker);
 		close(sources[i].fd);
 	}
 	printf("%s: %llu first pieces, %llu hellos, %llu cookies taken, %llu challenges (pending states owned), "
-	       "%llu forged registrations (%llu datagrams), %llu datagrams received, %llu send errors\n",
-	       argv[1], c.pieces, c.hellos, c.cookies, c.challenges, c.forged, c.forged_datagrams, c.received,
-	       c.send_errors);
+	       "%llu datagrams received, %llu send errors\n",
+	       argv[1], c.pieces, c.hellos, c.cookies, c.challenges, c.received, c.send_errors);
 	return 0;
 }
