@@ -180,6 +180,11 @@ static const struct counter_key handshake_keys[] = {
     KEY("hs_timeouts", struct um_handshake_status, timeouts),
     KEY("hs_version_mismatch", struct um_handshake_status, version_mismatch),
     KEY("hs_challenge_budget", struct um_handshake_status, challenge_budget),
+    KEY("hs_fragments_sent", struct um_handshake_status, fragments_sent),
+    KEY("hs_fragments_retransmitted", struct um_handshake_status, fragments_retransmitted),
+    KEY("hs_acks_sent", struct um_handshake_status, acks_sent),
+    KEY("hs_acks_received", struct um_handshake_status, acks_received),
+    KEY("hs_acks_dropped", struct um_handshake_status, acks_dropped),
 };
 
 static const struct counter_key dataplane_keys[] = {
@@ -318,6 +323,7 @@ static void node_head(struct sink *s, const struct um_node_status *st)
 	put_counters(s, &st->handshake, handshake_keys, COUNT(handshake_keys));
 	put_u64(s, "under_load", st->under_load);
 	put_u64(s, "demux_dropped", st->demux_dropped);
+	put_u64(s, "path_dropped", st->path_dropped);
 	put_counters(s, &st->dataplane, dataplane_keys, COUNT(dataplane_keys));
 	put_u64(s, "relays", st->n_uplinks);
 	if (st->home >= 0 && (size_t)st->home < st->n_uplinks) {
@@ -482,6 +488,7 @@ static void peer_keys(struct sink *s, const struct um_peer_status *p)
 	put_known(s, "handshake_srtt_us", p->handshake_srtt_us);
 	put_u64(s, "handshake_rto_ms", p->handshake_rto_ms);
 	put_u64(s, "handshake_retransmitted_datagrams", p->handshake_retransmitted_datagrams);
+	put_u64(s, "handshake_ack_resent_datagrams", p->handshake_ack_resent_datagrams);
 	if (p->setup_role) {
 		put_str(s, "setup_role", p->setup_role);
 		put_known(s, "setup_ms", p->setup_ms);

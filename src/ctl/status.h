@@ -11,8 +11,9 @@
  *           uptime_ms peers hs_hellos hs_established hs_bad_mac
  *           hs_cookies_sent hs_rate_limited hs_replays hs_malformed
  *           hs_auth_failed hs_unknown_peer hs_timeouts hs_version_mismatch
- *           hs_challenge_budget under_load
- *           demux_dropped dp_no_route dp_unknown_index dp_malformed dp_ring_full
+ *           hs_challenge_budget hs_fragments_sent hs_fragments_retransmitted
+ *           hs_acks_sent hs_acks_received hs_acks_dropped under_load
+ *           demux_dropped path_dropped dp_no_route dp_unknown_index dp_malformed dp_ring_full
  *           dp_tun_write_errors dp_busy_poll_hits dp_busy_poll_misses
  *           dp_gathers dp_spreads relays [home_relay home_relay_rtt_us
  *           observed_endpoint], per relay: uplink uplink_state
@@ -32,7 +33,8 @@
  *   peer:   peer(=name) id short_id [path] [endpoint] [relay]
  *           [direct_endpoint] state state_changes [last_handshake_age_ms] handshakes
  *           rekeys [handshake_srtt_us] handshake_rto_ms
- *           handshake_retransmitted_datagrams [setup_role [setup_ms]
+ *           handshake_retransmitted_datagrams
+ *           handshake_ack_resent_datagrams [setup_role [setup_ms]
  *           [setup_first_reply_ms] setup_initiations [setup_total_ms]]
  *           [transport] [rx_bytes rx_packets tx_bytes tx_packets drop_bad_mac
  *           drop_replay drop_malformed drop_not_allowed drop_no_key
@@ -74,7 +76,10 @@
 struct um_handshake_status {
 	uint64_t hellos, established, bad_mac, cookies_sent, rate_limited, replays, malformed, auth_failed,
 	    unknown_peer, timeouts, version_mismatch, /* HELLOs of another protocol version with a valid mac1 */
-	    challenge_budget;                         /* HELLOs refused by the global CHALLENGE budget */
+	    challenge_budget,                         /* HELLOs refused by the global CHALLENGE budget */
+	    /* Pieces of CHALLENGE/RESPONSE sent (resends included) and resent;
+	     * FRAGMENT_ACKs (docs/PROTOCOL.md §7.1) sent, taken and dropped. */
+	    fragments_sent, fragments_retransmitted, acks_sent, acks_received, acks_dropped;
 };
 
 struct um_dataplane_status {
@@ -171,6 +176,7 @@ struct um_peer_status {
 	uint64_t handshake_srtt_us; /* UM_STATUS_NONE: no sample */
 	uint64_t handshake_rto_ms;
 	uint64_t handshake_retransmitted_datagrams;
+	uint64_t handshake_ack_resent_datagrams; /* pieces resent because a FRAGMENT_ACK said they were missing */
 	/* Connection setup (node/session.c), of the handshake that produced
 	 * the current session: setup_ms from its first HELLO (retransmissions
 	 * included) to ESTABLISHED; as responder from the first HELLO we
@@ -211,6 +217,7 @@ struct um_node_status {
 	struct um_handshake_status handshake;
 	bool under_load;
 	uint64_t demux_dropped; /* datagrams of no known type or route */
+	uint64_t path_dropped;  /* path messages dropped (unknown index, bad tag, malformed, replay) */
 	struct um_dataplane_status dataplane;
 	struct um_peer_status *peers; /* owned: um_node_status_init/_free */
 	size_t n_peers;

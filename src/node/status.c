@@ -126,9 +126,15 @@ static void fill_node(struct um_node *node, struct um_node_status *out)
 	    .timeouts = hs->timeouts,
 	    .version_mismatch = hs->version_mismatch,
 	    .challenge_budget = hs->challenge_budget,
+	    .fragments_sent = hs->fragments_sent,
+	    .fragments_retransmitted = hs->fragments_retransmitted,
+	    .acks_sent = hs->acks_sent,
+	    .acks_received = hs->acks_received,
+	    .acks_dropped = hs->acks_dropped,
 	};
 	out->under_load = um_handshake_under_load(node->engine);
 	out->demux_dropped = node->demux_dropped;
+	out->path_dropped = node->path_dropped;
 	um_dataplane_global_stats(node->dataplane, global);
 	out->dataplane = (struct um_dataplane_status){
 	    .no_route = global[UM_DP_GLOBAL_NO_ROUTE],
@@ -196,6 +202,7 @@ static void fill_peer(struct um_node *node, const struct um_node_peer *peer, str
 			out->handshake_srtt_us = hs.srtt_ns / 1000;
 		out->handshake_rto_ms = hs.rto_ns / UM_NSEC_PER_MSEC;
 		out->handshake_retransmitted_datagrams = hs.retransmitted_datagrams;
+		out->handshake_ack_resent_datagrams = hs.ack_resent_datagrams;
 	}
 	if (peer->setup.has_session) {
 		const struct um_node_setup *setup = &peer->setup;

@@ -109,6 +109,7 @@ static void fixture_fill(struct fixture *f)
 	p->handshake_srtt_us = 21500;
 	p->handshake_rto_ms = 200;
 	p->handshake_retransmitted_datagrams = 9;
+	p->handshake_ack_resent_datagrams = 4;
 	p->setup_role = "initiator";
 	p->setup_ms = 2350;
 	p->setup_first_reply_ms = 1200;
@@ -241,6 +242,7 @@ static void test_text(void)
 	    "hs_challenge_budget=0",
 	    "under_load=1",
 	    "demux_dropped=6",
+	    "path_dropped=0",
 	    "dp_no_route=0",
 	    "dp_unknown_index=17",
 	    "dp_busy_poll_hits=9",
@@ -295,6 +297,7 @@ static void test_text(void)
 	    "handshake_srtt_us=21500",
 	    "handshake_rto_ms=200",
 	    "handshake_retransmitted_datagrams=9",
+	    "handshake_ack_resent_datagrams=4",
 	    "setup_role=initiator",
 	    "setup_ms=2350",
 	    "setup_first_reply_ms=1200",
