@@ -372,7 +372,8 @@ static struct um_hs_pending *find_pending(struct um_handshake_engine *engine, ui
 	for (unsigned i = 0; i < engine->config.max_pending; i++) {
 		struct um_hs_pending *p = &engine->pending[i];
 		if (p->state != UM_HS_STATE_ZEROED && p->state != UM_HS_STATE_CHALLENGE_PREPARING &&
-		    p->local_index == index && um_addr_equal(&p->source, source) && p->source_route == engine->from_route)
+		    p->local_index == index && um_addr_equal(&p->source, source) &&
+		    p->source_route == engine->from_route)
 			return p;
 	}
 	return NULL;

@@ -249,9 +249,9 @@ int um_hs_create_challenge(struct um_handshake_engine *engine, struct um_hs_pend
  * kem_secret), the ee DH, the CHALLENGE with our sealed signature; *sym_out
  * only on success, kem_secret wiped on failure. */
 int um_hs_challenge_compute(const struct um_identity *self, uint32_t local_index, uint32_t remote_index,
-			    const uint8_t hello_ephemeral[32], const uint8_t *hello_bytes, const uint8_t *kem_public_ready,
-			    uint8_t kem_secret[UM_HKEM_SK_BYTES], struct um_hs_symmetric *sym_out,
-			    uint8_t challenge[UM_HS_CHALLENGE_BYTES]);
+			    const uint8_t hello_ephemeral[32], const uint8_t *hello_bytes,
+			    const uint8_t *kem_public_ready, uint8_t kem_secret[UM_HKEM_SK_BYTES],
+			    struct um_hs_symmetric *sym_out, uint8_t challenge[UM_HS_CHALLENGE_BYTES]);
 /* The cheap half: message id, fragment sender, state CHALLENGE_SENT. */
 void um_hs_challenge_commit(struct um_hs_pending *pending);
 

@@ -142,9 +142,9 @@ out:
 }
 
 int um_hs_challenge_compute(const struct um_identity *self, uint32_t local_index, uint32_t remote_index,
-			    const uint8_t hello_ephemeral[32], const uint8_t *hello_bytes, const uint8_t *kem_public_ready,
-			    uint8_t kem_secret[UM_HKEM_SK_BYTES], struct um_hs_symmetric *sym_out,
-			    uint8_t challenge[UM_HS_CHALLENGE_BYTES])
+			    const uint8_t hello_ephemeral[32], const uint8_t *hello_bytes,
+			    const uint8_t *kem_public_ready, uint8_t kem_secret[UM_HKEM_SK_BYTES],
+			    struct um_hs_symmetric *sym_out, uint8_t challenge[UM_HS_CHALLENGE_BYTES])
 {
 	struct um_hs_symmetric sym;
 	uint8_t kem_public[UM_HKEM_PK_BYTES];
@@ -203,9 +203,9 @@ void um_hs_challenge_commit(struct um_hs_pending *pending)
 int um_hs_create_challenge(struct um_handshake_engine *engine, struct um_hs_pending *pending,
 			   const struct um_hs_hello *hello, const uint8_t *hello_bytes)
 {
-	int ret = um_hs_challenge_compute(engine->identity, pending->local_index, pending->remote_index,
-					  hello->ephemeral, hello_bytes, NULL, pending->kem_secret, &pending->sym,
-					  pending->challenge);
+	int ret =
+	    um_hs_challenge_compute(engine->identity, pending->local_index, pending->remote_index, hello->ephemeral,
+				    hello_bytes, NULL, pending->kem_secret, &pending->sym, pending->challenge);
 	if (ret == 0)
 		um_hs_challenge_commit(pending);
 	return ret;
