@@ -37,6 +37,13 @@ static void ring_push(struct ring *r, unsigned capacity, struct um_handshake_wor
 	r->count++;
 }
 
+static void ring_push_front(struct ring *r, unsigned capacity, struct um_handshake_work *work)
+{
+	r->head = (r->head + capacity - 1) % capacity;
+	r->items[r->head] = work;
+	r->count++;
+}
+
 static struct um_handshake_work *ring_pop(struct ring *r, unsigned capacity)
 {
 	struct um_handshake_work *work;
@@ -140,7 +147,11 @@ int um_handshake_worker_submit(struct um_handshake_worker *worker, struct um_han
 		ret = -UM_ELIMIT;
 	} else {
 		worker->lent++;
-		ring_push(&worker->todo, worker->capacity, work);
+		/* A HELLO from a quiet site jumps the flood's queue. */
+		if (um_handshake_work_urgent(work))
+			ring_push_front(&worker->todo, worker->capacity, work);
+		else
+			ring_push(&worker->todo, worker->capacity, work);
 		pthread_cond_signal(&worker->wake);
 	}
 	pthread_mutex_unlock(&worker->lock);

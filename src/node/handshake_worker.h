@@ -26,7 +26,9 @@ int um_handshake_worker_new(struct um_handshake_worker **out, unsigned capacity)
 void um_handshake_worker_free(struct um_handshake_worker *worker);
 /* Readable (EPOLLIN) when done items wait to be taken. */
 int um_handshake_worker_fd(const struct um_handshake_worker *worker);
-/* Queues work (borrowed until it comes back from take). -UM_ELIMIT when
+/* Queues work (borrowed until it comes back from take): last, or first
+ * when um_handshake_work_urgent (a HELLO from a quiet site does not wait
+ * behind a flood's). -UM_ELIMIT when
  * capacity items are already out (the caller then runs it itself). */
 int um_handshake_worker_submit(struct um_handshake_worker *worker, struct um_handshake_work *work);
 /* The next finished item, NULL when none is left; drains the eventfd

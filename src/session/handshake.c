@@ -605,7 +605,8 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_addr
 	pending->created_ns = now.mono_ns;
 	pending->local_index = um_hs_new_index(engine);
 	if (engine->config.defer_challenge)
-		return um_hs_work_start(engine, pending, dgram, out);
+		return um_hs_work_start(engine, pending, dgram, site_idle_ns >= UM_HS_PREFIX_IDLE_MS * UM_NSEC_PER_MSEC,
+					out);
 	if ((ret = um_hs_create_challenge(engine, pending, &hello, dgram)) < 0) {
 		um_hs_pending_release(engine, pending);
 		return ret;

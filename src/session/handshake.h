@@ -246,6 +246,12 @@ const struct um_handshake_stats *um_handshake_get_stats(const struct um_handshak
  * engine be freed after the worker stopped touching it). */
 struct um_handshake_work;
 
+/* True when the HELLO came from a site (IPv4 /24, IPv6 /48) that had sent
+ * none for a while (the budget's reserve applies to it): a flood comes
+ * from busy sites, so a worker that runs these first keeps a lone
+ * initiator's CHALLENGE from queueing behind the flood's. */
+bool um_handshake_work_urgent(const struct um_handshake_work *work);
+
 /* The expensive part (ML-KEM keygen, X25519, hybrid signature) on the
  * item alone and the engine's identity (read only): safe on any thread,
  * concurrently with any engine call, while the item is lent out. Returns

@@ -131,6 +131,7 @@ struct um_hs_pending {
 struct um_handshake_work {
 	/* Engine side. */
 	bool in_flight; /* lent out */
+	bool urgent;    /* um_handshake_work_urgent */
 	unsigned slot;  /* index of the pending state */
 	uint64_t generation;
 	/* Input. */
@@ -262,9 +263,9 @@ void um_hs_work_pool_free(struct um_handshake_engine *engine);
  * slot that is free or evictable (not preparing). */
 bool um_hs_work_can_start(const struct um_handshake_engine *engine);
 /* Lends a work item for pending (claimed, filled) into out->work and
- * marks the state preparing. */
+ * marks the state preparing; urgent: its site was idle (handshake.h). */
 int um_hs_work_start(struct um_handshake_engine *engine, struct um_hs_pending *pending, const uint8_t *hello_bytes,
-		     struct um_handshake_output *out);
+		     bool urgent, struct um_handshake_output *out);
 int um_hs_consume_challenge(struct um_handshake_engine *engine, struct um_handshake_peer *peer, const uint8_t *msg,
 			    size_t len);
 int um_hs_consume_response(struct um_handshake_engine *engine, struct um_hs_pending *pending, const uint8_t *msg,

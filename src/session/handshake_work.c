@@ -46,7 +46,7 @@ bool um_hs_work_can_start(const struct um_handshake_engine *engine)
 }
 
 int um_hs_work_start(struct um_handshake_engine *engine, struct um_hs_pending *pending, const uint8_t *hello_bytes,
-		     struct um_handshake_output *out)
+		     bool urgent, struct um_handshake_output *out)
 {
 	struct um_handshake_work *work = free_item(engine);
 
@@ -54,6 +54,7 @@ int um_hs_work_start(struct um_handshake_engine *engine, struct um_hs_pending *p
 		return -UM_ELIMIT; /* um_hs_work_can_start said otherwise: not reached */
 	memset(work, 0, sizeof(*work));
 	work->in_flight = true;
+	work->urgent = urgent;
 	work->slot = (unsigned)(pending - engine->pending);
 	work->generation = ++engine->work_generation;
 	work->identity = engine->identity;
@@ -69,6 +70,11 @@ int um_hs_work_start(struct um_handshake_engine *engine, struct um_hs_pending *p
 	out->to = pending->source;
 	out->route = pending->source_route;
 	return 0;
+}
+
+bool um_handshake_work_urgent(const struct um_handshake_work *work)
+{
+	return work->urgent;
 }
 
 int um_handshake_work_run(struct um_handshake_work *work)

@@ -106,6 +106,7 @@ static void test_deferred_completes(void)
 	fixture(0, 0);
 	CHECK_EQ(hello_to_v(&L, &L.addr, at_ms(0), &work), 0);
 	CHECK(work != NULL);
+	CHECK(um_handshake_work_urgent(work)); /* L's site was quiet */
 	CHECK_EQ(out_v.n_datagrams, 0);
 	CHECK_EQ(V.engine->stats.challenges_deferred, 1);
 	CHECK_EQ(V.engine->stats.challenges, 0);
@@ -237,13 +238,14 @@ static void test_flood_bounded_by_budget(void)
 	struct um_handshake_work *work;
 	fixture(0, 1000);
 	const struct um_handshake_config *cfg = &V.engine->config;
-	unsigned lent = 0, most_lent = 0, finished = 0;
+	unsigned lent = 0, most_lent = 0, finished = 0, urgent = 0;
 	static struct um_handshake_work *held[64];
 	for (unsigned i = 0; i < 500; i++) {
 		struct um_addr src = site_addr(i);
 		uint64_t t = i; /* 1 ms apart */
 		if (hello_to_v(&X, &src, at_ms(t), &work) == 0 && work) {
 			held[lent++] = work;
+			urgent += um_handshake_work_urgent(work);
 			most_lent = lent > most_lent ? lent : most_lent;
 		}
 		/* The "worker" returns a batch every 20 ms. */
@@ -265,6 +267,18 @@ static void test_flood_bounded_by_budget(void)
 	CHECK(V.engine->stats.challenge_budget > 0);
 	CHECK_EQ(V.engine->stats.challenges, finished);
 	CHECK(most_lent <= cfg->max_pending);
+	/* Each site sent one HELLO: all quiet before it, all urgent. */
+	CHECK_EQ(urgent, deferred);
+	/* A second HELLO from a site that just sent one is not urgent. */
+	struct um_addr busy = site_addr(499);
+	CHECK_EQ(hello_to_v(&X, &busy, at_ms(3000), &work), 0);
+	CHECK(um_handshake_work_urgent(work));
+	struct um_addr neighbour = busy;
+	neighbour.addr[3] = 2; /* same /24, another host */
+	CHECK_EQ(hello_to_v(&X, &neighbour, at_ms(3010), &held[0]), 0);
+	CHECK(!um_handshake_work_urgent(held[0]));
+	um_handshake_work_finish(V.engine, work, at_ms(3020), &out_v);
+	um_handshake_work_finish(V.engine, held[0], at_ms(3020), &out_v);
 	fixture_down();
 }
 
