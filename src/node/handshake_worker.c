@@ -27,6 +27,10 @@ struct um_handshake_worker {
 	pthread_cond_t wake;
 	bool stop;
 	unsigned capacity, lent; /* lent: submitted and not yet taken */
+	/* Key pairs made while idle (the worker thread's alone); refilled
+	 * after each job until full. */
+	struct um_handshake_kem_pool *kem_pool;
+	bool kem_wanted;
 	struct ring todo, done;
 	int fd; /* eventfd: done items wait */
 };
@@ -63,14 +67,24 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
-		while (!w->stop && !w->todo.count)
+		while (!w->stop && !w->todo.count) {
+			if (w->kem_wanted) { /* idle: one key pair, then look again */
+				pthread_mutex_unlock(&w->lock);
+				bool more = um_handshake_kem_pool_fill(w->kem_pool) > 0;
+				pthread_mutex_lock(&w->lock);
+				w->kem_wanted = more;
+				continue;
+			}
 			pthread_cond_wait(&w->wake, &w->lock);
+		}
 		if (w->stop)
 			break;
 		struct um_handshake_work *work = ring_pop(&w->todo, w->capacity);
 		pthread_mutex_unlock(&w->lock);
-		um_handshake_work_run(work); /* the result stays in the item */
+		/* The result stays in the item. */
+		um_handshake_work_run_pooled(work, w->kem_pool);
 		pthread_mutex_lock(&w->lock);
+		w->kem_wanted = true;
 		ring_push(&w->done, w->capacity, work);
 		/* Counter semantics: one read drains any number of writes. */
 		if (write(w->fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
@@ -98,6 +112,9 @@ int um_handshake_worker_new(struct um_handshake_worker **out, unsigned capacity)
 	w->done.items = calloc(capacity, sizeof(*w->done.items));
 	if (!w->todo.items || !w->done.items)
 		goto out;
+	if ((ret = um_handshake_kem_pool_new(&w->kem_pool, UM_HANDSHAKE_WORKER_KEM_PAIRS)) < 0)
+		goto out;
+	w->kem_wanted = true;
 	if ((w->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
 		ret = -errno;
 		goto out;
@@ -126,6 +143,7 @@ void um_handshake_worker_free(struct um_handshake_worker *worker)
 	}
 	if (worker->fd >= 0)
 		close(worker->fd);
+	um_handshake_kem_pool_free(worker->kem_pool);
 	free(worker->todo.items);
 	free(worker->done.items);
 	pthread_cond_destroy(&worker->wake);

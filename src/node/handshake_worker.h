@@ -17,6 +17,10 @@
 
 struct um_handshake_worker;
 
+/* Precomputed KEM key pairs the worker keeps while idle (handshake.h):
+ * a burst this long takes no keygen on a legitimate CHALLENGE's path. */
+enum { UM_HANDSHAKE_WORKER_KEM_PAIRS = 8 };
+
 /* Starts the thread; *out is owned by the caller (um_handshake_worker_free).
  * capacity: the most items out at once (the engine's max_pending). */
 int um_handshake_worker_new(struct um_handshake_worker **out, unsigned capacity);

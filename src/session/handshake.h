@@ -258,6 +258,21 @@ bool um_handshake_work_urgent(const struct um_handshake_work *work);
  * the result also kept in the item (finish acts on it). */
 int um_handshake_work_run(struct um_handshake_work *work);
 
+/* Precomputed ephemeral KEM key pairs (X25519 + ML-KEM-1024), filled by a
+ * worker while idle so a CHALLENGE does not wait for a keygen. Each pair
+ * serves one handshake and is wiped as it is taken: it exists before its
+ * handshake, never after, so forward secrecy is that of a fresh keygen.
+ * Locked memory; owned by one thread (the worker) after _new. */
+struct um_handshake_kem_pool;
+/* *out owned by the caller (um_handshake_kem_pool_free wipes it). */
+int um_handshake_kem_pool_new(struct um_handshake_kem_pool **out, unsigned size);
+void um_handshake_kem_pool_free(struct um_handshake_kem_pool *pool);
+/* Generates one pair: 1 if it did, 0 when the pool is full, or < 0. */
+int um_handshake_kem_pool_fill(struct um_handshake_kem_pool *pool);
+unsigned um_handshake_kem_pool_count(const struct um_handshake_kem_pool *pool);
+/* um_handshake_work_run with a pair from pool (NULL or empty: keygen now). */
+int um_handshake_work_run_pooled(struct um_handshake_work *work, struct um_handshake_kem_pool *pool);
+
 /* Takes the item back (always: it is wiped and free again afterwards).
  * When its pending state is still the one it was made for, installs the
  * result and out gets the CHALLENGE datagrams for the initiator, as

@@ -6,6 +6,7 @@
  * state is still the one it was made for. The engine stays I/O and thread
  * free: it never waits, and touches a lent item only when it comes back. */
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crypto/secmem.h"
@@ -79,9 +80,81 @@ bool um_handshake_work_urgent(const struct um_handshake_work *work)
 
 int um_handshake_work_run(struct um_handshake_work *work)
 {
+	return um_handshake_work_run_pooled(work, NULL);
+}
+
+/* ---- precomputed KEM key pairs ---- */
+
+struct kem_pair {
+	uint8_t public_key[UM_HKEM_PK_BYTES];
+	uint8_t secret_key[UM_HKEM_SK_BYTES];
+};
+
+struct um_handshake_kem_pool {
+	unsigned size, count;
+	struct kem_pair *pairs; /* secmem, size entries; [0, count) filled */
+};
+
+int um_handshake_kem_pool_new(struct um_handshake_kem_pool **out, unsigned size)
+{
+	struct um_handshake_kem_pool *pool;
+
+	*out = NULL;
+	if (!size)
+		return -UM_EINVAL;
+	if (!(pool = calloc(1, sizeof(*pool))))
+		return -UM_ENOMEM;
+	if (!(pool->pairs = um_secmem_alloc((size_t)size * sizeof(*pool->pairs)))) {
+		free(pool);
+		return -UM_ENOMEM;
+	}
+	pool->size = size;
+	*out = pool;
+	return 0;
+}
+
+void um_handshake_kem_pool_free(struct um_handshake_kem_pool *pool)
+{
+	if (!pool)
+		return;
+	um_secmem_free(pool->pairs); /* zeroes */
+	free(pool);
+}
+
+int um_handshake_kem_pool_fill(struct um_handshake_kem_pool *pool)
+{
+	if (pool->count >= pool->size)
+		return 0;
+	struct kem_pair *pair = &pool->pairs[pool->count];
+	int ret = um_hkem_keygen(pair->public_key, pair->secret_key);
+	if (ret < 0) {
+		sodium_memzero(pair, sizeof(*pair));
+		return ret;
+	}
+	pool->count++;
+	return 1;
+}
+
+unsigned um_handshake_kem_pool_count(const struct um_handshake_kem_pool *pool)
+{
+	return pool->count;
+}
+
+int um_handshake_work_run_pooled(struct um_handshake_work *work, struct um_handshake_kem_pool *pool)
+{
+	uint8_t public_key[UM_HKEM_PK_BYTES];
+	const uint8_t *ready = NULL;
+
+	if (pool && pool->count) {
+		struct kem_pair *pair = &pool->pairs[--pool->count];
+		memcpy(public_key, pair->public_key, sizeof(public_key));
+		memcpy(work->kem_secret, pair->secret_key, sizeof(work->kem_secret));
+		sodium_memzero(pair, sizeof(*pair)); /* one handshake only */
+		ready = public_key;
+	}
 	work->result =
 	    um_hs_challenge_compute(work->identity, work->local_index, work->remote_index, work->hello_ephemeral,
-				    work->hello_body, NULL, work->kem_secret, &work->sym, work->challenge);
+				    work->hello_body, ready, work->kem_secret, &work->sym, work->challenge);
 	work->done = true;
 	return work->result;
 }

@@ -282,6 +282,45 @@ static void test_flood_bounded_by_budget(void)
 	fixture_down();
 }
 
+/* Precomputed KEM pairs: a pooled run completes the handshake like a fresh
+ * keygen; each pair serves once (two CHALLENGEs carry different keys) and
+ * is wiped as it is taken; an empty pool falls back to a keygen. */
+static void test_kem_pool(void)
+{
+	struct um_handshake_kem_pool *pool;
+	struct um_handshake_work *work, *second;
+	uint8_t first_key[UM_HKEM_PK_BYTES];
+	fixture(0, 1000);
+	CHECK_EQ(um_handshake_kem_pool_new(&pool, 2), 0);
+	CHECK_EQ(um_handshake_kem_pool_fill(pool), 1);
+	CHECK_EQ(um_handshake_kem_pool_fill(pool), 1);
+	CHECK_EQ(um_handshake_kem_pool_fill(pool), 0); /* full */
+	CHECK_EQ(um_handshake_kem_pool_count(pool), 2);
+
+	CHECK_EQ(hello_to_v(&L, &L.addr, at_ms(0), &work), 0);
+	CHECK_EQ(um_handshake_work_run_pooled(work, pool), 0);
+	CHECK_EQ(um_handshake_kem_pool_count(pool), 1);
+	memcpy(first_key, work->challenge + UM_HS_CHALLENGE_HEADER_BYTES - UM_HKEM_PK_BYTES, sizeof(first_key));
+	CHECK_EQ(um_handshake_work_finish(V.engine, work, at_ms(1), &out_v), 0);
+	CHECK_EQ(complete_with_l(at_ms(2)), 0);
+	CHECK_MEM(L.keypair.send_key, V.keypair.recv_key, UM_KEY_LEN);
+
+	struct um_addr src = site_addr(7);
+	CHECK_EQ(hello_to_v(&X, &src, at_ms(10), &second), 0);
+	CHECK_EQ(um_handshake_work_run_pooled(second, pool), 0);
+	CHECK_EQ(um_handshake_kem_pool_count(pool), 0);
+	CHECK(memcmp(first_key, second->challenge + UM_HS_CHALLENGE_HEADER_BYTES - UM_HKEM_PK_BYTES,
+		     sizeof(first_key)) != 0);
+	CHECK_EQ(um_handshake_work_finish(V.engine, second, at_ms(11), &out_v), 0);
+	/* Empty: a keygen on the spot, and the handshake still completes. */
+	CHECK_EQ(hello_to_v(&L, &L.addr, at_ms(1500), &work), 0);
+	CHECK_EQ(um_handshake_work_run_pooled(work, pool), 0);
+	CHECK_EQ(um_handshake_work_finish(V.engine, work, at_ms(1501), &out_v), 0);
+	CHECK_EQ(complete_with_l(at_ms(1502)), 0);
+	um_handshake_kem_pool_free(pool);
+	fixture_down();
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -291,5 +330,6 @@ int main(void)
 	RUN(test_replaced_state_keeps_its_own_result);
 	RUN(test_run_on_thread);
 	RUN(test_flood_bounded_by_budget);
+	RUN(test_kem_pool);
 	return um_test_end();
 }
