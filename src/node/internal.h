@@ -21,6 +21,7 @@
 #include "ctl/control.h"
 #include "net/dataplane.h"
 #include "net/loop.h"
+#include "node/handshake_worker.h"
 #include "node/node.h"
 #include "node/peer.h"
 #include "node/route.h"
@@ -51,6 +52,8 @@ struct um_node {
 	bool control_started;
 	struct um_watch dp_watch;        /* data plane's control fd */
 	struct um_timer hs_timer;        /* engine deadline */
+	struct um_handshake_worker *hs_worker; /* owned: signs deferred CHALLENGEs */
+	struct um_watch hs_worker_watch;       /* its eventfd */
 	struct um_handshake_output *out; /* scratch for engine calls (large) */
 	struct um_dp_control_msg *msg;   /* scratch for data-plane messages */
 	struct um_node_peer *peers;      /* n config.n_peers entries (peer.c) */

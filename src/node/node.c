@@ -31,6 +31,8 @@ _Static_assert(UM_CONFIG_BUSY_POLL_MAX_US == UM_BUSY_POLL_MAX_US, "busy-poll-us 
  * must not hold back the timers queued behind it (hello_flood measures it). */
 enum { DRAIN_BATCH = 1024 };
 #define DRAIN_BUDGET_NS (5 * UM_NSEC_PER_MSEC)
+/* The engine lends at most max_pending work items (its default, 64). */
+enum { UM_NODE_HS_WORK_ITEMS = 64 };
 
 /* The engine must not hand out an index that a live keypair still uses. */
 static bool index_in_use(void *ctx, uint32_t index)
@@ -210,6 +212,7 @@ static void teardown(struct um_node *node)
 	}
 	/* Freeing the data plane wipes every key and removes the device. */
 	um_dataplane_free(node->dataplane);
+	um_session_worker_stop(node); /* before the engine: it lends the work */
 	um_handshake_engine_free(node->engine);
 	um_node_peers_free(node);
 	if (node->out)
@@ -313,10 +316,15 @@ static int start_node(struct um_node *node)
 	    .rotation_s = (uint32_t)((c->rekey_ms + 999) / 1000),
 	    .index_in_use = index_in_use,
 	    .index_ctx = node,
+	    .defer_challenge = true, /* signed on node->hs_worker */
 	};
 	r = um_handshake_engine_new(&node->engine, &hs_config);
 	if (r) {
 		um_log_error("handshake engine: %s", um_strerror(r));
+		return r;
+	}
+	if ((r = um_session_worker_start(node, UM_NODE_HS_WORK_ITEMS))) {
+		um_log_error("handshake worker: %s", um_strerror(r));
 		return r;
 	}
 

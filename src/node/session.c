@@ -7,7 +7,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 
+#include "node/handshake_worker.h"
 #include "node/internal.h"
 #include "node/path.h"
 #include "node/route.h"
@@ -332,7 +334,7 @@ void um_node_handshake_input(struct um_node *node, const struct um_addr *from, u
 		um_handshake_output_wipe(node->out);
 		return; /* counted by the engine's stats */
 	}
-	if (len && data[0] == UM_MSG_HELLO && node->out->n_datagrams)
+	if (len && data[0] == UM_MSG_HELLO && (node->out->n_datagrams || node->out->work))
 		hello_received(node, from, route, now.mono_ns);
 	/* The engine names the peer only for an answer to our initiation (a
 	 * cookie reply, a whole CHALLENGE, ESTABLISHED) or for the RESPONSE
@@ -341,7 +343,54 @@ void um_node_handshake_input(struct um_node *node, const struct um_addr *from, u
 	    (node->out->event == UM_HS_EVENT_NONE ||
 	     (node->out->event == UM_HS_EVENT_ESTABLISHED && node->out->initiator)))
 		peer->setup.reply_ns = now.mono_ns;
+	/* A CHALLENGE to sign: the worker does it, on_worker sends it. */
+	struct um_handshake_work *work = node->out->work;
+	if (work && (!node->hs_worker || um_handshake_worker_submit(node->hs_worker, work))) {
+		um_handshake_work_run(work); /* no worker or it is full: here */
+		um_handshake_work_finish(node->engine, work, um_handshake_time_now(), node->out);
+	}
 	handle_output(node);
+}
+
+/* The worker finished CHALLENGEs: send them (or drop stale ones). */
+static void on_worker(struct um_loop *loop, struct um_watch *watch, uint32_t events)
+{
+	struct um_node *node = watch->arg;
+	struct um_handshake_work *work;
+	(void)loop;
+	(void)events;
+
+	while ((work = um_handshake_worker_take(node->hs_worker))) {
+		if (um_handshake_work_finish(node->engine, work, um_handshake_time_now(), node->out) == 0)
+			handle_output(node);
+		else
+			um_handshake_output_wipe(node->out);
+	}
+	um_session_engine_rearm(node);
+}
+
+int um_session_worker_start(struct um_node *node, unsigned capacity)
+{
+	int r = um_handshake_worker_new(&node->hs_worker, capacity);
+
+	if (r)
+		return r;
+	node->hs_worker_watch = (struct um_watch){
+	    .fd = um_handshake_worker_fd(node->hs_worker), .events = EPOLLIN, .fn = on_worker, .arg = node};
+	if ((r = um_loop_add(node->loop, &node->hs_worker_watch))) {
+		um_handshake_worker_free(node->hs_worker);
+		node->hs_worker = NULL;
+	}
+	return r;
+}
+
+void um_session_worker_stop(struct um_node *node)
+{
+	if (!node->hs_worker)
+		return;
+	um_loop_remove(node->loop, &node->hs_worker_watch);
+	um_handshake_worker_free(node->hs_worker);
+	node->hs_worker = NULL;
 }
 
 void um_session_engine_timer(struct um_loop *loop, struct um_timer *timer)

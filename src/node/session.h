@@ -42,6 +42,11 @@ void um_node_clear_session(struct um_node_peer *peer);
  * through (from is then the relay). */
 void um_node_handshake_input(struct um_node *node, const struct um_addr *from, uint32_t route, const uint8_t *data,
 			     size_t len);
+/* The handshake worker (handshake_worker.h) that signs deferred
+ * CHALLENGEs: started after the engine (capacity: its max_pending),
+ * stopped before the engine is freed. */
+int um_session_worker_start(struct um_node *node, unsigned capacity);
+void um_session_worker_stop(struct um_node *node);
 /* The handshake engine's timer (node->hs_timer) and its re-arming. */
 void um_session_engine_timer(struct um_loop *loop, struct um_timer *timer);
 void um_session_engine_rearm(struct um_node *node);

@@ -23,6 +23,7 @@ void um_hs_output_reset(struct um_handshake_output *out)
 	out->peer_user = NULL;
 	memset(&out->to, 0, sizeof(out->to));
 	out->route = 0;
+	out->work = NULL;
 }
 
 void um_handshake_output_wipe(struct um_handshake_output *out)
@@ -119,6 +120,8 @@ int um_handshake_engine_new(struct um_handshake_engine **out, const struct um_ha
 	limits.one_slot_per_index = true;
 	if ((ret = um_reasm_init(&e->reasm, &limits)) < 0)
 		goto out;
+	if (e->config.defer_challenge && (ret = um_hs_work_pool_init(e)) < 0)
+		goto out;
 	*out = e;
 	return 0;
 out:
@@ -143,6 +146,7 @@ void um_handshake_engine_free(struct um_handshake_engine *engine)
 	free(engine->peers);
 	if (engine->pending)
 		um_secmem_free(engine->pending); /* zeroes */
+	um_hs_work_pool_free(engine);
 	free(engine->hello_seen);
 	um_cookie_checker_wipe(&engine->cookie);
 	if (engine->ratelimit.entries)
@@ -231,10 +235,12 @@ void um_hs_pending_release(struct um_handshake_engine *engine, struct um_hs_pend
 
 static unsigned pending_count(const struct um_handshake_engine *engine)
 {
-	/* Handshakes still waiting for RESPONSE; finished ones do not count. */
+	/* Handshakes still waiting for RESPONSE (or for their CHALLENGE);
+	 * finished ones do not count. */
 	unsigned n = 0;
 	for (unsigned i = 0; i < engine->config.max_pending; i++)
-		n += engine->pending[i].state == UM_HS_STATE_CHALLENGE_SENT;
+		n += engine->pending[i].state == UM_HS_STATE_CHALLENGE_SENT ||
+		     engine->pending[i].state == UM_HS_STATE_CHALLENGE_PREPARING;
 	return n;
 }
 
@@ -365,7 +371,8 @@ static struct um_hs_pending *find_pending(struct um_handshake_engine *engine, ui
 {
 	for (unsigned i = 0; i < engine->config.max_pending; i++) {
 		struct um_hs_pending *p = &engine->pending[i];
-		if (p->state != UM_HS_STATE_ZEROED && p->local_index == index && um_addr_equal(&p->source, source) &&
+		if (p->state != UM_HS_STATE_ZEROED && p->state != UM_HS_STATE_CHALLENGE_PREPARING &&
+		    p->local_index == index && um_addr_equal(&p->source, source) &&
 		    p->source_route == engine->from_route)
 			return p;
 	}
@@ -384,7 +391,8 @@ static bool same_site(const struct um_addr *a, const struct um_addr *b)
  * real addresses turn the table over before a legitimate RESPONSE arrives
  * (64 entries at a few hundred CHALLENGEs/s); this way a flood mostly
  * recycles its own entries, and a lone initiator's entry is at risk only
- * when every site holds one. */
+ * when every site holds one. A state preparing its CHALLENGE (deferred) is
+ * never the victim; NULL when every one is (only then). */
 static struct um_hs_pending *claim_pending(struct um_handshake_engine *engine)
 {
 	unsigned n = engine->config.max_pending, most = 0, candidates = 0;
@@ -393,6 +401,8 @@ static struct um_hs_pending *claim_pending(struct um_handshake_engine *engine)
 			return &engine->pending[i];
 	for (unsigned i = 0; i < n; i++) {
 		unsigned count = 0;
+		if (engine->pending[i].state == UM_HS_STATE_CHALLENGE_PREPARING)
+			continue;
 		for (unsigned j = 0; j < n; j++)
 			count += same_site(&engine->pending[i].source, &engine->pending[j].source);
 		if (count > most) {
@@ -401,10 +411,14 @@ static struct um_hs_pending *claim_pending(struct um_handshake_engine *engine)
 		}
 		candidates += count == most;
 	}
+	if (!candidates)
+		return NULL;
 	uint32_t pick = randombytes_uniform(candidates);
 	struct um_hs_pending *victim = NULL;
 	for (unsigned i = 0; i < n && !victim; i++) {
 		unsigned count = 0;
+		if (engine->pending[i].state == UM_HS_STATE_CHALLENGE_PREPARING)
+			continue;
 		for (unsigned j = 0; j < n; j++)
 			count += same_site(&engine->pending[i].source, &engine->pending[j].source);
 		if (count == most && pick-- == 0)
@@ -417,7 +431,7 @@ static struct um_hs_pending *claim_pending(struct um_handshake_engine *engine)
 
 bool um_hs_pending_expired(const struct um_hs_pending *p, uint64_t now_ns)
 {
-	uint64_t life = p->state == UM_HS_STATE_CHALLENGE_SENT ? UM_HS_PENDING_LIFE_NS : UM_HS_DONE_LIFE_NS;
+	uint64_t life = p->state == UM_HS_STATE_ESTABLISHED_SENT ? UM_HS_DONE_LIFE_NS : UM_HS_PENDING_LIFE_NS;
 	return p->state != UM_HS_STATE_ZEROED && now_ns - p->created_ns >= life;
 }
 
@@ -526,11 +540,17 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_addr
 	unsigned from_source = 0;
 	for (unsigned i = 0; i < engine->config.max_pending; i++) {
 		struct um_hs_pending *p = &engine->pending[i];
+		bool preparing = p->state == UM_HS_STATE_CHALLENGE_PREPARING;
 		if (p->state == UM_HS_STATE_ZEROED)
 			continue;
-		if (p->state == UM_HS_STATE_CHALLENGE_SENT && um_addr_same_host(&p->source, from) &&
+		if ((p->state == UM_HS_STATE_CHALLENGE_SENT || preparing) && um_addr_same_host(&p->source, from) &&
 		    p->source_route == engine->from_route)
 			from_source++;
+		/* Its CHALLENGE is being prepared: it goes out when ready. */
+		if (preparing && um_addr_equal(&p->source, from) && p->source_route == engine->from_route &&
+		    memcmp(p->hello_ephemeral, hello.ephemeral, 32) == 0 &&
+		    memcmp(p->hello_nonce, hello.nonce, UM_HS_NONCE_BYTES) == 0)
+			return 0;
 		if (p->state == UM_HS_STATE_CHALLENGE_SENT && um_addr_equal(&p->source, from) &&
 		    p->source_route == engine->from_route && memcmp(p->hello_ephemeral, hello.ephemeral, 32) == 0 &&
 		    memcmp(p->hello_nonce, hello.nonce, UM_HS_NONCE_BYTES) == 0) {
@@ -556,6 +576,10 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_addr
 		engine->stats.rate_limited++;
 		return -UM_ELIMIT;
 	}
+	if (engine->config.defer_challenge && !um_hs_work_can_start(engine)) {
+		engine->stats.deferred_refused++;
+		return -UM_ELIMIT;
+	}
 	/* 6b. The global CHALLENGE budget bounds the CPU a flood from many real
 	 * addresses can take; a site idle for a while may use the reserve.
 	 * Before the filter records the HELLO, so its retransmission counts. */
@@ -570,6 +594,8 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_addr
 
 	/* 7. The expensive part: ML-KEM keygen, X25519, ML-DSA signature. */
 	struct um_hs_pending *pending = claim_pending(engine);
+	if (!pending)
+		return -UM_ELIMIT; /* every slot preparing: um_hs_work_can_start said no */
 	pending->remote_index = hello.sender_index;
 	pending->source = *from;
 	pending->source_route = engine->from_route;
@@ -578,6 +604,9 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_addr
 	pending->hello_ts_ms = hello.timestamp_ms;
 	pending->created_ns = now.mono_ns;
 	pending->local_index = um_hs_new_index(engine);
+	if (engine->config.defer_challenge)
+		return um_hs_work_start(engine, pending, dgram, site_idle_ns >= UM_HS_PREFIX_IDLE_MS * UM_NSEC_PER_MSEC,
+					out);
 	if ((ret = um_hs_create_challenge(engine, pending, &hello, dgram)) < 0) {
 		um_hs_pending_release(engine, pending);
 		return ret;

@@ -95,6 +95,12 @@ struct um_handshake_config {
 	int (*admit)(void *ctx, const struct um_peer_id *id, struct um_handshake_peer *peer, void **user);
 	void *admit_ctx;
 	unsigned max_admitted;
+	/* Deferred CHALLENGE (async-sign): a HELLO that passes every check
+	 * and budget yields out->work instead of the CHALLENGE; the caller
+	 * runs um_handshake_work_run (any thread) and hands the item back to
+	 * um_handshake_work_finish, which sends the CHALLENGE. false = today's
+	 * synchronous path. */
+	bool defer_challenge;
 };
 
 enum um_handshake_event {
@@ -123,6 +129,9 @@ struct um_handshake_output {
 	 * source; initiator: the responder's source). */
 	struct um_addr peer_endpoint;
 	uint32_t peer_route; /* the route tag peer_endpoint came with */
+	/* config.defer_challenge: a CHALLENGE to prepare (engine-owned, lent
+	 * to the caller until um_handshake_work_finish); NULL otherwise. */
+	struct um_handshake_work *work;
 };
 
 /* Zeroes the output, keys included. */
@@ -140,6 +149,10 @@ struct um_handshake_stats {
 	 * flight, from where it went) and dropped (malformed, unknown message,
 	 * wrong source, rate limit). */
 	uint64_t fragments_sent, fragments_retransmitted, acks_sent, acks_received, acks_dropped;
+	/* Deferred CHALLENGEs: handed out as work; results dropped because
+	 * their state expired meanwhile (wiped); HELLOs refused because every
+	 * work item or pending slot was busy preparing. */
+	uint64_t challenges_deferred, deferred_stale, deferred_refused;
 };
 
 /* Allocates an engine; *out is owned by the caller (um_handshake_engine_free).
@@ -227,5 +240,58 @@ int um_handshake_tick(struct um_handshake_engine *engine, struct um_handshake_ti
 uint64_t um_handshake_next_deadline(const struct um_handshake_engine *engine);
 
 const struct um_handshake_stats *um_handshake_get_stats(const struct um_handshake_engine *engine);
+
+/* ---- Deferred CHALLENGE (config.defer_challenge) ----
+ * Responder, per HELLO that passed every cheap check and the budgets: the
+ * engine claims the pending state (marked preparing: never evicted, only
+ * expired) and lends a work item in out->work (out->n_datagrams is 0). At
+ * most max_pending items are out at once; while all are out, or every
+ * slot is preparing, HELLOs are refused (stats.deferred_refused).
+ *
+ *   on out->work:   hand it to a worker thread, which calls
+ *                   um_handshake_work_run(work)
+ *   back on the engine's thread:
+ *                   um_handshake_work_finish(hs, work, now, out); send out
+ *
+ * Every lent item must come back through um_handshake_work_finish (or the
+ * engine be freed after the worker stopped touching it). */
+struct um_handshake_work;
+
+/* True when the HELLO came from a site (IPv4 /24, IPv6 /48) that had sent
+ * none for a while (the budget's reserve applies to it): a flood comes
+ * from busy sites, so a worker that runs these first keeps a lone
+ * initiator's CHALLENGE from queueing behind the flood's. */
+bool um_handshake_work_urgent(const struct um_handshake_work *work);
+
+/* The expensive part (ML-KEM keygen, X25519, hybrid signature) on the
+ * item alone and the engine's identity (read only): safe on any thread,
+ * concurrently with any engine call, while the item is lent out. Returns
+ * the result also kept in the item (finish acts on it). */
+int um_handshake_work_run(struct um_handshake_work *work);
+
+/* Precomputed ephemeral KEM key pairs (X25519 + ML-KEM-1024), filled by a
+ * worker while idle so a CHALLENGE does not wait for a keygen. Each pair
+ * serves one handshake and is wiped as it is taken: it exists before its
+ * handshake, never after, so forward secrecy is that of a fresh keygen.
+ * Locked memory; owned by one thread (the worker) after _new. */
+struct um_handshake_kem_pool;
+/* *out owned by the caller (um_handshake_kem_pool_free wipes it). */
+int um_handshake_kem_pool_new(struct um_handshake_kem_pool **out, unsigned size);
+void um_handshake_kem_pool_free(struct um_handshake_kem_pool *pool);
+/* Generates one pair: 1 if it did, 0 when the pool is full, or < 0. */
+int um_handshake_kem_pool_fill(struct um_handshake_kem_pool *pool);
+unsigned um_handshake_kem_pool_count(const struct um_handshake_kem_pool *pool);
+/* um_handshake_work_run with a pair from pool (NULL or empty: keygen now). */
+int um_handshake_work_run_pooled(struct um_handshake_work *work, struct um_handshake_kem_pool *pool);
+
+/* Takes the item back (always: it is wiped and free again afterwards).
+ * When its pending state is still the one it was made for, installs the
+ * result and out gets the CHALLENGE datagrams for the initiator, as
+ * um_handshake_receive would have; returns 0. A stale result (the state
+ * expired, or was released and claimed again) is dropped: -UM_ESTATE,
+ * counted in stats.deferred_stale. -UM_EINVAL for a pointer that is not a
+ * lent item of this engine; the result of a failed run otherwise. */
+int um_handshake_work_finish(struct um_handshake_engine *engine, struct um_handshake_work *work,
+			     struct um_handshake_time now, struct um_handshake_output *out);
 
 #endif

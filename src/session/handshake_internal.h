@@ -36,6 +36,9 @@ enum um_handshake_state {
 	/* responder */
 	UM_HS_STATE_CHALLENGE_SENT,
 	UM_HS_STATE_ESTABLISHED_SENT,
+	/* Deferred CHALLENGE (handshake_work.c): claimed, its work item out
+	 * with the caller; never evicted, only expired. */
+	UM_HS_STATE_CHALLENGE_PREPARING,
 };
 
 /* The running transcript hash and chaining key. */
@@ -115,6 +118,33 @@ struct um_hs_pending {
 	struct um_frag_sender challenge_sender;
 	uint32_t response_message_id;
 	uint64_t established_resent_ns;
+	/* The work item preparing its CHALLENGE carries the same number; a
+	 * result for a state released and claimed again is recognised. */
+	uint64_t generation;
+};
+
+/* A deferred CHALLENGE (handshake_work.c): everything the keygen and the
+ * signature need, copied, and their results. Owned by the engine (a pool
+ * in locked memory); lent to the caller from handle_hello until
+ * um_handshake_work_finish. The worker thread touches only this and the
+ * identity (immutable while the engine lives). */
+struct um_handshake_work {
+	/* Engine side. */
+	bool in_flight; /* lent out */
+	bool urgent;    /* um_handshake_work_urgent */
+	unsigned slot;  /* index of the pending state */
+	uint64_t generation;
+	/* Input. */
+	const struct um_identity *identity;
+	uint32_t local_index, remote_index;
+	uint8_t hello_ephemeral[32];
+	uint8_t hello_body[UM_HS_HELLO_BODY_BYTES];
+	/* Output (SECRET: kem_secret, sym). */
+	bool done;
+	int result;
+	struct um_hs_symmetric sym;
+	uint8_t kem_secret[UM_HKEM_SK_BYTES];
+	uint8_t challenge[UM_HS_CHALLENGE_BYTES];
 };
 
 struct um_hs_hello_seen {
@@ -140,6 +170,10 @@ struct um_handshake_engine {
 	bool forced_load;
 	struct um_handshake_stats stats;
 	bool acks_disabled; /* tests and the bench: behave like a node without FRAGMENT_ACK */
+	/* config.defer_challenge: max_pending work items (secmem) and the
+	 * generation counter of the states they prepare. */
+	struct um_handshake_work *work_pool;
+	uint64_t work_generation;
 };
 
 /* Key schedule (handshake_msgs.c). */
@@ -215,6 +249,27 @@ int um_hs_create_hello(struct um_handshake_engine *engine, struct um_handshake_p
 		       struct um_handshake_time now);
 int um_hs_create_challenge(struct um_handshake_engine *engine, struct um_hs_pending *pending,
 			   const struct um_hs_hello *hello, const uint8_t *hello_bytes);
+/* The expensive half of create_challenge, on explicit buffers (any thread):
+ * keygen (or the precomputed pair: kem_public_ready, its secret already in
+ * kem_secret), the ee DH, the CHALLENGE with our sealed signature; *sym_out
+ * only on success, kem_secret wiped on failure. */
+int um_hs_challenge_compute(const struct um_identity *self, uint32_t local_index, uint32_t remote_index,
+			    const uint8_t hello_ephemeral[32], const uint8_t *hello_bytes,
+			    const uint8_t *kem_public_ready, uint8_t kem_secret[UM_HKEM_SK_BYTES],
+			    struct um_hs_symmetric *sym_out, uint8_t challenge[UM_HS_CHALLENGE_BYTES]);
+/* The cheap half: message id, fragment sender, state CHALLENGE_SENT. */
+void um_hs_challenge_commit(struct um_hs_pending *pending);
+
+/* Deferred CHALLENGE (handshake_work.c). */
+int um_hs_work_pool_init(struct um_handshake_engine *engine);
+void um_hs_work_pool_free(struct um_handshake_engine *engine);
+/* True when a HELLO could be deferred now: a free work item and a pending
+ * slot that is free or evictable (not preparing). */
+bool um_hs_work_can_start(const struct um_handshake_engine *engine);
+/* Lends a work item for pending (claimed, filled) into out->work and
+ * marks the state preparing; urgent: its site was idle (handshake.h). */
+int um_hs_work_start(struct um_handshake_engine *engine, struct um_hs_pending *pending, const uint8_t *hello_bytes,
+		     bool urgent, struct um_handshake_output *out);
 int um_hs_consume_challenge(struct um_handshake_engine *engine, struct um_handshake_peer *peer, const uint8_t *msg,
 			    size_t len);
 int um_hs_consume_response(struct um_handshake_engine *engine, struct um_hs_pending *pending, const uint8_t *msg,

@@ -141,13 +141,14 @@ out:
 	return ret;
 }
 
-int um_hs_create_challenge(struct um_handshake_engine *engine, struct um_hs_pending *pending,
-			   const struct um_hs_hello *hello, const uint8_t *hello_bytes)
+int um_hs_challenge_compute(const struct um_identity *self, uint32_t local_index, uint32_t remote_index,
+			    const uint8_t hello_ephemeral[32], const uint8_t *hello_bytes,
+			    const uint8_t *kem_public_ready, uint8_t kem_secret[UM_HKEM_SK_BYTES],
+			    struct um_hs_symmetric *sym_out, uint8_t challenge[UM_HS_CHALLENGE_BYTES])
 {
 	struct um_hs_symmetric sym;
 	uint8_t kem_public[UM_HKEM_PK_BYTES];
 	uint8_t dh[32], nonce[UM_HS_NONCE_BYTES];
-	const struct um_identity *self = engine->identity;
 	int ret;
 
 	um_hs_symmetric_init(&sym, &self->id);
@@ -155,42 +156,58 @@ int um_hs_create_challenge(struct um_handshake_engine *engine, struct um_hs_pend
 
 	/* Fresh ephemeral hybrid KEM key per handshake (forward secrecy); its
 	 * X25519 half (sk = dk || x25519 sk || x25519 pk) also does the ee DH
-	 * that seals our identity from passive observers. */
-	if ((ret = um_hkem_keygen(kem_public, pending->kem_secret)) < 0)
+	 * that seals our identity from passive observers. A precomputed pair
+	 * (never used before) is as fresh. */
+	if (kem_public_ready)
+		memcpy(kem_public, kem_public_ready, sizeof(kem_public));
+	else if ((ret = um_hkem_keygen(kem_public, kem_secret)) < 0)
 		goto out;
 	ret = -UM_EBADMSG;
-	if (crypto_scalarmult(dh, pending->kem_secret + UM_MLKEM1024_DK_BYTES, hello->ephemeral) != 0)
+	if (crypto_scalarmult(dh, kem_secret + UM_MLKEM1024_DK_BYTES, hello_ephemeral) != 0)
 		goto out; /* low-order point */
 	mix_key(sym.ck, dh, sizeof(dh));
 
 	randombytes_buf(nonce, sizeof(nonce));
 	struct um_hs_challenge msg = {
-	    .sender_index = pending->local_index,
-	    .receiver_index = pending->remote_index,
+	    .sender_index = local_index,
+	    .receiver_index = remote_index,
 	    .nonce = nonce,
 	    .kem_public = kem_public,
 	    .sealed = zero_sealed,
 	};
-	if ((ret = um_hs_challenge_encode(pending->challenge, sizeof(pending->challenge), &msg)) < 0)
+	if ((ret = um_hs_challenge_encode(challenge, UM_HS_CHALLENGE_BYTES, &msg)) < 0)
 		goto out;
-	um_hs_mix_hash(sym.h, pending->challenge, UM_HS_CHALLENGE_HEADER_BYTES);
+	um_hs_mix_hash(sym.h, challenge, UM_HS_CHALLENGE_HEADER_BYTES);
 
-	ret = seal_identity(&sym, self, CTX_CHALLENGE, "challenge", NULL, 0,
-			    pending->challenge + UM_HS_CHALLENGE_HEADER_BYTES);
+	ret = seal_identity(&sym, self, CTX_CHALLENGE, "challenge", NULL, 0, challenge + UM_HS_CHALLENGE_HEADER_BYTES);
 	if (ret < 0)
 		goto out;
-
-	pending->sym = sym;
-	randombytes_buf(&pending->challenge_message_id, sizeof(pending->challenge_message_id));
-	um_frag_sender_start(&pending->challenge_sender, UM_MSG_CHALLENGE, pending->remote_index,
-			     pending->challenge_message_id, sizeof(pending->challenge), pending->created_ns);
-	pending->state = UM_HS_STATE_CHALLENGE_SENT;
+	*sym_out = sym;
 	ret = 0;
 out:
 	sodium_memzero(&sym, sizeof(sym));
 	sodium_memzero(dh, sizeof(dh));
 	if (ret < 0)
-		sodium_memzero(pending->kem_secret, sizeof(pending->kem_secret));
+		sodium_memzero(kem_secret, UM_HKEM_SK_BYTES);
+	return ret;
+}
+
+void um_hs_challenge_commit(struct um_hs_pending *pending)
+{
+	randombytes_buf(&pending->challenge_message_id, sizeof(pending->challenge_message_id));
+	um_frag_sender_start(&pending->challenge_sender, UM_MSG_CHALLENGE, pending->remote_index,
+			     pending->challenge_message_id, sizeof(pending->challenge), pending->created_ns);
+	pending->state = UM_HS_STATE_CHALLENGE_SENT;
+}
+
+int um_hs_create_challenge(struct um_handshake_engine *engine, struct um_hs_pending *pending,
+			   const struct um_hs_hello *hello, const uint8_t *hello_bytes)
+{
+	int ret =
+	    um_hs_challenge_compute(engine->identity, pending->local_index, pending->remote_index, hello->ephemeral,
+				    hello_bytes, NULL, pending->kem_secret, &pending->sym, pending->challenge);
+	if (ret == 0)
+		um_hs_challenge_commit(pending);
 	return ret;
 }
 
