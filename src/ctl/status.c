@@ -185,6 +185,9 @@ static const struct counter_key handshake_keys[] = {
     KEY("hs_acks_sent", struct um_handshake_status, acks_sent),
     KEY("hs_acks_received", struct um_handshake_status, acks_received),
     KEY("hs_acks_dropped", struct um_handshake_status, acks_dropped),
+    KEY("hs_challenges_deferred", struct um_handshake_status, challenges_deferred),
+    KEY("hs_deferred_stale", struct um_handshake_status, deferred_stale),
+    KEY("hs_deferred_refused", struct um_handshake_status, deferred_refused),
 };
 
 static const struct counter_key dataplane_keys[] = {

@@ -12,7 +12,8 @@
  *           hs_cookies_sent hs_rate_limited hs_replays hs_malformed
  *           hs_auth_failed hs_unknown_peer hs_timeouts hs_version_mismatch
  *           hs_challenge_budget hs_fragments_sent hs_fragments_retransmitted
- *           hs_acks_sent hs_acks_received hs_acks_dropped under_load
+ *           hs_acks_sent hs_acks_received hs_acks_dropped
+ *           hs_challenges_deferred hs_deferred_stale hs_deferred_refused under_load
  *           demux_dropped path_dropped dp_no_route dp_unknown_index dp_malformed dp_ring_full
  *           dp_tun_write_errors dp_busy_poll_hits dp_busy_poll_misses
  *           dp_gathers dp_spreads relays [home_relay home_relay_rtt_us
@@ -79,7 +80,10 @@ struct um_handshake_status {
 	    challenge_budget,                         /* HELLOs refused by the global CHALLENGE budget */
 	    /* Pieces of CHALLENGE/RESPONSE sent (resends included) and resent;
 	     * FRAGMENT_ACKs (docs/PROTOCOL.md §7.1) sent, taken and dropped. */
-	    fragments_sent, fragments_retransmitted, acks_sent, acks_received, acks_dropped;
+	    fragments_sent, fragments_retransmitted, acks_sent, acks_received, acks_dropped,
+	    /* CHALLENGEs signed on the handshake worker; results dropped as
+	     * stale (the state went meanwhile); HELLOs refused (no work item). */
+	    challenges_deferred, deferred_stale, deferred_refused;
 };
 
 struct um_dataplane_status {

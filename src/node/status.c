@@ -131,6 +131,9 @@ static void fill_node(struct um_node *node, struct um_node_status *out)
 	    .acks_sent = hs->acks_sent,
 	    .acks_received = hs->acks_received,
 	    .acks_dropped = hs->acks_dropped,
+	    .challenges_deferred = hs->challenges_deferred,
+	    .deferred_stale = hs->deferred_stale,
+	    .deferred_refused = hs->deferred_refused,
 	};
 	out->under_load = um_handshake_under_load(node->engine);
 	out->demux_dropped = node->demux_dropped;

@@ -4,8 +4,8 @@
 # with one address in each of 100 /24s (100.64.N.1, N = 1..100) sends
 # HELLOs with a valid mac1 to beta, takes the cookie each source is sent
 # and puts it on its next HELLOs, so the flood gets past the cookie check
-# and every admitted HELLO costs beta a KEM keygen and a signature on its
-# control thread. Meanwhile:
+# and every admitted HELLO costs beta a KEM keygen and a signature (on its
+# handshake worker thread). Meanwhile:
 #  - alpha's legitimate handshake with beta completes (twice: at start and
 #    after alpha restarts), each within a generous bound;
 #  - beta's control-thread timers stay on time: its timer lateness
