@@ -220,6 +220,7 @@ static const struct counter_key relay_keys[] = {
     RELAY(reg_rate_limited),
     RELAY(reg_bad_signature),
     RELAY(reg_full),
+    RELAY(reg_version),
     RELAY(fragments_buffered),
     RELAY(fragments_rejected),
     RELAY(keepalives),

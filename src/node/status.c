@@ -42,6 +42,7 @@ static void fill_relay_server(const struct um_relay_server *server, struct um_re
 	out->reg_rate_limited = st->reg_rate_limited;
 	out->reg_bad_signature = st->reg_bad_signature;
 	out->reg_full = st->reg_full;
+	out->reg_version = st->reg_version;
 	out->fragments_buffered = st->fragments_buffered;
 	out->fragments_rejected = st->fragments_rejected;
 	out->keepalives = st->keepalives;
