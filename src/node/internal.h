@@ -50,13 +50,13 @@ struct um_node {
 	struct um_dataplane *dataplane;
 	struct um_control_server control;
 	bool control_started;
-	struct um_watch dp_watch;        /* data plane's control fd */
-	struct um_timer hs_timer;        /* engine deadline */
+	struct um_watch dp_watch;              /* data plane's control fd */
+	struct um_timer hs_timer;              /* engine deadline */
 	struct um_handshake_worker *hs_worker; /* owned: signs deferred CHALLENGEs */
 	struct um_watch hs_worker_watch;       /* its eventfd */
-	struct um_handshake_output *out; /* scratch for engine calls (large) */
-	struct um_dp_control_msg *msg;   /* scratch for data-plane messages */
-	struct um_node_peer *peers;      /* n config.n_peers entries (peer.c) */
+	struct um_handshake_output *out;       /* scratch for engine calls (large) */
+	struct um_dp_control_msg *msg;         /* scratch for data-plane messages */
+	struct um_node_peer *peers;            /* n config.n_peers entries (peer.c) */
 	size_t n_peers;
 	struct um_idmap peer_ids;   /* peer ID -> index in peers */
 	struct um_idmap peer_slots; /* data-plane slot -> index in peers */

@@ -46,10 +46,10 @@ struct um_node_setup {
 	unsigned initiations; /* initiations since the last session came up */
 	/* The current session's handshake (valid once has_session): */
 	bool has_session, initiator;
-	uint64_t took_ns;       /* responder: from hello_in_ns; UINT64_MAX = unknown */
-	uint64_t reply_took_ns; /* initiator only; UINT64_MAX = unknown */
-	uint64_t total_ns;      /* from first_ns (else took_ns); UINT64_MAX = unknown */
-	unsigned took_initiations;       /* ours it took, this one included */
+	uint64_t took_ns;          /* responder: from hello_in_ns; UINT64_MAX = unknown */
+	uint64_t reply_took_ns;    /* initiator only; UINT64_MAX = unknown */
+	uint64_t total_ns;         /* from first_ns (else took_ns); UINT64_MAX = unknown */
+	unsigned took_initiations; /* ours it took, this one included */
 };
 
 struct um_node_peer {

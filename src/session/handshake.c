@@ -657,7 +657,8 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 		return -UM_ELIMIT;
 	}
 	/* A piece of the RESPONSE we answered: ESTABLISHED was lost. */
-	if (pending && pending->state == UM_HS_STATE_ESTABLISHED_SENT && frag.message_id == pending->response_message_id)
+	if (pending && pending->state == UM_HS_STATE_ESTABLISHED_SENT &&
+	    frag.message_id == pending->response_message_id)
 		return um_hs_resend_established(engine, pending, from, now.mono_ns, out);
 	ret = um_reasm_add_ack(&engine->reasm, from, &frag, now.mono_ns, engine->scratch, sizeof(engine->scratch),
 			       engine->acks_disabled ? NULL : &ack);

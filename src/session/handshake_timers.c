@@ -142,7 +142,8 @@ int um_handshake_tick(struct um_handshake_engine *engine, struct um_handshake_ti
 		} else {
 			/* Only the pieces not acknowledged (all without an ACK). */
 			um_hs_output_pieces(out, UM_MSG_RESPONSE, p->remote_index, p->response_message_id, p->response,
-					    UM_HS_RESPONSE_BYTES, um_frag_sender_on_timer(&p->response_sender, now.mono_ns));
+					    UM_HS_RESPONSE_BYTES,
+					    um_frag_sender_on_timer(&p->response_sender, now.mono_ns));
 			engine->stats.fragments_retransmitted += out->n_datagrams;
 		}
 		p->retransmissions++;

@@ -293,8 +293,8 @@ int um_reasm_ack_quiet(struct um_reassembler *r, uint64_t now_ns, uint64_t quiet
 	return -UM_ENOTFOUND;
 }
 
-int um_reasm_ack_now(struct um_reassembler *r, uint8_t msg_type, uint32_t receiver_index,
-		     const struct um_addr *source, uint64_t now_ns, struct um_fragment_ack *ack)
+int um_reasm_ack_now(struct um_reassembler *r, uint8_t msg_type, uint32_t receiver_index, const struct um_addr *source,
+		     uint64_t now_ns, struct um_fragment_ack *ack)
 {
 	memset(ack, 0, sizeof(*ack));
 	if (!r->slots)

@@ -143,8 +143,8 @@ int um_reasm_ack_quiet(struct um_reassembler *r, uint64_t now_ns, uint64_t quiet
 /* For the owner's retransmission timer: when an incomplete slot of
  * (msg_type, receiver_index) from exactly `source` exists, fills *ack with
  * what it holds, records it as sent and returns 0; else -UM_ENOTFOUND. */
-int um_reasm_ack_now(struct um_reassembler *r, uint8_t msg_type, uint32_t receiver_index,
-		     const struct um_addr *source, uint64_t now_ns, struct um_fragment_ack *ack);
+int um_reasm_ack_now(struct um_reassembler *r, uint8_t msg_type, uint32_t receiver_index, const struct um_addr *source,
+		     uint64_t now_ns, struct um_fragment_ack *ack);
 
 /* Frees the slot(s) of (msg_type, receiver_index) from any source: the
  * owner calls it when the handshake state the slot was for goes away. */

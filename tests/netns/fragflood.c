@@ -201,8 +201,8 @@ int main(int argc, char **argv)
 				send_first_piece(&c, s->fd, UM_TYPE_RESPONSE, s->responder_index,
 						 step % 4 ? UM_HS_RESPONSE_BYTES : UM_FRAG_MAX_MESSAGE, &to, to_len);
 			else
-				send_first_piece(&c, s->fd, UM_TYPE_CHALLENGE, randombytes_random(), UM_FRAG_MAX_MESSAGE,
-						 &to, to_len);
+				send_first_piece(&c, s->fd, UM_TYPE_CHALLENGE, randombytes_random(),
+						 UM_FRAG_MAX_MESSAGE, &to, to_len);
 		}
 	}
 	for (long i = 0; i < count; i++) {

@@ -53,14 +53,16 @@ count() { # IN|OUT IFACE
 um_key alpha
 um_key beta
 um_key mallory
-um_relay_config relay relay 203.0.113.2:51821 "allow = ${UM_NODE_ID[alpha]}, ${UM_NODE_ID[beta]}, ${UM_NODE_ID[mallory]}
+um_key relayid
+um_relay_config relay relay 203.0.113.2:51821 "identity = $UM_TMP/relayid.key
+allow = ${UM_NODE_ID[alpha]}, ${UM_NODE_ID[beta]}, ${UM_NODE_ID[mallory]}
 keepalive-interval = 1s
 registration-timeout = 10s"
 um_config alpha a 51820 100.96.0.1/24 tun "relay = 203.0.113.2:51821
 direct = false"
 um_config beta b 51820 100.96.0.2/24 tun "relay = 203.0.113.2:51821
 direct = false"
-um_config mallory mallory 51820 100.96.0.9/24 tun "relay = 203.0.113.2:51821
+um_config mallory mallory 51820 100.96.0.9/24 tun "relay = ${UM_NODE_ID[relayid]}@203.0.113.2:51821
 direct = false"
 um_peer alpha beta "" 100.96.0.2/32
 um_peer beta alpha "" 100.96.0.1/32
@@ -129,7 +131,11 @@ kill -TERM "${UM_NODE_PID[mallory]}"
 streams spoof 8
 m_out=$(($(count out im) - m_out0)) e_out=$(($(count out ie) - e_out0))
 um_log "(b) mallory sent $m_in datagrams as 198.51.100.2:51820, received $m_out; relay: $(relay_counters)"
-((m_in >= 8)) || um_fail "mallory's registration did not go out ($m_in datagrams)"
+# Relay version 3: mallory's registration is a handshake with the relay
+# (pinned, so it starts with HELLO); the relay's answers go to alpha's
+# endpoint, so it never gets past its HELLO and its retransmissions (3 in
+# the 6 s: at 0, 1 and 3 s).
+((m_in >= 2)) || um_fail "mallory's registration did not go out ($m_in datagrams)"
 ((m_out == 0)) || um_fail "mallory received $m_out datagrams"
 ((e_out == 0)) || um_fail "eve received $e_out datagrams during (b)"
 um_ping a 100.96.0.2 -W 1 || um_fail "no traffic through the relay after the spoofed registration"
