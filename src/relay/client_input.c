@@ -45,10 +45,13 @@ static int on_id_reply(struct um_relay_client *c, unsigned i, const uint8_t *dat
 }
 
 /* What an initiator takes: CHALLENGE pieces, ESTABLISHED, COOKIE_REPLY. */
+/* What a responder sends: CHALLENGE pieces, ESTABLISHED, a cookie reply, and
+ * FRAGMENT_ACKs naming the RESPONSE pieces it holds (docs/PROTOCOL.md §7.1). */
 static bool initiator_message(const uint8_t *in, size_t len)
 {
-	return len >= 2 && ((in[0] == UM_MSG_FRAGMENT && in[1] == UM_MSG_CHALLENGE) || in[0] == UM_MSG_ESTABLISHED ||
-			    in[0] == UM_MSG_COOKIE_REPLY);
+	return len >= 2 &&
+	       ((in[0] == UM_MSG_FRAGMENT && in[1] == UM_MSG_CHALLENGE) || in[0] == UM_MSG_ESTABLISHED ||
+		in[0] == UM_MSG_COOKIE_REPLY || (in[0] == UM_TYPE_FRAGMENT_ACK && in[1] == UM_MSG_RESPONSE));
 }
 
 static int on_handshake(struct um_relay_client *c, unsigned i, const uint8_t *data, size_t len, uint64_t now,

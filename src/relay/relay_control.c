@@ -126,9 +126,12 @@ static uint32_t stream_route(const struct um_addr *from)
 }
 
 /* Only what a responder takes: HELLO, and RESPONSE pieces. */
+/* What an initiator sends: HELLO, RESPONSE pieces, and FRAGMENT_ACKs naming
+ * the CHALLENGE pieces it holds (docs/PROTOCOL.md §7.1). */
 static bool responder_message(const uint8_t *in, size_t len)
 {
-	return len >= 2 && (in[0] == UM_MSG_HELLO || (in[0] == UM_MSG_FRAGMENT && in[1] == UM_MSG_RESPONSE));
+	return len >= 2 && (in[0] == UM_MSG_HELLO || (in[0] == UM_MSG_FRAGMENT && in[1] == UM_MSG_RESPONSE) ||
+			    (in[0] == UM_TYPE_FRAGMENT_ACK && in[1] == UM_MSG_CHALLENGE));
 }
 
 int um_relay_handle_handshake(struct um_relay *r, const struct um_addr *from, const uint8_t *in, size_t len,
