@@ -215,6 +215,17 @@ fi
 # resends; the exact partial-resend counts are asserted by the engine's unit
 # test (handshake_loss). Relay registration handshakes ride inside
 # RELAY_HANDSHAKE and are not counted here.
+need=0 extra=0
+for f in "$UM_TMP"/count-*-a "$UM_TMP"/count-*-b; do
+	[ -e "$f" ] || continue
+	while read -r name messages needed sent; do
+		case $name in challenge | response) ;; *) continue ;; esac
+		need=$((need + messages * needed))
+		extra=$((extra + sent - messages * needed))
+	done <"$f"
+done
+um_log "handshake pieces: $need needed, $extra resent"
+((need > 0)) || um_fail "no CHALLENGE/RESPONSE pieces counted"
 ((extra * 2 <= need + 16)) || um_fail "$extra CHALLENGE/RESPONSE pieces resent for $need needed: more than half (whole messages resent?)"
 
 
