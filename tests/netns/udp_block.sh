@@ -10,9 +10,6 @@
 #                                                       |
 #                      relay 203.0.113.2 (UDP 51821) + 203.0.113.3 (TLS 443)
 #
-# NOT REGISTERED in meson.build yet: it needs the transport policy
-# (relay/transport.h) wired into the relay client and node/uplink.c. Until
-# then alpha stays on the TLS relay and the "back on UDP" step fails.
 # Run by hand: UMBRAD=build/umbrad UMBRA=build/umbra bash tests/netns/udp_block.sh
 set -u
 . "$(dirname "$0")/lib.sh"
