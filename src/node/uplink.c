@@ -687,6 +687,8 @@ void um_uplinks_status_fill(const struct um_node *node, struct um_node_status *s
 	uint64_t now = um_now_ns();
 
 	status->home = node->home;
+	if (node->uplinks_engine)
+		status->relay_transport = um_relay_transport_mode_name(node->uplinks_engine->policy.mode);
 	for (size_t i = 0; i < node->n_uplinks && i < status->n_uplinks; i++) {
 		const struct um_node_uplink *nu = &node->uplinks[i];
 		const struct um_relay_client_uplink *u = &node->uplinks_engine->client.uplinks[i];

@@ -2,7 +2,8 @@
 /* The relay client engine on a fake clock, against real relay cores
  * (relay/relay.c) in memory as the far end: registration, keepalive RTT,
  * home and backup by RTT, standby, relay lost, "not registered" (rate
- * limited), retry backoff, the wss:// fallback, the state setter, and
+ * limited), retry backoff, the wss:// fallback (and leaving it to a
+ * transport policy: probes), the state setter, and
  * replies that do not match what was sent. Each case builds its own world. */
 #include <sodium.h>
 #include <stdlib.h>
@@ -55,6 +56,7 @@ struct world {
 };
 
 static struct world *w;
+static bool world_policy; /* the next world's config.policy_fallback */
 
 /* Where the node's datagrams come from (a NAT may change it). */
 static struct um_addr node_addr(void)
@@ -75,7 +77,7 @@ static void relay_init(unsigned i, const struct um_identity *id)
 static void world_new_ids(unsigned n, const bool *stream, uint64_t keepalive_max_ns, bool pinned)
 {
 	struct um_relay_client_config cc = {
-	    .identity = &identity, .keepalive_max_ns = keepalive_max_ns, .n_uplinks = n};
+	    .identity = &identity, .keepalive_max_ns = keepalive_max_ns, .n_uplinks = n, .policy_fallback = world_policy};
 
 	w = calloc(1, sizeof(*w));
 	w->n = n;
@@ -735,6 +737,60 @@ static void test_same_relay_twice(void)
 	world_free();
 }
 
+/* With a transport policy: no OPEN_STREAMS of the engine's own, and
+ * PROBE_UDP (um_relay_client_probe) moves the next UDP attempt up, within
+ * the one-attempt-per-second rule, so UDP that comes back is used without
+ * waiting for the backoff (8 s here). */
+static void test_probe(void)
+{
+	const bool stream[2] = {false, true};
+
+	world_policy = true;
+	world_new_ids(2, stream, SEC, false);
+	world_policy = false;
+	w->relay_silent[0] = true;
+	start();
+	/* ID requests at 0, 1, 3, 7 s (+ up to 1/8 jitter each); the next one
+	 * not before 15 s. */
+	run_until(T0 + 8900 * MS);
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_OPEN_STREAMS, -1), 0);
+	CHECK_EQ(w->n_registers[0], 4);
+	CHECK_EQ(um_relay_client_probe(&w->client, 1, w->now), -UM_EINVAL); /* wss:// */
+	CHECK_EQ(um_relay_client_probe(&w->client, 2, w->now), -UM_EINVAL);
+	CHECK_EQ(um_relay_client_probe(&w->client, 0, w->now), 0);
+	drain();
+	CHECK_EQ(w->n_registers[0], 5);
+	CHECK_EQ(w->register_times[0][4], T0 + 8900 * MS);
+	/* Again 100 ms later: not before a second has passed. */
+	run_until(w->now + 100 * MS);
+	CHECK_EQ(um_relay_client_probe(&w->client, 0, w->now), 0);
+	drain();
+	CHECK_EQ(w->n_registers[0], 5);
+	run_until(T0 + 9899 * MS);
+	CHECK_EQ(w->n_registers[0], 5);
+	run_until(T0 + 9901 * MS);
+	CHECK_EQ(w->n_registers[0], 6);
+	CHECK_EQ(w->register_times[0][5], T0 + 9900 * MS);
+	/* UDP comes back: the next probe registers, long before the backoff's
+	 * next attempt (8 s after the last). */
+	w->relay_silent[0] = false;
+	run_until(T0 + 11 * SEC);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERING);
+	CHECK_EQ(um_relay_client_probe(&w->client, 0, w->now), 0);
+	drain();
+	run_until(w->now + 200 * MS);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_OPEN_STREAMS, -1), 0);
+	/* Registered: a probe is a keepalive now (none outstanding). */
+	run_until(w->now + 100 * MS);
+	unsigned sent = w->keepalives_sent[0];
+	CHECK(!w->client.uplinks[0].ka_outstanding);
+	CHECK_EQ(um_relay_client_probe(&w->client, 0, w->now), 0);
+	drain();
+	CHECK_EQ(w->keepalives_sent[0], sent + 1);
+	world_free();
+}
+
 /* No pinned ID: learned on first contact (one event), kept; a relay that
  * comes back with another identity is refused (never registered with),
  * and said so once its ID is asked again. */
@@ -778,5 +834,6 @@ int main(void)
 	RUN(test_unknown_peer);
 	RUN(test_trust_on_first_use);
 	RUN(test_same_relay_twice);
+	RUN(test_probe);
 	return um_test_end();
 }
