@@ -432,15 +432,13 @@ static void feed_policy(struct um_node *node, const struct um_relay_client_event
 			um_relay_transport_udp_answered(&e->policy, ev->uplink, cu->rtt_ns, now);
 		break;
 	case UM_RELAY_CLIENT_EVENT_STATE:
-		/* Parked (a twin over UDP took over) or lost: not carrying. */
+		/* Parked (a twin over UDP took over) or lost: not carrying.
+		 * Back up: the REGISTERED event. */
 		if (ev->old_state == UM_RELAY_CLIENT_REGISTERED && ev->new_state != UM_RELAY_CLIENT_REGISTERED) {
 			if (tls)
 				um_relay_transport_stream_down(&e->policy, ev->uplink, now);
 			else if (ev->new_state != UM_RELAY_CLIENT_STANDBY)
 				um_relay_transport_udp_silent(&e->policy, ev->uplink, now);
-		} else if (ev->new_state == UM_RELAY_CLIENT_REGISTERED && ev->old_state == UM_RELAY_CLIENT_STANDBY &&
-			   tls) {
-			um_relay_transport_stream_up(&e->policy, ev->uplink, now);
 		}
 		break;
 	case UM_RELAY_CLIENT_EVENT_NO_ANSWER:
