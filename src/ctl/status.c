@@ -330,6 +330,8 @@ static void node_head(struct sink *s, const struct um_node_status *st)
 	put_u64(s, "path_dropped", st->path_dropped);
 	put_counters(s, &st->dataplane, dataplane_keys, COUNT(dataplane_keys));
 	put_u64(s, "relays", st->n_uplinks);
+	if (st->relay_transport)
+		put_str(s, "relay_transport", st->relay_transport);
 	if (st->home >= 0 && (size_t)st->home < st->n_uplinks) {
 		const struct um_uplink_status *h = &st->uplinks[st->home];
 		uplink_name(h, text, sizeof(text));

@@ -16,7 +16,7 @@
  *           hs_challenges_deferred hs_deferred_stale hs_deferred_refused under_load
  *           demux_dropped path_dropped dp_no_route dp_unknown_index dp_malformed dp_ring_full
  *           dp_tun_write_errors dp_busy_poll_hits dp_busy_poll_misses
- *           dp_gathers dp_spreads relays [home_relay home_relay_rtt_us
+ *           dp_gathers dp_spreads relays [relay_transport] [home_relay home_relay_rtt_us
  *           observed_endpoint], per relay: uplink uplink_state
  *           [uplink_rtt_us] [uplink_observed] [uplink_last_reply_age_ms]
  *           uplink_registrations uplink_errors [uplink_transport
@@ -228,6 +228,9 @@ struct um_node_status {
 	struct um_uplink_status *uplinks; /* owned */
 	size_t n_uplinks;
 	int home; /* index into uplinks, or -1 */
+	/* The transport policy's mode (static text: racing, udp, stream);
+	 * NULL = no relays (no key). */
+	const char *relay_transport;
 	struct um_stun_status stun;
 	bool has_relay_server;
 	struct um_relay_server_status relay_server;

@@ -181,6 +181,12 @@ int um_peer_route_set(struct um_node_peer *peer, const struct um_route *route, e
 	case UM_ROUTE_WHY_RELAY_NEXT:
 		peer->relay = (int)route->uplink;
 		return 0;
+	case UM_ROUTE_WHY_TRANSPORT:
+		/* Only a relayed peer moves (UDP <-> wss:// relay); the session's
+		 * keys stay, so no handshake: the data plane's header changes. */
+		if (!peer->via_relay)
+			return -UM_ESTATE;
+		return set_relay(peer, route->uplink);
 	}
 	return -UM_EINVAL;
 }

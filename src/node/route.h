@@ -40,6 +40,7 @@ enum um_route_why {
 	UM_ROUTE_WHY_FALLBACK,      /* the direct path went silent: back to relay route->uplink */
 	UM_ROUTE_WHY_DIRECT_FAILED, /* an initiation to the endpoint timed out (route unused) */
 	UM_ROUTE_WHY_RELAY_NEXT,    /* the relay to try the peer at next (route->uplink) */
+	UM_ROUTE_WHY_TRANSPORT,     /* the transport policy: relayed data moves to uplink route->uplink */
 };
 
 /* The peer's current route for data. */

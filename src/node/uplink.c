@@ -22,6 +22,7 @@
 
 #include "node/internal.h"
 #include "node/route.h"
+#include "relay/transport.h"
 #include "util/addr.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -50,6 +51,11 @@ struct um_uplinks_engine {
 	size_t n_peers;
 	struct um_uplink_wait *waiting; /* n_peers */
 	uint64_t resolve_ns[UM_RELAY_CLIENT_MAX_UPLINKS];
+	/* The transport policy (relay/transport.h): when the wss:// uplinks
+	 * open, and when traffic moves back to UDP. move_to[peer]: the uplink
+	 * the peer moves to once its handle there is known (-1 = none). */
+	struct um_relay_transport policy;
+	int *move_to;
 };
 
 #define ASK_GAP_NS UM_NSEC_PER_SEC /* LOOKUP per (relay, peer), RESOLVE per relay */
@@ -165,6 +171,54 @@ int um_uplink_forward(struct um_node *node, unsigned uplink, const struct um_pee
 	return 0;
 }
 
+/* ---- moves between transports (the policy's USE_UDP / USE_STREAM) ---- */
+
+/* The peer's handle at uplink is known: its data and handshakes go there
+ * now. The session stays (no handshake): only the FORWARD header and the
+ * relay address change. */
+static void finish_move(struct um_node *node, struct um_node_peer *peer, unsigned uplink)
+{
+	struct um_uplinks_engine *e = node->uplinks_engine;
+	size_t slot = peer_slot(node, peer);
+	bool to_tls = node->uplinks[uplink].tls;
+
+	e->move_to[slot] = -1;
+	/* The policy changed its mind while the LOOKUP was out. */
+	if (to_tls != (e->policy.mode == UM_RELAY_TRANSPORT_ON_STREAM) || !peer->via_relay)
+		return;
+	int r = um_peer_route_set(peer, &(struct um_route){.kind = to_tls ? UM_ROUTE_RELAY_TCP : UM_ROUTE_RELAY,
+							 .uplink = uplink},
+				  UM_ROUTE_WHY_TRANSPORT);
+	if (r)
+		um_log_warn("peer \"%s\": moving to relay %u: %s", peer->config->name, uplink, um_strerror(r));
+	else
+		um_log_info("peer \"%s\": now through %s relay %u (same session)", peer->config->name,
+			    to_tls ? "the wss://" : "the UDP", uplink);
+}
+
+/* Moves every peer relayed over the other kind of uplink (wss:// for a
+ * UDP target, or a UDP uplink that is not registered any more for a wss://
+ * one) to uplink: at once when its handle there is known, else when the
+ * LOOKUP is answered (learn_handle). Direct peers stay: path.c owns them. */
+static void move_peers(struct um_node *node, unsigned uplink)
+{
+	struct um_uplinks_engine *e = node->uplinks_engine;
+	bool to_tls = node->uplinks[uplink].tls;
+
+	for (size_t i = 0; i < node->n_peers && i < e->n_peers; i++) {
+		struct um_node_peer *peer = &node->peers[i];
+		if (!peer->via_relay || peer->relay < 0 || (size_t)peer->relay >= node->n_uplinks ||
+		    peer->relay == (int)uplink)
+			continue;
+		bool from_tls = node->uplinks[peer->relay].tls;
+		if (from_tls == to_tls || (to_tls && um_relay_client_usable(&e->client, (unsigned)peer->relay)))
+			continue;
+		e->move_to[i] = (int)uplink;
+		if (um_uplink_handle(node, uplink, peer))
+			finish_move(node, peer, uplink);
+	}
+}
+
 /* The relay named a peer's handle: keep it, send what waited for it, and
  * point the data plane's relay header at it. */
 static void learn_handle(struct um_node *node, unsigned uplink, const struct um_peer_id *id, uint64_t handle)
@@ -185,6 +239,8 @@ static void learn_handle(struct um_node *node, unsigned uplink, const struct um_
 	}
 	if (peer->via_relay && peer->relay == (int)uplink)
 		um_route_relay_refresh(peer);
+	else if (e->move_to[slot] == (int)uplink)
+		finish_move(node, peer, uplink);
 }
 
 /* The relay does not know a handle we used: forget it (whichever peer had
@@ -361,6 +417,84 @@ static void copy_view(struct um_node *node)
 	node->backup = client->backup;
 }
 
+/* What the relay client's event says about UDP and TLS, for the policy. */
+static void feed_policy(struct um_node *node, const struct um_relay_client_event_entry *ev, uint64_t now)
+{
+	struct um_uplinks_engine *e = node->uplinks_engine;
+	const struct um_relay_client_uplink *cu = &e->client.uplinks[ev->uplink];
+	bool tls = node->uplinks[ev->uplink].tls;
+
+	switch (ev->type) {
+	case UM_RELAY_CLIENT_EVENT_REGISTERED:
+		if (tls)
+			um_relay_transport_stream_up(&e->policy, ev->uplink, now);
+		else
+			um_relay_transport_udp_answered(&e->policy, ev->uplink, cu->rtt_ns, now);
+		break;
+	case UM_RELAY_CLIENT_EVENT_STATE:
+		/* Parked (a twin over UDP took over) or lost: not carrying.
+		 * Back up: the REGISTERED event. */
+		if (ev->old_state == UM_RELAY_CLIENT_REGISTERED && ev->new_state != UM_RELAY_CLIENT_REGISTERED) {
+			if (tls)
+				um_relay_transport_stream_down(&e->policy, ev->uplink, now);
+			else if (ev->new_state != UM_RELAY_CLIENT_STANDBY)
+				um_relay_transport_udp_silent(&e->policy, ev->uplink, now);
+		}
+		break;
+	case UM_RELAY_CLIENT_EVENT_NO_ANSWER:
+		if (!tls)
+			um_relay_transport_udp_silent(&e->policy, ev->uplink, now);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Closes the wss:// connections nobody routes through (CLOSE_STREAM: UDP
+ * carried the traffic long enough); the proxy stays for a later fallback. */
+static void close_streams(struct um_node *node)
+{
+	for (size_t i = 0; i < node->n_uplinks; i++) {
+		if (!node->uplinks[i].tls)
+			continue;
+		bool used = false;
+		for (size_t k = 0; k < node->n_peers; k++)
+			used |= node->peers[k].via_relay && node->peers[k].relay == (int)i;
+		if (!used)
+			um_uplink_stream_disconnect(&node->uplinks[i]);
+	}
+}
+
+static void apply_decision(struct um_node *node, const struct um_relay_transport_output *d, uint64_t now)
+{
+	struct um_uplinks_engine *e = node->uplinks_engine;
+
+	um_log_debug("transport: %s %u (%s)", um_relay_transport_decision_name(d->decision), d->uplink,
+		     um_relay_transport_mode_name(e->policy.mode));
+	switch (d->decision) {
+	case UM_RELAY_TRANSPORT_OPEN_STREAM:
+		for (size_t i = 0; i < node->n_uplinks; i++)
+			if (node->uplinks[i].tls)
+				um_uplink_stream_connect(&node->uplinks[i]);
+		break;
+	case UM_RELAY_TRANSPORT_PROBE_UDP:
+		for (size_t i = 0; i < node->n_uplinks; i++)
+			if (!node->uplinks[i].tls)
+				um_relay_client_probe(&e->client, (unsigned)i, now);
+		break;
+	case UM_RELAY_TRANSPORT_USE_UDP:
+	case UM_RELAY_TRANSPORT_USE_STREAM:
+		if (d->uplink < node->n_uplinks) /* not DIRECT: path.c moves those */
+			move_peers(node, d->uplink);
+		break;
+	case UM_RELAY_TRANSPORT_CLOSE_STREAM:
+		close_streams(node);
+		break;
+	case UM_RELAY_TRANSPORT_NONE:
+		break;
+	}
+}
+
 /* After every engine input and on the timer: send what the engine has,
  * apply its events, re-arm the timer at its deadline. */
 static void drain(struct um_node *node)
@@ -370,15 +504,29 @@ static void drain(struct um_node *node)
 	if (e->draining)
 		return;
 	e->draining = true;
-	while (um_relay_client_tick(&e->client, um_now_ns(), um_wall_ms(), &e->out) > 0) {
-		copy_view(node);
-		for (unsigned k = 0; k < e->out.n_datagrams; k++)
-			send_to(&node->uplinks[e->out.uplink], e->out.datagrams[k], e->out.lengths[k]);
-		if (e->out.event != UM_RELAY_CLIENT_EVENT_NONE)
-			apply_event(node, &e->out.detail);
+	for (bool busy = true; busy;) {
+		struct um_relay_transport_output d;
+		busy = false;
+		while (um_relay_client_tick(&e->client, um_now_ns(), um_wall_ms(), &e->out) > 0) {
+			copy_view(node);
+			for (unsigned k = 0; k < e->out.n_datagrams; k++)
+				send_to(&node->uplinks[e->out.uplink], e->out.datagrams[k], e->out.lengths[k]);
+			if (e->out.event != UM_RELAY_CLIENT_EVENT_NONE) {
+				apply_event(node, &e->out.detail);
+				feed_policy(node, &e->out.detail, um_now_ns());
+			}
+		}
+		/* Its decisions may give the client work (LOOKUP, probes). */
+		while (um_relay_transport_tick(&e->policy, um_now_ns(), &d) > 0) {
+			apply_decision(node, &d, um_now_ns());
+			busy = true;
+		}
 	}
 	copy_view(node);
 	uint64_t deadline = um_relay_client_next_deadline(&e->client);
+	uint64_t policy_deadline = um_relay_transport_next_deadline(&e->policy);
+	if (policy_deadline < deadline)
+		deadline = policy_deadline;
 	if (deadline == UINT64_MAX)
 		um_timer_cancel(node->loop, &e->timer);
 	else
@@ -400,7 +548,13 @@ bool um_uplinks_receive(struct um_node *node, const struct um_addr *from, const 
 	if (i < 0)
 		return true; /* relay messages from strangers: dropped */
 	/* A drop (stale, forged, unexpected) is counted by the engine. */
-	um_relay_client_input(&node->uplinks_engine->client, (unsigned)i, data, len, um_now_ns(), um_wall_ms());
+	struct um_uplinks_engine *e = node->uplinks_engine;
+	const struct um_relay_client_uplink *cu = &e->client.uplinks[i];
+	uint64_t last_reply = cu->last_reply_ns, now = um_now_ns();
+	um_relay_client_input(&e->client, (unsigned)i, data, len, now, um_wall_ms());
+	/* A keepalive reply over UDP: UDP answers (the policy's hold). */
+	if (cu->last_reply_ns != last_reply && !node->uplinks[i].tls && cu->state == UM_RELAY_CLIENT_REGISTERED)
+		um_relay_transport_udp_answered(&e->policy, (unsigned)i, cu->rtt_ns, now);
 	drain(node);
 	return true;
 }
@@ -411,10 +565,13 @@ bool um_uplinks_receive(struct um_node *node, const struct um_addr *from, const 
  * over it) or lost (not usable until it is back). */
 static void on_transport(struct um_node_uplink *u, bool up)
 {
-	if (up)
-		um_relay_client_transport_up(&u->node->uplinks_engine->client, u->index, um_now_ns());
-	else
-		um_relay_client_transport_down(&u->node->uplinks_engine->client, u->index, um_now_ns());
+	struct um_uplinks_engine *e = u->node->uplinks_engine;
+	if (up) {
+		um_relay_client_transport_up(&e->client, u->index, um_now_ns());
+	} else {
+		um_relay_client_transport_down(&e->client, u->index, um_now_ns());
+		um_relay_transport_stream_down(&e->policy, u->index, um_now_ns());
+	}
 	drain(u->node);
 }
 
@@ -426,6 +583,11 @@ int um_uplinks_start(struct um_node *node)
 	    .admission_key = c->has_relay_admission_key ? c->relay_admission_key : NULL,
 	    .keepalive_max_ns = c->relay_keepalive_ms * UM_NSEC_PER_MSEC,
 	    .n_uplinks = (unsigned)c->n_relays,
+	    .policy_fallback = true,
+	};
+	struct um_relay_transport_config tc = {
+	    .n_uplinks = (unsigned)c->n_relays,
+	    .first_retry_ns = UM_NSEC_PER_SEC, /* the relay client's REGISTER retry */
 	};
 	int r;
 
@@ -443,10 +605,13 @@ int um_uplinks_start(struct um_node *node)
 	e->handles = calloc(c->n_relays * (node->n_peers ? node->n_peers : 1), sizeof(*e->handles));
 	e->asked_ns = calloc(c->n_relays * (node->n_peers ? node->n_peers : 1), sizeof(*e->asked_ns));
 	e->waiting = calloc(node->n_peers ? node->n_peers : 1, sizeof(*e->waiting));
-	if (!e->handles || !e->asked_ns || !e->waiting) {
+	e->move_to = calloc(node->n_peers ? node->n_peers : 1, sizeof(*e->move_to));
+	if (!e->handles || !e->asked_ns || !e->waiting || !e->move_to) {
 		r = -UM_ENOMEM;
 		goto out;
 	}
+	for (size_t i = 0; i < node->n_peers; i++)
+		e->move_to[i] = -1;
 	node->n_uplinks = c->n_relays;
 	um_timer_init(&node->uplinks_engine->timer, on_timer, node);
 	for (size_t i = 0; i < c->n_relays; i++) {
@@ -455,7 +620,7 @@ int um_uplinks_start(struct um_node *node)
 		u->index = (unsigned)i;
 		u->transport = on_transport;
 		u->handle_of = um_uplink_handle;
-		rc.stream[i] = u->tls = c->relay_tls[i];
+		rc.stream[i] = tc.stream[i] = u->tls = c->relay_tls[i];
 		rc.has_relay_id[i] = c->relay_has_id[i];
 		rc.relay_id[i] = c->relay_ids[i];
 		if (u->tls) {
@@ -470,7 +635,12 @@ int um_uplinks_start(struct um_node *node)
 	r = um_relay_client_init(&node->uplinks_engine->client, &rc);
 	if (r)
 		goto out;
-	um_relay_client_start(&node->uplinks_engine->client, um_now_ns());
+	r = um_relay_transport_init(&e->policy, &tc);
+	if (r)
+		goto out;
+	uint64_t now = um_now_ns();
+	um_relay_client_start(&e->client, now);
+	um_relay_transport_start(&e->policy, now);
 	um_timer_arm_in(node->loop, &node->uplinks_engine->timer, 0); /* first REGISTERs from the loop */
 	return 0;
 out:
@@ -488,6 +658,7 @@ void um_uplinks_stop(struct um_node *node)
 		free(node->uplinks_engine->handles);
 		free(node->uplinks_engine->asked_ns);
 		free(node->uplinks_engine->waiting);
+		free(node->uplinks_engine->move_to);
 	}
 	free(node->uplinks);
 	free(node->uplinks_engine);
@@ -514,6 +685,8 @@ void um_uplinks_status_fill(const struct um_node *node, struct um_node_status *s
 	uint64_t now = um_now_ns();
 
 	status->home = node->home;
+	if (node->uplinks_engine)
+		status->relay_transport = um_relay_transport_mode_name(node->uplinks_engine->policy.mode);
 	for (size_t i = 0; i < node->n_uplinks && i < status->n_uplinks; i++) {
 		const struct um_node_uplink *nu = &node->uplinks[i];
 		const struct um_relay_client_uplink *u = &node->uplinks_engine->client.uplinks[i];

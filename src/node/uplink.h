@@ -88,6 +88,9 @@ int um_uplink_stream_open(struct um_node_uplink *u);
 void um_uplink_stream_connect(struct um_node_uplink *u);
 void um_uplink_stream_reconnect(struct um_node_uplink *u);
 void um_uplink_stream_close(struct um_node_uplink *u);
+/* Drops the connection and stops wanting it (UDP carries the traffic
+ * again); the proxy stays, connect opens it again. */
+void um_uplink_stream_disconnect(struct um_node_uplink *u);
 bool um_uplink_stream_open_now(const struct um_node_uplink *u);
 /* The tls_* part of a wss:// uplink's status (nothing without a stream). */
 void um_uplink_stream_status_fill(const struct um_node_uplink *u, struct um_uplink_status *out);

@@ -288,6 +288,19 @@ void um_uplink_stream_reconnect(struct um_node_uplink *u)
 		disconnect(st, "relay silent over TLS, reconnecting");
 }
 
+void um_uplink_stream_disconnect(struct um_node_uplink *u)
+{
+	struct um_uplink_stream *st = u->stream;
+
+	if (!st || !st->wanted)
+		return;
+	st->wanted = false;
+	if (st->conn)
+		disconnect(st, "UDP works again: closing the TLS connection");
+	else
+		um_timer_cancel(u->node->loop, &st->timer);
+}
+
 void um_uplink_stream_close(struct um_node_uplink *u)
 {
 	struct um_uplink_stream *st = u->stream;

@@ -563,6 +563,7 @@ int um_relay_client_init(struct um_relay_client *c, const struct um_relay_client
 		c->has_admission_key = true;
 	}
 	c->keepalive_max_ns = config->keepalive_max_ns;
+	c->policy_fallback = config->policy_fallback;
 	c->n_uplinks = config->n_uplinks;
 	c->home = c->backup = -1;
 	c->fallback_due_ns = NEVER;
@@ -623,8 +624,37 @@ void um_relay_client_start(struct um_relay_client *c, uint64_t now)
 		else
 			um_relay_client_restart(c, i, now);
 	}
-	if (n_stream)
+	if (n_stream && !c->policy_fallback)
 		c->fallback_due_ns = n_stream == c->n_uplinks ? now : now + FALLBACK_DELAY_NS;
+}
+
+int um_relay_client_probe(struct um_relay_client *c, unsigned i, uint64_t now)
+{
+	if (i >= c->n_uplinks || c->uplinks[i].stream)
+		return -UM_EINVAL;
+	struct um_relay_client_uplink *u = &c->uplinks[i];
+	switch (u->state) {
+	case UM_RELAY_CLIENT_REGISTERING: {
+		/* A handshake in flight resends by itself; a sealed REGISTER
+		 * waiting for its resend goes now. Else the next attempt (ID
+		 * request or handshake) moves up, within the 1 s rule. */
+		if (u->hs_running)
+			return 0;
+		uint64_t at = now;
+		if (!(u->next.valid && u->register_sends < REGISTER_SENDS) && u->registered_before &&
+		    u->last_register_ns + REREGISTER_GAP_NS > now)
+			at = u->last_register_ns + REREGISTER_GAP_NS;
+		if (at < u->due_ns)
+			u->due_ns = at;
+		return 0;
+	}
+	case UM_RELAY_CLIENT_REGISTERED:
+		if (!u->ka_outstanding)
+			u->due_ns = now;
+		return 0;
+	default:
+		return 0;
+	}
 }
 
 int um_relay_client_transport_up(struct um_relay_client *c, unsigned i, uint64_t now)

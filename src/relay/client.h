@@ -42,9 +42,12 @@
  * than the current one (no flapping). With more than two registered, the
  * others are parked (STANDBY, no keepalives) until home or backup fails.
  *
- * Fallback: wss:// uplinks stay IDLE until no UDP uplink has registered
- * 0.5 s after start (at once when all are wss://; checked again every 5 s
- * while UDP works); then OPEN_STREAMS asks the caller to connect them. */
+ * Fallback: wss:// uplinks stay IDLE until the caller connects them. With
+ * config.policy_fallback the caller's transport policy (relay/transport.h)
+ * decides when, and asks for UDP attempts while on TLS (um_relay_client_
+ * probe); without it, OPEN_STREAMS asks for them when no UDP uplink has
+ * registered 0.5 s after start (at once when all are wss://; checked again
+ * every 5 s while UDP works). */
 #ifndef UM_RELAY_CLIENT_H
 #define UM_RELAY_CLIENT_H
 
@@ -103,6 +106,8 @@ struct um_relay_client_config {
 	/* The relay's pinned peer ID; false = learn it on first contact. */
 	bool has_relay_id[UM_RELAY_CLIENT_MAX_UPLINKS];
 	struct um_peer_id relay_id[UM_RELAY_CLIENT_MAX_UPLINKS];
+	/* The caller runs a transport policy: no OPEN_STREAMS of our own. */
+	bool policy_fallback;
 };
 
 /* Keys of one handshake with the relay (SECRET: wiped when replaced). */
@@ -200,6 +205,7 @@ struct um_relay_client {
 	unsigned n_uplinks;
 	struct um_relay_client_uplink uplinks[UM_RELAY_CLIENT_MAX_UPLINKS];
 	int home, backup;         /* uplink indices, -1 = none */
+	bool policy_fallback;     /* config.policy_fallback */
 	uint64_t fallback_due_ns; /* UINT64_MAX = no check pending */
 	struct um_relay_client_event_entry events[UM_RELAY_CLIENT_MAX_EVENTS];
 	unsigned event_head, event_count;
@@ -259,6 +265,12 @@ bool um_relay_client_usable(const struct um_relay_client *client, unsigned uplin
  * EVENT_ANNOUNCE answers), at the next tick. A request already queued is
  * not queued twice. 0, -UM_ESTATE when not registered, -UM_ELIMIT when
  * UM_RELAY_CLIENT_MAX_REQUESTS are queued. */
+/* The transport policy says try UDP now (PROBE_UDP): a UDP uplink that is
+ * registering makes its next attempt now (at most one handshake per second
+ * still; a handshake in flight keeps its own retransmissions); a
+ * registered one sends a keepalive now unless one is outstanding. 0,
+ * -UM_EINVAL for a wss:// uplink or one out of range. */
+int um_relay_client_probe(struct um_relay_client *client, unsigned uplink, uint64_t now);
 int um_relay_client_lookup(struct um_relay_client *client, unsigned uplink, const struct um_peer_id *peer);
 int um_relay_client_resolve(struct um_relay_client *client, unsigned uplink, uint64_t handle);
 const char *um_relay_client_state_name(enum um_relay_client_state state);

@@ -25,8 +25,16 @@ static int on_id_reply(struct um_relay_client *c, unsigned i, const uint8_t *dat
 		return -UM_EBADMSG;
 	u->id_outstanding = false;
 	if (u->has_relay_id) {
-		if (memcmp(m.id.bytes, u->relay_id.bytes, UM_PEER_ID_BYTES) == 0)
-			return 0; /* still the one we hold: keep trying the handshake */
+		if (memcmp(m.id.bytes, u->relay_id.bytes, UM_PEER_ID_BYTES) == 0) {
+			/* Still the one we hold: the handshake follows at once (the
+			 * relay answers again, e.g. UDP that came back; waiting for
+			 * the backoff would keep a node on TLS for seconds). */
+			if (u->state == UM_RELAY_CLIENT_REGISTERING && !u->hs_running && !u->next.valid) {
+				u->registered_before = false;
+				u->due_ns = now;
+			}
+			return 0;
+		}
 		/* Pinned, or learned on first contact: never replaced. */
 		u->id_refused++;
 		um_relay_client_push_event(c, UM_RELAY_CLIENT_EVENT_ID_REFUSED, i)->relay_id = m.id;

@@ -10,9 +10,6 @@
 #                                                       |
 #                      relay 203.0.113.2 (UDP 51821) + 203.0.113.3 (TLS 443)
 #
-# NOT REGISTERED in meson.build yet: it needs the transport policy
-# (relay/transport.h) wired into the relay client and node/uplink.c. Until
-# then alpha stays on the TLS relay and the "back on UDP" step fails.
 # Run by hand: UMBRAD=build/umbrad UMBRA=build/umbra bash tests/netns/udp_block.sh
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -58,6 +55,8 @@ t_first=$((($(date +%s%N) - t_block) / 1000000))
 transport=$(um_peer_field alpha beta transport)
 [ "$transport" = relay-tcp ] || um_fail "alpha: transport '$transport' while UDP is blocked, not relay-tcp"
 um_log "UDP blocked: first ping through the TLS relay after $t_first ms"
+mode=$(um_cli alpha status --json | jq -r '.node.relay_transport')
+[ "$mode" = stream ] || um_fail "alpha: relay_transport '$mode' on the TLS relay, not stream"
 hs0=$(um_peer_field alpha beta handshakes)
 
 # The stream runs from before the unblocking until well after the switch.
@@ -83,6 +82,8 @@ while (($(date +%s%N) - t_unblock < (BACK_S + 5) * 1000000000)); do
 done
 [ -n "$t_back" ] || um_fail "alpha still on '$transport' $((BACK_S + 5)) s after UDP came back"
 um_log "alpha back on $transport $t_back ms after the unblocking"
+mode=$(um_cli alpha status --json | jq -r '.node.relay_transport')
+[ "$mode" = udp ] || um_fail "alpha: relay_transport '$mode' back on UDP, not udp"
 ((t_back <= BACK_S * 1000)) || um_fail "back on UDP only after $t_back ms (want <= ${BACK_S} s)"
 
 read -r sent received dups gap < <(um_stream_result s1)
