@@ -186,9 +186,9 @@ static void finish_move(struct um_node *node, struct um_node_peer *peer, unsigne
 	/* The policy changed its mind while the LOOKUP was out. */
 	if (to_tls != (e->policy.mode == UM_RELAY_TRANSPORT_ON_STREAM) || !peer->via_relay)
 		return;
-	int r = um_peer_route_set(peer, &(struct um_route){.kind = to_tls ? UM_ROUTE_RELAY_TCP : UM_ROUTE_RELAY,
-							 .uplink = uplink},
-				  UM_ROUTE_WHY_TRANSPORT);
+	int r = um_peer_route_set(
+	    peer, &(struct um_route){.kind = to_tls ? UM_ROUTE_RELAY_TCP : UM_ROUTE_RELAY, .uplink = uplink},
+	    UM_ROUTE_WHY_TRANSPORT);
 	if (r)
 		um_log_warn("peer \"%s\": moving to relay %u: %s", peer->config->name, uplink, um_strerror(r));
 	else
