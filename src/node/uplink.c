@@ -196,6 +196,17 @@ static void finish_move(struct um_node *node, struct um_node_peer *peer, unsigne
 			    to_tls ? "the wss://" : "the UDP", uplink);
 }
 
+/* uplink a and b reach the same relay (the same relay ID: its UDP and
+ * wss:// lines). The relay keeps one table entry per node, and a new
+ * registration handshake keeps its handles, so a handle learnt through one
+ * is valid through the other. */
+static bool same_relay(const struct um_relay_client *client, unsigned a, unsigned b)
+{
+	const struct um_relay_client_uplink *ua = &client->uplinks[a], *ub = &client->uplinks[b];
+	return ua->has_relay_id && ub->has_relay_id &&
+	       !memcmp(ua->relay_id.bytes, ub->relay_id.bytes, UM_PEER_ID_BYTES);
+}
+
 /* Moves every peer relayed over the other kind of uplink (wss:// for a
  * UDP target, or a UDP uplink that is not registered any more for a wss://
  * one) to uplink: at once when its handle there is known, else when the
@@ -214,6 +225,13 @@ static void move_peers(struct um_node *node, unsigned uplink)
 		if (from_tls == to_tls || (to_tls && um_relay_client_usable(&e->client, (unsigned)peer->relay)))
 			continue;
 		e->move_to[i] = (int)uplink;
+		/* The same relay over the other transport: the binding moved with
+		 * the new registration, so waiting for a LOOKUP would drop what we
+		 * send meanwhile; the handle we hold is still the relay's. */
+		uint64_t *to = &e->handles[uplink * e->n_peers + i];
+		uint64_t held = e->handles[(size_t)peer->relay * e->n_peers + i];
+		if (!*to && held && same_relay(&e->client, uplink, (unsigned)peer->relay))
+			*to = held;
 		if (um_uplink_handle(node, uplink, peer))
 			finish_move(node, peer, uplink);
 	}

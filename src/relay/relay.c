@@ -145,6 +145,19 @@ size_t um_relay_memory_bytes(const struct um_relay *r)
 
 /* ---- FORWARD: the hot path ----------------------------------------- */
 
+/* A FORWARD from no bound endpoint: the node whose binding just moved away
+ * from `from` (still live, within the grace), or NONE. Cold path. */
+static uint32_t recently_moved(const struct um_relay *r, const struct um_addr *from, uint64_t now)
+{
+	for (unsigned i = 0; i < UM_RELAY_RECENT_MOVES; i++) {
+		const struct um_relay_recent_move *m = &r->recent_moves[i];
+		if (m->until_ns > now && um_addr_equal(&m->endpoint, from) && r->nodes[m->index].used &&
+		    r->nodes[m->index].gen == m->gen && r->nodes[m->index].registered)
+			return m->index;
+	}
+	return NONE;
+}
+
 static int handle_forward(struct um_relay *r, const struct um_addr *from, uint8_t *in, size_t len, uint64_t now,
 			  struct um_relay_output *out)
 {
@@ -153,6 +166,8 @@ static int handle_forward(struct um_relay *r, const struct um_addr *from, uint8_
 		return 0;
 	}
 	uint32_t src_index = um_relay_find_by_endpoint(r, from);
+	if (src_index == NONE)
+		src_index = recently_moved(r, from, now);
 	if (src_index == NONE) {
 		r->stats.drop_not_registered++;
 		return um_relay_send_error(r, from, UM_RELAY_ERR_NOT_REGISTERED, NULL, 0, now, out);

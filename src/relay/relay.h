@@ -99,6 +99,16 @@ struct um_handshake_output;
 
 enum {
 	UM_RELAY_OUTPUT_MAX = UM_FRAG_MAX_COUNT, /* datagrams one input can cause (a CHALLENGE) */
+	UM_RELAY_RECENT_MOVES = 16,              /* old endpoints still accepted after a move */
+};
+
+/* A node's endpoint before its binding moved (return routability proven
+ * at the new one): FORWARDs still in flight from there, e.g. queued on the
+ * wss:// connection a node leaves for UDP, are taken for a short grace. */
+struct um_relay_recent_move {
+	struct um_addr endpoint;
+	uint32_t index, gen;
+	uint64_t until_ns; /* 0 = free */
 };
 
 struct um_relay {
@@ -121,6 +131,8 @@ struct um_relay {
 	struct um_handshake_engine *hs;     /* owned: responder mode */
 	struct um_handshake_output *hs_out; /* owned scratch (large, holds keys briefly) */
 	uint64_t now_ns;                    /* of the call in progress (admit callback) */
+	struct um_relay_recent_move recent_moves[UM_RELAY_RECENT_MOVES];
+	unsigned recent_move_next;
 	struct um_relay_stats stats;
 	uint8_t reply[UM_RELAY_SEALED_BYTES]; /* replies (valid until the next call) */
 	uint8_t hs_reply[UM_RELAY_OUTPUT_MAX][UM_RELAY_HANDSHAKE_MAX_BYTES];

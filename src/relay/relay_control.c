@@ -9,6 +9,9 @@
 #include "relay/relay_internal.h"
 #include "util/error.h"
 
+/* How long a node's old endpoint may still send FORWARDs after a move. */
+#define RECENT_MOVE_GRACE_NS (2 * UM_NSEC_PER_SEC)
+
 /* ---- RELAY_ID: who we are, for a node that did not pin us ---------- */
 
 int um_relay_handle_id(struct um_relay *r, const struct um_addr *from, const uint8_t *in, size_t len, uint64_t now,
@@ -259,8 +262,15 @@ static int on_keepalive(struct um_relay *r, uint32_t index, const struct um_addr
 	 * sent to exactly this endpoint, else challenge it (the reply goes
 	 * there, so only a node receiving there can echo). */
 	if (echo) {
-		if (n->endpoint.family)
+		if (n->endpoint.family) {
 			r->stats.rebinds++;
+			struct um_relay_recent_move *m =
+			    &r->recent_moves[r->recent_move_next++ % UM_RELAY_RECENT_MOVES];
+			*m = (struct um_relay_recent_move){.endpoint = n->endpoint,
+							   .index = index,
+							   .gen = n->gen,
+							   .until_ns = now + RECENT_MOVE_GRACE_NS};
+		}
 		um_relay_bind_endpoint(r, index, from);
 		memset(&n->pending, 0, sizeof(n->pending));
 		randombytes_buf(n->challenge, sizeof(n->challenge)); /* single use */

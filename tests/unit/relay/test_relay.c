@@ -216,9 +216,12 @@ static void keep_keepalive(void *arg, bool to_relay, const uint8_t *data, size_t
 static void test_replay_and_rebind(void)
 {
 	setup(16, NULL, 0, NULL);
-	struct harness_node *a = node(0, true, NULL);
+	struct harness_node *a = node(0, true, NULL), *b = node(1, true, NULL);
 	a->tap = keep_keepalive;
 	CHECK_EQ(harness_register(&relay, a, NS, WALL), 0);
+	CHECK_EQ(harness_register(&relay, b, NS, WALL), 0);
+	uint64_t ab = harness_lookup(&relay, a, &ids[1].id, NS, WALL);
+	CHECK(ab != 0);
 	struct um_relay_output o;
 	struct um_addr attacker = harness_endpoint(66, 6666), home = a->from;
 	uint8_t copy[UM_RELAY_SEALED_BYTES];
@@ -237,7 +240,20 @@ static void test_replay_and_rebind(void)
 	CHECK(um_addr_equal(&info.endpoint, &a->from)); /* challenged, echoed, moved */
 	CHECK_EQ(relay.stats.challenges_sent, 1);
 	CHECK_EQ(relay.stats.rebinds, 1);
+	/* FORWARDs still in flight from the old endpoint (a wss:// queue when
+	 * a node returns to UDP) are taken for 2 s after the move, no longer;
+	 * an address that was never the node's gets nothing. */
+	uint8_t buf[UM_RELAY_MAX_DATAGRAM], payload[64] = {7};
+	int n = harness_forward(buf, sizeof(buf), ab, payload, sizeof(payload));
+	CHECK(um_relay_input(&relay, &home, buf, (size_t)n, t + NS, WALL, &o) >= 1);
+	CHECK(um_addr_equal(&o.to, &b->from));
+	uint64_t forwarded = relay.stats.forwarded_packets;
+	um_relay_input(&relay, &attacker, buf, (size_t)n, t + NS, WALL, &o);
+	CHECK_EQ(relay.stats.forwarded_packets, forwarded);
+	um_relay_input(&relay, &home, buf, (size_t)n, t + 3 * NS, WALL, &o);
+	CHECK_EQ(relay.stats.forwarded_packets, forwarded);
 	harness_node_free(a);
+	harness_node_free(b);
 	um_relay_destroy(&relay);
 }
 
