@@ -30,18 +30,7 @@ um_two_sites
 um_exec inet iptables -A FORWARD -i ia -o ib -j ACCEPT
 um_exec inet iptables -A FORWARD -i ib -o ia -j ACCEPT
 
-um_key alpha
-um_key beta
-um_relay_config relay relay 203.0.113.2:51821 "allow = ${UM_NODE_ID[alpha]}, ${UM_NODE_ID[beta]}
-keepalive-interval = 2s"
-PATHCONF="relay = 203.0.113.2:51821
-direct = true
-retry-interval = 3s
-connect-timeout = 2s"
-um_config alpha a 51820 100.96.0.1/24 tun "$PATHCONF"
-um_config beta b 51820 100.96.0.2/24 tun "$PATHCONF"
-um_peer alpha beta "" 100.96.0.2/32
-um_peer beta alpha "" 100.96.0.1/32
+um_path_peers 3s
 
 # What an observer would look for.
 : >"$UM_TMP/needles"

@@ -250,6 +250,24 @@ um_nat() {
 	ip netns exec "$ns" iptables -A INPUT -i "$2" -j DROP
 }
 
+# um_path_peers RETRY: alpha (site a) and beta (site b) of um_two_sites, each
+# knowing only the other's ID and the relay on 203.0.113.2:51821, with direct
+# paths on (retry-interval RETRY, connect-timeout 2 s); configs only.
+um_path_peers() {
+	um_key alpha
+	um_key beta
+	um_relay_config relay relay 203.0.113.2:51821 "allow = ${UM_NODE_ID[alpha]}, ${UM_NODE_ID[beta]}
+keepalive-interval = 2s"
+	local conf="relay = 203.0.113.2:51821
+direct = true
+retry-interval = $1
+connect-timeout = 2s"
+	um_config alpha a 51820 100.96.0.1/24 tun "$conf"
+	um_config beta b 51820 100.96.0.2/24 tun "$conf"
+	um_peer alpha beta "" 100.96.0.2/32
+	um_peer beta alpha "" 100.96.0.1/32
+}
+
 # um_two_sites [NAT_A_WAN [RELAY_PREFIX]]: the relay tests' internet. Sites
 # a (100.64.1.2) behind nat-a and b (100.64.2.2) behind nat-b (um_nat:
 # port-restricted cone), a relay host; all joined by router inet:

@@ -42,18 +42,7 @@ for site in a:100.64.1.2 b:100.64.2.2; do
 	um_exec "$nat" iptables -I FORWARD 1 -i wan0 -p udp -d "$lan" --dport 51820 -j ACCEPT
 done
 
-um_key alpha
-um_key beta
-um_relay_config relay relay 203.0.113.2:51821 "allow = ${UM_NODE_ID[alpha]}, ${UM_NODE_ID[beta]}
-keepalive-interval = 2s"
-PATHCONF="relay = 203.0.113.2:51821
-direct = true
-retry-interval = 6s
-connect-timeout = 2s"
-um_config alpha a 51820 100.96.0.1/24 tun "$PATHCONF"
-um_config beta b 51820 100.96.0.2/24 tun "$PATHCONF"
-um_peer alpha beta "" 100.96.0.2/32
-um_peer beta alpha "" 100.96.0.1/32
+um_path_peers 6s
 
 direct_both() {
 	[ "$(um_peer_field alpha beta path)" = direct ] && [ "$(um_peer_field beta alpha path)" = direct ]
