@@ -409,11 +409,6 @@ static void apply_event(struct um_node *node, const struct um_relay_client_event
 	case UM_RELAY_CLIENT_EVENT_OBSERVED:
 		um_log_info("relay %s: our endpoint there is now %s", name, text);
 		break;
-	case UM_RELAY_CLIENT_EVENT_OPEN_STREAMS:
-		for (size_t i = 0; i < node->n_uplinks; i++)
-			if (node->uplinks[i].tls)
-				um_uplink_stream_connect(&node->uplinks[i]);
-		break;
 	case UM_RELAY_CLIENT_EVENT_RECONNECT:
 		um_uplink_stream_reconnect(&node->uplinks[e->uplink]); /* transport_up registers again */
 		break;
@@ -601,7 +596,6 @@ int um_uplinks_start(struct um_node *node)
 	    .admission_key = c->has_relay_admission_key ? c->relay_admission_key : NULL,
 	    .keepalive_max_ns = c->relay_keepalive_ms * UM_NSEC_PER_MSEC,
 	    .n_uplinks = (unsigned)c->n_relays,
-	    .policy_fallback = true,
 	};
 	struct um_relay_transport_config tc = {
 	    .n_uplinks = (unsigned)c->n_relays,

@@ -27,8 +27,6 @@ void um_relay_client_session_wipe(struct um_relay_client_session *s)
  * verification on each side) plus one for REGISTER: 0.5 s covers relays up
  * to ~150 ms away; a UDP-blocked node still reaches wss:// within about a
  * second or two (TLS set-up adds ~3 RTTs). */
-#define FALLBACK_DELAY_NS        (500 * UM_NSEC_PER_MSEC)
-#define FALLBACK_CHECK_NS        (5 * UM_NSEC_PER_SEC)
 #define STREAM_REGISTER_ATTEMPTS 2 /* handshakes (each resends its HELLO), then a new connection */
 #define NEVER                    UINT64_MAX
 
@@ -526,21 +524,6 @@ static void uplink_due(struct um_relay_client *c, unsigned i, uint64_t now, uint
 	}
 }
 
-/* wss:// uplinks wait while some UDP uplink is registered (or parked). */
-static void fallback_check(struct um_relay_client *c, uint64_t now)
-{
-	c->fallback_due_ns = NEVER;
-	for (unsigned i = 0; i < c->n_uplinks; i++) {
-		const struct um_relay_client_uplink *u = &c->uplinks[i];
-		if (!u->stream && (u->state == UM_RELAY_CLIENT_REGISTERED || u->state == UM_RELAY_CLIENT_STANDBY)) {
-			c->fallback_due_ns = now + FALLBACK_CHECK_NS;
-			return; /* UDP works */
-		}
-	}
-	/* Opened for good: nothing left to check. */
-	um_relay_client_push_event(c, UM_RELAY_CLIENT_EVENT_OPEN_STREAMS, 0);
-}
-
 /* A refresh (a NOT_REGISTERED hint while registered) waits for its turn. */
 static bool refresh_due(const struct um_relay_client_uplink *u, uint64_t now)
 {
@@ -563,10 +546,8 @@ int um_relay_client_init(struct um_relay_client *c, const struct um_relay_client
 		c->has_admission_key = true;
 	}
 	c->keepalive_max_ns = config->keepalive_max_ns;
-	c->policy_fallback = config->policy_fallback;
 	c->n_uplinks = config->n_uplinks;
 	c->home = c->backup = -1;
-	c->fallback_due_ns = NEVER;
 	r = -UM_ENOMEM;
 	c->hs_out = calloc(1, sizeof(*c->hs_out));
 	c->queue = calloc(1, sizeof(*c->queue));
@@ -616,16 +597,9 @@ void um_relay_client_destroy(struct um_relay_client *c)
 
 void um_relay_client_start(struct um_relay_client *c, uint64_t now)
 {
-	unsigned n_stream = 0;
-
-	for (unsigned i = 0; i < c->n_uplinks; i++) {
-		if (c->uplinks[i].stream)
-			n_stream++;
-		else
+	for (unsigned i = 0; i < c->n_uplinks; i++)
+		if (!c->uplinks[i].stream)
 			um_relay_client_restart(c, i, now);
-	}
-	if (n_stream && !c->policy_fallback)
-		c->fallback_due_ns = n_stream == c->n_uplinks ? now : now + FALLBACK_DELAY_NS;
 }
 
 int um_relay_client_probe(struct um_relay_client *c, unsigned i, uint64_t now)
@@ -753,8 +727,6 @@ int um_relay_client_tick(struct um_relay_client *c, uint64_t now, uint64_t wall_
 	}
 	if (pop_event(c, out))
 		return 1;
-	if (c->fallback_due_ns <= now)
-		fallback_check(c, now);
 	for (unsigned i = 0; i < c->n_uplinks; i++) {
 		if (c->uplinks[i].due_ns > now)
 			continue;
@@ -767,7 +739,7 @@ int um_relay_client_tick(struct um_relay_client *c, uint64_t now, uint64_t wall_
 
 uint64_t um_relay_client_next_deadline(const struct um_relay_client *c)
 {
-	uint64_t next = c->fallback_due_ns;
+	uint64_t next = NEVER;
 
 	if (c->event_count || c->queue->n)
 		return 0;

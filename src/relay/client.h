@@ -42,12 +42,9 @@
  * than the current one (no flapping). With more than two registered, the
  * others are parked (STANDBY, no keepalives) until home or backup fails.
  *
- * Fallback: wss:// uplinks stay IDLE until the caller connects them. With
- * config.policy_fallback the caller's transport policy (relay/transport.h)
- * decides when, and asks for UDP attempts while on TLS (um_relay_client_
- * probe); without it, OPEN_STREAMS asks for them when no UDP uplink has
- * registered 0.5 s after start (at once when all are wss://; checked again
- * every 5 s while UDP works). */
+ * Fallback: wss:// uplinks stay IDLE until the caller connects them
+ * (transport_up): its transport policy (relay/transport.h) decides when,
+ * and asks for UDP attempts while on TLS (um_relay_client_probe). */
 #ifndef UM_RELAY_CLIENT_H
 #define UM_RELAY_CLIENT_H
 
@@ -86,7 +83,6 @@ enum um_relay_client_event {
 	UM_RELAY_CLIENT_EVENT_UNKNOWN_PEER,   /* FORWARD to `peer` refused: not registered there */
 	UM_RELAY_CLIENT_EVENT_RELAY_ERROR,    /* any other ERROR: code, retry_after_s */
 	UM_RELAY_CLIENT_EVENT_OBSERVED,       /* our endpoint at the relay is now `observed` */
-	UM_RELAY_CLIENT_EVENT_OPEN_STREAMS,   /* no UDP relay answers: connect the wss:// uplinks */
 	UM_RELAY_CLIENT_EVENT_RECONNECT,      /* wss:// uplink silent: drop its connection for a new one */
 	UM_RELAY_CLIENT_EVENT_ID_LEARNED,     /* no pinned ID: the relay said `relay_id` (first contact) */
 	UM_RELAY_CLIENT_EVENT_ID_REFUSED,     /* the relay now says `relay_id`, not the ID we hold: refused */
@@ -106,8 +102,6 @@ struct um_relay_client_config {
 	/* The relay's pinned peer ID; false = learn it on first contact. */
 	bool has_relay_id[UM_RELAY_CLIENT_MAX_UPLINKS];
 	struct um_peer_id relay_id[UM_RELAY_CLIENT_MAX_UPLINKS];
-	/* The caller runs a transport policy: no OPEN_STREAMS of our own. */
-	bool policy_fallback;
 };
 
 /* Keys of one handshake with the relay (SECRET: wiped when replaced). */
@@ -205,8 +199,6 @@ struct um_relay_client {
 	unsigned n_uplinks;
 	struct um_relay_client_uplink uplinks[UM_RELAY_CLIENT_MAX_UPLINKS];
 	int home, backup;         /* uplink indices, -1 = none */
-	bool policy_fallback;     /* config.policy_fallback */
-	uint64_t fallback_due_ns; /* UINT64_MAX = no check pending */
 	struct um_relay_client_event_entry events[UM_RELAY_CLIENT_MAX_EVENTS];
 	unsigned event_head, event_count;
 	struct um_relay_client_event_entry event_overflow; /* scratch for a lost event */
@@ -232,8 +224,8 @@ struct um_relay_client_output {
 int um_relay_client_init(struct um_relay_client *client, const struct um_relay_client_config *config);
 /* Wipes the session keys and frees the engines. Safe on a zeroed client. */
 void um_relay_client_destroy(struct um_relay_client *client);
-/* UDP uplinks start registering (due now); the fallback check for wss://
- * uplinks is armed. */
+/* UDP uplinks start registering (due now); wss:// uplinks wait for
+ * transport_up. */
 void um_relay_client_start(struct um_relay_client *client, uint64_t now);
 /* A datagram from uplink's relay (RELAY_ID reply, RELAY_HANDSHAKE,
  * RELAY_SEALED, ERROR); only read during the call. 0 when taken,

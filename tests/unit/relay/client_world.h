@@ -56,7 +56,6 @@ struct world {
 };
 
 static struct world *w;
-static bool world_policy; /* the next world's config.policy_fallback */
 
 /* Where the node's datagrams come from (a NAT may change it). */
 static struct um_addr node_addr(void)
@@ -78,8 +77,7 @@ static void world_new_ids(unsigned n, const bool *stream, uint64_t keepalive_max
 {
 	struct um_relay_client_config cc = {.identity = &identity,
 					    .keepalive_max_ns = keepalive_max_ns,
-					    .n_uplinks = n,
-					    .policy_fallback = world_policy};
+					    .n_uplinks = n};
 
 	w = calloc(1, sizeof(*w));
 	w->n = n;
