@@ -3,8 +3,9 @@
 #   sudo ADAPTER=$PWD/bench/lab/nat-umbra.sh RESULTS_DIR=$(mktemp -d) \
 #        /work/shared/lab/nat/lab.sh matrix b:b d:d c:a
 # The rendezvous host runs a relay-only umbrad ([relay], allow-list of the
-# two nodes); each side runs a node that knows only the other's peer ID
-# and the relay's address. Contract (see the lab's README):
+# two nodes, its own identity); each side runs a node that knows only the
+# other's peer ID and the relay's pinned ID@address (as the README
+# recommends: no RELAY_ID round trip, no trust on first use). Contract (see the lab's README):
 #   vpn_prepare WORKDIR / vpn_start_rdv NS PUBIP / vpn_start_node SIDE NS /
 #   vpn_overlay_ip SIDE / vpn_path SIDE NS
 # Environment: UMBRA_BUILD (build dir holding umbrad and umbra),
@@ -40,7 +41,7 @@ vpn_prepare() { # WORKDIR
 	mkdir -p "$UM_LAB_DIR"
 	[ -x "$UMBRAD_BIN" ] && [ -x "$UMBRA_BIN" ] || { echo "umbra binaries not found in $UMBRA_BUILD" >&2; return 1; }
 	local n
-	for n in a b; do
+	for n in a b rdv; do
 		"$UMBRA_BIN" keygen -o "$UM_LAB_DIR/$n.key" >/dev/null || return 1
 	done
 }
@@ -48,6 +49,7 @@ vpn_prepare() { # WORKDIR
 vpn_start_rdv() { # NS PUBIP
 	cat >"$UM_LAB_DIR/rdv.conf" <<EOC
 [relay]
+identity = $UM_LAB_DIR/rdv.key
 listen = $2:$UMBRA_RELAY_PORT
 allow = $(_um_id a), $(_um_id b)
 keepalive-interval = $UMBRA_RELAY_KEEPALIVE
@@ -75,8 +77,8 @@ device = nl-um0
 address = $(vpn_overlay_ip "$side")/24
 control-socket = $UM_LAB_DIR/$side.sock
 log-level = $UMBRA_LOG_LEVEL
-relay = $RDV_IP1:$UMBRA_RELAY_PORT
-${RDV_IP2:+relay = wss://$RDV_IP2:443}
+relay = $(_um_id rdv)@$RDV_IP1:$UMBRA_RELAY_PORT
+${RDV_IP2:+relay = wss://$(_um_id rdv)@$RDV_IP2:443}
 
 [peer "$other"]
 id = $(_um_id "$other")

@@ -108,6 +108,7 @@ uint64_t um_uplink_handle(struct um_node *node, unsigned uplink, const struct um
 	uint64_t now = um_now_ns();
 	if (!e->asked_ns[k] || now - e->asked_ns[k] >= ASK_GAP_NS) {
 		if (um_relay_client_lookup(&e->client, uplink, &peer->config->id) == 0) {
+			um_log_debug("relay %u: asking for the handle of peer \"%s\"", uplink, peer->config->name);
 			e->asked_ns[k] = now;
 			drain(node);
 		}
@@ -320,6 +321,12 @@ static void on_unknown_peer(struct um_node *node, unsigned uplink, const struct 
 		struct um_node_peer *peer = &node->peers[i];
 		if (memcmp(peer->config->id.bytes, id->bytes, UM_PEER_ID_BYTES))
 			continue;
+		/* It may register any moment (both ends start together): the
+		 * next initiation, paced by the session timers' unknown-peer
+		 * backoff (100, 200, 400 ms ...), asks again instead of waiting
+		 * out the 1 s gap between LOOKUPs. */
+		if (peer_slot(node, peer) < node->uplinks_engine->n_peers)
+			node->uplinks_engine->asked_ns[uplink * node->uplinks_engine->n_peers + peer_slot(node, peer)] = 0;
 		if (next >= 0 && (unsigned)next != uplink)
 			um_log_debug("peer \"%s\" unknown at relay %s, trying relay %d", peer->config->name, name,
 				     next);
@@ -371,6 +378,8 @@ static void apply_event(struct um_node *node, const struct um_relay_client_event
 		on_unknown_peer(node, e->uplink, &e->peer, name);
 		break;
 	case UM_RELAY_CLIENT_EVENT_HANDLE:
+		um_peer_id_format_short(&e->peer, id_text, sizeof(id_text));
+		um_log_debug("relay %s: handle of %s: %s", name, id_text, e->handle ? "found" : "unknown");
 		if (e->handle)
 			learn_handle(node, e->uplink, &e->peer, e->handle);
 		else
