@@ -326,7 +326,8 @@ static void on_unknown_peer(struct um_node *node, unsigned uplink, const struct 
 		 * backoff (100, 200, 400 ms ...), asks again instead of waiting
 		 * out the 1 s gap between LOOKUPs. */
 		if (peer_slot(node, peer) < node->uplinks_engine->n_peers)
-			node->uplinks_engine->asked_ns[uplink * node->uplinks_engine->n_peers + peer_slot(node, peer)] = 0;
+			node->uplinks_engine->asked_ns[uplink * node->uplinks_engine->n_peers + peer_slot(node, peer)] =
+			    0;
 		if (next >= 0 && (unsigned)next != uplink)
 			um_log_debug("peer \"%s\" unknown at relay %s, trying relay %d", peer->config->name, name,
 				     next);

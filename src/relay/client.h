@@ -198,7 +198,7 @@ struct um_relay_client {
 	uint64_t keepalive_max_ns;
 	unsigned n_uplinks;
 	struct um_relay_client_uplink uplinks[UM_RELAY_CLIENT_MAX_UPLINKS];
-	int home, backup;         /* uplink indices, -1 = none */
+	int home, backup; /* uplink indices, -1 = none */
 	struct um_relay_client_event_entry events[UM_RELAY_CLIENT_MAX_EVENTS];
 	unsigned event_head, event_count;
 	struct um_relay_client_event_entry event_overflow; /* scratch for a lost event */

@@ -75,9 +75,8 @@ static void relay_init(unsigned i, const struct um_identity *id)
 /* pinned: the client knows the relays' IDs (else it learns them). */
 static void world_new_ids(unsigned n, const bool *stream, uint64_t keepalive_max_ns, bool pinned)
 {
-	struct um_relay_client_config cc = {.identity = &identity,
-					    .keepalive_max_ns = keepalive_max_ns,
-					    .n_uplinks = n};
+	struct um_relay_client_config cc = {
+	    .identity = &identity, .keepalive_max_ns = keepalive_max_ns, .n_uplinks = n};
 
 	w = calloc(1, sizeof(*w));
 	w->n = n;
