@@ -69,7 +69,6 @@ struct um_node {
 	char ifname[16];
 
 	struct um_relay_server *relay_server; /* owned; [relay] */
-	struct um_bootstrap_service *bootstrap_api; /* owned; [relay] api (http/bootstrap_api.h) */
 	struct um_node_uplink *uplinks;       /* owned; one per relay = line */
 	size_t n_uplinks;
 	int home, backup;                         /* copies of the relay client's, -1 = none */
@@ -77,6 +76,9 @@ struct um_node {
 
 	struct um_node_stun *stun; /* owned; one per stun = line */
 	size_t n_stun;
+
+	/* owned; [relay] api: the bootstrap HTTP API (http/bootstrap_api.h) */
+	struct um_bootstrap_service *bootstrap_api;
 };
 
 #endif
