@@ -430,6 +430,7 @@ size_t um_bootstrap_list(struct um_bootstrap *b, uint64_t now, struct um_bootstr
 {
 	struct um_addr_prefix nets[UM_BOOTSTRAP_LIST_MAX];
 	uint32_t spare[UM_BOOTSTRAP_LIST_MAX]; /* live, of a network already listed */
+	uint32_t random[UM_BOOTSTRAP_LIST_MAX * LIST_DRAWS_PER_SLOT];
 	size_t n = 0, n_spare = 0, live = 0, draws;
 
 	sweep(b, now);
@@ -440,9 +441,12 @@ size_t um_bootstrap_list(struct um_bootstrap *b, uint64_t now, struct um_bootstr
 		if (b->entries[i].peer.expires_ns > now)
 			b->scratch[live++] = (uint32_t)i;
 	draws = max * LIST_DRAWS_PER_SLOT;
+	/* One call for all the randomness (libsodium's is a system call
+	 * each); the slight modulo bias is harmless for an order. */
+	randombytes_buf(random, draws * sizeof(random[0]));
 	/* A partial Fisher-Yates shuffle: candidates come in random order. */
 	for (size_t i = 0; i < live && n < max && i < draws; i++) {
-		size_t j = i + randombytes_uniform((uint32_t)(live - i));
+		size_t j = i + random[i] % (live - i);
 		uint32_t pick = b->scratch[j];
 		b->scratch[j] = b->scratch[i];
 		b->scratch[i] = pick;
