@@ -186,6 +186,13 @@ static struct um_addr host_of(const struct um_addr *a)
 	return h;
 }
 
+/* Per-source caps count an IPv4 address or an IPv6 /64 as one source (as
+ * the rate limiter does): a host holds a whole /64. */
+static bool same_subscriber(const struct um_addr *a, const struct um_addr *b)
+{
+	return um_addr_same_network(a, b, 32, UM_ADDR_SUBSCRIBER_V6_BITS);
+}
+
 int um_bootstrap_admit(struct um_bootstrap *b, const struct um_addr *source, uint64_t now)
 {
 	if (um_ratelimit_allow(&b->rate, source, now))
@@ -203,7 +210,7 @@ int um_bootstrap_challenge(struct um_bootstrap *b, const struct um_addr *source,
 	if (!source->family)
 		return -UM_EINVAL;
 	for (size_t i = 0; i < b->n_challenges; i++)
-		if (um_addr_same_host(&b->challenges[i].source, source) && b->challenges[i].expires_ns > now)
+		if (same_subscriber(&b->challenges[i].source, source) && b->challenges[i].expires_ns > now)
 			mine++;
 	if (mine >= b->config.challenges_per_source) {
 		b->stats.challenge_refused++;
@@ -211,11 +218,20 @@ int um_bootstrap_challenge(struct um_bootstrap *b, const struct um_addr *source,
 	}
 	if (b->n_challenges >= b->config.max_challenges)
 		um_bootstrap_expire(b, now);
-	if (b->n_challenges >= b->config.max_challenges) {
-		b->stats.challenge_full++;
-		return -UM_ENOMEM;
+	struct challenge *c;
+	if (b->n_challenges < b->config.max_challenges) {
+		c = &b->challenges[b->n_challenges++];
+	} else {
+		/* Full of live challenges (a flood from many sources): the
+		 * oldest makes room. An honest client uses its challenge one
+		 * round trip after getting it, so refusing newcomers would
+		 * hurt it more than evicting what has waited longest. */
+		c = &b->challenges[0];
+		for (size_t i = 1; i < b->n_challenges; i++)
+			if (b->challenges[i].expires_ns < c->expires_ns)
+				c = &b->challenges[i];
+		b->stats.challenge_evicted++;
 	}
-	struct challenge *c = &b->challenges[b->n_challenges++];
 	randombytes_buf(c->bytes, sizeof(c->bytes));
 	c->source = host_of(source);
 	c->expires_ns = now + b->config.challenge_ttl_ns;
@@ -309,7 +325,7 @@ static size_t registrations_from(const struct um_bootstrap *b, const struct um_a
 	size_t n = 0;
 
 	for (size_t i = 0; i < b->n_entries; i++)
-		if (um_addr_same_host(&b->entries[i].peer.observed, source))
+		if (same_subscriber(&b->entries[i].peer.observed, source))
 			n++;
 	return n;
 }
@@ -349,7 +365,7 @@ int um_bootstrap_write(struct um_bootstrap *b, const struct um_addr *source, con
 			}
 		}
 		/* A node moving to another address keeps its own slot. */
-		if ((!e || !um_addr_same_host(&e->peer.observed, source)) &&
+		if ((!e || !same_subscriber(&e->peer.observed, source)) &&
 		    registrations_from(b, source) >= b->config.registrations_per_source) {
 			b->stats.source_full++;
 			return -UM_ELIMIT;

@@ -275,11 +275,50 @@ static void test_caps(void)
 	CHECK_EQ(um_bootstrap_challenge(b, &src, now, ch, &ttl), -UM_ELIMIT);
 	CHECK_EQ(um_bootstrap_challenge(b, &src2, now, ch, &ttl), 0);
 	CHECK_EQ(um_bootstrap_challenge(b, &src2, now, ch, &ttl), 0);
+	/* Full: the oldest challenge (src's first) makes room for src3's. */
 	struct um_addr src3 = addr("198.51.100.9:1");
-	CHECK_EQ(um_bootstrap_challenge(b, &src3, now, ch, &ttl), -UM_ENOMEM);
-	/* Expired challenges make room. */
-	now += 31 * SEC;
+	struct um_bootstrap_stats st;
+	now += SEC;
 	CHECK_EQ(um_bootstrap_challenge(b, &src3, now, ch, &ttl), 0);
+	um_bootstrap_get_stats(b, &st);
+	CHECK_EQ(st.challenge_evicted, 1);
+	/* ...so src may ask again (it held 2), evicting its own next oldest. */
+	CHECK_EQ(um_bootstrap_challenge(b, &src, now, ch, &ttl), 0);
+	um_bootstrap_get_stats(b, &st);
+	CHECK_EQ(st.challenge_evicted, 2);
+	um_bootstrap_free(b);
+
+	/* An evicted challenge is refused; a fresh one still works. */
+	um_bootstrap_default_config(&c);
+	c.max_challenges = 2;
+	b = fresh(&c);
+	struct um_bootstrap_request q;
+	uint8_t sig[UM_HSIG_BYTES];
+	build(b, &q, sig, UM_BOOTSTRAP_OP_REGISTER, &ids[0], &ids[0], &src);
+	now += SEC;
+	CHECK_EQ(um_bootstrap_challenge(b, &src2, now, ch, &ttl), 0);
+	CHECK_EQ(um_bootstrap_challenge(b, &src2, now, ch, &ttl), 0); /* evicts q's */
+	CHECK_EQ(um_bootstrap_write(b, &src, &q, now, &ttl), -UM_EREPLAY);
+	CHECK_EQ(write_as(b, UM_BOOTSTRAP_OP_REGISTER, &ids[0], &src), 0);
+	um_bootstrap_free(b);
+
+	/* IPv6: one /64 is one source for the caps, the exact address still
+	 * owns its challenge. */
+	um_bootstrap_default_config(&c);
+	c.challenges_per_source = 2;
+	c.registrations_per_source = 1;
+	b = fresh(&c);
+	struct um_addr v6a = addr("[2001:db8:1:2::a]:1"), v6b = addr("[2001:db8:1:2::b]:1"),
+		       v6c = addr("[2001:db8:1:3::c]:1");
+	CHECK_EQ(write_as(b, UM_BOOTSTRAP_OP_REGISTER, &ids[0], &v6a), 0);
+	CHECK_EQ(write_as(b, UM_BOOTSTRAP_OP_REGISTER, &ids[1], &v6b), -UM_ELIMIT);
+	CHECK_EQ(write_as(b, UM_BOOTSTRAP_OP_REGISTER, &ids[1], &v6c), 0);
+	CHECK_EQ(um_bootstrap_challenge(b, &v6a, now, ch, &ttl), 0);
+	CHECK_EQ(um_bootstrap_challenge(b, &v6b, now, ch, &ttl), 0);
+	CHECK_EQ(um_bootstrap_challenge(b, &v6b, now, ch, &ttl), -UM_ELIMIT);
+	build(b, &q, sig, UM_BOOTSTRAP_OP_HEARTBEAT, &ids[1], &ids[1], &v6c);
+	CHECK_EQ(um_bootstrap_write(b, &v6b, &q, now, &ttl), -UM_EREPLAY);
+	CHECK_EQ(um_bootstrap_write(b, &v6c, &q, now, &ttl), 0);
 	um_bootstrap_free(b);
 
 	/* Per-source cap alone. */
