@@ -31,6 +31,7 @@ struct challenge {
 
 struct entry {
 	struct um_bootstrap_peer peer;
+	uint64_t network;                     /* network_key(observed): listings compare it */
 	uint8_t public_key[UM_HSIG_PK_BYTES]; /* verified at registration */
 };
 
@@ -44,6 +45,10 @@ struct um_bootstrap {
 	struct um_ratelimiter rate;
 	struct um_token_bucket verify;
 	uint64_t next_sweep_ns;
+	/* Listing order: ChaCha20 under a random key, one nonce per listing
+	 * (libsodium's randombytes is a system call each, ~9 us here). */
+	uint8_t order_key[crypto_stream_chacha20_KEYBYTES];
+	uint64_t order_nonce;
 	struct um_bootstrap_stats stats;
 };
 
@@ -111,6 +116,7 @@ int um_bootstrap_create(struct um_bootstrap **out, const struct um_bootstrap_con
 		um_ratelimit_destroy(&b->rate);
 		goto out;
 	}
+	randombytes_buf(b->order_key, sizeof(b->order_key));
 	*out = b;
 	return 0;
 out:
@@ -276,6 +282,18 @@ int um_bootstrap_sign(const struct um_bootstrap_request *q, const struct um_iden
 	return um_hsig_sign(signature, msg, len, UM_BOOTSTRAP_SIGN_CONTEXT, identity->secret_key);
 }
 
+/* The /24 (IPv4) or /48 (IPv6) of an observed address as one number:
+ * family in the top byte, then the network's 3 or 6 bytes. */
+static uint64_t network_key(const struct um_addr *a)
+{
+	size_t n = a->family == UM_ADDR_IPV6 ? 6 : 3;
+	uint64_t key = (uint64_t)a->family << 56;
+
+	for (size_t i = 0; i < n; i++)
+		key |= (uint64_t)a->addr[i] << (40 - 8 * i);
+	return key;
+}
+
 static struct entry *entry_find(struct um_bootstrap *b, const struct um_peer_id *id, uint64_t now, size_t *index)
 {
 	for (size_t i = 0; i < b->n_entries; i++)
@@ -406,6 +424,7 @@ int um_bootstrap_write(struct um_bootstrap *b, const struct um_addr *source, con
 		e->peer.observed = host_of(source);
 		e->peer.is_public = q->is_public;
 		e->peer.expires_ns = now + b->config.registration_ttl_ns;
+		e->network = network_key(&e->peer.observed);
 		memcpy(e->public_key, q->public_key, UM_HSIG_PK_BYTES);
 		*ttl_ns = b->config.registration_ttl_ns;
 		return 0;
@@ -434,19 +453,19 @@ int um_bootstrap_find(struct um_bootstrap *b, const struct um_peer_id *id, bool 
 	return 0;
 }
 
-static bool network_listed(const struct um_addr_prefix *nets, size_t n, const struct um_addr_prefix *net)
+static bool network_listed(const uint64_t *nets, size_t n, uint64_t net)
 {
 	for (size_t i = 0; i < n; i++)
-		if (um_addr_prefix_equal(&nets[i], net))
+		if (nets[i] == net)
 			return true;
 	return false;
 }
 
 size_t um_bootstrap_list(struct um_bootstrap *b, uint64_t now, struct um_bootstrap_peer *out, size_t max)
 {
-	struct um_addr_prefix nets[UM_BOOTSTRAP_LIST_MAX];
+	uint64_t nets[UM_BOOTSTRAP_LIST_MAX];
 	uint32_t spare[UM_BOOTSTRAP_LIST_MAX]; /* live, of a network already listed */
-	uint32_t random[UM_BOOTSTRAP_LIST_MAX * LIST_DRAWS_PER_SLOT];
+	uint32_t draw[UM_BOOTSTRAP_LIST_MAX * LIST_DRAWS_PER_SLOT];
 	size_t n = 0, n_spare = 0, live = 0, draws;
 
 	sweep(b, now);
@@ -457,24 +476,26 @@ size_t um_bootstrap_list(struct um_bootstrap *b, uint64_t now, struct um_bootstr
 		if (b->entries[i].peer.expires_ns > now)
 			b->scratch[live++] = (uint32_t)i;
 	draws = max * LIST_DRAWS_PER_SLOT;
-	/* One call for all the randomness (libsodium's is a system call
-	 * each); the slight modulo bias is harmless for an order. */
-	randombytes_buf(random, draws * sizeof(random[0]));
+	/* The slight modulo bias below is harmless for an order. */
+	uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
+	_Static_assert(sizeof(nonce) == sizeof(b->order_nonce), "one listing, one 64-bit nonce");
+	memcpy(nonce, &b->order_nonce, sizeof(nonce));
+	b->order_nonce++;
+	crypto_stream_chacha20((uint8_t *)draw, draws * sizeof(draw[0]), nonce, b->order_key);
 	/* A partial Fisher-Yates shuffle: candidates come in random order. */
 	for (size_t i = 0; i < live && n < max && i < draws; i++) {
-		size_t j = i + random[i] % (live - i);
+		size_t j = i + draw[i] % (live - i);
 		uint32_t pick = b->scratch[j];
 		b->scratch[j] = b->scratch[i];
 		b->scratch[i] = pick;
-		const struct um_bootstrap_peer *p = &b->entries[pick].peer;
-		struct um_addr_prefix net = {0};
-		if (um_addr_network(&p->observed, 24, 48, &net) == 0 && network_listed(nets, n, &net)) {
+		const struct entry *e = &b->entries[pick];
+		if (network_listed(nets, n, e->network)) {
 			if (n_spare < UM_BOOTSTRAP_LIST_MAX)
 				spare[n_spare++] = pick;
 			continue;
 		}
-		nets[n] = net;
-		out[n++] = *p;
+		nets[n] = e->network;
+		out[n++] = e->peer;
 	}
 	for (size_t i = 0; i < n_spare && n < max; i++)
 		out[n++] = b->entries[spare[i]].peer;
