@@ -13,6 +13,7 @@
 #include "session/ratelimit.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/idmap.h"
 
 #define NSEC_PER_SEC 1000000000ULL
 
@@ -41,7 +42,9 @@ struct um_bootstrap {
 	size_t n_challenges;
 	struct entry *entries; /* owned; n_entries live */
 	size_t n_entries;
-	uint32_t *scratch; /* owned; max_registrations indices for listings */
+	uint32_t *scratch;            /* owned; max_registrations indices for listings */
+	struct um_idmap by_id;        /* peer ID -> index in entries */
+	struct um_idmap by_challenge; /* challenge bytes -> index in challenges */
 	struct um_ratelimiter rate;
 	struct um_token_bucket verify;
 	uint64_t next_sweep_ns;
@@ -108,7 +111,11 @@ int um_bootstrap_create(struct um_bootstrap **out, const struct um_bootstrap_con
 	b->scratch = calloc(c->max_registrations, sizeof(*b->scratch));
 	if (!b->challenges || !b->entries || !b->scratch)
 		goto out;
-	r = um_ratelimit_init(&b->rate, c->rate_entries, c->requests_per_s, c->request_burst);
+	r = um_idmap_init(&b->by_id, c->max_registrations, UM_PEER_ID_BYTES);
+	if (!r)
+		r = um_idmap_init(&b->by_challenge, c->max_challenges, UM_BOOTSTRAP_CHALLENGE_BYTES);
+	if (!r)
+		r = um_ratelimit_init(&b->rate, c->rate_entries, c->requests_per_s, c->request_burst);
 	if (r)
 		goto out;
 	r = um_token_bucket_init(&b->verify, c->verifications_per_s, c->verification_burst);
@@ -120,6 +127,8 @@ int um_bootstrap_create(struct um_bootstrap **out, const struct um_bootstrap_con
 	*out = b;
 	return 0;
 out:
+	um_idmap_free(&b->by_id);
+	um_idmap_free(&b->by_challenge);
 	free(b->challenges);
 	free(b->entries);
 	free(b->scratch);
@@ -132,6 +141,8 @@ void um_bootstrap_free(struct um_bootstrap *b)
 	if (!b)
 		return;
 	um_ratelimit_destroy(&b->rate);
+	um_idmap_free(&b->by_id);
+	um_idmap_free(&b->by_challenge);
 	/* Nothing secret inside: challenges are public, keys are public keys. */
 	free(b->challenges);
 	free(b->entries);
@@ -149,16 +160,27 @@ void um_bootstrap_get_stats(const struct um_bootstrap *b, struct um_bootstrap_st
 	*out = b->stats;
 }
 
+/* Removals move the last item into the hole and re-index it. */
 static void challenge_remove(struct um_bootstrap *b, size_t i)
 {
-	b->challenges[i] = b->challenges[--b->n_challenges];
+	size_t last = --b->n_challenges;
+
+	um_idmap_remove(&b->by_challenge, b->challenges[i].bytes);
+	if (i != last) {
+		b->challenges[i] = b->challenges[last];
+		um_idmap_put(&b->by_challenge, b->challenges[i].bytes, (uint32_t)i);
+	}
 }
 
 static void entry_remove(struct um_bootstrap *b, size_t i)
 {
-	if (i != b->n_entries - 1)
-		b->entries[i] = b->entries[b->n_entries - 1];
-	b->n_entries--;
+	size_t last = --b->n_entries;
+
+	um_idmap_remove(&b->by_id, &b->entries[i].peer.id);
+	if (i != last) {
+		b->entries[i] = b->entries[last];
+		um_idmap_put(&b->by_id, &b->entries[i].peer.id, (uint32_t)i);
+	}
 }
 
 void um_bootstrap_expire(struct um_bootstrap *b, uint64_t now)
@@ -236,9 +258,12 @@ int um_bootstrap_challenge(struct um_bootstrap *b, const struct um_addr *source,
 		for (size_t i = 1; i < b->n_challenges; i++)
 			if (b->challenges[i].expires_ns < c->expires_ns)
 				c = &b->challenges[i];
+		um_idmap_remove(&b->by_challenge, c->bytes);
 		b->stats.challenge_evicted++;
 	}
 	randombytes_buf(c->bytes, sizeof(c->bytes));
+	/* Cannot fail: at most max_challenges keys, one per slot. */
+	um_idmap_put(&b->by_challenge, c->bytes, (uint32_t)(c - b->challenges));
 	c->source = host_of(source);
 	c->expires_ns = now + b->config.challenge_ttl_ns;
 	memcpy(out, c->bytes, sizeof(c->bytes));
@@ -294,17 +319,16 @@ static uint64_t network_key(const struct um_addr *a)
 	return key;
 }
 
+/* The live entry of id (NULL when none or expired). */
 static struct entry *entry_find(struct um_bootstrap *b, const struct um_peer_id *id, uint64_t now, size_t *index)
 {
-	for (size_t i = 0; i < b->n_entries; i++)
-		if (!memcmp(&b->entries[i].peer.id, id, sizeof(*id))) {
-			if (b->entries[i].peer.expires_ns <= now)
-				return NULL;
-			if (index)
-				*index = i;
-			return &b->entries[i];
-		}
-	return NULL;
+	uint32_t i;
+
+	if (!um_idmap_get(&b->by_id, id, &i) || b->entries[i].peer.expires_ns <= now)
+		return NULL;
+	if (index)
+		*index = i;
+	return &b->entries[i];
 }
 
 /* The fields alone, before anything is looked up. */
@@ -325,17 +349,16 @@ static int request_well_formed(const struct um_bootstrap_request *q)
 /* Takes the challenge if it was issued to source and is still valid. */
 static int challenge_take(struct um_bootstrap *b, const struct um_addr *source, const uint8_t *bytes, uint64_t now)
 {
-	for (size_t i = 0; i < b->n_challenges; i++) {
-		struct challenge *c = &b->challenges[i];
-		if (sodium_memcmp(c->bytes, bytes, sizeof(c->bytes)))
-			continue;
-		bool ok = c->expires_ns > now && um_addr_same_host(&c->source, source);
-		/* Consumed either way: one challenge, one verification attempt. */
-		if (ok || c->expires_ns <= now)
-			challenge_remove(b, i);
-		return ok ? 0 : -UM_EREPLAY;
-	}
-	return -UM_EREPLAY;
+	uint32_t i;
+
+	if (!um_idmap_get(&b->by_challenge, bytes, &i))
+		return -UM_EREPLAY;
+	const struct challenge *c = &b->challenges[i];
+	bool ok = c->expires_ns > now && um_addr_same_host(&c->source, source);
+	/* Consumed either way: one challenge, one verification attempt. */
+	if (ok || c->expires_ns <= now)
+		challenge_remove(b, i);
+	return ok ? 0 : -UM_EREPLAY;
 }
 
 static size_t registrations_from(const struct um_bootstrap *b, const struct um_addr *source)
@@ -407,12 +430,13 @@ int um_bootstrap_write(struct um_bootstrap *b, const struct um_addr *source, con
 	switch (q->op) {
 	case UM_BOOTSTRAP_OP_REGISTER:
 		if (!e) {
-			/* entry_find may have skipped an expired slot of this ID. */
-			for (size_t i = 0; i < b->n_entries; i++)
-				if (!memcmp(&b->entries[i].peer.id, &q->id, sizeof(q->id)))
-					e = &b->entries[i];
-			if (!e)
-				e = &b->entries[b->n_entries++];
+			/* entry_find skips an expired slot of this ID: reuse it. */
+			uint32_t i;
+			if (!um_idmap_get(&b->by_id, &q->id, &i)) {
+				i = (uint32_t)b->n_entries++;
+				um_idmap_put(&b->by_id, &q->id, i); /* capacity checked above */
+			}
+			e = &b->entries[i];
 			b->stats.registered++;
 		} else {
 			b->stats.refreshed++;

@@ -95,6 +95,28 @@ static void test_register_find_list(void)
 	um_bootstrap_free(b);
 }
 
+/* Removing from the middle moves the last entry: it stays findable. */
+static void test_remove_reindex(void)
+{
+	struct um_bootstrap *b = fresh(NULL);
+	struct um_addr src = addr("198.51.100.7:1");
+	struct um_bootstrap_peer p;
+
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(write_as(b, UM_BOOTSTRAP_OP_REGISTER, &ids[i], &src), 0);
+	CHECK_EQ(write_as(b, UM_BOOTSTRAP_OP_UNREGISTER, &ids[0], &src), 0);
+	CHECK_EQ(um_bootstrap_count(b), 2);
+	CHECK_EQ(um_bootstrap_find(b, &ids[0].id, false, now, &p), -UM_ENOTFOUND);
+	CHECK_EQ(um_bootstrap_find(b, &ids[2].id, false, now, &p), 0);
+	CHECK_MEM(&p.id, &ids[2].id, sizeof(p.id));
+	CHECK_EQ(write_as(b, UM_BOOTSTRAP_OP_HEARTBEAT, &ids[2], &src), 0);
+	CHECK_EQ(write_as(b, UM_BOOTSTRAP_OP_UNREGISTER, &ids[2], &src), 0);
+	CHECK_EQ(um_bootstrap_find(b, &ids[1].id, false, now, &p), 0);
+	CHECK_EQ(write_as(b, UM_BOOTSTRAP_OP_REGISTER, &ids[0], &src), 0);
+	CHECK_EQ(um_bootstrap_count(b), 2);
+	um_bootstrap_free(b);
+}
+
 static void test_private_registration(void)
 {
 	struct um_bootstrap *b = fresh(NULL);
@@ -437,6 +459,7 @@ int main(void)
 		if (um_identity_generate(&ids[i]))
 			return 1;
 	RUN(test_register_find_list);
+	RUN(test_remove_reindex);
 	RUN(test_private_registration);
 	RUN(test_challenge_rules);
 	RUN(test_signature_rules);
