@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The bootstrap registry (bootstrap.h): challenges, registrations, their
- * expiry, listings. Two compact arrays (live items first, a removal moves
- * the last one into the hole), scanned linearly: the caps keep a scan to a
- * few microseconds, well below the signature check every write pays. */
+ * expiry, listings. Two compact arrays (a removal moves the last item into
+ * the hole), each with a hash index (util/idmap.h) by peer ID / challenge.
+ * Only the per-source counts and the sweep scan a whole array: the caps keep
+ * that to microseconds, below the signature check every write pays. */
 #include "dht/bootstrap.h"
 
 #include <sodium.h>
