@@ -20,10 +20,6 @@
 
 /* Expired items are swept at most this often (lookups check expiry anyway). */
 #define SWEEP_INTERVAL_NS NSEC_PER_SEC
-/* A listing draws at most this many candidates per slot before it settles
- * for nodes of networks already listed: bounded work however the registry
- * is populated. */
-enum { LIST_DRAWS_PER_SLOT = 8 };
 
 struct challenge {
 	uint8_t bytes[UM_BOOTSTRAP_CHALLENGE_BYTES];
@@ -31,10 +27,17 @@ struct challenge {
 	uint64_t expires_ns;
 };
 
+/* One network (/24 or /48) during a listing: how many live entries it has
+ * and the one picked for it (reservoir sampling). gen marks the slot used
+ * by the current listing, so the table is never cleared. */
+struct network_slot {
+	uint64_t key;
+	uint32_t count, pick, gen;
+};
+
 struct entry {
 	struct um_bootstrap_peer peer;
-	uint64_t network;                     /* network_key(observed): listings compare it */
-	uint8_t public_key[UM_HSIG_PK_BYTES]; /* verified at registration */
+	uint64_t network; /* network_key(observed): listings compare it */
 };
 
 struct um_bootstrap {
@@ -42,8 +45,13 @@ struct um_bootstrap {
 	struct challenge *challenges; /* owned; n_challenges live */
 	size_t n_challenges;
 	struct entry *entries; /* owned; n_entries live */
+	/* keys[i]: entries[i]'s public key, verified at registration; apart so
+	 * that a listing's pass over the entries stays in cache. */
+	uint8_t (*keys)[UM_HSIG_PK_BYTES];
 	size_t n_entries;
-	uint32_t *scratch;            /* owned; max_registrations indices for listings */
+	uint32_t *scratch;             /* owned; max_registrations indices for listings */
+	struct network_slot *networks; /* owned; network_mask + 1 slots (>= 2 per entry) */
+	uint32_t network_mask, network_gen;
 	struct um_idmap by_id;        /* peer ID -> index in entries */
 	struct um_idmap by_challenge; /* challenge bytes -> index in challenges */
 	struct um_ratelimiter rate;
@@ -103,14 +111,20 @@ int um_bootstrap_create(struct um_bootstrap **out, const struct um_bootstrap_con
 	const struct um_bootstrap_config *c = &b->config;
 	if (!c->max_registrations || !c->max_challenges || !c->challenges_per_source || !c->registrations_per_source ||
 	    !c->challenge_ttl_ns || !c->registration_ttl_ns || !c->requests_per_s || !c->request_burst ||
-	    !c->rate_entries || !c->verifications_per_s || !c->verification_burst) {
+	    !c->rate_entries || !c->verifications_per_s || !c->verification_burst || c->max_registrations > 1u << 24 ||
+	    c->max_challenges > 1u << 24) {
 		r = -UM_EINVAL;
 		goto out;
 	}
 	b->challenges = calloc(c->max_challenges, sizeof(*b->challenges));
 	b->entries = calloc(c->max_registrations, sizeof(*b->entries));
 	b->scratch = calloc(c->max_registrations, sizeof(*b->scratch));
-	if (!b->challenges || !b->entries || !b->scratch)
+	b->keys = calloc(c->max_registrations, sizeof(*b->keys));
+	b->network_mask = 1;
+	while (b->network_mask < 2 * c->max_registrations - 1)
+		b->network_mask = b->network_mask * 2 + 1;
+	b->networks = calloc((size_t)b->network_mask + 1, sizeof(*b->networks));
+	if (!b->challenges || !b->entries || !b->scratch || !b->networks || !b->keys)
 		goto out;
 	r = um_idmap_init(&b->by_id, c->max_registrations, UM_PEER_ID_BYTES);
 	if (!r)
@@ -133,6 +147,8 @@ out:
 	free(b->challenges);
 	free(b->entries);
 	free(b->scratch);
+	free(b->networks);
+	free(b->keys);
 	free(b);
 	return r;
 }
@@ -148,6 +164,8 @@ void um_bootstrap_free(struct um_bootstrap *b)
 	free(b->challenges);
 	free(b->entries);
 	free(b->scratch);
+	free(b->networks);
+	free(b->keys);
 	free(b);
 }
 
@@ -180,6 +198,7 @@ static void entry_remove(struct um_bootstrap *b, size_t i)
 	um_idmap_remove(&b->by_id, &b->entries[i].peer.id);
 	if (i != last) {
 		b->entries[i] = b->entries[last];
+		memcpy(b->keys[i], b->keys[last], sizeof(b->keys[i]));
 		um_idmap_put(&b->by_id, &b->entries[i].peer.id, (uint32_t)i);
 	}
 }
@@ -417,7 +436,7 @@ int um_bootstrap_write(struct um_bootstrap *b, const struct um_addr *source, con
 			b->stats.unknown_peer++;
 			return -UM_ENOTFOUND;
 		}
-		key = e->public_key;
+		key = b->keys[e - b->entries];
 	}
 	if (!um_token_bucket_take(&b->verify, now)) {
 		b->stats.verify_budget++;
@@ -450,7 +469,7 @@ int um_bootstrap_write(struct um_bootstrap *b, const struct um_addr *source, con
 		e->peer.is_public = q->is_public;
 		e->peer.expires_ns = now + b->config.registration_ttl_ns;
 		e->network = network_key(&e->peer.observed);
-		memcpy(e->public_key, q->public_key, UM_HSIG_PK_BYTES);
+		memcpy(b->keys[e - b->entries], q->public_key, UM_HSIG_PK_BYTES);
 		*ttl_ns = b->config.registration_ttl_ns;
 		return 0;
 	case UM_BOOTSTRAP_OP_HEARTBEAT:
@@ -478,51 +497,104 @@ int um_bootstrap_find(struct um_bootstrap *b, const struct um_peer_id *id, bool 
 	return 0;
 }
 
-static bool network_listed(const uint64_t *nets, size_t n, uint64_t net)
+/* splitmix64: a fast generator for the listing's order, seeded per listing
+ * from ChaCha20 under the registry's secret key (libsodium's randombytes is
+ * a system call each, ~9 us here). */
+static uint64_t next_random(uint64_t *state)
 {
-	for (size_t i = 0; i < n; i++)
-		if (nets[i] == net)
-			return true;
-	return false;
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
 }
 
+static uint64_t listing_seed(struct um_bootstrap *b)
+{
+	uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
+	uint64_t seed;
+
+	_Static_assert(sizeof(nonce) == sizeof(b->order_nonce), "one listing, one 64-bit nonce");
+	memcpy(nonce, &b->order_nonce, sizeof(nonce));
+	b->order_nonce++;
+	crypto_stream_chacha20((uint8_t *)&seed, sizeof(seed), nonce, b->order_key);
+	return seed;
+}
+
+/* The slot of network key in this listing's table (linear probing; the
+ * table has at least two slots per entry). */
+static struct network_slot *network_slot(struct um_bootstrap *b, uint64_t key, bool *fresh)
+{
+	uint32_t i = (uint32_t)((key * 0x9e3779b97f4a7c15ULL) >> 32) & b->network_mask;
+
+	while (b->networks[i].gen == b->network_gen && b->networks[i].key != key)
+		i = (i + 1) & b->network_mask;
+	struct network_slot *slot = &b->networks[i];
+	*fresh = slot->gen != b->network_gen;
+	return slot;
+}
+
+/* One pass groups the live entries by network and picks one of each at
+ * random (reservoir sampling); random networks are listed first, one entry
+ * each, then random other entries fill up. O(live) whatever the mix: a
+ * registry full of one /24 cannot crowd out the other networks. */
 size_t um_bootstrap_list(struct um_bootstrap *b, uint64_t now, struct um_bootstrap_peer *out, size_t max)
 {
-	uint64_t nets[UM_BOOTSTRAP_LIST_MAX];
-	uint32_t spare[UM_BOOTSTRAP_LIST_MAX]; /* live, of a network already listed */
-	uint32_t draw[UM_BOOTSTRAP_LIST_MAX * LIST_DRAWS_PER_SLOT];
-	size_t n = 0, n_spare = 0, live = 0, draws;
+	uint32_t chosen[UM_BOOTSTRAP_LIST_MAX];
+	size_t n = 0, live = 0, n_networks = 0;
+	uint64_t rng;
 
 	sweep(b, now);
 	b->stats.listings++;
 	if (max > UM_BOOTSTRAP_LIST_MAX)
 		max = UM_BOOTSTRAP_LIST_MAX;
+	rng = listing_seed(b);
+	if (++b->network_gen == 0) {
+		memset(b->networks, 0, ((size_t)b->network_mask + 1) * sizeof(*b->networks));
+		b->network_gen = 1;
+	}
+	/* scratch[0..n_networks): the slots of the networks seen. */
+	for (size_t i = 0; i < b->n_entries; i++) {
+		const struct entry *e = &b->entries[i];
+		bool fresh;
+		if (e->peer.expires_ns <= now)
+			continue;
+		live++;
+		struct network_slot *slot = network_slot(b, e->network, &fresh);
+		if (fresh) {
+			*slot = (struct network_slot){
+			    .key = e->network, .count = 1, .pick = (uint32_t)i, .gen = b->network_gen};
+			b->scratch[n_networks++] = (uint32_t)(slot - b->networks);
+		} else if (next_random(&rng) % ++slot->count == 0) {
+			slot->pick = (uint32_t)i;
+		}
+	}
+	/* Random networks first (a partial Fisher-Yates shuffle). */
+	for (size_t i = 0; i < n_networks && n < max; i++) {
+		size_t j = i + next_random(&rng) % (n_networks - i);
+		uint32_t t = b->scratch[j];
+		b->scratch[j] = b->scratch[i];
+		b->scratch[i] = t;
+		chosen[n] = b->networks[t].pick;
+		out[n] = b->entries[chosen[n]].peer;
+		n++;
+	}
+	if (n == max || n == live)
+		return n;
+	/* Fewer networks than slots: random other entries fill up. */
+	size_t m = 0, picked = n;
 	for (size_t i = 0; i < b->n_entries; i++)
 		if (b->entries[i].peer.expires_ns > now)
-			b->scratch[live++] = (uint32_t)i;
-	draws = max * LIST_DRAWS_PER_SLOT;
-	/* The slight modulo bias below is harmless for an order. */
-	uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
-	_Static_assert(sizeof(nonce) == sizeof(b->order_nonce), "one listing, one 64-bit nonce");
-	memcpy(nonce, &b->order_nonce, sizeof(nonce));
-	b->order_nonce++;
-	crypto_stream_chacha20((uint8_t *)draw, draws * sizeof(draw[0]), nonce, b->order_key);
-	/* A partial Fisher-Yates shuffle: candidates come in random order. */
-	for (size_t i = 0; i < live && n < max && i < draws; i++) {
-		size_t j = i + draw[i] % (live - i);
-		uint32_t pick = b->scratch[j];
+			b->scratch[m++] = (uint32_t)i;
+	for (size_t i = 0; i < m && n < max; i++) {
+		size_t j = i + next_random(&rng) % (m - i);
+		uint32_t t = b->scratch[j];
 		b->scratch[j] = b->scratch[i];
-		b->scratch[i] = pick;
-		const struct entry *e = &b->entries[pick];
-		if (network_listed(nets, n, e->network)) {
-			if (n_spare < UM_BOOTSTRAP_LIST_MAX)
-				spare[n_spare++] = pick;
-			continue;
-		}
-		nets[n] = e->network;
-		out[n++] = e->peer;
+		b->scratch[i] = t;
+		bool taken = false;
+		for (size_t k = 0; k < picked; k++)
+			taken |= chosen[k] == t;
+		if (!taken)
+			out[n++] = b->entries[t].peer;
 	}
-	for (size_t i = 0; i < n_spare && n < max; i++)
-		out[n++] = b->entries[spare[i]].peer;
 	return n;
 }

@@ -389,53 +389,64 @@ static void test_rates(void)
 	um_bootstrap_free(b);
 }
 
-/* 40 nodes from one /24 and 10 from ten others: a listing of 20 holds all
- * ten others (diversity first), in varying order between listings. */
+/* 200 nodes from one /24 (a Sybil operator) and 10 from ten others: every
+ * listing of 20 holds all ten others (one per network first), in varying
+ * order; the Sybil network gets one slot before the fill-up. */
 static void test_list_diversity(void)
 {
+	enum { SYBILS = 200, HONEST = 10, ALL = SYBILS + HONEST };
 	struct um_bootstrap_config c;
 	um_bootstrap_default_config(&c);
 	c.verification_burst = 1000;
 	struct um_bootstrap *b = fresh(&c);
 	struct um_bootstrap_peer list[UM_BOOTSTRAP_LIST_MAX];
-	struct um_identity *many = calloc(50, sizeof(*many));
+	struct um_identity *many = calloc(ALL, sizeof(*many));
 	char text[64];
 	bool order_varies = false;
 	struct um_peer_id first = {{0}};
 
-	for (int i = 0; i < 50; i++) {
+	for (int i = 0; i < ALL; i++) {
 		CHECK_EQ(um_identity_generate(&many[i]), 0);
-		if (i < 40)
+		if (i < SYBILS)
 			snprintf(text, sizeof(text), "10.1.1.%d:1", i + 1);
 		else
 			snprintf(text, sizeof(text), "10.2.%d.1:1", i);
 		struct um_addr src = addr(text);
 		CHECK_EQ(write_as(b, UM_BOOTSTRAP_OP_REGISTER, &many[i], &src), 0);
 	}
-	CHECK_EQ(um_bootstrap_count(b), 50);
+	CHECK_EQ(um_bootstrap_count(b), ALL);
 	for (int round = 0; round < 20; round++) {
 		size_t n = um_bootstrap_list(b, now, list, UM_BOOTSTRAP_LIST_MAX);
-		int distinct = 0;
+		int honest = 0;
 		CHECK_EQ(n, 20);
 		for (size_t i = 0; i < n; i++) {
-			distinct += list[i].observed.addr[1] == 2;
+			honest += list[i].observed.addr[1] == 2;
 			for (size_t j = 0; j < i; j++)
 				CHECK(memcmp(&list[i].id, &list[j].id, sizeof(list[i].id)));
 		}
-		CHECK_EQ(distinct, 10);
+		CHECK_EQ(honest, HONEST);
 		if (round && memcmp(&first, &list[0].id, sizeof(first)))
 			order_varies = true;
 		first = list[0].id;
 	}
 	CHECK(order_varies);
-	/* Fewer wanted than there are networks: all from distinct networks. */
-	size_t n = um_bootstrap_list(b, now, list, 5);
-	CHECK_EQ(n, 5);
-	int from_big = 0;
-	for (size_t i = 0; i < n; i++)
-		from_big += list[i].observed.addr[1] == 1;
-	CHECK(from_big <= 1);
-	for (int i = 0; i < 50; i++)
+	/* Fewer wanted than there are networks: one per network. */
+	for (int round = 0; round < 20; round++) {
+		size_t n = um_bootstrap_list(b, now, list, 5);
+		int sybil = 0;
+		CHECK_EQ(n, 5);
+		for (size_t i = 0; i < n; i++)
+			sybil += list[i].observed.addr[1] == 1;
+		CHECK(sybil <= 1);
+	}
+	/* Only the Sybil network left: the listing fills from it. */
+	for (int i = SYBILS; i < ALL; i++) {
+		snprintf(text, sizeof(text), "10.2.%d.1:1", i);
+		struct um_addr src = addr(text);
+		CHECK_EQ(write_as(b, UM_BOOTSTRAP_OP_UNREGISTER, &many[i], &src), 0);
+	}
+	CHECK_EQ(um_bootstrap_list(b, now, list, UM_BOOTSTRAP_LIST_MAX), 20);
+	for (int i = 0; i < ALL; i++)
 		um_identity_wipe(&many[i]);
 	free(many);
 	um_bootstrap_free(b);
