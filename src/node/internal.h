@@ -33,6 +33,8 @@
 
 /* Upward notifications, installed by node.c: lower files call these
  * instead of the files above them. NULL = nobody listens. */
+struct um_bootstrap_service; /* http/bootstrap_api.h */
+
 struct um_node_hooks {
 	/* uplink.c: a relay registered / does not know the peer. */
 	void (*relay_ready)(struct um_node_peer *peer);
@@ -74,6 +76,9 @@ struct um_node {
 
 	struct um_node_stun *stun; /* owned; one per stun = line */
 	size_t n_stun;
+
+	/* owned; [relay] api: the bootstrap HTTP API (http/bootstrap_api.h) */
+	struct um_bootstrap_service *bootstrap_api;
 };
 
 #endif
