@@ -25,6 +25,7 @@ static const struct {
     {"ping", ping_main, "Probe a peer: which path answers (direct or relay) and the RTT"},
     {"keygen", keygen_main, "Generate a private identity file"},
     {"pubkey", pubkey_main, "Print the public identity and peer ID of an identity file"},
+    {"network-key", network_key_main, "Generate a private network's key file"},
 };
 
 static void usage(FILE *f)

@@ -19,6 +19,7 @@ extern struct um_cli_globals um_cli;
 int selftest_main(int argc, char **argv);
 int keygen_main(int argc, char **argv);
 int pubkey_main(int argc, char **argv);
+int network_key_main(int argc, char **argv);
 /* Control-plane commands; common.c holds what they share. */
 int status_main(int argc, char **argv);
 int peers_main(int argc, char **argv);
