@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: MIT */
+/* The bootstrap API's handlers (bootstrap_api.h): JSON in (jansson), the
+ * registry's verdict, JSON out. Cheap refusals first: the rate bucket, then
+ * the body's shape, then the registry's own order (challenge, key, budget,
+ * signature). */
+#include "http/bootstrap_api.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "util/clock.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#define API_PREFIX    "/api/bootstrap/"
+#define PEER_API_PATH API_PREFIX "peer/"
+#define PEER_PUBLIC   "/peer/"
+
+/* Exactly n bytes from a base64 (standard alphabet, padded) string. */
+static int base64_exact(const json_t *v, uint8_t *out, size_t n)
+{
+	size_t len, bin_len = 0;
+	const char *end = NULL;
+
+	if (!json_is_string(v))
+		return -UM_EINVAL;
+	len = json_string_length(v);
+	if (len != sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL) - 1)
+		return -UM_EINVAL;
+	if (sodium_base642bin(out, n, json_string_value(v), len, NULL, &bin_len, &end,
+			      sodium_base64_VARIANT_ORIGINAL) ||
+	    bin_len != n || end != json_string_value(v) + len)
+		return -UM_EINVAL;
+	return 0;
+}
+
+static bool member_allowed(const char *key, enum um_bootstrap_op op)
+{
+	static const char *const common[] = {"peer_id", "challenge", "signature"};
+	static const char *const reg[] = {"public_key", "endpoints", "public"};
+
+	for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
+		if (!strcmp(key, common[i]))
+			return true;
+	if (op == UM_BOOTSTRAP_OP_REGISTER)
+		for (size_t i = 0; i < sizeof(reg) / sizeof(reg[0]); i++)
+			if (!strcmp(key, reg[i]))
+				return true;
+	return false;
+}
+
+static int parse_endpoints(const json_t *list, struct um_bootstrap_request *q, const char **error)
+{
+	size_t i;
+	const json_t *v;
+
+	*error = "endpoints: a list of 1 to 8 \"IP:PORT\"";
+	if (!json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > UM_BOOTSTRAP_ENDPOINTS_MAX)
+		return -UM_EINVAL;
+	json_array_foreach(list, i, v)
+	{
+		if (!json_is_string(v) || json_string_length(v) >= UM_ADDR_TEXT_MAX ||
+		    um_addr_parse(&q->endpoints[i], json_string_value(v)))
+			return -UM_EINVAL;
+		for (size_t k = 0; k < i; k++)
+			if (um_addr_equal(&q->endpoints[k], &q->endpoints[i])) {
+				*error = "endpoints: listed twice";
+				return -UM_EINVAL;
+			}
+	}
+	q->n_endpoints = json_array_size(list);
+	return 0;
+}
+
+int um_bootstrap_api_parse_write(enum um_bootstrap_op op, const uint8_t *body, size_t len,
+				 struct um_bootstrap_request *q, struct um_bootstrap_api_buffers *bufs,
+				 const char **error)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
+	const char *key;
+	json_t *v;
+	int r = -UM_EINVAL;
+
+	memset(q, 0, sizeof(*q));
+	q->op = op;
+	*error = "body: not a JSON object";
+	if (!root || !json_is_object(root))
+		goto out;
+	json_object_foreach(root, key, v)
+	{
+		if (!member_allowed(key, op)) {
+			*error = "unknown member";
+			goto out;
+		}
+	}
+	v = json_object_get(root, "peer_id");
+	*error = "peer_id: not a peer ID";
+	if (!json_is_string(v) || json_string_length(v) >= UM_PEER_ID_TEXT_MAX ||
+	    um_peer_id_parse(&q->id, json_string_value(v)))
+		goto out;
+	*error = "challenge: not base64 of 32 bytes";
+	if (base64_exact(json_object_get(root, "challenge"), q->challenge, sizeof(q->challenge)))
+		goto out;
+	*error = "signature: not a base64 hybrid signature";
+	if (base64_exact(json_object_get(root, "signature"), bufs->signature, sizeof(bufs->signature)))
+		goto out;
+	q->signature = bufs->signature;
+	if (op == UM_BOOTSTRAP_OP_REGISTER) {
+		*error = "public_key: not a base64 hybrid public key";
+		if (base64_exact(json_object_get(root, "public_key"), bufs->public_key, sizeof(bufs->public_key)))
+			goto out;
+		q->public_key = bufs->public_key;
+		if (parse_endpoints(json_object_get(root, "endpoints"), q, error))
+			goto out;
+		v = json_object_get(root, "public");
+		*error = "public: not a boolean";
+		if (v && !json_is_boolean(v))
+			goto out;
+		q->is_public = v && json_is_true(v);
+	}
+	*error = NULL;
+	r = 0;
+out:
+	json_decref(root);
+	return r;
+}
+
+/* ---- responses ---- */
+
+/* Takes o (a reference) and makes it the response body. */
+static void respond_json(struct um_http_response *resp, unsigned status, json_t *o)
+{
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	if (!text) {
+		um_http_response_error(resp, 500, "out of memory");
+		return;
+	}
+	resp->status = status;
+	resp->body = text;
+	resp->body_len = strlen(text);
+}
+
+static json_t *peer_json(const struct um_bootstrap_peer *p)
+{
+	char id[UM_PEER_ID_TEXT_MAX], text[UM_ADDR_TEXT_MAX];
+	json_t *o, *list = json_array();
+
+	if (!list)
+		return NULL;
+	for (size_t i = 0; i < p->n_endpoints; i++)
+		if (um_addr_format(&p->endpoints[i], text, sizeof(text)) == 0)
+			json_array_append_new(list, json_string(text));
+	um_peer_id_format(&p->id, id, sizeof(id));
+	if (um_addr_format_host(&p->observed, text, sizeof(text)))
+		text[0] = 0;
+	o = json_pack("{s:s,s:o,s:s}", "peer_id", id, "endpoints", list, "observed", text);
+	return o;
+}
+
+/* The registry's codes as HTTP statuses with a word for the client. */
+static void respond_code(struct um_http_response *resp, int code)
+{
+	switch (code) {
+	case -UM_EINVAL:
+		um_http_response_error(resp, 400, "malformed request");
+		break;
+	case -UM_EREPLAY:
+		um_http_response_error(resp, 403, "challenge unknown, expired, used or issued to another address");
+		break;
+	case -UM_EBADMSG:
+		um_http_response_error(resp, 403, "peer ID, key and signature do not match");
+		break;
+	case -UM_ENOTFOUND:
+		um_http_response_error(resp, 404, "not found");
+		break;
+	case -UM_ELIMIT:
+		um_http_response_error(resp, 429, "too many requests");
+		break;
+	case -UM_ENOMEM:
+		um_http_response_error(resp, 503, "registry full");
+		break;
+	default:
+		um_http_response_error(resp, 500, "internal error");
+		break;
+	}
+}
+
+/* Charges the request to its source; false (and 429 written) when over. */
+static bool admitted(struct um_bootstrap *registry, const struct um_http_request *req, struct um_http_response *resp,
+		     uint64_t now)
+{
+	if (!req->source.family) {
+		um_http_response_error(resp, 400, "no source address");
+		return false;
+	}
+	if (um_bootstrap_admit(registry, &req->source, now)) {
+		respond_code(resp, -UM_ELIMIT);
+		return false;
+	}
+	return true;
+}
+
+static void on_challenge(void *ctx, const struct um_http_request *req, struct um_http_response *resp)
+{
+	struct um_bootstrap *registry = ctx;
+	uint8_t challenge[UM_BOOTSTRAP_CHALLENGE_BYTES];
+	char b64[sodium_base64_ENCODED_LEN(UM_BOOTSTRAP_CHALLENGE_BYTES, sodium_base64_VARIANT_ORIGINAL)];
+	uint64_t now = um_now_ns(), ttl;
+	int r;
+
+	if (!admitted(registry, req, resp, now))
+		return;
+	r = um_bootstrap_challenge(registry, &req->source, now, challenge, &ttl);
+	if (r) {
+		respond_code(resp, r);
+		return;
+	}
+	sodium_bin2base64(b64, sizeof(b64), challenge, sizeof(challenge), sodium_base64_VARIANT_ORIGINAL);
+	respond_json(resp, 200,
+		     json_pack("{s:s,s:I}", "challenge", b64, "expires_in", (json_int_t)(ttl / UM_NSEC_PER_SEC)));
+}
+
+static void on_write(struct um_bootstrap *registry, enum um_bootstrap_op op, const struct um_http_request *req,
+		     struct um_http_response *resp)
+{
+	struct um_bootstrap_request q;
+	struct um_bootstrap_api_buffers *bufs = NULL;
+	const char *error;
+	uint64_t now = um_now_ns(), ttl;
+	int r;
+
+	if (!admitted(registry, req, resp, now))
+		return;
+	bufs = malloc(sizeof(*bufs)); /* 7 KB: off the HTTP thread's stack */
+	if (!bufs) {
+		um_http_response_error(resp, 503, "out of memory");
+		return;
+	}
+	if (um_bootstrap_api_parse_write(op, req->body, req->body_len, &q, bufs, &error)) {
+		um_http_response_error(resp, 400, error);
+		goto out;
+	}
+	r = um_bootstrap_write(registry, &req->source, &q, now, &ttl);
+	if (r) {
+		respond_code(resp, r);
+		goto out;
+	}
+	if (op == UM_BOOTSTRAP_OP_REGISTER)
+		respond_json(resp, 200,
+			     json_pack("{s:b,s:I}", "registered", 1, "ttl", (json_int_t)(ttl / UM_NSEC_PER_SEC)));
+	else if (op == UM_BOOTSTRAP_OP_HEARTBEAT)
+		respond_json(resp, 200, json_pack("{s:I}", "ttl", (json_int_t)(ttl / UM_NSEC_PER_SEC)));
+	else
+		respond_json(resp, 200, json_pack("{s:b}", "unregistered", 1));
+out:
+	free(bufs);
+}
+
+static void on_register(void *ctx, const struct um_http_request *req, struct um_http_response *resp)
+{
+	on_write(ctx, UM_BOOTSTRAP_OP_REGISTER, req, resp);
+}
+
+static void on_heartbeat(void *ctx, const struct um_http_request *req, struct um_http_response *resp)
+{
+	on_write(ctx, UM_BOOTSTRAP_OP_HEARTBEAT, req, resp);
+}
+
+static void on_unregister(void *ctx, const struct um_http_request *req, struct um_http_response *resp)
+{
+	on_write(ctx, UM_BOOTSTRAP_OP_UNREGISTER, req, resp);
+}
+
+static void on_peers(void *ctx, const struct um_http_request *req, struct um_http_response *resp)
+{
+	struct um_bootstrap *registry = ctx;
+	struct um_bootstrap_peer peers[UM_BOOTSTRAP_LIST_MAX];
+	uint64_t now = um_now_ns();
+	json_t *list;
+
+	if (!admitted(registry, req, resp, now))
+		return;
+	size_t n = um_bootstrap_list(registry, now, peers, UM_BOOTSTRAP_LIST_MAX);
+	list = json_array();
+	for (size_t i = 0; list && i < n; i++)
+		json_array_append_new(list, peer_json(&peers[i]));
+	respond_json(resp, 200, list ? json_pack("{s:o}", "peers", list) : NULL);
+}
+
+static void peer_lookup(struct um_bootstrap *registry, const char *id_text, bool public_only,
+			const struct um_http_request *req, struct um_http_response *resp)
+{
+	struct um_bootstrap_peer peer;
+	struct um_peer_id id;
+	uint64_t now = um_now_ns();
+
+	if (!admitted(registry, req, resp, now))
+		return;
+	if (strlen(id_text) >= UM_PEER_ID_TEXT_MAX || um_peer_id_parse(&id, id_text)) {
+		um_http_response_error(resp, 400, "not a peer ID");
+		return;
+	}
+	if (um_bootstrap_find(registry, &id, public_only, now, &peer)) {
+		/* The same answer for unknown and private: nothing to learn. */
+		respond_code(resp, -UM_ENOTFOUND);
+		return;
+	}
+	respond_json(resp, 200, peer_json(&peer));
+}
+
+static void on_peer(void *ctx, const struct um_http_request *req, struct um_http_response *resp)
+{
+	peer_lookup(ctx, req->path + strlen(PEER_API_PATH), false, req, resp);
+}
+
+static void on_public_peer(void *ctx, const struct um_http_request *req, struct um_http_response *resp)
+{
+	peer_lookup(ctx, req->path + strlen(PEER_PUBLIC), true, req, resp);
+}
+
+int um_bootstrap_api_attach(struct um_http_server *server, struct um_bootstrap *registry)
+{
+	int r = 0;
+
+	r = r ? r : um_http_server_route(server, "POST", API_PREFIX "challenge", false, on_challenge, registry);
+	r = r ? r : um_http_server_route(server, "POST", API_PREFIX "register", false, on_register, registry);
+	r = r ? r : um_http_server_route(server, "POST", API_PREFIX "heartbeat", false, on_heartbeat, registry);
+	r = r ? r : um_http_server_route(server, "DELETE", API_PREFIX "unregister", false, on_unregister, registry);
+	r = r ? r : um_http_server_route(server, "GET", API_PREFIX "peers", false, on_peers, registry);
+	r = r ? r : um_http_server_route(server, "GET", PEER_API_PATH, true, on_peer, registry);
+	r = r ? r : um_http_server_route(server, "GET", PEER_PUBLIC, true, on_public_peer, registry);
+	return r;
+}
+
+int um_bootstrap_service_start(struct um_bootstrap_service **out, const struct um_http_server_config *http,
+			       const struct um_bootstrap_config *registry_config)
+{
+	struct um_bootstrap_service *s = calloc(1, sizeof(*s));
+	int r;
+
+	*out = NULL;
+	if (!s)
+		return -UM_ENOMEM;
+	r = um_bootstrap_create(&s->registry, registry_config);
+	if (r)
+		goto out;
+	r = um_http_server_create(&s->server, http);
+	if (r)
+		goto out;
+	r = um_bootstrap_api_attach(s->server, s->registry);
+	if (r)
+		goto out;
+	r = um_http_server_start(s->server);
+	if (r)
+		goto out;
+	*out = s;
+	return 0;
+out:
+	um_bootstrap_service_stop(s);
+	return r;
+}
+
+void um_bootstrap_service_stop(struct um_bootstrap_service *s)
+{
+	if (!s)
+		return;
+	um_http_server_free(s->server); /* the thread first: it uses the registry */
+	um_bootstrap_free(s->registry);
+	free(s);
+}
