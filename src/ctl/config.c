@@ -287,6 +287,18 @@ int um_config_parser_finish(struct um_config_parser *p)
 				 p->file, missing);
 			return -UM_ECONFIG;
 		}
+		/* The same for the bootstrap API's HTTPS. */
+		if (r->api_certificate[0] && !r->api_key[0])
+			missing = "api-key";
+		else if (r->api_key[0] && !r->api_certificate[0])
+			missing = "api-certificate";
+		else if (r->api_key[0] && r->api.family == UM_ADDR_NONE)
+			missing = "api";
+		if (missing) {
+			snprintf(p->error, sizeof(p->error), "%s: [relay]: key '%s': required with the other API keys",
+				 p->file, missing);
+			return -UM_ECONFIG;
+		}
 	}
 	if (!p->node_seen) {
 		/* Relay-only: peers mean nothing without a node. */

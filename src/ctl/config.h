@@ -40,6 +40,10 @@
  *   quiet-cpu = 0                       the CPU quiet workers gather on (none:
  *                                       never pin; a CPU the daemon may not use:
  *                                       the lowest one it may)
+ *   bootstrap = http://HOST:PORT        a relay's bootstrap API (https:// with
+ *   bootstrap = 203.0.113.5:51820       TLS), or any node's UDP port (numeric);
+ *                                       repeatable, at most UM_CONFIG_BOOTSTRAP_MAX
+ *                                       (parsed and stored; the DHT uses them)
  *
  *   [relay]                             makes umbrad a relay; without [node]
  *                                       it is relay-only (no device, no identity)
@@ -61,6 +65,9 @@
  *   tls-certificate = FILE              PEM certificate (chain) and key; both
  *   tls-key = FILE                      absent: a self-signed one at start-up
  *   tls-max-connections = 1024          TLS connections cap
+ *   api = 203.0.113.2:8080              serve the bootstrap HTTP API here
+ *   api-certificate = FILE              with both: HTTPS (PEM certificate
+ *   api-key = FILE                      chain and key)
  *   control-socket, log-level           as in [node] (relay-only: here)
  *
  *   [peer "name"]                       one section per peer, names unique
@@ -106,6 +113,8 @@ enum {
 	UM_CONFIG_ALLOW_MAX = 65536,  /* [relay] allow entries */
 	UM_CONFIG_KEY_BYTES = 32,     /* admission keys */
 	UM_CONFIG_RELAY_PORT = 51821, /* default relay port */
+	UM_CONFIG_BOOTSTRAP_MAX = 8,  /* bootstrap = lines per node */
+	UM_CONFIG_BOOTSTRAP_URL_MAX = 200,
 };
 
 #define UM_CONFIG_DEFAULT_SOCKET       "/run/umbra/umbrad.sock"
@@ -147,7 +156,18 @@ struct um_config_relay_server {
 	char tls_certificate[UM_CONFIG_PATH_MAX]; /* "" = self-signed */
 	char tls_key[UM_CONFIG_PATH_MAX];
 	uint32_t tls_max_connections;
+	struct um_addr api;                       /* family 0: no bootstrap API */
+	char api_certificate[UM_CONFIG_PATH_MAX]; /* "" = plain HTTP */
+	char api_key[UM_CONFIG_PATH_MAX];
 	uint32_t seen;
+};
+
+/* [node] bootstrap = ...: a bootstrap API (http/https URL, host by name or
+ * number, kept as text) or a node's UDP endpoint (numeric). */
+struct um_config_bootstrap {
+	bool http;                             /* else udp */
+	char url[UM_CONFIG_BOOTSTRAP_URL_MAX]; /* http: "http(s)://HOST:PORT" */
+	struct um_addr udp;                    /* udp: the endpoint */
 };
 
 struct um_config {
@@ -181,6 +201,8 @@ struct um_config {
 	uint64_t connect_timeout_ms, health_interval_ms, retry_interval_ms;
 	struct um_addr stun[UM_CONFIG_STUN_MAX]; /* stun = lines */
 	size_t n_stun;
+	struct um_config_bootstrap bootstrap[UM_CONFIG_BOOTSTRAP_MAX]; /* bootstrap = lines */
+	size_t n_bootstrap;
 	struct um_config_relay_server relay;
 	uint32_t node_seen;
 };

@@ -170,6 +170,70 @@ static int parse_stun(struct um_config_parser *p, const struct um_config_row *ro
 	return 0;
 }
 
+/* HOST of a bootstrap URL: a DNS name or a numeric address ([v6]). */
+static bool bootstrap_host_ok(const char *host, size_t len)
+{
+	if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
+		char text[UM_ADDR_TEXT_MAX];
+		struct um_addr a;
+		if (len - 2 >= sizeof(text))
+			return false;
+		memcpy(text, host + 1, len - 2);
+		text[len - 2] = 0;
+		return um_addr_parse_host(&a, text) == 0 && a.family == UM_ADDR_IPV6;
+	}
+	if (len == 0 || len > 253 || host[0] == '-' || host[0] == '.')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)host[i]) && host[i] != '-' && host[i] != '.')
+			return false;
+	return true;
+}
+
+/* bootstrap = http(s)://HOST:PORT (a relay's bootstrap API) or IP:PORT (a
+ * node's UDP port); at most UM_CONFIG_BOOTSTRAP_MAX, no two alike. */
+static int parse_bootstrap(struct um_config_parser *p, const struct um_config_row *row, const char *v)
+{
+	struct um_config *c = p->config;
+	struct um_config_bootstrap *b = &c->bootstrap[c->n_bootstrap];
+	const char *rest = NULL;
+
+	if (c->n_bootstrap >= UM_CONFIG_BOOTSTRAP_MAX)
+		return um_config_fail(p, row->name, "more than %d bootstrap lines", UM_CONFIG_BOOTSTRAP_MAX);
+	memset(b, 0, sizeof(*b));
+	if (!strncmp(v, "http://", 7))
+		rest = v + 7;
+	else if (!strncmp(v, "https://", 8))
+		rest = v + 8;
+	if (rest) {
+		size_t len = strlen(rest);
+		if (len && rest[len - 1] == '/')
+			len--; /* one trailing slash is fine */
+		const char *colon = memrchr(rest, ':', len);
+		unsigned long long port;
+		char digits[8];
+		size_t host_len = colon ? (size_t)(colon - rest) : 0, port_len = colon ? len - host_len - 1 : 0;
+		if (!colon || port_len == 0 || port_len >= sizeof(digits) || !bootstrap_host_ok(rest, host_len))
+			return um_config_fail(p, row->name, "'%s' is not http://HOST:PORT or https://HOST:PORT", v);
+		memcpy(digits, colon + 1, port_len);
+		digits[port_len] = 0;
+		if (um_config_parse_uint(digits, 65535, &port) || port == 0)
+			return um_config_fail(p, row->name, "'%s': not a port number (1-65535)", v);
+		if ((size_t)(rest - v) + len >= sizeof(b->url))
+			return um_config_fail(p, row->name, "'%s' is too long", v);
+		b->http = true;
+		memcpy(b->url, v, (size_t)(rest - v) + len);
+	} else if (strstr(v, "://") || um_addr_parse(&b->udp, v)) {
+		return um_config_fail(p, row->name, "'%s' is not http://HOST:PORT or a UDP IPv4:port / [IPv6]:port", v);
+	}
+	for (size_t i = 0; i < c->n_bootstrap; i++)
+		if (c->bootstrap[i].http == b->http &&
+		    (b->http ? !strcmp(c->bootstrap[i].url, b->url) : um_addr_equal(&c->bootstrap[i].udp, &b->udp)))
+			return um_config_fail(p, row->name, "'%s' listed twice", v);
+	c->n_bootstrap++;
+	return 0;
+}
+
 /* [relay] listen = IP:port also sets listen_port (what a listen-port line
  * would have set; the two exclude each other, see the rows). */
 static int parse_relay_listen(struct um_config_parser *p, const struct um_config_row *row, const char *v)
@@ -267,6 +331,7 @@ const struct um_config_row um_config_rows[] = {
 	/* Gather on CPU 0, or the lowest the daemon may use. */
 	{.name = "quiet-cpu", NODE(gather_cpu), .type = UM_CONFIG_CPU, .def = 0, .min = 0, .max = 1023,
 	 .what = "a CPU number", NODE_FLAG(gather)},
+	{.name = "bootstrap", NODE(bootstrap), CUSTOM(parse_bootstrap), .repeatable = true},
 
 	/* [relay] */
 	/* The relay's identity file (the node's format; none: a new one per run). */
@@ -301,6 +366,10 @@ const struct um_config_row um_config_rows[] = {
 	{.name = "tls-key", RELAY(tls_key), .type = UM_CONFIG_STRING, .optional = true},
 	{.name = "tls-max-connections", RELAY(tls_max_connections), .type = UM_CONFIG_UINT, .def = 1024, .min = 1,
 	 .max = 1u << 20, .what = "a number", .words = UM_CONFIG_WORDS_BETWEEN},
+	/* The bootstrap HTTP API (http/bootstrap_api.h); HTTPS with both files. */
+	{.name = "api", RELAY(api), .type = UM_CONFIG_ENDPOINT, .optional = true},
+	{.name = "api-certificate", RELAY(api_certificate), .type = UM_CONFIG_STRING, .optional = true},
+	{.name = "api-key", RELAY(api_key), .type = UM_CONFIG_STRING, .optional = true},
 
 	/* [peer "name"] */
 	{.name = "id", PEER(id), CUSTOM(parse_peer_id), .required = true},

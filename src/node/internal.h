@@ -33,6 +33,8 @@
 
 /* Upward notifications, installed by node.c: lower files call these
  * instead of the files above them. NULL = nobody listens. */
+struct um_bootstrap_service; /* http/bootstrap_api.h */
+
 struct um_node_hooks {
 	/* uplink.c: a relay registered / does not know the peer. */
 	void (*relay_ready)(struct um_node_peer *peer);
@@ -67,6 +69,7 @@ struct um_node {
 	char ifname[16];
 
 	struct um_relay_server *relay_server; /* owned; [relay] */
+	struct um_bootstrap_service *bootstrap_api; /* owned; [relay] api (http/bootstrap_api.h) */
 	struct um_node_uplink *uplinks;       /* owned; one per relay = line */
 	size_t n_uplinks;
 	int home, backup;                         /* copies of the relay client's, -1 = none */

@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "http/bootstrap_api.h"
 #include "net/quiet.h"
 #include "net/tun.h"
 #include "node/demux.h"
@@ -198,6 +199,8 @@ static void teardown(struct um_node *node)
 	node->control_started = false;
 	um_node_stun_stop(node);
 	um_uplinks_stop(node);
+	um_bootstrap_service_stop(node->bootstrap_api); /* joins its HTTP thread */
+	node->bootstrap_api = NULL;
 	if (node->relay_server) {
 		um_relay_server_stop(node->relay_server);
 		free(node->relay_server);
@@ -285,6 +288,28 @@ static int start_relay_server(struct um_node *node)
 		um_log_info("relay listening on TLS/WebSocket %s (%s certificate, SHA-256 %s)", text,
 			    rc->tls_certificate[0] ? "configured" : "self-signed", hex);
 	}
+	return 0;
+}
+
+/* [relay] api: the bootstrap HTTP API on its own thread. It verifies the
+ * nodes' signatures and signs nothing, so it needs no identity. */
+static int start_bootstrap_api(struct um_node *node)
+{
+	const struct um_config_relay_server *rc = &node->config.relay;
+	struct um_http_server_config http = {
+	    .listen = rc->api,
+	    .certificate = rc->api_certificate[0] ? rc->api_certificate : NULL,
+	    .key = rc->api_key[0] ? rc->api_key : NULL,
+	};
+	char text[UM_ADDR_TEXT_MAX];
+	int r = um_bootstrap_service_start(&node->bootstrap_api, &http, NULL);
+
+	um_addr_format(&rc->api, text, sizeof(text));
+	if (r) {
+		um_log_error("bootstrap API on %s: %s", text, um_strerror(r));
+		return r;
+	}
+	um_log_info("bootstrap API listening on %s://%s", http.certificate ? "https" : "http", text);
 	return 0;
 }
 
@@ -414,6 +439,8 @@ int um_node_start(struct um_node **out, struct um_loop *loop, struct um_config *
 	if (c->has_node && (r = start_node(node)))
 		goto err;
 	if (c->relay.enabled && (r = start_relay_server(node)))
+		goto err;
+	if (c->relay.enabled && c->relay.api.family && (r = start_bootstrap_api(node)))
 		goto err;
 
 	r = um_control_server_start(&node->control, loop, c->control_socket, control, node);
