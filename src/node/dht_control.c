@@ -114,6 +114,7 @@ static void status_lines(struct um_node *node, struct um_control_reply *reply)
 		if (i == 0 || infos[i].bucket != infos[i - 1].bucket)
 			buckets++;
 	add_id(reply, "id", &node->identity.id);
+	add_hex(reply, "id_hex", node->identity.id.bytes, sizeof(node->identity.id.bytes));
 	um_control_reply_add(reply, "network", "%s", d->has_network_key ? d->fingerprint : "public");
 	um_control_reply_add(reply, "k", "%u", node->config.dht_k);
 	um_control_reply_add(reply, "alpha", "%u", node->config.dht_alpha);
