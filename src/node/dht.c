@@ -598,9 +598,10 @@ enum um_node_found um_node_dht_found(const struct um_node_peer *peer)
 	if (peer->config->endpoint.family ||
 	    (node->n_uplinks && !(node->dht && node->dht->peers[peer_index(node, peer)].found)))
 		return UM_NODE_FOUND_CONFIG;
-	if (!node->dht)
-		return UM_NODE_FOUND_NONE;
-	return node->dht->peers[peer_index(node, peer)].found;
+	enum um_node_found found = node->dht ? node->dht->peers[peer_index(node, peer)].found : UM_NODE_FOUND_NONE;
+	if (found == UM_NODE_FOUND_NONE && peer->endpoint.family)
+		return UM_NODE_FOUND_INCOMING;
+	return found;
 }
 
 const char *um_node_found_name(enum um_node_found found)
@@ -612,6 +613,8 @@ const char *um_node_found_name(enum um_node_found found)
 		return "dht";
 	case UM_NODE_FOUND_BOOTSTRAP:
 		return "bootstrap";
+	case UM_NODE_FOUND_INCOMING:
+		return "incoming";
 	case UM_NODE_FOUND_NONE:
 		break;
 	}

@@ -38,7 +38,8 @@ enum um_node_found {
 	UM_NODE_FOUND_NONE = 0, /* not yet (no endpoint configured, nothing found) */
 	UM_NODE_FOUND_CONFIG,   /* endpoint = or a relay in the config */
 	UM_NODE_FOUND_DHT,      /* the peer's record from a DHT lookup */
-	UM_NODE_FOUND_BOOTSTRAP /* the bootstrap API's registration of the peer */
+	UM_NODE_FOUND_BOOTSTRAP, /* the bootstrap API's registration of the peer */
+	UM_NODE_FOUND_INCOMING,  /* neither: the peer called us (it found us) */
 };
 
 /* Start (after the data plane and the peers; nothing when [node] dht =
