@@ -34,7 +34,6 @@
 #define PEER_RECHECK_NS     (30 * UM_NSEC_PER_SEC)   /* a found or connected peer looked at again */
 #define PEER_RETRY_MAX_NS   (30 * UM_NSEC_PER_SEC)
 #define NON_DESIGNATED_WAIT (1500 * UM_NSEC_PER_MSEC) /* the designated side initiates first */
-#define STATE_MAX_BYTES     (1 << 20)
 
 static uint64_t unix_now(void)
 {
@@ -646,66 +645,6 @@ void um_node_dht_bootstrap_peer(struct um_node *node, const struct um_bootstrap_
 	rearm(d);
 }
 
-/* ---- the routing table on disk ---- */
-
-static void state_load(struct um_node_dht *d)
-{
-	const char *path = d->node->config.dht_state;
-	uint8_t *buf = NULL;
-	struct stat st;
-	int fd;
-
-	if (!path[0] || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return;
-	if (fstat(fd, &st) || st.st_size <= 0 || st.st_size > STATE_MAX_BYTES || !(buf = malloc((size_t)st.st_size)))
-		goto out;
-	if (read(fd, buf, (size_t)st.st_size) != st.st_size)
-		goto out;
-	int r = um_dht_contacts_load(d->engine, buf, (size_t)st.st_size, um_now_ns(), d->out);
-	if (r < 0) {
-		um_log_warn("dht: routing table %s: %s (starting empty)", path, um_strerror(r));
-		goto out;
-	}
-	d->state_loaded = true;
-	d->state_contacts = (unsigned)(((size_t)st.st_size - 8) / 52); /* "UMDHT" v count, then ID + endpoint each */
-	um_log_info("dht: %u saved contacts from %s (each PINGed for its proof)", d->state_contacts, path);
-	um_node_dht_flush(d->node);
-out:
-	free(buf);
-	close(fd);
-}
-
-static void state_save(struct um_node_dht *d)
-{
-	const char *path = d->node->config.dht_state;
-	char tmp[UM_CONFIG_PATH_MAX + 8];
-	size_t size = um_dht_contacts_save_size(d->engine);
-	uint8_t *buf;
-	int fd, r;
-
-	if (!path[0] || !size || !(buf = malloc(size)))
-		return;
-	r = um_dht_contacts_save(d->engine, buf, size);
-	if (r < 0)
-		goto out;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		um_log_warn("dht: saving the routing table to %s: %s", tmp, strerror(errno));
-		goto out;
-	}
-	bool ok = write(fd, buf, (size_t)r) == r && fsync(fd) == 0;
-	close(fd);
-	if (!ok || rename(tmp, path)) {
-		um_log_warn("dht: saving the routing table to %s: %s", path, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	um_log_info("dht: %u contacts saved to %s", um_dht_contact_count(d->engine), path);
-out:
-	free(buf);
-}
-
 /* ---- start / stop ---- */
 
 int um_node_dht_start(struct um_node *node)
@@ -756,7 +695,7 @@ int um_node_dht_start(struct um_node *node)
 		d->peers[i].next_ns = um_now_ns() + EMPTY_RETRY_NS;
 		jobs_at(d, d->peers[i].next_ns);
 	}
-	state_load(d);
+	um_node_dht_state_load(d);
 	for (size_t i = 0; i < c->n_bootstrap; i++) {
 		if (c->bootstrap[i].http)
 			continue;
@@ -788,7 +727,7 @@ void um_node_dht_stop(struct um_node *node)
 	um_node_dht_bootstrap_stop(node);
 	um_timer_cancel(node->loop, &d->timer);
 	if (d->engine) {
-		state_save(d);
+		um_node_dht_state_save(d);
 		um_dht_destroy(d->engine);
 	}
 	for (unsigned i = 0; i < DHT_OPS_MAX; i++)

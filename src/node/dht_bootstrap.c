@@ -7,8 +7,13 @@
  * peer/ID for peers the loop could not find in the DHT. Listings and
  * answers go to the loop through a queue under a mutex and an eventfd; the
  * loop adds them as contacts (each proves itself by PING before it counts).
- * At stop: unregister, then the thread ends (joined). */
+ * At stop: unregister, then the thread ends (joined).
+ *
+ * Also here: the routing table in [node] dht-state, loaded at start and
+ * saved at a clean stop, so a restarted node rejoins without any bootstrap
+ * server (the saved contacts prove themselves again by PING). */
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -17,6 +22,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,12 +33,74 @@
 #include "util/error.h"
 #include "util/log.h"
 
+#define STATE_MAX_BYTES (1 << 20)
+
 enum {
 	HEARTBEAT_S = 30,
 	SMALL_TABLE = 16, /* contacts below which listings seed the table */
 };
 
 void um_node_dht_bootstrap_peer(struct um_node *node, const struct um_bootstrap_peer *bp);
+
+/* ---- the routing table on disk: a restarted node rejoins from it ---- */
+
+void um_node_dht_state_load(struct um_node_dht *d)
+{
+	const char *path = d->node->config.dht_state;
+	uint8_t *buf = NULL;
+	struct stat st;
+	int fd;
+
+	if (!path[0] || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	if (fstat(fd, &st) || st.st_size <= 0 || st.st_size > STATE_MAX_BYTES || !(buf = malloc((size_t)st.st_size)))
+		goto out;
+	if (read(fd, buf, (size_t)st.st_size) != st.st_size)
+		goto out;
+	int r = um_dht_contacts_load(d->engine, buf, (size_t)st.st_size, um_now_ns(), d->out);
+	if (r < 0) {
+		um_log_warn("dht: routing table %s: %s (starting empty)", path, um_strerror(r));
+		goto out;
+	}
+	d->state_loaded = true;
+	d->state_contacts = (unsigned)(((size_t)st.st_size - 8) / 52); /* "UMDHT" v count, then ID + endpoint each */
+	um_log_info("dht: %u saved contacts from %s (each PINGed for its proof)", d->state_contacts, path);
+	um_node_dht_flush(d->node);
+out:
+	free(buf);
+	close(fd);
+}
+
+void um_node_dht_state_save(struct um_node_dht *d)
+{
+	const char *path = d->node->config.dht_state;
+	char tmp[UM_CONFIG_PATH_MAX + 8];
+	size_t size = um_dht_contacts_save_size(d->engine);
+	uint8_t *buf;
+	int fd, r;
+
+	if (!path[0] || !size || !(buf = malloc(size)))
+		return;
+	r = um_dht_contacts_save(d->engine, buf, size);
+	if (r < 0)
+		goto out;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		um_log_warn("dht: saving the routing table to %s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	bool ok = write(fd, buf, (size_t)r) == r && fsync(fd) == 0;
+	close(fd);
+	if (!ok || rename(tmp, path)) {
+		um_log_warn("dht: saving the routing table to %s: %s", path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	um_log_info("dht: %u contacts saved to %s", um_dht_contact_count(d->engine), path);
+out:
+	free(buf);
+}
 
 /* ---- thread side ---- */
 

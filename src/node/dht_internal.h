@@ -162,7 +162,10 @@ void um_node_dht_recent_add(struct um_node_dht *d, enum dht_op_kind kind, const 
 /* Publishes our record now (publish_id set). */
 int um_node_dht_publish(struct um_node *node);
 
-/* dht_bootstrap.c */
+/* dht_bootstrap.c: the routing table file ([node] dht-state; nothing
+ * without it), and the bootstrap API thread. */
+void um_node_dht_state_load(struct um_node_dht *d);
+void um_node_dht_state_save(struct um_node_dht *d);
 int um_node_dht_bootstrap_start(struct um_node *node);
 void um_node_dht_bootstrap_stop(struct um_node *node);
 /* Asks the thread to look peer up through the API (GET peer/ID). */
