@@ -290,8 +290,9 @@ int um_node_dht_query_start(struct um_node_dht *d, struct dht_query *q)
 	q->elapsed_ns = 0;
 	q->messages = q->n_closest = 0;
 	for (unsigned i = 0; i < q->n; i++) {
-		q->running[i] = false;
 		int r = um_dht_find_value(d->engine, q->keys[i], now, &q->ids[i], d->out);
+		/* Running before the flush: our own store may answer at once. */
+		q->running[i] = r == 0;
 		um_node_dht_flush(d->node);
 		if (r) {
 			if (first == -UM_EINVAL)
@@ -299,7 +300,6 @@ int um_node_dht_query_start(struct um_node_dht *d, struct dht_query *q)
 			q->ids[i] = 0;
 			continue;
 		}
-		q->running[i] = true;
 		started++;
 	}
 	return started ? 0 : first;
@@ -483,9 +483,8 @@ static void on_event(struct um_node_dht *d, const struct um_dht_event *e)
 				d->publish_ns = um_now_ns() + EMPTY_RETRY_NS;
 				jobs_at(d, d->publish_ns);
 			}
-			return;
 		}
-		break;
+		break; /* and to a `dht put self` waiting for it */
 	case UM_DHT_EVENT_VALUE:
 	case UM_DHT_EVENT_LOOKUP_DONE:
 		break;

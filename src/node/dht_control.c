@@ -508,12 +508,12 @@ static int start_put(struct um_node *node, const struct um_control_request *req,
 	memcpy(op->q.keys[0], key, 32);
 	op->q.started_ns = um_now_ns();
 	r = um_dht_put(d->engine, key, req->value, req->value_len, um_now_ns(), &op->q.ids[0], d->out);
+	op->q.running[0] = r == 0; /* before the flush: its events may come at once */
 	um_node_dht_flush(node);
 	if (r) {
 		op->kind = DHT_OP_FREE;
 		return r;
 	}
-	op->q.running[0] = true;
 	um_control_reply_add(reply, "id", "%llu", (unsigned long long)op->q.ids[0]);
 	return 0;
 }

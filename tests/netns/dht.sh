@@ -106,6 +106,18 @@ lookup_ok n16 "${UM_NODE_ID[n9]}" 198.51.100.19:51820 || {
 	um_fail "n16: dht lookup of n9 did not return n9's record"
 }
 um_cli n16 dht status | grep -q "^recent" || um_fail "dht status lists no lookup"
+# get and put: n9's record under its ID, stored again by n3 (a signed
+# record anyone may carry); a forged one (a flipped byte) is refused; put
+# self republishes.
+n9hex=$(um_cli n9 dht status | awk '$1 == "id_hex" {print $2}')
+um_cli n16 dht get "$n9hex" -W 5000 >"$UM_TMP/get9.txt" || um_fail "n16: dht get of n9's ID"
+grep -q "^opened  *1$" "$UM_TMP/get9.txt" || um_fail "n16: n9's public record not verified"
+value=$(awk '$1 == "value" {print $2}' "$UM_TMP/get9.txt")
+[ ${#value} -gt 10000 ] || um_fail "n9's record is ${#value} hex digits"
+um_cli n3 dht put "$n9hex" "$value" -W 5000 | grep -Eq "^storers +[1-9]" || um_fail "n3: dht put of n9's record"
+forged=${value:0:400}$([ "${value:400:1}" = 0 ] && echo 1 || echo 0)${value:401}
+um_cli n3 dht put "$n9hex" "$forged" -W 2000 >/dev/null 2>&1 && um_fail "n3: a forged record was put"
+um_cli n4 dht put self -W 5000 | grep -Eq "^storers +[1-9]" || um_fail "n4: dht put self"
 um_json n16 dht '1 if d["contacts"] and d["stored"] >= 0 and d["lookups_found"] >= 1 else 0' | grep -q 1 ||
 	um_fail "dht status --json"
 
