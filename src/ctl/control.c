@@ -303,7 +303,9 @@ static void on_client(struct um_loop *loop, struct um_watch *watch, uint32_t eve
 		return;
 	}
 	for (;;) {
-		if (c->in_len == sizeof(c->in)) {
+		/* Only dht-put carries a value beyond UM_CONTROL_REQUEST_SMALL. */
+		if (c->in_len == sizeof(c->in) ||
+		    (c->in_len > UM_CONTROL_REQUEST_SMALL && strncmp(c->in, "dht-put=", 8) != 0)) {
 			client_run(c, -EMSGSIZE);
 			return;
 		}

@@ -18,7 +18,8 @@
  * reply of get=json is one line "json=<document>" (ctl/status.h: what
  * `umbra status --json` prints), of get=json-peers the same with only the
  * peers (`umbra peers --json`). errno is 0 or a positive errno/UM_E* code. Requests
- * are at most UM_CONTROL_REQUEST_MAX bytes, lines at most
+ * are at most UM_CONTROL_REQUEST_SMALL bytes (a dht-put, with its value,
+ * UM_CONTROL_REQUEST_MAX), lines at most
  * UM_CONTROL_LINE_MAX; anything else, a NUL, a missing '=', an unknown key
  * or a repeated op is rejected with errno=EINVAL (EMSGSIZE when too long)
  * before any action.
@@ -35,6 +36,7 @@
 
 enum {
 	UM_CONTROL_REQUEST_MAX = 20480, /* a dht-put carries up to 8 KB in hex */
+	UM_CONTROL_REQUEST_SMALL = 4096, /* every other request */
 	UM_CONTROL_VALUE_MAX = 8192,
 	UM_CONTROL_LINE_MAX = 256,
 	UM_CONTROL_REPLY_MAX = 4 << 20, /* a reply that grows beyond this fails with ENOBUFS */
