@@ -35,7 +35,7 @@
 #include "net/loop.h"
 
 enum {
-	UM_CONTROL_REQUEST_MAX = 20480, /* a dht-put carries up to 8 KB in hex */
+	UM_CONTROL_REQUEST_MAX = 20480,  /* a dht-put carries up to 8 KB in hex */
 	UM_CONTROL_REQUEST_SMALL = 4096, /* every other request */
 	UM_CONTROL_VALUE_MAX = 8192,
 	UM_CONTROL_LINE_MAX = 256,

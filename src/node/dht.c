@@ -62,7 +62,7 @@ static void jobs_at(struct um_node_dht *d, uint64_t at)
 		d->jobs_ns = at;
 }
 
-static void rearm(struct um_node_dht *d)
+void um_node_dht_rearm(struct um_node_dht *d)
 {
 	uint64_t at = um_dht_next_deadline(d->engine);
 
@@ -438,9 +438,9 @@ static void peer_event(struct um_node_dht *d, size_t i, const struct um_dht_even
 	uint64_t wait = EMPTY_RETRY_NS << (p->failures < 4 ? p->failures : 4);
 	p->next_ns = um_now_ns() + (wait < PEER_RETRY_MAX_NS ? wait : PEER_RETRY_MAX_NS);
 	jobs_at(d, p->next_ns);
-	if (p->failures >= 3 && !p->asked_bootstrap && d->boot.started) {
+	if (p->failures >= 3 && !p->asked_bootstrap && d->want_bootstrap) {
 		p->asked_bootstrap = true;
-		um_node_dht_bootstrap_want(d, &peer->config->id);
+		d->want_bootstrap(d, &peer->config->id);
 	}
 }
 
@@ -491,7 +491,7 @@ static void on_event(struct um_node_dht *d, const struct um_dht_event *e)
 	}
 	for (unsigned i = 0; i < DHT_OPS_MAX; i++)
 		if (d->ops[i].kind != DHT_OP_FREE && !d->ops[i].done)
-			um_node_dht_op_event(d, &d->ops[i], e);
+			d->op_event(d, &d->ops[i], e);
 	for (size_t i = 0; i < d->node->n_peers; i++)
 		if (d->peers[i].looking)
 			peer_event(d, i, e);
@@ -522,7 +522,7 @@ void um_node_dht_flush(struct um_node *node)
 	out->n_events = 0;
 	for (unsigned i = 0; i < n; i++)
 		on_event(d, &events[i]);
-	rearm(d);
+	um_node_dht_rearm(d);
 }
 
 /* ---- jobs and timer ---- */
@@ -574,7 +574,7 @@ static void on_timer(struct um_loop *loop, struct um_timer *timer)
 	um_node_dht_flush(d->node);
 	if (d->jobs_ns <= um_now_ns())
 		run_jobs(d);
-	rearm(d);
+	um_node_dht_rearm(d);
 }
 
 void um_node_dht_receive(struct um_node *node, const struct um_addr *from, const uint8_t *data, size_t len)
@@ -641,12 +641,12 @@ void um_node_dht_bootstrap_peer(struct um_node *node, const struct um_bootstrap_
 		return;
 	p->has_record = true;
 	peer_record_found(d, i, UM_NODE_FOUND_BOOTSTRAP);
-	rearm(d);
+	um_node_dht_rearm(d);
 }
 
 /* ---- start / stop ---- */
 
-int um_node_dht_start(struct um_node *node)
+int um_node_dht_core_start(struct um_node *node)
 {
 	const struct um_config *c = &node->config;
 	struct um_node_dht *d;
@@ -694,41 +694,24 @@ int um_node_dht_start(struct um_node *node)
 		d->peers[i].next_ns = um_now_ns() + EMPTY_RETRY_NS;
 		jobs_at(d, d->peers[i].next_ns);
 	}
-	um_node_dht_state_load(d);
-	for (size_t i = 0; i < c->n_bootstrap; i++) {
-		if (c->bootstrap[i].http)
-			continue;
-		r = um_dht_add_contact_address(d->engine, &c->bootstrap[i].udp, um_now_ns(), d->out);
-		if (r)
-			um_log_warn("dht: bootstrap contact: %s", um_strerror(r));
-		um_node_dht_flush(node);
-	}
 	d->publish_ns = um_now_ns() + EMPTY_RETRY_NS / 4;
 	d->endpoints_check_ns = um_now_ns() + ENDPOINTS_CHECK_NS;
 	jobs_at(d, d->publish_ns);
-	r = um_node_dht_bootstrap_start(node);
-	if (r)
-		return r;
 	um_log_info("dht: on (k %u, alpha %u, %s records%s%s, %zu bootstrap lines%s)", c->dht_k, c->dht_alpha,
 		    d->has_network_key ? "private" : "public", d->has_network_key ? " of " : "",
 		    d->has_network_key ? d->fingerprint : "", c->n_bootstrap,
 		    c->dht_diversity ? "" : ", address diversity off");
-	rearm(d);
+	um_node_dht_rearm(d);
 	return 0;
 }
 
-void um_node_dht_stop(struct um_node *node)
+void um_node_dht_core_stop(struct um_node *node)
 {
 	struct um_node_dht *d = node->dht;
 
-	if (!d)
-		return;
-	um_node_dht_bootstrap_stop(node);
 	um_timer_cancel(node->loop, &d->timer);
-	if (d->engine) {
-		um_node_dht_state_save(d);
+	if (d->engine)
 		um_dht_destroy(d->engine);
-	}
 	for (unsigned i = 0; i < DHT_OPS_MAX; i++)
 		free(d->ops[i].value);
 	free(d->out);

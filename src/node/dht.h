@@ -18,8 +18,10 @@
  * heartbeat every ~30 s, list peers; what it learns comes back to the loop
  * through an eventfd and a mutex-protected queue.
  *
- * Above session.c (it starts handshakes), below demux.c, node.c and
- * status.c. */
+ * Files: dht.c (engine, record, peers) < dht_control.c (umbra dht) <
+ * dht_bootstrap.c (start/stop, the routing table file, the thread); dht.c
+ * reaches the two above it only through hooks they install. Above
+ * session.c (it starts handshakes), below demux.c, node.c and status.c. */
 #ifndef UM_NODE_DHT_H
 #define UM_NODE_DHT_H
 
@@ -35,9 +37,9 @@ struct um_node_peer;
 
 /* How a peer's endpoint was found (umbra peers: "found"). */
 enum um_node_found {
-	UM_NODE_FOUND_NONE = 0, /* not yet (no endpoint configured, nothing found) */
-	UM_NODE_FOUND_CONFIG,   /* endpoint = or a relay in the config */
-	UM_NODE_FOUND_DHT,      /* the peer's record from a DHT lookup */
+	UM_NODE_FOUND_NONE = 0,  /* not yet (no endpoint configured, nothing found) */
+	UM_NODE_FOUND_CONFIG,    /* endpoint = or a relay in the config */
+	UM_NODE_FOUND_DHT,       /* the peer's record from a DHT lookup */
 	UM_NODE_FOUND_BOOTSTRAP, /* the bootstrap API's registration of the peer */
 	UM_NODE_FOUND_INCOMING,  /* neither: the peer called us (it found us) */
 };

@@ -40,11 +40,9 @@ enum {
 	SMALL_TABLE = 16, /* contacts below which listings seed the table */
 };
 
-void um_node_dht_bootstrap_peer(struct um_node *node, const struct um_bootstrap_peer *bp);
-
 /* ---- the routing table on disk: a restarted node rejoins from it ---- */
 
-void um_node_dht_state_load(struct um_node_dht *d)
+static void state_load(struct um_node_dht *d)
 {
 	const char *path = d->node->config.dht_state;
 	uint8_t *buf = NULL;
@@ -71,7 +69,7 @@ out:
 	close(fd);
 }
 
-void um_node_dht_state_save(struct um_node_dht *d)
+static void state_save(struct um_node_dht *d)
 {
 	const char *path = d->node->config.dht_state;
 	char tmp[UM_CONFIG_PATH_MAX + 8];
@@ -265,7 +263,7 @@ static void on_items(struct um_loop *loop, struct um_watch *watch, uint32_t even
 	}
 }
 
-void um_node_dht_bootstrap_want(struct um_node_dht *d, const struct um_peer_id *peer)
+static void bootstrap_want(struct um_node_dht *d, const struct um_peer_id *peer)
 {
 	struct dht_bootstrap *b = &d->boot;
 
@@ -302,7 +300,7 @@ static size_t local_endpoints(const struct um_node *node, struct um_addr *out, s
 	return n;
 }
 
-int um_node_dht_bootstrap_start(struct um_node *node)
+static int bootstrap_start(struct um_node *node)
 {
 	struct um_node_dht *d = node->dht;
 	struct dht_bootstrap *b = &d->boot;
@@ -342,7 +340,7 @@ int um_node_dht_bootstrap_start(struct um_node *node)
 	return 0;
 }
 
-void um_node_dht_bootstrap_stop(struct um_node *node)
+static void bootstrap_stop(struct um_node *node)
 {
 	struct dht_bootstrap *b = &node->dht->boot;
 
@@ -358,4 +356,49 @@ void um_node_dht_bootstrap_stop(struct um_node *node)
 	pthread_cond_destroy(&b->cond);
 	pthread_mutex_destroy(&b->lock);
 	b->started = false;
+}
+
+/* ---- start / stop (node/dht.h) ---- */
+
+int um_node_dht_start(struct um_node *node)
+{
+	const struct um_config *c = &node->config;
+	struct um_node_dht *d;
+	int r;
+
+	if (!c->dht || !node->dataplane)
+		return 0;
+	r = um_node_dht_core_start(node);
+	if (r)
+		return r;
+	d = node->dht;
+	d->op_event = um_node_dht_op_event;
+	state_load(d);
+	for (size_t i = 0; i < c->n_bootstrap; i++) {
+		if (c->bootstrap[i].http)
+			continue;
+		r = um_dht_add_contact_address(d->engine, &c->bootstrap[i].udp, um_now_ns(), d->out);
+		if (r)
+			um_log_warn("dht: bootstrap contact: %s", um_strerror(r));
+		um_node_dht_flush(node);
+	}
+	r = bootstrap_start(node);
+	if (r)
+		return r;
+	if (d->boot.started)
+		d->want_bootstrap = bootstrap_want;
+	um_node_dht_rearm(d);
+	return 0;
+}
+
+void um_node_dht_stop(struct um_node *node)
+{
+	struct um_node_dht *d = node->dht;
+
+	if (!d)
+		return;
+	bootstrap_stop(node);
+	if (d->engine)
+		state_save(d);
+	um_node_dht_core_stop(node);
 }

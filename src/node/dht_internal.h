@@ -144,8 +144,21 @@ struct um_node_dht {
 	unsigned state_contacts;
 
 	struct dht_bootstrap boot;
+	/* Upward hooks (dht_bootstrap.c installs them; dht.c calls no file
+	 * above it): a control operation's events (dht_control.c), a peer the
+	 * DHT could not find for the bootstrap thread to ask about (NULL: no
+	 * HTTP bootstrap). */
+	void (*op_event)(struct um_node_dht *d, struct dht_op *op, const struct um_dht_event *e);
+	void (*want_bootstrap)(struct um_node_dht *d, const struct um_peer_id *peer);
 };
 
+/* dht.c, the bottom: the engine and everything but the bootstrap thread
+ * and the file (core_start fills node->dht; core_stop frees it). */
+int um_node_dht_core_start(struct um_node *node);
+void um_node_dht_core_stop(struct um_node *node);
+void um_node_dht_rearm(struct um_node_dht *d);
+/* A node the bootstrap API knew (GET peer/ID): its endpoints, to connect. */
+void um_node_dht_bootstrap_peer(struct um_node *node, const struct um_bootstrap_peer *bp);
 /* dht.c: the engine's output (datagrams sent, events applied, timer). */
 void um_node_dht_flush(struct um_node *node);
 /* Starts a find_value of each key of q (n set); -UM_E* if none started. */
@@ -162,16 +175,10 @@ void um_node_dht_recent_add(struct um_node_dht *d, enum dht_op_kind kind, const 
 /* Publishes our record now (publish_id set). */
 int um_node_dht_publish(struct um_node *node);
 
-/* dht_bootstrap.c: the routing table file ([node] dht-state; nothing
- * without it), and the bootstrap API thread. */
-void um_node_dht_state_load(struct um_node_dht *d);
-void um_node_dht_state_save(struct um_node_dht *d);
-int um_node_dht_bootstrap_start(struct um_node *node);
-void um_node_dht_bootstrap_stop(struct um_node *node);
-/* Asks the thread to look peer up through the API (GET peer/ID). */
-void um_node_dht_bootstrap_want(struct um_node_dht *d, const struct um_peer_id *peer);
+/* dht_bootstrap.c, the top: um_node_dht_start/stop (node/dht.h), the
+ * routing table file, the bootstrap API thread. */
 
-/* dht_control.c: a control operation's events. */
+/* dht_control.c (above dht.c): a control operation's events. */
 void um_node_dht_op_event(struct um_node_dht *d, struct dht_op *op, const struct um_dht_event *e);
 
 #endif

@@ -5,7 +5,7 @@
  * upward news goes through the hooks node.c installs):
  *
  *   peer.c < route.c < uplink_stream.c < uplink.c < stun.c < path.c
- *     < session.c < dht.c (dht_bootstrap.c, dht_control.c) < demux.c
+ *     < session.c < dht.c < dht_control.c < dht_bootstrap.c < demux.c
  *     < node.c < status.c
  *
  * Relay-only (a config with [relay] and no [node]): no identity, engine,

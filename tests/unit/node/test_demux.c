@@ -38,7 +38,8 @@ static void test_reserved_ranges_dropped(void)
 {
 	static const unsigned ranges[][2] = {
 	    {UM_TYPE_DATA_FIRST, UM_TYPE_DATA_LAST},
-	    {UM_TYPE_MESSAGE_FIRST, UM_TYPE_MESSAGE_LAST},     {UM_TYPE_ONION_FIRST, UM_TYPE_ONION_LAST},
+	    {UM_TYPE_MESSAGE_FIRST, UM_TYPE_MESSAGE_LAST},
+	    {UM_TYPE_ONION_FIRST, UM_TYPE_ONION_LAST},
 	    {UM_TYPE_SIGNALING_FIRST, UM_TYPE_SIGNALING_LAST},
 	};
 	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
