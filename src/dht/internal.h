@@ -68,6 +68,7 @@ struct um_dht_pending {
 	uint64_t sent_ns, soft_ns, hard_ns;
 	uint64_t lookup_id;
 	uint8_t nonce[UM_DHT_NONCE_BYTES];
+	uint8_t cookie[UM_DHT_COOKIE_BYTES]; /* PROOF: the PONG's, kept for the new contact */
 	struct um_dht_assembly *assembly;
 };
 

@@ -115,7 +115,8 @@ static struct um_dht_pending *request(struct um_dht *dht, struct um_dht_lookup *
 
 /* The window of path: its first k candidates that are neither failed nor
  * slow. Returns true when all of them answered. *next: its first NEW one. */
-static bool window(struct um_dht *dht, struct um_dht_lookup *l, uint8_t path, struct um_dht_candidate **next)
+static bool window(struct um_dht *dht, struct um_dht_lookup *l, uint8_t path, struct um_dht_candidate **next,
+		   unsigned *size)
 {
 	unsigned seen = 0;
 	bool complete = true;
@@ -130,6 +131,8 @@ static bool window(struct um_dht *dht, struct um_dht_lookup *l, uint8_t path, st
 		if (c->state == C_NEW && !*next)
 			*next = c;
 	}
+	if (size)
+		*size = seen;
 	return complete;
 }
 
@@ -200,8 +203,13 @@ static bool maybe_finish(struct um_dht *dht, struct um_dht_lookup *l, uint64_t n
 {
 	if (!l->storing) {
 		struct um_dht_candidate *next;
+		unsigned size;
 		for (uint8_t path = 0; path < dht->cfg.disjoint_paths; path++) {
-			if (l->in_flight[path] || !window(dht, l, path, &next))
+			if (l->in_flight[path] || !window(dht, l, path, &next, &size))
+				return false;
+			/* A short window with slow requests out: they may still
+			 * answer (or fail) and bring closer nodes. */
+			if (size < dht->cfg.k && l->pending)
 				return false;
 		}
 		/* Value pieces still coming from nodes that answered. */
@@ -253,7 +261,7 @@ static void advance(struct um_dht *dht, struct um_dht_lookup *l, uint64_t now_ns
 	for (uint8_t path = 0; path < dht->cfg.disjoint_paths; path++) {
 		struct um_dht_candidate *next;
 		while (l->in_flight[path] < alpha_per_path(dht)) {
-			window(dht, l, path, &next);
+			window(dht, l, path, &next, NULL);
 			if (!next)
 				break;
 			uint16_t want = l->kind == UM_DHT_L_VALUE && !l->n_found ? 0xffff : 0;

@@ -2,8 +2,8 @@
 /* The DHT simulator (tests/sim/sim.h). */
 #include "sim.h"
 
-#include <math.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,7 +34,7 @@ struct sim_node {
 	struct um_identity *identity;
 	struct um_dht *dht;
 	struct um_addr addr;
-	bool alive, sybil;
+	bool alive, sybil, owner;
 	uint64_t timer_at;
 };
 
@@ -487,7 +487,10 @@ void um_sim_publish(struct um_sim *s, unsigned count)
 		abort();
 	for (unsigned c = 0; c < count; c++) {
 		struct sim_value *sv = &s->values[s->n_values];
-		sv->owner = random_honest(s);
+		do
+			sv->owner = random_honest(s);
+		while (s->nodes[sv->owner].owner);
+		s->nodes[sv->owner].owner = true; /* one value per owner: keys are distinct */
 		sv->sequence = 2 + rnd(s) % 1000;
 		value_key(s->nodes[sv->owner].identity->id.bytes, sv->key);
 		size_t len = value_make(s, s->nodes[sv->owner].identity->id.bytes, sv->sequence, false, v);
@@ -711,7 +714,9 @@ static double pct(double *v, unsigned n, double p)
 	if (!n)
 		return 0;
 	qsort(v, n, sizeof(*v), cmp_double);
-	unsigned i = (unsigned)ceil(p / 100.0 * n);
+	unsigned i = (unsigned)(p / 100.0 * n);
+	if ((double)i < p / 100.0 * n)
+		i++; /* nearest rank: ceil(p * n) */
 	return v[i ? i - 1 : 0];
 }
 
@@ -742,6 +747,10 @@ void um_sim_result(struct um_sim *s, struct um_sim_result *r)
 			r->stale_final++;
 			r->forged_accepted++;
 		}
+		if (getenv("SIM_DEBUG") && !(op->found && op->best_seq == v->sequence))
+			fprintf(stderr, "fail node=%u done=%d found=%d best=%llu want=%llu msgs=%u done_ns=%.2f\n", op->node,
+				op->done, op->found, (unsigned long long)op->best_seq, (unsigned long long)v->sequence,
+				op->messages, (double)op->done_ns / rtt);
 		if (op->found && op->best_seq == v->sequence) {
 			r->succeeded++;
 			first[nf++] = (double)op->first_ns / rtt;
