@@ -260,8 +260,8 @@ static void test_eviction(void)
 			um_dht_tick(dht[0], now, &out);
 		}
 	}
-	/* 4 contacts and the 1 replacement left: 3 misses each, ~6 rounds. */
-	CHECK(um_dht_stats(dht[0])->timeouts >= 15);
+	/* 4 contacts and the 1 replacement left: 3 misses each. */
+	CHECK(um_dht_stats(dht[0])->timeouts >= 14); /* c[1] had one miss already */
 	CHECK_EQ(um_dht_contact_count(dht[0]), 0);
 	CHECK(rounds <= 7);
 	teardown(1);
