@@ -82,13 +82,15 @@ int main(int argc, char **argv)
 	       (unsigned long long)r.dropped_loss, (unsigned long long)r.dropped_dead);
 	printf("engine: timeouts=%llu values_invalid=%llu values_stale=%llu store_invalid=%llu store_stale=%llu "
 	       "store_no_cookie=%llu store_rate_limited=%llu proofs_verified=%llu contacts_evicted=%llu "
-	       "amplification_capped=%llu output_deferred=%llu reassembly_dropped=%llu\n",
+	       "amplification_capped=%llu output_deferred=%llu reassembly_dropped=%llu store_assembly_dropped=%llu "
+	       "store_accepted=%llu\n",
 	       (unsigned long long)st.timeouts, (unsigned long long)st.values_invalid,
 	       (unsigned long long)st.values_stale, (unsigned long long)st.store_invalid,
 	       (unsigned long long)st.store_stale, (unsigned long long)st.store_no_cookie,
 	       (unsigned long long)st.store_rate_limited, (unsigned long long)st.proofs_verified,
 	       (unsigned long long)st.contacts_evicted, (unsigned long long)st.amplification_capped,
-	       (unsigned long long)st.output_deferred, (unsigned long long)st.reassembly_dropped);
+	       (unsigned long long)st.output_deferred, (unsigned long long)st.reassembly_dropped,
+	       (unsigned long long)st.store_assembly_dropped, (unsigned long long)st.store_accepted);
 	printf("success=%.2f%% first_p50_rtt=%.2f first_p99_rtt=%.2f done_p50_rtt=%.2f done_p99_rtt=%.2f "
 	       "publish_p50_rtt=%.2f msgs_p50=%u forged_accepted=%u bytes_per_node=%zu\n",
 	       r.lookups ? 100.0 * r.succeeded / r.lookups : 0, r.first_p50, r.first_p99, r.done_p50, r.done_p99,

@@ -388,7 +388,7 @@ static bool reask(struct um_dht *dht, struct um_dht_lookup *l, struct um_dht_pen
 	p->want = (uint16_t)(all & ~(p->assembly ? p->assembly->have : 0));
 	p->retries++;
 	p->soft_expired = true;
-	p->sent = 0;
+	p->sent = p->want; /* we hold its cookie now: all of them should come */
 	uint64_t rto = um_dht_rto(dht, p->id, true);
 	p->sent_ns = now_ns;
 	p->hard_ns = now_ns + 2 * rto;

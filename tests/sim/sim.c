@@ -291,6 +291,20 @@ static void on_event(struct um_sim *s, unsigned node, const struct um_dht_event 
 		}
 		return;
 	}
+	if (getenv("SIM_DEBUG") && op->kind == OP_GET && !op->found) {
+		fprintf(stderr, "DONE without value node=%u closest=%u n_values=%u\n", node, e->n_closest, e->n_values);
+		for (unsigned c = 0; c < e->n_closest; c++) {
+			int j = node_of(s, &e->closest[c].addr);
+			unsigned idx[4];
+			fprintf(stderr, "  closest %d alive=%d sybil=%d holds=%u\n", j, s->nodes[j].alive, s->nodes[j].sybil,
+				um_dht_store_get(s->nodes[j].dht, v->key, idx, 4));
+		}
+		for (unsigned j = 0; j < s->cfg.nodes; j++) {
+			unsigned idx[4];
+			if (um_dht_store_get(s->nodes[j].dht, v->key, idx, 4))
+				fprintf(stderr, "  holder %u alive=%d sybil=%d\n", j, s->nodes[j].alive, s->nodes[j].sybil);
+		}
+	}
 	op->done = true;
 	op->done_ns = s->now - op->start_ns;
 	op->messages = e->messages;
