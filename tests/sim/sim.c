@@ -216,9 +216,8 @@ static struct sim_event heap_pop(struct um_sim *s)
 		size_t c = 2 * i + 1;
 		if (c >= s->n_heap)
 			break;
-		if (c + 1 < s->n_heap &&
-		    (s->heap[c + 1].at < s->heap[c].at ||
-		     (s->heap[c + 1].at == s->heap[c].at && s->heap[c + 1].seq < s->heap[c].seq)))
+		if (c + 1 < s->n_heap && (s->heap[c + 1].at < s->heap[c].at ||
+					  (s->heap[c + 1].at == s->heap[c].at && s->heap[c + 1].seq < s->heap[c].seq)))
 			c++;
 		if (last.at < s->heap[c].at || (last.at == s->heap[c].at && last.seq < s->heap[c].seq))
 			break;
@@ -278,8 +277,7 @@ static void on_event(struct um_sim *s, unsigned node, const struct um_dht_event 
 	const struct sim_value *v = &s->values[op->value];
 	if (e->type == UM_DHT_EVENT_VALUE) {
 		struct um_dht_value_info info;
-		if (value_check(s, v->key, e->value, e->value_len, s->now, &info) ||
-		    memcmp(e->key, v->key, 32)) {
+		if (value_check(s, v->key, e->value, e->value_len, s->now, &info) || memcmp(e->key, v->key, 32)) {
 			op->forged = true; /* the engine reported what does not validate */
 			return;
 		}
@@ -296,13 +294,14 @@ static void on_event(struct um_sim *s, unsigned node, const struct um_dht_event 
 		for (unsigned c = 0; c < e->n_closest; c++) {
 			int j = node_of(s, &e->closest[c].addr);
 			unsigned idx[4];
-			fprintf(stderr, "  closest %d alive=%d sybil=%d holds=%u\n", j, s->nodes[j].alive, s->nodes[j].sybil,
-				um_dht_store_get(s->nodes[j].dht, v->key, idx, 4));
+			fprintf(stderr, "  closest %d alive=%d sybil=%d holds=%u\n", j, s->nodes[j].alive,
+				s->nodes[j].sybil, um_dht_store_get(s->nodes[j].dht, v->key, idx, 4));
 		}
 		for (unsigned j = 0; j < s->cfg.nodes; j++) {
 			unsigned idx[4];
 			if (um_dht_store_get(s->nodes[j].dht, v->key, idx, 4))
-				fprintf(stderr, "  holder %u alive=%d sybil=%d\n", j, s->nodes[j].alive, s->nodes[j].sybil);
+				fprintf(stderr, "  holder %u alive=%d sybil=%d\n", j, s->nodes[j].alive,
+					s->nodes[j].sybil);
 		}
 	}
 	op->done = true;
@@ -605,7 +604,7 @@ static void warm(struct um_sim *s)
 			memcpy(lo, self, 32);
 			lo[p / 8] ^= (uint8_t)(0x80 >> (p % 8));
 			for (unsigned b = p + 1; b < 256; b++)
-				lo[b / 8] &= (uint8_t)~(0x80 >> (b % 8));
+				lo[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
 			memcpy(hi, lo, 32);
 			for (unsigned b = p + 1; b < 256; b++)
 				hi[b / 8] |= (uint8_t)(0x80 >> (b % 8));
@@ -762,9 +761,9 @@ void um_sim_result(struct um_sim *s, struct um_sim_result *r)
 			r->forged_accepted++;
 		}
 		if (getenv("SIM_DEBUG") && !(op->found && op->best_seq == v->sequence))
-			fprintf(stderr, "fail node=%u done=%d found=%d best=%llu want=%llu msgs=%u done_ns=%.2f\n", op->node,
-				op->done, op->found, (unsigned long long)op->best_seq, (unsigned long long)v->sequence,
-				op->messages, (double)op->done_ns / rtt);
+			fprintf(stderr, "fail node=%u done=%d found=%d best=%llu want=%llu msgs=%u done_ns=%.2f\n",
+				op->node, op->done, op->found, (unsigned long long)op->best_seq,
+				(unsigned long long)v->sequence, op->messages, (double)op->done_ns / rtt);
 		if (op->found && op->best_seq == v->sequence) {
 			r->succeeded++;
 			first[nf++] = (double)op->first_ns / rtt;

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dht/internal.h"
 #include "../../sim/sim.h"
+#include "dht/internal.h"
 #include "test.h"
 #include "util/error.h"
 
@@ -141,7 +141,8 @@ static void test_proof_join(void)
 static void corrupt_proof(uint8_t *b, size_t len, unsigned from, unsigned to, struct um_addr *src)
 {
 	(void)from, (void)to, (void)src;
-	if (b[0] == UM_DHT_TYPE_PIECE && b[UM_DHT_HEADER_BYTES] == UM_DHT_PIECE_PROOF && b[UM_DHT_HEADER_BYTES + 2] == 2)
+	if (b[0] == UM_DHT_TYPE_PIECE && b[UM_DHT_HEADER_BYTES] == UM_DHT_PIECE_PROOF &&
+	    b[UM_DHT_HEADER_BYTES + 2] == 2)
 		b[len - 1] ^= 1; /* the signature's last byte */
 }
 

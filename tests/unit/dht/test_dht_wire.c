@@ -32,7 +32,8 @@ static void fill(struct um_dht_msg *m, uint8_t type)
 		break;
 	case UM_DHT_TYPE_PONG:
 		m->flags = UM_DHT_FLAG_PROOF;
-		m->observed = (struct um_addr){.family = UM_ADDR_IPV6, .addr = {0x20, 0x01, 0xd, 0xb8, [15] = 9}, .port = 7};
+		m->observed =
+		    (struct um_addr){.family = UM_ADDR_IPV6, .addr = {0x20, 0x01, 0xd, 0xb8, [15] = 9}, .port = 7};
 		break;
 	case UM_DHT_TYPE_NODES:
 		m->n_values = 3;
@@ -46,7 +47,7 @@ static void fill(struct um_dht_msg *m, uint8_t type)
 		for (unsigned i = 0; i < m->n_contacts; i++) {
 			memset(m->contacts[i].id, (int)i, 32);
 			m->contacts[i].addr =
-				(struct um_addr){.family = UM_ADDR_IPV4, .addr = {192, 0, 2, (uint8_t)i}, .port = 4000};
+			    (struct um_addr){.family = UM_ADDR_IPV4, .addr = {192, 0, 2, (uint8_t)i}, .port = 4000};
 		}
 		break;
 	case UM_DHT_TYPE_FIND_VALUE:
