@@ -20,7 +20,7 @@
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench-dht-sim [--nodes N] [--rtt-ms MS] [--loss PCT] [--churn PCT] [--sybil PCT]\n"
-			"                     [--k K] [--alpha A] [--paths D] [--lookups L] [--seed S]\n");
+			"                     [--k K] [--alpha A] [--width W] [--paths D] [--lookups L] [--seed S]\n");
 	exit(2);
 }
 
@@ -50,6 +50,8 @@ int main(int argc, char **argv)
 			c.k = (unsigned)atoi(v);
 		else if (!strcmp(a, "--alpha"))
 			c.alpha = (unsigned)atoi(v);
+		else if (!strcmp(a, "--width"))
+			c.bucket_width = (unsigned)atoi(v);
 		else if (!strcmp(a, "--paths"))
 			c.disjoint_paths = (unsigned)atoi(v);
 		else if (!strcmp(a, "--lookups"))
@@ -71,15 +73,16 @@ int main(int argc, char **argv)
 	um_sim_result(sim, &r);
 	struct um_dht_stats st;
 	um_sim_stats(sim, &st);
-	printf("nodes=%u rtt_ms=%.0f loss=%.1f%% churn=%.0f%% sybil=%.0f%% k=%u alpha=%u paths=%u lookups=%u "
+	printf("nodes=%u rtt_ms=%.0f loss=%.1f%% churn=%.0f%% sybil=%.0f%% k=%u alpha=%u width=%u paths=%u lookups=%u "
 	       "seed=%llu cpu_s=%.1f\n",
 	       c.nodes, c.rtt_ms, c.loss_pct, churn, c.sybil_pct, c.k ? c.k : 8, c.alpha ? c.alpha : 3,
-	       c.disjoint_paths ? c.disjoint_paths : 1, lookups, (unsigned long long)c.seed,
-	       (double)(clock() - t0) / CLOCKS_PER_SEC);
-	printf("publishes=%u ok=%u publish_p99_rtt=%.2f msgs_p99=%u stale_final=%u datagrams=%llu lost=%llu "
+	       c.bucket_width ? c.bucket_width : 4, c.disjoint_paths ? c.disjoint_paths : 1, lookups,
+	       (unsigned long long)c.seed, (double)(clock() - t0) / CLOCKS_PER_SEC);
+	printf("publishes=%u ok=%u publish_p99_rtt=%.2f msgs_p99=%u datagrams_p50=%u stale_final=%u datagrams=%llu "
+	       "lost=%llu "
 	       "to_dead=%llu\n",
-	       r.publishes, r.publish_ok, r.publish_p99, r.msgs_p99, r.stale_final, (unsigned long long)r.datagrams,
-	       (unsigned long long)r.dropped_loss, (unsigned long long)r.dropped_dead);
+	       r.publishes, r.publish_ok, r.publish_p99, r.msgs_p99, r.datagrams_p50, r.stale_final,
+	       (unsigned long long)r.datagrams, (unsigned long long)r.dropped_loss, (unsigned long long)r.dropped_dead);
 	printf("engine: timeouts=%llu values_invalid=%llu values_stale=%llu store_invalid=%llu store_stale=%llu "
 	       "store_no_cookie=%llu store_rate_limited=%llu proofs_verified=%llu contacts_evicted=%llu "
 	       "amplification_capped=%llu output_deferred=%llu reassembly_dropped=%llu store_assembly_dropped=%llu "

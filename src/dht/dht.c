@@ -506,7 +506,8 @@ int um_dht_create(struct um_dht **out, const struct um_dht_config *config, const
 	*out = NULL;
 	if (!config || !config->identity || !ops || !ops->check)
 		return -UM_EINVAL;
-	if (config->k > UM_DHT_K_MAX || config->alpha > UM_DHT_ALPHA_MAX || config->disjoint_paths > UM_DHT_ALPHA_MAX)
+	if (config->k > UM_DHT_K_MAX || config->alpha > UM_DHT_ALPHA_MAX || config->disjoint_paths > UM_DHT_ALPHA_MAX ||
+	    config->bucket_width > 8)
 		return -UM_EINVAL;
 	dht = calloc(1, sizeof(*dht));
 	if (!dht)
@@ -518,6 +519,7 @@ int um_dht_create(struct um_dht **out, const struct um_dht_config *config, const
 	c->k = c->k ? c->k : 8;
 	c->alpha = c->alpha ? c->alpha : 3;
 	c->replacements = c->replacements ? c->replacements : c->k;
+	c->bucket_width = c->bucket_width ? c->bucket_width : 4;
 	c->disjoint_paths = c->disjoint_paths ? c->disjoint_paths : 1;
 	if (c->disjoint_paths > c->alpha)
 		c->alpha = c->disjoint_paths;

@@ -45,9 +45,10 @@ struct um_dht_rt_contact {
 };
 
 struct um_dht_bucket {
-	uint8_t n, n_repl;
+	uint8_t n, n_repl, cap; /* cap: contacts allocated, grown by k up to k * bucket_width */
 	uint64_t refreshed_ns;
-	struct um_dht_rt_contact *contacts; /* k, then `replacements` more (one block) */
+	struct um_dht_rt_contact *contacts;
+	struct um_dht_rt_contact *repl; /* `replacements` entries, allocated when first needed */
 };
 
 /* A reply arriving in pieces (a value or a proof). */
@@ -87,13 +88,14 @@ enum um_dht_lookup_kind { UM_DHT_L_NODE, UM_DHT_L_VALUE, UM_DHT_L_PUT, UM_DHT_L_
 struct um_dht_lookup {
 	uint64_t id;
 	uint8_t kind;
-	bool storing; /* put: the STORE phase */
+	bool storing;   /* put: the STORE phase */
+	bool converged; /* the closest candidate answered: ask the rest of the k at once */
 	uint8_t target[32];
 	uint64_t start_ns;
 	unsigned n_cand, cap_cand;
 	unsigned in_flight[UM_DHT_ALPHA_MAX]; /* per path: requests counting toward alpha */
 	unsigned pending;                     /* all requests of this lookup in flight */
-	unsigned messages, storers, n_values;
+	unsigned messages, datagrams, storers, n_values;
 	unsigned n_found;
 	struct um_dht_summary found[UM_DHT_MAX_FOUND];
 	uint8_t *value; /* put: the value (owned) */

@@ -89,8 +89,10 @@ static int send_find(struct um_dht *dht, struct um_dht_lookup *l, struct um_dht_
 		pad = c->has_cookie ? 0 : UM_DHT_PAD_FIND_NODE;
 	}
 	int ret = um_dht_send(dht, &c->addr, &m, pad);
-	if (!ret)
+	if (!ret) {
 		l->messages++;
+		l->datagrams++;
+	}
 	return ret;
 }
 
@@ -173,7 +175,7 @@ static void store_send(struct um_dht *dht, struct um_dht_lookup *l, struct um_dh
 		if (um_dht_send(dht, &c->addr, &m, 0))
 			return;
 		p->want &= (uint16_t) ~(1u << i);
-		l->messages++;
+		l->datagrams++;
 	}
 }
 
@@ -192,6 +194,7 @@ static void start_storing(struct um_dht *dht, struct um_dht_lookup *l, uint64_t 
 		p->want = (uint16_t)((1u << um_dht_piece_count(l->value_len)) - 1);
 		p->soft_expired = true; /* nothing counts toward alpha any more */
 		l->pending++;
+		l->messages++;
 		store_send(dht, l, p, c);
 		sent++;
 	}
@@ -237,6 +240,7 @@ static bool maybe_finish(struct um_dht *dht, struct um_dht_lookup *l, uint64_t n
 		memcpy(e->key, l->target, 32);
 		e->elapsed_ns = now_ns - l->start_ns;
 		e->messages = l->messages;
+		e->datagrams = l->datagrams;
 		e->storers = l->storers;
 		e->n_values = l->n_values;
 		for (unsigned i = 0; i < l->n_cand && e->n_closest < dht->cfg.k; i++) {
@@ -258,9 +262,17 @@ static void advance(struct um_dht *dht, struct um_dht_lookup *l, uint64_t now_ns
 		maybe_finish(dht, l, now_ns);
 		return;
 	}
+	/* Kademlia's last step: once the closest node known has answered
+	 * (nothing closer came back), the rest of the k closest are asked at
+	 * once instead of alpha at a time. */
+	if (!l->converged && l->n_cand && l->cand[0].state == C_ANSWERED)
+		l->converged = true;
+	unsigned limit = l->converged ? dht->cfg.k / dht->cfg.disjoint_paths : alpha_per_path(dht);
+	if (limit < alpha_per_path(dht))
+		limit = alpha_per_path(dht);
 	for (uint8_t path = 0; path < dht->cfg.disjoint_paths; path++) {
 		struct um_dht_candidate *next;
-		while (l->in_flight[path] < alpha_per_path(dht)) {
+		while (l->in_flight[path] < limit) {
 			window(dht, l, path, &next, NULL);
 			if (!next)
 				break;
@@ -404,6 +416,7 @@ void um_dht_lookup_reply(struct um_dht *dht, struct um_dht_pending *p, const str
 	struct um_addr from = p->to;
 	uint8_t path = c ? c->path : 0;
 	l->messages++;
+	l->datagrams++;
 	if (!p->answered) {
 		p->answered = true;
 		if (!p->soft_expired && l->in_flight[path])
@@ -453,7 +466,7 @@ void um_dht_lookup_piece(struct um_dht *dht, struct um_dht_pending *p, const str
 	int r = um_dht_assembly_add(p->assembly, m);
 	if (r < 0)
 		return;
-	l->messages++;
+	l->datagrams++;
 	if (r == 1) {
 		value_complete(dht, l, p, now_ns);
 		if (p->answered) {
@@ -480,6 +493,7 @@ void um_dht_lookup_store_ack(struct um_dht *dht, struct um_dht_pending *p, const
 	if (!l)
 		return;
 	l->messages++;
+	l->datagrams++;
 	if (m->status == UM_DHT_STORE_OK || m->status == UM_DHT_STORE_STALE)
 		l->storers++; /* stale: it already holds this sequence (or newer) */
 	request_done(dht, l, p);

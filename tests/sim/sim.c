@@ -51,7 +51,7 @@ struct sim_op {
 	uint8_t kind;
 	bool done, found, forged;
 	uint64_t id, start_ns, first_ns, done_ns, best_seq;
-	unsigned messages, storers;
+	unsigned messages, datagrams, storers;
 };
 
 struct sim_harvest {
@@ -307,6 +307,7 @@ static void on_event(struct um_sim *s, unsigned node, const struct um_dht_event 
 	op->done = true;
 	op->done_ns = s->now - op->start_ns;
 	op->messages = e->messages;
+	op->datagrams = e->datagrams;
 	op->storers = e->storers;
 }
 
@@ -587,7 +588,7 @@ static size_t lower_bound(const struct sorted_id *arr, size_t n, const uint8_t k
  * with their true RTT as if measured. */
 static void warm(struct um_sim *s)
 {
-	unsigned n = s->cfg.nodes, k = s->cfg.k ? s->cfg.k : 8;
+	unsigned n = s->cfg.nodes, k = (s->cfg.k ? s->cfg.k : 8) * (s->cfg.bucket_width ? s->cfg.bucket_width : 4);
 	struct sorted_id *arr = malloc(n * sizeof(*arr));
 	if (!arr)
 		abort();
@@ -676,6 +677,7 @@ int um_sim_create(struct um_sim **out, const struct um_sim_config *config)
 					  .k = s->cfg.k,
 					  .alpha = s->cfg.alpha,
 					  .disjoint_paths = s->cfg.disjoint_paths,
+					  .bucket_width = s->cfg.bucket_width,
 					  .initial_rto_ns = (uint64_t)(s->cfg.rtt_ms * 3 * (double)MS)};
 		if (um_dht_create(&node->dht, &c, &ops, 0)) {
 			um_sim_destroy(s);
@@ -737,10 +739,11 @@ void um_sim_result(struct um_sim *s, struct um_sim_result *r)
 {
 	double *first = calloc(s->n_ops + 1, sizeof(double)), *done = calloc(s->n_ops + 1, sizeof(double));
 	double *pub = calloc(s->n_ops + 1, sizeof(double)), *msgs = calloc(s->n_ops + 1, sizeof(double));
+	double *dgrams = calloc(s->n_ops + 1, sizeof(double));
 	unsigned nf = 0, nd = 0, np = 0;
 	double rtt = s->cfg.rtt_ms * (double)MS;
 	memset(r, 0, sizeof(*r));
-	if (!first || !done || !pub || !msgs)
+	if (!first || !done || !pub || !msgs || !dgrams)
 		abort();
 	for (unsigned i = 0; i < s->n_ops; i++) {
 		struct sim_op *op = &s->ops[i];
@@ -770,6 +773,7 @@ void um_sim_result(struct um_sim *s, struct um_sim_result *r)
 		}
 		if (op->done) {
 			done[nd] = (double)op->done_ns / rtt;
+			dgrams[nd] = op->datagrams;
 			msgs[nd++] = op->messages;
 		}
 	}
@@ -781,6 +785,7 @@ void um_sim_result(struct um_sim *s, struct um_sim_result *r)
 	r->publish_p99 = pct(pub, np, 99);
 	r->msgs_p50 = (unsigned)pct(msgs, nd, 50);
 	r->msgs_p99 = (unsigned)pct(msgs, nd, 99);
+	r->datagrams_p50 = (unsigned)pct(dgrams, nd, 50);
 	size_t mem = 0;
 	unsigned live = 0;
 	for (unsigned i = 0; i < s->cfg.nodes; i++)
@@ -796,6 +801,7 @@ void um_sim_result(struct um_sim *s, struct um_sim_result *r)
 	free(done);
 	free(pub);
 	free(msgs);
+	free(dgrams);
 }
 
 unsigned um_sim_nodes(const struct um_sim *s)

@@ -33,7 +33,8 @@ struct um_sim_config {
 	double sybil_pct;  /* of nodes */
 	unsigned k, alpha; /* engine config (0 = default) */
 	unsigned disjoint_paths;
-	unsigned value_size; /* bytes (default 7,600) */
+	unsigned bucket_width; /* engine config (0 = default) */
+	unsigned value_size;   /* bytes (default 7,600) */
 	uint64_t seed;
 };
 
@@ -42,6 +43,7 @@ struct um_sim_result {
 	/* In RTT multiples, over the lookups (first: those that found it). */
 	double first_p50, first_p99, done_p50, done_p99, publish_p50, publish_p99;
 	unsigned msgs_p50, msgs_p99, publishes, publish_ok;
+	unsigned datagrams_p50; /* per lookup, pieces and all */
 	double bytes_per_lookup_p50;
 	size_t bytes_per_node; /* mean engine memory per live node */
 	uint64_t datagrams, dropped_loss, dropped_dead;

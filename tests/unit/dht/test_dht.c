@@ -193,7 +193,8 @@ static void random_contact(struct um_dht_contact *c, uint8_t net, uint8_t host)
 static void test_diversity(void)
 {
 	struct um_dht_contact c;
-	setup(1, NULL);
+	struct um_dht_config plain = {.bucket_width = 1};
+	setup(1, &plain);
 	unsigned added = 0;
 	for (unsigned i = 0; i < 200; i++) {
 		random_contact(&c, 113, (uint8_t)(i + 1)); /* all in one /24 */
@@ -209,7 +210,7 @@ static void test_diversity(void)
 	CHECK_EQ(um_dht_test_insert(dht[0], &c, now), 0);
 	teardown(1);
 	/* Lifted (namespace tests): the bucket size is the only cap. */
-	struct um_dht_config lift = {.no_diversity = true};
+	struct um_dht_config lift = {.no_diversity = true, .bucket_width = 1};
 	setup(1, &lift);
 	for (unsigned i = 0; i < 200; i++) {
 		random_contact(&c, 113, (uint8_t)(i + 1));
@@ -223,7 +224,7 @@ static void test_diversity(void)
 static void test_eviction(void)
 {
 	struct um_dht_contact c[12];
-	struct um_dht_config cfg = {.k = 4, .replacements = 2};
+	struct um_dht_config cfg = {.k = 4, .replacements = 2, .bucket_width = 1};
 	setup(1, &cfg);
 	/* Fill bucket 255 (top bit differs from ours) and two replacements. */
 	unsigned n = 0;
