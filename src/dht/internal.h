@@ -63,7 +63,8 @@ struct um_dht_pending {
 	uint8_t kind;
 	bool has_id, soft_expired, answered;
 	uint8_t retries, value_index;
-	uint16_t want, sent; /* FIND_VALUE: pieces asked / announced */
+	uint8_t replies, expect; /* FIND_VALUE: NODES received / awaited (a split request awaits 3) */
+	uint16_t want, sent;     /* FIND_VALUE: pieces asked / announced */
 	uint8_t id[32];
 	struct um_addr to;
 	uint64_t sent_ns, soft_ns, hard_ns;
@@ -79,7 +80,7 @@ struct um_dht_candidate {
 	uint8_t id[32];
 	struct um_addr addr;
 	uint8_t cookie[UM_DHT_COOKIE_BYTES];
-	bool has_cookie;
+	bool has_cookie, stored; /* stored: a put's STORE went to it */
 	uint8_t state, path;
 };
 
@@ -88,8 +89,9 @@ enum um_dht_lookup_kind { UM_DHT_L_NODE, UM_DHT_L_VALUE, UM_DHT_L_PUT, UM_DHT_L_
 struct um_dht_lookup {
 	uint64_t id;
 	uint8_t kind;
-	bool storing;   /* put: the STORE phase */
-	bool converged; /* the closest candidate answered: ask the rest of the k at once */
+	bool storing;         /* put: the STORE phase */
+	bool converged;       /* the closest candidate answered: ask the rest of the k at once */
+	unsigned holder_bits; /* nodes sharing this many bits with the target likely hold its value */
 	uint8_t target[32];
 	uint64_t start_ns;
 	unsigned n_cand, cap_cand;
