@@ -318,7 +318,10 @@ static void proof_complete(struct um_dht *dht, struct um_dht_pending *p, uint64_
 	dht->stats.proofs_verified++;
 	um_dht_rtt_sample(dht, id.bytes, now_ns - p->sent_ns, now_ns);
 	bool was_empty = dht->n_contacts == 0;
-	if (um_dht_rt_insert(dht, id.bytes, &p->to, now_ns) == 0 && was_empty && dht->joining) {
+	int ret = um_dht_rt_insert(dht, id.bytes, &p->to, now_ns);
+	if (p->answered)
+		um_dht_rt_set_cookie(dht, id.bytes, p->cookie);
+	if (ret == 0 && was_empty && dht->joining) {
 		dht->joining = false;
 		um_dht_lookup_start(dht, UM_DHT_L_REFRESH, dht->self.bytes, NULL, 0, now_ns, NULL);
 	}
@@ -453,6 +456,7 @@ static void handle_reply(struct um_dht *dht, const struct um_addr *from, const s
 	case UM_DHT_P_PROOF:
 		if (m->type == UM_DHT_TYPE_PONG) {
 			p->answered = true;
+			memcpy(p->cookie, m->cookie, UM_DHT_COOKIE_BYTES);
 			if (!(m->flags & UM_DHT_FLAG_PROOF)) {
 				dht->stats.proofs_failed++;
 				um_dht_pending_drop(dht, p);
@@ -502,7 +506,8 @@ int um_dht_create(struct um_dht **out, const struct um_dht_config *config, const
 	*out = NULL;
 	if (!config || !config->identity || !ops || !ops->check)
 		return -UM_EINVAL;
-	if (config->k > UM_DHT_K_MAX || config->alpha > UM_DHT_ALPHA_MAX || config->disjoint_paths > UM_DHT_ALPHA_MAX)
+	if (config->k > UM_DHT_K_MAX || config->alpha > UM_DHT_ALPHA_MAX || config->disjoint_paths > UM_DHT_ALPHA_MAX ||
+	    config->bucket_width > 8)
 		return -UM_EINVAL;
 	dht = calloc(1, sizeof(*dht));
 	if (!dht)
@@ -514,6 +519,7 @@ int um_dht_create(struct um_dht **out, const struct um_dht_config *config, const
 	c->k = c->k ? c->k : 8;
 	c->alpha = c->alpha ? c->alpha : 3;
 	c->replacements = c->replacements ? c->replacements : c->k;
+	c->bucket_width = c->bucket_width ? c->bucket_width : 4;
 	c->disjoint_paths = c->disjoint_paths ? c->disjoint_paths : 1;
 	if (c->disjoint_paths > c->alpha)
 		c->alpha = c->disjoint_paths;
@@ -590,9 +596,12 @@ int um_dht_receive(struct um_dht *dht, const struct um_addr *from, const uint8_t
 		handle_reply(dht, from, &m, now_ns);
 		return 0;
 	}
-	/* A live requester: a table candidate if it proves who it is. */
+	/* A live requester: a table candidate if it proves who it is. Only
+	 * when it echoed our cookie: a proof request is 1,280 bytes, and a
+	 * spoofed source must not make us send those to a victim. */
 	um_dht_rt_seen(dht, m.sender, from, now_ns);
-	um_dht_maybe_verify(dht, m.sender, from, now_ns);
+	if (m.type != UM_DHT_TYPE_PING && um_dht_cookie_valid(dht, from, m.cookie, now_ns))
+		um_dht_maybe_verify(dht, m.sender, from, now_ns);
 	return 0;
 }
 

@@ -80,9 +80,13 @@ struct um_dht_config {
 	um_dht_random_fn random; /* NULL = randombytes_buf */
 	void *random_ctx;
 	/* 0 = default for each of these. */
-	unsigned k;                   /* contacts per bucket, results per lookup (8; <= UM_DHT_K_MAX) */
-	unsigned alpha;               /* parallel requests per lookup (3; <= UM_DHT_ALPHA_MAX) */
-	unsigned replacements;        /* replacement cache per bucket (k) */
+	unsigned k;            /* contacts per bucket, results per lookup (8; <= UM_DHT_K_MAX) */
+	unsigned alpha;        /* parallel requests per lookup (3; <= UM_DHT_ALPHA_MAX) */
+	unsigned replacements; /* replacement cache per bucket (k) */
+	/* A bucket holds up to k * bucket_width contacts (1 = plain Kademlia).
+	 * Wider far buckets resolve more bits per hop (the paper's accelerated
+	 * lookups): fewer round trips for a few more KB. (4; <= 8) */
+	unsigned bucket_width;
 	unsigned disjoint_paths;      /* d > 1: S/Kademlia disjoint lookups (1 = off) */
 	unsigned max_failures;        /* timeouts in a row before a contact is stale (3) */
 	unsigned per_prefix_bucket;   /* contacts per /24 (/48) in one bucket (2) */
@@ -133,6 +137,7 @@ struct um_dht_event {
 	unsigned storers;       /* PUT_DONE */
 	uint64_t elapsed_ns;    /* VALUE, LOOKUP_DONE, PUT_DONE: since the lookup started */
 	unsigned messages;      /* LOOKUP_DONE, PUT_DONE: requests sent + answers received */
+	unsigned datagrams;     /* ... the datagrams they took (pieces included) */
 	struct um_peer_id peer; /* CONTACT_* */
 	struct um_addr addr;    /* CONTACT_* */
 };

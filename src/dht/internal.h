@@ -45,9 +45,10 @@ struct um_dht_rt_contact {
 };
 
 struct um_dht_bucket {
-	uint8_t n, n_repl;
+	uint8_t n, n_repl, cap; /* cap: contacts allocated, grown by k up to k * bucket_width */
 	uint64_t refreshed_ns;
-	struct um_dht_rt_contact *contacts; /* k, then `replacements` more (one block) */
+	struct um_dht_rt_contact *contacts;
+	struct um_dht_rt_contact *repl; /* `replacements` entries, allocated when first needed */
 };
 
 /* A reply arriving in pieces (a value or a proof). */
@@ -62,12 +63,14 @@ struct um_dht_pending {
 	uint8_t kind;
 	bool has_id, soft_expired, answered;
 	uint8_t retries, value_index;
-	uint16_t want, sent; /* FIND_VALUE: pieces asked / announced */
+	uint8_t replies, expect; /* FIND_VALUE: NODES received / awaited (a split request awaits 3) */
+	uint16_t want, sent;     /* FIND_VALUE: pieces asked / announced */
 	uint8_t id[32];
 	struct um_addr to;
 	uint64_t sent_ns, soft_ns, hard_ns;
 	uint64_t lookup_id;
 	uint8_t nonce[UM_DHT_NONCE_BYTES];
+	uint8_t cookie[UM_DHT_COOKIE_BYTES]; /* PROOF: the PONG's, kept for the new contact */
 	struct um_dht_assembly *assembly;
 };
 
@@ -77,7 +80,7 @@ struct um_dht_candidate {
 	uint8_t id[32];
 	struct um_addr addr;
 	uint8_t cookie[UM_DHT_COOKIE_BYTES];
-	bool has_cookie;
+	bool has_cookie, stored; /* stored: a put's STORE went to it */
 	uint8_t state, path;
 };
 
@@ -86,13 +89,15 @@ enum um_dht_lookup_kind { UM_DHT_L_NODE, UM_DHT_L_VALUE, UM_DHT_L_PUT, UM_DHT_L_
 struct um_dht_lookup {
 	uint64_t id;
 	uint8_t kind;
-	bool storing; /* put: the STORE phase */
+	bool storing;         /* put: the STORE phase */
+	bool converged;       /* the closest candidate answered: ask the rest of the k at once */
+	unsigned holder_bits; /* nodes sharing this many bits with the target likely hold its value */
 	uint8_t target[32];
 	uint64_t start_ns;
 	unsigned n_cand, cap_cand;
 	unsigned in_flight[UM_DHT_ALPHA_MAX]; /* per path: requests counting toward alpha */
 	unsigned pending;                     /* all requests of this lookup in flight */
-	unsigned messages, storers, n_values;
+	unsigned messages, datagrams, storers, n_values;
 	unsigned n_found;
 	struct um_dht_summary found[UM_DHT_MAX_FOUND];
 	uint8_t *value; /* put: the value (owned) */

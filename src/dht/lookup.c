@@ -73,7 +73,7 @@ static unsigned alpha_per_path(const struct um_dht *dht)
 }
 
 static int send_find(struct um_dht *dht, struct um_dht_lookup *l, struct um_dht_pending *p,
-		     const struct um_dht_candidate *c)
+		     const struct um_dht_candidate *c, uint16_t want)
 {
 	struct um_dht_msg m;
 	size_t pad = 0;
@@ -83,14 +83,16 @@ static int send_find(struct um_dht *dht, struct um_dht_lookup *l, struct um_dht_
 		memcpy(m.cookie, c->cookie, UM_DHT_COOKIE_BYTES);
 	if (l->kind == UM_DHT_L_VALUE) {
 		m.value_index = p->value_index;
-		m.want = p->want;
+		m.want = want;
 		pad = c->has_cookie ? 0 : UM_DHT_PAD_FIND_VALUE;
 	} else {
 		pad = c->has_cookie ? 0 : UM_DHT_PAD_FIND_NODE;
 	}
 	int ret = um_dht_send(dht, &c->addr, &m, pad);
-	if (!ret)
+	if (!ret) {
 		l->messages++;
+		l->datagrams++;
+	}
 	return ret;
 }
 
@@ -105,9 +107,23 @@ static struct um_dht_pending *request(struct um_dht *dht, struct um_dht_lookup *
 	p->lookup_id = l->id;
 	p->value_index = value_index;
 	p->want = want;
-	if (send_find(dht, l, p, c)) {
-		um_dht_pending_drop(dht, p);
-		return NULL;
+	p->expect = 1;
+	/* A likely holder we hold no cookie for: three padded requests for
+	 * thirds of the value, each answered within 3x its size, so the value
+	 * comes whole in one round trip instead of two. */
+	bool split = l->kind == UM_DHT_L_VALUE && want == 0xffff && !c->has_cookie &&
+		     255 - um_dht_bucket_index(c->id, l->target) >= (int)l->holder_bits;
+	static const uint16_t thirds[3] = {0x0003, 0x000c, 0xfff0};
+	for (unsigned i = 0; i < (split ? 3u : 1u); i++) {
+		if (send_find(dht, l, p, c, split ? thirds[i] : want)) {
+			if (i)
+				break; /* output full: the rest is asked again if missing */
+			um_dht_pending_drop(dht, p);
+			return NULL;
+		}
+		p->expect = (uint8_t)(i + 1);
+		if (i)
+			l->messages--; /* one request in three datagrams */
 	}
 	l->pending++;
 	return p;
@@ -115,7 +131,8 @@ static struct um_dht_pending *request(struct um_dht *dht, struct um_dht_lookup *
 
 /* The window of path: its first k candidates that are neither failed nor
  * slow. Returns true when all of them answered. *next: its first NEW one. */
-static bool window(struct um_dht *dht, struct um_dht_lookup *l, uint8_t path, struct um_dht_candidate **next)
+static bool window(struct um_dht *dht, struct um_dht_lookup *l, uint8_t path, struct um_dht_candidate **next,
+		   unsigned *size)
 {
 	unsigned seen = 0;
 	bool complete = true;
@@ -130,6 +147,8 @@ static bool window(struct um_dht *dht, struct um_dht_lookup *l, uint8_t path, st
 		if (c->state == C_NEW && !*next)
 			*next = c;
 	}
+	if (size)
+		*size = seen;
 	return complete;
 }
 
@@ -170,28 +189,52 @@ static void store_send(struct um_dht *dht, struct um_dht_lookup *l, struct um_dh
 		if (um_dht_send(dht, &c->addr, &m, 0))
 			return;
 		p->want &= (uint16_t) ~(1u << i);
-		l->messages++;
+		l->datagrams++;
 	}
 }
 
+static void store_to(struct um_dht *dht, struct um_dht_lookup *l, struct um_dht_candidate *c, uint64_t now_ns)
+{
+	struct um_dht_pending *p = um_dht_pending_new(dht, UM_DHT_P_STORE, &c->addr, c->id, now_ns);
+	if (!p)
+		return;
+	c->stored = true;
+	p->lookup_id = l->id;
+	p->want = (uint16_t)((1u << um_dht_piece_count(l->value_len)) - 1);
+	p->soft_expired = true; /* never counts toward alpha */
+	l->pending++;
+	l->messages++;
+	store_send(dht, l, p, c);
+}
+
+/* The put's STORE phase: the k closest that answered, but those a STORE
+ * went to already (stored on convergence). */
 static void start_storing(struct um_dht *dht, struct um_dht_lookup *l, uint64_t now_ns)
 {
-	unsigned sent = 0;
+	unsigned n = 0;
 	l->storing = true;
-	for (unsigned i = 0; i < l->n_cand && sent < dht->cfg.k; i++) {
+	for (unsigned i = 0; i < l->n_cand && n < dht->cfg.k; i++) {
 		struct um_dht_candidate *c = &l->cand[i];
 		if (c->state != C_ANSWERED || !c->has_cookie)
 			continue;
-		struct um_dht_pending *p = um_dht_pending_new(dht, UM_DHT_P_STORE, &c->addr, c->id, now_ns);
-		if (!p)
-			break;
-		p->lookup_id = l->id;
-		p->want = (uint16_t)((1u << um_dht_piece_count(l->value_len)) - 1);
-		p->soft_expired = true; /* nothing counts toward alpha any more */
-		l->pending++;
-		store_send(dht, l, p, c);
-		sent++;
+		if (!c->stored)
+			store_to(dht, l, c, now_ns);
+		n++;
 	}
+}
+
+/* Is c among the k closest of its path that are neither failed nor slow? */
+static bool in_window(struct um_dht *dht, struct um_dht_lookup *l, const struct um_dht_candidate *c)
+{
+	unsigned rank = 0;
+	for (unsigned i = 0; i < l->n_cand && rank < dht->cfg.k; i++) {
+		const struct um_dht_candidate *o = &l->cand[i];
+		if (o == c)
+			return true;
+		if (o->path == c->path && o->state != C_FAILED && o->state != C_SLOW)
+			rank++;
+	}
+	return false;
 }
 
 /* End the lookup if nothing is left to wait for: DONE events, or the put's
@@ -200,8 +243,13 @@ static bool maybe_finish(struct um_dht *dht, struct um_dht_lookup *l, uint64_t n
 {
 	if (!l->storing) {
 		struct um_dht_candidate *next;
+		unsigned size;
 		for (uint8_t path = 0; path < dht->cfg.disjoint_paths; path++) {
-			if (l->in_flight[path] || !window(dht, l, path, &next))
+			if (l->in_flight[path] || !window(dht, l, path, &next, &size))
+				return false;
+			/* A short window with slow requests out: they may still
+			 * answer (or fail) and bring closer nodes. */
+			if (size < dht->cfg.k && l->pending)
 				return false;
 		}
 		/* Value pieces still coming from nodes that answered. */
@@ -229,6 +277,7 @@ static bool maybe_finish(struct um_dht *dht, struct um_dht_lookup *l, uint64_t n
 		memcpy(e->key, l->target, 32);
 		e->elapsed_ns = now_ns - l->start_ns;
 		e->messages = l->messages;
+		e->datagrams = l->datagrams;
 		e->storers = l->storers;
 		e->n_values = l->n_values;
 		for (unsigned i = 0; i < l->n_cand && e->n_closest < dht->cfg.k; i++) {
@@ -250,10 +299,18 @@ static void advance(struct um_dht *dht, struct um_dht_lookup *l, uint64_t now_ns
 		maybe_finish(dht, l, now_ns);
 		return;
 	}
+	/* Kademlia's last step: once the closest node known has answered
+	 * (nothing closer came back), the rest of the k closest are asked at
+	 * once instead of alpha at a time. */
+	if (!l->converged && l->n_cand && l->cand[0].state == C_ANSWERED)
+		l->converged = true;
+	unsigned limit = l->converged ? dht->cfg.k / dht->cfg.disjoint_paths : alpha_per_path(dht);
+	if (limit < alpha_per_path(dht))
+		limit = alpha_per_path(dht);
 	for (uint8_t path = 0; path < dht->cfg.disjoint_paths; path++) {
 		struct um_dht_candidate *next;
-		while (l->in_flight[path] < alpha_per_path(dht)) {
-			window(dht, l, path, &next);
+		while (l->in_flight[path] < limit) {
+			window(dht, l, path, &next, NULL);
 			if (!next)
 				break;
 			uint16_t want = l->kind == UM_DHT_L_VALUE && !l->n_found ? 0xffff : 0;
@@ -304,6 +361,17 @@ int um_dht_lookup_start(struct um_dht *dht, uint8_t kind, const uint8_t target[3
 	l->kind = kind;
 	memcpy(l->target, target, 32);
 	l->start_ns = now_ns;
+	/* Our deepest bucket says about log2(N) bits; the k closest nodes to
+	 * any key share about log2(N / k) with it (2 bits of slack). */
+	int depth = 0, kbits = 0;
+	for (unsigned b = 0; b < UM_DHT_ID_BITS; b++)
+		if (dht->buckets[b].n) {
+			depth = 255 - (int)b;
+			break;
+		}
+	while ((1u << (kbits + 1)) <= dht->cfg.k)
+		kbits++;
+	l->holder_bits = depth - kbits - 2 > 0 ? (unsigned)(depth - kbits - 2) : 0;
 	unsigned n = um_dht_rt_closest(dht, target, NULL, seed, cap);
 	for (unsigned i = 0; i < n; i++)
 		cand_add(dht, l, seed[i]->id, &seed[i]->addr, seed[i]->has_cookie ? seed[i]->cookie : NULL,
@@ -380,11 +448,12 @@ static bool reask(struct um_dht *dht, struct um_dht_lookup *l, struct um_dht_pen
 	p->want = (uint16_t)(all & ~(p->assembly ? p->assembly->have : 0));
 	p->retries++;
 	p->soft_expired = true;
-	p->sent = 0;
+	p->sent = p->want; /* we hold its cookie now: all of them should come */
 	uint64_t rto = um_dht_rto(dht, p->id, true);
 	p->sent_ns = now_ns;
 	p->hard_ns = now_ns + 2 * rto;
-	return send_find(dht, l, p, c) == 0;
+	p->expect = (uint8_t)(p->replies + 1);
+	return send_find(dht, l, p, c, p->want) == 0;
 }
 
 void um_dht_lookup_reply(struct um_dht *dht, struct um_dht_pending *p, const struct um_dht_msg *m, uint64_t now_ns)
@@ -396,7 +465,11 @@ void um_dht_lookup_reply(struct um_dht *dht, struct um_dht_pending *p, const str
 	struct um_addr from = p->to;
 	uint8_t path = c ? c->path : 0;
 	l->messages++;
-	if (!p->answered) {
+	l->datagrams++;
+	bool first = !p->answered;
+	if (p->replies < 255)
+		p->replies++;
+	if (first) {
 		p->answered = true;
 		if (!p->soft_expired && l->in_flight[path])
 			l->in_flight[path]--;
@@ -415,7 +488,7 @@ void um_dht_lookup_reply(struct um_dht *dht, struct um_dht_pending *p, const str
 	if (l->kind == UM_DHT_L_VALUE && c) {
 		/* Other owners' values this node holds that we lack: fetch each
 		 * (we hold its cookie now: no cap). */
-		for (unsigned i = 1; i < m->n_summaries; i++) {
+		for (unsigned i = 1; first && i < m->n_summaries; i++) {
 			if (found_has(l, m->summaries[i].owner, m->summaries[i].sequence))
 				continue;
 			request(dht, l, c, (uint8_t)i, 0xffff, now_ns);
@@ -423,12 +496,17 @@ void um_dht_lookup_reply(struct um_dht *dht, struct um_dht_pending *p, const str
 		bool need0 = m->n_summaries > 0 && !found_has(l, m->summaries[0].owner, m->summaries[0].sequence);
 		if (need0 && p->value_index == 0) {
 			uint16_t have = p->assembly ? p->assembly->have : 0;
-			if (p->sent && (have & p->sent) != p->sent)
-				wait = true; /* announced pieces still coming */
+			if (p->replies < p->expect || (p->sent && (have & p->sent) != p->sent))
+				wait = true; /* announced pieces (or answers) still coming */
 			else
 				wait = reask(dht, l, p, now_ns);
 		}
 	}
+	/* A put past convergence stores at once at the k closest as they
+	 * answer: the STORE phase then has little left to do. */
+	if (l->kind == UM_DHT_L_PUT && c && !c->stored && (l->converged || l->cand[0].state == C_ANSWERED) &&
+	    in_window(dht, l, c))
+		store_to(dht, l, c, now_ns);
 	um_dht_maybe_verify(dht, m->sender, &from, now_ns);
 	if (!wait)
 		request_done(dht, l, p);
@@ -445,7 +523,7 @@ void um_dht_lookup_piece(struct um_dht *dht, struct um_dht_pending *p, const str
 	int r = um_dht_assembly_add(p->assembly, m);
 	if (r < 0)
 		return;
-	l->messages++;
+	l->datagrams++;
 	if (r == 1) {
 		value_complete(dht, l, p, now_ns);
 		if (p->answered) {
@@ -458,7 +536,7 @@ void um_dht_lookup_piece(struct um_dht *dht, struct um_dht_pending *p, const str
 		}
 		return;
 	}
-	if (p->answered && (p->assembly->have & p->sent) == p->sent) {
+	if (p->answered && p->replies >= p->expect && (p->assembly->have & p->sent) == p->sent) {
 		if (!reask(dht, l, p, now_ns)) {
 			request_done(dht, l, p);
 			advance(dht, l, now_ns);
@@ -472,6 +550,7 @@ void um_dht_lookup_store_ack(struct um_dht *dht, struct um_dht_pending *p, const
 	if (!l)
 		return;
 	l->messages++;
+	l->datagrams++;
 	if (m->status == UM_DHT_STORE_OK || m->status == UM_DHT_STORE_STALE)
 		l->storers++; /* stale: it already holds this sequence (or newer) */
 	request_done(dht, l, p);

@@ -11,9 +11,9 @@
 #include "dht/internal.h"
 #include "util/error.h"
 
-static unsigned bucket_size(const struct um_dht *dht)
+static unsigned bucket_max(const struct um_dht *dht)
 {
-	return (dht->cfg.k + dht->cfg.replacements) * sizeof(struct um_dht_rt_contact);
+	return dht->cfg.k * dht->cfg.bucket_width;
 }
 
 static struct um_dht_bucket *bucket_of(struct um_dht *dht, const uint8_t id[32], bool create)
@@ -22,14 +22,35 @@ static struct um_dht_bucket *bucket_of(struct um_dht *dht, const uint8_t id[32],
 	if (b < 0)
 		return NULL;
 	struct um_dht_bucket *bk = &dht->buckets[b];
-	if (!bk->contacts && create)
-		bk->contacts = um_dht_alloc(dht, bucket_size(dht));
+	if (!bk->contacts && create) {
+		bk->contacts = um_dht_alloc(dht, dht->cfg.k * sizeof(*bk->contacts));
+		bk->cap = bk->contacts ? (uint8_t)dht->cfg.k : 0;
+	}
 	return bk->contacts ? bk : NULL;
+}
+
+/* Room for one more contact in bk (grown by k), or false. */
+static bool bucket_grow(struct um_dht *dht, struct um_dht_bucket *bk)
+{
+	if (bk->n < bk->cap)
+		return true;
+	if (bk->cap >= bucket_max(dht))
+		return false;
+	size_t old = bk->cap * sizeof(*bk->contacts), bigger = old + dht->cfg.k * sizeof(*bk->contacts);
+	struct um_dht_rt_contact *c = realloc(bk->contacts, bigger);
+	if (!c)
+		return false;
+	dht->memory += bigger - old;
+	bk->contacts = c;
+	bk->cap = (uint8_t)(bk->cap + dht->cfg.k);
+	return true;
 }
 
 static struct um_dht_rt_contact *replacements(struct um_dht *dht, struct um_dht_bucket *bk)
 {
-	return bk->contacts + dht->cfg.k;
+	if (!bk->repl)
+		bk->repl = um_dht_alloc(dht, dht->cfg.replacements * sizeof(*bk->repl));
+	return bk->repl;
 }
 
 struct um_dht_rt_contact *um_dht_rt_find(struct um_dht *dht, const uint8_t id[32])
@@ -43,9 +64,9 @@ struct um_dht_rt_contact *um_dht_rt_find(struct um_dht *dht, const uint8_t id[32
 	return NULL;
 }
 
-static int replacement_index(struct um_dht *dht, struct um_dht_bucket *bk, const uint8_t id[32])
+static int replacement_index(struct um_dht_bucket *bk, const uint8_t id[32])
 {
-	struct um_dht_rt_contact *r = replacements(dht, bk);
+	struct um_dht_rt_contact *r = bk->repl;
 	for (unsigned i = 0; i < bk->n_repl; i++)
 		if (!memcmp(r[i].id, id, 32))
 			return (int)i;
@@ -58,7 +79,7 @@ bool um_dht_rt_has_room(struct um_dht *dht, const uint8_t id[32])
 	if (b < 0)
 		return false;
 	struct um_dht_bucket *bk = &dht->buckets[b];
-	return bk->n < dht->cfg.k || bk->n_repl < dht->cfg.replacements;
+	return bk->n < bucket_max(dht) || bk->n_repl < dht->cfg.replacements;
 }
 
 /* Would one more contact at addr break the per-/24 (/48) caps? */
@@ -117,7 +138,7 @@ int um_dht_rt_insert(struct um_dht *dht, const uint8_t id[32], const struct um_a
 	}
 	struct um_dht_rt_contact fresh = {.addr = *addr, .last_seen_ns = now_ns};
 	memcpy(fresh.id, id, 32);
-	if (bk->n < dht->cfg.k) {
+	if (bucket_grow(dht, bk)) {
 		bk->contacts[bk->n++] = fresh;
 		dht->n_contacts++;
 		dht->stats.contacts_added++;
@@ -125,7 +146,9 @@ int um_dht_rt_insert(struct um_dht *dht, const uint8_t id[32], const struct um_a
 		return 0;
 	}
 	struct um_dht_rt_contact *r = replacements(dht, bk);
-	int ri = replacement_index(dht, bk, id);
+	if (!r)
+		return -UM_ENOMEM;
+	int ri = replacement_index(bk, id);
 	if (ri >= 0)
 		remove_at(r, &bk->n_repl, (unsigned)ri);
 	else if (bk->n_repl == dht->cfg.replacements)
@@ -190,7 +213,7 @@ void um_dht_rt_failed(struct um_dht *dht, const uint8_t id[32], uint64_t now_ns)
 		dht->n_contacts--;
 		dht->stats.contacts_evicted++;
 		event_contact(dht, UM_DHT_EVENT_CONTACT_EVICTED, &gone);
-		struct um_dht_rt_contact *r = replacements(dht, bk);
+		struct um_dht_rt_contact *r = bk->repl;
 		while (bk->n_repl) {
 			struct um_dht_rt_contact next = r[bk->n_repl - 1];
 			bk->n_repl--;
@@ -204,9 +227,9 @@ void um_dht_rt_failed(struct um_dht *dht, const uint8_t id[32], uint64_t now_ns)
 		}
 		return;
 	}
-	int ri = replacement_index(dht, bk, id);
+	int ri = replacement_index(bk, id);
 	if (ri >= 0)
-		remove_at(replacements(dht, bk), &bk->n_repl, (unsigned)ri);
+		remove_at(bk->repl, &bk->n_repl, (unsigned)ri);
 }
 
 /* The max contacts closest to target (not `exclude`), closest first: an
@@ -292,9 +315,11 @@ void um_dht_rt_tick(struct um_dht *dht, uint64_t now_ns)
 
 void um_dht_rt_free(struct um_dht *dht)
 {
-	for (unsigned b = 0; b < UM_DHT_ID_BITS; b++)
-		if (dht->buckets[b].contacts)
-			um_dht_free(dht, dht->buckets[b].contacts, bucket_size(dht));
+	for (unsigned b = 0; b < UM_DHT_ID_BITS; b++) {
+		struct um_dht_bucket *bk = &dht->buckets[b];
+		um_dht_free(dht, bk->contacts, bk->cap * sizeof(*bk->contacts));
+		um_dht_free(dht, bk->repl, dht->cfg.replacements * sizeof(*bk->repl));
+	}
 }
 
 unsigned um_dht_contact_count(const struct um_dht *dht)
