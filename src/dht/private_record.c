@@ -190,7 +190,9 @@ int um_dht_private_record_build(uint8_t *out, size_t cap, size_t *out_len, uint8
 	rc = um_dht_peer_record_sign(inner, sizeof(inner), &inner_len, rec, identity);
 	if (rc < 0)
 		return rc;
-	return um_dht_private_record_seal(out, cap, out_len, dht_key, inner, inner_len, key, um_dht_day(rec->issued));
+	rc = um_dht_private_record_seal(out, cap, out_len, dht_key, inner, inner_len, key, um_dht_day(rec->issued));
+	sodium_memzero(inner, sizeof(inner)); /* the endpoints are what the seal hides */
+	return rc;
 }
 
 /* Which of yesterday, today, tomorrow (around now) derives dht_key: the day,
