@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The bootstrap registry (bootstrap.h): challenges, registrations, their
- * expiry, listings. Two compact arrays (live items first, a removal moves
- * the last one into the hole), scanned linearly: the caps keep a scan to a
- * few microseconds, well below the signature check every write pays. */
+ * expiry, listings. Two compact arrays (a removal moves the last item into
+ * the hole), each with a hash index (util/idmap.h) by peer ID / challenge.
+ * Only the per-source counts and the sweep scan a whole array: the caps keep
+ * that to microseconds, below the signature check every write pays. */
 #include "dht/bootstrap.h"
 
 #include <sodium.h>
@@ -13,15 +14,12 @@
 #include "session/ratelimit.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/idmap.h"
 
 #define NSEC_PER_SEC 1000000000ULL
 
 /* Expired items are swept at most this often (lookups check expiry anyway). */
 #define SWEEP_INTERVAL_NS NSEC_PER_SEC
-/* A listing draws at most this many candidates per slot before it settles
- * for nodes of networks already listed: bounded work however the registry
- * is populated. */
-enum { LIST_DRAWS_PER_SLOT = 8 };
 
 struct challenge {
 	uint8_t bytes[UM_BOOTSTRAP_CHALLENGE_BYTES];
@@ -29,9 +27,17 @@ struct challenge {
 	uint64_t expires_ns;
 };
 
+/* One network (/24 or /48) during a listing: how many live entries it has
+ * and the one picked for it (reservoir sampling). gen marks the slot used
+ * by the current listing, so the table is never cleared. */
+struct network_slot {
+	uint64_t key;
+	uint32_t count, pick, gen;
+};
+
 struct entry {
 	struct um_bootstrap_peer peer;
-	uint8_t public_key[UM_HSIG_PK_BYTES]; /* verified at registration */
+	uint64_t network; /* network_key(observed): listings compare it */
 };
 
 struct um_bootstrap {
@@ -39,11 +45,22 @@ struct um_bootstrap {
 	struct challenge *challenges; /* owned; n_challenges live */
 	size_t n_challenges;
 	struct entry *entries; /* owned; n_entries live */
+	/* keys[i]: entries[i]'s public key, verified at registration; apart so
+	 * that a listing's pass over the entries stays in cache. */
+	uint8_t (*keys)[UM_HSIG_PK_BYTES];
 	size_t n_entries;
-	uint32_t *scratch; /* owned; max_registrations indices for listings */
+	uint32_t *scratch;             /* owned; max_registrations indices for listings */
+	struct network_slot *networks; /* owned; network_mask + 1 slots (>= 2 per entry) */
+	uint32_t network_mask, network_gen;
+	struct um_idmap by_id;        /* peer ID -> index in entries */
+	struct um_idmap by_challenge; /* challenge bytes -> index in challenges */
 	struct um_ratelimiter rate;
 	struct um_token_bucket verify;
 	uint64_t next_sweep_ns;
+	/* Listing order: ChaCha20 under a random key, one nonce per listing
+	 * (libsodium's randombytes is a system call each, ~9 us here). */
+	uint8_t order_key[crypto_stream_chacha20_KEYBYTES];
+	uint64_t order_nonce;
 	struct um_bootstrap_stats stats;
 };
 
@@ -94,16 +111,26 @@ int um_bootstrap_create(struct um_bootstrap **out, const struct um_bootstrap_con
 	const struct um_bootstrap_config *c = &b->config;
 	if (!c->max_registrations || !c->max_challenges || !c->challenges_per_source || !c->registrations_per_source ||
 	    !c->challenge_ttl_ns || !c->registration_ttl_ns || !c->requests_per_s || !c->request_burst ||
-	    !c->rate_entries || !c->verifications_per_s || !c->verification_burst) {
+	    !c->rate_entries || !c->verifications_per_s || !c->verification_burst || c->max_registrations > 1u << 24 ||
+	    c->max_challenges > 1u << 24) {
 		r = -UM_EINVAL;
 		goto out;
 	}
 	b->challenges = calloc(c->max_challenges, sizeof(*b->challenges));
 	b->entries = calloc(c->max_registrations, sizeof(*b->entries));
 	b->scratch = calloc(c->max_registrations, sizeof(*b->scratch));
-	if (!b->challenges || !b->entries || !b->scratch)
+	b->keys = calloc(c->max_registrations, sizeof(*b->keys));
+	b->network_mask = 1;
+	while (b->network_mask < 2 * c->max_registrations - 1)
+		b->network_mask = b->network_mask * 2 + 1;
+	b->networks = calloc((size_t)b->network_mask + 1, sizeof(*b->networks));
+	if (!b->challenges || !b->entries || !b->scratch || !b->networks || !b->keys)
 		goto out;
-	r = um_ratelimit_init(&b->rate, c->rate_entries, c->requests_per_s, c->request_burst);
+	r = um_idmap_init(&b->by_id, c->max_registrations, UM_PEER_ID_BYTES);
+	if (!r)
+		r = um_idmap_init(&b->by_challenge, c->max_challenges, UM_BOOTSTRAP_CHALLENGE_BYTES);
+	if (!r)
+		r = um_ratelimit_init(&b->rate, c->rate_entries, c->requests_per_s, c->request_burst);
 	if (r)
 		goto out;
 	r = um_token_bucket_init(&b->verify, c->verifications_per_s, c->verification_burst);
@@ -111,12 +138,17 @@ int um_bootstrap_create(struct um_bootstrap **out, const struct um_bootstrap_con
 		um_ratelimit_destroy(&b->rate);
 		goto out;
 	}
+	randombytes_buf(b->order_key, sizeof(b->order_key));
 	*out = b;
 	return 0;
 out:
+	um_idmap_free(&b->by_id);
+	um_idmap_free(&b->by_challenge);
 	free(b->challenges);
 	free(b->entries);
 	free(b->scratch);
+	free(b->networks);
+	free(b->keys);
 	free(b);
 	return r;
 }
@@ -126,10 +158,14 @@ void um_bootstrap_free(struct um_bootstrap *b)
 	if (!b)
 		return;
 	um_ratelimit_destroy(&b->rate);
+	um_idmap_free(&b->by_id);
+	um_idmap_free(&b->by_challenge);
 	/* Nothing secret inside: challenges are public, keys are public keys. */
 	free(b->challenges);
 	free(b->entries);
 	free(b->scratch);
+	free(b->networks);
+	free(b->keys);
 	free(b);
 }
 
@@ -143,16 +179,28 @@ void um_bootstrap_get_stats(const struct um_bootstrap *b, struct um_bootstrap_st
 	*out = b->stats;
 }
 
+/* Removals move the last item into the hole and re-index it. */
 static void challenge_remove(struct um_bootstrap *b, size_t i)
 {
-	b->challenges[i] = b->challenges[--b->n_challenges];
+	size_t last = --b->n_challenges;
+
+	um_idmap_remove(&b->by_challenge, b->challenges[i].bytes);
+	if (i != last) {
+		b->challenges[i] = b->challenges[last];
+		um_idmap_put(&b->by_challenge, b->challenges[i].bytes, (uint32_t)i);
+	}
 }
 
 static void entry_remove(struct um_bootstrap *b, size_t i)
 {
-	if (i != b->n_entries - 1)
-		b->entries[i] = b->entries[b->n_entries - 1];
-	b->n_entries--;
+	size_t last = --b->n_entries;
+
+	um_idmap_remove(&b->by_id, &b->entries[i].peer.id);
+	if (i != last) {
+		b->entries[i] = b->entries[last];
+		memcpy(b->keys[i], b->keys[last], sizeof(b->keys[i]));
+		um_idmap_put(&b->by_id, &b->entries[i].peer.id, (uint32_t)i);
+	}
 }
 
 void um_bootstrap_expire(struct um_bootstrap *b, uint64_t now)
@@ -186,6 +234,13 @@ static struct um_addr host_of(const struct um_addr *a)
 	return h;
 }
 
+/* Per-source caps count an IPv4 address or an IPv6 /64 as one source (as
+ * the rate limiter does): a host holds a whole /64. */
+static bool same_subscriber(const struct um_addr *a, const struct um_addr *b)
+{
+	return um_addr_same_network(a, b, 32, UM_ADDR_SUBSCRIBER_V6_BITS);
+}
+
 int um_bootstrap_admit(struct um_bootstrap *b, const struct um_addr *source, uint64_t now)
 {
 	if (um_ratelimit_allow(&b->rate, source, now))
@@ -203,7 +258,7 @@ int um_bootstrap_challenge(struct um_bootstrap *b, const struct um_addr *source,
 	if (!source->family)
 		return -UM_EINVAL;
 	for (size_t i = 0; i < b->n_challenges; i++)
-		if (um_addr_same_host(&b->challenges[i].source, source) && b->challenges[i].expires_ns > now)
+		if (same_subscriber(&b->challenges[i].source, source) && b->challenges[i].expires_ns > now)
 			mine++;
 	if (mine >= b->config.challenges_per_source) {
 		b->stats.challenge_refused++;
@@ -211,12 +266,24 @@ int um_bootstrap_challenge(struct um_bootstrap *b, const struct um_addr *source,
 	}
 	if (b->n_challenges >= b->config.max_challenges)
 		um_bootstrap_expire(b, now);
-	if (b->n_challenges >= b->config.max_challenges) {
-		b->stats.challenge_full++;
-		return -UM_ENOMEM;
+	struct challenge *c;
+	if (b->n_challenges < b->config.max_challenges) {
+		c = &b->challenges[b->n_challenges++];
+	} else {
+		/* Full of live challenges (a flood from many sources): the
+		 * oldest makes room. An honest client uses its challenge one
+		 * round trip after getting it, so refusing newcomers would
+		 * hurt it more than evicting what has waited longest. */
+		c = &b->challenges[0];
+		for (size_t i = 1; i < b->n_challenges; i++)
+			if (b->challenges[i].expires_ns < c->expires_ns)
+				c = &b->challenges[i];
+		um_idmap_remove(&b->by_challenge, c->bytes);
+		b->stats.challenge_evicted++;
 	}
-	struct challenge *c = &b->challenges[b->n_challenges++];
 	randombytes_buf(c->bytes, sizeof(c->bytes));
+	/* Cannot fail: at most max_challenges keys, one per slot. */
+	um_idmap_put(&b->by_challenge, c->bytes, (uint32_t)(c - b->challenges));
 	c->source = host_of(source);
 	c->expires_ns = now + b->config.challenge_ttl_ns;
 	memcpy(out, c->bytes, sizeof(c->bytes));
@@ -260,17 +327,28 @@ int um_bootstrap_sign(const struct um_bootstrap_request *q, const struct um_iden
 	return um_hsig_sign(signature, msg, len, UM_BOOTSTRAP_SIGN_CONTEXT, identity->secret_key);
 }
 
+/* The /24 (IPv4) or /48 (IPv6) of an observed address as one number:
+ * family in the top byte, then the network's 3 or 6 bytes. */
+static uint64_t network_key(const struct um_addr *a)
+{
+	size_t n = a->family == UM_ADDR_IPV6 ? 6 : 3;
+	uint64_t key = (uint64_t)a->family << 56;
+
+	for (size_t i = 0; i < n; i++)
+		key |= (uint64_t)a->addr[i] << (40 - 8 * i);
+	return key;
+}
+
+/* The live entry of id (NULL when none or expired). */
 static struct entry *entry_find(struct um_bootstrap *b, const struct um_peer_id *id, uint64_t now, size_t *index)
 {
-	for (size_t i = 0; i < b->n_entries; i++)
-		if (!memcmp(&b->entries[i].peer.id, id, sizeof(*id))) {
-			if (b->entries[i].peer.expires_ns <= now)
-				return NULL;
-			if (index)
-				*index = i;
-			return &b->entries[i];
-		}
-	return NULL;
+	uint32_t i;
+
+	if (!um_idmap_get(&b->by_id, id, &i) || b->entries[i].peer.expires_ns <= now)
+		return NULL;
+	if (index)
+		*index = i;
+	return &b->entries[i];
 }
 
 /* The fields alone, before anything is looked up. */
@@ -291,17 +369,16 @@ static int request_well_formed(const struct um_bootstrap_request *q)
 /* Takes the challenge if it was issued to source and is still valid. */
 static int challenge_take(struct um_bootstrap *b, const struct um_addr *source, const uint8_t *bytes, uint64_t now)
 {
-	for (size_t i = 0; i < b->n_challenges; i++) {
-		struct challenge *c = &b->challenges[i];
-		if (sodium_memcmp(c->bytes, bytes, sizeof(c->bytes)))
-			continue;
-		bool ok = c->expires_ns > now && um_addr_same_host(&c->source, source);
-		/* Consumed either way: one challenge, one verification attempt. */
-		if (ok || c->expires_ns <= now)
-			challenge_remove(b, i);
-		return ok ? 0 : -UM_EREPLAY;
-	}
-	return -UM_EREPLAY;
+	uint32_t i;
+
+	if (!um_idmap_get(&b->by_challenge, bytes, &i))
+		return -UM_EREPLAY;
+	const struct challenge *c = &b->challenges[i];
+	bool ok = c->expires_ns > now && um_addr_same_host(&c->source, source);
+	/* Consumed either way: one challenge, one verification attempt. */
+	if (ok || c->expires_ns <= now)
+		challenge_remove(b, i);
+	return ok ? 0 : -UM_EREPLAY;
 }
 
 static size_t registrations_from(const struct um_bootstrap *b, const struct um_addr *source)
@@ -309,7 +386,7 @@ static size_t registrations_from(const struct um_bootstrap *b, const struct um_a
 	size_t n = 0;
 
 	for (size_t i = 0; i < b->n_entries; i++)
-		if (um_addr_same_host(&b->entries[i].peer.observed, source))
+		if (same_subscriber(&b->entries[i].peer.observed, source))
 			n++;
 	return n;
 }
@@ -349,7 +426,7 @@ int um_bootstrap_write(struct um_bootstrap *b, const struct um_addr *source, con
 			}
 		}
 		/* A node moving to another address keeps its own slot. */
-		if ((!e || !um_addr_same_host(&e->peer.observed, source)) &&
+		if ((!e || !same_subscriber(&e->peer.observed, source)) &&
 		    registrations_from(b, source) >= b->config.registrations_per_source) {
 			b->stats.source_full++;
 			return -UM_ELIMIT;
@@ -359,7 +436,7 @@ int um_bootstrap_write(struct um_bootstrap *b, const struct um_addr *source, con
 			b->stats.unknown_peer++;
 			return -UM_ENOTFOUND;
 		}
-		key = e->public_key;
+		key = b->keys[e - b->entries];
 	}
 	if (!um_token_bucket_take(&b->verify, now)) {
 		b->stats.verify_budget++;
@@ -373,12 +450,13 @@ int um_bootstrap_write(struct um_bootstrap *b, const struct um_addr *source, con
 	switch (q->op) {
 	case UM_BOOTSTRAP_OP_REGISTER:
 		if (!e) {
-			/* entry_find may have skipped an expired slot of this ID. */
-			for (size_t i = 0; i < b->n_entries; i++)
-				if (!memcmp(&b->entries[i].peer.id, &q->id, sizeof(q->id)))
-					e = &b->entries[i];
-			if (!e)
-				e = &b->entries[b->n_entries++];
+			/* entry_find skips an expired slot of this ID: reuse it. */
+			uint32_t i;
+			if (!um_idmap_get(&b->by_id, &q->id, &i)) {
+				i = (uint32_t)b->n_entries++;
+				um_idmap_put(&b->by_id, &q->id, i); /* capacity checked above */
+			}
+			e = &b->entries[i];
 			b->stats.registered++;
 		} else {
 			b->stats.refreshed++;
@@ -390,7 +468,8 @@ int um_bootstrap_write(struct um_bootstrap *b, const struct um_addr *source, con
 		e->peer.observed = host_of(source);
 		e->peer.is_public = q->is_public;
 		e->peer.expires_ns = now + b->config.registration_ttl_ns;
-		memcpy(e->public_key, q->public_key, UM_HSIG_PK_BYTES);
+		e->network = network_key(&e->peer.observed);
+		memcpy(b->keys[e - b->entries], q->public_key, UM_HSIG_PK_BYTES);
 		*ttl_ns = b->config.registration_ttl_ns;
 		return 0;
 	case UM_BOOTSTRAP_OP_HEARTBEAT:
@@ -418,45 +497,104 @@ int um_bootstrap_find(struct um_bootstrap *b, const struct um_peer_id *id, bool 
 	return 0;
 }
 
-static bool network_listed(const struct um_addr_prefix *nets, size_t n, const struct um_addr_prefix *net)
+/* splitmix64: a fast generator for the listing's order, seeded per listing
+ * from ChaCha20 under the registry's secret key (libsodium's randombytes is
+ * a system call each, ~9 us here). */
+static uint64_t next_random(uint64_t *state)
 {
-	for (size_t i = 0; i < n; i++)
-		if (um_addr_prefix_equal(&nets[i], net))
-			return true;
-	return false;
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
 }
 
+static uint64_t listing_seed(struct um_bootstrap *b)
+{
+	uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
+	uint64_t seed;
+
+	_Static_assert(sizeof(nonce) == sizeof(b->order_nonce), "one listing, one 64-bit nonce");
+	memcpy(nonce, &b->order_nonce, sizeof(nonce));
+	b->order_nonce++;
+	crypto_stream_chacha20((uint8_t *)&seed, sizeof(seed), nonce, b->order_key);
+	return seed;
+}
+
+/* The slot of network key in this listing's table (linear probing; the
+ * table has at least two slots per entry). */
+static struct network_slot *network_slot(struct um_bootstrap *b, uint64_t key, bool *fresh)
+{
+	uint32_t i = (uint32_t)((key * 0x9e3779b97f4a7c15ULL) >> 32) & b->network_mask;
+
+	while (b->networks[i].gen == b->network_gen && b->networks[i].key != key)
+		i = (i + 1) & b->network_mask;
+	struct network_slot *slot = &b->networks[i];
+	*fresh = slot->gen != b->network_gen;
+	return slot;
+}
+
+/* One pass groups the live entries by network and picks one of each at
+ * random (reservoir sampling); random networks are listed first, one entry
+ * each, then random other entries fill up. O(live) whatever the mix: a
+ * registry full of one /24 cannot crowd out the other networks. */
 size_t um_bootstrap_list(struct um_bootstrap *b, uint64_t now, struct um_bootstrap_peer *out, size_t max)
 {
-	struct um_addr_prefix nets[UM_BOOTSTRAP_LIST_MAX];
-	uint32_t spare[UM_BOOTSTRAP_LIST_MAX]; /* live, of a network already listed */
-	size_t n = 0, n_spare = 0, live = 0, draws;
+	uint32_t chosen[UM_BOOTSTRAP_LIST_MAX];
+	size_t n = 0, live = 0, n_networks = 0;
+	uint64_t rng;
 
 	sweep(b, now);
 	b->stats.listings++;
 	if (max > UM_BOOTSTRAP_LIST_MAX)
 		max = UM_BOOTSTRAP_LIST_MAX;
+	rng = listing_seed(b);
+	if (++b->network_gen == 0) {
+		memset(b->networks, 0, ((size_t)b->network_mask + 1) * sizeof(*b->networks));
+		b->network_gen = 1;
+	}
+	/* scratch[0..n_networks): the slots of the networks seen. */
+	for (size_t i = 0; i < b->n_entries; i++) {
+		const struct entry *e = &b->entries[i];
+		bool fresh;
+		if (e->peer.expires_ns <= now)
+			continue;
+		live++;
+		struct network_slot *slot = network_slot(b, e->network, &fresh);
+		if (fresh) {
+			*slot = (struct network_slot){
+			    .key = e->network, .count = 1, .pick = (uint32_t)i, .gen = b->network_gen};
+			b->scratch[n_networks++] = (uint32_t)(slot - b->networks);
+		} else if (next_random(&rng) % ++slot->count == 0) {
+			slot->pick = (uint32_t)i;
+		}
+	}
+	/* Random networks first (a partial Fisher-Yates shuffle). */
+	for (size_t i = 0; i < n_networks && n < max; i++) {
+		size_t j = i + next_random(&rng) % (n_networks - i);
+		uint32_t t = b->scratch[j];
+		b->scratch[j] = b->scratch[i];
+		b->scratch[i] = t;
+		chosen[n] = b->networks[t].pick;
+		out[n] = b->entries[chosen[n]].peer;
+		n++;
+	}
+	if (n == max || n == live)
+		return n;
+	/* Fewer networks than slots: random other entries fill up. */
+	size_t m = 0, picked = n;
 	for (size_t i = 0; i < b->n_entries; i++)
 		if (b->entries[i].peer.expires_ns > now)
-			b->scratch[live++] = (uint32_t)i;
-	draws = max * LIST_DRAWS_PER_SLOT;
-	/* A partial Fisher-Yates shuffle: candidates come in random order. */
-	for (size_t i = 0; i < live && n < max && i < draws; i++) {
-		size_t j = i + randombytes_uniform((uint32_t)(live - i));
-		uint32_t pick = b->scratch[j];
+			b->scratch[m++] = (uint32_t)i;
+	for (size_t i = 0; i < m && n < max; i++) {
+		size_t j = i + next_random(&rng) % (m - i);
+		uint32_t t = b->scratch[j];
 		b->scratch[j] = b->scratch[i];
-		b->scratch[i] = pick;
-		const struct um_bootstrap_peer *p = &b->entries[pick].peer;
-		struct um_addr_prefix net = {0};
-		if (um_addr_network(&p->observed, 24, 48, &net) == 0 && network_listed(nets, n, &net)) {
-			if (n_spare < UM_BOOTSTRAP_LIST_MAX)
-				spare[n_spare++] = pick;
-			continue;
-		}
-		nets[n] = net;
-		out[n++] = *p;
+		b->scratch[i] = t;
+		bool taken = false;
+		for (size_t k = 0; k < picked; k++)
+			taken |= chosen[k] == t;
+		if (!taken)
+			out[n++] = b->entries[t].peer;
 	}
-	for (size_t i = 0; i < n_spare && n < max; i++)
-		out[n++] = b->entries[spare[i]].peer;
 	return n;
 }

@@ -22,8 +22,10 @@
  *
  * Memory is bounded: max_registrations entries (each holds the verified
  * public key, so heartbeats need no key), max_challenges outstanding
- * challenges (at most challenges_per_source per address), a fixed-size
- * per-source rate table. Not thread safe: one owner (the HTTP thread). */
+ * challenges (at most challenges_per_source per source), a fixed-size
+ * per-source rate table. A source, for every per-source cap, is an IPv4
+ * address or an IPv6 /64; a challenge is bound to the exact address.
+ * Not thread safe: one owner (the HTTP thread). */
 #ifndef UM_DHT_BOOTSTRAP_H
 #define UM_DHT_BOOTSTRAP_H
 
@@ -54,8 +56,8 @@ enum um_bootstrap_op {
 struct um_bootstrap_config {
 	uint32_t max_registrations;                       /* registry size cap (default 4096) */
 	uint32_t max_challenges;                          /* outstanding challenges (default 1024) */
-	uint32_t challenges_per_source;                   /* outstanding per address (default 8) */
-	uint32_t registrations_per_source;                /* per observed address (default 64) */
+	uint32_t challenges_per_source;                   /* outstanding per source (default 8) */
+	uint32_t registrations_per_source;                /* per source (default 64) */
 	uint64_t challenge_ttl_ns;                        /* default 30 s */
 	uint64_t registration_ttl_ns;                     /* without a heartbeat (default 120 s) */
 	uint32_t requests_per_s, request_burst;           /* per source address (default 10, 40) */
@@ -89,7 +91,7 @@ struct um_bootstrap_peer {
 
 struct um_bootstrap_stats {
 	uint64_t challenges, registered, refreshed, unregistered, expired;
-	uint64_t rate_limited, challenge_refused, challenge_full;
+	uint64_t rate_limited, challenge_refused, challenge_evicted;
 	uint64_t bad_challenge, key_mismatch, bad_signature, verify_budget;
 	uint64_t unknown_peer, registry_full, source_full, invalid;
 	uint64_t listings, lookups;
@@ -107,7 +109,8 @@ void um_bootstrap_free(struct um_bootstrap *registry);
  * before any parsing). */
 int um_bootstrap_admit(struct um_bootstrap *registry, const struct um_addr *source, uint64_t now_ns);
 /* A fresh challenge for source into out; *ttl_ns its lifetime. 0, or
- * -UM_ELIMIT (source has too many outstanding) / -UM_ENOMEM (table full). */
+ * -UM_ELIMIT (source has too many outstanding). A full table drops its
+ * oldest challenge to make room. */
 int um_bootstrap_challenge(struct um_bootstrap *registry, const struct um_addr *source, uint64_t now_ns,
 			   uint8_t out[UM_BOOTSTRAP_CHALLENGE_BYTES], uint64_t *ttl_ns);
 /* A signed write (register, heartbeat or unregister) from source. Returns 0

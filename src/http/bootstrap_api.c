@@ -5,6 +5,7 @@
  * signature). */
 #include "http/bootstrap_api.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,21 +147,44 @@ static void respond_json(struct um_http_response *resp, unsigned status, json_t 
 	resp->body_len = strlen(text);
 }
 
-static json_t *peer_json(const struct um_bootstrap_peer *p)
+/* A peer as JSON, written by hand: listings are the API's hot path and
+ * jansson's objects cost five times more than the text. Every string comes
+ * from our own formatters (peer ID: lower-case letters and digits;
+ * addresses: hex digits, '.', ':', '[', ']'), so nothing needs escaping.
+ * Appends to out (size bytes, PEER_JSON_MAX per peer suffices); returns the
+ * new length. */
+enum {
+	PEER_JSON_MAX =
+	    64 + UM_PEER_ID_TEXT_MAX + UM_BOOTSTRAP_ENDPOINTS_MAX * (UM_ADDR_TEXT_MAX + 3) + UM_ADDR_TEXT_MAX
+};
+
+static size_t peer_text(char *out, size_t size, size_t len, const struct um_bootstrap_peer *p)
 {
 	char id[UM_PEER_ID_TEXT_MAX], text[UM_ADDR_TEXT_MAX];
-	json_t *o, *list = json_array();
+	int n;
 
-	if (!list)
-		return NULL;
-	for (size_t i = 0; i < p->n_endpoints; i++)
-		if (um_addr_format(&p->endpoints[i], text, sizeof(text)) == 0)
-			json_array_append_new(list, json_string(text));
 	um_peer_id_format(&p->id, id, sizeof(id));
-	if (um_addr_format_host(&p->observed, text, sizeof(text)))
+	n = snprintf(out + len, size - len, "{\"peer_id\":\"%s\",\"endpoints\":[", id);
+	len += n > 0 ? (size_t)n : 0;
+	for (size_t i = 0; i < p->n_endpoints && len < size; i++) {
+		if (um_addr_format(&p->endpoints[i], text, sizeof(text)))
+			continue;
+		n = snprintf(out + len, size - len, "%s\"%s\"", i ? "," : "", text);
+		len += n > 0 ? (size_t)n : 0;
+	}
+	if (len < size && um_addr_format_host(&p->observed, text, sizeof(text)))
 		text[0] = 0;
-	o = json_pack("{s:s,s:o,s:s}", "peer_id", id, "endpoints", list, "observed", text);
-	return o;
+	n = len < size ? snprintf(out + len, size - len, "],\"observed\":\"%s\"}", text) : 0;
+	len += n > 0 ? (size_t)n : 0;
+	return len < size ? len : size;
+}
+
+/* Takes text (malloc'ed, len bytes) as the 200 response body. */
+static void respond_text(struct um_http_response *resp, char *text, size_t len)
+{
+	resp->status = 200;
+	resp->body = text;
+	resp->body_len = len;
 }
 
 /* The registry's codes as HTTP statuses with a word for the client. */
@@ -281,16 +305,32 @@ static void on_peers(void *ctx, const struct um_http_request *req, struct um_htt
 {
 	struct um_bootstrap *registry = ctx;
 	struct um_bootstrap_peer peers[UM_BOOTSTRAP_LIST_MAX];
+	size_t size = 16 + UM_BOOTSTRAP_LIST_MAX * (PEER_JSON_MAX + 1), len = 0;
 	uint64_t now = um_now_ns();
-	json_t *list;
+	char *text;
 
 	if (!admitted(registry, req, resp, now))
 		return;
 	size_t n = um_bootstrap_list(registry, now, peers, UM_BOOTSTRAP_LIST_MAX);
-	list = json_array();
-	for (size_t i = 0; list && i < n; i++)
-		json_array_append_new(list, peer_json(&peers[i]));
-	respond_json(resp, 200, list ? json_pack("{s:o}", "peers", list) : NULL);
+	text = malloc(size);
+	if (!text) {
+		um_http_response_error(resp, 503, "out of memory");
+		return;
+	}
+	len = (size_t)snprintf(text, size, "{\"peers\":[");
+	for (size_t i = 0; i < n && len + 1 < size; i++) {
+		if (i)
+			text[len++] = ',';
+		len = peer_text(text, size, len, &peers[i]);
+	}
+	/* size holds the longest listing; a cut one would be broken JSON. */
+	if (len + 3 > size) {
+		free(text);
+		um_http_response_error(resp, 500, "internal error");
+		return;
+	}
+	memcpy(text + len, "]}", 3);
+	respond_text(resp, text, len + 2);
 }
 
 static void peer_lookup(struct um_bootstrap *registry, const char *id_text, bool public_only,
@@ -311,7 +351,12 @@ static void peer_lookup(struct um_bootstrap *registry, const char *id_text, bool
 		respond_code(resp, -UM_ENOTFOUND);
 		return;
 	}
-	respond_json(resp, 200, peer_json(&peer));
+	char *text = malloc(PEER_JSON_MAX);
+	if (!text) {
+		um_http_response_error(resp, 503, "out of memory");
+		return;
+	}
+	respond_text(resp, text, peer_text(text, PEER_JSON_MAX, 0, &peer));
 }
 
 static void on_peer(void *ctx, const struct um_http_request *req, struct um_http_response *resp)

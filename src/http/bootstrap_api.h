@@ -13,8 +13,8 @@
  *
  * Every request is first charged to its source address's rate bucket;
  * errors are {"error": "..."} with 400 (malformed), 403 (challenge or
- * signature refused), 404, 405, 413 (body), 429 (rate or budget) or 503
- * (registry or challenge table full), and change no registration. */
+ * signature refused), 404, 405, 413 (body), 429 (rate, per-source cap or
+ * verification budget) or 503 (registry full), and change no registration. */
 #ifndef UM_HTTP_BOOTSTRAP_API_H
 #define UM_HTTP_BOOTSTRAP_API_H
 

@@ -70,7 +70,6 @@ struct um_node {
 	char ifname[16];
 
 	struct um_relay_server *relay_server; /* owned; [relay] */
-	struct um_bootstrap_service *bootstrap_api; /* owned; [relay] api (http/bootstrap_api.h) */
 	struct um_node_uplink *uplinks;       /* owned; one per relay = line */
 	size_t n_uplinks;
 	int home, backup;                         /* copies of the relay client's, -1 = none */
@@ -80,6 +79,9 @@ struct um_node {
 	size_t n_stun;
 
 	struct um_node_dht *dht; /* owned; node/dht.h (NULL: dht = off, relay-only) */
+
+	/* owned; [relay] api: the bootstrap HTTP API (http/bootstrap_api.h) */
+	struct um_bootstrap_service *bootstrap_api;
 };
 
 #endif

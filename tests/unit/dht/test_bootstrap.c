@@ -95,6 +95,28 @@ static void test_register_find_list(void)
 	um_bootstrap_free(b);
 }
 
+/* Removing from the middle moves the last entry: it stays findable. */
+static void test_remove_reindex(void)
+{
+	struct um_bootstrap *b = fresh(NULL);
+	struct um_addr src = addr("198.51.100.7:1");
+	struct um_bootstrap_peer p;
+
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(write_as(b, UM_BOOTSTRAP_OP_REGISTER, &ids[i], &src), 0);
+	CHECK_EQ(write_as(b, UM_BOOTSTRAP_OP_UNREGISTER, &ids[0], &src), 0);
+	CHECK_EQ(um_bootstrap_count(b), 2);
+	CHECK_EQ(um_bootstrap_find(b, &ids[0].id, false, now, &p), -UM_ENOTFOUND);
+	CHECK_EQ(um_bootstrap_find(b, &ids[2].id, false, now, &p), 0);
+	CHECK_MEM(&p.id, &ids[2].id, sizeof(p.id));
+	CHECK_EQ(write_as(b, UM_BOOTSTRAP_OP_HEARTBEAT, &ids[2], &src), 0);
+	CHECK_EQ(write_as(b, UM_BOOTSTRAP_OP_UNREGISTER, &ids[2], &src), 0);
+	CHECK_EQ(um_bootstrap_find(b, &ids[1].id, false, now, &p), 0);
+	CHECK_EQ(write_as(b, UM_BOOTSTRAP_OP_REGISTER, &ids[0], &src), 0);
+	CHECK_EQ(um_bootstrap_count(b), 2);
+	um_bootstrap_free(b);
+}
+
 static void test_private_registration(void)
 {
 	struct um_bootstrap *b = fresh(NULL);
@@ -275,11 +297,50 @@ static void test_caps(void)
 	CHECK_EQ(um_bootstrap_challenge(b, &src, now, ch, &ttl), -UM_ELIMIT);
 	CHECK_EQ(um_bootstrap_challenge(b, &src2, now, ch, &ttl), 0);
 	CHECK_EQ(um_bootstrap_challenge(b, &src2, now, ch, &ttl), 0);
+	/* Full: the oldest challenge (src's first) makes room for src3's. */
 	struct um_addr src3 = addr("198.51.100.9:1");
-	CHECK_EQ(um_bootstrap_challenge(b, &src3, now, ch, &ttl), -UM_ENOMEM);
-	/* Expired challenges make room. */
-	now += 31 * SEC;
+	struct um_bootstrap_stats st;
+	now += SEC;
 	CHECK_EQ(um_bootstrap_challenge(b, &src3, now, ch, &ttl), 0);
+	um_bootstrap_get_stats(b, &st);
+	CHECK_EQ(st.challenge_evicted, 1);
+	/* ...so src may ask again (it held 2), evicting its own next oldest. */
+	CHECK_EQ(um_bootstrap_challenge(b, &src, now, ch, &ttl), 0);
+	um_bootstrap_get_stats(b, &st);
+	CHECK_EQ(st.challenge_evicted, 2);
+	um_bootstrap_free(b);
+
+	/* An evicted challenge is refused; a fresh one still works. */
+	um_bootstrap_default_config(&c);
+	c.max_challenges = 2;
+	b = fresh(&c);
+	struct um_bootstrap_request q;
+	uint8_t sig[UM_HSIG_BYTES];
+	build(b, &q, sig, UM_BOOTSTRAP_OP_REGISTER, &ids[0], &ids[0], &src);
+	now += SEC;
+	CHECK_EQ(um_bootstrap_challenge(b, &src2, now, ch, &ttl), 0);
+	CHECK_EQ(um_bootstrap_challenge(b, &src2, now, ch, &ttl), 0); /* evicts q's */
+	CHECK_EQ(um_bootstrap_write(b, &src, &q, now, &ttl), -UM_EREPLAY);
+	CHECK_EQ(write_as(b, UM_BOOTSTRAP_OP_REGISTER, &ids[0], &src), 0);
+	um_bootstrap_free(b);
+
+	/* IPv6: one /64 is one source for the caps, the exact address still
+	 * owns its challenge. */
+	um_bootstrap_default_config(&c);
+	c.challenges_per_source = 2;
+	c.registrations_per_source = 1;
+	b = fresh(&c);
+	struct um_addr v6a = addr("[2001:db8:1:2::a]:1"), v6b = addr("[2001:db8:1:2::b]:1"),
+		       v6c = addr("[2001:db8:1:3::c]:1");
+	CHECK_EQ(write_as(b, UM_BOOTSTRAP_OP_REGISTER, &ids[0], &v6a), 0);
+	CHECK_EQ(write_as(b, UM_BOOTSTRAP_OP_REGISTER, &ids[1], &v6b), -UM_ELIMIT);
+	CHECK_EQ(write_as(b, UM_BOOTSTRAP_OP_REGISTER, &ids[1], &v6c), 0);
+	CHECK_EQ(um_bootstrap_challenge(b, &v6a, now, ch, &ttl), 0);
+	CHECK_EQ(um_bootstrap_challenge(b, &v6b, now, ch, &ttl), 0);
+	CHECK_EQ(um_bootstrap_challenge(b, &v6b, now, ch, &ttl), -UM_ELIMIT);
+	build(b, &q, sig, UM_BOOTSTRAP_OP_HEARTBEAT, &ids[1], &ids[1], &v6c);
+	CHECK_EQ(um_bootstrap_write(b, &v6b, &q, now, &ttl), -UM_EREPLAY);
+	CHECK_EQ(um_bootstrap_write(b, &v6c, &q, now, &ttl), 0);
 	um_bootstrap_free(b);
 
 	/* Per-source cap alone. */
@@ -328,53 +389,64 @@ static void test_rates(void)
 	um_bootstrap_free(b);
 }
 
-/* 40 nodes from one /24 and 10 from ten others: a listing of 20 holds all
- * ten others (diversity first), in varying order between listings. */
+/* 200 nodes from one /24 (a Sybil operator) and 10 from ten others: every
+ * listing of 20 holds all ten others (one per network first), in varying
+ * order; the Sybil network gets one slot before the fill-up. */
 static void test_list_diversity(void)
 {
+	enum { SYBILS = 200, HONEST = 10, ALL = SYBILS + HONEST };
 	struct um_bootstrap_config c;
 	um_bootstrap_default_config(&c);
 	c.verification_burst = 1000;
 	struct um_bootstrap *b = fresh(&c);
 	struct um_bootstrap_peer list[UM_BOOTSTRAP_LIST_MAX];
-	struct um_identity *many = calloc(50, sizeof(*many));
+	struct um_identity *many = calloc(ALL, sizeof(*many));
 	char text[64];
 	bool order_varies = false;
 	struct um_peer_id first = {{0}};
 
-	for (int i = 0; i < 50; i++) {
+	for (int i = 0; i < ALL; i++) {
 		CHECK_EQ(um_identity_generate(&many[i]), 0);
-		if (i < 40)
+		if (i < SYBILS)
 			snprintf(text, sizeof(text), "10.1.1.%d:1", i + 1);
 		else
 			snprintf(text, sizeof(text), "10.2.%d.1:1", i);
 		struct um_addr src = addr(text);
 		CHECK_EQ(write_as(b, UM_BOOTSTRAP_OP_REGISTER, &many[i], &src), 0);
 	}
-	CHECK_EQ(um_bootstrap_count(b), 50);
+	CHECK_EQ(um_bootstrap_count(b), ALL);
 	for (int round = 0; round < 20; round++) {
 		size_t n = um_bootstrap_list(b, now, list, UM_BOOTSTRAP_LIST_MAX);
-		int distinct = 0;
+		int honest = 0;
 		CHECK_EQ(n, 20);
 		for (size_t i = 0; i < n; i++) {
-			distinct += list[i].observed.addr[1] == 2;
+			honest += list[i].observed.addr[1] == 2;
 			for (size_t j = 0; j < i; j++)
 				CHECK(memcmp(&list[i].id, &list[j].id, sizeof(list[i].id)));
 		}
-		CHECK_EQ(distinct, 10);
+		CHECK_EQ(honest, HONEST);
 		if (round && memcmp(&first, &list[0].id, sizeof(first)))
 			order_varies = true;
 		first = list[0].id;
 	}
 	CHECK(order_varies);
-	/* Fewer wanted than there are networks: all from distinct networks. */
-	size_t n = um_bootstrap_list(b, now, list, 5);
-	CHECK_EQ(n, 5);
-	int from_big = 0;
-	for (size_t i = 0; i < n; i++)
-		from_big += list[i].observed.addr[1] == 1;
-	CHECK(from_big <= 1);
-	for (int i = 0; i < 50; i++)
+	/* Fewer wanted than there are networks: one per network. */
+	for (int round = 0; round < 20; round++) {
+		size_t n = um_bootstrap_list(b, now, list, 5);
+		int sybil = 0;
+		CHECK_EQ(n, 5);
+		for (size_t i = 0; i < n; i++)
+			sybil += list[i].observed.addr[1] == 1;
+		CHECK(sybil <= 1);
+	}
+	/* Only the Sybil network left: the listing fills from it. */
+	for (int i = SYBILS; i < ALL; i++) {
+		snprintf(text, sizeof(text), "10.2.%d.1:1", i);
+		struct um_addr src = addr(text);
+		CHECK_EQ(write_as(b, UM_BOOTSTRAP_OP_UNREGISTER, &many[i], &src), 0);
+	}
+	CHECK_EQ(um_bootstrap_list(b, now, list, UM_BOOTSTRAP_LIST_MAX), 20);
+	for (int i = 0; i < ALL; i++)
 		um_identity_wipe(&many[i]);
 	free(many);
 	um_bootstrap_free(b);
@@ -398,6 +470,7 @@ int main(void)
 		if (um_identity_generate(&ids[i]))
 			return 1;
 	RUN(test_register_find_list);
+	RUN(test_remove_reindex);
 	RUN(test_private_registration);
 	RUN(test_challenge_rules);
 	RUN(test_signature_rules);
