@@ -105,6 +105,7 @@ lookup_ok n16 "${UM_NODE_ID[n9]}" 198.51.100.19:51820 || {
 	cat "$UM_TMP/lookup.json" >&2
 	um_fail "n16: dht lookup of n9 did not return n9's record"
 }
+um_log "n16 found n9's record in $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%s ms, %s messages" % (d["elapsed_ms"], d["messages"]))' "$UM_TMP/lookup.json")"
 um_cli n16 dht status | grep -q "^recent" || um_fail "dht status lists no lookup"
 # get and put: n9's record under its ID, stored again by n3 (a signed
 # record anyone may carry); a forged one (a flipped byte) is refused; put
