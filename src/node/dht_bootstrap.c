@@ -254,8 +254,22 @@ static void on_items(struct um_loop *loop, struct um_watch *watch, uint32_t even
 		}
 		if (um_dht_contact_count(d->engine) >= SMALL_TABLE)
 			continue;
-		for (size_t j = 0; j < p->n_endpoints; j++) {
-			struct um_dht_contact c = {.id = p->id, .addr = p->endpoints[j]};
+		/* Its endpoints, and the address the API saw it at with its
+		 * port (a node behind a port-preserving NAT registers only its
+		 * LAN address). Only one that answers with its proof counts. */
+		struct um_addr addrs[UM_BOOTSTRAP_ENDPOINTS_MAX + 1];
+		size_t n_addrs = 0;
+		for (size_t j = 0; j < p->n_endpoints; j++)
+			addrs[n_addrs++] = p->endpoints[j];
+		struct um_addr seen = p->observed;
+		seen.port = p->n_endpoints ? p->endpoints[0].port : 0;
+		bool known = !seen.family || !seen.port;
+		for (size_t j = 0; j < n_addrs && !known; j++)
+			known = um_addr_equal(&addrs[j], &seen);
+		if (!known)
+			addrs[n_addrs++] = seen;
+		for (size_t j = 0; j < n_addrs; j++) {
+			struct um_dht_contact c = {.id = p->id, .addr = addrs[j]};
 			if (um_dht_add_contact(d->engine, &c, um_now_ns(), d->out) == 0)
 				d->bootstrap_contacts++;
 			um_node_dht_flush(node);
