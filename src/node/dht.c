@@ -438,7 +438,7 @@ static void peer_event(struct um_node_dht *d, size_t i, const struct um_dht_even
 	uint64_t wait = EMPTY_RETRY_NS << (p->failures < 4 ? p->failures : 4);
 	p->next_ns = um_now_ns() + (wait < PEER_RETRY_MAX_NS ? wait : PEER_RETRY_MAX_NS);
 	jobs_at(d, p->next_ns);
-	if (p->failures >= 3 && !p->asked_bootstrap && d->want_bootstrap) {
+	if (p->failures >= 5 && !p->asked_bootstrap && d->want_bootstrap) {
 		p->asked_bootstrap = true;
 		d->want_bootstrap(d, &peer->config->id);
 	}
@@ -462,7 +462,10 @@ static void on_event(struct um_node_dht *d, const struct um_dht_event *e)
 		}
 		for (size_t i = 0; i < d->node->n_peers; i++) {
 			struct dht_peer *p = &d->peers[i];
-			if (p->wanted && !p->looking && !p->has_record && p->next_ns > um_now_ns() + FIRST_CONTACT_NS) {
+			/* New contacts while a peer is missing: look again soon,
+			 * but only the first few times (then the backoff rules). */
+			if (p->wanted && !p->looking && !p->has_record && p->failures < 3 &&
+			    p->next_ns > um_now_ns() + FIRST_CONTACT_NS) {
 				p->next_ns = um_now_ns() + FIRST_CONTACT_NS;
 				jobs_at(d, p->next_ns);
 			}
