@@ -140,10 +140,12 @@ struct um_dht_pending *um_dht_pending_new(struct um_dht *dht, uint8_t kind, cons
 	do
 		um_dht_random(dht, &p->txid, sizeof(p->txid));
 	while (p->txid == 0);
+	/* Soft: srtt + 2 rttvar, the lookup stops waiting (a slow request
+	 * costs little: its answer is still taken). Hard: twice TCP's RTO. */
 	uint64_t rto = um_dht_rto(dht, p->id, p->has_id);
 	p->sent_ns = now_ns;
-	p->soft_ns = now_ns + rto;
-	p->hard_ns = now_ns + 3 * rto;
+	p->soft_ns = now_ns + um_dht_timeout(dht, p->id, p->has_id, 2);
+	p->hard_ns = now_ns + 2 * rto;
 	return p;
 }
 
@@ -171,9 +173,9 @@ void um_dht_pending_drop(struct um_dht *dht, struct um_dht_pending *p)
 
 /* ---- RTT ------------------------------------------------------------------- */
 
-static uint64_t rto_of(uint64_t srtt, uint64_t rttvar, uint64_t floor)
+static uint64_t rto_of(uint64_t srtt, uint64_t rttvar, uint64_t floor, unsigned var_mult)
 {
-	uint64_t rto = srtt + 4 * rttvar;
+	uint64_t rto = srtt + var_mult * rttvar;
 	if (rto < floor)
 		rto = floor;
 	if (rto > MAX_RTO_NS_S * 1000000000ULL)
@@ -184,16 +186,21 @@ static uint64_t rto_of(uint64_t srtt, uint64_t rttvar, uint64_t floor)
 /* The contact's own estimate when we have one, else what the whole table
  * measured (a newcomer is probably as far as the average), else the
  * conservative initial value. */
-uint64_t um_dht_rto(const struct um_dht *dht, const uint8_t id[32], bool has_id)
+uint64_t um_dht_timeout(const struct um_dht *dht, const uint8_t id[32], bool has_id, unsigned var_mult)
 {
 	if (has_id) {
 		struct um_dht_rt_contact *c = um_dht_rt_find((struct um_dht *)dht, id);
 		if (c && c->srtt_ns)
-			return rto_of(c->srtt_ns, c->rttvar_ns, dht->cfg.min_rto_ns);
+			return rto_of(c->srtt_ns, c->rttvar_ns, dht->cfg.min_rto_ns, var_mult);
 	}
 	if (dht->global_srtt_ns)
-		return rto_of(dht->global_srtt_ns, dht->global_rttvar_ns, dht->cfg.min_rto_ns);
+		return rto_of(dht->global_srtt_ns, dht->global_rttvar_ns, dht->cfg.min_rto_ns, var_mult);
 	return dht->cfg.initial_rto_ns;
+}
+
+uint64_t um_dht_rto(const struct um_dht *dht, const uint8_t id[32], bool has_id)
+{
+	return um_dht_timeout(dht, id, has_id, 4);
 }
 
 static void rtt_update(uint64_t *srtt, uint64_t *rttvar, uint64_t rtt)

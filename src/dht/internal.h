@@ -174,6 +174,8 @@ struct um_dht_pending *um_dht_pending_new(struct um_dht *dht, uint8_t kind, cons
 void um_dht_pending_drop(struct um_dht *dht, struct um_dht_pending *p);
 struct um_dht_pending *um_dht_pending_find(struct um_dht *dht, uint64_t txid);
 uint64_t um_dht_rto(const struct um_dht *dht, const uint8_t id[32], bool has_id);
+/* srtt + var_mult * rttvar of id (or the table's estimate), floored. */
+uint64_t um_dht_timeout(const struct um_dht *dht, const uint8_t id[32], bool has_id, unsigned var_mult);
 void um_dht_rtt_sample(struct um_dht *dht, const uint8_t id[32], uint64_t rtt_ns, uint64_t now_ns);
 void um_dht_msg_init(const struct um_dht *dht, struct um_dht_msg *m, uint8_t type, uint64_t txid);
 int um_dht_proof_ping(struct um_dht *dht, const struct um_addr *to, const uint8_t *id, uint64_t now_ns);
