@@ -22,6 +22,7 @@ static const struct {
     {"peers", peers_main, "Show every peer in detail (counters, drops, RTT)"},
     {"up", up_main, "Bring the device and tunnels up"},
     {"down", down_main, "Close the tunnels and take the device down"},
+    {"dht", dht_main, "The DHT: status, lookup PEER, get KEY, put KEY VALUE (for tests)"},
     {"ping", ping_main, "Probe a peer: which path answers (direct or relay) and the RTT"},
     {"keygen", keygen_main, "Generate a private identity file"},
     {"pubkey", pubkey_main, "Print the public identity and peer ID of an identity file"},

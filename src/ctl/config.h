@@ -44,6 +44,15 @@
  *   bootstrap = 203.0.113.5:51820       TLS), or any node's UDP port (numeric);
  *                                       repeatable, at most UM_CONFIG_BOOTSTRAP_MAX
  *                                       (parsed and stored; the DHT uses them)
+ *   network-key = FILE                  a private network's key (umbra network-key):
+ *                                       records sealed, found only by members
+ *   dht = on                            the Kademlia DHT (node/dht.c; on | off)
+ *   dht-k = 8                           contacts per bucket (1..20)
+ *   dht-alpha = 3                       parallel requests per lookup (1..8)
+ *   dht-diversity = on                  at most 2 contacts per /24 per bucket, 10
+ *                                       per table (off: namespace tests, one /24)
+ *   dht-state = FILE                    routing table saved on clean shutdown and
+ *                                       loaded at start (rejoin without bootstrap)
  *
  *   [relay]                             makes umbrad a relay; without [node]
  *                                       it is relay-only (no device, no identity)
@@ -203,6 +212,11 @@ struct um_config {
 	size_t n_stun;
 	struct um_config_bootstrap bootstrap[UM_CONFIG_BOOTSTRAP_MAX]; /* bootstrap = lines */
 	size_t n_bootstrap;
+	char network_key[UM_CONFIG_PATH_MAX]; /* "" = public records */
+	bool dht;                             /* node/dht.c */
+	unsigned dht_k, dht_alpha;
+	bool dht_diversity;
+	char dht_state[UM_CONFIG_PATH_MAX]; /* "" = not saved */
 	struct um_config_relay_server relay;
 	uint32_t node_seen;
 };

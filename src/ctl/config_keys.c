@@ -332,6 +332,15 @@ const struct um_config_row um_config_rows[] = {
 	{.name = "quiet-cpu", NODE(gather_cpu), .type = UM_CONFIG_CPU, .def = 0, .min = 0, .max = 1023,
 	 .what = "a CPU number", NODE_FLAG(gather)},
 	{.name = "bootstrap", NODE(bootstrap), CUSTOM(parse_bootstrap), .repeatable = true},
+	/* The DHT (node/dht.c): bounds are the engine's (dht/dht.h). */
+	{.name = "network-key", NODE(network_key), .type = UM_CONFIG_STRING, .optional = true},
+	{.name = "dht", NODE(dht), .type = UM_CONFIG_BOOL, .def = true},
+	{.name = "dht-k", NODE(dht_k), .type = UM_CONFIG_UINT, .def = 8, .min = 1, .max = 20, .what = "a bucket size",
+	 .words = UM_CONFIG_WORDS_BETWEEN},
+	{.name = "dht-alpha", NODE(dht_alpha), .type = UM_CONFIG_UINT, .def = 3, .min = 1, .max = 8,
+	 .what = "a number of parallel requests", .words = UM_CONFIG_WORDS_BETWEEN},
+	{.name = "dht-diversity", NODE(dht_diversity), .type = UM_CONFIG_BOOL, .def = true},
+	{.name = "dht-state", NODE(dht_state), .type = UM_CONFIG_STRING, .optional = true},
 
 	/* [relay] */
 	/* The relay's identity file (the node's format; none: a new one per run). */

@@ -34,6 +34,17 @@ struct um_control_client {
 
 /* ---- request parsing (untrusted) ---- */
 
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 static bool line_is(const char *line, size_t len, const char *key, const char **value, size_t *vlen)
 {
 	size_t klen = strlen(key);
@@ -43,6 +54,62 @@ static bool line_is(const char *line, size_t len, const char *key, const char **
 	*value = line + klen + 1;
 	*vlen = len - klen - 1;
 	return true;
+}
+
+/* value= of dht-put: an even number of hex digits appended to req->value. */
+static int parse_hex_piece(struct um_control_request *req, const char *hex, size_t len)
+{
+	if (len == 0 || len % 2 || req->value_len + len / 2 > sizeof(req->value))
+		return -UM_EINVAL;
+	for (size_t i = 0; i < len; i += 2) {
+		int hi = hex_digit(hex[i]), lo = hex_digit(hex[i + 1]);
+		if (hi < 0 || lo < 0)
+			return -UM_EINVAL;
+		req->value[req->value_len++] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+/* dht=..., dht-lookup=, dht-get=, dht-put=, dht-result=: 0 with req set,
+ * -UM_EINVAL when the line is none of them (or a bad one). The argument is
+ * kept as text (printable, no spaces) for the node to interpret. */
+static int parse_dht(struct um_control_request *req, const char *line, size_t len)
+{
+	static const struct {
+		const char *key;
+		enum um_control_dht_op op;
+	} ops[] = {{"dht-lookup", UM_CONTROL_DHT_LOOKUP},
+		   {"dht-get", UM_CONTROL_DHT_GET},
+		   {"dht-put", UM_CONTROL_DHT_PUT},
+		   {"dht-result", UM_CONTROL_DHT_RESULT}};
+	const char *value;
+	size_t vlen;
+
+	if (line_is(line, len, "dht", &value, &vlen)) {
+		if (vlen == 6 && !memcmp(value, "status", 6))
+			req->dht = UM_CONTROL_DHT_STATUS;
+		else if (vlen == 4 && !memcmp(value, "json", 4))
+			req->dht = UM_CONTROL_DHT_JSON;
+		else
+			return -UM_EINVAL;
+		req->op = UM_CONTROL_DHT;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		if (!line_is(line, len, ops[i].key, &value, &vlen))
+			continue;
+		if (vlen >= sizeof(req->arg))
+			return -UM_EINVAL;
+		for (size_t j = 0; j < vlen; j++)
+			if ((unsigned char)value[j] <= ' ' || value[j] == 0x7f)
+				return -UM_EINVAL;
+		memcpy(req->arg, value, vlen);
+		req->arg[vlen] = '\0';
+		req->op = UM_CONTROL_DHT;
+		req->dht = ops[i].op;
+		return 0;
+	}
+	return -UM_EINVAL;
 }
 
 int um_control_parse_request(struct um_control_request *req, const char *buf, size_t len)
@@ -62,8 +129,19 @@ int um_control_parse_request(struct um_control_request *req, const char *buf, si
 		pos += line_len + 1;
 		if (line_len == 0) /* the empty line ends the request */
 			return have_op && pos == len ? 0 : -UM_EINVAL;
-		if (line_len > UM_CONTROL_LINE_MAX || memchr(line, '\0', line_len) || have_op)
-			return -UM_EINVAL; /* no request takes arguments yet */
+		if (line_len > UM_CONTROL_LINE_MAX || memchr(line, '\0', line_len))
+			return -UM_EINVAL;
+		if (have_op) {
+			/* Only dht-put takes argument lines (its value). */
+			if (req->op != UM_CONTROL_DHT || req->dht != UM_CONTROL_DHT_PUT ||
+			    !line_is(line, line_len, "value", &value, &vlen) || parse_hex_piece(req, value, vlen))
+				return -UM_EINVAL;
+			continue;
+		}
+		if (parse_dht(req, line, line_len) == 0) {
+			have_op = true;
+			continue;
+		}
 		if (line_is(line, line_len, "get", &value, &vlen) && vlen == 1 && value[0] == '1') {
 			req->op = UM_CONTROL_GET;
 		} else if (line_is(line, line_len, "get", &value, &vlen) && vlen == 4 && !memcmp(value, "json", 4)) {
@@ -225,7 +303,9 @@ static void on_client(struct um_loop *loop, struct um_watch *watch, uint32_t eve
 		return;
 	}
 	for (;;) {
-		if (c->in_len == sizeof(c->in)) {
+		/* Only dht-put carries a value beyond UM_CONTROL_REQUEST_SMALL. */
+		if (c->in_len == sizeof(c->in) ||
+		    (c->in_len > UM_CONTROL_REQUEST_SMALL && strncmp(c->in, "dht-put=", 8) != 0)) {
 			client_run(c, -EMSGSIZE);
 			return;
 		}

@@ -6,6 +6,11 @@
  *   request  = op-line *(arg-line) "\n"        (ends with an empty line)
  *   op-line  = "get=1" | "get=json" | "get=json-peers" | "up=1" | "down=1"
  *            | "rekey=" (peer-name | "*") | "ping=" peer-name
+ *            | "dht=status" | "dht=json" | "dht-lookup=" peer-name-or-ID
+ *            | "dht-get=" key-hex | "dht-put=" (key-hex | "self")
+ *            | "dht-result=" id
+ *   arg-line = "value=" hex                  (dht-put only: the value, in
+ *                                             pieces of at most 128 bytes)
  *   reply    = *(key "=" value "\n") "errno=" N "\n" "\n"
  *
  * The reply of get=1 is the node block, then one block per peer, each
@@ -13,7 +18,8 @@
  * reply of get=json is one line "json=<document>" (ctl/status.h: what
  * `umbra status --json` prints), of get=json-peers the same with only the
  * peers (`umbra peers --json`). errno is 0 or a positive errno/UM_E* code. Requests
- * are at most UM_CONTROL_REQUEST_MAX bytes, lines at most
+ * are at most UM_CONTROL_REQUEST_SMALL bytes (a dht-put, with its value,
+ * UM_CONTROL_REQUEST_MAX), lines at most
  * UM_CONTROL_LINE_MAX; anything else, a NUL, a missing '=', an unknown key
  * or a repeated op is rejected with errno=EINVAL (EMSGSIZE when too long)
  * before any action.
@@ -29,7 +35,9 @@
 #include "net/loop.h"
 
 enum {
-	UM_CONTROL_REQUEST_MAX = 4096,
+	UM_CONTROL_REQUEST_MAX = 20480,  /* a dht-put carries up to 8 KB in hex */
+	UM_CONTROL_REQUEST_SMALL = 4096, /* every other request */
+	UM_CONTROL_VALUE_MAX = 8192,
 	UM_CONTROL_LINE_MAX = 256,
 	UM_CONTROL_REPLY_MAX = 4 << 20, /* a reply that grows beyond this fails with ENOBUFS */
 	UM_CONTROL_CLIENTS_MAX = 16,
@@ -42,6 +50,16 @@ enum um_control_op {
 	UM_CONTROL_DOWN,
 	UM_CONTROL_REKEY, /* test hook and admin action: rotate keys now */
 	UM_CONTROL_PING,  /* send a path probe to the peer (umbra ping) */
+	UM_CONTROL_DHT,   /* the DHT (umbra dht): request->dht says which */
+};
+
+enum um_control_dht_op {
+	UM_CONTROL_DHT_STATUS = 0, /* dht=status: key=value lines */
+	UM_CONTROL_DHT_JSON,       /* dht=json: json=<document> */
+	UM_CONTROL_DHT_LOOKUP,     /* dht-lookup=PEER (a peer's name or ID) */
+	UM_CONTROL_DHT_GET,        /* dht-get=KEY (64 hex digits) */
+	UM_CONTROL_DHT_PUT,        /* dht-put=KEY with value= lines, or dht-put=self */
+	UM_CONTROL_DHT_RESULT,     /* dht-result=ID */
 };
 
 /* What a GET returns. */
@@ -55,6 +73,10 @@ struct um_control_request {
 	enum um_control_op op;
 	enum um_control_format format; /* GET only */
 	char peer[UM_CONFIG_NAME_MAX]; /* REKEY: peer name, or "*" for all; PING: name */
+	enum um_control_dht_op dht;    /* DHT */
+	char arg[UM_CONTROL_LINE_MAX]; /* DHT: what follows '=' (no spaces) */
+	uint8_t value[UM_CONTROL_VALUE_MAX];
+	size_t value_len; /* DHT_PUT: the value= lines, decoded */
 };
 
 /* Parses a complete request (including the final empty line) in buf[0..len).

@@ -487,6 +487,8 @@ static void peer_keys(struct sink *s, const struct um_peer_status *p)
 			put_addr(s, "direct_endpoint", &p->direct_endpoint);
 	}
 	put_str(s, "state", p->state ? p->state : "?");
+	if (p->found)
+		put_str(s, "found", p->found);
 	put_u64(s, "state_changes", p->state_changes);
 	put_known(s, "last_handshake_age_ms", p->last_handshake_age_ms);
 	put_u64(s, "handshakes", p->handshakes);

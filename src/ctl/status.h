@@ -171,6 +171,8 @@ struct um_peer_status {
 	struct um_addr relay;           /* relay routes only */
 	struct um_addr direct_endpoint; /* relay routes only: the peer's own endpoint, if known */
 	const char *state;              /* static text: idle, handshaking, established, expired */
+	/* Static: how its endpoint was found (config, dht, bootstrap, incoming); NULL = not yet. */
+	const char *found;
 	uint64_t state_changes;
 	uint64_t last_handshake_age_ms; /* UM_STATUS_NONE: never */
 	uint64_t handshakes, rekeys;

@@ -14,6 +14,7 @@
 
 #include <string.h>
 
+#include "node/dht.h"
 #include "node/internal.h"
 #include "node/path.h"
 #include "node/route.h"
@@ -67,6 +68,13 @@ static void on_path(struct um_node *node, const struct demux_datagram *d)
 		um_path_receive(node, &d->from, msg->via_relay, uplink, msg->data, msg->len);
 }
 
+/* DHT messages (0x30..0x3f): straight from the network only (a relay
+ * never carries them); the engine checks everything else. */
+static void on_dht(struct um_node *node, const struct demux_datagram *d)
+{
+	um_node_dht_receive(node, &d->from, d->msg->data, d->msg->len);
+}
+
 struct demux_row {
 	uint8_t first, last;
 	demux_handler *handler;
@@ -78,6 +86,7 @@ static const struct demux_row demux_table[] = {
     {UM_TYPE_HELLO, UM_TYPE_FRAGMENT_ACK, on_handshake, true, "handshake"},
     {UM_TYPE_RELAY_FIRST, UM_TYPE_RELAY_LAST, on_relay, false, "relay"},
     {UM_TYPE_PATH_FIRST, UM_TYPE_PATH_LAST, on_path, true, "path"},
+    {UM_TYPE_DHT_FIRST, UM_TYPE_DHT_LAST, on_dht, false, "dht"},
 };
 
 /* The row for a datagram of this type that came this route, or NULL. */

@@ -5,7 +5,8 @@
  * upward news goes through the hooks node.c installs):
  *
  *   peer.c < route.c < uplink_stream.c < uplink.c < stun.c < path.c
- *     < session.c < demux.c < node.c < status.c
+ *     < session.c < dht.c < dht_control.c < dht_bootstrap.c < demux.c
+ *     < node.c < status.c
  *
  * Relay-only (a config with [relay] and no [node]): no identity, engine,
  * data plane or peers; the node only runs the relay server and the control
@@ -76,6 +77,8 @@ struct um_node {
 
 	struct um_node_stun *stun; /* owned; one per stun = line */
 	size_t n_stun;
+
+	struct um_node_dht *dht; /* owned; node/dht.h (NULL: dht = off, relay-only) */
 
 	/* owned; [relay] api: the bootstrap HTTP API (http/bootstrap_api.h) */
 	struct um_bootstrap_service *bootstrap_api;

@@ -15,6 +15,7 @@
 #include "net/quiet.h"
 #include "net/tun.h"
 #include "node/demux.h"
+#include "node/dht.h"
 #include "node/internal.h"
 #include "node/path.h"
 #include "node/route.h"
@@ -197,6 +198,7 @@ static void teardown(struct um_node *node)
 	if (node->control_started)
 		um_control_server_stop(&node->control);
 	node->control_started = false;
+	um_node_dht_stop(node); /* saves the routing table */
 	um_node_stun_stop(node);
 	um_uplinks_stop(node);
 	um_bootstrap_service_stop(node->bootstrap_api); /* joins its HTTP thread */
@@ -411,6 +413,13 @@ static int start_node(struct um_node *node)
 	return r;
 }
 
+/* New reflexive address: direct paths and our DHT record. */
+static void candidates_changed(struct um_node *node)
+{
+	um_path_local_candidates_changed(node);
+	um_node_dht_endpoints_changed(node);
+}
+
 int um_node_start(struct um_node **out, struct um_loop *loop, struct um_config *config, um_control_handler_fn control)
 {
 	struct um_node *node = calloc(1, sizeof(*node));
@@ -431,7 +440,7 @@ int um_node_start(struct um_node **out, struct um_loop *loop, struct um_config *
 	node->hooks = (struct um_node_hooks){
 	    .relay_ready = um_session_relay_ready,
 	    .relay_unknown_peer = um_session_relay_unknown_peer,
-	    .candidates_changed = um_path_local_candidates_changed,
+	    .candidates_changed = candidates_changed,
 	};
 	um_timer_init(&node->hs_timer, um_session_engine_timer, node);
 	um_log_set_level(c->log_level);
@@ -466,6 +475,11 @@ int um_node_start(struct um_node **out, struct um_loop *loop, struct um_config *
 	r = um_node_up(node);
 	if (r) {
 		um_log_error("bringing %s up: %s", node->ifname, um_strerror(r));
+		goto err;
+	}
+	r = um_node_dht_start(node);
+	if (r) {
+		um_log_error("dht: %s", um_strerror(r));
 		goto err;
 	}
 	um_log_info("listening on UDP port %u, device %s (%s), %zu peers, %zu relays, %zu STUN servers",

@@ -10,6 +10,7 @@
 
 #include "node/status.h"
 
+#include "node/dht.h"
 #include "node/internal.h"
 #include "node/path.h"
 #include "node/route.h"
@@ -195,6 +196,8 @@ static void fill_peer(struct um_node *node, const struct um_node_peer *peer, str
 	}
 	out->state = um_peer_state_name(peer->state);
 	out->state_changes = peer->state_changes;
+	enum um_node_found found = um_node_dht_found(peer);
+	out->found = found ? um_node_found_name(found) : NULL;
 	if (peer->last_handshake_ns)
 		out->last_handshake_age_ms = (now - peer->last_handshake_ns) / UM_NSEC_PER_MSEC;
 	out->handshakes = peer->handshakes;
@@ -357,6 +360,8 @@ int um_node_control(void *arg, const struct um_control_request *req, struct um_c
 		return rekey(node, req->peer);
 	case UM_CONTROL_PING:
 		return ping(node, req->peer, reply);
+	case UM_CONTROL_DHT:
+		return um_node_dht_control(node, req, reply);
 	}
 	return -UM_EINVAL;
 }

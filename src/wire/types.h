@@ -53,9 +53,13 @@ enum um_wire_type {
 	UM_TYPE_PATH_FIRST = 0x26,
 	UM_TYPE_PATH_LAST = 0x28, /* 0x29..0x2f reserved for relay and path */
 
-	/* Reserved for the coming protocols (nothing sends these yet). */
+	/* Kademlia DHT (wire/dht.h), 0x30..0x3f: 0x30 PING, 0x31 PONG,
+	 * 0x32 FIND_NODE, 0x33 NODES, 0x34 FIND_VALUE, 0x35 STORE,
+	 * 0x36 STORE_ACK, 0x37 PIECE; 0x38..0x3f reserved. */
 	UM_TYPE_DHT_FIRST = 0x30,
 	UM_TYPE_DHT_LAST = 0x3f,
+
+	/* Reserved for the coming protocols (nothing sends these yet). */
 	UM_TYPE_MESSAGE_FIRST = 0x40, /* message channel */
 	UM_TYPE_MESSAGE_LAST = 0x4f,
 	UM_TYPE_ONION_FIRST = 0x50,

@@ -26,6 +26,7 @@ int peers_main(int argc, char **argv);
 int up_main(int argc, char **argv);
 int down_main(int argc, char **argv);
 int ping_main(int argc, char **argv);
+int dht_main(int argc, char **argv);
 struct um_status;
 struct um_status_block;
 /* Sends a request to the daemon; prints the error and returns it on failure.

@@ -16,6 +16,7 @@ static void print_peer(const struct um_status_block *p)
 	printf("peer \"%s\"\n", um_cli_or_dash(um_status_get(p, "peer")));
 	printf("  id:             %s\n", um_cli_or_dash(um_status_get(p, "id")));
 	printf("  endpoint:       %s\n", um_cli_or_dash(um_status_get(p, "endpoint")));
+	printf("  found:          %s\n", um_cli_or_dash(um_status_get(p, "found")));
 	if (um_status_get(p, "path"))
 		printf("  path:           %s%s%s\n", um_status_get(p, "path"), um_status_get(p, "relay") ? " via " : "",
 		       um_status_get(p, "relay") ? um_status_get(p, "relay") : "");

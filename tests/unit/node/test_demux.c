@@ -13,6 +13,8 @@ static const char *expected(unsigned type, bool via_relay)
 		return via_relay ? NULL : "relay"; /* a peer cannot speak for a relay */
 	if (type >= UM_TYPE_PATH_FIRST && type <= UM_TYPE_PATH_LAST)
 		return "path";
+	if (type >= UM_TYPE_DHT_FIRST && type <= UM_TYPE_DHT_LAST)
+		return via_relay ? NULL : "dht"; /* straight from the network only */
 	return NULL;
 }
 
@@ -30,12 +32,14 @@ static void test_every_type_both_routes(void)
 		}
 }
 
-/* Reserved ranges and DATA (the data plane's own) reach no handler. */
+/* Reserved ranges and DATA (the data plane's own) reach no handler; DHT
+ * only when it came straight from the network. */
 static void test_reserved_ranges_dropped(void)
 {
 	static const unsigned ranges[][2] = {
-	    {UM_TYPE_DATA_FIRST, UM_TYPE_DATA_LAST},           {UM_TYPE_DHT_FIRST, UM_TYPE_DHT_LAST},
-	    {UM_TYPE_MESSAGE_FIRST, UM_TYPE_MESSAGE_LAST},     {UM_TYPE_ONION_FIRST, UM_TYPE_ONION_LAST},
+	    {UM_TYPE_DATA_FIRST, UM_TYPE_DATA_LAST},
+	    {UM_TYPE_MESSAGE_FIRST, UM_TYPE_MESSAGE_LAST},
+	    {UM_TYPE_ONION_FIRST, UM_TYPE_ONION_LAST},
 	    {UM_TYPE_SIGNALING_FIRST, UM_TYPE_SIGNALING_LAST},
 	};
 	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
@@ -44,6 +48,11 @@ static void test_reserved_ranges_dropped(void)
 			CHECK(um_node_demux_route((uint8_t)t, true) == NULL);
 		}
 	CHECK(um_node_demux_route(0x00, false) == NULL);
+	/* DHT: its own row, never through a relay. */
+	for (unsigned t = UM_TYPE_DHT_FIRST; t <= UM_TYPE_DHT_LAST; t++) {
+		CHECK(um_node_demux_route((uint8_t)t, false) != NULL);
+		CHECK(um_node_demux_route((uint8_t)t, true) == NULL);
+	}
 }
 
 /* The registry's ranges do not overlap and the named types sit inside. */

@@ -1,0 +1,725 @@
+/* SPDX-License-Identifier: MIT */
+/* The DHT inside umbrad (node/dht.h): the engine on the loop, our record,
+ * configured peers found by ID, the routing table on disk. */
+#include "node/dht.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "node/dht_internal.h"
+#include "node/internal.h"
+#include "node/route.h"
+#include "node/session.h"
+#include "node/stun.h"
+#include "node/uplink.h"
+#include "util/clock.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#define REPUBLISH_NS        (3600 * UM_NSEC_PER_SEC) /* records live 24 h; republished hourly */
+#define ENDPOINTS_CHECK_NS  (30 * UM_NSEC_PER_SEC)   /* our endpoints compared with the record's */
+#define EMPTY_RETRY_NS      (2 * UM_NSEC_PER_SEC)    /* publish/lookup with an empty table */
+#define FIRST_CONTACT_NS    (300 * UM_NSEC_PER_MSEC) /* publish after the first contacts came in */
+#define PEER_RECHECK_NS     (30 * UM_NSEC_PER_SEC)   /* a found or connected peer looked at again */
+#define PEER_RETRY_MAX_NS   (30 * UM_NSEC_PER_SEC)
+#define NON_DESIGNATED_WAIT (1500 * UM_NSEC_PER_MSEC) /* the designated side initiates first */
+
+static uint64_t unix_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+static void clock_refresh(struct um_node_dht *d)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	um_dht_record_clock_set(&d->clock, (uint64_t)ts.tv_sec * UM_NSEC_PER_SEC + (uint64_t)ts.tv_nsec, um_now_ns());
+}
+
+static size_t peer_index(const struct um_node *node, const struct um_node_peer *peer)
+{
+	return (size_t)(peer - node->peers);
+}
+
+static void jobs_at(struct um_node_dht *d, uint64_t at)
+{
+	if (at < d->jobs_ns)
+		d->jobs_ns = at;
+}
+
+void um_node_dht_rearm(struct um_node_dht *d)
+{
+	uint64_t at = um_dht_next_deadline(d->engine);
+
+	if (d->jobs_ns < at)
+		at = d->jobs_ns;
+	if (at == UINT64_MAX)
+		um_timer_cancel(d->node->loop, &d->timer);
+	else
+		um_timer_arm_at(d->node->loop, &d->timer, at);
+}
+
+/* ---- our endpoints and record ---- */
+
+static void add_endpoint(struct um_node_dht *d, struct um_dht_endpoint *out, unsigned *n, uint8_t kind,
+			 const struct um_addr *a)
+{
+	struct um_dht_endpoint e = {.kind = kind};
+	struct sockaddr_storage ss;
+	(void)d;
+
+	if (*n >= UM_DHT_ENDPOINTS_MAX || !a->family || !a->port || um_addr_to_sockaddr(a, &ss) < 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		e.family = AF_INET;
+		memcpy(e.addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	} else {
+		e.family = AF_INET6;
+		memcpy(e.addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+	}
+	e.port = a->port;
+	for (unsigned i = 0; i < *n; i++)
+		if (out[i].family == e.family && out[i].port == e.port && !memcmp(out[i].addr, e.addr, 16))
+			return;
+	out[(*n)++] = e;
+}
+
+static bool endpoint_to_addr(const struct um_dht_endpoint *e, struct um_addr *a)
+{
+	struct sockaddr_storage ss = {0};
+	socklen_t len;
+
+	if (e->family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+		in->sin_family = AF_INET;
+		memcpy(&in->sin_addr, e->addr, 4);
+		in->sin_port = htons(e->port);
+		len = sizeof(*in);
+	} else if (e->family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+		in6->sin6_family = AF_INET6;
+		memcpy(&in6->sin6_addr, e->addr, 16);
+		in6->sin6_port = htons(e->port);
+		len = sizeof(*in6);
+	} else {
+		return false;
+	}
+	return um_addr_from_sockaddr(a, (struct sockaddr *)&ss, len) == 0;
+}
+
+/* Reflexive (relays, STUN) first, then interface addresses with our port. */
+static unsigned gather_endpoints(struct um_node_dht *d, struct um_dht_endpoint *out)
+{
+	struct um_node *node = d->node;
+	struct um_addr stun[UM_CONFIG_STUN_MAX], a;
+	struct ifaddrs *ifa, *it;
+	unsigned n = 0;
+	size_t n_stun = um_node_stun_candidates(node, stun, UM_CONFIG_STUN_MAX);
+
+	for (size_t i = 0; i < node->n_uplinks; i++)
+		if (node->uplinks[i].state == UM_UPLINK_REGISTERED)
+			add_endpoint(d, out, &n, UM_DHT_ENDPOINT_REFLEXIVE, &node->uplinks[i].observed);
+	for (size_t i = 0; i < n_stun; i++)
+		add_endpoint(d, out, &n, UM_DHT_ENDPOINT_REFLEXIVE, &stun[i]);
+	if (getifaddrs(&ifa))
+		return n;
+	for (it = ifa; it; it = it->ifa_next) {
+		if (!it->ifa_addr || !(it->ifa_flags & IFF_UP) || (it->ifa_flags & IFF_LOOPBACK) ||
+		    !strcmp(it->ifa_name, node->ifname))
+			continue;
+		int family = it->ifa_addr->sa_family;
+		if (family == AF_INET6 &&
+		    IN6_IS_ADDR_LINKLOCAL(&((const struct sockaddr_in6 *)it->ifa_addr)->sin6_addr))
+			continue;
+		if ((family != AF_INET && family != AF_INET6) ||
+		    um_addr_from_sockaddr(&a, it->ifa_addr,
+					  family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)))
+			continue;
+		a.port = um_dataplane_port(node->dataplane);
+		add_endpoint(d, out, &n, UM_DHT_ENDPOINT_LAN, &a);
+	}
+	freeifaddrs(ifa);
+	return n;
+}
+
+/* Our relays whose identity we know (pinned in the config). */
+static unsigned home_relays(const struct um_node *node, struct um_dht_home_relay *out)
+{
+	const struct um_config *c = &node->config;
+	unsigned n = 0;
+
+	for (size_t i = 0; i < c->n_relays && n < UM_DHT_HOME_RELAYS_MAX; i++) {
+		if (!c->relay_has_id[i])
+			continue;
+		struct um_dht_home_relay *r = &out[n];
+		char text[UM_ADDR_TEXT_MAX];
+		memset(r, 0, sizeof(*r));
+		r->id = c->relay_ids[i];
+		r->transport = c->relay_tls[i] ? UM_DHT_TRANSPORT_WSS : UM_DHT_TRANSPORT_UDP;
+		r->port = c->relays[i].port;
+		struct um_addr host = c->relays[i];
+		host.port = 0;
+		if (um_addr_format(&host, text, sizeof(text)))
+			continue;
+		/* IPv6 text without brackets; the record's host is the literal. */
+		snprintf(r->host, sizeof(r->host), "%.*s", UM_DHT_HOST_MAX, text);
+		char *colon = strrchr(r->host, ':');
+		if (colon && !strchr(r->host, '['))
+			*colon = '\0';
+		n++;
+	}
+	return n;
+}
+
+int um_node_dht_publish(struct um_node *node)
+{
+	struct um_node_dht *d = node->dht;
+	struct um_dht_peer_record rec;
+	uint8_t *value = NULL;
+	size_t len = 0;
+	uint64_t now = um_now_ns(), unix_s = unix_now();
+	int r;
+
+	memset(&rec, 0, sizeof(rec));
+	d->n_endpoints = gather_endpoints(d, d->endpoints);
+	d->endpoints_check_ns = now + ENDPOINTS_CHECK_NS;
+	rec.endpoint_count = d->n_endpoints;
+	memcpy(rec.endpoints, d->endpoints, sizeof(rec.endpoints));
+	rec.relay_count = home_relays(node, rec.relays);
+	/* Higher than anything published before a restart: unix ms. */
+	uint64_t ms = um_wall_ms();
+	d->sequence = ms > d->sequence ? ms : d->sequence + 1;
+	rec.sequence = d->sequence;
+	rec.issued = unix_s;
+	rec.expires = unix_s + UM_DHT_RECORD_LIFETIME_MAX;
+	clock_refresh(d);
+
+	value = malloc(UM_DHT_PRIVATE_RECORD_MAX);
+	if (!value)
+		return -UM_ENOMEM;
+	if (d->has_network_key) {
+		r = um_dht_private_record_build(value, UM_DHT_PRIVATE_RECORD_MAX, &len, d->publish_key, &rec,
+						&node->identity, &d->network_key);
+	} else {
+		memcpy(d->publish_key, node->identity.id.bytes, 32);
+		r = um_dht_peer_record_sign(value, UM_DHT_PRIVATE_RECORD_MAX, &len, &rec, &node->identity);
+	}
+	if (r == 0) {
+		if (d->publish_id)
+			um_dht_cancel(d->engine, d->publish_id);
+		d->publish_id = 0;
+		r = um_dht_put(d->engine, d->publish_key, value, len, now, &d->publish_id, d->out);
+	}
+	free(value);
+	if (r == -UM_ESTATE) {
+		d->publish_ns = now + EMPTY_RETRY_NS; /* no contacts yet */
+	} else if (r) {
+		um_log_warn("dht: publishing our record: %s", um_strerror(r));
+		d->publish_ns = now + EMPTY_RETRY_NS * 5;
+	} else {
+		d->publishes++;
+		d->publish_ns = now + REPUBLISH_NS;
+		um_log_debug("dht: publishing our record (sequence %llu, %u endpoints)",
+			     (unsigned long long)rec.sequence, rec.endpoint_count);
+	}
+	jobs_at(d, d->publish_ns);
+	um_node_dht_flush(node);
+	return r;
+}
+
+static bool endpoints_changed(struct um_node_dht *d)
+{
+	struct um_dht_endpoint now[UM_DHT_ENDPOINTS_MAX];
+	unsigned n = gather_endpoints(d, now);
+
+	return n != d->n_endpoints || memcmp(now, d->endpoints, n * sizeof(now[0]));
+}
+
+void um_node_dht_endpoints_changed(struct um_node *node)
+{
+	struct um_node_dht *d = node->dht;
+
+	if (d && d->published_ns && endpoints_changed(d))
+		um_node_dht_publish(node);
+}
+
+/* ---- records ---- */
+
+unsigned um_node_dht_peer_keys(struct um_node_dht *d, const struct um_peer_id *peer, uint8_t keys[DHT_KEYS_MAX][32])
+{
+	if (!d->has_network_key) {
+		memcpy(keys[0], peer->bytes, 32);
+		return 1;
+	}
+	int n = um_dht_private_lookup_keys(keys, &d->network_key, peer, unix_now());
+	return n > 0 ? (unsigned)n : 0;
+}
+
+int um_node_dht_record_decode(struct um_node_dht *d, const struct um_peer_id *peer, const uint8_t key[32],
+			      const uint8_t *value, size_t len, struct um_dht_peer_record *out)
+{
+	if (d->has_network_key)
+		return um_dht_private_record_open(out, &d->network_key, peer, key, value, len, unix_now());
+	if (memcmp(key, peer->bytes, 32))
+		return -UM_EINVAL;
+	return um_dht_peer_record_verify(out, key, value, len, unix_now());
+}
+
+int um_node_dht_query_start(struct um_node_dht *d, struct dht_query *q)
+{
+	uint64_t now = um_now_ns();
+	int first = -UM_EINVAL;
+	unsigned started = 0;
+
+	q->started_ns = now;
+	q->elapsed_ns = 0;
+	q->messages = q->n_closest = 0;
+	for (unsigned i = 0; i < q->n; i++) {
+		int r = um_dht_find_value(d->engine, q->keys[i], now, &q->ids[i], d->out);
+		/* Running before the flush: our own store may answer at once. */
+		q->running[i] = r == 0;
+		um_node_dht_flush(d->node);
+		if (r) {
+			if (first == -UM_EINVAL)
+				first = r;
+			q->ids[i] = 0;
+			continue;
+		}
+		started++;
+	}
+	return started ? 0 : first;
+}
+
+/* Which key of q the engine operation id is, or -1. */
+static int query_slot(const struct dht_query *q, uint64_t id)
+{
+	for (unsigned i = 0; i < q->n; i++)
+		if (q->running[i] && q->ids[i] == id)
+			return (int)i;
+	return -1;
+}
+
+static bool query_running(const struct dht_query *q)
+{
+	for (unsigned i = 0; i < q->n; i++)
+		if (q->running[i])
+			return true;
+	return false;
+}
+
+void um_node_dht_recent_add(struct um_node_dht *d, enum dht_op_kind kind, const uint8_t key[32],
+			    const struct dht_query *q, bool found)
+{
+	struct dht_recent *r = &d->recent[d->recent_next];
+
+	r->kind = kind;
+	memcpy(r->key, key, 32);
+	r->elapsed_ns = q->elapsed_ns;
+	r->messages = q->messages;
+	r->found = found;
+	d->recent_next = (d->recent_next + 1) % DHT_RECENT_MAX;
+	if (d->n_recent < DHT_RECENT_MAX)
+		d->n_recent++;
+	if (found)
+		d->lookups_found++;
+	else
+		d->lookups_failed++;
+}
+
+/* ---- configured peers found by ID ---- */
+
+static void peer_lookup(struct um_node_dht *d, size_t i)
+{
+	struct um_node_peer *peer = &d->node->peers[i];
+	struct dht_peer *p = &d->peers[i];
+	uint64_t now = um_now_ns();
+
+	p->q.n = um_node_dht_peer_keys(d, &peer->config->id, p->q.keys);
+	p->has_record = false;
+	int r = um_node_dht_query_start(d, &p->q);
+	if (r) {
+		p->next_ns = now + EMPTY_RETRY_NS;
+		return;
+	}
+	p->looking = true;
+	p->next_ns = UINT64_MAX;
+}
+
+/* Handshake to the record's endpoints (one per attempt, in turn). */
+static void peer_connect(struct um_node_dht *d, size_t i)
+{
+	struct um_node_peer *peer = &d->node->peers[i];
+	struct dht_peer *p = &d->peers[i];
+	struct um_route route = {.kind = UM_ROUTE_DIRECT};
+
+	if (!p->has_record || !p->record.endpoint_count || !d->node->up)
+		return;
+	if (peer->state == UM_PEER_ESTABLISHED || um_handshake_peer_busy(peer->hs))
+		return;
+	const struct um_dht_endpoint *e = &p->record.endpoints[p->tries++ % p->record.endpoint_count];
+	if (!endpoint_to_addr(e, &route.endpoint) || um_peer_route_set(peer, &route, UM_ROUTE_WHY_CONFIG))
+		return;
+	int r = um_node_initiate(peer);
+	if (r)
+		um_log_debug("dht: peer \"%s\": initiate: %s", peer->config->name, um_strerror(r));
+}
+
+static void peer_record_found(struct um_node_dht *d, size_t i, enum um_node_found how)
+{
+	struct um_node_peer *peer = &d->node->peers[i];
+	struct dht_peer *p = &d->peers[i];
+	char text[UM_ADDR_TEXT_MAX] = "?";
+	struct um_addr a;
+
+	if (p->record.endpoint_count && endpoint_to_addr(&p->record.endpoints[0], &a))
+		um_addr_format(&a, text, sizeof(text));
+	if (p->found != how)
+		um_log_info("peer \"%s\": found through the %s (%u endpoints, first %s)", peer->config->name,
+			    how == UM_NODE_FOUND_DHT ? "DHT" : "bootstrap API", p->record.endpoint_count, text);
+	p->found = how;
+	p->failures = 0;
+	p->next_ns = um_now_ns() + PEER_RECHECK_NS;
+	if (peer->designated) {
+		peer_connect(d, i);
+	} else {
+		p->initiate_ns = um_now_ns() + NON_DESIGNATED_WAIT;
+		jobs_at(d, p->initiate_ns);
+	}
+	jobs_at(d, p->next_ns);
+}
+
+static void peer_event(struct um_node_dht *d, size_t i, const struct um_dht_event *e)
+{
+	struct dht_peer *p = &d->peers[i];
+	const struct um_node_peer *peer = &d->node->peers[i];
+	int slot = query_slot(&p->q, e->id);
+	struct um_dht_peer_record rec;
+
+	if (slot < 0)
+		return;
+	if (e->type == UM_DHT_EVENT_VALUE) {
+		if (um_node_dht_record_decode(d, &peer->config->id, e->key, e->value, e->value_len, &rec) == 0 &&
+		    (!p->has_record || rec.sequence > p->record.sequence)) {
+			p->record = rec;
+			p->has_record = true;
+		}
+		return;
+	}
+	if (e->type != UM_DHT_EVENT_LOOKUP_DONE)
+		return;
+	p->q.running[slot] = false;
+	if (e->elapsed_ns > p->q.elapsed_ns)
+		p->q.elapsed_ns = e->elapsed_ns;
+	p->q.messages += e->messages;
+	if (query_running(&p->q))
+		return;
+	p->looking = false;
+	um_node_dht_recent_add(d, DHT_OP_LOOKUP, peer->config->id.bytes, &p->q, p->has_record);
+	if (p->has_record) {
+		peer_record_found(d, i, UM_NODE_FOUND_DHT);
+		return;
+	}
+	p->failures++;
+	uint64_t wait = EMPTY_RETRY_NS << (p->failures < 4 ? p->failures : 4);
+	p->next_ns = um_now_ns() + (wait < PEER_RETRY_MAX_NS ? wait : PEER_RETRY_MAX_NS);
+	jobs_at(d, p->next_ns);
+	if (p->failures >= 5 && !p->asked_bootstrap && d->want_bootstrap) {
+		p->asked_bootstrap = true;
+		d->want_bootstrap(d, &peer->config->id);
+	}
+}
+
+/* ---- the engine's output ---- */
+
+static void on_event(struct um_node_dht *d, const struct um_dht_event *e)
+{
+	char id[UM_PEER_ID_TEXT_MAX], addr[UM_ADDR_TEXT_MAX];
+
+	switch (e->type) {
+	case UM_DHT_EVENT_CONTACT_ADDED:
+		if (um_log_get_level() >= UM_LOG_DEBUG && um_peer_id_format_short(&e->peer, id, sizeof(id)) == 0 &&
+		    um_addr_format(&e->addr, addr, sizeof(addr)) == 0)
+			um_log_debug("dht: contact %s at %s", id, addr);
+		/* First contacts: publish and look up soon (batched). */
+		if (!d->published_ns && !d->publish_id && d->publish_ns > um_now_ns() + FIRST_CONTACT_NS) {
+			d->publish_ns = um_now_ns() + FIRST_CONTACT_NS;
+			jobs_at(d, d->publish_ns);
+		}
+		for (size_t i = 0; i < d->node->n_peers; i++) {
+			struct dht_peer *p = &d->peers[i];
+			/* New contacts while a peer is missing: look again soon,
+			 * but only the first few times (then the backoff rules). */
+			if (p->wanted && !p->looking && !p->has_record && p->failures < 3 &&
+			    p->next_ns > um_now_ns() + FIRST_CONTACT_NS) {
+				p->next_ns = um_now_ns() + FIRST_CONTACT_NS;
+				jobs_at(d, p->next_ns);
+			}
+		}
+		return;
+	case UM_DHT_EVENT_CONTACT_EVICTED:
+	case UM_DHT_EVENT_NONE:
+		return;
+	case UM_DHT_EVENT_PUT_DONE:
+		if (e->id == d->publish_id && d->publish_id) {
+			d->publish_id = 0;
+			d->published_ns = um_now_ns();
+			d->published_storers = e->storers;
+			d->publish_elapsed_ns = e->elapsed_ns;
+			um_log_debug("dht: record stored at %u nodes in %llu ms", e->storers,
+				     (unsigned long long)(e->elapsed_ns / UM_NSEC_PER_MSEC));
+			if (!e->storers) { /* nobody took it: try again soon */
+				d->publish_ns = um_now_ns() + EMPTY_RETRY_NS;
+				jobs_at(d, d->publish_ns);
+			}
+		}
+		break; /* and to a `dht put self` waiting for it */
+	case UM_DHT_EVENT_VALUE:
+	case UM_DHT_EVENT_LOOKUP_DONE:
+		break;
+	}
+	for (unsigned i = 0; i < DHT_OPS_MAX; i++)
+		if (d->ops[i].kind != DHT_OP_FREE && !d->ops[i].done)
+			d->op_event(d, &d->ops[i], e);
+	for (size_t i = 0; i < d->node->n_peers; i++)
+		if (d->peers[i].looking)
+			peer_event(d, i, e);
+}
+
+void um_node_dht_flush(struct um_node *node)
+{
+	struct um_node_dht *d = node->dht;
+	struct um_dht_output *out = d->out;
+	struct sockaddr_storage ss;
+
+	/* Events may start lookups that reuse out: take a copy of the count
+	 * and handle datagrams first. */
+	for (unsigned i = 0; i < out->n_datagrams; i++) {
+		const struct um_dht_datagram *g = &out->datagrams[i];
+		int len = um_addr_to_sockaddr(&g->to, &ss);
+		if (len < 0)
+			continue;
+		int r = um_dataplane_send_datagram(node->dataplane, (struct sockaddr *)&ss, (socklen_t)len, g->bytes,
+						   g->len);
+		if (r)
+			um_log_debug("dht: send failed: %s", um_strerror(r));
+	}
+	out->n_datagrams = 0;
+	unsigned n = out->n_events;
+	struct um_dht_event events[UM_DHT_OUTPUT_EVENTS];
+	memcpy(events, out->events, n * sizeof(events[0]));
+	out->n_events = 0;
+	for (unsigned i = 0; i < n; i++)
+		on_event(d, &events[i]);
+	um_node_dht_rearm(d);
+}
+
+/* ---- jobs and timer ---- */
+
+static void run_jobs(struct um_node_dht *d)
+{
+	struct um_node *node = d->node;
+	uint64_t now = um_now_ns();
+
+	d->jobs_ns = UINT64_MAX;
+	if (d->publish_ns <= now && !d->publish_id)
+		um_node_dht_publish(node);
+	else if (d->endpoints_check_ns <= now) {
+		d->endpoints_check_ns = now + ENDPOINTS_CHECK_NS;
+		if (d->published_ns && endpoints_changed(d))
+			um_node_dht_publish(node);
+	}
+	jobs_at(d, d->publish_id ? now + REPUBLISH_NS : d->publish_ns);
+	jobs_at(d, d->endpoints_check_ns);
+	for (size_t i = 0; i < node->n_peers; i++) {
+		struct dht_peer *p = &d->peers[i];
+		struct um_node_peer *peer = &node->peers[i];
+		if (!p->wanted)
+			continue;
+		if (p->initiate_ns && p->initiate_ns <= now) {
+			p->initiate_ns = 0;
+			peer_connect(d, i);
+		}
+		if (!p->looking && p->next_ns <= now) {
+			/* Connected: only look again once it is lost. */
+			if (peer->state == UM_PEER_ESTABLISHED)
+				p->next_ns = now + PEER_RECHECK_NS;
+			else
+				peer_lookup(d, i);
+		}
+		if (p->initiate_ns)
+			jobs_at(d, p->initiate_ns);
+		if (!p->looking)
+			jobs_at(d, p->next_ns);
+	}
+}
+
+static void on_timer(struct um_loop *loop, struct um_timer *timer)
+{
+	struct um_node_dht *d = timer->arg;
+	(void)loop;
+
+	um_dht_tick(d->engine, um_now_ns(), d->out);
+	um_node_dht_flush(d->node);
+	if (d->jobs_ns <= um_now_ns())
+		run_jobs(d);
+	um_node_dht_rearm(d);
+}
+
+void um_node_dht_receive(struct um_node *node, const struct um_addr *from, const uint8_t *data, size_t len)
+{
+	struct um_node_dht *d = node->dht;
+
+	if (!d)
+		return;
+	um_dht_receive(d->engine, from, data, len, um_now_ns(), d->out);
+	um_node_dht_flush(node);
+}
+
+/* ---- found by: status ---- */
+
+enum um_node_found um_node_dht_found(const struct um_node_peer *peer)
+{
+	const struct um_node *node = peer->node;
+
+	if (peer->config->endpoint.family ||
+	    (node->n_uplinks && !(node->dht && node->dht->peers[peer_index(node, peer)].found)))
+		return UM_NODE_FOUND_CONFIG;
+	enum um_node_found found = node->dht ? node->dht->peers[peer_index(node, peer)].found : UM_NODE_FOUND_NONE;
+	if (found == UM_NODE_FOUND_NONE && peer->endpoint.family)
+		return UM_NODE_FOUND_INCOMING;
+	return found;
+}
+
+const char *um_node_found_name(enum um_node_found found)
+{
+	switch (found) {
+	case UM_NODE_FOUND_CONFIG:
+		return "config";
+	case UM_NODE_FOUND_DHT:
+		return "dht";
+	case UM_NODE_FOUND_BOOTSTRAP:
+		return "bootstrap";
+	case UM_NODE_FOUND_INCOMING:
+		return "incoming";
+	case UM_NODE_FOUND_NONE:
+		break;
+	}
+	return "none";
+}
+
+/* A peer the bootstrap API knew (the thread's GET peer/ID): its endpoints
+ * as a record of ours (unsigned: the handshake authenticates). */
+void um_node_dht_bootstrap_peer(struct um_node *node, const struct um_bootstrap_peer *bp);
+void um_node_dht_bootstrap_peer(struct um_node *node, const struct um_bootstrap_peer *bp)
+{
+	struct um_node_dht *d = node->dht;
+	struct um_node_peer *peer = um_node_peer_find(node, &bp->id);
+
+	if (!peer)
+		return;
+	size_t i = peer_index(node, peer);
+	struct dht_peer *p = &d->peers[i];
+	if (!p->wanted || p->has_record || peer->state == UM_PEER_ESTABLISHED)
+		return;
+	memset(&p->record, 0, sizeof(p->record));
+	p->record.id = bp->id;
+	for (size_t j = 0; j < bp->n_endpoints && p->record.endpoint_count < UM_DHT_ENDPOINTS_MAX; j++)
+		add_endpoint(d, p->record.endpoints, &p->record.endpoint_count, UM_DHT_ENDPOINT_LAN, &bp->endpoints[j]);
+	if (!p->record.endpoint_count)
+		return;
+	p->has_record = true;
+	peer_record_found(d, i, UM_NODE_FOUND_BOOTSTRAP);
+	um_node_dht_rearm(d);
+}
+
+/* ---- start / stop ---- */
+
+int um_node_dht_core_start(struct um_node *node)
+{
+	const struct um_config *c = &node->config;
+	struct um_node_dht *d;
+	int r;
+
+	if (!c->dht || !node->dataplane)
+		return 0;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -UM_ENOMEM;
+	node->dht = d;
+	d->node = node;
+	d->jobs_ns = UINT64_MAX;
+	um_timer_init(&d->timer, on_timer, d);
+	clock_refresh(d);
+	if (c->network_key[0]) {
+		r = um_network_key_load(&d->network_key, c->network_key);
+		if (r) {
+			um_log_error("network key %s: %s", c->network_key, um_strerror(r));
+			return r;
+		}
+		d->has_network_key = true;
+		um_network_key_fingerprint(&d->network_key, d->fingerprint, sizeof(d->fingerprint));
+	}
+	d->out = malloc(sizeof(*d->out));
+	d->peers = calloc(node->n_peers ? node->n_peers : 1, sizeof(*d->peers));
+	if (!d->out || !d->peers)
+		return -UM_ENOMEM;
+	memset(d->out, 0, sizeof(*d->out));
+	struct um_dht_config config = {
+	    .identity = &node->identity,
+	    .k = c->dht_k,
+	    .alpha = c->dht_alpha,
+	    .no_diversity = !c->dht_diversity,
+	};
+	struct um_dht_value_ops ops = {.ctx = &d->clock, .check = um_dht_record_check};
+	r = um_dht_create(&d->engine, &config, &ops, um_now_ns());
+	if (r) {
+		um_log_error("dht: %s", um_strerror(r));
+		return r;
+	}
+	for (size_t i = 0; i < node->n_peers; i++) {
+		const struct um_config_peer *cp = node->peers[i].config;
+		d->peers[i].wanted = !cp->endpoint.family && !node->n_uplinks;
+		d->peers[i].next_ns = um_now_ns() + EMPTY_RETRY_NS;
+		jobs_at(d, d->peers[i].next_ns);
+	}
+	d->publish_ns = um_now_ns() + EMPTY_RETRY_NS / 4;
+	d->endpoints_check_ns = um_now_ns() + ENDPOINTS_CHECK_NS;
+	jobs_at(d, d->publish_ns);
+	um_log_info("dht: on (k %u, alpha %u, %s records%s%s, %zu bootstrap lines%s)", c->dht_k, c->dht_alpha,
+		    d->has_network_key ? "private" : "public", d->has_network_key ? " of " : "",
+		    d->has_network_key ? d->fingerprint : "", c->n_bootstrap,
+		    c->dht_diversity ? "" : ", address diversity off");
+	um_node_dht_rearm(d);
+	return 0;
+}
+
+void um_node_dht_core_stop(struct um_node *node)
+{
+	struct um_node_dht *d = node->dht;
+
+	um_timer_cancel(node->loop, &d->timer);
+	if (d->engine)
+		um_dht_destroy(d->engine);
+	for (unsigned i = 0; i < DHT_OPS_MAX; i++)
+		free(d->ops[i].value);
+	free(d->out);
+	free(d->peers);
+	um_network_key_wipe(&d->network_key);
+	free(d);
+	node->dht = NULL;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/* The DHT inside umbrad (dht.c): glue of the I/O-free Kademlia engine
+ * (dht/dht.h) to the node's loop, like path.c and uplink.c glue theirs.
+ *
+ * DHT datagrams (0x30..0x3f) arrive through demux.c and leave through the
+ * data plane's socket (um_dataplane_send_datagram, the control path: never
+ * the data fast path). One timer at the engine's next deadline (and our own
+ * jobs: republishing, peer lookups). The node publishes its peer record
+ * (dht/record.h; sealed under [node] network-key when set) at start, hourly
+ * and when its endpoints change; a configured peer with neither endpoint
+ * nor relay is looked up by ID and, once its record is found, handshaken
+ * at its endpoints. The routing table is saved to [node] dht-state on clean
+ * shutdown and loaded at start.
+ *
+ * Bootstrap (dht_bootstrap.c): `bootstrap = IP:PORT` lines are added as
+ * contact addresses; `bootstrap = http://HOST:PORT` lines run on a small
+ * thread with the blocking client (http/bootstrap_client.h): register,
+ * heartbeat every ~30 s, list peers; what it learns comes back to the loop
+ * through an eventfd and a mutex-protected queue.
+ *
+ * Files: dht.c (engine, record, peers) < dht_control.c (umbra dht) <
+ * dht_bootstrap.c (start/stop, the routing table file, the thread); dht.c
+ * reaches the two above it only through hooks they install. Above
+ * session.c (it starts handshakes), below demux.c, node.c and status.c. */
+#ifndef UM_NODE_DHT_H
+#define UM_NODE_DHT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ctl/control.h"
+#include "util/addr.h"
+
+struct um_node;
+struct um_node_peer;
+
+/* How a peer's endpoint was found (umbra peers: "found"). */
+enum um_node_found {
+	UM_NODE_FOUND_NONE = 0,  /* not yet (no endpoint configured, nothing found) */
+	UM_NODE_FOUND_CONFIG,    /* endpoint = or a relay in the config */
+	UM_NODE_FOUND_DHT,       /* the peer's record from a DHT lookup */
+	UM_NODE_FOUND_BOOTSTRAP, /* the bootstrap API's registration of the peer */
+	UM_NODE_FOUND_INCOMING,  /* neither: the peer called us (it found us) */
+};
+
+/* Start (after the data plane and the peers; nothing when [node] dht =
+ * off) and stop (saves the routing table when dht-state is set). */
+int um_node_dht_start(struct um_node *node);
+void um_node_dht_stop(struct um_node *node);
+/* A DHT datagram from `from` (demux.c). */
+void um_node_dht_receive(struct um_node *node, const struct um_addr *from, const uint8_t *data, size_t len);
+/* The node's endpoints may have changed (relay or STUN news): republish
+ * when they did. */
+void um_node_dht_endpoints_changed(struct um_node *node);
+/* How peer was found (status). */
+enum um_node_found um_node_dht_found(const struct um_node_peer *peer);
+const char *um_node_found_name(enum um_node_found found);
+
+/* Control requests (node/status.c): dht=status|json, dht-lookup=PEER,
+ * dht-get=KEY, dht-put=KEY (+ value= lines) or dht-put=self, and
+ * dht-result=ID (a lookup or put started by one of those: running or its
+ * result). */
+int um_node_dht_control(struct um_node *node, const struct um_control_request *req, struct um_control_reply *reply);
+
+#endif
