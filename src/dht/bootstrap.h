@@ -81,7 +81,8 @@ struct um_bootstrap_request {
 
 /* A live registration as listed (copies, no pointers into the registry). */
 struct um_bootstrap_peer {
-	struct um_peer_id id;
+	struct um_peer_id id; /* zero when !has_id (a private node as listed) */
+	bool has_id;
 	struct um_addr endpoints[UM_BOOTSTRAP_ENDPOINTS_MAX];
 	size_t n_endpoints;
 	struct um_addr observed; /* the address it registered from (port 0) */

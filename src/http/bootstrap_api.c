@@ -163,8 +163,15 @@ static size_t peer_text(char *out, size_t size, size_t len, const struct um_boot
 	char id[UM_PEER_ID_TEXT_MAX], text[UM_ADDR_TEXT_MAX];
 	int n;
 
-	um_peer_id_format(&p->id, id, sizeof(id));
-	n = snprintf(out + len, size - len, "{\"peer_id\":\"%s\",\"endpoints\":[", id);
+	/* A private network's node is listed by address only: a seed for
+	 * anyone's routing table (its ID is learnt from its proof on the
+	 * first PING), without telling the world which IDs exist where. */
+	if (p->is_public) {
+		um_peer_id_format(&p->id, id, sizeof(id));
+		n = snprintf(out + len, size - len, "{\"peer_id\":\"%s\",\"endpoints\":[", id);
+	} else {
+		n = snprintf(out + len, size - len, "{\"endpoints\":[");
+	}
 	len += n > 0 ? (size_t)n : 0;
 	for (size_t i = 0; i < p->n_endpoints && len < size; i++) {
 		if (um_addr_format(&p->endpoints[i], text, sizeof(text)))
@@ -361,7 +368,9 @@ static void peer_lookup(struct um_bootstrap *registry, const char *id_text, bool
 
 static void on_peer(void *ctx, const struct um_http_request *req, struct um_http_response *resp)
 {
-	peer_lookup(ctx, req->path + strlen(PEER_API_PATH), false, req, resp);
+	/* Private registrations are not found by ID here either: a private
+	 * network's nodes are found through the DHT, under blinded keys. */
+	peer_lookup(ctx, req->path + strlen(PEER_API_PATH), true, req, resp);
 }
 
 static void on_public_peer(void *ctx, const struct um_http_request *req, struct um_http_response *resp)

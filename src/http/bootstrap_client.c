@@ -194,9 +194,11 @@ static int peer_from_json(const json_t *o, struct um_bootstrap_peer *out)
 	size_t i;
 
 	memset(out, 0, sizeof(*out));
-	if (!json_is_string(id) || json_string_length(id) >= UM_PEER_ID_TEXT_MAX ||
-	    um_peer_id_parse(&out->id, json_string_value(id)))
+	/* No peer_id: a private node, listed by address only. */
+	if (id && (!json_is_string(id) || json_string_length(id) >= UM_PEER_ID_TEXT_MAX ||
+		   um_peer_id_parse(&out->id, json_string_value(id))))
 		return -UM_ETRUNC;
+	out->has_id = id != NULL;
 	if (!json_is_array(list) || json_array_size(list) > UM_BOOTSTRAP_ENDPOINTS_MAX)
 		return -UM_ETRUNC;
 	json_array_foreach(list, i, v)

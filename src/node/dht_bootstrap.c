@@ -270,7 +270,9 @@ static void on_items(struct um_loop *loop, struct um_watch *watch, uint32_t even
 			addrs[n_addrs++] = seen;
 		for (size_t j = 0; j < n_addrs; j++) {
 			struct um_dht_contact c = {.id = p->id, .addr = addrs[j]};
-			if (um_dht_add_contact(d->engine, &c, um_now_ns(), d->out) == 0)
+			int r = p->has_id ? um_dht_add_contact(d->engine, &c, um_now_ns(), d->out)
+					  : um_dht_add_contact_address(d->engine, &addrs[j], um_now_ns(), d->out);
+			if (r == 0)
 				d->bootstrap_contacts++;
 			um_node_dht_flush(node);
 		}

@@ -41,7 +41,10 @@ static void print_peer(const struct um_bootstrap_peer *p)
 {
 	char id[UM_PEER_ID_TEXT_MAX], text[UM_ADDR_TEXT_MAX];
 
-	um_peer_id_format(&p->id, id, sizeof(id));
+	if (p->has_id)
+		um_peer_id_format(&p->id, id, sizeof(id));
+	else
+		snprintf(id, sizeof(id), "private");
 	um_addr_format_host(&p->observed, text, sizeof(text));
 	printf("%s %s", id, text);
 	for (size_t i = 0; i < p->n_endpoints; i++) {

@@ -222,11 +222,17 @@ static void test_endpoints(void)
 	CHECK_EQ(http("GET", path, NULL, 0, &r), 200);
 	CHECK_EQ(send_signed(UM_BOOTSTRAP_OP_HEARTBEAT, &ids[0], &ids[0], false, 0, &r), 200);
 	CHECK(strstr(r.body, "\"ttl\":") != NULL);
-	/* A private registration: found by the API path, not by /peer/ID, and
-	 * /peer/ID's answer is the unknown ID's, byte for byte. */
+	/* A private registration: listed by address only, found by ID by
+	 * neither path, and /peer/ID's answer is the unknown ID's, byte for
+	 * byte. */
 	CHECK_EQ(send_signed(UM_BOOTSTRAP_OP_REGISTER, &ids[1], &ids[1], false, 0, &r), 200);
+	char private_id[UM_PEER_ID_TEXT_MAX];
+	um_peer_id_format(&ids[1].id, private_id, sizeof(private_id));
+	CHECK_EQ(http("GET", "/api/bootstrap/peers", NULL, 0, &r), 200);
+	CHECK(strstr(r.body, "\"endpoints\"") != NULL);
+	CHECK(strstr(r.body, private_id) == NULL);
 	path_of(path, sizeof(path), "/api/bootstrap/peer/", &ids[1]);
-	CHECK_EQ(http("GET", path, NULL, 0, &r), 200);
+	CHECK_EQ(http("GET", path, NULL, 0, &r), 404);
 	path_of(path, sizeof(path), "/peer/", &ids[1]);
 	CHECK_EQ(http("GET", path, NULL, 0, &r), 404);
 	CHECK_EQ(send_signed(UM_BOOTSTRAP_OP_UNREGISTER, &ids[0], &ids[0], false, 0, &unknown), 200);

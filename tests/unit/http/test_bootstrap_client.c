@@ -65,6 +65,12 @@ static void test_flow(void)
 	CHECK_EQ(um_bootstrap_client_register(&client, &ids[1], eps, 1, false, NULL), 0);
 	CHECK_EQ(um_bootstrap_client_peers(&client, peers, UM_BOOTSTRAP_LIST_MAX, &n), 0);
 	CHECK_EQ(n, 2);
+	/* The private one is listed by address only. */
+	CHECK_EQ(peers[0].has_id + peers[1].has_id, 1);
+	const struct um_bootstrap_peer *private_one = peers[0].has_id ? &peers[1] : &peers[0];
+	CHECK_EQ(private_one->n_endpoints, 1);
+	CHECK(um_addr_equal(&private_one->endpoints[0], &eps[0]));
+	CHECK_MEM(&(peers[0].has_id ? &peers[0] : &peers[1])->id, &ids[0].id, sizeof(ids[0].id));
 	CHECK_EQ(um_bootstrap_client_peers(&client, peers, 1, &n), 0);
 	CHECK_EQ(n, 1);
 	CHECK_EQ(um_bootstrap_client_peer(&client, &ids[0].id, false, &p), 0);
@@ -73,7 +79,7 @@ static void test_flow(void)
 	CHECK(um_addr_equal(&p.endpoints[1], &eps[1]));
 	CHECK_EQ(p.observed.family, UM_ADDR_IPV4);
 	CHECK_EQ(um_bootstrap_client_peer(&client, &ids[0].id, true, &p), 0);
-	CHECK_EQ(um_bootstrap_client_peer(&client, &ids[1].id, false, &p), 0);
+	CHECK_EQ(um_bootstrap_client_peer(&client, &ids[1].id, false, &p), -UM_ENOTFOUND);
 	CHECK_EQ(um_bootstrap_client_peer(&client, &ids[1].id, true, &p), -UM_ENOTFOUND);
 	CHECK_EQ(client.last_status, 404);
 	ttl = 0;
