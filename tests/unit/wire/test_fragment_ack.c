@@ -38,6 +38,7 @@ static int add(const struct um_addr *src, unsigned i, uint64_t now, int64_t *ack
 	struct um_fragment f;
 	struct um_fragment_ack ack;
 	int ret = um_fragment_decode(&f, frags[i], (size_t)frag_len[i]);
+	*acked = -1;
 	if (ret < 0)
 		return ret;
 	ret = um_reasm_add_ack(&r, src, &f, now, out, sizeof(out), &ack);
