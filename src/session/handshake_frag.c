@@ -100,8 +100,10 @@ static int ack_for_response(struct um_handshake_engine *engine, const struct um_
 	out->route = peer->to_route;
 	out->peer = peer;
 	out->peer_user = peer->user;
-	ret = um_hs_output_pieces(out, UM_MSG_RESPONSE, peer->remote_index, peer->response_message_id, peer->response,
-				  UM_HS_RESPONSE_BYTES, pieces);
+	size_t response_len;
+	const uint8_t *response = um_hs_response_in_flight(peer, &response_len);
+	ret = um_hs_output_pieces(out, UM_MSG_RESPONSE, peer->remote_index, peer->response_message_id, response,
+				  response_len, pieces);
 	engine->stats.fragments_retransmitted += out->n_datagrams;
 	peer->ack_resent_datagrams += out->n_datagrams;
 	return ret;
@@ -138,7 +140,7 @@ static int ack_for_challenge(struct um_handshake_engine *engine, const struct um
 	out->to = *from;
 	out->route = engine->from_route;
 	ret = um_hs_output_pieces(out, UM_MSG_CHALLENGE, pending->remote_index, pending->challenge_message_id,
-				  pending->challenge, sizeof(pending->challenge), pieces);
+				  pending->challenge, pending->challenge_len, pieces);
 	engine->stats.fragments_retransmitted += out->n_datagrams;
 	return ret;
 }

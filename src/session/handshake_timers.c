@@ -140,10 +140,15 @@ int um_handshake_tick(struct um_handshake_engine *engine, struct um_handshake_ti
 			if (!um_hs_timer_ack_challenge(engine, p, now.mono_ns, out))
 				um_hs_output_message(out, UM_MSG_HELLO, 0, 0, p->hello, sizeof(p->hello));
 		} else {
+			/* A short RESPONSE unanswered: the responder may not hold
+			 * our key (it drops the short form then); the full one. */
+			if (p->response_is_short)
+				um_hs_response_use_full(p);
 			/* Only the pieces not acknowledged (all without an ACK). */
-			um_hs_output_pieces(out, UM_MSG_RESPONSE, p->remote_index, p->response_message_id, p->response,
-					    UM_HS_RESPONSE_BYTES,
-					    um_frag_sender_on_timer(&p->response_sender, now.mono_ns));
+			size_t response_len;
+			const uint8_t *response = um_hs_response_in_flight(p, &response_len);
+			um_hs_output_pieces(out, UM_MSG_RESPONSE, p->remote_index, p->response_message_id, response,
+					    response_len, um_frag_sender_on_timer(&p->response_sender, now.mono_ns));
 			engine->stats.fragments_retransmitted += out->n_datagrams;
 		}
 		p->retransmissions++;
