@@ -230,7 +230,7 @@ void um_hs_peer_reset(struct um_handshake_engine *engine, struct um_handshake_pe
 	free(peer->response_short);
 	free(peer->responder_key);
 	peer->response = peer->response_short = peer->responder_key = NULL;
-	peer->response_is_short = false;
+	peer->response_is_short = peer->hello_renew = false;
 	peer->challenge_epoch = 0;
 	peer->state = UM_HS_STATE_ZEROED;
 	peer->local_index = peer->remote_index = 0;

@@ -73,6 +73,9 @@ struct um_handshake_peer {
 	 * key-cache epoch from this initiation's CHALLENGE. */
 	uint8_t *responder_key;
 	uint64_t challenge_epoch;
+	/* A short CHALLENGE did not verify under responder_key: the timer
+	 * sends a new HELLO without the flag (handshake_msgs.c). */
+	bool hello_renew;
 	/* Owned once the CHALLENGE verified: the RESPONSE in full
 	 * (UM_HS_RESPONSE_BYTES) and, when the responder should hold our
 	 * key, the short form too (UM_HS_RESPONSE_SHORT_BYTES), sealed under

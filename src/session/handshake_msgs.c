@@ -349,16 +349,27 @@ int um_hs_consume_challenge(struct um_handshake_engine *engine, struct um_handsh
 		key = plain;
 		sig = plain + UM_HSIG_PK_BYTES;
 	}
-	if (um_hsig_verify(sig, sym.h, UM_HS_HASH_BYTES, CTX_CHALLENGE, key) != 0)
+	if (um_hsig_verify(sig, sym.h, UM_HS_HASH_BYTES, CTX_CHALLENGE, key) != 0) {
+		/* The one exception to "state untouched": a short CHALLENGE that
+		 * opened but does not verify under the cached key. Forged (an
+		 * on-path party that saw the HELLO), or the cache is wrong:
+		 * either way the key is not trusted again without a full
+		 * handshake, and the timer sends a new HELLO without the flag
+		 * (peer->responder_key stays until then, so the real short
+		 * CHALLENGE, if one comes, still verifies). */
+		if (ch.short_form) {
+			um_key_cache_forget(&engine->key_cache, &peer->id);
+			peer->hello_renew = true;
+		}
 		goto out;
+	}
 	uint64_t epoch = get_u64(sig + UM_HSIG_BYTES);
 	um_hs_mix_hash(sym.h, ch.sealed, sealed_len);
 
 	/* Verified: keep the key for our next handshakes. Does the responder
 	 * hold ours? It verified it under the epoch we noted, if that is the
 	 * one it sends now (it did not restart since). */
-	struct um_key_cache_entry *entry = ch.short_form ? um_key_cache_find(&engine->key_cache, &peer->id)
-							 : um_key_cache_put(&engine->key_cache, &peer->id, key);
+	struct um_key_cache_entry *entry = um_key_cache_put(&engine->key_cache, &peer->id, key);
 	bool want_short = entry && epoch && entry->peer_epoch == epoch;
 
 	/* Encapsulate to the responder's ephemeral hybrid key. */

@@ -5,6 +5,7 @@
  * initiator retransmits; the responder answers a retransmitted HELLO or
  * RESPONSE from its cache (handshake.c). */
 #include <sodium.h>
+#include <stdlib.h>
 
 #include "session/handshake_internal.h"
 
@@ -135,7 +136,17 @@ int um_handshake_tick(struct um_handshake_engine *engine, struct um_handshake_ti
 		out->route = p->to_route;
 		out->peer = p;
 		out->peer_user = p->user;
-		if (p->state == UM_HS_STATE_HELLO_SENT) {
+		if (p->state == UM_HS_STATE_HELLO_SENT && p->hello_renew) {
+			/* Our cached key of the responder failed: a new HELLO
+			 * without the flag (the full CHALLENGE), same index. */
+			um_reasm_release(&engine->reasm, UM_MSG_CHALLENGE, p->local_index);
+			free(p->responder_key);
+			p->responder_key = NULL;
+			p->hello_renew = false;
+			p->challenge_attempts = 0;
+			if (um_hs_create_hello(engine, p, now) == 0)
+				um_hs_output_message(out, UM_MSG_HELLO, 0, 0, p->hello, sizeof(p->hello));
+		} else if (p->state == UM_HS_STATE_HELLO_SENT) {
 			/* Part of the CHALLENGE is here: ask for the rest. */
 			if (!um_hs_timer_ack_challenge(engine, p, now.mono_ns, out))
 				um_hs_output_message(out, UM_MSG_HELLO, 0, 0, p->hello, sizeof(p->hello));

@@ -68,3 +68,14 @@ struct um_key_cache_entry *um_key_cache_put(struct um_key_cache *cache, const st
 	memcpy(e->public_key, public_key, UM_HSIG_PK_BYTES);
 	return e;
 }
+
+void um_key_cache_forget(struct um_key_cache *cache, const struct um_peer_id *id)
+{
+	for (unsigned i = 0; i < cache->count; i++) {
+		if (memcmp(cache->entries[i]->id.bytes, id->bytes, UM_PEER_ID_BYTES) != 0)
+			continue;
+		free(cache->entries[i]);
+		cache->entries[i] = cache->entries[--cache->count];
+		return;
+	}
+}

@@ -47,4 +47,8 @@ struct um_key_cache_entry *um_key_cache_find(struct um_key_cache *cache, const s
 struct um_key_cache_entry *um_key_cache_put(struct um_key_cache *cache, const struct um_peer_id *id,
 					    const uint8_t public_key[UM_HSIG_PK_BYTES]);
 
+/* Drops the entry for id, if any (a key that failed to verify a signature
+ * it should have: never trusted again without a full handshake). */
+void um_key_cache_forget(struct um_key_cache *cache, const struct um_peer_id *id);
+
 #endif
