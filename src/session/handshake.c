@@ -31,29 +31,6 @@ void um_handshake_output_wipe(struct um_handshake_output *out)
 	sodium_memzero(out, sizeof(*out));
 }
 
-int um_hs_output_message(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index, uint32_t message_id,
-			 const uint8_t *msg, size_t len)
-{
-	if (len <= UM_HS_MAX_DATAGRAM) {
-		if (out->n_datagrams >= UM_HS_MAX_OUT_DATAGRAMS)
-			return -UM_ERANGE;
-		memcpy(out->datagrams[out->n_datagrams], msg, len);
-		out->lengths[out->n_datagrams++] = (uint16_t)len;
-		return 0;
-	}
-	unsigned count = um_fragment_count(len);
-	if (count == 0 || out->n_datagrams + count > UM_HS_MAX_OUT_DATAGRAMS)
-		return -UM_ERANGE;
-	for (unsigned i = 0; i < count; i++) {
-		int n = um_fragment_encode(out->datagrams[out->n_datagrams], UM_HS_MAX_DATAGRAM, type, receiver_index,
-					   message_id, msg, len, i);
-		if (n < 0)
-			return n;
-		out->lengths[out->n_datagrams++] = (uint16_t)n;
-	}
-	return 0;
-}
-
 /* ---- engine lifetime ---- */
 
 int um_handshake_engine_new(struct um_handshake_engine **out, const struct um_handshake_config *config)
@@ -238,6 +215,7 @@ void um_hs_peer_reset(struct um_handshake_engine *engine, struct um_handshake_pe
 	memset(&peer->response_sender, 0, sizeof(peer->response_sender));
 	sodium_memzero(peer->ephemeral_secret, sizeof(peer->ephemeral_secret));
 	sodium_memzero(&peer->sym, sizeof(peer->sym));
+	sodium_memzero(peer->h_short, sizeof(peer->h_short));
 }
 
 void um_hs_pending_release(struct um_handshake_engine *engine, struct um_hs_pending *pending)

@@ -5,11 +5,35 @@
  * decides when an ACK is due (wire/fragment.h), struct um_frag_sender what
  * to resend (wire/fragment_ack.h); this file ties them to handshake state:
  * which state an ACK is for, that it came from where the message went, and
- * the same cost rules as the message it repairs. */
+ * the same cost rules as the message it repairs. Also the output of whole
+ * messages (um_hs_output_message: one datagram, or its FRAGMENTs). */
 #include <string.h>
 
 #include "session/handshake_internal.h"
 #include "util/error.h"
+
+int um_hs_output_message(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index, uint32_t message_id,
+			 const uint8_t *msg, size_t len)
+{
+	if (len <= UM_HS_MAX_DATAGRAM) {
+		if (out->n_datagrams >= UM_HS_MAX_OUT_DATAGRAMS)
+			return -UM_ERANGE;
+		memcpy(out->datagrams[out->n_datagrams], msg, len);
+		out->lengths[out->n_datagrams++] = (uint16_t)len;
+		return 0;
+	}
+	unsigned count = um_fragment_count(len);
+	if (count == 0 || out->n_datagrams + count > UM_HS_MAX_OUT_DATAGRAMS)
+		return -UM_ERANGE;
+	for (unsigned i = 0; i < count; i++) {
+		int n = um_fragment_encode(out->datagrams[out->n_datagrams], UM_HS_MAX_DATAGRAM, type, receiver_index,
+					   message_id, msg, len, i);
+		if (n < 0)
+			return n;
+		out->lengths[out->n_datagrams++] = (uint16_t)n;
+	}
+	return 0;
+}
 
 int um_hs_output_pieces(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index, uint32_t message_id,
 			const uint8_t *msg, size_t len, uint32_t pieces)

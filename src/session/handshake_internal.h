@@ -232,11 +232,11 @@ struct um_handshake_peer *um_hs_find_peer_by_id(struct um_handshake_engine *engi
  * signature verified, when config.admit allows it; NULL otherwise
  * (*err: -UM_ENOTFOUND without admit, -UM_ELIMIT when full, else admit's). */
 struct um_handshake_peer *um_hs_admit(struct um_handshake_engine *engine, const struct um_peer_id *id, int *err);
+
+/* Loss-tolerant fragments (handshake_frag.c). */
 /* Appends msg to out, fragmenting if needed. */
 int um_hs_output_message(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index, uint32_t message_id,
 			 const uint8_t *msg, size_t len);
-
-/* Loss-tolerant fragments (handshake_frag.c). */
 /* Appends the pieces in `pieces` (bitmap) of msg to out. */
 int um_hs_output_pieces(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index, uint32_t message_id,
 			const uint8_t *msg, size_t len, uint32_t pieces);
