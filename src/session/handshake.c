@@ -99,10 +99,12 @@ int um_handshake_engine_new(struct um_handshake_engine **out, const struct um_ha
 		goto out;
 	if (e->config.defer_challenge && (ret = um_hs_work_pool_init(e)) < 0)
 		goto out;
-	unsigned keys = e->config.key_cache_entries;
+	/* A relay's engine: room for its registrants, up to a bound (~11 MB). */
+	unsigned keys = e->config.key_cache_entries, admitted = e->config.max_admitted;
 	if (!keys)
-		keys = e->config.admit && e->config.max_admitted > UM_HS_KEY_CACHE_DEFAULT ? e->config.max_admitted
-											: UM_HS_KEY_CACHE_DEFAULT;
+		keys = e->config.admit && admitted > UM_HS_KEY_CACHE_DEFAULT
+			   ? (admitted < UM_HS_KEY_CACHE_ADMIT_MAX ? admitted : UM_HS_KEY_CACHE_ADMIT_MAX)
+			   : UM_HS_KEY_CACHE_DEFAULT;
 	if ((ret = um_key_cache_init(&e->key_cache, e->config.no_key_cache ? 0 : keys)) < 0)
 		goto out;
 	/* Never 0 with a cache: 0 tells peers we keep no keys. */

@@ -103,7 +103,7 @@ struct um_handshake_config {
 	bool defer_challenge;
 	/* Repeat handshakes: verified public keys kept (peer ID -> key, least
 	 * recently used replaced) so later handshakes leave them out. 0 =
-	 * 1024, or max_admitted if larger; no_key_cache keeps none (every
+	 * 1024, or max_admitted if larger (at most 4096); no_key_cache keeps none (every
 	 * handshake in the full form, as with a peer met for the first time). */
 	unsigned key_cache_entries;
 	bool no_key_cache;
