@@ -285,6 +285,61 @@ static void test_relay_registration_repeat(void)
 	}
 }
 
+/* a -> b in memory, running b's deferred CHALLENGE work at once (what the
+ * node's worker does); *challenge_len gets the CHALLENGE's size. */
+static int handshake_deferred(struct hs_node *a, struct hs_node *b, uint64_t sec, unsigned *challenge_len)
+{
+	static struct hs_queue q, next, tmp;
+	struct um_handshake_time now = hs_time(sec);
+	struct hs_node *from = a, *to = b;
+	int ea = a->established, eb = b->established;
+
+	if (um_handshake_initiate(a->engine, a->peer, &b->addr, now, &hs_out) < 0)
+		return -1;
+	hs_take_output(a, &q);
+	for (int round = 0; round < 16 && q.n; round++) {
+		next.n = 0;
+		for (unsigned i = 0; i < q.n; i++) {
+			if (q.data[i][0] == UM_TYPE_FRAGMENT && q.data[i][1] == UM_MSG_CHALLENGE)
+				*challenge_len = (unsigned)(q.data[i][12] << 8 | q.data[i][13]);
+			um_handshake_receive(to->engine, &from->addr, q.data[i], q.len[i], now, &hs_out);
+			if (hs_out.work) {
+				struct um_handshake_work *work = hs_out.work;
+				CHECK_EQ(um_handshake_work_run(work), 0);
+				CHECK_EQ(um_handshake_work_finish(to->engine, work, now, &hs_out), 0);
+			}
+			hs_take_output(to, &tmp);
+			for (unsigned j = 0; j < tmp.n && next.n < HS_QUEUE_MAX; j++) {
+				memcpy(next.data[next.n], tmp.data[j], tmp.len[j]);
+				next.len[next.n++] = tmp.len[j];
+			}
+		}
+		memcpy(&q, &next, sizeof(next));
+		struct hs_node *t = from;
+		from = to;
+		to = t;
+	}
+	return a->established == ea + 1 && b->established == eb + 1 ? 0 : -1;
+}
+
+/* The node's responder defers its CHALLENGE to a worker: the work item
+ * builds the short form as the engine would. */
+static void test_deferred_challenge_short(void)
+{
+	um_handshake_engine_free(B.engine);
+	struct um_handshake_config cfg = {.identity = &B.identity, .mtu = 1400, .defer_challenge = true};
+	CHECK_EQ(um_handshake_engine_new(&B.engine, &cfg), 0);
+	CHECK_EQ(um_handshake_peer_add(B.engine, &A.identity.id, &A, &B.peer), 0);
+	unsigned len = 0;
+	CHECK_EQ(handshake_deferred(&A, &B, 10, &len), 0);
+	CHECK_EQ(len, UM_HS_CHALLENGE_BYTES);
+	CHECK_EQ(handshake_deferred(&A, &B, 20, &len), 0);
+	CHECK_EQ(len, UM_HS_CHALLENGE_SHORT_BYTES);
+	CHECK_EQ(stats(&B)->short_challenges, 1);
+	CHECK_EQ(stats(&A)->short_responses, 1);
+	CHECK_MEM(A.keypair.send_key, B.keypair.recv_key, UM_KEY_LEN);
+}
+
 /* Mixed versions: a version-2 HELLO (real MACs) is refused and counted,
  * as version 2 refused version 1 (docs/PROTOCOL.md section 3). */
 static void test_version_2_refused(void)
@@ -331,6 +386,7 @@ int main(void)
 	RUN_FRESH(test_short_pieces_repaired);
 	RUN_FRESH(test_no_cache);
 	RUN_FRESH(test_relay_registration_repeat);
+	RUN_FRESH(test_deferred_challenge_short);
 	RUN_FRESH(test_version_2_refused);
 	return um_test_end();
 }
