@@ -8,7 +8,8 @@
  * an ESTABLISHED lost after a short RESPONSE. Also: lost pieces of the
  * short messages are repaired alone, relay registrations (responder mode
  * for unknown initiators) repeat short, an engine without a cache stays
- * full, and a version-2 HELLO is refused. Fake clock (hs_lossy.h). */
+ * full, a version-2 HELLO is refused, and at 5% random loss repeat
+ * handshakes send fewer fragments than first ones. Fake clock (hs_lossy.h). */
 #include "hs_lossy.h"
 #include "session/cookie.h"
 #include "session/handshake_internal.h"
@@ -19,6 +20,8 @@
 
 static struct hs_node A, B;
 static struct lossy_net net;
+static void fixture_up(void);
+static void fixture_down(void);
 
 /* Per run: bytes and datagrams each side sent, FRAGMENT total_len seen per
  * message type, and optional drops (by type/msg_type/piece, first n). */
@@ -340,6 +343,59 @@ static void test_deferred_challenge_short(void)
 	CHECK_MEM(A.keypair.send_key, B.keypair.recv_key, UM_KEY_LEN);
 }
 
+/* Random loss, 5% per datagram and direction: 100 seeded handshakes
+ * between engines that met before (short forms) against 100 first ones
+ * (full forms, same seeds): all complete, and the repeat ones send fewer
+ * fragments. The means go to the test log. */
+static uint64_t rng;
+static int drop_random(struct lossy_net *n, int from, const uint8_t *d, uint16_t len)
+{
+	(void)n;
+	(void)from;
+	(void)d;
+	(void)len;
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng % 1000 < 50;
+}
+
+static void random_loss(bool repeat, double *fragments, double *ms)
+{
+	unsigned done = 0, total_fragments = 0;
+	uint64_t total_ns = 0;
+	for (unsigned seed = 1; seed <= 100; seed++) {
+		fixture_down();
+		fixture_up();
+		CHECK_EQ(handshake(&A, &B, 10), 0); /* no loss: both learn the keys */
+		if (!repeat) {
+			forget_keys(&A);
+			forget_keys(&B);
+		}
+		rng = 0x9e3779b97f4a7c15ULL * seed;
+		lossy_init(&net, &A, &B, 20 * MS, hs_time(20));
+		net.drop = drop_random;
+		if (lossy_run(&net, 9 * UM_NSEC_PER_SEC) == 0) {
+			done++;
+			total_ns += net.done_ns - net.base_ns;
+		}
+		total_fragments += net.sent_type[0][UM_TYPE_FRAGMENT] + net.sent_type[1][UM_TYPE_FRAGMENT];
+	}
+	CHECK_EQ(done, 100);
+	*fragments = total_fragments / 100.0;
+	*ms = done ? (double)total_ns / done / 1e6 : 0;
+	fprintf(stderr, "5%% loss, %s: %u/100 completed; mean %.2f fragments sent, mean %.0f ms (20 ms one way)\n",
+		repeat ? "repeat (short forms)" : "first (full forms)", done, *fragments, *ms);
+}
+
+static void test_random_loss(void)
+{
+	double full_fragments, full_ms, short_fragments, short_ms;
+	random_loss(false, &full_fragments, &full_ms);
+	random_loss(true, &short_fragments, &short_ms);
+	CHECK(short_fragments < full_fragments);
+}
+
 /* Mixed versions: a version-2 HELLO (real MACs) is refused and counted,
  * as version 2 refused version 1 (docs/PROTOCOL.md section 3). */
 static void test_version_2_refused(void)
@@ -387,6 +443,7 @@ int main(void)
 	RUN_FRESH(test_no_cache);
 	RUN_FRESH(test_relay_registration_repeat);
 	RUN_FRESH(test_deferred_challenge_short);
+	RUN_FRESH(test_random_loss);
 	RUN_FRESH(test_version_2_refused);
 	return um_test_end();
 }
