@@ -26,7 +26,7 @@ enum {
 	UM_HS_MAX_RESPONSE_ATTEMPTS = 3,  /* RESPONSE decapsulations per pending state */
 	UM_HS_MAX_CHALLENGE_ATTEMPTS = 3, /* CHALLENGEs opened per initiation */
 	UM_HS_HELLO_FILTER_SLOTS = 4096,
-	UM_HS_PREFIX_IDLE_MS = 900, /* idle this long: the reserve budget applies */
+	UM_HS_PREFIX_IDLE_MS = 900,       /* idle this long: the reserve budget applies */
 	UM_HS_KEY_CACHE_DEFAULT = 1024,   /* entries (~2.7 KB each, allocated as peers are met) */
 	UM_HS_KEY_CACHE_ADMIT_MAX = 4096, /* default bound in responder mode (max_admitted) */
 };

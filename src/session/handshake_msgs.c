@@ -150,8 +150,8 @@ static void seal(const struct um_hs_symmetric *sym, const char *label, const uin
 }
 
 /* The inverse: plain gets sealed_len - tag bytes; 0 or -UM_EBADMSG. */
-static int open_sealed(const struct um_hs_symmetric *sym, const char *label, const uint8_t *sealed,
-		       size_t sealed_len, uint8_t *plain)
+static int open_sealed(const struct um_hs_symmetric *sym, const char *label, const uint8_t *sealed, size_t sealed_len,
+		       uint8_t *plain)
 {
 	uint8_t key[UM_HS_KEY_BYTES];
 	kdf(key, sizeof(key), sym->ck, label, sym->h, UM_HS_HASH_BYTES);
@@ -218,7 +218,8 @@ int um_hs_challenge_compute(const struct um_identity *self, uint32_t local_index
 	n += UM_HSIG_BYTES;
 	put_u64(plain + n, key_epoch);
 	n += UM_HS_EPOCH_BYTES;
-	seal(&sym, short_form ? LABEL_CHALLENGE_SHORT : LABEL_CHALLENGE, plain, n, challenge + UM_HS_CHALLENGE_HEADER_BYTES);
+	seal(&sym, short_form ? LABEL_CHALLENGE_SHORT : LABEL_CHALLENGE, plain, n,
+	     challenge + UM_HS_CHALLENGE_HEADER_BYTES);
 	um_hs_mix_hash(sym.h, challenge + UM_HS_CHALLENGE_HEADER_BYTES, n + UM_HS_TAG_BYTES);
 	*sym_out = sym;
 	ret = 0;
@@ -531,8 +532,8 @@ int um_hs_consume_response(struct um_handshake_engine *engine, struct um_hs_pend
 	if (entry)
 		entry->peer_epoch = peer_epoch;
 	peer->last_accepted_ts_ms = exact_ts;
-	crypto_generichash(pending->response_digest, sizeof(pending->response_digest), msg,
-			   UM_HS_RESPONSE_HEADER_BYTES, NULL, 0);
+	crypto_generichash(pending->response_digest, sizeof(pending->response_digest), msg, UM_HS_RESPONSE_HEADER_BYTES,
+			   NULL, 0);
 	pending->state = UM_HS_STATE_ESTABLISHED_SENT;
 	pending->created_ns = now.mono_ns;
 	sodium_memzero(pending->kem_secret, sizeof(pending->kem_secret));

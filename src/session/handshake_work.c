@@ -153,10 +153,9 @@ int um_handshake_work_run_pooled(struct um_handshake_work *work, struct um_hands
 		sodium_memzero(pair, sizeof(*pair)); /* one handshake only */
 		ready = public_key;
 	}
-	work->result =
-	    um_hs_challenge_compute(work->identity, work->local_index, work->remote_index, work->hello_ephemeral,
-				    work->hello_body, ready, work->kem_secret, work->key_epoch, &work->sym, work->challenge,
-				    &work->challenge_len);
+	work->result = um_hs_challenge_compute(work->identity, work->local_index, work->remote_index,
+					       work->hello_ephemeral, work->hello_body, ready, work->kem_secret,
+					       work->key_epoch, &work->sym, work->challenge, &work->challenge_len);
 	work->done = true;
 	return work->result;
 }

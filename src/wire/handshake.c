@@ -100,7 +100,8 @@ int um_hs_challenge_encode(uint8_t *out, size_t cap, const struct um_hs_challeng
 	um_write_u32(&w, m->receiver_index);
 	um_write_bytes(&w, m->nonce, UM_HS_NONCE_BYTES);
 	um_write_bytes(&w, m->kem_public, UM_HKEM_PK_BYTES);
-	um_write_bytes(&w, m->sealed, m->short_form ? UM_HS_CHALLENGE_SHORT_SEALED_BYTES : UM_HS_CHALLENGE_SEALED_BYTES);
+	um_write_bytes(&w, m->sealed,
+		       m->short_form ? UM_HS_CHALLENGE_SHORT_SEALED_BYTES : UM_HS_CHALLENGE_SEALED_BYTES);
 	return finish(&w, m->short_form ? UM_HS_CHALLENGE_SHORT_BYTES : UM_HS_CHALLENGE_BYTES);
 }
 

@@ -14,7 +14,7 @@
 
 #include "crypto/hybrid.h"
 #include "crypto/identity.h" /* UM_PEER_ID_BYTES */
-#include "util/addr.h" /* struct um_addr */
+#include "util/addr.h"       /* struct um_addr */
 #include "wire/types.h"
 
 /* Aliases of the registry (wire/types.h), kept for the code that uses them. */

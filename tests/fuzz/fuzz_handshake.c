@@ -172,8 +172,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				index = peer_ab->remote_index;
 				id = peer_ab->response_message_id;
 				buf[1] = UM_MSG_RESPONSE;
-				buf[3] = (uint8_t)um_fragment_count(peer_ab->response_is_short ? UM_HS_RESPONSE_SHORT_BYTES
-											       : UM_HS_RESPONSE_BYTES);
+				buf[3] = (uint8_t)um_fragment_count(
+				    peer_ab->response_is_short ? UM_HS_RESPONSE_SHORT_BYTES : UM_HS_RESPONSE_BYTES);
 			} else if (to == eng_b) {
 				for (unsigned i = 0; i < eng_b->config.max_pending; i++)
 					if (eng_b->pending[i].state == UM_HS_STATE_CHALLENGE_SENT) {

@@ -213,7 +213,8 @@ static void tamper_every_byte(bool repeat)
 	CHECK_EQ(accepted, 0);
 	CHECK(um_handshake_peer_busy(A.peer));
 	/* Damage past the fragment headers reached the cryptographic checks. */
-	CHECK(um_handshake_get_stats(A.engine)->auth_failed - a_auth_failed >= ch_bytes - ch_frags * UM_FRAG_HEADER_BYTES);
+	CHECK(um_handshake_get_stats(A.engine)->auth_failed - a_auth_failed >=
+	      ch_bytes - ch_frags * UM_FRAG_HEADER_BYTES);
 	fprintf(stderr, "challenge tampers: %u tries, %llu refused by crypto\n", tries,
 		(unsigned long long)(um_handshake_get_stats(A.engine)->auth_failed - a_auth_failed));
 	struct um_handshake_time t2 = t;
