@@ -658,6 +658,9 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 		engine->stats.malformed++;
 		return -UM_EINVAL;
 	}
+	/* A piece of the short RESPONSE we could not verify: nothing to gain. */
+	if (pending && pending->key_unknown && frag.message_id == pending->key_unknown_message_id)
+		return -UM_EAGAIN;
 	/* A piece of the RESPONSE we answered: ESTABLISHED was lost. */
 	if (pending && pending->state == UM_HS_STATE_ESTABLISHED_SENT &&
 	    frag.message_id == pending->response_message_id)
@@ -723,9 +726,11 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 	if (ret == 0 && !resent && out->peer)
 		um_hs_rtt_sample(out->peer, now.mono_ns - challenge_ns);
 	if (ret < 0) {
-		if (ret == -UM_EAGAIN)
+		if (ret == -UM_EAGAIN) {
 			engine->stats.key_unknown++;
-		else if (ret == -UM_ENOTFOUND)
+			pending->key_unknown = true;
+			pending->key_unknown_message_id = frag.message_id;
+		} else if (ret == -UM_ENOTFOUND)
 			engine->stats.unknown_peer++;
 		else if (ret == -UM_EREPLAY)
 			engine->stats.replays++;

@@ -142,6 +142,11 @@ struct um_hs_pending {
 	struct um_frag_sender challenge_sender;
 	uint32_t response_message_id;
 	uint64_t established_resent_ns;
+	/* A short RESPONSE we dropped because we lack the initiator's key:
+	 * its message id, whose pieces are ignored from then on (the
+	 * initiator's timer sends the full form under a new id). */
+	bool key_unknown;
+	uint32_t key_unknown_message_id;
 	/* The work item preparing its CHALLENGE carries the same number; a
 	 * result for a state released and claimed again is recognised. */
 	uint64_t generation;
@@ -218,7 +223,11 @@ static inline const uint8_t *um_hs_response_in_flight(const struct um_handshake_
 	return peer->response_is_short ? peer->response_short : peer->response;
 }
 /* The timer gives up on the short RESPONSE (its key may be unknown to the
- * responder, which drops it): the full one, with a new message id. */
+ * responder, which drops it): the full one, with a new message id. From
+ * the second timer round on: the first one resends the short pieces not
+ * acknowledged, which keeps what the responder has when loss, not a
+ * missing key, held the answer up. */
+#define UM_HS_SHORT_RESPONSE_ROUNDS 2
 void um_hs_response_use_full(struct um_handshake_peer *peer);
 
 /* Helpers in handshake.c used by the message code and the timers. */

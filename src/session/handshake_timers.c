@@ -151,9 +151,10 @@ int um_handshake_tick(struct um_handshake_engine *engine, struct um_handshake_ti
 			if (!um_hs_timer_ack_challenge(engine, p, now.mono_ns, out))
 				um_hs_output_message(out, UM_MSG_HELLO, 0, 0, p->hello, sizeof(p->hello));
 		} else {
-			/* A short RESPONSE unanswered: the responder may not hold
-			 * our key (it drops the short form then); the full one. */
-			if (p->response_is_short)
+			/* A short RESPONSE still unanswered at the second round:
+			 * the responder may not hold our key (it drops the short
+			 * form then); the full one. */
+			if (p->response_is_short && p->retransmits >= UM_HS_SHORT_RESPONSE_ROUNDS)
 				um_hs_response_use_full(p);
 			/* Only the pieces not acknowledged (all without an ACK). */
 			size_t response_len;
