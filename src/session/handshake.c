@@ -31,29 +31,6 @@ void um_handshake_output_wipe(struct um_handshake_output *out)
 	sodium_memzero(out, sizeof(*out));
 }
 
-int um_hs_output_message(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index, uint32_t message_id,
-			 const uint8_t *msg, size_t len)
-{
-	if (len <= UM_HS_MAX_DATAGRAM) {
-		if (out->n_datagrams >= UM_HS_MAX_OUT_DATAGRAMS)
-			return -UM_ERANGE;
-		memcpy(out->datagrams[out->n_datagrams], msg, len);
-		out->lengths[out->n_datagrams++] = (uint16_t)len;
-		return 0;
-	}
-	unsigned count = um_fragment_count(len);
-	if (count == 0 || out->n_datagrams + count > UM_HS_MAX_OUT_DATAGRAMS)
-		return -UM_ERANGE;
-	for (unsigned i = 0; i < count; i++) {
-		int n = um_fragment_encode(out->datagrams[out->n_datagrams], UM_HS_MAX_DATAGRAM, type, receiver_index,
-					   message_id, msg, len, i);
-		if (n < 0)
-			return n;
-		out->lengths[out->n_datagrams++] = (uint16_t)n;
-	}
-	return 0;
-}
-
 /* ---- engine lifetime ---- */
 
 int um_handshake_engine_new(struct um_handshake_engine **out, const struct um_handshake_config *config)
@@ -122,6 +99,17 @@ int um_handshake_engine_new(struct um_handshake_engine **out, const struct um_ha
 		goto out;
 	if (e->config.defer_challenge && (ret = um_hs_work_pool_init(e)) < 0)
 		goto out;
+	/* A relay's engine: room for its registrants, up to a bound (~11 MB). */
+	unsigned keys = e->config.key_cache_entries, admitted = e->config.max_admitted;
+	if (!keys)
+		keys = e->config.admit && admitted > UM_HS_KEY_CACHE_DEFAULT
+			   ? (admitted < UM_HS_KEY_CACHE_ADMIT_MAX ? admitted : UM_HS_KEY_CACHE_ADMIT_MAX)
+			   : UM_HS_KEY_CACHE_DEFAULT;
+	if ((ret = um_key_cache_init(&e->key_cache, e->config.no_key_cache ? 0 : keys)) < 0)
+		goto out;
+	/* Never 0 with a cache: 0 tells peers we keep no keys. */
+	while (!e->config.no_key_cache && !e->key_epoch)
+		randombytes_buf(&e->key_epoch, sizeof(e->key_epoch));
 	*out = e;
 	return 0;
 out:
@@ -154,6 +142,7 @@ void um_handshake_engine_free(struct um_handshake_engine *engine)
 	if (engine->prefix_ratelimit.entries)
 		um_ratelimit_destroy(&engine->prefix_ratelimit);
 	um_reasm_destroy(&engine->reasm);
+	um_key_cache_destroy(&engine->key_cache);
 	sodium_memzero(engine, sizeof(*engine));
 	free(engine);
 }
@@ -217,13 +206,18 @@ void um_hs_peer_reset(struct um_handshake_engine *engine, struct um_handshake_pe
 	if (peer->state != UM_HS_STATE_ZEROED)
 		um_reasm_release(&engine->reasm, UM_MSG_CHALLENGE, peer->local_index);
 	free(peer->response);
-	peer->response = NULL;
+	free(peer->response_short);
+	free(peer->responder_key);
+	peer->response = peer->response_short = peer->responder_key = NULL;
+	peer->response_is_short = peer->hello_renew = false;
+	peer->challenge_epoch = 0;
 	peer->state = UM_HS_STATE_ZEROED;
 	peer->local_index = peer->remote_index = 0;
 	peer->challenge_attempts = 0;
 	memset(&peer->response_sender, 0, sizeof(peer->response_sender));
 	sodium_memzero(peer->ephemeral_secret, sizeof(peer->ephemeral_secret));
 	sodium_memzero(&peer->sym, sizeof(peer->sym));
+	sodium_memzero(peer->h_short, sizeof(peer->h_short));
 }
 
 void um_hs_pending_release(struct um_handshake_engine *engine, struct um_hs_pending *pending)
@@ -559,7 +553,7 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_addr
 			out->route = engine->from_route;
 			/* Only the pieces the initiator did not acknowledge. */
 			ret = um_hs_output_pieces(out, UM_MSG_CHALLENGE, p->remote_index, p->challenge_message_id,
-						  p->challenge, sizeof(p->challenge),
+						  p->challenge, p->challenge_len,
 						  um_frag_sender_on_timer(&p->challenge_sender, now.mono_ns));
 			engine->stats.fragments_retransmitted += out->n_datagrams;
 			return ret;
@@ -613,10 +607,11 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_addr
 	}
 	engine->stats.hellos++;
 	engine->stats.challenges++;
+	engine->stats.short_challenges += pending->challenge_len == UM_HS_CHALLENGE_SHORT_BYTES;
 	out->to = *from;
 	out->route = engine->from_route;
 	return um_hs_output_message(out, UM_MSG_CHALLENGE, pending->remote_index, pending->challenge_message_id,
-				    pending->challenge, sizeof(pending->challenge));
+				    pending->challenge, pending->challenge_len);
 }
 
 /* ---- fragments ---- */
@@ -637,8 +632,10 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 	/* Admission: reassembly memory only for the exact size of a message we
 	 * expect, for state we hold. A sender may own that state (its own
 	 * HELLO), so the state's single slot is also freed with the state. */
-	if ((frag.msg_type == UM_MSG_CHALLENGE && frag.total_len != UM_HS_CHALLENGE_BYTES) ||
-	    (frag.msg_type == UM_MSG_RESPONSE && frag.total_len != UM_HS_RESPONSE_BYTES)) {
+	if ((frag.msg_type == UM_MSG_CHALLENGE && frag.total_len != UM_HS_CHALLENGE_BYTES &&
+	     frag.total_len != UM_HS_CHALLENGE_SHORT_BYTES) ||
+	    (frag.msg_type == UM_MSG_RESPONSE && frag.total_len != UM_HS_RESPONSE_BYTES &&
+	     frag.total_len != UM_HS_RESPONSE_SHORT_BYTES)) {
 		engine->stats.malformed++;
 		return -UM_EINVAL;
 	}
@@ -656,6 +653,14 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 		engine->stats.challenge_attempts_exceeded++;
 		return -UM_ELIMIT;
 	}
+	/* The short CHALLENGE only when our HELLO asked for it. */
+	if (peer && frag.total_len == UM_HS_CHALLENGE_SHORT_BYTES && !peer->responder_key) {
+		engine->stats.malformed++;
+		return -UM_EINVAL;
+	}
+	/* A piece of the short RESPONSE we could not verify: nothing to gain. */
+	if (pending && pending->key_unknown && frag.message_id == pending->key_unknown_message_id)
+		return -UM_EAGAIN;
 	/* A piece of the RESPONSE we answered: ESTABLISHED was lost. */
 	if (pending && pending->state == UM_HS_STATE_ESTABLISHED_SENT &&
 	    frag.message_id == pending->response_message_id)
@@ -692,14 +697,18 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 		out->peer = peer;
 		out->peer_user = peer->user;
 		engine->stats.responses++;
+		size_t response_len;
+		const uint8_t *response = um_hs_response_in_flight(peer, &response_len);
+		engine->stats.short_responses += peer->response_is_short;
 		return um_hs_output_message(out, UM_MSG_RESPONSE, peer->remote_index, peer->response_message_id,
-					    peer->response, UM_HS_RESPONSE_BYTES);
+					    response, response_len);
 	}
 
 	if (pending->state == UM_HS_STATE_ESTABLISHED_SENT) {
-		/* ESTABLISHED was lost and the initiator resent RESPONSE. */
+		/* ESTABLISHED was lost and the initiator resent RESPONSE (maybe
+		 * the full form of the short one we took: same header). */
 		uint8_t digest[UM_HS_HASH_BYTES];
-		crypto_generichash(digest, sizeof(digest), engine->scratch, msg_len, NULL, 0);
+		crypto_generichash(digest, sizeof(digest), engine->scratch, UM_HS_RESPONSE_HEADER_BYTES, NULL, 0);
 		if (memcmp(digest, pending->response_digest, sizeof(digest)) != 0) {
 			engine->stats.replays++;
 			return -UM_EREPLAY;
@@ -717,7 +726,11 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 	if (ret == 0 && !resent && out->peer)
 		um_hs_rtt_sample(out->peer, now.mono_ns - challenge_ns);
 	if (ret < 0) {
-		if (ret == -UM_ENOTFOUND)
+		if (ret == -UM_EAGAIN) {
+			engine->stats.key_unknown++;
+			pending->key_unknown = true;
+			pending->key_unknown_message_id = frag.message_id;
+		} else if (ret == -UM_ENOTFOUND)
 			engine->stats.unknown_peer++;
 		else if (ret == -UM_EREPLAY)
 			engine->stats.replays++;

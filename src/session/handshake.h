@@ -101,6 +101,12 @@ struct um_handshake_config {
 	 * um_handshake_work_finish, which sends the CHALLENGE. false = today's
 	 * synchronous path. */
 	bool defer_challenge;
+	/* Repeat handshakes: verified public keys kept (peer ID -> key, least
+	 * recently used replaced) so later handshakes leave them out. 0 =
+	 * 1024, or max_admitted if larger (at most 4096); no_key_cache keeps none (every
+	 * handshake in the full form, as with a peer met for the first time). */
+	unsigned key_cache_entries;
+	bool no_key_cache;
 };
 
 enum um_handshake_event {
@@ -153,6 +159,10 @@ struct um_handshake_stats {
 	 * their state expired meanwhile (wiped); HELLOs refused because every
 	 * work item or pending slot was busy preparing. */
 	uint64_t challenges_deferred, deferred_stale, deferred_refused;
+	/* Repeat handshakes: short CHALLENGEs and RESPONSEs sent (the other
+	 * side held our key); short RESPONSEs dropped because we did not hold
+	 * the sender's key (it resends the full one on its timer). */
+	uint64_t short_challenges, short_responses, key_unknown;
 };
 
 /* Allocates an engine; *out is owned by the caller (um_handshake_engine_free).
@@ -226,7 +236,9 @@ int um_handshake_receive_via(struct um_handshake_engine *engine, const struct um
  * -UM_ELIMIT (rate limit or table full), -UM_ENOTFOUND (unknown index or
  * peer), -UM_EINVAL/-UM_ETRUNC (malformed), -UM_ESTATE (unexpected now),
  * -UM_EVERSION (a HELLO of another protocol version: the sender runs an
- * incompatible release; stats.version_mismatch counts those with a valid mac1).
+ * incompatible release; stats.version_mismatch counts those with a valid mac1),
+ * -UM_EAGAIN (a short RESPONSE naming a key we do not hold: the initiator
+ * resends it in full; stats.key_unknown).
  * A dropped datagram never changes handshake state. */
 int um_handshake_receive(struct um_handshake_engine *engine, const struct um_addr *from, const uint8_t *datagram,
 			 size_t len, struct um_handshake_time now, struct um_handshake_output *out);

@@ -5,11 +5,35 @@
  * decides when an ACK is due (wire/fragment.h), struct um_frag_sender what
  * to resend (wire/fragment_ack.h); this file ties them to handshake state:
  * which state an ACK is for, that it came from where the message went, and
- * the same cost rules as the message it repairs. */
+ * the same cost rules as the message it repairs. Also the output of whole
+ * messages (um_hs_output_message: one datagram, or its FRAGMENTs). */
 #include <string.h>
 
 #include "session/handshake_internal.h"
 #include "util/error.h"
+
+int um_hs_output_message(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index, uint32_t message_id,
+			 const uint8_t *msg, size_t len)
+{
+	if (len <= UM_HS_MAX_DATAGRAM) {
+		if (out->n_datagrams >= UM_HS_MAX_OUT_DATAGRAMS)
+			return -UM_ERANGE;
+		memcpy(out->datagrams[out->n_datagrams], msg, len);
+		out->lengths[out->n_datagrams++] = (uint16_t)len;
+		return 0;
+	}
+	unsigned count = um_fragment_count(len);
+	if (count == 0 || out->n_datagrams + count > UM_HS_MAX_OUT_DATAGRAMS)
+		return -UM_ERANGE;
+	for (unsigned i = 0; i < count; i++) {
+		int n = um_fragment_encode(out->datagrams[out->n_datagrams], UM_HS_MAX_DATAGRAM, type, receiver_index,
+					   message_id, msg, len, i);
+		if (n < 0)
+			return n;
+		out->lengths[out->n_datagrams++] = (uint16_t)n;
+	}
+	return 0;
+}
 
 int um_hs_output_pieces(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index, uint32_t message_id,
 			const uint8_t *msg, size_t len, uint32_t pieces)
@@ -100,8 +124,10 @@ static int ack_for_response(struct um_handshake_engine *engine, const struct um_
 	out->route = peer->to_route;
 	out->peer = peer;
 	out->peer_user = peer->user;
-	ret = um_hs_output_pieces(out, UM_MSG_RESPONSE, peer->remote_index, peer->response_message_id, peer->response,
-				  UM_HS_RESPONSE_BYTES, pieces);
+	size_t response_len;
+	const uint8_t *response = um_hs_response_in_flight(peer, &response_len);
+	ret = um_hs_output_pieces(out, UM_MSG_RESPONSE, peer->remote_index, peer->response_message_id, response,
+				  response_len, pieces);
 	engine->stats.fragments_retransmitted += out->n_datagrams;
 	peer->ack_resent_datagrams += out->n_datagrams;
 	return ret;
@@ -138,7 +164,7 @@ static int ack_for_challenge(struct um_handshake_engine *engine, const struct um
 	out->to = *from;
 	out->route = engine->from_route;
 	ret = um_hs_output_pieces(out, UM_MSG_CHALLENGE, pending->remote_index, pending->challenge_message_id,
-				  pending->challenge, sizeof(pending->challenge), pieces);
+				  pending->challenge, pending->challenge_len, pieces);
 	engine->stats.fragments_retransmitted += out->n_datagrams;
 	return ret;
 }

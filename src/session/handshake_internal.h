@@ -6,6 +6,7 @@
 
 #include "session/cookie.h"
 #include "session/handshake.h"
+#include "session/key_cache.h"
 #include "session/ratelimit.h"
 #include "wire/fragment.h"
 #include "wire/fragment_ack.h"
@@ -25,7 +26,9 @@ enum {
 	UM_HS_MAX_RESPONSE_ATTEMPTS = 3,  /* RESPONSE decapsulations per pending state */
 	UM_HS_MAX_CHALLENGE_ATTEMPTS = 3, /* CHALLENGEs opened per initiation */
 	UM_HS_HELLO_FILTER_SLOTS = 4096,
-	UM_HS_PREFIX_IDLE_MS = 900, /* idle this long: the reserve budget applies */
+	UM_HS_PREFIX_IDLE_MS = 900,       /* idle this long: the reserve budget applies */
+	UM_HS_KEY_CACHE_DEFAULT = 1024,   /* entries (~2.7 KB each, allocated as peers are met) */
+	UM_HS_KEY_CACHE_ADMIT_MAX = 4096, /* default bound in responder mode (max_admitted) */
 };
 
 enum um_handshake_state {
@@ -65,7 +68,25 @@ struct um_handshake_peer {
 	uint8_t ephemeral_secret[32], ephemeral_public[32];
 	struct um_hs_symmetric sym;
 	uint8_t hello[UM_HS_HELLO_BYTES];
-	uint8_t *response; /* owned, UM_HS_RESPONSE_BYTES when state == RESPONSE_SENT */
+	/* Repeat handshakes (docs/PROTOCOL.md section 4): the responder's
+	 * verified key, copied from the key cache when the HELLO said we hold
+	 * it (owned, UM_HSIG_PK_BYTES; NULL otherwise), and the responder's
+	 * key-cache epoch from this initiation's CHALLENGE. */
+	uint8_t *responder_key;
+	uint64_t challenge_epoch;
+	/* A short CHALLENGE did not verify under responder_key: the timer
+	 * sends a new HELLO without the flag (handshake_msgs.c). */
+	bool hello_renew;
+	/* Owned once the CHALLENGE verified: the RESPONSE in full
+	 * (UM_HS_RESPONSE_BYTES) and, when the responder should hold our
+	 * key, the short form too (UM_HS_RESPONSE_SHORT_BYTES), sealed under
+	 * its own key. The short one goes first; the timer's first
+	 * retransmission switches to the full one for good. sym holds the
+	 * full form's final transcript, h_short the short form's (same ck). */
+	uint8_t *response;
+	uint8_t *response_short;
+	bool response_is_short;
+	uint8_t h_short[UM_HS_HASH_BYTES];
 	uint32_t response_message_id;
 	uint64_t started_ns;
 	/* The message in flight (HELLO, then RESPONSE): when it was first
@@ -104,8 +125,11 @@ struct um_hs_pending {
 	uint64_t hello_ts_ms;
 	uint8_t kem_secret[UM_HKEM_SK_BYTES];
 	struct um_hs_symmetric sym;
-	uint8_t challenge[UM_HS_CHALLENGE_BYTES];
+	uint8_t challenge[UM_HS_CHALLENGE_BYTES]; /* challenge_len used (short or full form) */
+	uint16_t challenge_len;
 	uint32_t challenge_message_id;
+	/* Of the accepted RESPONSE's header (indices and KEM ciphertext): its
+	 * retransmission, in either form, gets the stored ESTABLISHED. */
 	uint8_t response_digest[UM_HS_HASH_BYTES];
 	uint8_t established[UM_HS_ESTABLISHED_BYTES];
 	uint64_t created_ns;
@@ -118,6 +142,11 @@ struct um_hs_pending {
 	struct um_frag_sender challenge_sender;
 	uint32_t response_message_id;
 	uint64_t established_resent_ns;
+	/* A short RESPONSE we dropped because we lack the initiator's key:
+	 * its message id, whose pieces are ignored from then on (the
+	 * initiator's timer sends the full form under a new id). */
+	bool key_unknown;
+	uint32_t key_unknown_message_id;
 	/* The work item preparing its CHALLENGE carries the same number; a
 	 * result for a state released and claimed again is recognised. */
 	uint64_t generation;
@@ -139,12 +168,14 @@ struct um_handshake_work {
 	uint32_t local_index, remote_index;
 	uint8_t hello_ephemeral[32];
 	uint8_t hello_body[UM_HS_HELLO_BODY_BYTES];
+	uint64_t key_epoch;
 	/* Output (SECRET: kem_secret, sym). */
 	bool done;
 	int result;
 	struct um_hs_symmetric sym;
 	uint8_t kem_secret[UM_HKEM_SK_BYTES];
 	uint8_t challenge[UM_HS_CHALLENGE_BYTES];
+	uint16_t challenge_len;
 };
 
 struct um_hs_hello_seen {
@@ -174,11 +205,30 @@ struct um_handshake_engine {
 	 * generation counter of the states they prepare. */
 	struct um_handshake_work *work_pool;
 	uint64_t work_generation;
+	/* Verified public keys of others (session/key_cache.h), and our epoch:
+	 * random per engine (0 without a cache), sent sealed in CHALLENGE and
+	 * RESPONSE so a peer can tell whether we still hold its key. */
+	struct um_key_cache key_cache;
+	uint64_t key_epoch;
 };
 
 /* Key schedule (handshake_msgs.c). */
 void um_hs_symmetric_init(struct um_hs_symmetric *sym, const struct um_peer_id *responder_id);
 void um_hs_mix_hash(uint8_t h[UM_HS_HASH_BYTES], const uint8_t *data, size_t len);
+
+/* The RESPONSE in flight (short or full form) and its length. */
+static inline const uint8_t *um_hs_response_in_flight(const struct um_handshake_peer *peer, size_t *len)
+{
+	*len = peer->response_is_short ? UM_HS_RESPONSE_SHORT_BYTES : UM_HS_RESPONSE_BYTES;
+	return peer->response_is_short ? peer->response_short : peer->response;
+}
+/* The timer gives up on the short RESPONSE (its key may be unknown to the
+ * responder, which drops it): the full one, with a new message id. From
+ * the second timer round on: the first one resends the short pieces not
+ * acknowledged, which keeps what the responder has when loss, not a
+ * missing key, held the answer up. */
+#define UM_HS_SHORT_RESPONSE_ROUNDS 2
+void um_hs_response_use_full(struct um_handshake_peer *peer);
 
 /* Helpers in handshake.c used by the message code and the timers. */
 void um_hs_output_reset(struct um_handshake_output *out);
@@ -192,11 +242,11 @@ struct um_handshake_peer *um_hs_find_peer_by_id(struct um_handshake_engine *engi
  * signature verified, when config.admit allows it; NULL otherwise
  * (*err: -UM_ENOTFOUND without admit, -UM_ELIMIT when full, else admit's). */
 struct um_handshake_peer *um_hs_admit(struct um_handshake_engine *engine, const struct um_peer_id *id, int *err);
+
+/* Loss-tolerant fragments (handshake_frag.c). */
 /* Appends msg to out, fragmenting if needed. */
 int um_hs_output_message(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index, uint32_t message_id,
 			 const uint8_t *msg, size_t len);
-
-/* Loss-tolerant fragments (handshake_frag.c). */
 /* Appends the pieces in `pieces` (bitmap) of msg to out. */
 int um_hs_output_pieces(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index, uint32_t message_id,
 			const uint8_t *msg, size_t len, uint32_t pieces);
@@ -251,12 +301,14 @@ int um_hs_create_challenge(struct um_handshake_engine *engine, struct um_hs_pend
 			   const struct um_hs_hello *hello, const uint8_t *hello_bytes);
 /* The expensive half of create_challenge, on explicit buffers (any thread):
  * keygen (or the precomputed pair: kem_public_ready, its secret already in
- * kem_secret), the ee DH, the CHALLENGE with our sealed signature; *sym_out
- * only on success, kem_secret wiped on failure. */
+ * kem_secret), the ee DH, the CHALLENGE with our sealed signature (short
+ * when the HELLO says the initiator holds our key) and key_epoch; *sym_out
+ * and *challenge_len only on success, kem_secret wiped on failure. */
 int um_hs_challenge_compute(const struct um_identity *self, uint32_t local_index, uint32_t remote_index,
 			    const uint8_t hello_ephemeral[32], const uint8_t *hello_bytes,
-			    const uint8_t *kem_public_ready, uint8_t kem_secret[UM_HKEM_SK_BYTES],
-			    struct um_hs_symmetric *sym_out, uint8_t challenge[UM_HS_CHALLENGE_BYTES]);
+			    const uint8_t *kem_public_ready, uint8_t kem_secret[UM_HKEM_SK_BYTES], uint64_t key_epoch,
+			    struct um_hs_symmetric *sym_out, uint8_t challenge[UM_HS_CHALLENGE_BYTES],
+			    uint16_t *challenge_len);
 /* The cheap half: message id, fragment sender, state CHALLENGE_SENT. */
 void um_hs_challenge_commit(struct um_hs_pending *pending);
 

@@ -83,7 +83,6 @@ static void derive_session(struct session_keys *keys, const struct um_hs_symmetr
 int um_hs_create_hello(struct um_handshake_engine *engine, struct um_handshake_peer *peer, struct um_handshake_time now)
 {
 	uint8_t nonce[UM_HS_NONCE_BYTES];
-	(void)engine;
 
 	randombytes_buf(peer->ephemeral_secret, sizeof(peer->ephemeral_secret));
 	crypto_scalarmult_base(peer->ephemeral_public, peer->ephemeral_secret);
@@ -92,9 +91,17 @@ int um_hs_create_hello(struct um_handshake_engine *engine, struct um_handshake_p
 	uint64_t ts = now.wall_ms > peer->last_sent_ts_ms ? now.wall_ms : peer->last_sent_ts_ms + 1;
 	peer->last_sent_ts_ms = ts;
 
+	/* Holding the responder's verified key, we ask for the short
+	 * CHALLENGE; the key is copied so that it stays for this initiation
+	 * whatever the cache evicts meanwhile. */
+	const struct um_key_cache_entry *known = um_key_cache_find(&engine->key_cache, &peer->id);
+	if (known && !peer->responder_key && (peer->responder_key = malloc(UM_HSIG_PK_BYTES)))
+		memcpy(peer->responder_key, known->public_key, UM_HSIG_PK_BYTES);
+
 	/* In clear only whole seconds (no clock fingerprint); the exact,
 	 * strictly increasing value goes sealed into RESPONSE. */
 	struct um_hs_hello hello = {
+	    .flags = peer->responder_key ? UM_HS_HELLO_HAVE_KEY : 0,
 	    .sender_index = peer->local_index,
 	    .ephemeral = peer->ephemeral_public,
 	    .nonce = nonce,
@@ -111,44 +118,62 @@ int um_hs_create_hello(struct um_handshake_engine *engine, struct um_handshake_p
 	return 0;
 }
 
-/* Seals our hybrid public key and our hybrid signature over the transcript
- * so far (signature context ctx), then `extra_len` bytes of extra (RESPONSE:
- * the exact HELLO timestamp), under a key derived from the chaining key
- * with label, the transcript hash as associated data; then mixes the sealed
- * bytes (UM_HS_IDENTITY_SEALED_BYTES + extra_len) into the transcript. Used
- * by CHALLENGE and RESPONSE alike. */
-static int seal_identity(struct um_hs_symmetric *sym, const struct um_identity *self, const char *ctx,
-			 const char *label, const uint8_t *extra, size_t extra_len, uint8_t *sealed)
+static void put_u64(uint8_t *p, uint64_t v)
 {
-	uint8_t plain[UM_HS_RESPONSE_PLAIN_BYTES], key[UM_HS_KEY_BYTES];
-	size_t plain_len = UM_HS_IDENTITY_PLAIN_BYTES + extra_len;
-	int ret;
+	for (unsigned i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
 
-	if (plain_len > sizeof(plain))
-		return -UM_ERANGE;
-	memcpy(plain, self->public_key, UM_HSIG_PK_BYTES);
-	if (extra_len)
-		memcpy(plain + UM_HS_IDENTITY_PLAIN_BYTES, extra, extra_len);
-	ret = um_hsig_sign(plain + UM_HSIG_PK_BYTES, sym->h, UM_HS_HASH_BYTES, ctx, self->secret_key);
-	if (ret < 0)
-		goto out;
+static uint64_t get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (unsigned i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* AEAD keys: every form has its own label, so that the two sealings one
+ * RESPONSE may get (short, then full) never share a key under the fixed
+ * nonce. */
+static const char LABEL_CHALLENGE[] = "challenge", LABEL_CHALLENGE_SHORT[] = "challenge-short";
+static const char LABEL_RESPONSE[] = "response", LABEL_RESPONSE_SHORT[] = "response-short";
+
+/* sealed = AEAD(KDF(ck, label, h), ad = h, plain). */
+static void seal(const struct um_hs_symmetric *sym, const char *label, const uint8_t *plain, size_t len,
+		 uint8_t *sealed)
+{
+	uint8_t key[UM_HS_KEY_BYTES];
 	kdf(key, sizeof(key), sym->ck, label, sym->h, UM_HS_HASH_BYTES);
-	crypto_aead_chacha20poly1305_ietf_encrypt(sealed, NULL, plain, plain_len, sym->h, UM_HS_HASH_BYTES, NULL,
-						  zero_nonce, key);
-	um_hs_mix_hash(sym->h, sealed, plain_len + UM_HS_TAG_BYTES);
-out:
+	crypto_aead_chacha20poly1305_ietf_encrypt(sealed, NULL, plain, len, sym->h, UM_HS_HASH_BYTES, NULL, zero_nonce,
+						  key);
 	sodium_memzero(key, sizeof(key));
-	return ret;
+}
+
+/* The inverse: plain gets sealed_len - tag bytes; 0 or -UM_EBADMSG. */
+static int open_sealed(const struct um_hs_symmetric *sym, const char *label, const uint8_t *sealed, size_t sealed_len,
+		       uint8_t *plain)
+{
+	uint8_t key[UM_HS_KEY_BYTES];
+	kdf(key, sizeof(key), sym->ck, label, sym->h, UM_HS_HASH_BYTES);
+	int ok = crypto_aead_chacha20poly1305_ietf_decrypt(plain, NULL, NULL, sealed, sealed_len, sym->h,
+							   UM_HS_HASH_BYTES, zero_nonce, key) == 0;
+	sodium_memzero(key, sizeof(key));
+	return ok ? 0 : -UM_EBADMSG;
 }
 
 int um_hs_challenge_compute(const struct um_identity *self, uint32_t local_index, uint32_t remote_index,
 			    const uint8_t hello_ephemeral[32], const uint8_t *hello_bytes,
-			    const uint8_t *kem_public_ready, uint8_t kem_secret[UM_HKEM_SK_BYTES],
-			    struct um_hs_symmetric *sym_out, uint8_t challenge[UM_HS_CHALLENGE_BYTES])
+			    const uint8_t *kem_public_ready, uint8_t kem_secret[UM_HKEM_SK_BYTES], uint64_t key_epoch,
+			    struct um_hs_symmetric *sym_out, uint8_t challenge[UM_HS_CHALLENGE_BYTES],
+			    uint16_t *challenge_len)
 {
 	struct um_hs_symmetric sym;
 	uint8_t kem_public[UM_HKEM_PK_BYTES];
 	uint8_t dh[32], nonce[UM_HS_NONCE_BYTES];
+	uint8_t plain[UM_HS_CHALLENGE_PLAIN_BYTES];
+	/* The HELLO's flag (bytes 0..63 were decoded and checked). */
+	bool short_form = hello_bytes[2] & UM_HS_HELLO_HAVE_KEY;
+	size_t n = 0;
 	int ret;
 
 	um_hs_symmetric_init(&sym, &self->id);
@@ -173,15 +198,29 @@ int um_hs_challenge_compute(const struct um_identity *self, uint32_t local_index
 	    .receiver_index = remote_index,
 	    .nonce = nonce,
 	    .kem_public = kem_public,
+	    .short_form = short_form,
 	    .sealed = zero_sealed,
 	};
 	if ((ret = um_hs_challenge_encode(challenge, UM_HS_CHALLENGE_BYTES, &msg)) < 0)
 		goto out;
+	*challenge_len = (uint16_t)ret;
 	um_hs_mix_hash(sym.h, challenge, UM_HS_CHALLENGE_HEADER_BYTES);
 
-	ret = seal_identity(&sym, self, CTX_CHALLENGE, "challenge", NULL, 0, challenge + UM_HS_CHALLENGE_HEADER_BYTES);
-	if (ret < 0)
+	/* [our public key] || signature over h || our key-cache epoch. The
+	 * prologue already holds our ID (the hash of the key), so the short
+	 * form binds the same key as the full one. */
+	if (!short_form) {
+		memcpy(plain, self->public_key, UM_HSIG_PK_BYTES);
+		n = UM_HSIG_PK_BYTES;
+	}
+	if ((ret = um_hsig_sign(plain + n, sym.h, UM_HS_HASH_BYTES, CTX_CHALLENGE, self->secret_key)) < 0)
 		goto out;
+	n += UM_HSIG_BYTES;
+	put_u64(plain + n, key_epoch);
+	n += UM_HS_EPOCH_BYTES;
+	seal(&sym, short_form ? LABEL_CHALLENGE_SHORT : LABEL_CHALLENGE, plain, n,
+	     challenge + UM_HS_CHALLENGE_HEADER_BYTES);
+	um_hs_mix_hash(sym.h, challenge + UM_HS_CHALLENGE_HEADER_BYTES, n + UM_HS_TAG_BYTES);
 	*sym_out = sym;
 	ret = 0;
 out:
@@ -196,31 +235,87 @@ void um_hs_challenge_commit(struct um_hs_pending *pending)
 {
 	randombytes_buf(&pending->challenge_message_id, sizeof(pending->challenge_message_id));
 	um_frag_sender_start(&pending->challenge_sender, UM_MSG_CHALLENGE, pending->remote_index,
-			     pending->challenge_message_id, sizeof(pending->challenge), pending->created_ns);
+			     pending->challenge_message_id, pending->challenge_len, pending->created_ns);
 	pending->state = UM_HS_STATE_CHALLENGE_SENT;
 }
 
 int um_hs_create_challenge(struct um_handshake_engine *engine, struct um_hs_pending *pending,
 			   const struct um_hs_hello *hello, const uint8_t *hello_bytes)
 {
-	int ret =
-	    um_hs_challenge_compute(engine->identity, pending->local_index, pending->remote_index, hello->ephemeral,
-				    hello_bytes, NULL, pending->kem_secret, &pending->sym, pending->challenge);
+	int ret = um_hs_challenge_compute(engine->identity, pending->local_index, pending->remote_index,
+					  hello->ephemeral, hello_bytes, NULL, pending->kem_secret, engine->key_epoch,
+					  &pending->sym, pending->challenge, &pending->challenge_len);
 	if (ret == 0)
 		um_hs_challenge_commit(pending);
 	return ret;
+}
+
+/* Seals both RESPONSE forms' identity parts after the header (sym.h covers
+ * it): the full one into peer->response, the short one (when wanted) into
+ * peer->response_short, one signature for both; fills the final
+ * transcripts (*full and h_short) with the sealed bytes and our peer ID. */
+static int seal_response(const struct um_identity *self, struct um_handshake_peer *peer, bool want_short,
+			 uint64_t key_epoch, const struct um_hs_symmetric *sym, struct um_hs_symmetric *full,
+			 uint8_t h_short[UM_HS_HASH_BYTES])
+{
+	uint8_t plain[UM_HS_RESPONSE_PLAIN_BYTES];
+	uint8_t sig[UM_HSIG_BYTES], tail[UM_HS_TIMESTAMP_BYTES + UM_HS_EPOCH_BYTES];
+	int ret;
+
+	if ((ret = um_hsig_sign(sig, sym->h, UM_HS_HASH_BYTES, CTX_RESPONSE, self->secret_key)) < 0)
+		return ret;
+	put_u64(tail, peer->last_sent_ts_ms);
+	put_u64(tail + UM_HS_TIMESTAMP_BYTES, key_epoch);
+
+	memcpy(plain, self->public_key, UM_HSIG_PK_BYTES);
+	memcpy(plain + UM_HSIG_PK_BYTES, sig, UM_HSIG_BYTES);
+	memcpy(plain + UM_HS_IDENTITY_PLAIN_BYTES, tail, sizeof(tail));
+	seal(sym, LABEL_RESPONSE, plain, UM_HS_RESPONSE_PLAIN_BYTES, peer->response + UM_HS_RESPONSE_HEADER_BYTES);
+	*full = *sym;
+	um_hs_mix_hash(full->h, peer->response + UM_HS_RESPONSE_HEADER_BYTES, UM_HS_RESPONSE_SEALED_BYTES);
+	um_hs_mix_hash(full->h, self->id.bytes, UM_PEER_ID_BYTES);
+	if (!want_short)
+		return 0;
+
+	memcpy(peer->response_short, peer->response, UM_HS_RESPONSE_HEADER_BYTES);
+	memcpy(plain, self->id.bytes, UM_PEER_ID_BYTES);
+	memcpy(plain + UM_PEER_ID_BYTES, sig, UM_HSIG_BYTES);
+	memcpy(plain + UM_PEER_ID_BYTES + UM_HSIG_BYTES, tail, sizeof(tail));
+	seal(sym, LABEL_RESPONSE_SHORT, plain, UM_HS_RESPONSE_SHORT_PLAIN_BYTES,
+	     peer->response_short + UM_HS_RESPONSE_HEADER_BYTES);
+	memcpy(h_short, sym->h, UM_HS_HASH_BYTES);
+	um_hs_mix_hash(h_short, peer->response_short + UM_HS_RESPONSE_HEADER_BYTES, UM_HS_RESPONSE_SHORT_SEALED_BYTES);
+	um_hs_mix_hash(h_short, self->id.bytes, UM_PEER_ID_BYTES);
+	return 0;
+}
+
+static void start_response(struct um_handshake_peer *peer)
+{
+	size_t len;
+	(void)um_hs_response_in_flight(peer, &len);
+	randombytes_buf(&peer->response_message_id, sizeof(peer->response_message_id));
+	/* Time 0: the first ACK opens the sender's first window. */
+	um_frag_sender_start(&peer->response_sender, UM_MSG_RESPONSE, peer->remote_index, peer->response_message_id,
+			     len, 0);
+}
+
+void um_hs_response_use_full(struct um_handshake_peer *peer)
+{
+	peer->response_is_short = false;
+	start_response(peer);
 }
 
 int um_hs_consume_challenge(struct um_handshake_engine *engine, struct um_handshake_peer *peer, const uint8_t *msg,
 			    size_t len)
 {
 	struct um_hs_challenge ch;
-	struct um_hs_symmetric sym;
+	struct um_hs_symmetric sym, full;
 	struct um_peer_id claimed;
-	uint8_t dh[32], key[UM_HS_KEY_BYTES], shared[UM_HKEM_SS_BYTES];
+	uint8_t dh[32], shared[UM_HKEM_SS_BYTES], h_short[UM_HS_HASH_BYTES];
 	uint8_t kem_ct[UM_HKEM_CT_BYTES];
-	uint8_t plain[UM_HS_IDENTITY_PLAIN_BYTES];
+	uint8_t plain[UM_HS_CHALLENGE_PLAIN_BYTES];
 	const struct um_identity *self = engine->identity;
+	const uint8_t *key, *sig;
 	int ret;
 
 	sym = peer->sym;
@@ -231,32 +326,63 @@ int um_hs_consume_challenge(struct um_handshake_engine *engine, struct um_handsh
 		goto out;
 
 	ret = -UM_EBADMSG;
+	/* The short form only if our HELLO asked for it (we hold the key). */
+	if (ch.short_form && !peer->responder_key)
+		goto out;
 	if (crypto_scalarmult(dh, peer->ephemeral_secret, ch.kem_public + UM_MLKEM1024_EK_BYTES) != 0)
 		goto out;
 	mix_key(sym.ck, dh, sizeof(dh));
 	um_hs_mix_hash(sym.h, msg, UM_HS_CHALLENGE_HEADER_BYTES);
-	kdf(key, sizeof(key), sym.ck, "challenge", sym.h, UM_HS_HASH_BYTES);
-	if (crypto_aead_chacha20poly1305_ietf_decrypt(plain, NULL, NULL, ch.sealed, UM_HS_IDENTITY_SEALED_BYTES, sym.h,
-						      UM_HS_HASH_BYTES, zero_nonce, key) != 0)
+	size_t sealed_len = ch.short_form ? UM_HS_CHALLENGE_SHORT_SEALED_BYTES : UM_HS_CHALLENGE_SEALED_BYTES;
+	if ((ret = open_sealed(&sym, ch.short_form ? LABEL_CHALLENGE_SHORT : LABEL_CHALLENGE, ch.sealed, sealed_len,
+			       plain)) < 0)
 		goto out;
-	/* The key must hash to the ID we pinned; only then is the signature
-	 * worth checking (cheap check first). */
-	um_peer_id_from_public_key(&claimed, plain);
-	if (sodium_memcmp(claimed.bytes, peer->id.bytes, UM_PEER_ID_BYTES) != 0)
+	ret = -UM_EBADMSG;
+	if (ch.short_form) {
+		key = peer->responder_key; /* hashed to peer->id when it was cached */
+		sig = plain;
+	} else {
+		/* The key must hash to the ID we pinned; only then is the
+		 * signature worth checking (cheap check first). */
+		um_peer_id_from_public_key(&claimed, plain);
+		if (sodium_memcmp(claimed.bytes, peer->id.bytes, UM_PEER_ID_BYTES) != 0)
+			goto out;
+		key = plain;
+		sig = plain + UM_HSIG_PK_BYTES;
+	}
+	if (um_hsig_verify(sig, sym.h, UM_HS_HASH_BYTES, CTX_CHALLENGE, key) != 0) {
+		/* The one exception to "state untouched": a short CHALLENGE that
+		 * opened but does not verify under the cached key. Forged (an
+		 * on-path party that saw the HELLO), or the cache is wrong:
+		 * either way the key is not trusted again without a full
+		 * handshake, and the timer sends a new HELLO without the flag
+		 * (peer->responder_key stays until then, so the real short
+		 * CHALLENGE, if one comes, still verifies). */
+		if (ch.short_form) {
+			um_key_cache_forget(&engine->key_cache, &peer->id);
+			peer->hello_renew = true;
+		}
 		goto out;
-	if (um_hsig_verify(plain + UM_HSIG_PK_BYTES, sym.h, UM_HS_HASH_BYTES, CTX_CHALLENGE, plain) != 0)
-		goto out;
-	um_hs_mix_hash(sym.h, ch.sealed, UM_HS_IDENTITY_SEALED_BYTES);
+	}
+	uint64_t epoch = get_u64(sig + UM_HSIG_BYTES);
+	um_hs_mix_hash(sym.h, ch.sealed, sealed_len);
+
+	/* Verified: keep the key for our next handshakes. Does the responder
+	 * hold ours? It verified it under the epoch we noted, if that is the
+	 * one it sends now (it did not restart since). */
+	struct um_key_cache_entry *entry = um_key_cache_put(&engine->key_cache, &peer->id, key);
+	bool want_short = entry && epoch && entry->peer_epoch == epoch;
 
 	/* Encapsulate to the responder's ephemeral hybrid key. */
 	if ((ret = um_hkem_encaps(kem_ct, shared, ch.kem_public)) < 0)
 		goto out;
 	mix_key(sym.ck, shared, sizeof(shared));
 
-	if (!peer->response && !(peer->response = malloc(UM_HS_RESPONSE_BYTES))) {
-		ret = -UM_ENOMEM;
+	ret = -UM_ENOMEM;
+	if (!peer->response && !(peer->response = malloc(UM_HS_RESPONSE_BYTES)))
 		goto out;
-	}
+	if (want_short && !peer->response_short && !(peer->response_short = malloc(UM_HS_RESPONSE_SHORT_BYTES)))
+		want_short = false;
 	struct um_hs_response resp = {
 	    .sender_index = peer->local_index,
 	    .receiver_index = ch.sender_index,
@@ -266,28 +392,23 @@ int um_hs_consume_challenge(struct um_handshake_engine *engine, struct um_handsh
 	if ((ret = um_hs_response_encode(peer->response, UM_HS_RESPONSE_BYTES, &resp)) < 0)
 		goto out;
 	um_hs_mix_hash(sym.h, peer->response, UM_HS_RESPONSE_HEADER_BYTES);
-	uint8_t exact_ts[8];
-	for (unsigned i = 0; i < 8; i++)
-		exact_ts[i] = (uint8_t)(peer->last_sent_ts_ms >> (56 - 8 * i));
-	ret = seal_identity(&sym, self, CTX_RESPONSE, "response", exact_ts, sizeof(exact_ts),
-			    peer->response + UM_HS_RESPONSE_HEADER_BYTES);
-	if (ret < 0)
+	if ((ret = seal_response(self, peer, want_short, engine->key_epoch, &sym, &full, h_short)) < 0)
 		goto out;
 
-	peer->sym = sym;
+	peer->sym = full;
+	memcpy(peer->h_short, h_short, sizeof(h_short));
+	peer->response_is_short = want_short;
+	peer->challenge_epoch = epoch;
 	peer->remote_index = ch.sender_index;
 	peer->state = UM_HS_STATE_RESPONSE_SENT;
-	randombytes_buf(&peer->response_message_id, sizeof(peer->response_message_id));
-	/* Time 0: the first ACK opens the sender's first window. */
-	um_frag_sender_start(&peer->response_sender, UM_MSG_RESPONSE, peer->remote_index, peer->response_message_id,
-			     UM_HS_RESPONSE_BYTES, 0);
+	start_response(peer);
 	/* The ephemeral DH key has done its job: drop it now. */
 	sodium_memzero(peer->ephemeral_secret, sizeof(peer->ephemeral_secret));
 	ret = 0;
 out:
 	sodium_memzero(&sym, sizeof(sym));
+	sodium_memzero(&full, sizeof(full));
 	sodium_memzero(dh, sizeof(dh));
-	sodium_memzero(key, sizeof(key));
 	sodium_memzero(shared, sizeof(shared));
 	return ret;
 }
@@ -308,11 +429,13 @@ int um_hs_consume_response(struct um_handshake_engine *engine, struct um_hs_pend
 	struct session_keys keys;
 	struct um_hs_params params;
 	struct um_handshake_peer *peer;
-	uint8_t key[UM_HS_KEY_BYTES], shared[UM_HKEM_SS_BYTES];
+	struct um_key_cache_entry *entry = NULL;
+	uint8_t shared[UM_HKEM_SS_BYTES];
 	uint8_t plain[UM_HS_RESPONSE_PLAIN_BYTES];
 	uint8_t params_plain[UM_HS_ESTABLISHED_PLAIN_BYTES];
 	uint8_t ad[UM_HS_ESTABLISHED_HEADER_BYTES + UM_HS_HASH_BYTES];
 	uint8_t sealed[UM_HS_ESTABLISHED_PLAIN_BYTES + UM_HS_TAG_BYTES];
+	const uint8_t *key, *sig;
 	int ret;
 
 	sym = pending->sym;
@@ -333,17 +456,32 @@ int um_hs_consume_response(struct um_handshake_engine *engine, struct um_hs_pend
 		goto out;
 	mix_key(sym.ck, shared, sizeof(shared));
 	um_hs_mix_hash(sym.h, msg, UM_HS_RESPONSE_HEADER_BYTES);
-	kdf(key, sizeof(key), sym.ck, "response", sym.h, UM_HS_HASH_BYTES);
-	ret = -UM_EBADMSG;
-	if (crypto_aead_chacha20poly1305_ietf_decrypt(plain, NULL, NULL, resp.sealed, UM_HS_RESPONSE_SEALED_BYTES,
-						      sym.h, UM_HS_HASH_BYTES, zero_nonce, key) != 0)
+	size_t sealed_len = resp.short_form ? UM_HS_RESPONSE_SHORT_SEALED_BYTES : UM_HS_RESPONSE_SEALED_BYTES;
+	if ((ret = open_sealed(&sym, resp.short_form ? LABEL_RESPONSE_SHORT : LABEL_RESPONSE, resp.sealed, sealed_len,
+			       plain)) < 0)
 		goto out;
-	um_peer_id_from_public_key(&claimed, plain);
+	if (resp.short_form) {
+		memcpy(claimed.bytes, plain, UM_PEER_ID_BYTES);
+		sig = plain + UM_PEER_ID_BYTES;
+	} else {
+		um_peer_id_from_public_key(&claimed, plain);
+		sig = plain + UM_HSIG_PK_BYTES;
+	}
 	ret = -UM_ENOTFOUND;
 	if (!(peer = um_hs_find_peer_by_id(engine, &claimed)) && !engine->config.admit)
 		goto out;
+	if (resp.short_form) {
+		/* Its key must be one we verified before (it hashes to the ID);
+		 * otherwise the initiator's timer sends the full form. */
+		ret = -UM_EAGAIN;
+		if (!(entry = um_key_cache_find(&engine->key_cache, &claimed)))
+			goto out;
+		key = entry->public_key;
+	} else {
+		key = plain;
+	}
 	ret = -UM_EBADMSG;
-	if (um_hsig_verify(plain + UM_HSIG_PK_BYTES, sym.h, UM_HS_HASH_BYTES, CTX_RESPONSE, plain) != 0)
+	if (um_hsig_verify(sig, sym.h, UM_HS_HASH_BYTES, CTX_RESPONSE, key) != 0)
 		goto out;
 	/* Responder mode (a relay): admitted only with a verified signature. */
 	if (!peer && !(peer = um_hs_admit(engine, &claimed, &ret)))
@@ -352,16 +490,18 @@ int um_hs_consume_response(struct um_handshake_engine *engine, struct um_hs_pend
 	 * only the signer of this transcript holds, and must agree with the
 	 * whole seconds in the HELLO (which the signature covers); this is the
 	 * per-peer monotonic replay check. */
-	uint64_t exact_ts = 0;
-	for (unsigned i = 0; i < 8; i++)
-		exact_ts = exact_ts << 8 | plain[UM_HS_IDENTITY_PLAIN_BYTES + i];
+	uint64_t exact_ts = get_u64(sig + UM_HSIG_BYTES);
+	uint64_t peer_epoch = get_u64(sig + UM_HSIG_BYTES + UM_HS_TIMESTAMP_BYTES);
 	ret = -UM_EBADMSG;
 	if (exact_ts - exact_ts % 1000 != pending->hello_ts_ms)
 		goto out;
 	ret = -UM_EREPLAY;
 	if (exact_ts <= peer->last_accepted_ts_ms)
 		goto out;
-	um_hs_mix_hash(sym.h, resp.sealed, UM_HS_RESPONSE_SEALED_BYTES);
+	/* Both forms end the transcript with the initiator's ID, the hash of
+	 * the key the signature verified under. */
+	um_hs_mix_hash(sym.h, resp.sealed, sealed_len);
+	um_hs_mix_hash(sym.h, claimed.bytes, UM_PEER_ID_BYTES);
 	derive_session(&keys, &sym);
 
 	memset(&params, 0, sizeof(params));
@@ -385,9 +525,15 @@ int um_hs_consume_response(struct um_handshake_engine *engine, struct um_hs_pend
 						  params_plain, sizeof(params_plain), ad, sizeof(ad), NULL, zero_nonce,
 						  keys.confirm);
 
-	/* Commit. */
+	/* Commit. The initiator verified our key for this CHALLENGE: under
+	 * its epoch it holds it (for our short RESPONSEs to it later). */
+	if (!entry)
+		entry = um_key_cache_put(&engine->key_cache, &claimed, key);
+	if (entry)
+		entry->peer_epoch = peer_epoch;
 	peer->last_accepted_ts_ms = exact_ts;
-	crypto_generichash(pending->response_digest, sizeof(pending->response_digest), msg, len, NULL, 0);
+	crypto_generichash(pending->response_digest, sizeof(pending->response_digest), msg, UM_HS_RESPONSE_HEADER_BYTES,
+			   NULL, 0);
 	pending->state = UM_HS_STATE_ESTABLISHED_SENT;
 	pending->created_ns = now.mono_ns;
 	sodium_memzero(pending->kem_secret, sizeof(pending->kem_secret));
@@ -411,7 +557,6 @@ int um_hs_consume_response(struct um_handshake_engine *engine, struct um_hs_pend
 out:
 	sodium_memzero(&sym, sizeof(sym));
 	sodium_memzero(&keys, sizeof(keys));
-	sodium_memzero(key, sizeof(key));
 	sodium_memzero(shared, sizeof(shared));
 	return ret;
 }
@@ -425,7 +570,6 @@ int um_hs_consume_established(struct um_handshake_engine *engine, struct um_hand
 	uint8_t params_plain[UM_HS_ESTABLISHED_PLAIN_BYTES];
 	uint8_t ad[UM_HS_ESTABLISHED_HEADER_BYTES + UM_HS_HASH_BYTES];
 	int ret;
-	(void)engine;
 
 	memset(&keys, 0, sizeof(keys));
 	if ((ret = um_hs_established_decode(&est, msg, len)) < 0)
@@ -436,11 +580,27 @@ int um_hs_consume_established(struct um_handshake_engine *engine, struct um_hand
 	ret = -UM_EBADMSG;
 	if (est.sender_index != peer->remote_index)
 		goto out;
-	derive_session(&keys, &peer->sym);
-	established_ad(ad, msg, peer->sym.h);
-	if (crypto_aead_chacha20poly1305_ietf_decrypt(params_plain, NULL, NULL, est.sealed,
-						      UM_HS_ESTABLISHED_PLAIN_BYTES + UM_HS_TAG_BYTES, ad, sizeof(ad),
-						      zero_nonce, keys.confirm) != 0)
+	/* The responder took the form in flight, or the other one we sent
+	 * (the short form whose ESTABLISHED was lost while the timer moved on
+	 * to the full one): both transcripts are tried. */
+	struct um_hs_symmetric sym = peer->sym;
+	bool opened = false;
+	for (unsigned form = 0; form < 2 && !opened; form++) {
+		bool short_form = form == 0 ? peer->response_is_short : !peer->response_is_short;
+		if (short_form && !peer->response_short)
+			continue;
+		if (short_form)
+			memcpy(sym.h, peer->h_short, sizeof(sym.h));
+		else
+			sym = peer->sym;
+		derive_session(&keys, &sym);
+		established_ad(ad, msg, sym.h);
+		opened = crypto_aead_chacha20poly1305_ietf_decrypt(params_plain, NULL, NULL, est.sealed,
+								   UM_HS_ESTABLISHED_PLAIN_BYTES + UM_HS_TAG_BYTES, ad,
+								   sizeof(ad), zero_nonce, keys.confirm) == 0;
+	}
+	sodium_memzero(&sym, sizeof(sym));
+	if (!opened)
 		goto out;
 	if ((ret = um_hs_params_decode(&params, params_plain)) < 0)
 		goto out;
@@ -459,6 +619,11 @@ int um_hs_consume_established(struct um_handshake_engine *engine, struct um_hand
 	out->params = params;
 	out->peer_endpoint = peer->to;
 	out->peer_route = peer->to_route;
+	/* The responder verified our key under the epoch its CHALLENGE gave:
+	 * our next RESPONSE to it may be short. */
+	struct um_key_cache_entry *entry = um_key_cache_find(&engine->key_cache, &peer->id);
+	if (entry)
+		entry->peer_epoch = peer->challenge_epoch;
 	um_hs_peer_reset(engine, peer);
 	ret = 0;
 out:

@@ -5,6 +5,7 @@
  * initiator retransmits; the responder answers a retransmitted HELLO or
  * RESPONSE from its cache (handshake.c). */
 #include <sodium.h>
+#include <stdlib.h>
 
 #include "session/handshake_internal.h"
 
@@ -135,15 +136,31 @@ int um_handshake_tick(struct um_handshake_engine *engine, struct um_handshake_ti
 		out->route = p->to_route;
 		out->peer = p;
 		out->peer_user = p->user;
-		if (p->state == UM_HS_STATE_HELLO_SENT) {
+		if (p->state == UM_HS_STATE_HELLO_SENT && p->hello_renew) {
+			/* Our cached key of the responder failed: a new HELLO
+			 * without the flag (the full CHALLENGE), same index. */
+			um_reasm_release(&engine->reasm, UM_MSG_CHALLENGE, p->local_index);
+			free(p->responder_key);
+			p->responder_key = NULL;
+			p->hello_renew = false;
+			p->challenge_attempts = 0;
+			if (um_hs_create_hello(engine, p, now) == 0)
+				um_hs_output_message(out, UM_MSG_HELLO, 0, 0, p->hello, sizeof(p->hello));
+		} else if (p->state == UM_HS_STATE_HELLO_SENT) {
 			/* Part of the CHALLENGE is here: ask for the rest. */
 			if (!um_hs_timer_ack_challenge(engine, p, now.mono_ns, out))
 				um_hs_output_message(out, UM_MSG_HELLO, 0, 0, p->hello, sizeof(p->hello));
 		} else {
+			/* A short RESPONSE still unanswered at the second round:
+			 * the responder may not hold our key (it drops the short
+			 * form then); the full one. */
+			if (p->response_is_short && p->retransmits >= UM_HS_SHORT_RESPONSE_ROUNDS)
+				um_hs_response_use_full(p);
 			/* Only the pieces not acknowledged (all without an ACK). */
-			um_hs_output_pieces(out, UM_MSG_RESPONSE, p->remote_index, p->response_message_id, p->response,
-					    UM_HS_RESPONSE_BYTES,
-					    um_frag_sender_on_timer(&p->response_sender, now.mono_ns));
+			size_t response_len;
+			const uint8_t *response = um_hs_response_in_flight(p, &response_len);
+			um_hs_output_pieces(out, UM_MSG_RESPONSE, p->remote_index, p->response_message_id, response,
+					    response_len, um_frag_sender_on_timer(&p->response_sender, now.mono_ns));
 			engine->stats.fragments_retransmitted += out->n_datagrams;
 		}
 		p->retransmissions++;

@@ -63,6 +63,7 @@ int um_hs_work_start(struct um_handshake_engine *engine, struct um_hs_pending *p
 	work->remote_index = pending->remote_index;
 	memcpy(work->hello_ephemeral, pending->hello_ephemeral, sizeof(work->hello_ephemeral));
 	memcpy(work->hello_body, hello_bytes, sizeof(work->hello_body));
+	work->key_epoch = engine->key_epoch;
 	work->result = -UM_ESTATE; /* until run */
 	pending->generation = work->generation;
 	pending->state = UM_HS_STATE_CHALLENGE_PREPARING;
@@ -152,9 +153,9 @@ int um_handshake_work_run_pooled(struct um_handshake_work *work, struct um_hands
 		sodium_memzero(pair, sizeof(*pair)); /* one handshake only */
 		ready = public_key;
 	}
-	work->result =
-	    um_hs_challenge_compute(work->identity, work->local_index, work->remote_index, work->hello_ephemeral,
-				    work->hello_body, ready, work->kem_secret, &work->sym, work->challenge);
+	work->result = um_hs_challenge_compute(work->identity, work->local_index, work->remote_index,
+					       work->hello_ephemeral, work->hello_body, ready, work->kem_secret,
+					       work->key_epoch, &work->sym, work->challenge, &work->challenge_len);
 	work->done = true;
 	return work->result;
 }
@@ -193,17 +194,19 @@ int um_handshake_work_finish(struct um_handshake_engine *engine, struct um_hands
 	}
 	memcpy(pending->kem_secret, work->kem_secret, sizeof(pending->kem_secret));
 	pending->sym = work->sym;
-	memcpy(pending->challenge, work->challenge, sizeof(pending->challenge));
+	memcpy(pending->challenge, work->challenge, work->challenge_len);
+	pending->challenge_len = work->challenge_len;
 	/* The CHALLENGE leaves now: its life and the CHALLENGE -> RESPONSE
 	 * RTT sample start here, not at the HELLO (the queue is ours). */
 	pending->created_ns = now.mono_ns;
 	um_hs_challenge_commit(pending);
 	engine->stats.hellos++;
 	engine->stats.challenges++;
+	engine->stats.short_challenges += pending->challenge_len == UM_HS_CHALLENGE_SHORT_BYTES;
 	out->to = pending->source;
 	out->route = pending->source_route;
 	ret = um_hs_output_message(out, UM_MSG_CHALLENGE, pending->remote_index, pending->challenge_message_id,
-				   pending->challenge, sizeof(pending->challenge));
+				   pending->challenge, pending->challenge_len);
 	if (ret < 0)
 		um_hs_output_reset(out);
 	um_hs_count_output(engine, out);

@@ -42,7 +42,10 @@ int um_hs_hello_encode(uint8_t *out, size_t cap, const struct um_hs_hello *m)
 	static const uint8_t zero_mac[UM_HS_MAC_BYTES];
 	struct um_writer w;
 	um_writer_init(&w, out, cap);
-	write_prefix(&w, UM_MSG_HELLO);
+	um_write_u8(&w, UM_MSG_HELLO);
+	um_write_u8(&w, UM_HS_VERSION);
+	um_write_u8(&w, m->flags);
+	um_write_u8(&w, 0);
 	um_write_u32(&w, m->sender_index);
 	um_write_bytes(&w, m->ephemeral, UM_HS_X25519_BYTES);
 	um_write_bytes(&w, m->nonce, UM_HS_NONCE_BYTES);
@@ -58,13 +61,20 @@ int um_hs_hello_encode(uint8_t *out, size_t cap, const struct um_hs_hello *m)
 int um_hs_hello_decode(struct um_hs_hello *m, const uint8_t *in, size_t len)
 {
 	struct um_reader r;
-	int ret;
 	memset(m, 0, sizeof(*m));
 	if (len != UM_HS_HELLO_BYTES)
 		return -UM_ETRUNC;
 	um_reader_init(&r, in, len);
-	if ((ret = read_prefix(&r, UM_MSG_HELLO)) < 0)
-		return ret;
+	uint8_t type = um_read_u8(&r), version = um_read_u8(&r);
+	m->flags = um_read_u8(&r);
+	uint8_t reserved = um_read_u8(&r);
+	if (type != UM_MSG_HELLO || reserved != 0)
+		return -UM_EINVAL;
+	/* Before the flags: a version-2 HELLO has a zero there anyway. */
+	if (version != UM_HS_VERSION)
+		return -UM_EVERSION;
+	if (m->flags & ~UM_HS_HELLO_HAVE_KEY)
+		return -UM_EINVAL;
 	m->sender_index = um_read_u32(&r);
 	m->ephemeral = um_read_bytes(&r, UM_HS_X25519_BYTES);
 	m->nonce = um_read_bytes(&r, UM_HS_NONCE_BYTES);
@@ -90,8 +100,9 @@ int um_hs_challenge_encode(uint8_t *out, size_t cap, const struct um_hs_challeng
 	um_write_u32(&w, m->receiver_index);
 	um_write_bytes(&w, m->nonce, UM_HS_NONCE_BYTES);
 	um_write_bytes(&w, m->kem_public, UM_HKEM_PK_BYTES);
-	um_write_bytes(&w, m->sealed, UM_HS_IDENTITY_SEALED_BYTES);
-	return finish(&w, UM_HS_CHALLENGE_BYTES);
+	um_write_bytes(&w, m->sealed,
+		       m->short_form ? UM_HS_CHALLENGE_SHORT_SEALED_BYTES : UM_HS_CHALLENGE_SEALED_BYTES);
+	return finish(&w, m->short_form ? UM_HS_CHALLENGE_SHORT_BYTES : UM_HS_CHALLENGE_BYTES);
 }
 
 int um_hs_challenge_decode(struct um_hs_challenge *m, const uint8_t *in, size_t len)
@@ -99,8 +110,9 @@ int um_hs_challenge_decode(struct um_hs_challenge *m, const uint8_t *in, size_t 
 	struct um_reader r;
 	int ret;
 	memset(m, 0, sizeof(*m));
-	if (len != UM_HS_CHALLENGE_BYTES)
+	if (len != UM_HS_CHALLENGE_BYTES && len != UM_HS_CHALLENGE_SHORT_BYTES)
 		return -UM_ETRUNC;
+	m->short_form = len == UM_HS_CHALLENGE_SHORT_BYTES;
 	um_reader_init(&r, in, len);
 	if ((ret = read_prefix(&r, UM_MSG_CHALLENGE)) < 0)
 		return ret;
@@ -108,7 +120,7 @@ int um_hs_challenge_decode(struct um_hs_challenge *m, const uint8_t *in, size_t 
 	m->receiver_index = um_read_u32(&r);
 	m->nonce = um_read_bytes(&r, UM_HS_NONCE_BYTES);
 	m->kem_public = um_read_bytes(&r, UM_HKEM_PK_BYTES);
-	m->sealed = um_read_bytes(&r, UM_HS_IDENTITY_SEALED_BYTES);
+	m->sealed = um_read_bytes(&r, len - UM_HS_CHALLENGE_HEADER_BYTES);
 	if (um_reader_error(&r) || um_reader_left(&r) != 0)
 		return -UM_ETRUNC;
 	return 0;
@@ -122,8 +134,8 @@ int um_hs_response_encode(uint8_t *out, size_t cap, const struct um_hs_response 
 	um_write_u32(&w, m->sender_index);
 	um_write_u32(&w, m->receiver_index);
 	um_write_bytes(&w, m->kem_ciphertext, UM_HKEM_CT_BYTES);
-	um_write_bytes(&w, m->sealed, UM_HS_RESPONSE_SEALED_BYTES);
-	return finish(&w, UM_HS_RESPONSE_BYTES);
+	um_write_bytes(&w, m->sealed, m->short_form ? UM_HS_RESPONSE_SHORT_SEALED_BYTES : UM_HS_RESPONSE_SEALED_BYTES);
+	return finish(&w, m->short_form ? UM_HS_RESPONSE_SHORT_BYTES : UM_HS_RESPONSE_BYTES);
 }
 
 int um_hs_response_decode(struct um_hs_response *m, const uint8_t *in, size_t len)
@@ -131,15 +143,16 @@ int um_hs_response_decode(struct um_hs_response *m, const uint8_t *in, size_t le
 	struct um_reader r;
 	int ret;
 	memset(m, 0, sizeof(*m));
-	if (len != UM_HS_RESPONSE_BYTES)
+	if (len != UM_HS_RESPONSE_BYTES && len != UM_HS_RESPONSE_SHORT_BYTES)
 		return -UM_ETRUNC;
+	m->short_form = len == UM_HS_RESPONSE_SHORT_BYTES;
 	um_reader_init(&r, in, len);
 	if ((ret = read_prefix(&r, UM_MSG_RESPONSE)) < 0)
 		return ret;
 	m->sender_index = um_read_u32(&r);
 	m->receiver_index = um_read_u32(&r);
 	m->kem_ciphertext = um_read_bytes(&r, UM_HKEM_CT_BYTES);
-	m->sealed = um_read_bytes(&r, UM_HS_RESPONSE_SEALED_BYTES);
+	m->sealed = um_read_bytes(&r, len - UM_HS_RESPONSE_HEADER_BYTES);
 	if (um_reader_error(&r) || um_reader_left(&r) != 0)
 		return -UM_ETRUNC;
 	return 0;

@@ -3,12 +3,16 @@
  * Two engines with fixed identities; before each input A starts an
  * initiation to B, so CHALLENGE fragments meet live state. Input:
  *   u8 flags (bit0: B under load; bit1: first run A's real HELLO through
- *            the engines, so later records meet every state)
+ *            the engines, so later records meet every state; bit2: both
+ *            engines forget the keys they verified, so the handshake is a
+ *            first one: full CHALLENGE and RESPONSE; else they keep the
+ *            keys earlier inputs left, and A's HELLO asks for the short forms)
  *   records: u8 ctl | u16 len | bytes
  *     ctl bit0: deliver to A (else B)
  *     ctl bit1: recompute HELLO mac1 (so the fuzzer gets past it)
  *     ctl bit2: patch a FRAGMENT's receiver_index to live state, and its
- *               total_len/count/index to the exact message size
+ *               total_len/count/index to the exact message size (bit4:
+ *               the short form's size)
  *     ctl bit3: bounce the replies between the engines (real messages)
  * Everything must be rejected or handled without a crash or leak, and no
  * event may claim a peer other than the registered one. */
@@ -108,6 +112,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (um_handshake_tick(eng_b, now, &out) > 0)
 		;
 	um_handshake_set_under_load(eng_b, data[0] & 1);
+	if (data[0] & 4) {
+		um_key_cache_destroy(&eng_a->key_cache);
+		um_key_cache_init(&eng_a->key_cache, 8);
+		um_key_cache_destroy(&eng_b->key_cache);
+		um_key_cache_init(&eng_b->key_cache, 8);
+	}
 	um_handshake_initiate(eng_a, peer_ab, &addr_b, now, &out);
 	if (data[0] & 2)
 		bounce(eng_a, now);
@@ -140,9 +150,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			buf[7] = (uint8_t)index;
 			/* The engine only takes the exact message size: fix it up
 			 * (and the count) so the fuzzer reaches reassembly. */
-			size_t total = buf[1] == UM_MSG_CHALLENGE  ? UM_HS_CHALLENGE_BYTES
-				       : buf[1] == UM_MSG_RESPONSE ? UM_HS_RESPONSE_BYTES
-								   : 0;
+			bool short_form = ctl & 16;
+			size_t total = buf[1] == UM_MSG_CHALLENGE
+					   ? (short_form ? UM_HS_CHALLENGE_SHORT_BYTES : UM_HS_CHALLENGE_BYTES)
+				       : buf[1] == UM_MSG_RESPONSE
+					   ? (short_form ? UM_HS_RESPONSE_SHORT_BYTES : UM_HS_RESPONSE_BYTES)
+					   : 0;
 			if (total) {
 				buf[3] = (uint8_t)um_fragment_count(total);
 				buf[2] = (uint8_t)(buf[2] % buf[3]);
@@ -154,19 +167,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* Name the message in flight, so ACKs reach the senders:
 			 * A's RESPONSE, or B's CHALLENGE. */
 			uint32_t index = 0, id = 0;
+			unsigned count = um_fragment_count(UM_HS_CHALLENGE_BYTES);
 			if (to == eng_a && peer_ab->state == UM_HS_STATE_RESPONSE_SENT) {
 				index = peer_ab->remote_index;
 				id = peer_ab->response_message_id;
 				buf[1] = UM_MSG_RESPONSE;
-				buf[3] = (uint8_t)um_fragment_count(UM_HS_RESPONSE_BYTES);
+				buf[3] = (uint8_t)um_fragment_count(
+				    peer_ab->response_is_short ? UM_HS_RESPONSE_SHORT_BYTES : UM_HS_RESPONSE_BYTES);
 			} else if (to == eng_b) {
 				for (unsigned i = 0; i < eng_b->config.max_pending; i++)
 					if (eng_b->pending[i].state == UM_HS_STATE_CHALLENGE_SENT) {
 						index = eng_b->pending[i].remote_index;
 						id = eng_b->pending[i].challenge_message_id;
+						count = um_fragment_count(eng_b->pending[i].challenge_len);
 					}
 				buf[1] = UM_MSG_CHALLENGE;
-				buf[3] = (uint8_t)um_fragment_count(UM_HS_CHALLENGE_BYTES);
+				buf[3] = (uint8_t)count;
 			}
 			for (unsigned k = 0; k < 4; k++) {
 				buf[4 + k] = (uint8_t)(index >> (24 - 8 * k));

@@ -138,7 +138,17 @@ static int feed(struct hs_node *to, const struct hs_node *from, const struct cap
 	return produced;
 }
 
-static void test_tamper_every_byte(void)
+/* Forgets every verified key (white-box): the next handshake is a first one. */
+static void forget_keys(struct hs_node *n)
+{
+	unsigned capacity = n->engine->key_cache.capacity;
+	um_key_cache_destroy(&n->engine->key_cache);
+	um_key_cache_init(&n->engine->key_cache, capacity);
+}
+
+/* repeat: the tampered run is a repeat handshake (short CHALLENGE and
+ * RESPONSE, the keys from the caches); else both forget the keys first. */
+static void tamper_every_byte(bool repeat)
 {
 	static struct capture cap;
 	reset_nodes();
@@ -156,6 +166,13 @@ static void test_tamper_every_byte(void)
 
 	/* Re-run the handshake, this time stopping at each step to tamper. */
 	reset_nodes();
+	if (!repeat) {
+		forget_keys(&A);
+		forget_keys(&B);
+	}
+	size_t ch_bytes = repeat ? UM_HS_CHALLENGE_SHORT_BYTES : UM_HS_CHALLENGE_BYTES;
+	ch_frags = um_fragment_count(ch_bytes);
+	resp_frags = um_fragment_count(repeat ? UM_HS_RESPONSE_SHORT_BYTES : UM_HS_RESPONSE_BYTES);
 	struct um_handshake_time t = hs_time(20);
 	static struct capture run;
 	run.n = 0;
@@ -197,7 +214,7 @@ static void test_tamper_every_byte(void)
 	CHECK(um_handshake_peer_busy(A.peer));
 	/* Damage past the fragment headers reached the cryptographic checks. */
 	CHECK(um_handshake_get_stats(A.engine)->auth_failed - a_auth_failed >=
-	      UM_HS_CHALLENGE_BYTES - ch_frags * UM_FRAG_HEADER_BYTES);
+	      ch_bytes - ch_frags * UM_FRAG_HEADER_BYTES);
 	fprintf(stderr, "challenge tampers: %u tries, %llu refused by crypto\n", tries,
 		(unsigned long long)(um_handshake_get_stats(A.engine)->auth_failed - a_auth_failed));
 	struct um_handshake_time t2 = t;
@@ -263,6 +280,18 @@ static void test_tamper_every_byte(void)
 	(void)hello;
 	(void)ch;
 	(void)resp;
+}
+
+static void test_tamper_every_byte(void)
+{
+	tamper_every_byte(false);
+}
+
+/* The short forms: a flipped byte anywhere is refused as well (the keys
+ * come from the caches, the signatures must still verify). */
+static void test_tamper_every_byte_repeat(void)
+{
+	tamper_every_byte(true);
 }
 
 /* ---- replay ---- */
@@ -495,6 +524,7 @@ int main(void)
 	RUN_FRESH(test_wrong_responder_refused);
 	RUN_FRESH(test_unknown_initiator_refused);
 	RUN_FRESH(test_tamper_every_byte);
+	RUN_FRESH(test_tamper_every_byte_repeat);
 	RUN_FRESH(test_replay);
 	RUN_FRESH(test_retransmission);
 	RUN_FRESH(test_index_veto);

@@ -29,6 +29,7 @@ static void test_hello(void)
 	CHECK_EQ(um_hs_hello_encode(buf, UM_HS_HELLO_BYTES - 1, &h), -UM_ERANGE);
 	struct um_hs_hello d;
 	CHECK_EQ(um_hs_hello_decode(&d, buf, UM_HS_HELLO_BYTES), 0);
+	CHECK_EQ(d.flags, 0);
 	CHECK_EQ(d.sender_index, 0xdeadbeef);
 	CHECK_EQ(d.timestamp_ms, 1234567);
 	CHECK_MEM(d.ephemeral, a32, 32);
@@ -39,10 +40,19 @@ static void test_hello(void)
 	CHECK_EQ(um_hs_hello_decode(&d, buf, UM_HS_HELLO_BYTES + 1), -UM_ETRUNC);
 	buf[1] = 1; /* a version-1 node */
 	CHECK_EQ(um_hs_hello_decode(&d, buf, UM_HS_HELLO_BYTES), -UM_EVERSION);
+	buf[1] = 2; /* a version-2 node (no flags byte yet) */
+	CHECK_EQ(um_hs_hello_decode(&d, buf, UM_HS_HELLO_BYTES), -UM_EVERSION);
 	buf[1] = UM_HS_VERSION;
-	buf[2] = 1; /* reserved */
+	CHECK_EQ(d.flags, 0);
+	buf[2] = UM_HS_HELLO_HAVE_KEY; /* flags: the one known bit */
+	CHECK_EQ(um_hs_hello_decode(&d, buf, UM_HS_HELLO_BYTES), 0);
+	CHECK_EQ(d.flags, UM_HS_HELLO_HAVE_KEY);
+	buf[2] = 2; /* an unknown flag */
 	CHECK_EQ(um_hs_hello_decode(&d, buf, UM_HS_HELLO_BYTES), -UM_EINVAL);
 	buf[2] = 0;
+	buf[3] = 1; /* reserved */
+	CHECK_EQ(um_hs_hello_decode(&d, buf, UM_HS_HELLO_BYTES), -UM_EINVAL);
+	buf[3] = 0;
 	buf[500] = 1; /* padding */
 	CHECK_EQ(um_hs_hello_decode(&d, buf, UM_HS_HELLO_BYTES), -UM_EINVAL);
 	buf[500] = 0;
@@ -60,8 +70,19 @@ static void test_challenge_response(void)
 	CHECK_EQ(cd.sender_index, 1);
 	CHECK_EQ(cd.receiver_index, 2);
 	CHECK_MEM(cd.kem_public, kem_pk, sizeof(kem_pk));
-	CHECK_MEM(cd.sealed, sealed, UM_HS_IDENTITY_SEALED_BYTES);
+	CHECK_MEM(cd.sealed, sealed, UM_HS_CHALLENGE_SEALED_BYTES);
+	CHECK(!cd.short_form);
 	CHECK_EQ(um_hs_challenge_decode(&cd, buf, UM_HS_CHALLENGE_BYTES - 1), -UM_ETRUNC);
+	/* The short form: the same header, the key left out. */
+	c.short_form = true;
+	CHECK_EQ(um_hs_challenge_encode(buf, sizeof(buf), &c), UM_HS_CHALLENGE_SHORT_BYTES);
+	CHECK_EQ(UM_HS_CHALLENGE_BYTES - UM_HS_CHALLENGE_SHORT_BYTES, UM_HSIG_PK_BYTES);
+	CHECK_EQ(um_hs_challenge_decode(&cd, buf, UM_HS_CHALLENGE_SHORT_BYTES), 0);
+	CHECK(cd.short_form);
+	CHECK_MEM(cd.sealed, sealed, UM_HS_CHALLENGE_SHORT_SEALED_BYTES);
+	CHECK_EQ(um_hs_challenge_decode(&cd, buf, UM_HS_CHALLENGE_SHORT_BYTES + 1), -UM_ETRUNC);
+	buf[1] = 2;
+	CHECK_EQ(um_hs_challenge_decode(&cd, buf, UM_HS_CHALLENGE_SHORT_BYTES), -UM_EVERSION);
 	CHECK_EQ(um_hs_challenge_decode(&cd, buf, 3), -UM_ETRUNC);
 
 	struct um_hs_response r = {.sender_index = 3, .receiver_index = 4, .kem_ciphertext = kem_ct, .sealed = sealed};
@@ -70,7 +91,18 @@ static void test_challenge_response(void)
 	CHECK_EQ(um_hs_response_decode(&rd, buf, UM_HS_RESPONSE_BYTES), 0);
 	CHECK_EQ(rd.sender_index, 3);
 	CHECK_EQ(rd.receiver_index, 4);
+	CHECK(!rd.short_form);
 	CHECK_MEM(rd.kem_ciphertext, kem_ct, sizeof(kem_ct));
+	r.short_form = true;
+	CHECK_EQ(um_hs_response_encode(buf, sizeof(buf), &r), UM_HS_RESPONSE_SHORT_BYTES);
+	/* The key (2624 bytes) gives way to the 32-byte peer ID. */
+	CHECK_EQ(UM_HS_RESPONSE_BYTES - UM_HS_RESPONSE_SHORT_BYTES, UM_HSIG_PK_BYTES - UM_PEER_ID_BYTES);
+	CHECK_EQ(um_hs_response_decode(&rd, buf, UM_HS_RESPONSE_SHORT_BYTES), 0);
+	CHECK(rd.short_form);
+	CHECK_MEM(rd.sealed, sealed, UM_HS_RESPONSE_SHORT_SEALED_BYTES);
+	CHECK_EQ(um_hs_response_decode(&rd, buf, UM_HS_RESPONSE_SHORT_BYTES - 1), -UM_ETRUNC);
+	r.short_form = false;
+	CHECK_EQ(um_hs_response_encode(buf, sizeof(buf), &r), UM_HS_RESPONSE_BYTES);
 	CHECK_EQ(um_hs_challenge_decode(&cd, buf, UM_HS_RESPONSE_BYTES), -UM_ETRUNC);
 	CHECK_EQ(um_hs_response_encode(buf, 100, &r), -UM_ERANGE);
 }
