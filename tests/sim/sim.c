@@ -44,7 +44,7 @@ struct sim_value {
 	uint64_t sequence;
 };
 
-enum { OP_PUT, OP_GET };
+enum { OP_PUT, OP_GET, OP_COLD };
 
 struct sim_op {
 	unsigned node, value;
@@ -635,6 +635,59 @@ static void warm(struct um_sim *s)
 	free(arr);
 }
 
+static int engine_new(struct um_sim *s, unsigned i, uint64_t now)
+{
+	struct um_dht_value_ops ops = {.ctx = s, .check = value_check};
+	struct um_dht_config c = {.identity = s->nodes[i].identity,
+				  .random = engine_random,
+				  .random_ctx = s,
+				  .k = s->cfg.k,
+				  .alpha = s->cfg.alpha,
+				  .disjoint_paths = s->cfg.disjoint_paths,
+				  .bucket_width = s->cfg.bucket_width,
+				  .initial_rto_ns = (uint64_t)(s->cfg.rtt_ms * 3 * (double)MS)};
+	return um_dht_create(&s->nodes[i].dht, &c, &ops, now);
+}
+
+int um_sim_cold_lookup(struct um_sim *s, struct um_sim_cold *r)
+{
+	unsigned x = random_honest(s), b, vi = (unsigned)(rnd(s) % s->n_values);
+	do
+		b = random_honest(s);
+	while (b == x);
+	while (x == s->values[vi].owner)
+		x = random_honest(s);
+	memset(r, 0, sizeof(*r));
+	/* Restart x with an empty table: every contact it gets, it proves. */
+	um_dht_destroy(s->nodes[x].dht);
+	s->nodes[x].dht = NULL;
+	s->nodes[x].timer_at = UINT64_MAX;
+	if (engine_new(s, x, s->now))
+		return -UM_ENOMEM;
+	uint64_t start = s->now, limit = s->now + 60000 * MS;
+	r->bootstrap_rtt = (double)pair_rtt(s, x, b) / (s->cfg.rtt_ms * (double)MS);
+	um_dht_add_contact_address(s->nodes[x].dht, &s->nodes[b].addr, s->now, &s->out);
+	drain(s, x);
+	/* The first lookup starts once the bootstrap has proved itself (its
+	 * own-ID lookup runs beside it). */
+	while (s->n_heap && s->heap[0].at < limit && !um_dht_contact_count(s->nodes[x].dht))
+		step(s, heap_pop(s));
+	r->join_rtt = (double)(s->now - start) / (s->cfg.rtt_ms * (double)MS);
+	struct sim_op *op = op_new(s);
+	op->kind = OP_COLD;
+	op->node = x;
+	op->value = vi;
+	if (um_dht_find_value(s->nodes[x].dht, s->values[vi].key, s->now, &op->id, &s->out))
+		op->done = true;
+	drain(s, x);
+	run(s);
+	r->found = op->found;
+	r->contacts = um_dht_contact_count(s->nodes[x].dht);
+	r->total_rtt = (double)(op->start_ns + op->done_ns - start) / (s->cfg.rtt_ms * (double)MS);
+	r->first_rtt = (double)(op->start_ns + op->first_ns - start) / (s->cfg.rtt_ms * (double)MS);
+	return 0;
+}
+
 int um_sim_create(struct um_sim **out, const struct um_sim_config *config)
 {
 	struct um_sim *s = calloc(1, sizeof(*s));
@@ -660,7 +713,6 @@ int um_sim_create(struct um_sim **out, const struct um_sim_config *config)
 		return -UM_ENOMEM;
 	}
 	unsigned sybils = (unsigned)(n * s->cfg.sybil_pct / 100.0);
-	struct um_dht_value_ops ops = {.ctx = s, .check = value_check};
 	for (unsigned i = 0; i < n; i++) {
 		uint8_t seed[UM_HSIG_SEED_BYTES];
 		engine_random(s, seed, sizeof(seed));
@@ -671,15 +723,7 @@ int um_sim_create(struct um_sim **out, const struct um_sim_config *config)
 		node->alive = true;
 		node->timer_at = UINT64_MAX;
 		s->harvest[i].sybil = -1;
-		struct um_dht_config c = {.identity = node->identity,
-					  .random = engine_random,
-					  .random_ctx = s,
-					  .k = s->cfg.k,
-					  .alpha = s->cfg.alpha,
-					  .disjoint_paths = s->cfg.disjoint_paths,
-					  .bucket_width = s->cfg.bucket_width,
-					  .initial_rto_ns = (uint64_t)(s->cfg.rtt_ms * 3 * (double)MS)};
-		if (um_dht_create(&node->dht, &c, &ops, 0)) {
+		if (engine_new(s, i, 0)) {
 			um_sim_destroy(s);
 			return -UM_ENOMEM;
 		}
@@ -748,6 +792,8 @@ void um_sim_result(struct um_sim *s, struct um_sim_result *r)
 	for (unsigned i = 0; i < s->n_ops; i++) {
 		struct sim_op *op = &s->ops[i];
 		const struct sim_value *v = &s->values[op->value];
+		if (op->kind == OP_COLD)
+			continue;
 		if (op->kind == OP_PUT) {
 			r->publishes++;
 			if (op->done && op->storers > 0) {
