@@ -48,6 +48,8 @@ static struct um_identity ids[NODES];
 static struct um_dht *dht[NODES];
 static struct um_dht_output out;
 static uint64_t now;
+static unsigned added_events[NODES];
+static struct um_peer_id added_peer[NODES];
 
 static void addr(unsigned i, struct um_addr *a)
 {
@@ -86,8 +88,6 @@ static struct {
 	uint8_t bytes[UM_DHT_DATAGRAM_MAX];
 } queue[512];
 static unsigned q_head, q_tail;
-static unsigned added_events[NODES];
-static struct um_peer_id added_peer[NODES];
 
 static void collect(unsigned from)
 {
