@@ -17,6 +17,12 @@
 
 #include "../tests/sim/sim.h"
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench-dht-sim [--nodes N] [--rtt-ms MS] [--loss PCT] [--churn PCT] [--sybil PCT]\n"
@@ -71,6 +77,25 @@ int main(int argc, char **argv)
 	um_sim_churn(sim, churn);
 	um_sim_lookups(sim, lookups, 5);
 	um_sim_result(sim, &r);
+	/* Cold starts: a node with an empty table and one bootstrap address. */
+	double cold[20], boot[20];
+	unsigned n_cold = 0, cold_found = 0, cold_contacts = 0;
+	for (unsigned i = 0; i < 20; i++) {
+		struct um_sim_cold cr;
+		if (um_sim_cold_lookup(sim, &cr))
+			break;
+		cold[n_cold] = cr.total_rtt - cr.bootstrap_rtt;
+		boot[n_cold++] = cr.bootstrap_rtt;
+		cold_found += cr.found;
+		cold_contacts += cr.contacts;
+	}
+	qsort(cold, n_cold, sizeof(double), cmp_double);
+	qsort(boot, n_cold, sizeof(double), cmp_double);
+	if (n_cold)
+		printf("cold starts=%u found=%u contacts_mean=%u done_minus_bootstrap_rtt p50=%.2f max=%.2f "
+		       "bootstrap_rtt p50=%.2f\n",
+		       n_cold, cold_found, cold_contacts / n_cold, cold[n_cold / 2], cold[n_cold - 1],
+		       boot[n_cold / 2]);
 	struct um_dht_stats st;
 	um_sim_stats(sim, &st);
 	printf("nodes=%u rtt_ms=%.0f loss=%.1f%% churn=%.0f%% sybil=%.0f%% k=%u alpha=%u width=%u paths=%u lookups=%u "

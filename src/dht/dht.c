@@ -97,8 +97,9 @@ struct um_dht_event *um_dht_event_push(struct um_dht *dht, enum um_dht_event_typ
 		return NULL;
 	}
 	struct um_dht_event *e = &out->events[out->n_events++];
+	/* All but the closest[] array (LOOKUP_DONE fills what it uses). */
 	memset(e, 0, offsetof(struct um_dht_event, closest));
-	e->n_closest = 0;
+	memset(&e->n_values, 0, sizeof(*e) - offsetof(struct um_dht_event, n_values));
 	e->type = type;
 	return e;
 }

@@ -15,11 +15,11 @@
 enum {
 	UM_DHT_LOOKUP_CANDIDATES_PER_K = 3, /* a lookup tracks 3k candidates */
 	UM_DHT_MAX_PENDING = 256,
-	UM_DHT_MAX_ASSEMBLIES = 16, /* value/proof replies being reassembled at once */
-	UM_DHT_MAX_FOUND = 16,      /* distinct owners a find-value lookup keeps */
-	UM_DHT_MAX_PROOF_PINGS = 8, /* proof requests in flight */
-	UM_DHT_RECENT_PROOFS = 32,  /* IDs recently asked for a proof (not again soon) */
-	UM_DHT_RATE_SOURCES = 64,   /* per-/24 STORE token buckets */
+	UM_DHT_MAX_ASSEMBLIES = 16,  /* value/proof replies being reassembled at once */
+	UM_DHT_MAX_FOUND = 16,       /* distinct owners a find-value lookup keeps */
+	UM_DHT_MAX_PROOF_PINGS = 16, /* proof requests in flight */
+	UM_DHT_RECENT_PROOFS = 32,   /* IDs recently asked for a proof (not again soon) */
+	UM_DHT_RATE_SOURCES = 64,    /* per-/24 STORE token buckets */
 	UM_DHT_PROOF_BYTES = UM_HSIG_PK_BYTES + 64,
 	UM_DHT_PAD_PROOF = 1280,      /* PING asking for the ~2.9 KB proof: 3x covers it */
 	UM_DHT_PAD_FIND_NODE = 420,   /* FIND_NODE without a cookie: NODES fits 3x */

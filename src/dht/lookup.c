@@ -314,10 +314,10 @@ static void advance(struct um_dht *dht, struct um_dht_lookup *l, uint64_t now_ns
 			if (!next)
 				break;
 			uint16_t want = l->kind == UM_DHT_L_VALUE && !l->n_found ? 0xffff : 0;
-			if (!request(dht, l, next, 0, want, now_ns)) {
-				dht->again = true; /* output or pending table full: next tick */
+			/* Output full (um_dht_send asked for a tick now) or the
+			 * pending table full (a deadline frees it): later. */
+			if (!request(dht, l, next, 0, want, now_ns))
 				break;
-			}
 			next->state = C_ASKED;
 			l->in_flight[path]++;
 		}

@@ -12,71 +12,7 @@
 #include "util/error.h"
 #include "wire/dht.h"
 
-#define MS 1000000ULL
-
-enum { EV_DELIVER, EV_TIMER };
-
-struct sim_msg {
-	uint32_t from;
-	uint16_t len;
-	uint8_t bytes[];
-};
-
-struct sim_event {
-	uint64_t at;
-	uint64_t seq;
-	uint32_t node;
-	uint8_t kind;
-	struct sim_msg *msg;
-};
-
-struct sim_node {
-	struct um_identity *identity;
-	struct um_dht *dht;
-	struct um_addr addr;
-	bool alive, sybil, owner;
-	uint64_t timer_at;
-};
-
-struct sim_value {
-	unsigned owner;
-	uint8_t key[32];
-	uint64_t sequence;
-};
-
-enum { OP_PUT, OP_GET };
-
-struct sim_op {
-	unsigned node, value;
-	uint8_t kind;
-	bool done, found, forged;
-	uint64_t id, start_ns, first_ns, done_ns, best_seq;
-	unsigned messages, datagrams, storers;
-};
-
-struct sim_harvest {
-	int sybil; /* the Sybil this node gave a cookie to, -1 none */
-	uint8_t cookie[UM_DHT_COOKIE_BYTES];
-};
-
-struct um_sim {
-	struct um_sim_config cfg;
-	struct sim_node *nodes;
-	struct um_identity *identities;
-	uint64_t now, seq;
-	struct sim_event *heap;
-	size_t n_heap, cap_heap;
-	uint64_t rng;
-	uint8_t mac_secret[32];
-	struct sim_value *values;
-	unsigned n_values;
-	struct sim_op *ops;
-	unsigned n_ops, cap_ops;
-	struct sim_harvest *harvest;
-	struct um_dht_output out;
-	uint64_t datagrams, dropped_loss, dropped_dead, next_flood;
-	bool flooding;
-};
+#include "sim_internal.h"
 
 /* ---- randomness (deterministic from the seed) ------------------------------ */
 
@@ -635,6 +571,59 @@ static void warm(struct um_sim *s)
 	free(arr);
 }
 
+static int engine_new(struct um_sim *s, unsigned i, uint64_t now)
+{
+	struct um_dht_value_ops ops = {.ctx = s, .check = value_check};
+	struct um_dht_config c = {.identity = s->nodes[i].identity,
+				  .random = engine_random,
+				  .random_ctx = s,
+				  .k = s->cfg.k,
+				  .alpha = s->cfg.alpha,
+				  .disjoint_paths = s->cfg.disjoint_paths,
+				  .bucket_width = s->cfg.bucket_width,
+				  .initial_rto_ns = (uint64_t)(s->cfg.rtt_ms * 3 * (double)MS)};
+	return um_dht_create(&s->nodes[i].dht, &c, &ops, now);
+}
+
+int um_sim_cold_lookup(struct um_sim *s, struct um_sim_cold *r)
+{
+	unsigned x = random_honest(s), b, vi = (unsigned)(rnd(s) % s->n_values);
+	do
+		b = random_honest(s);
+	while (b == x);
+	while (x == s->values[vi].owner)
+		x = random_honest(s);
+	memset(r, 0, sizeof(*r));
+	/* Restart x with an empty table: every contact it gets, it proves. */
+	um_dht_destroy(s->nodes[x].dht);
+	s->nodes[x].dht = NULL;
+	s->nodes[x].timer_at = UINT64_MAX;
+	if (engine_new(s, x, s->now))
+		return -UM_ENOMEM;
+	uint64_t start = s->now, limit = s->now + 60000 * MS;
+	r->bootstrap_rtt = (double)pair_rtt(s, x, b) / (s->cfg.rtt_ms * (double)MS);
+	um_dht_add_contact_address(s->nodes[x].dht, &s->nodes[b].addr, s->now, &s->out);
+	drain(s, x);
+	/* The first lookup starts once the bootstrap has proved itself (its
+	 * own-ID lookup runs beside it). */
+	while (s->n_heap && s->heap[0].at < limit && !um_dht_contact_count(s->nodes[x].dht))
+		step(s, heap_pop(s));
+	r->join_rtt = (double)(s->now - start) / (s->cfg.rtt_ms * (double)MS);
+	struct sim_op *op = op_new(s);
+	op->kind = OP_COLD;
+	op->node = x;
+	op->value = vi;
+	if (um_dht_find_value(s->nodes[x].dht, s->values[vi].key, s->now, &op->id, &s->out))
+		op->done = true;
+	drain(s, x);
+	run(s);
+	r->found = op->found;
+	r->contacts = um_dht_contact_count(s->nodes[x].dht);
+	r->total_rtt = (double)(op->start_ns + op->done_ns - start) / (s->cfg.rtt_ms * (double)MS);
+	r->first_rtt = (double)(op->start_ns + op->first_ns - start) / (s->cfg.rtt_ms * (double)MS);
+	return 0;
+}
+
 int um_sim_create(struct um_sim **out, const struct um_sim_config *config)
 {
 	struct um_sim *s = calloc(1, sizeof(*s));
@@ -660,7 +649,6 @@ int um_sim_create(struct um_sim **out, const struct um_sim_config *config)
 		return -UM_ENOMEM;
 	}
 	unsigned sybils = (unsigned)(n * s->cfg.sybil_pct / 100.0);
-	struct um_dht_value_ops ops = {.ctx = s, .check = value_check};
 	for (unsigned i = 0; i < n; i++) {
 		uint8_t seed[UM_HSIG_SEED_BYTES];
 		engine_random(s, seed, sizeof(seed));
@@ -671,15 +659,7 @@ int um_sim_create(struct um_sim **out, const struct um_sim_config *config)
 		node->alive = true;
 		node->timer_at = UINT64_MAX;
 		s->harvest[i].sybil = -1;
-		struct um_dht_config c = {.identity = node->identity,
-					  .random = engine_random,
-					  .random_ctx = s,
-					  .k = s->cfg.k,
-					  .alpha = s->cfg.alpha,
-					  .disjoint_paths = s->cfg.disjoint_paths,
-					  .bucket_width = s->cfg.bucket_width,
-					  .initial_rto_ns = (uint64_t)(s->cfg.rtt_ms * 3 * (double)MS)};
-		if (um_dht_create(&node->dht, &c, &ops, 0)) {
+		if (engine_new(s, i, 0)) {
 			um_sim_destroy(s);
 			return -UM_ENOMEM;
 		}
@@ -714,130 +694,4 @@ void um_sim_destroy(struct um_sim *s)
 	free(s->values);
 	free(s->ops);
 	free(s);
-}
-
-/* ---- results ------------------------------------------------------------------- */
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double pct(double *v, unsigned n, double p)
-{
-	if (!n)
-		return 0;
-	qsort(v, n, sizeof(*v), cmp_double);
-	unsigned i = (unsigned)(p / 100.0 * n);
-	if ((double)i < p / 100.0 * n)
-		i++; /* nearest rank: ceil(p * n) */
-	return v[i ? i - 1 : 0];
-}
-
-void um_sim_result(struct um_sim *s, struct um_sim_result *r)
-{
-	double *first = calloc(s->n_ops + 1, sizeof(double)), *done = calloc(s->n_ops + 1, sizeof(double));
-	double *pub = calloc(s->n_ops + 1, sizeof(double)), *msgs = calloc(s->n_ops + 1, sizeof(double));
-	double *dgrams = calloc(s->n_ops + 1, sizeof(double));
-	unsigned nf = 0, nd = 0, np = 0;
-	double rtt = s->cfg.rtt_ms * (double)MS;
-	memset(r, 0, sizeof(*r));
-	if (!first || !done || !pub || !msgs || !dgrams)
-		abort();
-	for (unsigned i = 0; i < s->n_ops; i++) {
-		struct sim_op *op = &s->ops[i];
-		const struct sim_value *v = &s->values[op->value];
-		if (op->kind == OP_PUT) {
-			r->publishes++;
-			if (op->done && op->storers > 0) {
-				r->publish_ok++;
-				pub[np++] = (double)op->done_ns / rtt;
-			}
-			continue;
-		}
-		r->lookups++;
-		if (op->forged)
-			r->forged_accepted++;
-		if (op->done && op->best_seq && op->best_seq < v->sequence) {
-			r->stale_final++;
-			r->forged_accepted++;
-		}
-		if (getenv("SIM_DEBUG") && !(op->found && op->best_seq == v->sequence))
-			fprintf(stderr, "fail node=%u done=%d found=%d best=%llu want=%llu msgs=%u done_ns=%.2f\n",
-				op->node, op->done, op->found, (unsigned long long)op->best_seq,
-				(unsigned long long)v->sequence, op->messages, (double)op->done_ns / rtt);
-		if (op->found && op->best_seq == v->sequence) {
-			r->succeeded++;
-			first[nf++] = (double)op->first_ns / rtt;
-		}
-		if (op->done) {
-			done[nd] = (double)op->done_ns / rtt;
-			dgrams[nd] = op->datagrams;
-			msgs[nd++] = op->messages;
-		}
-	}
-	r->first_p50 = pct(first, nf, 50);
-	r->first_p99 = pct(first, nf, 99);
-	r->done_p50 = pct(done, nd, 50);
-	r->done_p99 = pct(done, nd, 99);
-	r->publish_p50 = pct(pub, np, 50);
-	r->publish_p99 = pct(pub, np, 99);
-	r->msgs_p50 = (unsigned)pct(msgs, nd, 50);
-	r->msgs_p99 = (unsigned)pct(msgs, nd, 99);
-	r->datagrams_p50 = (unsigned)pct(dgrams, nd, 50);
-	size_t mem = 0;
-	unsigned live = 0;
-	for (unsigned i = 0; i < s->cfg.nodes; i++)
-		if (s->nodes[i].alive) {
-			mem += um_dht_memory(s->nodes[i].dht);
-			live++;
-		}
-	r->bytes_per_node = live ? mem / live : 0;
-	r->datagrams = s->datagrams;
-	r->dropped_loss = s->dropped_loss;
-	r->dropped_dead = s->dropped_dead;
-	free(first);
-	free(done);
-	free(pub);
-	free(msgs);
-	free(dgrams);
-}
-
-unsigned um_sim_nodes(const struct um_sim *s)
-{
-	return s->cfg.nodes;
-}
-
-struct um_dht *um_sim_engine(struct um_sim *s, unsigned i)
-{
-	return s->nodes[i].dht;
-}
-
-bool um_sim_alive(const struct um_sim *s, unsigned i)
-{
-	return s->nodes[i].alive;
-}
-
-bool um_sim_is_sybil(const struct um_sim *s, unsigned i)
-{
-	return s->nodes[i].sybil;
-}
-
-uint64_t um_sim_now(const struct um_sim *s)
-{
-	return s->now;
-}
-
-void um_sim_stats(const struct um_sim *s, struct um_dht_stats *sum)
-{
-	memset(sum, 0, sizeof(*sum));
-	for (unsigned i = 0; i < s->cfg.nodes; i++) {
-		if (!s->nodes[i].alive || s->nodes[i].sybil)
-			continue;
-		const uint64_t *a = (const uint64_t *)um_dht_stats(s->nodes[i].dht);
-		uint64_t *b = (uint64_t *)sum;
-		for (size_t f = 0; f < sizeof(*sum) / sizeof(uint64_t); f++)
-			b[f] += a[f];
-	}
 }

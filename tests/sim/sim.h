@@ -65,6 +65,19 @@ void um_sim_churn(struct um_sim *sim, double pct);
 void um_sim_lookups(struct um_sim *sim, unsigned count, double spacing_ms);
 void um_sim_result(struct um_sim *sim, struct um_sim_result *r);
 
+/* A cold start: a random live honest node restarts with an empty table
+ * and one bootstrap address (another live honest node), joins (proof of
+ * the bootstrap, a lookup of its own ID, every contact proven), then looks
+ * up a published key. Times in RTT multiples from the restart. */
+struct um_sim_cold {
+	double bootstrap_rtt;        /* the node's round trip to its bootstrap */
+	double join_rtt;             /* until the bootstrap proved itself (the lookup starts) */
+	double first_rtt, total_rtt; /* until the value / the lookup's end */
+	unsigned contacts;           /* in its table after the lookup */
+	bool found;
+};
+int um_sim_cold_lookup(struct um_sim *sim, struct um_sim_cold *r);
+
 /* For the unit tests: engine access and aggregate stats. */
 unsigned um_sim_nodes(const struct um_sim *sim);
 struct um_dht *um_sim_engine(struct um_sim *sim, unsigned i);

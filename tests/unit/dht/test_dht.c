@@ -48,6 +48,8 @@ static struct um_identity ids[NODES];
 static struct um_dht *dht[NODES];
 static struct um_dht_output out;
 static uint64_t now;
+static unsigned added_events[NODES];
+static struct um_peer_id added_peer[NODES];
 
 static void addr(unsigned i, struct um_addr *a)
 {
@@ -57,6 +59,7 @@ static void addr(unsigned i, struct um_addr *a)
 static void setup(unsigned n, struct um_dht_config *extra)
 {
 	now = 1000 * MS;
+	memset(added_events, 0, sizeof(added_events));
 	for (unsigned i = 0; i < n; i++) {
 		uint8_t seed[UM_HSIG_SEED_BYTES];
 		memset(seed, (int)(i + 1), sizeof(seed));
@@ -88,6 +91,12 @@ static unsigned q_head, q_tail;
 
 static void collect(unsigned from)
 {
+	for (unsigned e = 0; e < out.n_events; e++)
+		if (out.events[e].type == UM_DHT_EVENT_CONTACT_ADDED) {
+			added_events[from]++;
+			added_peer[from] = out.events[e].peer;
+		}
+	out.n_events = 0;
 	for (unsigned d = 0; d < out.n_datagrams; d++) {
 		const struct um_addr *to = &out.datagrams[d].to;
 		for (unsigned j = 0; j < NODES; j++) {
@@ -135,6 +144,8 @@ static void test_proof_join(void)
 	CHECK_EQ(um_dht_contact_count(dht[0]), 1);
 	CHECK_EQ(um_dht_stats(dht[1])->proofs_verified, 1);
 	CHECK(um_dht_rt_find(dht[1], ids[0].id.bytes) != NULL);
+	CHECK_EQ(added_events[1], 1);
+	CHECK_MEM(added_peer[1].bytes, ids[0].id.bytes, 32);
 	teardown(2);
 }
 

@@ -25,6 +25,17 @@ static void run(const char *name, double churn, double sybil, double min_success
 	CHECK(r.succeeded >= min_success * r.lookups);
 	CHECK_EQ(r.forged_accepted, 0);
 	CHECK(r.publish_ok >= 49);
+	if (churn == 0 && sybil == 0) {
+		/* A cold start from one bootstrap address joins with proven
+		 * contacts only and finds a value. */
+		struct um_sim_cold cold;
+		CHECK_EQ(um_sim_cold_lookup(sim, &cold), 0);
+		fprintf(stderr, "cold start: %u contacts, join %.2f, done %.2f RTT (bootstrap %.2f)\n", cold.contacts,
+			cold.join_rtt, cold.total_rtt, cold.bootstrap_rtt);
+		CHECK(cold.found);
+		CHECK(cold.contacts >= 8);
+		CHECK(cold.total_rtt < 30);
+	}
 	if (sybil > 0) {
 		struct um_dht_stats st;
 		um_sim_stats(sim, &st);
