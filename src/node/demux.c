@@ -45,7 +45,7 @@ static void on_handshake(struct um_node *node, const struct demux_datagram *d)
 		    uplink < 0 ? NULL : um_uplink_peer_by_route(node, (unsigned)uplink, msg->relay_source);
 		if (!peer)
 			return;
-		route = um_route_tag((size_t)(peer - node->peers), (unsigned)uplink);
+		route = um_route_tag((size_t)(peer - node->peers), um_uplink_answer_via(node, (unsigned)uplink, peer));
 	}
 	um_node_handshake_input(node, &d->from, route, msg->data, msg->len);
 }

@@ -238,6 +238,27 @@ static void move_peers(struct um_node *node, unsigned uplink)
 	}
 }
 
+unsigned um_uplink_answer_via(struct um_node *node, unsigned uplink, const struct um_node_peer *peer)
+{
+	struct um_uplinks_engine *e = node->uplinks_engine;
+
+	if (!e || uplink >= node->n_uplinks || !node->uplinks[uplink].tls || peer_slot(node, peer) >= e->n_peers ||
+	    e->policy.mode == UM_RELAY_TRANSPORT_ON_STREAM)
+		return uplink;
+	for (unsigned i = 0; i < node->n_uplinks; i++) {
+		if (node->uplinks[i].tls || !same_relay(&e->client, i, uplink) ||
+		    !um_relay_client_usable(&e->client, i))
+			continue;
+		/* One relay, one table entry: the handle is valid on both lines. */
+		uint64_t *to = &e->handles[i * e->n_peers + peer_slot(node, peer)];
+		uint64_t held = e->handles[uplink * e->n_peers + peer_slot(node, peer)];
+		if (!*to && held)
+			*to = held;
+		return i;
+	}
+	return uplink;
+}
+
 /* The relay named a peer's handle: keep it, send what waited for it, and
  * point the data plane's relay header at it. */
 static void learn_handle(struct um_node *node, unsigned uplink, const struct um_peer_id *id, uint64_t handle)

@@ -61,6 +61,13 @@ int um_uplink_find(const struct um_node *node, const struct um_addr *addr);
 /* The registered uplink to reach peer through (its own choice, else the
  * home relay), or -1 when none is registered. */
 int um_uplink_for_peer(const struct um_node *node, const struct um_node_peer *peer);
+/* The uplink to answer peer's relayed handshake through when it came in on
+ * `uplink`: the same relay's UDP line while traffic is on UDP. A node
+ * registered over both lines of one relay has one entry there, bound to
+ * its newer registration; answers over the wss:// line that a UDP
+ * registration replaced reach nobody (the peer's route would follow the
+ * handshake onto it and stay there). Copies the peer's handle across. */
+unsigned um_uplink_answer_via(struct um_node *node, unsigned uplink, const struct um_node_peer *peer);
 /* Sends payload to peer `dest` (configured) through uplink: FORWARD with
  * the peer's routing handle there, or, while that is being asked for, the
  * datagram waits (one per peer). */
