@@ -203,6 +203,8 @@ void um_relay_client_choose_home(struct um_relay_client *c, uint64_t now)
 		    (backup >= 0 || twin)) {
 			um_relay_client_set_state(c, i, UM_RELAY_CLIENT_STANDBY);
 			u->due_ns = NEVER;
+		} else if (u->state == UM_RELAY_CLIENT_IDLE && u->stream && u->transport_open && !twin && backup < 0) {
+			um_relay_client_restart(c, i, now); /* connected while its twin was registered */
 		} else if (u->state == UM_RELAY_CLIENT_STANDBY && backup < 0 && !twin) {
 			u->register_attempts = 0;
 			if (u->stream && !u->transport_open) {
@@ -640,6 +642,12 @@ int um_relay_client_transport_up(struct um_relay_client *c, unsigned i, uint64_t
 		return -UM_EINVAL;
 	}
 	c->uplinks[i].transport_open = true;
+	/* Its relay's UDP line registered meanwhile (the race of a slow UDP
+	 * answer with the fallback): registering here too would replace that
+	 * session at the relay (one entry per node). It stays idle, connected,
+	 * until the twin goes (um_relay_client_choose_home wakes it). */
+	if (twin_registered(c, i))
+		return 0;
 	um_relay_client_restart(c, i, now);
 	return 0;
 }

@@ -581,6 +581,47 @@ static void test_trust_on_first_use(void)
 	world_free();
 }
 
+/* The race of a slow UDP answer with the TLS fallback: the wss:// line of
+ * the same relay connects after the UDP line registered. Registering over
+ * it too would replace the UDP session at the relay (one entry per node)
+ * and the node would flap between the two; it stays idle, connected,
+ * until the UDP line is lost, and then registers. */
+static void test_same_relay_connects_late(void)
+{
+	struct um_relay_client_config cc = {.identity = &identity,
+					    .keepalive_max_ns = SEC,
+					    .n_uplinks = 2,
+					    .stream = {false, true},
+					    .has_relay_id = {true, true}};
+	cc.relay_id[0] = cc.relay_id[1] = relay_identity[0].id;
+	w = calloc(1, sizeof(*w));
+	w->n = 2;
+	w->now = T0;
+	relay_init(0, &relay_identity[0]);
+	w->relay_up[0] = true;
+	w->target[0] = w->target[1] = 0;
+	w->delay[0] = w->delay[1] = 5 * MS;
+	CHECK_EQ(um_relay_client_init(&w->client, &cc), 0);
+	start();
+	run_until(T0 + 500 * MS);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	CHECK_EQ(um_relay_client_transport_up(&w->client, 1, w->now), 0);
+	drain();
+	run_until(w->now + 5 * SEC);
+	CHECK_EQ(state(1), UM_RELAY_CLIENT_IDLE);
+	CHECK_EQ(w->n_registers[1], 0);
+	CHECK_EQ(w->relays[0].stats.reregistrations, 0);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	/* UDP goes silent: the connected wss:// line registers. */
+	w->relay_silent[0] = true;
+	run_until(w->now + 10 * SEC);
+	CHECK_EQ(state(1), UM_RELAY_CLIENT_REGISTERED);
+	CHECK_EQ(w->client.home, 1);
+	um_relay_destroy(&w->relays[0]);
+	w->relay_up[0] = false;
+	world_free();
+}
+
 int main(void)
 {
 	if (sodium_init() < 0 || harness_identity(&identity, 1) || harness_identity(&other_identity, 99))
@@ -596,6 +637,7 @@ int main(void)
 	RUN(test_reregister_rate);
 	RUN(test_nat_rebinding);
 	RUN(test_retry_backoff);
+	RUN(test_same_relay_connects_late);
 	RUN(test_wss_fallback);
 	RUN(test_illegal_transition);
 	RUN(test_mismatched_replies);
