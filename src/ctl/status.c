@@ -188,6 +188,9 @@ static const struct counter_key handshake_keys[] = {
     KEY("hs_challenges_deferred", struct um_handshake_status, challenges_deferred),
     KEY("hs_deferred_stale", struct um_handshake_status, deferred_stale),
     KEY("hs_deferred_refused", struct um_handshake_status, deferred_refused),
+    KEY("hs_short_challenges", struct um_handshake_status, short_challenges),
+    KEY("hs_short_responses", struct um_handshake_status, short_responses),
+    KEY("hs_key_unknown", struct um_handshake_status, key_unknown),
 };
 
 static const struct counter_key dataplane_keys[] = {

@@ -13,7 +13,8 @@
  *           hs_auth_failed hs_unknown_peer hs_timeouts hs_version_mismatch
  *           hs_challenge_budget hs_fragments_sent hs_fragments_retransmitted
  *           hs_acks_sent hs_acks_received hs_acks_dropped
- *           hs_challenges_deferred hs_deferred_stale hs_deferred_refused under_load
+ *           hs_challenges_deferred hs_deferred_stale hs_deferred_refused
+ *           hs_short_challenges hs_short_responses hs_key_unknown under_load
  *           demux_dropped path_dropped dp_no_route dp_unknown_index dp_malformed dp_ring_full
  *           dp_tun_write_errors dp_busy_poll_hits dp_busy_poll_misses
  *           dp_gathers dp_spreads relays [relay_transport] [home_relay home_relay_rtt_us
@@ -83,7 +84,11 @@ struct um_handshake_status {
 	    fragments_sent, fragments_retransmitted, acks_sent, acks_received, acks_dropped,
 	    /* CHALLENGEs signed on the handshake worker; results dropped as
 	     * stale (the state went meanwhile); HELLOs refused (no work item). */
-	    challenges_deferred, deferred_stale, deferred_refused;
+	    challenges_deferred, deferred_stale, deferred_refused,
+	    /* Handshake v3: CHALLENGEs and RESPONSEs sent without our key (the
+	     * other side held it), and short RESPONSEs dropped for a key we
+	     * did not hold (the sender resends the full form). */
+	    short_challenges, short_responses, key_unknown;
 };
 
 struct um_dataplane_status {

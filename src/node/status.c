@@ -136,6 +136,9 @@ static void fill_node(struct um_node *node, struct um_node_status *out)
 	    .challenges_deferred = hs->challenges_deferred,
 	    .deferred_stale = hs->deferred_stale,
 	    .deferred_refused = hs->deferred_refused,
+	    .short_challenges = hs->short_challenges,
+	    .short_responses = hs->short_responses,
+	    .key_unknown = hs->key_unknown,
 	};
 	out->under_load = um_handshake_under_load(node->engine);
 	out->demux_dropped = node->demux_dropped;

@@ -94,5 +94,13 @@ elif ((lost != 0)); then
 	um_log "note: $lost datagrams lost, all counted as kernel socket/queue drops ($kernel) on this busy machine"
 fi
 ((after - before >= 2)) || um_fail "only $((after - before)) rotations during the UDP stream"
+# Every rotation after the first handshake is between nodes that verified
+# each other's key: the CHALLENGE and RESPONSE go without it (handshake v3).
+short=0
+for n in alpha beta; do
+	short=$((short + $(um_cli $n status --json | python3 -c 'import json,sys; d=json.load(sys.stdin)["node"]; print(d["hs_short_challenges"] + d["hs_short_responses"])')))
+done
+((short >= 2 * (after - before))) || um_fail "$short short CHALLENGEs/RESPONSEs for $((after - before)) rotations"
+um_log "$short CHALLENGEs and RESPONSEs without the public key over $((after - before)) rotations"
 um_stop alpha
 um_stop beta
