@@ -23,6 +23,9 @@ void um_relay_client_session_wipe(struct um_relay_client_session *s)
 #define HANDSHAKE_WAIT_NS      (11 * UM_NSEC_PER_SEC) /* the engine gives up after 10 s */
 #define KEEPALIVE_DEFAULT_S    25
 #define KEEPALIVE_MISSES       3
+#define ECHO_RESENDS_MAX       6 /* then the keepalive schedule (and its re-challenge) takes over */
+#define ECHO_RETRY_MIN_NS      (200 * UM_NSEC_PER_MSEC)
+#define ECHO_RETRY_MAX_NS      (2 * UM_NSEC_PER_SEC)
 /* A UDP registration is two round trips of handshake (a signature and a
  * verification on each side) plus one for REGISTER: 0.5 s covers relays up
  * to ~150 ms away; a UDP-blocked node still reaches wss:// within about a
@@ -389,6 +392,17 @@ static void send_register(struct um_relay_client *c, unsigned i, uint64_t now, s
 	sodium_memzero(&m, sizeof(m));
 }
 
+/* When to resend an unconfirmed echo: three RTTs (REGISTER -> ACK gave
+ * one), doubling per resend, within [200 ms, 2 s]. */
+static uint64_t echo_retry_ns(const struct um_relay_client_uplink *u)
+{
+	uint64_t t = u->rtt_ns ? 3 * u->rtt_ns : REGISTER_RESEND_NS;
+	if (t < ECHO_RETRY_MIN_NS)
+		t = ECHO_RETRY_MIN_NS;
+	t <<= u->echo_resends < 4 ? u->echo_resends : 4;
+	return t < ECHO_RETRY_MAX_NS ? t : ECHO_RETRY_MAX_NS;
+}
+
 static void send_keepalive(struct um_relay_client *c, unsigned i, uint64_t now, struct um_relay_client_output *out)
 {
 	struct um_relay_client_uplink *u = &c->uplinks[i];
@@ -398,6 +412,7 @@ static void send_keepalive(struct um_relay_client *c, unsigned i, uint64_t now, 
 		k.flags = UM_RELAY_KEEPALIVE_FLAG_CHALLENGE;
 		memcpy(k.challenge, u->echo, sizeof(k.challenge));
 		u->echo_due = false;
+		u->echo_unconfirmed = true;
 	}
 	send_sealed(c, i, &u->cur, &k, out);
 	u->ka_sent_ns = now;
@@ -507,6 +522,13 @@ static void uplink_due(struct um_relay_client *c, unsigned i, uint64_t now, uint
 		return;
 	}
 	case UM_RELAY_CLIENT_REGISTERED:
+		if (u->echo_unconfirmed && u->ka_outstanding && u->echo_resends < ECHO_RESENDS_MAX) {
+			u->echo_resends++;
+			u->echo_due = true;
+			send_keepalive(c, i, now, out);
+			u->due_ns = now + echo_retry_ns(u);
+			return;
+		}
 		if (u->ka_outstanding && ++u->ka_missed >= KEEPALIVE_MISSES) {
 			struct um_relay_client_event_entry *e =
 			    um_relay_client_push_event(c, UM_RELAY_CLIENT_EVENT_RELAY_LOST, i);
@@ -708,6 +730,8 @@ int um_relay_client_tick(struct um_relay_client *c, uint64_t now, uint64_t wall_
 		}
 		if (u->echo_due && u->state == UM_RELAY_CLIENT_REGISTERED) {
 			send_keepalive(c, i, now, out);
+			if (u->echo_resends < ECHO_RESENDS_MAX && now + echo_retry_ns(u) < u->due_ns)
+				u->due_ns = now + echo_retry_ns(u);
 			if (out->n_datagrams)
 				return 1;
 		}

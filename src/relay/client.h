@@ -145,6 +145,12 @@ struct um_relay_client_uplink {
 	bool registered_before;                 /* last_register_ns is set */
 	uint8_t echo[UM_RELAY_CHALLENGE_BYTES]; /* the relay's challenge to echo */
 	bool echo_due;                          /* send a keepalive echoing it now */
+	/* The echo went out and no keepalive reply came since: the relay has
+	 * not bound us (or its reply was lost). Until then it forwards
+	 * nothing to us, so the echo is resent at RTT pace, not at the
+	 * keepalive interval (25 s). */
+	bool echo_unconfirmed;
+	unsigned echo_resends;
 	uint8_t last_hash[UM_RELAY_HASH_BYTES]; /* of our last sealed datagram: matches a NOT_REGISTERED hint */
 	uint64_t keepalive_ns;                  /* our keepalive period */
 	uint64_t ka_sequence, ka_sent_ns;

@@ -101,6 +101,8 @@ static int on_ack(struct um_relay_client *c, unsigned i, const struct um_relay_c
 	u->refreshing = false;
 	memcpy(u->echo, ack->challenge, sizeof(u->echo));
 	u->echo_due = true;
+	u->echo_unconfirmed = false;
+	u->echo_resends = 0;
 	u->ka_sequence = 0;
 	u->ka_outstanding = false;
 	u->ka_missed = 0;
@@ -156,6 +158,12 @@ static int on_keepalive(struct um_relay_client *c, unsigned i, const struct um_r
 	}
 	uint64_t sample = now - u->ka_sent_ns;
 	u->rtt_ns = u->rtt_ns ? (u->rtt_ns * 7 + sample) / 8 : sample;
+	/* A reply to our latest keepalive, which carried the echo while it
+	 * was unconfirmed: the relay bound us (or asks again, above). */
+	if (u->echo_unconfirmed)
+		u->due_ns = now + u->keepalive_ns; /* the echo's quick retry is not needed */
+	u->echo_unconfirmed = false;
+	u->echo_resends = 0;
 	u->ka_outstanding = false;
 	u->ka_missed = 0;
 	u->last_reply_ns = now;

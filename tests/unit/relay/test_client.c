@@ -622,6 +622,38 @@ static void test_same_relay_connects_late(void)
 	world_free();
 }
 
+/* The echo that binds us at the relay (or its reply) is lost: until the
+ * relay binds us it forwards nothing to us, so the echo is resent at RTT
+ * pace (three RTTs, at least 200 ms), not at the keepalive interval. */
+static void test_echo_lost(void)
+{
+	world_new(1, NULL, 25 * SEC);
+	w->delay[0] = 20 * MS;
+	start();
+	/* The relay answers at once in this world: silent right after the
+	 * REGISTER went out, its ACK (queued) arrives, the echo's reply not. */
+	while (!w->client.uplinks[0].register_sends && w->now < T0 + 5 * SEC)
+		run_until(w->now + 1 * MS);
+	unsigned before = w->keepalives_sent[0];
+	w->relay_silent[0] = true;
+	run_until(w->now + 400 * MS);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	CHECK(w->client.uplinks[0].echo_unconfirmed);
+	w->relay_silent[0] = false;
+	run_until(w->now + 2 * SEC);
+	CHECK(w->keepalives_sent[0] >= before + 2); /* resent within 2.4 s, not after 25 s */
+	CHECK(!w->client.uplinks[0].echo_unconfirmed);
+	CHECK_EQ(w->client.uplinks[0].ka_missed, 0u);
+	struct um_relay_node_info info;
+	CHECK_EQ(um_relay_lookup(&w->relays[0], &identity.id, &info), 0);
+	CHECK(um_addr_equal(&info.endpoint, &w->client.uplinks[0].observed));
+	/* Then the keepalive interval again. */
+	unsigned settled = w->keepalives_sent[0];
+	run_until(w->now + 20 * SEC);
+	CHECK_EQ(w->keepalives_sent[0], settled);
+	world_free();
+}
+
 int main(void)
 {
 	if (sodium_init() < 0 || harness_identity(&identity, 1) || harness_identity(&other_identity, 99))
@@ -638,6 +670,7 @@ int main(void)
 	RUN(test_nat_rebinding);
 	RUN(test_retry_backoff);
 	RUN(test_same_relay_connects_late);
+	RUN(test_echo_lost);
 	RUN(test_wss_fallback);
 	RUN(test_illegal_transition);
 	RUN(test_mismatched_replies);
