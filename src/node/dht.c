@@ -19,6 +19,7 @@
 
 #include "node/dht_internal.h"
 #include "node/internal.h"
+#include "node/path.h"
 #include "node/route.h"
 #include "node/session.h"
 #include "node/stun.h"
@@ -126,8 +127,7 @@ static bool endpoint_to_addr(const struct um_dht_endpoint *e, struct um_addr *a)
 static unsigned gather_endpoints(struct um_node_dht *d, struct um_dht_endpoint *out)
 {
 	struct um_node *node = d->node;
-	struct um_addr stun[UM_CONFIG_STUN_MAX], a;
-	struct ifaddrs *ifa, *it;
+	struct um_addr stun[UM_CONFIG_STUN_MAX];
 	unsigned n = 0;
 	size_t n_stun = um_node_stun_candidates(node, stun, UM_CONFIG_STUN_MAX);
 
@@ -136,24 +136,10 @@ static unsigned gather_endpoints(struct um_node_dht *d, struct um_dht_endpoint *
 			add_endpoint(d, out, &n, UM_DHT_ENDPOINT_REFLEXIVE, &node->uplinks[i].observed);
 	for (size_t i = 0; i < n_stun; i++)
 		add_endpoint(d, out, &n, UM_DHT_ENDPOINT_REFLEXIVE, &stun[i]);
-	if (getifaddrs(&ifa))
-		return n;
-	for (it = ifa; it; it = it->ifa_next) {
-		if (!it->ifa_addr || !(it->ifa_flags & IFF_UP) || (it->ifa_flags & IFF_LOOPBACK) ||
-		    !strcmp(it->ifa_name, node->ifname))
-			continue;
-		int family = it->ifa_addr->sa_family;
-		if (family == AF_INET6 &&
-		    IN6_IS_ADDR_LINKLOCAL(&((const struct sockaddr_in6 *)it->ifa_addr)->sin6_addr))
-			continue;
-		if ((family != AF_INET && family != AF_INET6) ||
-		    um_addr_from_sockaddr(&a, it->ifa_addr,
-					  family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)))
-			continue;
-		a.port = um_dataplane_port(node->dataplane);
-		add_endpoint(d, out, &n, UM_DHT_ENDPOINT_LAN, &a);
-	}
-	freeifaddrs(ifa);
+	struct um_addr lan[16];
+	size_t n_lan = um_node_interface_addresses(node, lan, sizeof(lan) / sizeof(lan[0]));
+	for (size_t i = 0; i < n_lan; i++)
+		add_endpoint(d, out, &n, UM_DHT_ENDPOINT_LAN, &lan[i]);
 	return n;
 }
 

@@ -59,22 +59,14 @@ static size_t add_local(struct um_path_candidate *out, size_t n, uint8_t kind, c
 	return n;
 }
 
-/* The relays' view, the STUN servers' and our interfaces (the engine
- * orders and deduplicates). */
-static size_t gather_candidates(struct um_node *node, struct um_path_candidate *out)
+size_t um_node_interface_addresses(const struct um_node *node, struct um_addr *out, size_t max)
 {
 	struct ifaddrs *ifa, *it;
-	struct um_addr stun[UM_CONFIG_STUN_MAX], a;
-	size_t n = 0, n_stun = um_node_stun_candidates(node, stun, UM_CONFIG_STUN_MAX);
+	size_t n = 0;
 
-	for (size_t i = 0; i < node->n_uplinks; i++)
-		if (node->uplinks[i].state == UM_UPLINK_REGISTERED)
-			n = add_local(out, n, UM_PATH_CAND_REFLEXIVE, &node->uplinks[i].observed);
-	for (size_t i = 0; i < n_stun; i++)
-		n = add_local(out, n, UM_PATH_CAND_REFLEXIVE, &stun[i]);
 	if (getifaddrs(&ifa))
-		return n;
-	for (it = ifa; it; it = it->ifa_next) {
+		return 0;
+	for (it = ifa; it && n < max; it = it->ifa_next) {
 		if (!it->ifa_addr || !(it->ifa_flags & IFF_UP) || (it->ifa_flags & IFF_LOOPBACK) ||
 		    !strcmp(it->ifa_name, node->ifname))
 			continue;
@@ -83,13 +75,30 @@ static size_t gather_candidates(struct um_node *node, struct um_path_candidate *
 		    IN6_IS_ADDR_LINKLOCAL(&((const struct sockaddr_in6 *)it->ifa_addr)->sin6_addr))
 			continue;
 		if ((family != AF_INET && family != AF_INET6) ||
-		    um_addr_from_sockaddr(&a, it->ifa_addr,
+		    um_addr_from_sockaddr(&out[n], it->ifa_addr,
 					  family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)))
 			continue;
-		a.port = um_dataplane_port(node->dataplane);
-		n = add_local(out, n, UM_PATH_CAND_LOCAL, &a);
+		out[n++].port = um_dataplane_port(node->dataplane);
 	}
 	freeifaddrs(ifa);
+	return n;
+}
+
+/* The relays' view, the STUN servers' and our interfaces (the engine
+ * orders and deduplicates). */
+static size_t gather_candidates(struct um_node *node, struct um_path_candidate *out)
+{
+	struct um_addr stun[UM_CONFIG_STUN_MAX], lan[PATH_LOCAL_MAX];
+	size_t n = 0, n_stun = um_node_stun_candidates(node, stun, UM_CONFIG_STUN_MAX);
+
+	for (size_t i = 0; i < node->n_uplinks; i++)
+		if (node->uplinks[i].state == UM_UPLINK_REGISTERED)
+			n = add_local(out, n, UM_PATH_CAND_REFLEXIVE, &node->uplinks[i].observed);
+	for (size_t i = 0; i < n_stun; i++)
+		n = add_local(out, n, UM_PATH_CAND_REFLEXIVE, &stun[i]);
+	size_t n_lan = um_node_interface_addresses(node, lan, PATH_LOCAL_MAX);
+	for (size_t i = 0; i < n_lan; i++)
+		n = add_local(out, n, UM_PATH_CAND_LOCAL, &lan[i]);
 	return n;
 }
 

@@ -26,6 +26,10 @@ void um_path_session_cleared(struct um_node_peer *peer);
 void um_path_receive(struct um_node *node, const struct um_addr *from, bool via_relay, int uplink, const uint8_t *data,
 		     size_t len);
 bool um_path_is_path_msg(const uint8_t *data, size_t len);
+/* Up to max addresses of our up, non-loopback interfaces (not the
+ * tunnel's, no IPv6 link-local) with the data plane's port: the LAN
+ * candidates of direct paths and the LAN endpoints of our DHT record. */
+size_t um_node_interface_addresses(const struct um_node *node, struct um_addr *out, size_t max);
 /* Our candidates changed (a STUN server reported a new reflexive address):
  * peers still on the relay get them (and a new attempt when the last one
  * failed). node.c installs it as the candidates_changed hook. */
