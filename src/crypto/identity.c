@@ -26,30 +26,15 @@
  * digits or does not match, -UM_EINVAL for anything else. */
 #include "crypto/identity.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <sodium.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "crypto/secmem.h"
+#include "crypto/secret_file.h"
 #include "crypto/sha3.h"
 #include "util/error.h"
 
 static const char peer_id_label[] = "umbra-peer-id-v1";
-static const char file_magic[] = "umbra-identity-"; /* followed by the version */
-static const char file_tag[] = "umbra-identity-1 ";
-
 enum {
-	FILE_TAG_LEN = sizeof(file_tag) - 1,                          /* 17 */
-	FILE_SEED_B64_LEN = 88,                                       /* base64 of 64 bytes */
-	FILE_CHECK_BYTES = 4,                                         /* 8 hex digits */
-	FILE_BODY_LEN = FILE_SEED_B64_LEN + 1 + 2 * FILE_CHECK_BYTES, /* after the tag: 97 */
-	FILE_LINE_LEN = FILE_TAG_LEN + FILE_BODY_LEN,                 /* 114, without newline */
-	FILE_MAX_BYTES = 256,                                         /* refuse bigger files unread */
 	ED25519_PK_BYTES = 32,
 };
 
@@ -246,261 +231,48 @@ int um_identity_generate(struct um_identity *identity)
 	return rc;
 }
 
-/* First 4 bytes of SHA3-256 over the line before " <check>". */
-static void file_checksum(uint8_t check[FILE_CHECK_BYTES], const char *text, size_t len)
-{
-	uint8_t digest[UM_SHA3_256_BYTES];
-
-	um_sha3_256(digest, (const uint8_t *)text, len);
-	memcpy(check, digest, FILE_CHECK_BYTES);
-	sodium_memzero(digest, sizeof(digest));
-}
-
-/* Writes the line with its newline into line[FILE_LINE_LEN + 2] (NUL ended). */
-static void identity_format_line(char line[FILE_LINE_LEN + 2], const struct um_identity *identity)
-{
-	uint8_t check[FILE_CHECK_BYTES];
-
-	memcpy(line, file_tag, FILE_TAG_LEN);
-	sodium_bin2base64(line + FILE_TAG_LEN, FILE_SEED_B64_LEN + 1, identity->seed, UM_HSIG_SEED_BYTES,
-			  sodium_base64_VARIANT_ORIGINAL);
-	file_checksum(check, line, FILE_TAG_LEN + FILE_SEED_B64_LEN);
-	line[FILE_TAG_LEN + FILE_SEED_B64_LEN] = ' ';
-	sodium_bin2hex(line + FILE_TAG_LEN + FILE_SEED_B64_LEN + 1, 2 * FILE_CHECK_BYTES + 1, check, FILE_CHECK_BYTES);
-	line[FILE_LINE_LEN] = '\n';
-	line[FILE_LINE_LEN + 1] = '\0';
-}
+/* The private file is a one-line secret file (crypto/secret_file.h) of
+ * kind "identity" holding the 64 seed bytes. */
+static const char file_kind[] = "identity";
 
 int um_identity_format(const struct um_identity *identity, char *out, size_t out_size)
 {
-	if (!identity || !out || out_size < FILE_LINE_LEN + 2)
+	if (!identity)
 		return -UM_ERANGE;
-	identity_format_line(out, identity);
-	return 0;
+	return um_secret_line_format(file_kind, identity->seed, UM_HSIG_SEED_BYTES, out, out_size);
 }
 
 int um_identity_parse(struct um_identity *identity, const char *text, size_t len)
 {
 	uint8_t seed[UM_HSIG_SEED_BYTES];
-	uint8_t check[FILE_CHECK_BYTES], expect[FILE_CHECK_BYTES];
-	size_t magic_len = sizeof(file_magic) - 1, seed_len = 0, hex_len = 0, version_end;
-	const char *body, *b64_end = NULL;
 	int rc;
 
-	if (!identity || (!text && len))
+	if (!identity)
 		return -UM_EINVAL;
-	if (len && text[len - 1] == '\n')
-		len--;
-	if (len && text[len - 1] == '\r')
-		len--;
-	if (!len)
-		return -UM_ETRUNC;
-	if (len < magic_len)
-		return memcmp(text, file_magic, len) == 0 ? -UM_ETRUNC : -UM_EINVAL;
-	if (memcmp(text, file_magic, magic_len) != 0)
-		return -UM_EINVAL;
-	for (version_end = magic_len; version_end < len && text[version_end] != ' '; version_end++)
-		;
-	if (version_end == magic_len)
-		return version_end == len ? -UM_ETRUNC : -UM_EINVAL;
-	if (version_end - magic_len != 1 || text[magic_len] != '1') {
-		for (size_t i = magic_len; i < version_end; i++)
-			if (text[i] < '0' || text[i] > '9')
-				return -UM_EINVAL;
-		return -UM_EVERSION;
-	}
-	if (len < FILE_LINE_LEN)
-		return -UM_ETRUNC;
-	if (len > FILE_LINE_LEN)
-		return -UM_EINVAL;
-	body = text + FILE_TAG_LEN;
-	if (body[FILE_SEED_B64_LEN] != ' ')
-		return -UM_EINVAL;
-
-	/* Right shape: from here on, damaged content is a checksum failure. */
-	rc = -UM_ECHECKSUM;
-	file_checksum(expect, text, FILE_TAG_LEN + FILE_SEED_B64_LEN);
-	if (sodium_hex2bin(check, sizeof(check), body + FILE_SEED_B64_LEN + 1, 2 * FILE_CHECK_BYTES, NULL, &hex_len,
-			   NULL) != 0 ||
-	    hex_len != FILE_CHECK_BYTES)
-		goto out;
-	for (int i = 0; i < 2 * FILE_CHECK_BYTES; i++) {
-		char c = body[FILE_SEED_B64_LEN + 1 + i];
-
-		if (c >= 'A' && c <= 'F')
-			goto out; /* lowercase only: one canonical line per seed */
-	}
-	if (sodium_memcmp(check, expect, FILE_CHECK_BYTES) != 0)
-		goto out;
-	/* The checksum matched, so bad base64 here was written that way. */
-	rc = -UM_EINVAL;
-	if (sodium_base642bin(seed, sizeof(seed), body, FILE_SEED_B64_LEN, NULL, &seed_len, &b64_end,
-			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    seed_len != sizeof(seed) || b64_end != body + FILE_SEED_B64_LEN)
-		goto out;
-	rc = um_identity_from_seed(identity, seed);
-out:
+	rc = um_secret_line_parse(file_kind, text, len, seed, sizeof(seed));
+	if (rc == 0)
+		rc = um_identity_from_seed(identity, seed);
 	sodium_memzero(seed, sizeof(seed));
 	return rc;
 }
 
 int um_identity_load(struct um_identity *identity, const char *path)
 {
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	int fd, rc = 0;
+	uint8_t seed[UM_HSIG_SEED_BYTES];
+	int rc;
 
 	if (!identity || !path)
 		return -UM_EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) != 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = -UM_EINVAL;
-		goto out;
-	}
-	if (st.st_mode & 077) {
-		rc = -UM_EPERM; /* checked before reading: a leaked key is never used */
-		goto out;
-	}
-	buf = um_secmem_alloc(FILE_MAX_BYTES + 1);
-	if (!buf) {
-		rc = -UM_ENOMEM;
-		goto out;
-	}
-	while (len <= FILE_MAX_BYTES) {
-		ssize_t n = read(fd, buf + len, FILE_MAX_BYTES + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > FILE_MAX_BYTES) {
-		rc = -UM_EINVAL;
-		goto out;
-	}
-	rc = um_identity_parse(identity, buf, len);
-out:
-	um_secmem_free(buf);
-	close(fd);
-	return rc;
-}
-
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Rename that refuses to replace an existing file; link()+unlink() where the
- * file system lacks RENAME_NOREPLACE (link also fails with EEXIST). */
-static int rename_noreplace(const char *from, const char *to)
-{
-	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
-		return -errno;
-	if (link(from, to) != 0)
-		return -errno;
-	unlink(from);
-	return 0;
-}
-
-/* fsync the directory holding path so the rename itself is durable. */
-static int sync_parent_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-	int fd, rc = 0;
-
-	if (!dir)
-		return -UM_ENOMEM;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dir);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd) != 0 && errno != EINVAL) /* some file systems cannot sync directories */
-		rc = -errno;
-	close(fd);
+	rc = um_secret_file_load(file_kind, path, seed, sizeof(seed));
+	if (rc == 0)
+		rc = um_identity_from_seed(identity, seed);
+	sodium_memzero(seed, sizeof(seed));
 	return rc;
 }
 
 int um_identity_save(const struct um_identity *identity, const char *path)
 {
-	char line[FILE_LINE_LEN + 2];
-	char *tmp = NULL;
-	int fd = -1, rc;
-	struct stat st;
-
-	if (!identity || !path || !*path)
+	if (!identity)
 		return -UM_EINVAL;
-	if (lstat(path, &st) == 0)
-		return -EEXIST; /* early answer; rename_noreplace is the real guard */
-	/* A random name beside the target (64 bits: no retry needed), created
-	 * exclusively, so nothing placed there beforehand is followed or reused. */
-	uint8_t salt[8];
-	char hex[2 * sizeof(salt) + 1];
-	randombytes_buf(salt, sizeof(salt));
-	sodium_bin2hex(hex, sizeof(hex), salt, sizeof(salt));
-	if (asprintf(&tmp, "%s.tmp-%s", path, hex) < 0)
-		return -UM_ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, S_IRUSR | S_IWUSR);
-	if (fd < 0) {
-		rc = -errno;
-		free(tmp);
-		tmp = NULL; /* not ours: never unlink it */
-		goto out;
-	}
-	/* open() applies the umask; set 0600 exactly whatever it is. */
-	if (fchmod(fd, S_IRUSR | S_IWUSR) != 0) {
-		rc = -errno;
-		goto out;
-	}
-	identity_format_line(line, identity);
-	rc = write_all(fd, line, FILE_LINE_LEN + 1);
-	if (rc < 0)
-		goto out;
-	if (fsync(fd) != 0) {
-		rc = -errno;
-		goto out;
-	}
-	rc = close(fd) != 0 ? -errno : 0;
-	fd = -1;
-	if (rc < 0)
-		goto out;
-	rc = rename_noreplace(tmp, path);
-	if (rc < 0)
-		goto out;
-	free(tmp);
-	tmp = NULL;
-	rc = sync_parent_dir(path);
-out:
-	sodium_memzero(line, sizeof(line));
-	if (fd >= 0)
-		close(fd);
-	if (tmp) {
-		unlink(tmp);
-		free(tmp);
-	}
-	return rc;
+	return um_secret_file_save(file_kind, path, identity->seed, UM_HSIG_SEED_BYTES);
 }

@@ -13,34 +13,17 @@
  * network_key.h, so a storer can check the binding without the network key. */
 #include "dht/network_key.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <sodium.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "crypto/secmem.h"
+#include "crypto/secret_file.h"
 #include "crypto/sha3.h"
 #include "util/error.h"
 
-static const char file_magic[] = "umbra-network-key-"; /* followed by the version */
-static const char file_tag[] = "umbra-network-key-1 ";
 static const char private_key_label[] = "umbra dht private key";
 static const char relays_label[] = "umbra dht relays";
 
-enum {
-	FILE_TAG_LEN = sizeof(file_tag) - 1,                         /* 20 */
-	FILE_KEY_B64_LEN = 44,                                       /* base64 of 32 bytes */
-	FILE_CHECK_BYTES = 4,                                        /* 8 hex digits */
-	FILE_BODY_LEN = FILE_KEY_B64_LEN + 1 + 2 * FILE_CHECK_BYTES, /* 53 */
-	FILE_LINE_LEN = FILE_TAG_LEN + FILE_BODY_LEN,                /* 73, without newline */
-	FILE_MAX_BYTES = 256,                                        /* refuse bigger files unread */
-};
-
-_Static_assert(FILE_LINE_LEN + 2 <= UM_NETWORK_KEY_TEXT_MAX, "network key line buffer");
+_Static_assert((int)UM_NETWORK_KEY_BYTES <= (int)UM_SECRET_BYTES_MAX, "network key line");
 
 void um_network_key_wipe(struct um_network_key *key)
 {
@@ -58,248 +41,36 @@ int um_network_key_generate(struct um_network_key *key)
 	return 0;
 }
 
-/* ---- the file ---- */
+/* ---- the file: a one-line secret file (crypto/secret_file.h) ---- */
 
-static void file_checksum(uint8_t check[FILE_CHECK_BYTES], const char *text, size_t len)
-{
-	uint8_t digest[UM_SHA3_256_BYTES];
-
-	um_sha3_256(digest, (const uint8_t *)text, len);
-	memcpy(check, digest, FILE_CHECK_BYTES);
-	sodium_memzero(digest, sizeof(digest));
-}
-
-static void format_line(char line[FILE_LINE_LEN + 2], const struct um_network_key *key)
-{
-	uint8_t check[FILE_CHECK_BYTES];
-
-	memcpy(line, file_tag, FILE_TAG_LEN);
-	sodium_bin2base64(line + FILE_TAG_LEN, FILE_KEY_B64_LEN + 1, key->bytes, UM_NETWORK_KEY_BYTES,
-			  sodium_base64_VARIANT_ORIGINAL);
-	file_checksum(check, line, FILE_TAG_LEN + FILE_KEY_B64_LEN);
-	line[FILE_TAG_LEN + FILE_KEY_B64_LEN] = ' ';
-	sodium_bin2hex(line + FILE_TAG_LEN + FILE_KEY_B64_LEN + 1, 2 * FILE_CHECK_BYTES + 1, check, FILE_CHECK_BYTES);
-	line[FILE_LINE_LEN] = '\n';
-	line[FILE_LINE_LEN + 1] = '\0';
-}
+static const char file_kind[] = "network-key";
 
 int um_network_key_format(const struct um_network_key *key, char *out, size_t out_size)
 {
-	if (!key || !out || out_size < FILE_LINE_LEN + 2)
+	if (!key)
 		return -UM_ERANGE;
-	format_line(out, key);
-	return 0;
+	return um_secret_line_format(file_kind, key->bytes, UM_NETWORK_KEY_BYTES, out, out_size);
 }
 
 int um_network_key_parse(struct um_network_key *key, const char *text, size_t len)
 {
-	uint8_t bytes[UM_NETWORK_KEY_BYTES];
-	uint8_t check[FILE_CHECK_BYTES], expect[FILE_CHECK_BYTES];
-	size_t magic_len = sizeof(file_magic) - 1, key_len = 0, hex_len = 0, version_end;
-	const char *body, *b64_end = NULL;
-	int rc;
-
-	if (!key || (!text && len))
+	if (!key)
 		return -UM_EINVAL;
-	if (len && text[len - 1] == '\n')
-		len--;
-	if (len && text[len - 1] == '\r')
-		len--;
-	if (!len)
-		return -UM_ETRUNC;
-	if (len < magic_len)
-		return memcmp(text, file_magic, len) == 0 ? -UM_ETRUNC : -UM_EINVAL;
-	if (memcmp(text, file_magic, magic_len) != 0)
-		return -UM_EINVAL;
-	for (version_end = magic_len; version_end < len && text[version_end] != ' '; version_end++)
-		;
-	if (version_end == magic_len)
-		return version_end == len ? -UM_ETRUNC : -UM_EINVAL;
-	if (version_end - magic_len != 1 || text[magic_len] != '1') {
-		for (size_t i = magic_len; i < version_end; i++)
-			if (text[i] < '0' || text[i] > '9')
-				return -UM_EINVAL;
-		return -UM_EVERSION;
-	}
-	if (len < FILE_LINE_LEN)
-		return -UM_ETRUNC;
-	if (len > FILE_LINE_LEN)
-		return -UM_EINVAL;
-	body = text + FILE_TAG_LEN;
-	if (body[FILE_KEY_B64_LEN] != ' ')
-		return -UM_EINVAL;
-
-	/* Right shape: from here on, damaged content is a checksum failure. */
-	rc = -UM_ECHECKSUM;
-	file_checksum(expect, text, FILE_TAG_LEN + FILE_KEY_B64_LEN);
-	if (sodium_hex2bin(check, sizeof(check), body + FILE_KEY_B64_LEN + 1, 2 * FILE_CHECK_BYTES, NULL, &hex_len,
-			   NULL) != 0 ||
-	    hex_len != FILE_CHECK_BYTES)
-		goto out;
-	for (int i = 0; i < 2 * FILE_CHECK_BYTES; i++) {
-		char c = body[FILE_KEY_B64_LEN + 1 + i];
-
-		if (c >= 'A' && c <= 'F')
-			goto out; /* lowercase only: one canonical line per key */
-	}
-	if (sodium_memcmp(check, expect, FILE_CHECK_BYTES) != 0)
-		goto out;
-	rc = -UM_EINVAL;
-	if (sodium_base642bin(bytes, sizeof(bytes), body, FILE_KEY_B64_LEN, NULL, &key_len, &b64_end,
-			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    key_len != sizeof(bytes) || b64_end != body + FILE_KEY_B64_LEN)
-		goto out;
-	/* One canonical line per key: the padding bits of the last character
-	 * must be zero, which re-encoding shows. */
-	{
-		char again[FILE_KEY_B64_LEN + 1];
-
-		sodium_bin2base64(again, sizeof(again), bytes, sizeof(bytes), sodium_base64_VARIANT_ORIGINAL);
-		rc = memcmp(again, body, FILE_KEY_B64_LEN) == 0 ? 0 : -UM_EINVAL;
-		sodium_memzero(again, sizeof(again));
-	}
-	if (rc == 0)
-		memcpy(key->bytes, bytes, sizeof(bytes));
-out:
-	sodium_memzero(bytes, sizeof(bytes));
-	return rc;
+	return um_secret_line_parse(file_kind, text, len, key->bytes, UM_NETWORK_KEY_BYTES);
 }
 
 int um_network_key_load(struct um_network_key *key, const char *path)
 {
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	int fd, rc = 0;
-
 	if (!key || !path)
 		return -UM_EINVAL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) != 0) {
-		rc = -errno;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = -UM_EINVAL;
-		goto out;
-	}
-	if (st.st_mode & 077) {
-		rc = -UM_EPERM; /* checked before reading: a leaked key is never used */
-		goto out;
-	}
-	buf = um_secmem_alloc(FILE_MAX_BYTES + 1);
-	if (!buf) {
-		rc = -UM_ENOMEM;
-		goto out;
-	}
-	while (len <= FILE_MAX_BYTES) {
-		ssize_t n = read(fd, buf + len, FILE_MAX_BYTES + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > FILE_MAX_BYTES) {
-		rc = -UM_EINVAL;
-		goto out;
-	}
-	rc = um_network_key_parse(key, buf, len);
-out:
-	um_secmem_free(buf);
-	close(fd);
-	return rc;
-}
-
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* As in crypto/identity.c: a rename that never replaces an existing file. */
-static int rename_noreplace(const char *from, const char *to)
-{
-	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
-		return -errno;
-	if (link(from, to) != 0)
-		return -errno;
-	unlink(from);
-	return 0;
+	return um_secret_file_load(file_kind, path, key->bytes, UM_NETWORK_KEY_BYTES);
 }
 
 int um_network_key_save(const struct um_network_key *key, const char *path)
 {
-	char line[FILE_LINE_LEN + 2];
-	uint8_t salt[8];
-	char hex[2 * sizeof(salt) + 1];
-	char *tmp = NULL;
-	struct stat st;
-	int fd = -1, rc;
-
-	if (!key || !path || !*path)
+	if (!key)
 		return -UM_EINVAL;
-	if (lstat(path, &st) == 0)
-		return -EEXIST; /* early answer; rename_noreplace is the real guard */
-	randombytes_buf(salt, sizeof(salt));
-	sodium_bin2hex(hex, sizeof(hex), salt, sizeof(salt));
-	if (asprintf(&tmp, "%s.tmp-%s", path, hex) < 0)
-		return -UM_ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, S_IRUSR | S_IWUSR);
-	if (fd < 0) {
-		rc = -errno;
-		free(tmp);
-		tmp = NULL; /* not ours: never unlink it */
-		goto out;
-	}
-	if (fchmod(fd, S_IRUSR | S_IWUSR) != 0) { /* whatever the umask */
-		rc = -errno;
-		goto out;
-	}
-	format_line(line, key);
-	rc = write_all(fd, line, FILE_LINE_LEN + 1);
-	if (rc < 0)
-		goto out;
-	if (fsync(fd) != 0) {
-		rc = -errno;
-		goto out;
-	}
-	rc = close(fd) != 0 ? -errno : 0;
-	fd = -1;
-	if (rc < 0)
-		goto out;
-	rc = rename_noreplace(tmp, path);
-	if (rc == 0) {
-		free(tmp);
-		tmp = NULL;
-	}
-out:
-	sodium_memzero(line, sizeof(line));
-	if (fd >= 0)
-		close(fd);
-	if (tmp) {
-		unlink(tmp);
-		free(tmp);
-	}
-	return rc;
+	return um_secret_file_save(file_kind, path, key->bytes, UM_NETWORK_KEY_BYTES);
 }
 
 /* ---- derivations ---- */
