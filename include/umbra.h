@@ -50,7 +50,8 @@ int umbra_peer_id_check(const char *text);
 struct umbra_node;
 
 /* Load the config at config_path and start the node: device, sockets, data
- * plane threads, control socket. Needs CAP_NET_ADMIN. On failure, a
+ * plane threads, control socket. Needs CAP_NET_ADMIN unless the config says
+ * `device = none` (messages only). On failure, a
  * message naming file, line and key (for config errors) is written to
  * error (if not NULL). Signals are not touched: the embedding program
  * decides how to stop. */
@@ -62,6 +63,86 @@ int umbra_node_fd(const struct umbra_node *node);
 int umbra_node_dispatch(struct umbra_node *node, int timeout_ms);
 /* Stop everything and free: device removed, control socket removed, keys wiped. */
 void umbra_node_close(struct umbra_node *node);
+
+/* ---- messaging: messages, receipts, presence and files between peers ----
+ *
+ * Every session carries a reliable message channel beside the tunnel; a node
+ * with `device = none` carries only messages and needs no privileges.
+ * Messages and transfers are durable ([node] store): what a send accepted
+ * is delivered once, across restarts of either side. PEER is a configured
+ * peer's name or a peer ID in text form. Callbacks run inside
+ * umbra_node_dispatch, on the thread that calls it; pointers they receive
+ * are valid only during the call. */
+
+enum {
+	UMBRA_MESSAGE_MAX = 65536, /* body bytes; bigger payloads are files */
+	UMBRA_MESSAGE_ID_BYTES = 16,
+};
+
+enum umbra_presence {
+	UMBRA_PRESENCE_OFFLINE = 0,
+	UMBRA_PRESENCE_ONLINE = 1,
+	UMBRA_PRESENCE_AWAY = 2,
+	UMBRA_PRESENCE_BUSY = 3,
+};
+
+enum umbra_receipt {
+	UMBRA_RECEIPT_DELIVERED = 1, /* stored by the recipient's node */
+	UMBRA_RECEIPT_READ = 2,      /* the recipient marked it read */
+	UMBRA_RECEIPT_REFUSED = 3,   /* the recipient's node refused it */
+};
+
+enum umbra_file_state {
+	UMBRA_FILE_OFFERED = 0, /* waiting for accept / reject (policy ask) */
+	UMBRA_FILE_ACTIVE = 2,
+	UMBRA_FILE_DONE = 3, /* verified and in place (receiver) / confirmed (sender) */
+	UMBRA_FILE_REFUSED = 4,
+	UMBRA_FILE_FAILED = 5,
+};
+
+struct umbra_message {
+	const char *peer; /* the sender's name if configured, else its peer ID */
+	const uint8_t *id;
+	const void *body;
+	size_t len;
+	int binary; /* 0: UTF-8 text */
+	uint64_t sent_ms; /* the sender's clock, ms since the Unix epoch */
+};
+
+struct umbra_file_progress {
+	const char *peer;
+	const uint8_t *id;
+	const char *name; /* the (sanitised) file name */
+	int outgoing;
+	enum umbra_file_state state;
+	uint64_t done, size; /* bytes */
+	const char *path; /* where it was saved (receiver, when done), else NULL */
+};
+
+struct umbra_callbacks {
+	void *ctx;
+	void (*message)(void *ctx, const struct umbra_message *message);
+	void (*receipt)(void *ctx, const char *peer, const uint8_t *id, enum umbra_receipt what);
+	void (*presence)(void *ctx, const char *peer, enum umbra_presence state, const char *text,
+			 uint64_t last_seen_ms);
+	void (*file)(void *ctx, const struct umbra_file_progress *progress);
+};
+
+/* Install callbacks (copied; NULL members are not called; NULL clears). */
+int umbra_node_set_callbacks(struct umbra_node *node, const struct umbra_callbacks *callbacks);
+/* Queue a message: 0 once it is stored (it survives a crash from then on);
+ * id_out (UMBRA_MESSAGE_ID_BYTES, may be NULL) names it in receipts. */
+int umbra_message_send(struct umbra_node *node, const char *peer, const void *body, size_t len, int binary,
+		       uint8_t *id_out);
+/* Mark a received message read: the sender gets a read receipt. */
+int umbra_message_read(struct umbra_node *node, const char *peer, const uint8_t *id);
+/* Offer a file (path is read while it travels: keep it in place). */
+int umbra_file_send(struct umbra_node *node, const char *peer, const char *path, uint8_t *id_out);
+/* Answer an offer waiting under `accept-files = ask`. */
+int umbra_file_accept(struct umbra_node *node, const uint8_t *id);
+int umbra_file_reject(struct umbra_node *node, const uint8_t *id);
+/* Our presence as every peer with a session sees it (text may be NULL). */
+int umbra_presence_set(struct umbra_node *node, enum umbra_presence state, const char *text);
 
 #ifdef __cplusplus
 }
