@@ -393,7 +393,12 @@ static int store_configure(struct um_store *s)
 		rc = -EIO;
 		goto out;
 	}
-	rc = store_exec(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;", "pragmas");
+	/* The WAL is reused after each checkpoint; one big batch should not
+	 * leave it large for ever. */
+	rc = store_exec(s,
+			"PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+			" PRAGMA journal_size_limit = 8388608;",
+			"pragmas");
 out:
 	sqlite3_finalize(st);
 	return rc;

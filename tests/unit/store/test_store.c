@@ -702,6 +702,11 @@ static void test_schema_version(void)
 	CHECK_EQ(sqlite3_step(q), SQLITE_ROW);
 	CHECK_EQ(sqlite3_column_int(q, 0), UM_STORE_SCHEMA_VERSION);
 	sqlite3_finalize(q);
+	/* WAL is a property of the file: another connection sees it. */
+	CHECK_EQ(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, NULL), SQLITE_OK);
+	CHECK_EQ(sqlite3_step(q), SQLITE_ROW);
+	CHECK(strcmp((const char *)sqlite3_column_text(q, 0), "wal") == 0);
+	sqlite3_finalize(q);
 	CHECK_EQ(sqlite3_exec(db, "UPDATE schema_version SET version = 99", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	CHECK_EQ(um_store_open(fx.path, &other), -UM_EVERSION);
