@@ -271,9 +271,9 @@ static uint64_t check_messages(struct um_store *s, struct id_set *reported)
 }
 
 /* The transfer after a kill: every reported chunk's bit set, at most one
- * more (done, not yet reported), and bytes_done counting exactly the set
- * bits. Returns the next chunk for the child. */
-static uint64_t check_chunks(struct um_store *s, const struct id_set *reported)
+ * more (done, not yet reported: then counted as reported), and bytes_done
+ * counting exactly the set bits. Returns the next chunk for the child. */
+static uint64_t check_chunks(struct um_store *s, struct id_set *reported)
 {
 	struct um_store_file f;
 	uint64_t set = 0, next = 0, missing = 0, unreported = 0;
@@ -302,6 +302,10 @@ static uint64_t check_chunks(struct um_store *s, const struct id_set *reported)
 	CHECK_EQ(missing, 0);
 	CHECK(unreported <= 1);
 	CHECK_EQ(f.bytes_done, set * CHUNK);
+	/* A chunk done but not reported is durable: count it in (as ids). */
+	for (uint64_t i = 0; f.bitmap && i < f.bitmap_len * 8; i++)
+		if ((f.bitmap[i / 8] >> (i % 8) & 1) && !(i < reported->cap && reported->flag[i]))
+			id_set_add(reported, i);
 	free(f.bitmap);
 	return next;
 }
