@@ -423,6 +423,7 @@ int um_file_receive_import(struct um_file_receive *fr, const uint8_t *bitmap, si
 	if (n > 0 && um_file_bitmap_test(&fr->done, n - 1))
 		fr->bytes_done -= fr->meta.chunk_size - um_file_chunk_len(fr->meta.size, fr->meta.chunk_size, n - 1);
 	/* A chunk on disk is not waited for any more. */
+	fr->scan = 0;
 	fr->outstanding.count = 0;
 	for (size_t i = 0; i < um_file_bitmap_bytes(n); i++) {
 		fr->outstanding.bits[i] &= (uint8_t)~fr->done.bits[i];
@@ -451,6 +452,8 @@ int um_file_receive_chunk(struct um_file_receive *fr, const uint8_t *payload, si
 	/* Either way the chunk is no longer on its way: a refused one is
 	 * missing again and goes into the next request. */
 	um_file_bitmap_clear(&fr->outstanding, c.index);
+	if (c.index < fr->scan)
+		fr->scan = c.index;
 	if (c.len != um_file_chunk_len(fr->meta.size, fr->meta.chunk_size, c.index)) {
 		fr->stats.chunks_malformed++;
 		return -UM_EINVAL;
@@ -474,6 +477,8 @@ void um_file_receive_chunk_forget(struct um_file_receive *fr, uint32_t index)
 {
 	if (um_file_bitmap_test(&fr->done, index)) {
 		um_file_bitmap_clear(&fr->done, index);
+		if (index < fr->scan)
+			fr->scan = index;
 		fr->bytes_done -= um_file_chunk_len(fr->meta.size, fr->meta.chunk_size, index);
 	}
 }
@@ -524,7 +529,10 @@ int um_file_receive_request(struct um_file_receive *fr, uint8_t *out, size_t cap
 			return 0;
 		budget = fr->limits.max_outstanding - fr->outstanding.count;
 	}
-	for (uint32_t i = find_unasked(fr, 0); i < n && n_ranges < UM_FILE_REQUEST_RANGES_MAX && asked < budget;
+	/* Requests come every few chunks in a window: never rescan the
+	 * done part of a large file. */
+	fr->scan = find_unasked(fr, fr->scan);
+	for (uint32_t i = fr->scan; i < n && n_ranges < UM_FILE_REQUEST_RANGES_MAX && asked < budget;
 	     i = find_unasked(fr, i)) {
 		uint32_t first = i;
 		while (i < n && asked < budget && is_unasked(fr, i)) {
@@ -551,6 +559,7 @@ int um_file_receive_request(struct um_file_receive *fr, uint8_t *out, size_t cap
 void um_file_receive_restart(struct um_file_receive *fr)
 {
 	um_file_bitmap_reset(&fr->outstanding);
+	fr->scan = 0;
 }
 
 bool um_file_receive_complete(const struct um_file_receive *fr)

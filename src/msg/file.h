@@ -173,6 +173,7 @@ struct um_file_receive {
 	struct um_file_limits limits;
 	struct um_file_bitmap done;        /* verified and handed to the node */
 	struct um_file_bitmap outstanding; /* asked for, not arrived */
+	uint32_t scan;                     /* no chunk below is missing and unasked */
 	uint64_t bytes_done;
 	struct um_file_receive_stats stats;
 };

@@ -109,6 +109,8 @@ static void consistent(const struct um_file_receive *fr, const struct um_file_se
 	for (uint32_t i = 0; i < m->n_chunks; i++) {
 		bool d = um_file_bitmap_test(&fr->done, i);
 		check(!(d && um_file_bitmap_test(&fr->outstanding, i)));
+		/* The request scan never skips a missing, unasked chunk. */
+		check(i >= fr->scan || d || um_file_bitmap_test(&fr->outstanding, i));
 		if (d)
 			bytes += um_file_chunk_len(m->size, m->chunk_size, i);
 	}
