@@ -174,6 +174,22 @@ void um_file_bitmap_reset(struct um_file_bitmap *b)
 	b->count = 0;
 }
 
+void um_file_bitmap_set_range(struct um_file_bitmap *b, uint32_t first, uint32_t count)
+{
+	uint64_t i = first, end = (uint64_t)first + count;
+
+	if (end > b->n)
+		end = b->n;
+	for (; i < end && i % 8; i++)
+		um_file_bitmap_set(b, (uint32_t)i);
+	for (; i + 8 <= end; i += 8) {
+		b->count += 8 - (uint32_t)__builtin_popcount(b->bits[i / 8]);
+		b->bits[i / 8] = 0xff;
+	}
+	for (; i < end; i++)
+		um_file_bitmap_set(b, (uint32_t)i);
+}
+
 uint32_t um_file_bitmap_find(const struct um_file_bitmap *b, uint32_t from, bool value)
 {
 	uint8_t skip = value ? 0x00 : 0xff; /* a byte with no match */
@@ -296,8 +312,7 @@ int um_file_send_request(struct um_file_send *fs, const uint8_t *payload, size_t
 	}
 	for (uint32_t i = 0; i < r.n_ranges; i++) {
 		struct um_file_range rg = um_file_request_frame_range(&r, i);
-		for (uint64_t c = rg.first; c < (uint64_t)rg.first + rg.count; c++)
-			um_file_bitmap_set(&fs->wanted, (uint32_t)c);
+		um_file_bitmap_set_range(&fs->wanted, rg.first, rg.count);
 	}
 	fs->accepted = true;
 	fs->stats.requests++;
@@ -549,8 +564,7 @@ int um_file_receive_request(struct um_file_receive *fr, uint8_t *out, size_t cap
 		return ret;
 	}
 	for (size_t k = 0; k < n_ranges; k++)
-		for (uint64_t c = ranges[k].first; c < (uint64_t)ranges[k].first + ranges[k].count; c++)
-			um_file_bitmap_set(&fr->outstanding, (uint32_t)c);
+		um_file_bitmap_set_range(&fr->outstanding, ranges[k].first, ranges[k].count);
 	fr->stats.requests_sent++;
 	fr->stats.chunks_requested += asked;
 	return 0;
