@@ -234,6 +234,13 @@ int um_channel_output(struct um_channel *ch, uint64_t now, uint8_t *out, size_t 
 		goto sent;
 	if (ch->rec_count && now >= ch->rto_deadline)
 		um_ch_send_on_timeout(ch, now);
+	if (now >= ch->rack_deadline)
+		um_ch_send_on_rack(ch, now);
+	if (ch->rec_count && now >= ch->tlp_deadline) {
+		ret = um_ch_send_tail_probe(ch, now, out, cap, len);
+		if (ret < 0 || *len)
+			goto sent;
+	}
 	ret = um_ch_send_data(ch, now, out, cap, len);
 	if (ret < 0 || *len)
 		goto sent;
@@ -282,6 +289,10 @@ uint64_t um_channel_deadline(const struct um_channel *ch)
 		d = ch->rto_deadline;
 	if (ch->persist_deadline < d)
 		d = ch->persist_deadline;
+	if (ch->rack_deadline < d)
+		d = ch->rack_deadline;
+	if (ch->rec_count && ch->tlp_deadline < d)
+		d = ch->tlp_deadline;
 	return d;
 }
 

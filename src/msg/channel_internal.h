@@ -36,7 +36,8 @@ enum um_ch_state { UM_CH_OUT, UM_CH_SACKED, UM_CH_LOST, UM_CH_RETRANS };
 
 struct um_ch_record {
 	uint64_t offset;
-	uint64_t xmit; /* transmission number of its latest sending */
+	uint64_t xmit;    /* transmission number of its latest sending */
+	uint64_t sent_ns; /* when it was last sent */
 	uint32_t len;
 	uint8_t state;
 };
@@ -66,7 +67,11 @@ struct um_channel {
 	int64_t sack_top;   /* index of the highest SACKED record, -1 = none */
 	uint32_t pipe;      /* bytes in the network (RFC 6675) */
 	uint32_t lost_count, retrans_count, sacked_count;
-	uint64_t xmit_seq, delivered_xmit;
+	uint64_t xmit_seq;
+	uint64_t delivered_xmit; /* the latest transmission known delivered (RACK) */
+	uint64_t rack_deadline;  /* when a segment sent before it counts as lost */
+	uint64_t tlp_deadline;   /* tail loss probe (no ACK for 2 RTT) */
+	bool tlp_spent;          /* sent one; none again before an ACK */
 	struct um_channel_sack sack_seen[UM_CHANNEL_SACK_MAX];
 	unsigned sack_seen_n;
 
@@ -118,6 +123,10 @@ int um_ch_ring_grow(uint8_t **ring, uint32_t *cap, uint32_t new_cap, uint64_t lo
 void um_ch_send_reset(struct um_channel *ch);
 void um_ch_send_on_ack(struct um_channel *ch, const struct um_channel_segment *seg, uint64_t now);
 void um_ch_send_on_timeout(struct um_channel *ch, uint64_t now);
+/* The RACK timer fired: mark what is now overdue lost. */
+void um_ch_send_on_rack(struct um_channel *ch, uint64_t now);
+/* The tail loss probe timer fired: one segment to draw an ACK. */
+int um_ch_send_tail_probe(struct um_channel *ch, uint64_t now, uint8_t *out, size_t cap, size_t *len);
 /* The next segment of data to send (a retransmission first), written to
  * out; 0 and *len = 0 when congestion, window or data say nothing. */
 int um_ch_send_data(struct um_channel *ch, uint64_t now, uint8_t *out, size_t cap, size_t *len);

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The sending half of a message channel: the scoreboard of segments in
  * flight (RFC 6675: pipe, SACKed, lost), loss detection (DupThresh SACKed
- * segments above a hole; a retransmission is lost when segments sent well
- * after it arrived), NewReno congestion control in bytes with slow start
- * and SACK fast recovery, the RTO of RFC 6298 with exponential backoff,
- * and the window probe when the peer's window is closed. */
+ * segments above a hole, and RACK (RFC 8985): a segment is lost when one
+ * sent after it arrived and a reordering window has passed; a tail loss
+ * probe after 2 RTT without ACK), NewReno congestion control in bytes with
+ * slow start and SACK fast recovery, the RTO of RFC 6298 with exponential
+ * backoff, and the window probe when the peer's window is closed. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,8 @@ void um_ch_send_reset(struct um_channel *ch)
 	ch->sack_top = -1;
 	ch->pipe = ch->lost_count = ch->retrans_count = ch->sacked_count = 0;
 	ch->delivered_xmit = ch->xmit_seq;
+	ch->rack_deadline = ch->tlp_deadline = UINT64_MAX;
+	ch->tlp_spent = false;
 	ch->sack_seen_n = 0;
 	ch->cwnd = UM_CH_INITIAL_WINDOW * ch->payload_max;
 	ch->ssthresh = UINT32_MAX;
@@ -76,6 +79,19 @@ static void record_delivered(struct um_channel *ch, const struct um_ch_record *r
 {
 	if (r->xmit > ch->delivered_xmit)
 		ch->delivered_xmit = r->xmit;
+}
+
+/* The tail loss probe fires after 2 RTT without ACK (plus the peer's ACK
+ * delay when a single segment is out), before the RTO. */
+static void tlp_arm(struct um_channel *ch, uint64_t now)
+{
+	if (!ch->have_rtt || ch->tlp_spent || ch->tlp_deadline != UINT64_MAX || !ch->rec_count)
+		return;
+	uint64_t pto = 2 * ch->srtt > 10 * UM_CH_MS ? 2 * ch->srtt : 10 * UM_CH_MS;
+	if (ch->rec_count <= 1)
+		pto += UM_CH_ACK_DELAY;
+	if (now + pto < ch->rto_deadline)
+		ch->tlp_deadline = now + pto;
 }
 
 static uint32_t sub_floor(uint32_t v, uint32_t k)
@@ -201,6 +217,8 @@ static void rtt_sample(struct um_channel *ch, uint64_t r)
 		ch->rto = UM_CH_RTO_MAX;
 }
 
+static void mark_lost(struct um_channel *ch, uint32_t j);
+
 static void detect_losses(struct um_channel *ch)
 {
 	if (ch->sacked_count >= UM_CH_DUP_THRESH && ch->sack_top >= (int64_t)ch->lost_scan) {
@@ -212,25 +230,78 @@ static void detect_losses(struct um_channel *ch)
 		if (n == UM_CH_DUP_THRESH) {
 			for (uint32_t j = ch->lost_scan; j < (uint32_t)i; j++) {
 				struct um_ch_record *r = um_ch_rec(ch, j);
-				if (r->state == UM_CH_OUT) {
-					record_set(ch, r, UM_CH_LOST);
-					if (j < ch->retx_scan)
-						ch->retx_scan = j;
-				}
+				if (r->state == UM_CH_OUT)
+					mark_lost(ch, j);
 			}
 			ch->lost_scan = (uint32_t)i;
 		}
 	}
-	/* A retransmission is lost too when a segment sent DupThresh
-	 * transmissions after it has arrived (only an RTO would see it). */
+}
+
+static void mark_lost(struct um_channel *ch, uint32_t j)
+{
+	record_set(ch, um_ch_rec(ch, j), UM_CH_LOST);
+	if (j < ch->retx_scan)
+		ch->retx_scan = j;
+}
+
+/* RACK: a segment sent before the latest one delivered is lost once a
+ * reordering window (srtt / 4) has passed beyond its RTT; the earliest
+ * such moment still ahead arms rack_deadline. */
+static void rack_detect(struct um_channel *ch, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+
+	ch->rack_deadline = UINT64_MAX;
+	if (!ch->have_rtt || ch->delivered_xmit == 0)
+		return;
+	uint64_t window = ch->srtt + (ch->srtt / 4 > UM_CH_MS ? ch->srtt / 4 : UM_CH_MS);
 	for (uint32_t j = 0; ch->retrans_count && j < ch->lost_scan; j++) {
 		struct um_ch_record *r = um_ch_rec(ch, j);
-		if (r->state == UM_CH_RETRANS && ch->delivered_xmit > r->xmit + UM_CH_DUP_THRESH) {
-			record_set(ch, r, UM_CH_LOST);
-			if (j < ch->retx_scan)
-				ch->retx_scan = j;
-		}
+		if (r->state != UM_CH_RETRANS || r->xmit >= ch->delivered_xmit)
+			continue;
+		if (now >= r->sent_ns + window)
+			mark_lost(ch, j);
+		else if (r->sent_ns + window < next)
+			next = r->sent_ns + window;
 	}
+	/* Originals (OUT) are in sending order: stop at the first that is
+	 * not overdue. */
+	for (uint32_t j = ch->lost_scan; j < ch->rec_count; j++) {
+		struct um_ch_record *r = um_ch_rec(ch, j);
+		if (r->state != UM_CH_OUT)
+			continue;
+		if (r->xmit >= ch->delivered_xmit)
+			break;
+		if (now < r->sent_ns + window) {
+			if (r->sent_ns + window < next)
+				next = r->sent_ns + window;
+			break;
+		}
+		mark_lost(ch, j);
+	}
+	while (ch->lost_scan < ch->rec_count && um_ch_rec(ch, ch->lost_scan)->state != UM_CH_OUT)
+		ch->lost_scan++;
+	ch->rack_deadline = next;
+}
+
+/* Losses were marked: fast recovery, halving once per window of data. */
+static void enter_recovery(struct um_channel *ch)
+{
+	if (!ch->lost_count || ch->in_recovery || ch->snd_una < ch->recovery_point)
+		return;
+	uint32_t flight = min_u32(ch->snd_nxt - ch->snd_una, UINT32_MAX);
+	ch->ssthresh = flight / 2 > 2 * ch->payload_max ? flight / 2 : 2 * ch->payload_max;
+	ch->cwnd = ch->ssthresh;
+	ch->cwnd_credit = 0;
+	ch->in_recovery = true;
+	ch->recovery_point = ch->snd_nxt;
+}
+
+void um_ch_send_on_rack(struct um_channel *ch, uint64_t now)
+{
+	rack_detect(ch, now);
+	enter_recovery(ch);
 }
 
 void um_ch_send_on_ack(struct um_channel *ch, const struct um_channel_segment *seg, uint64_t now)
@@ -252,26 +323,20 @@ void um_ch_send_on_ack(struct um_channel *ch, const struct um_channel_segment *s
 			rtt_sample(ch, (uint64_t)(elapsed - seg->delay_us) * 1000);
 	}
 	detect_losses(ch);
+	rack_detect(ch, now);
 
 	if (ch->in_recovery && ch->snd_una >= ch->recovery_point) {
 		ch->in_recovery = false;
 		if (ch->cwnd > ch->ssthresh)
 			ch->cwnd = ch->ssthresh;
 	}
-	if (ch->lost_count && !ch->in_recovery && ch->snd_una >= ch->recovery_point) {
-		/* Fast recovery: halve once per window of data. */
-		uint32_t flight = min_u32(ch->snd_nxt - ch->snd_una, UINT32_MAX);
-		ch->ssthresh = flight / 2 > 2 * ch->payload_max ? flight / 2 : 2 * ch->payload_max;
-		ch->cwnd = ch->ssthresh;
-		ch->cwnd_credit = 0;
-		ch->in_recovery = true;
-		ch->recovery_point = ch->snd_nxt;
-	}
+	enter_recovery(ch);
 	if (acked && !ch->in_recovery) {
 		uint32_t limit = ch->send_max > (1u << 30) / 2 ? 1u << 30 : 2 * ch->send_max;
 		if (ch->cwnd < ch->ssthresh) {
-			/* Slow start, at most 2 segments per ACK (RFC 3465). */
-			ch->cwnd += min_u32(acked, 2 * ch->payload_max);
+			/* Slow start: by the bytes acknowledged (an ACK may
+			 * cover a whole burst that arrived at once). */
+			ch->cwnd += min_u32(acked, ch->ssthresh - ch->cwnd);
 		} else {
 			ch->cwnd_credit += min_u32(acked, UINT32_MAX / 2);
 			if (ch->cwnd_credit >= ch->cwnd) {
@@ -282,8 +347,11 @@ void um_ch_send_on_ack(struct um_channel *ch, const struct um_channel_segment *s
 		if (ch->cwnd > limit)
 			ch->cwnd = limit;
 	}
-	if (acked) {
+	if (acked || sacked) {
 		ch->rto_deadline = ch->rec_count ? now + ch->rto : UINT64_MAX;
+		ch->tlp_deadline = UINT64_MAX;
+		ch->tlp_spent = false;
+		tlp_arm(ch, now);
 		ch->persist_deadline = UINT64_MAX;
 		ch->persist_interval = 0;
 	}
@@ -310,6 +378,9 @@ void um_ch_send_on_timeout(struct um_channel *ch, uint64_t now)
 	ch->retx_scan = 0;
 	ch->rto = ch->rto * 2 > UM_CH_RTO_MAX ? UM_CH_RTO_MAX : ch->rto * 2;
 	ch->rto_deadline = now + ch->rto;
+	ch->rack_deadline = UINT64_MAX;
+	ch->tlp_deadline = UINT64_MAX;
+	ch->tlp_spent = true; /* no probe until an ACK arrives */
 }
 
 static int emit(struct um_channel *ch, uint64_t now, uint64_t offset, uint32_t n, uint8_t *out, size_t cap, size_t *len)
@@ -323,6 +394,7 @@ static int emit(struct um_channel *ch, uint64_t now, uint64_t offset, uint32_t n
 	ch->stats.bytes_sent += n;
 	if (ch->rto_deadline == UINT64_MAX)
 		ch->rto_deadline = now + ch->rto;
+	tlp_arm(ch, now);
 	return 0;
 }
 
@@ -360,6 +432,7 @@ int um_ch_send_data(struct um_channel *ch, uint64_t now, uint8_t *out, size_t ca
 				return ret;
 			record_set(ch, r, UM_CH_RETRANS);
 			r->xmit = ++ch->xmit_seq;
+			r->sent_ns = now;
 			ch->stats.retransmits++;
 			ch->stats.bytes_retransmitted += r->len;
 			return 0;
@@ -384,6 +457,7 @@ int um_ch_send_data(struct um_channel *ch, uint64_t now, uint8_t *out, size_t ca
 	ch->sacked_count++;
 	record_set(ch, r, UM_CH_OUT);
 	r->xmit = ++ch->xmit_seq;
+	r->sent_ns = now;
 	ch->snd_nxt += n;
 	if (ch->snd_max < ch->snd_nxt)
 		ch->snd_max = ch->snd_nxt;
@@ -421,5 +495,37 @@ int um_ch_send_probe(struct um_channel *ch, uint64_t now, uint8_t *out, size_t c
 		ch->snd_max = ch->snd_nxt + 1;
 	ch->persist_interval = ch->persist_interval * 2 > UM_CH_RTO_MAX ? UM_CH_RTO_MAX : ch->persist_interval * 2;
 	ch->persist_deadline = now + ch->persist_interval;
+	return 0;
+}
+
+int um_ch_send_tail_probe(struct um_channel *ch, uint64_t now, uint8_t *out, size_t cap, size_t *len)
+{
+	*len = 0;
+	ch->tlp_deadline = UINT64_MAX;
+	ch->tlp_spent = true; /* one probe per silence */
+	if (!ch->rec_count)
+		return 0;
+	/* New data if the window allows (cwnd aside), else the last segment
+	 * again: either way the ACK it draws carries the SACK news. */
+	if (ch->snd_nxt < ch->snd_end && ch->wnd_edge > ch->snd_nxt) {
+		uint32_t saved = ch->cwnd;
+		ch->cwnd = UINT32_MAX;
+		int ret = um_ch_send_data(ch, now, out, cap, len);
+		ch->cwnd = saved;
+		if (ret < 0 || *len)
+			return ret;
+	}
+	struct um_ch_record *r = um_ch_rec(ch, ch->rec_count - 1);
+	if (r->state == UM_CH_SACKED)
+		return 0;
+	int ret = emit(ch, now, r->offset, r->len, out, cap, len);
+	if (ret < 0)
+		return ret;
+	if (r->state == UM_CH_LOST)
+		record_set(ch, r, UM_CH_RETRANS);
+	r->xmit = ++ch->xmit_seq;
+	r->sent_ns = now;
+	ch->stats.retransmits++;
+	ch->stats.bytes_retransmitted += r->len;
 	return 0;
 }
