@@ -338,11 +338,14 @@ void um_ch_send_on_ack(struct um_channel *ch, const struct um_channel_segment *s
 			 * cover a whole burst that arrived at once). */
 			ch->cwnd += min_u32(acked, ch->ssthresh - ch->cwnd);
 		} else {
-			ch->cwnd_credit += min_u32(acked, UINT32_MAX / 2);
-			if (ch->cwnd_credit >= ch->cwnd) {
+			/* Congestion avoidance: one segment per window acknowledged. */
+			ch->cwnd_credit += min_u32(acked, limit);
+			while (ch->cwnd_credit >= ch->cwnd && ch->cwnd < limit) {
 				ch->cwnd_credit -= ch->cwnd;
 				ch->cwnd += ch->payload_max;
 			}
+			if (ch->cwnd_credit > ch->cwnd)
+				ch->cwnd_credit = ch->cwnd;
 		}
 		if (ch->cwnd > limit)
 			ch->cwnd = limit;
