@@ -88,12 +88,19 @@ uint64_t um_channel_epoch(const struct um_channel *ch);
 uint64_t um_channel_peer_epoch(const struct um_channel *ch);
 
 struct um_channel_stats {
-	uint64_t srtt_ns, rttvar_ns, rto_ns;
-	uint32_t cwnd, ssthresh, in_flight, peer_window;
-	uint64_t bytes_sent, bytes_retransmitted, bytes_received, bytes_delivered;
+	uint64_t srtt_ns, rttvar_ns, rto_ns; /* rto_ns with the current backoff */
+	uint32_t cwnd, ssthresh;             /* bytes; ssthresh UINT32_MAX until the first loss */
+	uint32_t in_flight;                  /* bytes in the network (RFC 6675 pipe) */
+	uint32_t peer_window;                /* the peer's last advertised window */
+	uint64_t bytes_sent;                 /* payload bytes put in DATA segments, retransmissions included */
+	uint64_t bytes_retransmitted;
+	uint64_t bytes_received;  /* payload bytes of DATA accepted for processing, duplicates included */
+	uint64_t bytes_delivered; /* read by the application */
 	uint64_t segments_sent, segments_received, segments_malformed;
 	uint64_t retransmits, timeouts, resets;
-	uint64_t segments_stale; /* addressed to another epoch of ours: answered with RESET */
+	/* Addressed to another epoch of ours (answered with RESET), or from a
+	 * peer epoch left behind: dropped. */
+	uint64_t segments_stale;
 };
 
 void um_channel_stats(const struct um_channel *ch, struct um_channel_stats *out);

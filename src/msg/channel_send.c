@@ -3,9 +3,10 @@
  * flight (RFC 6675: pipe, SACKed, lost), loss detection (RACK, RFC 8985: a
  * segment is lost when one sent after it arrived and a reordering window
  * has passed; DupThresh SACKed segments above a hole before the first RTT
- * sample; a tail loss probe after 2 RTT without ACK), NewReno congestion control in bytes with
- * slow start and SACK fast recovery, the RTO of RFC 6298 with exponential
- * backoff, and the window probe when the peer's window is closed. */
+ * sample; a tail loss probe after 2 RTT without ACK), NewReno congestion
+ * control in bytes with slow start and SACK fast recovery, the RTO of
+ * RFC 6298 with exponential backoff, and the window probe when the peer's
+ * window is closed. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,7 +192,7 @@ static uint64_t process_sacks(struct um_channel *ch, const struct um_channel_seg
 			if (ch->sack_seen[j].start == start && ch->sack_seen[j].end <= end)
 				from = ch->sack_seen[j].end;
 		if (from < end)
-			bytes += records_sack(ch, from == start ? start : from, end);
+			bytes += records_sack(ch, from, end);
 	}
 	memcpy(ch->sack_seen, seen, n * sizeof(seen[0]));
 	ch->sack_seen_n = n;
