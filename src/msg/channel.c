@@ -193,6 +193,7 @@ int um_channel_input(struct um_channel *ch, const uint8_t *segment, size_t len, 
 		return ret;
 	}
 	ch->stats.segments_received++;
+	ch->last_type = 0; /* what was output may be acknowledged now */
 	bool misaddressed = seg.receiver_epoch != 0 && seg.receiver_epoch != ch->epoch;
 	if (misaddressed || epoch_retired(ch, seg.sender_epoch)) {
 		/* From before our restart (or from the peer's previous run):
@@ -250,8 +251,35 @@ sent:
 		*len = 0;
 		return ret;
 	}
-	if (*len)
+	if (*len) {
 		ch->stats.segments_sent++;
+		ch->last_type = out[0];
+		if (out[0] == UM_TYPE_CHANNEL_DATA) {
+			struct um_channel_segment seg;
+			if (um_channel_segment_decode(&seg, out, *len) == 0)
+				ch->last_offset = seg.offset;
+			ch->last_xmit = ch->xmit_seq;
+		}
+	}
+	return 0;
+}
+
+int um_channel_unsend(struct um_channel *ch)
+{
+	uint8_t type = ch->last_type;
+
+	ch->last_type = 0;
+	if (!type)
+		return -UM_ESTATE;
+	ch->stats.segments_sent--;
+	if (type == UM_TYPE_CHANNEL_RESET) {
+		ch->reset_pending = true;
+		ch->reset_next_ns = 0;
+	} else if (type == UM_TYPE_CHANNEL_ACK) {
+		ch->ack_now = true;
+	} else {
+		um_ch_send_unsend(ch, ch->last_offset, ch->last_xmit);
+	}
 	return 0;
 }
 

@@ -71,8 +71,16 @@ size_t um_channel_readable(const struct um_channel *ch);
 /* Writes one segment to send now into out (cap >= the segment_max, or
  * -UM_EINVAL) and sets *len, or sets *len = 0: nothing until the deadline
  * or more input. Call in a loop until *len == 0. A segment the caller
- * could not send counts as lost: the channel recovers it like any loss. */
+ * could not send counts as lost (the channel recovers it like any loss),
+ * unless handed back with um_channel_unsend. */
 int um_channel_output(struct um_channel *ch, uint64_t now, uint8_t *out, size_t cap, size_t *len);
+/* The segment the last um_channel_output returned could not be sent (the
+ * socket was full: -UM_EAGAIN): take it back instead of letting it count as
+ * a loss (which would halve the congestion window); it comes out again on a
+ * later call. Only right after that output, before any input. 0, or
+ * -UM_ESTATE when there is nothing to take back. */
+int um_channel_unsend(struct um_channel *ch);
+
 /* When um_channel_output next has something to do (a retransmission,
  * a delayed ACK, a probe); a time at or before now (0 included) = call it
  * now; UINT64_MAX = nothing pending. Ask again after every call: input,

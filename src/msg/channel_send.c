@@ -537,3 +537,35 @@ int um_ch_send_tail_probe(struct um_channel *ch, uint64_t now, uint8_t *out, siz
 	ch->stats.bytes_retransmitted += r->len;
 	return 0;
 }
+
+void um_ch_send_unsend(struct um_channel *ch, uint64_t offset, uint64_t xmit)
+{
+	uint32_t i = record_find(ch, offset);
+
+	if (i >= ch->rec_count)
+		return;
+	struct um_ch_record *r = um_ch_rec(ch, i);
+	if (r->offset != offset || r->xmit != xmit)
+		return; /* a window probe, or a record that moved on */
+	ch->stats.bytes_sent -= r->len;
+	if (r->state == UM_CH_RETRANS) {
+		record_set(ch, r, UM_CH_LOST);
+		if (i < ch->retx_scan)
+			ch->retx_scan = i;
+		ch->stats.retransmits--;
+		ch->stats.bytes_retransmitted -= r->len;
+	} else if (r->state == UM_CH_OUT && i == ch->rec_count - 1) {
+		record_set(ch, r, UM_CH_SACKED);
+		ch->sacked_count--;
+		ch->rec_count--;
+		if (ch->snd_max == r->offset + r->len)
+			ch->snd_max = r->offset;
+		ch->snd_nxt = r->offset;
+		if (ch->lost_scan > ch->rec_count)
+			ch->lost_scan = ch->rec_count;
+		if (ch->sack_top >= (int64_t)ch->rec_count)
+			ch->sack_top = -1;
+		if (!ch->rec_count)
+			ch->rto_deadline = ch->tlp_deadline = UINT64_MAX;
+	}
+}

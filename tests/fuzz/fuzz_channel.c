@@ -7,7 +7,9 @@
  * moving clock: op & 7 = 0 raw segment (the next x % 200 input bytes),
  * 1 DATA, 2 ACK (with SACK blocks), 3 RESET (epochs picked by op's high
  * bits among ours, 0, two peers and a stranger), 4 write, 5 read,
- * 6 a clock jump, 7 an RTT hint. After every record the output is drained.
+ * 6 a clock jump (then the y % 4-th segment output is handed back with
+ * um_channel_unsend), 7 an RTT hint. After every record the output is
+ * drained.
  * Invariants: every segment output decodes and carries our epoch; data
  * read is the peer's pattern at its stream offset (restarting at 0 after a
  * reset); a drained channel's deadline is in the future (no busy loop);
@@ -58,7 +60,9 @@ static uint64_t pick_epoch(unsigned v)
 
 static uint64_t read_pos, written;
 
-static void drain(struct um_channel *ch, uint64_t now)
+/* Drains the output; with unsend_at > 0 the unsend_at-th segment is
+ * handed back (a full socket) and the drain stops there. */
+static void drain(struct um_channel *ch, uint64_t now, unsigned unsend_at)
 {
 	uint8_t out[UM_CHANNEL_SEGMENT_MAX];
 	struct um_channel_segment seg;
@@ -73,6 +77,11 @@ static void drain(struct um_channel *ch, uint64_t now)
 			break;
 		if (um_channel_segment_decode(&seg, out, len) != 0 || seg.sender_epoch != OURS)
 			abort();
+		if (i + 1 == (int)unsend_at) {
+			if (um_channel_unsend(ch) != 0 || um_channel_unsend(ch) != -UM_ESTATE)
+				abort();
+			return;
+		}
 		if (seg.type == UM_TYPE_CHANNEL_DATA && seg.offset + seg.payload_len > written + 1)
 			abort(); /* only bytes written (a window probe may be 1 past the window, not past the data) */
 	}
@@ -166,7 +175,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			read_pos = 0;
 			written = 0;
 		}
-		drain(ch, now);
+		drain(ch, now, (op & 7) == 6 ? y % 4 : 0);
 	}
 	um_channel_free(ch);
 	return 0;

@@ -564,12 +564,61 @@ static void test_rto_backoff(void)
 	link_free(l);
 }
 
+/* A segment handed back is output again, unchanged, and costs nothing. */
+static void test_unsend(void)
+{
+	struct link_params p = {.delay_ns = 0};
+	struct link *l = link_new(&p, 121);
+	uint8_t a[UM_CHANNEL_SEGMENT_MAX], b[UM_CHANNEL_SEGMENT_MAX], data[5000] = {1};
+	struct um_channel_stats s;
+	size_t alen, blen;
+
+	CHECK_EQ(um_channel_unsend(l->ch[0]), -UM_ESTATE);
+	CHECK_EQ(um_channel_write(l->ch[0], data, sizeof(data)), 0);
+	CHECK_EQ(um_channel_output(l->ch[0], l->now, a, sizeof(a), &alen), 0);
+	CHECK_EQ(um_channel_unsend(l->ch[0]), 0);
+	CHECK_EQ(um_channel_unsend(l->ch[0]), -UM_ESTATE);
+	um_channel_stats(l->ch[0], &s);
+	CHECK_EQ(s.segments_sent, 0);
+	CHECK_EQ(s.in_flight, 0);
+	CHECK_EQ(s.bytes_sent, 0);
+	CHECK_EQ(um_channel_deadline(l->ch[0]), 0);
+	CHECK_EQ(um_channel_output(l->ch[0], l->now, b, sizeof(b), &blen), 0);
+	CHECK_EQ(alen, blen);
+	CHECK(memcmp(a, b, alen) == 0);
+	/* An ACK handed back comes out again. */
+	CHECK_EQ(um_channel_input(l->ch[1], b, blen, l->now), 0);
+	CHECK_EQ(um_channel_output(l->ch[0], l->now, b, sizeof(b), &blen), 0);
+	CHECK_EQ(um_channel_input(l->ch[1], b, blen, l->now), 0);
+	CHECK_EQ(um_channel_output(l->ch[1], l->now, a, sizeof(a), &alen), 0);
+	CHECK_EQ(a[0], UM_TYPE_CHANNEL_ACK);
+	CHECK_EQ(um_channel_unsend(l->ch[1]), 0);
+	CHECK_EQ(um_channel_output(l->ch[1], l->now, b, sizeof(b), &blen), 0);
+	CHECK_EQ(blen, alen);
+	CHECK(memcmp(a, b, alen) == 0);
+	link_free(l);
+
+	/* 10 MB through a "socket" that takes 4 segments per flush: every
+	 * segment refused is handed back, none is retransmitted. */
+	struct link_params q = {.delay_ns = 20 * MS};
+	l = link_new(&q, 122);
+	l->flush_budget = 4;
+	run_transfer(l, 10 << 20, 600 * SECOND);
+	um_channel_stats(l->ch[0], &s);
+	CHECK(l->unsent > 1000);
+	CHECK_EQ(s.retransmits, 0);
+	CHECK_EQ(s.timeouts, 0);
+	CHECK_EQ(s.bytes_sent, 10 << 20);
+	link_free(l);
+}
+
 int main(void)
 {
 	RUN(test_codec);
 	RUN(test_api_edges);
 	RUN(test_malformed_input);
 	RUN(test_delayed_ack);
+	RUN(test_unsend);
 	RUN(test_rto_backoff);
 	RUN(test_clean_10mb);
 	RUN(test_loss_2);
