@@ -612,6 +612,35 @@ static void test_unsend(void)
 	link_free(l);
 }
 
+/* A path change mid-transfer (relay to direct: RTT 120 ms -> 10 ms, the
+ * first segments on the new path overtaking the last on the old one):
+ * nothing lost or reordered for the reader, no timeout. */
+static void test_path_change(void)
+{
+	struct link_params p = {.delay_ns = 60 * MS, .loss = 0.01};
+	struct link *l = link_new(&p, 131);
+	struct transfer t = {.total = 6 << 20, .tag = 9};
+	struct um_channel_stats s;
+	uint64_t start = l->now;
+
+	do
+		transfer_step(l, &t, 0);
+	while (t.received < 2 << 20 && link_pump(l));
+	l->p.delay_ns = 5 * MS;
+	while (t.received < t.total && l->now - start < 600 * SECOND) {
+		transfer_step(l, &t, 0);
+		if (!link_pump(l))
+			break;
+	}
+	transfer_step(l, &t, 0);
+	CHECK(!t.corrupt);
+	CHECK_EQ(t.received, t.total);
+	um_channel_stats(l->ch[0], &s);
+	CHECK(s.srtt_ns < 20 * MS); /* follows the new path */
+	CHECK(s.timeouts <= 1);
+	link_free(l);
+}
+
 int main(void)
 {
 	RUN(test_codec);
@@ -624,6 +653,7 @@ int main(void)
 	RUN(test_loss_2);
 	RUN(test_loss_10);
 	RUN(test_bidirectional);
+	RUN(test_path_change);
 	RUN(test_epoch_restart);
 	RUN(test_epoch_no_flap);
 	RUN(test_zero_window_update);
