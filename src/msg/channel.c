@@ -325,6 +325,37 @@ uint64_t um_channel_deadline(const struct um_channel *ch)
 	return d;
 }
 
+/* Replaces an empty ring by a smaller one (the contents do not matter). */
+static void ring_shrink(uint8_t **ring, uint32_t *cap, uint32_t small)
+{
+	uint8_t *fresh;
+
+	if (*cap <= small || !(fresh = malloc(small)))
+		return;
+	free(*ring);
+	*ring = fresh;
+	*cap = small;
+}
+
+void um_channel_trim(struct um_channel *ch)
+{
+	if (ch->snd_una == ch->snd_end && ch->rec_count == 0) {
+		ring_shrink(&ch->sbuf, &ch->scap, ch->send_max < UM_CH_INITIAL_CAP ? ch->send_max : UM_CH_INITIAL_CAP);
+		if (ch->rec_cap > UM_CH_RECORDS_INITIAL) {
+			struct um_ch_record *rec = calloc(UM_CH_RECORDS_INITIAL, sizeof(*rec));
+			if (rec) {
+				free(ch->rec);
+				ch->rec = rec;
+				ch->rec_cap = UM_CH_RECORDS_INITIAL;
+				ch->rec_head = 0;
+			}
+		}
+	}
+	if (ch->rcv_read == ch->rcv_nxt && ch->range_count == 0)
+		ring_shrink(&ch->rbuf, &ch->rcap,
+			    ch->receive_max < UM_CH_INITIAL_CAP ? ch->receive_max : UM_CH_INITIAL_CAP);
+}
+
 bool um_channel_take_reset(struct um_channel *ch)
 {
 	bool raised = ch->reset_raised;
@@ -353,4 +384,5 @@ void um_channel_stats(const struct um_channel *ch, struct um_channel_stats *out)
 	out->ssthresh = ch->ssthresh;
 	out->in_flight = ch->pipe;
 	out->peer_window = ch->peer_window;
+	out->memory_bytes = sizeof(*ch) + ch->scap + ch->rcap + (uint64_t)ch->rec_cap * sizeof(*ch->rec);
 }

@@ -87,6 +87,11 @@ int um_channel_unsend(struct um_channel *ch);
  * write and read all move it. */
 uint64_t um_channel_deadline(const struct um_channel *ch);
 
+/* Gives back the memory of buffers grown for a burst that are empty now
+ * (they grow again on demand). For the owner's idle housekeeping, say
+ * every minute: never on the data path. */
+void um_channel_trim(struct um_channel *ch);
+
 /* True once after each reset (the peer's epoch changed): every byte
  * written before it is gone. */
 bool um_channel_take_reset(struct um_channel *ch);
@@ -109,6 +114,7 @@ struct um_channel_stats {
 	/* Addressed to another epoch of ours (answered with RESET), or from a
 	 * peer epoch left behind: dropped. */
 	uint64_t segments_stale;
+	uint64_t memory_bytes; /* heap held: the state, both buffers, the scoreboard */
 };
 
 void um_channel_stats(const struct um_channel *ch, struct um_channel_stats *out);

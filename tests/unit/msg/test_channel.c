@@ -638,6 +638,25 @@ static void test_path_change(void)
 	um_channel_stats(l->ch[0], &s);
 	CHECK(s.srtt_ns < 20 * MS); /* follows the new path */
 	CHECK(s.timeouts <= 1);
+
+	/* Idle again: trimming gives the grown buffers back, and the next
+	 * transfer grows them again. */
+	while (link_pump(l)) {
+	}
+	struct um_channel_stats r;
+	um_channel_stats(l->ch[0], &s);
+	um_channel_stats(l->ch[1], &r);
+	fprintf(stderr, "  memory after the transfer: sender %llu, receiver %llu bytes\n",
+		(unsigned long long)s.memory_bytes, (unsigned long long)r.memory_bytes);
+	CHECK(s.memory_bytes > 4 << 20); /* the application filled the send buffer */
+	CHECK(r.memory_bytes > 64 << 10);
+	um_channel_trim(l->ch[0]);
+	um_channel_trim(l->ch[1]);
+	um_channel_stats(l->ch[0], &s);
+	um_channel_stats(l->ch[1], &r);
+	CHECK(s.memory_bytes < 64 << 10);
+	CHECK(r.memory_bytes < 64 << 10);
+	run_transfer(l, 1 << 20, 60 * SECOND);
 	link_free(l);
 }
 
