@@ -8,8 +8,8 @@
  * 1 DATA, 2 ACK (with SACK blocks), 3 RESET (epochs picked by op's high
  * bits among ours, 0, two peers and a stranger), 4 write, 5 read,
  * 6 a clock jump (then the y % 4-th segment output is handed back with
- * um_channel_unsend), 7 an RTT hint. After every record the output is
- * drained.
+ * um_channel_unsend), 7 an RTT hint (and um_channel_trim when z is odd).
+ * After every record the output is drained.
  * Invariants: every segment output decodes and carries our epoch; data
  * read is the peer's pattern at its stream offset (restarting at 0 after a
  * reset); a drained channel's deadline is in the future (no busy loop);
@@ -167,6 +167,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 7:
 			um_channel_set_rtt_hint(ch, (uint64_t)x * y);
+			if (z & 1)
+				um_channel_trim(ch);
 			break;
 		}
 		if (n > 0)
