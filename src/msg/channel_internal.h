@@ -84,6 +84,7 @@ struct um_channel {
 	bool have_rtt;
 	uint64_t srtt, rttvar, rto;
 	uint64_t rto_deadline, persist_deadline, persist_interval;
+	uint64_t last_data_ns; /* the latest DATA sent (0 = none): the restart after idle */
 
 	/* Receive stream: the buffer holds [rcv_read, rcv_read + receive_max). */
 	uint8_t *rbuf;

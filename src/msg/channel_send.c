@@ -400,6 +400,7 @@ static int emit(struct um_channel *ch, uint64_t now, uint64_t offset, uint32_t n
 	um_ch_ring_get(ch->sbuf, ch->scap, offset, out + UM_CHANNEL_DATA_HEADER, n);
 	*len = (size_t)ret;
 	ch->stats.bytes_sent += n;
+	ch->last_data_ns = now;
 	if (ch->rto_deadline == UINT64_MAX)
 		ch->rto_deadline = now + ch->rto;
 	tlp_arm(ch, now);
@@ -448,6 +449,18 @@ int um_ch_send_data(struct um_channel *ch, uint64_t now, uint8_t *out, size_t ca
 	}
 	if (ch->snd_nxt >= ch->snd_end || ch->wnd_edge <= ch->snd_nxt)
 		return 0;
+	if (ch->rec_count == 0 && ch->last_data_ns && now - ch->last_data_ns > ch->rto) {
+		/* Idle for an RTO: the window measured then says little about
+		 * the path now; restart from the initial window (RFC 5681
+		 * 4.1, ssthresh kept as in RFC 2861) instead of one burst. */
+		uint32_t restart = UM_CH_INITIAL_WINDOW * ch->payload_max;
+		if (ch->cwnd > restart) {
+			uint32_t keep = ch->cwnd / 4 * 3;
+			if (ch->ssthresh < keep)
+				ch->ssthresh = keep;
+			ch->cwnd = restart;
+		}
+	}
 	uint32_t n = min_u32(ch->snd_end - ch->snd_nxt, ch->payload_max);
 	if (n > ch->wnd_edge - ch->snd_nxt)
 		n = (uint32_t)(ch->wnd_edge - ch->snd_nxt);

@@ -105,6 +105,23 @@ static void test_clean_10mb(void)
 	CHECK(s.srtt_ns >= 38 * MS && s.srtt_ns <= 60 * MS);
 	/* Slow start reaches the 4 MiB buffer in ~10 RTT: 10 MB well under 3 s. */
 	CHECK(took < 3 * SECOND);
+
+	/* After idling longer than an RTO the sender restarts from the
+	 * initial window instead of bursting its old one. */
+	um_channel_stats(l->ch[0], &s);
+	CHECK(s.cwnd > 100 * 1122);
+	l->now += 10 * SECOND;
+	static uint8_t burst[1 << 20];
+	CHECK_EQ(um_channel_write(l->ch[0], burst, sizeof(burst)), 0);
+	link_flush(l);
+	um_channel_stats(l->ch[0], &s);
+	CHECK_EQ(s.cwnd, 10 * (UM_CHANNEL_SEGMENT_MAX - UM_CHANNEL_DATA_HEADER));
+	CHECK(s.in_flight <= s.cwnd);
+	while (link_pump(l))
+		um_channel_read(l->ch[1], burst, sizeof(burst));
+	struct um_channel_stats r;
+	um_channel_stats(l->ch[1], &r);
+	CHECK_EQ(r.bytes_delivered, (10 << 20) + (1 << 20));
 	link_free(l);
 }
 
