@@ -154,6 +154,57 @@ static void test_loss_10(void)
 	lossy(0.10, 33, "10% loss");
 }
 
+/* Small buffers (64 KiB window, 128 KiB send buffer) under 5% loss and
+ * reordering, with a reader that drains only every 50 ms: the window
+ * closes and reopens all the time, losses and probes interleave. */
+static void test_small_window_lossy(void)
+{
+	struct link_params p = {.loss = 0.05,
+				.duplicate = 0.01,
+				.reorder = 0.1,
+				.reorder_ns = 8 * MS,
+				.delay_ns = 10 * MS,
+				.config = {{.send_buffer = 128 << 10}, {.receive_buffer = 64 << 10}}};
+	struct link *l = link_new(&p, 141);
+	struct transfer t = {.total = 4 << 20, .tag = 11};
+	uint8_t buf[4096];
+	uint64_t next_read = l->now, start = l->now;
+
+	while (t.received < t.total && l->now - start < 3600 * SECOND) {
+		while (t.written < t.total && um_channel_writable(l->ch[0]) > 0) {
+			size_t n = um_channel_writable(l->ch[0]);
+			if (n > sizeof(buf))
+				n = sizeof(buf);
+			if (n > t.total - t.written)
+				n = (size_t)(t.total - t.written);
+			for (size_t i = 0; i < n; i++)
+				buf[i] = pattern(t.written + i, t.tag);
+			if (um_channel_write(l->ch[0], buf, n) != 0)
+				t.corrupt = true; /* writable() promised room */
+			t.written += n;
+		}
+		if (l->now >= next_read) {
+			size_t got;
+			while ((got = um_channel_read(l->ch[1], buf, sizeof(buf))) > 0) {
+				for (size_t i = 0; i < got; i++)
+					if (buf[i] != pattern(t.received + i, t.tag))
+						t.corrupt = true;
+				t.received += got;
+			}
+			next_read = l->now + 50 * MS;
+		}
+		if (!link_pump(l))
+			l->now = next_read; /* nothing pending but the reader */
+	}
+	CHECK(!t.corrupt);
+	CHECK_EQ(t.received, t.total);
+	struct um_channel_stats s;
+	um_channel_stats(l->ch[0], &s);
+	CHECK(s.retransmits > 0);
+	print_stats("small window, 5% loss", l, l->now - start);
+	link_free(l);
+}
+
 /* Both directions at once, 2% loss. */
 static void test_bidirectional(void)
 {
@@ -689,6 +740,7 @@ int main(void)
 	RUN(test_loss_2);
 	RUN(test_loss_10);
 	RUN(test_bidirectional);
+	RUN(test_small_window_lossy);
 	RUN(test_path_change);
 	RUN(test_epoch_restart);
 	RUN(test_epoch_no_flap);
