@@ -111,6 +111,9 @@ enum um_node_found um_node_dht_found(const struct um_node_peer *peer)
 	    (node->config.n_relays && !(node->dht && node->dht->peers[(size_t)(peer - node->peers)].found)))
 		return UM_NODE_FOUND_CONFIG;
 	enum um_node_found found = node->dht ? node->dht->peers[(size_t)(peer - node->peers)].found : UM_NODE_FOUND_NONE;
+	/* Reached through a relay the DHT gave us (no relay = line). */
+	if (found == UM_NODE_FOUND_NONE && peer->via_relay && node->dht && node->dht->relays.handed)
+		return UM_NODE_FOUND_DHT;
 	if (found == UM_NODE_FOUND_NONE && peer->endpoint.family)
 		return UM_NODE_FOUND_INCOMING;
 	return found;
@@ -590,9 +593,24 @@ static void describe_value(struct um_node *node, const struct dht_op *op, struct
 		opened = um_node_dht_record_decode(d, &d->identity->id, op->q.keys[0], v, op->value_len, &rec) == 0;
 	um_control_reply_add(reply, "sealed", "%u",
 			     type == UM_DHT_RECORD_PRIVATE || type == UM_DHT_RECORD_PRIVATE_RELAY);
-	um_control_reply_add(reply, "opened", "%u", opened);
+	struct um_dht_relay_record relay;
+	bool relay_ok = type == UM_DHT_RECORD_RELAY &&
+			um_dht_relay_record_verify(&relay, op->q.keys[0], v, op->value_len,
+						   um_dht_record_clock_unix(&d->clock, um_now_ns())) == 0;
+	um_control_reply_add(reply, "opened", "%u", opened || relay_ok);
 	if (opened)
 		add_record(reply, &rec);
+	if (relay_ok) {
+		char ip[64];
+		add_id(reply, "relay", &relay.id);
+		for (unsigned i = 0; i < relay.udp_count; i++)
+			if (inet_ntop(relay.udp[i].family, relay.udp[i].addr, ip, sizeof(ip)))
+				um_control_reply_add(reply, "relay_udp",
+						     relay.udp[i].family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
+						     relay.udp[i].port);
+		if (relay.wss_port)
+			um_control_reply_add(reply, "relay_wss", "%s:%u", relay.wss_host, relay.wss_port);
+	}
 	add_hex(reply, "value", v, op->value_len);
 }
 
