@@ -3,23 +3,16 @@
  * configured peers found by ID, the routing table on disk. */
 #include "node/dht.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
-
-#include <sodium.h>
 
 #include "node/dht_internal.h"
 #include "node/internal.h"
-#include "node/path.h"
 #include "node/route.h"
 #include "node/session.h"
 #include "node/stun.h"
@@ -35,6 +28,7 @@
 #define PEER_RECHECK_NS     (30 * UM_NSEC_PER_SEC)   /* a found or connected peer looked at again */
 #define PEER_RETRY_MAX_NS   (30 * UM_NSEC_PER_SEC)
 #define NON_DESIGNATED_WAIT (1500 * UM_NSEC_PER_MSEC) /* the designated side initiates first */
+#define DIRECT_GRACE_NS     (2 * UM_NSEC_PER_SEC)     /* a direct attempt unanswered: a relay too */
 
 uint64_t um_node_dht_unix_now(void)
 {
@@ -50,11 +44,6 @@ void um_node_dht_clock_refresh(struct um_node_dht *d)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	um_dht_record_clock_set(&d->clock, (uint64_t)ts.tv_sec * UM_NSEC_PER_SEC + (uint64_t)ts.tv_nsec, um_now_ns());
-}
-
-static size_t peer_index(const struct um_node *node, const struct um_node_peer *peer)
-{
-	return (size_t)(peer - node->peers);
 }
 
 void um_node_dht_jobs_at(struct um_node_dht *d, uint64_t at)
@@ -395,6 +384,17 @@ static int shared_relay(const struct um_node *node, const struct um_dht_peer_rec
 	return -1;
 }
 
+/* An endpoint from before counts as tried: um_node_initiate then takes
+ * the peer's relay (peer->relay, else our home). */
+static void initiate_via_relay(struct um_node_peer *peer)
+{
+	if (peer->endpoint.family && !peer->direct_failures)
+		um_peer_route_set(peer, &(struct um_route){.kind = UM_ROUTE_DIRECT}, UM_ROUTE_WHY_DIRECT_FAILED);
+	int r = um_node_initiate(peer);
+	if (r)
+		um_log_debug("dht: peer \"%s\": initiate through a relay: %s", peer->config->name, um_strerror(r));
+}
+
 /* Handshake through a home relay of the peer's that we are registered at
  * (the path engine then looks for a direct path under the session, as for
  * configured relays), else to the record's endpoints (one per attempt, in
@@ -410,18 +410,10 @@ static void peer_connect(struct um_node_dht *d, size_t i)
 	if (peer->state == UM_PEER_ESTABLISHED || um_handshake_peer_busy(peer->hs))
 		return;
 	int relay = shared_relay(d->node, &p->record);
-	if (relay >= 0)
+	if (relay >= 0) {
 		um_peer_route_set(peer, &(struct um_route){.kind = UM_ROUTE_RELAY, .uplink = (unsigned)relay},
 				  UM_ROUTE_WHY_RELAY_NEXT);
-	if (relay >= 0) {
-		/* An endpoint from before counts as tried: um_node_initiate then
-		 * takes the relay. */
-		if (peer->endpoint.family && !peer->direct_failures)
-			um_peer_route_set(peer, &route, UM_ROUTE_WHY_DIRECT_FAILED);
-		int r = um_node_initiate(peer);
-		if (r)
-			um_log_debug("dht: peer \"%s\": initiate through relay %d: %s", peer->config->name, relay,
-				     um_strerror(r));
+		initiate_via_relay(peer);
 		return;
 	}
 	if (!p->record.endpoint_count)
@@ -432,6 +424,29 @@ static void peer_connect(struct um_node_dht *d, size_t i)
 	int r = um_node_initiate(peer);
 	if (r)
 		um_log_debug("dht: peer \"%s\": initiate: %s", peer->config->name, um_strerror(r));
+	p->relay_check_ns = um_now_ns() + DIRECT_GRACE_NS;
+	p->relay_checks = 0;
+	um_node_dht_jobs_at(d, p->relay_check_ns);
+}
+
+/* A direct attempt unanswered after DIRECT_GRACE_NS (blocked, a NAT):
+ * through a registered relay of ours rather than waiting out the handshake
+ * timeout; none registered yet: look again each second for a while. */
+static void peer_relay_check(struct um_node_dht *d, size_t i, uint64_t now)
+{
+	struct um_node_peer *peer = &d->node->peers[i];
+	struct dht_peer *p = &d->peers[i];
+
+	p->relay_check_ns = 0;
+	if (peer->state == UM_PEER_ESTABLISHED || peer->attempt_via_relay || peer->via_relay)
+		return;
+	if (um_uplink_for_peer(d->node, peer) < 0) {
+		if (++p->relay_checks < 10)
+			p->relay_check_ns = now + UM_NSEC_PER_SEC;
+		return;
+	}
+	um_log_debug("dht: peer \"%s\": no answer at its endpoint, trying through the relay", peer->config->name);
+	initiate_via_relay(peer);
 }
 
 static void peer_record_found(struct um_node_dht *d, size_t i, enum um_node_found how)
@@ -618,6 +633,10 @@ static void run_jobs(struct um_node_dht *d)
 			p->initiate_ns = 0;
 			peer_connect(d, i);
 		}
+		if (p->relay_check_ns && p->relay_check_ns <= now)
+			peer_relay_check(d, i, now);
+		if (p->relay_check_ns)
+			um_node_dht_jobs_at(d, p->relay_check_ns);
 		if (!p->looking && p->next_ns <= now) {
 			/* Connected: only look again once it is lost. */
 			if (peer->state == UM_PEER_ESTABLISHED)
@@ -672,7 +691,7 @@ void um_node_dht_bootstrap_peer(struct um_node_dht *d, const struct um_bootstrap
 
 	if (!peer)
 		return;
-	size_t i = peer_index(node, peer);
+	size_t i = (size_t)(peer - node->peers);
 	struct dht_peer *p = &d->peers[i];
 	if (!p->wanted || p->has_record || peer->state == UM_PEER_ESTABLISHED)
 		return;

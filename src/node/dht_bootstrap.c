@@ -189,7 +189,7 @@ static void *thread_main(void *arg)
 {
 	struct dht_bootstrap *b = arg;
 	struct um_bootstrap_client clients[UM_CONFIG_BOOTSTRAP_MAX];
-	bool registered[UM_CONFIG_BOOTSTRAP_MAX] = {0};
+	bool registered[UM_CONFIG_BOOTSTRAP_MAX] = {0}, list_only[UM_CONFIG_BOOTSTRAP_MAX] = {0};
 	size_t n = 0;
 
 	for (size_t i = 0; i < b->n_urls; i++) {
@@ -197,10 +197,14 @@ static void *thread_main(void *arg)
 			um_log_warn("bootstrap %s: not a usable URL", b->urls[i]);
 			continue;
 		}
-		n++;
+		list_only[n++] = b->list_only[i];
 	}
 	for (unsigned round = 0;; round++) {
 		for (size_t i = 0; i < n; i++) {
+			if (list_only[i]) {
+				list_peers(b, &clients[i]);
+				continue;
+			}
 			if (registered[i]) {
 				int r = um_bootstrap_client_heartbeat(&clients[i], b->identity, NULL);
 				count(b, &b->heartbeats, r);
@@ -298,8 +302,9 @@ static int bootstrap_start(struct um_node_dht *d)
 	for (size_t i = 0; i < d->n_bootstrap; i++)
 		if (d->bootstrap[i].http)
 			snprintf(b->urls[b->n_urls++], sizeof(b->urls[0]), "%s", d->bootstrap[i].url);
-	/* A relay serving the API lists itself there: nodes joining through
-	 * it get the relay's DHT node (and through it the relay record). */
+	/* A relay serving the API seeds its table from the API's listing
+	 * (without registering there: the nodes learn the relay's DHT node
+	 * when it stores its record at them). */
 	const struct um_config_relay_server *rc = &node->config.relay;
 	if (d->relay && rc->api.family && !rc->api_certificate[0] && b->n_urls < UM_CONFIG_BOOTSTRAP_MAX) {
 		char text[UM_ADDR_TEXT_MAX], url[UM_CONFIG_BOOTSTRAP_URL_MAX];
@@ -308,8 +313,10 @@ static int bootstrap_start(struct um_node_dht *d)
 		snprintf(url, sizeof(url), "http://%s", text);
 		for (size_t i = 0; i < b->n_urls; i++)
 			listed = listed || !strcmp(b->urls[i], url);
-		if (!listed)
+		if (!listed) {
+			b->list_only[b->n_urls] = true;
 			snprintf(b->urls[b->n_urls++], sizeof(b->urls[0]), "%s", url);
+		}
 	}
 	if (!b->n_urls)
 		return 0;

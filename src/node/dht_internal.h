@@ -66,6 +66,8 @@ struct dht_peer {
 	struct um_dht_peer_record record;
 	uint64_t next_ns;     /* next lookup (or check) */
 	uint64_t initiate_ns; /* non-designated side: initiate then unless up (0 = no) */
+	uint64_t relay_check_ns; /* a direct attempt: through a relay then unless up (0 = no) */
+	unsigned relay_checks;
 	unsigned failures;    /* lookups in a row that found nothing */
 	unsigned tries;       /* initiations to a found record (rotates endpoints) */
 	bool asked_bootstrap; /* handed to the bootstrap thread */
@@ -106,6 +108,7 @@ struct dht_bootstrap {
 	size_t n_endpoints;
 	bool is_public;
 	char urls[UM_CONFIG_BOOTSTRAP_MAX][UM_CONFIG_BOOTSTRAP_URL_MAX];
+	bool list_only[UM_CONFIG_BOOTSTRAP_MAX]; /* a relay's own API: listed, not registered at */
 	size_t n_urls;
 };
 

@@ -47,6 +47,7 @@ dht-state = $UM_TMP/relay.dht"
 um_start relay
 um_wait 10 "the bootstrap API" um_exec n1 curl -sf http://198.51.100.1:8080/api/bootstrap/peers
 RELAY_ID=$("$UMBRA" --json pubkey "$UM_TMP/relayid.key" | python3 -c 'import json,sys; print(json.load(sys.stdin)["peer_id"])')
+[ -n "$RELAY_ID" ] || um_fail "the relay identity's peer ID"
 
 for i in 1 2 3 4; do
 	um_key "n$i"
