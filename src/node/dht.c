@@ -395,10 +395,10 @@ static void initiate_via_relay(struct um_node_peer *peer)
 		um_log_debug("dht: peer \"%s\": initiate through a relay: %s", peer->config->name, um_strerror(r));
 }
 
-/* Handshake through a home relay of the peer's that we are registered at
- * (the path engine then looks for a direct path under the session, as for
- * configured relays), else to the record's endpoints (one per attempt, in
- * turn). */
+/* Handshake to the record's endpoints (one per attempt, in turn); through
+ * a relay when the record has none, or when the endpoint does not answer
+ * within DIRECT_GRACE_NS (peer_relay_check). The relay: a home relay of
+ * the peer's that we are registered at, else our home relay. */
 static void peer_connect(struct um_node_dht *d, size_t i)
 {
 	struct um_node_peer *peer = &d->node->peers[i];
@@ -410,14 +410,14 @@ static void peer_connect(struct um_node_dht *d, size_t i)
 	if (peer->state == UM_PEER_ESTABLISHED || um_handshake_peer_busy(peer->hs))
 		return;
 	int relay = shared_relay(d->node, &p->record);
-	if (relay >= 0) {
+	if (relay >= 0)
 		um_peer_route_set(peer, &(struct um_route){.kind = UM_ROUTE_RELAY, .uplink = (unsigned)relay},
 				  UM_ROUTE_WHY_RELAY_NEXT);
-		initiate_via_relay(peer);
+	if (!p->record.endpoint_count) {
+		if (um_uplink_for_peer(d->node, peer) >= 0)
+			initiate_via_relay(peer);
 		return;
 	}
-	if (!p->record.endpoint_count)
-		return;
 	const struct um_dht_endpoint *e = &p->record.endpoints[p->tries++ % p->record.endpoint_count];
 	if (!um_node_dht_endpoint_to_addr(e, &route.endpoint) || um_peer_route_set(peer, &route, UM_ROUTE_WHY_CONFIG))
 		return;
