@@ -155,9 +155,8 @@ static unsigned gather_endpoints(struct um_node_dht *d, struct um_dht_endpoint *
 	return n;
 }
 
-/* Our relays whose identity we know: registered ones (configured or found
- * through the DHT; the ID pinned or learnt), else the config's pinned ones.
- * A peer sharing one reaches us through it. */
+/* Our relays whose ID we know: registered ones (configured or found in the
+ * DHT), else the config's pinned ones. A peer sharing one calls us there. */
 static unsigned home_relays(const struct um_node *node, struct um_dht_home_relay *out)
 {
 	unsigned n = 0;
@@ -384,8 +383,7 @@ static int shared_relay(const struct um_node *node, const struct um_dht_peer_rec
 	return -1;
 }
 
-/* An endpoint from before counts as tried: um_node_initiate then takes
- * the peer's relay (peer->relay, else our home). */
+/* An old endpoint counts as tried: um_node_initiate takes peer->relay / home. */
 static void initiate_via_relay(struct um_node_peer *peer)
 {
 	if (peer->endpoint.family && !peer->direct_failures)
@@ -698,7 +696,8 @@ void um_node_dht_bootstrap_peer(struct um_node_dht *d, const struct um_bootstrap
 	memset(&p->record, 0, sizeof(p->record));
 	p->record.id = bp->id;
 	for (size_t j = 0; j < bp->n_endpoints && p->record.endpoint_count < UM_DHT_ENDPOINTS_MAX; j++)
-		um_node_dht_endpoint_add(p->record.endpoints, &p->record.endpoint_count, UM_DHT_ENDPOINT_LAN, &bp->endpoints[j]);
+		um_node_dht_endpoint_add(p->record.endpoints, &p->record.endpoint_count, UM_DHT_ENDPOINT_LAN,
+					 &bp->endpoints[j]);
 	if (!p->record.endpoint_count)
 		return;
 	p->has_record = true;

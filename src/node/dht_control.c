@@ -110,7 +110,8 @@ enum um_node_found um_node_dht_found(const struct um_node_peer *peer)
 	if (peer->config->endpoint.family ||
 	    (node->config.n_relays && !(node->dht && node->dht->peers[(size_t)(peer - node->peers)].found)))
 		return UM_NODE_FOUND_CONFIG;
-	enum um_node_found found = node->dht ? node->dht->peers[(size_t)(peer - node->peers)].found : UM_NODE_FOUND_NONE;
+	enum um_node_found found =
+	    node->dht ? node->dht->peers[(size_t)(peer - node->peers)].found : UM_NODE_FOUND_NONE;
 	/* Reached through a relay the DHT gave us (no relay = line). */
 	if (found == UM_NODE_FOUND_NONE && peer->via_relay && node->dht && node->dht->relays.handed)
 		return UM_NODE_FOUND_DHT;

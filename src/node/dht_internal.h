@@ -64,8 +64,8 @@ struct dht_peer {
 	struct dht_query q; /* the current lookup */
 	bool has_record;
 	struct um_dht_peer_record record;
-	uint64_t next_ns;     /* next lookup (or check) */
-	uint64_t initiate_ns; /* non-designated side: initiate then unless up (0 = no) */
+	uint64_t next_ns;        /* next lookup (or check) */
+	uint64_t initiate_ns;    /* non-designated side: initiate then unless up (0 = no) */
 	uint64_t relay_check_ns; /* a direct attempt: through a relay then unless up (0 = no) */
 	unsigned relay_checks;
 	unsigned failures;    /* lookups in a row that found nothing */
@@ -123,7 +123,8 @@ struct dht_relays {
 	uint64_t next_ns;
 	unsigned failures, found, n;
 	struct um_dht_relay_record records[DHT_RELAYS_MAX]; /* of the running lookup */
-	unsigned handed; /* relays handed to the uplinks (um_uplinks_add) */
+	unsigned handed;                                    /* relays handed to the uplinks (dht_relay.c uplinks_add) */
+	unsigned waited;                                    /* seconds waited since for our record to name one */
 };
 
 /* A DHT node: the node's ([node]: its identity, on the data plane's
@@ -131,13 +132,13 @@ struct dht_relays {
  * identity, on the relay server's socket, its relay record, no peers). */
 struct um_node_dht {
 	struct um_node *node;
-	bool relay;                         /* the relay's DHT node */
-	const struct um_identity *identity; /* borrowed: the node's or the relay's */
-	size_t n_peers;                     /* node->n_peers; 0 for the relay's */
+	bool relay;                                  /* the relay's DHT node */
+	const struct um_identity *identity;          /* borrowed: the node's or the relay's */
+	size_t n_peers;                              /* node->n_peers; 0 for the relay's */
 	const struct um_config_bootstrap *bootstrap; /* [node] or [relay] lines */
 	size_t n_bootstrap;
-	const char *state_path; /* dht-state ("" = none) */
-	uint16_t port;          /* our UDP port */
+	const char *state_path;    /* dht-state ("" = none) */
+	uint16_t port;             /* our UDP port */
 	struct um_dht *engine;     /* owned */
 	struct um_dht_output *out; /* owned scratch (~50 KB) */
 	struct um_timer timer;     /* min(engine deadline, jobs_ns) */

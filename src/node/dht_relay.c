@@ -18,11 +18,11 @@
 #include "util/error.h"
 #include "util/log.h"
 
-#define RELAY_REPUBLISH_NS (3600 * UM_NSEC_PER_SEC) /* records live 24 h; republished hourly */
-#define RELAY_RETRY_NS     (2 * UM_NSEC_PER_SEC)    /* publish with an empty table; lookups */
+#define RELAY_REPUBLISH_NS  (3600 * UM_NSEC_PER_SEC) /* records live 24 h; republished hourly */
+#define RELAY_RETRY_NS      (2 * UM_NSEC_PER_SEC)    /* publish with an empty table; lookups */
 #define RELAYS_RETRY_MAX_NS (30 * UM_NSEC_PER_SEC)
-#define RELAYS_RECHECK_NS  (600 * UM_NSEC_PER_SEC) /* relays found: look again now and then */
-#define RELAYS_WAIT_NS     (1 * UM_NSEC_PER_SEC)   /* handed: republish once registered */
+#define RELAYS_RECHECK_NS   (600 * UM_NSEC_PER_SEC) /* relays found: look again now and then */
+#define RELAYS_WAIT_NS      (1 * UM_NSEC_PER_SEC)   /* handed: republish once registered */
 
 /* ---- the relay's record ---- */
 
@@ -139,8 +139,10 @@ static int uplinks_add(struct um_node *node, const struct um_uplink_relay *relay
 		if (cu->state == UM_RELAY_CLIENT_REGISTERED)
 			return 0; /* in use: keep the uplinks (and the peers' routes through them) */
 		const struct um_node_uplink *u = &node->uplinks[i];
-		list[have++] = (struct um_uplink_relay){
-		    .addr = u->tls ? u->remote : u->addr, .tls = u->tls, .has_id = cu->has_relay_id, .id = cu->relay_id};
+		list[have++] = (struct um_uplink_relay){.addr = u->tls ? u->remote : u->addr,
+							.tls = u->tls,
+							.has_id = cu->has_relay_id,
+							.id = cu->relay_id};
 	}
 	for (size_t i = 0; i < n && have < UM_CONFIG_RELAYS_MAX; i++) {
 		bool known = false;
@@ -191,6 +193,7 @@ static void relays_hand(struct um_node_dht *d)
 	int r = n ? uplinks_add(d->node, list, n) : 0;
 	if (r > 0) {
 		f->handed += (unsigned)r;
+		f->waited = 0;
 		um_log_info("dht: %d relays found through the DHT added (%zu verified records)", r, n);
 	} else if (r < 0) {
 		um_log_warn("dht: adding relays found through the DHT: %s", um_strerror(r));
@@ -241,11 +244,12 @@ void um_node_dht_relays_job(struct um_node_dht *d, uint64_t now)
 {
 	struct dht_relays *f = &d->relays;
 
-	/* Relays handed: our record names them once registered. */
-	if (f->handed && d->published_ns) {
+	/* Relays handed: our record names them once registered (looked at
+	 * each second for a minute; then the 30 s endpoint check does it). */
+	if (f->handed && d->published_ns && !d->n_relays_published && f->waited < 60) {
+		f->waited++;
 		um_node_dht_endpoints_changed(d->node);
-		if (!d->n_relays_published)
-			um_node_dht_jobs_at(d, now + RELAYS_WAIT_NS);
+		um_node_dht_jobs_at(d, now + RELAYS_WAIT_NS);
 	}
 	if (f->looking)
 		return;

@@ -629,8 +629,7 @@ int um_uplinks_start_list(struct um_node *node, const struct um_uplink_relay *li
 	    .n_uplinks = (unsigned)n,
 	};
 	struct um_relay_transport_config tc = {
-	    .n_uplinks = (unsigned)n,
-	    .first_retry_ns = UM_NSEC_PER_SEC, /* the relay client's REGISTER retry */
+	    .n_uplinks = (unsigned)n, .first_retry_ns = UM_NSEC_PER_SEC, /* the relay client's REGISTER retry */
 	};
 	int r;
 

@@ -87,8 +87,9 @@ static void test_relay_keys(void)
 	um_config_free(&c);
 	expect_error("[relay]\nbootstrap = 1.2.3.4:5\nbootstrap = 1.2.3.4:5\n",
 		     "dht.conf:3: key 'bootstrap': '1.2.3.4:5' listed twice");
-	expect_error("[relay]\nbootstrap = ftp://x:1\n",
-		     "dht.conf:2: key 'bootstrap': 'ftp://x:1' is not http://HOST:PORT or a UDP IPv4:port / [IPv6]:port");
+	expect_error(
+	    "[relay]\nbootstrap = ftp://x:1\n",
+	    "dht.conf:2: key 'bootstrap': 'ftp://x:1' is not http://HOST:PORT or a UDP IPv4:port / [IPv6]:port");
 }
 
 static void test_control(void)

@@ -255,7 +255,8 @@ static void test_dht_demux(void)
 
 	server.dht_receive = dht_hook;
 	server.dht_arg = &seen;
-	for (unsigned type = UM_TYPE_DHT_FIRST; type <= UM_TYPE_DHT_LAST; type += UM_TYPE_DHT_LAST - UM_TYPE_DHT_FIRST) {
+	for (unsigned type = UM_TYPE_DHT_FIRST; type <= UM_TYPE_DHT_LAST;
+	     type += UM_TYPE_DHT_LAST - UM_TYPE_DHT_FIRST) {
 		dht[0] = (uint8_t)type;
 		CHECK_EQ(sendto(a, dht, sizeof(dht) - 1, 0, (struct sockaddr *)&relay_addr, sizeof(relay_addr)),
 			 sizeof(dht) - 1);
