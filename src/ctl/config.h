@@ -87,6 +87,10 @@
  *   api = 203.0.113.2:8080              serve the bootstrap HTTP API here
  *   api-certificate = FILE              with both: HTTPS (PEM certificate
  *   api-key = FILE                      chain and key)
+ *   bootstrap = http://HOST:PORT        as in [node]: the relay's own DHT node
+ *   dht = on, dht-diversity = on        joins through these (on its UDP port,
+ *   dht-state = FILE                    with its identity) and publishes the
+ *                                       relay record nodes find relays by
  *   control-socket, log-level           as in [node] (relay-only: here)
  *
  *   [peer "name"]                       one section per peer, names unique
@@ -169,6 +173,14 @@ struct um_config_peer {
 	uint32_t seen;        /* bit per key given (duplicate detection) */
 };
 
+/* [node] and [relay] bootstrap = ...: a bootstrap API (http/https URL, host by name or
+ * number, kept as text) or a node's UDP endpoint (numeric). */
+struct um_config_bootstrap {
+	bool http;                             /* else udp */
+	char url[UM_CONFIG_BOOTSTRAP_URL_MAX]; /* http: "http(s)://HOST:PORT" */
+	struct um_addr udp;                    /* udp: the endpoint */
+};
+
 /* [relay]: the relay server (numbers as in relay/relay.h's config). */
 struct um_config_relay_server {
 	bool enabled;
@@ -190,15 +202,13 @@ struct um_config_relay_server {
 	struct um_addr api;                       /* family 0: no bootstrap API */
 	char api_certificate[UM_CONFIG_PATH_MAX]; /* "" = plain HTTP */
 	char api_key[UM_CONFIG_PATH_MAX];
+	/* The relay's own DHT node (node/dht.c): on its UDP port, with its
+	 * identity; publishes its relay record. k and alpha are the defaults. */
+	struct um_config_bootstrap bootstrap[UM_CONFIG_BOOTSTRAP_MAX]; /* bootstrap = lines */
+	size_t n_bootstrap;
+	bool dht, dht_diversity;
+	char dht_state[UM_CONFIG_PATH_MAX]; /* "" = not saved */
 	uint32_t seen;
-};
-
-/* [node] bootstrap = ...: a bootstrap API (http/https URL, host by name or
- * number, kept as text) or a node's UDP endpoint (numeric). */
-struct um_config_bootstrap {
-	bool http;                             /* else udp */
-	char url[UM_CONFIG_BOOTSTRAP_URL_MAX]; /* http: "http(s)://HOST:PORT" */
-	struct um_addr udp;                    /* udp: the endpoint */
 };
 
 struct um_config {

@@ -195,10 +195,14 @@ static bool bootstrap_host_ok(const char *host, size_t len)
 static int parse_bootstrap(struct um_config_parser *p, const struct um_config_row *row, const char *v)
 {
 	struct um_config *c = p->config;
-	struct um_config_bootstrap *b = &c->bootstrap[c->n_bootstrap];
+	/* [node] and [relay] each keep their own lines. */
+	bool relay = row->section == UM_SECTION_RELAY;
+	struct um_config_bootstrap *lines = relay ? c->relay.bootstrap : c->bootstrap;
+	size_t *n_lines = relay ? &c->relay.n_bootstrap : &c->n_bootstrap;
+	struct um_config_bootstrap *b = &lines[*n_lines];
 	const char *rest = NULL;
 
-	if (c->n_bootstrap >= UM_CONFIG_BOOTSTRAP_MAX)
+	if (*n_lines >= UM_CONFIG_BOOTSTRAP_MAX)
 		return um_config_fail(p, row->name, "more than %d bootstrap lines", UM_CONFIG_BOOTSTRAP_MAX);
 	memset(b, 0, sizeof(*b));
 	if (!strncmp(v, "http://", 7))
@@ -226,11 +230,11 @@ static int parse_bootstrap(struct um_config_parser *p, const struct um_config_ro
 	} else if (strstr(v, "://") || um_addr_parse(&b->udp, v)) {
 		return um_config_fail(p, row->name, "'%s' is not http://HOST:PORT or a UDP IPv4:port / [IPv6]:port", v);
 	}
-	for (size_t i = 0; i < c->n_bootstrap; i++)
-		if (c->bootstrap[i].http == b->http &&
-		    (b->http ? !strcmp(c->bootstrap[i].url, b->url) : um_addr_equal(&c->bootstrap[i].udp, &b->udp)))
+	for (size_t i = 0; i < *n_lines; i++)
+		if (lines[i].http == b->http &&
+		    (b->http ? !strcmp(lines[i].url, b->url) : um_addr_equal(&lines[i].udp, &b->udp)))
 			return um_config_fail(p, row->name, "'%s' listed twice", v);
-	c->n_bootstrap++;
+	(*n_lines)++;
 	return 0;
 }
 
@@ -387,6 +391,11 @@ const struct um_config_row um_config_rows[] = {
 	{.name = "api", RELAY(api), .type = UM_CONFIG_ENDPOINT, .optional = true},
 	{.name = "api-certificate", RELAY(api_certificate), .type = UM_CONFIG_STRING, .optional = true},
 	{.name = "api-key", RELAY(api_key), .type = UM_CONFIG_STRING, .optional = true},
+	/* The relay's DHT node (node/dht.c): its relay record, found by nodes. */
+	{.name = "bootstrap", RELAY(bootstrap), CUSTOM(parse_bootstrap), .repeatable = true},
+	{.name = "dht", RELAY(dht), .type = UM_CONFIG_BOOL, .def = true},
+	{.name = "dht-diversity", RELAY(dht_diversity), .type = UM_CONFIG_BOOL, .def = true},
+	{.name = "dht-state", RELAY(dht_state), .type = UM_CONFIG_STRING, .optional = true},
 
 	/* [peer "name"] */
 	{.name = "id", PEER(id), CUSTOM(parse_peer_id), .required = true},

@@ -3,23 +3,16 @@
  * configured peers found by ID, the routing table on disk. */
 #include "node/dht.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
-
-#include <sodium.h>
 
 #include "node/dht_internal.h"
 #include "node/internal.h"
-#include "node/path.h"
 #include "node/route.h"
 #include "node/session.h"
 #include "node/stun.h"
@@ -35,8 +28,9 @@
 #define PEER_RECHECK_NS     (30 * UM_NSEC_PER_SEC)   /* a found or connected peer looked at again */
 #define PEER_RETRY_MAX_NS   (30 * UM_NSEC_PER_SEC)
 #define NON_DESIGNATED_WAIT (1500 * UM_NSEC_PER_MSEC) /* the designated side initiates first */
+#define DIRECT_GRACE_NS     (2 * UM_NSEC_PER_SEC)     /* a direct attempt unanswered: a relay too */
 
-static uint64_t unix_now(void)
+uint64_t um_node_dht_unix_now(void)
 {
 	struct timespec ts;
 
@@ -44,7 +38,7 @@ static uint64_t unix_now(void)
 	return (uint64_t)ts.tv_sec;
 }
 
-static void clock_refresh(struct um_node_dht *d)
+void um_node_dht_clock_refresh(struct um_node_dht *d)
 {
 	struct timespec ts;
 
@@ -52,12 +46,7 @@ static void clock_refresh(struct um_node_dht *d)
 	um_dht_record_clock_set(&d->clock, (uint64_t)ts.tv_sec * UM_NSEC_PER_SEC + (uint64_t)ts.tv_nsec, um_now_ns());
 }
 
-static size_t peer_index(const struct um_node *node, const struct um_node_peer *peer)
-{
-	return (size_t)(peer - node->peers);
-}
-
-static void jobs_at(struct um_node_dht *d, uint64_t at)
+void um_node_dht_jobs_at(struct um_node_dht *d, uint64_t at)
 {
 	if (at < d->jobs_ns)
 		d->jobs_ns = at;
@@ -77,12 +66,10 @@ void um_node_dht_rearm(struct um_node_dht *d)
 
 /* ---- our endpoints and record ---- */
 
-static void add_endpoint(struct um_node_dht *d, struct um_dht_endpoint *out, unsigned *n, uint8_t kind,
-			 const struct um_addr *a)
+void um_node_dht_endpoint_add(struct um_dht_endpoint *out, unsigned *n, uint8_t kind, const struct um_addr *a)
 {
 	struct um_dht_endpoint e = {.kind = kind};
 	struct sockaddr_storage ss;
-	(void)d;
 
 	if (*n >= UM_DHT_ENDPOINTS_MAX || !a->family || !a->port || um_addr_to_sockaddr(a, &ss) < 0)
 		return;
@@ -100,7 +87,7 @@ static void add_endpoint(struct um_node_dht *d, struct um_dht_endpoint *out, uns
 	out[(*n)++] = e;
 }
 
-static bool endpoint_to_addr(const struct um_dht_endpoint *e, struct um_addr *a)
+bool um_node_dht_endpoint_to_addr(const struct um_dht_endpoint *e, struct um_addr *a)
 {
 	struct sockaddr_storage ss = {0};
 	socklen_t len;
@@ -123,6 +110,31 @@ static bool endpoint_to_addr(const struct um_dht_endpoint *e, struct um_addr *a)
 	return um_addr_from_sockaddr(a, (struct sockaddr *)&ss, len) == 0;
 }
 
+size_t um_node_dht_local_addresses(const struct um_node_dht *d, struct um_addr *out, size_t max)
+{
+	struct ifaddrs *ifa, *it;
+	size_t n = 0;
+
+	if (getifaddrs(&ifa))
+		return 0;
+	for (it = ifa; it && n < max; it = it->ifa_next) {
+		if (!it->ifa_addr || !(it->ifa_flags & IFF_UP) || (it->ifa_flags & IFF_LOOPBACK) ||
+		    !strcmp(it->ifa_name, d->node->ifname))
+			continue;
+		int family = it->ifa_addr->sa_family;
+		if (family == AF_INET6 &&
+		    IN6_IS_ADDR_LINKLOCAL(&((const struct sockaddr_in6 *)it->ifa_addr)->sin6_addr))
+			continue;
+		if ((family != AF_INET && family != AF_INET6) ||
+		    um_addr_from_sockaddr(&out[n], it->ifa_addr,
+					  family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)))
+			continue;
+		out[n++].port = d->port;
+	}
+	freeifaddrs(ifa);
+	return n;
+}
+
 /* Reflexive (relays, STUN) first, then interface addresses with our port. */
 static unsigned gather_endpoints(struct um_node_dht *d, struct um_dht_endpoint *out)
 {
@@ -133,32 +145,36 @@ static unsigned gather_endpoints(struct um_node_dht *d, struct um_dht_endpoint *
 
 	for (size_t i = 0; i < node->n_uplinks; i++)
 		if (node->uplinks[i].state == UM_UPLINK_REGISTERED)
-			add_endpoint(d, out, &n, UM_DHT_ENDPOINT_REFLEXIVE, &node->uplinks[i].observed);
+			um_node_dht_endpoint_add(out, &n, UM_DHT_ENDPOINT_REFLEXIVE, &node->uplinks[i].observed);
 	for (size_t i = 0; i < n_stun; i++)
-		add_endpoint(d, out, &n, UM_DHT_ENDPOINT_REFLEXIVE, &stun[i]);
+		um_node_dht_endpoint_add(out, &n, UM_DHT_ENDPOINT_REFLEXIVE, &stun[i]);
 	struct um_addr lan[16];
-	size_t n_lan = um_node_interface_addresses(node, lan, sizeof(lan) / sizeof(lan[0]));
+	size_t n_lan = um_node_dht_local_addresses(d, lan, sizeof(lan) / sizeof(lan[0]));
 	for (size_t i = 0; i < n_lan; i++)
-		add_endpoint(d, out, &n, UM_DHT_ENDPOINT_LAN, &lan[i]);
+		um_node_dht_endpoint_add(out, &n, UM_DHT_ENDPOINT_LAN, &lan[i]);
 	return n;
 }
 
-/* Our relays whose identity we know (pinned in the config). */
+/* Our relays whose ID we know: registered ones (configured or found in the
+ * DHT), else the config's pinned ones. A peer sharing one calls us there. */
 static unsigned home_relays(const struct um_node *node, struct um_dht_home_relay *out)
 {
-	const struct um_config *c = &node->config;
 	unsigned n = 0;
 
-	for (size_t i = 0; i < c->n_relays && n < UM_DHT_HOME_RELAYS_MAX; i++) {
-		if (!c->relay_has_id[i])
+	for (size_t i = 0; i < node->n_uplinks && n < UM_DHT_HOME_RELAYS_MAX; i++) {
+		const struct um_relay_client_uplink *cu = um_uplink_client(node, (unsigned)i);
+		bool registered = cu && cu->has_relay_id && cu->state == UM_RELAY_CLIENT_REGISTERED;
+		bool pinned = i < node->config.n_relays && node->config.relay_has_id[i];
+		if (!registered && !pinned)
 			continue;
+		const struct um_node_uplink *u = &node->uplinks[i];
 		struct um_dht_home_relay *r = &out[n];
 		char text[UM_ADDR_TEXT_MAX];
 		memset(r, 0, sizeof(*r));
-		r->id = c->relay_ids[i];
-		r->transport = c->relay_tls[i] ? UM_DHT_TRANSPORT_WSS : UM_DHT_TRANSPORT_UDP;
-		r->port = c->relays[i].port;
-		struct um_addr host = c->relays[i];
+		r->id = registered ? cu->relay_id : node->config.relay_ids[i];
+		r->transport = u->tls ? UM_DHT_TRANSPORT_WSS : UM_DHT_TRANSPORT_UDP;
+		struct um_addr host = u->tls ? u->remote : u->addr;
+		r->port = host.port;
 		host.port = 0;
 		if (um_addr_format(&host, text, sizeof(text)))
 			continue;
@@ -172,28 +188,30 @@ static unsigned home_relays(const struct um_node *node, struct um_dht_home_relay
 	return n;
 }
 
-int um_node_dht_publish(struct um_node *node)
+int um_node_dht_publish(struct um_node_dht *d)
 {
-	struct um_node_dht *d = node->dht;
+	struct um_node *node = d->node;
 	struct um_dht_peer_record rec;
 	uint8_t *value = NULL;
 	size_t len = 0;
-	uint64_t now = um_now_ns(), unix_s = unix_now();
+	uint64_t now = um_now_ns(), unix_s = um_node_dht_unix_now();
 	int r;
 
+	if (d->relay)
+		return d->relay_publish ? d->relay_publish(d) : 0;
 	memset(&rec, 0, sizeof(rec));
 	d->n_endpoints = gather_endpoints(d, d->endpoints);
 	d->endpoints_check_ns = now + ENDPOINTS_CHECK_NS;
 	rec.endpoint_count = d->n_endpoints;
 	memcpy(rec.endpoints, d->endpoints, sizeof(rec.endpoints));
-	rec.relay_count = home_relays(node, rec.relays);
+	rec.relay_count = d->n_relays_published = home_relays(node, rec.relays);
 	/* Higher than anything published before a restart: unix ms. */
 	uint64_t ms = um_wall_ms();
 	d->sequence = ms > d->sequence ? ms : d->sequence + 1;
 	rec.sequence = d->sequence;
 	rec.issued = unix_s;
 	rec.expires = unix_s + UM_DHT_RECORD_LIFETIME_MAX;
-	clock_refresh(d);
+	um_node_dht_clock_refresh(d);
 
 	value = malloc(UM_DHT_PRIVATE_RECORD_MAX);
 	if (!value)
@@ -223,17 +241,22 @@ int um_node_dht_publish(struct um_node *node)
 		um_log_debug("dht: publishing our record (sequence %llu, %u endpoints)",
 			     (unsigned long long)rec.sequence, rec.endpoint_count);
 	}
-	jobs_at(d, d->publish_ns);
-	um_node_dht_flush(node);
+	um_node_dht_jobs_at(d, d->publish_ns);
+	um_node_dht_flush(d);
 	return r;
 }
 
+/* Our endpoints or home relays differ from the record's. */
 static bool endpoints_changed(struct um_node_dht *d)
 {
 	struct um_dht_endpoint now[UM_DHT_ENDPOINTS_MAX];
-	unsigned n = gather_endpoints(d, now);
+	struct um_dht_home_relay relays[UM_DHT_HOME_RELAYS_MAX];
 
-	return n != d->n_endpoints || memcmp(now, d->endpoints, n * sizeof(now[0]));
+	if (d->relay)
+		return false;
+	unsigned n = gather_endpoints(d, now);
+	return n != d->n_endpoints || memcmp(now, d->endpoints, n * sizeof(now[0])) ||
+	       home_relays(d->node, relays) != d->n_relays_published;
 }
 
 void um_node_dht_endpoints_changed(struct um_node *node)
@@ -241,7 +264,7 @@ void um_node_dht_endpoints_changed(struct um_node *node)
 	struct um_node_dht *d = node->dht;
 
 	if (d && d->published_ns && endpoints_changed(d))
-		um_node_dht_publish(node);
+		um_node_dht_publish(d);
 }
 
 /* ---- records ---- */
@@ -252,7 +275,7 @@ unsigned um_node_dht_peer_keys(struct um_node_dht *d, const struct um_peer_id *p
 		memcpy(keys[0], peer->bytes, 32);
 		return 1;
 	}
-	int n = um_dht_private_lookup_keys(keys, &d->network_key, peer, unix_now());
+	int n = um_dht_private_lookup_keys(keys, &d->network_key, peer, um_node_dht_unix_now());
 	return n > 0 ? (unsigned)n : 0;
 }
 
@@ -260,10 +283,10 @@ int um_node_dht_record_decode(struct um_node_dht *d, const struct um_peer_id *pe
 			      const uint8_t *value, size_t len, struct um_dht_peer_record *out)
 {
 	if (d->has_network_key)
-		return um_dht_private_record_open(out, &d->network_key, peer, key, value, len, unix_now());
+		return um_dht_private_record_open(out, &d->network_key, peer, key, value, len, um_node_dht_unix_now());
 	if (memcmp(key, peer->bytes, 32))
 		return -UM_EINVAL;
-	return um_dht_peer_record_verify(out, key, value, len, unix_now());
+	return um_dht_peer_record_verify(out, key, value, len, um_node_dht_unix_now());
 }
 
 int um_node_dht_query_start(struct um_node_dht *d, struct dht_query *q)
@@ -279,7 +302,7 @@ int um_node_dht_query_start(struct um_node_dht *d, struct dht_query *q)
 		int r = um_dht_find_value(d->engine, q->keys[i], now, &q->ids[i], d->out);
 		/* Running before the flush: our own store may answer at once. */
 		q->running[i] = r == 0;
-		um_node_dht_flush(d->node);
+		um_node_dht_flush(d);
 		if (r) {
 			if (first == -UM_EINVAL)
 				first = r;
@@ -346,23 +369,82 @@ static void peer_lookup(struct um_node_dht *d, size_t i)
 	p->next_ns = UINT64_MAX;
 }
 
-/* Handshake to the record's endpoints (one per attempt, in turn). */
+/* Our registered uplink at one of the record's home relays (same relay
+ * ID), or -1. */
+static int shared_relay(const struct um_node *node, const struct um_dht_peer_record *rec)
+{
+	for (unsigned j = 0; j < rec->relay_count; j++)
+		for (size_t i = 0; i < node->n_uplinks; i++) {
+			const struct um_relay_client_uplink *cu = um_uplink_client(node, (unsigned)i);
+			if (cu && cu->state == UM_RELAY_CLIENT_REGISTERED && cu->has_relay_id &&
+			    !memcmp(cu->relay_id.bytes, rec->relays[j].id.bytes, UM_PEER_ID_BYTES))
+				return (int)i;
+		}
+	return -1;
+}
+
+/* An old endpoint counts as tried: um_node_initiate takes peer->relay / home. */
+static void initiate_via_relay(struct um_node_peer *peer)
+{
+	if (peer->endpoint.family && !peer->direct_failures)
+		um_peer_route_set(peer, &(struct um_route){.kind = UM_ROUTE_DIRECT}, UM_ROUTE_WHY_DIRECT_FAILED);
+	int r = um_node_initiate(peer);
+	if (r)
+		um_log_debug("dht: peer \"%s\": initiate through a relay: %s", peer->config->name, um_strerror(r));
+}
+
+/* Handshake to the record's endpoints (one per attempt, in turn); through
+ * a relay when the record has none, or when the endpoint does not answer
+ * within DIRECT_GRACE_NS (peer_relay_check). The relay: a home relay of
+ * the peer's that we are registered at, else our home relay. */
 static void peer_connect(struct um_node_dht *d, size_t i)
 {
 	struct um_node_peer *peer = &d->node->peers[i];
 	struct dht_peer *p = &d->peers[i];
 	struct um_route route = {.kind = UM_ROUTE_DIRECT};
 
-	if (!p->has_record || !p->record.endpoint_count || !d->node->up)
+	if (!p->has_record || !d->node->up)
 		return;
 	if (peer->state == UM_PEER_ESTABLISHED || um_handshake_peer_busy(peer->hs))
 		return;
+	int relay = shared_relay(d->node, &p->record);
+	if (relay >= 0)
+		um_peer_route_set(peer, &(struct um_route){.kind = UM_ROUTE_RELAY, .uplink = (unsigned)relay},
+				  UM_ROUTE_WHY_RELAY_NEXT);
+	if (!p->record.endpoint_count) {
+		if (um_uplink_for_peer(d->node, peer) >= 0)
+			initiate_via_relay(peer);
+		return;
+	}
 	const struct um_dht_endpoint *e = &p->record.endpoints[p->tries++ % p->record.endpoint_count];
-	if (!endpoint_to_addr(e, &route.endpoint) || um_peer_route_set(peer, &route, UM_ROUTE_WHY_CONFIG))
+	if (!um_node_dht_endpoint_to_addr(e, &route.endpoint) || um_peer_route_set(peer, &route, UM_ROUTE_WHY_CONFIG))
 		return;
 	int r = um_node_initiate(peer);
 	if (r)
 		um_log_debug("dht: peer \"%s\": initiate: %s", peer->config->name, um_strerror(r));
+	p->relay_check_ns = um_now_ns() + DIRECT_GRACE_NS;
+	p->relay_checks = 0;
+	um_node_dht_jobs_at(d, p->relay_check_ns);
+}
+
+/* A direct attempt unanswered after DIRECT_GRACE_NS (blocked, a NAT):
+ * through a registered relay of ours rather than waiting out the handshake
+ * timeout; none registered yet: look again each second for a while. */
+static void peer_relay_check(struct um_node_dht *d, size_t i, uint64_t now)
+{
+	struct um_node_peer *peer = &d->node->peers[i];
+	struct dht_peer *p = &d->peers[i];
+
+	p->relay_check_ns = 0;
+	if (peer->state == UM_PEER_ESTABLISHED || peer->attempt_via_relay || peer->via_relay)
+		return;
+	if (um_uplink_for_peer(d->node, peer) < 0) {
+		if (++p->relay_checks < 10)
+			p->relay_check_ns = now + UM_NSEC_PER_SEC;
+		return;
+	}
+	um_log_debug("dht: peer \"%s\": no answer at its endpoint, trying through the relay", peer->config->name);
+	initiate_via_relay(peer);
 }
 
 static void peer_record_found(struct um_node_dht *d, size_t i, enum um_node_found how)
@@ -372,7 +454,7 @@ static void peer_record_found(struct um_node_dht *d, size_t i, enum um_node_foun
 	char text[UM_ADDR_TEXT_MAX] = "?";
 	struct um_addr a;
 
-	if (p->record.endpoint_count && endpoint_to_addr(&p->record.endpoints[0], &a))
+	if (p->record.endpoint_count && um_node_dht_endpoint_to_addr(&p->record.endpoints[0], &a))
 		um_addr_format(&a, text, sizeof(text));
 	if (p->found != how)
 		um_log_info("peer \"%s\": found through the %s (%u endpoints, first %s)", peer->config->name,
@@ -384,9 +466,9 @@ static void peer_record_found(struct um_node_dht *d, size_t i, enum um_node_foun
 		peer_connect(d, i);
 	} else {
 		p->initiate_ns = um_now_ns() + NON_DESIGNATED_WAIT;
-		jobs_at(d, p->initiate_ns);
+		um_node_dht_jobs_at(d, p->initiate_ns);
 	}
-	jobs_at(d, p->next_ns);
+	um_node_dht_jobs_at(d, p->next_ns);
 }
 
 static void peer_event(struct um_node_dht *d, size_t i, const struct um_dht_event *e)
@@ -423,7 +505,7 @@ static void peer_event(struct um_node_dht *d, size_t i, const struct um_dht_even
 	p->failures++;
 	uint64_t wait = EMPTY_RETRY_NS << (p->failures < 4 ? p->failures : 4);
 	p->next_ns = um_now_ns() + (wait < PEER_RETRY_MAX_NS ? wait : PEER_RETRY_MAX_NS);
-	jobs_at(d, p->next_ns);
+	um_node_dht_jobs_at(d, p->next_ns);
 	if (p->failures >= 5 && !p->asked_bootstrap && d->want_bootstrap) {
 		p->asked_bootstrap = true;
 		d->want_bootstrap(d, &peer->config->id);
@@ -436,6 +518,8 @@ static void on_event(struct um_node_dht *d, const struct um_dht_event *e)
 {
 	char id[UM_PEER_ID_TEXT_MAX], addr[UM_ADDR_TEXT_MAX];
 
+	if (d->relays_event)
+		d->relays_event(d, e);
 	switch (e->type) {
 	case UM_DHT_EVENT_CONTACT_ADDED:
 		if (um_log_get_level() >= UM_LOG_DEBUG && um_peer_id_format_short(&e->peer, id, sizeof(id)) == 0 &&
@@ -444,16 +528,16 @@ static void on_event(struct um_node_dht *d, const struct um_dht_event *e)
 		/* First contacts: publish and look up soon (batched). */
 		if (!d->published_ns && !d->publish_id && d->publish_ns > um_now_ns() + FIRST_CONTACT_NS) {
 			d->publish_ns = um_now_ns() + FIRST_CONTACT_NS;
-			jobs_at(d, d->publish_ns);
+			um_node_dht_jobs_at(d, d->publish_ns);
 		}
-		for (size_t i = 0; i < d->node->n_peers; i++) {
+		for (size_t i = 0; i < d->n_peers; i++) {
 			struct dht_peer *p = &d->peers[i];
 			/* New contacts while a peer is missing: look again soon,
 			 * but only the first few times (then the backoff rules). */
 			if (p->wanted && !p->looking && !p->has_record && p->failures < 3 &&
 			    p->next_ns > um_now_ns() + FIRST_CONTACT_NS) {
 				p->next_ns = um_now_ns() + FIRST_CONTACT_NS;
-				jobs_at(d, p->next_ns);
+				um_node_dht_jobs_at(d, p->next_ns);
 			}
 		}
 		return;
@@ -470,7 +554,7 @@ static void on_event(struct um_node_dht *d, const struct um_dht_event *e)
 				     (unsigned long long)(e->elapsed_ns / UM_NSEC_PER_MSEC));
 			if (!e->storers) { /* nobody took it: try again soon */
 				d->publish_ns = um_now_ns() + EMPTY_RETRY_NS;
-				jobs_at(d, d->publish_ns);
+				um_node_dht_jobs_at(d, d->publish_ns);
 			}
 		}
 		break; /* and to a `dht put self` waiting for it */
@@ -481,14 +565,14 @@ static void on_event(struct um_node_dht *d, const struct um_dht_event *e)
 	for (unsigned i = 0; i < DHT_OPS_MAX; i++)
 		if (d->ops[i].kind != DHT_OP_FREE && !d->ops[i].done)
 			d->op_event(d, &d->ops[i], e);
-	for (size_t i = 0; i < d->node->n_peers; i++)
+	for (size_t i = 0; i < d->n_peers; i++)
 		if (d->peers[i].looking)
 			peer_event(d, i, e);
 }
 
-void um_node_dht_flush(struct um_node *node)
+void um_node_dht_flush(struct um_node_dht *d)
 {
-	struct um_node_dht *d = node->dht;
+	struct um_node *node = d->node;
 	struct um_dht_output *out = d->out;
 	struct sockaddr_storage ss;
 
@@ -496,11 +580,16 @@ void um_node_dht_flush(struct um_node *node)
 	 * and handle datagrams first. */
 	for (unsigned i = 0; i < out->n_datagrams; i++) {
 		const struct um_dht_datagram *g = &out->datagrams[i];
-		int len = um_addr_to_sockaddr(&g->to, &ss);
-		if (len < 0)
-			continue;
-		int r = um_dataplane_send_datagram(node->dataplane, (struct sockaddr *)&ss, (socklen_t)len, g->bytes,
-						   g->len);
+		int r, len;
+		if (d->relay) {
+			r = um_relay_server_send(node->relay_server, &g->to, g->bytes, g->len);
+		} else {
+			len = um_addr_to_sockaddr(&g->to, &ss);
+			if (len < 0)
+				continue;
+			r = um_dataplane_send_datagram(node->dataplane, (struct sockaddr *)&ss, (socklen_t)len,
+						       g->bytes, g->len);
+		}
 		if (r)
 			um_log_debug("dht: send failed: %s", um_strerror(r));
 	}
@@ -523,15 +612,17 @@ static void run_jobs(struct um_node_dht *d)
 
 	d->jobs_ns = UINT64_MAX;
 	if (d->publish_ns <= now && !d->publish_id)
-		um_node_dht_publish(node);
+		um_node_dht_publish(d);
 	else if (d->endpoints_check_ns <= now) {
 		d->endpoints_check_ns = now + ENDPOINTS_CHECK_NS;
 		if (d->published_ns && endpoints_changed(d))
-			um_node_dht_publish(node);
+			um_node_dht_publish(d);
 	}
-	jobs_at(d, d->publish_id ? now + REPUBLISH_NS : d->publish_ns);
-	jobs_at(d, d->endpoints_check_ns);
-	for (size_t i = 0; i < node->n_peers; i++) {
+	if (d->relays_job)
+		d->relays_job(d, now);
+	um_node_dht_jobs_at(d, d->publish_id ? now + REPUBLISH_NS : d->publish_ns);
+	um_node_dht_jobs_at(d, d->endpoints_check_ns);
+	for (size_t i = 0; i < d->n_peers; i++) {
 		struct dht_peer *p = &d->peers[i];
 		struct um_node_peer *peer = &node->peers[i];
 		if (!p->wanted)
@@ -540,6 +631,10 @@ static void run_jobs(struct um_node_dht *d)
 			p->initiate_ns = 0;
 			peer_connect(d, i);
 		}
+		if (p->relay_check_ns && p->relay_check_ns <= now)
+			peer_relay_check(d, i, now);
+		if (p->relay_check_ns)
+			um_node_dht_jobs_at(d, p->relay_check_ns);
 		if (!p->looking && p->next_ns <= now) {
 			/* Connected: only look again once it is lost. */
 			if (peer->state == UM_PEER_ESTABLISHED)
@@ -548,9 +643,9 @@ static void run_jobs(struct um_node_dht *d)
 				peer_lookup(d, i);
 		}
 		if (p->initiate_ns)
-			jobs_at(d, p->initiate_ns);
+			um_node_dht_jobs_at(d, p->initiate_ns);
 		if (!p->looking)
-			jobs_at(d, p->next_ns);
+			um_node_dht_jobs_at(d, p->next_ns);
 	}
 }
 
@@ -560,7 +655,7 @@ static void on_timer(struct um_loop *loop, struct um_timer *timer)
 	(void)loop;
 
 	um_dht_tick(d->engine, um_now_ns(), d->out);
-	um_node_dht_flush(d->node);
+	um_node_dht_flush(d);
 	if (d->jobs_ns <= um_now_ns())
 		run_jobs(d);
 	um_node_dht_rearm(d);
@@ -573,59 +668,36 @@ void um_node_dht_receive(struct um_node *node, const struct um_addr *from, const
 	if (!d)
 		return;
 	um_dht_receive(d->engine, from, data, len, um_now_ns(), d->out);
-	um_node_dht_flush(node);
+	um_node_dht_flush(d);
 }
 
-/* ---- found by: status ---- */
-
-enum um_node_found um_node_dht_found(const struct um_node_peer *peer)
+/* The relay server's DHT datagrams (relay/server.h dht_receive). */
+static void relay_receive(void *arg, const struct um_addr *from, const uint8_t *data, size_t len)
 {
-	const struct um_node *node = peer->node;
+	struct um_node_dht *d = arg;
 
-	if (peer->config->endpoint.family ||
-	    (node->n_uplinks && !(node->dht && node->dht->peers[peer_index(node, peer)].found)))
-		return UM_NODE_FOUND_CONFIG;
-	enum um_node_found found = node->dht ? node->dht->peers[peer_index(node, peer)].found : UM_NODE_FOUND_NONE;
-	if (found == UM_NODE_FOUND_NONE && peer->endpoint.family)
-		return UM_NODE_FOUND_INCOMING;
-	return found;
-}
-
-const char *um_node_found_name(enum um_node_found found)
-{
-	switch (found) {
-	case UM_NODE_FOUND_CONFIG:
-		return "config";
-	case UM_NODE_FOUND_DHT:
-		return "dht";
-	case UM_NODE_FOUND_BOOTSTRAP:
-		return "bootstrap";
-	case UM_NODE_FOUND_INCOMING:
-		return "incoming";
-	case UM_NODE_FOUND_NONE:
-		break;
-	}
-	return "none";
+	um_dht_receive(d->engine, from, data, len, um_now_ns(), d->out);
+	um_node_dht_flush(d);
 }
 
 /* A peer the bootstrap API knew (the thread's GET peer/ID): its endpoints
  * as a record of ours (unsigned: the handshake authenticates). */
-void um_node_dht_bootstrap_peer(struct um_node *node, const struct um_bootstrap_peer *bp);
-void um_node_dht_bootstrap_peer(struct um_node *node, const struct um_bootstrap_peer *bp)
+void um_node_dht_bootstrap_peer(struct um_node_dht *d, const struct um_bootstrap_peer *bp)
 {
-	struct um_node_dht *d = node->dht;
-	struct um_node_peer *peer = um_node_peer_find(node, &bp->id);
+	struct um_node *node = d->node;
+	struct um_node_peer *peer = d->relay ? NULL : um_node_peer_find(node, &bp->id);
 
 	if (!peer)
 		return;
-	size_t i = peer_index(node, peer);
+	size_t i = (size_t)(peer - node->peers);
 	struct dht_peer *p = &d->peers[i];
 	if (!p->wanted || p->has_record || peer->state == UM_PEER_ESTABLISHED)
 		return;
 	memset(&p->record, 0, sizeof(p->record));
 	p->record.id = bp->id;
 	for (size_t j = 0; j < bp->n_endpoints && p->record.endpoint_count < UM_DHT_ENDPOINTS_MAX; j++)
-		add_endpoint(d, p->record.endpoints, &p->record.endpoint_count, UM_DHT_ENDPOINT_LAN, &bp->endpoints[j]);
+		um_node_dht_endpoint_add(p->record.endpoints, &p->record.endpoint_count, UM_DHT_ENDPOINT_LAN,
+					 &bp->endpoints[j]);
 	if (!p->record.endpoint_count)
 		return;
 	p->has_record = true;
@@ -635,23 +707,30 @@ void um_node_dht_bootstrap_peer(struct um_node *node, const struct um_bootstrap_
 
 /* ---- start / stop ---- */
 
-int um_node_dht_core_start(struct um_node *node)
+/* relay: the relay's DHT node ([relay] dht, its identity and socket, no
+ * peers); else the node's ([node] dht). */
+int um_node_dht_core_start(struct um_node *node, bool relay, struct um_node_dht **slot)
 {
 	const struct um_config *c = &node->config;
 	struct um_node_dht *d;
 	int r;
 
-	if (!c->dht || !node->dataplane)
-		return 0;
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -UM_ENOMEM;
-	node->dht = d;
+	*slot = d;
 	d->node = node;
+	d->relay = relay;
+	d->identity = relay ? node->relay_server->identity : &node->identity;
+	d->n_peers = relay ? 0 : node->n_peers;
+	d->bootstrap = relay ? c->relay.bootstrap : c->bootstrap;
+	d->n_bootstrap = relay ? c->relay.n_bootstrap : c->n_bootstrap;
+	d->state_path = relay ? c->relay.dht_state : c->dht_state;
+	d->port = relay ? node->relay_server->port : um_dataplane_port(node->dataplane);
 	d->jobs_ns = UINT64_MAX;
 	um_timer_init(&d->timer, on_timer, d);
-	clock_refresh(d);
-	if (c->network_key[0]) {
+	um_node_dht_clock_refresh(d);
+	if (!relay && c->network_key[0]) {
 		r = um_network_key_load(&d->network_key, c->network_key);
 		if (r) {
 			um_log_error("network key %s: %s", c->network_key, um_strerror(r));
@@ -661,15 +740,15 @@ int um_node_dht_core_start(struct um_node *node)
 		um_network_key_fingerprint(&d->network_key, d->fingerprint, sizeof(d->fingerprint));
 	}
 	d->out = malloc(sizeof(*d->out));
-	d->peers = calloc(node->n_peers ? node->n_peers : 1, sizeof(*d->peers));
+	d->peers = calloc(d->n_peers ? d->n_peers : 1, sizeof(*d->peers));
 	if (!d->out || !d->peers)
 		return -UM_ENOMEM;
 	memset(d->out, 0, sizeof(*d->out));
 	struct um_dht_config config = {
-	    .identity = &node->identity,
+	    .identity = d->identity,
 	    .k = c->dht_k,
 	    .alpha = c->dht_alpha,
-	    .no_diversity = !c->dht_diversity,
+	    .no_diversity = relay ? !c->relay.dht_diversity : !c->dht_diversity,
 	};
 	struct um_dht_value_ops ops = {.ctx = &d->clock, .check = um_dht_record_check};
 	r = um_dht_create(&d->engine, &config, &ops, um_now_ns());
@@ -677,28 +756,36 @@ int um_node_dht_core_start(struct um_node *node)
 		um_log_error("dht: %s", um_strerror(r));
 		return r;
 	}
-	for (size_t i = 0; i < node->n_peers; i++) {
+	for (size_t i = 0; i < d->n_peers; i++) {
 		const struct um_config_peer *cp = node->peers[i].config;
-		d->peers[i].wanted = !cp->endpoint.family && !node->n_uplinks;
+		d->peers[i].wanted = !cp->endpoint.family && !c->n_relays;
 		d->peers[i].next_ns = um_now_ns() + EMPTY_RETRY_NS;
-		jobs_at(d, d->peers[i].next_ns);
+		um_node_dht_jobs_at(d, d->peers[i].next_ns);
 	}
 	d->publish_ns = um_now_ns() + EMPTY_RETRY_NS / 4;
 	d->endpoints_check_ns = um_now_ns() + ENDPOINTS_CHECK_NS;
-	jobs_at(d, d->publish_ns);
-	um_log_info("dht: on (k %u, alpha %u, %s records%s%s, %zu bootstrap lines%s)", c->dht_k, c->dht_alpha,
-		    d->has_network_key ? "private" : "public", d->has_network_key ? " of " : "",
-		    d->has_network_key ? d->fingerprint : "", c->n_bootstrap,
-		    c->dht_diversity ? "" : ", address diversity off");
+	um_node_dht_jobs_at(d, d->publish_ns);
+	if (relay) {
+		node->relay_server->dht_receive = relay_receive;
+		node->relay_server->dht_arg = d;
+	}
+	um_log_info("dht%s: on (k %u, alpha %u, %s records%s%s, %zu bootstrap lines%s)", relay ? " (relay)" : "",
+		    c->dht_k, c->dht_alpha, d->has_network_key ? "private" : "public", d->has_network_key ? " of " : "",
+		    d->has_network_key ? d->fingerprint : "", d->n_bootstrap,
+		    config.no_diversity ? ", address diversity off" : "");
 	um_node_dht_rearm(d);
 	return 0;
 }
 
-void um_node_dht_core_stop(struct um_node *node)
+void um_node_dht_core_stop(struct um_node_dht **slot)
 {
-	struct um_node_dht *d = node->dht;
+	struct um_node_dht *d = *slot;
 
-	um_timer_cancel(node->loop, &d->timer);
+	if (d->relay && d->node->relay_server && d->node->relay_server->dht_arg == d) {
+		d->node->relay_server->dht_receive = NULL;
+		d->node->relay_server->dht_arg = NULL;
+	}
+	um_timer_cancel(d->node->loop, &d->timer);
 	if (d->engine)
 		um_dht_destroy(d->engine);
 	for (unsigned i = 0; i < DHT_OPS_MAX; i++)
@@ -707,5 +794,5 @@ void um_node_dht_core_stop(struct um_node *node)
 	free(d->peers);
 	um_network_key_wipe(&d->network_key);
 	free(d);
-	node->dht = NULL;
+	*slot = NULL;
 }

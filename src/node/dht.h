@@ -18,10 +18,16 @@
  * heartbeat every ~30 s, list peers; what it learns comes back to the loop
  * through an eventfd and a mutex-protected queue.
  *
- * Files: dht.c (engine, record, peers) < dht_control.c (umbra dht) <
- * dht_bootstrap.c (start/stop, the routing table file, the thread); dht.c
- * reaches the two above it only through hooks they install. Above
- * session.c (it starts handshakes), below demux.c, node.c and status.c. */
+ * A [relay] runs a second DHT node (node->relay_dht: the relay identity,
+ * on the relay server's socket, which hands it the DHT datagrams) that
+ * publishes the relay's record; a node with no relay = line finds relays
+ * under that record's key and adds them as uplinks (dht_relay.c).
+ *
+ * Files: dht.c (engine, record, peers) < dht_relay.c (relay records) <
+ * dht_control.c (umbra dht) < dht_bootstrap.c (start/stop, the routing
+ * table file, the thread); dht.c reaches those above it only through hooks
+ * they install. Above session.c (it starts handshakes), below demux.c,
+ * node.c and status.c. */
 #ifndef UM_NODE_DHT_H
 #define UM_NODE_DHT_H
 
@@ -44,8 +50,9 @@ enum um_node_found {
 	UM_NODE_FOUND_INCOMING,  /* neither: the peer called us (it found us) */
 };
 
-/* Start (after the data plane and the peers; nothing when [node] dht =
- * off) and stop (saves the routing table when dht-state is set). */
+/* Start the node's DHT node (after the data plane and the peers; none when
+ * [node] dht = off) and the relay's (after the relay server; none when
+ * [relay] dht = off); stop both (each saves its table to its dht-state). */
 int um_node_dht_start(struct um_node *node);
 void um_node_dht_stop(struct um_node *node);
 /* A DHT datagram from `from` (demux.c). */

@@ -44,7 +44,7 @@ enum {
 
 static void state_load(struct um_node_dht *d)
 {
-	const char *path = d->node->config.dht_state;
+	const char *path = d->state_path;
 	uint8_t *buf = NULL;
 	struct stat st;
 	int fd;
@@ -63,7 +63,7 @@ static void state_load(struct um_node_dht *d)
 	d->state_loaded = true;
 	d->state_contacts = (unsigned)(((size_t)st.st_size - 8) / 52); /* "UMDHT" v count, then ID + endpoint each */
 	um_log_info("dht: %u saved contacts from %s (each PINGed for its proof)", d->state_contacts, path);
-	um_node_dht_flush(d->node);
+	um_node_dht_flush(d);
 out:
 	free(buf);
 	close(fd);
@@ -71,7 +71,7 @@ out:
 
 static void state_save(struct um_node_dht *d)
 {
-	const char *path = d->node->config.dht_state;
+	const char *path = d->state_path;
 	char tmp[UM_CONFIG_PATH_MAX + 8];
 	size_t size = um_dht_contacts_save_size(d->engine);
 	uint8_t *buf;
@@ -189,7 +189,7 @@ static void *thread_main(void *arg)
 {
 	struct dht_bootstrap *b = arg;
 	struct um_bootstrap_client clients[UM_CONFIG_BOOTSTRAP_MAX];
-	bool registered[UM_CONFIG_BOOTSTRAP_MAX] = {0};
+	bool registered[UM_CONFIG_BOOTSTRAP_MAX] = {0}, list_only[UM_CONFIG_BOOTSTRAP_MAX] = {0};
 	size_t n = 0;
 
 	for (size_t i = 0; i < b->n_urls; i++) {
@@ -197,10 +197,14 @@ static void *thread_main(void *arg)
 			um_log_warn("bootstrap %s: not a usable URL", b->urls[i]);
 			continue;
 		}
-		n++;
+		list_only[n++] = b->list_only[i];
 	}
 	for (unsigned round = 0;; round++) {
 		for (size_t i = 0; i < n; i++) {
+			if (list_only[i]) {
+				list_peers(b, &clients[i]);
+				continue;
+			}
 			if (registered[i]) {
 				int r = um_bootstrap_client_heartbeat(&clients[i], b->identity, NULL);
 				count(b, &b->heartbeats, r);
@@ -230,8 +234,7 @@ static void *thread_main(void *arg)
 
 static void on_items(struct um_loop *loop, struct um_watch *watch, uint32_t events)
 {
-	struct um_node *node = watch->arg;
-	struct um_node_dht *d = node->dht;
+	struct um_node_dht *d = watch->arg;
 	struct dht_bootstrap *b = &d->boot;
 	struct dht_bootstrap_item items[DHT_QUEUE_MAX];
 	uint64_t value;
@@ -249,7 +252,7 @@ static void on_items(struct um_loop *loop, struct um_watch *watch, uint32_t even
 	for (unsigned i = 0; i < n; i++) {
 		const struct um_bootstrap_peer *p = &items[i].peer;
 		if (items[i].is_peer_answer) {
-			um_node_dht_bootstrap_peer(node, p);
+			um_node_dht_bootstrap_peer(d, p);
 			continue;
 		}
 		if (um_dht_contact_count(d->engine) >= SMALL_TABLE)
@@ -274,7 +277,7 @@ static void on_items(struct um_loop *loop, struct um_watch *watch, uint32_t even
 					  : um_dht_add_contact_address(d->engine, &addrs[j], um_now_ns(), d->out);
 			if (r == 0)
 				d->bootstrap_contacts++;
-			um_node_dht_flush(node);
+			um_node_dht_flush(d);
 		}
 	}
 }
@@ -290,54 +293,43 @@ static void bootstrap_want(struct um_node_dht *d, const struct um_peer_id *peer)
 	pthread_mutex_unlock(&b->lock);
 }
 
-/* Interface addresses with our UDP port: what we register. */
-static size_t local_endpoints(const struct um_node *node, struct um_addr *out, size_t max)
+static int bootstrap_start(struct um_node_dht *d)
 {
-	struct ifaddrs *ifa, *it;
-	size_t n = 0;
-
-	if (getifaddrs(&ifa))
-		return 0;
-	for (it = ifa; it && n < max; it = it->ifa_next) {
-		if (!it->ifa_addr || !(it->ifa_flags & IFF_UP) || (it->ifa_flags & IFF_LOOPBACK) ||
-		    !strcmp(it->ifa_name, node->ifname))
-			continue;
-		int family = it->ifa_addr->sa_family;
-		if (family == AF_INET6 &&
-		    IN6_IS_ADDR_LINKLOCAL(&((const struct sockaddr_in6 *)it->ifa_addr)->sin6_addr))
-			continue;
-		if ((family != AF_INET && family != AF_INET6) ||
-		    um_addr_from_sockaddr(&out[n], it->ifa_addr,
-					  family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)))
-			continue;
-		out[n++].port = um_dataplane_port(node->dataplane);
-	}
-	freeifaddrs(ifa);
-	return n;
-}
-
-static int bootstrap_start(struct um_node *node)
-{
-	struct um_node_dht *d = node->dht;
+	struct um_node *node = d->node;
 	struct dht_bootstrap *b = &d->boot;
-	const struct um_config *c = &node->config;
 	int r;
 
-	for (size_t i = 0; i < c->n_bootstrap; i++)
-		if (c->bootstrap[i].http)
-			snprintf(b->urls[b->n_urls++], sizeof(b->urls[0]), "%s", c->bootstrap[i].url);
+	for (size_t i = 0; i < d->n_bootstrap; i++)
+		if (d->bootstrap[i].http)
+			snprintf(b->urls[b->n_urls++], sizeof(b->urls[0]), "%s", d->bootstrap[i].url);
+	/* A relay serving the API seeds its table from the API's listing
+	 * (without registering there: the nodes learn the relay's DHT node
+	 * when it stores its record at them). */
+	const struct um_config_relay_server *rc = &node->config.relay;
+	if (d->relay && rc->api.family && !rc->api_certificate[0] && b->n_urls < UM_CONFIG_BOOTSTRAP_MAX) {
+		char text[UM_ADDR_TEXT_MAX], url[UM_CONFIG_BOOTSTRAP_URL_MAX];
+		bool listed = false;
+		um_addr_format(&rc->api, text, sizeof(text));
+		snprintf(url, sizeof(url), "http://%s", text);
+		for (size_t i = 0; i < b->n_urls; i++)
+			listed = listed || !strcmp(b->urls[i], url);
+		if (!listed) {
+			b->list_only[b->n_urls] = true;
+			snprintf(b->urls[b->n_urls++], sizeof(b->urls[0]), "%s", url);
+		}
+	}
 	if (!b->n_urls)
 		return 0;
-	b->identity = &node->identity;
+	b->identity = d->identity;
 	b->is_public = !d->has_network_key;
-	b->n_endpoints = local_endpoints(node, b->endpoints, UM_BOOTSTRAP_ENDPOINTS_MAX);
+	b->n_endpoints = um_node_dht_local_addresses(d, b->endpoints, UM_BOOTSTRAP_ENDPOINTS_MAX);
 	if (!b->n_endpoints) {
 		um_log_warn("bootstrap: no interface address to register");
 		return 0;
 	}
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->cond, NULL);
-	b->watch = (struct um_watch){.events = EPOLLIN, .fn = on_items, .arg = node};
+	b->watch = (struct um_watch){.events = EPOLLIN, .fn = on_items, .arg = d};
 	b->watch.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (b->watch.fd < 0)
 		return -errno;
@@ -356,9 +348,10 @@ static int bootstrap_start(struct um_node *node)
 	return 0;
 }
 
-static void bootstrap_stop(struct um_node *node)
+static void bootstrap_stop(struct um_node_dht *d)
 {
-	struct dht_bootstrap *b = &node->dht->boot;
+	struct um_node *node = d->node;
+	struct dht_bootstrap *b = &d->boot;
 
 	if (!b->started)
 		return;
@@ -376,45 +369,71 @@ static void bootstrap_stop(struct um_node *node)
 
 /* ---- start / stop (node/dht.h) ---- */
 
-int um_node_dht_start(struct um_node *node)
+static int start_one(struct um_node *node, bool relay, struct um_node_dht **slot)
 {
-	const struct um_config *c = &node->config;
 	struct um_node_dht *d;
-	int r;
+	int r = um_node_dht_core_start(node, relay, slot);
 
-	if (!c->dht || !node->dataplane)
-		return 0;
-	r = um_node_dht_core_start(node);
 	if (r)
 		return r;
-	d = node->dht;
+	d = *slot;
 	d->op_event = um_node_dht_op_event;
+	if (relay)
+		d->relay_publish = um_node_dht_relay_publish;
+	else if (!node->config.n_relays) {
+		/* No relay = line: relays come from the DHT. */
+		d->relays_event = um_node_dht_relays_event;
+		d->relays_job = um_node_dht_relays_job;
+		d->relays.next_ns = um_now_ns() + UM_NSEC_PER_SEC;
+		um_node_dht_jobs_at(d, d->relays.next_ns);
+	}
 	state_load(d);
-	for (size_t i = 0; i < c->n_bootstrap; i++) {
-		if (c->bootstrap[i].http)
+	for (size_t i = 0; i < d->n_bootstrap; i++) {
+		if (d->bootstrap[i].http)
 			continue;
-		r = um_dht_add_contact_address(d->engine, &c->bootstrap[i].udp, um_now_ns(), d->out);
+		r = um_dht_add_contact_address(d->engine, &d->bootstrap[i].udp, um_now_ns(), d->out);
 		if (r)
 			um_log_warn("dht: bootstrap contact: %s", um_strerror(r));
-		um_node_dht_flush(node);
+		um_node_dht_flush(d);
 	}
-	r = bootstrap_start(node);
+	r = bootstrap_start(d);
 	if (r)
 		return r;
-	if (d->boot.started)
+	if (d->boot.started && !relay)
 		d->want_bootstrap = bootstrap_want;
 	um_node_dht_rearm(d);
 	return 0;
 }
 
-void um_node_dht_stop(struct um_node *node)
+/* The node's DHT node ([node] dht, after the data plane and the peers)
+ * and the relay's ([relay] dht, after the relay server), each when on. */
+int um_node_dht_start(struct um_node *node)
 {
-	struct um_node_dht *d = node->dht;
+	const struct um_config *c = &node->config;
+	int r;
+
+	if (c->dht && node->dataplane && !node->dht && (r = start_one(node, false, &node->dht)))
+		return r;
+	if (c->relay.enabled && c->relay.dht && node->relay_server && !node->relay_dht &&
+	    (r = start_one(node, true, &node->relay_dht)))
+		return r;
+	return 0;
+}
+
+static void stop_one(struct um_node_dht **slot)
+{
+	struct um_node_dht *d = *slot;
 
 	if (!d)
 		return;
-	bootstrap_stop(node);
+	bootstrap_stop(d);
 	if (d->engine)
 		state_save(d);
-	um_node_dht_core_stop(node);
+	um_node_dht_core_stop(slot);
+}
+
+void um_node_dht_stop(struct um_node *node)
+{
+	stop_one(&node->dht);
+	stop_one(&node->relay_dht);
 }

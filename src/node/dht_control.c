@@ -95,11 +95,53 @@ static void add_record(struct um_control_reply *reply, const struct um_dht_peer_
 	}
 }
 
+/* The node's DHT node, else (relay-only) the relay's. */
+static struct um_node_dht *dht_of(struct um_node *node)
+{
+	return node->dht ? node->dht : node->relay_dht;
+}
+
+/* ---- found by: status ---- */
+
+enum um_node_found um_node_dht_found(const struct um_node_peer *peer)
+{
+	const struct um_node *node = peer->node;
+
+	if (peer->config->endpoint.family ||
+	    (node->config.n_relays && !(node->dht && node->dht->peers[(size_t)(peer - node->peers)].found)))
+		return UM_NODE_FOUND_CONFIG;
+	enum um_node_found found =
+	    node->dht ? node->dht->peers[(size_t)(peer - node->peers)].found : UM_NODE_FOUND_NONE;
+	/* Reached through a relay the DHT gave us (no relay = line). */
+	if (found == UM_NODE_FOUND_NONE && peer->via_relay && node->dht && node->dht->relays.handed)
+		return UM_NODE_FOUND_DHT;
+	if (found == UM_NODE_FOUND_NONE && peer->endpoint.family)
+		return UM_NODE_FOUND_INCOMING;
+	return found;
+}
+
+const char *um_node_found_name(enum um_node_found found)
+{
+	switch (found) {
+	case UM_NODE_FOUND_CONFIG:
+		return "config";
+	case UM_NODE_FOUND_DHT:
+		return "dht";
+	case UM_NODE_FOUND_BOOTSTRAP:
+		return "bootstrap";
+	case UM_NODE_FOUND_INCOMING:
+		return "incoming";
+	case UM_NODE_FOUND_NONE:
+		break;
+	}
+	return "none";
+}
+
 /* ---- status ---- */
 
 static void status_lines(struct um_node *node, struct um_control_reply *reply)
 {
-	struct um_node_dht *d = node->dht;
+	struct um_node_dht *d = dht_of(node);
 	const struct um_dht_stats *st = um_dht_stats(d->engine);
 	uint64_t now = um_now_ns();
 	unsigned n = um_dht_contact_count(d->engine), buckets = 0;
@@ -113,12 +155,14 @@ static void status_lines(struct um_node *node, struct um_control_reply *reply)
 	for (unsigned i = 0; i < n; i++)
 		if (i == 0 || infos[i].bucket != infos[i - 1].bucket)
 			buckets++;
-	add_id(reply, "id", &node->identity.id);
-	add_hex(reply, "id_hex", node->identity.id.bytes, sizeof(node->identity.id.bytes));
+	add_id(reply, "id", &d->identity->id);
+	add_hex(reply, "id_hex", d->identity->id.bytes, sizeof(d->identity->id.bytes));
+	um_control_reply_add(reply, "role", "%s", d->relay ? "relay" : "node");
 	um_control_reply_add(reply, "network", "%s", d->has_network_key ? d->fingerprint : "public");
 	um_control_reply_add(reply, "k", "%u", node->config.dht_k);
 	um_control_reply_add(reply, "alpha", "%u", node->config.dht_alpha);
-	um_control_reply_add(reply, "diversity", "%s", node->config.dht_diversity ? "on" : "off");
+	um_control_reply_add(reply, "diversity", "%s",
+			     (d->relay ? node->config.relay.dht_diversity : node->config.dht_diversity) ? "on" : "off");
 	um_control_reply_add(reply, "contacts", "%u", n);
 	um_control_reply_add(reply, "buckets", "%u", buckets);
 	um_control_reply_add(reply, "stored", "%u", um_dht_stored_count(d->engine));
@@ -137,7 +181,11 @@ static void status_lines(struct um_node *node, struct um_control_reply *reply)
 	}
 	um_control_reply_add(reply, "lookups_found", "%llu", (unsigned long long)d->lookups_found);
 	um_control_reply_add(reply, "lookups_failed", "%llu", (unsigned long long)d->lookups_failed);
-	um_control_reply_add(reply, "state_file", "%s", node->config.dht_state[0] ? node->config.dht_state : "-");
+	um_control_reply_add(reply, "state_file", "%s", d->state_path[0] ? d->state_path : "-");
+	if (d->relays_job) { /* a node finding its relays in the DHT */
+		um_control_reply_add(reply, "relays_found", "%u", d->relays.found);
+		um_control_reply_add(reply, "relays_added", "%u", d->relays.handed);
+	}
 	um_control_reply_add(reply, "state_loaded_contacts", "%u", d->state_contacts);
 	if (d->boot.started) {
 		pthread_mutex_lock(&d->boot.lock);
@@ -440,7 +488,7 @@ static int parse_key(const char *text, uint8_t key[32])
 
 static int start_lookup(struct um_node *node, const char *arg, struct um_control_reply *reply)
 {
-	struct um_node_dht *d = node->dht;
+	struct um_node_dht *d = dht_of(node);
 	struct um_peer_id id;
 	const struct um_node_peer *named = NULL;
 
@@ -465,7 +513,7 @@ static int start_lookup(struct um_node *node, const char *arg, struct um_control
 
 static int start_get(struct um_node *node, const char *arg, struct um_control_reply *reply)
 {
-	struct um_node_dht *d = node->dht;
+	struct um_node_dht *d = dht_of(node);
 	uint8_t key[32];
 
 	if (parse_key(arg, key))
@@ -484,12 +532,12 @@ static int start_get(struct um_node *node, const char *arg, struct um_control_re
 
 static int start_put(struct um_node *node, const struct um_control_request *req, struct um_control_reply *reply)
 {
-	struct um_node_dht *d = node->dht;
+	struct um_node_dht *d = dht_of(node);
 	uint8_t key[32];
 	int r;
 
 	if (!strcmp(req->arg, "self")) {
-		r = um_node_dht_publish(node);
+		r = um_node_dht_publish(d);
 		if (r)
 			return r;
 		struct dht_op *op = op_new(d, DHT_OP_PUT);
@@ -509,7 +557,7 @@ static int start_put(struct um_node *node, const struct um_control_request *req,
 	op->q.started_ns = um_now_ns();
 	r = um_dht_put(d->engine, key, req->value, req->value_len, um_now_ns(), &op->q.ids[0], d->out);
 	op->q.running[0] = r == 0; /* before the flush: its events may come at once */
-	um_node_dht_flush(node);
+	um_node_dht_flush(d);
 	if (r) {
 		op->kind = DHT_OP_FREE;
 		return r;
@@ -521,7 +569,7 @@ static int start_put(struct um_node *node, const struct um_control_request *req,
 /* A value found by get: what a reader of it can tell. */
 static void describe_value(struct um_node *node, const struct dht_op *op, struct um_control_reply *reply)
 {
-	struct um_node_dht *d = node->dht;
+	struct um_node_dht *d = dht_of(node);
 	const uint8_t *v = op->value;
 	struct um_dht_peer_record rec;
 	uint8_t type = op->value_len > 1 ? v[1] : 0;
@@ -543,18 +591,33 @@ static void describe_value(struct um_node *node, const struct dht_op *op, struct
 		opened = um_node_dht_record_decode(d, &node->peers[i].config->id, op->q.keys[0], v, op->value_len,
 						   &rec) == 0;
 	if (type == UM_DHT_RECORD_PRIVATE && d->has_network_key && !opened)
-		opened = um_node_dht_record_decode(d, &node->identity.id, op->q.keys[0], v, op->value_len, &rec) == 0;
+		opened = um_node_dht_record_decode(d, &d->identity->id, op->q.keys[0], v, op->value_len, &rec) == 0;
 	um_control_reply_add(reply, "sealed", "%u",
 			     type == UM_DHT_RECORD_PRIVATE || type == UM_DHT_RECORD_PRIVATE_RELAY);
-	um_control_reply_add(reply, "opened", "%u", opened);
+	struct um_dht_relay_record relay;
+	bool relay_ok = type == UM_DHT_RECORD_RELAY &&
+			um_dht_relay_record_verify(&relay, op->q.keys[0], v, op->value_len,
+						   um_dht_record_clock_unix(&d->clock, um_now_ns())) == 0;
+	um_control_reply_add(reply, "opened", "%u", opened || relay_ok);
 	if (opened)
 		add_record(reply, &rec);
+	if (relay_ok) {
+		char ip[64];
+		add_id(reply, "relay", &relay.id);
+		for (unsigned i = 0; i < relay.udp_count; i++)
+			if (inet_ntop(relay.udp[i].family, relay.udp[i].addr, ip, sizeof(ip)))
+				um_control_reply_add(reply, "relay_udp",
+						     relay.udp[i].family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip,
+						     relay.udp[i].port);
+		if (relay.wss_port)
+			um_control_reply_add(reply, "relay_wss", "%s:%u", relay.wss_host, relay.wss_port);
+	}
 	add_hex(reply, "value", v, op->value_len);
 }
 
 static int result(struct um_node *node, const char *arg, struct um_control_reply *reply)
 {
-	struct um_node_dht *d = node->dht;
+	struct um_node_dht *d = dht_of(node);
 	char *end;
 	unsigned long long id = strtoull(arg, &end, 10);
 	struct dht_op *op = *end ? NULL : op_find(d, id);
@@ -598,8 +661,8 @@ int um_node_dht_control(struct um_node *node, const struct um_control_request *r
 	struct um_control_reply text = {0};
 	int r;
 
-	if (!node->dht)
-		return -UM_ESTATE; /* dht = off, or relay-only */
+	if (!dht_of(node))
+		return -UM_ESTATE; /* dht = off */
 	switch (req->dht) {
 	case UM_CONTROL_DHT_STATUS:
 		status_lines(node, reply);

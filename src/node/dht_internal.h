@@ -64,8 +64,10 @@ struct dht_peer {
 	struct dht_query q; /* the current lookup */
 	bool has_record;
 	struct um_dht_peer_record record;
-	uint64_t next_ns;     /* next lookup (or check) */
-	uint64_t initiate_ns; /* non-designated side: initiate then unless up (0 = no) */
+	uint64_t next_ns;        /* next lookup (or check) */
+	uint64_t initiate_ns;    /* non-designated side: initiate then unless up (0 = no) */
+	uint64_t relay_check_ns; /* a direct attempt: through a relay then unless up (0 = no) */
+	unsigned relay_checks;
 	unsigned failures;    /* lookups in a row that found nothing */
 	unsigned tries;       /* initiations to a found record (rotates endpoints) */
 	bool asked_bootstrap; /* handed to the bootstrap thread */
@@ -106,11 +108,37 @@ struct dht_bootstrap {
 	size_t n_endpoints;
 	bool is_public;
 	char urls[UM_CONFIG_BOOTSTRAP_MAX][UM_CONFIG_BOOTSTRAP_URL_MAX];
+	bool list_only[UM_CONFIG_BOOTSTRAP_MAX]; /* a relay's own API: listed, not registered at */
 	size_t n_urls;
 };
 
+enum {
+	DHT_RELAYS_MAX = 4, /* relays a node takes from the DHT (<= UM_CONFIG_RELAYS_MAX) */
+};
+
+/* A node with no `relay =` line: the relays it found (dht_relay.c). */
+struct dht_relays {
+	struct dht_query q;
+	bool looking;
+	uint64_t next_ns;
+	unsigned failures, found, n;
+	struct um_dht_relay_record records[DHT_RELAYS_MAX]; /* of the running lookup */
+	unsigned handed;                                    /* relays handed to the uplinks (dht_relay.c uplinks_add) */
+	unsigned waited;                                    /* seconds waited since for our record to name one */
+};
+
+/* A DHT node: the node's ([node]: its identity, on the data plane's
+ * socket, its peer record and peers) or the relay's ([relay]: the relay
+ * identity, on the relay server's socket, its relay record, no peers). */
 struct um_node_dht {
 	struct um_node *node;
+	bool relay;                                  /* the relay's DHT node */
+	const struct um_identity *identity;          /* borrowed: the node's or the relay's */
+	size_t n_peers;                              /* node->n_peers; 0 for the relay's */
+	const struct um_config_bootstrap *bootstrap; /* [node] or [relay] lines */
+	size_t n_bootstrap;
+	const char *state_path;    /* dht-state ("" = none) */
+	uint16_t port;             /* our UDP port */
 	struct um_dht *engine;     /* owned */
 	struct um_dht_output *out; /* owned scratch (~50 KB) */
 	struct um_timer timer;     /* min(engine deadline, jobs_ns) */
@@ -133,7 +161,10 @@ struct um_node_dht {
 	uint64_t publish_elapsed_ns;
 	uint64_t publishes;
 
-	struct dht_peer *peers; /* n node->n_peers */
+	unsigned n_relays_published; /* home relays in our record (node) */
+	struct dht_relays relays;    /* node without relay = lines */
+
+	struct dht_peer *peers; /* n_peers */
 	struct dht_op ops[DHT_OPS_MAX];
 	unsigned next_op;
 	struct dht_recent recent[DHT_RECENT_MAX];
@@ -150,17 +181,32 @@ struct um_node_dht {
 	 * HTTP bootstrap). */
 	void (*op_event)(struct um_node_dht *d, struct dht_op *op, const struct um_dht_event *e);
 	void (*want_bootstrap)(struct um_node_dht *d, const struct um_peer_id *peer);
+	/* dht_relay.c: the relay's record (relay), the node's search for
+	 * relays (a node without relay = lines; NULL otherwise). */
+	int (*relay_publish)(struct um_node_dht *d);
+	void (*relays_event)(struct um_node_dht *d, const struct um_dht_event *e);
+	void (*relays_job)(struct um_node_dht *d, uint64_t now);
 };
 
 /* dht.c, the bottom: the engine and everything but the bootstrap thread
- * and the file (core_start fills node->dht; core_stop frees it). */
-int um_node_dht_core_start(struct um_node *node);
-void um_node_dht_core_stop(struct um_node *node);
+ * and the file. core_start makes *out (node->dht, or node->relay_dht when
+ * relay); core_stop frees it and clears *slot. */
+int um_node_dht_core_start(struct um_node *node, bool relay, struct um_node_dht **out);
+void um_node_dht_core_stop(struct um_node_dht **slot);
 void um_node_dht_rearm(struct um_node_dht *d);
 /* A node the bootstrap API knew (GET peer/ID): its endpoints, to connect. */
-void um_node_dht_bootstrap_peer(struct um_node *node, const struct um_bootstrap_peer *bp);
+void um_node_dht_bootstrap_peer(struct um_node_dht *d, const struct um_bootstrap_peer *bp);
 /* dht.c: the engine's output (datagrams sent, events applied, timer). */
-void um_node_dht_flush(struct um_node *node);
+void um_node_dht_flush(struct um_node_dht *d);
+/* Up to max interface addresses with our UDP port (d->port). */
+size_t um_node_dht_local_addresses(const struct um_node_dht *d, struct um_addr *out, size_t max);
+/* Our DHT endpoint as an um_addr (record endpoint), false if not IP. */
+bool um_node_dht_endpoint_to_addr(const struct um_dht_endpoint *e, struct um_addr *a);
+void um_node_dht_endpoint_add(struct um_dht_endpoint *out, unsigned *n, uint8_t kind, const struct um_addr *a);
+/* Unix seconds; our record clock refreshed; next job no later than at. */
+uint64_t um_node_dht_unix_now(void);
+void um_node_dht_clock_refresh(struct um_node_dht *d);
+void um_node_dht_jobs_at(struct um_node_dht *d, uint64_t at);
 /* Starts a find_value of each key of q (n set); -UM_E* if none started. */
 int um_node_dht_query_start(struct um_node_dht *d, struct dht_query *q);
 /* Decodes a peer record value found under key for peer: public or
@@ -173,7 +219,13 @@ unsigned um_node_dht_peer_keys(struct um_node_dht *d, const struct um_peer_id *p
 void um_node_dht_recent_add(struct um_node_dht *d, enum dht_op_kind kind, const uint8_t key[32],
 			    const struct dht_query *q, bool found);
 /* Publishes our record now (publish_id set). */
-int um_node_dht_publish(struct um_node *node);
+int um_node_dht_publish(struct um_node_dht *d);
+
+/* dht_relay.c (above dht.c, below dht_bootstrap.c which installs them):
+ * the hooks above. */
+int um_node_dht_relay_publish(struct um_node_dht *d);
+void um_node_dht_relays_event(struct um_node_dht *d, const struct um_dht_event *e);
+void um_node_dht_relays_job(struct um_node_dht *d, uint64_t now);
 
 /* dht_bootstrap.c, the top: um_node_dht_start/stop (node/dht.h), the
  * routing table file, the bootstrap API thread. */

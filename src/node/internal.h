@@ -5,12 +5,13 @@
  * upward news goes through the hooks node.c installs):
  *
  *   peer.c < route.c < uplink_stream.c < uplink.c < stun.c < path.c
- *     < session.c < dht.c < dht_control.c < dht_bootstrap.c < demux.c
+ *     < session.c < dht.c < dht_relay.c < dht_control.c < dht_bootstrap.c < demux.c
  *     < node.c < status.c
  *
  * Relay-only (a config with [relay] and no [node]): no identity, engine,
- * data plane or peers; the node only runs the relay server and the control
- * socket. Everything that touches peers checks node->dataplane. */
+ * data plane or peers; the node only runs the relay server, its DHT node
+ * (relay_dht, dht.c) and the control socket. Everything that touches peers
+ * checks node->dataplane. */
 #ifndef UM_NODE_INTERNAL_H
 #define UM_NODE_INTERNAL_H
 
@@ -78,7 +79,8 @@ struct um_node {
 	struct um_node_stun *stun; /* owned; one per stun = line */
 	size_t n_stun;
 
-	struct um_node_dht *dht; /* owned; node/dht.h (NULL: dht = off, relay-only) */
+	struct um_node_dht *dht;       /* owned; node/dht.h (NULL: dht = off, relay-only) */
+	struct um_node_dht *relay_dht; /* owned; the relay's DHT node ([relay] dht) */
 
 	/* owned; [relay] api: the bootstrap HTTP API (http/bootstrap_api.h) */
 	struct um_bootstrap_service *bootstrap_api;

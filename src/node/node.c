@@ -461,8 +461,14 @@ int um_node_start(struct um_node **out, struct um_loop *loop, struct um_config *
 	}
 	node->control_started = true;
 	*out = node;
-	if (!c->has_node)
+	if (!c->has_node) {
+		r = um_node_dht_start(node); /* the relay's DHT node */
+		if (r) {
+			um_log_error("dht: %s", um_strerror(r));
+			goto err;
+		}
 		return 0; /* relay-only */
+	}
 
 	r = um_uplinks_start(node);
 	if (r) {

@@ -619,34 +619,33 @@ static void on_transport(struct um_node_uplink *u, bool up)
 	drain(u->node);
 }
 
-int um_uplinks_start(struct um_node *node)
+int um_uplinks_start_list(struct um_node *node, const struct um_uplink_relay *list, size_t n)
 {
 	const struct um_config *c = &node->config;
 	struct um_relay_client_config rc = {
 	    .identity = &node->identity,
 	    .admission_key = c->has_relay_admission_key ? c->relay_admission_key : NULL,
 	    .keepalive_max_ns = c->relay_keepalive_ms * UM_NSEC_PER_MSEC,
-	    .n_uplinks = (unsigned)c->n_relays,
+	    .n_uplinks = (unsigned)n,
 	};
 	struct um_relay_transport_config tc = {
-	    .n_uplinks = (unsigned)c->n_relays,
-	    .first_retry_ns = UM_NSEC_PER_SEC, /* the relay client's REGISTER retry */
+	    .n_uplinks = (unsigned)n, .first_retry_ns = UM_NSEC_PER_SEC, /* the relay client's REGISTER retry */
 	};
 	int r;
 
 	node->home = node->backup = -1;
-	if (!c->n_relays)
+	if (!n)
 		return 0;
 	node->uplinks_engine = calloc(1, sizeof(*node->uplinks_engine));
-	node->uplinks = calloc(c->n_relays, sizeof(*node->uplinks));
+	node->uplinks = calloc(n, sizeof(*node->uplinks));
 	if (!node->uplinks_engine || !node->uplinks) {
 		r = -UM_ENOMEM;
 		goto out;
 	}
 	struct um_uplinks_engine *e = node->uplinks_engine;
 	e->n_peers = node->n_peers;
-	e->handles = calloc(c->n_relays * (node->n_peers ? node->n_peers : 1), sizeof(*e->handles));
-	e->asked_ns = calloc(c->n_relays * (node->n_peers ? node->n_peers : 1), sizeof(*e->asked_ns));
+	e->handles = calloc(n * (node->n_peers ? node->n_peers : 1), sizeof(*e->handles));
+	e->asked_ns = calloc(n * (node->n_peers ? node->n_peers : 1), sizeof(*e->asked_ns));
 	e->waiting = calloc(node->n_peers ? node->n_peers : 1, sizeof(*e->waiting));
 	e->move_to = calloc(node->n_peers ? node->n_peers : 1, sizeof(*e->move_to));
 	if (!e->handles || !e->asked_ns || !e->waiting || !e->move_to) {
@@ -655,25 +654,25 @@ int um_uplinks_start(struct um_node *node)
 	}
 	for (size_t i = 0; i < node->n_peers; i++)
 		e->move_to[i] = -1;
-	node->n_uplinks = c->n_relays;
+	node->n_uplinks = n;
 	um_timer_init(&node->uplinks_engine->timer, on_timer, node);
-	for (size_t i = 0; i < c->n_relays; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct um_node_uplink *u = &node->uplinks[i];
 		u->node = node;
 		u->index = (unsigned)i;
 		u->transport = on_transport;
 		u->handle_of = um_uplink_handle;
-		rc.stream[i] = tc.stream[i] = u->tls = c->relay_tls[i];
-		rc.has_relay_id[i] = c->relay_has_id[i];
-		rc.relay_id[i] = c->relay_ids[i];
+		rc.stream[i] = tc.stream[i] = u->tls = list[i].tls;
+		rc.has_relay_id[i] = list[i].has_id;
+		rc.relay_id[i] = list[i].id;
 		if (u->tls) {
-			u->remote = c->relays[i];
+			u->remote = list[i].addr;
 			r = um_uplink_stream_open(u); /* sets addr to the proxy */
 			if (r)
 				goto out;
 			continue;
 		}
-		u->addr = c->relays[i];
+		u->addr = list[i].addr;
 	}
 	r = um_relay_client_init(&node->uplinks_engine->client, &rc);
 	if (r)
@@ -689,6 +688,17 @@ int um_uplinks_start(struct um_node *node)
 out:
 	um_uplinks_stop(node);
 	return r;
+}
+
+int um_uplinks_start(struct um_node *node)
+{
+	const struct um_config *c = &node->config;
+	struct um_uplink_relay list[UM_CONFIG_RELAYS_MAX];
+
+	for (size_t i = 0; i < c->n_relays; i++)
+		list[i] = (struct um_uplink_relay){
+		    .addr = c->relays[i], .tls = c->relay_tls[i], .has_id = c->relay_has_id[i], .id = c->relay_ids[i]};
+	return um_uplinks_start_list(node, list, c->n_relays);
 }
 
 void um_uplinks_stop(struct um_node *node)
@@ -753,6 +763,13 @@ bool um_uplink_peer_tls(const struct um_node *node, const struct um_node_peer *p
 {
 	return peer->via_relay && peer->relay >= 0 && (size_t)peer->relay < node->n_uplinks &&
 	       node->uplinks[peer->relay].tls;
+}
+
+const struct um_relay_client_uplink *um_uplink_client(const struct um_node *node, unsigned uplink)
+{
+	if (uplink >= node->n_uplinks || !node->uplinks_engine)
+		return NULL;
+	return &node->uplinks_engine->client.uplinks[uplink];
 }
 
 uint64_t um_uplink_rtt_ns(const struct um_node *node, unsigned uplink)

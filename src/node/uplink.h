@@ -52,6 +52,17 @@ struct um_node_uplink {
 
 /* uplink.c: registration with the configured relays. */
 int um_uplinks_start(struct um_node *node);
+/* A relay added at run time (found through the DHT, node/dht_relay.c). */
+struct um_uplink_relay {
+	struct um_addr addr; /* UDP endpoint, or the wss:// server when tls */
+	bool tls;
+	bool has_id; /* pinned: the relay must prove this identity */
+	struct um_peer_id id;
+};
+/* Uplinks to the relays of list (n <= UM_CONFIG_RELAYS_MAX) as if
+ * configured: um_uplinks_start with a list (dht_relay.c adds relays found
+ * through the DHT: stop, then start with the longer list). */
+int um_uplinks_start_list(struct um_node *node, const struct um_uplink_relay *list, size_t n);
 void um_uplinks_stop(struct um_node *node);
 /* A datagram from the network: true when it was a relay's message to us
  * (RELAY_ID, RELAY_HANDSHAKE, RELAY_SEALED, ERROR from one of our relays). */
@@ -84,6 +95,8 @@ struct um_node_peer *um_uplink_peer_by_route(struct um_node *node, unsigned upli
 void um_uplinks_status_fill(const struct um_node *node, struct um_node_status *status);
 /* Whether peer's relay path goes through a wss:// uplink (path "relay-tcp"). */
 bool um_uplink_peer_tls(const struct um_node *node, const struct um_node_peer *peer);
+/* The relay client's view of uplink (state, relay ID), NULL if none. */
+const struct um_relay_client_uplink *um_uplink_client(const struct um_node *node, unsigned uplink);
 /* The smoothed keepalive RTT to uplink (0: no sample yet). */
 uint64_t um_uplink_rtt_ns(const struct um_node *node, unsigned uplink);
 

@@ -13,6 +13,7 @@
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "wire/types.h"
 
 enum {
 	/* Receive slots per recvmmsg. With UDP_GRO the kernel hands a run of
@@ -238,7 +239,22 @@ static void send_now(struct um_relay_server *s, const struct um_addr *to, const 
 		s->stats.tx_datagrams++;
 }
 
-/* One datagram through the core; its output queued or sent on a stream. */
+int um_relay_server_send(struct um_relay_server *s, const struct um_addr *to, const uint8_t *data, size_t len)
+{
+	struct sockaddr_storage ss;
+	int to_len = um_addr_to_sockaddr_for(to, s->ipv6_socket ? AF_INET6 : AF_INET, &ss);
+
+	if (to_len < 0)
+		return to_len;
+	if (sendto(s->fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, (socklen_t)to_len) < 0) {
+		s->stats.send_errors++;
+		return -errno;
+	}
+	s->stats.tx_datagrams++;
+	return 0;
+}
+
+/* One datagram through the core (or to the DHT); its output queued or sent on a stream. */
 static void relay_one(struct um_relay_server *s, const struct um_addr *from, uint8_t *data, size_t len, uint64_t now,
 		      uint64_t wall)
 {
@@ -247,6 +263,10 @@ static void relay_one(struct um_relay_server *s, const struct um_addr *from, uin
 	s->stats.rx_datagrams++;
 	if (len > MAX_DATAGRAM) {
 		s->stats.rx_truncated++;
+		return;
+	}
+	if (s->dht_receive && len && data[0] >= UM_TYPE_DHT_FIRST && data[0] <= UM_TYPE_DHT_LAST) {
+		s->dht_receive(s->dht_arg, from, data, len);
 		return;
 	}
 	if (um_relay_input(&s->core, from, data, len, now, wall, &out) != 1)

@@ -59,6 +59,11 @@ struct um_relay_server {
 	struct um_relay_server_batch *batch; /* owned */
 	struct um_relay_stream *stream;      /* owned; NULL = no TLS listener */
 	struct um_identity *identity;        /* owned, locked memory */
+	/* DHT datagrams (wire/types.h 0x30..0x3f) on this socket go here, not
+	 * to the core: the relay's DHT node (node/dht.c) shares its port. NULL:
+	 * the core sees them (and drops them). Set after start. */
+	void (*dht_receive)(void *arg, const struct um_addr *from, const uint8_t *data, size_t len);
+	void *dht_arg;
 };
 
 /* Opens the socket, initialises the core and starts serving on loop.
@@ -67,6 +72,9 @@ int um_relay_server_start(struct um_relay_server *server, struct um_loop *loop,
 			  const struct um_relay_server_config *config);
 /* Stops serving and frees everything. Safe on a stopped/zeroed server. */
 void um_relay_server_stop(struct um_relay_server *server);
+
+/* Sends one datagram from the relay's UDP socket (the DHT's); 0 or -errno. */
+int um_relay_server_send(struct um_relay_server *server, const struct um_addr *to, const uint8_t *data, size_t len);
 
 /* One batch of pending datagrams (the loop calls it; tests may too).
  * Returns the number of datagrams received, 0 when none, or < 0. */

@@ -56,6 +56,42 @@ static void test_errors(void)
 	expect_error("[node]\nidentity = /k\ndht = maybe\n", "dht.conf:3: key 'dht': 'maybe' is not true or false");
 }
 
+/* [relay] bootstrap, dht, dht-diversity, dht-state: the relay's DHT node,
+ * its lines kept apart from [node]'s. */
+static void test_relay_keys(void)
+{
+	struct um_config c;
+	char err[UM_CONFIG_ERROR_MAX];
+
+	CHECK_EQ(parse(&c, "[relay]\nlisten-port = 51821\n", err), 0);
+	CHECK(c.relay.dht);
+	CHECK(c.relay.dht_diversity);
+	CHECK_EQ(c.relay.n_bootstrap, 0);
+	CHECK_EQ(c.relay.dht_state[0], 0);
+	um_config_free(&c);
+	CHECK_EQ(parse(&c,
+		       "[node]\nidentity = /k\nbootstrap = 198.51.100.7:51820\n[relay]\nlisten-port = 51821\n"
+		       "bootstrap = http://203.0.113.2:8080\nbootstrap = 198.51.100.7:51820\n"
+		       "bootstrap = https://relay.example:443/\ndht = off\ndht-diversity = off\ndht-state = /r.dht\n",
+		       err),
+		 0);
+	CHECK(!c.relay.dht);
+	CHECK(!c.relay.dht_diversity);
+	CHECK(!strcmp(c.relay.dht_state, "/r.dht"));
+	CHECK_EQ(c.relay.n_bootstrap, 3);
+	CHECK(c.relay.bootstrap[0].http && !strcmp(c.relay.bootstrap[0].url, "http://203.0.113.2:8080"));
+	CHECK(!c.relay.bootstrap[1].http && c.relay.bootstrap[1].udp.port == 51820);
+	CHECK(!strcmp(c.relay.bootstrap[2].url, "https://relay.example:443"));
+	CHECK_EQ(c.n_bootstrap, 1); /* [node]'s own */
+	CHECK(c.dht);
+	um_config_free(&c);
+	expect_error("[relay]\nbootstrap = 1.2.3.4:5\nbootstrap = 1.2.3.4:5\n",
+		     "dht.conf:3: key 'bootstrap': '1.2.3.4:5' listed twice");
+	expect_error(
+	    "[relay]\nbootstrap = ftp://x:1\n",
+	    "dht.conf:2: key 'bootstrap': 'ftp://x:1' is not http://HOST:PORT or a UDP IPv4:port / [IPv6]:port");
+}
+
 static void test_control(void)
 {
 	struct um_control_request req;
@@ -106,6 +142,7 @@ int main(void)
 	RUN(test_defaults);
 	RUN(test_given);
 	RUN(test_errors);
+	RUN(test_relay_keys);
 	RUN(test_control);
 	return um_test_end();
 }

@@ -3,7 +3,8 @@
  * handshake whose CHALLENGE leaves in pieces, then sealed messages), FORWARD between two registered clients, ERROR for
  * an unregistered sender, truncated datagrams, v4 on a dual-stack socket,
  * and a GSO batch of FORWARDs: forwarded datagram by datagram, runs to one
- * destination leaving as one message, replies in between kept in order. */
+ * destination leaving as one message, replies in between kept in order;
+ * DHT datagrams handed to the relay's DHT node (dht_receive). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -22,6 +23,7 @@
 #include "test.h"
 #include "util/clock.h"
 #include "wire/fragment.h"
+#include "wire/types.h"
 
 static int client_socket(struct sockaddr_in *self)
 {
@@ -205,10 +207,90 @@ static void test_server(void)
 	um_loop_free(loop);
 }
 
+/* What the relay's DHT node was handed (dht_receive). */
+struct dht_seen {
+	unsigned n;
+	uint8_t first;
+	size_t len;
+	struct um_addr from;
+};
+
+static void dht_hook(void *arg, const struct um_addr *from, const uint8_t *data, size_t len)
+{
+	struct dht_seen *seen = arg;
+
+	seen->n++;
+	seen->first = data[0];
+	seen->len = len;
+	seen->from = *from;
+}
+
+/* DHT datagrams (0x30..0x3f) on the relay's socket go to the hook, not
+ * the relay core; other types still reach the core; um_relay_server_send
+ * leaves from the relay's port. */
+static void test_dht_demux(void)
+{
+	struct um_loop *loop;
+	struct um_relay_server server;
+	struct sockaddr_in a_addr, from, relay_addr = {.sin_family = AF_INET};
+	struct dht_seen seen = {0};
+	uint8_t buf[2048], dht[64];
+	socklen_t from_len = sizeof(from);
+
+	CHECK_EQ(um_loop_new(&loop), 0);
+	struct um_relay_server_config config = {.port = 0};
+	CHECK_EQ(um_relay_server_start(&server, loop, &config), 0);
+	relay_addr.sin_port = htons(server.port);
+	relay_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int a = client_socket(&a_addr);
+
+	/* Without a hook the core sees DHT bytes (and answers nothing). */
+	memset(dht, 0x11, sizeof(dht));
+	dht[0] = UM_TYPE_DHT_FIRST;
+	CHECK_EQ(sendto(a, dht, sizeof(dht), 0, (struct sockaddr *)&relay_addr, sizeof(relay_addr)), sizeof(dht));
+	CHECK_EQ(exchange(&server, a, buf, sizeof(buf)), -1);
+	CHECK_EQ(seen.n, 0);
+	uint64_t core_dropped = server.core.stats.drop_unknown_type;
+	CHECK(core_dropped >= 1);
+
+	server.dht_receive = dht_hook;
+	server.dht_arg = &seen;
+	for (unsigned type = UM_TYPE_DHT_FIRST; type <= UM_TYPE_DHT_LAST;
+	     type += UM_TYPE_DHT_LAST - UM_TYPE_DHT_FIRST) {
+		dht[0] = (uint8_t)type;
+		CHECK_EQ(sendto(a, dht, sizeof(dht) - 1, 0, (struct sockaddr *)&relay_addr, sizeof(relay_addr)),
+			 sizeof(dht) - 1);
+		usleep(20000);
+		um_relay_server_poll(&server);
+		CHECK_EQ(seen.first, type);
+		CHECK_EQ(seen.len, sizeof(dht) - 1);
+		CHECK_EQ(seen.from.port, ntohs(a_addr.sin_port));
+	}
+	CHECK_EQ(seen.n, 2);
+	CHECK_EQ(server.core.stats.drop_unknown_type, core_dropped);
+	/* A relay type still reaches the core: ERROR not registered. */
+	uint8_t fwd[100] = {UM_MSG_RELAY_FORWARD};
+	CHECK_EQ(sendto(a, fwd, sizeof(fwd), 0, (struct sockaddr *)&relay_addr, sizeof(relay_addr)), sizeof(fwd));
+	CHECK_EQ(exchange(&server, a, buf, sizeof(buf)), UM_RELAY_ERROR_BYTES);
+	CHECK_EQ(seen.n, 2);
+
+	/* The DHT's answers leave from the relay's port. */
+	struct um_addr to = {.family = 4, .port = ntohs(a_addr.sin_port)};
+	memcpy(to.addr, &a_addr.sin_addr, 4);
+	CHECK_EQ(um_relay_server_send(&server, &to, dht, 10), 0);
+	CHECK_EQ(recvfrom(a, buf, sizeof(buf), 0, (struct sockaddr *)&from, &from_len), 10);
+	CHECK_EQ(ntohs(from.sin_port), server.port);
+
+	close(a);
+	um_relay_server_stop(&server);
+	um_loop_free(loop);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
 		return 1;
 	RUN(test_server);
+	RUN(test_dht_demux);
 	return um_test_end();
 }
