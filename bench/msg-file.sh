@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# File transfer between two namespaces over a direct umbra session (root):
+# `umbra file send` beside iperf3 TCP and scp through the same umbra tunnel,
+# in one run (this VM's speed drifts). Prints MB/s, seconds, the ratio to
+# iperf3 and the CPU seconds per GB both daemons spent (utime + stime).
+#   BUILD=build SIZE_MB=200 DURATION=10 RUNS=1 bench/msg-file.sh
+# Needs iperf3 and openssh-server (bench/install-peers installs them).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+build=${BUILD:-$here/../build}
+size_mb=${SIZE_MB:-200}
+duration=${DURATION:-10}
+runs=${RUNS:-1}
+export UMBRAD=$build/tools/umbrad UMBRA=$build/tools/umbra
+. "$here/../tests/netns/lib.sh"
+command -v iperf3 >/dev/null || um_skip "iperf3 missing"
+[ -x /usr/sbin/sshd ] || um_skip "sshd missing (bench/install-peers)"
+um_init
+
+um_ns a
+um_ns b
+um_link a veth0 198.51.100.1/24 b veth0 198.51.100.2/24
+for n in alpha beta; do mkdir -p "$UM_TMP/$n-downloads"; done
+um_config alpha a 51820 100.64.0.1/24 tun "store = $UM_TMP/alpha.db
+download-dir = $UM_TMP/alpha-downloads
+max-file-size = 68719476736"
+um_config beta b 51820 100.64.0.2/24 tun "store = $UM_TMP/beta.db
+download-dir = $UM_TMP/beta-downloads
+max-file-size = 68719476736"
+um_peer alpha beta 198.51.100.2:51820 100.64.0.2/32 "accept-files = always"
+um_peer beta alpha 198.51.100.1:51820 100.64.0.1/32 "accept-files = always"
+um_start alpha
+um_start beta
+um_wait 10 "session" um_established alpha beta
+
+# CPU seconds (utime + stime) of both daemons.
+cpu_s() {
+	local total=0 pid t
+	for pid in "${UM_NODE_PID[alpha]}" "${UM_NODE_PID[beta]}"; do
+		t=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+		total=$((total + t))
+	done
+	echo "$total $(getconf CLK_TCK)" | awk '{printf "%.3f", $1 / $2}'
+}
+now_s() { date +%s.%N; }
+
+head -c $((size_mb << 20)) /dev/urandom >"$UM_TMP/file.bin"
+sum=$(sha256sum <"$UM_TMP/file.bin" | cut -d' ' -f1)
+
+# sshd on beta's tunnel address, root with a throwaway key.
+mkdir -p /run/sshd
+ssh-keygen -q -t ed25519 -N '' -f "$UM_TMP/host_key"
+ssh-keygen -q -t ed25519 -N '' -f "$UM_TMP/client_key"
+cp "$UM_TMP/client_key.pub" "$UM_TMP/authorized_keys"
+cat >"$UM_TMP/sshd_config" <<EOF
+ListenAddress 100.64.0.2
+Port 2222
+HostKey $UM_TMP/host_key
+PermitRootLogin yes
+AuthorizedKeysFile $UM_TMP/authorized_keys
+StrictModes no
+UsePAM no
+PidFile $UM_TMP/sshd.pid
+EOF
+um_bg b sshd.log /usr/sbin/sshd -D -e -f "$UM_TMP/sshd_config"
+um_wait 5 "sshd" um_exec b sh -c 'ss -ltn | grep -q 100.64.0.2:2222'
+um_bg b iperf3-server.log iperf3 -s -B 100.64.0.2
+um_wait 5 "iperf3 server" um_exec b sh -c 'ss -ltn | grep -q 100.64.0.2:5201'
+
+printf '%-14s %10s %9s %8s %12s\n' "run" "MB/s" "seconds" "vs TCP" "CPU-s/GB"
+for ((run = 1; run <= runs; run++)); do
+	# iperf3: one TCP stream through the tunnel.
+	c0=$(cpu_s)
+	um_exec a iperf3 -c 100.64.0.2 -t "$duration" -J >"$UM_TMP/iperf3.json" || um_fail "iperf3"
+	c1=$(cpu_s)
+	read -r tcp_mbs tcp_bytes < <(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["end"]["sum_received"]; print("%.1f %d" % (e["bits_per_second"]/8e6, e["bytes"]))' "$UM_TMP/iperf3.json")
+	printf '%-14s %10s %9s %8s %12s\n' "iperf3 TCP" "$tcp_mbs" "$duration" "1.00" \
+		"$(echo "$c0 $c1 $tcp_bytes" | awk '{printf "%.2f", ($2 - $1) / ($3 / 1e9)}')"
+
+	# scp through the tunnel.
+	rm -f "$UM_TMP/scp.out"
+	c0=$(cpu_s) t0=$(now_s)
+	um_exec a scp -q -i "$UM_TMP/client_key" -P 2222 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+		"$UM_TMP/file.bin" root@100.64.0.2:"$UM_TMP/scp.out" || um_fail "scp"
+	t1=$(now_s) c1=$(cpu_s)
+	[ "$(sha256sum <"$UM_TMP/scp.out" | cut -d' ' -f1)" = "$sum" ] || um_fail "scp copy differs"
+	echo "$t0 $t1 $size_mb $tcp_mbs $c0 $c1" | awk '{s = $2 - $1; printf "%-14s %10.1f %9.2f %8.2f %12.2f\n", "scp", $3 * 1.048576 / s, s, ($3 * 1.048576 / s) / $4, ($6 - $5) / ($3 * 1.048576 / 1000)}'
+
+	# umbra file send: from the offer to the receiver's verified file.
+	rm -f "$UM_TMP/beta-downloads/"*
+	c0=$(cpu_s) t0=$(now_s)
+	um_cli alpha file send beta "$UM_TMP/file.bin" >"$UM_TMP/send.log" 2>&1 || um_fail "umbra file send: $(tail -3 "$UM_TMP/send.log")"
+	t1=$(now_s) c1=$(cpu_s)
+	got=$(ls "$UM_TMP/beta-downloads/"file*.bin 2>/dev/null | head -1)
+	[ -n "$got" ] && [ "$(sha256sum <"$got" | cut -d' ' -f1)" = "$sum" ] || um_fail "umbra copy differs or missing"
+	echo "$t0 $t1 $size_mb $tcp_mbs $c0 $c1" | awk '{s = $2 - $1; printf "%-14s %10.1f %9.2f %8.2f %12.2f\n", "umbra file", $3 * 1.048576 / s, s, ($3 * 1.048576 / s) / $4, ($6 - $5) / ($3 * 1.048576 / 1000)}'
+done
+um_cli alpha status --json | python3 -c 'import json,sys; n=json.load(sys.stdin)["node"]; print("alpha: " + ", ".join("%s %s" % (k, v) for k, v in sorted(n.items()) if k.startswith("msg_")))'
