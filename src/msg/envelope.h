@@ -90,7 +90,8 @@ struct um_envelope_opened {
  *   -UM_EAGAIN     the sender's key was omitted and lookup does not know it (fetch it, retry)
  *   -UM_EBADMSG    forged sender: the key does not hash to the sender ID or the signature fails
  * ring and lookup (may be NULL: keys omitted are then unknown) are
- * borrowed; on failure buf is wiped and the other fields are undefined. */
+ * borrowed; on failure buf holds nothing of the envelope (what the call
+ * wrote there is wiped) and the other fields are undefined. */
 int um_envelope_open(const struct um_prekey_ring *ring, const uint8_t my_id[UM_PEER_ID_BYTES], const uint8_t *env,
 		     size_t len, const struct um_envelope_key_lookup *lookup, struct um_envelope_opened *out);
 
