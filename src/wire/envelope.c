@@ -87,6 +87,8 @@ int um_envelope_inner_decode(const uint8_t *plain, size_t plain_len, struct um_e
 	uint8_t flags, bucket;
 	size_t used;
 
+	if (!plain || plain_len < UM_ENVELOPE_INNER_FIXED_BYTES + UM_HSIG_BYTES)
+		return -UM_EINVAL;
 	um_reader_init(&r, plain, plain_len);
 	flags = um_read_u8(&r);
 	if (flags & ~UM_ENVELOPE_FLAG_SENDER_PK)
