@@ -363,12 +363,16 @@ static void test_sizes(void)
 
 	fprintf(stderr, "prekey bundle %d bytes; envelope overhead %d bytes (%d with the sender's key)\n",
 		UM_PREKEY_BUNDLE_BYTES, (int)UM_ENVELOPE_OVERHEAD(false), (int)UM_ENVELOPE_OVERHEAD(true));
-	for (uint8_t b = 0; b < UM_ENVELOPE_BUCKETS; b++)
-		fprintf(stderr, "bucket %u: %zu bytes, payload up to %zu (%zu with the sender's key)\n", b,
-			um_envelope_bucket_size(b), um_envelope_bucket_size(b) - UM_ENVELOPE_OVERHEAD(false),
-			um_envelope_bucket_size(b) > UM_ENVELOPE_OVERHEAD(true)
-			    ? um_envelope_bucket_size(b) - UM_ENVELOPE_OVERHEAD(true)
-			    : 0);
+	for (uint8_t b = 0; b < UM_ENVELOPE_BUCKETS; b++) {
+		size_t size = um_envelope_bucket_size(b);
+		size_t room = size - UM_ENVELOPE_OVERHEAD(false);
+		size_t room_pk = size > UM_ENVELOPE_OVERHEAD(true) ? size - UM_ENVELOPE_OVERHEAD(true) : 0;
+
+		room = room < UM_ENVELOPE_PAYLOAD_MAX ? room : UM_ENVELOPE_PAYLOAD_MAX;
+		room_pk = room_pk < UM_ENVELOPE_PAYLOAD_MAX ? room_pk : UM_ENVELOPE_PAYLOAD_MAX;
+		fprintf(stderr, "bucket %u: %zu bytes, payload up to %zu (%zu with the sender's key)\n", b, size, room,
+			room_pk);
+	}
 	CHECK_EQ(UM_PREKEY_BUNDLE_BYTES, 6344);
 	CHECK_EQ(UM_ENVELOPE_OVERHEAD(false), 6407);
 	CHECK_EQ(UM_ENVELOPE_OVERHEAD(true), 9031);
