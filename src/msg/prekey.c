@@ -24,6 +24,7 @@ enum {
 struct um_prekey_ring {
 	bool has_owner;
 	bool has_current;
+	bool unsaved; /* changed since the last save or load */
 	uint8_t owner[UM_PEER_ID_BYTES];
 	uint32_t current_id;
 	uint8_t current_sig[UM_HSIG_BYTES];
@@ -87,6 +88,7 @@ static void ring_drop(struct um_prekey_ring *ring, size_t i)
 	memmove(&ring->entries[i], &ring->entries[i + 1], (ring->count - i - 1) * sizeof(ring->entries[0]));
 	ring->count--;
 	sodium_memzero(&ring->entries[ring->count], sizeof(ring->entries[0]));
+	ring->unsaved = true;
 }
 
 const struct um_prekey_entry *um_prekey_ring_find(const struct um_prekey_ring *ring, uint32_t prekey_id)
@@ -105,6 +107,11 @@ size_t um_prekey_ring_count(const struct um_prekey_ring *ring)
 const uint8_t *um_prekey_ring_owner(const struct um_prekey_ring *ring)
 {
 	return ring->has_owner ? ring->owner : NULL;
+}
+
+bool um_prekey_ring_unsaved(const struct um_prekey_ring *ring)
+{
+	return ring->unsaved;
 }
 
 static void bundle_fields(const struct um_prekey_entry *e, struct um_prekey_bundle *b)
@@ -145,6 +152,7 @@ static int ring_add(struct um_prekey_ring *ring, const struct um_identity *ident
 	ring->count++;
 	ring->current_id = id;
 	ring->has_current = true;
+	ring->unsaved = true;
 out:
 	if (rc < 0)
 		sodium_memzero(e, sizeof(*e));
@@ -198,7 +206,7 @@ int um_prekey_ring_public(const struct um_prekey_ring *ring, uint8_t *buf, size_
 	return 0;
 }
 
-int um_prekey_ring_save(const struct um_prekey_ring *ring, const char *path)
+int um_prekey_ring_save(struct um_prekey_ring *ring, const char *path)
 {
 	size_t len = FILE_HEAD_BYTES + ring->count * FILE_ENTRY_BYTES + UM_SHA3_256_BYTES;
 	uint8_t *buf;
@@ -227,6 +235,8 @@ int um_prekey_ring_save(const struct um_prekey_ring *ring, const char *path)
 	}
 	um_sha3_256(buf + w.pos, buf, w.pos);
 	rc = um_secret_blob_save(path, buf, len, true);
+	if (rc == 0)
+		ring->unsaved = false;
 	um_secmem_free(buf);
 	return rc;
 }

@@ -97,6 +97,10 @@ const struct um_prekey_entry *um_prekey_ring_find(const struct um_prekey_ring *r
 size_t um_prekey_ring_count(const struct um_prekey_ring *ring);
 const uint8_t *um_prekey_ring_owner(const struct um_prekey_ring *ring);
 
+/* True when prekeys were added or wiped since the last save or load: the
+ * node saves then, so a wiped secret leaves the file at once too. */
+bool um_prekey_ring_unsaved(const struct um_prekey_ring *ring);
+
 /* The ring's file: written mode 0600 through a temporary file, fsync and
  * an atomic rename over the old one (crypto/secret_file.h). Format
  * (binary, big-endian):
@@ -105,7 +109,7 @@ const uint8_t *um_prekey_ring_owner(const struct um_prekey_ring *ring);
  *   count x (u32 id | u64 created_ms | u64 expires_ms | hkem_pk | hkem_sk) |
  *   SHA3-256 of everything before[32]
  * Save: 0, -UM_ESTATE (an empty ring), or -errno. */
-int um_prekey_ring_save(const struct um_prekey_ring *ring, const char *path);
+int um_prekey_ring_save(struct um_prekey_ring *ring, const char *path);
 /* Replaces the ring's contents with the file's (the old secrets wiped):
  * 0; -UM_EPERM if the file is readable by group or others (refused before
  * reading), -UM_EVERSION, -UM_ECHECKSUM (damaged), -UM_EINVAL (malformed),

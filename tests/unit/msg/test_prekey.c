@@ -177,12 +177,18 @@ static void test_rotation_60_days(void)
 {
 	static struct seen seen[32];
 	struct um_envelope_opened o;
-	size_t n_seen = 0, max_count = 0;
+	size_t n_seen = 0, max_count = 0, saves = 0;
 	uint64_t t;
 	int changes = 0;
+	char path[128];
+	struct um_prekey_ring *loaded;
 
 	setup();
+	snprintf(path, sizeof(path), "%s/ring60", dir);
+	CHECK(um_prekey_ring_unsaved(ring));
+	CHECK_EQ(um_prekey_ring_save(ring, path), 0);
 	for (t = NOW_MS; t <= NOW_MS + 60 * DAY; t += HOUR) {
+		size_t count_before = um_prekey_ring_count(ring);
 		int rc =
 		    um_prekey_ring_rotate(ring, &owner, t, UM_PREKEY_LIFETIME_DEFAULT, UM_PREKEY_RETENTION_DEFAULT);
 		struct um_prekey_public pub;
@@ -206,6 +212,13 @@ static void test_rotation_60_days(void)
 		}
 		if (um_prekey_ring_count(ring) > max_count)
 			max_count = um_prekey_ring_count(ring);
+		/* Saved whenever a prekey came or went (as the node does). */
+		CHECK_EQ(um_prekey_ring_unsaved(ring), rc == 1 || um_prekey_ring_count(ring) != count_before);
+		if (um_prekey_ring_unsaved(ring)) {
+			CHECK_EQ(um_prekey_ring_save(ring, path), 0);
+			saves++;
+		}
+		CHECK(!um_prekey_ring_unsaved(ring));
 		/* Each day: every prekey kept iff within retention, and its envelope opens iff kept. */
 		if ((t - NOW_MS) % DAY == 0 || rc == 1) {
 			for (size_t i = 0; i < n_seen; i++) {
@@ -226,13 +239,12 @@ static void test_rotation_60_days(void)
 	CHECK(um_prekey_ring_find(ring, seen[0].id) == NULL);
 	CHECK(um_prekey_ring_find(ring, seen[n_seen - 1].id) != NULL);
 
-	/* The ring as saved now: the first prekeys are gone from the file too,
-	 * and the identity alone cannot open their envelopes (prekey secrets
-	 * are random, not derived from it). */
-	char path[128];
-	struct um_prekey_ring *loaded;
-	snprintf(path, sizeof(path), "%s/ring60", dir);
-	CHECK_EQ(um_prekey_ring_save(ring, path), 0);
+	/* 10 new prekeys and 4 wiped (at days 37, 43, 49 and 55). */
+	fprintf(stderr, "60 days: %zu saves\n", saves);
+	CHECK_EQ(saves, 10u + 4u);
+	/* The ring as saved last: the first prekeys are gone from the file
+	 * too, and the identity alone cannot open their envelopes (prekey
+	 * secrets are random, not derived from it). */
 	CHECK_EQ(um_prekey_ring_new(&loaded), 0);
 	CHECK_EQ(um_prekey_ring_load(loaded, path), 0);
 	CHECK_EQ(um_prekey_ring_count(loaded), um_prekey_ring_count(ring));
@@ -278,6 +290,7 @@ static void test_ring_file(void)
 	CHECK_EQ(st.st_mode & 0777, 0600);
 	CHECK_EQ(um_prekey_ring_load(loaded, path), 0);
 	CHECK_EQ(um_prekey_ring_count(loaded), 2u);
+	CHECK(!um_prekey_ring_unsaved(loaded));
 	CHECK_MEM(um_prekey_ring_owner(loaded), owner.id.bytes, UM_PEER_ID_BYTES);
 	CHECK_EQ(um_prekey_ring_public(ring, bundle, sizeof(bundle), &bundle_len), 0);
 	CHECK_EQ(um_prekey_ring_public(loaded, again, sizeof(again), &again_len), 0);
