@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,15 +156,19 @@ out:
 	return rc;
 }
 
-int um_secret_file_load(const char *kind, const char *path, uint8_t *bytes, size_t n)
+/* Opens path for reading only if it is a regular file without group or
+ * other permission bits, and reads at most max bytes into locked memory. */
+int um_secret_blob_load(const char *path, size_t max, uint8_t **out, size_t *out_len)
 {
 	struct stat st;
 	char *buf = NULL;
 	size_t len = 0;
 	int fd, rc = 0;
 
-	if (!path || !bytes)
+	if (!path || !out || !out_len)
 		return -UM_EINVAL;
+	*out = NULL;
+	*out_len = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
@@ -179,13 +184,13 @@ int um_secret_file_load(const char *kind, const char *path, uint8_t *bytes, size
 		rc = -UM_EPERM; /* checked before reading: a leaked key is never used */
 		goto out;
 	}
-	buf = um_secmem_alloc(UM_SECRET_FILE_MAX + 1);
+	buf = um_secmem_alloc(max + 1);
 	if (!buf) {
 		rc = -UM_ENOMEM;
 		goto out;
 	}
-	while (len <= UM_SECRET_FILE_MAX) {
-		ssize_t got = read(fd, buf + len, UM_SECRET_FILE_MAX + 1 - len);
+	while (len <= max) {
+		ssize_t got = read(fd, buf + len, max + 1 - len);
 
 		if (got < 0 && errno == EINTR)
 			continue;
@@ -197,14 +202,31 @@ int um_secret_file_load(const char *kind, const char *path, uint8_t *bytes, size
 			break;
 		len += (size_t)got;
 	}
-	if (len > UM_SECRET_FILE_MAX) {
+	if (len > max) {
 		rc = -UM_EINVAL;
 		goto out;
 	}
-	rc = um_secret_line_parse(kind, buf, len, bytes, n);
+	*out = (uint8_t *)buf;
+	*out_len = len;
+	buf = NULL;
 out:
 	um_secmem_free(buf);
 	close(fd);
+	return rc;
+}
+
+int um_secret_file_load(const char *kind, const char *path, uint8_t *bytes, size_t n)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!path || !bytes)
+		return -UM_EINVAL;
+	rc = um_secret_blob_load(path, UM_SECRET_FILE_MAX, &buf, &len);
+	if (rc == 0)
+		rc = um_secret_line_parse(kind, (const char *)buf, len, bytes, n);
+	um_secmem_free(buf);
 	return rc;
 }
 
@@ -256,19 +278,17 @@ static int sync_parent_dir(const char *path)
 	return rc;
 }
 
-int um_secret_file_save(const char *kind, const char *path, const uint8_t *bytes, size_t n)
+int um_secret_blob_save(const char *path, const uint8_t *bytes, size_t len, bool replace)
 {
-	char line[LINE_MAX_LEN + 2];
 	uint8_t salt[8];
 	char hex[2 * sizeof(salt) + 1];
-	size_t line_len = um_secret_line_len(kind, n);
 	char *tmp = NULL;
 	struct stat st;
 	int fd = -1, rc;
 
-	if (!path || !*path || !line_len || !bytes)
+	if (!path || !*path || (!bytes && len))
 		return -UM_EINVAL;
-	if (lstat(path, &st) == 0)
+	if (!replace && lstat(path, &st) == 0)
 		return -EEXIST; /* early answer; rename_noreplace is the real guard */
 	/* A random name beside the target (64 bits: no retry needed), created
 	 * exclusively, so nothing placed there beforehand is followed or reused. */
@@ -288,10 +308,7 @@ int um_secret_file_save(const char *kind, const char *path, const uint8_t *bytes
 		rc = -errno;
 		goto out;
 	}
-	rc = um_secret_line_format(kind, bytes, n, line, sizeof(line));
-	if (rc < 0)
-		goto out;
-	rc = write_all(fd, line, line_len + 1);
+	rc = write_all(fd, (const char *)bytes, len);
 	if (rc < 0)
 		goto out;
 	if (fsync(fd) != 0) {
@@ -302,19 +319,36 @@ int um_secret_file_save(const char *kind, const char *path, const uint8_t *bytes
 	fd = -1;
 	if (rc < 0)
 		goto out;
-	rc = rename_noreplace(tmp, path);
+	if (replace)
+		rc = rename(tmp, path) == 0 ? 0 : -errno; /* atomic: the old file or the new, never half */
+	else
+		rc = rename_noreplace(tmp, path);
 	if (rc < 0)
 		goto out;
 	free(tmp);
 	tmp = NULL;
 	rc = sync_parent_dir(path);
 out:
-	sodium_memzero(line, sizeof(line));
 	if (fd >= 0)
 		close(fd);
 	if (tmp) {
 		unlink(tmp);
 		free(tmp);
 	}
+	return rc;
+}
+
+int um_secret_file_save(const char *kind, const char *path, const uint8_t *bytes, size_t n)
+{
+	char line[LINE_MAX_LEN + 2];
+	size_t line_len = um_secret_line_len(kind, n);
+	int rc;
+
+	if (!path || !*path || !line_len || !bytes)
+		return -UM_EINVAL;
+	rc = um_secret_line_format(kind, bytes, n, line, sizeof(line));
+	if (rc == 0)
+		rc = um_secret_blob_save(path, (const uint8_t *)line, line_len + 1, false);
+	sodium_memzero(line, sizeof(line));
 	return rc;
 }

@@ -18,6 +18,7 @@
 #ifndef UM_CRYPTO_SECRET_FILE_H
 #define UM_CRYPTO_SECRET_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,5 +42,18 @@ int um_secret_file_load(const char *kind, const char *path, uint8_t *bytes, size
 /* Writes the line to path, mode 0600; -EEXIST if path exists (never
  * replaced); the parent directory is synced so the file survives a crash. */
 int um_secret_file_save(const char *kind, const char *path, const uint8_t *bytes, size_t n);
+
+/* The same file handling for any small binary secret (the prekey ring,
+ * msg/prekey.h): the format, its version and checksum are the caller's.
+ * Load: reads at most max bytes of path, refused like um_secret_file_load
+ * (-UM_EPERM before reading, -UM_EINVAL not a regular file or longer than
+ * max), into *out: locked memory the caller owns and releases with
+ * um_secmem_free (crypto/secmem.h); *out_len its length. */
+int um_secret_blob_load(const char *path, size_t max, uint8_t **out, size_t *out_len);
+/* Writes len bytes to path, mode 0600, through a fresh temporary name and
+ * fsync; replace false: -EEXIST if path exists (never replaced); replace
+ * true: an atomic rename over the old file (a crash leaves the old file or
+ * the new one, whole). The parent directory is synced. */
+int um_secret_blob_save(const char *path, const uint8_t *bytes, size_t len, bool replace);
 
 #endif
