@@ -14,12 +14,8 @@
 #include "util/log.h"
 
 static const char *const um_db_txn_sql[UM_DB_TXN_COUNT] = {
-    [UM_DB_BEGIN] = "BEGIN IMMEDIATE",
-    [UM_DB_COMMIT] = "COMMIT",
-    [UM_DB_ROLLBACK] = "ROLLBACK",
-    [UM_DB_SAVEPOINT] = "SAVEPOINT um_op",
-    [UM_DB_RELEASE] = "RELEASE um_op",
-    [UM_DB_ROLLBACK_TO] = "ROLLBACK TO um_op",
+    [UM_DB_BEGIN] = "BEGIN IMMEDIATE",     [UM_DB_COMMIT] = "COMMIT",         [UM_DB_ROLLBACK] = "ROLLBACK",
+    [UM_DB_SAVEPOINT] = "SAVEPOINT um_op", [UM_DB_RELEASE] = "RELEASE um_op", [UM_DB_ROLLBACK_TO] = "ROLLBACK TO um_op",
 };
 
 int um_db_error(struct um_db *d, int sqlite_rc, const char *what)
