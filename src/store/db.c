@@ -278,7 +278,7 @@ static int db_exec(struct um_db *d, const char *sql, const char *what)
 
 /* WAL (readers never block the writer; a commit appends and fsyncs the log),
  * FULL (that fsync happens on every commit: what an acknowledgement promises). */
-static int db_configure(struct um_db *d)
+static int db_configure(struct um_db *d, const char *extra)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -307,6 +307,8 @@ static int db_configure(struct um_db *d)
 		     "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
 		     " PRAGMA journal_size_limit = 8388608;",
 		     "pragmas");
+	if (rc == 0 && extra)
+		rc = db_exec(d, extra, "pragmas");
 out:
 	sqlite3_finalize(st);
 	return rc;
@@ -397,7 +399,7 @@ int um_db_open(struct um_db *d, const char *path, const struct um_db_schema *sch
 		rc = d->handle ? um_db_error(d, rc, "open") : -UM_ENOMEM;
 		goto out;
 	}
-	rc = db_configure(d);
+	rc = db_configure(d, schema->pragmas);
 	if (rc == 0)
 		rc = db_migrate(d, schema);
 	if (rc == 0)

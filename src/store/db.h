@@ -29,6 +29,7 @@ struct um_db_schema {
 	const char *kind; /* "store", "queue" */
 	const char *const *migrations;
 	int version; /* the number of migrations */
+	const char *pragmas; /* run after the shared ones (NULL: none) */
 };
 
 struct um_db {

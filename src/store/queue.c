@@ -10,6 +10,9 @@
 #include "store/queue.h"
 #include "util/error.h"
 
+#ifndef UM_QUEUE_PRAGMAS
+#define UM_QUEUE_PRAGMAS "PRAGMA cache_size = -65536;"
+#endif
 /* Envelopes a purge deletes per transaction. */
 #define UM_QUEUE_PURGE_BATCH 256
 /* Envelopes um_queue_pending copies out per query. */
@@ -79,6 +82,7 @@ static const struct um_db_schema um_queue_schema = {
     .kind = "queue",
     .migrations = um_queue_migrations,
     .version = UM_QUEUE_SCHEMA_VERSION,
+    .pragmas = UM_QUEUE_PRAGMAS,
 };
 
 struct um_queue {
