@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The relay's durable queue (queue.h): one table of envelopes in arrival
- * order, the per-recipient totals its limits are checked against kept by
- * triggers, and the writes through db.h's transactions. */
+/* The relay's durable queue (queue.h): envelopes clustered by recipient,
+ * their bodies in arrival order, the limits checked by counting the
+ * recipient's rows, and the writes through db.h's transactions. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,49 +10,48 @@
 #include "store/queue.h"
 #include "util/error.h"
 
-#ifndef UM_QUEUE_PRAGMAS
+/* 64 MiB of page cache: a group of 256 x 16 KiB envelopes stays in memory
+ * until its commit instead of spilling to the WAL halfway. */
 #define UM_QUEUE_PRAGMAS "PRAGMA cache_size = -65536;"
-#endif
 /* Envelopes a purge deletes per transaction. */
 #define UM_QUEUE_PURGE_BATCH 256
 /* Envelopes um_queue_pending copies out per query. */
 #define UM_QUEUE_PAGE 16
 
-/* Schema migrations (see db.h): append, never edit one that shipped. */
+/* Schema migrations (see db.h): append, never edit one that shipped.
+ *
+ * Laid out for group commits of many recipients' envelopes: each put dirties
+ * one page at a random place (the recipient's rows of envelopes, clustered
+ * by (recipient, id): the duplicate check, the limits' COUNT/SUM and the
+ * pending walk all read those same few pages) and otherwise only appends
+ * (bodies by seq, the expiry index by time). Every other index, or a table
+ * of totals per recipient, costs one more random page per put: measured in
+ * bench/queue.c, see docs/BENCHMARKS.md. */
 static const char *const um_queue_migrations[UM_QUEUE_SCHEMA_VERSION] = {
-    /* 0 -> 1. seq (the rowid) is the arrival order: a new row gets
-     * max(seq) + 1. The counts and bytes per recipient are kept by triggers
-     * in the same statement as the change, so they never disagree with the
-     * rows; a point lookup there is cheaper than counting the rows at each
-     * put (measured: see bench/queue.c). */
-    "CREATE TABLE envelopes ("
+    /* 0 -> 1. seq: the arrival order (the bodies' rowid, given in order). */
+    "CREATE TABLE bodies ("
     " seq INTEGER PRIMARY KEY,"
+    " body BLOB NOT NULL);"
+    "CREATE TABLE envelopes ("
     " recipient BLOB NOT NULL CHECK (length(recipient) = 32),"
     " id BLOB NOT NULL CHECK (length(id) = 16),"
+    " seq INTEGER NOT NULL,"
     " arrival_ms INTEGER NOT NULL,"
     " expires_ms INTEGER NOT NULL,"
     " size INTEGER NOT NULL,"
-    " body BLOB NOT NULL CHECK (length(body) = size),"
-    " UNIQUE (recipient, id));"
-    "CREATE INDEX envelopes_by_recipient ON envelopes (recipient, seq);"
+    " PRIMARY KEY (recipient, id)) WITHOUT ROWID;"
     "CREATE INDEX envelopes_by_expiry ON envelopes (expires_ms);"
-    "CREATE TABLE recipients ("
-    " recipient BLOB PRIMARY KEY,"
-    " count INTEGER NOT NULL,"
-    " bytes INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE TRIGGER envelopes_added AFTER INSERT ON envelopes BEGIN"
-    " INSERT INTO recipients (recipient, count, bytes) VALUES (new.recipient, 1, new.size)"
-    " ON CONFLICT (recipient) DO UPDATE SET count = count + 1, bytes = bytes + excluded.bytes;"
-    " END;"
+    /* A body goes with its envelope, in the same statement. */
     "CREATE TRIGGER envelopes_removed AFTER DELETE ON envelopes BEGIN"
-    " UPDATE recipients SET count = count - 1, bytes = bytes - old.size WHERE recipient = old.recipient;"
-    " DELETE FROM recipients WHERE recipient = old.recipient AND count <= 0;"
+    " DELETE FROM bodies WHERE seq = old.seq;"
     " END;",
 };
 
 enum um_queue_stmt {
 	UM_QSTMT_TOTALS,
 	UM_QSTMT_INSERT,
+	UM_QSTMT_INSERT_BODY,
+	UM_QSTMT_LAST_SEQ,
 	UM_QSTMT_EXISTS,
 	UM_QSTMT_DROP_EXPIRED_OF,
 	UM_QSTMT_PENDING,
@@ -64,18 +63,21 @@ enum um_queue_stmt {
 };
 
 static const char *const um_queue_sql[UM_QSTMT_COUNT] = {
-    [UM_QSTMT_TOTALS] = "SELECT count, bytes FROM recipients WHERE recipient = ?1",
-    [UM_QSTMT_INSERT] = "INSERT INTO envelopes (recipient, id, arrival_ms, expires_ms, size, body)"
+    [UM_QSTMT_TOTALS] = "SELECT count(*), total(size) FROM envelopes WHERE recipient = ?1",
+    [UM_QSTMT_INSERT] = "INSERT INTO envelopes (recipient, id, seq, arrival_ms, expires_ms, size)"
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [UM_QSTMT_INSERT_BODY] = "INSERT INTO bodies (seq, body) VALUES (?1, ?2)",
+    [UM_QSTMT_LAST_SEQ] = "SELECT max(seq) FROM bodies",
     [UM_QSTMT_EXISTS] = "SELECT 1 FROM envelopes WHERE recipient = ?1 AND id = ?2",
     [UM_QSTMT_DROP_EXPIRED_OF] = "DELETE FROM envelopes WHERE recipient = ?1 AND expires_ms <= ?2",
-    [UM_QSTMT_PENDING] = "SELECT seq, id, arrival_ms, expires_ms, body FROM envelopes"
-			 " WHERE recipient = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    [UM_QSTMT_PENDING] = "SELECT e.seq, e.id, e.arrival_ms, e.expires_ms, b.body FROM envelopes e"
+			 " JOIN bodies b ON b.seq = e.seq"
+			 " WHERE e.recipient = ?1 AND e.seq > ?2 ORDER BY e.seq LIMIT ?3",
     [UM_QSTMT_DELETE] = "DELETE FROM envelopes WHERE recipient = ?1 AND id = ?2",
     [UM_QSTMT_DELETE_ALL] = "DELETE FROM envelopes WHERE recipient = ?1",
-    [UM_QSTMT_PURGE] = "DELETE FROM envelopes WHERE seq IN"
-		       " (SELECT seq FROM envelopes WHERE expires_ms <= ?1 ORDER BY expires_ms LIMIT ?2)",
-    [UM_QSTMT_STATS] = "SELECT count(*), total(count), total(bytes) FROM recipients",
+    [UM_QSTMT_PURGE] = "DELETE FROM envelopes WHERE (recipient, id) IN (SELECT recipient, id FROM envelopes"
+		       " WHERE expires_ms <= ?1 ORDER BY expires_ms LIMIT ?2)",
+    [UM_QSTMT_STATS] = "SELECT count(*), total(size), count(DISTINCT recipient) FROM envelopes",
 };
 
 static const struct um_db_schema um_queue_schema = {
@@ -90,7 +92,23 @@ struct um_queue {
 	sqlite3_stmt *stmt[UM_QSTMT_COUNT];
 	struct um_queue_limits limits;
 	struct um_queue_stats counted; /* puts .. deleted */
+	int64_t last_seq;              /* of the newest body, committed or not */
 };
+
+/* Arrival order continues after the newest body (a rolled-back group leaves
+ * a gap in seq, never a reuse of a committed one). */
+static int queue_last_seq(struct um_queue *q)
+{
+	sqlite3_stmt *st = q->stmt[UM_QSTMT_LAST_SEQ];
+	int step = sqlite3_step(st), rc = 0;
+
+	if (step == SQLITE_ROW)
+		q->last_seq = sqlite3_column_int64(st, 0);
+	else
+		rc = um_db_error(&q->db, step, "last seq");
+	um_db_reset(st);
+	return rc;
+}
 
 int um_queue_open(const char *path, const struct um_queue_limits *limits, struct um_queue **out)
 {
@@ -117,6 +135,8 @@ int um_queue_open(const char *path, const struct um_queue_limits *limits, struct
 		return rc;
 	}
 	rc = um_db_prepare(&q->db, um_queue_sql, UM_QSTMT_COUNT, q->stmt);
+	if (rc == 0)
+		rc = queue_last_seq(q);
 	if (rc) {
 		um_queue_close(q);
 		return rc;
@@ -162,7 +182,7 @@ static int queue_totals(struct um_queue *q, const uint8_t recipient[32], uint64_
 	step = sqlite3_step(st);
 	if (step == SQLITE_ROW) {
 		*count = (uint64_t)sqlite3_column_int64(st, 0);
-		*bytes = (uint64_t)sqlite3_column_int64(st, 1);
+		*bytes = (uint64_t)sqlite3_column_double(st, 1);
 	} else if (step != SQLITE_DONE) {
 		rc = um_db_error(&q->db, step, "totals");
 	}
@@ -238,14 +258,23 @@ int um_queue_put(struct um_queue *q, const uint8_t recipient[32], const uint8_t 
 			rc = dup;
 	}
 	if (rc == 0) {
+		/* The envelope row first: a duplicate stops there, statement-level. */
 		st = q->stmt[UM_QSTMT_INSERT];
 		b = um_db_bind_blob(st, 1, recipient, 32);
 		b |= um_db_bind_blob(st, 2, envelope_id, 16);
-		b |= sqlite3_bind_int64(st, 3, (sqlite3_int64)now_ms);
-		b |= sqlite3_bind_int64(st, 4, (sqlite3_int64)expires);
-		b |= sqlite3_bind_int64(st, 5, (sqlite3_int64)len);
-		b |= um_db_bind_blob(st, 6, envelope, len);
+		b |= sqlite3_bind_int64(st, 3, q->last_seq + 1);
+		b |= sqlite3_bind_int64(st, 4, (sqlite3_int64)now_ms);
+		b |= sqlite3_bind_int64(st, 5, (sqlite3_int64)expires);
+		b |= sqlite3_bind_int64(st, 6, (sqlite3_int64)len);
 		rc = um_db_run_bound(&q->db, st, b, "put");
+	}
+	if (rc == 0) {
+		st = q->stmt[UM_QSTMT_INSERT_BODY];
+		b = sqlite3_bind_int64(st, 1, q->last_seq + 1);
+		b |= um_db_bind_blob(st, 2, envelope, len);
+		rc = um_db_run_bound(&q->db, st, b, "put body");
+		if (rc == 0)
+			q->last_seq++;
 	}
 	rc = um_db_op_end(&q->db, rc);
 	if (rc == 0)
@@ -433,9 +462,9 @@ int um_queue_stats(struct um_queue *q, struct um_queue_stats *out)
 	st = q->stmt[UM_QSTMT_STATS];
 	step = sqlite3_step(st);
 	if (step == SQLITE_ROW) {
-		out->recipients = (uint64_t)sqlite3_column_int64(st, 0);
-		out->envelopes = (uint64_t)sqlite3_column_double(st, 1);
-		out->bytes = (uint64_t)sqlite3_column_double(st, 2);
+		out->envelopes = (uint64_t)sqlite3_column_int64(st, 0);
+		out->bytes = (uint64_t)sqlite3_column_double(st, 1);
+		out->recipients = (uint64_t)sqlite3_column_int64(st, 2);
 	} else {
 		rc = um_db_error(&q->db, step, "stats");
 	}
