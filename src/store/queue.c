@@ -28,7 +28,8 @@
  * of totals per recipient, costs one more random page per put: measured in
  * bench/queue.c, see docs/BENCHMARKS.md. */
 static const char *const um_queue_migrations[UM_QUEUE_SCHEMA_VERSION] = {
-    /* 0 -> 1. seq: the arrival order (the bodies' rowid, given in order). */
+    /* 0 -> 1. seq: the arrival order (the bodies' rowid: one above the
+     * largest at each insert). */
     "CREATE TABLE bodies ("
     " seq INTEGER PRIMARY KEY,"
     " body BLOB NOT NULL);"
@@ -51,7 +52,6 @@ enum um_queue_stmt {
 	UM_QSTMT_TOTALS,
 	UM_QSTMT_INSERT,
 	UM_QSTMT_INSERT_BODY,
-	UM_QSTMT_LAST_SEQ,
 	UM_QSTMT_EXISTS,
 	UM_QSTMT_DROP_EXPIRED_OF,
 	UM_QSTMT_PENDING,
@@ -66,8 +66,7 @@ static const char *const um_queue_sql[UM_QSTMT_COUNT] = {
     [UM_QSTMT_TOTALS] = "SELECT count(*), total(size) FROM envelopes WHERE recipient = ?1",
     [UM_QSTMT_INSERT] = "INSERT INTO envelopes (recipient, id, seq, arrival_ms, expires_ms, size)"
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [UM_QSTMT_INSERT_BODY] = "INSERT INTO bodies (seq, body) VALUES (?1, ?2)",
-    [UM_QSTMT_LAST_SEQ] = "SELECT max(seq) FROM bodies",
+    [UM_QSTMT_INSERT_BODY] = "INSERT INTO bodies (body) VALUES (?1)",
     [UM_QSTMT_EXISTS] = "SELECT 1 FROM envelopes WHERE recipient = ?1 AND id = ?2",
     [UM_QSTMT_DROP_EXPIRED_OF] = "DELETE FROM envelopes WHERE recipient = ?1 AND expires_ms <= ?2",
     [UM_QSTMT_PENDING] = "SELECT e.seq, e.id, e.arrival_ms, e.expires_ms, b.body FROM envelopes e"
@@ -92,23 +91,7 @@ struct um_queue {
 	sqlite3_stmt *stmt[UM_QSTMT_COUNT];
 	struct um_queue_limits limits;
 	struct um_queue_stats counted; /* puts .. deleted */
-	int64_t last_seq;              /* of the newest body, committed or not */
 };
-
-/* Arrival order continues after the newest body (a rolled-back group leaves
- * a gap in seq, never a reuse of a committed one). */
-static int queue_last_seq(struct um_queue *q)
-{
-	sqlite3_stmt *st = q->stmt[UM_QSTMT_LAST_SEQ];
-	int step = sqlite3_step(st), rc = 0;
-
-	if (step == SQLITE_ROW)
-		q->last_seq = sqlite3_column_int64(st, 0);
-	else
-		rc = um_db_error(&q->db, step, "last seq");
-	um_db_reset(st);
-	return rc;
-}
 
 int um_queue_open(const char *path, const struct um_queue_limits *limits, struct um_queue **out)
 {
@@ -135,8 +118,6 @@ int um_queue_open(const char *path, const struct um_queue_limits *limits, struct
 		return rc;
 	}
 	rc = um_db_prepare(&q->db, um_queue_sql, UM_QSTMT_COUNT, q->stmt);
-	if (rc == 0)
-		rc = queue_last_seq(q);
 	if (rc) {
 		um_queue_close(q);
 		return rc;
@@ -258,23 +239,21 @@ int um_queue_put(struct um_queue *q, const uint8_t recipient[32], const uint8_t 
 			rc = dup;
 	}
 	if (rc == 0) {
-		/* The envelope row first: a duplicate stops there, statement-level. */
+		/* The body first: its rowid (one above the largest) is the
+		 * envelope's seq. A duplicate fails at the envelope's insert and
+		 * op_end takes the body back with it. */
+		st = q->stmt[UM_QSTMT_INSERT_BODY];
+		rc = um_db_run_bound(&q->db, st, um_db_bind_blob(st, 1, envelope, len), "put body");
+	}
+	if (rc == 0) {
 		st = q->stmt[UM_QSTMT_INSERT];
 		b = um_db_bind_blob(st, 1, recipient, 32);
 		b |= um_db_bind_blob(st, 2, envelope_id, 16);
-		b |= sqlite3_bind_int64(st, 3, q->last_seq + 1);
+		b |= sqlite3_bind_int64(st, 3, sqlite3_last_insert_rowid(q->db.handle));
 		b |= sqlite3_bind_int64(st, 4, (sqlite3_int64)now_ms);
 		b |= sqlite3_bind_int64(st, 5, (sqlite3_int64)expires);
 		b |= sqlite3_bind_int64(st, 6, (sqlite3_int64)len);
 		rc = um_db_run_bound(&q->db, st, b, "put");
-	}
-	if (rc == 0) {
-		st = q->stmt[UM_QSTMT_INSERT_BODY];
-		b = sqlite3_bind_int64(st, 1, q->last_seq + 1);
-		b |= um_db_bind_blob(st, 2, envelope, len);
-		rc = um_db_run_bound(&q->db, st, b, "put body");
-		if (rc == 0)
-			q->last_seq++;
 	}
 	rc = um_db_op_end(&q->db, rc);
 	if (rc == 0)

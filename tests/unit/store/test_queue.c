@@ -86,6 +86,30 @@ static size_t pending(struct um_queue *q, const uint8_t to[32], struct seen *s)
 	return s->n;
 }
 
+static int count_row(void *ctx, int argc, char **argv, char **names)
+{
+	(void)names;
+	if (argc == 1 && argv[0])
+		*(long *)ctx = atol(argv[0]);
+	return 0;
+}
+
+/* Bodies without an envelope plus envelopes without a body, read through a
+ * second connection (what is committed). */
+static long orphans(void)
+{
+	sqlite3 *db = NULL;
+	long n = -1;
+
+	if (sqlite3_open_v2(fx.path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK)
+		sqlite3_exec(db,
+			     "SELECT (SELECT count(*) FROM bodies WHERE seq NOT IN (SELECT seq FROM envelopes))"
+			     " + (SELECT count(*) FROM envelopes WHERE seq NOT IN (SELECT seq FROM bodies))",
+			     count_row, &n, NULL);
+	sqlite3_close(db);
+	return n;
+}
+
 static void test_limit_count(void)
 {
 	struct um_queue *q;
@@ -193,6 +217,7 @@ static void test_purge_in_batches(void)
 		CHECK_EQ(put(q, n % 2 ? alice : bob, n, n < 900 ? 1000 : 5000), 0);
 	CHECK_EQ(um_queue_commit(q), 0);
 	CHECK_EQ(um_queue_purge(q, 1100), 899); /* more than one batch */
+	CHECK_EQ(orphans(), 0);
 	CHECK_EQ(pending(q, alice, &s) + pending(q, bob, &s), 101);
 	CHECK_EQ(um_queue_integrity_check(q), 0);
 	um_queue_close(q);
@@ -226,6 +251,7 @@ static void test_duplicates(void)
 	CHECK_EQ(st.refused_dup, 3);
 	CHECK_EQ(st.refused_full, 2);
 	CHECK_EQ(st.envelopes, 4);
+	CHECK_EQ(orphans(), 0); /* a refused duplicate's body went with it */
 	um_queue_close(q);
 	store_fixture_cleanup(&fx);
 }
@@ -303,6 +329,7 @@ static void test_delete_own_only(void)
 	CHECK_EQ(st.envelopes, 1);
 	CHECK_EQ(st.recipients, 1);
 	CHECK_EQ(st.bytes, queue_envelope_len(4, LEN_MAX));
+	CHECK_EQ(orphans(), 0); /* deleted envelopes took their bodies */
 	um_queue_close(q);
 	store_fixture_cleanup(&fx);
 }
