@@ -215,7 +215,8 @@ static uint64_t check_queue(struct um_queue *q, struct ids *s)
 	struct um_queue_stats st;
 	uint64_t gaps = 0, missing = 0, twice = 0, resurrected = 0, unreported = 0, lost_by_delete = 0, next;
 
-	memset(s->found, 0, s->cap);
+	if (s->cap)
+		memset(s->found, 0, s->cap);
 	for (int r = 1; r <= RECIPIENTS; r++) {
 		uint8_t to[32];
 
