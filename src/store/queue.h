@@ -92,6 +92,8 @@ int um_queue_delete_all(struct um_queue *q, const uint8_t recipient[32]);
  * number each (a long purge never holds the writer long); returns how many
  * (>= 0) or an error. */
 int um_queue_purge(struct um_queue *q, uint64_t now_ms);
+/* Fills out; envelopes, bytes and recipients come from a scan of every
+ * envelope's row (not its body): for monitoring, not for each request. */
 int um_queue_stats(struct um_queue *q, struct um_queue_stats *out);
 /* PRAGMA integrity_check: 0 when ok, -EIO otherwise. */
 int um_queue_integrity_check(struct um_queue *q);
