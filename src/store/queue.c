@@ -176,8 +176,9 @@ static int queue_totals(struct um_queue *q, const uint8_t recipient[32], uint64_
 }
 
 /* 0 when len more bytes fit the recipient's limits (after dropping its
- * expired envelopes, only when they would not), -UM_ELIMIT when not. */
-static int queue_fits(struct um_queue *q, const uint8_t recipient[32], size_t len, uint64_t now_ms)
+ * expired envelopes, only when they would not: *dropped says how many),
+ * -UM_ELIMIT when not. */
+static int queue_fits(struct um_queue *q, const uint8_t recipient[32], size_t len, uint64_t now_ms, int *dropped)
 {
 	uint64_t count, bytes;
 	int rc, b;
@@ -197,7 +198,7 @@ static int queue_fits(struct um_queue *q, const uint8_t recipient[32], size_t le
 			return rc;
 		if (sqlite3_changes(q->db.handle) == 0)
 			break;
-		q->counted.purged += (uint64_t)sqlite3_changes(q->db.handle);
+		*dropped = sqlite3_changes(q->db.handle);
 	}
 	return -UM_ELIMIT;
 }
@@ -221,7 +222,7 @@ int um_queue_put(struct um_queue *q, const uint8_t recipient[32], const uint8_t 
 {
 	sqlite3_stmt *st;
 	uint64_t expires;
-	int rc, b;
+	int rc, b, dropped = 0;
 
 	if (!q || !recipient || !envelope_id || !envelope)
 		return -UM_EINVAL;
@@ -233,7 +234,7 @@ int um_queue_put(struct um_queue *q, const uint8_t recipient[32], const uint8_t 
 	rc = um_db_op_begin(&q->db);
 	if (rc)
 		return rc;
-	rc = queue_fits(q, recipient, len, now_ms);
+	rc = queue_fits(q, recipient, len, now_ms, &dropped);
 	if (rc == -UM_ELIMIT) {
 		/* A retry of an envelope already queued is acknowledged again,
 		 * even when the queue it filled is now full. */
@@ -260,9 +261,10 @@ int um_queue_put(struct um_queue *q, const uint8_t recipient[32], const uint8_t 
 		rc = um_db_run_bound(&q->db, st, b, "put");
 	}
 	rc = um_db_op_end(&q->db, rc);
-	if (rc == 0)
+	if (rc == 0) {
 		q->counted.puts++;
-	else if (rc == -UM_ELIMIT)
+		q->counted.purged += (uint64_t)dropped; /* undone with a refusal */
+	} else if (rc == -UM_ELIMIT)
 		q->counted.refused_full++;
 	else if (rc == -UM_EEXIST)
 		q->counted.refused_dup++;
