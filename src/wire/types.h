@@ -59,9 +59,16 @@ enum um_wire_type {
 	UM_TYPE_DHT_FIRST = 0x30,
 	UM_TYPE_DHT_LAST = 0x3f,
 
-	/* Reserved for the coming protocols (nothing sends these yet). */
-	UM_TYPE_MESSAGE_FIRST = 0x40, /* message channel */
+	/* The message channel (wire/channel.h), 0x40..0x4f: segments inside
+	 * a DATA packet flagged MESSAGE (the first plaintext byte), never
+	 * sent bare over UDP. 0x43..0x4f reserved. */
+	UM_TYPE_CHANNEL_DATA = 0x40,
+	UM_TYPE_CHANNEL_ACK = 0x41,
+	UM_TYPE_CHANNEL_RESET = 0x42,
+	UM_TYPE_MESSAGE_FIRST = 0x40,
 	UM_TYPE_MESSAGE_LAST = 0x4f,
+
+	/* Reserved for the coming protocols (nothing sends these yet). */
 	UM_TYPE_ONION_FIRST = 0x50,
 	UM_TYPE_ONION_LAST = 0x5f,
 	UM_TYPE_SIGNALING_FIRST = 0x60,
