@@ -5,7 +5,10 @@
  *   [node]
  *   identity = /etc/umbra/node.key     private identity file (required)
  *   listen-port = 51820                 UDP port (0 = any)
- *   device = um0                        TUN/TAP interface name
+ *   device = um0                        TUN/TAP interface name, or none: no
+ *                                       device at all (messages only; no
+ *                                       CAP_NET_ADMIN, runs as any user; address,
+ *                                       mode and mtu are ignored)
  *   mode = tun | tap
  *   address = 100.64.0.1/24             overlay address (CIDR), v4 or v6
  *   control-socket = /run/umbra/umbrad.sock
@@ -53,6 +56,13 @@
  *                                       per table (off: namespace tests, one /24)
  *   dht-state = FILE                    routing table saved on clean shutdown and
  *                                       loaded at start (rejoin without bootstrap)
+ *   store = /var/lib/umbra/messages.db  the message store (SQLite; default:
+ *                                       messages.db beside dht-state if set, else
+ *                                       beside the control socket)
+ *   download-dir = /var/lib/umbra/dl    received files (default: downloads
+ *                                       beside the store)
+ *   max-file-size = 4294967296          largest file accepted from a peer, in
+ *                                       bytes (default 4 GiB)
  *
  *   [relay]                             makes umbrad a relay; without [node]
  *                                       it is relay-only (no device, no identity)
@@ -84,6 +94,8 @@
  *   endpoint = 198.51.100.2:51820       or [2001:db8::2]:51820 (numeric only)
  *   allowed-ips = 100.64.0.2/32, fd00::/64   repeatable: lists accumulate
  *   keepalive = 25                      seconds (0 = off)
+ *   accept-files = ask                  files this peer offers: ask (wait for
+ *                                       umbra file accept), always or never
  *
  * Errors are reported as "FILE:LINE: key 'x': reason" (or without the key
  * part for section-level errors). Unknown sections and keys are errors; a key
@@ -136,6 +148,15 @@ enum um_device_mode {
 	UM_MODE_TAP,
 };
 
+/* [peer] accept-files: what happens to a file this peer offers. */
+enum um_accept_files {
+	UM_ACCEPT_ASK = 0, /* held until the user accepts or rejects it */
+	UM_ACCEPT_ALWAYS,
+	UM_ACCEPT_NEVER,
+};
+
+#define UM_CONFIG_DEFAULT_MAX_FILE_SIZE (4ULL << 30) /* [node] max-file-size */
+
 struct um_config_peer {
 	char name[UM_CONFIG_NAME_MAX];
 	struct um_peer_id id;
@@ -143,6 +164,7 @@ struct um_config_peer {
 	struct um_addr_prefix *allowed_ips; /* owned; n_allowed_ips entries */
 	size_t n_allowed_ips;
 	unsigned keepalive_s; /* 0 = off */
+	enum um_accept_files accept_files;
 	unsigned line;        /* where the section started, for messages */
 	uint32_t seen;        /* bit per key given (duplicate detection) */
 };
@@ -184,6 +206,7 @@ struct um_config {
 	char identity_path[UM_CONFIG_PATH_MAX];
 	uint16_t listen_port;
 	char device[IFNAMSIZ];
+	bool no_device; /* device = none: no TUN/TAP (device keeps its default) */
 	enum um_device_mode mode;
 	struct um_addr_prefix address; /* host bits kept (the interface address) */
 	bool has_address;
@@ -217,6 +240,11 @@ struct um_config {
 	unsigned dht_k, dht_alpha;
 	bool dht_diversity;
 	char dht_state[UM_CONFIG_PATH_MAX]; /* "" = not saved */
+	/* Messaging (node/messaging.c). "" = the defaults the node derives
+	 * (see the comment above). */
+	char store_path[UM_CONFIG_PATH_MAX];
+	char download_dir[UM_CONFIG_PATH_MAX];
+	uint64_t max_file_size; /* bytes */
 	struct um_config_relay_server relay;
 	uint32_t node_seen;
 };

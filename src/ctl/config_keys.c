@@ -280,6 +280,7 @@ static int parse_relay_allow(struct um_config_parser *p, const struct um_config_
 
 static const char *const mode_names[] = {"tun", "tap", NULL};                    /* enum um_device_mode */
 static const char *const log_names[] = {"error", "warn", "info", "debug", NULL}; /* enum um_log_level */
+static const char *const accept_names[] = {"ask", "always", "never", NULL};      /* enum um_accept_files */
 
 #define FIELD(sec, f)                                                                                                  \
 	.section = sec, .offset = offsetof(struct um_config, f), .size = sizeof(((struct um_config *)0)->f)
@@ -304,7 +305,9 @@ const struct um_config_row um_config_rows[] = {
 	{.name = "identity", NODE(identity_path), .type = UM_CONFIG_STRING, .optional = true, .required = true},
 	{.name = "listen-port", NODE(listen_port), .type = UM_CONFIG_UINT, .def = 0, .min = 0, .max = 65535,
 	 .what = "a port number"},
-	{.name = "device", NODE(device), .type = UM_CONFIG_IFNAME, .def_text = UM_CONFIG_DEFAULT_DEVICE},
+	/* none: no device (no_device; messages only, no CAP_NET_ADMIN). */
+	{.name = "device", NODE(device), .type = UM_CONFIG_IFNAME, .def_text = UM_CONFIG_DEFAULT_DEVICE,
+	 NODE_FLAG(no_device)},
 	{.name = "mode", NODE(mode), .type = UM_CONFIG_ENUM, .names = mode_names, .def = UM_MODE_TUN},
 	{.name = "address", NODE(address), .type = UM_CONFIG_CIDR, .optional = true, NODE_FLAG(has_address)},
 	{.name = "control-socket", NODE(control_socket), .type = UM_CONFIG_PATH, .def_text = UM_CONFIG_DEFAULT_SOCKET},
@@ -341,6 +344,11 @@ const struct um_config_row um_config_rows[] = {
 	 .what = "a number of parallel requests", .words = UM_CONFIG_WORDS_BETWEEN},
 	{.name = "dht-diversity", NODE(dht_diversity), .type = UM_CONFIG_BOOL, .def = true},
 	{.name = "dht-state", NODE(dht_state), .type = UM_CONFIG_STRING, .optional = true},
+	/* Messaging: "" = derived by the node (ctl/config.h). */
+	{.name = "store", NODE(store_path), .type = UM_CONFIG_PATH, .optional = true},
+	{.name = "download-dir", NODE(download_dir), .type = UM_CONFIG_PATH, .optional = true},
+	{.name = "max-file-size", NODE(max_file_size), .type = UM_CONFIG_UINT, .def = UM_CONFIG_DEFAULT_MAX_FILE_SIZE,
+	 .min = 1, .max = 1ULL << 50, .what = "a number of bytes", .words = UM_CONFIG_WORDS_FROM_TO},
 
 	/* [relay] */
 	/* The relay's identity file (the node's format; none: a new one per run). */
@@ -386,6 +394,8 @@ const struct um_config_row um_config_rows[] = {
 	{.name = "allowed-ips", PEER(allowed_ips), CUSTOM(parse_allowed_ips), .repeatable = true},
 	{.name = "keepalive", PEER(keepalive_s), .type = UM_CONFIG_UINT, .def = 0, .min = 0, .max = 3600,
 	 .what = "a number of seconds"},
+	{.name = "accept-files", PEER(accept_files), .type = UM_CONFIG_ENUM, .names = accept_names,
+	 .def = UM_ACCEPT_ASK},
 };
 const size_t um_config_rows_count = sizeof(um_config_rows) / sizeof(um_config_rows[0]);
 /* clang-format on */

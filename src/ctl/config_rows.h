@@ -23,7 +23,8 @@ enum um_config_type {
 	UM_CONFIG_DURATION, /* um_duration_parse(), then [min, max] ms; uint64_t */
 	UM_CONFIG_STRING,   /* non-empty text shorter than the char array */
 	UM_CONFIG_PATH,     /* a STRING that must be an absolute path */
-	UM_CONFIG_IFNAME,   /* a STRING of interface-name characters */
+	UM_CONFIG_IFNAME,   /* a STRING of interface-name characters; with a flag,
+			     * "none" sets the flag instead (no interface) */
 	UM_CONFIG_ENUM,     /* one of names[] (value = index); an enum field */
 	UM_CONFIG_CIDR,     /* struct um_addr_prefix (host bits kept) */
 	UM_CONFIG_ENDPOINT, /* struct um_addr (numeric, port > 0) */

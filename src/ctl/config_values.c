@@ -271,9 +271,17 @@ int um_config_row_set(struct um_config_parser *p, const struct um_config_row *ro
 	case UM_CONFIG_DURATION:
 		r = set_duration(p, row, base, v);
 		break;
+	case UM_CONFIG_IFNAME:
+		if (row->has_flag) {
+			/* "none": no interface; the name keeps its default. */
+			bool none = !strcmp(v, "none");
+			set_flag(row, base, none);
+			return none ? 0 : set_string(p, row, base, v);
+		}
+		r = set_string(p, row, base, v);
+		break;
 	case UM_CONFIG_STRING:
 	case UM_CONFIG_PATH:
-	case UM_CONFIG_IFNAME:
 		r = set_string(p, row, base, v);
 		break;
 	case UM_CONFIG_ENUM:
@@ -330,9 +338,14 @@ int um_config_row_render(const struct um_config_row *row, const void *base, char
 		else
 			n = snprintf(out, out_size, "%llums", v);
 		break;
+	case UM_CONFIG_IFNAME:
+		if (row->has_flag && *(const bool *)((const uint8_t *)base + row->flag)) {
+			n = snprintf(out, out_size, "none");
+			break;
+		}
+		/* fall through */
 	case UM_CONFIG_STRING:
 	case UM_CONFIG_PATH:
-	case UM_CONFIG_IFNAME:
 		n = snprintf(out, out_size, "%.*s", (int)row->size, (const char *)f);
 		break;
 	case UM_CONFIG_ENUM: {

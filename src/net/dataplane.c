@@ -201,7 +201,9 @@ static int worker_setup(struct um_dataplane *dp, struct dp_worker *w, unsigned o
 	if (w->epoll_fd < 0 || w->wake_fd < 0)
 		return -errno;
 	const char *want = w->index == 0 ? dp->cfg.ifname : dp->ifname;
-	if (dp->cfg.use_device_fd) {
+	if (dp->cfg.no_device) {
+		name[0] = '\0'; /* no device: tun_fd stays -1 */
+	} else if (dp->cfg.use_device_fd) {
 		w->tun_fd = fcntl(dp->cfg.device_fd, F_DUPFD_CLOEXEC, 0);
 		if (w->tun_fd < 0 || fcntl(w->tun_fd, F_SETFL, O_NONBLOCK) < 0)
 			return -errno;
@@ -233,6 +235,8 @@ static int worker_setup(struct um_dataplane *dp, struct dp_worker *w, unsigned o
 	struct epoll_event ev = {.events = EPOLLIN};
 	int fds[3] = {w->wake_fd, w->tun_fd, w->udp_fd};
 	for (int i = 0; i < 3; i++) {
+		if (fds[i] < 0) /* no_device: no tun_fd */
+			continue;
 		ev.data.u64 = (uint64_t)i; /* DP_EVENT_CONN (3) and up: dataplane_conn.c */
 		if (epoll_ctl(w->epoll_fd, EPOLL_CTL_ADD, fds[i], &ev) < 0)
 			return -errno;
@@ -269,8 +273,8 @@ int um_dataplane_new(const struct um_dataplane_config *cfg, struct um_dataplane 
 	}
 	if (dp->worker_count > DP_MAX_WORKERS)
 		dp->worker_count = DP_MAX_WORKERS;
-	if (cfg->use_device_fd)
-		dp->worker_count = 1;
+	if (cfg->use_device_fd || (cfg->no_device && cfg->workers == 0))
+		dp->worker_count = 1; /* messages only: one worker is plenty */
 	dp->peers = calloc(dp->max_peers, sizeof(*dp->peers));
 	if (!dp->peers) {
 		rc = -UM_ENOMEM;
@@ -292,7 +296,7 @@ int um_dataplane_new(const struct um_dataplane_config *cfg, struct um_dataplane 
 	for (unsigned i = 0; i < dp->worker_count; i++)
 		if ((rc = worker_setup(dp, &dp->workers[i], offload)) < 0)
 			goto fail;
-	if (cfg->use_device_fd)
+	if (cfg->use_device_fd || cfg->no_device)
 		rc = 0;
 	else if ((rc = um_tun_set_mtu(dp->ifname, cfg->mtu ? cfg->mtu : 1420)) < 0 ||
 		 (rc = um_tun_set_txqueuelen(dp->ifname, 4000)) < 0 || (rc = um_tun_set_up(dp->ifname, true)) < 0)
@@ -524,6 +528,8 @@ int um_dataplane_peer_add(struct um_dataplane *dp, uint32_t *peer_out)
 		atomic_store(&peer->next_used_pending, false);
 		atomic_store(&peer->need_key_pending, false);
 		atomic_store(&peer->roam_pending, false);
+		for (int s = 0; s < 3; s++)
+			atomic_store(&peer->message_tx[s], 0);
 		atomic_store(&peer->active, true);
 		update_peer_high(dp);
 		*peer_out = p;
@@ -702,10 +708,16 @@ int um_dataplane_peer_stats(struct um_dataplane *dp, uint32_t id, struct um_dp_p
 	for (unsigned i = 0; i < dp->worker_count; i++)
 		for (int s = 0; s < DP_STAT_COUNT; s++)
 			sum[s] += atomic_load_explicit(&dp->workers[i].counters[id].v[s], memory_order_relaxed);
+	/* Messages go out from the control side, counted per peer. */
+	sum[DP_STAT_TX_PACKETS] += atomic_load(&peer->message_tx[0]);
+	sum[DP_STAT_TX_BYTES] += atomic_load(&peer->message_tx[1]);
+	sum[DP_STAT_TX_RELAY_PACKETS] += atomic_load(&peer->message_tx[2]);
 	out->rx_bytes = sum[DP_STAT_RX_BYTES];
 	out->rx_packets = sum[DP_STAT_RX_PACKETS];
 	out->tx_bytes = sum[DP_STAT_TX_BYTES];
 	out->tx_packets = sum[DP_STAT_TX_PACKETS];
+	out->rx_messages = sum[DP_STAT_RX_MESSAGES];
+	out->tx_messages = atomic_load(&peer->message_tx[0]);
 	for (int d = 0; d < UM_DP_DROP_COUNT; d++)
 		out->drops[d] = sum[DP_STAT_DROP0 + d];
 	out->rx_relay_packets = sum[DP_STAT_RX_RELAY_PACKETS];

@@ -48,7 +48,14 @@
  * Relays (issue 5): see um_dataplane_peer_set_relay. Received FORWARDED
  * (0x24) datagrams are unwrapped: inner DATA is processed like direct DATA
  * (the receiver index selects the key), anything else goes to the control
- * thread with via_relay and relay_source set. */
+ * thread with via_relay and relay_source set.
+ *
+ * Messages (issue 16): DATA flagged UM_DATA_F_MESSAGE carries one segment
+ * of the peer's message channel instead of a packet. The control thread
+ * sends them (um_dataplane_peer_send_message); received ones pass the same
+ * key and replay checks as packets, then go to the datagram ring as
+ * UM_DP_CONTROL_MESSAGE, never to the device. With cfg.no_device there is
+ * no device at all: messages only, no CAP_NET_ADMIN needed. */
 #ifndef UM_NET_DATAPLANE_H
 #define UM_NET_DATAPLANE_H
 
@@ -86,6 +93,11 @@ struct um_dataplane_config {
 	 * worker; no device configuration. */
 	bool use_device_fd;
 	int device_fd;
+	/* No TUN/TAP at all (config device = none): workers read only UDP,
+	 * received packets (non-MESSAGE DATA) are dropped as NO_DEVICE; no
+	 * CAP_NET_ADMIN needed. ifname, tap, mtu, no_offload and use_device_fd
+	 * are ignored; workers 0 means one. */
+	bool no_device;
 };
 
 /* Per-peer drop reasons. */
@@ -96,6 +108,7 @@ enum um_dp_drop {
 	UM_DP_DROP_NOT_ALLOWED, /* inner source outside the peer's allowed-ips */
 	UM_DP_DROP_NO_KEY,      /* packet for the peer but no usable send key */
 	UM_DP_DROP_SEND,        /* UDP send failed */
+	UM_DP_DROP_NO_DEVICE,   /* a packet arrived but there is no device (no_device) */
 	UM_DP_DROP_COUNT
 };
 
@@ -126,6 +139,9 @@ struct um_dp_peer_stats {
 	 * they make rx_packets/tx_packets. */
 	uint64_t rx_relay_packets, rx_direct_packets;
 	uint64_t tx_relay_packets, tx_direct_packets;
+	/* Message-channel segments (UM_DATA_F_MESSAGE), also counted in
+	 * rx/tx packets and bytes above. */
+	uint64_t rx_messages, tx_messages;
 	uint64_t send_counter;       /* messages sent under the current key */
 	uint64_t current_created_ns; /* created_ns of the current key, 0 = none */
 	bool has_current, has_previous, has_next;
@@ -136,6 +152,10 @@ enum um_dp_control_kind {
 	UM_DP_EVENT_NEXT_KEY_USED,    /* peer: a packet authenticated under `next` */
 	UM_DP_EVENT_NEED_KEY,         /* peer: traffic to send but no current key */
 	UM_DP_EVENT_ENDPOINT_CHANGED, /* peer: authenticated DATA came from `from` */
+	/* peer: a channel segment (DATA flagged MESSAGE, authenticated and
+	 * replay-checked) in data/len; `from` is where it arrived from (the
+	 * relay's address when it came through one). */
+	UM_DP_CONTROL_MESSAGE,
 };
 
 #define UM_DP_CONTROL_MAX 1500 /* longer non-DATA datagrams are dropped */
@@ -157,7 +177,8 @@ struct um_dp_control_msg {
 
 /* Create the device (all queues), the sockets and the buffers; configure MTU,
  * txqueuelen 4000 and bring the link up. *out is owned by the caller:
- * um_dataplane_free(). Requires CAP_NET_ADMIN. */
+ * um_dataplane_free(). Requires CAP_NET_ADMIN, unless cfg.no_device or
+ * cfg.use_device_fd. */
 int um_dataplane_new(const struct um_dataplane_config *cfg, struct um_dataplane **out);
 /* Start the workers. */
 int um_dataplane_start(struct um_dataplane *dp);
@@ -227,6 +248,20 @@ int um_dataplane_peer_set_relay(struct um_dataplane *dp, uint32_t peer, const st
 
 /* Send an empty DATA (keepalive) under the current key to the endpoint. */
 int um_dataplane_peer_send_keepalive(struct um_dataplane *dp, uint32_t peer);
+
+/* The largest message-channel segment (plaintext): with the DATA overhead
+ * (32), padding (< 16) and a relay header (<= 64) it fits a relay's
+ * 1280-byte datagram. Longer received segments are dropped (MALFORMED). */
+#define UM_DP_MESSAGE_MAX 1152
+/* Send one message-channel segment (len bytes, copied) to the peer: a DATA
+ * flagged UM_DATA_F_MESSAGE under the current key (padded when cfg.pad),
+ * to the relay when one is set, else the endpoint, as keepalives go (the
+ * TLS relay's loopback proxy included). Returns 0, -UM_ENOKEY (no current
+ * key: nothing sent; the node starts a handshake), -UM_EINVAL (len 0 or
+ * above UM_DP_MESSAGE_MAX), -UM_ESTATE (no endpoint and no relay),
+ * -UM_ENOTFOUND (no such peer), -UM_EAGAIN (socket buffer full: send it
+ * again later) or another -errno of sendto. Control thread(s) only. */
+int um_dataplane_peer_send_message(struct um_dataplane *dp, uint32_t peer, const void *segment, size_t len);
 
 /* Counters summed over workers, timestamps, key state. */
 int um_dataplane_peer_stats(struct um_dataplane *dp, uint32_t peer, struct um_dp_peer_stats *out);

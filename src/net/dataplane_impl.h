@@ -59,6 +59,9 @@ struct dp_peer {
 	_Atomic(struct dp_endpoint *) relay; /* when set, used instead of endpoint */
 	_Atomic uint64_t last_rx_ns, last_tx_ns;
 	_Atomic bool next_used_pending, need_key_pending, roam_pending;
+	/* Messages sent by the control side (under dp->lock): packets, inner
+	 * bytes, packets through the relay. Added to the workers' counters. */
+	_Atomic uint64_t message_tx[3];
 	/* Per worker, a UDP socket on our port connected to the direct
 	 * endpoint, or -1 (dataplane_conn.c). Written under dp->lock. */
 	_Atomic int conn_fd[DP_MAX_WORKERS];
@@ -89,6 +92,7 @@ enum {
 	DP_STAT_DROP0, /* + enum um_dp_drop */
 	DP_STAT_RX_RELAY_PACKETS = DP_STAT_DROP0 + UM_DP_DROP_COUNT,
 	DP_STAT_TX_RELAY_PACKETS,
+	DP_STAT_RX_MESSAGES,
 	DP_STAT_COUNT
 };
 
@@ -112,6 +116,7 @@ struct dp_rx_item {
 	bool ok;
 	bool partial;   /* UM_DATA_F_CSUM_PARTIAL */
 	bool via_relay; /* arrived inside FORWARDED */
+	bool message;   /* UM_DATA_F_MESSAGE: a channel segment */
 };
 
 struct dp_worker {
@@ -183,7 +188,7 @@ struct um_dataplane {
 	_Atomic(struct dp_routes *) routes;
 	uint64_t routes_generation;
 	_Atomic uint64_t mac_table[DP_MAC_TABLE];
-	struct um_aead control_aead;   /* keepalives, under lock */
+	struct um_aead control_aead;   /* keepalives and messages, under lock */
 	unsigned connected_peers;      /* peers with connected sockets, under lock */
 	_Atomic uint64_t busy_poll_ns; /* workers' busy-poll window (0 = off) */
 	int gather_cpu;                /* -1: workers stay spread */

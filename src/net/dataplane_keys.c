@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Control side of the data plane, part 2: session keys (the three slots
- * current/previous/next per peer) and keepalives. Same rules as
+ * current/previous/next per peer), keepalives and message segments. Same rules as
  * dataplane.c: callers hold no lock, every function takes dp->lock, and a
  * retired key is wiped and freed only after the workers passed a quiescent
  * point (um_dp_rebuild_index_map synchronises). */
@@ -135,38 +135,70 @@ int um_dataplane_peer_clear_keys(struct um_dataplane *dp, uint32_t id)
 	return rc;
 }
 
+/* Seal len bytes of payload (flags: UM_DATA_F_MESSAGE or 0) under the
+ * peer's current key and send it to the relay or endpoint; caller holds
+ * dp->lock. Returns 0, -UM_ENOKEY, -UM_ESTATE (nowhere to send),
+ * -UM_EAGAIN (socket buffer full) or -errno. */
+static int send_sealed(struct um_dataplane *dp, struct dp_peer *peer, uint8_t flags, const void *payload, size_t len)
+{
+	uint8_t datagram[UM_DP_RELAY_HEADER_MAX + UM_DATA_OVERHEAD + UM_DP_MESSAGE_MAX + UM_DATA_PAD_MASK];
+	struct dp_key *key = atomic_load(&peer->keys[DP_SLOT_CURRENT]);
+	struct dp_endpoint *relay = atomic_load(&peer->relay);
+	struct dp_endpoint *ep = relay ? relay : atomic_load(&peer->endpoint);
+	size_t pad = dp->cfg.pad ? (16 - (len & 15)) & 15 : 0;
+	int rc;
+
+	if (!key)
+		return -UM_ENOKEY;
+	if (!ep)
+		return -UM_ESTATE;
+	uint64_t counter = atomic_fetch_add(&key->send_counter, 1);
+	if (counter >= DP_REJECT_AFTER_MESSAGES)
+		return -UM_ENOKEY; /* worn out: a new session is due */
+	memcpy(datagram, ep->prefix, ep->prefix_len);
+	uint8_t *packet = datagram + ep->prefix_len, *plain = packet + UM_DATA_HEADER_LEN;
+	struct um_data_header hdr = {
+	    .flags = (uint8_t)(flags | pad), .receiver_index = key->remote_index, .counter = counter};
+	um_data_header_encode(packet, &hdr);
+	if (len)
+		memcpy(plain, payload, len);
+	memset(plain + len, 0, pad);
+	if ((rc = um_aead_seal(&dp->control_aead, key->id, key->send_key, counter, packet, UM_DATA_HEADER_LEN, plain,
+			       len + pad, plain + len + pad)) < 0)
+		return rc;
+	size_t total = ep->prefix_len + UM_DATA_OVERHEAD + len + pad;
+	if (sendto(dp->workers[0].udp_fd, datagram, total, MSG_DONTWAIT, (struct sockaddr *)&ep->addr, ep->len) < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ? -UM_EAGAIN : -errno;
+	atomic_store(&peer->last_tx_ns, um_now_ns());
+	if (flags & UM_DATA_F_MESSAGE) {
+		atomic_fetch_add(&peer->message_tx[0], 1);
+		atomic_fetch_add(&peer->message_tx[1], len);
+		if (relay)
+			atomic_fetch_add(&peer->message_tx[2], 1);
+	}
+	return 0;
+}
+
 int um_dataplane_peer_send_keepalive(struct um_dataplane *dp, uint32_t id)
 {
 	int rc = -UM_ENOTFOUND;
-	uint8_t datagram[UM_DP_RELAY_HEADER_MAX + UM_DATA_OVERHEAD];
 	pthread_mutex_lock(&dp->lock);
 	struct dp_peer *peer = um_dp_peer_get(dp, id);
-	if (!peer)
-		goto out;
-	struct dp_key *key = atomic_load(&peer->keys[DP_SLOT_CURRENT]);
-	struct dp_endpoint *ep = atomic_load(&peer->relay);
-	if (!ep)
-		ep = atomic_load(&peer->endpoint);
-	rc = -UM_ESTATE;
-	if (!key || !ep)
-		goto out;
-	uint64_t counter = atomic_fetch_add(&key->send_counter, 1);
-	if (counter >= DP_REJECT_AFTER_MESSAGES)
-		goto out;
-	memcpy(datagram, ep->prefix, ep->prefix_len);
-	uint8_t *packet = datagram + ep->prefix_len;
-	struct um_data_header hdr = {.flags = 0, .receiver_index = key->remote_index, .counter = counter};
-	um_data_header_encode(packet, &hdr);
-	if ((rc = um_aead_seal(&dp->control_aead, key->id, key->send_key, counter, packet, UM_DATA_HEADER_LEN,
-			       packet + UM_DATA_HEADER_LEN, 0, packet + UM_DATA_HEADER_LEN)) < 0)
-		goto out;
-	rc = 0;
-	if (sendto(dp->workers[0].udp_fd, datagram, ep->prefix_len + UM_DATA_OVERHEAD, 0, (struct sockaddr *)&ep->addr,
-		   ep->len) < 0)
-		rc = -errno;
-	else
-		atomic_store(&peer->last_tx_ns, um_now_ns());
-out:
+	if (peer)
+		rc = send_sealed(dp, peer, 0, NULL, 0);
+	pthread_mutex_unlock(&dp->lock);
+	/* Keepalives kept their old word for "no key": nothing to keep alive. */
+	return rc == -UM_ENOKEY ? -UM_ESTATE : rc;
+}
+
+int um_dataplane_peer_send_message(struct um_dataplane *dp, uint32_t id, const void *segment, size_t len)
+{
+	int rc = -UM_EINVAL;
+	if (len == 0 || len > UM_DP_MESSAGE_MAX || !segment)
+		return rc;
+	pthread_mutex_lock(&dp->lock);
+	struct dp_peer *peer = um_dp_peer_get(dp, id);
+	rc = peer ? send_sealed(dp, peer, UM_DATA_F_MESSAGE, segment, len) : -UM_ENOTFOUND;
 	pthread_mutex_unlock(&dp->lock);
 	return rc;
 }

@@ -104,6 +104,28 @@ UM_HOT static void deliver_tap(struct dp_worker *w, uint32_t p, uint8_t *frame, 
 	um_dp_tun_emit(iov, 2, w);
 }
 
+/* The rare items, off the packet path: a message-channel segment goes to the
+ * control ring; without a device, a keepalive counts and a packet drops. */
+static void deliver_other(struct dp_worker *w, uint32_t p, const struct dp_rx_item *it)
+{
+	if (!it->message) {
+		if (it->len == 0)
+			count_rx(w, p, 0, it->via_relay);
+		else
+			peer_drop(w, p, UM_DP_DROP_NO_DEVICE);
+		return;
+	}
+	if (it->len == 0 || it->len > UM_DP_MESSAGE_MAX) {
+		peer_drop(w, p, UM_DP_DROP_MALFORMED);
+		return;
+	}
+	/* A full ring drops it (counted RING_FULL): the channel resends. */
+	if (!um_dp_ring_push(w, &w->ring, UM_DP_CONTROL_MESSAGE, p, it->data, it->len, &w->rx_addr[it->msg], NULL))
+		return;
+	count_rx(w, p, it->len, it->via_relay);
+	peer_stat(w, p, DP_STAT_RX_MESSAGES, 1);
+}
+
 /* Replay check, filters and delivery of the decrypted items of a batch. */
 UM_HOT static void rx_commit(struct dp_worker *w, size_t items, const struct dp_routes *routes)
 {
@@ -121,6 +143,7 @@ UM_HOT static void rx_commit(struct dp_worker *w, size_t items, const struct dp_
 		pthread_spin_unlock(&key->replay_lock);
 	}
 	int last_msg = -1;
+	bool no_device = dp->cfg.no_device;
 	for (size_t i = 0; i < items; i++) {
 		struct dp_rx_item *it = &w->rx_items[i];
 		if (!it->ok)
@@ -139,6 +162,11 @@ UM_HOT static void rx_commit(struct dp_worker *w, size_t items, const struct dp_
 			if (!it->via_relay && (!ep || !um_udp_addr_equal(&ep->addr, &w->rx_addr[it->msg])))
 				peer_event(w, &peer->roam_pending, UM_DP_EVENT_ENDPOINT_CHANGED, p,
 					   &w->rx_addr[it->msg]);
+		}
+		/* One test for both: packets take the branch not taken. */
+		if (__builtin_expect(it->message | no_device, 0)) {
+			deliver_other(w, p, it);
+			continue;
 		}
 		if (it->len == 0) { /* keepalive */
 			count_rx(w, p, 0, it->via_relay);
@@ -205,6 +233,7 @@ UM_HOT static void rx_data(struct dp_worker *w, const struct dp_index_map *map, 
 	it->ok = true;
 	it->partial = (hdr.flags & UM_DATA_F_CSUM_PARTIAL) != 0;
 	it->via_relay = relay_source != NULL;
+	it->message = (hdr.flags & UM_DATA_F_MESSAGE) != 0;
 }
 
 UM_HOT static void rx_batch(struct dp_worker *w, unsigned count)

@@ -102,7 +102,7 @@ static void on_dataplane(struct um_loop *loop, struct um_watch *watch, uint32_t 
 
 static void add_routes(struct um_node *node)
 {
-	if (node->config.mode != UM_MODE_TUN)
+	if (node->config.mode != UM_MODE_TUN || node->config.no_device)
 		return; /* TAP: the overlay subnet on the device is enough */
 	for (size_t i = 0; i < node->n_peers; i++) {
 		const struct um_config_peer *cp = node->peers[i].config;
@@ -125,7 +125,7 @@ int um_node_up(struct um_node *node)
 		return 0;
 	if (!node->dataplane)
 		return -UM_ESTATE; /* relay-only */
-	int r = um_tun_set_up(node->ifname, true);
+	int r = node->config.no_device ? 0 : um_tun_set_up(node->ifname, true);
 	if (r)
 		return r;
 	node->up = true;
@@ -147,7 +147,7 @@ int um_node_down(struct um_node *node)
 		um_node_clear_session(peer);
 		um_peer_set_state(peer, UM_PEER_IDLE, "node down");
 	}
-	int r = um_tun_set_up(node->ifname, false);
+	int r = node->config.no_device ? 0 : um_tun_set_up(node->ifname, false);
 	um_log_info("%s down", node->ifname);
 	return r;
 }
@@ -364,14 +364,16 @@ static int start_node(struct um_node *node)
 	    .gather = c->gather,
 	    .gather_cpu = c->gather_cpu,
 	    .max_peers = c->n_peers > 256 ? (unsigned)c->n_peers : 0,
+	    .no_device = c->no_device, /* device = none: messages only */
 	};
 	r = um_dataplane_new(&dp_config, &node->dataplane);
 	if (r) {
 		um_log_error("data plane (device %s, port %u): %s", c->device, c->listen_port, um_strerror(r));
 		return r;
 	}
-	snprintf(node->ifname, sizeof(node->ifname), "%s", um_dataplane_ifname(node->dataplane));
-	if (c->has_address) {
+	snprintf(node->ifname, sizeof(node->ifname), "%s",
+		 c->no_device ? "none" : um_dataplane_ifname(node->dataplane));
+	if (c->has_address && !c->no_device) {
 		r = um_tun_add_address(node->ifname, &c->address); /* host bits kept */
 		if (r) {
 			um_log_error("address on %s: %s", node->ifname, um_strerror(r));

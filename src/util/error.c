@@ -18,6 +18,7 @@ static const char *const um_error_text[] = {
     [UM_EAGAIN - UM_EBASE] = "try again later",
     [UM_ENOTFOUND - UM_EBASE] = "not found",
     [UM_ESTATE - UM_EBASE] = "invalid in current state",
+    [UM_ENOKEY - UM_EBASE] = "no session key",
 };
 
 const char *um_strerror(int code)

@@ -21,6 +21,7 @@ enum um_error {
 	UM_EAGAIN,    /* try again later (not an error of the input) */
 	UM_ENOTFOUND, /* no such peer/entry */
 	UM_ESTATE,    /* operation not valid in the current state */
+	UM_ENOKEY,    /* no session key to send under (yet) */
 	UM_ELAST
 };
 

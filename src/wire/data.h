@@ -9,7 +9,11 @@
  * UDP whose checksum field holds only the pseudo-header sum (segments of a
  * TSO split: the AEAD already protects the bytes, so the sender skips the
  * checksum pass); the receiver lets its kernel complete it (NEEDS_CSUM).
- * Bits 5..7 must be 0.
+ * flags bit 5 (UM_DATA_F_MESSAGE): the plaintext is one segment of the
+ * session's message channel (its first byte a UM_TYPE_CHANNEL_* inner type),
+ * not an IP packet or frame; it never reaches the device. Same key, counter
+ * and replay window as the packets.
+ * Bits 6..7 must be 0.
  * An empty plaintext is a keepalive. */
 #ifndef UM_WIRE_DATA_H
 #define UM_WIRE_DATA_H
@@ -24,7 +28,8 @@
 #define UM_DATA_OVERHEAD       (UM_DATA_HEADER_LEN + UM_DATA_TAG_LEN)
 #define UM_DATA_PAD_MASK       0x0f
 #define UM_DATA_F_CSUM_PARTIAL 0x10
-#define UM_DATA_FLAGS_KNOWN    (UM_DATA_PAD_MASK | UM_DATA_F_CSUM_PARTIAL)
+#define UM_DATA_F_MESSAGE      0x20
+#define UM_DATA_FLAGS_KNOWN    (UM_DATA_PAD_MASK | UM_DATA_F_CSUM_PARTIAL | UM_DATA_F_MESSAGE)
 
 struct um_data_header {
 	uint8_t flags;

@@ -31,8 +31,12 @@ static void test_rejects(void)
 	buf[2] = 1;
 	CHECK_EQ(um_data_header_decode(buf, 32, &out), -UM_EINVAL); /* reserved */
 	buf[2] = 0;
-	buf[1] = 0x20;
+	buf[1] = 0x40;
 	CHECK_EQ(um_data_header_decode(buf, 48, &out), -UM_EINVAL); /* unknown flag */
+	/* A channel segment, padded. */
+	buf[1] = UM_DATA_F_MESSAGE | 1;
+	CHECK_EQ(um_data_header_decode(buf, 48, &out), 0);
+	CHECK_EQ(out.flags, UM_DATA_F_MESSAGE | 1);
 	buf[1] = 0x80;
 	CHECK_EQ(um_data_header_decode(buf, 48, &out), -UM_EINVAL);
 	buf[1] = UM_DATA_F_CSUM_PARTIAL | 2;
