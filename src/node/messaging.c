@@ -246,14 +246,13 @@ void msg_presence_changed(struct um_node_messaging *ms)
 
 static void drain(struct um_node_messaging *ms, struct msg_peer *mp)
 {
-	struct um_channel *ch = um_messenger_channel(mp->messenger);
 	uint64_t now = um_now_ns();
 
 	if (!can_send(mp))
 		return; /* nothing is taken out: no segment counts as lost */
 	for (;;) {
 		size_t len = 0;
-		if (um_channel_output(ch, now, ms->segment, sizeof(ms->segment), &len) || len == 0)
+		if (um_messenger_output(mp->messenger, now, ms->segment, sizeof(ms->segment), &len) || len == 0)
 			return;
 		int r = um_dataplane_peer_send_message(ms->node->dataplane, mp->peer->dp_peer, ms->segment, len);
 		if (r) /* ENOKEY, EAGAIN: the channel retransmits it */
@@ -270,7 +269,7 @@ static void rearm(struct um_node_messaging *ms)
 		const struct msg_peer *mp = &ms->peers[i];
 		if (!can_send(mp))
 			continue; /* its deadline waits for keys */
-		uint64_t d = um_channel_deadline(um_messenger_channel(mp->messenger));
+		uint64_t d = um_messenger_deadline(mp->messenger);
 		if (d < earliest)
 			earliest = d;
 	}
@@ -319,9 +318,9 @@ static void on_timer(struct um_loop *loop, struct um_timer *timer)
 static uint8_t ack_state(uint8_t what)
 {
 	switch (what) {
-	case UM_ACK_DELIVERED:
+	case UM_RECEIPT_DELIVERED:
 		return 2;
-	case UM_ACK_READ:
+	case UM_RECEIPT_READ:
 		return 3;
 	default:
 		return 4; /* refused */
@@ -374,6 +373,8 @@ static void handle_events(struct um_node_messaging *ms, struct msg_peer *mp, siz
 		memcpy(m[i].peer, mp->peer->config->id.bytes, 32);
 		memcpy(m[i].id, ev->id, 16);
 		stored[i] = um_store_inbox_add(ms->store, &m[i]);
+		if (stored[i] == 0)
+			m[i].seq = um_store_last_seq(ms->store);
 	}
 	if (batch && um_store_commit(ms->store)) {
 		um_log_error("store commit failed: messages of \"%s\" not acknowledged", msg_peer_name(mp));
@@ -394,7 +395,7 @@ static void handle_events(struct um_node_messaging *ms, struct msg_peer *mp, siz
 					     um_strerror(stored[i]));
 				continue; /* no receipt: the peer sends it again after a reset */
 			}
-			msg_queue_ack(mp, ev->id, UM_ACK_DELIVERED);
+			msg_queue_ack(mp, ev->id, UM_RECEIPT_DELIVERED);
 			break;
 		case UM_MSG_EVENT_ACK: {
 			uint8_t state = ack_state(ev->what_or_kind_or_state);
@@ -436,12 +437,19 @@ void um_node_messaging_receive(struct um_node_peer *peer, const uint8_t *segment
 
 	if (!mp || messenger_create(ms, mp))
 		return;
-	size_t n = UM_MESSENGER_EVENTS_MAX;
 	ms->counters.segments_in++;
-	int r = um_messenger_input(mp->messenger, segment, len, um_now_ns(), ms->events, &n);
-	if (r == -UM_EINVAL || r == -UM_ETRUNC)
-		ms->counters.segments_malformed++;
-	handle_events(ms, mp, n);
+	/* Events come in batches of at most UM_MESSENGER_EVENTS_MAX; each
+	 * batch is handled (stored, committed) before the next is parsed. */
+	for (bool first = true; first || um_messenger_pending(mp->messenger); first = false) {
+		size_t n = 0;
+		int r = um_messenger_input(mp->messenger, first ? segment : NULL, first ? len : 0, um_now_ns(),
+					   ms->events, &n);
+		if (first && (r == -UM_EINVAL || r == -UM_ETRUNC))
+			ms->counters.segments_malformed++;
+		handle_events(ms, mp, n);
+		if (r == -UM_ENOMEM || (!first && n == 0))
+			break;
+	}
 	msg_pump(ms, mp);
 }
 
@@ -495,18 +503,22 @@ static void default_paths(struct um_node_messaging *ms)
 
 static void load_presence(struct um_node_messaging *ms)
 {
-	uint64_t last_seen = 0;
+	struct um_store_presence p;
 
+	/* A running node is online unless told otherwise (away, busy). */
 	ms->self_state = UM_PRESENCE_ONLINE;
-	if (um_store_self_presence_get(ms->store, &ms->self_state, ms->self_text, sizeof(ms->self_text)) ||
-	    ms->self_state == UM_PRESENCE_OFFLINE)
-		ms->self_state = UM_PRESENCE_ONLINE; /* a running node is online unless told otherwise */
+	if (um_store_self_presence_get(ms->store, &p) == 0) {
+		if (p.state != UM_PRESENCE_OFFLINE)
+			ms->self_state = p.state;
+		snprintf(ms->self_text, sizeof(ms->self_text), "%s", p.text);
+	}
 	for (size_t i = 0; i < ms->n_peers; i++) {
 		struct msg_peer *mp = &ms->peers[i];
-		if (um_store_presence_get(ms->store, mp->peer->config->id.bytes, &mp->presence_state, &last_seen,
-					  mp->presence_text, sizeof(mp->presence_text)) == 0) {
+		if (um_store_presence_get(ms->store, mp->peer->config->id.bytes, &p) == 0) {
 			mp->has_presence = true;
-			mp->presence_last_seen_ms = last_seen;
+			mp->presence_state = p.state;
+			mp->presence_last_seen_ms = p.last_seen_ms;
+			snprintf(mp->presence_text, sizeof(mp->presence_text), "%s", p.text);
 		}
 	}
 }

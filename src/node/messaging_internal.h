@@ -105,6 +105,10 @@ void msg_files_reset(struct um_node_messaging *ms, struct msg_peer *mp);
 void msg_files_pump(struct um_node_messaging *ms, struct msg_peer *mp);
 /* Control: offer a file (absolute path) to the peer; *id set. */
 int msg_files_send(struct um_node_messaging *ms, struct msg_peer *mp, const char *path, uint8_t id[16]);
+/* A live transfer's info (progress updated), or NULL when it is not
+ * running (the store has it); *bytes_sent: chunk bytes sent this run. */
+const struct um_store_file *msg_files_live(struct um_node_messaging *ms, const uint8_t id[16], bool outgoing,
+					   uint64_t *bytes_sent);
 int msg_files_decide(struct um_node_messaging *ms, const uint8_t id[16], bool accept, const char *reason);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "node/dht.h"
 #include "node/internal.h"
+#include "node/messaging.h"
 #include "node/path.h"
 #include "node/route.h"
 #include "node/session.h"
@@ -365,6 +366,16 @@ int um_node_control(void *arg, const struct um_control_request *req, struct um_c
 		return ping(node, req->peer, reply);
 	case UM_CONTROL_DHT:
 		return um_node_dht_control(node, req, reply);
+	case UM_CONTROL_SEND:
+	case UM_CONTROL_INBOX:
+	case UM_CONTROL_INBOX_FOLLOW:
+	case UM_CONTROL_FILE_SEND:
+	case UM_CONTROL_FILE_LIST:
+	case UM_CONTROL_FILE_ACCEPT:
+	case UM_CONTROL_FILE_REJECT:
+	case UM_CONTROL_PRESENCE:
+	case UM_CONTROL_READ:
+		return um_node_messaging_control(node, req, reply);
 	}
 	return -UM_EINVAL;
 }
