@@ -19,6 +19,7 @@ static const char *const um_error_text[] = {
     [UM_ENOTFOUND - UM_EBASE] = "not found",
     [UM_ESTATE - UM_EBASE] = "invalid in current state",
     [UM_ENOKEY - UM_EBASE] = "no session key",
+    [UM_EEXIST - UM_EBASE] = "already exists",
 };
 
 const char *um_strerror(int code)

@@ -22,6 +22,7 @@ enum um_error {
 	UM_ENOTFOUND, /* no such peer/entry */
 	UM_ESTATE,    /* operation not valid in the current state */
 	UM_ENOKEY,    /* no session key to send under (yet) */
+	UM_EEXIST,    /* already there (a duplicate: e.g. a message ID stored before) */
 	UM_ELAST
 };
 
