@@ -496,7 +496,7 @@ static int op_presence(struct um_node_messaging *ms, const struct um_control_req
 
 	if (req->presence_set) {
 		ms->self_state = req->state;
-		snprintf(ms->self_text, sizeof(ms->self_text), "%s", req->text);
+		snprintf(ms->self_text, sizeof(ms->self_text), "%.256s", req->text);
 		int r = um_store_self_presence_put(ms->store, ms->self_state, um_wall_ms(), ms->self_text);
 		if (r)
 			um_log_warn("our presence not stored: %s", um_strerror(r));

@@ -624,7 +624,7 @@ static int load_one(void *ctx, const struct um_store_file *f)
 		t->meta.chunk_size = f->chunk_size;
 		t->meta.n_chunks = (uint32_t)um_file_chunk_count(f->size, f->chunk_size);
 		memcpy(t->meta.hash, f->hash, sizeof(t->meta.hash));
-		snprintf(t->meta.name, sizeof(t->meta.name), "%s", f->name);
+		snprintf(t->meta.name, sizeof(t->meta.name), "%.200s", f->name);
 		r = f->state == UM_STORE_FILE_OFFERED ? 0 : receiver_open(ms, t, f->bitmap, f->bitmap_len);
 	}
 	if (r) {
