@@ -1,105 +1,327 @@
 /* SPDX-License-Identifier: MIT */
-/* Skeleton: the engine lands in the next commit. */
+/* The message channel's lifecycle, epochs, the application's reads and
+ * writes, and the output scheduler: a RESET owed first, then an ACK that is
+ * due, then retransmissions and new data (channel_send.c), then a window
+ * probe. */
 #include "msg/channel.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "msg/channel_internal.h"
 #include "util/error.h"
-#include "wire/channel.h"
+#include "wire/types.h"
 
-struct um_channel {
-	uint64_t epoch, peer_epoch;
-	bool reset;
-	struct um_channel_stats stats;
-};
+void um_ch_ring_put(uint8_t *ring, uint32_t cap, uint64_t offset, const uint8_t *src, size_t n)
+{
+	size_t at = (size_t)(offset % cap);
+	size_t first = n < cap - at ? n : cap - at;
+
+	memcpy(ring + at, src, first);
+	if (n > first)
+		memcpy(ring, src + first, n - first);
+}
+
+void um_ch_ring_get(const uint8_t *ring, uint32_t cap, uint64_t offset, uint8_t *dst, size_t n)
+{
+	size_t at = (size_t)(offset % cap);
+	size_t first = n < cap - at ? n : cap - at;
+
+	memcpy(dst, ring + at, first);
+	if (n > first)
+		memcpy(dst + first, ring, n - first);
+}
+
+int um_ch_ring_grow(uint8_t **ring, uint32_t *cap, uint32_t new_cap, uint64_t lo, uint64_t hi)
+{
+	uint8_t *grown = malloc(new_cap);
+
+	if (!grown)
+		return -UM_ENOMEM;
+	/* Copy [lo, hi) piece by piece where it lies in each ring. */
+	while (lo < hi) {
+		size_t at = (size_t)(lo % *cap);
+		size_t n = *cap - at < hi - lo ? *cap - at : (size_t)(hi - lo);
+		um_ch_ring_put(grown, new_cap, lo, *ring + at, n);
+		lo += n;
+	}
+	free(*ring);
+	*ring = grown;
+	*cap = new_cap;
+	return 0;
+}
 
 int um_channel_new(const struct um_channel_config *cfg, uint64_t epoch, uint64_t now, struct um_channel **out)
 {
-	(void)cfg;
+	struct um_channel *ch = NULL;
+	int ret = -UM_EINVAL;
+	uint32_t segment_max = cfg && cfg->segment_max ? cfg->segment_max : UM_CHANNEL_SEGMENT_MAX;
+	uint32_t send_max = cfg && cfg->send_buffer ? cfg->send_buffer : UM_CH_DEFAULT_BUFFER;
+	uint32_t receive_max = cfg && cfg->receive_buffer ? cfg->receive_buffer : UM_CH_DEFAULT_BUFFER;
+
 	(void)now;
 	*out = NULL;
-	if (epoch == 0)
-		return -UM_EINVAL;
-	struct um_channel *ch = calloc(1, sizeof(*ch));
+	/* A segment holds at least an ACK with all its SACK blocks. */
+	if (epoch == 0 || segment_max < 128 || segment_max > UM_CHANNEL_SEGMENT_MAX || send_max < segment_max ||
+	    send_max > (1u << 30) || receive_max < UM_CH_RECEIVE_MIN || receive_max > (1u << 30))
+		goto out;
+	ret = -UM_ENOMEM;
+	ch = calloc(1, sizeof(*ch));
 	if (!ch)
-		return -UM_ENOMEM;
+		goto out;
+	ch->segment_max = segment_max;
+	ch->payload_max = segment_max - UM_CHANNEL_DATA_HEADER;
+	ch->send_max = send_max;
+	ch->receive_max = receive_max;
 	ch->epoch = epoch;
+	ch->scap = send_max < UM_CH_INITIAL_CAP ? send_max : UM_CH_INITIAL_CAP;
+	ch->rcap = receive_max < UM_CH_INITIAL_CAP ? receive_max : UM_CH_INITIAL_CAP;
+	ch->rec_cap = UM_CH_RECORDS_INITIAL;
+	ch->sbuf = malloc(ch->scap);
+	ch->rbuf = malloc(ch->rcap);
+	ch->rec = calloc(ch->rec_cap, sizeof(*ch->rec));
+	if (!ch->sbuf || !ch->rbuf || !ch->rec)
+		goto out;
+	ch->rto = cfg && cfg->initial_rto_ns ? cfg->initial_rto_ns : 1000 * UM_CH_MS;
+	um_ch_send_reset(ch);
+	um_ch_receive_reset(ch);
 	*out = ch;
-	return 0;
+	ch = NULL;
+	ret = 0;
+out:
+	um_channel_free(ch);
+	return ret;
 }
 
 void um_channel_free(struct um_channel *ch)
 {
+	if (!ch)
+		return;
+	free(ch->sbuf);
+	free(ch->rbuf);
+	free(ch->rec);
 	free(ch);
 }
+
 void um_channel_set_rtt_hint(struct um_channel *ch, uint64_t rtt_ns)
 {
-	(void)ch;
-	(void)rtt_ns;
+	if (ch->have_rtt || rtt_ns == 0)
+		return;
+	uint64_t rto = rtt_ns > UM_CH_RTO_MAX ? UM_CH_RTO_MAX : 3 * rtt_ns;
+	ch->rto = rto < UM_CH_RTO_MIN ? UM_CH_RTO_MIN : rto > UM_CH_RTO_MAX ? UM_CH_RTO_MAX : rto;
 }
+
 size_t um_channel_writable(const struct um_channel *ch)
 {
-	(void)ch;
-	return 0;
+	return ch->send_max - (size_t)(ch->snd_end - ch->snd_una);
 }
+
 int um_channel_write(struct um_channel *ch, const void *data, size_t len)
 {
-	(void)ch;
-	(void)data;
-	(void)len;
-	return -UM_EAGAIN;
+	if (len == 0)
+		return -UM_EINVAL;
+	if (len > um_channel_writable(ch))
+		return -UM_EAGAIN;
+	uint64_t need = ch->snd_end + len - ch->snd_una;
+	if (need > ch->scap) {
+		uint64_t cap = ch->scap;
+		while (cap < need)
+			cap *= 2;
+		if (cap > ch->send_max)
+			cap = ch->send_max;
+		int ret = um_ch_ring_grow(&ch->sbuf, &ch->scap, (uint32_t)cap, ch->snd_una, ch->snd_end);
+		if (ret < 0)
+			return ret;
+	}
+	um_ch_ring_put(ch->sbuf, ch->scap, ch->snd_end, data, len);
+	ch->snd_end += len;
+	return 0;
 }
+
+size_t um_channel_readable(const struct um_channel *ch)
+{
+	return (size_t)(ch->rcv_nxt - ch->rcv_read);
+}
+
+size_t um_channel_read(struct um_channel *ch, void *out, size_t cap)
+{
+	size_t n = um_channel_readable(ch);
+
+	if (n > cap)
+		n = cap;
+	if (!n)
+		return 0;
+	um_ch_ring_get(ch->rbuf, ch->rcap, ch->rcv_read, out, n);
+	ch->rcv_read += n;
+	ch->stats.bytes_delivered += n;
+	um_ch_receive_window_update(ch);
+	return n;
+}
+
+static bool epoch_retired(const struct um_channel *ch, uint64_t epoch)
+{
+	for (unsigned i = 0; i < UM_CH_RETIRED_MAX; i++)
+		if (ch->retired[i] == epoch)
+			return true;
+	return false;
+}
+
+/* The peer speaks as `epoch`: adopt it. A change (not the first contact)
+ * means the peer restarted: both streams start over from offset 0. */
+static void learn_peer_epoch(struct um_channel *ch, uint64_t epoch)
+{
+	if (epoch == ch->peer_epoch)
+		return;
+	if (ch->peer_epoch) {
+		ch->retired[ch->retired_next] = ch->peer_epoch;
+		ch->retired_next = (ch->retired_next + 1) % UM_CH_RETIRED_MAX;
+		um_ch_send_reset(ch);
+		um_ch_receive_reset(ch);
+		ch->reset_raised = true;
+		ch->stats.resets++;
+	}
+	ch->peer_epoch = epoch;
+}
+
 int um_channel_input(struct um_channel *ch, const uint8_t *segment, size_t len, uint64_t now)
 {
 	struct um_channel_segment seg;
-	(void)now;
 	int ret = um_channel_segment_decode(&seg, segment, len);
-	if (ret < 0)
+
+	if (ret < 0) {
 		ch->stats.segments_malformed++;
-	return ret;
-}
-size_t um_channel_read(struct um_channel *ch, void *out, size_t cap)
-{
-	(void)ch;
-	(void)out;
-	(void)cap;
+		return ret;
+	}
+	ch->stats.segments_received++;
+	bool misaddressed = seg.receiver_epoch != 0 && seg.receiver_epoch != ch->epoch;
+	if (misaddressed || epoch_retired(ch, seg.sender_epoch)) {
+		/* From before our restart (or from the peer's previous run):
+		 * never delivered. Tell the sender who we are now, unless it
+		 * is a RESET itself or comes from a run we already left. */
+		ch->stats.segments_stale++;
+		if (misaddressed && seg.type != UM_TYPE_CHANNEL_RESET && !epoch_retired(ch, seg.sender_epoch)) {
+			ch->reset_pending = true;
+			ch->reset_to = seg.sender_epoch;
+		}
+		return 0;
+	}
+	learn_peer_epoch(ch, seg.sender_epoch);
+	if (seg.type == UM_TYPE_CHANNEL_DATA)
+		um_ch_receive_data(ch, &seg, now);
+	else if (seg.type == UM_TYPE_CHANNEL_ACK)
+		um_ch_send_on_ack(ch, &seg, now);
 	return 0;
 }
-size_t um_channel_readable(const struct um_channel *ch)
-{
-	(void)ch;
-	return 0;
-}
+
 int um_channel_output(struct um_channel *ch, uint64_t now, uint8_t *out, size_t cap, size_t *len)
 {
-	(void)ch;
-	(void)now;
-	(void)out;
-	(void)cap;
+	int ret;
+
 	*len = 0;
+	if (cap < ch->segment_max)
+		return -UM_EINVAL;
+	if (ch->reset_pending && now >= ch->reset_next_ns) {
+		ret = um_channel_reset_encode(out, cap, ch->epoch, ch->reset_to);
+		ch->reset_pending = false;
+		if (ret < 0)
+			return ret;
+		ch->reset_next_ns = now + UM_CH_RESET_INTERVAL;
+		*len = (size_t)ret;
+		goto sent;
+	}
+	ret = um_ch_receive_ack(ch, now, out, cap, len);
+	if (ret < 0 || *len)
+		goto sent;
+	if (ch->rec_count && now >= ch->rto_deadline)
+		um_ch_send_on_timeout(ch, now);
+	if (now >= ch->rack_deadline)
+		um_ch_send_on_rack(ch, now);
+	if (ch->rec_count && now >= ch->tlp_deadline) {
+		ret = um_ch_send_tail_probe(ch, now, out, cap, len);
+		if (ret < 0 || *len)
+			goto sent;
+	}
+	ret = um_ch_send_data(ch, now, out, cap, len);
+	if (ret < 0 || *len)
+		goto sent;
+	ret = um_ch_send_probe(ch, now, out, cap, len);
+sent:
+	if (ret < 0) {
+		*len = 0;
+		return ret;
+	}
+	if (*len)
+		ch->stats.segments_sent++;
 	return 0;
 }
+
+/* Whether um_channel_output would send data right now (the same tests as
+ * um_ch_send_data: a deadline of 0 must always produce a segment). */
+static bool data_ready(const struct um_channel *ch)
+{
+	if (ch->lost_count && (ch->pipe == 0 || ch->pipe + ch->payload_max <= ch->cwnd))
+		return true;
+	if (ch->snd_nxt >= ch->snd_end || ch->wnd_edge <= ch->snd_nxt)
+		return false;
+	if (ch->rec_count == ch->rec_cap && ch->rec_cap >= UM_CH_RECORDS_MAX)
+		return false;
+	uint64_t n = ch->snd_end - ch->snd_nxt;
+	if (n > ch->payload_max)
+		n = ch->payload_max;
+	if (n > ch->wnd_edge - ch->snd_nxt)
+		n = ch->wnd_edge - ch->snd_nxt;
+	return ch->pipe == 0 || ch->pipe + n <= ch->cwnd;
+}
+
 uint64_t um_channel_deadline(const struct um_channel *ch)
 {
-	(void)ch;
-	return UINT64_MAX;
+	uint64_t d = UINT64_MAX;
+
+	if (ch->ack_now || data_ready(ch))
+		return 0;
+	if (um_ch_send_blocked_by_window(ch) && ch->persist_deadline == UINT64_MAX)
+		return 0; /* output arms the probe timer */
+	if (ch->reset_pending)
+		d = ch->reset_next_ns;
+	if (ch->ack_pending && ch->ack_deadline < d)
+		d = ch->ack_deadline;
+	if (ch->rec_count && ch->rto_deadline < d)
+		d = ch->rto_deadline;
+	if (ch->persist_deadline < d)
+		d = ch->persist_deadline;
+	if (ch->rack_deadline < d)
+		d = ch->rack_deadline;
+	if (ch->rec_count && ch->tlp_deadline < d)
+		d = ch->tlp_deadline;
+	return d;
 }
+
 bool um_channel_take_reset(struct um_channel *ch)
 {
-	bool r = ch->reset;
-	ch->reset = false;
-	return r;
+	bool raised = ch->reset_raised;
+
+	ch->reset_raised = false;
+	return raised;
 }
+
 uint64_t um_channel_epoch(const struct um_channel *ch)
 {
 	return ch->epoch;
 }
+
 uint64_t um_channel_peer_epoch(const struct um_channel *ch)
 {
 	return ch->peer_epoch;
 }
+
 void um_channel_stats(const struct um_channel *ch, struct um_channel_stats *out)
 {
 	*out = ch->stats;
+	out->srtt_ns = ch->srtt;
+	out->rttvar_ns = ch->rttvar;
+	out->rto_ns = ch->rto;
+	out->cwnd = ch->cwnd;
+	out->ssthresh = ch->ssthresh;
+	out->in_flight = ch->pipe;
+	out->peer_window = ch->peer_window;
 }
