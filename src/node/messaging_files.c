@@ -39,6 +39,7 @@ enum {
 	FILE_CHUNK_SIZE = UM_FILE_CHUNK_MAX,
 	FILE_OUTSTANDING = 128, /* chunks asked for at once (8 MiB) */
 	FILE_WAITING_MAX = 32,  /* offers held for a decision, per peer */
+	FILE_CHANNEL_BUFFER = 4 << 20, /* the channel's default send buffer (msg/channel.h) */
 };
 
 struct msg_transfer {
@@ -664,8 +665,13 @@ const struct um_store_file *msg_files_live(struct um_node_messaging *ms, const u
 	if (!t)
 		return NULL;
 	if (t->fs) {
-		/* Progress of a sender: chunks sent and not asked for again. */
+		/* Progress of a sender: chunks sent and not asked for again,
+		 * less what still waits in the channel unacknowledged (its send
+		 * buffer is the default, FILE_CHANNEL_BUFFER). */
 		uint64_t done = (uint64_t)t->sent.count * t->info.chunk_size;
+		size_t writable = t->mp->messenger ? um_messenger_writable(t->mp->messenger) : FILE_CHANNEL_BUFFER;
+		uint64_t queued = writable < FILE_CHANNEL_BUFFER ? FILE_CHANNEL_BUFFER - writable : 0;
+		done = done > queued ? done - queued : 0;
 		t->info.bytes_done = done < t->info.size ? done : t->info.size;
 	}
 	*bytes_sent = t->bytes_sent;

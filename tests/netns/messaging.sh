@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Messaging (issue 16) between two nodes, from the CLI:
+#
+#   direct   alpha (da) --veth-- beta (db)
+#            200 messages each way: all in `umbra inbox --json`, once, in
+#            order, every one delivered (receipts); presence both ways.
+#            A 5 MB file (beta: accept-files = always) over a 20 Mbit/s
+#            link; beta killed with SIGKILL mid-transfer and restarted: the
+#            transfer resumes and completes, sha256sum equal (bytes sent in
+#            total vs the file size printed). Messages to an offline beta,
+#            then alpha restarted: delivered once beta starts.
+#   relay    gamma (a) and delta (b) behind NATs, through a relay only:
+#            messages both ways, in order, once.
+set -u
+. "$(dirname "$0")/lib.sh"
+um_init
+
+# inbox_check NODE PEER DIR PREFIX N: NODE's inbox holds exactly N messages
+# of direction DIR with PEER, texts "PREFIX 1".."PREFIX N" in that order
+# (and for DIR=out every one delivered).
+inbox_check() {
+	um_cli "$1" inbox --json --peer "$2" | python3 -c '
+import json, sys
+peer, direction, prefix, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+msgs = [m for m in json.load(sys.stdin) if m["direction"] == direction and m["text"].startswith(prefix + " ")]
+texts = [m["text"] for m in msgs]
+want = ["%s %d" % (prefix, i) for i in range(1, n + 1)]
+if texts != want:
+    sys.exit("have %d: %s..." % (len(texts), texts[:5]))
+if len({m["id"] for m in msgs}) != n:
+    sys.exit("duplicate IDs")
+if direction == "out" and any(m["state"] not in ("delivered", "read") for m in msgs):
+    sys.exit("not all delivered: %s" % sorted({m["state"] for m in msgs}))
+' "$2" "$3" "$4" "$5"
+}
+
+# file_field NODE ID FIELD: one field of the transfer in `file list --json`.
+file_field() {
+	um_cli "$1" file list --json | python3 -c '
+import json, sys
+for f in json.load(sys.stdin):
+    if f["id"] == sys.argv[1]:
+        print(f[sys.argv[2]])
+' "$2" "$3"
+}
+
+# ---- direct ----
+um_ns da
+um_ns db
+um_link da veth0 198.51.100.1/24 db veth0 198.51.100.2/24
+um_config alpha da 51820 100.64.0.1/24 tun "store = $UM_TMP/alpha/messages.db
+download-dir = $UM_TMP/alpha-downloads"
+um_config beta db 51820 100.64.0.2/24 tun "store = $UM_TMP/beta/messages.db
+download-dir = $UM_TMP/beta-downloads"
+um_peer alpha beta 198.51.100.2:51820 100.64.0.2/32
+um_peer beta alpha 198.51.100.1:51820 100.64.0.1/32 "accept-files = always"
+um_start alpha
+um_start beta
+um_wait 10 "alpha established with beta" um_established alpha beta
+um_wait 10 "beta established with alpha" um_established beta alpha
+
+# 200 each way, interleaved.
+for i in $(seq 1 200); do
+	um_cli alpha send beta "a2b $i" >/dev/null || um_fail "alpha send $i"
+	um_cli beta send alpha "b2a $i" >/dev/null || um_fail "beta send $i"
+done
+um_wait 30 "beta has alpha's 200 messages" inbox_check beta alpha in a2b 200
+um_wait 30 "alpha has beta's 200 messages" inbox_check alpha beta in b2a 200
+um_wait 15 "alpha's 200 delivered" inbox_check alpha beta out a2b 200
+um_wait 15 "beta's 200 delivered" inbox_check beta alpha out b2a 200
+um_log "direct: 200 messages each way, in order, once, delivered"
+# A 64 KiB text (the largest message) and its way through the control socket.
+python3 -c 'print("x" * 65535, end="")' >"$UM_TMP/big.txt"
+um_cli alpha send beta - <"$UM_TMP/big.txt" >/dev/null || um_fail "64 KiB message"
+um_wait 10 "the 64 KiB message arrives" sh -c "'$UMBRA' --socket '${UM_NODE_SOCK[beta]}' inbox --json | python3 -c 'import json,sys; sys.exit(not any(len(m[\"text\"]) == 65535 for m in json.load(sys.stdin)))'"
+python3 -c 'print("x" * 65537, end="")' | um_cli alpha send beta - 2>/dev/null && um_fail "a 64 KiB + 1 message was accepted"
+
+# Presence: set on alpha, seen on beta.
+um_cli alpha presence set away "at lunch" || um_fail "presence set"
+um_wait 10 "beta sees alpha away" sh -c "'$UMBRA' --socket '${UM_NODE_SOCK[beta]}' presence | grep -q 'alpha *away.*at lunch'"
+um_cli beta presence
+
+# inbox --follow --json sees a new message.
+um_bg db follow.log "$UMBRA" --socket "${UM_NODE_SOCK[beta]}" inbox --follow --json
+FOLLOW=$UM_LAST_PID
+sleep 0.5
+um_cli alpha send beta "followed 1" >/dev/null
+um_wait 10 "inbox --follow shows the message" grep -q '"text":"followed 1"' "$UM_TMP/follow.log"
+kill "$FOLLOW"
+
+# A 5 MB file at 20 Mbit/s; beta killed with SIGKILL at about a third.
+um_exec da tc qdisc add dev veth0 root tbf rate 20mbit burst 32kbit latency 100ms
+head -c 5000000 /dev/urandom >"$UM_TMP/file5m"
+"$UMBRA" --socket "${UM_NODE_SOCK[alpha]}" file send beta "$UM_TMP/file5m" >"$UM_TMP/file-send.log" 2>&1 &
+SENDER=$!
+UM_PIDS+=("$SENDER")
+um_wait 10 "the transfer's ID" grep -q 'offered to beta' "$UM_TMP/file-send.log"
+FID=$(awk '/offered to beta/ {print $1}' "$UM_TMP/file-send.log")
+um_wait 20 "beta has 1.5 MB" sh -c "[ \"\$('$UMBRA' --socket '${UM_NODE_SOCK[beta]}' file list --json | python3 -c 'import json,sys; print(sum(f[\"bytes_done\"] for f in json.load(sys.stdin) if f[\"id\"] == \"$FID\"))')\" -ge 1500000 ]"
+at_kill=$(file_field beta "$FID" bytes_done)
+kill -KILL "${UM_NODE_PID[beta]}"
+wait "${UM_NODE_PID[beta]}" 2>/dev/null
+um_log "beta killed with SIGKILL at $at_kill bytes"
+sleep 1
+rm -f "${UM_NODE_SOCK[beta]}"
+um_start beta
+um_wait 60 "the transfer completes" eval "! kill -0 $SENDER 2>/dev/null"
+wait "$SENDER" || {
+	cat "$UM_TMP/file-send.log"
+	um_fail "umbra file send failed"
+}
+um_exec da tc qdisc del dev veth0 root
+sum_a=$(sha256sum <"$UM_TMP/file5m")
+sum_b=$(sha256sum <"$UM_TMP/beta-downloads/file5m")
+[ "$sum_a" = "$sum_b" ] || um_fail "the received file differs"
+[ "$(file_field beta "$FID" state)" = done ] || um_fail "beta: transfer not done"
+ls "$UM_TMP"/beta-downloads/.*.umbra-part 2>/dev/null && um_fail "a temporary file is left"
+# The sender logs the chunk bytes it sent for the file (this run: all of it).
+sent=$(sed -n 's/.*file file5m delivered to "beta" (\([0-9]*\) bytes sent for.*/\1/p' "$UM_TMP/alpha.log")
+[ -n "$sent" ] || um_fail "alpha did not log the delivery"
+um_log "file: 5000000 bytes verified after a SIGKILL of the receiver at $at_kill; bytes sent in total $sent (file 5000000, +$((sent - 5000000)))"
+((sent < 5000000 * 2)) || um_fail "resume sent $sent bytes for a 5 MB file"
+tail -n 3 "$UM_TMP/file-send.log"
+
+# Messages to an offline peer survive a restart of the sender.
+um_stop beta
+for i in $(seq 1 20); do
+	um_cli alpha send beta "offline $i" >/dev/null || um_fail "queue $i"
+done
+um_stop alpha
+um_start alpha
+um_start beta
+um_wait 30 "beta gets the 20 queued messages" inbox_check beta alpha in offline 20
+um_wait 15 "alpha sees them delivered" inbox_check alpha beta out offline 20
+um_log "20 messages queued for an offline peer, sender restarted: delivered once"
+inbox_check beta alpha in a2b 200 || um_fail "history changed after the restarts"
+
+# ---- through a relay ----
+um_two_sites
+um_relay_config relay relay 203.0.113.2:51821 "keepalive-interval = 2s
+registration-timeout = 10s"
+um_config gamma a 51820 100.96.0.1/24 tun "relay = 203.0.113.2:51821
+direct = false
+store = $UM_TMP/gamma/messages.db"
+um_config delta b 51820 100.96.0.2/24 tun "relay = 203.0.113.2:51821
+direct = false
+store = $UM_TMP/delta/messages.db"
+um_peer gamma delta "" 100.96.0.2/32
+um_peer delta gamma "" 100.96.0.1/32
+um_start relay
+um_start gamma
+um_start delta
+um_wait 20 "gamma established with delta" um_established gamma delta
+[ "$(um_peer_field gamma delta path)" = relay ] || um_fail "gamma: path to delta is not relay"
+for i in $(seq 1 50); do
+	um_cli gamma send delta "g2d $i" >/dev/null || um_fail "gamma send $i"
+	um_cli delta send gamma "d2g $i" >/dev/null || um_fail "delta send $i"
+done
+um_wait 30 "delta has gamma's 50" inbox_check delta gamma in g2d 50
+um_wait 30 "gamma has delta's 50" inbox_check gamma delta in d2g 50
+um_wait 15 "gamma's delivered" inbox_check gamma delta out g2d 50
+um_log "relay: 50 messages each way, in order, once, delivered"
+um_log "PASS"
