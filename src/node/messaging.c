@@ -421,8 +421,8 @@ static void handle_events(struct um_node_messaging *ms, struct msg_peer *mp, siz
 			break;
 		case UM_MSG_EVENT_PROTOCOL_ERROR:
 			ms->counters.protocol_errors++;
-			um_log_warn("peer \"%s\": message stream: %.*s", msg_peer_name(mp), (int)(ev->len < 200 ? ev->len : 200),
-				    (const char *)ev->data);
+			um_log_warn("peer \"%s\": message stream: %.*s", msg_peer_name(mp),
+				    (int)(ev->len < 200 ? ev->len : 200), (const char *)ev->data);
 			break;
 		default:
 			break;

@@ -43,9 +43,9 @@ struct um_node;
 
 /* Messaging counters for status (um_node_messaging_counters). */
 struct um_node_messaging_counters {
-	uint64_t messages_sent, messages_received, duplicates, receipts, segments_in, segments_out,
-	    segments_malformed, protocol_errors, resets, files_sent, files_received, files_failed, files_refused,
-	    file_bytes_sent, file_bytes_received, file_chunks_bad;
+	uint64_t messages_sent, messages_received, duplicates, receipts, segments_in, segments_out, segments_malformed,
+	    protocol_errors, resets, files_sent, files_received, files_failed, files_refused, file_bytes_sent,
+	    file_bytes_received, file_chunks_bad;
 };
 
 /* Opens the store (config store_path, or the default of ctl/config.h) and

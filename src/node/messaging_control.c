@@ -183,8 +183,7 @@ static void message_text(struct um_node_messaging *ms, struct text *t, const str
 		put_hex(t, m->body, m->len);
 }
 
-static void file_json(struct um_node_messaging *ms, struct text *t, const struct um_store_file *f,
-		      uint64_t bytes_sent)
+static void file_json(struct um_node_messaging *ms, struct text *t, const struct um_store_file *f, uint64_t bytes_sent)
 {
 	char label[UM_PEER_ID_TEXT_MAX];
 	const char *name = peer_label(ms, f->peer, label, sizeof(label));
@@ -526,7 +525,8 @@ static int op_presence(struct um_node_messaging *ms, const struct um_control_req
 	for (size_t i = 0; i < ms->n_peers; i++) {
 		const struct msg_peer *mp = &ms->peers[i];
 		um_control_reply_add(reply, "peer", "%s", msg_peer_name(mp));
-		um_control_reply_add(reply, "state", "%s", mp->has_presence ? presence_name(mp->presence_state) : "unknown");
+		um_control_reply_add(reply, "state", "%s",
+				     mp->has_presence ? presence_name(mp->presence_state) : "unknown");
 		t.len = 0;
 		put_pct(&t, mp->presence_text, strlen(mp->presence_text));
 		um_control_reply_add_raw(reply, "text", t.data ? t.data : "", t.len);

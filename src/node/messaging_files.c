@@ -37,21 +37,21 @@
 
 enum {
 	FILE_CHUNK_SIZE = UM_FILE_CHUNK_MAX,
-	FILE_OUTSTANDING = 128, /* chunks asked for at once (8 MiB) */
-	FILE_WAITING_MAX = 32,  /* offers held for a decision, per peer */
+	FILE_OUTSTANDING = 128,        /* chunks asked for at once (8 MiB) */
+	FILE_WAITING_MAX = 32,         /* offers held for a decision, per peer */
 	FILE_CHANNEL_BUFFER = 4 << 20, /* the channel's default send buffer (msg/channel.h) */
 };
 
 struct msg_transfer {
 	struct msg_transfer *next;
 	struct msg_peer *mp;
-	struct um_store_file info; /* bitmap unused (NULL) */
-	int fd;                    /* sender: the file; receiver: the temporary file; -1 = none */
-	struct um_file_send *fs;   /* outgoing */
-	struct um_file_receive *fr;        /* incoming, once accepted */
-	struct um_file_meta meta;          /* incoming */
-	struct um_file_bitmap sent;        /* outgoing: chunks sent and not asked for again (progress) */
-	uint64_t bytes_sent;               /* outgoing: chunk bytes written to the channel, this run */
+	struct um_store_file info;  /* bitmap unused (NULL) */
+	int fd;                     /* sender: the file; receiver: the temporary file; -1 = none */
+	struct um_file_send *fs;    /* outgoing */
+	struct um_file_receive *fr; /* incoming, once accepted */
+	struct um_file_meta meta;   /* incoming */
+	struct um_file_bitmap sent; /* outgoing: chunks sent and not asked for again (progress) */
+	uint64_t bytes_sent;        /* outgoing: chunk bytes written to the channel, this run */
 };
 
 static bool final_state(uint8_t state)
@@ -237,8 +237,7 @@ err:
 	return r;
 }
 
-static void sender_request(struct um_node_messaging *ms, struct msg_transfer *t, const uint8_t *payload,
-			   size_t len)
+static void sender_request(struct um_node_messaging *ms, struct msg_transfer *t, const uint8_t *payload, size_t len)
 {
 	struct um_file_request_frame req;
 
@@ -317,8 +316,7 @@ static void temp_path(const struct um_node_messaging *ms, const struct um_file_m
 
 /* Accepted: the temporary file (kept from before a restart) and the
  * receiver, which asks for what is missing. */
-static int receiver_open(struct um_node_messaging *ms, struct msg_transfer *t, const uint8_t *bitmap,
-			 size_t bitmap_len)
+static int receiver_open(struct um_node_messaging *ms, struct msg_transfer *t, const uint8_t *bitmap, size_t bitmap_len)
 {
 	struct um_file_limits limits = {.max_size = ms->node->config.max_file_size,
 					.max_outstanding = FILE_OUTSTANDING};
@@ -372,8 +370,9 @@ static void receiver_meta(struct um_node_messaging *ms, struct msg_peer *mp, con
 
 	if (r) {
 		if (len >= 16)
-			refuse(ms, mp, payload, r == -UM_ELIMIT ? "larger than the receiver's max-file-size"
-								: "malformed offer or unsafe name");
+			refuse(ms, mp, payload,
+			       r == -UM_ELIMIT ? "larger than the receiver's max-file-size"
+					       : "malformed offer or unsafe name");
 		return;
 	}
 	if (find(ms, meta.id, false))
@@ -401,8 +400,7 @@ static void receiver_meta(struct um_node_messaging *ms, struct msg_peer *mp, con
 		refuse(ms, mp, meta.id, "the receiver has no download directory");
 		return;
 	}
-	if (statvfs(ms->download_dir, &vfs) == 0 &&
-	    (uint64_t)vfs.f_bavail * vfs.f_frsize < meta.size + (16u << 20)) {
+	if (statvfs(ms->download_dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < meta.size + (16u << 20)) {
 		refuse(ms, mp, meta.id, "not enough disk space at the receiver");
 		return;
 	}

@@ -93,8 +93,8 @@ void msg_notify_file(struct um_node_messaging *ms, const struct um_store_file *f
 const char *msg_peer_name(const struct msg_peer *mp);
 
 /* messaging_files.c */
-int msg_files_start(struct um_node_messaging *ms);   /* resumes transfers from the store */
-void msg_files_stop(struct um_node_messaging *ms);   /* closes files; the store keeps the state */
+int msg_files_start(struct um_node_messaging *ms); /* resumes transfers from the store */
+void msg_files_stop(struct um_node_messaging *ms); /* closes files; the store keeps the state */
 /* A FILE_* frame from the peer (the payload is the messenger's: valid
  * during the call only). */
 void msg_files_frame(struct um_node_messaging *ms, struct msg_peer *mp, uint8_t type, const uint8_t *payload,
