@@ -26,6 +26,7 @@ static const struct {
     {"ping", ping_main, "Probe a peer: which path answers (direct or relay) and the RTT"},
     {"send", send_main, "Send a text message to a peer (stored until delivered)"},
     {"inbox", inbox_main, "Messages both ways; --follow: new messages, receipts and events as they come"},
+    {"read", read_main, "Mark a received message read (its sender gets a read receipt)"},
     {"file", file_main, "Files: send PEER PATH (with progress), list, accept ID, reject ID"},
     {"presence", presence_main, "Presence of this node and its peers; set STATE [TEXT]"},
     {"keygen", keygen_main, "Generate a private identity file"},

@@ -40,6 +40,7 @@ enum {
 	FILE_OUTSTANDING = 128,        /* chunks asked for at once (8 MiB) */
 	FILE_WAITING_MAX = 32,         /* offers held for a decision, per peer */
 	FILE_CHANNEL_BUFFER = 4 << 20, /* the channel's default send buffer (msg/channel.h) */
+	FILE_BACKLOG_MIN = 256 << 10,  /* chunk bytes the channel may hold in any case */
 };
 
 struct msg_transfer {
@@ -258,8 +259,20 @@ static void sender_pump(struct um_node_messaging *ms, struct msg_transfer *t)
 {
 	static uint8_t data[FILE_CHUNK_SIZE], frame[UM_FILE_CHUNK_FRAME_MAX];
 	struct um_messenger *m = t->mp->messenger;
+	struct um_channel_stats st;
 
-	while (um_messenger_writable(m) >= UM_FILE_CHUNK_FRAME_MAX + MSG_FILE_RESERVE) {
+	/* Chunks wait in the channel only up to about two congestion windows
+	 * (at least FILE_BACKLOG_MIN): what is queued there is lost when the
+	 * receiver restarts, and sent again. */
+	um_channel_stats(um_messenger_channel(m), &st);
+	size_t backlog = 2 * (size_t)st.cwnd;
+	if (backlog < FILE_BACKLOG_MIN)
+		backlog = FILE_BACKLOG_MIN;
+	for (;;) {
+		size_t writable = um_messenger_writable(m);
+		size_t queued = writable < FILE_CHANNEL_BUFFER ? FILE_CHANNEL_BUFFER - writable : 0;
+		if (writable < UM_FILE_CHUNK_FRAME_MAX + MSG_FILE_RESERVE || queued + UM_FILE_CHUNK_FRAME_MAX > backlog)
+			return;
 		uint32_t index;
 		size_t len, frame_len;
 		if (um_file_send_next(t->fs, &index))

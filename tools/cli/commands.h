@@ -30,6 +30,7 @@ int dht_main(int argc, char **argv);
 /* Messaging (issue 16): message.c, file.c, presence.c (cli/message.h). */
 int send_main(int argc, char **argv);
 int inbox_main(int argc, char **argv);
+int read_main(int argc, char **argv);
 int file_main(int argc, char **argv);
 int presence_main(int argc, char **argv);
 struct um_status;

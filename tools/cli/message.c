@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* umbra send PEER TEXT|- : queue a text message (node/messaging.h: stored
  * first, delivered when the peer is reachable); prints its ID.
+ * umbra read ID: mark a received message read (the sender gets a read
+ * receipt).
  * umbra inbox [--follow] [--json] [--peer PEER] [--after SEQ]: the message
  * history both ways in store order, then (--follow) every new message,
  * receipt, presence change and file event as it happens, until interrupted.
@@ -383,4 +385,21 @@ int inbox_main(int argc, char **argv)
 	if (!um_cli.json && inbox_list(peer, after, &last))
 		return 1;
 	return inbox_follow(um_cli.json ? after : last);
+}
+
+/* ---- read ---- */
+
+int read_main(int argc, char **argv)
+{
+	char request[128], *reply;
+
+	if (argc != 2 || strlen(argv[1]) != 32) {
+		fprintf(stderr, "usage: umbra read ID     (a received message's ID, 32 hex digits)\n");
+		return 2;
+	}
+	snprintf(request, sizeof(request), "read=%s\n\n", argv[1]);
+	if (um_cli_request(request, &reply))
+		return 1;
+	free(reply);
+	return 0;
 }
