@@ -172,7 +172,8 @@ static int outbox_collect(void *ctx, const struct um_store_message *m)
 	uint8_t *body = malloc(m->len ? m->len : 1);
 	if (!body)
 		return -UM_ENOMEM;
-	memcpy(body, m->body, m->len);
+	if (m->len)
+		memcpy(body, m->body, m->len);
 	b->msgs[b->n] = *m;
 	b->msgs[b->n].body = body;
 	b->n++;
@@ -334,7 +335,8 @@ static void on_presence(struct um_node_messaging *ms, struct msg_peer *mp, const
 	mp->has_presence = true;
 	mp->presence_state = ev->what_or_kind_or_state;
 	mp->presence_last_seen_ms = ev->time_ms;
-	memcpy(mp->presence_text, ev->data, len);
+	if (len)
+		memcpy(mp->presence_text, ev->data, len);
 	mp->presence_text[len] = '\0';
 	if (memchr(mp->presence_text, '\0', len))
 		mp->presence_text[0] = '\0'; /* not text: dropped */
