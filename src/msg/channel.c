@@ -259,8 +259,9 @@ sent:
  * um_ch_send_data: a deadline of 0 must always produce a segment). */
 static bool data_ready(const struct um_channel *ch)
 {
-	if (ch->lost_count && (ch->pipe == 0 || ch->pipe + ch->payload_max <= ch->cwnd))
-		return true;
+	/* Lost segments go first: new data waits behind them. */
+	if (ch->lost_count)
+		return ch->pipe == 0 || ch->pipe + ch->payload_max <= ch->cwnd;
 	if (ch->snd_nxt >= ch->snd_end || ch->wnd_edge <= ch->snd_nxt)
 		return false;
 	if (ch->rec_count == ch->rec_cap && ch->rec_cap >= UM_CH_RECORDS_MAX)

@@ -74,7 +74,9 @@ size_t um_channel_readable(const struct um_channel *ch);
  * could not send counts as lost: the channel recovers it like any loss. */
 int um_channel_output(struct um_channel *ch, uint64_t now, uint8_t *out, size_t cap, size_t *len);
 /* When um_channel_output next has something to do (a retransmission,
- * a delayed ACK, a window probe); UINT64_MAX = nothing pending. */
+ * a delayed ACK, a probe); a time at or before now (0 included) = call it
+ * now; UINT64_MAX = nothing pending. Ask again after every call: input,
+ * write and read all move it. */
 uint64_t um_channel_deadline(const struct um_channel *ch);
 
 /* True once after each reset (the peer's epoch changed): every byte

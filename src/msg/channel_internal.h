@@ -21,7 +21,7 @@
 enum {
 	UM_CH_DEFAULT_BUFFER = 4 << 20,
 	UM_CH_RECEIVE_MIN = 64 << 10, /* what a sender assumes before the first ACK */
-	UM_CH_INITIAL_CAP = 64 << 10, /* buffers start here and double as needed */
+	UM_CH_INITIAL_CAP = 16 << 10, /* buffers start here and double as needed */
 	UM_CH_RECORDS_INITIAL = 64,
 	UM_CH_RECORDS_MAX = 1 << 20,
 	UM_CH_RANGES_MAX = 32,     /* out-of-order ranges a receiver keeps */

@@ -134,7 +134,8 @@ void um_ch_receive_window_update(struct um_channel *ch)
 		return;
 	/* The sender waits on a closed window (or nearly): reopen it now;
 	 * otherwise only when it moved by a good step, not on every read. */
-	if (ch->adv_edge - ch->rcv_nxt < ch->payload_max || edge - ch->adv_edge >= step)
+	uint64_t advertised = ch->adv_edge > ch->rcv_nxt ? ch->adv_edge - ch->rcv_nxt : 0;
+	if (advertised < ch->payload_max || edge - ch->adv_edge >= step)
 		ch->ack_now = true;
 }
 

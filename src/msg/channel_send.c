@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The sending half of a message channel: the scoreboard of segments in
- * flight (RFC 6675: pipe, SACKed, lost), loss detection (DupThresh SACKed
- * segments above a hole, and RACK (RFC 8985): a segment is lost when one
- * sent after it arrived and a reordering window has passed; a tail loss
- * probe after 2 RTT without ACK), NewReno congestion control in bytes with
+ * flight (RFC 6675: pipe, SACKed, lost), loss detection (RACK, RFC 8985: a
+ * segment is lost when one sent after it arrived and a reordering window
+ * has passed; DupThresh SACKed segments above a hole before the first RTT
+ * sample; a tail loss probe after 2 RTT without ACK), NewReno congestion control in bytes with
  * slow start and SACK fast recovery, the RTO of RFC 6298 with exponential
  * backoff, and the window probe when the peer's window is closed. */
 #include <stdlib.h>
@@ -322,7 +322,11 @@ void um_ch_send_on_ack(struct um_channel *ch, const struct um_channel_segment *s
 		if (elapsed >= seg->delay_us && elapsed - seg->delay_us < 60u * 1000 * 1000)
 			rtt_sample(ch, (uint64_t)(elapsed - seg->delay_us) * 1000);
 	}
-	detect_losses(ch);
+	/* RACK decides once there is an RTT; counting SACKed segments reacts to
+	 * any reordering deeper than 3 segments with a spurious halving, so it
+	 * only serves before the first sample. */
+	if (!ch->have_rtt)
+		detect_losses(ch);
 	rack_detect(ch, now);
 
 	if (ch->in_recovery && ch->snd_una >= ch->recovery_point) {
@@ -338,11 +342,14 @@ void um_ch_send_on_ack(struct um_channel *ch, const struct um_channel_segment *s
 			 * cover a whole burst that arrived at once). */
 			ch->cwnd += min_u32(acked, ch->ssthresh - ch->cwnd);
 		} else {
-			ch->cwnd_credit += min_u32(acked, UINT32_MAX / 2);
-			if (ch->cwnd_credit >= ch->cwnd) {
+			/* Congestion avoidance: one segment per window acknowledged. */
+			ch->cwnd_credit += min_u32(acked, limit);
+			while (ch->cwnd_credit >= ch->cwnd && ch->cwnd < limit) {
 				ch->cwnd_credit -= ch->cwnd;
 				ch->cwnd += ch->payload_max;
 			}
+			if (ch->cwnd_credit > ch->cwnd)
+				ch->cwnd_credit = ch->cwnd;
 		}
 		if (ch->cwnd > limit)
 			ch->cwnd = limit;

@@ -484,11 +484,93 @@ static void test_api_edges(void)
 	um_channel_free(NULL);
 }
 
+/* One segment waits for the delayed ACK (20 ms); a second one is
+ * acknowledged at once. */
+static void test_delayed_ack(void)
+{
+	struct link_params p = {.delay_ns = 0};
+	struct link *l = link_new(&p, 99);
+	uint8_t seg[UM_CHANNEL_SEGMENT_MAX], data[3000] = {0};
+	struct um_channel_segment s;
+	size_t len;
+
+	CHECK_EQ(um_channel_write(l->ch[0], data, 100), 0);
+	CHECK_EQ(um_channel_output(l->ch[0], l->now, seg, sizeof(seg), &len), 0);
+	CHECK_EQ(len, UM_CHANNEL_DATA_HEADER + 100);
+	CHECK_EQ(um_channel_input(l->ch[1], seg, len, l->now), 0);
+	CHECK_EQ(um_channel_deadline(l->ch[1]), l->now + 20 * MS);
+	CHECK_EQ(um_channel_output(l->ch[1], l->now + 19 * MS, seg, sizeof(seg), &len), 0);
+	CHECK_EQ(len, 0);
+	CHECK_EQ(um_channel_output(l->ch[1], l->now + 20 * MS, seg, sizeof(seg), &len), 0);
+	CHECK_EQ(um_channel_segment_decode(&s, seg, len), 0);
+	CHECK_EQ(s.type, UM_TYPE_CHANNEL_ACK);
+	CHECK_EQ(s.ack, 100);
+	CHECK(s.echo_valid);
+	CHECK_EQ(s.delay_us, 20000);
+	CHECK_EQ(um_channel_input(l->ch[0], seg, len, l->now + 20 * MS), 0);
+	struct um_channel_stats st;
+	um_channel_stats(l->ch[0], &st);
+	CHECK_EQ(st.srtt_ns, 0); /* the held time is not RTT: 0 here (same instant) */
+	CHECK_EQ(st.in_flight, 0);
+
+	l->now += 20 * MS;
+	CHECK_EQ(um_channel_write(l->ch[0], data, sizeof(data)), 0);
+	for (int i = 0; i < 2; i++) {
+		CHECK_EQ(um_channel_output(l->ch[0], l->now, seg, sizeof(seg), &len), 0);
+		CHECK_EQ(um_channel_input(l->ch[1], seg, len, l->now), 0);
+	}
+	CHECK_EQ(um_channel_deadline(l->ch[1]), 0);
+	CHECK_EQ(um_channel_output(l->ch[1], l->now, seg, sizeof(seg), &len), 0);
+	CHECK_EQ(um_channel_segment_decode(&s, seg, len), 0);
+	CHECK_EQ(s.ack, 100 + 2 * (UM_CHANNEL_SEGMENT_MAX - UM_CHANNEL_DATA_HEADER));
+	link_free(l);
+}
+
+/* The link goes dark for 20 s: timeouts back off (not one per 200 ms),
+ * the RTO doubles, and the transfer completes once the link is back. */
+static void test_rto_backoff(void)
+{
+	struct link_params p = {.delay_ns = 20 * MS};
+	struct link *l = link_new(&p, 111);
+	struct transfer t = {.total = 4 << 20, .tag = 8};
+	struct um_channel_stats s;
+
+	um_channel_set_rtt_hint(l->ch[0], 100 * MS);
+	um_channel_stats(l->ch[0], &s);
+	CHECK_EQ(s.rto_ns, 300 * MS);
+	do
+		transfer_step(l, &t, 0);
+	while (t.received < 1 << 20 && link_pump(l));
+	um_channel_stats(l->ch[0], &s);
+	uint64_t rto = s.rto_ns, timeouts = s.timeouts;
+	CHECK(rto >= 200 * MS && rto < 300 * MS);
+	l->hold[0] = l->hold[1] = true;
+	uint64_t start = l->now;
+	while (l->now - start < 20 * SECOND && link_pump(l))
+		transfer_step(l, &t, 0);
+	um_channel_stats(l->ch[0], &s);
+	/* 0.2 + 0.4 + ... + 12.8 s: 7 expiries in 20 s, give or take one. */
+	CHECK(s.timeouts - timeouts >= 6 && s.timeouts - timeouts <= 8);
+	CHECK(s.rto_ns >= rto << 6);
+	l->hold[0] = l->hold[1] = false;
+	start = l->now;
+	while (t.received < t.total && l->now - start < 120 * SECOND && link_pump(l))
+		transfer_step(l, &t, 0);
+	transfer_step(l, &t, 0);
+	CHECK(!t.corrupt);
+	CHECK_EQ(t.received, t.total);
+	um_channel_stats(l->ch[0], &s);
+	CHECK(s.rto_ns < rto * 2); /* new samples undo the backoff */
+	link_free(l);
+}
+
 int main(void)
 {
 	RUN(test_codec);
 	RUN(test_api_edges);
 	RUN(test_malformed_input);
+	RUN(test_delayed_ack);
+	RUN(test_rto_backoff);
 	RUN(test_clean_10mb);
 	RUN(test_loss_2);
 	RUN(test_loss_10);
