@@ -89,6 +89,7 @@ static struct um_messenger_event *event_add(struct um_messenger_event *ev, size_
 	memset(e, 0, sizeof(*e));
 	e->kind = kind;
 	e->frame_type = frame_type;
+	e->data = (const uint8_t *)""; /* never NULL: memcpy(dst, data, 0) stays defined */
 	return e;
 }
 
@@ -124,7 +125,8 @@ static void frame_event(struct um_messenger *m, const struct um_frame *f, struct
 		memcpy(e->id, d.id, sizeof(e->id));
 		e->message_kind = d.kind;
 		e->time_ms = d.sent_ms;
-		e->data = d.body;
+		if (d.body)
+			e->data = d.body;
 		e->len = d.len;
 		return;
 	}
@@ -136,7 +138,8 @@ static void frame_event(struct um_messenger *m, const struct um_frame *f, struct
 		e = event_add(ev, n_ev, UM_MSG_EVENT_ACK, f->type);
 		memcpy(e->id, a.id, sizeof(e->id));
 		e->what = a.what;
-		e->data = a.reason;
+		if (a.reason)
+			e->data = a.reason;
 		e->len = a.reason_len;
 		return;
 	}
@@ -148,7 +151,8 @@ static void frame_event(struct um_messenger *m, const struct um_frame *f, struct
 		e = event_add(ev, n_ev, UM_MSG_EVENT_PRESENCE, f->type);
 		e->state = p.state;
 		e->time_ms = p.last_seen_ms;
-		e->data = p.text;
+		if (p.text)
+			e->data = p.text;
 		e->len = p.text_len;
 		return;
 	}
@@ -168,7 +172,7 @@ malformed:
  * drained or the frame buffer waits for a release. Reads from the channel
  * only what the frame in progress needs: the rest waits there, counted
  * against the receive window (backpressure on a peer faster than us). */
-static int parse(struct um_messenger *m, uint64_t now, struct um_messenger_event *ev, size_t *n_ev)
+static int parse_frames(struct um_messenger *m, uint64_t now, struct um_messenger_event *ev, size_t *n_ev)
 {
 	while (*n_ev < UM_MESSENGER_EVENTS_MAX) {
 		if (um_channel_take_reset(m->channel) || m->reset_pending) {
@@ -221,6 +225,17 @@ static int parse(struct um_messenger *m, uint64_t now, struct um_messenger_event
 			return ret;
 	}
 	return 0;
+}
+
+static int parse(struct um_messenger *m, uint64_t now, struct um_messenger_event *ev, size_t *n_ev)
+{
+	int ret = parse_frames(m, now, ev, n_ev);
+
+	/* A reset the full event array could not take yet: remembered, so
+	 * that um_messenger_pending says so (take_reset answers only once). */
+	if (um_channel_take_reset(m->channel))
+		m->reset_pending = true;
+	return ret;
 }
 
 int um_messenger_input(struct um_messenger *m, const uint8_t *segment, size_t len, uint64_t now,

@@ -62,7 +62,7 @@ struct um_messenger_event {
 		uint8_t state;        /* PRESENCE: enum um_presence_state */
 	};
 	uint64_t time_ms;
-	const uint8_t *data; /* in the messenger's buffer, see um_messenger_input */
+	const uint8_t *data; /* in the messenger's buffer, see um_messenger_input; never NULL */
 	size_t len;
 	uint8_t frame_type;
 };

@@ -360,6 +360,8 @@ int um_frame_reader_push(struct um_frame_reader *r, const uint8_t *in, size_t le
 {
 	*used = 0;
 	memset(out, 0, sizeof(*out));
+	if (r->broken)
+		return -UM_ERANGE;
 	for (;;) {
 		uint8_t *dst;
 		size_t n;
