@@ -174,6 +174,22 @@ void um_file_bitmap_reset(struct um_file_bitmap *b)
 	b->count = 0;
 }
 
+void um_file_bitmap_set_range(struct um_file_bitmap *b, uint32_t first, uint32_t count)
+{
+	uint64_t i = first, end = (uint64_t)first + count;
+
+	if (end > b->n)
+		end = b->n;
+	for (; i < end && i % 8; i++)
+		um_file_bitmap_set(b, (uint32_t)i);
+	for (; i + 8 <= end; i += 8) {
+		b->count += 8 - (uint32_t)__builtin_popcount(b->bits[i / 8]);
+		b->bits[i / 8] = 0xff;
+	}
+	for (; i < end; i++)
+		um_file_bitmap_set(b, (uint32_t)i);
+}
+
 uint32_t um_file_bitmap_find(const struct um_file_bitmap *b, uint32_t from, bool value)
 {
 	uint8_t skip = value ? 0x00 : 0xff; /* a byte with no match */
@@ -296,8 +312,7 @@ int um_file_send_request(struct um_file_send *fs, const uint8_t *payload, size_t
 	}
 	for (uint32_t i = 0; i < r.n_ranges; i++) {
 		struct um_file_range rg = um_file_request_frame_range(&r, i);
-		for (uint64_t c = rg.first; c < (uint64_t)rg.first + rg.count; c++)
-			um_file_bitmap_set(&fs->wanted, (uint32_t)c);
+		um_file_bitmap_set_range(&fs->wanted, rg.first, rg.count);
 	}
 	fs->accepted = true;
 	fs->stats.requests++;
@@ -423,6 +438,7 @@ int um_file_receive_import(struct um_file_receive *fr, const uint8_t *bitmap, si
 	if (n > 0 && um_file_bitmap_test(&fr->done, n - 1))
 		fr->bytes_done -= fr->meta.chunk_size - um_file_chunk_len(fr->meta.size, fr->meta.chunk_size, n - 1);
 	/* A chunk on disk is not waited for any more. */
+	fr->scan = 0;
 	fr->outstanding.count = 0;
 	for (size_t i = 0; i < um_file_bitmap_bytes(n); i++) {
 		fr->outstanding.bits[i] &= (uint8_t)~fr->done.bits[i];
@@ -451,6 +467,8 @@ int um_file_receive_chunk(struct um_file_receive *fr, const uint8_t *payload, si
 	/* Either way the chunk is no longer on its way: a refused one is
 	 * missing again and goes into the next request. */
 	um_file_bitmap_clear(&fr->outstanding, c.index);
+	if (c.index < fr->scan)
+		fr->scan = c.index;
 	if (c.len != um_file_chunk_len(fr->meta.size, fr->meta.chunk_size, c.index)) {
 		fr->stats.chunks_malformed++;
 		return -UM_EINVAL;
@@ -474,6 +492,8 @@ void um_file_receive_chunk_forget(struct um_file_receive *fr, uint32_t index)
 {
 	if (um_file_bitmap_test(&fr->done, index)) {
 		um_file_bitmap_clear(&fr->done, index);
+		if (index < fr->scan)
+			fr->scan = index;
 		fr->bytes_done -= um_file_chunk_len(fr->meta.size, fr->meta.chunk_size, index);
 	}
 }
@@ -524,7 +544,10 @@ int um_file_receive_request(struct um_file_receive *fr, uint8_t *out, size_t cap
 			return 0;
 		budget = fr->limits.max_outstanding - fr->outstanding.count;
 	}
-	for (uint32_t i = find_unasked(fr, 0); i < n && n_ranges < UM_FILE_REQUEST_RANGES_MAX && asked < budget;
+	/* Requests come every few chunks in a window: never rescan the
+	 * done part of a large file. */
+	fr->scan = find_unasked(fr, fr->scan);
+	for (uint32_t i = fr->scan; i < n && n_ranges < UM_FILE_REQUEST_RANGES_MAX && asked < budget;
 	     i = find_unasked(fr, i)) {
 		uint32_t first = i;
 		while (i < n && asked < budget && is_unasked(fr, i)) {
@@ -541,8 +564,7 @@ int um_file_receive_request(struct um_file_receive *fr, uint8_t *out, size_t cap
 		return ret;
 	}
 	for (size_t k = 0; k < n_ranges; k++)
-		for (uint64_t c = ranges[k].first; c < (uint64_t)ranges[k].first + ranges[k].count; c++)
-			um_file_bitmap_set(&fr->outstanding, (uint32_t)c);
+		um_file_bitmap_set_range(&fr->outstanding, ranges[k].first, ranges[k].count);
 	fr->stats.requests_sent++;
 	fr->stats.chunks_requested += asked;
 	return 0;
@@ -551,6 +573,7 @@ int um_file_receive_request(struct um_file_receive *fr, uint8_t *out, size_t cap
 void um_file_receive_restart(struct um_file_receive *fr)
 {
 	um_file_bitmap_reset(&fr->outstanding);
+	fr->scan = 0;
 }
 
 bool um_file_receive_complete(const struct um_file_receive *fr)

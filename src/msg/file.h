@@ -77,6 +77,9 @@ bool um_file_bitmap_test(const struct um_file_bitmap *b, uint32_t i);
 void um_file_bitmap_set(struct um_file_bitmap *b, uint32_t i);
 void um_file_bitmap_clear(struct um_file_bitmap *b, uint32_t i);
 void um_file_bitmap_reset(struct um_file_bitmap *b);
+/* Sets first .. first + count - 1 (the caller checked the range is within
+ * n): a whole-file request costs a memset, not a loop per chunk. */
+void um_file_bitmap_set_range(struct um_file_bitmap *b, uint32_t first, uint32_t count);
 /* The first index >= from whose bit equals `value`, or b->n if none. */
 uint32_t um_file_bitmap_find(const struct um_file_bitmap *b, uint32_t from, bool value);
 /* Copies the bits to out: 0 or -UM_ERANGE (cap < um_file_bitmap_bytes). */
@@ -173,6 +176,7 @@ struct um_file_receive {
 	struct um_file_limits limits;
 	struct um_file_bitmap done;        /* verified and handed to the node */
 	struct um_file_bitmap outstanding; /* asked for, not arrived */
+	uint32_t scan;                     /* no chunk below is missing and unasked */
 	uint64_t bytes_done;
 	struct um_file_receive_stats stats;
 };

@@ -265,6 +265,57 @@ static void test_status_codecs(void)
 	CHECK_EQ(um_file_refuse_frame_encode(&s, buf, sizeof(buf), &len), -UM_EINVAL);
 }
 
+/* ---- chunk sets ---- */
+
+/* Against a plain array of flags. */
+static void test_bitmap(void)
+{
+	bool flags[300];
+	struct um_file_bitmap b;
+	int wrong = 0;
+
+	for (int t = 0; t < 300; t++) {
+		uint32_t n = 1 + randombytes_uniform(300);
+		CHECK_EQ(um_file_bitmap_init(&b, n), 0);
+		memset(flags, 0, sizeof(flags));
+		for (int op = 0; op < 20; op++) {
+			uint32_t first = randombytes_uniform(n), count = 1 + randombytes_uniform(n - first);
+			if (op % 3 == 2) {
+				um_file_bitmap_clear(&b, first);
+				flags[first] = false;
+			} else {
+				um_file_bitmap_set_range(&b, first, count);
+				for (uint32_t i = first; i < first + count; i++)
+					flags[i] = true;
+			}
+		}
+		uint32_t count = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			count += flags[i];
+			wrong += um_file_bitmap_test(&b, i) != flags[i];
+		}
+		wrong += b.count != count;
+		uint32_t from = randombytes_uniform(n), want = from;
+		while (want < n && !flags[want])
+			want++;
+		wrong += um_file_bitmap_find(&b, from, true) != want;
+		want = from;
+		while (want < n && flags[want])
+			want++;
+		wrong += um_file_bitmap_find(&b, from, false) != want;
+		/* Export, import into a fresh set: the same set. */
+		uint8_t bytes[38];
+		struct um_file_bitmap c;
+		CHECK_EQ(um_file_bitmap_export(&b, bytes, sizeof(bytes)), 0);
+		CHECK_EQ(um_file_bitmap_init(&c, n), 0);
+		CHECK_EQ(um_file_bitmap_import(&c, bytes, um_file_bitmap_bytes(n)), 0);
+		wrong += c.count != b.count || memcmp(c.bits, b.bits, um_file_bitmap_bytes(n)) != 0;
+		um_file_bitmap_free(&c);
+		um_file_bitmap_free(&b);
+	}
+	CHECK_EQ(wrong, 0);
+}
+
 /* ---- transfers ---- */
 
 struct fixture {
@@ -702,6 +753,7 @@ int main(void)
 	RUN(test_meta_codec);
 	RUN(test_request_codec);
 	RUN(test_status_codecs);
+	RUN(test_bitmap);
 	RUN(test_transfer_resume);
 	RUN(test_transfer_channel_reset);
 	RUN(test_wrong_hash);
