@@ -231,6 +231,13 @@ int um_store_op_begin(struct um_store *s)
 
 	if (s->batch_error)
 		return s->batch_error;
+	if (s->depth && sqlite3_get_autocommit(s->db)) {
+		/* SQLite dropped the batch's transaction after an error of a read:
+		 * a savepoint now would commit on its own. */
+		um_log_warn("store %s: the open batch was rolled back by an earlier error", s->path);
+		s->batch_error = -EIO;
+		return s->batch_error;
+	}
 	s->failed_whole = false;
 	rc = um_store_run(s, s->depth ? UM_STMT_SAVEPOINT : UM_STMT_BEGIN, "begin");
 	if (rc && s->depth) {
@@ -290,6 +297,8 @@ int um_store_commit(struct um_store *s)
 	s->batch_error = 0;
 	if (rc)
 		return rc; /* already rolled back when it failed */
+	if (sqlite3_get_autocommit(s->db))
+		return -EIO; /* SQLite dropped it after an error of a read */
 	s->failed_whole = false;
 	rc = um_store_run(s, UM_STMT_COMMIT, "commit");
 	if (rc)
@@ -393,7 +402,12 @@ static int store_configure(struct um_store *s)
 		rc = -EIO;
 		goto out;
 	}
-	rc = store_exec(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;", "pragmas");
+	/* The WAL is reused after each checkpoint; one big batch should not
+	 * leave it large for ever. */
+	rc = store_exec(s,
+			"PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+			" PRAGMA journal_size_limit = 8388608;",
+			"pragmas");
 out:
 	sqlite3_finalize(st);
 	return rc;
