@@ -588,7 +588,7 @@ void um_node_messaging_stop(struct um_node *node)
 	node->messaging = NULL;
 }
 
-void um_node_messaging_counters(const struct um_node *node, struct um_node_messaging_counters *out)
+void um_node_messaging_counters(const struct um_node *node, struct um_messaging_status *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (node->messaging)

@@ -37,16 +37,11 @@
 #include <stdint.h>
 
 #include "ctl/control.h"
+#include "ctl/status.h" /* struct um_messaging_status: the counters */
 #include "node/peer.h"
 
 struct um_node;
 
-/* Messaging counters for status (um_node_messaging_counters). */
-struct um_node_messaging_counters {
-	uint64_t messages_sent, messages_received, duplicates, receipts, segments_in, segments_out, segments_malformed,
-	    protocol_errors, resets, files_sent, files_received, files_failed, files_refused, file_bytes_sent,
-	    file_bytes_received, file_chunks_bad;
-};
 
 /* Opens the store (config store_path, or the default of ctl/config.h) and
  * readies the per-peer state; node->messaging is owned by the node until
@@ -65,6 +60,6 @@ void um_node_messaging_receive(struct um_node_peer *peer, const uint8_t *segment
 int um_node_messaging_control(struct um_node *node, const struct um_control_request *req,
 			      struct um_control_reply *reply);
 /* Zeroes when messaging is off. */
-void um_node_messaging_counters(const struct um_node *node, struct um_node_messaging_counters *out);
+void um_node_messaging_counters(const struct um_node *node, struct um_messaging_status *out);
 
 #endif

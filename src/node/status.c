@@ -107,6 +107,10 @@ static void fill_node(struct um_node *node, struct um_node_status *out)
 		out->relay_only = true;
 		return;
 	}
+	if (node->messaging) {
+		out->has_messaging = true;
+		um_node_messaging_counters(node, &out->messaging);
+	}
 	const struct um_handshake_stats *hs = um_handshake_get_stats(node->engine);
 	out->id = node->identity.id;
 	out->device = node->ifname;

@@ -72,6 +72,8 @@ um_wait 30 "alpha has beta's 200 messages" inbox_check alpha beta in b2a 200
 um_wait 15 "alpha's 200 delivered" inbox_check alpha beta out a2b 200
 um_wait 15 "beta's 200 delivered" inbox_check beta alpha out b2a 200
 um_log "direct: 200 messages each way, in order, once, delivered"
+received=$(um_json beta status 'd["node"]["msg_messages_received"]')
+((received == 200)) || um_fail "beta's status counts $received messages received"
 # A read receipt: beta reads alpha's first message.
 MID=$(um_cli beta inbox --json --peer alpha | python3 -c 'import json, sys; print([m["id"] for m in json.load(sys.stdin) if m["text"] == "a2b 1"][0])')
 um_cli beta read "$MID" || um_fail "umbra read"
