@@ -194,23 +194,33 @@ um_wait 20 "epsilon has zeta's 20" nobody_inbox epsilon zeta z2e 20
 um_log "device = none as user nobody: 20 messages each way"
 kill -TERM "${UM_NODE_PID[epsilon]}" "${UM_NODE_PID[zeta]}"
 
-# ---- through a relay ----
+# ---- through a relay: gamma over TLS (its UDP blocked), delta over UDP ----
 um_two_sites
-um_relay_config relay relay 203.0.113.2:51821 "keepalive-interval = 2s
+um_exec relay ip addr add 203.0.113.3/24 dev eth0
+um_exec a iptables -A OUTPUT -o lo -j ACCEPT
+um_exec a iptables -A OUTPUT -o um0 -j ACCEPT
+um_exec a iptables -A OUTPUT -p udp -j DROP
+um_key relayid
+um_relay_config relay relay 203.0.113.2:51821 "identity = $UM_TMP/relayid.key
+listen-tls = 203.0.113.3:443
+keepalive-interval = 2s
 registration-timeout = 10s"
 um_config gamma a 51820 100.96.0.1/24 tun "relay = 203.0.113.2:51821
+relay = wss://${UM_NODE_ID[relayid]}@203.0.113.3:443
+connect-timeout = 2s
 direct = false
 store = $UM_TMP/gamma/messages.db"
 um_config delta b 51820 100.96.0.2/24 tun "relay = 203.0.113.2:51821
 direct = false
 store = $UM_TMP/delta/messages.db"
 um_peer gamma delta "" 100.96.0.2/32
-um_peer delta gamma "" 100.96.0.1/32
+um_peer delta gamma "" 100.96.0.1/32 "accept-files = ask"
 um_start relay
 um_start gamma
 um_start delta
-um_wait 20 "gamma established with delta" um_established gamma delta
-[ "$(um_peer_field gamma delta path)" = relay ] || um_fail "gamma: path to delta is not relay"
+um_wait 30 "gamma established with delta" um_established gamma delta
+[ "$(um_peer_field gamma delta transport)" = relay-tcp ] || um_fail "gamma: transport to delta is not relay-tcp ($(um_peer_field gamma delta transport))"
+[ "$(um_peer_field delta gamma path)" = relay ] || um_fail "delta: path to gamma is not relay"
 for i in $(seq 1 50); do
 	um_cli gamma send delta "g2d $i" >/dev/null || um_fail "gamma send $i"
 	um_cli delta send gamma "d2g $i" >/dev/null || um_fail "delta send $i"
@@ -218,5 +228,29 @@ done
 um_wait 30 "delta has gamma's 50" inbox_check delta gamma in g2d 50
 um_wait 30 "gamma has delta's 50" inbox_check gamma delta in d2g 50
 um_wait 15 "gamma's delivered" inbox_check gamma delta out g2d 50
-um_log "relay: 50 messages each way, in order, once, delivered"
+um_log "relay (TLS on gamma's side, UDP on delta's): 50 messages each way, in order, once, delivered"
+
+# Offers under accept-files = ask: one accepted, one rejected with a reason.
+head -c 300000 /dev/urandom >"$UM_TMP/ask.bin"
+"$UMBRA" --socket "${UM_NODE_SOCK[gamma]}" file send delta "$UM_TMP/ask.bin" >"$UM_TMP/ask1.log" 2>&1 &
+ASK1=$!
+UM_PIDS+=("$ASK1")
+um_wait 10 "delta sees the offer" sh -c "'$UMBRA' --socket '${UM_NODE_SOCK[delta]}' file list | grep -q ' offered .*ask.bin'"
+ID1=$(um_cli delta file list | awk '/ offered .*ask.bin/ {print $1}')
+um_cli delta file accept "$ID1" || um_fail "file accept"
+um_wait 30 "the accepted file arrives" eval "! kill -0 $ASK1 2>/dev/null"
+wait "$ASK1" || um_fail "the accepted transfer failed: $(cat "$UM_TMP/ask1.log")"
+cmp -s "$UM_TMP/ask.bin" "$UM_TMP/delta/downloads/ask.bin" || um_fail "the accepted file differs"
+"$UMBRA" --socket "${UM_NODE_SOCK[gamma]}" file send delta "$UM_TMP/ask.bin" >"$UM_TMP/ask2.log" 2>&1 &
+ASK2=$!
+UM_PIDS+=("$ASK2")
+um_wait 10 "delta sees the second offer" sh -c "'$UMBRA' --socket '${UM_NODE_SOCK[delta]}' file list | grep -q ' offered .*ask.bin'"
+ID2=$(um_cli delta file list | awk '/ offered .*ask.bin/ {print $1}')
+um_cli delta file reject "$ID2" "not today" || um_fail "file reject"
+um_wait 10 "the sender sees the refusal" eval "! kill -0 $ASK2 2>/dev/null"
+wait "$ASK2" && um_fail "a refused transfer exited 0"
+grep -q refused "$UM_TMP/ask2.log" || um_fail "the sender did not show the refusal"
+grep -q 'not today' "$UM_TMP/gamma.log" || um_fail "the sender did not log the reason"
+ls "$UM_TMP/delta/downloads/" | grep -q 'ask (1).bin' && um_fail "the refused file was written"
+um_log "accept-files = ask: accepted one (verified), refused one (the sender saw the reason)"
 um_log "PASS"
