@@ -9,7 +9,9 @@
 #            link; beta killed with SIGKILL mid-transfer and restarted: the
 #            transfer resumes and completes, sha256sum equal (bytes sent in
 #            total vs the file size printed). Messages to an offline beta,
-#            then alpha restarted: delivered once beta starts.
+#            then alpha restarted: delivered once beta starts. kill -9 of
+#            alpha, then of beta, during 300 sends: every accepted message
+#            delivered once, in order.
 #   device = none  epsilon (da) and zeta (db) run as user nobody, without
 #            a TUN device (no CAP_NET_ADMIN): messages both ways.
 #   relay    gamma (a) and delta (b) behind NATs, through a relay only:
@@ -144,6 +146,49 @@ um_wait 30 "beta gets the 20 queued messages" inbox_check beta alpha in offline 
 um_wait 15 "alpha sees them delivered" inbox_check alpha beta out offline 20
 um_log "20 messages queued for an offline peer, sender restarted: delivered once"
 inbox_check beta alpha in a2b 200 || um_fail "history changed after the restarts"
+
+# kill -9 during a stream of messages, first of the sender, then of the
+# receiver: every message `umbra send` accepted arrives once, in order.
+storm() { # PREFIX: 300 sends, one line "ok N" or "failed N" each
+	for i in $(seq 1 300); do
+		if "$UMBRA" --socket "${UM_NODE_SOCK[alpha]}" send beta "$1 $i" >/dev/null 2>&1; then
+			echo "ok $i"
+		else
+			echo "failed $i"
+		fi
+	done >"$UM_TMP/$1.txt"
+}
+storm_check() { # PREFIX: beta holds every accepted one once, in order; others only if their send failed
+	um_cli beta inbox --json --peer alpha | python3 -c '
+import json, sys
+prefix = sys.argv[1]
+ok, failed = [], set()
+for line in open(sys.argv[2]):
+    word, i = line.split()
+    (ok.append(int(i)) if word == "ok" else failed.add(int(i)))
+got = [int(m["text"].split()[1]) for m in json.load(sys.stdin) if m["direction"] == "in" and m["text"].startswith(prefix + " ")]
+if len(got) != len(set(got)):
+    sys.exit("duplicates")
+if [i for i in got if i not in failed] != ok:
+    sys.exit("have %d of %d accepted" % (len([i for i in got if i not in failed]), len(ok)))
+' "$1" "$UM_TMP/$1.txt"
+}
+restart_after_kill() { # NODE
+	kill -KILL "${UM_NODE_PID[$1]}"
+	wait "${UM_NODE_PID[$1]}" 2>/dev/null
+	sleep 0.3
+	rm -f "${UM_NODE_SOCK[$1]}"
+	um_start "$1"
+}
+for victim in alpha beta; do
+	storm "storm-$victim" &
+	STORM=$!
+	um_wait 30 "100 messages accepted" sh -c "[ \$(grep -c ^ok '$UM_TMP/storm-$victim.txt' 2>/dev/null || echo 0) -ge 100 ]"
+	restart_after_kill $victim
+	wait $STORM
+	um_wait 30 "every accepted message once at beta ($victim killed)" storm_check "storm-$victim"
+	um_log "kill -9 of $victim during 300 sends: $(grep -c ^ok "$UM_TMP/storm-$victim.txt") accepted, all delivered once, in order (beta: $(um_json beta status 'd["node"]["msg_duplicates"]') duplicates acknowledged again this run)"
+done
 
 # ---- device = none, as an ordinary user ----
 NB="$UM_TMP/nobody"
