@@ -34,14 +34,17 @@
  *
  *   "send=" PEER      + "text=" PCT lines (kind text) or "body=" hex lines
  *                       (kind binary), up to UM_CONTROL_MESSAGE_MAX bytes:
- *                       reply id=ID, seq=, state=queued|sent
+ *                       reply id=ID, seq=, state=queued (no session yet)
+ *                       | sending
  *   "inbox=" ("json" | "text") [+ "after=" SEQ] [+ "limit=" N] [+ "peer=" PEER]
  *                       history both ways in store order: json=<array>, or
  *                       one message= line each (text form in
  *                       node/messaging.h), then last=SEQ
  *   "inbox-follow=" ("1" | "json" | "text") [+ "after=" SEQ]
- *                       the reply (the backlog after SEQ when given) ends
- *                       with errno=0 and the empty line as usual, then the
+ *                       the reply (the backlog after SEQ when given, as
+ *                       event lines; UM_ELIMIT when it does not
+ *                       fit one reply) ends with errno=0 and the empty
+ *                       line as usual, then the
  *                       connection stays open and the daemon writes one
  *                       line per event: "json=" (1, json) or "event=" (text)
  *                       per new message, receipt, presence or file change

@@ -19,7 +19,7 @@
  * peer restarted, or first contact) until the peer acknowledges them.
  *
  * Text forms (control replies and inbox-follow event= lines; PCT as in
- * ctl/control.h, never empty: a lone "%" stands for an empty text):
+ * ctl/control.h):
  *   message= SEQ DIR PEER STATE SENT_MS RECEIVED_MS ID KIND BODY
  *            DIR in|out, STATE queued|sent|delivered|read|refused (out) or
  *            new|read (in), KIND text (BODY PCT) | binary (BODY hex)

@@ -403,6 +403,8 @@ static int op_inbox(struct um_node_messaging *ms, const struct um_control_reques
 		free(l.json.data);
 		return r;
 	}
+	if (follow && l.more)
+		return -UM_ELIMIT; /* a backlog with a gap would mislead: ask with a later after= */
 	if (!follow && req->format == UM_CONTROL_FORMAT_JSON) {
 		put(&l.json, l.n ? "]" : "[]", l.n ? 1 : 2);
 		if (l.json.failed) {

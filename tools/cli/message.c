@@ -5,7 +5,9 @@
  * receipt).
  * umbra inbox [--follow] [--json] [--peer PEER] [--after SEQ]: the message
  * history both ways in store order, then (--follow) every new message,
- * receipt, presence change and file event as it happens, until interrupted.
+ * receipt, presence change and file event as it happens, until interrupted
+ * (--follow --json: one JSON document per line, only new events and those
+ * after --after SEQ when given).
  * The reply formats are in ctl/control.h and node/messaging.h. */
 #include <errno.h>
 #include <poll.h>
@@ -292,7 +294,7 @@ static int inbox_list(const char *peer, unsigned long long after, unsigned long 
 }
 
 /* inbox-follow: one connection kept open; lines until the daemon goes. */
-static int inbox_follow(unsigned long long after)
+static int inbox_follow(unsigned long long after, bool backlog)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	char request[128], buf[1 << 16];
@@ -309,8 +311,9 @@ static int inbox_follow(unsigned long long after)
 		fprintf(stderr, "umbra: %s: %s (is umbrad running?)\n", um_cli.socket_path, strerror(errno));
 		goto out;
 	}
-	int n =
-	    snprintf(request, sizeof(request), "inbox-follow=%s\nafter=%llu\n\n", um_cli.json ? "json" : "text", after);
+	const char *format = um_cli.json ? "json" : "text";
+	int n = backlog ? snprintf(request, sizeof(request), "inbox-follow=%s\nafter=%llu\n\n", format, after)
+			: snprintf(request, sizeof(request), "inbox-follow=%s\n\n", format);
 	if (send(fd, request, (size_t)n, MSG_NOSIGNAL) != n)
 		goto out;
 	for (;;) {
@@ -365,7 +368,7 @@ int inbox_main(int argc, char **argv)
 {
 	const char *peer = NULL;
 	unsigned long long after = 0, last = 0;
-	bool follow = false;
+	bool follow = false, after_given = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
@@ -375,16 +378,19 @@ int inbox_main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--peer") && i + 1 < argc && strlen(argv[i + 1]) < 100)
 			peer = argv[++i];
 		else if (!strcmp(argv[i], "--after") && i + 1 < argc)
-			after = strtoull(argv[++i], NULL, 10);
+			after = strtoull(argv[++i], NULL, 10), after_given = true;
 		else
 			return inbox_usage();
 	}
 	if (!follow)
 		return inbox_list(peer, after, &last);
-	/* --follow --json prints one document per line: no array first. */
-	if (!um_cli.json && inbox_list(peer, after, &last))
+	/* --follow --json prints one document per line: no array first, only
+	 * what happens from now on (and what came after --after SEQ). */
+	if (um_cli.json)
+		return inbox_follow(after, after_given);
+	if (inbox_list(peer, after, &last))
 		return 1;
-	return inbox_follow(um_cli.json ? after : last);
+	return inbox_follow(last, true);
 }
 
 /* ---- read ---- */
