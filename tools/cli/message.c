@@ -210,7 +210,7 @@ static void print_message(char *value)
 		return;
 	um_cli_format_time_ms(when, sizeof(when), strtoull(f[4], NULL, 10));
 	bool in = !strcmp(f[1], "in");
-	printf("%s  %s %s %s  ", when, in ? "from" : "to", f[2], in ? ">" : "<");
+	printf("%s  %s %s: ", when, in ? "from" : "to", f[2]);
 	if (!strcmp(f[7], "text"))
 		um_cli_print_pct(stdout, f[8]);
 	else
