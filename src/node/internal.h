@@ -6,7 +6,8 @@
  *
  *   peer.c < route.c < uplink_stream.c < uplink.c < stun.c < path.c
  *     < session.c < dht.c < dht_control.c < dht_bootstrap.c
- *     < messaging.c < messaging_files.c < messaging_control.c < demux.c
+ *     < messaging_peer.c < messaging_events.c < messaging_files.c
+ *     < messaging.c < messaging_control.c < demux.c
  *     < node.c < status.c
  *
  * Relay-only (a config with [relay] and no [node]): no identity, engine,

@@ -21,31 +21,6 @@
 
 /* ---- peers ---- */
 
-struct msg_peer *msg_peer_of(struct um_node_peer *peer)
-{
-	struct um_node_messaging *ms = peer->node->messaging;
-
-	return ms ? &ms->peers[peer - peer->node->peers] : NULL;
-}
-
-struct msg_peer *msg_peer_find(struct um_node_messaging *ms, const char *name_or_id)
-{
-	struct um_peer_id id;
-
-	for (size_t i = 0; i < ms->n_peers; i++)
-		if (!strcmp(ms->peers[i].peer->config->name, name_or_id))
-			return &ms->peers[i];
-	if (um_peer_id_parse(&id, name_or_id))
-		return NULL;
-	struct um_node_peer *peer = um_node_peer_find(ms->node, &id);
-	return peer ? msg_peer_of(peer) : NULL;
-}
-
-const char *msg_peer_name(const struct msg_peer *mp)
-{
-	return mp->peer->config->name;
-}
-
 /* Keys to send with: the data plane has a current keypair (mirrored). */
 static bool can_send(const struct msg_peer *mp)
 {
@@ -73,48 +48,6 @@ static int messenger_create(struct um_node_messaging *ms, struct msg_peer *mp)
 	return 0;
 }
 
-/* ---- pending frames (receipts and file frames built during a batch) ---- */
-
-static int queue(struct msg_peer *mp, struct msg_pending *p)
-{
-	if (mp->n_pending >= MSG_PENDING_MAX) {
-		free(p);
-		return -UM_ELIMIT;
-	}
-	if (mp->pending_tail)
-		mp->pending_tail->next = p;
-	else
-		mp->pending_head = p;
-	mp->pending_tail = p;
-	mp->n_pending++;
-	return 0;
-}
-
-int msg_queue_frame(struct msg_peer *mp, uint8_t type, const void *payload, size_t len)
-{
-	struct msg_pending *p = calloc(1, sizeof(*p) + len);
-
-	if (!p)
-		return -UM_ENOMEM;
-	p->type = type;
-	p->len = len;
-	if (len)
-		memcpy(p->data, payload, len);
-	return queue(mp, p);
-}
-
-int msg_queue_ack(struct msg_peer *mp, const uint8_t id[16], uint8_t what)
-{
-	struct msg_pending *p = calloc(1, sizeof(*p));
-
-	if (!p)
-		return -UM_ENOMEM;
-	p->is_ack = true;
-	memcpy(p->id, id, 16);
-	p->what = what;
-	return queue(mp, p);
-}
-
 static void flush_pending(struct msg_peer *mp)
 {
 	while (mp->pending_head) {
@@ -132,17 +65,6 @@ static void flush_pending(struct msg_peer *mp)
 		mp->n_pending--;
 		free(p);
 	}
-}
-
-static void free_pending(struct msg_peer *mp)
-{
-	while (mp->pending_head) {
-		struct msg_pending *p = mp->pending_head;
-		mp->pending_head = p->next;
-		free(p);
-	}
-	mp->pending_tail = NULL;
-	mp->n_pending = 0;
 }
 
 /* ---- the outbox ---- */
@@ -214,12 +136,6 @@ static void outbox_pump(struct um_node_messaging *ms, struct msg_peer *mp)
 	for (size_t i = 0; i < b.n; i++)
 		free((void *)b.msgs[i].body);
 	free(b.msgs);
-}
-
-void msg_outbox_kick(struct um_node_messaging *ms, struct msg_peer *mp)
-{
-	if (mp->messenger)
-		msg_pump(ms, mp);
 }
 
 /* ---- presence ---- */
@@ -579,7 +495,7 @@ void um_node_messaging_stop(struct um_node *node)
 	um_timer_cancel(node->loop, &ms->timer);
 	msg_files_stop(ms);
 	for (size_t i = 0; i < ms->n_peers; i++) {
-		free_pending(&ms->peers[i]);
+		msg_pending_free(&ms->peers[i]);
 		um_messenger_free(ms->peers[i].messenger);
 	}
 	um_store_close(ms->store);

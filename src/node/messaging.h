@@ -4,12 +4,15 @@
  * kept across rekeys, path changes and sessions; the node's store
  * (store/store.h); one timer at the earliest channel deadline.
  *
- *   messaging.c          start/stop, per-peer messengers, segments in and
- *                        out, the outbox, receipts, presence
+ *   messaging_peer.c     peers by name or ID, frames waiting for room
+ *   messaging_events.c   the text and JSON forms below, the events written
+ *                        to inbox-follow clients
  *   messaging_files.c    file transfers (policy, limits, temp files, chunk
  *                        writes with fsync, verification, resume)
- *   messaging_control.c  the control ops (ctl/control.h) and the events
- *                        written to inbox-follow clients
+ *   messaging.c          start/stop, per-peer messengers, segments in and
+ *                        out, the outbox, receipts, presence
+ *   messaging_control.c  the control ops (ctl/control.h)
+ * (bottom to top: a file calls only those above it in this list).
  *
  * Durability: a message is acknowledged (ACK delivered) only after the
  * store committed it; a received message already in the store (same peer
@@ -41,7 +44,6 @@
 #include "node/peer.h"
 
 struct um_node;
-
 
 /* Opens the store (config store_path, or the default of ctl/config.h) and
  * readies the per-peer state; node->messaging is owned by the node until

@@ -228,10 +228,8 @@ int msg_files_send(struct um_node_messaging *ms, struct msg_peer *mp, const char
 		goto err;
 	memcpy(id, t->info.id, 16);
 	msg_notify_file(ms, &t->info);
-	if (mp->messenger) {
-		queue_meta(t);
-		msg_pump(ms, mp);
-	}
+	if (mp->messenger)
+		queue_meta(t); /* else at its first session (msg_files_reset) */
 	return 0;
 err:
 	transfer_free(ms, t);
@@ -593,22 +591,22 @@ void msg_files_pump(struct um_node_messaging *ms, struct msg_peer *mp)
 	}
 }
 
-int msg_files_decide(struct um_node_messaging *ms, const uint8_t id[16], bool accept, const char *reason)
+int msg_files_decide(struct um_node_messaging *ms, const uint8_t id[16], bool accept, const char *reason,
+		     struct msg_peer **mp_out)
 {
 	struct msg_transfer *t = find(ms, id, false);
-	struct msg_peer *mp = t ? t->mp : NULL;
 
 	if (!t)
 		return -UM_ENOTFOUND;
 	if (t->fr)
 		return -UM_ESTATE; /* already accepted */
+	*mp_out = t->mp;
 	if (accept) {
 		receiver_accept(ms, t); /* t may be gone (failed) */
 	} else {
-		refuse(ms, mp, id, reason && reason[0] ? reason : "declined");
+		refuse(ms, t->mp, id, reason && reason[0] ? reason : "declined");
 		set_state(ms, t, UM_STORE_FILE_REFUSED);
 	}
-	msg_pump(ms, mp);
 	return 0;
 }
 

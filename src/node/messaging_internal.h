@@ -69,28 +69,63 @@ struct um_node_messaging {
 	struct um_messenger_event events[UM_MESSENGER_EVENTS_MAX];
 };
 
-/* messaging.c */
-struct msg_peer *msg_peer_of(struct um_node_peer *peer);
+/* The files, bottom to top (a file calls only those before it):
+ * messaging_peer.c < messaging_events.c < messaging_files.c < messaging.c
+ * < messaging_control.c. */
+
+static inline struct msg_peer *msg_peer_of(struct um_node_peer *peer)
+{
+	struct um_node_messaging *ms = peer->node->messaging;
+
+	return ms ? &ms->peers[peer - peer->node->peers] : NULL;
+}
+
+static inline const char *msg_peer_name(const struct msg_peer *mp)
+{
+	return mp->peer->config->name;
+}
+
+/* messaging_peer.c */
 /* The peer by configured name or peer ID text, or NULL. */
 struct msg_peer *msg_peer_find(struct um_node_messaging *ms, const char *name_or_id);
-/* Queues a frame (ACK when is_ack) behind the others. 0 or -UM_ENOMEM. */
+/* Queue a frame / a receipt behind the others (written by msg_pump).
+ * 0, -UM_ENOMEM, -UM_ELIMIT (MSG_PENDING_MAX waiting: dropped). */
 int msg_queue_frame(struct msg_peer *mp, uint8_t type, const void *payload, size_t len);
 int msg_queue_ack(struct msg_peer *mp, const uint8_t id[16], uint8_t what);
-/* Everything that can go: pending frames, presence, outbox, file chunks;
- * then the channel's segments to the data plane; then the timer. */
-void msg_pump(struct um_node_messaging *ms, struct msg_peer *mp);
-/* ms->self_* changed: sent to every peer with a messenger. */
-void msg_presence_changed(struct um_node_messaging *ms);
-/* A message stored by the control op: written when the channel has room. */
-void msg_outbox_kick(struct um_node_messaging *ms, struct msg_peer *mp);
+void msg_pending_free(struct msg_peer *mp);
 
-/* messaging_control.c: events to inbox-follow clients (nothing is built
- * when none is connected). */
+/* messaging_events.c: a growable text (NUL-terminated; failed after an
+ * allocation failed: its data is then not to be used), the renderings, and
+ * the events to inbox-follow clients (nothing is built when none is
+ * connected). */
+struct msg_text {
+	char *data; /* owned: free() */
+	size_t len, cap;
+	bool failed;
+};
+void msg_text_put(struct msg_text *t, const char *s, size_t n);
+void msg_text_putf(struct msg_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void msg_text_json(struct msg_text *t, const uint8_t *s, size_t n); /* a JSON string of UTF-8 text */
+void msg_text_hex(struct msg_text *t, const uint8_t *b, size_t n);
+void msg_text_pct(struct msg_text *t, const void *data, size_t n); /* ctl/control.h's PCT */
+const char *msg_out_state_name(uint8_t state);
+const char *msg_in_state_name(uint8_t state);
+const char *msg_file_state_name(uint8_t state);
+const char *msg_presence_name(uint8_t state);
+/* The configured name of the peer with these ID bytes, else its ID text
+ * (in buf). */
+const char *msg_peer_label(struct um_node_messaging *ms, const uint8_t peer[32], char *buf, size_t size);
+void msg_render_message_json(struct um_node_messaging *ms, struct msg_text *t, const struct um_store_message *m);
+void msg_render_message_text(struct um_node_messaging *ms, struct msg_text *t, const struct um_store_message *m);
+void msg_render_file_json(struct um_node_messaging *ms, struct msg_text *t, const struct um_store_file *f,
+			  uint64_t bytes_sent);
+void msg_render_file_text(struct um_node_messaging *ms, struct msg_text *t, const struct um_store_file *f);
+void msg_render_presence_json(struct msg_text *t, const char *who, uint8_t state, uint64_t last_seen_ms,
+			      const char *text);
 void msg_notify_message(struct um_node_messaging *ms, const struct um_store_message *m);
 void msg_notify_receipt(struct um_node_messaging *ms, struct msg_peer *mp, const uint8_t id[16], uint8_t state);
 void msg_notify_presence(struct um_node_messaging *ms, struct msg_peer *mp);
 void msg_notify_file(struct um_node_messaging *ms, const struct um_store_file *f);
-const char *msg_peer_name(const struct msg_peer *mp);
 
 /* messaging_files.c */
 int msg_files_start(struct um_node_messaging *ms); /* resumes transfers from the store */
@@ -101,14 +136,25 @@ void msg_files_frame(struct um_node_messaging *ms, struct msg_peer *mp, uint8_t 
 		     size_t len);
 /* The channel reset (or a fresh messenger): offers and requests again. */
 void msg_files_reset(struct um_node_messaging *ms, struct msg_peer *mp);
-/* Writes chunks while the channel has room beyond MSG_FILE_RESERVE. */
+/* Writes chunks while the channel has room beyond MSG_FILE_RESERVE and
+ * holds less than its backlog. */
 void msg_files_pump(struct um_node_messaging *ms, struct msg_peer *mp);
-/* Control: offer a file (absolute path) to the peer; *id set. */
+/* Offer a file (absolute path) to the peer: hashed, stored, its FILE_META
+ * queued; *id set. The caller pumps. */
 int msg_files_send(struct um_node_messaging *ms, struct msg_peer *mp, const char *path, uint8_t id[16]);
+/* Accept or refuse a held offer; *mp_out = its peer, to pump. */
+int msg_files_decide(struct um_node_messaging *ms, const uint8_t id[16], bool accept, const char *reason,
+		     struct msg_peer **mp_out);
 /* A live transfer's info (progress updated), or NULL when it is not
  * running (the store has it); *bytes_sent: chunk bytes sent this run. */
 const struct um_store_file *msg_files_live(struct um_node_messaging *ms, const uint8_t id[16], bool outgoing,
 					   uint64_t *bytes_sent);
-int msg_files_decide(struct um_node_messaging *ms, const uint8_t id[16], bool accept, const char *reason);
+
+/* messaging.c */
+/* Everything that can go: pending frames, presence, outbox, file chunks;
+ * then the channel's segments to the data plane; then the timer. */
+void msg_pump(struct um_node_messaging *ms, struct msg_peer *mp);
+/* ms->self_* changed: sent to every peer. */
+void msg_presence_changed(struct um_node_messaging *ms);
 
 #endif
