@@ -400,22 +400,35 @@ static void dir_of(const char *path, char *out, size_t size)
 	snprintf(out, size, "%s", dirname(copy));
 }
 
+/* The defaults of ctl/config.h: messages.db beside dht-state, else beside
+ * the control socket, downloads/ beside the store. Daemons that share the
+ * control socket's directory (tests, several nodes on one host) would
+ * share those: beside a socket not named umbrad.sock the names carry its
+ * stem ("alpha.sock": alpha.messages.db, alpha.downloads). */
 static void default_paths(struct um_node_messaging *ms)
 {
 	const struct um_config *c = &ms->node->config;
-	char dir[UM_CONFIG_PATH_MAX];
+	char dir[UM_CONFIG_PATH_MAX], prefix[256] = "";
 
+	if (!c->dht_state[0]) {
+		const char *base = strrchr(c->control_socket, '/');
+		base = base ? base + 1 : c->control_socket;
+		size_t stem = strcspn(base, ".");
+		if (strcmp(base, "umbrad.sock") && stem > 0 && stem < sizeof(prefix) - 1)
+			snprintf(prefix, sizeof(prefix), "%.*s.", (int)stem, base);
+	}
 	if (c->store_path[0]) {
 		snprintf(ms->store_path, sizeof(ms->store_path), "%s", c->store_path);
+		prefix[0] = '\0';
 	} else {
 		dir_of(c->dht_state[0] ? c->dht_state : c->control_socket, dir, sizeof(dir));
-		snprintf(ms->store_path, sizeof(ms->store_path), "%.4000s/messages.db", dir);
+		snprintf(ms->store_path, sizeof(ms->store_path), "%.3800s/%smessages.db", dir, prefix);
 	}
 	if (c->download_dir[0]) {
 		snprintf(ms->download_dir, sizeof(ms->download_dir), "%s", c->download_dir);
 	} else {
 		dir_of(ms->store_path, dir, sizeof(dir));
-		snprintf(ms->download_dir, sizeof(ms->download_dir), "%.4000s/downloads", dir);
+		snprintf(ms->download_dir, sizeof(ms->download_dir), "%.3800s/%sdownloads", dir, prefix);
 	}
 }
 
