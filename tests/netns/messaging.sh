@@ -8,7 +8,8 @@
 #            A 5 MB file (beta: accept-files = always) over an 8 Mbit/s
 #            link; beta killed with SIGKILL mid-transfer and restarted: the
 #            transfer resumes and completes, sha256sum equal (bytes sent in
-#            total vs the file size printed). Messages to an offline beta,
+#            total vs the file size printed). 2% random loss each way:
+#            100 messages and a 2 MB file. Messages to an offline beta,
 #            then alpha restarted: delivered once beta starts. kill -9 of
 #            alpha, then of beta, during 300 sends: every accepted message
 #            delivered once, in order.
@@ -133,6 +134,22 @@ sent=$(sed -n 's/.*file file5m delivered to "beta" (\([0-9]*\) bytes sent for.*/
 um_log "file: 5000000 bytes verified after a SIGKILL of the receiver at $at_kill; bytes sent in total $sent (file 5000000, +$((sent - 5000000)))"
 ((sent <= 5000000 + 2097152)) || um_fail "resume sent $sent bytes for a 5 MB file (more than 2 MiB in flight at the kill)"
 tail -n 3 "$UM_TMP/file-send.log"
+
+# 2% random loss each way (UDP dropped at both ends): messages and a file
+# still complete, in order and once.
+um_exec da iptables -A OUTPUT -p udp -m statistic --mode random --probability 0.02 -j DROP
+um_exec db iptables -A OUTPUT -p udp -m statistic --mode random --probability 0.02 -j DROP
+for i in $(seq 1 100); do
+	um_cli alpha send beta "lossy $i" >/dev/null || um_fail "lossy send $i"
+done
+head -c 2000000 /dev/urandom >"$UM_TMP/lossy.bin"
+um_cli alpha file send beta "$UM_TMP/lossy.bin" >"$UM_TMP/lossy-send.log" 2>&1 || um_fail "the file at 2% loss: $(tail -2 "$UM_TMP/lossy-send.log")"
+cmp -s "$UM_TMP/lossy.bin" "$UM_TMP/beta-downloads/lossy.bin" || um_fail "the file at 2% loss differs"
+um_wait 30 "beta has the 100 messages sent at 2% loss" inbox_check beta alpha in lossy 100
+dropped=$(um_exec da iptables -L OUTPUT -v -x -n | awk '/statistic/ {print $1}')
+um_log "2% loss: 100 messages in order and once, a 2 MB file verified ($dropped datagrams dropped at alpha; $(tail -1 "$UM_TMP/lossy-send.log"))"
+um_exec da iptables -F OUTPUT
+um_exec db iptables -F OUTPUT
 
 # Messages to an offline peer survive a restart of the sender.
 um_stop beta
