@@ -274,7 +274,8 @@ direct = false
 store = $UM_TMP/gamma/messages.db"
 um_config delta b 51820 100.96.0.2/24 tun "relay = 203.0.113.2:51821
 direct = false
-store = $UM_TMP/delta/messages.db"
+store = $UM_TMP/delta/messages.db
+max-file-size = 1000000"
 um_peer gamma delta "" 100.96.0.2/32
 um_peer delta gamma "" 100.96.0.1/32 "accept-files = ask"
 um_start relay
@@ -315,4 +316,10 @@ grep -q refused "$UM_TMP/ask2.log" || um_fail "the sender did not show the refus
 grep -q 'not today' "$UM_TMP/gamma.log" || um_fail "the sender did not log the reason"
 ls "$UM_TMP/delta/downloads/" | grep -q 'ask (1).bin' && um_fail "the refused file was written"
 um_log "accept-files = ask: accepted one (verified), refused one (the sender saw the reason)"
+# Beyond delta's max-file-size: refused before any chunk, the sender told why.
+head -c 1000001 /dev/urandom >"$UM_TMP/big.bin"
+um_cli gamma file send delta "$UM_TMP/big.bin" >"$UM_TMP/big-send.log" 2>&1 && um_fail "a file over max-file-size was taken"
+grep -q "max-file-size" "$UM_TMP/gamma.log" || um_fail "gamma did not log the reason of the refusal"
+ls -a "$UM_TMP/delta/downloads" | grep -q big && um_fail "something of the refused file was written"
+um_log "max-file-size: a file one byte over was refused with its reason"
 um_log "PASS"
