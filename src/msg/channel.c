@@ -193,6 +193,7 @@ int um_channel_input(struct um_channel *ch, const uint8_t *segment, size_t len, 
 		return ret;
 	}
 	ch->stats.segments_received++;
+	ch->last_type = 0; /* what was output may be acknowledged now */
 	bool misaddressed = seg.receiver_epoch != 0 && seg.receiver_epoch != ch->epoch;
 	if (misaddressed || epoch_retired(ch, seg.sender_epoch)) {
 		/* From before our restart (or from the peer's previous run):
@@ -250,8 +251,35 @@ sent:
 		*len = 0;
 		return ret;
 	}
-	if (*len)
+	if (*len) {
 		ch->stats.segments_sent++;
+		ch->last_type = out[0];
+		if (out[0] == UM_TYPE_CHANNEL_DATA) {
+			struct um_channel_segment seg;
+			if (um_channel_segment_decode(&seg, out, *len) == 0)
+				ch->last_offset = seg.offset;
+			ch->last_xmit = ch->xmit_seq;
+		}
+	}
+	return 0;
+}
+
+int um_channel_unsend(struct um_channel *ch)
+{
+	uint8_t type = ch->last_type;
+
+	ch->last_type = 0;
+	if (!type)
+		return -UM_ESTATE;
+	ch->stats.segments_sent--;
+	if (type == UM_TYPE_CHANNEL_RESET) {
+		ch->reset_pending = true;
+		ch->reset_next_ns = 0;
+	} else if (type == UM_TYPE_CHANNEL_ACK) {
+		ch->ack_now = true;
+	} else {
+		um_ch_send_unsend(ch, ch->last_offset, ch->last_xmit);
+	}
 	return 0;
 }
 
@@ -297,6 +325,37 @@ uint64_t um_channel_deadline(const struct um_channel *ch)
 	return d;
 }
 
+/* Replaces an empty ring by a smaller one (the contents do not matter). */
+static void ring_shrink(uint8_t **ring, uint32_t *cap, uint32_t small)
+{
+	uint8_t *fresh;
+
+	if (*cap <= small || !(fresh = malloc(small)))
+		return;
+	free(*ring);
+	*ring = fresh;
+	*cap = small;
+}
+
+void um_channel_trim(struct um_channel *ch)
+{
+	if (ch->snd_una == ch->snd_end && ch->rec_count == 0) {
+		ring_shrink(&ch->sbuf, &ch->scap, ch->send_max < UM_CH_INITIAL_CAP ? ch->send_max : UM_CH_INITIAL_CAP);
+		if (ch->rec_cap > UM_CH_RECORDS_INITIAL) {
+			struct um_ch_record *rec = calloc(UM_CH_RECORDS_INITIAL, sizeof(*rec));
+			if (rec) {
+				free(ch->rec);
+				ch->rec = rec;
+				ch->rec_cap = UM_CH_RECORDS_INITIAL;
+				ch->rec_head = 0;
+			}
+		}
+	}
+	if (ch->rcv_read == ch->rcv_nxt && ch->range_count == 0)
+		ring_shrink(&ch->rbuf, &ch->rcap,
+			    ch->receive_max < UM_CH_INITIAL_CAP ? ch->receive_max : UM_CH_INITIAL_CAP);
+}
+
 bool um_channel_take_reset(struct um_channel *ch)
 {
 	bool raised = ch->reset_raised;
@@ -325,4 +384,5 @@ void um_channel_stats(const struct um_channel *ch, struct um_channel_stats *out)
 	out->ssthresh = ch->ssthresh;
 	out->in_flight = ch->pipe;
 	out->peer_window = ch->peer_window;
+	out->memory_bytes = sizeof(*ch) + ch->scap + ch->rcap + (uint64_t)ch->rec_cap * sizeof(*ch->rec);
 }

@@ -71,13 +71,26 @@ size_t um_channel_readable(const struct um_channel *ch);
 /* Writes one segment to send now into out (cap >= the segment_max, or
  * -UM_EINVAL) and sets *len, or sets *len = 0: nothing until the deadline
  * or more input. Call in a loop until *len == 0. A segment the caller
- * could not send counts as lost: the channel recovers it like any loss. */
+ * could not send counts as lost (the channel recovers it like any loss),
+ * unless handed back with um_channel_unsend. */
 int um_channel_output(struct um_channel *ch, uint64_t now, uint8_t *out, size_t cap, size_t *len);
+/* The segment the last um_channel_output returned could not be sent (the
+ * socket was full: -UM_EAGAIN): take it back instead of letting it count as
+ * a loss (which would halve the congestion window); it comes out again on a
+ * later call. Only right after that output, before any input. 0, or
+ * -UM_ESTATE when there is nothing to take back. */
+int um_channel_unsend(struct um_channel *ch);
+
 /* When um_channel_output next has something to do (a retransmission,
  * a delayed ACK, a probe); a time at or before now (0 included) = call it
  * now; UINT64_MAX = nothing pending. Ask again after every call: input,
  * write and read all move it. */
 uint64_t um_channel_deadline(const struct um_channel *ch);
+
+/* Gives back the memory of buffers grown for a burst that are empty now
+ * (they grow again on demand). For the owner's idle housekeeping, say
+ * every minute: never on the data path. */
+void um_channel_trim(struct um_channel *ch);
 
 /* True once after each reset (the peer's epoch changed): every byte
  * written before it is gone. */
@@ -88,12 +101,20 @@ uint64_t um_channel_epoch(const struct um_channel *ch);
 uint64_t um_channel_peer_epoch(const struct um_channel *ch);
 
 struct um_channel_stats {
-	uint64_t srtt_ns, rttvar_ns, rto_ns;
-	uint32_t cwnd, ssthresh, in_flight, peer_window;
-	uint64_t bytes_sent, bytes_retransmitted, bytes_received, bytes_delivered;
+	uint64_t srtt_ns, rttvar_ns, rto_ns; /* rto_ns with the current backoff */
+	uint32_t cwnd, ssthresh;             /* bytes; ssthresh UINT32_MAX until the first loss */
+	uint32_t in_flight;                  /* bytes in the network (RFC 6675 pipe) */
+	uint32_t peer_window;                /* the peer's last advertised window */
+	uint64_t bytes_sent;                 /* payload bytes put in DATA segments, retransmissions included */
+	uint64_t bytes_retransmitted;
+	uint64_t bytes_received;  /* payload bytes of DATA accepted for processing, duplicates included */
+	uint64_t bytes_delivered; /* read by the application */
 	uint64_t segments_sent, segments_received, segments_malformed;
 	uint64_t retransmits, timeouts, resets;
-	uint64_t segments_stale; /* addressed to another epoch of ours: answered with RESET */
+	/* Addressed to another epoch of ours (answered with RESET), or from a
+	 * peer epoch left behind: dropped. */
+	uint64_t segments_stale;
+	uint64_t memory_bytes; /* heap held: the state, both buffers, the scoreboard */
 };
 
 void um_channel_stats(const struct um_channel *ch, struct um_channel_stats *out);

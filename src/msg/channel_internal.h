@@ -84,6 +84,7 @@ struct um_channel {
 	bool have_rtt;
 	uint64_t srtt, rttvar, rto;
 	uint64_t rto_deadline, persist_deadline, persist_interval;
+	uint64_t last_data_ns; /* the latest DATA sent (0 = none): the restart after idle */
 
 	/* Receive stream: the buffer holds [rcv_read, rcv_read + receive_max). */
 	uint8_t *rbuf;
@@ -99,6 +100,10 @@ struct um_channel {
 	bool echo_valid;
 	uint32_t echo_us;
 	uint64_t echo_at;
+
+	/* The last segment output, for um_channel_unsend (type 0 = none). */
+	uint8_t last_type;
+	uint64_t last_offset, last_xmit;
 
 	struct um_channel_stats stats;
 };
@@ -132,6 +137,10 @@ int um_ch_send_tail_probe(struct um_channel *ch, uint64_t now, uint8_t *out, siz
 int um_ch_send_data(struct um_channel *ch, uint64_t now, uint8_t *out, size_t cap, size_t *len);
 int um_ch_send_probe(struct um_channel *ch, uint64_t now, uint8_t *out, size_t cap, size_t *len);
 bool um_ch_send_blocked_by_window(const struct um_channel *ch);
+/* The DATA just output at offset (transmission xmit) never left: a new
+ * segment is forgotten (its bytes go out again as new), a retransmission
+ * is lost again; a window probe stays on its timer. */
+void um_ch_send_unsend(struct um_channel *ch, uint64_t offset, uint64_t xmit);
 
 /* channel_receive.c */
 void um_ch_receive_reset(struct um_channel *ch);

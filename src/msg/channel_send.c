@@ -3,9 +3,10 @@
  * flight (RFC 6675: pipe, SACKed, lost), loss detection (RACK, RFC 8985: a
  * segment is lost when one sent after it arrived and a reordering window
  * has passed; DupThresh SACKed segments above a hole before the first RTT
- * sample; a tail loss probe after 2 RTT without ACK), NewReno congestion control in bytes with
- * slow start and SACK fast recovery, the RTO of RFC 6298 with exponential
- * backoff, and the window probe when the peer's window is closed. */
+ * sample; a tail loss probe after 2 RTT without ACK), NewReno congestion
+ * control in bytes with slow start and SACK fast recovery, the RTO of
+ * RFC 6298 with exponential backoff, and the window probe when the peer's
+ * window is closed. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,7 +192,7 @@ static uint64_t process_sacks(struct um_channel *ch, const struct um_channel_seg
 			if (ch->sack_seen[j].start == start && ch->sack_seen[j].end <= end)
 				from = ch->sack_seen[j].end;
 		if (from < end)
-			bytes += records_sack(ch, from == start ? start : from, end);
+			bytes += records_sack(ch, from, end);
 	}
 	memcpy(ch->sack_seen, seen, n * sizeof(seen[0]));
 	ch->sack_seen_n = n;
@@ -399,6 +400,7 @@ static int emit(struct um_channel *ch, uint64_t now, uint64_t offset, uint32_t n
 	um_ch_ring_get(ch->sbuf, ch->scap, offset, out + UM_CHANNEL_DATA_HEADER, n);
 	*len = (size_t)ret;
 	ch->stats.bytes_sent += n;
+	ch->last_data_ns = now;
 	if (ch->rto_deadline == UINT64_MAX)
 		ch->rto_deadline = now + ch->rto;
 	tlp_arm(ch, now);
@@ -447,6 +449,18 @@ int um_ch_send_data(struct um_channel *ch, uint64_t now, uint8_t *out, size_t ca
 	}
 	if (ch->snd_nxt >= ch->snd_end || ch->wnd_edge <= ch->snd_nxt)
 		return 0;
+	if (ch->rec_count == 0 && ch->last_data_ns && now - ch->last_data_ns > ch->rto) {
+		/* Idle for an RTO: the window measured then says little about
+		 * the path now; restart from the initial window (RFC 5681
+		 * 4.1, ssthresh kept as in RFC 2861) instead of one burst. */
+		uint32_t restart = UM_CH_INITIAL_WINDOW * ch->payload_max;
+		if (ch->cwnd > restart) {
+			uint32_t keep = ch->cwnd / 4 * 3;
+			if (ch->ssthresh < keep)
+				ch->ssthresh = keep;
+			ch->cwnd = restart;
+		}
+	}
 	uint32_t n = min_u32(ch->snd_end - ch->snd_nxt, ch->payload_max);
 	if (n > ch->wnd_edge - ch->snd_nxt)
 		n = (uint32_t)(ch->wnd_edge - ch->snd_nxt);
@@ -535,4 +549,36 @@ int um_ch_send_tail_probe(struct um_channel *ch, uint64_t now, uint8_t *out, siz
 	ch->stats.retransmits++;
 	ch->stats.bytes_retransmitted += r->len;
 	return 0;
+}
+
+void um_ch_send_unsend(struct um_channel *ch, uint64_t offset, uint64_t xmit)
+{
+	uint32_t i = record_find(ch, offset);
+
+	if (i >= ch->rec_count)
+		return;
+	struct um_ch_record *r = um_ch_rec(ch, i);
+	if (r->offset != offset || r->xmit != xmit)
+		return; /* a window probe, or a record that moved on */
+	ch->stats.bytes_sent -= r->len;
+	if (r->state == UM_CH_RETRANS) {
+		record_set(ch, r, UM_CH_LOST);
+		if (i < ch->retx_scan)
+			ch->retx_scan = i;
+		ch->stats.retransmits--;
+		ch->stats.bytes_retransmitted -= r->len;
+	} else if (r->state == UM_CH_OUT && i == ch->rec_count - 1) {
+		record_set(ch, r, UM_CH_SACKED);
+		ch->sacked_count--;
+		ch->rec_count--;
+		if (ch->snd_max == r->offset + r->len)
+			ch->snd_max = r->offset;
+		ch->snd_nxt = r->offset;
+		if (ch->lost_scan > ch->rec_count)
+			ch->lost_scan = ch->rec_count;
+		if (ch->sack_top >= (int64_t)ch->rec_count)
+			ch->sack_top = -1;
+		if (!ch->rec_count)
+			ch->rto_deadline = ch->tlp_deadline = UINT64_MAX;
+	}
 }

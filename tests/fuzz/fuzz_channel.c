@@ -7,11 +7,14 @@
  * moving clock: op & 7 = 0 raw segment (the next x % 200 input bytes),
  * 1 DATA, 2 ACK (with SACK blocks), 3 RESET (epochs picked by op's high
  * bits among ours, 0, two peers and a stranger), 4 write, 5 read,
- * 6 a clock jump, 7 an RTT hint. After every record the output is drained.
+ * 6 a clock jump (then the y % 4-th segment output is handed back with
+ * um_channel_unsend), 7 an RTT hint (and um_channel_trim when z is odd).
+ * After every record the output is drained.
  * Invariants: every segment output decodes and carries our epoch; data
  * read is the peer's pattern at its stream offset (restarting at 0 after a
- * reset); a drained channel's deadline is in the future (no busy loop);
+ * reset; unless a raw record carried DATA); a drained channel's deadline is in the future (no busy loop);
  * the drain ends; in_flight never exceeds what was written. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,8 +60,11 @@ static uint64_t pick_epoch(unsigned v)
 }
 
 static uint64_t read_pos, written;
+static bool raw_data; /* a raw segment carried DATA: reads are not checked */
 
-static void drain(struct um_channel *ch, uint64_t now)
+/* Drains the output; with unsend_at > 0 the unsend_at-th segment is
+ * handed back (a full socket) and the drain stops there. */
+static void drain(struct um_channel *ch, uint64_t now, unsigned unsend_at)
 {
 	uint8_t out[UM_CHANNEL_SEGMENT_MAX];
 	struct um_channel_segment seg;
@@ -73,6 +79,11 @@ static void drain(struct um_channel *ch, uint64_t now)
 			break;
 		if (um_channel_segment_decode(&seg, out, len) != 0 || seg.sender_epoch != OURS)
 			abort();
+		if (i + 1 == (int)unsend_at) {
+			if (um_channel_unsend(ch) != 0 || um_channel_unsend(ch) != -UM_ESTATE)
+				abort();
+			return;
+		}
 		if (seg.type == UM_TYPE_CHANNEL_DATA && seg.offset + seg.payload_len > written + 1)
 			abort(); /* only bytes written (a window probe may be 1 past the window, not past the data) */
 	}
@@ -95,6 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (um_channel_new(&cfg, OURS, now, &ch) != 0)
 		abort();
 	read_pos = written = 0;
+	raw_data = false;
 	um_reader_init(&r, data, size);
 	while (um_reader_left(&r) >= 8) {
 		uint8_t op = um_read_u8(&r), dt = um_read_u8(&r);
@@ -109,6 +121,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 0: {
 			size_t take = x % 200 < um_reader_left(&r) ? x % 200 : um_reader_left(&r);
 			const uint8_t *raw = um_read_bytes(&r, take);
+			struct um_channel_segment check;
+			if (raw && um_channel_segment_decode(&check, raw, take) == 0 &&
+			    check.type == UM_TYPE_CHANNEL_DATA)
+				raw_data = true; /* its bytes are not the peer's pattern */
 			if (raw)
 				um_channel_input(ch, raw, take, now);
 			break;
@@ -147,7 +163,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		case 5: {
 			size_t got = um_channel_read(ch, buf, 1 + y % sizeof(buf));
-			for (size_t i = 0; i < got; i++)
+			for (size_t i = 0; i < got && !raw_data; i++)
 				if (buf[i] != peer_byte(read_pos + i))
 					abort();
 			read_pos += got;
@@ -158,6 +174,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 7:
 			um_channel_set_rtt_hint(ch, (uint64_t)x * y);
+			if (z & 1)
+				um_channel_trim(ch);
 			break;
 		}
 		if (n > 0)
@@ -166,7 +184,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			read_pos = 0;
 			written = 0;
 		}
-		drain(ch, now);
+		drain(ch, now, (op & 7) == 6 ? y % 4 : 0);
 	}
 	um_channel_free(ch);
 	return 0;

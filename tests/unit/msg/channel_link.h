@@ -41,6 +41,8 @@ struct link {
 	uint64_t busy_until[2];   /* when each direction's wire is free (rate limit) */
 	unsigned drop_next[2];    /* drop the next n segments sent by side i */
 	bool hold[2];             /* drop everything side i sends */
+	unsigned flush_budget;    /* segments a side may send per flush (a socket that fills up), 0 = no limit */
+	uint64_t unsent;          /* segments handed back with um_channel_unsend */
 	struct link_packet *heap; /* min-heap on (at, seq) */
 	size_t count, cap;
 	uint64_t sent[2], dropped[2];
@@ -174,9 +176,19 @@ static inline void link_flush(struct link *l)
 	uint8_t buf[UM_CHANNEL_SEGMENT_MAX];
 	size_t len;
 
-	for (int i = 0; i < 2; i++)
-		while (um_channel_output(l->ch[i], l->now, buf, sizeof(buf), &len) == 0 && len > 0)
+	for (int i = 0; i < 2; i++) {
+		unsigned n = 0;
+		while (um_channel_output(l->ch[i], l->now, buf, sizeof(buf), &len) == 0 && len > 0) {
+			if (l->flush_budget && n++ == l->flush_budget) {
+				/* The socket is full: hand the segment back. */
+				if (um_channel_unsend(l->ch[i]) != 0)
+					abort();
+				l->unsent++;
+				break;
+			}
 			link_send(l, i, buf, len);
+		}
+	}
 }
 
 /* One step: flush, then advance the clock to the next delivery or

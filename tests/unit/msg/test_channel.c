@@ -105,6 +105,23 @@ static void test_clean_10mb(void)
 	CHECK(s.srtt_ns >= 38 * MS && s.srtt_ns <= 60 * MS);
 	/* Slow start reaches the 4 MiB buffer in ~10 RTT: 10 MB well under 3 s. */
 	CHECK(took < 3 * SECOND);
+
+	/* After idling longer than an RTO the sender restarts from the
+	 * initial window instead of bursting its old one. */
+	um_channel_stats(l->ch[0], &s);
+	CHECK(s.cwnd > 100 * 1122);
+	l->now += 10 * SECOND;
+	static uint8_t burst[1 << 20];
+	CHECK_EQ(um_channel_write(l->ch[0], burst, sizeof(burst)), 0);
+	link_flush(l);
+	um_channel_stats(l->ch[0], &s);
+	CHECK_EQ(s.cwnd, 10 * (UM_CHANNEL_SEGMENT_MAX - UM_CHANNEL_DATA_HEADER));
+	CHECK(s.in_flight <= s.cwnd);
+	while (link_pump(l))
+		um_channel_read(l->ch[1], burst, sizeof(burst));
+	struct um_channel_stats r;
+	um_channel_stats(l->ch[1], &r);
+	CHECK_EQ(r.bytes_delivered, (10 << 20) + (1 << 20));
 	link_free(l);
 }
 
@@ -135,6 +152,57 @@ static void test_loss_2(void)
 static void test_loss_10(void)
 {
 	lossy(0.10, 33, "10% loss");
+}
+
+/* Small buffers (64 KiB window, 128 KiB send buffer) under 5% loss and
+ * reordering, with a reader that drains only every 50 ms: the window
+ * closes and reopens all the time, losses and probes interleave. */
+static void test_small_window_lossy(void)
+{
+	struct link_params p = {.loss = 0.05,
+				.duplicate = 0.01,
+				.reorder = 0.1,
+				.reorder_ns = 8 * MS,
+				.delay_ns = 10 * MS,
+				.config = {{.send_buffer = 128 << 10}, {.receive_buffer = 64 << 10}}};
+	struct link *l = link_new(&p, 141);
+	struct transfer t = {.total = 4 << 20, .tag = 11};
+	uint8_t buf[4096];
+	uint64_t next_read = l->now, start = l->now;
+
+	while (t.received < t.total && l->now - start < 3600 * SECOND) {
+		while (t.written < t.total && um_channel_writable(l->ch[0]) > 0) {
+			size_t n = um_channel_writable(l->ch[0]);
+			if (n > sizeof(buf))
+				n = sizeof(buf);
+			if (n > t.total - t.written)
+				n = (size_t)(t.total - t.written);
+			for (size_t i = 0; i < n; i++)
+				buf[i] = pattern(t.written + i, t.tag);
+			if (um_channel_write(l->ch[0], buf, n) != 0)
+				t.corrupt = true; /* writable() promised room */
+			t.written += n;
+		}
+		if (l->now >= next_read) {
+			size_t got;
+			while ((got = um_channel_read(l->ch[1], buf, sizeof(buf))) > 0) {
+				for (size_t i = 0; i < got; i++)
+					if (buf[i] != pattern(t.received + i, t.tag))
+						t.corrupt = true;
+				t.received += got;
+			}
+			next_read = l->now + 50 * MS;
+		}
+		if (!link_pump(l))
+			l->now = next_read; /* nothing pending but the reader */
+	}
+	CHECK(!t.corrupt);
+	CHECK_EQ(t.received, t.total);
+	struct um_channel_stats s;
+	um_channel_stats(l->ch[0], &s);
+	CHECK(s.retransmits > 0);
+	print_stats("small window, 5% loss", l, l->now - start);
+	link_free(l);
 }
 
 /* Both directions at once, 2% loss. */
@@ -564,17 +632,116 @@ static void test_rto_backoff(void)
 	link_free(l);
 }
 
+/* A segment handed back is output again, unchanged, and costs nothing. */
+static void test_unsend(void)
+{
+	struct link_params p = {.delay_ns = 0};
+	struct link *l = link_new(&p, 121);
+	uint8_t a[UM_CHANNEL_SEGMENT_MAX], b[UM_CHANNEL_SEGMENT_MAX], data[5000] = {1};
+	struct um_channel_stats s;
+	size_t alen, blen;
+
+	CHECK_EQ(um_channel_unsend(l->ch[0]), -UM_ESTATE);
+	CHECK_EQ(um_channel_write(l->ch[0], data, sizeof(data)), 0);
+	CHECK_EQ(um_channel_output(l->ch[0], l->now, a, sizeof(a), &alen), 0);
+	CHECK_EQ(um_channel_unsend(l->ch[0]), 0);
+	CHECK_EQ(um_channel_unsend(l->ch[0]), -UM_ESTATE);
+	um_channel_stats(l->ch[0], &s);
+	CHECK_EQ(s.segments_sent, 0);
+	CHECK_EQ(s.in_flight, 0);
+	CHECK_EQ(s.bytes_sent, 0);
+	CHECK_EQ(um_channel_deadline(l->ch[0]), 0);
+	CHECK_EQ(um_channel_output(l->ch[0], l->now, b, sizeof(b), &blen), 0);
+	CHECK_EQ(alen, blen);
+	CHECK(memcmp(a, b, alen) == 0);
+	/* An ACK handed back comes out again. */
+	CHECK_EQ(um_channel_input(l->ch[1], b, blen, l->now), 0);
+	CHECK_EQ(um_channel_output(l->ch[0], l->now, b, sizeof(b), &blen), 0);
+	CHECK_EQ(um_channel_input(l->ch[1], b, blen, l->now), 0);
+	CHECK_EQ(um_channel_output(l->ch[1], l->now, a, sizeof(a), &alen), 0);
+	CHECK_EQ(a[0], UM_TYPE_CHANNEL_ACK);
+	CHECK_EQ(um_channel_unsend(l->ch[1]), 0);
+	CHECK_EQ(um_channel_output(l->ch[1], l->now, b, sizeof(b), &blen), 0);
+	CHECK_EQ(blen, alen);
+	CHECK(memcmp(a, b, alen) == 0);
+	link_free(l);
+
+	/* 10 MB through a "socket" that takes 4 segments per flush: every
+	 * segment refused is handed back, none is retransmitted. */
+	struct link_params q = {.delay_ns = 20 * MS};
+	l = link_new(&q, 122);
+	l->flush_budget = 4;
+	run_transfer(l, 10 << 20, 600 * SECOND);
+	um_channel_stats(l->ch[0], &s);
+	CHECK(l->unsent > 1000);
+	CHECK_EQ(s.retransmits, 0);
+	CHECK_EQ(s.timeouts, 0);
+	CHECK_EQ(s.bytes_sent, 10 << 20);
+	link_free(l);
+}
+
+/* A path change mid-transfer (relay to direct: RTT 120 ms -> 10 ms, the
+ * first segments on the new path overtaking the last on the old one):
+ * nothing lost or reordered for the reader, no timeout. */
+static void test_path_change(void)
+{
+	struct link_params p = {.delay_ns = 60 * MS, .loss = 0.01};
+	struct link *l = link_new(&p, 131);
+	struct transfer t = {.total = 6 << 20, .tag = 9};
+	struct um_channel_stats s;
+	uint64_t start = l->now;
+
+	do
+		transfer_step(l, &t, 0);
+	while (t.received < 2 << 20 && link_pump(l));
+	l->p.delay_ns = 5 * MS;
+	while (t.received < t.total && l->now - start < 600 * SECOND) {
+		transfer_step(l, &t, 0);
+		if (!link_pump(l))
+			break;
+	}
+	transfer_step(l, &t, 0);
+	CHECK(!t.corrupt);
+	CHECK_EQ(t.received, t.total);
+	um_channel_stats(l->ch[0], &s);
+	CHECK(s.srtt_ns < 20 * MS); /* follows the new path */
+	CHECK(s.timeouts <= 1);
+
+	/* Idle again: trimming gives the grown buffers back, and the next
+	 * transfer grows them again. */
+	while (link_pump(l)) {
+	}
+	struct um_channel_stats r;
+	um_channel_stats(l->ch[0], &s);
+	um_channel_stats(l->ch[1], &r);
+	fprintf(stderr, "  memory after the transfer: sender %llu, receiver %llu bytes\n",
+		(unsigned long long)s.memory_bytes, (unsigned long long)r.memory_bytes);
+	CHECK(s.memory_bytes > 4 << 20); /* the application filled the send buffer */
+	CHECK(r.memory_bytes > 64 << 10);
+	um_channel_trim(l->ch[0]);
+	um_channel_trim(l->ch[1]);
+	um_channel_stats(l->ch[0], &s);
+	um_channel_stats(l->ch[1], &r);
+	CHECK(s.memory_bytes < 64 << 10);
+	CHECK(r.memory_bytes < 64 << 10);
+	run_transfer(l, 1 << 20, 60 * SECOND);
+	link_free(l);
+}
+
 int main(void)
 {
 	RUN(test_codec);
 	RUN(test_api_edges);
 	RUN(test_malformed_input);
 	RUN(test_delayed_ack);
+	RUN(test_unsend);
 	RUN(test_rto_backoff);
 	RUN(test_clean_10mb);
 	RUN(test_loss_2);
 	RUN(test_loss_10);
 	RUN(test_bidirectional);
+	RUN(test_small_window_lossy);
+	RUN(test_path_change);
 	RUN(test_epoch_restart);
 	RUN(test_epoch_no_flap);
 	RUN(test_zero_window_update);
