@@ -28,8 +28,8 @@ static const char *const um_store_migrations[UM_STORE_SCHEMA_VERSION] = {
     " received_ms INTEGER NOT NULL,"
     " state INTEGER NOT NULL,"
     " body BLOB NOT NULL,"
-    " UNIQUE (peer, id, outgoing));"
-    "CREATE INDEX messages_by_id ON messages (id, outgoing);"
+    /* id first: also the index of the lookups by id (receipts). */
+    " UNIQUE (id, outgoing, peer));"
     "CREATE INDEX messages_by_peer ON messages (peer, seq);"
     "CREATE INDEX messages_pending ON messages (peer, seq) WHERE outgoing = 1 AND state < 2;"
     "CREATE TABLE files ("

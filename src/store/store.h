@@ -182,12 +182,13 @@ struct um_store_presence {
 	char text[UM_STORE_PRESENCE_TEXT_MAX + 1];
 };
 
-/* Stores a peer's presence (replacing the previous one). text: NULL or a
- * NUL-terminated string of at most UM_STORE_PRESENCE_TEXT_MAX bytes
+/* Stores a peer's presence (replacing the previous one). text (copied): NULL
+ * or a NUL-terminated string of at most UM_STORE_PRESENCE_TEXT_MAX bytes
  * (-UM_ERANGE beyond); state > 3 is -UM_EINVAL. */
 int um_store_presence_put(struct um_store *s, const uint8_t peer[32], uint8_t state, uint64_t last_seen_ms,
 			  const char *text);
-/* -UM_ENOTFOUND when nothing was stored for that peer. */
+/* Fills the caller's *out; -UM_ENOTFOUND when nothing was stored for that
+ * peer. */
 int um_store_presence_get(struct um_store *s, const uint8_t peer[32], struct um_store_presence *out);
 /* Every stored peer presence, ordered by peer. */
 int um_store_presence_list(struct um_store *s, int (*cb)(void *ctx, const struct um_store_presence *p), void *ctx);

@@ -399,6 +399,31 @@ static void test_batch(void)
 	teardown();
 }
 
+static struct um_store_file file_template(uint8_t peer_tag, uint64_t n, uint64_t size, uint32_t chunk);
+
+/* Refusals of file writes inside a batch undo only themselves. */
+static void test_batch_file_refusals(void)
+{
+	struct um_store_file f = file_template(1, 1, 8 * 4096, 4096), thief = file_template(2, 1, 4096, 4096), got;
+
+	setup();
+	CHECK_EQ(um_store_begin(st), 0);
+	CHECK_EQ(um_store_file_put(st, &f), 0);
+	CHECK_EQ(um_store_file_chunk_done(st, f.id, false, 3, 4096), 0);
+	CHECK_EQ(um_store_file_chunk_done(st, f.id, false, 3, 4096), -UM_EEXIST);
+	CHECK_EQ(um_store_file_chunk_done(st, f.id, false, 8, 4096), -UM_ERANGE);
+	CHECK_EQ(um_store_file_put(st, &thief), -UM_EEXIST);
+	CHECK_EQ(um_store_file_chunk_done(st, f.id, false, 4, 100), 0);
+	CHECK_EQ(um_store_commit(st), 0);
+	reopen();
+	CHECK_EQ(um_store_file_get(st, f.id, false, &got), 0);
+	CHECK_EQ(got.bytes_done, 4096 + 100);
+	CHECK(got.bitmap_len == 1 && got.bitmap[0] == 0x18);
+	CHECK_MEM(got.peer, f.peer, 32);
+	free(got.bitmap);
+	teardown();
+}
+
 /* A second handle on the same file (another process, in life) sees only
  * committed writes: each add outside a batch is committed when it returns. */
 static void test_commit_visible_elsewhere(void)
@@ -725,6 +750,7 @@ int main(void)
 	RUN(test_history);
 	RUN(test_walk_reentrant);
 	RUN(test_batch);
+	RUN(test_batch_file_refusals);
 	RUN(test_commit_visible_elsewhere);
 	RUN(test_files);
 	RUN(test_file_large_bitmap);

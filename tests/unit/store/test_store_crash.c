@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* kill -9 at random moments: a child adds messages to the outbox in a loop
- * (single commits and groups of up to 64) and tells the parent each id only
- * after the add (or the group's commit) returned 0. The parent SIGKILLs it
+ * (single commits and groups of up to 64), and now and then marks a chunk of
+ * a file transfer done, and tells the parent each id (chunk) only after the
+ * add (the group's commit, the chunk_done) returned 0. The parent SIGKILLs it
  * after a random delay, 20 times; after each kill it reopens the database:
  * integrity_check says ok, every reported id is there exactly once with its
- * body intact, and nothing beyond the last group in flight was stored.
- * UM_TEST_SEED=N replays a run. */
+ * body intact, nothing beyond the last group in flight was stored, every
+ * reported chunk's bit is set and bytes_done matches the bitmap (a chunk's
+ * bit and its bytes are one commit). UM_TEST_SEED=N replays a run. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/types.h>
@@ -23,6 +26,9 @@
 #define ROUNDS    20
 #define GROUP_MAX 64
 #define BODY_MAX  1500
+#define CHUNK_TAG (1ull << 63) /* a report with this bit names a chunk */
+#define CHUNK     1024u
+#define FILE_SIZE (1ull << 30) /* 2^20 chunks */
 
 static uint64_t rng_state;
 
@@ -55,6 +61,33 @@ static int add_one(struct um_store *s, uint64_t n)
 	return um_store_outbox_add(s, &m);
 }
 
+static void file_id(uint8_t id[16])
+{
+	memset(id, 0xf1, 16);
+}
+
+/* The transfer the child advances: created on its first run. */
+static int file_ensure(struct um_store *s)
+{
+	struct um_store_file f;
+	int rc;
+
+	memset(&f, 0, sizeof(f));
+	file_id(f.id);
+	rc = um_store_file_get(s, f.id, false, &f);
+	free(f.bitmap);
+	if (rc != -UM_ENOTFOUND)
+		return rc;
+	memset(&f, 0, sizeof(f));
+	file_id(f.id);
+	store_fill_peer(f.peer, 1);
+	snprintf(f.name, sizeof(f.name), "big.iso");
+	f.size = FILE_SIZE;
+	f.chunk_size = CHUNK;
+	f.state = UM_STORE_FILE_ACTIVE;
+	return um_store_file_put(s, &f);
+}
+
 static void report(int fd, uint64_t first, uint64_t count)
 {
 	for (uint64_t n = first; n < first + count; n++)
@@ -62,16 +95,26 @@ static void report(int fd, uint64_t first, uint64_t count)
 			_exit(5);
 }
 
-/* The child: never returns. Exit codes 2..5 say which step failed. */
-static void child_run(const char *path, uint64_t next, int fd, uint64_t seed)
+/* The child: never returns. Exit codes 2..6 say which step failed. */
+static void child_run(const char *path, uint64_t next, uint64_t chunk, int fd, uint64_t seed)
 {
 	struct um_store *s;
+	uint8_t id[16];
 
 	rng_state = seed;
-	if (um_store_open(path, &s) != 0)
+	file_id(id);
+	if (um_store_open(path, &s) != 0 || file_ensure(s) != 0)
 		_exit(2);
 	for (;;) {
 		uint64_t group = rng() % 4 == 0 ? 1 + rng() % GROUP_MAX : 0;
+
+		if (rng() % 8 == 0) {
+			if (um_store_file_chunk_done(s, id, false, (uint32_t)chunk, CHUNK) != 0)
+				_exit(6);
+			report(fd, CHUNK_TAG | chunk, 1);
+			chunk++;
+			continue;
+		}
 
 		if (!group) {
 			if (add_one(s, next) != 0)
@@ -140,9 +183,15 @@ static int check_row(void *ctx, const struct um_store_message *m)
 	return 0;
 }
 
-/* Reads the ids the child reported until the deadline (ms from now; -1:
- * none), EOF, or an id >= until arrived. */
-static void drain(int fd, struct id_set *reported, int deadline_ms, uint64_t until)
+/* What the child reported: message ids and chunk indexes. */
+struct reports {
+	struct id_set ids, chunks;
+	uint64_t count;
+};
+
+/* Reads the reports of the child until the deadline (ms from now; -1:
+ * none), EOF, or until reports in all. */
+static void drain(int fd, struct reports *reported, int deadline_ms, uint64_t until)
 {
 	struct timespec start, now;
 	uint64_t buf[512];
@@ -168,21 +217,104 @@ static void drain(int fd, struct id_set *reported, int deadline_ms, uint64_t unt
 		if (r <= 0)
 			return;
 		have += (size_t)r;
-		for (size_t i = 0; i < have / sizeof(uint64_t); i++)
-			id_set_add(reported, buf[i]);
+		for (size_t i = 0; i < have / sizeof(uint64_t); i++) {
+			if (buf[i] & CHUNK_TAG)
+				id_set_add(&reported->chunks, buf[i] & ~CHUNK_TAG);
+			else
+				id_set_add(&reported->ids, buf[i]);
+			reported->count++;
+		}
 		size_t rest = have % sizeof(uint64_t);
 		memmove(buf, (uint8_t *)buf + have - rest, rest);
 		have = rest;
-		if (reported->max >= until)
+		if (reported->count >= until)
 			return;
 	}
+}
+
+/* The messages after a kill: each reported id once, intact; at most the
+ * group in flight committed unreported (then counted as reported, so the
+ * next child goes on after it). Returns the number of ids now known. */
+static uint64_t check_messages(struct um_store *s, struct id_set *reported)
+{
+	struct found found = {0};
+	uint64_t missing = 0, twice = 0, unreported = 0, beyond = 0;
+
+	CHECK_EQ(um_store_messages(s, 0, 0, NULL, check_row, &found), 0);
+	CHECK_EQ(found.bad_body, 0);
+	CHECK_EQ(found.bad_peer, 0);
+	for (uint64_t n = 1; n <= reported->max; n++) {
+		if (reported->flag[n] != 1) {
+			twice++; /* the child reports each id once */
+			continue;
+		}
+		if (n >= found.ids.cap || found.ids.flag[n] == 0)
+			missing++;
+	}
+	for (uint64_t n = 1; n < found.ids.cap; n++) {
+		if (found.ids.flag[n] > 1)
+			twice++;
+		if (found.ids.flag[n] && (n >= reported->cap || !reported->flag[n]))
+			unreported++;
+		if (found.ids.flag[n] && n > reported->max + GROUP_MAX)
+			beyond++;
+	}
+	CHECK_EQ(missing, 0);
+	CHECK_EQ(twice, 0);
+	CHECK_EQ(beyond, 0);
+	CHECK(unreported <= GROUP_MAX);
+	for (uint64_t n = reported->max + 1; n < found.ids.cap; n++)
+		if (found.ids.flag[n])
+			id_set_add(reported, n);
+	free(found.ids.flag);
+	return unreported;
+}
+
+/* The transfer after a kill: every reported chunk's bit set, at most one
+ * more (done, not yet reported: then counted as reported), and bytes_done
+ * counting exactly the set bits. Returns the next chunk for the child. */
+static uint64_t check_chunks(struct um_store *s, struct id_set *reported)
+{
+	struct um_store_file f;
+	uint64_t set = 0, next = 0, missing = 0, unreported = 0;
+	uint8_t id[16];
+	int rc;
+
+	file_id(id);
+	memset(&f, 0, sizeof(f));
+	rc = um_store_file_get(s, id, false, &f);
+	if (rc == -UM_ENOTFOUND) {
+		CHECK(reported->cap == 0); /* killed before its put committed */
+		return 0;
+	}
+	CHECK_EQ(rc, 0);
+	CHECK_EQ(f.bitmap_len, (FILE_SIZE / CHUNK + 7) / 8);
+	for (uint64_t i = 0; f.bitmap && i < f.bitmap_len * 8; i++) {
+		bool bit = f.bitmap[i / 8] >> (i % 8) & 1;
+		bool told = i < reported->cap && reported->flag[i];
+
+		set += bit;
+		missing += told && !bit;
+		unreported += bit && !told;
+		if (bit)
+			next = i + 1;
+	}
+	CHECK_EQ(missing, 0);
+	CHECK(unreported <= 1);
+	CHECK_EQ(f.bytes_done, set * CHUNK);
+	/* A chunk done but not reported is durable: count it in (as ids). */
+	for (uint64_t i = 0; f.bitmap && i < f.bitmap_len * 8; i++)
+		if ((f.bitmap[i / 8] >> (i % 8) & 1) && !(i < reported->cap && reported->flag[i]))
+			id_set_add(reported, i);
+	free(f.bitmap);
+	return next;
 }
 
 static void test_kill_at_random_moments(void)
 {
 	struct store_fixture fx;
-	struct id_set reported = {0};
-	uint64_t next = 1, total_reported = 0, seed;
+	struct reports reported = {0};
+	uint64_t next = 1, next_chunk = 0, seed;
 	const char *env = getenv("UM_TEST_SEED");
 
 	seed = env ? strtoull(env, NULL, 10) : (uint64_t)time(NULL) ^ (uint64_t)getpid() << 16;
@@ -193,77 +325,49 @@ static void test_kill_at_random_moments(void)
 		int fds[2], status = 0;
 		/* Early kills land in open and migration; later ones amid writes. */
 		int delay_ms = round < 2 ? (int)(rng() % 5) : (int)(rng() % 150);
-		uint64_t child_seed = rng();
+		uint64_t child_seed = rng(), before = reported.count;
 
 		CHECK(pipe(fds) == 0);
 		pid_t pid = fork();
 		CHECK(pid >= 0);
 		if (pid == 0) {
 			close(fds[0]);
-			child_run(fx.path, next, fds[1], child_seed);
+			child_run(fx.path, next, next_chunk, fds[1], child_seed);
 		}
 		close(fds[1]);
-		size_t before = reported.max;
 		/* Past the first rounds, the delay runs from the child's first
 		 * write: a loaded machine slows its start, not the test's reach. */
 		if (round >= 2)
-			drain(fds[0], &reported, 10000, next);
+			drain(fds[0], &reported, 10000, before + 1);
 		drain(fds[0], &reported, delay_ms, UINT64_MAX);
 		CHECK(kill(pid, SIGKILL) == 0);
 		CHECK(waitpid(pid, &status, 0) == pid);
-		/* Killed by us, not a failure of its own (exit codes 2..5). */
+		/* Killed by us, not a failure of its own (exit codes 2..6). */
 		CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 		drain(fds[0], &reported, -1, UINT64_MAX); /* EOF: the child's end is closed */
 		close(fds[0]);
 
 		struct um_store *s = NULL;
-		struct found found = {0};
 		CHECK_EQ(um_store_open(fx.path, &s), 0);
 		if (!s)
 			break;
 		CHECK_EQ(um_store_integrity_check(s), 0);
-		CHECK_EQ(um_store_messages(s, 0, 0, NULL, check_row, &found), 0);
+		uint64_t unreported = check_messages(s, &reported.ids);
+		next_chunk = check_chunks(s, &reported.chunks);
 		um_store_close(s);
-		CHECK_EQ(found.bad_body, 0);
-		CHECK_EQ(found.bad_peer, 0);
-		uint64_t missing = 0, twice = 0, unreported = 0, beyond = 0;
-		for (uint64_t n = 1; n <= reported.max; n++) {
-			if (reported.flag[n] != 1) {
-				twice++; /* the child reports each id once */
-				continue;
-			}
-			if (n >= found.ids.cap || found.ids.flag[n] == 0)
-				missing++;
-		}
-		for (uint64_t n = 1; n < found.ids.cap; n++) {
-			if (found.ids.flag[n] > 1)
-				twice++;
-			if (found.ids.flag[n] && (n >= reported.cap || !reported.flag[n]))
-				unreported++;
-			/* At most the group in flight was committed unreported. */
-			if (found.ids.flag[n] && n > reported.max + GROUP_MAX)
-				beyond++;
-		}
-		CHECK_EQ(missing, 0);
-		CHECK_EQ(twice, 0);
-		CHECK_EQ(beyond, 0);
-		CHECK(unreported <= GROUP_MAX);
 		fprintf(stderr,
-			"round %2d: killed after %3d ms, %llu ids reported (%llu new), %llu committed unreported\n",
-			round, delay_ms, (unsigned long long)reported.max, (unsigned long long)(reported.max - before),
-			(unsigned long long)unreported);
-		/* The unreported but committed ids are durable: count them in, so
-		 * the next child continues after them. */
-		for (uint64_t n = reported.max + 1; n < found.ids.cap; n++)
-			if (found.ids.flag[n])
-				id_set_add(&reported, n);
-		total_reported = reported.max;
-		next = reported.max + 1;
-		free(found.ids.flag);
+			"round %2d: killed %3d ms after %s, %llu new reports, ids up to %llu (%llu "
+			"committed unreported), chunks up to %llu\n",
+			round, delay_ms, round < 2 ? "the start" : "the first write",
+			(unsigned long long)(reported.count - before), (unsigned long long)reported.ids.max,
+			(unsigned long long)unreported, (unsigned long long)next_chunk);
+		next = reported.ids.max + 1;
 	}
 	/* A run in which the child never got a write in proves nothing. */
-	CHECK(total_reported >= ROUNDS);
-	free(reported.flag);
+	CHECK(reported.ids.max >= ROUNDS);
+	CHECK(next_chunk > 0);
+	free(reported.ids.flag);
+	free(reported.chunks.flag);
 	store_fixture_cleanup(&fx);
 }
 
