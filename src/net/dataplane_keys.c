@@ -135,6 +135,13 @@ int um_dataplane_peer_clear_keys(struct um_dataplane *dp, uint32_t id)
 	return rc;
 }
 
+/* A segment fits the control ring's slots, and a relayed one (the longest
+ * header, no padding past 1152) a relay's datagram. */
+_Static_assert(UM_DP_MESSAGE_MAX <= UM_DP_CONTROL_MAX, "message segments fit the control ring");
+_Static_assert(UM_DP_MESSAGE_MAX % 16 == 0 &&
+		   UM_DP_RELAY_HEADER_MAX + UM_DATA_OVERHEAD + UM_DP_MESSAGE_MAX <= UM_DP_RELAY_MAX_DATAGRAM,
+	       "relayed message segments fit 1280 bytes");
+
 /* Seal len bytes of payload (flags: UM_DATA_F_MESSAGE or 0) under the
  * peer's current key and send it to the relay or endpoint; caller holds
  * dp->lock. Returns 0, -UM_ENOKEY, -UM_ESTATE (nowhere to send),
