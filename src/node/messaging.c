@@ -230,6 +230,17 @@ static void on_timer(struct um_loop *loop, struct um_timer *timer)
 	rearm(ms);
 }
 
+/* Housekeeping: buffers a burst grew are given back once empty. */
+static void on_trim(struct um_loop *loop, struct um_timer *timer)
+{
+	struct um_node_messaging *ms = timer->arg;
+
+	for (size_t i = 0; i < ms->n_peers; i++)
+		if (ms->peers[i].messenger)
+			um_channel_trim(um_messenger_channel(ms->peers[i].messenger));
+	um_timer_arm_in(loop, timer, MSG_TRIM_INTERVAL_S * UM_NSEC_PER_SEC);
+}
+
 /* ---- segments in ---- */
 
 static uint8_t ack_state(uint8_t what)
@@ -475,6 +486,7 @@ int um_node_messaging_start(struct um_node *node)
 	for (size_t i = 0; i < ms->n_peers; i++)
 		ms->peers[i].peer = &node->peers[i];
 	um_timer_init(&ms->timer, on_timer, ms);
+	um_timer_init(&ms->trim_timer, on_trim, ms);
 	node->messaging = ms;
 	default_paths(ms);
 	dir_of(ms->store_path, dir, sizeof(dir));
@@ -492,6 +504,7 @@ int um_node_messaging_start(struct um_node *node)
 	r = msg_files_start(ms);
 	if (r)
 		goto err;
+	um_timer_arm_in(node->loop, &ms->trim_timer, MSG_TRIM_INTERVAL_S * UM_NSEC_PER_SEC);
 	um_log_info("messages in %s, downloads to %s", ms->store_path, ms->download_dir);
 	return 0;
 err:
@@ -506,6 +519,7 @@ void um_node_messaging_stop(struct um_node *node)
 	if (!ms)
 		return;
 	um_timer_cancel(node->loop, &ms->timer);
+	um_timer_cancel(node->loop, &ms->trim_timer);
 	msg_files_stop(ms);
 	for (size_t i = 0; i < ms->n_peers; i++) {
 		msg_pending_free(&ms->peers[i]);

@@ -19,6 +19,7 @@ enum {
 	/* Room kept free in the channel for messages, receipts and presence
 	 * while a file fills it (a chunk frame goes only when this much stays). */
 	MSG_FILE_RESERVE = 128 * 1024,
+	MSG_TRIM_INTERVAL_S = 60,
 	MSG_PENDING_MAX = 65536, /* frames waiting for room; beyond, the oldest receipts go */
 };
 
@@ -58,7 +59,8 @@ struct um_node_messaging {
 	struct um_store *store; /* owned */
 	struct msg_peer *peers; /* owned; one per node->peers entry, same index */
 	size_t n_peers;
-	struct um_timer timer; /* the earliest channel deadline */
+	struct um_timer timer;      /* the earliest channel deadline */
+	struct um_timer trim_timer; /* every MSG_TRIM_INTERVAL: idle channels give back burst buffers */
 	char store_path[UM_CONFIG_PATH_MAX];
 	char download_dir[UM_CONFIG_PATH_MAX];
 	uint8_t self_state; /* ours: UM_PRESENCE_*: 1 online at start */
