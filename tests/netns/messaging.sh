@@ -16,7 +16,10 @@
 #   device = none  epsilon (da) and zeta (db) run as user nobody, without
 #            a TUN device (no CAP_NET_ADMIN): messages both ways.
 #   relay    gamma (a) and delta (b) behind NATs, through a relay only:
-#            messages both ways, in order, once.
+#            messages both ways, in order, once; offers under
+#            accept-files = ask (accepted, refused) and over max-file-size.
+#            Then eta and theta: 150 messages while the path goes relay ->
+#            direct -> relay (the direct path cut in the internet).
 set -u
 . "$(dirname "$0")/lib.sh"
 um_init
@@ -322,4 +325,54 @@ um_cli gamma file send delta "$UM_TMP/big.bin" >"$UM_TMP/big-send.log" 2>&1 && u
 grep -q "max-file-size" "$UM_TMP/gamma.log" || um_fail "gamma did not log the reason of the refusal"
 ls -a "$UM_TMP/delta/downloads" | grep -q big && um_fail "something of the refused file was written"
 um_log "max-file-size: a file one byte over was refused with its reason"
+# ---- relay -> direct -> relay during a stream of messages ----
+um_stop gamma
+um_stop delta
+um_exec a iptables -F OUTPUT
+cut() { # -I|-D: the direct path between the sites dropped in the internet, or not
+	um_exec inet iptables "$1" FORWARD -i ia -o ib -j DROP
+	um_exec inet iptables "$1" FORWARD -i ib -o ia -j DROP
+}
+cut -I
+um_key eta
+um_key theta
+um_config eta a 51820 100.96.0.1/24 tun "relay = 203.0.113.2:51821
+direct = true
+retry-interval = 3s
+connect-timeout = 2s
+store = $UM_TMP/eta/messages.db"
+um_config theta b 51820 100.96.0.2/24 tun "relay = 203.0.113.2:51821
+direct = true
+retry-interval = 3s
+connect-timeout = 2s
+store = $UM_TMP/theta/messages.db"
+um_peer eta theta "" 100.96.0.2/32
+um_peer theta eta "" 100.96.0.1/32
+um_start eta
+um_start theta
+um_wait 30 "eta established with theta" um_established eta theta
+[ "$(um_peer_field eta theta path)" = relay ] || um_fail "eta: not on the relay path with the direct path cut"
+(
+	for i in $(seq 1 150); do
+		"$UMBRA" --socket "${UM_NODE_SOCK[eta]}" send theta "mig $i" >/dev/null || echo "send $i failed"
+		echo "$i" >"$UM_TMP/mig.count"
+		sleep 0.05
+	done
+) >"$UM_TMP/mig.log" 2>&1 &
+MIG=$!
+UM_PIDS+=("$MIG")
+sent_at_least() { [ "$(cat "$UM_TMP/mig.count" 2>/dev/null || echo 0)" -ge "$1" ]; }
+um_wait 20 "50 messages sent on the relay path" sent_at_least 50
+cut -D
+um_wait 20 "eta on the direct path" sh -c "[ \"\$('$UMBRA' --socket '${UM_NODE_SOCK[eta]}' peers --json | python3 -c 'import json,sys; print([p[\"path\"] for p in json.load(sys.stdin)[\"peers\"]][0])')\" = direct ]"
+um_log "eta: relay -> direct after $(cat "$UM_TMP/mig.count") messages"
+um_wait 20 "100 messages sent" sent_at_least 100
+cut -I
+um_wait 30 "eta back on the relay path" sh -c "[ \"\$('$UMBRA' --socket '${UM_NODE_SOCK[eta]}' peers --json | python3 -c 'import json,sys; print([p[\"path\"] for p in json.load(sys.stdin)[\"peers\"]][0])')\" = relay ]"
+um_log "eta: direct -> relay (the direct path cut) after $(cat "$UM_TMP/mig.count") messages"
+wait "$MIG"
+[ -s "$UM_TMP/mig.log" ] && um_fail "sends failed: $(head -3 "$UM_TMP/mig.log")"
+um_wait 60 "theta has the 150 messages" inbox_check theta eta in mig 150
+um_wait 30 "eta sees them delivered" inbox_check eta theta out mig 150
+um_log "relay -> direct -> relay during 150 messages: all delivered, in order, once"
 um_log "PASS"
