@@ -41,7 +41,9 @@ enum {
 	FILE_WAITING_MAX = 32,         /* offers held for a decision, per peer */
 	FILE_CHANNEL_BUFFER = 4 << 20, /* the channel's default send buffer (msg/channel.h) */
 	FILE_BACKLOG_MIN = 256 << 10,  /* chunk bytes the channel may hold in any case */
+	FILE_SYNC_CHUNKS = 16,         /* written chunks made durable together (1 MiB) */
 };
+#define FILE_SYNC_DELAY_NS (20 * UM_NSEC_PER_MSEC) /* ... or this long after the first of them */
 
 struct msg_transfer {
 	struct msg_transfer *next;
@@ -53,6 +55,10 @@ struct msg_transfer {
 	struct um_file_meta meta;   /* incoming */
 	struct um_file_bitmap sent; /* outgoing: chunks sent and not asked for again (progress) */
 	uint64_t bytes_sent;        /* outgoing: chunk bytes written to the channel, this run */
+	/* incoming: chunks written (pwrite) but not yet fdatasync'd and marked
+	 * in the store; a restart asks for them again. */
+	uint32_t unsynced[FILE_SYNC_CHUNKS];
+	size_t n_unsynced;
 };
 
 static bool final_state(uint8_t state)
@@ -317,6 +323,47 @@ static void sender_finished(struct um_node_messaging *ms, struct msg_transfer *t
 
 /* ---- receiver ---- */
 
+/* The chunks written since the last sync become durable: one fdatasync,
+ * then one store commit marking them done (the store never counts a chunk
+ * the disk does not hold). A failure forgets them: they are asked again. */
+static int receiver_sync(struct um_node_messaging *ms, struct msg_transfer *t)
+{
+	int r = 0;
+
+	if (!t->n_unsynced)
+		return 0;
+	if (fdatasync(t->fd))
+		r = -errno;
+	bool batch = r == 0 && um_store_begin(ms->store) == 0;
+	for (size_t i = 0; r == 0 && i < t->n_unsynced; i++) {
+		uint32_t index = t->unsynced[i];
+		r = um_store_file_chunk_done(ms->store, t->info.id, false, index,
+					     um_file_chunk_len(t->info.size, t->info.chunk_size, index));
+	}
+	if (batch && um_store_commit(ms->store) && r == 0)
+		r = -UM_EINVAL;
+	if (r) {
+		um_log_warn("file %s: %zu chunks not made durable: %s", t->info.name, t->n_unsynced, um_strerror(r));
+		for (size_t i = 0; i < t->n_unsynced; i++)
+			um_file_receive_chunk_forget(t->fr, t->unsynced[i]);
+	}
+	t->n_unsynced = 0;
+	return r;
+}
+
+static void on_sync_timer(struct um_loop *loop, struct um_timer *timer)
+{
+	struct um_node_messaging *ms = timer->arg;
+	(void)loop;
+
+	for (struct msg_transfer *t = ms->transfers; t; t = t->next)
+		if (t->n_unsynced && receiver_sync(ms, t))
+			queue_requests(t); /* the forgotten ones */
+	for (size_t i = 0; i < ms->n_peers; i++)
+		if (ms->peers[i].messenger)
+			msg_pump(ms, &ms->peers[i]);
+}
+
 static void temp_path(const struct um_node_messaging *ms, const struct um_file_meta *meta, char *out, size_t size)
 {
 	char id[9];
@@ -505,16 +552,28 @@ static void receiver_chunk(struct um_node_messaging *ms, struct msg_peer *mp, co
 		queue_requests(t); /* a bad one is asked for again */
 		return;
 	}
-	/* On disk before the store says so: a restart trusts the bitmap. */
-	if (pwrite(t->fd, data, dlen, (off_t)index * t->info.chunk_size) != (ssize_t)dlen || fdatasync(t->fd) ||
-	    um_store_file_chunk_done(ms->store, t->info.id, false, index, dlen)) {
+	/* On disk before the store says so (receiver_sync, for several chunks
+	 * at once): a restart trusts the bitmap. */
+	if (pwrite(t->fd, data, dlen, (off_t)index * t->info.chunk_size) != (ssize_t)dlen) {
 		um_log_warn("file %s: chunk %u not written: %s", t->info.name, index, strerror(errno));
 		um_file_receive_chunk_forget(t->fr, index);
+		queue_requests(t);
 		return;
 	}
+	t->unsynced[t->n_unsynced++] = index;
 	t->info.bytes_done += dlen;
 	ms->counters.file_bytes_received += dlen;
-	if (um_file_receive_complete(t->fr)) {
+	bool complete = um_file_receive_complete(t->fr);
+	if (t->n_unsynced == FILE_SYNC_CHUNKS || complete) {
+		if (receiver_sync(ms, t)) {
+			t->info.bytes_done = 0; /* shown again as it comes */
+			queue_requests(t);
+			return;
+		}
+	} else if (!um_timer_armed(&ms->file_sync_timer)) {
+		um_timer_arm_in(ms->node->loop, &ms->file_sync_timer, FILE_SYNC_DELAY_NS);
+	}
+	if (complete) {
 		receiver_complete(ms, t);
 		return;
 	}
@@ -653,6 +712,7 @@ static int load_one(void *ctx, const struct um_store_file *f)
 
 int msg_files_start(struct um_node_messaging *ms)
 {
+	um_timer_init(&ms->file_sync_timer, on_sync_timer, ms);
 	int r = um_store_file_list(ms->store, load_one, ms);
 
 	if (r)
@@ -662,6 +722,10 @@ int msg_files_start(struct um_node_messaging *ms)
 
 void msg_files_stop(struct um_node_messaging *ms)
 {
+	um_timer_cancel(ms->node->loop, &ms->file_sync_timer);
+	for (struct msg_transfer *t = ms->transfers; t; t = t->next)
+		if (t->n_unsynced)
+			receiver_sync(ms, t); /* a clean stop keeps what arrived */
 	while (ms->transfers)
 		transfer_free(ms, ms->transfers);
 }

@@ -61,6 +61,7 @@ struct um_node_messaging {
 	size_t n_peers;
 	struct um_timer timer;      /* the earliest channel deadline */
 	struct um_timer trim_timer; /* every MSG_TRIM_INTERVAL: idle channels give back burst buffers */
+	struct um_timer file_sync_timer; /* messaging_files.c: received chunks made durable */
 	char store_path[UM_CONFIG_PATH_MAX];
 	char download_dir[UM_CONFIG_PATH_MAX];
 	uint8_t self_state; /* ours: UM_PRESENCE_*: 1 online at start */
