@@ -153,6 +153,10 @@ dropped=$(um_exec da iptables -L OUTPUT -v -x -n | awk '/statistic/ {print $1}')
 um_log "2% loss: 100 messages in order and once, a 2 MB file verified ($dropped datagrams dropped at alpha; $(tail -1 "$UM_TMP/lossy-send.log"))"
 um_exec da iptables -F OUTPUT
 um_exec db iptables -F OUTPUT
+# The same name again: kept beside the first, never over it.
+um_cli alpha file send beta "$UM_TMP/lossy.bin" >/dev/null || um_fail "the second lossy.bin"
+cmp -s "$UM_TMP/lossy.bin" "$UM_TMP/beta-downloads/lossy (1).bin" || um_fail "no 'lossy (1).bin' beside the first"
+cmp -s "$UM_TMP/lossy.bin" "$UM_TMP/beta-downloads/lossy.bin" || um_fail "the first lossy.bin changed"
 
 # Messages to an offline peer survive a restart of the sender.
 um_stop beta

@@ -141,16 +141,18 @@ static int follow(const char *id)
 		unsigned long long done = strtoull(row.f[4], NULL, 10), size = strtoull(row.f[5], NULL, 10);
 		const char *state = row.f[3];
 		bool final = !strcmp(state, "done") || !strcmp(state, "refused") || !strcmp(state, "failed");
-		if (first_bytes == ~0ULL)
+		/* The clock starts when the peer accepted (an offer may wait). */
+		if (first_bytes == ~0ULL || (!strcmp(last_state, "offered") && strcmp(state, "offered"))) {
 			first_bytes = done;
+			started = rate_at = now;
+			rate_bytes = done;
+		}
 		/* Rate over the last second or more (a moving window). */
 		if (now - rate_at >= UM_NSEC_PER_SEC) {
 			rate =
 			    (double)(done - (done >= rate_bytes ? rate_bytes : done)) * 1e9 / (double)(now - rate_at);
 			rate_bytes = done;
 			rate_at = now;
-		} else if (rate_bytes == 0 && done) {
-			rate_bytes = done;
 		}
 		char d[24], s[24], r[24], eta[32] = "-";
 		format_bytes(d, sizeof(d), (double)done);
