@@ -512,6 +512,21 @@ err:
 	return r;
 }
 
+void um_node_messaging_goodbye(struct um_node *node)
+{
+	struct um_node_messaging *ms = node->messaging;
+
+	for (size_t i = 0; ms && i < ms->n_peers; i++) {
+		struct msg_peer *mp = &ms->peers[i];
+		if (!can_send(mp))
+			continue;
+		/* Best effort: a full channel or a lost segment leaves the peer
+		 * to notice the session end by itself. */
+		um_messenger_presence(mp->messenger, UM_PRESENCE_OFFLINE, um_wall_ms(), ms->self_text);
+		drain(ms, mp);
+	}
+}
+
 void um_node_messaging_stop(struct um_node *node)
 {
 	struct um_node_messaging *ms = node->messaging;

@@ -50,6 +50,9 @@ struct um_node;
  * um_node_messaging_stop. Relay-only nodes have none (node->messaging stays
  * NULL and every entry point below does nothing). */
 int um_node_messaging_start(struct um_node *node);
+/* Before a clean stop (while sessions still exist): "offline" to every
+ * peer with a session, best effort. */
+void um_node_messaging_goodbye(struct um_node *node);
 void um_node_messaging_stop(struct um_node *node);
 
 /* The peer has usable keys (a new session, a rekey, the responder's keys

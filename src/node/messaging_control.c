@@ -212,6 +212,15 @@ static int op_file_send(struct um_node_messaging *ms, const struct um_control_re
 	return 0;
 }
 
+/* What a peer's presence shows: theirs while a session is up; offline
+ * (with the last time they told us something) when none is. */
+static const char *shown_state(const struct msg_peer *mp)
+{
+	if (mp->peer->state != UM_PEER_ESTABLISHED)
+		return "offline";
+	return mp->has_presence ? msg_presence_name(mp->presence_state) : "unknown";
+}
+
 static int op_presence(struct um_node_messaging *ms, const struct um_control_request *req,
 		       struct um_control_reply *reply)
 {
@@ -234,8 +243,11 @@ static int op_presence(struct um_node_messaging *ms, const struct um_control_req
 			const struct msg_peer *mp = &ms->peers[i];
 			if (i)
 				msg_text_put(&t, ",", 1);
-			msg_render_presence_json(&t, msg_peer_name(mp), mp->has_presence ? mp->presence_state : 0,
-						 mp->presence_last_seen_ms, mp->presence_text);
+			uint8_t state = mp->has_presence && mp->peer->state == UM_PEER_ESTABLISHED
+					    ? mp->presence_state
+					    : UM_PRESENCE_OFFLINE;
+			msg_render_presence_json(&t, msg_peer_name(mp), state, mp->presence_last_seen_ms,
+						 mp->presence_text);
 		}
 		msg_text_put(&t, "]}", 2);
 		if (!t.failed)
@@ -249,8 +261,7 @@ static int op_presence(struct um_node_messaging *ms, const struct um_control_req
 	for (size_t i = 0; i < ms->n_peers; i++) {
 		const struct msg_peer *mp = &ms->peers[i];
 		um_control_reply_add(reply, "peer", "%s", msg_peer_name(mp));
-		um_control_reply_add(reply, "state", "%s",
-				     mp->has_presence ? msg_presence_name(mp->presence_state) : "unknown");
+		um_control_reply_add(reply, "state", "%s", shown_state(mp));
 		t.len = 0;
 		msg_text_pct(&t, mp->presence_text, strlen(mp->presence_text));
 		um_control_reply_add_raw(reply, "text", t.data ? t.data : "", t.len);

@@ -198,6 +198,7 @@ static int add_peer(struct um_node *node, struct um_node_peer *peer, const struc
 /* Undoes whatever part of um_node_start got done (every step checks). */
 static void teardown(struct um_node *node)
 {
+	um_node_messaging_goodbye(node); /* before the sessions go */
 	if (node->up)
 		um_node_down(node);
 	if (node->control_started)

@@ -160,6 +160,7 @@ cmp -s "$UM_TMP/lossy.bin" "$UM_TMP/beta-downloads/lossy.bin" || um_fail "the fi
 
 # Messages to an offline peer survive a restart of the sender.
 um_stop beta
+um_wait 5 "alpha shows beta offline (its goodbye)" sh -c "'$UMBRA' --socket '${UM_NODE_SOCK[alpha]}' presence | grep -q '^beta *offline'"
 for i in $(seq 1 20); do
 	um_cli alpha send beta "offline $i" >/dev/null || um_fail "queue $i"
 done
