@@ -52,7 +52,7 @@ static void flush_pending(struct msg_peer *mp)
 {
 	while (mp->pending_head) {
 		struct msg_pending *p = mp->pending_head;
-		int r = p->is_ack ? um_messenger_ack(mp->messenger, p->id, p->what, NULL)
+		int r = p->is_ack ? um_messenger_ack(mp->messenger, p->id, p->what, p->len ? (const char *)p->data : NULL)
 				  : um_messenger_send_frame(mp->messenger, p->type, p->data, p->len);
 		if (r == -UM_EAGAIN)
 			return;
@@ -324,11 +324,14 @@ static void handle_events(struct um_node_messaging *ms, struct msg_peer *mp, siz
 					     um_strerror(stored[i]));
 				continue; /* no receipt: the peer sends it again after a reset */
 			}
-			msg_queue_ack(mp, ev->id, UM_RECEIPT_DELIVERED);
+			msg_queue_ack(mp, ev->id, UM_RECEIPT_DELIVERED, NULL);
 			break;
 		case UM_MSG_EVENT_ACK: {
 			uint8_t state = ack_state(ev->what_or_kind_or_state);
 			ms->counters.receipts++;
+			if (ev->what == UM_RECEIPT_REFUSED)
+				um_log_warn("peer \"%s\" refused a message: %.*s", msg_peer_name(mp),
+					    (int)(ev->len < 256 ? ev->len : 256), ev->len ? (const char *)ev->data : "no reason");
 			int r = um_store_message_set_state(ms->store, ev->id, true, state);
 			if (r == 0)
 				msg_notify_receipt(ms, mp, ev->id, state);
@@ -350,6 +353,10 @@ static void handle_events(struct um_node_messaging *ms, struct msg_peer *mp, siz
 			break;
 		case UM_MSG_EVENT_PROTOCOL_ERROR:
 			ms->counters.protocol_errors++;
+			/* A message we cannot take is refused with the reason, so
+			 * that its sender stops sending it again. */
+			if (ev->what == 1 && ev->frame_type == UM_FRAME_DATA)
+				msg_queue_ack(mp, ev->id, UM_RECEIPT_REFUSED, "malformed message");
 			um_log_warn("peer \"%s\": message stream: %.*s", msg_peer_name(mp),
 				    (int)(ev->len < 200 ? ev->len : 200), (const char *)ev->data);
 			break;

@@ -314,7 +314,7 @@ static int op_read(struct um_node_messaging *ms, const uint8_t id[16])
 	struct um_node_peer *peer = um_node_peer_find(ms->node, (const struct um_peer_id *)rt.peer);
 	struct msg_peer *mp = peer ? msg_peer_of(peer) : NULL;
 	if (mp) {
-		msg_queue_ack(mp, id, UM_RECEIPT_READ);
+		msg_queue_ack(mp, id, UM_RECEIPT_READ, NULL);
 		msg_pump(ms, mp);
 	}
 	return 0;

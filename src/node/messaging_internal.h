@@ -32,7 +32,7 @@ struct msg_pending {
 	uint8_t id[16], what; /* ACK */
 	uint8_t type;         /* frame */
 	size_t len;
-	uint8_t data[]; /* frame payload */
+	uint8_t data[]; /* frame payload; ACK: its reason (len bytes + NUL) */
 };
 
 struct msg_transfer; /* messaging_files.c */
@@ -91,10 +91,11 @@ static inline const char *msg_peer_name(const struct msg_peer *mp)
 /* messaging_peer.c */
 /* The peer by configured name or peer ID text, or NULL. */
 struct msg_peer *msg_peer_find(struct um_node_messaging *ms, const char *name_or_id);
-/* Queue a frame / a receipt behind the others (written by msg_pump).
+/* Queue a frame / a receipt (reason: NULL or text, cut at
+ * UM_MESSAGE_REASON_MAX) behind the others (written by msg_pump).
  * 0, -UM_ENOMEM, -UM_ELIMIT (MSG_PENDING_MAX waiting: dropped). */
 int msg_queue_frame(struct msg_peer *mp, uint8_t type, const void *payload, size_t len);
-int msg_queue_ack(struct msg_peer *mp, const uint8_t id[16], uint8_t what);
+int msg_queue_ack(struct msg_peer *mp, const uint8_t id[16], uint8_t what, const char *reason);
 void msg_pending_free(struct msg_peer *mp);
 
 /* messaging_events.c: a growable text (NUL-terminated; failed after an

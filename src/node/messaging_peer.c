@@ -49,15 +49,19 @@ int msg_queue_frame(struct msg_peer *mp, uint8_t type, const void *payload, size
 	return queue(mp, p);
 }
 
-int msg_queue_ack(struct msg_peer *mp, const uint8_t id[16], uint8_t what)
+int msg_queue_ack(struct msg_peer *mp, const uint8_t id[16], uint8_t what, const char *reason)
 {
-	struct msg_pending *p = calloc(1, sizeof(*p));
+	size_t len = reason ? strnlen(reason, UM_MESSAGE_REASON_MAX) : 0;
+	struct msg_pending *p = calloc(1, sizeof(*p) + len + 1);
 
 	if (!p)
 		return -UM_ENOMEM;
 	p->is_ack = true;
 	memcpy(p->id, id, 16);
 	p->what = what;
+	p->len = len; /* the reason, NUL-terminated in data */
+	if (len)
+		memcpy(p->data, reason, len);
 	return queue(mp, p);
 }
 
