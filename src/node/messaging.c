@@ -52,8 +52,9 @@ static void flush_pending(struct msg_peer *mp)
 {
 	while (mp->pending_head) {
 		struct msg_pending *p = mp->pending_head;
-		int r = p->is_ack ? um_messenger_ack(mp->messenger, p->id, p->what, p->len ? (const char *)p->data : NULL)
-				  : um_messenger_send_frame(mp->messenger, p->type, p->data, p->len);
+		int r = p->is_ack
+			    ? um_messenger_ack(mp->messenger, p->id, p->what, p->len ? (const char *)p->data : NULL)
+			    : um_messenger_send_frame(mp->messenger, p->type, p->data, p->len);
 		if (r == -UM_EAGAIN)
 			return;
 		if (r)
@@ -331,7 +332,8 @@ static void handle_events(struct um_node_messaging *ms, struct msg_peer *mp, siz
 			ms->counters.receipts++;
 			if (ev->what == UM_RECEIPT_REFUSED)
 				um_log_warn("peer \"%s\" refused a message: %.*s", msg_peer_name(mp),
-					    (int)(ev->len < 256 ? ev->len : 256), ev->len ? (const char *)ev->data : "no reason");
+					    (int)(ev->len < 256 ? ev->len : 256),
+					    ev->len ? (const char *)ev->data : "no reason");
 			int r = um_store_message_set_state(ms->store, ev->id, true, state);
 			if (r == 0)
 				msg_notify_receipt(ms, mp, ev->id, state);

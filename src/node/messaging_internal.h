@@ -59,8 +59,8 @@ struct um_node_messaging {
 	struct um_store *store; /* owned */
 	struct msg_peer *peers; /* owned; one per node->peers entry, same index */
 	size_t n_peers;
-	struct um_timer timer;      /* the earliest channel deadline */
-	struct um_timer trim_timer; /* every MSG_TRIM_INTERVAL: idle channels give back burst buffers */
+	struct um_timer timer;           /* the earliest channel deadline */
+	struct um_timer trim_timer;      /* every MSG_TRIM_INTERVAL: idle channels give back burst buffers */
 	struct um_timer file_sync_timer; /* messaging_files.c: received chunks made durable */
 	char store_path[UM_CONFIG_PATH_MAX];
 	char download_dir[UM_CONFIG_PATH_MAX];
