@@ -74,11 +74,11 @@ enum {
 	UM_CONTROL_LINE_MAX = 256,
 	UM_CONTROL_REPLY_MAX = 4 << 20, /* a reply that grows beyond this fails with ENOBUFS */
 	UM_CONTROL_CLIENTS_MAX = 16,
-	UM_CONTROL_TIMEOUT_MS = 5000, /* a client must finish its request by then */
+	UM_CONTROL_TIMEOUT_MS = 5000,   /* a client must finish its request by then */
 	UM_CONTROL_MESSAGE_MAX = 65536, /* send=: body bytes (larger ones are files) */
 	/* send=: 3 x 64 KiB percent-encoded, in lines of up to 256 bytes */
 	UM_CONTROL_REQUEST_SEND_MAX = 3 * 65536 + 16384,
-	UM_CONTROL_FOLLOWERS_MAX = 8,          /* inbox-follow connections (of CLIENTS_MAX) */
+	UM_CONTROL_FOLLOWERS_MAX = 8,           /* inbox-follow connections (of CLIENTS_MAX) */
 	UM_CONTROL_FOLLOW_BUFFER_MAX = 1 << 20, /* a follower that falls further behind is closed */
 };
 
@@ -126,15 +126,15 @@ struct um_control_request {
 	uint8_t value[UM_CONTROL_VALUE_MAX];
 	size_t value_len; /* DHT_PUT: the value= lines, decoded */
 	/* Messaging ops (format: TEXT or JSON only). */
-	char target[UM_CONTROL_LINE_MAX];   /* SEND, FILE_SEND: the peer's name or ID */
+	char target[UM_CONTROL_LINE_MAX];      /* SEND, FILE_SEND: the peer's name or ID */
 	char peer_filter[UM_CONTROL_LINE_MAX]; /* INBOX peer=; "" = all */
-	uint8_t id[16];                     /* FILE_*, READ, FILE_LIST with id= */
+	uint8_t id[16];                        /* FILE_*, READ, FILE_LIST with id= */
 	bool has_id, has_after, presence_set;
-	unsigned args_seen; /* the parser's bookkeeping: argument keys already given */
-	uint64_t after; /* INBOX(_FOLLOW): seq after which to list; 0 = from the start */
-	uint32_t limit; /* INBOX: 0 = the daemon's default */
-	uint8_t kind;   /* SEND: 0 text (text=), 1 binary (body=) */
-	uint8_t state;  /* PRESENCE set: 0 offline, 1 online, 2 away, 3 busy */
+	unsigned args_seen;                 /* the parser's bookkeeping: argument keys already given */
+	uint64_t after;                     /* INBOX(_FOLLOW): seq after which to list; 0 = from the start */
+	uint32_t limit;                     /* INBOX: 0 = the daemon's default */
+	uint8_t kind;                       /* SEND: 0 text (text=), 1 binary (body=) */
+	uint8_t state;                      /* PRESENCE set: 0 offline, 1 online, 2 away, 3 busy */
 	char text[UM_CONTROL_LINE_MAX + 8]; /* PRESENCE text (<= 256 bytes), FILE_REJECT reason; NUL-terminated */
 	char path[UM_CONFIG_PATH_MAX];      /* FILE_SEND: absolute, NUL-terminated */
 	size_t body_len;

@@ -93,9 +93,9 @@ struct um_handshake_status {
 
 /* Messaging (node/messaging.h counters): msg_* keys of the node. */
 struct um_messaging_status {
-	uint64_t messages_sent, messages_received, duplicates, receipts, segments_in, segments_out,
-	    segments_malformed, protocol_errors, resets, files_sent, files_received, files_failed, files_refused,
-	    file_bytes_sent, file_bytes_received, file_chunks_bad;
+	uint64_t messages_sent, messages_received, duplicates, receipts, segments_in, segments_out, segments_malformed,
+	    protocol_errors, resets, files_sent, files_received, files_failed, files_refused, file_bytes_sent,
+	    file_bytes_received, file_chunks_bad;
 };
 
 struct um_dataplane_status {

@@ -205,7 +205,7 @@ static void teardown(struct um_node *node)
 		um_control_server_stop(&node->control);
 	node->control_started = false;
 	um_node_messaging_stop(node); /* closes the store */
-	um_node_dht_stop(node); /* saves the routing table */
+	um_node_dht_stop(node);       /* saves the routing table */
 	um_node_stun_stop(node);
 	um_uplinks_stop(node);
 	um_bootstrap_service_stop(node->bootstrap_api); /* joins its HTTP thread */

@@ -28,7 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (req.op == UM_CONTROL_SEND && (req.body_len == 0 || req.body_len > UM_CONTROL_MESSAGE_MAX))
 			abort();
-		if (strlen(req.text) > 256 || strlen(req.target) >= sizeof(req.target) || req.path[sizeof(req.path) - 1])
+		if (strlen(req.text) > 256 || strlen(req.target) >= sizeof(req.target) ||
+		    req.path[sizeof(req.path) - 1])
 			abort();
 		if (req.op == UM_CONTROL_FILE_SEND && req.path[0] != '/')
 			abort();
