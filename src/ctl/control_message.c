@@ -275,7 +275,7 @@ int um_control_parse_message_arg(struct um_control_request *req, const char *lin
 		if (req->op == UM_CONTROL_INBOX_FOLLOW)
 			return -UM_EINVAL;
 		if (line_is(line, len, "limit", &value, &vlen) && !(req->args_seen & ARG_LIMIT)) {
-			uint64_t limit;
+			uint64_t limit = 0;
 			req->args_seen |= ARG_LIMIT;
 			r = parse_u64(&limit, value, vlen, UINT32_MAX);
 			req->limit = (uint32_t)limit;
