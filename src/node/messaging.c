@@ -44,6 +44,7 @@ static int messenger_create(struct um_node_messaging *ms, struct msg_peer *mp)
 	if (mp->peer->rtt_ns)
 		um_channel_set_rtt_hint(um_messenger_channel(mp->messenger), mp->peer->rtt_ns);
 	mp->outbox_cursor = 0;
+	mp->outbox_due = true;
 	msg_files_reset(ms, mp);
 	return 0;
 }
@@ -110,19 +111,23 @@ static void outbox_pump(struct um_node_messaging *ms, struct msg_peer *mp)
 {
 	struct outbox_batch b = {.cursor = mp->outbox_cursor};
 	size_t writable = um_messenger_writable(mp->messenger);
+	bool all_written;
 
-	if (writable < 128)
+	if (!mp->outbox_due || writable < 128)
 		return;
 	b.budget = writable;
 	int r = um_store_outbox_pending(ms->store, mp->peer->config->id.bytes, outbox_collect, &b);
 	if (r < 0)
 		um_log_warn("outbox of \"%s\": %s", msg_peer_name(mp), um_strerror(r));
+	all_written = r == 0; /* the walk ended: nothing past what was collected */
 	bool batch = b.n > 1 && um_store_begin(ms->store) == 0;
 	for (size_t i = 0; i < b.n; i++) {
 		const struct um_store_message *m = &b.msgs[i];
 		r = um_messenger_send(mp->messenger, m->id, m->sent_ms, m->kind, m->body, m->len);
-		if (r == -UM_EAGAIN)
+		if (r == -UM_EAGAIN) {
+			all_written = false;
 			break;
+		}
 		mp->outbox_cursor = m->seq;
 		if (r) {
 			um_log_warn("message to \"%s\" not sent: %s", msg_peer_name(mp), um_strerror(r));
@@ -134,6 +139,8 @@ static void outbox_pump(struct um_node_messaging *ms, struct msg_peer *mp)
 	}
 	if (batch)
 		um_store_commit(ms->store);
+	if (all_written)
+		mp->outbox_due = false;
 	for (size_t i = 0; i < b.n; i++)
 		free((void *)b.msgs[i].body);
 	free(b.msgs);
@@ -350,6 +357,7 @@ static void handle_events(struct um_node_messaging *ms, struct msg_peer *mp, siz
 			 * flight is gone; the outbox and files go again. */
 			ms->counters.resets++;
 			mp->outbox_cursor = 0;
+			mp->outbox_due = true;
 			mp->presence_due = true;
 			msg_files_reset(ms, mp);
 			break;

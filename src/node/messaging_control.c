@@ -50,6 +50,7 @@ static int op_send(struct um_node_messaging *ms, const struct um_control_request
 	um_control_reply_add(reply, "seq", "%lld", (long long)m.seq);
 	um_control_reply_add(reply, "state", "%s", mp->messenger ? "sending" : "queued");
 	msg_notify_message(ms, &m);
+	mp->outbox_due = true;
 	msg_pump(ms, mp);
 	return 0;
 }

@@ -43,6 +43,7 @@ struct msg_peer {
 	/* Outbox: messages with seq <= cursor were written to the channel
 	 * since its last reset (0 = write everything pending again). */
 	int64_t outbox_cursor;
+	bool outbox_due; /* the store may hold messages past the cursor (no query per segment otherwise) */
 	struct msg_pending *pending_head, *pending_tail;
 	size_t n_pending;
 	uint64_t presence_sessions; /* fresh sessions (handshakes - rekeys) when ours last went */

@@ -115,7 +115,7 @@ static int follow(const char *id)
 {
 	bool tty = isatty(STDOUT_FILENO) && !um_cli.json;
 	uint64_t started = um_now_ns(), last_print = 0, rate_at = started;
-	unsigned long long rate_bytes = 0, first_bytes = ~0ULL;
+	unsigned long long rate_bytes = 0, first_bytes = 0;
 	double rate = 0;
 	char request[128], last_state[32] = "";
 
@@ -142,7 +142,7 @@ static int follow(const char *id)
 		const char *state = row.f[3];
 		bool final = !strcmp(state, "done") || !strcmp(state, "refused") || !strcmp(state, "failed");
 		/* The clock starts when the peer accepted (an offer may wait). */
-		if (first_bytes == ~0ULL || (!strcmp(last_state, "offered") && strcmp(state, "offered"))) {
+		if (!strcmp(last_state, "offered") && strcmp(state, "offered")) {
 			first_bytes = done;
 			started = rate_at = now;
 			rate_bytes = done;
