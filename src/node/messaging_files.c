@@ -179,10 +179,15 @@ static int hash_file(int fd, uint64_t size, uint8_t out[UM_FILE_HASH_LEN])
 static int sender_open(struct msg_transfer *t)
 {
 	int r;
+	struct stat st;
 
-	t->fd = open(t->info.path, O_RDONLY | O_CLOEXEC);
+	t->fd = open(t->info.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (t->fd < 0)
 		return -errno;
+	/* Resumed after a restart: the same file, or the transfer fails here
+	 * rather than at the receiver's whole-file check. */
+	if (fstat(t->fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != t->info.size)
+		return -UM_ESTATE;
 	r = um_file_send_new(t->info.id, t->info.size, t->info.chunk_size, t->info.hash, t->info.name, &t->fs);
 	if (r)
 		return r;
@@ -208,7 +213,7 @@ int msg_files_send(struct um_node_messaging *ms, struct msg_peer *mp, const char
 		goto err;
 	}
 	snprintf(t->info.path, sizeof(t->info.path), "%s", path);
-	t->fd = open(path, O_RDONLY | O_CLOEXEC);
+	t->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block us */
 	if (t->fd < 0) {
 		r = -errno;
 		goto err;
