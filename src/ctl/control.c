@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ctl/control_message.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -25,12 +27,21 @@ struct um_control_client {
 	size_t slot;
 	struct um_watch watch;
 	struct um_timer deadline;
-	char in[UM_CONTROL_REQUEST_MAX];
-	size_t in_len;
+	char *in; /* grows up to um_control_request_cap() of the request */
+	size_t in_len, in_cap;
 	struct um_control_reply reply;
 	size_t out_pos;
 	bool writing;
+	/* inbox-follow: after the reply, events are appended to reply and
+	 * written as the socket takes them; the connection stays open. */
+	bool follower;
+	enum um_control_format follow_format;
 };
+
+static bool is_message_op(enum um_control_op op)
+{
+	return op >= UM_CONTROL_SEND;
+}
 
 /* ---- request parsing (untrusted) ---- */
 
@@ -117,8 +128,8 @@ int um_control_parse_request(struct um_control_request *req, const char *buf, si
 	size_t pos = 0;
 	bool have_op = false;
 
-	memset(req, 0, sizeof(*req));
-	if (len > UM_CONTROL_REQUEST_MAX)
+	memset(req, 0, offsetof(struct um_control_request, body));
+	if (len > um_control_request_cap(buf, len))
 		return -UM_EINVAL;
 	for (;;) {
 		const char *nl = memchr(buf + pos, '\n', len - pos);
@@ -128,9 +139,14 @@ int um_control_parse_request(struct um_control_request *req, const char *buf, si
 		size_t line_len = (size_t)(nl - line), vlen;
 		pos += line_len + 1;
 		if (line_len == 0) /* the empty line ends the request */
-			return have_op && pos == len ? 0 : -UM_EINVAL;
+			return have_op && pos == len ? um_control_message_check(req) : -UM_EINVAL;
 		if (line_len > UM_CONTROL_LINE_MAX || memchr(line, '\0', line_len))
 			return -UM_EINVAL;
+		if (have_op && is_message_op(req->op)) {
+			if (um_control_parse_message_arg(req, line, line_len))
+				return -UM_EINVAL;
+			continue;
+		}
 		if (have_op) {
 			/* Only dht-put takes argument lines (its value). */
 			if (req->op != UM_CONTROL_DHT || req->dht != UM_CONTROL_DHT_PUT ||
@@ -164,7 +180,7 @@ int um_control_parse_request(struct um_control_request *req, const char *buf, si
 			req->op = line[0] == 'r' ? UM_CONTROL_REKEY : UM_CONTROL_PING;
 			memcpy(req->peer, value, vlen);
 			req->peer[vlen] = '\0';
-		} else {
+		} else if (um_control_parse_message_op(req, line, line_len)) {
 			return -UM_EINVAL;
 		}
 		have_op = true;
@@ -238,43 +254,70 @@ static void client_close(struct um_control_client *c)
 	close(c->watch.fd);
 	s->clients[c->slot] = NULL;
 	free(c->reply.data);
+	free(c->in);
 	free(c);
 }
 
+/* Writes what the socket takes. A plain client is closed once its reply is
+ * out; a follower stays, waiting for EPOLLOUT only while it has a backlog. */
 static void client_write(struct um_control_client *c)
 {
 	while (c->out_pos < c->reply.len) {
 		ssize_t n = send(c->watch.fd, c->reply.data + c->out_pos, c->reply.len - c->out_pos, MSG_NOSIGNAL);
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
+			if (errno == EAGAIN || errno == EINTR) {
+				if (c->follower)
+					um_loop_modify(c->server->loop, &c->watch, EPOLLIN | EPOLLOUT);
 				return; /* EPOLLOUT brings us back */
-			break;
+			}
+			client_close(c);
+			return;
 		}
 		c->out_pos += (size_t)n;
 	}
-	client_close(c);
+	if (!c->follower) {
+		client_close(c);
+		return;
+	}
+	c->reply.len = c->out_pos = 0;
+	um_loop_modify(c->server->loop, &c->watch, EPOLLIN);
 }
 
 static void client_run(struct um_control_client *c, int status)
 {
 	struct um_control_server *s = c->server;
-	struct um_control_request req;
+	/* Large (a send= carries up to 64 KiB): not on the stack. */
+	struct um_control_request *req = status == 0 ? malloc(sizeof(*req)) : NULL;
 
+	if (status == 0 && !req)
+		status = -ENOMEM;
 	/* Protocol errors are plain errnos (EINVAL, EMSGSIZE) like the
 	 * WireGuard UAPI; the handler's may be UM_E* codes (um_strerror). */
-	if (status == 0 && um_control_parse_request(&req, c->in, c->in_len))
+	if (status == 0 && um_control_parse_request(req, c->in, c->in_len))
 		status = -EINVAL;
+	if (status == 0 && req->op == UM_CONTROL_INBOX_FOLLOW &&
+	    um_control_server_followers(s) >= UM_CONTROL_FOLLOWERS_MAX)
+		status = -UM_ELIMIT;
 	if (status == 0) {
-		status = s->handler(s->handler_arg, &req, &c->reply);
+		status = s->handler(s->handler_arg, req, &c->reply);
 		if (c->reply.overflow) {
 			/* Send only the error, never a truncated listing. */
 			c->reply.overflow = false;
 			c->reply.len = 0;
 			status = -ENOBUFS;
 		}
+		if (status == 0 && req->op == UM_CONTROL_INBOX_FOLLOW) {
+			c->follower = true;
+			c->follow_format = req->format;
+			um_timer_cancel(s->loop, &c->deadline);
+		}
 	} else {
 		c->reply.len = 0;
 	}
+	free(req);
+	free(c->in); /* one request per connection */
+	c->in = NULL;
+	c->in_len = c->in_cap = 0;
 	if (status < 0)
 		status = -status;
 	um_control_reply_add(&c->reply, "errno", "%d", status);
@@ -289,11 +332,31 @@ static void client_run(struct um_control_client *c, int status)
 	client_write(c);
 }
 
+/* A follower's socket became readable: it sends nothing more, so this is
+ * its end (or junk, which ends it too). */
+static bool follower_input(struct um_control_client *c)
+{
+	char junk[256];
+	ssize_t n = recv(c->watch.fd, junk, sizeof(junk), 0);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return false;
+	client_close(c);
+	return true;
+}
+
 static void on_client(struct um_loop *loop, struct um_watch *watch, uint32_t events)
 {
 	struct um_control_client *c = watch->arg;
 	(void)loop;
 
+	if (c->follower) {
+		if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && follower_input(c))
+			return; /* closed */
+		if (events & EPOLLOUT)
+			client_write(c);
+		return;
+	}
 	if (c->writing) {
 		client_write(c);
 		return;
@@ -303,13 +366,28 @@ static void on_client(struct um_loop *loop, struct um_watch *watch, uint32_t eve
 		return;
 	}
 	for (;;) {
-		/* Only dht-put carries a value beyond UM_CONTROL_REQUEST_SMALL. */
-		if (c->in_len == sizeof(c->in) ||
-		    (c->in_len > UM_CONTROL_REQUEST_SMALL && strncmp(c->in, "dht-put=", 8) != 0)) {
+		/* dht-put and send= may be longer than the rest (their cap). */
+		size_t cap = um_control_request_cap(c->in, c->in_len);
+		if (c->in_len >= cap) {
 			client_run(c, -EMSGSIZE);
 			return;
 		}
-		ssize_t n = recv(watch->fd, c->in + c->in_len, sizeof(c->in) - c->in_len, 0);
+		if (c->in_cap - c->in_len < 4096 && c->in_cap < cap) {
+			size_t grown_cap = c->in_cap ? c->in_cap * 2 : UM_CONTROL_REQUEST_SMALL + 1;
+			if (grown_cap > cap)
+				grown_cap = cap;
+			char *grown = realloc(c->in, grown_cap);
+			if (!grown) {
+				client_close(c);
+				return;
+			}
+			c->in = grown;
+			c->in_cap = grown_cap;
+		}
+		size_t room = c->in_cap - c->in_len;
+		if (room > cap - c->in_len)
+			room = cap - c->in_len;
+		ssize_t n = recv(watch->fd, c->in + c->in_len, room, 0);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
@@ -374,6 +452,43 @@ static void on_accept(struct um_loop *loop, struct um_watch *watch, uint32_t eve
 		}
 		s->clients[slot] = c;
 		um_timer_arm_in(loop, &c->deadline, UM_CONTROL_TIMEOUT_MS * UM_NSEC_PER_MSEC);
+	}
+}
+
+size_t um_control_server_followers(const struct um_control_server *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < UM_CONTROL_CLIENTS_MAX; i++)
+		if (s->clients[i] && s->clients[i]->follower)
+			n++;
+	return n;
+}
+
+void um_control_server_notify(struct um_control_server *s, const char *json, size_t json_len, const char *text,
+			      size_t text_len)
+{
+	for (size_t i = 0; i < UM_CONTROL_CLIENTS_MAX; i++) {
+		struct um_control_client *c = s->clients[i];
+		if (!c || !c->follower)
+			continue;
+		bool as_json = c->follow_format == UM_CONTROL_FORMAT_JSON;
+		const char *value = as_json ? json : text;
+		if (!value)
+			continue;
+		size_t len = as_json ? json_len : text_len;
+		if (c->reply.len - c->out_pos + len > UM_CONTROL_FOLLOW_BUFFER_MAX) {
+			client_close(c); /* too slow a reader: it reconnects with after= */
+			continue;
+		}
+		bool idle = c->reply.len == c->out_pos;
+		um_control_reply_add_raw(&c->reply, as_json ? "json" : "event", value, len);
+		if (c->reply.overflow) {
+			client_close(c);
+			continue;
+		}
+		if (idle)
+			client_write(c);
 	}
 }
 

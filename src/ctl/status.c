@@ -193,6 +193,25 @@ static const struct counter_key handshake_keys[] = {
     KEY("hs_key_unknown", struct um_handshake_status, key_unknown),
 };
 
+static const struct counter_key messaging_keys[] = {
+    KEY("msg_messages_sent", struct um_messaging_status, messages_sent),
+    KEY("msg_messages_received", struct um_messaging_status, messages_received),
+    KEY("msg_duplicates", struct um_messaging_status, duplicates),
+    KEY("msg_receipts", struct um_messaging_status, receipts),
+    KEY("msg_segments_in", struct um_messaging_status, segments_in),
+    KEY("msg_segments_out", struct um_messaging_status, segments_out),
+    KEY("msg_segments_malformed", struct um_messaging_status, segments_malformed),
+    KEY("msg_protocol_errors", struct um_messaging_status, protocol_errors),
+    KEY("msg_resets", struct um_messaging_status, resets),
+    KEY("msg_files_sent", struct um_messaging_status, files_sent),
+    KEY("msg_files_received", struct um_messaging_status, files_received),
+    KEY("msg_files_failed", struct um_messaging_status, files_failed),
+    KEY("msg_files_refused", struct um_messaging_status, files_refused),
+    KEY("msg_file_bytes_sent", struct um_messaging_status, file_bytes_sent),
+    KEY("msg_file_bytes_received", struct um_messaging_status, file_bytes_received),
+    KEY("msg_file_chunks_bad", struct um_messaging_status, file_chunks_bad),
+};
+
 static const struct counter_key dataplane_keys[] = {
     KEY("dp_no_route", struct um_dataplane_status, no_route),
     KEY("dp_unknown_index", struct um_dataplane_status, unknown_index),
@@ -383,9 +402,12 @@ static void node_stun(struct sink *s, const struct um_stun_status *stun)
 		put_str(s, "stun_last_error", um_strerror(stun->last_error));
 }
 
-/* The control thread's timer lateness, last in the node's own keys. */
+/* The control thread's timer lateness, last in the node's own keys
+ * (after the messaging counters). */
 static void node_loop(struct sink *s, const struct um_node_status *st)
 {
+	if (st->has_messaging)
+		put_counters(s, &st->messaging, messaging_keys, COUNT(messaging_keys));
 	put_u64(s, "loop_timer_late_samples", st->loop_timer_late_samples);
 	put_u64(s, "loop_timer_late_max_us", st->loop_timer_late_max_us);
 	put_u64(s, "loop_timer_late_p99_us", st->loop_timer_late_p99_us);

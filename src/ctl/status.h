@@ -91,6 +91,13 @@ struct um_handshake_status {
 	    short_challenges, short_responses, key_unknown;
 };
 
+/* Messaging (node/messaging.h counters): msg_* keys of the node. */
+struct um_messaging_status {
+	uint64_t messages_sent, messages_received, duplicates, receipts, segments_in, segments_out, segments_malformed,
+	    protocol_errors, resets, files_sent, files_received, files_failed, files_refused, file_bytes_sent,
+	    file_bytes_received, file_chunks_bad;
+};
+
 struct um_dataplane_status {
 	uint64_t no_route, unknown_index, malformed, ring_full, tun_write_errors, busy_poll_hits, busy_poll_misses,
 	    gathers, spreads;
@@ -241,6 +248,8 @@ struct um_node_status {
 	struct um_stun_status stun;
 	bool has_relay_server;
 	struct um_relay_server_status relay_server;
+	bool has_messaging; /* a node with its store open */
+	struct um_messaging_status messaging;
 	/* The control thread's timer lateness (net/loop.h struct um_lateness):
 	 * callbacks measured in the window, its maximum and 99th percentile.
 	 * Shown for nodes (not relay-only daemons), last in the node section. */

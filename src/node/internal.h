@@ -5,7 +5,9 @@
  * upward news goes through the hooks node.c installs):
  *
  *   peer.c < route.c < uplink_stream.c < uplink.c < stun.c < path.c
- *     < session.c < dht.c < dht_relay.c < dht_control.c < dht_bootstrap.c < demux.c
+ *     < session.c < dht.c < dht_relay.c < dht_control.c < dht_bootstrap.c
+ *     < messaging_peer.c < messaging_events.c < messaging_files.c
+ *     < messaging.c < messaging_control.c < demux.c
  *     < node.c < status.c
  *
  * Relay-only (a config with [relay] and no [node]): no identity, engine,
@@ -43,6 +45,9 @@ struct um_node_hooks {
 	void (*relay_unknown_peer)(struct um_node_peer *peer);
 	/* stun.c: a STUN server reported a new reflexive address. */
 	void (*candidates_changed)(struct um_node *node);
+	/* session.c: keys installed to send with (a new session or a
+	 * rekey, as initiator; node.c reports the responder's confirmation). */
+	void (*session_up)(struct um_node_peer *peer);
 };
 
 struct um_node {
@@ -81,6 +86,8 @@ struct um_node {
 
 	struct um_node_dht *dht;       /* owned; node/dht.h (NULL: dht = off, relay-only) */
 	struct um_node_dht *relay_dht; /* owned; the relay's DHT node ([relay] dht) */
+
+	struct um_node_messaging *messaging; /* owned; node/messaging.h (NULL: relay-only) */
 
 	/* owned; [relay] api: the bootstrap HTTP API (http/bootstrap_api.h) */
 	struct um_bootstrap_service *bootstrap_api;

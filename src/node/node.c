@@ -17,6 +17,7 @@
 #include "node/demux.h"
 #include "node/dht.h"
 #include "node/internal.h"
+#include "node/messaging.h"
 #include "node/path.h"
 #include "node/route.h"
 #include "node/session.h"
@@ -68,6 +69,10 @@ static void on_control_msg(struct um_node *node, struct um_dp_control_msg *msg)
 	switch (msg->kind) {
 	case UM_DP_EVENT_NEXT_KEY_USED:
 		um_node_promote_next(peer, true);
+		um_node_messaging_session_up(peer); /* the responder can send now */
+		break;
+	case UM_DP_CONTROL_MESSAGE:
+		um_node_messaging_receive(peer, msg->data, msg->len);
 		break;
 	case UM_DP_EVENT_NEED_KEY:
 		um_session_need_key(peer);
@@ -193,12 +198,14 @@ static int add_peer(struct um_node *node, struct um_node_peer *peer, const struc
 /* Undoes whatever part of um_node_start got done (every step checks). */
 static void teardown(struct um_node *node)
 {
+	um_node_messaging_goodbye(node); /* before the sessions go */
 	if (node->up)
 		um_node_down(node);
 	if (node->control_started)
 		um_control_server_stop(&node->control);
 	node->control_started = false;
-	um_node_dht_stop(node); /* saves the routing table */
+	um_node_messaging_stop(node); /* closes the store */
+	um_node_dht_stop(node);       /* saves the routing table */
 	um_node_stun_stop(node);
 	um_uplinks_stop(node);
 	um_bootstrap_service_stop(node->bootstrap_api); /* joins its HTTP thread */
@@ -443,6 +450,7 @@ int um_node_start(struct um_node **out, struct um_loop *loop, struct um_config *
 	    .relay_ready = um_session_relay_ready,
 	    .relay_unknown_peer = um_session_relay_unknown_peer,
 	    .candidates_changed = candidates_changed,
+	    .session_up = um_node_messaging_session_up,
 	};
 	um_timer_init(&node->hs_timer, um_session_engine_timer, node);
 	um_log_set_level(c->log_level);
@@ -470,6 +478,9 @@ int um_node_start(struct um_node **out, struct um_loop *loop, struct um_config *
 		return 0; /* relay-only */
 	}
 
+	r = um_node_messaging_start(node);
+	if (r)
+		goto err;
 	r = um_uplinks_start(node);
 	if (r) {
 		um_log_error("relays: %s", um_strerror(r));

@@ -202,6 +202,8 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 		confirm_start(peer, now);
 	}
 	session_established(peer);
+	if (!as_next && node->hooks.session_up)
+		node->hooks.session_up(peer);
 }
 
 static void handle_output(struct um_node *node)

@@ -12,6 +12,7 @@
 
 #include "node/dht.h"
 #include "node/internal.h"
+#include "node/messaging.h"
 #include "node/path.h"
 #include "node/route.h"
 #include "node/session.h"
@@ -105,6 +106,10 @@ static void fill_node(struct um_node *node, struct um_node_status *out)
 	if (!node->dataplane) {
 		out->relay_only = true;
 		return;
+	}
+	if (node->messaging) {
+		out->has_messaging = true;
+		um_node_messaging_counters(node, &out->messaging);
 	}
 	const struct um_handshake_stats *hs = um_handshake_get_stats(node->engine);
 	out->id = node->identity.id;
@@ -365,6 +370,16 @@ int um_node_control(void *arg, const struct um_control_request *req, struct um_c
 		return ping(node, req->peer, reply);
 	case UM_CONTROL_DHT:
 		return um_node_dht_control(node, req, reply);
+	case UM_CONTROL_SEND:
+	case UM_CONTROL_INBOX:
+	case UM_CONTROL_INBOX_FOLLOW:
+	case UM_CONTROL_FILE_SEND:
+	case UM_CONTROL_FILE_LIST:
+	case UM_CONTROL_FILE_ACCEPT:
+	case UM_CONTROL_FILE_REJECT:
+	case UM_CONTROL_PRESENCE:
+	case UM_CONTROL_READ:
+		return um_node_messaging_control(node, req, reply);
 	}
 	return -UM_EINVAL;
 }

@@ -27,6 +27,12 @@ int up_main(int argc, char **argv);
 int down_main(int argc, char **argv);
 int ping_main(int argc, char **argv);
 int dht_main(int argc, char **argv);
+/* Messaging (issue 16): message.c, file.c, presence.c (cli/message.h). */
+int send_main(int argc, char **argv);
+int inbox_main(int argc, char **argv);
+int read_main(int argc, char **argv);
+int file_main(int argc, char **argv);
+int presence_main(int argc, char **argv);
 struct um_status;
 struct um_status_block;
 /* Sends a request to the daemon; prints the error and returns it on failure.

@@ -1,0 +1,757 @@
+/* SPDX-License-Identifier: MIT */
+/* File transfers on the node (node/messaging.h; the state machines are
+ * msg/file.h, the frames wire/message_file.h). This file does the I/O:
+ *
+ * Sender: the file is hashed when offered (BLAKE2b-256, streaming), the
+ * offer (FILE_META) is stored and sent, sent again after each channel reset
+ * until the receiver answers; chunks are read (pread) as the receiver's
+ * FILE_REQUESTs ask for them and written to the channel while it keeps
+ * MSG_FILE_RESERVE free for messages. FILE_DONE or FILE_REFUSE ends it.
+ *
+ * Receiver: an offer is checked (size against max-file-size, the free
+ * space of download-dir, a sane name) and decided by the peer's
+ * accept-files policy: always, never (FILE_REFUSE), ask (held until
+ * `umbra file accept|reject`). Chunks go to a temporary file
+ * ".<name>.<id8>.umbra-part" in download-dir: pwrite, fdatasync, then the
+ * store marks the chunk done (so a chunk the store counts is on disk).
+ * When all are there the whole file's hash is checked over the bytes on
+ * disk and it is linked to its final name, never over an existing file
+ * ("name", "name (1)", ...). After a restart the store's bitmap says which
+ * chunks are done: only the others are asked for. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "node/messaging_internal.h"
+#include "util/clock.h"
+#include "util/error.h"
+#include "util/log.h"
+
+enum {
+	FILE_CHUNK_SIZE = UM_FILE_CHUNK_MAX,
+	FILE_OUTSTANDING = 128,        /* chunks asked for at once (8 MiB) */
+	FILE_WAITING_MAX = 32,         /* offers held for a decision, per peer */
+	FILE_CHANNEL_BUFFER = 4 << 20, /* the channel's default send buffer (msg/channel.h) */
+	FILE_BACKLOG_MIN = 256 << 10,  /* chunk bytes the channel may hold in any case */
+	FILE_SYNC_CHUNKS = 16,         /* written chunks made durable together (1 MiB) */
+};
+#define FILE_SYNC_DELAY_NS (20 * UM_NSEC_PER_MSEC) /* ... or this long after the first of them */
+
+struct msg_transfer {
+	struct msg_transfer *next;
+	struct msg_peer *mp;
+	struct um_store_file info;  /* bitmap unused (NULL) */
+	int fd;                     /* sender: the file; receiver: the temporary file; -1 = none */
+	struct um_file_send *fs;    /* outgoing */
+	struct um_file_receive *fr; /* incoming, once accepted */
+	struct um_file_meta meta;   /* incoming */
+	struct um_file_bitmap sent; /* outgoing: chunks sent and not asked for again (progress) */
+	uint64_t bytes_sent;        /* outgoing: chunk bytes written to the channel, this run */
+	/* incoming: chunks written (pwrite) but not yet fdatasync'd and marked
+	 * in the store; a restart asks for them again. */
+	uint32_t unsynced[FILE_SYNC_CHUNKS];
+	size_t n_unsynced;
+};
+
+static bool final_state(uint8_t state)
+{
+	return state == UM_STORE_FILE_DONE || state == UM_STORE_FILE_REFUSED || state == UM_STORE_FILE_FAILED;
+}
+
+static struct msg_transfer *find(struct um_node_messaging *ms, const uint8_t id[16], bool outgoing)
+{
+	for (struct msg_transfer *t = ms->transfers; t; t = t->next)
+		if (t->info.outgoing == outgoing && !memcmp(t->info.id, id, 16))
+			return t;
+	return NULL;
+}
+
+static void transfer_free(struct um_node_messaging *ms, struct msg_transfer *t)
+{
+	for (struct msg_transfer **p = &ms->transfers; *p; p = &(*p)->next)
+		if (*p == t) {
+			*p = t->next;
+			break;
+		}
+	if (t->fd >= 0)
+		close(t->fd);
+	um_file_send_free(t->fs);
+	um_file_receive_free(t->fr);
+	um_file_bitmap_free(&t->sent);
+	free(t);
+}
+
+static struct msg_transfer *transfer_new(struct um_node_messaging *ms, struct msg_peer *mp)
+{
+	struct msg_transfer *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->mp = mp;
+	t->fd = -1;
+	t->next = ms->transfers;
+	ms->transfers = t;
+	return t;
+}
+
+/* A state change: stored, shown to followers; a final one ends it. */
+static void set_state(struct um_node_messaging *ms, struct msg_transfer *t, uint8_t state)
+{
+	t->info.state = state;
+	t->info.updated_ms = um_wall_ms();
+	int r = um_store_file_put(ms->store, &t->info);
+	if (r)
+		um_log_warn("file %s: state not stored: %s", t->info.name, um_strerror(r));
+	msg_notify_file(ms, &t->info);
+	if (final_state(state))
+		transfer_free(ms, t);
+}
+
+static void queue_status(struct msg_peer *mp, uint8_t type, const uint8_t id[16], bool ok, const char *reason)
+{
+	struct um_file_status_frame s = {.ok = ok, .reason = reason, .reason_len = reason ? strlen(reason) : 0};
+	uint8_t out[UM_FILE_DONE_FRAME_MAX];
+	size_t len;
+
+	memcpy(s.id, id, 16);
+	int r = type == UM_FRAME_FILE_DONE ? um_file_done_frame_encode(&s, out, sizeof(out), &len)
+					   : um_file_refuse_frame_encode(&s, out, sizeof(out), &len);
+	if (r == 0)
+		msg_queue_frame(mp, type, out, len);
+}
+
+static void queue_meta(struct msg_transfer *t)
+{
+	uint8_t out[UM_FILE_META_FRAME_MAX];
+	size_t len;
+
+	if (um_file_send_meta(t->fs, out, sizeof(out), &len) == 0)
+		msg_queue_frame(t->mp, UM_FRAME_FILE_META, out, len);
+}
+
+static void queue_requests(struct msg_transfer *t)
+{
+	uint8_t out[UM_FILE_REQUEST_FRAME_MAX];
+	size_t len;
+
+	for (;;) {
+		if (um_file_receive_request(t->fr, out, sizeof(out), &len) || len == 0)
+			return;
+		msg_queue_frame(t->mp, UM_FRAME_FILE_REQUEST, out, len);
+	}
+}
+
+/* ---- sender ---- */
+
+static int hash_file(int fd, uint64_t size, uint8_t out[UM_FILE_HASH_LEN])
+{
+	struct um_file_hash h;
+	uint8_t *buf = malloc(1 << 20);
+	uint64_t done = 0;
+
+	if (!buf)
+		return -UM_ENOMEM;
+	um_file_hash_init(&h);
+	while (done < size) {
+		ssize_t n = pread(fd, buf, 1 << 20, (off_t)done);
+		if (n <= 0) {
+			free(buf);
+			return n < 0 ? -errno : -UM_ETRUNC; /* changed under us */
+		}
+		um_file_hash_update(&h, buf, (size_t)n);
+		done += (uint64_t)n;
+	}
+	um_file_hash_final(&h, out);
+	free(buf);
+	return 0;
+}
+
+/* The sender's state for info (new or from the store): file open, state
+ * machine built. */
+static int sender_open(struct msg_transfer *t)
+{
+	int r;
+	struct stat st;
+
+	t->fd = open(t->info.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (t->fd < 0)
+		return -errno;
+	/* Resumed after a restart: the same file, or the transfer fails here
+	 * rather than at the receiver's whole-file check. */
+	if (fstat(t->fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != t->info.size)
+		return -UM_ESTATE;
+	r = um_file_send_new(t->info.id, t->info.size, t->info.chunk_size, t->info.hash, t->info.name, &t->fs);
+	if (r)
+		return r;
+	return um_file_bitmap_init(&t->sent, t->fs->n_chunks);
+}
+
+int msg_files_send(struct um_node_messaging *ms, struct msg_peer *mp, const char *path, uint8_t id[16])
+{
+	struct msg_transfer *t = transfer_new(ms, mp);
+	struct stat st;
+	const char *base = strrchr(path, '/');
+	int r;
+
+	if (!t)
+		return -UM_ENOMEM;
+	base = base ? base + 1 : path;
+	randombytes_buf(t->info.id, 16);
+	memcpy(t->info.peer, mp->peer->config->id.bytes, 32);
+	t->info.outgoing = true;
+	snprintf(t->info.name, sizeof(t->info.name), "%s", base);
+	if (strlen(path) >= sizeof(t->info.path) || !base[0]) {
+		r = -UM_EINVAL;
+		goto err;
+	}
+	snprintf(t->info.path, sizeof(t->info.path), "%s", path);
+	t->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block us */
+	if (t->fd < 0) {
+		r = -errno;
+		goto err;
+	}
+	if (fstat(t->fd, &st) || !S_ISREG(st.st_mode)) {
+		r = -UM_EINVAL;
+		goto err;
+	}
+	t->info.size = (uint64_t)st.st_size;
+	t->info.chunk_size = FILE_CHUNK_SIZE;
+	r = hash_file(t->fd, t->info.size, t->info.hash);
+	if (r)
+		goto err;
+	close(t->fd);
+	t->fd = -1;
+	r = sender_open(t);
+	if (r)
+		goto err;
+	t->info.created_ms = t->info.updated_ms = um_wall_ms();
+	t->info.state = UM_STORE_FILE_OFFERED;
+	r = um_store_file_put(ms->store, &t->info);
+	if (r)
+		goto err;
+	memcpy(id, t->info.id, 16);
+	msg_notify_file(ms, &t->info);
+	if (mp->messenger)
+		queue_meta(t); /* else at its first session (msg_files_reset) */
+	return 0;
+err:
+	transfer_free(ms, t);
+	return r;
+}
+
+static void sender_request(struct um_node_messaging *ms, struct msg_transfer *t, const uint8_t *payload, size_t len)
+{
+	struct um_file_request_frame req;
+
+	if (um_file_send_request(t->fs, payload, len))
+		return;
+	/* Progress: what is asked for again is not done at the receiver. */
+	if (um_file_request_frame_decode(payload, len, &req) == 0)
+		for (uint32_t i = 0; i < req.n_ranges; i++) {
+			struct um_file_range range = um_file_request_frame_range(&req, i);
+			for (uint64_t c = range.first; c < (uint64_t)range.first + range.count && c < t->sent.n; c++)
+				um_file_bitmap_clear(&t->sent, (uint32_t)c);
+		}
+	if (t->info.state == UM_STORE_FILE_OFFERED)
+		set_state(ms, t, UM_STORE_FILE_ACTIVE);
+}
+
+static void sender_pump(struct um_node_messaging *ms, struct msg_transfer *t)
+{
+	static uint8_t data[FILE_CHUNK_SIZE], frame[UM_FILE_CHUNK_FRAME_MAX];
+	struct um_messenger *m = t->mp->messenger;
+	struct um_channel_stats st;
+
+	/* Chunks wait in the channel only up to about two congestion windows
+	 * (at least FILE_BACKLOG_MIN): what is queued there is lost when the
+	 * receiver restarts, and sent again. */
+	um_channel_stats(um_messenger_channel(m), &st);
+	size_t backlog = 2 * (size_t)st.cwnd;
+	if (backlog < FILE_BACKLOG_MIN)
+		backlog = FILE_BACKLOG_MIN;
+	for (;;) {
+		size_t writable = um_messenger_writable(m);
+		size_t queued = writable < FILE_CHANNEL_BUFFER ? FILE_CHANNEL_BUFFER - writable : 0;
+		if (writable < UM_FILE_CHUNK_FRAME_MAX + MSG_FILE_RESERVE || queued + UM_FILE_CHUNK_FRAME_MAX > backlog)
+			return;
+		uint32_t index;
+		size_t len, frame_len;
+		if (um_file_send_next(t->fs, &index))
+			return;
+		len = um_file_chunk_len(t->info.size, t->info.chunk_size, index);
+		ssize_t n = pread(t->fd, data, len, (off_t)index * t->info.chunk_size);
+		if (n != (ssize_t)len) {
+			um_log_warn("file %s: read failed: the transfer fails", t->info.path);
+			queue_status(t->mp, UM_FRAME_FILE_REFUSE, t->info.id, false, "the sender cannot read the file");
+			ms->counters.files_failed++;
+			set_state(ms, t, UM_STORE_FILE_FAILED);
+			return;
+		}
+		if (um_file_chunk_encode(t->fs, index, data, len, frame, sizeof(frame), &frame_len))
+			continue;
+		if (um_messenger_send_frame(m, UM_FRAME_FILE_CHUNK, frame, frame_len)) {
+			um_file_send_requeue(t->fs, index);
+			return;
+		}
+		um_file_bitmap_set(&t->sent, index);
+		t->bytes_sent += len;
+		ms->counters.file_bytes_sent += len;
+	}
+}
+
+static void sender_finished(struct um_node_messaging *ms, struct msg_transfer *t, uint8_t type,
+			    const struct um_file_status_frame *s)
+{
+	char reason[UM_FILE_REASON_MAX + 1];
+
+	snprintf(reason, sizeof(reason), "%.*s", (int)s->reason_len, s->reason);
+	if (type == UM_FRAME_FILE_DONE && s->ok) {
+		um_log_info("file %s delivered to \"%s\" (%llu bytes sent for %llu)", t->info.name,
+			    msg_peer_name(t->mp), (unsigned long long)t->bytes_sent, (unsigned long long)t->info.size);
+		ms->counters.files_sent++;
+		t->info.bytes_done = t->info.size;
+		set_state(ms, t, UM_STORE_FILE_DONE);
+		return;
+	}
+	um_log_info("file %s %s by \"%s\": %s", t->info.name, type == UM_FRAME_FILE_DONE ? "failed" : "refused",
+		    msg_peer_name(t->mp), reason[0] ? reason : "no reason given");
+	set_state(ms, t, type == UM_FRAME_FILE_DONE ? UM_STORE_FILE_FAILED : UM_STORE_FILE_REFUSED);
+}
+
+/* ---- receiver ---- */
+
+/* The chunks written since the last sync become durable: one fdatasync,
+ * then one store commit marking them done (the store never counts a chunk
+ * the disk does not hold). A failure forgets them: they are asked again. */
+static int receiver_sync(struct um_node_messaging *ms, struct msg_transfer *t)
+{
+	int r = 0;
+
+	if (!t->n_unsynced)
+		return 0;
+	if (fdatasync(t->fd))
+		r = -errno;
+	bool batch = r == 0 && um_store_begin(ms->store) == 0;
+	for (size_t i = 0; r == 0 && i < t->n_unsynced; i++) {
+		uint32_t index = t->unsynced[i];
+		r = um_store_file_chunk_done(ms->store, t->info.id, false, index,
+					     um_file_chunk_len(t->info.size, t->info.chunk_size, index));
+	}
+	if (batch && um_store_commit(ms->store) && r == 0)
+		r = -UM_EINVAL;
+	if (r) {
+		um_log_warn("file %s: %zu chunks not made durable: %s", t->info.name, t->n_unsynced, um_strerror(r));
+		for (size_t i = 0; i < t->n_unsynced; i++)
+			um_file_receive_chunk_forget(t->fr, t->unsynced[i]);
+	}
+	t->n_unsynced = 0;
+	return r;
+}
+
+static void on_sync_timer(struct um_loop *loop, struct um_timer *timer)
+{
+	struct um_node_messaging *ms = timer->arg;
+	(void)loop;
+
+	for (struct msg_transfer *t = ms->transfers; t; t = t->next)
+		if (t->n_unsynced && receiver_sync(ms, t))
+			queue_requests(t); /* the forgotten ones */
+	for (size_t i = 0; i < ms->n_peers; i++)
+		if (ms->peers[i].messenger)
+			msg_pump(ms, &ms->peers[i]);
+}
+
+static void temp_path(const struct um_node_messaging *ms, const struct um_file_meta *meta, char *out, size_t size)
+{
+	char id[9];
+
+	sodium_bin2hex(id, sizeof(id), meta->id, 4);
+	snprintf(out, size, "%.3800s/.%s.%s.umbra-part", ms->download_dir, meta->name, id);
+}
+
+/* Accepted: the temporary file (kept from before a restart) and the
+ * receiver, which asks for what is missing. */
+static int receiver_open(struct um_node_messaging *ms, struct msg_transfer *t, const uint8_t *bitmap, size_t bitmap_len)
+{
+	struct um_file_limits limits = {.max_size = ms->node->config.max_file_size,
+					.max_outstanding = FILE_OUTSTANDING};
+	int r;
+
+	if (mkdir(ms->download_dir, 0700) && errno != EEXIST)
+		return -errno;
+	t->fd = open(t->info.path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (t->fd < 0)
+		return -errno;
+	r = um_file_receive_new(&t->meta, &limits, &t->fr);
+	if (r)
+		return r;
+	if (bitmap && bitmap_len && um_file_receive_import(t->fr, bitmap, bitmap_len)) {
+		um_log_warn("file %s: stored progress unusable: starting over", t->info.name);
+		t->info.bytes_done = 0;
+	}
+	if (um_file_receive_complete(t->fr))
+		return 0;
+	queue_requests(t);
+	return 0;
+}
+
+static void receiver_accept(struct um_node_messaging *ms, struct msg_transfer *t)
+{
+	int r = receiver_open(ms, t, NULL, 0);
+
+	if (r) {
+		um_log_warn("file %s from \"%s\": %s", t->info.name, msg_peer_name(t->mp), um_strerror(r));
+		queue_status(t->mp, UM_FRAME_FILE_REFUSE, t->info.id, false, "the receiver cannot store it");
+		ms->counters.files_failed++;
+		set_state(ms, t, UM_STORE_FILE_FAILED);
+		return;
+	}
+	set_state(ms, t, UM_STORE_FILE_ACTIVE);
+}
+
+static void refuse(struct um_node_messaging *ms, struct msg_peer *mp, const uint8_t id[16], const char *reason)
+{
+	ms->counters.files_refused++;
+	queue_status(mp, UM_FRAME_FILE_REFUSE, id, false, reason);
+}
+
+static void receiver_meta(struct um_node_messaging *ms, struct msg_peer *mp, const uint8_t *payload, size_t len)
+{
+	struct um_file_limits limits = {.max_size = ms->node->config.max_file_size};
+	struct um_file_meta meta;
+	struct um_store_file stored = {0};
+	struct statvfs vfs;
+	int r = um_file_receive_meta(payload, len, &limits, &meta);
+
+	if (r) {
+		if (len >= 16)
+			refuse(ms, mp, payload,
+			       r == -UM_ELIMIT ? "larger than the receiver's max-file-size"
+					       : "malformed offer or unsafe name");
+		return;
+	}
+	if (find(ms, meta.id, false))
+		return; /* offered again after a reset: it is waiting or asked for */
+	if (um_store_file_get(ms->store, meta.id, false, &stored) == 0) {
+		free(stored.bitmap);
+		if (stored.state == UM_STORE_FILE_DONE)
+			queue_status(mp, UM_FRAME_FILE_DONE, meta.id, true, NULL); /* our DONE was lost */
+		else
+			refuse(ms, mp, meta.id, "refused before");
+		return;
+	}
+	size_t waiting = 0;
+	for (struct msg_transfer *t = ms->transfers; t; t = t->next)
+		waiting += t->mp == mp && !t->info.outgoing && !t->fr;
+	if (mp->peer->config->accept_files == UM_ACCEPT_NEVER) {
+		refuse(ms, mp, meta.id, "the receiver does not accept files");
+		return;
+	}
+	if (waiting >= FILE_WAITING_MAX) {
+		refuse(ms, mp, meta.id, "too many offers waiting");
+		return;
+	}
+	if (mkdir(ms->download_dir, 0700) && errno != EEXIST) {
+		refuse(ms, mp, meta.id, "the receiver has no download directory");
+		return;
+	}
+	if (statvfs(ms->download_dir, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < meta.size + (16u << 20)) {
+		refuse(ms, mp, meta.id, "not enough disk space at the receiver");
+		return;
+	}
+	struct msg_transfer *t = transfer_new(ms, mp);
+	if (!t)
+		return;
+	t->meta = meta;
+	memcpy(t->info.id, meta.id, 16);
+	memcpy(t->info.peer, mp->peer->config->id.bytes, 32);
+	snprintf(t->info.name, sizeof(t->info.name), "%s", meta.name);
+	temp_path(ms, &meta, t->info.path, sizeof(t->info.path));
+	t->info.size = meta.size;
+	t->info.chunk_size = meta.chunk_size;
+	memcpy(t->info.hash, meta.hash, sizeof(t->info.hash));
+	t->info.created_ms = um_wall_ms();
+	um_log_info("file %s (%llu bytes) offered by \"%s\"", meta.name, (unsigned long long)meta.size,
+		    msg_peer_name(mp));
+	if (mp->peer->config->accept_files == UM_ACCEPT_ALWAYS)
+		receiver_accept(ms, t);
+	else
+		set_state(ms, t, UM_STORE_FILE_OFFERED);
+}
+
+/* name, "name (1)", ... in download-dir: linked, never replacing a file. */
+static int link_final(struct um_node_messaging *ms, struct msg_transfer *t, char *final, size_t size)
+{
+	const char *dot = strrchr(t->info.name, '.');
+	size_t stem = dot && dot != t->info.name ? (size_t)(dot - t->info.name) : strlen(t->info.name);
+
+	for (unsigned i = 0; i < 1000; i++) {
+		if (i == 0)
+			snprintf(final, size, "%.3800s/%s", ms->download_dir, t->info.name);
+		else
+			snprintf(final, size, "%.3800s/%.*s (%u)%s", ms->download_dir, (int)stem, t->info.name, i,
+				 t->info.name + stem);
+		if (link(t->info.path, final) == 0) {
+			unlink(t->info.path);
+			return 0;
+		}
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -UM_ELIMIT;
+}
+
+static void receiver_complete(struct um_node_messaging *ms, struct msg_transfer *t)
+{
+	uint8_t hash[UM_FILE_HASH_LEN];
+	char final[UM_CONFIG_PATH_MAX];
+	int r = fsync(t->fd) ? -errno : hash_file(t->fd, t->info.size, hash);
+
+	if (r == 0 && sodium_memcmp(hash, t->meta.hash, sizeof(hash)))
+		r = -UM_EBADMSG;
+	if (r == 0 && ftruncate(t->fd, (off_t)t->info.size))
+		r = -errno;
+	if (r == 0)
+		r = link_final(ms, t, final, sizeof(final));
+	if (r) {
+		um_log_warn("file %s from \"%s\": %s", t->info.name, msg_peer_name(t->mp),
+			    r == -UM_EBADMSG ? "the whole-file hash does not match" : um_strerror(r));
+		queue_status(t->mp, UM_FRAME_FILE_DONE, t->info.id, false,
+			     r == -UM_EBADMSG ? "whole-file hash mismatch" : "the receiver could not keep it");
+		if (r == -UM_EBADMSG)
+			unlink(t->info.path);
+		ms->counters.files_failed++;
+		set_state(ms, t, UM_STORE_FILE_FAILED);
+		return;
+	}
+	um_log_info("file %s from \"%s\" verified: %s", t->info.name, msg_peer_name(t->mp), final);
+	snprintf(t->info.path, sizeof(t->info.path), "%s", final);
+	t->info.bytes_done = t->info.size;
+	queue_status(t->mp, UM_FRAME_FILE_DONE, t->info.id, true, NULL);
+	ms->counters.files_received++;
+	set_state(ms, t, UM_STORE_FILE_DONE);
+}
+
+static void receiver_chunk(struct um_node_messaging *ms, struct msg_peer *mp, const uint8_t *payload, size_t len)
+{
+	struct msg_transfer *t = len >= 16 ? find(ms, payload, false) : NULL;
+	const uint8_t *data;
+	size_t dlen;
+	uint32_t index;
+
+	if (!t || t->mp != mp || !t->fr) {
+		ms->counters.file_chunks_bad++;
+		return;
+	}
+	int r = um_file_receive_chunk(t->fr, payload, len, &index, &data, &dlen);
+	if (r) {
+		ms->counters.file_chunks_bad++;
+		queue_requests(t); /* a bad one is asked for again */
+		return;
+	}
+	/* On disk before the store says so (receiver_sync, for several chunks
+	 * at once): a restart trusts the bitmap. */
+	if (pwrite(t->fd, data, dlen, (off_t)index * t->info.chunk_size) != (ssize_t)dlen) {
+		um_log_warn("file %s: chunk %u not written: %s", t->info.name, index, strerror(errno));
+		um_file_receive_chunk_forget(t->fr, index);
+		queue_requests(t);
+		return;
+	}
+	t->unsynced[t->n_unsynced++] = index;
+	t->info.bytes_done += dlen;
+	ms->counters.file_bytes_received += dlen;
+	bool complete = um_file_receive_complete(t->fr);
+	if (t->n_unsynced == FILE_SYNC_CHUNKS || complete) {
+		if (receiver_sync(ms, t)) {
+			t->info.bytes_done = 0; /* shown again as it comes */
+			queue_requests(t);
+			return;
+		}
+	} else if (!um_timer_armed(&ms->file_sync_timer)) {
+		um_timer_arm_in(ms->node->loop, &ms->file_sync_timer, FILE_SYNC_DELAY_NS);
+	}
+	if (complete) {
+		receiver_complete(ms, t);
+		return;
+	}
+	if (um_file_receive_wants_request(t->fr))
+		queue_requests(t);
+}
+
+/* ---- from the messenger ---- */
+
+void msg_files_frame(struct um_node_messaging *ms, struct msg_peer *mp, uint8_t type, const uint8_t *payload,
+		     size_t len)
+{
+	struct um_file_status_frame s;
+	struct msg_transfer *t;
+
+	switch (type) {
+	case UM_FRAME_FILE_META:
+		receiver_meta(ms, mp, payload, len);
+		return;
+	case UM_FRAME_FILE_CHUNK:
+		receiver_chunk(ms, mp, payload, len);
+		return;
+	case UM_FRAME_FILE_REQUEST:
+		t = len >= 16 ? find(ms, payload, true) : NULL;
+		if (t && t->mp == mp)
+			sender_request(ms, t, payload, len);
+		return;
+	case UM_FRAME_FILE_DONE:
+		if (um_file_done_frame_decode(payload, len, &s) == 0 && (t = find(ms, s.id, true)) && t->mp == mp)
+			sender_finished(ms, t, type, &s);
+		return;
+	case UM_FRAME_FILE_REFUSE:
+		if (um_file_refuse_frame_decode(payload, len, &s))
+			return;
+		if ((t = find(ms, s.id, true)) && t->mp == mp) {
+			sender_finished(ms, t, type, &s);
+		} else if ((t = find(ms, s.id, false)) && t->mp == mp) {
+			um_log_info("file %s: the sender abandoned it", t->info.name);
+			if (t->info.path[0] && t->fr)
+				unlink(t->info.path);
+			ms->counters.files_failed++;
+			set_state(ms, t, UM_STORE_FILE_FAILED);
+		}
+		return;
+	default:
+		return;
+	}
+}
+
+void msg_files_reset(struct um_node_messaging *ms, struct msg_peer *mp)
+{
+	for (struct msg_transfer *t = ms->transfers; t; t = t->next) {
+		if (t->mp != mp)
+			continue;
+		if (t->fs) {
+			um_file_send_restart(t->fs);
+			queue_meta(t); /* the receiver answers with what it still wants */
+		} else if (t->fr) {
+			um_file_receive_restart(t->fr);
+			queue_requests(t);
+		}
+	}
+}
+
+void msg_files_pump(struct um_node_messaging *ms, struct msg_peer *mp)
+{
+	struct msg_transfer *t = ms->transfers;
+
+	while (t) {
+		struct msg_transfer *next = t->next; /* t may end (a read error) */
+		if (t->mp == mp && t->fs && t->fs->accepted)
+			sender_pump(ms, t);
+		t = next;
+	}
+}
+
+int msg_files_decide(struct um_node_messaging *ms, const uint8_t id[16], bool accept, const char *reason,
+		     struct msg_peer **mp_out)
+{
+	struct msg_transfer *t = find(ms, id, false);
+
+	if (!t)
+		return -UM_ENOTFOUND;
+	if (t->fr)
+		return -UM_ESTATE; /* already accepted */
+	*mp_out = t->mp;
+	if (accept) {
+		receiver_accept(ms, t); /* t may be gone (failed) */
+	} else {
+		refuse(ms, t->mp, id, reason && reason[0] ? reason : "declined");
+		set_state(ms, t, UM_STORE_FILE_REFUSED);
+	}
+	return 0;
+}
+
+/* ---- start / stop, and the list for the control ops ---- */
+
+static int load_one(void *ctx, const struct um_store_file *f)
+{
+	struct um_node_messaging *ms = ctx;
+	struct um_node_peer *peer = um_node_peer_find(ms->node, (const struct um_peer_id *)f->peer);
+	int r;
+
+	if (final_state(f->state) || !peer)
+		return 0;
+	struct msg_transfer *t = transfer_new(ms, msg_peer_of(peer));
+	if (!t)
+		return -UM_ENOMEM;
+	t->info = *f;
+	t->info.bitmap = NULL;
+	t->info.bitmap_len = 0;
+	if (f->outgoing) {
+		r = sender_open(t);
+	} else {
+		memcpy(t->meta.id, f->id, 16);
+		t->meta.size = f->size;
+		t->meta.chunk_size = f->chunk_size;
+		t->meta.n_chunks = (uint32_t)um_file_chunk_count(f->size, f->chunk_size);
+		memcpy(t->meta.hash, f->hash, sizeof(t->meta.hash));
+		snprintf(t->meta.name, sizeof(t->meta.name), "%.200s", f->name);
+		r = f->state == UM_STORE_FILE_OFFERED ? 0 : receiver_open(ms, t, f->bitmap, f->bitmap_len);
+	}
+	if (r) {
+		um_log_warn("file %s: cannot resume: %s", f->name, um_strerror(r));
+		t->info.state = UM_STORE_FILE_FAILED;
+		um_store_file_put(ms->store, &t->info);
+		transfer_free(ms, t);
+		return 0;
+	}
+	um_log_info("file %s %s \"%s\": resuming (%llu of %llu bytes)", f->name, f->outgoing ? "to" : "from",
+		    peer->config->name, (unsigned long long)f->bytes_done, (unsigned long long)f->size);
+	if (t->fr && um_file_receive_complete(t->fr))
+		receiver_complete(ms, t); /* stopped between the last chunk and the rename */
+	return 0;
+}
+
+int msg_files_start(struct um_node_messaging *ms)
+{
+	um_timer_init(&ms->file_sync_timer, on_sync_timer, ms);
+	int r = um_store_file_list(ms->store, load_one, ms);
+
+	if (r)
+		um_log_error("file transfers in the store: %s", um_strerror(r));
+	return r;
+}
+
+void msg_files_stop(struct um_node_messaging *ms)
+{
+	um_timer_cancel(ms->node->loop, &ms->file_sync_timer);
+	for (struct msg_transfer *t = ms->transfers; t; t = t->next)
+		if (t->n_unsynced)
+			receiver_sync(ms, t); /* a clean stop keeps what arrived */
+	while (ms->transfers)
+		transfer_free(ms, ms->transfers);
+}
+
+const struct um_store_file *msg_files_live(struct um_node_messaging *ms, const uint8_t id[16], bool outgoing,
+					   uint64_t *bytes_sent)
+{
+	struct msg_transfer *t = find(ms, id, outgoing);
+
+	if (!t)
+		return NULL;
+	if (t->fs) {
+		/* Progress of a sender: chunks sent and not asked for again,
+		 * less what still waits in the channel unacknowledged (its send
+		 * buffer is the default, FILE_CHANNEL_BUFFER). */
+		uint64_t done = (uint64_t)t->sent.count * t->info.chunk_size;
+		size_t writable = t->mp->messenger ? um_messenger_writable(t->mp->messenger) : FILE_CHANNEL_BUFFER;
+		uint64_t queued = writable < FILE_CHANNEL_BUFFER ? FILE_CHANNEL_BUFFER - writable : 0;
+		done = done > queued ? done - queued : 0;
+		t->info.bytes_done = done < t->info.size ? done : t->info.size;
+	}
+	*bytes_sent = t->bytes_sent;
+	return &t->info;
+}
