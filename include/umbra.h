@@ -105,7 +105,7 @@ struct umbra_message {
 	const uint8_t *id;
 	const void *body;
 	size_t len;
-	int binary; /* 0: UTF-8 text */
+	int binary;       /* 0: UTF-8 text */
 	uint64_t sent_ms; /* the sender's clock, ms since the Unix epoch */
 };
 
@@ -116,7 +116,7 @@ struct umbra_file_progress {
 	int outgoing;
 	enum umbra_file_state state;
 	uint64_t done, size; /* bytes */
-	const char *path; /* where it was saved (receiver, when done), else NULL */
+	const char *path;    /* where it was saved (receiver, when done), else NULL */
 };
 
 struct umbra_callbacks {

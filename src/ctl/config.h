@@ -169,8 +169,8 @@ struct um_config_peer {
 	size_t n_allowed_ips;
 	unsigned keepalive_s; /* 0 = off */
 	enum um_accept_files accept_files;
-	unsigned line;        /* where the section started, for messages */
-	uint32_t seen;        /* bit per key given (duplicate detection) */
+	unsigned line; /* where the section started, for messages */
+	uint32_t seen; /* bit per key given (duplicate detection) */
 };
 
 /* [node] and [relay] bootstrap = ...: a bootstrap API (http/https URL, host by name or

@@ -28,7 +28,7 @@ enum um_db_txn {
 struct um_db_schema {
 	const char *kind; /* "store", "queue" */
 	const char *const *migrations;
-	int version; /* the number of migrations */
+	int version;         /* the number of migrations */
 	const char *pragmas; /* run after the shared ones (NULL: none) */
 };
 

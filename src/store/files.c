@@ -247,7 +247,8 @@ int um_store_file_chunk_done(struct um_store *s, const uint8_t id[16], bool outg
 		chunk_size = sqlite3_column_int64(st, 2);
 		bitmap_len = sqlite3_column_int64(st, 3);
 	} else {
-		rc = step == SQLITE_DONE ? -UM_ENOTFOUND : um_store_error(s, sqlite3_errcode(s->db.handle), "chunk done");
+		rc = step == SQLITE_DONE ? -UM_ENOTFOUND
+					 : um_store_error(s, sqlite3_errcode(s->db.handle), "chunk done");
 	}
 	um_store_reset(s, UM_STMT_FILE_CHUNK_INFO);
 	if (rc)

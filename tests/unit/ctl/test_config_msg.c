@@ -91,7 +91,8 @@ static void test_errors(void)
 
 	expect_error("[node]\nidentity = /k\ndevice = no$ne\n",
 		     "msg.conf:3: key 'device': interface names use letters, digits, '-', '_', '.'");
-	expect_error("[node]\nidentity = /k\ndevice = none\ndevice = none\n", "msg.conf:4: key 'device': given twice in this section");
+	expect_error("[node]\nidentity = /k\ndevice = none\ndevice = none\n",
+		     "msg.conf:4: key 'device': given twice in this section");
 	expect_error("[node]\nidentity = /k\nstore = messages.db\n",
 		     "msg.conf:3: key 'store': must be an absolute path");
 	expect_error("[node]\nidentity = /k\ndownload-dir = ./dl\n",
