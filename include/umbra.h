@@ -93,7 +93,8 @@ enum umbra_receipt {
 };
 
 enum umbra_file_state {
-	UMBRA_FILE_OFFERED = 0, /* waiting for accept / reject (policy ask) */
+	UMBRA_FILE_OFFERED = 0,  /* waiting for accept / reject (policy ask) */
+	UMBRA_FILE_ACCEPTED = 1, /* accepted, no chunk yet */
 	UMBRA_FILE_ACTIVE = 2,
 	UMBRA_FILE_DONE = 3, /* verified and in place (receiver) / confirmed (sender) */
 	UMBRA_FILE_REFUSED = 4,

@@ -322,17 +322,20 @@ static void handle_events(struct um_node_messaging *ms, struct msg_peer *mp, siz
 		const struct um_messenger_event *ev = &ms->events[i];
 		switch (ev->kind) {
 		case UM_MSG_EVENT_MESSAGE:
-			if (stored[i] == 0) {
-				ms->counters.messages_received++;
-				msg_notify_message(ms, &m[i]);
-			} else if (stored[i] == -UM_EEXIST) {
-				ms->counters.duplicates++; /* a resend: acknowledged again */
-			} else {
+			if (stored[i] != 0 && stored[i] != -UM_EEXIST) {
 				um_log_error("message from \"%s\" not stored: %s", msg_peer_name(mp),
 					     um_strerror(stored[i]));
 				continue; /* no receipt: the peer sends it again after a reset */
 			}
+			/* Queued before anyone sees the message: a read receipt an
+			 * embedding program sends from its callback comes after. */
 			msg_queue_ack(mp, ev->id, UM_RECEIPT_DELIVERED, NULL);
+			if (stored[i] == 0) {
+				ms->counters.messages_received++;
+				msg_notify_message(ms, &m[i]);
+			} else {
+				ms->counters.duplicates++; /* a resend: acknowledged again */
+			}
 			break;
 		case UM_MSG_EVENT_ACK: {
 			uint8_t state = ack_state(ev->what_or_kind_or_state);

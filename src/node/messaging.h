@@ -36,12 +36,14 @@
 #ifndef UM_NODE_MESSAGING_H
 #define UM_NODE_MESSAGING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "ctl/control.h"
 #include "ctl/status.h" /* struct um_messaging_status: the counters */
 #include "node/peer.h"
+#include "store/store.h"
 
 struct um_node;
 
@@ -66,5 +68,35 @@ int um_node_messaging_control(struct um_node *node, const struct um_control_requ
 			      struct um_control_reply *reply);
 /* Zeroes when messaging is off. */
 void um_node_messaging_counters(const struct um_node *node, struct um_messaging_status *out);
+
+/* ---- for an embedding program (src/umbra.c): the control ops' actions
+ * and the follower events, without the text protocol ----
+ * PEER is a configured peer's name or a peer ID text; -UM_ENOTFOUND if no
+ * such peer, -UM_ESTATE on a relay-only node. */
+
+/* Events as they happen (called on the loop's thread, inside dispatch;
+ * pointers valid during the call only). peer: the configured name, else the
+ * ID text. Receipt and file states are the store's (store/store.h). */
+struct um_messaging_listener {
+	void *ctx;
+	void (*message)(void *ctx, const char *peer, const struct um_store_message *m); /* received */
+	void (*receipt)(void *ctx, const char *peer, const uint8_t id[16], uint8_t out_state);
+	void (*presence)(void *ctx, const char *peer, uint8_t state, const char *text, uint64_t last_seen_ms);
+	void (*file)(void *ctx, const char *peer, const struct um_store_file *f);
+};
+/* Installs (copies) the listener; NULL removes it. */
+void um_node_messaging_listen(struct um_node *node, const struct um_messaging_listener *listener);
+/* Stores the message (committed before this returns 0) and sends it when
+ * the peer has a session; kind UM_MESSAGE_TEXT (UTF-8) or _BINARY. */
+int um_node_message_send(struct um_node *node, const char *peer, const void *body, size_t len, uint8_t kind,
+			 uint8_t id_out[16], int64_t *seq_out);
+/* Marks a received message read; its sender gets a read receipt. */
+int um_node_message_read(struct um_node *node, const uint8_t id[16]);
+/* Offers the file at path to the peer (read while it travels). */
+int um_node_file_send(struct um_node *node, const char *peer, const char *path, uint8_t id_out[16]);
+/* Accepts or refuses (reason: NULL or text) an offer waiting for a decision. */
+int um_node_file_decide(struct um_node *node, const uint8_t id[16], bool accept, const char *reason);
+/* Our presence (UM_PRESENCE_*), stored and sent to every peer with a session. */
+int um_node_presence_set(struct um_node *node, uint8_t state, const char *text);
 
 #endif

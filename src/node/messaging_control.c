@@ -22,22 +22,27 @@ enum {
 
 /* ---- the ops ---- */
 
-static int op_send(struct um_node_messaging *ms, const struct um_control_request *req, struct um_control_reply *reply)
+int um_node_message_send(struct um_node *node, const char *peer, const void *body, size_t len, uint8_t kind,
+			 uint8_t id_out[16], int64_t *seq_out)
 {
-	struct msg_peer *mp = msg_peer_find(ms, req->target);
+	struct um_node_messaging *ms = node->messaging;
+	struct msg_peer *mp = ms ? msg_peer_find(ms, peer) : NULL;
 	struct um_store_message m = {
 	    .outgoing = true,
-	    .kind = req->kind,
+	    .kind = kind,
 	    .sent_ms = um_wall_ms(),
 	    .state = UM_STORE_OUT_QUEUED,
-	    .body = req->body,
-	    .len = req->body_len,
+	    .body = body,
+	    .len = len,
 	};
-	char hex[33];
 
+	if (!ms)
+		return -UM_ESTATE; /* relay-only */
 	if (!mp)
 		return -UM_ENOTFOUND;
-	if (req->kind == UM_MESSAGE_TEXT && !um_message_text_valid(req->body, req->body_len))
+	if (kind != UM_MESSAGE_TEXT && kind != UM_MESSAGE_BINARY)
+		return -UM_EINVAL;
+	if (kind == UM_MESSAGE_TEXT && !um_message_text_valid(body, len))
 		return -UM_EINVAL; /* the peer would refuse it */
 	memcpy(m.peer, mp->peer->config->id.bytes, 32);
 	randombytes_buf(m.id, sizeof(m.id));
@@ -45,13 +50,30 @@ static int op_send(struct um_node_messaging *ms, const struct um_control_request
 	if (r)
 		return r;
 	m.seq = um_store_last_seq(ms->store);
-	sodium_bin2hex(hex, sizeof(hex), m.id, sizeof(m.id));
-	um_control_reply_add(reply, "id", "%s", hex);
-	um_control_reply_add(reply, "seq", "%lld", (long long)m.seq);
-	um_control_reply_add(reply, "state", "%s", mp->messenger ? "sending" : "queued");
+	if (id_out)
+		memcpy(id_out, m.id, sizeof(m.id));
+	if (seq_out)
+		*seq_out = m.seq;
 	msg_notify_message(ms, &m);
 	mp->outbox_due = true;
 	msg_pump(ms, mp);
+	return 0;
+}
+
+static int op_send(struct um_node_messaging *ms, const struct um_control_request *req, struct um_control_reply *reply)
+{
+	struct msg_peer *mp = msg_peer_find(ms, req->target);
+	uint8_t id[16];
+	int64_t seq;
+	char hex[33];
+	int r = um_node_message_send(ms->node, req->target, req->body, req->body_len, req->kind, id, &seq);
+
+	if (r)
+		return r;
+	sodium_bin2hex(hex, sizeof(hex), id, sizeof(id));
+	um_control_reply_add(reply, "id", "%s", hex);
+	um_control_reply_add(reply, "seq", "%lld", (long long)seq);
+	um_control_reply_add(reply, "state", "%s", mp && mp->messenger ? "sending" : "queued");
 	return 0;
 }
 
@@ -195,21 +217,53 @@ static int op_file_list(struct um_node_messaging *ms, const struct um_control_re
 	return r;
 }
 
-static int op_file_send(struct um_node_messaging *ms, const struct um_control_request *req,
-			struct um_control_reply *reply)
+int um_node_file_send(struct um_node *node, const char *peer, const char *path, uint8_t id_out[16])
 {
-	struct msg_peer *mp = msg_peer_find(ms, req->target);
+	struct um_node_messaging *ms = node->messaging;
+	struct msg_peer *mp = ms ? msg_peer_find(ms, peer) : NULL;
 	uint8_t id[16];
-	char hex[33];
 
+	if (!ms)
+		return -UM_ESTATE;
 	if (!mp)
 		return -UM_ENOTFOUND;
-	int r = msg_files_send(ms, mp, req->path, id);
+	int r = msg_files_send(ms, mp, path, id);
 	if (r)
 		return r;
 	msg_pump(ms, mp);
+	if (id_out)
+		memcpy(id_out, id, sizeof(id));
+	return 0;
+}
+
+static int op_file_send(struct um_node_messaging *ms, const struct um_control_request *req,
+			struct um_control_reply *reply)
+{
+	uint8_t id[16];
+	char hex[33];
+	int r = um_node_file_send(ms->node, req->target, req->path, id);
+
+	if (r)
+		return r;
 	sodium_bin2hex(hex, sizeof(hex), id, sizeof(id));
 	um_control_reply_add(reply, "id", "%s", hex);
+	return 0;
+}
+
+int um_node_presence_set(struct um_node *node, uint8_t state, const char *text)
+{
+	struct um_node_messaging *ms = node->messaging;
+
+	if (!ms)
+		return -UM_ESTATE;
+	if (state > UM_PRESENCE_BUSY || (text && !um_message_text_valid((const uint8_t *)text, strlen(text))))
+		return -UM_EINVAL;
+	ms->self_state = state;
+	snprintf(ms->self_text, sizeof(ms->self_text), "%.256s", text ? text : "");
+	int r = um_store_self_presence_put(ms->store, ms->self_state, um_wall_ms(), ms->self_text);
+	if (r)
+		um_log_warn("our presence not stored: %s", um_strerror(r));
+	msg_presence_changed(ms);
 	return 0;
 }
 
@@ -227,15 +281,8 @@ static int op_presence(struct um_node_messaging *ms, const struct um_control_req
 {
 	struct msg_text t = {0};
 
-	if (req->presence_set) {
-		ms->self_state = req->state;
-		snprintf(ms->self_text, sizeof(ms->self_text), "%.256s", req->text);
-		int r = um_store_self_presence_put(ms->store, ms->self_state, um_wall_ms(), ms->self_text);
-		if (r)
-			um_log_warn("our presence not stored: %s", um_strerror(r));
-		msg_presence_changed(ms);
-		return 0;
-	}
+	if (req->presence_set)
+		return um_node_presence_set(ms->node, req->state, req->text);
 	if (req->format == UM_CONTROL_FORMAT_JSON) {
 		msg_text_put(&t, "{\"self\":", 8);
 		msg_render_presence_json(&t, "", ms->self_state, um_wall_ms(), ms->self_text);
@@ -272,11 +319,15 @@ static int op_presence(struct um_node_messaging *ms, const struct um_control_req
 	return t.failed ? -UM_ENOMEM : 0;
 }
 
-static int op_file_decide(struct um_node_messaging *ms, const struct um_control_request *req)
+int um_node_file_decide(struct um_node *node, const uint8_t id[16], bool accept, const char *reason)
 {
+	struct um_node_messaging *ms = node->messaging;
 	struct msg_peer *mp = NULL;
-	int r = msg_files_decide(ms, req->id, req->op == UM_CONTROL_FILE_ACCEPT, req->text, &mp);
+	int r;
 
+	if (!ms)
+		return -UM_ESTATE;
+	r = msg_files_decide(ms, id, accept, reason ? reason : "", &mp);
 	if (r == 0)
 		msg_pump(ms, mp); /* the request or the refusal goes */
 	return r;
@@ -298,11 +349,15 @@ static int find_incoming(void *ctx, const struct um_store_message *m)
 	return 1;
 }
 
-static int op_read(struct um_node_messaging *ms, const uint8_t id[16])
+int um_node_message_read(struct um_node *node, const uint8_t id[16])
 {
+	struct um_node_messaging *ms = node->messaging;
 	struct read_target rt = {0};
-	int r = um_store_message_get(ms->store, id, false, find_incoming, &rt);
+	int r;
 
+	if (!ms)
+		return -UM_ESTATE;
+	r = um_store_message_get(ms->store, id, false, find_incoming, &rt);
 	if (r < 0)
 		return r;
 	if (!rt.found)
@@ -341,12 +396,24 @@ int um_node_messaging_control(struct um_node *node, const struct um_control_requ
 		return op_file_list(ms, req, reply);
 	case UM_CONTROL_FILE_ACCEPT:
 	case UM_CONTROL_FILE_REJECT:
-		return op_file_decide(ms, req);
+		return um_node_file_decide(node, req->id, req->op == UM_CONTROL_FILE_ACCEPT, req->text);
 	case UM_CONTROL_PRESENCE:
 		return op_presence(ms, req, reply);
 	case UM_CONTROL_READ:
-		return op_read(ms, req->id);
+		return um_node_message_read(node, req->id);
 	default:
 		return -UM_EINVAL;
 	}
+}
+
+void um_node_messaging_listen(struct um_node *node, const struct um_messaging_listener *listener)
+{
+	struct um_node_messaging *ms = node->messaging;
+
+	if (!ms)
+		return;
+	if (listener)
+		ms->listener = *listener;
+	else
+		memset(&ms->listener, 0, sizeof(ms->listener));
 }

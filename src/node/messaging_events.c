@@ -219,7 +219,10 @@ static void notify(struct um_node_messaging *ms, struct msg_text *json, struct m
 void msg_notify_message(struct um_node_messaging *ms, const struct um_store_message *m)
 {
 	struct msg_text json = {0}, text = {0};
+	char label[UM_PEER_ID_TEXT_MAX];
 
+	if (ms->listener.message && !m->outgoing)
+		ms->listener.message(ms->listener.ctx, msg_peer_label(ms, m->peer, label, sizeof(label)), m);
 	if (!followed(ms))
 		return;
 	msg_text_put(&json, "{\"event\":\"message\",\"message\":", 29);
@@ -234,6 +237,8 @@ void msg_notify_receipt(struct um_node_messaging *ms, struct msg_peer *mp, const
 {
 	struct msg_text json = {0}, text = {0};
 
+	if (ms->listener.receipt)
+		ms->listener.receipt(ms->listener.ctx, msg_peer_name(mp), id, state);
 	if (!followed(ms))
 		return;
 	msg_text_put(&json, "{\"event\":\"receipt\",\"id\":\"", 25);
@@ -262,6 +267,9 @@ void msg_notify_presence(struct um_node_messaging *ms, struct msg_peer *mp)
 {
 	struct msg_text json = {0}, text = {0};
 
+	if (ms->listener.presence)
+		ms->listener.presence(ms->listener.ctx, msg_peer_name(mp), mp->presence_state, mp->presence_text,
+				      mp->presence_last_seen_ms);
 	if (!followed(ms))
 		return;
 	msg_text_put(&json, "{\"event\":\"presence\",\"presence\":", 31);
@@ -277,7 +285,10 @@ void msg_notify_presence(struct um_node_messaging *ms, struct msg_peer *mp)
 void msg_notify_file(struct um_node_messaging *ms, const struct um_store_file *f)
 {
 	struct msg_text json = {0}, text = {0};
+	char label[UM_PEER_ID_TEXT_MAX];
 
+	if (ms->listener.file)
+		ms->listener.file(ms->listener.ctx, msg_peer_label(ms, f->peer, label, sizeof(label)), f);
 	if (!followed(ms))
 		return;
 	msg_text_put(&json, "{\"event\":\"file\",\"file\":", 23);
