@@ -20,6 +20,7 @@
 #include "ctl/control_message.h"
 #include "util/clock.h"
 #include "util/error.h"
+#include "util/hex.h"
 #include "util/log.h"
 
 struct um_control_client {
@@ -45,17 +46,6 @@ static bool is_message_op(enum um_control_op op)
 
 /* ---- request parsing (untrusted) ---- */
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool line_is(const char *line, size_t len, const char *key, const char **value, size_t *vlen)
 {
 	size_t klen = strlen(key);
@@ -73,7 +63,7 @@ static int parse_hex_piece(struct um_control_request *req, const char *hex, size
 	if (len == 0 || len % 2 || req->value_len + len / 2 > sizeof(req->value))
 		return -UM_EINVAL;
 	for (size_t i = 0; i < len; i += 2) {
-		int hi = hex_digit(hex[i]), lo = hex_digit(hex[i + 1]);
+		int hi = um_hex_digit((unsigned char)hex[i]), lo = um_hex_digit((unsigned char)hex[i + 1]);
 		if (hi < 0 || lo < 0)
 			return -UM_EINVAL;
 		req->value[req->value_len++] = (uint8_t)(hi << 4 | lo);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/error.h"
+#include "util/hex.h"
 
 enum arg_bit {
 	ARG_TEXT = 1u << 0,
@@ -19,17 +20,6 @@ enum arg_bit {
 	ARG_REASON = 1u << 7,
 	ARG_STATE = 1u << 8,
 };
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 size_t um_control_percent_encode(const void *data, size_t len, char *out, size_t cap)
 {
@@ -64,8 +54,8 @@ int um_control_percent_decode(const char *in, size_t len, uint8_t *out, size_t c
 	for (size_t i = 0; i < len; i++) {
 		uint8_t c = (uint8_t)in[i];
 		if (c == '%') {
-			int hi = i + 2 < len ? hex_digit(in[i + 1]) : -1;
-			int lo = i + 2 < len ? hex_digit(in[i + 2]) : -1;
+			int hi = i + 2 < len ? um_hex_digit((unsigned char)in[i + 1]) : -1;
+			int lo = i + 2 < len ? um_hex_digit((unsigned char)in[i + 2]) : -1;
 			if (hi < 0 || lo < 0)
 				return -UM_EINVAL;
 			c = (uint8_t)(hi << 4 | lo);
@@ -115,7 +105,7 @@ static int parse_id(uint8_t id[16], const char *value, size_t vlen)
 	if (vlen != 32)
 		return -UM_EINVAL;
 	for (size_t i = 0; i < 16; i++) {
-		int hi = hex_digit(value[2 * i]), lo = hex_digit(value[2 * i + 1]);
+		int hi = um_hex_digit((unsigned char)value[2 * i]), lo = um_hex_digit((unsigned char)value[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -UM_EINVAL;
 		id[i] = (uint8_t)(hi << 4 | lo);
@@ -237,7 +227,8 @@ int um_control_parse_message_arg(struct um_control_request *req, const char *lin
 			bit = ARG_BODY;
 			r = vlen % 2 || vlen / 2 > sizeof(req->body) - req->body_len ? -UM_EINVAL : 0;
 			for (size_t i = 0; r == 0 && i < vlen; i += 2) {
-				int hi = hex_digit(value[i]), lo = hex_digit(value[i + 1]);
+				int hi = um_hex_digit((unsigned char)value[i]),
+				    lo = um_hex_digit((unsigned char)value[i + 1]);
 				if (hi < 0 || lo < 0)
 					r = -UM_EINVAL;
 				else

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "util/error.h"
+#include "util/hex.h"
 
 enum {
 	JSON_DEFAULT_DEPTH = 64,
@@ -149,17 +150,6 @@ static void json_skip_ws(struct json_parser *p)
 	}
 }
 
-static int json_hex_digit(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int json_read_u4(struct json_parser *p, unsigned *out)
 {
 	unsigned v = 0;
@@ -167,7 +157,7 @@ static int json_read_u4(struct json_parser *p, unsigned *out)
 	if (p->len - p->pos < 4)
 		return json_fail(p, -UM_EINVAL, "truncated \\u escape");
 	for (int i = 0; i < 4; i++) {
-		int d = json_hex_digit(p->text[p->pos + i]);
+		int d = um_hex_digit(p->text[p->pos + i]);
 		if (d < 0)
 			return json_fail(p, -UM_EINVAL, "bad hex digit in \\u escape");
 		v = v << 4 | (unsigned)d;
@@ -720,14 +710,14 @@ int um_json_hex_decode(uint8_t *out, size_t out_size, size_t *out_len, const cha
 	if (hex_len / 2 > out_size)
 		return -UM_ERANGE;
 	for (size_t i = 0; i < hex_len; i += 2) {
-		int hi = json_hex_digit((unsigned char)hex[i]);
-		int lo = json_hex_digit((unsigned char)hex[i + 1]);
+		int hi = um_hex_digit((unsigned char)hex[i]);
+		int lo = um_hex_digit((unsigned char)hex[i + 1]);
 		if (hi < 0 || lo < 0)
 			return -UM_EINVAL;
 	}
 	for (size_t i = 0; i < hex_len; i += 2)
 		out[i / 2] =
-		    (uint8_t)(json_hex_digit((unsigned char)hex[i]) << 4 | json_hex_digit((unsigned char)hex[i + 1]));
+		    (uint8_t)(um_hex_digit((unsigned char)hex[i]) << 4 | um_hex_digit((unsigned char)hex[i + 1]));
 	*out_len = hex_len / 2;
 	return 0;
 }

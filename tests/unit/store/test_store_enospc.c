@@ -5,9 +5,6 @@
  * -ENOSPC, the failed transaction leaves nothing behind, everything
  * committed before stays readable, and once space is freed the store works
  * again. */
-#include <errno.h>
-#include <sched.h>
-#include <sys/mount.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -20,29 +17,14 @@
 static struct store_fixture fx;
 static char ballast[400];
 
-/* A fresh 300 KiB tmpfs for the case, with 64 KiB of ballast to free later. */
 static int setup(void)
 {
-	static uint8_t zeros[64 * 1024];
-	FILE *f;
-
-	if (store_fixture_init(&fx, NULL) != 0)
-		return -1;
-	if (mount("tmpfs", fx.dir, "tmpfs", MS_NOSUID | MS_NODEV, "size=300k,mode=0700") != 0) {
-		rmdir(fx.dir);
-		return -1;
-	}
-	snprintf(ballast, sizeof(ballast), "%s/ballast", fx.dir);
-	f = fopen(ballast, "w");
-	if (!f || fwrite(zeros, 1, sizeof(zeros), f) != sizeof(zeros) || fclose(f) != 0)
-		return -1;
-	return 0;
+	return store_tmpfs_setup(&fx, "messages.db", ballast, sizeof(ballast));
 }
 
 static void teardown(void)
 {
-	umount2(fx.dir, MNT_DETACH);
-	rmdir(fx.dir);
+	store_tmpfs_teardown(&fx);
 }
 
 static int add(struct um_store *s, uint64_t n)
@@ -167,16 +149,10 @@ out:
 
 int main(void)
 {
-	if (geteuid() != 0) {
-		fprintf(stderr, "skip: mounting a tmpfs needs root\n");
-		return 77;
-	}
-	/* Our own mount namespace: the tmpfs is invisible to everything else and
-	 * goes away with this process. */
-	if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
-		fprintf(stderr, "skip: no private mount namespace: %s\n", strerror(errno));
-		return 77;
-	}
+	int skip = store_tmpfs_namespace();
+
+	if (skip)
+		return skip;
 	if (setup() != 0) {
 		fprintf(stderr, "skip: cannot mount a tmpfs: %s\n", strerror(errno));
 		return 77;
