@@ -46,6 +46,9 @@ int um_cli_fetch(struct um_status *status, char **reply);
 int um_cli_print_json(const char *request);
 /* s, or "-" for NULL. */
 const char *um_cli_or_dash(const char *s);
+/* Sets um_cli.json for each "--json" and collects the other arguments after
+ * argv[0] into args[max]: their number, or -1 when there are more. */
+int um_cli_positional(int argc, char **argv, const char **args, int max);
 void um_cli_format_age(char *out, size_t size, const struct um_status_block *block, const char *key);
 void um_cli_format_rtt(char *out, size_t size, const struct um_status_block *block);
 

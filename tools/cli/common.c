@@ -68,6 +68,21 @@ int um_cli_print_json(const char *request)
 	return r;
 }
 
+int um_cli_positional(int argc, char **argv, const char **args, int max)
+{
+	int n = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			um_cli.json = true;
+		else if (n < max)
+			args[n++] = argv[i];
+		else
+			return -1;
+	}
+	return n;
+}
+
 const char *um_cli_or_dash(const char *s)
 {
 	return s ? s : "-";

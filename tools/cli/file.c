@@ -240,16 +240,10 @@ out:
 int file_main(int argc, char **argv)
 {
 	const char *args[4] = {NULL};
-	int n = 0;
+	int n = um_cli_positional(argc, argv, args, 4);
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			um_cli.json = true;
-		else if (n < 4)
-			args[n++] = argv[i];
-		else
-			return usage();
-	}
+	if (n < 0)
+		return usage();
 	if (n == 0 || (n == 1 && !strcmp(args[0], "list")))
 		return list();
 	if (n == 3 && !strcmp(args[0], "send"))

@@ -89,16 +89,10 @@ out:
 int presence_main(int argc, char **argv)
 {
 	const char *args[3] = {NULL};
-	int n = 0;
+	int n = um_cli_positional(argc, argv, args, 3);
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			um_cli.json = true;
-		else if (n < 3)
-			args[n++] = argv[i];
-		else
-			return usage();
-	}
+	if (n < 0)
+		return usage();
 	if (n == 0)
 		return show();
 	if ((n == 2 || n == 3) && !strcmp(args[0], "set"))
