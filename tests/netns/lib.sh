@@ -318,6 +318,118 @@ um_json() {
 	um_cli "$1" "$2" --json | python3 -c 'import json, sys; d = json.load(sys.stdin); print(eval(sys.argv[1]))' "$3"
 }
 
+# ---- delayed, lossy links (lossy_setup.sh, msg_lossy.sh) ----
+
+# um_delay_init: how links get their delay: netem if this kernel has it
+# (UM_NETEM=yes), else the NAT lab's userspace delay pipe (UM_PIPE); skips
+# the test when neither exists.
+um_delay_init() {
+	local d
+	UM_NETEM=no UM_PIPE=""
+	um_ns probe
+	if ip -n "$(um_nsname probe)" link add p0 type veth peer name p1 2>/dev/null &&
+		ip netns exec "$(um_nsname probe)" tc qdisc add dev p0 root netem delay 1ms 2>/dev/null; then
+		UM_NETEM=yes
+		return
+	fi
+	for d in "${UM_NAT_LAB:-}" "$UM_NETNS_DIR/../../../shared/lab/nat" /work/shared/lab/nat; do
+		[ -n "$d" ] && [ -f "$d/delaypipe.py" ] && { UM_PIPE=$d/delaypipe.py; return; }
+	done
+	um_skip "no netem and no NAT lab delay pipe (set UM_NAT_LAB)"
+}
+
+# um_lossy_link DELAY_MS A IFA ADDRA B IFB ADDRB: like um_link, DELAY_MS
+# each way (after um_delay_init).
+um_lossy_link() {
+	local delay=$1 a b i
+	shift
+	a=$(um_nsname "$1") b=$(um_nsname "$4")
+	if [ "$UM_NETEM" = yes ]; then
+		um_link "$@"
+		ip netns exec "$a" tc qdisc add dev "$2" root netem delay "${delay}ms"
+		ip netns exec "$b" tc qdisc add dev "$5" root netem delay "${delay}ms"
+		return
+	fi
+	python3 "$UM_PIPE" --ns1 "$a" --if1 "$2" --ns2 "$b" --if2 "$5" --delay-ms "$delay" \
+		>"$UM_TMP/pipe-$2-$5.log" 2>&1 &
+	UM_PIDS+=($!)
+	for ((i = 0; i < 50; i++)); do
+		ip -n "$a" link show "$2" >/dev/null 2>&1 && ip -n "$b" link show "$5" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	ip -n "$b" link show "$5" >/dev/null 2>&1 || um_fail "delay pipe $2-$5 did not come up"
+	ip -n "$a" addr add "$3" dev "$2"
+	ip -n "$b" addr add "$6" dev "$5"
+	ip -n "$a" link set "$2" up
+	ip -n "$b" link set "$5" up
+}
+
+# um_lossy_internet DELAY_MS LOSS_PCT [RELAY_LOSS]: nodes a (198.51.100.2)
+# and b (198.51.100.6) and a relay host (203.0.113.2) on public addresses,
+# each link to the router inet delayed DELAY_MS one way; inet drops
+# LOSS_PCT of the packets per direction on a's and b's links (iptables
+# statistic, as the NAT lab does), and on the relay's with RELAY_LOSS=1.
+um_lossy_internet() {
+	local delay=$1 loss=$2 relay_loss=${3:-0} p i rtt lossy=(ia ib)
+	um_delay_init
+	# No IPv6 on these links: a router solicitation crossing a delay pipe
+	# before the far device is up makes the pipe's write fail and the pipe
+	# exit (taking both devices with it).
+	for i in a b relay inet; do
+		um_ns $i
+		um_exec $i sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+	done
+	um_lossy_link "$delay" a eth0 198.51.100.2/30 inet ia 198.51.100.1/30
+	um_lossy_link "$delay" b eth0 198.51.100.6/30 inet ib 198.51.100.5/30
+	um_lossy_link "$delay" relay eth0 203.0.113.2/24 inet ir 203.0.113.1/24
+	# Retried: a pipe's device may still lack its connected route.
+	um_wait 5 "a's default route" um_exec a ip route replace default via 198.51.100.1
+	um_wait 5 "b's default route" um_exec b ip route replace default via 198.51.100.5
+	um_wait 5 "the relay's default route" um_exec relay ip route replace default via 203.0.113.1
+	um_exec inet sysctl -qw net.ipv4.ip_forward=1
+	um_exec a ping -c 3 -i 0.2 -W 2 203.0.113.2 >/dev/null || um_fail "a cannot reach the relay"
+	um_exec a ping -c 3 -i 0.2 -W 2 198.51.100.6 >/dev/null || um_fail "a cannot reach b"
+	p=$(awk -v l="$loss" 'BEGIN { printf "%.4f", l / 100 }')
+	[ "$relay_loss" = 1 ] && lossy+=(ir)
+	for i in "${lossy[@]}"; do
+		um_exec inet iptables -A FORWARD -i $i -m statistic --mode random --probability "$p" -j DROP
+		um_exec inet iptables -A FORWARD -o $i -m statistic --mode random --probability "$p" -j DROP
+	done
+	rtt=$(um_exec a ping -c 5 -i 0.2 -W 2 198.51.100.6 | awk -F/ '/^rtt/ { print $5 }')
+	um_log "links: ${delay} ms one way ($([ "$UM_NETEM" = yes ] && echo netem || echo delay pipe)), ${loss}% loss per direction on ${lossy[*]}; a-b ping RTT ${rtt:-?} ms"
+}
+
+# ---- messaging (messaging.sh, msg_lossy.sh) ----
+
+# um_inbox_check NODE PEER DIR PREFIX N: NODE's inbox holds exactly N messages
+# of direction DIR with PEER, texts "PREFIX 1".."PREFIX N" in that order
+# (and for DIR=out every one delivered).
+um_inbox_check() {
+	um_cli "$1" inbox --json --peer "$2" | python3 -c '
+import json, sys
+peer, direction, prefix, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+msgs = [m for m in json.load(sys.stdin) if m["direction"] == direction and m["text"].startswith(prefix + " ")]
+texts = [m["text"] for m in msgs]
+want = ["%s %d" % (prefix, i) for i in range(1, n + 1)]
+if texts != want:
+    sys.exit("have %d: %s..." % (len(texts), texts[:5]))
+if len({m["id"] for m in msgs}) != n:
+    sys.exit("duplicate IDs")
+if direction == "out" and any(m["state"] not in ("delivered", "read") for m in msgs):
+    sys.exit("not all delivered: %s" % sorted({m["state"] for m in msgs}))
+' "$2" "$3" "$4" "$5"
+}
+
+# um_file_field NODE ID FIELD: one field of the transfer in `file list --json`.
+um_file_field() {
+	um_cli "$1" file list --json | python3 -c '
+import json, sys
+for f in json.load(sys.stdin):
+    if f["id"] == sys.argv[1]:
+        print(f[sys.argv[2]])
+' "$2" "$3"
+}
+
 # ---- sequence-numbered streams (seqstream.py) ----
 
 # um_stream_start NAME FROM_NS TO_NS DEST SECONDS: 200 datagrams/s from

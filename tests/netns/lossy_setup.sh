@@ -35,65 +35,8 @@ LOSS_PCT=${LOSSY_LOSS_PCT:-5}
 BOUND_S=${LOSSY_BOUND_S:-20}
 PHASES=${LOSSY_PHASES:-relay direct} # either or both
 
-# The delay: netem if the kernel has it, else the NAT lab's delay pipe.
-netem=no
-um_ns probe
-if ip -n "$(um_nsname probe)" link add p0 type veth peer name p1 2>/dev/null &&
-	ip netns exec "$(um_nsname probe)" tc qdisc add dev p0 root netem delay 1ms 2>/dev/null; then
-	netem=yes
-fi
-pipe=""
-if [ $netem = no ]; then
-	for d in "${UM_NAT_LAB:-}" "$UM_NETNS_DIR/../../../shared/lab/nat" /work/shared/lab/nat; do
-		[ -n "$d" ] && [ -f "$d/delaypipe.py" ] && { pipe=$d/delaypipe.py; break; }
-	done
-	[ -n "$pipe" ] || um_skip "no netem and no NAT lab delay pipe (set UM_NAT_LAB)"
-fi
 command -v jq >/dev/null || um_fail "jq missing (scripts/install-deps)"
-
-# lossy_link A IFA ADDRA B IFB ADDRB: like um_link, DELAY_MS each way.
-lossy_link() {
-	local a b i
-	a=$(um_nsname "$1") b=$(um_nsname "$4")
-	if [ $netem = yes ]; then
-		um_link "$@"
-		ip netns exec "$a" tc qdisc add dev "$2" root netem delay "${DELAY_MS}ms"
-		ip netns exec "$b" tc qdisc add dev "$5" root netem delay "${DELAY_MS}ms"
-		return
-	fi
-	python3 "$pipe" --ns1 "$a" --if1 "$2" --ns2 "$b" --if2 "$5" --delay-ms "$DELAY_MS" \
-		>"$UM_TMP/pipe-$2-$5.log" 2>&1 &
-	UM_PIDS+=($!)
-	for ((i = 0; i < 50; i++)); do
-		ip -n "$a" link show "$2" >/dev/null 2>&1 && ip -n "$b" link show "$5" >/dev/null 2>&1 && break
-		sleep 0.1
-	done
-	ip -n "$b" link show "$5" >/dev/null 2>&1 || um_fail "delay pipe $2-$5 did not come up"
-	ip -n "$a" addr add "$3" dev "$2"
-	ip -n "$b" addr add "$6" dev "$5"
-	ip -n "$a" link set "$2" up
-	ip -n "$b" link set "$5" up
-}
-
-for n in a b relay inet; do um_ns $n; done
-lossy_link a eth0 198.51.100.2/30 inet ia 198.51.100.1/30
-lossy_link b eth0 198.51.100.6/30 inet ib 198.51.100.5/30
-lossy_link relay eth0 203.0.113.2/24 inet ir 203.0.113.1/24
-um_exec a ip route add default via 198.51.100.1
-um_exec b ip route add default via 198.51.100.5
-um_exec relay ip route add default via 203.0.113.1
-um_exec inet sysctl -qw net.ipv4.ip_forward=1
-um_exec a ping -c 3 -i 0.2 -W 2 203.0.113.2 >/dev/null || um_fail "a cannot reach the relay"
-um_exec a ping -c 3 -i 0.2 -W 2 198.51.100.6 >/dev/null || um_fail "a cannot reach b"
-p=$(awk -v l="$LOSS_PCT" 'BEGIN { printf "%.4f", l / 100 }')
-lossy=(ia ib)
-[ "${LOSSY_RELAY_LOSS:-0}" = 1 ] && lossy+=(ir)
-for i in "${lossy[@]}"; do
-	um_exec inet iptables -A FORWARD -i $i -m statistic --mode random --probability "$p" -j DROP
-	um_exec inet iptables -A FORWARD -o $i -m statistic --mode random --probability "$p" -j DROP
-done
-rtt=$(um_exec a ping -c 5 -i 0.2 -W 2 198.51.100.6 | awk -F/ '/^rtt/ { print $5 }')
-um_log "links: ${DELAY_MS} ms one way ($([ $netem = yes ] && echo netem || echo delay pipe)), ${LOSS_PCT}% loss per direction on ${lossy[*]}; a-b ping RTT ${rtt:-?} ms"
+um_lossy_internet "$DELAY_MS" "$LOSS_PCT" "${LOSSY_RELAY_LOSS:-0}"
 
 um_key alpha
 um_key beta

@@ -24,35 +24,6 @@ set -u
 . "$(dirname "$0")/lib.sh"
 um_init
 
-# inbox_check NODE PEER DIR PREFIX N: NODE's inbox holds exactly N messages
-# of direction DIR with PEER, texts "PREFIX 1".."PREFIX N" in that order
-# (and for DIR=out every one delivered).
-inbox_check() {
-	um_cli "$1" inbox --json --peer "$2" | python3 -c '
-import json, sys
-peer, direction, prefix, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-msgs = [m for m in json.load(sys.stdin) if m["direction"] == direction and m["text"].startswith(prefix + " ")]
-texts = [m["text"] for m in msgs]
-want = ["%s %d" % (prefix, i) for i in range(1, n + 1)]
-if texts != want:
-    sys.exit("have %d: %s..." % (len(texts), texts[:5]))
-if len({m["id"] for m in msgs}) != n:
-    sys.exit("duplicate IDs")
-if direction == "out" and any(m["state"] not in ("delivered", "read") for m in msgs):
-    sys.exit("not all delivered: %s" % sorted({m["state"] for m in msgs}))
-' "$2" "$3" "$4" "$5"
-}
-
-# file_field NODE ID FIELD: one field of the transfer in `file list --json`.
-file_field() {
-	um_cli "$1" file list --json | python3 -c '
-import json, sys
-for f in json.load(sys.stdin):
-    if f["id"] == sys.argv[1]:
-        print(f[sys.argv[2]])
-' "$2" "$3"
-}
-
 # ---- direct ----
 um_ns da
 um_ns db
@@ -73,10 +44,10 @@ for i in $(seq 1 200); do
 	um_cli alpha send beta "a2b $i" >/dev/null || um_fail "alpha send $i"
 	um_cli beta send alpha "b2a $i" >/dev/null || um_fail "beta send $i"
 done
-um_wait 30 "beta has alpha's 200 messages" inbox_check beta alpha in a2b 200
-um_wait 30 "alpha has beta's 200 messages" inbox_check alpha beta in b2a 200
-um_wait 15 "alpha's 200 delivered" inbox_check alpha beta out a2b 200
-um_wait 15 "beta's 200 delivered" inbox_check beta alpha out b2a 200
+um_wait 30 "beta has alpha's 200 messages" um_inbox_check beta alpha in a2b 200
+um_wait 30 "alpha has beta's 200 messages" um_inbox_check alpha beta in b2a 200
+um_wait 15 "alpha's 200 delivered" um_inbox_check alpha beta out a2b 200
+um_wait 15 "beta's 200 delivered" um_inbox_check beta alpha out b2a 200
 um_log "direct: 200 messages each way, in order, once, delivered"
 received=$(um_json beta status 'd["node"]["msg_messages_received"]')
 ((received == 200)) || um_fail "beta's status counts $received messages received"
@@ -112,7 +83,7 @@ UM_PIDS+=("$SENDER")
 um_wait 10 "the transfer's ID" grep -q 'offered to beta' "$UM_TMP/file-send.log"
 FID=$(awk '/offered to beta/ {print $1}' "$UM_TMP/file-send.log")
 um_wait 20 "beta has 1 MB" sh -c "[ \"\$('$UMBRA' --socket '${UM_NODE_SOCK[beta]}' file list --json | python3 -c 'import json,sys; print(sum(f[\"bytes_done\"] for f in json.load(sys.stdin) if f[\"id\"] == \"$FID\"))')\" -ge 1000000 ]"
-at_kill=$(file_field beta "$FID" bytes_done)
+at_kill=$(um_file_field beta "$FID" bytes_done)
 kill -KILL "${UM_NODE_PID[beta]}"
 wait "${UM_NODE_PID[beta]}" 2>/dev/null
 um_log "beta killed with SIGKILL at $at_kill bytes"
@@ -129,7 +100,7 @@ um_exec da tc qdisc del dev veth0 root
 sum_a=$(sha256sum <"$UM_TMP/file5m")
 sum_b=$(sha256sum <"$UM_TMP/beta-downloads/file5m")
 [ "$sum_a" = "$sum_b" ] || um_fail "the received file differs"
-[ "$(file_field beta "$FID" state)" = done ] || um_fail "beta: transfer not done"
+[ "$(um_file_field beta "$FID" state)" = done ] || um_fail "beta: transfer not done"
 ls "$UM_TMP"/beta-downloads/.*.umbra-part 2>/dev/null && um_fail "a temporary file is left"
 # The sender logs the chunk bytes it sent for the file (this run: all of it).
 sent=$(sed -n 's/.*file file5m delivered to "beta" (\([0-9]*\) bytes sent for.*/\1/p' "$UM_TMP/alpha.log")
@@ -148,7 +119,7 @@ done
 head -c 2000000 /dev/urandom >"$UM_TMP/lossy.bin"
 um_cli alpha file send beta "$UM_TMP/lossy.bin" >"$UM_TMP/lossy-send.log" 2>&1 || um_fail "the file at 2% loss: $(tail -2 "$UM_TMP/lossy-send.log")"
 cmp -s "$UM_TMP/lossy.bin" "$UM_TMP/beta-downloads/lossy.bin" || um_fail "the file at 2% loss differs"
-um_wait 30 "beta has the 100 messages sent at 2% loss" inbox_check beta alpha in lossy 100
+um_wait 30 "beta has the 100 messages sent at 2% loss" um_inbox_check beta alpha in lossy 100
 dropped=$(um_exec da iptables -L OUTPUT -v -x -n | awk '/statistic/ {print $1}')
 um_log "2% loss: 100 messages in order and once, a 2 MB file verified ($dropped datagrams dropped at alpha; $(tail -1 "$UM_TMP/lossy-send.log"))"
 um_exec da iptables -F OUTPUT
@@ -167,10 +138,10 @@ done
 um_stop alpha
 um_start alpha
 um_start beta
-um_wait 30 "beta gets the 20 queued messages" inbox_check beta alpha in offline 20
-um_wait 15 "alpha sees them delivered" inbox_check alpha beta out offline 20
+um_wait 30 "beta gets the 20 queued messages" um_inbox_check beta alpha in offline 20
+um_wait 15 "alpha sees them delivered" um_inbox_check alpha beta out offline 20
 um_log "20 messages queued for an offline peer, sender restarted: delivered once"
-inbox_check beta alpha in a2b 200 || um_fail "history changed after the restarts"
+um_inbox_check beta alpha in a2b 200 || um_fail "history changed after the restarts"
 
 # kill -9 during a stream of messages, first of the sender, then of the
 # receiver: every message `umbra send` accepted arrives once, in order.
@@ -296,9 +267,9 @@ for i in $(seq 1 50); do
 	um_cli gamma send delta "g2d $i" >/dev/null || um_fail "gamma send $i"
 	um_cli delta send gamma "d2g $i" >/dev/null || um_fail "delta send $i"
 done
-um_wait 30 "delta has gamma's 50" inbox_check delta gamma in g2d 50
-um_wait 30 "gamma has delta's 50" inbox_check gamma delta in d2g 50
-um_wait 15 "gamma's delivered" inbox_check gamma delta out g2d 50
+um_wait 30 "delta has gamma's 50" um_inbox_check delta gamma in g2d 50
+um_wait 30 "gamma has delta's 50" um_inbox_check gamma delta in d2g 50
+um_wait 15 "gamma's delivered" um_inbox_check gamma delta out g2d 50
 um_log "relay (TLS on gamma's side, UDP on delta's): 50 messages each way, in order, once, delivered"
 
 # Offers under accept-files = ask: one accepted, one rejected with a reason.
@@ -377,7 +348,7 @@ um_wait 30 "eta back on the relay path" sh -c "[ \"\$('$UMBRA' --socket '${UM_NO
 um_log "eta: direct -> relay (the direct path cut) after $(cat "$UM_TMP/mig.count") messages"
 wait "$MIG"
 [ -s "$UM_TMP/mig.log" ] && um_fail "sends failed: $(head -3 "$UM_TMP/mig.log")"
-um_wait 60 "theta has the 150 messages" inbox_check theta eta in mig 150
-um_wait 30 "eta sees them delivered" inbox_check eta theta out mig 150
+um_wait 60 "theta has the 150 messages" um_inbox_check theta eta in mig 150
+um_wait 30 "eta sees them delivered" um_inbox_check eta theta out mig 150
 um_log "relay -> direct -> relay during 150 messages: all delivered, in order, once"
 um_log "PASS"
