@@ -30,7 +30,9 @@ um_link da veth0 198.51.100.1/24 db veth0 198.51.100.2/24
 um_config beta db 51820 100.64.0.2/24 tun "store = $UM_TMP/beta/messages.db
 download-dir = $DL
 max-file-size = 1000000"
-um_config mallory da 51820 100.64.0.1/24 tun "store = $UM_TMP/mallory/messages.db
+# mallory logs at debug: refusals of offers it never made (its injected
+# ones) are logged there with their reasons.
+UM_LOG_LEVEL=debug um_config mallory da 51820 100.64.0.1/24 tun "store = $UM_TMP/mallory/messages.db
 download-dir = $UM_TMP/mallory-downloads"
 um_peer mallory beta 198.51.100.2:51820 100.64.0.2/32
 um_peer beta mallory 198.51.100.1:51820 100.64.0.1/32 "accept-files = ask"
