@@ -22,6 +22,39 @@ enum {
 
 /* ---- the ops ---- */
 
+/* Test hook (tests/netns/msg_hostile.sh), live only when the daemon runs
+ * with UMBRA_TEST_HOOKS=1 in its environment: a binary send= whose body
+ * starts with "UMBRA-TEST-FRAME" writes the rest to the peer's messenger
+ * as one frame (first byte the type, then the payload), one starting with
+ * "UMBRA-TEST-BYTES" writes the rest to the channel as raw stream bytes
+ * (a frame header of any length). Nothing is stored. Returns 1 when the
+ * body was not a hook, else 0 or -UM_E*. */
+static int test_hook(struct um_node_messaging *ms, struct msg_peer *mp, const struct um_control_request *req,
+		     struct um_control_reply *reply)
+{
+	const char *on = getenv("UMBRA_TEST_HOOKS");
+	const uint8_t *b = req->body;
+	size_t n = req->body_len;
+	int r;
+
+	if (req->kind != UM_MESSAGE_BINARY || !on || strcmp(on, "1") || n < 17)
+		return 1;
+	if (memcmp(b, "UMBRA-TEST-FRAME", 16) && memcmp(b, "UMBRA-TEST-BYTES", 16))
+		return 1;
+	if (!mp->messenger)
+		return -UM_ESTATE;
+	if (!memcmp(b, "UMBRA-TEST-FRAME", 16))
+		r = um_messenger_send_frame(mp->messenger, b[16], b + 17, n - 17);
+	else
+		r = um_channel_write(um_messenger_channel(mp->messenger), b + 16, n - 16);
+	if (r)
+		return r;
+	um_log_warn("test hook: %zu raw bytes written to \"%s\"", n - 16, msg_peer_name(mp));
+	um_control_reply_add(reply, "state", "%s", "raw");
+	msg_pump(ms, mp);
+	return 0;
+}
+
 int um_node_message_send(struct um_node *node, const char *peer, const void *body, size_t len, uint8_t kind,
 			 uint8_t id_out[16], int64_t *seq_out)
 {
@@ -66,14 +99,20 @@ static int op_send(struct um_node_messaging *ms, const struct um_control_request
 	uint8_t id[16];
 	int64_t seq;
 	char hex[33];
-	int r = um_node_message_send(ms->node, req->target, req->body, req->body_len, req->kind, id, &seq);
+	int r;
 
+	if (!mp)
+		return -UM_ENOTFOUND;
+	r = test_hook(ms, mp, req, reply);
+	if (r <= 0)
+		return r;
+	r = um_node_message_send(ms->node, req->target, req->body, req->body_len, req->kind, id, &seq);
 	if (r)
 		return r;
 	sodium_bin2hex(hex, sizeof(hex), id, sizeof(id));
 	um_control_reply_add(reply, "id", "%s", hex);
 	um_control_reply_add(reply, "seq", "%lld", (long long)seq);
-	um_control_reply_add(reply, "state", "%s", mp && mp->messenger ? "sending" : "queued");
+	um_control_reply_add(reply, "state", "%s", mp->messenger ? "sending" : "queued");
 	return 0;
 }
 

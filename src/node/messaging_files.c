@@ -621,6 +621,11 @@ void msg_files_frame(struct um_node_messaging *ms, struct msg_peer *mp, uint8_t 
 				unlink(t->info.path);
 			ms->counters.files_failed++;
 			set_state(ms, t, UM_STORE_FILE_FAILED);
+		} else {
+			/* Not ours (an offer this node never made, or one long gone):
+			 * the reason still shows, at debug (a peer could send many). */
+			um_log_debug("\"%s\" refused a file not offered here: %.*s", msg_peer_name(mp),
+				     (int)s.reason_len, (const char *)s.reason);
 		}
 		return;
 	default:
