@@ -20,7 +20,7 @@ enum {
 	DHT_OPS_MAX = 16,    /* control-socket lookups/puts kept for dht-result */
 	DHT_RECENT_MAX = 16, /* finished lookups shown by dht=status */
 	DHT_QUEUE_MAX = 64,  /* bootstrap thread -> loop */
-	DHT_KEYS_MAX = 2,    /* a private peer: today's and yesterday's key */
+	DHT_KEYS_MAX = 3,    /* a private peer: today's and yesterday's key; relays: + the public key */
 	DHT_WANTED_MAX = 32, /* peers the thread asks the bootstrap API for */
 };
 

@@ -62,16 +62,40 @@ static void relay_addresses(struct um_node_dht *d, struct um_dht_relay_record *r
 	}
 }
 
+/* A private network's relay (d->has_network_key): the signed record sealed
+ * under the day's relay key (d->publish_key). value: UM_DHT_PRIVATE_RELAY_MAX
+ * bytes, *len in: the signed record's length, out: the sealed one's. */
+static int relay_record_seal(struct um_node_dht *d, uint8_t *value, size_t *len, uint64_t unix_s)
+{
+	uint8_t *signed_record = malloc(*len);
+	int r;
+
+	if (!signed_record)
+		return -UM_ENOMEM;
+	memcpy(signed_record, value, *len);
+	r = um_dht_private_relay_seal(value, UM_DHT_PRIVATE_RELAY_MAX, len, d->publish_key, signed_record, *len,
+				      &d->network_key, um_dht_day(unix_s));
+	free(signed_record);
+	return r;
+}
+
 int um_node_dht_relay_publish(struct um_node_dht *d)
 {
 	struct um_dht_relay_record rec;
-	uint8_t *value = malloc(UM_DHT_RELAY_RECORD_MAX);
+	uint8_t *value = malloc(UM_DHT_PRIVATE_RELAY_MAX); /* > UM_DHT_RELAY_RECORD_MAX: sealed or not */
 	uint64_t now = um_now_ns(), unix_s = um_node_dht_unix_now();
+	uint64_t republish = RELAY_REPUBLISH_NS;
 	size_t len = 0;
 	int r;
 
 	if (!value)
 		return -UM_ENOMEM;
+	if (d->has_network_key) {
+		/* The private relay key rotates at UTC midnight: republish just after. */
+		uint64_t to_midnight = 86400 - unix_s % 86400 + 5;
+		if (to_midnight * UM_NSEC_PER_SEC < republish)
+			republish = to_midnight * UM_NSEC_PER_SEC;
+	}
 	memset(&rec, 0, sizeof(rec));
 	relay_addresses(d, &rec);
 	uint64_t ms = um_wall_ms();
@@ -83,6 +107,8 @@ int um_node_dht_relay_publish(struct um_node_dht *d)
 	um_node_dht_clock_refresh(d);
 	um_dht_relay_key_public(d->publish_key);
 	r = um_dht_relay_record_sign(value, UM_DHT_RELAY_RECORD_MAX, &len, &rec, d->identity);
+	if (r == 0 && d->has_network_key)
+		r = relay_record_seal(d, value, &len, unix_s);
 	if (r == 0) {
 		if (d->publish_id)
 			um_dht_cancel(d->engine, d->publish_id);
@@ -97,9 +123,10 @@ int um_node_dht_relay_publish(struct um_node_dht *d)
 		d->publish_ns = now + RELAY_RETRY_NS * 5;
 	} else {
 		d->publishes++;
-		d->publish_ns = now + RELAY_REPUBLISH_NS;
-		um_log_debug("dht: publishing the relay record (sequence %llu, %u UDP endpoints%s)",
-			     (unsigned long long)rec.sequence, rec.udp_count, rec.wss_port ? ", wss" : "");
+		d->publish_ns = now + republish;
+		um_log_debug("dht: publishing the %s relay record (sequence %llu, %u UDP endpoints%s)",
+			     d->has_network_key ? "sealed" : "public", (unsigned long long)rec.sequence, rec.udp_count,
+			     rec.wss_port ? ", wss" : "");
 	}
 	um_node_dht_jobs_at(d, d->publish_ns);
 	um_node_dht_flush(d);
@@ -200,6 +227,42 @@ static void relays_hand(struct um_node_dht *d)
 	}
 }
 
+/* Where relays are looked up: a private network's relay keys (today's, and
+ * yesterday's early in the day: a relay may not have republished since
+ * midnight) with a network key, the public key without one or with
+ * `public-relays = on`. Returns the number of keys. */
+static unsigned relay_lookup_keys(struct um_node_dht *d, uint8_t keys[DHT_KEYS_MAX][32])
+{
+	uint64_t unix_s = um_node_dht_unix_now(), today = um_dht_day(unix_s);
+	unsigned n = 0;
+
+	if (d->has_network_key) {
+		if (um_dht_relay_key_private(keys[n], &d->network_key, today) == 0)
+			n++;
+		if (today && unix_s % 86400 < UM_DHT_PRIVATE_OVERLAP &&
+		    um_dht_relay_key_private(keys[n], &d->network_key, today - 1) == 0)
+			n++;
+	}
+	if (!d->has_network_key || d->node->config.public_relays)
+		um_dht_relay_key_public(keys[n++]);
+	return n;
+}
+
+/* A value found under a relay key: a public relay record under the public
+ * key, a sealed one of our network under a private key. */
+static int relay_value_open(struct um_node_dht *d, const uint8_t key[32], const uint8_t *value, size_t len,
+			    struct um_dht_relay_record *rec)
+{
+	uint8_t public_key[32];
+
+	um_dht_relay_key_public(public_key);
+	if (!memcmp(key, public_key, sizeof(public_key)))
+		return um_dht_relay_record_verify(rec, key, value, len, um_node_dht_unix_now());
+	if (!d->has_network_key)
+		return -UM_EBADMSG;
+	return um_dht_private_relay_open(rec, &d->network_key, key, value, len, um_node_dht_unix_now());
+}
+
 void um_node_dht_relays_event(struct um_node_dht *d, const struct um_dht_event *e)
 {
 	struct dht_relays *f = &d->relays;
@@ -213,19 +276,26 @@ void um_node_dht_relays_event(struct um_node_dht *d, const struct um_dht_event *
 		}
 		return;
 	}
-	if (!f->looking || !f->q.running[0] || e->id != f->q.ids[0])
+	unsigned slot = 0;
+	while (slot < f->q.n && !(f->q.running[slot] && f->q.ids[slot] == e->id))
+		slot++;
+	if (!f->looking || slot == f->q.n)
 		return;
 	if (e->type == UM_DHT_EVENT_VALUE) {
-		if (um_dht_relay_record_verify(&rec, e->key, e->value, e->value_len, um_node_dht_unix_now()) == 0)
+		if (relay_value_open(d, e->key, e->value, e->value_len, &rec) == 0)
 			relays_found(d, &rec);
 		return;
 	}
 	if (e->type != UM_DHT_EVENT_LOOKUP_DONE)
 		return;
-	f->q.running[0] = false;
+	f->q.running[slot] = false;
+	if (e->elapsed_ns > f->q.elapsed_ns)
+		f->q.elapsed_ns = e->elapsed_ns;
+	f->q.messages += e->messages;
+	for (unsigned i = 0; i < f->q.n; i++)
+		if (f->q.running[i])
+			return; /* the other keys' lookups still running */
 	f->looking = false;
-	f->q.elapsed_ns = e->elapsed_ns;
-	f->q.messages = e->messages;
 	um_node_dht_recent_add(d, DHT_OP_GET, f->q.keys[0], &f->q, f->n > 0);
 	uint64_t now = um_now_ns();
 	if (f->n) {
@@ -254,8 +324,7 @@ void um_node_dht_relays_job(struct um_node_dht *d, uint64_t now)
 	if (f->looking)
 		return;
 	if (f->next_ns <= now) {
-		f->q.n = 1;
-		um_dht_relay_key_public(f->q.keys[0]);
+		f->q.n = relay_lookup_keys(d, f->q.keys);
 		f->n = 0;
 		f->looking = true; /* before the start: our own store may answer at once */
 		if (um_node_dht_query_start(d, &f->q) == 0)
