@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dht/network_key.h"
+#include "dht/record.h"
 #include "node/dht_internal.h"
 #include "node/internal.h"
 #include "node/uplink.h"
@@ -23,6 +24,8 @@
 #define RELAYS_RETRY_MAX_NS (30 * UM_NSEC_PER_SEC)
 #define RELAYS_RECHECK_NS   (600 * UM_NSEC_PER_SEC) /* relays found: look again now and then */
 #define RELAYS_WAIT_NS      (1 * UM_NSEC_PER_SEC)   /* handed: republish once registered */
+
+_Static_assert((int)DHT_KEYS_MAX >= (int)UM_DHT_RELAY_LOOKUP_KEYS_MAX, "a relay lookup's keys fit a query");
 
 /* ---- the relay's record ---- */
 
@@ -227,42 +230,6 @@ static void relays_hand(struct um_node_dht *d)
 	}
 }
 
-/* Where relays are looked up: a private network's relay keys (today's, and
- * yesterday's early in the day: a relay may not have republished since
- * midnight) with a network key, the public key without one or with
- * `public-relays = on`. Returns the number of keys. */
-static unsigned relay_lookup_keys(struct um_node_dht *d, uint8_t keys[DHT_KEYS_MAX][32])
-{
-	uint64_t unix_s = um_node_dht_unix_now(), today = um_dht_day(unix_s);
-	unsigned n = 0;
-
-	if (d->has_network_key) {
-		if (um_dht_relay_key_private(keys[n], &d->network_key, today) == 0)
-			n++;
-		if (today && unix_s % 86400 < UM_DHT_PRIVATE_OVERLAP &&
-		    um_dht_relay_key_private(keys[n], &d->network_key, today - 1) == 0)
-			n++;
-	}
-	if (!d->has_network_key || d->node->config.public_relays)
-		um_dht_relay_key_public(keys[n++]);
-	return n;
-}
-
-/* A value found under a relay key: a public relay record under the public
- * key, a sealed one of our network under a private key. */
-static int relay_value_open(struct um_node_dht *d, const uint8_t key[32], const uint8_t *value, size_t len,
-			    struct um_dht_relay_record *rec)
-{
-	uint8_t public_key[32];
-
-	um_dht_relay_key_public(public_key);
-	if (!memcmp(key, public_key, sizeof(public_key)))
-		return um_dht_relay_record_verify(rec, key, value, len, um_node_dht_unix_now());
-	if (!d->has_network_key)
-		return -UM_EBADMSG;
-	return um_dht_private_relay_open(rec, &d->network_key, key, value, len, um_node_dht_unix_now());
-}
-
 void um_node_dht_relays_event(struct um_node_dht *d, const struct um_dht_event *e)
 {
 	struct dht_relays *f = &d->relays;
@@ -282,7 +249,8 @@ void um_node_dht_relays_event(struct um_node_dht *d, const struct um_dht_event *
 	if (!f->looking || slot == f->q.n)
 		return;
 	if (e->type == UM_DHT_EVENT_VALUE) {
-		if (relay_value_open(d, e->key, e->value, e->value_len, &rec) == 0)
+		if (um_dht_relay_value_open(&rec, d->has_network_key ? &d->network_key : NULL, e->key, e->value,
+					    e->value_len, um_node_dht_unix_now()) == 0)
 			relays_found(d, &rec);
 		return;
 	}
@@ -324,7 +292,10 @@ void um_node_dht_relays_job(struct um_node_dht *d, uint64_t now)
 	if (f->looking)
 		return;
 	if (f->next_ns <= now) {
-		f->q.n = relay_lookup_keys(d, f->q.keys);
+		/* A private network's relays only, unless public-relays = on. */
+		int n = um_dht_relay_lookup_keys(f->q.keys, d->has_network_key ? &d->network_key : NULL,
+						 d->node->config.public_relays, um_node_dht_unix_now());
+		f->q.n = n > 0 ? (unsigned)n : 0;
 		f->n = 0;
 		f->looking = true; /* before the start: our own store may answer at once */
 		if (um_node_dht_query_start(d, &f->q) == 0)
