@@ -24,6 +24,8 @@
 #define RELAYS_RETRY_MAX_NS (30 * UM_NSEC_PER_SEC)
 #define RELAYS_RECHECK_NS   (600 * UM_NSEC_PER_SEC) /* relays found: look again now and then */
 #define RELAYS_WAIT_NS      (1 * UM_NSEC_PER_SEC)   /* handed: republish once registered */
+#define RELAY_EARLY_REPUBLISH_NS  (1 * UM_NSEC_PER_SEC) /* new contacts, few storers: republish */
+#define RELAY_EARLY_REPUBLISH_MAX 10
 
 _Static_assert((int)DHT_KEYS_MAX >= (int)UM_DHT_RELAY_LOOKUP_KEYS_MAX, "a relay lookup's keys fit a query");
 
@@ -134,6 +136,24 @@ int um_node_dht_relay_publish(struct um_node_dht *d)
 	um_node_dht_jobs_at(d, d->publish_ns);
 	um_node_dht_flush(d);
 	return r;
+}
+
+/* A relay publishing early (its first contacts) stores its record at the
+ * few nodes it knows, maybe only other relays, which nodes do not know
+ * yet: while fewer than k took it, each new contact brings a republish
+ * (batched, RELAY_EARLY_REPUBLISH_MAX times), which also makes the new
+ * contacts add the relay to their tables (a STORE echoing their cookie). */
+void um_node_dht_relay_record_event(struct um_node_dht *d, const struct um_dht_event *e)
+{
+	uint64_t now = um_now_ns(), at = now + RELAY_EARLY_REPUBLISH_NS;
+
+	if (e->type != UM_DHT_EVENT_CONTACT_ADDED || !d->published_ns || d->publish_id ||
+	    d->published_storers >= d->node->config.dht_k || d->early_republishes >= RELAY_EARLY_REPUBLISH_MAX ||
+	    d->publish_ns <= at)
+		return;
+	d->early_republishes++;
+	d->publish_ns = at;
+	um_node_dht_jobs_at(d, at);
 }
 
 /* ---- a node finding relays ---- */
