@@ -214,7 +214,7 @@ struct um_config_relay_server {
 	struct um_config_bootstrap bootstrap[UM_CONFIG_BOOTSTRAP_MAX]; /* bootstrap = lines */
 	size_t n_bootstrap;
 	bool dht, dht_diversity;
-	char dht_state[UM_CONFIG_PATH_MAX]; /* "" = not saved */
+	char dht_state[UM_CONFIG_PATH_MAX];   /* "" = not saved */
 	char network_key[UM_CONFIG_PATH_MAX]; /* "" = a public relay record */
 	uint32_t seen;
 };

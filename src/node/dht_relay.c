@@ -19,12 +19,12 @@
 #include "util/error.h"
 #include "util/log.h"
 
-#define RELAY_REPUBLISH_NS  (3600 * UM_NSEC_PER_SEC) /* records live 24 h; republished hourly */
-#define RELAY_RETRY_NS      (2 * UM_NSEC_PER_SEC)    /* publish with an empty table; lookups */
-#define RELAYS_RETRY_MAX_NS (30 * UM_NSEC_PER_SEC)
-#define RELAYS_RECHECK_NS   (600 * UM_NSEC_PER_SEC) /* relays found: look again now and then */
-#define RELAYS_WAIT_NS      (1 * UM_NSEC_PER_SEC)   /* handed: republish once registered */
-#define RELAY_EARLY_REPUBLISH_NS  (1 * UM_NSEC_PER_SEC) /* new contacts, few storers: republish */
+#define RELAY_REPUBLISH_NS        (3600 * UM_NSEC_PER_SEC) /* records live 24 h; republished hourly */
+#define RELAY_RETRY_NS            (2 * UM_NSEC_PER_SEC)    /* publish with an empty table; lookups */
+#define RELAYS_RETRY_MAX_NS       (30 * UM_NSEC_PER_SEC)
+#define RELAYS_RECHECK_NS         (600 * UM_NSEC_PER_SEC) /* relays found: look again now and then */
+#define RELAYS_WAIT_NS            (1 * UM_NSEC_PER_SEC)   /* handed: republish once registered */
+#define RELAY_EARLY_REPUBLISH_NS  (1 * UM_NSEC_PER_SEC)   /* new contacts, few storers: republish */
 #define RELAY_EARLY_REPUBLISH_MAX 10
 
 _Static_assert((int)DHT_KEYS_MAX >= (int)UM_DHT_RELAY_LOOKUP_KEYS_MAX, "a relay lookup's keys fit a query");

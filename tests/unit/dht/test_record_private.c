@@ -307,9 +307,9 @@ static void test_relay_lookup(void)
 	CHECK(um_dht_relay_value_open(&got, &net, public_key, value, value_len, NOW) < 0);
 	CHECK(um_dht_relay_value_open(&got, &net, today, inner, inner_len, NOW) < 0);
 	/* Another network's sealed relay record, under its own key: refused by a member of net. */
-	CHECK_EQ(um_dht_private_relay_seal(other, sizeof(other), &other_len, other_key, inner, inner_len, &other_net,
-					   day),
-		 0);
+	CHECK_EQ(
+	    um_dht_private_relay_seal(other, sizeof(other), &other_len, other_key, inner, inner_len, &other_net, day),
+	    0);
 	CHECK(memcmp(other_key, today, 32) != 0);
 	CHECK(um_dht_relay_value_open(&got, &net, other_key, other, other_len, NOW) < 0);
 	CHECK_EQ(um_dht_relay_value_open(&got, &other_net, other_key, other, other_len, NOW), 0);
