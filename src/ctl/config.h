@@ -48,7 +48,11 @@
  *                                       repeatable, at most UM_CONFIG_BOOTSTRAP_MAX
  *                                       (parsed and stored; the DHT uses them)
  *   network-key = FILE                  a private network's key (umbra network-key):
- *                                       records sealed, found only by members
+ *                                       records sealed, found only by members;
+ *                                       relays: only the network's (sealed
+ *                                       relay records of relays with this key)
+ *   public-relays = off                 with network-key: also use public relays
+ *                                       found in the DHT (on | off)
  *   dht = on                            the Kademlia DHT (node/dht.c; on | off)
  *   dht-k = 8                           contacts per bucket (1..20)
  *   dht-alpha = 3                       parallel requests per lookup (1..8)
@@ -91,6 +95,9 @@
  *   dht = on, dht-diversity = on        joins through these (on its UDP port,
  *   dht-state = FILE                    with its identity) and publishes the
  *                                       relay record nodes find relays by
+ *   network-key = FILE                  serve that private network: the relay
+ *                                       record is sealed under its relay key
+ *                                       (found only by members), not public
  *   control-socket, log-level           as in [node] (relay-only: here)
  *
  *   [peer "name"]                       one section per peer, names unique
@@ -207,7 +214,8 @@ struct um_config_relay_server {
 	struct um_config_bootstrap bootstrap[UM_CONFIG_BOOTSTRAP_MAX]; /* bootstrap = lines */
 	size_t n_bootstrap;
 	bool dht, dht_diversity;
-	char dht_state[UM_CONFIG_PATH_MAX]; /* "" = not saved */
+	char dht_state[UM_CONFIG_PATH_MAX];   /* "" = not saved */
+	char network_key[UM_CONFIG_PATH_MAX]; /* "" = a public relay record */
 	uint32_t seen;
 };
 
@@ -246,6 +254,7 @@ struct um_config {
 	struct um_config_bootstrap bootstrap[UM_CONFIG_BOOTSTRAP_MAX]; /* bootstrap = lines */
 	size_t n_bootstrap;
 	char network_key[UM_CONFIG_PATH_MAX]; /* "" = public records */
+	bool public_relays;                   /* with network_key: public relays too */
 	bool dht;                             /* node/dht.c */
 	unsigned dht_k, dht_alpha;
 	bool dht_diversity;

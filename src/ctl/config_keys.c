@@ -341,6 +341,7 @@ const struct um_config_row um_config_rows[] = {
 	{.name = "bootstrap", NODE(bootstrap), CUSTOM(parse_bootstrap), .repeatable = true},
 	/* The DHT (node/dht.c): bounds are the engine's (dht/dht.h). */
 	{.name = "network-key", NODE(network_key), .type = UM_CONFIG_STRING, .optional = true},
+	{.name = "public-relays", NODE(public_relays), .type = UM_CONFIG_BOOL, .def = false},
 	{.name = "dht", NODE(dht), .type = UM_CONFIG_BOOL, .def = true},
 	{.name = "dht-k", NODE(dht_k), .type = UM_CONFIG_UINT, .def = 8, .min = 1, .max = 20, .what = "a bucket size",
 	 .words = UM_CONFIG_WORDS_BETWEEN},
@@ -396,6 +397,7 @@ const struct um_config_row um_config_rows[] = {
 	{.name = "dht", RELAY(dht), .type = UM_CONFIG_BOOL, .def = true},
 	{.name = "dht-diversity", RELAY(dht_diversity), .type = UM_CONFIG_BOOL, .def = true},
 	{.name = "dht-state", RELAY(dht_state), .type = UM_CONFIG_STRING, .optional = true},
+	{.name = "network-key", RELAY(network_key), .type = UM_CONFIG_STRING, .optional = true},
 
 	/* [peer "name"] */
 	{.name = "id", PEER(id), CUSTOM(parse_peer_id), .required = true},

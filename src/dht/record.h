@@ -151,6 +151,21 @@ int um_dht_relay_record_sign(uint8_t *out, size_t cap, size_t *out_len, const st
 int um_dht_relay_record_verify(struct um_dht_relay_record *rec, const uint8_t key[32], const uint8_t *value, size_t len,
 			       uint64_t now);
 
+/* How a node finds relays (issue 15): with a network key (a private
+ * network's member) the network's relay keys, today's and, in the first
+ * UM_DHT_PRIVATE_OVERLAP seconds of a UTC day, yesterday's (a relay may not
+ * have republished since midnight), then the public key if public_too;
+ * without a key (NULL) the public key alone. now: unix seconds. Returns the
+ * number of keys written (1..UM_DHT_RELAY_LOOKUP_KEYS_MAX) or -UM_E*. */
+enum { UM_DHT_RELAY_LOOKUP_KEYS_MAX = 3 };
+int um_dht_relay_lookup_keys(uint8_t keys[UM_DHT_RELAY_LOOKUP_KEYS_MAX][32], const struct um_network_key *key,
+			     bool public_too, uint64_t now);
+/* A value found under one of those keys: a public relay record under the
+ * public key; under any other key, a sealed relay record of key's network
+ * (key NULL: -UM_EBADMSG). Nothing else is a relay to use. rec may be NULL. */
+int um_dht_relay_value_open(struct um_dht_relay_record *rec, const struct um_network_key *key,
+			    const uint8_t dht_key[32], const uint8_t *value, size_t len, uint64_t now);
+
 /* ---- private records (private_record.c) ---- */
 
 /* Seal an encoded, signed peer record (from um_dht_peer_record_sign) for the

@@ -13,6 +13,7 @@
  * sealed (private_record.c). */
 #include <string.h>
 
+#include "dht/network_key.h"
 #include "dht/record.h"
 #include "dht/record_internal.h"
 #include "util/error.h"
@@ -136,4 +137,44 @@ int um_dht_relay_record_sign(uint8_t *out, size_t cap, size_t *out_len, const st
 		return rc;
 	*out_len = w.pos;
 	return 0;
+}
+
+int um_dht_relay_lookup_keys(uint8_t keys[UM_DHT_RELAY_LOOKUP_KEYS_MAX][32], const struct um_network_key *key,
+			     bool public_too, uint64_t now)
+{
+	uint64_t today = um_dht_day(now);
+	int n = 0, rc;
+
+	if (!keys)
+		return -UM_EINVAL;
+	if (key) {
+		rc = um_dht_relay_key_private(keys[n++], key, today);
+		if (rc < 0)
+			return rc;
+		if (today && now % 86400 < UM_DHT_PRIVATE_OVERLAP) {
+			rc = um_dht_relay_key_private(keys[n++], key, today - 1);
+			if (rc < 0)
+				return rc;
+		}
+	}
+	if (!key || public_too)
+		um_dht_relay_key_public(keys[n++]);
+	return n;
+}
+
+int um_dht_relay_value_open(struct um_dht_relay_record *rec, const struct um_network_key *key,
+			    const uint8_t dht_key[32], const uint8_t *value, size_t len, uint64_t now)
+{
+	uint8_t public_key[32];
+
+	if (!dht_key)
+		return -UM_EINVAL;
+	um_dht_relay_key_public(public_key);
+	if (!memcmp(dht_key, public_key, sizeof(public_key)))
+		return um_dht_relay_record_verify(rec, dht_key, value, len, now);
+	if (rec)
+		memset(rec, 0, sizeof(*rec));
+	if (!key)
+		return -UM_EBADMSG; /* not ours to open: no relay */
+	return um_dht_private_relay_open(rec, key, dht_key, value, len, now);
 }

@@ -730,10 +730,11 @@ int um_node_dht_core_start(struct um_node *node, bool relay, struct um_node_dht 
 	d->jobs_ns = UINT64_MAX;
 	um_timer_init(&d->timer, on_timer, d);
 	um_node_dht_clock_refresh(d);
-	if (!relay && c->network_key[0]) {
-		r = um_network_key_load(&d->network_key, c->network_key);
+	const char *network_key = relay ? c->relay.network_key : c->network_key; /* relay: its records sealed */
+	if (network_key[0]) {
+		r = um_network_key_load(&d->network_key, network_key);
 		if (r) {
-			um_log_error("network key %s: %s", c->network_key, um_strerror(r));
+			um_log_error("network key %s: %s", network_key, um_strerror(r));
 			return r;
 		}
 		d->has_network_key = true;

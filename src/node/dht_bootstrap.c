@@ -378,9 +378,10 @@ static int start_one(struct um_node *node, bool relay, struct um_node_dht **slot
 		return r;
 	d = *slot;
 	d->op_event = um_node_dht_op_event;
-	if (relay)
+	if (relay) {
 		d->relay_publish = um_node_dht_relay_publish;
-	else if (!node->config.n_relays) {
+		d->relays_event = um_node_dht_relay_record_event;
+	} else if (!node->config.n_relays) {
 		/* No relay = line: relays come from the DHT. */
 		d->relays_event = um_node_dht_relays_event;
 		d->relays_job = um_node_dht_relays_job;

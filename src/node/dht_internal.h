@@ -20,7 +20,7 @@ enum {
 	DHT_OPS_MAX = 16,    /* control-socket lookups/puts kept for dht-result */
 	DHT_RECENT_MAX = 16, /* finished lookups shown by dht=status */
 	DHT_QUEUE_MAX = 64,  /* bootstrap thread -> loop */
-	DHT_KEYS_MAX = 2,    /* a private peer: today's and yesterday's key */
+	DHT_KEYS_MAX = 3,    /* a private peer: today's and yesterday's key; relays: + the public key */
 	DHT_WANTED_MAX = 32, /* peers the thread asks the bootstrap API for */
 };
 
@@ -162,6 +162,7 @@ struct um_node_dht {
 	uint64_t publishes;
 
 	unsigned n_relays_published; /* home relays in our record (node) */
+	unsigned early_republishes;  /* relay: republished as the table filled (dht_relay.c) */
 	struct dht_relays relays;    /* node without relay = lines */
 
 	struct dht_peer *peers; /* n_peers */
@@ -226,6 +227,9 @@ int um_node_dht_publish(struct um_node_dht *d);
 int um_node_dht_relay_publish(struct um_node_dht *d);
 void um_node_dht_relays_event(struct um_node_dht *d, const struct um_dht_event *e);
 void um_node_dht_relays_job(struct um_node_dht *d, uint64_t now);
+/* The relay's DHT node (its relays_event hook): republishes its record
+ * while it reached fewer than k storers and new contacts come in. */
+void um_node_dht_relay_record_event(struct um_node_dht *d, const struct um_dht_event *e);
 
 /* dht_bootstrap.c, the top: um_node_dht_start/stop (node/dht.h), the
  * routing table file, the bootstrap API thread. */

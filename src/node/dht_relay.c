@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "dht/network_key.h"
+#include "dht/record.h"
 #include "node/dht_internal.h"
 #include "node/internal.h"
 #include "node/uplink.h"
@@ -18,11 +19,15 @@
 #include "util/error.h"
 #include "util/log.h"
 
-#define RELAY_REPUBLISH_NS  (3600 * UM_NSEC_PER_SEC) /* records live 24 h; republished hourly */
-#define RELAY_RETRY_NS      (2 * UM_NSEC_PER_SEC)    /* publish with an empty table; lookups */
-#define RELAYS_RETRY_MAX_NS (30 * UM_NSEC_PER_SEC)
-#define RELAYS_RECHECK_NS   (600 * UM_NSEC_PER_SEC) /* relays found: look again now and then */
-#define RELAYS_WAIT_NS      (1 * UM_NSEC_PER_SEC)   /* handed: republish once registered */
+#define RELAY_REPUBLISH_NS        (3600 * UM_NSEC_PER_SEC) /* records live 24 h; republished hourly */
+#define RELAY_RETRY_NS            (2 * UM_NSEC_PER_SEC)    /* publish with an empty table; lookups */
+#define RELAYS_RETRY_MAX_NS       (30 * UM_NSEC_PER_SEC)
+#define RELAYS_RECHECK_NS         (600 * UM_NSEC_PER_SEC) /* relays found: look again now and then */
+#define RELAYS_WAIT_NS            (1 * UM_NSEC_PER_SEC)   /* handed: republish once registered */
+#define RELAY_EARLY_REPUBLISH_NS  (1 * UM_NSEC_PER_SEC)   /* new contacts, few storers: republish */
+#define RELAY_EARLY_REPUBLISH_MAX 10
+
+_Static_assert((int)DHT_KEYS_MAX >= (int)UM_DHT_RELAY_LOOKUP_KEYS_MAX, "a relay lookup's keys fit a query");
 
 /* ---- the relay's record ---- */
 
@@ -62,16 +67,40 @@ static void relay_addresses(struct um_node_dht *d, struct um_dht_relay_record *r
 	}
 }
 
+/* A private network's relay (d->has_network_key): the signed record sealed
+ * under the day's relay key (d->publish_key). value: UM_DHT_PRIVATE_RELAY_MAX
+ * bytes, *len in: the signed record's length, out: the sealed one's. */
+static int relay_record_seal(struct um_node_dht *d, uint8_t *value, size_t *len, uint64_t unix_s)
+{
+	uint8_t *signed_record = malloc(*len);
+	int r;
+
+	if (!signed_record)
+		return -UM_ENOMEM;
+	memcpy(signed_record, value, *len);
+	r = um_dht_private_relay_seal(value, UM_DHT_PRIVATE_RELAY_MAX, len, d->publish_key, signed_record, *len,
+				      &d->network_key, um_dht_day(unix_s));
+	free(signed_record);
+	return r;
+}
+
 int um_node_dht_relay_publish(struct um_node_dht *d)
 {
 	struct um_dht_relay_record rec;
-	uint8_t *value = malloc(UM_DHT_RELAY_RECORD_MAX);
+	uint8_t *value = malloc(UM_DHT_PRIVATE_RELAY_MAX); /* > UM_DHT_RELAY_RECORD_MAX: sealed or not */
 	uint64_t now = um_now_ns(), unix_s = um_node_dht_unix_now();
+	uint64_t republish = RELAY_REPUBLISH_NS;
 	size_t len = 0;
 	int r;
 
 	if (!value)
 		return -UM_ENOMEM;
+	if (d->has_network_key) {
+		/* The private relay key rotates at UTC midnight: republish just after. */
+		uint64_t to_midnight = 86400 - unix_s % 86400 + 5;
+		if (to_midnight * UM_NSEC_PER_SEC < republish)
+			republish = to_midnight * UM_NSEC_PER_SEC;
+	}
 	memset(&rec, 0, sizeof(rec));
 	relay_addresses(d, &rec);
 	uint64_t ms = um_wall_ms();
@@ -83,6 +112,8 @@ int um_node_dht_relay_publish(struct um_node_dht *d)
 	um_node_dht_clock_refresh(d);
 	um_dht_relay_key_public(d->publish_key);
 	r = um_dht_relay_record_sign(value, UM_DHT_RELAY_RECORD_MAX, &len, &rec, d->identity);
+	if (r == 0 && d->has_network_key)
+		r = relay_record_seal(d, value, &len, unix_s);
 	if (r == 0) {
 		if (d->publish_id)
 			um_dht_cancel(d->engine, d->publish_id);
@@ -97,13 +128,32 @@ int um_node_dht_relay_publish(struct um_node_dht *d)
 		d->publish_ns = now + RELAY_RETRY_NS * 5;
 	} else {
 		d->publishes++;
-		d->publish_ns = now + RELAY_REPUBLISH_NS;
-		um_log_debug("dht: publishing the relay record (sequence %llu, %u UDP endpoints%s)",
-			     (unsigned long long)rec.sequence, rec.udp_count, rec.wss_port ? ", wss" : "");
+		d->publish_ns = now + republish;
+		um_log_debug("dht: publishing the %s relay record (sequence %llu, %u UDP endpoints%s)",
+			     d->has_network_key ? "sealed" : "public", (unsigned long long)rec.sequence, rec.udp_count,
+			     rec.wss_port ? ", wss" : "");
 	}
 	um_node_dht_jobs_at(d, d->publish_ns);
 	um_node_dht_flush(d);
 	return r;
+}
+
+/* A relay publishing early (its first contacts) stores its record at the
+ * few nodes it knows, maybe only other relays, which nodes do not know
+ * yet: while fewer than k took it, each new contact brings a republish
+ * (batched, RELAY_EARLY_REPUBLISH_MAX times), which also makes the new
+ * contacts add the relay to their tables (a STORE echoing their cookie). */
+void um_node_dht_relay_record_event(struct um_node_dht *d, const struct um_dht_event *e)
+{
+	uint64_t now = um_now_ns(), at = now + RELAY_EARLY_REPUBLISH_NS;
+
+	if (e->type != UM_DHT_EVENT_CONTACT_ADDED || !d->published_ns || d->publish_id ||
+	    d->published_storers >= d->node->config.dht_k || d->early_republishes >= RELAY_EARLY_REPUBLISH_MAX ||
+	    d->publish_ns <= at)
+		return;
+	d->early_republishes++;
+	d->publish_ns = at;
+	um_node_dht_jobs_at(d, at);
 }
 
 /* ---- a node finding relays ---- */
@@ -213,19 +263,27 @@ void um_node_dht_relays_event(struct um_node_dht *d, const struct um_dht_event *
 		}
 		return;
 	}
-	if (!f->looking || !f->q.running[0] || e->id != f->q.ids[0])
+	unsigned slot = 0;
+	while (slot < f->q.n && !(f->q.running[slot] && f->q.ids[slot] == e->id))
+		slot++;
+	if (!f->looking || slot == f->q.n)
 		return;
 	if (e->type == UM_DHT_EVENT_VALUE) {
-		if (um_dht_relay_record_verify(&rec, e->key, e->value, e->value_len, um_node_dht_unix_now()) == 0)
+		if (um_dht_relay_value_open(&rec, d->has_network_key ? &d->network_key : NULL, e->key, e->value,
+					    e->value_len, um_node_dht_unix_now()) == 0)
 			relays_found(d, &rec);
 		return;
 	}
 	if (e->type != UM_DHT_EVENT_LOOKUP_DONE)
 		return;
-	f->q.running[0] = false;
+	f->q.running[slot] = false;
+	if (e->elapsed_ns > f->q.elapsed_ns)
+		f->q.elapsed_ns = e->elapsed_ns;
+	f->q.messages += e->messages;
+	for (unsigned i = 0; i < f->q.n; i++)
+		if (f->q.running[i])
+			return; /* the other keys' lookups still running */
 	f->looking = false;
-	f->q.elapsed_ns = e->elapsed_ns;
-	f->q.messages = e->messages;
 	um_node_dht_recent_add(d, DHT_OP_GET, f->q.keys[0], &f->q, f->n > 0);
 	uint64_t now = um_now_ns();
 	if (f->n) {
@@ -254,8 +312,10 @@ void um_node_dht_relays_job(struct um_node_dht *d, uint64_t now)
 	if (f->looking)
 		return;
 	if (f->next_ns <= now) {
-		f->q.n = 1;
-		um_dht_relay_key_public(f->q.keys[0]);
+		/* A private network's relays only, unless public-relays = on. */
+		int n = um_dht_relay_lookup_keys(f->q.keys, d->has_network_key ? &d->network_key : NULL,
+						 d->node->config.public_relays, um_node_dht_unix_now());
+		f->q.n = n > 0 ? (unsigned)n : 0;
 		f->n = 0;
 		f->looking = true; /* before the start: our own store may answer at once */
 		if (um_node_dht_query_start(d, &f->q) == 0)

@@ -19,6 +19,11 @@
 #  3. n1 <-> n2 (direct blocked) come up through the relay: `umbra peers
 #     --json` shows path relay, a ping crosses the tunnel; n3 <-> n4
 #     (nothing blocked) come up too.
+#  4. a private network's relay: relay2 (198.51.100.2, [relay] network-key)
+#     seals its relay record under the network's relay key; m1 and m2 (the
+#     same network key, no relay line, direct path blocked) find and use
+#     relay2 only (not the public relay), and connect through it; n1..n4
+#     (no key) never add relay2.
 set -u
 . "$(dirname "$0")/lib.sh"
 um_init
@@ -35,6 +40,10 @@ attach() { # NAME ADDRESS/24
 }
 attach relay 198.51.100.1/24
 for i in 1 2 3 4; do attach "n$i" "198.51.100.$((10 + i))/24"; done
+attach relay2 198.51.100.2/24
+for i in 1 2; do attach "m$i" "198.51.100.$((20 + i))/24"; done
+um_exec m1 iptables -A INPUT -s 198.51.100.22 -j DROP
+um_exec m1 iptables -A OUTPUT -d 198.51.100.22 -j DROP
 # n1 and n2 cannot reach each other directly (only through the relay).
 um_exec n1 iptables -A INPUT -s 198.51.100.12 -j DROP
 um_exec n1 iptables -A OUTPUT -d 198.51.100.12 -j DROP
@@ -48,6 +57,13 @@ um_start relay
 um_wait 10 "the bootstrap API" um_exec n1 curl -sf http://198.51.100.1:8080/api/bootstrap/peers
 RELAY_ID=$("$UMBRA" --json pubkey "$UM_TMP/relayid.key" | python3 -c 'import json,sys; print(json.load(sys.stdin)["peer_id"])')
 [ -n "$RELAY_ID" ] || um_fail "the relay identity's peer ID"
+# The private network's relay: joins the DHT through the public relay's UDP port.
+"$UMBRA" network-key -o "$UM_TMP/net.key" >/dev/null || um_fail "network-key"
+um_relay_config relay2 relay2 198.51.100.2:51821 "network-key = $UM_TMP/net.key
+bootstrap = 198.51.100.1:51821
+dht-diversity = off"
+um_start relay2
+um_wait 10 "relay2's DHT node (private)" grep -q "dht (relay): on (.*private records" "$UM_TMP/relay2.log"
 
 for i in 1 2 3 4; do
 	um_key "n$i"
@@ -101,7 +117,34 @@ fwd=$(um_json relay status 'd["relay"]["forwarded_packets"]')
 ((fwd >= 4)) || um_fail "relay forwarded only $fwd packets"
 um_log "n1 <-> n2 through the relay, direct blocked ($(($(date +%s) - T0)) s)"
 
+# 4. The private network's relay: members find it (and only it), others never.
+for i in 1 2; do
+	um_config "m$i" "m$i" 51820 "100.64.0.$((20 + i))/24" tun "dht-diversity = off
+bootstrap = http://198.51.100.1:8080
+network-key = $UM_TMP/net.key"
+done
+um_peer m1 m2 "" 100.64.0.22/32
+um_peer m2 m1 "" 100.64.0.21/32
+for i in 1 2; do um_start "m$i"; done
+for i in 1 2; do um_wait 40 "m$i to find the private relay in the DHT and register" home "m$i"; done
+for i in 1 2; do
+	addrs=$(um_json "m$i" status '" ".join(r["address"] for r in d.get("relays", []))')
+	[ "$addrs" = 198.51.100.2:51821 ] || um_fail "m$i: relays '$addrs', want the private network's relay2 only"
+done
+um_wait 40 "m1 and m2 through relay2" um_established m1 m2
+[ "$(um_peer_field m1 m2 path)" = relay ] || um_fail "m1: path to m2 is '$(um_peer_field m1 m2 path)', want relay"
+[ "$(um_peer_field m1 m2 found)" = dht ] || um_fail "m1: m2 found through '$(um_peer_field m1 m2 found)', want dht"
+um_wait 5 "a ping m1 -> m2 through relay2" um_ping m1 100.64.0.22 -W 1
+fwd2=$(um_json relay2 status 'd["relay"]["forwarded_packets"]')
+((fwd2 >= 2)) || um_fail "relay2 forwarded only $fwd2 packets"
+for i in 1 2 3 4; do
+	um_json "n$i" status '" ".join(r["address"] for r in d.get("relays", []))' | grep -q 198.51.100.2: &&
+		um_fail "n$i (no network key) uses the private network's relay"
+done
+um_cli n3 dht get "$RKEY" -W 5000 | grep -q "198.51.100.2:" && um_fail "relay2's record is public"
+um_log "private network: m1 <-> m2 through their own relay found in the DHT ($(($(date +%s) - T0)) s)"
+
 um_stop relay
 [ -s "$UM_TMP/relay.dht" ] || um_fail "the relay saved no routing table"
-for i in 1 2 3 4; do um_stop "n$i"; done
+for n in n1 n2 n3 n4 m1 m2 relay2; do um_stop "$n"; done
 um_log "PASS ($(($(date +%s) - T0)) s)"

@@ -245,6 +245,79 @@ static void test_private_relay(void)
 	printf("relay record sealed for a private network: %zu bytes\n", value_len);
 }
 
+/* How a node finds relays: which keys it looks under (a member: its
+ * network's, rotating daily, public ones only when asked; no key: public),
+ * and what it accepts there (a public record under the public key, its own
+ * network's sealed one under a private key; nothing else). */
+static void test_relay_lookup(void)
+{
+	uint8_t keys[UM_DHT_RELAY_LOOKUP_KEYS_MAX][32], public_key[32], today[32], yesterday[32];
+	uint8_t inner[UM_DHT_RELAY_RECORD_MAX], other[UM_DHT_VALUE_MAX], other_key[32];
+	struct um_dht_relay_record relay, got;
+	size_t inner_len = 0, other_len = 0;
+	uint64_t day = um_dht_day(NOW), early = day * 86400 + 600;
+
+	fixture();
+	um_dht_relay_key_public(public_key);
+	CHECK_EQ(um_dht_relay_key_private(today, &net, day), 0);
+	CHECK_EQ(um_dht_relay_key_private(yesterday, &net, day - 1), 0);
+	/* Keys: no network key -> the public key alone (public_too is moot). */
+	CHECK_EQ(um_dht_relay_lookup_keys(keys, NULL, false, NOW), 1);
+	CHECK_MEM(keys[0], public_key, 32);
+	CHECK_EQ(um_dht_relay_lookup_keys(keys, NULL, true, NOW), 1);
+	CHECK_MEM(keys[0], public_key, 32);
+	/* A member at noon: today's private key only; with public_too the public one after it. */
+	CHECK_EQ(um_dht_relay_lookup_keys(keys, &net, false, NOW), 1);
+	CHECK_MEM(keys[0], today, 32);
+	CHECK_EQ(um_dht_relay_lookup_keys(keys, &net, true, NOW), 2);
+	CHECK_MEM(keys[0], today, 32);
+	CHECK_MEM(keys[1], public_key, 32);
+	/* Just after midnight: yesterday's key too (relays republish hourly). */
+	CHECK_EQ(um_dht_relay_lookup_keys(keys, &net, true, early), 3);
+	CHECK_MEM(keys[0], today, 32);
+	CHECK_MEM(keys[1], yesterday, 32);
+	CHECK_MEM(keys[2], public_key, 32);
+	CHECK_EQ(um_dht_relay_lookup_keys(keys, &net, false, day * 86400 + UM_DHT_PRIVATE_OVERLAP), 1);
+	CHECK_EQ(um_dht_relay_lookup_keys(NULL, &net, false, NOW), -UM_EINVAL);
+
+	/* Values: a public relay record (alice) and a sealed one of net (alice). */
+	memset(&relay, 0, sizeof(relay));
+	relay.sequence = 4;
+	relay.issued = NOW;
+	relay.expires = NOW + 7200;
+	relay.udp_count = 1;
+	relay.udp[0].family = AF_INET;
+	relay.udp[0].port = 7001;
+	inet_pton(AF_INET, "192.0.2.7", relay.udp[0].addr);
+	CHECK_EQ(um_dht_relay_record_sign(inner, sizeof(inner), &inner_len, &relay, &alice), 0);
+	CHECK_EQ(um_dht_private_relay_seal(value, sizeof(value), &value_len, key, inner, inner_len, &net, day), 0);
+	CHECK_MEM(key, today, 32);
+	/* The public record under the public key: anyone, member or not. */
+	CHECK_EQ(um_dht_relay_value_open(&got, NULL, public_key, inner, inner_len, NOW), 0);
+	CHECK_MEM(got.id.bytes, alice.id.bytes, 32);
+	CHECK_EQ(um_dht_relay_value_open(&got, &net, public_key, inner, inner_len, NOW), 0);
+	CHECK_EQ(got.udp[0].port, 7001);
+	/* The sealed one under today's key: members of net only. */
+	CHECK_EQ(um_dht_relay_value_open(&got, &net, today, value, value_len, NOW), 0);
+	CHECK_MEM(got.id.bytes, alice.id.bytes, 32);
+	CHECK_EQ(um_dht_relay_value_open(&got, NULL, today, value, value_len, NOW), -UM_EBADMSG);
+	CHECK(um_dht_relay_value_open(&got, &other_net, today, value, value_len, NOW) < 0);
+	CHECK(sodium_is_zero(got.id.bytes, 32)); /* nothing left of a refused value */
+	/* Misplaced values: sealed under the public key, public under a private one. */
+	CHECK(um_dht_relay_value_open(&got, &net, public_key, value, value_len, NOW) < 0);
+	CHECK(um_dht_relay_value_open(&got, &net, today, inner, inner_len, NOW) < 0);
+	/* Another network's sealed relay record, under its own key: refused by a member of net. */
+	CHECK_EQ(
+	    um_dht_private_relay_seal(other, sizeof(other), &other_len, other_key, inner, inner_len, &other_net, day),
+	    0);
+	CHECK(memcmp(other_key, today, 32) != 0);
+	CHECK(um_dht_relay_value_open(&got, &net, other_key, other, other_len, NOW) < 0);
+	CHECK_EQ(um_dht_relay_value_open(&got, &other_net, other_key, other, other_len, NOW), 0);
+	/* Tampered: one byte of the sealed value flipped. */
+	value[value_len - 3] ^= 1;
+	CHECK(um_dht_relay_value_open(&got, &net, today, value, value_len, NOW) < 0);
+}
+
 static double seconds(void)
 {
 	struct timespec ts;
@@ -291,6 +364,7 @@ int main(void)
 	RUN(test_rollback_visible);
 	RUN(test_day_rotation);
 	RUN(test_private_relay);
+	RUN(test_relay_lookup);
 	RUN(test_cost);
 	um_identity_wipe(&alice);
 	um_identity_wipe(&bob);
