@@ -81,7 +81,7 @@ void *um_config_row_base(struct um_config_parser *p, int section)
 	return p->config;
 }
 
-static uint32_t *section_seen(struct um_config *c, int section)
+static uint64_t *section_seen(struct um_config *c, int section)
 {
 	switch (section) {
 	case UM_SECTION_NODE:
@@ -93,9 +93,9 @@ static uint32_t *section_seen(struct um_config *c, int section)
 	}
 }
 
-static bool row_given(const struct um_config_row *row, uint32_t seen)
+static bool row_given(const struct um_config_row *row, uint64_t seen)
 {
-	return row && (seen & (1u << um_config_row_bit(row)));
+	return row && (seen & (1ull << um_config_row_bit(row)));
 }
 
 static const char *section_name(int section)
@@ -114,7 +114,7 @@ static int parse_key(struct um_config_parser *p, const char *key, const char *va
 	if (section == UM_SECTION_NONE)
 		return um_config_fail(p, key, "outside any section (start with [node])");
 	const struct um_config_row *row = um_config_row_find(section, key);
-	uint32_t *seen = section_seen(c, section);
+	uint64_t *seen = section_seen(c, section);
 	if (section == UM_SECTION_NODE || section == UM_SECTION_RELAY) {
 		/* A field both sections set (control-socket, log-level) may
 		 * be given in only one of them. */
@@ -139,7 +139,7 @@ static int parse_key(struct um_config_parser *p, const char *key, const char *va
 		return um_config_fail(p, key, "empty value");
 	int r = um_config_row_set(p, row, um_config_row_base(p, section), value);
 	if (r == 0)
-		*seen |= 1u << um_config_row_bit(row);
+		*seen |= 1ull << um_config_row_bit(row);
 	return r;
 }
 

@@ -177,7 +177,7 @@ struct um_config_peer {
 	unsigned keepalive_s; /* 0 = off */
 	enum um_accept_files accept_files;
 	unsigned line; /* where the section started, for messages */
-	uint32_t seen; /* bit per key given (duplicate detection) */
+	uint64_t seen; /* bit per key given (duplicate detection) */
 };
 
 /* [node] and [relay] bootstrap = ...: a bootstrap API (http/https URL, host by name or
@@ -216,7 +216,7 @@ struct um_config_relay_server {
 	bool dht, dht_diversity;
 	char dht_state[UM_CONFIG_PATH_MAX];   /* "" = not saved */
 	char network_key[UM_CONFIG_PATH_MAX]; /* "" = a public relay record */
-	uint32_t seen;
+	uint64_t seen;
 };
 
 struct um_config {
@@ -265,7 +265,7 @@ struct um_config {
 	char download_dir[UM_CONFIG_PATH_MAX];
 	uint64_t max_file_size; /* bytes */
 	struct um_config_relay_server relay;
-	uint32_t node_seen;
+	uint64_t node_seen;
 };
 
 /* Streaming parser: feed one line at a time (with or without its '\n'). */

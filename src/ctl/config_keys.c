@@ -61,7 +61,7 @@ static int parse_peer_id(struct um_config_parser *p, const struct um_config_row 
 	if (r)
 		return um_config_fail(p, row->name, "not a peer ID (%s)", um_strerror(r));
 	for (size_t i = 0; i + 1 < p->config->n_peers; i++)
-		if (p->config->peers[i].seen & (1u << id_bit) &&
+		if (p->config->peers[i].seen & (1ull << id_bit) &&
 		    !memcmp(&p->config->peers[i].id, &peer->id, sizeof(peer->id)))
 			return um_config_fail(p, row->name, "same ID as peer \"%s\"", p->config->peers[i].name);
 	return 0;
@@ -302,7 +302,7 @@ static const char *const accept_names[] = {"ask", "always", "never", NULL};     
 /* One key per row (or two lines): clang-format would spread each over ten. */
 /* clang-format off */
 /* The rows of one section are numbered in table order for its `seen` mask:
- * reordering is harmless, but keep at most 32 per section. control-socket
+ * reordering is harmless, but keep at most 64 per section. control-socket
  * and log-level are in both [node] and [relay] (given in one of them). */
 const struct um_config_row um_config_rows[] = {
 	/* [node] */

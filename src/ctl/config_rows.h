@@ -81,7 +81,7 @@ extern const size_t um_config_rows_count;
 /* The row for key `name` in `section`, or NULL. */
 const struct um_config_row *um_config_row_find(int section, const char *name);
 /* The row's bit in its section's `seen` mask (the rows of one section are
- * numbered in table order; at most 32 per section). */
+ * numbered in table order; at most 64 per section). */
 unsigned um_config_row_bit(const struct um_config_row *row);
 /* The struct a row of this section writes to: the config for [node] and
  * [relay], the current (last) peer for [peer]. */

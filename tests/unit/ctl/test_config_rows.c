@@ -87,7 +87,7 @@ static void test_rows_well_formed(void)
 		}
 	}
 	for (int s = 0; s < 4; s++)
-		CHECK(per_section[s] <= 32); /* the seen masks are 32 bits */
+		CHECK(per_section[s] <= 64); /* the seen masks are 64 bits */
 }
 
 /* Every default is within bounds and parses back from its rendering to the
