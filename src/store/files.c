@@ -50,7 +50,7 @@ static int file_check_owner(struct um_store *s, const struct um_store_file *f)
 	b = um_store_bind_blob(st, 1, f->id, sizeof(f->id));
 	b |= sqlite3_bind_int(st, 2, f->outgoing);
 	if (b != SQLITE_OK) {
-		rc = um_store_error(s, sqlite3_errcode(s->db), "bind");
+		rc = um_store_error(s, sqlite3_errcode(s->db.handle), "bind");
 		um_store_reset(s, UM_STMT_FILE_OWNER);
 		return rc ? rc : -UM_EINVAL;
 	}
@@ -162,7 +162,7 @@ int um_store_file_get(struct um_store *s, const uint8_t id[16], bool outgoing, s
 	b = um_store_bind_blob(st, 1, id, 16);
 	b |= sqlite3_bind_int(st, 2, outgoing);
 	if (b != SQLITE_OK) {
-		rc = um_store_error(s, sqlite3_errcode(s->db), "bind");
+		rc = um_store_error(s, sqlite3_errcode(s->db.handle), "bind");
 		um_store_reset(s, UM_STMT_FILE_GET);
 		return rc ? rc : -UM_EINVAL;
 	}
@@ -199,7 +199,7 @@ int um_store_file_list(struct um_store *s, int (*cb)(void *ctx, const struct um_
 		int step = SQLITE_DONE;
 
 		if (sqlite3_bind_int64(st, 1, last) | sqlite3_bind_int64(st, 2, UM_STORE_PAGE)) {
-			rc = um_store_error(s, sqlite3_errcode(s->db), "bind");
+			rc = um_store_error(s, sqlite3_errcode(s->db.handle), "bind");
 			rc = rc ? rc : -UM_EINVAL;
 		}
 		while (rc == 0 && n < UM_STORE_PAGE && (step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -247,7 +247,7 @@ int um_store_file_chunk_done(struct um_store *s, const uint8_t id[16], bool outg
 		chunk_size = sqlite3_column_int64(st, 2);
 		bitmap_len = sqlite3_column_int64(st, 3);
 	} else {
-		rc = step == SQLITE_DONE ? -UM_ENOTFOUND : um_store_error(s, sqlite3_errcode(s->db), "chunk done");
+		rc = step == SQLITE_DONE ? -UM_ENOTFOUND : um_store_error(s, sqlite3_errcode(s->db.handle), "chunk done");
 	}
 	um_store_reset(s, UM_STMT_FILE_CHUNK_INFO);
 	if (rc)
@@ -261,7 +261,7 @@ int um_store_file_chunk_done(struct um_store *s, const uint8_t id[16], bool outg
 		rc = -UM_ERANGE;
 		goto out;
 	}
-	step = sqlite3_blob_open(s->db, "main", "files", "bitmap", row, 1, &blob);
+	step = sqlite3_blob_open(s->db.handle, "main", "files", "bitmap", row, 1, &blob);
 	if (step == SQLITE_OK)
 		step = sqlite3_blob_read(blob, &byte, 1, (int)(index / 8));
 	if (step == SQLITE_OK && (byte & (1u << (index % 8)))) {
@@ -301,7 +301,7 @@ int um_store_file_set_state(struct um_store *s, const uint8_t id[16], bool outgo
 	b |= sqlite3_bind_int(st, 3, state);
 	b |= sqlite3_bind_int64(st, 4, (sqlite3_int64)updated_ms);
 	rc = um_store_run_bound(s, UM_STMT_FILE_SET_STATE, b, "file state");
-	if (rc == 0 && sqlite3_changes(s->db) == 0)
+	if (rc == 0 && sqlite3_changes(s->db.handle) == 0)
 		rc = -UM_ENOTFOUND;
 	return um_store_op_end(s, rc);
 }
@@ -320,7 +320,7 @@ int um_store_file_delete(struct um_store *s, const uint8_t id[16], bool outgoing
 	b = um_store_bind_blob(st, 1, id, 16);
 	b |= sqlite3_bind_int(st, 2, outgoing);
 	rc = um_store_run_bound(s, UM_STMT_FILE_DELETE, b, "file delete");
-	if (rc == 0 && sqlite3_changes(s->db) == 0)
+	if (rc == 0 && sqlite3_changes(s->db.handle) == 0)
 		rc = -UM_ENOTFOUND;
 	return um_store_op_end(s, rc);
 }

@@ -46,7 +46,7 @@ static int message_add(struct um_store *s, const struct um_store_message *m, boo
 	b |= um_store_bind_blob(st, 8, m->body, m->len);
 	rc = um_store_run_bound(s, UM_STMT_MSG_INSERT, b, outgoing ? "outbox add" : "inbox add");
 	if (rc == 0)
-		seq = sqlite3_last_insert_rowid(s->db);
+		seq = sqlite3_last_insert_rowid(s->db.handle);
 	rc = um_store_op_end(s, rc);
 	if (rc == 0)
 		s->last_seq = seq;
@@ -130,7 +130,7 @@ static int message_walk(struct um_store *s, const struct message_filter *f, int6
 		if (f->outgoing >= 0)
 			b |= sqlite3_bind_int(st, 4, f->outgoing);
 		if (b != SQLITE_OK) {
-			rc = um_store_error(s, sqlite3_errcode(s->db), "bind");
+			rc = um_store_error(s, sqlite3_errcode(s->db.handle), "bind");
 			um_store_reset(s, f->which);
 			return rc ? rc : -UM_EINVAL;
 		}
@@ -227,7 +227,7 @@ int um_store_peer_message_set_state(struct um_store *s, const uint8_t peer[32], 
 	b |= sqlite3_bind_int(st, 2, outgoing);
 	b |= peer ? um_store_bind_blob(st, 3, peer, 32) : sqlite3_bind_null(st, 3);
 	if (b != SQLITE_OK) {
-		rc = um_store_error(s, sqlite3_errcode(s->db), "bind");
+		rc = um_store_error(s, sqlite3_errcode(s->db.handle), "bind");
 		rc = rc ? rc : -UM_EINVAL;
 	}
 	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {

@@ -80,7 +80,7 @@ static int presence_read_one(struct um_store *s, enum um_store_stmt which, const
 	int rc, step;
 
 	if (peer && um_store_bind_blob(st, 1, peer, 32) != SQLITE_OK) {
-		rc = um_store_error(s, sqlite3_errcode(s->db), "bind");
+		rc = um_store_error(s, sqlite3_errcode(s->db.handle), "bind");
 		um_store_reset(s, which);
 		return rc ? rc : -UM_EINVAL;
 	}
@@ -126,7 +126,7 @@ int um_store_presence_list(struct um_store *s, int (*cb)(void *ctx, const struct
 		int step = SQLITE_DONE;
 
 		if (um_store_bind_blob(st, 1, last, last_len) | sqlite3_bind_int64(st, 2, UM_STORE_PAGE)) {
-			rc = um_store_error(s, sqlite3_errcode(s->db), "bind");
+			rc = um_store_error(s, sqlite3_errcode(s->db.handle), "bind");
 			rc = rc ? rc : -UM_EINVAL;
 		}
 		while (rc == 0 && n < UM_STORE_PAGE && (step = sqlite3_step(st)) == SQLITE_ROW) {
