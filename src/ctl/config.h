@@ -87,6 +87,12 @@
  *   api = 203.0.113.2:8080              serve the bootstrap HTTP API here
  *   api-certificate = FILE              with both: HTTPS (PEM certificate
  *   api-key = FILE                      chain and key)
+ *   queue = /var/lib/umbra/queue.db     the offline queue of sealed envelopes
+ *                                       (SQLite; served on api: no queue
+ *                                       without both; http/queue_api.h)
+ *   queue-ttl = 72h                     how long an envelope waits
+ *   queue-max-messages = 100            envelopes per recipient
+ *   queue-max-bytes = 1048576           envelope bytes per recipient
  *   bootstrap = http://HOST:PORT        as in [node]: the relay's own DHT node
  *   dht = on, dht-diversity = on        joins through these (on its UDP port,
  *   dht-state = FILE                    with its identity) and publishes the
@@ -202,6 +208,11 @@ struct um_config_relay_server {
 	struct um_addr api;                       /* family 0: no bootstrap API */
 	char api_certificate[UM_CONFIG_PATH_MAX]; /* "" = plain HTTP */
 	char api_key[UM_CONFIG_PATH_MAX];
+	/* The offline queue (store/queue.h) served on api: "" = none. */
+	char queue_path[UM_CONFIG_PATH_MAX];
+	uint64_t queue_ttl_ms;
+	uint32_t queue_max_messages;
+	uint64_t queue_max_bytes;
 	/* The relay's own DHT node (node/dht.c): on its UDP port, with its
 	 * identity; publishes its relay record. k and alpha are the defaults. */
 	struct um_config_bootstrap bootstrap[UM_CONFIG_BOOTSTRAP_MAX]; /* bootstrap = lines */

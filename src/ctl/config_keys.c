@@ -391,6 +391,13 @@ const struct um_config_row um_config_rows[] = {
 	{.name = "api", RELAY(api), .type = UM_CONFIG_ENDPOINT, .optional = true},
 	{.name = "api-certificate", RELAY(api_certificate), .type = UM_CONFIG_STRING, .optional = true},
 	{.name = "api-key", RELAY(api_key), .type = UM_CONFIG_STRING, .optional = true},
+	/* The offline queue (http/queue_api.h), on api; defaults of issue 17. */
+	{.name = "queue", RELAY(queue_path), .type = UM_CONFIG_PATH, .optional = true},
+	{.name = "queue-ttl", RELAY(queue_ttl_ms), DURATION(72ULL * 3600 * 1000, 1000, MS_MAX)},
+	{.name = "queue-max-messages", RELAY(queue_max_messages), .type = UM_CONFIG_UINT, .def = 100, .min = 1,
+	 .max = 1000000, .what = "a number", .words = UM_CONFIG_WORDS_BETWEEN},
+	{.name = "queue-max-bytes", RELAY(queue_max_bytes), .type = UM_CONFIG_UINT, .def = 1048576, .min = 8192,
+	 .max = 1ULL << 40, .what = "a number of bytes", .words = UM_CONFIG_WORDS_FROM_TO},
 	/* The relay's DHT node (node/dht.c): its relay record, found by nodes. */
 	{.name = "bootstrap", RELAY(bootstrap), CUSTOM(parse_bootstrap), .repeatable = true},
 	{.name = "dht", RELAY(dht), .type = UM_CONFIG_BOOL, .def = true},

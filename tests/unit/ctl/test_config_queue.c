@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* [relay] queue keys (issue 17): the path, TTL, count and byte limits, their
+ * defaults and their errors. */
+#include <stdio.h>
+#include <string.h>
+
+#define CONFIG_TEST_FILE "q.conf"
+#include "config_harness.h"
+
+static void test_defaults(void)
+{
+	char err[UM_CONFIG_ERROR_MAX];
+	struct um_config c;
+
+	CHECK_EQ(parse(&c, "[relay]\napi = 127.0.0.1:8080\n", err), 0);
+	CHECK_EQ(c.relay.queue_path[0], 0); /* no queue unless given */
+	CHECK_EQ(c.relay.queue_ttl_ms, 72ULL * 3600 * 1000);
+	CHECK_EQ(c.relay.queue_max_messages, 100);
+	CHECK_EQ(c.relay.queue_max_bytes, 1048576);
+	um_config_free(&c);
+}
+
+static void test_given(void)
+{
+	char err[UM_CONFIG_ERROR_MAX];
+	struct um_config c;
+
+	CHECK_EQ(parse(&c,
+		       "[relay]\napi = 127.0.0.1:8080\nqueue = /var/lib/umbra/queue.db\nqueue-ttl = 90m\n"
+		       "queue-max-messages = 7\nqueue-max-bytes = 65536\n",
+		       err),
+		 0);
+	CHECK(!strcmp(c.relay.queue_path, "/var/lib/umbra/queue.db"));
+	CHECK_EQ(c.relay.queue_ttl_ms, 90ULL * 60 * 1000);
+	CHECK_EQ(c.relay.queue_max_messages, 7);
+	CHECK_EQ(c.relay.queue_max_bytes, 65536);
+	um_config_free(&c);
+}
+
+static void test_errors(void)
+{
+	expect_error("[relay]\nqueue-max-messages = 0\n",
+		     "q.conf:2: key 'queue-max-messages': '0' is not a number between 1 and 1000000");
+	expect_error("[relay]\nqueue-ttl = 10ms\n", "q.conf:2: key 'queue-ttl': at least 1 s");
+	expect_error("[relay]\nqueue-max-bytes = 100\n",
+		     "q.conf:2: key 'queue-max-bytes': '100' is not a number of bytes from 8192 to 1099511627776");
+	expect_error("[relay]\nqueue = /a\nqueue = /b\n", "q.conf:3: key 'queue': given twice in this section");
+}
+
+int main(void)
+{
+	RUN(test_defaults);
+	RUN(test_given);
+	RUN(test_errors);
+	return um_test_end();
+}
