@@ -93,6 +93,8 @@
  *   queue-ttl = 72h                     how long an envelope waits
  *   queue-max-messages = 100            envelopes per recipient
  *   queue-max-bytes = 1048576           envelope bytes per recipient
+ *   queue-rate = 100                    queue API requests per second per
+ *                                       source address (burst: 4 s worth)
  *   bootstrap = http://HOST:PORT        as in [node]: the relay's own DHT node
  *   dht = on, dht-diversity = on        joins through these (on its UDP port,
  *   dht-state = FILE                    with its identity) and publishes the
@@ -213,6 +215,7 @@ struct um_config_relay_server {
 	uint64_t queue_ttl_ms;
 	uint32_t queue_max_messages;
 	uint64_t queue_max_bytes;
+	uint32_t queue_rate; /* requests/s per source */
 	/* The relay's own DHT node (node/dht.c): on its UDP port, with its
 	 * identity; publishes its relay record. k and alpha are the defaults. */
 	struct um_config_bootstrap bootstrap[UM_CONFIG_BOOTSTRAP_MAX]; /* bootstrap = lines */

@@ -398,6 +398,8 @@ const struct um_config_row um_config_rows[] = {
 	 .max = 1000000, .what = "a number", .words = UM_CONFIG_WORDS_BETWEEN},
 	{.name = "queue-max-bytes", RELAY(queue_max_bytes), .type = UM_CONFIG_UINT, .def = 1048576, .min = 8192,
 	 .max = 1ULL << 40, .what = "a number of bytes", .words = UM_CONFIG_WORDS_FROM_TO},
+	{.name = "queue-rate", RELAY(queue_rate), .type = UM_CONFIG_UINT, .def = 100, .min = 1, .max = 1000000,
+	 .what = "a number", .words = UM_CONFIG_WORDS_BETWEEN},
 	/* The relay's DHT node (node/dht.c): its relay record, found by nodes. */
 	{.name = "bootstrap", RELAY(bootstrap), CUSTOM(parse_bootstrap), .repeatable = true},
 	{.name = "dht", RELAY(dht), .type = UM_CONFIG_BOOL, .def = true},

@@ -93,6 +93,10 @@ int um_relay_queue_open(struct um_relay_queue **out, const struct um_config_rela
 	config.has_admission_key = rc->has_admission_key;
 	config.allow = rc->allow;
 	config.n_allow = rc->n_allow;
+	if (!api && rc->queue_rate) {
+		config.requests_per_s = rc->queue_rate;
+		config.request_burst = rc->queue_rate * 4;
+	}
 	struct um_queue_backend backend = {
 	    .q = rq->queue,
 	    .begin = q_begin,

@@ -17,6 +17,7 @@ static void test_defaults(void)
 	CHECK_EQ(c.relay.queue_ttl_ms, 72ULL * 3600 * 1000);
 	CHECK_EQ(c.relay.queue_max_messages, 100);
 	CHECK_EQ(c.relay.queue_max_bytes, 1048576);
+	CHECK_EQ(c.relay.queue_rate, 100);
 	um_config_free(&c);
 }
 
@@ -27,13 +28,14 @@ static void test_given(void)
 
 	CHECK_EQ(parse(&c,
 		       "[relay]\napi = 127.0.0.1:8080\nqueue = /var/lib/umbra/queue.db\nqueue-ttl = 90m\n"
-		       "queue-max-messages = 7\nqueue-max-bytes = 65536\n",
+		       "queue-max-messages = 7\nqueue-max-bytes = 65536\nqueue-rate = 5000\n",
 		       err),
 		 0);
 	CHECK(!strcmp(c.relay.queue_path, "/var/lib/umbra/queue.db"));
 	CHECK_EQ(c.relay.queue_ttl_ms, 90ULL * 60 * 1000);
 	CHECK_EQ(c.relay.queue_max_messages, 7);
 	CHECK_EQ(c.relay.queue_max_bytes, 65536);
+	CHECK_EQ(c.relay.queue_rate, 5000);
 	um_config_free(&c);
 }
 
