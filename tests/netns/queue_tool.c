@@ -8,6 +8,7 @@
  *       be down); writes each acknowledged ID (hex) to ACKFILE once.
  *   queue_tool URL drain OUTFILE         reads every pending envelope (pages
  *       of 1000), writes its ID to OUTFILE, deletes it; retries likewise.
+ *   queue_tool URL list OUTFILE          one page of pending IDs, none deleted.
  *   queue_tool URL put1                  one envelope (a refusal's word is
  *       printed: exit 2). */
 #include <errno.h>
@@ -110,6 +111,28 @@ static int on_envelope(void *ctx, const uint8_t id[16], uint64_t arrival_ms, con
 	return 0;
 }
 
+/* One page of up to 1000 pending IDs into outfile, nothing deleted. */
+static int list(struct um_queue_client *c, const char *outfile)
+{
+	FILE *f = fopen(outfile, "w");
+	struct page pg = {.id = malloc(1000 * 16)};
+	char hex[33];
+	int r;
+
+	if (!f || !pg.id)
+		return 1;
+	r = um_queue_client_pending(c, &recipient, 1000, on_envelope, &pg);
+	for (size_t i = 0; i < pg.n; i++) {
+		sodium_bin2hex(hex, sizeof(hex), pg.id[i], 16);
+		fprintf(f, "%s\n", hex);
+	}
+	fclose(f);
+	free(pg.id);
+	if (r)
+		fprintf(stderr, "pending: %s\n", um_strerror(r));
+	return r ? 1 : 0;
+}
+
 static int drain(struct um_queue_client *c, const char *outfile)
 {
 	FILE *f = fopen(outfile, "w");
@@ -179,10 +202,12 @@ int main(int argc, char **argv)
 		rc = put(&c, atol(argv[3]), atol(argv[4]), argv[5]);
 	else if (!strcmp(argv[2], "drain") && argc == 4)
 		rc = drain(&c, argv[3]);
+	else if (!strcmp(argv[2], "list") && argc == 4)
+		rc = list(&c, argv[3]);
 	else if (!strcmp(argv[2], "put1") && argc == 3)
 		rc = put1(&c);
 	else
-		fprintf(stderr, "usage: queue_tool URL put N BATCH ACKFILE | drain OUTFILE | put1\n");
+		fprintf(stderr, "usage: queue_tool URL put N BATCH ACKFILE | drain OUTFILE | list OUTFILE | put1\n");
 	um_queue_client_close(&c);
 	um_identity_wipe(&recipient);
 	return rc;
