@@ -90,7 +90,8 @@
  *   queue = /var/lib/umbra/queue.db     the offline queue of sealed envelopes
  *                                       (SQLite; served on api: no queue
  *                                       without both; http/queue_api.h)
- *   queue-ttl = 72h                     how long an envelope waits
+ *   queue-ttl = 72h                     how long an envelope waits (s, m, h,
+ *                                       d; 1 s to 365 days; default 72 h)
  *   queue-max-messages = 100            envelopes per recipient
  *   queue-max-bytes = 1048576           envelope bytes per recipient
  *   queue-rate = 100                    queue API requests per second per
@@ -212,7 +213,7 @@ struct um_config_relay_server {
 	char api_key[UM_CONFIG_PATH_MAX];
 	/* The offline queue (store/queue.h) served on api: "" = none. */
 	char queue_path[UM_CONFIG_PATH_MAX];
-	uint64_t queue_ttl_ms;
+	uint64_t queue_ttl_ms; /* 0: the queue's default, 72 h */
 	uint32_t queue_max_messages;
 	uint64_t queue_max_bytes;
 	uint32_t queue_rate; /* requests/s per source */
