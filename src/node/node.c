@@ -12,10 +12,10 @@
 #include <sodium.h>
 
 #include "http/bootstrap_api.h"
-#include "node/relay_queue.h"
 #include "net/quiet.h"
 #include "net/tun.h"
 #include "node/demux.h"
+#include "node/relay_queue.h"
 #include "node/dht.h"
 #include "node/internal.h"
 #include "node/path.h"

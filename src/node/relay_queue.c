@@ -111,6 +111,10 @@ int um_relay_queue_open(struct um_relay_queue **out, const struct um_config_rela
 	sodium_memzero(config.admission_key, sizeof(config.admission_key));
 	if (r)
 		goto out;
+	um_log_info("relay queue %s: at most %u envelopes and %llu bytes per recipient, kept %llu s", rc->queue_path,
+		    limits.max_messages ? limits.max_messages : 100,
+		    (unsigned long long)(limits.max_bytes ? limits.max_bytes : 1048576),
+		    (unsigned long long)((limits.ttl_ms ? limits.ttl_ms : 72ULL * 3600000) / 1000));
 	*out = rq;
 	return 0;
 out:
