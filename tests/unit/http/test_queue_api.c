@@ -35,6 +35,8 @@ static uint64_t fake_clock(void)
 }
 
 /* Starts a relay queue: max_messages/ttl for the store, key (NULL: none). */
+static const struct um_peer_id *allow; /* the next start's allow-list (one entry) */
+
 static void start(uint32_t max_messages, uint64_t ttl_ms, const uint8_t *key, size_t max_body)
 {
 	struct um_http_server_config hc = {0};
@@ -57,6 +59,8 @@ static void start(uint32_t max_messages, uint64_t ttl_ms, const uint8_t *key, si
 		memcpy(rc.admission_key, key, 32);
 		rc.has_admission_key = true;
 	}
+	rc.allow = (struct um_peer_id *)allow;
+	rc.n_allow = allow ? 1 : 0;
 	CHECK_EQ(um_relay_queue_open(&rq, &rc, &ac), 0);
 	um_addr_parse_host(&hc.listen, "127.0.0.1");
 	CHECK_EQ(um_http_server_create(&server, &hc), 0);
@@ -357,6 +361,28 @@ static void test_admission(void)
 	stop();
 }
 
+/* An allow-list only: the sender signs (and the relay learns who it is). */
+static void test_allow_list(void)
+{
+	struct um_queue_client c;
+	uint8_t env[ENV_LEN];
+	struct collected got;
+
+	allow = &ids[1].id;
+	start(100, 3600000, NULL, 0);
+	allow = NULL;
+	client(&c);
+	make_envelope(env, &ids[0], 1);
+	CHECK_EQ(put_one(&c, env), -UM_EBADMSG); /* unsigned */
+	c.sender = &ids[2];
+	CHECK_EQ(put_one(&c, env), -UM_EBADMSG); /* signed, not listed */
+	c.sender = &ids[1];
+	CHECK_EQ(put_one(&c, env), 0);
+	CHECK_EQ(count_pending(&c, &ids[0], &got), 1);
+	um_queue_client_close(&c);
+	stop();
+}
+
 enum { SENDERS = 8, PUTS = 15 };
 
 static int count_one(void *ctx, const uint8_t id[16], uint64_t arrival_ms, const uint8_t *env, size_t len)
@@ -424,6 +450,7 @@ int main(void)
 	RUN(test_hostile);
 	RUN(test_full_and_ttl);
 	RUN(test_admission);
+	RUN(test_allow_list);
 	RUN(test_group_commit);
 	for (int i = 0; i < 3; i++)
 		um_identity_wipe(&ids[i]);
