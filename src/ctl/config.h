@@ -91,6 +91,15 @@
  *   api = 203.0.113.2:8080              serve the bootstrap HTTP API here
  *   api-certificate = FILE              with both: HTTPS (PEM certificate
  *   api-key = FILE                      chain and key)
+ *   queue = /var/lib/umbra/queue.db     the offline queue of sealed envelopes
+ *                                       (SQLite; served on api: no queue
+ *                                       without both; http/queue_api.h)
+ *   queue-ttl = 72h                     how long an envelope waits (s, m, h,
+ *                                       d; 1 s to 365 days; default 72 h)
+ *   queue-max-messages = 100            envelopes per recipient
+ *   queue-max-bytes = 1048576           envelope bytes per recipient
+ *   queue-rate = 100                    queue API requests per second per
+ *                                       source address (burst: 4 s worth)
  *   bootstrap = http://HOST:PORT        as in [node]: the relay's own DHT node
  *   dht = on, dht-diversity = on        joins through these (on its UDP port,
  *   dht-state = FILE                    with its identity) and publishes the
@@ -209,6 +218,12 @@ struct um_config_relay_server {
 	struct um_addr api;                       /* family 0: no bootstrap API */
 	char api_certificate[UM_CONFIG_PATH_MAX]; /* "" = plain HTTP */
 	char api_key[UM_CONFIG_PATH_MAX];
+	/* The offline queue (store/queue.h) served on api: "" = none. */
+	char queue_path[UM_CONFIG_PATH_MAX];
+	uint64_t queue_ttl_ms; /* 0: the queue's default, 72 h */
+	uint32_t queue_max_messages;
+	uint64_t queue_max_bytes;
+	uint32_t queue_rate; /* requests/s per source */
 	/* The relay's own DHT node (node/dht.c): on its UDP port, with its
 	 * identity; publishes its relay record. k and alpha are the defaults. */
 	struct um_config_bootstrap bootstrap[UM_CONFIG_BOOTSTRAP_MAX]; /* bootstrap = lines */

@@ -240,6 +240,32 @@ static int parse_bootstrap(struct um_config_parser *p, const struct um_config_ro
 
 /* [relay] listen = IP:port also sets listen_port (what a listen-port line
  * would have set; the two exclude each other, see the rows). */
+/* queue-ttl: a duration as elsewhere, or whole hours ("72h") or days
+ * ("3d"), 1 s to 365 days. Not given: 0, the queue's default (72 h). */
+static int parse_queue_ttl(struct um_config_parser *p, const struct um_config_row *row, const char *v)
+{
+	size_t digits = strspn(v, "0123456789");
+	unsigned long long n;
+	uint64_t ms = 0;
+
+	(void)row;
+	if (digits && (!strcmp(v + digits, "h") || !strcmp(v + digits, "d"))) {
+		char number[16];
+		if (digits < sizeof(number)) {
+			memcpy(number, v, digits);
+			number[digits] = 0;
+			if (um_config_parse_uint(number, 365ULL * 24, &n) == 0)
+				ms = n * (v[digits] == 'h' ? 3600000ULL : 86400000ULL);
+		}
+	} else if (um_duration_parse(v, &ms)) {
+		ms = 0;
+	}
+	if (ms < 1000 || ms > 365ULL * 86400000)
+		return um_config_fail(p, "queue-ttl", "'%s' is not a duration from 1 s to 365 days (e.g. 72h, 3d, 90m)", v);
+	p->config->relay.queue_ttl_ms = ms;
+	return 0;
+}
+
 static int parse_relay_listen(struct um_config_parser *p, const struct um_config_row *row, const char *v)
 {
 	struct um_config_relay_server *r = &p->config->relay;
@@ -392,6 +418,15 @@ const struct um_config_row um_config_rows[] = {
 	{.name = "api", RELAY(api), .type = UM_CONFIG_ENDPOINT, .optional = true},
 	{.name = "api-certificate", RELAY(api_certificate), .type = UM_CONFIG_STRING, .optional = true},
 	{.name = "api-key", RELAY(api_key), .type = UM_CONFIG_STRING, .optional = true},
+	/* The offline queue (http/queue_api.h), on api; defaults of issue 17. */
+	{.name = "queue", RELAY(queue_path), .type = UM_CONFIG_PATH, .optional = true},
+	{.name = "queue-ttl", RELAY(queue_ttl_ms), CUSTOM(parse_queue_ttl)},
+	{.name = "queue-max-messages", RELAY(queue_max_messages), .type = UM_CONFIG_UINT, .def = 100, .min = 1,
+	 .max = 1000000, .what = "a number", .words = UM_CONFIG_WORDS_BETWEEN},
+	{.name = "queue-max-bytes", RELAY(queue_max_bytes), .type = UM_CONFIG_UINT, .def = 1048576, .min = 8192,
+	 .max = 1ULL << 40, .what = "a number of bytes", .words = UM_CONFIG_WORDS_FROM_TO},
+	{.name = "queue-rate", RELAY(queue_rate), .type = UM_CONFIG_UINT, .def = 100, .min = 1, .max = 1000000,
+	 .what = "a number", .words = UM_CONFIG_WORDS_BETWEEN},
 	/* The relay's DHT node (node/dht.c): its relay record, found by nodes. */
 	{.name = "bootstrap", RELAY(bootstrap), CUSTOM(parse_bootstrap), .repeatable = true},
 	{.name = "dht", RELAY(dht), .type = UM_CONFIG_BOOL, .def = true},

@@ -395,6 +395,13 @@ int um_bootstrap_api_attach(struct um_http_server *server, struct um_bootstrap *
 int um_bootstrap_service_start(struct um_bootstrap_service **out, const struct um_http_server_config *http,
 			       const struct um_bootstrap_config *registry_config)
 {
+	return um_bootstrap_service_start_extra(out, http, registry_config, NULL, NULL);
+}
+
+int um_bootstrap_service_start_extra(struct um_bootstrap_service **out, const struct um_http_server_config *http,
+				     const struct um_bootstrap_config *registry_config,
+				     int (*extra)(void *extra_ctx, struct um_http_server *server), void *extra_ctx)
+{
 	struct um_bootstrap_service *s = calloc(1, sizeof(*s));
 	int r;
 
@@ -408,6 +415,8 @@ int um_bootstrap_service_start(struct um_bootstrap_service **out, const struct u
 	if (r)
 		goto out;
 	r = um_bootstrap_api_attach(s->server, s->registry);
+	if (!r && extra)
+		r = extra(extra_ctx, s->server);
 	if (r)
 		goto out;
 	r = um_http_server_start(s->server);

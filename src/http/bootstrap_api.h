@@ -53,6 +53,11 @@ struct um_bootstrap_service {
  * listener. *out owned by the caller (um_bootstrap_service_stop). */
 int um_bootstrap_service_start(struct um_bootstrap_service **out, const struct um_http_server_config *http,
 			       const struct um_bootstrap_config *registry_config);
+/* The same; extra(extra_ctx, server), when not NULL, routes more APIs on the
+ * listener before it starts (the relay queue API shares the port). */
+int um_bootstrap_service_start_extra(struct um_bootstrap_service **out, const struct um_http_server_config *http,
+				     const struct um_bootstrap_config *registry_config,
+				     int (*extra)(void *extra_ctx, struct um_http_server *server), void *extra_ctx);
 /* Stops the listener, then frees the registry. NULL is fine. */
 void um_bootstrap_service_stop(struct um_bootstrap_service *service);
 

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@ struct route {
 	const char *method, *path;
 	size_t path_len;
 	bool prefix;
+	size_t max_body; /* 0: the server's */
 	um_http_handler_fn fn;
 	void *ctx;
 };
@@ -42,13 +44,24 @@ struct um_http_server {
 	char *certificate_pem, *key_pem; /* owned; key wiped on free */
 	size_t key_len;
 	uint16_t port;
+	/* Guards every request's deferred state: one lock for the server, so
+	 * a finishing thread never holds a lock inside a freed request. */
+	pthread_mutex_t defer_lock;
+};
+
+struct um_http_deferred {
+	struct um_http_server *server;
+	struct MHD_Connection *connection;
+	bool requested, suspended, finished;
+	struct um_http_response response; /* when finished */
 };
 
 /* Per request (MHD's con_cls): the body as it arrives. */
 struct request_state {
 	uint8_t *body;
-	size_t len;
-	bool too_large;
+	size_t len, cap, max_body;
+	bool too_large, dispatched;
+	struct um_http_deferred deferred;
 };
 
 void um_http_response_error(struct um_http_response *response, unsigned status, const char *message)
@@ -64,6 +77,29 @@ void um_http_response_error(struct um_http_response *response, unsigned status, 
 	response->content_type = NULL;
 }
 
+struct um_http_deferred *um_http_response_defer(struct um_http_response *response)
+{
+	struct um_http_deferred *d = response->deferrable;
+
+	if (d)
+		d->requested = true;
+	return d;
+}
+
+void um_http_deferred_finish(struct um_http_deferred *d, struct um_http_response *response)
+{
+	struct um_http_server *s = d->server;
+
+	pthread_mutex_lock(&s->defer_lock);
+	d->response = *response;
+	response->body = NULL;
+	d->finished = true;
+	/* Not yet suspended: the HTTP thread sends it when the handler returns. */
+	if (d->suspended)
+		MHD_resume_connection(d->connection);
+	pthread_mutex_unlock(&s->defer_lock);
+}
+
 int um_http_server_create(struct um_http_server **out, const struct um_http_server_config *config)
 {
 	struct um_http_server *s = calloc(1, sizeof(*s));
@@ -71,6 +107,10 @@ int um_http_server_create(struct um_http_server **out, const struct um_http_serv
 	*out = NULL;
 	if (!s)
 		return -UM_ENOMEM;
+	if (pthread_mutex_init(&s->defer_lock, NULL)) {
+		free(s);
+		return -UM_ENOMEM;
+	}
 	s->config = *config;
 	if (!s->config.max_body)
 		s->config.max_body = UM_HTTP_BODY_MAX;
@@ -84,16 +124,44 @@ int um_http_server_create(struct um_http_server **out, const struct um_http_serv
 	return 0;
 }
 
-int um_http_server_route(struct um_http_server *s, const char *method, const char *path, bool prefix,
-			 um_http_handler_fn fn, void *ctx)
+int um_http_server_route_body(struct um_http_server *s, const char *method, const char *path, bool prefix,
+			      size_t max_body, um_http_handler_fn fn, void *ctx)
 {
 	if (s->daemon)
 		return -UM_ESTATE;
 	if (s->n_routes >= ROUTES_MAX)
 		return -UM_ENOMEM;
-	s->routes[s->n_routes++] = (struct route){
-	    .method = method, .path = path, .path_len = strlen(path), .prefix = prefix, .fn = fn, .ctx = ctx};
+	s->routes[s->n_routes++] = (struct route){.method = method,
+						  .path = path,
+						  .path_len = strlen(path),
+						  .prefix = prefix,
+						  .max_body = max_body,
+						  .fn = fn,
+						  .ctx = ctx};
 	return 0;
+}
+
+int um_http_server_route(struct um_http_server *s, const char *method, const char *path, bool prefix,
+			 um_http_handler_fn fn, void *ctx)
+{
+	return um_http_server_route_body(s, method, path, prefix, 0, fn, ctx);
+}
+
+/* The route for method + url, or NULL (*path_known: some method has it). */
+static const struct route *route_find(const struct um_http_server *s, const char *url, const char *method,
+				      bool *path_known)
+{
+	*path_known = false;
+	for (size_t i = 0; i < s->n_routes; i++) {
+		const struct route *rt = &s->routes[i];
+		if (rt->prefix ? strncmp(url, rt->path, rt->path_len) != 0 : strcmp(url, rt->path) != 0)
+			continue;
+		*path_known = true;
+		if (rt->method && strcmp(rt->method, method) != 0)
+			continue;
+		return rt;
+	}
+	return NULL;
 }
 
 /* Queues response (taking its body) on connection. */
@@ -142,25 +210,32 @@ static void source_of(struct MHD_Connection *connection, struct um_addr *out)
 }
 
 static enum MHD_Result dispatch(struct um_http_server *s, struct MHD_Connection *connection, const char *url,
-				const char *method, const struct request_state *st)
+				const char *method, struct request_state *st)
 {
-	bool path_known = false;
+	bool path_known;
+	const struct route *rt = route_find(s, url, method, &path_known);
 
-	for (size_t i = 0; i < s->n_routes; i++) {
-		const struct route *rt = &s->routes[i];
-		if (rt->prefix ? strncmp(url, rt->path, rt->path_len) != 0 : strcmp(url, rt->path) != 0)
-			continue;
-		path_known = true;
-		if (rt->method && strcmp(rt->method, method) != 0)
-			continue;
-		struct um_http_request req = {.method = method, .path = url, .body = st->body, .body_len = st->len};
-		struct um_http_response resp = {0};
-		source_of(connection, &req.source);
-		rt->fn(rt->ctx, &req, &resp);
+	if (!rt)
+		return path_known ? send_error(connection, 405, "method not allowed")
+				  : send_error(connection, 404, "not found");
+	struct um_http_request req = {.method = method, .path = url, .body = st->body, .body_len = st->len};
+	struct um_http_response resp = {.deferrable = &st->deferred};
+	st->deferred = (struct um_http_deferred){.server = s, .connection = connection};
+	st->dispatched = true;
+	source_of(connection, &req.source);
+	rt->fn(rt->ctx, &req, &resp);
+	if (!st->deferred.requested)
 		return send_response(connection, &resp);
+	free(resp.body);
+	pthread_mutex_lock(&s->defer_lock);
+	if (st->deferred.finished) {
+		pthread_mutex_unlock(&s->defer_lock);
+		return send_response(connection, &st->deferred.response);
 	}
-	return path_known ? send_error(connection, 405, "method not allowed")
-			  : send_error(connection, 404, "not found");
+	MHD_suspend_connection(connection);
+	st->deferred.suspended = true;
+	pthread_mutex_unlock(&s->defer_lock);
+	return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
@@ -176,13 +251,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 		if (!st)
 			return MHD_NO;
 		*con_cls = st;
+		bool path_known;
+		const struct route *rt = route_find(s, url, method, &path_known);
+		st->max_body = rt && rt->max_body ? rt->max_body : s->config.max_body;
 		/* Refuse a declared oversized body before reading any of it. */
 		const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Content-Length");
 		if (length) {
 			char *end;
 			errno = 0;
 			unsigned long long n = strtoull(length, &end, 10);
-			if (errno || *end || end == length || n > s->config.max_body)
+			if (errno || *end || end == length || n > st->max_body)
 				return send_error(connection, 413, "request body too large");
 		}
 		return MHD_YES;
@@ -190,24 +268,37 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 	if (*upload_data_size) {
 		size_t n = *upload_data_size;
 		*upload_data_size = 0;
-		if (st->too_large || n > s->config.max_body - st->len) {
+		if (st->too_large || n > st->max_body - st->len) {
 			st->too_large = true;
 			free(st->body);
 			st->body = NULL;
-			st->len = 0;
+			st->len = st->cap = 0;
 			return MHD_YES;
 		}
-		uint8_t *grown = realloc(st->body, st->len + n + 1);
-		if (!grown)
-			return MHD_NO;
-		memcpy(grown + st->len, upload_data, n);
-		st->body = grown;
+		if (st->len + n + 1 > st->cap) {
+			/* Doubling: a body of megabytes arrives in many pieces. */
+			size_t cap = st->cap ? st->cap * 2 : 4096;
+			cap = cap < st->len + n + 1 ? st->len + n + 1 : cap;
+			cap = cap > st->max_body + 1 ? st->max_body + 1 : cap;
+			uint8_t *grown = realloc(st->body, cap);
+			if (!grown)
+				return MHD_NO;
+			st->body = grown;
+			st->cap = cap;
+		}
+		memcpy(st->body + st->len, upload_data, n);
 		st->len += n;
 		st->body[st->len] = 0; /* handlers may treat it as text */
 		return MHD_YES;
 	}
 	if (st->too_large)
 		return send_error(connection, 413, "request body too large");
+	if (st->dispatched) {
+		/* Resumed: the deferred response is there (finish resumed us). */
+		if (!st->deferred.finished)
+			return MHD_YES;
+		return send_response(connection, &st->deferred.response);
+	}
 	return dispatch(s, connection, url, method, st);
 }
 
@@ -221,6 +312,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
 	(void)code;
 	if (st) {
 		free(st->body);
+		free(st->deferred.response.body);
 		free(st);
 		*con_cls = NULL;
 	}
@@ -311,7 +403,7 @@ static int load_tls(struct um_http_server *s)
 int um_http_server_start(struct um_http_server *s)
 {
 	struct sockaddr_storage sa;
-	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	const union MHD_DaemonInfo *info;
 	int len, r;
 
@@ -368,5 +460,6 @@ void um_http_server_free(struct um_http_server *s)
 		free(s->key_pem);
 	}
 	free(s->certificate_pem);
+	pthread_mutex_destroy(&s->defer_lock);
 	free(s);
 }

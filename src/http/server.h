@@ -41,8 +41,24 @@ struct um_http_response {
 	unsigned status;
 	char *body;
 	size_t body_len;
-	const char *content_type; /* static string */
+	const char *content_type;            /* static string */
+	struct um_http_deferred *deferrable; /* the server's: see um_http_response_defer */
 };
+
+/* A response that another thread gives later (the relay queue's group
+ * commit: handlers hand their work to a committer thread and the HTTP
+ * thread goes on serving others). A handler calls um_http_response_defer
+ * and returns; the server suspends the connection (libmicrohttpd's
+ * suspend/resume) until um_http_deferred_finish is called, exactly once,
+ * from any thread. The token stays valid until that call; the server must
+ * not be freed while a deferred response is outstanding (finish them all
+ * first). */
+struct um_http_deferred;
+/* The token for response (NULL when the server cannot defer). */
+struct um_http_deferred *um_http_response_defer(struct um_http_response *response);
+/* Sends response (its body taken: the server frees it) on the deferred
+ * connection and resumes it. d is invalid after the call. */
+void um_http_deferred_finish(struct um_http_deferred *d, struct um_http_response *response);
 
 typedef void (*um_http_handler_fn)(void *ctx, const struct um_http_request *request, struct um_http_response *response);
 
@@ -68,6 +84,10 @@ int um_http_server_create(struct um_http_server **out, const struct um_http_serv
  * 0, -UM_ESTATE (started) or -UM_ENOMEM. */
 int um_http_server_route(struct um_http_server *server, const char *method, const char *path, bool prefix,
 			 um_http_handler_fn fn, void *ctx);
+/* The same with a body limit of its own for this route (max_body bytes,
+ * instead of the server's): the queue API takes batches of envelopes. */
+int um_http_server_route_body(struct um_http_server *server, const char *method, const char *path, bool prefix,
+			      size_t max_body, um_http_handler_fn fn, void *ctx);
 /* Binds and starts the thread. 0, -UM_ECONFIG (TLS files unreadable or TLS
  * unsupported), or -errno / -UM_EINVAL when the listener cannot start. */
 int um_http_server_start(struct um_http_server *server);

@@ -38,6 +38,7 @@
 /* Upward notifications, installed by node.c: lower files call these
  * instead of the files above them. NULL = nobody listens. */
 struct um_bootstrap_service; /* http/bootstrap_api.h */
+struct um_relay_queue;       /* node/relay_queue.h */
 
 struct um_node_hooks {
 	/* uplink.c: a relay registered / does not know the peer. */
@@ -91,6 +92,7 @@ struct um_node {
 
 	/* owned; [relay] api: the bootstrap HTTP API (http/bootstrap_api.h) */
 	struct um_bootstrap_service *bootstrap_api;
+	struct um_relay_queue *relay_queue; /* owned; [relay] queue (node/relay_queue.h) */
 };
 
 #endif

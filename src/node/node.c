@@ -19,6 +19,7 @@
 #include "node/internal.h"
 #include "node/messaging.h"
 #include "node/path.h"
+#include "node/relay_queue.h"
 #include "node/route.h"
 #include "node/session.h"
 #include "node/stun.h"
@@ -208,8 +209,11 @@ static void teardown(struct um_node *node)
 	um_node_dht_stop(node);       /* saves the routing table */
 	um_node_stun_stop(node);
 	um_uplinks_stop(node);
+	um_relay_queue_stop(node->relay_queue); /* answers what waits, before the listener goes */
 	um_bootstrap_service_stop(node->bootstrap_api); /* joins its HTTP thread */
 	node->bootstrap_api = NULL;
+	um_relay_queue_free(node->relay_queue);
+	node->relay_queue = NULL;
 	if (node->relay_server) {
 		um_relay_server_stop(node->relay_server);
 		free(node->relay_server);
@@ -311,7 +315,12 @@ static int start_bootstrap_api(struct um_node *node)
 	    .key = rc->api_key[0] ? rc->api_key : NULL,
 	};
 	char text[UM_ADDR_TEXT_MAX];
-	int r = um_bootstrap_service_start(&node->bootstrap_api, &http, NULL);
+	int r = rc->queue_path[0] ? um_relay_queue_open(&node->relay_queue, rc, NULL) : 0;
+
+	if (r)
+		return r;
+	r = um_bootstrap_service_start_extra(&node->bootstrap_api, &http, NULL,
+					     node->relay_queue ? um_relay_queue_attach : NULL, node->relay_queue);
 
 	um_addr_format(&rc->api, text, sizeof(text));
 	if (r) {

@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/* The relay queue API over HTTP on loopback (issue 17's benchmark): a relay
+ * queue service (node/relay_queue.h: the durable queue, the group-commit
+ * committer, the HTTP listener) in this process, N client threads each with
+ * the node's client (http/queue_client.h), every acknowledgement after
+ * fsync. Prints envelopes/s accepted, p50/p99 acknowledgement latency (one
+ * put call: challenge + put, as a node does it), commits per request, and
+ * the time for a recipient to read and delete a queue of 100.
+ *
+ *   bench-queue-api [DIR [SECONDS]]   DIR: where the database goes (default
+ *                                     "."; use a real disk, not tmpfs) */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "crypto/identity.h"
+#include "http/queue_client.h"
+#include "node/relay_queue.h"
+#include "util/clock.h"
+#include "util/error.h"
+#include "wire/envelope.h"
+
+enum { ENV_LEN = 8192, MAX_CLIENTS = 64, MAX_SAMPLES = 200000 };
+
+static char base[64];
+static double seconds = 3;
+static _Atomic int stop_flag;
+
+struct worker {
+	pthread_t thread;
+	size_t batch;
+	uint64_t envelopes, failures, n_samples;
+	uint64_t *samples; /* ns per put call */
+};
+
+static void make_envelope(uint8_t *env, const uint8_t recipient[32])
+{
+	struct um_envelope_header h = {.version = UM_ENVELOPE_VERSION, .bucket = 0};
+
+	memcpy(h.recipient, recipient, 32);
+	randombytes_buf(h.id, sizeof(h.id));
+	randombytes_buf(env + UM_ENVELOPE_HEADER_BYTES, 64); /* the rest: whatever was there */
+	um_envelope_header_encode(env, &h);
+}
+
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	struct um_queue_client c;
+	uint8_t *env = calloc(w->batch, ENV_LEN), recipient[32];
+	const uint8_t *p[UM_QUEUE_API_PUT_MAX];
+	size_t len[UM_QUEUE_API_PUT_MAX];
+	int res[UM_QUEUE_API_PUT_MAX];
+
+	um_queue_client_init(&c, base);
+	while (!stop_flag) {
+		for (size_t i = 0; i < w->batch; i++) {
+			randombytes_buf(recipient, sizeof(recipient)); /* no per-recipient limit reached */
+			make_envelope(env + i * ENV_LEN, recipient);
+			p[i] = env + i * ENV_LEN;
+			len[i] = ENV_LEN;
+		}
+		uint64_t t0 = um_now_ns();
+		int r = um_queue_client_put(&c, p, len, w->batch, res);
+		uint64_t dt = um_now_ns() - t0;
+		if (r) {
+			w->failures++;
+			continue;
+		}
+		for (size_t i = 0; i < w->batch; i++)
+			w->envelopes += res[i] == 0;
+		if (w->n_samples < MAX_SAMPLES)
+			w->samples[w->n_samples++] = dt;
+	}
+	um_queue_client_close(&c);
+	free(env);
+	return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void run(struct um_relay_queue *rq, int clients, size_t batch)
+{
+	struct worker w[MAX_CLIENTS];
+	struct um_queue_api_stats before, after;
+	uint64_t total = 0, fails = 0, n = 0, *all;
+
+	um_queue_api_stats(um_relay_queue_api(rq), &before);
+	stop_flag = 0;
+	for (int i = 0; i < clients; i++) {
+		w[i] = (struct worker){.batch = batch, .samples = malloc(MAX_SAMPLES * sizeof(uint64_t))};
+		pthread_create(&w[i].thread, NULL, worker_run, &w[i]);
+	}
+	uint64_t t0 = um_now_ns();
+	usleep((useconds_t)(seconds * 1e6));
+	stop_flag = 1;
+	for (int i = 0; i < clients; i++)
+		pthread_join(w[i].thread, NULL);
+	double elapsed = (double)(um_now_ns() - t0) / 1e9;
+	um_queue_api_stats(um_relay_queue_api(rq), &after);
+	all = malloc((size_t)clients * MAX_SAMPLES * sizeof(uint64_t));
+	for (int i = 0; i < clients; i++) {
+		total += w[i].envelopes;
+		fails += w[i].failures;
+		memcpy(all + n, w[i].samples, w[i].n_samples * sizeof(uint64_t));
+		n += w[i].n_samples;
+		free(w[i].samples);
+	}
+	qsort(all, n, sizeof(uint64_t), cmp_u64);
+	uint64_t commits = after.batches - before.batches;
+	printf("%3d clients x %2zu envelopes/request: %8.0f envelopes/s  ack p50 %6.2f ms  p99 %6.2f ms  "
+	       "%5.1f requests/commit  %llu failed\n",
+	       clients, batch, (double)total / elapsed, n ? (double)all[n / 2] / 1e6 : 0,
+	       n ? (double)all[n * 99 / 100] / 1e6 : 0, commits ? (double)n / (double)commits : 0,
+	       (unsigned long long)fails);
+	free(all);
+}
+
+static int count_one(void *ctx, const uint8_t id[16], uint64_t arrival_ms, const uint8_t *env, size_t len)
+{
+	(void)id;
+	(void)arrival_ms;
+	(void)env;
+	(void)len;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+static void drain(void)
+{
+	struct um_identity me;
+	struct um_queue_client c;
+	uint8_t *env = calloc(100, ENV_LEN);
+	const uint8_t *p[50];
+	size_t len[50], got = 0;
+	int res[50];
+	uint64_t deleted = 0;
+
+	um_identity_generate(&me);
+	um_queue_client_init(&c, base);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 50; i++) {
+			make_envelope(env + (size_t)(round * 50 + i) * ENV_LEN, me.id.bytes);
+			p[i] = env + (size_t)(round * 50 + i) * ENV_LEN;
+			len[i] = ENV_LEN;
+		}
+		um_queue_client_put(&c, p, len, 50, res);
+	}
+	uint64_t t0 = um_now_ns();
+	int r = um_queue_client_pending(&c, &me, 100, count_one, &got);
+	uint64_t t1 = um_now_ns();
+	int d = um_queue_client_delete_all(&c, &me, &deleted);
+	uint64_t t2 = um_now_ns();
+	printf("drain a queue of 100 (8 KiB): pending %zu in %.1f ms, delete_all %llu in %.1f ms, total %.1f ms%s\n",
+	       got, (double)(t1 - t0) / 1e6, (unsigned long long)deleted, (double)(t2 - t1) / 1e6,
+	       (double)(t2 - t0) / 1e6, r || d ? " (errors)" : "");
+	um_queue_client_close(&c);
+	um_identity_wipe(&me);
+	free(env);
+}
+
+int main(int argc, char **argv)
+{
+	const char *dir = argc > 1 ? argv[1] : ".";
+	struct um_config_relay_server rc = {
+	    .queue_ttl_ms = 3600000, .queue_max_messages = 100, .queue_max_bytes = 1 << 20};
+	struct um_queue_api_config ac = {.requests_per_s = 1000000, .request_burst = 1000000, .max_body = 1 << 20};
+	struct um_http_server_config hc = {.max_connections = 512, .per_ip_connections = 256};
+	struct um_http_server *server = NULL;
+	struct um_relay_queue *rq = NULL;
+	static const int clients[] = {1, 4, 16, 64};
+
+	if (argc > 2)
+		seconds = atof(argv[2]);
+	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT))
+		return 1;
+	snprintf(rc.queue_path, sizeof(rc.queue_path), "%s/bench-queue-api-%d.db", dir, (int)getpid());
+	if (um_relay_queue_open(&rq, &rc, &ac))
+		return 1;
+	um_addr_parse_host(&hc.listen, "127.0.0.1");
+	if (um_http_server_create(&server, &hc) || um_relay_queue_attach(rq, server) || um_http_server_start(server))
+		return 1;
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u", um_http_server_port(server));
+	printf("relay queue API on %s, database %s, %.1f s per run\n", base, rc.queue_path, seconds);
+	for (size_t b = 0; b < 3; b++) {
+		size_t batch = b == 0 ? 1 : b == 1 ? 16 : 64;
+		for (size_t i = 0; i < sizeof(clients) / sizeof(clients[0]); i++)
+			run(rq, clients[i], batch);
+	}
+	drain();
+	um_relay_queue_stop(rq);
+	um_http_server_free(server);
+	um_relay_queue_free(rq);
+	char path[sizeof(rc.queue_path) + 8];
+	static const char *const suffixes[] = {"", "-wal", "-shm"};
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s%s", rc.queue_path, suffixes[i]);
+		unlink(path);
+	}
+	curl_global_cleanup();
+	return 0;
+}

@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: MIT */
+/* The queue API client (queue_client.h): one reused curl handle, bodies
+ * written by hand (megabytes of base64 need no JSON tree), jansson for the
+ * answers. */
+#include "http/queue_client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "util/error.h"
+
+#define QUEUE_PATH   "/api/relay/queue"
+#define PENDING_PATH "/api/relay/pending"
+
+struct response_buf {
+	char *data;
+	size_t len, cap;
+	bool overflow;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct response_buf *b = userdata;
+	size_t n = size * nmemb;
+
+	if (b->overflow || n > UM_QUEUE_CLIENT_RESPONSE_MAX - b->len) {
+		b->overflow = true;
+		return 0;
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->len + n + 1) * 2;
+		char *grown = realloc(b->data, cap);
+		if (!grown) {
+			b->overflow = true;
+			return 0;
+		}
+		b->data = grown;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, ptr, n);
+	b->len += n;
+	b->data[b->len] = 0;
+	return n;
+}
+
+int um_queue_client_init(struct um_queue_client *c, const char *url)
+{
+	size_t len = strlen(url);
+	int n;
+
+	memset(c, 0, sizeof(*c));
+	c->timeout_ms = UM_QUEUE_CLIENT_TIMEOUT_MS;
+	while (len && url[len - 1] == '/')
+		len--;
+	if (!len || len > 200)
+		return -UM_EINVAL;
+	if (!strncmp(url, "http://", 7) || !strncmp(url, "https://", 8))
+		n = snprintf(c->base, sizeof(c->base), "%.*s", (int)len, url);
+	else if (strstr(url, "://"))
+		return -UM_EINVAL;
+	else
+		n = snprintf(c->base, sizeof(c->base), "http://%.*s", (int)len, url);
+	if (n < 0 || (size_t)n >= sizeof(c->base))
+		return -UM_EINVAL;
+	c->curl = curl_easy_init();
+	return c->curl ? 0 : -UM_ENOMEM;
+}
+
+void um_queue_client_close(struct um_queue_client *c)
+{
+	if (c->curl)
+		curl_easy_cleanup(c->curl);
+	c->curl = NULL;
+	sodium_memzero(c->admission_key, sizeof(c->admission_key));
+}
+
+static int status_code(long status)
+{
+	switch (status) {
+	case 200:
+		return 0;
+	case 400:
+		return -UM_EINVAL;
+	case 403:
+		return -UM_EBADMSG;
+	case 404:
+		return -UM_ENOTFOUND;
+	case 409:
+	case 429:
+		return -UM_ELIMIT;
+	case 413:
+		return -UM_ERANGE;
+	case 503:
+		return -UM_ENOMEM;
+	case 507:
+		return -ENOSPC;
+	default:
+		return -UM_EAGAIN;
+	}
+}
+
+/* method on base + path with body (len bytes, may be NULL); the answer into
+ * *b (b->data owned by the caller), kept for every status. */
+static int request(struct um_queue_client *c, const char *method, const char *path, const char *body, size_t len,
+		   struct response_buf *b)
+{
+	char url[UM_QUEUE_CLIENT_URL_MAX + 128];
+	struct curl_slist *headers = NULL;
+	CURL *curl = c->curl;
+	long status = 0;
+	CURLcode rc;
+
+	memset(b, 0, sizeof(*b));
+	c->last_status = 0;
+	if (!curl)
+		return -UM_ESTATE;
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", c->base, path) >= sizeof(url))
+		return -UM_EINVAL;
+	curl_easy_reset(curl);
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, b);
+	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+	if (c->ca_file)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file);
+	if (c->insecure) {
+		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (body) {
+		/* No "Expect: 100-continue" round trip on large bodies. */
+		headers = curl_slist_append(headers, "Content-Type: application/json");
+		headers = curl_slist_append(headers, "Expect:");
+		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	}
+	rc = curl_easy_perform(curl);
+	curl_slist_free_all(headers);
+	if (rc != CURLE_OK) {
+		free(b->data);
+		memset(b, 0, sizeof(*b));
+		return b->overflow ? -UM_ETRUNC : -UM_EAGAIN;
+	}
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	c->last_status = (unsigned)status;
+	return status_code(status);
+}
+
+static json_t *load_object(const char *body, size_t len)
+{
+	json_t *root = body ? json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+
+	if (root && !json_is_object(root)) {
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+int um_queue_client_challenge(struct um_queue_client *c, uint8_t out[UM_QUEUE_API_CHALLENGE_BYTES])
+{
+	struct response_buf b;
+	int r = request(c, "POST", "/api/relay/challenge", "", 0, &b);
+	json_t *root = r ? NULL : load_object(b.data, b.len);
+	const json_t *v = root ? json_object_get(root, "challenge") : NULL;
+	size_t bin_len = 0;
+
+	if (!r) {
+		r = -UM_ETRUNC;
+		if (json_is_string(v) &&
+		    sodium_base642bin(out, UM_QUEUE_API_CHALLENGE_BYTES, json_string_value(v), json_string_length(v),
+				      NULL, &bin_len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
+		    bin_len == UM_QUEUE_API_CHALLENGE_BYTES)
+			r = 0;
+	}
+	json_decref(root);
+	free(b.data);
+	return r;
+}
+
+/* The code of a refusal's word (queue_commit.c's words). */
+static int refusal_code(const char *word)
+{
+	if (!strcmp(word, "queue full for recipient"))
+		return -UM_ELIMIT;
+	if (!strcmp(word, "envelope too large"))
+		return -UM_ERANGE;
+	if (!strcmp(word, "relay storage full"))
+		return -ENOSPC;
+	if (!strcmp(word, "malformed envelope"))
+		return -UM_EINVAL;
+	return -UM_EAGAIN;
+}
+
+static int hex16(const char *text, uint8_t out[16])
+{
+	size_t bin_len = 0;
+
+	if (!text || strlen(text) != 32 || sodium_hex2bin(out, 16, text, 32, NULL, &bin_len, NULL) || bin_len != 16)
+		return -UM_ETRUNC;
+	return 0;
+}
+
+int um_queue_client_parse_put(const char *body, size_t len, const uint8_t (*ids)[16], size_t n, int *results)
+{
+	json_t *root = load_object(body, len), *queued, *refused, *v;
+	size_t i;
+	uint8_t id[16];
+	int r = -UM_ETRUNC;
+
+	for (i = 0; i < n; i++)
+		results[i] = -UM_EAGAIN; /* not mentioned: not queued */
+	queued = root ? json_object_get(root, "queued") : NULL;
+	refused = root ? json_object_get(root, "refused") : NULL;
+	if (!json_is_array(queued) || !json_is_array(refused))
+		goto out;
+	json_array_foreach(queued, i, v)
+	{
+		if (hex16(json_string_value(v), id))
+			goto out;
+		for (size_t k = 0; k < n; k++)
+			if (!memcmp(ids[k], id, 16))
+				results[k] = 0;
+	}
+	json_array_foreach(refused, i, v)
+	{
+		const char *word = json_string_value(json_object_get(v, "error"));
+		if (!word)
+			goto out;
+		if (hex16(json_string_value(json_object_get(v, "id")), id))
+			continue; /* a malformed envelope: no ID */
+		for (size_t k = 0; k < n; k++)
+			if (!memcmp(ids[k], id, 16) && results[k])
+				results[k] = refusal_code(word);
+	}
+	r = 0;
+out:
+	json_decref(root);
+	return r;
+}
+
+int um_queue_client_put(struct um_queue_client *c, const uint8_t *const *envelope, const size_t *len, size_t n,
+			int *results)
+{
+	uint8_t challenge[32], hash[32], message[UM_QUEUE_API_MESSAGE_MAX], mac[32];
+	uint8_t(*ids)[16] = NULL;
+	uint8_t *signature = NULL;
+	size_t size = 512, used = 0, mlen;
+	char *body = NULL;
+	struct response_buf b = {0};
+	int r;
+
+	if (n == 0 || n > UM_QUEUE_API_PUT_MAX)
+		return -UM_EINVAL;
+	for (size_t i = 0; i < n; i++)
+		size += sodium_base64_ENCODED_LEN(len[i], sodium_base64_VARIANT_ORIGINAL) + 4;
+	if (c->sender)
+		size +=
+		    sodium_base64_ENCODED_LEN(UM_HSIG_PK_BYTES + UM_HSIG_BYTES, sodium_base64_VARIANT_ORIGINAL) + 64;
+	r = um_queue_client_challenge(c, challenge);
+	if (r)
+		return r;
+	body = malloc(size);
+	ids = calloc(n, sizeof(*ids));
+	if (!body || !ids) {
+		r = -UM_ENOMEM;
+		goto out;
+	}
+	um_queue_api_body_hash(envelope, len, n, hash);
+	mlen = um_queue_api_message(message, challenge, "POST", QUEUE_PATH, hash, 0);
+	used += (size_t)snprintf(body, size, "{\"envelopes\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (len[i] >= UM_ENVELOPE_HEADER_BYTES)
+			memcpy(ids[i], envelope[i] + 34, 16);
+		body[used++] = i ? ',' : ' ';
+		body[used++] = '"';
+		sodium_bin2base64(body + used, size - used, envelope[i], len[i], sodium_base64_VARIANT_ORIGINAL);
+		used += strlen(body + used);
+		body[used++] = '"';
+	}
+	used += (size_t)snprintf(body + used, size - used, "],\"challenge\":\"");
+	sodium_bin2base64(body + used, size - used, challenge, 32, sodium_base64_VARIANT_ORIGINAL);
+	used += strlen(body + used);
+	body[used++] = '"';
+	if (c->has_admission_key) {
+		um_queue_api_mac(mac, c->admission_key, message, mlen);
+		used += (size_t)snprintf(body + used, size - used, ",\"admission\":\"");
+		sodium_bin2base64(body + used, size - used, mac, 32, sodium_base64_VARIANT_ORIGINAL);
+		used += strlen(body + used);
+		body[used++] = '"';
+		sodium_memzero(mac, sizeof(mac));
+	}
+	if (c->sender) {
+		signature = malloc(UM_HSIG_BYTES);
+		if (!signature ||
+		    um_hsig_sign(signature, message, mlen, UM_QUEUE_API_SIGN_CONTEXT, c->sender->secret_key)) {
+			r = -UM_ENOMEM;
+			goto out;
+		}
+		used += (size_t)snprintf(body + used, size - used, ",\"public_key\":\"");
+		sodium_bin2base64(body + used, size - used, c->sender->public_key, UM_HSIG_PK_BYTES,
+				  sodium_base64_VARIANT_ORIGINAL);
+		used += strlen(body + used);
+		used += (size_t)snprintf(body + used, size - used, "\",\"signature\":\"");
+		sodium_bin2base64(body + used, size - used, signature, UM_HSIG_BYTES, sodium_base64_VARIANT_ORIGINAL);
+		used += strlen(body + used);
+		body[used++] = '"';
+	}
+	body[used++] = '}';
+	body[used] = 0;
+	r = request(c, "POST", QUEUE_PATH, body, used, &b);
+	/* A refusal of every envelope still lists them: read it. */
+	if ((r == 0 || r == -UM_ELIMIT || r == -UM_ERANGE || r == -ENOSPC || r == -UM_EAGAIN || r == -UM_EINVAL) &&
+	    b.data && um_queue_client_parse_put(b.data, b.len, (const uint8_t(*)[16])ids, n, results) == 0 &&
+	    c->last_status != 429)
+		r = 0;
+out:
+	free(b.data);
+	free(body);
+	free(ids);
+	free(signature);
+	return r;
+}
+
+/* A recipient request's body: its ID, key, a fresh challenge and its
+ * signature over method, path and limit. *out malloc'ed (the caller's). */
+static int auth_body(struct um_queue_client *c, const struct um_identity *me, const char *method, const char *path,
+		     uint32_t limit, char **out)
+{
+	uint8_t challenge[32], message[UM_QUEUE_API_MESSAGE_MAX];
+	uint8_t *signature = malloc(UM_HSIG_BYTES);
+	char id[UM_PEER_ID_TEXT_MAX], *key_b64 = NULL, *sig_b64 = NULL, ch_b64[64];
+	size_t key_len = sodium_base64_ENCODED_LEN(UM_HSIG_PK_BYTES, sodium_base64_VARIANT_ORIGINAL);
+	size_t sig_len = sodium_base64_ENCODED_LEN(UM_HSIG_BYTES, sodium_base64_VARIANT_ORIGINAL);
+	json_t *o = NULL;
+	int r;
+
+	*out = NULL;
+	key_b64 = malloc(key_len);
+	sig_b64 = malloc(sig_len);
+	if (!signature || !key_b64 || !sig_b64) {
+		r = -UM_ENOMEM;
+		goto out;
+	}
+	r = um_queue_client_challenge(c, challenge);
+	if (r)
+		goto out;
+	size_t mlen = um_queue_api_message(message, challenge, method, path, me->id.bytes, limit);
+	r = um_hsig_sign(signature, message, mlen, UM_QUEUE_API_SIGN_CONTEXT, me->secret_key);
+	if (r)
+		goto out;
+	um_peer_id_format(&me->id, id, sizeof(id));
+	sodium_bin2base64(key_b64, key_len, me->public_key, UM_HSIG_PK_BYTES, sodium_base64_VARIANT_ORIGINAL);
+	sodium_bin2base64(sig_b64, sig_len, signature, UM_HSIG_BYTES, sodium_base64_VARIANT_ORIGINAL);
+	sodium_bin2base64(ch_b64, sizeof(ch_b64), challenge, 32, sodium_base64_VARIANT_ORIGINAL);
+	o = json_pack("{s:s,s:s,s:s,s:s}", "peer_id", id, "public_key", key_b64, "challenge", ch_b64, "signature",
+		      sig_b64);
+	if (o && limit)
+		json_object_set_new(o, "limit", json_integer(limit));
+	*out = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	r = *out ? 0 : -UM_ENOMEM;
+out:
+	json_decref(o);
+	free(signature);
+	free(key_b64);
+	free(sig_b64);
+	return r;
+}
+
+int um_queue_client_parse_pending(const char *body, size_t len, um_queue_client_envelope_fn fn, void *ctx)
+{
+	json_t *root = load_object(body, len), *list, *v;
+	size_t i;
+	uint8_t *buf = NULL;
+	int r = -UM_ETRUNC;
+
+	list = root ? json_object_get(root, "envelopes") : NULL;
+	if (!json_is_array(list))
+		goto out;
+	json_array_foreach(list, i, v)
+	{
+		const json_t *env = json_object_get(v, "envelope"), *arrival = json_object_get(v, "arrival_ms");
+		uint8_t id[16];
+		size_t bin_len = 0, n;
+		if (hex16(json_string_value(json_object_get(v, "id")), id) || !json_is_string(env) ||
+		    !json_is_integer(arrival) || json_integer_value(arrival) < 0)
+			goto out;
+		n = json_string_length(env);
+		free(buf);
+		buf = malloc(n / 4 * 3 + 3);
+		if (!buf) {
+			r = -UM_ENOMEM;
+			goto out;
+		}
+		if (sodium_base642bin(buf, n / 4 * 3 + 3, json_string_value(env), n, NULL, &bin_len, NULL,
+				      sodium_base64_VARIANT_ORIGINAL))
+			goto out;
+		r = fn(ctx, id, (uint64_t)json_integer_value(arrival), buf, bin_len);
+		if (r)
+			goto out;
+		r = -UM_ETRUNC;
+	}
+	r = 0;
+out:
+	free(buf);
+	json_decref(root);
+	return r;
+}
+
+int um_queue_client_pending(struct um_queue_client *c, const struct um_identity *me, uint32_t limit,
+			    um_queue_client_envelope_fn fn, void *ctx)
+{
+	struct response_buf b = {0};
+	char *body;
+	int r = auth_body(c, me, "GET", PENDING_PATH, limit, &body);
+
+	if (r)
+		return r;
+	r = request(c, "POST", PENDING_PATH, body, strlen(body), &b);
+	if (!r)
+		r = um_queue_client_parse_pending(b.data, b.len, fn, ctx);
+	free(body);
+	free(b.data);
+	return r;
+}
+
+static int delete_request(struct um_queue_client *c, const struct um_identity *me, const char *path, uint64_t *deleted)
+{
+	struct response_buf b = {0};
+	char *body;
+	int r = auth_body(c, me, "DELETE", path, 0, &body);
+
+	if (r)
+		return r;
+	r = request(c, "DELETE", path, body, strlen(body), &b);
+	if (!r && deleted) {
+		json_t *root = load_object(b.data, b.len);
+		const json_t *v = root ? json_object_get(root, "deleted") : NULL;
+		if (json_is_integer(v) && json_integer_value(v) >= 0)
+			*deleted = (uint64_t)json_integer_value(v);
+		else
+			r = -UM_ETRUNC;
+		json_decref(root);
+	}
+	free(body);
+	free(b.data);
+	return r;
+}
+
+int um_queue_client_delete(struct um_queue_client *c, const struct um_identity *me, const uint8_t id[16])
+{
+	char path[sizeof(PENDING_PATH) + 40], hex[33];
+
+	sodium_bin2hex(hex, sizeof(hex), id, 16);
+	snprintf(path, sizeof(path), PENDING_PATH "/%s", hex);
+	return delete_request(c, me, path, NULL);
+}
+
+int um_queue_client_delete_all(struct um_queue_client *c, const struct um_identity *me, uint64_t *deleted)
+{
+	return delete_request(c, me, PENDING_PATH, deleted);
+}

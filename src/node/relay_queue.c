@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/* The relay queue service (relay_queue.h): store/queue.h's calls as the
+ * API's backend (the HTTP layer sees no SQLite). */
+#include "node/relay_queue.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "store/queue.h"
+#include "util/error.h"
+#include "util/log.h"
+
+struct um_relay_queue {
+	struct um_queue *queue;   /* owned; the committer thread's */
+	struct um_queue_api *api; /* owned */
+};
+
+static int q_begin(void *q)
+{
+	return um_queue_begin(q);
+}
+
+static int q_commit(void *q)
+{
+	return um_queue_commit(q);
+}
+
+static int q_put(void *q, const uint8_t recipient[32], const uint8_t id[16], const uint8_t *envelope, size_t len,
+		 uint64_t now_ms)
+{
+	return um_queue_put(q, recipient, id, envelope, len, now_ms);
+}
+
+struct walk {
+	int (*cb)(void *ctx, const uint8_t id[16], uint64_t arrival_ms, const uint8_t *envelope, size_t len);
+	void *ctx;
+};
+
+static int walk_one(void *ctx, const struct um_queue_entry *e)
+{
+	struct walk *w = ctx;
+
+	return w->cb(w->ctx, e->id, e->arrival_ms, e->envelope, e->len);
+}
+
+static int q_pending(void *q, const uint8_t recipient[32], size_t limit,
+		     int (*cb)(void *ctx, const uint8_t id[16], uint64_t arrival_ms, const uint8_t *envelope,
+			       size_t len),
+		     void *ctx)
+{
+	struct walk w = {cb, ctx};
+
+	return um_queue_pending(q, recipient, limit, walk_one, &w);
+}
+
+static int q_delete(void *q, const uint8_t recipient[32], const uint8_t id[16])
+{
+	return um_queue_delete(q, recipient, id);
+}
+
+static int q_delete_all(void *q, const uint8_t recipient[32])
+{
+	return um_queue_delete_all(q, recipient);
+}
+
+static int q_purge(void *q, uint64_t now_ms)
+{
+	return um_queue_purge(q, now_ms);
+}
+
+int um_relay_queue_open(struct um_relay_queue **out, const struct um_config_relay_server *rc,
+			const struct um_queue_api_config *api)
+{
+	struct um_relay_queue *rq = calloc(1, sizeof(*rq));
+	struct um_queue_limits limits = {
+	    .ttl_ms = rc->queue_ttl_ms, .max_messages = rc->queue_max_messages, .max_bytes = rc->queue_max_bytes};
+	struct um_queue_api_config config = {0};
+	int r;
+
+	*out = NULL;
+	if (!rq)
+		return -UM_ENOMEM;
+	r = um_queue_open(rc->queue_path, &limits, &rq->queue);
+	if (r) {
+		um_log_error("relay queue %s: %s", rc->queue_path, um_strerror(r));
+		goto out;
+	}
+	if (api)
+		config = *api;
+	memcpy(config.admission_key, rc->admission_key, sizeof(config.admission_key));
+	config.has_admission_key = rc->has_admission_key;
+	config.allow = rc->allow;
+	config.n_allow = rc->n_allow;
+	if (!api && rc->queue_rate) {
+		config.requests_per_s = rc->queue_rate;
+		config.request_burst = rc->queue_rate * 4;
+	}
+	struct um_queue_backend backend = {
+	    .q = rq->queue,
+	    .begin = q_begin,
+	    .commit = q_commit,
+	    .put = q_put,
+	    .pending = q_pending,
+	    .delete_one = q_delete,
+	    .delete_all = q_delete_all,
+	    .purge = q_purge,
+	};
+	r = um_queue_api_create(&rq->api, &config, &backend);
+	sodium_memzero(config.admission_key, sizeof(config.admission_key));
+	if (r)
+		goto out;
+	um_log_info("relay queue %s: at most %u envelopes and %llu bytes per recipient, kept %llu s", rc->queue_path,
+		    limits.max_messages ? limits.max_messages : 100,
+		    (unsigned long long)(limits.max_bytes ? limits.max_bytes : 1048576),
+		    (unsigned long long)((limits.ttl_ms ? limits.ttl_ms : 72ULL * 3600000) / 1000));
+	*out = rq;
+	return 0;
+out:
+	um_relay_queue_free(rq);
+	return r;
+}
+
+int um_relay_queue_attach(void *relay_queue, struct um_http_server *server)
+{
+	struct um_relay_queue *rq = relay_queue;
+
+	return um_queue_api_attach(server, rq->api);
+}
+
+void um_relay_queue_stop(struct um_relay_queue *rq)
+{
+	if (rq)
+		um_queue_api_stop(rq->api);
+}
+
+void um_relay_queue_free(struct um_relay_queue *rq)
+{
+	if (!rq)
+		return;
+	um_queue_api_free(rq->api); /* joins the committer: the queue's user */
+	um_queue_close(rq->queue);
+	free(rq);
+}
+
+struct um_queue_api *um_relay_queue_api(struct um_relay_queue *rq)
+{
+	return rq->api;
+}

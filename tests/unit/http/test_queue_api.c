@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: MIT */
+/* The relay queue API over real HTTP: the client (queue_client.h) and raw
+ * libcurl against the listener on 127.0.0.1, the real durable queue
+ * (store/queue.h through node/relay_queue.h) in a fresh directory per case.
+ * Order, delete only own, forged deletes, body cap (413), malformed JSON
+ * (400), replayed signed requests (403), queue full (409), TTL expiry,
+ * admission key, and group commit across concurrent senders. */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crypto/identity.h"
+#include "http/queue_client.h"
+#include "node/relay_queue.h"
+#include "test.h"
+#include "util/error.h"
+#include "wire/envelope.h"
+
+enum { ENV_LEN = 8192 }; /* bucket 0 */
+
+static struct um_identity ids[3];
+static char base[128], dir[64], db[96];
+static struct um_http_server *server;
+static struct um_relay_queue *rq;
+static _Atomic uint64_t fake_ms;
+
+static uint64_t fake_clock(void)
+{
+	return fake_ms;
+}
+
+/* Starts a relay queue: max_messages/ttl for the store, key (NULL: none). */
+static const struct um_peer_id *allow; /* the next start's allow-list (one entry) */
+
+static void start(uint32_t max_messages, uint64_t ttl_ms, const uint8_t *key, size_t max_body)
+{
+	struct um_http_server_config hc = {0};
+	struct um_config_relay_server rc = {0};
+	struct um_queue_api_config ac = {.requests_per_s = 100000,
+					 .request_burst = 100000,
+					 .max_body = max_body,
+					 .purge_interval_ms = 50,
+					 .wall_ms = fake_clock};
+
+	fake_ms = 1700000000000ULL;
+	snprintf(dir, sizeof(dir), "/tmp/um-queue-api-XXXXXX");
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(db, sizeof(db), "%s/queue.db", dir);
+	snprintf(rc.queue_path, sizeof(rc.queue_path), "%s", db);
+	rc.queue_ttl_ms = ttl_ms;
+	rc.queue_max_messages = max_messages;
+	rc.queue_max_bytes = 1 << 20;
+	if (key) {
+		memcpy(rc.admission_key, key, 32);
+		rc.has_admission_key = true;
+	}
+	rc.allow = (struct um_peer_id *)allow;
+	rc.n_allow = allow ? 1 : 0;
+	CHECK_EQ(um_relay_queue_open(&rq, &rc, &ac), 0);
+	um_addr_parse_host(&hc.listen, "127.0.0.1");
+	CHECK_EQ(um_http_server_create(&server, &hc), 0);
+	CHECK_EQ(um_relay_queue_attach(rq, server), 0);
+	CHECK_EQ(um_http_server_start(server), 0);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%u", um_http_server_port(server));
+}
+
+static void stop(void)
+{
+	char path[128];
+
+	um_relay_queue_stop(rq);
+	um_http_server_free(server);
+	um_relay_queue_free(rq);
+	server = NULL;
+	rq = NULL;
+	static const char *const suffixes[] = {"", "-wal", "-shm"};
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s%s", db, suffixes[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+/* An envelope for recipient: a real header, random sealed part. */
+static void make_envelope(uint8_t *env, const struct um_identity *to, uint32_t serial)
+{
+	struct um_envelope_header h = {.version = UM_ENVELOPE_VERSION, .bucket = 0};
+
+	memcpy(h.recipient, to->id.bytes, 32);
+	randombytes_buf(h.id, sizeof(h.id));
+	memcpy(h.id, &serial, sizeof(serial));
+	randombytes_buf(env, ENV_LEN);
+	um_envelope_header_encode(env, &h);
+}
+
+static int put_one(struct um_queue_client *c, const uint8_t *env)
+{
+	size_t len = ENV_LEN;
+	int result = 99, r = um_queue_client_put(c, &env, &len, 1, &result);
+	return r ? r : result;
+}
+
+struct collected {
+	size_t n;
+	uint8_t id[64][16];
+	uint32_t serial[64];
+};
+
+static int collect(void *ctx, const uint8_t id[16], uint64_t arrival_ms, const uint8_t *env, size_t len)
+{
+	struct collected *c = ctx;
+	(void)arrival_ms;
+	if (c->n >= 64 || len != ENV_LEN || memcmp(env + 34, id, 16))
+		return -UM_EINVAL;
+	memcpy(c->id[c->n], id, 16);
+	memcpy(&c->serial[c->n], id, 4);
+	c->n++;
+	return 0;
+}
+
+static size_t count_pending(struct um_queue_client *c, const struct um_identity *who, struct collected *out)
+{
+	memset(out, 0, sizeof(*out));
+	CHECK_EQ(um_queue_client_pending(c, who, 0, collect, out), 0);
+	return out->n;
+}
+
+static void client(struct um_queue_client *c)
+{
+	CHECK_EQ(um_queue_client_init(c, base), 0);
+}
+
+static void test_order_and_own(void)
+{
+	struct um_queue_client c;
+	uint8_t env[ENV_LEN];
+	struct collected got;
+	uint64_t deleted = 0;
+
+	start(100, 3600000, NULL, 0);
+	client(&c);
+	for (uint32_t i = 0; i < 5; i++) {
+		make_envelope(env, &ids[0], i);
+		CHECK_EQ(put_one(&c, env), 0);
+	}
+	make_envelope(env, &ids[1], 100);
+	CHECK_EQ(put_one(&c, env), 0);
+	CHECK_EQ(put_one(&c, env), 0); /* idempotent: queued once */
+	CHECK_EQ(count_pending(&c, &ids[0], &got), 5);
+	for (uint32_t i = 0; i < 5; i++)
+		CHECK_EQ(got.serial[i], i); /* arrival order */
+	/* Another recipient cannot delete A's envelope: not found, still there. */
+	CHECK_EQ(um_queue_client_delete(&c, &ids[1], got.id[2]), -UM_ENOTFOUND);
+	CHECK_EQ(count_pending(&c, &ids[0], &got), 5);
+	CHECK_EQ(um_queue_client_delete(&c, &ids[0], got.id[2]), 0);
+	CHECK_EQ(count_pending(&c, &ids[0], &got), 4);
+	CHECK_EQ(got.serial[2], 3);
+	CHECK_EQ(count_pending(&c, &ids[1], &got), 1);
+	CHECK_EQ(um_queue_client_delete_all(&c, &ids[0], &deleted), 0);
+	CHECK_EQ(deleted, 4);
+	CHECK_EQ(count_pending(&c, &ids[0], &got), 0);
+	CHECK_EQ(count_pending(&c, &ids[1], &got), 1); /* B's untouched */
+	um_queue_client_close(&c);
+	stop();
+}
+
+struct reply {
+	long status;
+	char body[8192];
+	size_t len;
+};
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+	struct reply *r = arg;
+	size_t k = size * n;
+	if (k > sizeof(r->body) - 1 - r->len)
+		k = sizeof(r->body) - 1 - r->len;
+	memcpy(r->body + r->len, p, k);
+	r->len += k;
+	r->body[r->len] = 0;
+	return size * n;
+}
+
+static long http(const char *method, const char *path, const char *body, size_t len, struct reply *r)
+{
+	char url[256];
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = curl_slist_append(NULL, "Expect:");
+
+	memset(r, 0, sizeof(*r));
+	snprintf(url, sizeof(url), "%s%s", base, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	else
+		r->status = -1;
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return r->status;
+}
+
+static bool is_error_json(const struct reply *r)
+{
+	json_t *o = json_loads(r->body, 0, NULL);
+	bool ok = o && json_is_string(json_object_get(o, "error"));
+	json_decref(o);
+	return ok;
+}
+
+/* A signed recipient body as the client makes it: signer signs, claiming
+ * claimed's peer ID. Returns malloc'ed JSON. */
+static char *signed_body(struct um_queue_client *c, const struct um_identity *signer, const struct um_identity *claimed,
+			 const char *method, const char *path)
+{
+	uint8_t challenge[32], message[UM_QUEUE_API_MESSAGE_MAX];
+	static uint8_t sig[UM_HSIG_BYTES];
+	static char key_b64[4096], sig_b64[8192];
+	char id[UM_PEER_ID_TEXT_MAX], ch[64];
+
+	CHECK_EQ(um_queue_client_challenge(c, challenge), 0);
+	size_t len = um_queue_api_message(message, challenge, method, path, claimed->id.bytes, 0);
+	CHECK_EQ(um_hsig_sign(sig, message, len, UM_QUEUE_API_SIGN_CONTEXT, signer->secret_key), 0);
+	um_peer_id_format(&claimed->id, id, sizeof(id));
+	sodium_bin2base64(key_b64, sizeof(key_b64), signer->public_key, UM_HSIG_PK_BYTES,
+			  sodium_base64_VARIANT_ORIGINAL);
+	sodium_bin2base64(sig_b64, sizeof(sig_b64), sig, sizeof(sig), sodium_base64_VARIANT_ORIGINAL);
+	sodium_bin2base64(ch, sizeof(ch), challenge, 32, sodium_base64_VARIANT_ORIGINAL);
+	json_t *o =
+	    json_pack("{s:s,s:s,s:s,s:s}", "peer_id", id, "public_key", key_b64, "challenge", ch, "signature", sig_b64);
+	char *text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return text;
+}
+
+static void test_hostile(void)
+{
+	struct um_queue_client c;
+	uint8_t env[ENV_LEN];
+	struct collected got;
+	struct reply r;
+	struct um_queue_api_stats st;
+	char *body;
+
+	start(100, 3600000, NULL, 64 * 1024);
+	client(&c);
+	make_envelope(env, &ids[0], 7);
+	CHECK_EQ(put_one(&c, env), 0);
+	/* Forged: B's key claiming A's peer ID. */
+	body = signed_body(&c, &ids[1], &ids[0], "DELETE", "/api/relay/pending");
+	CHECK_EQ(http("DELETE", "/api/relay/pending", body, strlen(body), &r), 403);
+	CHECK(is_error_json(&r));
+	free(body);
+	CHECK_EQ(count_pending(&c, &ids[0], &got), 1);
+	/* A signature for another path does not delete all. */
+	body = signed_body(&c, &ids[0], &ids[0], "DELETE", "/api/relay/pending/00000000000000000000000000000000");
+	CHECK_EQ(http("DELETE", "/api/relay/pending", body, strlen(body), &r), 403);
+	free(body);
+	/* Replayed: the same signed request twice (its challenge is spent). */
+	body = signed_body(&c, &ids[0], &ids[0], "GET", "/api/relay/pending");
+	CHECK_EQ(http("POST", "/api/relay/pending", body, strlen(body), &r), 200);
+	CHECK_EQ(http("POST", "/api/relay/pending", body, strlen(body), &r), 403);
+	CHECK(strstr(r.body, "challenge") != NULL);
+	free(body);
+	/* Malformed JSON, unknown members, bad IDs: 400. */
+	CHECK_EQ(http("POST", "/api/relay/queue", "{\"envelopes\":", 13, &r), 400);
+	CHECK(is_error_json(&r));
+	CHECK_EQ(http("POST", "/api/relay/queue", "[]", 2, &r), 400);
+	CHECK_EQ(http("POST", "/api/relay/queue", "{\"envelopes\":[],\"x\":1}", 22, &r), 400);
+	CHECK_EQ(http("POST", "/api/relay/pending", "{\"peer_id\":\"nope\"}", 18, &r), 400);
+	CHECK_EQ(http("DELETE", "/api/relay/pending/xyz", "{}", 2, &r), 400);
+	/* A well-formed body with a made-up challenge: 403. */
+	char fake[256];
+	snprintf(fake, sizeof(fake), "{\"envelopes\":[\"AAAA\"],\"challenge\":\"%s\"}",
+		 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+	CHECK_EQ(http("POST", "/api/relay/queue", fake, strlen(fake), &r), 403);
+	/* Oversized: the declared body above the route's cap. */
+	size_t big = 65 * 1024;
+	char *huge = malloc(big);
+	memset(huge, ' ', big);
+	CHECK_EQ(http("POST", "/api/relay/queue", huge, big, &r), 413);
+	CHECK(is_error_json(&r));
+	free(huge);
+	/* A malformed envelope (wrong length for its bucket) is refused, by name. */
+	size_t short_len = ENV_LEN - 1;
+	const uint8_t *p = env;
+	int result = 0;
+	CHECK_EQ(um_queue_client_put(&c, &p, &short_len, 1, &result), -UM_EINVAL);
+	um_queue_api_stats(um_relay_queue_api(rq), &st);
+	CHECK(st.bad_auth >= 2);
+	CHECK(st.bad_challenge >= 2);
+	CHECK(st.malformed >= 5);
+	CHECK_EQ(count_pending(&c, &ids[0], &got), 1); /* nothing changed */
+	um_queue_client_close(&c);
+	stop();
+}
+
+static void test_full_and_ttl(void)
+{
+	struct um_queue_client c;
+	uint8_t env[4][ENV_LEN];
+	const uint8_t *p[4] = {env[0], env[1], env[2], env[3]};
+	size_t len[4] = {ENV_LEN, ENV_LEN, ENV_LEN, ENV_LEN};
+	int results[4];
+	struct collected got;
+	struct reply r;
+
+	start(3, 1000, NULL, 0);
+	client(&c);
+	for (uint32_t i = 0; i < 4; i++)
+		make_envelope(env[i], &ids[0], i);
+	CHECK_EQ(um_queue_client_put(&c, p, len, 4, results), 0);
+	CHECK_EQ(results[0], 0);
+	CHECK_EQ(results[2], 0);
+	CHECK_EQ(results[3], -UM_ELIMIT); /* the fourth: queue full */
+	/* Alone, a full queue's refusal is a 409 with its word. */
+	CHECK_EQ(put_one(&c, env[3]), -UM_ELIMIT);
+	CHECK_EQ(c.last_status, 409);
+	(void)r;
+	CHECK_EQ(count_pending(&c, &ids[0], &got), 3);
+	/* TTL 1 s: two seconds later the purge timer drops them. */
+	fake_ms += 2000;
+	for (int i = 0; i < 100 && count_pending(&c, &ids[0], &got); i++)
+		usleep(20000);
+	CHECK_EQ(got.n, 0);
+	CHECK_EQ(put_one(&c, env[3]), 0); /* room again */
+	um_queue_client_close(&c);
+	stop();
+}
+
+static void test_admission(void)
+{
+	struct um_queue_client c;
+	uint8_t key[32], env[ENV_LEN];
+	struct collected got;
+
+	randombytes_buf(key, sizeof(key));
+	start(100, 3600000, key, 0);
+	client(&c);
+	make_envelope(env, &ids[0], 1);
+	CHECK_EQ(put_one(&c, env), -UM_EBADMSG); /* no proof */
+	c.has_admission_key = true;
+	randombytes_buf(c.admission_key, 32);
+	CHECK_EQ(put_one(&c, env), -UM_EBADMSG); /* wrong key */
+	memcpy(c.admission_key, key, 32);
+	CHECK_EQ(put_one(&c, env), 0);
+	CHECK_EQ(count_pending(&c, &ids[0], &got), 1);
+	um_queue_client_close(&c);
+	stop();
+}
+
+/* An allow-list only: the sender signs (and the relay learns who it is). */
+static void test_allow_list(void)
+{
+	struct um_queue_client c;
+	uint8_t env[ENV_LEN];
+	struct collected got;
+
+	allow = &ids[1].id;
+	start(100, 3600000, NULL, 0);
+	allow = NULL;
+	client(&c);
+	make_envelope(env, &ids[0], 1);
+	CHECK_EQ(put_one(&c, env), -UM_EBADMSG); /* unsigned */
+	c.sender = &ids[2];
+	CHECK_EQ(put_one(&c, env), -UM_EBADMSG); /* signed, not listed */
+	c.sender = &ids[1];
+	CHECK_EQ(put_one(&c, env), 0);
+	CHECK_EQ(count_pending(&c, &ids[0], &got), 1);
+	um_queue_client_close(&c);
+	stop();
+}
+
+enum { SENDERS = 8, PUTS = 15 };
+
+static int count_one(void *ctx, const uint8_t id[16], uint64_t arrival_ms, const uint8_t *env, size_t len)
+{
+	(void)id;
+	(void)arrival_ms;
+	(void)env;
+	(void)len;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+static void *sender(void *arg)
+{
+	struct um_queue_client c;
+	uint8_t *env = malloc(ENV_LEN);
+	uintptr_t k = (uintptr_t)arg;
+	int fails = 0;
+
+	um_queue_client_init(&c, base);
+	for (uint32_t i = 0; i < PUTS; i++) {
+		make_envelope(env, &ids[2], (uint32_t)(k * 1000 + i));
+		fails += put_one(&c, env) != 0;
+	}
+	um_queue_client_close(&c);
+	free(env);
+	return (void *)(uintptr_t)fails;
+}
+
+static void test_group_commit(void)
+{
+	pthread_t t[SENDERS];
+	struct um_queue_api_stats st;
+	struct um_queue_client c;
+	uintptr_t fails = 0;
+
+	start(1000, 3600000, NULL, 0);
+	for (uintptr_t k = 0; k < SENDERS; k++)
+		CHECK_EQ(pthread_create(&t[k], NULL, sender, (void *)k), 0);
+	for (int k = 0; k < SENDERS; k++) {
+		void *f;
+		pthread_join(t[k], &f);
+		fails += (uintptr_t)f;
+	}
+	CHECK_EQ(fails, 0);
+	um_queue_api_stats(um_relay_queue_api(rq), &st);
+	CHECK_EQ(st.queued, SENDERS * PUTS);
+	printf("  %d puts from %d senders in %llu commits\n", SENDERS * PUTS, SENDERS, (unsigned long long)st.batches);
+	CHECK(st.batches < SENDERS * PUTS); /* some shared an fsync */
+	client(&c);
+	size_t n = 0;
+	CHECK_EQ(um_queue_client_pending(&c, &ids[2], 0, count_one, &n), 0);
+	CHECK_EQ(n, SENDERS * PUTS);
+	um_queue_client_close(&c);
+	stop();
+}
+
+int main(void)
+{
+	CHECK_EQ(sodium_init() >= 0, 1);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(um_identity_generate(&ids[i]), 0);
+	RUN(test_order_and_own);
+	RUN(test_hostile);
+	RUN(test_full_and_ttl);
+	RUN(test_admission);
+	RUN(test_allow_list);
+	RUN(test_group_commit);
+	for (int i = 0; i < 3; i++)
+		um_identity_wipe(&ids[i]);
+	curl_global_cleanup();
+	return um_test_end();
+}
