@@ -69,7 +69,7 @@ struct um_node_messaging {
 	char self_text[MSG_PRESENCE_TEXT_MAX + 1];
 	struct um_messaging_status counters;
 	struct msg_transfer *transfers; /* owned list (messaging_files.c) */
-	uint8_t segment[UM_DP_MESSAGE_MAX];
+	uint8_t segment[UM_DP_MESSAGE_BATCH][UM_DP_MESSAGE_MAX]; /* drain(): one batch out */
 	struct um_messenger_event events[UM_MESSENGER_EVENTS_MAX];
 };
 
