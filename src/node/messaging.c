@@ -211,6 +211,8 @@ static void rearm(struct um_node_messaging *ms)
 		if (d < earliest)
 			earliest = d;
 	}
+	if (ms->pump_soon)
+		return; /* the timer is due now: it pumps and rearms */
 	if (earliest == UINT64_MAX) {
 		um_timer_cancel(ms->node->loop, &ms->timer);
 		return;
@@ -245,6 +247,7 @@ static void on_timer(struct um_loop *loop, struct um_timer *timer)
 	struct um_node_messaging *ms = timer->arg;
 	(void)loop;
 
+	ms->pump_soon = false;
 	for (size_t i = 0; i < ms->n_peers; i++)
 		if (can_send(&ms->peers[i]))
 			pump_one(ms, &ms->peers[i]);
@@ -409,7 +412,17 @@ void um_node_messaging_receive(struct um_node_peer *peer, const uint8_t *segment
 		if (r == -UM_ENOMEM || (!first && n == 0))
 			break;
 	}
-	msg_pump(ms, mp);
+	if (!can_send(mp)) {
+		msg_pump(ms, mp);
+		return;
+	}
+	/* Pump once after the data plane's batch of segments rather than per
+	 * segment: one ACK covers the batch, and new data leaves in full
+	 * GSO batches. */
+	if (!ms->pump_soon) {
+		ms->pump_soon = true;
+		um_timer_arm_at(ms->node->loop, &ms->timer, um_now_ns());
+	}
 }
 
 void um_node_messaging_session_up(struct um_node_peer *peer)

@@ -61,6 +61,7 @@ struct um_node_messaging {
 	struct msg_peer *peers; /* owned; one per node->peers entry, same index */
 	size_t n_peers;
 	struct um_timer timer;           /* the earliest channel deadline */
+	bool pump_soon;                  /* timer armed now: segments came in, pump once after the batch */
 	struct um_timer trim_timer;      /* every MSG_TRIM_INTERVAL: idle channels give back burst buffers */
 	struct um_timer file_sync_timer; /* messaging_files.c: received chunks made durable */
 	char store_path[UM_CONFIG_PATH_MAX];
