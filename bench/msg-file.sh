@@ -103,4 +103,5 @@ for ((run = 1; run <= runs; run++)); do
 	[ -n "$got" ] && [ "$(sha256sum <"$got" | cut -d' ' -f1)" = "$sum" ] || um_fail "umbra copy differs or missing"
 	echo "$t0 $t1 $size_mb $tcp_mbs $c0 $c1" | awk '{s = $2 - $1; printf "%-14s %10.1f %9.2f %8.2f %12.2f\n", "umbra file", $3 * 1.048576 / s, s, ($3 * 1.048576 / s) / $4, ($6 - $5) / ($3 * 1.048576 / 1000)}'
 done
+grep -h "delivered to" "$UM_TMP"/alpha.log | tail -1
 um_cli alpha status --json | python3 -c 'import json,sys; n=json.load(sys.stdin)["node"]; print("alpha: " + ", ".join("%s %s" % (k, v) for k, v in sorted(n.items()) if k.startswith("msg_")))'
