@@ -105,3 +105,4 @@ for ((run = 1; run <= runs; run++)); do
 done
 grep -h "delivered to" "$UM_TMP"/alpha.log | tail -1
 um_cli alpha status --json | python3 -c 'import json,sys; n=json.load(sys.stdin)["node"]; print("alpha: " + ", ".join("%s %s" % (k, v) for k, v in sorted(n.items()) if k.startswith("msg_")))'
+um_cli beta status --json | python3 -c 'import json,sys; n=json.load(sys.stdin)["node"]; print("beta: " + ", ".join("%s %s" % (k, v) for k, v in sorted(n.items()) if "ring" in k or k.startswith("dp_drop")))'
