@@ -12,7 +12,7 @@ build=${BUILD:-$here/../build}
 size_mb=${SIZE_MB:-200}
 duration=${DURATION:-10}
 runs=${RUNS:-1}
-export UMBRAD=$build/tools/umbrad UMBRA=$build/tools/umbra
+export UMBRAD=$build/umbrad UMBRA=$build/umbra
 . "$here/../tests/netns/lib.sh"
 command -v iperf3 >/dev/null || um_skip "iperf3 missing"
 [ -x /usr/sbin/sshd ] || um_skip "sshd missing (bench/install-peers)"
@@ -62,6 +62,7 @@ AuthorizedKeysFile $UM_TMP/authorized_keys
 StrictModes no
 UsePAM no
 PidFile $UM_TMP/sshd.pid
+Subsystem sftp internal-sftp
 EOF
 um_bg b sshd.log /usr/sbin/sshd -D -e -f "$UM_TMP/sshd_config"
 um_wait 5 "sshd" um_exec b sh -c 'ss -ltn | grep -q 100.64.0.2:2222'
@@ -89,11 +90,19 @@ for ((run = 1; run <= runs; run++)); do
 
 	# umbra file send: from the offer to the receiver's verified file.
 	rm -f "$UM_TMP/beta-downloads/"*
+	# PERF=DIR: sample both daemons during the transfer (perf report -i DIR/perf.data).
+	if [ -n "${PERF:-}" ]; then
+		perf record -q -g -o "$PERF/perf.data" -p "${UM_NODE_PID[alpha]},${UM_NODE_PID[beta]}" 2>/dev/null &
+		perf_pid=$!
+	fi
 	c0=$(cpu_s) t0=$(now_s)
 	um_cli alpha file send beta "$UM_TMP/file.bin" >"$UM_TMP/send.log" 2>&1 || um_fail "umbra file send: $(tail -3 "$UM_TMP/send.log")"
 	t1=$(now_s) c1=$(cpu_s)
+	if [ -n "${PERF:-}" ]; then kill -INT "$perf_pid"; wait "$perf_pid"; fi
 	got=$(ls "$UM_TMP/beta-downloads/"file*.bin 2>/dev/null | head -1)
 	[ -n "$got" ] && [ "$(sha256sum <"$got" | cut -d' ' -f1)" = "$sum" ] || um_fail "umbra copy differs or missing"
 	echo "$t0 $t1 $size_mb $tcp_mbs $c0 $c1" | awk '{s = $2 - $1; printf "%-14s %10.1f %9.2f %8.2f %12.2f\n", "umbra file", $3 * 1.048576 / s, s, ($3 * 1.048576 / s) / $4, ($6 - $5) / ($3 * 1.048576 / 1000)}'
 done
+grep -h "delivered to" "$UM_TMP"/alpha.log | tail -1
 um_cli alpha status --json | python3 -c 'import json,sys; n=json.load(sys.stdin)["node"]; print("alpha: " + ", ".join("%s %s" % (k, v) for k, v in sorted(n.items()) if k.startswith("msg_")))'
+um_cli beta status --json | python3 -c 'import json,sys; n=json.load(sys.stdin)["node"]; print("beta: " + ", ".join("%s %s" % (k, v) for k, v in sorted(n.items()) if "ring" in k or k.startswith("dp_drop")))'

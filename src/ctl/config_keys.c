@@ -261,7 +261,8 @@ static int parse_queue_ttl(struct um_config_parser *p, const struct um_config_ro
 		ms = 0;
 	}
 	if (ms < 1000 || ms > 365ULL * 86400000)
-		return um_config_fail(p, "queue-ttl", "'%s' is not a duration from 1 s to 365 days (e.g. 72h, 3d, 90m)", v);
+		return um_config_fail(p, "queue-ttl", "'%s' is not a duration from 1 s to 365 days (e.g. 72h, 3d, 90m)",
+				      v);
 	p->config->relay.queue_ttl_ms = ms;
 	return 0;
 }

@@ -262,6 +262,16 @@ int um_dataplane_peer_send_keepalive(struct um_dataplane *dp, uint32_t peer);
  * -UM_ENOTFOUND (no such peer), -UM_EAGAIN (socket buffer full: send it
  * again later) or another -errno of sendto. Control thread(s) only. */
 int um_dataplane_peer_send_message(struct um_dataplane *dp, uint32_t peer, const void *segment, size_t len);
+/* Send n (<= UM_DP_MESSAGE_BATCH) segments as um_dataplane_peer_send_message
+ * does, in order, with one syscall: runs of equal-sized datagrams leave as
+ * one UDP GSO message (sendmmsg; segment by segment where the route has no
+ * UDP segmentation). The segments are read, not kept. *sent: how many
+ * leading segments went out (all when 0 is returned); the error is the
+ * first failure's, as for one segment. Control thread(s) only. */
+#define UM_DP_MESSAGE_BATCH 32
+struct iovec;
+int um_dataplane_peer_send_messages(struct um_dataplane *dp, uint32_t peer, const struct iovec *segments, size_t n,
+				    size_t *sent);
 
 /* Counters summed over workers, timestamps, key state. */
 int um_dataplane_peer_stats(struct um_dataplane *dp, uint32_t peer, struct um_dp_peer_stats *out);

@@ -17,16 +17,18 @@
 #include "session/aead.h"
 #include "session/replay.h"
 
-#define DP_MAX_WORKERS           16
-#define DP_RX_BATCH              16                 /* recvmmsg messages per call */
-#define DP_RX_BUF                (65536 + 64)       /* one GRO message */
-#define DP_RX_ITEMS              (DP_RX_BATCH * 64) /* decrypted segments per batch */
-#define DP_TX_ARENA              (1024 * 1024)      /* encrypted output per batch */
-#define DP_TX_MSGS               256                /* UDP messages per sendmmsg batch */
-#define DP_TUN_READS             8                  /* TUN reads per wake-up */
-#define DP_TUN_BUF               (UM_VNET_HDR_LEN + 65536)
-#define DP_RING_SLOTS            256 /* datagrams (handshakes) per worker */
-#define DP_EVENT_SLOTS           64  /* events per worker, drained first */
+#define DP_MAX_WORKERS 16
+#define DP_RX_BATCH    16                 /* recvmmsg messages per call */
+#define DP_RX_BUF      (65536 + 64)       /* one GRO message */
+#define DP_RX_ITEMS    (DP_RX_BATCH * 64) /* decrypted segments per batch */
+#define DP_TX_ARENA    (1024 * 1024)      /* encrypted output per batch */
+#define DP_TX_MSGS     256                /* UDP messages per sendmmsg batch */
+#define DP_TUN_READS   8                  /* TUN reads per wake-up */
+#define DP_TUN_BUF     (UM_VNET_HDR_LEN + 65536)
+#define DP_RING_SLOTS                                                                                                  \
+	2048                        /* datagrams (handshakes, message segments) per worker: a file                     \
+				     * transfer's burst while the control thread syncs */
+#define DP_EVENT_SLOTS           64 /* events per worker, drained first */
 #define DP_MAC_TABLE             4096
 #define DP_REJECT_AFTER_MESSAGES (1ull << 60)
 #define DP_MAX_CONNECTED_PEERS   128 /* peers that get connected sockets */

@@ -314,8 +314,13 @@ static void sender_finished(struct um_node_messaging *ms, struct msg_transfer *t
 
 	snprintf(reason, sizeof(reason), "%.*s", (int)s->reason_len, s->reason);
 	if (type == UM_FRAME_FILE_DONE && s->ok) {
-		um_log_info("file %s delivered to \"%s\" (%llu bytes sent for %llu)", t->info.name,
-			    msg_peer_name(t->mp), (unsigned long long)t->bytes_sent, (unsigned long long)t->info.size);
+		struct um_channel_stats st;
+		um_channel_stats(um_messenger_channel(t->mp->messenger), &st);
+		um_log_info("file %s delivered to \"%s\" (%llu bytes sent for %llu; channel: srtt %llu us, cwnd %u, "
+			    "peer window %u, %llu retransmits, %llu timeouts)",
+			    t->info.name, msg_peer_name(t->mp), (unsigned long long)t->bytes_sent,
+			    (unsigned long long)t->info.size, (unsigned long long)(st.srtt_ns / 1000), st.cwnd,
+			    st.peer_window, (unsigned long long)st.retransmits, (unsigned long long)st.timeouts);
 		ms->counters.files_sent++;
 		t->info.bytes_done = t->info.size;
 		set_state(ms, t, UM_STORE_FILE_DONE);

@@ -61,6 +61,7 @@ struct um_node_messaging {
 	struct msg_peer *peers; /* owned; one per node->peers entry, same index */
 	size_t n_peers;
 	struct um_timer timer;           /* the earliest channel deadline */
+	bool pump_soon;                  /* timer armed now: segments came in, pump once after the batch */
 	struct um_timer trim_timer;      /* every MSG_TRIM_INTERVAL: idle channels give back burst buffers */
 	struct um_timer file_sync_timer; /* messaging_files.c: received chunks made durable */
 	char store_path[UM_CONFIG_PATH_MAX];
@@ -68,9 +69,9 @@ struct um_node_messaging {
 	uint8_t self_state; /* ours: UM_PRESENCE_*: 1 online at start */
 	char self_text[MSG_PRESENCE_TEXT_MAX + 1];
 	struct um_messaging_status counters;
-	struct um_messaging_listener listener; /* the embedding program's (all NULL: none) */
-	struct msg_transfer *transfers;        /* owned list (messaging_files.c) */
-	uint8_t segment[UM_DP_MESSAGE_MAX];
+	struct um_messaging_listener listener;                   /* the embedding program's (all NULL: none) */
+	struct msg_transfer *transfers;                          /* owned list (messaging_files.c) */
+	uint8_t segment[UM_DP_MESSAGE_BATCH][UM_DP_MESSAGE_MAX]; /* drain(): one batch out */
 	struct um_messenger_event events[UM_MESSENGER_EVENTS_MAX];
 };
 

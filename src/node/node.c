@@ -209,7 +209,7 @@ static void teardown(struct um_node *node)
 	um_node_dht_stop(node);       /* saves the routing table */
 	um_node_stun_stop(node);
 	um_uplinks_stop(node);
-	um_relay_queue_stop(node->relay_queue); /* answers what waits, before the listener goes */
+	um_relay_queue_stop(node->relay_queue);         /* answers what waits, before the listener goes */
 	um_bootstrap_service_stop(node->bootstrap_api); /* joins its HTTP thread */
 	node->bootstrap_api = NULL;
 	um_relay_queue_free(node->relay_queue);
