@@ -422,10 +422,7 @@ void um_node_messaging_receive(struct um_node_peer *peer, const uint8_t *segment
 	/* Pump once after the data plane's batch of segments rather than per
 	 * segment: one ACK covers the batch, and new data leaves in full
 	 * GSO batches. */
-	if (!ms->pump_soon) {
-		ms->pump_soon = true;
-		um_timer_arm_at(ms->node->loop, &ms->timer, um_now_ns());
-	}
+	msg_pump_soon(ms);
 }
 
 void um_node_messaging_session_up(struct um_node_peer *peer)

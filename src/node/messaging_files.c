@@ -369,9 +369,7 @@ static void on_sync_timer(struct um_loop *loop, struct um_timer *timer)
 	for (struct msg_transfer *t = ms->transfers; t; t = t->next)
 		if (t->n_unsynced && receiver_sync(ms, t))
 			queue_requests(t); /* the forgotten ones */
-	for (size_t i = 0; i < ms->n_peers; i++)
-		if (ms->peers[i].messenger)
-			msg_pump(ms, &ms->peers[i]);
+	msg_pump_soon(ms);                 /* the requests and what they free go out */
 }
 
 static void temp_path(const struct um_node_messaging *ms, const struct um_file_meta *meta, char *out, size_t size)

@@ -13,6 +13,7 @@
 #include "node/internal.h"
 #include "node/messaging.h"
 #include "store/store.h"
+#include "util/clock.h"
 
 enum {
 	MSG_PRESENCE_TEXT_MAX = 256,
@@ -89,6 +90,16 @@ static inline struct msg_peer *msg_peer_of(struct um_node_peer *peer)
 static inline const char *msg_peer_name(const struct msg_peer *mp)
 {
 	return mp->peer->config->name;
+}
+
+/* Every peer is pumped once, soon: the messaging timer (messaging.c) is
+ * armed for now. Lower files use it instead of calling msg_pump. */
+static inline void msg_pump_soon(struct um_node_messaging *ms)
+{
+	if (!ms->pump_soon) {
+		ms->pump_soon = true;
+		um_timer_arm_at(ms->node->loop, &ms->timer, um_now_ns());
+	}
 }
 
 /* messaging_peer.c */
