@@ -21,9 +21,9 @@ set -u
 um_init
 TOOL=${UM_BUILD:-}/tests/netns/um_queue_tool
 [ -x "$TOOL" ] || um_skip "um_queue_tool not built"
-# make check's sanitizer run (UM_SANITIZED=1) sends 1,000: the same paths,
-# a fifth of the time there.
-N=${UM_QUEUE_N:-$([ "${UM_SANITIZED:-}" = 1 ] && echo 1000 || echo 10000)}
+# make check's sanitizer run (UM_SANITIZED=1) sends 3,000: the same paths
+# (1,000 were over before three kills could land).
+N=${UM_QUEUE_N:-$([ "${UM_SANITIZED:-}" = 1 ] && echo 3000 || echo 10000)}
 
 um_ns relay
 API=http://127.0.0.1:8080
@@ -59,7 +59,7 @@ um_bg relay put.log "$TOOL" "$API" put "$N" 16 "$UM_TMP/acked"
 PUT_PID=$UM_LAST_PID
 kills=0
 while kill -0 "$PUT_PID" 2>/dev/null; do
-	sleep "0.$((RANDOM % 9 + 1))"
+	sleep "0.$((RANDOM % 5 + 1))"
 	kill -0 "$PUT_PID" 2>/dev/null || break
 	kill9_relay
 	kills=$((kills + 1))
