@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "http/client.h"
 #include "util/error.h"
 
 struct response_buf {
@@ -42,22 +43,9 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 int um_bootstrap_client_init(struct um_bootstrap_client *c, const char *url)
 {
-	size_t len = strlen(url);
-	int n;
-
 	memset(c, 0, sizeof(*c));
 	c->timeout_ms = UM_BOOTSTRAP_TIMEOUT_MS;
-	while (len && url[len - 1] == '/')
-		len--;
-	if (!len || len > 200)
-		return -UM_EINVAL;
-	if (!strncmp(url, "http://", 7) || !strncmp(url, "https://", 8))
-		n = snprintf(c->base, sizeof(c->base), "%.*s", (int)len, url);
-	else if (strstr(url, "://"))
-		return -UM_EINVAL;
-	else
-		n = snprintf(c->base, sizeof(c->base), "http://%.*s", (int)len, url);
-	if (n < 0 || (size_t)n >= sizeof(c->base))
+	if (um_http_client_base(c->base, sizeof(c->base), url))
 		return -UM_EINVAL;
 	c->curl = curl_easy_init();
 	return c->curl ? 0 : -UM_ENOMEM;
@@ -68,26 +56,6 @@ void um_bootstrap_client_close(struct um_bootstrap_client *c)
 	if (c->curl)
 		curl_easy_cleanup(c->curl);
 	c->curl = NULL;
-}
-
-static int status_code(long status)
-{
-	switch (status) {
-	case 200:
-		return 0;
-	case 400:
-		return -UM_EINVAL;
-	case 403:
-		return -UM_EBADMSG;
-	case 404:
-		return -UM_ENOTFOUND;
-	case 429:
-		return -UM_ELIMIT;
-	case 503:
-		return -UM_ENOMEM;
-	default:
-		return -UM_EAGAIN;
-	}
 }
 
 /* One request: method on base + path with an optional JSON body; the
@@ -141,7 +109,7 @@ static int request(struct um_bootstrap_client *c, const char *method, const char
 		free(b->data);
 		memset(b, 0, sizeof(*b));
 	}
-	return status_code(status);
+	return um_http_client_status(status);
 }
 
 /* ---- parsers ---- */

@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "http/client.h"
 #include "util/error.h"
 
 #define QUEUE_PATH   "/api/relay/queue"
@@ -51,22 +52,9 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 
 int um_queue_client_init(struct um_queue_client *c, const char *url)
 {
-	size_t len = strlen(url);
-	int n;
-
 	memset(c, 0, sizeof(*c));
 	c->timeout_ms = UM_QUEUE_CLIENT_TIMEOUT_MS;
-	while (len && url[len - 1] == '/')
-		len--;
-	if (!len || len > 200)
-		return -UM_EINVAL;
-	if (!strncmp(url, "http://", 7) || !strncmp(url, "https://", 8))
-		n = snprintf(c->base, sizeof(c->base), "%.*s", (int)len, url);
-	else if (strstr(url, "://"))
-		return -UM_EINVAL;
-	else
-		n = snprintf(c->base, sizeof(c->base), "http://%.*s", (int)len, url);
-	if (n < 0 || (size_t)n >= sizeof(c->base))
+	if (um_http_client_base(c->base, sizeof(c->base), url))
 		return -UM_EINVAL;
 	c->curl = curl_easy_init();
 	return c->curl ? 0 : -UM_ENOMEM;
@@ -78,31 +66,6 @@ void um_queue_client_close(struct um_queue_client *c)
 		curl_easy_cleanup(c->curl);
 	c->curl = NULL;
 	sodium_memzero(c->admission_key, sizeof(c->admission_key));
-}
-
-static int status_code(long status)
-{
-	switch (status) {
-	case 200:
-		return 0;
-	case 400:
-		return -UM_EINVAL;
-	case 403:
-		return -UM_EBADMSG;
-	case 404:
-		return -UM_ENOTFOUND;
-	case 409:
-	case 429:
-		return -UM_ELIMIT;
-	case 413:
-		return -UM_ERANGE;
-	case 503:
-		return -UM_ENOMEM;
-	case 507:
-		return -ENOSPC;
-	default:
-		return -UM_EAGAIN;
-	}
 }
 
 /* method on base + path with body (len bytes, may be NULL); the answer into
@@ -154,7 +117,7 @@ static int request(struct um_queue_client *c, const char *method, const char *pa
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	c->last_status = (unsigned)status;
-	return status_code(status);
+	return um_http_client_status(status);
 }
 
 static json_t *load_object(const char *body, size_t len)
