@@ -188,6 +188,29 @@ static unsigned home_relays(const struct um_node *node, struct um_dht_home_relay
 	return n;
 }
 
+int um_node_dht_publish_value(struct um_node_dht *d, int built, const uint8_t *value, size_t len, uint64_t now,
+			      uint64_t retry_ns, uint64_t republish_ns, const char *what)
+{
+	int r = built;
+
+	if (r == 0) {
+		if (d->publish_id)
+			um_dht_cancel(d->engine, d->publish_id);
+		d->publish_id = 0;
+		r = um_dht_put(d->engine, d->publish_key, value, len, now, &d->publish_id, d->out);
+	}
+	if (r == -UM_ESTATE) {
+		d->publish_ns = now + retry_ns; /* no contacts yet */
+	} else if (r) {
+		um_log_warn("dht: publishing %s: %s", what, um_strerror(r));
+		d->publish_ns = now + retry_ns * 5;
+	} else {
+		d->publishes++;
+		d->publish_ns = now + republish_ns;
+	}
+	return r;
+}
+
 int um_node_dht_publish(struct um_node_dht *d)
 {
 	struct um_node *node = d->node;
@@ -223,21 +246,9 @@ int um_node_dht_publish(struct um_node_dht *d)
 		memcpy(d->publish_key, node->identity.id.bytes, 32);
 		r = um_dht_peer_record_sign(value, UM_DHT_PRIVATE_RECORD_MAX, &len, &rec, &node->identity);
 	}
-	if (r == 0) {
-		if (d->publish_id)
-			um_dht_cancel(d->engine, d->publish_id);
-		d->publish_id = 0;
-		r = um_dht_put(d->engine, d->publish_key, value, len, now, &d->publish_id, d->out);
-	}
+	r = um_node_dht_publish_value(d, r, value, len, now, EMPTY_RETRY_NS, REPUBLISH_NS, "our record");
 	free(value);
-	if (r == -UM_ESTATE) {
-		d->publish_ns = now + EMPTY_RETRY_NS; /* no contacts yet */
-	} else if (r) {
-		um_log_warn("dht: publishing our record: %s", um_strerror(r));
-		d->publish_ns = now + EMPTY_RETRY_NS * 5;
-	} else {
-		d->publishes++;
-		d->publish_ns = now + REPUBLISH_NS;
+	if (r == 0) {
 		um_log_debug("dht: publishing our record (sequence %llu, %u endpoints)",
 			     (unsigned long long)rec.sequence, rec.endpoint_count);
 	}

@@ -208,6 +208,12 @@ void um_node_dht_endpoint_add(struct um_dht_endpoint *out, unsigned *n, uint8_t 
 uint64_t um_node_dht_unix_now(void);
 void um_node_dht_clock_refresh(struct um_node_dht *d);
 void um_node_dht_jobs_at(struct um_node_dht *d, uint64_t at);
+/* Puts value (borrowed) under d->publish_key in place of our earlier put,
+ * unless built (the result of building it) is an error, and schedules the
+ * next publish: retry_ns later with no contacts yet, 5 x retry_ns after an
+ * error (logged, naming what), republish_ns after a put. Returns the error. */
+int um_node_dht_publish_value(struct um_node_dht *d, int built, const uint8_t *value, size_t len, uint64_t now,
+			      uint64_t retry_ns, uint64_t republish_ns, const char *what);
 /* Starts a find_value of each key of q (n set); -UM_E* if none started. */
 int um_node_dht_query_start(struct um_node_dht *d, struct dht_query *q);
 /* Decodes a peer record value found under key for peer: public or

@@ -114,21 +114,9 @@ int um_node_dht_relay_publish(struct um_node_dht *d)
 	r = um_dht_relay_record_sign(value, UM_DHT_RELAY_RECORD_MAX, &len, &rec, d->identity);
 	if (r == 0 && d->has_network_key)
 		r = relay_record_seal(d, value, &len, unix_s);
-	if (r == 0) {
-		if (d->publish_id)
-			um_dht_cancel(d->engine, d->publish_id);
-		d->publish_id = 0;
-		r = um_dht_put(d->engine, d->publish_key, value, len, now, &d->publish_id, d->out);
-	}
+	r = um_node_dht_publish_value(d, r, value, len, now, RELAY_RETRY_NS, republish, "the relay record");
 	free(value);
-	if (r == -UM_ESTATE) {
-		d->publish_ns = now + RELAY_RETRY_NS; /* no contacts yet */
-	} else if (r) {
-		um_log_warn("dht: publishing the relay record: %s", um_strerror(r));
-		d->publish_ns = now + RELAY_RETRY_NS * 5;
-	} else {
-		d->publishes++;
-		d->publish_ns = now + republish;
+	if (r == 0) {
 		um_log_debug("dht: publishing the %s relay record (sequence %llu, %u UDP endpoints%s)",
 			     d->has_network_key ? "sealed" : "public", (unsigned long long)rec.sequence, rec.udp_count,
 			     rec.wss_port ? ", wss" : "");
