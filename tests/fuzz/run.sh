@@ -8,5 +8,6 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/corpus"
 [ -d "$seeds" ] && cp -r "$seeds/." "$work/corpus/" 2>/dev/null || true
 cd "$work"
-exec "$fuzzer" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+# Not exec: the trap must remove the scratch corpus afterwards.
+"$fuzzer" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
 	-print_final_stats=1 "$work/corpus"
