@@ -434,3 +434,35 @@ int um_queue_client_delete_all(struct um_queue_client *c, const struct um_identi
 {
 	return delete_request(c, me, PENDING_PATH, deleted);
 }
+
+int um_queue_client_prekey_put(struct um_queue_client *c, const uint8_t *bundle, const uint8_t *public_key)
+{
+	struct response_buf b;
+	char *body = um_prekey_api_format(bundle, public_key);
+	int r;
+
+	if (!body)
+		return -UM_ENOMEM;
+	r = request(c, "PUT", UM_PREKEY_API_PATH, body, strlen(body), &b);
+	free(body);
+	free(b.data);
+	return r;
+}
+
+int um_queue_client_prekey_get(struct um_queue_client *c, const uint8_t owner[32], uint8_t *bundle,
+			       uint8_t *public_key)
+{
+	char path[sizeof(UM_PREKEY_API_PATH) + 70];
+	struct response_buf b;
+	const char *error = NULL;
+	size_t n = sizeof(UM_PREKEY_API_PATH "/") - 1;
+	int r;
+
+	memcpy(path, UM_PREKEY_API_PATH "/", n);
+	sodium_bin2hex(path + n, sizeof(path) - n, owner, 32);
+	r = request(c, "GET", path, NULL, 0, &b);
+	if (r == 0 && um_prekey_api_parse(b.data, b.len, bundle, public_key, &error))
+		r = -UM_ETRUNC;
+	free(b.data);
+	return r;
+}

@@ -3,11 +3,14 @@
  * API's backend (the HTTP layer sees no SQLite). */
 #include "node/relay_queue.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
+#include "http/prekey_api.h"
+#include "store/prekeys.h"
 #include "store/queue.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -15,7 +18,38 @@
 struct um_relay_queue {
 	struct um_queue *queue;   /* owned; the committer thread's */
 	struct um_queue_api *api; /* owned */
+	/* Published prekeys (http/prekey_api.h), beside the queue: PATH-prekeys. */
+	struct um_prekeys *prekeys;          /* owned; the HTTP thread's */
+	struct um_prekey_api *prekey_api;    /* owned */
 };
+
+static int pk_put(void *p, const uint8_t owner[32], uint64_t created_ms, uint64_t expires_ms, const uint8_t *bundle,
+		  size_t len, const uint8_t *pk, size_t pk_len, uint64_t now_ms)
+{
+	return um_prekeys_put(p, owner, created_ms, expires_ms, bundle, len, pk, pk_len, now_ms);
+}
+
+static int pk_get(void *p, const uint8_t owner[32], uint64_t now_ms, uint8_t *bundle, size_t cap, size_t *len,
+		  uint8_t *pk, size_t pk_cap, size_t *pk_len)
+{
+	return um_prekeys_get(p, owner, now_ms, bundle, cap, len, pk, pk_cap, pk_len);
+}
+
+/* The prekey store and its API (issue 17, node side). */
+static int prekeys_open(struct um_relay_queue *rq, const char *queue_path, uint64_t (*wall_ms)(void))
+{
+	char path[UM_CONFIG_PATH_MAX + 16];
+	int r;
+
+	snprintf(path, sizeof(path), "%s-prekeys", queue_path);
+	r = um_prekeys_open(path, 0, &rq->prekeys);
+	if (r) {
+		um_log_error("relay prekeys %s: %s", path, um_strerror(r));
+		return r;
+	}
+	struct um_prekey_backend backend = {.p = rq->prekeys, .put = pk_put, .get = pk_get};
+	return um_prekey_api_create(&rq->prekey_api, &backend, wall_ms);
+}
 
 static int q_begin(void *q)
 {
@@ -87,6 +121,9 @@ int um_relay_queue_open(struct um_relay_queue **out, const struct um_config_rela
 		um_log_error("relay queue %s: %s", rc->queue_path, um_strerror(r));
 		goto out;
 	}
+	r = prekeys_open(rq, rc->queue_path, api ? api->wall_ms : NULL);
+	if (r)
+		goto out;
 	if (api)
 		config = *api;
 	memcpy(config.admission_key, rc->admission_key, sizeof(config.admission_key));
@@ -126,7 +163,9 @@ int um_relay_queue_attach(void *relay_queue, struct um_http_server *server)
 {
 	struct um_relay_queue *rq = relay_queue;
 
-	return um_queue_api_attach(server, rq->api);
+	int r = um_queue_api_attach(server, rq->api);
+
+	return r ? r : um_prekey_api_attach(server, rq->prekey_api);
 }
 
 void um_relay_queue_stop(struct um_relay_queue *rq)
@@ -141,6 +180,8 @@ void um_relay_queue_free(struct um_relay_queue *rq)
 		return;
 	um_queue_api_free(rq->api); /* joins the committer: the queue's user */
 	um_queue_close(rq->queue);
+	um_prekey_api_free(rq->prekey_api);
+	um_prekeys_close(rq->prekeys);
 	free(rq);
 }
 
