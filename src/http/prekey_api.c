@@ -25,8 +25,7 @@ static uint64_t default_wall_ms(void)
 	return um_wall_ms();
 }
 
-int um_prekey_api_create(struct um_prekey_api **out, const struct um_prekey_backend *backend,
-			 uint64_t (*wall_ms)(void))
+int um_prekey_api_create(struct um_prekey_api **out, const struct um_prekey_backend *backend, uint64_t (*wall_ms)(void))
 {
 	struct um_prekey_api *api = calloc(1, sizeof(*api));
 
@@ -141,9 +140,10 @@ static void handle_put(void *ctx, const struct um_http_request *req, struct um_h
 	r = um_prekey_bundle_verify(bundle, sizeof(bundle), pk, now, &pub);
 	if (r) {
 		api->refused++;
-		um_http_response_error(resp, 403, r == -UM_EREPLAY  ? "bundle expired"
-						  : r == -UM_ERANGE ? "bundle created in the future"
-								    : "bundle not signed by its owner");
+		um_http_response_error(resp, 403,
+				       r == -UM_EREPLAY  ? "bundle expired"
+				       : r == -UM_ERANGE ? "bundle created in the future"
+							 : "bundle not signed by its owner");
 		return;
 	}
 	r = api->backend.put(api->backend.p, pub.owner, pub.created_ms, pub.expires_ms, bundle, sizeof(bundle), pk,
@@ -152,8 +152,11 @@ static void handle_put(void *ctx, const struct um_http_request *req, struct um_h
 		r = 0; /* the same bundle again: idempotent */
 	if (r) {
 		api->refused++;
-		um_http_response_error(resp, r == -UM_EREPLAY ? 409 : r == -UM_ELIMIT ? 507 : 500,
-				       r == -UM_EREPLAY	 ? "a newer bundle is published"
+		um_http_response_error(resp,
+				       r == -UM_EREPLAY  ? 409
+				       : r == -UM_ELIMIT ? 507
+							 : 500,
+				       r == -UM_EREPLAY  ? "a newer bundle is published"
 				       : r == -UM_ELIMIT ? "prekey store full"
 							 : "storage failure");
 		return;
@@ -171,8 +174,8 @@ static void handle_get(void *ctx, const struct um_http_request *req, struct um_h
 	const char *end = NULL;
 	int r;
 
-	if (strlen(hex) != 64 || sodium_hex2bin(owner, sizeof(owner), hex, 64, NULL, &bin_len, &end) ||
-	    bin_len != 32 || *end) {
+	if (strlen(hex) != 64 || sodium_hex2bin(owner, sizeof(owner), hex, 64, NULL, &bin_len, &end) || bin_len != 32 ||
+	    *end) {
 		um_http_response_error(resp, 400, "peer ID: 64 hex digits");
 		return;
 	}

@@ -2,8 +2,8 @@
 /* The delivery ladder (ladder.h). */
 #include "msg/ladder.h"
 
-enum um_ladder_action um_ladder_decide(const struct um_ladder_peer *peer, uint64_t queue_after_ns,
-				       uint64_t stored_at, uint64_t now, uint64_t *deadline)
+enum um_ladder_action um_ladder_decide(const struct um_ladder_peer *peer, uint64_t queue_after_ns, uint64_t stored_at,
+				       uint64_t now, uint64_t *deadline)
 {
 	uint64_t from, due;
 

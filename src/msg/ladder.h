@@ -25,8 +25,8 @@ enum um_ladder_rung {
 };
 
 enum um_ladder_action {
-	UM_LADDER_WAIT,  /* nothing yet: decide again at *deadline */
-	UM_LADDER_LIVE,  /* write it to the live session (rung: the session's) */
+	UM_LADDER_WAIT,    /* nothing yet: decide again at *deadline */
+	UM_LADDER_LIVE,    /* write it to the live session (rung: the session's) */
 	UM_LADDER_ENQUEUE, /* seal it and queue it on the peer's mailboxes */
 };
 
@@ -41,8 +41,8 @@ struct um_ladder_peer {
 /* The action for a message stored at stored_at (not yet delivered, not
  * yet queued); *deadline (may be NULL) is when to decide again for WAIT,
  * UINT64_MAX when only a change of the peer's state can change it. */
-enum um_ladder_action um_ladder_decide(const struct um_ladder_peer *peer, uint64_t queue_after_ns,
-				       uint64_t stored_at, uint64_t now, uint64_t *deadline);
+enum um_ladder_action um_ladder_decide(const struct um_ladder_peer *peer, uint64_t queue_after_ns, uint64_t stored_at,
+				       uint64_t now, uint64_t *deadline);
 
 /* "direct", "relay", "relay-tcp", "queue", or "" for NONE/unknown. */
 const char *um_ladder_rung_name(uint8_t rung);

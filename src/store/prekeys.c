@@ -19,13 +19,7 @@ static const char *const um_prekeys_migrations[UM_PREKEYS_SCHEMA_VERSION] = {
     "CREATE INDEX prekeys_by_expiry ON prekeys (expires_ms);",
 };
 
-enum {
-	PK_GET,
-	PK_PUT,
-	PK_PURGE,
-	PK_COUNT_ROWS,
-	PK_STMTS
-};
+enum { PK_GET, PK_PUT, PK_PURGE, PK_COUNT_ROWS, PK_STMTS };
 
 static const char *const um_prekeys_sql[PK_STMTS] = {
     [PK_GET] = "SELECT created_ms, expires_ms, bundle, public_key FROM prekeys WHERE owner = ?1",

@@ -93,9 +93,11 @@ enum um_store_via {
 	UM_STORE_VIA_RELAY_TCP = 3,
 	UM_STORE_VIA_QUEUE = 4,
 };
-/* Records the rung of (peer, id, direction) when none is recorded yet (the
- * first rung wins: a message queued and later also sent live stays
- * "queue"). 0 changed, -UM_EEXIST already set, -UM_ENOTFOUND, -UM_EINVAL. */
+/* Records the rung of (peer, id, direction): a live rung only when none is
+ * recorded yet (the first write to a session), the queue always (a message
+ * written to a session that broke before its receipt, then queued) and for
+ * good (a session that carries it again later does not change it). 0
+ * changed, -UM_EEXIST nothing to change, -UM_ENOTFOUND, -UM_EINVAL. */
 int um_store_message_set_via(struct um_store *s, const uint8_t peer[32], const uint8_t id[16], bool outgoing,
 			     uint8_t via);
 
