@@ -44,6 +44,7 @@ struct um_node_offline {
 	size_t n_urls;
 	struct off_peer *peers; /* owned; ms->peers' indexes */
 	bool fetch_inflight, prekeys_inflight;
+	unsigned prekey_published; /* mailboxes that had our bundle at the last try */
 	uint64_t next_fetch, next_prekeys;
 	uint64_t queue_after_ns, poll_ns;
 };
@@ -489,6 +490,9 @@ static void on_worker(struct um_loop *loop, struct um_watch *watch, uint32_t eve
 			off->prekeys_inflight = false;
 			if (job->prekey_changed)
 				um_log_info("prekey rotated");
+			if (job->prekey_changed || job->relays_ok != off->prekey_published)
+				um_log_info("prekey published at %u of %zu mailboxes", job->relays_ok, job->n_urls);
+			off->prekey_published = job->relays_ok;
 			/* Retried soon until every mailbox has it. */
 			off->next_prekeys =
 			    um_now_ns() + (job->relays_ok == job->n_urls ? PREKEYS_EVERY_NS : PREKEYS_RETRY_NS);
