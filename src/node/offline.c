@@ -557,6 +557,14 @@ static void on_tick(struct um_loop *loop, struct um_timer *timer)
 	rearm(off, next);
 }
 
+/* A relay registration: we are reachable again, so are envelopes that
+ * arrived while we were not. */
+static void on_relay_registered(struct um_node *node)
+{
+	if (node->messaging)
+		um_node_offline_fetch_soon(node->messaging);
+}
+
 int um_node_offline_start(struct um_node_messaging *ms)
 {
 	const struct um_config *c = &ms->node->config;
@@ -598,6 +606,7 @@ int um_node_offline_start(struct um_node_messaging *ms)
 		goto err;
 	um_timer_init(&off->timer, on_tick, off);
 	ms->offline = off;
+	ms->node->hooks.relay_registered = on_relay_registered;
 	rearm(off, um_now_ns());
 	um_log_info("mailboxes: %s%s%s (queue after %llu ms without a session, polled every %llu ms)", off->urls[0],
 		    off->n_urls > 1 ? ", " : "", off->n_urls > 1 ? off->urls[1] : "",
@@ -616,6 +625,7 @@ void um_node_offline_stop(struct um_node_messaging *ms)
 
 	if (!off)
 		return;
+	ms->node->hooks.relay_registered = NULL;
 	um_timer_cancel(ms->node->loop, &off->timer);
 	um_loop_remove(ms->node->loop, &off->watch);
 	um_offline_worker_free(off->worker);
