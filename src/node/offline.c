@@ -37,8 +37,11 @@ struct off_peer {
 
 struct um_node_offline {
 	struct um_node_messaging *ms;
-	struct um_offline_worker *worker; /* owned */
-	struct um_watch watch;            /* the worker's eventfd */
+	/* Two workers (offline_worker.h), so that a message never waits behind
+	 * a poll of our mailboxes: the ring's (prekeys, fetch, delete) and the
+	 * sender's (seal and queue). */
+	struct um_offline_worker *worker, *sender; /* owned */
+	struct um_watch watch, sender_watch;       /* their eventfds */
 	struct um_timer timer;
 	char urls[UM_OFFLINE_MAILBOXES][UM_QUEUE_CLIENT_URL_MAX]; /* ours */
 	size_t n_urls;
@@ -91,6 +94,11 @@ uint8_t um_node_offline_rung(const struct um_node_peer *peer)
 bool um_node_offline_live(const struct msg_peer *mp)
 {
 	return mp->messenger && mp->peer->index_current != 0 && mp->peer->node->up;
+}
+
+static void submit(struct um_node_offline *off, struct um_offline_job *job)
+{
+	um_offline_worker_submit(job->kind == UM_OFFLINE_JOB_SEND ? off->sender : off->worker, job);
 }
 
 static void rearm(struct um_node_offline *off, uint64_t at)
@@ -177,7 +185,7 @@ static void ladder_pass(struct um_node_offline *off, size_t i, uint64_t now)
 	lw.job->peer_index = i;
 	memcpy(lw.job->peer_id, mp->peer->config->id.bytes, 32);
 	op->data_inflight = true;
-	um_offline_worker_submit(off->worker, lw.job);
+	submit(off, lw.job);
 }
 
 static void send_done(struct um_node_offline *off, struct um_offline_job *job)
@@ -256,7 +264,7 @@ static void receipt_add(struct um_node_offline *off, struct msg_peer *mp, struct
 	if (len < 0)
 		return;
 	if (*job && (*job)->n_items == UM_OFFLINE_BATCH) {
-		um_offline_worker_submit(off->worker, *job);
+		submit(off, *job);
 		*job = NULL;
 	}
 	if (!*job && !(*job = receipt_job(off, mp)))
@@ -286,7 +294,7 @@ void um_node_offline_receipt(struct um_node_messaging *ms, struct msg_peer *mp, 
 		return;
 	receipt_add(off, mp, &job, id, what);
 	if (job)
-		um_offline_worker_submit(off->worker, job);
+		submit(off, job);
 }
 
 /* ---- fetching ---- */
@@ -428,10 +436,10 @@ static void fetch_done(struct um_node_offline *off, struct um_offline_job *job)
 	}
 	for (size_t i = 0; i < ms->n_peers; i++)
 		if (receipts[i])
-			um_offline_worker_submit(off->worker, receipts[i]);
+			submit(off, receipts[i]);
 	for (size_t u = 0; u < UM_OFFLINE_MAILBOXES; u++) {
 		if (del[u] && del[u]->n_ids)
-			um_offline_worker_submit(off->worker, del[u]);
+			submit(off, del[u]);
 		else
 			um_offline_job_free(del[u]);
 	}
@@ -452,7 +460,7 @@ static void submit_fetch(struct um_node_offline *off)
 	memcpy(job->urls, off->urls, sizeof(off->urls));
 	job->n_urls = off->n_urls;
 	off->fetch_inflight = true;
-	um_offline_worker_submit(off->worker, job);
+	submit(off, job);
 }
 
 void um_node_offline_fetch_soon(struct um_node_messaging *ms)
@@ -484,7 +492,7 @@ static void on_worker(struct um_loop *loop, struct um_watch *watch, uint32_t eve
 	(void)loop;
 	(void)events;
 
-	while ((job = um_offline_worker_take(off->worker))) {
+	while ((job = um_offline_worker_take(watch == &off->watch ? off->worker : off->sender))) {
 		switch (job->kind) {
 		case UM_OFFLINE_JOB_PREKEYS:
 			off->prekeys_inflight = false;
@@ -523,7 +531,7 @@ static void on_tick(struct um_loop *loop, struct um_timer *timer)
 			memcpy(job->urls, off->urls, sizeof(off->urls));
 			job->n_urls = off->n_urls;
 			off->prekeys_inflight = true;
-			um_offline_worker_submit(off->worker, job);
+			submit(off, job);
 		}
 	}
 	for (size_t i = 0; i < ms->n_peers; i++) {
@@ -596,12 +604,20 @@ int um_node_offline_start(struct um_node_messaging *ms)
 	memcpy(wc.admission_key, c->relay_admission_key, sizeof(wc.admission_key));
 	wc.has_admission_key = c->has_relay_admission_key;
 	r = um_offline_worker_new(&off->worker, &wc);
+	if (r == 0) {
+		wc.ring_path[0] = '\0'; /* the sender's has no ring */
+		r = um_offline_worker_new(&off->sender, &wc);
+	}
 	sodium_memzero(wc.admission_key, sizeof(wc.admission_key));
 	if (r)
 		goto err;
 	off->watch =
 	    (struct um_watch){.fd = um_offline_worker_fd(off->worker), .events = EPOLLIN, .fn = on_worker, .arg = off};
+	off->sender_watch = off->watch;
+	off->sender_watch.fd = um_offline_worker_fd(off->sender);
 	r = um_loop_add(ms->node->loop, &off->watch);
+	if (r == 0 && (r = um_loop_add(ms->node->loop, &off->sender_watch)))
+		um_loop_remove(ms->node->loop, &off->watch);
 	if (r)
 		goto err;
 	um_timer_init(&off->timer, on_tick, off);
@@ -614,6 +630,7 @@ int um_node_offline_start(struct um_node_messaging *ms)
 	return 0;
 err:
 	um_offline_worker_free(off->worker);
+	um_offline_worker_free(off->sender);
 	free(off->peers);
 	free(off);
 	return r;
@@ -628,7 +645,9 @@ void um_node_offline_stop(struct um_node_messaging *ms)
 	ms->node->hooks.relay_registered = NULL;
 	um_timer_cancel(ms->node->loop, &off->timer);
 	um_loop_remove(ms->node->loop, &off->watch);
+	um_loop_remove(ms->node->loop, &off->sender_watch);
 	um_offline_worker_free(off->worker);
+	um_offline_worker_free(off->sender);
 	free(off->peers);
 	free(off);
 	ms->offline = NULL;

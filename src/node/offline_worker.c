@@ -104,6 +104,10 @@ static void run_prekeys(struct um_offline_worker *w, struct um_offline_job *job)
 	size_t len = 0;
 	int r;
 
+	if (!w->config.ring_path[0]) {
+		job->result = -UM_ESTATE; /* not the ring's worker */
+		return;
+	}
 	if (!w->ring_loaded) {
 		r = um_prekey_ring_load(w->ring, w->config.ring_path);
 		if (r && r != -ENOENT)
