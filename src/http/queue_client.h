@@ -37,6 +37,9 @@ struct um_queue_client {
 	bool has_admission_key;
 	const struct um_identity *sender; /* borrowed; signs puts when set */
 	void *curl;                       /* owned CURL handle */
+	/* Set (by another thread) to abort a running call within about a
+	 * second (-UM_EAGAIN); NULL: none. Borrowed. */
+	const _Atomic bool *cancel;
 	unsigned last_status;
 };
 
@@ -70,6 +73,13 @@ int um_queue_client_delete_all(struct um_queue_client *client, const struct um_i
 int um_queue_client_prekey_put(struct um_queue_client *client, const uint8_t *bundle, const uint8_t *public_key);
 int um_queue_client_prekey_get(struct um_queue_client *client, const uint8_t owner[32], uint8_t *bundle,
 			       uint8_t *public_key);
+
+/* Waits (http/mailbox_wait.h) up to wait_s seconds for an envelope for
+ * me committed after after_ms (the relay's clock: *now_ms of the previous
+ * answer, 0 at first); *arrived, *now_ms from the answer. Blocks up to
+ * wait_s + the client's timeout. */
+int um_queue_client_wait(struct um_queue_client *client, const struct um_identity *me, uint64_t after_ms,
+			 uint32_t wait_s, bool *arrived, uint64_t *now_ms);
 
 /* The answer parsers (network input: fuzzed). Bodies need not be NUL
  * terminated. put: ids[i] the offered envelopes' IDs; results as above. 0

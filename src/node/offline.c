@@ -15,6 +15,7 @@
 
 #include "msg/envelope.h"
 #include "msg/ladder.h"
+#include "node/offline_wait.h"
 #include "node/offline_worker.h"
 #include "node/uplink.h"
 #include "util/clock.h"
@@ -42,6 +43,9 @@ struct um_node_offline {
 	 * sender's (seal and queue). */
 	struct um_offline_worker *worker, *sender; /* owned */
 	struct um_watch watch, sender_watch;       /* their eventfds */
+	/* Push: a wait open at each mailbox of ours (offline_wait.h). */
+	struct um_offline_waiter *waiters[UM_OFFLINE_MAILBOXES]; /* owned */
+	struct um_watch waiter_watch[UM_OFFLINE_MAILBOXES];
 	struct um_timer timer;
 	char urls[UM_OFFLINE_MAILBOXES][UM_QUEUE_CLIENT_URL_MAX]; /* ours */
 	size_t n_urls;
@@ -485,6 +489,47 @@ void um_node_offline_kick(struct um_node_messaging *ms, struct msg_peer *mp)
 
 /* ---- the loop ---- */
 
+static void on_waiter(struct um_loop *loop, struct um_watch *watch, uint32_t events)
+{
+	struct um_node_offline *off = watch->arg;
+	(void)loop;
+	(void)events;
+
+	for (size_t i = 0; i < UM_OFFLINE_MAILBOXES; i++)
+		if (watch == &off->waiter_watch[i] && off->waiters[i])
+			um_offline_waiter_drain(off->waiters[i]);
+	um_log_debug("mailbox: envelopes arrived");
+	um_node_offline_fetch_soon(off->ms);
+}
+
+static void waiters_free(struct um_node_offline *off)
+{
+	for (size_t i = 0; i < UM_OFFLINE_MAILBOXES; i++)
+		um_offline_waiter_stop(off->waiters[i]); /* all at once: each takes up to a second */
+	for (size_t i = 0; i < UM_OFFLINE_MAILBOXES; i++) {
+		if (off->waiters[i] && off->waiter_watch[i].fn)
+			um_loop_remove(off->ms->node->loop, &off->waiter_watch[i]);
+		um_offline_waiter_free(off->waiters[i]);
+		off->waiters[i] = NULL;
+	}
+}
+
+/* Push is best effort: without it the poll still finds everything. */
+static void waiters_start(struct um_node_offline *off)
+{
+	for (size_t i = 0; i < off->n_urls; i++) {
+		if (um_offline_waiter_new(&off->waiters[i], off->urls[i], &off->ms->node->identity))
+			continue;
+		off->waiter_watch[i] = (struct um_watch){
+		    .fd = um_offline_waiter_fd(off->waiters[i]), .events = EPOLLIN, .fn = on_waiter, .arg = off};
+		if (um_loop_add(off->ms->node->loop, &off->waiter_watch[i])) {
+			off->waiter_watch[i].fn = NULL;
+			um_offline_waiter_free(off->waiters[i]);
+			off->waiters[i] = NULL;
+		}
+	}
+}
+
 static void on_worker(struct um_loop *loop, struct um_watch *watch, uint32_t events)
 {
 	struct um_node_offline *off = watch->arg;
@@ -510,6 +555,7 @@ static void on_worker(struct um_loop *loop, struct um_watch *watch, uint32_t eve
 			break;
 		case UM_OFFLINE_JOB_FETCH:
 			fetch_done(off, job);
+			rearm(off, um_now_ns()); /* a fetch asked for meanwhile goes now */
 			break;
 		case UM_OFFLINE_JOB_DELETE:
 			break;
@@ -623,6 +669,7 @@ int um_node_offline_start(struct um_node_messaging *ms)
 	um_timer_init(&off->timer, on_tick, off);
 	ms->offline = off;
 	ms->node->hooks.relay_registered = on_relay_registered;
+	waiters_start(off);
 	rearm(off, um_now_ns());
 	um_log_info("mailboxes: %s%s%s (queue after %llu ms without a session, polled every %llu ms)", off->urls[0],
 		    off->n_urls > 1 ? ", " : "", off->n_urls > 1 ? off->urls[1] : "",
@@ -643,6 +690,7 @@ void um_node_offline_stop(struct um_node_messaging *ms)
 	if (!off)
 		return;
 	ms->node->hooks.relay_registered = NULL;
+	waiters_free(off);
 	um_timer_cancel(ms->node->loop, &off->timer);
 	um_loop_remove(ms->node->loop, &off->watch);
 	um_loop_remove(ms->node->loop, &off->sender_watch);
