@@ -75,7 +75,9 @@
  *                                       theirs queued there (docs/PROTOCOL.md 22)
  *   mailbox-delay = 10s                 a message without a live session this
  *                                       long goes to the peer's mailboxes
- *   mailbox-poll = 30s                  how often our mailboxes are read
+ *   mailbox-poll = 30s                  how often our mailboxes are read (also at
+ *                                       start, after a relay registration and
+ *                                       when a mailbox pushes)
  *
  *   [relay]                             makes umbrad a relay; without [node]
  *                                       it is relay-only (no device, no identity)
