@@ -14,13 +14,16 @@
  *     acknowledged it (after its fsync); it stays "queued" until the
  *     recipient's delivered receipt. A session later carries it again (the
  *     recipient drops the duplicate by message ID).
- *   - Fetching: at start and every mailbox-poll, from every mailbox of
- *     ours: envelopes opened, messages stored (via queue) and committed,
+ *   - Fetching: at start, after a relay registration, when a mailbox
+ *     pushes (offline_wait.h: a wait kept open at each) and every
+ *     mailbox-poll, from every mailbox of ours: envelopes opened, messages
+ *     stored (via queue) and committed,
  *     receipts applied, THEN deleted at the relay they came from.
  *     Receipts for messages that came this way go live when the sender
  *     has a session, else sealed to the sender's mailboxes.
- * All HTTP and sealing/opening happen on a worker thread
- * (offline_worker.h); results come back through the loop (its eventfd). */
+ * All HTTP and sealing/opening happen on two worker threads
+ * (offline_worker.h: the ring's and the sender's); results come back
+ * through the loop (their eventfds). */
 #ifndef UM_NODE_OFFLINE_H
 #define UM_NODE_OFFLINE_H
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The store-and-forward worker (node/offline.h): one thread that does every
+/* The store-and-forward worker (node/offline.h): a thread that does every
  * blocking and CPU-heavy step of the offline path, so the control thread
  * never waits for a relay or spends a KEM per envelope: the prekey ring
  * (load, rotate, save, publish at our mailboxes), peers' bundles (fetched
@@ -10,7 +10,10 @@
  * back); the worker runs them in order and queues them as done, then
  * signals an eventfd the control loop watches; the control thread takes
  * them back (um_offline_worker_take) and frees them (um_offline_job_free).
- * The ring and the bundle cache are the worker thread's alone. */
+ * The ring and the bundle cache are the worker thread's alone. The node
+ * runs two: the ring's (PREKEYS, FETCH, DELETE) and the sender's (SEND:
+ * config.ring_path empty, no ring), so that sealing and queueing never
+ * wait behind a poll. */
 #ifndef UM_NODE_OFFLINE_WORKER_H
 #define UM_NODE_OFFLINE_WORKER_H
 
