@@ -81,7 +81,12 @@ static size_t parse_urls(const char *text, char urls[][UM_QUEUE_CLIENT_URL_MAX])
  * sharing relays). */
 static void peer_urls(struct um_node_offline *off, const struct msg_peer *mp, struct um_offline_job *job)
 {
+	/* Our key goes in its envelopes unless they go to our own mailboxes,
+	 * where our prekey (and key) is published: the recipient fetches it
+	 * there, and a short message's envelope fits the 8 KiB bucket instead
+	 * of 16 KiB. */
 	job->n_urls = parse_urls(mp->peer->config->mailbox, job->urls);
+	job->include_pk = job->n_urls > 0;
 	if (job->n_urls)
 		return;
 	memcpy(job->urls, off->urls, sizeof(off->urls));
@@ -334,6 +339,11 @@ static enum fetched_fate fetched_apply(struct um_node_messaging *ms, struct um_o
 	char hex[33];
 
 	sodium_bin2hex(hex, sizeof(hex), f->envelope_id, 16);
+	if (f->open_result == -UM_EAGAIN) {
+		/* Its sender's key is not to be found yet: kept for a later fetch. */
+		um_log_warn("envelope %s from %s: the sender's key is unknown (kept)", hex, job->urls[f->url]);
+		return FATE_KEEP;
+	}
 	if (f->open_result) {
 		um_log_warn("envelope %s from %s: %s (deleted)", hex, job->urls[f->url], um_strerror(f->open_result));
 		return FATE_DELETE;

@@ -20,6 +20,7 @@
 
 enum {
 	BUNDLE_CACHE = 64, /* peers whose bundles are kept */
+	KEY_CACHE = 64,    /* senders whose public keys are kept (ring's worker) */
 };
 /* A cached bundle is fetched again this long before it expires. */
 #define BUNDLE_MARGIN_MS (10ULL * 60 * 1000)
@@ -27,6 +28,12 @@ enum {
 struct bundle_entry {
 	uint8_t peer[32];
 	struct um_prekey_public pub;
+	bool valid;
+};
+
+struct key_entry {
+	uint8_t peer[32];
+	uint8_t pk[UM_HSIG_PK_BYTES];
 	bool valid;
 };
 
@@ -42,10 +49,11 @@ struct um_offline_worker {
 	/* The worker thread's alone: */
 	struct um_prekey_ring *ring;
 	bool ring_loaded;
-	char published[UM_OFFLINE_MAILBOXES][UM_QUEUE_CLIENT_URL_MAX]; /* where the current bundle is */
 	struct bundle_entry cache[BUNDLE_CACHE];
 	size_t cache_next;
-	uint8_t *plain; /* UM_ENVELOPE_SIZE_MAX: an opened envelope */
+	uint8_t *plain;         /* UM_ENVELOPE_SIZE_MAX: an opened envelope */
+	struct key_entry *keys; /* KEY_CACHE: senders' keys (envelopes may omit them) */
+	size_t keys_next;
 };
 
 static uint64_t wall(const struct um_offline_worker *w)
@@ -121,10 +129,8 @@ static void run_prekeys(struct um_offline_worker *w, struct um_offline_job *job)
 		job->result = r;
 		return;
 	}
-	if (r == 1) {
+	if (r == 1)
 		job->prekey_changed = true;
-		memset(w->published, 0, sizeof(w->published));
-	}
 	if (um_prekey_ring_unsaved(w->ring)) {
 		/* Saved before anything is published: no envelope can be sealed
 		 * to a prekey whose secret a crash would lose. */
@@ -142,13 +148,8 @@ static void run_prekeys(struct um_offline_worker *w, struct um_offline_job *job)
 	}
 	for (size_t i = 0; i < job->n_urls; i++) {
 		struct um_queue_client c;
-		bool done = false;
-		for (size_t k = 0; k < UM_OFFLINE_MAILBOXES; k++)
-			done |= !strcmp(w->published[k], job->urls[i]);
-		if (done) {
-			job->relays_ok++;
-			continue;
-		}
+		/* Every time (every 10 minutes; the same bundle again is
+		 * idempotent): a mailbox that lost its database has it back. */
 		r = client_open(w, &c, job->urls[i]);
 		if (r == 0)
 			r = um_queue_client_prekey_put(&c, bundle, w->config.identity->public_key);
@@ -158,7 +159,6 @@ static void run_prekeys(struct um_offline_worker *w, struct um_offline_job *job)
 			job->result = r;
 			continue;
 		}
-		snprintf(w->published[i], sizeof(w->published[i]), "%s", job->urls[i]);
 		job->relays_ok++;
 	}
 }
@@ -238,8 +238,8 @@ static void run_send(struct um_offline_worker *w, struct um_offline_job *job)
 		uint8_t *out = buf + n * (size_t)UM_ENVELOPE_SIZE_MAX;
 		size_t len = 0;
 		randombytes_buf(id, sizeof(id)); /* one ID, the same on both mailboxes */
-		r = um_envelope_seal(w->config.identity, to, id, wall(w), it->content_type, it->payload, it->len, true,
-				     out, UM_ENVELOPE_SIZE_MAX, &len);
+		r = um_envelope_seal(w->config.identity, to, id, wall(w), it->content_type, it->payload, it->len,
+				     job->include_pk, out, UM_ENVELOPE_SIZE_MAX, &len);
 		if (r) {
 			it->error = r;
 			if (r == -UM_EREPLAY) /* expired since cached */
@@ -282,6 +282,56 @@ struct fetch_walk {
 	unsigned url;
 };
 
+static void key_keep(struct um_offline_worker *w, const uint8_t peer[32], const uint8_t *pk)
+{
+	struct key_entry *slot = NULL;
+
+	for (size_t i = 0; i < KEY_CACHE && !slot; i++)
+		if (w->keys[i].valid && !memcmp(w->keys[i].peer, peer, 32))
+			slot = &w->keys[i];
+	if (!slot) {
+		slot = &w->keys[w->keys_next];
+		w->keys_next = (w->keys_next + 1) % KEY_CACHE;
+	}
+	memcpy(slot->peer, peer, 32);
+	memcpy(slot->pk, pk, UM_HSIG_PK_BYTES);
+	slot->valid = true;
+}
+
+/* The envelope's lookup: a sender's key from the cache, else from where
+ * the sender published its prekey (the mailbox the envelope came from
+ * first, then our others), checked against its peer ID. */
+static int key_find(void *ctx, const uint8_t peer_id[32], uint8_t pk[UM_HSIG_PK_BYTES])
+{
+	struct fetch_walk *fw = ctx;
+	struct um_offline_worker *w = fw->w;
+	uint8_t bundle[UM_PREKEY_BUNDLE_BYTES];
+	struct um_peer_id id;
+
+	for (size_t i = 0; i < KEY_CACHE; i++) {
+		if (w->keys[i].valid && !memcmp(w->keys[i].peer, peer_id, 32)) {
+			memcpy(pk, w->keys[i].pk, UM_HSIG_PK_BYTES);
+			return 0;
+		}
+	}
+	for (size_t k = 0; k < fw->job->n_urls; k++) {
+		size_t u = (fw->url + k) % fw->job->n_urls;
+		struct um_queue_client c;
+		int r = client_open(w, &c, fw->job->urls[u]);
+		if (r == 0)
+			r = um_queue_client_prekey_get(&c, peer_id, bundle, pk);
+		um_queue_client_close(&c);
+		if (r)
+			continue;
+		um_peer_id_from_public_key(&id, pk);
+		if (memcmp(id.bytes, peer_id, 32))
+			continue; /* not its key */
+		key_keep(w, peer_id, pk);
+		return 0;
+	}
+	return -UM_ENOTFOUND;
+}
+
 static int fetch_one(void *ctx, const uint8_t id[16], uint64_t arrival_ms, const uint8_t *envelope, size_t len)
 {
 	struct fetch_walk *fw = ctx;
@@ -302,8 +352,11 @@ static int fetch_one(void *ctx, const uint8_t id[16], uint64_t arrival_ms, const
 	memset(f, 0, sizeof(*f));
 	f->url = fw->url;
 	memcpy(f->envelope_id, id, 16);
-	f->open_result = um_envelope_open(fw->w->ring, fw->w->config.identity->id.bytes, envelope, len, NULL, &o);
+	struct um_envelope_key_lookup lookup = {.find = key_find, .ctx = fw};
+	f->open_result = um_envelope_open(fw->w->ring, fw->w->config.identity->id.bytes, envelope, len, &lookup, &o);
 	if (f->open_result == 0) {
+		if (o.sender_pk)
+			key_keep(fw->w, o.sender, o.sender_pk);
 		memcpy(f->sender, o.sender, 32);
 		f->content_type = o.content_type;
 		f->sent_ms = o.sent_ms;
@@ -414,7 +467,8 @@ int um_offline_worker_new(struct um_offline_worker **out, const struct um_offlin
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->wake, NULL);
 	w->plain = malloc(UM_ENVELOPE_SIZE_MAX);
-	if (!w->plain || um_prekey_ring_new(&w->ring))
+	w->keys = calloc(KEY_CACHE, sizeof(*w->keys));
+	if (!w->plain || !w->keys || um_prekey_ring_new(&w->ring))
 		goto err;
 	w->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->fd < 0) {
@@ -461,6 +515,7 @@ void um_offline_worker_free(struct um_offline_worker *w)
 	if (w->plain)
 		sodium_memzero(w->plain, UM_ENVELOPE_SIZE_MAX);
 	free(w->plain);
+	free(w->keys);
 	sodium_memzero(w->config.admission_key, sizeof(w->config.admission_key));
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->wake);

@@ -66,7 +66,10 @@ struct um_offline_job {
 	/* SEND */
 	size_t peer_index; /* the control thread's */
 	uint8_t peer_id[32];
-	bool data; /* messages (else receipts) */
+	bool data;       /* messages (else receipts) */
+	bool include_pk; /* our public key in the envelopes (else the recipient
+			  * fetches it where our prekey is published: its
+			  * mailboxes are ours) */
 	struct um_offline_item items[UM_OFFLINE_BATCH];
 	size_t n_items;
 	/* FETCH (owned array) */

@@ -7,6 +7,8 @@
 # relay line: no session is possible), so every message and receipt takes
 # the queue rung.
 #
+# Relay limits: the defaults but 1,000 envelopes per recipient.
+#
 # 1. beta runs once (publishes its prekey at both mailboxes) and stops.
 #    alpha sends 50 messages: all show via "queue" and both relays hold 50
 #    envelopes. alpha stops too; later beta starts: the 50 arrive once, in
@@ -38,8 +40,7 @@ relay_config() { # NAME PORT APIPORT
 dht = off
 queue = $UM_TMP/$1/queue.db
 queue-rate = 100000
-queue-max-messages = 1000
-queue-max-bytes = 100000000"
+queue-max-messages = 1000"
 	mkdir -p "$UM_TMP/$1"
 	chmod 700 "$UM_TMP/$1"
 }
@@ -76,6 +77,9 @@ if len(sys.argv) > 2:
 else:
     print(db.execute("SELECT count(*) FROM envelopes").fetchone()[0])' "$UM_TMP/$1/queue.db" "${@:2}"
 }
+max_size() { # RELAY: the largest envelope it holds
+	python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT max(size) FROM envelopes").fetchone()[0])' "$UM_TMP/$1/queue.db"
+}
 recipients() { # RELAY: the recipients' IDs in hex
 	python3 -c 'import sqlite3, sys; print(" ".join(r[0] for r in sqlite3.connect(sys.argv[1]).execute("SELECT DISTINCT hex(recipient) FROM envelopes")))' "$UM_TMP/$1/queue.db"
 }
@@ -111,7 +115,11 @@ done
 um_wait 20 "alpha's 50 show via queue" via_check alpha beta out offline 50 queue queued
 um_wait 5 "r1 holds 50 envelopes" bash -c '[ "$(envelopes r1)" = 50 ]'
 [ "$(envelopes r2)" = 50 ] || um_fail "r2 holds $(envelopes r2) envelopes, want 50"
-um_log "1: 50 messages queued on both mailboxes (r1 $(envelopes r1), r2 $(envelopes r2))"
+# The sender's key is left out (beta fetches it where alpha's prekey is):
+# a short message fits the smallest bucket, so the default 1 MiB per
+# recipient holds the 50 messages and the 100 receipts below.
+[ "$(max_size r1)" = 8192 ] || um_fail "envelopes of $(max_size r1) bytes, want 8192"
+um_log "1: 50 messages queued on both mailboxes (r1 $(envelopes r1), r2 $(envelopes r2)), 8 KiB each"
 BETA_HEX=$(recipients r1)
 [ "$(recipients r2)" = "$BETA_HEX" ] && [ ${#BETA_HEX} = 64 ] || um_fail "the relays hold envelopes of '$BETA_HEX' and '$(recipients r2)'"
 um_stop alpha
