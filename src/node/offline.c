@@ -423,7 +423,9 @@ static void fetch_done(struct um_node_offline *off, struct um_offline_job *job)
 		}
 		if (fate[k] == FATE_MESSAGE || fate[k] == FATE_RESENT) {
 			msg_queue_ack(mp, m[k].id, UM_RECEIPT_DELIVERED, NULL); /* live, when a session comes */
-			if (!um_node_offline_live(mp))
+			/* Sealed for a new message only: a copy fetched again (its
+			 * delete failed) must not queue one more receipt per poll. */
+			if (fate[k] == FATE_MESSAGE && !um_node_offline_live(mp))
 				receipt_add(off, mp, &receipts[mp - ms->peers], m[k].id, UM_RECEIPT_DELIVERED);
 			else
 				msg_pump_soon(ms);
