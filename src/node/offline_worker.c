@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,7 @@ struct um_offline_worker {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	struct um_offline_job *todo_head, *todo_tail, *done_head, *done_tail;
-	bool stop;
+	_Atomic bool stop; /* also read by a running job: it ends early */
 	int fd;
 	struct um_offline_worker_config config;
 	/* The worker thread's alone: */
@@ -375,7 +376,7 @@ static int fetch_one(void *ctx, const uint8_t id[16], uint64_t arrival_ms, const
 
 static void run_fetch(struct um_offline_worker *w, struct um_offline_job *job)
 {
-	for (size_t u = 0; u < job->n_urls; u++) {
+	for (size_t u = 0; u < job->n_urls && !w->stop; u++) {
 		struct um_queue_client c;
 		struct fetch_walk fw = {w, job, (unsigned)u};
 		int r = client_open(w, &c, job->urls[u]);
@@ -396,7 +397,7 @@ static void run_delete(struct um_offline_worker *w, struct um_offline_job *job)
 	struct um_queue_client c;
 	int r = client_open(w, &c, job->urls[0]);
 
-	for (size_t i = 0; r == 0 && i < job->n_ids; i++) {
+	for (size_t i = 0; r == 0 && i < job->n_ids && !w->stop; i++) {
 		int d = um_queue_client_delete(&c, w->config.identity, job->ids[i]);
 		if (d && d != -UM_ENOTFOUND) {
 			um_log_warn("mailbox %s: delete: %s", job->urls[0], um_strerror(d));

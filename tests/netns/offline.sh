@@ -126,15 +126,15 @@ um_stop alpha
 sleep 1
 um_start beta
 um_wait 20 "beta has the 50, once, in order, via queue" via_check beta alpha in offline 50 queue
-um_wait 10 "both relays emptied of beta's envelopes" bash -c '[ "$(envelopes r1 '"$BETA_HEX"')" = 0 ] && [ "$(envelopes r2 '"$BETA_HEX"')" = 0 ]'
+um_wait 30 "both relays emptied of beta's envelopes" bash -c '[ "$(envelopes r1 '"$BETA_HEX"')" = 0 ] && [ "$(envelopes r2 '"$BETA_HEX"')" = 0 ]'
 received=$(um_json beta status 'd["node"]["msg_messages_received"]')
 ((received == 50)) || um_fail "beta counts $received messages received, want 50"
 for id in $(um_cli beta inbox --json --peer alpha | python3 -c 'import json, sys; print("\n".join(m["id"] for m in json.load(sys.stdin) if m["direction"] == "in"))'); do
 	um_cli beta read "$id" || um_fail "umbra read $id"
 done
-um_wait 20 "beta's 100 receipts queued on both relays" bash -c '[ "$(envelopes r1)" = 100 ] && [ "$(envelopes r2)" = 100 ]'
+um_wait 30 "beta's 100 receipts queued on both relays" bash -c '[ "$(envelopes r1)" = 100 ] && [ "$(envelopes r2)" = 100 ]'
 um_start alpha
-um_wait 20 "alpha sees all 50 read" via_check alpha beta out offline 50 queue read
+um_wait 30 "alpha sees all 50 read" via_check alpha beta out offline 50 queue read
 um_log "1: beta started later: 50 delivered once, in order, via queue; delivered + read receipts back through alpha's mailboxes"
 
 # ---- 2. one relay's disk lost ----
