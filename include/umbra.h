@@ -90,6 +90,8 @@ enum umbra_receipt {
 	UMBRA_RECEIPT_DELIVERED = 1, /* stored by the recipient's node */
 	UMBRA_RECEIPT_READ = 2,      /* the recipient marked it read */
 	UMBRA_RECEIPT_REFUSED = 3,   /* the recipient's node refused it */
+	UMBRA_RECEIPT_QUEUED = 4,    /* the recipient is offline: the message is on its
+				      * mailbox relay's disk ([node] mailbox, store-and-forward) */
 };
 
 enum umbra_file_state {
@@ -108,6 +110,8 @@ struct umbra_message {
 	size_t len;
 	int binary;       /* 0: UTF-8 text */
 	uint64_t sent_ms; /* the sender's clock, ms since the Unix epoch */
+	const char *via;  /* the rung that carried it: "direct", "relay", "relay-tcp"
+			   * (live session) or "queue" (the recipient's mailbox relay) */
 };
 
 struct umbra_file_progress {

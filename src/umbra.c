@@ -11,6 +11,7 @@
 
 #include "crypto/identity.h"
 #include "ctl/config.h"
+#include "msg/ladder.h"
 #include "net/loop.h"
 #include "node/messaging.h"
 #include "node/node.h"
@@ -181,6 +182,7 @@ static void on_message(void *ctx, const char *peer, const struct um_store_messag
 	    .len = m->len,
 	    .binary = m->kind == UM_MESSAGE_BINARY,
 	    .sent_ms = m->sent_ms,
+	    .via = um_ladder_rung_name(m->via),
 	};
 
 	if (node->callbacks.message)
@@ -201,6 +203,9 @@ static void on_receipt(void *ctx, const char *peer, const uint8_t id[16], uint8_
 		break;
 	case UM_STORE_OUT_REFUSED:
 		what = UMBRA_RECEIPT_REFUSED;
+		break;
+	case UM_STORE_OUT_QUEUED: /* node/offline.c: a mailbox relay acknowledged it */
+		what = UMBRA_RECEIPT_QUEUED;
 		break;
 	default:
 		return; /* queued / sent: not a receipt from the peer */

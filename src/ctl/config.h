@@ -67,6 +67,17 @@
  *                                       beside the store)
  *   max-file-size = 4294967296          largest file accepted from a peer, in
  *                                       bytes (default 4 GiB)
+ *   mailbox = http://H:P[, http://H:P]  our mailbox relays' queue APIs (home,
+ *                                       then backup; [relay] queue + api): our
+ *                                       signed prekey is published there, our
+ *                                       envelopes fetched from there, and peers
+ *                                       without a mailbox of their own get
+ *                                       theirs queued there (docs/PROTOCOL.md 22)
+ *   mailbox-delay = 10s                 a message without a live session this
+ *                                       long goes to the peer's mailboxes
+ *   mailbox-poll = 30s                  how often our mailboxes are read (also at
+ *                                       start, after a relay registration and
+ *                                       when a mailbox pushes)
  *
  *   [relay]                             makes umbrad a relay; without [node]
  *                                       it is relay-only (no device, no identity)
@@ -116,6 +127,8 @@
  *   keepalive = 25                      seconds (0 = off)
  *   accept-files = ask                  files this peer offers: ask (wait for
  *                                       umbra file accept), always or never
+ *   mailbox = http://H:P[, http://H:P]  where to queue envelopes for this peer
+ *                                       (default: our own mailboxes)
  *
  * Errors are reported as "FILE:LINE: key 'x': reason" (or without the key
  * part for section-level errors). Unknown sections and keys are errors; a key
@@ -156,6 +169,7 @@ enum {
 	UM_CONFIG_RELAY_PORT = 51821, /* default relay port */
 	UM_CONFIG_BOOTSTRAP_MAX = 8,  /* bootstrap = lines per node */
 	UM_CONFIG_BOOTSTRAP_URL_MAX = 200,
+	UM_CONFIG_MAILBOX_MAX = 512, /* mailbox = URL[, URL]: the text as given */
 };
 
 #define UM_CONFIG_DEFAULT_SOCKET       "/run/umbra/umbrad.sock"
@@ -185,6 +199,7 @@ struct um_config_peer {
 	size_t n_allowed_ips;
 	unsigned keepalive_s; /* 0 = off */
 	enum um_accept_files accept_files;
+	char mailbox[UM_CONFIG_MAILBOX_MAX]; /* "" = the peer's DHT record, else ours */
 	unsigned line; /* where the section started, for messages */
 	uint64_t seen; /* bit per key given (duplicate detection) */
 };
@@ -279,6 +294,12 @@ struct um_config {
 	char store_path[UM_CONFIG_PATH_MAX];
 	char download_dir[UM_CONFIG_PATH_MAX];
 	uint64_t max_file_size; /* bytes */
+	/* Store-and-forward (node/offline.c): our mailbox relays' queue APIs
+	 * ("http://H:P[, http://H:P]": home, then backup; "" = none), how long
+	 * a message waits for a live session before it is queued, how often
+	 * the mailboxes are polled. */
+	char mailbox[UM_CONFIG_MAILBOX_MAX];
+	uint64_t mailbox_delay_ms, mailbox_poll_ms;
 	struct um_config_relay_server relay;
 	uint64_t node_seen;
 };

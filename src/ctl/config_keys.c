@@ -381,6 +381,10 @@ const struct um_config_row um_config_rows[] = {
 	{.name = "download-dir", NODE(download_dir), .type = UM_CONFIG_PATH, .optional = true},
 	{.name = "max-file-size", NODE(max_file_size), .type = UM_CONFIG_UINT, .def = UM_CONFIG_DEFAULT_MAX_FILE_SIZE,
 	 .min = 1, .max = 1ULL << 50, .what = "a number of bytes", .words = UM_CONFIG_WORDS_FROM_TO},
+	/* Store-and-forward (node/offline.c). */
+	{.name = "mailbox", NODE(mailbox), .type = UM_CONFIG_STRING, .optional = true},
+	{.name = "mailbox-delay", NODE(mailbox_delay_ms), DURATION(10000, 1, MS_MAX)},
+	{.name = "mailbox-poll", NODE(mailbox_poll_ms), DURATION(30000, 100, MS_MAX)},
 
 	/* [relay] */
 	/* The relay's identity file (the node's format; none: a new one per run). */
@@ -443,6 +447,7 @@ const struct um_config_row um_config_rows[] = {
 	 .what = "a number of seconds"},
 	{.name = "accept-files", PEER(accept_files), .type = UM_CONFIG_ENUM, .names = accept_names,
 	 .def = UM_ACCEPT_ASK},
+	{.name = "mailbox", PEER(mailbox), .type = UM_CONFIG_STRING, .optional = true},
 };
 const size_t um_config_rows_count = sizeof(um_config_rows) / sizeof(um_config_rows[0]);
 /* clang-format on */

@@ -14,6 +14,8 @@
 #include <sodium.h>
 
 #include "http/client.h"
+#include "http/mailbox_wait.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 #define QUEUE_PATH   "/api/relay/queue"
@@ -68,6 +70,15 @@ void um_queue_client_close(struct um_queue_client *c)
 	sodium_memzero(c->admission_key, sizeof(c->admission_key));
 }
 
+static int on_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return *(const _Atomic bool *)clientp ? 1 : 0;
+}
+
 /* method on base + path with body (len bytes, may be NULL); the answer into
  * *b (b->data owned by the caller), kept for every status. */
 static int request(struct um_queue_client *c, const char *method, const char *path, const char *body, size_t len,
@@ -96,6 +107,11 @@ static int request(struct um_queue_client *c, const char *method, const char *pa
 	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	if (c->ca_file)
 		curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file);
+	if (c->cancel) {
+		curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)c->cancel);
+	}
 	if (c->insecure) {
 		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -433,4 +449,65 @@ int um_queue_client_delete(struct um_queue_client *c, const struct um_identity *
 int um_queue_client_delete_all(struct um_queue_client *c, const struct um_identity *me, uint64_t *deleted)
 {
 	return delete_request(c, me, PENDING_PATH, deleted);
+}
+
+int um_queue_client_prekey_put(struct um_queue_client *c, const uint8_t *bundle, const uint8_t *public_key)
+{
+	struct response_buf b;
+	char *body = um_prekey_api_format(bundle, public_key);
+	int r;
+
+	if (!body)
+		return -UM_ENOMEM;
+	r = request(c, "PUT", UM_PREKEY_API_PATH, body, strlen(body), &b);
+	free(body);
+	free(b.data);
+	return r;
+}
+
+int um_queue_client_prekey_get(struct um_queue_client *c, const uint8_t owner[32], uint8_t *bundle,
+			       uint8_t *public_key)
+{
+	char path[sizeof(UM_PREKEY_API_PATH) + 70];
+	struct response_buf b;
+	const char *error = NULL;
+	size_t n = sizeof(UM_PREKEY_API_PATH "/") - 1;
+	int r;
+
+	memcpy(path, UM_PREKEY_API_PATH "/", n);
+	sodium_bin2hex(path + n, sizeof(path) - n, owner, 32);
+	r = request(c, "GET", path, NULL, 0, &b);
+	if (r == 0 && um_prekey_api_parse(b.data, b.len, bundle, public_key, &error))
+		r = -UM_ETRUNC;
+	free(b.data);
+	return r;
+}
+
+int um_queue_client_wait(struct um_queue_client *c, const struct um_identity *me, uint64_t after_ms, uint32_t wait_s,
+			 bool *arrived, uint64_t *now_ms)
+{
+	struct um_mailbox_wait_request req = {.time_ms = um_wall_ms(), .after_ms = after_ms, .wait_s = wait_s};
+	uint8_t msg[UM_MAILBOX_WAIT_SIGNED_BYTES];
+	struct response_buf b;
+	long timeout = c->timeout_ms;
+	char *body;
+	int r;
+
+	memcpy(req.peer_id, me->id.bytes, 32);
+	memcpy(req.public_key, me->public_key, UM_HSIG_PK_BYTES);
+	um_mailbox_wait_message(msg, &req);
+	r = um_hsig_sign(req.signature, msg, sizeof(msg), UM_MAILBOX_WAIT_CONTEXT, me->secret_key);
+	if (r)
+		return r;
+	body = um_mailbox_wait_format(&req);
+	if (!body)
+		return -UM_ENOMEM;
+	c->timeout_ms = timeout + (long)wait_s * 1000;
+	r = request(c, "POST", UM_MAILBOX_WAIT_PATH, body, strlen(body), &b);
+	c->timeout_ms = timeout;
+	free(body);
+	if (r == 0 && um_mailbox_wait_parse_answer(b.data, b.len, arrived, now_ms))
+		r = -UM_ETRUNC;
+	free(b.data);
+	return r;
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "crypto/identity.h"
+#include "http/prekey_api.h"
 #include "http/queue_api.h"
 
 enum {
@@ -36,6 +37,9 @@ struct um_queue_client {
 	bool has_admission_key;
 	const struct um_identity *sender; /* borrowed; signs puts when set */
 	void *curl;                       /* owned CURL handle */
+	/* Set (by another thread) to abort a running call within about a
+	 * second (-UM_EAGAIN); NULL: none. Borrowed. */
+	const _Atomic bool *cancel;
 	unsigned last_status;
 };
 
@@ -62,6 +66,20 @@ int um_queue_client_pending(struct um_queue_client *client, const struct um_iden
 int um_queue_client_delete(struct um_queue_client *client, const struct um_identity *me, const uint8_t id[16]);
 /* *deleted (may be NULL): how many. */
 int um_queue_client_delete_all(struct um_queue_client *client, const struct um_identity *me, uint64_t *deleted);
+
+/* Prekeys (http/prekey_api.h): publish our signed bundle with the public
+ * key it verifies under; fetch owner's (not verified here: the caller runs
+ * um_prekey_bundle_verify). -UM_ENOTFOUND: none published. */
+int um_queue_client_prekey_put(struct um_queue_client *client, const uint8_t *bundle, const uint8_t *public_key);
+int um_queue_client_prekey_get(struct um_queue_client *client, const uint8_t owner[32], uint8_t *bundle,
+			       uint8_t *public_key);
+
+/* Waits (http/mailbox_wait.h) up to wait_s seconds for an envelope for
+ * me committed after after_ms (the relay's clock: *now_ms of the previous
+ * answer, 0 at first); *arrived, *now_ms from the answer. Blocks up to
+ * wait_s + the client's timeout. */
+int um_queue_client_wait(struct um_queue_client *client, const struct um_identity *me, uint64_t after_ms,
+			 uint32_t wait_s, bool *arrived, uint64_t *now_ms);
 
 /* The answer parsers (network input: fuzzed). Bodies need not be NUL
  * terminated. put: ids[i] the offered envelopes' IDs; results as above. 0

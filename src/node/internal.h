@@ -49,6 +49,8 @@ struct um_node_hooks {
 	/* session.c: keys installed to send with (a new session or a
 	 * rekey, as initiator; node.c reports the responder's confirmation). */
 	void (*session_up)(struct um_node_peer *peer);
+	/* uplink.c: a relay registered (node/offline.c reads its mailboxes). */
+	void (*relay_registered)(struct um_node *node);
 };
 
 struct um_node {

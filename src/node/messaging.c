@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "node/messaging_internal.h"
+#include "node/offline.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -135,8 +136,10 @@ static void outbox_pump(struct um_node_messaging *ms, struct msg_peer *mp)
 			continue;
 		}
 		ms->counters.messages_sent++;
-		if (m->state == 0)
+		if (m->state == 0) {
 			um_store_message_set_state(ms->store, m->id, true, 1);
+			um_store_message_set_via(ms->store, m->peer, m->id, true, um_node_offline_rung(mp->peer));
+		}
 	}
 	if (batch)
 		um_store_commit(ms->store);
@@ -320,6 +323,7 @@ static void handle_events(struct um_node_messaging *ms, struct msg_peer *mp, siz
 		    .kind = ev->what_or_kind_or_state,
 		    .sent_ms = ev->time_ms,
 		    .received_ms = um_wall_ms(),
+		    .via = um_node_offline_rung(mp->peer),
 		    .body = ev->data,
 		    .len = ev->len,
 		};
@@ -547,6 +551,9 @@ int um_node_messaging_start(struct um_node *node)
 	r = msg_files_start(ms);
 	if (r)
 		goto err;
+	r = um_node_offline_start(ms);
+	if (r)
+		goto err;
 	um_timer_arm_in(node->loop, &ms->trim_timer, MSG_TRIM_INTERVAL_S * UM_NSEC_PER_SEC);
 	um_log_info("messages in %s, downloads to %s", ms->store_path, ms->download_dir);
 	return 0;
@@ -578,6 +585,7 @@ void um_node_messaging_stop(struct um_node *node)
 		return;
 	um_timer_cancel(node->loop, &ms->timer);
 	um_timer_cancel(node->loop, &ms->trim_timer);
+	um_node_offline_stop(ms);
 	msg_files_stop(ms);
 	for (size_t i = 0; i < ms->n_peers; i++) {
 		msg_pending_free(&ms->peers[i]);

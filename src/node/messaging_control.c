@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "node/messaging_internal.h"
+#include "node/offline.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -90,6 +91,7 @@ int um_node_message_send(struct um_node *node, const char *peer, const void *bod
 	msg_notify_message(ms, &m);
 	mp->outbox_due = true;
 	msg_pump(ms, mp);
+	um_node_offline_kick(ms, mp); /* the ladder: queued if no session comes */
 	return 0;
 }
 
@@ -411,6 +413,7 @@ int um_node_message_read(struct um_node *node, const uint8_t id[16])
 	if (mp) {
 		msg_queue_ack(mp, id, UM_RECEIPT_READ, NULL);
 		msg_pump(ms, mp);
+		um_node_offline_receipt(ms, mp, id, UM_RECEIPT_READ); /* no session: to its mailboxes */
 	}
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "msg/ladder.h"
 #include "node/messaging_internal.h"
 
 /* ---- a growable text buffer for one JSON document or event line ---- */
@@ -146,9 +147,14 @@ void msg_render_message_json(struct um_node_messaging *ms, struct msg_text *t, c
 		msg_text_hex(t, m->body, m->len);
 		msg_text_put(t, "\"", 1);
 	}
-	msg_text_putf(t, ",\"sent_ms\":%llu,\"received_ms\":%llu,\"state\":\"%s\"}", (unsigned long long)m->sent_ms,
+	msg_text_putf(t, ",\"sent_ms\":%llu,\"received_ms\":%llu,\"state\":\"%s\"", (unsigned long long)m->sent_ms,
 		      (unsigned long long)m->received_ms,
 		      m->outgoing ? msg_out_state_name(m->state) : msg_in_state_name(m->state));
+	/* The ladder's rung that carried it (msg/ladder.h); null: not yet. */
+	if (m->via)
+		msg_text_putf(t, ",\"via\":\"%s\"}", um_ladder_rung_name(m->via));
+	else
+		msg_text_put(t, ",\"via\":null}", 11);
 }
 
 void msg_render_message_text(struct um_node_messaging *ms, struct msg_text *t, const struct um_store_message *m)

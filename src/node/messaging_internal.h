@@ -72,6 +72,7 @@ struct um_node_messaging {
 	struct um_messaging_status counters;
 	struct um_messaging_listener listener;                   /* the embedding program's (all NULL: none) */
 	struct msg_transfer *transfers;                          /* owned list (messaging_files.c) */
+	struct um_node_offline *offline;                         /* owned; node/offline.h (NULL: no mailbox) */
 	uint8_t segment[UM_DP_MESSAGE_BATCH][UM_DP_MESSAGE_MAX]; /* drain(): one batch out */
 	struct um_messenger_event events[UM_MESSENGER_EVENTS_MAX];
 };

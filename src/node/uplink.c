@@ -382,6 +382,8 @@ static void apply_event(struct um_node *node, const struct um_relay_client_event
 		refresh_handles(node, e->uplink);
 		for (size_t i = 0; node->hooks.relay_ready && i < node->n_peers; i++)
 			node->hooks.relay_ready(&node->peers[i]);
+		if (node->hooks.relay_registered)
+			node->hooks.relay_registered(node);
 		break;
 	case UM_RELAY_CLIENT_EVENT_HOME:
 		if (e->home >= 0 && e->home != e->old_home)

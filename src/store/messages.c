@@ -44,6 +44,7 @@ static int message_add(struct um_store *s, const struct um_store_message *m, boo
 	b |= sqlite3_bind_int64(st, 6, (sqlite3_int64)m->received_ms);
 	b |= sqlite3_bind_int(st, 7, m->state);
 	b |= um_store_bind_blob(st, 8, m->body, m->len);
+	b |= sqlite3_bind_int(st, 9, m->via);
 	rc = um_store_run_bound(s, UM_STMT_MSG_INSERT, b, outgoing ? "outbox add" : "inbox add");
 	if (rc == 0)
 		seq = sqlite3_last_insert_rowid(s->db.handle);
@@ -81,6 +82,7 @@ static int message_row_read(sqlite3_stmt *st, struct um_store_message *m, uint8_
 	m->sent_ms = (uint64_t)sqlite3_column_int64(st, 5);
 	m->received_ms = (uint64_t)sqlite3_column_int64(st, 6);
 	m->state = (uint8_t)sqlite3_column_int(st, 7);
+	m->via = (uint8_t)sqlite3_column_int(st, 9);
 	body = sqlite3_column_blob(st, 8);
 	len = sqlite3_column_bytes(st, 8);
 	if (len > 0 && body) {
@@ -260,4 +262,36 @@ int um_store_peer_message_set_state(struct um_store *s, const uint8_t peer[32], 
 int um_store_message_set_state(struct um_store *s, const uint8_t id[16], bool outgoing, uint8_t state)
 {
 	return um_store_peer_message_set_state(s, NULL, id, outgoing, state);
+}
+
+int um_store_message_set_via(struct um_store *s, const uint8_t peer[32], const uint8_t id[16], bool outgoing,
+			     uint8_t via)
+{
+	sqlite3_stmt *st;
+	int rc, b;
+
+	if (!s || !peer || !id || via == UM_STORE_VIA_NONE || via > UM_STORE_VIA_QUEUE)
+		return -UM_EINVAL;
+	rc = um_store_op_begin(s);
+	if (rc)
+		return rc;
+	st = s->stmt[UM_STMT_MSG_VIA_SET];
+	b = um_store_bind_blob(st, 1, peer, 32);
+	b |= um_store_bind_blob(st, 2, id, 16);
+	b |= sqlite3_bind_int(st, 3, outgoing);
+	b |= sqlite3_bind_int(st, 4, via);
+	rc = um_store_run_bound(s, UM_STMT_MSG_VIA_SET, b, "set message via");
+	if (rc == 0 && sqlite3_changes(s->db.handle) == 0) {
+		/* Nothing matched: already set, or no such message. */
+		int found = -UM_ENOTFOUND;
+		sqlite3_stmt *f = s->stmt[UM_STMT_MSG_STATE_FIND];
+		b = um_store_bind_blob(f, 1, id, 16);
+		b |= sqlite3_bind_int(f, 2, outgoing);
+		b |= um_store_bind_blob(f, 3, peer, 32);
+		if (b == SQLITE_OK && sqlite3_step(f) == SQLITE_ROW)
+			found = -UM_EEXIST;
+		um_store_reset(s, UM_STMT_MSG_STATE_FIND);
+		rc = found;
+	}
+	return um_store_op_end(s, rc);
 }

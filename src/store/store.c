@@ -52,17 +52,19 @@ static const char *const um_store_migrations[UM_STORE_SCHEMA_VERSION] = {
     " state INTEGER NOT NULL,"
     " last_seen_ms INTEGER NOT NULL,"
     " text TEXT NOT NULL);",
+    /* 1 -> 2: the rung that carried each message (enum um_store_via). */
+    "ALTER TABLE messages ADD COLUMN via INTEGER NOT NULL DEFAULT 0;",
 };
 
-#define UM_MSG_COLUMNS "seq, peer, id, outgoing, kind, sent_ms, received_ms, state, body"
+#define UM_MSG_COLUMNS "seq, peer, id, outgoing, kind, sent_ms, received_ms, state, body, via"
 #define UM_FILE_COLUMNS                                                                                                \
 	"file_row, id, outgoing, peer, name, path, size, chunk_size, hash, state, bytes_done, created_ms, "            \
 	"updated_ms, bitmap"
 
 /* Paged queries bind ?1 = the last key seen and ?2 = the page size. */
 static const char *const um_store_sql[UM_STMT_COUNT] = {
-    [UM_STMT_MSG_INSERT] = "INSERT INTO messages (peer, id, outgoing, kind, sent_ms, received_ms, state, body)"
-			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [UM_STMT_MSG_INSERT] = "INSERT INTO messages (peer, id, outgoing, kind, sent_ms, received_ms, state, body, via)"
+			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [UM_STMT_MSG_PENDING] = "SELECT " UM_MSG_COLUMNS " FROM messages WHERE peer = ?3 AND outgoing = 1 AND state < 2"
 			    " AND seq > ?1 ORDER BY seq LIMIT ?2",
     [UM_STMT_MSG_HISTORY_ALL] = "SELECT " UM_MSG_COLUMNS " FROM messages WHERE seq > ?1 ORDER BY seq LIMIT ?2",
@@ -73,6 +75,8 @@ static const char *const um_store_sql[UM_STMT_COUNT] = {
     [UM_STMT_MSG_STATE_FIND] = "SELECT seq, state FROM messages WHERE id = ?1 AND outgoing = ?2"
 			       " AND (?3 IS NULL OR peer = ?3) LIMIT 2",
     [UM_STMT_MSG_STATE_SET] = "UPDATE messages SET state = ?2 WHERE seq = ?1",
+    [UM_STMT_MSG_VIA_SET] = "UPDATE messages SET via = ?4 WHERE id = ?2 AND outgoing = ?3 AND peer = ?1 AND via <> 4"
+			 " AND (via = 0 OR ?4 = 4)",
     [UM_STMT_FILE_OWNER] = "SELECT peer FROM files WHERE id = ?1 AND outgoing = ?2",
     [UM_STMT_FILE_UPSERT] =
 	"INSERT INTO files (id, outgoing, peer, name, path, size, chunk_size, hash, state, bytes_done,"

@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define UM_STORE_SCHEMA_VERSION    1
+#define UM_STORE_SCHEMA_VERSION    2
 #define UM_STORE_BODY_MAX          65536 /* bytes of one message body */
 #define UM_STORE_PRESENCE_TEXT_MAX 256   /* bytes of a presence text (UTF-8, no NUL) */
 #define UM_STORE_FILE_NAME_MAX     255   /* bytes of um_store_file.name, NUL excluded */
@@ -78,9 +78,28 @@ struct um_store_message {
 	uint8_t kind; /* 0 text, 1 binary */
 	uint64_t sent_ms, received_ms;
 	uint8_t state; /* enum um_store_out_state / um_store_in_state */
+	uint8_t via;   /* enum um_store_via: the rung that carried it (0 not yet) */
 	const uint8_t *body;
 	size_t len; /* <= UM_STORE_BODY_MAX */
 };
+
+/* The delivery ladder's rung that carried a message (msg/ladder.h): set
+ * when it was first written to a live channel or acknowledged by a
+ * mailbox relay (outgoing), or when it arrived (incoming). */
+enum um_store_via {
+	UM_STORE_VIA_NONE = 0,
+	UM_STORE_VIA_DIRECT = 1,
+	UM_STORE_VIA_RELAY = 2,
+	UM_STORE_VIA_RELAY_TCP = 3,
+	UM_STORE_VIA_QUEUE = 4,
+};
+/* Records the rung of (peer, id, direction): a live rung only when none is
+ * recorded yet (the first write to a session), the queue always (a message
+ * written to a session that broke before its receipt, then queued) and for
+ * good (a session that carries it again later does not change it). 0
+ * changed, -UM_EEXIST nothing to change, -UM_ENOTFOUND, -UM_EINVAL. */
+int um_store_message_set_via(struct um_store *s, const uint8_t peer[32], const uint8_t id[16], bool outgoing,
+			     uint8_t via);
 
 /* Add a message we send (m->outgoing is ignored: outgoing). m is read only;
  * body is copied. -UM_EEXIST when (peer, id) is already in the outbox. */

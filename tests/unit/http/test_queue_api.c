@@ -78,8 +78,8 @@ static void stop(void)
 	um_relay_queue_free(rq);
 	server = NULL;
 	rq = NULL;
-	static const char *const suffixes[] = {"", "-wal", "-shm"};
-	for (size_t i = 0; i < 3; i++) {
+	static const char *const suffixes[] = {"", "-wal", "-shm", "-prekeys", "-prekeys-wal", "-prekeys-shm"};
+	for (size_t i = 0; i < 6; i++) {
 		snprintf(path, sizeof(path), "%s%s", db, suffixes[i]);
 		unlink(path);
 	}
