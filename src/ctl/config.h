@@ -200,8 +200,8 @@ struct um_config_peer {
 	unsigned keepalive_s; /* 0 = off */
 	enum um_accept_files accept_files;
 	char mailbox[UM_CONFIG_MAILBOX_MAX]; /* "" = the peer's DHT record, else ours */
-	unsigned line; /* where the section started, for messages */
-	uint64_t seen; /* bit per key given (duplicate detection) */
+	unsigned line;                       /* where the section started, for messages */
+	uint64_t seen;                       /* bit per key given (duplicate detection) */
 };
 
 /* [node] and [relay] bootstrap = ...: a bootstrap API (http/https URL, host by name or

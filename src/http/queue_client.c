@@ -465,8 +465,7 @@ int um_queue_client_prekey_put(struct um_queue_client *c, const uint8_t *bundle,
 	return r;
 }
 
-int um_queue_client_prekey_get(struct um_queue_client *c, const uint8_t owner[32], uint8_t *bundle,
-			       uint8_t *public_key)
+int um_queue_client_prekey_get(struct um_queue_client *c, const uint8_t owner[32], uint8_t *bundle, uint8_t *public_key)
 {
 	char path[sizeof(UM_PREKEY_API_PATH) + 70];
 	struct response_buf b;

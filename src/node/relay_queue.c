@@ -20,8 +20,8 @@ struct um_relay_queue {
 	struct um_queue *queue;   /* owned; the committer thread's */
 	struct um_queue_api *api; /* owned */
 	/* Published prekeys (http/prekey_api.h), beside the queue: PATH-prekeys. */
-	struct um_prekeys *prekeys;          /* owned; the HTTP thread's */
-	struct um_prekey_api *prekey_api;    /* owned */
+	struct um_prekeys *prekeys;       /* owned; the HTTP thread's */
+	struct um_prekey_api *prekey_api; /* owned */
 	/* Push (http/mailbox_wait.h): recipients put in the running batch
 	 * (the committer thread's), woken after its commit. */
 	struct um_mailbox_wait *wait; /* owned */

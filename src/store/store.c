@@ -76,7 +76,7 @@ static const char *const um_store_sql[UM_STMT_COUNT] = {
 			       " AND (?3 IS NULL OR peer = ?3) LIMIT 2",
     [UM_STMT_MSG_STATE_SET] = "UPDATE messages SET state = ?2 WHERE seq = ?1",
     [UM_STMT_MSG_VIA_SET] = "UPDATE messages SET via = ?4 WHERE id = ?2 AND outgoing = ?3 AND peer = ?1 AND via <> 4"
-			 " AND (via = 0 OR ?4 = 4)",
+			    " AND (via = 0 OR ?4 = 4)",
     [UM_STMT_FILE_OWNER] = "SELECT peer FROM files WHERE id = ?1 AND outgoing = ?2",
     [UM_STMT_FILE_UPSERT] =
 	"INSERT INTO files (id, outgoing, peer, name, path, size, chunk_size, hash, state, bytes_done,"
