@@ -95,7 +95,11 @@ int um_queue_purge(struct um_queue *q, uint64_t now_ms);
 /* Fills out; envelopes, bytes and recipients come from a scan of every
  * envelope's row (not its body): for monitoring, not for each request. */
 int um_queue_stats(struct um_queue *q, struct um_queue_stats *out);
-/* PRAGMA integrity_check: 0 when ok, -EIO otherwise. */
+/* Every record of the log read back and its CRC checked: 0 when ok, -EIO
+ * otherwise. */
 int um_queue_integrity_check(struct um_queue *q);
+/* Segments are rotated past bytes (>= 4096; default UM_QLOG_SEGMENT_MAX, 64
+ * MiB): for tests of the compaction. */
+int um_queue_set_segment_size(struct um_queue *q, uint64_t bytes);
 
 #endif
