@@ -4,9 +4,8 @@
  * the (recipient, id) lookup) lives in memory and is rebuilt from the log on
  * open. A put or delete changes the index at once and appends a record to
  * the group; the outermost commit writes the group and fdatasyncs once; a
- * failure undoes the group's index changes (the undo list). Expiry needs no
- * record (the expiry time is in the put's record); deletes append
- * tombstones. Purge also compacts: the oldest segment, once mostly dead, has
+ * failure undoes the group's index changes (the undo list). Deletes and
+ * purges append tombstones. Purge also compacts: the oldest segment, once mostly dead, has
  * its live records copied to the head and is removed. */
 #include <errno.h>
 #include <stdbool.h>
@@ -28,8 +27,8 @@
 struct qrecipient;
 
 struct qentry {
-	struct qentry *hnext;        /* (recipient, id) chain */
-	struct qentry *prev, *next;  /* the recipient's, by seq */
+	struct qentry *hnext;       /* (recipient, id) chain */
+	struct qentry *prev, *next; /* the recipient's, by seq */
 	struct qrecipient *r;
 	uint8_t id[16];
 	uint64_t seq, arrival_ms, expires_ms, off;
@@ -495,7 +494,7 @@ int um_queue_integrity_check(struct um_queue *q)
 }
 
 /* Removes e in the open batch with a tombstone. */
-static int remove_entry(struct um_queue *q, struct qentry *e, bool tombstone)
+static int remove_entry(struct um_queue *q, struct qentry *e)
 {
 	struct um_qlog_record rec = {.type = UM_QLOG_TOMBSTONE, .seq = e->seq};
 	uint32_t seg;
@@ -505,16 +504,14 @@ static int remove_entry(struct um_queue *q, struct qentry *e, bool tombstone)
 	if (rc)
 		return rc;
 	entry_unlink(q, e);
-	if (!tombstone)
-		return 0;
 	memcpy(rec.recipient, e->r->id, 32);
 	memcpy(rec.id, e->id, 16);
 	rc = um_qlog_append(&q->log, &rec, NULL, &seg, &off);
 	return rc ? batch_fail(q, rc) : 0;
 }
 
-/* Drops r's expired envelopes (no tombstone: their records say when they
- * expire); returns how many. */
+/* Drops r's expired envelopes (with tombstones: a reopen at any clock finds
+ * what this handle had); returns how many. */
 static int drop_expired_of(struct um_queue *q, struct qrecipient *r, uint64_t now_ms)
 {
 	int n = 0, rc;
@@ -523,7 +520,7 @@ static int drop_expired_of(struct um_queue *q, struct qrecipient *r, uint64_t no
 		next = e->next;
 		if (e->expires_ms > now_ms)
 			continue;
-		rc = remove_entry(q, e, false);
+		rc = remove_entry(q, e);
 		if (rc)
 			return rc;
 		n++;
@@ -555,7 +552,8 @@ int um_queue_put(struct um_queue *q, const uint8_t recipient[32], const uint8_t 
 		rc = dropped < 0 ? dropped : 0;
 		dropped = dropped < 0 ? 0 : dropped;
 	}
-	if (rc == 0 && ((r ? r->count : 0) + 1 > q->limits.max_messages || (r ? r->bytes : 0) + len > q->limits.max_bytes))
+	if (rc == 0 &&
+	    ((r ? r->count : 0) + 1 > q->limits.max_messages || (r ? r->bytes : 0) + len > q->limits.max_bytes))
 		rc = -UM_ELIMIT;
 	if (rc == 0 && !r && !(r = recipient_get(q, recipient)))
 		rc = -UM_ENOMEM;
@@ -701,7 +699,7 @@ int um_queue_delete(struct um_queue *q, const uint8_t recipient[32], const uint8
 	rc = q->failed;
 	e = rc ? NULL : entry_find(q, recipient, envelope_id);
 	if (rc == 0)
-		rc = e ? remove_entry(q, e, true) : -UM_ENOTFOUND;
+		rc = e ? remove_entry(q, e) : -UM_ENOTFOUND;
 	rc = op_end(q, rc);
 	if (rc == 0)
 		q->counted.deleted++;
@@ -722,7 +720,7 @@ int um_queue_delete_all(struct um_queue *q, const uint8_t recipient[32])
 	r = rc ? NULL : recipient_find(q, recipient);
 	for (struct qentry *e = r ? r->head : NULL, *next; rc == 0 && e; e = next) {
 		next = e->next;
-		rc = remove_entry(q, e, true);
+		rc = remove_entry(q, e);
 		n += rc == 0;
 	}
 	rc = op_end(q, rc);
