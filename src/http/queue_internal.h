@@ -26,6 +26,10 @@ struct queue_job {
 	struct um_queue_put_request put;
 	struct um_envelope_header header[UM_QUEUE_API_PUT_MAX];
 	int result[UM_QUEUE_API_PUT_MAX]; /* per envelope; 1: malformed (not put) */
+	/* A put's answer carries a fresh challenge for the sender's next
+	 * request (one round trip less each): issued on the HTTP thread. */
+	uint8_t next_challenge[UM_QUEUE_API_CHALLENGE_BYTES];
+	bool has_next_challenge;
 };
 
 struct queue_challenge {
