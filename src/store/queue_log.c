@@ -169,9 +169,13 @@ static int segment_name(const struct um_qlog *log, uint32_t number, char *out, s
 static int head_open(struct um_qlog *log)
 {
 	uint8_t h[HEAD_BYTES];
+	struct stat st;
 	ssize_t got;
 	int fd, rc;
 
+	/* Empty: a crash between creating and writing it (nothing was stored). */
+	if (stat(log->path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 && !(st.st_mode & (S_IRWXG | S_IRWXO)))
+		unlink(log->path);
 	fd = open(log->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
 	if (fd >= 0) {
 		memset(h, 0, sizeof(h));
@@ -629,8 +633,9 @@ int um_qlog_drop_oldest(struct um_qlog *log)
 	close(log->seg[0].fd);
 	memmove(log->seg, log->seg + 1, (log->n_seg - 1) * sizeof(*log->seg));
 	log->n_seg--;
-	/* Not durable at once: a crash keeps it, and its copies win on replay. */
-	return 0;
+	/* Durable before a later segment's removal: the tombstones dropped
+	 * with that one must not meet this one's records again. */
+	return fsync(log->dir_fd) < 0 ? -errno : 0;
 }
 
 int um_qlog_verify(struct um_qlog *log)
