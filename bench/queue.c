@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* bench-queue: envelopes the relay's queue (src/store/queue.c) accepts per
+/* bench-queue: envelopes the relay's queue (src/store/queue.c, the segment
+ * log of queue_log.c) accepts per
  * second on the current directory's file system with every acknowledgement
  * after fsync: groups of 1, 16, 64 and 256 puts per commit (group commit),
  * 4 KiB and 16 KiB envelopes spread over 1000 recipients; p50/p99 latency of
@@ -42,15 +43,17 @@ static int put(struct um_queue *q, const uint8_t to[32], uint64_t n, size_t len)
 	return um_queue_put(q, to, id, envelope, len, um_wall_ms());
 }
 
+/* The queue's head and its segments. */
 static void remove_files(void)
 {
-	char side[80];
+	char side[96];
 
 	unlink(path);
-	snprintf(side, sizeof(side), "%s-wal", path);
-	unlink(side);
-	snprintf(side, sizeof(side), "%s-shm", path);
-	unlink(side);
+	for (unsigned n = 1; n < 1000000; n++) {
+		snprintf(side, sizeof(side), "%s-%08u.log", path, n);
+		if (unlink(side) < 0 && n > 1)
+			break;
+	}
 }
 
 /* CPU time (user + system) of this process, ns. */
@@ -218,7 +221,7 @@ int main(int argc, char **argv)
 		envelope[i] = (uint8_t)(i * 31 + 7);
 	snprintf(path, sizeof(path), "bench-queue-%d.db", (int)getpid());
 	if (statfs(".", &fs) == 0)
-		printf("file system type 0x%lx, WAL + synchronous=FULL, %d recipients, %.1f s per mode\n",
+		printf("file system type 0x%lx, segment log (write + fdatasync per group), %d recipients, %.1f s per mode\n",
 		       (unsigned long)fs.f_type, RECIPIENTS, seconds);
 	if (only_len) {
 		rc = run_puts(only_group, only_len, seconds);

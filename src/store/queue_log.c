@@ -318,7 +318,7 @@ static int segments_list(struct um_qlog *log, uint32_t **out, size_t *n)
 	}
 	closedir(dir);
 	free(copy);
-	if (rc == 0)
+	if (rc == 0 && *n)
 		qsort(*out, *n, sizeof(**out), cmp_u32);
 	return rc;
 }
