@@ -7,7 +7,7 @@
  * put call: challenge + put, as a node does it), commits per request, and
  * the time for a recipient to read and delete a queue of 100.
  *
- *   bench-queue-api [DIR [SECONDS [binary]]]   DIR: where the queue goes
+ *   bench-queue-api [DIR [SECONDS [binary|json]]]   DIR: where the queue goes
  *                     (default "."; use a real disk, not tmpfs); binary: only
  *                     the binary-body runs (application/octet-stream,
  *                     PROTOCOL §21, keep-alive, each answer's challenge reused) */
@@ -322,6 +322,7 @@ int main(int argc, char **argv)
 	if (argc > 2)
 		seconds = atof(argv[2]);
 	bool binary_only = argc > 3 && strcmp(argv[3], "binary") == 0;
+	bool json_only = argc > 3 && strcmp(argv[3], "json") == 0;
 	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT))
 		return 1;
 	snprintf(rc.queue_path, sizeof(rc.queue_path), "%s/bench-queue-api-%d.db", dir, (int)getpid());
@@ -337,7 +338,7 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < sizeof(clients) / sizeof(clients[0]); i++)
 			run(rq, clients[i], batch, false);
 	}
-	for (size_t b = 0; b < 3; b++) {
+	for (size_t b = 0; b < 3 && !json_only; b++) {
 		size_t batch = b == 0 ? 16 : b == 1 ? 64 : 256;
 		for (size_t i = 0; i < sizeof(clients) / sizeof(clients[0]) - 1; i++)
 			run(rq, clients[i], batch, true);

@@ -118,7 +118,7 @@ static int parse_put_binary(const uint8_t *body, size_t len, struct um_queue_put
 	return 0;
 }
 
-int um_queue_api_parse_put(const uint8_t *body, size_t len, struct um_queue_put_request *q, const char **error)
+int um_queue_api_parse_put_json(const uint8_t *body, size_t len, struct um_queue_put_request *q, const char **error)
 {
 	static const char *const names[] = {"envelopes", "challenge", "admission", "public_key", "signature"};
 	json_t *root;
@@ -128,12 +128,6 @@ int um_queue_api_parse_put(const uint8_t *body, size_t len, struct um_queue_put_
 	int r = -UM_EINVAL;
 
 	memset(q, 0, sizeof(*q));
-	if (len >= 4 && memcmp(body, UM_QUEUE_API_BINARY_MAGIC, 4) == 0) {
-		r = parse_put_binary(body, len, q, error);
-		if (r)
-			um_queue_put_request_clear(q);
-		return r;
-	}
 	root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, NULL);
 	*error = "body: not a JSON object";
 	if (!root || !json_is_object(root))
@@ -203,6 +197,24 @@ out:
 	if (r)
 		um_queue_put_request_clear(q);
 	return r;
+}
+
+int um_queue_api_parse_put(const uint8_t *body, size_t len, struct um_queue_put_request *q, const char **error)
+{
+	int r;
+
+	if (len >= 4 && memcmp(body, UM_QUEUE_API_BINARY_MAGIC, 4) == 0) {
+		memset(q, 0, sizeof(*q));
+		r = parse_put_binary(body, len, q, error);
+		if (r)
+			um_queue_put_request_clear(q);
+		return r;
+	}
+	if (um_queue_api_parse_put_fast(body, len, q) == 0) {
+		*error = NULL;
+		return 0;
+	}
+	return um_queue_api_parse_put_json(body, len, q, error);
 }
 
 int um_queue_api_parse_auth(const uint8_t *body, size_t len, bool with_limit, struct um_queue_auth_request *q,

@@ -14,6 +14,7 @@
 
 #include "http/queue_api.h"
 #include "http/queue_client.h"
+#include "http/queue_internal.h"
 #include "util/error.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -60,6 +61,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				__builtin_trap();
 			uint8_t hash[32];
 			um_queue_api_body_hash(q.envelope, q.len, q.n, hash);
+			/* The JSON fast path agrees with jansson's parse. */
+			struct um_queue_put_request ref;
+			const char *ref_error;
+			if (!binary && um_queue_api_parse_put_fast(body, len, &ref) == 0) {
+				um_queue_put_request_clear(&ref);
+				if (um_queue_api_parse_put_json(body, len, &ref, &ref_error) != 0 || ref.n != q.n ||
+				    ref.has_admission != q.has_admission || ref.has_signature != q.has_signature ||
+				    memcmp(ref.challenge, q.challenge, 32) != 0 ||
+				    (q.has_admission && memcmp(ref.admission, q.admission, 32) != 0) ||
+				    (q.has_signature && (memcmp(ref.public_key, q.public_key, UM_HSIG_PK_BYTES) != 0 ||
+							 memcmp(ref.signature, q.signature, UM_HSIG_BYTES) != 0)))
+					__builtin_trap();
+				for (size_t i = 0; i < q.n; i++)
+					if (ref.len[i] != q.len[i] || memcmp(ref.envelope[i], q.envelope[i], q.len[i]) != 0)
+						__builtin_trap();
+				um_queue_put_request_clear(&ref);
+			}
 			um_queue_put_request_clear(&q);
 		} else if (!error) {
 			__builtin_trap();
