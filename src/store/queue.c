@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "store/queue.h"
+#include "store/queue_index.h"
 #include "store/queue_log.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -23,351 +24,6 @@
 #define UM_QUEUE_PAGE 16
 /* Segments one purge compacts at most (bounds its pause). */
 #define UM_QUEUE_COMPACT_MAX 4
-
-struct qrecipient;
-
-struct qentry {
-	struct qentry *hnext;       /* (recipient, id) chain */
-	struct qentry *prev, *next; /* the recipient's, by seq */
-	struct qrecipient *r;
-	uint8_t id[16];
-	uint64_t seq, arrival_ms, expires_ms, off;
-	uint32_t seg, len;
-	bool linked, doomed;
-};
-
-struct qrecipient {
-	struct qrecipient *hnext;
-	struct qentry *head, *tail;
-	uint8_t id[32];
-	uint32_t count;
-	uint64_t bytes;
-	bool unlinked; /* out of the table, to be freed */
-};
-
-struct qtable {
-	void **slot;
-	size_t mask, n;
-};
-
-enum qundo_kind { UNDO_ADDED, UNDO_REMOVED };
-
-struct qundo {
-	enum qundo_kind kind;
-	struct qentry *e;
-};
-
-struct um_queue {
-	struct um_qlog log;
-	struct um_queue_limits limits;
-	struct um_queue_stats counted; /* puts .. deleted */
-	struct qtable recipients, entries;
-	uint8_t hash_key[crypto_shorthash_KEYBYTES];
-	uint64_t next_seq, envelopes, bytes, nonempty;
-	unsigned depth;
-	int failed; /* the open batch's error */
-	struct qundo *undo;
-	size_t n_undo, cap_undo;
-	uint8_t *scratch; /* UM_QUEUE_ENVELOPE_MAX */
-};
-
-static uint64_t hash_of(const struct um_queue *q, const uint8_t *p, size_t n)
-{
-	uint8_t h[crypto_shorthash_BYTES];
-	uint64_t v;
-
-	crypto_shorthash(h, p, n, q->hash_key);
-	memcpy(&v, h, sizeof(v));
-	return v;
-}
-
-static uint64_t entry_hash(const struct um_queue *q, const uint8_t recipient[32], const uint8_t id[16])
-{
-	uint8_t key[48];
-
-	memcpy(key, recipient, 32);
-	memcpy(key + 32, id, 16);
-	return hash_of(q, key, sizeof(key));
-}
-
-/* Doubles t when full; the chains are rehashed through next_of/hash_of_item. */
-static int table_grow(struct um_queue *q, struct qtable *t, bool entries)
-{
-	size_t cap = t->slot ? (t->mask + 1) * 2 : 1024;
-	void **slot;
-
-	if (t->slot && t->n < t->mask + 1)
-		return 0;
-	slot = calloc(cap, sizeof(*slot));
-	if (!slot)
-		return -UM_ENOMEM;
-	for (size_t i = 0; t->slot && i <= t->mask; i++) {
-		void *item = t->slot[i];
-
-		while (item) {
-			uint64_t h;
-			void *next;
-
-			if (entries) {
-				struct qentry *e = item;
-				next = e->hnext;
-				h = entry_hash(q, e->r->id, e->id);
-				e->hnext = slot[h & (cap - 1)];
-			} else {
-				struct qrecipient *r = item;
-				next = r->hnext;
-				h = hash_of(q, r->id, 32);
-				r->hnext = slot[h & (cap - 1)];
-			}
-			slot[h & (cap - 1)] = item;
-			item = next;
-		}
-	}
-	free(t->slot);
-	t->slot = slot;
-	t->mask = cap - 1;
-	return 0;
-}
-
-static struct qrecipient *recipient_find(struct um_queue *q, const uint8_t id[32])
-{
-	struct qrecipient *r = q->recipients.slot[hash_of(q, id, 32) & q->recipients.mask];
-
-	while (r && memcmp(r->id, id, 32) != 0)
-		r = r->hnext;
-	return r;
-}
-
-static struct qrecipient *recipient_get(struct um_queue *q, const uint8_t id[32])
-{
-	struct qrecipient *r = recipient_find(q, id);
-	void **slot;
-
-	if (r)
-		return r;
-	if (table_grow(q, &q->recipients, false) != 0 || !(r = calloc(1, sizeof(*r))))
-		return NULL;
-	memcpy(r->id, id, 32);
-	slot = &q->recipients.slot[hash_of(q, id, 32) & q->recipients.mask];
-	r->hnext = *slot;
-	*slot = r;
-	q->recipients.n++;
-	return r;
-}
-
-/* Takes an empty recipient out of the table (freed by the caller). */
-static void recipient_unlink(struct um_queue *q, struct qrecipient *r)
-{
-	struct qrecipient **p = (struct qrecipient **)&q->recipients.slot[hash_of(q, r->id, 32) & q->recipients.mask];
-
-	while (*p && *p != r)
-		p = &(*p)->hnext;
-	if (*p) {
-		*p = r->hnext;
-		q->recipients.n--;
-	}
-	r->unlinked = true;
-}
-
-static struct qentry *entry_find(struct um_queue *q, const uint8_t recipient[32], const uint8_t id[16])
-{
-	struct qentry *e = q->entries.slot[entry_hash(q, recipient, id) & q->entries.mask];
-
-	while (e && (memcmp(e->id, id, 16) != 0 || memcmp(e->r->id, recipient, 32) != 0))
-		e = e->hnext;
-	return e;
-}
-
-static void live_add(struct um_queue *q, const struct qentry *e, int sign)
-{
-	struct um_qlog_segment *s = um_qlog_segment(&q->log, e->seg);
-
-	if (s)
-		s->live = sign > 0 ? s->live + um_qlog_record_size(e->len) : s->live - um_qlog_record_size(e->len);
-}
-
-/* Links e (its r set) into the table and its recipient's list by seq. */
-static void entry_link(struct um_queue *q, struct qentry *e)
-{
-	struct qrecipient *r = e->r;
-	struct qentry *after = r->tail;
-	void **slot = &q->entries.slot[entry_hash(q, r->id, e->id) & q->entries.mask];
-
-	e->hnext = *slot;
-	*slot = e;
-	q->entries.n++;
-	while (after && after->seq > e->seq)
-		after = after->prev;
-	e->prev = after;
-	e->next = after ? after->next : r->head;
-	if (e->next)
-		e->next->prev = e;
-	else
-		r->tail = e;
-	if (after)
-		after->next = e;
-	else
-		r->head = e;
-	if (r->count++ == 0)
-		q->nonempty++;
-	r->bytes += e->len;
-	q->envelopes++;
-	q->bytes += e->len;
-	e->linked = true;
-	live_add(q, e, 1);
-}
-
-static void entry_unlink(struct um_queue *q, struct qentry *e)
-{
-	struct qrecipient *r = e->r;
-	struct qentry **p = (struct qentry **)&q->entries.slot[entry_hash(q, r->id, e->id) & q->entries.mask];
-
-	while (*p && *p != e)
-		p = &(*p)->hnext;
-	if (*p)
-		*p = e->hnext;
-	q->entries.n--;
-	if (e->prev)
-		e->prev->next = e->next;
-	else
-		r->head = e->next;
-	if (e->next)
-		e->next->prev = e->prev;
-	else
-		r->tail = e->prev;
-	if (--r->count == 0)
-		q->nonempty--;
-	r->bytes -= e->len;
-	q->envelopes--;
-	q->bytes -= e->len;
-	e->linked = false;
-	live_add(q, e, -1);
-}
-
-static int undo_push(struct um_queue *q, enum qundo_kind kind, struct qentry *e)
-{
-	if (q->n_undo == q->cap_undo) {
-		size_t cap = q->cap_undo ? q->cap_undo * 2 : 256;
-		struct qundo *u = realloc(q->undo, cap * sizeof(*u));
-
-		if (!u)
-			return -UM_ENOMEM;
-		q->undo = u;
-		q->cap_undo = cap;
-	}
-	q->undo[q->n_undo++] = (struct qundo){kind, e};
-	return 0;
-}
-
-/* Ends a batch: on success frees what it removed; on failure puts the index
- * back as it was (in reverse) and frees what it added. Then frees the
- * recipients it emptied. */
-static void batch_settle(struct um_queue *q, bool ok)
-{
-	struct qrecipient *dead_r = NULL;
-	struct qentry *dead_e = NULL;
-
-	for (size_t i = q->n_undo; !ok && i-- > 0;) {
-		struct qentry *e = q->undo[i].e;
-
-		if (q->undo[i].kind == UNDO_REMOVED && !e->linked)
-			entry_link(q, e);
-		else if (q->undo[i].kind == UNDO_ADDED && e->linked)
-			entry_unlink(q, e);
-	}
-	for (size_t i = 0; i < q->n_undo; i++) {
-		struct qrecipient *r = q->undo[i].e->r;
-
-		if (r->count == 0 && !r->unlinked) {
-			recipient_unlink(q, r);
-			r->hnext = dead_r;
-			dead_r = r;
-		}
-	}
-	for (size_t i = 0; i < q->n_undo; i++) {
-		struct qentry *e = q->undo[i].e;
-
-		/* Out of the table: hnext is free to chain the dead. */
-		if (!e->linked && !e->doomed) {
-			e->doomed = true;
-			e->hnext = dead_e;
-			dead_e = e;
-		}
-	}
-	while (dead_e) {
-		struct qentry *next = dead_e->hnext;
-
-		free(dead_e);
-		dead_e = next;
-	}
-	while (dead_r) {
-		struct qrecipient *next = dead_r->hnext;
-
-		free(dead_r);
-		dead_r = next;
-	}
-	q->n_undo = 0;
-}
-
-/* Replays one record of the log on open (no batch). */
-static int replay(void *ctx, const struct um_qlog_record *rec, uint32_t seg, uint64_t off)
-{
-	struct um_queue *q = ctx;
-	struct qentry *e = NULL;
-	struct qrecipient *r = recipient_find(q, rec->recipient);
-
-	if (rec->seq >= q->next_seq)
-		q->next_seq = rec->seq + 1;
-	if (r)
-		e = entry_find(q, rec->recipient, rec->id);
-	if (rec->type == UM_QLOG_TOMBSTONE) {
-		if (e && e->seq == rec->seq) {
-			entry_unlink(q, e);
-			free(e);
-		}
-		return 0;
-	}
-	if (e && e->seq > rec->seq)
-		return 0; /* an older instance, deleted since */
-	if (e) {
-		/* The same one copied by a compaction (the later copy wins), or
-		 * an older one (expired and purged) replaced. */
-		entry_unlink(q, e);
-	} else {
-		if (table_grow(q, &q->entries, true) != 0)
-			return -UM_ENOMEM;
-		if (!r && !(r = recipient_get(q, rec->recipient)))
-			return -UM_ENOMEM;
-		if (!(e = calloc(1, sizeof(*e))))
-			return -UM_ENOMEM;
-		e->r = r;
-		memcpy(e->id, rec->id, 16);
-	}
-	e->seq = rec->seq;
-	e->arrival_ms = rec->arrival_ms;
-	e->expires_ms = rec->expires_ms;
-	e->seg = seg;
-	e->off = off;
-	e->len = rec->len;
-	entry_link(q, e);
-	return 0;
-}
-
-static void free_index(struct um_queue *q)
-{
-	for (size_t i = 0; q->entries.slot && i <= q->entries.mask; i++)
-		for (struct qentry *e = q->entries.slot[i], *next; e; e = next) {
-			next = e->hnext;
-			free(e);
-		}
-	for (size_t i = 0; q->recipients.slot && i <= q->recipients.mask; i++)
-		for (struct qrecipient *r = q->recipients.slot[i], *next; r; r = next) {
-			next = r->hnext;
-			free(r);
-		}
-	free(q->entries.slot);
-	free(q->recipients.slot);
-}
 
 int um_queue_open(const char *path, const struct um_queue_limits *limits, struct um_queue **out)
 {
@@ -393,14 +49,14 @@ int um_queue_open(const char *path, const struct um_queue_limits *limits, struct
 	q->next_seq = 1;
 	crypto_shorthash_keygen(q->hash_key);
 	q->scratch = malloc(UM_QUEUE_ENVELOPE_MAX);
-	rc = q->scratch ? table_grow(q, &q->entries, true) : -UM_ENOMEM;
+	rc = q->scratch ? um_qindex_table_grow(q, &q->entries, true) : -UM_ENOMEM;
 	if (rc == 0)
-		rc = table_grow(q, &q->recipients, false);
+		rc = um_qindex_table_grow(q, &q->recipients, false);
 	if (rc == 0)
-		rc = um_qlog_open(&q->log, path, replay, q);
+		rc = um_qlog_open(&q->log, path, um_qindex_replay, q);
 	if (rc) {
 		um_qlog_close(&q->log);
-		free_index(q);
+		um_qindex_free(q);
 		free(q->scratch);
 		free(q);
 		return rc;
@@ -416,10 +72,10 @@ void um_queue_close(struct um_queue *q)
 	if (q->depth) {
 		um_log_warn("queue: closed with a batch open: rolled back");
 		um_qlog_discard(&q->log);
-		batch_settle(q, false);
+		um_qindex_settle(q, false);
 	}
 	um_qlog_close(&q->log);
-	free_index(q);
+	um_qindex_free(q);
 	free(q->undo);
 	free(q->scratch);
 	free(q);
@@ -458,9 +114,9 @@ int um_queue_commit(struct um_queue *q)
 	if (rc == 0)
 		rc = um_qlog_sync(&q->log);
 	if (rc && !q->failed)
-		batch_settle(q, false); /* a failed batch was settled when it failed */
+		um_qindex_settle(q, false); /* a failed batch was settled when it failed */
 	else if (rc == 0)
-		batch_settle(q, true);
+		um_qindex_settle(q, true);
 	q->failed = 0;
 	return rc;
 }
@@ -470,7 +126,7 @@ int um_queue_commit(struct um_queue *q)
 static int batch_fail(struct um_queue *q, int rc)
 {
 	um_qlog_discard(&q->log);
-	batch_settle(q, false);
+	um_qindex_settle(q, false);
 	q->failed = rc;
 	return rc;
 }
@@ -499,11 +155,11 @@ static int remove_entry(struct um_queue *q, struct qentry *e)
 	struct um_qlog_record rec = {.type = UM_QLOG_TOMBSTONE, .seq = e->seq};
 	uint32_t seg;
 	uint64_t off;
-	int rc = undo_push(q, UNDO_REMOVED, e);
+	int rc = um_qindex_undo_push(q, UNDO_REMOVED, e);
 
 	if (rc)
 		return rc;
-	entry_unlink(q, e);
+	um_qindex_entry_unlink(q, e);
 	memcpy(rec.recipient, e->r->id, 32);
 	memcpy(rec.id, e->id, 16);
 	rc = um_qlog_append(&q->log, &rec, NULL, &seg, &off);
@@ -544,8 +200,8 @@ int um_queue_put(struct um_queue *q, const uint8_t recipient[32], const uint8_t 
 	if (rc)
 		return rc;
 	rc = q->failed;
-	r = recipient_find(q, recipient);
-	if (rc == 0 && r && entry_find(q, recipient, envelope_id))
+	r = um_qindex_recipient_find(q, recipient);
+	if (rc == 0 && r && um_qindex_entry_find(q, recipient, envelope_id))
 		rc = -UM_EEXIST; /* acknowledged again, even when its queue is full now */
 	if (rc == 0 && r && (r->count + 1 > q->limits.max_messages || r->bytes + len > q->limits.max_bytes)) {
 		dropped = drop_expired_of(q, r, now_ms);
@@ -555,14 +211,14 @@ int um_queue_put(struct um_queue *q, const uint8_t recipient[32], const uint8_t 
 	if (rc == 0 &&
 	    ((r ? r->count : 0) + 1 > q->limits.max_messages || (r ? r->bytes : 0) + len > q->limits.max_bytes))
 		rc = -UM_ELIMIT;
-	if (rc == 0 && !r && !(r = recipient_get(q, recipient)))
+	if (rc == 0 && !r && !(r = um_qindex_recipient_get(q, recipient)))
 		rc = -UM_ENOMEM;
-	if (rc == 0 && table_grow(q, &q->entries, true) != 0)
+	if (rc == 0 && um_qindex_table_grow(q, &q->entries, true) != 0)
 		rc = -UM_ENOMEM;
 	if (rc == 0 && !(e = calloc(1, sizeof(*e))))
 		rc = -UM_ENOMEM;
 	if (rc == 0)
-		rc = undo_push(q, UNDO_ADDED, e);
+		rc = um_qindex_undo_push(q, UNDO_ADDED, e);
 	if (rc == 0) {
 		e->r = r;
 		memcpy(e->id, envelope_id, 16);
@@ -580,7 +236,7 @@ int um_queue_put(struct um_queue *q, const uint8_t recipient[32], const uint8_t 
 		memcpy(rec.id, envelope_id, 16);
 		rc = um_qlog_append(&q->log, &rec, envelope, &e->seg, &e->off);
 		if (rc == 0)
-			entry_link(q, e);
+			um_qindex_entry_link(q, e);
 		else
 			rc = batch_fail(q, rc); /* frees e with the batch */
 		e = NULL;
@@ -657,7 +313,7 @@ int um_queue_pending(struct um_queue *q, const uint8_t recipient[32], size_t lim
 	if (!p)
 		return -UM_ENOMEM;
 	for (;;) {
-		struct qrecipient *r = recipient_find(q, recipient);
+		struct qrecipient *r = um_qindex_recipient_find(q, recipient);
 		struct qentry *e = r ? r->head : NULL;
 		size_t want = UM_QUEUE_PAGE;
 
@@ -697,7 +353,7 @@ int um_queue_delete(struct um_queue *q, const uint8_t recipient[32], const uint8
 	if (rc)
 		return rc;
 	rc = q->failed;
-	e = rc ? NULL : entry_find(q, recipient, envelope_id);
+	e = rc ? NULL : um_qindex_entry_find(q, recipient, envelope_id);
 	if (rc == 0)
 		rc = e ? remove_entry(q, e) : -UM_ENOTFOUND;
 	rc = op_end(q, rc);
@@ -717,7 +373,7 @@ int um_queue_delete_all(struct um_queue *q, const uint8_t recipient[32])
 	if (rc)
 		return rc;
 	rc = q->failed;
-	r = rc ? NULL : recipient_find(q, recipient);
+	r = rc ? NULL : um_qindex_recipient_find(q, recipient);
 	for (struct qentry *e = r ? r->head : NULL, *next; rc == 0 && e; e = next) {
 		next = e->next;
 		rc = remove_entry(q, e);
@@ -772,10 +428,10 @@ static int compact_oldest(struct um_queue *q)
 	if (rc == 0) {
 		seg = q->log.seg[q->log.n_seg - 1].number;
 		for (size_t i = 0; i < n; i++) {
-			live_add(q, moved[i], -1);
+			um_qindex_live_add(q, moved[i], -1);
 			moved[i]->seg = seg;
 			moved[i]->off = where[i];
-			live_add(q, moved[i], 1);
+			um_qindex_live_add(q, moved[i], 1);
 		}
 		rc = um_qlog_drop_oldest(&q->log);
 	}

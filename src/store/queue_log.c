@@ -566,11 +566,15 @@ void um_qlog_rotate(struct um_qlog *log)
 {
 	int rc;
 
-	if (log->buf_len || log->written || active(log)->size < log->segment_max)
+	if (log->buf_len || log->written || active(log)->size < log->segment_max ||
+	    active(log)->size < log->rotate_retry)
 		return;
 	rc = segment_create(log, active(log)->number + 1);
-	if (rc)
+	if (rc) {
+		/* Tried again a MiB later, not at every group (a full disk). */
+		log->rotate_retry = active(log)->size + (1u << 20);
 		um_log_warn("queue %s: a new segment: %s (the current one grows)", log->path, um_strerror(rc));
+	}
 }
 
 struct um_qlog_segment *um_qlog_segment(struct um_qlog *log, uint32_t seg)

@@ -52,6 +52,7 @@ struct um_qlog {
 	uint8_t *buf;     /* appended, not written yet */
 	size_t buf_len, buf_cap;
 	uint64_t segment_max;
+	uint64_t rotate_retry; /* after a failed rotation: not before this size */
 	int dir_fd;
 };
 
