@@ -38,6 +38,7 @@ int um_queue_open(const char *path, const struct um_queue_limits *limits, struct
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return -UM_ENOMEM;
+	q->log.dir_fd = -1; /* closed by um_qlog_close only once opened */
 	if (limits)
 		q->limits = *limits;
 	if (!q->limits.ttl_ms)
