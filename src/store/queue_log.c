@@ -552,6 +552,11 @@ int um_qlog_sync(struct um_qlog *log)
 		cut_back(log);
 		return rc;
 	}
+	/* The group's pages are clean now: drop them. A log is written once
+	 * and read rarely; kept, they grow the page cache into memory never
+	 * touched before (measured here: 9-24 us of CPU per 8 KiB appended
+	 * and synced, 3.3 us with this), and reads go to the disk anyway. */
+	posix_fadvise(s->fd, (off_t)s->size, (off_t)log->written, POSIX_FADV_DONTNEED);
 	s->size += log->written;
 	log->written = 0;
 	return 0;
