@@ -55,16 +55,80 @@ void um_queue_put_request_clear(struct um_queue_put_request *q)
 	memset(q, 0, sizeof(*q));
 }
 
-int um_queue_api_parse_put(const uint8_t *body, size_t len, struct um_queue_put_request *q, const char **error)
+/* The binary form (docs/PROTOCOL.md §21): "UMQB" | u8 version 1 | u8 flags
+ * (1: admission MAC, 2: public key + signature) | u16 count | challenge[32]
+ * | admission[32]? | public_key, signature? | count x (u32 length |
+ * envelope); integers big-endian, nothing after the last envelope. */
+static int parse_put_binary(const uint8_t *body, size_t len, struct um_queue_put_request *q, const char **error)
+{
+	size_t count, at = UM_QUEUE_API_BINARY_HEADER;
+	uint8_t flags;
+
+	*error = "binary body: bad header";
+	if (len < UM_QUEUE_API_BINARY_HEADER || body[4] != 1 || (body[5] & ~3u) != 0)
+		return -UM_EINVAL;
+	flags = body[5];
+	count = (size_t)body[6] << 8 | body[7];
+	*error = "binary body: 1 to 256 envelopes";
+	if (count == 0 || count > UM_QUEUE_API_PUT_MAX)
+		return -UM_EINVAL;
+	/* One copy: the job outlives the server's buffer. */
+	q->data = malloc(len);
+	if (!q->data) {
+		*error = "out of memory";
+		return -UM_ENOMEM;
+	}
+	memcpy(q->data, body, len);
+	memcpy(q->challenge, body + 8, 32);
+	*error = "binary body: truncated";
+	if (flags & 1) {
+		if (len - at < UM_QUEUE_API_MAC_BYTES)
+			return -UM_EINVAL;
+		memcpy(q->admission, body + at, UM_QUEUE_API_MAC_BYTES);
+		q->has_admission = true;
+		at += UM_QUEUE_API_MAC_BYTES;
+	}
+	if (flags & 2) {
+		if (len - at < UM_HSIG_PK_BYTES + UM_HSIG_BYTES)
+			return -UM_EINVAL;
+		q->public_key = q->data + at;
+		q->signature = q->data + at + UM_HSIG_PK_BYTES;
+		q->has_signature = true;
+		at += UM_HSIG_PK_BYTES + UM_HSIG_BYTES;
+	}
+	for (size_t i = 0; i < count; i++) {
+		size_t n;
+
+		if (len - at < 4)
+			return -UM_EINVAL;
+		n = (size_t)body[at] << 24 | (size_t)body[at + 1] << 16 | (size_t)body[at + 2] << 8 | body[at + 3];
+		at += 4;
+		*error = "binary body: an envelope empty or past the end";
+		if (n == 0 || n > len - at)
+			return -UM_EINVAL;
+		q->envelope[i] = q->data + at;
+		q->len[i] = n;
+		at += n;
+	}
+	*error = "binary body: bytes after the last envelope";
+	if (at != len)
+		return -UM_EINVAL;
+	q->n = count;
+	*error = NULL;
+	return 0;
+}
+
+int um_queue_api_parse_put_json(const uint8_t *body, size_t len, struct um_queue_put_request *q, const char **error)
 {
 	static const char *const names[] = {"envelopes", "challenge", "admission", "public_key", "signature"};
-	json_t *root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *root;
 	const char *key;
 	json_t *v, *list;
 	size_t i, total = UM_HSIG_PK_BYTES + UM_HSIG_BYTES, used = 0;
 	int r = -UM_EINVAL;
 
 	memset(q, 0, sizeof(*q));
+	root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, NULL);
 	*error = "body: not a JSON object";
 	if (!root || !json_is_object(root))
 		goto out;
@@ -76,7 +140,7 @@ int um_queue_api_parse_put(const uint8_t *body, size_t len, struct um_queue_put_
 		}
 	}
 	list = json_object_get(root, "envelopes");
-	*error = "envelopes: a list of 1 to 64 base64 envelopes";
+	*error = "envelopes: a list of 1 to 256 base64 envelopes";
 	if (!json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > UM_QUEUE_API_PUT_MAX)
 		goto out;
 	json_array_foreach(list, i, v)
@@ -133,6 +197,24 @@ out:
 	if (r)
 		um_queue_put_request_clear(q);
 	return r;
+}
+
+int um_queue_api_parse_put(const uint8_t *body, size_t len, struct um_queue_put_request *q, const char **error)
+{
+	int r;
+
+	if (len >= 4 && memcmp(body, UM_QUEUE_API_BINARY_MAGIC, 4) == 0) {
+		memset(q, 0, sizeof(*q));
+		r = parse_put_binary(body, len, q, error);
+		if (r)
+			um_queue_put_request_clear(q);
+		return r;
+	}
+	if (um_queue_api_parse_put_fast(body, len, q) == 0) {
+		*error = NULL;
+		return 0;
+	}
+	return um_queue_api_parse_put_json(body, len, q, error);
 }
 
 int um_queue_api_parse_auth(const uint8_t *body, size_t len, bool with_limit, struct um_queue_auth_request *q,
@@ -353,6 +435,9 @@ static bool put_authorized(struct um_queue_api *api, const struct um_queue_put_r
 	size_t len;
 	bool ok = true;
 
+	/* Open relays check no proof: no hash of megabytes for nothing. */
+	if (!api->config.has_admission_key && !api->config.n_allow)
+		return true;
 	um_queue_api_body_hash(q->envelope, q->len, q->n, hash);
 	len = um_queue_api_message(message, q->challenge, "POST", QUEUE_PATH, hash, 0);
 	if (api->config.has_admission_key) {
@@ -417,6 +502,8 @@ static void on_put(void *ctx, const struct um_http_request *req, struct um_http_
 		um_http_response_error(resp, 400, "no well-formed envelope");
 		goto refused;
 	}
+	challenge_issue(api, &req->source, job->next_challenge);
+	job->has_next_challenge = true;
 	submit(api, job, resp);
 	return;
 refused:

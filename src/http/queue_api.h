@@ -6,8 +6,11 @@
  *
  *   POST   /api/relay/challenge      -> {"challenge": b64, "expires_in": s}
  *   POST   /api/relay/queue          {envelopes: [b64, ...], challenge, admission?,
- *                                     public_key?, signature?}
- *                                     -> {"queued": [id], "refused": [{id, error}]}
+ *                                     public_key?, signature?}, or the same in the
+ *                                     binary form (application/octet-stream, starts
+ *                                     "UMQB": see um_queue_api_parse_put)
+ *                                     -> {"queued": [id], "refused": [{id, error}],
+ *                                         "challenge": b64 (for the next request)}
  *   GET|POST /api/relay/pending      {peer_id, public_key, challenge, signature, limit?}
  *                                     -> {"envelopes": [{id, envelope, arrival_ms}]}
  *   DELETE /api/relay/pending/ID     {peer_id, public_key, challenge, signature} -> {"deleted": 1}
@@ -33,11 +36,14 @@
 #include "wire/envelope.h"
 
 #define UM_QUEUE_API_SIGN_CONTEXT "umbra relay queue v1"
+/* The first bytes of the binary form of an enqueue body (PROTOCOL §21). */
+#define UM_QUEUE_API_BINARY_MAGIC "UMQB"
 
 enum {
 	UM_QUEUE_API_CHALLENGE_BYTES = 32,
 	UM_QUEUE_API_MAC_BYTES = 32,
-	UM_QUEUE_API_PUT_MAX = 64,       /* envelopes per request */
+	UM_QUEUE_API_PUT_MAX = 256,      /* envelopes per request */
+	UM_QUEUE_API_BINARY_HEADER = 40, /* magic, version, flags, count, challenge */
 	UM_QUEUE_API_BODY_MAX = 2 << 20, /* default body cap of the queue's routes */
 	UM_QUEUE_API_PENDING_MAX = 1000, /* envelopes per pending answer */
 	UM_QUEUE_API_MESSAGE_MAX = 160,  /* the signed or MACed message */
@@ -111,7 +117,14 @@ struct um_queue_auth_request {
 };
 
 /* Parsers of the request bodies (len bytes, not NUL terminated): 0, or
- * -UM_EINVAL with *error (static text). Unknown members refused. */
+ * -UM_EINVAL with *error (static text). Unknown members refused. An enqueue
+ * body starting with UM_QUEUE_API_BINARY_MAGIC is the binary form:
+ *   "UMQB" | u8 version (1) | u8 flags (1: admission, 2: public key and
+ *   signature; others 0) | u16 count (1..UM_QUEUE_API_PUT_MAX) |
+ *   challenge[32] | admission[32] if flag 1 | public_key[UM_HSIG_PK_BYTES]
+ *   signature[UM_HSIG_BYTES] if flag 2 | count x (u32 length (> 0) | bytes)
+ * integers big-endian, nothing after the last envelope; it means what the
+ * JSON form means (the same MAC and signature over the same message). */
 int um_queue_api_parse_put(const uint8_t *body, size_t len, struct um_queue_put_request *out, const char **error);
 void um_queue_put_request_clear(struct um_queue_put_request *q);
 int um_queue_api_parse_auth(const uint8_t *body, size_t len, bool with_limit, struct um_queue_auth_request *out,

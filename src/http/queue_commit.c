@@ -168,12 +168,22 @@ static void answer_put(struct um_queue_api *api, struct queue_job *job, int comm
 		snprintf(item, sizeof(item), "%s{\"id\":\"%s\",\"error\":\"%s\"}", refused++ ? "," : "", hex, word);
 		text_str(&t, item);
 	}
+	text_str(&t, "]");
+	if (job->has_next_challenge) {
+		char b64[sodium_base64_ENCODED_LEN(UM_QUEUE_API_CHALLENGE_BYTES, sodium_base64_VARIANT_ORIGINAL)];
+
+		sodium_bin2base64(b64, sizeof(b64), job->next_challenge, sizeof(job->next_challenge),
+				  sodium_base64_VARIANT_ORIGINAL);
+		text_str(&t, ",\"challenge\":\"");
+		text_str(&t, b64);
+		text_str(&t, "\"");
+	}
 	if (first_word && !queued) {
 		char tail[96];
-		snprintf(tail, sizeof(tail), "],\"error\":\"%s\"}", first_word);
+		snprintf(tail, sizeof(tail), ",\"error\":\"%s\"}", first_word);
 		text_str(&t, tail);
 	} else {
-		text_str(&t, "]}");
+		text_str(&t, "}");
 	}
 	pthread_mutex_lock(&api->lock);
 	api->stats.queued += queued;

@@ -26,6 +26,10 @@ struct queue_job {
 	struct um_queue_put_request put;
 	struct um_envelope_header header[UM_QUEUE_API_PUT_MAX];
 	int result[UM_QUEUE_API_PUT_MAX]; /* per envelope; 1: malformed (not put) */
+	/* A put's answer carries a fresh challenge for the sender's next
+	 * request (one round trip less each): issued on the HTTP thread. */
+	uint8_t next_challenge[UM_QUEUE_API_CHALLENGE_BYTES];
+	bool has_next_challenge;
 };
 
 struct queue_challenge {
@@ -63,6 +67,13 @@ bool um_queue_commit_submit(struct um_queue_api *api, struct queue_job *job);
 int um_queue_commit_start(struct um_queue_api *api);
 void um_queue_commit_stop(struct um_queue_api *api);
 void um_queue_job_free(struct queue_job *job);
+/* The JSON enqueue body's fast path (queue_json.c): 0 with *q filled as
+ * um_queue_api_parse_put would, or -UM_EAGAIN: not the plain shape, ask the
+ * full parser (which then gives the answer and its error). */
+int um_queue_api_parse_put_fast(const uint8_t *body, size_t len, struct um_queue_put_request *q);
+/* The full JSON parser alone (jansson): the reference the fast path must
+ * agree with (fuzz_queue_api checks it does). */
+int um_queue_api_parse_put_json(const uint8_t *body, size_t len, struct um_queue_put_request *q, const char **error);
 /* 16 bytes as 32 lower-case hex digits and a NUL. */
 void um_queue_id_hex(const uint8_t id[16], char out[33]);
 

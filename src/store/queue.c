@@ -1,101 +1,29 @@
 /* SPDX-License-Identifier: MIT */
-/* The relay's durable queue (queue.h): envelopes clustered by recipient,
- * their bodies in arrival order, the limits checked by counting the
- * recipient's rows, and the writes through db.h's transactions. */
+/* The relay's durable queue (queue.h): the segment log of queue_log.c is the
+ * durable truth; the index (recipients, their envelopes in arrival order,
+ * the (recipient, id) lookup) lives in memory and is rebuilt from the log on
+ * open. A put or delete changes the index at once and appends a record to
+ * the group; the outermost commit writes the group and fdatasyncs once; a
+ * failure undoes the group's index changes (the undo list). Deletes and
+ * purges append tombstones. Purge also compacts: the oldest segment, once mostly dead, has
+ * its live records copied to the head and is removed. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/db.h"
+#include <sodium.h>
+
 #include "store/queue.h"
+#include "store/queue_index.h"
+#include "store/queue_log.h"
 #include "util/error.h"
+#include "util/log.h"
 
-/* 64 MiB of page cache: a group of 256 x 16 KiB envelopes stays in memory
- * until its commit instead of spilling to the WAL halfway. */
-#define UM_QUEUE_PRAGMAS "PRAGMA cache_size = -65536;"
-/* Envelopes a purge deletes per transaction. */
-#define UM_QUEUE_PURGE_BATCH 256
-/* Envelopes um_queue_pending copies out per query. */
+/* Envelopes um_queue_pending copies out at a time. */
 #define UM_QUEUE_PAGE 16
-
-/* Schema migrations (see db.h): append, never edit one that shipped.
- *
- * Laid out for group commits of many recipients' envelopes: each put dirties
- * one page at a random place (the recipient's rows of envelopes, clustered
- * by (recipient, id): the duplicate check, the limits' COUNT/SUM and the
- * pending walk all read those same few pages; the walk sorts at most
- * max_messages rows by seq) and otherwise only appends (bodies by seq, the
- * expiry index by time). Every other per-recipient structure costs one more
- * random page per put. Measured with bench-queue (4 KiB, groups of 256 / 16,
- * CPU per envelope): a rowid table with indexes on (recipient, seq) and
- * (recipient, id) and a totals table kept by triggers 41-42 / 52 us, this
- * layout with a totals table 35-40 / 50-64 us, with COUNT/SUM 36-39 / 45 us:
- * the totals table bought nothing, so it is gone. */
-static const char *const um_queue_migrations[UM_QUEUE_SCHEMA_VERSION] = {
-    /* 0 -> 1. seq: the arrival order (the bodies' rowid: one above the
-     * largest at each insert). */
-    "CREATE TABLE bodies ("
-    " seq INTEGER PRIMARY KEY,"
-    " body BLOB NOT NULL);"
-    "CREATE TABLE envelopes ("
-    " recipient BLOB NOT NULL CHECK (length(recipient) = 32),"
-    " id BLOB NOT NULL CHECK (length(id) = 16),"
-    " seq INTEGER NOT NULL,"
-    " arrival_ms INTEGER NOT NULL,"
-    " expires_ms INTEGER NOT NULL,"
-    " size INTEGER NOT NULL,"
-    " PRIMARY KEY (recipient, id)) WITHOUT ROWID;"
-    "CREATE INDEX envelopes_by_expiry ON envelopes (expires_ms);"
-    /* A body goes with its envelope, in the same statement. */
-    "CREATE TRIGGER envelopes_removed AFTER DELETE ON envelopes BEGIN"
-    " DELETE FROM bodies WHERE seq = old.seq;"
-    " END;",
-};
-
-enum um_queue_stmt {
-	UM_QSTMT_TOTALS,
-	UM_QSTMT_INSERT,
-	UM_QSTMT_INSERT_BODY,
-	UM_QSTMT_EXISTS,
-	UM_QSTMT_DROP_EXPIRED_OF,
-	UM_QSTMT_PENDING,
-	UM_QSTMT_DELETE,
-	UM_QSTMT_DELETE_ALL,
-	UM_QSTMT_PURGE,
-	UM_QSTMT_STATS,
-	UM_QSTMT_COUNT
-};
-
-static const char *const um_queue_sql[UM_QSTMT_COUNT] = {
-    [UM_QSTMT_TOTALS] = "SELECT count(*), total(size) FROM envelopes WHERE recipient = ?1",
-    [UM_QSTMT_INSERT] = "INSERT INTO envelopes (recipient, id, seq, arrival_ms, expires_ms, size)"
-			" VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [UM_QSTMT_INSERT_BODY] = "INSERT INTO bodies (body) VALUES (?1)",
-    [UM_QSTMT_EXISTS] = "SELECT 1 FROM envelopes WHERE recipient = ?1 AND id = ?2",
-    [UM_QSTMT_DROP_EXPIRED_OF] = "DELETE FROM envelopes WHERE recipient = ?1 AND expires_ms <= ?2",
-    [UM_QSTMT_PENDING] = "SELECT e.seq, e.id, e.arrival_ms, e.expires_ms, b.body FROM envelopes e"
-			 " JOIN bodies b ON b.seq = e.seq"
-			 " WHERE e.recipient = ?1 AND e.seq > ?2 ORDER BY e.seq LIMIT ?3",
-    [UM_QSTMT_DELETE] = "DELETE FROM envelopes WHERE recipient = ?1 AND id = ?2",
-    [UM_QSTMT_DELETE_ALL] = "DELETE FROM envelopes WHERE recipient = ?1",
-    [UM_QSTMT_PURGE] = "DELETE FROM envelopes WHERE (recipient, id) IN (SELECT recipient, id FROM envelopes"
-		       " WHERE expires_ms <= ?1 ORDER BY expires_ms LIMIT ?2)",
-    [UM_QSTMT_STATS] = "SELECT count(*), total(size), count(DISTINCT recipient) FROM envelopes",
-};
-
-static const struct um_db_schema um_queue_schema = {
-    .kind = "queue",
-    .migrations = um_queue_migrations,
-    .version = UM_QUEUE_SCHEMA_VERSION,
-    .pragmas = UM_QUEUE_PRAGMAS,
-};
-
-struct um_queue {
-	struct um_db db;
-	sqlite3_stmt *stmt[UM_QSTMT_COUNT];
-	struct um_queue_limits limits;
-	struct um_queue_stats counted; /* puts .. deleted */
-};
+/* Segments one purge compacts at most (bounds its pause). */
+#define UM_QUEUE_COMPACT_MAX 4
 
 int um_queue_open(const char *path, const struct um_queue_limits *limits, struct um_queue **out)
 {
@@ -105,9 +33,12 @@ int um_queue_open(const char *path, const struct um_queue_limits *limits, struct
 	if (!path || !*path || !out)
 		return -UM_EINVAL;
 	*out = NULL;
+	if (sodium_init() < 0)
+		return -UM_ESTATE;
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return -UM_ENOMEM;
+	q->log.dir_fd = -1; /* closed by um_qlog_close only once opened */
 	if (limits)
 		q->limits = *limits;
 	if (!q->limits.ttl_ms)
@@ -116,14 +47,19 @@ int um_queue_open(const char *path, const struct um_queue_limits *limits, struct
 		q->limits.max_messages = UM_QUEUE_MAX_MESSAGES_DEFAULT;
 	if (!q->limits.max_bytes)
 		q->limits.max_bytes = UM_QUEUE_MAX_BYTES_DEFAULT;
-	rc = um_db_open(&q->db, path, &um_queue_schema);
+	q->next_seq = 1;
+	crypto_shorthash_keygen(q->hash_key);
+	q->scratch = malloc(UM_QUEUE_ENVELOPE_MAX);
+	rc = q->scratch ? um_qindex_table_grow(q, &q->entries, true) : -UM_ENOMEM;
+	if (rc == 0)
+		rc = um_qindex_table_grow(q, &q->recipients, false);
+	if (rc == 0)
+		rc = um_qlog_open(&q->log, path, um_qindex_replay, q);
 	if (rc) {
+		um_qlog_close(&q->log);
+		um_qindex_free(q);
+		free(q->scratch);
 		free(q);
-		return rc;
-	}
-	rc = um_db_prepare(&q->db, um_queue_sql, UM_QSTMT_COUNT, q->stmt);
-	if (rc) {
-		um_queue_close(q);
 		return rc;
 	}
 	*out = q;
@@ -134,165 +70,211 @@ void um_queue_close(struct um_queue *q)
 {
 	if (!q)
 		return;
-	for (int i = 0; i < UM_QSTMT_COUNT; i++)
-		sqlite3_finalize(q->stmt[i]);
-	um_db_close(&q->db);
+	if (q->depth) {
+		um_log_warn("queue: closed with a batch open: rolled back");
+		um_qlog_discard(&q->log);
+		um_qindex_settle(q, false);
+	}
+	um_qlog_close(&q->log);
+	um_qindex_free(q);
+	free(q->undo);
+	free(q->scratch);
 	free(q);
+}
+
+int um_queue_set_segment_size(struct um_queue *q, uint64_t bytes)
+{
+	if (!q || bytes < 4096)
+		return -UM_EINVAL;
+	q->log.segment_max = bytes;
+	return 0;
 }
 
 int um_queue_begin(struct um_queue *q)
 {
-	return q ? um_db_begin(&q->db) : -UM_EINVAL;
+	if (!q)
+		return -UM_EINVAL;
+	if (q->depth == UINT32_MAX)
+		return -UM_ERANGE;
+	if (q->depth++ == 0) {
+		q->failed = 0;
+		um_qlog_rotate(&q->log);
+	}
+	return 0;
 }
 
 int um_queue_commit(struct um_queue *q)
 {
-	return q ? um_db_commit(&q->db) : -UM_ESTATE;
+	int rc;
+
+	if (!q || q->depth == 0)
+		return -UM_ESTATE;
+	if (--q->depth)
+		return q->failed;
+	rc = q->failed;
+	if (rc == 0)
+		rc = um_qlog_sync(&q->log);
+	if (rc && !q->failed)
+		um_qindex_settle(q, false); /* a failed batch was settled when it failed */
+	else if (rc == 0)
+		um_qindex_settle(q, true);
+	q->failed = 0;
+	return rc;
+}
+
+/* A write failed in a batch: everything of it is undone now; later calls and
+ * the commit return rc. */
+static int batch_fail(struct um_queue *q, int rc)
+{
+	um_qlog_discard(&q->log);
+	um_qindex_settle(q, false);
+	q->failed = rc;
+	return rc;
+}
+
+/* An implicit batch when none is open; paired with op_end. */
+static int op_begin(struct um_queue *q)
+{
+	return um_queue_begin(q);
+}
+
+static int op_end(struct um_queue *q, int rc)
+{
+	int c = um_queue_commit(q);
+
+	return rc ? rc : c;
 }
 
 int um_queue_integrity_check(struct um_queue *q)
 {
-	return q ? um_db_integrity_check(&q->db) : -UM_EINVAL;
+	return q ? um_qlog_verify(&q->log) : -UM_EINVAL;
 }
 
-/* The recipient's queued count and bytes (0, 0 when none). */
-static int queue_totals(struct um_queue *q, const uint8_t recipient[32], uint64_t *count, uint64_t *bytes)
+/* Removes e in the open batch with a tombstone. */
+static int remove_entry(struct um_queue *q, struct qentry *e)
 {
-	sqlite3_stmt *st = q->stmt[UM_QSTMT_TOTALS];
-	int step, rc = 0;
+	struct um_qlog_record rec = {.type = UM_QLOG_TOMBSTONE, .seq = e->seq};
+	uint32_t seg;
+	uint64_t off;
+	int rc = um_qindex_undo_push(q, UNDO_REMOVED, e);
 
-	*count = *bytes = 0;
-	if (um_db_bind_blob(st, 1, recipient, 32) != SQLITE_OK)
-		return um_db_run_bound(&q->db, st, SQLITE_ERROR, "bind");
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
-		*count = (uint64_t)sqlite3_column_int64(st, 0);
-		*bytes = (uint64_t)sqlite3_column_double(st, 1);
-	} else if (step != SQLITE_DONE) {
-		rc = um_db_error(&q->db, step, "totals");
-	}
-	um_db_reset(st);
-	return rc;
+	if (rc)
+		return rc;
+	um_qindex_entry_unlink(q, e);
+	memcpy(rec.recipient, e->r->id, 32);
+	memcpy(rec.id, e->id, 16);
+	rc = um_qlog_append(&q->log, &rec, NULL, &seg, &off);
+	return rc ? batch_fail(q, rc) : 0;
 }
 
-/* 0 when len more bytes fit the recipient's limits (after dropping its
- * expired envelopes, only when they would not: *dropped says how many),
- * -UM_ELIMIT when not. */
-static int queue_fits(struct um_queue *q, const uint8_t recipient[32], size_t len, uint64_t now_ms, int *dropped)
+/* Drops r's expired envelopes (with tombstones: a reopen at any clock finds
+ * what this handle had); returns how many. */
+static int drop_expired_of(struct um_queue *q, struct qrecipient *r, uint64_t now_ms)
 {
-	uint64_t count, bytes;
-	int rc, b;
+	int n = 0, rc;
 
-	for (int pass = 0; pass < 2; pass++) {
-		rc = queue_totals(q, recipient, &count, &bytes);
+	for (struct qentry *e = r->head, *next; e; e = next) {
+		next = e->next;
+		if (e->expires_ms > now_ms)
+			continue;
+		rc = remove_entry(q, e);
 		if (rc)
 			return rc;
-		if (count + 1 <= q->limits.max_messages && bytes + len <= q->limits.max_bytes)
-			return 0;
-		if (pass)
-			break;
-		b = um_db_bind_blob(q->stmt[UM_QSTMT_DROP_EXPIRED_OF], 1, recipient, 32);
-		b |= sqlite3_bind_int64(q->stmt[UM_QSTMT_DROP_EXPIRED_OF], 2, (sqlite3_int64)now_ms);
-		rc = um_db_run_bound(&q->db, q->stmt[UM_QSTMT_DROP_EXPIRED_OF], b, "drop expired");
-		if (rc)
-			return rc;
-		if (sqlite3_changes(q->db.handle) == 0)
-			break;
-		*dropped = sqlite3_changes(q->db.handle);
+		n++;
 	}
-	return -UM_ELIMIT;
-}
-
-/* -UM_EEXIST when (recipient, id) is queued, 0 when not. */
-static int queue_exists(struct um_queue *q, const uint8_t recipient[32], const uint8_t id[16])
-{
-	sqlite3_stmt *st = q->stmt[UM_QSTMT_EXISTS];
-	int step, rc;
-
-	if ((um_db_bind_blob(st, 1, recipient, 32) | um_db_bind_blob(st, 2, id, 16)) != SQLITE_OK)
-		return um_db_run_bound(&q->db, st, SQLITE_ERROR, "bind");
-	step = sqlite3_step(st);
-	rc = step == SQLITE_ROW ? -UM_EEXIST : step == SQLITE_DONE ? 0 : um_db_error(&q->db, step, "exists");
-	um_db_reset(st);
-	return rc;
+	return n;
 }
 
 int um_queue_put(struct um_queue *q, const uint8_t recipient[32], const uint8_t envelope_id[16],
 		 const uint8_t *envelope, size_t len, uint64_t now_ms)
 {
-	sqlite3_stmt *st;
-	uint64_t expires;
-	int rc, b, dropped = 0;
+	struct um_qlog_record rec = {.type = UM_QLOG_PUT};
+	struct qrecipient *r;
+	struct qentry *e = NULL;
+	int rc, dropped = 0;
 
 	if (!q || !recipient || !envelope_id || !envelope)
 		return -UM_EINVAL;
 	if (len == 0 || len > UM_QUEUE_ENVELOPE_MAX || now_ms > INT64_MAX)
 		return -UM_ERANGE;
-	expires = now_ms + q->limits.ttl_ms;
-	if (expires < now_ms || expires > INT64_MAX)
-		expires = INT64_MAX;
-	rc = um_db_op_begin(&q->db);
+	rc = op_begin(q);
 	if (rc)
 		return rc;
-	rc = queue_fits(q, recipient, len, now_ms, &dropped);
-	if (rc == -UM_ELIMIT) {
-		/* A retry of an envelope already queued is acknowledged again,
-		 * even when the queue it filled is now full. */
-		int dup = queue_exists(q, recipient, envelope_id);
-
-		if (dup)
-			rc = dup;
+	rc = q->failed;
+	r = um_qindex_recipient_find(q, recipient);
+	if (rc == 0 && r && um_qindex_entry_find(q, recipient, envelope_id))
+		rc = -UM_EEXIST; /* acknowledged again, even when its queue is full now */
+	if (rc == 0 && r && (r->count + 1 > q->limits.max_messages || r->bytes + len > q->limits.max_bytes)) {
+		dropped = drop_expired_of(q, r, now_ms);
+		rc = dropped < 0 ? dropped : 0;
+		dropped = dropped < 0 ? 0 : dropped;
 	}
+	if (rc == 0 &&
+	    ((r ? r->count : 0) + 1 > q->limits.max_messages || (r ? r->bytes : 0) + len > q->limits.max_bytes))
+		rc = -UM_ELIMIT;
+	if (rc == 0 && !r && !(r = um_qindex_recipient_get(q, recipient)))
+		rc = -UM_ENOMEM;
+	if (rc == 0 && um_qindex_table_grow(q, &q->entries, true) != 0)
+		rc = -UM_ENOMEM;
+	if (rc == 0 && !(e = calloc(1, sizeof(*e))))
+		rc = -UM_ENOMEM;
+	if (rc == 0)
+		rc = um_qindex_undo_push(q, UNDO_ADDED, e);
 	if (rc == 0) {
-		/* The body first: its rowid (one above the largest) is the
-		 * envelope's seq. A duplicate fails at the envelope's insert and
-		 * op_end takes the body back with it. */
-		st = q->stmt[UM_QSTMT_INSERT_BODY];
-		rc = um_db_run_bound(&q->db, st, um_db_bind_blob(st, 1, envelope, len), "put body");
+		e->r = r;
+		memcpy(e->id, envelope_id, 16);
+		e->seq = q->next_seq++;
+		e->arrival_ms = now_ms;
+		e->expires_ms = now_ms + q->limits.ttl_ms;
+		if (e->expires_ms < now_ms || e->expires_ms > INT64_MAX)
+			e->expires_ms = INT64_MAX;
+		e->len = (uint32_t)len;
+		rec.len = e->len;
+		rec.seq = e->seq;
+		rec.arrival_ms = e->arrival_ms;
+		rec.expires_ms = e->expires_ms;
+		memcpy(rec.recipient, recipient, 32);
+		memcpy(rec.id, envelope_id, 16);
+		rc = um_qlog_append(&q->log, &rec, envelope, &e->seg, &e->off);
+		if (rc == 0)
+			um_qindex_entry_link(q, e);
+		else
+			rc = batch_fail(q, rc); /* frees e with the batch */
+		e = NULL;
 	}
-	if (rc == 0) {
-		st = q->stmt[UM_QSTMT_INSERT];
-		b = um_db_bind_blob(st, 1, recipient, 32);
-		b |= um_db_bind_blob(st, 2, envelope_id, 16);
-		b |= sqlite3_bind_int64(st, 3, sqlite3_last_insert_rowid(q->db.handle));
-		b |= sqlite3_bind_int64(st, 4, (sqlite3_int64)now_ms);
-		b |= sqlite3_bind_int64(st, 5, (sqlite3_int64)expires);
-		b |= sqlite3_bind_int64(st, 6, (sqlite3_int64)len);
-		rc = um_db_run_bound(&q->db, st, b, "put");
-	}
-	rc = um_db_op_end(&q->db, rc);
+	free(e);
+	rc = op_end(q, rc);
 	if (rc == 0) {
 		q->counted.puts++;
-		q->counted.purged += (uint64_t)dropped; /* undone with a refusal */
-	} else if (rc == -UM_ELIMIT)
+		q->counted.purged += (uint64_t)dropped;
+	} else if (rc == -UM_ELIMIT) {
 		q->counted.refused_full++;
-	else if (rc == -UM_EEXIST)
+	} else if (rc == -UM_EEXIST) {
 		q->counted.refused_dup++;
+	}
 	return rc;
 }
 
-/* One page of um_queue_pending: rows copied out, so the callback may write. */
+/* One page of um_queue_pending: copied out, so the callback may write. */
 struct queue_page {
 	struct um_queue_entry e[UM_QUEUE_PAGE];
-	size_t offset[UM_QUEUE_PAGE]; /* of each body in bytes */
+	size_t offset[UM_QUEUE_PAGE];
 	size_t n, used, cap;
 	uint8_t *bytes;
-	int64_t last_seq;
 };
 
-static int page_add(struct queue_page *p, sqlite3_stmt *st)
+/* Copies e's envelope (read back from the log, CRC checked) into p. */
+static int page_add(struct um_queue *q, struct queue_page *p, const struct qentry *e)
 {
-	struct um_queue_entry *e = &p->e[p->n];
-	const void *body = sqlite3_column_blob(st, 4);
-	size_t len = (size_t)sqlite3_column_bytes(st, 4);
+	struct um_queue_entry *out = &p->e[p->n];
+	struct um_qlog_record rec;
+	int rc;
 
-	if (!um_db_column_fixed(st, 1, e->id, 16) || !body || len == 0)
-		return -EIO; /* the schema's checks make this a damaged file */
-	if (p->used + len > p->cap) {
+	if (p->used + e->len > p->cap) {
 		size_t cap = p->cap ? p->cap : 64 * 1024;
 		uint8_t *grown;
 
-		while (cap < p->used + len)
+		while (cap < p->used + e->len)
 			cap *= 2;
 		grown = realloc(p->bytes, cap);
 		if (!grown)
@@ -300,45 +282,29 @@ static int page_add(struct queue_page *p, sqlite3_stmt *st)
 		p->bytes = grown;
 		p->cap = cap;
 	}
-	memcpy(p->bytes + p->used, body, len);
-	p->offset[p->n] = p->used;
-	p->used += len;
-	p->last_seq = sqlite3_column_int64(st, 0);
-	e->arrival_ms = (uint64_t)sqlite3_column_int64(st, 2);
-	e->expires_ms = (uint64_t)sqlite3_column_int64(st, 3);
-	e->len = len;
-	p->n++;
-	return 0;
-}
-
-/* Reads the next page after p->last_seq, at most want rows. */
-static int page_read(struct um_queue *q, const uint8_t recipient[32], struct queue_page *p, size_t want)
-{
-	sqlite3_stmt *st = q->stmt[UM_QSTMT_PENDING];
-	int step = SQLITE_DONE, rc = 0, b;
-
-	p->n = p->used = 0;
-	b = um_db_bind_blob(st, 1, recipient, 32);
-	b |= sqlite3_bind_int64(st, 2, p->last_seq);
-	b |= sqlite3_bind_int64(st, 3, (sqlite3_int64)want);
-	if (b != SQLITE_OK)
-		return um_db_run_bound(&q->db, st, b, "bind");
-	while (rc == 0 && p->n < want && (step = sqlite3_step(st)) == SQLITE_ROW)
-		rc = page_add(p, st);
-	if (rc == 0 && step != SQLITE_ROW && step != SQLITE_DONE)
-		rc = um_db_error(&q->db, step, "pending");
-	um_db_reset(st);
-	for (size_t i = 0; rc == 0 && i < p->n; i++) {
-		memcpy(p->e[i].recipient, recipient, 32);
-		p->e[i].envelope = p->bytes + p->offset[i];
+	rc = um_qlog_read(&q->log, e->seg, e->off, &rec, p->bytes + p->used, e->len);
+	if (rc == 0 && (rec.type != UM_QLOG_PUT || rec.seq != e->seq || rec.len != e->len))
+		rc = -EIO;
+	if (rc) {
+		um_log_error("queue %s: envelope at %u:%llu unreadable: %s", q->log.path, e->seg,
+			     (unsigned long long)e->off, um_strerror(rc));
+		return rc == -UM_ENOTFOUND ? -EIO : rc;
 	}
-	return rc;
+	memcpy(out->recipient, e->r->id, 32);
+	memcpy(out->id, e->id, 16);
+	out->arrival_ms = e->arrival_ms;
+	out->expires_ms = e->expires_ms;
+	out->len = e->len;
+	p->offset[p->n++] = p->used;
+	p->used += e->len;
+	return 0;
 }
 
 int um_queue_pending(struct um_queue *q, const uint8_t recipient[32], size_t limit,
 		     int (*cb)(void *ctx, const struct um_queue_entry *e), void *ctx)
 {
 	struct queue_page *p;
+	uint64_t last_seq = 0;
 	size_t done = 0;
 	int rc = 0;
 
@@ -348,19 +314,28 @@ int um_queue_pending(struct um_queue *q, const uint8_t recipient[32], size_t lim
 	if (!p)
 		return -UM_ENOMEM;
 	for (;;) {
+		struct qrecipient *r = um_qindex_recipient_find(q, recipient);
+		struct qentry *e = r ? r->head : NULL;
 		size_t want = UM_QUEUE_PAGE;
 
 		if (limit && limit - done < want)
 			want = limit - done;
-		if (want == 0)
-			break;
-		rc = page_read(q, recipient, p, want);
+		/* The callbacks may have deleted: find the place again. */
+		while (e && e->seq <= last_seq)
+			e = e->next;
+		p->n = p->used = 0;
+		for (; rc == 0 && e && p->n < want; e = e->next) {
+			rc = page_add(q, p, e);
+			last_seq = e->seq;
+		}
 		if (rc || p->n == 0)
 			break;
+		for (size_t i = 0; i < p->n; i++)
+			p->e[i].envelope = p->bytes + p->offset[i];
 		for (size_t i = 0; rc == 0 && i < p->n; i++)
 			rc = cb(ctx, &p->e[i]);
 		done += p->n;
-		if (rc || p->n < want)
+		if (rc || p->n < want || !e)
 			break;
 	}
 	free(p->bytes);
@@ -368,91 +343,145 @@ int um_queue_pending(struct um_queue *q, const uint8_t recipient[32], size_t lim
 	return rc;
 }
 
-/* Runs one of the deleting statements (bound by the caller) in its own
- * write; returns the rows deleted or an error. */
-static int queue_delete_run(struct um_queue *q, sqlite3_stmt *st, int bind_rc, const char *what)
-{
-	int rc = um_db_op_begin(&q->db);
-
-	if (rc) {
-		um_db_reset(st);
-		return rc;
-	}
-	rc = um_db_run_bound(&q->db, st, bind_rc, what);
-	if (rc == 0)
-		rc = sqlite3_changes(q->db.handle);
-	return um_db_op_end(&q->db, rc);
-}
-
 int um_queue_delete(struct um_queue *q, const uint8_t recipient[32], const uint8_t envelope_id[16])
 {
-	sqlite3_stmt *st;
+	struct qentry *e;
 	int rc;
 
 	if (!q || !recipient || !envelope_id)
 		return -UM_EINVAL;
-	st = q->stmt[UM_QSTMT_DELETE];
-	rc = queue_delete_run(q, st, um_db_bind_blob(st, 1, recipient, 32) | um_db_bind_blob(st, 2, envelope_id, 16),
-			      "delete");
-	if (rc < 0)
+	rc = op_begin(q);
+	if (rc)
 		return rc;
-	q->counted.deleted += (uint64_t)rc;
-	return rc ? 0 : -UM_ENOTFOUND;
+	rc = q->failed;
+	e = rc ? NULL : um_qindex_entry_find(q, recipient, envelope_id);
+	if (rc == 0)
+		rc = e ? remove_entry(q, e) : -UM_ENOTFOUND;
+	rc = op_end(q, rc);
+	if (rc == 0)
+		q->counted.deleted++;
+	return rc;
 }
 
 int um_queue_delete_all(struct um_queue *q, const uint8_t recipient[32])
 {
-	sqlite3_stmt *st;
-	int rc;
+	struct qrecipient *r;
+	int rc, n = 0;
 
 	if (!q || !recipient)
 		return -UM_EINVAL;
-	st = q->stmt[UM_QSTMT_DELETE_ALL];
-	rc = queue_delete_run(q, st, um_db_bind_blob(st, 1, recipient, 32), "delete all");
-	if (rc > 0)
-		q->counted.deleted += (uint64_t)rc;
+	rc = op_begin(q);
+	if (rc)
+		return rc;
+	rc = q->failed;
+	r = rc ? NULL : um_qindex_recipient_find(q, recipient);
+	for (struct qentry *e = r ? r->head : NULL, *next; rc == 0 && e; e = next) {
+		next = e->next;
+		rc = remove_entry(q, e);
+		n += rc == 0;
+	}
+	rc = op_end(q, rc);
+	if (rc)
+		return rc;
+	q->counted.deleted += (uint64_t)n;
+	return n;
+}
+
+/* Copies the live records of the oldest segment to the head, syncs, then
+ * removes it. Outside a batch only. */
+static int compact_oldest(struct um_queue *q)
+{
+	struct um_qlog_segment *old = &q->log.seg[0];
+	uint32_t number = old->number, seg;
+	struct qentry **moved = NULL;
+	uint64_t *where = NULL, off;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i <= q->entries.mask; i++)
+		for (struct qentry *e = q->entries.slot[i]; rc == 0 && e; e = e->hnext) {
+			struct um_qlog_record rec;
+
+			if (e->seg != number)
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 256;
+				struct qentry **m = realloc(moved, cap * sizeof(*m));
+				uint64_t *w = m ? realloc(where, cap * sizeof(*w)) : NULL;
+				if (m)
+					moved = m;
+				if (!w) {
+					rc = -UM_ENOMEM;
+					break;
+				}
+				where = w;
+			}
+			rc = um_qlog_read(&q->log, e->seg, e->off, &rec, q->scratch, UM_QUEUE_ENVELOPE_MAX);
+			if (rc == 0)
+				rc = um_qlog_append(&q->log, &rec, q->scratch, &seg, &off);
+			moved[n] = e;
+			where[n++] = off;
+		}
+	if (rc == 0)
+		rc = um_qlog_sync(&q->log);
+	else
+		um_qlog_discard(&q->log);
+	if (rc == 0) {
+		seg = q->log.seg[q->log.n_seg - 1].number;
+		for (size_t i = 0; i < n; i++) {
+			um_qindex_live_add(q, moved[i], -1);
+			moved[i]->seg = seg;
+			moved[i]->off = where[i];
+			um_qindex_live_add(q, moved[i], 1);
+		}
+		rc = um_qlog_drop_oldest(&q->log);
+	}
+	free(moved);
+	free(where);
+	if (rc)
+		um_log_warn("queue %s: compacting segment %u: %s", q->log.path, number, um_strerror(rc));
 	return rc;
 }
 
 int um_queue_purge(struct um_queue *q, uint64_t now_ms)
 {
-	sqlite3_stmt *st;
-	int total = 0, rc, b;
+	int total = 0, rc;
 
 	if (!q)
 		return -UM_EINVAL;
-	if (now_ms > INT64_MAX)
-		now_ms = INT64_MAX;
-	st = q->stmt[UM_QSTMT_PURGE];
-	do {
-		b = sqlite3_bind_int64(st, 1, (sqlite3_int64)now_ms);
-		b |= sqlite3_bind_int(st, 2, UM_QUEUE_PURGE_BATCH);
-		rc = queue_delete_run(q, st, b, "purge");
-		if (rc < 0)
-			return rc;
-		q->counted.purged += (uint64_t)rc;
-		total += rc;
-	} while (rc == UM_QUEUE_PURGE_BATCH && total <= INT32_MAX - UM_QUEUE_PURGE_BATCH);
+	rc = op_begin(q);
+	if (rc)
+		return rc;
+	rc = q->failed;
+	for (size_t i = 0; rc == 0 && i <= q->recipients.mask; i++)
+		for (struct qrecipient *r = q->recipients.slot[i]; rc == 0 && r; r = r->hnext) {
+			int n = drop_expired_of(q, r, now_ms);
+
+			rc = n < 0 ? n : 0;
+			total += n > 0 ? n : 0;
+		}
+	rc = op_end(q, rc);
+	if (rc)
+		return rc;
+	q->counted.purged += (uint64_t)total;
+	/* The oldest segment once at most half alive (not inside a batch: its
+	 * copies are synced on their own). */
+	for (int i = 0; q->depth == 0 && i < UM_QUEUE_COMPACT_MAX && q->log.n_seg > 1; i++) {
+		struct um_qlog_segment *s = &q->log.seg[0];
+
+		if (s->live * 2 > s->size || compact_oldest(q) != 0)
+			break;
+	}
 	return total;
 }
 
 int um_queue_stats(struct um_queue *q, struct um_queue_stats *out)
 {
-	sqlite3_stmt *st;
-	int step, rc = 0;
-
 	if (!q || !out)
 		return -UM_EINVAL;
 	*out = q->counted;
-	st = q->stmt[UM_QSTMT_STATS];
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW) {
-		out->envelopes = (uint64_t)sqlite3_column_int64(st, 0);
-		out->bytes = (uint64_t)sqlite3_column_double(st, 1);
-		out->recipients = (uint64_t)sqlite3_column_int64(st, 2);
-	} else {
-		rc = um_db_error(&q->db, step, "stats");
-	}
-	um_db_reset(st);
-	return rc;
+	out->envelopes = q->envelopes;
+	out->bytes = q->bytes;
+	out->recipients = q->nonempty;
+	return 0;
 }

@@ -1,21 +1,25 @@
 /* SPDX-License-Identifier: MIT */
-/* The relay's durable queue of sealed envelopes for offline recipients: its
- * own SQLite database ([relay] queue = PATH), WAL with synchronous=FULL,
- * created 0600 and refused (-UM_EPERM) when it or its -wal/-shm is
- * accessible by group/others (the opening is db.h's, shared with store.h).
+/* The relay's durable queue of sealed envelopes for offline recipients
+ * ([relay] queue = PATH): an append-only segment log (store/queue_log.h:
+ * PATH is its head, the envelopes are in PATH-NNNNNNNN.log), the index in
+ * memory, rebuilt from the log on open. Files are created 0600 and refused
+ * (-UM_EPERM) when accessible by group/others; a PATH in the SQLite format
+ * of an older umbra is refused (-UM_EVERSION).
  *
- * What it holds per envelope: the recipient's peer ID, the envelope ID, the
- * arrival and expiry times (ms), the size and the envelope's bytes as given.
- * There is no sender: the relay has none to store.
+ * What it holds per envelope: the recipient's peer ID, the envelope ID, a
+ * sequence number, the arrival and expiry times (ms), the size and the
+ * envelope's bytes as given, under a CRC-32C. There is no sender: the relay
+ * has none to store.
  *
- * Durability: a put that returned 0 outside a batch is fsynced. Between
- * um_queue_begin and um_queue_commit, puts (and deletes) share one
- * transaction (group commit: one fsync) and are durable only once the
+ * Durability: a put that returned 0 outside a batch is fdatasynced. Between
+ * um_queue_begin and um_queue_commit, puts (and deletes) share one group
+ * (group commit: one write and one fdatasync) and are durable only once the
  * outermost commit returned 0: acknowledge nothing before. A failure (disk
  * full -ENOSPC, I/O -EIO, no memory) rolls back the whole batch; later calls
  * of the batch and its commit return that error; nothing committed before is
  * touched. Refusals (-UM_EEXIST, -UM_ELIMIT, -UM_EINVAL, -UM_ERANGE,
- * -UM_ENOTFOUND) change nothing and leave a batch usable.
+ * -UM_ENOTFOUND) change nothing and leave a batch usable. A crash inside a
+ * write leaves a torn record at the end of the log, cut on the next open.
  *
  * One thread uses a queue. */
 #ifndef UM_STORE_QUEUE_H
@@ -24,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define UM_QUEUE_SCHEMA_VERSION 1
+#define UM_QUEUE_SCHEMA_VERSION 2 /* 1: SQLite (session 9), 2: the segment log */
 #define UM_QUEUE_ENVELOPE_MAX   (128u * 1024) /* bytes of one envelope */
 /* Defaults of the limits per recipient (issue 17). */
 #define UM_QUEUE_TTL_MS_DEFAULT       (72ull * 3600 * 1000)
@@ -88,14 +92,18 @@ int um_queue_pending(struct um_queue *q, const uint8_t recipient[32], size_t lim
 int um_queue_delete(struct um_queue *q, const uint8_t recipient[32], const uint8_t envelope_id[16]);
 /* Deletes all of recipient's envelopes; returns how many (>= 0) or an error. */
 int um_queue_delete_all(struct um_queue *q, const uint8_t recipient[32]);
-/* Deletes the envelopes expired at now_ms, in transactions of a bounded
- * number each (a long purge never holds the writer long); returns how many
- * (>= 0) or an error. */
+/* Deletes the envelopes expired at now_ms (one group of tombstones), then,
+ * outside a batch, compacts up to 4 of the oldest segments once at most half
+ * alive (live records copied to the head and synced, the file removed);
+ * returns how many were purged (>= 0) or an error. */
 int um_queue_purge(struct um_queue *q, uint64_t now_ms);
-/* Fills out; envelopes, bytes and recipients come from a scan of every
- * envelope's row (not its body): for monitoring, not for each request. */
+/* Fills out; envelopes, bytes and recipients are the index's totals (cheap). */
 int um_queue_stats(struct um_queue *q, struct um_queue_stats *out);
-/* PRAGMA integrity_check: 0 when ok, -EIO otherwise. */
+/* Every record of the log read back and its CRC checked: 0 when ok, -EIO
+ * otherwise. */
 int um_queue_integrity_check(struct um_queue *q);
+/* Segments are rotated past bytes (>= 4096; default UM_QLOG_SEGMENT_MAX, 64
+ * MiB): for tests of the compaction. */
+int um_queue_set_segment_size(struct um_queue *q, uint64_t bytes);
 
 #endif

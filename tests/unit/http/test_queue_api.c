@@ -18,6 +18,7 @@
 #include "http/queue_client.h"
 #include "node/relay_queue.h"
 #include "test.h"
+#include "util/bytes.h"
 #include "util/error.h"
 #include "wire/envelope.h"
 
@@ -78,12 +79,19 @@ static void stop(void)
 	um_relay_queue_free(rq);
 	server = NULL;
 	rq = NULL;
-	static const char *const suffixes[] = {"", "-wal", "-shm", "-prekeys", "-prekeys-wal", "-prekeys-shm"};
-	for (size_t i = 0; i < 6; i++) {
+	/* The queue's head and its segments, and the prekey database beside it. */
+	unlink(db);
+	for (unsigned n = 1; n < 1000; n++) {
+		snprintf(path, sizeof(path), "%s-%08u.log", db, n);
+		if (unlink(path) < 0)
+			break;
+	}
+	static const char *const suffixes[] = {"-prekeys", "-prekeys-wal", "-prekeys-shm"};
+	for (size_t i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s%s", db, suffixes[i]);
 		unlink(path);
 	}
-	rmdir(dir);
+	CHECK_EQ(rmdir(dir), 0);
 }
 
 /* An envelope for recipient: a real header, random sealed part. */
@@ -361,6 +369,106 @@ static void test_admission(void)
 	stop();
 }
 
+/* The challenge an answer carries (0 when there is one). */
+static int reply_challenge(const struct reply *r, uint8_t out[32])
+{
+	json_t *o = json_loads(r->body, 0, NULL);
+	const char *b64 = json_string_value(json_object_get(o, "challenge"));
+	size_t bin_len = 0;
+	int rc = !b64 || sodium_base642bin(out, 32, b64, strlen(b64), NULL, &bin_len, NULL,
+					    sodium_base64_VARIANT_ORIGINAL) ||
+		 bin_len != 32;
+
+	json_decref(o);
+	return rc;
+}
+
+static size_t reply_queued(const struct reply *r)
+{
+	json_t *o = json_loads(r->body, 0, NULL);
+	size_t n = json_array_size(json_object_get(o, "queued"));
+
+	json_decref(o);
+	return n;
+}
+
+/* A binary enqueue body (PROTOCOL §21) of n envelopes (serials first..),
+ * MACed with key; returns its length. */
+static size_t binary_body(uint8_t *out, const uint8_t challenge[32], const uint8_t key[32], uint32_t first, size_t n)
+{
+	const uint8_t *env[8];
+	size_t len[8], at = UM_QUEUE_API_BINARY_HEADER + 32;
+	uint8_t hash[32], message[UM_QUEUE_API_MESSAGE_MAX];
+
+	memcpy(out, UM_QUEUE_API_BINARY_MAGIC, 4);
+	out[4] = 1;
+	out[5] = 1; /* an admission MAC */
+	out[6] = 0;
+	out[7] = (uint8_t)n;
+	memcpy(out + 8, challenge, 32);
+	for (size_t i = 0; i < n; i++) {
+		um_store32_be(out + at, ENV_LEN);
+		make_envelope(out + at + 4, &ids[0], first + (uint32_t)i);
+		env[i] = out + at + 4;
+		len[i] = ENV_LEN;
+		at += 4 + ENV_LEN;
+	}
+	um_queue_api_body_hash(env, len, n, hash);
+	size_t mlen = um_queue_api_message(message, challenge, "POST", "/api/relay/queue", hash, 0);
+	um_queue_api_mac(out + UM_QUEUE_API_BINARY_HEADER, key, message, mlen);
+	return at;
+}
+
+/* The binary form: queued like JSON, MAC checked, each answer's challenge
+ * good for exactly one next request, malformed framing refused. */
+static void test_binary(void)
+{
+	static uint8_t body[UM_QUEUE_API_BINARY_HEADER + 32 + 8 * (4 + ENV_LEN)];
+	struct um_queue_client c;
+	uint8_t key[32], challenge[32];
+	struct collected got;
+	struct reply r;
+	size_t len;
+
+	randombytes_buf(key, sizeof(key));
+	start(100, 3600000, key, 0);
+	client(&c);
+	CHECK_EQ(um_queue_client_challenge(&c, challenge), 0);
+	len = binary_body(body, challenge, key, 1, 3);
+	CHECK_EQ(http("POST", "/api/relay/queue", (const char *)body, len, &r), 200);
+	CHECK_EQ(reply_queued(&r), 3);
+	CHECK_EQ(reply_challenge(&r, challenge), 0);
+	/* The answer's challenge serves the next request, once. */
+	len = binary_body(body, challenge, key, 4, 2);
+	CHECK_EQ(http("POST", "/api/relay/queue", (const char *)body, len, &r), 200);
+	CHECK_EQ(reply_queued(&r), 2);
+	CHECK_EQ(http("POST", "/api/relay/queue", (const char *)body, len, &r), 403);
+	/* A wrong MAC. */
+	CHECK_EQ(reply_challenge(&r, challenge), 1); /* a refusal carries none */
+	CHECK_EQ(um_queue_client_challenge(&c, challenge), 0);
+	len = binary_body(body, challenge, key, 6, 1);
+	body[UM_QUEUE_API_BINARY_HEADER] ^= 1;
+	CHECK_EQ(http("POST", "/api/relay/queue", (const char *)body, len, &r), 403);
+	/* Framing: a byte too many, a count too high, an unknown flag. */
+	CHECK_EQ(um_queue_client_challenge(&c, challenge), 0);
+	len = binary_body(body, challenge, key, 6, 1);
+	CHECK_EQ(http("POST", "/api/relay/queue", (const char *)body, len + 1, &r), 400);
+	CHECK(is_error_json(&r));
+	body[7] = 2;
+	CHECK_EQ(http("POST", "/api/relay/queue", (const char *)body, len, &r), 400);
+	body[7] = 1;
+	body[5] = 5;
+	CHECK_EQ(http("POST", "/api/relay/queue", (const char *)body, len, &r), 400);
+	/* The five queued, in order, through the JSON reader. */
+	c.has_admission_key = true;
+	memcpy(c.admission_key, key, 32);
+	CHECK_EQ(count_pending(&c, &ids[0], &got), 5);
+	for (size_t i = 0; i < got.n; i++)
+		CHECK_EQ(got.serial[i], i + 1);
+	um_queue_client_close(&c);
+	stop();
+}
+
 /* An allow-list only: the sender signs (and the relay learns who it is). */
 static void test_allow_list(void)
 {
@@ -451,6 +559,7 @@ int main(void)
 	RUN(test_full_and_ttl);
 	RUN(test_admission);
 	RUN(test_allow_list);
+	RUN(test_binary);
 	RUN(test_group_commit);
 	for (int i = 0; i < 3; i++)
 		um_identity_wipe(&ids[i]);

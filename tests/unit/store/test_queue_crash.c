@@ -8,7 +8,9 @@
  * every reported id is there exactly once with its bytes intact (unless its
  * deletion was reported), at most the group in flight was committed
  * unreported, and the totals the limits are checked against equal the rows.
- * UM_TEST_SEED=N replays a run. */
+ * Then the same with small segments, the oldest envelopes deleted first and
+ * purges (compaction) while the kills land. UM_TEST_SEED=N replays a run. */
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -64,19 +66,42 @@ static void report(int fd, uint64_t value)
 }
 
 /* The child: never returns. Exit codes 2..6 say which step failed. */
-static void child_run(const char *path, uint64_t next, int fd, uint64_t seed)
+static int oldest_one(void *ctx, const struct um_queue_entry *e)
+{
+	*(uint64_t *)ctx = store_id_number(e->id);
+	return 1;
+}
+
+/* compact: small segments, the oldest envelopes deleted first (whole
+ * segments die) and a purge every few steps, so segments rotate and are
+ * compacted (copied, removed) while the kills land. */
+static void child_run(const char *path, uint64_t next, int fd, uint64_t seed, bool compact)
 {
 	struct um_queue_limits limits = {UINT32_MAX, UINT32_MAX, UINT64_MAX / 2};
 	struct um_queue *q;
+	uint64_t step = 0;
 
 	rng_state = seed;
 	if (um_queue_open(path, &limits, &q) != 0)
 		_exit(2);
+	if (compact && um_queue_set_segment_size(q, 64 * 1024) != 0)
+		_exit(7);
 	for (;;) {
-		uint64_t group = rng() % 2 ? 1 + rng() % 16 : 1 + rng() % GROUP_MAX;
+		uint64_t group = compact ? 1 + rng() % 4 : rng() % 2 ? 1 + rng() % 16 : 1 + rng() % GROUP_MAX;
+		uint64_t oldest = 0;
 
-		if (next > 1 && rng() % 8 == 0) {
-			uint64_t victim = 1 + rng() % (next - 1);
+		if (compact && rng() % 3 != 0) {
+			uint8_t to[32];
+
+			recipient_of(rng(), to);
+			if (um_queue_pending(q, to, 1, oldest_one, &oldest) < 0)
+				_exit(9);
+		}
+
+		if (compact && ++step % 8 == 0 && um_queue_purge(q, 0) < 0)
+			_exit(8);
+		if (next > 1 && (compact ? oldest != 0 : rng() % 8 == 0)) {
+			uint64_t victim = compact ? oldest : 1 + rng() % (next - 1);
 			uint8_t to[32], id[16];
 			int rc;
 
@@ -263,7 +288,7 @@ static uint64_t check_queue(struct um_queue *q, struct ids *s)
 	return next;
 }
 
-static void test_kill_at_random_moments(void)
+static void run_kills(bool compact)
 {
 	struct store_fixture fx;
 	struct ids ids = {0};
@@ -286,7 +311,7 @@ static void test_kill_at_random_moments(void)
 		CHECK(pid >= 0);
 		if (pid == 0) {
 			close(fds[0]);
-			child_run(fx.path, next, fds[1], child_seed);
+			child_run(fx.path, next, fds[1], child_seed, compact);
 		}
 		close(fds[1]);
 		/* Past the first rounds the delay runs from the child's first
@@ -296,7 +321,7 @@ static void test_kill_at_random_moments(void)
 		got += drain(fds[0], &ids, delay_ms, UINT64_MAX);
 		CHECK(kill(pid, SIGKILL) == 0);
 		CHECK(waitpid(pid, &status, 0) == pid);
-		/* Killed by us, not a failure of its own (exit codes 2..6). */
+		/* Killed by us, not a failure of its own (exit codes 2..9). */
 		CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 		got += drain(fds[0], &ids, -1, UINT64_MAX); /* EOF */
 		close(fds[0]);
@@ -314,6 +339,27 @@ static void test_kill_at_random_moments(void)
 	}
 	/* A run in which the child never got a commit in proves nothing. */
 	CHECK(ids.max >= ROUNDS * 10);
+	if (compact) {
+		/* Segments were made and the dead ones compacted away. */
+		DIR *dir = opendir(fx.dir);
+		struct dirent *d;
+		unsigned files = 0, highest = 0;
+
+		while (dir && (d = readdir(dir))) {
+			const char *dash = strrchr(d->d_name, '-');
+
+			if (!dash || !strstr(d->d_name, ".log"))
+				continue;
+			files++;
+			if ((unsigned)atoi(dash + 1) > highest)
+				highest = (unsigned)atoi(dash + 1);
+		}
+		if (dir)
+			closedir(dir);
+		fprintf(stderr, "  %u segment files left of %u made\n", files, highest);
+		CHECK(highest >= 10);
+		CHECK(files * 2 < highest);
+	}
 	CHECK(reports > 0);
 	free(ids.put);
 	free(ids.deleted);
@@ -321,8 +367,19 @@ static void test_kill_at_random_moments(void)
 	store_fixture_cleanup(&fx);
 }
 
+static void test_kill_at_random_moments(void)
+{
+	run_kills(false);
+}
+
+static void test_kill_while_compacting(void)
+{
+	run_kills(true);
+}
+
 int main(void)
 {
 	RUN(test_kill_at_random_moments);
+	RUN(test_kill_while_compacting);
 	return um_test_end();
 }
