@@ -229,7 +229,8 @@ int main(int argc, char **argv)
 		envelope[i] = (uint8_t)(i * 31 + 7);
 	snprintf(path, sizeof(path), "bench-queue-%d.db", (int)getpid());
 	if (statfs(".", &fs) == 0)
-		printf("file system type 0x%lx, segment log (write + fdatasync per group), %d recipients, %.1f s per mode\n",
+		printf("file system type 0x%lx, segment log (write + fdatasync per group), %d recipients, %.1f s per "
+		       "mode\n",
 		       (unsigned long)fs.f_type, RECIPIENTS, seconds);
 	if (only_len) {
 		rc = run_puts(only_group, only_len, seconds);

@@ -28,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define UM_QUEUE_SCHEMA_VERSION 2 /* 1: SQLite (session 9), 2: the segment log */
+#define UM_QUEUE_SCHEMA_VERSION 2             /* 1: SQLite (session 9), 2: the segment log */
 #define UM_QUEUE_ENVELOPE_MAX   (128u * 1024) /* bytes of one envelope */
 /* Defaults of the limits per recipient (issue 17). */
 #define UM_QUEUE_TTL_MS_DEFAULT       (72ull * 3600 * 1000)

@@ -209,7 +209,8 @@ static int head_open(struct um_qlog *log)
 		} else if (rc == 0 && um_load32_le(h + 8) != UM_QLOG_VERSION) {
 			/* Checked before the rest: another version's layout may differ. */
 			rc = -UM_EVERSION;
-		} else if (rc == 0 && (got != (ssize_t)sizeof(h) || um_load32_le(h + 28) != ~crc32c_update(~0u, h, 28))) {
+		} else if (rc == 0 &&
+			   (got != (ssize_t)sizeof(h) || um_load32_le(h + 28) != ~crc32c_update(~0u, h, 28))) {
 			um_log_error("queue %s: damaged head", log->path);
 			rc = -EIO;
 		}

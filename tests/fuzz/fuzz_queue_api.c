@@ -74,7 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 							 memcmp(ref.signature, q.signature, UM_HSIG_BYTES) != 0)))
 					__builtin_trap();
 				for (size_t i = 0; i < q.n; i++)
-					if (ref.len[i] != q.len[i] || memcmp(ref.envelope[i], q.envelope[i], q.len[i]) != 0)
+					if (ref.len[i] != q.len[i] ||
+					    memcmp(ref.envelope[i], q.envelope[i], q.len[i]) != 0)
 						__builtin_trap();
 				um_queue_put_request_clear(&ref);
 			}

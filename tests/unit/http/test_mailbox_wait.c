@@ -17,6 +17,7 @@
 #include "crypto/identity.h"
 #include "http/queue_client.h"
 #include "node/relay_queue.h"
+#include "relay_files.h"
 #include "test.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -59,16 +60,10 @@ static void setup(void)
 
 static void teardown(void)
 {
-	static const char *const suffixes[] = {"", "-wal", "-shm", "-prekeys", "-prekeys-wal", "-prekeys-shm"};
-	char path[160];
-
 	um_relay_queue_stop(rq);
 	um_http_server_free(server);
 	um_relay_queue_free(rq);
-	for (size_t i = 0; i < 6; i++) {
-		snprintf(path, sizeof(path), "%s%s", db, suffixes[i]);
-		unlink(path);
-	}
+	relay_files_remove(db);
 	CHECK_EQ(rmdir(dir), 0);
 }
 

@@ -16,6 +16,7 @@
 #include "http/queue_client.h"
 #include "msg/prekey.h"
 #include "node/relay_queue.h"
+#include "relay_files.h"
 #include "test.h"
 #include "util/error.h"
 
@@ -70,15 +71,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-	static const char *const suffixes[] = {"", "-wal", "-shm", "-prekeys", "-prekeys-wal", "-prekeys-shm"};
-	char path[160];
-
 	stop();
 	um_prekey_ring_free(ring);
-	for (size_t i = 0; i < 6; i++) {
-		snprintf(path, sizeof(path), "%s%s", db, suffixes[i]);
-		unlink(path);
-	}
+	relay_files_remove(db);
 	CHECK_EQ(rmdir(dir), 0); /* nothing else was left behind */
 }
 

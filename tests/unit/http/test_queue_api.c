@@ -17,6 +17,7 @@
 #include "crypto/identity.h"
 #include "http/queue_client.h"
 #include "node/relay_queue.h"
+#include "relay_files.h"
 #include "test.h"
 #include "util/bytes.h"
 #include "util/error.h"
@@ -72,25 +73,12 @@ static void start(uint32_t max_messages, uint64_t ttl_ms, const uint8_t *key, si
 
 static void stop(void)
 {
-	char path[128];
-
 	um_relay_queue_stop(rq);
 	um_http_server_free(server);
 	um_relay_queue_free(rq);
 	server = NULL;
 	rq = NULL;
-	/* The queue's head and its segments, and the prekey database beside it. */
-	unlink(db);
-	for (unsigned n = 1; n < 1000; n++) {
-		snprintf(path, sizeof(path), "%s-%08u.log", db, n);
-		if (unlink(path) < 0)
-			break;
-	}
-	static const char *const suffixes[] = {"-prekeys", "-prekeys-wal", "-prekeys-shm"};
-	for (size_t i = 0; i < 3; i++) {
-		snprintf(path, sizeof(path), "%s%s", db, suffixes[i]);
-		unlink(path);
-	}
+	relay_files_remove(db);
 	CHECK_EQ(rmdir(dir), 0);
 }
 
@@ -375,8 +363,8 @@ static int reply_challenge(const struct reply *r, uint8_t out[32])
 	json_t *o = json_loads(r->body, 0, NULL);
 	const char *b64 = json_string_value(json_object_get(o, "challenge"));
 	size_t bin_len = 0;
-	int rc = !b64 || sodium_base642bin(out, 32, b64, strlen(b64), NULL, &bin_len, NULL,
-					    sodium_base64_VARIANT_ORIGINAL) ||
+	int rc = !b64 ||
+		 sodium_base642bin(out, 32, b64, strlen(b64), NULL, &bin_len, NULL, sodium_base64_VARIANT_ORIGINAL) ||
 		 bin_len != 32;
 
 	json_decref(o);

@@ -6,9 +6,9 @@
  * files: the schema has no sender column and the files hold no byte string
  * that was never given (the envelopes are random bytes around a marker:
  * P's sealed envelopes were not merged when this was written). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <dirent.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/random.h>
