@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Shared by the SQLite databases of store/ (the node's store, the relay's
- * queue), store/ only: opening (0600 file, permission checks, WAL +
- * synchronous=FULL pragmas, schema_version and migrations), the mapping of
- * SQLite errors to -errno / -UM_E*, and the transactions (a write's own, or
- * a savepoint inside a group commit; nesting counted). One connection, used
- * by one thread. */
+ * prekey bundles; the relay's queue is a segment log, queue_log.h), store/ only: opening (0600 file, permission checks,
+ * WAL + synchronous=FULL pragmas, schema_version and migrations), the mapping of SQLite errors to -errno / -UM_E*, and
+ * the transactions (a write's own, or a savepoint inside a group commit; nesting counted). One connection, used by one
+ * thread. */
 #ifndef UM_STORE_DB_H
 #define UM_STORE_DB_H
 
@@ -26,7 +25,7 @@ enum um_db_txn {
 /* What a kind of database is: its name in logs and its migrations (entry v
  * takes version v to v + 1; never edit one that shipped: append). */
 struct um_db_schema {
-	const char *kind; /* "store", "queue" */
+	const char *kind; /* "store", "prekeys" */
 	const char *const *migrations;
 	int version;         /* the number of migrations */
 	const char *pragmas; /* run after the shared ones (NULL: none) */
