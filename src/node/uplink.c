@@ -633,7 +633,12 @@ int um_uplinks_start_list(struct um_node *node, const struct um_uplink_relay *li
 	    .n_uplinks = (unsigned)n,
 	};
 	struct um_relay_transport_config tc = {
-	    .n_uplinks = (unsigned)n, .first_retry_ns = UM_NSEC_PER_SEC, /* the relay client's REGISTER retry */
+	    /* The registration's first retransmission: its HELLO's initial
+	     * RTO (400 ms, session/handshake_internal.h), so the fallback waits
+	     * ~0.7 s, not 1.3 s (issue 14: UDP-blocked nodes; a racing wss://
+	     * line gives way when the UDP line registers first). */
+	    .n_uplinks = (unsigned)n,
+	    .first_retry_ns = 400 * UM_NSEC_PER_MSEC,
 	};
 	int r;
 
