@@ -8,8 +8,6 @@
 
 #define DEFER_MS               500ULL
 #define DEFER_JITTER_MS        100ULL
-#define RELAY_DEFER_MS         200ULL /* at relay ready: see um_session_timers_relay_ready */
-#define RELAY_DEFER_JITTER_MS  50ULL
 #define RETRY_BASE_MS          500ULL
 #define RETRY_MAX_MS           15000ULL
 #define REKEY_AFTER_MESSAGES   (1ULL << 40)
@@ -82,15 +80,7 @@ void um_session_timers_relay_ready(struct um_session_timers *timers, uint64_t no
 {
 	if (!up || established || busy || um_session_timers_retry_armed(timers) || endpoint_working)
 		return;
-	/* Through a relay the non-designated side waits less than at "up"
-	 * (issue 14): a designated side registered before us is asking the
-	 * relay for us every 100-400 ms and finds us within ~0.5 s, one
-	 * registering after us initiates when it is registered; waiting
-	 * 500-600 ms more cost that much in a third of the NAT lab's setups,
-	 * while a crossing costs one handshake (the designated's wins). */
-	timers->retry_at = timers->designated
-			       ? now
-			       : now + ms_to_ns(RELAY_DEFER_MS + jitter_ms(timers, RELAY_DEFER_JITTER_MS));
+	arm_first_attempt(timers, now);
 }
 
 void um_session_timers_relay_unknown_peer(struct um_session_timers *timers, uint64_t now, bool up, bool established)

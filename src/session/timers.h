@@ -25,8 +25,7 @@
  *  - need-key: traffic for a peer without a key initiates at once unless a
  *    retry is pending or an initiation started less than a second ago.
  *  - relay ready: peers without a session and without a working endpoint
- *    start as at "up", but the non-designated side after 200 ms + up to
- *    50 ms (issue 14: the designated side is asking the relay for us).
+ *    start as at "up".
  *  - direct timeout: a direct initiation to a peer that a relay could also
  *    reach gets 3 s before the next one goes through the relay (the retry
  *    then replaces the attempt in flight: UM_SESSION_DO_RESTART).
