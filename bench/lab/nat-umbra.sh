@@ -102,14 +102,19 @@ except Exception:
     print("no-answer"); sys.exit()
 for p in peers:
     if p.get("name") == sys.argv[1]:
+        # Where the setup time went (issue 14): our role in the handshake
+        # that made the session, its time from first HELLO and the total
+        # from the first attempt, and the initiations it took.
+        setup = " setup %s %sms/%sms %si" % (p.get("setup_role", "-"), p.get("setup_ms", "-"),
+                                            p.get("setup_total_ms", "-"), p.get("setup_initiations", "-"))
         if p.get("path") == "relay":
-            print("relayed via %s" % p.get("relay"))
+            print("relayed via %s%s" % (p.get("relay"), setup))
         elif p.get("path") == "relay-tcp":
-            print("relayed-tcp via wss://%s" % p.get("relay"))
+            print("relayed-tcp via wss://%s%s" % (p.get("relay"), setup))
         elif p.get("path") == "direct":
-            print("direct %s" % p.get("endpoint"))
+            print("direct %s%s" % (p.get("endpoint"), setup))
         else:
-            print("no-path state=%s" % p.get("state"))
+            print("no-path state=%s%s" % (p.get("state"), setup))
         break
 else:
     print("peer-not-found")

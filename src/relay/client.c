@@ -18,8 +18,9 @@ void um_relay_client_session_wipe(struct um_relay_client_session *s)
 #define REGISTER_RETRY_MAX_NS  (8 * UM_NSEC_PER_SEC)
 #define REGISTER_WARN_ATTEMPTS 3
 #define REREGISTER_GAP_NS      UM_NSEC_PER_SEC
-#define REGISTER_RESEND_NS     UM_NSEC_PER_SEC
-#define REGISTER_SENDS         3                      /* sealed REGISTERs per handshake, then a new handshake */
+#define REGISTER_RESEND_NS     UM_NSEC_PER_SEC        /* the longest wait for an ACK */
+#define REGISTER_RESEND_MIN_NS (200 * UM_NSEC_PER_MSEC)
+#define REGISTER_SENDS         5 /* sealed REGISTERs per handshake (~4 s of waits), then a new handshake */
 #define HANDSHAKE_WAIT_NS      (11 * UM_NSEC_PER_SEC) /* the engine gives up after 10 s */
 #define KEEPALIVE_DEFAULT_S    25
 #define KEEPALIVE_MISSES       3
@@ -122,105 +123,6 @@ int um_relay_client_set_state(struct um_relay_client *c, unsigned i, enum um_rel
 	return 0;
 }
 
-/* ---- home selection ---- */
-
-bool um_relay_client_usable(const struct um_relay_client *c, unsigned i)
-{
-	return i < c->n_uplinks && c->uplinks[i].state == UM_RELAY_CLIENT_REGISTERED;
-}
-
-int um_relay_client_next_registered(const struct um_relay_client *c, unsigned uplink)
-{
-	for (unsigned step = 1; step <= c->n_uplinks; step++) {
-		unsigned next = (uplink + step) % c->n_uplinks;
-		if (um_relay_client_usable(c, next))
-			return (int)next;
-	}
-	return -1;
-}
-
-/* Home order: any UDP uplink before a wss:// one (TCP adds head-of-line
- * blocking and overhead), then the lower RTT. */
-static bool ranks_before(const struct um_relay_client_uplink *a, const struct um_relay_client_uplink *b)
-{
-	if (a->stream != b->stream)
-		return !a->stream;
-	return a->rtt_ns < b->rtt_ns;
-}
-
-/* Another registered uplink reaches the same relay (the same relay ID,
- * e.g. its UDP and wss:// lines) and goes first (UDP, else the lower
- * index). The relay holds one registration per node, so two uplinks to it
- * would replace each other's session: the second one stays parked. */
-static bool twin_registered(const struct um_relay_client *c, unsigned i)
-{
-	const struct um_relay_client_uplink *u = &c->uplinks[i];
-	for (unsigned j = 0; j < c->n_uplinks && u->has_relay_id; j++) {
-		const struct um_relay_client_uplink *t = &c->uplinks[j];
-		if (j == i || t->state != UM_RELAY_CLIENT_REGISTERED || !t->has_relay_id ||
-		    memcmp(t->relay_id.bytes, u->relay_id.bytes, UM_PEER_ID_BYTES))
-			continue;
-		if ((!t->stream && u->stream) || (t->stream == u->stream && j < i))
-			return true;
-	}
-	return false;
-}
-
-void um_relay_client_choose_home(struct um_relay_client *c, uint64_t now)
-{
-	int home = -1, backup = -1, old_home = c->home, old_backup = c->backup;
-
-	for (unsigned i = 0; i < c->n_uplinks; i++) {
-		if (!um_relay_client_usable(c, i) || twin_registered(c, i))
-			continue;
-		if (home < 0 || ranks_before(&c->uplinks[i], &c->uplinks[home])) {
-			backup = home;
-			home = (int)i;
-		} else if (backup < 0 || ranks_before(&c->uplinks[i], &c->uplinks[backup])) {
-			backup = (int)i;
-		}
-	}
-	/* Hysteresis: a new home must be 20% faster, so close RTTs do not flap. */
-	if (old_home >= 0 && home >= 0 && home != old_home && um_relay_client_usable(c, (unsigned)old_home) &&
-	    c->uplinks[home].stream == c->uplinks[old_home].stream &&
-	    c->uplinks[home].rtt_ns * 5 / 4 >= c->uplinks[old_home].rtt_ns) {
-		if (backup == old_home)
-			backup = home;
-		home = old_home;
-	}
-	c->home = home;
-	c->backup = backup;
-	if (home != old_home || backup != old_backup) {
-		struct um_relay_client_event_entry *e =
-		    um_relay_client_push_event(c, UM_RELAY_CLIENT_EVENT_HOME, home >= 0 ? (unsigned)home : 0);
-		e->home = home;
-		e->backup = backup;
-		e->old_home = old_home;
-	}
-	/* Park what is neither home nor backup once both exist; wake the
-	 * parked ones when either is missing. */
-	for (unsigned i = 0; i < c->n_uplinks; i++) {
-		struct um_relay_client_uplink *u = &c->uplinks[i];
-		bool twin = twin_registered(c, i);
-		if (u->state == UM_RELAY_CLIENT_REGISTERED && (int)i != home && (int)i != backup &&
-		    (backup >= 0 || twin)) {
-			um_relay_client_set_state(c, i, UM_RELAY_CLIENT_STANDBY);
-			u->due_ns = NEVER;
-		} else if (u->state == UM_RELAY_CLIENT_IDLE && u->stream && u->transport_open && !twin && backup < 0) {
-			um_relay_client_restart(c, i, now); /* connected while its twin was registered */
-		} else if (u->state == UM_RELAY_CLIENT_STANDBY && backup < 0 && !twin) {
-			u->register_attempts = 0;
-			if (u->stream && !u->transport_open) {
-				um_relay_client_set_state(c, i, UM_RELAY_CLIENT_IDLE); /* registers when connected */
-				u->due_ns = NEVER;
-				continue;
-			}
-			um_relay_client_set_state(c, i, UM_RELAY_CLIENT_REGISTERING);
-			u->due_ns = now;
-		}
-	}
-}
-
 /* ---- registration and keepalives ---- */
 
 /* The handshake engine's name for uplink i's relay: addresses mean
@@ -256,7 +158,7 @@ void um_relay_client_restart(struct um_relay_client *c, unsigned i, uint64_t now
 /* Drops an initiation in flight: its retransmissions would go out over a
  * connection that is gone. The peer entry is made anew (its RTT history
  * goes with it). */
-static void abort_handshake(struct um_relay_client *c, unsigned i)
+void um_relay_client_abort_handshake(struct um_relay_client *c, unsigned i)
 {
 	struct um_relay_client_uplink *u = &c->uplinks[i];
 
@@ -284,7 +186,7 @@ static void reconnect(struct um_relay_client *c, unsigned i, uint64_t now)
 	um_relay_client_session_wipe(&u->next);
 	u->refreshing = u->register_due = false;
 	u->n_requests = 0;
-	abort_handshake(c, i);
+	um_relay_client_abort_handshake(c, i);
 	um_relay_client_set_state(c, i, UM_RELAY_CLIENT_IDLE);
 	um_relay_client_push_event(c, UM_RELAY_CLIENT_EVENT_RECONNECT, i);
 	if (was_usable)
@@ -392,6 +294,26 @@ static void send_register(struct um_relay_client *c, unsigned i, uint64_t now, s
 	sodium_memzero(&m, sizeof(m));
 }
 
+/* When to resend an unacknowledged REGISTER: three RTTs (the handshake
+ * just measured one), doubling per send, within [200 ms, 1 s]. A fixed
+ * 1 s cost a whole second whenever the REGISTER or its ACK was lost (~8%
+ * of registrations at 2% loss per link, issue 14). */
+static uint64_t register_retry_ns(const struct um_relay_client_uplink *u)
+{
+	uint64_t rtt = u->rtt_ns;
+	if (!rtt && u->hs_peer) {
+		struct um_handshake_peer_timing timing;
+		um_handshake_peer_get_timing(u->hs_peer, &timing);
+		rtt = timing.samples ? timing.srtt_ns : 0;
+	}
+	uint64_t t = rtt ? 3 * rtt : REGISTER_RESEND_NS;
+	if (t < REGISTER_RESEND_MIN_NS)
+		t = REGISTER_RESEND_MIN_NS;
+	unsigned shift = u->register_sends > 1 ? u->register_sends - 1 : 0;
+	t <<= shift < 4 ? shift : 4;
+	return t < REGISTER_RESEND_NS ? t : REGISTER_RESEND_NS;
+}
+
 /* When to resend an unconfirmed echo: three RTTs (REGISTER -> ACK gave
  * one), doubling per resend, within [200 ms, 2 s]. */
 static uint64_t echo_retry_ns(const struct um_relay_client_uplink *u)
@@ -492,7 +414,7 @@ static void uplink_due(struct um_relay_client *c, unsigned i, uint64_t now, uint
 		/* Handshake done, REGISTER unacknowledged: resend it a few times. */
 		if (u->next.valid && u->register_sends < REGISTER_SENDS) {
 			send_register(c, i, now, out);
-			u->due_ns = now + REGISTER_RESEND_NS;
+			u->due_ns = now + register_retry_ns(u);
 			return;
 		}
 		um_relay_client_session_wipe(&u->next);
@@ -668,7 +590,7 @@ int um_relay_client_transport_up(struct um_relay_client *c, unsigned i, uint64_t
 	 * answer with the fallback): registering here too would replace that
 	 * session at the relay (one entry per node). It stays idle, connected,
 	 * until the twin goes (um_relay_client_choose_home wakes it). */
-	if (twin_registered(c, i))
+	if (um_relay_client_twin_registered(c, i))
 		return 0;
 	um_relay_client_restart(c, i, now);
 	return 0;
@@ -693,7 +615,7 @@ int um_relay_client_transport_down(struct um_relay_client *c, unsigned i, uint64
 	um_relay_client_session_wipe(&u->next);
 	u->refreshing = u->register_due = false;
 	u->n_requests = 0;
-	abort_handshake(c, i);
+	um_relay_client_abort_handshake(c, i);
 	if (was_usable)
 		um_relay_client_choose_home(c, now);
 	return 0;
@@ -725,7 +647,7 @@ int um_relay_client_tick(struct um_relay_client *c, uint64_t now, uint64_t wall_
 		     (u->state == UM_RELAY_CLIENT_REGISTERED && u->refreshing))) {
 			send_register(c, i, now, out);
 			if (u->state == UM_RELAY_CLIENT_REGISTERING)
-				u->due_ns = now + REGISTER_RESEND_NS;
+				u->due_ns = now + register_retry_ns(u);
 			return 1;
 		}
 		if (u->echo_due && u->state == UM_RELAY_CLIENT_REGISTERED) {

@@ -14,6 +14,8 @@ struct um_relay_client_event_entry *um_relay_client_push_event(struct um_relay_c
 /* The one state setter: an illegal change is refused (-UM_ESTATE) and counted. */
 int um_relay_client_set_state(struct um_relay_client *c, unsigned i, enum um_relay_client_state to);
 void um_relay_client_choose_home(struct um_relay_client *c, uint64_t now);
+/* Another registered uplink reaches uplink i's relay and goes first. */
+bool um_relay_client_twin_registered(const struct um_relay_client *c, unsigned i);
 /* Uplink i registers from scratch (sessions dropped), due now. */
 void um_relay_client_restart(struct um_relay_client *c, unsigned i, uint64_t now);
 /* The handshake engine's (fixed, made-up) address for uplink i's relay. */
@@ -25,5 +27,7 @@ unsigned um_relay_client_wrap(const struct um_handshake_output *o, uint8_t (*dst
 /* Acts on the event in c->hs_out for uplink i (ESTABLISHED: `next` takes
  * the keys and a REGISTER is due; FAILED: the next attempt is due). */
 void um_relay_client_hs_event(struct um_relay_client *c, unsigned i);
+/* Drops uplink i's initiation in flight (its engine peer is made anew). */
+void um_relay_client_abort_handshake(struct um_relay_client *c, unsigned i);
 
 #endif

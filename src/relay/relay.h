@@ -86,6 +86,7 @@ struct um_relay_stats {
 	uint64_t handles; /* gauge */
 	uint64_t lookups, lookup_misses, resolves, announces, handles_full, drop_unknown_handle;
 	uint64_t keepalives, keepalive_unknown, keepalive_bad_mac, keepalive_stale, challenges_sent, rebinds;
+	uint64_t bound_at_register; /* unbound nodes bound by a REGISTER from their handshake's address */
 	uint64_t forwarded_packets, forwarded_bytes;
 	uint64_t drop_malformed, drop_unknown_type, drop_not_registered, drop_rate_limited_packets,
 	    drop_rate_limited_bytes, drop_unknown_peer, drop_to_self;

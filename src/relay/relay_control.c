@@ -108,6 +108,7 @@ static void on_established(struct um_relay *r, const struct um_handshake_output 
 	n->last_sequence = 0;
 	n->registered = false;
 	n->has_session = true;
+	n->handshake_from = o->peer_endpoint;
 	n->last_seen_ns = r->now_ns;
 	uint32_t *head = &r->by_index[um_relay_hash_index(r, n->local_index)];
 	n->next_by_index = *head;
@@ -208,11 +209,21 @@ static int on_register(struct um_relay *r, struct um_relay_node *n, const struct
 			return um_relay_sealed_error(r, n, from, UM_RELAY_ERR_NOT_ADMITTED, NULL, now, out);
 		}
 	}
-	/* The handshake proved the node receives at `from`, but a binding
-	 * moves only by the one rule: a sealed echo from there. */
+	/* A binding moves only by the one rule: a sealed echo from the new
+	 * endpoint. But an unbound node's REGISTER from where its handshake
+	 * ran binds it now: the handshake proved it receives there (only a
+	 * receiver of the CHALLENGE could make the keys this REGISTER is
+	 * sealed with), and waiting for the echo made its peers' LOOKUPs
+	 * miss it for a round trip, or a second when the echo was lost. */
 	n->registered = true;
-	n->pending = *from;
 	randombytes_buf(n->challenge, sizeof(n->challenge));
+	if (!n->endpoint.family && n->handshake_from.family && um_addr_equal(&n->handshake_from, from)) {
+		um_relay_bind_endpoint(r, (uint32_t)(n - r->nodes), from);
+		memset(&n->pending, 0, sizeof(n->pending)); /* its echo finds it bound */
+		r->stats.bound_at_register++;
+	} else {
+		n->pending = *from;
+	}
 	struct um_relay_control ack = {
 	    .kind = UM_RELAY_CTL_ACK,
 	    .keepalive_interval_s = r->config.keepalive_interval_s,

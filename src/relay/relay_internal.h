@@ -33,6 +33,10 @@ struct um_relay_node {
 	 * challenge sent there; the binding moves only on its sealed echo. */
 	struct um_addr pending; /* family 0 = none */
 	uint8_t challenge[UM_RELAY_CHALLENGE_BYTES];
+	/* Where the session's handshake ran (its CHALLENGE went there and the
+	 * RESPONSE came from there): an unbound node's REGISTER from exactly
+	 * there binds it at once (docs/PROTOCOL.md section 12, Bindings). */
+	struct um_addr handshake_from; /* family 0 = none */
 	uint64_t last_seen_ns;
 	uint64_t packet_tat, byte_tat; /* GCRA theoretical arrival times (ns) */
 	uint64_t forwarded_packets, forwarded_bytes, dropped;

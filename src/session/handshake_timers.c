@@ -26,7 +26,7 @@ static uint64_t estimate_rto(const struct um_handshake_peer *peer)
 	/* As a first sample would: SRTT = R, RTTVAR = R/2, so RTO = 3R. */
 	if (peer->rtt_hint_ns)
 		return clamp_rto(3 * peer->rtt_hint_ns);
-	return UM_HS_RTO_INITIAL_NS;
+	return peer->state == UM_HS_STATE_HELLO_SENT ? UM_HS_RTO_HELLO_INITIAL_NS : UM_HS_RTO_INITIAL_NS;
 }
 
 uint64_t um_hs_rto(const struct um_handshake_peer *peer)

@@ -15,7 +15,7 @@
 #define DIRECT_TIMEOUT_MS      3000ULL
 #define UNKNOWN_PEER_MS        100ULL
 #define UNKNOWN_PEER_JITTER_MS 50ULL
-#define UNKNOWN_PEER_FAST      14u /* tries before backing off beyond 400 ms */
+#define UNKNOWN_PEER_FAST      14u /* tries before backing off beyond 200 ms */
 
 static uint64_t ms_to_ns(uint64_t ms)
 {
@@ -89,10 +89,12 @@ void um_session_timers_relay_unknown_peer(struct um_session_timers *timers, uint
 
 	if (!up || established || um_session_timers_retry_armed(timers))
 		return;
+	/* 200 ms, not 400 (issue 14): the peer registering meanwhile is found
+	 * ~100 ms sooner on average; a try is a LOOKUP of 96 bytes. */
 	if (tries < UNKNOWN_PEER_FAST) {
-		n = tries < 2 ? tries : 2;
+		n = tries < 1 ? tries : 1;
 	} else {
-		n = 3 + tries - UNKNOWN_PEER_FAST;
+		n = 2 + tries - UNKNOWN_PEER_FAST;
 		n = n < 6 ? n : 6;
 	}
 	timers->relay_unknown++;

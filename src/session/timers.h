@@ -30,8 +30,8 @@
  *    reach gets 3 s before the next one goes through the relay (the retry
  *    then replaces the attempt in flight: UM_SESSION_DO_RESTART).
  *  - relay unknown peer (the relay answered our HELLO with "unknown peer":
- *    the peer has not registered yet): a new initiation after 100, 200, then
- *    every 400 ms for the first ~5 s, then doubling up to 6.4 s, rather than
+ *    the peer has not registered yet): a new initiation after 100, then
+ *    every 200 ms for the first ~2.7 s, then 400 ms doubling up to 6.4 s, rather than
  *    the engine's own retransmissions (an RTO of at least 200 ms, 1 s
  *    before any RTT sample). */
 #ifndef UM_SESSION_TIMERS_H

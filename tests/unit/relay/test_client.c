@@ -622,6 +622,74 @@ static void test_same_relay_connects_late(void)
 	world_free();
 }
 
+/* The same race the other way round (issue 14): the wss:// line connects
+ * while the UDP line is still registering (a lost HELLO), and the UDP line
+ * registers first. The wss:// handshake finishing would replace the UDP
+ * session at the relay (the node then re-registered over UDP, replacing
+ * it back, and lost its handles for seconds): it is dropped at once and
+ * the line waits, connected, until the UDP line is lost. */
+static void test_same_relay_races(void)
+{
+	struct um_relay_client_config cc = {.identity = &identity,
+					    .keepalive_max_ns = SEC,
+					    .n_uplinks = 2,
+					    .stream = {false, true},
+					    .has_relay_id = {true, true}};
+	cc.relay_id[0] = cc.relay_id[1] = relay_identity[0].id;
+	w = calloc(1, sizeof(*w));
+	w->n = 2;
+	w->now = T0;
+	relay_init(0, &relay_identity[0]);
+	w->relay_up[0] = true;
+	w->target[0] = w->target[1] = 0;
+	w->delay[0] = 5 * MS;
+	w->delay[1] = 100 * MS; /* the TLS line's handshake takes 400 ms */
+	CHECK_EQ(um_relay_client_init(&w->client, &cc), 0);
+	start();
+	CHECK_EQ(um_relay_client_transport_up(&w->client, 1, w->now), 0);
+	drain();
+	CHECK_EQ(state(1), UM_RELAY_CLIENT_REGISTERING);
+	run_until(T0 + 100 * MS);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	CHECK_EQ(state(1), UM_RELAY_CLIENT_IDLE);
+	run_until(w->now + 5 * SEC);
+	CHECK_EQ(state(1), UM_RELAY_CLIENT_IDLE);
+	CHECK_EQ(w->client.uplinks[1].register_sends, 0u);
+	CHECK_EQ(w->relays[0].stats.reregistrations, 0);
+	CHECK_EQ(w->client.uplinks[0].registrations, 1);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	/* UDP is blocked from now on: the connected wss:// line registers. */
+	w->target[0] = 1; /* no relay there */
+	run_until(w->now + 10 * SEC);
+	CHECK_EQ(state(1), UM_RELAY_CLIENT_REGISTERED);
+	CHECK_EQ(w->client.home, 1);
+	um_relay_destroy(&w->relays[0]);
+	w->relay_up[0] = false;
+	world_free();
+}
+
+/* A lost ACK (or REGISTER) is resent after three RTTs of the handshake
+ * just done (at least 200 ms), not after a fixed second (issue 14). */
+static void test_register_resent_at_rtt(void)
+{
+	world_new(1, NULL, 25 * SEC);
+	w->delay[0] = 20 * MS;
+	start();
+	while (!w->client.uplinks[0].register_sends && w->now < T0 + 5 * SEC)
+		run_until(w->now + 1 * MS);
+	CHECK_EQ(w->client.uplinks[0].register_sends, 1u);
+	uint64_t sent = w->now;
+	w->n_pending = 0; /* its ACK (the relay answered at once) is lost */
+	run_until(sent + 190 * MS);
+	CHECK_EQ(w->client.uplinks[0].register_sends, 1u);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERING);
+	run_until(sent + 400 * MS);
+	CHECK_EQ(w->client.uplinks[0].register_sends, 2u);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	CHECK_EQ(w->n_registers[0], 1); /* one handshake */
+	world_free();
+}
+
 /* The echo that binds us at the relay (or its reply) is lost: until the
  * relay binds us it forwards nothing to us, so the echo is resent at RTT
  * pace (three RTTs, at least 200 ms), not at the keepalive interval. */
@@ -671,6 +739,8 @@ int main(void)
 	RUN(test_retry_backoff);
 	RUN(test_same_relay_connects_late);
 	RUN(test_echo_lost);
+	RUN(test_same_relay_races);
+	RUN(test_register_resent_at_rtt);
 	RUN(test_wss_fallback);
 	RUN(test_illegal_transition);
 	RUN(test_mismatched_replies);

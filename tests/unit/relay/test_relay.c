@@ -260,6 +260,60 @@ static void test_replay_and_rebind(void)
 /* Another admitted identity registering with A's address as its source
  * (review #6): the handshake's answers go to A, which drops them, so the
  * spoofer never gets a session, and A's binding and forwarding stay. */
+/* Issue 14: an unbound node's REGISTER from the address its handshake ran
+ * at binds it at once (the ACK goes out bound: peers' LOOKUPs find it a
+ * round trip earlier, and a lost echo no longer hides it); a REGISTER from
+ * elsewhere binds nothing until the echo from there (the one rule). */
+struct bind_tap {
+	struct um_relay *relay;
+	const struct um_peer_id *id;
+	struct harness_node *node;
+	struct um_addr move_to; /* family 0: stay; else the node moves here after ESTABLISHED */
+	bool acked, bound_at_ack;
+};
+
+static void bind_tap_fn(void *arg, bool to_relay, const uint8_t *data, size_t len)
+{
+	struct bind_tap *t = arg;
+	struct um_relay_node_info info;
+	if (to_relay || len < 2)
+		return;
+	if (data[0] == UM_MSG_RELAY_HANDSHAKE && data[1] == UM_MSG_ESTABLISHED && t->move_to.family)
+		t->node->from = t->move_to;
+	if (data[0] == UM_MSG_RELAY_SEALED && !t->acked) { /* the first sealed answer: the ACK */
+		t->acked = true;
+		t->bound_at_ack = um_relay_lookup(t->relay, t->id, &info) == 0 && info.endpoint.family != 0;
+	}
+}
+
+static void test_bound_at_register(void)
+{
+	setup(16, NULL, 0, NULL);
+	struct harness_node *a = node(0, true, NULL), *b = node(1, true, NULL);
+	struct bind_tap ta = {.relay = &relay, .id = &ids[0].id, .node = a};
+	struct bind_tap tb = {.relay = &relay, .id = &ids[1].id, .node = b, .move_to = harness_endpoint(77, 7777)};
+	a->tap = b->tap = bind_tap_fn;
+	a->tap_arg = &ta;
+	b->tap_arg = &tb;
+	CHECK_EQ(harness_register(&relay, a, NS, WALL), 0);
+	CHECK(ta.acked);
+	CHECK(ta.bound_at_ack);
+	CHECK_EQ(relay.stats.bound_at_register, 1);
+	/* B's REGISTER comes from another address than its handshake: the
+	 * echo from there binds it, not the REGISTER. */
+	CHECK_EQ(harness_register(&relay, b, NS, WALL), 0);
+	CHECK(tb.acked);
+	CHECK(!tb.bound_at_ack);
+	CHECK_EQ(relay.stats.bound_at_register, 1);
+	struct um_relay_node_info info;
+	CHECK_EQ(um_relay_lookup(&relay, &ids[1].id, &info), 0);
+	CHECK(um_addr_equal(&info.endpoint, &tb.move_to));
+	CHECK(um_addr_equal(&info.endpoint, &b->from));
+	harness_node_free(a);
+	harness_node_free(b);
+	um_relay_destroy(&relay);
+}
+
 static void test_spoofed_registration(void)
 {
 	setup(16, NULL, 0, NULL);
@@ -533,6 +587,7 @@ int main(void)
 	RUN(test_forward);
 	RUN(test_replay_and_rebind);
 	RUN(test_spoofed_registration);
+	RUN(test_bound_at_register);
 	RUN(test_restart_hint);
 	RUN(test_rate_limit);
 	RUN(test_new_session);

@@ -214,9 +214,9 @@ static void test_need_key(void)
 
 static void test_relay_unknown_peer(void)
 {
-	/* 100, 200, then 400 ms until 14 tries, then doubling up to 6.4 s. */
-	static const uint64_t expect_ms[] = {100, 200, 400, 400, 400, 400,  400,  400,  400, 400,
-					     400, 400, 400, 400, 800, 1600, 3200, 6400, 6400};
+	/* 100, then 200 ms until 14 tries, then 400 ms doubling up to 6.4 s. */
+	static const uint64_t expect_ms[] = {100, 200, 200, 200, 200, 200, 200,  200,  200,  200,
+					     200, 200, 200, 200, 400, 800, 1600, 3200, 6400, 6400};
 	struct um_session_timers t = fresh(true, low);
 	struct um_session_view idle = {.up = true};
 	uint64_t now = T0;
