@@ -275,7 +275,14 @@ void um_file_send_free(struct um_file_send *fs)
 	if (!fs)
 		return;
 	um_file_bitmap_free(&fs->wanted);
+	free(fs->chunk_hashes);
 	free(fs);
+}
+
+void um_file_send_adopt_hashes(struct um_file_send *fs, uint8_t *chunk_hashes)
+{
+	free(fs->chunk_hashes);
+	fs->chunk_hashes = chunk_hashes;
 }
 
 int um_file_send_meta(const struct um_file_send *fs, uint8_t *out, size_t cap, size_t *len)
@@ -283,7 +290,7 @@ int um_file_send_meta(const struct um_file_send *fs, uint8_t *out, size_t cap, s
 	struct um_file_meta_frame m = {
 	    .size = fs->size,
 	    .chunk_size = fs->chunk_size,
-	    .hash_alg = UM_FILE_HASH_BLAKE2B_256,
+	    .hash_alg = UM_FILE_HASH_BLAKE2B_256_LIST,
 	    .name = (const uint8_t *)fs->name,
 	    .name_len = strlen(fs->name),
 	};
@@ -347,7 +354,10 @@ int um_file_chunk_encode(struct um_file_send *fs, uint32_t index, const void *da
 	if (len != um_file_chunk_len(fs->size, fs->chunk_size, index))
 		return -UM_EINVAL;
 	memcpy(c.id, fs->id, UM_FILE_ID_LEN);
-	um_file_chunk_hash(data, len, c.hash);
+	if (fs->chunk_hashes)
+		memcpy(c.hash, fs->chunk_hashes + (size_t)index * UM_FILE_HASH_LEN, UM_FILE_HASH_LEN);
+	else
+		um_file_chunk_hash(data, len, c.hash);
 	ret = um_file_chunk_frame_encode(&c, out, cap, outlen);
 	if (ret != 0)
 		return ret;
@@ -409,8 +419,10 @@ int um_file_receive_new(const struct um_file_meta *meta, const struct um_file_li
 	fr->meta = *meta;
 	if (limits)
 		fr->limits = *limits;
-	if (um_file_bitmap_init(&fr->done, meta->n_chunks) != 0 ||
-	    um_file_bitmap_init(&fr->outstanding, meta->n_chunks) != 0) {
+	fr->chunk_hashes = malloc(meta->n_chunks ? (size_t)meta->n_chunks * UM_FILE_HASH_LEN : 1);
+	if (!fr->chunk_hashes || um_file_bitmap_init(&fr->done, meta->n_chunks) != 0 ||
+	    um_file_bitmap_init(&fr->outstanding, meta->n_chunks) != 0 ||
+	    um_file_bitmap_init(&fr->hashed, meta->n_chunks) != 0) {
 		um_file_receive_free(fr);
 		return -UM_ENOMEM;
 	}
@@ -424,6 +436,8 @@ void um_file_receive_free(struct um_file_receive *fr)
 		return;
 	um_file_bitmap_free(&fr->done);
 	um_file_bitmap_free(&fr->outstanding);
+	um_file_bitmap_free(&fr->hashed);
+	free(fr->chunk_hashes);
 	free(fr);
 }
 
@@ -479,6 +493,7 @@ int um_file_receive_chunk(struct um_file_receive *fr, const uint8_t *payload, si
 		return -UM_EBADMSG;
 	}
 	um_file_bitmap_set(&fr->done, c.index);
+	um_file_receive_set_chunk_hash(fr, c.index, hash);
 	fr->bytes_done += c.len;
 	fr->stats.chunks_received++;
 	fr->stats.bytes_received += c.len;
@@ -490,6 +505,8 @@ int um_file_receive_chunk(struct um_file_receive *fr, const uint8_t *payload, si
 
 void um_file_receive_chunk_forget(struct um_file_receive *fr, uint32_t index)
 {
+	if (index < fr->meta.n_chunks)
+		um_file_bitmap_clear(&fr->hashed, index);
 	if (um_file_bitmap_test(&fr->done, index)) {
 		um_file_bitmap_clear(&fr->done, index);
 		if (index < fr->scan)
@@ -579,4 +596,31 @@ void um_file_receive_restart(struct um_file_receive *fr)
 bool um_file_receive_complete(const struct um_file_receive *fr)
 {
 	return fr->done.count == fr->meta.n_chunks;
+}
+
+bool um_file_receive_chunk_hash_known(const struct um_file_receive *fr, uint32_t index)
+{
+	return index < fr->meta.n_chunks && um_file_bitmap_test(&fr->hashed, index);
+}
+
+void um_file_receive_set_chunk_hash(struct um_file_receive *fr, uint32_t index, const uint8_t hash[UM_FILE_HASH_LEN])
+{
+	if (index >= fr->meta.n_chunks)
+		return;
+	memcpy(fr->chunk_hashes + (size_t)index * UM_FILE_HASH_LEN, hash, UM_FILE_HASH_LEN);
+	if (!um_file_bitmap_test(&fr->hashed, index))
+		um_file_bitmap_set(&fr->hashed, index);
+}
+
+int um_file_receive_verify(const struct um_file_receive *fr)
+{
+	struct um_file_hash h;
+	uint8_t hash[UM_FILE_HASH_LEN];
+
+	if (fr->hashed.count != fr->meta.n_chunks)
+		return -UM_ESTATE;
+	um_file_hash_init(&h);
+	um_file_hash_update(&h, fr->chunk_hashes, (size_t)fr->meta.n_chunks * UM_FILE_HASH_LEN);
+	um_file_hash_final(&h, hash);
+	return sodium_memcmp(hash, fr->meta.hash, UM_FILE_HASH_LEN) ? -UM_EBADMSG : 0;
 }

@@ -53,7 +53,11 @@ int um_file_name_sanitize(const char *offered, size_t len, char *out, size_t cap
 /* BLAKE2b-256 of one chunk. */
 void um_file_chunk_hash(const void *data, size_t len, uint8_t out[UM_FILE_HASH_LEN]);
 
-/* BLAKE2b-256 of a whole file, fed in pieces of any size as it is read. */
+/* The whole-file hash (hash_alg 2, a hash list): BLAKE2b-256 over the
+ * chunk hashes of the file in index order, fed one chunk hash (or several)
+ * at a time. Each byte of the file is hashed once, by its chunk hash: the
+ * sender's chunk hashes from the offer's pass serve its FILE_CHUNKs, the
+ * receiver's checked chunk hashes serve the whole-file check. */
 struct um_file_hash {
 	crypto_generichash_state state;
 };
@@ -102,6 +106,7 @@ struct um_file_send {
 	uint32_t n_chunks;
 	uint8_t hash[UM_FILE_HASH_LEN];
 	char name[UM_FILE_NAME_WIRE_MAX + 1];
+	uint8_t *chunk_hashes;        /* owned, n_chunks x UM_FILE_HASH_LEN, or NULL (hashed as sent) */
 	bool accepted;                /* a FILE_REQUEST came */
 	struct um_file_bitmap wanted; /* asked for and not sent since */
 	uint32_t next;                /* where um_file_send_next looks first */
@@ -116,6 +121,11 @@ struct um_file_send {
 int um_file_send_new(const uint8_t id[UM_FILE_ID_LEN], uint64_t size, uint32_t chunk_size,
 		     const uint8_t hash[UM_FILE_HASH_LEN], const char *name, struct um_file_send **out);
 void um_file_send_free(struct um_file_send *fs); /* NULL ok */
+/* The chunk hashes computed with the offer's hash (n_chunks x
+ * UM_FILE_HASH_LEN bytes, malloc'd: taken, freed by um_file_send_free):
+ * um_file_chunk_encode then copies them instead of hashing again. The
+ * node checks the file did not change since (its mtime and size). */
+void um_file_send_adopt_hashes(struct um_file_send *fs, uint8_t *chunk_hashes);
 /* FILE_META payload (UM_FILE_META_FRAME_MAX bytes always suffice). */
 int um_file_send_meta(const struct um_file_send *fs, uint8_t *out, size_t cap, size_t *len);
 /* A FILE_REQUEST payload for this file: its ranges join the wanted set.
@@ -127,7 +137,8 @@ int um_file_send_request(struct um_file_send *fs, const uint8_t *payload, size_t
 int um_file_send_next(struct um_file_send *fs, uint32_t *index);
 /* The exact length of chunk `index` (chunk_size, the last one shorter). */
 size_t um_file_chunk_len(uint64_t size, uint32_t chunk_size, uint32_t index);
-/* Hashes chunk `index` (data: len bytes read from the file, borrowed),
+/* Hashes chunk `index` (or takes its adopted hash; data: len bytes read
+ * from the file, borrowed),
  * writes the FILE_CHUNK payload to out (UM_FILE_CHUNK_FRAME_MAX bytes
  * always suffice) and marks the chunk sent. 0; -UM_ESTATE the receiver
  * does not want it, -UM_EINVAL len is not the chunk's length, -UM_ERANGE
@@ -176,6 +187,8 @@ struct um_file_receive {
 	struct um_file_limits limits;
 	struct um_file_bitmap done;        /* verified and handed to the node */
 	struct um_file_bitmap outstanding; /* asked for, not arrived */
+	struct um_file_bitmap hashed;      /* chunk_hashes[i] known (checked in this run, or set) */
+	uint8_t *chunk_hashes;             /* owned, n_chunks x UM_FILE_HASH_LEN */
 	uint32_t scan;                     /* no chunk below is missing and unasked */
 	uint64_t bytes_done;
 	struct um_file_receive_stats stats;
@@ -214,5 +227,13 @@ int um_file_receive_request(struct um_file_receive *fr, uint8_t *out, size_t cap
 void um_file_receive_restart(struct um_file_receive *fr);
 /* Every chunk is done: the node verifies the whole file (meta.hash). */
 bool um_file_receive_complete(const struct um_file_receive *fr);
+/* Whole-file check: the hash of each chunk checked in this run is kept;
+ * the node hashes the others (done before a restart) from the disk with
+ * um_file_chunk_hash and hands them over with _set_chunk_hash, then
+ * um_file_receive_verify compares the hash list with the offer's hash:
+ * 0, -UM_ESTATE (a chunk hash still unknown), -UM_EBADMSG (mismatch). */
+bool um_file_receive_chunk_hash_known(const struct um_file_receive *fr, uint32_t index);
+void um_file_receive_set_chunk_hash(struct um_file_receive *fr, uint32_t index, const uint8_t hash[UM_FILE_HASH_LEN]);
+int um_file_receive_verify(const struct um_file_receive *fr);
 
 #endif

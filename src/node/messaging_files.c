@@ -55,6 +55,8 @@ struct msg_transfer {
 	struct um_file_meta meta;   /* incoming */
 	struct um_file_bitmap sent; /* outgoing: chunks sent and not asked for again (progress) */
 	uint64_t bytes_sent;        /* outgoing: chunk bytes written to the channel, this run */
+	struct timespec mtime;        /* outgoing: the file's when hashed (new offers) */
+	struct timespec opened_mtime; /* outgoing: when opened to send: checked as chunks go */
 	/* incoming: chunks written (pwrite) but not yet fdatasync'd and marked
 	 * in the store; a restart asks for them again. */
 	uint32_t unsynced[FILE_SYNC_CHUNKS];
@@ -151,27 +153,49 @@ static void queue_requests(struct msg_transfer *t)
 
 /* ---- sender ---- */
 
-static int hash_file(int fd, uint64_t size, uint8_t out[UM_FILE_HASH_LEN])
+/* The offer's whole-file hash (hash_alg 2: over the chunk hashes, read
+ * once); the chunk hashes go to *chunk_hashes (malloc'd, the caller's)
+ * when memory allows, else NULL (each chunk is then hashed as it goes). */
+static int hash_file(int fd, uint64_t size, uint32_t chunk_size, uint8_t out[UM_FILE_HASH_LEN],
+		     uint8_t **chunk_hashes)
 {
+	enum { READ_SIZE = 1 << 20 };
 	struct um_file_hash h;
-	uint8_t *buf = malloc(1 << 20);
-	uint64_t done = 0;
+	uint8_t *buf = malloc(READ_SIZE), one[UM_FILE_HASH_LEN];
+	uint64_t n_chunks = um_file_chunk_count(size, chunk_size), done = 0;
+	uint8_t *hashes = n_chunks ? malloc(n_chunks * UM_FILE_HASH_LEN) : NULL;
+	uint32_t index = 0;
+	int r = 0;
 
-	if (!buf)
+	*chunk_hashes = NULL;
+	if (!buf) {
+		free(hashes);
 		return -UM_ENOMEM;
+	}
 	um_file_hash_init(&h);
 	while (done < size) {
-		ssize_t n = pread(fd, buf, 1 << 20, (off_t)done);
-		if (n <= 0) {
-			free(buf);
-			return n < 0 ? -errno : -UM_ETRUNC; /* changed under us */
+		/* Whole chunks per read (READ_SIZE is a multiple of every chunk size). */
+		size_t want = size - done < READ_SIZE ? (size_t)(size - done) : READ_SIZE;
+		ssize_t n = pread(fd, buf, want, (off_t)done);
+		if (n != (ssize_t)want) {
+			r = n < 0 ? -errno : -UM_ETRUNC; /* changed under us */
+			goto out;
 		}
-		um_file_hash_update(&h, buf, (size_t)n);
-		done += (uint64_t)n;
+		for (size_t off = 0; off < want; off += chunk_size, index++) {
+			size_t len = want - off < chunk_size ? want - off : chunk_size;
+			uint8_t *dst = hashes ? hashes + (size_t)index * UM_FILE_HASH_LEN : one;
+			um_file_chunk_hash(buf + off, len, dst);
+			um_file_hash_update(&h, dst, UM_FILE_HASH_LEN);
+		}
+		done += want;
 	}
 	um_file_hash_final(&h, out);
+	*chunk_hashes = hashes;
+	hashes = NULL;
+out:
+	free(hashes);
 	free(buf);
-	return 0;
+	return r;
 }
 
 /* The sender's state for info (new or from the store): file open, state
@@ -188,6 +212,7 @@ static int sender_open(struct msg_transfer *t)
 	 * rather than at the receiver's whole-file check. */
 	if (fstat(t->fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != t->info.size)
 		return -UM_ESTATE;
+	t->opened_mtime = st.st_mtim;
 	r = um_file_send_new(t->info.id, t->info.size, t->info.chunk_size, t->info.hash, t->info.name, &t->fs);
 	if (r)
 		return r;
@@ -199,6 +224,7 @@ int msg_files_send(struct um_node_messaging *ms, struct msg_peer *mp, const char
 	struct msg_transfer *t = transfer_new(ms, mp);
 	struct stat st;
 	const char *base = strrchr(path, '/');
+	uint8_t *hashes = NULL;
 	int r;
 
 	if (!t)
@@ -224,14 +250,21 @@ int msg_files_send(struct um_node_messaging *ms, struct msg_peer *mp, const char
 	}
 	t->info.size = (uint64_t)st.st_size;
 	t->info.chunk_size = FILE_CHUNK_SIZE;
-	r = hash_file(t->fd, t->info.size, t->info.hash);
+	r = hash_file(t->fd, t->info.size, t->info.chunk_size, t->info.hash, &hashes);
 	if (r)
 		goto err;
+	t->mtime = st.st_mtim;
 	close(t->fd);
 	t->fd = -1;
 	r = sender_open(t);
 	if (r)
 		goto err;
+	/* The same file as hashed (else the chunk hashes are not its own). */
+	if (t->mtime.tv_sec == t->opened_mtime.tv_sec && t->mtime.tv_nsec == t->opened_mtime.tv_nsec)
+		um_file_send_adopt_hashes(t->fs, hashes);
+	else
+		free(hashes);
+	hashes = NULL;
 	t->info.created_ms = t->info.updated_ms = um_wall_ms();
 	t->info.state = UM_STORE_FILE_OFFERED;
 	r = um_store_file_put(ms->store, &t->info);
@@ -243,6 +276,7 @@ int msg_files_send(struct um_node_messaging *ms, struct msg_peer *mp, const char
 		queue_meta(t); /* else at its first session (msg_files_reset) */
 	return 0;
 err:
+	free(hashes);
 	transfer_free(ms, t);
 	return r;
 }
@@ -273,6 +307,18 @@ static void sender_pump(struct um_node_messaging *ms, struct msg_transfer *t)
 	/* Chunks wait in the channel only up to about two congestion windows
 	 * (at least FILE_BACKLOG_MIN): what is queued there is lost when the
 	 * receiver restarts, and sent again. */
+	/* Its chunk hashes came from the offer's pass: a file changed since
+	 * would send chunks that fail at the receiver again and again. */
+	struct stat fst;
+	if (t->fs->chunk_hashes && (fstat(t->fd, &fst) || (uint64_t)fst.st_size != t->info.size ||
+				    fst.st_mtim.tv_sec != t->opened_mtime.tv_sec ||
+				    fst.st_mtim.tv_nsec != t->opened_mtime.tv_nsec)) {
+		um_log_warn("file %s changed while being sent: the transfer fails", t->info.path);
+		queue_status(t->mp, UM_FRAME_FILE_REFUSE, t->info.id, false, "the file changed at the sender");
+		ms->counters.files_failed++;
+		set_state(ms, t, UM_STORE_FILE_FAILED);
+		return;
+	}
 	um_channel_stats(um_messenger_channel(m), &st);
 	size_t backlog = 2 * (size_t)st.cwnd;
 	if (backlog < FILE_BACKLOG_MIN)
@@ -512,14 +558,32 @@ static int link_final(struct um_node_messaging *ms, struct msg_transfer *t, char
 	return -UM_ELIMIT;
 }
 
+/* The chunk hashes the receiver did not check in this run (done before a
+ * restart): hashed from the disk, so that the whole file is verified. */
+static int hash_missing(struct msg_transfer *t)
+{
+	static uint8_t data[FILE_CHUNK_SIZE];
+	uint8_t hash[UM_FILE_HASH_LEN];
+
+	for (uint32_t i = 0; i < t->meta.n_chunks; i++) {
+		if (um_file_receive_chunk_hash_known(t->fr, i))
+			continue;
+		size_t len = um_file_chunk_len(t->info.size, t->info.chunk_size, i);
+		if (len > sizeof(data) || pread(t->fd, data, len, (off_t)i * t->info.chunk_size) != (ssize_t)len)
+			return -UM_ETRUNC;
+		um_file_chunk_hash(data, len, hash);
+		um_file_receive_set_chunk_hash(t->fr, i, hash);
+	}
+	return 0;
+}
+
 static void receiver_complete(struct um_node_messaging *ms, struct msg_transfer *t)
 {
-	uint8_t hash[UM_FILE_HASH_LEN];
 	char final[UM_CONFIG_PATH_MAX];
-	int r = fsync(t->fd) ? -errno : hash_file(t->fd, t->info.size, hash);
+	int r = fsync(t->fd) ? -errno : hash_missing(t);
 
-	if (r == 0 && sodium_memcmp(hash, t->meta.hash, sizeof(hash)))
-		r = -UM_EBADMSG;
+	if (r == 0)
+		r = um_file_receive_verify(t->fr);
 	if (r == 0 && ftruncate(t->fd, (off_t)t->info.size))
 		r = -errno;
 	if (r == 0)

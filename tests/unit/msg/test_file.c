@@ -140,7 +140,7 @@ static void test_sanitize_random(void)
 static void test_meta_codec(void)
 {
 	uint8_t buf[UM_FILE_META_FRAME_MAX + 8];
-	struct um_file_meta_frame m = {.size = 123456789, .chunk_size = 65536, .hash_alg = 1, .name_len = 5};
+	struct um_file_meta_frame m = {.size = 123456789, .chunk_size = 65536, .hash_alg = 2, .name_len = 5};
 	struct um_file_meta_frame d;
 	size_t len;
 
@@ -167,7 +167,9 @@ static void test_meta_codec(void)
 	bad.chunk_size = 65537;
 	CHECK_EQ(um_file_meta_frame_encode(&bad, buf, sizeof(buf), &len), -UM_EINVAL);
 	bad = m;
-	bad.hash_alg = 2;
+	bad.hash_alg = 1; /* the retired flat hash */
+	CHECK_EQ(um_file_meta_frame_encode(&bad, buf, sizeof(buf), &len), -UM_EINVAL);
+	bad.hash_alg = 3;
 	CHECK_EQ(um_file_meta_frame_encode(&bad, buf, sizeof(buf), &len), -UM_EINVAL);
 	bad = m;
 	bad.name_len = 0;
@@ -326,7 +328,8 @@ struct fixture {
 	struct um_file_send *fs;
 	struct um_file_receive *fr;
 	struct um_file_meta meta;
-	uint8_t *got; /* the receiver's "disk" */
+	uint8_t *got;          /* the receiver's "disk" */
+	uint8_t *chunk_hashes; /* the expected ones, n x 32 */
 };
 
 static void fixture_init(struct fixture *f, size_t size, uint32_t chunk_size, uint32_t window)
@@ -342,13 +345,20 @@ static void fixture_init(struct fixture *f, size_t size, uint32_t chunk_size, ui
 	f->file = malloc(size ? size : 1);
 	f->got = calloc(size ? size : 1, 1);
 	randombytes_buf(f->file, size);
-	/* Hashed in pieces of random sizes, as the node reads a file. */
+	/* The hash list, from libsodium directly: BLAKE2b-256 over the
+	 * BLAKE2b-256 of each chunk, the list fed in pieces of random sizes. */
+	size_t n = (size + chunk_size - 1) / chunk_size;
+	f->chunk_hashes = malloc(n ? n * 32 : 1);
+	for (size_t i = 0; i < n; i++) {
+		size_t clen = size - i * chunk_size < chunk_size ? size - i * chunk_size : chunk_size;
+		crypto_generichash(f->chunk_hashes + i * 32, 32, f->file + i * chunk_size, clen, NULL, 0);
+	}
 	um_file_hash_init(&h);
-	for (size_t off = 0; off < size;) {
-		size_t piece = 1 + randombytes_uniform(100000);
-		if (piece > size - off)
-			piece = size - off;
-		um_file_hash_update(&h, f->file + off, piece);
+	for (size_t off = 0; off < n * 32;) {
+		size_t piece = 1 + randombytes_uniform(100);
+		if (piece > n * 32 - off)
+			piece = n * 32 - off;
+		um_file_hash_update(&h, f->chunk_hashes + off, piece);
 		off += piece;
 	}
 	um_file_hash_final(&h, f->hash);
@@ -365,6 +375,22 @@ static void fixture_free(struct fixture *f)
 	um_file_receive_free(f->fr);
 	free(f->file);
 	free(f->got);
+	free(f->chunk_hashes);
+}
+
+/* The receiver's whole-file check, the chunks it did not see in this run
+ * hashed from its "disk" as the node does. */
+static int receiver_verify(struct fixture *f)
+{
+	uint8_t hash[32];
+
+	for (uint32_t i = 0; i < f->meta.n_chunks; i++)
+		if (!um_file_receive_chunk_hash_known(f->fr, i)) {
+			um_file_chunk_hash(f->got + (size_t)i * f->chunk_size, um_file_chunk_len(f->size, f->chunk_size, i),
+					   hash);
+			um_file_receive_set_chunk_hash(f->fr, i, hash);
+		}
+	return um_file_receive_verify(f->fr);
 }
 
 /* Receiver -> sender: every request the receiver has now. */
@@ -469,9 +495,17 @@ static void test_transfer_resume(void)
 	CHECK(um_file_receive_complete(f.fr));
 	CHECK_EQ(f.fr->bytes_done, f.size);
 	CHECK(memcmp(f.got, f.file, f.size) == 0);
-	uint8_t verify[32];
-	crypto_generichash(verify, 32, f.got, f.size, NULL, 0);
-	CHECK_MEM(verify, f.meta.hash, 32);
+	/* The chunks from before the cut are not known to the new receiver:
+	 * its check needs them from the disk. */
+	CHECK_EQ(um_file_receive_verify(f.fr), -UM_ESTATE);
+	CHECK_EQ(f.fr->hashed.count, n - done_at_cut);
+	CHECK_EQ(receiver_verify(&f), 0);
+	/* A corrupted disk fails it. */
+	f.got[123] ^= 1;
+	uint8_t bad[32];
+	um_file_chunk_hash(f.got, f.chunk_size, bad);
+	um_file_receive_set_chunk_hash(f.fr, 0, bad);
+	CHECK_EQ(um_file_receive_verify(f.fr), -UM_EBADMSG);
 	/* Only the missing chunks travel after the resume, and in all the file
 	 * plus what was in flight at the cut. */
 	CHECK_EQ(sent_after, n - done_at_cut);
@@ -514,6 +548,8 @@ static void test_transfer_channel_reset(void)
 	CHECK_EQ(sent, 18);
 	CHECK(um_file_receive_complete(f.fr));
 	CHECK(memcmp(f.got, f.file, f.size) == 0);
+	CHECK_EQ(f.fr->hashed.count, 25); /* every chunk checked in this run: nothing read back */
+	CHECK_EQ(um_file_receive_verify(f.fr), 0);
 	fixture_free(&f);
 }
 
@@ -557,6 +593,38 @@ static void test_wrong_hash(void)
 	CHECK(um_file_receive_complete(f.fr));
 	CHECK(memcmp(f.got, f.file, f.size) == 0);
 	CHECK_EQ(f.fs->stats.chunks_sent, 11 + 2);
+	CHECK_EQ(um_file_receive_verify(f.fr), 0);
+	fixture_free(&f);
+}
+
+/* Chunk hashes adopted from the offer's pass: the same frames as hashing
+ * each chunk as it goes, and a wrong one is refused by the receiver. */
+static void test_adopted_hashes(void)
+{
+	struct fixture f;
+	static uint8_t frame[UM_FILE_CHUNK_FRAME_MAX], plain[UM_FILE_CHUNK_FRAME_MAX];
+	size_t len, plain_len;
+	uint32_t index;
+
+	fixture_init(&f, 7 * 4096 + 5, 4096, 0);
+	uint8_t *copy = malloc(8 * 32);
+	memcpy(copy, f.chunk_hashes, 8 * 32);
+	copy[3 * 32] ^= 1; /* chunk 3's is wrong */
+	um_file_send_adopt_hashes(f.fs, copy);
+	pump_requests(&f);
+	while (um_file_send_next(f.fs, &index) == 0) {
+		size_t clen = um_file_chunk_len(f.size, f.chunk_size, index);
+		struct um_file_chunk_frame c = {.index = index, .data = f.file + (size_t)index * 4096, .len = clen};
+		memcpy(c.id, file_id, 16);
+		um_file_chunk_hash(c.data, c.len, c.hash);
+		CHECK_EQ(um_file_chunk_frame_encode(&c, plain, sizeof(plain), &plain_len), 0);
+		CHECK_EQ(sender_frame(&f, frame, &len), 0);
+		CHECK_EQ(len, plain_len);
+		CHECK_EQ(memcmp(frame, plain, len) != 0, index == 3);
+		CHECK_EQ(receiver_take(&f, frame, len), index == 3 ? -UM_EBADMSG : 0);
+	}
+	CHECK_EQ(f.fr->done.count, 7);
+	CHECK_EQ(f.fr->stats.chunks_bad_hash, 1);
 	fixture_free(&f);
 }
 
@@ -757,6 +825,7 @@ int main(void)
 	RUN(test_transfer_resume);
 	RUN(test_transfer_channel_reset);
 	RUN(test_wrong_hash);
+	RUN(test_adopted_hashes);
 	RUN(test_unsolicited);
 	RUN(test_oversize_offer);
 	RUN(test_bad_requests);
