@@ -2,7 +2,8 @@
 /* File transfers on the node (node/messaging.h; the state machines are
  * msg/file.h, the frames wire/message_file.h). This file does the I/O:
  *
- * Sender: the file is hashed when offered (BLAKE2b-256, streaming), the
+ * Sender: the file is hashed when offered (one pass: the chunk hashes are
+ * kept for the FILE_CHUNKs, the whole-file hash is over them), the
  * offer (FILE_META) is stored and sent, sent again after each channel reset
  * until the receiver answers; chunks are read (pread) as the receiver's
  * FILE_REQUESTs ask for them and written to the channel while it keeps
@@ -12,12 +13,14 @@
  * space of download-dir, a sane name) and decided by the peer's
  * accept-files policy: always, never (FILE_REFUSE), ask (held until
  * `umbra file accept|reject`). Chunks go to a temporary file
- * ".<name>.<id8>.umbra-part" in download-dir: pwrite, fdatasync, then the
- * store marks the chunk done (so a chunk the store counts is on disk).
- * When all are there the whole file's hash is checked over the bytes on
- * disk and it is linked to its final name, never over an existing file
- * ("name", "name (1)", ...). After a restart the store's bitmap says which
- * chunks are done: only the others are asked for. */
+ * ".<name>.<id8>.umbra-part" in download-dir: pwrite; every 4 MiB a
+ * thread (messaging_fileio.h) runs fdatasync, then the store marks them
+ * done (a chunk the store counts is on disk). When all are there the hash
+ * list of the checked chunks (those from before a restart hashed from the
+ * disk) is checked against the offer's and the file is linked to its final
+ * name, never over an existing file ("name", "name (1)", ...). After a
+ * restart the store's bitmap says which chunks are done: only the others
+ * are asked for. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -30,6 +33,7 @@
 
 #include <sodium.h>
 
+#include "node/messaging_fileio.h"
 #include "node/messaging_internal.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -41,7 +45,8 @@ enum {
 	FILE_WAITING_MAX = 32,         /* offers held for a decision, per peer */
 	FILE_CHANNEL_BUFFER = 4 << 20, /* the channel's default send buffer (msg/channel.h) */
 	FILE_BACKLOG_MIN = 256 << 10,  /* chunk bytes the channel may hold in any case */
-	FILE_SYNC_CHUNKS = 16,         /* written chunks made durable together (1 MiB) */
+	FILE_SYNC_CHUNKS = 64,         /* written chunks made durable together (4 MiB) */
+	FILE_UNSYNCED_MAX = 128,       /* ... waiting beside a sync (8 MiB): beyond, we wait for the disk */
 };
 #define FILE_SYNC_DELAY_NS (20 * UM_NSEC_PER_MSEC) /* ... or this long after the first of them */
 
@@ -55,11 +60,10 @@ struct msg_transfer {
 	struct um_file_meta meta;   /* incoming */
 	struct um_file_bitmap sent; /* outgoing: chunks sent and not asked for again (progress) */
 	uint64_t bytes_sent;        /* outgoing: chunk bytes written to the channel, this run */
-	struct timespec mtime;        /* outgoing: the file's when hashed (new offers) */
-	struct timespec opened_mtime; /* outgoing: when opened to send: checked as chunks go */
-	/* incoming: chunks written (pwrite) but not yet fdatasync'd and marked
-	 * in the store; a restart asks for them again. */
-	uint32_t unsynced[FILE_SYNC_CHUNKS];
+	struct timespec mtime;      /* outgoing: the file's when opened to send */
+	/* incoming: written, not yet given to the sync thread nor marked in
+	 * the store (a restart asks for them again) */
+	uint32_t unsynced[FILE_UNSYNCED_MAX];
 	size_t n_unsynced;
 };
 
@@ -78,6 +82,9 @@ static struct msg_transfer *find(struct um_node_messaging *ms, const uint8_t id[
 
 static void transfer_free(struct um_node_messaging *ms, struct msg_transfer *t)
 {
+	/* Its fd must outlive a sync in flight (the chunks get marked). */
+	while (ms->file_sync && t->fr && msg_file_sync_holds(ms->file_sync, t->info.id))
+		msg_file_sync_wait(ms->file_sync);
 	for (struct msg_transfer **p = &ms->transfers; *p; p = &(*p)->next)
 		if (*p == t) {
 			*p = t->next;
@@ -153,51 +160,6 @@ static void queue_requests(struct msg_transfer *t)
 
 /* ---- sender ---- */
 
-/* The offer's whole-file hash (hash_alg 2: over the chunk hashes, read
- * once); the chunk hashes go to *chunk_hashes (malloc'd, the caller's)
- * when memory allows, else NULL (each chunk is then hashed as it goes). */
-static int hash_file(int fd, uint64_t size, uint32_t chunk_size, uint8_t out[UM_FILE_HASH_LEN],
-		     uint8_t **chunk_hashes)
-{
-	enum { READ_SIZE = 1 << 20 };
-	struct um_file_hash h;
-	uint8_t *buf = malloc(READ_SIZE), one[UM_FILE_HASH_LEN];
-	uint64_t n_chunks = um_file_chunk_count(size, chunk_size), done = 0;
-	uint8_t *hashes = n_chunks ? malloc(n_chunks * UM_FILE_HASH_LEN) : NULL;
-	uint32_t index = 0;
-	int r = 0;
-
-	*chunk_hashes = NULL;
-	if (!buf) {
-		free(hashes);
-		return -UM_ENOMEM;
-	}
-	um_file_hash_init(&h);
-	while (done < size) {
-		/* Whole chunks per read (READ_SIZE is a multiple of every chunk size). */
-		size_t want = size - done < READ_SIZE ? (size_t)(size - done) : READ_SIZE;
-		ssize_t n = pread(fd, buf, want, (off_t)done);
-		if (n != (ssize_t)want) {
-			r = n < 0 ? -errno : -UM_ETRUNC; /* changed under us */
-			goto out;
-		}
-		for (size_t off = 0; off < want; off += chunk_size, index++) {
-			size_t len = want - off < chunk_size ? want - off : chunk_size;
-			uint8_t *dst = hashes ? hashes + (size_t)index * UM_FILE_HASH_LEN : one;
-			um_file_chunk_hash(buf + off, len, dst);
-			um_file_hash_update(&h, dst, UM_FILE_HASH_LEN);
-		}
-		done += want;
-	}
-	um_file_hash_final(&h, out);
-	*chunk_hashes = hashes;
-	hashes = NULL;
-out:
-	free(hashes);
-	free(buf);
-	return r;
-}
-
 /* The sender's state for info (new or from the store): file open, state
  * machine built. */
 static int sender_open(struct msg_transfer *t)
@@ -212,7 +174,7 @@ static int sender_open(struct msg_transfer *t)
 	 * rather than at the receiver's whole-file check. */
 	if (fstat(t->fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != t->info.size)
 		return -UM_ESTATE;
-	t->opened_mtime = st.st_mtim;
+	t->mtime = st.st_mtim;
 	r = um_file_send_new(t->info.id, t->info.size, t->info.chunk_size, t->info.hash, t->info.name, &t->fs);
 	if (r)
 		return r;
@@ -250,17 +212,15 @@ int msg_files_send(struct um_node_messaging *ms, struct msg_peer *mp, const char
 	}
 	t->info.size = (uint64_t)st.st_size;
 	t->info.chunk_size = FILE_CHUNK_SIZE;
-	r = hash_file(t->fd, t->info.size, t->info.chunk_size, t->info.hash, &hashes);
+	r = msg_file_hash(t->fd, t->info.size, t->info.chunk_size, t->info.hash, &hashes);
 	if (r)
 		goto err;
-	t->mtime = st.st_mtim;
 	close(t->fd);
 	t->fd = -1;
 	r = sender_open(t);
 	if (r)
 		goto err;
-	/* The same file as hashed (else the chunk hashes are not its own). */
-	if (t->mtime.tv_sec == t->opened_mtime.tv_sec && t->mtime.tv_nsec == t->opened_mtime.tv_nsec)
+	if (msg_file_unchanged(t->fd, t->info.size, &st.st_mtim)) /* else the chunk hashes may not be its own */
 		um_file_send_adopt_hashes(t->fs, hashes);
 	else
 		free(hashes);
@@ -309,10 +269,7 @@ static void sender_pump(struct um_node_messaging *ms, struct msg_transfer *t)
 	 * receiver restarts, and sent again. */
 	/* Its chunk hashes came from the offer's pass: a file changed since
 	 * would send chunks that fail at the receiver again and again. */
-	struct stat fst;
-	if (t->fs->chunk_hashes && (fstat(t->fd, &fst) || (uint64_t)fst.st_size != t->info.size ||
-				    fst.st_mtim.tv_sec != t->opened_mtime.tv_sec ||
-				    fst.st_mtim.tv_nsec != t->opened_mtime.tv_nsec)) {
+	if (t->fs->chunk_hashes && !msg_file_unchanged(t->fd, t->info.size, &t->mtime)) {
 		um_log_warn("file %s changed while being sent: the transfer fails", t->info.path);
 		queue_status(t->mp, UM_FRAME_FILE_REFUSE, t->info.id, false, "the file changed at the sender");
 		ms->counters.files_failed++;
@@ -379,32 +336,82 @@ static void sender_finished(struct um_node_messaging *ms, struct msg_transfer *t
 
 /* ---- receiver ---- */
 
-/* The chunks written since the last sync become durable: one fdatasync,
- * then one store commit marking them done (the store never counts a chunk
- * the disk does not hold). A failure forgets them: they are asked again. */
+/* A failed sync or mark: those chunks are missing again (asked again). */
+static void sync_failed(struct msg_transfer *t, const uint32_t *index, size_t n, int r)
+{
+	um_log_warn("file %s: %zu chunks not made durable: %s", t->info.name, n, um_strerror(r));
+	for (size_t i = 0; i < n; i++)
+		um_file_receive_chunk_forget(t->fr, index[i]);
+	t->info.bytes_done = 0; /* shown again as it comes */
+}
+
+/* The chunks written and not handed to the thread, made durable here, on
+ * the control thread (completion, stop, no thread). */
 static int receiver_sync(struct um_node_messaging *ms, struct msg_transfer *t)
 {
-	int r = 0;
+	int r;
 
 	if (!t->n_unsynced)
 		return 0;
-	if (fdatasync(t->fd))
-		r = -errno;
-	bool batch = r == 0 && um_store_begin(ms->store) == 0;
-	for (size_t i = 0; r == 0 && i < t->n_unsynced; i++) {
-		uint32_t index = t->unsynced[i];
-		r = um_store_file_chunk_done(ms->store, t->info.id, false, index,
-					     um_file_chunk_len(t->info.size, t->info.chunk_size, index));
-	}
-	if (batch && um_store_commit(ms->store) && r == 0)
-		r = -UM_EINVAL;
-	if (r) {
-		um_log_warn("file %s: %zu chunks not made durable: %s", t->info.name, t->n_unsynced, um_strerror(r));
-		for (size_t i = 0; i < t->n_unsynced; i++)
-			um_file_receive_chunk_forget(t->fr, t->unsynced[i]);
-	}
+	r = fdatasync(t->fd) ? -errno : msg_file_mark_done(ms->store, &t->info, t->unsynced, t->n_unsynced);
+	if (r)
+		sync_failed(t, t->unsynced, t->n_unsynced, r);
 	t->n_unsynced = 0;
 	return r;
+}
+
+static void sync_start(struct um_node_messaging *ms, struct msg_transfer *t);
+
+/* The thread's fdatasync of a job returned (on the loop's thread). */
+static void on_synced(void *arg, const uint8_t id[16], const uint32_t *index, size_t n, int result)
+{
+	struct um_node_messaging *ms = arg;
+	struct msg_transfer *t = find(ms, id, false);
+
+	if (!t || !t->fr)
+		return;
+	int r = result ? result : msg_file_mark_done(ms->store, &t->info, index, n);
+	if (r) {
+		sync_failed(t, index, n, r);
+		queue_requests(t);
+		msg_pump_soon(ms);
+	}
+	for (struct msg_transfer *o = ms->transfers; o; o = o->next) { /* what came meanwhile goes next */
+		if (o->n_unsynced >= FILE_SYNC_CHUNKS)
+			sync_start(ms, o);
+		if (o->n_unsynced && !um_timer_armed(&ms->file_sync_timer))
+			um_timer_arm_in(ms->node->loop, &ms->file_sync_timer, FILE_SYNC_DELAY_NS);
+	}
+}
+
+/* t's written chunks go to the sync thread, unless it is busy (they go
+ * with the next job, or the control thread waits when FILE_UNSYNCED_MAX
+ * are waiting); without the thread, synced here. */
+static void sync_start(struct um_node_messaging *ms, struct msg_transfer *t)
+{
+	if (!ms->file_sync && msg_file_sync_new(ms->node->loop, on_synced, ms, &ms->file_sync))
+		ms->file_sync = NULL;
+	if (!ms->file_sync) {
+		if (receiver_sync(ms, t))
+			queue_requests(t);
+		return;
+	}
+	while (msg_file_sync_busy(ms->file_sync)) {
+		if (t->n_unsynced < FILE_UNSYNCED_MAX)
+			return;
+		msg_file_sync_wait(ms->file_sync);
+	}
+	if (t->n_unsynced && msg_file_sync_submit(ms->file_sync, t->info.id, t->fd, t->unsynced, t->n_unsynced) == 0)
+		t->n_unsynced = 0;
+}
+
+/* Everything t wrote is durable (or forgotten): the job in flight done,
+ * the rest synced here. */
+static int receiver_settle(struct um_node_messaging *ms, struct msg_transfer *t)
+{
+	while (ms->file_sync && msg_file_sync_holds(ms->file_sync, t->info.id))
+		msg_file_sync_wait(ms->file_sync);
+	return receiver_sync(ms, t);
 }
 
 static void on_sync_timer(struct um_loop *loop, struct um_timer *timer)
@@ -413,17 +420,9 @@ static void on_sync_timer(struct um_loop *loop, struct um_timer *timer)
 	(void)loop;
 
 	for (struct msg_transfer *t = ms->transfers; t; t = t->next)
-		if (t->n_unsynced && receiver_sync(ms, t))
-			queue_requests(t); /* the forgotten ones */
+		if (t->n_unsynced)
+			sync_start(ms, t); /* when busy: on_synced arms this again */
 	msg_pump_soon(ms);                 /* the requests and what they free go out */
-}
-
-static void temp_path(const struct um_node_messaging *ms, const struct um_file_meta *meta, char *out, size_t size)
-{
-	char id[9];
-
-	sodium_bin2hex(id, sizeof(id), meta->id, 4);
-	snprintf(out, size, "%.3800s/.%s.%s.umbra-part", ms->download_dir, meta->name, id);
 }
 
 /* Accepted: the temporary file (kept from before a restart) and the
@@ -523,7 +522,7 @@ static void receiver_meta(struct um_node_messaging *ms, struct msg_peer *mp, con
 	memcpy(t->info.id, meta.id, 16);
 	memcpy(t->info.peer, mp->peer->config->id.bytes, 32);
 	snprintf(t->info.name, sizeof(t->info.name), "%s", meta.name);
-	temp_path(ms, &meta, t->info.path, sizeof(t->info.path));
+	msg_file_temp_path(ms->download_dir, meta.name, meta.id, t->info.path, sizeof(t->info.path));
 	t->info.size = meta.size;
 	t->info.chunk_size = meta.chunk_size;
 	memcpy(t->info.hash, meta.hash, sizeof(t->info.hash));
@@ -536,58 +535,17 @@ static void receiver_meta(struct um_node_messaging *ms, struct msg_peer *mp, con
 		set_state(ms, t, UM_STORE_FILE_OFFERED);
 }
 
-/* name, "name (1)", ... in download-dir: linked, never replacing a file. */
-static int link_final(struct um_node_messaging *ms, struct msg_transfer *t, char *final, size_t size)
-{
-	const char *dot = strrchr(t->info.name, '.');
-	size_t stem = dot && dot != t->info.name ? (size_t)(dot - t->info.name) : strlen(t->info.name);
-
-	for (unsigned i = 0; i < 1000; i++) {
-		if (i == 0)
-			snprintf(final, size, "%.3800s/%s", ms->download_dir, t->info.name);
-		else
-			snprintf(final, size, "%.3800s/%.*s (%u)%s", ms->download_dir, (int)stem, t->info.name, i,
-				 t->info.name + stem);
-		if (link(t->info.path, final) == 0) {
-			unlink(t->info.path);
-			return 0;
-		}
-		if (errno != EEXIST)
-			return -errno;
-	}
-	return -UM_ELIMIT;
-}
-
-/* The chunk hashes the receiver did not check in this run (done before a
- * restart): hashed from the disk, so that the whole file is verified. */
-static int hash_missing(struct msg_transfer *t)
-{
-	static uint8_t data[FILE_CHUNK_SIZE];
-	uint8_t hash[UM_FILE_HASH_LEN];
-
-	for (uint32_t i = 0; i < t->meta.n_chunks; i++) {
-		if (um_file_receive_chunk_hash_known(t->fr, i))
-			continue;
-		size_t len = um_file_chunk_len(t->info.size, t->info.chunk_size, i);
-		if (len > sizeof(data) || pread(t->fd, data, len, (off_t)i * t->info.chunk_size) != (ssize_t)len)
-			return -UM_ETRUNC;
-		um_file_chunk_hash(data, len, hash);
-		um_file_receive_set_chunk_hash(t->fr, i, hash);
-	}
-	return 0;
-}
-
 static void receiver_complete(struct um_node_messaging *ms, struct msg_transfer *t)
 {
 	char final[UM_CONFIG_PATH_MAX];
-	int r = fsync(t->fd) ? -errno : hash_missing(t);
+	int r = fsync(t->fd) ? -errno : msg_file_hash_missing(t->fd, t->fr);
 
 	if (r == 0)
 		r = um_file_receive_verify(t->fr);
 	if (r == 0 && ftruncate(t->fd, (off_t)t->info.size))
 		r = -errno;
 	if (r == 0)
-		r = link_final(ms, t, final, sizeof(final));
+		r = msg_file_link_final(ms->download_dir, t->info.name, t->info.path, final, sizeof(final));
 	if (r) {
 		um_log_warn("file %s from \"%s\": %s", t->info.name, msg_peer_name(t->mp),
 			    r == -UM_EBADMSG ? "the whole-file hash does not match" : um_strerror(r));
@@ -635,20 +593,18 @@ static void receiver_chunk(struct um_node_messaging *ms, struct msg_peer *mp, co
 	t->unsynced[t->n_unsynced++] = index;
 	t->info.bytes_done += dlen;
 	ms->counters.file_bytes_received += dlen;
-	bool complete = um_file_receive_complete(t->fr);
-	if (t->n_unsynced == FILE_SYNC_CHUNKS || complete) {
-		if (receiver_sync(ms, t)) {
-			t->info.bytes_done = 0; /* shown again as it comes */
+	if (um_file_receive_complete(t->fr)) {
+		/* A failed sync made chunks missing again: asked again. */
+		if (receiver_settle(ms, t) || !um_file_receive_complete(t->fr))
 			queue_requests(t);
-			return;
-		}
-	} else if (!um_timer_armed(&ms->file_sync_timer)) {
-		um_timer_arm_in(ms->node->loop, &ms->file_sync_timer, FILE_SYNC_DELAY_NS);
-	}
-	if (complete) {
-		receiver_complete(ms, t);
+		else
+			receiver_complete(ms, t);
 		return;
 	}
+	if (t->n_unsynced >= FILE_SYNC_CHUNKS)
+		sync_start(ms, t);
+	if (t->n_unsynced && !um_timer_armed(&ms->file_sync_timer))
+		um_timer_arm_in(ms->node->loop, &ms->file_sync_timer, FILE_SYNC_DELAY_NS);
 	if (um_file_receive_wants_request(t->fr))
 		queue_requests(t);
 }
@@ -800,6 +756,8 @@ int msg_files_start(struct um_node_messaging *ms)
 void msg_files_stop(struct um_node_messaging *ms)
 {
 	um_timer_cancel(ms->node->loop, &ms->file_sync_timer);
+	msg_file_sync_free(ms->file_sync); /* the job in flight is marked first */
+	ms->file_sync = NULL;
 	for (struct msg_transfer *t = ms->transfers; t; t = t->next)
 		if (t->n_unsynced)
 			receiver_sync(ms, t); /* a clean stop keeps what arrived */
