@@ -50,20 +50,15 @@
  * 0, -UM_EINVAL when nothing is left, -UM_ERANGE when cap is too small. */
 int um_file_name_sanitize(const char *offered, size_t len, char *out, size_t cap);
 
-/* BLAKE2b-256 of one chunk. */
+/* SHA-256 of one chunk. */
 void um_file_chunk_hash(const void *data, size_t len, uint8_t out[UM_FILE_HASH_LEN]);
 
-/* The whole-file hash (hash_alg 2, a hash list): BLAKE2b-256 over the
- * chunk hashes of the file in index order, fed one chunk hash (or several)
- * at a time. Each byte of the file is hashed once, by its chunk hash: the
- * sender's chunk hashes from the offer's pass serve its FILE_CHUNKs, the
- * receiver's checked chunk hashes serve the whole-file check. */
-struct um_file_hash {
-	crypto_generichash_state state;
-};
-void um_file_hash_init(struct um_file_hash *h);
-void um_file_hash_update(struct um_file_hash *h, const void *data, size_t len);
-void um_file_hash_final(struct um_file_hash *h, uint8_t out[UM_FILE_HASH_LEN]);
+/* The whole-file hash (hash_alg 2, a hash list): SHA-256 over the n chunk
+ * hashes of the file in index order (n x UM_FILE_HASH_LEN bytes, borrowed).
+ * Each byte of the file is hashed once, by its chunk hash: the sender's
+ * chunk hashes from the offer's pass serve its FILE_CHUNKs, the receiver's
+ * checked chunk hashes serve the whole-file check. */
+void um_file_list_hash(const uint8_t *chunk_hashes, uint32_t n, uint8_t out[UM_FILE_HASH_LEN]);
 
 /* A set of chunk indexes 0..n-1. Exported for the store as (n + 7) / 8
  * bytes, chunk i in byte i / 8, bit i % 8 (least significant first); the
@@ -114,7 +109,7 @@ struct um_file_send {
 };
 
 /* A sender for a file of `size` bytes with whole-file `hash` (computed
- * before: um_file_hash_*), offered under `name` (copied; 1 ..
+ * before: um_file_list_hash), offered under `name` (copied; 1 ..
  * UM_FILE_NAME_WIRE_MAX bytes, NUL-terminated). *out is the caller's to
  * release with um_file_send_free. 0, -UM_EINVAL (chunk_size, name, or more
  * than 2^32-1 chunks), -UM_ENOMEM. */

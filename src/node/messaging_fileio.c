@@ -20,19 +20,17 @@
 int msg_file_hash(int fd, uint64_t size, uint32_t chunk_size, uint8_t out[UM_FILE_HASH_LEN], uint8_t **chunk_hashes)
 {
 	enum { READ_SIZE = 1 << 20 }; /* whole chunks: a multiple of every chunk size */
-	struct um_file_hash h;
-	uint8_t *buf = malloc(READ_SIZE), one[UM_FILE_HASH_LEN];
+	uint8_t *buf = malloc(READ_SIZE);
 	uint64_t n_chunks = um_file_chunk_count(size, chunk_size), done = 0;
-	uint8_t *hashes = n_chunks ? malloc(n_chunks * UM_FILE_HASH_LEN) : NULL;
+	uint8_t *hashes = malloc(n_chunks ? n_chunks * UM_FILE_HASH_LEN : 1);
 	uint32_t index = 0;
 	int r = 0;
 
 	*chunk_hashes = NULL;
-	if (!buf || chunk_size == 0 || READ_SIZE % chunk_size) {
-		r = buf ? -UM_EINVAL : -UM_ENOMEM;
+	if (!buf || !hashes || chunk_size == 0 || READ_SIZE % chunk_size || n_chunks > UINT32_MAX) {
+		r = buf && hashes ? -UM_EINVAL : -UM_ENOMEM;
 		goto out;
 	}
-	um_file_hash_init(&h);
 	while (done < size) {
 		size_t want = size - done < READ_SIZE ? (size_t)(size - done) : READ_SIZE;
 		ssize_t n = pread(fd, buf, want, (off_t)done);
@@ -40,15 +38,12 @@ int msg_file_hash(int fd, uint64_t size, uint32_t chunk_size, uint8_t out[UM_FIL
 			r = n < 0 ? -errno : -UM_ETRUNC; /* changed under us */
 			goto out;
 		}
-		for (size_t off = 0; off < want; off += chunk_size, index++) {
-			size_t len = want - off < chunk_size ? want - off : chunk_size;
-			uint8_t *dst = hashes ? hashes + (size_t)index * UM_FILE_HASH_LEN : one;
-			um_file_chunk_hash(buf + off, len, dst);
-			um_file_hash_update(&h, dst, UM_FILE_HASH_LEN);
-		}
+		for (size_t off = 0; off < want; off += chunk_size, index++)
+			um_file_chunk_hash(buf + off, want - off < chunk_size ? want - off : chunk_size,
+					   hashes + (size_t)index * UM_FILE_HASH_LEN);
 		done += want;
 	}
-	um_file_hash_final(&h, out);
+	um_file_list_hash(hashes, (uint32_t)n_chunks, out);
 	*chunk_hashes = hashes;
 	hashes = NULL;
 out:

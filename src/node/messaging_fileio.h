@@ -20,7 +20,7 @@
 
 /* The offer's whole-file hash of the size bytes of fd (hash_alg 2: over
  * the chunk hashes; each byte read and hashed once). The chunk hashes go
- * to *chunk_hashes (malloc'd: the caller's) when memory allows, else NULL.
+ * to *chunk_hashes (n_chunks x UM_FILE_HASH_LEN, malloc'd: the caller's).
  * 0, -UM_ENOMEM, -UM_ETRUNC (the file shrank) or -errno. */
 int msg_file_hash(int fd, uint64_t size, uint32_t chunk_size, uint8_t out[UM_FILE_HASH_LEN], uint8_t **chunk_hashes);
 /* The chunk hashes fr did not check in this run (chunks done before a

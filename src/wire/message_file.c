@@ -71,7 +71,7 @@ bool um_file_text_valid(const uint8_t *text, size_t len)
 static bool meta_valid(const struct um_file_meta_frame *m)
 {
 	return m->chunk_size >= UM_FILE_CHUNK_MIN && m->chunk_size <= UM_FILE_CHUNK_MAX &&
-	       m->hash_alg == UM_FILE_HASH_BLAKE2B_256_LIST &&
+	       m->hash_alg == UM_FILE_HASH_SHA256_LIST &&
 	       um_file_chunk_count(m->size, m->chunk_size) <= UM_FILE_CHUNKS_MAX && m->name_len >= 1 &&
 	       m->name_len <= UM_FILE_NAME_WIRE_MAX;
 }

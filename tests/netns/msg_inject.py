@@ -44,12 +44,12 @@ def frame(sock, peer, ftype, payload):
 
 def meta(file_id, name, size, digest, chunk=CHUNK):
     n = name.encode()
-    # hash_alg 2: the digest is BLAKE2b-256 over the chunks' BLAKE2b-256s.
+    # hash_alg 2: the digest is SHA-256 over the chunks' SHA-256s.
     return file_id + struct.pack(">QIB", size, chunk, 2) + digest + struct.pack(">H", len(n)) + n
 
 
-def b2(data):
-    return hashlib.blake2b(data, digest_size=32).digest()
+def b2(data):  # the chunk hash
+    return hashlib.sha256(data).digest()
 
 
 def main():

@@ -334,7 +334,7 @@ struct fixture {
 
 static void fixture_init(struct fixture *f, size_t size, uint32_t chunk_size, uint32_t window)
 {
-	struct um_file_hash h;
+	crypto_hash_sha256_state h;
 	uint8_t frame[UM_FILE_META_FRAME_MAX];
 	size_t len;
 	struct um_file_limits limits = {.max_size = 64u << 20, .max_outstanding = window};
@@ -345,23 +345,26 @@ static void fixture_init(struct fixture *f, size_t size, uint32_t chunk_size, ui
 	f->file = malloc(size ? size : 1);
 	f->got = calloc(size ? size : 1, 1);
 	randombytes_buf(f->file, size);
-	/* The hash list, from libsodium directly: BLAKE2b-256 over the
-	 * BLAKE2b-256 of each chunk, the list fed in pieces of random sizes. */
+	/* The hash list from another SHA-256 (libsodium's, in pieces of random
+	 * sizes): SHA-256 over the SHA-256 of each chunk. */
 	size_t n = (size + chunk_size - 1) / chunk_size;
 	f->chunk_hashes = malloc(n ? n * 32 : 1);
 	for (size_t i = 0; i < n; i++) {
 		size_t clen = size - i * chunk_size < chunk_size ? size - i * chunk_size : chunk_size;
-		crypto_generichash(f->chunk_hashes + i * 32, 32, f->file + i * chunk_size, clen, NULL, 0);
+		crypto_hash_sha256(f->chunk_hashes + i * 32, f->file + i * chunk_size, clen);
 	}
-	um_file_hash_init(&h);
+	crypto_hash_sha256_init(&h);
 	for (size_t off = 0; off < n * 32;) {
 		size_t piece = 1 + randombytes_uniform(100);
 		if (piece > n * 32 - off)
 			piece = n * 32 - off;
-		um_file_hash_update(&h, f->chunk_hashes + off, piece);
+		crypto_hash_sha256_update(&h, f->chunk_hashes + off, piece);
 		off += piece;
 	}
-	um_file_hash_final(&h, f->hash);
+	crypto_hash_sha256_final(&h, f->hash);
+	uint8_t mine[32];
+	um_file_list_hash(f->chunk_hashes, (uint32_t)n, mine);
+	CHECK_MEM(mine, f->hash, 32);
 	CHECK_EQ(um_file_send_new(file_id, size, chunk_size, f->hash, "../secret/photo.raw", &f->fs), 0);
 	CHECK_EQ(um_file_send_meta(f->fs, frame, sizeof(frame), &len), 0);
 	CHECK_EQ(um_file_receive_meta(frame, len, &limits, &f->meta), 0);
