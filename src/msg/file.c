@@ -260,6 +260,7 @@ int um_file_send_new(const uint8_t id[UM_FILE_ID_LEN], uint64_t size, uint32_t c
 	fs->chunk_size = chunk_size;
 	fs->n_chunks = (uint32_t)n;
 	memcpy(fs->hash, hash, UM_FILE_HASH_LEN);
+	fs->hash_known = !sodium_is_zero(hash, UM_FILE_HASH_LEN);
 	memcpy(fs->name, name, name_len + 1);
 	*out = fs;
 	return 0;
@@ -270,8 +271,26 @@ void um_file_send_free(struct um_file_send *fs)
 	if (!fs)
 		return;
 	um_file_bitmap_free(&fs->wanted);
+	um_file_bitmap_free(&fs->hashed);
 	free(fs->chunk_hashes);
 	free(fs);
+}
+
+int um_file_send_hash_as_sent(struct um_file_send *fs)
+{
+	uint8_t *hashes = malloc(fs->n_chunks ? (size_t)fs->n_chunks * UM_FILE_HASH_LEN : 1);
+
+	if (!hashes || um_file_bitmap_init(&fs->hashed, fs->n_chunks) != 0) {
+		free(hashes);
+		return -UM_ENOMEM;
+	}
+	free(fs->chunk_hashes);
+	fs->chunk_hashes = hashes;
+	memset(fs->hash, 0, sizeof(fs->hash));
+	fs->hash_known = fs->n_chunks == 0;
+	if (fs->hash_known)
+		um_file_list_hash(hashes, 0, fs->hash);
+	return 0;
 }
 
 void um_file_send_adopt_hashes(struct um_file_send *fs, uint8_t *chunk_hashes)
@@ -349,8 +368,17 @@ int um_file_chunk_encode(struct um_file_send *fs, uint32_t index, const void *da
 	if (len != um_file_chunk_len(fs->size, fs->chunk_size, index))
 		return -UM_EINVAL;
 	memcpy(c.id, fs->id, UM_FILE_ID_LEN);
-	if (fs->chunk_hashes)
-		memcpy(c.hash, fs->chunk_hashes + (size_t)index * UM_FILE_HASH_LEN, UM_FILE_HASH_LEN);
+	uint8_t *kept = fs->chunk_hashes ? fs->chunk_hashes + (size_t)index * UM_FILE_HASH_LEN : NULL;
+	if (kept && fs->hashed.bits && !um_file_bitmap_test(&fs->hashed, index)) {
+		um_file_chunk_hash(data, len, kept); /* the first time it goes: kept for the list */
+		um_file_bitmap_set(&fs->hashed, index);
+		if (fs->hashed.count == fs->n_chunks) {
+			um_file_list_hash(fs->chunk_hashes, fs->n_chunks, fs->hash);
+			fs->hash_known = true;
+		}
+	}
+	if (kept)
+		memcpy(c.hash, kept, UM_FILE_HASH_LEN);
 	else
 		um_file_chunk_hash(data, len, c.hash);
 	ret = um_file_chunk_frame_encode(&c, out, cap, outlen);
@@ -611,7 +639,7 @@ int um_file_receive_verify(const struct um_file_receive *fr)
 {
 	uint8_t hash[UM_FILE_HASH_LEN];
 
-	if (fr->hashed.count != fr->meta.n_chunks)
+	if (fr->hashed.count != fr->meta.n_chunks || sodium_is_zero(fr->meta.hash, UM_FILE_HASH_LEN))
 		return -UM_ESTATE;
 	um_file_list_hash(fr->chunk_hashes, fr->meta.n_chunks, hash);
 	return sodium_memcmp(hash, fr->meta.hash, UM_FILE_HASH_LEN) ? -UM_EBADMSG : 0;

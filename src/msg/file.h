@@ -102,6 +102,8 @@ struct um_file_send {
 	uint8_t hash[UM_FILE_HASH_LEN];
 	char name[UM_FILE_NAME_WIRE_MAX + 1];
 	uint8_t *chunk_hashes;        /* owned, n_chunks x UM_FILE_HASH_LEN, or NULL (hashed as sent) */
+	struct um_file_bitmap hashed; /* um_file_send_hash_as_sent: chunk_hashes[i] known */
+	bool hash_known;              /* hash is the file's (else zero in FILE_META: it follows) */
 	bool accepted;                /* a FILE_REQUEST came */
 	struct um_file_bitmap wanted; /* asked for and not sent since */
 	uint32_t next;                /* where um_file_send_next looks first */
@@ -109,7 +111,8 @@ struct um_file_send {
 };
 
 /* A sender for a file of `size` bytes with whole-file `hash` (computed
- * before: um_file_list_hash), offered under `name` (copied; 1 ..
+ * before: um_file_list_hash; all zero = not yet, see
+ * um_file_send_hash_as_sent), offered under `name` (copied; 1 ..
  * UM_FILE_NAME_WIRE_MAX bytes, NUL-terminated). *out is the caller's to
  * release with um_file_send_free. 0, -UM_EINVAL (chunk_size, name, or more
  * than 2^32-1 chunks), -UM_ENOMEM. */
@@ -121,6 +124,12 @@ void um_file_send_free(struct um_file_send *fs); /* NULL ok */
  * um_file_chunk_encode then copies them instead of hashing again. The
  * node checks the file did not change since (its mtime and size). */
 void um_file_send_adopt_hashes(struct um_file_send *fs, uint8_t *chunk_hashes);
+/* The offer goes before the file is hashed (new with hash_alg 2, no pass
+ * before the first chunk): FILE_META carries a zero hash, each chunk is
+ * hashed the first time it is sent (kept for the list), and once every
+ * chunk was, hash_known turns true and hash holds the list hash: the node
+ * sends FILE_META again with it. 0 or -UM_ENOMEM. */
+int um_file_send_hash_as_sent(struct um_file_send *fs);
 /* FILE_META payload (UM_FILE_META_FRAME_MAX bytes always suffice). */
 int um_file_send_meta(const struct um_file_send *fs, uint8_t *out, size_t cap, size_t *len);
 /* A FILE_REQUEST payload for this file: its ranges join the wanted set.
@@ -226,7 +235,8 @@ bool um_file_receive_complete(const struct um_file_receive *fr);
  * the node hashes the others (done before a restart) from the disk with
  * um_file_chunk_hash and hands them over with _set_chunk_hash, then
  * um_file_receive_verify compares the hash list with the offer's hash:
- * 0, -UM_ESTATE (a chunk hash still unknown), -UM_EBADMSG (mismatch). */
+ * 0, -UM_ESTATE (a chunk hash still unknown, or meta.hash still zero: the
+ * sender announces it in a later FILE_META), -UM_EBADMSG (mismatch). */
 bool um_file_receive_chunk_hash_known(const struct um_file_receive *fr, uint32_t index);
 void um_file_receive_set_chunk_hash(struct um_file_receive *fr, uint32_t index, const uint8_t hash[UM_FILE_HASH_LEN]);
 int um_file_receive_verify(const struct um_file_receive *fr);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The file I/O of transfers (node/messaging_fileio.h): hashes, the final
- * link, fdatasync of received chunks on a thread. One job at a time: the receiver batches the chunks that arrive while
- * a job runs into the next one (a group commit), so the thread never queues more than one. */
+ * link, fdatasync of received chunks on a thread, and the receiver's side
+ * of it (node/messaging_transfer.h). One job at a time: the chunks that
+ * arrive while a job runs go into the next one (a group commit), so the
+ * thread never queues more than one. */
 #include "node/messaging_fileio.h"
 
 #include <errno.h>
@@ -15,7 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "node/messaging_transfer.h"
 #include "util/error.h"
+#include "util/log.h"
 
 int msg_file_hash(int fd, uint64_t size, uint32_t chunk_size, uint8_t out[UM_FILE_HASH_LEN], uint8_t **chunk_hashes)
 {
@@ -297,4 +301,113 @@ void msg_file_sync_wait(struct msg_file_sync *s)
 		pthread_cond_wait(&s->cond, &s->lock);
 	pthread_mutex_unlock(&s->lock);
 	finish(s); /* the eventfd stays readable: on_event then finds no job */
+}
+
+/* ---- the receiver's durable writes (messaging_transfer.h) ---- */
+
+struct msg_transfer *msg_transfer_find(struct um_node_messaging *ms, const uint8_t id[16], bool outgoing)
+{
+	for (struct msg_transfer *t = ms->transfers; t; t = t->next)
+		if (t->info.outgoing == outgoing && !memcmp(t->info.id, id, 16))
+			return t;
+	return NULL;
+}
+
+void msg_transfer_queue_requests(struct msg_transfer *t)
+{
+	uint8_t out[UM_FILE_REQUEST_FRAME_MAX];
+	size_t len;
+
+	for (;;) {
+		if (um_file_receive_request(t->fr, out, sizeof(out), &len) || len == 0)
+			return;
+		msg_queue_frame(t->mp, UM_FRAME_FILE_REQUEST, out, len);
+	}
+}
+
+/* A failed sync or mark: those chunks are missing again (asked again). */
+static void sync_failed(struct msg_transfer *t, const uint32_t *index, size_t n, int r)
+{
+	um_log_warn("file %s: %zu chunks not made durable: %s", t->info.name, n, um_strerror(r));
+	for (size_t i = 0; i < n; i++)
+		um_file_receive_chunk_forget(t->fr, index[i]);
+	t->info.bytes_done = 0; /* shown again as it comes */
+}
+
+/* The chunks written and not handed to the thread, made durable here, on
+ * the control thread (completion, stop, no thread). */
+int msg_receiver_sync(struct um_node_messaging *ms, struct msg_transfer *t)
+{
+	int r;
+
+	if (!t->n_unsynced)
+		return 0;
+	r = fdatasync(t->fd) ? -errno : msg_file_mark_done(ms->store, &t->info, t->unsynced, t->n_unsynced);
+	if (r)
+		sync_failed(t, t->unsynced, t->n_unsynced, r);
+	t->n_unsynced = 0;
+	return r;
+}
+
+/* The thread's fdatasync of a job returned (on the loop's thread). */
+static void on_synced(void *arg, const uint8_t id[16], const uint32_t *index, size_t n, int result)
+{
+	struct um_node_messaging *ms = arg;
+	struct msg_transfer *t = msg_transfer_find(ms, id, false);
+
+	if (!t || !t->fr)
+		return;
+	int r = result ? result : msg_file_mark_done(ms->store, &t->info, index, n);
+	if (r) {
+		sync_failed(t, index, n, r);
+		msg_transfer_queue_requests(t);
+		msg_pump_soon(ms);
+	}
+	for (struct msg_transfer *o = ms->transfers; o; o = o->next) { /* what came meanwhile goes next */
+		if (o->n_unsynced >= FILE_SYNC_CHUNKS)
+			msg_receiver_sync_start(ms, o);
+		if (o->n_unsynced && !um_timer_armed(&ms->file_sync_timer))
+			um_timer_arm_in(ms->node->loop, &ms->file_sync_timer, FILE_SYNC_DELAY_NS);
+	}
+}
+
+/* t's written chunks go to the sync thread, unless it is busy (they go
+ * with the next job, or the control thread waits when FILE_UNSYNCED_MAX
+ * are waiting); without the thread, synced here. */
+void msg_receiver_sync_start(struct um_node_messaging *ms, struct msg_transfer *t)
+{
+	if (!ms->file_sync && msg_file_sync_new(ms->node->loop, on_synced, ms, &ms->file_sync))
+		ms->file_sync = NULL;
+	if (!ms->file_sync) {
+		if (msg_receiver_sync(ms, t))
+			msg_transfer_queue_requests(t);
+		return;
+	}
+	while (msg_file_sync_busy(ms->file_sync)) {
+		if (t->n_unsynced < FILE_UNSYNCED_MAX)
+			return;
+		msg_file_sync_wait(ms->file_sync);
+	}
+	if (t->n_unsynced && msg_file_sync_submit(ms->file_sync, t->info.id, t->fd, t->unsynced, t->n_unsynced) == 0)
+		t->n_unsynced = 0;
+}
+
+/* Everything t wrote is durable (or forgotten): the job in flight done,
+ * the rest synced here. */
+int msg_receiver_settle(struct um_node_messaging *ms, struct msg_transfer *t)
+{
+	while (ms->file_sync && msg_file_sync_holds(ms->file_sync, t->info.id))
+		msg_file_sync_wait(ms->file_sync);
+	return msg_receiver_sync(ms, t);
+}
+
+void msg_receiver_on_sync_timer(struct um_loop *loop, struct um_timer *timer)
+{
+	struct um_node_messaging *ms = timer->arg;
+	(void)loop;
+
+	for (struct msg_transfer *t = ms->transfers; t; t = t->next)
+		if (t->n_unsynced)
+			msg_receiver_sync_start(ms, t); /* when busy: on_synced arms this again */
+	msg_pump_soon(ms);                              /* the requests and what they free go out */
 }

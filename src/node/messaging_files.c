@@ -35,49 +35,14 @@
 
 #include "node/messaging_fileio.h"
 #include "node/messaging_internal.h"
+#include "node/messaging_transfer.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
 
-enum {
-	FILE_CHUNK_SIZE = UM_FILE_CHUNK_MAX,
-	FILE_OUTSTANDING = 128,        /* chunks asked for at once (8 MiB) */
-	FILE_WAITING_MAX = 32,         /* offers held for a decision, per peer */
-	FILE_CHANNEL_BUFFER = 4 << 20, /* the channel's default send buffer (msg/channel.h) */
-	FILE_BACKLOG_MIN = 256 << 10,  /* chunk bytes the channel may hold in any case */
-	FILE_SYNC_CHUNKS = 64,         /* written chunks made durable together (4 MiB) */
-	FILE_UNSYNCED_MAX = 128,       /* ... waiting beside a sync (8 MiB): beyond, we wait for the disk */
-};
-#define FILE_SYNC_DELAY_NS (20 * UM_NSEC_PER_MSEC) /* ... or this long after the first of them */
-
-struct msg_transfer {
-	struct msg_transfer *next;
-	struct msg_peer *mp;
-	struct um_store_file info;  /* bitmap unused (NULL) */
-	int fd;                     /* sender: the file; receiver: the temporary file; -1 = none */
-	struct um_file_send *fs;    /* outgoing */
-	struct um_file_receive *fr; /* incoming, once accepted */
-	struct um_file_meta meta;   /* incoming */
-	struct um_file_bitmap sent; /* outgoing: chunks sent and not asked for again (progress) */
-	uint64_t bytes_sent;        /* outgoing: chunk bytes written to the channel, this run */
-	struct timespec mtime;      /* outgoing: the file's when opened to send */
-	/* incoming: written, not yet given to the sync thread nor marked in
-	 * the store (a restart asks for them again) */
-	uint32_t unsynced[FILE_UNSYNCED_MAX];
-	size_t n_unsynced;
-};
-
 static bool final_state(uint8_t state)
 {
 	return state == UM_STORE_FILE_DONE || state == UM_STORE_FILE_REFUSED || state == UM_STORE_FILE_FAILED;
-}
-
-static struct msg_transfer *find(struct um_node_messaging *ms, const uint8_t id[16], bool outgoing)
-{
-	for (struct msg_transfer *t = ms->transfers; t; t = t->next)
-		if (t->info.outgoing == outgoing && !memcmp(t->info.id, id, 16))
-			return t;
-	return NULL;
 }
 
 static void transfer_free(struct um_node_messaging *ms, struct msg_transfer *t)
@@ -146,17 +111,7 @@ static void queue_meta(struct msg_transfer *t)
 		msg_queue_frame(t->mp, UM_FRAME_FILE_META, out, len);
 }
 
-static void queue_requests(struct msg_transfer *t)
-{
-	uint8_t out[UM_FILE_REQUEST_FRAME_MAX];
-	size_t len;
-
-	for (;;) {
-		if (um_file_receive_request(t->fr, out, sizeof(out), &len) || len == 0)
-			return;
-		msg_queue_frame(t->mp, UM_FRAME_FILE_REQUEST, out, len);
-	}
-}
+static void receiver_finish(struct um_node_messaging *ms, struct msg_transfer *t);
 
 /* ---- sender ---- */
 
@@ -181,12 +136,30 @@ static int sender_open(struct msg_transfer *t)
 	return um_file_bitmap_init(&t->sent, t->fs->n_chunks);
 }
 
+/* A sender resumed without its hash (the chunks sent before did not all
+ * go since): one pass over the file, then as an offer hashed up front. */
+static int sender_rehash(struct um_node_messaging *ms, struct msg_transfer *t)
+{
+	uint8_t *hashes;
+	int r = msg_file_hash(t->fd, t->info.size, t->info.chunk_size, t->info.hash, &hashes);
+
+	if (r)
+		return r;
+	if (!msg_file_unchanged(t->fd, t->info.size, &t->mtime)) {
+		free(hashes);
+		return -UM_ESTATE;
+	}
+	um_file_send_adopt_hashes(t->fs, hashes);
+	memcpy(t->fs->hash, t->info.hash, sizeof(t->fs->hash));
+	t->fs->hash_known = true;
+	return um_store_file_put(ms->store, &t->info);
+}
+
 int msg_files_send(struct um_node_messaging *ms, struct msg_peer *mp, const char *path, uint8_t id[16])
 {
 	struct msg_transfer *t = transfer_new(ms, mp);
 	struct stat st;
 	const char *base = strrchr(path, '/');
-	uint8_t *hashes = NULL;
 	int r;
 
 	if (!t)
@@ -212,19 +185,15 @@ int msg_files_send(struct um_node_messaging *ms, struct msg_peer *mp, const char
 	}
 	t->info.size = (uint64_t)st.st_size;
 	t->info.chunk_size = FILE_CHUNK_SIZE;
-	r = msg_file_hash(t->fd, t->info.size, t->info.chunk_size, t->info.hash, &hashes);
-	if (r)
-		goto err;
 	close(t->fd);
 	t->fd = -1;
+	/* Offered at once: the hash list is built as the chunks go and sent
+	 * in a second FILE_META (no pass over the file before the first). */
 	r = sender_open(t);
+	if (r == 0)
+		r = um_file_send_hash_as_sent(t->fs);
 	if (r)
 		goto err;
-	if (msg_file_unchanged(t->fd, t->info.size, &st.st_mtim)) /* else the chunk hashes may not be its own */
-		um_file_send_adopt_hashes(t->fs, hashes);
-	else
-		free(hashes);
-	hashes = NULL;
 	t->info.created_ms = t->info.updated_ms = um_wall_ms();
 	t->info.state = UM_STORE_FILE_OFFERED;
 	r = um_store_file_put(ms->store, &t->info);
@@ -236,7 +205,6 @@ int msg_files_send(struct um_node_messaging *ms, struct msg_peer *mp, const char
 		queue_meta(t); /* else at its first session (msg_files_reset) */
 	return 0;
 err:
-	free(hashes);
 	transfer_free(ms, t);
 	return r;
 }
@@ -307,6 +275,13 @@ static void sender_pump(struct um_node_messaging *ms, struct msg_transfer *t)
 		um_file_bitmap_set(&t->sent, index);
 		t->bytes_sent += len;
 		ms->counters.file_bytes_sent += len;
+		if (t->fs->hash_known && sodium_is_zero(t->info.hash, sizeof(t->info.hash))) {
+			/* Every chunk went once: the offer again, with the hash. */
+			memcpy(t->info.hash, t->fs->hash, sizeof(t->info.hash));
+			if (um_store_file_put(ms->store, &t->info))
+				um_log_warn("file %s: hash not stored", t->info.name);
+			queue_meta(t);
+		}
 	}
 }
 
@@ -336,95 +311,6 @@ static void sender_finished(struct um_node_messaging *ms, struct msg_transfer *t
 
 /* ---- receiver ---- */
 
-/* A failed sync or mark: those chunks are missing again (asked again). */
-static void sync_failed(struct msg_transfer *t, const uint32_t *index, size_t n, int r)
-{
-	um_log_warn("file %s: %zu chunks not made durable: %s", t->info.name, n, um_strerror(r));
-	for (size_t i = 0; i < n; i++)
-		um_file_receive_chunk_forget(t->fr, index[i]);
-	t->info.bytes_done = 0; /* shown again as it comes */
-}
-
-/* The chunks written and not handed to the thread, made durable here, on
- * the control thread (completion, stop, no thread). */
-static int receiver_sync(struct um_node_messaging *ms, struct msg_transfer *t)
-{
-	int r;
-
-	if (!t->n_unsynced)
-		return 0;
-	r = fdatasync(t->fd) ? -errno : msg_file_mark_done(ms->store, &t->info, t->unsynced, t->n_unsynced);
-	if (r)
-		sync_failed(t, t->unsynced, t->n_unsynced, r);
-	t->n_unsynced = 0;
-	return r;
-}
-
-static void sync_start(struct um_node_messaging *ms, struct msg_transfer *t);
-
-/* The thread's fdatasync of a job returned (on the loop's thread). */
-static void on_synced(void *arg, const uint8_t id[16], const uint32_t *index, size_t n, int result)
-{
-	struct um_node_messaging *ms = arg;
-	struct msg_transfer *t = find(ms, id, false);
-
-	if (!t || !t->fr)
-		return;
-	int r = result ? result : msg_file_mark_done(ms->store, &t->info, index, n);
-	if (r) {
-		sync_failed(t, index, n, r);
-		queue_requests(t);
-		msg_pump_soon(ms);
-	}
-	for (struct msg_transfer *o = ms->transfers; o; o = o->next) { /* what came meanwhile goes next */
-		if (o->n_unsynced >= FILE_SYNC_CHUNKS)
-			sync_start(ms, o);
-		if (o->n_unsynced && !um_timer_armed(&ms->file_sync_timer))
-			um_timer_arm_in(ms->node->loop, &ms->file_sync_timer, FILE_SYNC_DELAY_NS);
-	}
-}
-
-/* t's written chunks go to the sync thread, unless it is busy (they go
- * with the next job, or the control thread waits when FILE_UNSYNCED_MAX
- * are waiting); without the thread, synced here. */
-static void sync_start(struct um_node_messaging *ms, struct msg_transfer *t)
-{
-	if (!ms->file_sync && msg_file_sync_new(ms->node->loop, on_synced, ms, &ms->file_sync))
-		ms->file_sync = NULL;
-	if (!ms->file_sync) {
-		if (receiver_sync(ms, t))
-			queue_requests(t);
-		return;
-	}
-	while (msg_file_sync_busy(ms->file_sync)) {
-		if (t->n_unsynced < FILE_UNSYNCED_MAX)
-			return;
-		msg_file_sync_wait(ms->file_sync);
-	}
-	if (t->n_unsynced && msg_file_sync_submit(ms->file_sync, t->info.id, t->fd, t->unsynced, t->n_unsynced) == 0)
-		t->n_unsynced = 0;
-}
-
-/* Everything t wrote is durable (or forgotten): the job in flight done,
- * the rest synced here. */
-static int receiver_settle(struct um_node_messaging *ms, struct msg_transfer *t)
-{
-	while (ms->file_sync && msg_file_sync_holds(ms->file_sync, t->info.id))
-		msg_file_sync_wait(ms->file_sync);
-	return receiver_sync(ms, t);
-}
-
-static void on_sync_timer(struct um_loop *loop, struct um_timer *timer)
-{
-	struct um_node_messaging *ms = timer->arg;
-	(void)loop;
-
-	for (struct msg_transfer *t = ms->transfers; t; t = t->next)
-		if (t->n_unsynced)
-			sync_start(ms, t); /* when busy: on_synced arms this again */
-	msg_pump_soon(ms);                 /* the requests and what they free go out */
-}
-
 /* Accepted: the temporary file (kept from before a restart) and the
  * receiver, which asks for what is missing. */
 static int receiver_open(struct um_node_messaging *ms, struct msg_transfer *t, const uint8_t *bitmap, size_t bitmap_len)
@@ -447,7 +333,7 @@ static int receiver_open(struct um_node_messaging *ms, struct msg_transfer *t, c
 	}
 	if (um_file_receive_complete(t->fr))
 		return 0;
-	queue_requests(t);
+	msg_transfer_queue_requests(t);
 	return 0;
 }
 
@@ -486,8 +372,24 @@ static void receiver_meta(struct um_node_messaging *ms, struct msg_peer *mp, con
 					       : "malformed offer or unsafe name");
 		return;
 	}
-	if (find(ms, meta.id, false))
-		return; /* offered again after a reset: it is waiting or asked for */
+	struct msg_transfer *known = msg_transfer_find(ms, meta.id, false);
+	if (known) {
+		/* Offered again (after a reset), or the hash that follows an
+		 * offer made before it: taken once, for the same file. */
+		if (known->mp == mp && sodium_is_zero(known->meta.hash, sizeof(known->meta.hash)) &&
+		    !sodium_is_zero(meta.hash, sizeof(meta.hash)) && meta.size == known->meta.size &&
+		    meta.chunk_size == known->meta.chunk_size) {
+			memcpy(known->meta.hash, meta.hash, sizeof(meta.hash));
+			memcpy(known->info.hash, meta.hash, sizeof(meta.hash));
+			um_store_file_put(ms->store, &known->info);
+			if (known->fr) {
+				memcpy(known->fr->meta.hash, meta.hash, sizeof(meta.hash));
+				if (um_file_receive_complete(known->fr))
+					receiver_finish(ms, known);
+			}
+		}
+		return;
+	}
 	if (um_store_file_get(ms->store, meta.id, false, &stored) == 0) {
 		free(stored.bitmap);
 		if (stored.state == UM_STORE_FILE_DONE)
@@ -565,9 +467,20 @@ static void receiver_complete(struct um_node_messaging *ms, struct msg_transfer 
 	set_state(ms, t, UM_STORE_FILE_DONE);
 }
 
+/* All chunks came: made durable (a failed sync makes some missing again:
+ * asked again), then verified once the offer's hash is known. */
+static void receiver_finish(struct um_node_messaging *ms, struct msg_transfer *t)
+{
+	if (msg_receiver_settle(ms, t) || !um_file_receive_complete(t->fr))
+		msg_transfer_queue_requests(t);
+	else if (!sodium_is_zero(t->fr->meta.hash, sizeof(t->fr->meta.hash)))
+		receiver_complete(ms, t);
+	/* else the sender's second FILE_META brings it (receiver_meta) */
+}
+
 static void receiver_chunk(struct um_node_messaging *ms, struct msg_peer *mp, const uint8_t *payload, size_t len)
 {
-	struct msg_transfer *t = len >= 16 ? find(ms, payload, false) : NULL;
+	struct msg_transfer *t = len >= 16 ? msg_transfer_find(ms, payload, false) : NULL;
 	const uint8_t *data;
 	size_t dlen;
 	uint32_t index;
@@ -579,7 +492,7 @@ static void receiver_chunk(struct um_node_messaging *ms, struct msg_peer *mp, co
 	int r = um_file_receive_chunk(t->fr, payload, len, &index, &data, &dlen);
 	if (r) {
 		ms->counters.file_chunks_bad++;
-		queue_requests(t); /* a bad one is asked for again */
+		msg_transfer_queue_requests(t); /* a bad one is asked for again */
 		return;
 	}
 	/* On disk before the store says so (receiver_sync, for several chunks
@@ -587,26 +500,22 @@ static void receiver_chunk(struct um_node_messaging *ms, struct msg_peer *mp, co
 	if (pwrite(t->fd, data, dlen, (off_t)index * t->info.chunk_size) != (ssize_t)dlen) {
 		um_log_warn("file %s: chunk %u not written: %s", t->info.name, index, strerror(errno));
 		um_file_receive_chunk_forget(t->fr, index);
-		queue_requests(t);
+		msg_transfer_queue_requests(t);
 		return;
 	}
 	t->unsynced[t->n_unsynced++] = index;
 	t->info.bytes_done += dlen;
 	ms->counters.file_bytes_received += dlen;
 	if (um_file_receive_complete(t->fr)) {
-		/* A failed sync made chunks missing again: asked again. */
-		if (receiver_settle(ms, t) || !um_file_receive_complete(t->fr))
-			queue_requests(t);
-		else
-			receiver_complete(ms, t);
+		receiver_finish(ms, t);
 		return;
 	}
 	if (t->n_unsynced >= FILE_SYNC_CHUNKS)
-		sync_start(ms, t);
+		msg_receiver_sync_start(ms, t);
 	if (t->n_unsynced && !um_timer_armed(&ms->file_sync_timer))
 		um_timer_arm_in(ms->node->loop, &ms->file_sync_timer, FILE_SYNC_DELAY_NS);
 	if (um_file_receive_wants_request(t->fr))
-		queue_requests(t);
+		msg_transfer_queue_requests(t);
 }
 
 /* ---- from the messenger ---- */
@@ -625,20 +534,21 @@ void msg_files_frame(struct um_node_messaging *ms, struct msg_peer *mp, uint8_t 
 		receiver_chunk(ms, mp, payload, len);
 		return;
 	case UM_FRAME_FILE_REQUEST:
-		t = len >= 16 ? find(ms, payload, true) : NULL;
+		t = len >= 16 ? msg_transfer_find(ms, payload, true) : NULL;
 		if (t && t->mp == mp)
 			sender_request(ms, t, payload, len);
 		return;
 	case UM_FRAME_FILE_DONE:
-		if (um_file_done_frame_decode(payload, len, &s) == 0 && (t = find(ms, s.id, true)) && t->mp == mp)
+		if (um_file_done_frame_decode(payload, len, &s) == 0 && (t = msg_transfer_find(ms, s.id, true)) &&
+		    t->mp == mp)
 			sender_finished(ms, t, type, &s);
 		return;
 	case UM_FRAME_FILE_REFUSE:
 		if (um_file_refuse_frame_decode(payload, len, &s))
 			return;
-		if ((t = find(ms, s.id, true)) && t->mp == mp) {
+		if ((t = msg_transfer_find(ms, s.id, true)) && t->mp == mp) {
 			sender_finished(ms, t, type, &s);
-		} else if ((t = find(ms, s.id, false)) && t->mp == mp) {
+		} else if ((t = msg_transfer_find(ms, s.id, false)) && t->mp == mp) {
 			um_log_info("file %s: the sender abandoned it", t->info.name);
 			if (t->info.path[0] && t->fr)
 				unlink(t->info.path);
@@ -666,7 +576,7 @@ void msg_files_reset(struct um_node_messaging *ms, struct msg_peer *mp)
 			queue_meta(t); /* the receiver answers with what it still wants */
 		} else if (t->fr) {
 			um_file_receive_restart(t->fr);
-			queue_requests(t);
+			msg_transfer_queue_requests(t);
 		}
 	}
 }
@@ -686,7 +596,7 @@ void msg_files_pump(struct um_node_messaging *ms, struct msg_peer *mp)
 int msg_files_decide(struct um_node_messaging *ms, const uint8_t id[16], bool accept, const char *reason,
 		     struct msg_peer **mp_out)
 {
-	struct msg_transfer *t = find(ms, id, false);
+	struct msg_transfer *t = msg_transfer_find(ms, id, false);
 
 	if (!t)
 		return -UM_ENOTFOUND;
@@ -720,6 +630,8 @@ static int load_one(void *ctx, const struct um_store_file *f)
 	t->info.bitmap_len = 0;
 	if (f->outgoing) {
 		r = sender_open(t);
+		if (r == 0 && sodium_is_zero(t->info.hash, sizeof(t->info.hash)))
+			r = sender_rehash(ms, t); /* stopped before every chunk went once */
 	} else {
 		memcpy(t->meta.id, f->id, 16);
 		t->meta.size = f->size;
@@ -739,13 +651,13 @@ static int load_one(void *ctx, const struct um_store_file *f)
 	um_log_info("file %s %s \"%s\": resuming (%llu of %llu bytes)", f->name, f->outgoing ? "to" : "from",
 		    peer->config->name, (unsigned long long)f->bytes_done, (unsigned long long)f->size);
 	if (t->fr && um_file_receive_complete(t->fr))
-		receiver_complete(ms, t); /* stopped between the last chunk and the rename */
+		receiver_finish(ms, t); /* stopped between the last chunk and the rename */
 	return 0;
 }
 
 int msg_files_start(struct um_node_messaging *ms)
 {
-	um_timer_init(&ms->file_sync_timer, on_sync_timer, ms);
+	um_timer_init(&ms->file_sync_timer, msg_receiver_on_sync_timer, ms);
 	int r = um_store_file_list(ms->store, load_one, ms);
 
 	if (r)
@@ -760,7 +672,7 @@ void msg_files_stop(struct um_node_messaging *ms)
 	ms->file_sync = NULL;
 	for (struct msg_transfer *t = ms->transfers; t; t = t->next)
 		if (t->n_unsynced)
-			receiver_sync(ms, t); /* a clean stop keeps what arrived */
+			msg_receiver_sync(ms, t); /* a clean stop keeps what arrived */
 	while (ms->transfers)
 		transfer_free(ms, ms->transfers);
 }
@@ -768,7 +680,7 @@ void msg_files_stop(struct um_node_messaging *ms)
 const struct um_store_file *msg_files_live(struct um_node_messaging *ms, const uint8_t id[16], bool outgoing,
 					   uint64_t *bytes_sent)
 {
-	struct msg_transfer *t = find(ms, id, outgoing);
+	struct msg_transfer *t = msg_transfer_find(ms, id, outgoing);
 
 	if (!t)
 		return NULL;

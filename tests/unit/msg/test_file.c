@@ -631,6 +631,62 @@ static void test_adopted_hashes(void)
 	fixture_free(&f);
 }
 
+/* Offered before hashing: FILE_META with a zero hash, each chunk hashed
+ * the first time it goes (a resend is not hashed again), the list hash
+ * known after the last one; the receiver verifies only once it has it. */
+static void test_hash_as_sent(void)
+{
+	struct fixture f;
+	static uint8_t frame[UM_FILE_CHUNK_FRAME_MAX], meta[UM_FILE_META_FRAME_MAX];
+	size_t len;
+	uint8_t zero[32] = {0};
+	struct um_file_limits limits = {.max_size = 64u << 20};
+	struct um_file_meta m;
+
+	fixture_init(&f, 9 * 4096 + 17, 4096, 0);
+	um_file_send_free(f.fs);
+	CHECK_EQ(um_file_send_new(file_id, f.size, f.chunk_size, zero, "photo.raw", &f.fs), 0);
+	CHECK(!f.fs->hash_known);
+	CHECK_EQ(um_file_send_hash_as_sent(f.fs), 0);
+	CHECK_EQ(um_file_send_meta(f.fs, meta, sizeof(meta), &len), 0);
+	CHECK_EQ(um_file_receive_meta(meta, len, &limits, &m), 0);
+	CHECK_MEM(m.hash, zero, 32);
+	um_file_receive_free(f.fr);
+	CHECK_EQ(um_file_receive_new(&m, NULL, &f.fr), 0);
+	pump_requests(&f);
+	for (int i = 0; i < 10; i++) {
+		CHECK(!f.fs->hash_known);
+		CHECK_EQ(sender_frame(&f, frame, &len), 0);
+		if (i != 4) /* chunk 4 lost: asked again after a reset */
+			CHECK_EQ(receiver_take(&f, frame, len), 0);
+	}
+	CHECK(f.fs->hash_known);
+	CHECK_MEM(f.fs->hash, f.hash, 32);
+	CHECK_EQ(f.fs->hashed.count, 10);
+	CHECK_EQ(um_file_send_meta(f.fs, meta, sizeof(meta), &len), 0); /* the second offer */
+	CHECK_EQ(um_file_receive_meta(meta, len, &limits, &m), 0);
+	CHECK_MEM(m.hash, f.hash, 32);
+	um_file_send_restart(f.fs);
+	um_file_receive_restart(f.fr);
+	pump_requests(&f);
+	CHECK_EQ(sender_frame(&f, frame, &len), 0);
+	CHECK_EQ(receiver_take(&f, frame, len), 0);
+	CHECK(um_file_receive_complete(f.fr));
+	CHECK_EQ(um_file_receive_verify(f.fr), -UM_ESTATE); /* no hash yet */
+	memcpy(f.fr->meta.hash, m.hash, 32);
+	CHECK_EQ(um_file_receive_verify(f.fr), 0);
+	/* An empty file's hash is known at once. */
+	struct um_file_send *empty;
+	CHECK_EQ(um_file_send_new(file_id, 0, 4096, zero, "e", &empty), 0);
+	CHECK_EQ(um_file_send_hash_as_sent(empty), 0);
+	CHECK(empty->hash_known);
+	uint8_t expect[32];
+	crypto_hash_sha256(expect, NULL, 0);
+	CHECK_MEM(empty->hash, expect, 32);
+	um_file_send_free(empty);
+	fixture_free(&f);
+}
+
 static void test_unsolicited(void)
 {
 	struct fixture f;
@@ -829,6 +885,7 @@ int main(void)
 	RUN(test_transfer_channel_reset);
 	RUN(test_wrong_hash);
 	RUN(test_adopted_hashes);
+	RUN(test_hash_as_sent);
 	RUN(test_unsolicited);
 	RUN(test_oversize_offer);
 	RUN(test_bad_requests);
