@@ -142,7 +142,8 @@ int um_file_send_next(struct um_file_send *fs, uint32_t *index);
 /* The exact length of chunk `index` (chunk_size, the last one shorter). */
 size_t um_file_chunk_len(uint64_t size, uint32_t chunk_size, uint32_t index);
 /* Hashes chunk `index` (or takes its adopted hash; data: len bytes read
- * from the file, borrowed),
+ * from the file, borrowed, best read to out + UM_FILE_CHUNK_HEADER_LEN: no
+ * copy then),
  * writes the FILE_CHUNK payload to out (UM_FILE_CHUNK_FRAME_MAX bytes
  * always suffice) and marks the chunk sent. 0; -UM_ESTATE the receiver
  * does not want it, -UM_EINVAL len is not the chunk's length, -UM_ERANGE

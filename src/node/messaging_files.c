@@ -228,7 +228,8 @@ static void sender_request(struct um_node_messaging *ms, struct msg_transfer *t,
 
 static void sender_pump(struct um_node_messaging *ms, struct msg_transfer *t)
 {
-	static uint8_t data[FILE_CHUNK_SIZE], frame[UM_FILE_CHUNK_FRAME_MAX];
+	static uint8_t frame[UM_FILE_CHUNK_FRAME_MAX];
+	uint8_t *data = frame + UM_FILE_CHUNK_HEADER_LEN; /* read in place: encoded without a copy */
 	struct um_messenger *m = t->mp->messenger;
 	struct um_channel_stats st;
 

@@ -125,7 +125,9 @@ int um_file_chunk_frame_encode(const struct um_file_chunk_frame *c, uint8_t *out
 	um_write_bytes(&w, c->id, UM_FILE_ID_LEN);
 	um_write_u32(&w, c->index);
 	um_write_bytes(&w, c->hash, UM_FILE_HASH_LEN);
-	um_write_bytes(&w, c->data, c->len);
+	uint8_t *data = um_write_reserve(&w, c->len);
+	if (data && data != c->data) /* else read into place by the caller: no copy */
+		memmove(data, c->data, c->len);
 	if (um_writer_error(&w))
 		return -UM_ERANGE;
 	*len = w.pos;

@@ -113,7 +113,9 @@ uint64_t um_file_chunk_count(uint64_t size, uint32_t chunk_size);
 int um_file_meta_frame_encode(const struct um_file_meta_frame *m, uint8_t *out, size_t cap, size_t *len);
 int um_file_meta_frame_decode(const uint8_t *p, size_t len, struct um_file_meta_frame *m);
 
-/* Encodes a chunk frame whose hash field is taken from c->hash as given. */
+/* Encodes a chunk frame whose hash field is taken from c->hash as given.
+ * c->data may already sit at out + UM_FILE_CHUNK_HEADER_LEN (the sender
+ * reads the chunk there): it is then not copied. */
 int um_file_chunk_frame_encode(const struct um_file_chunk_frame *c, uint8_t *out, size_t cap, size_t *len);
 int um_file_chunk_frame_decode(const uint8_t *p, size_t len, struct um_file_chunk_frame *c);
 

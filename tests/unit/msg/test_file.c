@@ -621,6 +621,14 @@ static void test_adopted_hashes(void)
 		memcpy(c.id, file_id, 16);
 		um_file_chunk_hash(c.data, c.len, c.hash);
 		CHECK_EQ(um_file_chunk_frame_encode(&c, plain, sizeof(plain), &plain_len), 0);
+		/* The data already in place (as the node reads it): the same frame. */
+		static uint8_t in_place[UM_FILE_CHUNK_FRAME_MAX];
+		size_t in_place_len;
+		memcpy(in_place + UM_FILE_CHUNK_HEADER_LEN, c.data, clen);
+		c.data = in_place + UM_FILE_CHUNK_HEADER_LEN;
+		CHECK_EQ(um_file_chunk_frame_encode(&c, in_place, sizeof(in_place), &in_place_len), 0);
+		CHECK_EQ(in_place_len, plain_len);
+		CHECK_MEM(in_place, plain, plain_len);
 		CHECK_EQ(sender_frame(&f, frame, &len), 0);
 		CHECK_EQ(len, plain_len);
 		CHECK_EQ(memcmp(frame, plain, len) != 0, index == 3);
