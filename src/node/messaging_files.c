@@ -350,6 +350,8 @@ static void receiver_accept(struct um_node_messaging *ms, struct msg_transfer *t
 		return;
 	}
 	set_state(ms, t, UM_STORE_FILE_ACTIVE);
+	if (um_file_receive_complete(t->fr))
+		receiver_finish(ms, t); /* an empty file: no chunk will come */
 }
 
 static void refuse(struct um_node_messaging *ms, struct msg_peer *mp, const uint8_t id[16], const char *reason)
