@@ -4,7 +4,9 @@
  * which chunk to read or ask for next and check what arrives.
  *
  *   sender                                   receiver
- *   um_file_send_new, um_file_send_meta  -> FILE_META
+ *   um_file_send_new (zero hash),
+ *   um_file_send_hash_as_sent,
+ *   um_file_send_meta                    -> FILE_META (hash zero: it follows)
  *                                            um_file_receive_meta (limits,
  *                                            name), policy, um_file_receive_new
  *                                            (+ um_file_receive_import on resume)
@@ -14,7 +16,9 @@
  *                                            pwrite (+ fsync) and store the
  *                                            chunk done; um_file_receive_wants_request
  *                                            -> another FILE_REQUEST
- *                                            all done: whole-file hash
+ *   every chunk sent once: hash_known,
+ *   um_file_send_meta                    -> FILE_META (the list hash)
+ *                                            all done: um_file_receive_verify
  *   (finished)                          <-  FILE_DONE (or FILE_REFUSE: either way)
  *
  * Chunks the sender sends are those the receiver asked for and it has not

@@ -233,11 +233,9 @@ static void sender_pump(struct um_node_messaging *ms, struct msg_transfer *t)
 	struct um_messenger *m = t->mp->messenger;
 	struct um_channel_stats st;
 
-	/* Chunks wait in the channel only up to about two congestion windows
-	 * (at least FILE_BACKLOG_MIN): what is queued there is lost when the
-	 * receiver restarts, and sent again. */
-	/* Its chunk hashes came from the offer's pass: a file changed since
-	 * would send chunks that fail at the receiver again and again. */
+	/* Its chunk hashes are kept (the list hash is built from them, a
+	 * chunk sent again reuses its own): a file changed since it was
+	 * opened would send a torn file, or chunks that fail again and again. */
 	if (t->fs->chunk_hashes && !msg_file_unchanged(t->fd, t->info.size, &t->mtime)) {
 		um_log_warn("file %s changed while being sent: the transfer fails", t->info.path);
 		queue_status(t->mp, UM_FRAME_FILE_REFUSE, t->info.id, false, "the file changed at the sender");
@@ -245,6 +243,9 @@ static void sender_pump(struct um_node_messaging *ms, struct msg_transfer *t)
 		set_state(ms, t, UM_STORE_FILE_FAILED);
 		return;
 	}
+	/* Chunks wait in the channel only up to about two congestion windows
+	 * (at least FILE_BACKLOG_MIN): what is queued there is lost when the
+	 * receiver restarts, and sent again. */
 	um_channel_stats(um_messenger_channel(m), &st);
 	size_t backlog = 2 * (size_t)st.cwnd;
 	if (backlog < FILE_BACKLOG_MIN)
