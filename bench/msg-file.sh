@@ -3,7 +3,8 @@
 # File transfer between two namespaces over a direct umbra session (root):
 # `umbra file send` beside iperf3 TCP and scp through the same umbra tunnel,
 # in one run (this VM's speed drifts). Prints MB/s, seconds, the ratio to
-# iperf3 and the CPU seconds per GB both daemons spent (utime + stime).
+# iperf3 and the CPU seconds per GB both daemons spent (utime + stime), in
+# all and per side (alpha sends, beta receives).
 #   BUILD=build SIZE_MB=200 DURATION=10 RUNS=1 bench/msg-file.sh
 # Needs iperf3 and openssh-server (bench/install-peers installs them).
 set -u
@@ -34,16 +35,25 @@ um_start alpha
 um_start beta
 um_wait 10 "session" um_established alpha beta
 
-# CPU seconds (utime + stime) of both daemons.
+# CPU seconds (utime + stime) of both daemons, then of alpha and of beta.
 cpu_s() {
-	local total=0 pid t
-	for pid in "${UM_NODE_PID[alpha]}" "${UM_NODE_PID[beta]}"; do
-		t=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-		total=$((total + t))
-	done
-	echo "$total $(getconf CLK_TCK)" | awk '{printf "%.3f", $1 / $2}'
+	local a b
+	a=$(awk '{print $14 + $15}' "/proc/${UM_NODE_PID[alpha]}/stat")
+	b=$(awk '{print $14 + $15}' "/proc/${UM_NODE_PID[beta]}/stat")
+	echo "$a $b $(getconf CLK_TCK)" | awk '{printf "%.3f %.3f %.3f", ($1 + $2) / $3, $1 / $3, $2 / $3}'
+}
+# CPU-s/GB from two cpu_s readings and the bytes moved: "all send recv".
+cpu_gb() {
+	awk -v a="$1" -v b="$2" -v bytes="$3" 'BEGIN {split(a, x, " "); split(b, y, " "); g = bytes / 1e9;
+		printf "%.2f %.2f %.2f", (y[1] - x[1]) / g, (y[2] - x[2]) / g, (y[3] - x[3]) / g}'
 }
 now_s() { date +%s.%N; }
+# One result line for a copy of the file: uses t0 t1 c0 c1 tcp_mbs.
+line() {
+	read -r g_all g_send g_recv < <(cpu_gb "$c0" "$c1" $((size_mb << 20)))
+	echo "$t0 $t1 $size_mb $tcp_mbs" | awk -v name="$1" -v a="$g_all" -v s="$g_send" -v r="$g_recv" \
+		'{t = $2 - $1; m = $3 * 1.048576 / t; printf "%-14s %10.1f %9.2f %8.2f %12s %9s %9s\n", name, m, t, m / $4, a, s, r}'
+}
 
 head -c $((size_mb << 20)) /dev/urandom >"$UM_TMP/file.bin"
 sum=$(sha256sum <"$UM_TMP/file.bin" | cut -d' ' -f1)
@@ -69,15 +79,15 @@ um_wait 5 "sshd" um_exec b sh -c 'ss -ltn | grep -q 100.64.0.2:2222'
 um_bg b iperf3-server.log iperf3 -s -B 100.64.0.2
 um_wait 5 "iperf3 server" um_exec b sh -c 'ss -ltn | grep -q 100.64.0.2:5201'
 
-printf '%-14s %10s %9s %8s %12s\n' "run" "MB/s" "seconds" "vs TCP" "CPU-s/GB"
+printf '%-14s %10s %9s %8s %12s %9s %9s\n' "run" "MB/s" "seconds" "vs TCP" "CPU-s/GB" "sender" "receiver"
 for ((run = 1; run <= runs; run++)); do
 	# iperf3: one TCP stream through the tunnel.
 	c0=$(cpu_s)
 	um_exec a iperf3 -c 100.64.0.2 -t "$duration" -J >"$UM_TMP/iperf3.json" || um_fail "iperf3"
 	c1=$(cpu_s)
 	read -r tcp_mbs tcp_bytes < <(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["end"]["sum_received"]; print("%.1f %d" % (e["bits_per_second"]/8e6, e["bytes"]))' "$UM_TMP/iperf3.json")
-	printf '%-14s %10s %9s %8s %12s\n' "iperf3 TCP" "$tcp_mbs" "$duration" "1.00" \
-		"$(echo "$c0 $c1 $tcp_bytes" | awk '{printf "%.2f", ($2 - $1) / ($3 / 1e9)}')"
+	read -r g_all g_send g_recv < <(cpu_gb "$c0" "$c1" "$tcp_bytes")
+	printf '%-14s %10s %9s %8s %12s %9s %9s\n' "iperf3 TCP" "$tcp_mbs" "$duration" "1.00" "$g_all" "$g_send" "$g_recv"
 
 	# scp through the tunnel.
 	rm -f "$UM_TMP/scp.out"
@@ -86,7 +96,7 @@ for ((run = 1; run <= runs; run++)); do
 		"$UM_TMP/file.bin" root@100.64.0.2:"$UM_TMP/scp.out" || um_fail "scp"
 	t1=$(now_s) c1=$(cpu_s)
 	[ "$(sha256sum <"$UM_TMP/scp.out" | cut -d' ' -f1)" = "$sum" ] || um_fail "scp copy differs"
-	echo "$t0 $t1 $size_mb $tcp_mbs $c0 $c1" | awk '{s = $2 - $1; printf "%-14s %10.1f %9.2f %8.2f %12.2f\n", "scp", $3 * 1.048576 / s, s, ($3 * 1.048576 / s) / $4, ($6 - $5) / ($3 * 1.048576 / 1000)}'
+	line "scp"
 
 	# umbra file send: from the offer to the receiver's verified file.
 	rm -f "$UM_TMP/beta-downloads/"*
@@ -101,7 +111,7 @@ for ((run = 1; run <= runs; run++)); do
 	if [ -n "${PERF:-}" ]; then kill -INT "$perf_pid"; wait "$perf_pid"; fi
 	got=$(ls "$UM_TMP/beta-downloads/"file*.bin 2>/dev/null | head -1)
 	[ -n "$got" ] && [ "$(sha256sum <"$got" | cut -d' ' -f1)" = "$sum" ] || um_fail "umbra copy differs or missing"
-	echo "$t0 $t1 $size_mb $tcp_mbs $c0 $c1" | awk '{s = $2 - $1; printf "%-14s %10.1f %9.2f %8.2f %12.2f\n", "umbra file", $3 * 1.048576 / s, s, ($3 * 1.048576 / s) / $4, ($6 - $5) / ($3 * 1.048576 / 1000)}'
+	line "umbra file"
 done
 grep -h "delivered to" "$UM_TMP"/alpha.log | tail -1
 um_cli alpha status --json | python3 -c 'import json,sys; n=json.load(sys.stdin)["node"]; print("alpha: " + ", ".join("%s %s" % (k, v) for k, v in sorted(n.items()) if k.startswith("msg_")))'

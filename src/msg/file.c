@@ -3,6 +3,7 @@
  * states (see file.h for the exchange). */
 #include "msg/file.h"
 
+#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,24 +102,18 @@ out:
 
 /* ---- Hashes ---- */
 
+/* SHA-256 (OpenSSL: the CPU's SHA instructions where it has them, about
+ * 1.6 times BLAKE2b's speed here). */
 void um_file_chunk_hash(const void *data, size_t len, uint8_t out[UM_FILE_HASH_LEN])
 {
-	crypto_generichash(out, UM_FILE_HASH_LEN, data, len, NULL, 0);
+	SHA256(data, len, out);
 }
 
-void um_file_hash_init(struct um_file_hash *h)
+void um_file_list_hash(const uint8_t *chunk_hashes, uint32_t n, uint8_t out[UM_FILE_HASH_LEN])
 {
-	crypto_generichash_init(&h->state, NULL, 0, UM_FILE_HASH_LEN);
-}
+	static const uint8_t none[1];
 
-void um_file_hash_update(struct um_file_hash *h, const void *data, size_t len)
-{
-	crypto_generichash_update(&h->state, data, len);
-}
-
-void um_file_hash_final(struct um_file_hash *h, uint8_t out[UM_FILE_HASH_LEN])
-{
-	crypto_generichash_final(&h->state, out, UM_FILE_HASH_LEN);
+	SHA256(n ? chunk_hashes : none, (size_t)n * UM_FILE_HASH_LEN, out);
 }
 
 /* ---- Chunk sets ---- */
@@ -265,6 +260,7 @@ int um_file_send_new(const uint8_t id[UM_FILE_ID_LEN], uint64_t size, uint32_t c
 	fs->chunk_size = chunk_size;
 	fs->n_chunks = (uint32_t)n;
 	memcpy(fs->hash, hash, UM_FILE_HASH_LEN);
+	fs->hash_known = !sodium_is_zero(hash, UM_FILE_HASH_LEN);
 	memcpy(fs->name, name, name_len + 1);
 	*out = fs;
 	return 0;
@@ -275,7 +271,32 @@ void um_file_send_free(struct um_file_send *fs)
 	if (!fs)
 		return;
 	um_file_bitmap_free(&fs->wanted);
+	um_file_bitmap_free(&fs->hashed);
+	free(fs->chunk_hashes);
 	free(fs);
+}
+
+int um_file_send_hash_as_sent(struct um_file_send *fs)
+{
+	uint8_t *hashes = malloc(fs->n_chunks ? (size_t)fs->n_chunks * UM_FILE_HASH_LEN : 1);
+
+	if (!hashes || um_file_bitmap_init(&fs->hashed, fs->n_chunks) != 0) {
+		free(hashes);
+		return -UM_ENOMEM;
+	}
+	free(fs->chunk_hashes);
+	fs->chunk_hashes = hashes;
+	memset(fs->hash, 0, sizeof(fs->hash));
+	fs->hash_known = fs->n_chunks == 0;
+	if (fs->hash_known)
+		um_file_list_hash(hashes, 0, fs->hash);
+	return 0;
+}
+
+void um_file_send_adopt_hashes(struct um_file_send *fs, uint8_t *chunk_hashes)
+{
+	free(fs->chunk_hashes);
+	fs->chunk_hashes = chunk_hashes;
 }
 
 int um_file_send_meta(const struct um_file_send *fs, uint8_t *out, size_t cap, size_t *len)
@@ -283,7 +304,7 @@ int um_file_send_meta(const struct um_file_send *fs, uint8_t *out, size_t cap, s
 	struct um_file_meta_frame m = {
 	    .size = fs->size,
 	    .chunk_size = fs->chunk_size,
-	    .hash_alg = UM_FILE_HASH_BLAKE2B_256,
+	    .hash_alg = UM_FILE_HASH_SHA256_LIST,
 	    .name = (const uint8_t *)fs->name,
 	    .name_len = strlen(fs->name),
 	};
@@ -347,7 +368,19 @@ int um_file_chunk_encode(struct um_file_send *fs, uint32_t index, const void *da
 	if (len != um_file_chunk_len(fs->size, fs->chunk_size, index))
 		return -UM_EINVAL;
 	memcpy(c.id, fs->id, UM_FILE_ID_LEN);
-	um_file_chunk_hash(data, len, c.hash);
+	uint8_t *kept = fs->chunk_hashes ? fs->chunk_hashes + (size_t)index * UM_FILE_HASH_LEN : NULL;
+	if (kept && fs->hashed.bits && !um_file_bitmap_test(&fs->hashed, index)) {
+		um_file_chunk_hash(data, len, kept); /* the first time it goes: kept for the list */
+		um_file_bitmap_set(&fs->hashed, index);
+		if (fs->hashed.count == fs->n_chunks) {
+			um_file_list_hash(fs->chunk_hashes, fs->n_chunks, fs->hash);
+			fs->hash_known = true;
+		}
+	}
+	if (kept)
+		memcpy(c.hash, kept, UM_FILE_HASH_LEN);
+	else
+		um_file_chunk_hash(data, len, c.hash);
 	ret = um_file_chunk_frame_encode(&c, out, cap, outlen);
 	if (ret != 0)
 		return ret;
@@ -409,8 +442,10 @@ int um_file_receive_new(const struct um_file_meta *meta, const struct um_file_li
 	fr->meta = *meta;
 	if (limits)
 		fr->limits = *limits;
-	if (um_file_bitmap_init(&fr->done, meta->n_chunks) != 0 ||
-	    um_file_bitmap_init(&fr->outstanding, meta->n_chunks) != 0) {
+	fr->chunk_hashes = malloc(meta->n_chunks ? (size_t)meta->n_chunks * UM_FILE_HASH_LEN : 1);
+	if (!fr->chunk_hashes || um_file_bitmap_init(&fr->done, meta->n_chunks) != 0 ||
+	    um_file_bitmap_init(&fr->outstanding, meta->n_chunks) != 0 ||
+	    um_file_bitmap_init(&fr->hashed, meta->n_chunks) != 0) {
 		um_file_receive_free(fr);
 		return -UM_ENOMEM;
 	}
@@ -424,6 +459,8 @@ void um_file_receive_free(struct um_file_receive *fr)
 		return;
 	um_file_bitmap_free(&fr->done);
 	um_file_bitmap_free(&fr->outstanding);
+	um_file_bitmap_free(&fr->hashed);
+	free(fr->chunk_hashes);
 	free(fr);
 }
 
@@ -479,6 +516,7 @@ int um_file_receive_chunk(struct um_file_receive *fr, const uint8_t *payload, si
 		return -UM_EBADMSG;
 	}
 	um_file_bitmap_set(&fr->done, c.index);
+	um_file_receive_set_chunk_hash(fr, c.index, hash);
 	fr->bytes_done += c.len;
 	fr->stats.chunks_received++;
 	fr->stats.bytes_received += c.len;
@@ -490,6 +528,8 @@ int um_file_receive_chunk(struct um_file_receive *fr, const uint8_t *payload, si
 
 void um_file_receive_chunk_forget(struct um_file_receive *fr, uint32_t index)
 {
+	if (index < fr->meta.n_chunks)
+		um_file_bitmap_clear(&fr->hashed, index);
 	if (um_file_bitmap_test(&fr->done, index)) {
 		um_file_bitmap_clear(&fr->done, index);
 		if (index < fr->scan)
@@ -579,4 +619,28 @@ void um_file_receive_restart(struct um_file_receive *fr)
 bool um_file_receive_complete(const struct um_file_receive *fr)
 {
 	return fr->done.count == fr->meta.n_chunks;
+}
+
+bool um_file_receive_chunk_hash_known(const struct um_file_receive *fr, uint32_t index)
+{
+	return index < fr->meta.n_chunks && um_file_bitmap_test(&fr->hashed, index);
+}
+
+void um_file_receive_set_chunk_hash(struct um_file_receive *fr, uint32_t index, const uint8_t hash[UM_FILE_HASH_LEN])
+{
+	if (index >= fr->meta.n_chunks)
+		return;
+	memcpy(fr->chunk_hashes + (size_t)index * UM_FILE_HASH_LEN, hash, UM_FILE_HASH_LEN);
+	if (!um_file_bitmap_test(&fr->hashed, index))
+		um_file_bitmap_set(&fr->hashed, index);
+}
+
+int um_file_receive_verify(const struct um_file_receive *fr)
+{
+	uint8_t hash[UM_FILE_HASH_LEN];
+
+	if (fr->hashed.count != fr->meta.n_chunks || sodium_is_zero(fr->meta.hash, UM_FILE_HASH_LEN))
+		return -UM_ESTATE;
+	um_file_list_hash(fr->chunk_hashes, fr->meta.n_chunks, hash);
+	return sodium_memcmp(hash, fr->meta.hash, UM_FILE_HASH_LEN) ? -UM_EBADMSG : 0;
 }

@@ -4,7 +4,9 @@
  * which chunk to read or ask for next and check what arrives.
  *
  *   sender                                   receiver
- *   um_file_send_new, um_file_send_meta  -> FILE_META
+ *   um_file_send_new (zero hash),
+ *   um_file_send_hash_as_sent,
+ *   um_file_send_meta                    -> FILE_META (hash zero: it follows)
  *                                            um_file_receive_meta (limits,
  *                                            name), policy, um_file_receive_new
  *                                            (+ um_file_receive_import on resume)
@@ -14,7 +16,9 @@
  *                                            pwrite (+ fsync) and store the
  *                                            chunk done; um_file_receive_wants_request
  *                                            -> another FILE_REQUEST
- *                                            all done: whole-file hash
+ *   every chunk sent once: hash_known,
+ *   um_file_send_meta                    -> FILE_META (the list hash)
+ *                                            all done: um_file_receive_verify
  *   (finished)                          <-  FILE_DONE (or FILE_REFUSE: either way)
  *
  * Chunks the sender sends are those the receiver asked for and it has not
@@ -50,16 +54,15 @@
  * 0, -UM_EINVAL when nothing is left, -UM_ERANGE when cap is too small. */
 int um_file_name_sanitize(const char *offered, size_t len, char *out, size_t cap);
 
-/* BLAKE2b-256 of one chunk. */
+/* SHA-256 of one chunk. */
 void um_file_chunk_hash(const void *data, size_t len, uint8_t out[UM_FILE_HASH_LEN]);
 
-/* BLAKE2b-256 of a whole file, fed in pieces of any size as it is read. */
-struct um_file_hash {
-	crypto_generichash_state state;
-};
-void um_file_hash_init(struct um_file_hash *h);
-void um_file_hash_update(struct um_file_hash *h, const void *data, size_t len);
-void um_file_hash_final(struct um_file_hash *h, uint8_t out[UM_FILE_HASH_LEN]);
+/* The whole-file hash (hash_alg 2, a hash list): SHA-256 over the n chunk
+ * hashes of the file in index order (n x UM_FILE_HASH_LEN bytes, borrowed).
+ * Each byte of the file is hashed once, by its chunk hash: the sender's
+ * chunk hashes from the offer's pass serve its FILE_CHUNKs, the receiver's
+ * checked chunk hashes serve the whole-file check. */
+void um_file_list_hash(const uint8_t *chunk_hashes, uint32_t n, uint8_t out[UM_FILE_HASH_LEN]);
 
 /* A set of chunk indexes 0..n-1. Exported for the store as (n + 7) / 8
  * bytes, chunk i in byte i / 8, bit i % 8 (least significant first); the
@@ -102,6 +105,9 @@ struct um_file_send {
 	uint32_t n_chunks;
 	uint8_t hash[UM_FILE_HASH_LEN];
 	char name[UM_FILE_NAME_WIRE_MAX + 1];
+	uint8_t *chunk_hashes;        /* owned, n_chunks x UM_FILE_HASH_LEN, or NULL (hashed as sent) */
+	struct um_file_bitmap hashed; /* um_file_send_hash_as_sent: chunk_hashes[i] known */
+	bool hash_known;              /* hash is the file's (else zero in FILE_META: it follows) */
 	bool accepted;                /* a FILE_REQUEST came */
 	struct um_file_bitmap wanted; /* asked for and not sent since */
 	uint32_t next;                /* where um_file_send_next looks first */
@@ -109,13 +115,25 @@ struct um_file_send {
 };
 
 /* A sender for a file of `size` bytes with whole-file `hash` (computed
- * before: um_file_hash_*), offered under `name` (copied; 1 ..
+ * before: um_file_list_hash; all zero = not yet, see
+ * um_file_send_hash_as_sent), offered under `name` (copied; 1 ..
  * UM_FILE_NAME_WIRE_MAX bytes, NUL-terminated). *out is the caller's to
  * release with um_file_send_free. 0, -UM_EINVAL (chunk_size, name, or more
  * than 2^32-1 chunks), -UM_ENOMEM. */
 int um_file_send_new(const uint8_t id[UM_FILE_ID_LEN], uint64_t size, uint32_t chunk_size,
 		     const uint8_t hash[UM_FILE_HASH_LEN], const char *name, struct um_file_send **out);
 void um_file_send_free(struct um_file_send *fs); /* NULL ok */
+/* The chunk hashes computed with the offer's hash (n_chunks x
+ * UM_FILE_HASH_LEN bytes, malloc'd: taken, freed by um_file_send_free):
+ * um_file_chunk_encode then copies them instead of hashing again. The
+ * node checks the file did not change since (its mtime and size). */
+void um_file_send_adopt_hashes(struct um_file_send *fs, uint8_t *chunk_hashes);
+/* The offer goes before the file is hashed (new with hash_alg 2, no pass
+ * before the first chunk): FILE_META carries a zero hash, each chunk is
+ * hashed the first time it is sent (kept for the list), and once every
+ * chunk was, hash_known turns true and hash holds the list hash: the node
+ * sends FILE_META again with it. 0 or -UM_ENOMEM. */
+int um_file_send_hash_as_sent(struct um_file_send *fs);
 /* FILE_META payload (UM_FILE_META_FRAME_MAX bytes always suffice). */
 int um_file_send_meta(const struct um_file_send *fs, uint8_t *out, size_t cap, size_t *len);
 /* A FILE_REQUEST payload for this file: its ranges join the wanted set.
@@ -127,7 +145,9 @@ int um_file_send_request(struct um_file_send *fs, const uint8_t *payload, size_t
 int um_file_send_next(struct um_file_send *fs, uint32_t *index);
 /* The exact length of chunk `index` (chunk_size, the last one shorter). */
 size_t um_file_chunk_len(uint64_t size, uint32_t chunk_size, uint32_t index);
-/* Hashes chunk `index` (data: len bytes read from the file, borrowed),
+/* Hashes chunk `index` (or takes its adopted hash; data: len bytes read
+ * from the file, borrowed, best read to out + UM_FILE_CHUNK_HEADER_LEN: no
+ * copy then),
  * writes the FILE_CHUNK payload to out (UM_FILE_CHUNK_FRAME_MAX bytes
  * always suffice) and marks the chunk sent. 0; -UM_ESTATE the receiver
  * does not want it, -UM_EINVAL len is not the chunk's length, -UM_ERANGE
@@ -176,6 +196,8 @@ struct um_file_receive {
 	struct um_file_limits limits;
 	struct um_file_bitmap done;        /* verified and handed to the node */
 	struct um_file_bitmap outstanding; /* asked for, not arrived */
+	struct um_file_bitmap hashed;      /* chunk_hashes[i] known (checked in this run, or set) */
+	uint8_t *chunk_hashes;             /* owned, n_chunks x UM_FILE_HASH_LEN */
 	uint32_t scan;                     /* no chunk below is missing and unasked */
 	uint64_t bytes_done;
 	struct um_file_receive_stats stats;
@@ -214,5 +236,14 @@ int um_file_receive_request(struct um_file_receive *fr, uint8_t *out, size_t cap
 void um_file_receive_restart(struct um_file_receive *fr);
 /* Every chunk is done: the node verifies the whole file (meta.hash). */
 bool um_file_receive_complete(const struct um_file_receive *fr);
+/* Whole-file check: the hash of each chunk checked in this run is kept;
+ * the node hashes the others (done before a restart) from the disk with
+ * um_file_chunk_hash and hands them over with _set_chunk_hash, then
+ * um_file_receive_verify compares the hash list with the offer's hash:
+ * 0, -UM_ESTATE (a chunk hash still unknown, or meta.hash still zero: the
+ * sender announces it in a later FILE_META), -UM_EBADMSG (mismatch). */
+bool um_file_receive_chunk_hash_known(const struct um_file_receive *fr, uint32_t index);
+void um_file_receive_set_chunk_hash(struct um_file_receive *fr, uint32_t index, const uint8_t hash[UM_FILE_HASH_LEN]);
+int um_file_receive_verify(const struct um_file_receive *fr);
 
 #endif

@@ -2,7 +2,8 @@
 /* File transfers on the node (node/messaging.h; the state machines are
  * msg/file.h, the frames wire/message_file.h). This file does the I/O:
  *
- * Sender: the file is hashed when offered (BLAKE2b-256, streaming), the
+ * Sender: the file is hashed when offered (one pass: the chunk hashes are
+ * kept for the FILE_CHUNKs, the whole-file hash is over them), the
  * offer (FILE_META) is stored and sent, sent again after each channel reset
  * until the receiver answers; chunks are read (pread) as the receiver's
  * FILE_REQUESTs ask for them and written to the channel while it keeps
@@ -12,12 +13,14 @@
  * space of download-dir, a sane name) and decided by the peer's
  * accept-files policy: always, never (FILE_REFUSE), ask (held until
  * `umbra file accept|reject`). Chunks go to a temporary file
- * ".<name>.<id8>.umbra-part" in download-dir: pwrite, fdatasync, then the
- * store marks the chunk done (so a chunk the store counts is on disk).
- * When all are there the whole file's hash is checked over the bytes on
- * disk and it is linked to its final name, never over an existing file
- * ("name", "name (1)", ...). After a restart the store's bitmap says which
- * chunks are done: only the others are asked for. */
+ * ".<name>.<id8>.umbra-part" in download-dir: pwrite; every 4 MiB a
+ * thread (messaging_fileio.h) runs fdatasync, then the store marks them
+ * done (a chunk the store counts is on disk). When all are there the hash
+ * list of the checked chunks (those from before a restart hashed from the
+ * disk) is checked against the offer's and the file is linked to its final
+ * name, never over an existing file ("name", "name (1)", ...). After a
+ * restart the store's bitmap says which chunks are done: only the others
+ * are asked for. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -30,52 +33,23 @@
 
 #include <sodium.h>
 
+#include "node/messaging_fileio.h"
 #include "node/messaging_internal.h"
+#include "node/messaging_transfer.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/log.h"
-
-enum {
-	FILE_CHUNK_SIZE = UM_FILE_CHUNK_MAX,
-	FILE_OUTSTANDING = 128,        /* chunks asked for at once (8 MiB) */
-	FILE_WAITING_MAX = 32,         /* offers held for a decision, per peer */
-	FILE_CHANNEL_BUFFER = 4 << 20, /* the channel's default send buffer (msg/channel.h) */
-	FILE_BACKLOG_MIN = 256 << 10,  /* chunk bytes the channel may hold in any case */
-	FILE_SYNC_CHUNKS = 16,         /* written chunks made durable together (1 MiB) */
-};
-#define FILE_SYNC_DELAY_NS (20 * UM_NSEC_PER_MSEC) /* ... or this long after the first of them */
-
-struct msg_transfer {
-	struct msg_transfer *next;
-	struct msg_peer *mp;
-	struct um_store_file info;  /* bitmap unused (NULL) */
-	int fd;                     /* sender: the file; receiver: the temporary file; -1 = none */
-	struct um_file_send *fs;    /* outgoing */
-	struct um_file_receive *fr; /* incoming, once accepted */
-	struct um_file_meta meta;   /* incoming */
-	struct um_file_bitmap sent; /* outgoing: chunks sent and not asked for again (progress) */
-	uint64_t bytes_sent;        /* outgoing: chunk bytes written to the channel, this run */
-	/* incoming: chunks written (pwrite) but not yet fdatasync'd and marked
-	 * in the store; a restart asks for them again. */
-	uint32_t unsynced[FILE_SYNC_CHUNKS];
-	size_t n_unsynced;
-};
 
 static bool final_state(uint8_t state)
 {
 	return state == UM_STORE_FILE_DONE || state == UM_STORE_FILE_REFUSED || state == UM_STORE_FILE_FAILED;
 }
 
-static struct msg_transfer *find(struct um_node_messaging *ms, const uint8_t id[16], bool outgoing)
-{
-	for (struct msg_transfer *t = ms->transfers; t; t = t->next)
-		if (t->info.outgoing == outgoing && !memcmp(t->info.id, id, 16))
-			return t;
-	return NULL;
-}
-
 static void transfer_free(struct um_node_messaging *ms, struct msg_transfer *t)
 {
+	/* Its fd must outlive a sync in flight (the chunks get marked). */
+	while (ms->file_sync && t->fr && msg_file_sync_holds(ms->file_sync, t->info.id))
+		msg_file_sync_wait(ms->file_sync);
 	for (struct msg_transfer **p = &ms->transfers; *p; p = &(*p)->next)
 		if (*p == t) {
 			*p = t->next;
@@ -137,42 +111,9 @@ static void queue_meta(struct msg_transfer *t)
 		msg_queue_frame(t->mp, UM_FRAME_FILE_META, out, len);
 }
 
-static void queue_requests(struct msg_transfer *t)
-{
-	uint8_t out[UM_FILE_REQUEST_FRAME_MAX];
-	size_t len;
-
-	for (;;) {
-		if (um_file_receive_request(t->fr, out, sizeof(out), &len) || len == 0)
-			return;
-		msg_queue_frame(t->mp, UM_FRAME_FILE_REQUEST, out, len);
-	}
-}
+static void receiver_finish(struct um_node_messaging *ms, struct msg_transfer *t);
 
 /* ---- sender ---- */
-
-static int hash_file(int fd, uint64_t size, uint8_t out[UM_FILE_HASH_LEN])
-{
-	struct um_file_hash h;
-	uint8_t *buf = malloc(1 << 20);
-	uint64_t done = 0;
-
-	if (!buf)
-		return -UM_ENOMEM;
-	um_file_hash_init(&h);
-	while (done < size) {
-		ssize_t n = pread(fd, buf, 1 << 20, (off_t)done);
-		if (n <= 0) {
-			free(buf);
-			return n < 0 ? -errno : -UM_ETRUNC; /* changed under us */
-		}
-		um_file_hash_update(&h, buf, (size_t)n);
-		done += (uint64_t)n;
-	}
-	um_file_hash_final(&h, out);
-	free(buf);
-	return 0;
-}
 
 /* The sender's state for info (new or from the store): file open, state
  * machine built. */
@@ -188,10 +129,30 @@ static int sender_open(struct msg_transfer *t)
 	 * rather than at the receiver's whole-file check. */
 	if (fstat(t->fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != t->info.size)
 		return -UM_ESTATE;
+	t->mtime = st.st_mtim;
 	r = um_file_send_new(t->info.id, t->info.size, t->info.chunk_size, t->info.hash, t->info.name, &t->fs);
 	if (r)
 		return r;
 	return um_file_bitmap_init(&t->sent, t->fs->n_chunks);
+}
+
+/* A sender resumed without its hash (the chunks sent before did not all
+ * go since): one pass over the file, then as an offer hashed up front. */
+static int sender_rehash(struct um_node_messaging *ms, struct msg_transfer *t)
+{
+	uint8_t *hashes;
+	int r = msg_file_hash(t->fd, t->info.size, t->info.chunk_size, t->info.hash, &hashes);
+
+	if (r)
+		return r;
+	if (!msg_file_unchanged(t->fd, t->info.size, &t->mtime)) {
+		free(hashes);
+		return -UM_ESTATE;
+	}
+	um_file_send_adopt_hashes(t->fs, hashes);
+	memcpy(t->fs->hash, t->info.hash, sizeof(t->fs->hash));
+	t->fs->hash_known = true;
+	return um_store_file_put(ms->store, &t->info);
 }
 
 int msg_files_send(struct um_node_messaging *ms, struct msg_peer *mp, const char *path, uint8_t id[16])
@@ -224,12 +185,13 @@ int msg_files_send(struct um_node_messaging *ms, struct msg_peer *mp, const char
 	}
 	t->info.size = (uint64_t)st.st_size;
 	t->info.chunk_size = FILE_CHUNK_SIZE;
-	r = hash_file(t->fd, t->info.size, t->info.hash);
-	if (r)
-		goto err;
 	close(t->fd);
 	t->fd = -1;
+	/* Offered at once: the hash list is built as the chunks go and sent
+	 * in a second FILE_META (no pass over the file before the first). */
 	r = sender_open(t);
+	if (r == 0)
+		r = um_file_send_hash_as_sent(t->fs);
 	if (r)
 		goto err;
 	t->info.created_ms = t->info.updated_ms = um_wall_ms();
@@ -266,10 +228,21 @@ static void sender_request(struct um_node_messaging *ms, struct msg_transfer *t,
 
 static void sender_pump(struct um_node_messaging *ms, struct msg_transfer *t)
 {
-	static uint8_t data[FILE_CHUNK_SIZE], frame[UM_FILE_CHUNK_FRAME_MAX];
+	static uint8_t frame[UM_FILE_CHUNK_FRAME_MAX];
+	uint8_t *data = frame + UM_FILE_CHUNK_HEADER_LEN; /* read in place: encoded without a copy */
 	struct um_messenger *m = t->mp->messenger;
 	struct um_channel_stats st;
 
+	/* Its chunk hashes are kept (the list hash is built from them, a
+	 * chunk sent again reuses its own): a file changed since it was
+	 * opened would send a torn file, or chunks that fail again and again. */
+	if (t->fs->chunk_hashes && !msg_file_unchanged(t->fd, t->info.size, &t->mtime)) {
+		um_log_warn("file %s changed while being sent: the transfer fails", t->info.path);
+		queue_status(t->mp, UM_FRAME_FILE_REFUSE, t->info.id, false, "the file changed at the sender");
+		ms->counters.files_failed++;
+		set_state(ms, t, UM_STORE_FILE_FAILED);
+		return;
+	}
 	/* Chunks wait in the channel only up to about two congestion windows
 	 * (at least FILE_BACKLOG_MIN): what is queued there is lost when the
 	 * receiver restarts, and sent again. */
@@ -304,6 +277,13 @@ static void sender_pump(struct um_node_messaging *ms, struct msg_transfer *t)
 		um_file_bitmap_set(&t->sent, index);
 		t->bytes_sent += len;
 		ms->counters.file_bytes_sent += len;
+		if (t->fs->hash_known && sodium_is_zero(t->info.hash, sizeof(t->info.hash))) {
+			/* Every chunk went once: the offer again, with the hash. */
+			memcpy(t->info.hash, t->fs->hash, sizeof(t->info.hash));
+			if (um_store_file_put(ms->store, &t->info))
+				um_log_warn("file %s: hash not stored", t->info.name);
+			queue_meta(t);
+		}
 	}
 }
 
@@ -333,53 +313,6 @@ static void sender_finished(struct um_node_messaging *ms, struct msg_transfer *t
 
 /* ---- receiver ---- */
 
-/* The chunks written since the last sync become durable: one fdatasync,
- * then one store commit marking them done (the store never counts a chunk
- * the disk does not hold). A failure forgets them: they are asked again. */
-static int receiver_sync(struct um_node_messaging *ms, struct msg_transfer *t)
-{
-	int r = 0;
-
-	if (!t->n_unsynced)
-		return 0;
-	if (fdatasync(t->fd))
-		r = -errno;
-	bool batch = r == 0 && um_store_begin(ms->store) == 0;
-	for (size_t i = 0; r == 0 && i < t->n_unsynced; i++) {
-		uint32_t index = t->unsynced[i];
-		r = um_store_file_chunk_done(ms->store, t->info.id, false, index,
-					     um_file_chunk_len(t->info.size, t->info.chunk_size, index));
-	}
-	if (batch && um_store_commit(ms->store) && r == 0)
-		r = -UM_EINVAL;
-	if (r) {
-		um_log_warn("file %s: %zu chunks not made durable: %s", t->info.name, t->n_unsynced, um_strerror(r));
-		for (size_t i = 0; i < t->n_unsynced; i++)
-			um_file_receive_chunk_forget(t->fr, t->unsynced[i]);
-	}
-	t->n_unsynced = 0;
-	return r;
-}
-
-static void on_sync_timer(struct um_loop *loop, struct um_timer *timer)
-{
-	struct um_node_messaging *ms = timer->arg;
-	(void)loop;
-
-	for (struct msg_transfer *t = ms->transfers; t; t = t->next)
-		if (t->n_unsynced && receiver_sync(ms, t))
-			queue_requests(t); /* the forgotten ones */
-	msg_pump_soon(ms);                 /* the requests and what they free go out */
-}
-
-static void temp_path(const struct um_node_messaging *ms, const struct um_file_meta *meta, char *out, size_t size)
-{
-	char id[9];
-
-	sodium_bin2hex(id, sizeof(id), meta->id, 4);
-	snprintf(out, size, "%.3800s/.%s.%s.umbra-part", ms->download_dir, meta->name, id);
-}
-
 /* Accepted: the temporary file (kept from before a restart) and the
  * receiver, which asks for what is missing. */
 static int receiver_open(struct um_node_messaging *ms, struct msg_transfer *t, const uint8_t *bitmap, size_t bitmap_len)
@@ -402,7 +335,7 @@ static int receiver_open(struct um_node_messaging *ms, struct msg_transfer *t, c
 	}
 	if (um_file_receive_complete(t->fr))
 		return 0;
-	queue_requests(t);
+	msg_transfer_queue_requests(t);
 	return 0;
 }
 
@@ -418,6 +351,8 @@ static void receiver_accept(struct um_node_messaging *ms, struct msg_transfer *t
 		return;
 	}
 	set_state(ms, t, UM_STORE_FILE_ACTIVE);
+	if (um_file_receive_complete(t->fr))
+		receiver_finish(ms, t); /* an empty file: no chunk will come */
 }
 
 static void refuse(struct um_node_messaging *ms, struct msg_peer *mp, const uint8_t id[16], const char *reason)
@@ -441,8 +376,24 @@ static void receiver_meta(struct um_node_messaging *ms, struct msg_peer *mp, con
 					       : "malformed offer or unsafe name");
 		return;
 	}
-	if (find(ms, meta.id, false))
-		return; /* offered again after a reset: it is waiting or asked for */
+	struct msg_transfer *known = msg_transfer_find(ms, meta.id, false);
+	if (known) {
+		/* Offered again (after a reset), or the hash that follows an
+		 * offer made before it: taken once, for the same file. */
+		if (known->mp == mp && sodium_is_zero(known->meta.hash, sizeof(known->meta.hash)) &&
+		    !sodium_is_zero(meta.hash, sizeof(meta.hash)) && meta.size == known->meta.size &&
+		    meta.chunk_size == known->meta.chunk_size) {
+			memcpy(known->meta.hash, meta.hash, sizeof(meta.hash));
+			memcpy(known->info.hash, meta.hash, sizeof(meta.hash));
+			um_store_file_put(ms->store, &known->info);
+			if (known->fr) {
+				memcpy(known->fr->meta.hash, meta.hash, sizeof(meta.hash));
+				if (um_file_receive_complete(known->fr))
+					receiver_finish(ms, known);
+			}
+		}
+		return;
+	}
 	if (um_store_file_get(ms->store, meta.id, false, &stored) == 0) {
 		free(stored.bitmap);
 		if (stored.state == UM_STORE_FILE_DONE)
@@ -477,7 +428,7 @@ static void receiver_meta(struct um_node_messaging *ms, struct msg_peer *mp, con
 	memcpy(t->info.id, meta.id, 16);
 	memcpy(t->info.peer, mp->peer->config->id.bytes, 32);
 	snprintf(t->info.name, sizeof(t->info.name), "%s", meta.name);
-	temp_path(ms, &meta, t->info.path, sizeof(t->info.path));
+	msg_file_temp_path(ms->download_dir, meta.name, meta.id, t->info.path, sizeof(t->info.path));
 	t->info.size = meta.size;
 	t->info.chunk_size = meta.chunk_size;
 	memcpy(t->info.hash, meta.hash, sizeof(t->info.hash));
@@ -490,40 +441,17 @@ static void receiver_meta(struct um_node_messaging *ms, struct msg_peer *mp, con
 		set_state(ms, t, UM_STORE_FILE_OFFERED);
 }
 
-/* name, "name (1)", ... in download-dir: linked, never replacing a file. */
-static int link_final(struct um_node_messaging *ms, struct msg_transfer *t, char *final, size_t size)
-{
-	const char *dot = strrchr(t->info.name, '.');
-	size_t stem = dot && dot != t->info.name ? (size_t)(dot - t->info.name) : strlen(t->info.name);
-
-	for (unsigned i = 0; i < 1000; i++) {
-		if (i == 0)
-			snprintf(final, size, "%.3800s/%s", ms->download_dir, t->info.name);
-		else
-			snprintf(final, size, "%.3800s/%.*s (%u)%s", ms->download_dir, (int)stem, t->info.name, i,
-				 t->info.name + stem);
-		if (link(t->info.path, final) == 0) {
-			unlink(t->info.path);
-			return 0;
-		}
-		if (errno != EEXIST)
-			return -errno;
-	}
-	return -UM_ELIMIT;
-}
-
 static void receiver_complete(struct um_node_messaging *ms, struct msg_transfer *t)
 {
-	uint8_t hash[UM_FILE_HASH_LEN];
 	char final[UM_CONFIG_PATH_MAX];
-	int r = fsync(t->fd) ? -errno : hash_file(t->fd, t->info.size, hash);
+	int r = fsync(t->fd) ? -errno : msg_file_hash_missing(t->fd, t->fr);
 
-	if (r == 0 && sodium_memcmp(hash, t->meta.hash, sizeof(hash)))
-		r = -UM_EBADMSG;
+	if (r == 0)
+		r = um_file_receive_verify(t->fr);
 	if (r == 0 && ftruncate(t->fd, (off_t)t->info.size))
 		r = -errno;
 	if (r == 0)
-		r = link_final(ms, t, final, sizeof(final));
+		r = msg_file_link_final(ms->download_dir, t->info.name, t->info.path, final, sizeof(final));
 	if (r) {
 		um_log_warn("file %s from \"%s\": %s", t->info.name, msg_peer_name(t->mp),
 			    r == -UM_EBADMSG ? "the whole-file hash does not match" : um_strerror(r));
@@ -543,9 +471,20 @@ static void receiver_complete(struct um_node_messaging *ms, struct msg_transfer 
 	set_state(ms, t, UM_STORE_FILE_DONE);
 }
 
+/* All chunks came: made durable (a failed sync makes some missing again:
+ * asked again), then verified once the offer's hash is known. */
+static void receiver_finish(struct um_node_messaging *ms, struct msg_transfer *t)
+{
+	if (msg_receiver_settle(ms, t) || !um_file_receive_complete(t->fr))
+		msg_transfer_queue_requests(t);
+	else if (!sodium_is_zero(t->fr->meta.hash, sizeof(t->fr->meta.hash)))
+		receiver_complete(ms, t);
+	/* else the sender's second FILE_META brings it (receiver_meta) */
+}
+
 static void receiver_chunk(struct um_node_messaging *ms, struct msg_peer *mp, const uint8_t *payload, size_t len)
 {
-	struct msg_transfer *t = len >= 16 ? find(ms, payload, false) : NULL;
+	struct msg_transfer *t = len >= 16 ? msg_transfer_find(ms, payload, false) : NULL;
 	const uint8_t *data;
 	size_t dlen;
 	uint32_t index;
@@ -557,7 +496,7 @@ static void receiver_chunk(struct um_node_messaging *ms, struct msg_peer *mp, co
 	int r = um_file_receive_chunk(t->fr, payload, len, &index, &data, &dlen);
 	if (r) {
 		ms->counters.file_chunks_bad++;
-		queue_requests(t); /* a bad one is asked for again */
+		msg_transfer_queue_requests(t); /* a bad one is asked for again */
 		return;
 	}
 	/* On disk before the store says so (receiver_sync, for several chunks
@@ -565,28 +504,22 @@ static void receiver_chunk(struct um_node_messaging *ms, struct msg_peer *mp, co
 	if (pwrite(t->fd, data, dlen, (off_t)index * t->info.chunk_size) != (ssize_t)dlen) {
 		um_log_warn("file %s: chunk %u not written: %s", t->info.name, index, strerror(errno));
 		um_file_receive_chunk_forget(t->fr, index);
-		queue_requests(t);
+		msg_transfer_queue_requests(t);
 		return;
 	}
 	t->unsynced[t->n_unsynced++] = index;
 	t->info.bytes_done += dlen;
 	ms->counters.file_bytes_received += dlen;
-	bool complete = um_file_receive_complete(t->fr);
-	if (t->n_unsynced == FILE_SYNC_CHUNKS || complete) {
-		if (receiver_sync(ms, t)) {
-			t->info.bytes_done = 0; /* shown again as it comes */
-			queue_requests(t);
-			return;
-		}
-	} else if (!um_timer_armed(&ms->file_sync_timer)) {
-		um_timer_arm_in(ms->node->loop, &ms->file_sync_timer, FILE_SYNC_DELAY_NS);
-	}
-	if (complete) {
-		receiver_complete(ms, t);
+	if (um_file_receive_complete(t->fr)) {
+		receiver_finish(ms, t);
 		return;
 	}
+	if (t->n_unsynced >= FILE_SYNC_CHUNKS)
+		msg_receiver_sync_start(ms, t);
+	if (t->n_unsynced && !um_timer_armed(&ms->file_sync_timer))
+		um_timer_arm_in(ms->node->loop, &ms->file_sync_timer, FILE_SYNC_DELAY_NS);
 	if (um_file_receive_wants_request(t->fr))
-		queue_requests(t);
+		msg_transfer_queue_requests(t);
 }
 
 /* ---- from the messenger ---- */
@@ -605,20 +538,21 @@ void msg_files_frame(struct um_node_messaging *ms, struct msg_peer *mp, uint8_t 
 		receiver_chunk(ms, mp, payload, len);
 		return;
 	case UM_FRAME_FILE_REQUEST:
-		t = len >= 16 ? find(ms, payload, true) : NULL;
+		t = len >= 16 ? msg_transfer_find(ms, payload, true) : NULL;
 		if (t && t->mp == mp)
 			sender_request(ms, t, payload, len);
 		return;
 	case UM_FRAME_FILE_DONE:
-		if (um_file_done_frame_decode(payload, len, &s) == 0 && (t = find(ms, s.id, true)) && t->mp == mp)
+		if (um_file_done_frame_decode(payload, len, &s) == 0 && (t = msg_transfer_find(ms, s.id, true)) &&
+		    t->mp == mp)
 			sender_finished(ms, t, type, &s);
 		return;
 	case UM_FRAME_FILE_REFUSE:
 		if (um_file_refuse_frame_decode(payload, len, &s))
 			return;
-		if ((t = find(ms, s.id, true)) && t->mp == mp) {
+		if ((t = msg_transfer_find(ms, s.id, true)) && t->mp == mp) {
 			sender_finished(ms, t, type, &s);
-		} else if ((t = find(ms, s.id, false)) && t->mp == mp) {
+		} else if ((t = msg_transfer_find(ms, s.id, false)) && t->mp == mp) {
 			um_log_info("file %s: the sender abandoned it", t->info.name);
 			if (t->info.path[0] && t->fr)
 				unlink(t->info.path);
@@ -646,7 +580,7 @@ void msg_files_reset(struct um_node_messaging *ms, struct msg_peer *mp)
 			queue_meta(t); /* the receiver answers with what it still wants */
 		} else if (t->fr) {
 			um_file_receive_restart(t->fr);
-			queue_requests(t);
+			msg_transfer_queue_requests(t);
 		}
 	}
 }
@@ -666,7 +600,7 @@ void msg_files_pump(struct um_node_messaging *ms, struct msg_peer *mp)
 int msg_files_decide(struct um_node_messaging *ms, const uint8_t id[16], bool accept, const char *reason,
 		     struct msg_peer **mp_out)
 {
-	struct msg_transfer *t = find(ms, id, false);
+	struct msg_transfer *t = msg_transfer_find(ms, id, false);
 
 	if (!t)
 		return -UM_ENOTFOUND;
@@ -700,6 +634,8 @@ static int load_one(void *ctx, const struct um_store_file *f)
 	t->info.bitmap_len = 0;
 	if (f->outgoing) {
 		r = sender_open(t);
+		if (r == 0 && sodium_is_zero(t->info.hash, sizeof(t->info.hash)))
+			r = sender_rehash(ms, t); /* stopped before every chunk went once */
 	} else {
 		memcpy(t->meta.id, f->id, 16);
 		t->meta.size = f->size;
@@ -719,13 +655,13 @@ static int load_one(void *ctx, const struct um_store_file *f)
 	um_log_info("file %s %s \"%s\": resuming (%llu of %llu bytes)", f->name, f->outgoing ? "to" : "from",
 		    peer->config->name, (unsigned long long)f->bytes_done, (unsigned long long)f->size);
 	if (t->fr && um_file_receive_complete(t->fr))
-		receiver_complete(ms, t); /* stopped between the last chunk and the rename */
+		receiver_finish(ms, t); /* stopped between the last chunk and the rename */
 	return 0;
 }
 
 int msg_files_start(struct um_node_messaging *ms)
 {
-	um_timer_init(&ms->file_sync_timer, on_sync_timer, ms);
+	um_timer_init(&ms->file_sync_timer, msg_receiver_on_sync_timer, ms);
 	int r = um_store_file_list(ms->store, load_one, ms);
 
 	if (r)
@@ -736,9 +672,11 @@ int msg_files_start(struct um_node_messaging *ms)
 void msg_files_stop(struct um_node_messaging *ms)
 {
 	um_timer_cancel(ms->node->loop, &ms->file_sync_timer);
+	msg_file_sync_free(ms->file_sync); /* the job in flight is marked first */
+	ms->file_sync = NULL;
 	for (struct msg_transfer *t = ms->transfers; t; t = t->next)
 		if (t->n_unsynced)
-			receiver_sync(ms, t); /* a clean stop keeps what arrived */
+			msg_receiver_sync(ms, t); /* a clean stop keeps what arrived */
 	while (ms->transfers)
 		transfer_free(ms, ms->transfers);
 }
@@ -746,7 +684,7 @@ void msg_files_stop(struct um_node_messaging *ms)
 const struct um_store_file *msg_files_live(struct um_node_messaging *ms, const uint8_t id[16], bool outgoing,
 					   uint64_t *bytes_sent)
 {
-	struct msg_transfer *t = find(ms, id, outgoing);
+	struct msg_transfer *t = msg_transfer_find(ms, id, outgoing);
 
 	if (!t)
 		return NULL;

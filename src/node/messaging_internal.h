@@ -36,7 +36,8 @@ struct msg_pending {
 	uint8_t data[]; /* frame payload; ACK: its reason (len bytes + NUL) */
 };
 
-struct msg_transfer; /* messaging_files.c */
+struct msg_transfer;  /* messaging_files.c */
+struct msg_file_sync; /* messaging_fileio.h */
 
 struct msg_peer {
 	struct um_node_peer *peer;
@@ -65,6 +66,7 @@ struct um_node_messaging {
 	bool pump_soon;                  /* timer armed now: segments came in, pump once after the batch */
 	struct um_timer trim_timer;      /* every MSG_TRIM_INTERVAL: idle channels give back burst buffers */
 	struct um_timer file_sync_timer; /* messaging_files.c: received chunks made durable */
+	struct msg_file_sync *file_sync; /* messaging_files.c: their fdatasync thread (owned; NULL until used) */
 	char store_path[UM_CONFIG_PATH_MAX];
 	char download_dir[UM_CONFIG_PATH_MAX];
 	uint8_t self_state; /* ours: UM_PRESENCE_*: 1 online at start */

@@ -71,7 +71,7 @@ bool um_file_text_valid(const uint8_t *text, size_t len)
 static bool meta_valid(const struct um_file_meta_frame *m)
 {
 	return m->chunk_size >= UM_FILE_CHUNK_MIN && m->chunk_size <= UM_FILE_CHUNK_MAX &&
-	       m->hash_alg == UM_FILE_HASH_BLAKE2B_256 &&
+	       m->hash_alg == UM_FILE_HASH_SHA256_LIST &&
 	       um_file_chunk_count(m->size, m->chunk_size) <= UM_FILE_CHUNKS_MAX && m->name_len >= 1 &&
 	       m->name_len <= UM_FILE_NAME_WIRE_MAX;
 }
@@ -125,7 +125,9 @@ int um_file_chunk_frame_encode(const struct um_file_chunk_frame *c, uint8_t *out
 	um_write_bytes(&w, c->id, UM_FILE_ID_LEN);
 	um_write_u32(&w, c->index);
 	um_write_bytes(&w, c->hash, UM_FILE_HASH_LEN);
-	um_write_bytes(&w, c->data, c->len);
+	uint8_t *data = um_write_reserve(&w, c->len);
+	if (data && data != c->data) /* else read into place by the caller: no copy */
+		memmove(data, c->data, c->len);
 	if (um_writer_error(&w))
 		return -UM_ERANGE;
 	*len = w.pos;

@@ -10,12 +10,12 @@
  *
  * FILE_META (sender -> receiver: an offer), 63 + name_len bytes:
  *    0  file_id[16] | u64 size | u32 chunk_size (4096..65536) |
- *   28  u8 hash_alg (1 = BLAKE2b-256) | hash[32] (the whole file) |
+ *   28  u8 hash_alg (2 = SHA-256 hash list) | hash[32] (the whole file) |
  *   61  u16 name_len (1..UM_FILE_NAME_WIRE_MAX) | name (the receiver
  *       sanitises it: msg/file.h um_file_name_sanitize)
  *   size / chunk_size rounded up (the chunk count) is at most 2^32-1.
  * FILE_CHUNK (sender -> receiver), 52 + data bytes:
- *    0  file_id[16] | u32 index | hash[32] (BLAKE2b-256 of data) |
+ *    0  file_id[16] | u32 index | hash[32] (SHA-256 of data) |
  *   52  data (1..UM_FILE_CHUNK_MAX bytes: chunk_size, the last one shorter)
  * FILE_REQUEST (receiver -> sender: accept, and the chunks it still wants),
  *   20 + 8 n bytes:
@@ -40,7 +40,11 @@
 
 #define UM_FILE_ID_LEN             16
 #define UM_FILE_HASH_LEN           32
-#define UM_FILE_HASH_BLAKE2B_256   1
+/* hash_alg: the whole-file hash is SHA-256 over the concatenated SHA-256
+ * hashes of its chunks (a hash list, PROTOCOL section 19: each side hashes
+ * each byte once). 1 (BLAKE2b-256 of the bytes, chunks in BLAKE2b-256) is
+ * retired. */
+#define UM_FILE_HASH_SHA256_LIST 2
 #define UM_FILE_CHUNK_MIN          4096
 #define UM_FILE_CHUNK_MAX          65536
 #define UM_FILE_CHUNKS_MAX         UINT32_MAX
@@ -109,7 +113,9 @@ uint64_t um_file_chunk_count(uint64_t size, uint32_t chunk_size);
 int um_file_meta_frame_encode(const struct um_file_meta_frame *m, uint8_t *out, size_t cap, size_t *len);
 int um_file_meta_frame_decode(const uint8_t *p, size_t len, struct um_file_meta_frame *m);
 
-/* Encodes a chunk frame whose hash field is taken from c->hash as given. */
+/* Encodes a chunk frame whose hash field is taken from c->hash as given.
+ * c->data may already sit at out + UM_FILE_CHUNK_HEADER_LEN (the sender
+ * reads the chunk there): it is then not copied. */
 int um_file_chunk_frame_encode(const struct um_file_chunk_frame *c, uint8_t *out, size_t cap, size_t *len);
 int um_file_chunk_frame_decode(const uint8_t *p, size_t len, struct um_file_chunk_frame *c);
 

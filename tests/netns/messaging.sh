@@ -128,6 +128,10 @@ um_exec db iptables -F OUTPUT
 um_cli alpha file send beta "$UM_TMP/lossy.bin" >/dev/null || um_fail "the second lossy.bin"
 cmp -s "$UM_TMP/lossy.bin" "$UM_TMP/beta-downloads/lossy (1).bin" || um_fail "no 'lossy (1).bin' beside the first"
 cmp -s "$UM_TMP/lossy.bin" "$UM_TMP/beta-downloads/lossy.bin" || um_fail "the first lossy.bin changed"
+# An empty file: no chunk ever comes, the offer alone completes it.
+: >"$UM_TMP/empty.bin"
+timeout 20 "$UMBRA" --socket "${UM_NODE_SOCK[alpha]}" file send beta "$UM_TMP/empty.bin" >/dev/null || um_fail "the empty file"
+[ -f "$UM_TMP/beta-downloads/empty.bin" ] && [ ! -s "$UM_TMP/beta-downloads/empty.bin" ] || um_fail "no empty.bin at beta"
 
 # Messages to an offline peer survive a restart of the sender.
 um_stop beta

@@ -19,9 +19,11 @@
 #   The window: the sender keeps at most the channel's send buffer of
 #   chunk data queued, unacknowledged included (4 MiB, msg/channel.h's
 #   default; messaging_files.c caps the backlog below it), and the
-#   receiver makes written chunks durable 16 at a time (FILE_SYNC_CHUNKS x
-#   64 KiB = 1 MiB): whatever is lost at an interruption is within those
-#   5 MiB, so the bound is size + 3 x 5 MiB.
+#   receiver's written chunks not yet marked in the store: one fdatasync
+#   job on its thread and those written beside it, each at most
+#   FILE_UNSYNCED_MAX = 128 x 64 KiB = 8 MiB (a job starts at 4 MiB):
+#   whatever is lost at an interruption is within those 20 MiB, so the
+#   bound is size + 3 x 20 MiB.
 set -u
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/msg_lib.sh"
@@ -30,7 +32,7 @@ um_init
 FILE_MB=${FILE_MB:-40}
 RATE_MBIT=${RATE_MBIT:-32}
 SIZE=$((FILE_MB * 1000000))
-WINDOW=$(((4 << 20) + 16 * 65536))
+WINDOW=$(((4 << 20) + 2 * 128 * 65536))
 
 um_two_sites
 um_key relayid

@@ -71,7 +71,7 @@ um_log "unknown type skipped, malformed DATA refused (mallory saw: malformed mes
 
 # Names with ../ and an absolute name: only the leaf is kept, and the file
 # is written in download-dir once accepted.
-HASH=$(python3 -c 'import hashlib,sys; print(hashlib.blake2b(open(sys.argv[1],"rb").read(), digest_size=32).hexdigest())' "$UM_TMP/payload.bin")
+HASH=$(python3 "$INJECT" - - hash "$UM_TMP/payload.bin")
 ID_A=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 ID_B=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 inject meta "$ID_A" "../../../$TAG-a" 10000 "$HASH"

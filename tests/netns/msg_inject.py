@@ -9,6 +9,7 @@
 #   msg_inject.py SOCK PEER meta ID_HEX NAME SIZE [HASH_HEX]
 #   msg_inject.py SOCK PEER chunks ID_HEX FILE CHUNK_SIZE good|bad
 #   msg_inject.py SOCK PEER flood N
+#   msg_inject.py - - hash FILE   (prints the offer's hash of FILE)
 import hashlib
 import os
 import socket
@@ -43,11 +44,12 @@ def frame(sock, peer, ftype, payload):
 
 def meta(file_id, name, size, digest, chunk=CHUNK):
     n = name.encode()
-    return file_id + struct.pack(">QIB", size, chunk, 1) + digest + struct.pack(">H", len(n)) + n
+    # hash_alg 2: the digest is SHA-256 over the chunks' SHA-256s.
+    return file_id + struct.pack(">QIB", size, chunk, 2) + digest + struct.pack(">H", len(n)) + n
 
 
-def b2(data):
-    return hashlib.blake2b(data, digest_size=32).digest()
+def b2(data):  # the chunk hash
+    return hashlib.sha256(data).digest()
 
 
 def main():
@@ -73,6 +75,9 @@ def main():
     elif what == "flood":
         for i in range(int(args[0])):
             frame(sock, peer, 0x03, meta(os.urandom(16), "flood-%d.bin" % i, 1000, os.urandom(32)))
+    elif what == "hash":  # the offer's hash of FILE (hash list, CHUNK-byte chunks): printed
+        data = open(args[0], "rb").read()
+        print(b2(b"".join(b2(data[i:i + CHUNK]) for i in range(0, len(data), CHUNK))).hex())
     else:
         sys.exit("unknown injection " + what)
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* File transfers without I/O: the name rule, the frame codecs, and a
- * sender and a receiver wired in memory (resume after an interruption,
- * wrong hashes, unsolicited chunks, oversize offers, bad requests). */
+/* File transfers without I/O: the frame codecs, and a sender and a
+ * receiver wired in memory (resume after an interruption, wrong hashes,
+ * the hash list, unsolicited chunks, oversize offers, bad requests). The
+ * name rule is test_file_name.c. */
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,135 +13,12 @@
 
 static const uint8_t file_id[UM_FILE_ID_LEN] = {0xf1, 0x1e, 1, 2, 3};
 
-/* ---- the name rule ---- */
-
-static int sanitize(const char *in, size_t len, char *out)
-{
-	return um_file_name_sanitize(in, len, out, UM_FILE_NAME_MAX + 1);
-}
-
-#define EXPECT_NAME(in, want)                                                                                          \
-	do {                                                                                                           \
-		char out_[UM_FILE_NAME_MAX + 1];                                                                       \
-		CHECK_EQ(sanitize(in, sizeof(in) - 1, out_), 0);                                                       \
-		CHECK(strcmp(out_, want) == 0);                                                                        \
-	} while (0)
-
-#define EXPECT_NO_NAME(in)                                                                                             \
-	do {                                                                                                           \
-		char out_[UM_FILE_NAME_MAX + 1];                                                                       \
-		CHECK_EQ(sanitize(in, sizeof(in) - 1, out_), -UM_EINVAL);                                              \
-	} while (0)
-
-static void test_sanitize_rules(void)
-{
-	EXPECT_NAME("report.pdf", "report.pdf");
-	EXPECT_NAME("../../etc/passwd", "passwd");
-	EXPECT_NAME("/etc/shadow", "shadow");
-	EXPECT_NAME("..\\..\\Windows\\system.ini", "system.ini");
-	EXPECT_NAME("dir/sub/", "sub");
-	EXPECT_NAME(".bashrc", "bashrc");
-	EXPECT_NAME("...hidden", "hidden");
-	EXPECT_NAME(" . name ", "name");
-	EXPECT_NAME("a..b", "a..b"); /* not a path component */
-	EXPECT_NAME("evil\0.txt", "evil_.txt");
-	EXPECT_NAME("a\nb\tc\x7f", "a_b_c_");
-	EXPECT_NAME("x\xc2\x85y", "x_y"); /* C1 NEL */
-	EXPECT_NAME("a\xc0\xaf"
-		    "b",
-		    "a__b"); /* overlong '/' is no separator */
-	EXPECT_NAME("\xff\xfe"
-		    "ab",
-		    "__ab"); /* invalid UTF-8 */
-	EXPECT_NAME("\xed\xa0\x80"
-		    "z",
-		    "___z");                                    /* a surrogate */
-	EXPECT_NAME("evil\xe2\x80\xaetxt.exe", "evil_txt.exe"); /* RIGHT-TO-LEFT OVERRIDE */
-	EXPECT_NAME("r\xc3\xa9sum\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80.pdf",
-		    "r\xc3\xa9sum\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80.pdf");
-	EXPECT_NO_NAME("");
-	EXPECT_NO_NAME("..");
-	EXPECT_NO_NAME("../");
-	EXPECT_NO_NAME("/");
-	EXPECT_NO_NAME("...");
-	EXPECT_NO_NAME("   ");
-	EXPECT_NO_NAME("a/..");
-
-	char small[4];
-	CHECK_EQ(um_file_name_sanitize("abcd", 4, small, sizeof(small)), -UM_ERANGE);
-	CHECK_EQ(um_file_name_sanitize("abc", 3, small, sizeof(small)), 0);
-}
-
-static void test_sanitize_long(void)
-{
-	char in[1024], out[UM_FILE_NAME_MAX + 1];
-	size_t n = 0;
-
-	/* ASCII with a short extension: cut to 200, the extension kept. */
-	memset(in, 'a', 300);
-	memcpy(in + 300, ".tar.gz", 7);
-	CHECK_EQ(sanitize(in, 307, out), 0);
-	CHECK_EQ(strlen(out), UM_FILE_NAME_MAX);
-	CHECK(strcmp(out + strlen(out) - 3, ".gz") == 0);
-
-	/* Two-byte characters: never cut inside one. */
-	for (int i = 0; i < 150; i++) {
-		in[n++] = (char)0xc3;
-		in[n++] = (char)0xa9;
-	}
-	memcpy(in + n, ".txt", 4);
-	n += 4;
-	CHECK_EQ(sanitize(in, n, out), 0);
-	CHECK(strlen(out) <= UM_FILE_NAME_MAX);
-	CHECK(strlen(out) >= UM_FILE_NAME_MAX - 1);
-	CHECK(um_file_text_valid((const uint8_t *)out, strlen(out)));
-	CHECK(strcmp(out + strlen(out) - 4, ".txt") == 0);
-
-	/* No dot: a plain cut; four-byte characters. */
-	n = 0;
-	for (int i = 0; i < 100; i++) {
-		memcpy(in + n, "\xf0\x9f\x98\x80", 4);
-		n += 4;
-	}
-	CHECK_EQ(sanitize(in, n, out), 0);
-	CHECK_EQ(strlen(out), UM_FILE_NAME_MAX);
-	CHECK(um_file_text_valid((const uint8_t *)out, strlen(out)));
-}
-
-/* Any bytes at all: the result is a leaf name or nothing. */
-static void test_sanitize_random(void)
-{
-	static const char alphabet[] = {'a',        '.',        '/',        '\\',       '\0',       '\n',       ' ',
-					(char)0xc3, (char)0xa9, (char)0xe2, (char)0x80, (char)0xae, (char)0xff, 'Z'};
-	char in[400], out[UM_FILE_NAME_MAX + 1];
-	int ok = 0, refused = 0, bad = 0;
-
-	for (int t = 0; t < 5000; t++) {
-		size_t len = randombytes_uniform(sizeof(in));
-		for (size_t i = 0; i < len; i++)
-			in[i] = alphabet[randombytes_uniform(sizeof(alphabet))];
-		int ret = sanitize(in, len, out);
-		if (ret == -UM_EINVAL) {
-			refused++;
-			continue;
-		}
-		size_t olen = strlen(out);
-		if (ret != 0 || olen == 0 || olen > UM_FILE_NAME_MAX || out[0] == '.' || out[0] == ' ' ||
-		    strchr(out, '/') || strchr(out, '\\') || !um_file_text_valid((const uint8_t *)out, olen))
-			bad++;
-		ok++;
-	}
-	CHECK_EQ(bad, 0);
-	CHECK(ok > 0);
-	CHECK(refused > 0);
-}
-
 /* ---- the codecs ---- */
 
 static void test_meta_codec(void)
 {
 	uint8_t buf[UM_FILE_META_FRAME_MAX + 8];
-	struct um_file_meta_frame m = {.size = 123456789, .chunk_size = 65536, .hash_alg = 1, .name_len = 5};
+	struct um_file_meta_frame m = {.size = 123456789, .chunk_size = 65536, .hash_alg = 2, .name_len = 5};
 	struct um_file_meta_frame d;
 	size_t len;
 
@@ -167,7 +45,9 @@ static void test_meta_codec(void)
 	bad.chunk_size = 65537;
 	CHECK_EQ(um_file_meta_frame_encode(&bad, buf, sizeof(buf), &len), -UM_EINVAL);
 	bad = m;
-	bad.hash_alg = 2;
+	bad.hash_alg = 1; /* the retired flat hash */
+	CHECK_EQ(um_file_meta_frame_encode(&bad, buf, sizeof(buf), &len), -UM_EINVAL);
+	bad.hash_alg = 3;
 	CHECK_EQ(um_file_meta_frame_encode(&bad, buf, sizeof(buf), &len), -UM_EINVAL);
 	bad = m;
 	bad.name_len = 0;
@@ -326,12 +206,13 @@ struct fixture {
 	struct um_file_send *fs;
 	struct um_file_receive *fr;
 	struct um_file_meta meta;
-	uint8_t *got; /* the receiver's "disk" */
+	uint8_t *got;          /* the receiver's "disk" */
+	uint8_t *chunk_hashes; /* the expected ones, n x 32 */
 };
 
 static void fixture_init(struct fixture *f, size_t size, uint32_t chunk_size, uint32_t window)
 {
-	struct um_file_hash h;
+	crypto_hash_sha256_state h;
 	uint8_t frame[UM_FILE_META_FRAME_MAX];
 	size_t len;
 	struct um_file_limits limits = {.max_size = 64u << 20, .max_outstanding = window};
@@ -342,16 +223,26 @@ static void fixture_init(struct fixture *f, size_t size, uint32_t chunk_size, ui
 	f->file = malloc(size ? size : 1);
 	f->got = calloc(size ? size : 1, 1);
 	randombytes_buf(f->file, size);
-	/* Hashed in pieces of random sizes, as the node reads a file. */
-	um_file_hash_init(&h);
-	for (size_t off = 0; off < size;) {
-		size_t piece = 1 + randombytes_uniform(100000);
-		if (piece > size - off)
-			piece = size - off;
-		um_file_hash_update(&h, f->file + off, piece);
+	/* The hash list from another SHA-256 (libsodium's, in pieces of random
+	 * sizes): SHA-256 over the SHA-256 of each chunk. */
+	size_t n = (size + chunk_size - 1) / chunk_size;
+	f->chunk_hashes = malloc(n ? n * 32 : 1);
+	for (size_t i = 0; i < n; i++) {
+		size_t clen = size - i * chunk_size < chunk_size ? size - i * chunk_size : chunk_size;
+		crypto_hash_sha256(f->chunk_hashes + i * 32, f->file + i * chunk_size, clen);
+	}
+	crypto_hash_sha256_init(&h);
+	for (size_t off = 0; off < n * 32;) {
+		size_t piece = 1 + randombytes_uniform(100);
+		if (piece > n * 32 - off)
+			piece = n * 32 - off;
+		crypto_hash_sha256_update(&h, f->chunk_hashes + off, piece);
 		off += piece;
 	}
-	um_file_hash_final(&h, f->hash);
+	crypto_hash_sha256_final(&h, f->hash);
+	uint8_t mine[32];
+	um_file_list_hash(f->chunk_hashes, (uint32_t)n, mine);
+	CHECK_MEM(mine, f->hash, 32);
 	CHECK_EQ(um_file_send_new(file_id, size, chunk_size, f->hash, "../secret/photo.raw", &f->fs), 0);
 	CHECK_EQ(um_file_send_meta(f->fs, frame, sizeof(frame), &len), 0);
 	CHECK_EQ(um_file_receive_meta(frame, len, &limits, &f->meta), 0);
@@ -365,6 +256,22 @@ static void fixture_free(struct fixture *f)
 	um_file_receive_free(f->fr);
 	free(f->file);
 	free(f->got);
+	free(f->chunk_hashes);
+}
+
+/* The receiver's whole-file check, the chunks it did not see in this run
+ * hashed from its "disk" as the node does. */
+static int receiver_verify(struct fixture *f)
+{
+	uint8_t hash[32];
+
+	for (uint32_t i = 0; i < f->meta.n_chunks; i++)
+		if (!um_file_receive_chunk_hash_known(f->fr, i)) {
+			um_file_chunk_hash(f->got + (size_t)i * f->chunk_size, um_file_chunk_len(f->size, f->chunk_size, i),
+					   hash);
+			um_file_receive_set_chunk_hash(f->fr, i, hash);
+		}
+	return um_file_receive_verify(f->fr);
 }
 
 /* Receiver -> sender: every request the receiver has now. */
@@ -469,9 +376,17 @@ static void test_transfer_resume(void)
 	CHECK(um_file_receive_complete(f.fr));
 	CHECK_EQ(f.fr->bytes_done, f.size);
 	CHECK(memcmp(f.got, f.file, f.size) == 0);
-	uint8_t verify[32];
-	crypto_generichash(verify, 32, f.got, f.size, NULL, 0);
-	CHECK_MEM(verify, f.meta.hash, 32);
+	/* The chunks from before the cut are not known to the new receiver:
+	 * its check needs them from the disk. */
+	CHECK_EQ(um_file_receive_verify(f.fr), -UM_ESTATE);
+	CHECK_EQ(f.fr->hashed.count, n - done_at_cut);
+	CHECK_EQ(receiver_verify(&f), 0);
+	/* A corrupted disk fails it. */
+	f.got[123] ^= 1;
+	uint8_t bad[32];
+	um_file_chunk_hash(f.got, f.chunk_size, bad);
+	um_file_receive_set_chunk_hash(f.fr, 0, bad);
+	CHECK_EQ(um_file_receive_verify(f.fr), -UM_EBADMSG);
 	/* Only the missing chunks travel after the resume, and in all the file
 	 * plus what was in flight at the cut. */
 	CHECK_EQ(sent_after, n - done_at_cut);
@@ -514,6 +429,8 @@ static void test_transfer_channel_reset(void)
 	CHECK_EQ(sent, 18);
 	CHECK(um_file_receive_complete(f.fr));
 	CHECK(memcmp(f.got, f.file, f.size) == 0);
+	CHECK_EQ(f.fr->hashed.count, 25); /* every chunk checked in this run: nothing read back */
+	CHECK_EQ(um_file_receive_verify(f.fr), 0);
 	fixture_free(&f);
 }
 
@@ -557,6 +474,102 @@ static void test_wrong_hash(void)
 	CHECK(um_file_receive_complete(f.fr));
 	CHECK(memcmp(f.got, f.file, f.size) == 0);
 	CHECK_EQ(f.fs->stats.chunks_sent, 11 + 2);
+	CHECK_EQ(um_file_receive_verify(f.fr), 0);
+	fixture_free(&f);
+}
+
+/* Chunk hashes adopted from the offer's pass: the same frames as hashing
+ * each chunk as it goes, and a wrong one is refused by the receiver. */
+static void test_adopted_hashes(void)
+{
+	struct fixture f;
+	static uint8_t frame[UM_FILE_CHUNK_FRAME_MAX], plain[UM_FILE_CHUNK_FRAME_MAX];
+	size_t len, plain_len;
+	uint32_t index;
+
+	fixture_init(&f, 7 * 4096 + 5, 4096, 0);
+	uint8_t *copy = malloc(8 * 32);
+	memcpy(copy, f.chunk_hashes, 8 * 32);
+	copy[3 * 32] ^= 1; /* chunk 3's is wrong */
+	um_file_send_adopt_hashes(f.fs, copy);
+	pump_requests(&f);
+	while (um_file_send_next(f.fs, &index) == 0) {
+		size_t clen = um_file_chunk_len(f.size, f.chunk_size, index);
+		struct um_file_chunk_frame c = {.index = index, .data = f.file + (size_t)index * 4096, .len = clen};
+		memcpy(c.id, file_id, 16);
+		um_file_chunk_hash(c.data, c.len, c.hash);
+		CHECK_EQ(um_file_chunk_frame_encode(&c, plain, sizeof(plain), &plain_len), 0);
+		/* The data already in place (as the node reads it): the same frame. */
+		static uint8_t in_place[UM_FILE_CHUNK_FRAME_MAX];
+		size_t in_place_len;
+		memcpy(in_place + UM_FILE_CHUNK_HEADER_LEN, c.data, clen);
+		c.data = in_place + UM_FILE_CHUNK_HEADER_LEN;
+		CHECK_EQ(um_file_chunk_frame_encode(&c, in_place, sizeof(in_place), &in_place_len), 0);
+		CHECK_EQ(in_place_len, plain_len);
+		CHECK_MEM(in_place, plain, plain_len);
+		CHECK_EQ(sender_frame(&f, frame, &len), 0);
+		CHECK_EQ(len, plain_len);
+		CHECK_EQ(memcmp(frame, plain, len) != 0, index == 3);
+		CHECK_EQ(receiver_take(&f, frame, len), index == 3 ? -UM_EBADMSG : 0);
+	}
+	CHECK_EQ(f.fr->done.count, 7);
+	CHECK_EQ(f.fr->stats.chunks_bad_hash, 1);
+	fixture_free(&f);
+}
+
+/* Offered before hashing: FILE_META with a zero hash, each chunk hashed
+ * the first time it goes (a resend is not hashed again), the list hash
+ * known after the last one; the receiver verifies only once it has it. */
+static void test_hash_as_sent(void)
+{
+	struct fixture f;
+	static uint8_t frame[UM_FILE_CHUNK_FRAME_MAX], meta[UM_FILE_META_FRAME_MAX];
+	size_t len;
+	uint8_t zero[32] = {0};
+	struct um_file_limits limits = {.max_size = 64u << 20};
+	struct um_file_meta m;
+
+	fixture_init(&f, 9 * 4096 + 17, 4096, 0);
+	um_file_send_free(f.fs);
+	CHECK_EQ(um_file_send_new(file_id, f.size, f.chunk_size, zero, "photo.raw", &f.fs), 0);
+	CHECK(!f.fs->hash_known);
+	CHECK_EQ(um_file_send_hash_as_sent(f.fs), 0);
+	CHECK_EQ(um_file_send_meta(f.fs, meta, sizeof(meta), &len), 0);
+	CHECK_EQ(um_file_receive_meta(meta, len, &limits, &m), 0);
+	CHECK_MEM(m.hash, zero, 32);
+	um_file_receive_free(f.fr);
+	CHECK_EQ(um_file_receive_new(&m, NULL, &f.fr), 0);
+	pump_requests(&f);
+	for (int i = 0; i < 10; i++) {
+		CHECK(!f.fs->hash_known);
+		CHECK_EQ(sender_frame(&f, frame, &len), 0);
+		if (i != 4) /* chunk 4 lost: asked again after a reset */
+			CHECK_EQ(receiver_take(&f, frame, len), 0);
+	}
+	CHECK(f.fs->hash_known);
+	CHECK_MEM(f.fs->hash, f.hash, 32);
+	CHECK_EQ(f.fs->hashed.count, 10);
+	CHECK_EQ(um_file_send_meta(f.fs, meta, sizeof(meta), &len), 0); /* the second offer */
+	CHECK_EQ(um_file_receive_meta(meta, len, &limits, &m), 0);
+	CHECK_MEM(m.hash, f.hash, 32);
+	um_file_send_restart(f.fs);
+	um_file_receive_restart(f.fr);
+	pump_requests(&f);
+	CHECK_EQ(sender_frame(&f, frame, &len), 0);
+	CHECK_EQ(receiver_take(&f, frame, len), 0);
+	CHECK(um_file_receive_complete(f.fr));
+	CHECK_EQ(um_file_receive_verify(f.fr), -UM_ESTATE); /* no hash yet */
+	memcpy(f.fr->meta.hash, m.hash, 32);
+	CHECK_EQ(um_file_receive_verify(f.fr), 0);
+	/* An empty file's hash is known at once. */
+	struct um_file_send *empty;
+	CHECK_EQ(um_file_send_new(file_id, 0, 4096, zero, "e", &empty), 0);
+	CHECK_EQ(um_file_send_hash_as_sent(empty), 0);
+	CHECK(empty->hash_known);
+	uint8_t expect[32];
+	crypto_hash_sha256(expect, NULL, 0);
+	CHECK_MEM(empty->hash, expect, 32);
+	um_file_send_free(empty);
 	fixture_free(&f);
 }
 
@@ -747,9 +760,6 @@ int main(void)
 {
 	if (sodium_init() < 0)
 		return 1;
-	RUN(test_sanitize_rules);
-	RUN(test_sanitize_long);
-	RUN(test_sanitize_random);
 	RUN(test_meta_codec);
 	RUN(test_request_codec);
 	RUN(test_status_codecs);
@@ -757,6 +767,8 @@ int main(void)
 	RUN(test_transfer_resume);
 	RUN(test_transfer_channel_reset);
 	RUN(test_wrong_hash);
+	RUN(test_adopted_hashes);
+	RUN(test_hash_as_sent);
 	RUN(test_unsolicited);
 	RUN(test_oversize_offer);
 	RUN(test_bad_requests);
