@@ -89,9 +89,10 @@ enum um_dht_lookup_kind { UM_DHT_L_NODE, UM_DHT_L_VALUE, UM_DHT_L_PUT, UM_DHT_L_
 struct um_dht_lookup {
 	uint64_t id;
 	uint8_t kind;
-	bool storing;         /* put: the STORE phase */
-	bool converged;       /* the closest candidate answered: ask the rest of the k at once */
-	unsigned holder_bits; /* nodes sharing this many bits with the target likely hold its value */
+	bool storing;          /* put: the STORE phase */
+	bool converged;        /* the closest candidate answered: ask the rest of the k at once */
+	unsigned holder_bits;  /* nodes sharing this many bits with the target likely hold its value */
+	unsigned closest_bits; /* ... likely are among its k closest: asked at once, outside alpha */
 	uint8_t target[32];
 	uint64_t start_ns;
 	unsigned n_cand, cap_cand;
@@ -186,6 +187,8 @@ void um_dht_assembly_free(struct um_dht *dht, struct um_dht_assembly *a);
 int um_dht_assembly_add(struct um_dht_assembly *a, const struct um_dht_msg *m);
 
 /* routing.c */
+/* Contacts bucket b may hold: k * bucket_width, more for the top buckets. */
+unsigned um_dht_rt_bucket_max(const struct um_dht *dht, unsigned b);
 struct um_dht_rt_contact *um_dht_rt_find(struct um_dht *dht, const uint8_t id[32]);
 int um_dht_rt_insert(struct um_dht *dht, const uint8_t id[32], const struct um_addr *addr, uint64_t now_ns);
 void um_dht_rt_seen(struct um_dht *dht, const uint8_t id[32], const struct um_addr *from, uint64_t now_ns);

@@ -292,6 +292,12 @@ static bool maybe_finish(struct um_dht *dht, struct um_dht_lookup *l, uint64_t n
 	return true;
 }
 
+/* Does c share enough bits with the target to be one of its k closest? */
+static bool likely_closest(const struct um_dht_lookup *l, const struct um_dht_candidate *c)
+{
+	return 255 - um_dht_bucket_index(c->id, l->target) >= (int)l->closest_bits;
+}
+
 /* Keep alpha requests in flight per path; then see whether l is done. */
 static void advance(struct um_dht *dht, struct um_dht_lookup *l, uint64_t now_ns)
 {
@@ -304,14 +310,23 @@ static void advance(struct um_dht *dht, struct um_dht_lookup *l, uint64_t now_ns
 	 * once instead of alpha at a time. */
 	if (!l->converged && l->n_cand && l->cand[0].state == C_ANSWERED)
 		l->converged = true;
-	unsigned limit = l->converged ? dht->cfg.k / dht->cfg.disjoint_paths : alpha_per_path(dht);
-	if (limit < alpha_per_path(dht))
-		limit = alpha_per_path(dht);
+	unsigned wide = dht->cfg.k / dht->cfg.disjoint_paths;
+	if (wide < alpha_per_path(dht))
+		wide = alpha_per_path(dht);
+	unsigned limit = l->converged ? wide : alpha_per_path(dht);
 	for (uint8_t path = 0; path < dht->cfg.disjoint_paths; path++) {
 		struct um_dht_candidate *next;
-		while (l->in_flight[path] < limit) {
+		for (;;) {
 			window(dht, l, path, &next, NULL);
 			if (!next)
+				break;
+			/* A candidate that likely is among the k closest is asked
+			 * at once, up to k in flight: the lookup ends only when
+			 * each of those answered, so waiting for a slot only
+			 * delays its end (the last round of Kademlia, started as
+			 * soon as its nodes are known instead of after the
+			 * closest one answered). */
+			if (l->in_flight[path] >= limit && (l->in_flight[path] >= wide || !likely_closest(l, next)))
 				break;
 			uint16_t want = l->kind == UM_DHT_L_VALUE && !l->n_found ? 0xffff : 0;
 			/* Output full (um_dht_send asked for a tick now) or the
@@ -372,6 +387,7 @@ int um_dht_lookup_start(struct um_dht *dht, uint8_t kind, const uint8_t target[3
 	while ((1u << (kbits + 1)) <= dht->cfg.k)
 		kbits++;
 	l->holder_bits = depth - kbits - 2 > 0 ? (unsigned)(depth - kbits - 2) : 0;
+	l->closest_bits = depth - kbits - 1 > 0 ? (unsigned)(depth - kbits - 1) : 0;
 	unsigned n = um_dht_rt_closest(dht, target, NULL, seed, cap);
 	for (unsigned i = 0; i < n; i++)
 		cand_add(dht, l, seed[i]->id, &seed[i]->addr, seed[i]->has_cookie ? seed[i]->cookie : NULL,
@@ -502,10 +518,11 @@ void um_dht_lookup_reply(struct um_dht *dht, struct um_dht_pending *p, const str
 				wait = reask(dht, l, p, now_ns);
 		}
 	}
-	/* A put past convergence stores at once at the k closest as they
-	 * answer: the STORE phase then has little left to do. */
-	if (l->kind == UM_DHT_L_PUT && c && !c->stored && (l->converged || l->cand[0].state == C_ANSWERED) &&
-	    in_window(dht, l, c))
+	/* A put stores at once at the k closest as they answer (past
+	 * convergence, or likely among the k closest already: their answer
+	 * brought the cookie): the STORE phase then has little left to do. */
+	bool settled = l->converged || l->cand[0].state == C_ANSWERED || (c && likely_closest(l, c));
+	if (l->kind == UM_DHT_L_PUT && c && !c->stored && settled && in_window(dht, l, c))
 		store_to(dht, l, c, now_ns);
 	um_dht_maybe_verify(dht, m->sender, &from, now_ns);
 	if (!wait)

@@ -524,7 +524,7 @@ static size_t lower_bound(const struct sorted_id *arr, size_t n, const uint8_t k
  * with their true RTT as if measured. */
 static void warm(struct um_sim *s)
 {
-	unsigned n = s->cfg.nodes, k = (s->cfg.k ? s->cfg.k : 8) * (s->cfg.bucket_width ? s->cfg.bucket_width : 4);
+	unsigned n = s->cfg.nodes;
 	struct sorted_id *arr = malloc(n * sizeof(*arr));
 	if (!arr)
 		abort();
@@ -549,6 +549,7 @@ static void warm(struct um_sim *s)
 			if (z < n && !memcmp(arr[z].id, hi, 32))
 				z++;
 			size_t range = z - a;
+			unsigned k = um_dht_rt_bucket_max(d, 255 - p);
 			for (unsigned t = 0; t < k && range; t++) {
 				size_t pick = range <= k ? a + t : a + rnd(s) % range;
 				if (pick >= z)
