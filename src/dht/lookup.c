@@ -105,6 +105,7 @@ static struct um_dht_pending *request(struct um_dht *dht, struct um_dht_lookup *
 	if (!p)
 		return NULL;
 	p->lookup_id = l->id;
+	p->path = c->path;
 	p->value_index = value_index;
 	p->want = want;
 	p->expect = 1;
@@ -479,7 +480,7 @@ void um_dht_lookup_reply(struct um_dht *dht, struct um_dht_pending *p, const str
 		return;
 	struct um_dht_candidate *c = cand_find(l, p->id);
 	struct um_addr from = p->to;
-	uint8_t path = c ? c->path : 0;
+	uint8_t path = p->path;
 	l->messages++;
 	l->datagrams++;
 	bool first = !p->answered;
@@ -498,6 +499,8 @@ void um_dht_lookup_reply(struct um_dht *dht, struct um_dht_pending *p, const str
 		um_dht_rt_set_cookie(dht, m->sender, m->cookie);
 		for (unsigned i = 0; i < m->n_contacts; i++)
 			cand_add(dht, l, m->contacts[i].id, &m->contacts[i].addr, NULL, path);
+		/* cand_add moved the candidates (c pointed into them). */
+		c = cand_find(l, p->id);
 	}
 	p->sent |= m->sent;
 	bool wait = false;
@@ -507,7 +510,9 @@ void um_dht_lookup_reply(struct um_dht *dht, struct um_dht_pending *p, const str
 		for (unsigned i = 1; first && i < m->n_summaries; i++) {
 			if (found_has(l, m->summaries[i].owner, m->summaries[i].sequence))
 				continue;
-			request(dht, l, c, (uint8_t)i, 0xffff, now_ns);
+			struct um_dht_pending *fetch = request(dht, l, c, (uint8_t)i, 0xffff, now_ns);
+			if (fetch)
+				fetch->soft_expired = true; /* a fetch, not a step: outside alpha */
 		}
 		bool need0 = m->n_summaries > 0 && !found_has(l, m->summaries[0].owner, m->summaries[0].sequence);
 		if (need0 && p->value_index == 0) {
@@ -582,7 +587,7 @@ void um_dht_lookup_timeout(struct um_dht *dht, struct um_dht_pending *p, bool ha
 		return;
 	}
 	struct um_dht_candidate *c = cand_find(l, p->id);
-	uint8_t path = c ? c->path : 0;
+	uint8_t path = p->path;
 	if (!hard) {
 		/* Slow: let the lookup branch around it, still take its answer. */
 		if (!p->answered && p->kind != UM_DHT_P_STORE) {
