@@ -63,7 +63,7 @@ struct um_dht_pending {
 	uint8_t kind;
 	bool has_id, soft_expired, answered;
 	uint8_t retries, value_index;
-	uint8_t path; /* lookup step: the disjoint path it counts toward (its candidate may be gone) */
+	uint8_t path;            /* lookup step: the disjoint path it counts toward (its candidate may be gone) */
 	uint8_t replies, expect; /* FIND_VALUE: NODES received / awaited (a split request awaits 3) */
 	uint16_t want, sent;     /* FIND_VALUE: pieces asked / announced */
 	uint8_t id[32];
