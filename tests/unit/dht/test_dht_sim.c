@@ -15,7 +15,7 @@ static void run_paths(const char *name, double churn, double sybil, double min_s
 	/* limit_s: a lookup that stalls shows as unfinished instead of
 	 * running a virtual hour of refreshes. */
 	struct um_sim_config c = {
-		.nodes = 1000, .rtt_ms = 100, .sybil_pct = sybil, .seed = 11, .disjoint_paths = paths, .limit_s = 300};
+	    .nodes = 1000, .rtt_ms = 100, .sybil_pct = sybil, .seed = 11, .disjoint_paths = paths, .limit_s = 300};
 	CHECK_EQ(um_sim_create(&sim, &c), 0);
 	um_sim_publish(sim, 50);
 	um_sim_churn(sim, churn);
