@@ -103,10 +103,11 @@ int main(int argc, char **argv)
 	       c.nodes, c.rtt_ms, c.loss_pct, churn, c.sybil_pct, c.k ? c.k : 8, c.alpha ? c.alpha : 3,
 	       c.bucket_width ? c.bucket_width : 4, c.disjoint_paths ? c.disjoint_paths : 1, lookups,
 	       (unsigned long long)c.seed, (double)(clock() - t0) / CLOCKS_PER_SEC);
-	printf("publishes=%u ok=%u publish_p99_rtt=%.2f msgs_p99=%u datagrams_p50=%u stale_final=%u datagrams=%llu "
+	printf("unfinished=%u publishes=%u ok=%u publish_p99_rtt=%.2f msgs_p99=%u datagrams_p50=%u stale_final=%u "
+	       "datagrams=%llu "
 	       "lost=%llu "
 	       "to_dead=%llu\n",
-	       r.publishes, r.publish_ok, r.publish_p99, r.msgs_p99, r.datagrams_p50, r.stale_final,
+	       r.unfinished, r.publishes, r.publish_ok, r.publish_p99, r.msgs_p99, r.datagrams_p50, r.stale_final,
 	       (unsigned long long)r.datagrams, (unsigned long long)r.dropped_loss, (unsigned long long)r.dropped_dead);
 	printf("engine: timeouts=%llu values_invalid=%llu values_stale=%llu store_invalid=%llu store_stale=%llu "
 	       "store_no_cookie=%llu store_rate_limited=%llu proofs_verified=%llu contacts_evicted=%llu "

@@ -81,7 +81,7 @@ struct um_dht_config {
 	void *random_ctx;
 	/* 0 = default for each of these. */
 	unsigned k;            /* contacts per bucket, results per lookup (8; <= UM_DHT_K_MAX) */
-	unsigned alpha;        /* parallel requests per lookup (3; <= UM_DHT_ALPHA_MAX) */
+	unsigned alpha;        /* parallel requests per lookup and path (3; <= UM_DHT_ALPHA_MAX) */
 	unsigned replacements; /* replacement cache per bucket (k) */
 	/* A bucket holds up to k * bucket_width contacts (1 = plain Kademlia).
 	 * Wider far buckets resolve more bits per hop (the paper's accelerated

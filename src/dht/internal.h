@@ -63,6 +63,7 @@ struct um_dht_pending {
 	uint8_t kind;
 	bool has_id, soft_expired, answered;
 	uint8_t retries, value_index;
+	uint8_t path;            /* lookup step: the disjoint path it counts toward (its candidate may be gone) */
 	uint8_t replies, expect; /* FIND_VALUE: NODES received / awaited (a split request awaits 3) */
 	uint16_t want, sent;     /* FIND_VALUE: pieces asked / announced */
 	uint8_t id[32];
@@ -89,9 +90,10 @@ enum um_dht_lookup_kind { UM_DHT_L_NODE, UM_DHT_L_VALUE, UM_DHT_L_PUT, UM_DHT_L_
 struct um_dht_lookup {
 	uint64_t id;
 	uint8_t kind;
-	bool storing;         /* put: the STORE phase */
-	bool converged;       /* the closest candidate answered: ask the rest of the k at once */
-	unsigned holder_bits; /* nodes sharing this many bits with the target likely hold its value */
+	bool storing;          /* put: the STORE phase */
+	bool converged;        /* the closest candidate answered: ask the rest of the k at once */
+	unsigned holder_bits;  /* nodes sharing this many bits with the target likely hold its value */
+	unsigned closest_bits; /* ... likely are among its k closest: asked at once, outside alpha */
 	uint8_t target[32];
 	uint64_t start_ns;
 	unsigned n_cand, cap_cand;
@@ -186,6 +188,8 @@ void um_dht_assembly_free(struct um_dht *dht, struct um_dht_assembly *a);
 int um_dht_assembly_add(struct um_dht_assembly *a, const struct um_dht_msg *m);
 
 /* routing.c */
+/* Contacts bucket b may hold: k * bucket_width, more for the top buckets. */
+unsigned um_dht_rt_bucket_max(const struct um_dht *dht, unsigned b);
 struct um_dht_rt_contact *um_dht_rt_find(struct um_dht *dht, const uint8_t id[32]);
 int um_dht_rt_insert(struct um_dht *dht, const uint8_t id[32], const struct um_addr *addr, uint64_t now_ns);
 void um_dht_rt_seen(struct um_dht *dht, const uint8_t id[32], const struct um_addr *from, uint64_t now_ns);

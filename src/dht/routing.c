@@ -11,9 +11,19 @@
 #include "dht/internal.h"
 #include "util/error.h"
 
-static unsigned bucket_max(const struct um_dht *dht)
+/* k * bucket_width, and 4x / 2x that for the two buckets that cover 3/4
+ * of the network: a random key's first hop comes from them, and a wider
+ * pool there starts each lookup ~2 bits closer (one hop fewer at 10,000
+ * nodes, for ~12 KB per node). Bucket width 1 stays plain Kademlia. */
+unsigned um_dht_rt_bucket_max(const struct um_dht *dht, unsigned b)
 {
-	return dht->cfg.k * dht->cfg.bucket_width;
+	unsigned n = dht->cfg.k * dht->cfg.bucket_width;
+	if (dht->cfg.bucket_width > 1 && b == UM_DHT_ID_BITS - 1)
+		n *= 4;
+	else if (dht->cfg.bucket_width > 1 && b == UM_DHT_ID_BITS - 2)
+		n *= 2;
+	unsigned most = 255 / dht->cfg.k * dht->cfg.k; /* n and cap are uint8_t */
+	return n < most ? n : most;
 }
 
 static struct um_dht_bucket *bucket_of(struct um_dht *dht, const uint8_t id[32], bool create)
@@ -34,7 +44,7 @@ static bool bucket_grow(struct um_dht *dht, struct um_dht_bucket *bk)
 {
 	if (bk->n < bk->cap)
 		return true;
-	if (bk->cap >= bucket_max(dht))
+	if (bk->cap >= um_dht_rt_bucket_max(dht, (unsigned)(bk - dht->buckets)))
 		return false;
 	size_t old = bk->cap * sizeof(*bk->contacts), bigger = old + dht->cfg.k * sizeof(*bk->contacts);
 	struct um_dht_rt_contact *c = realloc(bk->contacts, bigger);
@@ -79,7 +89,7 @@ bool um_dht_rt_has_room(struct um_dht *dht, const uint8_t id[32])
 	if (b < 0)
 		return false;
 	struct um_dht_bucket *bk = &dht->buckets[b];
-	return bk->n < bucket_max(dht) || bk->n_repl < dht->cfg.replacements;
+	return bk->n < um_dht_rt_bucket_max(dht, (unsigned)b) || bk->n_repl < dht->cfg.replacements;
 }
 
 /* Would one more contact at addr break the per-/24 (/48) caps? */

@@ -98,7 +98,7 @@ static void addr_of(unsigned i, struct um_addr *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->family = UM_ADDR_IPV4;
-	a->addr[0] = 10;
+	a->addr[0] = (uint8_t)(10 + (i >> 16)); /* one /24 per node, past 65,536 too */
 	a->addr[1] = (uint8_t)(i >> 8);
 	a->addr[2] = (uint8_t)i;
 	a->addr[3] = 1;
@@ -107,9 +107,9 @@ static void addr_of(unsigned i, struct um_addr *a)
 
 static int node_of(const struct um_sim *s, const struct um_addr *a)
 {
-	if (a->family != UM_ADDR_IPV4 || a->addr[0] != 10 || a->addr[3] != 1 || a->port != 4000)
+	if (a->family != UM_ADDR_IPV4 || a->addr[0] < 10 || a->addr[0] >= 26 || a->addr[3] != 1 || a->port != 4000)
 		return -1;
-	unsigned i = (unsigned)a->addr[1] << 8 | a->addr[2];
+	unsigned i = (unsigned)(a->addr[0] - 10) << 16 | (unsigned)a->addr[1] << 8 | a->addr[2];
 	return i < s->cfg.nodes ? (int)i : -1;
 }
 
@@ -387,11 +387,12 @@ static bool ops_pending(const struct um_sim *s)
 	return false;
 }
 
-/* Run until every op is done (or a virtual hour passed), then let the
+/* Run until every op is done (or limit_s passed), then let the
  * stragglers' timers settle for 10 s of virtual time. */
 static void run(struct um_sim *s)
 {
-	uint64_t limit = s->now + 3600000 * MS, settle = UINT64_MAX;
+	uint64_t limit = s->now + (uint64_t)((s->cfg.limit_s ? s->cfg.limit_s : 3600) * 1000 * (double)MS);
+	uint64_t settle = UINT64_MAX;
 	while (s->n_heap && s->heap[0].at < limit) {
 		if (s->flooding && s->now >= s->next_flood) {
 			sybil_flood(s);
@@ -524,7 +525,7 @@ static size_t lower_bound(const struct sorted_id *arr, size_t n, const uint8_t k
  * with their true RTT as if measured. */
 static void warm(struct um_sim *s)
 {
-	unsigned n = s->cfg.nodes, k = (s->cfg.k ? s->cfg.k : 8) * (s->cfg.bucket_width ? s->cfg.bucket_width : 4);
+	unsigned n = s->cfg.nodes;
 	struct sorted_id *arr = malloc(n * sizeof(*arr));
 	if (!arr)
 		abort();
@@ -549,6 +550,7 @@ static void warm(struct um_sim *s)
 			if (z < n && !memcmp(arr[z].id, hi, 32))
 				z++;
 			size_t range = z - a;
+			unsigned k = um_dht_rt_bucket_max(d, 255 - p);
 			for (unsigned t = 0; t < k && range; t++) {
 				size_t pick = range <= k ? a + t : a + rnd(s) % range;
 				if (pick >= z)
@@ -634,7 +636,7 @@ int um_sim_create(struct um_sim **out, const struct um_sim_config *config)
 		s->cfg.rtt_ms = 100;
 	if (!s->cfg.value_size)
 		s->cfg.value_size = 7600;
-	if (s->cfg.value_size > UM_DHT_VALUE_MAX || s->cfg.value_size < V_BODY + V_MAC || s->cfg.nodes > 65536) {
+	if (s->cfg.value_size > UM_DHT_VALUE_MAX || s->cfg.value_size < V_BODY + V_MAC || s->cfg.nodes > (1u << 20)) {
 		free(s);
 		return -UM_EINVAL;
 	}

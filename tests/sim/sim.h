@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* A DHT simulator: N real engines (src/dht/) in one process on a virtual
+/* A DHT simulator: N (up to 2^20) real engines (src/dht/) in one process on a virtual
  * clock and event queue, over a virtual network with a per-pair RTT around
  * rtt_ms (uniform 0.5x..1.5x, symmetric, plus 2% jitter), loss, churn
  * (nodes killed without warning) and Sybils.
@@ -36,10 +36,12 @@ struct um_sim_config {
 	unsigned bucket_width; /* engine config (0 = default) */
 	unsigned value_size;   /* bytes (default 7,600) */
 	uint64_t seed;
+	double limit_s; /* virtual seconds a batch of ops may run (default 3,600) */
 };
 
 struct um_sim_result {
 	unsigned lookups, succeeded, forged_accepted, stale_final;
+	unsigned unfinished; /* lookups and puts that never ended (within limit_s) */
 	/* In RTT multiples, over the lookups (first: those that found it). */
 	double first_p50, first_p99, done_p50, done_p99, publish_p50, publish_p99;
 	unsigned msgs_p50, msgs_p99, publishes, publish_ok;

@@ -40,6 +40,8 @@ void um_sim_result(struct um_sim *s, struct um_sim_result *r)
 		const struct sim_value *v = &s->values[op->value];
 		if (op->kind == OP_COLD)
 			continue;
+		if (!op->done)
+			r->unfinished++;
 		if (op->kind == OP_PUT) {
 			r->publishes++;
 			if (op->done && op->storers > 0) {

@@ -2,7 +2,8 @@
 /* The DHT engine's rules: a contact enters the table only with a proof of
  * possession from the address it claims; address diversity; stale
  * contacts evicted for replacements; store bounds, stale and invalid
- * values, cookies and rate limits; contacts save/load; a lookup on a small
+ * values, cookies and rate limits; contacts save/load; the likely k
+ * closest asked at once, the wide top buckets; a lookup on a small
  * simulated network. Each case builds its own engines. */
 #include <sodium.h>
 #include <stdlib.h>
@@ -346,6 +347,71 @@ static unsigned count_type(uint8_t type)
 	return n;
 }
 
+/* A contact sharing exactly `bits` leading bits with base (bit `bits`
+ * flipped, the rest random), in its own /24. */
+static void contact_near(struct um_dht_contact *c, const uint8_t base[32], unsigned bits, uint8_t net)
+{
+	random_contact(c, net, 1);
+	for (unsigned b = 0; b <= bits; b++) {
+		uint8_t mask = (uint8_t)(0x80 >> (b % 8));
+		uint8_t bit = (uint8_t)(base[b / 8] & mask) ^ (b == bits ? mask : 0);
+		c->id.bytes[b / 8] = (uint8_t)((c->id.bytes[b / 8] & ~mask) | bit);
+	}
+}
+
+/* Candidates that likely are among the target's k closest (they share as
+ * many bits with it as the table's depth says the k closest do) are asked
+ * at once, up to k; farther ones alpha at a time. Before, a lookup asked
+ * alpha and then only as answers came (the k closest never all at once). */
+static void test_likely_closest_at_once(void)
+{
+	struct um_dht_contact c;
+	uint8_t target[32];
+	uint64_t id;
+	setup(1, NULL);
+	const uint8_t *self = ids[0].id.bytes;
+	for (unsigned i = 0; i < 8; i++) {
+		contact_near(&c, self, 20, (uint8_t)(10 + i)); /* depth 20: the k closest share ~17 */
+		CHECK_EQ(um_dht_test_insert(dht[0], &c, now), 0);
+	}
+	for (unsigned i = 0; i < 24; i++) {
+		contact_near(&c, self, 0, (uint8_t)(40 + i)); /* the other half of the network */
+		CHECK_EQ(um_dht_test_insert(dht[0], &c, now), 0);
+	}
+	/* Near ourselves: the 8 at depth 20 are the likely closest. */
+	memcpy(target, self, 32);
+	target[31] ^= 1;
+	out.n_datagrams = 0;
+	CHECK_EQ(um_dht_find_node(dht[0], target, now, &id, &out), 0);
+	CHECK_EQ(count_type(UM_DHT_TYPE_FIND_NODE), 8);
+	um_dht_cancel(dht[0], id);
+	/* In the other half: contacts that share a few bits with it are
+	 * not likely closest, alpha (3) at a time. */
+	memcpy(target, self, 32);
+	target[0] ^= 0x80;
+	out.n_datagrams = 0;
+	CHECK_EQ(um_dht_find_node(dht[0], target, now, &id, &out), 0);
+	CHECK_EQ(count_type(UM_DHT_TYPE_FIND_NODE), 3);
+	teardown(1);
+}
+
+/* The two buckets covering 3/4 of the network hold 4x and 2x k * width
+ * (a random key's first hop starts closer); width 1 stays plain. */
+static void test_wide_top_buckets(void)
+{
+	struct um_dht_contact c;
+	struct um_dht_config lift = {.no_diversity = true};
+	setup(1, &lift);
+	for (unsigned i = 0; i < 1000; i++) {
+		random_contact(&c, (uint8_t)(i / 250), (uint8_t)(i % 250 + 1));
+		um_dht_test_insert(dht[0], &c, now);
+	}
+	CHECK_EQ(dht[0]->buckets[255].n, 4 * 8 * 4);
+	CHECK_EQ(dht[0]->buckets[254].n, 2 * 8 * 4);
+	CHECK_EQ(dht[0]->buckets[253].n, 8 * 4);
+	teardown(1);
+}
+
 static void test_store_wire(void)
 {
 	uint8_t v[3000], key[32], buf[UM_DHT_WIRE_MAX];
@@ -452,6 +518,8 @@ int main(void)
 	RUN(test_eviction);
 	RUN(test_store_limits);
 	RUN(test_store_wire);
+	RUN(test_likely_closest_at_once);
+	RUN(test_wide_top_buckets);
 	RUN(test_save_load);
 	RUN(test_small_network);
 	return um_test_end();
