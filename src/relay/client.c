@@ -9,16 +9,11 @@
 #include "util/clock.h"
 #include "util/error.h"
 
-void um_relay_client_session_wipe(struct um_relay_client_session *s)
-{
-	sodium_memzero(s, sizeof(*s));
-}
-
 #define REGISTER_RETRY_BASE_NS (1 * UM_NSEC_PER_SEC)
 #define REGISTER_RETRY_MAX_NS  (8 * UM_NSEC_PER_SEC)
 #define REGISTER_WARN_ATTEMPTS 3
 #define REREGISTER_GAP_NS      UM_NSEC_PER_SEC
-#define REGISTER_RESEND_NS     UM_NSEC_PER_SEC        /* the longest wait for an ACK */
+#define REGISTER_RESEND_NS     UM_NSEC_PER_SEC /* the longest wait for an ACK */
 #define REGISTER_RESEND_MIN_NS (200 * UM_NSEC_PER_MSEC)
 #define REGISTER_SENDS         5 /* sealed REGISTERs per handshake (~4 s of waits), then a new handshake */
 #define HANDSHAKE_WAIT_NS      (11 * UM_NSEC_PER_SEC) /* the engine gives up after 10 s */
@@ -49,27 +44,6 @@ const char *um_relay_client_state_name(enum um_relay_client_state state)
 	return "?";
 }
 
-/* ---- events ---- */
-
-/* Queues an event for the next tick; the entry is returned for details
- * (the overflow entry when the queue is full: the event is counted and lost). */
-struct um_relay_client_event_entry *um_relay_client_push_event(struct um_relay_client *c,
-							       enum um_relay_client_event type, unsigned uplink)
-{
-	struct um_relay_client_event_entry *e = &c->event_overflow;
-
-	if (c->event_count < UM_RELAY_CLIENT_MAX_EVENTS) {
-		e = &c->events[(c->event_head + c->event_count) % UM_RELAY_CLIENT_MAX_EVENTS];
-		c->event_count++;
-	} else {
-		c->stats.events_dropped++;
-	}
-	memset(e, 0, sizeof(*e));
-	e->type = type;
-	e->uplink = uplink;
-	return e;
-}
-
 static bool pop_event(struct um_relay_client *c, struct um_relay_client_output *out)
 {
 	if (!c->event_count)
@@ -80,47 +54,6 @@ static bool pop_event(struct um_relay_client *c, struct um_relay_client_output *
 	c->event_head = (c->event_head + 1) % UM_RELAY_CLIENT_MAX_EVENTS;
 	c->event_count--;
 	return true;
-}
-
-/* ---- the one state setter ---- */
-
-static bool transition_allowed(const struct um_relay_client_uplink *u, enum um_relay_client_state from,
-			       enum um_relay_client_state to)
-{
-	switch (to) {
-	case UM_RELAY_CLIENT_IDLE:
-		return u->stream; /* only a transport that can go away leaves a UDP uplink idle */
-	case UM_RELAY_CLIENT_REGISTERING:
-		/* From IDLE only once there is something to register over. */
-		return from != UM_RELAY_CLIENT_IDLE || !u->stream || u->transport_open;
-	case UM_RELAY_CLIENT_REGISTERED:
-		return from == UM_RELAY_CLIENT_REGISTERING;
-	case UM_RELAY_CLIENT_STANDBY:
-		return from == UM_RELAY_CLIENT_REGISTERED;
-	}
-	return false;
-}
-
-/* Every change of an uplink's state goes through here: an illegal one is
- * refused (-UM_ESTATE) and counted, a legal one counted and reported as
- * old -> new. Setting the current state again is a no-op. */
-int um_relay_client_set_state(struct um_relay_client *c, unsigned i, enum um_relay_client_state to)
-{
-	struct um_relay_client_uplink *u = &c->uplinks[i];
-	enum um_relay_client_state from = u->state;
-
-	if (from == to)
-		return 0;
-	if (!transition_allowed(u, from, to)) {
-		c->stats.illegal_transitions++;
-		return -UM_ESTATE;
-	}
-	u->state = to;
-	u->transitions++;
-	struct um_relay_client_event_entry *e = um_relay_client_push_event(c, UM_RELAY_CLIENT_EVENT_STATE, i);
-	e->old_state = from;
-	e->new_state = to;
-	return 0;
 }
 
 /* ---- registration and keepalives ---- */
@@ -134,40 +67,6 @@ void um_relay_client_uplink_addr(unsigned i, struct um_addr *a)
 	a->addr[0] = 0xfd;
 	a->addr[15] = (uint8_t)(i + 1);
 	a->port = 1;
-}
-
-void um_relay_client_restart(struct um_relay_client *c, unsigned i, uint64_t now)
-{
-	struct um_relay_client_uplink *u = &c->uplinks[i];
-	bool was_usable = um_relay_client_usable(c, i);
-
-	if (um_relay_client_set_state(c, i, UM_RELAY_CLIENT_REGISTERING))
-		return;
-	um_relay_client_session_wipe(&u->cur);
-	um_relay_client_session_wipe(&u->next);
-	u->refreshing = u->register_due = false;
-	u->n_requests = 0;
-	u->ka_outstanding = false;
-	u->ka_missed = 0;
-	u->register_attempts = 0;
-	u->due_ns = now;
-	if (was_usable)
-		um_relay_client_choose_home(c, now);
-}
-
-/* Drops an initiation in flight: its retransmissions would go out over a
- * connection that is gone. The peer entry is made anew (its RTT history
- * goes with it). */
-void um_relay_client_abort_handshake(struct um_relay_client *c, unsigned i)
-{
-	struct um_relay_client_uplink *u = &c->uplinks[i];
-
-	if (!u->hs_running || !u->hs_peer)
-		return;
-	um_handshake_peer_remove(u->hs, u->hs_peer);
-	if (um_handshake_peer_add(u->hs, &u->relay_id, NULL, &u->hs_peer) < 0)
-		u->hs_peer = NULL; /* start_handshake tries again */
-	u->hs_running = false;
 }
 
 /* Not answered over a wss:// connection: the connection may be dead. The

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Shared by the relay client's two halves: client.c (state machine,
- * timers, lifecycle) and client_input.c (datagrams from the relays). */
+/* Shared by the relay client's three parts: client.c (timers, lifecycle,
+ * registration), client_input.c (datagrams from the relays) and
+ * client_state.c (uplink states, events, restart, home and backup), which
+ * the other two call and which calls neither. */
 #ifndef UM_RELAY_CLIENT_INTERNAL_H
 #define UM_RELAY_CLIENT_INTERNAL_H
 

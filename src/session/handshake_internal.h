@@ -14,16 +14,16 @@
 /* Retransmission (handshake_timers.c, docs/PROTOCOL.md): RTO from the
  * peer's smoothed RTT, clamped; without any estimate the initial value;
  * doubled per retransmission (capped), plus 0..25% jitter. */
-#define UM_HS_RTO_INITIAL_NS      (1000ULL * UM_NSEC_PER_MSEC)
+#define UM_HS_RTO_INITIAL_NS (1000ULL * UM_NSEC_PER_MSEC)
 /* ...but a HELLO (one small datagram; a resent one is answered from the
  * responder's cache) waits less: its loss cost a whole second of setup on
  * lossy links (issue 14), and a needless resend costs ~100 bytes. */
 #define UM_HS_RTO_HELLO_INITIAL_NS (400ULL * UM_NSEC_PER_MSEC)
-#define UM_HS_RTO_MIN_NS          (200ULL * UM_NSEC_PER_MSEC)
-#define UM_HS_RTO_MAX_NS          (3000ULL * UM_NSEC_PER_MSEC)
-#define UM_HS_INITIATE_TIMEOUT_NS (10ULL * UM_NSEC_PER_SEC)
-#define UM_HS_PENDING_LIFE_NS     (5ULL * UM_NSEC_PER_SEC)
-#define UM_HS_DONE_LIFE_NS        (5ULL * UM_NSEC_PER_SEC)
+#define UM_HS_RTO_MIN_NS           (200ULL * UM_NSEC_PER_MSEC)
+#define UM_HS_RTO_MAX_NS           (3000ULL * UM_NSEC_PER_MSEC)
+#define UM_HS_INITIATE_TIMEOUT_NS  (10ULL * UM_NSEC_PER_SEC)
+#define UM_HS_PENDING_LIFE_NS      (5ULL * UM_NSEC_PER_SEC)
+#define UM_HS_DONE_LIFE_NS         (5ULL * UM_NSEC_PER_SEC)
 enum {
 	UM_HS_HASH_BYTES = 32,
 	UM_HS_KEY_BYTES = 32,

@@ -38,13 +38,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define UM_FILE_ID_LEN             16
-#define UM_FILE_HASH_LEN           32
+#define UM_FILE_ID_LEN   16
+#define UM_FILE_HASH_LEN 32
 /* hash_alg: the whole-file hash is SHA-256 over the concatenated SHA-256
  * hashes of its chunks (a hash list, PROTOCOL section 19: each side hashes
  * each byte once). 1 (BLAKE2b-256 of the bytes, chunks in BLAKE2b-256) is
  * retired. */
-#define UM_FILE_HASH_SHA256_LIST 2
+#define UM_FILE_HASH_SHA256_LIST   2
 #define UM_FILE_CHUNK_MIN          4096
 #define UM_FILE_CHUNK_MAX          65536
 #define UM_FILE_CHUNKS_MAX         UINT32_MAX

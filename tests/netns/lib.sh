@@ -127,8 +127,12 @@ um_wait() {
 	local timeout=$1 what=$2 deadline
 	shift 2
 	deadline=$(($(date +%s%N) + timeout * 1000000000))
-	until "$@" >/dev/null 2>&1; do
-		(($(date +%s%N) < deadline)) || um_fail "timed out after ${timeout}s waiting for: $what"
+	until "$@" >"$UM_TMP/um_wait.out" 2>&1; do
+		if (($(date +%s%N) >= deadline)); then
+			# The last attempt's own words say what was still missing.
+			tail -n 5 "$UM_TMP/um_wait.out" >&2
+			um_fail "timed out after ${timeout}s waiting for: $what"
+		fi
 		sleep 0.05
 	done
 }

@@ -267,8 +267,8 @@ static int receiver_verify(struct fixture *f)
 
 	for (uint32_t i = 0; i < f->meta.n_chunks; i++)
 		if (!um_file_receive_chunk_hash_known(f->fr, i)) {
-			um_file_chunk_hash(f->got + (size_t)i * f->chunk_size, um_file_chunk_len(f->size, f->chunk_size, i),
-					   hash);
+			um_file_chunk_hash(f->got + (size_t)i * f->chunk_size,
+					   um_file_chunk_len(f->size, f->chunk_size, i), hash);
 			um_file_receive_set_chunk_hash(f->fr, i, hash);
 		}
 	return um_file_receive_verify(f->fr);

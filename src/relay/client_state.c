@@ -1,12 +1,118 @@
 /* SPDX-License-Identifier: MIT */
-/* The relay client's choice of home and backup among its registered
- * uplinks, and the parking of the rest (moved out of client.c). */
+/* The relay client's uplink states: the one setter and its events, a
+ * restart, and the choice of home and backup among the registered uplinks
+ * (the parking of the rest). client.c and client_input.c call down into
+ * this file, never the other way: a restart chooses a new home and the
+ * choice may restart an uplink, so both live here. */
+#include <sodium.h>
 #include <string.h>
 
 #include "relay/client.h"
 #include "relay/client_internal.h"
+#include "util/error.h"
 
 #define NEVER UINT64_MAX
+
+void um_relay_client_session_wipe(struct um_relay_client_session *s)
+{
+	sodium_memzero(s, sizeof(*s));
+}
+
+/* ---- events ---- */
+
+/* Queues an event for the next tick; the entry is returned for details
+ * (the overflow entry when the queue is full: the event is counted and lost). */
+struct um_relay_client_event_entry *um_relay_client_push_event(struct um_relay_client *c,
+							       enum um_relay_client_event type, unsigned uplink)
+{
+	struct um_relay_client_event_entry *e = &c->event_overflow;
+
+	if (c->event_count < UM_RELAY_CLIENT_MAX_EVENTS) {
+		e = &c->events[(c->event_head + c->event_count) % UM_RELAY_CLIENT_MAX_EVENTS];
+		c->event_count++;
+	} else {
+		c->stats.events_dropped++;
+	}
+	memset(e, 0, sizeof(*e));
+	e->type = type;
+	e->uplink = uplink;
+	return e;
+}
+
+/* ---- the one state setter ---- */
+
+static bool transition_allowed(const struct um_relay_client_uplink *u, enum um_relay_client_state from,
+			       enum um_relay_client_state to)
+{
+	switch (to) {
+	case UM_RELAY_CLIENT_IDLE:
+		return u->stream; /* only a transport that can go away leaves a UDP uplink idle */
+	case UM_RELAY_CLIENT_REGISTERING:
+		/* From IDLE only once there is something to register over. */
+		return from != UM_RELAY_CLIENT_IDLE || !u->stream || u->transport_open;
+	case UM_RELAY_CLIENT_REGISTERED:
+		return from == UM_RELAY_CLIENT_REGISTERING;
+	case UM_RELAY_CLIENT_STANDBY:
+		return from == UM_RELAY_CLIENT_REGISTERED;
+	}
+	return false;
+}
+
+/* Every change of an uplink's state goes through here: an illegal one is
+ * refused (-UM_ESTATE) and counted, a legal one counted and reported as
+ * old -> new. Setting the current state again is a no-op. */
+int um_relay_client_set_state(struct um_relay_client *c, unsigned i, enum um_relay_client_state to)
+{
+	struct um_relay_client_uplink *u = &c->uplinks[i];
+	enum um_relay_client_state from = u->state;
+
+	if (from == to)
+		return 0;
+	if (!transition_allowed(u, from, to)) {
+		c->stats.illegal_transitions++;
+		return -UM_ESTATE;
+	}
+	u->state = to;
+	u->transitions++;
+	struct um_relay_client_event_entry *e = um_relay_client_push_event(c, UM_RELAY_CLIENT_EVENT_STATE, i);
+	e->old_state = from;
+	e->new_state = to;
+	return 0;
+}
+
+void um_relay_client_restart(struct um_relay_client *c, unsigned i, uint64_t now)
+{
+	struct um_relay_client_uplink *u = &c->uplinks[i];
+	bool was_usable = um_relay_client_usable(c, i);
+
+	if (um_relay_client_set_state(c, i, UM_RELAY_CLIENT_REGISTERING))
+		return;
+	um_relay_client_session_wipe(&u->cur);
+	um_relay_client_session_wipe(&u->next);
+	u->refreshing = u->register_due = false;
+	u->n_requests = 0;
+	u->ka_outstanding = false;
+	u->ka_missed = 0;
+	u->register_attempts = 0;
+	u->due_ns = now;
+	if (was_usable)
+		um_relay_client_choose_home(c, now);
+}
+
+/* Drops an initiation in flight: its retransmissions would go out over a
+ * connection that is gone. The peer entry is made anew (its RTT history
+ * goes with it). */
+void um_relay_client_abort_handshake(struct um_relay_client *c, unsigned i)
+{
+	struct um_relay_client_uplink *u = &c->uplinks[i];
+
+	if (!u->hs_running || !u->hs_peer)
+		return;
+	um_handshake_peer_remove(u->hs, u->hs_peer);
+	if (um_handshake_peer_add(u->hs, &u->relay_id, NULL, &u->hs_peer) < 0)
+		u->hs_peer = NULL; /* start_handshake tries again */
+	u->hs_running = false;
+}
 
 bool um_relay_client_usable(const struct um_relay_client *c, unsigned i)
 {
