@@ -143,12 +143,12 @@ static int list_message(void *ctx, const struct um_store_message *m)
 		msg_text_put(&l->json, l->n ? "," : "[", 1);
 		msg_render_message_json(l->ms, &l->json, m);
 	} else if (l->json_lines) {
-		msg_text_put(&t, "{\"event\":\"message\",\"message\":", 29);
+		msg_text_lit(&t, "{\"event\":\"message\",\"message\":");
 		msg_render_message_json(l->ms, &t, m);
-		msg_text_put(&t, "}", 1);
+		msg_text_lit(&t, "}");
 	} else {
 		if (!strcmp(l->key, "event"))
-			msg_text_put(&t, "message ", 8);
+			msg_text_lit(&t, "message ");
 		msg_render_message_text(l->ms, &t, m);
 	}
 	if (t.len)
@@ -325,20 +325,20 @@ static int op_presence(struct um_node_messaging *ms, const struct um_control_req
 	if (req->presence_set)
 		return um_node_presence_set(ms->node, req->state, req->text);
 	if (req->format == UM_CONTROL_FORMAT_JSON) {
-		msg_text_put(&t, "{\"self\":", 8);
+		msg_text_lit(&t, "{\"self\":");
 		msg_render_presence_json(&t, "", ms->self_state, um_wall_ms(), ms->self_text);
-		msg_text_put(&t, ",\"peers\":[", 10);
+		msg_text_lit(&t, ",\"peers\":[");
 		for (size_t i = 0; i < ms->n_peers; i++) {
 			const struct msg_peer *mp = &ms->peers[i];
 			if (i)
-				msg_text_put(&t, ",", 1);
+				msg_text_lit(&t, ",");
 			uint8_t state = mp->has_presence && mp->peer->state == UM_PEER_ESTABLISHED
 					    ? mp->presence_state
 					    : UM_PRESENCE_OFFLINE;
 			msg_render_presence_json(&t, msg_peer_name(mp), state, mp->presence_last_seen_ms,
 						 mp->presence_text);
 		}
-		msg_text_put(&t, "]}", 2);
+		msg_text_lit(&t, "]}");
 		if (!t.failed)
 			um_control_reply_add_raw(reply, "json", t.data, t.len);
 		free(t.data);

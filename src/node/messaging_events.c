@@ -49,7 +49,7 @@ void msg_text_putf(struct msg_text *t, const char *fmt, ...)
 /* A JSON string of UTF-8 text (validated before it was stored). */
 void msg_text_json(struct msg_text *t, const uint8_t *s, size_t n)
 {
-	msg_text_put(t, "\"", 1);
+	msg_text_lit(t, "\"");
 	for (size_t i = 0; i < n; i++) {
 		uint8_t c = s[i];
 		if (c == '"' || c == '\\') {
@@ -61,7 +61,7 @@ void msg_text_json(struct msg_text *t, const uint8_t *s, size_t n)
 			msg_text_put(t, (const char *)&c, 1);
 		}
 	}
-	msg_text_put(t, "\"", 1);
+	msg_text_lit(t, "\"");
 }
 
 void msg_text_hex(struct msg_text *t, const uint8_t *b, size_t n)
@@ -140,12 +140,12 @@ void msg_render_message_json(struct um_node_messaging *ms, struct msg_text *t, c
 	msg_text_hex(t, m->id, 16);
 	msg_text_putf(t, "\",\"kind\":\"%s\",", m->kind == UM_MESSAGE_TEXT ? "text" : "binary");
 	if (m->kind == UM_MESSAGE_TEXT) {
-		msg_text_put(t, "\"text\":", 7);
+		msg_text_lit(t, "\"text\":");
 		msg_text_json(t, m->body, m->len);
 	} else {
-		msg_text_put(t, "\"body_hex\":\"", 12);
+		msg_text_lit(t, "\"body_hex\":\"");
 		msg_text_hex(t, m->body, m->len);
-		msg_text_put(t, "\"", 1);
+		msg_text_lit(t, "\"");
 	}
 	msg_text_putf(t, ",\"sent_ms\":%llu,\"received_ms\":%llu,\"state\":\"%s\"", (unsigned long long)m->sent_ms,
 		      (unsigned long long)m->received_ms,
@@ -154,7 +154,7 @@ void msg_render_message_json(struct um_node_messaging *ms, struct msg_text *t, c
 	if (m->via)
 		msg_text_putf(t, ",\"via\":\"%s\"}", um_ladder_rung_name(m->via));
 	else
-		msg_text_put(t, ",\"via\":null}", 11);
+		msg_text_lit(t, ",\"via\":null}");
 }
 
 void msg_render_message_text(struct um_node_messaging *ms, struct msg_text *t, const struct um_store_message *m)
@@ -179,13 +179,13 @@ void msg_render_file_json(struct um_node_messaging *ms, struct msg_text *t, cons
 	char label[UM_PEER_ID_TEXT_MAX];
 	const char *name = msg_peer_label(ms, f->peer, label, sizeof(label));
 
-	msg_text_put(t, "{\"id\":\"", 7);
+	msg_text_lit(t, "{\"id\":\"");
 	msg_text_hex(t, f->id, 16);
 	msg_text_putf(t, "\",\"direction\":\"%s\",\"peer\":", f->outgoing ? "out" : "in");
 	msg_text_json(t, (const uint8_t *)name, strlen(name));
-	msg_text_put(t, ",\"name\":", 8);
+	msg_text_lit(t, ",\"name\":");
 	msg_text_json(t, (const uint8_t *)f->name, strlen(f->name));
-	msg_text_put(t, ",\"path\":", 8);
+	msg_text_lit(t, ",\"path\":");
 	msg_text_json(t, (const uint8_t *)f->path, strlen(f->path));
 	msg_text_putf(
 	    t, ",\"state\":\"%s\",\"size\":%llu,\"bytes_done\":%llu,\"bytes_sent\":%llu,\"chunk_size\":%u,\"hash\":\"",
@@ -231,10 +231,10 @@ void msg_notify_message(struct um_node_messaging *ms, const struct um_store_mess
 		ms->listener.message(ms->listener.ctx, msg_peer_label(ms, m->peer, label, sizeof(label)), m);
 	if (!followed(ms))
 		return;
-	msg_text_put(&json, "{\"event\":\"message\",\"message\":", 29);
+	msg_text_lit(&json, "{\"event\":\"message\",\"message\":");
 	msg_render_message_json(ms, &json, m);
-	msg_text_put(&json, "}", 1);
-	msg_text_put(&text, "message ", 8);
+	msg_text_lit(&json, "}");
+	msg_text_lit(&text, "message ");
 	msg_render_message_text(ms, &text, m);
 	notify(ms, &json, &text);
 }
@@ -247,12 +247,12 @@ void msg_notify_receipt(struct um_node_messaging *ms, struct msg_peer *mp, const
 		ms->listener.receipt(ms->listener.ctx, msg_peer_name(mp), id, state);
 	if (!followed(ms))
 		return;
-	msg_text_put(&json, "{\"event\":\"receipt\",\"id\":\"", 25);
+	msg_text_lit(&json, "{\"event\":\"receipt\",\"id\":\"");
 	msg_text_hex(&json, id, 16);
-	msg_text_put(&json, "\",\"peer\":", 9);
+	msg_text_lit(&json, "\",\"peer\":");
 	msg_text_json(&json, (const uint8_t *)msg_peer_name(mp), strlen(msg_peer_name(mp)));
 	msg_text_putf(&json, ",\"state\":\"%s\"}", msg_out_state_name(state));
-	msg_text_put(&text, "receipt ", 8);
+	msg_text_lit(&text, "receipt ");
 	msg_text_hex(&text, id, 16);
 	msg_text_putf(&text, " %s %s", msg_peer_name(mp), msg_out_state_name(state));
 	notify(ms, &json, &text);
@@ -261,12 +261,12 @@ void msg_notify_receipt(struct um_node_messaging *ms, struct msg_peer *mp, const
 void msg_render_presence_json(struct msg_text *t, const char *who, uint8_t state, uint64_t last_seen_ms,
 			      const char *text)
 {
-	msg_text_put(t, "{\"peer\":", 8);
+	msg_text_lit(t, "{\"peer\":");
 	msg_text_json(t, (const uint8_t *)who, strlen(who));
 	msg_text_putf(t, ",\"state\":\"%s\",\"last_seen_ms\":%llu,\"text\":", msg_presence_name(state),
 		      (unsigned long long)last_seen_ms);
 	msg_text_json(t, (const uint8_t *)text, strlen(text));
-	msg_text_put(t, "}", 1);
+	msg_text_lit(t, "}");
 }
 
 void msg_notify_presence(struct um_node_messaging *ms, struct msg_peer *mp)
@@ -278,10 +278,10 @@ void msg_notify_presence(struct um_node_messaging *ms, struct msg_peer *mp)
 				      mp->presence_last_seen_ms);
 	if (!followed(ms))
 		return;
-	msg_text_put(&json, "{\"event\":\"presence\",\"presence\":", 31);
+	msg_text_lit(&json, "{\"event\":\"presence\",\"presence\":");
 	msg_render_presence_json(&json, msg_peer_name(mp), mp->presence_state, mp->presence_last_seen_ms,
 				 mp->presence_text);
-	msg_text_put(&json, "}", 1);
+	msg_text_lit(&json, "}");
 	msg_text_putf(&text, "presence %s %s %llu ", msg_peer_name(mp), msg_presence_name(mp->presence_state),
 		      (unsigned long long)mp->presence_last_seen_ms);
 	msg_text_pct(&text, mp->presence_text, strlen(mp->presence_text));
@@ -297,10 +297,10 @@ void msg_notify_file(struct um_node_messaging *ms, const struct um_store_file *f
 		ms->listener.file(ms->listener.ctx, msg_peer_label(ms, f->peer, label, sizeof(label)), f);
 	if (!followed(ms))
 		return;
-	msg_text_put(&json, "{\"event\":\"file\",\"file\":", 23);
+	msg_text_lit(&json, "{\"event\":\"file\",\"file\":");
 	msg_render_file_json(ms, &json, f, 0);
-	msg_text_put(&json, "}", 1);
-	msg_text_put(&text, "file ", 5);
+	msg_text_lit(&json, "}");
+	msg_text_lit(&text, "file ");
 	msg_render_file_text(ms, &text, f);
 	notify(ms, &json, &text);
 }

@@ -125,6 +125,9 @@ struct msg_text {
 	bool failed;
 };
 void msg_text_put(struct msg_text *t, const char *s, size_t n);
+/* A string literal, its length counted by the compiler (a hand-counted
+ * length once dropped a closing brace from inbox --json). */
+#define msg_text_lit(t, literal) msg_text_put((t), "" literal, sizeof(literal) - 1)
 void msg_text_putf(struct msg_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void msg_text_json(struct msg_text *t, const uint8_t *s, size_t n); /* a JSON string of UTF-8 text */
 void msg_text_hex(struct msg_text *t, const uint8_t *b, size_t n);
