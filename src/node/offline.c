@@ -15,6 +15,8 @@
 
 #include "msg/envelope.h"
 #include "msg/ladder.h"
+#include "node/dht.h"
+#include "node/offline_dht.h"
 #include "node/offline_wait.h"
 #include "node/offline_worker.h"
 #include "node/uplink.h"
@@ -50,6 +52,8 @@ struct um_node_offline {
 	char urls[UM_OFFLINE_MAILBOXES][UM_QUEUE_CLIENT_URL_MAX]; /* ours */
 	size_t n_urls;
 	struct off_peer *peers; /* owned; ms->peers' indexes */
+	struct um_offline_dht *dht;  /* owned; NULL: the node runs no DHT */
+	bool record_built;           /* our mailbox record handed to the DHT */
 	bool fetch_inflight, prekeys_inflight;
 	unsigned prekey_published; /* mailboxes that had our bundle at the last try */
 	uint64_t next_fetch, next_prekeys;
@@ -77,10 +81,19 @@ static size_t parse_urls(const char *text, char urls[][UM_QUEUE_CLIENT_URL_MAX])
 	return n;
 }
 
-/* The peer's mailboxes into job->urls: its own, else ours (a network
- * sharing relays). */
+/* The peer's mailboxes into job->urls: its own, else those of its
+ * mailbox record in the DHT (offline_dht.h: none while the first lookup
+ * runs), else ours (a network sharing relays). */
 static void peer_urls(struct um_node_offline *off, const struct msg_peer *mp, struct um_offline_job *job)
 {
+	if (!mp->peer->config->mailbox[0]) {
+		int r = um_offline_dht_fill(off->dht, (size_t)(mp - off->ms->peers), mp->peer->config->id.bytes, job);
+		if (r >= 0)
+			return;
+		for (size_t i = 0; i < job->n_records; i++)
+			free(job->records[i]);
+		job->n_records = 0;
+	}
 	/* Our key goes in its envelopes unless they go to our own mailboxes,
 	 * where our prekey (and key) is published: the recipient fetches it
 	 * there, and a short message's envelope fits the 8 KiB bucket instead
@@ -558,6 +571,11 @@ static void on_worker(struct um_loop *loop, struct um_watch *watch, uint32_t eve
 			if (job->prekey_changed || job->relays_ok != off->prekey_published)
 				um_log_info("prekey published at %u of %zu mailboxes", job->relays_ok, job->n_urls);
 			off->prekey_published = job->relays_ok;
+			if (job->record && um_node_dht_mailbox_set(off->ms->node, job->record, job->record_len) == 0) {
+				if (!off->record_built)
+					um_log_info("mailbox record published in the DHT");
+				off->record_built = true;
+			}
 			/* Retried soon until every mailbox has it. */
 			off->next_prekeys =
 			    um_now_ns() + (job->relays_ok == job->n_urls ? PREKEYS_EVERY_NS : PREKEYS_RETRY_NS);
@@ -588,6 +606,8 @@ static void on_tick(struct um_loop *loop, struct um_timer *timer)
 		if (job) {
 			memcpy(job->urls, off->urls, sizeof(off->urls));
 			job->n_urls = off->n_urls;
+			job->want_record = off->ms->node->dht != NULL;
+			job->record_built = off->record_built;
 			off->prekeys_inflight = true;
 			submit(off, job);
 		}
@@ -631,6 +651,15 @@ static void on_relay_registered(struct um_node *node)
 		um_node_offline_fetch_soon(node->messaging);
 }
 
+/* A peer's mailbox record lookup ended: its ladder runs again. */
+static void dht_found(void *ctx, size_t peer_index)
+{
+	struct um_node_offline *off = ctx;
+
+	off->peers[peer_index].next_check = 0;
+	rearm(off, um_now_ns());
+}
+
 int um_node_offline_start(struct um_node_messaging *ms)
 {
 	const struct um_config *c = &ms->node->config;
@@ -661,7 +690,9 @@ int um_node_offline_start(struct um_node_messaging *ms)
 	snprintf(wc.ring_path, sizeof(wc.ring_path), "%s-prekeys", ms->store_path);
 	memcpy(wc.admission_key, c->relay_admission_key, sizeof(wc.admission_key));
 	wc.has_admission_key = c->has_relay_admission_key;
-	r = um_offline_worker_new(&off->worker, &wc);
+	r = um_offline_dht_new(&off->dht, ms->node, ms->n_peers, dht_found, off);
+	if (r == 0)
+		r = um_offline_worker_new(&off->worker, &wc);
 	if (r == 0) {
 		wc.ring_path[0] = '\0'; /* the sender's has no ring */
 		r = um_offline_worker_new(&off->sender, &wc);
@@ -690,6 +721,7 @@ int um_node_offline_start(struct um_node_messaging *ms)
 err:
 	um_offline_worker_free(off->worker);
 	um_offline_worker_free(off->sender);
+	um_offline_dht_free(off->dht);
 	free(off->peers);
 	free(off);
 	return r;
@@ -708,6 +740,7 @@ void um_node_offline_stop(struct um_node_messaging *ms)
 	um_loop_remove(ms->node->loop, &off->sender_watch);
 	um_offline_worker_free(off->worker);
 	um_offline_worker_free(off->sender);
+	um_offline_dht_free(off->dht);
 	free(off->peers);
 	free(off);
 	ms->offline = NULL;
