@@ -84,12 +84,12 @@ static size_t parse_urls(const char *text, char urls[][UM_QUEUE_CLIENT_URL_MAX])
 /* The peer's mailboxes into job->urls: its own, else those of its
  * mailbox record in the DHT (offline_dht.h: none while the first lookup
  * runs), else ours (a network sharing relays). */
-static void peer_urls(struct um_node_offline *off, const struct msg_peer *mp, struct um_offline_job *job)
+static bool peer_urls(struct um_node_offline *off, const struct msg_peer *mp, struct um_offline_job *job)
 {
 	if (!mp->peer->config->mailbox[0]) {
 		int r = um_offline_dht_fill(off->dht, (size_t)(mp - off->ms->peers), mp->peer->config->id.bytes, job);
 		if (r >= 0)
-			return;
+			return r == 0; /* 0: waiting for the DHT */
 		for (size_t i = 0; i < job->n_records; i++)
 			free(job->records[i]);
 		job->n_records = 0;
@@ -101,9 +101,10 @@ static void peer_urls(struct um_node_offline *off, const struct msg_peer *mp, st
 	job->n_urls = parse_urls(mp->peer->config->mailbox, job->urls);
 	job->include_pk = job->n_urls > 0;
 	if (job->n_urls)
-		return;
+		return false;
 	memcpy(job->urls, off->urls, sizeof(off->urls));
 	job->n_urls = off->n_urls;
+	return false;
 }
 
 uint8_t um_node_offline_rung(const struct um_node_peer *peer)
@@ -188,7 +189,7 @@ static void ladder_pass(struct um_node_offline *off, size_t i, uint64_t now)
 	lw.job = um_offline_job_new(UM_OFFLINE_JOB_SEND);
 	if (!lw.job)
 		return;
-	peer_urls(off, mp, lw.job);
+	bool waiting = peer_urls(off, mp, lw.job);
 	lw.peer = (struct um_ladder_peer){
 	    .session = UM_LADDER_NONE,
 	    .no_session_since = op->no_session_since,
@@ -199,6 +200,8 @@ static void ladder_pass(struct um_node_offline *off, size_t i, uint64_t now)
 	if (r < 0)
 		um_log_warn("outbox of \"%s\": %s", msg_peer_name(mp), um_strerror(r));
 	op->next_check = lw.full ? 0 : lw.next;
+	if (waiting && op->next_check > now + UM_NSEC_PER_SEC)
+		op->next_check = now + UM_NSEC_PER_SEC; /* the DHT's answer may come without a lookup's event */
 	if (lw.job->n_items == 0) {
 		um_offline_job_free(lw.job);
 		return;

@@ -7,6 +7,7 @@
 
 #include "msg/mailbox_record.h"
 #include "node/dht.h"
+#include "node/dht_internal.h"
 #include "node/internal.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -14,11 +15,13 @@
 
 #define RELOOK_NS (600ULL * UM_NSEC_PER_SEC) /* a found record looked up again */
 #define MISS_NS   (30ULL * UM_NSEC_PER_SEC)  /* nothing found: again */
+#define START_NS  UM_NSEC_PER_SEC            /* a lookup that could not start (no contacts yet) */
+#define GRACE_NS  (10ULL * UM_NSEC_PER_SEC)  /* waited for a first answer before using ours */
 
 struct dht_entry {
 	uint8_t peer[32];
 	bool looking, done;
-	uint64_t next_ns;
+	uint64_t next_ns, first_ns;
 	struct um_node_dht_mailbox_values found; /* owned */
 };
 
@@ -94,6 +97,15 @@ void um_offline_dht_free(struct um_offline_dht *od)
 	free(od);
 }
 
+/* A DHT with a way in (bootstrap lines, a saved routing table): worth
+ * waiting for; one with neither only learns contacts that call it. */
+static bool may_answer(const struct um_node *node)
+{
+	const struct um_node_dht *d = node->dht;
+
+	return d->n_bootstrap > 0 || d->state_contacts > 0;
+}
+
 int um_offline_dht_fill(struct um_offline_dht *od, size_t peer_index, const uint8_t peer[32],
 			struct um_offline_job *job)
 {
@@ -103,16 +115,21 @@ int um_offline_dht_fill(struct um_offline_dht *od, size_t peer_index, const uint
 	if (!od || peer_index >= od->n || !od->node->dht)
 		return -UM_ENOTFOUND; /* the DHT starts after us: asked each time */
 	e = &od->entries[peer_index];
+	if (!e->first_ns)
+		e->first_ns = now;
 	if (!e->looking && now >= e->next_ns) {
 		memcpy(e->peer, peer, 32);
 		int r = um_node_dht_mailbox_lookup(od->node, peer, on_found, od);
 		if (r == 0)
 			e->looking = true;
 		else
-			e->next_ns = now + MISS_NS;
+			e->next_ns = now + (e->done ? MISS_NS : START_NS);
 	}
+	/* Before a first answer (a lookup running, or our DHT without
+	 * contacts yet) the message waits a little rather than go to our own
+	 * mailboxes, where a peer with others would never look. */
 	if (!e->found.n)
-		return e->done || !e->looking ? -UM_ENOTFOUND : 0;
+		return !e->done && now - e->first_ns < GRACE_NS && may_answer(od->node) ? 0 : -UM_ENOTFOUND;
 	/* The candidates (verified by the worker) and, until then, the first
 	 * one's URLs (so the ladder sees a mailbox). */
 	uint8_t key[32];
@@ -134,6 +151,6 @@ int um_offline_dht_fill(struct um_offline_dht *od, size_t peer_index, const uint
 	}
 	if (!job->n_urls)
 		return -UM_ENOTFOUND; /* all expired meanwhile */
-	job->include_pk = true; /* our key is not published at its mailboxes */
+	job->include_pk = true;       /* our key is not published at its mailboxes */
 	return 1;
 }

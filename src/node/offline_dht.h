@@ -25,8 +25,9 @@ int um_offline_dht_new(struct um_offline_dht **out, struct um_node *node, size_t
 void um_offline_dht_free(struct um_offline_dht *od);
 /* For a job to peer (index peer_index, no [peer] mailbox): 1 when job
  * now carries record candidates (copies) and their unverified URLs; 0
- * while the first lookup runs (no URLs: wait); -UM_ENOTFOUND when the
- * DHT has no record of it (use our mailboxes). od NULL: -UM_ENOTFOUND. */
+ * until a first lookup answered, for at most 10 s (no URLs: wait, ask
+ * again within a second); -UM_ENOTFOUND when the DHT has no record of it
+ * (use our mailboxes). od NULL or no DHT: -UM_ENOTFOUND. */
 int um_offline_dht_fill(struct um_offline_dht *od, size_t peer_index, const uint8_t peer[32],
 			struct um_offline_job *job);
 
