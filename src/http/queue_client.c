@@ -314,9 +314,10 @@ out:
 
 /* A recipient request's body: its ID, key, a fresh challenge and its
  * signature over method, path and limit. *out malloc'ed (the caller's). */
-static int auth_body(struct um_queue_client *c, const struct um_identity *me, const char *method, const char *path,
-		     uint32_t limit, char **out)
+static int auth_body_ids(struct um_queue_client *c, const struct um_identity *me, const char *method,
+			 const char *path, uint32_t limit, const uint8_t (*ids)[16], size_t n_ids, char **out)
 {
+	uint8_t binding[32];
 	uint8_t challenge[32], message[UM_QUEUE_API_MESSAGE_MAX];
 	uint8_t *signature = malloc(UM_HSIG_BYTES);
 	char id[UM_PEER_ID_TEXT_MAX], *key_b64 = NULL, *sig_b64 = NULL, ch_b64[64];
@@ -335,7 +336,12 @@ static int auth_body(struct um_queue_client *c, const struct um_identity *me, co
 	r = um_queue_client_challenge(c, challenge);
 	if (r)
 		goto out;
-	size_t mlen = um_queue_api_message(message, challenge, method, path, me->id.bytes, limit);
+	/* A batch delete signs its IDs, the others our ID (queue_api.h). */
+	if (n_ids)
+		um_queue_api_ids_hash(me->id.bytes, ids, n_ids, binding);
+	else
+		memcpy(binding, me->id.bytes, 32);
+	size_t mlen = um_queue_api_message(message, challenge, method, path, binding, limit);
 	r = um_hsig_sign(signature, message, mlen, UM_QUEUE_API_SIGN_CONTEXT, me->secret_key);
 	if (r)
 		goto out;
@@ -347,6 +353,18 @@ static int auth_body(struct um_queue_client *c, const struct um_identity *me, co
 		      sig_b64);
 	if (o && limit)
 		json_object_set_new(o, "limit", json_integer(limit));
+	if (o && n_ids) {
+		json_t *list = json_array();
+		for (size_t i = 0; list && i < n_ids; i++) {
+			char hex[33];
+			sodium_bin2hex(hex, sizeof(hex), ids[i], 16);
+			json_array_append_new(list, json_string(hex));
+		}
+		if (!list || json_object_set_new(o, "ids", list)) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
 	*out = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	r = *out ? 0 : -UM_ENOMEM;
 out:
@@ -355,6 +373,12 @@ out:
 	free(key_b64);
 	free(sig_b64);
 	return r;
+}
+
+static int auth_body(struct um_queue_client *c, const struct um_identity *me, const char *method, const char *path,
+		     uint32_t limit, char **out)
+{
+	return auth_body_ids(c, me, method, path, limit, NULL, 0, out);
 }
 
 int um_queue_client_parse_pending(const char *body, size_t len, um_queue_client_envelope_fn fn, void *ctx)
@@ -414,15 +438,16 @@ int um_queue_client_pending(struct um_queue_client *c, const struct um_identity 
 	return r;
 }
 
-static int delete_request(struct um_queue_client *c, const struct um_identity *me, const char *path, uint64_t *deleted)
+static int delete_request(struct um_queue_client *c, const struct um_identity *me, const char *path,
+			  const uint8_t (*ids)[16], size_t n_ids, uint64_t *deleted)
 {
 	struct response_buf b = {0};
 	char *body;
-	int r = auth_body(c, me, "DELETE", path, 0, &body);
+	int r = auth_body_ids(c, me, "DELETE", path, 0, ids, n_ids, &body);
 
 	if (r)
 		return r;
-	r = request(c, "DELETE", path, body, strlen(body), &b);
+	r = request(c, n_ids ? "POST" : "DELETE", path, body, strlen(body), &b);
 	if (!r && deleted) {
 		json_t *root = load_object(b.data, b.len);
 		const json_t *v = root ? json_object_get(root, "deleted") : NULL;
@@ -443,12 +468,20 @@ int um_queue_client_delete(struct um_queue_client *c, const struct um_identity *
 
 	sodium_bin2hex(hex, sizeof(hex), id, 16);
 	snprintf(path, sizeof(path), PENDING_PATH "/%s", hex);
-	return delete_request(c, me, path, NULL);
+	return delete_request(c, me, path, NULL, 0, NULL);
+}
+
+int um_queue_client_delete_many(struct um_queue_client *c, const struct um_identity *me, const uint8_t (*ids)[16],
+				size_t n, uint64_t *deleted)
+{
+	if (!ids || n < 1 || n > UM_QUEUE_API_DELETE_MAX)
+		return -UM_EINVAL;
+	return delete_request(c, me, UM_QUEUE_API_DELETE_PATH, ids, n, deleted);
 }
 
 int um_queue_client_delete_all(struct um_queue_client *c, const struct um_identity *me, uint64_t *deleted)
 {
-	return delete_request(c, me, PENDING_PATH, deleted);
+	return delete_request(c, me, PENDING_PATH, NULL, 0, deleted);
 }
 
 int um_queue_client_prekey_put(struct um_queue_client *c, const uint8_t *bundle, const uint8_t *public_key)

@@ -488,8 +488,22 @@ static void run_delete(struct um_offline_worker *w, struct um_offline_job *job)
 {
 	struct um_queue_client c;
 	int r = client_open(w, &c, job->urls[0]);
+	size_t i = 0;
 
-	for (size_t i = 0; r == 0 && i < job->n_ids && !w->stop; i++) {
+	/* Batches of UM_QUEUE_API_DELETE_MAX, one signature each; a relay
+	 * without the batch route gets one request per envelope. */
+	while (r == 0 && i < job->n_ids && !w->stop) {
+		size_t n = job->n_ids - i < UM_QUEUE_API_DELETE_MAX ? job->n_ids - i : UM_QUEUE_API_DELETE_MAX;
+		int d = um_queue_client_delete_many(&c, w->config.identity, (const uint8_t(*)[16])(job->ids + i), n, NULL);
+		if (d == -UM_ENOTFOUND || d == -UM_EINVAL)
+			break;
+		if (d) {
+			um_log_warn("mailbox %s: delete: %s", job->urls[0], um_strerror(d));
+			job->result = d;
+		}
+		i += n;
+	}
+	for (; r == 0 && i < job->n_ids && !w->stop; i++) {
 		int d = um_queue_client_delete(&c, w->config.identity, job->ids[i]);
 		if (d && d != -UM_ENOTFOUND) {
 			um_log_warn("mailbox %s: delete: %s", job->urls[0], um_strerror(d));
