@@ -23,7 +23,12 @@
  * publishes the relay's record; a node with no relay = line finds relays
  * under that record's key and adds them as uplinks (dht_relay.c).
  *
- * Files: dht.c (engine, record, peers) < dht_relay.c (relay records) <
+ * A node with [node] mailbox also publishes its mailbox record
+ * (msg/mailbox_record.h) in a second slot, and looks up peers' records
+ * for node/offline_dht.c (dht_publish.c, beside dht.c).
+ *
+ * Files: dht.c (engine, record, peers), dht_publish.c (the generic put,
+ * the mailbox slot, the value check) < dht_relay.c (relay records) <
  * dht_control.c (umbra dht) < dht_bootstrap.c (start/stop, the routing
  * table file, the thread); dht.c reaches those above it only through hooks
  * they install. Above session.c (it starts handshakes), below demux.c,
