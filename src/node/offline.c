@@ -36,6 +36,9 @@ struct off_peer {
 	bool data_inflight; /* a SEND job of its messages is out */
 	uint64_t retry_at, retry_ns;
 	uint64_t next_check; /* when the ladder runs for it again (0: next tick) */
+	/* Receipts made while its mailboxes are looked up in the DHT (no URL
+	 * yet): sent once the lookup answers (owned; NULL: none). */
+	struct um_offline_job *held;
 };
 
 struct um_node_offline {
@@ -275,6 +278,52 @@ static struct um_offline_job *receipt_job(struct um_node_offline *off, struct ms
 	return job;
 }
 
+/* Submits a receipt job, or holds it while the peer's mailboxes are
+ * looked up in the DHT (no URL: peer_urls gives ours otherwise); a held
+ * job takes what fits of later ones (the rest is dropped, logged). */
+static void receipt_submit(struct um_node_offline *off, struct um_offline_job *job)
+{
+	struct off_peer *op = &off->peers[job->peer_index];
+	size_t dropped = 0;
+
+	if (job->n_urls) {
+		submit(off, job);
+		return;
+	}
+	if (!op->held) {
+		op->held = job;
+		return;
+	}
+	for (size_t i = 0; i < job->n_items; i++) {
+		if (op->held->n_items == UM_OFFLINE_BATCH) {
+			dropped++;
+			continue;
+		}
+		op->held->items[op->held->n_items++] = job->items[i];
+		job->items[i].payload = NULL;
+	}
+	if (dropped)
+		um_log_warn("%zu receipts dropped while a peer's mailboxes are looked up", dropped);
+	um_offline_job_free(job);
+}
+
+/* The held receipts of peer i go once its mailboxes are known. */
+static void held_retry(struct um_node_offline *off, size_t i)
+{
+	struct um_offline_job *job = off->peers[i].held;
+
+	if (!job)
+		return;
+	for (size_t k = 0; k < job->n_records; k++)
+		free(job->records[k]);
+	job->n_records = 0;
+	peer_urls(off, &off->ms->peers[i], job);
+	if (job->n_urls) {
+		off->peers[i].held = NULL;
+		submit(off, job);
+	}
+}
+
 /* Adds a receipt to *job (a new one when NULL or full; a full one is
  * submitted). */
 static void receipt_add(struct um_node_offline *off, struct msg_peer *mp, struct um_offline_job **job,
@@ -289,16 +338,11 @@ static void receipt_add(struct um_node_offline *off, struct msg_peer *mp, struct
 	if (len < 0)
 		return;
 	if (*job && (*job)->n_items == UM_OFFLINE_BATCH) {
-		submit(off, *job);
+		receipt_submit(off, *job);
 		*job = NULL;
 	}
 	if (!*job && !(*job = receipt_job(off, mp)))
 		return;
-	if ((*job)->n_urls == 0) {
-		um_offline_job_free(*job);
-		*job = NULL;
-		return;
-	}
 	struct um_offline_item *it = &(*job)->items[(*job)->n_items];
 	it->payload = malloc((size_t)len);
 	if (!it->payload)
@@ -319,7 +363,7 @@ void um_node_offline_receipt(struct um_node_messaging *ms, struct msg_peer *mp, 
 		return;
 	receipt_add(off, mp, &job, id, what);
 	if (job)
-		submit(off, job);
+		receipt_submit(off, job);
 }
 
 /* ---- fetching ---- */
@@ -468,7 +512,7 @@ static void fetch_done(struct um_node_offline *off, struct um_offline_job *job)
 	}
 	for (size_t i = 0; i < ms->n_peers; i++)
 		if (receipts[i])
-			submit(off, receipts[i]);
+			receipt_submit(off, receipts[i]);
 	for (size_t u = 0; u < UM_OFFLINE_MAILBOXES; u++) {
 		if (del[u] && del[u]->n_ids)
 			submit(off, del[u]);
@@ -617,6 +661,7 @@ static void on_tick(struct um_loop *loop, struct um_timer *timer)
 	}
 	for (size_t i = 0; i < ms->n_peers; i++) {
 		struct off_peer *op = &off->peers[i];
+		held_retry(off, i); /* a lookup that could not start answers nothing */
 		if (um_node_offline_live(&ms->peers[i])) {
 			op->was_live = true;
 			continue;
@@ -660,6 +705,7 @@ static void dht_found(void *ctx, size_t peer_index)
 	struct um_node_offline *off = ctx;
 
 	off->peers[peer_index].next_check = 0;
+	held_retry(off, peer_index);
 	rearm(off, um_now_ns());
 }
 
@@ -744,6 +790,8 @@ void um_node_offline_stop(struct um_node_messaging *ms)
 	um_offline_worker_free(off->worker);
 	um_offline_worker_free(off->sender);
 	um_offline_dht_free(off->dht);
+	for (size_t i = 0; i < ms->n_peers; i++)
+		um_offline_job_free(off->peers[i].held);
 	free(off->peers);
 	free(off);
 	ms->offline = NULL;

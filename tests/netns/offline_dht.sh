@@ -13,7 +13,9 @@
 # 1. beta starts: its prekey at r1 and r2, its mailbox record in the DHT
 #    (d1 returns it under SHA3-256("umbra mailbox" || beta's ID)); beta stops.
 # 2. alpha sends 10 messages: all go to r1 and r2 (via "queue"), none to r3.
-# 3. beta starts: it has the 10, once, in order, via queue.
+# 3. beta starts: it has the 10, once, in order, via queue; its delivered
+#    receipts go to alpha's mailbox (r3), found in alpha's record (beta has
+#    no [peer] mailbox either): alpha sees the 10 delivered.
 set -u
 . "$(dirname "$0")/lib.sh"
 um_init
@@ -70,10 +72,10 @@ $OPTS"
 um_peer alpha beta "" 100.64.0.2/32
 um_peer beta alpha "" 100.64.0.1/32
 
-via_check() { # NODE PEER DIR PREFIX N VIA
+via_check() { # NODE PEER DIR PREFIX N VIA [STATE...]
 	um_cli "$1" inbox --json --peer "$2" | python3 -c '
 import json, sys
-direction, prefix, n, via = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+direction, prefix, n, via, states = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5:]
 msgs = [m for m in json.load(sys.stdin) if m["direction"] == direction and m["text"].startswith(prefix + " ")]
 texts = [m["text"] for m in msgs]
 if texts != ["%s %d" % (prefix, i) for i in range(1, n + 1)]:
@@ -82,7 +84,9 @@ if len({m["id"] for m in msgs}) != n:
     sys.exit("duplicate IDs")
 if any(m["via"] != via for m in msgs):
     sys.exit("via: %s" % sorted({str(m["via"]) for m in msgs}))
-' "$3" "$4" "$5" "$6"
+if states and any(m["state"] not in states for m in msgs):
+    sys.exit("states: %s" % sorted({m["state"] for m in msgs}))
+' "$3" "$4" "$5" "$6" "${@:7}"
 }
 
 # ---- 1. beta publishes ----
@@ -110,7 +114,8 @@ um_log "2: alpha queued 10 on beta's mailboxes found in the DHT (r1 $(envelopes 
 # ---- 3. beta collects ----
 um_start beta
 um_wait 30 "beta has the 10, once, in order, via queue" via_check beta alpha in dht 10 queue
-um_log "3: beta has the 10 via queue"
+um_wait 30 "alpha sees the 10 delivered (receipts through r3)" via_check alpha beta out dht 10 queue delivered read
+um_log "3: beta has the 10 via queue; alpha sees them delivered"
 um_stop alpha
 um_stop beta
 um_log "offline_dht: ok"
