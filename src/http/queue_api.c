@@ -217,39 +217,61 @@ int um_queue_api_parse_put(const uint8_t *body, size_t len, struct um_queue_put_
 	return um_queue_api_parse_put_json(body, len, q, error);
 }
 
+/* The recipient request's members of root (others checked by the caller). */
+static int auth_fields(json_t *root, struct um_queue_auth_request *q, const char **error)
+{
+	json_t *v = json_object_get(root, "peer_id");
+
+	*error = "peer_id: not a peer ID";
+	if (!json_is_string(v) || json_string_length(v) >= UM_PEER_ID_TEXT_MAX ||
+	    um_peer_id_parse(&q->id, json_string_value(v)))
+		return -UM_EINVAL;
+	*error = "public_key: not a base64 hybrid public key";
+	if (base64_exact(json_object_get(root, "public_key"), q->public_key, sizeof(q->public_key)))
+		return -UM_EINVAL;
+	*error = "challenge: not base64 of 32 bytes";
+	if (base64_exact(json_object_get(root, "challenge"), q->challenge, sizeof(q->challenge)))
+		return -UM_EINVAL;
+	*error = "signature: not a base64 hybrid signature";
+	if (base64_exact(json_object_get(root, "signature"), q->signature, sizeof(q->signature)))
+		return -UM_EINVAL;
+	*error = NULL;
+	return 0;
+}
+
+/* root as a JSON object whose members are all in names, else NULL. */
+static json_t *auth_object(const uint8_t *body, size_t len, const char *const *names, size_t n, const char **error)
+{
+	json_t *root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, NULL);
+	const char *key;
+	json_t *v;
+
+	*error = "body: not a JSON object";
+	if (!root || !json_is_object(root))
+		goto refused;
+	json_object_foreach(root, key, v)
+	{
+		if (!member_in(key, names, n)) {
+			*error = "unknown member";
+			goto refused;
+		}
+	}
+	return root;
+refused:
+	json_decref(root);
+	return NULL;
+}
+
 int um_queue_api_parse_auth(const uint8_t *body, size_t len, bool with_limit, struct um_queue_auth_request *q,
 			    const char **error)
 {
 	static const char *const names[] = {"peer_id", "public_key", "challenge", "signature", "limit"};
-	json_t *root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, NULL);
-	const char *key;
-	json_t *v;
+	json_t *root, *v;
 	int r = -UM_EINVAL;
 
 	memset(q, 0, sizeof(*q));
-	*error = "body: not a JSON object";
-	if (!root || !json_is_object(root))
-		goto out;
-	json_object_foreach(root, key, v)
-	{
-		if (!member_in(key, names, with_limit ? 5 : 4)) {
-			*error = "unknown member";
-			goto out;
-		}
-	}
-	v = json_object_get(root, "peer_id");
-	*error = "peer_id: not a peer ID";
-	if (!json_is_string(v) || json_string_length(v) >= UM_PEER_ID_TEXT_MAX ||
-	    um_peer_id_parse(&q->id, json_string_value(v)))
-		goto out;
-	*error = "public_key: not a base64 hybrid public key";
-	if (base64_exact(json_object_get(root, "public_key"), q->public_key, sizeof(q->public_key)))
-		goto out;
-	*error = "challenge: not base64 of 32 bytes";
-	if (base64_exact(json_object_get(root, "challenge"), q->challenge, sizeof(q->challenge)))
-		goto out;
-	*error = "signature: not a base64 hybrid signature";
-	if (base64_exact(json_object_get(root, "signature"), q->signature, sizeof(q->signature)))
+	root = auth_object(body, len, names, with_limit ? 5 : 4, error);
+	if (!root || auth_fields(root, q, error))
 		goto out;
 	v = json_object_get(root, "limit");
 	*error = "limit: a number from 1 to 1000";
@@ -261,6 +283,51 @@ int um_queue_api_parse_auth(const uint8_t *body, size_t len, bool with_limit, st
 out:
 	json_decref(root);
 	return r;
+}
+
+static int hex_id(const char *text, uint8_t id[16]);
+
+int um_queue_api_parse_delete(const uint8_t *body, size_t len, struct um_queue_auth_request *q, uint8_t (*ids)[16],
+			      size_t *n_ids, const char **error)
+{
+	static const char *const names[] = {"peer_id", "public_key", "challenge", "signature", "ids"};
+	json_t *root, *list, *v;
+	size_t i;
+	int r = -UM_EINVAL;
+
+	memset(q, 0, sizeof(*q));
+	*n_ids = 0;
+	root = auth_object(body, len, names, 5, error);
+	if (!root || auth_fields(root, q, error))
+		goto out;
+	list = json_object_get(root, "ids");
+	*error = "ids: a list of 1 to 128 envelope IDs (32 hex digits)";
+	if (!json_is_array(list) || json_array_size(list) < 1 || json_array_size(list) > UM_QUEUE_API_DELETE_MAX)
+		goto out;
+	json_array_foreach(list, i, v)
+	{
+		if (!json_is_string(v) || json_string_length(v) != 32 || hex_id(json_string_value(v), ids[i]))
+			goto out;
+	}
+	*n_ids = json_array_size(list);
+	*error = NULL;
+	r = 0;
+out:
+	json_decref(root);
+	return r;
+}
+
+void um_queue_api_ids_hash(const uint8_t peer[32], const uint8_t (*ids)[16], size_t n, uint8_t out[32])
+{
+	crypto_generichash_state st;
+	uint8_t be[2] = {(uint8_t)(n >> 8), (uint8_t)n};
+
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, peer, 32);
+	crypto_generichash_update(&st, be, sizeof(be));
+	for (size_t i = 0; i < n; i++)
+		crypto_generichash_update(&st, ids[i], 16);
+	crypto_generichash_final(&st, out, 32);
 }
 
 void um_queue_api_body_hash(const uint8_t *const *envelope, const size_t *len, size_t n, uint8_t out[32])
@@ -519,9 +586,10 @@ static struct queue_job *recipient_job(struct um_queue_api *api, enum queue_job_
 	struct um_queue_auth_request *q = NULL;
 	struct queue_job *job = NULL;
 	struct um_peer_id id;
-	uint8_t message[UM_QUEUE_API_MESSAGE_MAX];
+	uint8_t message[UM_QUEUE_API_MESSAGE_MAX], binding[32];
 	const char *error;
 	size_t len;
+	int parsed;
 
 	if (!admitted(api, req, resp))
 		return NULL;
@@ -531,7 +599,18 @@ static struct queue_job *recipient_job(struct um_queue_api *api, enum queue_job_
 		um_http_response_error(resp, 503, "out of memory");
 		goto refused;
 	}
-	if (um_queue_api_parse_auth(req->body, req->body_len, kind == JOB_PENDING, q, &error)) {
+	if (kind == JOB_DELETE_MANY) {
+		job->ids = malloc(UM_QUEUE_API_DELETE_MAX * sizeof(*job->ids));
+		parsed = job->ids ? um_queue_api_parse_delete(req->body, req->body_len, q, job->ids, &job->n_ids, &error)
+				  : -UM_ENOMEM;
+		if (parsed == -UM_ENOMEM) {
+			um_http_response_error(resp, 503, "out of memory");
+			goto refused;
+		}
+	} else {
+		parsed = um_queue_api_parse_auth(req->body, req->body_len, kind == JOB_PENDING, q, &error);
+	}
+	if (parsed) {
 		count(api, &api->stats.malformed);
 		um_http_response_error(resp, 400, error);
 		goto refused;
@@ -542,7 +621,12 @@ static struct queue_job *recipient_job(struct um_queue_api *api, enum queue_job_
 		goto refused;
 	}
 	um_peer_id_from_public_key(&id, q->public_key);
-	len = um_queue_api_message(message, q->challenge, signed_method, req->path, q->id.bytes, q->limit);
+	/* A batch delete binds its IDs, the others the recipient's ID. */
+	if (kind == JOB_DELETE_MANY)
+		um_queue_api_ids_hash(q->id.bytes, (const uint8_t(*)[16])job->ids, job->n_ids, binding);
+	else
+		memcpy(binding, q->id.bytes, 32);
+	len = um_queue_api_message(message, q->challenge, signed_method, req->path, binding, q->limit);
 	if (memcmp(id.bytes, q->id.bytes, sizeof(id.bytes)) != 0 ||
 	    um_hsig_verify(q->signature, message, len, UM_QUEUE_API_SIGN_CONTEXT, q->public_key) != 0) {
 		count(api, &api->stats.bad_auth);
@@ -556,6 +640,8 @@ static struct queue_job *recipient_job(struct um_queue_api *api, enum queue_job_
 	return job;
 refused:
 	free(q);
+	if (job)
+		free(job->ids);
 	free(job);
 	return NULL;
 }
@@ -603,6 +689,16 @@ static void on_delete(void *ctx, const struct um_http_request *req, struct um_ht
 	submit(api, job, resp);
 }
 
+/* POST /api/relay/pending/delete: many IDs, one challenge and signature. */
+static void on_delete_many(void *ctx, const struct um_http_request *req, struct um_http_response *resp)
+{
+	struct um_queue_api *api = ctx;
+	struct queue_job *job = recipient_job(api, JOB_DELETE_MANY, req, resp, "DELETE");
+
+	if (job)
+		submit(api, job, resp);
+}
+
 int um_queue_api_attach(struct um_http_server *server, struct um_queue_api *api)
 {
 	size_t body = api->config.max_body;
@@ -613,6 +709,7 @@ int um_queue_api_attach(struct um_http_server *server, struct um_queue_api *api)
 	r = r ? r : um_http_server_route(server, "GET", PENDING_PATH, false, on_pending, api);
 	r = r ? r : um_http_server_route(server, "POST", PENDING_PATH, false, on_pending, api);
 	r = r ? r : um_http_server_route(server, "DELETE", PENDING_PATH, true, on_delete, api);
+	r = r ? r : um_http_server_route(server, "POST", UM_QUEUE_API_DELETE_PATH, false, on_delete_many, api);
 	return r;
 }
 

@@ -46,6 +46,7 @@ enum {
 	UM_QUEUE_API_BINARY_HEADER = 40, /* magic, version, flags, count, challenge */
 	UM_QUEUE_API_BODY_MAX = 2 << 20, /* default body cap of the queue's routes */
 	UM_QUEUE_API_PENDING_MAX = 1000, /* envelopes per pending answer */
+	UM_QUEUE_API_DELETE_MAX = 128,   /* IDs per batch delete (the body stays under 16 KiB) */
 	UM_QUEUE_API_MESSAGE_MAX = 160,  /* the signed or MACed message */
 };
 
@@ -107,6 +108,8 @@ struct um_queue_put_request {
 	uint8_t *data;
 };
 
+#define UM_QUEUE_API_DELETE_PATH "/api/relay/pending/delete"
+
 /* A parsed recipient request (pending, delete). */
 struct um_queue_auth_request {
 	struct um_peer_id id;
@@ -129,6 +132,15 @@ int um_queue_api_parse_put(const uint8_t *body, size_t len, struct um_queue_put_
 void um_queue_put_request_clear(struct um_queue_put_request *q);
 int um_queue_api_parse_auth(const uint8_t *body, size_t len, bool with_limit, struct um_queue_auth_request *out,
 			    const char **error);
+/* A batch delete (POST UM_QUEUE_API_DELETE_PATH): the recipient request's
+ * members and "ids": 1..UM_QUEUE_API_DELETE_MAX envelope IDs (32 hex
+ * digits each) into ids (UM_QUEUE_API_DELETE_MAX slots), *n_ids. */
+int um_queue_api_parse_delete(const uint8_t *body, size_t len, struct um_queue_auth_request *out, uint8_t (*ids)[16],
+			      size_t *n_ids, const char **error);
+/* What a batch delete's signature binds in place of the peer ID:
+ * BLAKE2b-256(peer ID || u16 count || the IDs in order), so a signature
+ * deletes exactly these envelopes of this recipient. */
+void um_queue_api_ids_hash(const uint8_t peer[32], const uint8_t (*ids)[16], size_t n, uint8_t out[32]);
 
 /* The hash binding an enqueue's envelopes: BLAKE2b-256 over each envelope as
  * u32 length (big-endian) || bytes, in order. */

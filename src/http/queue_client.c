@@ -229,94 +229,118 @@ out:
 	return r;
 }
 
+/* The challenge a put answer carries for our next request (queue_api.h). */
+static void keep_next_challenge(struct um_queue_client *c, const struct response_buf *b)
+{
+	json_t *root = b->data ? load_object(b->data, b->len) : NULL;
+	const json_t *v = root ? json_object_get(root, "challenge") : NULL;
+	size_t bin_len = 0;
+
+	c->has_next_challenge =
+	    json_is_string(v) && sodium_base642bin(c->next_challenge, sizeof(c->next_challenge), json_string_value(v),
+						   json_string_length(v), NULL, &bin_len, NULL,
+						   sodium_base64_VARIANT_ORIGINAL) == 0 &&
+	    bin_len == sizeof(c->next_challenge);
+	json_decref(root);
+}
+
+/* One put in the binary form ("UMQB", queue_api.h) under challenge. */
+static int put_binary(struct um_queue_client *c, const uint8_t challenge[32], const uint8_t *const *envelope,
+		      const size_t *len, size_t n, const uint8_t (*ids)[16], int *results)
+{
+	uint8_t hash[32], message[UM_QUEUE_API_MESSAGE_MAX], *body = NULL;
+	size_t size = 8 + 32 + 32 + UM_HSIG_PK_BYTES + UM_HSIG_BYTES, used = 0, mlen;
+	struct response_buf b = {0};
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		size += 4 + len[i];
+	body = malloc(size);
+	if (!body)
+		return -UM_ENOMEM;
+	um_queue_api_body_hash(envelope, len, n, hash);
+	mlen = um_queue_api_message(message, challenge, "POST", QUEUE_PATH, hash, 0);
+	memcpy(body, UM_QUEUE_API_BINARY_MAGIC, 4);
+	body[4] = 1;
+	body[5] = (uint8_t)((c->has_admission_key ? 1 : 0) | (c->sender ? 2 : 0));
+	body[6] = (uint8_t)(n >> 8);
+	body[7] = (uint8_t)n;
+	memcpy(body + 8, challenge, 32);
+	used = 40;
+	if (c->has_admission_key) {
+		um_queue_api_mac(body + used, c->admission_key, message, mlen);
+		used += 32;
+	}
+	if (c->sender) {
+		memcpy(body + used, c->sender->public_key, UM_HSIG_PK_BYTES);
+		used += UM_HSIG_PK_BYTES;
+		r = um_hsig_sign(body + used, message, mlen, UM_QUEUE_API_SIGN_CONTEXT, c->sender->secret_key);
+		if (r)
+			goto out;
+		used += UM_HSIG_BYTES;
+	}
+	for (size_t i = 0; i < n; i++) {
+		body[used++] = (uint8_t)(len[i] >> 24);
+		body[used++] = (uint8_t)(len[i] >> 16);
+		body[used++] = (uint8_t)(len[i] >> 8);
+		body[used++] = (uint8_t)len[i];
+		memcpy(body + used, envelope[i], len[i]);
+		used += len[i];
+	}
+	r = request(c, "POST", QUEUE_PATH, (const char *)body, used, &b);
+	keep_next_challenge(c, &b);
+	/* A refusal of every envelope still lists them: read it. */
+	if ((r == 0 || r == -UM_ELIMIT || r == -UM_ERANGE || r == -ENOSPC || r == -UM_EAGAIN || r == -UM_EINVAL) &&
+	    b.data && um_queue_client_parse_put(b.data, b.len, ids, n, results) == 0 && c->last_status != 429)
+		r = 0;
+out:
+	free(b.data);
+	free(body);
+	return r;
+}
+
 int um_queue_client_put(struct um_queue_client *c, const uint8_t *const *envelope, const size_t *len, size_t n,
 			int *results)
 {
-	uint8_t challenge[32], hash[32], message[UM_QUEUE_API_MESSAGE_MAX], mac[32];
-	uint8_t(*ids)[16] = NULL;
-	uint8_t *signature = NULL;
-	size_t size = 512, used = 0, mlen;
-	char *body = NULL;
-	struct response_buf b = {0};
+	uint8_t challenge[32], (*ids)[16] = NULL;
+	bool reused = c->has_next_challenge;
 	int r;
 
 	if (n == 0 || n > UM_QUEUE_API_PUT_MAX)
 		return -UM_EINVAL;
 	for (size_t i = 0; i < n; i++)
-		size += sodium_base64_ENCODED_LEN(len[i], sodium_base64_VARIANT_ORIGINAL) + 4;
-	if (c->sender)
-		size +=
-		    sodium_base64_ENCODED_LEN(UM_HSIG_PK_BYTES + UM_HSIG_BYTES, sodium_base64_VARIANT_ORIGINAL) + 64;
-	r = um_queue_client_challenge(c, challenge);
-	if (r)
-		return r;
-	body = malloc(size);
+		if (!envelope[i] || len[i] == 0 || len[i] > UINT32_MAX)
+			return -UM_EINVAL;
 	ids = calloc(n, sizeof(*ids));
-	if (!body || !ids) {
-		r = -UM_ENOMEM;
-		goto out;
-	}
-	um_queue_api_body_hash(envelope, len, n, hash);
-	mlen = um_queue_api_message(message, challenge, "POST", QUEUE_PATH, hash, 0);
-	used += (size_t)snprintf(body, size, "{\"envelopes\":[");
-	for (size_t i = 0; i < n; i++) {
+	if (!ids)
+		return -UM_ENOMEM;
+	for (size_t i = 0; i < n; i++)
 		if (len[i] >= UM_ENVELOPE_HEADER_BYTES)
 			memcpy(ids[i], envelope[i] + 34, 16);
-		body[used++] = i ? ',' : ' ';
-		body[used++] = '"';
-		sodium_bin2base64(body + used, size - used, envelope[i], len[i], sodium_base64_VARIANT_ORIGINAL);
-		used += strlen(body + used);
-		body[used++] = '"';
-	}
-	used += (size_t)snprintf(body + used, size - used, "],\"challenge\":\"");
-	sodium_bin2base64(body + used, size - used, challenge, 32, sodium_base64_VARIANT_ORIGINAL);
-	used += strlen(body + used);
-	body[used++] = '"';
-	if (c->has_admission_key) {
-		um_queue_api_mac(mac, c->admission_key, message, mlen);
-		used += (size_t)snprintf(body + used, size - used, ",\"admission\":\"");
-		sodium_bin2base64(body + used, size - used, mac, 32, sodium_base64_VARIANT_ORIGINAL);
-		used += strlen(body + used);
-		body[used++] = '"';
-		sodium_memzero(mac, sizeof(mac));
-	}
-	if (c->sender) {
-		signature = malloc(UM_HSIG_BYTES);
-		if (!signature ||
-		    um_hsig_sign(signature, message, mlen, UM_QUEUE_API_SIGN_CONTEXT, c->sender->secret_key)) {
-			r = -UM_ENOMEM;
+	/* The previous answer's challenge saves a round trip; it may have
+	 * expired (30 s) or been issued to another address: once more with a
+	 * fresh one. */
+	if (reused) {
+		memcpy(challenge, c->next_challenge, 32);
+		c->has_next_challenge = false;
+		r = put_binary(c, challenge, envelope, len, n, (const uint8_t(*)[16])ids, results);
+		if (r != -UM_EBADMSG)
 			goto out;
-		}
-		used += (size_t)snprintf(body + used, size - used, ",\"public_key\":\"");
-		sodium_bin2base64(body + used, size - used, c->sender->public_key, UM_HSIG_PK_BYTES,
-				  sodium_base64_VARIANT_ORIGINAL);
-		used += strlen(body + used);
-		used += (size_t)snprintf(body + used, size - used, "\",\"signature\":\"");
-		sodium_bin2base64(body + used, size - used, signature, UM_HSIG_BYTES, sodium_base64_VARIANT_ORIGINAL);
-		used += strlen(body + used);
-		body[used++] = '"';
 	}
-	body[used++] = '}';
-	body[used] = 0;
-	r = request(c, "POST", QUEUE_PATH, body, used, &b);
-	/* A refusal of every envelope still lists them: read it. */
-	if ((r == 0 || r == -UM_ELIMIT || r == -UM_ERANGE || r == -ENOSPC || r == -UM_EAGAIN || r == -UM_EINVAL) &&
-	    b.data && um_queue_client_parse_put(b.data, b.len, (const uint8_t(*)[16])ids, n, results) == 0 &&
-	    c->last_status != 429)
-		r = 0;
+	r = um_queue_client_challenge(c, challenge);
+	if (r == 0)
+		r = put_binary(c, challenge, envelope, len, n, (const uint8_t(*)[16])ids, results);
 out:
-	free(b.data);
-	free(body);
 	free(ids);
-	free(signature);
 	return r;
 }
 
 /* A recipient request's body: its ID, key, a fresh challenge and its
  * signature over method, path and limit. *out malloc'ed (the caller's). */
-static int auth_body(struct um_queue_client *c, const struct um_identity *me, const char *method, const char *path,
-		     uint32_t limit, char **out)
+static int auth_body_ids(struct um_queue_client *c, const struct um_identity *me, const char *method,
+			 const char *path, uint32_t limit, const uint8_t (*ids)[16], size_t n_ids, char **out)
 {
+	uint8_t binding[32];
 	uint8_t challenge[32], message[UM_QUEUE_API_MESSAGE_MAX];
 	uint8_t *signature = malloc(UM_HSIG_BYTES);
 	char id[UM_PEER_ID_TEXT_MAX], *key_b64 = NULL, *sig_b64 = NULL, ch_b64[64];
@@ -335,7 +359,12 @@ static int auth_body(struct um_queue_client *c, const struct um_identity *me, co
 	r = um_queue_client_challenge(c, challenge);
 	if (r)
 		goto out;
-	size_t mlen = um_queue_api_message(message, challenge, method, path, me->id.bytes, limit);
+	/* A batch delete signs its IDs, the others our ID (queue_api.h). */
+	if (n_ids)
+		um_queue_api_ids_hash(me->id.bytes, ids, n_ids, binding);
+	else
+		memcpy(binding, me->id.bytes, 32);
+	size_t mlen = um_queue_api_message(message, challenge, method, path, binding, limit);
 	r = um_hsig_sign(signature, message, mlen, UM_QUEUE_API_SIGN_CONTEXT, me->secret_key);
 	if (r)
 		goto out;
@@ -347,6 +376,18 @@ static int auth_body(struct um_queue_client *c, const struct um_identity *me, co
 		      sig_b64);
 	if (o && limit)
 		json_object_set_new(o, "limit", json_integer(limit));
+	if (o && n_ids) {
+		json_t *list = json_array();
+		for (size_t i = 0; list && i < n_ids; i++) {
+			char hex[33];
+			sodium_bin2hex(hex, sizeof(hex), ids[i], 16);
+			json_array_append_new(list, json_string(hex));
+		}
+		if (!list || json_object_set_new(o, "ids", list)) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
 	*out = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	r = *out ? 0 : -UM_ENOMEM;
 out:
@@ -355,6 +396,12 @@ out:
 	free(key_b64);
 	free(sig_b64);
 	return r;
+}
+
+static int auth_body(struct um_queue_client *c, const struct um_identity *me, const char *method, const char *path,
+		     uint32_t limit, char **out)
+{
+	return auth_body_ids(c, me, method, path, limit, NULL, 0, out);
 }
 
 int um_queue_client_parse_pending(const char *body, size_t len, um_queue_client_envelope_fn fn, void *ctx)
@@ -414,15 +461,16 @@ int um_queue_client_pending(struct um_queue_client *c, const struct um_identity 
 	return r;
 }
 
-static int delete_request(struct um_queue_client *c, const struct um_identity *me, const char *path, uint64_t *deleted)
+static int delete_request(struct um_queue_client *c, const struct um_identity *me, const char *path,
+			  const uint8_t (*ids)[16], size_t n_ids, uint64_t *deleted)
 {
 	struct response_buf b = {0};
 	char *body;
-	int r = auth_body(c, me, "DELETE", path, 0, &body);
+	int r = auth_body_ids(c, me, "DELETE", path, 0, ids, n_ids, &body);
 
 	if (r)
 		return r;
-	r = request(c, "DELETE", path, body, strlen(body), &b);
+	r = request(c, n_ids ? "POST" : "DELETE", path, body, strlen(body), &b);
 	if (!r && deleted) {
 		json_t *root = load_object(b.data, b.len);
 		const json_t *v = root ? json_object_get(root, "deleted") : NULL;
@@ -443,12 +491,20 @@ int um_queue_client_delete(struct um_queue_client *c, const struct um_identity *
 
 	sodium_bin2hex(hex, sizeof(hex), id, 16);
 	snprintf(path, sizeof(path), PENDING_PATH "/%s", hex);
-	return delete_request(c, me, path, NULL);
+	return delete_request(c, me, path, NULL, 0, NULL);
+}
+
+int um_queue_client_delete_many(struct um_queue_client *c, const struct um_identity *me, const uint8_t (*ids)[16],
+				size_t n, uint64_t *deleted)
+{
+	if (!ids || n < 1 || n > UM_QUEUE_API_DELETE_MAX)
+		return -UM_EINVAL;
+	return delete_request(c, me, UM_QUEUE_API_DELETE_PATH, ids, n, deleted);
 }
 
 int um_queue_client_delete_all(struct um_queue_client *c, const struct um_identity *me, uint64_t *deleted)
 {
-	return delete_request(c, me, PENDING_PATH, deleted);
+	return delete_request(c, me, PENDING_PATH, NULL, 0, deleted);
 }
 
 int um_queue_client_prekey_put(struct um_queue_client *c, const uint8_t *bundle, const uint8_t *public_key)

@@ -41,6 +41,10 @@ struct um_queue_client {
 	 * second (-UM_EAGAIN); NULL: none. Borrowed. */
 	const _Atomic bool *cancel;
 	unsigned last_status;
+	/* The challenge the last put's answer carried: the next put uses it
+	 * instead of asking for one (single use; cleared when taken). */
+	uint8_t next_challenge[32];
+	bool has_next_challenge;
 };
 
 /* url as for the bootstrap client ("http://H:P", "https://H:P", "H:P"). 0
@@ -50,7 +54,9 @@ int um_queue_client_init(struct um_queue_client *client, const char *url);
 void um_queue_client_close(struct um_queue_client *client);
 
 int um_queue_client_challenge(struct um_queue_client *client, uint8_t out[UM_QUEUE_API_CHALLENGE_BYTES]);
-/* Offers n (1..64) envelopes (borrowed). On 0 every results[i] is 0
+/* Offers n (1..UM_QUEUE_API_PUT_MAX) envelopes (borrowed) in the binary
+ * form (UMQB), under the previous answer's challenge when there is one
+ * (then, refused with 403, once more under a fresh one). On 0 every results[i] is 0
  * (queued: committed on the relay's disk) or the refusal's code
  * (-UM_ELIMIT full, -UM_ERANGE too large, -ENOSPC, -UM_EINVAL malformed,
  * -UM_EAGAIN storage failure). Another return: none was queued. */
@@ -64,6 +70,12 @@ typedef int (*um_queue_client_envelope_fn)(void *ctx, const uint8_t id[16], uint
 int um_queue_client_pending(struct um_queue_client *client, const struct um_identity *me, uint32_t limit,
 			    um_queue_client_envelope_fn fn, void *ctx);
 int um_queue_client_delete(struct um_queue_client *client, const struct um_identity *me, const uint8_t id[16]);
+/* Deletes n (1..UM_QUEUE_API_DELETE_MAX) of me's envelopes with one
+ * challenge and one signature (POST UM_QUEUE_API_DELETE_PATH); IDs the
+ * relay does not hold are skipped. *deleted (may be NULL): how many it
+ * held. A relay without the route: -UM_ENOTFOUND (404) or -UM_EINVAL. */
+int um_queue_client_delete_many(struct um_queue_client *client, const struct um_identity *me,
+				const uint8_t (*ids)[16], size_t n, uint64_t *deleted);
 /* *deleted (may be NULL): how many. */
 int um_queue_client_delete_all(struct um_queue_client *client, const struct um_identity *me, uint64_t *deleted);
 

@@ -28,6 +28,7 @@ void um_queue_job_free(struct queue_job *job)
 	if (!job)
 		return;
 	um_queue_put_request_clear(&job->put);
+	free(job->ids);
 	free(job);
 }
 
@@ -256,6 +257,17 @@ static void run_batch(struct um_queue_api *api, struct queue_job *jobs)
 			j->result[0] = r ? r : b->delete_one(b->q, j->recipient, j->id);
 		} else if (j->kind == JOB_DELETE_ALL) {
 			j->result[0] = r ? r : b->delete_all(b->q, j->recipient);
+		} else if (j->kind == JOB_DELETE_MANY) {
+			/* Unknown IDs (another copy deleted them) are not errors. */
+			int n = 0, e = r;
+			for (size_t i = 0; i < j->n_ids && !e; i++) {
+				int d = b->delete_one(b->q, j->recipient, j->ids[i]);
+				if (d == 0)
+					n++;
+				else if (d != -UM_ENOTFOUND)
+					e = d;
+			}
+			j->result[0] = e ? e : n;
 		}
 	}
 	commit_result = r ? r : b->commit(b->q);
@@ -273,7 +285,7 @@ static void run_batch(struct um_queue_api *api, struct queue_job *jobs)
 		} else {
 			struct text t = {0};
 			char line[64];
-			int n = j->kind == JOB_DELETE ? 1 : j->result[0];
+			int n = j->kind == JOB_DELETE ? 1 : j->result[0]; /* _ALL, _MANY: a count */
 			deleted += (uint64_t)n;
 			snprintf(line, sizeof(line), "{\"deleted\":%d}", n);
 			text_str(&t, line);

@@ -14,7 +14,7 @@ enum {
 	QUEUE_RATE_SLOTS = 1024, /* per-source buckets (hashed addresses) */
 };
 
-enum queue_job_kind { JOB_PUT, JOB_PENDING, JOB_DELETE, JOB_DELETE_ALL };
+enum queue_job_kind { JOB_PUT, JOB_PENDING, JOB_DELETE, JOB_DELETE_ALL, JOB_DELETE_MANY };
 
 /* One request's work for the committer; answered there, then freed. */
 struct queue_job {
@@ -23,6 +23,8 @@ struct queue_job {
 	struct um_http_deferred *deferred;
 	uint8_t recipient[32], id[16];
 	uint32_t limit;
+	uint8_t (*ids)[16]; /* JOB_DELETE_MANY (owned) */
+	size_t n_ids;
 	struct um_queue_put_request put;
 	struct um_envelope_header header[UM_QUEUE_API_PUT_MAX];
 	int result[UM_QUEUE_API_PUT_MAX]; /* per envelope; 1: malformed (not put) */

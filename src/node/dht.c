@@ -188,29 +188,6 @@ static unsigned home_relays(const struct um_node *node, struct um_dht_home_relay
 	return n;
 }
 
-int um_node_dht_publish_value(struct um_node_dht *d, int built, const uint8_t *value, size_t len, uint64_t now,
-			      uint64_t retry_ns, uint64_t republish_ns, const char *what)
-{
-	int r = built;
-
-	if (r == 0) {
-		if (d->publish_id)
-			um_dht_cancel(d->engine, d->publish_id);
-		d->publish_id = 0;
-		r = um_dht_put(d->engine, d->publish_key, value, len, now, &d->publish_id, d->out);
-	}
-	if (r == -UM_ESTATE) {
-		d->publish_ns = now + retry_ns; /* no contacts yet */
-	} else if (r) {
-		um_log_warn("dht: publishing %s: %s", what, um_strerror(r));
-		d->publish_ns = now + retry_ns * 5;
-	} else {
-		d->publishes++;
-		d->publish_ns = now + republish_ns;
-	}
-	return r;
-}
-
 int um_node_dht_publish(struct um_node_dht *d)
 {
 	struct um_node *node = d->node;
@@ -531,6 +508,7 @@ static void on_event(struct um_node_dht *d, const struct um_dht_event *e)
 
 	if (d->relays_event)
 		d->relays_event(d, e);
+	um_node_dht_mailbox_event(d, e);
 	switch (e->type) {
 	case UM_DHT_EVENT_CONTACT_ADDED:
 		if (um_log_get_level() >= UM_LOG_DEBUG && um_peer_id_format_short(&e->peer, id, sizeof(id)) == 0 &&
@@ -631,6 +609,7 @@ static void run_jobs(struct um_node_dht *d)
 	}
 	if (d->relays_job)
 		d->relays_job(d, now);
+	um_node_dht_mailbox_job(d, now);
 	um_node_dht_jobs_at(d, d->publish_id ? now + REPUBLISH_NS : d->publish_ns);
 	um_node_dht_jobs_at(d, d->endpoints_check_ns);
 	for (size_t i = 0; i < d->n_peers; i++) {
@@ -762,7 +741,7 @@ int um_node_dht_core_start(struct um_node *node, bool relay, struct um_node_dht 
 	    .alpha = c->dht_alpha,
 	    .no_diversity = relay ? !c->relay.dht_diversity : !c->dht_diversity,
 	};
-	struct um_dht_value_ops ops = {.ctx = &d->clock, .check = um_dht_record_check};
+	struct um_dht_value_ops ops = {.ctx = &d->clock, .check = um_node_dht_value_check};
 	r = um_dht_create(&d->engine, &config, &ops, um_now_ns());
 	if (r) {
 		um_log_error("dht: %s", um_strerror(r));
@@ -802,6 +781,7 @@ void um_node_dht_core_stop(struct um_node_dht **slot)
 		um_dht_destroy(d->engine);
 	for (unsigned i = 0; i < DHT_OPS_MAX; i++)
 		free(d->ops[i].value);
+	um_node_dht_mailbox_stop(d);
 	free(d->out);
 	free(d->peers);
 	um_network_key_wipe(&d->network_key);

@@ -23,7 +23,12 @@
  * publishes the relay's record; a node with no relay = line finds relays
  * under that record's key and adds them as uplinks (dht_relay.c).
  *
- * Files: dht.c (engine, record, peers) < dht_relay.c (relay records) <
+ * A node with [node] mailbox also publishes its mailbox record
+ * (msg/mailbox_record.h) in a second slot, and looks up peers' records
+ * for node/offline_dht.c (dht_publish.c, beside dht.c).
+ *
+ * Files: dht.c (engine, record, peers), dht_publish.c (the generic put,
+ * the mailbox slot, the value check) < dht_relay.c (relay records) <
  * dht_control.c (umbra dht) < dht_bootstrap.c (start/stop, the routing
  * table file, the thread); dht.c reaches those above it only through hooks
  * they install. Above session.c (it starts handshakes), below demux.c,
@@ -60,6 +65,32 @@ void um_node_dht_receive(struct um_node *node, const struct um_addr *from, const
 /* The node's endpoints may have changed (relay or STUN news): republish
  * when they did. */
 void um_node_dht_endpoints_changed(struct um_node *node);
+/* Our mailbox record (msg/mailbox_record.h; dht_publish.c): value
+ * (copied) replaces the one published before, put now and every hour
+ * until replaced. -UM_ENOTFOUND when the node runs no DHT. */
+int um_node_dht_mailbox_set(struct um_node *node, const uint8_t *value, size_t len);
+
+enum {
+	UM_NODE_DHT_MAILBOX_VALUES = 4, /* candidate records a lookup hands back */
+};
+
+/* Candidates found under a peer's mailbox key: checked as a storer checks
+ * them (their hybrid signature is not: the caller verifies with the peer's
+ * key), the highest sequences first. Owned by the callee of the hook. */
+struct um_node_dht_mailbox_values {
+	unsigned n;
+	size_t len[UM_NODE_DHT_MAILBOX_VALUES];
+	uint8_t *value[UM_NODE_DHT_MAILBOX_VALUES]; /* malloc'd each */
+};
+typedef void (*um_node_dht_mailbox_fn)(void *ctx, const uint8_t peer[32], struct um_node_dht_mailbox_values *found);
+/* Looks up peer's mailbox record; fn(ctx, peer, found) when it ends (n 0:
+ * none), fn then owns found's values (free each). One hook per node: the
+ * last fn set is called. -UM_ENOTFOUND without a DHT, -UM_ELIMIT when
+ * too many lookups run, else 0. */
+int um_node_dht_mailbox_lookup(struct um_node *node, const uint8_t peer[32], um_node_dht_mailbox_fn fn, void *ctx);
+/* Drops the hook (the callee stops): lookups still running end silently. */
+void um_node_dht_mailbox_unhook(struct um_node *node);
+
 /* How peer was found (status). */
 enum um_node_found um_node_dht_found(const struct um_node_peer *peer);
 const char *um_node_found_name(enum um_node_found found);

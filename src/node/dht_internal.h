@@ -22,6 +22,26 @@ enum {
 	DHT_QUEUE_MAX = 64,  /* bootstrap thread -> loop */
 	DHT_KEYS_MAX = 3,    /* a private peer: today's and yesterday's key; relays: + the public key */
 	DHT_WANTED_MAX = 32, /* peers the thread asks the bootstrap API for */
+	DHT_MAILBOX_LOOKUPS = 8, /* peers' mailbox records looked up at once (dht_publish.c) */
+};
+
+/* dht_publish.c: our mailbox record and peers' lookups. */
+struct dht_mailbox_lookup {
+	uint64_t id; /* 0 = free */
+	uint8_t peer[32];
+	struct um_node_dht_mailbox_values found;
+	uint64_t sequences[UM_NODE_DHT_MAILBOX_VALUES];
+};
+
+struct dht_mailbox {
+	uint8_t *value; /* owned: our record (NULL: none) */
+	size_t len;
+	uint8_t key[32];
+	uint64_t put_id, next_ns, published_ns, puts;
+	unsigned storers;
+	struct dht_mailbox_lookup lookups[DHT_MAILBOX_LOOKUPS];
+	um_node_dht_mailbox_fn fn;
+	void *ctx;
 };
 
 enum dht_op_kind {
@@ -165,6 +185,7 @@ struct um_node_dht {
 	unsigned early_republishes;  /* relay: republished as the table filled (dht_relay.c) */
 	struct dht_relays relays;    /* node without relay = lines */
 
+	struct dht_mailbox mailbox; /* dht_publish.c */
 	struct dht_peer *peers; /* n_peers */
 	struct dht_op ops[DHT_OPS_MAX];
 	unsigned next_op;
@@ -227,6 +248,15 @@ void um_node_dht_recent_add(struct um_node_dht *d, enum dht_op_kind kind, const 
 			    const struct dht_query *q, bool found);
 /* Publishes our record now (publish_id set). */
 int um_node_dht_publish(struct um_node_dht *d);
+
+/* dht_publish.c (beside dht.c, which calls these): the engine's value
+ * check (the DHT's records and mailbox records; ctx: d->clock), the
+ * mailbox slot's events and job, its state freed at stop. */
+int um_node_dht_value_check(void *ctx, const uint8_t key[32], const uint8_t *value, size_t len, uint64_t now_ns,
+			    struct um_dht_value_info *info);
+void um_node_dht_mailbox_event(struct um_node_dht *d, const struct um_dht_event *e);
+void um_node_dht_mailbox_job(struct um_node_dht *d, uint64_t now);
+void um_node_dht_mailbox_stop(struct um_node_dht *d);
 
 /* dht_relay.c (above dht.c, below dht_bootstrap.c which installs them):
  * the hooks above. */

@@ -15,6 +15,8 @@
 
 #include "msg/envelope.h"
 #include "msg/ladder.h"
+#include "node/dht.h"
+#include "node/offline_dht.h"
 #include "node/offline_wait.h"
 #include "node/offline_worker.h"
 #include "node/uplink.h"
@@ -34,6 +36,9 @@ struct off_peer {
 	bool data_inflight; /* a SEND job of its messages is out */
 	uint64_t retry_at, retry_ns;
 	uint64_t next_check; /* when the ladder runs for it again (0: next tick) */
+	/* Receipts made while its mailboxes are looked up in the DHT (no URL
+	 * yet): sent once the lookup answers (owned; NULL: none). */
+	struct um_offline_job *held;
 };
 
 struct um_node_offline {
@@ -50,6 +55,8 @@ struct um_node_offline {
 	char urls[UM_OFFLINE_MAILBOXES][UM_QUEUE_CLIENT_URL_MAX]; /* ours */
 	size_t n_urls;
 	struct off_peer *peers; /* owned; ms->peers' indexes */
+	struct um_offline_dht *dht;  /* owned; NULL: the node runs no DHT */
+	bool record_built;           /* our mailbox record handed to the DHT */
 	bool fetch_inflight, prekeys_inflight;
 	unsigned prekey_published; /* mailboxes that had our bundle at the last try */
 	uint64_t next_fetch, next_prekeys;
@@ -77,10 +84,19 @@ static size_t parse_urls(const char *text, char urls[][UM_QUEUE_CLIENT_URL_MAX])
 	return n;
 }
 
-/* The peer's mailboxes into job->urls: its own, else ours (a network
- * sharing relays). */
-static void peer_urls(struct um_node_offline *off, const struct msg_peer *mp, struct um_offline_job *job)
+/* The peer's mailboxes into job->urls: its own, else those of its
+ * mailbox record in the DHT (offline_dht.h: none while the first lookup
+ * runs), else ours (a network sharing relays). */
+static bool peer_urls(struct um_node_offline *off, const struct msg_peer *mp, struct um_offline_job *job)
 {
+	if (!mp->peer->config->mailbox[0]) {
+		int r = um_offline_dht_fill(off->dht, (size_t)(mp - off->ms->peers), mp->peer->config->id.bytes, job);
+		if (r >= 0)
+			return r == 0; /* 0: waiting for the DHT */
+		for (size_t i = 0; i < job->n_records; i++)
+			free(job->records[i]);
+		job->n_records = 0;
+	}
 	/* Our key goes in its envelopes unless they go to our own mailboxes,
 	 * where our prekey (and key) is published: the recipient fetches it
 	 * there, and a short message's envelope fits the 8 KiB bucket instead
@@ -88,9 +104,10 @@ static void peer_urls(struct um_node_offline *off, const struct msg_peer *mp, st
 	job->n_urls = parse_urls(mp->peer->config->mailbox, job->urls);
 	job->include_pk = job->n_urls > 0;
 	if (job->n_urls)
-		return;
+		return false;
 	memcpy(job->urls, off->urls, sizeof(off->urls));
 	job->n_urls = off->n_urls;
+	return false;
 }
 
 uint8_t um_node_offline_rung(const struct um_node_peer *peer)
@@ -175,7 +192,7 @@ static void ladder_pass(struct um_node_offline *off, size_t i, uint64_t now)
 	lw.job = um_offline_job_new(UM_OFFLINE_JOB_SEND);
 	if (!lw.job)
 		return;
-	peer_urls(off, mp, lw.job);
+	bool waiting = peer_urls(off, mp, lw.job);
 	lw.peer = (struct um_ladder_peer){
 	    .session = UM_LADDER_NONE,
 	    .no_session_since = op->no_session_since,
@@ -186,6 +203,8 @@ static void ladder_pass(struct um_node_offline *off, size_t i, uint64_t now)
 	if (r < 0)
 		um_log_warn("outbox of \"%s\": %s", msg_peer_name(mp), um_strerror(r));
 	op->next_check = lw.full ? 0 : lw.next;
+	if (waiting && op->next_check > now + UM_NSEC_PER_SEC)
+		op->next_check = now + UM_NSEC_PER_SEC; /* the DHT's answer may come without a lookup's event */
 	if (lw.job->n_items == 0) {
 		um_offline_job_free(lw.job);
 		return;
@@ -259,6 +278,52 @@ static struct um_offline_job *receipt_job(struct um_node_offline *off, struct ms
 	return job;
 }
 
+/* Submits a receipt job, or holds it while the peer's mailboxes are
+ * looked up in the DHT (no URL: peer_urls gives ours otherwise); a held
+ * job takes what fits of later ones (the rest is dropped, logged). */
+static void receipt_submit(struct um_node_offline *off, struct um_offline_job *job)
+{
+	struct off_peer *op = &off->peers[job->peer_index];
+	size_t dropped = 0;
+
+	if (job->n_urls) {
+		submit(off, job);
+		return;
+	}
+	if (!op->held) {
+		op->held = job;
+		return;
+	}
+	for (size_t i = 0; i < job->n_items; i++) {
+		if (op->held->n_items == UM_OFFLINE_BATCH) {
+			dropped++;
+			continue;
+		}
+		op->held->items[op->held->n_items++] = job->items[i];
+		job->items[i].payload = NULL;
+	}
+	if (dropped)
+		um_log_warn("%zu receipts dropped while a peer's mailboxes are looked up", dropped);
+	um_offline_job_free(job);
+}
+
+/* The held receipts of peer i go once its mailboxes are known. */
+static void held_retry(struct um_node_offline *off, size_t i)
+{
+	struct um_offline_job *job = off->peers[i].held;
+
+	if (!job)
+		return;
+	for (size_t k = 0; k < job->n_records; k++)
+		free(job->records[k]);
+	job->n_records = 0;
+	peer_urls(off, &off->ms->peers[i], job);
+	if (job->n_urls) {
+		off->peers[i].held = NULL;
+		submit(off, job);
+	}
+}
+
 /* Adds a receipt to *job (a new one when NULL or full; a full one is
  * submitted). */
 static void receipt_add(struct um_node_offline *off, struct msg_peer *mp, struct um_offline_job **job,
@@ -273,16 +338,11 @@ static void receipt_add(struct um_node_offline *off, struct msg_peer *mp, struct
 	if (len < 0)
 		return;
 	if (*job && (*job)->n_items == UM_OFFLINE_BATCH) {
-		submit(off, *job);
+		receipt_submit(off, *job);
 		*job = NULL;
 	}
 	if (!*job && !(*job = receipt_job(off, mp)))
 		return;
-	if ((*job)->n_urls == 0) {
-		um_offline_job_free(*job);
-		*job = NULL;
-		return;
-	}
 	struct um_offline_item *it = &(*job)->items[(*job)->n_items];
 	it->payload = malloc((size_t)len);
 	if (!it->payload)
@@ -303,7 +363,7 @@ void um_node_offline_receipt(struct um_node_messaging *ms, struct msg_peer *mp, 
 		return;
 	receipt_add(off, mp, &job, id, what);
 	if (job)
-		submit(off, job);
+		receipt_submit(off, job);
 }
 
 /* ---- fetching ---- */
@@ -452,7 +512,7 @@ static void fetch_done(struct um_node_offline *off, struct um_offline_job *job)
 	}
 	for (size_t i = 0; i < ms->n_peers; i++)
 		if (receipts[i])
-			submit(off, receipts[i]);
+			receipt_submit(off, receipts[i]);
 	for (size_t u = 0; u < UM_OFFLINE_MAILBOXES; u++) {
 		if (del[u] && del[u]->n_ids)
 			submit(off, del[u]);
@@ -558,6 +618,11 @@ static void on_worker(struct um_loop *loop, struct um_watch *watch, uint32_t eve
 			if (job->prekey_changed || job->relays_ok != off->prekey_published)
 				um_log_info("prekey published at %u of %zu mailboxes", job->relays_ok, job->n_urls);
 			off->prekey_published = job->relays_ok;
+			if (job->record && um_node_dht_mailbox_set(off->ms->node, job->record, job->record_len) == 0) {
+				if (!off->record_built)
+					um_log_info("mailbox record published in the DHT");
+				off->record_built = true;
+			}
 			/* Retried soon until every mailbox has it. */
 			off->next_prekeys =
 			    um_now_ns() + (job->relays_ok == job->n_urls ? PREKEYS_EVERY_NS : PREKEYS_RETRY_NS);
@@ -588,12 +653,15 @@ static void on_tick(struct um_loop *loop, struct um_timer *timer)
 		if (job) {
 			memcpy(job->urls, off->urls, sizeof(off->urls));
 			job->n_urls = off->n_urls;
+			job->want_record = off->ms->node->dht != NULL;
+			job->record_built = off->record_built;
 			off->prekeys_inflight = true;
 			submit(off, job);
 		}
 	}
 	for (size_t i = 0; i < ms->n_peers; i++) {
 		struct off_peer *op = &off->peers[i];
+		held_retry(off, i); /* a lookup that could not start answers nothing */
 		if (um_node_offline_live(&ms->peers[i])) {
 			op->was_live = true;
 			continue;
@@ -631,6 +699,16 @@ static void on_relay_registered(struct um_node *node)
 		um_node_offline_fetch_soon(node->messaging);
 }
 
+/* A peer's mailbox record lookup ended: its ladder runs again. */
+static void dht_found(void *ctx, size_t peer_index)
+{
+	struct um_node_offline *off = ctx;
+
+	off->peers[peer_index].next_check = 0;
+	held_retry(off, peer_index);
+	rearm(off, um_now_ns());
+}
+
 int um_node_offline_start(struct um_node_messaging *ms)
 {
 	const struct um_config *c = &ms->node->config;
@@ -661,7 +739,9 @@ int um_node_offline_start(struct um_node_messaging *ms)
 	snprintf(wc.ring_path, sizeof(wc.ring_path), "%s-prekeys", ms->store_path);
 	memcpy(wc.admission_key, c->relay_admission_key, sizeof(wc.admission_key));
 	wc.has_admission_key = c->has_relay_admission_key;
-	r = um_offline_worker_new(&off->worker, &wc);
+	r = um_offline_dht_new(&off->dht, ms->node, ms->n_peers, dht_found, off);
+	if (r == 0)
+		r = um_offline_worker_new(&off->worker, &wc);
 	if (r == 0) {
 		wc.ring_path[0] = '\0'; /* the sender's has no ring */
 		r = um_offline_worker_new(&off->sender, &wc);
@@ -690,6 +770,7 @@ int um_node_offline_start(struct um_node_messaging *ms)
 err:
 	um_offline_worker_free(off->worker);
 	um_offline_worker_free(off->sender);
+	um_offline_dht_free(off->dht);
 	free(off->peers);
 	free(off);
 	return r;
@@ -708,6 +789,9 @@ void um_node_offline_stop(struct um_node_messaging *ms)
 	um_loop_remove(ms->node->loop, &off->sender_watch);
 	um_offline_worker_free(off->worker);
 	um_offline_worker_free(off->sender);
+	um_offline_dht_free(off->dht);
+	for (size_t i = 0; i < ms->n_peers; i++)
+		um_offline_job_free(off->peers[i].held);
 	free(off->peers);
 	free(off);
 	ms->offline = NULL;

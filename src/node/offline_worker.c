@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "msg/envelope.h"
+#include "msg/mailbox_record.h"
 #include "msg/prekey.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -55,6 +56,12 @@ struct um_offline_worker {
 	uint8_t *plain;         /* UM_ENVELOPE_SIZE_MAX: an opened envelope */
 	struct key_entry *keys; /* KEY_CACHE: senders' keys (envelopes may omit them) */
 	size_t keys_next;
+	/* SEND: a client kept per mailbox, so its connection and the challenge
+	 * each put answer carries serve the next put (one round trip less). */
+	struct um_queue_client puts[UM_OFFLINE_MAILBOXES];
+	char put_urls[UM_OFFLINE_MAILBOXES][UM_QUEUE_CLIENT_URL_MAX];
+	bool put_open[UM_OFFLINE_MAILBOXES];
+	unsigned put_next;
 };
 
 static uint64_t wall(const struct um_offline_worker *w)
@@ -87,6 +94,9 @@ void um_offline_job_free(struct um_offline_job *job)
 	}
 	free(job->fetched);
 	free(job->ids);
+	for (size_t i = 0; i < job->n_records; i++)
+		free(job->records[i]);
+	free(job->record);
 	free(job);
 }
 
@@ -103,6 +113,26 @@ static int client_open(struct um_offline_worker *w, struct um_queue_client *c, c
 	if (w->config.ca_file[0])
 		c->ca_file = w->config.ca_file;
 	return 0;
+}
+
+/* The kept client for url (opened, or an older one replaced), NULL when
+ * it cannot be opened. */
+static struct um_queue_client *put_client(struct um_offline_worker *w, const char *url)
+{
+	unsigned i;
+
+	for (i = 0; i < UM_OFFLINE_MAILBOXES; i++)
+		if (w->put_open[i] && !strcmp(w->put_urls[i], url))
+			return &w->puts[i];
+	i = w->put_next;
+	w->put_next = (w->put_next + 1) % UM_OFFLINE_MAILBOXES;
+	if (w->put_open[i])
+		um_queue_client_close(&w->puts[i]);
+	w->put_open[i] = client_open(w, &w->puts[i], url) == 0;
+	if (!w->put_open[i])
+		return NULL;
+	snprintf(w->put_urls[i], sizeof(w->put_urls[i]), "%s", url);
+	return &w->puts[i];
 }
 
 /* ---- PREKEYS ---- */
@@ -146,6 +176,22 @@ static void run_prekeys(struct um_offline_worker *w, struct um_offline_job *job)
 	if (r) {
 		job->result = r;
 		return;
+	}
+	if (job->want_record && (job->prekey_changed || !job->record_built)) {
+		/* The DHT's mailbox record: our URLs and this prekey. */
+		const char *urls[UM_OFFLINE_MAILBOXES];
+		for (size_t i = 0; i < job->n_urls; i++)
+			urls[i] = job->urls[i];
+		job->record = malloc(UM_MAILBOX_RECORD_MAX);
+		r = job->record ? um_mailbox_record_build(job->record, UM_MAILBOX_RECORD_MAX, &job->record_len,
+							  w->config.identity, bundle, len, (const char *const *)urls,
+							  job->n_urls, wall(w))
+				: -UM_ENOMEM;
+		if (r) {
+			um_log_warn("mailbox record: %s", um_strerror(r));
+			free(job->record);
+			job->record = NULL;
+		}
 	}
 	for (size_t i = 0; i < job->n_urls; i++) {
 		struct um_queue_client c;
@@ -210,9 +256,81 @@ static const struct um_prekey_public *peer_bundle(struct um_offline_worker *w, s
 	return NULL;
 }
 
+static void key_keep(struct um_offline_worker *w, const uint8_t peer[32], const uint8_t *pk);
+
+/* The peer's key: cached, else served by a mailbox a candidate record
+ * names (not trusted: the key must hash to the peer's ID). */
+static int record_key(struct um_offline_worker *w, const struct um_offline_job *job, uint8_t pk[UM_HSIG_PK_BYTES])
+{
+	uint8_t bundle[UM_PREKEY_BUNDLE_BYTES], key[32];
+	struct um_mailbox_record m;
+	struct um_peer_id id;
+
+	for (size_t i = 0; i < KEY_CACHE; i++) {
+		if (w->keys[i].valid && !memcmp(w->keys[i].peer, job->peer_id, 32)) {
+			memcpy(pk, w->keys[i].pk, UM_HSIG_PK_BYTES);
+			return 0;
+		}
+	}
+	um_mailbox_record_key(job->peer_id, key);
+	for (size_t i = 0; i < job->n_records; i++) {
+		if (um_mailbox_record_check(key, job->records[i], job->records_len[i], wall(w), &m))
+			continue;
+		for (unsigned u = 0; u < m.n_urls; u++) {
+			struct um_queue_client c;
+			int r = client_open(w, &c, m.urls[u]);
+			if (r == 0)
+				r = um_queue_client_prekey_get(&c, job->peer_id, bundle, pk);
+			um_queue_client_close(&c);
+			if (r)
+				continue;
+			um_peer_id_from_public_key(&id, pk);
+			if (memcmp(id.bytes, job->peer_id, 32))
+				continue;
+			key_keep(w, job->peer_id, pk);
+			return 0;
+		}
+	}
+	return -UM_ENOTFOUND;
+}
+
+/* The first candidate record that verifies: its URLs become the job's,
+ * its prekey *to. */
+static int record_pick(struct um_offline_worker *w, struct um_offline_job *job, struct um_prekey_public *to)
+{
+	uint8_t pk[UM_HSIG_PK_BYTES];
+	struct um_mailbox_record m;
+	int r = record_key(w, job, pk);
+
+	for (size_t i = 0; r == 0 && i < job->n_records; i++) {
+		r = um_mailbox_record_verify(job->records[i], job->records_len[i], pk, wall(w), &m);
+		if (r) {
+			um_log_debug("mailbox record %zu of a peer: %s", i, um_strerror(r));
+			r = 0;
+			continue;
+		}
+		job->n_urls = m.n_urls < UM_OFFLINE_MAILBOXES ? m.n_urls : UM_OFFLINE_MAILBOXES;
+		for (size_t u = 0; u < job->n_urls; u++)
+			snprintf(job->urls[u], sizeof(job->urls[u]), "%s", m.urls[u]);
+		*to = m.prekey;
+		return 0;
+	}
+	return r ? r : -UM_EBADMSG;
+}
+
 static void run_send(struct um_offline_worker *w, struct um_offline_job *job)
 {
-	const struct um_prekey_public *to = peer_bundle(w, job);
+	struct um_prekey_public from_record;
+	const struct um_prekey_public *to;
+
+	if (job->n_records) {
+		int picked = record_pick(w, job, &from_record);
+		if (picked)
+			um_log_warn("mailbox record of a peer: %s", um_strerror(picked));
+		to = picked ? NULL : &from_record;
+	} else {
+		to = peer_bundle(w, job);
+	}
 	const uint8_t *env[UM_OFFLINE_BATCH];
 	size_t lens[UM_OFFLINE_BATCH], n = 0;
 	size_t idx[UM_OFFLINE_BATCH];
@@ -253,11 +371,8 @@ static void run_send(struct um_offline_worker *w, struct um_offline_job *job)
 		n++;
 	}
 	for (size_t u = 0; u < job->n_urls && n; u++) {
-		struct um_queue_client c;
-		r = client_open(w, &c, job->urls[u]);
-		if (r == 0)
-			r = um_queue_client_put(&c, env, lens, n, results);
-		um_queue_client_close(&c);
+		struct um_queue_client *c = put_client(w, job->urls[u]);
+		r = c ? um_queue_client_put(c, env, lens, n, results) : -UM_EINVAL;
 		if (r) {
 			um_log_warn("mailbox %s: %zu envelopes not queued: %s", job->urls[u], n, um_strerror(r));
 			job->result = r;
@@ -396,8 +511,22 @@ static void run_delete(struct um_offline_worker *w, struct um_offline_job *job)
 {
 	struct um_queue_client c;
 	int r = client_open(w, &c, job->urls[0]);
+	size_t i = 0;
 
-	for (size_t i = 0; r == 0 && i < job->n_ids && !w->stop; i++) {
+	/* Batches of UM_QUEUE_API_DELETE_MAX, one signature each; a relay
+	 * without the batch route gets one request per envelope. */
+	while (r == 0 && i < job->n_ids && !w->stop) {
+		size_t n = job->n_ids - i < UM_QUEUE_API_DELETE_MAX ? job->n_ids - i : UM_QUEUE_API_DELETE_MAX;
+		int d = um_queue_client_delete_many(&c, w->config.identity, (const uint8_t(*)[16])(job->ids + i), n, NULL);
+		if (d == -UM_ENOTFOUND || d == -UM_EINVAL)
+			break;
+		if (d) {
+			um_log_warn("mailbox %s: delete: %s", job->urls[0], um_strerror(d));
+			job->result = d;
+		}
+		i += n;
+	}
+	for (; r == 0 && i < job->n_ids && !w->stop; i++) {
 		int d = um_queue_client_delete(&c, w->config.identity, job->ids[i]);
 		if (d && d != -UM_ENOTFOUND) {
 			um_log_warn("mailbox %s: delete: %s", job->urls[0], um_strerror(d));
@@ -517,6 +646,9 @@ void um_offline_worker_free(struct um_offline_worker *w)
 		sodium_memzero(w->plain, UM_ENVELOPE_SIZE_MAX);
 	free(w->plain);
 	free(w->keys);
+	for (unsigned i = 0; i < UM_OFFLINE_MAILBOXES; i++)
+		if (w->put_open[i])
+			um_queue_client_close(&w->puts[i]);
 	sodium_memzero(w->config.admission_key, sizeof(w->config.admission_key));
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->wake);

@@ -27,6 +27,7 @@
 enum {
 	UM_OFFLINE_MAILBOXES = 2, /* home and backup */
 	UM_OFFLINE_BATCH = 64,    /* envelopes per job (one queue API request) */
+	UM_OFFLINE_RECORDS = 4,   /* mailbox record candidates per SEND job */
 };
 
 enum um_offline_job_kind {
@@ -72,6 +73,15 @@ struct um_offline_job {
 			  * mailboxes are ours) */
 	struct um_offline_item items[UM_OFFLINE_BATCH];
 	size_t n_items;
+	/* SEND to a peer without [peer] mailbox found in the DHT: its mailbox
+	 * record candidates (msg/mailbox_record.h; owned, malloc'd each,
+	 * highest sequence first). The worker verifies them with the peer's
+	 * key (its cache, else the key its mailboxes serve beside the bundle,
+	 * hashed against the peer ID), then queues at the URLs of the first
+	 * valid one (urls replaced) sealed to its prekey. */
+	uint8_t *records[UM_OFFLINE_RECORDS];
+	size_t records_len[UM_OFFLINE_RECORDS];
+	size_t n_records;
 	/* FETCH (owned array) */
 	struct um_offline_fetched *fetched;
 	size_t n_fetched, cap_fetched;
@@ -82,6 +92,12 @@ struct um_offline_job {
 	int result;
 	unsigned relays_ok;  /* PREKEYS: published at; FETCH: answered */
 	bool prekey_changed; /* PREKEYS */
+	/* PREKEYS: want_record (in: the node runs a DHT) and record_built (in:
+	 * one was built before) ask for our mailbox record, built into record
+	 * (out, owned) when none was built yet or the prekey changed. */
+	bool want_record, record_built;
+	uint8_t *record;
+	size_t record_len;
 };
 
 struct um_offline_worker_config {

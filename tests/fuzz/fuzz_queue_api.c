@@ -88,6 +88,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (q && um_queue_api_parse_auth(body, len, data[0] & 4, q, &error) == 0 &&
 		    q->limit > UM_QUEUE_API_PENDING_MAX)
 			__builtin_trap();
+		/* The batch delete's body: 1..UM_QUEUE_API_DELETE_MAX IDs, or an error text. */
+		static uint8_t del_ids[UM_QUEUE_API_DELETE_MAX][16];
+		size_t n_ids = 0;
+		if (q) {
+			int dr = um_queue_api_parse_delete(body, len, q, del_ids, &n_ids, &error);
+			if (dr == 0 && (n_ids < 1 || n_ids > UM_QUEUE_API_DELETE_MAX || error))
+				__builtin_trap();
+			if (dr != 0 && !error)
+				__builtin_trap();
+		}
 		free(q);
 	} else if (selector == 2) {
 		uint8_t ids[4][16];

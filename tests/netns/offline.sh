@@ -66,23 +66,14 @@ $MAILBOX_OPTS"
 um_peer alpha beta "" 100.64.0.2/32
 um_peer beta alpha "" 100.64.0.1/32
 
-# envelopes RELAY [RECIPIENT_HEX]: how many envelopes the relay's database
-# holds (for that recipient).
-envelopes() {
-	python3 -c '
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-if len(sys.argv) > 2:
-    print(db.execute("SELECT count(*) FROM envelopes WHERE hex(recipient) = ?", (sys.argv[2],)).fetchone()[0])
-else:
-    print(db.execute("SELECT count(*) FROM envelopes").fetchone()[0])' "$UM_TMP/$1/queue.db" "${@:2}"
-}
-max_size() { # RELAY: the largest envelope it holds
-	python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT max(size) FROM envelopes").fetchone()[0])' "$UM_TMP/$1/queue.db"
-}
-recipients() { # RELAY: the recipients' IDs in hex
-	python3 -c 'import sqlite3, sys; print(" ".join(r[0] for r in sqlite3.connect(sys.argv[1]).execute("SELECT DISTINCT hex(recipient) FROM envelopes")))' "$UM_TMP/$1/queue.db"
-}
+# envelopes RELAY [RECIPIENT_HEX]: how many envelopes the relay's queue
+# holds (for that recipient); max_size RELAY: the largest; recipients RELAY:
+# their IDs in hex (queue_scan.py reads the segment log).
+QUEUE_SCAN="$(dirname "$0")/queue_scan.py"
+export QUEUE_SCAN
+envelopes() { python3 "$QUEUE_SCAN" "$UM_TMP/$1/queue.db" count "${@:2}"; }
+max_size() { python3 "$QUEUE_SCAN" "$UM_TMP/$1/queue.db" max; }
+recipients() { python3 "$QUEUE_SCAN" "$UM_TMP/$1/queue.db" recipients; }
 export -f envelopes
 export UM_TMP
 # via_check NODE PEER DIR PREFIX N VIA [STATE...]: N messages PREFIX 1..N, in

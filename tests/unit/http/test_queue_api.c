@@ -165,6 +165,56 @@ static void test_order_and_own(void)
 	stop();
 }
 
+/* The batch delete: one signature for many IDs; another recipient's and
+ * unknown IDs are skipped (counted out), the bounds refused. */
+static void test_delete_many(void)
+{
+	struct um_queue_client c;
+	uint8_t env[ENV_LEN], many[UM_QUEUE_API_DELETE_MAX + 1][16];
+	struct collected got;
+	uint64_t deleted = 99;
+
+	start(100, 3600000, NULL, 0);
+	client(&c);
+	for (uint32_t i = 0; i < 6; i++) {
+		make_envelope(env, &ids[0], i);
+		CHECK_EQ(put_one(&c, env), 0);
+	}
+	make_envelope(env, &ids[1], 100);
+	CHECK_EQ(put_one(&c, env), 0);
+	CHECK_EQ(count_pending(&c, &ids[0], &got), 6);
+	/* B names A's envelopes: none deleted. */
+	CHECK_EQ(um_queue_client_delete_many(&c, &ids[1], (const uint8_t(*)[16])got.id, 3, &deleted), 0);
+	CHECK_EQ(deleted, 0);
+	CHECK_EQ(count_pending(&c, &ids[0], &got), 6);
+	/* A deletes 1, 3, 5 and an unknown ID. */
+	memcpy(many[0], got.id[1], 16);
+	memcpy(many[1], got.id[3], 16);
+	memset(many[2], 0xee, 16);
+	memcpy(many[3], got.id[5], 16);
+	CHECK_EQ(um_queue_client_delete_many(&c, &ids[0], (const uint8_t(*)[16])many, 4, &deleted), 0);
+	CHECK_EQ(deleted, 3);
+	CHECK_EQ(count_pending(&c, &ids[0], &got), 3);
+	CHECK_EQ(got.serial[0], 0);
+	CHECK_EQ(got.serial[1], 2);
+	CHECK_EQ(got.serial[2], 4);
+	/* The most a request holds; bounds. */
+	for (size_t i = 0; i < UM_QUEUE_API_DELETE_MAX; i++)
+		memcpy(many[i], got.id[i % 3], 16);
+	CHECK_EQ(um_queue_client_delete_many(&c, &ids[0], (const uint8_t(*)[16])many, UM_QUEUE_API_DELETE_MAX,
+					     &deleted),
+		 0);
+	CHECK_EQ(deleted, 3);
+	CHECK_EQ(count_pending(&c, &ids[0], &got), 0);
+	CHECK_EQ(count_pending(&c, &ids[1], &got), 1); /* B's untouched */
+	CHECK_EQ(um_queue_client_delete_many(&c, &ids[0], (const uint8_t(*)[16])many, 0, &deleted), -UM_EINVAL);
+	CHECK_EQ(um_queue_client_delete_many(&c, &ids[0], (const uint8_t(*)[16])many, UM_QUEUE_API_DELETE_MAX + 1,
+					     &deleted),
+		 -UM_EINVAL);
+	um_queue_client_close(&c);
+	stop();
+}
+
 struct reply {
 	long status;
 	char body[8192];
@@ -543,6 +593,7 @@ int main(void)
 	for (int i = 0; i < 3; i++)
 		CHECK_EQ(um_identity_generate(&ids[i]), 0);
 	RUN(test_order_and_own);
+	RUN(test_delete_many);
 	RUN(test_hostile);
 	RUN(test_full_and_ttl);
 	RUN(test_admission);

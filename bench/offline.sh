@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Store-and-forward on the node (issue 17; root): two relays with queue
+# APIs (r1 home, r2 backup) in namespace rel; alpha and beta reach them but
+# never each other, so every message takes the queue rung.
+#  1. send -> queued: beta offline, alpha sends COUNT messages one at a time,
+#     each timed from the `send` request to its "queued" receipt on alpha's
+#     inbox-follow stream (sealed, put on both mailboxes after their fsync):
+#     p50/p99.
+#  2. drain: beta starts (relay = r1, so it registers there) and fetches the
+#     COUNT envelopes: time from its relay registration (its log line) and
+#     from its start to the last message in its inbox (received_ms), and
+#     until both relays are empty (deleted after beta's commit).
+#   BUILD=build COUNT=100 bench/offline.sh
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+build=${BUILD:-$here/../build}
+count=${COUNT:-100}
+export UMBRAD=$build/umbrad UMBRA=$build/umbra
+. "$here/../tests/netns/lib.sh"
+um_init
+
+um_ns rel
+um_ns na
+um_ns nb
+um_link na veth0 198.51.100.1/24 rel va 198.51.100.2/24
+um_link nb veth0 203.0.113.1/24 rel vb 203.0.113.2/24
+relay_config() { # NAME PORT APIPORT
+	um_relay_config "$1" rel "0.0.0.0:$2" "api = 0.0.0.0:$3
+dht = off
+queue = $UM_TMP/$1/queue.db
+queue-rate = 100000
+queue-max-messages = 1000"
+	mkdir -p "$UM_TMP/$1"
+	chmod 700 "$UM_TMP/$1"
+}
+relay_config r1 51821 8081
+relay_config r2 51822 8082
+for r in r1:8081 r2:8082; do
+	um_start "${r%:*}"
+	um_wait 10 "${r%:*}'s queue API" um_exec rel curl -sf -X POST "http://127.0.0.1:${r#*:}/api/relay/challenge"
+done
+OPTS="dht = off
+mailbox-delay = 1ms
+mailbox-poll = 60s"
+mkdir -p "$UM_TMP/alpha" "$UM_TMP/beta"
+um_config alpha na 51820 100.64.0.1/24 tun "store = $UM_TMP/alpha/messages.db
+mailbox = http://198.51.100.2:8081, http://198.51.100.2:8082
+$OPTS"
+um_config beta nb 51820 100.64.0.2/24 tun "store = $UM_TMP/beta/messages.db
+mailbox = http://203.0.113.2:8081, http://203.0.113.2:8082
+relay = 203.0.113.2:51821
+$OPTS"
+um_peer alpha beta "" 100.64.0.2/32
+um_peer beta alpha "" 100.64.0.1/32
+scan() { python3 "$here/../tests/netns/queue_scan.py" "$UM_TMP/$1/queue.db" count "${@:2}"; }
+
+um_start beta
+um_wait 15 "beta's prekey at both mailboxes" grep -q 'prekey published at 2 of 2 mailboxes' "$UM_TMP/beta.log"
+um_stop beta
+um_start alpha
+
+python3 - "${UM_NODE_SOCK[alpha]}" "$count" <<'PY' || um_fail "send -> queued"
+import socket, sys, time, threading, urllib.parse
+sock_path, count = sys.argv[1], int(sys.argv[2])
+queued = {}
+cond = threading.Condition()
+
+def follow():
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sock_path)
+    s.sendall(b"inbox-follow=text\n\n")
+    buf = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            return
+        buf += d
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            v = urllib.parse.unquote(line.decode(errors="replace"))
+            i = v.find("receipt ")
+            if i < 0:
+                continue
+            f = v[i + 8:].split()
+            if len(f) >= 3 and f[2] == "queued":
+                with cond:
+                    queued.setdefault(f[0], time.monotonic())
+                    cond.notify_all()
+
+def send(text):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sock_path)
+    s.sendall(("send=beta\ntext=%s\n\n" % urllib.parse.quote(text)).encode())
+    reply = b""
+    while not reply.endswith(b"\n\n"):
+        d = s.recv(4096)
+        if not d:
+            break
+        reply += d
+    s.close()
+    for line in reply.decode().split("\n"):
+        if line.startswith("id="):
+            return line[3:]
+    raise SystemExit("send failed: %r" % reply)
+
+threading.Thread(target=follow, daemon=True).start()
+time.sleep(0.3)
+lat = []
+for i in range(1, count + 1):
+    t0 = time.monotonic()
+    mid = send("bench %d" % i)
+    with cond:
+        if not cond.wait_for(lambda: mid in queued, timeout=30):
+            raise SystemExit("message %d not queued in 30 s" % i)
+        lat.append((queued[mid] - t0) * 1000)
+lat.sort()
+p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+print("send -> queued, %d messages one at a time: p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (count, p(0.5), p(0.99), lat[-1]))
+PY
+[ "$(scan r1)" = "$count" ] && [ "$(scan r2)" = "$count" ] || um_fail "relays hold $(scan r1)/$(scan r2), want $count"
+beta_hex=$(python3 "$here/../tests/netns/queue_scan.py" "$UM_TMP/r1/queue.db" recipients)
+um_stop alpha
+
+start_ms=$(date +%s%3N)
+um_start beta
+last_in() { um_cli beta inbox --json --peer alpha | python3 -c '
+import json, sys
+m = [m for m in json.load(sys.stdin) if m["direction"] == "in"]
+if len(m) < int(sys.argv[1]):
+    sys.exit(1)
+print(max(x["received_ms"] for x in m))' "$count"; }
+um_wait 60 "beta has the $count" last_in >/dev/null
+last=$(last_in)
+emptied() { [ "$(scan r1 "$beta_hex")" = 0 ] && [ "$(scan r2 "$beta_hex")" = 0 ]; }
+um_wait 60 "both relays emptied of beta's envelopes" emptied
+empty_ms=$(date +%s%3N)
+reg=$(grep -m1 'relay .*: registered' "$UM_TMP/beta.log" | awk '{print $1}')
+reg_ms=$(python3 -c '
+import datetime, sys, time
+h, m, s = sys.argv[1].split(":")
+now = datetime.datetime.now()
+t = now.replace(hour=int(h), minute=int(m), second=int(float(s)), microsecond=int(round(float(s) % 1 * 1000)) * 1000)
+print(int(t.timestamp() * 1000))' "$reg")
+um_log "drain of $count: registration -> last in inbox $((last - reg_ms)) ms; start -> last in inbox $((last - start_ms)) ms; start -> both relays emptied of beta's envelopes (polled) $((empty_ms - start_ms)) ms"
+um_stop beta
+um_log "offline bench: ok"
