@@ -601,8 +601,9 @@ static struct queue_job *recipient_job(struct um_queue_api *api, enum queue_job_
 	}
 	if (kind == JOB_DELETE_MANY) {
 		job->ids = malloc(UM_QUEUE_API_DELETE_MAX * sizeof(*job->ids));
-		parsed = job->ids ? um_queue_api_parse_delete(req->body, req->body_len, q, job->ids, &job->n_ids, &error)
-				  : -UM_ENOMEM;
+		parsed = job->ids
+			     ? um_queue_api_parse_delete(req->body, req->body_len, q, job->ids, &job->n_ids, &error)
+			     : -UM_ENOMEM;
 		if (parsed == -UM_ENOMEM) {
 			um_http_response_error(resp, 503, "out of memory");
 			goto refused;

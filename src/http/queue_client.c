@@ -237,9 +237,9 @@ static void keep_next_challenge(struct um_queue_client *c, const struct response
 	size_t bin_len = 0;
 
 	c->has_next_challenge =
-	    json_is_string(v) && sodium_base642bin(c->next_challenge, sizeof(c->next_challenge), json_string_value(v),
-						   json_string_length(v), NULL, &bin_len, NULL,
-						   sodium_base64_VARIANT_ORIGINAL) == 0 &&
+	    json_is_string(v) &&
+	    sodium_base642bin(c->next_challenge, sizeof(c->next_challenge), json_string_value(v), json_string_length(v),
+			      NULL, &bin_len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
 	    bin_len == sizeof(c->next_challenge);
 	json_decref(root);
 }
@@ -337,8 +337,8 @@ out:
 
 /* A recipient request's body: its ID, key, a fresh challenge and its
  * signature over method, path and limit. *out malloc'ed (the caller's). */
-static int auth_body_ids(struct um_queue_client *c, const struct um_identity *me, const char *method,
-			 const char *path, uint32_t limit, const uint8_t (*ids)[16], size_t n_ids, char **out)
+static int auth_body_ids(struct um_queue_client *c, const struct um_identity *me, const char *method, const char *path,
+			 uint32_t limit, const uint8_t (*ids)[16], size_t n_ids, char **out)
 {
 	uint8_t binding[32];
 	uint8_t challenge[32], message[UM_QUEUE_API_MESSAGE_MAX];

@@ -74,8 +74,8 @@ int um_queue_client_delete(struct um_queue_client *client, const struct um_ident
  * challenge and one signature (POST UM_QUEUE_API_DELETE_PATH); IDs the
  * relay does not hold are skipped. *deleted (may be NULL): how many it
  * held. A relay without the route: -UM_ENOTFOUND (404) or -UM_EINVAL. */
-int um_queue_client_delete_many(struct um_queue_client *client, const struct um_identity *me,
-				const uint8_t (*ids)[16], size_t n, uint64_t *deleted);
+int um_queue_client_delete_many(struct um_queue_client *client, const struct um_identity *me, const uint8_t (*ids)[16],
+				size_t n, uint64_t *deleted);
 /* *deleted (may be NULL): how many. */
 int um_queue_client_delete_all(struct um_queue_client *client, const struct um_identity *me, uint64_t *deleted);
 

@@ -3,8 +3,6 @@
  * configured peers found by ID, the routing table on disk. */
 #include "node/dht.h"
 
-#include <ifaddrs.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,75 +64,6 @@ void um_node_dht_rearm(struct um_node_dht *d)
 
 /* ---- our endpoints and record ---- */
 
-void um_node_dht_endpoint_add(struct um_dht_endpoint *out, unsigned *n, uint8_t kind, const struct um_addr *a)
-{
-	struct um_dht_endpoint e = {.kind = kind};
-	struct sockaddr_storage ss;
-
-	if (*n >= UM_DHT_ENDPOINTS_MAX || !a->family || !a->port || um_addr_to_sockaddr(a, &ss) < 0)
-		return;
-	if (ss.ss_family == AF_INET) {
-		e.family = AF_INET;
-		memcpy(e.addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
-	} else {
-		e.family = AF_INET6;
-		memcpy(e.addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
-	}
-	e.port = a->port;
-	for (unsigned i = 0; i < *n; i++)
-		if (out[i].family == e.family && out[i].port == e.port && !memcmp(out[i].addr, e.addr, 16))
-			return;
-	out[(*n)++] = e;
-}
-
-bool um_node_dht_endpoint_to_addr(const struct um_dht_endpoint *e, struct um_addr *a)
-{
-	struct sockaddr_storage ss = {0};
-	socklen_t len;
-
-	if (e->family == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-		in->sin_family = AF_INET;
-		memcpy(&in->sin_addr, e->addr, 4);
-		in->sin_port = htons(e->port);
-		len = sizeof(*in);
-	} else if (e->family == AF_INET6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-		in6->sin6_family = AF_INET6;
-		memcpy(&in6->sin6_addr, e->addr, 16);
-		in6->sin6_port = htons(e->port);
-		len = sizeof(*in6);
-	} else {
-		return false;
-	}
-	return um_addr_from_sockaddr(a, (struct sockaddr *)&ss, len) == 0;
-}
-
-size_t um_node_dht_local_addresses(const struct um_node_dht *d, struct um_addr *out, size_t max)
-{
-	struct ifaddrs *ifa, *it;
-	size_t n = 0;
-
-	if (getifaddrs(&ifa))
-		return 0;
-	for (it = ifa; it && n < max; it = it->ifa_next) {
-		if (!it->ifa_addr || !(it->ifa_flags & IFF_UP) || (it->ifa_flags & IFF_LOOPBACK) ||
-		    !strcmp(it->ifa_name, d->node->ifname))
-			continue;
-		int family = it->ifa_addr->sa_family;
-		if (family == AF_INET6 &&
-		    IN6_IS_ADDR_LINKLOCAL(&((const struct sockaddr_in6 *)it->ifa_addr)->sin6_addr))
-			continue;
-		if ((family != AF_INET && family != AF_INET6) ||
-		    um_addr_from_sockaddr(&out[n], it->ifa_addr,
-					  family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)))
-			continue;
-		out[n++].port = d->port;
-	}
-	freeifaddrs(ifa);
-	return n;
-}
-
 /* Reflexive (relays, STUN) first, then interface addresses with our port. */
 static unsigned gather_endpoints(struct um_node_dht *d, struct um_dht_endpoint *out)
 {
@@ -186,6 +115,29 @@ static unsigned home_relays(const struct um_node *node, struct um_dht_home_relay
 		n++;
 	}
 	return n;
+}
+
+int um_node_dht_publish_value(struct um_node_dht *d, int built, const uint8_t *value, size_t len, uint64_t now,
+			      uint64_t retry_ns, uint64_t republish_ns, const char *what)
+{
+	int r = built;
+
+	if (r == 0) {
+		if (d->publish_id)
+			um_dht_cancel(d->engine, d->publish_id);
+		d->publish_id = 0;
+		r = um_dht_put(d->engine, d->publish_key, value, len, now, &d->publish_id, d->out);
+	}
+	if (r == -UM_ESTATE) {
+		d->publish_ns = now + retry_ns; /* no contacts yet */
+	} else if (r) {
+		um_log_warn("dht: publishing %s: %s", what, um_strerror(r));
+		d->publish_ns = now + retry_ns * 5;
+	} else {
+		d->publishes++;
+		d->publish_ns = now + republish_ns;
+	}
+	return r;
 }
 
 int um_node_dht_publish(struct um_node_dht *d)
@@ -508,7 +460,8 @@ static void on_event(struct um_node_dht *d, const struct um_dht_event *e)
 
 	if (d->relays_event)
 		d->relays_event(d, e);
-	um_node_dht_mailbox_event(d, e);
+	if (d->mailbox_event)
+		d->mailbox_event(d, e);
 	switch (e->type) {
 	case UM_DHT_EVENT_CONTACT_ADDED:
 		if (um_log_get_level() >= UM_LOG_DEBUG && um_peer_id_format_short(&e->peer, id, sizeof(id)) == 0 &&
@@ -609,7 +562,8 @@ static void run_jobs(struct um_node_dht *d)
 	}
 	if (d->relays_job)
 		d->relays_job(d, now);
-	um_node_dht_mailbox_job(d, now);
+	if (d->mailbox_job)
+		d->mailbox_job(d, now);
 	um_node_dht_jobs_at(d, d->publish_id ? now + REPUBLISH_NS : d->publish_ns);
 	um_node_dht_jobs_at(d, d->endpoints_check_ns);
 	for (size_t i = 0; i < d->n_peers; i++) {
@@ -699,7 +653,10 @@ void um_node_dht_bootstrap_peer(struct um_node_dht *d, const struct um_bootstrap
 
 /* relay: the relay's DHT node ([relay] dht, its identity and socket, no
  * peers); else the node's ([node] dht). */
-int um_node_dht_core_start(struct um_node *node, bool relay, struct um_node_dht **slot)
+int um_node_dht_core_start(struct um_node *node, bool relay,
+			   int (*value_check)(void *ctx, const uint8_t key[32], const uint8_t *value, size_t len,
+					      uint64_t now_ns, struct um_dht_value_info *info),
+			   struct um_node_dht **slot)
 {
 	const struct um_config *c = &node->config;
 	struct um_node_dht *d;
@@ -741,7 +698,7 @@ int um_node_dht_core_start(struct um_node *node, bool relay, struct um_node_dht 
 	    .alpha = c->dht_alpha,
 	    .no_diversity = relay ? !c->relay.dht_diversity : !c->dht_diversity,
 	};
-	struct um_dht_value_ops ops = {.ctx = &d->clock, .check = um_node_dht_value_check};
+	struct um_dht_value_ops ops = {.ctx = &d->clock, .check = value_check};
 	r = um_dht_create(&d->engine, &config, &ops, um_now_ns());
 	if (r) {
 		um_log_error("dht: %s", um_strerror(r));
@@ -781,7 +738,8 @@ void um_node_dht_core_stop(struct um_node_dht **slot)
 		um_dht_destroy(d->engine);
 	for (unsigned i = 0; i < DHT_OPS_MAX; i++)
 		free(d->ops[i].value);
-	um_node_dht_mailbox_stop(d);
+	if (d->mailbox_stop)
+		d->mailbox_stop(d);
 	free(d->out);
 	free(d->peers);
 	um_network_key_wipe(&d->network_key);

@@ -372,12 +372,17 @@ static void bootstrap_stop(struct um_node_dht *d)
 static int start_one(struct um_node *node, bool relay, struct um_node_dht **slot)
 {
 	struct um_node_dht *d;
-	int r = um_node_dht_core_start(node, relay, slot);
+	int r = um_node_dht_core_start(node, relay, um_node_dht_value_check, slot);
 
 	if (r)
 		return r;
 	d = *slot;
 	d->op_event = um_node_dht_op_event;
+	if (!relay) {
+		d->mailbox_event = um_node_dht_mailbox_event;
+		d->mailbox_job = um_node_dht_mailbox_job;
+		d->mailbox_stop = um_node_dht_mailbox_stop;
+	}
 	if (relay) {
 		d->relay_publish = um_node_dht_relay_publish;
 		d->relays_event = um_node_dht_relay_record_event;

@@ -17,11 +17,11 @@
 #include "node/dht.h"
 
 enum {
-	DHT_OPS_MAX = 16,    /* control-socket lookups/puts kept for dht-result */
-	DHT_RECENT_MAX = 16, /* finished lookups shown by dht=status */
-	DHT_QUEUE_MAX = 64,  /* bootstrap thread -> loop */
-	DHT_KEYS_MAX = 3,    /* a private peer: today's and yesterday's key; relays: + the public key */
-	DHT_WANTED_MAX = 32, /* peers the thread asks the bootstrap API for */
+	DHT_OPS_MAX = 16,        /* control-socket lookups/puts kept for dht-result */
+	DHT_RECENT_MAX = 16,     /* finished lookups shown by dht=status */
+	DHT_QUEUE_MAX = 64,      /* bootstrap thread -> loop */
+	DHT_KEYS_MAX = 3,        /* a private peer: today's and yesterday's key; relays: + the public key */
+	DHT_WANTED_MAX = 32,     /* peers the thread asks the bootstrap API for */
 	DHT_MAILBOX_LOOKUPS = 8, /* peers' mailbox records looked up at once (dht_publish.c) */
 };
 
@@ -186,7 +186,7 @@ struct um_node_dht {
 	struct dht_relays relays;    /* node without relay = lines */
 
 	struct dht_mailbox mailbox; /* dht_publish.c */
-	struct dht_peer *peers; /* n_peers */
+	struct dht_peer *peers;     /* n_peers */
 	struct dht_op ops[DHT_OPS_MAX];
 	unsigned next_op;
 	struct dht_recent recent[DHT_RECENT_MAX];
@@ -208,19 +208,30 @@ struct um_node_dht {
 	int (*relay_publish)(struct um_node_dht *d);
 	void (*relays_event)(struct um_node_dht *d, const struct um_dht_event *e);
 	void (*relays_job)(struct um_node_dht *d, uint64_t now);
+	/* dht_publish.c: the mailbox slot's events and job, its state freed
+	 * at stop (nodes; NULL in relays). */
+	void (*mailbox_event)(struct um_node_dht *d, const struct um_dht_event *e);
+	void (*mailbox_job)(struct um_node_dht *d, uint64_t now);
+	void (*mailbox_stop)(struct um_node_dht *d);
 };
 
 /* dht.c, the bottom: the engine and everything but the bootstrap thread
  * and the file. core_start makes *out (node->dht, or node->relay_dht when
  * relay); core_stop frees it and clears *slot. */
-int um_node_dht_core_start(struct um_node *node, bool relay, struct um_node_dht **out);
+/* value_check: the engine's check of every value stored or found (the
+ * caller's, from above: dht_publish.c's knows mailbox records too). */
+int um_node_dht_core_start(struct um_node *node, bool relay,
+			   int (*value_check)(void *ctx, const uint8_t key[32], const uint8_t *value, size_t len,
+					      uint64_t now_ns, struct um_dht_value_info *info),
+			   struct um_node_dht **out);
 void um_node_dht_core_stop(struct um_node_dht **slot);
 void um_node_dht_rearm(struct um_node_dht *d);
 /* A node the bootstrap API knew (GET peer/ID): its endpoints, to connect. */
 void um_node_dht_bootstrap_peer(struct um_node_dht *d, const struct um_bootstrap_peer *bp);
 /* dht.c: the engine's output (datagrams sent, events applied, timer). */
 void um_node_dht_flush(struct um_node_dht *d);
-/* Up to max interface addresses with our UDP port (d->port). */
+/* dht_endpoints.c (below dht.c): up to max interface addresses with our
+ * UDP port (d->port). */
 size_t um_node_dht_local_addresses(const struct um_node_dht *d, struct um_addr *out, size_t max);
 /* Our DHT endpoint as an um_addr (record endpoint), false if not IP. */
 bool um_node_dht_endpoint_to_addr(const struct um_dht_endpoint *e, struct um_addr *a);
@@ -249,9 +260,10 @@ void um_node_dht_recent_add(struct um_node_dht *d, enum dht_op_kind kind, const 
 /* Publishes our record now (publish_id set). */
 int um_node_dht_publish(struct um_node_dht *d);
 
-/* dht_publish.c (beside dht.c, which calls these): the engine's value
- * check (the DHT's records and mailbox records; ctx: d->clock), the
- * mailbox slot's events and job, its state freed at stop. */
+/* dht_publish.c (above dht.c: dht_bootstrap.c installs these as the
+ * hooks and the value check): the engine's value check (the DHT's records
+ * and mailbox records; ctx: d->clock), the mailbox slot's events and job,
+ * its state freed at stop. */
 int um_node_dht_value_check(void *ctx, const uint8_t key[32], const uint8_t *value, size_t len, uint64_t now_ns,
 			    struct um_dht_value_info *info);
 void um_node_dht_mailbox_event(struct um_node_dht *d, const struct um_dht_event *e);

@@ -19,29 +19,6 @@
 #define MAILBOX_REPUBLISH_NS (3600 * UM_NSEC_PER_SEC) /* values live at most 24 h at a storer */
 #define MAILBOX_RETRY_NS     (2 * UM_NSEC_PER_SEC)    /* no contacts yet, or nobody stored it */
 
-int um_node_dht_publish_value(struct um_node_dht *d, int built, const uint8_t *value, size_t len, uint64_t now,
-			      uint64_t retry_ns, uint64_t republish_ns, const char *what)
-{
-	int r = built;
-
-	if (r == 0) {
-		if (d->publish_id)
-			um_dht_cancel(d->engine, d->publish_id);
-		d->publish_id = 0;
-		r = um_dht_put(d->engine, d->publish_key, value, len, now, &d->publish_id, d->out);
-	}
-	if (r == -UM_ESTATE) {
-		d->publish_ns = now + retry_ns; /* no contacts yet */
-	} else if (r) {
-		um_log_warn("dht: publishing %s: %s", what, um_strerror(r));
-		d->publish_ns = now + retry_ns * 5;
-	} else {
-		d->publishes++;
-		d->publish_ns = now + republish_ns;
-	}
-	return r;
-}
-
 int um_node_dht_value_check(void *ctx, const uint8_t key[32], const uint8_t *value, size_t len, uint64_t now_ns,
 			    struct um_dht_value_info *info)
 {

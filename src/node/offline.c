@@ -54,9 +54,9 @@ struct um_node_offline {
 	struct um_timer timer;
 	char urls[UM_OFFLINE_MAILBOXES][UM_QUEUE_CLIENT_URL_MAX]; /* ours */
 	size_t n_urls;
-	struct off_peer *peers; /* owned; ms->peers' indexes */
-	struct um_offline_dht *dht;  /* owned; NULL: the node runs no DHT */
-	bool record_built;           /* our mailbox record handed to the DHT */
+	struct off_peer *peers;     /* owned; ms->peers' indexes */
+	struct um_offline_dht *dht; /* owned; NULL: the node runs no DHT */
+	bool record_built;          /* our mailbox record handed to the DHT */
 	bool fetch_inflight, prekeys_inflight;
 	unsigned prekey_published; /* mailboxes that had our bundle at the last try */
 	uint64_t next_fetch, next_prekeys;

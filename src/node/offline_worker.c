@@ -517,7 +517,8 @@ static void run_delete(struct um_offline_worker *w, struct um_offline_job *job)
 	 * without the batch route gets one request per envelope. */
 	while (r == 0 && i < job->n_ids && !w->stop) {
 		size_t n = job->n_ids - i < UM_QUEUE_API_DELETE_MAX ? job->n_ids - i : UM_QUEUE_API_DELETE_MAX;
-		int d = um_queue_client_delete_many(&c, w->config.identity, (const uint8_t(*)[16])(job->ids + i), n, NULL);
+		int d =
+		    um_queue_client_delete_many(&c, w->config.identity, (const uint8_t(*)[16])(job->ids + i), n, NULL);
 		if (d == -UM_ENOTFOUND || d == -UM_EINVAL)
 			break;
 		if (d) {

@@ -201,16 +201,15 @@ static void test_delete_many(void)
 	/* The most a request holds; bounds. */
 	for (size_t i = 0; i < UM_QUEUE_API_DELETE_MAX; i++)
 		memcpy(many[i], got.id[i % 3], 16);
-	CHECK_EQ(um_queue_client_delete_many(&c, &ids[0], (const uint8_t(*)[16])many, UM_QUEUE_API_DELETE_MAX,
-					     &deleted),
-		 0);
+	CHECK_EQ(
+	    um_queue_client_delete_many(&c, &ids[0], (const uint8_t(*)[16])many, UM_QUEUE_API_DELETE_MAX, &deleted), 0);
 	CHECK_EQ(deleted, 3);
 	CHECK_EQ(count_pending(&c, &ids[0], &got), 0);
 	CHECK_EQ(count_pending(&c, &ids[1], &got), 1); /* B's untouched */
 	CHECK_EQ(um_queue_client_delete_many(&c, &ids[0], (const uint8_t(*)[16])many, 0, &deleted), -UM_EINVAL);
-	CHECK_EQ(um_queue_client_delete_many(&c, &ids[0], (const uint8_t(*)[16])many, UM_QUEUE_API_DELETE_MAX + 1,
-					     &deleted),
-		 -UM_EINVAL);
+	CHECK_EQ(
+	    um_queue_client_delete_many(&c, &ids[0], (const uint8_t(*)[16])many, UM_QUEUE_API_DELETE_MAX + 1, &deleted),
+	    -UM_EINVAL);
 	um_queue_client_close(&c);
 	stop();
 }
