@@ -67,7 +67,11 @@ void um_node_dht_receive(struct um_node *node, const struct um_addr *from, const
 void um_node_dht_endpoints_changed(struct um_node *node);
 /* Our mailbox record (msg/mailbox_record.h; dht_publish.c): value
  * (copied) replaces the one published before, put now and every hour
- * until replaced. -UM_ENOTFOUND when the node runs no DHT. */
+ * until replaced. -UM_ENOTFOUND when the node runs no DHT or a private
+ * one: the record is public (its key names the peer ID, its body the
+ * mailboxes), which a network key promises not to reveal, so members of
+ * a private network neither publish nor look up mailbox records (they
+ * use [peer] mailbox or shared mailboxes). */
 int um_node_dht_mailbox_set(struct um_node *node, const uint8_t *value, size_t len);
 
 enum {
@@ -86,8 +90,11 @@ typedef void (*um_node_dht_mailbox_fn)(void *ctx, const uint8_t peer[32], struct
 /* Looks up peer's mailbox record; fn(ctx, peer, found) when it ends (n 0:
  * none), fn then owns found's values (free each). One hook per node: the
  * last fn set is called. -UM_ENOTFOUND without a DHT, -UM_ELIMIT when
- * too many lookups run, else 0. */
+ * too many lookups run, else 0. -UM_ENOTFOUND in a private network too
+ * (a lookup would tell storers which peer ID we want). */
 int um_node_dht_mailbox_lookup(struct um_node *node, const uint8_t peer[32], um_node_dht_mailbox_fn fn, void *ctx);
+/* Whether the node's DHT carries mailbox records (runs, public). */
+bool um_node_dht_mailboxes_public(const struct um_node *node);
 /* Drops the hook (the callee stops): lookups still running end silently. */
 void um_node_dht_mailbox_unhook(struct um_node *node);
 

@@ -72,7 +72,7 @@ int um_node_dht_mailbox_set(struct um_node *node, const uint8_t *value, size_t l
 	struct um_node_dht *d = node->dht;
 	uint8_t *copy;
 
-	if (!d)
+	if (!um_node_dht_mailboxes_public(node))
 		return -UM_ENOTFOUND;
 	if (!value || len < 2 || len > UM_DHT_VALUE_MAX)
 		return -UM_EINVAL;
@@ -89,6 +89,11 @@ int um_node_dht_mailbox_set(struct um_node *node, const uint8_t *value, size_t l
 	return 0;
 }
 
+bool um_node_dht_mailboxes_public(const struct um_node *node)
+{
+	return node->dht && !node->dht->has_network_key;
+}
+
 /* ---- peers' records ---- */
 
 int um_node_dht_mailbox_lookup(struct um_node *node, const uint8_t peer[32], um_node_dht_mailbox_fn fn, void *ctx)
@@ -98,7 +103,7 @@ int um_node_dht_mailbox_lookup(struct um_node *node, const uint8_t peer[32], um_
 	uint8_t key[32];
 	int r;
 
-	if (!d || d->relay)
+	if (!um_node_dht_mailboxes_public(node) || d->relay)
 		return -UM_ENOTFOUND;
 	for (unsigned i = 0; i < DHT_MAILBOX_LOOKUPS && !l; i++)
 		if (!d->mailbox.lookups[i].id)

@@ -112,8 +112,8 @@ int um_offline_dht_fill(struct um_offline_dht *od, size_t peer_index, const uint
 	struct dht_entry *e;
 	uint64_t now = um_now_ns();
 
-	if (!od || peer_index >= od->n || !od->node->dht)
-		return -UM_ENOTFOUND; /* the DHT starts after us: asked each time */
+	if (!od || peer_index >= od->n || !um_node_dht_mailboxes_public(od->node))
+		return -UM_ENOTFOUND; /* the DHT starts after us (asked each time), or is private */
 	e = &od->entries[peer_index];
 	if (!e->first_ns)
 		e->first_ns = now;
