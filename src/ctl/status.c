@@ -248,6 +248,7 @@ static const struct counter_key relay_keys[] = {
     RELAY(keepalives),
     RELAY(keepalive_unknown),
     RELAY(rebinds),
+    RELAY(bound_at_register),
     RELAY(forwarded_packets),
     RELAY(forwarded_bytes),
     RELAY(drop_malformed),

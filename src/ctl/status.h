@@ -134,9 +134,9 @@ struct um_relay_server_status {
 	uint64_t port, uptime_ms, max_nodes, memory_bytes, registered, registrations, reregistrations, expired,
 	    reg_malformed, reg_stale, reg_not_admitted, reg_replay, reg_need_key, reg_rate_limited, reg_bad_signature,
 	    reg_full, reg_version, fragments_buffered, fragments_rejected, keepalives, keepalive_unknown, rebinds,
-	    forwarded_packets, forwarded_bytes, drop_malformed, drop_unknown_type, drop_not_registered,
-	    drop_rate_limited_packets, drop_rate_limited_bytes, drop_unknown_peer, drop_to_self, errors_sent,
-	    errors_suppressed, rx_datagrams, tx_datagrams, rx_truncated, send_errors, rx_spoofed_stream;
+	    bound_at_register, forwarded_packets, forwarded_bytes, drop_malformed, drop_unknown_type,
+	    drop_not_registered, drop_rate_limited_packets, drop_rate_limited_bytes, drop_unknown_peer, drop_to_self,
+	    errors_sent, errors_suppressed, rx_datagrams, tx_datagrams, rx_truncated, send_errors, rx_spoofed_stream;
 	bool tls; /* a TLS listener: the tls_* keys are shown */
 	uint64_t tls_port, tls_connections, tls_accepted, tls_refused_full, tls_failures, tls_upgrade_failures,
 	    tls_handshake_timeouts, tls_idle_timeouts, tls_protocol_errors, tls_closed, tls_rx_frames, tls_rx_bytes,

@@ -50,6 +50,7 @@ static void fill_relay_server(const struct um_relay_server *server, struct um_re
 	out->keepalives = st->keepalives;
 	out->keepalive_unknown = st->keepalive_unknown;
 	out->rebinds = st->rebinds;
+	out->bound_at_register = st->bound_at_register;
 	out->forwarded_packets = st->forwarded_packets;
 	out->forwarded_bytes = st->forwarded_bytes;
 	out->drop_malformed = st->drop_malformed;
