@@ -20,24 +20,6 @@
 #define PEER_API_PATH API_PREFIX "peer/"
 #define PEER_PUBLIC   "/peer/"
 
-/* Exactly n bytes from a base64 (standard alphabet, padded) string. */
-static int base64_exact(const json_t *v, uint8_t *out, size_t n)
-{
-	size_t len, bin_len = 0;
-	const char *end = NULL;
-
-	if (!json_is_string(v))
-		return -UM_EINVAL;
-	len = json_string_length(v);
-	if (len != sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL) - 1)
-		return -UM_EINVAL;
-	if (sodium_base642bin(out, n, json_string_value(v), len, NULL, &bin_len, &end,
-			      sodium_base64_VARIANT_ORIGINAL) ||
-	    bin_len != n || end != json_string_value(v) + len)
-		return -UM_EINVAL;
-	return 0;
-}
-
 static bool member_allowed(const char *key, enum um_bootstrap_op op)
 {
 	static const char *const common[] = {"peer_id", "challenge", "signature"};
@@ -104,15 +86,16 @@ int um_bootstrap_api_parse_write(enum um_bootstrap_op op, const uint8_t *body, s
 	    um_peer_id_parse(&q->id, json_string_value(v)))
 		goto out;
 	*error = "challenge: not base64 of 32 bytes";
-	if (base64_exact(json_object_get(root, "challenge"), q->challenge, sizeof(q->challenge)))
+	if (um_http_json_base64_exact(json_object_get(root, "challenge"), q->challenge, sizeof(q->challenge)))
 		goto out;
 	*error = "signature: not a base64 hybrid signature";
-	if (base64_exact(json_object_get(root, "signature"), bufs->signature, sizeof(bufs->signature)))
+	if (um_http_json_base64_exact(json_object_get(root, "signature"), bufs->signature, sizeof(bufs->signature)))
 		goto out;
 	q->signature = bufs->signature;
 	if (op == UM_BOOTSTRAP_OP_REGISTER) {
 		*error = "public_key: not a base64 hybrid public key";
-		if (base64_exact(json_object_get(root, "public_key"), bufs->public_key, sizeof(bufs->public_key)))
+		if (um_http_json_base64_exact(json_object_get(root, "public_key"), bufs->public_key,
+					      sizeof(bufs->public_key)))
 			goto out;
 		q->public_key = bufs->public_key;
 		if (parse_endpoints(json_object_get(root, "endpoints"), q, error))
@@ -131,21 +114,6 @@ out:
 }
 
 /* ---- responses ---- */
-
-/* Takes o (a reference) and makes it the response body. */
-static void respond_json(struct um_http_response *resp, unsigned status, json_t *o)
-{
-	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-
-	json_decref(o);
-	if (!text) {
-		um_http_response_error(resp, 500, "out of memory");
-		return;
-	}
-	resp->status = status;
-	resp->body = text;
-	resp->body_len = strlen(text);
-}
 
 /* A peer as JSON, written by hand: listings are the API's hot path and
  * jansson's objects cost five times more than the text. Every string comes
@@ -253,8 +221,8 @@ static void on_challenge(void *ctx, const struct um_http_request *req, struct um
 		return;
 	}
 	sodium_bin2base64(b64, sizeof(b64), challenge, sizeof(challenge), sodium_base64_VARIANT_ORIGINAL);
-	respond_json(resp, 200,
-		     json_pack("{s:s,s:I}", "challenge", b64, "expires_in", (json_int_t)(ttl / UM_NSEC_PER_SEC)));
+	um_http_response_json(
+	    resp, 200, json_pack("{s:s,s:I}", "challenge", b64, "expires_in", (json_int_t)(ttl / UM_NSEC_PER_SEC)));
 }
 
 static void on_write(struct um_bootstrap *registry, enum um_bootstrap_op op, const struct um_http_request *req,
@@ -283,12 +251,12 @@ static void on_write(struct um_bootstrap *registry, enum um_bootstrap_op op, con
 		goto out;
 	}
 	if (op == UM_BOOTSTRAP_OP_REGISTER)
-		respond_json(resp, 200,
-			     json_pack("{s:b,s:I}", "registered", 1, "ttl", (json_int_t)(ttl / UM_NSEC_PER_SEC)));
+		um_http_response_json(
+		    resp, 200, json_pack("{s:b,s:I}", "registered", 1, "ttl", (json_int_t)(ttl / UM_NSEC_PER_SEC)));
 	else if (op == UM_BOOTSTRAP_OP_HEARTBEAT)
-		respond_json(resp, 200, json_pack("{s:I}", "ttl", (json_int_t)(ttl / UM_NSEC_PER_SEC)));
+		um_http_response_json(resp, 200, json_pack("{s:I}", "ttl", (json_int_t)(ttl / UM_NSEC_PER_SEC)));
 	else
-		respond_json(resp, 200, json_pack("{s:b}", "unregistered", 1));
+		um_http_response_json(resp, 200, json_pack("{s:b}", "unregistered", 1));
 out:
 	free(bufs);
 }

@@ -58,23 +58,6 @@ void um_mailbox_wait_message(uint8_t out[UM_MAILBOX_WAIT_SIGNED_BYTES], const st
 		out[48 + i] = (uint8_t)(r->wait_s >> (24 - 8 * i));
 }
 
-static int base64_exact(const json_t *v, uint8_t *out, size_t n)
-{
-	const char *end = NULL;
-	size_t len, bin_len = 0;
-
-	if (!json_is_string(v))
-		return -UM_EINVAL;
-	len = json_string_length(v);
-	if (len != sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL) - 1)
-		return -UM_EINVAL;
-	if (sodium_base642bin(out, n, json_string_value(v), len, NULL, &bin_len, &end,
-			      sodium_base64_VARIANT_ORIGINAL) ||
-	    bin_len != n || end != json_string_value(v) + len)
-		return -UM_EINVAL;
-	return 0;
-}
-
 static int uint_member(const json_t *root, const char *key, uint64_t max, uint64_t *out)
 {
 	const json_t *v = json_object_get(root, key);
@@ -115,10 +98,10 @@ int um_mailbox_wait_parse(const char *body, size_t len, struct um_mailbox_wait_r
 	    bin_len != 32)
 		goto out;
 	*error = "public_key: not a base64 hybrid public key";
-	if (base64_exact(json_object_get(root, "public_key"), out->public_key, UM_HSIG_PK_BYTES))
+	if (um_http_json_base64_exact(json_object_get(root, "public_key"), out->public_key, UM_HSIG_PK_BYTES))
 		goto out;
 	*error = "signature: not a base64 hybrid signature";
-	if (base64_exact(json_object_get(root, "signature"), out->signature, UM_HSIG_BYTES))
+	if (um_http_json_base64_exact(json_object_get(root, "signature"), out->signature, UM_HSIG_BYTES))
 		goto out;
 	*error = "time_ms, after_ms: integers";
 	if (uint_member(root, "time_ms", INT64_MAX, &out->time_ms) ||

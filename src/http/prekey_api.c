@@ -43,24 +43,6 @@ void um_prekey_api_free(struct um_prekey_api *api)
 	free(api);
 }
 
-/* Exactly n bytes from a base64 (standard, padded) JSON string. */
-static int base64_exact(const json_t *v, uint8_t *out, size_t n)
-{
-	const char *end = NULL;
-	size_t len, bin_len = 0;
-
-	if (!json_is_string(v))
-		return -UM_EINVAL;
-	len = json_string_length(v);
-	if (len != sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL) - 1)
-		return -UM_EINVAL;
-	if (sodium_base642bin(out, n, json_string_value(v), len, NULL, &bin_len, &end,
-			      sodium_base64_VARIANT_ORIGINAL) ||
-	    bin_len != n || end != json_string_value(v) + len)
-		return -UM_EINVAL;
-	return 0;
-}
-
 int um_prekey_api_parse(const char *body, size_t len, uint8_t bundle[UM_PREKEY_BUNDLE_BYTES],
 			uint8_t public_key[UM_HSIG_PK_BYTES], const char **error)
 {
@@ -80,10 +62,10 @@ int um_prekey_api_parse(const char *body, size_t len, uint8_t bundle[UM_PREKEY_B
 		}
 	}
 	*error = "bundle: not a base64 prekey bundle";
-	if (base64_exact(json_object_get(root, "bundle"), bundle, UM_PREKEY_BUNDLE_BYTES))
+	if (um_http_json_base64_exact(json_object_get(root, "bundle"), bundle, UM_PREKEY_BUNDLE_BYTES))
 		goto out;
 	*error = "public_key: not a base64 hybrid public key";
-	if (base64_exact(json_object_get(root, "public_key"), public_key, UM_HSIG_PK_BYTES))
+	if (um_http_json_base64_exact(json_object_get(root, "public_key"), public_key, UM_HSIG_PK_BYTES))
 		goto out;
 	*error = NULL;
 	r = 0;

@@ -23,24 +23,6 @@
 
 /* ---- parsing ---- */
 
-/* Exactly n bytes from a base64 (standard, padded) string. */
-static int base64_exact(const json_t *v, uint8_t *out, size_t n)
-{
-	size_t len, bin_len = 0;
-	const char *end = NULL;
-
-	if (!json_is_string(v))
-		return -UM_EINVAL;
-	len = json_string_length(v);
-	if (len != sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL) - 1)
-		return -UM_EINVAL;
-	if (sodium_base642bin(out, n, json_string_value(v), len, NULL, &bin_len, &end,
-			      sodium_base64_VARIANT_ORIGINAL) ||
-	    bin_len != n || end != json_string_value(v) + len)
-		return -UM_EINVAL;
-	return 0;
-}
-
 static bool member_in(const char *key, const char *const *names, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -171,11 +153,11 @@ int um_queue_api_parse_put_json(const uint8_t *body, size_t len, struct um_queue
 	}
 	q->n = json_array_size(list);
 	*error = "challenge: not base64 of 32 bytes";
-	if (base64_exact(json_object_get(root, "challenge"), q->challenge, sizeof(q->challenge)))
+	if (um_http_json_base64_exact(json_object_get(root, "challenge"), q->challenge, sizeof(q->challenge)))
 		goto out;
 	v = json_object_get(root, "admission");
 	*error = "admission: not base64 of 32 bytes";
-	if (v && base64_exact(v, q->admission, sizeof(q->admission)))
+	if (v && um_http_json_base64_exact(v, q->admission, sizeof(q->admission)))
 		goto out;
 	q->has_admission = v != NULL;
 	v = json_object_get(root, "signature");
@@ -183,10 +165,10 @@ int um_queue_api_parse_put_json(const uint8_t *body, size_t len, struct um_queue
 		q->public_key = q->data + used;
 		q->signature = q->public_key + UM_HSIG_PK_BYTES;
 		*error = "public_key: not a base64 hybrid public key";
-		if (base64_exact(json_object_get(root, "public_key"), q->public_key, UM_HSIG_PK_BYTES))
+		if (um_http_json_base64_exact(json_object_get(root, "public_key"), q->public_key, UM_HSIG_PK_BYTES))
 			goto out;
 		*error = "signature: not a base64 hybrid signature";
-		if (base64_exact(v, q->signature, UM_HSIG_BYTES))
+		if (um_http_json_base64_exact(v, q->signature, UM_HSIG_BYTES))
 			goto out;
 		q->has_signature = true;
 	}
@@ -227,13 +209,13 @@ static int auth_fields(json_t *root, struct um_queue_auth_request *q, const char
 	    um_peer_id_parse(&q->id, json_string_value(v)))
 		return -UM_EINVAL;
 	*error = "public_key: not a base64 hybrid public key";
-	if (base64_exact(json_object_get(root, "public_key"), q->public_key, sizeof(q->public_key)))
+	if (um_http_json_base64_exact(json_object_get(root, "public_key"), q->public_key, sizeof(q->public_key)))
 		return -UM_EINVAL;
 	*error = "challenge: not base64 of 32 bytes";
-	if (base64_exact(json_object_get(root, "challenge"), q->challenge, sizeof(q->challenge)))
+	if (um_http_json_base64_exact(json_object_get(root, "challenge"), q->challenge, sizeof(q->challenge)))
 		return -UM_EINVAL;
 	*error = "signature: not a base64 hybrid signature";
-	if (base64_exact(json_object_get(root, "signature"), q->signature, sizeof(q->signature)))
+	if (um_http_json_base64_exact(json_object_get(root, "signature"), q->signature, sizeof(q->signature)))
 		return -UM_EINVAL;
 	*error = NULL;
 	return 0;
@@ -435,20 +417,6 @@ static void count(struct um_queue_api *api, uint64_t *counter)
 
 /* ---- handlers ---- */
 
-static void respond_json(struct um_http_response *resp, unsigned status, json_t *o)
-{
-	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-
-	json_decref(o);
-	if (!text) {
-		um_http_response_error(resp, 503, "out of memory");
-		return;
-	}
-	resp->status = status;
-	resp->body = text;
-	resp->body_len = strlen(text);
-}
-
 static bool admitted(struct um_queue_api *api, const struct um_http_request *req, struct um_http_response *resp)
 {
 	if (!req->source.family) {
@@ -473,7 +441,7 @@ static void on_challenge(void *ctx, const struct um_http_request *req, struct um
 		return;
 	challenge_issue(api, &req->source, challenge);
 	sodium_bin2base64(b64, sizeof(b64), challenge, sizeof(challenge), sodium_base64_VARIANT_ORIGINAL);
-	respond_json(
+	um_http_response_json(
 	    resp, 200,
 	    json_pack("{s:s,s:I}", "challenge", b64, "expires_in", (json_int_t)(api->config.challenge_ttl_ms / 1000)));
 }

@@ -77,6 +77,38 @@ void um_http_response_error(struct um_http_response *response, unsigned status, 
 	response->content_type = NULL;
 }
 
+void um_http_response_json(struct um_http_response *response, unsigned status, json_t *o)
+{
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	json_decref(o);
+	if (!text) {
+		um_http_response_error(response, 503, "out of memory");
+		return;
+	}
+	free(response->body);
+	response->status = status;
+	response->body = text;
+	response->body_len = strlen(text);
+}
+
+int um_http_json_base64_exact(const json_t *v, uint8_t *out, size_t n)
+{
+	const char *end = NULL;
+	size_t len, bin_len = 0;
+
+	if (!json_is_string(v))
+		return -UM_EINVAL;
+	len = json_string_length(v);
+	if (len != sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL) - 1)
+		return -UM_EINVAL;
+	if (sodium_base642bin(out, n, json_string_value(v), len, NULL, &bin_len, &end,
+			      sodium_base64_VARIANT_ORIGINAL) ||
+	    bin_len != n || end != json_string_value(v) + len)
+		return -UM_EINVAL;
+	return 0;
+}
+
 struct um_http_deferred *um_http_response_defer(struct um_http_response *response)
 {
 	struct um_http_deferred *d = response->deferrable;

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "util/addr.h"
 
 enum {
@@ -99,5 +101,11 @@ void um_http_server_free(struct um_http_server *server);
 
 /* A JSON error response {"error": message} with status (for handlers). */
 void um_http_response_error(struct um_http_response *response, unsigned status, const char *message);
+/* Takes o (a reference, NULL allowed: out of memory) and makes it the
+ * response body with status; 503 when it cannot be rendered. */
+void um_http_response_json(struct um_http_response *response, unsigned status, json_t *o);
+/* Exactly n bytes from v, a base64 (standard, padded) JSON string:
+ * 0 or -UM_EINVAL (not a string, another length, bad characters). */
+int um_http_json_base64_exact(const json_t *v, uint8_t *out, size_t n);
 
 #endif
