@@ -18,28 +18,12 @@ build=${BUILD:-$here/../build}
 count=${COUNT:-100}
 export UMBRAD=$build/umbrad UMBRA=$build/umbra
 . "$here/../tests/netns/lib.sh"
+. "$here/../tests/netns/mailbox_lib.sh"
 um_init
 
-um_ns rel
-um_ns na
-um_ns nb
-um_link na veth0 198.51.100.1/24 rel va 198.51.100.2/24
-um_link nb veth0 203.0.113.1/24 rel vb 203.0.113.2/24
-relay_config() { # NAME PORT APIPORT
-	um_relay_config "$1" rel "0.0.0.0:$2" "api = 0.0.0.0:$3
-dht = off
-queue = $UM_TMP/$1/queue.db
-queue-rate = 100000
-queue-max-messages = 1000"
-	mkdir -p "$UM_TMP/$1"
-	chmod 700 "$UM_TMP/$1"
-}
-relay_config r1 51821 8081
-relay_config r2 51822 8082
-for r in r1:8081 r2:8082; do
-	um_start "${r%:*}"
-	um_wait 10 "${r%:*}'s queue API" um_exec rel curl -sf -X POST "http://127.0.0.1:${r#*:}/api/relay/challenge"
-done
+mailbox_links
+mailbox_relay r1 51821 8081 "queue-max-messages = 1000"
+mailbox_relay r2 51822 8082 "queue-max-messages = 1000"
 OPTS="dht = off
 mailbox-delay = 1ms
 mailbox-poll = 60s"
@@ -53,7 +37,6 @@ relay = 203.0.113.2:51821
 $OPTS"
 um_peer alpha beta "" 100.64.0.2/32
 um_peer beta alpha "" 100.64.0.1/32
-scan() { python3 "$here/../tests/netns/queue_scan.py" "$UM_TMP/$1/queue.db" count "${@:2}"; }
 
 um_start beta
 um_wait 15 "beta's prekey at both mailboxes" grep -q 'prekey published at 2 of 2 mailboxes' "$UM_TMP/beta.log"
@@ -118,8 +101,8 @@ lat.sort()
 p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
 print("send -> queued, %d messages one at a time: p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (count, p(0.5), p(0.99), lat[-1]))
 PY
-[ "$(scan r1)" = "$count" ] && [ "$(scan r2)" = "$count" ] || um_fail "relays hold $(scan r1)/$(scan r2), want $count"
-beta_hex=$(python3 "$here/../tests/netns/queue_scan.py" "$UM_TMP/r1/queue.db" recipients)
+[ "$(envelopes r1)" = "$count" ] && [ "$(envelopes r2)" = "$count" ] || um_fail "relays hold $(envelopes r1)/$(envelopes r2), want $count"
+beta_hex=$(recipients r1)
 um_stop alpha
 
 start_ms=$(date +%s%3N)
@@ -132,7 +115,7 @@ if len(m) < int(sys.argv[1]):
 print(max(x["received_ms"] for x in m))' "$count"; }
 um_wait 60 "beta has the $count" last_in >/dev/null
 last=$(last_in)
-emptied() { [ "$(scan r1 "$beta_hex")" = 0 ] && [ "$(scan r2 "$beta_hex")" = 0 ]; }
+emptied() { [ "$(envelopes r1 "$beta_hex")" = 0 ] && [ "$(envelopes r2 "$beta_hex")" = 0 ]; }
 um_wait 60 "both relays emptied of beta's envelopes" emptied
 empty_ms=$(date +%s%3N)
 reg=$(grep -m1 'relay .*: registered' "$UM_TMP/beta.log" | awk '{print $1}')

@@ -27,32 +27,12 @@
 #    relay's push or a relay registration, never from the poll.
 set -u
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/mailbox_lib.sh"
 um_init
 
-um_ns rel
-um_ns na
-um_ns nb
-um_link na veth0 198.51.100.1/24 rel va 198.51.100.2/24
-um_link nb veth0 203.0.113.1/24 rel vb 203.0.113.2/24
-
-relay_config() { # NAME PORT APIPORT
-	um_relay_config "$1" rel "0.0.0.0:$2" "api = 0.0.0.0:$3
-dht = off
-queue = $UM_TMP/$1/queue.db
-queue-rate = 100000
-queue-max-messages = 1000"
-	mkdir -p "$UM_TMP/$1"
-	chmod 700 "$UM_TMP/$1"
-}
-start_relay() { # NAME APIPORT
-	rm -f "${UM_NODE_SOCK[$1]}"
-	um_start "$1"
-	um_wait 10 "$1's queue API" um_exec rel curl -sf -X POST "http://127.0.0.1:$2/api/relay/challenge"
-}
-relay_config r1 51821 8081
-relay_config r2 51822 8082
-start_relay r1 8081
-start_relay r2 8082
+mailbox_links
+mailbox_relay r1 51821 8081 "queue-max-messages = 1000"
+mailbox_relay r2 51822 8082 "queue-max-messages = 1000"
 
 MAILBOX_OPTS="mailbox-delay = 1ms
 mailbox-poll = 60s"
@@ -65,35 +45,6 @@ mailbox = http://203.0.113.2:8081, http://203.0.113.2:8082
 $MAILBOX_OPTS"
 um_peer alpha beta "" 100.64.0.2/32
 um_peer beta alpha "" 100.64.0.1/32
-
-# envelopes RELAY [RECIPIENT_HEX]: how many envelopes the relay's queue
-# holds (for that recipient); max_size RELAY: the largest; recipients RELAY:
-# their IDs in hex (queue_scan.py reads the segment log).
-QUEUE_SCAN="$(dirname "$0")/queue_scan.py"
-export QUEUE_SCAN
-envelopes() { python3 "$QUEUE_SCAN" "$UM_TMP/$1/queue.db" count "${@:2}"; }
-max_size() { python3 "$QUEUE_SCAN" "$UM_TMP/$1/queue.db" max; }
-recipients() { python3 "$QUEUE_SCAN" "$UM_TMP/$1/queue.db" recipients; }
-export -f envelopes
-export UM_TMP
-# via_check NODE PEER DIR PREFIX N VIA [STATE...]: N messages PREFIX 1..N, in
-# order, once, every one via VIA (and in one of the STATEs when given).
-via_check() {
-	um_cli "$1" inbox --json --peer "$2" | python3 -c '
-import json, sys
-direction, prefix, n, via, states = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5:]
-msgs = [m for m in json.load(sys.stdin) if m["direction"] == direction and m["text"].startswith(prefix + " ")]
-texts = [m["text"] for m in msgs]
-if texts != ["%s %d" % (prefix, i) for i in range(1, n + 1)]:
-    sys.exit("have %d: %s..." % (len(texts), texts[:5]))
-if len({m["id"] for m in msgs}) != n:
-    sys.exit("duplicate IDs")
-if any(m["via"] != via for m in msgs):
-    sys.exit("via: %s" % sorted({str(m["via"]) for m in msgs}))
-if states and any(m["state"] not in states for m in msgs):
-    sys.exit("states: %s" % sorted({m["state"] for m in msgs}))
-' "$3" "$4" "$5" "$6" "${@:7}"
-}
 
 # ---- 1. recipient offline ----
 um_start beta
@@ -137,7 +88,7 @@ um_wait 20 "the 30 queued" via_check alpha beta out backup 30 queue queued
 kill -KILL "${UM_NODE_PID[r1]}"
 wait "${UM_NODE_PID[r1]}" 2>/dev/null
 rm -f "$UM_TMP/r1/"queue.db*
-start_relay r1 8081
+mailbox_relay_start r1 8081
 [ "$(envelopes r1)" = 0 ] || um_fail "r1 restarted with envelopes"
 um_start beta
 um_wait 20 "beta has the 30 from the backup" via_check beta alpha in backup 30 queue

@@ -18,40 +18,18 @@
 #    no [peer] mailbox either): alpha sees the 10 delivered.
 set -u
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/mailbox_lib.sh"
 um_init
 
-um_ns rel
-um_ns na
-um_ns nb
-um_link na veth0 198.51.100.1/24 rel va 198.51.100.2/24
-um_link nb veth0 203.0.113.1/24 rel vb 203.0.113.2/24
+mailbox_links
 # Each side reaches rel's address on the other link (local to rel: no
 # forwarding), so the URLs in a record work from both sides.
 um_exec na ip route add 203.0.113.2/32 via 198.51.100.2
 um_exec nb ip route add 198.51.100.2/32 via 203.0.113.2
 
-QUEUE_SCAN="$(dirname "$0")/queue_scan.py"
-envelopes() { python3 "$QUEUE_SCAN" "$UM_TMP/$1/queue.db" count; }
-
-relay_config() { # NAME PORT APIPORT
-	um_relay_config "$1" rel "0.0.0.0:$2" "api = 0.0.0.0:$3
-dht = off
-queue = $UM_TMP/$1/queue.db
-queue-rate = 100000"
-	mkdir -p "$UM_TMP/$1"
-	chmod 700 "$UM_TMP/$1"
-}
-start_relay() { # NAME APIPORT
-	rm -f "${UM_NODE_SOCK[$1]}"
-	um_start "$1"
-	um_wait 10 "$1's queue API" um_exec rel curl -sf -X POST "http://127.0.0.1:$2/api/relay/challenge"
-}
-relay_config r1 51821 8081
-relay_config r2 51822 8082
-relay_config r3 51823 8083
-start_relay r1 8081
-start_relay r2 8082
-start_relay r3 8083
+mailbox_relay r1 51821 8081
+mailbox_relay r2 51822 8082
+mailbox_relay r3 51823 8083
 
 DHT="dht-diversity = off"
 um_config d1 rel 51830 100.64.0.9/24 tun "$DHT"
@@ -71,23 +49,6 @@ bootstrap = 203.0.113.2:51830
 $OPTS"
 um_peer alpha beta "" 100.64.0.2/32
 um_peer beta alpha "" 100.64.0.1/32
-
-via_check() { # NODE PEER DIR PREFIX N VIA [STATE...]
-	um_cli "$1" inbox --json --peer "$2" | python3 -c '
-import json, sys
-direction, prefix, n, via, states = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5:]
-msgs = [m for m in json.load(sys.stdin) if m["direction"] == direction and m["text"].startswith(prefix + " ")]
-texts = [m["text"] for m in msgs]
-if texts != ["%s %d" % (prefix, i) for i in range(1, n + 1)]:
-    sys.exit("have %d: %s..." % (len(texts), texts[:5]))
-if len({m["id"] for m in msgs}) != n:
-    sys.exit("duplicate IDs")
-if any(m["via"] != via for m in msgs):
-    sys.exit("via: %s" % sorted({str(m["via"]) for m in msgs}))
-if states and any(m["state"] not in states for m in msgs):
-    sys.exit("states: %s" % sorted({m["state"] for m in msgs}))
-' "$3" "$4" "$5" "$6" "${@:7}"
-}
 
 # ---- 1. beta publishes ----
 um_start beta
