@@ -16,7 +16,7 @@
 #include "http/queue_client.h"
 #include "msg/prekey.h"
 #include "node/relay_queue.h"
-#include "relay_files.h"
+#include "relay_fixture.h"
 #include "test.h"
 #include "util/error.h"
 
@@ -35,26 +35,16 @@ static uint64_t fake_clock(void)
 
 static void start(void)
 {
-	struct um_http_server_config hc = {0};
 	struct um_config_relay_server rc = {0};
 	struct um_queue_api_config ac = {.requests_per_s = 100000, .request_burst = 100000, .wall_ms = fake_clock};
 
 	snprintf(rc.queue_path, sizeof(rc.queue_path), "%s", db);
-	CHECK_EQ(um_relay_queue_open(&rq, &rc, &ac), 0);
-	um_addr_parse_host(&hc.listen, "127.0.0.1");
-	CHECK_EQ(um_http_server_create(&server, &hc), 0);
-	CHECK_EQ(um_relay_queue_attach(rq, server), 0);
-	CHECK_EQ(um_http_server_start(server), 0);
-	snprintf(base, sizeof(base), "http://127.0.0.1:%u", um_http_server_port(server));
+	relay_service_start(&rc, &ac, &rq, &server, base, sizeof(base));
 }
 
 static void stop(void)
 {
-	um_relay_queue_stop(rq);
-	um_http_server_free(server);
-	um_relay_queue_free(rq);
-	server = NULL;
-	rq = NULL;
+	relay_service_stop(&rq, &server);
 }
 
 static void setup(void)

@@ -17,7 +17,7 @@
 #include "crypto/identity.h"
 #include "http/queue_client.h"
 #include "node/relay_queue.h"
-#include "relay_files.h"
+#include "relay_fixture.h"
 #include "test.h"
 #include "util/bytes.h"
 #include "util/error.h"
@@ -41,7 +41,6 @@ static const struct um_peer_id *allow; /* the next start's allow-list (one entry
 
 static void start(uint32_t max_messages, uint64_t ttl_ms, const uint8_t *key, size_t max_body)
 {
-	struct um_http_server_config hc = {0};
 	struct um_config_relay_server rc = {0};
 	struct um_queue_api_config ac = {.requests_per_s = 100000,
 					 .request_burst = 100000,
@@ -63,21 +62,12 @@ static void start(uint32_t max_messages, uint64_t ttl_ms, const uint8_t *key, si
 	}
 	rc.allow = (struct um_peer_id *)allow;
 	rc.n_allow = allow ? 1 : 0;
-	CHECK_EQ(um_relay_queue_open(&rq, &rc, &ac), 0);
-	um_addr_parse_host(&hc.listen, "127.0.0.1");
-	CHECK_EQ(um_http_server_create(&server, &hc), 0);
-	CHECK_EQ(um_relay_queue_attach(rq, server), 0);
-	CHECK_EQ(um_http_server_start(server), 0);
-	snprintf(base, sizeof(base), "http://127.0.0.1:%u", um_http_server_port(server));
+	relay_service_start(&rc, &ac, &rq, &server, base, sizeof(base));
 }
 
 static void stop(void)
 {
-	um_relay_queue_stop(rq);
-	um_http_server_free(server);
-	um_relay_queue_free(rq);
-	server = NULL;
-	rq = NULL;
+	relay_service_stop(&rq, &server);
 	relay_files_remove(db);
 	CHECK_EQ(rmdir(dir), 0);
 }
