@@ -13,6 +13,7 @@
 
 #include "crypto/identity.h"
 #include "http/bootstrap_api.h"
+#include "http_reply.h"
 #include "test.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -21,24 +22,6 @@ static struct um_identity ids[2];
 static char base[128];
 static struct um_bootstrap_service *service;
 static const char *scheme = "http";
-
-struct reply {
-	long status;
-	char body[65536];
-	size_t len;
-};
-
-static size_t on_data(char *p, size_t size, size_t n, void *arg)
-{
-	struct reply *r = arg;
-	size_t k = size * n;
-	if (k > sizeof(r->body) - 1 - r->len)
-		k = sizeof(r->body) - 1 - r->len;
-	memcpy(r->body + r->len, p, k);
-	r->len += k;
-	r->body[r->len] = 0;
-	return size * n;
-}
 
 /* Reads from a callback: an unknown-length (chunked) upload. */
 struct upload {
@@ -65,7 +48,7 @@ static long http(const char *method, const char *path, const char *body, size_t 
 	snprintf(url, sizeof(url), "%s%s", base, path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, reply_on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -378,7 +361,7 @@ static void test_throughput(void)
 		long status = 0;
 		curl_easy_setopt(h, CURLOPT_URL, url);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, bodies[i]);
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, reply_on_data);
 		memset(&r, 0, sizeof(r));
 		curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
 		fails += curl_easy_perform(h) != CURLE_OK;

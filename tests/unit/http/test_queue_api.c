@@ -16,6 +16,7 @@
 
 #include "crypto/identity.h"
 #include "http/queue_client.h"
+#include "http_reply.h"
 #include "node/relay_queue.h"
 #include "relay_fixture.h"
 #include "test.h"
@@ -204,24 +205,6 @@ static void test_delete_many(void)
 	stop();
 }
 
-struct reply {
-	long status;
-	char body[8192];
-	size_t len;
-};
-
-static size_t on_data(char *p, size_t size, size_t n, void *arg)
-{
-	struct reply *r = arg;
-	size_t k = size * n;
-	if (k > sizeof(r->body) - 1 - r->len)
-		k = sizeof(r->body) - 1 - r->len;
-	memcpy(r->body + r->len, p, k);
-	r->len += k;
-	r->body[r->len] = 0;
-	return size * n;
-}
-
 static long http(const char *method, const char *path, const char *body, size_t len, struct reply *r)
 {
 	char url[256];
@@ -232,7 +215,7 @@ static long http(const char *method, const char *path, const char *body, size_t 
 	snprintf(url, sizeof(url), "%s%s", base, path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, reply_on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
