@@ -229,7 +229,7 @@ static int worker_setup(struct um_dataplane *dp, struct dp_worker *w, unsigned o
 	w->tun_buf = malloc(DP_TUN_BUF);
 	w->tx_arena = malloc(DP_TX_ARENA);
 	if (!w->counters || !w->ring.slots || !w->events.slots || !w->rx_bufs || !w->rx_items || !w->tun_buf ||
-	    !w->tx_arena)
+	    !w->tx_arena || um_dp_stage_init(w) < 0)
 		return -UM_ENOMEM;
 	memset(w->counters, 0, dp->max_peers * sizeof(*w->counters));
 	struct epoll_event ev = {.events = EPOLLIN};
@@ -371,6 +371,7 @@ void um_dataplane_free(struct um_dataplane *dp)
 		free(w->rx_bufs);
 		free(w->rx_items);
 		free(w->tun_buf);
+		um_dp_stage_free(w);
 		free(w->tx_arena);
 	}
 	if (dp->peers) {
@@ -614,6 +615,7 @@ int um_dataplane_peer_set_endpoint(struct um_dataplane *dp, uint32_t id, const s
 	ep = atomic_exchange(&peer->endpoint, ep);
 	atomic_store(&peer->roam_pending, false);
 	um_dp_synchronize(dp);
+	um_dp_stage_kick(dp);
 out:
 	pthread_mutex_unlock(&dp->lock);
 	free(ep);
@@ -656,6 +658,7 @@ int um_dataplane_peer_set_relay(struct um_dataplane *dp, uint32_t id, const stru
 	if (um_dp_peer_get(dp, id)) {
 		ep = atomic_exchange(&dp->peers[id].relay, ep);
 		um_dp_synchronize(dp);
+		um_dp_stage_kick(dp);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&dp->lock);

@@ -121,6 +121,28 @@ struct dp_rx_item {
 	bool message;   /* UM_DATA_F_MESSAGE: a channel segment */
 };
 
+/* Packets waiting for a peer's first keys (dataplane_stage.c). */
+#define DP_STAGE_SLOTS      16
+#define DP_STAGE_BYTES      1600 /* a device MTU's packet (TAP: with its header); bigger ones are dropped */
+#define DP_STAGE_MAX_AGE_NS (2 * UM_NSEC_PER_SEC)
+
+struct dp_stage_slot {
+	uint8_t *data; /* DP_STAGE_BYTES in dp_stage.area */
+	uint64_t at_ns;
+	struct um_vnet_hdr vh;
+	uint32_t peer;
+	uint16_t len;
+};
+
+struct dp_stage {
+	_Atomic unsigned count; /* = used, for the control thread */
+	unsigned used;          /* slot[0..used) in arrival order */
+	bool flushing;
+	uint64_t seen; /* stage_generation at the last flush */
+	uint8_t *area;
+	struct dp_stage_slot slot[DP_STAGE_SLOTS];
+};
+
 struct dp_worker {
 	struct um_dataplane *dp;
 	unsigned index;
@@ -135,6 +157,7 @@ struct dp_worker {
 	struct dp_ring ring;   /* datagrams */
 	struct dp_ring events; /* peer events: separate, so a flood cannot crowd them out */
 	bool ring_pushed;
+	struct dp_stage stage;
 	bool round_sent;      /* this wake-up sent a datagram (busy polling) */
 	bool round_wrote_tun; /* this wake-up wrote to the device */
 	uint64_t now_ns;
@@ -181,7 +204,8 @@ struct um_dataplane {
 	unsigned ring_cursor;
 	_Atomic bool stopping;
 	_Atomic uint64_t epoch;
-	pthread_mutex_t lock; /* serialises control calls */
+	_Atomic uint64_t stage_generation; /* bumped when a peer may have become sendable */
+	pthread_mutex_t lock;              /* serialises control calls */
 	uint64_t next_key_id;
 	struct dp_peer *peers;
 	unsigned max_peers;
@@ -198,6 +222,20 @@ struct um_dataplane {
 };
 
 void *um_dp_worker_main(void *arg);
+/* Staging (dataplane_stage.c). Worker side: keep a packet for a peer without
+ * keys or path (false: not kept, the caller drops it); send what became
+ * sendable (called when um_dp_stage_due). Control side, after publishing
+ * keys or a path: wake the workers holding packets. */
+int um_dp_stage_init(struct dp_worker *w);
+void um_dp_stage_free(struct dp_worker *w);
+bool um_dp_stage_put(struct dp_worker *w, uint32_t peer, const struct um_vnet_hdr *vh, const uint8_t *pkt, size_t len);
+void um_dp_stage_flush(struct dp_worker *w);
+void um_dp_stage_kick(struct um_dataplane *dp);
+static inline bool um_dp_stage_due(struct dp_worker *w)
+{
+	return atomic_load_explicit(&w->stage.count, memory_order_relaxed) &&
+	       atomic_load(&w->dp->stage_generation) != w->stage.seen;
+}
 
 /* Control-side helpers shared by dataplane.c and dataplane_keys.c; the
  * caller holds dp->lock. */

@@ -82,6 +82,8 @@ int um_dataplane_peer_install_keypair(struct um_dataplane *dp, uint32_t id, cons
 		else
 			um_dp_key_free(retire[i]);
 	}
+	if (!as_next)
+		um_dp_stage_kick(dp); /* packets that waited for these keys */
 out:
 	pthread_mutex_unlock(&dp->lock);
 	um_dp_key_free(key);
@@ -110,6 +112,7 @@ int um_dataplane_peer_promote_next(struct um_dataplane *dp, uint32_t id)
 		um_dp_key_retire_failed(old);
 	else
 		um_dp_key_free(old);
+	um_dp_stage_kick(dp);
 out:
 	pthread_mutex_unlock(&dp->lock);
 	return rc;

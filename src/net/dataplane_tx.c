@@ -255,7 +255,8 @@ UM_HOT static void tx_to_peer(struct dp_worker *w, uint32_t p, const struct um_v
 	if (!ep)
 		ep = atomic_load_explicit(&peer->endpoint, memory_order_acquire);
 	if (!key || !ep) {
-		peer_drop(w, p, UM_DP_DROP_NO_KEY);
+		if (!um_dp_stage_put(w, p, vh, pkt, len))
+			peer_drop(w, p, UM_DP_DROP_NO_KEY);
 		if (!key)
 			peer_event(w, &peer->need_key_pending, UM_DP_EVENT_NEED_KEY, p, NULL);
 		return;
@@ -427,4 +428,12 @@ UM_HOT void um_dp_tx_from_tun(struct dp_worker *w, int reads)
 			tx_flush(w);
 	}
 	tx_flush(w);
+}
+
+void um_dp_tx_staged(struct dp_worker *w, uint32_t p, const struct um_vnet_hdr *vh, uint8_t *pkt, size_t len)
+{
+	if (pkt)
+		tx_to_peer(w, p, vh, pkt, len);
+	else
+		tx_flush(w);
 }

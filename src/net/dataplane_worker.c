@@ -180,6 +180,8 @@ UM_HOT void *um_dp_worker_main(void *arg)
 				um_dp_tx_from_tun(w, 1);
 			}
 		}
+		if (um_dp_stage_due(w))
+			um_dp_stage_flush(w);
 		if (w->ring_pushed) {
 			uint64_t one = 1;
 			w->ring_pushed = false;

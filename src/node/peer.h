@@ -67,7 +67,8 @@ struct um_node_peer {
 	uint32_t index_current, index_previous, index_next;
 
 	uint64_t session_created_ns; /* current keypair; 0 = none */
-	uint64_t next_installed_ns;  /* when index_next was installed */
+	uint32_t index_answered;     /* the last session we installed as responder */
+	uint64_t next_installed_ns;  /* when index_answered was installed */
 	bool designated;             /* our ID sorts first: we initiate, the peer falls back */
 	bool session_initiator;      /* our role in the current session */
 	uint64_t last_handshake_ns;  /* any completed handshake; 0 = never */

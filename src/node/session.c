@@ -105,7 +105,7 @@ void um_node_clear_session(struct um_node_peer *peer)
 	um_dataplane_peer_clear_keys(peer->node->dataplane, peer->dp_peer);
 	peer->setup.has_session = false;
 	um_path_session_cleared(peer);
-	peer->index_current = peer->index_previous = peer->index_next = 0;
+	peer->index_current = peer->index_previous = peer->index_next = peer->index_answered = 0;
 	peer->session_created_ns = 0;
 }
 
@@ -144,14 +144,22 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 	uint64_t now = um_now_ns(), initiated = peer->timers.initiated_ns;
 	struct um_route route;
 	char name[96];
-	bool as_next = !out->initiator;
+	/* A responder holds new keys in `next` while an older session carries
+	 * our traffic, until the initiator's first packet under them shows it
+	 * has them (a rekey costs nothing then). Without one there is nothing
+	 * to protect: the RESPONSE proved the initiator holds the keys (its
+	 * signature covers our fresh ephemeral), our ESTABLISHED goes ahead of
+	 * our data on the same path, so we send at once instead of one round
+	 * trip later (issue 14: 160 ms of dropped packets through a relay). */
+	bool as_next = !out->initiator && peer->index_current;
 	bool rotation = peer->session_created_ns != 0;
 
 	peer_log_name(peer, name, sizeof(name));
 	/* Crossed handshakes: both sides initiated at once. The session the
 	 * designated side (lower peer ID) initiated wins on both sides; we
 	 * are not it, and we already hold its keys in `next`, so ours goes. */
-	if (out->initiator && !peer->designated && peer->index_next &&
+	if (out->initiator && !peer->designated && peer->index_answered &&
+	    (peer->index_answered == peer->index_next || peer->index_answered == peer->index_current) &&
 	    now - peer->next_installed_ns < UM_NODE_CROSSED_WINDOW_NS) {
 		um_log_debug("peer %s: crossed handshakes, keeping the peer's session", name);
 		peer->setup.hello_ns = peer->setup.reply_ns = 0; /* ours is over; the setup_* are the peer's */
@@ -166,9 +174,12 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 	}
 	/* The responder's keys wait in `next` until the initiator uses them:
 	 * until then the old current keeps carrying our traffic. */
+	if (!out->initiator) {
+		peer->index_answered = out->keypair.local_index;
+		peer->next_installed_ns = now;
+	}
 	if (as_next) {
 		peer->index_next = out->keypair.local_index;
-		peer->next_installed_ns = now;
 	} else {
 		/* The data plane demotes a pending `next` to `previous` (it stays
 		 * accepted), otherwise the old current; mirror what it keeps. */
@@ -184,6 +195,12 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 	}
 	peer->session_initiator = out->initiator;
 	setup_record(peer, out->initiator, now);
+	/* Without a `next` to confirm, the responder's sample is the handshake:
+	 * HELLO in to RESPONSE in, one round trip plus both sides' crypto. */
+	if (!out->initiator && !as_next && peer->setup.took_ns < UM_NSEC_PER_SEC) {
+		peer->rtt_ns = peer->setup.took_ns;
+		peer->rtt_from_handshake = false;
+	}
 	handshake_route(node, out, &route);
 	um_peer_route_set(peer, &route, UM_ROUTE_WHY_HANDSHAKE);
 	um_path_session_installed(peer, &out->keypair);
@@ -213,10 +230,18 @@ static void handle_output(struct um_node *node)
 
 	/* Keys first, then the datagrams: as responder the datagram is our
 	 * ESTABLISHED, and the initiator starts sending under the new keys the
-	 * moment it arrives, so they must already be installed. */
-	if (out->event == UM_HS_EVENT_ESTABLISHED && peer && node->up)
+	 * moment it arrives, so they must already be installed. Except a
+	 * responder's first session, whose keys carry our traffic at once
+	 * (install_session): ESTABLISHED must leave ahead of that, or our
+	 * first packets reach the initiator before its keys; its answer is a
+	 * round trip away, long after the install. */
+	bool established = out->event == UM_HS_EVENT_ESTABLISHED && peer && node->up;
+	bool keys_after = established && !out->initiator && !peer->index_current;
+	if (established && !keys_after)
 		install_session(node, peer);
 	flush_output(node);
+	if (keys_after)
+		install_session(node, peer);
 	if (out->event == UM_HS_EVENT_FAILED && peer) {
 		char name[96];
 		peer_log_name(peer, name, sizeof(name));

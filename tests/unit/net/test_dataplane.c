@@ -468,14 +468,29 @@ static void test_relay(void)
 	close(relay);
 }
 
+/* No keys yet: the packets wait (the last 16; older ones are dropped) and
+ * leave, in order, as soon as keys are installed (dataplane_stage.c). */
 static void test_no_key(void)
 {
 	CHECK_EQ(um_dataplane_peer_clear_keys(A.dp, A.peer), 0);
 	size_t len = make_udp(buf, "100.64.0.1", "100.64.0.2", 50, 1);
 	send(A.dev[0], buf, len, 0);
-	CHECK(wait_drop(&A, UM_DP_DROP_NO_KEY, 1));
 	CHECK(wait_control(&A, UM_DP_EVENT_NEED_KEY, &msg));
 	CHECK_EQ(msg.peer, A.peer);
+	CHECK_EQ(stats(&A).drops[UM_DP_DROP_NO_KEY], 0);
+	for (uint8_t fill = 2; fill <= 17; fill++) {
+		len = make_udp(buf, "100.64.0.1", "100.64.0.2", 50, fill);
+		send(A.dev[0], buf, len, 0);
+	}
+	CHECK(wait_drop(&A, UM_DP_DROP_NO_KEY, 1)); /* the first gave way */
+	CHECK_EQ(read_dev(B.dev[0], got, sizeof(got), 100), -1);
+	struct um_keypair ka = keypair(0xa1, 0xb2, 1, 2);
+	CHECK_EQ(um_dataplane_peer_install_keypair(A.dp, A.peer, &ka, false), 0);
+	for (uint8_t fill = 2; fill <= 17; fill++) {
+		CHECK_EQ(read_dev(B.dev[0], got, sizeof(got), 2000), (ssize_t)len);
+		CHECK_EQ(got[len - 1], fill);
+	}
+	CHECK_EQ(stats(&A).drops[UM_DP_DROP_NO_KEY], 1);
 	/* No route at all: counted globally. */
 	len = make_udp(buf, "100.64.0.1", "192.0.2.1", 50, 1);
 	send(A.dev[0], buf, len, 0);
