@@ -345,7 +345,7 @@ static void test_full_and_ttl(void)
 	CHECK_EQ(results[3], -UM_ELIMIT); /* the fourth: queue full */
 	/* Alone, a full queue's refusal is a 409 with its word. */
 	CHECK_EQ(put_one(&c, env[3]), -UM_ELIMIT);
-	CHECK_EQ(c.last_status, 409);
+	CHECK_EQ(c.http.last_status, 409);
 	(void)r;
 	CHECK_EQ(count_pending(&c, &ids[0], &got), 3);
 	/* TTL 1 s: two seconds later the purge timer drops them. */
