@@ -37,14 +37,8 @@ int um_bootstrap_client_parse_challenge(const char *body, size_t len, uint8_t ou
 {
 	json_t *root = um_http_client_load_object(body, len);
 	const json_t *v = root ? json_object_get(root, "challenge") : NULL;
-	size_t bin_len = 0;
-	int r = -UM_ETRUNC;
+	int r = um_http_client_json_bytes(v, out, UM_BOOTSTRAP_CHALLENGE_BYTES);
 
-	if (json_is_string(v) &&
-	    sodium_base642bin(out, UM_BOOTSTRAP_CHALLENGE_BYTES, json_string_value(v), json_string_length(v), NULL,
-			      &bin_len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
-	    bin_len == UM_BOOTSTRAP_CHALLENGE_BYTES)
-		r = 0;
 	json_decref(root);
 	return r;
 }

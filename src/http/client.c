@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <curl/curl.h>
+#include <sodium.h>
 
 #include "util/error.h"
 
@@ -174,4 +175,16 @@ json_t *um_http_client_load_object(const char *body, size_t len)
 		return NULL;
 	}
 	return root;
+}
+
+int um_http_client_json_bytes(const json_t *v, uint8_t *out, size_t len)
+{
+	size_t bin_len = 0;
+
+	if (!json_is_string(v) ||
+	    sodium_base642bin(out, len, json_string_value(v), json_string_length(v), NULL, &bin_len, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) ||
+	    bin_len != len)
+		return -UM_ETRUNC;
+	return 0;
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -64,5 +65,8 @@ int um_http_client_status(long status);
  * may be NULL); duplicate keys refused. A new reference (json_decref), or
  * NULL (no JSON object). */
 json_t *um_http_client_load_object(const char *body, size_t len);
+/* v (borrowed, may be NULL) a base64 string (original alphabet) of exactly
+ * len bytes, decoded into out: 0, or -UM_ETRUNC (out may be written). */
+int um_http_client_json_bytes(const json_t *v, uint8_t *out, size_t len);
 
 #endif

@@ -52,16 +52,9 @@ int um_queue_client_challenge(struct um_queue_client *c, uint8_t out[UM_QUEUE_AP
 	int r = request(c, "POST", "/api/relay/challenge", "", 0, &b);
 	json_t *root = r ? NULL : um_http_client_load_object(b.data, b.len);
 	const json_t *v = root ? json_object_get(root, "challenge") : NULL;
-	size_t bin_len = 0;
 
-	if (!r) {
-		r = -UM_ETRUNC;
-		if (json_is_string(v) &&
-		    sodium_base642bin(out, UM_QUEUE_API_CHALLENGE_BYTES, json_string_value(v), json_string_length(v),
-				      NULL, &bin_len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
-		    bin_len == UM_QUEUE_API_CHALLENGE_BYTES)
-			r = 0;
-	}
+	if (!r)
+		r = um_http_client_json_bytes(v, out, UM_QUEUE_API_CHALLENGE_BYTES);
 	json_decref(root);
 	free(b.data);
 	return r;
@@ -133,13 +126,8 @@ static void keep_next_challenge(struct um_queue_client *c, const struct um_http_
 {
 	json_t *root = um_http_client_load_object(b->data, b->len);
 	const json_t *v = root ? json_object_get(root, "challenge") : NULL;
-	size_t bin_len = 0;
 
-	c->has_next_challenge =
-	    json_is_string(v) &&
-	    sodium_base642bin(c->next_challenge, sizeof(c->next_challenge), json_string_value(v), json_string_length(v),
-			      NULL, &bin_len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
-	    bin_len == sizeof(c->next_challenge);
+	c->has_next_challenge = um_http_client_json_bytes(v, c->next_challenge, sizeof(c->next_challenge)) == 0;
 	json_decref(root);
 }
 
