@@ -221,21 +221,7 @@ static long http(const char *method, const char *path, const char *body, size_t 
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	else
-		r->status = -1;
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	return r->status;
-}
-
-static bool is_error_json(const struct reply *r)
-{
-	json_t *o = json_loads(r->body, 0, NULL);
-	bool ok = o && json_is_string(json_object_get(o, "error"));
-	json_decref(o);
-	return ok;
+	return reply_perform(c, h, r);
 }
 
 /* A signed recipient body as the client makes it: signer signs, claiming
@@ -279,7 +265,7 @@ static void test_hostile(void)
 	/* Forged: B's key claiming A's peer ID. */
 	body = signed_body(&c, &ids[1], &ids[0], "DELETE", "/api/relay/pending");
 	CHECK_EQ(http("DELETE", "/api/relay/pending", body, strlen(body), &r), 403);
-	CHECK(is_error_json(&r));
+	CHECK(reply_is_error_json(&r));
 	free(body);
 	CHECK_EQ(count_pending(&c, &ids[0], &got), 1);
 	/* A signature for another path does not delete all. */
@@ -294,7 +280,7 @@ static void test_hostile(void)
 	free(body);
 	/* Malformed JSON, unknown members, bad IDs: 400. */
 	CHECK_EQ(http("POST", "/api/relay/queue", "{\"envelopes\":", 13, &r), 400);
-	CHECK(is_error_json(&r));
+	CHECK(reply_is_error_json(&r));
 	CHECK_EQ(http("POST", "/api/relay/queue", "[]", 2, &r), 400);
 	CHECK_EQ(http("POST", "/api/relay/queue", "{\"envelopes\":[],\"x\":1}", 22, &r), 400);
 	CHECK_EQ(http("POST", "/api/relay/pending", "{\"peer_id\":\"nope\"}", 18, &r), 400);
@@ -309,7 +295,7 @@ static void test_hostile(void)
 	char *huge = malloc(big);
 	memset(huge, ' ', big);
 	CHECK_EQ(http("POST", "/api/relay/queue", huge, big, &r), 413);
-	CHECK(is_error_json(&r));
+	CHECK(reply_is_error_json(&r));
 	free(huge);
 	/* A malformed envelope (wrong length for its bucket) is refused, by name. */
 	size_t short_len = ENV_LEN - 1;
@@ -463,7 +449,7 @@ static void test_binary(void)
 	CHECK_EQ(um_queue_client_challenge(&c, challenge), 0);
 	len = binary_body(body, challenge, key, 6, 1);
 	CHECK_EQ(http("POST", "/api/relay/queue", (const char *)body, len + 1, &r), 400);
-	CHECK(is_error_json(&r));
+	CHECK(reply_is_error_json(&r));
 	body[7] = 2;
 	CHECK_EQ(http("POST", "/api/relay/queue", (const char *)body, len, &r), 400);
 	body[7] = 1;
