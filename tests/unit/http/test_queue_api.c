@@ -123,11 +123,9 @@ static void client(struct um_queue_client *c)
 }
 
 /* n envelopes for ids[0] (serials 0..n-1), then one for ids[1] (serial
- * 100), each queued. */
-static void put_for_both(struct um_queue_client *c, uint32_t n)
+ * 100) left in env (ENV_LEN bytes, the caller's), each queued. */
+static void put_for_both(struct um_queue_client *c, uint32_t n, uint8_t *env)
 {
-	uint8_t env[ENV_LEN];
-
 	for (uint32_t i = 0; i < n; i++) {
 		make_envelope(env, &ids[0], i);
 		CHECK_EQ(put_one(c, env), 0);
@@ -145,8 +143,7 @@ static void test_order_and_own(void)
 
 	start(100, 3600000, NULL, 0);
 	client(&c);
-	put_for_both(&c, 5);
-	make_envelope(env, &ids[1], 100);
+	put_for_both(&c, 5, env);
 	CHECK_EQ(put_one(&c, env), 0); /* idempotent: queued once */
 	CHECK_EQ(count_pending(&c, &ids[0], &got), 5);
 	for (uint32_t i = 0; i < 5; i++)
@@ -171,13 +168,13 @@ static void test_order_and_own(void)
 static void test_delete_many(void)
 {
 	struct um_queue_client c;
-	uint8_t many[UM_QUEUE_API_DELETE_MAX + 1][16];
+	uint8_t env[ENV_LEN], many[UM_QUEUE_API_DELETE_MAX + 1][16];
 	struct collected got;
 	uint64_t deleted = 99;
 
 	start(100, 3600000, NULL, 0);
 	client(&c);
-	put_for_both(&c, 6);
+	put_for_both(&c, 6, env);
 	CHECK_EQ(count_pending(&c, &ids[0], &got), 6);
 	/* B names A's envelopes: none deleted. */
 	CHECK_EQ(um_queue_client_delete_many(&c, &ids[1], (const uint8_t(*)[16])got.id, 3, &deleted), 0);
