@@ -19,6 +19,7 @@ count=${COUNT:-100}
 export UMBRAD=$build/umbrad UMBRA=$build/umbra
 . "$here/../tests/netns/lib.sh"
 . "$here/../tests/netns/mailbox_lib.sh"
+. "$here/lib-timing.sh"
 um_init
 
 mailbox_links
@@ -43,63 +44,16 @@ um_wait 15 "beta's prekey at both mailboxes" grep -q 'prekey published at 2 of 2
 um_stop beta
 um_start alpha
 
-python3 - "${UM_NODE_SOCK[alpha]}" "$count" <<'PY' || um_fail "send -> queued"
-import socket, sys, time, threading, urllib.parse
-sock_path, count = sys.argv[1], int(sys.argv[2])
-queued = {}
-cond = threading.Condition()
-
-def follow():
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(sock_path)
-    s.sendall(b"inbox-follow=text\n\n")
-    buf = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            return
-        buf += d
-        while b"\n" in buf:
-            line, buf = buf.split(b"\n", 1)
-            v = urllib.parse.unquote(line.decode(errors="replace"))
-            i = v.find("receipt ")
-            if i < 0:
-                continue
-            f = v[i + 8:].split()
-            if len(f) >= 3 and f[2] == "queued":
-                with cond:
-                    queued.setdefault(f[0], time.monotonic())
-                    cond.notify_all()
-
-def send(text):
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(sock_path)
-    s.sendall(("send=beta\ntext=%s\n\n" % urllib.parse.quote(text)).encode())
-    reply = b""
-    while not reply.endswith(b"\n\n"):
-        d = s.recv(4096)
-        if not d:
-            break
-        reply += d
-    s.close()
-    for line in reply.decode().split("\n"):
-        if line.startswith("id="):
-            return line[3:]
-    raise SystemExit("send failed: %r" % reply)
-
-threading.Thread(target=follow, daemon=True).start()
-time.sleep(0.3)
+bench_receipts "${UM_NODE_SOCK[alpha]}" queued "$count" <<'PY' || um_fail "send -> queued"
+count = int(sys.argv[3])
 lat = []
 for i in range(1, count + 1):
     t0 = time.monotonic()
     mid = send("bench %d" % i)
-    with cond:
-        if not cond.wait_for(lambda: mid in queued, timeout=30):
-            raise SystemExit("message %d not queued in 30 s" % i)
-        lat.append((queued[mid] - t0) * 1000)
+    wait([mid], 30)
+    lat.append((receipts[mid] - t0) * 1000)
 lat.sort()
-p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
-print("send -> queued, %d messages one at a time: p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (count, p(0.5), p(0.99), lat[-1]))
+print("send -> queued, %d messages one at a time: p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (count, percentile(lat, 0.5), percentile(lat, 0.99), lat[-1]))
 PY
 [ "$(envelopes r1)" = "$count" ] && [ "$(envelopes r2)" = "$count" ] || um_fail "relays hold $(envelopes r1)/$(envelopes r2), want $count"
 beta_hex=$(recipients r1)

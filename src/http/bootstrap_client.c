@@ -1,149 +1,51 @@
 /* SPDX-License-Identifier: MIT */
-/* The bootstrap API client (bootstrap_client.h): one reused curl handle,
- * a bounded response buffer, jansson for the answers. */
+/* The bootstrap API client (bootstrap_client.h) on the shared HTTP client
+ * (client.h), jansson for the answers. */
 #include "http/bootstrap_client.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <sodium.h>
 
 #include "http/client.h"
 #include "util/error.h"
 
-struct response_buf {
-	char *data;
-	size_t len;
-	bool overflow;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	struct response_buf *b = userdata;
-	size_t n = size * nmemb;
-
-	if (b->overflow || n > UM_BOOTSTRAP_RESPONSE_MAX - b->len) {
-		b->overflow = true;
-		return 0; /* aborts the transfer */
-	}
-	char *grown = realloc(b->data, b->len + n + 1);
-	if (!grown) {
-		b->overflow = true;
-		return 0;
-	}
-	memcpy(grown + b->len, ptr, n);
-	b->data = grown;
-	b->len += n;
-	b->data[b->len] = 0;
-	return n;
-}
-
 int um_bootstrap_client_init(struct um_bootstrap_client *c, const char *url)
 {
-	memset(c, 0, sizeof(*c));
-	c->timeout_ms = UM_BOOTSTRAP_TIMEOUT_MS;
-	if (um_http_client_base(c->base, sizeof(c->base), url))
-		return -UM_EINVAL;
-	c->curl = curl_easy_init();
-	return c->curl ? 0 : -UM_ENOMEM;
+	return um_http_client_init(&c->http, url, UM_BOOTSTRAP_TIMEOUT_MS, UM_BOOTSTRAP_RESPONSE_MAX);
 }
 
 void um_bootstrap_client_close(struct um_bootstrap_client *c)
 {
-	if (c->curl)
-		curl_easy_cleanup(c->curl);
-	c->curl = NULL;
+	um_http_client_close(&c->http);
 }
 
-/* One request: method on base + path with an optional JSON body; the
- * answer's body into *b (owned by the caller, freed with free(b->data)). */
+/* One request with an optional JSON body (NUL terminated, borrowed); the
+ * answer into *b (b->data the caller's). */
 static int request(struct um_bootstrap_client *c, const char *method, const char *path, const char *body,
-		   struct response_buf *b)
+		   struct um_http_client_response *b)
 {
-	char url[UM_BOOTSTRAP_URL_MAX + 128];
-	struct curl_slist *headers = NULL;
-	CURL *curl = c->curl;
-	long status = 0;
-	CURLcode rc;
-
-	memset(b, 0, sizeof(*b));
-	c->last_status = 0;
-	if (!curl)
-		return -UM_ESTATE;
-	if ((size_t)snprintf(url, sizeof(url), "%s%s", c->base, path) >= sizeof(url))
-		return -UM_EINVAL;
-	curl_easy_reset(curl);
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, b);
-	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-	if (c->ca_file)
-		curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file);
-	if (c->insecure) {
-		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	if (body) {
-		headers = curl_slist_append(headers, "Content-Type: application/json");
-		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	}
-	rc = curl_easy_perform(curl);
-	curl_slist_free_all(headers);
-	if (rc != CURLE_OK) {
-		free(b->data);
-		memset(b, 0, sizeof(*b));
-		return -UM_EAGAIN;
-	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	c->last_status = (unsigned)status;
-	if (status != 200) {
-		free(b->data);
-		memset(b, 0, sizeof(*b));
-	}
-	return um_http_client_status(status);
+	return um_http_client_request(&c->http, method, path, body, body ? strlen(body) : 0, b);
 }
 
 /* ---- parsers ---- */
 
-static json_t *load_object(const char *body, size_t len)
-{
-	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-
-	if (root && !json_is_object(root)) {
-		json_decref(root);
-		return NULL;
-	}
-	return root;
-}
-
 int um_bootstrap_client_parse_challenge(const char *body, size_t len, uint8_t out[UM_BOOTSTRAP_CHALLENGE_BYTES])
 {
-	json_t *root = load_object(body, len);
+	json_t *root = um_http_client_load_object(body, len);
 	const json_t *v = root ? json_object_get(root, "challenge") : NULL;
-	size_t bin_len = 0;
-	int r = -UM_ETRUNC;
+	int r = um_http_client_json_bytes(v, out, UM_BOOTSTRAP_CHALLENGE_BYTES);
 
-	if (json_is_string(v) &&
-	    sodium_base642bin(out, UM_BOOTSTRAP_CHALLENGE_BYTES, json_string_value(v), json_string_length(v), NULL,
-			      &bin_len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
-	    bin_len == UM_BOOTSTRAP_CHALLENGE_BYTES)
-		r = 0;
 	json_decref(root);
 	return r;
 }
 
 int um_bootstrap_client_parse_ttl(const char *body, size_t len, uint64_t *ttl_s)
 {
-	json_t *root = load_object(body, len);
+	json_t *root = um_http_client_load_object(body, len);
 	const json_t *v = root ? json_object_get(root, "ttl") : NULL;
 	int r = -UM_ETRUNC;
 
@@ -184,7 +86,7 @@ static int peer_from_json(const json_t *o, struct um_bootstrap_peer *out)
 
 int um_bootstrap_client_parse_peer(const char *body, size_t len, struct um_bootstrap_peer *out)
 {
-	json_t *root = load_object(body, len);
+	json_t *root = um_http_client_load_object(body, len);
 	int r = root ? peer_from_json(root, out) : -UM_ETRUNC;
 
 	json_decref(root);
@@ -194,7 +96,7 @@ int um_bootstrap_client_parse_peer(const char *body, size_t len, struct um_boots
 int um_bootstrap_client_parse_peers(const char *body, size_t len, struct um_bootstrap_peer *out, size_t max,
 				    size_t *count)
 {
-	json_t *root = load_object(body, len);
+	json_t *root = um_http_client_load_object(body, len);
 	const json_t *list = root ? json_object_get(root, "peers") : NULL, *v;
 	size_t i;
 	int r = -UM_ETRUNC;
@@ -220,7 +122,7 @@ out:
 
 static int fetch_challenge(struct um_bootstrap_client *c, uint8_t out[UM_BOOTSTRAP_CHALLENGE_BYTES])
 {
-	struct response_buf b;
+	struct um_http_client_response b;
 	int r = request(c, "POST", "/api/bootstrap/challenge", "{}", &b);
 
 	if (r == 0)
@@ -247,7 +149,7 @@ static int signed_write(struct um_bootstrap_client *c, const struct um_identity 
 	char id[UM_PEER_ID_TEXT_MAX], text[UM_ADDR_TEXT_MAX];
 	char *sig_b64 = NULL, *challenge_b64 = NULL, *key_b64 = NULL, *body = NULL;
 	json_t *o = NULL, *list;
-	struct response_buf b = {0};
+	struct um_http_client_response b = {0};
 	int r;
 
 	if (!signature)
@@ -327,7 +229,7 @@ int um_bootstrap_client_unregister(struct um_bootstrap_client *c, const struct u
 
 int um_bootstrap_client_peers(struct um_bootstrap_client *c, struct um_bootstrap_peer *out, size_t max, size_t *count)
 {
-	struct response_buf b;
+	struct um_http_client_response b;
 	int r = request(c, "GET", "/api/bootstrap/peers", NULL, &b);
 
 	*count = 0;
@@ -341,7 +243,7 @@ int um_bootstrap_client_peer(struct um_bootstrap_client *c, const struct um_peer
 			     struct um_bootstrap_peer *out)
 {
 	char text[UM_PEER_ID_TEXT_MAX], path[UM_PEER_ID_TEXT_MAX + 32];
-	struct response_buf b;
+	struct um_http_client_response b;
 	int r;
 
 	um_peer_id_format(id, text, sizeof(text));

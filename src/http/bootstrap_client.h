@@ -19,20 +19,17 @@
 
 #include "crypto/identity.h"
 #include "dht/bootstrap.h"
+#include "http/client.h"
 
 enum {
-	UM_BOOTSTRAP_URL_MAX = 256,
+	UM_BOOTSTRAP_URL_MAX = UM_HTTP_CLIENT_URL_MAX,
 	UM_BOOTSTRAP_TIMEOUT_MS = 3000, /* default per request */
 	UM_BOOTSTRAP_RESPONSE_MAX = 65536,
 };
 
 struct um_bootstrap_client {
-	char base[UM_BOOTSTRAP_URL_MAX]; /* "http://HOST:PORT", no trailing slash */
-	long timeout_ms;
-	const char *ca_file;  /* https: verify against this PEM bundle (borrowed) */
-	bool insecure;        /* https: skip certificate verification (tests) */
-	void *curl;           /* owned CURL handle, reused between calls */
-	unsigned last_status; /* HTTP status of the last call (0: none) */
+	/* base URL, curl handle, timeout_ms, ca_file, insecure, last_status */
+	struct um_http_client http;
 };
 
 /* url: "http://HOST:PORT", "https://HOST:PORT" or "HOST:PORT" (http). 0 or

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The queue API client (queue_client.h): one reused curl handle, bodies
- * written by hand (megabytes of base64 need no JSON tree), jansson for the
- * answers. */
+/* The queue API client (queue_client.h) on the shared HTTP client
+ * (client.h): bodies written by hand (megabytes of base64 need no JSON
+ * tree), jansson for the answers. */
 #include "http/queue_client.h"
 
 #include <errno.h>
@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <sodium.h>
 
@@ -21,148 +20,41 @@
 #define QUEUE_PATH   "/api/relay/queue"
 #define PENDING_PATH "/api/relay/pending"
 
-struct response_buf {
-	char *data;
-	size_t len, cap;
-	bool overflow;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	struct response_buf *b = userdata;
-	size_t n = size * nmemb;
-
-	if (b->overflow || n > UM_QUEUE_CLIENT_RESPONSE_MAX - b->len) {
-		b->overflow = true;
-		return 0;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->len + n + 1) * 2;
-		char *grown = realloc(b->data, cap);
-		if (!grown) {
-			b->overflow = true;
-			return 0;
-		}
-		b->data = grown;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, ptr, n);
-	b->len += n;
-	b->data[b->len] = 0;
-	return n;
-}
-
 int um_queue_client_init(struct um_queue_client *c, const char *url)
 {
 	memset(c, 0, sizeof(*c));
-	c->timeout_ms = UM_QUEUE_CLIENT_TIMEOUT_MS;
-	if (um_http_client_base(c->base, sizeof(c->base), url))
-		return -UM_EINVAL;
-	c->curl = curl_easy_init();
-	return c->curl ? 0 : -UM_ENOMEM;
+	return um_http_client_init(&c->http, url, UM_QUEUE_CLIENT_TIMEOUT_MS, UM_QUEUE_CLIENT_RESPONSE_MAX);
 }
 
 void um_queue_client_close(struct um_queue_client *c)
 {
-	if (c->curl)
-		curl_easy_cleanup(c->curl);
-	c->curl = NULL;
+	um_http_client_close(&c->http);
 	sodium_memzero(c->admission_key, sizeof(c->admission_key));
 }
 
-static int on_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+static int cancelled(void *ctx)
 {
-	(void)dltotal;
-	(void)dlnow;
-	(void)ultotal;
-	(void)ulnow;
-	return *(const _Atomic bool *)clientp ? 1 : 0;
+	return *(const _Atomic bool *)ctx;
 }
 
-/* method on base + path with body (len bytes, may be NULL); the answer into
- * *b (b->data owned by the caller), kept for every status. */
+/* um_http_client_request, aborted when c->cancel is set. */
 static int request(struct um_queue_client *c, const char *method, const char *path, const char *body, size_t len,
-		   struct response_buf *b)
+		   struct um_http_client_response *b)
 {
-	char url[UM_QUEUE_CLIENT_URL_MAX + 128];
-	struct curl_slist *headers = NULL;
-	CURL *curl = c->curl;
-	long status = 0;
-	CURLcode rc;
-
-	memset(b, 0, sizeof(*b));
-	c->last_status = 0;
-	if (!curl)
-		return -UM_ESTATE;
-	if ((size_t)snprintf(url, sizeof(url), "%s%s", c->base, path) >= sizeof(url))
-		return -UM_EINVAL;
-	curl_easy_reset(curl);
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, b);
-	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-	if (c->ca_file)
-		curl_easy_setopt(curl, CURLOPT_CAINFO, c->ca_file);
-	if (c->cancel) {
-		curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-		curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-		curl_easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)c->cancel);
-	}
-	if (c->insecure) {
-		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	if (body) {
-		/* No "Expect: 100-continue" round trip on large bodies. */
-		headers = curl_slist_append(headers, "Content-Type: application/json");
-		headers = curl_slist_append(headers, "Expect:");
-		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	}
-	rc = curl_easy_perform(curl);
-	curl_slist_free_all(headers);
-	if (rc != CURLE_OK) {
-		free(b->data);
-		memset(b, 0, sizeof(*b));
-		return b->overflow ? -UM_ETRUNC : -UM_EAGAIN;
-	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	c->last_status = (unsigned)status;
-	return um_http_client_status(status);
-}
-
-static json_t *load_object(const char *body, size_t len)
-{
-	json_t *root = body ? json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
-
-	if (root && !json_is_object(root)) {
-		json_decref(root);
-		return NULL;
-	}
-	return root;
+	c->http.abort_check = c->cancel ? cancelled : NULL;
+	c->http.abort_ctx = (void *)c->cancel;
+	return um_http_client_request(&c->http, method, path, body, len, b);
 }
 
 int um_queue_client_challenge(struct um_queue_client *c, uint8_t out[UM_QUEUE_API_CHALLENGE_BYTES])
 {
-	struct response_buf b;
+	struct um_http_client_response b;
 	int r = request(c, "POST", "/api/relay/challenge", "", 0, &b);
-	json_t *root = r ? NULL : load_object(b.data, b.len);
+	json_t *root = r ? NULL : um_http_client_load_object(b.data, b.len);
 	const json_t *v = root ? json_object_get(root, "challenge") : NULL;
-	size_t bin_len = 0;
 
-	if (!r) {
-		r = -UM_ETRUNC;
-		if (json_is_string(v) &&
-		    sodium_base642bin(out, UM_QUEUE_API_CHALLENGE_BYTES, json_string_value(v), json_string_length(v),
-				      NULL, &bin_len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
-		    bin_len == UM_QUEUE_API_CHALLENGE_BYTES)
-			r = 0;
-	}
+	if (!r)
+		r = um_http_client_json_bytes(v, out, UM_QUEUE_API_CHALLENGE_BYTES);
 	json_decref(root);
 	free(b.data);
 	return r;
@@ -193,7 +85,7 @@ static int hex16(const char *text, uint8_t out[16])
 
 int um_queue_client_parse_put(const char *body, size_t len, const uint8_t (*ids)[16], size_t n, int *results)
 {
-	json_t *root = load_object(body, len), *queued, *refused, *v;
+	json_t *root = um_http_client_load_object(body, len), *queued, *refused, *v;
 	size_t i;
 	uint8_t id[16];
 	int r = -UM_ETRUNC;
@@ -230,17 +122,12 @@ out:
 }
 
 /* The challenge a put answer carries for our next request (queue_api.h). */
-static void keep_next_challenge(struct um_queue_client *c, const struct response_buf *b)
+static void keep_next_challenge(struct um_queue_client *c, const struct um_http_client_response *b)
 {
-	json_t *root = b->data ? load_object(b->data, b->len) : NULL;
+	json_t *root = um_http_client_load_object(b->data, b->len);
 	const json_t *v = root ? json_object_get(root, "challenge") : NULL;
-	size_t bin_len = 0;
 
-	c->has_next_challenge =
-	    json_is_string(v) &&
-	    sodium_base642bin(c->next_challenge, sizeof(c->next_challenge), json_string_value(v), json_string_length(v),
-			      NULL, &bin_len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 &&
-	    bin_len == sizeof(c->next_challenge);
+	c->has_next_challenge = um_http_client_json_bytes(v, c->next_challenge, sizeof(c->next_challenge)) == 0;
 	json_decref(root);
 }
 
@@ -250,7 +137,7 @@ static int put_binary(struct um_queue_client *c, const uint8_t challenge[32], co
 {
 	uint8_t hash[32], message[UM_QUEUE_API_MESSAGE_MAX], *body = NULL;
 	size_t size = 8 + 32 + 32 + UM_HSIG_PK_BYTES + UM_HSIG_BYTES, used = 0, mlen;
-	struct response_buf b = {0};
+	struct um_http_client_response b = {0};
 	int r;
 
 	for (size_t i = 0; i < n; i++)
@@ -291,7 +178,7 @@ static int put_binary(struct um_queue_client *c, const uint8_t challenge[32], co
 	keep_next_challenge(c, &b);
 	/* A refusal of every envelope still lists them: read it. */
 	if ((r == 0 || r == -UM_ELIMIT || r == -UM_ERANGE || r == -ENOSPC || r == -UM_EAGAIN || r == -UM_EINVAL) &&
-	    b.data && um_queue_client_parse_put(b.data, b.len, ids, n, results) == 0 && c->last_status != 429)
+	    b.data && um_queue_client_parse_put(b.data, b.len, ids, n, results) == 0 && c->http.last_status != 429)
 		r = 0;
 out:
 	free(b.data);
@@ -406,7 +293,7 @@ static int auth_body(struct um_queue_client *c, const struct um_identity *me, co
 
 int um_queue_client_parse_pending(const char *body, size_t len, um_queue_client_envelope_fn fn, void *ctx)
 {
-	json_t *root = load_object(body, len), *list, *v;
+	json_t *root = um_http_client_load_object(body, len), *list, *v;
 	size_t i;
 	uint8_t *buf = NULL;
 	int r = -UM_ETRUNC;
@@ -447,7 +334,7 @@ out:
 int um_queue_client_pending(struct um_queue_client *c, const struct um_identity *me, uint32_t limit,
 			    um_queue_client_envelope_fn fn, void *ctx)
 {
-	struct response_buf b = {0};
+	struct um_http_client_response b = {0};
 	char *body;
 	int r = auth_body(c, me, "GET", PENDING_PATH, limit, &body);
 
@@ -464,7 +351,7 @@ int um_queue_client_pending(struct um_queue_client *c, const struct um_identity 
 static int delete_request(struct um_queue_client *c, const struct um_identity *me, const char *path,
 			  const uint8_t (*ids)[16], size_t n_ids, uint64_t *deleted)
 {
-	struct response_buf b = {0};
+	struct um_http_client_response b = {0};
 	char *body;
 	int r = auth_body_ids(c, me, "DELETE", path, 0, ids, n_ids, &body);
 
@@ -472,7 +359,7 @@ static int delete_request(struct um_queue_client *c, const struct um_identity *m
 		return r;
 	r = request(c, n_ids ? "POST" : "DELETE", path, body, strlen(body), &b);
 	if (!r && deleted) {
-		json_t *root = load_object(b.data, b.len);
+		json_t *root = um_http_client_load_object(b.data, b.len);
 		const json_t *v = root ? json_object_get(root, "deleted") : NULL;
 		if (json_is_integer(v) && json_integer_value(v) >= 0)
 			*deleted = (uint64_t)json_integer_value(v);
@@ -509,7 +396,7 @@ int um_queue_client_delete_all(struct um_queue_client *c, const struct um_identi
 
 int um_queue_client_prekey_put(struct um_queue_client *c, const uint8_t *bundle, const uint8_t *public_key)
 {
-	struct response_buf b;
+	struct um_http_client_response b;
 	char *body = um_prekey_api_format(bundle, public_key);
 	int r;
 
@@ -524,7 +411,7 @@ int um_queue_client_prekey_put(struct um_queue_client *c, const uint8_t *bundle,
 int um_queue_client_prekey_get(struct um_queue_client *c, const uint8_t owner[32], uint8_t *bundle, uint8_t *public_key)
 {
 	char path[sizeof(UM_PREKEY_API_PATH) + 70];
-	struct response_buf b;
+	struct um_http_client_response b;
 	const char *error = NULL;
 	size_t n = sizeof(UM_PREKEY_API_PATH "/") - 1;
 	int r;
@@ -543,8 +430,8 @@ int um_queue_client_wait(struct um_queue_client *c, const struct um_identity *me
 {
 	struct um_mailbox_wait_request req = {.time_ms = um_wall_ms(), .after_ms = after_ms, .wait_s = wait_s};
 	uint8_t msg[UM_MAILBOX_WAIT_SIGNED_BYTES];
-	struct response_buf b;
-	long timeout = c->timeout_ms;
+	struct um_http_client_response b;
+	long timeout = c->http.timeout_ms;
 	char *body;
 	int r;
 
@@ -557,9 +444,9 @@ int um_queue_client_wait(struct um_queue_client *c, const struct um_identity *me
 	body = um_mailbox_wait_format(&req);
 	if (!body)
 		return -UM_ENOMEM;
-	c->timeout_ms = timeout + (long)wait_s * 1000;
+	c->http.timeout_ms = timeout + (long)wait_s * 1000;
 	r = request(c, "POST", UM_MAILBOX_WAIT_PATH, body, strlen(body), &b);
-	c->timeout_ms = timeout;
+	c->http.timeout_ms = timeout;
 	free(body);
 	if (r == 0 && um_mailbox_wait_parse_answer(b.data, b.len, arrived, now_ms))
 		r = -UM_ETRUNC;

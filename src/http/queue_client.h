@@ -19,28 +19,25 @@
 #include <stdint.h>
 
 #include "crypto/identity.h"
+#include "http/client.h"
 #include "http/prekey_api.h"
 #include "http/queue_api.h"
 
 enum {
-	UM_QUEUE_CLIENT_URL_MAX = 256,
+	UM_QUEUE_CLIENT_URL_MAX = UM_HTTP_CLIENT_URL_MAX,
 	UM_QUEUE_CLIENT_TIMEOUT_MS = 10000,
 	UM_QUEUE_CLIENT_RESPONSE_MAX = 32 << 20, /* a pending answer of 1000 envelopes of 16 KiB */
 };
 
 struct um_queue_client {
-	char base[UM_QUEUE_CLIENT_URL_MAX]; /* "http://HOST:PORT" */
-	long timeout_ms;
-	const char *ca_file; /* https: PEM bundle (borrowed) */
-	bool insecure;       /* https: no verification (tests) */
+	/* base URL, curl handle, timeout_ms, ca_file, insecure, last_status */
+	struct um_http_client http;
 	uint8_t admission_key[32];
 	bool has_admission_key;
 	const struct um_identity *sender; /* borrowed; signs puts when set */
-	void *curl;                       /* owned CURL handle */
 	/* Set (by another thread) to abort a running call within about a
 	 * second (-UM_EAGAIN); NULL: none. Borrowed. */
 	const _Atomic bool *cancel;
-	unsigned last_status;
 	/* The challenge the last put's answer carried: the next put uses it
 	 * instead of asking for one (single use; cleared when taken). */
 	uint8_t next_challenge[32];

@@ -146,9 +146,9 @@ static int do_register(struct dht_bootstrap *b, struct um_bootstrap_client *clie
 
 	count(b, &b->registered, r);
 	if (r)
-		um_log_warn("bootstrap %s: register: %s", client->base, um_strerror(r));
+		um_log_warn("bootstrap %s: register: %s", client->http.base, um_strerror(r));
 	else
-		um_log_info("bootstrap %s: registered (%s, %zu endpoints)", client->base,
+		um_log_info("bootstrap %s: registered (%s, %zu endpoints)", client->http.base,
 			    b->is_public ? "public" : "private", b->n_endpoints);
 	return r;
 }

@@ -111,7 +111,7 @@ static int client_open(struct um_offline_worker *w, struct um_queue_client *c, c
 		c->has_admission_key = true;
 	}
 	if (w->config.ca_file[0])
-		c->ca_file = w->config.ca_file;
+		c->http.ca_file = w->config.ca_file;
 	return 0;
 }
 

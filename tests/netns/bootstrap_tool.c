@@ -72,7 +72,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bad URL %s\n", argv[1]);
 		return 1;
 	}
-	client.insecure = getenv("UM_BOOTSTRAP_INSECURE") != NULL;
+	client.http.insecure = getenv("UM_BOOTSTRAP_INSECURE") != NULL;
 	bool keyed = strcmp(argv[2], "-") != 0;
 	if (keyed && (r = um_identity_load(&identity, argv[2]))) {
 		fprintf(stderr, "%s: %s\n", argv[2], um_strerror(r));
@@ -113,7 +113,7 @@ int main(int argc, char **argv)
 		goto usage;
 	}
 	if (r)
-		fprintf(stderr, "%s: %s (HTTP %u)\n", cmd, um_strerror(r), client.last_status);
+		fprintf(stderr, "%s: %s (HTTP %u)\n", cmd, um_strerror(r), client.http.last_status);
 	um_bootstrap_client_close(&client);
 	if (keyed)
 		um_identity_wipe(&identity);

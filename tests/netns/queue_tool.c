@@ -205,7 +205,7 @@ int main(int argc, char **argv)
 	memset(seed, 0x42, sizeof(seed));
 	if (um_identity_from_seed(&recipient, seed) || um_queue_client_init(&c, argv[1]))
 		return 1;
-	c.timeout_ms = 5000;
+	c.http.timeout_ms = 5000;
 	if (!strcmp(argv[2], "put") && argc == 6)
 		rc = put(&c, atol(argv[3]), atol(argv[4]), argv[5]);
 	else if (!strcmp(argv[2], "drain") && argc == 4)

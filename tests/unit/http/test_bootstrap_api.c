@@ -63,22 +63,7 @@ static long http(const char *method, const char *path, const char *body, size_t 
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(c, CURLOPT_READDATA, &up);
 	}
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	else
-		r->status = -1;
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	return r->status;
-}
-
-/* Every error is a JSON object with a string "error". */
-static bool is_error_json(const struct reply *r)
-{
-	json_t *o = json_loads(r->body, 0, NULL);
-	bool ok = o && json_is_string(json_object_get(o, "error"));
-	json_decref(o);
-	return ok;
+	return reply_perform(c, h, r);
 }
 
 static void start(const struct um_bootstrap_config *rc, const char *cert, const char *key)
@@ -223,7 +208,7 @@ static void test_endpoints(void)
 	path_of(path, sizeof(path), "/peer/", &ids[0]);
 	CHECK_EQ(http("GET", path, NULL, 0, &unknown), 404);
 	CHECK(r.len == unknown.len && !memcmp(r.body, unknown.body, r.len));
-	CHECK(is_error_json(&r));
+	CHECK(reply_is_error_json(&r));
 	CHECK_EQ(listed(), 1);
 	stop();
 }
@@ -245,7 +230,7 @@ static void test_errors(void)
 					  "{\"a\":1,\"a\":2}"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		CHECK_EQ(http("POST", "/api/bootstrap/register", bad[i], 0, &r), 400);
-		CHECK(is_error_json(&r));
+		CHECK(reply_is_error_json(&r));
 	}
 	/* A valid signed body with a field spoiled after the fact. */
 	char *body = signed_body(UM_BOOTSTRAP_OP_REGISTER, &ids[1], &ids[1], true, 0);
@@ -259,18 +244,18 @@ static void test_errors(void)
 	/* Now as sent: accepted; then replayed: 403. */
 	CHECK_EQ(http("POST", "/api/bootstrap/register", body, 0, &r), 200);
 	CHECK_EQ(http("POST", "/api/bootstrap/register", body, 0, &r), 403);
-	CHECK(is_error_json(&r));
+	CHECK(reply_is_error_json(&r));
 	free(body);
 	CHECK_EQ(listed(), 2);
 	/* 403: a wrong signature, someone else's key. */
 	CHECK_EQ(send_signed(UM_BOOTSTRAP_OP_UNREGISTER, &ids[0], &ids[0], false, 1, &r), 403);
 	CHECK_EQ(send_signed(UM_BOOTSTRAP_OP_UNREGISTER, &ids[0], &ids[1], false, 0, &r), 403);
 	CHECK_EQ(send_signed(UM_BOOTSTRAP_OP_REGISTER, &ids[0], &ids[1], true, 0, &r), 403);
-	CHECK(is_error_json(&r));
+	CHECK(reply_is_error_json(&r));
 	CHECK_EQ(listed(), 2);
 	/* 404: unknown path, unknown peer, heartbeat of an unknown ID. */
 	CHECK_EQ(http("GET", "/nothing", NULL, 0, &r), 404);
-	CHECK(is_error_json(&r));
+	CHECK(reply_is_error_json(&r));
 	CHECK_EQ(send_signed(UM_BOOTSTRAP_OP_UNREGISTER, &ids[1], &ids[1], false, 0, &r), 200);
 	CHECK_EQ(send_signed(UM_BOOTSTRAP_OP_HEARTBEAT, &ids[1], &ids[1], false, 0, &r), 404);
 	path_of(path, sizeof(path), "/api/bootstrap/peer/", &ids[1]);
@@ -282,13 +267,13 @@ static void test_errors(void)
 	CHECK_EQ(http("GET", "/api/bootstrap/register", NULL, 0, &r), 405);
 	CHECK_EQ(http("POST", "/api/bootstrap/unregister", "{}", 0, &r), 405);
 	CHECK_EQ(http("DELETE", "/api/bootstrap/peers", NULL, 0, &r), 405);
-	CHECK(is_error_json(&r));
+	CHECK(reply_is_error_json(&r));
 	/* 413: declared and chunked. */
 	char *big = malloc(20000);
 	memset(big, ' ', 19999);
 	big[19999] = 0;
 	CHECK_EQ(http("POST", "/api/bootstrap/register", big, 0, &r), 413);
-	CHECK(is_error_json(&r));
+	CHECK(reply_is_error_json(&r));
 	CHECK_EQ(http("POST", "/api/bootstrap/register", NULL, 20000, &r), 413);
 	/* Just under the cap is parsed (and refused as JSON, not as size). */
 	big[16000] = 0;
@@ -313,7 +298,7 @@ static void test_limits(void)
 		ok += s == 200;
 		limited += s == 429;
 		if (s == 429)
-			CHECK(is_error_json(&r));
+			CHECK(reply_is_error_json(&r));
 	}
 	/* 10 in the burst, perhaps one more refilled while the loop ran. */
 	CHECK(ok >= 10 && ok <= 12);
@@ -327,7 +312,7 @@ static void test_limits(void)
 	start(&c, NULL, NULL);
 	CHECK_EQ(send_signed(UM_BOOTSTRAP_OP_REGISTER, &ids[0], &ids[0], true, 0, &r), 200);
 	CHECK_EQ(send_signed(UM_BOOTSTRAP_OP_REGISTER, &ids[1], &ids[1], true, 0, &r), 503);
-	CHECK(is_error_json(&r));
+	CHECK(reply_is_error_json(&r));
 	CHECK_EQ(listed(), 1);
 	stop();
 }

@@ -38,7 +38,7 @@ static void start(const struct um_bootstrap_config *rc)
 	CHECK_EQ(um_bootstrap_service_start(&service, &hc, rc), 0);
 	snprintf(url, sizeof(url), "127.0.0.1:%u/", service ? um_http_server_port(service->server) : 0);
 	CHECK_EQ(um_bootstrap_client_init(&client, url), 0);
-	CHECK(!strncmp(client.base, "http://127.0.0.1:", 17));
+	CHECK(!strncmp(client.http.base, "http://127.0.0.1:", 17));
 }
 
 static void stop(void)
@@ -81,7 +81,7 @@ static void test_flow(void)
 	CHECK_EQ(um_bootstrap_client_peer(&client, &ids[0].id, true, &p), 0);
 	CHECK_EQ(um_bootstrap_client_peer(&client, &ids[1].id, false, &p), -UM_ENOTFOUND);
 	CHECK_EQ(um_bootstrap_client_peer(&client, &ids[1].id, true, &p), -UM_ENOTFOUND);
-	CHECK_EQ(client.last_status, 404);
+	CHECK_EQ(client.http.last_status, 404);
 	ttl = 0;
 	CHECK_EQ(um_bootstrap_client_heartbeat(&client, &ids[0], &ttl), 0);
 	CHECK_EQ(ttl, 120);
@@ -106,7 +106,7 @@ static void test_flow(void)
 	stop();
 	/* Nobody listening: a quick -UM_EAGAIN. */
 	CHECK_EQ(um_bootstrap_client_init(&client, "http://127.0.0.1:1"), 0);
-	client.timeout_ms = 500;
+	client.http.timeout_ms = 500;
 	CHECK_EQ(um_bootstrap_client_peers(&client, peers, UM_BOOTSTRAP_LIST_MAX, &n), -UM_EAGAIN);
 	um_bootstrap_client_close(&client);
 	CHECK_EQ(um_bootstrap_client_init(&client, "ftp://127.0.0.1:1"), -UM_EINVAL);

@@ -122,6 +122,18 @@ static void client(struct um_queue_client *c)
 	CHECK_EQ(um_queue_client_init(c, base), 0);
 }
 
+/* n envelopes for ids[0] (serials 0..n-1), then one for ids[1] (serial
+ * 100) left in env (ENV_LEN bytes, the caller's), each queued. */
+static void put_for_both(struct um_queue_client *c, uint32_t n, uint8_t *env)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		make_envelope(env, &ids[0], i);
+		CHECK_EQ(put_one(c, env), 0);
+	}
+	make_envelope(env, &ids[1], 100);
+	CHECK_EQ(put_one(c, env), 0);
+}
+
 static void test_order_and_own(void)
 {
 	struct um_queue_client c;
@@ -131,12 +143,7 @@ static void test_order_and_own(void)
 
 	start(100, 3600000, NULL, 0);
 	client(&c);
-	for (uint32_t i = 0; i < 5; i++) {
-		make_envelope(env, &ids[0], i);
-		CHECK_EQ(put_one(&c, env), 0);
-	}
-	make_envelope(env, &ids[1], 100);
-	CHECK_EQ(put_one(&c, env), 0);
+	put_for_both(&c, 5, env);
 	CHECK_EQ(put_one(&c, env), 0); /* idempotent: queued once */
 	CHECK_EQ(count_pending(&c, &ids[0], &got), 5);
 	for (uint32_t i = 0; i < 5; i++)
@@ -167,12 +174,7 @@ static void test_delete_many(void)
 
 	start(100, 3600000, NULL, 0);
 	client(&c);
-	for (uint32_t i = 0; i < 6; i++) {
-		make_envelope(env, &ids[0], i);
-		CHECK_EQ(put_one(&c, env), 0);
-	}
-	make_envelope(env, &ids[1], 100);
-	CHECK_EQ(put_one(&c, env), 0);
+	put_for_both(&c, 6, env);
 	CHECK_EQ(count_pending(&c, &ids[0], &got), 6);
 	/* B names A's envelopes: none deleted. */
 	CHECK_EQ(um_queue_client_delete_many(&c, &ids[1], (const uint8_t(*)[16])got.id, 3, &deleted), 0);
@@ -221,21 +223,7 @@ static long http(const char *method, const char *path, const char *body, size_t 
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	else
-		r->status = -1;
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	return r->status;
-}
-
-static bool is_error_json(const struct reply *r)
-{
-	json_t *o = json_loads(r->body, 0, NULL);
-	bool ok = o && json_is_string(json_object_get(o, "error"));
-	json_decref(o);
-	return ok;
+	return reply_perform(c, h, r);
 }
 
 /* A signed recipient body as the client makes it: signer signs, claiming
@@ -279,7 +267,7 @@ static void test_hostile(void)
 	/* Forged: B's key claiming A's peer ID. */
 	body = signed_body(&c, &ids[1], &ids[0], "DELETE", "/api/relay/pending");
 	CHECK_EQ(http("DELETE", "/api/relay/pending", body, strlen(body), &r), 403);
-	CHECK(is_error_json(&r));
+	CHECK(reply_is_error_json(&r));
 	free(body);
 	CHECK_EQ(count_pending(&c, &ids[0], &got), 1);
 	/* A signature for another path does not delete all. */
@@ -294,7 +282,7 @@ static void test_hostile(void)
 	free(body);
 	/* Malformed JSON, unknown members, bad IDs: 400. */
 	CHECK_EQ(http("POST", "/api/relay/queue", "{\"envelopes\":", 13, &r), 400);
-	CHECK(is_error_json(&r));
+	CHECK(reply_is_error_json(&r));
 	CHECK_EQ(http("POST", "/api/relay/queue", "[]", 2, &r), 400);
 	CHECK_EQ(http("POST", "/api/relay/queue", "{\"envelopes\":[],\"x\":1}", 22, &r), 400);
 	CHECK_EQ(http("POST", "/api/relay/pending", "{\"peer_id\":\"nope\"}", 18, &r), 400);
@@ -309,7 +297,7 @@ static void test_hostile(void)
 	char *huge = malloc(big);
 	memset(huge, ' ', big);
 	CHECK_EQ(http("POST", "/api/relay/queue", huge, big, &r), 413);
-	CHECK(is_error_json(&r));
+	CHECK(reply_is_error_json(&r));
 	free(huge);
 	/* A malformed envelope (wrong length for its bucket) is refused, by name. */
 	size_t short_len = ENV_LEN - 1;
@@ -345,7 +333,7 @@ static void test_full_and_ttl(void)
 	CHECK_EQ(results[3], -UM_ELIMIT); /* the fourth: queue full */
 	/* Alone, a full queue's refusal is a 409 with its word. */
 	CHECK_EQ(put_one(&c, env[3]), -UM_ELIMIT);
-	CHECK_EQ(c.last_status, 409);
+	CHECK_EQ(c.http.last_status, 409);
 	(void)r;
 	CHECK_EQ(count_pending(&c, &ids[0], &got), 3);
 	/* TTL 1 s: two seconds later the purge timer drops them. */
@@ -463,7 +451,7 @@ static void test_binary(void)
 	CHECK_EQ(um_queue_client_challenge(&c, challenge), 0);
 	len = binary_body(body, challenge, key, 6, 1);
 	CHECK_EQ(http("POST", "/api/relay/queue", (const char *)body, len + 1, &r), 400);
-	CHECK(is_error_json(&r));
+	CHECK(reply_is_error_json(&r));
 	body[7] = 2;
 	CHECK_EQ(http("POST", "/api/relay/queue", (const char *)body, len, &r), 400);
 	body[7] = 1;

@@ -7,6 +7,91 @@
  * replies that do not match what was sent. Each case builds its own world. */
 #include "client_world.h"
 
+/* ---- case set-ups (what most cases share) ---- */
+
+/* One pinned relay, registered: the opening of most cases. */
+static void world_registered(void)
+{
+	world_new(1, NULL, 1 * SEC);
+	start();
+	run_until(T0 + 100 * MS);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+}
+
+/* n pinned relays at these one-way delays (delay[i] for relay i),
+ * keepalives every second, started. */
+static void world_started(unsigned n, const uint64_t *delay)
+{
+	world_new(n, NULL, 1 * SEC);
+	for (unsigned i = 0; i < n; i++)
+		w->delay[i] = delay[i];
+	start();
+}
+
+/* Relay 0 on two lines: uplink 0 UDP, uplink 1 wss:// (the README's
+ * example), with their one-way delays. */
+static void world_same_relay(uint64_t udp_delay, uint64_t wss_delay)
+{
+	struct um_relay_client_config cc = {.identity = &identity,
+					    .keepalive_max_ns = SEC,
+					    .n_uplinks = 2,
+					    .stream = {false, true},
+					    .has_relay_id = {true, true}};
+	cc.relay_id[0] = cc.relay_id[1] = relay_identity[0].id;
+	w = calloc(1, sizeof(*w));
+	w->n = 2;
+	w->now = T0;
+	relay_init(0, &relay_identity[0]);
+	w->relay_up[0] = true;
+	w->target[0] = w->target[1] = 0;
+	w->delay[0] = udp_delay;
+	w->delay[1] = wss_delay;
+	CHECK_EQ(um_relay_client_init(&w->client, &cc), 0);
+}
+
+/* One relay, 20 ms away, keepalives every 25 s: started and run until the
+ * REGISTER has gone out (the relay answers at once: its ACK is queued). */
+static void world_register_sent(void)
+{
+	world_new(1, NULL, 25 * SEC);
+	w->delay[0] = 20 * MS;
+	start();
+	while (!w->client.uplinks[0].register_sends && w->now < T0 + 5 * SEC)
+		run_until(w->now + 1 * MS);
+}
+
+/* Relay i is down (until relay_restart, with relay_up set again). */
+static void relay_down(unsigned i)
+{
+	w->relay_up[i] = false;
+	um_relay_destroy(&w->relays[i]);
+}
+
+/* The glue connects (up) or loses (!up) uplink i's stream; what the client
+ * sends in answer is delivered. */
+static void transport(unsigned i, bool up)
+{
+	if (up)
+		CHECK_EQ(um_relay_client_transport_up(&w->client, i, w->now), 0);
+	else
+		CHECK_EQ(um_relay_client_transport_down(&w->client, i, w->now), 0);
+	drain();
+}
+
+/* An unsealed NOT_REGISTERED with ref, into uplink 0; want: the input's
+ * return. */
+static void not_registered_input(const uint8_t ref[UM_RELAY_HASH_BYTES], int want)
+{
+	struct um_relay_error e = {.code = UM_RELAY_ERR_NOT_REGISTERED};
+	uint8_t buf[UM_RELAY_ERROR_BYTES];
+
+	if (ref)
+		memcpy(e.ref, ref, sizeof(e.ref));
+	CHECK_EQ(um_relay_error_encode(buf, sizeof(buf), &e), UM_RELAY_ERROR_BYTES);
+	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now, WALL), want);
+	drain();
+}
+
 /* ---- cases ---- */
 
 static void test_register_and_keepalive(void)
@@ -49,10 +134,7 @@ static void test_register_and_keepalive(void)
 
 static void test_home_by_rtt(void)
 {
-	world_new(2, NULL, 1 * SEC);
-	w->delay[0] = 5 * MS;
-	w->delay[1] = 15 * MS;
-	start();
+	world_started(2, (const uint64_t[]){5 * MS, 15 * MS});
 	run_until(T0 + 200 * MS);
 	CHECK_EQ(w->client.home, 0);
 	CHECK_EQ(w->client.backup, 1);
@@ -78,11 +160,7 @@ static void test_home_by_rtt(void)
 
 static void test_standby_and_relay_lost(void)
 {
-	world_new(3, NULL, 1 * SEC);
-	w->delay[0] = 5 * MS;
-	w->delay[1] = 10 * MS;
-	w->delay[2] = 20 * MS;
-	start();
+	world_started(3, (const uint64_t[]){5 * MS, 10 * MS, 20 * MS});
 	run_until(T0 + 500 * MS);
 	CHECK_EQ(w->client.home, 0);
 	CHECK_EQ(w->client.backup, 1);
@@ -130,10 +208,7 @@ static void test_standby_and_relay_lost(void)
  * the new session replaces the old one. */
 static void test_not_registered(void)
 {
-	world_new(1, NULL, 1 * SEC);
-	start();
-	run_until(T0 + 100 * MS);
-	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	world_registered();
 	relay_restart(0);
 	uint64_t restart = w->now;
 	run_until(restart + 1100 * MS);
@@ -158,10 +233,7 @@ static void test_not_registered(void)
  * is ignored: no new handshake. */
 static void test_spoofed_not_registered(void)
 {
-	world_new(1, NULL, 1 * SEC);
-	start();
-	run_until(T0 + 100 * MS);
-	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	world_registered();
 	/* A keepalive in flight (the relay keeps quiet), over a second after
 	 * the REGISTER: a NOT_REGISTERED taken now would register at once. */
 	w->relay_silent[0] = true;
@@ -170,20 +242,13 @@ static void test_spoofed_not_registered(void)
 		run_until(w->now + 1 * MS);
 	CHECK(w->client.uplinks[0].ka_outstanding);
 	unsigned registers = w->n_registers[0];
-	struct um_relay_error e = {.code = UM_RELAY_ERR_NOT_REGISTERED};
-	uint8_t buf[UM_RELAY_ERROR_BYTES];
 	/* No ref (as answers to FORWARDs carry), our peer ID, a wrong hash. */
-	for (int variant = 0; variant < 3; variant++) {
-		if (variant == 1)
-			memcpy(e.ref, identity.id.bytes, sizeof(e.ref));
-		if (variant == 2) {
-			memcpy(e.ref, w->client.uplinks[0].last_hash, sizeof(e.ref));
-			e.ref[31] ^= 1;
-		}
-		CHECK_EQ(um_relay_error_encode(buf, sizeof(buf), &e), UM_RELAY_ERROR_BYTES);
-		CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now, WALL), -UM_EBADMSG);
-		drain();
-	}
+	not_registered_input(NULL, -UM_EBADMSG);
+	not_registered_input(identity.id.bytes, -UM_EBADMSG);
+	uint8_t wrong_hash[UM_RELAY_HASH_BYTES];
+	memcpy(wrong_hash, w->client.uplinks[0].last_hash, sizeof(wrong_hash));
+	wrong_hash[31] ^= 1;
+	not_registered_input(wrong_hash, -UM_EBADMSG);
 	run_until(w->now + 10 * MS);
 	CHECK_EQ(w->n_registers[0], registers);
 	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
@@ -200,10 +265,7 @@ static void test_spoofed_not_registered(void)
  * previous one. */
 static void test_reregister_rate(void)
 {
-	world_new(1, NULL, 1 * SEC);
-	start();
-	run_until(T0 + 100 * MS);
-	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	world_registered();
 	relay_restart(0);
 	unsigned first = w->n_registers[0];
 	while (w->n_registers[0] == first && w->now < T0 + 3 * SEC)
@@ -213,12 +275,7 @@ static void test_reregister_rate(void)
 	run_until(sent + 100 * MS); /* the refresh completes */
 	CHECK_EQ(w->client.uplinks[0].registrations, 2);
 	CHECK(!w->client.uplinks[0].refreshing);
-	struct um_relay_error e = {.code = UM_RELAY_ERR_NOT_REGISTERED};
-	uint8_t buf[UM_RELAY_ERROR_BYTES];
-	memcpy(e.ref, w->client.uplinks[0].last_hash, sizeof(e.ref));
-	CHECK_EQ(um_relay_error_encode(buf, sizeof(buf), &e), UM_RELAY_ERROR_BYTES);
-	CHECK_EQ(um_relay_client_input(&w->client, 0, buf, sizeof(buf), w->now, WALL), 0);
-	drain();
+	not_registered_input(w->client.uplinks[0].last_hash, 0);
 	run_until(sent + 900 * MS);
 	CHECK_EQ(w->n_registers[0], first + 1); /* held back */
 	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
@@ -237,10 +294,7 @@ static void test_reregister_rate(void)
 static void test_nat_rebinding(void)
 {
 	struct um_relay_node_info info;
-	world_new(1, NULL, 1 * SEC);
-	start();
-	run_until(T0 + 100 * MS);
-	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	world_registered();
 	CHECK_EQ(um_relay_lookup(&w->relays[0], &identity.id, &info), 0);
 	struct um_addr first = node_addr();
 	CHECK(um_addr_equal(&info.endpoint, &first));
@@ -267,8 +321,7 @@ static void test_retry_backoff(void)
 	 * itself (RTT-adaptive, doubling) and gives up after 10 s; then the
 	 * next attempt. */
 	world_new(1, NULL, 0);
-	w->relay_up[0] = false;
-	um_relay_destroy(&w->relays[0]);
+	relay_down(0);
 	start();
 	run_until(T0 + 40 * SEC);
 	CHECK(w->n_registers[0] >= 4 && w->n_registers[0] <= 5);
@@ -290,8 +343,7 @@ static void test_retry_backoff(void)
 	/* Its ID unknown and the relay down: ID requests at 0, then after 1,
 	 * 2, 4, 8, 8 ... s, each with up to 1/8 jitter. */
 	world_new_ids(1, NULL, 0, false);
-	w->relay_up[0] = false;
-	um_relay_destroy(&w->relays[0]);
+	relay_down(0);
 	start();
 	run_until(T0 + 40 * SEC);
 	static const uint64_t gaps[] = {1, 2, 4, 8, 8};
@@ -318,8 +370,7 @@ static void test_wss_fallback(void)
 	CHECK_EQ(state(1), UM_RELAY_CLIENT_IDLE);
 	CHECK_EQ(w->n_registers[1], 0); /* nothing over a connection that is not there */
 	/* The glue connects; the stream uplink registers and becomes home. */
-	CHECK_EQ(um_relay_client_transport_up(&w->client, 1, w->now), 0);
-	drain();
+	transport(1, true);
 	run_until(w->now + 200 * MS);
 	CHECK_EQ(state(1), UM_RELAY_CLIENT_REGISTERED);
 	CHECK_EQ(w->client.home, 1);
@@ -331,8 +382,7 @@ static void test_wss_fallback(void)
 	CHECK_EQ(w->client.home, 0);
 	CHECK_EQ(w->client.backup, 1);
 	/* The connection drops: not usable until it is back. */
-	CHECK_EQ(um_relay_client_transport_down(&w->client, 1, w->now), 0);
-	drain();
+	transport(1, false);
 	CHECK_EQ(state(1), UM_RELAY_CLIENT_IDLE);
 	CHECK_EQ(w->client.backup, -1);
 	world_free();
@@ -344,8 +394,7 @@ static void test_wss_fallback(void)
 	w->relay_silent[0] = true;
 	start();
 	CHECK_EQ(state(0), UM_RELAY_CLIENT_IDLE);
-	CHECK_EQ(um_relay_client_transport_up(&w->client, 0, w->now), 0);
-	drain();
+	transport(0, true);
 	run_until(w->now + 30 * SEC);
 	CHECK_EQ(w->n_registers[0], 2);
 	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_RECONNECT, 0), 1);
@@ -359,10 +408,7 @@ static void test_wss_fallback(void)
 
 static void test_illegal_transition(void)
 {
-	world_new(1, NULL, 1 * SEC);
-	start();
-	run_until(T0 + 100 * MS);
-	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	world_registered();
 	uint64_t transitions = w->client.uplinks[0].transitions;
 	unsigned events = w->n_events;
 	/* A UDP uplink has no transport to lose or gain. */
@@ -379,10 +425,7 @@ static void test_illegal_transition(void)
 
 static void test_mismatched_replies(void)
 {
-	world_new(1, NULL, 1 * SEC);
-	start();
-	run_until(T0 + 100 * MS);
-	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	world_registered();
 	uint64_t ignored = w->client.uplinks[0].ignored;
 	/* The last thing the relay sent (a sealed keepalive reply), replayed:
 	 * refused by the replay window. */
@@ -420,10 +463,7 @@ static void test_mismatched_replies(void)
 
 static void test_unknown_peer(void)
 {
-	world_new(3, NULL, 1 * SEC);
-	w->delay[1] = 10 * MS;
-	w->delay[2] = 20 * MS;
-	start();
+	world_started(3, (const uint64_t[]){5 * MS, 10 * MS, 20 * MS});
 	run_until(T0 + 300 * MS);
 	CHECK_EQ(w->client.home, 0);
 	/* Unsealed, it is not believed (it would name a peer in clear). */
@@ -469,27 +509,11 @@ static void test_unknown_peer(void)
  * other's registration at the relay over and over. */
 static void test_same_relay_twice(void)
 {
-	const bool stream[2] = {false, true};
-	struct um_relay_client_config cc = {.identity = &identity,
-					    .keepalive_max_ns = SEC,
-					    .n_uplinks = 2,
-					    .stream = {false, true},
-					    .has_relay_id = {true, true}};
-	(void)stream;
-	cc.relay_id[0] = cc.relay_id[1] = relay_identity[0].id;
-	w = calloc(1, sizeof(*w));
-	w->n = 2;
-	w->now = T0;
-	relay_init(0, &relay_identity[0]);
-	w->relay_up[0] = true;
-	w->target[0] = w->target[1] = 0;
-	w->delay[0] = w->delay[1] = 5 * MS;
-	CHECK_EQ(um_relay_client_init(&w->client, &cc), 0);
+	world_same_relay(5 * MS, 5 * MS);
 	w->relay_silent[0] = true; /* UDP gets no answer at first */
 	start();
 	run_until(T0 + 600 * MS);
-	CHECK_EQ(um_relay_client_transport_up(&w->client, 1, w->now), 0);
-	drain();
+	transport(1, true);
 	run_until(w->now + 500 * MS);
 	CHECK_EQ(state(1), UM_RELAY_CLIENT_REGISTERED);
 	w->relay_silent[0] = false; /* UDP works after all */
@@ -503,8 +527,6 @@ static void test_same_relay_twice(void)
 	CHECK_EQ(w->n_registers[1], handshakes[1]);
 	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
 	CHECK_EQ(w->relays[0].stats.registered, 1);
-	um_relay_destroy(&w->relays[0]);
-	w->relay_up[0] = false;
 	world_free();
 }
 
@@ -588,25 +610,11 @@ static void test_trust_on_first_use(void)
  * until the UDP line is lost, and then registers. */
 static void test_same_relay_connects_late(void)
 {
-	struct um_relay_client_config cc = {.identity = &identity,
-					    .keepalive_max_ns = SEC,
-					    .n_uplinks = 2,
-					    .stream = {false, true},
-					    .has_relay_id = {true, true}};
-	cc.relay_id[0] = cc.relay_id[1] = relay_identity[0].id;
-	w = calloc(1, sizeof(*w));
-	w->n = 2;
-	w->now = T0;
-	relay_init(0, &relay_identity[0]);
-	w->relay_up[0] = true;
-	w->target[0] = w->target[1] = 0;
-	w->delay[0] = w->delay[1] = 5 * MS;
-	CHECK_EQ(um_relay_client_init(&w->client, &cc), 0);
+	world_same_relay(5 * MS, 5 * MS);
 	start();
 	run_until(T0 + 500 * MS);
 	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
-	CHECK_EQ(um_relay_client_transport_up(&w->client, 1, w->now), 0);
-	drain();
+	transport(1, true);
 	run_until(w->now + 5 * SEC);
 	CHECK_EQ(state(1), UM_RELAY_CLIENT_IDLE);
 	CHECK_EQ(w->n_registers[1], 0);
@@ -617,8 +625,6 @@ static void test_same_relay_connects_late(void)
 	run_until(w->now + 10 * SEC);
 	CHECK_EQ(state(1), UM_RELAY_CLIENT_REGISTERED);
 	CHECK_EQ(w->client.home, 1);
-	um_relay_destroy(&w->relays[0]);
-	w->relay_up[0] = false;
 	world_free();
 }
 
@@ -630,24 +636,9 @@ static void test_same_relay_connects_late(void)
  * the line waits, connected, until the UDP line is lost. */
 static void test_same_relay_races(void)
 {
-	struct um_relay_client_config cc = {.identity = &identity,
-					    .keepalive_max_ns = SEC,
-					    .n_uplinks = 2,
-					    .stream = {false, true},
-					    .has_relay_id = {true, true}};
-	cc.relay_id[0] = cc.relay_id[1] = relay_identity[0].id;
-	w = calloc(1, sizeof(*w));
-	w->n = 2;
-	w->now = T0;
-	relay_init(0, &relay_identity[0]);
-	w->relay_up[0] = true;
-	w->target[0] = w->target[1] = 0;
-	w->delay[0] = 5 * MS;
-	w->delay[1] = 100 * MS; /* the TLS line's handshake takes 400 ms */
-	CHECK_EQ(um_relay_client_init(&w->client, &cc), 0);
+	world_same_relay(5 * MS, 100 * MS); /* the TLS line's handshake takes 400 ms */
 	start();
-	CHECK_EQ(um_relay_client_transport_up(&w->client, 1, w->now), 0);
-	drain();
+	transport(1, true);
 	CHECK_EQ(state(1), UM_RELAY_CLIENT_REGISTERING);
 	run_until(T0 + 100 * MS);
 	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
@@ -663,8 +654,6 @@ static void test_same_relay_races(void)
 	run_until(w->now + 10 * SEC);
 	CHECK_EQ(state(1), UM_RELAY_CLIENT_REGISTERED);
 	CHECK_EQ(w->client.home, 1);
-	um_relay_destroy(&w->relays[0]);
-	w->relay_up[0] = false;
 	world_free();
 }
 
@@ -672,11 +661,7 @@ static void test_same_relay_races(void)
  * just done (at least 200 ms), not after a fixed second (issue 14). */
 static void test_register_resent_at_rtt(void)
 {
-	world_new(1, NULL, 25 * SEC);
-	w->delay[0] = 20 * MS;
-	start();
-	while (!w->client.uplinks[0].register_sends && w->now < T0 + 5 * SEC)
-		run_until(w->now + 1 * MS);
+	world_register_sent();
 	CHECK_EQ(w->client.uplinks[0].register_sends, 1u);
 	uint64_t sent = w->now;
 	w->n_pending = 0; /* its ACK (the relay answered at once) is lost */
@@ -695,13 +680,9 @@ static void test_register_resent_at_rtt(void)
  * pace (three RTTs, at least 200 ms), not at the keepalive interval. */
 static void test_echo_lost(void)
 {
-	world_new(1, NULL, 25 * SEC);
-	w->delay[0] = 20 * MS;
-	start();
-	/* The relay answers at once in this world: silent right after the
-	 * REGISTER went out, its ACK (queued) arrives, the echo's reply not. */
-	while (!w->client.uplinks[0].register_sends && w->now < T0 + 5 * SEC)
-		run_until(w->now + 1 * MS);
+	world_register_sent();
+	/* Silent right after the REGISTER went out: its ACK (queued) arrives,
+	 * the echo's reply not. */
 	unsigned before = w->keepalives_sent[0];
 	w->relay_silent[0] = true;
 	run_until(w->now + 400 * MS);
