@@ -85,6 +85,7 @@ struct um_relay_stats {
 	uint64_t id_requests, handshakes, sealed_bad, sealed_replay, sealed_unknown;
 	uint64_t handles; /* gauge */
 	uint64_t lookups, lookup_misses, resolves, announces, handles_full, drop_unknown_handle;
+	uint64_t lookups_held, lookups_answered_late; /* a miss kept as a watch; answered at the registration */
 	uint64_t keepalives, keepalive_unknown, keepalive_bad_mac, keepalive_stale, challenges_sent, rebinds;
 	uint64_t bound_at_register; /* unbound nodes bound by a REGISTER from their handshake's address */
 	uint64_t forwarded_packets, forwarded_bytes;
@@ -101,6 +102,16 @@ struct um_handshake_output;
 enum {
 	UM_RELAY_OUTPUT_MAX = UM_FRAG_MAX_COUNT, /* datagrams one input can cause (a CHALLENGE) */
 	UM_RELAY_RECENT_MOVES = 16,              /* old endpoints still accepted after a move */
+	UM_RELAY_WATCHES = 256,                  /* held LOOKUPs (relay_watch.c), in all */
+	UM_RELAY_WATCHES_PER_NODE = 8,
+};
+
+/* A LOOKUP that missed, answered when its target registers (relay_watch.c). */
+struct um_relay_watch {
+	struct um_peer_id target;
+	uint32_t watcher, watcher_gen; /* node slot and its generation */
+	uint64_t until_ns;             /* 0 / past = free */
+	bool ready;                    /* the target registered: answer due */
 };
 
 /* A node's endpoint before its binding moved (return routability proven
@@ -134,6 +145,8 @@ struct um_relay {
 	uint64_t now_ns;                    /* of the call in progress (admit callback) */
 	struct um_relay_recent_move recent_moves[UM_RELAY_RECENT_MOVES];
 	unsigned recent_move_next;
+	struct um_relay_watch watches[UM_RELAY_WATCHES];
+	unsigned watches_ready;
 	struct um_relay_stats stats;
 	uint8_t reply[UM_RELAY_SEALED_BYTES]; /* replies (valid until the next call) */
 	uint8_t hs_reply[UM_RELAY_OUTPUT_MAX][UM_RELAY_HANDSHAKE_MAX_BYTES];
@@ -169,6 +182,10 @@ int um_relay_input(struct um_relay *relay, const struct um_addr *from, uint8_t *
 unsigned um_relay_expire(struct um_relay *relay, uint64_t now_ns, uint64_t wall_ms, uint32_t budget);
 /* Copies the handshake engine's counters into relay->stats (reg_*). */
 void um_relay_sync_stats(struct um_relay *relay);
+/* What the last inputs owe other nodes (a held LOOKUP answered when its
+ * target registered): call after um_relay_input until it returns 0; each
+ * output is one datagram, valid until the next call. */
+int um_relay_pending(struct um_relay *relay, struct um_relay_output *out);
 
 /* Read-only view of a registered node, for status and tests. */
 struct um_relay_node_info {

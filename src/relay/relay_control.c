@@ -234,6 +234,7 @@ static int on_register(struct um_relay *r, struct um_relay_node *n, const struct
 	    .max_bytes_per_s = r->config.bytes_per_s,
 	};
 	memcpy(ack.challenge, n->challenge, sizeof(ack.challenge));
+	um_relay_watch_fire(r, (uint32_t)(n - r->nodes), now);
 	return um_relay_send_sealed(r, n, from, &ack, out);
 }
 
@@ -283,6 +284,7 @@ static int on_keepalive(struct um_relay *r, uint32_t index, const struct um_addr
 							   .until_ns = now + RECENT_MOVE_GRACE_NS};
 		}
 		um_relay_bind_endpoint(r, index, from);
+		um_relay_watch_fire(r, index, now);
 		memset(&n->pending, 0, sizeof(n->pending));
 		randombytes_buf(n->challenge, sizeof(n->challenge)); /* single use */
 		return um_relay_send_sealed(r, n, from, k, out);
@@ -342,6 +344,8 @@ static int on_handle_request(struct um_relay *r, uint32_t index, const struct um
 			 : um_relay_handle_for(r, index, target);
 	if (e == NONE) {
 		r->stats.lookup_misses++;
+		if (target != index)
+			um_relay_watch_add(r, index, &m->peer, now);
 		return um_relay_send_sealed(r, n, from, &a, out); /* not found */
 	}
 	r->handles[e].announced_ns = now;

@@ -65,6 +65,10 @@ bool um_relay_budget_take(uint64_t *tat, uint64_t now, uint32_t rate, uint32_t b
 uint32_t um_relay_hash_id(const struct um_relay *r, const struct um_peer_id *id);
 uint32_t um_relay_hash_index(const struct um_relay *r, uint32_t index);
 uint32_t um_relay_find_by_id(const struct um_relay *r, const struct um_peer_id *id);
+/* Held LOOKUPs (relay_watch.c): keep a miss of watcher's; a node that is
+ * now registered and bound answers the watches on it (um_relay_pending). */
+void um_relay_watch_add(struct um_relay *r, uint32_t watcher, const struct um_peer_id *target, uint64_t now);
+void um_relay_watch_fire(struct um_relay *r, uint32_t index, uint64_t now);
 uint32_t um_relay_find_by_index(const struct um_relay *r, uint32_t session_index);
 uint32_t um_relay_find_by_endpoint(const struct um_relay *r, const struct um_addr *a);
 void um_relay_unlink_index(struct um_relay *r, uint32_t index);

@@ -254,6 +254,28 @@ int um_relay_server_send(struct um_relay_server *s, const struct um_addr *to, co
 	return 0;
 }
 
+/* An output of the core, sent now (over UDP or its stream). */
+static void send_output(struct um_relay_server *s, const struct um_relay_output *out)
+{
+	for (unsigned k = 0; k < out->count; k++) {
+		if (um_relay_stream_endpoint(&out->to)) {
+			if (s->stream)
+				um_relay_stream_send(s->stream, &out->to, out->datagrams[k], out->lengths[k]);
+		} else {
+			send_now(s, &out->to, out->datagrams[k], out->lengths[k]);
+		}
+	}
+}
+
+/* What the core owes other nodes after an input (held LOOKUPs answered). */
+static void send_pending(struct um_relay_server *s)
+{
+	struct um_relay_output out;
+
+	while (um_relay_pending(&s->core, &out) == 1)
+		send_output(s, &out);
+}
+
 /* One datagram through the core (or to the DHT); its output queued or sent on a stream. */
 static void relay_one(struct um_relay_server *s, const struct um_addr *from, uint8_t *data, size_t len, uint64_t now,
 		      uint64_t wall)
@@ -271,6 +293,11 @@ static void relay_one(struct um_relay_server *s, const struct um_addr *from, uin
 	}
 	if (um_relay_input(&s->core, from, data, len, now, wall, &out) != 1)
 		return;
+	if (s->core.watches_ready) {
+		send_output(s, &out); /* before the core's next call reuses its buffers */
+		send_pending(s);
+		return;
+	}
 	if (um_relay_stream_endpoint(&out.to)) {
 		for (unsigned k = 0; s->stream && k < out.count; k++)
 			um_relay_stream_send(s->stream, &out.to, out.datagrams[k], out.lengths[k]);
@@ -354,12 +381,8 @@ static void on_stream_frame(void *arg, const struct um_addr *from, uint8_t *data
 
 	if (um_relay_input(&s->core, from, data, len, um_now_ns(), um_wall_ms(), &out) != 1)
 		return;
-	for (unsigned k = 0; k < out.count; k++) {
-		if (um_relay_stream_endpoint(&out.to))
-			um_relay_stream_send(s->stream, &out.to, out.datagrams[k], out.lengths[k]);
-		else
-			send_now(s, &out.to, out.datagrams[k], out.lengths[k]);
-	}
+	send_output(s, &out);
+	send_pending(s);
 }
 
 static void on_readable(struct um_loop *loop, struct um_watch *watch, uint32_t events)

@@ -202,6 +202,42 @@ static void test_forward(void)
 	um_relay_destroy(&relay);
 }
 
+/* A LOOKUP that misses is held (relay_watch.c): when its target
+ * registers within 3 s, the relay sends the watcher the HANDLE unasked;
+ * later, or for a watcher that went, nothing. */
+static void test_held_lookup(void)
+{
+	setup(16, NULL, 0, NULL);
+	struct harness_node *a = node(0, true, NULL), *b = node(1, true, NULL), *c = node(2, true, NULL);
+	struct um_relay_output o;
+	CHECK_EQ(harness_register(&relay, a, NS, WALL), 0);
+	CHECK_EQ(harness_lookup(&relay, a, &ids[1].id, NS, WALL), 0);
+	CHECK_EQ(harness_lookup(&relay, a, &ids[2].id, NS, WALL), 0);
+	CHECK_EQ(relay.stats.lookups_held, 2);
+	CHECK_EQ(um_relay_pending(&relay, &o), 0);
+	CHECK_EQ(harness_register(&relay, b, 2 * NS, WALL), 0);
+	CHECK_EQ(um_relay_pending(&relay, &o), 1);
+	CHECK(um_addr_equal(&o.to, &a->from));
+	CHECK_EQ(o.count, 1);
+	CHECK_EQ(um_relay_client_input(&a->client, 0, o.data, o.len, 2 * NS, WALL), 0);
+	CHECK_EQ(um_relay_client_tick(&a->client, 2 * NS, WALL, &a->out), 1);
+	CHECK_EQ(a->out.event, UM_RELAY_CLIENT_EVENT_HANDLE);
+	CHECK_MEM(a->out.detail.peer.bytes, ids[1].id.bytes, UM_PEER_ID_BYTES);
+	uint64_t held = a->out.detail.handle;
+	CHECK(held != 0);
+	CHECK_EQ(um_relay_pending(&relay, &o), 0); /* once */
+	CHECK_EQ(harness_lookup(&relay, a, &ids[1].id, 2 * NS, WALL), held);
+	CHECK_EQ(relay.stats.lookups_answered_late, 1);
+	/* C comes after the watch expired (asked at 1 s, held 3 s). */
+	CHECK_EQ(harness_register(&relay, c, 5 * NS, WALL), 0);
+	CHECK_EQ(um_relay_pending(&relay, &o), 0);
+	CHECK_EQ(relay.stats.lookups_answered_late, 1);
+	harness_node_free(a);
+	harness_node_free(b);
+	harness_node_free(c);
+	um_relay_destroy(&relay);
+}
+
 static uint8_t last_keepalive[UM_RELAY_SEALED_BYTES];
 static void keep_keepalive(void *arg, bool to_relay, const uint8_t *data, size_t len)
 {
@@ -585,6 +621,7 @@ int main(void)
 	RUN(test_wrong_pin);
 	RUN(test_allow_and_admission);
 	RUN(test_forward);
+	RUN(test_held_lookup);
 	RUN(test_replay_and_rebind);
 	RUN(test_spoofed_registration);
 	RUN(test_bound_at_register);
