@@ -601,6 +601,8 @@ bool um_uplinks_receive(struct um_node *node, const struct um_addr *from, const 
 	struct um_uplinks_engine *e = node->uplinks_engine;
 	const struct um_relay_client_uplink *cu = &e->client.uplinks[i];
 	uint64_t last_reply = cu->last_reply_ns, now = um_now_ns();
+	if (!node->uplinks[i].tls)
+		um_relay_transport_udp_heard(&e->policy); /* UDP passes: no early TLS */
 	um_relay_client_input(&e->client, (unsigned)i, data, len, now, um_wall_ms());
 	/* A keepalive reply over UDP: UDP answers (the policy's hold). */
 	if (cu->last_reply_ns != last_reply && !node->uplinks[i].tls && cu->state == UM_RELAY_CLIENT_REGISTERED)

@@ -24,6 +24,9 @@ int um_relay_transport_init(struct um_relay_transport *p, const struct um_relay_
 	struct um_relay_transport_config *c = &p->config;
 	c->first_retry_ns = or_default(c->first_retry_ns, UM_NSEC_PER_SEC);
 	c->min_wait_ns = or_default(c->min_wait_ns, 500 * UM_NSEC_PER_MSEC);
+	c->silent_wait_ns = or_default(c->silent_wait_ns, 250 * UM_NSEC_PER_MSEC);
+	if (c->silent_wait_ns < 2 * c->rtt_hint_ns)
+		c->silent_wait_ns = 2 * c->rtt_hint_ns;
 	c->rtt_factor = c->rtt_factor ? c->rtt_factor : 3;
 	c->rtt_unknown_ns = or_default(c->rtt_unknown_ns, 100 * UM_NSEC_PER_MSEC);
 	c->probe_min_ns = or_default(c->probe_min_ns, UM_NSEC_PER_SEC);
@@ -36,7 +39,7 @@ int um_relay_transport_init(struct um_relay_transport *p, const struct um_relay_
 	c->close_after_ns = or_default(c->close_after_ns, 30 * UM_NSEC_PER_SEC);
 	p->mode = UM_RELAY_TRANSPORT_RACING;
 	p->udp_uplink = p->stream_uplink = -1;
-	p->fallback_due_ns = p->probe_due_ns = p->hold_due_ns = p->close_due_ns = NEVER;
+	p->fallback_due_ns = p->silent_due_ns = p->probe_due_ns = p->hold_due_ns = p->close_due_ns = NEVER;
 	return 0;
 }
 
@@ -197,6 +200,14 @@ void um_relay_transport_start(struct um_relay_transport *p, uint64_t now)
 		return;
 	/* Every uplink wss://: nothing to race. */
 	p->fallback_due_ns = has_kind(p, false) ? now + um_relay_transport_fallback_wait(p) : now;
+	if (has_kind(p, false) && now + p->config.silent_wait_ns < p->fallback_due_ns)
+		p->silent_due_ns = now + p->config.silent_wait_ns;
+}
+
+void um_relay_transport_udp_heard(struct um_relay_transport *p)
+{
+	p->udp_heard = true;
+	p->silent_due_ns = NEVER;
 }
 
 int um_relay_transport_udp_answered(struct um_relay_transport *p, unsigned slot, uint64_t rtt_ns, uint64_t now)
@@ -305,6 +316,13 @@ int um_relay_transport_tick(struct um_relay_transport *p, uint64_t now, struct u
 	out->uplink = 0;
 	if (pop(p, out))
 		return 1;
+	if (p->silent_due_ns <= now) {
+		p->silent_due_ns = NEVER;
+		if (p->mode == UM_RELAY_TRANSPORT_RACING && !p->stream_requested && !p->udp_heard) {
+			p->stats.last_fallback_ns = now - p->race_start_ns;
+			open_stream(p, now);
+		}
+	}
 	if (p->fallback_due_ns <= now) {
 		p->fallback_due_ns = NEVER;
 		if (p->mode == UM_RELAY_TRANSPORT_RACING && !p->stream_requested) {
@@ -346,6 +364,8 @@ uint64_t um_relay_transport_next_deadline(const struct um_relay_transport *p)
 
 	if (p->queue_count)
 		return 0;
+	if (p->silent_due_ns < next)
+		next = p->silent_due_ns;
 	if (p->hold_due_ns < next)
 		next = p->hold_due_ns;
 	if (p->probe_due_ns < next)

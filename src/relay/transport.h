@@ -23,7 +23,10 @@
  * of the start, RTT being the UDP relays' smoothed RTT when measured, else
  * the configured hint, else rtt_unknown: long enough for one lost REGISTER
  * to be sent again and answered on a slow link, not 0.5 s flat. (At once
- * when every uplink is wss://.) UDP keeps trying while the stream connects:
+ * when every uplink is wss://.) Sooner when UDP looks blocked: nothing at
+ * all came from any UDP relay within silent_wait (250 ms, at least twice a
+ * configured RTT; happy eyeballs, RFC 8305, waits as long): a lossy but
+ * open path has its CHALLENGE pieces arriving by then. UDP keeps trying while the stream connects:
  * whichever answers first carries the traffic (USE_UDP / USE_STREAM), and
  * a later UDP answer still wins.
  *
@@ -75,9 +78,10 @@ struct um_relay_transport_config {
 	uint64_t rtt_hint_ns;                        /* RTT to the UDP relays known beforehand; 0 = none */
 	uint64_t first_retry_ns;                     /* the UDP REGISTER's first retransmission (1 s) */
 	/* Tunables; 0 = the default in (). */
-	uint64_t min_wait_ns;                /* (500 ms) */
-	unsigned rtt_factor;                 /* (3) */
-	uint64_t rtt_unknown_ns;             /* (100 ms) */
+	uint64_t min_wait_ns;    /* (500 ms) */
+	uint64_t silent_wait_ns; /* (250 ms, at least 2 x rtt_hint): OPEN_STREAM when no UDP relay sent a thing */
+	unsigned rtt_factor;     /* (3) */
+	uint64_t rtt_unknown_ns; /* (100 ms) */
 	uint64_t probe_min_ns, probe_max_ns; /* (1 s, 4 s) */
 	uint64_t hold_base_ns, hold_max_ns;  /* (2 s, 30 s) */
 	uint64_t flap_window_ns;             /* (10 s) */
@@ -112,6 +116,8 @@ struct um_relay_transport {
 	int udp_uplink, stream_uplink; /* carrying traffic now; -1 = none */
 	uint64_t race_start_ns;
 	uint64_t fallback_due_ns; /* OPEN_STREAM at; UINT64_MAX = none */
+	uint64_t silent_due_ns;   /* OPEN_STREAM at unless udp_heard; UINT64_MAX = none */
+	bool udp_heard;           /* a UDP relay sent anything since the start */
 	uint64_t probe_due_ns, probe_interval_ns;
 	uint64_t udp_since_ns; /* UDP answering without a silence since (0 = not) */
 	uint64_t hold_due_ns;  /* USE_UDP at, once the hold passes; UINT64_MAX = none */
@@ -133,6 +139,9 @@ void um_relay_transport_start(struct um_relay_transport *policy, uint64_t now);
  * a slot out of range (nothing changes). */
 int um_relay_transport_udp_answered(struct um_relay_transport *policy, unsigned slot, uint64_t rtt_ns, uint64_t now);
 int um_relay_transport_udp_silent(struct um_relay_transport *policy, unsigned slot, uint64_t now);
+/* Any datagram from a UDP relay (a CHALLENGE piece, even unauthenticated):
+ * UDP passes, so the stream waits for the full fallback wait. */
+void um_relay_transport_udp_heard(struct um_relay_transport *policy);
 /* uplink: a wss:// uplink index (-UM_EINVAL otherwise). up = registered
  * over it (usable), down = the connection or registration is gone. */
 int um_relay_transport_stream_up(struct um_relay_transport *policy, unsigned uplink, uint64_t now);

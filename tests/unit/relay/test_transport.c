@@ -178,6 +178,7 @@ static void run_until(struct world *w, uint64_t until)
 			}
 			w->ka_outstanding = false;
 			w->ka_missed = 0;
+			um_relay_transport_udp_heard(&w->policy);
 			CHECK_EQ(um_relay_transport_udp_answered(&w->policy, UDP, w->rtt, w->now), 0);
 		}
 		if (w->stream_up_at <= w->now) {
@@ -244,6 +245,8 @@ static void test_blocked_then_unblocked(void)
 	policy_init(w, NULL);
 	uint64_t wait = um_relay_transport_fallback_wait(&w->policy);
 	CHECK_EQ(wait, SEC + 3 * 100 * MS); /* no RTT known: first retry + 3 x 100 ms */
+	/* Nothing heard from UDP at all: the stream opens after 250 ms. */
+	wait = 250 * MS;
 	run_until(w, T0 + 10 * SEC);
 	CHECK_EQ(first(w, UM_RELAY_TRANSPORT_OPEN_STREAM, T0), T0 + wait);
 	CHECK_EQ(first(w, UM_RELAY_TRANSPORT_USE_STREAM, T0), T0 + wait + w->stream_connect);
@@ -324,9 +327,12 @@ static void test_slow_first_answer(void)
 	policy_init(w, NULL);
 	run_until(w, T0 + 60 * SEC);
 	CHECK_EQ(first(w, UM_RELAY_TRANSPORT_USE_UDP, T0), T0 + 1200 * MS);
-	CHECK_EQ(w->policy.stats.streams_opened, 0);
-	CHECK_EQ(count(w, UM_RELAY_TRANSPORT_USE_STREAM, T0, w->now), 0);
-	CHECK(w->on_udp);
+	/* Nothing at all came over UDP for 250 ms: the stream raced it and
+	 * carried the traffic until UDP answered, then UDP took over. */
+	CHECK_EQ(w->policy.stats.streams_opened, 1);
+	CHECK_EQ(first(w, UM_RELAY_TRANSPORT_OPEN_STREAM, T0), T0 + 250 * MS);
+	CHECK(first(w, UM_RELAY_TRANSPORT_USE_STREAM, T0) < T0 + 1200 * MS);
+	CHECK(w->on_udp && !w->on_stream);
 	free(w);
 
 	/* A configured RTT stretches the wait: max(0.5 s, 1 s + 3 x 400 ms). */
@@ -338,6 +344,30 @@ static void test_slow_first_answer(void)
 	policy_init(w, &c);
 	CHECK_EQ(um_relay_transport_fallback_wait(&w->policy), 2200 * MS);
 	free(w);
+}
+
+/* Something heard over UDP (a CHALLENGE piece): UDP passes, so the
+ * stream waits for the whole fallback wait, not the 250 ms of silence; a
+ * configured RTT stretches the silence too (twice it). */
+static void test_heard_waits(void)
+{
+	struct um_relay_transport p;
+	struct um_relay_transport_output out;
+	struct um_relay_transport_config c = {.n_uplinks = 2, .stream = {false, true}};
+
+	CHECK_EQ(um_relay_transport_init(&p, &c), 0);
+	um_relay_transport_start(&p, T0);
+	CHECK_EQ(um_relay_transport_next_deadline(&p), T0 + 250 * MS);
+	um_relay_transport_udp_heard(&p);
+	uint64_t wait = um_relay_transport_fallback_wait(&p);
+	CHECK_EQ(um_relay_transport_next_deadline(&p), T0 + wait);
+	CHECK_EQ(um_relay_transport_tick(&p, T0 + 300 * MS, &out), 0);
+	CHECK_EQ(um_relay_transport_tick(&p, T0 + wait, &out), 1);
+	CHECK_EQ(out.decision, UM_RELAY_TRANSPORT_OPEN_STREAM);
+	c.rtt_hint_ns = 400 * MS;
+	CHECK_EQ(um_relay_transport_init(&p, &c), 0);
+	um_relay_transport_start(&p, T0);
+	CHECK_EQ(um_relay_transport_next_deadline(&p), T0 + 800 * MS);
 }
 
 /* Slow but working UDP: 1.2 s round trips, 2% loss on every leg, two
@@ -532,6 +562,7 @@ int main(void)
 	RUN(test_blocked_then_unblocked);
 	RUN(test_blocked_mid_session);
 	RUN(test_slow_first_answer);
+	RUN(test_heard_waits);
 	RUN(test_slow_lossy_udp);
 	RUN(test_flapping_damped);
 	RUN(test_only_one_kind);
