@@ -15,6 +15,7 @@
 #define REREGISTER_GAP_NS      UM_NSEC_PER_SEC
 #define REGISTER_RESEND_NS     UM_NSEC_PER_SEC /* the longest wait for an ACK */
 #define REGISTER_RESEND_MIN_NS (200 * UM_NSEC_PER_MSEC)
+#define GRACE_NS               (25 * UM_NSEC_PER_MSEC) /* ESTABLISHED -> the early REGISTER's ACK */
 #define REGISTER_SENDS         5 /* sealed REGISTERs per handshake (~4 s of waits), then a new handshake */
 #define HANDSHAKE_WAIT_NS      (11 * UM_NSEC_PER_SEC) /* the engine gives up after 10 s */
 #define KEEPALIVE_DEFAULT_S    25
@@ -105,14 +106,40 @@ unsigned um_relay_client_wrap(const struct um_handshake_output *o, uint8_t (*dst
 	return n;
 }
 
-/* The handshake engine reported something for uplink i (c->hs_out). */
-void um_relay_client_hs_event(struct um_relay_client *c, unsigned i)
+static uint64_t register_retry_ns(const struct um_relay_client_uplink *u);
+
+static bool same_session(const struct um_relay_client_session *s, const struct um_keypair *k)
+{
+	return s->valid && s->local_index == k->local_index &&
+	       !sodium_memcmp(s->send_key, k->send_key, sizeof(s->send_key));
+}
+
+/* The handshake engine reported something for uplink i (c->hs_out). The
+ * keys come twice (config.early_keys): when our RESPONSE goes, so the
+ * REGISTER follows it at once (a round trip sooner), and with ESTABLISHED,
+ * which confirms them; other keys then (the relay took the other form of
+ * RESPONSE) replace them and REGISTER again. */
+void um_relay_client_hs_event(struct um_relay_client *c, unsigned i, uint64_t now)
 {
 	struct um_relay_client_uplink *u = &c->uplinks[i];
 	const struct um_handshake_output *o = c->hs_out;
 
-	if (o->event == UM_HS_EVENT_ESTABLISHED && o->peer == u->hs_peer) {
-		u->hs_running = false;
+	if ((o->event == UM_HS_EVENT_ESTABLISHED || o->event == UM_HS_EVENT_KEYS) && o->peer == u->hs_peer) {
+		if (o->event == UM_HS_EVENT_ESTABLISHED)
+			u->hs_running = false;
+		if (same_session(&u->cur, &o->keypair))
+			return; /* the early REGISTER was acknowledged before ESTABLISHED came */
+		if (same_session(&u->next, &o->keypair)) {
+			/* Its ACK follows ESTABLISHED within a few ms; none soon
+			 * means the REGISTER beat a RESPONSE piece the relay was
+			 * still missing and was dropped: send it again then. */
+			uint64_t soon =
+			    now + (register_retry_ns(u) / 12 > GRACE_NS ? register_retry_ns(u) / 12 : GRACE_NS);
+			if (o->event == UM_HS_EVENT_ESTABLISHED && u->state == UM_RELAY_CLIENT_REGISTERING &&
+			    soon < u->due_ns)
+				u->due_ns = soon;
+			return;
+		}
 		um_relay_client_session_wipe(&u->next);
 		u->next.valid = true;
 		u->next.local_index = o->keypair.local_index;
@@ -399,7 +426,7 @@ int um_relay_client_init(struct um_relay_client *c, const struct um_relay_client
 	if (!c->hs_out || !c->queue)
 		goto out;
 	/* Initiator only: one pending slot is plenty (we answer no HELLO). */
-	struct um_handshake_config hc = {.identity = c->identity, .max_pending = 1};
+	struct um_handshake_config hc = {.identity = c->identity, .max_pending = 1, .early_keys = true};
 	for (unsigned i = 0; i < c->n_uplinks; i++) {
 		struct um_relay_client_uplink *u = &c->uplinks[i];
 		u->state = UM_RELAY_CLIENT_IDLE;
@@ -572,7 +599,7 @@ int um_relay_client_tick(struct um_relay_client *c, uint64_t now, uint64_t wall_
 		while (um_handshake_tick(u->hs, t, c->hs_out) > 0) {
 			out->n_datagrams = um_relay_client_wrap(c->hs_out, out->datagrams, out->lengths);
 			out->uplink = i;
-			um_relay_client_hs_event(c, i);
+			um_relay_client_hs_event(c, i, now);
 			um_handshake_output_wipe(c->hs_out);
 			if (out->n_datagrams)
 				return 1;

@@ -82,7 +82,7 @@ static int on_handshake(struct um_relay_client *c, unsigned i, const uint8_t *da
 		c->queue->uplink = i;
 		c->queue->n = um_relay_client_wrap(c->hs_out, c->queue->datagrams, c->queue->lengths);
 	}
-	um_relay_client_hs_event(c, i);
+	um_relay_client_hs_event(c, i, now);
 	um_handshake_output_wipe(c->hs_out);
 	return 0;
 }

@@ -28,7 +28,7 @@ unsigned um_relay_client_wrap(const struct um_handshake_output *o, uint8_t (*dst
 			      uint16_t *lengths);
 /* Acts on the event in c->hs_out for uplink i (ESTABLISHED: `next` takes
  * the keys and a REGISTER is due; FAILED: the next attempt is due). */
-void um_relay_client_hs_event(struct um_relay_client *c, unsigned i);
+void um_relay_client_hs_event(struct um_relay_client *c, unsigned i, uint64_t now);
 /* Drops uplink i's initiation in flight (its engine peer is made anew). */
 void um_relay_client_abort_handshake(struct um_relay_client *c, unsigned i);
 

@@ -15,7 +15,7 @@ void um_hs_output_reset(struct um_handshake_output *out)
 {
 	/* Cheap reset (this runs for every flood datagram): the big datagram
 	 * area is left as is, the keypair is wiped only if it was filled. */
-	if (out->event == UM_HS_EVENT_ESTABLISHED)
+	if (out->event == UM_HS_EVENT_ESTABLISHED || out->event == UM_HS_EVENT_KEYS)
 		sodium_memzero(&out->keypair, sizeof(out->keypair));
 	out->n_datagrams = 0;
 	out->event = UM_HS_EVENT_NONE;
@@ -696,6 +696,8 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 		out->route = engine->from_route;
 		out->peer = peer;
 		out->peer_user = peer->user;
+		if (engine->config.early_keys)
+			um_hs_early_keys(peer, now.mono_ns, out);
 		engine->stats.responses++;
 		size_t response_len;
 		const uint8_t *response = um_hs_response_in_flight(peer, &response_len);

@@ -107,12 +107,21 @@ struct um_handshake_config {
 	 * handshake in the full form, as with a peer met for the first time). */
 	unsigned key_cache_entries;
 	bool no_key_cache;
+	/* Initiator: report the keys as soon as our RESPONSE goes
+	 * (UM_HS_EVENT_KEYS), so a message can follow it at once instead of a
+	 * round trip later; ESTABLISHED still confirms them (the relay client:
+	 * REGISTER behind RESPONSE). false = keys only at ESTABLISHED. */
+	bool early_keys;
 };
 
 enum um_handshake_event {
 	UM_HS_EVENT_NONE,
 	UM_HS_EVENT_ESTABLISHED, /* keypair, params, peer filled */
 	UM_HS_EVENT_FAILED,      /* our initiation to peer timed out */
+	/* config.early_keys: our RESPONSE just went; keypair (of the form in
+	 * flight) and peer filled, params not (ESTABLISHED confirms and may
+	 * bring other keys: the responder took the other form). */
+	UM_HS_EVENT_KEYS,
 };
 
 struct um_handshake_engine;

@@ -330,6 +330,8 @@ int um_hs_consume_challenge(struct um_handshake_engine *engine, struct um_handsh
 			    size_t len);
 int um_hs_consume_response(struct um_handshake_engine *engine, struct um_hs_pending *pending, const uint8_t *msg,
 			   size_t len, struct um_handshake_time now, struct um_handshake_output *out);
+/* Fills out (UM_HS_EVENT_KEYS) with the keys of the RESPONSE in flight. */
+void um_hs_early_keys(struct um_handshake_peer *peer, uint64_t now_ns, struct um_handshake_output *out);
 int um_hs_consume_established(struct um_handshake_engine *engine, struct um_handshake_peer *peer, const uint8_t *msg,
 			      size_t len, struct um_handshake_time now, struct um_handshake_output *out);
 

@@ -413,6 +413,27 @@ out:
 	return ret;
 }
 
+void um_hs_early_keys(struct um_handshake_peer *peer, uint64_t now_ns, struct um_handshake_output *out)
+{
+	struct um_hs_symmetric sym = peer->sym;
+	struct session_keys keys;
+
+	if (peer->response_is_short)
+		memcpy(sym.h, peer->h_short, sizeof(sym.h));
+	derive_session(&keys, &sym);
+	out->event = UM_HS_EVENT_KEYS;
+	out->peer_id = peer->id;
+	out->initiator = true;
+	memcpy(out->keypair.send_key, keys.i2r, UM_KEY_LEN);
+	memcpy(out->keypair.recv_key, keys.r2i, UM_KEY_LEN);
+	out->keypair.local_index = peer->local_index;
+	out->keypair.remote_index = peer->remote_index;
+	out->keypair.created_ns = now_ns;
+	out->keypair.initiator = true;
+	sodium_memzero(&sym, sizeof(sym));
+	sodium_memzero(&keys, sizeof(keys));
+}
+
 static void established_ad(uint8_t ad[UM_HS_ESTABLISHED_HEADER_BYTES + UM_HS_HASH_BYTES], const uint8_t *header,
 			   const uint8_t h[UM_HS_HASH_BYTES])
 {

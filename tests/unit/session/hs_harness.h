@@ -21,6 +21,8 @@ struct hs_node {
 	struct um_addr peer_endpoint;
 	int failed;
 	int last_error;
+	int early;                    /* UM_HS_EVENT_KEYS seen (config.early_keys) */
+	struct um_keypair early_keys; /* the last of them */
 };
 
 enum { HS_QUEUE_MAX = 64 };
@@ -75,6 +77,9 @@ static inline void hs_take_output(struct hs_node *self, struct hs_queue *q)
 		self->peer_endpoint = hs_out.peer_endpoint;
 	} else if (hs_out.event == UM_HS_EVENT_FAILED) {
 		self->failed++;
+	} else if (hs_out.event == UM_HS_EVENT_KEYS) {
+		self->early++;
+		self->early_keys = hs_out.keypair;
 	}
 }
 

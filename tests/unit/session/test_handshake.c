@@ -45,6 +45,31 @@ static void test_full_handshake(void)
 	CHECK(memcmp(first.send_key, A.keypair.send_key, UM_KEY_LEN) != 0);
 }
 
+/* config.early_keys: the initiator's keys come out with its RESPONSE
+ * (before ESTABLISHED) and are the ones ESTABLISHED confirms, in the full
+ * and in the short (repeat) form; off, they never come early. */
+static void test_early_keys(void)
+{
+	reset_nodes();
+	A.early = 0;
+	CHECK_EQ(hs_run(&A, &B, hs_time(4), NULL, NULL), 0);
+	CHECK_EQ(A.early, 0);
+	A.engine->config.early_keys = true;
+	for (int round = 0; round < 2; round++) {
+		int before = A.early;
+		CHECK_EQ(hs_run(&A, &B, hs_time(5 + (uint64_t)round), NULL, NULL), 0);
+		CHECK_EQ(A.early, before + 1);
+		CHECK_MEM(A.early_keys.send_key, A.keypair.send_key, UM_KEY_LEN);
+		CHECK_MEM(A.early_keys.recv_key, A.keypair.recv_key, UM_KEY_LEN);
+		CHECK_MEM(A.early_keys.send_key, B.keypair.recv_key, UM_KEY_LEN);
+		CHECK_EQ(A.early_keys.local_index, A.keypair.local_index);
+		CHECK_EQ(A.early_keys.remote_index, B.keypair.local_index);
+		CHECK(A.early_keys.initiator);
+	}
+	CHECK_EQ(B.early, 0); /* the responder's keys come with RESPONSE anyway */
+	A.engine->config.early_keys = false;
+}
+
 static void test_keys_differ_per_handshake(void)
 {
 	reset_nodes();
@@ -520,6 +545,7 @@ int main(void)
 	if (sodium_init() < 0)
 		return 1;
 	RUN_FRESH(test_full_handshake);
+	RUN_FRESH(test_early_keys);
 	RUN_FRESH(test_keys_differ_per_handshake);
 	RUN_FRESH(test_wrong_responder_refused);
 	RUN_FRESH(test_unknown_initiator_refused);
