@@ -14,8 +14,21 @@ um_config alpha a 51820 100.64.0.1/24 tun "busy-poll-us = 2000"
 um_config beta b 51820 100.64.0.2/24 tun
 um_peer alpha beta 198.51.100.2:51820 100.64.0.2/32
 um_peer beta alpha 198.51.100.1:51820 100.64.0.1/32
+# The first packet waits for the session instead of being dropped
+# (net/dataplane_stage.c): alpha's UDP is blocked while its ping goes out,
+# then opened; a HELLO resent after that makes the session and the ping,
+# held meanwhile, gets its answer.
+um_exec a iptables -A OUTPUT -p udp --dport 51820 -j DROP
 um_start alpha
 um_start beta
+(um_exec a ping -c 1 -W 8 100.64.0.2 >"$UM_TMP/first-ping.txt" 2>&1
+	echo $? >"$UM_TMP/first-ping.rc") &
+first_ping=$!
+sleep 0.5
+um_exec a iptables -D OUTPUT -p udp --dport 51820 -j DROP
+wait "$first_ping"
+[ "$(cat "$UM_TMP/first-ping.rc")" = 0 ] || um_fail "the ping sent before the session got no answer"
+um_log "first ping held and answered ($(grep -o 'time=[0-9.]* ms' "$UM_TMP/first-ping.txt"))"
 
 um_wait 5 "alpha established with beta" um_established alpha beta
 um_wait 5 "beta established with alpha" um_established beta alpha
