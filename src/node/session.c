@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include <sodium.h>
+
 #include "node/handshake_worker.h"
 #include "node/internal.h"
 #include "node/path.h"
@@ -105,7 +107,7 @@ void um_node_clear_session(struct um_node_peer *peer)
 	um_dataplane_peer_clear_keys(peer->node->dataplane, peer->dp_peer);
 	peer->setup.has_session = false;
 	um_path_session_cleared(peer);
-	peer->index_current = peer->index_previous = peer->index_next = peer->index_answered = 0;
+	peer->index_current = peer->index_previous = peer->index_next = peer->index_answered = peer->index_early = 0;
 	peer->session_created_ns = 0;
 }
 
@@ -138,6 +140,38 @@ static void setup_record(struct um_node_peer *peer, bool initiator, uint64_t now
 	setup->first_ns = setup->hello_ns;
 }
 
+static void keys_digest(const struct um_keypair *k, uint8_t out[16])
+{
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, 16);
+	crypto_generichash_update(&st, k->send_key, sizeof(k->send_key));
+	crypto_generichash_update(&st, k->recv_key, sizeof(k->recv_key));
+	crypto_generichash_final(&st, out, 16);
+	sodium_memzero(&st, sizeof(st));
+}
+
+/* Our RESPONSE just went (UM_HS_EVENT_KEYS): the keys carry a first
+ * session's traffic now, half a round trip before ESTABLISHED confirms
+ * them; the responder has them once it read the RESPONSE our packets
+ * follow. Only for the designated side's first session: a rekey has the
+ * old keys meanwhile, and the designated side's session is the one both
+ * keep when handshakes cross (install_session), so nothing early is undone. */
+static void install_early(struct um_node *node, struct um_node_peer *peer)
+{
+	struct um_handshake_output *out = node->out;
+	struct um_route route;
+
+	if (!peer->designated || peer->index_current || peer->index_next || peer->index_answered)
+		return;
+	out->keypair.created_ns = um_now_ns();
+	if (um_dataplane_peer_install_keypair(node->dataplane, peer->dp_peer, &out->keypair, false))
+		return;
+	peer->index_current = peer->index_early = out->keypair.local_index;
+	keys_digest(&out->keypair, peer->early_digest);
+	handshake_route(node, out, &route);
+	um_peer_route_set(peer, &route, UM_ROUTE_WHY_HANDSHAKE);
+}
+
 static void install_session(struct um_node *node, struct um_node_peer *peer)
 {
 	struct um_handshake_output *out = node->out;
@@ -167,7 +201,20 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 		return;
 	}
 	out->keypair.created_ns = now;
-	int r = um_dataplane_peer_install_keypair(node->dataplane, peer->dp_peer, &out->keypair, as_next);
+	/* Installed early (install_early): the same keys stay as they are (their
+	 * counters go on: installing them again would reuse nonces); others (the
+	 * responder took our other form of RESPONSE) replace them. */
+	bool early = out->initiator && peer->index_early && peer->index_early == peer->index_current &&
+		     peer->index_early == out->keypair.local_index;
+	uint8_t digest[16];
+	keys_digest(&out->keypair, digest);
+	bool same = early && sodium_memcmp(digest, peer->early_digest, sizeof(digest)) == 0;
+	peer->index_early = 0;
+	if (early && !same) {
+		um_dataplane_peer_clear_keys(node->dataplane, peer->dp_peer);
+		peer->index_current = 0;
+	}
+	int r = same ? 0 : um_dataplane_peer_install_keypair(node->dataplane, peer->dp_peer, &out->keypair, as_next);
 	if (r) {
 		um_log_error("peer %s: installing keys failed: %s", name, um_strerror(r));
 		return;
@@ -183,7 +230,8 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 	} else {
 		/* The data plane demotes a pending `next` to `previous` (it stays
 		 * accepted), otherwise the old current; mirror what it keeps. */
-		peer->index_previous = peer->index_next ? peer->index_next : peer->index_current;
+		if (!same)
+			peer->index_previous = peer->index_next ? peer->index_next : peer->index_current;
 		peer->index_current = out->keypair.local_index;
 		peer->index_next = 0;
 		peer->session_created_ns = now;
@@ -235,6 +283,8 @@ static void handle_output(struct um_node *node)
 	 * (install_session): ESTABLISHED must leave ahead of that, or our
 	 * first packets reach the initiator before its keys; its answer is a
 	 * round trip away, long after the install. */
+	if (out->event == UM_HS_EVENT_KEYS && peer && node->up)
+		install_early(node, peer);
 	bool established = out->event == UM_HS_EVENT_ESTABLISHED && peer && node->up;
 	bool keys_after = established && !out->initiator && !peer->index_current;
 	if (established && !keys_after)
@@ -249,6 +299,10 @@ static void handle_output(struct um_node *node)
 		if (!peer->attempt_via_relay)
 			um_peer_route_set(peer, &(struct um_route){0}, UM_ROUTE_WHY_DIRECT_FAILED);
 		peer->setup.hello_ns = peer->setup.reply_ns = 0;
+		/* Early keys the responder never confirmed carry nothing. */
+		if (peer->index_early && peer->index_early == peer->index_current)
+			um_node_clear_session(peer);
+		peer->index_early = 0;
 		handshake_failed(peer);
 	}
 	um_handshake_output_wipe(out);
