@@ -413,6 +413,21 @@ out:
 	return ret;
 }
 
+/* The initiator's keypair (and event) into out. */
+static void initiator_keys(struct um_handshake_output *out, const struct um_handshake_peer *peer,
+			   const struct session_keys *keys, enum um_handshake_event event, uint64_t now_ns)
+{
+	out->event = event;
+	out->peer_id = peer->id;
+	out->initiator = true;
+	memcpy(out->keypair.send_key, keys->i2r, UM_KEY_LEN);
+	memcpy(out->keypair.recv_key, keys->r2i, UM_KEY_LEN);
+	out->keypair.local_index = peer->local_index;
+	out->keypair.remote_index = peer->remote_index;
+	out->keypair.created_ns = now_ns;
+	out->keypair.initiator = true;
+}
+
 void um_hs_early_keys(struct um_handshake_peer *peer, uint64_t now_ns, struct um_handshake_output *out)
 {
 	struct um_hs_symmetric sym = peer->sym;
@@ -421,15 +436,7 @@ void um_hs_early_keys(struct um_handshake_peer *peer, uint64_t now_ns, struct um
 	if (peer->response_is_short)
 		memcpy(sym.h, peer->h_short, sizeof(sym.h));
 	derive_session(&keys, &sym);
-	out->event = UM_HS_EVENT_KEYS;
-	out->peer_id = peer->id;
-	out->initiator = true;
-	memcpy(out->keypair.send_key, keys.i2r, UM_KEY_LEN);
-	memcpy(out->keypair.recv_key, keys.r2i, UM_KEY_LEN);
-	out->keypair.local_index = peer->local_index;
-	out->keypair.remote_index = peer->remote_index;
-	out->keypair.created_ns = now_ns;
-	out->keypair.initiator = true;
+	initiator_keys(out, peer, &keys, UM_HS_EVENT_KEYS, now_ns);
 	sodium_memzero(&sym, sizeof(sym));
 	sodium_memzero(&keys, sizeof(keys));
 }
@@ -626,17 +633,9 @@ int um_hs_consume_established(struct um_handshake_engine *engine, struct um_hand
 	if ((ret = um_hs_params_decode(&params, params_plain)) < 0)
 		goto out;
 
-	out->event = UM_HS_EVENT_ESTABLISHED;
 	out->peer = peer;
 	out->peer_user = peer->user;
-	out->peer_id = peer->id;
-	out->initiator = true;
-	memcpy(out->keypair.send_key, keys.i2r, UM_KEY_LEN);
-	memcpy(out->keypair.recv_key, keys.r2i, UM_KEY_LEN);
-	out->keypair.local_index = peer->local_index;
-	out->keypair.remote_index = peer->remote_index;
-	out->keypair.created_ns = now.mono_ns;
-	out->keypair.initiator = true;
+	initiator_keys(out, peer, &keys, UM_HS_EVENT_ESTABLISHED, now.mono_ns);
 	out->params = params;
 	out->peer_endpoint = peer->to;
 	out->peer_route = peer->to_route;

@@ -12,19 +12,10 @@ set -u
 . "$(dirname "$0")/lib.sh"
 um_init
 
-for n in a r b; do um_ns $n; done
-um_link a eth0 198.51.100.2/30 r ra 198.51.100.1/30
-um_link b eth0 198.51.100.6/30 r rb 198.51.100.5/30
-um_exec a ip route add default via 198.51.100.1
-um_exec b ip route add default via 198.51.100.5
-um_exec r sysctl -qw net.ipv4.ip_forward=1
+um_routed_pair
 um_exec r iptables -A FORWARD -p udp -m u32 --u32 "0>>22&0x3C@4>>16=80&&0>>22&0x3C@8>>24=0x04" \
 	-m comment --comment established -j DROP || um_fail "iptables u32 in the router"
 
-um_config alpha a 51820 100.64.0.1/24 tun
-um_config beta b 51820 100.64.0.2/24 tun
-um_peer alpha beta 198.51.100.6:51820 100.64.0.2/32
-um_peer beta alpha 198.51.100.2:51820 100.64.0.1/32
 um_start alpha
 um_start beta
 um_wait 5 "a ping alpha -> beta without ESTABLISHED" um_ping a 100.64.0.2 -W 0.3

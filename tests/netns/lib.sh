@@ -110,6 +110,24 @@ um_link() {
 	ip -n "$b" link set "$5" up
 }
 
+# um_routed_pair: hosts a and b behind router r, for tests that filter
+# between them (r's FORWARD chain), and nodes alpha (a, 100.64.0.1) and
+# beta (b, 100.64.0.2) configured as each other's peer (not started).
+#   a 198.51.100.2 -- (ra .1) r (rb .5) -- b 198.51.100.6
+um_routed_pair() {
+	local n
+	for n in a r b; do um_ns $n; done
+	um_link a eth0 198.51.100.2/30 r ra 198.51.100.1/30
+	um_link b eth0 198.51.100.6/30 r rb 198.51.100.5/30
+	um_exec a ip route add default via 198.51.100.1
+	um_exec b ip route add default via 198.51.100.5
+	um_exec r sysctl -qw net.ipv4.ip_forward=1
+	um_config alpha a 51820 100.64.0.1/24 tun
+	um_config beta b 51820 100.64.0.2/24 tun
+	um_peer alpha beta 198.51.100.6:51820 100.64.0.2/32
+	um_peer beta alpha 198.51.100.2:51820 100.64.0.1/32
+}
+
 # um_bg NAME LOG CMD...: start CMD in namespace NAME in the background,
 # output to $UM_TMP/LOG; records the PID and sets UM_LAST_PID.
 um_bg() {
