@@ -338,6 +338,9 @@ int um_dataplane_start(struct um_dataplane *dp)
 		if (rc != 0)
 			return -rc;
 		w->started = true;
+		char name[16]; /* named for per-thread CPU figures (top -H, bench/msg-file.sh) */
+		snprintf(name, sizeof(name), "umbra-dp%u", i);
+		pthread_setname_np(w->thread, name);
 	}
 	return 0;
 }
