@@ -137,6 +137,7 @@ for ((run = 1; run <= runs; run++)); do
 	if [ -n "${THREADS:-}" ]; then
 		threads_cpu >"$UM_TMP/threads1"
 		threads_report "$UM_TMP/threads0" "$UM_TMP/threads1" "$(echo "$t0 $t1" | awk '{print $2 - $1}')"
+		sed 's/^/  cli: /' "$UM_TMP/send.log"
 	fi
 done
 grep -h "delivered to" "$UM_TMP"/alpha.log | tail -1

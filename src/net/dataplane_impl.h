@@ -26,8 +26,9 @@
 #define DP_TUN_READS   8                  /* TUN reads per wake-up */
 #define DP_TUN_BUF     (UM_VNET_HDR_LEN + 65536)
 #define DP_RING_SLOTS                                                                                                  \
-	4096 /* datagrams (handshakes, message segments) per worker: a channel's whole receive window                  \
-	      * (4 MiB / 1,152-byte segments = 3,641) fits while the control thread is not scheduled */
+	8192 /* datagrams (handshakes, message segments) per worker: a channel's whole receive window                  \
+	      * (8 MiB, node/messaging_internal.h / 1,152-byte segments = 7,282) fits while the control thread is not  \
+	      * scheduled */
 #define DP_EVENT_SLOTS           64 /* events per worker, drained first */
 #define DP_MAC_TABLE             4096
 #define DP_REJECT_AFTER_MESSAGES (1ull << 60)

@@ -31,7 +31,9 @@ static bool can_send(const struct msg_peer *mp)
 
 static int messenger_create(struct um_node_messaging *ms, struct msg_peer *mp)
 {
-	struct um_messenger_config cfg = {.max_message = UM_CONTROL_MESSAGE_MAX};
+	struct um_messenger_config cfg = {
+	    .max_message = UM_CONTROL_MESSAGE_MAX,
+	    .channel = {.send_buffer = MSG_CHANNEL_BUFFER, .receive_buffer = MSG_CHANNEL_BUFFER}};
 	uint64_t epoch = 0;
 
 	if (mp->messenger)
