@@ -228,8 +228,9 @@ static int worker_setup(struct um_dataplane *dp, struct dp_worker *w, unsigned o
 	w->rx_items = calloc(DP_RX_ITEMS, sizeof(*w->rx_items));
 	w->tun_buf = malloc(DP_TUN_BUF);
 	w->tx_arena = malloc(DP_TX_ARENA);
+	w->msg_tx.slots = malloc(DP_MSG_SLOTS * sizeof(*w->msg_tx.slots));
 	if (!w->counters || !w->ring.slots || !w->events.slots || !w->rx_bufs || !w->rx_items || !w->tun_buf ||
-	    !w->tx_arena)
+	    !w->tx_arena || !w->msg_tx.slots)
 		return -UM_ENOMEM;
 	memset(w->counters, 0, dp->max_peers * sizeof(*w->counters));
 	struct epoll_event ev = {.events = EPOLLIN};
@@ -375,6 +376,7 @@ void um_dataplane_free(struct um_dataplane *dp)
 		free(w->rx_items);
 		free(w->tun_buf);
 		free(w->tx_arena);
+		free(w->msg_tx.slots);
 	}
 	if (dp->peers) {
 		for (unsigned p = 0; p < dp->max_peers; p++) {
@@ -531,7 +533,7 @@ int um_dataplane_peer_add(struct um_dataplane *dp, uint32_t *peer_out)
 		atomic_store(&peer->next_used_pending, false);
 		atomic_store(&peer->need_key_pending, false);
 		atomic_store(&peer->roam_pending, false);
-		for (int s = 0; s < 3; s++)
+		for (int s = 0; s < 4; s++)
 			atomic_store(&peer->message_tx[s], 0);
 		atomic_store(&peer->active, true);
 		update_peer_high(dp);
@@ -720,7 +722,7 @@ int um_dataplane_peer_stats(struct um_dataplane *dp, uint32_t id, struct um_dp_p
 	out->tx_bytes = sum[DP_STAT_TX_BYTES];
 	out->tx_packets = sum[DP_STAT_TX_PACKETS];
 	out->rx_messages = sum[DP_STAT_RX_MESSAGES];
-	out->tx_messages = atomic_load(&peer->message_tx[0]);
+	out->tx_messages = atomic_load(&peer->message_tx[0]) + atomic_load(&peer->message_tx[3]);
 	for (int d = 0; d < UM_DP_DROP_COUNT; d++)
 		out->drops[d] = sum[DP_STAT_DROP0 + d];
 	out->rx_relay_packets = sum[DP_STAT_RX_RELAY_PACKETS];

@@ -86,6 +86,8 @@ static inline void peer_event(struct dp_worker *w, _Atomic bool *pending, enum u
 
 /* Transmit: read up to `reads` packets from the device, seal and send them. */
 void um_dp_tx_from_tun(struct dp_worker *w, int reads);
+/* Seal and send every message segment queued in w->msg_tx. */
+void um_dp_tx_messages(struct dp_worker *w);
 /* Receive: drain fd with recvmmsg (a few rounds), open and deliver. */
 void um_dp_rx_from_udp(struct dp_worker *w, int fd);
 /* Receive slot i: point it at its buffers (once), reset after a batch. */
