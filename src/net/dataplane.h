@@ -282,6 +282,9 @@ int um_dataplane_peer_send_messages(struct um_dataplane *dp, uint32_t peer, cons
  * the peer (its worker's free slots): a caller takes no more than this out
  * of its channel, so none counts as lost for want of room. */
 size_t um_dataplane_peer_message_room(struct um_dataplane *dp, uint32_t peer);
+/* Waits (at most timeout_ns) until the workers sent every segment queued
+ * so far: before a shutdown, so that the last words go out. */
+void um_dataplane_flush_messages(struct um_dataplane *dp, uint64_t timeout_ns);
 
 /* Counters summed over workers, timestamps, key state. */
 int um_dataplane_peer_stats(struct um_dataplane *dp, uint32_t peer, struct um_dp_peer_stats *out);

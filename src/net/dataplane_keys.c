@@ -255,6 +255,20 @@ static int queue_segments(struct um_dataplane *dp, uint32_t id, struct dp_peer *
 	return i < n ? -UM_EAGAIN : 0;
 }
 
+void um_dataplane_flush_messages(struct um_dataplane *dp, uint64_t timeout_ns)
+{
+	uint64_t deadline = um_now_ns() + timeout_ns;
+
+	for (unsigned i = 0; i < dp->worker_count; i++) {
+		struct dp_msg_ring *ring = &dp->workers[i].msg_tx;
+		while (dp->workers[i].started &&
+		       atomic_load_explicit(&ring->tail, memory_order_acquire) !=
+			   atomic_load_explicit(&ring->head, memory_order_relaxed) &&
+		       um_now_ns() < deadline)
+			usleep(200);
+	}
+}
+
 size_t um_dataplane_peer_message_room(struct um_dataplane *dp, uint32_t id)
 {
 	struct dp_msg_ring *ring = &message_worker(dp, id)->msg_tx;

@@ -583,6 +583,9 @@ void um_node_messaging_goodbye(struct um_node *node)
 		um_messenger_presence(mp->messenger, UM_PRESENCE_OFFLINE, um_wall_ms(), ms->self_text);
 		drain(ms, mp);
 	}
+	/* The data plane's workers seal and send them: before it stops. */
+	if (ms && node->dataplane)
+		um_dataplane_flush_messages(node->dataplane, 100 * UM_NSEC_PER_MSEC);
 }
 
 void um_node_messaging_stop(struct um_node *node)
