@@ -340,7 +340,7 @@ int um_dataplane_start(struct um_dataplane *dp)
 			return -rc;
 		w->started = true;
 		char name[16]; /* named for per-thread CPU figures (top -H, bench/msg-file.sh) */
-		snprintf(name, sizeof(name), "umbra-dp%u", i);
+		snprintf(name, sizeof(name), "umbra-dp%u", i % DP_MAX_WORKERS);
 		pthread_setname_np(w->thread, name);
 	}
 	return 0;
