@@ -52,7 +52,8 @@
  *
  * Messages (issue 16): DATA flagged UM_DATA_F_MESSAGE carries one segment
  * of the peer's message channel instead of a packet. The control thread
- * sends them (um_dataplane_peer_send_message); received ones pass the same
+ * queues them for the peer's worker, which seals and sends them beside the
+ * packets (um_dataplane_peer_send_messages); received ones pass the same
  * key and replay checks as packets, then go to the datagram ring as
  * UM_DP_CONTROL_MESSAGE, never to the device. With cfg.no_device there is
  * no device at all: messages only, no CAP_NET_ADMIN needed. */
