@@ -228,9 +228,10 @@ static int worker_setup(struct um_dataplane *dp, struct dp_worker *w, unsigned o
 	w->rx_items = calloc(DP_RX_ITEMS, sizeof(*w->rx_items));
 	w->tun_buf = malloc(DP_TUN_BUF);
 	w->tx_arena = malloc(DP_TX_ARENA);
-	w->msg_tx.slots = malloc(DP_MSG_SLOTS * sizeof(*w->msg_tx.slots));
+	if (!(w->msg_tx.slots = malloc(DP_MSG_SLOTS * sizeof(*w->msg_tx.slots))))
+		return -UM_ENOMEM;
 	if (!w->counters || !w->ring.slots || !w->events.slots || !w->rx_bufs || !w->rx_items || !w->tun_buf ||
-	    !w->tx_arena || !w->msg_tx.slots)
+	    !w->tx_arena)
 		return -UM_ENOMEM;
 	memset(w->counters, 0, dp->max_peers * sizeof(*w->counters));
 	struct epoll_event ev = {.events = EPOLLIN};
