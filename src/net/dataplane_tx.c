@@ -476,4 +476,3 @@ UM_HOT void um_dp_tx_from_tun(struct dp_worker *w, int reads)
 	}
 	tx_flush(w);
 }
-
