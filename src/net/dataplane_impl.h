@@ -29,7 +29,7 @@
 	8192 /* datagrams (handshakes, message segments) per worker: a channel's whole receive window                  \
 	      * (8 MiB, node/messaging_internal.h / 1,152-byte segments = 7,282) fits while the control thread is not  \
 	      * scheduled */
-#define DP_EVENT_SLOTS           64 /* events per worker, drained first */
+#define DP_EVENT_SLOTS           64   /* events per worker, drained first */
 #define DP_MSG_SLOTS             4096 /* message segments the control side queued for a worker to seal (power of 2) */
 #define DP_MAC_TABLE             4096
 #define DP_REJECT_AFTER_MESSAGES (1ull << 60)
@@ -150,8 +150,8 @@ struct dp_worker {
 	struct um_aead aead;
 	struct dp_peer_counters *counters; /* [max_peers] */
 	alignas(64) _Atomic uint64_t global[UM_DP_GLOBAL_COUNT];
-	struct dp_ring ring;   /* datagrams */
-	struct dp_ring events; /* peer events: separate, so a flood cannot crowd them out */
+	struct dp_ring ring;       /* datagrams */
+	struct dp_ring events;     /* peer events: separate, so a flood cannot crowd them out */
 	struct dp_msg_ring msg_tx; /* message segments to seal and send */
 	bool ring_pushed;
 	bool round_sent;      /* this wake-up sent a datagram (busy polling) */

@@ -244,8 +244,9 @@ void um_dp_tx_messages(struct dp_worker *w)
 		memcpy(out, ep->prefix, ep->prefix_len);
 		memcpy(plain, slot->data, len);
 		memset(plain + len, 0, pad);
-		struct um_data_header hdr = {
-		    .flags = (uint8_t)(UM_DATA_F_MESSAGE | pad), .receiver_index = key->remote_index, .counter = counter};
+		struct um_data_header hdr = {.flags = (uint8_t)(UM_DATA_F_MESSAGE | pad),
+					     .receiver_index = key->remote_index,
+					     .counter = counter};
 		um_data_header_encode(msg, &hdr);
 		um_aead_seal(&w->aead, key->id, key->send_key, counter, msg, UM_DATA_HEADER_LEN, plain, len + pad,
 			     plain + len + pad);

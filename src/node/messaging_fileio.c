@@ -154,8 +154,8 @@ static int write_stage(const struct msg_file_sync *s, int fd)
 	for (size_t k = 0; s->has_writes && k < s->n; k++) {
 		if (s->len[k] == 0)
 			continue;
-		ssize_t w = pwrite(fd, s->stage + k * (size_t)UM_FILE_CHUNK_MAX, s->len[k],
-				   (off_t)s->index[k] * s->chunk_size);
+		ssize_t w =
+		    pwrite(fd, s->stage + k * (size_t)UM_FILE_CHUNK_MAX, s->len[k], (off_t)s->index[k] * s->chunk_size);
 		if (w != (ssize_t)s->len[k])
 			return w < 0 ? -errno : -UM_ETRUNC;
 	}
@@ -448,8 +448,8 @@ void msg_receiver_sync_start(struct um_node_messaging *ms, struct msg_transfer *
 	    msg_file_sync_submit_writes(ms->file_sync, t->info.id, t->fd, t->unsynced, t->stage_len, t->n_unsynced,
 					t->info.chunk_size, &t->stage) == 0)
 		t->n_unsynced = 0; /* t->stage is the thread's previous one now (NULL: allocated again) */
-	else if (t->n_unsynced && !t->stage && msg_file_sync_submit(ms->file_sync, t->info.id, t->fd, t->unsynced,
-								       t->n_unsynced) == 0)
+	else if (t->n_unsynced && !t->stage &&
+		 msg_file_sync_submit(ms->file_sync, t->info.id, t->fd, t->unsynced, t->n_unsynced) == 0)
 		t->n_unsynced = 0;
 }
 

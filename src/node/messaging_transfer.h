@@ -14,12 +14,12 @@
 
 enum {
 	FILE_CHUNK_SIZE = UM_FILE_CHUNK_MAX,
-	FILE_OUTSTANDING = 256,        /* chunks asked for at once (16 MiB) */
-	FILE_WAITING_MAX = 32,         /* offers held for a decision, per peer */
+	FILE_OUTSTANDING = 256,                   /* chunks asked for at once (16 MiB) */
+	FILE_WAITING_MAX = 32,                    /* offers held for a decision, per peer */
 	FILE_CHANNEL_BUFFER = MSG_CHANNEL_BUFFER, /* the channel's send buffer */
-	FILE_BACKLOG_MIN = 256 << 10,  /* chunk bytes the channel may hold in any case */
-	FILE_SYNC_CHUNKS = 64,         /* written chunks made durable together (4 MiB) */
-	FILE_UNSYNCED_MAX = 128,       /* ... waiting beside a sync (8 MiB): beyond, we wait for the disk */
+	FILE_BACKLOG_MIN = 256 << 10,             /* chunk bytes the channel may hold in any case */
+	FILE_SYNC_CHUNKS = 64,                    /* written chunks made durable together (4 MiB) */
+	FILE_UNSYNCED_MAX = 128,                  /* ... waiting beside a sync (8 MiB): beyond, we wait for the disk */
 };
 #define FILE_SYNC_DELAY_NS (20 * UM_NSEC_PER_MSEC) /* ... or this long after the first of them */
 

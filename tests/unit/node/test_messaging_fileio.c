@@ -226,9 +226,9 @@ static void test_sync_writes(void)
 	snprintf(path, sizeof(path), "%s/w.bin", dir);
 	int fd = write_file(path, (const uint8_t *)"", 0);
 	memset(got, 0x11, 1000);
-	CHECK_EQ(pwrite(fd, got, 1000, 1000), 1000); /* chunk 1, written before */
-	memset(stage, 0x22, 600);                           /* chunk 2 (the last, shorter) */
-	memset(stage + UM_FILE_CHUNK_MAX, 0x33, 1000);      /* chunk 0 */
+	CHECK_EQ(pwrite(fd, got, 1000, 1000), 1000);   /* chunk 1, written before */
+	memset(stage, 0x22, 600);                      /* chunk 2 (the last, shorter) */
+	memset(stage + UM_FILE_CHUNK_MAX, 0x33, 1000); /* chunk 0 */
 	CHECK_EQ(um_loop_new(&loop), 0);
 	CHECK_EQ(msg_file_sync_new(loop, on_done, &log, &s), 0);
 	CHECK_EQ(msg_file_sync_submit_writes(s, id, fd, index, len, MSG_FILE_STAGE_MAX + 1, chunk, &stage), -UM_EINVAL);
