@@ -102,25 +102,26 @@ tcp_mbs=0
 for ((run = 1; run <= runs; run++)); do
 	# iperf3: one TCP stream through the tunnel (NO_REF=1: umbra only, for profiling).
 	if [ -z "${NO_REF:-}" ]; then
-	c0=$(cpu_s)
-	um_exec a iperf3 -c 100.64.0.2 -t "$duration" -J >"$UM_TMP/iperf3.json" || um_fail "iperf3"
-	c1=$(cpu_s)
-	read -r tcp_mbs tcp_bytes < <(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["end"]["sum_received"]; print("%.1f %d" % (e["bits_per_second"]/8e6, e["bytes"]))' "$UM_TMP/iperf3.json")
-	read -r g_all g_send g_recv < <(cpu_gb "$c0" "$c1" "$tcp_bytes")
-	printf '%-14s %10s %9s %8s %12s %9s %9s\n' "iperf3 TCP" "$tcp_mbs" "$duration" "1.00" "$g_all" "$g_send" "$g_recv"
+		c0=$(cpu_s)
+		um_exec a iperf3 -c 100.64.0.2 -t "$duration" -J >"$UM_TMP/iperf3.json" || um_fail "iperf3"
+		c1=$(cpu_s)
+		read -r tcp_mbs tcp_bytes < <(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["end"]["sum_received"]; print("%.1f %d" % (e["bits_per_second"]/8e6, e["bytes"]))' "$UM_TMP/iperf3.json")
+		read -r g_all g_send g_recv < <(cpu_gb "$c0" "$c1" "$tcp_bytes")
+		printf '%-14s %10s %9s %8s %12s %9s %9s\n' "iperf3 TCP" "$tcp_mbs" "$duration" "1.00" "$g_all" "$g_send" "$g_recv"
 
-	# scp through the tunnel.
-	rm -f "$UM_TMP/scp.out"
-	c0=$(cpu_s) t0=$(now_s)
-	um_exec a scp -q -i "$UM_TMP/client_key" -P 2222 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-		"$UM_TMP/file.bin" root@100.64.0.2:"$UM_TMP/scp.out" || um_fail "scp"
-	t1=$(now_s) c1=$(cpu_s)
-	[ "$(sha256sum <"$UM_TMP/scp.out" | cut -d' ' -f1)" = "$sum" ] || um_fail "scp copy differs"
-	line "scp"
-	# scp's copy leaves the page cache dirty: flushed before the next tool
-	# (umbra makes what it receives durable as it goes and would pay for it).
-	rm -f "$UM_TMP/scp.out"
-	sync
+		# scp through the tunnel.
+		rm -f "$UM_TMP/scp.out"
+		c0=$(cpu_s) t0=$(now_s)
+		um_exec a scp -q -i "$UM_TMP/client_key" -P 2222 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+			"$UM_TMP/file.bin" root@100.64.0.2:"$UM_TMP/scp.out" || um_fail "scp"
+		t1=$(now_s) c1=$(cpu_s)
+		[ "$(sha256sum <"$UM_TMP/scp.out" | cut -d' ' -f1)" = "$sum" ] || um_fail "scp copy differs"
+		line "scp"
+		# scp's copy would leave 1 GB of dirty pages that the kernel writes back
+		# during the next tool's run (umbra makes what it receives durable as it
+		# goes and would wait for it): removed, and the rest synced, first.
+		rm -f "$UM_TMP/scp.out"
+		sync
 	fi
 
 	# umbra file send: from the offer to the receiver's verified file.
