@@ -143,6 +143,8 @@ for ((run = 1; run <= runs; run++)); do
 		threads_cpu >"$UM_TMP/threads1"
 		threads_report "$UM_TMP/threads0" "$UM_TMP/threads1" "$(echo "$t0 $t1" | awk '{print $2 - $1}')"
 		sed 's/^/  cli: /' "$UM_TMP/send.log"
+		# The daemons' view of the last transfer (offer, acceptance, verification).
+		grep -h "file.bin" "$UM_TMP"/alpha.log "$UM_TMP"/beta.log | sort | tail -4 | sed 's/^/  log: /'
 	fi
 done
 grep -h "delivered to" "$UM_TMP"/alpha.log | tail -1
