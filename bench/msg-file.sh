@@ -6,6 +6,7 @@
 # iperf3 and the CPU seconds per GB both daemons spent (utime + stime), in
 # all and per side (alpha sends, beta receives).
 #   BUILD=build SIZE_MB=200 DURATION=10 RUNS=1 bench/msg-file.sh
+# NO_REF=1 skips iperf3 and scp (vs TCP then meaningless). THREADS=1 adds the CPU seconds of each daemon thread during each transfer.
 # Needs iperf3 and openssh-server (bench/install-peers installs them).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -48,11 +49,28 @@ cpu_gb() {
 		printf "%.2f %.2f %.2f", (y[1] - x[1]) / g, (y[2] - x[2]) / g, (y[3] - x[3]) / g}'
 }
 now_s() { date +%s.%N; }
+# Per-thread CPU ticks of both daemons: "side:tid:name ticks" lines.
+threads_cpu() {
+	local side pid t
+	for side in alpha beta; do
+		pid=${UM_NODE_PID[$side]}
+		for t in /proc/"$pid"/task/*; do
+			echo "$side:${t##*/}:$(cat "$t/comm" 2>/dev/null) $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null)"
+		done
+	done
+}
+# The CPU seconds each thread spent between two threads_cpu snapshots
+# (THREADS=1), busiest first: shows which thread a transfer waits for.
+threads_report() {
+	awk -v hz="$(getconf CLK_TCK)" -v secs="$3" 'NR == FNR {a[$1] = $2; next}
+		{d = ($2 - a[$1]) / hz; if (d > 0.005) printf "  %-24s %6.2f CPU-s (%3.0f %% of the transfer)\n", $1, d, 100 * d / secs}' \
+		"$1" "$2" | sort -k2 -nr
+}
 # One result line for a copy of the file: uses t0 t1 c0 c1 tcp_mbs.
 line() {
 	read -r g_all g_send g_recv < <(cpu_gb "$c0" "$c1" $((size_mb << 20)))
 	echo "$t0 $t1 $size_mb $tcp_mbs" | awk -v name="$1" -v a="$g_all" -v s="$g_send" -v r="$g_recv" \
-		'{t = $2 - $1; m = $3 * 1.048576 / t; printf "%-14s %10.1f %9.2f %8.2f %12s %9s %9s\n", name, m, t, m / $4, a, s, r}'
+		'{t = $2 - $1; m = $3 * 1.048576 / t; printf "%-14s %10.1f %9.2f %8.2f %12s %9s %9s\n", name, m, t, ($4 > 0 ? m / $4 : 0), a, s, r}'
 }
 
 head -c $((size_mb << 20)) /dev/urandom >"$UM_TMP/file.bin"
@@ -80,23 +98,31 @@ um_bg b iperf3-server.log iperf3 -s -B 100.64.0.2
 um_wait 5 "iperf3 server" um_exec b sh -c 'ss -ltn | grep -q 100.64.0.2:5201'
 
 printf '%-14s %10s %9s %8s %12s %9s %9s\n' "run" "MB/s" "seconds" "vs TCP" "CPU-s/GB" "sender" "receiver"
+tcp_mbs=0
 for ((run = 1; run <= runs; run++)); do
-	# iperf3: one TCP stream through the tunnel.
-	c0=$(cpu_s)
-	um_exec a iperf3 -c 100.64.0.2 -t "$duration" -J >"$UM_TMP/iperf3.json" || um_fail "iperf3"
-	c1=$(cpu_s)
-	read -r tcp_mbs tcp_bytes < <(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["end"]["sum_received"]; print("%.1f %d" % (e["bits_per_second"]/8e6, e["bytes"]))' "$UM_TMP/iperf3.json")
-	read -r g_all g_send g_recv < <(cpu_gb "$c0" "$c1" "$tcp_bytes")
-	printf '%-14s %10s %9s %8s %12s %9s %9s\n' "iperf3 TCP" "$tcp_mbs" "$duration" "1.00" "$g_all" "$g_send" "$g_recv"
+	# iperf3: one TCP stream through the tunnel (NO_REF=1: umbra only, for profiling).
+	if [ -z "${NO_REF:-}" ]; then
+		c0=$(cpu_s)
+		um_exec a iperf3 -c 100.64.0.2 -t "$duration" -J >"$UM_TMP/iperf3.json" || um_fail "iperf3"
+		c1=$(cpu_s)
+		read -r tcp_mbs tcp_bytes < <(python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["end"]["sum_received"]; print("%.1f %d" % (e["bits_per_second"]/8e6, e["bytes"]))' "$UM_TMP/iperf3.json")
+		read -r g_all g_send g_recv < <(cpu_gb "$c0" "$c1" "$tcp_bytes")
+		printf '%-14s %10s %9s %8s %12s %9s %9s\n' "iperf3 TCP" "$tcp_mbs" "$duration" "1.00" "$g_all" "$g_send" "$g_recv"
 
-	# scp through the tunnel.
-	rm -f "$UM_TMP/scp.out"
-	c0=$(cpu_s) t0=$(now_s)
-	um_exec a scp -q -i "$UM_TMP/client_key" -P 2222 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-		"$UM_TMP/file.bin" root@100.64.0.2:"$UM_TMP/scp.out" || um_fail "scp"
-	t1=$(now_s) c1=$(cpu_s)
-	[ "$(sha256sum <"$UM_TMP/scp.out" | cut -d' ' -f1)" = "$sum" ] || um_fail "scp copy differs"
-	line "scp"
+		# scp through the tunnel.
+		rm -f "$UM_TMP/scp.out"
+		c0=$(cpu_s) t0=$(now_s)
+		um_exec a scp -q -i "$UM_TMP/client_key" -P 2222 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+			"$UM_TMP/file.bin" root@100.64.0.2:"$UM_TMP/scp.out" || um_fail "scp"
+		t1=$(now_s) c1=$(cpu_s)
+		[ "$(sha256sum <"$UM_TMP/scp.out" | cut -d' ' -f1)" = "$sum" ] || um_fail "scp copy differs"
+		line "scp"
+		# scp's copy would leave 1 GB of dirty pages that the kernel writes back
+		# during the next tool's run (umbra makes what it receives durable as it
+		# goes and would wait for it): removed, and the rest synced, first.
+		rm -f "$UM_TMP/scp.out"
+		sync
+	fi
 
 	# umbra file send: from the offer to the receiver's verified file.
 	rm -f "$UM_TMP/beta-downloads/"*
@@ -105,6 +131,7 @@ for ((run = 1; run <= runs; run++)); do
 		perf record -q -g -o "$PERF/perf.data" -p "${UM_NODE_PID[alpha]},${UM_NODE_PID[beta]}" 2>/dev/null &
 		perf_pid=$!
 	fi
+	[ -n "${THREADS:-}" ] && threads_cpu >"$UM_TMP/threads0"
 	c0=$(cpu_s) t0=$(now_s)
 	um_cli alpha file send beta "$UM_TMP/file.bin" >"$UM_TMP/send.log" 2>&1 || um_fail "umbra file send: $(tail -3 "$UM_TMP/send.log")"
 	t1=$(now_s) c1=$(cpu_s)
@@ -112,6 +139,13 @@ for ((run = 1; run <= runs; run++)); do
 	got=$(ls "$UM_TMP/beta-downloads/"file*.bin 2>/dev/null | head -1)
 	[ -n "$got" ] && [ "$(sha256sum <"$got" | cut -d' ' -f1)" = "$sum" ] || um_fail "umbra copy differs or missing"
 	line "umbra file"
+	if [ -n "${THREADS:-}" ]; then
+		threads_cpu >"$UM_TMP/threads1"
+		threads_report "$UM_TMP/threads0" "$UM_TMP/threads1" "$(echo "$t0 $t1" | awk '{print $2 - $1}')"
+		sed 's/^/  cli: /' "$UM_TMP/send.log"
+		# The daemons' view of the last transfer (offer, acceptance, verification).
+		grep -h "file.bin" "$UM_TMP"/alpha.log "$UM_TMP"/beta.log | sort | tail -4 | sed 's/^/  log: /'
+	fi
 done
 grep -h "delivered to" "$UM_TMP"/alpha.log | tail -1
 um_cli alpha status --json | python3 -c 'import json,sys; n=json.load(sys.stdin)["node"]; print("alpha: " + ", ".join("%s %s" % (k, v) for k, v in sorted(n.items()) if k.startswith("msg_")))'

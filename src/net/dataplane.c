@@ -228,6 +228,8 @@ static int worker_setup(struct um_dataplane *dp, struct dp_worker *w, unsigned o
 	w->rx_items = calloc(DP_RX_ITEMS, sizeof(*w->rx_items));
 	w->tun_buf = malloc(DP_TUN_BUF);
 	w->tx_arena = malloc(DP_TX_ARENA);
+	if (!(w->msg_tx.slots = malloc(DP_MSG_SLOTS * sizeof(*w->msg_tx.slots))))
+		return -UM_ENOMEM;
 	if (!w->counters || !w->ring.slots || !w->events.slots || !w->rx_bufs || !w->rx_items || !w->tun_buf ||
 	    !w->tx_arena || um_dp_stage_init(w) < 0)
 		return -UM_ENOMEM;
@@ -338,6 +340,9 @@ int um_dataplane_start(struct um_dataplane *dp)
 		if (rc != 0)
 			return -rc;
 		w->started = true;
+		char name[16]; /* named for per-thread CPU figures (top -H, bench/msg-file.sh) */
+		snprintf(name, sizeof(name), "umbra-dp%u", i % DP_MAX_WORKERS);
+		pthread_setname_np(w->thread, name);
 	}
 	return 0;
 }
@@ -373,6 +378,7 @@ void um_dataplane_free(struct um_dataplane *dp)
 		free(w->tun_buf);
 		um_dp_stage_free(w);
 		free(w->tx_arena);
+		free(w->msg_tx.slots);
 	}
 	if (dp->peers) {
 		for (unsigned p = 0; p < dp->max_peers; p++) {
@@ -529,7 +535,7 @@ int um_dataplane_peer_add(struct um_dataplane *dp, uint32_t *peer_out)
 		atomic_store(&peer->next_used_pending, false);
 		atomic_store(&peer->need_key_pending, false);
 		atomic_store(&peer->roam_pending, false);
-		for (int s = 0; s < 3; s++)
+		for (int s = 0; s < 4; s++)
 			atomic_store(&peer->message_tx[s], 0);
 		atomic_store(&peer->active, true);
 		update_peer_high(dp);
@@ -720,7 +726,7 @@ int um_dataplane_peer_stats(struct um_dataplane *dp, uint32_t id, struct um_dp_p
 	out->tx_bytes = sum[DP_STAT_TX_BYTES];
 	out->tx_packets = sum[DP_STAT_TX_PACKETS];
 	out->rx_messages = sum[DP_STAT_RX_MESSAGES];
-	out->tx_messages = atomic_load(&peer->message_tx[0]);
+	out->tx_messages = atomic_load(&peer->message_tx[0]) + atomic_load(&peer->message_tx[3]);
 	for (int d = 0; d < UM_DP_DROP_COUNT; d++)
 		out->drops[d] = sum[DP_STAT_DROP0 + d];
 	out->rx_relay_packets = sum[DP_STAT_RX_RELAY_PACKETS];

@@ -52,7 +52,8 @@
  *
  * Messages (issue 16): DATA flagged UM_DATA_F_MESSAGE carries one segment
  * of the peer's message channel instead of a packet. The control thread
- * sends them (um_dataplane_peer_send_message); received ones pass the same
+ * queues them for the peer's worker, which seals and sends them beside the
+ * packets (um_dataplane_peer_send_messages); received ones pass the same
  * key and replay checks as packets, then go to the datagram ring as
  * UM_DP_CONTROL_MESSAGE, never to the device. With cfg.no_device there is
  * no device at all: messages only, no CAP_NET_ADMIN needed. */
@@ -263,15 +264,28 @@ int um_dataplane_peer_send_keepalive(struct um_dataplane *dp, uint32_t peer);
  * again later) or another -errno of sendto. Control thread(s) only. */
 int um_dataplane_peer_send_message(struct um_dataplane *dp, uint32_t peer, const void *segment, size_t len);
 /* Send n (<= UM_DP_MESSAGE_BATCH) segments as um_dataplane_peer_send_message
- * does, in order, with one syscall: runs of equal-sized datagrams leave as
- * one UDP GSO message (sendmmsg; segment by segment where the route has no
- * UDP segmentation). The segments are read, not kept. *sent: how many
- * leading segments went out (all when 0 is returned); the error is the
- * first failure's, as for one segment. Control thread(s) only. */
+ * does, in order, but sealed by a worker: they are copied to the peer's
+ * worker's queue (always the same worker) and the call returns; the worker
+ * seals them in parallel with the caller and sends runs of equal-sized
+ * datagrams as one UDP GSO message (sendmmsg; it waits for room in the
+ * socket rather than drop). The segments are read, not kept. *sent: how
+ * many leading segments were queued (all when 0 is returned); -UM_ENOKEY,
+ * -UM_ESTATE and -UM_ENOTFOUND as for one segment (nothing queued),
+ * -UM_EAGAIN when the queue had room for fewer than n (see
+ * um_dataplane_peer_message_room). A key or path gone before the worker
+ * gets to a segment drops it (NO_KEY): the channel sends it again.
+ * Control thread(s) only. */
 #define UM_DP_MESSAGE_BATCH 32
 struct iovec;
 int um_dataplane_peer_send_messages(struct um_dataplane *dp, uint32_t peer, const struct iovec *segments, size_t n,
 				    size_t *sent);
+/* How many segments um_dataplane_peer_send_messages would queue now for
+ * the peer (its worker's free slots): a caller takes no more than this out
+ * of its channel, so none counts as lost for want of room. */
+size_t um_dataplane_peer_message_room(struct um_dataplane *dp, uint32_t peer);
+/* Waits (at most timeout_ns) until the workers sent every segment queued
+ * so far: before a shutdown, so that the last words go out. */
+void um_dataplane_flush_messages(struct um_dataplane *dp, uint64_t timeout_ns);
 
 /* Counters summed over workers, timestamps, key state. */
 int um_dataplane_peer_stats(struct um_dataplane *dp, uint32_t peer, struct um_dp_peer_stats *out);

@@ -26,9 +26,11 @@
 #define DP_TUN_READS   8                  /* TUN reads per wake-up */
 #define DP_TUN_BUF     (UM_VNET_HDR_LEN + 65536)
 #define DP_RING_SLOTS                                                                                                  \
-	4096 /* datagrams (handshakes, message segments) per worker: a channel's whole receive window                  \
-	      * (4 MiB / 1,152-byte segments = 3,641) fits while the control thread is not scheduled */
-#define DP_EVENT_SLOTS           64 /* events per worker, drained first */
+	8192 /* datagrams (handshakes, message segments) per worker: a channel's whole receive window                  \
+	      * (8 MiB, node/messaging_internal.h / 1,152-byte segments = 7,282) fits while the control thread is not  \
+	      * scheduled */
+#define DP_EVENT_SLOTS           64   /* events per worker, drained first */
+#define DP_MSG_SLOTS             4096 /* message segments the control side queued for a worker to seal (power of 2) */
 #define DP_MAC_TABLE             4096
 #define DP_REJECT_AFTER_MESSAGES (1ull << 60)
 #define DP_MAX_CONNECTED_PEERS   128 /* peers that get connected sockets */
@@ -62,8 +64,9 @@ struct dp_peer {
 	_Atomic uint64_t last_rx_ns, last_tx_ns;
 	_Atomic bool next_used_pending, need_key_pending, roam_pending;
 	/* Messages sent by the control side (under dp->lock): packets, inner
-	 * bytes, packets through the relay. Added to the workers' counters. */
-	_Atomic uint64_t message_tx[3];
+	 * bytes, packets through the relay (added to the workers' counters);
+	 * [3]: segments handed to a worker (the worker counts what it sends). */
+	_Atomic uint64_t message_tx[4];
 	/* Per worker, a UDP socket on our port connected to the direct
 	 * endpoint, or -1 (dataplane_conn.c). Written under dp->lock. */
 	_Atomic int conn_fd[DP_MAX_WORKERS];
@@ -107,6 +110,21 @@ struct dp_ring {
 	alignas(64) _Atomic uint32_t tail; /* written by the control thread */
 	struct um_dp_control_msg *slots;
 	uint32_t size;
+};
+
+/* Message-channel segments (plaintext) the control side hands to one worker,
+ * which seals and sends them in batches (single producer under dp->lock,
+ * single consumer: the worker). */
+struct dp_msg_slot {
+	uint32_t peer;
+	uint32_t len;
+	uint8_t data[UM_DP_MESSAGE_MAX];
+};
+
+struct dp_msg_ring {
+	alignas(64) _Atomic uint32_t head; /* written by the control side */
+	alignas(64) _Atomic uint32_t tail; /* written by the worker */
+	struct dp_msg_slot *slots;         /* DP_MSG_SLOTS */
 };
 
 struct dp_rx_item {
@@ -154,8 +172,9 @@ struct dp_worker {
 	struct um_aead aead;
 	struct dp_peer_counters *counters; /* [max_peers] */
 	alignas(64) _Atomic uint64_t global[UM_DP_GLOBAL_COUNT];
-	struct dp_ring ring;   /* datagrams */
-	struct dp_ring events; /* peer events: separate, so a flood cannot crowd them out */
+	struct dp_ring ring;       /* datagrams */
+	struct dp_ring events;     /* peer events: separate, so a flood cannot crowd them out */
+	struct dp_msg_ring msg_tx; /* message segments to seal and send */
 	bool ring_pushed;
 	struct dp_stage stage;
 	bool round_sent;      /* this wake-up sent a datagram (busy polling) */

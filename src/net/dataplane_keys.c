@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -215,117 +216,69 @@ int um_dataplane_peer_send_message(struct um_dataplane *dp, uint32_t id, const v
 	return rc;
 }
 
-/* One sealed message datagram at most (relay header, DATA, padding). */
-#define DP_MESSAGE_DATAGRAM_MAX (UM_DP_RELAY_HEADER_MAX + UM_DATA_OVERHEAD + UM_DP_MESSAGE_MAX + UM_DATA_PAD_MASK)
-_Static_assert(UM_DP_MESSAGE_BATCH *DP_MESSAGE_DATAGRAM_MAX <= UM_UDP_GSO_MAX_BYTES &&
-		   UM_DP_MESSAGE_BATCH <= UM_UDP_GSO_MAX_SEGS,
-	       "a batch of message segments fits one GSO send");
-
-struct dp_message_batch {
-	uint8_t data[UM_DP_MESSAGE_BATCH * DP_MESSAGE_DATAGRAM_MAX];
-	struct mmsghdr msgs[UM_DP_MESSAGE_BATCH];
-	struct iovec iov[UM_DP_MESSAGE_BATCH];
-	uint8_t cmsg[UM_DP_MESSAGE_BATCH][UM_UDP_CMSG_SPACE];
-	size_t first[UM_DP_MESSAGE_BATCH + 1]; /* message m holds segments first[m]..first[m + 1] - 1 */
-	size_t len[UM_DP_MESSAGE_BATCH];       /* datagram length of each segment */
-	size_t gso[UM_DP_MESSAGE_BATCH];       /* message m's segment size (0: one datagram) */
-};
-
-/* Message m segment by segment (a route without UDP segmentation). */
-static int send_batch_singly(int fd, const struct dp_message_batch *b, size_t m, const struct dp_endpoint *ep)
+/* The worker that seals peer id's segments: always the same one, so that
+ * they leave in order (the channel would take reordering for loss). */
+static struct dp_worker *message_worker(struct um_dataplane *dp, uint32_t id)
 {
-	const uint8_t *p = b->iov[m].iov_base;
-	for (size_t i = b->first[m]; i < b->first[m + 1]; i++) {
-		if (sendto(fd, p, b->len[i], MSG_DONTWAIT, (const struct sockaddr *)&ep->addr, ep->len) < 0)
-			return -errno;
-		p += b->len[i];
-	}
-	return 0;
+	return &dp->workers[id % dp->worker_count];
 }
 
-/* Seal n segments under one counter range and send them; caller holds
- * dp->lock. The batch buffer lives in the caller's frame (~42 KiB). */
-static int send_sealed_batch(struct um_dataplane *dp, struct dp_peer *peer, const struct iovec *segments, size_t n,
-			     size_t *sent)
+/* Queue n segments for the peer's worker; caller holds dp->lock (the one
+ * producer). The worker seals them in parallel with the control thread
+ * and sends them in GSO batches (dataplane_tx.c). */
+static int queue_segments(struct um_dataplane *dp, uint32_t id, struct dp_peer *peer, const struct iovec *segments,
+			  size_t n, size_t *sent)
 {
-	struct dp_message_batch b;
-	struct dp_key *key = atomic_load(&peer->keys[DP_SLOT_CURRENT]);
-	struct dp_endpoint *relay = atomic_load(&peer->relay);
-	struct dp_endpoint *ep = relay ? relay : atomic_load(&peer->endpoint);
-	int fd = dp->workers[0].udp_fd, rc = 0;
-	size_t off = 0, nmsg = 0, bytes = 0;
+	struct dp_worker *w = message_worker(dp, id);
+	struct dp_msg_ring *ring = &w->msg_tx;
+	uint32_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
+	uint32_t tail = atomic_load_explicit(&ring->tail, memory_order_acquire);
+	size_t room = DP_MSG_SLOTS - (head - tail), bytes = 0, i;
 
 	*sent = 0;
-	if (!key)
+	if (!atomic_load(&peer->keys[DP_SLOT_CURRENT]))
 		return -UM_ENOKEY;
-	if (!ep)
+	if (!atomic_load(&peer->relay) && !atomic_load(&peer->endpoint))
 		return -UM_ESTATE;
-	uint64_t counter = atomic_fetch_add(&key->send_counter, n);
-	if (counter + n > DP_REJECT_AFTER_MESSAGES)
-		return -UM_ENOKEY; /* worn out: a new session is due */
-	for (size_t i = 0; i < n; i++, counter++) {
-		size_t len = segments[i].iov_len, pad = dp->cfg.pad ? (16 - (len & 15)) & 15 : 0;
-		uint8_t *datagram = b.data + off, *packet = datagram + ep->prefix_len;
-		uint8_t *plain = packet + UM_DATA_HEADER_LEN;
-		struct um_data_header hdr = {.flags = (uint8_t)(UM_DATA_F_MESSAGE | pad),
-					     .receiver_index = key->remote_index,
-					     .counter = counter};
-		memcpy(datagram, ep->prefix, ep->prefix_len);
-		um_data_header_encode(packet, &hdr);
-		memcpy(plain, segments[i].iov_base, len);
-		memset(plain + len, 0, pad);
-		if ((rc = um_aead_seal(&dp->control_aead, key->id, key->send_key, counter, packet, UM_DATA_HEADER_LEN,
-				       plain, len + pad, plain + len + pad)) < 0)
-			return rc;
-		b.len[i] = ep->prefix_len + UM_DATA_OVERHEAD + len + pad;
-		/* A GSO message: equal-sized datagrams, the last one may be shorter. */
-		if (nmsg == 0 || b.len[i] > b.gso[nmsg - 1] || b.len[i - 1] < b.gso[nmsg - 1]) {
-			b.first[nmsg] = i;
-			b.iov[nmsg] = (struct iovec){.iov_base = datagram, .iov_len = 0};
-			b.gso[nmsg] = b.len[i];
-			nmsg++;
-		}
-		b.iov[nmsg - 1].iov_len += b.len[i];
-		off += b.len[i];
-	}
-	b.first[nmsg] = n;
-	for (size_t m = 0; m < nmsg; m++) {
-		struct msghdr *h = &b.msgs[m].msg_hdr;
-		*h = (struct msghdr){
-		    .msg_name = (void *)&ep->addr, .msg_namelen = ep->len, .msg_iov = &b.iov[m], .msg_iovlen = 1};
-		if (b.first[m + 1] - b.first[m] > 1)
-			um_udp_set_gso(h, b.cmsg[m], (uint16_t)b.gso[m]);
-	}
-	size_t done = 0;
-	while (done < nmsg) {
-		int r = sendmmsg(fd, b.msgs + done, (unsigned)(nmsg - done), MSG_DONTWAIT);
-		if (r > 0) {
-			done += (size_t)r;
-			continue;
-		}
-		if (errno == EINTR)
-			continue;
-		if ((errno == EIO || errno == EINVAL) && b.msgs[done].msg_hdr.msg_controllen &&
-		    (rc = send_batch_singly(fd, &b, done, ep)) == 0) {
-			done++;
-			continue;
-		}
-		rc = rc ? rc : -errno;
-		if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -ENOBUFS)
-			rc = -UM_EAGAIN;
-		break;
-	}
-	*sent = b.first[done];
-	for (size_t i = 0; i < *sent; i++)
+	for (i = 0; i < n && i < room; i++) {
+		struct dp_msg_slot *slot = &ring->slots[(head + i) & (DP_MSG_SLOTS - 1)];
+		slot->peer = id;
+		slot->len = (uint32_t)segments[i].iov_len;
+		memcpy(slot->data, segments[i].iov_base, segments[i].iov_len);
 		bytes += segments[i].iov_len;
-	if (*sent) {
-		atomic_store(&peer->last_tx_ns, um_now_ns());
-		atomic_fetch_add(&peer->message_tx[0], *sent);
-		atomic_fetch_add(&peer->message_tx[1], bytes);
-		if (relay)
-			atomic_fetch_add(&peer->message_tx[2], *sent);
 	}
-	return rc;
+	if (i == 0)
+		return -UM_EAGAIN;
+	atomic_store_explicit(&ring->head, head + (uint32_t)i, memory_order_release);
+	atomic_fetch_add(&peer->message_tx[3], i);
+	uint64_t one = 1;
+	ssize_t r = write(w->wake_fd, &one, sizeof(one));
+	(void)r;
+	*sent = i;
+	return i < n ? -UM_EAGAIN : 0;
+}
+
+void um_dataplane_flush_messages(struct um_dataplane *dp, uint64_t timeout_ns)
+{
+	uint64_t deadline = um_now_ns() + timeout_ns;
+
+	for (unsigned i = 0; i < dp->worker_count; i++) {
+		struct dp_msg_ring *ring = &dp->workers[i].msg_tx;
+		while (dp->workers[i].started &&
+		       atomic_load_explicit(&ring->tail, memory_order_acquire) !=
+			   atomic_load_explicit(&ring->head, memory_order_relaxed) &&
+		       um_now_ns() < deadline)
+			usleep(200);
+	}
+}
+
+size_t um_dataplane_peer_message_room(struct um_dataplane *dp, uint32_t id)
+{
+	struct dp_msg_ring *ring = &message_worker(dp, id)->msg_tx;
+	uint32_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
+	uint32_t tail = atomic_load_explicit(&ring->tail, memory_order_acquire);
+
+	return DP_MSG_SLOTS - (head - tail);
 }
 
 int um_dataplane_peer_send_messages(struct um_dataplane *dp, uint32_t id, const struct iovec *segments, size_t n,
@@ -339,7 +292,7 @@ int um_dataplane_peer_send_messages(struct um_dataplane *dp, uint32_t id, const 
 			return -UM_EINVAL;
 	pthread_mutex_lock(&dp->lock);
 	struct dp_peer *peer = um_dp_peer_get(dp, id);
-	int rc = peer ? send_sealed_batch(dp, peer, segments, n, sent) : -UM_ENOTFOUND;
+	int rc = peer ? queue_segments(dp, id, peer, segments, n, sent) : -UM_ENOTFOUND;
 	pthread_mutex_unlock(&dp->lock);
 	return rc;
 }

@@ -9,6 +9,7 @@
 
 #include "net/dataplane_worker.h"
 #include "net/udp.h"
+#include "util/clock.h"
 #include "util/error.h"
 #include "wire/data.h"
 #include "wire/relay.h"
@@ -207,6 +208,54 @@ static bool reserve_counters(struct dp_key *key, uint64_t count, uint64_t *first
 {
 	*first = atomic_fetch_add_explicit(&key->send_counter, count, memory_order_relaxed);
 	return *first < DP_REJECT_AFTER_MESSAGES && count <= DP_REJECT_AFTER_MESSAGES - *first;
+}
+
+/* ---- transmit: message-channel segments queued by the control side ---- */
+
+void um_dp_tx_messages(struct dp_worker *w)
+{
+	struct um_dataplane *dp = w->dp;
+	struct dp_msg_ring *ring = &w->msg_tx;
+	uint32_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+	uint32_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
+
+	if (tail == head)
+		return;
+	w->now_ns = um_now_ns();
+	for (; tail != head; tail++) {
+		const struct dp_msg_slot *slot = &ring->slots[tail & (DP_MSG_SLOTS - 1)];
+		struct dp_peer *peer = um_dp_peer_get(dp, slot->peer);
+		struct dp_key *key = peer ? atomic_load(&peer->keys[DP_SLOT_CURRENT]) : NULL;
+		struct dp_endpoint *relay = peer ? atomic_load(&peer->relay) : NULL;
+		const struct dp_endpoint *ep = relay ? relay : peer ? atomic_load(&peer->endpoint) : NULL;
+		uint64_t counter;
+		if (!peer)
+			continue;
+		if (!key || !ep || !reserve_counters(key, 1, &counter)) {
+			peer_drop(w, slot->peer, UM_DP_DROP_NO_KEY); /* the channel sends it again */
+			continue;
+		}
+		size_t len = slot->len, pad = pad_len(w, len);
+		size_t wire = ep->prefix_len + UM_DATA_OVERHEAD + len + pad;
+		if (w->tx_used + wire > DP_TX_ARENA || w->tx_count == DP_TX_MSGS)
+			tx_flush(w);
+		uint8_t *out = w->tx_arena + w->tx_used, *msg = out + ep->prefix_len;
+		uint8_t *plain = msg + UM_DATA_HEADER_LEN;
+		memcpy(out, ep->prefix, ep->prefix_len);
+		memcpy(plain, slot->data, len);
+		memset(plain + len, 0, pad);
+		struct um_data_header hdr = {.flags = (uint8_t)(UM_DATA_F_MESSAGE | pad),
+					     .receiver_index = key->remote_index,
+					     .counter = counter};
+		um_data_header_encode(msg, &hdr);
+		um_aead_seal(&w->aead, key->id, key->send_key, counter, msg, UM_DATA_HEADER_LEN, plain, len + pad,
+			     plain + len + pad);
+		if (!tx_append(w, slot->peer, ep, wire, len))
+			tx_add(w, slot->peer, ep, wire, 0, 1, len);
+	}
+	/* The slots are free again only once their bytes were sealed. */
+	atomic_store_explicit(&ring->tail, tail, memory_order_release);
+	tx_flush(w);
 }
 
 /* TSO segments for the relay path must fit UM_DP_RELAY_MAX_DATAGRAM: cut

@@ -154,6 +154,7 @@ UM_HOT void *um_dp_worker_main(void *arg)
 				uint64_t value;
 				ssize_t r = read(w->wake_fd, &value, sizeof(value));
 				(void)r;
+				um_dp_tx_messages(w); /* after the read: a later push wakes us again */
 				break;
 			}
 			case 1:

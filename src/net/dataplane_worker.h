@@ -88,6 +88,8 @@ static inline void peer_event(struct dp_worker *w, _Atomic bool *pending, enum u
 /* One staged packet to peer p (dataplane_stage.c); pkt NULL: send the batch. */
 void um_dp_tx_staged(struct dp_worker *w, uint32_t p, const struct um_vnet_hdr *vh, uint8_t *pkt, size_t len);
 void um_dp_tx_from_tun(struct dp_worker *w, int reads);
+/* Seal and send every message segment queued in w->msg_tx. */
+void um_dp_tx_messages(struct dp_worker *w);
 /* Receive: drain fd with recvmmsg (a few rounds), open and deliver. */
 void um_dp_rx_from_udp(struct dp_worker *w, int fd);
 /* Receive slot i: point it at its buffers (once), reset after a batch. */

@@ -31,7 +31,9 @@ static bool can_send(const struct msg_peer *mp)
 
 static int messenger_create(struct um_node_messaging *ms, struct msg_peer *mp)
 {
-	struct um_messenger_config cfg = {.max_message = UM_CONTROL_MESSAGE_MAX};
+	struct um_messenger_config cfg = {
+	    .max_message = UM_CONTROL_MESSAGE_MAX,
+	    .channel = {.send_buffer = MSG_CHANNEL_BUFFER, .receive_buffer = MSG_CHANNEL_BUFFER}};
 	uint64_t epoch = 0;
 
 	if (mp->messenger)
@@ -185,7 +187,13 @@ static void drain(struct um_node_messaging *ms, struct msg_peer *mp)
 	 * 1152 bytes. */
 	for (;;) {
 		size_t n = 0, sent = 0;
-		while (n < UM_DP_MESSAGE_BATCH) {
+		/* No more than the data plane's queue takes: a segment taken out
+		 * and not sent counts as lost (a retransmission and a halved
+		 * window). The next ACK pumps again. */
+		size_t want = um_dataplane_peer_message_room(ms->node->dataplane, mp->peer->dp_peer);
+		if (want > UM_DP_MESSAGE_BATCH)
+			want = UM_DP_MESSAGE_BATCH;
+		while (n < want) {
 			size_t len = 0;
 			if (um_messenger_output(mp->messenger, now, ms->segment[n], sizeof(ms->segment[n]), &len) ||
 			    len == 0)
@@ -197,7 +205,7 @@ static void drain(struct um_node_messaging *ms, struct msg_peer *mp)
 			return;
 		int r = um_dataplane_peer_send_messages(ms->node->dataplane, mp->peer->dp_peer, iov, n, &sent);
 		ms->counters.segments_out += sent;
-		if (r || n < UM_DP_MESSAGE_BATCH) /* ENOKEY, EAGAIN: the channel retransmits the rest */
+		if (r || n < want || want < UM_DP_MESSAGE_BATCH) /* ENOKEY, EAGAIN: the channel retransmits the rest */
 			return;
 	}
 }
@@ -575,6 +583,9 @@ void um_node_messaging_goodbye(struct um_node *node)
 		um_messenger_presence(mp->messenger, UM_PRESENCE_OFFLINE, um_wall_ms(), ms->self_text);
 		drain(ms, mp);
 	}
+	/* The data plane's workers seal and send them: before it stops. */
+	if (ms && node->dataplane)
+		um_dataplane_flush_messages(node->dataplane, 100 * UM_NSEC_PER_MSEC);
 }
 
 void um_node_messaging_stop(struct um_node *node)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The file I/O of transfers (node/messaging_fileio.h): hashes, the final
- * link, fdatasync of received chunks on a thread, and the receiver's side
+ * link, pwrite + fdatasync of received chunks on a thread, and the receiver's side
  * of it (node/messaging_transfer.h). One job at a time: the chunks that
  * arrive while a job runs go into the next one (a group commit), so the
  * thread never queues more than one. */
@@ -139,7 +139,28 @@ struct msg_file_sync {
 	uint8_t id[16];
 	size_t n;
 	uint32_t index[MSG_FILE_SYNC_MAX];
+	/* The job's staged chunks (NULL or unused: sync only); owned, kept
+	 * for the next swap. */
+	uint8_t *stage;
+	bool has_writes;
+	uint32_t chunk_size;
+	uint32_t len[MSG_FILE_STAGE_MAX];
 };
+
+/* The job's staged chunks to the file (the job's fields are not written by
+ * the loop's thread while it runs). 0 or -errno. */
+static int write_stage(const struct msg_file_sync *s, int fd)
+{
+	for (size_t k = 0; s->has_writes && k < s->n; k++) {
+		if (s->len[k] == 0)
+			continue;
+		ssize_t w =
+		    pwrite(fd, s->stage + k * (size_t)UM_FILE_CHUNK_MAX, s->len[k], (off_t)s->index[k] * s->chunk_size);
+		if (w != (ssize_t)s->len[k])
+			return w < 0 ? -errno : -UM_ETRUNC;
+	}
+	return 0;
+}
 
 static void *sync_thread(void *arg)
 {
@@ -154,7 +175,9 @@ static void *sync_thread(void *arg)
 			break;
 		int fd = s->fd;
 		pthread_mutex_unlock(&s->lock);
-		int r = fdatasync(fd) ? -errno : 0;
+		int r = write_stage(s, fd);
+		if (r == 0)
+			r = fdatasync(fd) ? -errno : 0;
 		pthread_mutex_lock(&s->lock);
 		s->result = r;
 		s->job_done = true;
@@ -227,6 +250,7 @@ int msg_file_sync_new(struct um_loop *loop, msg_file_sync_done_fn done, void *ar
 	pthread_cond_init(&s->cond, NULL);
 	r = -pthread_create(&s->thread, NULL, sync_thread, s);
 	if (r == 0) {
+		pthread_setname_np(s->thread, "umbra-fsync");
 		r = um_loop_add(loop, &s->watch);
 		if (r) {
 			pthread_mutex_lock(&s->lock);
@@ -261,6 +285,7 @@ void msg_file_sync_free(struct msg_file_sync *s)
 	close(s->watch.fd);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
+	free(s->stage);
 	free(s);
 }
 
@@ -274,9 +299,10 @@ bool msg_file_sync_holds(const struct msg_file_sync *s, const uint8_t id[16])
 	return s->has_job && !memcmp(s->id, id, sizeof(s->id));
 }
 
-int msg_file_sync_submit(struct msg_file_sync *s, const uint8_t id[16], int fd, const uint32_t *index, size_t n)
+static int submit(struct msg_file_sync *s, const uint8_t id[16], int fd, const uint32_t *index, const uint32_t *len,
+		  size_t n, uint32_t chunk_size, uint8_t **stage)
 {
-	if (n == 0 || n > MSG_FILE_SYNC_MAX)
+	if (n == 0 || n > MSG_FILE_SYNC_MAX || (stage && (n > MSG_FILE_STAGE_MAX || !*stage || !len)))
 		return -UM_EINVAL;
 	pthread_mutex_lock(&s->lock);
 	if (s->has_job) {
@@ -285,6 +311,14 @@ int msg_file_sync_submit(struct msg_file_sync *s, const uint8_t id[16], int fd, 
 	}
 	memcpy(s->id, id, sizeof(s->id));
 	memcpy(s->index, index, n * sizeof(index[0]));
+	s->has_writes = stage != NULL;
+	if (stage) {
+		uint8_t *previous = s->stage;
+		s->stage = *stage;
+		*stage = previous;
+		memcpy(s->len, len, n * sizeof(len[0]));
+		s->chunk_size = chunk_size;
+	}
 	s->n = n;
 	s->fd = fd;
 	s->has_job = true;
@@ -292,6 +326,17 @@ int msg_file_sync_submit(struct msg_file_sync *s, const uint8_t id[16], int fd, 
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	return 0;
+}
+
+int msg_file_sync_submit(struct msg_file_sync *s, const uint8_t id[16], int fd, const uint32_t *index, size_t n)
+{
+	return submit(s, id, fd, index, NULL, n, 0, NULL);
+}
+
+int msg_file_sync_submit_writes(struct msg_file_sync *s, const uint8_t id[16], int fd, const uint32_t *index,
+				const uint32_t *len, size_t n, uint32_t chunk_size, uint8_t **stage)
+{
+	return submit(s, id, fd, index, len, n, chunk_size, stage);
 }
 
 void msg_file_sync_wait(struct msg_file_sync *s)
@@ -334,15 +379,26 @@ static void sync_failed(struct msg_transfer *t, const uint32_t *index, size_t n,
 	t->info.bytes_done = 0; /* shown again as it comes */
 }
 
-/* The chunks written and not handed to the thread, made durable here, on
- * the control thread (completion, stop, no thread). */
+/* The chunks received and not handed to the thread, written (the staged
+ * ones) and made durable here, on the control thread (completion, stop, no
+ * thread). */
 int msg_receiver_sync(struct um_node_messaging *ms, struct msg_transfer *t)
 {
 	int r;
 
 	if (!t->n_unsynced)
 		return 0;
-	r = fdatasync(t->fd) ? -errno : msg_file_mark_done(ms->store, &t->info, t->unsynced, t->n_unsynced);
+	r = 0;
+	for (size_t k = 0; r == 0 && k < t->n_unsynced; k++) {
+		if (!t->stage_len[k])
+			continue;
+		ssize_t w = pwrite(t->fd, t->stage + k * (size_t)UM_FILE_CHUNK_MAX, t->stage_len[k],
+				   (off_t)t->unsynced[k] * t->info.chunk_size);
+		if (w != (ssize_t)t->stage_len[k])
+			r = w < 0 ? -errno : -UM_ETRUNC;
+	}
+	if (r == 0)
+		r = fdatasync(t->fd) ? -errno : msg_file_mark_done(ms->store, &t->info, t->unsynced, t->n_unsynced);
 	if (r)
 		sync_failed(t, t->unsynced, t->n_unsynced, r);
 	t->n_unsynced = 0;
@@ -388,7 +444,12 @@ void msg_receiver_sync_start(struct um_node_messaging *ms, struct msg_transfer *
 			return;
 		msg_file_sync_wait(ms->file_sync);
 	}
-	if (t->n_unsynced && msg_file_sync_submit(ms->file_sync, t->info.id, t->fd, t->unsynced, t->n_unsynced) == 0)
+	if (t->n_unsynced && t->stage &&
+	    msg_file_sync_submit_writes(ms->file_sync, t->info.id, t->fd, t->unsynced, t->stage_len, t->n_unsynced,
+					t->info.chunk_size, &t->stage) == 0)
+		t->n_unsynced = 0; /* t->stage is the thread's previous one now (NULL: allocated again) */
+	else if (t->n_unsynced && !t->stage &&
+		 msg_file_sync_submit(ms->file_sync, t->info.id, t->fd, t->unsynced, t->n_unsynced) == 0)
 		t->n_unsynced = 0;
 }
 

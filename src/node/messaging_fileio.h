@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* The file I/O of transfers (used by node/messaging_files.c): the hash
- * passes, the final link, and the received chunks made durable off the
- * control thread: one thread runs fdatasync for one job at a time and
- * wakes the node's loop through an eventfd; the loop then calls the job's
- * done function, which marks the chunks in the store. The control thread
- * does not wait on the disk while a transfer streams, so the data plane's
- * ring keeps being drained. */
+ * passes, the final link, and the received chunks written and made durable
+ * off the control thread: one thread runs the pwrites and the fdatasync of
+ * one job at a time and wakes the node's loop through an eventfd; the loop
+ * then calls the job's done function, which marks the chunks in the store.
+ * The control thread neither copies into the page cache (a third of its
+ * time per byte before) nor waits on the disk while a transfer streams, so
+ * the data plane's ring keeps being drained. */
 #ifndef UM_NODE_MESSAGING_FILEIO_H
 #define UM_NODE_MESSAGING_FILEIO_H
 
@@ -42,7 +43,11 @@ int msg_file_link_final(const char *dir, const char *name, const char *temp, cha
 
 enum {
 	MSG_FILE_SYNC_MAX = 1024, /* chunk indexes in one job */
+	MSG_FILE_STAGE_MAX = 128, /* staged chunks in one job (a stage: 8 MiB) */
 };
+/* A stage: MSG_FILE_STAGE_MAX chunk slots of UM_FILE_CHUNK_MAX bytes,
+ * chunk k of a job at k * UM_FILE_CHUNK_MAX (malloc'd by the caller). */
+#define MSG_FILE_STAGE_BYTES ((size_t)MSG_FILE_STAGE_MAX * UM_FILE_CHUNK_MAX)
 
 struct msg_file_sync;
 
@@ -64,6 +69,16 @@ bool msg_file_sync_holds(const struct msg_file_sync *s, const uint8_t id[16]);
  * run), then done(id, index). 0, -UM_EAGAIN (busy), -UM_EINVAL (n is 0 or
  * above MSG_FILE_SYNC_MAX). */
 int msg_file_sync_submit(struct msg_file_sync *s, const uint8_t id[16], int fd, const uint32_t *index, size_t n);
+/* As msg_file_sync_submit, but the thread first writes the staged chunks:
+ * chunk k (k < n, n <= MSG_FILE_STAGE_MAX) is len[k] bytes at
+ * *stage + k * UM_FILE_CHUNK_MAX, written at index[k] * chunk_size; len 0 =
+ * already on the file (only synced). Ownership: *stage (a
+ * MSG_FILE_STAGE_BYTES buffer, not NULL) goes to the thread and *stage
+ * becomes the thread's previous stage (NULL the first time; the caller's
+ * then), so no byte is copied twice. A failed pwrite reports -errno as a
+ * failed fdatasync does. 0, -UM_EAGAIN (busy: nothing swapped), -UM_EINVAL. */
+int msg_file_sync_submit_writes(struct msg_file_sync *s, const uint8_t id[16], int fd, const uint32_t *index,
+				const uint32_t *len, size_t n, uint32_t chunk_size, uint8_t **stage);
 /* Blocks until the job in flight (if any) is done and runs its done. */
 void msg_file_sync_wait(struct msg_file_sync *s);
 

@@ -60,6 +60,7 @@ static void transfer_free(struct um_node_messaging *ms, struct msg_transfer *t)
 	um_file_send_free(t->fs);
 	um_file_receive_free(t->fr);
 	um_file_bitmap_free(&t->sent);
+	free(t->stage);
 	free(t);
 }
 
@@ -499,14 +500,24 @@ static void receiver_chunk(struct um_node_messaging *ms, struct msg_peer *mp, co
 		msg_transfer_queue_requests(t); /* a bad one is asked for again */
 		return;
 	}
-	/* On disk before the store says so (receiver_sync, for several chunks
-	 * at once): a restart trusts the bitmap. */
-	if (pwrite(t->fd, data, dlen, (off_t)index * t->info.chunk_size) != (ssize_t)dlen) {
+	/* On disk before the store says so (the sync thread writes the staged
+	 * chunks, then fdatasync, then the store marks them): a restart trusts
+	 * the bitmap. */
+	if (t->n_unsynced >= FILE_UNSYNCED_MAX)
+		msg_receiver_sync(ms, t); /* never (sync_start keeps fewer), but the stage stays in bounds */
+	if (!t->stage)
+		t->stage = malloc(MSG_FILE_STAGE_BYTES);
+	uint32_t staged = 0;
+	if (t->stage && dlen <= UM_FILE_CHUNK_MAX) {
+		memcpy(t->stage + t->n_unsynced * (size_t)UM_FILE_CHUNK_MAX, data, dlen);
+		staged = (uint32_t)dlen;
+	} else if (pwrite(t->fd, data, dlen, (off_t)index * t->info.chunk_size) != (ssize_t)dlen) {
 		um_log_warn("file %s: chunk %u not written: %s", t->info.name, index, strerror(errno));
 		um_file_receive_chunk_forget(t->fr, index);
 		msg_transfer_queue_requests(t);
 		return;
 	}
+	t->stage_len[t->n_unsynced] = staged;
 	t->unsynced[t->n_unsynced++] = index;
 	t->info.bytes_done += dlen;
 	ms->counters.file_bytes_received += dlen;

@@ -22,6 +22,9 @@ enum {
 	MSG_FILE_RESERVE = 128 * 1024,
 	MSG_TRIM_INTERVAL_S = 60,
 	MSG_PENDING_MAX = 65536, /* frames waiting for room; beyond, the oldest receipts go */
+	/* Each channel's send buffer and receive window: a file streams at
+	 * most this much per round trip (the buffers grow only on demand). */
+	MSG_CHANNEL_BUFFER = 8 << 20,
 };
 
 /* A frame waiting for room in the channel: written in order by

@@ -9,16 +9,17 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "node/messaging_fileio.h"
 #include "node/messaging_internal.h"
 
 enum {
 	FILE_CHUNK_SIZE = UM_FILE_CHUNK_MAX,
-	FILE_OUTSTANDING = 128,        /* chunks asked for at once (8 MiB) */
-	FILE_WAITING_MAX = 32,         /* offers held for a decision, per peer */
-	FILE_CHANNEL_BUFFER = 4 << 20, /* the channel's default send buffer (msg/channel.h) */
-	FILE_BACKLOG_MIN = 256 << 10,  /* chunk bytes the channel may hold in any case */
-	FILE_SYNC_CHUNKS = 64,         /* written chunks made durable together (4 MiB) */
-	FILE_UNSYNCED_MAX = 128,       /* ... waiting beside a sync (8 MiB): beyond, we wait for the disk */
+	FILE_OUTSTANDING = 256,                   /* chunks asked for at once (16 MiB) */
+	FILE_WAITING_MAX = 32,                    /* offers held for a decision, per peer */
+	FILE_CHANNEL_BUFFER = MSG_CHANNEL_BUFFER, /* the channel's send buffer */
+	FILE_BACKLOG_MIN = 256 << 10,             /* chunk bytes the channel may hold in any case */
+	FILE_SYNC_CHUNKS = 64,                    /* written chunks made durable together (4 MiB) */
+	FILE_UNSYNCED_MAX = 128,                  /* ... waiting beside a sync (8 MiB): beyond, we wait for the disk */
 };
 #define FILE_SYNC_DELAY_NS (20 * UM_NSEC_PER_MSEC) /* ... or this long after the first of them */
 
@@ -33,11 +34,18 @@ struct msg_transfer {
 	struct um_file_bitmap sent; /* outgoing: chunks sent and not asked for again (progress) */
 	uint64_t bytes_sent;        /* outgoing: chunk bytes written to the channel, this run */
 	struct timespec mtime;      /* outgoing: the file's when opened to send */
-	/* incoming: written, not yet given to the sync thread nor marked in
-	 * the store (a restart asks for them again) */
+	/* incoming: received, not yet given to the sync thread nor marked in
+	 * the store (a restart asks for them again); unsynced[k]'s bytes are
+	 * staged at stage + k * UM_FILE_CHUNK_MAX (stage_len[k] bytes; 0 =
+	 * already written): the sync thread writes them, so the control
+	 * thread copies a chunk once in memory instead of into the page cache
+	 * (owned, MSG_FILE_STAGE_BYTES; NULL until the first chunk). */
 	uint32_t unsynced[FILE_UNSYNCED_MAX];
+	uint32_t stage_len[FILE_UNSYNCED_MAX];
+	uint8_t *stage;
 	size_t n_unsynced;
 };
+_Static_assert((int)FILE_UNSYNCED_MAX <= (int)MSG_FILE_STAGE_MAX, "every unsynced chunk has a stage slot");
 
 /* The live transfer with this ID and direction, or NULL. */
 struct msg_transfer *msg_transfer_find(struct um_node_messaging *ms, const uint8_t id[16], bool outgoing);

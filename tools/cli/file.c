@@ -192,7 +192,7 @@ static int follow(const char *id)
 			}
 			return strcmp(last_state, "done") ? 1 : 0;
 		}
-		sleep_ms(tty ? 200 : 250);
+		sleep_ms(50); /* the end is seen within 50 ms (a 100 MB copy takes ~0.4 s); lines still once a second */
 	}
 }
 

@@ -208,6 +208,57 @@ static void test_sync_thread(void)
 	close(fd);
 }
 
+/* Staged chunks: the thread writes them at index * chunk_size (len 0:
+ * already on the file, only synced), then syncs; the stages swap so that
+ * the caller gets the thread's previous one; a pwrite that fails reports
+ * -errno and the chunks are not claimed durable. */
+static void test_sync_writes(void)
+{
+	struct um_loop *loop;
+	struct msg_file_sync *s;
+	struct done_log log = {0};
+	uint8_t id[16] = {9}, got[3 * 1000];
+	uint8_t *stage = malloc(MSG_FILE_STAGE_BYTES), *first = stage;
+	uint32_t index[3] = {2, 0, 1}, len[3] = {600, 1000, 0}, chunk = 1000;
+	char path[64];
+
+	CHECK(stage != NULL);
+	snprintf(path, sizeof(path), "%s/w.bin", dir);
+	int fd = write_file(path, (const uint8_t *)"", 0);
+	memset(got, 0x11, 1000);
+	CHECK_EQ(pwrite(fd, got, 1000, 1000), 1000);   /* chunk 1, written before */
+	memset(stage, 0x22, 600);                      /* chunk 2 (the last, shorter) */
+	memset(stage + UM_FILE_CHUNK_MAX, 0x33, 1000); /* chunk 0 */
+	CHECK_EQ(um_loop_new(&loop), 0);
+	CHECK_EQ(msg_file_sync_new(loop, on_done, &log, &s), 0);
+	CHECK_EQ(msg_file_sync_submit_writes(s, id, fd, index, len, MSG_FILE_STAGE_MAX + 1, chunk, &stage), -UM_EINVAL);
+	CHECK(stage == first);
+	CHECK_EQ(msg_file_sync_submit_writes(s, id, fd, index, len, 3, chunk, &stage), 0);
+	CHECK(stage == NULL); /* the thread had none before */
+	CHECK_EQ(msg_file_sync_submit_writes(s, id, fd, index, len, 3, chunk, &stage), -UM_EINVAL); /* no stage */
+	msg_file_sync_wait(s);
+	CHECK_EQ(log.calls, 1);
+	CHECK_EQ(log.result, 0);
+	CHECK_EQ(log.n, 3);
+	CHECK_EQ(pread(fd, got, sizeof(got), 0), 2600);
+	for (size_t i = 0; i < 2600; i++)
+		CHECK_EQ(got[i], i < 1000 ? 0x33 : i < 2000 ? 0x11 : 0x22);
+
+	/* The next job: the caller's new stage goes, the first comes back. */
+	uint8_t *second = malloc(MSG_FILE_STAGE_BYTES);
+	CHECK(second != NULL);
+	stage = second;
+	CHECK_EQ(msg_file_sync_submit_writes(s, id, 1000000, index, len, 3, chunk, &stage), 0);
+	CHECK(stage == first);
+	msg_file_sync_wait(s);
+	CHECK_EQ(log.calls, 2);
+	CHECK_EQ(log.result, -EBADF);
+	msg_file_sync_free(s); /* frees the stage it holds (second) */
+	free(stage);
+	um_loop_free(loop);
+	close(fd);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0 || !mkdtemp(dir))
@@ -216,6 +267,7 @@ int main(void)
 	RUN(test_hash_missing);
 	RUN(test_link_final);
 	RUN(test_sync_thread);
+	RUN(test_sync_writes);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
