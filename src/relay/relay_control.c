@@ -354,6 +354,27 @@ static int on_handle_request(struct um_relay *r, uint32_t index, const struct um
 	return um_relay_send_sealed(r, n, from, &a, out);
 }
 
+int um_relay_pending(struct um_relay *r, struct um_relay_output *out)
+{
+	uint32_t watcher, target;
+
+	while (um_relay_watch_next(r, &watcher, &target)) {
+		uint32_t e = um_relay_handle_for(r, watcher, target);
+		if (e == NONE)
+			continue;
+		r->handles[e].announced_ns = r->now_ns;
+		struct um_relay_control a = {.kind = UM_RELAY_CTL_HANDLE,
+					     .flags = UM_RELAY_HANDLE_FLAG_FOUND,
+					     .peer = r->nodes[target].id,
+					     .handle = r->handles[e].handle};
+		struct um_relay_node *n = &r->nodes[watcher];
+		r->stats.lookups_answered_late++;
+		if (um_relay_send_sealed(r, n, &n->endpoint, &a, out) == 1)
+			return 1;
+	}
+	return 0;
+}
+
 int um_relay_handle_sealed(struct um_relay *r, const struct um_addr *from, const uint8_t *in, size_t len, uint64_t now,
 			   struct um_relay_output *out)
 {

@@ -69,6 +69,9 @@ uint32_t um_relay_find_by_id(const struct um_relay *r, const struct um_peer_id *
  * now registered and bound answers the watches on it (um_relay_pending). */
 void um_relay_watch_add(struct um_relay *r, uint32_t watcher, const struct um_peer_id *target, uint64_t now);
 void um_relay_watch_fire(struct um_relay *r, uint32_t index, uint64_t now);
+/* The next held LOOKUP to answer: 1 with the watcher's and the target's
+ * slots (both registered and bound now), 0 when none is due. */
+int um_relay_watch_next(struct um_relay *r, uint32_t *watcher, uint32_t *target);
 uint32_t um_relay_find_by_index(const struct um_relay *r, uint32_t session_index);
 uint32_t um_relay_find_by_endpoint(const struct um_relay *r, const struct um_addr *a);
 void um_relay_unlink_index(struct um_relay *r, uint32_t index);

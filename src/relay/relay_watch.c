@@ -6,7 +6,8 @@
  * registration answers it at once: the HANDLE the LOOKUP would have
  * returned, sealed to the watcher, unasked. The watcher learns nothing it
  * could not by asking again; a watch costs no state beyond this fixed
- * table, and one node holds at most UM_RELAY_WATCHES_PER_NODE of it. */
+ * table, and one node holds at most UM_RELAY_WATCHES_PER_NODE of it.
+ * relay_control.c sends the answers (um_relay_pending). */
 #include <string.h>
 
 #include "relay/relay_internal.h"
@@ -71,7 +72,7 @@ void um_relay_watch_fire(struct um_relay *r, uint32_t index, uint64_t now)
 	}
 }
 
-int um_relay_pending(struct um_relay *r, struct um_relay_output *out)
+int um_relay_watch_next(struct um_relay *r, uint32_t *watcher, uint32_t *target)
 {
 	for (unsigned i = 0; r->watches_ready && i < UM_RELAY_WATCHES; i++) {
 		struct um_relay_watch *w = &r->watches[i];
@@ -80,23 +81,15 @@ int um_relay_pending(struct um_relay *r, struct um_relay_output *out)
 		w->ready = false;
 		w->until_ns = 0;
 		r->watches_ready--;
-		struct um_relay_node *n = &r->nodes[w->watcher];
-		uint32_t target = um_relay_find_by_id(r, &w->target);
+		const struct um_relay_node *n = &r->nodes[w->watcher];
+		uint32_t t = um_relay_find_by_id(r, &w->target);
 		/* Either side may have gone since (slot reused: gen moved). */
-		if (!n->used || n->gen != w->watcher_gen || !n->registered || !n->endpoint.family || target == NONE ||
-		    target == w->watcher || !r->nodes[target].registered || !r->nodes[target].endpoint.family)
+		if (!n->used || n->gen != w->watcher_gen || !n->registered || !n->endpoint.family || t == NONE ||
+		    t == w->watcher || !r->nodes[t].registered || !r->nodes[t].endpoint.family)
 			continue;
-		uint32_t e = um_relay_handle_for(r, w->watcher, target);
-		if (e == NONE)
-			continue;
-		r->handles[e].announced_ns = r->now_ns;
-		struct um_relay_control a = {.kind = UM_RELAY_CTL_HANDLE,
-					     .flags = UM_RELAY_HANDLE_FLAG_FOUND,
-					     .peer = w->target,
-					     .handle = r->handles[e].handle};
-		r->stats.lookups_answered_late++;
-		if (um_relay_send_sealed(r, n, &n->endpoint, &a, out) == 1)
-			return 1;
+		*watcher = w->watcher;
+		*target = t;
+		return 1;
 	}
 	return 0;
 }
