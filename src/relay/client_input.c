@@ -114,6 +114,14 @@ static int on_ack(struct um_relay_client *c, unsigned i, const struct um_relay_c
 	if (u->register_sends == 1) {
 		uint64_t sample = now - u->register_sent_ns;
 		u->rtt_ns = u->rtt_ns ? (u->rtt_ns * 7 + sample) / 8 : sample;
+	} else if (!u->rtt_ns && u->hs_peer) {
+		/* REGISTER resent (which send this ACK answers is unknown): the
+		 * handshake's round trips, not "unknown", which made peers'
+		 * handshakes through this relay start from a 1 s timeout. */
+		struct um_handshake_peer_timing timing;
+		um_handshake_peer_get_timing(u->hs_peer, &timing);
+		if (timing.samples)
+			u->rtt_ns = timing.srtt_ns;
 	}
 	u->keepalive_ns = keepalive;
 	u->last_reply_ns = now;
