@@ -107,7 +107,8 @@ void um_node_clear_session(struct um_node_peer *peer)
 	um_dataplane_peer_clear_keys(peer->node->dataplane, peer->dp_peer);
 	peer->setup.has_session = false;
 	um_path_session_cleared(peer);
-	peer->index_current = peer->index_previous = peer->index_next = peer->index_answered = peer->index_early = 0;
+	peer->index_current = peer->index_previous = peer->index_next = peer->index_answered = 0;
+	/* index_early stays: ESTABLISHED for those keys must not install them again. */
 	peer->session_created_ns = 0;
 }
 
@@ -204,13 +205,23 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 	/* Installed early (install_early): the same keys stay as they are (their
 	 * counters go on: installing them again would reuse nonces); others (the
 	 * responder took our other form of RESPONSE) replace them. */
-	bool early = out->initiator && peer->index_early && peer->index_early == peer->index_current &&
-		     peer->index_early == out->keypair.local_index;
+	bool early = out->initiator && peer->index_early && peer->index_early == out->keypair.local_index;
 	uint8_t digest[16];
 	keys_digest(&out->keypair, digest);
 	bool same = early && sodium_memcmp(digest, peer->early_digest, sizeof(digest)) == 0;
+	bool early_current = early && peer->index_current == peer->index_early;
 	peer->index_early = 0;
-	if (early && !same) {
+	if (same && !early_current) {
+		/* They no longer carry our traffic (the peer promoted the session
+		 * it initiated, which we answered, or they were cleared): never
+		 * installed again, whatever happens, as that would restart their
+		 * counters under the same keys. */
+		um_log_debug("peer %s: our early keys gave way, keeping the current session", name);
+		peer->setup.hello_ns = peer->setup.reply_ns = 0;
+		session_established(peer);
+		return;
+	}
+	if (early_current && !same) {
 		um_dataplane_peer_clear_keys(node->dataplane, peer->dp_peer);
 		peer->index_current = 0;
 	}
@@ -232,6 +243,11 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 		 * accepted), otherwise the old current; mirror what it keeps. */
 		if (!same)
 			peer->index_previous = peer->index_next ? peer->index_next : peer->index_current;
+		else if (peer->index_next)
+			/* Crossed: the peer's session we answered waits in `next`;
+			 * the peer keeps ours (the designated side's), so it goes
+			 * (an install would have moved it to `previous`). */
+			um_dataplane_peer_drop_next(node->dataplane, peer->dp_peer);
 		peer->index_current = out->keypair.local_index;
 		peer->index_next = 0;
 		peer->session_created_ns = now;
