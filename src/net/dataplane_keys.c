@@ -243,7 +243,7 @@ static int queue_segments(struct um_dataplane *dp, uint32_t id, struct dp_peer *
 	struct dp_msg_ring *ring = &w->msg_tx;
 	uint32_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
 	uint32_t tail = atomic_load_explicit(&ring->tail, memory_order_acquire);
-	size_t room = DP_MSG_SLOTS - (head - tail), bytes = 0, i;
+	size_t room = DP_MSG_SLOTS - (head - tail), i;
 
 	*sent = 0;
 	if (!atomic_load(&peer->keys[DP_SLOT_CURRENT]))
@@ -255,7 +255,6 @@ static int queue_segments(struct um_dataplane *dp, uint32_t id, struct dp_peer *
 		slot->peer = id;
 		slot->len = (uint32_t)segments[i].iov_len;
 		memcpy(slot->data, segments[i].iov_base, segments[i].iov_len);
-		bytes += segments[i].iov_len;
 	}
 	if (i == 0)
 		return -UM_EAGAIN;
