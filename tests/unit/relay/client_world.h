@@ -53,6 +53,7 @@ struct world {
 	struct pending last_in[MAX_RELAYS];      /* the last datagram delivered to the client */
 	struct um_addr node;                     /* family 0: the default */
 	unsigned target[MAX_RELAYS];             /* the relay core uplink i reaches (default i) */
+	unsigned drop_response_pieces;           /* that many first pieces of RESPONSEs lost */
 };
 
 static struct world *w;
@@ -129,6 +130,11 @@ static void to_relay(unsigned i, const uint8_t *data, size_t len)
 
 	if (len >= 2 && data[0] == UM_MSG_RELAY_HANDSHAKE && data[1] == UM_MSG_HELLO)
 		w->hellos[i]++;
+	if (w->drop_response_pieces && len >= 4 && data[0] == UM_MSG_RELAY_HANDSHAKE && data[1] == UM_MSG_FRAGMENT &&
+	    data[2] == UM_MSG_RESPONSE && data[3] == 0) {
+		w->drop_response_pieces--;
+		return;
+	}
 	unsigned r = w->target[i];
 	if (!w->relay_up[r])
 		return;

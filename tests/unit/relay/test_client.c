@@ -228,6 +228,25 @@ static void test_not_registered(void)
 	world_free();
 }
 
+/* A refresh whose RESPONSE loses a piece: the relay has the new session
+ * only once the piece is repaired, so the REGISTER goes at ESTABLISHED
+ * (a first registration's early REGISTER is resent after ESTABLISHED;
+ * nothing would resend a refresh's: it stayed unregistered). */
+static void test_refresh_response_piece_lost(void)
+{
+	world_registered();
+	w->drop_response_pieces = 1;
+	relay_restart(0);
+	uint64_t restart = w->now;
+	run_until(restart + 3 * SEC);
+	CHECK_EQ(w->drop_response_pieces, 0u);
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_REFRESH, 0), 1);
+	CHECK_EQ(w->client.uplinks[0].registrations, 2);
+	CHECK(!w->client.uplinks[0].refreshing);
+	CHECK_EQ(w->relays[0].stats.registered, 1);
+	world_free();
+}
+
 /* review #8: an unsealed NOT_REGISTERED that does not carry the hash of
  * our last sealed datagram (anyone can send one from the relay's address)
  * is ignored: no new handshake. */
@@ -749,6 +768,7 @@ int main(void)
 	RUN(test_home_by_rtt);
 	RUN(test_standby_and_relay_lost);
 	RUN(test_not_registered);
+	RUN(test_refresh_response_piece_lost);
 	RUN(test_spoofed_not_registered);
 	RUN(test_reregister_rate);
 	RUN(test_nat_rebinding);
