@@ -76,6 +76,7 @@ struct um_node_peer {
 	uint64_t last_handshake_ns;  /* any completed handshake; 0 = never */
 	uint64_t rtt_ns;             /* see node/session.h: 0 = unknown */
 	bool rtt_from_handshake;     /* rtt_ns is the coarse handshake estimate */
+	bool path_deferred;          /* `next` is a crossed session the path was not keyed to */
 	uint64_t handshakes, rekeys;
 	uint64_t last_rx_seen_ns; /* data plane's last_rx at the last tick */
 

@@ -108,6 +108,7 @@ void um_node_clear_session(struct um_node_peer *peer)
 	peer->setup.has_session = false;
 	um_path_session_cleared(peer);
 	peer->index_current = peer->index_previous = peer->index_next = peer->index_answered = 0;
+	peer->path_deferred = false;
 	/* index_early stays: ESTABLISHED for those keys must not install them again. */
 	peer->session_created_ns = 0;
 }
@@ -188,6 +189,10 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 	 * trip later (issue 14: 160 ms of dropped packets through a relay). */
 	bool as_next = !out->initiator && peer->index_current;
 	bool rotation = peer->session_created_ns != 0;
+	/* (Before anything below changes session_initiator: see the path.) */
+	bool ours_kept = as_next && peer->designated &&
+			 ((peer->session_initiator && now - peer->session_created_ns < UM_NODE_CROSSED_WINDOW_NS) ||
+			  (peer->index_early && peer->index_early == peer->index_current));
 
 	peer_log_name(peer, name, sizeof(name));
 	/* Crossed handshakes: both sides initiated at once. The session the
@@ -267,7 +272,17 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 	}
 	handshake_route(node, out, &route);
 	um_peer_route_set(peer, &route, UM_ROUTE_WHY_HANDSHAKE);
-	um_path_session_installed(peer, &out->keypair);
+	/* Handshakes crossed and we are the designated side: the peer keeps
+	 * the session we initiated (established, or carrying our data since
+	 * our RESPONSE), so the one we just answered waits unused in `next`;
+	 * the direct path stays keyed to ours (switching it made both sides
+	 * probe under different keys: "direct path silent"). Should the peer
+	 * use it after all (it restarted), promote_next starts a new one. */
+	peer->path_deferred = ours_kept;
+	if (ours_kept)
+		um_log_debug("peer %s: crossed handshakes, the peer keeps ours", name);
+	else
+		um_path_session_installed(peer, &out->keypair);
 	peer->last_handshake_ns = now;
 	peer->handshakes++;
 	if (rotation)
@@ -397,6 +412,13 @@ void um_node_promote_next(struct um_node_peer *peer, bool confirmed)
 	peer->index_current = peer->index_next;
 	peer->index_next = 0;
 	peer->session_created_ns = now;
+	if (peer->path_deferred) {
+		/* The crossed session we thought the peer would drop is in use
+		 * (it restarted): the direct path has no keys for it, a new
+		 * handshake gives it some. */
+		peer->path_deferred = false;
+		um_node_initiate(peer);
+	}
 }
 
 /* A HELLO the engine answered (rate limits passed: no flood gets here):
