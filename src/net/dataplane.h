@@ -227,9 +227,6 @@ int um_dataplane_peer_install_keypair(struct um_dataplane *dp, uint32_t peer, co
 int um_dataplane_peer_promote_next(struct um_dataplane *dp, uint32_t peer);
 /* Wipe the previous keypair (expired). */
 int um_dataplane_peer_drop_previous(struct um_dataplane *dp, uint32_t peer);
-/* Drop the pending `next` keys (a crossed handshake's session the peer
- * gave up: it keeps ours). */
-int um_dataplane_peer_drop_next(struct um_dataplane *dp, uint32_t peer);
 /* Wipe all keys (session expired): traffic drops as NO_KEY until re-keyed. */
 int um_dataplane_peer_clear_keys(struct um_dataplane *dp, uint32_t peer);
 

@@ -119,25 +119,15 @@ out:
 	return rc;
 }
 
-static int drop_slot(struct um_dataplane *dp, uint32_t id, unsigned slot)
+int um_dataplane_peer_drop_previous(struct um_dataplane *dp, uint32_t id)
 {
 	int rc = -UM_ENOTFOUND;
 	pthread_mutex_lock(&dp->lock);
 	struct dp_peer *peer = um_dp_peer_get(dp, id);
 	if (peer)
-		rc = um_dp_clear_slots(dp, peer, 1u << slot);
+		rc = um_dp_clear_slots(dp, peer, 1u << DP_SLOT_PREVIOUS);
 	pthread_mutex_unlock(&dp->lock);
 	return rc;
-}
-
-int um_dataplane_peer_drop_previous(struct um_dataplane *dp, uint32_t id)
-{
-	return drop_slot(dp, id, DP_SLOT_PREVIOUS);
-}
-
-int um_dataplane_peer_drop_next(struct um_dataplane *dp, uint32_t id)
-{
-	return drop_slot(dp, id, DP_SLOT_NEXT);
 }
 
 int um_dataplane_peer_clear_keys(struct um_dataplane *dp, uint32_t id)

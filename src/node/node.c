@@ -360,7 +360,6 @@ static int start_node(struct um_node *node)
 	    .index_in_use = index_in_use,
 	    .index_ctx = node,
 	    .defer_challenge = true, /* signed on node->hs_worker */
-	    .early_keys = true,      /* a first session's data behind our RESPONSE (session.c) */
 	};
 	r = um_handshake_engine_new(&node->engine, &hs_config);
 	if (r) {

@@ -68,8 +68,6 @@ struct um_node_peer {
 
 	uint64_t session_created_ns; /* current keypair; 0 = none */
 	uint32_t index_answered;     /* the last session we installed as responder */
-	uint32_t index_early;        /* current from our RESPONSE on, not confirmed yet (0 = none) */
-	uint8_t early_digest[16];    /* of its keys: ESTABLISHED with the same keys installs nothing */
 	uint64_t next_installed_ns;  /* when index_answered was installed */
 	bool designated;             /* our ID sorts first: we initiate, the peer falls back */
 	bool session_initiator;      /* our role in the current session */

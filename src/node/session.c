@@ -9,8 +9,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 
-#include <sodium.h>
-
 #include "node/handshake_worker.h"
 #include "node/internal.h"
 #include "node/path.h"
@@ -109,7 +107,6 @@ void um_node_clear_session(struct um_node_peer *peer)
 	um_path_session_cleared(peer);
 	peer->index_current = peer->index_previous = peer->index_next = peer->index_answered = 0;
 	peer->path_deferred = false;
-	/* index_early stays: ESTABLISHED for those keys must not install them again. */
 	peer->session_created_ns = 0;
 }
 
@@ -142,57 +139,17 @@ static void setup_record(struct um_node_peer *peer, bool initiator, uint64_t now
 	setup->first_ns = setup->hello_ns;
 }
 
-static void keys_digest(const struct um_keypair *k, uint8_t out[16])
-{
-	crypto_generichash_state st;
-	crypto_generichash_init(&st, NULL, 0, 16);
-	crypto_generichash_update(&st, k->send_key, sizeof(k->send_key));
-	crypto_generichash_update(&st, k->recv_key, sizeof(k->recv_key));
-	crypto_generichash_final(&st, out, 16);
-	sodium_memzero(&st, sizeof(st));
-}
-
-/* Our RESPONSE just went (UM_HS_EVENT_KEYS): the keys carry a first
- * session's traffic now, half a round trip before ESTABLISHED confirms
- * them; the responder has them once it read the RESPONSE our packets
- * follow. Only for the designated side's first session: a rekey has the
- * old keys meanwhile, and the designated side's session is the one both
- * keep when handshakes cross (install_session), so nothing early is undone. */
-static void install_early(struct um_node *node, struct um_node_peer *peer)
-{
-	struct um_handshake_output *out = node->out;
-	struct um_route route;
-
-	if (!peer->designated || peer->index_current || peer->index_next || peer->index_answered)
-		return;
-	out->keypair.created_ns = um_now_ns();
-	if (um_dataplane_peer_install_keypair(node->dataplane, peer->dp_peer, &out->keypair, false))
-		return;
-	peer->index_current = peer->index_early = out->keypair.local_index;
-	keys_digest(&out->keypair, peer->early_digest);
-	handshake_route(node, out, &route);
-	um_peer_route_set(peer, &route, UM_ROUTE_WHY_HANDSHAKE);
-}
-
 static void install_session(struct um_node *node, struct um_node_peer *peer)
 {
 	struct um_handshake_output *out = node->out;
 	uint64_t now = um_now_ns(), initiated = peer->timers.initiated_ns;
 	struct um_route route;
 	char name[96];
-	/* A responder holds new keys in `next` while an older session carries
-	 * our traffic, until the initiator's first packet under them shows it
-	 * has them (a rekey costs nothing then). Without one there is nothing
-	 * to protect: the RESPONSE proved the initiator holds the keys (its
-	 * signature covers our fresh ephemeral), our ESTABLISHED goes ahead of
-	 * our data on the same path, so we send at once instead of one round
-	 * trip later (issue 14: 160 ms of dropped packets through a relay). */
-	bool as_next = !out->initiator && peer->index_current;
+	bool as_next = !out->initiator;
 	bool rotation = peer->session_created_ns != 0;
 	/* (Before anything below changes session_initiator: see the path.) */
-	bool ours_kept = as_next && peer->designated &&
-			 ((peer->session_initiator && now - peer->session_created_ns < UM_NODE_CROSSED_WINDOW_NS) ||
-			  (peer->index_early && peer->index_early == peer->index_current));
+	bool ours_kept = as_next && peer->designated && peer->session_initiator &&
+			 now - peer->session_created_ns < UM_NODE_CROSSED_WINDOW_NS;
 
 	peer_log_name(peer, name, sizeof(name));
 	/* Crossed handshakes: both sides initiated at once. The session the
@@ -207,30 +164,7 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 		return;
 	}
 	out->keypair.created_ns = now;
-	/* Installed early (install_early): the same keys stay as they are (their
-	 * counters go on: installing them again would reuse nonces); others (the
-	 * responder took our other form of RESPONSE) replace them. */
-	bool early = out->initiator && peer->index_early && peer->index_early == out->keypair.local_index;
-	uint8_t digest[16];
-	keys_digest(&out->keypair, digest);
-	bool same = early && sodium_memcmp(digest, peer->early_digest, sizeof(digest)) == 0;
-	bool early_current = early && peer->index_current == peer->index_early;
-	peer->index_early = 0;
-	if (same && !early_current) {
-		/* They no longer carry our traffic (the peer promoted the session
-		 * it initiated, which we answered, or they were cleared): never
-		 * installed again, whatever happens, as that would restart their
-		 * counters under the same keys. */
-		um_log_debug("peer %s: our early keys gave way, keeping the current session", name);
-		peer->setup.hello_ns = peer->setup.reply_ns = 0;
-		session_established(peer);
-		return;
-	}
-	if (early_current && !same) {
-		um_dataplane_peer_clear_keys(node->dataplane, peer->dp_peer);
-		peer->index_current = 0;
-	}
-	int r = same ? 0 : um_dataplane_peer_install_keypair(node->dataplane, peer->dp_peer, &out->keypair, as_next);
+	int r = um_dataplane_peer_install_keypair(node->dataplane, peer->dp_peer, &out->keypair, as_next);
 	if (r) {
 		um_log_error("peer %s: installing keys failed: %s", name, um_strerror(r));
 		return;
@@ -246,13 +180,7 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 	} else {
 		/* The data plane demotes a pending `next` to `previous` (it stays
 		 * accepted), otherwise the old current; mirror what it keeps. */
-		if (!same)
-			peer->index_previous = peer->index_next ? peer->index_next : peer->index_current;
-		else if (peer->index_next)
-			/* Crossed: the peer's session we answered waits in `next`;
-			 * the peer keeps ours (the designated side's), so it goes
-			 * (an install would have moved it to `previous`). */
-			um_dataplane_peer_drop_next(node->dataplane, peer->dp_peer);
+		peer->index_previous = peer->index_next ? peer->index_next : peer->index_current;
 		peer->index_current = out->keypair.local_index;
 		peer->index_next = 0;
 		peer->session_created_ns = now;
@@ -264,17 +192,11 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 	}
 	peer->session_initiator = out->initiator;
 	setup_record(peer, out->initiator, now);
-	/* Without a `next` to confirm, the responder's sample is the handshake:
-	 * HELLO in to RESPONSE in, one round trip plus both sides' crypto. */
-	if (!out->initiator && !as_next && peer->setup.took_ns < UM_NSEC_PER_SEC) {
-		peer->rtt_ns = peer->setup.took_ns;
-		peer->rtt_from_handshake = false;
-	}
 	handshake_route(node, out, &route);
 	um_peer_route_set(peer, &route, UM_ROUTE_WHY_HANDSHAKE);
 	/* Handshakes crossed and we are the designated side: the peer keeps
-	 * the session we initiated (established, or carrying our data since
-	 * our RESPONSE), so the one we just answered waits unused in `next`;
+	 * the session we initiated, so the one we just answered waits unused
+	 * in `next`;
 	 * the direct path stays keyed to ours (switching it made both sides
 	 * probe under different keys: "direct path silent"). Should the peer
 	 * use it after all (it restarted), promote_next starts a new one. */
@@ -309,20 +231,10 @@ static void handle_output(struct um_node *node)
 
 	/* Keys first, then the datagrams: as responder the datagram is our
 	 * ESTABLISHED, and the initiator starts sending under the new keys the
-	 * moment it arrives, so they must already be installed. Except a
-	 * responder's first session, whose keys carry our traffic at once
-	 * (install_session): ESTABLISHED must leave ahead of that, or our
-	 * first packets reach the initiator before its keys; its answer is a
-	 * round trip away, long after the install. */
-	if (out->event == UM_HS_EVENT_KEYS && peer && node->up)
-		install_early(node, peer);
-	bool established = out->event == UM_HS_EVENT_ESTABLISHED && peer && node->up;
-	bool keys_after = established && !out->initiator && !peer->index_current;
-	if (established && !keys_after)
+	 * moment it arrives, so they must already be installed. */
+	if (out->event == UM_HS_EVENT_ESTABLISHED && peer && node->up)
 		install_session(node, peer);
 	flush_output(node);
-	if (keys_after)
-		install_session(node, peer);
 	if (out->event == UM_HS_EVENT_FAILED && peer) {
 		char name[96];
 		peer_log_name(peer, name, sizeof(name));
@@ -330,10 +242,6 @@ static void handle_output(struct um_node *node)
 		if (!peer->attempt_via_relay)
 			um_peer_route_set(peer, &(struct um_route){0}, UM_ROUTE_WHY_DIRECT_FAILED);
 		peer->setup.hello_ns = peer->setup.reply_ns = 0;
-		/* Early keys the responder never confirmed carry nothing. */
-		if (peer->index_early && peer->index_early == peer->index_current)
-			um_node_clear_session(peer);
-		peer->index_early = 0;
 		handshake_failed(peer);
 	}
 	um_handshake_output_wipe(out);

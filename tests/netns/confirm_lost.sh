@@ -5,10 +5,8 @@
 # responder promote its `next` keys) is dropped, once per direction, by a
 # byte quota in the router. On a first session the responder has no other
 # keys to send with, so without a repeated confirmation it could not send
-# until the initiator's heartbeat keepalive (~13 s later). (Since session 11
-# a first session's responder sends at once and needs no confirmation; the
-# check stands for both.) The responder's first ping must get through within
-# 3 s of the session coming up.
+# until the initiator's heartbeat keepalive (~13 s later). The responder's
+# first ping must get through within 3 s of the session coming up.
 #
 #   a 198.51.100.1 -- router -- b 198.51.100.6
 set -u
