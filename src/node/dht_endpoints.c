@@ -2,13 +2,12 @@
 /* Endpoints for DHT records: the record's form of an address and back, and
  * the interface addresses a node can be reached at (moved out of dht.c;
  * calls nothing above it). */
-#include <ifaddrs.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <string.h>
 
 #include "node/dht_internal.h"
 #include "node/internal.h"
+#include "node/path.h"
 
 void um_node_dht_endpoint_add(struct um_dht_endpoint *out, unsigned *n, uint8_t kind, const struct um_addr *a)
 {
@@ -56,25 +55,5 @@ bool um_node_dht_endpoint_to_addr(const struct um_dht_endpoint *e, struct um_add
 
 size_t um_node_dht_local_addresses(const struct um_node_dht *d, struct um_addr *out, size_t max)
 {
-	struct ifaddrs *ifa, *it;
-	size_t n = 0;
-
-	if (getifaddrs(&ifa))
-		return 0;
-	for (it = ifa; it && n < max; it = it->ifa_next) {
-		if (!it->ifa_addr || !(it->ifa_flags & IFF_UP) || (it->ifa_flags & IFF_LOOPBACK) ||
-		    !strcmp(it->ifa_name, d->node->ifname))
-			continue;
-		int family = it->ifa_addr->sa_family;
-		if (family == AF_INET6 &&
-		    IN6_IS_ADDR_LINKLOCAL(&((const struct sockaddr_in6 *)it->ifa_addr)->sin6_addr))
-			continue;
-		if ((family != AF_INET && family != AF_INET6) ||
-		    um_addr_from_sockaddr(&out[n], it->ifa_addr,
-					  family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)))
-			continue;
-		out[n++].port = d->port;
-	}
-	freeifaddrs(ifa);
-	return n;
+	return um_interface_addresses(d->node->ifname, d->port, out, max);
 }

@@ -59,7 +59,7 @@ static size_t add_local(struct um_path_candidate *out, size_t n, uint8_t kind, c
 	return n;
 }
 
-size_t um_node_interface_addresses(const struct um_node *node, struct um_addr *out, size_t max)
+size_t um_interface_addresses(const char *skip, uint16_t port, struct um_addr *out, size_t max)
 {
 	struct ifaddrs *ifa, *it;
 	size_t n = 0;
@@ -68,7 +68,7 @@ size_t um_node_interface_addresses(const struct um_node *node, struct um_addr *o
 		return 0;
 	for (it = ifa; it && n < max; it = it->ifa_next) {
 		if (!it->ifa_addr || !(it->ifa_flags & IFF_UP) || (it->ifa_flags & IFF_LOOPBACK) ||
-		    !strcmp(it->ifa_name, node->ifname))
+		    !strcmp(it->ifa_name, skip))
 			continue;
 		int family = it->ifa_addr->sa_family;
 		if (family == AF_INET6 &&
@@ -78,10 +78,15 @@ size_t um_node_interface_addresses(const struct um_node *node, struct um_addr *o
 		    um_addr_from_sockaddr(&out[n], it->ifa_addr,
 					  family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)))
 			continue;
-		out[n++].port = um_dataplane_port(node->dataplane);
+		out[n++].port = port;
 	}
 	freeifaddrs(ifa);
 	return n;
+}
+
+size_t um_node_interface_addresses(const struct um_node *node, struct um_addr *out, size_t max)
+{
+	return um_interface_addresses(node->ifname, um_dataplane_port(node->dataplane), out, max);
 }
 
 /* The relays' view, the STUN servers' and our interfaces (the engine

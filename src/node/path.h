@@ -30,6 +30,8 @@ bool um_path_is_path_msg(const uint8_t *data, size_t len);
  * tunnel's, no IPv6 link-local) with the data plane's port: the LAN
  * candidates of direct paths and the LAN endpoints of our DHT record. */
 size_t um_node_interface_addresses(const struct um_node *node, struct um_addr *out, size_t max);
+/* The same for any port, skipping interface `skip` (the node's device). */
+size_t um_interface_addresses(const char *skip, uint16_t port, struct um_addr *out, size_t max);
 /* Our candidates changed (a STUN server reported a new reflexive address):
  * peers still on the relay get them (and a new attempt when the last one
  * failed). node.c installs it as the candidates_changed hook. */
