@@ -46,8 +46,22 @@ enum {
 	MSG_FILE_STAGE_MAX = 128, /* staged chunks in one job (a stage: 8 MiB) */
 };
 /* A stage: MSG_FILE_STAGE_MAX chunk slots of UM_FILE_CHUNK_MAX bytes,
- * chunk k of a job at k * UM_FILE_CHUNK_MAX (malloc'd by the caller). */
+ * chunk k of a job at k * UM_FILE_CHUNK_MAX; from msg_file_stage_new (its
+ * slots are aligned for O_DIRECT), released with free(). */
 #define MSG_FILE_STAGE_BYTES ((size_t)MSG_FILE_STAGE_MAX * UM_FILE_CHUNK_MAX)
+uint8_t *msg_file_stage_new(void);
+/* The receiver's temporary file (path) opened a second time, write-only
+ * and O_DIRECT: staged whole chunks go to the disk without a copy into the
+ * page cache and without the write-back afterwards (docs/BENCHMARKS.md,
+ * session 12). The caller owns the fd; -1 where the file system refuses
+ * O_DIRECT (then every write goes through the ordinary fd). */
+int msg_file_open_direct(const char *path);
+/* Writes n staged chunks (as msg_file_sync_submit_writes describes them):
+ * aligned whole chunks through direct_fd (>= 0), the rest (the last,
+ * shorter chunk; direct_fd -1 or refused with EINVAL) through fd. 0 or
+ * -errno (-UM_ETRUNC: a short write). */
+int msg_file_write_stage(int fd, int direct_fd, const uint8_t *stage, const uint32_t *index, const uint32_t *len,
+			 size_t n, uint32_t chunk_size);
 
 struct msg_file_sync;
 
@@ -69,7 +83,8 @@ bool msg_file_sync_holds(const struct msg_file_sync *s, const uint8_t id[16]);
  * run), then done(id, index). 0, -UM_EAGAIN (busy), -UM_EINVAL (n is 0 or
  * above MSG_FILE_SYNC_MAX). */
 int msg_file_sync_submit(struct msg_file_sync *s, const uint8_t id[16], int fd, const uint32_t *index, size_t n);
-/* As msg_file_sync_submit, but the thread first writes the staged chunks:
+/* As msg_file_sync_submit, but the thread first writes the staged chunks
+ * (msg_file_write_stage; direct_fd borrowed as fd is):
  * chunk k (k < n, n <= MSG_FILE_STAGE_MAX) is len[k] bytes at
  * *stage + k * UM_FILE_CHUNK_MAX, written at index[k] * chunk_size; len 0 =
  * already on the file (only synced). Ownership: *stage (a
@@ -77,8 +92,8 @@ int msg_file_sync_submit(struct msg_file_sync *s, const uint8_t id[16], int fd, 
  * becomes the thread's previous stage (NULL the first time; the caller's
  * then), so no byte is copied twice. A failed pwrite reports -errno as a
  * failed fdatasync does. 0, -UM_EAGAIN (busy: nothing swapped), -UM_EINVAL. */
-int msg_file_sync_submit_writes(struct msg_file_sync *s, const uint8_t id[16], int fd, const uint32_t *index,
-				const uint32_t *len, size_t n, uint32_t chunk_size, uint8_t **stage);
+int msg_file_sync_submit_writes(struct msg_file_sync *s, const uint8_t id[16], int fd, int direct_fd,
+				const uint32_t *index, const uint32_t *len, size_t n, uint32_t chunk_size, uint8_t **stage);
 /* Blocks until the job in flight (if any) is done and runs its done. */
 void msg_file_sync_wait(struct msg_file_sync *s);
 

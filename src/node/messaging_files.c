@@ -57,6 +57,8 @@ static void transfer_free(struct um_node_messaging *ms, struct msg_transfer *t)
 		}
 	if (t->fd >= 0)
 		close(t->fd);
+	if (t->direct_fd >= 0)
+		close(t->direct_fd);
 	um_file_send_free(t->fs);
 	um_file_receive_free(t->fr);
 	um_file_bitmap_free(&t->sent);
@@ -72,6 +74,7 @@ static struct msg_transfer *transfer_new(struct um_node_messaging *ms, struct ms
 		return NULL;
 	t->mp = mp;
 	t->fd = -1;
+	t->direct_fd = -1;
 	t->next = ms->transfers;
 	ms->transfers = t;
 	return t;
@@ -327,6 +330,7 @@ static int receiver_open(struct um_node_messaging *ms, struct msg_transfer *t, c
 	t->fd = open(t->info.path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (t->fd < 0)
 		return -errno;
+	t->direct_fd = msg_file_open_direct(t->info.path);
 	r = um_file_receive_new(&t->meta, &limits, &t->fr);
 	if (r)
 		return r;
@@ -506,7 +510,7 @@ static void receiver_chunk(struct um_node_messaging *ms, struct msg_peer *mp, co
 	if (t->n_unsynced >= FILE_UNSYNCED_MAX)
 		msg_receiver_sync(ms, t); /* never (sync_start keeps fewer), but the stage stays in bounds */
 	if (!t->stage)
-		t->stage = malloc(MSG_FILE_STAGE_BYTES);
+		t->stage = msg_file_stage_new();
 	uint32_t staged = 0;
 	if (t->stage && dlen <= UM_FILE_CHUNK_MAX) {
 		memcpy(t->stage + t->n_unsynced * (size_t)UM_FILE_CHUNK_MAX, data, dlen);

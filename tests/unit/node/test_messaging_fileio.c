@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -231,11 +232,11 @@ static void test_sync_writes(void)
 	memset(stage + UM_FILE_CHUNK_MAX, 0x33, 1000); /* chunk 0 */
 	CHECK_EQ(um_loop_new(&loop), 0);
 	CHECK_EQ(msg_file_sync_new(loop, on_done, &log, &s), 0);
-	CHECK_EQ(msg_file_sync_submit_writes(s, id, fd, index, len, MSG_FILE_STAGE_MAX + 1, chunk, &stage), -UM_EINVAL);
+	CHECK_EQ(msg_file_sync_submit_writes(s, id, fd, -1, index, len, MSG_FILE_STAGE_MAX + 1, chunk, &stage), -UM_EINVAL);
 	CHECK(stage == first);
-	CHECK_EQ(msg_file_sync_submit_writes(s, id, fd, index, len, 3, chunk, &stage), 0);
+	CHECK_EQ(msg_file_sync_submit_writes(s, id, fd, -1, index, len, 3, chunk, &stage), 0);
 	CHECK(stage == NULL); /* the thread had none before */
-	CHECK_EQ(msg_file_sync_submit_writes(s, id, fd, index, len, 3, chunk, &stage), -UM_EINVAL); /* no stage */
+	CHECK_EQ(msg_file_sync_submit_writes(s, id, fd, -1, index, len, 3, chunk, &stage), -UM_EINVAL); /* no stage */
 	msg_file_sync_wait(s);
 	CHECK_EQ(log.calls, 1);
 	CHECK_EQ(log.result, 0);
@@ -248,7 +249,7 @@ static void test_sync_writes(void)
 	uint8_t *second = malloc(MSG_FILE_STAGE_BYTES);
 	CHECK(second != NULL);
 	stage = second;
-	CHECK_EQ(msg_file_sync_submit_writes(s, id, 1000000, index, len, 3, chunk, &stage), 0);
+	CHECK_EQ(msg_file_sync_submit_writes(s, id, 1000000, -1, index, len, 3, chunk, &stage), 0);
 	CHECK(stage == first);
 	msg_file_sync_wait(s);
 	CHECK_EQ(log.calls, 2);
@@ -257,6 +258,73 @@ static void test_sync_writes(void)
 	free(stage);
 	um_loop_free(loop);
 	close(fd);
+}
+
+/* Pages of the file's first n_pages in the page cache (mincore). */
+static size_t resident_pages(int fd, size_t n_pages)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned char vec[64];
+	size_t n = 0;
+
+	CHECK(n_pages <= sizeof(vec));
+	void *map = mmap(NULL, n_pages * (size_t)page, PROT_READ, MAP_SHARED, fd, 0);
+	CHECK(map != MAP_FAILED);
+	CHECK_EQ(mincore(map, n_pages * (size_t)page, vec), 0);
+	for (size_t i = 0; i < n_pages; i++)
+		n += vec[i] & 1;
+	munmap(map, n_pages * (size_t)page);
+	return n;
+}
+
+/* Whole chunks from an aligned stage go through the O_DIRECT fd: the
+ * bytes are on the file and none of their pages in the page cache; the
+ * last, shorter chunk goes through the ordinary fd (in the cache). A
+ * stage that is not aligned, or no direct fd, writes the same bytes the
+ * ordinary way. */
+static void test_direct_writes(void)
+{
+	enum { CHUNK = 16384 };
+	uint8_t *stage = msg_file_stage_new(), *got = malloc(3 * CHUNK);
+	uint32_t index[3] = {1, 0, 2}, len[3] = {CHUNK, CHUNK, 100};
+	char path[64];
+
+	CHECK(stage != NULL && got != NULL);
+	memset(stage, 0x41, CHUNK);
+	memset(stage + UM_FILE_CHUNK_MAX, 0x42, CHUNK);
+	memset(stage + 2 * (size_t)UM_FILE_CHUNK_MAX, 0x43, 100);
+	for (int round = 0; round < 2; round++) {
+		snprintf(path, sizeof(path), "%s/d%d.bin", dir, round);
+		int fd = write_file(path, (const uint8_t *)"", 0);
+		int direct = round == 0 ? msg_file_open_direct(path) : -1;
+		if (round == 0 && direct < 0)
+			fprintf(stderr, "  (no O_DIRECT on %s: %s; the fallback is checked only)\n", dir, strerror(errno));
+		CHECK_EQ(msg_file_write_stage(fd, direct, stage, index, len, 3, CHUNK), 0);
+		CHECK_EQ(pread(fd, got, 3 * CHUNK, 0), 2 * CHUNK + 100);
+		for (size_t i = 0; i < 2 * CHUNK + 100; i++)
+			CHECK_EQ(got[i], i < CHUNK ? 0x42 : i < 2 * CHUNK ? 0x41 : 0x43);
+		CHECK_EQ(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0); /* our pread's pages */
+		CHECK_EQ(msg_file_write_stage(fd, direct, stage, index, len, 3, CHUNK), 0);
+		size_t pages = (size_t)(2 * CHUNK) / (size_t)sysconf(_SC_PAGESIZE);
+		if (direct >= 0)
+			CHECK_EQ(resident_pages(fd, pages), 0);
+		else
+			CHECK_EQ(resident_pages(fd, pages), pages);
+		/* Neighbours on the file (0, 1, 2): one pwritev for the whole
+		 * chunks, then the short one; same bytes. */
+		CHECK_EQ(msg_file_write_stage(fd, direct, stage, (uint32_t[]){0, 1, 2}, len, 3, CHUNK), 0);
+		CHECK_EQ(pread(fd, got, 3 * CHUNK, 0), 2 * CHUNK + 100);
+		for (size_t i = 0; i < 2 * CHUNK + 100; i++)
+			CHECK_EQ(got[i], i < CHUNK ? 0x41 : i < 2 * CHUNK ? 0x42 : 0x43);
+		if (direct >= 0) /* a stage one byte off: the ordinary way, same bytes */
+			CHECK_EQ(msg_file_write_stage(fd, direct, stage + 1, (uint32_t[]){0}, (uint32_t[]){CHUNK}, 1, CHUNK),
+				 0);
+		if (direct >= 0)
+			close(direct);
+		close(fd);
+	}
+	free(got);
+	free(stage);
 }
 
 int main(void)
@@ -268,6 +336,7 @@ int main(void)
 	RUN(test_link_final);
 	RUN(test_sync_thread);
 	RUN(test_sync_writes);
+	RUN(test_direct_writes);
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
