@@ -55,7 +55,7 @@ int um_channel_new(const struct um_channel_config *cfg, uint64_t epoch, uint64_t
 {
 	struct um_channel *ch = NULL;
 	int ret = -UM_EINVAL;
-	uint32_t segment_max = cfg && cfg->segment_max ? cfg->segment_max : UM_CHANNEL_SEGMENT_MAX;
+	uint32_t segment_max = cfg && cfg->segment_max ? cfg->segment_max : UM_CHANNEL_SEGMENT_DEFAULT;
 	uint32_t send_max = cfg && cfg->send_buffer ? cfg->send_buffer : UM_CH_DEFAULT_BUFFER;
 	uint32_t receive_max = cfg && cfg->receive_buffer ? cfg->receive_buffer : UM_CH_DEFAULT_BUFFER;
 
@@ -91,6 +91,24 @@ int um_channel_new(const struct um_channel_config *cfg, uint64_t epoch, uint64_t
 out:
 	um_channel_free(ch);
 	return ret;
+}
+
+int um_channel_set_segment_max(struct um_channel *ch, uint32_t segment_max)
+{
+	if (segment_max < 128 || segment_max > UM_CHANNEL_SEGMENT_MAX || segment_max > ch->send_max)
+		return -UM_EINVAL;
+	if (segment_max == ch->segment_max)
+		return 0;
+	uint32_t payload_max = segment_max - UM_CHANNEL_DATA_HEADER;
+	if (payload_max < ch->payload_max) {
+		int ret = um_ch_send_cut_records(ch, payload_max);
+		if (ret)
+			return ret;
+	}
+	ch->segment_max = segment_max;
+	ch->payload_max = payload_max;
+	ch->last_type = 0; /* the last segment's record may be cut: no unsend */
+	return 0;
 }
 
 void um_channel_free(struct um_channel *ch)

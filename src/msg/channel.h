@@ -36,7 +36,7 @@
 struct um_channel;
 
 struct um_channel_config {
-	uint32_t segment_max;    /* whole segment (header + payload), 64..UM_CHANNEL_SEGMENT_MAX; 0 = 1152 */
+	uint32_t segment_max;    /* whole segment (header + payload), 128..UM_CHANNEL_SEGMENT_MAX; 0 = 1152 */
 	uint32_t send_buffer;    /* bytes queued, unacknowledged included; 0 = 4 MiB */
 	uint32_t receive_buffer; /* the advertised window; 0 = 4 MiB */
 	uint64_t initial_rto_ns; /* 0 = 1 s (or 3 x the hint of um_channel_set_rtt_hint) */
@@ -51,6 +51,15 @@ void um_channel_free(struct um_channel *ch); /* NULL ok */
 /* An RTT measured elsewhere (the session's handshake): until the channel
  * has its own samples, its RTO is 3 x rtt_ns (bounded to [200 ms, 60 s]). */
 void um_channel_set_rtt_hint(struct um_channel *ch, uint64_t rtt_ns);
+
+/* The largest segment from now on (header + payload, 128..
+ * UM_CHANNEL_SEGMENT_MAX): the path changed (a direct path carries 1408,
+ * a relay 1152). Segments in flight that are larger are cut to the new
+ * size at once, so that their retransmissions fit the new path (their
+ * state, send time and transmission number go to every piece). 0,
+ * -UM_EINVAL (out of range: nothing changed), -UM_ENOMEM (the pieces need
+ * more records than there is memory for: nothing changed). */
+int um_channel_set_segment_max(struct um_channel *ch, uint32_t segment_max);
 
 /* Bytes um_channel_write accepts now (free space of the send buffer). */
 size_t um_channel_writable(const struct um_channel *ch);

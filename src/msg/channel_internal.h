@@ -128,6 +128,9 @@ int um_ch_ring_grow(uint8_t **ring, uint32_t *cap, uint32_t new_cap, uint64_t lo
 void um_ch_send_reset(struct um_channel *ch);
 void um_ch_send_on_ack(struct um_channel *ch, const struct um_channel_segment *seg, uint64_t now);
 void um_ch_send_on_timeout(struct um_channel *ch, uint64_t now);
+/* Records longer than payload_max cut into pieces of at most payload_max
+ * (um_channel_set_segment_max). 0, -UM_ENOMEM (nothing changed). */
+int um_ch_send_cut_records(struct um_channel *ch, uint32_t payload_max);
 /* The RACK timer fired: mark what is now overdue lost. */
 void um_ch_send_on_rack(struct um_channel *ch, uint64_t now);
 /* The tail loss probe timer fired: one segment to draw an ACK. */

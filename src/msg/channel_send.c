@@ -426,6 +426,64 @@ static int records_make_room(struct um_channel *ch)
 	return 0;
 }
 
+int um_ch_send_cut_records(struct um_channel *ch, uint32_t payload_max)
+{
+	uint64_t pieces = 0;
+
+	for (uint32_t i = 0; i < ch->rec_count; i++)
+		pieces += (um_ch_rec(ch, i)->len + payload_max - 1) / payload_max;
+	if (pieces == ch->rec_count)
+		return 0;
+	if (pieces > UM_CH_RECORDS_MAX)
+		return -UM_ENOMEM;
+	uint32_t cap = ch->rec_cap;
+	while (cap < pieces)
+		cap *= 2;
+	struct um_ch_record *rec = malloc(cap * sizeof(*rec));
+	if (!rec)
+		return -UM_ENOMEM;
+	/* The scan positions and the highest SACKED record move with their
+	 * records: the first piece of each (the last one for sack_top). */
+	uint32_t n = 0, lost_scan = 0, retx_scan = 0;
+	int64_t sack_top = -1;
+	for (uint32_t i = 0; i < ch->rec_count; i++) {
+		const struct um_ch_record *r = um_ch_rec(ch, i);
+		if (i == ch->lost_scan)
+			lost_scan = n;
+		if (i == ch->retx_scan)
+			retx_scan = n;
+		for (uint32_t done = 0; done < r->len; done += payload_max) {
+			rec[n] = *r;
+			rec[n].offset = r->offset + done;
+			rec[n].len = r->len - done < payload_max ? r->len - done : payload_max;
+			n++;
+			if (done) { /* one more record in this state (pipe: same bytes) */
+				if (r->state == UM_CH_RETRANS)
+					ch->retrans_count++;
+				else if (r->state == UM_CH_LOST)
+					ch->lost_count++;
+				else if (r->state == UM_CH_SACKED)
+					ch->sacked_count++;
+			}
+		}
+		if ((int64_t)i == ch->sack_top)
+			sack_top = (int64_t)n - 1;
+	}
+	if (ch->lost_scan >= ch->rec_count)
+		lost_scan = n;
+	if (ch->retx_scan >= ch->rec_count)
+		retx_scan = n;
+	free(ch->rec);
+	ch->rec = rec;
+	ch->rec_cap = cap;
+	ch->rec_head = 0;
+	ch->rec_count = n;
+	ch->lost_scan = lost_scan;
+	ch->retx_scan = retx_scan;
+	ch->sack_top = sack_top;
+	return 0;
+}
+
 int um_ch_send_data(struct um_channel *ch, uint64_t now, uint8_t *out, size_t cap, size_t *len)
 {
 	*len = 0;

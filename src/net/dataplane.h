@@ -250,16 +250,26 @@ int um_dataplane_peer_set_relay(struct um_dataplane *dp, uint32_t peer, const st
 /* Send an empty DATA (keepalive) under the current key to the endpoint. */
 int um_dataplane_peer_send_keepalive(struct um_dataplane *dp, uint32_t peer);
 
-/* The largest message-channel segment (plaintext): with the DATA overhead
- * (32), padding (< 16) and a relay header (<= 64) it fits a relay's
- * 1280-byte datagram. Longer received segments are dropped (MALFORMED). */
-#define UM_DP_MESSAGE_MAX 1152
+/* The largest message-channel segment (plaintext) on any path, and on a
+ * relayed one: with the DATA overhead (32) and padding (< 16), 1408 fits
+ * the datagrams of the tunnel's default MTU (1420 + 32 + 28 <= 1500); 1152
+ * with a relay header (<= 64) fits a relay's 1280-byte datagram. Longer
+ * received segments are dropped (MALFORMED). */
+#define UM_DP_MESSAGE_MAX       1408
+#define UM_DP_MESSAGE_RELAY_MAX 1152
+/* The largest segment the peer's path carries now: UM_DP_MESSAGE_RELAY_MAX
+ * while a relay is set (or nothing is), else the device MTU (cfg.mtu)
+ * rounded down to 16, within [UM_DP_MESSAGE_RELAY_MAX, UM_DP_MESSAGE_MAX].
+ * A larger segment queued before the path moved to a relay is dropped
+ * (NO_KEY: the channel sends it again, cut to this size). 0 for no such
+ * peer. Control thread(s). */
+size_t um_dataplane_peer_message_max(struct um_dataplane *dp, uint32_t peer);
 /* Send one message-channel segment (len bytes, copied) to the peer: a DATA
  * flagged UM_DATA_F_MESSAGE under the current key (padded when cfg.pad),
  * to the relay when one is set, else the endpoint, as keepalives go (the
  * TLS relay's loopback proxy included). Returns 0, -UM_ENOKEY (no current
  * key: nothing sent; the node starts a handshake), -UM_EINVAL (len 0 or
- * above UM_DP_MESSAGE_MAX), -UM_ESTATE (no endpoint and no relay),
+ * above um_dataplane_peer_message_max), -UM_ESTATE (no endpoint and no relay),
  * -UM_ENOTFOUND (no such peer), -UM_EAGAIN (socket buffer full: send it
  * again later) or another -errno of sendto. Control thread(s) only. */
 int um_dataplane_peer_send_message(struct um_dataplane *dp, uint32_t peer, const void *segment, size_t len);

@@ -144,9 +144,27 @@ int um_dataplane_peer_clear_keys(struct um_dataplane *dp, uint32_t id)
 /* A segment fits the control ring's slots, and a relayed one (the longest
  * header, no padding past 1152) a relay's datagram. */
 _Static_assert(UM_DP_MESSAGE_MAX <= UM_DP_CONTROL_MAX, "message segments fit the control ring");
-_Static_assert(UM_DP_MESSAGE_MAX % 16 == 0 &&
-		   UM_DP_RELAY_HEADER_MAX + UM_DATA_OVERHEAD + UM_DP_MESSAGE_MAX <= UM_DP_RELAY_MAX_DATAGRAM,
+_Static_assert(UM_DP_MESSAGE_MAX % 16 == 0 && UM_DP_MESSAGE_RELAY_MAX % 16 == 0 &&
+		   UM_DP_RELAY_HEADER_MAX + UM_DATA_OVERHEAD + UM_DP_MESSAGE_RELAY_MAX <= UM_DP_RELAY_MAX_DATAGRAM,
 	       "relayed message segments fit 1280 bytes");
+
+/* Under dp->lock or on the control thread that sets paths. */
+static size_t message_max(const struct um_dataplane *dp, struct dp_peer *peer)
+{
+	if (atomic_load(&peer->relay) || !atomic_load(&peer->endpoint))
+		return UM_DP_MESSAGE_RELAY_MAX;
+	size_t mtu = (dp->cfg.mtu ? dp->cfg.mtu : 1420) & ~(size_t)15;
+	return mtu < UM_DP_MESSAGE_RELAY_MAX ? UM_DP_MESSAGE_RELAY_MAX : mtu > UM_DP_MESSAGE_MAX ? UM_DP_MESSAGE_MAX : mtu;
+}
+
+size_t um_dataplane_peer_message_max(struct um_dataplane *dp, uint32_t id)
+{
+	pthread_mutex_lock(&dp->lock);
+	struct dp_peer *peer = um_dp_peer_get(dp, id);
+	size_t max = peer ? message_max(dp, peer) : 0;
+	pthread_mutex_unlock(&dp->lock);
+	return max;
+}
 
 /* Seal len bytes of payload (flags: UM_DATA_F_MESSAGE or 0) under the
  * peer's current key and send it to the relay or endpoint; caller holds
@@ -211,7 +229,9 @@ int um_dataplane_peer_send_message(struct um_dataplane *dp, uint32_t id, const v
 		return rc;
 	pthread_mutex_lock(&dp->lock);
 	struct dp_peer *peer = um_dp_peer_get(dp, id);
-	rc = peer ? send_sealed(dp, peer, UM_DATA_F_MESSAGE, segment, len) : -UM_ENOTFOUND;
+	rc = !peer ? -UM_ENOTFOUND
+	     : len > message_max(dp, peer) ? -UM_EINVAL
+					   : send_sealed(dp, peer, UM_DATA_F_MESSAGE, segment, len);
 	pthread_mutex_unlock(&dp->lock);
 	return rc;
 }
@@ -240,6 +260,10 @@ static int queue_segments(struct um_dataplane *dp, uint32_t id, struct dp_peer *
 		return -UM_ENOKEY;
 	if (!atomic_load(&peer->relay) && !atomic_load(&peer->endpoint))
 		return -UM_ESTATE;
+	size_t max = message_max(dp, peer);
+	for (i = 0; i < n; i++)
+		if (segments[i].iov_len > max)
+			return -UM_EINVAL;
 	for (i = 0; i < n && i < room; i++) {
 		struct dp_msg_slot *slot = &ring->slots[(head + i) & (DP_MSG_SLOTS - 1)];
 		slot->peer = id;

@@ -15,6 +15,7 @@
 
 #include <sodium.h>
 
+#include "msg/channel.h"
 #include "node/messaging_internal.h"
 #include "node/offline.h"
 #include "util/clock.h"
@@ -182,9 +183,14 @@ static void drain(struct um_node_messaging *ms, struct msg_peer *mp)
 
 	if (!can_send(mp))
 		return; /* nothing is taken out: no segment counts as lost */
+	/* Segments as large as the path carries (1408 direct, 1152 relayed):
+	 * the fewer, the less each byte costs in sealing, syscalls and the
+	 * channel's bookkeeping. Nothing to do when the path kept its size. */
+	um_channel_set_segment_max(um_messenger_channel(mp->messenger),
+				   (uint32_t)um_dataplane_peer_message_max(ms->node->dataplane, mp->peer->dp_peer));
 	/* Segments leave in batches (one sendmmsg/GSO each): a file transfer
 	 * would otherwise pay one syscall and one trip down the stack per
-	 * 1152 bytes. */
+	 * segment. */
 	for (;;) {
 		size_t n = 0, sent = 0;
 		/* No more than the data plane's queue takes: a segment taken out

@@ -115,7 +115,7 @@ static void test_clean_10mb(void)
 	CHECK_EQ(um_channel_write(l->ch[0], burst, sizeof(burst)), 0);
 	link_flush(l);
 	um_channel_stats(l->ch[0], &s);
-	CHECK_EQ(s.cwnd, 10 * (UM_CHANNEL_SEGMENT_MAX - UM_CHANNEL_DATA_HEADER));
+	CHECK_EQ(s.cwnd, 10 * (UM_CHANNEL_SEGMENT_DEFAULT - UM_CHANNEL_DATA_HEADER));
 	CHECK(s.in_flight <= s.cwnd);
 	while (link_pump(l))
 		um_channel_read(l->ch[1], burst, sizeof(burst));
@@ -547,7 +547,7 @@ static void test_api_edges(void)
 	CHECK_EQ(len, 0);
 	CHECK_EQ(um_channel_deadline(ch), 0);
 	CHECK_EQ(um_channel_output(ch, 0, out, sizeof(out), &len), 0);
-	CHECK_EQ(len, UM_CHANNEL_SEGMENT_MAX);
+	CHECK_EQ(len, UM_CHANNEL_SEGMENT_DEFAULT);
 	um_channel_free(ch);
 	um_channel_free(NULL);
 }
@@ -590,7 +590,7 @@ static void test_delayed_ack(void)
 	CHECK_EQ(um_channel_deadline(l->ch[1]), 0);
 	CHECK_EQ(um_channel_output(l->ch[1], l->now, seg, sizeof(seg), &len), 0);
 	CHECK_EQ(um_channel_segment_decode(&s, seg, len), 0);
-	CHECK_EQ(s.ack, 100 + 2 * (UM_CHANNEL_SEGMENT_MAX - UM_CHANNEL_DATA_HEADER));
+	CHECK_EQ(s.ack, 100 + 2 * (UM_CHANNEL_SEGMENT_DEFAULT - UM_CHANNEL_DATA_HEADER));
 	link_free(l);
 }
 
@@ -680,6 +680,68 @@ static void test_unsend(void)
 	link_free(l);
 }
 
+/* The largest DATA segment side 0 sent at or after resize_us (its own
+ * timestamp: retransmissions carry the time they went out again). */
+static uint32_t resize_us;
+static size_t resize_largest, resize_largest_before;
+static void watch_sizes(struct link *l, int to, const uint8_t *seg, size_t len)
+{
+	struct um_channel_segment d;
+
+	(void)l;
+	if (to != 1 || um_channel_segment_decode(&d, seg, len) || d.type != UM_TYPE_CHANNEL_DATA)
+		return;
+	size_t *largest = d.timestamp_us >= resize_us ? &resize_largest : &resize_largest_before;
+	if (len > *largest)
+		*largest = len;
+}
+
+/* A relayed path becoming direct grows the segments to 1408; back on a
+ * relay with segments of 1408 in flight and some of them lost, they are
+ * cut: nothing larger than 1152 leaves after the change, retransmissions
+ * included, and the stream arrives whole. */
+static void test_segment_resize(void)
+{
+	struct link_params p = {.delay_ns = 20 * MS, .loss = 0.01};
+	struct link *l = link_new(&p, 141);
+	struct transfer t = {.total = 4 << 20, .tag = 11};
+	struct um_channel_stats s;
+
+	CHECK_EQ(um_channel_set_segment_max(l->ch[0], 127), -UM_EINVAL);
+	CHECK_EQ(um_channel_set_segment_max(l->ch[0], UM_CHANNEL_SEGMENT_MAX + 1), -UM_EINVAL);
+	CHECK_EQ(um_channel_set_segment_max(l->ch[0], UM_CHANNEL_SEGMENT_MAX), 0);
+	l->on_deliver = watch_sizes;
+	resize_us = UINT32_MAX;
+	do
+		transfer_step(l, &t, 0);
+	while (t.received < 1 << 20 && link_pump(l));
+	CHECK_EQ(resize_largest_before, UM_CHANNEL_SEGMENT_MAX);
+	um_channel_stats(l->ch[0], &s);
+	CHECK(s.in_flight > 8 * (UM_CHANNEL_SEGMENT_MAX - UM_CHANNEL_DATA_HEADER));
+	/* The old path loses what side 0 sends for 45 ms (a round trip), then the path
+	 * changes: those segments (1408 bytes) go again, cut. */
+	uint64_t cut_at = l->now + 45 * MS, dropped = l->dropped[0];
+	l->hold[0] = true;
+	while (l->now < cut_at && link_pump(l))
+		transfer_step(l, &t, 0);
+	l->hold[0] = false;
+	CHECK(l->dropped[0] > dropped);
+	resize_us = (uint32_t)(l->now / 1000); /* the DATA timestamp: microseconds */
+	CHECK_EQ(um_channel_set_segment_max(l->ch[0], UM_CHANNEL_SEGMENT_DEFAULT), 0);
+	um_channel_stats(l->ch[0], &s);
+	uint64_t retransmits = s.retransmits;
+	while (t.received < t.total && link_pump(l))
+		transfer_step(l, &t, 0);
+	transfer_step(l, &t, 0);
+	CHECK(!t.corrupt);
+	CHECK_EQ(t.received, t.total);
+	CHECK(resize_largest > 0);
+	CHECK(resize_largest <= UM_CHANNEL_SEGMENT_DEFAULT);
+	um_channel_stats(l->ch[0], &s);
+	CHECK(s.retransmits > retransmits); /* the loss hit segments cut in flight as well */
+	link_free(l);
+}
+
 /* A path change mid-transfer (relay to direct: RTT 120 ms -> 10 ms, the
  * first segments on the new path overtaking the last on the old one):
  * nothing lost or reordered for the reader, the RTT follows. */
@@ -746,6 +808,7 @@ int main(void)
 	RUN(test_bidirectional);
 	RUN(test_small_window_lossy);
 	RUN(test_path_change);
+	RUN(test_segment_resize);
 	RUN(test_epoch_restart);
 	RUN(test_epoch_no_flap);
 	RUN(test_zero_window_update);

@@ -216,15 +216,28 @@ static void test_relay(void)
 	getsockname(relay, (struct sockaddr *)ra, &rl);
 	forward_header(to_b, 0x23, 0xbb);
 	forward_header(to_a, 0x23, 0xaa);
+	CHECK_EQ(um_dataplane_peer_message_max(A.dp, A.peer), UM_DP_MESSAGE_MAX); /* direct: 1420 & ~15 */
 	CHECK_EQ(um_dataplane_peer_set_relay(A.dp, A.peer, &rs, rl, to_b, 36), 0);
 	CHECK_EQ(um_dataplane_peer_set_relay(B.dp, B.peer, &rs, rl, to_a, 36), 0);
+	CHECK_EQ(um_dataplane_peer_message_max(A.dp, A.peer), UM_DP_MESSAGE_RELAY_MAX);
+	CHECK_EQ(um_dataplane_peer_message_max(A.dp, A.peer + 1000), 0);
+	/* A direct path's size does not fit the relay: refused, nothing sent. */
+	memset(seg, 0, sizeof(seg));
+	CHECK_EQ(um_dataplane_peer_send_message(A.dp, A.peer, seg, UM_DP_MESSAGE_RELAY_MAX + 16), -UM_EINVAL);
+	size_t queued = 9;
+	CHECK_EQ(um_dataplane_peer_send_messages(A.dp, A.peer,
+						 (struct iovec[]){{seg, 100}, {seg, UM_DP_MESSAGE_RELAY_MAX + 16}}, 2,
+						 &queued),
+		 -UM_EINVAL);
+	CHECK_EQ(queued, 0);
+	CHECK_EQ(read_dev(relay, dgram, sizeof(dgram), 100), -1);
 	struct um_dp_peer_stats a0 = stats(&A), b0 = stats(&B);
 
 	for (int way = 0; way < 2; way++) {
 		struct side *from = way ? &B : &A, *to = way ? &A : &B;
 		const uint8_t *header = way ? to_a : to_b;
 		for (unsigned i = 0; i < 20; i++) {
-			size_t len = i == 0 ? UM_DP_MESSAGE_MAX : 1 + (i * 97) % UM_DP_MESSAGE_MAX;
+			size_t len = i == 0 ? UM_DP_MESSAGE_RELAY_MAX : 1 + (i * 97) % UM_DP_MESSAGE_RELAY_MAX;
 			segment(seg, len, i + 50u * (unsigned)way);
 			CHECK_EQ(um_dataplane_peer_send_message(from->dp, from->peer, seg, len), 0);
 			ssize_t d = read_dev(relay, dgram, sizeof(dgram), 2000);
