@@ -154,7 +154,9 @@ static size_t message_max(const struct um_dataplane *dp, struct dp_peer *peer)
 	if (atomic_load(&peer->relay) || !atomic_load(&peer->endpoint))
 		return UM_DP_MESSAGE_RELAY_MAX;
 	size_t mtu = (dp->cfg.mtu ? dp->cfg.mtu : 1420) & ~(size_t)15;
-	return mtu < UM_DP_MESSAGE_RELAY_MAX ? UM_DP_MESSAGE_RELAY_MAX : mtu > UM_DP_MESSAGE_MAX ? UM_DP_MESSAGE_MAX : mtu;
+	return mtu < UM_DP_MESSAGE_RELAY_MAX ? UM_DP_MESSAGE_RELAY_MAX
+	       : mtu > UM_DP_MESSAGE_MAX     ? UM_DP_MESSAGE_MAX
+					     : mtu;
 }
 
 size_t um_dataplane_peer_message_max(struct um_dataplane *dp, uint32_t id)
@@ -229,7 +231,7 @@ int um_dataplane_peer_send_message(struct um_dataplane *dp, uint32_t id, const v
 		return rc;
 	pthread_mutex_lock(&dp->lock);
 	struct dp_peer *peer = um_dp_peer_get(dp, id);
-	rc = !peer ? -UM_ENOTFOUND
+	rc = !peer                         ? -UM_ENOTFOUND
 	     : len > message_max(dp, peer) ? -UM_EINVAL
 					   : send_sealed(dp, peer, UM_DATA_F_MESSAGE, segment, len);
 	pthread_mutex_unlock(&dp->lock);

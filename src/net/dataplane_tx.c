@@ -233,7 +233,8 @@ void um_dp_tx_messages(struct dp_worker *w)
 			continue;
 		/* Queued for a direct path that became a relay: too long for
 		 * it; the channel sends it again, cut to the relay's size. */
-		if (!key || !ep || (relay && slot->len > UM_DP_MESSAGE_RELAY_MAX) || !reserve_counters(key, 1, &counter)) {
+		if (!key || !ep || (relay && slot->len > UM_DP_MESSAGE_RELAY_MAX) ||
+		    !reserve_counters(key, 1, &counter)) {
 			peer_drop(w, slot->peer, UM_DP_DROP_NO_KEY); /* the channel sends it again */
 			continue;
 		}

@@ -213,7 +213,8 @@ int msg_file_write_stage(int fd, int direct_fd, const uint8_t *stage, const uint
 			/* EINVAL: this file system takes no O_DIRECT after all. */
 		}
 		if (len[k]) {
-			ssize_t w = pwrite(fd, stage + k * (size_t)UM_FILE_CHUNK_MAX, len[k], (off_t)((uint64_t)index[k] * chunk_size));
+			ssize_t w = pwrite(fd, stage + k * (size_t)UM_FILE_CHUNK_MAX, len[k],
+					   (off_t)((uint64_t)index[k] * chunk_size));
 			if (w != (ssize_t)len[k])
 				return w < 0 ? -errno : -UM_ETRUNC;
 		}
@@ -235,9 +236,9 @@ static void *sync_thread(void *arg)
 			break;
 		int fd = s->fd;
 		pthread_mutex_unlock(&s->lock);
-		int r = s->has_writes ? msg_file_write_stage(fd, s->direct_fd, s->stage, s->index, s->len, s->n,
-							     s->chunk_size)
-				      : 0;
+		int r = s->has_writes
+			    ? msg_file_write_stage(fd, s->direct_fd, s->stage, s->index, s->len, s->n, s->chunk_size)
+			    : 0;
 		if (r == 0)
 			r = fdatasync(fd) ? -errno : 0;
 		pthread_mutex_lock(&s->lock);
@@ -397,7 +398,8 @@ int msg_file_sync_submit(struct msg_file_sync *s, const uint8_t id[16], int fd, 
 }
 
 int msg_file_sync_submit_writes(struct msg_file_sync *s, const uint8_t id[16], int fd, int direct_fd,
-				const uint32_t *index, const uint32_t *len, size_t n, uint32_t chunk_size, uint8_t **stage)
+				const uint32_t *index, const uint32_t *len, size_t n, uint32_t chunk_size,
+				uint8_t **stage)
 {
 	return submit(s, id, fd, direct_fd, index, len, n, chunk_size, stage);
 }

@@ -93,7 +93,8 @@ int msg_file_sync_submit(struct msg_file_sync *s, const uint8_t id[16], int fd, 
  * then), so no byte is copied twice. A failed pwrite reports -errno as a
  * failed fdatasync does. 0, -UM_EAGAIN (busy: nothing swapped), -UM_EINVAL. */
 int msg_file_sync_submit_writes(struct msg_file_sync *s, const uint8_t id[16], int fd, int direct_fd,
-				const uint32_t *index, const uint32_t *len, size_t n, uint32_t chunk_size, uint8_t **stage);
+				const uint32_t *index, const uint32_t *len, size_t n, uint32_t chunk_size,
+				uint8_t **stage);
 /* Blocks until the job in flight (if any) is done and runs its done. */
 void msg_file_sync_wait(struct msg_file_sync *s);
 

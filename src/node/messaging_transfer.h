@@ -26,9 +26,9 @@ enum {
 struct msg_transfer {
 	struct msg_transfer *next;
 	struct msg_peer *mp;
-	struct um_store_file info;  /* bitmap unused (NULL) */
-	int fd;                     /* sender: the file; receiver: the temporary file; -1 = none */
-	int direct_fd;              /* receiver: the temporary file again, O_DIRECT (see msg_file_open_direct); -1 = none */
+	struct um_store_file info; /* bitmap unused (NULL) */
+	int fd;                    /* sender: the file; receiver: the temporary file; -1 = none */
+	int direct_fd; /* receiver: the temporary file again, O_DIRECT (see msg_file_open_direct); -1 = none */
 	struct um_file_send *fs;    /* outgoing */
 	struct um_file_receive *fr; /* incoming, once accepted */
 	struct um_file_meta meta;   /* incoming */

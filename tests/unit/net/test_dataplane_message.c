@@ -225,9 +225,8 @@ static void test_relay(void)
 	memset(seg, 0, sizeof(seg));
 	CHECK_EQ(um_dataplane_peer_send_message(A.dp, A.peer, seg, UM_DP_MESSAGE_RELAY_MAX + 16), -UM_EINVAL);
 	size_t queued = 9;
-	CHECK_EQ(um_dataplane_peer_send_messages(A.dp, A.peer,
-						 (struct iovec[]){{seg, 100}, {seg, UM_DP_MESSAGE_RELAY_MAX + 16}}, 2,
-						 &queued),
+	CHECK_EQ(um_dataplane_peer_send_messages(
+		     A.dp, A.peer, (struct iovec[]){{seg, 100}, {seg, UM_DP_MESSAGE_RELAY_MAX + 16}}, 2, &queued),
 		 -UM_EINVAL);
 	CHECK_EQ(queued, 0);
 	CHECK_EQ(read_dev(relay, dgram, sizeof(dgram), 100), -1);

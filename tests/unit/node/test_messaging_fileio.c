@@ -232,7 +232,8 @@ static void test_sync_writes(void)
 	memset(stage + UM_FILE_CHUNK_MAX, 0x33, 1000); /* chunk 0 */
 	CHECK_EQ(um_loop_new(&loop), 0);
 	CHECK_EQ(msg_file_sync_new(loop, on_done, &log, &s), 0);
-	CHECK_EQ(msg_file_sync_submit_writes(s, id, fd, -1, index, len, MSG_FILE_STAGE_MAX + 1, chunk, &stage), -UM_EINVAL);
+	CHECK_EQ(msg_file_sync_submit_writes(s, id, fd, -1, index, len, MSG_FILE_STAGE_MAX + 1, chunk, &stage),
+		 -UM_EINVAL);
 	CHECK(stage == first);
 	CHECK_EQ(msg_file_sync_submit_writes(s, id, fd, -1, index, len, 3, chunk, &stage), 0);
 	CHECK(stage == NULL); /* the thread had none before */
@@ -298,7 +299,8 @@ static void test_direct_writes(void)
 		int fd = write_file(path, (const uint8_t *)"", 0);
 		int direct = round == 0 ? msg_file_open_direct(path) : -1;
 		if (round == 0 && direct < 0)
-			fprintf(stderr, "  (no O_DIRECT on %s: %s; the fallback is checked only)\n", dir, strerror(errno));
+			fprintf(stderr, "  (no O_DIRECT on %s: %s; the fallback is checked only)\n", dir,
+				strerror(errno));
 		CHECK_EQ(msg_file_write_stage(fd, direct, stage, index, len, 3, CHUNK), 0);
 		CHECK_EQ(pread(fd, got, 3 * CHUNK, 0), 2 * CHUNK + 100);
 		for (size_t i = 0; i < 2 * CHUNK + 100; i++)
@@ -317,8 +319,9 @@ static void test_direct_writes(void)
 		for (size_t i = 0; i < 2 * CHUNK + 100; i++)
 			CHECK_EQ(got[i], i < CHUNK ? 0x41 : i < 2 * CHUNK ? 0x42 : 0x43);
 		if (direct >= 0) /* a stage one byte off: the ordinary way, same bytes */
-			CHECK_EQ(msg_file_write_stage(fd, direct, stage + 1, (uint32_t[]){0}, (uint32_t[]){CHUNK}, 1, CHUNK),
-				 0);
+			CHECK_EQ(
+			    msg_file_write_stage(fd, direct, stage + 1, (uint32_t[]){0}, (uint32_t[]){CHUNK}, 1, CHUNK),
+			    0);
 		if (direct >= 0)
 			close(direct);
 		close(fd);
