@@ -159,7 +159,7 @@ static size_t forge(uint8_t *out, uint8_t flags, const uint8_t *plain, size_t le
 static void test_receive_checks(void)
 {
 	int s = socket(AF_INET, SOCK_DGRAM, 0);
-	uint8_t plain[1400], dgram[1500];
+	uint8_t plain[UM_DP_MESSAGE_MAX + 16], dgram[1600];
 	size_t n;
 
 	CHECK(s >= 0);
