@@ -300,7 +300,7 @@ int um_dataplane_new(const struct um_dataplane_config *cfg, struct um_dataplane 
 			goto fail;
 	if (cfg->use_device_fd || cfg->no_device)
 		rc = 0;
-	else if ((rc = um_tun_set_mtu(dp->ifname, cfg->mtu ? cfg->mtu : 1420)) < 0 ||
+	else if ((rc = um_tun_set_mtu(dp->ifname, cfg->mtu ? cfg->mtu : UM_DP_MTU_DEFAULT)) < 0 ||
 		 (rc = um_tun_set_txqueuelen(dp->ifname, 4000)) < 0 || (rc = um_tun_set_up(dp->ifname, true)) < 0)
 		goto fail;
 	if ((rc = rebuild_routes(dp)) < 0 || (rc = um_dp_rebuild_index_map(dp, NULL)) < 0)

@@ -77,7 +77,7 @@ struct um_dataplane_config {
 	int socket_family;    /* AF_INET6 (dual-stack, default when 0) or AF_INET */
 	unsigned workers;     /* 0 = online CPUs (at most 16) */
 	unsigned max_peers;   /* 0 = 256; at most 65534 */
-	unsigned mtu;         /* device MTU; 0 = 1420 */
+	unsigned mtu;         /* device MTU; 0 = UM_DP_MTU_DEFAULT */
 	bool pad;             /* pad plaintexts to a multiple of 16 bytes */
 	bool no_offload;      /* disable TSO/checksum offload (for comparisons) */
 	/* After a packet that ends an idle spell, a worker that sent something
@@ -255,6 +255,7 @@ int um_dataplane_peer_send_keepalive(struct um_dataplane *dp, uint32_t peer);
  * the datagrams of the tunnel's default MTU (1420 + 32 + 28 <= 1500); 1152
  * with a relay header (<= 64) fits a relay's 1280-byte datagram. Longer
  * received segments are dropped (MALFORMED). */
+#define UM_DP_MTU_DEFAULT       1420
 #define UM_DP_MESSAGE_MAX       1408
 #define UM_DP_MESSAGE_RELAY_MAX 1152
 /* The largest segment the peer's path carries now: UM_DP_MESSAGE_RELAY_MAX

@@ -153,7 +153,7 @@ static size_t message_max(const struct um_dataplane *dp, struct dp_peer *peer)
 {
 	if (atomic_load(&peer->relay) || !atomic_load(&peer->endpoint))
 		return UM_DP_MESSAGE_RELAY_MAX;
-	size_t mtu = (dp->cfg.mtu ? dp->cfg.mtu : 1420) & ~(size_t)15;
+	size_t mtu = (dp->cfg.mtu ? dp->cfg.mtu : UM_DP_MTU_DEFAULT) & ~(size_t)15;
 	return mtu < UM_DP_MESSAGE_RELAY_MAX ? UM_DP_MESSAGE_RELAY_MAX
 	       : mtu > UM_DP_MESSAGE_MAX     ? UM_DP_MESSAGE_MAX
 					     : mtu;

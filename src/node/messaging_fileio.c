@@ -170,14 +170,14 @@ static bool direct_fits(const uint8_t *buf, size_t len, uint64_t offset)
 }
 
 /* Chunks k.. that follow each other on the file and all fit O_DIRECT:
- * how many (at most UM_IOV_RUN), their iovecs in iov. */
-enum { UM_IOV_RUN = 64 };
+ * how many (at most IOV_RUN), their iovecs in iov. */
+enum { IOV_RUN = 64 };
 static size_t direct_run(const uint8_t *stage, const uint32_t *index, const uint32_t *len, size_t k, size_t n,
 			 uint32_t chunk_size, struct iovec *iov)
 {
 	size_t run = 0;
 
-	while (k + run < n && run < UM_IOV_RUN) {
+	while (k + run < n && run < IOV_RUN) {
 		const uint8_t *buf = stage + (k + run) * (size_t)UM_FILE_CHUNK_MAX;
 		uint64_t offset = (uint64_t)index[k + run] * chunk_size;
 		if (len[k + run] == 0 || !direct_fits(buf, len[k + run], offset) ||
@@ -193,7 +193,7 @@ static size_t direct_run(const uint8_t *stage, const uint32_t *index, const uint
 int msg_file_write_stage(int fd, int direct_fd, const uint8_t *stage, const uint32_t *index, const uint32_t *len,
 			 size_t n, uint32_t chunk_size)
 {
-	struct iovec iov[UM_IOV_RUN];
+	struct iovec iov[IOV_RUN];
 
 	for (size_t k = 0; k < n;) {
 		size_t run = direct_fd >= 0 ? direct_run(stage, index, len, k, n, chunk_size, iov) : 0;
