@@ -583,7 +583,7 @@ int um_dataplane_peer_remove(struct um_dataplane *dp, uint32_t id)
 	peer->allowed = NULL;
 	peer->allowed_count = 0;
 	rc = rebuild_routes(dp);
-	int rc2 = um_dp_clear_slots(dp, peer, 7);
+	int rc2 = um_dp_clear_slots(dp, peer, DP_SLOTS_ALL);
 	um_dp_conn_close(dp, id);
 	struct dp_endpoint *ep = atomic_exchange(&peer->endpoint, NULL);
 	struct dp_endpoint *relay = atomic_exchange(&peer->relay, NULL);

@@ -28,9 +28,10 @@
  * mode. TAP mode uses the same offloads on Ethernet frames carrying IPv4/IPv6
  * (plain or one 802.1Q tag); other frames pass one by one.
  *
- * Keys. Each peer has three keypair slots: current (used to send), previous
- * (still accepted after a rotation) and next (installed by a responder before
- * the initiator has used it). Receiving an authenticated packet under `next`
+ * Keys. Each peer has four keypair slots: current (used to send), previous
+ * (still accepted after a rotation), next (installed by a responder before
+ * the initiator has used it) and superseded (after crossed handshakes, the
+ * current from before both, accepted until the next rotation). Receiving an authenticated packet under `next`
  * raises UM_DP_EVENT_NEXT_KEY_USED; the node then calls
  * um_dataplane_peer_promote_next(). Slots are published with atomic pointer
  * swaps; retired keys are wiped and freed after every worker has passed a

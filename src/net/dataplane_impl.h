@@ -35,7 +35,11 @@
 #define DP_REJECT_AFTER_MESSAGES (1ull << 60)
 #define DP_MAX_CONNECTED_PEERS   128 /* peers that get connected sockets */
 
-enum { DP_SLOT_CURRENT, DP_SLOT_PREVIOUS, DP_SLOT_NEXT, DP_SLOTS };
+/* SUPERSEDED: after crossed handshakes, the current key from before both
+ * (the peer may still send under it until our first packet under the new
+ * one arrives); receive only, retired at the next rotation. */
+enum { DP_SLOT_CURRENT, DP_SLOT_PREVIOUS, DP_SLOT_NEXT, DP_SLOT_SUPERSEDED, DP_SLOTS };
+#define DP_SLOTS_ALL ((1u << DP_SLOTS) - 1)
 
 struct dp_key {
 	uint64_t id; /* unique, for the AEAD key cache */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Control side of the data plane, part 2: session keys (the three slots
- * current/previous/next per peer), keepalives and message segments. Same rules as
+/* Control side of the data plane, part 2: session keys (the four slots
+ * current/previous/next/superseded per peer), keepalives and message segments. Same rules as
  * dataplane.c: callers hold no lock, every function takes dp->lock, and a
  * retired key is wiped and freed only after the workers passed a quiescent
  * point (um_dp_rebuild_index_map synchronises). */
@@ -44,7 +44,7 @@ int um_dataplane_peer_install_keypair(struct um_dataplane *dp, uint32_t id, cons
 	/* Check index uniqueness before publishing anything. */
 	struct dp_index_map *map = atomic_load(&dp->index_map);
 	struct dp_key *clash = um_dp_index_lookup(map, key->local_index);
-	struct dp_key *retire[2] = {NULL, NULL};
+	struct dp_key *retire[3] = {NULL, NULL, NULL};
 	if (as_next) {
 		retire[0] = atomic_load(&peer->keys[DP_SLOT_NEXT]);
 		if (clash && clash != retire[0]) {
@@ -54,22 +54,24 @@ int um_dataplane_peer_install_keypair(struct um_dataplane *dp, uint32_t id, cons
 		atomic_store(&peer->keys[DP_SLOT_NEXT], key);
 	} else {
 		/* We initiated and the handshake is confirmed. A pending `next`
-		 * is a session the peer initiated and already sends under (it
-		 * finished close to ours): keep accepting it in `previous`
-		 * instead of dropping it, and retire the old current, which that
-		 * peer has moved away from. Without a pending next, the old
-		 * current becomes previous as usual. The new current supersedes
-		 * the next for sending: the peer promotes it as soon as our
-		 * first packet under it arrives. */
+		 * is a session the peer initiated (crossed handshakes): it may
+		 * already send under it, so it stays accepted as `previous`; and
+		 * the old current stays accepted too (superseded), because the
+		 * peer may not have finished its handshake yet and sends under
+		 * the old keys until our first packet under the new ones reaches
+		 * it. Without a pending next, the old current becomes previous as
+		 * usual. Keys older than that (the last previous and superseded)
+		 * go. */
 		struct dp_key *current = atomic_load(&peer->keys[DP_SLOT_CURRENT]);
 		struct dp_key *next = atomic_load(&peer->keys[DP_SLOT_NEXT]);
 		retire[0] = atomic_load(&peer->keys[DP_SLOT_PREVIOUS]);
-		retire[1] = next ? current : NULL;
+		retire[1] = atomic_load(&peer->keys[DP_SLOT_SUPERSEDED]);
 		if (clash && clash != retire[0] && clash != retire[1]) {
 			rc = -UM_EINVAL;
 			goto out;
 		}
 		atomic_store(&peer->keys[DP_SLOT_NEXT], NULL);
+		atomic_store(&peer->keys[DP_SLOT_SUPERSEDED], next ? current : NULL);
 		atomic_store(&peer->keys[DP_SLOT_PREVIOUS], next ? next : current);
 		atomic_store(&peer->keys[DP_SLOT_CURRENT], key);
 		atomic_store(&peer->need_key_pending, false);
@@ -77,7 +79,7 @@ int um_dataplane_peer_install_keypair(struct um_dataplane *dp, uint32_t id, cons
 	atomic_store(&peer->next_used_pending, false);
 	key = NULL;
 	rc = um_dp_rebuild_index_map(dp, NULL); /* synchronises */
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		if (rc < 0)
 			um_dp_key_retire_failed(retire[i]);
 		else
@@ -102,17 +104,20 @@ int um_dataplane_peer_promote_next(struct um_dataplane *dp, uint32_t id)
 	struct dp_key *next = atomic_load(&peer->keys[DP_SLOT_NEXT]);
 	if (!next)
 		goto out;
-	struct dp_key *old = atomic_load(&peer->keys[DP_SLOT_PREVIOUS]);
+	struct dp_key *old[2] = {atomic_load(&peer->keys[DP_SLOT_PREVIOUS]),
+				 atomic_exchange(&peer->keys[DP_SLOT_SUPERSEDED], NULL)};
 	atomic_store(&peer->keys[DP_SLOT_PREVIOUS], atomic_load(&peer->keys[DP_SLOT_CURRENT]));
 	atomic_store(&peer->keys[DP_SLOT_CURRENT], next);
 	atomic_store(&peer->keys[DP_SLOT_NEXT], NULL);
 	atomic_store(&peer->next_used_pending, false);
 	atomic_store(&peer->need_key_pending, false);
 	rc = um_dp_rebuild_index_map(dp, NULL);
-	if (rc < 0)
-		um_dp_key_retire_failed(old);
-	else
-		um_dp_key_free(old);
+	for (int i = 0; i < 2; i++) {
+		if (rc < 0)
+			um_dp_key_retire_failed(old[i]);
+		else
+			um_dp_key_free(old[i]);
+	}
 	um_dp_stage_kick(dp);
 out:
 	pthread_mutex_unlock(&dp->lock);
@@ -125,7 +130,7 @@ int um_dataplane_peer_drop_previous(struct um_dataplane *dp, uint32_t id)
 	pthread_mutex_lock(&dp->lock);
 	struct dp_peer *peer = um_dp_peer_get(dp, id);
 	if (peer)
-		rc = um_dp_clear_slots(dp, peer, 1u << DP_SLOT_PREVIOUS);
+		rc = um_dp_clear_slots(dp, peer, 1u << DP_SLOT_PREVIOUS | 1u << DP_SLOT_SUPERSEDED);
 	pthread_mutex_unlock(&dp->lock);
 	return rc;
 }
@@ -136,7 +141,7 @@ int um_dataplane_peer_clear_keys(struct um_dataplane *dp, uint32_t id)
 	pthread_mutex_lock(&dp->lock);
 	struct dp_peer *peer = um_dp_peer_get(dp, id);
 	if (peer)
-		rc = um_dp_clear_slots(dp, peer, 7);
+		rc = um_dp_clear_slots(dp, peer, DP_SLOTS_ALL);
 	pthread_mutex_unlock(&dp->lock);
 	return rc;
 }
