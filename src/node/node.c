@@ -47,7 +47,8 @@ static bool index_in_use(void *ctx, uint32_t index)
 		return true; /* 0 marks an empty slot in our mirror */
 	for (size_t i = 0; i < node->n_peers; i++) {
 		const struct um_node_peer *p = &node->peers[i];
-		if (p->index_current == index || p->index_previous == index || p->index_next == index)
+		if (p->index_current == index || p->index_previous == index || p->index_next == index ||
+		    p->index_superseded == index)
 			return true;
 	}
 	return false;

@@ -65,6 +65,7 @@ struct um_node_peer {
 	/* Local indices of the data plane's key slots, mirrored so new
 	 * handshakes never reuse one that is still installed. 0 = empty. */
 	uint32_t index_current, index_previous, index_next;
+	uint32_t index_superseded; /* the data plane's superseded slot (crossed rekeys) */
 
 	uint64_t session_created_ns; /* current keypair; 0 = none */
 	uint32_t index_answered;     /* the last session we installed as responder */

@@ -106,6 +106,7 @@ void um_node_clear_session(struct um_node_peer *peer)
 	peer->setup.has_session = false;
 	um_path_session_cleared(peer);
 	peer->index_current = peer->index_previous = peer->index_next = peer->index_answered = 0;
+	peer->index_superseded = 0;
 	peer->path_deferred = false;
 	peer->session_created_ns = 0;
 }
@@ -180,6 +181,7 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 	} else {
 		/* The data plane demotes a pending `next` to `previous` (it stays
 		 * accepted), otherwise the old current; mirror what it keeps. */
+		peer->index_superseded = peer->index_next ? peer->index_current : 0;
 		peer->index_previous = peer->index_next ? peer->index_next : peer->index_current;
 		peer->index_current = out->keypair.local_index;
 		peer->index_next = 0;
@@ -316,6 +318,7 @@ void um_node_promote_next(struct um_node_peer *peer, bool confirmed)
 		peer->rtt_ns = now - peer->next_installed_ns;
 		peer->rtt_from_handshake = false;
 	}
+	peer->index_superseded = 0;
 	peer->index_previous = peer->index_current;
 	peer->index_current = peer->index_next;
 	peer->index_next = 0;
