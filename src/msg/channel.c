@@ -402,5 +402,6 @@ void um_channel_stats(const struct um_channel *ch, struct um_channel_stats *out)
 	out->ssthresh = ch->ssthresh;
 	out->in_flight = ch->pipe;
 	out->peer_window = ch->peer_window;
+	out->unsent = (uint32_t)(ch->snd_end - ch->snd_nxt);
 	out->memory_bytes = sizeof(*ch) + ch->scap + ch->rcap + (uint64_t)ch->rec_cap * sizeof(*ch->rec);
 }

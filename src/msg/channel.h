@@ -114,6 +114,7 @@ struct um_channel_stats {
 	uint32_t cwnd, ssthresh;             /* bytes; ssthresh UINT32_MAX until the first loss */
 	uint32_t in_flight;                  /* bytes in the network (RFC 6675 pipe) */
 	uint32_t peer_window;                /* the peer's last advertised window */
+	uint32_t unsent;                     /* bytes written and not yet sent once */
 	uint64_t bytes_sent;                 /* payload bytes put in DATA segments, retransmissions included */
 	uint64_t bytes_retransmitted;
 	uint64_t bytes_received;  /* payload bytes of DATA accepted for processing, duplicates included */

@@ -434,13 +434,75 @@ int um_dataplane_control_fd(const struct um_dataplane *dp)
 	return dp->control_fd;
 }
 
-static bool ring_take(struct dp_ring *ring, struct um_dp_control_msg *msg)
+/* The oldest item of a ring, left in place (the worker does not reuse its
+ * slot before the tail moves past it), or NULL. */
+static struct um_dp_control_msg *ring_peek(struct dp_ring *ring)
 {
 	uint32_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
 	uint32_t head = atomic_load_explicit(&ring->head, memory_order_acquire);
-	if (tail == head)
-		return false;
-	const struct um_dp_control_msg *slot = &ring->slots[tail % ring->size];
+	return tail == head ? NULL : &ring->slots[tail % ring->size];
+}
+
+/* Events first (key promotion must not wait behind a handshake flood),
+ * then datagrams round-robin over the workers. */
+static struct um_dp_control_msg *ring_pop(struct um_dataplane *dp)
+{
+	struct um_dp_control_msg *msg;
+
+	for (unsigned i = 0; i < dp->worker_count; i++)
+		if ((msg = ring_peek(&dp->workers[i].events))) {
+			dp->peeked = &dp->workers[i].events;
+			return msg;
+		}
+	for (unsigned k = 0; k < dp->worker_count; k++) {
+		unsigned i = (dp->ring_cursor + k) % dp->worker_count;
+		if ((msg = ring_peek(&dp->workers[i].ring))) {
+			dp->ring_cursor = i + 1;
+			dp->peeked = &dp->workers[i].ring;
+			return msg;
+		}
+	}
+	return NULL;
+}
+
+int um_dataplane_control_peek(struct um_dataplane *dp, struct um_dp_control_msg **msg)
+{
+	if (dp->peeked)
+		um_dataplane_control_release(dp); /* a caller that did not */
+	if ((*msg = ring_pop(dp)))
+		return 0;
+	/* Reset readiness, then look again: a worker pushes before it writes
+	 * the eventfd, so nothing is lost between the two checks. */
+	uint64_t value = 1;
+	ssize_t n = read(dp->control_fd, &value, sizeof(value));
+	if (!(*msg = ring_pop(dp)))
+		return -UM_EAGAIN;
+	/* More may follow: keep the fd readable for callers that drain in
+	 * bounded rounds. */
+	value = 1;
+	n = write(dp->control_fd, &value, sizeof(value));
+	(void)n;
+	return 0;
+}
+
+void um_dataplane_control_release(struct um_dataplane *dp)
+{
+	struct dp_ring *ring = dp->peeked;
+
+	if (!ring)
+		return;
+	dp->peeked = NULL;
+	uint32_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+	atomic_store_explicit(&ring->tail, tail + 1, memory_order_release);
+}
+
+int um_dataplane_recv_control(struct um_dataplane *dp, struct um_dp_control_msg *msg)
+{
+	struct um_dp_control_msg *slot;
+	int rc = um_dataplane_control_peek(dp, &slot);
+
+	if (rc)
+		return rc;
 	msg->kind = slot->kind;
 	msg->peer = slot->peer;
 	msg->from = slot->from;
@@ -449,42 +511,7 @@ static bool ring_take(struct dp_ring *ring, struct um_dp_control_msg *msg)
 	memcpy(msg->relay_source, slot->relay_source, sizeof(msg->relay_source));
 	msg->len = slot->len;
 	memcpy(msg->data, slot->data, slot->len);
-	atomic_store_explicit(&ring->tail, tail + 1, memory_order_release);
-	return true;
-}
-
-/* Events first (key promotion must not wait behind a handshake flood),
- * then datagrams round-robin over the workers. */
-static bool ring_pop(struct um_dataplane *dp, struct um_dp_control_msg *msg)
-{
-	for (unsigned i = 0; i < dp->worker_count; i++)
-		if (ring_take(&dp->workers[i].events, msg))
-			return true;
-	for (unsigned k = 0; k < dp->worker_count; k++) {
-		unsigned i = (dp->ring_cursor + k) % dp->worker_count;
-		if (ring_take(&dp->workers[i].ring, msg)) {
-			dp->ring_cursor = i + 1;
-			return true;
-		}
-	}
-	return false;
-}
-
-int um_dataplane_recv_control(struct um_dataplane *dp, struct um_dp_control_msg *msg)
-{
-	if (ring_pop(dp, msg))
-		return 0;
-	/* Reset readiness, then look again: a worker pushes before it writes
-	 * the eventfd, so nothing is lost between the two checks. */
-	uint64_t value = 1;
-	ssize_t n = read(dp->control_fd, &value, sizeof(value));
-	if (!ring_pop(dp, msg))
-		return -UM_EAGAIN;
-	/* More may follow: keep the fd readable for callers that drain in
-	 * bounded rounds. */
-	value = 1;
-	n = write(dp->control_fd, &value, sizeof(value));
-	(void)n;
+	um_dataplane_control_release(dp);
 	return 0;
 }
 

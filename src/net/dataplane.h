@@ -198,6 +198,12 @@ int um_dataplane_set_busy_poll(struct um_dataplane *dp, unsigned us);
 int um_dataplane_control_fd(const struct um_dataplane *dp);
 /* 0 with *msg filled, or -UM_EAGAIN when every ring is empty. */
 int um_dataplane_recv_control(struct um_dataplane *dp, struct um_dp_control_msg *msg);
+/* The same without the copy: *msg points at the item in its ring slot, the
+ * caller's to read and change until um_dataplane_control_release (or the
+ * next peek, which releases it), and the worker cannot queue into that
+ * slot meanwhile: release soon. */
+int um_dataplane_control_peek(struct um_dataplane *dp, struct um_dp_control_msg **msg);
+void um_dataplane_control_release(struct um_dataplane *dp);
 /* Send a datagram (handshake) from the shared port. */
 int um_dataplane_send_datagram(struct um_dataplane *dp, const struct sockaddr *to, socklen_t to_len, const void *data,
 			       size_t len);
@@ -286,11 +292,21 @@ int um_dataplane_peer_send_message(struct um_dataplane *dp, uint32_t peer, const
  * -UM_EAGAIN when the queue had room for fewer than n (see
  * um_dataplane_peer_message_room). A key or path gone before the worker
  * gets to a segment drops it (NO_KEY): the channel sends it again.
- * Control thread(s) only. */
+ * One thread sends messages (the node's loop): the queue has one producer. */
 #define UM_DP_MESSAGE_BATCH 32
 struct iovec;
 int um_dataplane_peer_send_messages(struct um_dataplane *dp, uint32_t peer, const struct iovec *segments, size_t n,
 				    size_t *sent);
+/* The same without the copy. Reserve: pointers to up to n (at most
+ * UM_DP_MESSAGE_BATCH) free slots of the peer's queue, UM_DP_MESSAGE_MAX
+ * bytes each, in order; returns how many (0: the queue is full). The caller
+ * writes segments into them, then commits the first n of those with their
+ * lengths: 0 (*sent = n) or, with nothing queued, the errors of
+ * um_dataplane_peer_send_messages (-UM_EINVAL also for more than were
+ * reserved). What is reserved and not committed is not sent. */
+size_t um_dataplane_peer_reserve_messages(struct um_dataplane *dp, uint32_t peer, uint8_t **slots, size_t n);
+int um_dataplane_peer_commit_messages(struct um_dataplane *dp, uint32_t peer, const uint32_t *lens, size_t n,
+				      size_t *sent);
 /* How many segments um_dataplane_peer_send_messages would queue now for
  * the peer (its worker's free slots): a caller takes no more than this out
  * of its channel, so none counts as lost for want of room. */

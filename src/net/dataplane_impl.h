@@ -225,6 +225,7 @@ struct um_dataplane {
 	struct dp_worker workers[DP_MAX_WORKERS];
 	int control_fd; /* eventfd */
 	unsigned ring_cursor;
+	struct dp_ring *peeked; /* the ring whose oldest item the control thread holds */
 	_Atomic bool stopping;
 	_Atomic uint64_t epoch;
 	_Atomic uint64_t stage_generation; /* bumped when a peer may have become sendable */

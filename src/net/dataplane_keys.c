@@ -250,56 +250,69 @@ static struct dp_worker *message_worker(struct um_dataplane *dp, uint32_t id)
 	return &dp->workers[id % dp->worker_count];
 }
 
-/* Queue n segments for the peer's worker; caller holds dp->lock (the one
- * producer). The worker seals them in parallel with the control thread
- * and sends them in GSO batches (dataplane_tx.c). */
-static int queue_segments(struct um_dataplane *dp, uint32_t id, struct dp_peer *peer, const struct iovec *segments,
-			  size_t n, size_t *sent)
+size_t um_dataplane_peer_reserve_messages(struct um_dataplane *dp, uint32_t id, uint8_t **slots, size_t n)
+{
+	struct dp_msg_ring *ring = &message_worker(dp, id)->msg_tx;
+	uint32_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
+	uint32_t tail = atomic_load_explicit(&ring->tail, memory_order_acquire);
+	size_t room = DP_MSG_SLOTS - (head - tail), i;
+
+	for (i = 0; i < n && i < room && i < UM_DP_MESSAGE_BATCH; i++)
+		slots[i] = ring->slots[(head + i) & (DP_MSG_SLOTS - 1)].data;
+	return i;
+}
+
+/* Why segments for the peer cannot be queued now (0: they can); caller
+ * holds dp->lock. */
+static int can_queue(struct dp_peer *peer)
+{
+	if (!peer)
+		return -UM_ENOTFOUND;
+	if (!atomic_load(&peer->keys[DP_SLOT_CURRENT]))
+		return -UM_ENOKEY;
+	if (!atomic_load(&peer->relay) && !atomic_load(&peer->endpoint))
+		return -UM_ESTATE;
+	return 0;
+}
+
+/* The worker seals what is committed in parallel with the control thread
+ * and sends it in GSO batches (dataplane_tx.c). */
+int um_dataplane_peer_commit_messages(struct um_dataplane *dp, uint32_t id, const uint32_t *lens, size_t n,
+				      size_t *sent)
 {
 	struct dp_worker *w = message_worker(dp, id);
 	struct dp_msg_ring *ring = &w->msg_tx;
 	uint32_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
 	uint32_t tail = atomic_load_explicit(&ring->tail, memory_order_acquire);
-	size_t room = DP_MSG_SLOTS - (head - tail), i;
+	int rc = 0;
+	size_t i;
 
 	*sent = 0;
-	if (!atomic_load(&peer->keys[DP_SLOT_CURRENT]))
-		return -UM_ENOKEY;
-	if (!atomic_load(&peer->relay) && !atomic_load(&peer->endpoint))
-		return -UM_ESTATE;
-	size_t max = message_max(dp, peer);
-	for (i = 0; i < n; i++)
-		if (segments[i].iov_len > max)
-			return -UM_EINVAL;
-	for (i = 0; i < n && i < room; i++) {
+	if (n == 0 || n > UM_DP_MESSAGE_BATCH || n > DP_MSG_SLOTS - (head - tail))
+		return -UM_EINVAL; /* more than was reserved */
+	pthread_mutex_lock(&dp->lock);
+	struct dp_peer *peer = um_dp_peer_get(dp, id);
+	size_t max = peer ? message_max(dp, peer) : 0;
+	rc = can_queue(peer);
+	for (i = 0; rc == 0 && i < n; i++)
+		if (lens[i] == 0 || lens[i] > max)
+			rc = -UM_EINVAL;
+	if (rc)
+		goto out;
+	for (i = 0; i < n; i++) {
 		struct dp_msg_slot *slot = &ring->slots[(head + i) & (DP_MSG_SLOTS - 1)];
 		slot->peer = id;
-		slot->len = (uint32_t)segments[i].iov_len;
-		memcpy(slot->data, segments[i].iov_base, segments[i].iov_len);
+		slot->len = lens[i];
 	}
-	if (i == 0)
-		return -UM_EAGAIN;
-	atomic_store_explicit(&ring->head, head + (uint32_t)i, memory_order_release);
-	atomic_fetch_add(&peer->message_tx[3], i);
+	atomic_store_explicit(&ring->head, head + (uint32_t)n, memory_order_release);
+	atomic_fetch_add(&peer->message_tx[3], n);
 	uint64_t one = 1;
 	ssize_t r = write(w->wake_fd, &one, sizeof(one));
 	(void)r;
-	*sent = i;
-	return i < n ? -UM_EAGAIN : 0;
-}
-
-void um_dataplane_flush_messages(struct um_dataplane *dp, uint64_t timeout_ns)
-{
-	uint64_t deadline = um_now_ns() + timeout_ns;
-
-	for (unsigned i = 0; i < dp->worker_count; i++) {
-		struct dp_msg_ring *ring = &dp->workers[i].msg_tx;
-		while (dp->workers[i].started &&
-		       atomic_load_explicit(&ring->tail, memory_order_acquire) !=
-			   atomic_load_explicit(&ring->head, memory_order_relaxed) &&
-		       um_now_ns() < deadline)
-			usleep(200);
-	}
+	*sent = n;
+out:
+	pthread_mutex_unlock(&dp->lock);
+	return rc;
 }
 
 size_t um_dataplane_peer_message_room(struct um_dataplane *dp, uint32_t id)
@@ -314,15 +327,40 @@ size_t um_dataplane_peer_message_room(struct um_dataplane *dp, uint32_t id)
 int um_dataplane_peer_send_messages(struct um_dataplane *dp, uint32_t id, const struct iovec *segments, size_t n,
 				    size_t *sent)
 {
+	uint8_t *slots[UM_DP_MESSAGE_BATCH];
+	uint32_t lens[UM_DP_MESSAGE_BATCH];
+
 	*sent = 0;
 	if (n == 0 || n > UM_DP_MESSAGE_BATCH || !segments)
 		return -UM_EINVAL;
 	for (size_t i = 0; i < n; i++)
 		if (segments[i].iov_len == 0 || segments[i].iov_len > UM_DP_MESSAGE_MAX || !segments[i].iov_base)
 			return -UM_EINVAL;
-	pthread_mutex_lock(&dp->lock);
-	struct dp_peer *peer = um_dp_peer_get(dp, id);
-	int rc = peer ? queue_segments(dp, id, peer, segments, n, sent) : -UM_ENOTFOUND;
-	pthread_mutex_unlock(&dp->lock);
-	return rc;
+	size_t room = um_dataplane_peer_reserve_messages(dp, id, slots, n);
+	if (room == 0) {
+		pthread_mutex_lock(&dp->lock);
+		int rc = can_queue(um_dp_peer_get(dp, id));
+		pthread_mutex_unlock(&dp->lock);
+		return rc ? rc : -UM_EAGAIN;
+	}
+	for (size_t i = 0; i < room; i++) {
+		memcpy(slots[i], segments[i].iov_base, segments[i].iov_len);
+		lens[i] = (uint32_t)segments[i].iov_len;
+	}
+	int rc = um_dataplane_peer_commit_messages(dp, id, lens, room, sent);
+	return rc ? rc : room < n ? -UM_EAGAIN : 0;
+}
+
+void um_dataplane_flush_messages(struct um_dataplane *dp, uint64_t timeout_ns)
+{
+	uint64_t deadline = um_now_ns() + timeout_ns;
+
+	for (unsigned i = 0; i < dp->worker_count; i++) {
+		struct dp_msg_ring *ring = &dp->workers[i].msg_tx;
+		while (dp->workers[i].started &&
+		       atomic_load_explicit(&ring->tail, memory_order_acquire) !=
+			   atomic_load_explicit(&ring->head, memory_order_relaxed) &&
+		       um_now_ns() < deadline)
+			usleep(200);
+	}
 }

@@ -67,7 +67,6 @@ struct um_node {
 	struct um_handshake_worker *hs_worker; /* owned: signs deferred CHALLENGEs */
 	struct um_watch hs_worker_watch;       /* its eventfd */
 	struct um_handshake_output *out;       /* scratch for engine calls (large) */
-	struct um_dp_control_msg *msg;         /* scratch for data-plane messages */
 	struct um_node_peer *peers;            /* n config.n_peers entries (peer.c) */
 	size_t n_peers;
 	struct um_idmap peer_ids;   /* peer ID -> index in peers */

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 
 #include <sodium.h>
 
@@ -176,9 +175,11 @@ void msg_presence_changed(struct um_node_messaging *ms)
 
 /* ---- segments out, the timer ---- */
 
-static void drain(struct um_node_messaging *ms, struct msg_peer *mp)
+/* refill: file chunks are read between batches (FILE_UNSENT_MAX). */
+static void drain(struct um_node_messaging *ms, struct msg_peer *mp, bool refill)
 {
-	struct iovec iov[UM_DP_MESSAGE_BATCH];
+	uint8_t *slot[UM_DP_MESSAGE_BATCH];
+	uint32_t lens[UM_DP_MESSAGE_BATCH];
 	uint64_t now = um_now_ns();
 
 	if (!can_send(mp))
@@ -190,26 +191,26 @@ static void drain(struct um_node_messaging *ms, struct msg_peer *mp)
 				   (uint32_t)um_dataplane_peer_message_max(ms->node->dataplane, mp->peer->dp_peer));
 	/* Segments leave in batches (one sendmmsg/GSO each): a file transfer
 	 * would otherwise pay one syscall and one trip down the stack per
-	 * segment. */
+	 * segment. The channel writes them straight into the data plane's
+	 * queue. */
 	for (;;) {
 		size_t n = 0, sent = 0;
 		/* No more than the data plane's queue takes: a segment taken out
 		 * and not sent counts as lost (a retransmission and a halved
 		 * window). The next ACK pumps again. */
-		size_t want = um_dataplane_peer_message_room(ms->node->dataplane, mp->peer->dp_peer);
-		if (want > UM_DP_MESSAGE_BATCH)
-			want = UM_DP_MESSAGE_BATCH;
+		size_t want = um_dataplane_peer_reserve_messages(ms->node->dataplane, mp->peer->dp_peer, slot,
+								 UM_DP_MESSAGE_BATCH);
+		if (refill)
+			msg_files_pump(ms, mp);
 		while (n < want) {
 			size_t len = 0;
-			if (um_messenger_output(mp->messenger, now, ms->segment[n], sizeof(ms->segment[n]), &len) ||
-			    len == 0)
+			if (um_messenger_output(mp->messenger, now, slot[n], UM_DP_MESSAGE_MAX, &len) || len == 0)
 				break;
-			iov[n] = (struct iovec){.iov_base = ms->segment[n], .iov_len = len};
-			n++;
+			lens[n++] = (uint32_t)len;
 		}
 		if (n == 0)
 			return;
-		int r = um_dataplane_peer_send_messages(ms->node->dataplane, mp->peer->dp_peer, iov, n, &sent);
+		int r = um_dataplane_peer_commit_messages(ms->node->dataplane, mp->peer->dp_peer, lens, n, &sent);
 		ms->counters.segments_out += sent;
 		if (r || n < want || want < UM_DP_MESSAGE_BATCH) /* ENOKEY, EAGAIN: the channel retransmits the rest */
 			return;
@@ -249,8 +250,7 @@ static void pump_one(struct um_node_messaging *ms, struct msg_peer *mp)
 	presence_send(ms, mp);
 	if (!mp->pending_head)
 		outbox_pump(ms, mp);
-	msg_files_pump(ms, mp);
-	drain(ms, mp);
+	drain(ms, mp, true);
 }
 
 void msg_pump(struct um_node_messaging *ms, struct msg_peer *mp)
@@ -587,7 +587,7 @@ void um_node_messaging_goodbye(struct um_node *node)
 		/* Best effort: a full channel or a lost segment leaves the peer
 		 * to notice the session end by itself. */
 		um_messenger_presence(mp->messenger, UM_PRESENCE_OFFLINE, um_wall_ms(), ms->self_text);
-		drain(ms, mp);
+		drain(ms, mp, false);
 	}
 	/* The data plane's workers seal and send them: before it stops. */
 	if (ms && node->dataplane)

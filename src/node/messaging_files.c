@@ -251,13 +251,14 @@ static void sender_pump(struct um_node_messaging *ms, struct msg_transfer *t)
 	 * (at least FILE_BACKLOG_MIN): what is queued there is lost when the
 	 * receiver restarts, and sent again. */
 	um_channel_stats(um_messenger_channel(m), &st);
-	size_t backlog = 2 * (size_t)st.cwnd;
+	size_t backlog = 2 * (size_t)st.cwnd, unsent = st.unsent;
 	if (backlog < FILE_BACKLOG_MIN)
 		backlog = FILE_BACKLOG_MIN;
 	for (;;) {
 		size_t writable = um_messenger_writable(m);
 		size_t queued = writable < FILE_CHANNEL_BUFFER ? FILE_CHANNEL_BUFFER - writable : 0;
-		if (writable < UM_FILE_CHUNK_FRAME_MAX + MSG_FILE_RESERVE || queued + UM_FILE_CHUNK_FRAME_MAX > backlog)
+		if (writable < UM_FILE_CHUNK_FRAME_MAX + MSG_FILE_RESERVE ||
+		    queued + UM_FILE_CHUNK_FRAME_MAX > backlog || unsent >= FILE_UNSENT_MAX)
 			return;
 		uint32_t index;
 		size_t len, frame_len;
@@ -279,6 +280,7 @@ static void sender_pump(struct um_node_messaging *ms, struct msg_transfer *t)
 			return;
 		}
 		um_file_bitmap_set(&t->sent, index);
+		unsent += frame_len;
 		t->bytes_sent += len;
 		ms->counters.file_bytes_sent += len;
 		if (t->fs->hash_known && sodium_is_zero(t->info.hash, sizeof(t->info.hash))) {

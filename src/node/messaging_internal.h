@@ -75,10 +75,9 @@ struct um_node_messaging {
 	uint8_t self_state; /* ours: UM_PRESENCE_*: 1 online at start */
 	char self_text[MSG_PRESENCE_TEXT_MAX + 1];
 	struct um_messaging_status counters;
-	struct um_messaging_listener listener;                   /* the embedding program's (all NULL: none) */
-	struct msg_transfer *transfers;                          /* owned list (messaging_files.c) */
-	struct um_node_offline *offline;                         /* owned; node/offline.h (NULL: no mailbox) */
-	uint8_t segment[UM_DP_MESSAGE_BATCH][UM_DP_MESSAGE_MAX]; /* drain(): one batch out */
+	struct um_messaging_listener listener; /* the embedding program's (all NULL: none) */
+	struct msg_transfer *transfers;        /* owned list (messaging_files.c) */
+	struct um_node_offline *offline;       /* owned; node/offline.h (NULL: no mailbox) */
 	struct um_messenger_event events[UM_MESSENGER_EVENTS_MAX];
 };
 

@@ -18,8 +18,12 @@ enum {
 	FILE_WAITING_MAX = 32,                    /* offers held for a decision, per peer */
 	FILE_CHANNEL_BUFFER = MSG_CHANNEL_BUFFER, /* the channel's send buffer */
 	FILE_BACKLOG_MIN = 256 << 10,             /* chunk bytes the channel may hold in any case */
-	FILE_SYNC_CHUNKS = 64,                    /* written chunks made durable together (4 MiB) */
-	FILE_UNSYNCED_MAX = 128,                  /* ... waiting beside a sync (8 MiB): beyond, we wait for the disk */
+	/* Chunk bytes written to the channel and not yet sent: more are read
+	 * as it sends them (drain refills between batches), so the bytes it
+	 * copies out to seal are still in the CPU's cache. */
+	FILE_UNSENT_MAX = 256 << 10,
+	FILE_SYNC_CHUNKS = 64,   /* written chunks made durable together (4 MiB) */
+	FILE_UNSYNCED_MAX = 128, /* ... waiting beside a sync (8 MiB): beyond, we wait for the disk */
 };
 #define FILE_SYNC_DELAY_NS (20 * UM_NSEC_PER_MSEC) /* ... or this long after the first of them */
 
