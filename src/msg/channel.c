@@ -134,7 +134,8 @@ size_t um_channel_writable(const struct um_channel *ch)
 	return ch->send_max - (size_t)(ch->snd_end - ch->snd_una);
 }
 
-int um_channel_write(struct um_channel *ch, const void *data, size_t len)
+/* Room for len more bytes in the send buffer (grown as needed). */
+static int write_room(struct um_channel *ch, size_t len)
 {
 	if (len == 0)
 		return -UM_EINVAL;
@@ -147,11 +148,34 @@ int um_channel_write(struct um_channel *ch, const void *data, size_t len)
 			cap *= 2;
 		if (cap > ch->send_max)
 			cap = ch->send_max;
-		int ret = um_ch_ring_grow(&ch->sbuf, &ch->scap, (uint32_t)cap, ch->snd_una, ch->snd_end);
-		if (ret < 0)
-			return ret;
+		return um_ch_ring_grow(&ch->sbuf, &ch->scap, (uint32_t)cap, ch->snd_una, ch->snd_end);
 	}
+	return 0;
+}
+
+int um_channel_write(struct um_channel *ch, const void *data, size_t len)
+{
+	int ret = write_room(ch, len);
+
+	if (ret < 0)
+		return ret;
 	um_ch_ring_put(ch->sbuf, ch->scap, ch->snd_end, data, len);
+	ch->snd_end += len;
+	return 0;
+}
+
+uint8_t *um_channel_write_buffer(struct um_channel *ch, size_t len)
+{
+	if (write_room(ch, len) < 0)
+		return NULL;
+	size_t at = (size_t)(ch->snd_end % ch->scap);
+	return len <= ch->scap - at ? ch->sbuf + at : NULL; /* not where the buffer wraps */
+}
+
+int um_channel_write_commit(struct um_channel *ch, size_t len)
+{
+	if (len == 0 || len > um_channel_writable(ch) || ch->snd_end + len - ch->snd_una > ch->scap)
+		return -UM_EINVAL;
 	ch->snd_end += len;
 	return 0;
 }

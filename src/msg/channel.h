@@ -66,6 +66,12 @@ size_t um_channel_writable(const struct um_channel *ch);
 /* Queues len bytes (copied) for sending: all of them, or none and
  * -UM_EAGAIN when they do not fit; -UM_EINVAL for len 0. */
 int um_channel_write(struct um_channel *ch, const void *data, size_t len);
+/* The same in place: where the next len bytes of the stream go, contiguous,
+ * for the caller to fill and then commit (nothing is sent before), or NULL
+ * (not writable now, no memory, or the buffer wraps there: write instead).
+ * The pointer is the channel's, valid until its next call. */
+uint8_t *um_channel_write_buffer(struct um_channel *ch, size_t len);
+int um_channel_write_commit(struct um_channel *ch, size_t len);
 
 /* One received segment (the plaintext of a MESSAGE packet; borrowed for
  * the call). -UM_EINVAL / -UM_ETRUNC when malformed (counted in

@@ -370,6 +370,29 @@ int um_messenger_presence(struct um_messenger *m, uint8_t state, uint64_t last_s
 	return ret;
 }
 
+uint8_t *um_messenger_frame_buffer(struct um_messenger *m, uint8_t type, size_t len)
+{
+	uint8_t *p;
+
+	if (type == UM_FRAME_DATA || type == UM_FRAME_ACK || type == UM_FRAME_PRESENCE || m->restart_pending ||
+	    len == 0 || !(p = um_channel_write_buffer(m->channel, UM_FRAME_HEADER_BYTES + len)) ||
+	    um_frame_header_encode(p, type, len) < 0)
+		return NULL;
+	return p + UM_FRAME_HEADER_BYTES;
+}
+
+int um_messenger_frame_commit(struct um_messenger *m, size_t len)
+{
+	int ret = um_channel_write_commit(m->channel, UM_FRAME_HEADER_BYTES + len);
+
+	if (ret < 0)
+		return ret;
+	m->stats.frames_sent++;
+	m->stats.bytes_sent += UM_FRAME_HEADER_BYTES + (uint64_t)len;
+	m->stats.file_frames_sent++;
+	return 0;
+}
+
 int um_messenger_send_frame(struct um_messenger *m, uint8_t type, const void *payload, size_t len)
 {
 	int ret;

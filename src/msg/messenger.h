@@ -124,6 +124,12 @@ int um_messenger_presence(struct um_messenger *m, uint8_t state, uint64_t last_s
  * um_frame_payload_max(type) bytes; DATA, ACK and PRESENCE payloads are
  * checked like the peer will. */
 int um_messenger_send_frame(struct um_messenger *m, uint8_t type, const void *payload, size_t len);
+/* A file frame written in place: where its len payload bytes go in the
+ * channel's buffer (the frame header already there), to fill and commit;
+ * NULL when send_frame must be used instead (no room, the buffer wraps
+ * there, or a DATA, ACK or PRESENCE frame, which send_frame checks). */
+uint8_t *um_messenger_frame_buffer(struct um_messenger *m, uint8_t type, size_t len);
+int um_messenger_frame_commit(struct um_messenger *m, size_t len);
 /* The largest frame payload a send accepts now (a DATA body: this minus
  * UM_MESSAGE_DATA_HEAD_BYTES). */
 size_t um_messenger_writable(const struct um_messenger *m);

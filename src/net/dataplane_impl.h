@@ -127,6 +127,7 @@ struct dp_msg_slot {
 
 struct dp_msg_ring {
 	alignas(64) _Atomic uint32_t head; /* written by the control side */
+	uint32_t reserved;                 /* control side: slots past head handed out to write into */
 	alignas(64) _Atomic uint32_t tail; /* written by the worker */
 	struct dp_msg_slot *slots;         /* DP_MSG_SLOTS */
 };

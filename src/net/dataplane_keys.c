@@ -259,6 +259,7 @@ size_t um_dataplane_peer_reserve_messages(struct um_dataplane *dp, uint32_t id, 
 
 	for (i = 0; i < n && i < room && i < UM_DP_MESSAGE_BATCH; i++)
 		slots[i] = ring->slots[(head + i) & (DP_MSG_SLOTS - 1)].data;
+	ring->reserved = (uint32_t)i;
 	return i;
 }
 
@@ -283,13 +284,14 @@ int um_dataplane_peer_commit_messages(struct um_dataplane *dp, uint32_t id, cons
 	struct dp_worker *w = message_worker(dp, id);
 	struct dp_msg_ring *ring = &w->msg_tx;
 	uint32_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
-	uint32_t tail = atomic_load_explicit(&ring->tail, memory_order_acquire);
+	uint32_t reserved = ring->reserved;
 	int rc = 0;
 	size_t i;
 
 	*sent = 0;
-	if (n == 0 || n > UM_DP_MESSAGE_BATCH || n > DP_MSG_SLOTS - (head - tail))
+	if (n == 0 || n > reserved)
 		return -UM_EINVAL; /* more than was reserved */
+	ring->reserved = 0;
 	pthread_mutex_lock(&dp->lock);
 	struct dp_peer *peer = um_dp_peer_get(dp, id);
 	size_t max = peer ? message_max(dp, peer) : 0;

@@ -245,14 +245,22 @@ void um_dp_tx_messages(struct dp_worker *w)
 		uint8_t *out = w->tx_arena + w->tx_used, *msg = out + ep->prefix_len;
 		uint8_t *plain = msg + UM_DATA_HEADER_LEN;
 		memcpy(out, ep->prefix, ep->prefix_len);
-		memcpy(plain, slot->data, len);
-		memset(plain + len, 0, pad);
 		struct um_data_header hdr = {.flags = (uint8_t)(UM_DATA_F_MESSAGE | pad),
 					     .receiver_index = key->remote_index,
 					     .counter = counter};
 		um_data_header_encode(msg, &hdr);
-		um_aead_seal(&w->aead, key->id, key->send_key, counter, msg, UM_DATA_HEADER_LEN, plain, len + pad,
-			     plain + len + pad);
+		if (len + pad <= UM_AEAD_SMALL_MAX) { /* ACKs: sealed in place, the small messages' way */
+			memcpy(plain, slot->data, len);
+			memset(plain + len, 0, pad);
+			um_aead_seal(&w->aead, key->id, key->send_key, counter, msg, UM_DATA_HEADER_LEN, plain,
+				     len + pad, plain + len + pad);
+		} else { /* straight from the slot: no copy of the segment first */
+			static const uint8_t zeros[UM_DATA_PAD_MASK];
+			const struct iovec parts[2] = {{.iov_base = (void *)slot->data, .iov_len = len},
+						       {.iov_base = (void *)zeros, .iov_len = pad}};
+			um_aead_seal_parts(&w->aead, key->id, key->send_key, counter, msg, UM_DATA_HEADER_LEN, parts,
+					   pad ? 2 : 1, plain, plain + len + pad);
+		}
 		if (!tx_append(w, slot->peer, ep, wire, len))
 			tx_add(w, slot->peer, ep, wire, 0, 1, len);
 	}

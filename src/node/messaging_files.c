@@ -232,8 +232,7 @@ static void sender_request(struct um_node_messaging *ms, struct msg_transfer *t,
 
 static void sender_pump(struct um_node_messaging *ms, struct msg_transfer *t)
 {
-	static uint8_t frame[UM_FILE_CHUNK_FRAME_MAX];
-	uint8_t *data = frame + UM_FILE_CHUNK_HEADER_LEN; /* read in place: encoded without a copy */
+	static uint8_t frame[UM_FILE_CHUNK_FRAME_MAX]; /* where the channel's buffer wraps */
 	struct um_messenger *m = t->mp->messenger;
 	struct um_channel_stats st;
 
@@ -265,6 +264,10 @@ static void sender_pump(struct um_node_messaging *ms, struct msg_transfer *t)
 		if (um_file_send_next(t->fs, &index))
 			return;
 		len = um_file_chunk_len(t->info.size, t->info.chunk_size, index);
+		/* Read into the channel's buffer, encoded around the bytes there:
+		 * no copy of the chunk. */
+		uint8_t *in_place = um_messenger_frame_buffer(m, UM_FRAME_FILE_CHUNK, UM_FILE_CHUNK_HEADER_LEN + len);
+		uint8_t *out = in_place ? in_place : frame, *data = out + UM_FILE_CHUNK_HEADER_LEN;
 		ssize_t n = pread(t->fd, data, len, (off_t)index * t->info.chunk_size);
 		if (n != (ssize_t)len) {
 			um_log_warn("file %s: read failed: the transfer fails", t->info.path);
@@ -273,9 +276,10 @@ static void sender_pump(struct um_node_messaging *ms, struct msg_transfer *t)
 			set_state(ms, t, UM_STORE_FILE_FAILED);
 			return;
 		}
-		if (um_file_chunk_encode(t->fs, index, data, len, frame, sizeof(frame), &frame_len))
+		if (um_file_chunk_encode(t->fs, index, data, len, out, UM_FILE_CHUNK_HEADER_LEN + len, &frame_len))
 			continue;
-		if (um_messenger_send_frame(m, UM_FRAME_FILE_CHUNK, frame, frame_len)) {
+		if (in_place ? um_messenger_frame_commit(m, frame_len)
+			     : um_messenger_send_frame(m, UM_FRAME_FILE_CHUNK, frame, frame_len)) {
 			um_file_send_requeue(t->fs, index);
 			return;
 		}

@@ -134,6 +134,17 @@ static void restart(int s)
 	CHECK_EQ(um_messenger_new(&cfg, 0x9000 + randombytes_random(), now, &sides[s].m), 0);
 }
 
+static size_t file_payload_len(uint32_t k)
+{
+	return 20000 + (k * 7919) % 40000;
+}
+
+static void file_payload(uint32_t k, uint8_t *out, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		out[i] = (uint8_t)(k * 31 + i * 7 + (i >> 8));
+}
+
 static void handle_event(int s, const struct um_messenger_event *e)
 {
 	struct side *me = &sides[s];
@@ -194,6 +205,12 @@ static void handle_event(int s, const struct um_messenger_event *e)
 		CHECK(e->len > 0);
 		break;
 	case UM_MSG_EVENT_FILE_FRAME:
+		/* In test_frames_in_place: frame k is file_payload(k). */
+		if (e->frame_type == UM_FRAME_FILE_CHUNK && e->len > 4) {
+			file_payload(me->file_frames, check_buf, e->len);
+			if (memcmp(check_buf, e->data, e->len) != 0)
+				me->bad_body++;
+		}
 		me->file_frames++;
 		break;
 	}
@@ -530,6 +547,58 @@ static void test_peer_restart(void)
 	teardown();
 }
 
+static size_t room_wanted;
+
+static bool room_for_frame(void)
+{
+	return um_messenger_writable(sides[0].m) >= room_wanted;
+}
+
+static uint32_t frames_wanted;
+
+static bool frames_arrived(void)
+{
+	return sides[1].file_frames == frames_wanted;
+}
+
+/* File frames written in place in the channel's buffer arrive as if
+ * written by send_frame; where the buffer wraps, the writer is told to
+ * use send_frame (both happen over 400 frames, ~16 MB through a 4 MiB
+ * buffer). Messages are never written in place (send_frame checks them). */
+static void test_frames_in_place(void)
+{
+	uint32_t in_place = 0, copied = 0;
+
+	setup(0, 5 * MS, 0, 0, 0);
+	CHECK(um_messenger_frame_buffer(sides[0].m, UM_FRAME_DATA, 100) == NULL);
+	CHECK(um_messenger_frame_buffer(sides[0].m, UM_FRAME_FILE_CHUNK, 0) == NULL);
+	CHECK(um_messenger_frame_buffer(sides[0].m, UM_FRAME_FILE_CHUNK, UM_FRAME_PAYLOAD_MAX + 1) == NULL);
+	frames_wanted = 400;
+	for (uint32_t k = 0; k < frames_wanted; k++) {
+		size_t len = file_payload_len(k);
+		room_wanted = UM_FRAME_HEADER_BYTES + len;
+		CHECK(run(room_for_frame, 600ULL * 1000 * MS));
+		uint8_t *p = um_messenger_frame_buffer(sides[0].m, UM_FRAME_FILE_CHUNK, len);
+		if (p) {
+			file_payload(k, p, len);
+			CHECK_EQ(um_messenger_frame_commit(sides[0].m, len), 0);
+			in_place++;
+		} else {
+			file_payload(k, body_buf, len);
+			CHECK_EQ(um_messenger_send_frame(sides[0].m, UM_FRAME_FILE_CHUNK, body_buf, len), 0);
+			copied++;
+		}
+	}
+	CHECK(run(frames_arrived, 600ULL * 1000 * MS));
+	CHECK_EQ(sides[1].file_frames, frames_wanted);
+	CHECK_EQ(sides[1].bad_body, 0);
+	CHECK(in_place > copied && copied > 0);
+	struct um_messenger_stats st;
+	um_messenger_stats(sides[0].m, &st);
+	CHECK_EQ(st.file_frames_sent, frames_wanted);
+	teardown();
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -540,6 +609,7 @@ int main(void)
 	RUN(test_thousand_messages);
 	RUN(test_reset_mid_stream);
 	RUN(test_peer_restart);
+	RUN(test_frames_in_place);
 	free(link_q);
 	return um_test_end();
 }

@@ -374,6 +374,23 @@ static int no_device_child(void)
 	CHECK(bare_message(&y, &m));
 	CHECK_EQ(m.len, 1001);
 	CHECK_MEM(m.data, seg, 1001);
+	/* The same through X's worker (sealed from its queue slot, padded
+	 * from a separate piece), written in place with reserve/commit. */
+	uint8_t *slot[2];
+	uint32_t lens[2] = {1001, 1001};
+	size_t queued = 0;
+	CHECK_EQ(um_dataplane_peer_reserve_messages(x.dp, x.peer, slot, 2), 2);
+	segment(slot[0], 1001, 11);
+	segment(slot[1], 1001, 12);
+	CHECK_EQ(um_dataplane_peer_commit_messages(x.dp, x.peer, lens, 3, &queued), -UM_EINVAL); /* not reserved */
+	CHECK_EQ(um_dataplane_peer_commit_messages(x.dp, x.peer, lens, 2, &queued), 0);
+	CHECK_EQ(queued, 2);
+	for (uint8_t fill = 11; fill <= 12; fill++) {
+		CHECK(bare_message(&y, &m));
+		CHECK_EQ(m.len, 1001);
+		segment(seg, 1001, fill);
+		CHECK_MEM(m.data, seg, 1001);
+	}
 	segment(seg, 300, 10);
 	CHECK_EQ(um_dataplane_peer_send_message(y.dp, y.peer, seg, 300), 0);
 	CHECK(bare_message(&x, &m));
@@ -390,12 +407,12 @@ static int no_device_child(void)
 	struct um_dp_peer_stats st;
 	for (int i = 0; i < 200; i++) {
 		um_dataplane_peer_stats(y.dp, y.peer, &st);
-		if (st.rx_packets >= 2)
+		if (st.rx_packets >= 4)
 			break;
 		usleep(10000);
 	}
-	CHECK_EQ(st.rx_packets, 2); /* the message and the keepalive */
-	CHECK_EQ(st.rx_messages, 1);
+	CHECK_EQ(st.rx_packets, 4); /* the three messages and the keepalive */
+	CHECK_EQ(st.rx_messages, 3);
 	CHECK_EQ(st.tx_messages, 1);
 	CHECK_EQ(st.drops[UM_DP_DROP_MALFORMED], 0);
 	um_dataplane_free(x.dp);
