@@ -50,6 +50,9 @@ enum {
  * slots are aligned for O_DIRECT), released with free(). */
 #define MSG_FILE_STAGE_BYTES ((size_t)MSG_FILE_STAGE_MAX * UM_FILE_CHUNK_MAX)
 uint8_t *msg_file_stage_new(void);
+/* Copy a chunk into its place in a stage (len bytes at slot, which the
+ * caller bounds), bypassing the CPU's cache where it can. */
+void msg_file_stage_copy(uint8_t *slot, const uint8_t *data, size_t len);
 /* The receiver's temporary file (path) opened a second time, write-only
  * and O_DIRECT: staged whole chunks go to the disk without a copy into the
  * page cache and without the write-back afterwards (docs/BENCHMARKS.md,

@@ -519,7 +519,7 @@ static void receiver_chunk(struct um_node_messaging *ms, struct msg_peer *mp, co
 		t->stage = msg_file_stage_new();
 	uint32_t staged = 0;
 	if (t->stage && dlen <= UM_FILE_CHUNK_MAX) {
-		memcpy(t->stage + t->n_unsynced * (size_t)UM_FILE_CHUNK_MAX, data, dlen);
+		msg_file_stage_copy(t->stage + t->n_unsynced * (size_t)UM_FILE_CHUNK_MAX, data, dlen);
 		staged = (uint32_t)dlen;
 	} else if (pwrite(t->fd, data, dlen, (off_t)index * t->info.chunk_size) != (ssize_t)dlen) {
 		um_log_warn("file %s: chunk %u not written: %s", t->info.name, index, strerror(errno));
