@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/* Datagrams for a peer whose routing handle at a relay the node is still
+ * asking for (node/uplink.c): the fragments of a handshake message (a
+ * CHALLENGE or RESPONSE is 8), so that one message waits whole rather than
+ * only its last fragment, which left the rest to a retransmission timeout.
+ * Allocated while something waits; when full, the oldest goes. */
+#ifndef UM_NODE_UPLINK_WAIT_H
+#define UM_NODE_UPLINK_WAIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { UM_UPLINK_WAIT_MAX = 12 };
+
+struct um_uplink_wait;
+
+/* Keep a copy of len bytes (1..UM_RELAY_MAX_PAYLOAD) for uplink in *w,
+ * allocating it if NULL (the caller owns it: um_uplink_wait_send or
+ * um_uplink_wait_free). What waited for another uplink is dropped.
+ * Returns 0, -UM_EINVAL or -UM_ENOMEM. */
+int um_uplink_wait_push(struct um_uplink_wait **w, unsigned uplink, const uint8_t *data, size_t len);
+/* If *w waits for uplink: send(ctx, datagram, len) for each, oldest first,
+ * then free it (*w = NULL). Returns how many were sent. */
+size_t um_uplink_wait_send(struct um_uplink_wait **w, unsigned uplink,
+			   void (*send)(void *ctx, const uint8_t *data, size_t len), void *ctx);
+void um_uplink_wait_free(struct um_uplink_wait **w);
+
+#endif
