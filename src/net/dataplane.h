@@ -31,8 +31,9 @@
  * Keys. Each peer has four keypair slots: current (used to send), previous
  * (still accepted after a rotation), next (installed by a responder before
  * the initiator has used it) and superseded (after crossed handshakes, the
- * current from before both, accepted until the next rotation). Receiving an authenticated packet under `next`
- * raises UM_DP_EVENT_NEXT_KEY_USED; the node then calls
+ * current from before both, accepted until the next rotation). Receiving an
+ * authenticated packet under `next` raises UM_DP_EVENT_NEXT_KEY_USED; the
+ * node then calls
  * um_dataplane_peer_promote_next(). Slots are published with atomic pointer
  * swaps; retired keys are wiped and freed after every worker has passed a
  * quiescent point (so calls that change keys, endpoints, peers or routes may

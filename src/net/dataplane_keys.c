@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Control side of the data plane, part 2: session keys (the four slots
- * current/previous/next/superseded per peer), keepalives and message segments. Same rules as
- * dataplane.c: callers hold no lock, every function takes dp->lock, and a
- * retired key is wiped and freed only after the workers passed a quiescent
- * point (um_dp_rebuild_index_map synchronises). */
+ * current/previous/next/superseded per peer), keepalives and message
+ * segments. Same rules as dataplane.c: callers hold no lock, every
+ * function takes dp->lock, and a retired key is wiped and freed only after
+ * the workers passed a quiescent point (um_dp_rebuild_index_map
+ * synchronises). */
 #include "net/dataplane.h"
 
 #include <errno.h>
