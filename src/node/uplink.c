@@ -22,6 +22,7 @@
 
 #include "node/internal.h"
 #include "node/route.h"
+#include "node/uplink_wait.h"
 #include "relay/transport.h"
 #include "util/addr.h"
 #include "util/clock.h"
@@ -29,15 +30,6 @@
 #include "util/log.h"
 
 _Static_assert((int)UM_CONFIG_RELAYS_MAX <= (int)UM_RELAY_CLIENT_MAX_UPLINKS, "one engine uplink per relay = line");
-
-/* A datagram for a peer whose handle at that relay we are still asking
- * for (one per peer: the handshake engine resends anyway). */
-struct um_uplink_wait {
-	bool used;
-	unsigned uplink;
-	uint16_t len;
-	uint8_t data[UM_RELAY_MAX_PAYLOAD];
-};
 
 struct um_uplinks_engine {
 	struct um_relay_client client;
@@ -49,7 +41,7 @@ struct um_uplinks_engine {
 	 * when we last asked. */
 	uint64_t *handles, *asked_ns;
 	size_t n_peers;
-	struct um_uplink_wait *waiting; /* n_peers */
+	struct um_uplink_wait **waiting; /* n_peers, NULL = nothing waits */
 	uint64_t resolve_ns[UM_RELAY_CLIENT_MAX_UPLINKS];
 	/* The transport policy (relay/transport.h): when the wss:// uplinks
 	 * open, and when traffic moves back to UDP. move_to[peer]: the uplink
@@ -167,13 +159,8 @@ int um_uplink_forward(struct um_node *node, unsigned uplink, const struct um_pee
 		send_forward(node, uplink, handle, payload, len);
 		return 0;
 	}
-	/* Sent when the relay tells us the handle (the latest one waits). */
-	struct um_uplink_wait *w = &e->waiting[peer_slot(node, peer)];
-	w->used = true;
-	w->uplink = uplink;
-	w->len = (uint16_t)len;
-	memcpy(w->data, payload, len);
-	return 0;
+	/* Sent when the relay tells us the handle (node/uplink_wait.h). */
+	return um_uplink_wait_push(&e->waiting[peer_slot(node, peer)], uplink, payload, len);
 }
 
 /* ---- moves between transports (the policy's USE_UDP / USE_STREAM) ---- */
@@ -263,6 +250,19 @@ unsigned um_uplink_answer_via(struct um_node *node, unsigned uplink, const struc
 	return uplink;
 }
 
+struct waiting_send {
+	struct um_node *node;
+	unsigned uplink;
+	uint64_t handle;
+};
+
+static void waiting_send(void *arg, const uint8_t *data, size_t len)
+{
+	struct waiting_send *ctx = arg;
+
+	send_forward(ctx->node, ctx->uplink, ctx->handle, data, len);
+}
+
 /* The relay named a peer's handle: keep it, send what waited for it, and
  * point the data plane's relay header at it. */
 static void learn_handle(struct um_node *node, unsigned uplink, const struct um_peer_id *id, uint64_t handle)
@@ -276,11 +276,8 @@ static void learn_handle(struct um_node *node, unsigned uplink, const struct um_
 	if (*h == handle)
 		return;
 	*h = handle;
-	struct um_uplink_wait *w = &e->waiting[slot];
-	if (w->used && w->uplink == uplink) {
-		send_forward(node, uplink, handle, w->data, w->len);
-		w->used = false;
-	}
+	struct waiting_send ctx = {node, uplink, handle};
+	um_uplink_wait_send(&e->waiting[slot], uplink, waiting_send, &ctx);
 	if (peer->via_relay && peer->relay == (int)uplink)
 		um_route_relay_refresh(peer);
 	else if (e->move_to[slot] == (int)uplink)
@@ -723,6 +720,8 @@ void um_uplinks_stop(struct um_node *node)
 		um_relay_client_destroy(&node->uplinks_engine->client);
 		free(node->uplinks_engine->handles);
 		free(node->uplinks_engine->asked_ns);
+		for (size_t i = 0; node->uplinks_engine->waiting && i < node->uplinks_engine->n_peers; i++)
+			um_uplink_wait_free(&node->uplinks_engine->waiting[i]);
 		free(node->uplinks_engine->waiting);
 		free(node->uplinks_engine->move_to);
 	}
