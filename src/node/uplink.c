@@ -624,6 +624,28 @@ static void on_transport(struct um_node_uplink *u, bool up)
 	drain(u->node);
 }
 
+/* Peers without an endpoint can only be reached through a relay: their
+ * handles are asked for now, so the LOOKUPs ride behind the REGISTERs
+ * (relay/client.h) and the first HELLO leaves the moment the relay has
+ * acknowledged us, a round trip sooner (issue 14). A peer that registers
+ * later is answered when it does (the relay holds a missed LOOKUP). */
+static void ask_handles_early(struct um_node *node, uint64_t now)
+{
+	struct um_uplinks_engine *e = node->uplinks_engine;
+
+	for (unsigned i = 0; i < node->n_uplinks; i++) {
+		if (node->uplinks[i].tls)
+			continue; /* its registration waits for a race; the UDP line's answer serves it */
+		for (size_t p = 0, asked = 0; p < node->n_peers && asked < UM_RELAY_CLIENT_MAX_REQUESTS; p++) {
+			struct um_node_peer *peer = &node->peers[p];
+			if (peer->endpoint.family || um_relay_client_lookup(&e->client, i, &peer->config->id))
+				continue;
+			e->asked_ns[i * e->n_peers + p] = now;
+			asked++;
+		}
+	}
+}
+
 int um_uplinks_start_list(struct um_node *node, const struct um_uplink_relay *list, size_t n)
 {
 	const struct um_config *c = &node->config;
@@ -693,6 +715,7 @@ int um_uplinks_start_list(struct um_node *node, const struct um_uplink_relay *li
 	uint64_t now = um_now_ns();
 	um_relay_client_start(&e->client, now);
 	um_relay_transport_start(&e->policy, now);
+	ask_handles_early(node, now);
 	um_timer_arm_in(node->loop, &node->uplinks_engine->timer, 0); /* first REGISTERs from the loop */
 	return 0;
 out:

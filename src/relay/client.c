@@ -224,6 +224,26 @@ static void send_register(struct um_relay_client *c, unsigned i, uint64_t now, s
 	u->register_due = false;
 	send_sealed(c, i, &u->next, &m, out);
 	sodium_memzero(&m, sizeof(m));
+	if (u->state != UM_RELAY_CLIENT_REGISTERING || !out->n_datagrams)
+		return;
+	/* The LOOKUPs queued meanwhile, sealed under the same session right
+	 * behind it. They stay queued: sent again once registered, in case
+	 * this REGISTER is lost (the relay then refuses them, see
+	 * client_input.c) or they are. */
+	for (unsigned k = 0; k < u->n_requests && out->n_datagrams < UM_RELAY_CLIENT_MAX_DATAGRAMS; k++) {
+		struct um_relay_control q = {.kind = UM_RELAY_CTL_LOOKUP, .peer = u->requests[k].peer};
+		unsigned d = out->n_datagrams;
+		if (u->requests[k].kind != UM_RELAY_CTL_LOOKUP)
+			continue;
+		int n = um_relay_sealed_encode(out->datagrams[d], sizeof(out->datagrams[d]), u->next.remote_index,
+					       u->next.send_counter++, u->next.send_key, &q);
+		if (n < 0)
+			continue;
+		out->lengths[d] = (uint16_t)n;
+		out->n_datagrams++;
+		u->lookups++;
+		u->early_lookups++;
+	}
 }
 
 /* When to resend an unacknowledged REGISTER: three RTTs (the handshake
@@ -297,7 +317,11 @@ static int queue_request(struct um_relay_client *c, unsigned i, const struct um_
 	if (i >= c->n_uplinks)
 		return -UM_EINVAL;
 	u = &c->uplinks[i];
-	if (u->state != UM_RELAY_CLIENT_REGISTERED || !u->cur.valid)
+	/* While registering, a LOOKUP waits and also rides behind each
+	 * REGISTER (send_register): the relay handles its input in order, so
+	 * the answer comes with the ACK, a round trip sooner (issue 14). */
+	if (!((u->state == UM_RELAY_CLIENT_REGISTERED && u->cur.valid) ||
+	      (u->state == UM_RELAY_CLIENT_REGISTERING && q->kind == UM_RELAY_CTL_LOOKUP)))
 		return -UM_ESTATE;
 	for (unsigned k = 0; k < u->n_requests; k++)
 		if (u->requests[k].kind == q->kind && u->requests[k].handle == q->handle &&

@@ -165,6 +165,9 @@ struct um_relay_client_uplink {
 	unsigned n_requests;
 	uint64_t registrations, errors, unknown_peer, transitions, ignored, hints, id_refused, version_errors;
 	uint64_t lookups, announces, unknown_handles;
+	/* LOOKUPs sent behind a REGISTER, and refused because that REGISTER
+	 * had not arrived (sent again once registered). */
+	uint64_t early_lookups, early_refused;
 };
 
 struct um_relay_client_event_entry {
@@ -258,17 +261,19 @@ uint64_t um_relay_client_next_deadline(const struct um_relay_client *client);
  * last), or -1: where to try a peer the relay does not know. */
 int um_relay_client_next_registered(const struct um_relay_client *client, unsigned uplink);
 bool um_relay_client_usable(const struct um_relay_client *client, unsigned uplink);
-/* Routing handles (wire/relay.h): asks uplink's relay, sealed, for peer's
- * handle (LOOKUP; EVENT_HANDLE answers) or whom a handle names (RESOLVE;
- * EVENT_ANNOUNCE answers), at the next tick. A request already queued is
- * not queued twice. 0, -UM_ESTATE when not registered, -UM_ELIMIT when
- * UM_RELAY_CLIENT_MAX_REQUESTS are queued. */
 /* The transport policy says try UDP now (PROBE_UDP): a UDP uplink that is
  * registering makes its next attempt now (at most one handshake per second
  * still; a handshake in flight keeps its own retransmissions); a
  * registered one sends a keepalive now unless one is outstanding. 0,
  * -UM_EINVAL for a wss:// uplink or one out of range. */
 int um_relay_client_probe(struct um_relay_client *client, unsigned uplink, uint64_t now);
+/* Routing handles (wire/relay.h): asks uplink's relay, sealed, for peer's
+ * handle (LOOKUP; EVENT_HANDLE answers) or whom a handle names (RESOLVE;
+ * EVENT_ANNOUNCE answers), at the next tick. A LOOKUP asked while the
+ * uplink registers also goes right behind each REGISTER, so its answer
+ * follows the ACK. A request already queued is not queued twice. 0,
+ * -UM_ESTATE when neither registered nor (for a LOOKUP) registering,
+ * -UM_ELIMIT when UM_RELAY_CLIENT_MAX_REQUESTS are queued. */
 int um_relay_client_lookup(struct um_relay_client *client, unsigned uplink, const struct um_peer_id *peer);
 int um_relay_client_resolve(struct um_relay_client *client, unsigned uplink, uint64_t handle);
 const char *um_relay_client_state_name(enum um_relay_client_state state);

@@ -192,6 +192,12 @@ static int on_sealed_error(struct um_relay_client *c, unsigned i, const struct u
 	u->errors++;
 	switch (m->code) {
 	case UM_RELAY_ERR_NOT_REGISTERED:
+		/* While registering this answers a LOOKUP sent behind a REGISTER
+		 * the relay did not get: the REGISTER's own timer resends it. */
+		if (u->state == UM_RELAY_CLIENT_REGISTERING) {
+			u->early_refused++;
+			return 0;
+		}
 		um_relay_client_push_event(c, UM_RELAY_CLIENT_EVENT_NOT_REGISTERED, i);
 		um_relay_client_restart(c, i, now); /* uplink_due spaces handshakes by 1 s */
 		return 0;

@@ -54,6 +54,7 @@ struct world {
 	struct um_addr node;                     /* family 0: the default */
 	unsigned target[MAX_RELAYS];             /* the relay core uplink i reaches (default i) */
 	unsigned drop_response_pieces;           /* that many first pieces of RESPONSEs lost */
+	unsigned drop_sealed;                    /* that many sealed datagrams (REGISTER, LOOKUP...) lost */
 };
 
 static struct world *w;
@@ -133,6 +134,10 @@ static void to_relay(unsigned i, const uint8_t *data, size_t len)
 	if (w->drop_response_pieces && len >= 4 && data[0] == UM_MSG_RELAY_HANDSHAKE && data[1] == UM_MSG_FRAGMENT &&
 	    data[2] == UM_MSG_RESPONSE && data[3] == 0) {
 		w->drop_response_pieces--;
+		return;
+	}
+	if (w->drop_sealed && len >= 1 && data[0] == UM_MSG_RELAY_SEALED) {
+		w->drop_sealed--;
 		return;
 	}
 	unsigned r = w->target[i];

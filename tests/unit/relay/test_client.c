@@ -729,6 +729,60 @@ static void test_register_behind_response(void)
 	world_free();
 }
 
+/* A LOOKUP asked while registering rides right behind the REGISTER, so
+ * its answer comes with the ACK (two round trips from the first HELLO),
+ * not a round trip after it; once registered it is asked again (cheap, in
+ * case the early one was lost). */
+static unsigned handle_events(void)
+{
+	unsigned n = 0;
+	for (unsigned k = 0; k < w->n_events; k++)
+		if (w->events[k].type == UM_RELAY_CLIENT_EVENT_HANDLE &&
+		    !memcmp(w->events[k].peer.bytes, other_identity.id.bytes, UM_PEER_ID_BYTES))
+			n++;
+	return n;
+}
+
+static void test_lookup_behind_register(void)
+{
+	world_new(1, NULL, 25 * SEC);
+	w->delay[0] = 20 * MS;
+	start();
+	uint64_t started = w->now;
+	CHECK_EQ(um_relay_client_lookup(&w->client, 0, &other_identity.id), 0);
+	CHECK_EQ(um_relay_client_resolve(&w->client, 0, 0x1234), -UM_ESTATE); /* only LOOKUPs wait */
+	while (!handle_events() && w->now < T0 + 5 * SEC)
+		run_until(w->now + 1 * MS);
+	CHECK_EQ(handle_events(), 1u);
+	CHECK(w->now - started <= 2 * 40 * MS + 2 * MS);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	CHECK_EQ(w->client.uplinks[0].early_lookups, 1u);
+	run_until(w->now + 100 * MS);
+	CHECK_EQ(w->client.uplinks[0].lookups, 2u);
+	CHECK_EQ(handle_events(), 2u);
+	world_free();
+}
+
+/* The REGISTER is lost, the LOOKUP behind it arrives: the relay refuses it
+ * (sealed NOT_REGISTERED, since it knows the session). That must not
+ * restart the registration: the REGISTER is resent, and the LOOKUP once
+ * registered. */
+static void test_lookup_behind_lost_register(void)
+{
+	world_new(1, NULL, 25 * SEC);
+	w->delay[0] = 20 * MS;
+	start();
+	CHECK_EQ(um_relay_client_lookup(&w->client, 0, &other_identity.id), 0);
+	w->drop_sealed = 1;
+	run_until(T0 + 2 * SEC);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	CHECK_EQ(w->n_registers[0], 1); /* one handshake */
+	CHECK_EQ(w->client.uplinks[0].early_refused, 1u);
+	CHECK_EQ(count_events(UM_RELAY_CLIENT_EVENT_NOT_REGISTERED, 0), 0u);
+	CHECK(handle_events() >= 1);
+	world_free();
+}
+
 /* The echo that binds us at the relay (or its reply) is lost: until the
  * relay binds us it forwards nothing to us, so the echo is resent at RTT
  * pace (three RTTs, at least 200 ms), not at the keepalive interval. */
@@ -778,6 +832,8 @@ int main(void)
 	RUN(test_same_relay_races);
 	RUN(test_register_resent_at_rtt);
 	RUN(test_register_behind_response);
+	RUN(test_lookup_behind_register);
+	RUN(test_lookup_behind_lost_register);
 	RUN(test_wss_fallback);
 	RUN(test_illegal_transition);
 	RUN(test_mismatched_replies);
