@@ -231,6 +231,18 @@ int um_dataplane_peer_set_allowed_ips(struct um_dataplane *dp, uint32_t peer, co
  * local_index must be unique across all installed keys (-UM_EINVAL). */
 int um_dataplane_peer_install_keypair(struct um_dataplane *dp, uint32_t peer, const struct um_keypair *keypair,
 				      bool as_next);
+/* A first session's keys as the initiator's RESPONSE goes (the
+ * handshake's early keys): accepted on receive, never used to send, so the
+ * responder may send the moment it has read the RESPONSE. They wait in the
+ * previous slot; only when the peer has no keys at all (-UM_ESTATE),
+ * local_index unique (-UM_EINVAL). */
+int um_dataplane_peer_install_receive(struct um_dataplane *dp, uint32_t peer, const struct um_keypair *keypair);
+/* ESTABLISHED confirmed those keys: the same key object becomes current (its
+ * replay window goes on; it never sent, so no nonce is reused); a pending
+ * next becomes previous. -UM_ESTATE unless previous holds exactly this
+ * keypair (indices and keys) and there is no current: the caller then
+ * installs it (um_dataplane_peer_install_keypair retires the early copy). */
+int um_dataplane_peer_promote_receive(struct um_dataplane *dp, uint32_t peer, const struct um_keypair *keypair);
 /* next -> current -> previous; the old previous is wiped. -UM_ESTATE if no next. */
 int um_dataplane_peer_promote_next(struct um_dataplane *dp, uint32_t peer);
 /* Wipe the previous keypair (expired). */

@@ -21,13 +21,13 @@
 #include "util/error.h"
 #include "wire/data.h"
 
-int um_dataplane_peer_install_keypair(struct um_dataplane *dp, uint32_t id, const struct um_keypair *keypair,
-				      bool as_next)
+/* A key object for keypair (64-byte aligned, NULL on ENOMEM; the caller
+ * publishes or frees it with um_dp_key_free). */
+static struct dp_key *key_new(uint32_t id, const struct um_keypair *keypair)
 {
-	int rc = -UM_ENOTFOUND;
 	struct dp_key *key = aligned_alloc(64, sizeof(*key));
 	if (!key)
-		return -UM_ENOMEM;
+		return NULL;
 	memset(key, 0, sizeof(*key));
 	pthread_spin_init(&key->replay_lock, PTHREAD_PROCESS_PRIVATE);
 	um_replay_init(&key->replay);
@@ -37,6 +37,16 @@ int um_dataplane_peer_install_keypair(struct um_dataplane *dp, uint32_t id, cons
 	key->remote_index = keypair->remote_index;
 	key->created_ns = keypair->created_ns;
 	key->peer = id;
+	return key;
+}
+
+int um_dataplane_peer_install_keypair(struct um_dataplane *dp, uint32_t id, const struct um_keypair *keypair,
+				      bool as_next)
+{
+	int rc = -UM_ENOTFOUND;
+	struct dp_key *key = key_new(id, keypair);
+	if (!key)
+		return -UM_ENOMEM;
 	pthread_mutex_lock(&dp->lock);
 	key->id = ++dp->next_key_id;
 	struct dp_peer *peer = um_dp_peer_get(dp, id);
@@ -91,6 +101,65 @@ int um_dataplane_peer_install_keypair(struct um_dataplane *dp, uint32_t id, cons
 out:
 	pthread_mutex_unlock(&dp->lock);
 	um_dp_key_free(key);
+	return rc;
+}
+
+int um_dataplane_peer_install_receive(struct um_dataplane *dp, uint32_t id, const struct um_keypair *keypair)
+{
+	int rc = -UM_ENOTFOUND;
+	struct dp_key *key = key_new(id, keypair);
+	if (!key)
+		return -UM_ENOMEM;
+	pthread_mutex_lock(&dp->lock);
+	key->id = ++dp->next_key_id;
+	struct dp_peer *peer = um_dp_peer_get(dp, id);
+	if (!peer)
+		goto out;
+	rc = -UM_ESTATE;
+	for (int slot = 0; slot < DP_SLOTS; slot++)
+		if (atomic_load(&peer->keys[slot]))
+			goto out; /* only a first session: nothing to displace */
+	rc = -UM_EINVAL;
+	if (um_dp_index_lookup(atomic_load(&dp->index_map), key->local_index))
+		goto out;
+	atomic_store(&peer->keys[DP_SLOT_PREVIOUS], key);
+	rc = um_dp_rebuild_index_map(dp, NULL);
+	if (rc < 0)
+		atomic_store(&peer->keys[DP_SLOT_PREVIOUS], NULL); /* never published: freed below */
+	else
+		key = NULL;
+out:
+	pthread_mutex_unlock(&dp->lock);
+	um_dp_key_free(key);
+	return rc;
+}
+
+int um_dataplane_peer_promote_receive(struct um_dataplane *dp, uint32_t id, const struct um_keypair *keypair)
+{
+	int rc = -UM_ENOTFOUND;
+	pthread_mutex_lock(&dp->lock);
+	struct dp_peer *peer = um_dp_peer_get(dp, id);
+	if (!peer)
+		goto out;
+	rc = -UM_ESTATE;
+	struct dp_key *early = atomic_load(&peer->keys[DP_SLOT_PREVIOUS]);
+	if (!early || atomic_load(&peer->keys[DP_SLOT_CURRENT]) || atomic_load(&peer->keys[DP_SLOT_SUPERSEDED]) ||
+	    early->local_index != keypair->local_index || early->remote_index != keypair->remote_index ||
+	    sodium_memcmp(early->send_key, keypair->send_key, 32) ||
+	    sodium_memcmp(early->recv_key, keypair->recv_key, 32))
+		goto out;
+	/* The same key object: its replay window goes on, and it never sent
+	 * (no nonce used). A pending next (crossed handshakes) stays
+	 * accepted as previous, as an install would keep it. */
+	atomic_store(&peer->keys[DP_SLOT_PREVIOUS], atomic_load(&peer->keys[DP_SLOT_NEXT]));
+	atomic_store(&peer->keys[DP_SLOT_NEXT], NULL);
+	atomic_store(&peer->keys[DP_SLOT_CURRENT], early);
+	atomic_store(&peer->next_used_pending, false);
+	atomic_store(&peer->need_key_pending, false);
+	rc = um_dp_rebuild_index_map(dp, NULL);
+	um_dp_stage_kick(dp);
+out:
+	pthread_mutex_unlock(&dp->lock);
 	return rc;
 }
 

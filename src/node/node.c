@@ -363,6 +363,9 @@ static int start_node(struct um_node *node)
 	    .index_in_use = index_in_use,
 	    .index_ctx = node,
 	    .defer_challenge = true, /* signed on node->hs_worker */
+	    /* A first session's keys go in for receiving before our RESPONSE
+	     * (session.c: early_receive). */
+	    .early_keys = true,
 	};
 	r = um_handshake_engine_new(&node->engine, &hs_config);
 	if (r) {

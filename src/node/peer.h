@@ -76,6 +76,7 @@ struct um_node_peer {
 	uint64_t rtt_ns;             /* see node/session.h: 0 = unknown */
 	bool rtt_from_handshake;     /* rtt_ns is the coarse handshake estimate */
 	bool path_deferred;          /* `next` is a crossed session the path was not keyed to */
+	bool early_receive;          /* index_previous: our first session's keys, receive only, until ESTABLISHED */
 	uint64_t handshakes, rekeys;
 	uint64_t last_rx_seen_ns; /* data plane's last_rx at the last tick */
 

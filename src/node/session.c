@@ -108,7 +108,56 @@ void um_node_clear_session(struct um_node_peer *peer)
 	peer->index_current = peer->index_previous = peer->index_next = peer->index_answered = 0;
 	peer->index_superseded = 0;
 	peer->path_deferred = false;
+	peer->early_receive = false;
 	peer->session_created_ns = 0;
+}
+
+static bool no_keys(const struct um_node_peer *peer)
+{
+	return !peer->index_current && !peer->index_previous && !peer->index_next && !peer->index_superseded;
+}
+
+/* A first session between us, the peer designated: the keys it initiated
+ * are the ones both sides keep, and it can receive under them since its
+ * RESPONSE went (early_receive below), so as responder we use them at once
+ * instead of holding them in `next` until its first packet, a round trip
+ * later (issue 14: the first reply through a relay 160 ms sooner when the
+ * responder speaks first). With any keys installed (a rekey, or a crossed
+ * session we answered) the usual `next` stays. */
+static bool responder_sends_at_once(const struct um_node_peer *peer)
+{
+	return !peer->designated && no_keys(peer);
+}
+
+/* Our RESPONSE is about to go (UM_HS_EVENT_KEYS) on a first session we
+ * initiated as the designated side: the peer will send under these keys
+ * the moment it has read it (responder_sends_at_once), so they must be
+ * installed, for receiving only, before the RESPONSE leaves (installed
+ * after it, the peer's first packets raced our control thread: session 11).
+ * We still send only after ESTABLISHED confirms them. */
+static void early_receive(struct um_node *node, struct um_node_peer *peer)
+{
+	struct um_handshake_output *out = node->out;
+
+	if (!peer->designated || !no_keys(peer))
+		return;
+	out->keypair.created_ns = um_now_ns();
+	if (um_dataplane_peer_install_receive(node->dataplane, peer->dp_peer, &out->keypair))
+		return;
+	peer->index_previous = out->keypair.local_index;
+	peer->early_receive = true;
+}
+
+/* Our initiation failed: the early keys it left carry nothing any more. */
+static void early_receive_drop(struct um_node_peer *peer)
+{
+	if (!peer->early_receive)
+		return;
+	peer->early_receive = false;
+	if (!peer->index_current) {
+		um_dataplane_peer_drop_previous(peer->node->dataplane, peer->dp_peer);
+		peer->index_previous = peer->index_superseded = 0;
+	}
 }
 
 /* What the handshake that produced the session took (status: setup_*).
@@ -146,7 +195,7 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 	uint64_t now = um_now_ns(), initiated = peer->timers.initiated_ns;
 	struct um_route route;
 	char name[96];
-	bool as_next = !out->initiator;
+	bool as_next = !out->initiator && !responder_sends_at_once(peer);
 	bool rotation = peer->session_created_ns != 0;
 	/* (Before anything below changes session_initiator: see the path.) */
 	bool ours_kept = as_next && peer->designated && peer->session_initiator &&
@@ -165,7 +214,18 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 		return;
 	}
 	out->keypair.created_ns = now;
-	int r = um_dataplane_peer_install_keypair(node->dataplane, peer->dp_peer, &out->keypair, as_next);
+	/* Our early receive-only copy of exactly these keys becomes current
+	 * (never installed twice: that would restart its nonces); other keys
+	 * (the responder took our other form of RESPONSE) are installed, which
+	 * retires the copy. */
+	bool early = out->initiator && peer->early_receive && peer->index_previous == out->keypair.local_index;
+	int r = early ? um_dataplane_peer_promote_receive(node->dataplane, peer->dp_peer, &out->keypair) : -UM_ESTATE;
+	if (early && r == 0)
+		peer->index_previous = 0; /* the data plane moved it to current; a pending next goes to previous */
+	if (r)
+		r = um_dataplane_peer_install_keypair(node->dataplane, peer->dp_peer, &out->keypair, as_next);
+	if (!as_next)
+		peer->early_receive = false; /* promoted, or retired by the install */
 	if (r) {
 		um_log_error("peer %s: installing keys failed: %s", name, um_strerror(r));
 		return;
@@ -194,6 +254,12 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 	}
 	peer->session_initiator = out->initiator;
 	setup_record(peer, out->initiator, now);
+	/* Sending at once, there is no `next` whose confirmation times a round
+	 * trip: HELLO in to RESPONSE in is one, plus both sides' crypto. */
+	if (!out->initiator && !as_next && peer->setup.took_ns < UM_NSEC_PER_SEC && !peer->rtt_ns) {
+		peer->rtt_ns = peer->setup.took_ns;
+		peer->rtt_from_handshake = true;
+	}
 	handshake_route(node, out, &route);
 	um_peer_route_set(peer, &route, UM_ROUTE_WHY_HANDSHAKE);
 	/* Handshakes crossed and we are the designated side: the peer keeps
@@ -234,9 +300,17 @@ static void handle_output(struct um_node *node)
 	/* Keys first, then the datagrams: as responder the datagram is our
 	 * ESTABLISHED, and the initiator starts sending under the new keys the
 	 * moment it arrives, so they must already be installed. */
-	if (out->event == UM_HS_EVENT_ESTABLISHED && peer && node->up)
+	if (out->event == UM_HS_EVENT_KEYS && peer && node->up)
+		early_receive(node, peer); /* before our RESPONSE leaves */
+	/* A responder sending at once: ESTABLISHED goes ahead of our first
+	 * packets, whose keys the initiator holds since its RESPONSE. */
+	bool established = out->event == UM_HS_EVENT_ESTABLISHED && peer && node->up;
+	bool keys_after = established && !out->initiator && responder_sends_at_once(peer);
+	if (established && !keys_after)
 		install_session(node, peer);
 	flush_output(node);
+	if (keys_after)
+		install_session(node, peer);
 	if (out->event == UM_HS_EVENT_FAILED && peer) {
 		char name[96];
 		peer_log_name(peer, name, sizeof(name));
@@ -244,6 +318,7 @@ static void handle_output(struct um_node *node)
 		if (!peer->attempt_via_relay)
 			um_peer_route_set(peer, &(struct um_route){0}, UM_ROUTE_WHY_DIRECT_FAILED);
 		peer->setup.hello_ns = peer->setup.reply_ns = 0;
+		early_receive_drop(peer);
 		handshake_failed(peer);
 	}
 	um_handshake_output_wipe(out);
@@ -322,6 +397,7 @@ void um_node_promote_next(struct um_node_peer *peer, bool confirmed)
 	peer->index_previous = peer->index_current;
 	peer->index_current = peer->index_next;
 	peer->index_next = 0;
+	peer->early_receive = false; /* an early copy in previous was retired */
 	peer->session_created_ns = now;
 	if (peer->path_deferred) {
 		/* The crossed session we thought the peer would drop is in use
@@ -370,7 +446,7 @@ void um_node_handshake_input(struct um_node *node, const struct um_addr *from, u
 	 * cookie reply, a whole CHALLENGE, ESTABLISHED) or for the RESPONSE
 	 * that completes the peer's (an ESTABLISHED event as responder). */
 	if (peer && peer->setup.hello_ns && !peer->setup.reply_ns &&
-	    (node->out->event == UM_HS_EVENT_NONE ||
+	    (node->out->event == UM_HS_EVENT_NONE || node->out->event == UM_HS_EVENT_KEYS ||
 	     (node->out->event == UM_HS_EVENT_ESTABLISHED && node->out->initiator)))
 		peer->setup.reply_ns = now.mono_ns;
 	/* A CHALLENGE to sign: the worker does it, on_worker sends it. */

@@ -318,6 +318,59 @@ static void test_crossed_handshakes(void)
 	CHECK(exchange(0x65));
 }
 
+/* A first session (issue 14, session 14): B initiated it as the
+ * designated side and installed its keys for receiving only as its
+ * RESPONSE went; A, the responder, sends at once. B decrypts that, sends
+ * nothing until ESTABLISHED promotes the same key object (its replay
+ * window goes on), and then what waited for the keys leaves. */
+static void test_early_receive(void)
+{
+	struct um_keypair kb = keypair(0x51, 0x52, 21, 22), ka = keypair(0x52, 0x51, 22, 21);
+	struct um_keypair other = keypair(0x53, 0x54, 21, 22);
+	CHECK_EQ(um_dataplane_peer_clear_keys(A.dp, A.peer), 0);
+	CHECK_EQ(um_dataplane_peer_clear_keys(B.dp, B.peer), 0);
+	CHECK_EQ(um_dataplane_peer_promote_receive(B.dp, B.peer, &kb), -UM_ESTATE); /* nothing early */
+	CHECK_EQ(um_dataplane_peer_install_receive(B.dp, B.peer, &kb), 0);
+	CHECK_EQ(um_dataplane_peer_install_receive(B.dp, B.peer, &kb), -UM_ESTATE); /* only with no keys */
+	CHECK_EQ(um_dataplane_peer_install_keypair(A.dp, A.peer, &ka, false), 0);
+	struct um_dp_peer_stats st = stats(&B);
+	CHECK(!st.has_current && st.has_previous && !st.has_next);
+
+	/* A's first packet, captured on its way, reaches B: accepted. */
+	struct sockaddr_in sa;
+	int sniff = redirect_a(&sa);
+	size_t len = make_udp(buf, "100.64.0.1", "100.64.0.2", 120, 0x71);
+	send(A.dev[0], buf, len, 0);
+	uint8_t dgram[2048];
+	ssize_t d = read_dev(sniff, dgram, sizeof(dgram), 2000);
+	CHECK(d > 0);
+	sendto(sniff, dgram, (size_t)d, 0, (struct sockaddr *)&B.addr, sizeof(B.addr));
+	CHECK_EQ(read_dev(B.dev[0], got, sizeof(got), 2000), (ssize_t)len);
+	CHECK_EQ(um_dataplane_peer_set_endpoint(A.dp, A.peer, (struct sockaddr *)&B.addr, sizeof(B.addr)), 0);
+	close(sniff);
+
+	/* B's answer waits: receive only. */
+	size_t back = make_udp(buf, "100.64.0.2", "100.64.0.1", 90, 0x72);
+	send(B.dev[0], buf, back, 0);
+	CHECK_EQ(read_dev(A.dev[0], got, sizeof(got), 200), -1);
+	CHECK_EQ(stats(&B).send_counter, 0);
+	/* Other keys under the same index (the responder took the other form
+	 * of RESPONSE) are not promoted: the caller installs those. */
+	CHECK_EQ(um_dataplane_peer_promote_receive(B.dp, B.peer, &other), -UM_ESTATE);
+	CHECK_EQ(um_dataplane_peer_promote_receive(B.dp, B.peer, &kb), 0);
+	st = stats(&B);
+	CHECK(st.has_current && !st.has_previous && !st.has_next);
+	CHECK_EQ(read_dev(A.dev[0], got, sizeof(got), 2000), (ssize_t)back); /* it left with the keys */
+	CHECK_EQ(got[back - 1], 0x72);
+	/* The replay window went on with the key: the first packet again is a replay. */
+	int raw = socket(AF_INET, SOCK_DGRAM, 0);
+	sendto(raw, dgram, (size_t)d, 0, (struct sockaddr *)&B.addr, sizeof(B.addr));
+	CHECK(wait_drop(&B, UM_DP_DROP_REPLAY, 1));
+	CHECK_EQ(read_dev(B.dev[0], got, sizeof(got), 50), -1);
+	close(raw);
+	CHECK(exchange(0x73));
+}
+
 static void test_event_priority(void)
 {
 	/* Flood B's datagram ring with fake HELLOs nobody drains... */
@@ -586,6 +639,7 @@ int main(void)
 	RUN_CASE(test_keepalive);
 	RUN_CASE(test_rotation);
 	RUN_CASE(test_crossed_handshakes);
+	RUN_CASE(test_early_receive);
 	RUN_CASE(test_event_priority);
 	RUN_CASE(test_relay);
 	RUN_CASE(test_connected_sockets);
