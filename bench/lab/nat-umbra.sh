@@ -10,7 +10,11 @@
 #   vpn_overlay_ip SIDE / vpn_path SIDE NS
 # Environment: UMBRA_BUILD (build dir holding umbrad and umbra),
 # UMBRA_RELAY_PORT (51821), UMBRA_NODE_PORT (51820), UMBRA_LOG_LEVEL (info),
-# UMBRA_RELAY_KEEPALIVE (relay's advertised keepalive, 25s).
+# UMBRA_RELAY_KEEPALIVE (relay's advertised keepalive, 25s), UMBRA_LAB_KEYS
+# (a directory: the identities a.key, b.key, rdv.key are taken from there,
+# made there once if missing, so that runs compare like with like: the side
+# whose peer ID sorts first initiates the session both keep, and the pinging
+# side a then answers or initiates; new identities per run otherwise).
 # The relay also serves TLS/WebSocket on the rendezvous host's second
 # address ($RDV_IP2:443; a socat echo holds $RDV_IP1:443) and nodes list it
 # as a second relay (wss://), used when UDP registration gets no answer
@@ -42,6 +46,12 @@ vpn_prepare() { # WORKDIR
 	[ -x "$UMBRAD_BIN" ] && [ -x "$UMBRA_BIN" ] || { echo "umbra binaries not found in $UMBRA_BUILD" >&2; return 1; }
 	local n
 	for n in a b rdv; do
+		if [ -n "${UMBRA_LAB_KEYS:-}" ]; then
+			mkdir -p "$UMBRA_LAB_KEYS"
+			[ -f "$UMBRA_LAB_KEYS/$n.key" ] || "$UMBRA_BIN" keygen -o "$UMBRA_LAB_KEYS/$n.key" >/dev/null || return 1
+			cp -p "$UMBRA_LAB_KEYS/$n.key" "$UM_LAB_DIR/$n.key" || return 1
+			continue
+		fi
 		"$UMBRA_BIN" keygen -o "$UM_LAB_DIR/$n.key" >/dev/null || return 1
 	done
 }
