@@ -644,6 +644,13 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 	else if (frag.msg_type == UM_MSG_RESPONSE)
 		pending = find_pending(engine, frag.receiver_index, from);
 	if (!peer && !pending) {
+		/* The parity piece trails the data pieces that completed the
+		 * CHALLENGE: nothing to do. */
+		if (um_fragment_is_parity(&frag) && frag.msg_type == UM_MSG_CHALLENGE &&
+		    find_initiation(engine, frag.receiver_index, UM_HS_STATE_RESPONSE_SENT)) {
+			engine->stats.parity_late++;
+			return 0;
+		}
 		engine->stats.unknown_index++;
 		return -UM_ENOTFOUND;
 	}
@@ -661,10 +668,16 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 	/* A piece of the short RESPONSE we could not verify: nothing to gain. */
 	if (pending && pending->key_unknown && frag.message_id == pending->key_unknown_message_id)
 		return -UM_EAGAIN;
-	/* A piece of the RESPONSE we answered: ESTABLISHED was lost. */
+	/* A piece of the RESPONSE we answered: ESTABLISHED was lost; unless
+	 * it is the parity piece, sent once right after the others. */
 	if (pending && pending->state == UM_HS_STATE_ESTABLISHED_SENT &&
-	    frag.message_id == pending->response_message_id)
+	    frag.message_id == pending->response_message_id) {
+		if (um_fragment_is_parity(&frag)) {
+			engine->stats.parity_late++;
+			return 0;
+		}
 		return um_hs_resend_established(engine, pending, from, now.mono_ns, out);
+	}
 	ret = um_reasm_add_ack(&engine->reasm, from, &frag, now.mono_ns, engine->scratch, sizeof(engine->scratch),
 			       engine->acks_disabled ? NULL : &ack);
 	if (ret == 0 && !engine->acks_disabled && ack.count) {

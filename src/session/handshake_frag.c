@@ -6,7 +6,8 @@
  * to resend (wire/fragment_ack.h); this file ties them to handshake state:
  * which state an ACK is for, that it came from where the message went, and
  * the same cost rules as the message it repairs. Also the output of whole
- * messages (um_hs_output_message: one datagram, or its FRAGMENTs). */
+ * messages (um_hs_output_message: one datagram, or its FRAGMENTs and their
+ * parity piece). */
 #include <string.h>
 
 #include "session/handshake_internal.h"
@@ -22,10 +23,14 @@ int um_hs_output_message(struct um_handshake_output *out, uint8_t type, uint32_t
 		out->lengths[out->n_datagrams++] = (uint16_t)len;
 		return 0;
 	}
+	/* The first round: the data pieces, then the parity piece, so that
+	 * one lost piece costs no repair round (resends are data pieces only:
+	 * the parity a receiver holds still covers one of them). */
 	unsigned count = um_fragment_count(len);
-	if (count == 0 || out->n_datagrams + count > UM_HS_MAX_OUT_DATAGRAMS)
+	unsigned pieces = count >= 2 ? count + 1 : count;
+	if (count == 0 || out->n_datagrams + pieces > UM_HS_MAX_OUT_DATAGRAMS)
 		return -UM_ERANGE;
-	for (unsigned i = 0; i < count; i++) {
+	for (unsigned i = 0; i < pieces; i++) {
 		int n = um_fragment_encode(out->datagrams[out->n_datagrams], UM_HS_MAX_DATAGRAM, type, receiver_index,
 					   message_id, msg, len, i);
 		if (n < 0)
