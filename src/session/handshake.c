@@ -610,8 +610,8 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_addr
 	engine->stats.short_challenges += pending->challenge_len == UM_HS_CHALLENGE_SHORT_BYTES;
 	out->to = *from;
 	out->route = engine->from_route;
-	return um_hs_output_message(out, UM_MSG_CHALLENGE, pending->remote_index, pending->challenge_message_id,
-				    pending->challenge, pending->challenge_len);
+	return um_hs_output_first_round(engine, out, UM_MSG_CHALLENGE, pending->remote_index,
+					pending->challenge_message_id, pending->challenge, pending->challenge_len);
 }
 
 /* ---- fragments ---- */
@@ -625,9 +625,9 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 	struct um_hs_pending *pending = NULL;
 	int ret;
 
-	if ((ret = um_fragment_decode(&frag, dgram, len)) < 0) {
-		engine->stats.malformed++;
-		return ret;
+	if ((ret = um_fragment_decode(&frag, dgram, len)) < 0 || (engine->acks_disabled && um_fragment_is_parity(&frag))) {
+		engine->stats.malformed++; /* (a node before parity pieces refused them so) */
+		return ret < 0 ? ret : -UM_EINVAL;
 	}
 	/* Admission: reassembly memory only for the exact size of a message we
 	 * expect, for state we hold. A sender may own that state (its own
@@ -715,8 +715,8 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 		size_t response_len;
 		const uint8_t *response = um_hs_response_in_flight(peer, &response_len);
 		engine->stats.short_responses += peer->response_is_short;
-		return um_hs_output_message(out, UM_MSG_RESPONSE, peer->remote_index, peer->response_message_id,
-					    response, response_len);
+		return um_hs_output_first_round(engine, out, UM_MSG_RESPONSE, peer->remote_index,
+						peer->response_message_id, response, response_len);
 	}
 
 	if (pending->state == UM_HS_STATE_ESTABLISHED_SENT) {

@@ -23,20 +23,37 @@ int um_hs_output_message(struct um_handshake_output *out, uint8_t type, uint32_t
 		out->lengths[out->n_datagrams++] = (uint16_t)len;
 		return 0;
 	}
-	/* The first round: the data pieces, then the parity piece, so that
-	 * one lost piece costs no repair round (resends are data pieces only:
-	 * the parity a receiver holds still covers one of them). */
 	unsigned count = um_fragment_count(len);
-	unsigned pieces = count >= 2 ? count + 1 : count;
-	if (count == 0 || out->n_datagrams + pieces > UM_HS_MAX_OUT_DATAGRAMS)
+	if (count == 0 || out->n_datagrams + count > UM_HS_MAX_OUT_DATAGRAMS)
 		return -UM_ERANGE;
-	for (unsigned i = 0; i < pieces; i++) {
+	for (unsigned i = 0; i < count; i++) {
 		int n = um_fragment_encode(out->datagrams[out->n_datagrams], UM_HS_MAX_DATAGRAM, type, receiver_index,
 					   message_id, msg, len, i);
 		if (n < 0)
 			return n;
 		out->lengths[out->n_datagrams++] = (uint16_t)n;
 	}
+	return 0;
+}
+
+int um_hs_output_first_round(const struct um_handshake_engine *engine, struct um_handshake_output *out, uint8_t type,
+			     uint32_t receiver_index, uint32_t message_id, const uint8_t *msg, size_t len)
+{
+	int ret = um_hs_output_message(out, type, receiver_index, message_id, msg, len);
+	unsigned count = um_fragment_count(len);
+
+	/* The data pieces, then the parity piece, so that one lost piece
+	 * costs no repair round. Resends are data pieces only: the parity a
+	 * receiver holds still covers one of them, and an ACK cannot name it. */
+	if (ret < 0 || len <= UM_HS_MAX_DATAGRAM || count < 2 || engine->acks_disabled)
+		return ret;
+	if (out->n_datagrams >= UM_HS_MAX_OUT_DATAGRAMS)
+		return -UM_ERANGE;
+	int n = um_fragment_encode(out->datagrams[out->n_datagrams], UM_HS_MAX_DATAGRAM, type, receiver_index,
+				   message_id, msg, len, count);
+	if (n < 0)
+		return n;
+	out->lengths[out->n_datagrams++] = (uint16_t)n;
 	return 0;
 }
 

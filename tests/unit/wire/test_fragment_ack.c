@@ -184,7 +184,7 @@ static void test_ack_rounds(void)
 	CHECK_EQ(add(&src1, count - 1, 22 * MS + UM_REASM_ACK_GAP_NS, &acked), 0);
 	CHECK_EQ(acked, (int64_t)all_but(5, 6));
 	/* A parity piece repeated after an ACK ends no round. */
-	CHECK_EQ(add(&src1, count, 22 * MS + UM_REASM_ACK_GAP_NS + 1, &acked), 0);
+	CHECK_EQ(add(&src1, count, 22 * MS + 2 * UM_REASM_ACK_GAP_NS, &acked), 0);
 	CHECK_EQ(acked, -1);
 	/* And at most UM_REASM_ACKS_PER_SLOT per slot. */
 	unsigned acks = 0;
