@@ -625,7 +625,8 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 	struct um_hs_pending *pending = NULL;
 	int ret;
 
-	if ((ret = um_fragment_decode(&frag, dgram, len)) < 0 || (engine->acks_disabled && um_fragment_is_parity(&frag))) {
+	if ((ret = um_fragment_decode(&frag, dgram, len)) < 0 ||
+	    (engine->acks_disabled && um_fragment_is_parity(&frag))) {
 		engine->stats.malformed++; /* (a node before parity pieces refused them so) */
 		return ret < 0 ? ret : -UM_EINVAL;
 	}

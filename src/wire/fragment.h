@@ -101,7 +101,7 @@ struct um_reasm_slot;
 
 struct um_reasm_stats {
 	uint64_t completed, duplicates, conflicts, cap_rejected, expired, evicted, released;
-	uint64_t rebuilt; /* messages completed with a piece rebuilt from the parity piece */
+	uint64_t rebuilt;        /* messages completed with a piece rebuilt from the parity piece */
 	uint64_t parity_ignored; /* parity pieces without a slot of their message (none opens one) */
 };
 
