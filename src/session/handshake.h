@@ -164,7 +164,7 @@ struct um_handshake_stats {
 	 * flight, from where it went) and dropped (malformed, unknown message,
 	 * wrong source, rate limit). */
 	uint64_t fragments_sent, fragments_retransmitted, acks_sent, acks_received, acks_dropped;
-	/* Parity pieces (section 7.2) that came after their message completed
+	/* Parity pieces (docs/PROTOCOL.md 7.3) that came after their message completed
 	 * (from the other pieces): dropped, no answer. */
 	uint64_t parity_late;
 	/* Deferred CHALLENGEs: handed out as work; results dropped because

@@ -6,8 +6,9 @@
  * to resend (wire/fragment_ack.h); this file ties them to handshake state:
  * which state an ACK is for, that it came from where the message went, and
  * the same cost rules as the message it repairs. Also the output of whole
- * messages (um_hs_output_message: one datagram, or its FRAGMENTs and their
- * parity piece). */
+ * messages (um_hs_output_message: one datagram, or its FRAGMENTs; for the
+ * first send of a CHALLENGE or RESPONSE, um_hs_output_first_round adds the
+ * parity piece, docs/PROTOCOL.md section 7.3). */
 #include <string.h>
 
 #include "session/handshake_internal.h"
