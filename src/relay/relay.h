@@ -100,9 +100,10 @@ struct um_handshake_engine;
 struct um_handshake_output;
 
 enum {
-	UM_RELAY_OUTPUT_MAX = UM_FRAG_MAX_COUNT, /* datagrams one input can cause (a CHALLENGE) */
-	UM_RELAY_RECENT_MOVES = 16,              /* old endpoints still accepted after a move */
-	UM_RELAY_WATCHES = 256,                  /* held LOOKUPs (relay_watch.c), in all */
+	UM_RELAY_OUTPUT_MAX =
+	    UM_FRAG_MAX_COUNT + 1,  /* datagrams one input can cause (a CHALLENGE and its parity piece) */
+	UM_RELAY_RECENT_MOVES = 16, /* old endpoints still accepted after a move */
+	UM_RELAY_WATCHES = 256,     /* held LOOKUPs (relay_watch.c), in all */
 	UM_RELAY_WATCHES_PER_NODE = 8,
 };
 

@@ -610,8 +610,8 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_addr
 	engine->stats.short_challenges += pending->challenge_len == UM_HS_CHALLENGE_SHORT_BYTES;
 	out->to = *from;
 	out->route = engine->from_route;
-	return um_hs_output_message(out, UM_MSG_CHALLENGE, pending->remote_index, pending->challenge_message_id,
-				    pending->challenge, pending->challenge_len);
+	return um_hs_output_first_round(engine, out, UM_MSG_CHALLENGE, pending->remote_index,
+					pending->challenge_message_id, pending->challenge, pending->challenge_len);
 }
 
 /* ---- fragments ---- */
@@ -625,9 +625,10 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 	struct um_hs_pending *pending = NULL;
 	int ret;
 
-	if ((ret = um_fragment_decode(&frag, dgram, len)) < 0) {
-		engine->stats.malformed++;
-		return ret;
+	if ((ret = um_fragment_decode(&frag, dgram, len)) < 0 ||
+	    (engine->acks_disabled && um_fragment_is_parity(&frag))) {
+		engine->stats.malformed++; /* (a node before parity pieces refused them so) */
+		return ret < 0 ? ret : -UM_EINVAL;
 	}
 	/* Admission: reassembly memory only for the exact size of a message we
 	 * expect, for state we hold. A sender may own that state (its own
@@ -644,6 +645,13 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 	else if (frag.msg_type == UM_MSG_RESPONSE)
 		pending = find_pending(engine, frag.receiver_index, from);
 	if (!peer && !pending) {
+		/* The parity piece trails the data pieces that completed the
+		 * CHALLENGE: nothing to do. */
+		if (um_fragment_is_parity(&frag) && frag.msg_type == UM_MSG_CHALLENGE &&
+		    find_initiation(engine, frag.receiver_index, UM_HS_STATE_RESPONSE_SENT)) {
+			engine->stats.parity_late++;
+			return 0;
+		}
 		engine->stats.unknown_index++;
 		return -UM_ENOTFOUND;
 	}
@@ -661,10 +669,16 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 	/* A piece of the short RESPONSE we could not verify: nothing to gain. */
 	if (pending && pending->key_unknown && frag.message_id == pending->key_unknown_message_id)
 		return -UM_EAGAIN;
-	/* A piece of the RESPONSE we answered: ESTABLISHED was lost. */
+	/* A piece of the RESPONSE we answered: ESTABLISHED was lost; unless
+	 * it is the parity piece, sent once right after the others. */
 	if (pending && pending->state == UM_HS_STATE_ESTABLISHED_SENT &&
-	    frag.message_id == pending->response_message_id)
+	    frag.message_id == pending->response_message_id) {
+		if (um_fragment_is_parity(&frag)) {
+			engine->stats.parity_late++;
+			return 0;
+		}
 		return um_hs_resend_established(engine, pending, from, now.mono_ns, out);
+	}
 	ret = um_reasm_add_ack(&engine->reasm, from, &frag, now.mono_ns, engine->scratch, sizeof(engine->scratch),
 			       engine->acks_disabled ? NULL : &ack);
 	if (ret == 0 && !engine->acks_disabled && ack.count) {
@@ -702,8 +716,8 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 		size_t response_len;
 		const uint8_t *response = um_hs_response_in_flight(peer, &response_len);
 		engine->stats.short_responses += peer->response_is_short;
-		return um_hs_output_message(out, UM_MSG_RESPONSE, peer->remote_index, peer->response_message_id,
-					    response, response_len);
+		return um_hs_output_first_round(engine, out, UM_MSG_RESPONSE, peer->remote_index,
+						peer->response_message_id, response, response_len);
 	}
 
 	if (pending->state == UM_HS_STATE_ESTABLISHED_SENT) {

@@ -42,7 +42,7 @@
 #include "wire/handshake.h"
 
 enum {
-	UM_HS_MAX_OUT_DATAGRAMS = UM_FRAG_MAX_COUNT,
+	UM_HS_MAX_OUT_DATAGRAMS = UM_FRAG_MAX_COUNT + 1, /* a message's pieces and its parity piece */
 };
 
 /* Monotonic time for timeouts and wall time for protocol timestamps; tests
@@ -164,6 +164,9 @@ struct um_handshake_stats {
 	 * flight, from where it went) and dropped (malformed, unknown message,
 	 * wrong source, rate limit). */
 	uint64_t fragments_sent, fragments_retransmitted, acks_sent, acks_received, acks_dropped;
+	/* Parity pieces (docs/PROTOCOL.md 7.3) that came after their message completed
+	 * (from the other pieces): dropped, no answer. */
+	uint64_t parity_late;
 	/* Deferred CHALLENGEs: handed out as work; results dropped because
 	 * their state expired meanwhile (wiped); HELLOs refused because every
 	 * work item or pending slot was busy preparing. */

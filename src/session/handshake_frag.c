@@ -6,7 +6,9 @@
  * to resend (wire/fragment_ack.h); this file ties them to handshake state:
  * which state an ACK is for, that it came from where the message went, and
  * the same cost rules as the message it repairs. Also the output of whole
- * messages (um_hs_output_message: one datagram, or its FRAGMENTs). */
+ * messages (um_hs_output_message: one datagram, or its FRAGMENTs; for the
+ * first send of a CHALLENGE or RESPONSE, um_hs_output_first_round adds the
+ * parity piece, docs/PROTOCOL.md section 7.3). */
 #include <string.h>
 
 #include "session/handshake_internal.h"
@@ -32,6 +34,27 @@ int um_hs_output_message(struct um_handshake_output *out, uint8_t type, uint32_t
 			return n;
 		out->lengths[out->n_datagrams++] = (uint16_t)n;
 	}
+	return 0;
+}
+
+int um_hs_output_first_round(const struct um_handshake_engine *engine, struct um_handshake_output *out, uint8_t type,
+			     uint32_t receiver_index, uint32_t message_id, const uint8_t *msg, size_t len)
+{
+	int ret = um_hs_output_message(out, type, receiver_index, message_id, msg, len);
+	unsigned count = um_fragment_count(len);
+
+	/* The data pieces, then the parity piece, so that one lost piece
+	 * costs no repair round. Resends are data pieces only: the parity a
+	 * receiver holds still covers one of them, and an ACK cannot name it. */
+	if (ret < 0 || len <= UM_HS_MAX_DATAGRAM || count < 2 || engine->acks_disabled)
+		return ret;
+	if (out->n_datagrams >= UM_HS_MAX_OUT_DATAGRAMS)
+		return -UM_ERANGE;
+	int n = um_fragment_encode(out->datagrams[out->n_datagrams], UM_HS_MAX_DATAGRAM, type, receiver_index,
+				   message_id, msg, len, count);
+	if (n < 0)
+		return n;
+	out->lengths[out->n_datagrams++] = (uint16_t)n;
 	return 0;
 }
 

@@ -251,6 +251,11 @@ struct um_handshake_peer *um_hs_admit(struct um_handshake_engine *engine, const 
 /* Appends msg to out, fragmenting if needed. */
 int um_hs_output_message(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index, uint32_t message_id,
 			 const uint8_t *msg, size_t len);
+/* The first send of a CHALLENGE or RESPONSE: um_hs_output_message, then
+ * the parity piece of a message in >= 2 pieces (not for an engine
+ * playing a node that predates FRAGMENT_ACK, which predates parity). */
+int um_hs_output_first_round(const struct um_handshake_engine *engine, struct um_handshake_output *out, uint8_t type,
+			     uint32_t receiver_index, uint32_t message_id, const uint8_t *msg, size_t len);
 /* Appends the pieces in `pieces` (bitmap) of msg to out. */
 int um_hs_output_pieces(struct um_handshake_output *out, uint8_t type, uint32_t receiver_index, uint32_t message_id,
 			const uint8_t *msg, size_t len, uint32_t pieces);

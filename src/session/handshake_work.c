@@ -205,8 +205,8 @@ int um_handshake_work_finish(struct um_handshake_engine *engine, struct um_hands
 	engine->stats.short_challenges += pending->challenge_len == UM_HS_CHALLENGE_SHORT_BYTES;
 	out->to = pending->source;
 	out->route = pending->source_route;
-	ret = um_hs_output_message(out, UM_MSG_CHALLENGE, pending->remote_index, pending->challenge_message_id,
-				   pending->challenge, pending->challenge_len);
+	ret = um_hs_output_first_round(engine, out, UM_MSG_CHALLENGE, pending->remote_index,
+				       pending->challenge_message_id, pending->challenge, pending->challenge_len);
 	if (ret < 0)
 		um_hs_output_reset(out);
 	um_hs_count_output(engine, out);

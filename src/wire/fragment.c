@@ -17,10 +17,11 @@ struct um_reasm_slot {
 	uint16_t total_len;
 	uint32_t receiver_index;
 	uint32_t message_id;
-	uint32_t received;     /* bit per fragment index */
+	uint32_t received;     /* bit per fragment index; bit `count` the parity piece */
 	unsigned prefix_slots; /* used slots of this source's prefix, this one included */
 	uint64_t first_ns;
-	uint8_t *buf; /* owned, total_len bytes */
+	size_t reserved; /* bytes counted against the caps: um_reasm_reserve_bytes() */
+	uint8_t *buf;    /* owned: total_len bytes, then the parity piece's chunk (count >= 2) */
 	/* The last ACK sent for this slot (um_reasm_add_ack): its bitmap,
 	 * when, and how many were sent. */
 	uint32_t acked;
@@ -32,8 +33,8 @@ struct um_reasm_slot {
 	uint64_t last_ns;
 };
 
-/* Count of pieces fits the 32-bit received mask. */
-_Static_assert(UM_FRAG_MAX_COUNT <= 32, "fragment mask too small");
+/* Count of pieces and the parity bit fit the 32-bit received mask. */
+_Static_assert(UM_FRAG_MAX_COUNT + 1 <= 32, "fragment mask too small");
 _Static_assert(UM_FRAG_MAX_MESSAGE <= UINT16_MAX, "total_len is 16 bits");
 
 unsigned um_fragment_count(size_t msg_len)
@@ -43,9 +44,24 @@ unsigned um_fragment_count(size_t msg_len)
 	return (unsigned)((msg_len + UM_FRAG_CHUNK_BYTES - 1) / UM_FRAG_CHUNK_BYTES);
 }
 
+/* Data pieces: all full but the last; the parity piece (index == count) is full. */
 static size_t piece_len(size_t total, unsigned index, unsigned count)
 {
-	return index + 1 < count ? UM_FRAG_CHUNK_BYTES : total - (size_t)index * UM_FRAG_CHUNK_BYTES;
+	return index + 1 < count || index == count ? UM_FRAG_CHUNK_BYTES : total - (size_t)index * UM_FRAG_CHUNK_BYTES;
+}
+
+size_t um_reasm_reserve_bytes(size_t total_len)
+{
+	return total_len + (um_fragment_count(total_len) >= 2 ? UM_FRAG_CHUNK_BYTES : 0);
+}
+
+/* out[0..chunk) ^= data piece `index` of msg, zero-padded to a chunk. */
+static void xor_piece(uint8_t *out, const uint8_t *msg, size_t msg_len, unsigned index, unsigned count)
+{
+	const uint8_t *p = msg + (size_t)index * UM_FRAG_CHUNK_BYTES;
+	size_t n = piece_len(msg_len, index, count);
+	for (size_t i = 0; i < n; i++)
+		out[i] ^= p[i];
 }
 
 int um_fragment_encode(uint8_t *out, size_t cap, uint8_t msg_type, uint32_t receiver_index, uint32_t message_id,
@@ -54,7 +70,8 @@ int um_fragment_encode(uint8_t *out, size_t cap, uint8_t msg_type, uint32_t rece
 	unsigned count = um_fragment_count(msg_len);
 	if (count == 0)
 		return -UM_ERANGE;
-	if (index >= count)
+	bool parity = index == count;
+	if (index > count || (parity && count < 2))
 		return -UM_EINVAL;
 	size_t n = piece_len(msg_len, index, count);
 	struct um_writer w;
@@ -66,7 +83,16 @@ int um_fragment_encode(uint8_t *out, size_t cap, uint8_t msg_type, uint32_t rece
 	um_write_u32(&w, receiver_index);
 	um_write_u32(&w, message_id);
 	um_write_u16(&w, (uint16_t)msg_len);
-	um_write_bytes(&w, msg + (size_t)index * UM_FRAG_CHUNK_BYTES, n);
+	if (!parity) {
+		um_write_bytes(&w, msg + (size_t)index * UM_FRAG_CHUNK_BYTES, n);
+	} else {
+		if (um_writer_error(&w) || w.pos + n > cap)
+			return -UM_ERANGE;
+		memset(out + w.pos, 0, n);
+		for (unsigned i = 0; i < count; i++)
+			xor_piece(out + w.pos, msg, msg_len, i, count);
+		w.pos += n;
+	}
 	if (um_writer_error(&w))
 		return -UM_ERANGE;
 	return (int)w.pos;
@@ -93,7 +119,7 @@ int um_fragment_decode(struct um_fragment *f, const uint8_t *in, size_t len)
 	if (type != UM_MSG_FRAGMENT || f->msg_type == UM_MSG_FRAGMENT || f->msg_type == 0)
 		return -UM_EINVAL;
 	unsigned count = um_fragment_count(f->total_len);
-	if (count == 0 || f->count != count || f->index >= count)
+	if (count == 0 || f->count != count || f->index > count || (f->index == count && count < 2))
 		return -UM_EINVAL;
 	if (f->payload_len != piece_len(f->total_len, f->index, count))
 		return -UM_EINVAL;
@@ -139,7 +165,7 @@ static void slot_free(struct um_reassembler *r, struct um_reasm_slot *s)
 	for (unsigned i = 0; i < r->limits.max_slots; i++)
 		if (r->slots[i].used && same_prefix(&r->slots[i].source, &s->source))
 			r->slots[i].prefix_slots--;
-	r->bytes_in_use -= s->total_len;
+	r->bytes_in_use -= s->reserved;
 	free(s->buf);
 	memset(s, 0, sizeof(*s));
 }
@@ -213,6 +239,32 @@ static bool slot_matches(const struct um_reassembler *r, const struct um_reasm_s
 	return r->limits.one_slot_per_index || um_addr_equal(&s->source, source);
 }
 
+/* With the parity piece and all data pieces but one held, the missing one
+ * is the parity XOR the others (each zero-padded to a chunk), computed in
+ * the parity's place; a short last piece must come out zero-padded, or the
+ * parity disagrees with the data (-UM_EBADMSG). 1 if a piece was rebuilt,
+ * else 0. */
+static int rebuild(struct um_reasm_slot *s)
+{
+	uint32_t data = um_frag_all(s->count), missing = data & ~s->received;
+	if (s->count < 2 || !(s->received & (UINT32_C(1) << s->count)) || !missing || (missing & (missing - 1)))
+		return 0;
+	unsigned m = 0;
+	while (!(missing & (UINT32_C(1) << m)))
+		m++;
+	uint8_t *parity = s->buf + s->total_len;
+	for (unsigned i = 0; i < s->count; i++)
+		if (i != m)
+			xor_piece(parity, s->buf, s->total_len, i, s->count);
+	size_t n = piece_len(s->total_len, m, s->count);
+	for (size_t i = n; i < UM_FRAG_CHUNK_BYTES; i++)
+		if (parity[i])
+			return -UM_EBADMSG;
+	memcpy(s->buf + (size_t)m * UM_FRAG_CHUNK_BYTES, parity, n);
+	s->received |= missing;
+	return 1;
+}
+
 int um_reasm_add(struct um_reassembler *r, const struct um_addr *source, const struct um_fragment *frag,
 		 uint64_t now_ns, uint8_t *out, size_t out_cap)
 {
@@ -225,15 +277,18 @@ static void ack_fill(const struct um_reasm_slot *s, struct um_fragment_ack *ack)
 	ack->count = s->count;
 	ack->receiver_index = s->receiver_index;
 	ack->message_id = s->message_id;
-	ack->received = s->received;
+	ack->received = s->received & um_frag_all(s->count); /* an ACK never names the parity piece */
 }
 
 /* The rule in fragment.h, for a slot still incomplete after piece index. */
 static bool ack_due(const struct um_reasm_slot *s, unsigned index, bool duplicate, uint64_t now_ns)
 {
 	/* What the sender sends next: what our last ACK lacked (all of it
-	 * before any ACK); its highest index ends the sender's round. */
-	uint32_t expected = um_frag_all(s->count) & ~(s->acks_sent ? s->acked : 0);
+	 * before any ACK); its highest index ends the sender's round. The
+	 * first round ends with the parity piece (count >= 2); resends are
+	 * data pieces only. */
+	uint32_t data = um_frag_all(s->count);
+	uint32_t expected = s->acks_sent ? data & ~s->acked : um_frag_all(s->count + (s->count >= 2));
 	unsigned last = 31;
 	while (last > 0 && !(expected & (UINT32_C(1) << last)))
 		last--;
@@ -242,19 +297,26 @@ static bool ack_due(const struct um_reasm_slot *s, unsigned index, bool duplicat
 	 * younger than the sender thinks; lower duplicates come before the
 	 * end of a round that will be answered anyway. */
 	unsigned top = 31;
-	while (top > 0 && !(s->received & (UINT32_C(1) << top)))
+	while (top > 0 && !(s->received & data & (UINT32_C(1) << top)))
 		top--;
 	if (index < last && !(duplicate && index == top))
 		return false;
 	if (s->acks_sent >= UM_REASM_ACKS_PER_SLOT)
 		return false;
-	return !(s->acks_sent && s->received == s->acked && now_ns - s->acked_ns < UM_REASM_ACK_GAP_NS);
+	return !(s->acks_sent && (s->received & data) == s->acked && now_ns - s->acked_ns < UM_REASM_ACK_GAP_NS);
+}
+
+/* A parity piece after an ACK (reordered or duplicated: senders send it
+ * once, in the first round) ends no round and arms no timer. */
+static bool late_parity(const struct um_reasm_slot *s, const struct um_fragment *frag)
+{
+	return um_fragment_is_parity(frag) && s->acks_sent;
 }
 
 static void ack_record(struct um_reasm_slot *s, uint64_t now_ns, struct um_fragment_ack *ack)
 {
 	ack_fill(s, ack);
-	s->acked = s->received;
+	s->acked = ack->received;
 	s->acked_ns = now_ns;
 	s->quiet_armed = false;
 }
@@ -336,19 +398,27 @@ int um_reasm_add_ack(struct um_reassembler *r, const struct um_addr *source, con
 			continue;
 		}
 		if (um_addr_same_host(&s->source, source))
-			source_bytes += s->total_len;
+			source_bytes += s->reserved;
 		if (same_prefix(&s->source, source))
 			prefix_count++;
 		if (!slot && slot_matches(r, s, source, frag))
 			slot = s;
 	}
 
+	/* A parity piece neither opens nor replaces a slot: alone it rebuilds
+	 * nothing, and after its message completed (it trails the data
+	 * pieces) it must not start a repair of a message already taken. */
+	if (um_fragment_is_parity(frag) &&
+	    (!slot || slot->message_id != frag->message_id || !um_addr_equal(&slot->source, source))) {
+		r->stats.parity_ignored++;
+		return 0;
+	}
 	/* A new message id (or, keyed per index, a new source) for the same
 	 * state replaces the old attempt (the sender started over); same id
 	 * with different geometry is a conflict. */
 	if (slot && (slot->message_id != frag->message_id || !um_addr_equal(&slot->source, source))) {
 		if (um_addr_same_host(&slot->source, source))
-			source_bytes -= slot->total_len;
+			source_bytes -= slot->reserved;
 		if (same_prefix(&slot->source, source))
 			prefix_count--;
 		slot_free(r, slot);
@@ -361,19 +431,20 @@ int um_reasm_add_ack(struct um_reassembler *r, const struct um_addr *source, con
 		return -UM_EBADMSG;
 	}
 
+	size_t reserve = um_reasm_reserve_bytes(frag->total_len);
 	if (!slot) {
 		if (r->limits.first_piece_only && frag->index != 0) {
 			r->stats.cap_rejected++;
 			return -UM_ELIMIT;
 		}
-		if (source_bytes + frag->total_len > r->limits.per_source_bytes ||
+		if (source_bytes + reserve > r->limits.per_source_bytes ||
 		    (r->limits.per_prefix_slots && prefix_count >= r->limits.per_prefix_slots)) {
 			r->stats.cap_rejected++;
 			return -UM_ELIMIT;
 		}
 		/* Full: make room at the expense of the greediest prefix. */
 		while (r->limits.evict_when_full &&
-		       (!free_slot || r->bytes_in_use + frag->total_len > r->limits.global_bytes)) {
+		       (!free_slot || r->bytes_in_use + reserve > r->limits.global_bytes)) {
 			struct um_reasm_slot *victim = eviction_victim(r, prefix_count);
 			if (!victim)
 				break;
@@ -381,12 +452,12 @@ int um_reasm_add_ack(struct um_reassembler *r, const struct um_addr *source, con
 			slot_free(r, victim);
 			free_slot = free_slot ? free_slot : victim;
 		}
-		if (!free_slot || r->bytes_in_use + frag->total_len > r->limits.global_bytes) {
+		if (!free_slot || r->bytes_in_use + reserve > r->limits.global_bytes) {
 			r->stats.cap_rejected++;
 			return -UM_ELIMIT;
 		}
 		slot = free_slot;
-		slot->buf = malloc(frag->total_len);
+		slot->buf = malloc(reserve);
 		if (!slot->buf)
 			return -UM_ENOMEM;
 		slot->used = true;
@@ -394,6 +465,7 @@ int um_reasm_add_ack(struct um_reassembler *r, const struct um_addr *source, con
 		slot->msg_type = frag->msg_type;
 		slot->count = frag->count;
 		slot->total_len = frag->total_len;
+		slot->reserved = reserve;
 		slot->receiver_index = frag->receiver_index;
 		slot->message_id = frag->message_id;
 		slot->received = 0;
@@ -411,10 +483,11 @@ int um_reasm_add_ack(struct um_reassembler *r, const struct um_addr *source, con
 				slot->prefix_slots++;
 			}
 		}
-		r->bytes_in_use += frag->total_len;
+		r->bytes_in_use += reserve;
 	}
 
-	size_t offset = (size_t)frag->index * UM_FRAG_CHUNK_BYTES;
+	/* The parity piece is kept after the message. */
+	size_t offset = frag->index == frag->count ? slot->total_len : (size_t)frag->index * UM_FRAG_CHUNK_BYTES;
 	uint32_t bit = UINT32_C(1) << frag->index;
 	if (slot->received & bit) {
 		if (memcmp(slot->buf + offset, frag->payload, frag->payload_len) != 0) {
@@ -423,10 +496,10 @@ int um_reasm_add_ack(struct um_reassembler *r, const struct um_addr *source, con
 			return -UM_EBADMSG;
 		}
 		r->stats.duplicates++;
-		if (ack && ack_due(slot, frag->index, true, now_ns)) {
+		if (ack && !late_parity(slot, frag) && ack_due(slot, frag->index, true, now_ns)) {
 			ack_record(slot, now_ns, ack);
 			slot->acks_sent++;
-		} else if (ack) {
+		} else if (ack && !late_parity(slot, frag)) {
 			quiet_arm(slot, now_ns);
 		}
 		return 0;
@@ -434,11 +507,18 @@ int um_reasm_add_ack(struct um_reassembler *r, const struct um_addr *source, con
 	memcpy(slot->buf + offset, frag->payload, frag->payload_len);
 	slot->received |= bit;
 
-	if (slot->received != um_frag_all(frag->count)) {
-		if (ack && ack_due(slot, frag->index, false, now_ns)) {
+	int ret = rebuild(slot);
+	if (ret < 0) {
+		r->stats.conflicts++;
+		slot_free(r, slot);
+		return ret;
+	}
+	r->stats.rebuilt += (uint64_t)ret;
+	if ((slot->received & um_frag_all(frag->count)) != um_frag_all(frag->count)) {
+		if (ack && !late_parity(slot, frag) && ack_due(slot, frag->index, false, now_ns)) {
 			ack_record(slot, now_ns, ack);
 			slot->acks_sent++;
-		} else if (ack) {
+		} else if (ack && !late_parity(slot, frag)) {
 			quiet_arm(slot, now_ns);
 		}
 		return 0;

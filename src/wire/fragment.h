@@ -9,13 +9,19 @@
  * UM_FRAG_CHUNK_BYTES, the last carries the remainder, and count must be
  * ceil(total_len / chunk). Offsets follow from the index, so fragments can
  * never overlap; a decoder rejects any fragment whose length disagrees.
+ * A message of count >= 2 pieces may also have a parity piece, index ==
+ * count, whose payload is exactly UM_FRAG_CHUNK_BYTES: the XOR of all data
+ * pieces, each zero-padded to a chunk. With it, any count of the count + 1
+ * pieces rebuild the message. Senders send it once, after the last data
+ * piece of the first round (docs/PROTOCOL.md section 7.2).
  * receiver_index names the handshake state the message is for, so the
  * engine can refuse fragments for state it does not hold before any
  * reassembly memory is spent.
  *
  * The reassembler keeps a fixed number of slots, each keyed by (source
  * address, msg_type, receiver_index). Memory is reserved for the whole
- * message when its first fragment arrives and counted against a per-source
+ * message (and its parity piece: um_reasm_reserve_bytes) when its first
+ * fragment arrives and counted against a per-source
  * (per IP address, ports ignored) byte cap, a per-prefix (IPv4 /24, IPv6
  * /64: one host or site usually owns the whole prefix) slot cap and a
  * global cap; a slot that does not complete within the timeout is dropped.
@@ -52,13 +58,23 @@ struct um_fragment {
 
 /* Number of fragments for a message of msg_len bytes (0 if too large or empty). */
 unsigned um_fragment_count(size_t msg_len);
-/* Writes fragment `index` of msg into out; returns the datagram length or a
- * negative code. */
+/* Writes fragment `index` of msg into out (index == count: the parity
+ * piece, count >= 2 only); returns the datagram length or a negative code. */
 int um_fragment_encode(uint8_t *out, size_t cap, uint8_t msg_type, uint32_t receiver_index, uint32_t message_id,
 		       const uint8_t *msg, size_t msg_len, unsigned index);
-/* Parses and checks self-consistency (sizes, count, index, payload length).
+/* Parses and checks self-consistency (sizes, count, index, payload length;
+ * a parity piece only for count >= 2, exactly one chunk long).
  * 0, -UM_ETRUNC or -UM_EINVAL. */
 int um_fragment_decode(struct um_fragment *f, const uint8_t *in, size_t len);
+/* The piece is the parity piece of its message. */
+static inline bool um_fragment_is_parity(const struct um_fragment *f)
+{
+	return f->index == f->count;
+}
+/* Bytes a reassembly slot reserves for a message of total_len bytes (the
+ * message, plus a chunk for the parity piece when it has >= 2 pieces);
+ * this is what the caps count. */
+size_t um_reasm_reserve_bytes(size_t total_len);
 
 struct um_reasm_limits {
 	size_t max_message;      /* <= UM_FRAG_MAX_MESSAGE */
@@ -85,6 +101,8 @@ struct um_reasm_slot;
 
 struct um_reasm_stats {
 	uint64_t completed, duplicates, conflicts, cap_rejected, expired, evicted, released;
+	uint64_t rebuilt;        /* messages completed with a piece rebuilt from the parity piece */
+	uint64_t parity_ignored; /* parity pieces without a slot of their message (none opens one) */
 };
 
 struct um_reassembler {
@@ -98,14 +116,20 @@ struct um_reassembler {
 int um_reasm_init(struct um_reassembler *r, const struct um_reasm_limits *limits);
 void um_reasm_destroy(struct um_reassembler *r);
 
-/* Adds one decoded fragment from source. Returns:
+/* Adds one decoded fragment from source. With the parity piece and all
+ * data pieces but one held, the missing one is rebuilt (an XOR of at most
+ * one message's bytes) and the message completes. A parity piece is only
+ * stored in a slot its message's data pieces opened (else ignored, 0).
+ * Returns:
  *   0            stored (or an identical duplicate ignored), more needed;
  *   n > 0        the message is complete: its n bytes were copied to out
  *                (out_cap must be >= n) and the slot freed;
  *   -UM_ELIMIT   a per-source/global/slot cap refused a new message;
  *   -UM_EBADMSG  the fragment conflicts with what was stored (different
- *                bytes for the same index, or a different length/count for
- *                the same message): the whole slot is discarded;
+ *                bytes for the same index, parity piece included, a
+ *                parity that rebuilds a short last piece with nonzero
+ *                padding, or a different length/count for the same
+ *                message): the whole slot is discarded;
  *   -UM_ERANGE   message larger than limits.max_message or out_cap. */
 int um_reasm_add(struct um_reassembler *r, const struct um_addr *source, const struct um_fragment *frag,
 		 uint64_t now_ns, uint8_t *out, size_t out_cap);
@@ -116,13 +140,16 @@ int um_reasm_add(struct um_reassembler *r, const struct um_addr *source, const s
  * else *ack is the ACK to send back to the source. It does when the slot
  * is incomplete after the piece and either
  *   - the piece has the highest index the sender is expected to send in
- *     its current round (the last piece of the message until an ACK was
- *     sent, then the highest piece that ACK did not cover: senders send in
- *     ascending order), or
+ *     its current round (the parity piece until an ACK was sent, or the
+ *     last piece for a message of one piece; then the highest piece that
+ *     ACK did not cover: senders send in ascending order and resend data
+ *     pieces only; a parity piece after an ACK calls for none), or
  *   - the piece was already held and is the highest held (a repeated
  *     round: our ACK went astray, or the slot was lost and reopened);
  * but never the same bitmap again within UM_REASM_ACK_GAP_NS, and at most
- * UM_REASM_ACKS_PER_SLOT times per slot. An ACK is smaller than the piece
+ * UM_REASM_ACKS_PER_SLOT times per slot. ACKs name data pieces only. A
+ * sender that sends no parity piece ends its first round short of it: the
+ * quiet timer below answers it. An ACK is smaller than the piece
  * that caused it. When the piece that ends a round is lost, nothing of the
  * above fires: the owner's timer asks for the slots whose sender has been
  * quiet for a while since a piece that called for no ACK

@@ -207,7 +207,9 @@ static void run_until(uint64_t until)
 			w->now = next;
 		if (first != MAX_PENDING && w->pending[first].at <= w->now) {
 			struct pending p = w->pending[first];
-			w->pending[first] = w->pending[--w->n_pending];
+			/* Keep the rest in order: datagrams sent together arrive in
+			 * the order sent (a parity piece after the data pieces). */
+			memmove(&w->pending[first], &w->pending[first + 1], (--w->n_pending - first) * sizeof(p));
 			w->last_in[p.uplink] = p;
 			um_relay_client_input(&w->client, p.uplink, p.data, p.len, w->now, WALL + (w->now - T0) / MS);
 		}

@@ -179,11 +179,14 @@ static void tamper_every_byte(bool repeat)
 	reset_nodes();
 	cap.n = 0;
 	CHECK_EQ(hs_run(&A, &B, hs_time(10), capture_filter, &cap), 0);
-	/* HELLO, 8 CHALLENGE fragments, 8 RESPONSE fragments, ESTABLISHED. */
+	/* HELLO, 8 CHALLENGE fragments and their parity piece, 8 RESPONSE
+	 * fragments and theirs, ESTABLISHED. */
 	unsigned ch_frags = um_fragment_count(UM_HS_CHALLENGE_BYTES);
 	unsigned resp_frags = um_fragment_count(UM_HS_RESPONSE_BYTES);
-	CHECK_EQ(cap.n, 1 + ch_frags + resp_frags + 1);
-	unsigned hello = 0, ch = 1, resp = 1 + ch_frags, est = 1 + ch_frags + resp_frags;
+	CHECK_EQ(cap.n, 1 + ch_frags + 1 + resp_frags + 1 + 1);
+	unsigned hello = 0, ch = 1, resp = 2 + ch_frags, est = 3 + ch_frags + resp_frags;
+	CHECK_EQ(cap.data[resp - 1][2], ch_frags); /* parity: index == count */
+	CHECK_EQ(cap.data[est - 1][2], resp_frags);
 	CHECK_EQ(cap.data[hello][0], UM_MSG_HELLO);
 	CHECK_EQ(cap.data[est][0], UM_MSG_ESTABLISHED);
 	for (unsigned i = 0; i < cap.n; i++)
@@ -213,7 +216,9 @@ static void tamper_every_byte(bool repeat)
 	CHECK_EQ(accepted, 0);
 	/* Untouched HELLO goes through and yields the CHALLENGE. */
 	CHECK_EQ(um_handshake_receive(B.engine, &A.addr, run.data[0], run.len[0], t, &hs_out), 0);
-	CHECK_EQ(hs_out.n_datagrams, ch_frags);
+	/* The data pieces, then the parity piece: the tries below feed the
+	 * data pieces only (a complete message never uses its parity). */
+	CHECK_EQ(hs_out.n_datagrams, ch_frags + 1);
 	for (unsigned i = 0; i < hs_out.n_datagrams; i++) {
 		memcpy(run.data[1 + i], hs_out.datagrams[i], hs_out.lengths[i]);
 		run.len[1 + i] = hs_out.lengths[i];
@@ -249,7 +254,7 @@ static void tamper_every_byte(bool repeat)
 	A.peer->challenge_attempts = 0;
 	int produced = feed(&A, &B, &run, 1, ch_frags, UINT32_MAX, 0, t2, &ev);
 	CHECK_EQ(produced, 1);
-	CHECK_EQ(hs_out.n_datagrams, resp_frags);
+	CHECK_EQ(hs_out.n_datagrams, resp_frags + 1);
 	unsigned r0 = 1 + ch_frags;
 	for (unsigned i = 0; i < hs_out.n_datagrams; i++) {
 		memcpy(run.data[r0 + i], hs_out.datagrams[i], hs_out.lengths[i]);
@@ -337,13 +342,13 @@ static void test_replay(void)
 	CHECK_EQ(hs_out.n_datagrams, 0);
 	/* Replayed RESPONSE right away: no new session (at most the cached
 	 * ESTABLISHED is sent again, as for a retransmission). */
-	feed(&B, &A, &cap, 1 + ch_frags, resp_frags, UINT32_MAX, 0, t, &ev);
+	feed(&B, &A, &cap, 2 + ch_frags, resp_frags, UINT32_MAX, 0, t, &ev);
 	CHECK_EQ(ev, 0);
 	/* Later (state gone): refused outright. */
 	struct um_handshake_time later = hs_time(130);
 	while (um_handshake_tick(B.engine, later, &hs_out) > 0)
 		;
-	CHECK_EQ(feed(&B, &A, &cap, 1 + ch_frags, resp_frags, UINT32_MAX, 0, later, &ev), 0);
+	CHECK_EQ(feed(&B, &A, &cap, 2 + ch_frags, resp_frags, UINT32_MAX, 0, later, &ev), 0);
 	CHECK_EQ(ev, 0);
 	/* A stale HELLO (outside the clock window) is refused even by a fresh
 	 * responder that never saw it. */

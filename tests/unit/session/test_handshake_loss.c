@@ -93,28 +93,60 @@ static void test_clean_counts(void)
 {
 	n_rules = 0;
 	CHECK_EQ(run_with_rules(), 0);
-	/* HELLO, CHALLENGE in pieces, RESPONSE in pieces, ESTABLISHED. */
-	CHECK_EQ(net.sent[0], 1 + resp_frags);
-	CHECK_EQ(net.sent[1], ch_frags + 1);
-	CHECK_EQ(stats(&A)->fragments_sent, resp_frags);
-	CHECK_EQ(stats(&B)->fragments_sent, ch_frags);
+	/* HELLO, CHALLENGE in pieces, RESPONSE in pieces (each with its
+	 * parity piece), ESTABLISHED. */
+	CHECK_EQ(net.sent[0], 1 + resp_frags + 1);
+	CHECK_EQ(net.sent[1], ch_frags + 1 + 1);
+	CHECK_EQ(stats(&A)->fragments_sent, resp_frags + 1);
+	CHECK_EQ(stats(&B)->fragments_sent, ch_frags + 1);
+	/* Each parity piece came after its message completed: dropped
+	 * quietly (B sent ESTABLISHED once). */
+	CHECK_EQ(stats(&A)->parity_late, 1);
+	CHECK_EQ(stats(&B)->parity_late, 1);
+	CHECK_EQ(net.sent_type[1][UM_TYPE_ESTABLISHED], 1);
 	CHECK_EQ(stats(&A)->acks_sent + stats(&B)->acks_sent, 0);
 	CHECK_EQ(stats(&A)->fragments_retransmitted + stats(&B)->fragments_retransmitted, 0);
 	CHECK_EQ(net.done_ns - net.base_ns, 40 * MS); /* two round trips */
 }
 
-/* Fails on a tree without FRAGMENT_ACK: there the lost piece costs a HELLO
- * retransmission after the 1 s timeout and all eight pieces again. */
+/* Fails on a tree without parity pieces: there the lost piece costs a
+ * FRAGMENT_ACK and a resend, one more round trip (60 ms). Any one piece,
+ * the short last one included: no ACK, no resend, two round trips. */
 static void test_lost_challenge_piece(void)
+{
+	for (unsigned piece = 0; piece < ch_frags; piece++) {
+		fixture_down();
+		fixture_up();
+		n_rules = 0;
+		drop_first(1, UM_TYPE_FRAGMENT, UM_MSG_CHALLENGE, (int)piece, 1);
+		CHECK_EQ(run_with_rules(), 0);
+		CHECK_EQ(net.sent_type[0][UM_TYPE_FRAGMENT_ACK], 0);
+		CHECK_EQ(net.sent_type[0][UM_TYPE_HELLO], 1); /* no retransmission */
+		CHECK_EQ(net.sent_piece[1][UM_MSG_CHALLENGE][piece], 1);
+		CHECK_EQ(net.sent_type[1][UM_TYPE_FRAGMENT], ch_frags + 1);
+		CHECK_EQ(net.sent[0] + net.sent[1], 1 + ch_frags + 1 + resp_frags + 1 + 1);
+		CHECK_EQ(stats(&B)->fragments_retransmitted, 0);
+		CHECK_EQ(A.engine->reasm.stats.rebuilt, 1);
+		CHECK_EQ(timing(&A).retransmissions, 0);
+		CHECK_EQ(net.done_ns - net.base_ns, 40 * MS);
+	}
+}
+
+/* Two pieces lost: the ACK comes on the parity piece, B resends both
+ * (data pieces only) and the first to arrive completes the CHALLENGE. */
+static void test_lost_two_challenge_pieces(void)
 {
 	n_rules = 0;
 	drop_first(1, UM_TYPE_FRAGMENT, UM_MSG_CHALLENGE, 3, 1);
+	drop_first(1, UM_TYPE_FRAGMENT, UM_MSG_CHALLENGE, 6, 1);
 	CHECK_EQ(run_with_rules(), 0);
 	CHECK_EQ(net.sent_type[0][UM_TYPE_FRAGMENT_ACK], 1);
 	CHECK_EQ(net.sent_type[0][UM_TYPE_HELLO], 1); /* no retransmission */
 	CHECK_EQ(net.sent_piece[1][UM_MSG_CHALLENGE][3], 2);
-	CHECK_EQ(net.sent_type[1][UM_TYPE_FRAGMENT], ch_frags + 1);
-	CHECK_EQ(stats(&B)->fragments_retransmitted, 1);
+	CHECK_EQ(net.sent_piece[1][UM_MSG_CHALLENGE][6], 2);
+	CHECK_EQ(net.sent_piece[1][UM_MSG_CHALLENGE][ch_frags], 1); /* the parity piece: once */
+	CHECK_EQ(net.sent_type[1][UM_TYPE_FRAGMENT], ch_frags + 1 + 2);
+	CHECK_EQ(stats(&B)->fragments_retransmitted, 2);
 	CHECK_EQ(stats(&B)->acks_received, 1);
 	CHECK_EQ(stats(&A)->acks_sent, 1);
 	CHECK_EQ(timing(&A).retransmissions, 0);
@@ -135,7 +167,7 @@ static void test_lost_challenge_pieces_and_ack(void)
 	CHECK_EQ(run_with_rules(), 0);
 	CHECK_EQ(net.sent_type[0][UM_TYPE_HELLO], 1);
 	CHECK_EQ(net.sent_type[0][UM_TYPE_FRAGMENT_ACK], 2);
-	CHECK_EQ(net.sent_type[1][UM_TYPE_FRAGMENT], ch_frags + 2);
+	CHECK_EQ(net.sent_type[1][UM_TYPE_FRAGMENT], ch_frags + 1 + 2);
 	CHECK_EQ(stats(&B)->fragments_retransmitted, 2);
 	CHECK_EQ(timing(&A).retransmissions, 1);
 	CHECK(net.done_ns - net.base_ns >= 400 * MS);
@@ -144,10 +176,12 @@ static void test_lost_challenge_pieces_and_ack(void)
 
 static void test_lost_last_challenge_piece(void)
 {
-	/* Nothing tells A the CHALLENGE is over: after UM_HS_ACK_QUIET_NS
-	 * without a piece its timers ask for the rest (not the 1 s RTO). */
+	/* The last piece and the parity piece after it lost: nothing tells
+	 * A the CHALLENGE is over: after UM_HS_ACK_QUIET_NS without a piece
+	 * its timers ask for the rest (not the 1 s RTO). */
 	n_rules = 0;
 	drop_first(1, UM_TYPE_FRAGMENT, UM_MSG_CHALLENGE, (int)ch_frags - 1, 1);
+	drop_first(1, UM_TYPE_FRAGMENT, UM_MSG_CHALLENGE, (int)ch_frags, 1);
 	CHECK_EQ(run_with_rules(), 0);
 	CHECK_EQ(net.sent_type[0][UM_TYPE_HELLO], 1);
 	CHECK_EQ(net.sent_type[0][UM_TYPE_FRAGMENT_ACK], 1);
@@ -161,36 +195,46 @@ static void test_lost_last_response_piece(void)
 {
 	n_rules = 0;
 	drop_first(0, UM_TYPE_FRAGMENT, UM_MSG_RESPONSE, (int)resp_frags - 1, 1);
+	drop_first(0, UM_TYPE_FRAGMENT, UM_MSG_RESPONSE, (int)resp_frags, 1);
 	CHECK_EQ(run_with_rules(), 0);
 	CHECK_EQ(net.sent_type[1][UM_TYPE_FRAGMENT_ACK], 1);
-	CHECK_EQ(net.sent_type[0][UM_TYPE_FRAGMENT], resp_frags + 1);
+	CHECK_EQ(net.sent_type[0][UM_TYPE_FRAGMENT], resp_frags + 1 + 1);
 	CHECK_EQ(timing(&A).retransmissions, 0);
 	CHECK_EQ(timing(&A).ack_resent_datagrams, 1);
 	CHECK_EQ(net.done_ns - net.base_ns, 30 * MS + UM_HS_ACK_QUIET_NS + 30 * MS);
 }
 
+/* Fails without parity pieces like test_lost_challenge_piece. */
 static void test_lost_response_piece(void)
 {
-	n_rules = 0;
-	drop_first(0, UM_TYPE_FRAGMENT, UM_MSG_RESPONSE, 2, 1);
-	CHECK_EQ(run_with_rules(), 0);
-	CHECK_EQ(net.sent_type[1][UM_TYPE_FRAGMENT_ACK], 1);
-	CHECK_EQ(net.sent_type[0][UM_TYPE_FRAGMENT], resp_frags + 1);
-	CHECK_EQ(net.sent_piece[0][UM_MSG_RESPONSE][2], 2);
-	CHECK_EQ(timing(&A).retransmissions, 0);
-	CHECK_EQ(timing(&A).ack_resent_datagrams, 1);
-	CHECK_EQ(stats(&A)->fragments_retransmitted, 1);
-	CHECK_EQ(net.done_ns - net.base_ns, 60 * MS);
+	for (unsigned piece = 0; piece < resp_frags; piece++) {
+		fixture_down();
+		fixture_up();
+		n_rules = 0;
+		drop_first(0, UM_TYPE_FRAGMENT, UM_MSG_RESPONSE, (int)piece, 1);
+		CHECK_EQ(run_with_rules(), 0);
+		CHECK_EQ(net.sent_type[1][UM_TYPE_FRAGMENT_ACK], 0);
+		CHECK_EQ(net.sent_type[0][UM_TYPE_FRAGMENT], resp_frags + 1);
+		CHECK_EQ(net.sent_piece[0][UM_MSG_RESPONSE][piece], 1);
+		CHECK_EQ(net.sent[0] + net.sent[1], 1 + ch_frags + 1 + resp_frags + 1 + 1);
+		CHECK_EQ(timing(&A).retransmissions, 0);
+		CHECK_EQ(timing(&A).ack_resent_datagrams, 0);
+		CHECK_EQ(stats(&A)->fragments_retransmitted, 0);
+		CHECK_EQ(B.engine->reasm.stats.rebuilt, 1);
+		CHECK_EQ(net.done_ns - net.base_ns, 40 * MS);
+	}
 }
 
 static void test_lost_response_piece_twice(void)
 {
-	/* The resent piece is lost as well: the timer sends only that piece. */
+	/* A piece and the parity piece lost, then the resent piece as well:
+	 * the timer sends only that piece. */
 	n_rules = 0;
 	drop_first(0, UM_TYPE_FRAGMENT, UM_MSG_RESPONSE, 4, 2);
+	drop_first(0, UM_TYPE_FRAGMENT, UM_MSG_RESPONSE, (int)resp_frags, 1);
 	CHECK_EQ(run_with_rules(), 0);
 	CHECK_EQ(net.sent_piece[0][UM_MSG_RESPONSE][4], 3);
-	CHECK_EQ(net.sent_type[0][UM_TYPE_FRAGMENT], resp_frags + 2);
+	CHECK_EQ(net.sent_type[0][UM_TYPE_FRAGMENT], resp_frags + 1 + 2);
 	CHECK_EQ(timing(&A).retransmissions, 1);
 	CHECK_EQ(timing(&A).retransmitted_datagrams, 1);
 }
@@ -203,7 +247,7 @@ static void test_lost_established(void)
 	n_rules = 0;
 	drop_first(1, UM_TYPE_ESTABLISHED, 0, -1, 1);
 	CHECK_EQ(run_with_rules(), 0);
-	CHECK_EQ(net.sent_type[0][UM_TYPE_FRAGMENT], 2 * resp_frags);
+	CHECK_EQ(net.sent_type[0][UM_TYPE_FRAGMENT], 2 * resp_frags + 1); /* parity: first round only */
 	CHECK_EQ(net.sent_type[1][UM_TYPE_ESTABLISHED], 2);
 	CHECK_EQ(B.established, 1);
 	CHECK_EQ(A.established, 1);
@@ -216,10 +260,11 @@ static void test_lost_established_after_repair(void)
 	 * whole RESPONSE never comes again). */
 	n_rules = 0;
 	drop_first(0, UM_TYPE_FRAGMENT, UM_MSG_RESPONSE, 6, 1);
+	drop_first(0, UM_TYPE_FRAGMENT, UM_MSG_RESPONSE, (int)resp_frags, 1);
 	drop_first(1, UM_TYPE_ESTABLISHED, 0, -1, 1);
 	CHECK_EQ(run_with_rules(), 0);
 	CHECK_EQ(net.sent_piece[0][UM_MSG_RESPONSE][6], 3);
-	CHECK_EQ(net.sent_type[0][UM_TYPE_FRAGMENT], resp_frags + 2);
+	CHECK_EQ(net.sent_type[0][UM_TYPE_FRAGMENT], resp_frags + 1 + 2);
 	CHECK_EQ(net.sent_type[1][UM_TYPE_ESTABLISHED], 2);
 }
 
@@ -243,15 +288,21 @@ static void test_forged_acks(void)
 	hs_take_output(&A, &q);
 	CHECK_EQ(um_handshake_receive(B.engine, &A.addr, q.data[0], q.len[0], lossy_time(&net), &hs_out), 0);
 	hs_take_output(&B, &reply);
-	CHECK_EQ(reply.n, ch_frags);
-	for (unsigned i = 0; i < reply.n; i++) {
+	CHECK_EQ(reply.n, ch_frags + 1);
+	for (unsigned i = 0; i < ch_frags; i++) {
 		CHECK_EQ(
 		    um_handshake_receive(A.engine, &B.addr, reply.data[i], reply.len[i], lossy_time(&net), &hs_out), 0);
-		if (i + 1 < reply.n)
+		if (i + 1 < ch_frags)
 			CHECK_EQ(hs_out.n_datagrams, 0);
 	}
 	hs_take_output(&A, &q); /* the RESPONSE, not delivered */
-	CHECK_EQ(q.n, resp_frags);
+	CHECK_EQ(q.n, resp_frags + 1);
+	/* The parity piece after it: nothing. */
+	CHECK_EQ(um_handshake_receive(A.engine, &B.addr, reply.data[ch_frags], reply.len[ch_frags], lossy_time(&net),
+				      &hs_out),
+		 0);
+	CHECK_EQ(hs_out.n_datagrams, 0);
+	CHECK_EQ(stats(&A)->parity_late, 1);
 	CHECK(A.peer->state == UM_HS_STATE_RESPONSE_SENT);
 	struct um_fragment_ack good = {.msg_type = UM_MSG_RESPONSE,
 				       .count = (uint8_t)resp_frags,
@@ -454,8 +505,9 @@ static struct loss_result random_loss(unsigned permille, bool acks, unsigned run
 	fprintf(stderr,
 		"loss %u.%u%% per direction, %s: %u/%u completed; mean %.2f datagrams (%.2f fragments), "
 		"mean %.0f ms, worst %llu ms (20 ms RTT; %u fragments without loss)\n",
-		permille / 10, permille % 10, acks ? "FRAGMENT_ACK" : "whole-message resend", res.completed, res.runs,
-		res.datagrams, res.fragments, res.ms, (unsigned long long)res.worst_ms, ch_frags + resp_frags);
+		permille / 10, permille % 10, acks ? "FRAGMENT_ACK + parity" : "whole-message resend", res.completed,
+		res.runs, res.datagrams, res.fragments, res.ms, (unsigned long long)res.worst_ms,
+		ch_frags + resp_frags + (acks ? 2 : 0));
 	return res;
 }
 
@@ -480,6 +532,7 @@ int main(void)
 		return 1;
 	RUN_FRESH(test_clean_counts);
 	RUN_FRESH(test_lost_challenge_piece);
+	RUN_FRESH(test_lost_two_challenge_pieces);
 	RUN_FRESH(test_lost_challenge_pieces_and_ack);
 	RUN_FRESH(test_lost_last_challenge_piece);
 	RUN_FRESH(test_lost_last_response_piece);

@@ -107,8 +107,9 @@ static void test_first_full_then_short(void)
 	CHECK_EQ(handshake(&A, &B, 10), 0);
 	CHECK_EQ(run.challenge_len, UM_HS_CHALLENGE_BYTES);
 	CHECK_EQ(run.response_len, UM_HS_RESPONSE_BYTES);
-	CHECK_EQ(run.challenge_pieces, um_fragment_count(UM_HS_CHALLENGE_BYTES));
-	CHECK_EQ(run.response_pieces, um_fragment_count(UM_HS_RESPONSE_BYTES));
+	/* Each message in pieces and its parity piece. */
+	CHECK_EQ(run.challenge_pieces, um_fragment_count(UM_HS_CHALLENGE_BYTES) + 1);
+	CHECK_EQ(run.response_pieces, um_fragment_count(UM_HS_RESPONSE_BYTES) + 1);
 	uint64_t full_a = run.bytes[0], full_b = run.bytes[1];
 	unsigned full_dgrams = run.datagrams[0] + run.datagrams[1];
 	fprintf(stderr, "first:  A sent %llu B, B sent %llu B, %u datagrams\n", (unsigned long long)full_a,
@@ -118,9 +119,9 @@ static void test_first_full_then_short(void)
 	CHECK_EQ(handshake(&A, &B, 20), 0);
 	CHECK_EQ(run.challenge_len, UM_HS_CHALLENGE_SHORT_BYTES);
 	CHECK_EQ(run.response_len, UM_HS_RESPONSE_SHORT_BYTES);
-	CHECK_EQ(run.challenge_pieces, um_fragment_count(UM_HS_CHALLENGE_SHORT_BYTES));
-	CHECK_EQ(run.response_pieces, um_fragment_count(UM_HS_RESPONSE_SHORT_BYTES));
-	CHECK_EQ(run.challenge_pieces + 2, um_fragment_count(UM_HS_CHALLENGE_BYTES));
+	CHECK_EQ(run.challenge_pieces, um_fragment_count(UM_HS_CHALLENGE_SHORT_BYTES) + 1);
+	CHECK_EQ(run.response_pieces, um_fragment_count(UM_HS_RESPONSE_SHORT_BYTES) + 1);
+	CHECK_EQ(run.challenge_pieces + 2, um_fragment_count(UM_HS_CHALLENGE_BYTES) + 1);
 	CHECK_EQ(full_b - run.bytes[1], UM_HSIG_PK_BYTES + 2 * UM_FRAG_HEADER_BYTES);
 	CHECK_EQ(full_a - run.bytes[0], UM_HSIG_PK_BYTES - UM_PEER_ID_BYTES + 2 * UM_FRAG_HEADER_BYTES);
 	CHECK_EQ(run.datagrams[0] + run.datagrams[1] + 4, full_dgrams);
@@ -149,7 +150,7 @@ static void test_responder_restart(void)
 	CHECK_EQ(handshake(&A, &B, 20), 0);
 	CHECK_EQ(run.challenge_len, UM_HS_CHALLENGE_SHORT_BYTES);
 	CHECK_EQ(run.response_len, UM_HS_RESPONSE_BYTES);
-	CHECK_EQ(run.response_pieces, um_fragment_count(UM_HS_RESPONSE_BYTES));
+	CHECK_EQ(run.response_pieces, um_fragment_count(UM_HS_RESPONSE_BYTES) + 1);
 	CHECK(net.done_ns - net.base_ns < 150 * MS); /* two round trips and a bit: no timeout */
 	CHECK_EQ(handshake(&A, &B, 30), 0);
 	CHECK_EQ(run.response_len, UM_HS_RESPONSE_SHORT_BYTES);
@@ -165,10 +166,11 @@ static void test_unknown_key(void)
 	CHECK_EQ(handshake(&A, &B, 20), 0);
 	CHECK_EQ(stats(&B)->key_unknown, 1);
 	CHECK_EQ(run.response_len, UM_HS_RESPONSE_BYTES); /* the last one seen: full */
-	/* The short one, its pieces again at the first timer round (ignored:
-	 * B dropped that message), the full one at the second. */
+	/* The short one with its parity piece, its data pieces again at the
+	 * first timer round (ignored: B dropped that message), the full one
+	 * at the second (a timer round: data pieces only). */
 	CHECK_EQ(run.response_pieces,
-		 2 * um_fragment_count(UM_HS_RESPONSE_SHORT_BYTES) + um_fragment_count(UM_HS_RESPONSE_BYTES));
+		 2 * um_fragment_count(UM_HS_RESPONSE_SHORT_BYTES) + 1 + um_fragment_count(UM_HS_RESPONSE_BYTES));
 	CHECK_EQ(A.established, 2);
 	/* B has A's key again: the next one is short all through. */
 	CHECK_EQ(handshake(&A, &B, 30), 0);
@@ -217,7 +219,8 @@ static void test_established_lost_after_short(void)
 	CHECK_EQ(run.response_len, UM_HS_RESPONSE_BYTES);
 }
 
-/* Lost pieces of the short messages: repaired alone (FRAGMENT_ACK). */
+/* A lost piece of a short message: rebuilt from the parity piece, no
+ * resend (the count is the data pieces and the parity piece). */
 static void test_short_pieces_repaired(void)
 {
 	CHECK_EQ(handshake(&A, &B, 10), 0);

@@ -11,8 +11,8 @@
 
 static uint8_t msg[UM_FRAG_MAX_MESSAGE];
 static uint8_t out[UM_FRAG_MAX_MESSAGE];
-static uint8_t frags[UM_FRAG_MAX_COUNT][UM_HS_MAX_DATAGRAM];
-static int frag_len[UM_FRAG_MAX_COUNT];
+static uint8_t frags[UM_FRAG_MAX_COUNT + 1][UM_HS_MAX_DATAGRAM]; /* [count]: the parity piece */
+static int frag_len[UM_FRAG_MAX_COUNT + 1];
 
 static const struct um_addr src1 = {.family = 4, .addr = {192, 0, 2, 1}, .port = 1000};
 static const struct um_addr src1b = {.family = 4, .addr = {192, 0, 2, 1}, .port = 1001};
@@ -21,7 +21,7 @@ static const struct um_addr src2 = {.family = 4, .addr = {192, 0, 2, 2}, .port =
 static unsigned split(size_t len, uint32_t rx, uint32_t id)
 {
 	unsigned count = um_fragment_count(len);
-	for (unsigned i = 0; i < count; i++)
+	for (unsigned i = 0; i <= count; i++) /* the parity piece too (an error for one piece) */
 		frag_len[i] = um_fragment_encode(frags[i], sizeof(frags[i]), UM_MSG_CHALLENGE, rx, id, msg, len, i);
 	return count;
 }
@@ -68,7 +68,7 @@ static void test_encode_decode(void)
 	b[3] = 9;                                                                 /* count disagrees with total_len */
 	CHECK_EQ(um_fragment_decode(&f, b, (size_t)frag_len[0]), -UM_EINVAL);
 	b[3] = 8;
-	b[2] = 8; /* index >= count */
+	b[2] = 9; /* index > count (index == count is the parity piece) */
 	CHECK_EQ(um_fragment_decode(&f, b, (size_t)frag_len[0]), -UM_EINVAL);
 	b[2] = 0;
 	b[1] = UM_MSG_FRAGMENT; /* nested fragments */
@@ -195,9 +195,27 @@ static void test_caps(void)
 {
 	struct um_reassembler r;
 	struct um_reasm_limits lim;
+	/* A slot reserves room for the parity piece too; the caps count it. */
+	const size_t reserve = um_reasm_reserve_bytes(UM_FRAG_MAX_MESSAGE);
+	CHECK_EQ(reserve, UM_FRAG_MAX_MESSAGE + UM_FRAG_CHUNK_BYTES);
+	CHECK_EQ(um_reasm_reserve_bytes(UM_FRAG_CHUNK_BYTES), UM_FRAG_CHUNK_BYTES); /* one piece: no parity */
 	um_reasm_default_limits(&lim);
-	lim.per_source_bytes = 3 * UM_FRAG_MAX_MESSAGE;
-	lim.global_bytes = 5 * UM_FRAG_MAX_MESSAGE;
+	lim.per_source_bytes = 3 * reserve - 1; /* two whole reservations fit, not three */
+	lim.max_slots = 8;
+	um_reasm_init(&r, &lim);
+	split(UM_FRAG_MAX_MESSAGE, 0, 1);
+	for (uint32_t rx = 1; rx <= 3; rx++) {
+		struct um_fragment f;
+		um_fragment_decode(&f, frags[0], (size_t)frag_len[0]);
+		f.receiver_index = rx;
+		CHECK_EQ(um_reasm_add(&r, &src1, &f, SEC, out, sizeof(out)), rx <= 2 ? 0 : -UM_ELIMIT);
+	}
+	CHECK_EQ(r.bytes_in_use, 2 * reserve);
+	um_reasm_destroy(&r);
+
+	um_reasm_default_limits(&lim);
+	lim.per_source_bytes = 3 * reserve;
+	lim.global_bytes = 5 * reserve;
 	lim.max_slots = 8;
 	um_reasm_init(&r, &lim);
 	split(UM_FRAG_MAX_MESSAGE, 0, 1);
@@ -258,6 +276,161 @@ static void test_caps(void)
 	um_reasm_destroy(&r);
 }
 
+/* The parity piece: index == count, exactly one chunk, the XOR of the data
+ * pieces zero-padded; only for messages of two pieces or more. */
+static void test_parity_encode_decode(void)
+{
+	struct um_fragment f;
+	randombytes_buf(msg, sizeof(msg));
+	unsigned n = split(UM_HS_CHALLENGE_BYTES, 7, 9);
+	CHECK_EQ(frag_len[n], UM_HS_MAX_DATAGRAM);
+	CHECK_EQ(um_fragment_decode(&f, frags[n], (size_t)frag_len[n]), 0);
+	CHECK(um_fragment_is_parity(&f));
+	CHECK_EQ(f.index, n);
+	CHECK_EQ(f.count, n);
+	CHECK_EQ(f.payload_len, UM_FRAG_CHUNK_BYTES);
+	static uint8_t x[UM_FRAG_CHUNK_BYTES];
+	memset(x, 0, sizeof(x));
+	for (size_t i = 0; i < UM_HS_CHALLENGE_BYTES; i++)
+		x[i % UM_FRAG_CHUNK_BYTES] ^= msg[i];
+	CHECK_MEM(f.payload, x, UM_FRAG_CHUNK_BYTES);
+	CHECK_EQ(um_fragment_decode(&f, frags[0], (size_t)frag_len[0]), 0);
+	CHECK(!um_fragment_is_parity(&f));
+	/* Strict: exactly one chunk, never past the parity index. */
+	uint8_t b[UM_HS_MAX_DATAGRAM];
+	memcpy(b, frags[n], (size_t)frag_len[n]);
+	CHECK_EQ(um_fragment_decode(&f, b, (size_t)frag_len[n] - 1), -UM_EINVAL);
+	b[2] = (uint8_t)(n + 1);
+	CHECK_EQ(um_fragment_decode(&f, b, (size_t)frag_len[n]), -UM_EINVAL);
+	CHECK_EQ(um_fragment_encode(b, sizeof(b), UM_MSG_CHALLENGE, 7, 9, msg, UM_HS_CHALLENGE_BYTES, n + 1),
+		 -UM_EINVAL);
+	CHECK_EQ(um_fragment_encode(b, UM_HS_MAX_DATAGRAM - 1, UM_MSG_CHALLENGE, 7, 9, msg, UM_HS_CHALLENGE_BYTES, n),
+		 -UM_ERANGE);
+	/* A message of one piece has none: not encoded, not accepted. */
+	CHECK_EQ(um_fragment_encode(b, sizeof(b), UM_MSG_CHALLENGE, 7, 9, msg, 100, 1), -UM_EINVAL);
+	CHECK_EQ(um_fragment_encode(b, sizeof(b), UM_MSG_CHALLENGE, 7, 9, msg, 100, 0), UM_FRAG_HEADER_BYTES + 100);
+	b[2] = 1;
+	CHECK_EQ(um_fragment_decode(&f, b, UM_FRAG_HEADER_BYTES + 100), -UM_EINVAL);
+	CHECK_EQ(um_fragment_decode(&f, b, UM_HS_MAX_DATAGRAM), -UM_EINVAL);
+}
+
+/* Any one data piece missing, the short last one included, for sizes with
+ * a short and a full last piece: the parity piece rebuilds it, wherever
+ * it comes among the others (but first: alone it opens no slot). */
+static void test_parity_rebuilds_any_one(void)
+{
+	static const size_t sizes[] = {UM_HS_CHALLENGE_BYTES, UM_HS_RESPONSE_BYTES, UM_FRAG_CHUNK_BYTES + 1,
+				       2 * UM_FRAG_CHUNK_BYTES, UM_FRAG_MAX_MESSAGE};
+	struct um_reassembler r;
+	CHECK_EQ(um_reasm_init(&r, NULL), 0);
+	uint64_t rebuilt = 0;
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t len = sizes[k];
+		randombytes_buf(msg, len);
+		unsigned n = split(len, 5, (uint32_t)k);
+		for (unsigned missing = 0; missing < n; missing++) {
+			/* The parity piece last, then right after the first piece held. */
+			for (int early = 0; early < 2; early++) {
+				memset(out, 0, len);
+				unsigned held = 0;
+				int ret = 0;
+				for (unsigned i = 0; i < n; i++) {
+					if (i == missing)
+						continue;
+					CHECK_EQ(ret, 0);
+					ret = add(&r, &src1, i, SEC);
+					if (early && ++held == 1) {
+						CHECK_EQ(ret, 0);
+						ret = add(&r, &src1, n, SEC);
+					}
+				}
+				if (!early) {
+					CHECK_EQ(ret, 0);
+					ret = add(&r, &src1, n, SEC);
+				}
+				CHECK_EQ(ret, (int)len);
+				CHECK_MEM(out, msg, len);
+				CHECK_EQ(r.stats.rebuilt, ++rebuilt);
+				CHECK_EQ(um_reasm_pending(&r), 0);
+				CHECK_EQ(r.bytes_in_use, 0);
+			}
+		}
+	}
+	/* Alone, before any data piece: ignored, no slot. */
+	CHECK_EQ(add(&r, &src1, um_fragment_count(UM_FRAG_MAX_MESSAGE), SEC), 0);
+	CHECK_EQ(um_reasm_pending(&r), 0);
+	CHECK_EQ(r.stats.parity_ignored, 1);
+	/* A complete message does not wait for its parity piece. */
+	unsigned n = split(UM_HS_CHALLENGE_BYTES, 5, 77);
+	for (unsigned i = 0; i < n; i++)
+		CHECK_EQ(add(&r, &src1, i, SEC), i + 1 < n ? 0 : UM_HS_CHALLENGE_BYTES);
+	CHECK_EQ(add(&r, &src1, n, SEC), 0); /* trailing: ignored, opens nothing */
+	CHECK_EQ(um_reasm_pending(&r), 0);
+	CHECK_EQ(r.stats.parity_ignored, 2);
+	um_reasm_destroy(&r);
+}
+
+/* Two pieces missing: not complete with the parity piece; either one
+ * resent completes it. */
+static void test_parity_two_missing(void)
+{
+	struct um_reassembler r;
+	CHECK_EQ(um_reasm_init(&r, NULL), 0);
+	randombytes_buf(msg, UM_HS_RESPONSE_BYTES);
+	for (int which = 0; which < 2; which++) {
+		unsigned n = split(UM_HS_RESPONSE_BYTES, 6, (uint32_t)which);
+		unsigned a = 2, b = n - 1; /* a full piece and the short last one */
+		for (unsigned i = 0; i <= n; i++)
+			if (i != a && i != b)
+				CHECK_EQ(add(&r, &src1, i, SEC), 0);
+		CHECK_EQ(um_reasm_pending(&r), 1);
+		CHECK_EQ(add(&r, &src1, which ? b : a, 2 * SEC), UM_HS_RESPONSE_BYTES);
+		CHECK_MEM(out, msg, UM_HS_RESPONSE_BYTES);
+		CHECK_EQ(um_reasm_pending(&r), 0);
+	}
+	CHECK_EQ(r.stats.rebuilt, 2);
+	um_reasm_destroy(&r);
+}
+
+/* A second, different parity piece is a conflict like different bytes for
+ * a data piece; so is one that rebuilds the short last piece with nonzero
+ * padding. */
+static void test_parity_conflicts(void)
+{
+	struct um_reassembler r;
+	CHECK_EQ(um_reasm_init(&r, NULL), 0);
+	randombytes_buf(msg, UM_HS_CHALLENGE_BYTES);
+	unsigned n = split(UM_HS_CHALLENGE_BYTES, 8, 1);
+	CHECK_EQ(add(&r, &src1, 0, SEC), 0);
+	CHECK_EQ(add(&r, &src1, n, SEC), 0);
+	CHECK_EQ(add(&r, &src1, n, SEC), 0); /* identical: a duplicate */
+	CHECK_EQ(r.stats.duplicates, 1);
+	frags[n][UM_FRAG_HEADER_BYTES + 100] ^= 1;
+	CHECK_EQ(add(&r, &src1, n, SEC), -UM_EBADMSG);
+	CHECK_EQ(r.stats.conflicts, 1);
+	CHECK_EQ(um_reasm_pending(&r), 0);
+	CHECK_EQ(r.bytes_in_use, 0);
+	/* Its padding says the short last piece is longer than it is. */
+	CHECK_EQ(add(&r, &src1, 0, SEC), 0);
+	frags[n][UM_FRAG_HEADER_BYTES + 100] ^= 1;
+	frags[n][UM_HS_MAX_DATAGRAM - 1] ^= 1; /* past the last piece's end */
+	for (unsigned i = 1; i + 1 < n; i++)
+		CHECK_EQ(add(&r, &src1, i, SEC), 0);
+	CHECK_EQ(add(&r, &src1, n, SEC), -UM_EBADMSG);
+	CHECK_EQ(r.stats.conflicts, 2);
+	CHECK_EQ(um_reasm_pending(&r), 0);
+	/* Damage inside the data's span rebuilds wrong bytes: the message
+	 * fails its authentication above (the handshake), as a damaged data
+	 * piece would. */
+	frags[n][UM_HS_MAX_DATAGRAM - 1] ^= 1;
+	frags[n][UM_FRAG_HEADER_BYTES] ^= 1;
+	for (unsigned i = 1; i <= n; i++)
+		CHECK_EQ(add(&r, &src1, i, SEC), i < n ? 0 : UM_HS_CHALLENGE_BYTES);
+	CHECK(memcmp(out, msg, UM_HS_CHALLENGE_BYTES) != 0);
+	frags[n][UM_FRAG_HEADER_BYTES] ^= 1;
+	um_reasm_destroy(&r);
+}
+
 /* Random fragments from a few sources: memory stays within the caps and
  * nothing crashes (ASan build). */
 static void test_random_storm(void)
@@ -270,8 +443,9 @@ static void test_random_storm(void)
 		s.addr[3] = (uint8_t)randombytes_uniform(40);
 		size_t total = 1 + randombytes_uniform(UM_FRAG_MAX_MESSAGE);
 		unsigned count = um_fragment_count(total);
-		unsigned index = randombytes_uniform(count);
-		size_t plen = index + 1 < count ? UM_FRAG_CHUNK_BYTES : total - (size_t)index * UM_FRAG_CHUNK_BYTES;
+		unsigned index = randombytes_uniform(count + (count >= 2)); /* parity pieces too */
+		size_t plen = index + 1 < count || index == count ? UM_FRAG_CHUNK_BYTES
+								  : total - (size_t)index * UM_FRAG_CHUNK_BYTES;
 		b[0] = UM_MSG_FRAGMENT;
 		b[1] = UM_MSG_RESPONSE;
 		b[2] = (uint8_t)index;
@@ -371,6 +545,10 @@ int main(void)
 	RUN(test_duplicates_and_conflicts);
 	RUN(test_missing_and_timeout);
 	RUN(test_caps);
+	RUN(test_parity_encode_decode);
+	RUN(test_parity_rebuilds_any_one);
+	RUN(test_parity_two_missing);
+	RUN(test_parity_conflicts);
 	RUN(test_random_storm);
 	RUN(test_prefix_caps_and_eviction);
 	return um_test_end();

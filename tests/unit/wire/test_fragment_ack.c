@@ -12,8 +12,8 @@
 
 static uint8_t msg[UM_FRAG_MAX_MESSAGE];
 static uint8_t out[UM_FRAG_MAX_MESSAGE];
-static uint8_t frags[UM_FRAG_MAX_COUNT][UM_HS_MAX_DATAGRAM];
-static int frag_len[UM_FRAG_MAX_COUNT];
+static uint8_t frags[UM_FRAG_MAX_COUNT + 1][UM_HS_MAX_DATAGRAM]; /* [count]: the parity piece */
+static int frag_len[UM_FRAG_MAX_COUNT + 1];
 static const struct um_addr src1 = {.family = 4, .addr = {192, 0, 2, 1}, .port = 1000};
 static const struct um_addr src2 = {.family = 4, .addr = {192, 0, 2, 2}, .port = 1000};
 static struct um_reassembler r;
@@ -27,7 +27,7 @@ static void setup(void)
 	CHECK_EQ(um_reasm_init(&r, &lim), 0);
 	randombytes_buf(msg, UM_HS_RESPONSE_BYTES);
 	count = um_fragment_count(UM_HS_RESPONSE_BYTES);
-	for (unsigned i = 0; i < count; i++)
+	for (unsigned i = 0; i <= count; i++)
 		frag_len[i] = um_fragment_encode(frags[i], sizeof(frags[i]), UM_MSG_RESPONSE, 7, 99, msg,
 						 UM_HS_RESPONSE_BYTES, i);
 }
@@ -125,16 +125,37 @@ static void test_ack_on_last_piece(void)
 {
 	int64_t acked;
 	setup();
+	/* Two pieces lost: the first round ends with the parity piece, not
+	 * the last data piece; the ACK names data pieces only. */
 	for (unsigned i = 0; i < count; i++) {
-		if (i == 3)
+		if (i == 3 || i == 5)
 			continue;
 		CHECK_EQ(add(&src1, i, 0, &acked), 0);
-		CHECK_EQ(acked, i + 1 < count ? -1 : (int64_t)all_but(3, 3));
+		CHECK_EQ(acked, -1);
 	}
-	/* The missing piece completes the message; nothing more to say. */
+	CHECK_EQ(add(&src1, count, 0, &acked), 0);
+	CHECK_EQ(acked, (int64_t)all_but(3, 5));
+	/* Either missing piece completes the message (the other is rebuilt);
+	 * nothing more to say. */
 	CHECK_EQ(add(&src1, 3, 20 * MS, &acked), UM_HS_RESPONSE_BYTES);
 	CHECK_EQ(acked, -1);
 	CHECK(memcmp(out, msg, UM_HS_RESPONSE_BYTES) == 0);
+	CHECK_EQ(r.stats.rebuilt, 1);
+	/* One piece lost: the parity piece completes the first round. */
+	for (unsigned i = 0; i <= count; i++)
+		if (i != 6)
+			CHECK_EQ(add(&src1, i, 100 * MS, &acked), i < count ? 0 : UM_HS_RESPONSE_BYTES);
+	CHECK_EQ(acked, -1);
+	CHECK(memcmp(out, msg, UM_HS_RESPONSE_BYTES) == 0);
+	/* A sender without parity pieces: its last piece ends no round (the
+	 * owner's quiet timer speaks instead, test_quiet). */
+	for (unsigned i = 0; i < count; i++) {
+		if (i == 3 || i == 5)
+			continue;
+		CHECK_EQ(add(&src1, i, 200 * MS, &acked), 0);
+		CHECK_EQ(acked, -1);
+	}
+	CHECK_EQ(um_reasm_quiet_deadline(&r, 100 * MS), 300 * MS);
 	um_reasm_destroy(&r);
 }
 
@@ -142,25 +163,29 @@ static void test_ack_rounds(void)
 {
 	int64_t acked = -1; /* -O3 without LTO cannot see every path set it */
 	setup();
-	for (unsigned i = 0; i < count; i++)
-		if (i != 2 && i != 5)
+	/* Three pieces lost (the parity piece covers one). */
+	for (unsigned i = 0; i <= count; i++)
+		if (i != 2 && i != 5 && i != 6)
 			add(&src1, i, 0, &acked);
-	CHECK_EQ(acked, (int64_t)all_but(2, 5));
-	/* The sender's next round is {2, 5}: piece 2 alone is no reason to
-	 * speak (5 may follow). */
+	CHECK_EQ(acked, (int64_t)(all_but(2, 5) & ~(UINT32_C(1) << 6)));
+	/* The sender's next round is {2, 5, 6}: piece 2 alone is no reason to
+	 * speak (5 and 6 may follow). */
 	CHECK_EQ(add(&src1, 2, 20 * MS, &acked), 0);
 	CHECK_EQ(acked, -1);
 	/* Lower duplicates neither (a repeated round's end will be answered). */
 	CHECK_EQ(add(&src1, 0, 21 * MS, &acked), 0);
 	CHECK_EQ(acked, -1);
-	/* The highest piece held, repeated: our ACK was lost. */
+	/* The highest data piece held, repeated: our ACK was lost. */
 	CHECK_EQ(add(&src1, count - 1, 22 * MS, &acked), 0);
-	CHECK_EQ(acked, (int64_t)all_but(5, 5));
+	CHECK_EQ(acked, (int64_t)all_but(5, 6));
 	/* The same picture again only after the gap. */
 	CHECK_EQ(add(&src1, count - 1, 22 * MS + UM_REASM_ACK_GAP_NS - 1, &acked), 0);
 	CHECK_EQ(acked, -1);
 	CHECK_EQ(add(&src1, count - 1, 22 * MS + UM_REASM_ACK_GAP_NS, &acked), 0);
-	CHECK_EQ(acked, (int64_t)all_but(5, 5));
+	CHECK_EQ(acked, (int64_t)all_but(5, 6));
+	/* A parity piece repeated after an ACK ends no round. */
+	CHECK_EQ(add(&src1, count, 22 * MS + 2 * UM_REASM_ACK_GAP_NS, &acked), 0);
+	CHECK_EQ(acked, -1);
 	/* And at most UM_REASM_ACKS_PER_SLOT per slot. */
 	unsigned acks = 0;
 	for (unsigned i = 1; i < 40; i++) {
@@ -168,7 +193,9 @@ static void test_ack_rounds(void)
 		acks += acked >= 0;
 	}
 	CHECK_EQ(acks, UM_REASM_ACKS_PER_SLOT - 3);
+	/* 5 and the parity rebuild 6. */
 	CHECK_EQ(add(&src1, 5, 5000 * MS - 1, &acked), UM_HS_RESPONSE_BYTES);
+	CHECK(memcmp(out, msg, UM_HS_RESPONSE_BYTES) == 0);
 	um_reasm_destroy(&r);
 }
 
