@@ -14,7 +14,7 @@
 
 #include "wire/fragment.h"
 
-enum { UM_UPLINK_WAIT_MAX = UM_FRAG_MAX_COUNT };
+enum { UM_UPLINK_WAIT_MAX = UM_FRAG_MAX_COUNT + 1 }; /* the pieces and the parity piece */
 
 struct um_uplink_wait;
 
