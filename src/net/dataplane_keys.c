@@ -40,8 +40,9 @@ static struct dp_key *key_new(uint32_t id, const struct um_keypair *keypair)
 	return key;
 }
 
-int um_dataplane_peer_install_keypair(struct um_dataplane *dp, uint32_t id, const struct um_keypair *keypair,
-				      bool as_next)
+enum install_as { AS_CURRENT, AS_NEXT, AS_RECEIVE_ONLY };
+
+static int install(struct um_dataplane *dp, uint32_t id, const struct um_keypair *keypair, enum install_as as)
 {
 	int rc = -UM_ENOTFOUND;
 	struct dp_key *key = key_new(id, keypair);
@@ -56,7 +57,17 @@ int um_dataplane_peer_install_keypair(struct um_dataplane *dp, uint32_t id, cons
 	struct dp_index_map *map = atomic_load(&dp->index_map);
 	struct dp_key *clash = um_dp_index_lookup(map, key->local_index);
 	struct dp_key *retire[3] = {NULL, NULL, NULL};
-	if (as_next) {
+	if (as == AS_RECEIVE_ONLY) {
+		/* Only on a first session: there is nothing to displace. */
+		rc = -UM_ESTATE;
+		for (int slot = 0; slot < DP_SLOTS; slot++)
+			if (atomic_load(&peer->keys[slot]))
+				goto out;
+		rc = -UM_EINVAL;
+		if (clash)
+			goto out;
+		atomic_store(&peer->keys[DP_SLOT_PREVIOUS], key);
+	} else if (as == AS_NEXT) {
 		retire[0] = atomic_load(&peer->keys[DP_SLOT_NEXT]);
 		if (clash && clash != retire[0]) {
 			rc = -UM_EINVAL;
@@ -96,7 +107,7 @@ int um_dataplane_peer_install_keypair(struct um_dataplane *dp, uint32_t id, cons
 		else
 			um_dp_key_free(retire[i]);
 	}
-	if (!as_next)
+	if (as == AS_CURRENT)
 		um_dp_stage_kick(dp); /* packets that waited for these keys */
 out:
 	pthread_mutex_unlock(&dp->lock);
@@ -104,34 +115,15 @@ out:
 	return rc;
 }
 
+int um_dataplane_peer_install_keypair(struct um_dataplane *dp, uint32_t id, const struct um_keypair *keypair,
+				      bool as_next)
+{
+	return install(dp, id, keypair, as_next ? AS_NEXT : AS_CURRENT);
+}
+
 int um_dataplane_peer_install_receive(struct um_dataplane *dp, uint32_t id, const struct um_keypair *keypair)
 {
-	int rc = -UM_ENOTFOUND;
-	struct dp_key *key = key_new(id, keypair);
-	if (!key)
-		return -UM_ENOMEM;
-	pthread_mutex_lock(&dp->lock);
-	key->id = ++dp->next_key_id;
-	struct dp_peer *peer = um_dp_peer_get(dp, id);
-	if (!peer)
-		goto out;
-	rc = -UM_ESTATE;
-	for (int slot = 0; slot < DP_SLOTS; slot++)
-		if (atomic_load(&peer->keys[slot]))
-			goto out; /* only a first session: nothing to displace */
-	rc = -UM_EINVAL;
-	if (um_dp_index_lookup(atomic_load(&dp->index_map), key->local_index))
-		goto out;
-	atomic_store(&peer->keys[DP_SLOT_PREVIOUS], key);
-	rc = um_dp_rebuild_index_map(dp, NULL);
-	if (rc < 0)
-		atomic_store(&peer->keys[DP_SLOT_PREVIOUS], NULL); /* never published: freed below */
-	else
-		key = NULL;
-out:
-	pthread_mutex_unlock(&dp->lock);
-	um_dp_key_free(key);
-	return rc;
+	return install(dp, id, keypair, AS_RECEIVE_ONLY);
 }
 
 int um_dataplane_peer_promote_receive(struct um_dataplane *dp, uint32_t id, const struct um_keypair *keypair)
