@@ -94,7 +94,13 @@ static int on_ack(struct um_relay_client *c, unsigned i, const struct um_relay_c
 
 	if (u->state != UM_RELAY_CLIENT_REGISTERING && !refresh)
 		return -UM_ESTATE;
-	/* The new session is registered: it replaces the old one. */
+	/* The new session is registered: it replaces the old one. The ACK,
+	 * sealed under the new keys, confirms them as ESTABLISHED would: a
+	 * handshake still waiting for a lost ESTABLISHED no longer holds up a
+	 * refresh (refresh_due), which had waited out the engine's 10 s when
+	 * the relay dropped its state meanwhile (a racing wss:// handshake of
+	 * ours replaced it: NAT lab, a 12 s first reply). */
+	u->hs_running = false;
 	um_relay_client_session_wipe(&u->cur);
 	u->cur = u->next;
 	um_relay_client_session_wipe(&u->next);

@@ -55,6 +55,7 @@ struct world {
 	unsigned target[MAX_RELAYS];             /* the relay core uplink i reaches (default i) */
 	unsigned drop_response_pieces;           /* that many first pieces of RESPONSEs lost */
 	unsigned drop_sealed;                    /* that many sealed datagrams (REGISTER, LOOKUP...) lost */
+	uint64_t drop_established_until;         /* the relay's ESTABLISHEDs lost until then */
 };
 
 static struct world *w;
@@ -153,6 +154,9 @@ static void to_relay(unsigned i, const uint8_t *data, size_t len)
 	ro.to = from;
 	CHECK(um_addr_equal(&ro.to, &from));
 	for (unsigned k = 0; k < ro.count && w->n_pending < MAX_PENDING; k++) {
+		if (arrive < w->drop_established_until && ro.lengths[k] >= 2 &&
+		    ro.datagrams[k][0] == UM_MSG_RELAY_HANDSHAKE && ro.datagrams[k][1] == UM_MSG_ESTABLISHED)
+			continue;
 		struct pending *p = &w->pending[w->n_pending++];
 		p->uplink = i;
 		p->at = arrive + w->delay[i];

@@ -783,6 +783,26 @@ static void test_lookup_behind_lost_register(void)
 	world_free();
 }
 
+/* Registered by the early REGISTER's ACK while every ESTABLISHED is lost,
+ * then the relay forgets us (restart; in the NAT lab: our racing wss://
+ * handshake replaced the session): the refresh starts once the relay says
+ * so, not after the first handshake's 10 s timeout. */
+static void test_refresh_after_lost_established(void)
+{
+	world_new(1, NULL, 1 * SEC);
+	w->delay[0] = 20 * MS;
+	w->drop_established_until = T0 + 2 * SEC;
+	start();
+	run_until(T0 + 1 * SEC);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	CHECK(!w->client.uplinks[0].hs_running);
+	relay_restart(0);
+	run_until(T0 + 5 * SEC);
+	CHECK_EQ(w->client.uplinks[0].registrations, 2);
+	CHECK_EQ(state(0), UM_RELAY_CLIENT_REGISTERED);
+	world_free();
+}
+
 /* The echo that binds us at the relay (or its reply) is lost: until the
  * relay binds us it forwards nothing to us, so the echo is resent at RTT
  * pace (three RTTs, at least 200 ms), not at the keepalive interval. */
@@ -834,6 +854,7 @@ int main(void)
 	RUN(test_register_behind_response);
 	RUN(test_lookup_behind_register);
 	RUN(test_lookup_behind_lost_register);
+	RUN(test_refresh_after_lost_established);
 	RUN(test_wss_fallback);
 	RUN(test_illegal_transition);
 	RUN(test_mismatched_replies);
