@@ -381,6 +381,8 @@ static void uplink_body(struct sink *s, const struct um_uplink_status *u)
 	put_addr(s, "proxy", &u->proxy);
 	put_u64(s, "tls_connects", u->tls_connects);
 	put_u64(s, "tls_disconnects", u->tls_disconnects);
+	put_u64(s, "tls_spares", u->tls_spares);
+	put_u64(s, "tls_spares_won", u->tls_spares_won);
 	put_u64(s, "tls_tx_frames", u->tls_tx_frames);
 	put_u64(s, "tls_rx_frames", u->tls_rx_frames);
 	put_u64(s, "tls_tx_dropped", u->tls_tx_dropped);

@@ -22,7 +22,8 @@
  *           [uplink_rtt_us] [uplink_observed] [uplink_last_reply_age_ms]
  *           uplink_registrations uplink_errors [uplink_transport
  *           uplink_tls_state uplink_proxy uplink_tls_connects
- *           uplink_tls_disconnects uplink_tls_tx_frames uplink_tls_rx_frames
+ *           uplink_tls_disconnects uplink_tls_spares uplink_tls_spares_won
+ *           uplink_tls_tx_frames uplink_tls_rx_frames
  *           uplink_tls_tx_dropped uplink_tls_rx_dropped], then when STUN
  *           servers are configured: stun_servers stun_server [stun_mapped]
  *           [stun_rtt_us] [stun_last_answer_age_ms] stun_answers
@@ -117,6 +118,7 @@ struct um_uplink_status {
 	const char *tls_state; /* static text */
 	struct um_addr proxy;  /* the loopback proxy carrying its datagrams */
 	uint64_t tls_connects, tls_disconnects, tls_tx_frames, tls_rx_frames, tls_tx_dropped, tls_rx_dropped;
+	uint64_t tls_spares, tls_spares_won; /* second connects beside an unanswered SYN; how many opened first */
 };
 
 /* STUN (node/stun.c): the server with the freshest answer stands for all;

@@ -27,6 +27,10 @@ um_exec relay ip addr add 203.0.113.3/24 dev eth0
 um_exec a iptables -A OUTPUT -o lo -j ACCEPT
 um_exec a iptables -A OUTPUT -o um0 -j ACCEPT
 um_exec a iptables -A OUTPUT -p udp -j DROP
+# The first SYN to 443 is lost: a second connect goes out beside it after
+# 300 ms instead of the kernel's retransmission after 1 s (session 14).
+um_exec a iptables -A OUTPUT -p tcp --dport 443 --syn -m statistic --mode nth --every 100000 --packet 0 \
+	-m comment --comment first-syn -j DROP
 um_exec a iptables -A OUTPUT -p tcp --dport 443 -j ACCEPT
 um_exec a iptables -A OUTPUT -j DROP
 
@@ -56,6 +60,12 @@ um_start beta
 um_wait 20 "first ping through the TLS relay" um_ping a 100.96.0.2 -W 0.3
 t_first=$((($(date +%s%N) - start) / 1000000))
 um_log "first ping a->b through the TLS relay after $t_first ms (both nodes started, relay up)"
+syn_lost=$(um_exec a iptables -L OUTPUT -v -x -n | awk '/first-syn/ { print $1 }')
+read -r spares won <<<"$(um_cli alpha status --json |
+	jq -r '[.relays[] | select(.transport == "tls")][0] | "\(.tls_spares) \(.tls_spares_won)"')"
+um_log "first SYN dropped ($syn_lost); second connects: $spares started, $won opened first"
+((syn_lost == 1)) || um_fail "the first SYN was not dropped ($syn_lost)"
+((won >= 1)) || um_fail "the connect beside the lost SYN did not carry the connection ($spares started, $won won)"
 
 um_exec a ping -c 10 -i 0.1 -W 1 100.96.0.2 >/dev/null || um_fail "ping a->b"
 um_exec b ping -c 10 -i 0.1 -W 1 100.96.0.1 >/dev/null || um_fail "ping b->a"
