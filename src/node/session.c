@@ -218,9 +218,9 @@ static void install_session(struct um_node *node, struct um_node_peer *peer)
 	 * (never installed twice: that would restart its nonces); other keys
 	 * (the responder took our other form of RESPONSE) are installed, which
 	 * retires the copy. */
-	bool early = out->initiator && peer->early_receive && peer->index_previous == out->keypair.local_index;
-	int r = early ? um_dataplane_peer_promote_receive(node->dataplane, peer->dp_peer, &out->keypair) : -UM_ESTATE;
-	if (early && r == 0)
+	int r = -UM_ESTATE;
+	if (out->initiator && peer->early_receive && peer->index_previous == out->keypair.local_index &&
+	    (r = um_dataplane_peer_promote_receive(node->dataplane, peer->dp_peer, &out->keypair)) == 0)
 		peer->index_previous = 0; /* the data plane moved it to current; a pending next goes to previous */
 	if (r)
 		r = um_dataplane_peer_install_keypair(node->dataplane, peer->dp_peer, &out->keypair, as_next);

@@ -198,17 +198,31 @@ static void start_handshake(struct um_relay_client *c, unsigned i, uint64_t now,
 	um_relay_client_session_wipe(&u->next);
 }
 
+/* m sealed under s, appended to out: 0, or negative (out unchanged). */
+static int append_sealed(struct um_relay_client_session *s, const struct um_relay_control *m,
+			 struct um_relay_client_output *out)
+{
+	unsigned d = out->n_datagrams;
+	if (d >= UM_RELAY_CLIENT_MAX_DATAGRAMS)
+		return -UM_ELIMIT;
+	int n = um_relay_sealed_encode(out->datagrams[d], sizeof(out->datagrams[d]), s->remote_index, s->send_counter++,
+				       s->send_key, m);
+	if (n < 0)
+		return n;
+	out->lengths[d] = (uint16_t)n;
+	out->n_datagrams++;
+	return 0;
+}
+
+/* m sealed under s, the only datagram of out; its hash is what a relay's
+ * unsealed NOT_REGISTERED must name to be believed. */
 static void send_sealed(struct um_relay_client *c, unsigned i, struct um_relay_client_session *s,
 			const struct um_relay_control *m, struct um_relay_client_output *out)
 {
-	struct um_relay_client_uplink *u = &c->uplinks[i];
-	int n = um_relay_sealed_encode(out->datagrams[0], sizeof(out->datagrams[0]), s->remote_index, s->send_counter++,
-				       s->send_key, m);
-	if (n < 0)
+	out->n_datagrams = 0;
+	if (append_sealed(s, m, out))
 		return;
-	um_relay_datagram_hash(u->last_hash, out->datagrams[0], (size_t)n);
-	out->lengths[0] = (uint16_t)n;
-	out->n_datagrams = 1;
+	um_relay_datagram_hash(c->uplinks[i].last_hash, out->datagrams[0], out->lengths[0]);
 	out->uplink = i;
 }
 
@@ -230,19 +244,12 @@ static void send_register(struct um_relay_client *c, unsigned i, uint64_t now, s
 	 * behind it. They stay queued: sent again once registered, in case
 	 * this REGISTER is lost (the relay then refuses them, see
 	 * client_input.c) or they are. */
-	for (unsigned k = 0; k < u->n_requests && out->n_datagrams < UM_RELAY_CLIENT_MAX_DATAGRAMS; k++) {
+	for (unsigned k = 0; k < u->n_requests; k++) {
 		struct um_relay_control q = {.kind = UM_RELAY_CTL_LOOKUP, .peer = u->requests[k].peer};
-		unsigned d = out->n_datagrams;
-		if (u->requests[k].kind != UM_RELAY_CTL_LOOKUP)
-			continue;
-		int n = um_relay_sealed_encode(out->datagrams[d], sizeof(out->datagrams[d]), u->next.remote_index,
-					       u->next.send_counter++, u->next.send_key, &q);
-		if (n < 0)
-			continue;
-		out->lengths[d] = (uint16_t)n;
-		out->n_datagrams++;
-		u->lookups++;
-		u->early_lookups++;
+		if (u->requests[k].kind == UM_RELAY_CTL_LOOKUP && append_sealed(&u->next, &q, out) == 0) {
+			u->lookups++;
+			u->early_lookups++;
+		}
 	}
 }
 
