@@ -524,6 +524,11 @@ static void apply_decision(struct um_node *node, const struct um_relay_transport
 			if (node->uplinks[i].tls)
 				um_uplink_stream_connect(&node->uplinks[i]);
 		break;
+	case UM_RELAY_TRANSPORT_WARM_STREAM:
+		for (size_t i = 0; i < node->n_uplinks; i++)
+			if (node->uplinks[i].tls)
+				um_uplink_stream_warm(&node->uplinks[i]);
+		break;
 	case UM_RELAY_TRANSPORT_PROBE_UDP:
 		for (size_t i = 0; i < node->n_uplinks; i++)
 			if (!node->uplinks[i].tls)
@@ -662,6 +667,10 @@ int um_uplinks_start_list(struct um_node *node, const struct um_uplink_relay *li
 	     * line gives way when the UDP line registers first). */
 	    .n_uplinks = (unsigned)n,
 	    .first_retry_ns = 400 * UM_NSEC_PER_MSEC,
+	    /* TCP, TLS and the Upgrade while UDP is tried: a UDP-blocked node
+	     * registers over TLS three round trips sooner (issue 14), for one
+	     * TLS handshake per start that UDP mostly makes useless. */
+	    .warm_stream = true,
 	};
 	int r;
 

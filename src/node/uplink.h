@@ -103,9 +103,12 @@ uint64_t um_uplink_rtt_ns(const struct um_node *node, unsigned uplink);
 /* uplink_stream.c: open makes the loopback proxy (sets u->addr/sa) without
  * connecting; connect starts (and keeps) the connection; reconnect drops it
  * for a new one. The stream calls u->transport when the connection opens
- * or is lost. */
+ * or is lost. warm connects once without calling u->transport (the
+ * policy's WARM_STREAM): a later connect finds it open and calls it at
+ * once; disconnect closes it; it is not retried when it fails. */
 int um_uplink_stream_open(struct um_node_uplink *u);
 void um_uplink_stream_connect(struct um_node_uplink *u);
+void um_uplink_stream_warm(struct um_node_uplink *u);
 void um_uplink_stream_reconnect(struct um_node_uplink *u);
 void um_uplink_stream_close(struct um_node_uplink *u);
 /* Drops the connection and stops wanting it (UDP carries the traffic

@@ -54,6 +54,7 @@ enum {
 struct um_uplink_stream {
 	struct um_node_uplink *uplink;
 	bool wanted;             /* keep connected (the node fell back to TLS) */
+	bool warm;               /* connected ahead of need (um_uplink_stream_warm), not wanted yet */
 	struct um_stream *conn;  /* the connection, NULL between attempts */
 	struct um_stream *spare; /* a second attempt while conn's SYN is unanswered */
 	struct um_timer spare_timer;
@@ -90,6 +91,7 @@ static void disconnect(struct um_uplink_stream *st, const char *why)
 	bool was_open = st->connected_ns != 0; /* transport_up was called */
 	char name[80];
 
+	st->warm = false; /* a warm connection is not tried again */
 	um_stream_free(st->conn);
 	st->conn = NULL;
 	um_stream_free(st->spare);
@@ -171,11 +173,15 @@ static void on_open(void *arg, struct um_stream *conn)
 	um_stream_free(st->spare);
 	st->spare = NULL;
 	um_timer_cancel(st->uplink->node->loop, &st->spare_timer);
-	st->connected_ns = um_now_ns();
 	st->connects++;
 	um_timer_cancel(st->uplink->node->loop, &st->timer);
 	describe(st->uplink, name, sizeof(name));
+	if (!st->wanted) { /* warm: registered over once wanted */
+		um_log_debug("relay %s: connected ahead (%s), UDP first", name, um_stream_tls_version(conn));
+		return;
+	}
 	um_log_info("relay %s: connected (%s)", name, um_stream_tls_version(conn));
+	st->connected_ns = um_now_ns();
 	st->uplink->transport(st->uplink, true);
 }
 
@@ -322,9 +328,27 @@ void um_uplink_stream_connect(struct um_node_uplink *u)
 		return;
 	st->wanted = true;
 	describe(u, name, sizeof(name));
+	if (st->warm && is_open(st)) {
+		st->warm = false;
+		um_log_info("relay %s: registering over the connection opened ahead (no UDP relay answered)", name);
+		st->connected_ns = um_now_ns();
+		u->transport(u, true);
+		return;
+	}
+	st->warm = false; /* still connecting: on_open registers */
 	um_log_info("relay %s: connecting (no UDP relay answered)", name);
 	if (!st->conn && !um_timer_armed(&st->timer))
 		start_connect(st);
+}
+
+void um_uplink_stream_warm(struct um_node_uplink *u)
+{
+	struct um_uplink_stream *st = u->stream;
+
+	if (!st || st->wanted || st->conn || um_timer_armed(&st->timer))
+		return;
+	st->warm = true;
+	start_connect(st);
 }
 
 void um_uplink_stream_reconnect(struct um_node_uplink *u)
@@ -339,11 +363,12 @@ void um_uplink_stream_disconnect(struct um_node_uplink *u)
 {
 	struct um_uplink_stream *st = u->stream;
 
-	if (!st || !st->wanted)
+	if (!st || (!st->wanted && !st->warm))
 		return;
-	st->wanted = false;
+	const char *why = st->wanted ? "UDP works again: closing the TLS connection" : NULL; /* warm: quietly */
+	st->wanted = st->warm = false;
 	if (st->conn)
-		disconnect(st, "UDP works again: closing the TLS connection");
+		disconnect(st, why);
 	else
 		um_timer_cancel(u->node->loop, &st->timer);
 }
@@ -378,9 +403,10 @@ void um_uplink_stream_status_fill(const struct um_node_uplink *u, struct um_upli
 	if (!st)
 		return;
 	out->tls_stream = true;
-	out->tls_state = !st->wanted ? "standby"
-			 : st->conn  ? um_stream_state_name(um_stream_get_state(st->conn))
-				     : "idle";
+	out->tls_state = st->warm      ? "warm"
+			 : !st->wanted ? "standby"
+			 : st->conn    ? um_stream_state_name(um_stream_get_state(st->conn))
+				       : "idle";
 	out->proxy = u->addr;
 	out->tls_connects = st->connects;
 	out->tls_spares = st->spares;

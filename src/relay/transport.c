@@ -117,6 +117,7 @@ static void open_stream(struct um_relay_transport *p, uint64_t now)
 	if (p->stream_requested || !has_kind(p, true))
 		return;
 	p->stream_requested = true;
+	p->stream_warm = false; /* registered over from now on */
 	p->stats.streams_opened++;
 	push(p, UM_RELAY_TRANSPORT_OPEN_STREAM, 0);
 	arm_probes(p, now);
@@ -150,6 +151,10 @@ static void move_to_udp(struct um_relay_transport *p, uint64_t now)
 		p->close_due_ns = NEVER;
 	p->stats.to_udp++;
 	push(p, UM_RELAY_TRANSPORT_USE_UDP, (unsigned)best);
+	if (p->stream_warm) { /* nothing registered over it: it goes now */
+		p->stream_warm = false;
+		push(p, UM_RELAY_TRANSPORT_CLOSE_STREAM, 0);
+	}
 }
 
 /* Nothing on UDP answers any more: traffic to a stream that is up, else
@@ -202,6 +207,11 @@ void um_relay_transport_start(struct um_relay_transport *p, uint64_t now)
 	p->fallback_due_ns = has_kind(p, false) ? now + um_relay_transport_fallback_wait(p) : now;
 	if (has_kind(p, false) && now + p->config.silent_wait_ns < p->fallback_due_ns)
 		p->silent_due_ns = now + p->config.silent_wait_ns;
+	if (has_kind(p, false) && p->config.warm_stream) {
+		p->stream_warm = true;
+		p->stats.streams_warmed++;
+		push(p, UM_RELAY_TRANSPORT_WARM_STREAM, 0);
+	}
 }
 
 void um_relay_transport_udp_heard(struct um_relay_transport *p)
@@ -390,6 +400,8 @@ const char *um_relay_transport_decision_name(enum um_relay_transport_decision de
 		return "use-stream";
 	case UM_RELAY_TRANSPORT_CLOSE_STREAM:
 		return "close-stream";
+	case UM_RELAY_TRANSPORT_WARM_STREAM:
+		return "warm-stream";
 	}
 	return "?";
 }

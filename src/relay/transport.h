@@ -30,6 +30,13 @@
  * whichever answers first carries the traffic (USE_UDP / USE_STREAM), and
  * a later UDP answer still wins.
  *
+ * Warm stream (config warm_stream, with UDP and wss:// uplinks both): the
+ * wss:// connections are opened at the start (WARM_STREAM: TCP, TLS and
+ * the Upgrade, three round trips, but no registration over them), so
+ * OPEN_STREAM finds them open and registers at once; the first UDP answer
+ * closes them again (CLOSE_STREAM). A UDP-blocked node then registers at
+ * about silent_wait + two round trips, not silent_wait + five (issue 14).
+ *
  * On TLS the policy keeps probing UDP (PROBE_UDP: the caller sends a
  * REGISTER or keepalive to its UDP relays and probes its direct paths) at
  * probe_min, doubling up to probe_max (1, 2, 4, 4 s ...), so UDP that
@@ -69,7 +76,9 @@ enum um_relay_transport_decision {
 	UM_RELAY_TRANSPORT_PROBE_UDP,    /* try UDP now: REGISTER/keepalive to UDP relays, probe direct paths */
 	UM_RELAY_TRANSPORT_USE_UDP,      /* traffic through UDP `uplink` (or DIRECT: direct paths proven) */
 	UM_RELAY_TRANSPORT_USE_STREAM,   /* traffic through wss:// `uplink` */
-	UM_RELAY_TRANSPORT_CLOSE_STREAM, /* UDP held for close_after: the wss:// connections may go */
+	UM_RELAY_TRANSPORT_CLOSE_STREAM, /* UDP held for close_after (or won over a warm stream): the wss:// connections
+					    may go */
+	UM_RELAY_TRANSPORT_WARM_STREAM,  /* connect the wss:// uplinks, register over them only at OPEN_STREAM */
 };
 
 struct um_relay_transport_config {
@@ -77,6 +86,7 @@ struct um_relay_transport_config {
 	bool stream[UM_RELAY_TRANSPORT_MAX_UPLINKS]; /* wss:// uplink (as the relay client's config) */
 	uint64_t rtt_hint_ns;                        /* RTT to the UDP relays known beforehand; 0 = none */
 	uint64_t first_retry_ns;                     /* the UDP REGISTER's first retransmission (1 s) */
+	bool warm_stream;                            /* WARM_STREAM at the start (see above) */
 	/* Tunables; 0 = the default in (). */
 	uint64_t min_wait_ns;    /* (500 ms) */
 	uint64_t silent_wait_ns; /* (250 ms, at least 2 x rtt_hint): OPEN_STREAM when no UDP relay sent a thing */
@@ -96,6 +106,7 @@ struct um_relay_transport_output {
 struct um_relay_transport_stats {
 	uint64_t to_udp, to_stream; /* moves of traffic (USE_UDP / USE_STREAM) */
 	uint64_t streams_opened;    /* OPEN_STREAM decisions */
+	uint64_t streams_warmed;    /* WARM_STREAM decisions */
 	uint64_t probes;            /* PROBE_UDP decisions */
 	uint64_t flaps;             /* fallbacks within flap_window of a move to UDP */
 	uint64_t held;              /* UDP answers that waited for the hold */
@@ -113,6 +124,7 @@ struct um_relay_transport {
 	uint64_t srtt_ns; /* over every UDP answer; 0 = none */
 	bool stream_up[UM_RELAY_TRANSPORT_MAX_UPLINKS];
 	bool stream_requested;         /* OPEN_STREAM given, no CLOSE_STREAM since */
+	bool stream_warm;              /* WARM_STREAM given, no OPEN_STREAM or CLOSE_STREAM since */
 	int udp_uplink, stream_uplink; /* carrying traffic now; -1 = none */
 	uint64_t race_start_ns;
 	uint64_t fallback_due_ns; /* OPEN_STREAM at; UINT64_MAX = none */

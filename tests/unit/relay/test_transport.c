@@ -34,7 +34,8 @@ struct world {
 	uint64_t blocked_from, blocked_to; /* UDP dropped in [from, to) */
 	unsigned loss_per_mille;           /* random loss per leg */
 	unsigned drop_first_registers;     /* that many REGISTERs lost */
-	uint64_t stream_connect;           /* OPEN_STREAM -> stream_up */
+	uint64_t stream_connect;           /* OPEN_STREAM (or WARM_STREAM) -> connected */
+	uint64_t stream_register;          /* connected -> stream_up (0: counted in stream_connect) */
 	uint32_t seed;
 	/* the caller's UDP uplink (as the relay client) */
 	bool registered, ka_outstanding;
@@ -44,6 +45,7 @@ struct world {
 	unsigned n_answers;
 	/* the caller's stream */
 	uint64_t stream_up_at;
+	uint64_t stream_connected_at; /* after WARM_STREAM; NEVER = no connection */
 	bool stream_open;
 	/* what the policy said */
 	struct decision decisions[MAX_DECISIONS];
@@ -96,6 +98,7 @@ static void world_init(struct world *w, uint64_t rtt)
 	w->ka_due = NEVER;
 	w->register_due = T0;
 	w->stream_up_at = NEVER;
+	w->stream_connected_at = NEVER;
 }
 
 static void policy_init(struct world *w, const struct um_relay_transport_config *extra)
@@ -108,6 +111,11 @@ static void policy_init(struct world *w, const struct um_relay_transport_config 
 	um_relay_transport_start(&w->policy, w->now);
 }
 
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
 static void apply(struct world *w)
 {
 	struct um_relay_transport_output out;
@@ -117,8 +125,15 @@ static void apply(struct world *w)
 			w->decisions[w->n_decisions++] = (struct decision){.at = w->now, .out = out};
 		switch (out.decision) {
 		case UM_RELAY_TRANSPORT_OPEN_STREAM:
+			/* Over a warm connection only the registration is left. */
 			w->stream_open = true;
-			w->stream_up_at = w->now + w->stream_connect;
+			w->stream_up_at = (w->stream_connected_at == NEVER   ? w->now + w->stream_connect
+					   : w->stream_connected_at > w->now ? w->stream_connected_at
+									     : w->now) +
+					  w->stream_register;
+			break;
+		case UM_RELAY_TRANSPORT_WARM_STREAM:
+			w->stream_connected_at = w->now + w->stream_connect;
 			break;
 		case UM_RELAY_TRANSPORT_PROBE_UDP:
 			/* REGISTER now if not registered, else a keepalive. */
@@ -137,17 +152,12 @@ static void apply(struct world *w)
 			break;
 		case UM_RELAY_TRANSPORT_CLOSE_STREAM:
 			w->stream_open = false;
-			w->stream_up_at = NEVER;
+			w->stream_up_at = w->stream_connected_at = NEVER;
 			break;
 		case UM_RELAY_TRANSPORT_NONE:
 			break;
 		}
 	}
-}
-
-static uint64_t min_u64(uint64_t a, uint64_t b)
-{
-	return a < b ? a : b;
 }
 
 /* Runs the world until `until`: every timer and arrival in time order. */
@@ -557,6 +567,57 @@ static void test_slots(void)
 	CHECK_EQ(um_relay_transport_init(&p, &c), -UM_EINVAL);
 }
 
+/* Warm stream: the wss:// connection opens while UDP is tried, so a
+ * UDP-blocked node only registers over it at the silence (two round trips,
+ * not five); UDP that answers closes it unused; all-wss:// warms nothing
+ * (the stream opens at once anyway). */
+static void test_warm_stream(void)
+{
+	struct um_relay_transport_config c = {.n_uplinks = 2, .stream = {false, true}, .warm_stream = true};
+	struct world *w = calloc(1, sizeof(*w));
+	if (!w)
+		return;
+	for (int warm = 0; warm <= 1; warm++) {
+		world_init(w, 80 * MS);
+		w->blocked_from = T0;
+		w->blocked_to = T0 + 60 * SEC;
+		w->stream_connect = 240 * MS; /* TCP, TLS, Upgrade */
+		w->stream_register = 160 * MS;
+		c.warm_stream = warm;
+		policy_init(w, &c);
+		run_until(w, T0 + 2 * SEC);
+		CHECK_EQ(first(w, UM_RELAY_TRANSPORT_WARM_STREAM, T0), warm ? T0 : NEVER);
+		CHECK_EQ(first(w, UM_RELAY_TRANSPORT_OPEN_STREAM, T0), T0 + 250 * MS);
+		CHECK_EQ(first(w, UM_RELAY_TRANSPORT_USE_STREAM, T0), T0 + (warm ? 410 : 650) * MS);
+		CHECK_EQ(count(w, UM_RELAY_TRANSPORT_CLOSE_STREAM, T0, w->now), 0);
+		CHECK(w->on_stream);
+		CHECK_EQ(w->policy.stats.streams_warmed, (uint64_t)warm);
+	}
+
+	/* UDP answers: the warm connection goes with the first answer. */
+	world_init(w, 80 * MS);
+	w->stream_connect = 240 * MS;
+	policy_init(w, &c);
+	run_until(w, T0 + 2 * SEC);
+	CHECK_EQ(first(w, UM_RELAY_TRANSPORT_USE_UDP, T0), T0 + 80 * MS);
+	CHECK_EQ(first(w, UM_RELAY_TRANSPORT_CLOSE_STREAM, T0), T0 + 80 * MS);
+	CHECK_EQ(count(w, UM_RELAY_TRANSPORT_OPEN_STREAM, T0, w->now), 0);
+	CHECK(w->on_udp && !w->stream_open && w->stream_connected_at == NEVER);
+	CHECK(!w->policy.stream_warm);
+
+	/* Only wss:// uplinks: opened at once, nothing warmed. */
+	world_init(w, 80 * MS);
+	w->blocked_from = T0; /* the world's UDP relay is uplink 0: not one here */
+	w->blocked_to = T0 + 60 * SEC;
+	struct um_relay_transport_config only = {.n_uplinks = 2, .stream = {true, true}, .warm_stream = true};
+	policy_init(w, &only);
+	run_until(w, T0 + SEC);
+	CHECK_EQ(first(w, UM_RELAY_TRANSPORT_OPEN_STREAM, T0), T0);
+	CHECK_EQ(count(w, UM_RELAY_TRANSPORT_WARM_STREAM, T0, w->now), 0);
+	CHECK(!strcmp(um_relay_transport_decision_name(UM_RELAY_TRANSPORT_WARM_STREAM), "warm-stream"));
+	free(w);
+}
+
 int main(void)
 {
 	RUN(test_blocked_then_unblocked);
@@ -567,5 +628,6 @@ int main(void)
 	RUN(test_flapping_damped);
 	RUN(test_only_one_kind);
 	RUN(test_slots);
+	RUN(test_warm_stream);
 	return um_test_end();
 }
