@@ -191,6 +191,7 @@ static const struct counter_key handshake_keys[] = {
     KEY("hs_short_challenges", struct um_handshake_status, short_challenges),
     KEY("hs_short_responses", struct um_handshake_status, short_responses),
     KEY("hs_key_unknown", struct um_handshake_status, key_unknown),
+    KEY("hs_repeats_ignored", struct um_handshake_status, repeats_ignored),
 };
 
 static const struct counter_key messaging_keys[] = {

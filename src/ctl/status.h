@@ -14,7 +14,7 @@
  *           hs_challenge_budget hs_fragments_sent hs_fragments_retransmitted
  *           hs_acks_sent hs_acks_received hs_acks_dropped
  *           hs_challenges_deferred hs_deferred_stale hs_deferred_refused
- *           hs_short_challenges hs_short_responses hs_key_unknown under_load
+ *           hs_short_challenges hs_short_responses hs_key_unknown hs_repeats_ignored under_load
  *           demux_dropped path_dropped dp_no_route dp_unknown_index dp_malformed dp_ring_full
  *           dp_tun_write_errors dp_busy_poll_hits dp_busy_poll_misses
  *           dp_gathers dp_spreads relays [relay_transport] [home_relay home_relay_rtt_us
@@ -89,7 +89,9 @@ struct um_handshake_status {
 	    /* Handshake v3: CHALLENGEs and RESPONSEs sent without our key (the
 	     * other side held it), and short RESPONSEs dropped for a key we
 	     * did not hold (the sender resends the full form). */
-	    short_challenges, short_responses, key_unknown;
+	    short_challenges, short_responses, key_unknown,
+	    /* HELLO copies right behind the one answered (repeat_single). */
+	    repeats_ignored;
 };
 
 /* Messaging (node/messaging.h counters): msg_* keys of the node. */

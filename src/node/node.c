@@ -366,6 +366,7 @@ static int start_node(struct um_node *node)
 	    /* A first session's keys go in for receiving before our RESPONSE
 	     * (session.c: early_receive). */
 	    .early_keys = true,
+	    .repeat_single = true,
 	};
 	r = um_handshake_engine_new(&node->engine, &hs_config);
 	if (r) {

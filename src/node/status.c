@@ -145,6 +145,7 @@ static void fill_node(struct um_node *node, struct um_node_status *out)
 	    .short_challenges = hs->short_challenges,
 	    .short_responses = hs->short_responses,
 	    .key_unknown = hs->key_unknown,
+	    .repeats_ignored = hs->repeats_ignored,
 	};
 	out->under_load = um_handshake_under_load(node->engine);
 	out->demux_dropped = node->demux_dropped;

@@ -39,6 +39,16 @@ int um_uplink_wait_push(struct um_uplink_wait **w, unsigned uplink, const uint8_
 	bool is_piece = um_fragment_decode(&piece, data, len) == 0;
 	bool same = is_piece && q->count && q->uplink == uplink &&
 		    um_fragment_decode(&held, q->data[0], q->len[0]) == 0 && same_message(&held, &piece);
+	/* The copy of a one-datagram message (handshake repeat_single) waits
+	 * beside it: both go, as they would have. */
+	bool copy =
+	    !is_piece && q->count == 1 && q->uplink == uplink && q->len[0] == len && memcmp(q->data[0], data, len) == 0;
+	if (copy) {
+		q->len[1] = (uint16_t)len;
+		memcpy(q->data[1], data, len);
+		q->count = 2;
+		return 0;
+	}
 	if (!same)
 		q->count = 0;
 	q->uplink = uplink;

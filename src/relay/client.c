@@ -463,7 +463,8 @@ int um_relay_client_init(struct um_relay_client *c, const struct um_relay_client
 	if (!c->hs_out || !c->queue)
 		goto out;
 	/* Initiator only: one pending slot is plenty (we answer no HELLO). */
-	struct um_handshake_config hc = {.identity = c->identity, .max_pending = 1, .early_keys = true};
+	struct um_handshake_config hc = {
+	    .identity = c->identity, .max_pending = 1, .early_keys = true, .repeat_single = true};
 	for (unsigned i = 0; i < c->n_uplinks; i++) {
 		struct um_relay_client_uplink *u = &c->uplinks[i];
 		u->state = UM_RELAY_CLIENT_IDLE;

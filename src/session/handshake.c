@@ -275,6 +275,17 @@ uint32_t um_hs_new_index(struct um_handshake_engine *engine)
 	return index;
 }
 
+/* A message of one datagram in its first round: twice with
+ * config.repeat_single (handshake.h). */
+static int output_single(const struct um_handshake_engine *engine, struct um_handshake_output *out, uint8_t type,
+			 const uint8_t *msg, size_t len)
+{
+	int ret = um_hs_output_message(out, type, 0, 0, msg, len);
+	if (ret == 0 && engine->config.repeat_single)
+		ret = um_hs_output_message(out, type, 0, 0, msg, len);
+	return ret;
+}
+
 /* ---- initiator ---- */
 
 int um_handshake_initiate(struct um_handshake_engine *engine, struct um_handshake_peer *peer, const struct um_addr *to,
@@ -303,7 +314,7 @@ int um_handshake_initiate_via(struct um_handshake_engine *engine, struct um_hand
 	out->route = route;
 	out->peer = peer;
 	out->peer_user = peer->user;
-	return um_hs_output_message(out, UM_MSG_HELLO, 0, 0, peer->hello, sizeof(peer->hello));
+	return output_single(engine, out, UM_MSG_HELLO, peer->hello, sizeof(peer->hello));
 }
 
 static struct um_handshake_peer *find_initiation(struct um_handshake_engine *engine, uint32_t index,
@@ -548,6 +559,13 @@ static int handle_hello(struct um_handshake_engine *engine, const struct um_addr
 		if (p->state == UM_HS_STATE_CHALLENGE_SENT && um_addr_equal(&p->source, from) &&
 		    p->source_route == engine->from_route && memcmp(p->hello_ephemeral, hello.ephemeral, 32) == 0 &&
 		    memcmp(p->hello_nonce, hello.nonce, UM_HS_NONCE_BYTES) == 0) {
+			/* The copy sent right behind it (repeat_single): the
+			 * CHALLENGE is on its way. A retransmission waits an RTO,
+			 * at least UM_HS_RTO_MIN_NS, longer than the gap. */
+			if (now.mono_ns - p->created_ns < UM_REASM_ACK_GAP_NS) {
+				engine->stats.repeats_ignored++;
+				return 0;
+			}
 			p->challenge_resent = true;
 			out->to = *from;
 			out->route = engine->from_route;
@@ -759,7 +777,7 @@ static int handle_fragment(struct um_handshake_engine *engine, const struct um_a
 	engine->stats.established++;
 	out->to = *from;
 	out->route = engine->from_route;
-	return um_hs_output_message(out, UM_MSG_ESTABLISHED, 0, 0, pending->established, sizeof(pending->established));
+	return output_single(engine, out, UM_MSG_ESTABLISHED, pending->established, sizeof(pending->established));
 }
 
 int um_handshake_receive(struct um_handshake_engine *engine, const struct um_addr *from, const uint8_t *datagram,

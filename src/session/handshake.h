@@ -112,6 +112,15 @@ struct um_handshake_config {
 	 * round trip later; ESTABLISHED still confirms them (the relay client:
 	 * REGISTER behind RESPONSE). false = keys only at ESTABLISHED. */
 	bool early_keys;
+	/* HELLO and ESTABLISHED, the messages of one datagram, leave twice in
+	 * their first round (the parity piece's idea for a message no parity
+	 * can cover: any one of two copies does). Their loss otherwise costs
+	 * a whole RTO (3 x the RTT hint: ~0.5 s through a relay at 82 ms);
+	 * a copy costs ~200 bytes. Receivers take the first: the responder
+	 * answers a HELLO repeated within UM_REASM_ACK_GAP_NS of its CHALLENGE
+	 * with nothing (repeats_ignored), the initiator holds no state for a
+	 * second ESTABLISHED (-UM_ENOTFOUND, no answer). */
+	bool repeat_single;
 };
 
 enum um_handshake_event {
@@ -175,6 +184,9 @@ struct um_handshake_stats {
 	 * side held our key); short RESPONSEs dropped because we did not hold
 	 * the sender's key (it resends the full one on its timer). */
 	uint64_t short_challenges, short_responses, key_unknown;
+	/* HELLOs repeated right behind the one we answered (config.repeat_single
+	 * on the other side): no second CHALLENGE. */
+	uint64_t repeats_ignored;
 };
 
 /* Allocates an engine; *out is owned by the caller (um_handshake_engine_free).

@@ -55,6 +55,13 @@ t_first=$((($(date +%s%N) - t_block) / 1000000))
 transport=$(um_peer_field alpha beta transport)
 [ "$transport" = relay-tcp ] || um_fail "alpha: transport '$transport' while UDP is blocked, not relay-tcp"
 um_log "UDP blocked: first ping through the TLS relay after $t_first ms"
+# The TLS connection was opened while UDP was tried (WARM_STREAM: no hop of
+# the link here takes more than a millisecond, so it was open long before
+# the 250 ms of UDP silence) and registered over: one connection, no second.
+grep -q "wss://203.0.113.3:443: registering over the connection opened ahead" "$UM_TMP/alpha.log" ||
+	um_fail "alpha did not register over its warm TLS connection"
+connects=$(um_cli alpha status --json | jq -r '.relays[] | select(.transport == "tls") | .tls_connects')
+[ "$connects" = 1 ] || um_fail "alpha: $connects TLS connections, want 1 (the warm one)"
 mode=$(um_cli alpha status --json | jq -r '.node.relay_transport')
 [ "$mode" = stream ] || um_fail "alpha: relay_transport '$mode' on the TLS relay, not stream"
 hs0=$(um_peer_field alpha beta handshakes)

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -48,6 +49,7 @@ struct fixture {
 	struct um_watch listen_watch;
 	bool listening;
 	struct um_stream_counters *server_counters; /* shared by accepted streams */
+	int server_fd;                              /* the accepted socket (the stream owns it) */
 	struct side client, server;
 };
 
@@ -124,6 +126,7 @@ static void on_accept(struct um_loop *loop, struct um_watch *watch, uint32_t eve
 	CHECK(f->server.st == NULL);
 	struct um_stream_config c = config_for(f, &f->server, f->server_ctx, 0);
 	c.counters = f->server_counters;
+	f->server_fd = fd;
 	CHECK_EQ(um_stream_accept(&f->server.st, loop, &c, fd), 0);
 }
 
@@ -195,6 +198,27 @@ static void send_messages(struct side *s, uint32_t count)
 
 /* Messages of every size both ways, in order and intact; close frames end
  * both sides with the right reason. */
+#ifndef TCP_RTO_MIN_US
+#define TCP_RTO_MIN_US 45 /* Linux 6.15 */
+#endif
+
+/* A lost segment holds every datagram behind it until TCP resends it: the
+ * stream lowers the minimum RTO from 200 to 50 ms (net/stream.c), where
+ * the kernel has the option (it rounds to its tick). */
+static void check_rto_min(int fd)
+{
+	int probe = socket(AF_INET, SOCK_STREAM, 0), value = 50000;
+	bool supported = probe >= 0 && setsockopt(probe, IPPROTO_TCP, TCP_RTO_MIN_US, &value, sizeof(value)) == 0;
+	socklen_t len = sizeof(value);
+
+	if (probe >= 0)
+		close(probe);
+	if (!supported)
+		return;
+	CHECK_EQ(getsockopt(fd, IPPROTO_TCP, TCP_RTO_MIN_US, &value, &len), 0);
+	CHECK(value >= 50000 && value < 100000);
+}
+
 static void test_exchange(void)
 {
 	struct fixture f;
@@ -216,6 +240,7 @@ static void test_exchange(void)
 	CHECK_EQ(cc->tx_bytes, sc->rx_bytes);
 	CHECK_EQ(sc->tx_bytes, cc->rx_bytes);
 	CHECK_EQ(cc->tx_dropped_full + sc->tx_dropped_full, 0);
+	check_rto_min(f.server_fd);
 	CHECK_EQ(um_stream_send(f.client.st, NULL, 0), -UM_ERANGE);
 	uint8_t big[UM_WS_MAX_PAYLOAD + 1] = {0};
 	CHECK_EQ(um_stream_send(f.client.st, big, sizeof(big)), -UM_ERANGE);

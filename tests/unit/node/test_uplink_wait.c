@@ -102,6 +102,18 @@ static void test_only_the_newest_message(void)
 	n_sent = 0;
 	CHECK_EQ(um_uplink_wait_send(&w, 0, record, NULL), 1);
 	CHECK_EQ(sent[0][0], 0x01);
+	/* A HELLO and its copy (repeat_single) both go; a third one is a new
+	 * message again, and so is a copy for another relay. */
+	n = hello(buf, 4);
+	CHECK_EQ(um_uplink_wait_push(&w, 0, buf, n), 0);
+	CHECK_EQ(um_uplink_wait_push(&w, 0, buf, n), 0);
+	n_sent = 0;
+	CHECK_EQ(um_uplink_wait_send(&w, 0, record, NULL), 2);
+	CHECK_MEM(sent[0], buf, n);
+	CHECK_MEM(sent[1], buf, n);
+	CHECK_EQ(um_uplink_wait_push(&w, 0, buf, n), 0);
+	CHECK_EQ(um_uplink_wait_push(&w, 1, buf, n), 0);
+	CHECK_EQ(um_uplink_wait_send(&w, 1, record, NULL), 1);
 }
 
 static void test_bounded_and_per_relay(void)

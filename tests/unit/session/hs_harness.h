@@ -37,13 +37,19 @@ struct hs_queue {
 typedef int (*hs_filter_fn)(void *ctx, unsigned seq, const struct hs_node *from, uint8_t *dgram, uint16_t *len);
 
 static struct um_handshake_output hs_out;
+/* config.repeat_single of the engines hs_node_init makes from now on. */
+static bool hs_repeat_single;
 
 static inline void hs_node_init(struct hs_node *n, uint8_t last_octet)
 {
 	memset(n, 0, sizeof(*n));
 	um_identity_generate(&n->identity);
-	struct um_handshake_config cfg = {
-	    .identity = &n->identity, .mtu = 1400, .heartbeat_s = 15, .rotation_s = 120, .direct_p2p = true};
+	struct um_handshake_config cfg = {.identity = &n->identity,
+					  .mtu = 1400,
+					  .heartbeat_s = 15,
+					  .rotation_s = 120,
+					  .direct_p2p = true,
+					  .repeat_single = hs_repeat_single};
 	um_handshake_engine_new(&n->engine, &cfg);
 	n->addr.family = 4;
 	n->addr.addr[0] = 10;

@@ -279,6 +279,53 @@ static int send_ack(struct hs_node *to, const struct um_addr *from, const struct
 	return um_handshake_receive(to->engine, from, buf, (size_t)n, lossy_time(&net), &hs_out);
 }
 
+/* repeat_single: HELLO and ESTABLISHED leave twice. Clean, the copies
+ * cost two datagrams and nothing else (B answers the repeated HELLO with
+ * nothing: one CHALLENGE); with the first copy of each lost the handshake
+ * takes the same two round trips, no retransmission. Without the option
+ * those two losses cost two RTOs. */
+static void test_repeat_single(void)
+{
+	uint64_t clean_ns = 0;
+	for (int repeat = 1; repeat >= 0; repeat--) {
+		for (int lose = 0; lose <= 1; lose++) {
+			fixture_down();
+			hs_repeat_single = repeat;
+			fixture_up();
+			n_rules = 0;
+			if (lose) {
+				drop_first(0, UM_TYPE_HELLO, 0, -1, 1);
+				drop_first(1, UM_TYPE_ESTABLISHED, 0, -1, 1);
+			}
+			CHECK_EQ(run_with_rules(), 0);
+			CHECK_EQ(A.established, 1);
+			CHECK_EQ(B.established, 1);
+			uint64_t took = net.done_ns - net.base_ns;
+			if (!repeat) {
+				if (lose) /* each loss waited for its RTO (>= 200 ms) */
+					CHECK(took >= clean_ns + 400 * MS);
+				continue;
+			}
+			CHECK_EQ(net.sent_type[0][UM_TYPE_HELLO], 2);
+			CHECK_EQ(net.sent_type[1][UM_TYPE_ESTABLISHED], 2);
+			CHECK_EQ(stats(&B)->fragments_sent, ch_frags + 1); /* one CHALLENGE */
+			CHECK_EQ(stats(&A)->fragments_retransmitted + stats(&B)->fragments_retransmitted, 0);
+			CHECK_EQ(stats(&B)->repeats_ignored, (uint64_t)(lose ? 0 : 1));
+			if (!lose) { /* the copy of ESTABLISHED, still in flight: no state for it */
+				CHECK_EQ(net.n_packets, 1);
+				CHECK_EQ(um_handshake_receive(A.engine, &B.addr, net.packets[0].data,
+							      net.packets[0].len, lossy_time(&net), &hs_out),
+					 -UM_ENOTFOUND);
+				CHECK_EQ(hs_out.n_datagrams, 0);
+			}
+			if (!lose)
+				clean_ns = took;
+			CHECK_EQ(took, clean_ns);
+		}
+	}
+	hs_repeat_single = false;
+}
+
 static void test_forged_acks(void)
 {
 	n_rules = 0;
@@ -540,6 +587,7 @@ int main(void)
 	RUN_FRESH(test_lost_response_piece_twice);
 	RUN_FRESH(test_lost_established);
 	RUN_FRESH(test_lost_established_after_repair);
+	RUN_FRESH(test_repeat_single);
 	RUN_FRESH(test_forged_acks);
 	RUN_FRESH(test_ack_budget);
 	RUN_FRESH(test_challenge_ack_rate_limited);

@@ -3,6 +3,7 @@
  * come from one address (a relay) are told apart by the caller's tag, and
  * every output carries the tag of where it goes. Fresh engines per case. */
 #include "hs_harness.h"
+#include "session/handshake_internal.h"
 #include "test.h"
 #include "util/error.h"
 
@@ -100,22 +101,27 @@ static void test_plain_calls_are_tag_zero(void)
 }
 
 /* One HELLO seen again from the relay: under its own tag it is a
- * retransmission (CHALLENGE again); under another tag it is not the same
- * source, so the replay filter drops it. */
+ * retransmission (CHALLENGE again, an RTO later: right behind it, it is the
+ * sender's copy and answered with nothing); under another tag it is not the
+ * same source, so the replay filter drops it. */
 static void test_same_address_other_tag_is_other_source(void)
 {
 	static struct hs_queue hello;
-	struct um_handshake_time now = hs_time(0);
+	struct um_handshake_time now = hs_time(0), later = now;
 
+	later.mono_ns += UM_HS_RTO_MIN_NS;
 	setup();
 	CHECK_EQ(um_handshake_initiate_via(A.engine, A.peer, &relay, 0x21, now, &hs_out), 0);
 	hs_take_output(&A, &hello);
 	CHECK_EQ(um_handshake_receive_via(B.engine, &relay, 0x35, hello.data[0], hello.len[0], now, &hs_out), 0);
 	CHECK(hs_out.n_datagrams > 0);
 	CHECK_EQ(um_handshake_receive_via(B.engine, &relay, 0x35, hello.data[0], hello.len[0], now, &hs_out), 0);
+	CHECK_EQ(hs_out.n_datagrams, 0);
+	CHECK_EQ(um_handshake_get_stats(B.engine)->repeats_ignored, 1);
+	CHECK_EQ(um_handshake_receive_via(B.engine, &relay, 0x35, hello.data[0], hello.len[0], later, &hs_out), 0);
 	CHECK(hs_out.n_datagrams > 0);
 	CHECK_EQ(hs_out.route, 0x35);
-	CHECK_EQ(um_handshake_receive_via(B.engine, &relay, 0x45, hello.data[0], hello.len[0], now, &hs_out),
+	CHECK_EQ(um_handshake_receive_via(B.engine, &relay, 0x45, hello.data[0], hello.len[0], later, &hs_out),
 		 -UM_EREPLAY);
 	CHECK_EQ(hs_out.n_datagrams, 0);
 	teardown();
