@@ -72,7 +72,12 @@ struct um_stream_config {
 	const char *host;                    /* client: the Host header (copied) */
 	uint32_t output_bytes;               /* output buffer; 0 = 32 KiB, at least 4 KiB */
 	struct um_stream_counters *counters; /* borrowed, outlives the stream; NULL: its own */
-	um_stream_open_fn on_open;           /* optional */
+	/* Optional. Client: once TLS is up and the Upgrade request queued:
+	 * messages may follow the request at once (the server reads frames
+	 * right behind it; a refused Upgrade ends the stream with
+	 * UM_STREAM_END_UPGRADE), a round trip before the 101. Server: once
+	 * the 101 is queued. */
+	um_stream_open_fn on_open;
 	um_stream_message_fn on_message;
 	um_stream_close_fn on_close;
 	void *arg;
@@ -98,6 +103,8 @@ void um_stream_close(struct um_stream *stream, uint16_t code);
 void um_stream_free(struct um_stream *stream);
 
 enum um_stream_state um_stream_get_state(const struct um_stream *stream);
+/* Messages may be queued: OPEN, or a client's UPGRADE after on_open. */
+bool um_stream_can_send(const struct um_stream *stream);
 const char *um_stream_state_name(enum um_stream_state state);
 const struct um_stream_counters *um_stream_get_counters(const struct um_stream *stream);
 /* When input last arrived (or the stream was made), CLOCK_MONOTONIC ns. */

@@ -72,7 +72,7 @@ struct um_uplink_stream {
 
 static bool is_open(const struct um_uplink_stream *st)
 {
-	return st->conn && um_stream_get_state(st->conn) == UM_STREAM_OPEN;
+	return st->conn && um_stream_can_send(st->conn);
 }
 
 static void describe(const struct um_node_uplink *u, char *out, size_t size)

@@ -37,8 +37,10 @@ struct side {
 	int opened, closed;
 	enum um_stream_end why;
 	uint64_t messages, bytes, bad_content;
-	bool free_in_message; /* um_stream_free from inside on_message */
-	size_t fixed_len;     /* messages all this long; 0: length_of(index) */
+	bool free_in_message;               /* um_stream_free from inside on_message */
+	uint32_t send_at_open;              /* messages sent from inside on_open */
+	enum um_stream_state state_at_open; /* the stream's state then */
+	size_t fixed_len;                   /* messages all this long; 0: length_of(index) */
 };
 
 struct fixture {
@@ -65,11 +67,15 @@ static size_t length_of(uint32_t i)
 	return 1 + (i * 97) % UM_WS_MAX_PAYLOAD;
 }
 
+static void send_messages(struct side *s, uint32_t count);
+
 static void on_open(void *arg, struct um_stream *st)
 {
 	struct side *s = arg;
-	(void)st;
 	s->opened++;
+	s->state_at_open = um_stream_get_state(st);
+	if (s->send_at_open)
+		send_messages(s, s->send_at_open);
 }
 
 /* Messages carry their index in the first 4 bytes (when long enough). */
@@ -178,7 +184,10 @@ static void connect_pair(struct fixture *f, uint32_t client_output_bytes)
 
 	CHECK_EQ(um_stream_connect(&f->client.st, f->loop, &c, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	CHECK_EQ(um_stream_get_state(f->client.st), UM_STREAM_CONNECTING);
-	RUN_UNTIL(f, f->client.opened && f->server.opened);
+	/* The client opens before the 101 (its request may carry messages):
+	 * wait for the answer too. */
+	RUN_UNTIL(f, f->client.opened && f->server.opened && f->client.st &&
+			 um_stream_get_state(f->client.st) == UM_STREAM_OPEN);
 	CHECK_EQ(f->client.opened, 1);
 	CHECK_EQ(f->server.opened, 1);
 	CHECK(f->client.st && um_stream_get_state(f->client.st) == UM_STREAM_OPEN);
@@ -252,6 +261,26 @@ static void test_exchange(void)
 	CHECK_EQ(f.server.closed, 1);
 	CHECK_EQ(f.client.why, UM_STREAM_END_LOCAL);
 	CHECK_EQ(f.server.why, UM_STREAM_END_PEER);
+	teardown(&f);
+}
+
+/* The client's first messages go right behind its Upgrade request, a round
+ * trip before the 101: on_open comes in the Upgrade state, and the server
+ * gets them all, in order, once it has answered. */
+static void test_send_before_upgrade_answer(void)
+{
+	struct fixture f;
+	enum { N = 20 };
+
+	setup(&f, 0);
+	f.client.send_at_open = N;
+	connect_pair(&f, 0);
+	CHECK_EQ(f.client.state_at_open, UM_STREAM_UPGRADE);
+	CHECK_EQ(f.server.state_at_open, UM_STREAM_OPEN);
+	RUN_UNTIL(&f, f.server.messages == N);
+	CHECK_EQ(f.server.messages, N);
+	CHECK_EQ(f.server.bad_content, 0);
+	CHECK_EQ(um_stream_get_counters(f.client.st)->tx_dropped_closed, 0);
 	teardown(&f);
 }
 
@@ -546,6 +575,7 @@ static void test_connect_refused(void)
 int main(void)
 {
 	RUN(test_exchange);
+	RUN(test_send_before_upgrade_answer);
 	RUN(test_message_over_records);
 	RUN(test_queue_full);
 	RUN(test_free_in_callback);
