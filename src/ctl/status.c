@@ -374,6 +374,7 @@ static void uplink_body(struct sink *s, const struct um_uplink_status *u)
 		put_addr(s, "observed", &u->observed);
 	put_known(s, "last_reply_age_ms", u->last_reply_age_ms);
 	put_u64(s, "registrations", u->registrations);
+	put_u64(s, "early_lookups", u->early_lookups);
 	put_u64(s, "errors", u->errors);
 	if (!u->tls_stream)
 		return;

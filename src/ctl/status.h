@@ -20,7 +20,7 @@
  *           dp_gathers dp_spreads relays [relay_transport] [home_relay home_relay_rtt_us
  *           observed_endpoint], per relay: uplink uplink_state
  *           [uplink_rtt_us] [uplink_observed] [uplink_last_reply_age_ms]
- *           uplink_registrations uplink_errors [uplink_transport
+ *           uplink_registrations uplink_early_lookups uplink_errors [uplink_transport
  *           uplink_tls_state uplink_proxy uplink_tls_connects
  *           uplink_tls_disconnects uplink_tls_spares uplink_tls_spares_won
  *           uplink_tls_tx_frames uplink_tls_rx_frames
@@ -115,6 +115,7 @@ struct um_uplink_status {
 	struct um_addr observed;    /* our endpoint as the relay sees it; unset = none */
 	uint64_t last_reply_age_ms; /* UM_STATUS_NONE: never */
 	uint64_t registrations, errors;
+	uint64_t early_lookups; /* LOOKUPs that rode behind a REGISTER (answered with its ACK) */
 	/* tls only (node/uplink_stream.c): */
 	bool tls_stream;       /* a stream exists: the uplink_tls_* keys are shown */
 	const char *tls_state; /* static text */

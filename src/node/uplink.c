@@ -615,6 +615,25 @@ bool um_uplinks_receive(struct um_node *node, const struct um_addr *from, const 
 
 /* ---- lifecycle and status ---- */
 
+/* Peers without an endpoint can only be reached through a relay: their
+ * handles at uplink i are asked for as it starts registering, so the
+ * LOOKUPs ride behind the REGISTERs (relay/client.h) and the first HELLO
+ * leaves the moment the relay has acknowledged us, a round trip sooner
+ * (issue 14). A peer that registers later is answered when it does (the
+ * relay holds a missed LOOKUP). */
+static void ask_handles(struct um_node *node, unsigned i, uint64_t now)
+{
+	struct um_uplinks_engine *e = node->uplinks_engine;
+
+	for (size_t p = 0, asked = 0; p < node->n_peers && asked < UM_RELAY_CLIENT_MAX_REQUESTS; p++) {
+		struct um_node_peer *peer = &node->peers[p];
+		if (peer->endpoint.family || um_relay_client_lookup(&e->client, i, &peer->config->id))
+			continue;
+		e->asked_ns[i * e->n_peers + p] = now;
+		asked++;
+	}
+}
+
 /* From uplink_stream.c (u->transport): the connection is open (register
  * over it) or lost (not usable until it is back). */
 static void on_transport(struct um_node_uplink *u, bool up)
@@ -622,33 +641,12 @@ static void on_transport(struct um_node_uplink *u, bool up)
 	struct um_uplinks_engine *e = u->node->uplinks_engine;
 	if (up) {
 		um_relay_client_transport_up(&e->client, u->index, um_now_ns());
+		ask_handles(u->node, u->index, um_now_ns()); /* behind its first REGISTER */
 	} else {
 		um_relay_client_transport_down(&e->client, u->index, um_now_ns());
 		um_relay_transport_stream_down(&e->policy, u->index, um_now_ns());
 	}
 	drain(u->node);
-}
-
-/* Peers without an endpoint can only be reached through a relay: their
- * handles are asked for now, so the LOOKUPs ride behind the REGISTERs
- * (relay/client.h) and the first HELLO leaves the moment the relay has
- * acknowledged us, a round trip sooner (issue 14). A peer that registers
- * later is answered when it does (the relay holds a missed LOOKUP). */
-static void ask_handles_early(struct um_node *node, uint64_t now)
-{
-	struct um_uplinks_engine *e = node->uplinks_engine;
-
-	for (unsigned i = 0; i < node->n_uplinks; i++) {
-		if (node->uplinks[i].tls)
-			continue; /* its registration waits for a race; the UDP line's answer serves it */
-		for (size_t p = 0, asked = 0; p < node->n_peers && asked < UM_RELAY_CLIENT_MAX_REQUESTS; p++) {
-			struct um_node_peer *peer = &node->peers[p];
-			if (peer->endpoint.family || um_relay_client_lookup(&e->client, i, &peer->config->id))
-				continue;
-			e->asked_ns[i * e->n_peers + p] = now;
-			asked++;
-		}
-	}
 }
 
 int um_uplinks_start_list(struct um_node *node, const struct um_uplink_relay *list, size_t n)
@@ -724,7 +722,9 @@ int um_uplinks_start_list(struct um_node *node, const struct um_uplink_relay *li
 	uint64_t now = um_now_ns();
 	um_relay_client_start(&e->client, now);
 	um_relay_transport_start(&e->policy, now);
-	ask_handles_early(node, now);
+	for (unsigned i = 0; i < node->n_uplinks; i++)
+		if (!node->uplinks[i].tls) /* a wss:// uplink asks when it registers (on_transport) */
+			ask_handles(node, i, now);
 	um_timer_arm_in(node->loop, &node->uplinks_engine->timer, 0); /* first REGISTERs from the loop */
 	return 0;
 out:
@@ -798,6 +798,7 @@ void um_uplinks_status_fill(const struct um_node *node, struct um_node_status *s
 		if (u->last_reply_ns)
 			out->last_reply_age_ms = (now - u->last_reply_ns) / UM_NSEC_PER_MSEC;
 		out->registrations = u->registrations;
+		out->early_lookups = u->early_lookups;
 		out->errors = u->errors;
 		um_uplink_stream_status_fill(nu, out);
 	}

@@ -62,6 +62,9 @@ grep -q "wss://203.0.113.3:443: registering over the connection opened ahead" "$
 	um_fail "alpha did not register over its warm TLS connection"
 connects=$(um_cli alpha status --json | jq -r '.relays[] | select(.transport == "tls") | .tls_connects')
 [ "$connects" = 1 ] || um_fail "alpha: $connects TLS connections, want 1 (the warm one)"
+# Its LOOKUP for beta rode behind the REGISTER over TLS (answered with the ACK).
+early=$(um_cli alpha status --json | jq -r '.relays[] | select(.transport == "tls") | .early_lookups')
+((early >= 1)) || um_fail "alpha: no LOOKUP behind its TLS REGISTER (early_lookups $early)"
 mode=$(um_cli alpha status --json | jq -r '.node.relay_transport')
 [ "$mode" = stream ] || um_fail "alpha: relay_transport '$mode' on the TLS relay, not stream"
 hs0=$(um_peer_field alpha beta handshakes)

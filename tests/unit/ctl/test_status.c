@@ -59,6 +59,7 @@ static void fixture_fill(struct fixture *f)
 	u->observed = addr("198.51.100.2:40000");
 	u->last_reply_age_ms = 1500;
 	u->registrations = 2;
+	u->early_lookups = 3;
 	u->errors = 1;
 	u = &st->uplinks[1];
 	u->address = addr("203.0.113.3:443");
@@ -257,6 +258,7 @@ static void test_text(void)
 	    "uplink_observed=198.51.100.2:40000",
 	    "uplink_last_reply_age_ms=1500",
 	    "uplink_registrations=2",
+	    "uplink_early_lookups=3",
 	    "uplink_errors=1",
 	    "uplink=wss://203.0.113.3:443",
 	    "uplink_state=standby",
@@ -435,6 +437,7 @@ static void test_json(void)
 	CHECK(um_json_string_is(um_json_get(r1, "address"), "wss://203.0.113.3:443"));
 	CHECK(um_json_string_is(um_json_get(r1, "transport"), "tls"));
 	CHECK_EQ(json_int(um_json_get(r1, "tls_connects")), 4);
+	CHECK_EQ(json_int(um_json_get(r0, "early_lookups")), 3);
 	CHECK(!um_json_get(r1, "rtt_us"));
 
 	const struct um_json_value *relay = um_json_get(root, "relay");
