@@ -634,6 +634,14 @@ static void ask_handles(struct um_node *node, unsigned i, uint64_t now)
 	}
 }
 
+/* From uplink_stream.c: a warm connection opened (the policy may take
+ * UDP's silence as proven now). */
+static void on_connected_ahead(struct um_node_uplink *u)
+{
+	um_relay_transport_stream_connected(&u->node->uplinks_engine->policy, u->index, um_now_ns());
+	drain(u->node);
+}
+
 /* From uplink_stream.c (u->transport): the connection is open (register
  * over it) or lost (not usable until it is back). */
 static void on_transport(struct um_node_uplink *u, bool up)
@@ -700,6 +708,7 @@ int um_uplinks_start_list(struct um_node *node, const struct um_uplink_relay *li
 		u->node = node;
 		u->index = (unsigned)i;
 		u->transport = on_transport;
+		u->connected_ahead = on_connected_ahead;
 		u->handle_of = um_uplink_handle;
 		rc.stream[i] = tc.stream[i] = u->tls = list[i].tls;
 		rc.has_relay_id[i] = list[i].has_id;

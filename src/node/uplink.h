@@ -45,6 +45,8 @@ struct um_node_uplink {
 	/* Set by uplink.c before um_uplink_stream_open: the stream's
 	 * connection is open (up: register over it) or lost. */
 	void (*transport)(struct um_node_uplink *u, bool up);
+	/* ...and a warm connection (um_uplink_stream_warm) opened. */
+	void (*connected_ahead)(struct um_node_uplink *u);
 	/* Set by uplink.c: um_uplink_handle, for route.c (which uplink.c calls,
 	 * so route.c reaches back only through this pointer). */
 	uint64_t (*handle_of)(struct um_node *node, unsigned uplink, const struct um_node_peer *peer);

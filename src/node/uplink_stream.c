@@ -178,6 +178,8 @@ static void on_open(void *arg, struct um_stream *conn)
 	describe(st->uplink, name, sizeof(name));
 	if (!st->wanted) { /* warm: registered over once wanted */
 		um_log_debug("relay %s: connected ahead (%s), UDP first", name, um_stream_tls_version(conn));
+		if (st->uplink->connected_ahead)
+			st->uplink->connected_ahead(st->uplink);
 		return;
 	}
 	um_log_info("relay %s: connected (%s)", name, um_stream_tls_version(conn));

@@ -318,6 +318,20 @@ int um_relay_transport_stream_down(struct um_relay_transport *p, unsigned uplink
 	return 0;
 }
 
+int um_relay_transport_stream_connected(struct um_relay_transport *p, unsigned uplink, uint64_t now)
+{
+	if (uplink >= p->config.n_uplinks || !p->config.stream[uplink])
+		return -UM_EINVAL;
+	/* silent_due is NEVER once anything came from UDP (udp_heard). */
+	if (p->stream_warm && p->silent_due_ns != NEVER && p->mode == UM_RELAY_TRANSPORT_RACING) {
+		uint64_t floor = p->race_start_ns + p->config.silent_wait_ns / 2;
+		uint64_t due = now > floor ? now : floor;
+		if (due < p->silent_due_ns)
+			p->silent_due_ns = due;
+	}
+	return 0;
+}
+
 /* ---- timed work ---- */
 
 int um_relay_transport_tick(struct um_relay_transport *p, uint64_t now, struct um_relay_transport_output *out)

@@ -34,7 +34,11 @@
  * wss:// connections are opened at the start (WARM_STREAM: TCP, TLS and
  * the Upgrade, three round trips, but no registration over them), so
  * OPEN_STREAM finds them open and registers at once; the first UDP answer
- * closes them again (CLOSE_STREAM). A UDP-blocked node then registers at
+ * closes them again (CLOSE_STREAM). Their opening also times the path:
+ * TCP and TLS took two round trips, and a UDP relay as far away would have
+ * sent its first CHALLENGE piece within one, so with nothing heard from
+ * UDP by then the silence counts as proven (not before silent_wait / 2: a
+ * wss:// relay much nearer than the UDP one proves little). A UDP-blocked node then registers at
  * about silent_wait + two round trips, not silent_wait + five (issue 14).
  *
  * On TLS the policy keeps probing UDP (PROBE_UDP: the caller sends a
@@ -158,6 +162,9 @@ void um_relay_transport_udp_heard(struct um_relay_transport *policy);
  * over it (usable), down = the connection or registration is gone. */
 int um_relay_transport_stream_up(struct um_relay_transport *policy, unsigned uplink, uint64_t now);
 int um_relay_transport_stream_down(struct um_relay_transport *policy, unsigned uplink, uint64_t now);
+/* A warm wss:// connection is open (see Warm stream). -UM_EINVAL for a UDP
+ * uplink. */
+int um_relay_transport_stream_connected(struct um_relay_transport *policy, unsigned uplink, uint64_t now);
 /* Timed work and queued decisions: 1 when out holds one (call again), 0
  * when nothing more is due now. out is caller-owned, reset by each call. */
 int um_relay_transport_tick(struct um_relay_transport *policy, uint64_t now, struct um_relay_transport_output *out);

@@ -46,6 +46,7 @@ struct world {
 	/* the caller's stream */
 	uint64_t stream_up_at;
 	uint64_t stream_connected_at; /* after WARM_STREAM; NEVER = no connection */
+	bool connected_told;          /* um_relay_transport_stream_connected called */
 	bool stream_open;
 	/* what the policy said */
 	struct decision decisions[MAX_DECISIONS];
@@ -169,6 +170,8 @@ static void run_until(struct world *w, uint64_t until)
 		next = min_u64(next, w->register_due);
 		next = min_u64(next, w->ka_due);
 		next = min_u64(next, w->stream_up_at);
+		if (!w->connected_told)
+			next = min_u64(next, w->stream_connected_at);
 		for (unsigned i = 0; i < w->n_answers; i++)
 			next = min_u64(next, w->answers[i]);
 		if (next > until)
@@ -190,6 +193,10 @@ static void run_until(struct world *w, uint64_t until)
 			w->ka_missed = 0;
 			um_relay_transport_udp_heard(&w->policy);
 			CHECK_EQ(um_relay_transport_udp_answered(&w->policy, UDP, w->rtt, w->now), 0);
+		}
+		if (!w->connected_told && w->stream_connected_at <= w->now) {
+			w->connected_told = true;
+			CHECK_EQ(um_relay_transport_stream_connected(&w->policy, TLS, w->now), 0);
 		}
 		if (w->stream_up_at <= w->now) {
 			w->stream_up_at = NEVER;
@@ -568,9 +575,11 @@ static void test_slots(void)
 }
 
 /* Warm stream: the wss:// connection opens while UDP is tried, so a
- * UDP-blocked node only registers over it at the silence (two round trips,
- * not five); UDP that answers closes it unused; all-wss:// warms nothing
- * (the stream opens at once anyway). */
+ * UDP-blocked node registers over it as soon as it is open with nothing
+ * heard from UDP (TCP and TLS took two round trips: UDP would have
+ * answered in one), not after the silence and then three more; UDP that
+ * answers closes it unused; all-wss:// warms nothing (the stream opens at
+ * once anyway). */
 static void test_warm_stream(void)
 {
 	struct um_relay_transport_config c = {.n_uplinks = 2, .stream = {false, true}, .warm_stream = true};
@@ -581,18 +590,42 @@ static void test_warm_stream(void)
 		world_init(w, 80 * MS);
 		w->blocked_from = T0;
 		w->blocked_to = T0 + 60 * SEC;
-		w->stream_connect = 240 * MS; /* TCP, TLS, Upgrade */
+		w->stream_connect = 190 * MS; /* TCP, TLS (the Upgrade request carries frames) */
 		w->stream_register = 160 * MS;
 		c.warm_stream = warm;
 		policy_init(w, &c);
 		run_until(w, T0 + 2 * SEC);
 		CHECK_EQ(first(w, UM_RELAY_TRANSPORT_WARM_STREAM, T0), warm ? T0 : NEVER);
-		CHECK_EQ(first(w, UM_RELAY_TRANSPORT_OPEN_STREAM, T0), T0 + 250 * MS);
-		CHECK_EQ(first(w, UM_RELAY_TRANSPORT_USE_STREAM, T0), T0 + (warm ? 410 : 650) * MS);
+		CHECK_EQ(first(w, UM_RELAY_TRANSPORT_OPEN_STREAM, T0), T0 + (warm ? 190 : 250) * MS);
+		CHECK_EQ(first(w, UM_RELAY_TRANSPORT_USE_STREAM, T0), T0 + (warm ? 350 : 600) * MS);
 		CHECK_EQ(count(w, UM_RELAY_TRANSPORT_CLOSE_STREAM, T0, w->now), 0);
 		CHECK(w->on_stream);
 		CHECK_EQ(w->policy.stats.streams_warmed, (uint64_t)warm);
 	}
+
+	/* A wss:// relay much nearer than the UDP one: not before half the
+	 * silence. */
+	world_init(w, 80 * MS);
+	w->blocked_from = T0;
+	w->blocked_to = T0 + 60 * SEC;
+	w->stream_connect = 30 * MS;
+	policy_init(w, &c);
+	run_until(w, T0 + SEC);
+	CHECK_EQ(first(w, UM_RELAY_TRANSPORT_OPEN_STREAM, T0), T0 + 125 * MS);
+
+	/* UDP heard (a CHALLENGE piece) before the connection opened: UDP
+	 * passes, the stream waits for the whole fallback wait. */
+	struct um_relay_transport p;
+	struct um_relay_transport_output out;
+	CHECK_EQ(um_relay_transport_init(&p, &c), 0);
+	um_relay_transport_start(&p, T0);
+	CHECK_EQ(um_relay_transport_tick(&p, T0, &out), 1);
+	CHECK_EQ(out.decision, UM_RELAY_TRANSPORT_WARM_STREAM);
+	um_relay_transport_udp_heard(&p);
+	CHECK_EQ(um_relay_transport_stream_connected(&p, TLS, T0 + 190 * MS), 0);
+	CHECK_EQ(um_relay_transport_stream_connected(&p, UDP, T0 + 190 * MS), -UM_EINVAL);
+	CHECK_EQ(um_relay_transport_tick(&p, T0 + 190 * MS, &out), 0);
+	CHECK_EQ(um_relay_transport_next_deadline(&p), T0 + um_relay_transport_fallback_wait(&p));
 
 	/* UDP answers: the warm connection goes with the first answer. */
 	world_init(w, 80 * MS);
