@@ -673,9 +673,9 @@ int um_uplinks_start_list(struct um_node *node, const struct um_uplink_relay *li
 	     * line gives way when the UDP line registers first). */
 	    .n_uplinks = (unsigned)n,
 	    .first_retry_ns = 400 * UM_NSEC_PER_MSEC,
-	    /* TCP, TLS and the Upgrade while UDP is tried: a UDP-blocked node
-	     * registers over TLS three round trips sooner (issue 14), for one
-	     * TLS handshake per start that UDP mostly makes useless. */
+	    /* TCP and TLS while UDP is tried: a UDP-blocked node registers
+	     * over TLS as the connection opens (issue 14), for one TLS
+	     * handshake per start that UDP mostly makes useless. */
 	    .warm_stream = true,
 	};
 	int r;

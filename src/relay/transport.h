@@ -31,15 +31,16 @@
  * a later UDP answer still wins.
  *
  * Warm stream (config warm_stream, with UDP and wss:// uplinks both): the
- * wss:// connections are opened at the start (WARM_STREAM: TCP, TLS and
- * the Upgrade, three round trips, but no registration over them), so
- * OPEN_STREAM finds them open and registers at once; the first UDP answer
+ * wss:// connections are opened at the start (WARM_STREAM: TCP and TLS,
+ * two round trips, but no registration over them), so OPEN_STREAM finds
+ * them open and registers at once; the first UDP answer
  * closes them again (CLOSE_STREAM). Their opening also times the path:
  * TCP and TLS took two round trips, and a UDP relay as far away would have
  * sent its first CHALLENGE piece within one, so with nothing heard from
  * UDP by then the silence counts as proven (not before silent_wait / 2: a
- * wss:// relay much nearer than the UDP one proves little). A UDP-blocked node then registers at
- * about silent_wait + two round trips, not silent_wait + five (issue 14).
+ * wss:// relay much nearer than the UDP one proves little). A UDP-blocked
+ * node then registers about four round trips after its start, not
+ * silent_wait + five (issue 14).
  *
  * On TLS the policy keeps probing UDP (PROBE_UDP: the caller sends a
  * REGISTER or keepalive to its UDP relays and probes its direct paths) at
